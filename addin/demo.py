@@ -1,0 +1,80 @@
+"""The README's main job until the quote book exists: price the bundled BTC chain.
+
+It fits the surface to the bundled Deribit snapshot, reports the fit error per expiry, the
+variance-swap term structure against DVOL, and prices a small book of structures quoted by the
+desk, with greeks, from the surface.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+
+from pricing.chain import load_bundled_chain
+from pricing.marketdata import load_dvol
+from pricing.structures import butterfly, calendar_spread, risk_reversal, straddle, strangle, structure_value, vertical_spread
+from pricing.surface import build_surface, fit_table
+from pricing.varswap import chain_variance_strikes, constant_maturity_variance, vol_of_vol_from_dvol, vol_swap_strike
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    cols = list(rows[0])
+    cells = [[f"{r[c]:,.4f}" if isinstance(r[c], float) else str(r[c]) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = "  ".join(c.rjust(w) for c, w in zip(cols, widths))
+    body = "\n".join("  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells)
+    return f"{line}\n{'-' * len(line)}\n{body}"
+
+
+def run_demo(underlying: str = "BTC", as_of: str = "2025-12-31", model: str = "svi") -> str:
+    chain = load_bundled_chain(underlying, as_of)
+    surface = build_surface(chain, model=model)
+    out = [f"clearquote demo: {underlying} Deribit chain {chain.as_of:%Y-%m-%d %H:%M} UTC, {len(chain)} options, spot {chain.spot:,.2f}"]
+    out.append(f"\n{model.upper()} fit per expiry (errors in vol points on the fitted quotes):")
+    out.append(_table(fit_table(surface)))
+    cal = surface.calendar_violations()
+    out.append("calendar check on total variance: " + ("no violation" if not cal else f"violations {cal}"))
+
+    strikes = chain_variance_strikes(chain)
+    var30 = constant_maturity_variance(strikes)
+    dvol = load_dvol(underlying)
+    try:
+        dvol_close = f"{100 * dvol.value_on(as_of):.2f}"
+    except ValueError:
+        dvol_close = "n/a (after the bundled DVOL history)"
+    vov = vol_of_vol_from_dvol(dvol.values)
+    vol_swap, method = vol_swap_strike(var30, 30 / 365, vov)
+    out.append(
+        f"\n30-day variance-swap vol {100 * np.sqrt(var30):.2f} (DVOL close that day: {dvol_close}); "
+        f"30-day vol-swap strike {100 * vol_swap:.2f} ({method}, vol-of-vol {100 * vov:.0f}% from DVOL)"
+    )
+
+    now = chain.as_of
+    exp = [e.astype("datetime64[s]").astype(datetime).replace(tzinfo=timezone.utc) for e in surface.expiries]
+    near, far = exp[min(3, len(exp) - 1)], exp[min(6, len(exp) - 1)]
+    fwd = float(surface.forward(np.array([(near - now).total_seconds() / (365 * 86400)]))[0])
+    atm = round(fwd / 1000) * 1000
+    book = [
+        vertical_spread(underlying, near, atm, atm + 10_000, 1, qty=10),
+        vertical_spread(underlying, near, atm - 10_000, atm, -1, qty=10),
+        straddle(underlying, near, atm, qty=5),
+        strangle(underlying, near, atm - 10_000, atm + 10_000, qty=5),
+        butterfly(underlying, near, atm - 5_000, atm, atm + 5_000, qty=10),
+        risk_reversal(underlying, near, atm - 10_000, atm + 10_000, qty=10),
+        calendar_spread(underlying, near, far, atm, qty=5),
+    ]
+    rows = []
+    for s in book:
+        g = structure_value(s, surface, now, settle="inverse")
+        rows.append({
+            "structure": s.name,
+            "legs": " / ".join(f"{leg.quantity:+g} {leg.contract.name}" for leg in s.legs),
+            "price_coin": float(g.price),
+            "price_usd": float(g.price) * fwd,
+            "delta_coin": float(g.delta),
+            "vega_usd_1pt": float(g.vega) * fwd / 100,
+        })
+    out.append(f"\nStructures priced from the surface (inverse, coin-settled; USD at the forward {fwd:,.0f}):")
+    out.append(_table(rows))
+    return "\n".join(out)

@@ -1,0 +1,53 @@
+"""Broadcasting helpers: inputs are broadcast once, at the boundary, and the shape is kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pricing._typing import ArrayLike, FloatArray
+from pricing.errors import PricingInputError
+from pricing.instruments import CALL_PUT
+
+_CP_CODES = {k: float(v) for k, v in CALL_PUT.items()}
+
+
+def as_float_arrays(*args: ArrayLike) -> tuple[tuple[int, ...], list[FloatArray]]:
+    """Broadcast the arguments together and return (shape, flat float64 arrays).
+
+    The flat arrays are contiguous; they are views when no broadcasting was needed.
+    """
+    arrays = [np.asarray(a, dtype=np.float64) for a in args]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
+    return shape, flat
+
+
+def option_signs(cp: Any) -> FloatArray:
+    """Map option types to +1.0 (call) / -1.0 (put), keeping the shape.
+
+    Strings are case-insensitive (``C``, ``call``, ``P``, ``put``); numbers must be +1 or -1.
+    Any other value raises :class:`PricingInputError` listing the allowed values.
+    """
+    arr = np.asarray(cp)
+    if arr.dtype.kind in "iuf":
+        signs = arr.astype(np.float64)
+        bad = ~((signs == 1.0) | (signs == -1.0))
+        if bad.any():
+            raise PricingInputError(
+                f"cp: {signs[bad].ravel()[0]!r} is not allowed; use +1/-1 or one of 'c', 'call', 'p', 'put'"
+            )
+        return signs
+    if arr.dtype.kind in "UO":
+        flat = arr.ravel()
+        out = np.empty(flat.shape, dtype=np.float64)
+        for value in np.unique(flat.astype(str)):
+            key = value.strip().lower()
+            if key not in _CP_CODES:
+                raise PricingInputError(
+                    f"cp: {value!r} is not allowed; use one of 'c', 'call', 'p', 'put' (any case) or +1/-1"
+                )
+            out[flat.astype(str) == value] = _CP_CODES[key]
+        return out.reshape(arr.shape)
+    raise PricingInputError(f"cp: unsupported type {arr.dtype}; use 'call'/'put' or +1/-1")

@@ -1,0 +1,182 @@
+"""Option chains: Deribit CSV snapshots and ``public/get_book_summary_by_currency`` JSON.
+
+Deribit options are inverse: ``mark_price``, ``bid_price`` and ``ask_price`` are in coin per
+option (1 option = 1 coin); ``mark_iv`` is in percent; ``underlying_price`` is the USD forward
+(future or synthetic) each expiry is marked against.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from pricing._typing import FloatArray
+from pricing.daycount import option_time
+from pricing.errors import DataError, PricingInputError
+from pricing.instruments import OptionContract, parse_option_name
+from pricing.marketdata import chain_file, iter_rows, parse_float, parse_timestamp, read_table
+
+CSV_COLUMNS = ("timestamp", "instrument_name", "mark_iv", "mark_price", "underlying_price", "index_price")
+
+
+@dataclass(frozen=True)
+class OptionChain:
+    """A snapshot of one underlying's listed options, one row per instrument (arrays).
+
+    Attributes
+    ----------
+    underlying : str
+        ``"BTC"`` or ``"ETH"``.
+    as_of : datetime
+        Snapshot time (UTC).
+    spot : float
+        Spot index (USD), median over rows.
+    names : tuple[str, ...]
+        Instrument names.
+    expiry : ndarray of datetime64[s]
+        Expiry instants (08:00 UTC).
+    t_years : ndarray
+        ACT/365 time to expiry from ``as_of``.
+    strike, cp : ndarray
+        Strike (USD) and +1 call / -1 put.
+    forward : ndarray
+        The USD forward of the row's expiry (Deribit ``underlying_price``).
+    mark_iv : ndarray
+        Mark implied vol, decimal.
+    mark_price, bid_price, ask_price : ndarray
+        Coin prices (NaN where there is no quote).
+    open_interest : ndarray
+        Contracts (NaN if not given).
+    """
+
+    underlying: str
+    as_of: datetime
+    spot: float
+    names: tuple[str, ...]
+    expiry: np.ndarray
+    t_years: FloatArray
+    strike: FloatArray
+    cp: FloatArray
+    forward: FloatArray
+    mark_iv: FloatArray
+    mark_price: FloatArray
+    bid_price: FloatArray
+    ask_price: FloatArray
+    open_interest: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def expiries(self) -> tuple[np.ndarray, FloatArray, FloatArray]:
+        """Distinct expiries: (expiry instants, t_years, forward = median underlying price)."""
+        uniq, inverse = np.unique(self.expiry, return_inverse=True)
+        t = np.array([self.t_years[inverse == i][0] for i in range(uniq.size)])
+        fwd = np.array([np.median(self.forward[inverse == i]) for i in range(uniq.size)])
+        return uniq, t, fwd
+
+    def select(self, mask: np.ndarray) -> "OptionChain":
+        """A chain restricted to the rows where ``mask`` is true."""
+        names = tuple(n for n, keep in zip(self.names, mask) if keep)
+        arrays = {
+            f: getattr(self, f)[mask]
+            for f in ("expiry", "t_years", "strike", "cp", "forward", "mark_iv", "mark_price", "bid_price", "ask_price", "open_interest")
+        }
+        return OptionChain(self.underlying, self.as_of, self.spot, names, **arrays)
+
+    def contracts(self) -> list[OptionContract]:
+        return [parse_option_name(n) for n in self.names]
+
+
+def _build(underlying: str, as_of: datetime, rows: Sequence[Mapping[str, Any]], source: str) -> OptionChain:
+    """Assemble a chain from normalised rows: name, mark_iv (%), prices, forward, index, oi."""
+    if not rows:
+        raise DataError(f"{source}: no option rows")
+    names, expiry, strike, cp = [], [], [], []
+    for row_no, r in rows:
+        try:
+            c = parse_option_name(r["instrument_name"])
+        except PricingInputError as exc:
+            raise DataError(f"{source}, row {row_no}, column instrument_name: {exc}") from None
+        names.append(c.name)
+        expiry.append(np.datetime64(c.expiry.replace(tzinfo=None), "s"))
+        strike.append(c.strike)
+        cp.append(float(c.cp))
+    t_years = np.array([option_time(as_of, e.astype(datetime).replace(tzinfo=timezone.utc)) for e in expiry])
+
+    def col(key: str, *, positive: bool = False, blank: bool = False) -> FloatArray:
+        return np.array([parse_float(_text(r.get(key)), source, n, key, positive=positive, allow_blank=blank) for n, r in rows])
+
+    spot = float(np.median(col("index_price", positive=True)))
+    return OptionChain(
+        underlying=underlying,
+        as_of=as_of,
+        spot=spot,
+        names=tuple(names),
+        expiry=np.array(expiry, dtype="datetime64[s]"),
+        t_years=t_years,
+        strike=np.array(strike),
+        cp=np.array(cp),
+        forward=col("underlying_price", positive=True),
+        mark_iv=col("mark_iv", positive=True) / 100.0,
+        mark_price=col("mark_price"),
+        bid_price=col("bid_price", blank=True),
+        ask_price=col("ask_price", blank=True),
+        open_interest=col("open_interest", blank=True),
+    )
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def load_chain_csv(source: str | Path) -> OptionChain:
+    """Load a chain in the Deribit CSV layout of the bundled files (see the README)."""
+    name, rows = read_table(source, CSV_COLUMNS)
+    numbered = list(iter_rows(rows))
+    if not numbered:
+        raise DataError(f"{name}: no option rows")
+    stamps = [parse_timestamp(r["timestamp"], name, n, "timestamp") for n, r in numbered]
+    as_of = max(stamps)
+    underlyings = {r["instrument_name"].split("-")[0] for _, r in numbered}
+    if len(underlyings) != 1:
+        raise DataError(f"{name}: rows mix underlyings {sorted(underlyings)}; one chain per underlying")
+    # Expired rows (the 2020 file has a same-day expiry marked minutes before 08:00) are kept
+    # only while their expiry is after the snapshot.
+    return _build(underlyings.pop(), as_of, numbered, name)
+
+
+def load_bundled_chain(underlying: str = "BTC", as_of: str = "2026-08-21") -> OptionChain:
+    """One of the bundled Deribit chains (BTC/ETH, 2025-12-31 or 2026-08-21)."""
+    return load_chain_csv(chain_file(underlying, as_of))
+
+
+def load_book_summary_json(payload: str | bytes | Mapping[str, Any] | Sequence[Mapping[str, Any]], source: str = "JSON") -> OptionChain:
+    """Parse Deribit ``public/get_book_summary_by_currency`` (kind=option) output.
+
+    Accepts the JSON-RPC envelope ``{"result": [...]}`` or the bare list, as text or parsed.
+    Each entry needs ``instrument_name``, ``mark_iv`` (percent), ``mark_price`` (coin),
+    ``underlying_price`` and ``creation_timestamp`` (ms since epoch); ``bid_price``,
+    ``ask_price``, ``open_interest`` are optional. The spot index is taken from
+    ``estimated_delivery_price`` when present, else from the nearest forward.
+    """
+    data = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
+    entries = data.get("result") if isinstance(data, Mapping) else data
+    if not isinstance(entries, Sequence) or not entries:
+        raise DataError(f"{source}: expected a non-empty list of book summaries (or {{'result': [...]}})")
+    rows = []
+    for i, entry in enumerate(entries):
+        for key in ("instrument_name", "mark_iv", "mark_price", "underlying_price", "creation_timestamp"):
+            if key not in entry:
+                raise DataError(f"{source}, entry {i}, field {key}: missing")
+        row = dict(entry)
+        row.setdefault("index_price", entry.get("estimated_delivery_price", entry["underlying_price"]))
+        rows.append((i, row))
+    stamps = [float(r["creation_timestamp"]) for _, r in rows]
+    as_of = datetime.fromtimestamp(max(stamps) / 1000.0, tz=timezone.utc)
+    underlying = str(rows[0][1]["instrument_name"]).split("-")[0].upper()
+    return _build(underlying, as_of, rows, source)

@@ -1,0 +1,155 @@
+"""Bundled real market data (package data) and validating loaders.
+
+Files come from ``shared/data`` of the project (sources in the README): Yahoo Finance daily
+closes for BTC-USD and ETH-USD, Deribit DVOL daily candles, SOFR (FRED), and Deribit option
+chains. Every loader validates as it reads: a missing column, an unparsable date or a
+non-positive price raises :class:`~pricing.errors.DataError` naming the file, the row (1-based,
+header = row 1) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from pricing._typing import FloatArray
+from pricing.errors import DataError, parse_choice
+
+UNDERLYINGS = {"btc": "BTC", "eth": "ETH"}
+CHAIN_DATES = {
+    "BTC": ("2025-12-31", "2026-08-21"),
+    "ETH": ("2025-12-31", "2026-08-21"),
+}
+
+
+@dataclass(frozen=True)
+class DailySeries:
+    """A daily time series: ``dates`` (numpy datetime64[D], ascending) and ``values``."""
+
+    name: str
+    dates: np.ndarray
+    values: FloatArray
+
+    def latest(self) -> tuple[date, float]:
+        """The last date and value."""
+        return self.dates[-1].astype(object), float(self.values[-1])
+
+    def value_on(self, day: date | str) -> float:
+        """The value on ``day`` exactly; raises DataError if that day is missing."""
+        key = np.datetime64(str(day), "D")
+        pos = np.searchsorted(self.dates, key)
+        if pos >= self.dates.size or self.dates[pos] != key:
+            raise DataError(f"{self.name}: no value on {day}; data covers {self.dates[0]} to {self.dates[-1]}")
+        return float(self.values[pos])
+
+
+def _open_text(source: str | Path) -> tuple[str, io.TextIOBase]:
+    """(display name, text stream) for a bundled file name or a path on disk."""
+    path = Path(source)
+    if path.exists():
+        return str(path), open(path, newline="", encoding="utf-8")
+    resource = resources.files("pricing.data").joinpath(str(source))
+    if not resource.is_file():
+        raise DataError(f"{source}: no such file (bundled files: {', '.join(bundled_files())})")
+    return f"pricing/data/{source}", io.StringIO(resource.read_text(encoding="utf-8"), newline="")
+
+
+def bundled_files() -> list[str]:
+    """Names of the CSV files shipped in ``pricing/data``."""
+    return sorted(p.name for p in resources.files("pricing.data").iterdir() if p.name.endswith(".csv"))
+
+
+def read_table(source: str | Path, required: Sequence[str]) -> tuple[str, list[dict[str, str]]]:
+    """Read a CSV with a header row; raise DataError if a required column is missing."""
+    name, stream = _open_text(source)
+    with stream:
+        reader = csv.DictReader(stream)
+        header = reader.fieldnames or []
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DataError(f"{name}: missing column(s) {', '.join(missing)}; header has {', '.join(header)}")
+        return name, list(reader)
+
+
+def parse_float(text: str, name: str, row: int, column: str, *, positive: bool = False, allow_blank: bool = False) -> float:
+    """Parse a number from a CSV cell with an error naming file, row and column."""
+    if text is None or text.strip() == "":
+        if allow_blank:
+            return float("nan")
+        raise DataError(f"{name}, row {row}, column {column}: empty cell; a number is required")
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(f"{name}, row {row}, column {column}: {text!r} is not a number") from None
+    if not np.isfinite(value) or (positive and value <= 0):
+        rule = "a finite number > 0" if positive else "a finite number"
+        raise DataError(f"{name}, row {row}, column {column}: {text!r} must be {rule}")
+    return value
+
+
+def parse_date(text: str, name: str, row: int, column: str) -> np.datetime64:
+    try:
+        return np.datetime64(date.fromisoformat(text.strip()), "D")
+    except (ValueError, AttributeError):
+        raise DataError(f"{name}, row {row}, column {column}: {text!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def parse_timestamp(text: str, name: str, row: int, column: str) -> datetime:
+    try:
+        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise DataError(f"{name}, row {row}, column {column}: {text!r} is not an ISO 8601 timestamp") from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
+def load_daily_series(source: str | Path, column: str, *, positive: bool = True) -> DailySeries:
+    """Load a ``date,<column>,...`` CSV as a validated, strictly ascending daily series."""
+    name, rows = read_table(source, ["date", column])
+    dates = np.array([parse_date(r["date"], name, i + 2, "date") for i, r in enumerate(rows)], dtype="datetime64[D]")
+    values = np.array([parse_float(r[column], name, i + 2, column, positive=positive) for i, r in enumerate(rows)])
+    if dates.size == 0:
+        raise DataError(f"{name}: no data rows")
+    order = np.diff(dates).astype(np.int64)
+    if (order <= 0).any():
+        bad = int(np.flatnonzero(order <= 0)[0]) + 3
+        raise DataError(f"{name}, row {bad}, column date: dates must be strictly ascending (duplicate or out of order)")
+    return DailySeries(name, dates, values)
+
+
+def load_history(underlying: str) -> DailySeries:
+    """Daily USD closes of BTC or ETH (Yahoo Finance, end of UTC day)."""
+    code = parse_choice(underlying, "underlying", UNDERLYINGS)
+    return load_daily_series(f"{code.lower()}_usd_daily.csv", "close")
+
+
+def load_dvol(underlying: str) -> DailySeries:
+    """Deribit DVOL daily close, converted from percent to a decimal vol."""
+    code = parse_choice(underlying, "underlying", UNDERLYINGS)
+    series = load_daily_series(f"{code.lower()}_dvol_daily.csv", "close")
+    return DailySeries(series.name, series.dates, series.values / 100.0)
+
+
+def load_sofr() -> DailySeries:
+    """SOFR fixings, converted from percent to a decimal rate (FRED series SOFR)."""
+    series = load_daily_series("sofr_daily.csv", "sofr_pct", positive=False)
+    return DailySeries(series.name, series.dates, series.values / 100.0)
+
+
+def chain_file(underlying: str, as_of: str) -> str:
+    """Bundled chain file name for an underlying and a snapshot date (YYYY-MM-DD)."""
+    code = parse_choice(underlying, "underlying", UNDERLYINGS)
+    dates = {d: d for d in CHAIN_DATES[code]}
+    day = parse_choice(as_of, "as_of", dates)
+    return f"deribit_{code.lower()}_chain_{day.replace('-', '')}.csv"
+
+
+def iter_rows(rows: Iterable[dict[str, str]]) -> Iterable[tuple[int, dict[str, str]]]:
+    """Rows numbered as a spreadsheet would show them (header = 1)."""
+    return ((i + 2, r) for i, r in enumerate(rows))

@@ -1,0 +1,278 @@
+"""Implied-volatility surface built from an option chain.
+
+Per expiry: the forward (Deribit's ``underlying_price``), a smile (raw SVI by default, or SABR
+with beta fixed) fitted to the out-of-the-money marks. Across expiries: total variance is
+interpolated linearly in time at fixed log-moneyness k = ln(K/F(T)), and ln F linearly in
+time from F(0) = spot.
+
+Extrapolation (documented policy):
+
+* in strike, each smile's own wings (SVI is linear in k, as Lee's moment formula allows);
+* before the first expiry, constant implied vol at fixed k (w scales with T);
+* after the last expiry, constant implied vol at fixed k, and the forward keeps the last
+  interval's carry.
+
+Shocks for scenario revaluation:
+
+* ``sticky_moneyness`` (default): the smile moves with the forward, vol(K) = vol(ln(K / F'));
+* ``sticky_strike``: vol(K) stays where it was, vol(ln(K / F)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from pricing._typing import ArrayLike, FloatArray
+from pricing.black import black76_greeks, black76_price, Greeks
+from pricing.chain import OptionChain
+from pricing.errors import parse_choice
+from pricing.sabr import SabrSmile, fit_sabr
+from pricing.svi import SviSmile, fit_svi, penalty_grid
+
+SMILE_MODELS = {"svi": "svi", "sabr": "sabr"}
+SHOCK_RULES = {"sticky_moneyness": "sticky_moneyness", "moneyness": "sticky_moneyness", "sticky_strike": "sticky_strike", "strike": "sticky_strike"}
+
+
+class Smile(Protocol):
+    t_years: float
+
+    def total_variance(self, k: ArrayLike) -> FloatArray: ...
+
+    def params(self) -> dict[str, float]: ...
+
+
+@dataclass(frozen=True)
+class ExpiryFit:
+    """Fit quality of one expiry's smile, in vol points (1 vol point = 0.01)."""
+
+    expiry: np.datetime64
+    t_years: float
+    forward: float
+    n_quotes: int
+    rmse_vol_pts: float
+    max_abs_vol_pts: float
+    butterfly_free: bool
+    k_min: float
+    k_max: float
+
+
+@dataclass(frozen=True)
+class VolSurface:
+    """Smiles per expiry plus the forward curve; see the module docstring for conventions."""
+
+    underlying: str
+    spot: float
+    expiries: np.ndarray
+    t_years: FloatArray
+    forwards: FloatArray
+    smiles: tuple[Smile, ...]
+    model: str
+    fits: tuple[ExpiryFit, ...] = field(default=())
+
+    # -- forward curve -------------------------------------------------------------------
+    def forward(self, t_years: ArrayLike) -> FloatArray:
+        """Forward F(T): ln F linear in T through (0, ln spot) and the expiries' forwards."""
+        t = np.asarray(t_years, dtype=np.float64)
+        knots_t = np.concatenate([[0.0], self.t_years])
+        knots_f = np.log(np.concatenate([[self.spot], self.forwards]))
+        inside = np.interp(t, knots_t, knots_f)
+        slope = (knots_f[-1] - knots_f[-2]) / (knots_t[-1] - knots_t[-2])
+        beyond = knots_f[-1] + slope * (t - knots_t[-1])
+        return np.exp(np.where(t > knots_t[-1], beyond, inside))
+
+    # -- variance ------------------------------------------------------------------------
+    def total_variance(self, k: ArrayLike, t_years: ArrayLike) -> FloatArray:
+        """Total implied variance w(k, T), linear in T between expiries at fixed k."""
+        kk, t = np.broadcast_arrays(np.asarray(k, dtype=np.float64), np.asarray(t_years, dtype=np.float64))
+        ts = self.t_years
+        # Each smile is evaluated on every point: a few dozen expiries at most, and this keeps
+        # the call vectorised over (scenarios x positions) grids.
+        pos = np.clip(np.searchsorted(ts, t, side="left"), 1, ts.size - 1) if ts.size > 1 else np.zeros(t.shape, int)
+        out = np.empty(kk.shape)
+        if ts.size == 1:
+            return self.smiles[0].total_variance(kk) * t / ts[0]
+        for i in np.unique(pos):
+            sel = pos == i
+            t0, t1 = ts[i - 1], ts[i]
+            w0 = self.smiles[i - 1].total_variance(kk[sel])
+            w1 = self.smiles[i].total_variance(kk[sel])
+            ti = t[sel]
+            weight = (ti - t0) / (t1 - t0)
+            blended = w0 + weight * (w1 - w0)
+            before = ti < t0
+            after = ti > t1
+            blended = np.where(before, w0 * ti / t0, blended)
+            blended = np.where(after, w1 * ti / t1, blended)
+            out[sel] = blended
+        return out
+
+    def vol(
+        self,
+        strike: ArrayLike,
+        t_years: ArrayLike,
+        *,
+        spot_shock: ArrayLike = 0.0,
+        vol_shift: ArrayLike = 0.0,
+        rule: str = "sticky_moneyness",
+    ) -> FloatArray:
+        """Black implied vol at (strike, T), optionally after a spot/vol shock.
+
+        Parameters
+        ----------
+        strike : array_like
+            USD strikes.
+        t_years : array_like
+            Time to expiry, ACT/365 (> 0).
+        spot_shock : array_like
+            Log-return applied to the whole forward curve (F' = F e^shock).
+        vol_shift : array_like
+            Additive vol shift (decimal) applied after the smile lookup.
+        rule : {"sticky_moneyness", "sticky_strike"}
+            How the smile moves with the forward.
+        """
+        how = parse_choice(rule, "rule", SHOCK_RULES)
+        t = np.asarray(t_years, dtype=np.float64)
+        f = self.forward(t)
+        shock = np.asarray(spot_shock, dtype=np.float64)
+        anchor = f * np.exp(shock) if how == "sticky_moneyness" else f
+        k = np.log(np.asarray(strike, dtype=np.float64) / anchor)
+        w = self.total_variance(k, t)
+        return np.sqrt(np.maximum(w, 0.0) / t) + np.asarray(vol_shift, dtype=np.float64)
+
+    # -- pricing -------------------------------------------------------------------------
+    def price(self, cp: ArrayLike, strike: ArrayLike, t_years: ArrayLike, *, settle: str = "inverse", rate: ArrayLike = 0.0) -> FloatArray:
+        """Black-76 price from the surface's forward and vol (coin for inverse, USD for linear)."""
+        f = self.forward(t_years)
+        return black76_price(cp, f, strike, t_years, self.vol(strike, t_years), rate=rate, settle=settle)
+
+    def greeks(self, cp: ArrayLike, strike: ArrayLike, t_years: ArrayLike, *, settle: str = "inverse", rate: ArrayLike = 0.0) -> Greeks:
+        """Black-76 greeks at the surface's vol (sticky-strike greeks: the vol is held)."""
+        f = self.forward(t_years)
+        return black76_greeks(cp, f, strike, t_years, self.vol(strike, t_years), rate=rate, settle=settle)
+
+    # -- diagnostics ---------------------------------------------------------------------
+    def calendar_violations(self, k_grid: ArrayLike | None = None) -> list[tuple[int, float]]:
+        """(expiry index i, worst w_i - w_{i+1}) for consecutive expiries where total variance
+        decreases at some k on the grid (a calendar arbitrage); empty if none."""
+        if k_grid is None:
+            # The moneyness range quoted at every expiry: beyond it both smiles are extrapolated.
+            lo = max((f.k_min for f in self.fits), default=-0.5)
+            hi = min((f.k_max for f in self.fits), default=0.5)
+            k_grid = np.linspace(lo, hi, 41) if hi > lo else np.array([0.0])
+        k = np.asarray(k_grid, dtype=np.float64)
+        out = []
+        for i in range(len(self.smiles) - 1):
+            drop = self.smiles[i].total_variance(k) - self.smiles[i + 1].total_variance(k)
+            if drop.max() > 1e-10:
+                out.append((i, float(drop.max())))
+        return out
+
+
+@dataclass(frozen=True)
+class SmileQuotes:
+    """The quotes one expiry's smile is fitted to."""
+
+    strikes: FloatArray
+    k: FloatArray
+    vols: FloatArray
+    vegas: FloatArray
+    forward: float
+    t_years: float
+
+
+def otm_quotes(chain: OptionChain, expiry: np.datetime64, *, min_abs_delta: float = 0.02) -> SmileQuotes:
+    """Out-of-the-money marks of one expiry with |delta| >= ``min_abs_delta``.
+
+    Calls at K >= F and puts below (Deribit marks both at one IV, so this removes duplicates).
+    Deribit marks far-wing options at flat IV plateaus where the price sits at the minimum
+    tick; those marks carry no smile information, so quotes below the delta threshold are left
+    out, as Deribit's DVOL methodology leaves out |delta| < ~5% quotes.
+    """
+    rows = chain.expiry == expiry
+    fwd = float(np.median(chain.forward[rows]))
+    t = float(chain.t_years[rows][0])
+    otm = rows & (((chain.cp > 0) & (chain.strike >= fwd)) | ((chain.cp < 0) & (chain.strike < fwd))) & (chain.mark_iv > 0)
+    greeks = black76_greeks(chain.cp[otm], fwd, chain.strike[otm], t, chain.mark_iv[otm])
+    keep = np.abs(greeks.delta) >= min_abs_delta
+    order = np.argsort(chain.strike[otm][keep])
+    strikes = chain.strike[otm][keep][order]
+    return SmileQuotes(strikes, np.log(strikes / fwd), chain.mark_iv[otm][keep][order], greeks.vega[keep][order], fwd, t)
+
+
+def build_surface(
+    chain: OptionChain,
+    *,
+    model: str = "svi",
+    beta: float = 1.0,
+    min_quotes: int = 5,
+    min_t_years: float = 1.0 / 365.0,
+    min_abs_delta: float = 0.02,
+) -> VolSurface:
+    """Fit a smile per expiry of ``chain`` and assemble the surface.
+
+    Parameters
+    ----------
+    chain : OptionChain
+    model : {"svi", "sabr"}
+    beta : float
+        SABR beta (ignored for SVI).
+    min_quotes : int
+        Expiries with fewer OTM quotes are skipped.
+    min_t_years : float
+        Expiries closer than this (default one day) are skipped: a smile marked hours before
+        expiry says little about any later date and destabilises short-end interpolation.
+    min_abs_delta : float
+        Quotes with smaller |delta| are not fitted (see :func:`otm_quotes`).
+
+    Notes
+    -----
+    Residuals are weighted by vega, so the fit is closest where the quotes carry price
+    information; fit errors are reported unweighted, in vol points, on the fitted quotes.
+    """
+    kind = parse_choice(model, "model", SMILE_MODELS)
+    uniq, t_all, _ = chain.expiries()
+    expiries, ts, fwds, smiles, fits = [], [], [], [], []
+    for expiry, t in zip(uniq, t_all):
+        if t < min_t_years:
+            continue
+        q = otm_quotes(chain, expiry, min_abs_delta=min_abs_delta)
+        k, vols, fwd, t = q.k, q.vols, q.forward, q.t_years
+        if k.size < min_quotes:
+            continue
+        smile: SviSmile | SabrSmile = (
+            fit_svi(k, vols, t, weights=q.vegas) if kind == "svi" else fit_sabr(k, vols, fwd, t, beta=beta, weights=q.vegas)
+        )
+        err = np.sqrt(smile.total_variance(k) / t) - vols
+        grid = penalty_grid(k)
+        free = smile.butterfly_free(grid) if isinstance(smile, SviSmile) else bool(np.all(smile.total_variance(grid) > 0))
+        expiries.append(expiry)
+        ts.append(t)
+        fwds.append(fwd)
+        smiles.append(smile)
+        fits.append(ExpiryFit(expiry, t, fwd, int(k.size), float(np.sqrt(np.mean(err**2)) * 100), float(np.abs(err).max() * 100), free, float(k.min()), float(k.max())))
+    if not smiles:
+        raise ValueError(f"chain {chain.underlying} {chain.as_of:%Y-%m-%d}: no expiry with >= {min_quotes} quotes to fit")
+    return VolSurface(chain.underlying, chain.spot, np.array(expiries), np.array(ts), np.array(fwds), tuple(smiles), kind, tuple(fits))
+
+
+def fit_table(surface: VolSurface) -> list[dict[str, object]]:
+    """Fit errors per expiry as plain rows (for reports and the CLI)."""
+    return [
+        {
+            "expiry": str(f.expiry)[:10],
+            "t_years": round(f.t_years, 5),
+            "forward": round(f.forward, 2),
+            "quotes": f.n_quotes,
+            "rmse_vol_pts": round(f.rmse_vol_pts, 3),
+            "max_vol_pts": round(f.max_abs_vol_pts, 3),
+            "butterfly_free": f.butterfly_free,
+        }
+        for f in surface.fits
+    ]
+
+
+def smile_params(surface: VolSurface) -> Sequence[dict[str, float]]:
+    return [s.params() for s in surface.smiles]
