@@ -122,6 +122,11 @@ def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | N
         rows.append(("american CRR 200 steps (QuantLib engine)", 200, ql_am * 1e6, "us"))
     results["american_crr200_us"] = am
     results["american_crr200_quantlib_us"] = None if ql_am is None else ql_am * 1e6
+    from addin.bench_margin import margin_bench
+
+    margin_rows, margin_results = margin_bench(quick)
+    rows += [(name, n, value, unit) for name, n, value, unit in margin_rows]
+    results.update(margin_results)
     largest = sizes[-1]
     results["black76_price_ns"] = results[f"black76_price_ns_{largest}"]
     results["black76_price_numpy_ns"] = results[f"black76_price_numpy_ns_{largest}"]
@@ -130,9 +135,9 @@ def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | N
     if as_json:
         print(json.dumps(results, indent=2))
         return results
-    print(f"{'kernel':45s} {'options':>9s} {'per option':>12s}")
+    print(f"{'kernel':75s} {'size':>9s} {'figure':>12s}")
     for name, n, value, unit in rows:
-        print(f"{name:45s} {n:9,d} {value:10.1f} {unit}")
+        print(f"{name:75s} {n:9,d} {value:10.1f} {unit}")
     price_ns = results["black76_price_ns"]
     print("\nratios (peer / clearquote, same inputs, same run):")
     print(f"  plain numpy / clearquote price   {results['black76_price_numpy_ns'] / price_ns:6.2f}x")
@@ -140,4 +145,6 @@ def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | N
         print(f"  QuantLib loop / clearquote price {ql_ns / price_ns:6.1f}x")
     if ql_am is not None:
         print(f"  QuantLib tree / clearquote tree  {ql_am * 1e6 / am:6.2f}x")
+    print(f"  naive numpy / clearquote marginal IM (10k) {results['marginal_im_10k_naive_ms'] / results['marginal_im_10k_ms']:6.2f}x time, "
+          f"{results['marginal_im_10k_naive_peak_mb'] / max(results['marginal_im_10k_peak_mb'], 1e-9):6.1f}x peak memory")
     return results

@@ -10,6 +10,7 @@ header = row 1) and the column.
 from __future__ import annotations
 
 import csv
+from functools import lru_cache
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -123,12 +124,14 @@ def load_daily_series(source: str | Path, column: str, *, positive: bool = True)
     return DailySeries(name, dates, values)
 
 
+@lru_cache(maxsize=16)
 def load_history(underlying: str) -> DailySeries:
     """Daily USD closes of BTC or ETH (Yahoo Finance, end of UTC day)."""
     code = parse_choice(underlying, "underlying", UNDERLYINGS)
     return load_daily_series(f"{code.lower()}_usd_daily.csv", "close")
 
 
+@lru_cache(maxsize=16)
 def load_dvol(underlying: str) -> DailySeries:
     """Deribit DVOL daily close, converted from percent to a decimal vol."""
     code = parse_choice(underlying, "underlying", UNDERLYINGS)
@@ -136,6 +139,17 @@ def load_dvol(underlying: str) -> DailySeries:
     return DailySeries(series.name, series.dates, series.values / 100.0)
 
 
+@lru_cache(maxsize=16)
+def load_volume_usd(underlying: str) -> DailySeries:
+    """Daily spot traded value in USD(T) on Binance (volume in coin x close), for market capacity."""
+    code = parse_choice(underlying, "underlying", UNDERLYINGS)
+    name = f"{code.lower()}_usdt_binance_daily.csv"
+    volume = load_daily_series(name, "volume")
+    close = load_daily_series(name, "close")
+    return DailySeries(f"{name} (USD volume)", volume.dates, volume.values * close.values)
+
+
+@lru_cache(maxsize=16)
 def load_sofr() -> DailySeries:
     """SOFR fixings, converted from percent to a decimal rate (FRED series SOFR)."""
     series = load_daily_series("sofr_daily.csv", "sofr_pct", positive=False)

@@ -28,7 +28,7 @@ import numpy as np
 from pricing._typing import ArrayLike, FloatArray
 from pricing.black import black76_greeks, black76_price, Greeks
 from pricing.chain import OptionChain
-from pricing.errors import parse_choice
+from pricing.errors import PricingInputError, parse_choice
 from pricing.sabr import SabrSmile, fit_sabr
 from pricing.svi import SviSmile, fit_svi, penalty_grid
 
@@ -109,6 +109,37 @@ class VolSurface:
             out[sel] = blended
         return out
 
+    def variance_weights(self, t_years: ArrayLike) -> tuple[np.ndarray, np.ndarray, FloatArray, FloatArray]:
+        """(i0, i1, c0, c1) with w(k, T) = c0 w_i0(k) + c1 w_i1(k) for each T.
+
+        The same rule as :meth:`total_variance` (linear in T between expiries, constant vol
+        outside), written as two smile weights so that scenario kernels can evaluate a block
+        of rows sharing (i0, i1) without masks.
+        """
+        t = np.asarray(t_years, dtype=np.float64).reshape(-1)
+        ts = self.t_years
+        if ts.size == 1:
+            zero = np.zeros(t.size, dtype=np.int64)
+            return zero, zero, t / ts[0], np.zeros(t.size)
+        i1 = np.clip(np.searchsorted(ts, t, side="left"), 1, ts.size - 1)
+        i0 = i1 - 1
+        t0, t1 = ts[i0], ts[i1]
+        a = (t - t0) / (t1 - t0)
+        c0 = np.where(t < t0, t / t0, np.where(t > t1, 0.0, 1.0 - a))
+        c1 = np.where(t < t0, 0.0, np.where(t > t1, t / t1, a))
+        return i0, i1, c0, c1
+
+    def total_variance_rows(self, k: FloatArray, t_years: FloatArray) -> FloatArray:
+        """w(k[i, j], T[i]) for a (rows, cols) k and one maturity per row."""
+        kk = np.asarray(k, dtype=np.float64)
+        i0, i1, c0, c1 = self.variance_weights(t_years)
+        out = np.empty(np.broadcast_shapes(kk.shape, (i0.size, 1)))
+        kk = np.broadcast_to(kk, out.shape)
+        for a, b in {(int(x), int(y)) for x, y in zip(i0, i1)}:
+            rows = np.flatnonzero((i0 == a) & (i1 == b))
+            out[rows] = c0[rows, None] * self.smiles[a].total_variance(kk[rows]) + c1[rows, None] * self.smiles[b].total_variance(kk[rows])
+        return out
+
     def vol(
         self,
         strike: ArrayLike,
@@ -169,6 +200,37 @@ class VolSurface:
             if drop.max() > 1e-10:
                 out.append((i, float(drop.max())))
         return out
+
+
+@dataclass(frozen=True)
+class FlatSmile:
+    """A smile with one implied vol at every strike (for worked examples and stress tests)."""
+
+    vol: float
+    t_years: float = 1.0
+
+    def total_variance(self, k: ArrayLike) -> FloatArray:
+        return np.full(np.shape(k), self.vol**2 * self.t_years)
+
+    def params(self) -> dict[str, float]:
+        return {"vol": self.vol}
+
+
+def flat_surface(underlying: str, spot: float, vol: float, *, carry: float = 0.0) -> VolSurface:
+    """A surface with constant implied vol ``vol`` (decimal) and forward spot e^(carry T)."""
+    if not (spot > 0 and np.isfinite(spot)):
+        raise PricingInputError(f"spot: must be a finite number > 0, got {spot!r}")
+    if not (vol > 0 and np.isfinite(vol)):
+        raise PricingInputError(f"vol: must be a finite decimal > 0 (0.65 for 65%), got {vol!r}")
+    return VolSurface(
+        str(underlying).upper(),
+        float(spot),
+        np.array([np.datetime64("NaT", "s")]),
+        np.array([1.0]),
+        np.array([spot * np.exp(carry)]),
+        (FlatSmile(float(vol)),),
+        "flat",
+    )
 
 
 @dataclass(frozen=True)

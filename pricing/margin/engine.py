@@ -1,0 +1,380 @@
+"""Margin assembly, marginal IM for many candidate trades, sequential acceptance, Euler allocation.
+
+Every margin model here is written as **aggregate, then assemble**:
+
+1. each position contributes, per contract, a vector of quantities that add up across the
+   portfolio: a ``linear`` part scaled by the signed quantity (scenario P&Ls, deltas, option
+   values) and a ``long``/``short`` part scaled by the positive or negative part of the
+   quantity (short-option counts, bid-ask costs);
+2. the model turns the summed vectors into the IM with a function that is vectorised over a
+   leading batch axis (k-th worst loss, max over SPAN scenarios, Deribit's dampened worst
+   case plus roll shock, ...).
+
+So IM(P + trade) for C candidates is one repricing of the candidates (C x D, in blocks) plus
+one batched assembly, for both directions (dealer buys: + q, dealer sells: - q) at once: no
+candidate is repriced twice and no (scenarios x candidates) matrix outlives its block.
+
+IM = max(core, APC floor) + liquidity + concentration + model risk, all in USD, every
+component reported (METHODOLOGY C5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from pricing._typing import BoolArray, FloatArray
+from pricing.errors import PricingInputError
+from pricing.margin.addons import AddOnParams, apc_floor, concentration_addon, daily_capacity_usd, half_spreads_usd
+from pricing.portfolio import Portfolio, concat
+from pricing.revaluation import Market, PositionState, position_state
+
+#: Candidates repriced per block in :func:`marginal_im` (block x D floats stay ~30 MB at D = 1,824).
+CANDIDATE_BLOCK = 2048
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Per-contract contributions of positions to a model's aggregate vectors.
+
+    ``linear`` (P, D) is multiplied by the signed quantity; ``long`` and ``short`` (P, A) by
+    max(q, 0) and max(-q, 0).
+    """
+
+    linear: FloatArray
+    long: FloatArray
+    short: FloatArray
+
+    def aggregate(self, quantity: FloatArray, names: tuple[str, ...] | None = None) -> tuple[FloatArray, FloatArray]:
+        """Summed (linear, ext) vectors; with ``names``, the long/short parts use the net
+        quantity per instrument (a position and its exact offset leave no bid-ask cost or
+        short-option count behind)."""
+        q = np.asarray(quantity, dtype=np.float64)
+        if names is None:
+            net = q
+        else:
+            first, net = net_by_instrument(names, q)
+            return q @ self.linear, np.maximum(net, 0.0) @ self.long[first] + np.maximum(-net, 0.0) @ self.short[first]
+        return q @ self.linear, np.maximum(net, 0.0) @ self.long + np.maximum(-net, 0.0) @ self.short
+
+
+def net_by_instrument(names: tuple[str, ...], quantity: FloatArray) -> tuple[np.ndarray, FloatArray]:
+    """(index of each instrument's first row, net quantity per instrument)."""
+    uniq, first, inverse = np.unique(np.asarray(names, dtype=str), return_index=True, return_inverse=True)
+    net = np.bincount(inverse.ravel(), weights=quantity, minlength=uniq.size)
+    return first, net
+
+
+class MarginModel(Protocol):
+    """What a margin model provides to the engine (see the module docstring)."""
+
+    name: str
+    horizon_days: float
+
+    def prepare(self, portfolio: Portfolio, market: Market) -> Any:
+        """Everything fixed for a portfolio and its candidates (scenario set, tiers, ...)."""
+
+    def contributions(self, portfolio: Portfolio, market: Market, layout: Any, state: PositionState) -> Contributions:
+        """Per-contract contributions of each position."""
+
+    def assemble(self, linear: FloatArray, ext: FloatArray, layout: Any, market: Market) -> dict[str, FloatArray]:
+        """Core IM (key ``"core"``, USD), optional ``"stressed"``, and model components, per batch row."""
+
+    def allocate(self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: Any, parts: dict[str, FloatArray]) -> FloatArray:
+        """Each position's share of ``core`` (sums to core)."""
+
+    def backtest(self, linear: FloatArray, layout: Any, alpha_override: float | None = None) -> tuple[int, int, int] | None:
+        """(exceptions, days, bound) for the model-risk add-on, or None if not applicable."""
+
+
+@dataclass(frozen=True)
+class MarginResult:
+    """An IM with every component, USD.
+
+    ``total = max(core, apc_floor) + liquidity + concentration + model_risk``.
+    """
+
+    model: str
+    core: float
+    stressed: float
+    apc_floor: float
+    market_im: float
+    liquidity: float
+    concentration: float
+    model_risk: float
+    total: float
+    components: dict[str, float] = field(default_factory=dict)
+    contributions: FloatArray = field(default_factory=lambda: np.zeros(0))
+    names: tuple[str, ...] = ()
+    scenario_pnl: FloatArray | None = None
+    backtest: tuple[int, int, int] | None = None
+    notes: tuple[str, ...] = ()
+
+    def as_rows(self) -> list[tuple[str, float]]:
+        """(component, USD) rows in display order."""
+        rows = [("core", self.core), ("stressed", self.stressed), ("apc_floor", self.apc_floor), ("market_im", self.market_im)]
+        rows += [("liquidity", self.liquidity), ("concentration", self.concentration), ("model_risk", self.model_risk)]
+        rows += list(self.components.items())
+        rows.append(("total", self.total))
+        return rows
+
+
+@dataclass(frozen=True)
+class _Setup:
+    layout: Any
+    underlyings: tuple[str, ...]
+    capacity: FloatArray
+    model_risk_on: bool
+    backtest: tuple[int, int, int] | None
+
+
+def _contrib_with_addons(model: MarginModel, portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams) -> Contributions:
+    # Contributions are per contract: every position is valued at quantity 1.
+    unit = portfolio.with_quantity(np.ones(len(portfolio)))
+    state = position_state(unit, market)
+    base = model.contributions(unit, market, setup.layout, state)
+    # Add-on columns: USD delta per underlying (linear), stressed half spread (long and short).
+    delta_cols = np.zeros((len(portfolio), len(setup.underlyings)))
+    for j, u in enumerate(setup.underlyings):
+        rows = portfolio.underlying == u
+        delta_cols[rows, j] = state.delta_coin[rows] * state.spot[rows]
+    hs = half_spreads_usd(unit, market, state, params)[:, None]
+    return Contributions(
+        np.hstack([base.linear, delta_cols]),
+        np.hstack([base.long, hs]),
+        np.hstack([base.short, hs]),
+    )
+
+
+def _assemble(model: MarginModel, linear: FloatArray, ext: FloatArray, setup: _Setup, market: Market, params: AddOnParams) -> dict[str, FloatArray]:
+    n_u = len(setup.underlyings)
+    core_lin, delta_usd = linear[:, : linear.shape[1] - n_u], linear[:, linear.shape[1] - n_u :]
+    core_ext, liquidity = ext[:, :-1], ext[:, -1]
+    parts = model.assemble(core_lin, core_ext, setup.layout, market)
+    core = np.maximum(parts["core"], 0.0)
+    stressed = parts.get("stressed")
+    floor = apc_floor(core, stressed, params)
+    market_im = np.maximum(core, floor)
+    conc = concentration_addon(market_im, delta_usd, setup.capacity, model.horizon_days, params)
+    model_risk = market_im * params.model_risk_rate if setup.model_risk_on else np.zeros_like(core)
+    out = dict(parts)
+    out.update(
+        core=core,
+        stressed=stressed if stressed is not None else np.full_like(core, np.nan),
+        apc_floor=floor,
+        market_im=market_im,
+        liquidity=liquidity,
+        concentration=conc,
+        model_risk=model_risk,
+        total=market_im + liquidity + conc + model_risk,
+    )
+    return out
+
+
+def _setup(model: MarginModel, universe: Portfolio, market: Market, params: AddOnParams) -> _Setup:
+    layout = model.prepare(universe, market)
+    unds = universe.underlyings
+    capacity = np.array([daily_capacity_usd(u, market, params) for u in unds])
+    return _Setup(layout, unds, capacity, False, None)
+
+
+_ADDON_KEYS = ("core", "stressed", "apc_floor", "market_im", "liquidity", "concentration", "model_risk", "total")
+
+
+def margin(
+    portfolio: Portfolio,
+    market: Market,
+    model: MarginModel,
+    addons: AddOnParams | None = None,
+) -> MarginResult:
+    """Initial margin of ``portfolio`` under ``model`` with add-ons and APC, every component in USD.
+
+    An empty portfolio has IM 0 under every model.
+    """
+    params = addons or AddOnParams()
+    if len(portfolio) == 0:
+        return MarginResult(model.name, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, notes=("empty portfolio",))
+    setup = _setup(model, portfolio, market, params)
+    contrib = _contrib_with_addons(model, portfolio, market, setup, params)
+    lin, ext = contrib.aggregate(portfolio.quantity, portfolio.names)
+    n_u = len(setup.underlyings)
+    bt = model.backtest(lin[: lin.size - n_u], setup.layout)
+    on = bool(bt is not None and bt[0] > bt[2])
+    setup = _Setup(setup.layout, setup.underlyings, setup.capacity, on, bt)
+    parts = _assemble(model, lin[None, :], ext[None, :], setup, market, params)
+    q = portfolio.quantity[:, None]
+    per_lin = q * contrib.linear[:, : lin.size - n_u]
+    per_ext = np.maximum(q, 0) * contrib.long[:, :-1] + np.maximum(-q, 0) * contrib.short[:, :-1]
+    alloc = model.allocate(per_lin, per_ext, setup.layout, {k: v[0] for k, v in parts.items()})
+    comps = {k: float(v[0]) for k, v in parts.items() if k not in _ADDON_KEYS and np.ndim(v) == 1}
+    pnl = parts.get("scenario_pnl")
+    return MarginResult(
+        model.name,
+        *(float(parts[k][0]) for k in _ADDON_KEYS),
+        components=comps,
+        contributions=alloc,
+        names=portfolio.names,
+        scenario_pnl=None if pnl is None else np.asarray(pnl)[0],
+        backtest=bt,
+        notes=tuple(getattr(setup.layout, "notes", ())),
+    )
+
+
+@dataclass(frozen=True)
+class MarginalResult:
+    """ΔIM of each candidate against the portfolio alone, both directions, USD.
+
+    ``delta_buy[c] = IM(P + q_c · c) - IM(P)``, ``delta_sell[c] = IM(P - q_c · c) - IM(P)``
+    (the dealer buys or sells |q_c| contracts of candidate c).
+    """
+
+    im_base: float
+    im_buy: FloatArray
+    im_sell: FloatArray
+    names: tuple[str, ...]
+
+    @property
+    def delta_buy(self) -> FloatArray:
+        return self.im_buy - self.im_base
+
+    @property
+    def delta_sell(self) -> FloatArray:
+        return self.im_sell - self.im_base
+
+
+def _universe(portfolio: Portfolio, candidates: Portfolio) -> Portfolio:
+    return concat([portfolio, candidates])
+
+
+def marginal_im(
+    portfolio: Portfolio,
+    candidates: Portfolio,
+    market: Market,
+    model: MarginModel,
+    addons: AddOnParams | None = None,
+    *,
+    block: int = CANDIDATE_BLOCK,
+) -> MarginalResult:
+    """ΔIM for C candidate trades at once, each against ``portfolio`` alone, both directions.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        Current positions (may be empty).
+    candidates : Portfolio
+        One row per candidate; |quantity| is the trade size in contracts (its sign is ignored:
+        both directions are returned).
+    market, model, addons :
+        As for :func:`margin`.
+    block : int
+        Candidates repriced at once (memory is O(block x scenarios)).
+
+    Notes
+    -----
+    The model-risk add-on state (backtest failing or not) is that of the current portfolio
+    and is held for the candidates: one trade does not re-run the backtest.
+    """
+    params = addons or AddOnParams()
+    if len(candidates) == 0:
+        return MarginalResult(margin(portfolio, market, model, params).total, np.zeros(0), np.zeros(0), ())
+    if block < 1:
+        raise PricingInputError(f"block: must be >= 1, got {block!r}")
+    setup = _setup(model, _universe(portfolio, candidates), market, params)
+    n_u = len(setup.underlyings)
+    if len(portfolio):
+        base = _contrib_with_addons(model, portfolio, market, setup, params)
+        lin0, ext0 = base.aggregate(portfolio.quantity, portfolio.names)
+        bt = model.backtest(lin0[: lin0.size - n_u], setup.layout)
+        setup = _Setup(setup.layout, setup.underlyings, setup.capacity, bool(bt is not None and bt[0] > bt[2]), bt)
+        im0 = float(_assemble(model, lin0[None], ext0[None], setup, market, params)["total"][0])
+    else:
+        probe = _contrib_with_addons(model, candidates.select(np.arange(1)), market, setup, params)
+        lin0, ext0 = np.zeros(probe.linear.shape[1]), np.zeros(probe.long.shape[1])
+        im0 = 0.0
+    size = np.abs(candidates.quantity)
+    unit = candidates.with_quantity(np.ones(len(candidates)))
+    # Net quantity the portfolio already holds in each candidate's instrument (0 if none).
+    held_names, held_net = (net_by_instrument(portfolio.names, portfolio.quantity) if len(portfolio) else (np.zeros(0, int), np.zeros(0)))
+    lookup = {portfolio.names[i]: held_net[j] for j, i in enumerate(held_names)}
+    held = np.array([lookup.get(n, 0.0) for n in candidates.names])
+    buy = np.empty(len(candidates))
+    sell = np.empty(len(candidates))
+    for lo in range(0, len(candidates), block):
+        idx = np.arange(lo, min(lo + block, len(candidates)))
+        c = _contrib_with_addons(model, unit.select(idx), market, setup, params)
+        q = size[idx][:, None]
+        h = held[idx][:, None]
+        buy[idx] = _assemble(model, lin0 + q * c.linear, ext0 + _ext_change(c, h, q), setup, market, params)["total"]
+        sell[idx] = _assemble(model, lin0 - q * c.linear, ext0 + _ext_change(c, h, -q), setup, market, params)["total"]
+    # An exactly offsetting trade must give IM 0, not a rounding residue of the scenario sums.
+    buy[size == 0] = im0
+    sell[size == 0] = im0
+    return MarginalResult(im0, buy, sell, candidates.names)
+
+
+def _ext_change(c: Contributions, held: FloatArray, trade: FloatArray) -> FloatArray:
+    """Change of the long/short aggregates when ``trade`` is added to a net holding ``held``."""
+    new = held + trade
+    return (np.maximum(new, 0) - np.maximum(held, 0)) * c.long + (np.maximum(-new, 0) - np.maximum(-held, 0)) * c.short
+
+
+@dataclass(frozen=True)
+class SequentialResult:
+    """Trades taken in order; accepted ones join the portfolio before the next is priced."""
+
+    im_before: FloatArray
+    im_after: FloatArray
+    accepted: BoolArray
+    names: tuple[str, ...]
+
+    @property
+    def delta_im(self) -> FloatArray:
+        return self.im_after - self.im_before
+
+
+def sequential_im(
+    portfolio: Portfolio,
+    trades: Portfolio,
+    market: Market,
+    model: MarginModel,
+    addons: AddOnParams | None = None,
+    *,
+    accept: BoolArray | None = None,
+) -> SequentialResult:
+    """ΔIM of signed trades in order, each accepted trade (default: all) updating the portfolio.
+
+    The running aggregate is updated in place, so each step costs one assembly, not a
+    repricing of the whole portfolio.
+    """
+    params = addons or AddOnParams()
+    acc = np.ones(len(trades), bool) if accept is None else np.asarray(accept, dtype=bool)
+    if acc.shape != (len(trades),):
+        raise PricingInputError(f"accept: expected {len(trades)} flags, got {acc.size}")
+    if len(trades) == 0:
+        return SequentialResult(np.zeros(0), np.zeros(0), acc, ())
+    setup = _setup(model, _universe(portfolio, trades), market, params)
+    tc = _contrib_with_addons(model, trades, market, setup, params)
+    if len(portfolio):
+        lin, ext = _contrib_with_addons(model, portfolio, market, setup, params).aggregate(portfolio.quantity, portfolio.names)
+        first, net = net_by_instrument(portfolio.names, portfolio.quantity)
+        held = {portfolio.names[i]: net[j] for j, i in enumerate(first)}
+    else:
+        lin, ext = np.zeros(tc.linear.shape[1]), np.zeros(tc.long.shape[1])
+        held = {}
+    q = trades.quantity
+    before, after = np.empty(len(trades)), np.empty(len(trades))
+    empty = len(portfolio) == 0
+    now = 0.0 if empty else float(_assemble(model, lin[None], ext[None], setup, market, params)["total"][0])
+    for i in range(len(trades)):
+        row = Contributions(tc.linear[i : i + 1], tc.long[i : i + 1], tc.short[i : i + 1])
+        h = np.array([[held.get(trades.names[i], 0.0)]])
+        new_lin = lin + q[i] * tc.linear[i]
+        new_ext = ext + _ext_change(row, h, np.array([[q[i]]]))[0]
+        new = float(_assemble(model, new_lin[None], new_ext[None], setup, market, params)["total"][0])
+        before[i], after[i] = now, new
+        if acc[i]:
+            lin, ext, now = new_lin, new_ext, new
+            held[trades.names[i]] = float(h[0, 0] + q[i])
+    return SequentialResult(before, after, acc, trades.names)

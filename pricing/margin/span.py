@@ -1,0 +1,281 @@
+"""SPAN-style margin (CME Standard Portfolio Analysis of Risk), METHODOLOGY A1-A7.
+
+Per combined commodity (all positions on one underlying):
+
+* 16 risk-array scenarios: price moves {0, ±1/3, ±2/3, ±1} x PSR, each with vol up and down
+  by the VSR, and two extreme moves ±``extreme_mult`` x PSR at unchanged vol whose loss
+  counts ``extreme_cover`` (35%); options age by the look-ahead (1 day);
+  scan risk = max(max_j L_j, 0), L_j = Σ_k q_k RA_{k,j} (losses positive);
+* composite delta of each contract = probability-weighted average of its deltas at the seven
+  price scan points; tiers = expiries; intra-commodity spread charge = ``intra_spread_rate``
+  x spot x min(Σ long tier deltas, Σ short tier deltas);
+* BTC-ETH inter-commodity credit when the USD net deltas offset: per leg
+  ``inter_credit_rate`` x spread deltas x WPR, WPR = price risk / |net delta|, price risk =
+  scan - time risk - vol risk, time risk = (L_1 + L_2)/2, vol risk = |L_1 - L_2|/2 (A5);
+* short option minimum = ``som_rate`` x spot x short option contracts (or the larger side);
+* risk = max(scan + intra - inter, SOM) per commodity; requirement = max(Σ risk - NOV, 0),
+  NOV = long minus short option value (A7).
+
+Positions are valued in USD (inverse options at the spot). PSR is a fraction of the spot
+per underlying; VSR is in absolute vol (decimal) or relative (``vol_scan_mode``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pricing._typing import FloatArray
+from pricing.black import black76_greeks
+from pricing.errors import PricingInputError, parse_choice
+from pricing.margin.engine import Contributions
+from pricing.portfolio import OPTION, PERPETUAL, Portfolio
+from pricing.revaluation import Market, PositionState, reprice
+from pricing.surface import SHOCK_RULES
+
+#: Price move (x PSR) and vol move (x VSR) of the 16 scenarios; the last two are extreme.
+PRICE_MOVES = np.array([0, 0, 1 / 3, 1 / 3, -1 / 3, -1 / 3, 2 / 3, 2 / 3, -2 / 3, -2 / 3, 1, 1, -1, -1, 0, 0], dtype=np.float64)
+VOL_MOVES = np.array([1, -1] * 7 + [0, 0], dtype=np.float64)
+DELTA_POINTS = np.array([0.0, 1 / 3, -1 / 3, 2 / 3, -2 / 3, 1.0, -1.0])
+VOL_SCAN_MODES = {"absolute": "absolute", "relative": "relative"}
+SOM_MODES = {"count": "count", "max_side": "max_side"}
+
+
+@dataclass(frozen=True)
+class SpanParams:
+    """SPAN parameters. Defaults marked [D] in METHODOLOGY G; venue files override them.
+
+    Attributes
+    ----------
+    price_scan_range : mapping underlying -> fraction of spot
+        PSR (default BTC 12% as in A9, ETH 15%).
+    vol_scan_range : float
+        VSR: 0.10 = ±10 vol points (absolute mode) or ±10% of the vol (relative mode).
+    vol_scan_mode : {"absolute", "relative"}
+    extreme_mult, extreme_cover : float
+        Extreme move multiple of PSR and the share of its loss counted (2, 0.35).
+    lookahead_days : float
+        Time decay of the risk arrays (1 day).
+    delta_weights : tuple of 4 floats
+        Probability weights of price points 0, ±1/3, ±2/3, ±1 (A3 normal weights, PSR = 3σ).
+    intra_spread_rate : float
+        Intra-commodity charge per spread delta, fraction of spot (1%).
+    inter_credit_rate : float
+        BTC-ETH credit rate on the weighted price risk of the spread (50%).
+    som_rate : float
+        Short option minimum per short contract, fraction of spot (1%).
+    som_mode : {"count", "max_side"}
+        Count all short options, or the larger of short calls and short puts.
+    nov_credit : bool
+        Credit long option value and charge short option value (premium-style options).
+    rule : {"sticky_strike", "sticky_moneyness"}
+        Smile dynamics in the scan (SPAN scans each option's own vol: sticky strike).
+    """
+
+    price_scan_range: Mapping[str, float] = field(default_factory=lambda: {"BTC": 0.12, "ETH": 0.15})
+    vol_scan_range: float = 0.10
+    vol_scan_mode: str = "absolute"
+    extreme_mult: float = 2.0
+    extreme_cover: float = 0.35
+    lookahead_days: float = 1.0
+    delta_weights: tuple[float, float, float, float] = (0.399, 0.242, 0.054, 0.0044)
+    intra_spread_rate: float = 0.01
+    inter_credit_rate: float = 0.50
+    som_rate: float = 0.01
+    som_mode: str = "count"
+    nov_credit: bool = True
+    rule: str = "sticky_strike"
+
+    def __post_init__(self) -> None:
+        for u, psr in self.price_scan_range.items():
+            if not (0.0 < float(psr) < 1.0):
+                raise PricingInputError(f"price_scan_range[{u}]: must be a fraction of spot in (0, 1), got {psr!r}")
+        if not (0.0 <= self.vol_scan_range < 5.0):
+            raise PricingInputError(f"vol_scan_range: must be in [0, 5) (decimal vol), got {self.vol_scan_range!r}")
+        if not (self.extreme_mult > 0 and 0.0 <= self.extreme_cover <= 1.0):
+            raise PricingInputError("extreme_mult must be > 0 and extreme_cover in [0, 1]")
+        if len(self.delta_weights) != 4 or min(self.delta_weights) < 0:
+            raise PricingInputError("delta_weights: four non-negative weights for price points 0, ±1/3, ±2/3, ±1")
+        parse_choice(self.vol_scan_mode, "vol_scan_mode", VOL_SCAN_MODES)
+        parse_choice(self.som_mode, "som_mode", SOM_MODES)
+        parse_choice(self.rule, "rule", SHOCK_RULES)
+        if self.lookahead_days < 0:
+            raise PricingInputError(f"lookahead_days: must be >= 0, got {self.lookahead_days!r}")
+
+    def psr(self, underlying: str) -> float:
+        try:
+            return float(self.price_scan_range[underlying])
+        except KeyError:
+            raise PricingInputError(
+                f"price_scan_range: no PSR for {underlying!r}; give one (have {', '.join(self.price_scan_range)})"
+            ) from None
+
+
+def scan_risk(risk_arrays: FloatArray, quantities: FloatArray) -> tuple[float, int]:
+    """Scan risk of 16-value risk arrays (losses positive, extreme rows already weighted).
+
+    Returns (max(max_j Σ_k q_k RA_kj, 0), index j of the worst scenario, 0-based).
+    """
+    arrays = np.asarray(risk_arrays, dtype=np.float64)
+    if arrays.ndim != 2 or arrays.shape[1] != 16:
+        raise PricingInputError(f"risk_arrays: expected (positions, 16), got shape {arrays.shape}")
+    total = np.asarray(quantities, dtype=np.float64) @ arrays
+    j = int(np.argmax(total))
+    return max(float(total[j]), 0.0), j
+
+
+@dataclass(frozen=True)
+class SpanLayout:
+    underlyings: tuple[str, ...]
+    tiers: dict[str, np.ndarray]
+    offsets: dict[str, int]
+    width: dict[str, int]
+    notes: tuple[str, ...] = ()
+
+
+def _tier_keys(portfolio: Portfolio) -> np.ndarray:
+    """Tier key per position: expiry in seconds; perpetuals are the nearest tier (-1)."""
+    keys = portfolio.expiry.astype("datetime64[s]").astype(np.int64)
+    return np.where(portfolio.kind == PERPETUAL, -1, keys)
+
+
+@dataclass(frozen=True)
+class SpanModel:
+    """SPAN-style margin; see the module docstring."""
+
+    params: SpanParams = field(default_factory=SpanParams)
+    name: str = "span"
+
+    @property
+    def horizon_days(self) -> float:
+        return max(self.params.lookahead_days, 1.0)
+
+    def prepare(self, portfolio: Portfolio, market: Market) -> SpanLayout:
+        unds = portfolio.underlyings
+        tiers, offsets, width = {}, {}, {}
+        keys = _tier_keys(portfolio)
+        at = 0
+        for u in unds:
+            self.params.psr(u)
+            tiers[u] = np.unique(keys[portfolio.underlying == u])
+            offsets[u] = at
+            width[u] = 16 + tiers[u].size + 1  # risk array, tier deltas, NOV
+            at += width[u]
+        return SpanLayout(unds, tiers, offsets, width)
+
+    def contributions(self, portfolio: Portfolio, market: Market, layout: SpanLayout, state: PositionState) -> Contributions:
+        p = self.params
+        n = len(portfolio)
+        width = sum(layout.width.values())
+        linear = np.zeros((n, width))
+        ext = np.zeros((n, 2 * len(layout.underlyings)))
+        keys = _tier_keys(portfolio)
+        is_opt = portfolio.kind == OPTION
+        for ci, u in enumerate(layout.underlyings):
+            rows = np.flatnonzero(portfolio.underlying == u)
+            if rows.size == 0:
+                continue
+            sub = portfolio.select(rows)
+            sub_state = _take(state, rows)
+            psr = p.psr(u)
+            moves = np.concatenate([PRICE_MOVES[:14], [p.extreme_mult, -p.extreme_mult]]) * psr
+            if p.vol_scan_mode == "absolute":
+                factor, add = 1.0, VOL_MOVES * p.vol_scan_range
+            else:
+                factor, add = 1.0 + VOL_MOVES * p.vol_scan_range, 0.0
+            pnl = reprice(sub, market, np.log1p(moves), vol_factor=factor, vol_add=add, horizon_days=p.lookahead_days, rule=p.rule, state=sub_state, coin=False)
+            losses = -pnl.usd
+            losses[:, 14:] *= p.extreme_cover
+            o = layout.offsets[u]
+            linear[rows, o : o + 16] = losses
+            tier_index = np.searchsorted(layout.tiers[u], keys[rows])
+            linear[rows, o + 16 + tier_index] = self._composite_delta(sub, sub_state, psr)
+            linear[rows, o + 16 + layout.tiers[u].size] = np.where(is_opt[rows], sub_state.value_usd, 0.0)
+            opt_rows = is_opt[rows]
+            ext[rows, 2 * ci] = np.where(opt_rows & (sub.cp > 0), sub.contract_size, 0.0)
+            ext[rows, 2 * ci + 1] = np.where(opt_rows & (sub.cp < 0), sub.contract_size, 0.0)
+        return Contributions(linear, np.zeros_like(ext), ext)
+
+    def _composite_delta(self, sub: Portfolio, st: PositionState, psr: float) -> FloatArray:
+        """Probability-weighted delta over the seven price scan points (coins, quantity included)."""
+        w = np.array(self.params.delta_weights)
+        weights = np.array([w[0], w[1], w[1], w[2], w[2], w[3], w[3]])
+        weights = weights / weights.sum()
+        out = np.where(sub.kind != OPTION, sub.units, 0.0)
+        opt = sub.kind == OPTION
+        if opt.any():
+            t = np.maximum(st.t_years[opt] - self.params.lookahead_days / 365.0, 0.0)
+            f = st.forward[opt][:, None] * (1.0 + DELTA_POINTS * psr)
+            g = black76_greeks(sub.cp[opt][:, None], f, sub.strike[opt][:, None], t[:, None], st.vol[opt][:, None])
+            out[opt] = sub.units[opt] * (g.delta @ weights)
+        return out
+
+    def assemble(self, linear: FloatArray, ext: FloatArray, layout: SpanLayout, market: Market) -> dict[str, FloatArray]:
+        p = self.params
+        batch = linear.shape[0]
+        scan_t, intra_t, som_t, nov_t, credit_t = (np.zeros(batch) for _ in range(5))
+        per: dict[str, dict[str, FloatArray]] = {}
+        for ci, u in enumerate(layout.underlyings):
+            o, nt = layout.offsets[u], layout.tiers[u].size
+            arr = linear[:, o : o + 16]
+            deltas = linear[:, o + 16 : o + 16 + nt]
+            nov = linear[:, o + 16 + nt]
+            spot = market.spot(u)
+            scan = np.maximum(arr.max(axis=1), 0.0)
+            spreads = np.minimum(np.maximum(deltas, 0).sum(axis=1), np.maximum(-deltas, 0).sum(axis=1))
+            intra = p.intra_spread_rate * spot * spreads
+            time_risk = 0.5 * (arr[:, 0] + arr[:, 1])
+            vol_risk = 0.5 * np.abs(arr[:, 0] - arr[:, 1])
+            price_risk = np.maximum(scan - time_risk - vol_risk, 0.0)
+            net = deltas.sum(axis=1)
+            shorts = ext[:, 2 * ci : 2 * ci + 2]
+            n_short = shorts.sum(axis=1) if p.som_mode == "count" else shorts.max(axis=1)
+            som = p.som_rate * spot * n_short
+            per[u] = {"scan": scan, "intra": intra, "price_risk": price_risk, "net_delta": net, "som": som, "nov": nov, "spot": np.full(batch, spot)}
+        if {"BTC", "ETH"} <= set(per):
+            b, e = per["BTC"], per["ETH"]
+            usd_b, usd_e = b["net_delta"] * b["spot"], e["net_delta"] * e["spot"]
+            matched = np.where(usd_b * usd_e < 0, np.minimum(np.abs(usd_b), np.abs(usd_e)), 0.0)
+            for leg, usd in ((b, usd_b), (e, usd_e)):
+                wpr = np.divide(leg["price_risk"], np.abs(leg["net_delta"]), out=np.zeros(batch), where=leg["net_delta"] != 0)
+                leg["inter"] = np.minimum(p.inter_credit_rate * (matched / leg["spot"]) * wpr, leg["price_risk"])
+        risk_total = np.zeros(batch)
+        for leg in per.values():
+            credit = leg.get("inter", np.zeros(batch))
+            risk = np.maximum(leg["scan"] + leg["intra"] - credit, leg["som"])
+            risk_total += risk
+            scan_t += leg["scan"]
+            intra_t += leg["intra"]
+            som_t += leg["som"]
+            nov_t += leg["nov"]
+            credit_t += credit
+        core = np.maximum(risk_total - nov_t, 0.0) if p.nov_credit else risk_total
+        return {"core": core, "scan_risk": scan_t, "intra_spread": intra_t, "inter_credit": credit_t, "short_option_minimum": som_t, "net_option_value": nov_t}
+
+    def allocate(self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: SpanLayout, parts: dict[str, Any]) -> FloatArray:
+        """Loss in the worst scan scenario of the position's commodity, the rest pro rata to it."""
+        share = np.zeros(linear_per_position.shape[0])
+        for u in layout.underlyings:
+            o = layout.offsets[u]
+            arr = linear_per_position[:, o : o + 16]
+            j = int(np.argmax(arr.sum(axis=0)))
+            share += arr[:, j]
+        core = float(parts["core"])
+        rest = core - share.sum()
+        weight = np.abs(share)
+        if weight.sum() > 0:
+            share = share + rest * weight / weight.sum()
+        elif share.size:
+            share = share + rest / share.size
+        return share
+
+    def backtest(self, linear: FloatArray, layout: Any, alpha_override: float | None = None) -> None:
+        return None
+
+
+def _take(state: PositionState, rows: np.ndarray) -> PositionState:
+    return PositionState(*(getattr(state, f)[rows] for f in PositionState.__dataclass_fields__))
+

@@ -1,0 +1,174 @@
+"""Scenario VaR / ES margin with full revaluation: ``hvar`` (HS), ``fhs`` (filtered HS), ``mc``.
+
+Core IM = VaR_α (or ES_α) of the portfolio's scenario losses by the k-th-worst rule
+(METHODOLOGY C4), with α = 99.5% and h = 2 days by default (the source article's choice; note
+that EMIR pairs 99.5% with OTC and 2 days with ETD, C1). The stressed scenarios (appended to the
+historical set) feed the EMIR Art. 28(b) floor and never the core quantile.
+
+Euler allocation: for VaR, position i's share is its loss in the VaR scenario (the k-th worst);
+for ES, its mean loss over the k worst. Both add up exactly to the core IM (Tasche 1999; for a
+discrete scenario set the VaR form is the scenario-based Euler estimator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from pricing._typing import FloatArray
+from pricing.errors import PricingInputError, parse_choice
+from pricing.margin.addons import backtest_exceptions
+from pricing.margin.engine import Contributions
+from pricing.margin.quantile import check_alpha, tail_count, tail_indices
+from pricing.portfolio import Portfolio
+from pricing.revaluation import Market, PositionState, expand, reprice
+from pricing.scenarios import McParams, ScenarioParams, ScenarioSet, historical_scenarios, monte_carlo_scenarios
+from pricing.surface import SHOCK_RULES
+
+MEASURES = {"var": "var", "es": "es"}
+
+
+@lru_cache(maxsize=32)
+def _cached_historical(underlyings: tuple[str, ...], params: ScenarioParams) -> ScenarioSet:
+    return historical_scenarios(underlyings, params)
+
+
+@lru_cache(maxsize=16)
+def _cached_mc(underlyings: tuple[str, ...], params: McParams) -> ScenarioSet:
+    return monte_carlo_scenarios(underlyings, params)
+
+
+def _split(linear: FloatArray, layout: ScenarioSet) -> tuple[FloatArray, FloatArray | None]:
+    """(core, stressed) scenario columns; views when the stressed set is appended at the end."""
+    n_stress = int(layout.stressed.sum())
+    if n_stress == 0:
+        return linear, None
+    n_core = layout.stressed.size - n_stress
+    if not layout.stressed[:n_core].any():
+        return linear[:, :n_core], linear[:, n_core:]
+    return linear[:, ~layout.stressed], linear[:, layout.stressed]
+
+
+def pnl_var_es(pnl: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
+    """VaR and ES (losses positive) from P&Ls along the last axis, by the k-th-worst rule.
+
+    Partitions the P&L itself at its k-th smallest value (no negated copy of the matrix).
+    """
+    n = pnl.shape[-1]
+    k = tail_count(n, alpha)
+    low = np.partition(pnl, k - 1, axis=-1)[..., :k]
+    return -low.max(axis=-1), -low.mean(axis=-1)
+
+
+@dataclass(frozen=True)
+class ScenarioVarModel:
+    """VaR/ES on a joint scenario set with full revaluation.
+
+    Attributes
+    ----------
+    name : str
+        ``"hvar"``, ``"fhs"`` or ``"mc"``.
+    alpha : float
+        Confidence level in (0, 1); default 0.995.
+    measure : {"var", "es"}
+        Which tail measure is the core IM (both are reported).
+    rule : {"sticky_moneyness", "sticky_strike"}
+        How the smile moves with the spot in a scenario.
+    scenario_params : ScenarioParams or McParams
+        How scenarios are built (bundled history).
+    scenarios : ScenarioSet, optional
+        A prebuilt set (overrides ``scenario_params``): hand-made histories, tests, benchmarks.
+    """
+
+    name: str = "hvar"
+    alpha: float = 0.995
+    measure: str = "var"
+    rule: str = "sticky_moneyness"
+    scenario_params: ScenarioParams | McParams = field(default_factory=lambda: ScenarioParams(include_stress=True))
+    scenarios: ScenarioSet | None = None
+
+    def __post_init__(self) -> None:
+        check_alpha(self.alpha)
+        parse_choice(self.measure, "measure", MEASURES)
+        parse_choice(self.rule, "rule", SHOCK_RULES)
+
+    @property
+    def horizon_days(self) -> float:
+        if self.scenarios is not None:
+            return float(self.scenarios.horizon_days)
+        return float(self.scenario_params.horizon_days)
+
+    def prepare(self, portfolio: Portfolio, market: Market) -> ScenarioSet:
+        if self.scenarios is not None:
+            for u in portfolio.underlyings:
+                self.scenarios.index(u)
+            return self.scenarios
+        unds = portfolio.underlyings
+        if isinstance(self.scenario_params, McParams):
+            return _cached_mc(unds, self.scenario_params)
+        return _cached_historical(unds, self.scenario_params)
+
+    def contributions(self, portfolio: Portfolio, market: Market, layout: ScenarioSet, state: PositionState) -> Contributions:
+        returns = expand(layout.returns, layout.underlyings, portfolio)
+        # e^Δ once per underlying and scenario, then gathered per position.
+        factor = expand(np.exp(layout.vol_changes), layout.underlyings, portfolio)
+        pnl = reprice(portfolio, market, returns, vol_factor=factor, horizon_days=layout.horizon_days, rule=self.rule, state=state, coin=False)
+        empty = np.zeros((len(portfolio), 0))
+        return Contributions(pnl.usd, empty, empty)
+
+    def assemble(self, linear: FloatArray, ext: FloatArray, layout: ScenarioSet, market: Market) -> dict[str, FloatArray]:
+        core_pnl, stress_pnl = _split(linear, layout)
+        var, es = pnl_var_es(core_pnl, self.alpha)
+        out: dict[str, FloatArray] = {"var": var, "es": es, "core": var if self.measure == "var" else es, "scenario_pnl": linear}
+        if stress_pnl is not None:
+            s_var, s_es = pnl_var_es(stress_pnl, self.alpha)
+            out["stressed"] = s_var if self.measure == "var" else s_es
+        return out
+
+    def allocate(self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: ScenarioSet, parts: dict[str, Any]) -> FloatArray:
+        core_cols = np.flatnonzero(~layout.stressed)
+        total = linear_per_position[:, core_cols].sum(axis=0)
+        tail = tail_indices(-total, self.alpha)
+        cols = core_cols[tail]
+        if self.measure == "var":
+            return -linear_per_position[:, cols[-1]]
+        return -linear_per_position[:, cols].mean(axis=1)
+
+    def backtest(self, linear: FloatArray, layout: ScenarioSet, alpha_override: float | None = None) -> tuple[int, int, int] | None:
+        if layout.kind == "mc":
+            return None
+        pnl = linear[~layout.stressed]
+        days = 250
+        if pnl.size < 2 * days:
+            return None
+        return backtest_exceptions(pnl, alpha_override or self.alpha, pnl.size - days, days)
+
+
+def hvar_model(alpha: float = 0.995, *, measure: str = "var", horizon_days: int = 2, lookback_years: float = 5.0, **kwargs: Any) -> ScenarioVarModel:
+    """Historical-simulation VaR (plain, unfiltered) with the stressed set for APC."""
+    params = ScenarioParams(horizon_days=horizon_days, lookback_years=lookback_years, include_stress=True, **kwargs)
+    return ScenarioVarModel("hvar", alpha, measure, scenario_params=params)
+
+
+def fhs_model(alpha: float = 0.995, *, measure: str = "var", horizon_days: int = 2, lookback_years: float = 5.0, ewma_lambda: float = 0.97, **kwargs: Any) -> ScenarioVarModel:
+    """Filtered historical simulation (EWMA λ = 0.97 by default) with the stressed set for APC."""
+    params = ScenarioParams(
+        horizon_days=horizon_days, lookback_years=lookback_years, filtered=True, ewma_lambda=ewma_lambda, include_stress=True, **kwargs
+    )
+    return ScenarioVarModel("fhs", alpha, measure, scenario_params=params)
+
+
+def mc_model(alpha: float = 0.995, *, measure: str = "var", horizon_days: int = 2, n_paths: int = 10_000, seed: int = 20_240_617, **kwargs: Any) -> ScenarioVarModel:
+    """Monte Carlo VaR: Student-t innovations, EWMA vol, fixed seed (deterministic)."""
+    params = McParams(n_paths=n_paths, seed=seed, horizon_days=horizon_days, **kwargs)
+    return ScenarioVarModel("mc", alpha, measure, scenario_params=params)
+
+
+def model_from_scenarios(scenarios: ScenarioSet, alpha: float = 0.995, *, measure: str = "var", rule: str = "sticky_moneyness") -> ScenarioVarModel:
+    """A VaR model on a given scenario set."""
+    if len(scenarios) < 1:
+        raise PricingInputError("scenarios: the set is empty")
+    return ScenarioVarModel(scenarios.kind, alpha, measure, rule, scenarios=scenarios)

@@ -1,0 +1,31 @@
+"""Shared fixtures: the source article's second example on a flat 65% BTC market."""
+
+from datetime import timedelta
+
+import pytest
+
+from pricing.daycount import utc
+from pricing.instruments import FutureContract, OptionContract
+from pricing.portfolio import from_contracts
+from pricing.revaluation import Market
+from pricing.surface import flat_surface
+
+NOW = utc(2026, 8, 21, 8)
+EXPIRY = NOW + timedelta(days=30)
+
+
+@pytest.fixture(scope="session")
+def seed_market() -> Market:
+    return Market(NOW, {"BTC": flat_surface("BTC", 52_000.0, 0.65), "ETH": flat_surface("ETH", 2_600.0, 0.75)})
+
+
+@pytest.fixture(scope="session")
+def ratio_spread():
+    """+10 x C(50k), -15 x C(55k), 30 days, 1 BTC per option (METHODOLOGY F2)."""
+    return from_contracts(
+        [OptionContract("BTC", EXPIRY, 50_000.0, 1, "linear"), OptionContract("BTC", EXPIRY, 55_000.0, 1, "linear")], [10, -15]
+    )
+
+
+def perpetual(underlying: str = "BTC", settle: str = "inverse") -> FutureContract:
+    return FutureContract(underlying, None, settle)
