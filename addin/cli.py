@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--underlying", default="BTC", help="BTC or ETH (default BTC)")
     demo.add_argument("--as-of", default="2025-12-31", help="bundled snapshot: 2025-12-31 or 2026-08-21")
     demo.add_argument("--model", default="svi", help="smile model: svi or sabr")
+    sub.add_parser("xva-example", help="the source article's $568,800 quote, then the same RFQ by the full models")
     sub.add_parser("margin-example", help="the source article's ratio call spread under every margin model")
     bench = sub.add_parser("bench", help="time the pricing kernels beside QuantLib and plain numpy")
     bench.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
@@ -27,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
             from addin.demo import run_demo
 
             print(run_demo(args.underlying, args.as_of, args.model))
+        elif args.command == "xva-example":
+            from addin.xva_example import run_xva_example
+
+            print(run_xva_example())
         elif args.command == "margin-example":
             from addin.margin_example import run_margin_example
 

@@ -256,6 +256,7 @@ def marginal_im(
     addons: AddOnParams | None = None,
     *,
     block: int = CANDIDATE_BLOCK,
+    groups: np.ndarray | None = None,
 ) -> MarginalResult:
     """ΔIM for C candidate trades at once, each against ``portfolio`` alone, both directions.
 
@@ -270,6 +271,9 @@ def marginal_im(
         As for :func:`margin`.
     block : int
         Candidates repriced at once (memory is O(block x scenarios)).
+    groups : array of int, optional
+        Trade id of each candidate row (multi-leg structures): rows sharing an id are one trade,
+        with their signed quantities; the result has one entry per id (0..G-1).
 
     Notes
     -----
@@ -293,12 +297,11 @@ def marginal_im(
         probe = _contrib_with_addons(model, candidates.select(np.arange(1)), market, setup, params)
         lin0, ext0 = np.zeros(probe.linear.shape[1]), np.zeros(probe.long.shape[1])
         im0 = 0.0
+    if groups is not None:
+        return _grouped(candidates, np.asarray(groups, dtype=np.int64), model, market, setup, params, lin0, ext0, im0, portfolio)
     size = np.abs(candidates.quantity)
     unit = candidates.with_quantity(np.ones(len(candidates)))
-    # Net quantity the portfolio already holds in each candidate's instrument (0 if none).
-    held_names, held_net = (net_by_instrument(portfolio.names, portfolio.quantity) if len(portfolio) else (np.zeros(0, int), np.zeros(0)))
-    lookup = {portfolio.names[i]: held_net[j] for j, i in enumerate(held_names)}
-    held = np.array([lookup.get(n, 0.0) for n in candidates.names])
+    held = _held(portfolio, candidates)
     buy = np.empty(len(candidates))
     sell = np.empty(len(candidates))
     for lo in range(0, len(candidates), block):
@@ -312,6 +315,38 @@ def marginal_im(
     buy[size == 0] = im0
     sell[size == 0] = im0
     return MarginalResult(im0, buy, sell, candidates.names)
+
+
+def _held(portfolio: Portfolio, candidates: Portfolio) -> FloatArray:
+    """Net quantity the portfolio already holds in each candidate's instrument (0 if none)."""
+    if not len(portfolio):
+        return np.zeros(len(candidates))
+    first, net = net_by_instrument(portfolio.names, portfolio.quantity)
+    lookup = {portfolio.names[i]: net[j] for j, i in enumerate(first)}
+    return np.array([lookup.get(n, 0.0) for n in candidates.names])
+
+
+def _grouped(
+    candidates: Portfolio, groups: np.ndarray, model: MarginModel, market: Market, setup: _Setup, params: AddOnParams,
+    lin0: FloatArray, ext0: FloatArray, im0: float, portfolio: Portfolio,
+) -> MarginalResult:
+    """ΔIM per multi-leg trade: legs' contributions summed per group before assembly."""
+    if groups.shape != (len(candidates),) or (groups.size and groups.min() < 0):
+        raise PricingInputError("groups: one non-negative trade id per candidate row")
+    n_groups = int(groups.max()) + 1 if groups.size else 0
+    c = _contrib_with_addons(model, candidates.with_quantity(np.ones(len(candidates))), market, setup, params)
+    q = candidates.quantity[:, None]
+    h = _held(portfolio, candidates)[:, None]
+    lin = np.zeros((n_groups, lin0.size))
+    ext_buy = np.zeros((n_groups, ext0.size))
+    ext_sell = np.zeros((n_groups, ext0.size))
+    np.add.at(lin, groups, q * c.linear)
+    np.add.at(ext_buy, groups, _ext_change(c, h, q))
+    np.add.at(ext_sell, groups, _ext_change(c, h, -q))
+    buy = _assemble(model, lin0 + lin, ext0 + ext_buy, setup, market, params)["total"]
+    sell = _assemble(model, lin0 - lin, ext0 + ext_sell, setup, market, params)["total"]
+    names = tuple(" + ".join(candidates.names[i] for i in np.flatnonzero(groups == g)) for g in range(n_groups))
+    return MarginalResult(im0, buy, sell, names)
 
 
 def _ext_change(c: Contributions, held: FloatArray, trade: FloatArray) -> FloatArray:
