@@ -158,7 +158,8 @@ def spread_amount(risk: TradeRisk, p: QuoteParams) -> float:
     elif policy == "premium_pct":
         amount = p.spread_value * abs(risk.premium)
     else:
-        amount = p.spread_value * 100.0 * abs(risk.vega) * 0.01  # spread_value in vol points x vega per 1.00 vol
+        # spread_value in vol points; vega is dV/dσ per 1.00 of vol, so one vol point is vega / 100.
+        amount = p.spread_value * abs(risk.vega) / 100.0
     return max(amount, p.min_spread)
 
 

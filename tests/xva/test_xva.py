@@ -126,3 +126,12 @@ def test_quote_book_batch_and_accept(seed_market) -> None:
     assert accepted[0]["delta_im_ask"] == pytest.approx(rows[0]["delta_im_ask"], rel=1e-9)
     with pytest.raises(PricingInputError, match="side"):
         quote_book([{"instrument": name, "side": "maybe", "quantity": 1}], book, seed_market, hvar_model())
+
+
+def test_vega_spread_is_in_vol_points() -> None:
+    risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 0.25, ((1, 50_000.0, 10.0),))
+    from pricing.xva.quote import spread_amount
+
+    # 0.5 vol point on a vega of 5,000 USD per 1.00 of vol = 25 USD.
+    assert spread_amount(risk, QuoteParams(spread_policy="vega", spread_value=0.5)) == pytest.approx(25.0)
+    assert spread_amount(risk, QuoteParams(spread_policy="fixed", spread_value=10.0, min_spread=40.0)) == 40.0
