@@ -8,7 +8,6 @@ cache (block x (steps + 1) doubles per array).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
 
 from pricing._typing import ArrayLike, FloatArray, IntArray
 from pricing.arrays import as_float_arrays, option_signs

@@ -85,6 +85,11 @@ class Portfolio:
         """The distinct underlyings, sorted."""
         return tuple(sorted({str(u) for u in self.underlying}))
 
+    def tier_keys(self) -> IntArray:
+        """Expiry tier per position, epoch seconds; perpetuals are the nearest tier (-1)."""
+        keys = self.expiry.astype("datetime64[s]").astype(np.int64)
+        return np.where(self.kind == PERPETUAL, -1, keys)
+
     def t_years(self, as_of: datetime) -> FloatArray:
         """ACT/365 time from ``as_of`` to each expiry (0 for perpetuals)."""
         if as_of.tzinfo is None:

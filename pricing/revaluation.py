@@ -88,6 +88,10 @@ class PositionState:
     delta_premium_adjusted: FloatArray
     vega_usd: FloatArray
 
+    def take(self, rows: np.ndarray) -> PositionState:
+        """The state of the positions at ``rows``."""
+        return PositionState(*(getattr(self, f)[rows] for f in PositionState.__dataclass_fields__))
+
 
 def _check(portfolio: Portfolio, market: Market) -> FloatArray:
     t = portfolio.t_years(market.as_of)
@@ -214,8 +218,9 @@ def reprice(
 def _futures(p: Portfolio, st: PositionState, rows: np.ndarray, f1: FloatArray, ret: FloatArray, usd: FloatArray, coin: FloatArray) -> None:
     units = p.units[rows][:, None]
     f0 = st.forward[rows][:, None]
-    f_new = f1[:, None] * np.exp(ret[rows])
-    s_new = st.spot[rows][:, None] * np.exp(ret[rows])
+    growth = np.exp(ret[rows])
+    f_new = f1[:, None] * growth
+    s_new = st.spot[rows][:, None] * growth
     inv = p.inverse[rows][:, None]
     unit_coin = np.where(inv, 1.0 - f0 / f_new, (f_new - f0) / s_new)
     usd[rows] = units * np.where(inv, unit_coin * s_new, f_new - f0)

@@ -29,6 +29,7 @@ from datetime import date
 
 import numpy as np
 from scipy import stats
+from scipy.signal import lfilter
 
 from pricing._typing import BoolArray, FloatArray
 from pricing.errors import DataError, PricingInputError
@@ -230,8 +231,6 @@ def _ewma_forecasts(daily: FloatArray, lam: float, seed_days: int = 30) -> Float
     var = np.empty(daily.size + 1)
     var[0] = np.mean(daily[: max(seed_days, 1)] ** 2)
     # A recursion is inherently sequential; scipy.signal.lfilter runs it in C.
-    from scipy.signal import lfilter
-
     b, a = [1.0 - lam], [1.0, -lam]
     filtered, _ = lfilter(b, a, daily**2, zi=[lam * var[0]])
     var[1:] = filtered
@@ -290,8 +289,7 @@ def historical_scenarios(
     codes = tuple(sorted({str(u).strip().upper() for u in underlyings}))
     if not codes:
         raise PricingInputError("underlyings: at least one underlying is needed")
-    hist = {u: (histories or {}).get(u) or _bundled(load_history, u) for u in codes}
-    vols = {u: (dvols or {}).get(u, None) if dvols is not None else _bundled_dvol(u) for u in codes}
+    hist, vols = _inputs(codes, histories, dvols)
     ends, start = _scenario_dates(hist, p)
     for u, series in hist.items():
         _check_contiguous(series, start, ends[-1], f"{u} history")
@@ -314,6 +312,15 @@ def historical_scenarios(
     share = fb.mean(axis=1)
     notes.extend(f"{u}: {100 * s:.1f}% of vol changes from realised vol (no DVOL on those dates)" for u, s in zip(codes, share) if s > 0)
     return ScenarioSet(codes, ends, rets, dv, stressed, fb, p.horizon_days, "fhs" if p.filtered else "hs", tuple(notes))
+
+
+def _inputs(
+    codes: tuple[str, ...], histories: dict[str, DailySeries] | None, dvols: dict[str, DailySeries | None] | None
+) -> tuple[dict[str, DailySeries], dict[str, DailySeries | None]]:
+    """Price and DVOL series per underlying: the given ones, else the bundled files."""
+    hist = {u: (histories or {}).get(u) or _bundled(load_history, u) for u in codes}
+    vols = {u: dvols.get(u) if dvols is not None else _bundled_dvol(u) for u in codes}
+    return hist, vols
 
 
 def _bundled(loader, code: str) -> DailySeries:  # type: ignore[no-untyped-def]
@@ -416,8 +423,7 @@ def monte_carlo_scenarios(
     p = params or McParams()
     base = ScenarioParams(horizon_days=p.horizon_days, lookback_years=p.lookback_years, as_of=p.as_of, ewma_lambda=p.ewma_lambda)
     codes = tuple(sorted({str(u).strip().upper() for u in underlyings}))
-    hist = {u: (histories or {}).get(u) or _bundled(load_history, u) for u in codes}
-    vols = {u: (dvols or {}).get(u, None) if dvols is not None else _bundled_dvol(u) for u in codes}
+    hist, vols = _inputs(codes, histories, dvols)
     ends, start = _scenario_dates(hist, base)
     window_days = np.arange(start + np.timedelta64(1, "D"), ends[-1] + np.timedelta64(1, "D"), dtype="datetime64[D]")
     resid, now = [], []

@@ -23,7 +23,6 @@ import numpy as np
 from scipy import stats
 
 from pricing._typing import FloatArray
-from pricing.black import black76_greeks
 from pricing.errors import DataError, PricingInputError, parse_choice
 from pricing.marketdata import load_volume_usd
 from pricing.portfolio import OPTION, Portfolio
@@ -82,20 +81,23 @@ class AddOnParams:
 
 
 def half_spreads_usd(portfolio: Portfolio, market: Market, state: PositionState, params: AddOnParams) -> FloatArray:
-    """Stressed half bid-ask spread per contract, USD (≥ 0)."""
-    out = np.zeros(len(portfolio))
+    """Stressed half bid-ask spread per position, USD (≥ 0), for ``portfolio`` and its ``state``
+    (the engine passes quantity-1 positions, so this is per contract)."""
     size = portfolio.contract_size
     opt = portfolio.kind == OPTION
-    if opt.any():
-        g = black76_greeks(portfolio.cp[opt], state.forward[opt], portfolio.strike[opt], state.t_years[opt], state.vol[opt])
-        out[opt] = params.half_spread_vol * np.abs(g.vega) * size[opt]
+    out = np.where(opt, params.half_spread_vol * np.abs(state.vega_usd), 0.0)
+    names = np.asarray(portfolio.names, dtype=str)
     for u, chain in market.chains.items():
         quoted = np.isfinite(chain.bid_price) & np.isfinite(chain.ask_price) & (chain.ask_price >= chain.bid_price)
-        table = {n: 0.5 * (a - b) for n, a, b, q in zip(chain.names, chain.ask_price, chain.bid_price, quoted) if q}
-        for i in np.flatnonzero(opt & (portfolio.underlying == u)):
-            hs = table.get(portfolio.names[i])
-            if hs is not None:
-                out[i] = hs * chain.spot * size[i]
+        chain_names = np.asarray(chain.names, dtype=str)[quoted]
+        half = 0.5 * (chain.ask_price - chain.bid_price)[quoted]
+        order = np.argsort(chain_names)
+        rows = np.flatnonzero(opt & (portfolio.underlying == u))
+        if rows.size == 0 or order.size == 0:
+            continue
+        pos = np.clip(np.searchsorted(chain_names[order], names[rows]), 0, order.size - 1)
+        hit = chain_names[order][pos] == names[rows]
+        out[rows[hit]] = half[order][pos[hit]] * chain.spot * size[rows[hit]]
     fut = ~opt
     out[fut] = params.future_half_spread_bps * 1e-4 * state.forward[fut] * size[fut]
     return out * params.liquidity_stress_multiplier

@@ -30,7 +30,7 @@ import numpy as np
 from pricing._typing import FloatArray
 from pricing.errors import PricingInputError
 from pricing.margin.engine import Contributions
-from pricing.portfolio import OPTION, PERPETUAL, Portfolio
+from pricing.portfolio import OPTION, Portfolio
 from pricing.revaluation import Market, PositionState, reprice
 
 EXTENDED_MOVES = np.array([-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0])
@@ -142,7 +142,7 @@ class DeribitModel:
         return 3 * n_points + EXTENDED_MOVES.size + n_exp
 
     def prepare(self, portfolio: Portfolio, market: Market) -> DeribitLayout:
-        keys = np.where(portfolio.kind == PERPETUAL, -1, portfolio.expiry.astype("datetime64[s]").astype(np.int64))
+        keys = portfolio.tier_keys()
         now = int(market.as_of.timestamp())
         expiries, tau, offsets = {}, {}, {}
         at = 0
@@ -158,14 +158,14 @@ class DeribitModel:
     def contributions(self, portfolio: Portfolio, market: Market, layout: DeribitLayout, state: PositionState) -> Contributions:
         width = sum(self._width(u, layout.expiries[u].size) for u in layout.currencies)
         linear = np.zeros((len(portfolio), width))
-        keys = np.where(portfolio.kind == PERPETUAL, -1, portfolio.expiry.astype("datetime64[s]").astype(np.int64))
+        keys = portfolio.tier_keys()
         for u in layout.currencies:
             rows = np.flatnonzero(portfolio.underlying == u)
             if rows.size == 0:
                 continue
             p = self.currency_params(u)
             sub = portfolio.select(rows)
-            st = PositionState(*(getattr(state, f)[rows] for f in PositionState.__dataclass_fields__))
+            st = state.take(rows)
             up, down = vol_shock_factors(np.where(sub.kind == OPTION, st.vol, 0.0), st.t_years * 365.0, p)
             m = p.price_points()
             n = m.size
@@ -216,5 +216,5 @@ class DeribitModel:
         weight = np.abs(share)
         return share + (rest * weight / weight.sum() if weight.sum() > 0 else rest / max(share.size, 1))
 
-    def backtest(self, linear: FloatArray, layout: Any, alpha_override: float | None = None) -> None:
+    def backtest(self, linear: FloatArray, layout: Any, days: int) -> None:
         return None

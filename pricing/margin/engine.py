@@ -20,7 +20,7 @@ component reported (METHODOLOGY C5).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -52,12 +52,8 @@ class Contributions:
         quantity per instrument (a position and its exact offset leave no bid-ask cost or
         short-option count behind)."""
         q = np.asarray(quantity, dtype=np.float64)
-        if names is None:
-            net = q
-        else:
-            first, net = net_by_instrument(names, q)
-            return q @ self.linear, np.maximum(net, 0.0) @ self.long[first] + np.maximum(-net, 0.0) @ self.short[first]
-        return q @ self.linear, np.maximum(net, 0.0) @ self.long + np.maximum(-net, 0.0) @ self.short
+        rows, net = (np.arange(q.size), q) if names is None else net_by_instrument(names, q)
+        return q @ self.linear, np.maximum(net, 0.0) @ self.long[rows] + np.maximum(-net, 0.0) @ self.short[rows]
 
 
 def net_by_instrument(names: tuple[str, ...], quantity: FloatArray) -> tuple[np.ndarray, FloatArray]:
@@ -85,7 +81,7 @@ class MarginModel(Protocol):
     def allocate(self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: Any, parts: dict[str, FloatArray]) -> FloatArray:
         """Each position's share of ``core`` (sums to core)."""
 
-    def backtest(self, linear: FloatArray, layout: Any, alpha_override: float | None = None) -> tuple[int, int, int] | None:
+    def backtest(self, linear: FloatArray, layout: Any, days: int) -> tuple[int, int, int] | None:
         """(exceptions, days, bound) for the model-risk add-on, or None if not applicable."""
 
 
@@ -180,6 +176,13 @@ def _setup(model: MarginModel, universe: Portfolio, market: Market, params: AddO
     return _Setup(layout, unds, capacity, False, None)
 
 
+def _with_backtest(model: MarginModel, setup: _Setup, linear: FloatArray, params: AddOnParams) -> _Setup:
+    """The setup with the model-risk add-on switched on if the book's backtest fails."""
+    n_u = len(setup.underlyings)
+    bt = model.backtest(linear[: linear.size - n_u], setup.layout, params.backtest_days)
+    return replace(setup, model_risk_on=bool(bt is not None and bt[0] > bt[2]), backtest=bt)
+
+
 _ADDON_KEYS = ("core", "stressed", "apc_floor", "market_im", "liquidity", "concentration", "model_risk", "total")
 
 
@@ -200,9 +203,8 @@ def margin(
     contrib = _contrib_with_addons(model, portfolio, market, setup, params)
     lin, ext = contrib.aggregate(portfolio.quantity, portfolio.names)
     n_u = len(setup.underlyings)
-    bt = model.backtest(lin[: lin.size - n_u], setup.layout)
-    on = bool(bt is not None and bt[0] > bt[2])
-    setup = _Setup(setup.layout, setup.underlyings, setup.capacity, on, bt)
+    setup = _with_backtest(model, setup, lin, params)
+    bt = setup.backtest
     parts = _assemble(model, lin[None, :], ext[None, :], setup, market, params)
     q = portfolio.quantity[:, None]
     per_lin = q * contrib.linear[:, : lin.size - n_u]
@@ -286,12 +288,10 @@ def marginal_im(
     if block < 1:
         raise PricingInputError(f"block: must be >= 1, got {block!r}")
     setup = _setup(model, _universe(portfolio, candidates), market, params)
-    n_u = len(setup.underlyings)
     if len(portfolio):
         base = _contrib_with_addons(model, portfolio, market, setup, params)
         lin0, ext0 = base.aggregate(portfolio.quantity, portfolio.names)
-        bt = model.backtest(lin0[: lin0.size - n_u], setup.layout)
-        setup = _Setup(setup.layout, setup.underlyings, setup.capacity, bool(bt is not None and bt[0] > bt[2]), bt)
+        setup = _with_backtest(model, setup, lin0, params)
         im0 = float(_assemble(model, lin0[None], ext0[None], setup, market, params)["total"][0])
     else:
         probe = _contrib_with_addons(model, candidates.select(np.arange(1)), market, setup, params)

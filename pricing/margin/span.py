@@ -32,7 +32,7 @@ from pricing._typing import FloatArray
 from pricing.black import black76_greeks
 from pricing.errors import PricingInputError, parse_choice
 from pricing.margin.engine import Contributions
-from pricing.portfolio import OPTION, PERPETUAL, Portfolio
+from pricing.portfolio import OPTION, Portfolio
 from pricing.revaluation import Market, PositionState, reprice
 from pricing.surface import SHOCK_RULES
 
@@ -136,12 +136,6 @@ class SpanLayout:
     notes: tuple[str, ...] = ()
 
 
-def _tier_keys(portfolio: Portfolio) -> np.ndarray:
-    """Tier key per position: expiry in seconds; perpetuals are the nearest tier (-1)."""
-    keys = portfolio.expiry.astype("datetime64[s]").astype(np.int64)
-    return np.where(portfolio.kind == PERPETUAL, -1, keys)
-
-
 @dataclass(frozen=True)
 class SpanModel:
     """SPAN-style margin; see the module docstring."""
@@ -156,7 +150,7 @@ class SpanModel:
     def prepare(self, portfolio: Portfolio, market: Market) -> SpanLayout:
         unds = portfolio.underlyings
         tiers, offsets, width = {}, {}, {}
-        keys = _tier_keys(portfolio)
+        keys = portfolio.tier_keys()
         at = 0
         for u in unds:
             self.params.psr(u)
@@ -172,14 +166,14 @@ class SpanModel:
         width = sum(layout.width.values())
         linear = np.zeros((n, width))
         ext = np.zeros((n, 2 * len(layout.underlyings)))
-        keys = _tier_keys(portfolio)
+        keys = portfolio.tier_keys()
         is_opt = portfolio.kind == OPTION
         for ci, u in enumerate(layout.underlyings):
             rows = np.flatnonzero(portfolio.underlying == u)
             if rows.size == 0:
                 continue
             sub = portfolio.select(rows)
-            sub_state = _take(state, rows)
+            sub_state = state.take(rows)
             psr = p.psr(u)
             moves = np.concatenate([PRICE_MOVES[:14], [p.extreme_mult, -p.extreme_mult]]) * psr
             if p.vol_scan_mode == "absolute":
@@ -272,10 +266,7 @@ class SpanModel:
             share = share + rest / share.size
         return share
 
-    def backtest(self, linear: FloatArray, layout: Any, alpha_override: float | None = None) -> None:
+    def backtest(self, linear: FloatArray, layout: Any, days: int) -> None:
         return None
 
-
-def _take(state: PositionState, rows: np.ndarray) -> PositionState:
-    return PositionState(*(getattr(state, f)[rows] for f in PositionState.__dataclass_fields__))
 

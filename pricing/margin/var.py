@@ -137,14 +137,13 @@ class ScenarioVarModel:
             return -linear_per_position[:, cols[-1]]
         return -linear_per_position[:, cols].mean(axis=1)
 
-    def backtest(self, linear: FloatArray, layout: ScenarioSet, alpha_override: float | None = None) -> tuple[int, int, int] | None:
+    def backtest(self, linear: FloatArray, layout: ScenarioSet, days: int) -> tuple[int, int, int] | None:
         if layout.kind == "mc":
             return None
         pnl = linear[~layout.stressed]
-        days = 250
         if pnl.size < 2 * days:
             return None
-        return backtest_exceptions(pnl, alpha_override or self.alpha, pnl.size - days, days)
+        return backtest_exceptions(pnl, self.alpha, pnl.size - days, days)
 
 
 def hvar_model(alpha: float = 0.995, *, measure: str = "var", horizon_days: int = 2, lookback_years: float = 5.0, **kwargs: Any) -> ScenarioVarModel:

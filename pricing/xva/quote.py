@@ -10,7 +10,7 @@ rounds up and the bid down to the venue's tick.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -25,6 +25,7 @@ from pricing.xva.adjustments import (
     ccp_default_params,
     ccva,
     fva_im_lifetime,
+    fva_im_simple,
     kva_lifetime,
     kva_simple,
     mva_vm_settlement_lag,
@@ -210,8 +211,6 @@ def article_quote(ex: ArticleExample | None = None) -> dict[str, float]:
     illustrative split); the article gives MVA only inside MVA + CCVA = 1,100, so MVA = 815 is
     that residual, an input here, not a model output. Quote rounded up to the dollar.
     """
-    from pricing.xva.adjustments import fva_im_simple
-
     e = ex or ArticleExample()
     delta_im = e.im_after - e.im_before
     fva = fva_im_simple(delta_im, e.sofr + e.funding_spread, 0.0, e.days)
@@ -329,6 +328,3 @@ def _quote_groups(cands: Portfolio, groups: np.ndarray, sides: list[str], book: 
         rows.append(row)
     return rows
 
-
-def with_sofr(params: QuoteParams, sofr: float) -> QuoteParams:
-    return replace(params, sofr=check_rate(sofr, "sofr"))

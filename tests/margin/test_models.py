@@ -18,7 +18,7 @@ from pricing.margin.span import SpanModel, SpanParams, scan_risk
 from pricing.margin.var import ScenarioVarModel, fhs_model, hvar_model, mc_model
 from pricing.portfolio import concat, empty_portfolio, from_contracts, portfolio_from_rows
 from pricing.revaluation import Market, position_state, reprice
-from tests.margin.conftest import EXPIRY, NOW, perpetual
+from tests.conftest import EXPIRY, NOW, perpetual
 
 HVAR = hvar_model()
 MODELS = [HVAR, fhs_model(), mc_model(n_paths=4000), SpanModel(), DeribitModel()]
@@ -72,8 +72,6 @@ def test_deribit_api_example_perpetual_vector_and_roll_shock(seed_market: Market
     # 1% floor) = 0.00315726 BTC as published.
     rs = roll_shock(np.array([0.314538364, 0.001188]), np.array([0.0, 0.05]), DeribitParams())
     assert rs == pytest.approx(0.00315726, abs=5e-9)
-    # Maintenance = 0.8 x risk-matrix margin: 0.8 x 0.06284313 = 0.0502745 (published 0.05027450).
-    assert DeribitParams().mm_factor * (0.05968587 + 0.00315726) == pytest.approx(0.05027450, abs=1e-8)
 
 
 def test_deribit_perpetual_margin_is_worst_move_plus_roll(seed_market: Market) -> None:
@@ -185,8 +183,10 @@ def test_article_ratio_spread_pnl_matches_methodology(seed_market: Market, ratio
 
 def test_article_ratio_spread_var_is_far_below_98500(seed_market: Market, ratio_spread) -> None:
     r = margin(ratio_spread, seed_market, HVAR)
-    # 1 BTC per option: the real history gives a 99.5% 2-day VaR of a few $10k at most (F2).
-    assert 3_000 < r.core < 40_000
+    # METHODOLOGY F2 for 1-BTC options: the 99.5% normal move loses $4.4k (vol flat) to $21.6k
+    # (+40 vol pts) and fat-tailed 2,500-scenario sets give $17k-25k. The band brackets that
+    # range with room for the bundled history's own tails; $98,500 would need a +59% move.
+    assert 4_400 <= r.core < 40_000
 
 
 # -- intraday margin call and bad input ------------------------------------------------------------

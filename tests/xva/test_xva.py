@@ -13,7 +13,7 @@ from pricing.portfolio import from_contracts
 from pricing.xva.adjustments import ccva, fva_im_lifetime, fva_im_simple, k_cm, kva_lifetime, kva_simple, mva_vm_settlement_lag, saccr_option
 from pricing.xva.profiles import grid, profile
 from pricing.xva.quote import QuoteParams, TradeRisk, article_quote, quote_book, two_way
-from tests.margin.conftest import EXPIRY, seed_market  # noqa: F401  (fixture)
+from tests.conftest import EXPIRY
 
 
 def test_article_worked_example_every_line() -> None:

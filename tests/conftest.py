@@ -1,4 +1,4 @@
-"""Shared fixtures: the source article's second example on a flat 65% BTC market."""
+"""Shared fixtures: the source article's second example on a flat 65% BTC (and 75% ETH) market."""
 
 from datetime import timedelta
 
