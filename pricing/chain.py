@@ -131,23 +131,54 @@ def _build(underlying: str, as_of: datetime, rows: Sequence[Mapping[str, Any]], 
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+    return str(value)
 
 
 def load_chain_csv(source: str | Path) -> OptionChain:
     """Load a chain in the Deribit CSV layout of the bundled files (see the README)."""
     name, rows = read_table(source, CSV_COLUMNS)
-    numbered = list(iter_rows(rows))
+    chains = chains_from_rows(rows, name)
+    if len(chains) != 1:
+        raise DataError(f"{name}: rows mix underlyings {sorted(chains)}; one chain per underlying")
+    return next(iter(chains.values()))
+
+
+def chains_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "chain") -> dict[str, OptionChain]:
+    """Chains from table rows in the Deribit CSV layout, one per underlying (BTC, ETH, ...).
+
+    Parameters
+    ----------
+    rows : sequence of mappings
+        One mapping per option with the columns of ``CSV_COLUMNS`` (text or numbers; the
+        ``timestamp`` as ISO 8601 text or a datetime); ``bid_price``, ``ask_price`` and
+        ``open_interest`` are optional. Row numbers in errors count the header as row 1.
+    source : str
+        What the rows are called in error messages (a file or a sheet range).
+
+    Notes
+    -----
+    The snapshot time of each chain is its latest timestamp. Expired rows (the 2020 file
+    has a same-day expiry marked minutes before 08:00) are kept only while their expiry is
+    after the snapshot.
+    """
+    numbered = [(n, {k: _text(v) for k, v in r.items()}) for n, r in iter_rows(rows)]  # type: ignore[arg-type]
     if not numbered:
-        raise DataError(f"{name}: no option rows")
-    stamps = [parse_timestamp(r["timestamp"], name, n, "timestamp") for n, r in numbered]
-    as_of = max(stamps)
-    underlyings = {r["instrument_name"].split("-")[0] for _, r in numbered}
-    if len(underlyings) != 1:
-        raise DataError(f"{name}: rows mix underlyings {sorted(underlyings)}; one chain per underlying")
-    # Expired rows (the 2020 file has a same-day expiry marked minutes before 08:00) are kept
-    # only while their expiry is after the snapshot.
-    return _build(underlyings.pop(), as_of, numbered, name)
+        raise DataError(f"{source}: no option rows")
+    missing = [c for c in CSV_COLUMNS if c not in numbered[0][1]]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)}; the columns are {', '.join(CSV_COLUMNS)} (+ bid_price, ask_price, open_interest)")
+    groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for n, r in numbered:
+        groups.setdefault(r["instrument_name"].split("-")[0].strip().upper(), []).append((n, r))
+    chains = {}
+    for underlying, part in groups.items():
+        as_of = max(parse_timestamp(r["timestamp"], source, n, "timestamp") for n, r in part)
+        chains[underlying] = _build(underlying, as_of, part, source)
+    return chains
 
 
 def load_bundled_chain(underlying: str = "BTC", as_of: str = "2026-08-21") -> OptionChain:

@@ -233,20 +233,21 @@ def _expiry(value: Any, where: str) -> datetime:
     return stamp
 
 
-def portfolio_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "portfolio") -> Portfolio:
+def portfolio_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "portfolio", row_numbers: Sequence[int] | None = None) -> Portfolio:
     """Build a portfolio from table rows (header names are case-insensitive).
 
     Each row is either ``instrument`` (a Deribit name) + ``quantity``, or explicit columns
     ``underlying``, ``type`` (call/put/future/perpetual), ``expiry`` (YYYY-MM-DD, 08:00 UTC
     assumed), ``strike`` + ``quantity``. Optional: ``contract_size`` (coins per contract,
     default 1) and ``settle`` (inverse/linear, default inverse). Rows are numbered as a
-    spreadsheet shows them (header = row 1), and every error names the row and the column.
+    spreadsheet shows them (header = row 1) unless ``row_numbers`` gives each row's number
+    (a sheet range with blank rows skipped); every error names the row and the column.
     """
     contracts: list[OptionContract | FutureContract] = []
     qty, sizes = [], []
     for i, raw in enumerate(rows):
         row = {str(k).strip().lower(): v for k, v in raw.items()}
-        where = f"{source}, row {i + 2}"
+        where = f"{source}, row {row_numbers[i] if row_numbers is not None else i + 2}"
         settle_text = _cell(row, "settle", "settlement")
         try:
             settle = parse_settlement(settle_text) if settle_text is not None else "inverse"

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from pricing._typing import ArrayLike, FloatArray
 from pricing.errors import PricingInputError, parse_choice
 from pricing.instruments import OptionContract, parse_instrument_name
 from pricing.margin.addons import AddOnParams
@@ -164,10 +165,32 @@ def spread_amount(risk: TradeRisk, p: QuoteParams) -> float:
     return max(amount, p.min_spread)
 
 
-def _round(x: float, tick: float, up: bool) -> float:
+def all_in_price(base: ArrayLike, costs: ArrayLike, spread: ArrayLike, side: str, tick: float = 0.0) -> FloatArray:
+    """All-in price of one side: the dealer's ask adds the costs and the spread, the bid takes them off.
+
+    Parameters
+    ----------
+    base : array_like
+        Mid (model) value of the trade, USD.
+    costs : array_like
+        FVA + KVA + MVA + CCVA of that side, USD (positive = a cost to the dealer).
+    spread : array_like
+        Profit margin, USD (>= 0).
+    side : {"ask", "bid"}
+        The dealer's side.
+    tick : float
+        Price increment; the ask rounds up and the bid down (never in the client's favour).
+
+    Notes
+    -----
+    ask = base + costs + spread, bid = base - costs - spread (DESIGN: all-in price =
+    base + FVA + KVA + MVA + CCVA + spread; the article's $568,800 = 550,000 + 16,800 + 2,000).
+    """
+    up = parse_choice(side, "side", {"ask": True, "bid": False})
+    x = np.asarray(base, dtype=np.float64) + (1.0 if up else -1.0) * (np.asarray(costs, dtype=np.float64) + np.asarray(spread, dtype=np.float64))
     if tick <= 0:
         return x
-    return (math.ceil(x / tick - 1e-9) if up else math.floor(x / tick + 1e-9)) * tick
+    return (np.ceil(x / tick - 1e-9) if up else np.floor(x / tick + 1e-9)) * tick
 
 
 def two_way(base: float, delta_im_sell: float, delta_im_buy: float, risk: TradeRisk, p: QuoteParams) -> tuple[SideBreakdown, SideBreakdown]:
@@ -177,8 +200,8 @@ def two_way(base: float, delta_im_sell: float, delta_im_buy: float, risk: TradeR
     b = adjustments(delta_im_buy, risk, p)
     ask_cost = sum(a.values())
     bid_cost = sum(b.values())
-    ask = SideBreakdown("ask", base, delta_im_sell, a["fva_im"], a["mva_vm"], a["kva"], a["ccva"], spread, _round(base + ask_cost + spread, p.tick, True))
-    bid = SideBreakdown("bid", base, delta_im_buy, b["fva_im"], b["mva_vm"], b["kva"], b["ccva"], spread, _round(base - bid_cost - spread, p.tick, False))
+    ask = SideBreakdown("ask", base, delta_im_sell, a["fva_im"], a["mva_vm"], a["kva"], a["ccva"], spread, float(all_in_price(base, ask_cost, spread, "ask", p.tick)))
+    bid = SideBreakdown("bid", base, delta_im_buy, b["fva_im"], b["mva_vm"], b["kva"], b["ccva"], spread, float(all_in_price(base, bid_cost, spread, "bid", p.tick)))
     return bid, ask
 
 
@@ -218,7 +241,7 @@ def article_quote(ex: ArticleExample | None = None) -> dict[str, float]:
     cc = delta_im * e.days / 360.0 * e.ccva_pd * e.ccva_lgd
     mva = e.mva_plus_ccva - cc
     total = fva + kva + mva + cc
-    quote = _round(e.base + fva + kva + mva + cc + e.profit_margin, 1.0, True)
+    quote = float(all_in_price(e.base, fva + kva + mva + cc, e.profit_margin, "ask", 1.0))
     return {"base": e.base, "im_before": e.im_before, "im_after": e.im_after, "delta_im": delta_im, "FVA": fva, "KVA": kva,
             "MVA": mva, "CCVA": cc, "total_adjustments": total, "profit_margin": e.profit_margin, "quote": quote}
 

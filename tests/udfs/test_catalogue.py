@@ -1,0 +1,197 @@
+"""The Excel catalogue called directly, as the hosts call it (scalars, None, 2-D lists)."""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+import udfs
+from pricing.black import black76_price
+from pricing.chain import CSV_COLUMNS
+from pricing.margin.quantile import tail_count
+from pricing.marketdata import chain_file, read_table
+from udfs import CATALOGUE
+from udfs.excel import XlError
+from udfs.store import STORE
+
+# DESIGN.md fixes these names and argument orders.
+CORE = {
+    "BLACK": ["cp", "forward", "strike", "t_years", "vol", "rate", "settle"],
+    "BLACK_GREEKS": ["cp", "forward", "strike", "t_years", "vol", "rate", "settle", "headers"],
+    "IMPLIED_VOL": ["price", "cp", "forward", "strike", "t_years", "rate", "settle"],
+    "BINOMIAL": ["cp", "spot", "strike", "t_years", "vol", "rate", "carry", "steps", "style"],
+    "IM": ["portfolio", "market", "model", "params"],
+    "IM_DELTA": ["portfolio", "trades", "market", "model", "params"],
+    "FVA": ["delta_im", "funding_rate", "im_rate", "days", "basis"],
+    "QUOTE": ["base", "fva", "kva", "mva", "ccva", "spread", "side"],
+    "RFQ": ["rfqs", "portfolio", "market", "params", "headers"],
+}
+
+
+def test_core_names_and_argument_orders():
+    for name, args in CORE.items():
+        assert [a.name for a in CATALOGUE[name].args][: len(args)] == args, name
+    for name in ("KVA", "MVA", "CCVA"):
+        assert name in CATALOGUE
+
+
+def test_documented_arguments_are_the_real_parameters():
+    """The wizard help is built from Spec.args; it must name exactly the parameters."""
+    for spec in CATALOGUE.values():
+        fn = getattr(udfs, spec.desktop_name)
+        params = list(inspect.signature(fn).parameters.values())
+        assert [p.name for p in params] == [a.name for a in spec.args], spec.name
+        assert [p.default is not p.empty for p in params] == [a.optional for a in spec.args], spec.name
+        assert all(a.doc.strip() for a in spec.args) and spec.summary and spec.returns and spec.example, spec.name
+
+
+def test_blank_optionals_take_their_defaults():
+    assert udfs.CQ_BLACK("C", 60000, 65000, 0.25, 0.55, None, None) == udfs.CQ_BLACK("C", 60000, 65000, 0.25, 0.55)
+
+
+# Each example of the README/wizard, evaluated. Sources: Hull, Options, Futures and Other
+# Derivatives, 11th ed., Ex. 21.1 (American put, 5-step CRR tree: 4.49); the source article's
+# worked example (FVA $12,500 = 12,499.63; KVA $3,200; quote $568,800); Basel CRE54.32 (K_CM);
+# the others are the engine's own numbers at the inputs shown (tolerance 1e-4 relative: the
+# examples print 4-5 significant digits).
+EXAMPLES = [
+    ("BLACK", ("C", 60000, [[55000], [60000], [65000]], 0.25, 0.55), [9098.4, 6561.9, 4620.8]),
+    ("BLACK_GREEKS", ("C", 60000, 65000, 0.25, 0.55), [0.43898, 2.3895e-5, 11828, -13011, -1155.2]),
+    ("IMPLIED_VOL", (0.077013, "C", 60000, 65000, 0.25, 0, "inverse"), [0.55]),
+    ("BINOMIAL", ("P", 50, 50, 5 / 12, 0.4, 0.1, None, 5), [4.4885]),  # Hull prints 4.49
+    ("OPTION_TIME", (46255 + 8 / 24, 46325), [0.19178]),
+    ("SVI_VOL", (100, [[80], [100], [120]], 0.5, 0.02, 0.1, -0.3, 0, 0.2), [0.3366, 0.2828, 0.2884]),
+    ("SABR_VOL", (100, [[80], [100], [120]], 1, 0.5, 1, -0.3, 0.8), [0.5432, 0.5081, 0.4927]),
+    ("FVA", (950000, 0.05263, 0, 90), [12499.63]),
+    ("FVA_LIFETIME", (950000, 0.25, 0.05263), [12673.2]),
+    ("MVA", (60, 60000, 0.55, 0.25, 0.005), [104.49]),
+    ("KVA", (20000000, 0.02, 0.08, 0.1), [3200]),
+    ("CCVA", (950000, 0.25, "qccp"), [47.51]),
+    ("K_CM", (100000000, 5000000, 50000000, 1000000000), [476190.5]),
+    ("QUOTE", (550000, 12500, 3200, 815, 285, 2000), [568800]),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "expected"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
+def test_documented_examples(name, args, expected):
+    got = [c for row in getattr(udfs, f"CQ_{name}")(*args) for c in row]
+    assert got == pytest.approx(expected, rel=2e-4, abs=1e-9)
+    tail = CATALOGUE[name].example.split("->", 1)[1]
+    for value in expected:  # the example text shows the same numbers
+        assert f"{value:g}"[:4].lstrip("-") in tail.replace(",", ""), (name, value, tail)
+
+
+def test_black_column_equals_engine_and_fails_per_cell():
+    strikes = [[50000.0], ["abc"], [-5.0], [None], ["#N/A"], [70000.0]]
+    out = udfs.CQ_BLACK("call", 60000, strikes, 0.5, 0.6, 0.01, "LINEAR")
+    assert len(out) == 6 and all(len(r) == 1 for r in out)
+    engine = black76_price(1, 60000.0, np.array([50000.0, 70000.0]), 0.5, 0.6, rate=0.01)
+    assert [out[0][0], out[5][0]] == pytest.approx(engine.tolist(), rel=1e-14)
+    codes = [str(out[i][0]) for i in range(1, 5)]
+    assert codes == ["#VALUE!", "#NUM!", "#VALUE!", "#N/A"]
+    assert "text 'abc'" in out[1][0].reason and "> 0" in out[2][0].reason and "blank" in out[3][0].reason
+
+
+def test_inverse_price_is_coin_units():
+    usd = udfs.CQ_BLACK("P", 60000, 55000, 0.25, 0.5)[0][0]
+    coin = udfs.CQ_BLACK("P", 60000, 55000, 0.25, 0.5, 0, "inverse")[0][0]
+    assert coin == pytest.approx(usd / 60000, rel=1e-14)
+
+
+def test_a_row_of_strikes_and_a_column_of_vols_make_a_grid():
+    out = udfs.CQ_BLACK("C", 100, [[90, 100, 110]], [[1.0]], [[0.2], [0.4]])
+    assert len(out) == 2 and len(out[0]) == 3
+    assert out[1][1] > out[0][1]
+
+
+def test_percent_typed_as_number_is_refused_with_the_unit():
+    out = udfs.CQ_BLACK("C", 100, 100, 1, 55)
+    assert isinstance(out[0][0], XlError) and "0.55 = 55%" in out[0][0].reason
+
+
+def test_greeks_rows_and_headers():
+    out = udfs.CQ_BLACK_GREEKS("C", 100, [[90], [100]], 1, 0.2, 0, "linear", True)
+    assert out[0] == ["delta", "gamma", "vega", "theta", "rho"] and len(out) == 3
+
+
+def _chain_range() -> list[list[object]]:
+    """The bundled ETH chain as a desk would paste it: Deribit columns, numbers as numbers."""
+    _, rows = read_table(chain_file("ETH", "2025-12-31"), CSV_COLUMNS)
+    header = [*CSV_COLUMNS, "bid_price", "ask_price", "open_interest"]
+    return [header] + [[r[c] if c in ("timestamp", "instrument_name") or r[c] == "" else float(r[c]) for c in header] for r in rows]
+
+
+def test_500_rfq_formulas_sharing_one_chain_fit_the_surface_once():
+    chain = _chain_range()
+    STORE.clear()
+    rfqs = [["instrument", "side", "quantity"], ["ETH-27MAR26-4000-C", "buy", 10]]
+    first = udfs.CQ_RFQ(rfqs, "none", chain)
+    for _ in range(499):
+        again = udfs.CQ_RFQ(rfqs, "none", [list(r) for r in chain])  # equal values, new lists
+    assert again == first
+    assert STORE.builds["MARKET"] == 1
+    edited = [list(r) for r in chain]
+    edited[1][2] = float(edited[1][2]) + 1.0  # one mark_iv cell edited: a new content key
+    udfs.CQ_RFQ(rfqs, "none", edited)
+    assert STORE.builds["MARKET"] == 2
+
+
+def test_market_handle_round_trip_and_expired_handle():
+    handle = udfs.CQ_MARKET("bundled")[0][0]
+    assert handle.startswith("CQ.MARKET#") and "BTC,ETH" in handle
+    assert udfs.CQ_VOL(handle, "btc", 100000, 46381) == udfs.CQ_VOL("bundled", "BTC", 100000, 46381)
+    stale = udfs.CQ_VOL("CQ.MARKET#0000000000", "BTC", 100000, 46381)[0][0]
+    assert isinstance(stale, XlError) and "recalculate" in stale.reason
+    assert any(r[0].split(" ")[0] == handle.split(" ")[0] for r in udfs.CQ_HANDLES()[1:])
+
+
+PORTFOLIO = [["instrument", "quantity"], ["BTC-30OCT26-82000-C", -10], ["BTC-30OCT26-70000-P", 5]]
+
+
+def test_im_delta_matches_two_im_calls_and_fails_per_row():
+    trades = [["instrument", "quantity"], ["BTC-30OCT26-82000-C", 10], ["BTC-XX", 1], ["BTC-PERPETUAL", -2]]
+    out = udfs.CQ_IM_DELTA(PORTFOLIO, trades, "bundled")
+    base = udfs.CQ_IM(PORTFOLIO, "bundled")[0][0]
+    after = udfs.CQ_IM(PORTFOLIO + [["BTC-PERPETUAL", -2]], "bundled")[0][0]
+    assert out[2][0] == pytest.approx(after - base, rel=1e-9)
+    assert out[0][0] < 0  # buying back the short calls releases margin
+    assert isinstance(out[1][0], XlError) and "row 3" in out[1][0].reason
+
+
+def test_rfq_row_matches_engine_quote_and_bad_row_fails_alone():
+    rfqs = [["instrument", "side", "quantity"], ["BTC-30OCT26-90000-C", "two-way", 2], ["BTC-1JAN20-1-C", "buy", 1], ["SOL-30OCT26-1-C", "sell", 1]]
+    out = udfs.CQ_RFQ(rfqs, PORTFOLIO, "bundled", [["tick", 1]])
+    assert out[0] == ["base", "delta_im_bid", "delta_im_ask", "fva", "kva", "mva", "ccva", "spread", "bid", "ask"]
+    base, _, _, fva, kva, mva, ccva, spread, bid, ask = out[1]
+    # Two-way: the XVA columns are the ask side's; the ask rounds up to the tick of 1.
+    assert ask == math.ceil(base + fva + kva + mva + ccva + spread - 1e-9)
+    # The dealer's bid may exceed mid: buying the call hedges the short calls (ΔIM < 0, FVA a benefit).
+    assert bid < ask and out[1][1] < 0 < out[1][2]
+    assert all(isinstance(c, XlError) for c in out[2] + out[3])
+    assert "row 3" in out[2][0].reason and "expired" in out[2][0].reason and "SOL" in out[3][0].reason
+
+
+def test_scenario_pnl_is_the_distribution_behind_the_var():
+    rows = udfs.CQ_SCENARIO_PNL(PORTFOLIO, "bundled", "hvar", [["include_stress", False]])[1:]
+    pnl = np.array([r[1] for r in rows])
+    core = udfs.CQ_IM_BREAKDOWN(PORTFOLIO, "bundled", "hvar", [["include_stress", False]])
+    var = dict((r[0], r[1]) for r in core[1:])["core"]
+    k = tail_count(len(pnl), 0.995)  # the k-th worst loss, k = floor(N (1 - alpha)) (METHODOLOGY C2)
+    assert var == pytest.approx(np.sort(-pnl)[::-1][k - 1], rel=1e-9)
+
+
+def test_params_unknown_name_lists_the_allowed():
+    out = udfs.CQ_IM(PORTFOLIO, "bundled", "hvar", [["alpha", 0.99], ["confidence", 0.9]])[0][0]
+    assert isinstance(out, XlError) and "unknown parameter 'confidence'" in out.reason and "alpha" in out.reason
+
+
+def test_readme_documents_every_function():
+    from pathlib import Path
+
+    from udfs.docs import END, START, render
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert START + readme.split(START, 1)[1].split(END, 1)[0] + END == render(), "run: python -m udfs.docs README.md"

@@ -1,0 +1,118 @@
+"""The registry of Excel functions: one :class:`Spec` per function, read by every host.
+
+A catalogue function is a plain Python function decorated with :func:`excel_function`,
+which records its Excel name, help text and argument help (checked against the real
+signature at import time, so the function wizard can never document an argument that does
+not exist), and returns the **safe** form: the same function, named ``CQ_<NAME>``, that
+turns an :class:`~udfs.excel.InputError` or any pricing input error into a one-cell
+``#VALUE!`` with the reason instead of raising. The hosts (``addin``) wrap ``Spec.fn``, the
+raising form, to map errors their own way (xlwings Server: ``XlwingsError``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pricing.errors import DataError, PricingInputError
+from udfs.excel import InputError, XlError
+
+PREFIX = "CQ"
+log = logging.getLogger("clearquote.udfs")
+EXPECTED_ERRORS = (InputError, PricingInputError, DataError)
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument: its name (= the Python parameter), help text, and whether it is optional."""
+
+    name: str
+    doc: str
+    optional: bool
+    default: Any
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One catalogue function as every host sees it.
+
+    ``name`` is the bare name (``BLACK``); the desktop name is ``CQ_BLACK`` and the Office.js
+    name ``CQ.BLACK``. ``heavy`` functions (margin, quotes) run off the server's event loop.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    category: str
+    summary: str
+    returns: str
+    example: str
+    args: tuple[Arg, ...]
+    heavy: bool = False
+
+    @property
+    def desktop_name(self) -> str:
+        return f"{PREFIX}_{self.name}"
+
+    @property
+    def officejs_name(self) -> str:
+        return f"{PREFIX}.{self.name}"
+
+
+CATALOGUE: dict[str, Spec] = {}
+
+
+def excel_function(name: str, *, category: str, args: dict[str, str], returns: str, example: str, heavy: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn`` as ``CQ_<name>``; ``args`` maps every parameter, in order, to its help."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        params = list(inspect.signature(fn).parameters.values())
+        real = [p.name for p in params]
+        if real != list(args):
+            raise TypeError(f"{name}: documented arguments {list(args)} differ from the parameters {real}")
+        if any(p.kind not in (p.POSITIONAL_OR_KEYWORD,) for p in params):
+            raise TypeError(f"{name}: Excel functions take positional arguments only")
+        if name in CATALOGUE:
+            raise TypeError(f"{name}: registered twice")
+        doc = inspect.getdoc(fn) or ""
+        summary = doc.split("\n\n")[0].replace("\n", " ")
+        spec = Spec(
+            name=name,
+            fn=fn,
+            category=category,
+            summary=summary,
+            returns=returns,
+            example=example,
+            args=tuple(Arg(p.name, args[p.name], p.default is not p.empty, None if p.default is p.empty else p.default) for p in params),
+            heavy=heavy,
+        )
+        CATALOGUE[name] = spec
+        return safe(spec)
+
+    return register
+
+
+def failure(exc: BaseException) -> XlError:
+    """The one-cell error for an exception: its message for input errors, the type for bugs."""
+    if isinstance(exc, EXPECTED_ERRORS):
+        return XlError("#VALUE!", str(exc))
+    log.exception("clearquote internal error")
+    return XlError("#VALUE!", f"internal error ({type(exc).__name__}: {exc}); please report it")
+
+
+def safe(spec: Spec) -> Callable[..., Any]:
+    """``spec.fn`` that returns ``[[#VALUE! reason]]`` instead of raising (name ``CQ_<NAME>``)."""
+
+    @functools.wraps(spec.fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return spec.fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a cell must show a reason, never a traceback
+            return [[failure(exc)]]
+
+    call.__name__ = call.__qualname__ = spec.desktop_name
+    call.__xlspec__ = spec  # type: ignore[attr-defined]
+    return call

@@ -1,0 +1,335 @@
+"""XVA, the all-in quote and the whole RFQ pipeline (CQ_RFQ)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pricing.errors import DataError, PricingInputError
+from pricing.xva.adjustments import ccp_default_params, ccva, fva_im_lifetime, fva_im_simple, k_cm, kva_simple, mva_vm_settlement_lag, saccr_option
+from pricing.xva.profiles import grid as time_grid
+from pricing.xva.profiles import profile as runoff_profile
+from pricing.revaluation import position_state
+from pricing.xva.quote import all_in_price, quote_book, rfq_trades
+from udfs.catalogue import excel_function
+from udfs.excel import params as name_values
+from udfs.excel import Field, XlError, broadcast, first_error, is_blank, numbers, output, scalar, scalar_bool, scalar_choice, scalar_number, table
+from udfs.margin import PORTFOLIO_DOC, portfolio_arg
+from udfs.market import RFQ_HELP, addons_arg, market_arg, model_arg, quote_params_arg, table_rows
+from udfs.options import CP
+
+XVA = "clearquote xva"
+RATE = "decimal: 0.05 = 5%"
+PROFILES = {"flat": "flat", "sqrt": "sqrt"}
+
+
+def per_cell(fn: Callable[..., float], *fields: Field) -> list[list[Any]]:
+    """Apply a scalar engine formula cell by cell; an engine input error fails that cell only.
+
+    Used for the XVA formulas, whose engine functions validate scalars (rates, tenors) and
+    which a sheet calls on a handful of cells, not on thousands of rows.
+    """
+    shape, values, errors = broadcast(*fields)
+    out = np.full(shape, np.nan)
+    errs = errors.copy()
+    for idx in zip(*np.nonzero(errors == None)):  # noqa: E711
+        try:
+            out[idx] = fn(*(v[idx] for v in values))
+        except (PricingInputError, DataError) as exc:
+            errs[idx] = XlError("#NUM!", str(exc))
+    return output(out, errs)
+
+
+@excel_function(
+    "FVA",
+    category=XVA,
+    args={
+        "delta_im": "marginal initial margin ΔIM, USD (from CQ_IM_DELTA)",
+        "funding_rate": f"dealer's unsecured funding rate r_F, {RATE}",
+        "im_rate": f"rate the CCP pays on posted IM r_IM, {RATE} (crypto venues: 0)",
+        "days": "days the IM is posted",
+        "basis": "day-count basis, days per year (default 360, ACT/360)",
+    },
+    returns="FVA (the article's name for the funding cost of posted IM), USD: ΔIM x (r_F - r_IM) x days / basis",
+    example="=CQ_FVA(950000, 0.05263, 0, 90) -> 12499.63 (the article's $12,500)",
+)
+def fva(delta_im: Any, funding_rate: Any, im_rate: Any, days: Any, basis: Any = 360) -> list[list[Any]]:
+    """Funding cost of the initial margin a trade adds, the source article's simple form.
+
+    Notes: FVA = ΔIM (r_F - r_IM) d / 360 (article; METHODOLOGY D2). In the textbooks this
+    cost is MVA (Green 2015, ch. 9); clearquote keeps the article's label.
+    """
+    b = scalar_number(basis, "basis", default=360.0, lo=1, hi=366)
+    return per_cell(
+        lambda dim, rf, rim, d: fva_im_simple(dim, rf, rim, d * 360.0 / b),
+        numbers(delta_im, "delta_im", unit="USD"),
+        numbers(funding_rate, "funding_rate", lo=-0.05, hi=1, unit=RATE),
+        numbers(im_rate, "im_rate", lo=-0.05, hi=1, unit=RATE),
+        numbers(days, "days", lo=0, hi=36500),
+    )
+
+
+@excel_function(
+    "FVA_LIFETIME",
+    category=XVA,
+    args={
+        "delta_im": "ΔIM today, USD",
+        "tenor_years": "trade tenor, years ACT/365",
+        "funding_rate": f"funding rate r_F (SOFR + spread), {RATE}",
+        "im_rate": f"IM remuneration r_IM, {RATE} (default 0)",
+        "profile": "flat (default: ΔIM held to expiry) or sqrt (run-off ΔIM √((T-t)/T))",
+        "step_days": "grid step, days (default 7)",
+        "discount_rate": f"discount rate, {RATE} (default 0)",
+    },
+    returns="lifetime FVA, USD: Σ ΔIM(t_i) (r_F - r_IM) Δt_i^{ACT/360} DF(t_{i+1})",
+    example="=CQ_FVA_LIFETIME(950000, 0.25, 0.05263) -> 12673.2 (ACT/360 over 91.25 days, weekly grid)",
+)
+def fva_lifetime(delta_im: Any, tenor_years: Any, funding_rate: Any, im_rate: Any = 0.0, profile: Any = "flat", step_days: Any = 7, discount_rate: Any = 0.0) -> list[list[Any]]:
+    """FVA over the life of the trade on a run-off profile of ΔIM (METHODOLOGY D2, lifetime form)."""
+    shape = scalar_choice(profile, "profile", PROFILES, default="flat")
+    step = scalar_number(step_days, "step_days", default=7.0, lo=0.01, lo_open=True, hi=365)
+    r_d = scalar_number(discount_rate, "discount_rate", default=0.0, lo=-0.05, hi=1)
+
+    def one(dim: float, t: float, rf: float, rim: float) -> float:
+        times = time_grid(t, step)
+        return fva_im_lifetime(runoff_profile(dim, times, shape), times, rf, rim, r_d)
+
+    return per_cell(
+        one,
+        numbers(delta_im, "delta_im", unit="USD"),
+        numbers(tenor_years, "tenor_years", lo=0, lo_open=True, hi=50),
+        numbers(funding_rate, "funding_rate", lo=-0.05, hi=1, unit=RATE),
+        numbers(im_rate, "im_rate", default=0.0, lo=-0.05, hi=1, unit=RATE),
+    )
+
+
+@excel_function(
+    "MVA",
+    category=XVA,
+    args={
+        "abs_delta_coin": "|delta| of the trade, coins",
+        "spot": "spot, USD per coin",
+        "vol": "vol, decimal",
+        "tenor_years": "trade tenor, years",
+        "borrow_spread": f"spread over the VM rate at which a VM shortfall is funded, {RATE}",
+        "lag_days": "days between a VM call and its funding (default 1)",
+        "discount_rate": f"discount rate, {RATE} (default 0)",
+    },
+    returns="MVA (the article's name: variation-margin settlement-lag funding), USD",
+    example="=CQ_MVA(60, 60000, 0.55, 0.25, 0.005) -> 104.5",
+)
+def mva(abs_delta_coin: Any, spot: Any, vol: Any, tenor_years: Any, borrow_spread: Any, lag_days: Any = 1.0, discount_rate: Any = 0.0) -> list[list[Any]]:
+    """Cost of funding variation margin over the settlement lag (METHODOLOGY D3).
+
+    Notes: MVA = s_B (lag/365) Σ_t E|ΔV| DF, with E|ΔV| = |Δ| S σ √(1/365) √(2/π) per day.
+    """
+    lag = scalar_number(lag_days, "lag_days", default=1.0, lo=0, hi=30)
+    r_d = scalar_number(discount_rate, "discount_rate", default=0.0, lo=-0.05, hi=1)
+    return per_cell(
+        lambda d, s, v, t, sb: mva_vm_settlement_lag(d, s, v, t, sb, lag_days=lag, discount_rate=r_d),
+        numbers(abs_delta_coin, "abs_delta_coin", lo=0, unit="coins"),
+        numbers(spot, "spot", lo=0, lo_open=True, unit="USD"),
+        numbers(vol, "vol", lo=0, hi=10),
+        numbers(tenor_years, "tenor_years", lo=0, lo_open=True, hi=50),
+        numbers(borrow_spread, "borrow_spread", lo=-0.05, hi=1, unit=RATE),
+    )
+
+
+@excel_function(
+    "KVA",
+    category=XVA,
+    args={
+        "exposure": "exposure at default (EAD), USD (from CQ_SACCR or the article's trade exposure)",
+        "risk_weight": "risk weight, decimal (2% for a qualifying CCP, CRE54.14)",
+        "capital_ratio": "capital ratio, decimal (8%)",
+        "cost_of_capital": "cost of capital (hurdle rate), decimal (10%)",
+        "tenor_years": "years the capital is held (default 1)",
+    },
+    returns="KVA, USD: exposure x RW x capital ratio x cost of capital x tenor",
+    example="=CQ_KVA(20000000, 0.02, 0.08, 0.1) -> 3200 (the article's KVA)",
+)
+def kva(exposure: Any, risk_weight: Any, capital_ratio: Any, cost_of_capital: Any, tenor_years: Any = 1.0) -> list[list[Any]]:
+    """Capital cost, the article's simple form (METHODOLOGY D4-D6)."""
+    return per_cell(
+        kva_simple,
+        numbers(exposure, "exposure", lo=0, unit="USD"),
+        numbers(risk_weight, "risk_weight", lo=0, hi=12.5),
+        numbers(capital_ratio, "capital_ratio", lo=0, hi=1),
+        numbers(cost_of_capital, "cost_of_capital", lo=0, hi=1),
+        numbers(tenor_years, "tenor_years", default=1.0, lo=0, hi=50),
+    )
+
+
+SACCR_FIELDS = ("supervisory_delta", "adjusted_notional", "maturity_factor", "addon", "multiplier", "replacement_cost", "pfe", "ead")
+
+
+@excel_function(
+    "SACCR",
+    category=XVA,
+    args={
+        "cp": "C/call or P/put",
+        "direction": "+1 long (bought) or -1 short (sold)",
+        "spot": "spot, USD per coin",
+        "strike": "strike, USD",
+        "units": "coins",
+        "tenor_years": "years to expiry",
+        "mtm": "mark-to-market of the trade, USD (default 0)",
+        "collateral": "VM collateral held, USD (default 0)",
+        "posted_im": "IM posted that is not bankruptcy-remote, USD (default 0)",
+        "margined": "TRUE (default, margined netting set) or FALSE",
+        "headers": "TRUE (default) adds a header row",
+    },
+    returns="one row: supervisory delta, adjusted notional, maturity factor, add-on, multiplier, RC, PFE, EAD = 1.4 (RC + PFE)",
+    example="=CQ_SACCR(\"C\", 1, 60000, 65000, 166.67, 0.25)",
+)
+def saccr(cp: Any, direction: Any, spot: Any, strike: Any, units: Any, tenor_years: Any, mtm: Any = 0.0, collateral: Any = 0.0, posted_im: Any = 0.0, margined: Any = True, headers: Any = True) -> list[list[Any]]:
+    """SA-CCR exposure of a single option (Basel CRE52; METHODOLOGY D5)."""
+    w = scalar_choice(cp, "cp", CP, default=None)
+    d = scalar_choice(direction, "direction", {"1": 1, "-1": -1, "long": 1, "short": -1, "buy": 1, "sell": -1}, default=None)
+    r = saccr_option(
+        w, d, scalar_number(spot, "spot", lo=0, lo_open=True), scalar_number(strike, "strike", lo=0, lo_open=True),
+        scalar_number(units, "units", lo=0), scalar_number(tenor_years, "tenor_years", lo=0, hi=50),
+        mtm=scalar_number(mtm, "mtm", default=0.0), collateral=scalar_number(collateral, "collateral", default=0.0),
+        posted_im_non_br=scalar_number(posted_im, "posted_im", default=0.0, lo=0), margined=scalar_bool(margined, "margined", default=True),
+    )
+    row = [float(getattr(r, f)) for f in SACCR_FIELDS]
+    return [list(SACCR_FIELDS), row] if scalar_bool(headers, "headers", default=True) else [row]
+
+
+@excel_function(
+    "CCVA",
+    category=XVA,
+    args={
+        "im_non_br": "IM posted to the CCP that is not bankruptcy-remote (or ΔIM), USD",
+        "tenor_years": "trade tenor, years",
+        "ccp_type": "qccp (PD 0.05%, LGD 40%; default) or crypto_exchange (PD 1%, LGD 60%)",
+        "default_fund": "default-fund contribution at risk, USD (default 0)",
+        "pd_annual": "annual CCP default probability, decimal (overrides the preset)",
+        "lgd": "loss given CCP default, decimal (overrides the preset)",
+        "profile": "flat (default) or sqrt run-off of the exposure",
+        "discount_rate": f"discount rate, {RATE} (default 0)",
+    },
+    returns="CCVA (CCP default cost), USD: LGD Σ PD(t_{i-1}, t_i) DF(t_i) (IM(t_i) + DF contribution)",
+    example='=CQ_CCVA(950000, 0.25, "qccp") -> 47.5',
+)
+def ccva_(im_non_br: Any, tenor_years: Any, ccp_type: Any = "qccp", default_fund: Any = 0.0, pd_annual: Any = None, lgd: Any = None, profile: Any = "flat", discount_rate: Any = 0.0) -> list[list[Any]]:
+    """Expected loss from the CCP's own default on posted, non-remote IM (METHODOLOGY D7)."""
+    kind = scalar(ccp_type, "ccp_type")
+    pd0, lgd0 = ccp_default_params("qccp" if is_blank(kind) else str(kind).strip().lower())
+    pd_ = scalar_number(pd_annual, "pd_annual", default=pd0, lo=0, hi=1)
+    lgd_ = scalar_number(lgd, "lgd", default=lgd0, lo=0, hi=1)
+    shape = scalar_choice(profile, "profile", PROFILES, default="flat")
+    fund = scalar_number(default_fund, "default_fund", default=0.0, lo=0)
+    r_d = scalar_number(discount_rate, "discount_rate", default=0.0, lo=-0.05, hi=1)
+
+    def one(im: float, t: float) -> float:
+        times = time_grid(t, 7.0)
+        return ccva(runoff_profile(im, times, shape), times, pd_, lgd_, default_fund=fund, discount_rate=r_d)
+
+    return per_cell(one, numbers(im_non_br, "im_non_br", lo=0, unit="USD"), numbers(tenor_years, "tenor_years", lo=0, lo_open=True, hi=50))
+
+
+@excel_function(
+    "K_CM",
+    category=XVA,
+    args={
+        "k_ccp": "the CCP's hypothetical capital K_CCP, USD",
+        "df_member": "this member's prefunded default-fund contribution, USD",
+        "df_ccp": "the CCP's own prefunded resources junior to members, USD",
+        "df_all_members": "all members' prefunded contributions, USD",
+    },
+    returns="capital requirement for default-fund exposure, USD: max(K_CCP DF_i / (DF_CCP + DF_CM), 8% x 2% x DF_i) (CRE54.32)",
+    example="=CQ_K_CM(100000000, 5000000, 50000000, 1000000000) -> 476190.5",
+)
+def k_cm_(k_ccp: Any, df_member: Any, df_ccp: Any, df_all_members: Any) -> list[list[Any]]:
+    """Default-fund capital of a clearing member (Basel CRE54.32)."""
+    return per_cell(
+        k_cm,
+        numbers(k_ccp, "k_ccp", lo=0), numbers(df_member, "df_member", lo=0), numbers(df_ccp, "df_ccp", lo=0), numbers(df_all_members, "df_all_members", lo=0),
+    )
+
+
+@excel_function(
+    "QUOTE",
+    category=XVA,
+    args={
+        "base": "base (mid) price of the trade, USD",
+        "fva": "FVA, USD (positive = cost)",
+        "kva": "KVA, USD",
+        "mva": "MVA, USD",
+        "ccva": "CCVA, USD",
+        "spread": "profit margin, USD (>= 0)",
+        "side": "ask (the dealer sells; default) or bid (the dealer buys)",
+    },
+    returns="all-in price, USD: ask = base + FVA + KVA + MVA + CCVA + spread; bid = base - (FVA + KVA + MVA + CCVA) - spread",
+    example="=CQ_QUOTE(550000, 12500, 3200, 815, 285, 2000) -> 568800 (the article's quote)",
+)
+def quote(base: Any, fva: Any, kva: Any, mva: Any, ccva: Any, spread: Any, side: Any = "ask") -> list[list[Any]]:
+    """All-in quote from its components (DESIGN; the source article's worked example)."""
+    s = scalar_choice(side, "side", {"ask": "ask", "bid": "bid", "offer": "ask"}, default="ask")
+    _, (b, f, k, m, c, sp), errors = broadcast(
+        numbers(base, "base", unit="USD"), numbers(fva, "fva", unit="USD"), numbers(kva, "kva", unit="USD"),
+        numbers(mva, "mva", unit="USD"), numbers(ccva, "ccva", unit="USD"), numbers(spread, "spread", lo=0, unit="USD"),
+    )
+    return output(all_in_price(b, f + k + m + c, sp, s), errors)
+
+
+RFQ_COLUMNS = ("base", "delta_im_bid", "delta_im_ask", "fva", "kva", "mva", "ccva", "spread", "bid", "ask")
+
+
+@excel_function(
+    "RFQ",
+    category=XVA,
+    args={
+        "rfqs": "RFQs with a header row: instrument (Deribit name) or legs (NAME:ratio;NAME:ratio), side (the client's: buy, sell, two-way), quantity (contracts) or notional_usd",
+        "portfolio": PORTFOLIO_DOC,
+        "market": "a CQ_MARKET handle, bundled, or a chain range",
+        "params": "optional name/value range: model (hvar), accept (FALSE), quote/XVA parameters (sofr, funding_spread, spread_policy, ...) and margin parameters; see the README",
+        "headers": "TRUE (default) adds a header row",
+    },
+    returns="one row per RFQ: base, ΔIM bid, ΔIM ask, FVA, KVA, MVA, CCVA, spread (the requested side: ask for buy and two-way, bid for sell), bid, ask; USD; each side priced with its own ΔIM; a bad RFQ row fails alone",
+    example="=CQ_RFQ(RFQs!A1:C50, Portfolio!A1:B200, CQ_MARKET(Chain!A1:I1200), Params!A1:B12)",
+    heavy=True,
+)
+def rfq(rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any = True) -> list[list[Any]]:
+    """The whole cleared-RFQ pipeline per row: base price, pre-trade margin, XVA, two-way quote.
+
+    Notes: base from the fitted surface; ΔIM per side from the margin replica against the
+    portfolio (one batch); FVA/MVA/KVA/CCVA by METHODOLOGY D; quote by CQ_QUOTE's rule.
+    """
+    bundle = market_arg(market)
+    values = name_values(params, "params", RFQ_HELP)
+    model = model_arg(values.get("model"), values, bundle)
+    qp = quote_params_arg(values)
+    accept = scalar_bool(values.get("accept"), "accept", default=False)
+    book, _ = portfolio_arg(portfolio)
+    t = table(rfqs, "rfqs", any_of=(("instrument", "instrument_name", "legs"),))
+    rows = table_rows(t)
+    errors: list[XlError | None] = []
+    for i, row in enumerate(rows):
+        bad = first_error(t.rows[i])
+        try:
+            if bad is not None:
+                raise PricingInputError(f"{t.where(i)}: {bad.reason or bad}")
+            # Expired legs or an underlying the market lacks would fail the whole batch later.
+            position_state(rfq_trades([row], bundle.market)[0], bundle.market)
+            errors.append(None)
+        except (PricingInputError, DataError) as exc:
+            message = str(exc).replace("rfqs, row 2", t.where(i))
+            errors.append(XlError("#VALUE!", message if message.startswith("rfqs, row") else f"{t.where(i)}: {message}"))
+    good = [r for r, e in zip(rows, errors) if e is None]
+    quotes = iter(quote_book(good, book, bundle.market, model, qp, addons_arg(values), accept=accept) if good else [])
+    out: list[list[Any]] = [list(RFQ_COLUMNS)] if scalar_bool(headers, "headers", default=True) else []
+    for e in errors:
+        if e is not None:
+            out.append([e] * len(RFQ_COLUMNS))
+            continue
+        q = next(quotes)
+        s = "bid" if q["side"] == "sell" else "ask"
+        out.append([
+            q["base"], q["delta_im_bid"], q["delta_im_ask"], q[f"{s}_FVA"], q[f"{s}_KVA"], q[f"{s}_MVA"], q[f"{s}_CCVA"], q[f"{s}_spread"],
+            q.get("bid_price", ""), q.get("ask_price", ""),
+        ])
+    return out
