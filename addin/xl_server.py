@@ -65,7 +65,8 @@ def build(spec: Spec) -> Any:
     udf.__doc__ = f"{spec.summary} Returns {spec.returns}"
     udf.__annotations__ = {}  # xlwings reads annotations as converters; the catalogue converts itself
     for a in reversed(spec.args):
-        udf = arg(a.name, ndim=2, doc=a.doc)(udf)  # a column stays a column (the default makes it 1-D)
+        # ndim=2: a column stays a column (the default makes it 1-D); err_to_str: "#N/A" reaches the catalogue.
+        udf = arg(a.name, ndim=2, err_to_str=True, doc=a.doc)(udf)
     return func(name=spec.name)(udf)
 
 

@@ -137,7 +137,8 @@ def saccr_option(
     addon = supervisory_factor * abs(delta * notional * mf)
     v_minus_c = mtm - collateral + posted_im_non_br
     rc = max(v_minus_c, posted_im_non_br, 0.0) if margined else max(v_minus_c, 0.0)
-    multiplier = 1.0 if addon == 0 else float(min(1.0, 0.05 + 0.95 * np.exp(v_minus_c / (1.9 * addon))))
+    # The exponent is capped at 0: above it the min(1, .) is 1 anyway, and exp would overflow.
+    multiplier = 1.0 if addon == 0 else float(min(1.0, 0.05 + 0.95 * np.exp(min(v_minus_c / (1.9 * addon), 0.0))))
     pfe = multiplier * addon
     return SaccrResult(delta, notional, float(mf), float(addon), multiplier, float(rc), float(pfe), float(1.4 * (rc + pfe)))
 

@@ -95,3 +95,8 @@ def test_http_call_with_one_bad_row_and_a_bad_input(client):
     assert ok.json()["result"][1][0] == {"type": "Error", "errorType": "Num"}
     bad = client.post("/xlwings/custom-functions-call", json=body("fva", [[[950000]], [[5.263]], [[0]], [[90]], [["x"]]]))
     assert bad.status_code == 400 and "basis" in bad.text
+
+
+def test_error_cell_in_an_input_propagates_to_its_own_cell():
+    out = call("black", [[["C"]], [[60000]], [[55000], ["#N/A"]], [[0.25]], [[0.55]]])
+    assert isinstance(out[0][0], float) and out[1][0] == {"type": "Error", "errorType": "NotAvailable"}
