@@ -71,7 +71,7 @@ def structure(market: Any, kind: Any, underlying: Any, expiry: Any, strikes: Any
     (strike and expiry); a risk reversal is long the call and short the put.
     """
     b = market_arg(market)
-    name = scalar_choice(kind, "kind", {k: k for k in KINDS}, default="straddle")
+    name = scalar_choice(kind, "kind", {k: k for k in KINDS}, default=None)
     und = scalar(underlying, "underlying")
     surf = b.surface(und)
     ks = [c for row in grid(strikes) for c in row if c is not None and c != ""]
