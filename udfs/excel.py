@@ -294,6 +294,11 @@ def scalar_choice(value: Any, name: str, allowed: Mapping[str, Any], *, default:
     return f.values[0, 0]
 
 
+def titled(headers: Any, columns: Sequence[str], rows: list[list[Any]], *, default: bool) -> list[list[Any]]:
+    """``rows`` under a header row of ``columns`` if the ``headers`` argument (TRUE/FALSE) says so."""
+    return [list(columns), *rows] if scalar_bool(headers, "headers", default=default) else rows
+
+
 BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 

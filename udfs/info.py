@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from udfs.catalogue import excel_function
-from udfs.excel import scalar_bool
+from udfs.excel import titled
 from udfs.store import STORE
 
 INFO = "clearquote info"
@@ -44,6 +44,4 @@ def version_() -> list[list[Any]]:
 )
 def handles(headers: Any = True) -> list[list[Any]]:
     """What the session's object store holds (newest first)."""
-    rows: list[list[Any]] = [["handle", "kind", "created_utc", "hits"]] if scalar_bool(headers, "headers", default=True) else []
-    rows += [list(r) for r in STORE.listing()]
-    return rows or [["(no objects)", "", "", ""]]
+    return titled(headers, ("handle", "kind", "created_utc", "hits"), [list(r) for r in STORE.listing()] or [["(no objects)", "", "", ""]], default=True)

@@ -11,7 +11,7 @@ from pricing.margin.call import intraday_margin_call
 from pricing.margin.engine import MarginResult, margin, marginal_im
 from pricing.portfolio import Portfolio, concat, empty_portfolio, portfolio_from_rows
 from udfs.catalogue import excel_function
-from udfs.excel import InputError, Table, XlError, content_key, first_error, grid, is_blank, output, params, scalar, scalar_bool, table, to_datetime, _CellProblem
+from udfs.excel import InputError, Table, XlError, content_key, first_error, grid, is_blank, output, params, scalar, table, titled, to_datetime, _CellProblem
 from udfs.market import MARGIN_HELP, MarketBundle, addons_arg, market_arg, model_arg
 from udfs.options import to_serial
 from udfs.store import STORE
@@ -103,7 +103,7 @@ def im_breakdown(portfolio: Any, market: Any, model: Any = "hvar", params: Any =
     res = margin_result(portfolio, market, model, params)[0]
     # A component the model does not have (no stressed set for SPAN) is blank, not NaN.
     rows: list[list[Any]] = [[k, float(v) if np.isfinite(v) else ""] for k, v in res.as_rows()]
-    return [["component", "usd"], *rows] if scalar_bool(headers, "headers", default=True) else rows
+    return titled(headers, ("component", "usd"), rows, default=True)
 
 
 @excel_function(
@@ -181,14 +181,12 @@ def scenario_pnl(portfolio: Any, market: Any, model: Any = "hvar", params: Any =
         raise InputError(f"model: {model!r} has no scenario P&L vector; use hvar, fhs or mc")
     scen = m.prepare(book, bundle.market) if len(book) else None
     pnl = np.asarray(res.scenario_pnl, dtype=float)
-    rows: list[list[Any]] = [["end_date", "pnl_usd", "stressed"]] if scalar_bool(headers, "headers", default=True) else []
+    columns = ("end_date", "pnl_usd", "stressed")
     if scen is None or len(scen.end_dates) != len(pnl):
-        rows += [["", float(x), False] for x in pnl]
-        return rows
+        return titled(headers, columns, [["", float(x), False] for x in pnl], default=True)
     serial = (scen.end_dates.astype("datetime64[D]") - np.datetime64("1899-12-30")).astype(np.int64)
     mc = scen.kind == "mc"
-    rows += [["" if mc else float(d), float(x), bool(s)] for d, x, s in zip(serial, pnl, scen.stressed)]
-    return rows
+    return titled(headers, columns, [["" if mc else float(d), float(x), bool(s)] for d, x, s in zip(serial, pnl, scen.stressed)], default=True)
 
 
 @excel_function(
@@ -226,5 +224,5 @@ def margin_call(portfolio: Any, collateral: Any, market: Any, model: Any = "hvar
         raise InputError(str(exc)) from None
     rows: list[list[Any]] = [["im_usd", call.im.total], ["collateral_usd", call.collateral_usd], ["call_usd", call.call_usd], ["excess_usd", call.excess_usd]]
     rows.append(["deadline", "" if call.deadline is None else to_serial(call.deadline)])
-    return [["item", "value"], *rows] if scalar_bool(headers, "headers", default=True) else rows
+    return titled(headers, ("item", "value"), rows, default=True)
 

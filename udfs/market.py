@@ -193,6 +193,11 @@ VAR_HELP = {
     "seed": "Monte Carlo seed (20240617)",
     "rule": "sticky_moneyness or sticky_strike",
 }
+# The defaults give each sheet value its type; they are those of pricing.margin.var / pricing.scenarios.
+VAR_DEFAULTS: dict[str, Any] = {
+    "alpha": 0.995, "measure": "var", "horizon_days": 2, "lookback_years": 5.0, "ewma_lambda": 0.97, "vol_floor_ratio": 0.75,
+    "include_stress": True, "n_paths": McParams.n_paths, "seed": McParams.seed, "rule": "sticky_moneyness",
+}
 SPAN_FIELDS = _fields(SpanParams, ("delta_weights", "rule"))
 DERIBIT_FIELDS = _fields(DeribitParams)
 ADDON_FIELDS = _fields(AddOnParams)
@@ -247,7 +252,7 @@ def _build_model(model: str, values: Mapping[str, Any], bundle: MarketBundle) ->
         if model == "deribit":
             p = DeribitParams(**_pick(values, DERIBIT_FIELDS))
             return DeribitModel({u: p for u in ("BTC", "ETH")})
-        var = {k: _coerce(k, v, {"alpha": 0.995, "measure": "var", "horizon_days": 2, "lookback_years": 5.0, "ewma_lambda": 0.97, "vol_floor_ratio": 0.75, "include_stress": True, "n_paths": 10_000, "seed": 20_240_617, "rule": "x"}[k]) for k, v in values.items() if k in VAR_HELP}
+        var = {k: _coerce(k, v, VAR_DEFAULTS[k]) for k, v in values.items() if k in VAR_DEFAULTS}
         alpha, measure, rule = var.pop("alpha", 0.995), var.pop("measure", "var"), var.pop("rule", "sticky_moneyness")
         if bundle.histories is not None:
             unds = tuple(bundle.histories)

@@ -13,7 +13,7 @@ from pricing.errors import PricingInputError, reason_texts
 from pricing.implied_vol import implied_vol
 from pricing.instruments import parse_instrument_name
 from udfs.catalogue import excel_function
-from udfs.excel import EXCEL_EPOCH, Field, XlError, _CellProblem, broadcast, choices, dates, grid, is_error, numbers, output, scalar_bool, scalar_choice, scalar_int
+from udfs.excel import EXCEL_EPOCH, Field, XlError, _CellProblem, broadcast, choices, dates, grid, is_error, numbers, output, scalar_choice, scalar_int, titled
 
 PRICING = "clearquote pricing"
 CP = {"C": 1, "call": 1, "P": -1, "put": -1, "1": 1, "-1": -1}
@@ -105,15 +105,13 @@ def black_greeks(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rat
     options the delta is premium-adjusted, dV/dF - V/F (the coin premium moves with F).
     """
     mode = scalar_choice(settle, "settle", SETTLE, default="linear")
-    head = scalar_bool(headers, "headers", default=False)
     _, values, errors = broadcast(*_market_fields(cp, forward, strike, t_years, vol, rate))
     w, f, k, t, v, r = (a.ravel() for a in _filled(values, errors, NEUTRAL))
     g = black76_greeks(w, f, k, t, v, rate=r, settle=mode)
     table = np.column_stack([g.delta, g.gamma, g.vega, g.theta, g.rho])
     errs = np.repeat(errors.reshape(-1, 1), len(GREEK_HEADERS), axis=1)
     why = np.repeat(_engine_reasons(errors.reshape(-1, 1), black76_reasons(w, f, k, t, v, rate=r).reshape(-1, 1)), len(GREEK_HEADERS), axis=1)
-    rows = output(table, errs, why)
-    return [list(GREEK_HEADERS), *rows] if head else rows
+    return titled(headers, GREEK_HEADERS, output(table, errs, why), default=False)
 
 
 @excel_function(
@@ -220,9 +218,8 @@ def to_serial(stamp: Any) -> float:
 )
 def instrument(name: Any, headers: Any = False) -> list[list[Any]]:
     """Split Deribit instrument names into their terms (one row per name)."""
-    head = scalar_bool(headers, "headers", default=False)
     cells = [c for row in grid(name) for c in row]
-    rows: list[list[Any]] = [["underlying", "kind", "expiry", "strike", "cp"]] if head else []
+    rows: list[list[Any]] = []
     for cell in cells:
         try:
             if is_error(cell):
@@ -234,4 +231,4 @@ def instrument(name: Any, headers: Any = False) -> list[list[Any]]:
         strike = getattr(c, "strike", None)
         kind = "option" if strike is not None else ("perpetual" if c.expiry is None else "future")
         rows.append([c.underlying, kind, "" if c.expiry is None else to_serial(c.expiry), "" if strike is None else strike, "" if strike is None else ("C" if c.cp > 0 else "P")])
-    return rows
+    return titled(headers, ("underlying", "kind", "expiry", "strike", "cp"), rows, default=False)

@@ -11,7 +11,7 @@ from pricing.errors import PricingInputError
 from pricing.marketdata import load_dvol
 from pricing.varswap import chain_variance_strikes, constant_maturity_variance, vol_of_vol_from_dvol, vol_swap_strike
 from udfs.catalogue import excel_function
-from udfs.excel import InputError, grid, is_blank, numbers, scalar, scalar_bool, scalar_choice, scalar_number, to_datetime, _CellProblem
+from udfs.excel import InputError, grid, is_blank, numbers, scalar, scalar_choice, scalar_number, titled, to_datetime, _CellProblem
 from udfs.market import market_arg
 from udfs.options import CP, SETTLE
 from udfs.surface import MARKET, MARKET_DOC
@@ -85,7 +85,7 @@ def structure(market: Any, kind: Any, underlying: Any, expiry: Any, strikes: Any
     s = _structure(name, str(und).strip().upper(), _date(expiry, "expiry"), [float(k) for k in f.values.ravel()], qty, mode, far)
     g = st.structure_value(s, surf, b.market.as_of, settle=mode)
     row = [float(g.price), float(g.delta), float(g.gamma), float(g.vega), float(g.theta)]
-    return [["price", "delta", "gamma", "vega", "theta"], row] if scalar_bool(headers, "headers", default=False) else [row]
+    return titled(headers, ("price", "delta", "gamma", "vega", "theta"), [row], default=False)
 
 
 @excel_function(

@@ -11,7 +11,7 @@ from pricing.sabr import hagan_lognormal_vol
 from pricing.surface import fit_table
 from pricing.svi import SviSmile
 from udfs.catalogue import excel_function
-from udfs.excel import Field, XlError, broadcast, dates, numbers, output, scalar, scalar_bool, scalar_number
+from udfs.excel import Field, XlError, broadcast, dates, numbers, output, scalar, scalar_number, titled
 from udfs.market import make_market, market_arg
 from udfs.options import to_serial
 from udfs.store import STORE
@@ -54,12 +54,13 @@ def market(chain: Any, history: Any = None, smile: Any = "svi") -> list[list[Any
 def market_info(market: Any, headers: Any = True) -> list[list[Any]]:
     """The market's contents and the quality of the surface fit per expiry."""
     b = market_arg(market)
-    rows: list[list[Any]] = [["underlying", "as_of", "spot", "expiry", "t_years", "forward", "quotes", "rmse_vol_pts", "max_vol_pts", "butterfly_free"]] if scalar_bool(headers, "headers", default=True) else []
+    rows: list[list[Any]] = []
     for u, s in b.market.surfaces.items():
         for fit, expiry in zip(fit_table(s), s.expiries):
             stamp = expiry.astype("datetime64[s]").astype(object).replace(tzinfo=b.market.as_of.tzinfo)
             rows.append([u, to_serial(b.market.as_of), s.spot, to_serial(stamp), fit["t_years"], fit["forward"], fit["quotes"], fit["rmse_vol_pts"], fit["max_vol_pts"], bool(fit["butterfly_free"])])
-    return rows
+    columns = ("underlying", "as_of", "spot", "expiry", "t_years", "forward", "quotes", "rmse_vol_pts", "max_vol_pts", "butterfly_free")
+    return titled(headers, columns, rows, default=True)
 
 
 def _underlying_times(bundle: Any, underlying: Any, expiry: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
@@ -131,11 +132,11 @@ def smile_params(market: Any, underlying: Any, headers: Any = True) -> list[list
     surf = b.surface(scalar(underlying, "underlying"))
     params = [s.params() for s in surf.smiles]
     names = [k for k in params[0] if k != "t_years"] if params else []
-    rows: list[list[Any]] = [["expiry", "t_years", "forward", *names]] if scalar_bool(headers, "headers", default=True) else []
+    rows: list[list[Any]] = []
     for e, t, f, p in zip(surf.expiries, surf.t_years, surf.forwards, params):
         stamp = e.astype("datetime64[s]").astype(object).replace(tzinfo=b.market.as_of.tzinfo)
         rows.append([to_serial(stamp), float(t), float(f), *(float(p[n]) for n in names)])
-    return rows
+    return titled(headers, ("expiry", "t_years", "forward", *names), rows, default=True)
 
 
 @excel_function(

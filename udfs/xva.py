@@ -15,7 +15,7 @@ from pricing.revaluation import position_state
 from pricing.xva.quote import all_in_price, quote_book, rfq_trades
 from udfs.catalogue import excel_function
 from udfs.excel import params as name_values
-from udfs.excel import Field, XlError, broadcast, first_error, is_blank, numbers, output, scalar, scalar_bool, scalar_choice, scalar_number, table
+from udfs.excel import Field, XlError, broadcast, first_error, is_blank, numbers, output, scalar, scalar_bool, scalar_choice, scalar_number, table, titled
 from udfs.margin import PORTFOLIO_DOC, portfolio_arg
 from udfs.market import RFQ_HELP, addons_arg, market_arg, model_arg, quote_params_arg, table_rows
 from udfs.options import CP
@@ -195,7 +195,7 @@ def saccr(cp: Any, direction: Any, spot: Any, strike: Any, units: Any, tenor_yea
         posted_im_non_br=scalar_number(posted_im, "posted_im", default=0.0, lo=0), margined=scalar_bool(margined, "margined", default=True),
     )
     row = [float(getattr(r, f)) for f in SACCR_FIELDS]
-    return [list(SACCR_FIELDS), row] if scalar_bool(headers, "headers", default=True) else [row]
+    return titled(headers, SACCR_FIELDS, [row], default=True)
 
 
 @excel_function(
@@ -321,7 +321,7 @@ def rfq(rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any
             errors.append(XlError("#VALUE!", message if message.startswith("rfqs, row") else f"{t.where(i)}: {message}"))
     good = [r for r, e in zip(rows, errors) if e is None]
     quotes = iter(quote_book(good, book, bundle.market, model, qp, addons_arg(values), accept=accept) if good else [])
-    out: list[list[Any]] = [list(RFQ_COLUMNS)] if scalar_bool(headers, "headers", default=True) else []
+    out: list[list[Any]] = []
     for e in errors:
         if e is not None:
             out.append([e] * len(RFQ_COLUMNS))
@@ -332,4 +332,4 @@ def rfq(rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any
             q["base"], q["delta_im_bid"], q["delta_im_ask"], q[f"{s}_FVA"], q[f"{s}_KVA"], q[f"{s}_MVA"], q[f"{s}_CCVA"], q[f"{s}_spread"],
             q.get("bid_price", ""), q.get("ask_price", ""),
         ])
-    return out
+    return titled(headers, RFQ_COLUMNS, out, default=True)

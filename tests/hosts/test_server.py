@@ -58,9 +58,12 @@ def test_bad_argument_raises_xlwings_error_with_the_reason():
         call("black", [[["C"]], [[60000]], [[55000]], [[0.25]], [[0.55]], [[0]], [["bogus"]]])
 
 
-def test_heavy_function_runs_off_the_event_loop():
-    out = call("im", [[["instrument", "quantity"], ["BTC-PERPETUAL", 1]], [["bundled"]], [["span"]]])
-    assert out[0][0] > 0
+def test_heavy_function_through_the_worker_thread_equals_the_catalogue():
+    import udfs
+
+    book = [["instrument", "quantity"], ["BTC-PERPETUAL", 1]]
+    out = call("im", [book, [["bundled"]], [["span"]]])
+    assert out == udfs.CQ_IM(book, "bundled", "span") and out[0][0] > 0
 
 
 @pytest.fixture(scope="module")
