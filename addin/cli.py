@@ -1,4 +1,4 @@
-"""The ``clearquote`` command line."""
+"""The ``clearquote`` command line (exit codes: see ``addin.book_cli`` and the README)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,64 @@ from pricing.errors import DataError, PricingInputError
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="clearquote", description="Cleared crypto-options RFQ pricing.")
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clearquote", description="Cleared crypto-options RFQ pricing: workbooks, quotes, margin.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="price the bundled BTC chain: surface fit, var-swap, structures")
-    demo.add_argument("--underlying", default="BTC", help="BTC or ETH (default BTC)")
-    demo.add_argument("--as-of", default="2025-12-31", help="bundled snapshot: 2025-12-31 or 2026-08-21")
-    demo.add_argument("--model", default="svi", help="smile model: svi or sabr")
+    demo = sub.add_parser("demo", help="recalculate the bundled quote book on the bundled market and print the quotes")
+    demo.add_argument("-o", "--output", help="where to write the recalculated book (default ./quote_book-recalc.xlsx)")
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    rc = sub.add_parser("recalc", help="recalculate every formula of a workbook and store the results as cached values")
+    rc.add_argument("book", help=".xlsx or .xlsm workbook (read only, unless --in-place)")
+    rc.add_argument("-o", "--output", help="output workbook (default BOOK-recalc.xlsx beside it; same type as BOOK)")
+    rc.add_argument("--in-place", action="store_true", help="replace BOOK itself (atomically)")
+    rc.add_argument("--cache", default="all", choices=("all", "catalogue"),
+                    help="store every result (all) or only the catalogue cells' (catalogue: for spreadsheet programs without the add-in)")
+    rc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    va = sub.add_parser("validate", help="recompute every formula and compare with the values stored in the workbook")
+    va.add_argument("book", help=".xlsx or .xlsm workbook (never changed)")
+    va.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance for numbers (default 1e-9)")
+    va.add_argument("--atol", type=float, default=1e-9, help="absolute tolerance for numbers near zero (default 1e-9)")
+    va.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    qu = sub.add_parser("quote", help="price a table of RFQs (CSV or xlsx) without a workbook")
+    qu.add_argument("rfqs", help="RFQ table with a header row: instrument (or legs), side, quantity (or notional_usd)")
+    qu.add_argument("-o", "--output", help="write the quotes to this .csv or .xlsx")
+    qu.add_argument("--portfolio", help="the desk's positions (instrument, quantity) to compute ΔIM against (default: none)")
+    qu.add_argument("--market", default="bundled", help="bundled or bundled:YYYY-MM-DD (default: the latest bundled snapshot)")
+    qu.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters")
+    sub.add_parser("functions", help="list the catalogue functions a workbook may call")
     sub.add_parser("xva-example", help="the source article's $568,800 quote, then the same RFQ by the full models")
     sub.add_parser("margin-example", help="the source article's ratio call spread under every margin model")
+    sd = sub.add_parser("structures", help="fit the bundled chain and price the desk's structures")
+    sd.add_argument("--underlying", default="BTC", help="BTC or ETH (default BTC)")
+    sd.add_argument("--as-of", default="2025-12-31", help="bundled snapshot: 2025-12-31 or 2026-08-21")
+    sd.add_argument("--model", default="svi", help="smile model: svi or sabr")
     bench = sub.add_parser("bench", help="time the pricing kernels beside QuantLib and plain numpy")
     bench.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+    br = sub.add_parser("bench-recalc", help="time workbook recalculation at 1k/10k/100k rows beside formulas' ExcelModel")
+    br.add_argument("--rows", default="1000,10000,100000", help="comma-separated book sizes (default 1000,10000,100000)")
+    br.add_argument("--peer-max", type=int, default=1000, help="largest size also run through formulas.ExcelModel (default 1000)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from addin.workbook.book import BookError
+
     try:
-        if args.command == "demo":
+        if args.command in ("demo", "recalc", "validate", "quote", "functions"):
+            from addin import book_cli as bc
+
+            if args.command == "demo":
+                return bc.cmd_demo(args.output, args.quiet)
+            if args.command == "recalc":
+                return bc.cmd_recalc(args.book, args.output, args.in_place, args.cache, args.quiet)
+            if args.command == "validate":
+                return bc.cmd_validate(args.book, args.rtol, args.atol, args.quiet)
+            if args.command == "quote":
+                return bc.cmd_quote(args.rfqs, args.portfolio, args.market, args.params, args.output)
+            return bc.cmd_functions()
+        if args.command == "structures":
             from addin.demo import run_demo
 
             print(run_demo(args.underlying, args.as_of, args.model))
@@ -40,9 +83,19 @@ def main(argv: list[str] | None = None) -> int:
             from addin.bench import run_bench
 
             run_bench(quick=args.quick, as_json=args.json)
+        elif args.command == "bench-recalc":
+            from addin.bench_recalc import run_bench_recalc
+
+            return run_bench_recalc([int(x) for x in args.rows.split(",") if x.strip()], args.peer_max)
+    except BookError as exc:
+        print(f"clearquote: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (PricingInputError, DataError) as exc:
         print(f"clearquote: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("clearquote: interrupted; nothing was written", file=sys.stderr)
+        return 130
     return EXIT_OK
 
 

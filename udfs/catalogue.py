@@ -52,6 +52,18 @@ class Spec:
     example: str
     args: tuple[Arg, ...]
     heavy: bool = False
+    rows: tuple[str, ...] = ()
+    stack_ok: Callable[..., bool] | None = None
+
+    def stackable(self, *args: Any) -> bool:
+        """Whether one call over rows stacked in the ``rows`` arguments equals a call per row.
+
+        ``rows`` names the arguments that map row to row: result row i depends only on row i
+        of each of them (Excel broadcasting, or a table read row by row), the other
+        arguments being the same for every row. ``stack_ok`` vetoes it for argument values
+        that couple the rows (CQ_RFQ with ``accept`` TRUE fills each RFQ before the next).
+        """
+        return bool(self.rows) and (self.stack_ok is None or self.stack_ok(*args))
 
     @property
     def desktop_name(self) -> str:
@@ -65,8 +77,15 @@ class Spec:
 CATALOGUE: dict[str, Spec] = {}
 
 
-def excel_function(name: str, *, category: str, args: dict[str, str], returns: str, example: str, heavy: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``fn`` as ``CQ_<name>``; ``args`` maps every parameter, in order, to its help."""
+def excel_function(
+    name: str, *, category: str, args: dict[str, str], returns: str, example: str, heavy: bool = False,
+    rows: tuple[str, ...] = (), stack_ok: Callable[..., bool] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn`` as ``CQ_<name>``; ``args`` maps every parameter, in order, to its help.
+
+    ``rows`` (see :meth:`Spec.stackable`) lists the row-wise arguments; empty for functions
+    whose result is not one row per input row (tables, handles, portfolio aggregates).
+    """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         params = list(inspect.signature(fn).parameters.values())
@@ -75,6 +94,8 @@ def excel_function(name: str, *, category: str, args: dict[str, str], returns: s
             raise TypeError(f"{name}: documented arguments {list(args)} differ from the parameters {real}")
         if any(p.kind not in (p.POSITIONAL_OR_KEYWORD,) for p in params):
             raise TypeError(f"{name}: Excel functions take positional arguments only")
+        if not set(rows) <= set(real) or "headers" in rows:
+            raise TypeError(f"{name}: row-wise arguments {rows} must be parameters other than headers")
         if name in CATALOGUE:
             raise TypeError(f"{name}: registered twice")
         doc = inspect.getdoc(fn) or ""
@@ -88,6 +109,8 @@ def excel_function(name: str, *, category: str, args: dict[str, str], returns: s
             example=example,
             args=tuple(Arg(p.name, args[p.name], p.default is not p.empty, None if p.default is p.empty else p.default) for p in params),
             heavy=heavy,
+            rows=tuple(rows),
+            stack_ok=stack_ok,
         )
         CATALOGUE[name] = spec
         return safe(spec)

@@ -353,16 +353,39 @@ class Table:
         return f"{self.name}, row {self.row_numbers[i]}" + (f", column {column}" if column else "")
 
 
-def table(value: Any, name: str, *, required: Iterable[str] = (), any_of: Iterable[Iterable[str]] = (), allowed: Iterable[str] | None = None) -> Table:
+def _headerless(first: list[Any], known: set[str]) -> bool:
+    """A first row that names no known column and starts with an instrument name is data."""
+    return not any(_header(c) in known for c in first) and isinstance(first[0], str) and "-" in first[0]
+
+
+def table(
+    value: Any, name: str, *, required: Iterable[str] = (), any_of: Iterable[Iterable[str]] = (), allowed: Iterable[str] | None = None,
+    positional: Sequence[str] = (),
+) -> Table:
     """Parse a header-row range; missing columns and empty tables raise :class:`InputError`.
 
     ``any_of`` lists alternatives of which one must be present (e.g. instrument, or
     underlying + type + ...). Error values in data cells are kept as :class:`XlError` so a
     per-row function can fail that row only.
+
+    With ``positional`` column names, a range whose first row is data (it names no known
+    column and starts with an instrument name such as ``BTC-25DEC26-100000-C``) is read
+    without a header, its columns taken in that order. That is what a per-row formula passes
+    (``=CQ_RFQ(B2:D2, ...)``), and what lets the headless engine stack those rows into one
+    call. Rows are then numbered from 1.
     """
+    required, any_of = tuple(required), tuple(tuple(g) for g in any_of)
     rows = grid(value)
     if len(rows) == 1 and len(rows[0]) == 1 and is_blank(rows[0][0]):
         raise InputError(f"{name}: the range is empty; give a table with a header row")
+    known = {*required, *(c for g in any_of for c in g), *(allowed or ()), *positional}
+    if positional and _headerless(rows[0], known):
+        if len(rows[0]) > len(positional):
+            raise InputError(f"{name}: a range without a header row has at most {len(positional)} columns ({', '.join(positional)})")
+        rows = [list(positional[: len(rows[0])]), *rows]
+        start = 1
+    else:
+        start = 2
     columns = tuple(_header(c) for c in rows[0])
     if not any(columns):
         raise InputError(f"{name}: the first row must hold the column names")
@@ -381,7 +404,7 @@ def table(value: Any, name: str, *, required: Iterable[str] = (), any_of: Iterab
         if extra:
             raise InputError(f"{name}: unknown column(s) {', '.join(extra)}; allowed: {', '.join(allowed)}")
     data, numbers_ = [], []
-    for i, r in enumerate(rows[1:], start=2):
+    for i, r in enumerate(rows[1:], start=start):
         if all(is_blank(c) for c in r):
             continue
         data.append({c: (_as_error(v, f"{name}, row {i}, column {c}") if is_error(v) else v) for c, v in zip(columns, r) if c})

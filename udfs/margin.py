@@ -122,7 +122,7 @@ def im_contrib(portfolio: Any, market: Any, model: Any = "hvar", params: Any = N
 
 def _trades(value: Any) -> tuple[Portfolio, np.ndarray, list[XlError | None]]:
     """Trade rows one by one, so a bad row fails alone; returns the good trades and row errors."""
-    t = table(value, "trades", required=("quantity",), any_of=POSITION_COLUMNS)
+    t = table(value, "trades", required=("quantity",), any_of=POSITION_COLUMNS, positional=("instrument", "quantity"))
     good: list[Portfolio] = []
     errors: list[XlError | None] = []
     for i in range(len(t)):
@@ -138,10 +138,11 @@ def _trades(value: Any) -> tuple[Portfolio, np.ndarray, list[XlError | None]]:
 
 @excel_function(
     "IM_DELTA",
+    rows=('trades',),
     category=MARGIN,
     args={
         "portfolio": PORTFOLIO_DOC,
-        "trades": "candidate trades with a header row, same columns as a portfolio; quantity signed (+ the desk buys, - sells); each trade is added alone",
+        "trades": "candidate trades with a header row, same columns as a portfolio, or rows of instrument, quantity without one; quantity signed (+ the desk buys, - sells); each trade is added alone",
         "market": MARKET_DOC,
         "model": MODEL_DOC,
         "params": PARAMS_DOC,

@@ -56,6 +56,7 @@ def _engine_reasons(errors: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 @excel_function(
     "BLACK",
+    rows=('cp', 'forward', 'strike', 't_years', 'vol', 'rate'),
     category=PRICING,
     args={
         "cp": "C/call or P/put (a cell or a range)",
@@ -84,6 +85,7 @@ def black(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rate: Any 
 
 @excel_function(
     "BLACK_GREEKS",
+    rows=('cp', 'forward', 'strike', 't_years', 'vol', 'rate'),
     category=PRICING,
     args={
         "cp": "C/call or P/put",
@@ -116,6 +118,7 @@ def black_greeks(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rat
 
 @excel_function(
     "IMPLIED_VOL",
+    rows=('price', 'cp', 'forward', 'strike', 't_years', 'rate'),
     category=PRICING,
     args={
         "price": "option price: USD per coin if linear, coin per coin if inverse",
@@ -146,6 +149,7 @@ def implied_vol_(price: Any, cp: Any, forward: Any, strike: Any, t_years: Any, r
 
 @excel_function(
     "BINOMIAL",
+    rows=('cp', 'spot', 'strike', 't_years', 'vol', 'rate', 'carry'),
     category=PRICING,
     args={
         "cp": "C/call or P/put",
@@ -184,6 +188,7 @@ def binomial(cp: Any, spot: Any, strike: Any, t_years: Any, vol: Any, rate: Any,
 
 @excel_function(
     "OPTION_TIME",
+    rows=('as_of', 'expiry'),
     category=PRICING,
     args={
         "as_of": "valuation time: an Excel date/time (UTC) or ISO text",
@@ -208,6 +213,7 @@ def to_serial(stamp: Any) -> float:
 
 @excel_function(
     "INSTRUMENT",
+    rows=('name',),
     category=PRICING,
     args={
         "name": "Deribit instrument names (BTC-30OCT26-82000-C, BTC-25DEC26, BTC-PERPETUAL), a cell or a column",

@@ -77,6 +77,7 @@ def _underlying_times(bundle: Any, underlying: Any, expiry: Any) -> tuple[Any, n
 
 @excel_function(
     "VOL",
+    rows=('strike', 'expiry'),
     category=MARKET,
     args={
         "market": MARKET_DOC,
@@ -104,6 +105,7 @@ def vol(market: Any, underlying: Any, strike: Any, expiry: Any) -> list[list[Any
 
 @excel_function(
     "FORWARD",
+    rows=('expiry',),
     category=MARKET,
     args={"market": MARKET_DOC, "underlying": "BTC or ETH", "expiry": "expiries: Excel dates (08:00 UTC) or date/times"},
     returns="forward price, USD per coin (log-linear between the listed expiries' forwards)",
@@ -141,6 +143,7 @@ def smile_params(market: Any, underlying: Any, headers: Any = True) -> list[list
 
 @excel_function(
     "SVI_VOL",
+    rows=('forward', 'strike', 't_years'),
     category=MARKET,
     args={
         "forward": "forward F, USD",
@@ -171,6 +174,7 @@ def svi_vol(forward: Any, strike: Any, t_years: Any, a: Any, b: Any, rho: Any, m
 
 @excel_function(
     "SABR_VOL",
+    rows=('forward', 'strike', 't_years'),
     category=MARKET,
     args={
         "forward": "forward F, USD",

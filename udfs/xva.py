@@ -15,7 +15,7 @@ from pricing.revaluation import position_state
 from pricing.xva.quote import all_in_price, quote_book, rfq_trades
 from udfs.catalogue import excel_function
 from udfs.excel import params as name_values
-from udfs.excel import Field, XlError, broadcast, first_error, is_blank, numbers, output, scalar, scalar_bool, scalar_choice, scalar_number, table, titled
+from udfs.excel import Field, InputError, XlError, broadcast, first_error, is_blank, numbers, output, scalar, scalar_bool, scalar_choice, scalar_number, table, titled
 from udfs.margin import PORTFOLIO_DOC, portfolio_arg
 from udfs.market import RFQ_HELP, addons_arg, market_arg, model_arg, quote_params_arg, table_rows
 from udfs.options import CP
@@ -44,6 +44,7 @@ def per_cell(fn: Callable[..., float], *fields: Field) -> list[list[Any]]:
 
 @excel_function(
     "FVA",
+    rows=('delta_im', 'funding_rate', 'im_rate', 'days'),
     category=XVA,
     args={
         "delta_im": "marginal initial margin ΔIM, USD (from CQ_IM_DELTA)",
@@ -73,6 +74,7 @@ def fva(delta_im: Any, funding_rate: Any, im_rate: Any, days: Any, basis: Any = 
 
 @excel_function(
     "FVA_LIFETIME",
+    rows=('delta_im', 'tenor_years', 'funding_rate', 'im_rate'),
     category=XVA,
     args={
         "delta_im": "ΔIM today, USD",
@@ -107,6 +109,7 @@ def fva_lifetime(delta_im: Any, tenor_years: Any, funding_rate: Any, im_rate: An
 
 @excel_function(
     "MVA",
+    rows=('abs_delta_coin', 'spot', 'vol', 'tenor_years', 'borrow_spread'),
     category=XVA,
     args={
         "abs_delta_coin": "|delta| of the trade, coins",
@@ -139,6 +142,7 @@ def mva(abs_delta_coin: Any, spot: Any, vol: Any, tenor_years: Any, borrow_sprea
 
 @excel_function(
     "KVA",
+    rows=('exposure', 'risk_weight', 'capital_ratio', 'cost_of_capital', 'tenor_years'),
     category=XVA,
     args={
         "exposure": "exposure at default (EAD), USD (from CQ_SACCR or the article's trade exposure)",
@@ -200,6 +204,7 @@ def saccr(cp: Any, direction: Any, spot: Any, strike: Any, units: Any, tenor_yea
 
 @excel_function(
     "CCVA",
+    rows=('im_non_br', 'tenor_years'),
     category=XVA,
     args={
         "im_non_br": "IM posted to the CCP that is not bankruptcy-remote (or ΔIM), USD",
@@ -233,6 +238,7 @@ def ccva_(im_non_br: Any, tenor_years: Any, ccp_type: Any = "qccp", default_fund
 
 @excel_function(
     "K_CM",
+    rows=('k_ccp', 'df_member', 'df_ccp', 'df_all_members'),
     category=XVA,
     args={
         "k_ccp": "the CCP's hypothetical capital K_CCP, USD",
@@ -253,6 +259,7 @@ def k_cm_(k_ccp: Any, df_member: Any, df_ccp: Any, df_all_members: Any) -> list[
 
 @excel_function(
     "QUOTE",
+    rows=('base', 'fva', 'kva', 'mva', 'ccva', 'spread'),
     category=XVA,
     args={
         "base": "base (mid) price of the trade, USD",
@@ -276,14 +283,24 @@ def quote(base: Any, fva: Any, kva: Any, mva: Any, ccva: Any, spread: Any, side:
     return output(all_in_price(b, f + k + m + c, sp, s), errors)
 
 
+def _accepts(params: Any) -> bool:
+    """Whether ``params`` sets accept TRUE (RFQs filled in turn, so rows depend on each other)."""
+    try:
+        return scalar_bool(name_values(params, "params", RFQ_HELP).get("accept"), "accept", default=False)
+    except InputError:
+        return False  # the call itself reports the bad parameter
+
+
 RFQ_COLUMNS = ("base", "delta_im_bid", "delta_im_ask", "fva", "kva", "mva", "ccva", "spread", "bid", "ask")
 
 
 @excel_function(
     "RFQ",
+    rows=('rfqs',),
+    stack_ok=lambda rfqs, portfolio, market, params=None, headers=True: not _accepts(params),
     category=XVA,
     args={
-        "rfqs": "RFQs with a header row: instrument (Deribit name) or legs (NAME:ratio;NAME:ratio), side (the client's: buy, sell, two-way), quantity (contracts) or notional_usd",
+        "rfqs": "RFQs with a header row: instrument (Deribit name) or legs (NAME:ratio;NAME:ratio), side (the client's: buy, sell, two-way), quantity (contracts) or notional_usd; or rows of instrument, side, quantity without a header (one row per formula)",
         "portfolio": PORTFOLIO_DOC,
         "market": "a CQ_MARKET handle, bundled, or a chain range",
         "params": "optional name/value range: model (hvar), accept (FALSE), quote/XVA parameters (sofr, funding_spread, spread_policy, ...) and margin parameters; see the README",
@@ -305,7 +322,7 @@ def rfq(rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any
     qp = quote_params_arg(values)
     accept = scalar_bool(values.get("accept"), "accept", default=False)
     book, _ = portfolio_arg(portfolio)
-    t = table(rfqs, "rfqs", any_of=(("instrument", "instrument_name", "legs"),))
+    t = table(rfqs, "rfqs", any_of=(("instrument", "instrument_name", "legs"),), positional=("instrument", "side", "quantity"))
     rows = table_rows(t)
     errors: list[XlError | None] = []
     for i, row in enumerate(rows):

@@ -1,0 +1,242 @@
+"""The workbook commands of ``clearquote``: recalc, validate, demo, quote, functions.
+
+Exit codes (README): 0 done; 1 validate found mismatches, or a quote/pricing error;
+2 bad input (not a workbook, missing sheet, circular reference, unknown function, bad
+option) with nothing written; 3 recalculated and written, but formulas read input cells that
+hold error values (listed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+
+from tqdm import tqdm
+
+from addin.workbook.book import BookError
+from addin.workbook.engine import EMPTY, Result, recalc, show, validate
+from addin.workbook.writer import _umask
+
+EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_INPUT_ERRORS = 0, 1, 2, 3
+PROGRESS_MIN_CELLS = 2_000
+SHOW_MAX = 25
+
+
+@contextmanager
+def progress_bar(label: str, quiet: bool) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """(on_plan, progress) callbacks driving a tqdm bar on stderr for long books only."""
+    bar: list[Any] = []
+
+    def on_plan(total: int) -> None:
+        if not quiet and total >= PROGRESS_MIN_CELLS:
+            bar.append(tqdm(total=total, desc=label, unit="cell", file=sys.stderr, disable=None, leave=False))
+
+    def step(n: int) -> None:
+        if bar:
+            bar[0].update(n)
+
+    try:
+        yield on_plan, step
+    finally:
+        if bar:
+            bar[0].close()
+
+
+def _report(result: Result, out: TextIO) -> int:
+    s = result.stats
+    cells = s.stacked_cells + s.per_row_cells
+    secs = sum(result.seconds.values())
+    print(f"{cells:,} formulas in {len(result.groups):,} groups ({s.stacked_groups} evaluated over whole columns, "
+          f"{s.per_row_cells:,} cells one by one) in {secs:.2f} s "
+          f"(read {result.seconds.get('read', 0):.2f}, plan {result.seconds.get('plan', 0):.2f}, "
+          f"evaluate {result.seconds.get('evaluate', 0):.2f}, write {result.seconds.get('write', 0):.2f})", file=out)
+    errors = result.errors()
+    if errors:
+        print(f"{len(errors):,} formula cells are errors:", file=out)
+        for cell, code, reason in errors[:SHOW_MAX]:
+            print(f"  {cell}: {code}{' ' + reason if reason else ''}", file=out)
+        if len(errors) > SHOW_MAX:
+            print(f"  ... and {len(errors) - SHOW_MAX:,} more", file=out)
+    bad_inputs = result.read_input_errors()
+    if bad_inputs:
+        print(f"error: {len(bad_inputs)} input cells read by formulas hold error values:", file=sys.stderr)
+        for line in bad_inputs[:SHOW_MAX]:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_INPUT_ERRORS
+    return EXIT_OK
+
+
+def cmd_recalc(book: str, out: str | None, in_place: bool, cache: str, quiet: bool) -> int:
+    with progress_bar("recalc", quiet) as (on_plan, step):
+        result, target = recalc(book, out, in_place=in_place, cache=cache, progress=step, on_plan=on_plan)
+    code = _report(result, sys.stdout)
+    print(f"wrote {target}")
+    return code
+
+
+def cmd_validate(book: str, rtol: float, atol: float, quiet: bool) -> int:
+    with progress_bar("validate", quiet) as (on_plan, step):
+        result, mismatches, compared = validate(book, rtol=rtol, atol=atol, progress=step, on_plan=on_plan)
+    if not mismatches:
+        print(f"{Path(book).name}: all {compared:,} formula cells match the stored values (rtol {rtol:g}, atol {atol:g})")
+        return EXIT_OK
+    print(f"{Path(book).name}: {len(mismatches):,} of {compared:,} formula cells differ from the stored values (rtol {rtol:g}, atol {atol:g})")
+    width = max(len(m.cell) for m in mismatches[:SHOW_MAX])
+    print(f"  {'cell'.ljust(width)}  {'stored':>22}  {'computed':>22}  why")
+    for m in mismatches[:SHOW_MAX]:
+        print(f"  {m.cell.ljust(width)}  {show(m.stored):>22}  {show(m.computed):>22}  {m.why}")
+    if len(mismatches) > SHOW_MAX:
+        print(f"  ... and {len(mismatches) - SHOW_MAX:,} more")
+    return EXIT_MISMATCH
+
+
+def bundled_book(name: str) -> Path:
+    """A workbook shipped in the package (``workbooks/``)."""
+    ref = resources.files("workbooks").joinpath(name)
+    if not ref.is_file():
+        raise BookError(f"the bundled workbook {name} is missing from the installation")
+    return Path(str(ref))
+
+
+def _fmt(v: Any) -> str:
+    if v is EMPTY or v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    return str(v)
+
+
+def table_text(rows: list[list[Any]]) -> str:
+    cells = [[_fmt(v) for v in r] for r in rows]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(cells[0]))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def cmd_demo(out: str | None, quiet: bool) -> int:
+    src = bundled_book("quote_book.xlsx")
+    target = Path(out) if out else Path.cwd() / "quote_book-recalc.xlsx"
+    print(f"clearquote demo: recalculating the bundled quote book ({src.name}) on the bundled Deribit market ...")
+    with progress_bar("recalc", quiet) as (on_plan, step):
+        result, target = recalc(src, target, progress=step, on_plan=on_plan)
+    rfqs = result.book.sheet("RFQs", "RFQs").values
+    header = [rfqs[1, c] for c in range(1, rfqs.shape[1])]
+    keep = [header.index(k) + 1 for k in ("rfq_id", "instrument", "side", "quantity", "base", "delta_im_ask", "fva", "kva", "mva", "ccva", "spread", "bid", "ask")]
+    rows = [[header[c - 1] for c in keep]]
+    for r in range(2, rfqs.shape[0]):
+        if rfqs[r, 1] is EMPTY:
+            continue
+        rows.append([show(rfqs[r, c]) if hasattr(rfqs[r, c], "reason") else rfqs[r, c] for c in keep])
+    print(table_text(rows))
+    summary = result.book.sheet("Summary", "Summary").values
+    print()
+    print(table_text([["summary", "value"]] + [[summary[r, 1], summary[r, 2]] for r in range(2, summary.shape[0]) if summary[r, 1] is not EMPTY]))
+    print()
+    code = _report(result, sys.stdout)
+    print(f"wrote {target} (open it in Excel or LibreOffice: every formula carries its value)")
+    return code
+
+
+def _read_table(path: Path) -> list[list[Any]]:
+    """Rows of a CSV or the first sheet of a workbook, header included."""
+    if not path.exists():
+        raise BookError(f"{path}: no such file")
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = [[_number(v) for v in r] for r in csv.reader(fh) if any(v.strip() for v in r)]
+    elif path.suffix.lower() in (".xlsx", ".xlsm"):
+        from addin.workbook.book import check_file
+
+        import openpyxl
+
+        check_file(path)
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True) if any(v is not None for v in r)]
+        finally:
+            wb.close()
+    else:
+        raise BookError(f"{path.name}: give a .csv or .xlsx table")
+    if len(rows) < 2:
+        raise BookError(f"{path.name}: needs a header row and at least one row")
+    return rows
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip()
+
+
+def write_table_atomic(rows: list[list[Any]], target: Path) -> None:
+    """CSV or xlsx, written to a temporary file beside ``target`` and renamed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        if target.suffix.lower() == ".csv":
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                csv.writer(fh).writerows([[_plain(v) for v in r] for r in rows])
+        elif target.suffix.lower() == ".xlsx":
+            import openpyxl
+
+            wb = openpyxl.Workbook()
+            for r in rows:
+                wb.active.append([_plain(v) for v in r])
+            wb.save(tmp)
+        else:
+            raise BookError(f"{target.name}: the output must be .csv or .xlsx")
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _plain(v: Any) -> Any:
+    return v.text() if hasattr(v, "text") and hasattr(v, "reason") else v
+
+
+def cmd_quote(rfqs: str, portfolio: str | None, market: str, params: str | None, out: str | None) -> int:
+    import udfs
+
+    table = _read_table(Path(rfqs))
+    book = _read_table(Path(portfolio)) if portfolio else "none"
+    pars = _read_table(Path(params))[1:] if params else None
+    result = udfs.CQ_RFQ(table, book, market, pars, True)
+    if len(result) == 1 and len(result[0]) == 1:
+        print(f"clearquote: error: {_plain(result[0][0])}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    rows = [list(table[0]) + list(result[0])] + [list(t) + list(q) for t, q in zip(table[1:], result[1:])]
+    print(table_text([[_plain(v) for v in r] for r in rows]))
+    failed = sum(1 for r in result[1:] if any(hasattr(v, "reason") for v in r))
+    if out:
+        write_table_atomic(rows, Path(out))
+        print(f"wrote {out}")
+    if failed:
+        print(f"{failed} RFQ rows failed (reasons in their cells)", file=sys.stderr)
+        return EXIT_MISMATCH
+    return EXIT_OK
+
+
+def cmd_functions(out: TextIO = sys.stdout) -> int:
+    from udfs.catalogue import CATALOGUE
+
+    buf = io.StringIO()
+    for spec in sorted(CATALOGUE.values(), key=lambda s: (s.category, s.name)):
+        args = ", ".join(f"[{a.name}]" if a.optional else a.name for a in spec.args)
+        stack = " (stacks down a column)" if spec.rows else ""
+        print(f"{spec.desktop_name}({args}){stack}\n    {spec.summary}", file=buf)
+    print(buf.getvalue(), end="", file=out)
+    print("Excel functions: the formulas library's (e.g. IF, SUM, INDEX, MATCH, COUNTIFS, XLOOKUP); not INDIRECT/OFFSET.", file=out)
+    return EXIT_OK

@@ -1,0 +1,199 @@
+"""Writing results as cached values into a copy of the workbook, atomically.
+
+Why not openpyxl: it writes formulas with an empty ``<v/>`` (no cached value) and, to keep
+styles, charts, tables and a VBA project, would need a full (not streaming) load and a full
+re-serialisation. Instead the package is copied member by member and only the worksheet
+XML is edited: each formula cell (``<c><f>..</f></c>``) gets ``<v>`` and ``t``, each member of
+a CSE array range gets its value (inserted if the producer left it out, as openpyxl does).
+Every other byte (styles, drawings, charts, names, tables, ``vbaProject.bin``) is copied as is.
+The result goes to a temporary file in the target folder and is renamed over the target
+only when complete, so a failure never leaves a half-written workbook.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
+
+from formulas.tokens.operand import XlError
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
+
+from addin.workbook.book import BookError
+from addin.workbook.functions import EMPTY
+
+_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_ROW = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
+_CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
+_F = re.compile(rb"<f\b[^>]*?(?:/>|>.*?</f>)", re.S)
+_R = re.compile(rb'\br="([A-Z]*)(\d+)"')
+_T = re.compile(rb'\s+t="[^"]*"')
+_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_DIM = re.compile(rb'<dimension\s+ref="([^"]*)"\s*/>')
+_DATA = re.compile(rb"<sheetData\b[^>]*?(?:/>|>(.*?)</sheetData>)", re.S)
+
+# cell updates per sheet title: {row: {col: value}}; value None strips the cached value
+Updates = Mapping[str, Mapping[int, Mapping[int, Any]]]
+STRIP = object()
+
+
+def sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet title -> its XML part name, from the workbook and its relationships."""
+    wb = ElementTree.fromstring(z.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
+    parts = {}
+    for s in wb.iterfind("m:sheets/m:sheet", _NS):
+        target = targets.get(s.get(_REL), "")
+        part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        parts[s.get("name", "")] = os.path.normpath(part).replace(os.sep, "/")
+    return parts
+
+
+def serialize(value: Any) -> tuple[bytes, bytes]:
+    """(type attribute, ``<v>`` element) for a computed value."""
+    if value is STRIP:
+        return b"", b""
+    if isinstance(value, XlError):
+        return b' t="e"', b"<v>" + str(value).encode() + b"</v>"
+    if isinstance(value, bool):
+        return b' t="b"', b"<v>1</v>" if value else b"<v>0</v>"
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            return b' t="e"', b"<v>#NUM!</v>"
+        return b"", b"<v>" + repr(float(value)).encode() + b"</v>"
+    if value is EMPTY or value is None:
+        return b' t="str"', b"<v></v>"
+    text = escape(_BAD_XML.sub("", str(value)))
+    return b' t="str"', b"<v>" + text.encode("utf-8") + b"</v>"
+
+
+def _cell(attrs: bytes, inner: bytes | None, value: Any) -> bytes:
+    t, v = serialize(value)
+    f = _F.search(inner or b"")
+    return b"<c" + _T.sub(b"", attrs) + t + b">" + (f.group(0) if f else b"") + v + b"</c>"
+
+
+def _row(attrs: bytes, inner: bytes | None, row: int, ups: Mapping[int, Any], formulas: set[tuple[int, int]], done: set[tuple[int, int]]) -> bytes:
+    out: list[bytes] = []
+    pending = sorted(ups)
+    k, col = 0, 0
+    for m in _CELL.finditer(inner or b""):
+        r = _R.search(m.group(1))
+        col = column_index_from_string(r.group(1).decode()) if r and r.group(1) else col + 1
+        while k < len(pending) and pending[k] < col:
+            out.append(_new(row, pending[k], ups[pending[k]], formulas))
+            k += 1
+        if k < len(pending) and pending[k] == col:
+            if (row, col) in formulas and not _F.search(m.group(2) or b""):
+                raise BookError(f"internal: formula cell {get_column_letter(col)}{row} has no <f> in the sheet XML")
+            out.append(_cell(m.group(1), m.group(2), ups[col]))
+            done.add((row, col))
+            k += 1
+        else:
+            out.append(m.group(0))
+    while k < len(pending):
+        out.append(_new(row, pending[k], ups[pending[k]], formulas))
+        k += 1
+    return b"<row" + attrs + b">" + b"".join(out) + b"</row>"
+
+
+def _new(row: int, col: int, value: Any, formulas: set[tuple[int, int]]) -> bytes:
+    if (row, col) in formulas:
+        raise BookError(f"internal: formula cell {get_column_letter(col)}{row} not found in the sheet XML")
+    return _cell(f' r="{get_column_letter(col)}{row}"'.encode(), None, value)
+
+
+def rewrite_sheet(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tuple[int, int]]) -> bytes:
+    """The worksheet XML with cached values set for ``ups`` ({row: {col: value}})."""
+    data = _DATA.search(xml)
+    if data is None:
+        raise BookError("internal: worksheet XML without <sheetData> (a namespace prefix the writer does not handle?)")
+    inner = data.group(1) or b""
+    out: list[bytes] = []
+    rows = sorted(ups)
+    k, pos, row = 0, 0, 0
+    done: set[tuple[int, int]] = set()
+    for m in _ROW.finditer(inner):
+        r = _R.search(m.group(1))
+        row = int(r.group(2)) if r else row + 1
+        out.append(inner[pos : m.start()])
+        while k < len(rows) and rows[k] < row:
+            out.append(f'<row r="{rows[k]}">'.encode() + b"".join(_new(rows[k], c, v, formulas) for c, v in sorted(ups[rows[k]].items())) + b"</row>")
+            k += 1
+        if k < len(rows) and rows[k] == row:
+            out.append(_row(m.group(1), m.group(2), row, ups[row], formulas, done))
+            k += 1
+        else:
+            out.append(m.group(0))
+        pos = m.end()
+    out.append(inner[pos:])
+    while k < len(rows):
+        out.append(f'<row r="{rows[k]}">'.encode() + b"".join(_new(rows[k], c, v, formulas) for c, v in sorted(ups[rows[k]].items())) + b"</row>")
+        k += 1
+    missing = formulas - done
+    if missing:
+        r, c = min(missing)
+        raise BookError(f"internal: formula cell {get_column_letter(c)}{r} not found in the sheet XML")
+    body = b"<sheetData>" + b"".join(out) + b"</sheetData>"
+    return _dimension(xml[: data.start()], ups) + body + xml[data.end() :]
+
+
+def _dimension(head: bytes, ups: Mapping[int, Mapping[int, Any]]) -> bytes:
+    """Widen ``<dimension>`` to cover inserted array members (readers trust it to stop)."""
+    m = _DIM.search(head)
+    if m is None or not ups:
+        return head
+    try:
+        c1, r1, c2, r2 = range_boundaries(m.group(1).decode())
+    except (ValueError, TypeError):
+        return head
+    r2 = max(r2 or 1, max(ups))
+    c2 = max(c2 or 1, max(max(cols) for cols in ups.values() if cols))
+    ref = f"{get_column_letter(c1 or 1)}{r1 or 1}:{get_column_letter(c2)}{r2}".encode()
+    return head[: m.start()] + b'<dimension ref="' + ref + b'"/>' + head[m.end() :]
+
+
+def _members(z: zipfile.ZipFile, replaced: Mapping[str, bytes]) -> Iterator[tuple[zipfile.ZipInfo, bytes]]:
+    for info in z.infolist():
+        yield info, replaced.get(info.filename) if info.filename in replaced else z.read(info)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_cached(src: Path, dst: Path, updates: Updates, formulas: Mapping[str, set[tuple[int, int]]]) -> None:
+    """Copy ``src`` to ``dst`` with cached values set; atomic (temporary file, then rename)."""
+    with zipfile.ZipFile(src) as z:
+        parts = sheet_parts(z)
+        replaced = {}
+        for title, ups in updates.items():
+            if not ups:
+                continue
+            part = parts[title]
+            replaced[part] = rewrite_sheet(z.read(part), ups, formulas.get(title, set()))
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as out:
+                for info, data in _members(z, replaced):
+                    out.writestr(info, data, compress_type=info.compress_type)
+                out.close()
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, os.stat(dst).st_mode & 0o777 if dst.exists() else 0o666 & ~_umask())
+            os.replace(tmp, dst)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
