@@ -13,11 +13,11 @@ import io
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -154,9 +154,9 @@ def _read_table(path: Path) -> list[list[Any]]:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = [[_number(v) for v in r] for r in csv.reader(fh) if any(v.strip() for v in r)]
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
-        from addin.workbook.book import check_file
-
         import openpyxl
+
+        from addin.workbook.book import check_file
 
         check_file(path)
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)

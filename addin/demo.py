@@ -7,7 +7,7 @@ desk, with greeks, from the surface.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -51,7 +51,7 @@ def run_demo(underlying: str = "BTC", as_of: str = "2025-12-31", model: str = "s
     )
 
     now = chain.as_of
-    exp = [e.astype("datetime64[s]").astype(datetime).replace(tzinfo=timezone.utc) for e in surface.expiries]
+    exp = [e.astype("datetime64[s]").astype(datetime).replace(tzinfo=UTC) for e in surface.expiries]
     near, far = exp[min(3, len(exp) - 1)], exp[min(6, len(exp) - 1)]
     fwd = float(surface.forward(np.array([(near - now).total_seconds() / (365 * 86400)]))[0])
     atm = round(fwd / 1000) * 1000

@@ -46,7 +46,7 @@ def build(spec: Spec) -> Any:
     def udf(*args: Any) -> Any:
         try:
             return render(spec.fn(*args))
-        except Exception as exc:  # noqa: BLE001 - the cell shows the reason, never a traceback
+        except Exception as exc:
             return [[failure(exc).text()]]
 
     udf.__name__ = udf.__qualname__ = spec.desktop_name

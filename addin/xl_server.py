@@ -43,7 +43,7 @@ def render(value: Any) -> Any:
 def _call(spec: Spec, args: tuple[Any, ...]) -> Any:
     try:
         return render(spec.fn(*args))
-    except Exception as exc:  # noqa: BLE001 - mapped to a 400 with the reason
+    except Exception as exc:
         raise XlwingsError(failure(exc).reason) from None
 
 

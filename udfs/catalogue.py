@@ -133,7 +133,7 @@ def safe(spec: Spec) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return spec.fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - a cell must show a reason, never a traceback
+        except Exception as exc:
             return [[failure(exc)]]
 
     call.__name__ = call.__qualname__ = spec.desktop_name

@@ -22,13 +22,13 @@ import math
 import pickle
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 ERROR_CODES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!", "#BUSY!")
-EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=timezone.utc)
+EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
 # Excel serials of 1990-01-01 and 2200-01-01: a date outside is almost surely a wrong cell.
 SERIAL_MIN, SERIAL_MAX = 32874.0, 109574.0
 
@@ -181,10 +181,10 @@ def to_datetime(cell: Any, name: str, *, default_hour: int = 0) -> datetime:
     """A date cell: an Excel serial (days since 1899-12-30, fraction = time of day, UTC),
     a datetime/date (naive = UTC) or ISO 8601 text. A whole-day value gets ``default_hour``."""
     if isinstance(cell, datetime):
-        stamp = cell if cell.tzinfo else cell.replace(tzinfo=timezone.utc)
+        stamp = cell if cell.tzinfo else cell.replace(tzinfo=UTC)
         whole = stamp.hour == stamp.minute == stamp.second == 0
     elif isinstance(cell, date):
-        stamp, whole = datetime(cell.year, cell.month, cell.day, tzinfo=timezone.utc), True
+        stamp, whole = datetime(cell.year, cell.month, cell.day, tzinfo=UTC), True
     elif isinstance(cell, (int, float, np.integer, np.floating)) and not isinstance(cell, bool):
         x = float(cell)
         if not (SERIAL_MIN <= x <= SERIAL_MAX):
@@ -196,12 +196,12 @@ def to_datetime(cell: Any, name: str, *, default_hour: int = 0) -> datetime:
         except ValueError:
             raise _CellProblem(f"{cell!r} is not a date (an Excel date, or ISO text 2026-10-30T08:00Z)") from None
         whole = len(cell.strip()) <= 10
-        stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
     elif is_blank(cell):
         raise _CellProblem("the cell is blank; a date is required")
     else:
         raise _CellProblem(f"{_describe(cell)} where a date belongs")
-    stamp = stamp.astimezone(timezone.utc)
+    stamp = stamp.astimezone(UTC)
     return stamp.replace(hour=default_hour) if whole and default_hour else stamp
 
 

@@ -11,7 +11,22 @@ from pricing.margin.call import intraday_margin_call
 from pricing.margin.engine import MarginResult, margin, marginal_im
 from pricing.portfolio import Portfolio, concat, empty_portfolio, portfolio_from_rows
 from udfs.catalogue import excel_function
-from udfs.excel import InputError, Table, XlError, content_key, first_error, grid, is_blank, output, params, scalar, table, titled, to_datetime, _CellProblem
+from udfs.excel import (
+    InputError,
+    Table,
+    XlError,
+    _CellProblem,
+    content_key,
+    first_error,
+    grid,
+    is_blank,
+    output,
+    params,
+    scalar,
+    table,
+    titled,
+    to_datetime,
+)
 from udfs.market import MARGIN_HELP, MarketBundle, addons_arg, market_arg, model_arg
 from udfs.options import to_serial
 from udfs.store import STORE

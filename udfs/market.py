@@ -34,7 +34,20 @@ from pricing.revaluation import Market
 from pricing.scenarios import McParams, ScenarioParams, historical_scenarios, monte_carlo_scenarios
 from pricing.surface import VolSurface, build_surface
 from pricing.xva.quote import QuoteParams
-from udfs.excel import InputError, Table, content_key, grid, is_blank, scalar, scalar_bool, scalar_int, scalar_number, table, to_datetime, _CellProblem
+from udfs.excel import (
+    InputError,
+    Table,
+    _CellProblem,
+    content_key,
+    grid,
+    is_blank,
+    scalar,
+    scalar_bool,
+    scalar_int,
+    scalar_number,
+    table,
+    to_datetime,
+)
 from udfs.store import STORE
 
 BUNDLED_DATES = ("2026-08-21", "2025-12-31")

@@ -13,7 +13,22 @@ from pricing.errors import PricingInputError, reason_texts
 from pricing.implied_vol import implied_vol
 from pricing.instruments import parse_instrument_name
 from udfs.catalogue import excel_function
-from udfs.excel import EXCEL_EPOCH, Field, XlError, _CellProblem, broadcast, choices, dates, grid, is_error, numbers, output, scalar_choice, scalar_int, titled
+from udfs.excel import (
+    EXCEL_EPOCH,
+    Field,
+    XlError,
+    _CellProblem,
+    broadcast,
+    choices,
+    dates,
+    grid,
+    is_error,
+    numbers,
+    output,
+    scalar_choice,
+    scalar_int,
+    titled,
+)
 
 PRICING = "clearquote pricing"
 CP = {"C": 1, "call": 1, "P": -1, "put": -1, "1": 1, "-1": -1}

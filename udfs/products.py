@@ -11,7 +11,18 @@ from pricing.errors import PricingInputError
 from pricing.marketdata import load_dvol
 from pricing.varswap import chain_variance_strikes, constant_maturity_variance, vol_of_vol_from_dvol, vol_swap_strike
 from udfs.catalogue import excel_function
-from udfs.excel import InputError, grid, is_blank, numbers, scalar, scalar_choice, scalar_number, titled, to_datetime, _CellProblem
+from udfs.excel import (
+    InputError,
+    _CellProblem,
+    grid,
+    is_blank,
+    numbers,
+    scalar,
+    scalar_choice,
+    scalar_number,
+    titled,
+    to_datetime,
+)
 from udfs.market import market_arg
 from udfs.options import CP, SETTLE
 from udfs.surface import MARKET, MARKET_DOC
@@ -137,7 +148,7 @@ def volswap_strike(market: Any, underlying: Any, days: Any = 30, vol_of_vol: Any
     if is_blank(scalar(vol_of_vol, "vol_of_vol")):
         try:
             vov = vol_of_vol_from_dvol(load_dvol(code).values)
-        except Exception as exc:  # noqa: BLE001 - no bundled DVOL for this underlying
+        except Exception as exc:
             raise InputError(f"vol_of_vol: no bundled DVOL for {code} ({exc}); give vol_of_vol") from None
     else:
         vov = scalar_number(vol_of_vol, "vol_of_vol", lo=0, hi=20)

@@ -8,14 +8,38 @@ from typing import Any
 import numpy as np
 
 from pricing.errors import DataError, PricingInputError
-from pricing.xva.adjustments import ccp_default_params, ccva, fva_im_lifetime, fva_im_simple, k_cm, kva_simple, mva_vm_settlement_lag, saccr_option
+from pricing.revaluation import position_state
+from pricing.xva.adjustments import (
+    ccp_default_params,
+    ccva,
+    fva_im_lifetime,
+    fva_im_simple,
+    k_cm,
+    kva_simple,
+    mva_vm_settlement_lag,
+    saccr_option,
+)
 from pricing.xva.profiles import grid as time_grid
 from pricing.xva.profiles import profile as runoff_profile
-from pricing.revaluation import position_state
 from pricing.xva.quote import all_in_price, quote_book, rfq_trades
 from udfs.catalogue import excel_function
+from udfs.excel import (
+    Field,
+    InputError,
+    XlError,
+    broadcast,
+    first_error,
+    is_blank,
+    numbers,
+    output,
+    scalar,
+    scalar_bool,
+    scalar_choice,
+    scalar_number,
+    table,
+    titled,
+)
 from udfs.excel import params as name_values
-from udfs.excel import Field, InputError, XlError, broadcast, first_error, is_blank, numbers, output, scalar, scalar_bool, scalar_choice, scalar_number, table, titled
 from udfs.margin import PORTFOLIO_DOC, portfolio_arg
 from udfs.market import RFQ_HELP, addons_arg, market_arg, model_arg, quote_params_arg, table_rows
 from udfs.options import CP

@@ -17,13 +17,13 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula
 
@@ -41,6 +41,7 @@ USD0 = "#,##0"
 PCT = "0.000%"
 
 AS_OF = "2026-08-21"
+DESK_PARAMS = "Lab!$A$43:$B$44"
 PORTFOLIO_EXPIRIES = ("25SEP26", "25DEC26")
 
 
@@ -251,7 +252,7 @@ def seed_example() -> Workbook:
 
 def _article_chain(ws) -> int:  # type: ignore[no-untyped-def]
     """The article's market as a Deribit-layout chain: spot 52,000, vol 65% flat, r = 0."""
-    as_of = datetime(2026, 8, 21, 8, 0, tzinfo=timezone.utc)
+    as_of = datetime(2026, 8, 21, 8, 0, tzinfo=UTC)
     cols = ["timestamp", "instrument_name", "mark_iv", "mark_price", "underlying_price", "index_price"]
     _header(ws, 1, cols)
     row = 2
@@ -305,6 +306,9 @@ def margin_lab() -> Workbook:
     lab["A13"], lab["B13"] = "our HS-VaR at 99.5% on the article spread", f'=CQ_IM({art},$B$3,"hvar",$A$15:$B$16)'
     lab["A15"], lab["B15"] = "alpha", 0.995
     lab["A16"], lab["B16"] = "apc", "none"
+    lab["A42"], lab["B42"] = "desk margin parameters", "(the replica's defaults, stated)"
+    lab["A43"], lab["B43"] = "alpha", 0.995
+    lab["A44"], lab["B44"] = "horizon_days", 2.0
     lab["C13"] = "ratio to the article (METHODOLOGY F2: with 1-BTC options the article's figure is not reachable)"
     lab["D13"] = "=B13/B12"
     # The hedge: of the desk book's own options, the trade that lowers the IM most.
@@ -312,7 +316,7 @@ def margin_lab() -> Workbook:
     table = [["instrument", "quantity"], *[[n, q] for n, q in desk]]
     last = 18 + len(udfs.CQ_IM_BREAKDOWN(table, handle, "hvar", None, False))
     _header(lab, 18, ["IM breakdown (desk, hvar)", "usd"])
-    lab["A19"] = ArrayFormula(f"A19:B{last}", f"=CQ_IM_BREAKDOWN({book},$B$4,\"hvar\",,FALSE)")
+    lab["A19"] = ArrayFormula(f"A19:B{last}", f"=CQ_IM_BREAKDOWN({book},$B$4,\"hvar\",{DESK_PARAMS},FALSE)")
     for r in range(19, last + 1):
         lab.cell(r, 2).number_format = USD0
 
@@ -336,7 +340,7 @@ def margin_lab() -> Workbook:
     mc["A3"], mc["B3"] = "BTC", 0.5
     mc["D1"] = "intraday call: the IM on the new market against the collateral held (USD + BTC at spot)"
     _header(mc, 3, ["item", "value"], 4)
-    mc["D4"] = ArrayFormula("D4:E8", f'=CQ_MARGIN_CALL({book},$A$1:$B$3,Lab!$B$4,"hvar",,FALSE)')
+    mc["D4"] = ArrayFormula("D4:E8", f'=CQ_MARGIN_CALL({book},$A$1:$B$3,Lab!$B$4,"hvar",{DESK_PARAMS},FALSE)')
     mc["E8"].number_format = "yyyy-mm-dd hh:mm"
     mc["D10"], mc["E10"] = "call to post, USD", '=INDEX(E4:E8,MATCH("call_usd",D4:D8,0))'
     for r in range(4, 8):
@@ -347,7 +351,7 @@ def margin_lab() -> Workbook:
     n = len(udfs.CQ_SCENARIO_PNL(table, handle)) - 1
     sc = wb.create_sheet("Scenarios")
     _header(sc, 1, ["end_date", "pnl_usd", "stressed"])
-    sc["A2"] = ArrayFormula(f"A2:C{n + 1}", f'=CQ_SCENARIO_PNL({book},Lab!$B$4,"hvar",,FALSE)')
+    sc["A2"] = ArrayFormula(f"A2:C{n + 1}", f'=CQ_SCENARIO_PNL({book},Lab!$B$4,"hvar",{DESK_PARAMS},FALSE)')
     pnl = f"$B$2:$B${n + 1}"
     _header(sc, 1, ["bin from, USD", "bin to, USD", "scenarios"], 5)
     sc["J1"], sc["K1"] = "min", f"=MIN({pnl})"

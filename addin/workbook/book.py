@@ -169,7 +169,7 @@ def read_book(path: Path | str, *, stored: bool = False) -> Book:
     check_file(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=stored, keep_links=False)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for damaged files
+    except Exception as exc:
         raise BookError(f"{path.name}: cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
     try:
         sheets: dict[str, Sheet] = {}

@@ -22,9 +22,9 @@ from addin.workbook.book import Book, BookError, address, read_book
 from addin.workbook.evaluate import Evaluator, Stats
 from addin.workbook.functions import EMPTY, catalogue_spec, reason_of
 from addin.workbook.plan import Group, build_groups, plan
-from addin.workbook.writer import STRIP, write_cached
+from addin.workbook.writer import STRIP, Frozen, write_cached
 
-CACHE_MODES = ("all", "catalogue")
+CACHE_MODES = ("all", "catalogue", "libreoffice")
 
 
 @dataclass
@@ -80,8 +80,13 @@ def uses_catalogue(group: Group) -> bool:
     return any(catalogue_spec(name) is not None for name in group.functions)
 
 
-def recalculate(path: Path | str, progress: Callable[[int], None] | None = None, on_plan: Callable[[int], None] | None = None) -> Result:
-    """Evaluate every formula of the workbook at ``path`` (which is only read)."""
+def recalculate(path: Path | str, progress: Callable[[int], None] | None = None, on_plan: Callable[[int], None] | None = None,
+                *, stack: bool = True) -> Result:
+    """Evaluate every formula of the workbook at ``path`` (which is only read).
+
+    ``stack=False`` turns the fast path off (every cell evaluated alone): the reference the
+    tests compare the fast path with.
+    """
     t0 = time.perf_counter()
     book = read_book(path)
     t1 = time.perf_counter()
@@ -90,7 +95,7 @@ def recalculate(path: Path | str, progress: Callable[[int], None] | None = None,
     t2 = time.perf_counter()
     if on_plan is not None:
         on_plan(sum(g.cells() for g in groups))
-    ev = Evaluator(book)
+    ev = Evaluator(book, stack)
     ev.run(steps, progress)
     t3 = time.perf_counter()
     return Result(book, groups, ev.stats, {"read": t1 - t0, "plan": t2 - t1, "evaluate": t3 - t2})
@@ -122,6 +127,9 @@ def save(result: Result, target: Path, cache: str = "all") -> None:
     ``cache="all"`` stores every formula's value; ``"catalogue"`` stores only the values of
     cells that call the catalogue and clears the others, so that a spreadsheet program
     without the add-in (LibreOffice) keeps our values and computes its own for the rest.
+    ``"libreoffice"`` is ``"catalogue"`` with the catalogue's CSE arrays stored as plain
+    values: LibreOffice 7.4 recalculates array formulas on load whatever the recalc setting
+    (measured: every member became #NAME?), while it keeps single cells' cached values.
     """
     if cache not in CACHE_MODES:
         raise BookError(f"cache: {cache!r} is not one of {', '.join(CACHE_MODES)}")
@@ -129,8 +137,11 @@ def save(result: Result, target: Path, cache: str = "all") -> None:
     for sheet, cells in result.positions().items():
         values = result.book.sheet(sheet, sheet).values
         for (r, c), g in cells.items():
-            keep = cache == "all" or uses_catalogue(g)
-            updates[sheet][r][c] = values[r, c] if keep else STRIP
+            ours = uses_catalogue(g)
+            if cache == "all" or (ours and not (cache == "libreoffice" and g.array)):
+                updates[sheet][r][c] = values[r, c]
+            else:
+                updates[sheet][r][c] = Frozen(values[r, c]) if ours else STRIP
     write_cached(result.book.path, target, updates, result.anchors())
 
 

@@ -19,12 +19,12 @@ import formulas
 import numpy as np
 from formulas.ranges import Ranges
 from formulas.tokens.operand import XlError
+from openpyxl.utils import get_column_letter
 
 from addin.workbook.book import Book, BookError, where
 from addin.workbook.functions import EMPTY, STATE, catalogue_spec, error, register
 from addin.workbook.plan import NEEDS_ADDRESS, Binding, Group, Step
 from addin.workbook.refs import Ref, analyse, fill_missing, parse_ref
-from openpyxl.utils import get_column_letter
 
 
 @dataclass
@@ -74,8 +74,9 @@ def fit(result: np.ndarray, height: int, width: int) -> np.ndarray:
 class Evaluator:
     """Runs a plan over a book, writing results into the book's value arrays."""
 
-    def __init__(self, book: Book) -> None:
+    def __init__(self, book: Book, stack: bool = True) -> None:
         self.book = book
+        self.stack = stack
         register()
         self.parser = formulas.Parser()
         self.stats = Stats()
@@ -91,7 +92,7 @@ class Evaluator:
         if key not in self._compiled:
             try:
                 fn = self.parser.ast(fill_missing(group.text, lambda name: catalogue_spec(name) is not None))[1].compile()
-            except Exception as exc:  # noqa: BLE001 - formulas' parser errors
+            except Exception as exc:
                 raise BookError(f"{where(self.book.path, group.sheet, group.rep_row, group.col)}: cannot compile {group.text!r} ({exc})") from None
             own = {}
             for op in group.operands:
@@ -172,7 +173,7 @@ class Evaluator:
                 progress(done)
 
     def group(self, group: Group) -> None:
-        if group.stackable() and self._stacked(group):
+        if self.stack and group.stackable() and self._stacked(group):
             return
         for row in group.rows.tolist():
             self.cell(group, row)
@@ -186,7 +187,7 @@ class Evaluator:
         STATE.stacked, STATE.vetoed = True, False
         try:
             result = as_grid(fn(*args))
-        except Exception as exc:  # noqa: BLE001 - fall back to per-row, which reports per cell
+        except Exception as exc:
             self.stats.fallbacks.append(f"{group.sheet}!{get_column_letter(group.col)}{group.rep_row}: {type(exc).__name__}")
             return False
         finally:
@@ -219,7 +220,7 @@ class Evaluator:
         args = self._row_inputs(shift_group, bindings, row, ranges=any(f in NEEDS_ADDRESS for f in group.functions))
         try:
             result = as_grid(fn(*args))
-        except Exception as exc:  # noqa: BLE001 - an engine failure becomes this cell's error
+        except Exception as exc:
             result = np.array([[error("#VALUE!", f"formula engine: {type(exc).__name__}: {exc}")]], dtype=object)
         if group.array:
             placed = fit(result, group.height, group.width)

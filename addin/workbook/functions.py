@@ -27,11 +27,10 @@ from formulas.functions import wrap_func
 from formulas.tokens.operand import Error, XlError
 
 import udfs  # noqa: F401 - registers the catalogue
+from addin.workbook.refs import MISSING
 from udfs.catalogue import CATALOGUE, Spec, safe
 from udfs.excel import XlError as UdfError
 from udfs.names import NAME_TABLE
-
-from addin.workbook.refs import MISSING
 
 EMPTY = sh.EMPTY
 

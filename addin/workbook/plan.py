@@ -136,7 +136,7 @@ def build_groups(book: Book) -> list[Group]:
         g = Group(len(groups), sheet, col, np.fromiter((c.row for c in cells), dtype=np.int64, count=len(cells)), rep.text, array)
         try:
             g.operands = analyse(rep.text)
-        except Exception as exc:  # noqa: BLE001 - openpyxl's tokenizer raises plain errors
+        except Exception as exc:
             problems.append(f"{where(book.path, sheet, rep.row, col)}: cannot parse the formula {rep.text!r} ({exc})")
             continue
         g.functions = function_names(rep.text)

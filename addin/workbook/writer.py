@@ -45,6 +45,15 @@ Updates = Mapping[str, Mapping[int, Mapping[int, Any]]]
 STRIP = object()
 
 
+class Frozen:
+    """A value to store with the cell's formula removed (the cell becomes a constant)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 def sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
     """Sheet title -> its XML part name, from the workbook and its relationships."""
     wb = ElementTree.fromstring(z.read("xl/workbook.xml"))
@@ -77,8 +86,9 @@ def serialize(value: Any) -> tuple[bytes, bytes]:
 
 
 def _cell(attrs: bytes, inner: bytes | None, value: Any) -> bytes:
-    t, v = serialize(value)
-    f = _F.search(inner or b"")
+    frozen = isinstance(value, Frozen)
+    t, v = serialize(value.value if frozen else value)
+    f = None if frozen else _F.search(inner or b"")
     return b"<c" + _T.sub(b"", attrs) + t + b">" + (f.group(0) if f else b"") + v + b"</c>"
 
 
