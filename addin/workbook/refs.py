@@ -157,6 +157,16 @@ def _has_span(segment: str) -> bool:
     return bool(re.search(r"(?<![\dA-Za-z\]])\$?(?:[A-Za-z]{1,3}|\d+):\$?(?:[A-Za-z]{1,3}|\d+)(?![\d(])", segment)) and not re.fullmatch(r"[^:]*", segment)
 
 
+def r1c1(ref: Ref, row: int, col: int) -> str:
+    """``ref`` in R1C1 relative to (row, col): ``SHEET!R[0]C[-1]:R[0]C[-1]``."""
+    r1 = f"R{ref.row1}" if ref.abs_row1 else f"R[{ref.row1 - row}]"
+    c1 = f"C{ref.col1}" if ref.abs_col1 else f"C[{ref.col1 - col}]"
+    r2 = f"R{ref.row2}" if ref.abs_row2 else f"R[{ref.row2 - row}]"
+    c2 = f"C{ref.col2}" if ref.abs_col2 else f"C[{ref.col2 - col}]"
+    sheet = f"{(ref.sheet or '').upper()}!" if ref.sheet else ""
+    return f"{sheet}{r1}{c1}:{r2}{c2}"
+
+
 def _general(row: int, col: int):  # type: ignore[no-untyped-def]
     def one(m: re.Match[str]) -> str:
         text = m.group(0)
@@ -165,12 +175,7 @@ def _general(row: int, col: int):  # type: ignore[no-untyped-def]
         ref = parse_ref(text)
         if ref is None or (ref.row2 != MAX_ROW and ref.col2 != MAX_COL):
             return text
-        r1 = f"R{ref.row1}" if ref.abs_row1 else f"R[{ref.row1 - row}]"
-        c1 = f"C{ref.col1}" if ref.abs_col1 else f"C[{ref.col1 - col}]"
-        r2 = f"R{ref.row2}" if ref.abs_row2 else f"R[{ref.row2 - row}]"
-        c2 = f"C{ref.col2}" if ref.abs_col2 else f"C[{ref.col2 - col}]"
-        sheet = f"{(ref.sheet or '').upper()}!" if ref.sheet else ""
-        return f"{sheet}{r1}{c1}:{r2}{c2}"
+        return r1c1(ref, row, col)
 
     return one
 
@@ -178,23 +183,12 @@ def _general(row: int, col: int):  # type: ignore[no-untyped-def]
 def _shape_key_reference(formula: str, row: int, col: int) -> str:
     """The general (slower) form of :func:`shape_key`, every reference through :func:`parse_ref`; a test oracle."""
 
-    """The formula with every A1 reference made relative to (row, col), as R1C1.
-
-    Two cells with the same key compute the same function of their shifted inputs, so
-    ``=A2*2`` in B2 and ``=A3*2`` in B3 share the key ``=R[0]C[-1]*2``.
-    """
-
     def rewrite(segment: str) -> str:
         def one(m: re.Match[str]) -> str:
             ref = parse_ref(m.group(0))
             if ref is None:
                 return m.group(0)
-            r1 = f"R{ref.row1}" if ref.abs_row1 else f"R[{ref.row1 - row}]"
-            c1 = f"C{ref.col1}" if ref.abs_col1 else f"C[{ref.col1 - col}]"
-            r2 = f"R{ref.row2}" if ref.abs_row2 else f"R[{ref.row2 - row}]"
-            c2 = f"C{ref.col2}" if ref.abs_col2 else f"C[{ref.col2 - col}]"
-            sheet = f"{(ref.sheet or '').upper()}!" if ref.sheet else ""
-            return f"{sheet}{r1}{c1}:{r2}{c2}"
+            return r1c1(ref, row, col)
 
         return _REF.sub(one, segment)
 
