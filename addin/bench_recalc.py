@@ -20,23 +20,37 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-AS_OF_SERIAL = 46255.40797516204  # the bundled market's time (2026-08-21 09:47 UTC)
-EXPIRIES = (46290.333333333336, 46325.333333333336, 46381.333333333336)  # 25SEP26, 30OCT26, 25DEC26 08:00
+EXPIRY_CODES = ("25SEP26", "30OCT26", "25DEC26")  # listed BTC expiries of the bundled 2026-08-21 chain
+
+
+def _serials() -> tuple[float, tuple[float, ...]]:
+    """The bundled market's time and the book's expiries (08:00 UTC) as Excel serials."""
+    from datetime import datetime
+
+    from openpyxl.utils.datetime import to_excel
+
+    from pricing.chain import load_bundled_chain
+
+    chain = load_bundled_chain("BTC", "2026-08-21")
+    as_of = to_excel(chain.as_of.replace(tzinfo=None))
+    expiries = tuple(to_excel(datetime.strptime(code, "%d%b%y").replace(hour=8)) for code in EXPIRY_CODES)
+    return float(as_of), tuple(float(e) for e in expiries)
 
 
 def generate(path: Path, rows: int) -> Path:
     """A quote book of ``rows`` RFQs with per-row formulas (write-only openpyxl: fast, small)."""
+    as_of, expiries = _serials()
     wb = Workbook(write_only=True)
     mk = wb.create_sheet("Market")
     mk.append(["market", '=CQ_MARKET("bundled")'])
-    mk.append(["as_of", AS_OF_SERIAL])
+    mk.append(["as_of", as_of])
     mk.append(["underlying", "BTC"])  # CQ_VOL/CQ_FORWARD take one underlying per call
     ws = wb.create_sheet("RFQs")
     ws.append(["underlying", "expiry", "strike", "cp", "quantity", "side", "forward", "t_years", "vol", "price", "premium", "quoted", "rounded"])
     for i in range(rows):
         r = i + 2
         ws.append([
-            "BTC", EXPIRIES[i % 3], 60_000.0 + 1_000.0 * (i % 41), "C" if i % 2 else "P", float(1 + i % 25), "buy" if i % 3 else "sell",
+            "BTC", expiries[i % 3], 60_000.0 + 1_000.0 * (i % 41), "C" if i % 2 else "P", float(1 + i % 25), "buy" if i % 3 else "sell",
             f"=CQ_FORWARD(Market!$B$1,Market!$B$3,B{r})", f"=CQ_OPTION_TIME(Market!$B$2,B{r})", f"=CQ_VOL(Market!$B$1,Market!$B$3,C{r},B{r})",
             f"=CQ_BLACK(D{r},G{r},C{r},H{r},I{r})", f"=J{r}*E{r}", f'=IF(F{r}="buy",K{r}*1.002,K{r}*0.998)', f"=ROUND(L{r},2)",
         ])

@@ -58,6 +58,10 @@ def _report(result: Result, out: TextIO) -> int:
           f"{s.per_row_cells:,} cells one by one) in {secs:.2f} s "
           f"(read {result.seconds.get('read', 0):.2f}, plan {result.seconds.get('plan', 0):.2f}, "
           f"evaluate {result.seconds.get('evaluate', 0):.2f}, write {result.seconds.get('write', 0):.2f})", file=out)
+    if s.fallbacks:
+        print(f"{len(s.fallbacks)} groups could not be evaluated over whole columns and went row by row:", file=out)
+        for line in s.fallbacks[:SHOW_MAX]:
+            print(f"  {line}", file=out)
     errors = result.errors()
     if errors:
         print(f"{len(errors):,} formula cells are errors:", file=out)

@@ -122,7 +122,7 @@ def cell_value(value: Any, data_type: str) -> Any:
     """An openpyxl cell value as Excel holds it: numbers as float, dates as serials, errors as tokens."""
     if value is None:
         return EMPTY
-    if data_type == "e" or (isinstance(value, str) and data_type == "e"):
+    if data_type == "e":
         code = str(value).strip().upper()
         return error(code if code in ERROR_CODES else "#VALUE!")
     if isinstance(value, bool):

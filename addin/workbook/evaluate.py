@@ -18,11 +18,10 @@ from typing import Any
 import formulas
 import numpy as np
 from formulas.ranges import Ranges
-from formulas.tokens.operand import XlError
 from openpyxl.utils import get_column_letter
 
 from addin.workbook.book import Book, BookError, where
-from addin.workbook.functions import EMPTY, STATE, catalogue_spec, error, register
+from addin.workbook.functions import STATE, catalogue_spec, error, register
 from addin.workbook.plan import NEEDS_ADDRESS, Binding, Group, Step
 from addin.workbook.refs import Ref, analyse, fill_missing, parse_ref
 
@@ -47,6 +46,9 @@ def scalar(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return error("#NUM!", "not a finite number")
     return value
+
+
+_SCALARS = np.frompyfunc(scalar, 1, 1)
 
 
 def as_grid(result: Any) -> np.ndarray:
@@ -199,9 +201,7 @@ class Evaluator:
         sheet = self.book.sheet(group.sheet, group.sheet)
         width = group.width
         placed = fit(result, n, width) if group.array else result[:, :1]
-        flat = placed.ravel()
-        for i in range(flat.size):
-            flat[i] = scalar(flat[i])
+        placed = _SCALARS(placed)  # numpy's C loop over the cells, not a Python one
         sheet.values[group.rows[:, None], group.col + np.arange(width)[None, :]] = placed.reshape(n, width)
         self.stats.stacked_groups += 1
         self.stats.stacked_cells += n
@@ -242,11 +242,3 @@ class Evaluator:
 
 def _at(group: Group, row: int) -> Group:
     return Group(group.gid, group.sheet, group.col, np.array([row]), group.text, group.array, group.operands, group.functions)
-
-
-def is_error(value: Any) -> bool:
-    return isinstance(value, XlError)
-
-
-def blank(value: Any) -> bool:
-    return value is EMPTY or value is None

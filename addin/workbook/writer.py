@@ -122,6 +122,11 @@ def _new(row: int, col: int, value: Any, formulas: set[tuple[int, int]]) -> byte
     return _cell(f' r="{get_column_letter(col)}{row}"'.encode(), None, value)
 
 
+def _new_row(row: int, ups: Mapping[int, Any], formulas: set[tuple[int, int]]) -> bytes:
+    """A ``<row>`` the producer left out (it only holds members of an array range)."""
+    return f'<row r="{row}">'.encode() + b"".join(_new(row, c, v, formulas) for c, v in sorted(ups.items())) + b"</row>"
+
+
 def rewrite_sheet(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tuple[int, int]]) -> bytes:
     """The worksheet XML with cached values set for ``ups`` ({row: {col: value}})."""
     data = _DATA.search(xml)
@@ -137,7 +142,7 @@ def rewrite_sheet(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: se
         row = int(r.group(2)) if r else row + 1
         out.append(inner[pos : m.start()])
         while k < len(rows) and rows[k] < row:
-            out.append(f'<row r="{rows[k]}">'.encode() + b"".join(_new(rows[k], c, v, formulas) for c, v in sorted(ups[rows[k]].items())) + b"</row>")
+            out.append(_new_row(rows[k], ups[rows[k]], formulas))
             k += 1
         if k < len(rows) and rows[k] == row:
             out.append(_row(m.group(1), m.group(2), row, ups[row], formulas, done))
@@ -147,7 +152,7 @@ def rewrite_sheet(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: se
         pos = m.end()
     out.append(inner[pos:])
     while k < len(rows):
-        out.append(f'<row r="{rows[k]}">'.encode() + b"".join(_new(rows[k], c, v, formulas) for c, v in sorted(ups[rows[k]].items())) + b"</row>")
+        out.append(_new_row(rows[k], ups[rows[k]], formulas))
         k += 1
     missing = formulas - done
     if missing:
