@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import ndtr
 
+from pricing import accel
 from pricing.binomial import binomial_price
 from pricing.black import black76_greeks, black76_price
 from pricing.implied_vol import implied_vol
@@ -82,69 +83,103 @@ def _quantlib_american(n: int) -> float | None:
     return (time.perf_counter() - start) / n
 
 
+def _per_unit(fn: Callable[[], object], n: int, repeats: int, scale: float) -> float:
+    fn()  # warm: compile or load the kernels
+    return _median_seconds(fn, repeats) / n * scale
+
+
+def _both_paths(fn: Callable[[], object], n: int, repeats: int, scale: float) -> tuple[float | None, float]:
+    """(numba figure or None, numpy figure) of the same call on the same inputs."""
+    fast = None
+    if accel.numba_installed():
+        with accel.using("numba"):
+            fast = _per_unit(fn, n, repeats, scale)
+    with accel.using("numpy"):
+        slow = _per_unit(fn, n, repeats, scale)
+    return fast, slow
+
+
+def _quote_books(quick: bool, repeats: int) -> dict[str, float | None]:
+    """Seconds to recalculate generated quote books end to end (read, evaluate, write), in this process."""
+    import tempfile
+    from pathlib import Path
+
+    from addin.bench_recalc import generate, time_recalc
+
+    out: dict[str, float | None] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows, key in ((1_000, "quote_book_1k_s"), (10_000, "quote_book_10k_s")):
+            path = generate(Path(tmp) / f"book{rows}.xlsx", rows)
+            time_recalc("clearquote", path)
+            out[key] = float(np.median([time_recalc("clearquote", path) for _ in range(1 if quick else repeats)]))
+        out["quote_book_1k_formulas_s"] = time_recalc("formulas", Path(tmp) / "book1000.xlsx")
+    return out
+
+
 def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | None]:
-    sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]
-    repeats = 3 if quick else 5
-    rows: list[tuple[str, int, float, str]] = []
-    results: dict[str, float | None] = {}
-    for n in sizes:
-        cp, f, k, t, v = _inputs(n)
+    """Time every kernel on both paths and beside the peers; print a table (or one JSON object)."""
+    n = 100_000 if quick else 1_000_000
+    repeats = 3 if quick else 7
+    res: dict[str, float | None] = {"kernels": None}
+    cp, f, k, t, v = _inputs(n)
+    with accel.using("numpy"):
         price = black76_price(cp, f, k, t, v)
-        ours = _median_seconds(lambda: black76_price(cp, f, k, t, v), repeats) / n * 1e9
-        base = _median_seconds(lambda: _numpy_baseline(cp, f, k, t, v), repeats) / n * 1e9
-        greeks = _median_seconds(lambda: black76_greeks(cp, f, k, t, v), repeats) / n * 1e9
-        iv = _median_seconds(lambda: implied_vol(price, cp, f, k, t), max(1, repeats - 2)) / n * 1e9
-        rows += [
-            ("black76 price (clearquote, chunked numpy)", n, ours, "ns"),
-            ("black76 price (plain numpy + ndtr)", n, base, "ns"),
-            ("black76 price + 7 greeks", n, greeks, "ns"),
-            ("implied vol (1e-10)", n, iv, "ns"),
-        ]
-        results[f"black76_price_ns_{n}"] = ours
-        results[f"black76_price_numpy_ns_{n}"] = base
-        results[f"black76_greeks_ns_{n}"] = greeks
-        results[f"implied_vol_ns_{n}"] = iv
-    n_ql = 10_000
-    cp, f, k, t, v = _inputs(n_ql)
+    res["black76_price_ns"], res["black76_price_numpy_ns"] = _both_paths(lambda: black76_price(cp, f, k, t, v), n, repeats, 1e9)
+    res["black76_price_plain_numpy_ns"] = _per_unit(lambda: _numpy_baseline(cp, f, k, t, v), n, repeats, 1e9)
+    res["black76_greeks_ns"], res["black76_greeks_numpy_ns"] = _both_paths(lambda: black76_greeks(cp, f, k, t, v), n, repeats, 1e9)
+    res["implied_vol_ns"], res["implied_vol_numpy_ns"] = _both_paths(lambda: implied_vol(price, cp, f, k, t), n, max(1, repeats - 4), 1e9)
+    n_ql = 20_000
     try:
-        ql_ns = _median_seconds(lambda: _quantlib_black_loop(cp, f, k, t, v), repeats) / n_ql * 1e9
-        rows.append(("black76 price (QuantLib blackFormula loop)", n_ql, ql_ns, "ns"))
+        sub = [a[:n_ql] for a in (cp, f, k, t, v)]
+        res["black76_price_quantlib_ns"] = _per_unit(lambda: _quantlib_black_loop(*sub), n_ql, 3, 1e9)
     except ImportError:
-        ql_ns = None
-    results["black76_price_quantlib_ns"] = ql_ns
+        res["black76_price_quantlib_ns"] = None
     n_am = 2_000 if quick else 10_000
-    rng = np.random.default_rng(3)
-    strikes = rng.uniform(80, 120, n_am)
-    am = _median_seconds(lambda: binomial_price(-1, 100.0, strikes, 180 / 365, 0.5, 0.05, steps=200), max(1, repeats - 2)) / n_am * 1e6
-    rows.append(("american CRR 200 steps (clearquote)", n_am, am, "us"))
+    strikes = np.random.default_rng(3).uniform(80, 120, n_am)
+    crr = lambda: binomial_price(-1, 100.0, strikes, 180 / 365, 0.5, 0.05, steps=200)  # noqa: E731
+    res["american_crr200_us"], res["american_crr200_numpy_us"] = _both_paths(crr, n_am, 3, 1e6)
     ql_am = _quantlib_american(200)
-    if ql_am is not None:
-        rows.append(("american CRR 200 steps (QuantLib engine)", 200, ql_am * 1e6, "us"))
-    results["american_crr200_us"] = am
-    results["american_crr200_quantlib_us"] = None if ql_am is None else ql_am * 1e6
+    res["american_crr200_quantlib_us"] = None if ql_am is None else ql_am * 1e6
     from addin.bench_margin import margin_bench
 
-    margin_rows, margin_results = margin_bench(quick)
-    rows += [(name, n, value, unit) for name, n, value, unit in margin_rows]
-    results.update(margin_results)
-    largest = sizes[-1]
-    results["black76_price_ns"] = results[f"black76_price_ns_{largest}"]
-    results["black76_price_numpy_ns"] = results[f"black76_price_numpy_ns_{largest}"]
-    results["black76_greeks_ns"] = results[f"black76_greeks_ns_{largest}"]
-    results["implied_vol_ns"] = results[f"implied_vol_ns_{largest}"]
+    res.update(margin_bench(quick))
+    res.update(_quote_books(quick, 3))
+    fast = {key: value for key, value in res.items() if key.endswith(("_ns", "_us")) and "numpy" not in key and "quantlib" not in key}
+    res["kernels"] = accel.backend() if accel.numba_installed() else "numpy"
+    if res["black76_price_ns"] is None:  # without numba the headline figures are the numpy path's
+        for key in fast:
+            res[key] = res.get(key.replace("_ns", "_numpy_ns").replace("_us", "_numpy_us"))
     if as_json:
-        print(json.dumps(results, indent=2))
-        return results
-    print(f"{'kernel':75s} {'size':>9s} {'figure':>12s}")
-    for name, n, value, unit in rows:
-        print(f"{name:75s} {n:9,d} {value:10.1f} {unit}")
-    price_ns = results["black76_price_ns"]
-    print("\nratios (peer / clearquote, same inputs, same run):")
-    print(f"  plain numpy / clearquote price   {results['black76_price_numpy_ns'] / price_ns:6.2f}x")
-    if ql_ns:
-        print(f"  QuantLib loop / clearquote price {ql_ns / price_ns:6.1f}x")
-    if ql_am is not None:
-        print(f"  QuantLib tree / clearquote tree  {ql_am * 1e6 / am:6.2f}x")
-    print(f"  naive numpy / clearquote marginal IM (10k) {results['marginal_im_10k_naive_ms'] / results['marginal_im_10k_ms']:6.2f}x time, "
-          f"{results['marginal_im_10k_naive_peak_mb'] / max(results['marginal_im_10k_peak_mb'], 1e-9):6.1f}x peak memory")
-    return results
+        print(json.dumps(res, indent=2))
+        return res
+    _print_table(res)
+    return res
+
+
+_TABLE = (
+    ("Black-76 price, per option", "black76_price_ns", "black76_price_numpy_ns", "black76_price_quantlib_ns", "QuantLib blackFormula loop", 8.0),
+    ("Black-76 price + 7 greeks", "black76_greeks_ns", "black76_greeks_numpy_ns", None, "", 30.0),
+    ("implied vol (1e-10)", "implied_vol_ns", "implied_vol_numpy_ns", None, "", 200.0),
+    ("American CRR 200 steps", "american_crr200_us", "american_crr200_numpy_us", "american_crr200_quantlib_us", "QuantLib BinomialVanillaEngine", 10.0),
+    ("portfolio IM, 1,000 positions x 2,037 scen.", "portfolio_im_ms", "portfolio_im_numpy_ms", None, "", 10.0),
+    ("marginal IM, 10,000 candidates x 2 sides", "marginal_im_10k_ms", "marginal_im_10k_numpy_ms", "marginal_im_10k_naive_ms", "naive numpy (C x S matrix)", 100.0),
+    ("  peak memory of it, MB", "marginal_im_10k_peak_mb", "marginal_im_10k_numpy_peak_mb", "marginal_im_10k_naive_peak_mb", "naive numpy", 50.0),
+    ("quote book 1,000 rows, end to end, s", "quote_book_1k_s", None, "quote_book_1k_formulas_s", "formulas ExcelModel", None),
+    ("quote book 10,000 rows, end to end, s", "quote_book_10k_s", None, None, "", 1.0),
+)
+
+
+def _fmt(value: float | None) -> str:
+    return f"{value:12.2f}" if value is not None else f"{'-':>12s}"
+
+
+def _print_table(res: dict[str, float | None]) -> None:
+    unit = {"_ns": "ns", "_us": "us", "_ms": "ms", "_mb": "MB", "_s": "s"}
+    print(f"kernels in use: {res['kernels']}   (same inputs for every column; medians of repeats)")
+    print(f"{'measure':46s} {'unit':>4s} {'clearquote':>12s} {'numpy path':>12s} {'peer':>12s} {'peer/ours':>9s} {'target':>7s}  peer")
+    for label, ours, numpy_key, peer, peer_name, target in _TABLE:
+        u = next(v for k, v in unit.items() if ours.endswith(k))
+        value, base, other = res.get(ours), res.get(numpy_key) if numpy_key else None, res.get(peer) if peer else None
+        ratio = f"{other / value:9.1f}" if (value and other) else f"{'':9s}"
+        tgt = f"{target:7g}" if target is not None else f"{'':7s}"
+        print(f"{label:46s} {u:>4s} {_fmt(value)} {_fmt(base)} {_fmt(other)} {ratio} {tgt}  {peer_name}")

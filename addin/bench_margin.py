@@ -85,32 +85,32 @@ def naive_marginal_var(book: Portfolio, cands: Portfolio, market: Market, scen: 
     return buy, sell
 
 
-def margin_bench(quick: bool = False) -> tuple[list[tuple[str, int, float, str]], dict[str, float]]:
+def margin_bench(quick: bool = False) -> dict[str, float]:
+    """Portfolio IM and 10,000-candidate marginal IM on both kernel paths, and the naive peer."""
+    from pricing import accel
+
     n_pos, n_cand = (1_000, 2_000) if quick else (1_000, 10_000)
-    repeats = 2 if quick else 3
+    repeats = 3 if quick else 5
     market, book, cands, scen = _setup(n_pos, n_cand)
     model = model_from_scenarios(scen, 0.995)
     addons = AddOnParams()
-    margin(book, market, model, addons)  # warm caches (volume file, smiles)
-    pf_s, _ = _timed(lambda: margin(book, market, model, addons), repeats + 2)
-    mi_s, res = _timed(lambda: marginal_im(book, cands, market, model, addons), repeats)
-    peak = _peak_mb(lambda: marginal_im(book, cands, market, model, addons))
-    naive_s, _ = _timed(lambda: naive_marginal_var(book, cands, market, scen, 0.995), 1)
-    naive_peak = _peak_mb(lambda: naive_marginal_var(book, cands, market, scen, 0.995))
-    rows = [
-        (f"portfolio IM ({n_pos} positions x {len(scen)} scenarios, HS VaR + add-ons)", n_pos, pf_s * 1e3, "ms"),
-        (f"marginal IM, {n_cand} candidates x 2 directions (clearquote)", n_cand, mi_s * 1e3, "ms"),
-        ("  peak memory (tracemalloc)", n_cand, peak, "MB"),
-        (f"marginal VaR, {n_cand} candidates (naive numpy: C x S matrix, np.quantile)", n_cand, naive_s * 1e3, "ms"),
-        ("  peak memory (tracemalloc)", n_cand, naive_peak, "MB"),
-    ]
     scale = 10_000 / n_cand
-    results = {
-        "portfolio_im_ms": pf_s * 1e3,
-        "marginal_im_10k_ms": mi_s * 1e3 * scale,
-        "marginal_im_10k_peak_mb": peak,
-        "marginal_im_10k_naive_ms": naive_s * 1e3 * scale,
-        "marginal_im_10k_naive_peak_mb": naive_peak,
-    }
-    del res
-    return rows, results
+    out: dict[str, float] = {}
+    paths = [("", "numba"), ("_numpy", "numpy")] if accel.numba_installed() else [("_numpy", "numpy")]
+    for suffix, kind in paths:
+        with accel.using(kind):
+            margin(book, market, model, addons)  # warm caches (volume file, smiles, kernels)
+            marginal_im(book, cands.select(np.arange(10)), market, model, addons)
+            pf_s, _ = _timed(lambda: margin(book, market, model, addons), repeats + 2)
+            mi_s, _ = _timed(lambda: marginal_im(book, cands, market, model, addons), repeats)
+            peak = _peak_mb(lambda: marginal_im(book, cands, market, model, addons))
+        out[f"portfolio_im{suffix}_ms"] = pf_s * 1e3
+        out[f"marginal_im_10k{suffix}_ms"] = mi_s * 1e3 * scale
+        out[f"marginal_im_10k{suffix}_peak_mb"] = peak
+    if not accel.numba_installed():
+        for key in ("portfolio_im_ms", "marginal_im_10k_ms", "marginal_im_10k_peak_mb"):
+            out[key] = out[key.replace("_ms", "_numpy_ms").replace("_peak_mb", "_numpy_peak_mb")]
+    naive_s, _ = _timed(lambda: naive_marginal_var(book, cands, market, scen, 0.995), 1)
+    out["marginal_im_10k_naive_ms"] = naive_s * 1e3 * scale
+    out["marginal_im_10k_naive_peak_mb"] = _peak_mb(lambda: naive_marginal_var(book, cands, market, scen, 0.995))
+    return out

@@ -60,7 +60,9 @@ def generate(path: Path, rows: int) -> Path:
     return path
 
 
-def _child(kind: str, path: str) -> None:
+def time_recalc(kind: str, path: str | Path) -> float:
+    """Seconds to read, recalculate and write the book ``path`` with ``kind`` ("clearquote" or
+    "formulas", the ExcelModel peer), in this process; the bundled market is built first."""
     import udfs
 
     udfs.CQ_MARKET("bundled")  # warm: the market fit is not what is measured
@@ -68,17 +70,21 @@ def _child(kind: str, path: str) -> None:
     if kind == "clearquote":
         from addin.workbook.engine import recalc
 
-        recalc(path, Path(path).with_name("out.xlsx"))
+        recalc(path, Path(path).with_name(f"out-{Path(path).stem}.xlsx"))
     else:
         import formulas
 
         from addin.workbook.functions import register
 
         register()
-        model = formulas.ExcelModel().loads(path).finish()
+        model = formulas.ExcelModel().loads(str(path)).finish()
         model.calculate()
         model.write(dirpath=str(Path(path).parent / "formulas-out"))
-    seconds = time.perf_counter() - t
+    return time.perf_counter() - t
+
+
+def _child(kind: str, path: str) -> None:
+    seconds = time_recalc(kind, path)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
 

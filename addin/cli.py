@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from addin.workbook.book import BookError
+    from pricing import accel
+
+    if args.command != "functions" and (notice := accel.notice()):
+        print(notice, file=sys.stderr)
 
     try:
         if args.command in ("demo", "recalc", "validate", "quote", "functions"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pricing import accel
 from pricing._typing import ArrayLike, FloatArray, IntArray
 from pricing.arrays import as_float_arrays, option_signs
 from pricing.errors import PricingInputError, Reason, parse_choice
@@ -106,6 +107,13 @@ def binomial_price(
             ok = (p >= 0) & (p <= 1) & (u > d)
             idx = live[ok]
             disc = np.exp(-r[idx] * dt[idx])
+            if accel.enabled():
+                from pricing.accel.tree import backward_kernel
+
+                res = np.empty(idx.size)
+                backward_kernel(w[idx], s0[idx], k[idx], u[ok], d[ok], p[ok], disc, n, american, res)
+                out[idx] = res
+                return out.reshape(shape)
             block = max(1, _BLOCK_NODES // (n + 1))
             for lo in range(0, idx.size, block):
                 sel = slice(lo, lo + block)

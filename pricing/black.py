@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from pricing import accel
 from pricing._typing import ArrayLike, FloatArray, IntArray
 from pricing.arrays import as_float_arrays, option_signs
 from pricing.errors import Reason
@@ -105,6 +106,11 @@ def black76_price(
     inverse = parse_settlement(settle) == "inverse"
     shape, (w, f, k, t, v, r) = as_float_arrays(option_signs(cp), forward, strike, t_years, vol, rate)
     out = np.empty(f.shape, dtype=np.float64)
+    if accel.enabled():
+        from pricing.accel.black76 import price_kernel
+
+        price_kernel(w, f, k, t, v, r, inverse, out)
+        return out.reshape(shape)
     n = f.size
     with np.errstate(all="ignore"):
         for lo in range(0, n, CHUNK):
@@ -208,6 +214,12 @@ def black76_greeks(
     """
     inverse = parse_settlement(settle) == "inverse"
     shape, (w, f, k, t, v, r) = as_float_arrays(option_signs(cp), forward, strike, t_years, vol, rate)
+    if accel.enabled():
+        from pricing.accel.black76 import greeks_kernel
+
+        out = np.empty((8, f.size))
+        greeks_kernel(w, f, k, t, v, r, inverse, out)
+        return Greeks(*(np.reshape(a, shape) for a in out))
     with np.errstate(all="ignore"):
         df = np.exp(-r * t)
         sqrt_t = np.sqrt(t)

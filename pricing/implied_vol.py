@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from pricing import accel
 from pricing._typing import ArrayLike, BoolArray, FloatArray, IntArray
 from pricing.arrays import as_float_arrays, option_signs
 from pricing.errors import Reason
@@ -162,6 +163,12 @@ def _classify(
 
 
 def _solve_chunk(y: FloatArray, log_beta: FloatArray) -> tuple[FloatArray, BoolArray]:
+    if accel.enabled():
+        from pricing.accel.ivol import solve_kernel
+
+        out, converged = np.empty(y.size), np.empty(y.size, dtype=bool)
+        solve_kernel(np.ascontiguousarray(y), np.ascontiguousarray(log_beta), out, converged)
+        return out, converged
     m = y.size
     ey = np.exp(0.5 * y)
     s = _initial_guess(y, log_beta, ey)

@@ -29,3 +29,21 @@ def ratio_spread():
 
 def perpetual(underlying: str = "BTC", settle: str = "inverse") -> FutureContract:
     return FutureContract(underlying, None, settle)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_kernels() -> None:
+    """Compile (or load from the on-disk cache) the numba kernels once, before any test is timed:
+    hypothesis' per-example deadline must not count a one-off compilation."""
+    from pricing import accel
+
+    if not accel.enabled():
+        return
+    from pricing.binomial import binomial_price
+    from pricing.black import black76_greeks, black76_price
+    from pricing.implied_vol import implied_vol
+
+    black76_price(1.0, 100.0, 100.0, 1.0, 0.2)
+    black76_greeks(1.0, 100.0, 100.0, 1.0, 0.2)
+    implied_vol(8.0, 1.0, 100.0, 100.0, 1.0)
+    binomial_price(-1.0, 100.0, 100.0, 1.0, 0.2, 0.05, steps=10)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from pricing import accel
 from pricing._typing import BoolArray, FloatArray
 from pricing.errors import PricingInputError
 from pricing.margin.addons import AddOnParams, apc_floor, concentration_addon, daily_capacity_usd, half_spreads_usd
@@ -126,29 +127,62 @@ class _Setup:
     backtest: tuple[int, int, int] | None
 
 
-def _contrib_with_addons(model: MarginModel, portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams) -> Contributions:
-    # Contributions are per contract: every position is valued at quantity 1.
-    unit = portfolio.with_quantity(np.ones(len(portfolio)))
-    state = position_state(unit, market)
-    base = model.contributions(unit, market, setup.layout, state)
-    # Add-on columns: USD delta per underlying (linear), stressed half spread (long and short).
+def _addon_columns(portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams, state: PositionState) -> Contributions:
+    """Add-on columns per contract: USD delta per underlying (linear), stressed half spread (long and short)."""
     delta_cols = np.zeros((len(portfolio), len(setup.underlyings)))
     for j, u in enumerate(setup.underlyings):
         rows = portfolio.underlying == u
         delta_cols[rows, j] = state.delta_coin[rows] * state.spot[rows]
-    hs = half_spreads_usd(unit, market, state, params)[:, None]
-    return Contributions(
-        np.hstack([base.linear, delta_cols]),
-        np.hstack([base.long, hs]),
-        np.hstack([base.short, hs]),
-    )
+    hs = half_spreads_usd(portfolio, market, state, params)[:, None]
+    return Contributions(delta_cols, hs, hs)
+
+
+def _unit(portfolio: Portfolio, market: Market) -> tuple[Portfolio, PositionState]:
+    # Contributions are per contract: every position is valued at quantity 1.
+    unit = portfolio.with_quantity(np.ones(len(portfolio)))
+    return unit, position_state(unit, market)
+
+
+def _contrib_with_addons(model: MarginModel, portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams) -> Contributions:
+    unit, state = _unit(portfolio, market)
+    base = model.contributions(unit, market, setup.layout, state)
+    add = _addon_columns(unit, market, setup, params, state)
+    return Contributions(np.hstack([base.linear, add.linear]), np.hstack([base.long, add.long]), np.hstack([base.short, add.short]))
+
+
+@dataclass(frozen=True)
+class _Fused:
+    """A portfolio seen through a model's fused kernels: scenario P&L without a (P, S) matrix."""
+
+    scenarios: Any
+    addons: Contributions
+
+
+def _fused(model: MarginModel, portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams) -> _Fused | None:
+    """The fused view when the model has one and the kernels are on (else None: matrix path)."""
+    build = getattr(model, "fused", None)
+    if build is None or not accel.enabled() or not len(portfolio):
+        return None
+    unit, state = _unit(portfolio, market)
+    scen = build(unit, market, setup.layout, state)
+    return None if scen is None else _Fused(scen, _addon_columns(unit, market, setup, params, state))
+
+
+def _fused_aggregate(fz: _Fused, portfolio: Portfolio) -> tuple[FloatArray, FloatArray]:
+    """(linear, ext) aggregates as :meth:`Contributions.aggregate` gives them on the matrix path."""
+    add_lin, ext = fz.addons.aggregate(portfolio.quantity, portfolio.names)
+    return np.concatenate([fz.scenarios.pnl_sum(portfolio.quantity), add_lin]), ext
 
 
 def _assemble(model: MarginModel, linear: FloatArray, ext: FloatArray, setup: _Setup, market: Market, params: AddOnParams) -> dict[str, FloatArray]:
     n_u = len(setup.underlyings)
     core_lin, delta_usd = linear[:, : linear.shape[1] - n_u], linear[:, linear.shape[1] - n_u :]
     core_ext, liquidity = ext[:, :-1], ext[:, -1]
-    parts = model.assemble(core_lin, core_ext, setup.layout, market)
+    return _finish(model, model.assemble(core_lin, core_ext, setup.layout, market), delta_usd, liquidity, setup, params)
+
+
+def _finish(model: MarginModel, parts: dict[str, FloatArray], delta_usd: FloatArray, liquidity: FloatArray, setup: _Setup, params: AddOnParams) -> dict[str, FloatArray]:
+    """The model's parts plus APC floor and add-ons, per batch row."""
     core = np.maximum(parts["core"], 0.0)
     stressed = parts.get("stressed")
     floor = apc_floor(core, stressed, params)
@@ -200,16 +234,23 @@ def margin(
     if len(portfolio) == 0:
         return MarginResult(model.name, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, notes=("empty portfolio",))
     setup = _setup(model, portfolio, market, params)
-    contrib = _contrib_with_addons(model, portfolio, market, setup, params)
-    lin, ext = contrib.aggregate(portfolio.quantity, portfolio.names)
     n_u = len(setup.underlyings)
+    fz = _fused(model, portfolio, market, setup, params)
+    if fz is None:
+        contrib = _contrib_with_addons(model, portfolio, market, setup, params)
+        lin, ext = contrib.aggregate(portfolio.quantity, portfolio.names)
+    else:
+        lin, ext = _fused_aggregate(fz, portfolio)
     setup = _with_backtest(model, setup, lin, params)
     bt = setup.backtest
     parts = _assemble(model, lin[None, :], ext[None, :], setup, market, params)
-    q = portfolio.quantity[:, None]
-    per_lin = q * contrib.linear[:, : lin.size - n_u]
-    per_ext = np.maximum(q, 0) * contrib.long[:, :-1] + np.maximum(-q, 0) * contrib.short[:, :-1]
-    alloc = model.allocate(per_lin, per_ext, setup.layout, {k: v[0] for k, v in parts.items()})
+    if fz is None:
+        q = portfolio.quantity[:, None]
+        per_lin = q * contrib.linear[:, : lin.size - n_u]
+        per_ext = np.maximum(q, 0) * contrib.long[:, :-1] + np.maximum(-q, 0) * contrib.short[:, :-1]
+        alloc = model.allocate(per_lin, per_ext, setup.layout, {k: v[0] for k, v in parts.items()})
+    else:
+        alloc = model.allocate_fused(fz.scenarios, portfolio.quantity, lin[: lin.size - n_u], setup.layout)
     comps = {k: float(v[0]) for k, v in parts.items() if k not in _ADDON_KEYS and np.ndim(v) == 1}
     pnl = parts.get("scenario_pnl")
     return MarginResult(
@@ -289,8 +330,11 @@ def marginal_im(
         raise PricingInputError(f"block: must be >= 1, got {block!r}")
     setup = _setup(model, _universe(portfolio, candidates), market, params)
     if len(portfolio):
-        base = _contrib_with_addons(model, portfolio, market, setup, params)
-        lin0, ext0 = base.aggregate(portfolio.quantity, portfolio.names)
+        fz0 = _fused(model, portfolio, market, setup, params)
+        if fz0 is None:
+            lin0, ext0 = _contrib_with_addons(model, portfolio, market, setup, params).aggregate(portfolio.quantity, portfolio.names)
+        else:
+            lin0, ext0 = _fused_aggregate(fz0, portfolio)
         setup = _with_backtest(model, setup, lin0, params)
         im0 = float(_assemble(model, lin0[None], ext0[None], setup, market, params)["total"][0])
     else:
@@ -302,19 +346,46 @@ def marginal_im(
     size = np.abs(candidates.quantity)
     unit = candidates.with_quantity(np.ones(len(candidates)))
     held = _held(portfolio, candidates)
-    buy = np.empty(len(candidates))
-    sell = np.empty(len(candidates))
-    for lo in range(0, len(candidates), block):
-        idx = np.arange(lo, min(lo + block, len(candidates)))
+    fz = _fused(model, candidates, market, setup, params) if hasattr(model, "fused_marginal") else None
+    if fz is not None:
+        buy, sell = _fused_marginal(model, fz, size, held, lin0, ext0, setup, params)
+    else:
+        buy, sell = _blocked_marginal(model, unit, size, held, lin0, ext0, setup, market, params, block)
+    # An exactly offsetting trade must give IM 0, not a rounding residue of the scenario sums.
+    buy[size == 0] = im0
+    sell[size == 0] = im0
+    return MarginalResult(im0, buy, sell, candidates.names)
+
+
+def _fused_marginal(model: MarginModel, fz: _Fused, size: FloatArray, held: FloatArray, lin0: FloatArray, ext0: FloatArray,
+                    setup: _Setup, params: AddOnParams) -> tuple[FloatArray, FloatArray]:
+    """Totals of IM(P +/- size x c) from the model's fused tail kernel and the add-on columns."""
+    n_u = len(setup.underlyings)
+    parts_buy, parts_sell = model.fused_marginal(fz.scenarios, size, lin0[: lin0.size - n_u], setup.layout)  # type: ignore[attr-defined]
+    q = size[:, None]
+    h = held[:, None]
+    delta0, liq0 = lin0[lin0.size - n_u :], ext0[-1]
+    out = []
+    for parts, sign in ((parts_buy, 1.0), (parts_sell, -1.0)):
+        delta = delta0 + sign * q * fz.addons.linear
+        liquidity = liq0 + _ext_change(fz.addons, h, sign * q)[:, -1]
+        out.append(_finish(model, parts, delta, liquidity, setup, params)["total"])
+    return out[0], out[1]
+
+
+def _blocked_marginal(model: MarginModel, unit: Portfolio, size: FloatArray, held: FloatArray, lin0: FloatArray, ext0: FloatArray,
+                      setup: _Setup, market: Market, params: AddOnParams, block: int) -> tuple[FloatArray, FloatArray]:
+    """Totals of IM(P +/- size x c), candidates repriced ``block`` at a time (matrix path)."""
+    buy = np.empty(len(unit))
+    sell = np.empty(len(unit))
+    for lo in range(0, len(unit), block):
+        idx = np.arange(lo, min(lo + block, len(unit)))
         c = _contrib_with_addons(model, unit.select(idx), market, setup, params)
         q = size[idx][:, None]
         h = held[idx][:, None]
         buy[idx] = _assemble(model, lin0 + q * c.linear, ext0 + _ext_change(c, h, q), setup, market, params)["total"]
         sell[idx] = _assemble(model, lin0 - q * c.linear, ext0 + _ext_change(c, h, -q), setup, market, params)["total"]
-    # An exactly offsetting trade must give IM 0, not a rounding residue of the scenario sums.
-    buy[size == 0] = im0
-    sell[size == 0] = im0
-    return MarginalResult(im0, buy, sell, candidates.names)
+    return buy, sell
 
 
 def _held(portfolio: Portfolio, candidates: Portfolio) -> FloatArray:

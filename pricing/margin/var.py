@@ -24,7 +24,7 @@ from pricing.margin.addons import backtest_exceptions
 from pricing.margin.engine import Contributions
 from pricing.margin.quantile import check_alpha, tail_count, tail_indices
 from pricing.portfolio import Portfolio
-from pricing.revaluation import Market, PositionState, expand, reprice
+from pricing.revaluation import FusedScenarios, Market, PositionState, expand, reprice
 from pricing.scenarios import McParams, ScenarioParams, ScenarioSet, historical_scenarios, monte_carlo_scenarios
 from pricing.surface import SHOCK_RULES
 
@@ -118,6 +118,34 @@ class ScenarioVarModel:
         pnl = reprice(portfolio, market, returns, vol_factor=factor, horizon_days=layout.horizon_days, rule=self.rule, state=state, coin=False)
         empty = np.zeros((len(portfolio), 0))
         return Contributions(pnl.usd, empty, empty)
+
+    def fused(self, portfolio: Portfolio, market: Market, layout: ScenarioSet, state: PositionState) -> FusedScenarios | None:
+        """The fused-kernel view of ``portfolio`` on the scenario set (None: use :meth:`contributions`)."""
+        return FusedScenarios.build(portfolio, market, state, layout.underlyings, layout.returns, np.exp(layout.vol_changes),
+                                    layout.stressed, layout.horizon_days, self.rule)
+
+    def fused_marginal(self, fused: FusedScenarios, size: FloatArray, base_core: FloatArray, layout: ScenarioSet) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
+        """Model parts (as :meth:`assemble`) of base +/- size x each candidate, without a (C, S) matrix."""
+        n_stress = int(layout.stressed.sum())
+        k_core = tail_count(fused.n_core, self.alpha)
+        k_stress = tail_count(n_stress, self.alpha) if n_stress else 1
+        t = fused.tails(size, base_core, k_core, k_stress)
+
+        def parts(off: int) -> dict[str, FloatArray]:
+            var, es, s_var, s_es = (np.ascontiguousarray(t[:, off + j]) for j in range(4))
+            out = {"var": var, "es": es, "core": var if self.measure == "var" else es}
+            if n_stress:
+                out["stressed"] = s_var if self.measure == "var" else s_es
+            return out
+
+        return parts(0), parts(4)
+
+    def allocate_fused(self, fused: FusedScenarios, quantity: FloatArray, linear: FloatArray, layout: ScenarioSet) -> FloatArray:
+        """:meth:`allocate` repricing only the tail scenarios."""
+        core_cols = np.flatnonzero(~layout.stressed)
+        cols = core_cols[tail_indices(-linear[core_cols], self.alpha)]
+        per = np.asarray(quantity, dtype=np.float64)[:, None] * fused.columns(cols)
+        return -per[:, -1] if self.measure == "var" else -per.mean(axis=1)
 
     def assemble(self, linear: FloatArray, ext: FloatArray, layout: ScenarioSet, market: Market) -> dict[str, FloatArray]:
         core_pnl, stress_pnl = _split(linear, layout)

@@ -1,0 +1,127 @@
+"""Branch-free exp, log and normal CDF for the numba kernels, and an accurate tail CDF.
+
+Why our own elementary functions: a call to libm's ``exp``/``log``/``erfc`` inside a loop
+stops LLVM from vectorising it, and the normal CDF is most of a Black-76 evaluation. Written
+from arithmetic and bit-casts, the whole loop body compiles to AVX-512 (8 lanes), with no
+branch to mispredict: every case (tails, NaN, 0, inf) is a select.
+
+* ``exp_fast``: Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, Taylor degree 13
+  (truncation < 5e-18 relative), and 2^n built in the exponent bits. Error <= 2 ulp on
+  [-708, 709]; 0 below, inf above.
+* ``log_fast``: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s), s = (m-1)/(m+1),
+  odd series to s^21 (|s| <= 0.1716: truncation < 1e-17). Error <= 2 ulp on normal and
+  subnormal x; -inf at 0, NaN below.
+* ``ncdf_fast``: N(x) = phi(z) M(z) for z = |x| (Mills ratio M), reflected for x > 0. M is
+  a Chebyshev expansion on two pieces, z in [0, 5] (31 terms in z) and [5, 40] (17 terms in
+  5/z), both evaluated and selected; the coefficients (:mod:`pricing.accel.gen_series`) interpolate
+  ``scipy.special.erfcx`` (M(z) = sqrt(pi/2) erfcx(z/sqrt 2)). Measured against
+  ``scipy.special.ndtr``: absolute error <= 3e-15, relative <= 3e-13 in the far left tail
+  (the rounding of z^2 in phi). Beyond z = 40, phi underflows and N is exactly 0 or 1.
+* ``ncdf_tail``: libm ``erfc`` (accurate to ~1 ulp relative in the whole left tail), for
+  the implied-vol solver whose log-price objective needs relative accuracy deep OTM.
+
+References: W. J. Cody & W. Waite, *Software Manual for the Elementary Functions* (1980),
+ch. 5-6 (argument reduction); J. L. Schonfelder, "Chebyshev expansions for the error and
+related functions", Math. Comp. 32 (1978) (Chebyshev expansions of erfc-type functions).
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from pricing.accel._ncdf_series import T_LO, Z_LO, Z_MAX, Z_SPLIT, mills_far, mills_near
+from pricing.accel.jit import JIT, bits_f64, f64_bits
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238  # ln 2 with the low 32 bits of the mantissa zero: n ln2_hi is exact
+_LN2_LO = 1.9082149292705877e-10
+_ROUND = 6755399441055744.0  # 1.5 * 2^52: adding it rounds to an integer held in the low bits
+_ROUND_BITS = 0x4338000000000000
+_EXP_COEF = tuple(1.0 / math.factorial(j) for j in range(14))
+
+
+@njit(inline="always", **JIT)
+def exp_fast(x: float) -> float:
+    """e^x, branch-free (see module notes)."""
+    xc = min(max(x, -708.0), 709.0)
+    t = xc * _LOG2E + _ROUND
+    n = f64_bits(t) - _ROUND_BITS
+    nf = t - _ROUND
+    r = xc - nf * _LN2_HI
+    r = r - nf * _LN2_LO
+    # Estrin's scheme: a tree of depth 4 instead of a chain of 13 dependent FMAs.
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    c = _EXP_COEF
+    p01 = 1.0 + r
+    p23 = c[2] + c[3] * r
+    p45 = c[4] + c[5] * r
+    p67 = c[6] + c[7] * r
+    p89 = c[8] + c[9] * r
+    p1011 = c[10] + c[11] * r
+    p1213 = c[12] + c[13] * r
+    p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67) + r8 * ((p89 + r2 * p1011) + r4 * p1213)
+    y = p * bits_f64((n + 1023) << 52)
+    y = 0.0 if x < -708.0 else y
+    y = math.inf if x > 709.0 else y
+    return x if x != x else y  # NaN in, NaN out
+
+
+_MANT_MASK = 0x000FFFFFFFFFFFFF
+_ONE_BITS = 0x3FF0000000000000
+_TINY = 2.2250738585072014e-308
+_LOG_COEF = tuple(2.0 / (2 * j + 1) for j in range(11))
+
+
+@njit(inline="always", **JIT)
+def log_fast(x: float) -> float:
+    """ln x, branch-free (see module notes)."""
+    sub = x < _TINY
+    xs = x * 18014398509481984.0 if sub else x  # 2^54 lifts subnormals to normal
+    bits = f64_bits(xs)
+    e = ((bits >> 52) & 0x7FF) - 1023
+    m = bits_f64((bits & _MANT_MASK) | _ONE_BITS)
+    big = m > 1.4142135623730951
+    m = 0.5 * m if big else m
+    ef = float(e) + (1.0 if big else 0.0) - (54.0 if sub else 0.0)
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    s4 = s2 * s2
+    s8 = s4 * s4
+    c = _LOG_COEF
+    p = ((c[0] + c[1] * s2) + s4 * (c[2] + c[3] * s2)) + s8 * ((c[4] + c[5] * s2) + s4 * (c[6] + c[7] * s2)) + s8 * s8 * (c[8] + c[9] * s2 + s4 * c[10])
+    y = ef * _LN2_HI + (s * p + ef * _LN2_LO)
+    y = -math.inf if x == 0.0 else y
+    y = math.nan if x < 0.0 else y
+    y = math.inf if x == math.inf else y
+    return x if x != x else y
+
+
+# -- the normal CDF (series in _ncdf_series.py, made by pricing.accel.gen_series) --------------
+_INV_SQRT_2PI = 0.3989422804014327
+
+
+@njit(inline="always", **JIT)
+def npdf_fast(x: float) -> float:
+    """phi(x) = e^{-x^2/2} / sqrt(2 pi)."""
+    return _INV_SQRT_2PI * exp_fast(-0.5 * x * x)
+
+
+@njit(inline="always", **JIT)
+def ncdf_fast(x: float) -> float:
+    """Standard normal CDF N(x), branch-free (see module notes)."""
+    z = min(abs(x), Z_MAX)
+    near = mills_near((z - Z_LO) * (2.0 / (Z_SPLIT - Z_LO)) - 1.0)
+    t = Z_SPLIT / max(z, Z_SPLIT)
+    far = mills_far((t - T_LO) * (2.0 / (1.0 - T_LO)) - 1.0)
+    lower = npdf_fast(abs(x)) * (near if z < Z_SPLIT else far)  # N(-|x|)
+    return 1.0 - lower if x > 0.0 else lower
+
+
+@njit(inline="always", **JIT)
+def ncdf_tail(x: float) -> float:
+    """N(x) from libm erfc: relative accuracy ~1 ulp in the whole left tail."""
+    return 0.5 * math.erfc(-x * 0.7071067811865476)

@@ -1,0 +1,40 @@
+"""Binomial backward induction (numba), the accelerated twin of :func:`pricing.binomial._backward`.
+
+One option per iteration of a ``prange`` (options are independent), the node loop inside is
+vectorised: V_j <- max(pd V_j + pu V_{j+1}, w (S_j - K)), with the node spots moved back a step
+by one multiply (S_{i,j} = S_{i+1,j} / d). Works for CRR and Leisen-Reimer alike; it rounds
+differently from the numpy path's exact exp(m ln u) lattice by ~n ulp (tests: 1e-12 relative).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from pricing.accel.jit import PARALLEL_JIT
+
+
+@njit(**PARALLEL_JIT)
+def backward_kernel(w, s0, k, u, d, p, disc, n, american, out):  # noqa: ANN001
+    """out[o] = tree value of option o with ``n`` steps (see :func:`pricing.binomial.binomial_price`)."""
+    for o in prange(s0.size):
+        wo, ko = w[o], k[o]
+        pu = disc[o] * p[o]
+        pd = disc[o] * (1.0 - p[o])
+        inv_d = 1.0 / d[o]
+        log_u, log_d = math.log(u[o]), math.log(d[o])
+        spot = np.empty(n + 1)
+        vals = np.empty(n + 1)
+        for j in range(n + 1):
+            spot[j] = s0[o] * math.exp(j * log_u + (n - j) * log_d)
+            vals[j] = max(wo * (spot[j] - ko), 0.0)
+        for i in range(n - 1, -1, -1):
+            for j in range(i + 1):
+                vals[j] = pd * vals[j] + pu * vals[j + 1]
+            if american:
+                for j in range(i + 1):
+                    spot[j] *= inv_d
+                    vals[j] = max(vals[j], wo * (spot[j] - ko))
+        out[o] = vals[0]

@@ -1,0 +1,68 @@
+"""The kernels' own exp, log and normal CDF against numpy/scipy (accuracy claimed in
+:mod:`pricing.accel.mathfn`), special values, and the generated series file being current."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+
+from pricing import accel
+
+pytestmark = pytest.mark.skipif(not accel.numba_installed(), reason="numba (the fast extra) is not installed")
+
+
+@pytest.fixture(scope="module")
+def vec():  # noqa: ANN201
+    from numba import njit
+
+    from pricing.accel.jit import JIT
+    from pricing.accel.mathfn import exp_fast, log_fast, ncdf_fast
+
+    def make(fn):  # noqa: ANN001, ANN202
+        @njit(**{**JIT, "cache": False})
+        def run(x, out):  # noqa: ANN001, ANN202
+            for i in range(x.size):
+                out[i] = fn(x[i])
+
+        def call(x: np.ndarray) -> np.ndarray:
+            out = np.empty_like(x)
+            run(x, out)
+            return out
+
+        return call
+
+    return {"exp": make(exp_fast), "log": make(log_fast), "N": make(ncdf_fast)}
+
+
+def test_exp_and_log_within_two_ulp(vec) -> None:  # noqa: ANN001
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-700, 700, 200_000)
+    assert np.max(np.abs(vec["exp"](x) / np.exp(x) - 1)) <= 4.5e-16
+    y = np.exp(rng.uniform(-740, 700, 200_000))  # subnormals included
+    ref = np.log(y)
+    assert np.max(np.abs(vec["log"](y) - ref) / np.maximum(np.abs(ref), 1.0)) <= 4.5e-16
+
+
+def test_normal_cdf_accuracy(vec) -> None:  # noqa: ANN001
+    x = np.concatenate([np.linspace(-39, 39, 400_001), np.geomspace(1e-12, 8, 2_000), -np.geomspace(1e-12, 8, 2_000)])
+    got, ref = vec["N"](x), ndtr(x)
+    assert np.max(np.abs(got - ref)) <= 3e-15
+    tail = (x < 0) & (ref > 1e-300)
+    assert np.max(np.abs(got[tail] / ref[tail] - 1)) <= 5e-13
+
+
+def test_special_values(vec) -> None:  # noqa: ANN001
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 800.0, -800.0])
+    np.testing.assert_array_equal(vec["exp"](special), [1.0, 1.0, np.inf, 0.0, np.nan, np.inf, 0.0])
+    np.testing.assert_array_equal(vec["log"](np.array([0.0, -1.0, np.inf, np.nan, 1.0])), [-np.inf, np.nan, np.inf, np.nan, 0.0])
+    np.testing.assert_allclose(vec["N"](special), [0.5, 0.5, 1.0, 0.0, np.nan, 1.0, 0.0], rtol=0, atol=3e-15)
+    assert math.isclose(vec["N"](np.array([-1.0]))[0], 0.15865525393145705, rel_tol=1e-15)
+
+
+def test_generated_series_is_current() -> None:
+    from pricing.accel import gen_series
+
+    assert gen_series.TARGET.read_text() == gen_series.series_module(), "run python -m pricing.accel.gen_series"
