@@ -44,22 +44,39 @@ def _svi(a: float, b: float, rho: float, m: float, sig2: float, k: float) -> flo
 
 
 @njit(inline="always", **JIT)
-def _unit_c(p: int, r: float, einv: float, fac: float, add: float, kind: np.ndarray, omega: np.ndarray, lk: np.ndarray,
-            ek: np.ndarray, sqrt_t1: np.ndarray, svi: np.ndarray, sticky_moneyness: bool) -> float:
+def _unit_c(r: float, einv: float, fac: float, add: float, kind: int, w_sign: float, lk: float, ek: float, sqrt_t1: float,
+            c0: float, a0: float, b0: float, rho0: float, m0: float, s0: float,
+            c1: float, a1: float, b1: float, rho1: float, m1: float, s1: float, sticky_moneyness: bool) -> float:
     """Normalised option value c = V / F' (1 for LINEAR rows)."""
-    w_sign = omega[p]
-    k = lk[p] - r
-    kv = k if sticky_moneyness else lk[p]
-    w = svi[p, 0] * _svi(svi[p, 1], svi[p, 2], svi[p, 3], svi[p, 4], svi[p, 5], kv)
-    w += svi[p, 6] * _svi(svi[p, 7], svi[p, 8], svi[p, 9], svi[p, 10], svi[p, 11], kv)
-    sd = max(math.sqrt(max(w, 0.0)) * fac + add * sqrt_t1[p], 0.0)
-    ekr = ek[p] * einv
+    k = lk - r
+    kv = k if sticky_moneyness else lk
+    w = c0 * _svi(a0, b0, rho0, m0, s0, kv) + c1 * _svi(a1, b1, rho1, m1, s1, kv)
+    sd = max(math.sqrt(max(w, 0.0)) * fac + add * sqrt_t1, 0.0)
+    ekr = ek * einv
     d1 = -k / sd + 0.5 * sd
     d2 = d1 - sd
     c = w_sign * (ncdf_fast(w_sign * d1) - ekr * ncdf_fast(w_sign * d2))
     intrinsic = max(w_sign * (1.0 - ekr), 0.0)
-    c = c if (sd > 0.0) & (kind[p] == LIVE) else intrinsic
-    return 1.0 if kind[p] == LINEAR else c
+    c = c if (sd > 0.0) & (kind == LIVE) else intrinsic
+    return 1.0 if kind == LINEAR else c
+
+
+@njit(inline="always", **JIT)
+def _unit_usd_row(p: int, u: int, lo: int, hi: int, kind, omega, lk, ek, g, base_usd, sqrt_t1, svi,  # noqa: ANN001
+                  ret, growth, inv_growth, factor, add, sticky_moneyness: bool, out: np.ndarray) -> None:
+    """out[s - lo] = unit USD P&L of position p in scenarios [lo, hi).
+
+    Every per-position value is read into a local first and ``out`` is a fresh buffer, so LLVM
+    sees no store that could alias an input and vectorises the loop over scenarios (with the
+    loads inside the loop it would need more run-time alias checks than it allows, and gives up).
+    """
+    kd, ws, lkp, ekp, gp, bp, st = kind[p], omega[p], lk[p], ek[p], g[p], base_usd[p], sqrt_t1[p]
+    c0, a0, b0, rho0, m0, s0 = svi[p, 0], svi[p, 1], svi[p, 2], svi[p, 3], svi[p, 4], svi[p, 5]
+    c1, a1, b1, rho1, m1, s1 = svi[p, 6], svi[p, 7], svi[p, 8], svi[p, 9], svi[p, 10], svi[p, 11]
+    for s in range(lo, hi):
+        c = _unit_c(ret[u, s], inv_growth[u, s], factor[u, s], add[u, s], kd, ws, lkp, ekp, st,
+                    c0, a0, b0, rho0, m0, s0, c1, a1, b1, rho1, m1, s1, sticky_moneyness)
+        out[s - lo] = c * gp * growth[u, s] - bp
 
 
 @njit(**PARALLEL_JIT)
@@ -70,13 +87,20 @@ def pnl_matrix(kind, omega, lk, ek, g, base_usd, base_c, sqrt_t1, svi, und, unit
     n_scen = ret.shape[1]
     for p in prange(n_pos):
         u = und[p]
+        row = np.empty(n_scen)
+        _unit_usd_row(p, u, 0, n_scen, kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, ret, growth, inv_growth, factor, add,
+                      sticky_moneyness, row)
+        q = units[p]
         for s in range(n_scen):
-            c = _unit_c(p, ret[u, s], inv_growth[u, s], factor[u, s], add[u, s], kind, omega, lk, ek, sqrt_t1, svi, sticky_moneyness)
-            e = growth[u, s]
-            unit_usd = c * g[p] * e - base_usd[p]
-            usd[p, s] = units[p] * unit_usd
-            if with_coin:
-                coin[p, s] = units[p] * ((c - base_c[p]) if inverse_option[p] else unit_usd / (spot[p] * e))
+            usd[p, s] = q * row[s]
+        if with_coin:
+            if inverse_option[p]:
+                # coin P&L of an inverse option is c - c0: c = (unit_usd + base_usd) / (g e^r)
+                for s in range(n_scen):
+                    coin[p, s] = q * ((row[s] + base_usd[p]) / (g[p] * growth[u, s]) - base_c[p])
+            else:
+                for s in range(n_scen):
+                    coin[p, s] = q * row[s] / (spot[p] * growth[u, s])
 
 
 @njit(**PARALLEL_JIT)
@@ -89,16 +113,16 @@ def pnl_sum(kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, und, weight,
     for b in prange(n_blocks):
         lo = b * SCENARIO_BLOCK
         hi = min(n_scen, lo + SCENARIO_BLOCK)
-        for s in range(lo, hi):
-            out[s] = 0.0
+        acc = np.zeros(hi - lo)
+        row = np.empty(hi - lo)
         for p in range(n_pos):
-            u = und[p]
+            _unit_usd_row(p, und[p], lo, hi, kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, ret, growth, inv_growth, factor, add,
+                          sticky_moneyness, row)
             wp = weight[p]
-            gp = g[p]
-            bp = base_usd[p]
-            for s in range(lo, hi):
-                c = _unit_c(p, ret[u, s], inv_growth[u, s], factor[u, s], add[u, s], kind, omega, lk, ek, sqrt_t1, svi, sticky_moneyness)
-                out[s] += wp * (c * gp * growth[u, s] - bp)
+            for j in range(hi - lo):
+                acc[j] += wp * row[j]
+        for j in range(hi - lo):
+            out[lo + j] = acc[j]
 
 
 @njit(inline="always", **JIT)
@@ -132,14 +156,12 @@ def marginal_tail(kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, und, weight,
     n_cand = kind.size
     n_scen = ret.shape[1]
     for p in prange(n_cand):
-        u = und[p]
-        wp = weight[p]
-        gp = g[p]
-        bp = base_usd[p]
         pnl = np.empty(n_scen)
+        _unit_usd_row(p, und[p], 0, n_scen, kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, ret, growth, inv_growth, factor, add,
+                      sticky_moneyness, pnl)
+        wp = weight[p]
         for s in range(n_scen):
-            c = _unit_c(p, ret[u, s], inv_growth[u, s], factor[u, s], add[u, s], kind, omega, lk, ek, sqrt_t1, svi, sticky_moneyness)
-            pnl[s] = wp * (c * gp * growth[u, s] - bp)
+            pnl[s] *= wp
         buf = np.empty(max(k_core, k_stress, 1))
         x = np.empty(n_scen)
         for d in range(2):
