@@ -2,27 +2,31 @@
 
 Why our own elementary functions: a call to libm's ``exp``/``log``/``erfc`` inside a loop
 stops LLVM from vectorising it, and the normal CDF is most of a Black-76 evaluation. Written
-from arithmetic and bit-casts, the whole loop body compiles to AVX-512 (8 lanes), with no
-branch to mispredict: every case (tails, NaN, 0, inf) is a select.
+from arithmetic and bit-casts, the whole loop body compiles to SIMD code (4 lanes on AVX2,
+8 where LLVM picks AVX-512), with no branch to mispredict: every case (tails, NaN, 0, inf) is
+a select. Polynomials use Estrin's scheme (a tree of depth log2 n, not Horner's chain of n
+dependent FMAs): measured, it took N from 13 ns to 6 ns a call on one core.
 
 * ``exp_fast``: Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, Taylor degree 13
-  (truncation < 5e-18 relative), and 2^n built in the exponent bits. Error <= 2 ulp on
-  [-708, 709]; 0 below, inf above.
+  (truncation < 5e-18 relative), and 2^n built in the exponent bits. Measured error
+  <= 4.5e-16 relative on [-700, 700]; 0 below -708, inf above 709.
 * ``log_fast``: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s), s = (m-1)/(m+1),
-  odd series to s^21 (|s| <= 0.1716: truncation < 1e-17). Error <= 2 ulp on normal and
-  subnormal x; -inf at 0, NaN below.
+  odd series to s^21 (|s| <= 0.1716: truncation < 1e-17). Measured error <= 4.5e-16 on
+  normal and subnormal x; -inf at 0, NaN below.
 * ``ncdf_fast``: N(x) = phi(z) M(z) for z = |x| (Mills ratio M), reflected for x > 0. M is
-  a Chebyshev expansion on two pieces, z in [0, 5] (31 terms in z) and [5, 40] (17 terms in
-  5/z), both evaluated and selected; the coefficients (:mod:`pricing.accel.gen_series`) interpolate
-  ``scipy.special.erfcx`` (M(z) = sqrt(pi/2) erfcx(z/sqrt 2)). Measured against
-  ``scipy.special.ndtr``: absolute error <= 3e-15, relative <= 3e-13 in the far left tail
-  (the rounding of z^2 in phi). Beyond z = 40, phi underflows and N is exactly 0 or 1.
+  a polynomial on two pieces, z in [-1, 5] (31 terms in z) and [5, 40] (17 terms in 5/z),
+  both evaluated and selected; :mod:`pricing.accel.gen_series` interpolates
+  ``scipy.special.erfcx`` (M(z) = sqrt(pi/2) erfcx(z/sqrt 2)) at Chebyshev points and writes
+  the power-basis form. Measured against ``scipy.special.ndtr``: absolute error <= 1.8e-15,
+  relative <= 5e-13 in the far left tail (the rounding of z^2 in phi). Beyond z = 40, phi
+  underflows and N is exactly 0 or 1.
 * ``ncdf_tail``: libm ``erfc`` (accurate to ~1 ulp relative in the whole left tail), for
   the implied-vol solver whose log-price objective needs relative accuracy deep OTM.
 
 References: W. J. Cody & W. Waite, *Software Manual for the Elementary Functions* (1980),
 ch. 5-6 (argument reduction); J. L. Schonfelder, "Chebyshev expansions for the error and
-related functions", Math. Comp. 32 (1978) (Chebyshev expansions of erfc-type functions).
+related functions", Math. Comp. 32 (1978) (Chebyshev expansions of erfc-type functions);
+G. Estrin, "Organization of computer systems", Proc. Western Joint Computer Conf. (1960).
 """
 
 from __future__ import annotations
