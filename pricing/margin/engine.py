@@ -16,6 +16,13 @@ candidate is repriced twice and no (scenarios x candidates) matrix outlives its 
 
 IM = max(core, APC floor) + liquidity + concentration + model risk, all in USD, every
 component reported (METHODOLOGY C5).
+
+Fused path: a model may also offer ``fused`` (a view of a portfolio on its scenarios through
+the numba kernels, or None), ``fused_marginal`` and ``allocate_fused`` (the scenario VaR models
+do). With the kernels on, :func:`margin` and :func:`marginal_im` then take the portfolio's P&L
+vector and each candidate's tail measures straight from the kernels (no (P, S) or (C, S)
+matrix); the add-on columns and :func:`_finish` are shared with the matrix path, so both
+paths give the same numbers (``tests/accel``).
 """
 
 from __future__ import annotations
