@@ -116,11 +116,11 @@ def _quote_books(quick: bool, repeats: int) -> dict[str, float | None]:
     return out
 
 
-def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | None]:
+def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | str | None]:
     """Time every kernel on both paths and beside the peers; print a table (or one JSON object)."""
     n = 100_000 if quick else 1_000_000
     repeats = 3 if quick else 7
-    res: dict[str, float | None] = {"kernels": None}
+    res: dict[str, float | str | None] = {"kernels": accel.backend()}
     cp, f, k, t, v = _inputs(n)
     with accel.using("numpy"):
         price = black76_price(cp, f, k, t, v)
@@ -145,7 +145,6 @@ def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | N
     res.update(margin_bench(quick))
     res.update(_quote_books(quick, 3))
     fast = {key: value for key, value in res.items() if key.endswith(("_ns", "_us")) and "numpy" not in key and "quantlib" not in key}
-    res["kernels"] = accel.backend() if accel.numba_installed() else "numpy"
     if res["black76_price_ns"] is None:  # without numba the headline figures are the numpy path's
         for key in fast:
             res[key] = res.get(key.replace("_ns", "_numpy_ns").replace("_us", "_numpy_us"))
@@ -173,7 +172,7 @@ def _fmt(value: float | None) -> str:
     return f"{value:12.2f}" if value is not None else f"{'-':>12s}"
 
 
-def _print_table(res: dict[str, float | None]) -> None:
+def _print_table(res: dict[str, float | str | None]) -> None:
     unit = {"_ns": "ns", "_us": "us", "_ms": "ms", "_mb": "MB", "_s": "s"}
     print(f"kernels in use: {res['kernels']}   (same inputs for every column; medians of repeats)")
     print(f"{'measure':46s} {'unit':>4s} {'clearquote':>12s} {'numpy path':>12s} {'peer':>12s} {'peer/ours':>9s} {'target':>7s}  peer")

@@ -83,7 +83,7 @@ class Portfolio:
     @property
     def underlyings(self) -> tuple[str, ...]:
         """The distinct underlyings, sorted."""
-        return tuple(sorted({str(u) for u in self.underlying}))
+        return tuple(str(u) for u in np.unique(np.asarray(self.underlying, dtype=str)))
 
     def tier_keys(self) -> IntArray:
         """Expiry tier per position, epoch seconds; perpetuals are the nearest tier (-1)."""

@@ -136,13 +136,20 @@ def position_state(portfolio: Portfolio, market: Market) -> PositionState:
     return PositionState(t, fwd, spot, vol, value, delta, padj, vega)
 
 
-def expand(values: FloatArray, underlyings: tuple[str, ...], portfolio: Portfolio) -> FloatArray:
-    """Per-underlying rows ``values[u, s]`` to per-position rows (P, S)."""
+def underlying_rows(underlyings: tuple[str, ...], portfolio: Portfolio) -> np.ndarray:
+    """Index into ``underlyings`` of each position's underlying (a named error if one is missing)."""
     lookup = {u: i for i, u in enumerate(underlyings)}
     missing = [u for u in portfolio.underlyings if u not in lookup]
     if missing:
         raise PricingInputError(f"underlying: no scenarios for {', '.join(missing)}; scenarios cover {', '.join(underlyings) or 'none'}")
-    index = np.array([lookup[str(u)] for u in portfolio.underlying], dtype=np.int64)
+    codes = np.array([lookup[u] for u in portfolio.underlyings], dtype=np.int64)
+    # One lookup per distinct underlying, then a vectorised gather over the positions.
+    return codes[np.searchsorted(np.array(portfolio.underlyings), np.asarray(portfolio.underlying, dtype=str))] if len(portfolio) else codes[:0]
+
+
+def expand(values: FloatArray, underlyings: tuple[str, ...], portfolio: Portfolio) -> FloatArray:
+    """Per-underlying rows ``values[u, s]`` to per-position rows (P, S)."""
+    index = underlying_rows(underlyings, portfolio)
     return np.asarray(values)[index] if index.size else np.zeros((0, np.shape(values)[1]))
 
 
@@ -383,11 +390,7 @@ class FusedScenarios:
         plan = plan_revaluation(portfolio, market, horizon_days, state)
         if plan is None:
             return None
-        lookup = {u: i for i, u in enumerate(underlyings)}
-        missing = [u for u in portfolio.underlyings if u not in lookup]
-        if missing:
-            raise PricingInputError(f"underlying: no scenarios for {', '.join(missing)}; scenarios cover {', '.join(underlyings) or 'none'}")
-        row = np.array([lookup[str(u)] for u in portfolio.underlying], dtype=np.int64)
+        row = underlying_rows(underlyings, portfolio)
         flags = np.asarray(stressed, dtype=bool)
         order = np.concatenate([np.flatnonzero(~flags), np.flatnonzero(flags)])
         grid = ScenarioGrid.build(np.asarray(returns)[:, order], np.asarray(vol_factor)[:, order], 0.0, row)
