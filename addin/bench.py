@@ -50,7 +50,10 @@ def _quantlib_black_loop(cp: np.ndarray, f: np.ndarray, k: np.ndarray, t: np.nda
 
     call, put = ql.Option.Call, ql.Option.Put
     sd = v * np.sqrt(t)
-    return [ql.blackFormula(call if c > 0 else put, ki, fi, si, 1.0) for c, fi, ki, si in zip(cp.tolist(), f.tolist(), k.tolist(), sd.tolist())]
+    return [
+        ql.blackFormula(call if c > 0 else put, ki, fi, si, 1.0)
+        for c, fi, ki, si in zip(cp.tolist(), f.tolist(), k.tolist(), sd.tolist())
+    ]
 
 
 def _quantlib_american(n: int) -> float | None:
@@ -126,8 +129,12 @@ def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | s
         price = black76_price(cp, f, k, t, v)
     res["black76_price_ns"], res["black76_price_numpy_ns"] = _both_paths(lambda: black76_price(cp, f, k, t, v), n, repeats, 1e9)
     res["black76_price_plain_numpy_ns"] = _per_unit(lambda: _numpy_baseline(cp, f, k, t, v), n, repeats, 1e9)
-    res["black76_greeks_ns"], res["black76_greeks_numpy_ns"] = _both_paths(lambda: black76_greeks(cp, f, k, t, v), n, repeats, 1e9)
-    res["implied_vol_ns"], res["implied_vol_numpy_ns"] = _both_paths(lambda: implied_vol(price, cp, f, k, t), n, max(1, repeats - 4), 1e9)
+    res["black76_greeks_ns"], res["black76_greeks_numpy_ns"] = _both_paths(
+        lambda: black76_greeks(cp, f, k, t, v), n, repeats, 1e9
+    )
+    res["implied_vol_ns"], res["implied_vol_numpy_ns"] = _both_paths(
+        lambda: implied_vol(price, cp, f, k, t), n, max(1, repeats - 4), 1e9
+    )
     n_ql = 20_000
     try:
         sub = [a[:n_ql] for a in (cp, f, k, t, v)]
@@ -144,7 +151,9 @@ def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | s
 
     res.update(margin_bench(quick))
     res.update(_quote_books(quick, 3))
-    fast = {key: value for key, value in res.items() if key.endswith(("_ns", "_us")) and "numpy" not in key and "quantlib" not in key}
+    fast = {
+        key: value for key, value in res.items() if key.endswith(("_ns", "_us")) and "numpy" not in key and "quantlib" not in key
+    }
     if res["black76_price_ns"] is None:  # without numba the headline figures are the numpy path's
         for key in fast:
             res[key] = res.get(key.replace("_ns", "_numpy_ns").replace("_us", "_numpy_us"))
@@ -156,13 +165,41 @@ def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | s
 
 
 _TABLE = (
-    ("Black-76 price, per option", "black76_price_ns", "black76_price_numpy_ns", "black76_price_quantlib_ns", "QuantLib blackFormula loop", 8.0),
+    (
+        "Black-76 price, per option",
+        "black76_price_ns",
+        "black76_price_numpy_ns",
+        "black76_price_quantlib_ns",
+        "QuantLib blackFormula loop",
+        8.0,
+    ),
     ("Black-76 price + 7 greeks", "black76_greeks_ns", "black76_greeks_numpy_ns", None, "", 30.0),
     ("implied vol (1e-10)", "implied_vol_ns", "implied_vol_numpy_ns", None, "", 200.0),
-    ("American CRR 200 steps", "american_crr200_us", "american_crr200_numpy_us", "american_crr200_quantlib_us", "QuantLib BinomialVanillaEngine", 10.0),
+    (
+        "American CRR 200 steps",
+        "american_crr200_us",
+        "american_crr200_numpy_us",
+        "american_crr200_quantlib_us",
+        "QuantLib BinomialVanillaEngine",
+        10.0,
+    ),
     ("portfolio IM, 1,000 positions x 1,824 scen.", "portfolio_im_ms", "portfolio_im_numpy_ms", None, "", 10.0),
-    ("marginal IM, 10,000 candidates x 2 sides", "marginal_im_10k_ms", "marginal_im_10k_numpy_ms", "marginal_im_10k_naive_ms", "naive numpy (C x S matrix)", 100.0),
-    ("  peak memory of it, MB", "marginal_im_10k_peak_mb", "marginal_im_10k_numpy_peak_mb", "marginal_im_10k_naive_peak_mb", "naive numpy", 50.0),
+    (
+        "marginal IM, 10,000 candidates x 2 sides",
+        "marginal_im_10k_ms",
+        "marginal_im_10k_numpy_ms",
+        "marginal_im_10k_naive_ms",
+        "naive numpy (C x S matrix)",
+        100.0,
+    ),
+    (
+        "  peak memory of it, MB",
+        "marginal_im_10k_peak_mb",
+        "marginal_im_10k_numpy_peak_mb",
+        "marginal_im_10k_naive_peak_mb",
+        "naive numpy",
+        50.0,
+    ),
     ("quote book 1,000 rows, end to end, s", "quote_book_1k_s", None, "quote_book_1k_formulas_s", "formulas ExcelModel", None),
     ("quote book 10,000 rows, end to end, s", "quote_book_10k_s", None, None, "", 1.0),
 )
@@ -175,7 +212,9 @@ def _fmt(value: float | None) -> str:
 def _print_table(res: dict[str, float | str | None]) -> None:
     unit = {"_ns": "ns", "_us": "us", "_ms": "ms", "_mb": "MB", "_s": "s"}
     print(f"kernels in use: {res['kernels']}   (same inputs for every column; medians of repeats)")
-    print(f"{'measure':46s} {'unit':>4s} {'clearquote':>12s} {'numpy path':>12s} {'peer':>12s} {'peer/ours':>9s} {'target':>7s}  peer")
+    print(
+        f"{'measure':46s} {'unit':>4s} {'clearquote':>12s} {'numpy path':>12s} {'peer':>12s} {'peer/ours':>9s} {'target':>7s}  peer"
+    )
     for label, ours, numpy_key, peer, peer_name, target in _TABLE:
         u = next(v for k, v in unit.items() if ours.endswith(k))
         value, base, other = res.get(ours), res.get(numpy_key) if numpy_key else None, res.get(peer) if peer else None

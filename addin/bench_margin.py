@@ -53,12 +53,16 @@ def _setup(n_positions: int, n_candidates: int) -> tuple[Market, Portfolio, Port
     rng = np.random.default_rng(11)
     sizes = rng.choice([-1.0, 1.0], n_positions) * np.round(rng.uniform(0.1, 20.0, n_positions), 1)
     book = from_contracts([live[i] for i in rng.integers(0, len(live), n_positions)], sizes)
-    cands = from_contracts([live[i] for i in rng.integers(0, len(live), n_candidates)], np.round(rng.uniform(1, 25, n_candidates)))
+    cands = from_contracts(
+        [live[i] for i in rng.integers(0, len(live), n_candidates)], np.round(rng.uniform(1, 25, n_candidates))
+    )
     scenarios = historical_scenarios(["BTC"], ScenarioParams())
     return market, book, cands, scenarios
 
 
-def naive_marginal_var(book: Portfolio, cands: Portfolio, market: Market, scen: ScenarioSet, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def naive_marginal_var(
+    book: Portfolio, cands: Portfolio, market: Market, scen: ScenarioSet, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The peer: one (C x S) matrix, plain numpy Black-76, np.quantile. Returns (ΔVaR buy, ΔVaR sell)."""
     surf = market.surface("BTC")
 
@@ -68,13 +72,19 @@ def naive_marginal_var(book: Portfolio, cands: Portfolio, market: Market, scen: 
         t1 = np.maximum(st.t_years - scen.horizon_days / 365.0, 1e-9)[:, None]
         f1 = surf.forward(t1) * np.exp(r)
         k = p.strike[:, None]
-        vol = np.sqrt(surf.total_variance(np.log(k / f1), np.broadcast_to(t1, f1.shape)) / t1) * np.exp(expand(scen.vol_changes, scen.underlyings, p))
+        vol = np.sqrt(surf.total_variance(np.log(k / f1), np.broadcast_to(t1, f1.shape)) / t1) * np.exp(
+            expand(scen.vol_changes, scen.underlyings, p)
+        )
         sd = vol * np.sqrt(t1)
         d1 = np.log(f1 / k) / sd + 0.5 * sd
         w = p.cp[:, None]
         price = w * (f1 * ndtr(w * d1) - k * ndtr(w * (d1 - sd)))
         base = st.value_usd / p.units
-        usd = np.where(p.inverse[:, None], price / f1 * st.spot[:, None] * np.exp(r) - (base / st.forward * st.spot)[:, None], price - base[:, None])
+        usd = np.where(
+            p.inverse[:, None],
+            price / f1 * st.spot[:, None] * np.exp(r) - (base / st.forward * st.spot)[:, None],
+            price - base[:, None],
+        )
         return p.units[:, None] * usd
 
     base = pnl_matrix(book).sum(axis=0)

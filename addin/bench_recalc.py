@@ -46,14 +46,42 @@ def generate(path: Path, rows: int) -> Path:
     mk.append(["as_of", as_of])
     mk.append(["underlying", "BTC"])  # CQ_VOL/CQ_FORWARD take one underlying per call
     ws = wb.create_sheet("RFQs")
-    ws.append(["underlying", "expiry", "strike", "cp", "quantity", "side", "forward", "t_years", "vol", "price", "premium", "quoted", "rounded"])
+    ws.append(
+        [
+            "underlying",
+            "expiry",
+            "strike",
+            "cp",
+            "quantity",
+            "side",
+            "forward",
+            "t_years",
+            "vol",
+            "price",
+            "premium",
+            "quoted",
+            "rounded",
+        ]
+    )
     for i in range(rows):
         r = i + 2
-        ws.append([
-            "BTC", expiries[i % 3], 60_000.0 + 1_000.0 * (i % 41), "C" if i % 2 else "P", float(1 + i % 25), "buy" if i % 3 else "sell",
-            f"=CQ_FORWARD(Market!$B$1,Market!$B$3,B{r})", f"=CQ_OPTION_TIME(Market!$B$2,B{r})", f"=CQ_VOL(Market!$B$1,Market!$B$3,C{r},B{r})",
-            f"=CQ_BLACK(D{r},G{r},C{r},H{r},I{r})", f"=J{r}*E{r}", f'=IF(F{r}="buy",K{r}*1.002,K{r}*0.998)', f"=ROUND(L{r},2)",
-        ])
+        ws.append(
+            [
+                "BTC",
+                expiries[i % 3],
+                60_000.0 + 1_000.0 * (i % 41),
+                "C" if i % 2 else "P",
+                float(1 + i % 25),
+                "buy" if i % 3 else "sell",
+                f"=CQ_FORWARD(Market!$B$1,Market!$B$3,B{r})",
+                f"=CQ_OPTION_TIME(Market!$B$2,B{r})",
+                f"=CQ_VOL(Market!$B$1,Market!$B$3,C{r},B{r})",
+                f"=CQ_BLACK(D{r},G{r},C{r},H{r},I{r})",
+                f"=J{r}*E{r}",
+                f'=IF(F{r}="buy",K{r}*1.002,K{r}*0.998)',
+                f"=ROUND(L{r},2)",
+            ]
+        )
     sm = wb.create_sheet("Summary")
     sm.append(["total", f"=SUM(RFQs!M2:M{rows + 1})"])
     wb.save(path)
@@ -90,7 +118,9 @@ def _child(kind: str, path: str) -> None:
 
 
 def _measure(kind: str, path: Path) -> dict[str, float]:
-    proc = subprocess.run([sys.executable, "-m", "addin.bench_recalc", kind, str(path)], capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "addin.bench_recalc", kind, str(path)], capture_output=True, text=True, timeout=3600
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} on {path.name} failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

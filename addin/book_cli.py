@@ -54,10 +54,13 @@ def _report(result: Result, out: TextIO) -> int:
     s = result.stats
     cells = s.stacked_cells + s.per_row_cells
     secs = sum(result.seconds.values())
-    print(f"{cells:,} formulas in {len(result.groups):,} groups ({s.stacked_groups} evaluated over whole columns, "
-          f"{s.per_row_cells:,} cells one by one) in {secs:.2f} s "
-          f"(read {result.seconds.get('read', 0):.2f}, plan {result.seconds.get('plan', 0):.2f}, "
-          f"evaluate {result.seconds.get('evaluate', 0):.2f}, write {result.seconds.get('write', 0):.2f})", file=out)
+    print(
+        f"{cells:,} formulas in {len(result.groups):,} groups ({s.stacked_groups} evaluated over whole columns, "
+        f"{s.per_row_cells:,} cells one by one) in {secs:.2f} s "
+        f"(read {result.seconds.get('read', 0):.2f}, plan {result.seconds.get('plan', 0):.2f}, "
+        f"evaluate {result.seconds.get('evaluate', 0):.2f}, write {result.seconds.get('write', 0):.2f})",
+        file=out,
+    )
     if s.fallbacks:
         print(f"{len(s.fallbacks)} groups could not be evaluated over whole columns and went row by row:", file=out)
         for line in s.fallbacks[:SHOW_MAX]:
@@ -88,11 +91,13 @@ def cmd_recalc(book: str, out: str | None, in_place: bool, cache: str, quiet: bo
 
 def cmd_validate(book: str, rtol: float, atol: float, quiet: bool) -> int:
     with progress_bar("validate", quiet) as (on_plan, step):
-        result, mismatches, compared = validate(book, rtol=rtol, atol=atol, progress=step, on_plan=on_plan)
+        _result, mismatches, compared = validate(book, rtol=rtol, atol=atol, progress=step, on_plan=on_plan)
     if not mismatches:
         print(f"{Path(book).name}: all {compared:,} formula cells match the stored values (rtol {rtol:g}, atol {atol:g})")
         return EXIT_OK
-    print(f"{Path(book).name}: {len(mismatches):,} of {compared:,} formula cells differ from the stored values (rtol {rtol:g}, atol {atol:g})")
+    print(
+        f"{Path(book).name}: {len(mismatches):,} of {compared:,} formula cells differ from the stored values (rtol {rtol:g}, atol {atol:g})"
+    )
     width = max(len(m.cell) for m in mismatches[:SHOW_MAX])
     print(f"  {'cell'.ljust(width)}  {'stored':>22}  {'computed':>22}  why")
     for m in mismatches[:SHOW_MAX]:
@@ -134,7 +139,24 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
         result, target = recalc(src, target, progress=step, on_plan=on_plan)
     rfqs = result.book.sheet("RFQs", "RFQs").values
     header = [rfqs[1, c] for c in range(1, rfqs.shape[1])]
-    keep = [header.index(k) + 1 for k in ("rfq_id", "instrument", "side", "quantity", "base", "delta_im_ask", "fva", "kva", "mva", "ccva", "spread", "bid", "ask")]
+    keep = [
+        header.index(k) + 1
+        for k in (
+            "rfq_id",
+            "instrument",
+            "side",
+            "quantity",
+            "base",
+            "delta_im_ask",
+            "fva",
+            "kva",
+            "mva",
+            "ccva",
+            "spread",
+            "bid",
+            "ask",
+        )
+    ]
     rows = [[header[c - 1] for c in keep]]
     for r in range(2, rfqs.shape[0]):
         if rfqs[r, 1] is EMPTY:
@@ -143,7 +165,12 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
     print(table_text(rows))
     summary = result.book.sheet("Summary", "Summary").values
     print()
-    print(table_text([["summary", "value"]] + [[summary[r, 1], summary[r, 2]] for r in range(2, summary.shape[0]) if summary[r, 1] is not EMPTY]))
+    print(
+        table_text(
+            [["summary", "value"]]
+            + [[summary[r, 1], summary[r, 2]] for r in range(2, summary.shape[0]) if summary[r, 1] is not EMPTY]
+        )
+    )
     print()
     code = _report(result, sys.stdout)
     print(f"wrote {target} (open it in Excel or LibreOffice: every formula carries its value)")
@@ -242,5 +269,7 @@ def cmd_functions(out: TextIO = sys.stdout) -> int:
         stack = " (stacks down a column)" if spec.rows else ""
         print(f"{spec.desktop_name}({args}){stack}\n    {spec.summary}", file=buf)
     print(buf.getvalue(), end="", file=out)
-    print("Excel functions: the formulas library's (e.g. IF, SUM, INDEX, MATCH, COUNTIFS, XLOOKUP); not INDIRECT/OFFSET.", file=out)
+    print(
+        "Excel functions: the formulas library's (e.g. IF, SUM, INDEX, MATCH, COUNTIFS, XLOOKUP); not INDIRECT/OFFSET.", file=out
+    )
     return EXIT_OK

@@ -11,7 +11,9 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clearquote", description="Cleared crypto-options RFQ pricing: workbooks, quotes, margin.")
+    parser = argparse.ArgumentParser(
+        prog="clearquote", description="Cleared crypto-options RFQ pricing: workbooks, quotes, margin."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="recalculate the bundled quote book on the bundled market and print the quotes")
     demo.add_argument("-o", "--output", help="where to write the recalculated book (default ./quote_book-recalc.xlsx)")
@@ -20,8 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("book", help=".xlsx or .xlsm workbook (read only, unless --in-place)")
     rc.add_argument("-o", "--output", help="output workbook (default BOOK-recalc.xlsx beside it; same type as BOOK)")
     rc.add_argument("--in-place", action="store_true", help="replace BOOK itself (atomically)")
-    rc.add_argument("--cache", default="all", choices=("all", "catalogue"),
-                    help="store every result (all) or only the catalogue cells' (catalogue: for spreadsheet programs without the add-in)")
+    rc.add_argument(
+        "--cache",
+        default="all",
+        choices=("all", "catalogue"),
+        help="store every result (all) or only the catalogue cells' (catalogue: for spreadsheet programs without the add-in)",
+    )
     rc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     va = sub.add_parser("validate", help="recompute every formula and compare with the values stored in the workbook")
     va.add_argument("book", help=".xlsx or .xlsm workbook (never changed)")
@@ -35,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument("--market", default="bundled", help="bundled or bundled:YYYY-MM-DD (default: the latest bundled snapshot)")
     qu.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters")
     sub.add_parser("functions", help="list the catalogue functions a workbook may call")
+    sub.add_parser("warmup", help="compile every numba kernel now (first use only; later runs load them from the disk cache)")
     sub.add_parser("xva-example", help="the source article's $568,800 quote, then the same RFQ by the full models")
     sub.add_parser("margin-example", help="the source article's ratio call spread under every margin model")
     sd = sub.add_parser("structures", help="fit the bundled chain and price the desk's structures")
@@ -50,6 +57,69 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def announce_compilation() -> None:
+    """Tell the user on stderr when a numba kernel compiles (first use only), with progress."""
+    if not _numba_used():
+        return
+    import threading
+    import time
+
+    from pricing.accel import jit
+
+    state = {"header": False, "t0": time.perf_counter(), "count": 0}
+    lock = threading.Lock()
+
+    def hook(name: str, seconds: float | None) -> None:
+        with lock:
+            _say(name, seconds)
+
+    def _say(name: str, seconds: float | None) -> None:
+        if not state["header"]:
+            state["header"] = True
+            print(
+                "clearquote: compiling the numba kernels this command needs: first use only, 5-20 s each "
+                "(about 25 s for all 7 on 2 cores), then cached on disk; `clearquote warmup` compiles all of them ahead",
+                file=sys.stderr,
+                flush=True,
+            )
+        if seconds is None:
+            print(f"  compiling {name} ...", file=sys.stderr, flush=True)
+        else:
+            state["count"] += 1
+            print(
+                f"  compiled {name} in {seconds:.1f} s ({state['count']} so far, "
+                f"{time.perf_counter() - state['t0']:.0f} s since start)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    jit.ANNOUNCE = hook
+
+
+def _numba_used() -> bool:
+    from pricing import accel
+
+    try:
+        return accel.enabled()
+    except PricingInputError:
+        return False
+
+
+def warmup() -> int:
+    """``clearquote warmup``: compile (or load) every kernel, then say where the cache is."""
+    import time
+
+    from pricing.accel.warmup import warm
+
+    t0 = time.perf_counter()
+    names = warm()
+    if not names:
+        print("clearquote warmup: the numpy path is in use (numba not installed or CLEARQUOTE_KERNELS=numpy); nothing to compile")
+        return EXIT_OK
+    print(f"clearquote warmup: {len(names)} kernels ready in {time.perf_counter() - t0:.1f} s: {', '.join(names)}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from addin.workbook.book import BookError
@@ -57,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command != "functions" and (notice := accel.notice()):
         print(notice, file=sys.stderr)
+    announce_compilation()
 
     try:
         if args.command in ("demo", "recalc", "validate", "quote", "functions"):
@@ -71,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "quote":
                 return bc.cmd_quote(args.rfqs, args.portfolio, args.market, args.params, args.output)
             return bc.cmd_functions()
+        if args.command == "warmup":
+            return warmup()
         if args.command == "structures":
             from addin.demo import run_demo
 

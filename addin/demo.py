@@ -30,7 +30,9 @@ def _table(rows: list[dict[str, object]]) -> str:
 def run_demo(underlying: str = "BTC", as_of: str = "2025-12-31", model: str = "svi") -> str:
     chain = load_bundled_chain(underlying, as_of)
     surface = build_surface(chain, model=model)
-    out = [f"clearquote demo: {underlying} Deribit chain {chain.as_of:%Y-%m-%d %H:%M} UTC, {len(chain)} options, spot {chain.spot:,.2f}"]
+    out = [
+        f"clearquote demo: {underlying} Deribit chain {chain.as_of:%Y-%m-%d %H:%M} UTC, {len(chain)} options, spot {chain.spot:,.2f}"
+    ]
     out.append(f"\n{model.upper()} fit per expiry (errors in vol points on the fitted quotes):")
     out.append(_table(fit_table(surface)))
     cal = surface.calendar_violations()
@@ -67,14 +69,16 @@ def run_demo(underlying: str = "BTC", as_of: str = "2025-12-31", model: str = "s
     rows = []
     for s in book:
         g = structure_value(s, surface, now, settle="inverse")
-        rows.append({
-            "structure": s.name,
-            "legs": " / ".join(f"{leg.quantity:+g} {leg.contract.name}" for leg in s.legs),
-            "price_coin": float(g.price),
-            "price_usd": float(g.price) * fwd,
-            "delta_coin": float(g.delta),
-            "vega_usd_1pt": float(g.vega) * fwd / 100,
-        })
+        rows.append(
+            {
+                "structure": s.name,
+                "legs": " / ".join(f"{leg.quantity:+g} {leg.contract.name}" for leg in s.legs),
+                "price_coin": float(g.price),
+                "price_usd": float(g.price) * fwd,
+                "delta_coin": float(g.delta),
+                "vega_usd_1pt": float(g.vega) * fwd / 100,
+            }
+        )
     out.append(f"\nStructures priced from the surface (inverse, coin-settled; USD at the forward {fwd:,.0f}):")
     out.append(_table(rows))
     return "\n".join(out)

@@ -34,17 +34,23 @@ def seed_example(contract_size: float = 1.0) -> tuple[Portfolio, Market]:
 
 def run_margin_example() -> str:
     lines = ["The article's ratio call spread (+10 C50k, -15 C55k, 30d, S 52,000, vol 65%), 99.5%, 2-day horizon", ""]
-    lines.append(f"{'model':10s} {'size':>5s} {'core':>12s} {'APC floor':>12s} {'add-ons':>10s} {'total IM':>12s}  article $98,500")
+    lines.append(
+        f"{'model':10s} {'size':>5s} {'core':>12s} {'APC floor':>12s} {'add-ons':>10s} {'total IM':>12s}  article $98,500"
+    )
     for size in (1.0, 5.0):
         book, market = seed_example(size)
         for model in (hvar_model(), fhs_model(), mc_model(), SpanModel(), DeribitModel()):
             r: MarginResult = margin(book, market, model)
             addons = r.liquidity + r.concentration + r.model_risk
-            lines.append(f"{r.model:10s} {size:5.0f} {r.core:12,.0f} {r.apc_floor:12,.0f} {addons:10,.0f} {r.total:12,.0f}  {r.core / ARTICLE_VAR_USD:5.2f}x")
+            lines.append(
+                f"{r.model:10s} {size:5.0f} {r.core:12,.0f} {r.apc_floor:12,.0f} {addons:10,.0f} {r.total:12,.0f}  {r.core / ARTICLE_VAR_USD:5.2f}x"
+            )
     book, market = seed_example(1.0)
     moves = np.array([0.124, 0.59])
     pnl = reprice(book, market, np.log1p(moves), horizon_days=2).usd.sum(axis=0)
     lines += ["", "Full-revaluation P&L of the 1-BTC spread over 2 days (vol flat):"]
     lines += [f"  spot {m:+.1%}: {v:12,.0f} USD" for m, v in zip(moves, pnl)]
-    lines.append("A $98,500 loss needs a +59% two-day BTC move with 1-BTC options; with 5-BTC (CME) contracts the VaR is of that order.")
+    lines.append(
+        "A $98,500 loss needs a +59% two-day BTC move with 1-BTC options; with 5-BTC (CME) contracts the VaR is of that order."
+    )
     return "\n".join(lines)

@@ -31,20 +31,36 @@ def full_model_rfq(notional_usd: float = 10_000_000.0, target_premium: float = 0
     prem = surface.price(1, chain.strike[calls], t, settle="linear") / chain.spot
     pick = int(np.argmin(np.abs(prem - target_premium)))
     name = [n for n, keep in zip(chain.names, calls) if keep][pick]
-    rows = quote_book([{"instrument": name, "side": "buy", "notional_usd": notional_usd}], None, market, hvar_model(), QuoteParams(tick=1.0))
+    rows = quote_book(
+        [{"instrument": name, "side": "buy", "notional_usd": notional_usd}], None, market, hvar_model(), QuoteParams(tick=1.0)
+    )
     return name, rows
 
 
 def run_xva_example() -> str:
     a = article_quote()
     lines = ["The source article's worked example (every line from its stated inputs):"]
-    for key in ("base", "im_before", "im_after", "delta_im", "FVA", "KVA", "MVA", "CCVA", "total_adjustments", "profit_margin", "quote"):
+    for key in (
+        "base",
+        "im_before",
+        "im_after",
+        "delta_im",
+        "FVA",
+        "KVA",
+        "MVA",
+        "CCVA",
+        "total_adjustments",
+        "profit_margin",
+        "quote",
+    ):
         lines.append(f"  {key:18s} {a[key]:16,.2f}")
     name, rows = full_model_rfq()
     r = rows[0]
     lines += ["", f"The same RFQ by the full models: client buys $10M notional of {name} (Deribit, 2026-08-21):"]
     for key in ("base", "delta_im_ask", "ask_FVA", "ask_MVA", "ask_KVA", "ask_CCVA", "ask_spread", "ask_price"):
         lines.append(f"  {key:18s} {r[key]:16,.2f}")
-    lines.append("  KVA: SA-CCR trade exposure to a QCCP at RW 2% is tens of dollars; the article's $3,200 needs a $20M exposure at")
+    lines.append(
+        "  KVA: SA-CCR trade exposure to a QCCP at RW 2% is tens of dollars; the article's $3,200 needs a $20M exposure at"
+    )
     lines.append("  tau = 1 (or a bilateral 100% RW): METHODOLOGY F1.")
     return "\n".join(lines)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 import numpy.typing as npt
 
@@ -11,4 +9,4 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 #: Anything numpy turns into a float array: a scalar, a sequence or an array.
-ArrayLike = Union[float, int, npt.ArrayLike]
+ArrayLike = float | int | npt.ArrayLike

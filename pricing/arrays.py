@@ -35,9 +35,7 @@ def option_signs(cp: Any) -> FloatArray:
         signs = arr.astype(np.float64)
         bad = ~((signs == 1.0) | (signs == -1.0))
         if bad.any():
-            raise PricingInputError(
-                f"cp: {signs[bad].ravel()[0]!r} is not allowed; use +1/-1 or one of 'c', 'call', 'p', 'put'"
-            )
+            raise PricingInputError(f"cp: {signs[bad].ravel()[0]!r} is not allowed; use +1/-1 or one of 'c', 'call', 'p', 'put'")
         return signs
     if arr.dtype.kind in "UO":
         flat = arr.ravel()
@@ -45,9 +43,7 @@ def option_signs(cp: Any) -> FloatArray:
         for value in np.unique(flat.astype(str)):
             key = value.strip().lower()
             if key not in _CP_CODES:
-                raise PricingInputError(
-                    f"cp: {value!r} is not allowed; use one of 'c', 'call', 'p', 'put' (any case) or +1/-1"
-                )
+                raise PricingInputError(f"cp: {value!r} is not allowed; use one of 'c', 'call', 'p', 'put' (any case) or +1/-1")
             out[flat.astype(str) == value] = _CP_CODES[key]
         return out.reshape(arr.shape)
     raise PricingInputError(f"cp: unsupported type {arr.dtype}; use 'call'/'put' or +1/-1")

@@ -118,7 +118,15 @@ def binomial_price(
             for lo in range(0, idx.size, block):
                 sel = slice(lo, lo + block)
                 out[idx[sel]] = _backward(
-                    w[idx[sel]], s0[idx[sel]], k[idx[sel]], u[ok][sel], d[ok][sel], p[ok][sel], disc[sel], n, american,
+                    w[idx[sel]],
+                    s0[idx[sel]],
+                    k[idx[sel]],
+                    u[ok][sel],
+                    d[ok][sel],
+                    p[ok][sel],
+                    disc[sel],
+                    n,
+                    american,
                     kind == "crr",
                 )
     return out.reshape(shape)

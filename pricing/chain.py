@@ -8,10 +8,11 @@ option (1 option = 1 coin); ``mark_iv`` is in percent; ``underlying_price`` is t
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,12 +80,23 @@ class OptionChain:
         fwd = np.array([np.median(self.forward[inverse == i]) for i in range(uniq.size)])
         return uniq, t, fwd
 
-    def select(self, mask: np.ndarray) -> "OptionChain":
+    def select(self, mask: np.ndarray) -> OptionChain:
         """A chain restricted to the rows where ``mask`` is true."""
         names = tuple(n for n, keep in zip(self.names, mask) if keep)
         arrays = {
             f: getattr(self, f)[mask]
-            for f in ("expiry", "t_years", "strike", "cp", "forward", "mark_iv", "mark_price", "bid_price", "ask_price", "open_interest")
+            for f in (
+                "expiry",
+                "t_years",
+                "strike",
+                "cp",
+                "forward",
+                "mark_iv",
+                "mark_price",
+                "bid_price",
+                "ask_price",
+                "open_interest",
+            )
         }
         return OptionChain(self.underlying, self.as_of, self.spot, names, **arrays)
 
@@ -106,7 +118,7 @@ def _build(underlying: str, as_of: datetime, rows: Sequence[Mapping[str, Any]], 
         expiry.append(np.datetime64(c.expiry.replace(tzinfo=None), "s"))
         strike.append(c.strike)
         cp.append(float(c.cp))
-    t_years = np.array([option_time(as_of, e.astype(datetime).replace(tzinfo=timezone.utc)) for e in expiry])
+    t_years = np.array([option_time(as_of, e.astype(datetime).replace(tzinfo=UTC)) for e in expiry])
 
     def col(key: str, *, positive: bool = False, blank: bool = False) -> FloatArray:
         return np.array([parse_float(_text(r.get(key)), source, n, key, positive=positive, allow_blank=blank) for n, r in rows])
@@ -134,7 +146,7 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     return str(value)
 
 
@@ -170,7 +182,9 @@ def chains_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "chain") -
         raise DataError(f"{source}: no option rows")
     missing = [c for c in CSV_COLUMNS if c not in numbered[0][1]]
     if missing:
-        raise DataError(f"{source}: missing column(s) {', '.join(missing)}; the columns are {', '.join(CSV_COLUMNS)} (+ bid_price, ask_price, open_interest)")
+        raise DataError(
+            f"{source}: missing column(s) {', '.join(missing)}; the columns are {', '.join(CSV_COLUMNS)} (+ bid_price, ask_price, open_interest)"
+        )
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for n, r in numbered:
         groups.setdefault(r["instrument_name"].split("-")[0].strip().upper(), []).append((n, r))
@@ -186,7 +200,9 @@ def load_bundled_chain(underlying: str = "BTC", as_of: str = "2026-08-21") -> Op
     return load_chain_csv(chain_file(underlying, as_of))
 
 
-def load_book_summary_json(payload: str | bytes | Mapping[str, Any] | Sequence[Mapping[str, Any]], source: str = "JSON") -> OptionChain:
+def load_book_summary_json(
+    payload: str | bytes | Mapping[str, Any] | Sequence[Mapping[str, Any]], source: str = "JSON"
+) -> OptionChain:
     """Parse Deribit ``public/get_book_summary_by_currency`` (kind=option) output.
 
     Accepts the JSON-RPC envelope ``{"result": [...]}`` or the bare list, as text or parsed.
@@ -208,6 +224,6 @@ def load_book_summary_json(payload: str | bytes | Mapping[str, Any] | Sequence[M
         row.setdefault("index_price", entry.get("estimated_delivery_price", entry["underlying_price"]))
         rows.append((i, row))
     stamps = [float(r["creation_timestamp"]) for _, r in rows]
-    as_of = datetime.fromtimestamp(max(stamps) / 1000.0, tz=timezone.utc)
+    as_of = datetime.fromtimestamp(max(stamps) / 1000.0, tz=UTC)
     underlying = str(rows[0][1]["instrument_name"]).split("-")[0].upper()
     return _build(underlying, as_of, rows, source)

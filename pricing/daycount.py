@@ -7,7 +7,7 @@ USD funding (SOFR) accrues ACT/360.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pricing.errors import PricingInputError, parse_choice
 
@@ -59,4 +59,4 @@ def funding_time(start: datetime, end: datetime) -> float:
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """Shorthand for an aware UTC datetime."""
-    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)

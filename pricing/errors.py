@@ -8,8 +8,9 @@ element of an array (a negative vol in one row) never raises: that element becom
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import IntEnum
-from typing import Iterable, Mapping, TypeVar
+from typing import TypeVar
 
 import numpy as np
 

@@ -126,8 +126,7 @@ def _implied_vol_chunk(
     good = (time_value > tiny) & (undiscounted < upper) & (t > 0) & (k > 0) & (f > 0)
     if not good.all():
         bad = np.flatnonzero(~good)
-        reason[bad] = _classify(undiscounted[bad], time_value[bad], tiny[bad], upper[bad],
-                                w[bad], f[bad], k[bad], t[bad], r[bad])
+        reason[bad] = _classify(undiscounted[bad], time_value[bad], tiny[bad], upper[bad], w[bad], f[bad], k[bad], t[bad], r[bad])
         vol[bad[reason[bad] == Reason.OK]] = 0.0
     todo = np.flatnonzero(good)
     if todo.size:
@@ -211,7 +210,14 @@ def _solve_chunk(y: FloatArray, log_beta: FloatArray) -> tuple[FloatArray, BoolA
             if not keep.any():
                 return out, converged
             idx, y, y2, ey, log_beta, s, lo, hi = (
-                idx[keep], y[keep], y2[keep], ey[keep], log_beta[keep], s[keep], lo[keep], hi[keep]
+                idx[keep],
+                y[keep],
+                y2[keep],
+                ey[keep],
+                log_beta[keep],
+                s[keep],
+                lo[keep],
+                hi[keep],
             )
     out[idx] = s
     return out, converged

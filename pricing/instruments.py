@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pricing.errors import PricingInputError, parse_choice
 
@@ -97,14 +97,14 @@ def _parse_expiry(day: str, month: str, year: str, name: str) -> datetime:
     if month not in _MONTH_NUMBER:
         raise PricingInputError(f"instrument {name!r}: unknown month {month!r}; use one of {', '.join(_MONTHS)}")
     try:
-        return datetime(2000 + int(year), _MONTH_NUMBER[month], int(day), DERIBIT_EXPIRY_HOUR_UTC, tzinfo=timezone.utc)
+        return datetime(2000 + int(year), _MONTH_NUMBER[month], int(day), DERIBIT_EXPIRY_HOUR_UTC, tzinfo=UTC)
     except ValueError as exc:
         raise PricingInputError(f"instrument {name!r}: invalid date {day}{month}{year} ({exc})") from None
 
 
 def format_expiry_code(expiry: datetime) -> str:
     """``27DEC26`` for 2026-12-27 (day without a leading zero, as Deribit writes it)."""
-    utc_expiry = expiry.astimezone(timezone.utc)
+    utc_expiry = expiry.astimezone(UTC)
     return f"{utc_expiry.day}{_MONTHS[utc_expiry.month - 1]}{utc_expiry.year % 100:02d}"
 
 

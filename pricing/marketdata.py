@@ -10,13 +10,13 @@ header = row 1) and the column.
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -107,7 +107,7 @@ def parse_timestamp(text: str, name: str, row: int, column: str) -> datetime:
         stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except (ValueError, AttributeError):
         raise DataError(f"{name}, row {row}, column {column}: {text!r} is not an ISO 8601 timestamp") from None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def load_daily_series(source: str | Path, column: str, *, positive: bool = True) -> DailySeries:

@@ -32,7 +32,15 @@ from pricing.instruments import (
 
 OPTION, FUTURE, PERPETUAL = 0, 1, 2
 KINDS = {"option": OPTION, "future": FUTURE, "perpetual": PERPETUAL, "perp": PERPETUAL}
-_TYPE_WORDS = {"call": "call", "c": "call", "put": "put", "p": "put", "future": "future", "perpetual": "perpetual", "perp": "perpetual"}
+_TYPE_WORDS = {
+    "call": "call",
+    "c": "call",
+    "put": "put",
+    "p": "put",
+    "future": "future",
+    "perpetual": "perpetual",
+    "perp": "perpetual",
+}
 _SECONDS_PER_YEAR = 365.0 * 86400.0
 
 
@@ -163,7 +171,9 @@ def from_contracts(
     qty = np.asarray(list(quantities), dtype=np.float64)
     if qty.size != len(contracts):
         raise PricingInputError(f"quantities: expected {len(contracts)} values, got {qty.size}")
-    sizes = np.broadcast_to(np.asarray(contract_sizes if np.ndim(contract_sizes) == 0 else list(contract_sizes), dtype=np.float64), qty.shape)
+    sizes = np.broadcast_to(
+        np.asarray(contract_sizes if np.ndim(contract_sizes) == 0 else list(contract_sizes), dtype=np.float64), qty.shape
+    )
     if not np.all(np.isfinite(qty)):
         raise PricingInputError("quantity: must be finite numbers (contracts, > 0 long, < 0 short)")
     if not np.all(np.isfinite(sizes) & (sizes > 0)):
@@ -233,7 +243,9 @@ def _expiry(value: Any, where: str) -> datetime:
     return stamp
 
 
-def portfolio_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "portfolio", row_numbers: Sequence[int] | None = None) -> Portfolio:
+def portfolio_from_rows(
+    rows: Sequence[Mapping[str, Any]], source: str = "portfolio", row_numbers: Sequence[int] | None = None
+) -> Portfolio:
     """Build a portfolio from table rows (header names are case-insensitive).
 
     Each row is either ``instrument`` (a Deribit name) + ``quantity``, or explicit columns

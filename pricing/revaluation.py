@@ -99,7 +99,9 @@ def _check(portfolio: Portfolio, market: Market) -> FloatArray:
     expired = (portfolio.kind != PERPETUAL) & ~(t > 0)
     if expired.any():
         name = portfolio.names[int(np.flatnonzero(expired)[0])]
-        raise PricingInputError(f"instrument {name!r}: expired at or before {market.as_of:%Y-%m-%d %H:%M} UTC; remove it from the portfolio")
+        raise PricingInputError(
+            f"instrument {name!r}: expired at or before {market.as_of:%Y-%m-%d %H:%M} UTC; remove it from the portfolio"
+        )
     for u in portfolio.underlyings:
         market.surface(u)
     return t
@@ -141,10 +143,16 @@ def underlying_rows(underlyings: tuple[str, ...], portfolio: Portfolio) -> np.nd
     lookup = {u: i for i, u in enumerate(underlyings)}
     missing = [u for u in portfolio.underlyings if u not in lookup]
     if missing:
-        raise PricingInputError(f"underlying: no scenarios for {', '.join(missing)}; scenarios cover {', '.join(underlyings) or 'none'}")
+        raise PricingInputError(
+            f"underlying: no scenarios for {', '.join(missing)}; scenarios cover {', '.join(underlyings) or 'none'}"
+        )
     codes = np.array([lookup[u] for u in portfolio.underlyings], dtype=np.int64)
     # One lookup per distinct underlying, then a vectorised gather over the positions.
-    return codes[np.searchsorted(np.array(portfolio.underlyings), np.asarray(portfolio.underlying, dtype=str))] if len(portfolio) else codes[:0]
+    return (
+        codes[np.searchsorted(np.array(portfolio.underlyings), np.asarray(portfolio.underlying, dtype=str))]
+        if len(portfolio)
+        else codes[:0]
+    )
 
 
 def expand(values: FloatArray, underlyings: tuple[str, ...], portfolio: Portfolio) -> FloatArray:
@@ -268,7 +276,9 @@ def _svi_table(surf: VolSurface) -> FloatArray | None:
     return np.array(rows, dtype=np.float64)
 
 
-def plan_revaluation(portfolio: Portfolio, market: Market, horizon_days: float, state: PositionState | None = None) -> RevaluationPlan | None:
+def plan_revaluation(
+    portfolio: Portfolio, market: Market, horizon_days: float, state: PositionState | None = None
+) -> RevaluationPlan | None:
     """The :class:`RevaluationPlan` of ``portfolio``, or None when a smile is not SVI or flat
     (SABR surfaces go through the numpy path)."""
     from pricing.accel.scenario import EXPIRED, LINEAR, LIVE
@@ -301,14 +311,28 @@ def plan_revaluation(portfolio: Portfolio, market: Market, horizon_days: float, 
             ek[ro] = portfolio.strike[ro] / f1o
             lk[ro] = np.log(ek[ro])
             g[ro] = f1o * np.where(inverse[ro], st.spot[ro] / f1o, 1.0)
-            base_c[ro] = black76_price(omega[ro], st.forward[ro], portfolio.strike[ro], st.t_years[ro], st.vol[ro]) / st.forward[ro]
+            base_c[ro] = (
+                black76_price(omega[ro], st.forward[ro], portfolio.strike[ro], st.t_years[ro], st.vol[ro]) / st.forward[ro]
+            )
             base_usd[ro] = base_c[ro] * st.forward[ro] * np.where(inverse[ro], st.spot[ro] / st.forward[ro], 1.0)
             sqrt_t1[ro] = np.sqrt(t1[ro])
             i0, i1, c0, c1 = surf.variance_weights(t1[ro])
             svi[ro, 0], svi[ro, 1:6] = c0, table[i0]
             svi[ro, 6], svi[ro, 7:12] = c1, table[i1]
-    return RevaluationPlan(kind, omega, lk, ek, g, base_usd, base_c, sqrt_t1, svi, portfolio.units.astype(np.float64),
-                           opt & inverse, st.spot.astype(np.float64))
+    return RevaluationPlan(
+        kind,
+        omega,
+        lk,
+        ek,
+        g,
+        base_usd,
+        base_c,
+        sqrt_t1,
+        svi,
+        portfolio.units.astype(np.float64),
+        opt & inverse,
+        st.spot.astype(np.float64),
+    )
 
 
 @dataclass(frozen=True)
@@ -336,9 +360,25 @@ def fused_pnl_sum(plan: RevaluationPlan, grid: ScenarioGrid, weight: FloatArray,
     from pricing.accel.scenario import pnl_sum
 
     out = np.empty(grid.ret.shape[1])
-    pnl_sum(plan.kind, plan.omega, plan.lk, plan.ek, plan.g, plan.base_usd, plan.sqrt_t1, plan.svi, grid.row,
-            np.ascontiguousarray(weight, dtype=np.float64), grid.ret, grid.growth, grid.inv_growth, grid.factor, grid.add,
-            rule == "sticky_moneyness", out)
+    pnl_sum(
+        plan.kind,
+        plan.omega,
+        plan.lk,
+        plan.ek,
+        plan.g,
+        plan.base_usd,
+        plan.sqrt_t1,
+        plan.svi,
+        grid.row,
+        np.ascontiguousarray(weight, dtype=np.float64),
+        grid.ret,
+        grid.growth,
+        grid.inv_growth,
+        grid.factor,
+        grid.add,
+        rule == "sticky_moneyness",
+        out,
+    )
     return out
 
 
@@ -349,21 +389,70 @@ def fused_pnl_matrix(plan: RevaluationPlan, grid: ScenarioGrid, rule: str, coin:
     shape = (plan.kind.size, grid.ret.shape[1])
     usd = np.empty(shape)
     coin_pnl = np.empty(shape) if coin else np.empty((shape[0], 0))
-    pnl_matrix(plan.kind, plan.omega, plan.lk, plan.ek, plan.g, plan.base_usd, plan.base_c, plan.sqrt_t1, plan.svi, grid.row,
-               plan.units, plan.inverse_option, plan.spot, grid.ret, grid.growth, grid.inv_growth, grid.factor, grid.add,
-               rule == "sticky_moneyness", usd, coin_pnl if coin else usd, coin)
+    pnl_matrix(
+        plan.kind,
+        plan.omega,
+        plan.lk,
+        plan.ek,
+        plan.g,
+        plan.base_usd,
+        plan.base_c,
+        plan.sqrt_t1,
+        plan.svi,
+        grid.row,
+        plan.units,
+        plan.inverse_option,
+        plan.spot,
+        grid.ret,
+        grid.growth,
+        grid.inv_growth,
+        grid.factor,
+        grid.add,
+        rule == "sticky_moneyness",
+        usd,
+        coin_pnl if coin else usd,
+        coin,
+    )
     return ScenarioPnl(usd, coin_pnl)
 
 
-def fused_marginal_tail(plan: RevaluationPlan, grid: ScenarioGrid, weight: FloatArray, rule: str, base_pnl: FloatArray,
-                        n_core: int, k_core: int, k_stress: int) -> FloatArray:
+def fused_marginal_tail(
+    plan: RevaluationPlan,
+    grid: ScenarioGrid,
+    weight: FloatArray,
+    rule: str,
+    base_pnl: FloatArray,
+    n_core: int,
+    k_core: int,
+    k_stress: int,
+) -> FloatArray:
     """(C, 8): VaR, ES, stressed VaR, stressed ES of base + weight x candidate, then of base - weight x candidate."""
     from pricing.accel.scenario import marginal_tail
 
     out = np.empty((plan.kind.size, 8))
-    marginal_tail(plan.kind, plan.omega, plan.lk, plan.ek, plan.g, plan.base_usd, plan.sqrt_t1, plan.svi, grid.row,
-                  np.ascontiguousarray(weight, dtype=np.float64), grid.ret, grid.growth, grid.inv_growth, grid.factor, grid.add,
-                  rule == "sticky_moneyness", np.ascontiguousarray(base_pnl, dtype=np.float64), int(n_core), int(k_core), int(k_stress), out)
+    marginal_tail(
+        plan.kind,
+        plan.omega,
+        plan.lk,
+        plan.ek,
+        plan.g,
+        plan.base_usd,
+        plan.sqrt_t1,
+        plan.svi,
+        grid.row,
+        np.ascontiguousarray(weight, dtype=np.float64),
+        grid.ret,
+        grid.growth,
+        grid.inv_growth,
+        grid.factor,
+        grid.add,
+        rule == "sticky_moneyness",
+        np.ascontiguousarray(base_pnl, dtype=np.float64),
+        int(n_core),
+        int(k_core),
+        int(k_stress),
+        out,
+    )
     return out
 
 
@@ -382,8 +471,17 @@ class FusedScenarios:
     n_core: int
 
     @staticmethod
-    def build(portfolio: Portfolio, market: Market, state: PositionState, underlyings: tuple[str, ...], returns: FloatArray,
-              vol_factor: FloatArray, stressed: np.ndarray, horizon_days: float, rule: str) -> FusedScenarios | None:
+    def build(
+        portfolio: Portfolio,
+        market: Market,
+        state: PositionState,
+        underlyings: tuple[str, ...],
+        returns: FloatArray,
+        vol_factor: FloatArray,
+        stressed: np.ndarray,
+        horizon_days: float,
+        rule: str,
+    ) -> FusedScenarios | None:
         """None when the fused kernels are off or a smile is not SVI/flat."""
         if not accel.enabled() or not len(portfolio):
             return None
@@ -412,10 +510,14 @@ class FusedScenarios:
     def tails(self, size: FloatArray, base_pnl: FloatArray, k_core: int, k_stress: int) -> FloatArray:
         """(C, 8) tail measures of base +/- size x each position (see :func:`fused_marginal_tail`)."""
         weight = np.asarray(size, dtype=np.float64) * self.plan.units
-        return fused_marginal_tail(self.plan, self.grid, weight, self.rule, np.asarray(base_pnl)[self.order], self.n_core, k_core, k_stress)
+        return fused_marginal_tail(
+            self.plan, self.grid, weight, self.rule, np.asarray(base_pnl)[self.order], self.n_core, k_core, k_stress
+        )
 
 
-def _futures(p: Portfolio, st: PositionState, rows: np.ndarray, f1: FloatArray, ret: FloatArray, usd: FloatArray, coin: FloatArray) -> None:
+def _futures(
+    p: Portfolio, st: PositionState, rows: np.ndarray, f1: FloatArray, ret: FloatArray, usd: FloatArray, coin: FloatArray
+) -> None:
     units = p.units[rows][:, None]
     f0 = st.forward[rows][:, None]
     growth = np.exp(ret[rows])
@@ -485,7 +587,19 @@ def _options(
         ret_b = ret[r]
         ekr = ek[expired, None] * np.exp(-ret_b)
         c = np.maximum(omega[expired, None] * (1.0 - ekr), 0.0)
-        _store(c, g[expired], ret_b, base_usd[expired], base_c[expired], inverse[expired], units[expired], st.spot[rows][expired], r, usd, coin)
+        _store(
+            c,
+            g[expired],
+            ret_b,
+            base_usd[expired],
+            base_c[expired],
+            inverse[expired],
+            units[expired],
+            st.spot[rows][expired],
+            r,
+            usd,
+            coin,
+        )
 
 
 def _normalised_black(omega: FloatArray, k: FloatArray, ek: FloatArray, sd: FloatArray) -> FloatArray:

@@ -38,9 +38,15 @@ def hagan_lognormal_vol(
         # z / x(z) -> 1 at the money; the series 1 - rho z / 2 keeps it smooth near z = 0.
         ratio = np.where(np.abs(z) < 1e-7, 1.0 - 0.5 * rho * z, z / x)
     denom = fk_pow * (1.0 + one_b**2 / 24.0 * log_fk**2 + one_b**4 / 1920.0 * log_fk**4)
-    correction = 1.0 + (
-        one_b**2 * alpha**2 / (24.0 * fk_pow**2) + rho * beta * nu * alpha / (4.0 * fk_pow) + (2.0 - 3.0 * rho**2) / 24.0 * nu**2
-    ) * t
+    correction = (
+        1.0
+        + (
+            one_b**2 * alpha**2 / (24.0 * fk_pow**2)
+            + rho * beta * nu * alpha / (4.0 * fk_pow)
+            + (2.0 - 3.0 * rho**2) / 24.0 * nu**2
+        )
+        * t
+    )
     return alpha / denom * ratio * correction
 
 
@@ -94,8 +100,20 @@ def fit_sabr(
             res = least_squares(
                 residuals, [alpha0, rho0, nu0], bounds=([1e-8, -0.999, 1e-6], [np.inf, 0.999, 50.0]), method="trf", x_scale="jac"
             )
-            if best is None or res.cost < best.cost:
+            if best is None or res.cost < best.cost * (1.0 - 1e-9):  # ties: the earlier start
                 best = res
     assert best is not None
-    a, r, n = map(float, best.x)
+    # Polished to machine precision, so the result is the optimum, not a loose stopping point.
+    polished = least_squares(
+        residuals,
+        best.x,
+        bounds=([1e-8, -0.999, 1e-6], [np.inf, 0.999, 50.0]),
+        method="trf",
+        x_scale="jac",
+        ftol=1e-15,
+        xtol=1e-15,
+        gtol=1e-15,
+        max_nfev=2000,
+    )
+    a, r, n = map(float, polished.x if polished.cost <= best.cost else best.x)
     return SabrSmile(a, beta, r, n, float(forward), float(t_years))

@@ -198,7 +198,9 @@ def realised_vol_series(history: DailySeries, window_days: int = _RV_WINDOW_DAYS
     return DailySeries(f"{history.name} RV{window_days}", history.dates[window_days:], vols)
 
 
-def vol_change_scenarios(history: DailySeries, dvol: DailySeries | None, ends: np.ndarray, h: int) -> tuple[FloatArray, BoolArray, float]:
+def vol_change_scenarios(
+    history: DailySeries, dvol: DailySeries | None, ends: np.ndarray, h: int
+) -> tuple[FloatArray, BoolArray, float]:
     """Δ ln(implied vol) per end date: DVOL where available, scaled realised-vol change elsewhere.
 
     Returns (changes, used_fallback, scale) where ``scale`` = sd(Δ ln DVOL) / sd(Δ ln RV30)
@@ -237,7 +239,9 @@ def _ewma_forecasts(daily: FloatArray, lam: float, seed_days: int = 30) -> Float
     return np.sqrt(np.maximum(var, 1e-16))
 
 
-def _filter(changes: FloatArray, daily_dates: np.ndarray, daily: FloatArray, ends: np.ndarray, h: int, lam: float, floor: float) -> FloatArray:
+def _filter(
+    changes: FloatArray, daily_dates: np.ndarray, daily: FloatArray, ends: np.ndarray, h: int, lam: float, floor: float
+) -> FloatArray:
     """Rescale h-day changes ending on ``ends`` by σ_now / σ_start (METHODOLOGY C3.3)."""
     sigma = _ewma_forecasts(daily, lam)  # sigma[i]: forecast for daily[i], using daily[:i]
     start_pos = np.searchsorted(daily_dates, ends - np.timedelta64(h - 1, "D"))
@@ -249,16 +253,14 @@ def _filter(changes: FloatArray, daily_dates: np.ndarray, daily: FloatArray, end
 
 
 def _scenario_dates(histories: dict[str, DailySeries], params: ScenarioParams) -> tuple[np.ndarray, np.datetime64]:
+    # The window ends on as_of, or on the last date every history has if that is earlier: a
+    # market dated after the end of one history uses the joint window that history allows.
     latest = min(h.dates[-1] for h in histories.values())
-    end = np.datetime64(str(params.as_of), "D") if params.as_of is not None else latest
-    if end > latest:
-        raise PricingInputError(f"as_of: {end} is after the last common history date {latest}")
-    days = int(round(float(params.lookback_years) * 365.0))
+    end = min(np.datetime64(str(params.as_of), "D"), latest) if params.as_of is not None else latest
+    days = round(float(params.lookback_years) * 365.0)
     start = end - np.timedelta64(days, "D")
     if days < params.horizon_days:
-        raise PricingInputError(
-            f"horizon_days: {params.horizon_days} is longer than the look-back window of {days} days"
-        )
+        raise PricingInputError(f"horizon_days: {params.horizon_days} is longer than the look-back window of {days} days")
     ends = np.arange(start + np.timedelta64(params.horizon_days, "D"), end + np.timedelta64(1, "D"), dtype="datetime64[D]")
     return ends, start
 
@@ -298,7 +300,10 @@ def historical_scenarios(
     notes = [f"{ends.size} scenarios of {p.horizon_days}-day changes ending {ends[0]} to {ends[-1]}"]
     if p.include_stress:
         s_ends = np.concatenate(
-            [np.arange(np.datetime64(a, "D"), np.datetime64(b, "D") + np.timedelta64(1, "D"), dtype="datetime64[D]") for a, b in p.stress_windows]
+            [
+                np.arange(np.datetime64(a, "D"), np.datetime64(b, "D") + np.timedelta64(1, "D"), dtype="datetime64[D]")
+                for a, b in p.stress_windows
+            ]
         )
         first = max(h.dates[0] for h in hist.values()) + np.timedelta64(p.horizon_days + _RV_WINDOW_DAYS, "D")
         s_ends = s_ends[s_ends >= first]
@@ -310,7 +315,9 @@ def historical_scenarios(
         stressed = np.concatenate([stressed, np.ones(s_ends.size, bool)])
         notes.append(f"{s_ends.size} stressed scenarios appended")
     share = fb.mean(axis=1)
-    notes.extend(f"{u}: {100 * s:.1f}% of vol changes from realised vol (no DVOL on those dates)" for u, s in zip(codes, share) if s > 0)
+    notes.extend(
+        f"{u}: {100 * s:.1f}% of vol changes from realised vol (no DVOL on those dates)" for u, s in zip(codes, share) if s > 0
+    )
     return ScenarioSet(codes, ends, rets, dv, stressed, fb, p.horizon_days, "fhs" if p.filtered else "hs", tuple(notes))
 
 

@@ -6,6 +6,7 @@ surface at its own strike and expiry (so smile and term structure are respected)
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,30 +55,45 @@ def _option(underlying: str, expiry: datetime, strike: float, cp: int, settle: s
 
 
 def _ordered(name: str, *strikes: float) -> None:
-    if any(not (a < b) for a, b in zip(strikes, strikes[1:])):
+    if any(not (a < b) for a, b in itertools.pairwise(strikes)):
         raise PricingInputError(f"{name}: strikes must be strictly increasing, got {strikes}")
 
 
-def vertical_spread(underlying: str, expiry: datetime, k_low: float, k_high: float, cp: int, qty: float = 1.0, settle: str = "inverse") -> Structure:
+def vertical_spread(
+    underlying: str, expiry: datetime, k_low: float, k_high: float, cp: int, qty: float = 1.0, settle: str = "inverse"
+) -> Structure:
     """Call spread (cp=+1: long k_low call, short k_high call) or put spread (cp=-1: long k_high put, short k_low put)."""
     _ordered("vertical_spread", k_low, k_high)
     sign = 1.0 if cp == 1 else -1.0
-    legs = (Leg(_option(underlying, expiry, k_low, cp, settle), sign * qty), Leg(_option(underlying, expiry, k_high, cp, settle), -sign * qty))
+    legs = (
+        Leg(_option(underlying, expiry, k_low, cp, settle), sign * qty),
+        Leg(_option(underlying, expiry, k_high, cp, settle), -sign * qty),
+    )
     return Structure("call spread" if cp == 1 else "put spread", legs)
 
 
 def straddle(underlying: str, expiry: datetime, strike: float, qty: float = 1.0, settle: str = "inverse") -> Structure:
     """Long call and long put at one strike (qty < 0 sells it)."""
-    return Structure("straddle", (Leg(_option(underlying, expiry, strike, 1, settle), qty), Leg(_option(underlying, expiry, strike, -1, settle), qty)))
+    return Structure(
+        "straddle",
+        (Leg(_option(underlying, expiry, strike, 1, settle), qty), Leg(_option(underlying, expiry, strike, -1, settle), qty)),
+    )
 
 
-def strangle(underlying: str, expiry: datetime, k_put: float, k_call: float, qty: float = 1.0, settle: str = "inverse") -> Structure:
+def strangle(
+    underlying: str, expiry: datetime, k_put: float, k_call: float, qty: float = 1.0, settle: str = "inverse"
+) -> Structure:
     """Long k_put put and long k_call call, k_put < k_call."""
     _ordered("strangle", k_put, k_call)
-    return Structure("strangle", (Leg(_option(underlying, expiry, k_put, -1, settle), qty), Leg(_option(underlying, expiry, k_call, 1, settle), qty)))
+    return Structure(
+        "strangle",
+        (Leg(_option(underlying, expiry, k_put, -1, settle), qty), Leg(_option(underlying, expiry, k_call, 1, settle), qty)),
+    )
 
 
-def butterfly(underlying: str, expiry: datetime, k1: float, k2: float, k3: float, cp: int = 1, qty: float = 1.0, settle: str = "inverse") -> Structure:
+def butterfly(
+    underlying: str, expiry: datetime, k1: float, k2: float, k3: float, cp: int = 1, qty: float = 1.0, settle: str = "inverse"
+) -> Structure:
     """Long k1, short 2 x k2, long k3 (same type); k2 need not be centred (broken wing)."""
     _ordered("butterfly", k1, k2, k3)
     legs = (
@@ -88,17 +104,27 @@ def butterfly(underlying: str, expiry: datetime, k1: float, k2: float, k3: float
     return Structure("butterfly", legs)
 
 
-def risk_reversal(underlying: str, expiry: datetime, k_put: float, k_call: float, qty: float = 1.0, settle: str = "inverse") -> Structure:
+def risk_reversal(
+    underlying: str, expiry: datetime, k_put: float, k_call: float, qty: float = 1.0, settle: str = "inverse"
+) -> Structure:
     """Long k_call call, short k_put put (qty < 0 for the reverse)."""
     _ordered("risk_reversal", k_put, k_call)
-    return Structure("risk reversal", (Leg(_option(underlying, expiry, k_put, -1, settle), -qty), Leg(_option(underlying, expiry, k_call, 1, settle), qty)))
+    return Structure(
+        "risk reversal",
+        (Leg(_option(underlying, expiry, k_put, -1, settle), -qty), Leg(_option(underlying, expiry, k_call, 1, settle), qty)),
+    )
 
 
-def calendar_spread(underlying: str, near: datetime, far: datetime, strike: float, cp: int = 1, qty: float = 1.0, settle: str = "inverse") -> Structure:
+def calendar_spread(
+    underlying: str, near: datetime, far: datetime, strike: float, cp: int = 1, qty: float = 1.0, settle: str = "inverse"
+) -> Structure:
     """Long the far expiry, short the near one, same strike and type."""
     if not near < far:
         raise PricingInputError(f"calendar_spread: near expiry {near:%Y-%m-%d} must be before far {far:%Y-%m-%d}")
-    return Structure("calendar", (Leg(_option(underlying, near, strike, cp, settle), -qty), Leg(_option(underlying, far, strike, cp, settle), qty)))
+    return Structure(
+        "calendar",
+        (Leg(_option(underlying, near, strike, cp, settle), -qty), Leg(_option(underlying, far, strike, cp, settle), qty)),
+    )
 
 
 def structure_value(structure: Structure, surface: VolSurface, now: datetime, *, settle: str = "inverse") -> Greeks:

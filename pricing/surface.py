@@ -20,20 +20,26 @@ Shocks for scenario revaluation:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from pricing._typing import ArrayLike, FloatArray
-from pricing.black import black76_greeks, black76_price, Greeks
+from pricing.black import Greeks, black76_greeks, black76_price
 from pricing.chain import OptionChain
 from pricing.errors import PricingInputError, parse_choice
 from pricing.sabr import SabrSmile, fit_sabr
 from pricing.svi import SviSmile, fit_svi, penalty_grid
 
 SMILE_MODELS = {"svi": "svi", "sabr": "sabr"}
-SHOCK_RULES = {"sticky_moneyness": "sticky_moneyness", "moneyness": "sticky_moneyness", "sticky_strike": "sticky_strike", "strike": "sticky_strike"}
+SHOCK_RULES = {
+    "sticky_moneyness": "sticky_moneyness",
+    "moneyness": "sticky_moneyness",
+    "sticky_strike": "sticky_strike",
+    "strike": "sticky_strike",
+}
 
 
 class Smile(Protocol):
@@ -137,7 +143,9 @@ class VolSurface:
         kk = np.broadcast_to(kk, out.shape)
         for a, b in {(int(x), int(y)) for x, y in zip(i0, i1)}:
             rows = np.flatnonzero((i0 == a) & (i1 == b))
-            out[rows] = c0[rows, None] * self.smiles[a].total_variance(kk[rows]) + c1[rows, None] * self.smiles[b].total_variance(kk[rows])
+            out[rows] = c0[rows, None] * self.smiles[a].total_variance(kk[rows]) + c1[rows, None] * self.smiles[b].total_variance(
+                kk[rows]
+            )
         return out
 
     def vol(
@@ -174,12 +182,16 @@ class VolSurface:
         return np.sqrt(np.maximum(w, 0.0) / t) + np.asarray(vol_shift, dtype=np.float64)
 
     # -- pricing -------------------------------------------------------------------------
-    def price(self, cp: ArrayLike, strike: ArrayLike, t_years: ArrayLike, *, settle: str = "inverse", rate: ArrayLike = 0.0) -> FloatArray:
+    def price(
+        self, cp: ArrayLike, strike: ArrayLike, t_years: ArrayLike, *, settle: str = "inverse", rate: ArrayLike = 0.0
+    ) -> FloatArray:
         """Black-76 price from the surface's forward and vol (coin for inverse, USD for linear)."""
         f = self.forward(t_years)
         return black76_price(cp, f, strike, t_years, self.vol(strike, t_years), rate=rate, settle=settle)
 
-    def greeks(self, cp: ArrayLike, strike: ArrayLike, t_years: ArrayLike, *, settle: str = "inverse", rate: ArrayLike = 0.0) -> Greeks:
+    def greeks(
+        self, cp: ArrayLike, strike: ArrayLike, t_years: ArrayLike, *, settle: str = "inverse", rate: ArrayLike = 0.0
+    ) -> Greeks:
         """Black-76 greeks at the surface's vol (sticky-strike greeks: the vol is held)."""
         f = self.forward(t_years)
         return black76_greeks(cp, f, strike, t_years, self.vol(strike, t_years), rate=rate, settle=settle)
@@ -235,7 +247,8 @@ def flat_surface(underlying: str, spot: float, vol: float, *, carry: float = 0.0
 
 @dataclass(frozen=True)
 class SmileQuotes:
-    """The quotes one expiry's smile is fitted to."""
+    """The quotes one expiry's smile is fitted to; ``vegas`` are the fit weights (vega
+    relative to the largest, to 8 significant digits)."""
 
     strikes: FloatArray
     k: FloatArray
@@ -258,10 +271,21 @@ def otm_quotes(chain: OptionChain, expiry: np.datetime64, *, min_abs_delta: floa
     t = float(chain.t_years[rows][0])
     otm = rows & (((chain.cp > 0) & (chain.strike >= fwd)) | ((chain.cp < 0) & (chain.strike < fwd))) & (chain.mark_iv > 0)
     greeks = black76_greeks(chain.cp[otm], fwd, chain.strike[otm], t, chain.mark_iv[otm])
-    keep = np.abs(greeks.delta) >= min_abs_delta
+    # The fit's inputs are rounded far below any information they carry (delta to 1e-9, log-moneyness to 1e-12, vega
+    # weights to 8 significant digits), so that last-bit differences between kernel paths, CPUs
+    # and library versions never reach the optimiser: the same chain always gives the same fit.
+    keep = np.round(np.abs(greeks.delta), 9) >= min_abs_delta
     order = np.argsort(chain.strike[otm][keep])
     strikes = chain.strike[otm][keep][order]
-    return SmileQuotes(strikes, np.log(strikes / fwd), chain.mark_iv[otm][keep][order], greeks.vega[keep][order], fwd, t)
+    vega = greeks.vega[keep][order]
+    weights = _significant(vega / vega.max(), 8) if vega.size else vega
+    return SmileQuotes(strikes, np.round(np.log(strikes / fwd), 12), chain.mark_iv[otm][keep][order], weights, fwd, t)
+
+
+def _significant(x: FloatArray, digits: int) -> FloatArray:
+    """``x`` (positive) rounded to ``digits`` significant digits."""
+    scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.maximum(x, 1e-300))))
+    return np.round(x * scale) / scale
 
 
 def build_surface(
@@ -314,10 +338,24 @@ def build_surface(
         ts.append(t)
         fwds.append(fwd)
         smiles.append(smile)
-        fits.append(ExpiryFit(expiry, t, fwd, int(k.size), float(np.sqrt(np.mean(err**2)) * 100), float(np.abs(err).max() * 100), free, float(k.min()), float(k.max())))
+        fits.append(
+            ExpiryFit(
+                expiry,
+                t,
+                fwd,
+                int(k.size),
+                float(np.sqrt(np.mean(err**2)) * 100),
+                float(np.abs(err).max() * 100),
+                free,
+                float(k.min()),
+                float(k.max()),
+            )
+        )
     if not smiles:
         raise ValueError(f"chain {chain.underlying} {chain.as_of:%Y-%m-%d}: no expiry with >= {min_quotes} quotes to fit")
-    return VolSurface(chain.underlying, chain.spot, np.array(expiries), np.array(ts), np.array(fwds), tuple(smiles), kind, tuple(fits))
+    return VolSurface(
+        chain.underlying, chain.spot, np.array(expiries), np.array(ts), np.array(fwds), tuple(smiles), kind, tuple(fits)
+    )
 
 
 def fit_table(surface: VolSurface) -> list[dict[str, object]]:

@@ -78,10 +78,14 @@ def chain_variance_strikes(chain: OptionChain, *, min_t_years: float = 2.0 / 365
         for cp in (1.0, -1.0):
             sel = rows & (chain.cp == cp)
             price[cp] = dict(zip(chain.strike[sel], chain.mark_price[sel] * chain.forward[sel]))
-        q = np.array([
-            0.5 * (price[1.0].get(k, np.nan) + price[-1.0].get(k, np.nan)) if k == k0 else (price[-1.0] if k < k0 else price[1.0]).get(k, np.nan)
-            for k in strikes
-        ])
+        q = np.array(
+            [
+                0.5 * (price[1.0].get(k, np.nan) + price[-1.0].get(k, np.nan))
+                if k == k0
+                else (price[-1.0] if k < k0 else price[1.0]).get(k, np.nan)
+                for k in strikes
+            ]
+        )
         keep = _truncate_wings(strikes, q, k0)
         if keep.sum() < 3:
             continue

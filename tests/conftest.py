@@ -1,14 +1,22 @@
 """Shared fixtures: the source article's second example on a flat 65% BTC (and 75% ETH) market."""
 
+import os
 from datetime import timedelta
 
 import pytest
+from hypothesis import settings
 
 from pricing.daycount import utc
 from pricing.instruments import FutureContract, OptionContract
 from pricing.portfolio import from_contracts
 from pricing.revaluation import Market
 from pricing.surface import flat_surface
+
+# No per-example deadline: a first call may compile a numba kernel (seconds, once per process
+# and signature), and CI machines differ in speed. Speed is measured by `clearquote bench`,
+# never by a test. Derandomised in CI so a run is repeatable from its seed.
+settings.register_profile("clearquote", deadline=None, derandomize=bool(os.environ.get("CI")))
+settings.load_profile("clearquote")
 
 NOW = utc(2026, 8, 21, 8)
 EXPIRY = NOW + timedelta(days=30)

@@ -78,8 +78,15 @@ CATALOGUE: dict[str, Spec] = {}
 
 
 def excel_function(
-    name: str, *, category: str, args: dict[str, str], returns: str, example: str, heavy: bool = False,
-    rows: tuple[str, ...] = (), stack_ok: Callable[..., bool] | None = None,
+    name: str,
+    *,
+    category: str,
+    args: dict[str, str],
+    returns: str,
+    example: str,
+    heavy: bool = False,
+    rows: tuple[str, ...] = (),
+    stack_ok: Callable[..., bool] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn`` as ``CQ_<name>``; ``args`` maps every parameter, in order, to its help.
 
@@ -107,7 +114,9 @@ def excel_function(
             summary=summary,
             returns=returns,
             example=example,
-            args=tuple(Arg(p.name, args[p.name], p.default is not p.empty, None if p.default is p.empty else p.default) for p in params),
+            args=tuple(
+                Arg(p.name, args[p.name], p.default is not p.empty, None if p.default is p.empty else p.default) for p in params
+            ),
             heavy=heavy,
             rows=tuple(rows),
             stack_ok=stack_ok,

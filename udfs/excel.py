@@ -132,7 +132,16 @@ def _describe(cell: Any) -> str:
     return f"{type(cell).__name__} {cell!r}"
 
 
-def numbers(value: Any, name: str, *, default: float | None = None, lo: float | None = None, lo_open: bool = False, hi: float | None = None, unit: str = "") -> Field:
+def numbers(
+    value: Any,
+    name: str,
+    *,
+    default: float | None = None,
+    lo: float | None = None,
+    lo_open: bool = False,
+    hi: float | None = None,
+    unit: str = "",
+) -> Field:
     """Numeric cells; blanks take ``default`` (an error if None); bounds give ``#NUM!``.
 
     ``lo``/``hi`` are inclusive unless ``lo_open``; text, TRUE/FALSE and dates are ``#VALUE!``
@@ -220,7 +229,9 @@ def broadcast(*fields: Field) -> tuple[tuple[int, int], list[np.ndarray], np.nda
     cols = {f.shape[1] for f in fields} - {1}
     if len(rows) > 1 or len(cols) > 1:
         sizes = ", ".join(f"{f.name} {f.shape[0]}x{f.shape[1]}" for f in fields if f.shape != (1, 1))
-        raise InputError(f"ranges of different sizes ({sizes}); give ranges of the same size, a single row/column to repeat, or one cell")
+        raise InputError(
+            f"ranges of different sizes ({sizes}); give ranges of the same size, a single row/column to repeat, or one cell"
+        )
     shape = (rows.pop() if rows else 1, cols.pop() if cols else 1)
     values = [np.broadcast_to(f.values, shape) for f in fields]
     errors = np.full(shape, None, dtype=object)
@@ -230,7 +241,9 @@ def broadcast(*fields: Field) -> tuple[tuple[int, int], list[np.ndarray], np.nda
     return shape, values, errors
 
 
-def output(values: np.ndarray, errors: np.ndarray | None = None, reasons: np.ndarray | None = None, *, nan_reason: str = "no result") -> list[list[Any]]:
+def output(
+    values: np.ndarray, errors: np.ndarray | None = None, reasons: np.ndarray | None = None, *, nan_reason: str = "no result"
+) -> list[list[Any]]:
     """A 2-D float array (plus per-cell errors) as the 2-D list the hosts write back.
 
     NaN cells without an error become ``#NUM!`` with the engine's reason for that cell
@@ -271,7 +284,16 @@ def scalar(value: Any, name: str) -> Any:
     return cell
 
 
-def scalar_number(value: Any, name: str, *, default: float | None = None, lo: float | None = None, lo_open: bool = False, hi: float | None = None, unit: str = "") -> float:
+def scalar_number(
+    value: Any,
+    name: str,
+    *,
+    default: float | None = None,
+    lo: float | None = None,
+    lo_open: bool = False,
+    hi: float | None = None,
+    unit: str = "",
+) -> float:
     """One number (blank = ``default``), with the same checks as :func:`numbers`."""
     f = numbers(scalar(value, name), name, default=default, lo=lo, lo_open=lo_open, hi=hi, unit=unit)
     if f.errors[0, 0] is not None:
@@ -359,7 +381,12 @@ def _headerless(first: list[Any], known: set[str]) -> bool:
 
 
 def table(
-    value: Any, name: str, *, required: Iterable[str] = (), any_of: Iterable[Iterable[str]] = (), allowed: Iterable[str] | None = None,
+    value: Any,
+    name: str,
+    *,
+    required: Iterable[str] = (),
+    any_of: Iterable[Iterable[str]] = (),
+    allowed: Iterable[str] | None = None,
     positional: Sequence[str] = (),
 ) -> Table:
     """Parse a header-row range; missing columns and empty tables raise :class:`InputError`.
@@ -381,7 +408,9 @@ def table(
     known = {*required, *(c for g in any_of for c in g), *(allowed or ()), *positional}
     if positional and _headerless(rows[0], known):
         if len(rows[0]) > len(positional):
-            raise InputError(f"{name}: a range without a header row has at most {len(positional)} columns ({', '.join(positional)})")
+            raise InputError(
+                f"{name}: a range without a header row has at most {len(positional)} columns ({', '.join(positional)})"
+            )
         rows = [list(positional[: len(rows[0])]), *rows]
         start = 1
     else:
@@ -394,11 +423,15 @@ def table(
         raise InputError(f"{name}: column(s) {', '.join(dup)} appear twice in the header row")
     missing = [c for c in required if c not in columns]
     if missing:
-        raise InputError(f"{name}: missing column(s) {', '.join(missing)}; the header row has {', '.join(c for c in columns if c)}")
+        raise InputError(
+            f"{name}: missing column(s) {', '.join(missing)}; the header row has {', '.join(c for c in columns if c)}"
+        )
     for group in any_of:
         group = tuple(group)
         if not any(c in columns for c in group):
-            raise InputError(f"{name}: needs a column {' or '.join(group)}; the header row has {', '.join(c for c in columns if c)}")
+            raise InputError(
+                f"{name}: needs a column {' or '.join(group)}; the header row has {', '.join(c for c in columns if c)}"
+            )
     if allowed is not None:
         extra = [c for c in columns if c and c not in set(allowed)]
         if extra:

@@ -32,7 +32,13 @@ def version_() -> list[list[Any]]:
     """Versions of clearquote and the libraries its numbers depend on (for audit trails)."""
     import sys
 
-    return [["clearquote", _version("clearquote")], ["numpy", np.__version__], ["scipy", _version("scipy")], ["xlwings", _version("xlwings")], ["python", sys.version.split()[0]]]
+    return [
+        ["clearquote", _version("clearquote")],
+        ["numpy", np.__version__],
+        ["scipy", _version("scipy")],
+        ["xlwings", _version("xlwings")],
+        ["python", sys.version.split()[0]],
+    ]
 
 
 @excel_function(
@@ -44,4 +50,9 @@ def version_() -> list[list[Any]]:
 )
 def handles(headers: Any = True) -> list[list[Any]]:
     """What the session's object store holds (newest first)."""
-    return titled(headers, ("handle", "kind", "created_utc", "hits"), [list(r) for r in STORE.listing()] or [["(no objects)", "", "", ""]], default=True)
+    return titled(
+        headers,
+        ("handle", "kind", "created_utc", "hits"),
+        [list(r) for r in STORE.listing()] or [["(no objects)", "", "", ""]],
+        default=True,
+    )

@@ -59,7 +59,12 @@ def _rows_for_engine(t: Table) -> list[dict[str, Any]]:
 def portfolio_arg(value: Any, name: str = "portfolio") -> tuple[Portfolio, str]:
     """A positions table (or the text ``none``) as a Portfolio, cached by content."""
     cells = grid(value)
-    if len(cells) == 1 and len(cells[0]) == 1 and isinstance(cells[0][0], str) and cells[0][0].strip().lower() in ("none", "empty"):
+    if (
+        len(cells) == 1
+        and len(cells[0]) == 1
+        and isinstance(cells[0][0], str)
+        and cells[0][0].strip().lower() in ("none", "empty")
+    ):
         return empty_portfolio(), "none"
     key = content_key(name, cells)
 
@@ -73,7 +78,9 @@ def portfolio_arg(value: Any, name: str = "portfolio") -> tuple[Portfolio, str]:
     return STORE.get("PORTFOLIO", key, build), key
 
 
-def _setup(portfolio: Any, market: Any, model: Any, params_: Any) -> tuple[Portfolio, str, MarketBundle, Any, Any, dict[str, Any]]:
+def _setup(
+    portfolio: Any, market: Any, model: Any, params_: Any
+) -> tuple[Portfolio, str, MarketBundle, Any, Any, dict[str, Any]]:
     book, pkey = portfolio_arg(portfolio)
     bundle = market_arg(market)
     values = params(params_, "params", MARGIN_HELP)
@@ -108,7 +115,13 @@ def im(portfolio: Any, market: Any, model: Any = "hvar", params: Any = None) -> 
 @excel_function(
     "IM_BREAKDOWN",
     category=MARGIN,
-    args={"portfolio": PORTFOLIO_DOC, "market": MARKET_DOC, "model": MODEL_DOC, "params": PARAMS_DOC, "headers": "TRUE (default) adds a header row"},
+    args={
+        "portfolio": PORTFOLIO_DOC,
+        "market": MARKET_DOC,
+        "model": MODEL_DOC,
+        "params": PARAMS_DOC,
+        "headers": "TRUE (default) adds a header row",
+    },
     returns="two columns, component and USD: core, stressed, apc_floor, market_im, liquidity, concentration, model_risk, the model's own components (e.g. SPAN scan risk, NOV), total",
     example='=CQ_IM_BREAKDOWN(Portfolio!A1:B12, "bundled", "span")',
     heavy=True,
@@ -153,7 +166,7 @@ def _trades(value: Any) -> tuple[Portfolio, np.ndarray, list[XlError | None]]:
 
 @excel_function(
     "IM_DELTA",
-    rows=('trades',),
+    rows=("trades",),
     category=MARGIN,
     args={
         "portfolio": PORTFOLIO_DOC,
@@ -185,7 +198,13 @@ def im_delta(portfolio: Any, trades: Any, market: Any, model: Any = "hvar", para
 @excel_function(
     "SCENARIO_PNL",
     category=MARGIN,
-    args={"portfolio": PORTFOLIO_DOC, "market": MARKET_DOC, "model": "hvar (default), fhs or mc: the scenario models", "params": PARAMS_DOC, "headers": "TRUE (default) adds a header row"},
+    args={
+        "portfolio": PORTFOLIO_DOC,
+        "market": MARKET_DOC,
+        "model": "hvar (default), fhs or mc: the scenario models",
+        "params": PARAMS_DOC,
+        "headers": "TRUE (default) adds a header row",
+    },
     returns="one row per scenario: scenario end date (Excel serial; blank for Monte Carlo), portfolio P&L in USD, stressed (TRUE for the stress-window scenarios); chart the P&L column as a histogram",
     example='=CQ_SCENARIO_PNL(Portfolio!A1:B12, "bundled")',
     heavy=True,
@@ -202,7 +221,12 @@ def scenario_pnl(portfolio: Any, market: Any, model: Any = "hvar", params: Any =
         return titled(headers, columns, [["", float(x), False] for x in pnl], default=True)
     serial = (scen.end_dates.astype("datetime64[D]") - np.datetime64("1899-12-30")).astype(np.int64)
     mc = scen.kind == "mc"
-    return titled(headers, columns, [["" if mc else float(d), float(x), bool(s)] for d, x, s in zip(serial, pnl, scen.stressed)], default=True)
+    return titled(
+        headers,
+        columns,
+        [["" if mc else float(d), float(x), bool(s)] for d, x, s in zip(serial, pnl, scen.stressed)],
+        default=True,
+    )
 
 
 @excel_function(
@@ -220,7 +244,9 @@ def scenario_pnl(portfolio: Any, market: Any, model: Any = "hvar", params: Any =
     example='=CQ_MARGIN_CALL(Portfolio!A1:B12, 2000000, "bundled")',
     heavy=True,
 )
-def margin_call(portfolio: Any, collateral: Any, market: Any, model: Any = "hvar", params: Any = None, headers: Any = True) -> list[list[Any]]:
+def margin_call(
+    portfolio: Any, collateral: Any, market: Any, model: Any = "hvar", params: Any = None, headers: Any = True
+) -> list[list[Any]]:
     """Intraday margin call: re-run the IM on the new market and compare with the collateral."""
     book, _, bundle, m, addons, _ = _setup(portfolio, market, model, params)
     cells = grid(collateral)
@@ -230,7 +256,9 @@ def margin_call(portfolio: Any, collateral: Any, market: Any, model: Any = "hvar
             raise InputError(f"collateral: {held!r} is not a USD amount >= 0 (or give a currency/amount range)")
         held = float(held)
     else:
-        held = {str(k).strip().upper(): v for k, v in cells if not is_blank(k) and str(k).strip().lower() not in ("currency", "asset")}
+        held = {
+            str(k).strip().upper(): v for k, v in cells if not is_blank(k) and str(k).strip().lower() not in ("currency", "asset")
+        }
         for k, v in held.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise InputError(f"collateral, {k}: {v!r} is not an amount >= 0")
@@ -238,7 +266,11 @@ def margin_call(portfolio: Any, collateral: Any, market: Any, model: Any = "hvar
         call = intraday_margin_call(book, held, bundle.market, m, addons)
     except PricingInputError as exc:
         raise InputError(str(exc)) from None
-    rows: list[list[Any]] = [["im_usd", call.im.total], ["collateral_usd", call.collateral_usd], ["call_usd", call.call_usd], ["excess_usd", call.excess_usd]]
+    rows: list[list[Any]] = [
+        ["im_usd", call.im.total],
+        ["collateral_usd", call.collateral_usd],
+        ["call_usd", call.call_usd],
+        ["excess_usd", call.excess_usd],
+    ]
     rows.append(["deadline", "" if call.deadline is None else to_serial(call.deadline)])
     return titled(headers, ("item", "value"), rows, default=True)
-

@@ -157,7 +157,9 @@ def make_market(chain: Any, history: Any = None, smile: Any = None) -> MarketBun
         elif text.strip().lower().startswith("bundled"):
             base = _bundled(text.strip().lower(), model)
         else:
-            raise InputError(f"market: {text!r} is not a chain range, 'bundled[:{'|'.join(BUNDLED_DATES)}]' or a CQ.MARKET handle")
+            raise InputError(
+                f"market: {text!r} is not a chain range, 'bundled[:{'|'.join(BUNDLED_DATES)}]' or a CQ.MARKET handle"
+            )
     else:
         t = table(cells, "chain")
         key = content_key("chain", cells, model)
@@ -177,7 +179,9 @@ def make_market(chain: Any, history: Any = None, smile: Any = None) -> MarketBun
 
     def with_history() -> MarketBundle:
         histories, dvols = history_series(history)
-        return MarketBundle(base.market, hkey, f"{base.label} + history to {max(h.dates[-1] for h in histories.values())}", histories, dvols)
+        return MarketBundle(
+            base.market, hkey, f"{base.label} + history to {max(h.dates[-1] for h in histories.values())}", histories, dvols
+        )
 
     return STORE.get("MARKET", hkey, with_history, _label)
 
@@ -208,8 +212,16 @@ VAR_HELP = {
 }
 # The defaults give each sheet value its type; they are those of pricing.margin.var / pricing.scenarios.
 VAR_DEFAULTS: dict[str, Any] = {
-    "alpha": 0.995, "measure": "var", "horizon_days": 2, "lookback_years": 5.0, "ewma_lambda": 0.97, "vol_floor_ratio": 0.75,
-    "include_stress": True, "n_paths": McParams.n_paths, "seed": McParams.seed, "rule": "sticky_moneyness",
+    "alpha": 0.995,
+    "measure": "var",
+    "horizon_days": 2,
+    "lookback_years": 5.0,
+    "ewma_lambda": 0.97,
+    "vol_floor_ratio": 0.75,
+    "include_stress": True,
+    "n_paths": McParams.n_paths,
+    "seed": McParams.seed,
+    "rule": "sticky_moneyness",
 }
 SPAN_FIELDS = _fields(SpanParams, ("delta_weights", "rule"))
 DERIBIT_FIELDS = _fields(DeribitParams)
@@ -224,7 +236,12 @@ MARGIN_HELP = {
 }
 MARGIN_HELP.pop("price_scan_range", None)
 QUOTE_HELP = {k: f"quote/XVA, default {'latest bundled SOFR' if k == 'sofr' else v}" for k, v in QUOTE_FIELDS.items()}
-RFQ_HELP = {"model": "margin model: hvar, fhs, mc, span, deribit (hvar)", "accept": "fill each RFQ before the next (FALSE)", **QUOTE_HELP, **MARGIN_HELP}
+RFQ_HELP = {
+    "model": "margin model: hvar, fhs, mc, span, deribit (hvar)",
+    "accept": "fill each RFQ before the next (FALSE)",
+    **QUOTE_HELP,
+    **MARGIN_HELP,
+}
 MODELS = {"hvar": "hvar", "hs": "hvar", "fhs": "fhs", "mc": "mc", "span": "span", "deribit": "deribit", "pm": "deribit"}
 
 
@@ -260,7 +277,12 @@ def _build_model(model: str, values: Mapping[str, Any], bundle: MarketBundle) ->
     try:
         if model == "span":
             span = _pick(values, SPAN_FIELDS)
-            scan = {u: scalar_number(values.get(f"price_scan_range_{u.lower()}", d), f"price_scan_range_{u.lower()}", lo=0, lo_open=True) for u, d in (("BTC", 0.12), ("ETH", 0.15))}
+            scan = {
+                u: scalar_number(
+                    values.get(f"price_scan_range_{u.lower()}", d), f"price_scan_range_{u.lower()}", lo=0, lo_open=True
+                )
+                for u, d in (("BTC", 0.12), ("ETH", 0.15))
+            }
             return SpanModel(SpanParams(price_scan_range=scan, **span))
         if model == "deribit":
             p = DeribitParams(**_pick(values, DERIBIT_FIELDS))
@@ -270,19 +292,38 @@ def _build_model(model: str, values: Mapping[str, Any], bundle: MarketBundle) ->
         if bundle.histories is not None:
             unds = tuple(bundle.histories)
             if model == "mc":
-                mc = McParams(**{k: v for k, v in var.items() if k in ("n_paths", "seed", "horizon_days", "lookback_years", "ewma_lambda")})
+                mc = McParams(
+                    **{k: v for k, v in var.items() if k in ("n_paths", "seed", "horizon_days", "lookback_years", "ewma_lambda")}
+                )
                 scen = monte_carlo_scenarios(unds, mc, histories=bundle.histories, dvols=bundle.dvols)
             else:
-                sp = ScenarioParams(filtered=model == "fhs", **{k: v for k, v in var.items() if k in ("horizon_days", "lookback_years", "ewma_lambda", "vol_floor_ratio", "include_stress")})
+                sp = ScenarioParams(
+                    filtered=model == "fhs",
+                    **{
+                        k: v
+                        for k, v in var.items()
+                        if k in ("horizon_days", "lookback_years", "ewma_lambda", "vol_floor_ratio", "include_stress")
+                    },
+                )
                 scen = historical_scenarios(unds, sp, histories=bundle.histories, dvols=bundle.dvols)
             return dataclasses.replace(model_from_scenarios(scen, alpha, measure=measure, rule=rule), name=model)
         stress = var.pop("include_stress", True)
         if model == "mc":
-            built: ScenarioVarModel = mc_model(alpha, measure=measure, **{k: v for k, v in var.items() if k in ("n_paths", "seed", "horizon_days", "lookback_years", "ewma_lambda")})
+            built: ScenarioVarModel = mc_model(
+                alpha,
+                measure=measure,
+                **{k: v for k, v in var.items() if k in ("n_paths", "seed", "horizon_days", "lookback_years", "ewma_lambda")},
+            )
         elif model == "fhs":
-            built = fhs_model(alpha, measure=measure, **{k: v for k, v in var.items() if k in ("horizon_days", "lookback_years", "ewma_lambda", "vol_floor_ratio")})
+            built = fhs_model(
+                alpha,
+                measure=measure,
+                **{k: v for k, v in var.items() if k in ("horizon_days", "lookback_years", "ewma_lambda", "vol_floor_ratio")},
+            )
         else:
-            built = hvar_model(alpha, measure=measure, **{k: v for k, v in var.items() if k in ("horizon_days", "lookback_years")})
+            built = hvar_model(
+                alpha, measure=measure, **{k: v for k, v in var.items() if k in ("horizon_days", "lookback_years")}
+            )
         if isinstance(built.scenario_params, ScenarioParams) and not stress:
             built = dataclasses.replace(built, scenario_params=dataclasses.replace(built.scenario_params, include_stress=False))
         return dataclasses.replace(built, rule=rule)

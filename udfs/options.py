@@ -44,7 +44,9 @@ def _cp(value: Any) -> Field:
     return choices(value, "cp", CP)
 
 
-def _market_fields(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rate: Any, forward_name: str = "forward") -> list[Field]:
+def _market_fields(
+    cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rate: Any, forward_name: str = "forward"
+) -> list[Field]:
     return [
         _cp(cp),
         numbers(forward, forward_name, lo=0, lo_open=True, unit="USD"),
@@ -71,7 +73,7 @@ def _engine_reasons(errors: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 @excel_function(
     "BLACK",
-    rows=('cp', 'forward', 'strike', 't_years', 'vol', 'rate'),
+    rows=("cp", "forward", "strike", "t_years", "vol", "rate"),
     category=PRICING,
     args={
         "cp": "C/call or P/put (a cell or a range)",
@@ -100,7 +102,7 @@ def black(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rate: Any 
 
 @excel_function(
     "BLACK_GREEKS",
-    rows=('cp', 'forward', 'strike', 't_years', 'vol', 'rate'),
+    rows=("cp", "forward", "strike", "t_years", "vol", "rate"),
     category=PRICING,
     args={
         "cp": "C/call or P/put",
@@ -115,7 +117,9 @@ def black(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rate: Any 
     returns="one row per option (inputs read row by row): delta, gamma, vega (per 1.00 vol), theta (per year), rho (per 1.00 rate)",
     example='=CQ_BLACK_GREEKS("C", 60000, 65000, 0.25, 0.55) -> 0.43898, 2.3895e-5, 11828, -13011, -1155.2',
 )
-def black_greeks(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rate: Any = 0.0, settle: Any = "linear", headers: Any = False) -> list[list[Any]]:
+def black_greeks(
+    cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rate: Any = 0.0, settle: Any = "linear", headers: Any = False
+) -> list[list[Any]]:
     """Black-76 greeks, one row per option.
 
     Notes: analytic derivatives of the Black-76 price (Hull 11th ed. §19); for inverse
@@ -127,13 +131,15 @@ def black_greeks(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rat
     g = black76_greeks(w, f, k, t, v, rate=r, settle=mode)
     table = np.column_stack([g.delta, g.gamma, g.vega, g.theta, g.rho])
     errs = np.repeat(errors.reshape(-1, 1), len(GREEK_HEADERS), axis=1)
-    why = np.repeat(_engine_reasons(errors.reshape(-1, 1), black76_reasons(w, f, k, t, v, rate=r).reshape(-1, 1)), len(GREEK_HEADERS), axis=1)
+    why = np.repeat(
+        _engine_reasons(errors.reshape(-1, 1), black76_reasons(w, f, k, t, v, rate=r).reshape(-1, 1)), len(GREEK_HEADERS), axis=1
+    )
     return titled(headers, GREEK_HEADERS, output(table, errs, why), default=False)
 
 
 @excel_function(
     "IMPLIED_VOL",
-    rows=('price', 'cp', 'forward', 'strike', 't_years', 'rate'),
+    rows=("price", "cp", "forward", "strike", "t_years", "rate"),
     category=PRICING,
     args={
         "price": "option price: USD per coin if linear, coin per coin if inverse",
@@ -147,14 +153,19 @@ def black_greeks(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rat
     returns="Black-76 implied vol, decimal; #NUM! with the reason (below intrinsic, above the maximum, ...) where none exists",
     example='=CQ_IMPLIED_VOL(0.077013, "C", 60000, 65000, 0.25, 0, "inverse") -> 0.55',
 )
-def implied_vol_(price: Any, cp: Any, forward: Any, strike: Any, t_years: Any, rate: Any = 0.0, settle: Any = "linear") -> list[list[Any]]:
+def implied_vol_(
+    price: Any, cp: Any, forward: Any, strike: Any, t_years: Any, rate: Any = 0.0, settle: Any = "linear"
+) -> list[list[Any]]:
     """Implied volatility from a Black-76 price (linear or inverse).
 
     Notes: Halley iterations on ln of the normalised out-of-the-money price, from a blended
     initial guess (Jäckel, "Let's be rational", 2015, for the normalisation); accuracy ~1e-12.
     """
     mode = scalar_choice(settle, "settle", SETTLE, default="linear")
-    fields = [numbers(price, "price", lo=0, unit="same units as the settle"), *_market_fields(cp, forward, strike, t_years, 1.0, rate)]
+    fields = [
+        numbers(price, "price", lo=0, unit="same units as the settle"),
+        *_market_fields(cp, forward, strike, t_years, 1.0, rate),
+    ]
     del fields[5]  # vol is what is solved for
     _, values, errors = broadcast(*fields)
     p, w, f, k, t, r = _filled(values, errors, (0.1, 1.0, 100.0, 100.0, 1.0, 0.0))
@@ -164,7 +175,7 @@ def implied_vol_(price: Any, cp: Any, forward: Any, strike: Any, t_years: Any, r
 
 @excel_function(
     "BINOMIAL",
-    rows=('cp', 'spot', 'strike', 't_years', 'vol', 'rate', 'carry'),
+    rows=("cp", "spot", "strike", "t_years", "vol", "rate", "carry"),
     category=PRICING,
     args={
         "cp": "C/call or P/put",
@@ -181,7 +192,18 @@ def implied_vol_(price: Any, cp: Any, forward: Any, strike: Any, t_years: Any, r
     returns="option price, USD per coin, same shape as the inputs",
     example='=CQ_BINOMIAL("P", 50, 50, 5/12, 0.4, 0.1, , 5) -> 4.4885 (Hull, 11th ed., Ex. 21.1: 4.49)',
 )
-def binomial(cp: Any, spot: Any, strike: Any, t_years: Any, vol: Any, rate: Any, carry: Any = None, steps: Any = 200, style: Any = "american", method: Any = "crr") -> list[list[Any]]:
+def binomial(
+    cp: Any,
+    spot: Any,
+    strike: Any,
+    t_years: Any,
+    vol: Any,
+    rate: Any,
+    carry: Any = None,
+    steps: Any = 200,
+    style: Any = "american",
+    method: Any = "crr",
+) -> list[list[Any]]:
     """Binomial-tree price of American or European options (CRR or Leisen-Reimer).
 
     Notes: Cox, Ross and Rubinstein (1979); Leisen and Reimer (1996); Hull 11th ed. §21.
@@ -203,14 +225,14 @@ def binomial(cp: Any, spot: Any, strike: Any, t_years: Any, vol: Any, rate: Any,
 
 @excel_function(
     "OPTION_TIME",
-    rows=('as_of', 'expiry'),
+    rows=("as_of", "expiry"),
     category=PRICING,
     args={
         "as_of": "valuation time: an Excel date/time (UTC) or ISO text",
         "expiry": "expiry: an Excel date (a whole date means 08:00 UTC, Deribit's expiry time) or date/time",
     },
     returns="years to expiry, ACT/365 on calendar time (crypto trades 24/7); negative if expired",
-    example='=CQ_OPTION_TIME(DATE(2026,8,21)+8/24, DATE(2026,10,30)) -> 0.19178 (70 days)',
+    example="=CQ_OPTION_TIME(DATE(2026,8,21)+8/24, DATE(2026,10,30)) -> 0.19178 (70 days)",
 )
 def option_time_(as_of: Any, expiry: Any) -> list[list[Any]]:
     """Time to expiry in years, ACT/365 calendar time, from timezone-aware UTC instants."""
@@ -228,7 +250,7 @@ def to_serial(stamp: Any) -> float:
 
 @excel_function(
     "INSTRUMENT",
-    rows=('name',),
+    rows=("name",),
     category=PRICING,
     args={
         "name": "Deribit instrument names (BTC-30OCT26-82000-C, BTC-25DEC26, BTC-PERPETUAL), a cell or a column",
@@ -251,5 +273,13 @@ def instrument(name: Any, headers: Any = False) -> list[list[Any]]:
             continue
         strike = getattr(c, "strike", None)
         kind = "option" if strike is not None else ("perpetual" if c.expiry is None else "future")
-        rows.append([c.underlying, kind, "" if c.expiry is None else to_serial(c.expiry), "" if strike is None else strike, "" if strike is None else ("C" if c.cp > 0 else "P")])
+        rows.append(
+            [
+                c.underlying,
+                kind,
+                "" if c.expiry is None else to_serial(c.expiry),
+                "" if strike is None else strike,
+                "" if strike is None else ("C" if c.cp > 0 else "P"),
+            ]
+        )
     return titled(headers, ("underlying", "kind", "expiry", "strike", "cp"), rows, default=False)

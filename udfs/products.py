@@ -28,8 +28,15 @@ from udfs.options import CP, SETTLE
 from udfs.surface import MARKET, MARKET_DOC
 
 KINDS = {
-    "call_spread": 2, "put_spread": 2, "straddle": 1, "strangle": 2, "butterfly": 3,
-    "put_butterfly": 3, "risk_reversal": 2, "call_calendar": 1, "put_calendar": 1,
+    "call_spread": 2,
+    "put_spread": 2,
+    "straddle": 1,
+    "strangle": 2,
+    "butterfly": 3,
+    "put_butterfly": 3,
+    "risk_reversal": 2,
+    "call_calendar": 1,
+    "put_calendar": 1,
 }
 
 
@@ -75,7 +82,17 @@ def _structure(kind: str, underlying: str, expiry: Any, ks: list[float], qty: fl
     example='=CQ_STRUCTURE("bundled", "butterfly", "BTC", DATE(2026,12,25), {100000,110000,120000})',
     heavy=True,
 )
-def structure(market: Any, kind: Any, underlying: Any, expiry: Any, strikes: Any, quantity: Any = 1.0, settle: Any = "inverse", far_expiry: Any = None, headers: Any = False) -> list[list[Any]]:
+def structure(
+    market: Any,
+    kind: Any,
+    underlying: Any,
+    expiry: Any,
+    strikes: Any,
+    quantity: Any = 1.0,
+    settle: Any = "inverse",
+    far_expiry: Any = None,
+    headers: Any = False,
+) -> list[list[Any]]:
     """Price and greeks of a listed multi-leg structure on the market's vol surface.
 
     Notes: quantity-weighted sums of Black-76 leg values at the surface vol of each leg

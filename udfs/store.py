@@ -83,19 +83,25 @@ class ObjectStore:
         head = f"{HANDLE_PREFIX}{kind}#"
         if not ident.upper().startswith(head.upper()):
             raise InputError(f"{text!r} is not a {kind.lower()} handle (expected {head}...)")
-        short = ident[len(head):].lower()
+        short = ident[len(head) :].lower()
         with self._lock:
             for (k, key), entry in reversed(self._items.items()):
                 if k == kind and key.startswith(short):
                     entry.hits += 1
                     return entry.value
-        raise InputError(f"handle {ident} is not in this Python session (restarted or evicted): recalculate the cell that created it (Ctrl+Alt+F9)")
+        raise InputError(
+            f"handle {ident} is not in this Python session (restarted or evicted): recalculate the cell that created it (Ctrl+Alt+F9)"
+        )
 
     def listing(self) -> list[tuple[str, str, str, int]]:
         """(handle, kind, created UTC, hits) of every stored object, newest first."""
         with self._lock:
             items = list(self._items.items())[::-1]
-        return [(self.handle(k, key), k, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.created)), e.hits) for (k, key), e in items if e.label]
+        return [
+            (self.handle(k, key), k, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.created)), e.hits)
+            for (k, key), e in items
+            if e.label
+        ]
 
     def clear(self) -> None:
         with self._lock:

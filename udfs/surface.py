@@ -58,8 +58,32 @@ def market_info(market: Any, headers: Any = True) -> list[list[Any]]:
     for u, s in b.market.surfaces.items():
         for fit, expiry in zip(fit_table(s), s.expiries):
             stamp = expiry.astype("datetime64[s]").astype(object).replace(tzinfo=b.market.as_of.tzinfo)
-            rows.append([u, to_serial(b.market.as_of), s.spot, to_serial(stamp), fit["t_years"], fit["forward"], fit["quotes"], fit["rmse_vol_pts"], fit["max_vol_pts"], bool(fit["butterfly_free"])])
-    columns = ("underlying", "as_of", "spot", "expiry", "t_years", "forward", "quotes", "rmse_vol_pts", "max_vol_pts", "butterfly_free")
+            rows.append(
+                [
+                    u,
+                    to_serial(b.market.as_of),
+                    s.spot,
+                    to_serial(stamp),
+                    fit["t_years"],
+                    fit["forward"],
+                    fit["quotes"],
+                    fit["rmse_vol_pts"],
+                    fit["max_vol_pts"],
+                    bool(fit["butterfly_free"]),
+                ]
+            )
+    columns = (
+        "underlying",
+        "as_of",
+        "spot",
+        "expiry",
+        "t_years",
+        "forward",
+        "quotes",
+        "rmse_vol_pts",
+        "max_vol_pts",
+        "butterfly_free",
+    )
     return titled(headers, columns, rows, default=True)
 
 
@@ -71,13 +95,16 @@ def _underlying_times(bundle: Any, underlying: Any, expiry: Any) -> tuple[Any, n
     for idx in zip(*np.nonzero(errs == None)):  # noqa: E711 - one datetime subtraction per cell
         t[idx] = option_time(bundle.market.as_of, f.values[idx])
         if t[idx] <= 0:
-            errs[idx] = XlError("#NUM!", f"expiry: {f.values[idx]:%Y-%m-%d %H:%M} is not after the market time {bundle.market.as_of:%Y-%m-%d %H:%M} UTC")
+            errs[idx] = XlError(
+                "#NUM!",
+                f"expiry: {f.values[idx]:%Y-%m-%d %H:%M} is not after the market time {bundle.market.as_of:%Y-%m-%d %H:%M} UTC",
+            )
     return surf, t, errs, f.values
 
 
 @excel_function(
     "VOL",
-    rows=('strike', 'expiry'),
+    rows=("strike", "expiry"),
     category=MARKET,
     args={
         "market": MARKET_DOC,
@@ -98,14 +125,14 @@ def vol(market: Any, underlying: Any, strike: Any, expiry: Any) -> list[list[Any
     b = market_arg(market)
     surf, t, terr, _ = _underlying_times(b, underlying, expiry)
     k = numbers(strike, "strike", lo=0, lo_open=True, unit="USD")
-    shape, (kk, tt), errors = broadcast(k, Field("expiry", t, terr))
+    _shape, (kk, tt), errors = broadcast(k, Field("expiry", t, terr))
     ok = errors == None  # noqa: E711
     return output(surf.vol(np.where(ok, kk, surf.spot), np.where(ok, tt, 0.25)), errors)
 
 
 @excel_function(
     "FORWARD",
-    rows=('expiry',),
+    rows=("expiry",),
     category=MARKET,
     args={"market": MARKET_DOC, "underlying": "BTC or ETH", "expiry": "expiries: Excel dates (08:00 UTC) or date/times"},
     returns="forward price, USD per coin (log-linear between the listed expiries' forwards)",
@@ -143,7 +170,7 @@ def smile_params(market: Any, underlying: Any, headers: Any = True) -> list[list
 
 @excel_function(
     "SVI_VOL",
-    rows=('forward', 'strike', 't_years'),
+    rows=("forward", "strike", "t_years"),
     category=MARKET,
     args={
         "forward": "forward F, USD",
@@ -161,10 +188,18 @@ def smile_params(market: Any, underlying: Any, headers: Any = True) -> list[list
 def svi_vol(forward: Any, strike: Any, t_years: Any, a: Any, b: Any, rho: Any, m: Any, sigma: Any) -> list[list[Any]]:
     """Raw SVI implied vol (Gatheral 2004) at the given strikes."""
     smile = SviSmile(
-        scalar_number(a, "a"), scalar_number(b, "b", lo=0), scalar_number(rho, "rho", lo=-1, lo_open=True, hi=0.999999),
-        scalar_number(m, "m"), scalar_number(sigma, "sigma", lo=0, lo_open=True), 1.0,
+        scalar_number(a, "a"),
+        scalar_number(b, "b", lo=0),
+        scalar_number(rho, "rho", lo=-1, lo_open=True, hi=0.999999),
+        scalar_number(m, "m"),
+        scalar_number(sigma, "sigma", lo=0, lo_open=True),
+        1.0,
     )
-    _, (f, k, t), errors = broadcast(numbers(forward, "forward", lo=0, lo_open=True), numbers(strike, "strike", lo=0, lo_open=True), numbers(t_years, "t_years", lo=0, lo_open=True, hi=100))
+    _, (f, k, t), errors = broadcast(
+        numbers(forward, "forward", lo=0, lo_open=True),
+        numbers(strike, "strike", lo=0, lo_open=True),
+        numbers(t_years, "t_years", lo=0, lo_open=True, hi=100),
+    )
     ok = errors == None  # noqa: E711
     w = smile.total_variance(np.log(np.where(ok, k, 1.0) / np.where(ok, f, 1.0)))
     t_ok = np.where(ok, t, 1.0)
@@ -174,7 +209,7 @@ def svi_vol(forward: Any, strike: Any, t_years: Any, a: Any, b: Any, rho: Any, m
 
 @excel_function(
     "SABR_VOL",
-    rows=('forward', 'strike', 't_years'),
+    rows=("forward", "strike", "t_years"),
     category=MARKET,
     args={
         "forward": "forward F, USD",
@@ -194,7 +229,10 @@ def sabr_vol(forward: Any, strike: Any, t_years: Any, alpha: Any, beta: Any, rho
     be = scalar_number(beta, "beta", lo=0, hi=1)
     rh = scalar_number(rho, "rho", lo=-0.999999, hi=0.999999)
     nv = scalar_number(nu, "nu", lo=0)
-    _, (f, k, t), errors = broadcast(numbers(forward, "forward", lo=0, lo_open=True), numbers(strike, "strike", lo=0, lo_open=True), numbers(t_years, "t_years", lo=0, hi=100))
+    _, (f, k, t), errors = broadcast(
+        numbers(forward, "forward", lo=0, lo_open=True),
+        numbers(strike, "strike", lo=0, lo_open=True),
+        numbers(t_years, "t_years", lo=0, hi=100),
+    )
     ok = errors == None  # noqa: E711
     return output(hagan_lognormal_vol(np.where(ok, f, 1.0), np.where(ok, k, 1.0), np.where(ok, t, 1.0), al, be, rh, nv), errors)
-

@@ -68,7 +68,7 @@ def per_cell(fn: Callable[..., float], *fields: Field) -> list[list[Any]]:
 
 @excel_function(
     "FVA",
-    rows=('delta_im', 'funding_rate', 'im_rate', 'days'),
+    rows=("delta_im", "funding_rate", "im_rate", "days"),
     category=XVA,
     args={
         "delta_im": "marginal initial margin ΔIM, USD (from CQ_IM_DELTA)",
@@ -98,7 +98,7 @@ def fva(delta_im: Any, funding_rate: Any, im_rate: Any, days: Any, basis: Any = 
 
 @excel_function(
     "FVA_LIFETIME",
-    rows=('delta_im', 'tenor_years', 'funding_rate', 'im_rate'),
+    rows=("delta_im", "tenor_years", "funding_rate", "im_rate"),
     category=XVA,
     args={
         "delta_im": "ΔIM today, USD",
@@ -112,7 +112,15 @@ def fva(delta_im: Any, funding_rate: Any, im_rate: Any, days: Any, basis: Any = 
     returns="lifetime FVA, USD: Σ ΔIM(t_i) (r_F - r_IM) Δt_i^{ACT/360} DF(t_{i+1})",
     example="=CQ_FVA_LIFETIME(950000, 0.25, 0.05263) -> 12673.2 (ACT/360 over 91.25 days, weekly grid)",
 )
-def fva_lifetime(delta_im: Any, tenor_years: Any, funding_rate: Any, im_rate: Any = 0.0, profile: Any = "flat", step_days: Any = 7, discount_rate: Any = 0.0) -> list[list[Any]]:
+def fva_lifetime(
+    delta_im: Any,
+    tenor_years: Any,
+    funding_rate: Any,
+    im_rate: Any = 0.0,
+    profile: Any = "flat",
+    step_days: Any = 7,
+    discount_rate: Any = 0.0,
+) -> list[list[Any]]:
     """FVA over the life of the trade on a run-off profile of ΔIM (METHODOLOGY D2, lifetime form)."""
     shape = scalar_choice(profile, "profile", PROFILES, default="flat")
     step = scalar_number(step_days, "step_days", default=7.0, lo=0.01, lo_open=True, hi=365)
@@ -133,7 +141,7 @@ def fva_lifetime(delta_im: Any, tenor_years: Any, funding_rate: Any, im_rate: An
 
 @excel_function(
     "MVA",
-    rows=('abs_delta_coin', 'spot', 'vol', 'tenor_years', 'borrow_spread'),
+    rows=("abs_delta_coin", "spot", "vol", "tenor_years", "borrow_spread"),
     category=XVA,
     args={
         "abs_delta_coin": "|delta| of the trade, coins",
@@ -147,7 +155,9 @@ def fva_lifetime(delta_im: Any, tenor_years: Any, funding_rate: Any, im_rate: An
     returns="MVA (the article's name: variation-margin settlement-lag funding), USD",
     example="=CQ_MVA(60, 60000, 0.55, 0.25, 0.005) -> 104.5",
 )
-def mva(abs_delta_coin: Any, spot: Any, vol: Any, tenor_years: Any, borrow_spread: Any, lag_days: Any = 1.0, discount_rate: Any = 0.0) -> list[list[Any]]:
+def mva(
+    abs_delta_coin: Any, spot: Any, vol: Any, tenor_years: Any, borrow_spread: Any, lag_days: Any = 1.0, discount_rate: Any = 0.0
+) -> list[list[Any]]:
     """Cost of funding variation margin over the settlement lag (METHODOLOGY D3).
 
     Notes: MVA = s_B (lag/365) Σ_t E|ΔV| DF, with E|ΔV| = |Δ| S σ √(1/365) √(2/π) per day.
@@ -166,7 +176,7 @@ def mva(abs_delta_coin: Any, spot: Any, vol: Any, tenor_years: Any, borrow_sprea
 
 @excel_function(
     "KVA",
-    rows=('exposure', 'risk_weight', 'capital_ratio', 'cost_of_capital', 'tenor_years'),
+    rows=("exposure", "risk_weight", "capital_ratio", "cost_of_capital", "tenor_years"),
     category=XVA,
     args={
         "exposure": "exposure at default (EAD), USD (from CQ_SACCR or the article's trade exposure)",
@@ -190,7 +200,16 @@ def kva(exposure: Any, risk_weight: Any, capital_ratio: Any, cost_of_capital: An
     )
 
 
-SACCR_FIELDS = ("supervisory_delta", "adjusted_notional", "maturity_factor", "addon", "multiplier", "replacement_cost", "pfe", "ead")
+SACCR_FIELDS = (
+    "supervisory_delta",
+    "adjusted_notional",
+    "maturity_factor",
+    "addon",
+    "multiplier",
+    "replacement_cost",
+    "pfe",
+    "ead",
+)
 
 
 @excel_function(
@@ -210,17 +229,35 @@ SACCR_FIELDS = ("supervisory_delta", "adjusted_notional", "maturity_factor", "ad
         "headers": "TRUE (default) adds a header row",
     },
     returns="one row: supervisory delta, adjusted notional, maturity factor, add-on, multiplier, RC, PFE, EAD = 1.4 (RC + PFE)",
-    example="=CQ_SACCR(\"C\", 1, 60000, 65000, 166.67, 0.25)",
+    example='=CQ_SACCR("C", 1, 60000, 65000, 166.67, 0.25)',
 )
-def saccr(cp: Any, direction: Any, spot: Any, strike: Any, units: Any, tenor_years: Any, mtm: Any = 0.0, collateral: Any = 0.0, posted_im: Any = 0.0, margined: Any = True, headers: Any = True) -> list[list[Any]]:
+def saccr(
+    cp: Any,
+    direction: Any,
+    spot: Any,
+    strike: Any,
+    units: Any,
+    tenor_years: Any,
+    mtm: Any = 0.0,
+    collateral: Any = 0.0,
+    posted_im: Any = 0.0,
+    margined: Any = True,
+    headers: Any = True,
+) -> list[list[Any]]:
     """SA-CCR exposure of a single option (Basel CRE52; METHODOLOGY D5)."""
     w = scalar_choice(cp, "cp", CP, default=None)
     d = scalar_choice(direction, "direction", {"1": 1, "-1": -1, "long": 1, "short": -1, "buy": 1, "sell": -1}, default=None)
     r = saccr_option(
-        w, d, scalar_number(spot, "spot", lo=0, lo_open=True), scalar_number(strike, "strike", lo=0, lo_open=True),
-        scalar_number(units, "units", lo=0), scalar_number(tenor_years, "tenor_years", lo=0, hi=50),
-        mtm=scalar_number(mtm, "mtm", default=0.0), collateral=scalar_number(collateral, "collateral", default=0.0),
-        posted_im_non_br=scalar_number(posted_im, "posted_im", default=0.0, lo=0), margined=scalar_bool(margined, "margined", default=True),
+        w,
+        d,
+        scalar_number(spot, "spot", lo=0, lo_open=True),
+        scalar_number(strike, "strike", lo=0, lo_open=True),
+        scalar_number(units, "units", lo=0),
+        scalar_number(tenor_years, "tenor_years", lo=0, hi=50),
+        mtm=scalar_number(mtm, "mtm", default=0.0),
+        collateral=scalar_number(collateral, "collateral", default=0.0),
+        posted_im_non_br=scalar_number(posted_im, "posted_im", default=0.0, lo=0),
+        margined=scalar_bool(margined, "margined", default=True),
     )
     row = [float(getattr(r, f)) for f in SACCR_FIELDS]
     return titled(headers, SACCR_FIELDS, [row], default=True)
@@ -228,7 +265,7 @@ def saccr(cp: Any, direction: Any, spot: Any, strike: Any, units: Any, tenor_yea
 
 @excel_function(
     "CCVA",
-    rows=('im_non_br', 'tenor_years'),
+    rows=("im_non_br", "tenor_years"),
     category=XVA,
     args={
         "im_non_br": "IM posted to the CCP that is not bankruptcy-remote (or ΔIM), USD",
@@ -243,7 +280,16 @@ def saccr(cp: Any, direction: Any, spot: Any, strike: Any, units: Any, tenor_yea
     returns="CCVA (CCP default cost), USD: LGD Σ PD(t_{i-1}, t_i) DF(t_i) (IM(t_i) + DF contribution)",
     example='=CQ_CCVA(950000, 0.25, "qccp") -> 47.5',
 )
-def ccva_(im_non_br: Any, tenor_years: Any, ccp_type: Any = "qccp", default_fund: Any = 0.0, pd_annual: Any = None, lgd: Any = None, profile: Any = "flat", discount_rate: Any = 0.0) -> list[list[Any]]:
+def ccva_(
+    im_non_br: Any,
+    tenor_years: Any,
+    ccp_type: Any = "qccp",
+    default_fund: Any = 0.0,
+    pd_annual: Any = None,
+    lgd: Any = None,
+    profile: Any = "flat",
+    discount_rate: Any = 0.0,
+) -> list[list[Any]]:
     """Expected loss from the CCP's own default on posted, non-remote IM (METHODOLOGY D7)."""
     kind = scalar(ccp_type, "ccp_type")
     pd0, lgd0 = ccp_default_params("qccp" if is_blank(kind) else str(kind).strip().lower())
@@ -257,12 +303,14 @@ def ccva_(im_non_br: Any, tenor_years: Any, ccp_type: Any = "qccp", default_fund
         times = time_grid(t, 7.0)
         return ccva(runoff_profile(im, times, shape), times, pd_, lgd_, default_fund=fund, discount_rate=r_d)
 
-    return per_cell(one, numbers(im_non_br, "im_non_br", lo=0, unit="USD"), numbers(tenor_years, "tenor_years", lo=0, lo_open=True, hi=50))
+    return per_cell(
+        one, numbers(im_non_br, "im_non_br", lo=0, unit="USD"), numbers(tenor_years, "tenor_years", lo=0, lo_open=True, hi=50)
+    )
 
 
 @excel_function(
     "K_CM",
-    rows=('k_ccp', 'df_member', 'df_ccp', 'df_all_members'),
+    rows=("k_ccp", "df_member", "df_ccp", "df_all_members"),
     category=XVA,
     args={
         "k_ccp": "the CCP's hypothetical capital K_CCP, USD",
@@ -277,13 +325,16 @@ def k_cm_(k_ccp: Any, df_member: Any, df_ccp: Any, df_all_members: Any) -> list[
     """Default-fund capital of a clearing member (Basel CRE54.32)."""
     return per_cell(
         k_cm,
-        numbers(k_ccp, "k_ccp", lo=0), numbers(df_member, "df_member", lo=0), numbers(df_ccp, "df_ccp", lo=0), numbers(df_all_members, "df_all_members", lo=0),
+        numbers(k_ccp, "k_ccp", lo=0),
+        numbers(df_member, "df_member", lo=0),
+        numbers(df_ccp, "df_ccp", lo=0),
+        numbers(df_all_members, "df_all_members", lo=0),
     )
 
 
 @excel_function(
     "QUOTE",
-    rows=('base', 'fva', 'kva', 'mva', 'ccva', 'spread'),
+    rows=("base", "fva", "kva", "mva", "ccva", "spread"),
     category=XVA,
     args={
         "base": "base (mid) price of the trade, USD",
@@ -301,8 +352,12 @@ def quote(base: Any, fva: Any, kva: Any, mva: Any, ccva: Any, spread: Any, side:
     """All-in quote from its components (DESIGN; the source article's worked example)."""
     s = scalar_choice(side, "side", {"ask": "ask", "bid": "bid", "offer": "ask"}, default="ask")
     _, (b, f, k, m, c, sp), errors = broadcast(
-        numbers(base, "base", unit="USD"), numbers(fva, "fva", unit="USD"), numbers(kva, "kva", unit="USD"),
-        numbers(mva, "mva", unit="USD"), numbers(ccva, "ccva", unit="USD"), numbers(spread, "spread", lo=0, unit="USD"),
+        numbers(base, "base", unit="USD"),
+        numbers(fva, "fva", unit="USD"),
+        numbers(kva, "kva", unit="USD"),
+        numbers(mva, "mva", unit="USD"),
+        numbers(ccva, "ccva", unit="USD"),
+        numbers(spread, "spread", lo=0, unit="USD"),
     )
     return output(all_in_price(b, f + k + m + c, sp, s), errors)
 
@@ -320,7 +375,7 @@ RFQ_COLUMNS = ("base", "delta_im_bid", "delta_im_ask", "fva", "kva", "mva", "ccv
 
 @excel_function(
     "RFQ",
-    rows=('rfqs',),
+    rows=("rfqs",),
     stack_ok=lambda rfqs, portfolio, market, params=None, headers=True: not _accepts(params),
     category=XVA,
     args={
@@ -369,8 +424,18 @@ def rfq(rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any
             continue
         q = next(quotes)
         s = "bid" if q["side"] == "sell" else "ask"
-        out.append([
-            q["base"], q["delta_im_bid"], q["delta_im_ask"], q[f"{s}_FVA"], q[f"{s}_KVA"], q[f"{s}_MVA"], q[f"{s}_CCVA"], q[f"{s}_spread"],
-            q.get("bid_price", ""), q.get("ask_price", ""),
-        ])
+        out.append(
+            [
+                q["base"],
+                q["delta_im_bid"],
+                q["delta_im_ask"],
+                q[f"{s}_FVA"],
+                q[f"{s}_KVA"],
+                q[f"{s}_MVA"],
+                q[f"{s}_CCVA"],
+                q[f"{s}_spread"],
+                q.get("bid_price", ""),
+                q.get("ask_price", ""),
+            ]
+        )
     return titled(headers, RFQ_COLUMNS, out, default=True)

@@ -91,13 +91,16 @@ def quote_book() -> Workbook:
     wb = _workbook()
     about = wb.active
     about.title = "About"
-    for i, line in enumerate([
-        "clearquote quote book: one RFQ per row, priced against the desk's cleared portfolio.",
-        f"Market: the bundled Deribit BTC and ETH chains of {AS_OF} with their daily history (CQ_MARKET(\"bundled\")).",
-        "RFQs!E:N is one CQ_RFQ per row (a CSE array over the row): base from the fitted surface, ΔIM per side from the",
-        "margin replica (model in Params), FVA/KVA/MVA/CCVA and the all-in bid/ask. O:Q are ordinary formulas on it.",
-        "Recalculate headless: clearquote recalc quote_book.xlsx (or open with the clearquote add-in).",
-    ], start=1):
+    for i, line in enumerate(
+        [
+            "clearquote quote book: one RFQ per row, priced against the desk's cleared portfolio.",
+            f'Market: the bundled Deribit BTC and ETH chains of {AS_OF} with their daily history (CQ_MARKET("bundled")).',
+            "RFQs!E:N is one CQ_RFQ per row (a CSE array over the row): base from the fitted surface, ΔIM per side from the",
+            "margin replica (model in Params), FVA/KVA/MVA/CCVA and the all-in bid/ask. O:Q are ordinary formulas on it.",
+            "Recalculate headless: clearquote recalc quote_book.xlsx (or open with the clearquote add-in).",
+        ],
+        start=1,
+    ):
         about.cell(i, 1, line)
     about.column_dimensions["A"].width = 120
 
@@ -105,7 +108,22 @@ def quote_book() -> Workbook:
     mk["A1"], mk["B1"] = "market", '=CQ_MARKET("bundled")'
     mk["A1"].font = BOLD
     mk.column_dimensions["B"].width = 60
-    _header(mk, 3, ["underlying", "as_of", "spot", "expiry", "t_years", "forward", "quotes", "rmse_vol_pts", "max_vol_pts", "butterfly_free"])
+    _header(
+        mk,
+        3,
+        [
+            "underlying",
+            "as_of",
+            "spot",
+            "expiry",
+            "t_years",
+            "forward",
+            "quotes",
+            "rmse_vol_pts",
+            "max_vol_pts",
+            "butterfly_free",
+        ],
+    )
     mk["A4"] = ArrayFormula("A4:J25", "=CQ_MARKET_INFO(B1,FALSE)")
     for r in range(4, 26):
         mk.cell(r, 2).number_format = mk.cell(r, 4).number_format = "yyyy-mm-dd hh:mm"
@@ -120,22 +138,42 @@ def quote_book() -> Workbook:
     last_pf = 1 + len(positions)
 
     pr = wb.create_sheet("Params")
-    _params(pr, [
-        ("model", "hvar", "margin model: hvar, fhs, mc, span, deribit"),
-        ("accept", False, "FALSE: each RFQ priced alone against the portfolio (rows independent)"),
-        ("funding_spread", 0.005, "dealer's unsecured funding spread over SOFR (decimal)"),
-        ("im_rate", 0.0, "rate the CCP pays on posted IM (crypto venues: 0)"),
-        ("spread_policy", "premium_pct", "profit margin rule: premium_pct, vega_pct, flat_usd"),
-        ("spread_value", 0.002, "0.2% of premium"),
-        ("cost_of_capital", 0.10, "hurdle rate on regulatory capital"),
-        ("alpha", 0.99, "VaR confidence"),
-        ("horizon_days", 2, "margin period of risk, days"),
-    ])
+    _params(
+        pr,
+        [
+            ("model", "hvar", "margin model: hvar, fhs, mc, span, deribit"),
+            ("accept", False, "FALSE: each RFQ priced alone against the portfolio (rows independent)"),
+            ("funding_spread", 0.005, "dealer's unsecured funding spread over SOFR (decimal)"),
+            ("im_rate", 0.0, "rate the CCP pays on posted IM (crypto venues: 0)"),
+            ("spread_policy", "premium_pct", "profit margin rule: premium_pct, vega_pct, flat_usd"),
+            ("spread_value", 0.002, "0.2% of premium"),
+            ("cost_of_capital", 0.10, "hurdle rate on regulatory capital"),
+            ("alpha", 0.99, "VaR confidence"),
+            ("horizon_days", 2, "margin period of risk, days"),
+        ],
+    )
     last_pr = pr.max_row
 
     rq = wb.create_sheet("RFQs")
-    cols = ["rfq_id", "instrument", "side", "quantity", "base", "delta_im_bid", "delta_im_ask", "fva", "kva", "mva", "ccva", "spread",
-            "bid", "ask", "price", "edge_usd", "edge_bps"]
+    cols = [
+        "rfq_id",
+        "instrument",
+        "side",
+        "quantity",
+        "base",
+        "delta_im_bid",
+        "delta_im_ask",
+        "fva",
+        "kva",
+        "mva",
+        "ccva",
+        "spread",
+        "bid",
+        "ask",
+        "price",
+        "edge_usd",
+        "edge_bps",
+    ]
     _header(rq, 1, cols)
     rfqs = _near_atm("BTC", ("25SEP26", "30OCT26", "25DEC26"), 8) + _near_atm("ETH", ("25SEP26", "25DEC26"), 6)
     sides = ("buy", "sell", "two-way")
@@ -230,7 +268,12 @@ def seed_example() -> Workbook:
         ("CCVA", 285, "=B8*B11/360*B16*B17", "ΔIM x 90/360 x PD x LGD"),
         ("Total adjustments", 16_800, "=SUM(C23:C26)", "FVA + KVA + MVA + CCVA"),
         ("Profit margin", 2_000, "=B19", ""),
-        ("All-in quote", 568_800, "=ROUNDUP(CQ_QUOTE(C22,C23,C24,C25,C26,C28,\"ask\"),0)", "base + adjustments + margin, up to the dollar"),
+        (
+            "All-in quote",
+            568_800,
+            '=ROUNDUP(CQ_QUOTE(C22,C23,C24,C25,C26,C28,"ask"),0)',
+            "base + adjustments + margin, up to the dollar",
+        ),
     ]
     for i, (label, article, formula, doc) in enumerate(lines, start=22):
         ws.cell(i, 1, label)
@@ -263,7 +306,16 @@ def _article_chain(ws) -> int:  # type: ignore[no-untyped-def]
         for k in range(40_000, 70_001, 2_500):
             for cp in ("C", "P"):
                 price_usd = float(black76_price(cp, 52_000.0, float(k), t, 0.65))
-                ws.append([as_of.strftime("%Y-%m-%dT%H:%M:%S.000Z"), f"BTC-{tag}-{k}-{cp}", 65.0, price_usd / 52_000.0, 52_000.0, 52_000.0])
+                ws.append(
+                    [
+                        as_of.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                        f"BTC-{tag}-{k}-{cp}",
+                        65.0,
+                        price_usd / 52_000.0,
+                        52_000.0,
+                        52_000.0,
+                    ]
+                )
                 row += 1
     return row - 1
 
@@ -316,7 +368,7 @@ def margin_lab() -> Workbook:
     table = [["instrument", "quantity"], *[[n, q] for n, q in desk]]
     last = 18 + len(udfs.CQ_IM_BREAKDOWN(table, handle, "hvar", None, False))
     _header(lab, 18, ["IM breakdown (desk, hvar)", "usd"])
-    lab["A19"] = ArrayFormula(f"A19:B{last}", f"=CQ_IM_BREAKDOWN({book},$B$4,\"hvar\",{DESK_PARAMS},FALSE)")
+    lab["A19"] = ArrayFormula(f"A19:B{last}", f'=CQ_IM_BREAKDOWN({book},$B$4,"hvar",{DESK_PARAMS},FALSE)')
     for r in range(19, last + 1):
         lab.cell(r, 2).number_format = USD0
 

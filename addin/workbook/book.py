@@ -110,7 +110,9 @@ def check_file(path: Path) -> None:
     if path.is_dir():
         raise BookError(f"{path}: is a folder, not a workbook")
     if path.suffix.lower() not in SUFFIXES:
-        raise BookError(f"{path.name}: not an Excel workbook (the engine reads {', '.join(SUFFIXES)}; save .xls/.ods/.csv as .xlsx first)")
+        raise BookError(
+            f"{path.name}: not an Excel workbook (the engine reads {', '.join(SUFFIXES)}; save .xls/.ods/.csv as .xlsx first)"
+        )
     if not zipfile.is_zipfile(path):
         raise BookError(f"{path.name}: not a workbook (not an Office Open XML zip; is it a renamed or damaged file?)")
     with zipfile.ZipFile(path) as z:

@@ -60,7 +60,7 @@ class Result:
         found = []
         for sheet, cells in self.positions().items():
             values = self.book.sheet(sheet, sheet).values
-            for (r, c) in sorted(cells):
+            for r, c in sorted(cells):
                 v = values[r, c]
                 if isinstance(v, XlError):
                     found.append((address(sheet, r, c), str(v), reason_of(v)))
@@ -80,8 +80,13 @@ def uses_catalogue(group: Group) -> bool:
     return any(catalogue_spec(name) is not None for name in group.functions)
 
 
-def recalculate(path: Path | str, progress: Callable[[int], None] | None = None, on_plan: Callable[[int], None] | None = None,
-                *, stack: bool = True) -> Result:
+def recalculate(
+    path: Path | str,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+    *,
+    stack: bool = True,
+) -> Result:
     """Evaluate every formula of the workbook at ``path`` (which is only read).
 
     ``stack=False`` turns the fast path off (every cell evaluated alone): the reference the
@@ -115,7 +120,9 @@ def output_path(path: Path, out: Path | None, in_place: bool) -> Path:
     if target.exists() and target.resolve() == path.resolve():
         raise BookError(f"{path.name}: the output would overwrite the input; pass --in-place to allow that")
     if target.suffix.lower() != path.suffix.lower():
-        raise BookError(f"{target.name}: the output must keep the input's type ({path.suffix}); a {path.suffix} cannot be saved as {target.suffix}")
+        raise BookError(
+            f"{target.name}: the output must keep the input's type ({path.suffix}); a {path.suffix} cannot be saved as {target.suffix}"
+        )
     if target.is_dir():
         raise BookError(f"{target}: is a folder; give a file name")
     return target
@@ -145,8 +152,15 @@ def save(result: Result, target: Path, cache: str = "all") -> None:
     write_cached(result.book.path, target, updates, result.anchors())
 
 
-def recalc(path: Path | str, out: Path | str | None = None, *, in_place: bool = False, cache: str = "all",
-           progress: Callable[[int], None] | None = None, on_plan: Callable[[int], None] | None = None) -> tuple[Result, Path]:
+def recalc(
+    path: Path | str,
+    out: Path | str | None = None,
+    *,
+    in_place: bool = False,
+    cache: str = "all",
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> tuple[Result, Path]:
     """Recalculate ``path`` and write it to ``out`` (default ``<name>-recalc.xlsx`` beside it)."""
     path = Path(path)
     target = output_path(path, Path(out) if out is not None else None, in_place)
@@ -187,9 +201,17 @@ def same(stored: Any, computed: Any, rtol: float, atol: float) -> str | None:
     if blank_s:
         return "no cached value in the file (recalculate it first)"
     if isinstance(stored, XlError) or isinstance(computed, XlError):
-        return None if str(stored) == str(computed) and isinstance(stored, XlError) == isinstance(computed, XlError) else "different value"
+        return (
+            None
+            if str(stored) == str(computed) and isinstance(stored, XlError) == isinstance(computed, XlError)
+            else "different value"
+        )
     if isinstance(stored, bool) or isinstance(computed, bool):
-        return None if stored is computed or (isinstance(stored, bool) and isinstance(computed, bool) and stored == computed) else "different value"
+        return (
+            None
+            if stored is computed or (isinstance(stored, bool) and isinstance(computed, bool) and stored == computed)
+            else "different value"
+        )
     if isinstance(stored, (int, float)) and isinstance(computed, (int, float)):
         diff = abs(float(stored) - float(computed))
         if diff <= atol + rtol * abs(float(computed)):
@@ -199,8 +221,13 @@ def same(stored: Any, computed: Any, rtol: float, atol: float) -> str | None:
     return None if str(stored) == str(computed) else "different value"
 
 
-def validate(path: Path | str, rtol: float = 1e-9, atol: float = 1e-9,
-             progress: Callable[[int], None] | None = None, on_plan: Callable[[int], None] | None = None) -> tuple[Result, list[Mismatch], int]:
+def validate(
+    path: Path | str,
+    rtol: float = 1e-9,
+    atol: float = 1e-9,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> tuple[Result, list[Mismatch], int]:
     """Recompute every formula and compare with the stored values; returns the mismatches and the number of cells compared.
 
     ``atol`` (1e-9 by default: a billionth of a dollar) keeps values that should be zero

@@ -95,7 +95,9 @@ class Evaluator:
             try:
                 fn = self.parser.ast(fill_missing(group.text, lambda name: catalogue_spec(name) is not None))[1].compile()
             except Exception as exc:
-                raise BookError(f"{where(self.book.path, group.sheet, group.rep_row, group.col)}: cannot compile {group.text!r} ({exc})") from None
+                raise BookError(
+                    f"{where(self.book.path, group.sheet, group.rep_row, group.col)}: cannot compile {group.text!r} ({exc})"
+                ) from None
             own = {}
             for op in group.operands:
                 if op.ref is not None:
@@ -111,7 +113,9 @@ class Evaluator:
                 mine = own.get((sheet, ref.row1, ref.col1, ref.row2, ref.col2)) or own.get(
                     ("" if sheet == group.sheet.upper() else group.sheet.upper(), ref.row1, ref.col1, ref.row2, ref.col2)
                 )
-                if not mine or (len(group.rows) > 1 and len({(m.abs_row1, m.abs_row2, m.abs_col1, m.abs_col2) for m in mine}) != 1):
+                if not mine or (
+                    len(group.rows) > 1 and len({(m.abs_row1, m.abs_row2, m.abs_col1, m.abs_col2) for m in mine}) != 1
+                ):
                     raise LookupError(name)  # the same range written both fixed and relative
                 bindings.append(Binding(mine[0]))
             self._compiled[key] = (fn, bindings)
@@ -196,7 +200,9 @@ class Evaluator:
             STATE.stacked = False
         n = len(group.rows)
         if STATE.vetoed or result.shape[0] != n or result.shape[1] < 1:
-            self.stats.fallbacks.append(f"{group.sheet}!{get_column_letter(group.col)}{group.rep_row}: shape {result.shape} for {n} rows")
+            self.stats.fallbacks.append(
+                f"{group.sheet}!{get_column_letter(group.col)}{group.rep_row}: shape {result.shape} for {n} rows"
+            )
             return False
         sheet = self.book.sheet(group.sheet, group.sheet)
         width = group.width

@@ -152,14 +152,20 @@ def _check(book: Book, g: Group) -> list[str]:
     out = []
     for name in g.functions:
         if name in DYNAMIC:
-            out.append(f"{at}: {name} builds references at run time, which the headless engine does not follow; use direct references or INDEX")
+            out.append(
+                f"{at}: {name} builds references at run time, which the headless engine does not follow; use direct references or INDEX"
+            )
         elif not is_known(name):
-            out.append(f"{at}: unknown function {name} in {g.text!r} (neither an Excel function the engine has nor a catalogue function; see `clearquote functions`)")
+            out.append(
+                f"{at}: unknown function {name} in {g.text!r} (neither an Excel function the engine has nor a catalogue function; see `clearquote functions`)"
+            )
     for op in g.operands:
         if op.ref is not None:
             sheet = op.ref.sheet
             if sheet is not None and sheet.upper() not in book.sheets:
-                out.append(f"{at}: the formula {g.text!r} refers to sheet {sheet!r}, which the workbook does not have (sheets: {', '.join(s.name for s in book.sheets.values())})")
+                out.append(
+                    f"{at}: the formula {g.text!r} refers to sheet {sheet!r}, which the workbook does not have (sheets: {', '.join(s.name for s in book.sheets.values())})"
+                )
             continue
         if "[" in op.text:
             out.append(f"{at}: structured (table) reference {op.text} is not supported; use a cell range")
@@ -191,7 +197,7 @@ def _edges(book: Book, groups: list[Group]) -> tuple[list[int], list[int]]:
                     continue
                 entries = by_column[(sheet, c)]
                 stop = bisect.bisect_right(starts[(sheet, c)], r2)
-                for w1, w2, h in entries[:stop]:
+                for _w1, w2, h in entries[:stop]:
                     if w2 >= r1:
                         src.append(h)
                         dst.append(g.gid)

@@ -71,7 +71,10 @@ class Ref:
             self.col1 + (0 if self.abs_col1 else dcol),
             self.row2 + (0 if self.abs_row2 else drow),
             self.col2 + (0 if self.abs_col2 else dcol),
-            self.abs_row1, self.abs_col1, self.abs_row2, self.abs_col2,
+            self.abs_row1,
+            self.abs_col1,
+            self.abs_row2,
+            self.abs_col2,
         )
 
     def key(self) -> tuple[str, int, int, int, int]:
@@ -110,7 +113,7 @@ def parse_ref(text: str) -> Ref | None:
 def _outside_strings(text: str, fn) -> str:  # type: ignore[no-untyped-def]
     out, pos = [], 0
     for m in _STRING.finditer(text):
-        out.append(fn(text[pos:m.start()]))
+        out.append(fn(text[pos : m.start()]))
         out.append(m.group(0))
         pos = m.end()
     out.append(fn(text[pos:]))
@@ -149,12 +152,16 @@ def shape_key(formula: str, row: int, col: int) -> str:
             out.append(rr + cc)
         return f"{sheet}{out[0]}:{out[1]}"
 
-    return _outside_strings(formula, lambda seg: _REF.sub(_general(row, col), _CELLS.sub(one, seg)) if _has_span(seg) else _CELLS.sub(one, seg))
+    return _outside_strings(
+        formula, lambda seg: _REF.sub(_general(row, col), _CELLS.sub(one, seg)) if _has_span(seg) else _CELLS.sub(one, seg)
+    )
 
 
 def _has_span(segment: str) -> bool:
     """Whether a segment may hold a whole-row or whole-column reference (``A:A``, ``3:5``)."""
-    return bool(re.search(r"(?<![\dA-Za-z\]])\$?(?:[A-Za-z]{1,3}|\d+):\$?(?:[A-Za-z]{1,3}|\d+)(?![\d(])", segment)) and not re.fullmatch(r"[^:]*", segment)
+    return bool(
+        re.search(r"(?<![\dA-Za-z\]])\$?(?:[A-Za-z]{1,3}|\d+):\$?(?:[A-Za-z]{1,3}|\d+)(?![\d(])", segment)
+    ) and not re.fullmatch(r"[^:]*", segment)
 
 
 def r1c1(ref: Ref, row: int, col: int) -> str:
@@ -259,7 +266,9 @@ def fill_missing(formula: str, ours: Callable[[str], bool]) -> str:
         prev = next((t for t in reversed(tokens[:i]) if t.type != Token.WSPACE), None)
         ends_arg = (tok.type == Token.SEP and tok.subtype == Token.ARG) or (tok.type == Token.FUNC and tok.subtype == Token.CLOSE)
         if ends_arg and stack and stack[-1] and prev is not None:
-            empty_before = (prev.type == Token.SEP and prev.subtype == Token.ARG) or (prev.type == Token.FUNC and prev.subtype == Token.OPEN)
+            empty_before = (prev.type == Token.SEP and prev.subtype == Token.ARG) or (
+                prev.type == Token.FUNC and prev.subtype == Token.OPEN
+            )
             # "F()" has no arguments at all, not one missing argument
             if empty_before and not (tok.subtype == Token.CLOSE and prev.subtype == Token.OPEN):
                 out.append(Token(f'"{MISSING}"', Token.OPERAND, Token.TEXT))

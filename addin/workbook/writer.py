@@ -92,7 +92,14 @@ def _cell(attrs: bytes, inner: bytes | None, value: Any) -> bytes:
     return b"<c" + _T.sub(b"", attrs) + t + b">" + (f.group(0) if f else b"") + v + b"</c>"
 
 
-def _row(attrs: bytes, inner: bytes | None, row: int, ups: Mapping[int, Any], formulas: set[tuple[int, int]], done: set[tuple[int, int]]) -> bytes:
+def _row(
+    attrs: bytes,
+    inner: bytes | None,
+    row: int,
+    ups: Mapping[int, Any],
+    formulas: set[tuple[int, int]],
+    done: set[tuple[int, int]],
+) -> bytes:
     out: list[bytes] = []
     pending = sorted(ups)
     k, col = 0, 0

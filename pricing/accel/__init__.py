@@ -19,7 +19,9 @@ from functools import lru_cache
 from pricing.errors import PricingInputError
 
 KERNELS = ("auto", "numba", "numpy")
-NOTICE = "clearquote: numba is not installed, so the numpy kernels are used (pip install 'clearquote[fast]' for the fused kernels)"
+NOTICE = (
+    "clearquote: numba is not installed, so the numpy kernels are used (pip install 'clearquote[fast]' for the fused kernels)"
+)
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +39,9 @@ def _parse(value: str) -> str:
     if mode not in KERNELS:
         raise PricingInputError(f"CLEARQUOTE_KERNELS: {value!r} is not allowed; use one of {', '.join(KERNELS)}")
     if mode == "numba" and not numba_installed():
-        raise PricingInputError("CLEARQUOTE_KERNELS: 'numba' asked for, but numba is not installed (pip install 'clearquote[fast]')")
+        raise PricingInputError(
+            "CLEARQUOTE_KERNELS: 'numba' asked for, but numba is not installed (pip install 'clearquote[fast]')"
+        )
     return mode
 
 

@@ -13,23 +13,25 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from pricing.accel.jit import JIT, PARALLEL_JIT
+from pricing.accel.jit import inline, kernel
 from pricing.accel.mathfn import exp_fast, log_fast, ncdf_fast, npdf_fast
 
 #: Options per thread task: large enough to amortise scheduling, small enough to balance.
 BLOCK = 4096
 
 
-@njit(inline="always", **JIT)
+@inline
 def _valid(f: float, k: float, t: float, v: float, df: float) -> bool:
     # Written as positive comparisons so that NaN anywhere makes the option invalid.
     return (f > 0.0) & (k > 0.0) & (t >= 0.0) & (v >= 0.0) & (df > 0.0) & (df < math.inf)
 
 
-@njit(**PARALLEL_JIT)
-def price_kernel(w: np.ndarray, f: np.ndarray, k: np.ndarray, t: np.ndarray, v: np.ndarray, r: np.ndarray, inverse: bool, out: np.ndarray) -> None:
+@kernel()
+def price_kernel(
+    w: np.ndarray, f: np.ndarray, k: np.ndarray, t: np.ndarray, v: np.ndarray, r: np.ndarray, inverse: bool, out: np.ndarray
+) -> None:
     """``out[i]`` = discounted Black-76 price (USD, or coin when ``inverse``)."""
     n = f.size
     for b in prange((n + BLOCK - 1) // BLOCK):
@@ -46,7 +48,7 @@ def price_kernel(w: np.ndarray, f: np.ndarray, k: np.ndarray, t: np.ndarray, v: 
             out[i] = p / fi if inverse else p
 
 
-@njit(**PARALLEL_JIT)
+@kernel()
 def greeks_kernel(
     w: np.ndarray, f: np.ndarray, k: np.ndarray, t: np.ndarray, v: np.ndarray, r: np.ndarray, inverse: bool, out: np.ndarray
 ) -> None:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from pricing.accel.jit import JIT, PARALLEL_JIT
+from pricing.accel.jit import inline, kernel
 from pricing.accel.mathfn import ncdf_tail
 
 _INV_SQRT_2PI = 0.3989422804014327
@@ -26,7 +26,7 @@ _MAX_ITER = 100
 BLOCK = 1024
 
 
-@njit(inline="always", **JIT)
+@inline
 def _ndtri_lower(x: float) -> float:
     """N^-1(x) for 0 < x <= 0.5 (A&S 26.2.23 plus one Newton step)."""
     t = math.sqrt(-2.0 * math.log(x))
@@ -35,7 +35,7 @@ def _ndtri_lower(x: float) -> float:
     return z - (ncdf_tail(z) - x) / pdf if pdf > 0.0 else z
 
 
-@njit(**PARALLEL_JIT)
+@kernel()
 def solve_kernel(y: np.ndarray, log_beta: np.ndarray, out: np.ndarray, converged: np.ndarray) -> None:
     """Normalised total vol s per element (``out``) and whether it converged."""
     m = y.size

@@ -1,37 +1,131 @@
-"""Compilation settings and bit-cast intrinsics shared by the numba kernels."""
+"""Compilation settings, the compile announcer and bit-cast intrinsics shared by the numba kernels.
+
+A kernel compiles on its first call with a new argument signature (seconds each), then loads
+from numba's on-disk cache in later processes (milliseconds). :func:`kernel` wraps each public
+kernel so that a compilation can be announced while it runs: the library stays silent, and a
+host (the CLI) that sets :data:`ANNOUNCE` hears "compiling NAME" (after half a second, so cache
+loads stay silent) and "compiled NAME in N s".
+"""
 
 from __future__ import annotations
 
-from numba import types
+import inspect
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numba import njit, types
 from numba.extending import intrinsic
 
 FASTMATH = {"nsz", "arcp", "contract", "afn"}
 """LLVM flags: FMA contraction and reciprocal tricks, but no ``reassoc`` (it would fold the
 round-to-nearest magic constant and reorder the compensated sums) and no ``nnan``/``ninf``
 (NaN inputs must come out as NaN)."""
-JIT = {"nogil": True, "cache": True, "error_model": "numpy", "fastmath": FASTMATH}
-"""Options of every kernel: ``error_model="numpy"`` drops the zero-division checks (a branch
-per division), ``cache`` keeps compiled code on disk between processes."""
-PARALLEL_JIT = {**JIT, "parallel": True}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _njit(*, parallel: bool = False, inline: bool = False) -> Callable[[F], Any]:
+    """numba.njit with the project's options: ``error_model="numpy"`` drops the zero-division
+    checks (a branch per division), ``cache`` keeps compiled code on disk between processes."""
+    return njit(
+        nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH, parallel=parallel, inline="always" if inline else "never"
+    )  # type: ignore[no-any-return]
+
+
+def inline(fn: F) -> F:
+    """A scalar helper compiled into the kernels that call it (``inline="always"``)."""
+    return cast(F, _njit(inline=True)(fn))
+
+
+ANNOUNCE: Callable[[str, float | None], None] | None = None
+"""Set by a host: called with (kernel name, None) when a compilation has run for half a second,
+and with (kernel name, seconds) when it has finished. None (the default): silent."""
+_SLOW = 0.5
+
+
+#: Parameter names of the kernels' output arrays; every other array argument is an input.
+OUTPUTS = frozenset({"out", "converged", "usd", "coin"})
+
+
+class Kernel:
+    """A numba dispatcher that reports its compilations to :data:`ANNOUNCE`.
+
+    Input arrays are passed as read-only views (O(1)), whatever the caller's flags: numba
+    types a read-only array apart from a writable one, so mixed flags (a broadcast scalar next
+    to a fresh array) would compile up to 2^n signatures of one kernel. With the views, each
+    kernel has one signature, compiled once.
+    """
+
+    def __init__(self, dispatcher: Any, name: str) -> None:
+        self.dispatcher = dispatcher
+        self.name = name
+        self.__doc__ = dispatcher.__doc__
+        params = inspect.signature(dispatcher.py_func).parameters
+        self._inputs = tuple(i for i, p in enumerate(params) if p not in OUTPUTS)
+
+    def __call__(self, *args: Any) -> Any:
+        args = _frozen_inputs(args, self._inputs)
+        hook = ANNOUNCE
+        if hook is None:
+            return self.dispatcher(*args)
+        before = len(self.dispatcher.overloads)
+        timer = threading.Timer(_SLOW, hook, (self.name, None))
+        timer.daemon = True
+        timer.start()
+        t0 = time.perf_counter()
+        try:
+            return self.dispatcher(*args)
+        finally:
+            timer.cancel()
+            seconds = time.perf_counter() - t0
+            if len(self.dispatcher.overloads) > before and seconds >= _SLOW:
+                hook(self.name, seconds)
+
+    def signatures(self) -> list[Any]:
+        """The argument signatures compiled or loaded in this process."""
+        return list(self.dispatcher.signatures)
+
+
+def _frozen_inputs(args: tuple[Any, ...], inputs: tuple[int, ...]) -> tuple[Any, ...]:
+    out = list(args)
+    for i in inputs:
+        a = out[i]
+        if isinstance(a, np.ndarray) and a.flags.writeable:
+            view = a.view()
+            view.flags.writeable = False
+            out[i] = view
+    return tuple(out)
+
+
+def kernel(*, parallel: bool = True) -> Callable[[Callable[..., Any]], Kernel]:
+    """``@kernel()``: compile ``fn`` with :data:`PARALLEL_JIT` (or :data:`JIT`) as an announced kernel."""
+
+    def wrap(fn: Callable[..., Any]) -> Kernel:
+        module = fn.__module__.rsplit(".", 1)[-1]
+        return Kernel(_njit(parallel=parallel)(fn), f"{module}.{fn.__name__}")
+
+    return wrap
 
 
 @intrinsic
-def f64_bits(typingctx, x):  # noqa: ANN001, ARG001 - numba intrinsic signature
+def f64_bits(typingctx, x):
     """Reinterpret a float64 as its int64 bit pattern (no conversion)."""
     sig = types.int64(types.float64)
 
-    def codegen(context, builder, signature, args):  # noqa: ANN001, ARG001
+    def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(types.int64))
 
     return sig, codegen
 
 
 @intrinsic
-def bits_f64(typingctx, x):  # noqa: ANN001, ARG001
+def bits_f64(typingctx, x):
     """Reinterpret an int64 bit pattern as a float64."""
     sig = types.float64(types.int64)
 
-    def codegen(context, builder, signature, args):  # noqa: ANN001, ARG001
+    def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(types.float64))
 
     return sig, codegen

@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
-
 from pricing.accel._ncdf_series import T_LO, Z_LO, Z_MAX, Z_SPLIT, mills_far, mills_near
-from pricing.accel.jit import JIT, bits_f64, f64_bits
+from pricing.accel.jit import bits_f64, f64_bits, inline
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238  # ln 2 with the low 32 bits of the mantissa zero: n ln2_hi is exact
@@ -46,7 +44,7 @@ _ROUND_BITS = 0x4338000000000000
 _EXP_COEF = tuple(1.0 / math.factorial(j) for j in range(14))
 
 
-@njit(inline="always", **JIT)
+@inline
 def exp_fast(x: float) -> float:
     """e^x, branch-free (see module notes)."""
     xc = min(max(x, -708.0), 709.0)
@@ -80,7 +78,7 @@ _TINY = 2.2250738585072014e-308
 _LOG_COEF = tuple(2.0 / (2 * j + 1) for j in range(11))
 
 
-@njit(inline="always", **JIT)
+@inline
 def log_fast(x: float) -> float:
     """ln x, branch-free (see module notes)."""
     sub = x < _TINY
@@ -96,7 +94,11 @@ def log_fast(x: float) -> float:
     s4 = s2 * s2
     s8 = s4 * s4
     c = _LOG_COEF
-    p = ((c[0] + c[1] * s2) + s4 * (c[2] + c[3] * s2)) + s8 * ((c[4] + c[5] * s2) + s4 * (c[6] + c[7] * s2)) + s8 * s8 * (c[8] + c[9] * s2 + s4 * c[10])
+    p = (
+        ((c[0] + c[1] * s2) + s4 * (c[2] + c[3] * s2))
+        + s8 * ((c[4] + c[5] * s2) + s4 * (c[6] + c[7] * s2))
+        + s8 * s8 * (c[8] + c[9] * s2 + s4 * c[10])
+    )
     y = ef * _LN2_HI + (s * p + ef * _LN2_LO)
     y = -math.inf if x == 0.0 else y
     y = math.nan if x < 0.0 else y
@@ -108,13 +110,13 @@ def log_fast(x: float) -> float:
 _INV_SQRT_2PI = 0.3989422804014327
 
 
-@njit(inline="always", **JIT)
+@inline
 def npdf_fast(x: float) -> float:
     """phi(x) = e^{-x^2/2} / sqrt(2 pi)."""
     return _INV_SQRT_2PI * exp_fast(-0.5 * x * x)
 
 
-@njit(inline="always", **JIT)
+@inline
 def ncdf_fast(x: float) -> float:
     """Standard normal CDF N(x), branch-free (see module notes)."""
     z = min(abs(x), Z_MAX)
@@ -125,7 +127,7 @@ def ncdf_fast(x: float) -> float:
     return 1.0 - lower if x > 0.0 else lower
 
 
-@njit(inline="always", **JIT)
+@inline
 def ncdf_tail(x: float) -> float:
     """N(x) from libm erfc: relative accuracy ~1 ulp in the whole left tail."""
     return 0.5 * math.erfc(-x * 0.7071067811865476)

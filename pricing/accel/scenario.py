@@ -25,9 +25,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from pricing.accel.jit import JIT, PARALLEL_JIT
+from pricing.accel.jit import inline, kernel
 from pricing.accel.mathfn import ncdf_fast
 
 LIVE = 0
@@ -37,16 +37,37 @@ LINEAR = 2
 SCENARIO_BLOCK = 256
 
 
-@njit(inline="always", **JIT)
+@inline
 def _svi(a: float, b: float, rho: float, m: float, sig2: float, k: float) -> float:
     x = k - m
     return a + b * (rho * x + math.sqrt(x * x + sig2))
 
 
-@njit(inline="always", **JIT)
-def _unit_c(r: float, einv: float, fac: float, add: float, kind: int, w_sign: float, lk: float, ek: float, sqrt_t1: float,
-            c0: float, a0: float, b0: float, rho0: float, m0: float, s0: float,
-            c1: float, a1: float, b1: float, rho1: float, m1: float, s1: float, sticky_moneyness: bool) -> float:
+@inline
+def _unit_c(
+    r: float,
+    einv: float,
+    fac: float,
+    add: float,
+    kind: int,
+    w_sign: float,
+    lk: float,
+    ek: float,
+    sqrt_t1: float,
+    c0: float,
+    a0: float,
+    b0: float,
+    rho0: float,
+    m0: float,
+    s0: float,
+    c1: float,
+    a1: float,
+    b1: float,
+    rho1: float,
+    m1: float,
+    s1: float,
+    sticky_moneyness: bool,
+) -> float:
     """Normalised option value c = V / F' (1 for LINEAR rows)."""
     k = lk - r
     kv = k if sticky_moneyness else lk
@@ -61,9 +82,28 @@ def _unit_c(r: float, einv: float, fac: float, add: float, kind: int, w_sign: fl
     return 1.0 if kind == LINEAR else c
 
 
-@njit(inline="always", **JIT)
-def _unit_usd_row(p: int, u: int, lo: int, hi: int, kind, omega, lk, ek, g, base_usd, sqrt_t1, svi,  # noqa: ANN001
-                  ret, growth, inv_growth, factor, add, sticky_moneyness: bool, out: np.ndarray) -> None:
+@inline
+def _unit_usd_row(
+    p: int,
+    u: int,
+    lo: int,
+    hi: int,
+    kind,
+    omega,
+    lk,
+    ek,
+    g,
+    base_usd,
+    sqrt_t1,
+    svi,
+    ret,
+    growth,
+    inv_growth,
+    factor,
+    add,
+    sticky_moneyness: bool,
+    out: np.ndarray,
+) -> None:
     """out[s - lo] = unit USD P&L of position p in scenarios [lo, hi).
 
     Every per-position value is read into a local first and ``out`` is a fresh buffer, so LLVM
@@ -74,22 +114,85 @@ def _unit_usd_row(p: int, u: int, lo: int, hi: int, kind, omega, lk, ek, g, base
     c0, a0, b0, rho0, m0, s0 = svi[p, 0], svi[p, 1], svi[p, 2], svi[p, 3], svi[p, 4], svi[p, 5]
     c1, a1, b1, rho1, m1, s1 = svi[p, 6], svi[p, 7], svi[p, 8], svi[p, 9], svi[p, 10], svi[p, 11]
     for s in range(lo, hi):
-        c = _unit_c(ret[u, s], inv_growth[u, s], factor[u, s], add[u, s], kd, ws, lkp, ekp, st,
-                    c0, a0, b0, rho0, m0, s0, c1, a1, b1, rho1, m1, s1, sticky_moneyness)
+        c = _unit_c(
+            ret[u, s],
+            inv_growth[u, s],
+            factor[u, s],
+            add[u, s],
+            kd,
+            ws,
+            lkp,
+            ekp,
+            st,
+            c0,
+            a0,
+            b0,
+            rho0,
+            m0,
+            s0,
+            c1,
+            a1,
+            b1,
+            rho1,
+            m1,
+            s1,
+            sticky_moneyness,
+        )
         out[s - lo] = c * gp * growth[u, s] - bp
 
 
-@njit(**PARALLEL_JIT)
-def pnl_matrix(kind, omega, lk, ek, g, base_usd, base_c, sqrt_t1, svi, und, units, inverse_option, spot,
-               ret, growth, inv_growth, factor, add, sticky_moneyness, usd, coin, with_coin):  # noqa: ANN001
+@kernel()
+def pnl_matrix(
+    kind,
+    omega,
+    lk,
+    ek,
+    g,
+    base_usd,
+    base_c,
+    sqrt_t1,
+    svi,
+    und,
+    units,
+    inverse_option,
+    spot,
+    ret,
+    growth,
+    inv_growth,
+    factor,
+    add,
+    sticky_moneyness,
+    usd,
+    coin,
+    with_coin,
+):
     """usd[p, s] (and coin[p, s] when ``with_coin``): P&L of position p in scenario s."""
     n_pos = kind.size
     n_scen = ret.shape[1]
     for p in prange(n_pos):
         u = und[p]
         row = np.empty(n_scen)
-        _unit_usd_row(p, u, 0, n_scen, kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, ret, growth, inv_growth, factor, add,
-                      sticky_moneyness, row)
+        _unit_usd_row(
+            p,
+            u,
+            0,
+            n_scen,
+            kind,
+            omega,
+            lk,
+            ek,
+            g,
+            base_usd,
+            sqrt_t1,
+            svi,
+            ret,
+            growth,
+            inv_growth,
+            factor,
+            add,
+            sticky_moneyness,
+            row,
+        )
         q = units[p]
         for s in range(n_scen):
             usd[p, s] = q * row[s]
@@ -103,9 +206,10 @@ def pnl_matrix(kind, omega, lk, ek, g, base_usd, base_c, sqrt_t1, svi, und, unit
                     coin[p, s] = q * row[s] / (spot[p] * growth[u, s])
 
 
-@njit(**PARALLEL_JIT)
-def pnl_sum(kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, und, weight,
-            ret, growth, inv_growth, factor, add, sticky_moneyness, out):  # noqa: ANN001
+@kernel()
+def pnl_sum(
+    kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, und, weight, ret, growth, inv_growth, factor, add, sticky_moneyness, out
+):
     """out[s] = sum_p weight[p] (c g e^r - base)(p, s); weight = quantity x units."""
     n_pos = kind.size
     n_scen = ret.shape[1]
@@ -116,8 +220,27 @@ def pnl_sum(kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, und, weight,
         acc = np.zeros(hi - lo)
         row = np.empty(hi - lo)
         for p in range(n_pos):
-            _unit_usd_row(p, und[p], lo, hi, kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, ret, growth, inv_growth, factor, add,
-                          sticky_moneyness, row)
+            _unit_usd_row(
+                p,
+                und[p],
+                lo,
+                hi,
+                kind,
+                omega,
+                lk,
+                ek,
+                g,
+                base_usd,
+                sqrt_t1,
+                svi,
+                ret,
+                growth,
+                inv_growth,
+                factor,
+                add,
+                sticky_moneyness,
+                row,
+            )
             wp = weight[p]
             for j in range(hi - lo):
                 acc[j] += wp * row[j]
@@ -125,7 +248,7 @@ def pnl_sum(kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, und, weight,
             out[lo + j] = acc[j]
 
 
-@njit(inline="always", **JIT)
+@inline
 def _tail(x: np.ndarray, lo: int, hi: int, k: int, buf: np.ndarray) -> tuple[float, float]:
     """(VaR, ES) of the P&L x[lo:hi]: minus the k-th smallest and minus the mean of the k smallest."""
     for j in range(k):
@@ -144,10 +267,30 @@ def _tail(x: np.ndarray, lo: int, hi: int, k: int, buf: np.ndarray) -> tuple[flo
     return -buf[k - 1], -total / k
 
 
-@njit(**PARALLEL_JIT)
-def marginal_tail(kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, und, weight,
-                  ret, growth, inv_growth, factor, add, sticky_moneyness,
-                  base_pnl, n_core, k_core, k_stress, out):  # noqa: ANN001
+@kernel()
+def marginal_tail(
+    kind,
+    omega,
+    lk,
+    ek,
+    g,
+    base_usd,
+    sqrt_t1,
+    svi,
+    und,
+    weight,
+    ret,
+    growth,
+    inv_growth,
+    factor,
+    add,
+    sticky_moneyness,
+    base_pnl,
+    n_core,
+    k_core,
+    k_stress,
+    out,
+):
     """out[c, :] = (VaR, ES, stressed VaR, stressed ES) for +weight and then -weight of candidate c.
 
     ``base_pnl`` (S,) is the portfolio's scenario P&L; scenarios [0, n_core) are the core set,
@@ -157,8 +300,27 @@ def marginal_tail(kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, und, weight,
     n_scen = ret.shape[1]
     for p in prange(n_cand):
         pnl = np.empty(n_scen)
-        _unit_usd_row(p, und[p], 0, n_scen, kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, ret, growth, inv_growth, factor, add,
-                      sticky_moneyness, pnl)
+        _unit_usd_row(
+            p,
+            und[p],
+            0,
+            n_scen,
+            kind,
+            omega,
+            lk,
+            ek,
+            g,
+            base_usd,
+            sqrt_t1,
+            svi,
+            ret,
+            growth,
+            inv_growth,
+            factor,
+            add,
+            sticky_moneyness,
+            pnl,
+        )
         wp = weight[p]
         for s in range(n_scen):
             pnl[s] *= wp

@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from pricing.accel.jit import PARALLEL_JIT
+from pricing.accel.jit import kernel
 
 
-@njit(**PARALLEL_JIT)
-def backward_kernel(w, s0, k, u, d, p, disc, n, american, out):  # noqa: ANN001
+@kernel()
+def backward_kernel(w, s0, k, u, d, p, disc, n, american, out):
     """out[o] = tree value of option o with ``n`` steps (see :func:`pricing.binomial.binomial_price`)."""
     for o in prange(s0.size):
         wo, ko = w[o], k[o]

@@ -113,7 +113,9 @@ def daily_capacity_usd(underlying: str, market: Market, params: AddOnParams) -> 
     try:
         series = load_volume_usd(underlying)
     except (PricingInputError, DataError):
-        raise PricingInputError(f"daily_capacity_usd: no bundled volume for {underlying!r}; give daily_capacity_usd for it") from None
+        raise PricingInputError(
+            f"daily_capacity_usd: no bundled volume for {underlying!r}; give daily_capacity_usd for it"
+        ) from None
     day = np.datetime64(market.as_of.date(), "D")
     window = series.values[(series.dates <= day) & (series.dates > day - np.timedelta64(30, "D"))]
     if window.size == 0:
@@ -121,7 +123,9 @@ def daily_capacity_usd(underlying: str, market: Market, params: AddOnParams) -> 
     return params.capacity_fraction * float(window.mean())
 
 
-def concentration_addon(market_im: FloatArray, delta_usd: FloatArray, capacity: FloatArray, horizon_days: float, params: AddOnParams) -> FloatArray:
+def concentration_addon(
+    market_im: FloatArray, delta_usd: FloatArray, capacity: FloatArray, horizon_days: float, params: AddOnParams
+) -> FloatArray:
     """ECC-style concentration add-on, vectorised over a leading batch axis.
 
     ``delta_usd`` is (B, U) net USD delta per underlying, ``capacity`` (U,) USD per day.

@@ -67,7 +67,14 @@ class DeribitParams:
             raise PricingInputError(f"buckets_count: must be a whole number in [1, 20], got {self.buckets_count!r}")
         if not (0.0 < self.mm_factor <= 1.0):
             raise PricingInputError(f"mm_factor: must be in (0, 1], got {self.mm_factor!r}")
-        for name in ("volatility_range_up", "volatility_range_down", "extended_dampener", "max_delta_shock", "annualised_move_risk", "min_annualised_move"):
+        for name in (
+            "volatility_range_up",
+            "volatility_range_down",
+            "extended_dampener",
+            "max_delta_shock",
+            "annualised_move_risk",
+            "min_annualised_move",
+        ):
             if getattr(self, name) < 0:
                 raise PricingInputError(f"{name}: must be >= 0, got {getattr(self, name)!r}")
 
@@ -170,7 +177,14 @@ class DeribitModel:
             m = p.price_points()
             n = m.size
             moves = np.concatenate([m, m, m, EXTENDED_MOVES])
-            factor = np.hstack([np.repeat(up[:, None], n, 1), np.ones((rows.size, n)), np.repeat(down[:, None], n, 1), np.repeat(up[:, None], EXTENDED_MOVES.size, 1)])
+            factor = np.hstack(
+                [
+                    np.repeat(up[:, None], n, 1),
+                    np.ones((rows.size, n)),
+                    np.repeat(down[:, None], n, 1),
+                    np.repeat(up[:, None], EXTENDED_MOVES.size, 1),
+                ]
+            )
             pnl = reprice(sub, market, np.log1p(moves), vol_factor=factor, horizon_days=0.0, rule="sticky_strike", state=st)
             coin = pnl.coin
             coin[:, 3 * n :] *= extended_scale(p)
@@ -203,7 +217,9 @@ class DeribitModel:
             out["maintenance"] += p.mm_factor * rmm * spot
         return out
 
-    def allocate(self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: DeribitLayout, parts: dict[str, Any]) -> FloatArray:
+    def allocate(
+        self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: DeribitLayout, parts: dict[str, Any]
+    ) -> FloatArray:
         """Coin loss in the worst standard scenario (x spot), the rest pro rata to it."""
         share = np.zeros(linear_per_position.shape[0])
         for u in layout.currencies:

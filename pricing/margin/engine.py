@@ -86,7 +86,9 @@ class MarginModel(Protocol):
     def assemble(self, linear: FloatArray, ext: FloatArray, layout: Any, market: Market) -> dict[str, FloatArray]:
         """Core IM (key ``"core"``, USD), optional ``"stressed"``, and model components, per batch row."""
 
-    def allocate(self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: Any, parts: dict[str, FloatArray]) -> FloatArray:
+    def allocate(
+        self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: Any, parts: dict[str, FloatArray]
+    ) -> FloatArray:
         """Each position's share of ``core`` (sums to core)."""
 
     def backtest(self, linear: FloatArray, layout: Any, days: int) -> tuple[int, int, int] | None:
@@ -134,7 +136,9 @@ class _Setup:
     backtest: tuple[int, int, int] | None
 
 
-def _addon_columns(portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams, state: PositionState) -> Contributions:
+def _addon_columns(
+    portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams, state: PositionState
+) -> Contributions:
     """Add-on columns per contract: USD delta per underlying (linear), stressed half spread (long and short)."""
     delta_cols = np.zeros((len(portfolio), len(setup.underlyings)))
     for j, u in enumerate(setup.underlyings):
@@ -150,11 +154,15 @@ def _unit(portfolio: Portfolio, market: Market) -> tuple[Portfolio, PositionStat
     return unit, position_state(unit, market)
 
 
-def _contrib_with_addons(model: MarginModel, portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams) -> Contributions:
+def _contrib_with_addons(
+    model: MarginModel, portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams
+) -> Contributions:
     unit, state = _unit(portfolio, market)
     base = model.contributions(unit, market, setup.layout, state)
     add = _addon_columns(unit, market, setup, params, state)
-    return Contributions(np.hstack([base.linear, add.linear]), np.hstack([base.long, add.long]), np.hstack([base.short, add.short]))
+    return Contributions(
+        np.hstack([base.linear, add.linear]), np.hstack([base.long, add.long]), np.hstack([base.short, add.short])
+    )
 
 
 @dataclass(frozen=True)
@@ -181,14 +189,23 @@ def _fused_aggregate(fz: _Fused, portfolio: Portfolio) -> tuple[FloatArray, Floa
     return np.concatenate([fz.scenarios.pnl_sum(portfolio.quantity), add_lin]), ext
 
 
-def _assemble(model: MarginModel, linear: FloatArray, ext: FloatArray, setup: _Setup, market: Market, params: AddOnParams) -> dict[str, FloatArray]:
+def _assemble(
+    model: MarginModel, linear: FloatArray, ext: FloatArray, setup: _Setup, market: Market, params: AddOnParams
+) -> dict[str, FloatArray]:
     n_u = len(setup.underlyings)
     core_lin, delta_usd = linear[:, : linear.shape[1] - n_u], linear[:, linear.shape[1] - n_u :]
     core_ext, liquidity = ext[:, :-1], ext[:, -1]
     return _finish(model, model.assemble(core_lin, core_ext, setup.layout, market), delta_usd, liquidity, setup, params)
 
 
-def _finish(model: MarginModel, parts: dict[str, FloatArray], delta_usd: FloatArray, liquidity: FloatArray, setup: _Setup, params: AddOnParams) -> dict[str, FloatArray]:
+def _finish(
+    model: MarginModel,
+    parts: dict[str, FloatArray],
+    delta_usd: FloatArray,
+    liquidity: FloatArray,
+    setup: _Setup,
+    params: AddOnParams,
+) -> dict[str, FloatArray]:
     """The model's parts plus APC floor and add-ons, per batch row."""
     core = np.maximum(parts["core"], 0.0)
     stressed = parts.get("stressed")
@@ -339,7 +356,9 @@ def marginal_im(
     if len(portfolio):
         fz0 = _fused(model, portfolio, market, setup, params)
         if fz0 is None:
-            lin0, ext0 = _contrib_with_addons(model, portfolio, market, setup, params).aggregate(portfolio.quantity, portfolio.names)
+            lin0, ext0 = _contrib_with_addons(model, portfolio, market, setup, params).aggregate(
+                portfolio.quantity, portfolio.names
+            )
         else:
             lin0, ext0 = _fused_aggregate(fz0, portfolio)
         setup = _with_backtest(model, setup, lin0, params)
@@ -364,8 +383,16 @@ def marginal_im(
     return MarginalResult(im0, buy, sell, candidates.names)
 
 
-def _fused_marginal(model: MarginModel, fz: _Fused, size: FloatArray, held: FloatArray, lin0: FloatArray, ext0: FloatArray,
-                    setup: _Setup, params: AddOnParams) -> tuple[FloatArray, FloatArray]:
+def _fused_marginal(
+    model: MarginModel,
+    fz: _Fused,
+    size: FloatArray,
+    held: FloatArray,
+    lin0: FloatArray,
+    ext0: FloatArray,
+    setup: _Setup,
+    params: AddOnParams,
+) -> tuple[FloatArray, FloatArray]:
     """Totals of IM(P +/- size x c) from the model's fused tail kernel and the add-on columns."""
     n_u = len(setup.underlyings)
     parts_buy, parts_sell = model.fused_marginal(fz.scenarios, size, lin0[: lin0.size - n_u], setup.layout)  # type: ignore[attr-defined]
@@ -380,8 +407,18 @@ def _fused_marginal(model: MarginModel, fz: _Fused, size: FloatArray, held: Floa
     return out[0], out[1]
 
 
-def _blocked_marginal(model: MarginModel, unit: Portfolio, size: FloatArray, held: FloatArray, lin0: FloatArray, ext0: FloatArray,
-                      setup: _Setup, market: Market, params: AddOnParams, block: int) -> tuple[FloatArray, FloatArray]:
+def _blocked_marginal(
+    model: MarginModel,
+    unit: Portfolio,
+    size: FloatArray,
+    held: FloatArray,
+    lin0: FloatArray,
+    ext0: FloatArray,
+    setup: _Setup,
+    market: Market,
+    params: AddOnParams,
+    block: int,
+) -> tuple[FloatArray, FloatArray]:
     """Totals of IM(P +/- size x c), candidates repriced ``block`` at a time (matrix path)."""
     buy = np.empty(len(unit))
     sell = np.empty(len(unit))
@@ -405,8 +442,16 @@ def _held(portfolio: Portfolio, candidates: Portfolio) -> FloatArray:
 
 
 def _grouped(
-    candidates: Portfolio, groups: np.ndarray, model: MarginModel, market: Market, setup: _Setup, params: AddOnParams,
-    lin0: FloatArray, ext0: FloatArray, im0: float, portfolio: Portfolio,
+    candidates: Portfolio,
+    groups: np.ndarray,
+    model: MarginModel,
+    market: Market,
+    setup: _Setup,
+    params: AddOnParams,
+    lin0: FloatArray,
+    ext0: FloatArray,
+    im0: float,
+    portfolio: Portfolio,
 ) -> MarginalResult:
     """ΔIM per multi-leg trade: legs' contributions summed per group before assembly."""
     if groups.shape != (len(candidates),) or (groups.size and groups.min() < 0):

@@ -180,7 +180,17 @@ class SpanModel:
                 factor, add = 1.0, VOL_MOVES * p.vol_scan_range
             else:
                 factor, add = 1.0 + VOL_MOVES * p.vol_scan_range, 0.0
-            pnl = reprice(sub, market, np.log1p(moves), vol_factor=factor, vol_add=add, horizon_days=p.lookahead_days, rule=p.rule, state=sub_state, coin=False)
+            pnl = reprice(
+                sub,
+                market,
+                np.log1p(moves),
+                vol_factor=factor,
+                vol_add=add,
+                horizon_days=p.lookahead_days,
+                rule=p.rule,
+                state=sub_state,
+                coin=False,
+            )
             losses = -pnl.usd
             losses[:, 14:] *= p.extreme_cover
             o = layout.offsets[u]
@@ -228,12 +238,20 @@ class SpanModel:
             shorts = ext[:, 2 * ci : 2 * ci + 2]
             n_short = shorts.sum(axis=1) if p.som_mode == "count" else shorts.max(axis=1)
             som = p.som_rate * spot * n_short
-            per[u] = {"scan": scan, "intra": intra, "price_risk": price_risk, "net_delta": net, "som": som, "nov": nov, "spot": np.full(batch, spot)}
+            per[u] = {
+                "scan": scan,
+                "intra": intra,
+                "price_risk": price_risk,
+                "net_delta": net,
+                "som": som,
+                "nov": nov,
+                "spot": np.full(batch, spot),
+            }
         if {"BTC", "ETH"} <= set(per):
             b, e = per["BTC"], per["ETH"]
             usd_b, usd_e = b["net_delta"] * b["spot"], e["net_delta"] * e["spot"]
             matched = np.where(usd_b * usd_e < 0, np.minimum(np.abs(usd_b), np.abs(usd_e)), 0.0)
-            for leg, usd in ((b, usd_b), (e, usd_e)):
+            for leg, _usd in ((b, usd_b), (e, usd_e)):
                 wpr = np.divide(leg["price_risk"], np.abs(leg["net_delta"]), out=np.zeros(batch), where=leg["net_delta"] != 0)
                 leg["inter"] = np.minimum(p.inter_credit_rate * (matched / leg["spot"]) * wpr, leg["price_risk"])
         risk_total = np.zeros(batch)
@@ -247,9 +265,18 @@ class SpanModel:
             nov_t += leg["nov"]
             credit_t += credit
         core = np.maximum(risk_total - nov_t, 0.0) if p.nov_credit else risk_total
-        return {"core": core, "scan_risk": scan_t, "intra_spread": intra_t, "inter_credit": credit_t, "short_option_minimum": som_t, "net_option_value": nov_t}
+        return {
+            "core": core,
+            "scan_risk": scan_t,
+            "intra_spread": intra_t,
+            "inter_credit": credit_t,
+            "short_option_minimum": som_t,
+            "net_option_value": nov_t,
+        }
 
-    def allocate(self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: SpanLayout, parts: dict[str, Any]) -> FloatArray:
+    def allocate(
+        self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: SpanLayout, parts: dict[str, Any]
+    ) -> FloatArray:
         """Loss in the worst scan scenario of the position's commodity, the rest pro rata to it."""
         share = np.zeros(linear_per_position.shape[0])
         for u in layout.underlyings:
@@ -268,5 +295,3 @@ class SpanModel:
 
     def backtest(self, linear: FloatArray, layout: Any, days: int) -> None:
         return None
-
-

@@ -12,6 +12,7 @@ discrete scenario set the VaR form is the scenario-based Euler estimator).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -39,6 +40,21 @@ def _cached_historical(underlyings: tuple[str, ...], params: ScenarioParams) -> 
 @lru_cache(maxsize=16)
 def _cached_mc(underlyings: tuple[str, ...], params: McParams) -> ScenarioSet:
     return monte_carlo_scenarios(underlyings, params)
+
+
+def scenario_scope(portfolio: Portfolio, market: Market, params: ScenarioParams | McParams) -> tuple[tuple[str, ...], Any]:
+    """The underlyings and window of the scenario set for ``portfolio`` on ``market``.
+
+    Policy (README, "Scenario window"): one joint window per market, never per request. The set
+    covers every underlying the market carries (plus any the portfolio adds), and ends on the
+    market's date or, if earlier, the last date every one of those histories has. So a BTC
+    quote is the same whether or not an ETH RFQ sits in the same file, and no scenario uses
+    history after the market's own date.
+    """
+    unds = tuple(sorted(set(portfolio.underlyings) | {str(u).upper() for u in market.surfaces}))
+    if params.as_of is None:
+        params = dataclasses.replace(params, as_of=market.as_of.date())
+    return unds, params
 
 
 def _split(linear: FloatArray, layout: ScenarioSet) -> tuple[FloatArray, FloatArray | None]:
@@ -106,25 +122,45 @@ class ScenarioVarModel:
             for u in portfolio.underlyings:
                 self.scenarios.index(u)
             return self.scenarios
-        unds = portfolio.underlyings
-        if isinstance(self.scenario_params, McParams):
-            return _cached_mc(unds, self.scenario_params)
-        return _cached_historical(unds, self.scenario_params)
+        unds, params = scenario_scope(portfolio, market, self.scenario_params)
+        if isinstance(params, McParams):
+            return _cached_mc(unds, params)
+        return _cached_historical(unds, params)
 
     def contributions(self, portfolio: Portfolio, market: Market, layout: ScenarioSet, state: PositionState) -> Contributions:
         returns = expand(layout.returns, layout.underlyings, portfolio)
         # e^Δ once per underlying and scenario, then gathered per position.
         factor = expand(np.exp(layout.vol_changes), layout.underlyings, portfolio)
-        pnl = reprice(portfolio, market, returns, vol_factor=factor, horizon_days=layout.horizon_days, rule=self.rule, state=state, coin=False)
+        pnl = reprice(
+            portfolio,
+            market,
+            returns,
+            vol_factor=factor,
+            horizon_days=layout.horizon_days,
+            rule=self.rule,
+            state=state,
+            coin=False,
+        )
         empty = np.zeros((len(portfolio), 0))
         return Contributions(pnl.usd, empty, empty)
 
     def fused(self, portfolio: Portfolio, market: Market, layout: ScenarioSet, state: PositionState) -> FusedScenarios | None:
         """The fused-kernel view of ``portfolio`` on the scenario set (None: use :meth:`contributions`)."""
-        return FusedScenarios.build(portfolio, market, state, layout.underlyings, layout.returns, np.exp(layout.vol_changes),
-                                    layout.stressed, layout.horizon_days, self.rule)
+        return FusedScenarios.build(
+            portfolio,
+            market,
+            state,
+            layout.underlyings,
+            layout.returns,
+            np.exp(layout.vol_changes),
+            layout.stressed,
+            layout.horizon_days,
+            self.rule,
+        )
 
-    def fused_marginal(self, fused: FusedScenarios, size: FloatArray, base_core: FloatArray, layout: ScenarioSet) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
+    def fused_marginal(
+        self, fused: FusedScenarios, size: FloatArray, base_core: FloatArray, layout: ScenarioSet
+    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
         """Model parts (as :meth:`assemble`) of base +/- size x each candidate, without a (C, S) matrix."""
         n_stress = int(layout.stressed.sum())
         k_core = tail_count(fused.n_core, self.alpha)
@@ -156,7 +192,9 @@ class ScenarioVarModel:
             out["stressed"] = s_var if self.measure == "var" else s_es
         return out
 
-    def allocate(self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: ScenarioSet, parts: dict[str, Any]) -> FloatArray:
+    def allocate(
+        self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: ScenarioSet, parts: dict[str, Any]
+    ) -> FloatArray:
         core_cols = np.flatnonzero(~layout.stressed)
         total = linear_per_position[:, core_cols].sum(axis=0)
         tail = tail_indices(-total, self.alpha)
@@ -174,27 +212,52 @@ class ScenarioVarModel:
         return backtest_exceptions(pnl, self.alpha, pnl.size - days, days)
 
 
-def hvar_model(alpha: float = 0.995, *, measure: str = "var", horizon_days: int = 2, lookback_years: float = 5.0, **kwargs: Any) -> ScenarioVarModel:
+def hvar_model(
+    alpha: float = 0.995, *, measure: str = "var", horizon_days: int = 2, lookback_years: float = 5.0, **kwargs: Any
+) -> ScenarioVarModel:
     """Historical-simulation VaR (plain, unfiltered) with the stressed set for APC."""
     params = ScenarioParams(horizon_days=horizon_days, lookback_years=lookback_years, include_stress=True, **kwargs)
     return ScenarioVarModel("hvar", alpha, measure, scenario_params=params)
 
 
-def fhs_model(alpha: float = 0.995, *, measure: str = "var", horizon_days: int = 2, lookback_years: float = 5.0, ewma_lambda: float = 0.97, **kwargs: Any) -> ScenarioVarModel:
+def fhs_model(
+    alpha: float = 0.995,
+    *,
+    measure: str = "var",
+    horizon_days: int = 2,
+    lookback_years: float = 5.0,
+    ewma_lambda: float = 0.97,
+    **kwargs: Any,
+) -> ScenarioVarModel:
     """Filtered historical simulation (EWMA λ = 0.97 by default) with the stressed set for APC."""
     params = ScenarioParams(
-        horizon_days=horizon_days, lookback_years=lookback_years, filtered=True, ewma_lambda=ewma_lambda, include_stress=True, **kwargs
+        horizon_days=horizon_days,
+        lookback_years=lookback_years,
+        filtered=True,
+        ewma_lambda=ewma_lambda,
+        include_stress=True,
+        **kwargs,
     )
     return ScenarioVarModel("fhs", alpha, measure, scenario_params=params)
 
 
-def mc_model(alpha: float = 0.995, *, measure: str = "var", horizon_days: int = 2, n_paths: int = 10_000, seed: int = 20_240_617, **kwargs: Any) -> ScenarioVarModel:
+def mc_model(
+    alpha: float = 0.995,
+    *,
+    measure: str = "var",
+    horizon_days: int = 2,
+    n_paths: int = 10_000,
+    seed: int = 20_240_617,
+    **kwargs: Any,
+) -> ScenarioVarModel:
     """Monte Carlo VaR: Student-t innovations, EWMA vol, fixed seed (deterministic)."""
     params = McParams(n_paths=n_paths, seed=seed, horizon_days=horizon_days, **kwargs)
     return ScenarioVarModel("mc", alpha, measure, scenario_params=params)
 
 
-def model_from_scenarios(scenarios: ScenarioSet, alpha: float = 0.995, *, measure: str = "var", rule: str = "sticky_moneyness") -> ScenarioVarModel:
+def model_from_scenarios(
+    scenarios: ScenarioSet, alpha: float = 0.995, *, measure: str = "var", rule: str = "sticky_moneyness"
+) -> ScenarioVarModel:
     """A VaR model on a given scenario set."""
     if len(scenarios) < 1:
         raise PricingInputError("scenarios: the set is empty")

@@ -36,7 +36,9 @@ def fva_im_simple(delta_im: float, funding_rate: float, im_rate: float = 0.0, da
     return float(delta_im) * (r_f - r_im) * float(days) / 360.0
 
 
-def fva_im_lifetime(delta_im: FloatArray, times: FloatArray, funding_rate: float, im_rate: float = 0.0, discount_rate: float = 0.0) -> float:
+def fva_im_lifetime(
+    delta_im: FloatArray, times: FloatArray, funding_rate: float, im_rate: float = 0.0, discount_rate: float = 0.0
+) -> float:
     """Σ_i ΔIM(t_{i-1}) (r_F - r_IM) Δ_i^{ACT/360} DF_i (METHODOLOGY D3; ΔIM held over each period)."""
     r_f, r_im = check_rate(funding_rate, "funding_rate"), check_rate(im_rate, "im_rate")
     t = np.asarray(times, dtype=np.float64)
@@ -49,7 +51,14 @@ def fva_im_lifetime(delta_im: FloatArray, times: FloatArray, funding_rate: float
 
 
 def mva_vm_settlement_lag(
-    abs_delta_coin: float, spot: float, vol: float, tenor_years: float, borrow_spread: float, *, lag_days: float = 1.0, discount_rate: float = 0.0
+    abs_delta_coin: float,
+    spot: float,
+    vol: float,
+    tenor_years: float,
+    borrow_spread: float,
+    *,
+    lag_days: float = 1.0,
+    discount_rate: float = 0.0,
 ) -> float:
     """Σ_days s_b · ℓ · DF_i · E|ΔV_i| with E|ΔV| ≈ 0.8 |Δ| S σ √(1/365) (METHODOLOGY D3).
 
@@ -66,7 +75,14 @@ def mva_vm_settlement_lag(
     return float(s_b * lag_days / 365.0 * flow * discount(days, check_rate(discount_rate, "discount_rate")).sum())
 
 
-def mva_vm_general(expected_negative: FloatArray, expected_positive: FloatArray, times: FloatArray, borrow_spread: float, lend_spread: float, discount_rate: float = 0.0) -> float:
+def mva_vm_general(
+    expected_negative: FloatArray,
+    expected_positive: FloatArray,
+    times: FloatArray,
+    borrow_spread: float,
+    lend_spread: float,
+    discount_rate: float = 0.0,
+) -> float:
     """Σ_i δ_i DF_i {s_b E[(-N(t_i))^+] - s_l E[N(t_i)^+]} on a net-collateral profile N (ORE-style FVA, D2/D3)."""
     t = np.asarray(times, dtype=np.float64)
     neg, pos = np.asarray(expected_negative, dtype=np.float64), np.asarray(expected_positive, dtype=np.float64)
@@ -81,7 +97,9 @@ def mva_vm_general(expected_negative: FloatArray, expected_positive: FloatArray,
 # -- KVA ------------------------------------------------------------------------------------------
 
 
-def kva_simple(exposure: float, risk_weight: float, capital_ratio: float, cost_of_capital: float, tenor_years: float = 1.0) -> float:
+def kva_simple(
+    exposure: float, risk_weight: float, capital_ratio: float, cost_of_capital: float, tenor_years: float = 1.0
+) -> float:
     """Exposure · RW · CR · CoC · τ (the article's form has τ = 1; METHODOLOGY F1)."""
     for name, v in (("risk_weight", risk_weight), ("capital_ratio", capital_ratio), ("cost_of_capital", cost_of_capital)):
         check_rate(v, name, lo=0.0, hi=12.5)
@@ -151,7 +169,14 @@ def k_cm(k_ccp: float, df_member: float, df_ccp: float, df_all_members: float) -
 
 
 def kva_lifetime(
-    ead: FloatArray, times: FloatArray, risk_weight: float, capital_ratio: float, cost_of_capital: float, *, k_default_fund: float = 0.0, discount_rate: float = 0.0
+    ead: FloatArray,
+    times: FloatArray,
+    risk_weight: float,
+    capital_ratio: float,
+    cost_of_capital: float,
+    *,
+    k_default_fund: float = 0.0,
+    discount_rate: float = 0.0,
 ) -> float:
     """Σ_i CoC · (CR · RW · EAD(t_{i-1}) + K_CM) · Δ_i · DF_i (METHODOLOGY D3; no CVA capital on QCCP trades)."""
     t = np.asarray(times, dtype=np.float64)
@@ -168,7 +193,15 @@ def ccp_default_params(ccp_type: str) -> tuple[float, float]:
     return parse_choice(ccp_type, "ccp_type", CCP_TYPES)
 
 
-def ccva(im_non_br: FloatArray, times: FloatArray, pd_annual: float, lgd: float, *, default_fund: float = 0.0, discount_rate: float = 0.0) -> float:
+def ccva(
+    im_non_br: FloatArray,
+    times: FloatArray,
+    pd_annual: float,
+    lgd: float,
+    *,
+    default_fund: float = 0.0,
+    discount_rate: float = 0.0,
+) -> float:
     """LGD · Σ_i PD(t_{i-1}, t_i) · DF_i · (IM^{non-BR}(t_i) + DF contribution) (METHODOLOGY D3)."""
     if not (0.0 <= lgd <= 1.0):
         raise PricingInputError(f"lgd: must be in [0, 1], got {lgd!r}")

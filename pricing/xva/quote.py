@@ -10,8 +10,9 @@ rounds up and the bid down to the venue's tick.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -110,8 +111,17 @@ class SideBreakdown:
 
     def as_dict(self) -> dict[str, float | str]:
         """The article's labels (FVA, MVA, KVA, CCVA) on a user-facing row."""
-        return {"side": self.side, "base": self.base, "delta_im": self.delta_im, "FVA": self.fva_im, "MVA": self.mva_vm,
-                "KVA": self.kva, "CCVA": self.ccva, "spread": self.spread, "price": self.price}
+        return {
+            "side": self.side,
+            "base": self.base,
+            "delta_im": self.delta_im,
+            "FVA": self.fva_im,
+            "MVA": self.mva_vm,
+            "KVA": self.kva,
+            "CCVA": self.ccva,
+            "spread": self.spread,
+            "price": self.price,
+        }
 
 
 @dataclass(frozen=True)
@@ -133,18 +143,30 @@ def adjustments(delta_im: float, risk: TradeRisk, p: QuoteParams) -> dict[str, f
     dim = profile(delta_im, times, p.im_profile)
     sofr = latest_sofr() if p.sofr is None else p.sofr
     fva = fva_im_lifetime(dim, times, p.funding_rate, p.im_rate, sofr)
-    mva = mva_vm_settlement_lag(risk.abs_delta_coin, risk.spot, risk.vol, risk.tenor_years, p.borrow_spread, lag_days=p.vm_lag_days, discount_rate=sofr)
+    mva = mva_vm_settlement_lag(
+        risk.abs_delta_coin, risk.spot, risk.vol, risk.tenor_years, p.borrow_spread, lag_days=p.vm_lag_days, discount_rate=sofr
+    )
     if p.kva_method == "simple":
         exposure = p.simple_exposure if p.simple_exposure is not None else abs(risk.premium)
         kva = kva_simple(exposure, p.risk_weight, p.capital_ratio, p.cost_of_capital, risk.tenor_years)
     else:
         posted = 0.0 if p.im_bankruptcy_remote else max(delta_im, 0.0)
         ead0 = sum(
-            saccr_option(cp, 1 if units > 0 else -1, risk.spot, k, units, risk.tenor_years, posted_im_non_br=posted,
-                         mpor_business_days=p.mpor_business_days).ead
+            saccr_option(
+                cp,
+                1 if units > 0 else -1,
+                risk.spot,
+                k,
+                units,
+                risk.tenor_years,
+                posted_im_non_br=posted,
+                mpor_business_days=p.mpor_business_days,
+            ).ead
             for cp, k, units in risk.saccr_terms
         )
-        kva = kva_lifetime(profile(ead0, times, p.im_profile), times, p.risk_weight, p.capital_ratio, p.cost_of_capital, discount_rate=sofr)
+        kva = kva_lifetime(
+            profile(ead0, times, p.im_profile), times, p.risk_weight, p.capital_ratio, p.cost_of_capital, discount_rate=sofr
+        )
     pd, lgd = ccp_default_params(p.ccp_type)
     pd = p.pd_annual if p.pd_annual is not None else pd
     lgd = p.lgd if p.lgd is not None else lgd
@@ -187,21 +209,45 @@ def all_in_price(base: ArrayLike, costs: ArrayLike, spread: ArrayLike, side: str
     base + FVA + KVA + MVA + CCVA + spread; the article's $568,800 = 550,000 + 16,800 + 2,000).
     """
     up = parse_choice(side, "side", {"ask": True, "bid": False})
-    x = np.asarray(base, dtype=np.float64) + (1.0 if up else -1.0) * (np.asarray(costs, dtype=np.float64) + np.asarray(spread, dtype=np.float64))
+    x = np.asarray(base, dtype=np.float64) + (1.0 if up else -1.0) * (
+        np.asarray(costs, dtype=np.float64) + np.asarray(spread, dtype=np.float64)
+    )
     if tick <= 0:
         return x
     return (np.ceil(x / tick - 1e-9) if up else np.floor(x / tick + 1e-9)) * tick
 
 
-def two_way(base: float, delta_im_sell: float, delta_im_buy: float, risk: TradeRisk, p: QuoteParams) -> tuple[SideBreakdown, SideBreakdown]:
+def two_way(
+    base: float, delta_im_sell: float, delta_im_buy: float, risk: TradeRisk, p: QuoteParams
+) -> tuple[SideBreakdown, SideBreakdown]:
     """(bid, ask) with their own ΔIM; ``base`` is the mid value of the trade in USD."""
     spread = spread_amount(risk, p)
     a = adjustments(delta_im_sell, risk, p)
     b = adjustments(delta_im_buy, risk, p)
     ask_cost = sum(a.values())
     bid_cost = sum(b.values())
-    ask = SideBreakdown("ask", base, delta_im_sell, a["fva_im"], a["mva_vm"], a["kva"], a["ccva"], spread, float(all_in_price(base, ask_cost, spread, "ask", p.tick)))
-    bid = SideBreakdown("bid", base, delta_im_buy, b["fva_im"], b["mva_vm"], b["kva"], b["ccva"], spread, float(all_in_price(base, bid_cost, spread, "bid", p.tick)))
+    ask = SideBreakdown(
+        "ask",
+        base,
+        delta_im_sell,
+        a["fva_im"],
+        a["mva_vm"],
+        a["kva"],
+        a["ccva"],
+        spread,
+        float(all_in_price(base, ask_cost, spread, "ask", p.tick)),
+    )
+    bid = SideBreakdown(
+        "bid",
+        base,
+        delta_im_buy,
+        b["fva_im"],
+        b["mva_vm"],
+        b["kva"],
+        b["ccva"],
+        spread,
+        float(all_in_price(base, bid_cost, spread, "bid", p.tick)),
+    )
     return bid, ask
 
 
@@ -242,8 +288,19 @@ def article_quote(ex: ArticleExample | None = None) -> dict[str, float]:
     mva = e.mva_plus_ccva - cc
     total = fva + kva + mva + cc
     quote = float(all_in_price(e.base, fva + kva + mva + cc, e.profit_margin, "ask", 1.0))
-    return {"base": e.base, "im_before": e.im_before, "im_after": e.im_after, "delta_im": delta_im, "FVA": fva, "KVA": kva,
-            "MVA": mva, "CCVA": cc, "total_adjustments": total, "profit_margin": e.profit_margin, "quote": quote}
+    return {
+        "base": e.base,
+        "im_before": e.im_before,
+        "im_after": e.im_after,
+        "delta_im": delta_im,
+        "FVA": fva,
+        "KVA": kva,
+        "MVA": mva,
+        "CCVA": cc,
+        "total_adjustments": total,
+        "profit_margin": e.profit_margin,
+        "quote": quote,
+    }
 
 
 # -- quote books --------------------------------------------------------------------------------
@@ -317,7 +374,9 @@ def quote_book(
         rows: list[dict[str, Any]] = []
         for i in range(len(sides)):
             mask = groups == i
-            out = _quote_groups(cands.select(mask), np.zeros(int(mask.sum()), np.int64), [sides[i]], book, market, model, p, addons)[0]
+            out = _quote_groups(
+                cands.select(mask), np.zeros(int(mask.sum()), np.int64), [sides[i]], book, market, model, p, addons
+            )[0]
             out["rfq"] = i + 1
             rows.append(out)
             if sides[i] != "two-way":
@@ -331,7 +390,16 @@ def quote_book(
     return rows
 
 
-def _quote_groups(cands: Portfolio, groups: np.ndarray, sides: list[str], book: Portfolio, market: Market, model: MarginModel, p: QuoteParams, addons: AddOnParams | None) -> list[dict[str, Any]]:
+def _quote_groups(
+    cands: Portfolio,
+    groups: np.ndarray,
+    sides: list[str],
+    book: Portfolio,
+    market: Market,
+    model: MarginModel,
+    p: QuoteParams,
+    addons: AddOnParams | None,
+) -> list[dict[str, Any]]:
     dim = marginal_im(book, cands, market, model, addons, groups=groups)
     st = position_state(cands, market)
     rows = []
@@ -342,12 +410,25 @@ def _quote_groups(cands: Portfolio, groups: np.ndarray, sides: list[str], book: 
         tenor = float(st.t_years[m].max())
         terms = tuple((int(c), float(k), float(u)) for c, k, u, o in zip(legs.cp, legs.strike, legs.units, opt) if o)
         vol = float(np.average(st.vol[m][opt], weights=np.abs(legs.units[opt]))) if opt.any() else 0.0
-        risk = TradeRisk(float(st.value_usd[m].sum()), float(st.vega_usd[m].sum()), abs(float(st.delta_coin[m].sum())), float(st.spot[m][0]), vol, tenor, terms)
+        risk = TradeRisk(
+            float(st.value_usd[m].sum()),
+            float(st.vega_usd[m].sum()),
+            abs(float(st.delta_coin[m].sum())),
+            float(st.spot[m][0]),
+            vol,
+            tenor,
+            terms,
+        )
         bid, ask = two_way(risk.premium, float(dim.delta_sell[g]), float(dim.delta_buy[g]), risk, p)
-        row: dict[str, Any] = {"trade": dim.names[g], "side": side, "base": risk.premium, "delta_im_bid": bid.delta_im, "delta_im_ask": ask.delta_im}
+        row: dict[str, Any] = {
+            "trade": dim.names[g],
+            "side": side,
+            "base": risk.premium,
+            "delta_im_bid": bid.delta_im,
+            "delta_im_ask": ask.delta_im,
+        }
         for label, s in (("bid", bid), ("ask", ask)):
             if side == "two-way" or (side == "sell") == (label == "bid"):
                 row.update({f"{label}_{k}": v for k, v in s.as_dict().items() if k not in ("side", "base", "delta_im")})
         rows.append(row)
     return rows
-

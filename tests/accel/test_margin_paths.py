@@ -27,7 +27,9 @@ def desk() -> tuple[Market, object, object]:
     market = Market(chain.as_of, {"BTC": build_surface(chain)}, {"BTC": chain})
     live = [c for c in chain.contracts() if (c.expiry - chain.as_of).total_seconds() > 3 * 86400]
     rng = np.random.default_rng(5)
-    book = from_contracts([live[i] for i in rng.integers(0, len(live), 150)], rng.choice([-1.0, 1.0], 150) * rng.uniform(0.1, 20.0, 150).round(1))
+    book = from_contracts(
+        [live[i] for i in rng.integers(0, len(live), 150)], rng.choice([-1.0, 1.0], 150) * rng.uniform(0.1, 20.0, 150).round(1)
+    )
     cands = from_contracts([live[i] for i in rng.integers(0, len(live), 400)], rng.uniform(1, 25, 400).round())
     return market, book, cands
 
@@ -37,7 +39,7 @@ def _close(a: float, b: float) -> bool:
 
 
 @pytest.mark.parametrize("coin", [False, True])
-def test_reprice_matrix_paths_agree(desk, coin: bool) -> None:  # noqa: ANN001
+def test_reprice_matrix_paths_agree(desk, coin: bool) -> None:
     market, book, _ = desk
     scen = historical_scenarios(["BTC"], ScenarioParams())
     r = expand(scen.returns, scen.underlyings, book)
@@ -51,8 +53,12 @@ def test_reprice_matrix_paths_agree(desk, coin: bool) -> None:  # noqa: ANN001
         assert np.abs(a.coin - b.coin).max() <= 1e-12 + 1e-13 * np.abs(a.coin).max()
 
 
-@pytest.mark.parametrize("model_factory", [lambda: hvar_model(), lambda: hvar_model(measure="es"), SpanModel, DeribitModel], ids=["hvar", "hvar-es", "span", "deribit"])
-def test_portfolio_and_marginal_im_paths_agree(desk, model_factory) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "model_factory",
+    [lambda: hvar_model(), lambda: hvar_model(measure="es"), SpanModel, DeribitModel],
+    ids=["hvar", "hvar-es", "span", "deribit"],
+)
+def test_portfolio_and_marginal_im_paths_agree(desk, model_factory) -> None:
     market, book, cands = desk
     model = model_factory()
     out = {}
@@ -67,7 +73,7 @@ def test_portfolio_and_marginal_im_paths_agree(desk, model_factory) -> None:  # 
     assert np.allclose(ia.im_sell, ib.im_sell, rtol=1e-12, atol=1e-6)
 
 
-def test_fused_marginal_memory_does_not_grow_with_candidates(desk) -> None:  # noqa: ANN001
+def test_fused_marginal_memory_does_not_grow_with_candidates(desk) -> None:
     """10x the candidates must not cost a (C x S) matrix: the fused path keeps O(S) per thread.
 
     The fixed part of the peak (~6.5 MB here) is the base portfolio's 250-day rolling backtest.

@@ -24,7 +24,7 @@ from pricing.implied_vol import implied_vol
 pytestmark = pytest.mark.skipif(not accel.numba_installed(), reason="numba (the fast extra) is not installed")
 
 
-def _both(fn, *args, **kwargs):  # noqa: ANN001, ANN202
+def _both(fn, *args, **kwargs):
     with accel.using("numpy"):
         a = fn(*args, **kwargs)
     with accel.using("numba"):
@@ -74,8 +74,12 @@ def test_black76_greeks_paths_agree(settle: str) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    f=st.floats(100.0, 2e5), m=st.floats(-2.0, 2.0), t=st.floats(1e-4, 5.0), v=st.floats(0.01, 3.0),
-    r=st.floats(-0.05, 0.1), call=st.booleans(),
+    f=st.floats(100.0, 2e5),
+    m=st.floats(-2.0, 2.0),
+    t=st.floats(1e-4, 5.0),
+    v=st.floats(0.01, 3.0),
+    r=st.floats(-0.05, 0.1),
+    call=st.booleans(),
 )
 def test_black76_price_paths_agree_hypothesis(f: float, m: float, t: float, v: float, r: float, call: bool) -> None:
     k = f * np.exp(m)
@@ -114,5 +118,5 @@ def test_binomial_paths_agree(method: str, style: str) -> None:
 def test_unknown_kernel_choice_is_named() -> None:
     from pricing.errors import PricingInputError
 
-    with pytest.raises(PricingInputError, match="CLEARQUOTE_KERNELS.*auto, numba, numpy"), accel.using("gpu"):
+    with pytest.raises(PricingInputError, match=r"CLEARQUOTE_KERNELS.*auto, numba, numpy"), accel.using("gpu"):
         pass

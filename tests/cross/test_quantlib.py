@@ -40,10 +40,14 @@ def test_black_formula_random_grid() -> None:
     r = rng.uniform(0, 0.08, n)
     cp = rng.choice([-1, 1], n)
     ours = black76_price(cp, f, k, t, v, rate=r)
-    theirs = np.array([
-        ql.blackFormula(ql.Option.Call if cp[i] > 0 else ql.Option.Put, k[i], f[i], v[i] * np.sqrt(t[i]), np.exp(-r[i] * t[i]))
-        for i in range(n)
-    ])
+    theirs = np.array(
+        [
+            ql.blackFormula(
+                ql.Option.Call if cp[i] > 0 else ql.Option.Put, k[i], f[i], v[i] * np.sqrt(t[i]), np.exp(-r[i] * t[i])
+            )
+            for i in range(n)
+        ]
+    )
     assert np.max(np.abs(ours - theirs) / f) <= 1e-12
 
 
@@ -72,7 +76,9 @@ def test_european_lr_tree_equals_quantlib_tree(tree_cases: dict[str, np.ndarray]
     c = tree_cases
     s = 100.0
     t = c["days"] / 365.0
-    ours = binomial_price(c["cp"], s, c["k"], t, c["vol"], c["r"], carry=c["r"] - c["q"], steps=steps, method=method, style="european")
+    ours = binomial_price(
+        c["cp"], s, c["k"], t, c["vol"], c["r"], carry=c["r"] - c["q"], steps=steps, method=method, style="european"
+    )
     engine_name = "lr"
     theirs = []
     for i in range(c["cp"].size):

@@ -1,7 +1,7 @@
 """Bundled real data: loaders validate; Black-76 reproduces Deribit marks; the surface fits."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -38,7 +38,7 @@ def test_loader_errors_name_file_row_and_column(tmp_path) -> None:  # type: igno
     missing.write_text("day,close\n2024-01-01,100\n")
     with pytest.raises(DataError, match=r"missing.csv: missing column\(s\) date"):
         load_daily_series(missing, "close")
-    with pytest.raises(PricingInputError, match="underlying.*'btc', 'eth'"):
+    with pytest.raises(PricingInputError, match=r"underlying.*'btc', 'eth'"):
         load_history("SOL")
 
 
@@ -78,7 +78,9 @@ def test_book_summary_json_matches_csv() -> None:
             "bid_price": None if np.isnan(b) else b,
             "ask_price": None if np.isnan(a) else a,
         }
-        for name, iv, mp, fwd, b, a in zip(chain.names, chain.mark_iv, chain.mark_price, chain.forward, chain.bid_price, chain.ask_price)
+        for name, iv, mp, fwd, b, a in zip(
+            chain.names, chain.mark_iv, chain.mark_price, chain.forward, chain.bid_price, chain.ask_price
+        )
     ]
     parsed = load_book_summary_json(json.dumps({"jsonrpc": "2.0", "result": entries}))
     assert parsed.names == chain.names
@@ -101,14 +103,14 @@ def test_chain_csv_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
 def test_instrument_names_round_trip() -> None:
     c = parse_option_name("BTC-27DEC26-60000-C")
     assert (c.underlying, c.strike, c.cp) == ("BTC", 60000.0, 1)
-    assert c.expiry == datetime(2026, 12, 27, 8, tzinfo=timezone.utc)
+    assert c.expiry == datetime(2026, 12, 27, 8, tzinfo=UTC)
     assert format_option_name(c) == "BTC-27DEC26-60000-C"
     assert parse_option_name("eth-1jan26-2600-p").name == "ETH-1JAN26-2600-P"
     assert parse_option_name("XRP-27DEC26-0d6-C").strike == 0.6
     assert parse_instrument_name("BTC-PERPETUAL").expiry is None
-    assert parse_instrument_name("BTC-27DEC26").expiry == datetime(2026, 12, 27, 8, tzinfo=timezone.utc)
+    assert parse_instrument_name("BTC-27DEC26").expiry == datetime(2026, 12, 27, 8, tzinfo=UTC)
     for bad in ("BTC-27XYZ26-60000-C", "BTC-60000-C", "BTC-31FEB26-60000-C"):
-        with pytest.raises(PricingInputError, match="BTC-27DEC26-60000-C|month|invalid date"):
+        with pytest.raises(PricingInputError, match=r"BTC-27DEC26-60000-C|month|invalid date"):
             parse_option_name(bad)
 
 

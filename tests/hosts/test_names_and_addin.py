@@ -15,13 +15,24 @@ from udfs import CATALOGUE
 from udfs.names import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
-NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main", "ui": "http://schemas.microsoft.com/office/2006/01/customui"}
+NS = {
+    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "ui": "http://schemas.microsoft.com/office/2006/01/customui",
+}
 
 
 def test_every_function_is_reachable_under_every_name():
     for spec in CATALOGUE.values():
-        for name in (f"CQ_{spec.name}", f"CQ.{spec.name}", f"cq.{spec.name.lower()}", f"CQ_DEV.{spec.name}",
-                     f"_xludf.CQ_{spec.name}", f"_xludf.CQ.{spec.name}", f"_xll.CQ_{spec.name}", f"_xll.CQ.{spec.name}"):
+        for name in (
+            f"CQ_{spec.name}",
+            f"CQ.{spec.name}",
+            f"cq.{spec.name.lower()}",
+            f"CQ_DEV.{spec.name}",
+            f"_xludf.CQ_{spec.name}",
+            f"_xludf.CQ.{spec.name}",
+            f"_xll.CQ_{spec.name}",
+            f"_xll.CQ.{spec.name}",
+        ):
             assert resolve(name) is spec, name
         assert getattr(udfs, spec.desktop_name).__xlspec__ is spec
     assert resolve("SUM") is None and resolve("CQ_NOPE") is None and resolve("_xludf.VLOOKUP") is None

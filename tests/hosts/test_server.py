@@ -17,19 +17,28 @@ import pytest
 
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # read when xlwings.server is imported
 
-import xlwings as xw  # noqa: E402
-import xlwings.server as xlwings_server_api  # noqa: E402
-from xlwings import XlwingsError  # noqa: E402
+import xlwings as xw
+import xlwings.server as xlwings_server_api
+from xlwings import XlwingsError
 
-from addin import xl_server  # noqa: E402
-from udfs import CATALOGUE  # noqa: E402
+from addin import xl_server
+from udfs import CATALOGUE
 
 PROJECT = Path(__file__).resolve().parents[2] / "addin" / "server"
 
 
 def body(func_name: str, args: list) -> dict:
-    return {"client": "Office.js", "func_name": func_name, "args": args, "caller_address": "[Book1.xlsx]Sheet1!A1", "session_id": "t",
-            "culture_info_name": "en-US", "date_format": "m/d/yyyy", "version": xw.__version__, "runtime": "1.4"}
+    return {
+        "client": "Office.js",
+        "func_name": func_name,
+        "args": args,
+        "caller_address": "[Book1.xlsx]Sheet1!A1",
+        "session_id": "t",
+        "culture_info_name": "en-US",
+        "date_format": "m/d/yyyy",
+        "version": xw.__version__,
+        "runtime": "1.4",
+    }
 
 
 def call(func_name: str, args: list):
@@ -68,12 +77,16 @@ def test_heavy_function_through_the_worker_thread_equals_the_catalogue():
 
 @pytest.fixture(scope="module")
 def client():
-    env = {"XLWINGS_PROJECT_DIR": str(PROJECT), "XLWINGS_FUNCTIONS_NAMESPACE": "CQ", "XLWINGS_ENVIRONMENT": "prod", "XLWINGS_SECRET_KEY": "test-only"}
+    env = {
+        "XLWINGS_PROJECT_DIR": str(PROJECT),
+        "XLWINGS_FUNCTIONS_NAMESPACE": "CQ",
+        "XLWINGS_ENVIRONMENT": "prod",
+        "XLWINGS_SECRET_KEY": "test-only",
+    }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    from fastapi.testclient import TestClient
-
     import xlwings_server.main
+    from fastapi.testclient import TestClient
 
     with TestClient(xlwings_server.main.main_app) as c:
         yield c
@@ -93,7 +106,9 @@ def test_http_meta_and_manifest_namespace(client):
 
 
 def test_http_call_with_one_bad_row_and_a_bad_input(client):
-    ok = client.post("/xlwings/custom-functions-call", json=body("black", [[["C"]], [[60000]], [[55000], [-1]], [[0.25]], [[0.55]]]))
+    ok = client.post(
+        "/xlwings/custom-functions-call", json=body("black", [[["C"]], [[60000]], [[55000], [-1]], [[0.25]], [[0.55]]])
+    )
     assert ok.status_code == 200
     assert ok.json()["result"][1][0] == {"type": "Error", "errorType": "Num"}
     bad = client.post("/xlwings/custom-functions-call", json=body("fva", [[[950000]], [[5.263]], [[0]], [[90]], [["x"]]]))

@@ -136,7 +136,10 @@ def test_span_scan_risk_is_monotone_in_scan_range(psr: float, step: float) -> No
 
 def test_batch_marginal_equals_one_at_a_time(seed_market: Market, ratio_spread) -> None:
     cands = from_contracts(
-        [OptionContract("BTC", EXPIRY + timedelta(days=d), k, cp, "linear") for d, k, cp in [(0, 55_000, 1), (30, 48_000, -1), (60, 60_000, 1)]]
+        [
+            OptionContract("BTC", EXPIRY + timedelta(days=d), k, cp, "linear")
+            for d, k, cp in [(0, 55_000, 1), (30, 48_000, -1), (60, 60_000, 1)]
+        ]
         + [perpetual()],
         [15, 4, 7, 2],
     )
@@ -148,7 +151,9 @@ def test_batch_marginal_equals_one_at_a_time(seed_market: Market, ratio_spread) 
         for i in range(len(cands)):
             one = cands.select([i])
             assert batch.im_buy[i] == pytest.approx(margin(ratio_spread + one, seed_market, model, addons).total, rel=1e-9)
-            assert batch.im_sell[i] == pytest.approx(margin(ratio_spread + one.scaled(-1), seed_market, model, addons).total, rel=1e-9)
+            assert batch.im_sell[i] == pytest.approx(
+                margin(ratio_spread + one.scaled(-1), seed_market, model, addons).total, rel=1e-9
+            )
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
@@ -217,7 +222,9 @@ def test_portfolio_table_errors_name_row_and_column() -> None:
         portfolio_from_rows([{"instrument": "BTC-PERPETUAL", "quantity": 1}, {"instrument": "BTC-XX", "quantity": 1}])
     with pytest.raises(PricingInputError, match=r"row 2, column quantity"):
         portfolio_from_rows([{"Instrument": "BTC-27DEC26-60000-C", "Quantity": "ten"}])
-    p = portfolio_from_rows([{"underlying": "btc", "type": "Put", "expiry": "2026-12-25", "strike": 50000, "quantity": -2, "settle": "linear"}])
+    p = portfolio_from_rows(
+        [{"underlying": "btc", "type": "Put", "expiry": "2026-12-25", "strike": 50000, "quantity": -2, "settle": "linear"}]
+    )
     assert p.names == ("BTC-25DEC26-50000-P",) and not p.inverse[0] and p.quantity[0] == -2
 
 

@@ -69,7 +69,9 @@ def test_monte_carlo_is_deterministic() -> None:
 
 def test_horizon_longer_than_history_is_refused() -> None:
     with pytest.raises(PricingInputError, match="horizon_days"):
-        historical_scenarios(["BTC"], ScenarioParams(horizon_days=3, lookback_years=2 / 365), histories=_hand_made(), dvols={"BTC": None})
+        historical_scenarios(
+            ["BTC"], ScenarioParams(horizon_days=3, lookback_years=2 / 365), histories=_hand_made(), dvols={"BTC": None}
+        )
     with pytest.raises(PricingInputError, match="horizon_days"):
         ScenarioParams(horizon_days=0)
 

@@ -11,7 +11,14 @@ from pricing.errors import PricingInputError, Reason
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.floats(70, 130), st.floats(0.05, 2.0), st.floats(0.1, 1.2), st.floats(0.0, 0.1), st.floats(-0.05, 0.1), st.sampled_from([1, -1]))
+@given(
+    st.floats(70, 130),
+    st.floats(0.05, 2.0),
+    st.floats(0.1, 1.2),
+    st.floats(0.0, 0.1),
+    st.floats(-0.05, 0.1),
+    st.sampled_from([1, -1]),
+)
 def test_american_at_least_european_and_intrinsic(k: float, t: float, v: float, r: float, b: float, cp: int) -> None:
     am = binomial_price(cp, 100.0, k, t, v, r, carry=b, steps=101)
     eu = binomial_price(cp, 100.0, k, t, v, r, carry=b, steps=101, style="european")

@@ -46,7 +46,15 @@ def test_monotone_in_strike_and_vol(f: float, t: float, v: float) -> None:
 
 
 @settings(max_examples=150)
-@given(st.floats(1000, 100_000), st.floats(-0.6, 0.6), st.floats(7 / 365, 2.0), st.floats(0.2, 1.5), rate, st.sampled_from(["linear", "inverse"]), st.sampled_from([1, -1]))
+@given(
+    st.floats(1000, 100_000),
+    st.floats(-0.6, 0.6),
+    st.floats(7 / 365, 2.0),
+    st.floats(0.2, 1.5),
+    rate,
+    st.sampled_from(["linear", "inverse"]),
+    st.sampled_from([1, -1]),
+)
 def test_greeks_match_finite_differences(f: float, x: float, t: float, v: float, r: float, settle: str, cp: int) -> None:
     """Central differences. The forward bump is 1e-4 of the distribution's width F vol sqrt(T),
     so truncation, O((d1 h / (F vol sqrt T))^2) relative, stays below ~1e-7 even for
@@ -103,7 +111,14 @@ def test_bad_elements_fail_alone_with_reasons() -> None:
     prices = black76_price("c", f, k, t, v)
     assert np.isfinite(prices[0]) and np.isnan(prices[1:]).all()
     reasons = black76_reasons("c", f, k, t, v)
-    assert list(reasons) == [Reason.OK, Reason.NONPOSITIVE_STRIKE, Reason.NONPOSITIVE_FORWARD, Reason.EXPIRED, Reason.NAN_INPUT, Reason.NEGATIVE_VOL]
+    assert list(reasons) == [
+        Reason.OK,
+        Reason.NONPOSITIVE_STRIKE,
+        Reason.NONPOSITIVE_FORWARD,
+        Reason.EXPIRED,
+        Reason.NAN_INPUT,
+        Reason.NEGATIVE_VOL,
+    ]
 
 
 def test_shape_is_kept_and_chunks_agree() -> None:
@@ -120,5 +135,5 @@ def test_shape_is_kept_and_chunks_agree() -> None:
 def test_unknown_enum_lists_allowed_values() -> None:
     with pytest.raises(PricingInputError, match="'c', 'call', 'p', 'put'"):
         black76_price("straddle", 100, 100, 1, 0.5)
-    with pytest.raises(PricingInputError, match="settle.*'linear'.*'inverse'"):
+    with pytest.raises(PricingInputError, match=r"settle.*'linear'.*'inverse'"):
         black76_price("c", 100, 100, 1, 0.5, settle="quanto")

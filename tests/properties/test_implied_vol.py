@@ -49,7 +49,9 @@ def test_random_grid_is_accurate_and_vectorised() -> None:
     v = rng.uniform(0.1, 2.0, n)
     cp = np.where(k > f, 1.0, -1.0)  # OTM quotes, as a chain is quoted
     price = black76_price(cp, f, k, t, v)
-    res = implied_vol(price.reshape(100, 500), cp.reshape(100, 500), f.reshape(100, 500), k.reshape(100, 500), t.reshape(100, 500))
+    res = implied_vol(
+        price.reshape(100, 500), cp.reshape(100, 500), f.reshape(100, 500), k.reshape(100, 500), t.reshape(100, 500)
+    )
     assert res.vol.shape == (100, 500)
     ok = price >= 1e-8 * f
     assert np.max(np.abs(res.vol.ravel() - v)[ok]) <= 1e-10
@@ -63,7 +65,14 @@ def test_failure_reasons_are_per_element() -> None:
     times = [t, t, t, t, t, -1.0]
     res = implied_vol(prices, cps, f, strikes, times)
     assert np.isfinite(res.vol[0])
-    assert list(res.reason) == [Reason.OK, Reason.NONPOSITIVE_PRICE, Reason.ABOVE_MAXIMUM, Reason.BELOW_INTRINSIC, Reason.NAN_INPUT, Reason.EXPIRED]
+    assert list(res.reason) == [
+        Reason.OK,
+        Reason.NONPOSITIVE_PRICE,
+        Reason.ABOVE_MAXIMUM,
+        Reason.BELOW_INTRINSIC,
+        Reason.NAN_INPUT,
+        Reason.EXPIRED,
+    ]
     assert np.isnan(res.vol[1:]).all()
 
 

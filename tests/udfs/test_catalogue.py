@@ -121,7 +121,9 @@ def _chain_range() -> list[list[object]]:
     """The bundled ETH chain as a desk would paste it: Deribit columns, numbers as numbers."""
     _, rows = read_table(chain_file("ETH", "2025-12-31"), CSV_COLUMNS)
     header = [*CSV_COLUMNS, "bid_price", "ask_price", "open_interest"]
-    return [header] + [[r[c] if c in ("timestamp", "instrument_name") or r[c] == "" else float(r[c]) for c in header] for r in rows]
+    return [header] + [
+        [r[c] if c in ("timestamp", "instrument_name") or r[c] == "" else float(r[c]) for c in header] for r in rows
+    ]
 
 
 def test_500_rfq_formulas_sharing_one_chain_fit_the_surface_once():
@@ -155,14 +157,19 @@ def test_im_delta_matches_two_im_calls_and_fails_per_row():
     trades = [["instrument", "quantity"], ["BTC-30OCT26-82000-C", 10], ["BTC-XX", 1], ["BTC-PERPETUAL", -2]]
     out = udfs.CQ_IM_DELTA(PORTFOLIO, trades, "bundled")
     base = udfs.CQ_IM(PORTFOLIO, "bundled")[0][0]
-    after = udfs.CQ_IM(PORTFOLIO + [["BTC-PERPETUAL", -2]], "bundled")[0][0]
+    after = udfs.CQ_IM([*PORTFOLIO, ["BTC-PERPETUAL", -2]], "bundled")[0][0]
     assert out[2][0] == pytest.approx(after - base, rel=1e-9)
     assert out[0][0] < 0  # buying back the short calls releases margin
     assert isinstance(out[1][0], XlError) and "row 3" in out[1][0].reason
 
 
 def test_rfq_row_matches_engine_quote_and_bad_row_fails_alone():
-    rfqs = [["instrument", "side", "quantity"], ["BTC-30OCT26-90000-C", "two-way", 2], ["BTC-1JAN20-1-C", "buy", 1], ["SOL-30OCT26-1-C", "sell", 1]]
+    rfqs = [
+        ["instrument", "side", "quantity"],
+        ["BTC-30OCT26-90000-C", "two-way", 2],
+        ["BTC-1JAN20-1-C", "buy", 1],
+        ["SOL-30OCT26-1-C", "sell", 1],
+    ]
     out = udfs.CQ_RFQ(rfqs, PORTFOLIO, "bundled", [["tick", 1]])
     assert out[0] == ["base", "delta_im_bid", "delta_im_ask", "fva", "kva", "mva", "ccva", "spread", "bid", "ask"]
     base, _, _, fva, kva, mva, ccva, spread, bid, ask = out[1]

@@ -35,8 +35,19 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("formula", ["=A2*100+$B$1", "=LOG10(A2)+ATAN2(B3,C3)", '="A1"&B2', "=SUM(Sheet2!A1:A3)+'My S''heet'!$C$4",
-                                     "=SUM(A:A)+SUM(2:3)", "=SUM($A:$A,B2)", "=Rate2025*A2", "=CQ_RFQ(B2:D2,P!$A$1:$B$201,M!$B$2,FALSE)"])
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "=A2*100+$B$1",
+        "=LOG10(A2)+ATAN2(B3,C3)",
+        '="A1"&B2',
+        "=SUM(Sheet2!A1:A3)+'My S''heet'!$C$4",
+        "=SUM(A:A)+SUM(2:3)",
+        "=SUM($A:$A,B2)",
+        "=Rate2025*A2",
+        "=CQ_RFQ(B2:D2,P!$A$1:$B$201,M!$B$2,FALSE)",
+    ],
+)
 def test_fast_shape_key_equals_the_general_one(formula: str) -> None:
     from addin.workbook.refs import _shape_key_reference
 
@@ -61,14 +72,27 @@ def test_black_column_stacked_equals_engine_and_errors_stay_in_their_row(tmp_pat
         ws.append(["cp", "F", "K", "T", "vol", "price", "x100", "net"])
         for i in range(2, 402):
             vol = -0.2 if i == 77 else 0.3 + 0.001 * i
-            ws.append(["C" if i % 2 else "P", 60000, 40000 + 100 * i, 0.25, vol, f"=CQ_BLACK(A{i},B{i},C{i},D{i},E{i})", f"=F{i}*100", f"=IF(G{i}>5,G{i}-5,0)"])
+            ws.append(
+                [
+                    "C" if i % 2 else "P",
+                    60000,
+                    40000 + 100 * i,
+                    0.25,
+                    vol,
+                    f"=CQ_BLACK(A{i},B{i},C{i},D{i},E{i})",
+                    f"=F{i}*100",
+                    f"=IF(G{i}>5,G{i}-5,0)",
+                ]
+            )
         ws["J1"] = "=SUM(G2:G401)"
 
     res = recalculate(book(tmp_path / "b.xlsx", fill))
     assert res.stats.stacked_groups == 3 and res.stats.per_row_cells == 1
     v = res.book.sheet("S", "S").values
     rows = [i for i in range(2, 402) if i != 77]
-    expect = black76_price(["C" if i % 2 else "P" for i in rows], 60000.0, [40000.0 + 100 * i for i in rows], 0.25, [0.3 + 0.001 * i for i in rows])
+    expect = black76_price(
+        ["C" if i % 2 else "P" for i in rows], 60000.0, [40000.0 + 100 * i for i in rows], 0.25, [0.3 + 0.001 * i for i in rows]
+    )
     # 1e-12: the catalogue and a direct call may round differently (ITM legs via parity), ~1e-14 seen
     np.testing.assert_allclose([v[i, 6] for i in rows], expect, rtol=1e-12)
     assert isinstance(v[77, 6], XlError) and "vol" in v[77, 6].reason
@@ -76,17 +100,54 @@ def test_black_column_stacked_equals_engine_and_errors_stay_in_their_row(tmp_pat
 
 
 WHITELIST_CASES = {
-    "IF": "IF(A{r}>0.5,A{r},-A{r})", "IFERROR": "IFERROR(1/(A{r}-0.5),0)", "IFNA": "IFNA(A{r},0)", "_XLFN.IFNA": "_xlfn.IFNA(A{r},0)",
-    "ISERROR": "ISERROR(1/(A{r}-0.5))", "ISERR": "ISERR(A{r})", "ISNA": "ISNA(A{r})", "ISNUMBER": "ISNUMBER(B{r})", "ISTEXT": "ISTEXT(B{r})",
-    "ISNONTEXT": "ISNONTEXT(B{r})", "ISBLANK": "ISBLANK(C{r})", "ISLOGICAL": "ISLOGICAL(A{r}>1)", "NOT": "NOT(A{r}>0.5)",
-    "ABS": "ABS(A{r}-0.5)", "SIGN": "SIGN(A{r}-0.5)", "ROUND": "ROUND(A{r},3)", "ROUNDUP": "ROUNDUP(A{r},2)", "ROUNDDOWN": "ROUNDDOWN(A{r},2)",
-    "INT": "INT(A{r}*10)", "TRUNC": "TRUNC(A{r}*10)", "SQRT": "SQRT(A{r})", "EXP": "EXP(A{r})", "LN": "LN(A{r})", "LOG": "LOG(A{r},3)",
-    "LOG10": "LOG10(A{r})", "POWER": "POWER(A{r},1.5)", "MOD": "MOD(A{r}*10,3)", "DATE": "DATE(2026,1+INT(A{r}*12),1)",
-    "YEAR": "YEAR(46000+A{r}*900)", "MONTH": "MONTH(46000+A{r}*900)", "DAY": "DAY(46000+A{r}*900)", "HOUR": "HOUR(A{r})", "MINUTE": "MINUTE(A{r})",
-    "UPPER": "UPPER(B{r})", "LOWER": "LOWER(B{r})", "TRIM": "TRIM(B{r})", "LEN": "LEN(B{r})", "LEFT": "LEFT(B{r},2)", "RIGHT": "RIGHT(B{r},2)",
-    "MID": "MID(B{r},2,2)", "EXACT": 'EXACT(B{r},"ab")', "VALUE": 'VALUE("1"&ROUND(A{r},2))', "NORMSDIST": "NORMSDIST(A{r}-0.5)",
-    "NORM.S.DIST": "NORM.S.DIST(A{r}-0.5,TRUE)", "_XLFN.NORM.S.DIST": "_xlfn.NORM.S.DIST(A{r}-0.5,TRUE)", "NORMDIST": "NORMDIST(A{r},0.5,0.2,TRUE)",
-    "NORM.DIST": "NORM.DIST(A{r},0.5,0.2,TRUE)", "_XLFN.NORM.DIST": "_xlfn.NORM.DIST(A{r},0.5,0.2,FALSE)",
+    "IF": "IF(A{r}>0.5,A{r},-A{r})",
+    "IFERROR": "IFERROR(1/(A{r}-0.5),0)",
+    "IFNA": "IFNA(A{r},0)",
+    "_XLFN.IFNA": "_xlfn.IFNA(A{r},0)",
+    "ISERROR": "ISERROR(1/(A{r}-0.5))",
+    "ISERR": "ISERR(A{r})",
+    "ISNA": "ISNA(A{r})",
+    "ISNUMBER": "ISNUMBER(B{r})",
+    "ISTEXT": "ISTEXT(B{r})",
+    "ISNONTEXT": "ISNONTEXT(B{r})",
+    "ISBLANK": "ISBLANK(C{r})",
+    "ISLOGICAL": "ISLOGICAL(A{r}>1)",
+    "NOT": "NOT(A{r}>0.5)",
+    "ABS": "ABS(A{r}-0.5)",
+    "SIGN": "SIGN(A{r}-0.5)",
+    "ROUND": "ROUND(A{r},3)",
+    "ROUNDUP": "ROUNDUP(A{r},2)",
+    "ROUNDDOWN": "ROUNDDOWN(A{r},2)",
+    "INT": "INT(A{r}*10)",
+    "TRUNC": "TRUNC(A{r}*10)",
+    "SQRT": "SQRT(A{r})",
+    "EXP": "EXP(A{r})",
+    "LN": "LN(A{r})",
+    "LOG": "LOG(A{r},3)",
+    "LOG10": "LOG10(A{r})",
+    "POWER": "POWER(A{r},1.5)",
+    "MOD": "MOD(A{r}*10,3)",
+    "DATE": "DATE(2026,1+INT(A{r}*12),1)",
+    "YEAR": "YEAR(46000+A{r}*900)",
+    "MONTH": "MONTH(46000+A{r}*900)",
+    "DAY": "DAY(46000+A{r}*900)",
+    "HOUR": "HOUR(A{r})",
+    "MINUTE": "MINUTE(A{r})",
+    "UPPER": "UPPER(B{r})",
+    "LOWER": "LOWER(B{r})",
+    "TRIM": "TRIM(B{r})",
+    "LEN": "LEN(B{r})",
+    "LEFT": "LEFT(B{r},2)",
+    "RIGHT": "RIGHT(B{r},2)",
+    "MID": "MID(B{r},2,2)",
+    "EXACT": 'EXACT(B{r},"ab")',
+    "VALUE": 'VALUE("1"&ROUND(A{r},2))',
+    "NORMSDIST": "NORMSDIST(A{r}-0.5)",
+    "NORM.S.DIST": "NORM.S.DIST(A{r}-0.5,TRUE)",
+    "_XLFN.NORM.S.DIST": "_xlfn.NORM.S.DIST(A{r}-0.5,TRUE)",
+    "NORMDIST": "NORMDIST(A{r},0.5,0.2,TRUE)",
+    "NORM.DIST": "NORM.DIST(A{r},0.5,0.2,TRUE)",
+    "_XLFN.NORM.DIST": "_xlfn.NORM.DIST(A{r},0.5,0.2,FALSE)",
 }
 
 
@@ -132,7 +193,7 @@ def test_names_cross_sheet_order_and_arrays(tmp_path: Path) -> None:
         other["A1"], other["A2"] = 3.0, "=S!B1*2"  # reads a later formula on another sheet
         ws["B1"] = "=rate*10"
         ws["A1"] = 0.05
-        ws["C1"] = ArrayFormula("C1:D2", "=CQ_INSTRUMENT(\"BTC-25DEC26-100000-C\")")
+        ws["C1"] = ArrayFormula("C1:D2", '=CQ_INSTRUMENT("BTC-25DEC26-100000-C")')
         ws["E1"] = "='Inputs 2'!A2+spot"
         wb.defined_names["rate"] = openpyxl.workbook.defined_name.DefinedName("rate", attr_text="S!$A$1")
         wb.defined_names["spot"] = openpyxl.workbook.defined_name.DefinedName("spot", attr_text="100")
@@ -146,11 +207,14 @@ def test_names_cross_sheet_order_and_arrays(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("fill", "message"),
     [
-        (lambda wb, ws: (ws.__setitem__("A1", "=B1+1"), ws.__setitem__("B1", "=A1*2")), "circular reference: S!A1 -> S!B1 -> S!A1"),
+        (
+            lambda wb, ws: (ws.__setitem__("A1", "=B1+1"), ws.__setitem__("B1", "=A1*2")),
+            "circular reference: S!A1 -> S!B1 -> S!A1",
+        ),
         (lambda wb, ws: ws.__setitem__("A1", "=NOPE(1)"), "unknown function NOPE"),
         (lambda wb, ws: ws.__setitem__("A1", '=__import__("os")'), "unknown function __IMPORT__"),
         (lambda wb, ws: ws.__setitem__("A1", "=Missing!A1"), "refers to sheet 'Missing'"),
-        (lambda wb, ws: ws.__setitem__("A1", "=INDIRECT(\"B1\")"), "INDIRECT builds references"),
+        (lambda wb, ws: ws.__setitem__("A1", '=INDIRECT("B1")'), "INDIRECT builds references"),
         (lambda wb, ws: ws.__setitem__("A1", "=undefined_name*2"), "unknown name undefined_name"),
     ],
 )
@@ -217,10 +281,17 @@ def test_xlsm_keeps_its_vba_project_and_every_other_part(tmp_path: Path) -> None
         for n in a.namelist():
             data = a.read(n)
             if n == "[Content_Types].xml":
-                data = data.replace(b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml", b"application/vnd.ms-excel.sheet.macroEnabled.main+xml").replace(
-                    b"<Default ", b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Default ', 1)
+                data = data.replace(
+                    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+                ).replace(
+                    b"<Default ", b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Default ', 1
+                )
             if n == "xl/_rels/workbook.xml.rels":
-                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/></Relationships>')
+                data = data.replace(
+                    b"</Relationships>",
+                    b'<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/></Relationships>',
+                )
             b.writestr(n, data)
         b.writestr("xl/vbaProject.bin", zipfile.ZipFile(XLAM).read("xl/vbaProject.bin"))
     assert "xl/vbaProject.bin" in zipfile.ZipFile(openpyxl.load_workbook(src, keep_vba=True) and src).namelist()

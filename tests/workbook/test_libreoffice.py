@@ -41,8 +41,19 @@ def converted(tmp_path_factory):  # type: ignore[no-untyped-def]
     out = tmp / "out"
     # one soffice start for all books; a private profile (HOME may be read-only, and the run must not touch the user's)
     proc = subprocess.run(
-        [SOFFICE, f"-env:UserInstallation=file://{tmp / 'profile'}", "--headless", "--convert-to", "xlsx", "--outdir", str(out), *(str(tmp / n) for n in BUILDERS)],
-        capture_output=True, text=True, timeout=300,
+        [
+            SOFFICE,
+            f"-env:UserInstallation=file://{tmp / 'profile'}",
+            "--headless",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(out),
+            *(str(tmp / n) for n in BUILDERS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return results, out
@@ -68,7 +79,9 @@ def test_libreoffice_opens_shows_our_values_and_computes_the_same(converted, nam
             mine, shown = result.value(sheet, r, c), _plain(ws.cell(r, c).value)
             where = f"{name} {address(sheet, r, c)}"
             if not uses_catalogue(g):
-                assert not (isinstance(shown, str) and (shown.startswith("#NAME") or shown.startswith("Err:"))), f"{where}: LibreOffice shows {shown}"
+                assert not (isinstance(shown, str) and (shown.startswith("#NAME") or shown.startswith("Err:"))), (
+                    f"{where}: LibreOffice shows {shown}"
+                )
                 theirs_checked += 1
             else:
                 ours_checked += 1

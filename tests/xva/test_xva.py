@@ -10,7 +10,16 @@ from pricing.instruments import OptionContract
 from pricing.margin.addons import AddOnParams
 from pricing.margin.var import hvar_model
 from pricing.portfolio import from_contracts
-from pricing.xva.adjustments import ccva, fva_im_lifetime, fva_im_simple, k_cm, kva_lifetime, kva_simple, mva_vm_settlement_lag, saccr_option
+from pricing.xva.adjustments import (
+    ccva,
+    fva_im_lifetime,
+    fva_im_simple,
+    k_cm,
+    kva_lifetime,
+    kva_simple,
+    mva_vm_settlement_lag,
+    saccr_option,
+)
 from pricing.xva.profiles import grid, profile
 from pricing.xva.quote import QuoteParams, TradeRisk, article_quote, quote_book, two_way
 from tests.conftest import EXPIRY
