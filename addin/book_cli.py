@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from addin.workbook.book import BookError
-from addin.workbook.engine import EMPTY, Result, recalc, show, validate
+from addin.workbook.engine import EMPTY, Result, recalc, show, uses_catalogue, validate
 from addin.workbook.writer import _umask
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_INPUT_ERRORS = 0, 1, 2, 3
@@ -81,12 +81,33 @@ def _report(result: Result, out: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_recalc(book: str, out: str | None, in_place: bool, cache: str, quiet: bool) -> int:
+def cmd_recalc(book: str, out: str | None, in_place: bool, cache: str | None, quiet: bool) -> int:
+    # A new file opens with numbers everywhere (LibreOffice too); the user's own file, replaced
+    # in place, keeps every formula unless another mode is asked for.
+    mode = cache or ("all" if in_place else "libreoffice")
     with progress_bar("recalc", quiet) as (on_plan, step):
-        result, target = recalc(book, out, in_place=in_place, cache=cache, progress=step, on_plan=on_plan)
+        result, target = recalc(book, out, in_place=in_place, cache=mode, progress=step, on_plan=on_plan)
     code = _report(result, sys.stdout)
-    print(f"wrote {target}")
+    print(f"wrote {target} ({_cache_note(result, mode)})")
     return code
+
+
+def _cache_note(result: Result, mode: str) -> str:
+    frozen = (
+        sum(g.cells() * g.height * g.width for g in result.groups if g.array and uses_catalogue(g))
+        if mode == "libreoffice"
+        else 0
+    )
+    if mode == "all":
+        return "cache all: every formula kept, with its value"
+    if mode == "catalogue":
+        return "cache catalogue: catalogue cells carry values, other formulas are left to the spreadsheet program"
+    if not frozen:
+        return "cache libreoffice: opens with numbers in Excel and LibreOffice"
+    return (
+        f"cache libreoffice: {frozen:,} cells of catalogue array formulas stored as values so that LibreOffice shows "
+        "them; --cache all keeps them as formulas for Excel with the add-in"
+    )
 
 
 def cmd_validate(book: str, rtol: float, atol: float, quiet: bool) -> int:
@@ -136,7 +157,7 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
     target = Path(out) if out else Path.cwd() / "quote_book-recalc.xlsx"
     print(f"clearquote demo: recalculating the bundled quote book ({src.name}) on the bundled Deribit market ...")
     with progress_bar("recalc", quiet) as (on_plan, step):
-        result, target = recalc(src, target, progress=step, on_plan=on_plan)
+        result, target = recalc(src, target, cache="libreoffice", progress=step, on_plan=on_plan)
     rfqs = result.book.sheet("RFQs", "RFQs").values
     header = [rfqs[1, c] for c in range(1, rfqs.shape[1])]
     keep = [
@@ -173,7 +194,7 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
     )
     print()
     code = _report(result, sys.stdout)
-    print(f"wrote {target} (open it in Excel or LibreOffice: every formula carries its value)")
+    print(f"wrote {target} ({_cache_note(result, 'libreoffice')})")
     return code
 
 

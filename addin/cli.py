@@ -24,9 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("--in-place", action="store_true", help="replace BOOK itself (atomically)")
     rc.add_argument(
         "--cache",
-        default="all",
-        choices=("all", "catalogue"),
-        help="store every result (all) or only the catalogue cells' (catalogue: for spreadsheet programs without the add-in)",
+        default=None,
+        choices=("libreoffice", "all", "catalogue"),
+        help="libreoffice (default for a new file): every program shows numbers (catalogue array formulas stored as "
+        "values, ordinary formulas left to the program); all (default with --in-place): every formula kept with its value; "
+        "catalogue: only catalogue cells carry values",
     )
     rc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     va = sub.add_parser("validate", help="recompute every formula and compare with the values stored in the workbook")

@@ -233,7 +233,7 @@ def _backward(
             spot_now *= inv_d
             np.subtract(spot_now, signed_strike, out=tmp)
             np.maximum(now, tmp, out=now)
-    return values[0].copy()
+    return np.asarray(values[0].copy(), dtype=np.float64)
 
 
 def _deterministic(
@@ -242,4 +242,4 @@ def _deterministic(
     """Zero-vol (or zero-time) price: best discounted intrinsic value on the tree's dates."""
     times = t[None, :] * (np.arange(n + 1)[:, None] / n)
     payoff = np.exp(-r * times) * np.maximum(w * (s0 * np.exp(b * times) - k), 0.0)
-    return payoff.max(axis=0) if american else payoff[-1]
+    return np.asarray(payoff.max(axis=0) if american else payoff[-1], dtype=np.float64)

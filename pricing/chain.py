@@ -104,7 +104,7 @@ class OptionChain:
         return [parse_option_name(n) for n in self.names]
 
 
-def _build(underlying: str, as_of: datetime, rows: Sequence[Mapping[str, Any]], source: str) -> OptionChain:
+def _build(underlying: str, as_of: datetime, rows: Sequence[tuple[int, Mapping[str, Any]]], source: str) -> OptionChain:
     """Assemble a chain from normalised rows: name, mark_iv (%), prices, forward, index, oi."""
     if not rows:
         raise DataError(f"{source}: no option rows")

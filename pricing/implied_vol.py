@@ -58,7 +58,7 @@ def _initial_guess(y: FloatArray, log_beta: FloatArray, ey: FloatArray) -> Float
     rel = beta / ey
     s_low = np.maximum(beta * np.sqrt(2.0 * np.pi), np.abs(y) / np.sqrt(np.maximum(-2.0 * log_beta, 1e-300)))
     s_top = -2.0 * ndtri(np.clip((ey - beta) / (ey + 1.0 / ey), 1e-300, 0.5))
-    return s_low + rel * (s_top - s_low)
+    return np.asarray(s_low + rel * (s_top - s_low), dtype=np.float64)
 
 
 def implied_vol(

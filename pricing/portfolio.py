@@ -172,13 +172,15 @@ def from_contracts(
     if qty.size != len(contracts):
         raise PricingInputError(f"quantities: expected {len(contracts)} values, got {qty.size}")
     sizes = np.broadcast_to(
-        np.asarray(contract_sizes if np.ndim(contract_sizes) == 0 else list(contract_sizes), dtype=np.float64), qty.shape
+        np.asarray(contract_sizes if isinstance(contract_sizes, (int, float)) else list(contract_sizes), dtype=np.float64),
+        qty.shape,
     )
     if not np.all(np.isfinite(qty)):
         raise PricingInputError("quantity: must be finite numbers (contracts, > 0 long, < 0 short)")
     if not np.all(np.isfinite(sizes) & (sizes > 0)):
         raise PricingInputError("contract_size: must be > 0 (coins per contract)")
-    names, und, kind, cp, strike, expiry, inverse = [], [], [], [], [], [], []
+    names, und, kind, cp, strike, inverse = [], [], [], [], [], []
+    expiry: list[np.datetime64] = []
     for c in contracts:
         und.append(c.underlying)
         inverse.append(c.settle == "inverse")

@@ -504,7 +504,10 @@ class FusedScenarios:
         """(P, len(cols)) P&L per contract in the scenario set's columns ``cols``."""
         where = np.argsort(self.order)[np.asarray(cols, dtype=np.int64)]
         g = self.grid
-        sub = ScenarioGrid(*(np.ascontiguousarray(a[:, where]) for a in (g.ret, g.growth, g.inv_growth, g.factor, g.add)), g.row)
+        ret, growth, inv_growth, factor, add = (
+            np.ascontiguousarray(a[:, where]) for a in (g.ret, g.growth, g.inv_growth, g.factor, g.add)
+        )
+        sub = ScenarioGrid(ret, growth, inv_growth, factor, add, g.row)
         return fused_pnl_matrix(self.plan, sub, self.rule, coin=False).usd
 
     def tails(self, size: FloatArray, base_pnl: FloatArray, k_core: int, k_stress: int) -> FloatArray:
@@ -611,7 +614,7 @@ def _normalised_black(omega: FloatArray, k: FloatArray, ek: FloatArray, sd: Floa
     zero = sd <= 0
     if zero.any():
         c = np.where(zero, np.maximum(omega * (1.0 - ek), 0.0), c)
-    return c
+    return np.asarray(c, dtype=np.float64)
 
 
 def _store(

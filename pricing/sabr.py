@@ -85,7 +85,11 @@ def fit_sabr(
         raise ValueError(f"beta: must be in [0, 1], got {beta!r}")
     kk = np.asarray(k, dtype=np.float64)
     vv = np.asarray(vol, dtype=np.float64)
-    ww = np.ones_like(kk) if weights is None else np.asarray(weights, dtype=np.float64) / np.mean(weights)
+    ww = (
+        np.ones_like(kk)
+        if weights is None
+        else np.asarray(weights, dtype=np.float64) / np.mean(np.asarray(weights, dtype=np.float64))
+    )
     strikes = forward * np.exp(kk)
     atm = float(np.interp(0.0, kk, vv)) if kk.min() <= 0 <= kk.max() else float(np.median(vv))
     alpha0 = atm * forward ** (1.0 - beta)

@@ -24,6 +24,7 @@ anti-procyclicality floor). Vol changes are filtered the same way with their own
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -249,7 +250,7 @@ def _filter(
     now = sigma[last]
     window = sigma[start_pos]
     now = max(now, floor * float(np.mean(window)))
-    return changes * now / window
+    return np.asarray(changes * now / window, dtype=np.float64)
 
 
 def _scenario_dates(histories: dict[str, DailySeries], params: ScenarioParams) -> tuple[np.ndarray, np.datetime64]:
@@ -330,7 +331,7 @@ def _inputs(
     return hist, vols
 
 
-def _bundled(loader, code: str) -> DailySeries:  # type: ignore[no-untyped-def]
+def _bundled(loader: Callable[[str], DailySeries], code: str) -> DailySeries:
     try:
         return loader(code)
     except PricingInputError:
@@ -447,7 +448,7 @@ def monte_carlo_scenarios(
     returns_rows = z[0::2].ravel()
     nu, _, _ = stats.t.fit(returns_rows, floc=0.0)
     nu = float(np.clip(nu, 2.5, 60.0))
-    corr = np.corrcoef(z)
+    corr: FloatArray = np.asarray(np.corrcoef(z), dtype=np.float64)
     chol = np.linalg.cholesky(corr + 1e-12 * np.eye(corr.shape[0]))
     rng = np.random.default_rng(p.seed)
     total = np.zeros((z.shape[0], int(p.n_paths)))

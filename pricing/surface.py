@@ -43,7 +43,8 @@ SHOCK_RULES = {
 
 
 class Smile(Protocol):
-    t_years: float
+    @property
+    def t_years(self) -> float: ...
 
     def total_variance(self, k: ArrayLike) -> FloatArray: ...
 
@@ -87,7 +88,7 @@ class VolSurface:
         inside = np.interp(t, knots_t, knots_f)
         slope = (knots_f[-1] - knots_f[-2]) / (knots_t[-1] - knots_t[-2])
         beyond = knots_f[-1] + slope * (t - knots_t[-1])
-        return np.exp(np.where(t > knots_t[-1], beyond, inside))
+        return np.asarray(np.exp(np.where(t > knots_t[-1], beyond, inside)), dtype=np.float64)
 
     # -- variance ------------------------------------------------------------------------
     def total_variance(self, k: ArrayLike, t_years: ArrayLike) -> FloatArray:
@@ -99,7 +100,7 @@ class VolSurface:
         pos = np.clip(np.searchsorted(ts, t, side="left"), 1, ts.size - 1) if ts.size > 1 else np.zeros(t.shape, int)
         out = np.empty(kk.shape)
         if ts.size == 1:
-            return self.smiles[0].total_variance(kk) * t / ts[0]
+            return np.asarray(self.smiles[0].total_variance(kk) * t / ts[0], dtype=np.float64)
         for i in np.unique(pos):
             sel = pos == i
             t0, t1 = ts[i - 1], ts[i]

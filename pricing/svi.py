@@ -118,7 +118,7 @@ def fit_svi(k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | N
     ridge = np.sqrt(SVI_RIDGE * kk.size)
 
     def residuals(p: FloatArray) -> FloatArray:
-        smile = SviSmile(*p, t_years=t)
+        smile = SviSmile(p[0], p[1], p[2], p[3], p[4], t)
         model = np.sqrt(np.maximum(smile.total_variance(kk), 1e-12) / t)
         g = smile.density_g(grid)
         wing = max(p[1] * (1 + abs(p[2])) - 4.0 / t, 0.0)
@@ -141,4 +141,5 @@ def fit_svi(k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | N
         residuals, best.x, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=2000, ftol=1e-15, xtol=1e-15, gtol=1e-15
     )
     x = polished.x if polished.cost <= best.cost else best.x
-    return SviSmile(*map(float, x), t_years=t)
+    a, b, rho, m, sigma = map(float, x)
+    return SviSmile(a, b, rho, m, sigma, t)

@@ -9,6 +9,7 @@ points (J. L. Schonfelder, Math. Comp. 32, 1978, uses the same kind of expansion
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.polynomial import chebyshev
@@ -26,7 +27,8 @@ NEAR_TERMS = 31
 FAR_TERMS = 17
 
 
-def mills(z: np.ndarray) -> np.ndarray:
+def mills(z: Any) -> Any:
+    """M(z) = N(-z) / phi(z) = sqrt(pi/2) erfcx(z / sqrt 2) (chebinterpolate passes arrays)."""
     return np.sqrt(np.pi / 2.0) * erfcx(z / np.sqrt(2.0))
 
 

@@ -31,7 +31,7 @@ def _njit(*, parallel: bool = False, inline: bool = False) -> Callable[[F], Any]
     checks (a branch per division), ``cache`` keeps compiled code on disk between processes."""
     return njit(
         nogil=True, cache=True, error_model="numpy", fastmath=FASTMATH, parallel=parallel, inline="always" if inline else "never"
-    )  # type: ignore[no-any-return]
+    )
 
 
 def inline(fn: F) -> F:
@@ -109,23 +109,26 @@ def kernel(*, parallel: bool = True) -> Callable[[Callable[..., Any]], Kernel]:
     return wrap
 
 
-@intrinsic
-def f64_bits(typingctx, x):
+def _f64_bits(typingctx: Any, x: Any) -> Any:
     """Reinterpret a float64 as its int64 bit pattern (no conversion)."""
     sig = types.int64(types.float64)
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         return builder.bitcast(args[0], context.get_value_type(types.int64))
 
     return sig, codegen
 
 
-@intrinsic
-def bits_f64(typingctx, x):
+def _bits_f64(typingctx: Any, x: Any) -> Any:
     """Reinterpret an int64 bit pattern as a float64."""
     sig = types.float64(types.int64)
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         return builder.bitcast(args[0], context.get_value_type(types.float64))
 
     return sig, codegen
+
+
+# Typed for the callers (inside kernels they take and return numba scalars).
+f64_bits = cast(Callable[[float], int], intrinsic(_f64_bits))
+bits_f64 = cast(Callable[[int], float], intrinsic(_bits_f64))

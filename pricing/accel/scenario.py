@@ -23,6 +23,7 @@ forward), :data:`LINEAR` (futures and perpetuals: unit P&L = g e^r - base, see
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import prange
@@ -88,19 +89,19 @@ def _unit_usd_row(
     u: int,
     lo: int,
     hi: int,
-    kind,
-    omega,
-    lk,
-    ek,
-    g,
-    base_usd,
-    sqrt_t1,
-    svi,
-    ret,
-    growth,
-    inv_growth,
-    factor,
-    add,
+    kind: Any,
+    omega: Any,
+    lk: Any,
+    ek: Any,
+    g: Any,
+    base_usd: Any,
+    sqrt_t1: Any,
+    svi: Any,
+    ret: Any,
+    growth: Any,
+    inv_growth: Any,
+    factor: Any,
+    add: Any,
     sticky_moneyness: bool,
     out: np.ndarray,
 ) -> None:
@@ -143,29 +144,29 @@ def _unit_usd_row(
 
 @kernel()
 def pnl_matrix(
-    kind,
-    omega,
-    lk,
-    ek,
-    g,
-    base_usd,
-    base_c,
-    sqrt_t1,
-    svi,
-    und,
-    units,
-    inverse_option,
-    spot,
-    ret,
-    growth,
-    inv_growth,
-    factor,
-    add,
-    sticky_moneyness,
-    usd,
-    coin,
-    with_coin,
-):
+    kind: Any,
+    omega: Any,
+    lk: Any,
+    ek: Any,
+    g: Any,
+    base_usd: Any,
+    base_c: Any,
+    sqrt_t1: Any,
+    svi: Any,
+    und: Any,
+    units: Any,
+    inverse_option: Any,
+    spot: Any,
+    ret: Any,
+    growth: Any,
+    inv_growth: Any,
+    factor: Any,
+    add: Any,
+    sticky_moneyness: Any,
+    usd: Any,
+    coin: Any,
+    with_coin: Any,
+) -> None:
     """usd[p, s] (and coin[p, s] when ``with_coin``): P&L of position p in scenario s."""
     n_pos = kind.size
     n_scen = ret.shape[1]
@@ -208,8 +209,24 @@ def pnl_matrix(
 
 @kernel()
 def pnl_sum(
-    kind, omega, lk, ek, g, base_usd, sqrt_t1, svi, und, weight, ret, growth, inv_growth, factor, add, sticky_moneyness, out
-):
+    kind: Any,
+    omega: Any,
+    lk: Any,
+    ek: Any,
+    g: Any,
+    base_usd: Any,
+    sqrt_t1: Any,
+    svi: Any,
+    und: Any,
+    weight: Any,
+    ret: Any,
+    growth: Any,
+    inv_growth: Any,
+    factor: Any,
+    add: Any,
+    sticky_moneyness: Any,
+    out: Any,
+) -> None:
     """out[s] = sum_p weight[p] (c g e^r - base)(p, s); weight = quantity x units."""
     n_pos = kind.size
     n_scen = ret.shape[1]
@@ -269,28 +286,28 @@ def _tail(x: np.ndarray, lo: int, hi: int, k: int, buf: np.ndarray) -> tuple[flo
 
 @kernel()
 def marginal_tail(
-    kind,
-    omega,
-    lk,
-    ek,
-    g,
-    base_usd,
-    sqrt_t1,
-    svi,
-    und,
-    weight,
-    ret,
-    growth,
-    inv_growth,
-    factor,
-    add,
-    sticky_moneyness,
-    base_pnl,
-    n_core,
-    k_core,
-    k_stress,
-    out,
-):
+    kind: Any,
+    omega: Any,
+    lk: Any,
+    ek: Any,
+    g: Any,
+    base_usd: Any,
+    sqrt_t1: Any,
+    svi: Any,
+    und: Any,
+    weight: Any,
+    ret: Any,
+    growth: Any,
+    inv_growth: Any,
+    factor: Any,
+    add: Any,
+    sticky_moneyness: Any,
+    base_pnl: Any,
+    n_core: Any,
+    k_core: Any,
+    k_stress: Any,
+    out: Any,
+) -> None:
     """out[c, :] = (VaR, ES, stressed VaR, stressed ES) for +weight and then -weight of candidate c.
 
     ``base_pnl`` (S,) is the portfolio's scenario P&L; scenarios [0, n_core) are the core set,

@@ -9,6 +9,7 @@ differently from the numpy path's exact exp(m ln u) lattice by ~n ulp (tests: 1e
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import prange
@@ -17,7 +18,7 @@ from pricing.accel.jit import kernel
 
 
 @kernel()
-def backward_kernel(w, s0, k, u, d, p, disc, n, american, out):
+def backward_kernel(w: Any, s0: Any, k: Any, u: Any, d: Any, p: Any, disc: Any, n: Any, american: Any, out: Any) -> None:
     """out[o] = tree value of option o with ``n`` steps (see :func:`pricing.binomial.binomial_price`)."""
     for o in prange(s0.size):
         wo, ko = w[o], k[o]

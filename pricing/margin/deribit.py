@@ -99,7 +99,7 @@ def vol_shock_factors(vol: FloatArray, dte_days: FloatArray, p: DeribitParams) -
 def extended_scale(p: DeribitParams) -> FloatArray:
     """P̃ / P&L(m) for each extended move: factor · (r/|m|) · (1 + m)/(1 + sgn(m) r)."""
     m, r = EXTENDED_MOVES, p.price_range
-    return p.extended_table_factor * (r / np.abs(m)) * (1.0 + m) / (1.0 + np.sign(m) * r)
+    return np.asarray(p.extended_table_factor * (r / np.abs(m)) * (1.0 + m) / (1.0 + np.sign(m) * r), dtype=np.float64)
 
 
 def dampen(p_tilde: FloatArray, index_price: float, p: DeribitParams) -> FloatArray:
@@ -230,7 +230,9 @@ class DeribitModel:
             share += -std[:, j] * layout.spots[u]
         rest = float(parts["core"]) - share.sum()
         weight = np.abs(share)
-        return share + (rest * weight / weight.sum() if weight.sum() > 0 else rest / max(share.size, 1))
+        return np.asarray(
+            share + (rest * weight / weight.sum() if weight.sum() > 0 else rest / max(share.size, 1)), dtype=np.float64
+        )
 
     def backtest(self, linear: FloatArray, layout: Any, days: int) -> None:
         return None

@@ -28,7 +28,7 @@ paths give the same numbers (``tests/accel``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from pricing._typing import BoolArray, FloatArray
 from pricing.errors import PricingInputError
 from pricing.margin.addons import AddOnParams, apc_floor, concentration_addon, daily_capacity_usd, half_spreads_usd
 from pricing.portfolio import Portfolio, concat
-from pricing.revaluation import Market, PositionState, position_state
+from pricing.revaluation import FusedScenarios, Market, PositionState, position_state
 
 #: Candidates repriced per block in :func:`marginal_im` (block x D floats stay ~30 MB at D = 1,824).
 CANDIDATE_BLOCK = 2048
@@ -67,15 +67,20 @@ class Contributions:
 def net_by_instrument(names: tuple[str, ...], quantity: FloatArray) -> tuple[np.ndarray, FloatArray]:
     """(index of each instrument's first row, net quantity per instrument)."""
     uniq, first, inverse = np.unique(np.asarray(names, dtype=str), return_index=True, return_inverse=True)
-    net = np.bincount(inverse.ravel(), weights=quantity, minlength=uniq.size)
+    net: FloatArray = np.bincount(inverse.ravel(), weights=quantity, minlength=uniq.size).astype(np.float64)
     return first, net
 
 
 class MarginModel(Protocol):
     """What a margin model provides to the engine (see the module docstring)."""
 
-    name: str
-    horizon_days: float
+    @property
+    def name(self) -> str:
+        """The model's name (``"hvar"``, ``"span"``, ...)."""
+
+    @property
+    def horizon_days(self) -> float:
+        """Margin period of risk in days."""
 
     def prepare(self, portfolio: Portfolio, market: Market) -> Any:
         """Everything fixed for a portfolio and its candidates (scenario set, tiers, ...)."""
@@ -93,6 +98,24 @@ class MarginModel(Protocol):
 
     def backtest(self, linear: FloatArray, layout: Any, days: int) -> tuple[int, int, int] | None:
         """(exceptions, days, bound) for the model-risk add-on, or None if not applicable."""
+
+
+@runtime_checkable
+class FusedMarginModel(MarginModel, Protocol):
+    """A margin model that can also run on the fused scenario kernels (:mod:`pricing.accel`):
+    portfolio P&L without a (positions x scenarios) matrix, and marginal IM for many candidates
+    without a (candidates x scenarios) matrix."""
+
+    def fused(self, portfolio: Portfolio, market: Market, layout: Any, state: PositionState) -> FusedScenarios | None:
+        """The fused view of ``portfolio`` on ``layout`` (None: use the matrix path)."""
+
+    def fused_marginal(
+        self, fused: FusedScenarios, size: FloatArray, base_linear: FloatArray, layout: Any
+    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
+        """Model parts of IM(P + size x c) and IM(P - size x c) per candidate c."""
+
+    def allocate_fused(self, fused: FusedScenarios, quantity: FloatArray, linear: FloatArray, layout: Any) -> FloatArray:
+        """Each position's share of core IM, from the fused view."""
 
 
 @dataclass(frozen=True)
@@ -175,11 +198,10 @@ class _Fused:
 
 def _fused(model: MarginModel, portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams) -> _Fused | None:
     """The fused view when the model has one and the kernels are on (else None: matrix path)."""
-    build = getattr(model, "fused", None)
-    if build is None or not accel.enabled() or not len(portfolio):
+    if not isinstance(model, FusedMarginModel) or not accel.enabled() or not len(portfolio):
         return None
     unit, state = _unit(portfolio, market)
-    scen = build(unit, market, setup.layout, state)
+    scen = model.fused(unit, market, setup.layout, state)
     return None if scen is None else _Fused(scen, _addon_columns(unit, market, setup, params, state))
 
 
@@ -274,12 +296,21 @@ def margin(
         per_ext = np.maximum(q, 0) * contrib.long[:, :-1] + np.maximum(-q, 0) * contrib.short[:, :-1]
         alloc = model.allocate(per_lin, per_ext, setup.layout, {k: v[0] for k, v in parts.items()})
     else:
+        assert isinstance(model, FusedMarginModel)  # _fused gives a view only for these
         alloc = model.allocate_fused(fz.scenarios, portfolio.quantity, lin[: lin.size - n_u], setup.layout)
     comps = {k: float(v[0]) for k, v in parts.items() if k not in _ADDON_KEYS and np.ndim(v) == 1}
     pnl = parts.get("scenario_pnl")
+    core, stressed, apc_floor, market_im, liquidity, concentration, model_risk, total = (float(parts[k][0]) for k in _ADDON_KEYS)
     return MarginResult(
         model.name,
-        *(float(parts[k][0]) for k in _ADDON_KEYS),
+        core,
+        stressed,
+        apc_floor,
+        market_im,
+        liquidity,
+        concentration,
+        model_risk,
+        total,
         components=comps,
         contributions=alloc,
         names=portfolio.names,
@@ -372,7 +403,7 @@ def marginal_im(
     size = np.abs(candidates.quantity)
     unit = candidates.with_quantity(np.ones(len(candidates)))
     held = _held(portfolio, candidates)
-    fz = _fused(model, candidates, market, setup, params) if hasattr(model, "fused_marginal") else None
+    fz = _fused(model, candidates, market, setup, params)
     if fz is not None:
         buy, sell = _fused_marginal(model, fz, size, held, lin0, ext0, setup, params)
     else:
@@ -395,7 +426,8 @@ def _fused_marginal(
 ) -> tuple[FloatArray, FloatArray]:
     """Totals of IM(P +/- size x c) from the model's fused tail kernel and the add-on columns."""
     n_u = len(setup.underlyings)
-    parts_buy, parts_sell = model.fused_marginal(fz.scenarios, size, lin0[: lin0.size - n_u], setup.layout)  # type: ignore[attr-defined]
+    assert isinstance(model, FusedMarginModel)  # _fused gives a view only for these
+    parts_buy, parts_sell = model.fused_marginal(fz.scenarios, size, lin0[: lin0.size - n_u], setup.layout)
     q = size[:, None]
     h = held[:, None]
     delta0, liq0 = lin0[lin0.size - n_u :], ext0[-1]

@@ -176,6 +176,8 @@ class SpanModel:
             sub_state = state.take(rows)
             psr = p.psr(u)
             moves = np.concatenate([PRICE_MOVES[:14], [p.extreme_mult, -p.extreme_mult]]) * psr
+            factor: FloatArray | float
+            add: FloatArray | float
             if p.vol_scan_mode == "absolute":
                 factor, add = 1.0, VOL_MOVES * p.vol_scan_range
             else:

@@ -201,7 +201,7 @@ class ScenarioVarModel:
         cols = core_cols[tail]
         if self.measure == "var":
             return -linear_per_position[:, cols[-1]]
-        return -linear_per_position[:, cols].mean(axis=1)
+        return np.asarray(-linear_per_position[:, cols].mean(axis=1), dtype=np.float64)
 
     def backtest(self, linear: FloatArray, layout: ScenarioSet, days: int) -> tuple[int, int, int] | None:
         if layout.kind == "mc":

@@ -27,7 +27,7 @@ def profile(value0: float, times: FloatArray, shape: str = "flat") -> FloatArray
     t = np.asarray(times, dtype=np.float64)
     if kind == "flat" or t[-1] <= 0:
         return np.full(t.shape, float(value0))
-    return float(value0) * np.sqrt(np.maximum(t[-1] - t, 0.0) / t[-1])
+    return np.asarray(float(value0) * np.sqrt(np.maximum(t[-1] - t, 0.0) / t[-1]), dtype=np.float64)
 
 
 def discount(times: FloatArray, rate: float) -> FloatArray:
@@ -41,4 +41,4 @@ def period_default_probability(times: FloatArray, pd_annual: float) -> FloatArra
         raise PricingInputError(f"pd_annual: must be a probability in [0, 1), got {pd_annual!r}")
     lam = -np.log1p(-pd_annual)
     survival = np.exp(-lam * np.asarray(times, dtype=np.float64))
-    return survival[:-1] - survival[1:]
+    return np.asarray(survival[:-1] - survival[1:], dtype=np.float64)
