@@ -238,14 +238,9 @@ def write_table_atomic(rows: list[list[Any]], target: Path) -> None:
     try:
         if target.suffix.lower() == ".csv":
             with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                csv.writer(fh).writerows([[_plain(v) for v in r] for r in rows])
+                csv.writer(fh).writerows([[csv_safe(_plain(v)) for v in r] for r in rows])
         elif target.suffix.lower() == ".xlsx":
-            import openpyxl
-
-            wb = openpyxl.Workbook()
-            for r in rows:
-                wb.active.append([_plain(v) for v in r])
-            wb.save(tmp)
+            _formatted_xlsx(rows, tmp)
         else:
             raise BookError(f"{target.name}: the output must be .csv or .xlsx")
         os.chmod(tmp, 0o666 & ~_umask())
@@ -255,30 +250,80 @@ def write_table_atomic(rows: list[list[Any]], target: Path) -> None:
         raise
 
 
+#: Text a spreadsheet program would read as a formula (OWASP, "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(v: Any) -> Any:
+    """Text that starts like a formula gets a leading apostrophe, so no program evaluates it."""
+    return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+
+
+def _formatted_xlsx(rows: list[list[Any]], path: str) -> None:
+    """One sheet "Quotes": bold frozen header, thousands separators, widths to the content, landscape."""
+    import openpyxl
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Quotes"
+    for r in rows:
+        ws.append([_plain(v) for v in r])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    for col in ws.iter_cols(min_row=2):
+        for cell in col:
+            if isinstance(cell.value, float):
+                cell.number_format = "#,##0.00"
+            elif isinstance(cell.value, int) and not isinstance(cell.value, bool):
+                cell.number_format = "#,##0"
+    for j, col in enumerate(ws.iter_cols(), start=1):
+        width = max(len(f"{c.value:,.2f}" if isinstance(c.value, float) else str(c.value or "")) for c in col)
+        ws.column_dimensions[get_column_letter(j)].width = min(max(width + 2, 8), 40)
+    ws.freeze_panes = "A2"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    wb.save(path)
+
+
 def _plain(v: Any) -> Any:
     return v.text() if hasattr(v, "text") and hasattr(v, "reason") else v
 
 
-def cmd_quote(rfqs: str, portfolio: str | None, market: str, params: str | None, out: str | None) -> int:
-    import udfs
+def cmd_quote(
+    rfqs: str, portfolio: str | None, market: str, params: str | None, out: str | None, as_of: str | None = None
+) -> int:
+    from addin import quote_cli as qc
 
+    # Every input is read and checked before the market is built (seconds to a minute).
     table = _read_table(Path(rfqs))
+    qc.check_rfq_header(table, Path(rfqs).name)
     book = _read_table(Path(portfolio)) if portfolio else "none"
     pars = _read_table(Path(params))[1:] if params else None
-    result = udfs.CQ_RFQ(table, book, market, pars, True)
+    if out and Path(out).suffix.lower() not in (".csv", ".xlsx"):
+        raise BookError(f"{Path(out).name}: the output must be .csv or .xlsx")
+    mkt, source = qc.market_value(market, as_of)
+    import udfs
+    from udfs.excel import InputError
+
+    try:
+        print(qc.provenance(mkt, source, pars))
+    except InputError as exc:
+        raise BookError(str(exc)) from None
+    result = udfs.CQ_RFQ(table, book, mkt, pars, True)
     if len(result) == 1 and len(result[0]) == 1:
         print(f"clearquote: error: {_plain(result[0][0])}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    rows = [list(table[0]) + list(result[0])] + [list(t) + list(q) for t, q in zip(table[1:], result[1:])]
-    print(table_text([[_plain(v) for v in r] for r in rows]))
-    failed = sum(1 for r in result[1:] if any(hasattr(v, "reason") for v in r))
+    rows, failed = qc.trader_table(table, result)
+    qc.print_quotes(rows, failed)
     if out:
         write_table_atomic(rows, Path(out))
         print(f"wrote {out}")
-    if failed:
-        print(f"{failed} RFQ rows failed (reasons in their cells)", file=sys.stderr)
-        return EXIT_MISMATCH
-    return EXIT_OK
+    return EXIT_MISMATCH if failed else EXIT_OK
 
 
 def cmd_functions(out: TextIO = sys.stdout) -> int:

@@ -40,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument("rfqs", help="RFQ table with a header row: instrument (or legs), side, quantity (or notional_usd)")
     qu.add_argument("-o", "--output", help="write the quotes to this .csv or .xlsx")
     qu.add_argument("--portfolio", help="the desk's positions (instrument, quantity) to compute ΔIM against (default: none)")
-    qu.add_argument("--market", default="bundled", help="bundled or bundled:YYYY-MM-DD (default: the latest bundled snapshot)")
+    qu.add_argument(
+        "--market",
+        default="bundled",
+        help="bundled, bundled:YYYY-MM-DD, a Deribit chain .csv or a get_book_summary_by_currency .json (default: bundled)",
+    )
+    qu.add_argument("--as-of", help="valuation time (UTC, YYYY-MM-DDTHH:MM) for a market file without timestamps")
     qu.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters")
     sub.add_parser("functions", help="list the catalogue functions a workbook may call")
     sub.add_parser("warmup", help="compile every numba kernel now (first use only; later runs load them from the disk cache)")
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "validate":
                 return bc.cmd_validate(args.book, args.rtol, args.atol, args.quiet)
             if args.command == "quote":
-                return bc.cmd_quote(args.rfqs, args.portfolio, args.market, args.params, args.output)
+                return bc.cmd_quote(args.rfqs, args.portfolio, args.market, args.params, args.output, args.as_of)
             return bc.cmd_functions()
         if args.command == "warmup":
             return warmup()
@@ -170,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clearquote: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (PricingInputError, DataError) as exc:
+        # Bad input (an option, a file's content): 2, as for every command; 1 is for mismatches and failed rows.
         print(f"clearquote: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("clearquote: interrupted; nothing was written", file=sys.stderr)
         return 130

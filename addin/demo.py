@@ -56,14 +56,18 @@ def run_demo(underlying: str = "BTC", as_of: str = "2025-12-31", model: str = "s
     exp = [e.astype("datetime64[s]").astype(datetime).replace(tzinfo=UTC) for e in surface.expiries]
     near, far = exp[min(3, len(exp) - 1)], exp[min(6, len(exp) - 1)]
     fwd = float(surface.forward(np.array([(near - now).total_seconds() / (365 * 86400)]))[0])
-    atm = round(fwd / 1000) * 1000
+    # Strike grid in the underlying's own units (BTC: 1,000; ETH: 100), so the structures are
+    # listed-like strikes around the forward for any underlying.
+    unit = 10.0 ** (np.floor(np.log10(fwd)) - 1)
+    atm = round(fwd / unit) * unit
+    wide, narrow = 10 * unit, 5 * unit
     book = [
-        vertical_spread(underlying, near, atm, atm + 10_000, 1, qty=10),
-        vertical_spread(underlying, near, atm - 10_000, atm, -1, qty=10),
+        vertical_spread(underlying, near, atm, atm + wide, 1, qty=10),
+        vertical_spread(underlying, near, atm - wide, atm, -1, qty=10),
         straddle(underlying, near, atm, qty=5),
-        strangle(underlying, near, atm - 10_000, atm + 10_000, qty=5),
-        butterfly(underlying, near, atm - 5_000, atm, atm + 5_000, qty=10),
-        risk_reversal(underlying, near, atm - 10_000, atm + 10_000, qty=10),
+        strangle(underlying, near, atm - wide, atm + wide, qty=5),
+        butterfly(underlying, near, atm - narrow, atm, atm + narrow, qty=10),
+        risk_reversal(underlying, near, atm - wide, atm + wide, qty=10),
         calendar_spread(underlying, near, far, atm, qty=5),
     ]
     rows = []
