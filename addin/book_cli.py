@@ -260,33 +260,15 @@ def csv_safe(v: Any) -> Any:
 
 
 def _formatted_xlsx(rows: list[list[Any]], path: str) -> None:
-    """One sheet "Quotes": bold frozen header, thousands separators, widths to the content, landscape."""
+    """One sheet "Quotes" in the project's table style (addin.workbook.style)."""
     import openpyxl
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
+
+    from addin.workbook.style import table_sheet
 
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "Quotes"
-    for r in rows:
-        ws.append([_plain(v) for v in r])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
-    for col in ws.iter_cols(min_row=2):
-        for cell in col:
-            if isinstance(cell.value, float):
-                cell.number_format = "#,##0.00"
-            elif isinstance(cell.value, int) and not isinstance(cell.value, bool):
-                cell.number_format = "#,##0"
-    for j, col in enumerate(ws.iter_cols(), start=1):
-        width = max(len(f"{c.value:,.2f}" if isinstance(c.value, float) else str(c.value or "")) for c in col)
-        ws.column_dimensions[get_column_letter(j)].width = min(max(width + 2, 8), 40)
-    ws.freeze_panes = "A2"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    table_sheet(ws, [[_plain(v) for v in r] for r in rows])
     wb.save(path)
 
 
@@ -303,7 +285,9 @@ def cmd_quote(
     table = _read_table(Path(rfqs))
     qc.check_rfq_header(table, Path(rfqs).name)
     book = _read_table(Path(portfolio)) if portfolio else "none"
-    pars = _read_table(Path(params))[1:] if params else None
+    pars = _read_table(Path(params))[1:] if params else []
+    if not any(str(r[0]).strip().lower() == "columns" for r in pars if r):
+        pars.append(["columns", "sides"])  # the XVA of both sides, each from its own ΔIM
     if out and Path(out).suffix.lower() not in (".csv", ".xlsx"):
         raise BookError(f"{Path(out).name}: the output must be .csv or .xlsx")
     mkt, source = qc.market_value(market, as_of)

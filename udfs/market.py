@@ -239,6 +239,7 @@ QUOTE_HELP = {k: f"quote/XVA, default {'latest bundled SOFR' if k == 'sofr' else
 RFQ_HELP = {
     "model": "margin model: hvar, fhs, mc, span, deribit (hvar)",
     "accept": "fill each RFQ before the next (FALSE)",
+    "columns": "summary: the requested side's XVA (default); sides: the XVA of both sides",
     **QUOTE_HELP,
     **MARGIN_HELP,
 }

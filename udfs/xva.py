@@ -371,6 +371,17 @@ def _accepts(params: Any) -> bool:
 
 
 RFQ_COLUMNS = ("base", "delta_im_bid", "delta_im_ask", "fva", "kva", "mva", "ccva", "spread", "bid", "ask")
+_XVA = ("FVA", "KVA", "MVA", "CCVA", "spread")
+RFQ_SIDE_COLUMNS = (
+    "base",
+    "delta_im_bid",
+    "delta_im_ask",
+    *(f"bid_{k.lower()}" for k in _XVA),
+    *(f"ask_{k.lower()}" for k in _XVA),
+    "bid",
+    "ask",
+)
+RFQ_VIEWS = {"summary": "summary", "sides": "sides"}
 
 
 @excel_function(
@@ -415,27 +426,20 @@ def rfq(rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any
         except (PricingInputError, DataError) as exc:
             message = str(exc).replace("rfqs, row 2", t.where(i))
             errors.append(XlError("#VALUE!", message if message.startswith("rfqs, row") else f"{t.where(i)}: {message}"))
+    view = scalar_choice(values.get("columns"), "columns", RFQ_VIEWS, default="summary")
+    columns = RFQ_SIDE_COLUMNS if view == "sides" else RFQ_COLUMNS
     good = [r for r, e in zip(rows, errors) if e is None]
     quotes = iter(quote_book(good, book, bundle.market, model, qp, addons_arg(values), accept=accept) if good else [])
     out: list[list[Any]] = []
     for e in errors:
         if e is not None:
-            out.append([e] * len(RFQ_COLUMNS))
+            out.append([e] * len(columns))
             continue
         q = next(quotes)
-        s = "bid" if q["side"] == "sell" else "ask"
-        out.append(
-            [
-                q["base"],
-                q["delta_im_bid"],
-                q["delta_im_ask"],
-                q[f"{s}_FVA"],
-                q[f"{s}_KVA"],
-                q[f"{s}_MVA"],
-                q[f"{s}_CCVA"],
-                q[f"{s}_spread"],
-                q.get("bid_price", ""),
-                q.get("ask_price", ""),
-            ]
-        )
-    return titled(headers, RFQ_COLUMNS, out, default=True)
+        if view == "sides":
+            xva = [q[f"{s}_{k}"] for s in ("bid", "ask") for k in _XVA]
+        else:
+            s = "bid" if q["side"] == "sell" else "ask"
+            xva = [q[f"{s}_{k}"] for k in _XVA]
+        out.append([q["base"], q["delta_im_bid"], q["delta_im_ask"], *xva, q.get("bid_price", ""), q.get("ask_price", "")])
+    return titled(headers, columns, out, default=True)

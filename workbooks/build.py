@@ -24,20 +24,16 @@ import numpy as np
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula
 
 from addin.workbook.engine import recalc
+from addin.workbook.style import BOLD, USD, USD0, header, print_one_page_wide
 from pricing.black import black76_price
 from pricing.chain import load_bundled_chain
 
 HERE = Path(__file__).resolve().parent
 FIXED_TIME = datetime(2026, 8, 21, 10, 0, 0)  # document properties: reproducible files
-BOLD = Font(bold=True)
-HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
-USD = "#,##0.00"
-USD0 = "#,##0"
 PCT = "0.000%"
 
 AS_OF = "2026-08-21"
@@ -52,13 +48,7 @@ def _workbook() -> Workbook:
     return wb
 
 
-def _header(ws, row: int, names: list[str], col: int = 1) -> None:  # type: ignore[no-untyped-def]
-    for j, name in enumerate(names):
-        c = ws.cell(row, col + j, name)
-        c.font, c.fill = BOLD, HEAD_FILL
-    for j in range(len(names)):
-        letter = get_column_letter(col + j)
-        ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, 14)
+_header = header
 
 
 def _params(ws, rows: list[tuple[str, object, str]]) -> None:  # type: ignore[no-untyped-def]
@@ -444,6 +434,8 @@ def build(folder: Path = HERE, names: tuple[str, ...] = tuple(BUILDERS)) -> list
     out = []
     for name in names:
         wb = BUILDERS[name]()
+        for ws in wb.worksheets:
+            print_one_page_wide(ws)
         with tempfile.TemporaryDirectory() as tmp:
             raw = Path(tmp) / name
             wb.save(raw)

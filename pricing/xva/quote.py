@@ -362,7 +362,9 @@ def quote_book(
 
     Columns: ``instrument`` or ``legs`` (``NAME:ratio;NAME:ratio``), ``side`` (the client's:
     ``buy`` → dealer's ask, ``sell`` → bid, ``two-way``), ``quantity`` (contracts) or
-    ``notional_usd``. All RFQs are priced against the portfolio alone in one batched ΔIM call;
+    ``notional_usd``. Each row has ``base``, ``delta_im_bid``/``delta_im_ask``, both sides'
+    ``bid_FVA``/``ask_FVA`` (likewise MVA, KVA, CCVA, spread), and ``bid_price``/``ask_price``
+    for the sides quoted. All RFQs are priced against the portfolio alone in one batched ΔIM call;
     with ``accept=True`` each RFQ is priced in order and the dealer's side of it (the ask
     for a client buy, the bid for a client sell; two-way RFQs are not filled) joins the
     portfolio before the next one.
@@ -427,8 +429,10 @@ def _quote_groups(
             "delta_im_bid": bid.delta_im,
             "delta_im_ask": ask.delta_im,
         }
+        # Both sides' XVA are always given (each from its own ΔIM); a price only for the side quoted.
         for label, s in (("bid", bid), ("ask", ask)):
+            row.update({f"{label}_{k}": v for k, v in s.as_dict().items() if k not in ("side", "base", "delta_im", "price")})
             if side == "two-way" or (side == "sell") == (label == "bid"):
-                row.update({f"{label}_{k}": v for k, v in s.as_dict().items() if k not in ("side", "base", "delta_im")})
+                row[f"{label}_price"] = s.price
         rows.append(row)
     return rows

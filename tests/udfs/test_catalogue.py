@@ -202,3 +202,22 @@ def test_readme_documents_every_function():
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert START + readme.split(START, 1)[1].split(END, 1)[0] + END == render(), "run: python -m udfs.docs README.md"
+
+
+def test_rfq_sides_view_gives_each_sides_xva_and_agrees_with_the_summary() -> None:
+    """`columns=sides` (what `clearquote quote` prints): both sides' XVA, each from its own ΔIM;
+    the requested side's columns equal the summary view's (a cross-check of the two views)."""
+    rfqs = [
+        ["rfq_id", "instrument", "side", "quantity"],
+        ["B", "BTC-25SEP26-80000-P", "buy", 10],
+        ["S", "BTC-25SEP26-80000-P", "sell", 10],
+    ]
+    summary = udfs.CQ_RFQ(rfqs, PORTFOLIO, "bundled", [["model", "span"]], True)
+    sides = udfs.CQ_RFQ(rfqs, PORTFOLIO, "bundled", [["model", "span"], ["columns", "sides"]], True)
+    head, shead = summary[0], sides[0]
+    assert len(shead) == 15 and shead[3:8] == ["bid_fva", "bid_kva", "bid_mva", "bid_ccva", "bid_spread"]
+    for row, side in ((1, "ask"), (2, "bid")):
+        for k in ("fva", "kva", "mva", "ccva", "spread"):
+            assert sides[row][shead.index(f"{side}_{k}")] == summary[row][head.index(k)]
+    assert sides[1][shead.index("bid_fva")] != sides[1][shead.index("ask_fva")]  # two ΔIMs, two FVAs
+    assert udfs.CQ_RFQ(rfqs, PORTFOLIO, "bundled", [["columns", "both"]], True)[0][0].startswith("#VALUE!")

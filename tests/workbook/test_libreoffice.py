@@ -147,3 +147,55 @@ def test_every_file_the_cli_writes_shows_numbers_in_libreoffice(tmp_path: Path) 
         if "#NAME" in line or "Err:" in line
     ]
     assert not bad, bad[:10]
+
+
+def test_committed_books_print_landscape_one_page_wide(tmp_path: Path) -> None:
+    """LibreOffice's PDF of each committed book (as `recalc` writes it): landscape pages, and every
+    table sheet's header row (first to last column) on one line of one page, i.e. no column spills
+    onto a page of its own (workbooks/build.py sets fit-to-width on every sheet)."""
+    soffice = _soffice_or_skip()
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        if os.environ.get("CLEARQUOTE_REQUIRE_SOFFICE") == "1":
+            pytest.fail("pdftotext (poppler-utils) is not installed but CLEARQUOTE_REQUIRE_SOFFICE=1")
+        pytest.skip("pdftotext (poppler-utils) is not installed; .ci/run installs it")
+    books = []
+    for name in BUILDERS:
+        books.append(tmp_path / name)
+        recalc(HERE / name, books[-1], cache="libreoffice")
+    out = tmp_path / "pdf"
+    proc = subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path / 'profile'}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out),
+            *map(str, books),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    checked = 0
+    for book in books:
+        pdf = out / f"{book.stem}.pdf"
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+        width, height = (float(x) for x in info.split("Page size:")[1].split("pts")[0].split(" x "))
+        assert width > height, f"{pdf.name}: pages are not landscape ({width} x {height} pt)"
+        text = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        lines = text.splitlines()
+        wb = openpyxl.load_workbook(book, read_only=True, data_only=True)
+        for ws in wb.worksheets:
+            head = [v for v in next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ()) if isinstance(v, str) and v]
+            if len(head) < 4:
+                continue  # not a table sheet
+            assert any(head[0] in line and head[-1] in line.split(head[0], 1)[-1] for line in lines), (
+                f"{book.name} {ws.title}: header {head[0]} .. {head[-1]} is not on one printed line"
+            )
+            checked += 1
+        wb.close()
+    assert checked >= 3
