@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     va = sub.add_parser("validate", help="recompute every formula and compare with the values stored in the workbook")
-    va.add_argument("book", help=".xlsx or .xlsm workbook (never changed)")
+    va.add_argument("book", nargs="+", help=".xlsx or .xlsm workbooks (never changed); several in one run")
     va.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance for numbers (default 1e-9)")
     va.add_argument("--atol", type=float, default=1e-9, help="absolute tolerance for numbers near zero (default 1e-9)")
     va.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "recalc":
                 return bc.cmd_recalc(args.book, args.output, args.in_place, args.cache, args.quiet)
             if args.command == "validate":
-                return bc.cmd_validate(args.book, args.rtol, args.atol, args.quiet)
+                return max(bc.cmd_validate(b, args.rtol, args.atol, args.quiet) for b in args.book)
             if args.command == "quote":
                 return bc.cmd_quote(args.rfqs, args.portfolio, args.market, args.params, args.output, args.as_of)
             return bc.cmd_functions()

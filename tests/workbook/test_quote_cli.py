@@ -37,3 +37,10 @@ def test_chain_file_market_provenance_failed_rows_and_csv_injection(tmp_path: Pa
     rows = list(csv.reader(out.open(encoding="utf-8")))
     assert rows[2][1] == "'=cmd|calc"  # escaped, not a formula
     assert float(rows[1][rows[0].index("delta_im_bid")]) != float(rows[1][rows[0].index("delta_im_ask")])
+
+
+def test_validate_takes_every_committed_book_in_one_run() -> None:
+    """The first-contact 'done when': `clearquote validate workbooks/*.xlsx` exits 0."""
+    books = sorted((Path(__file__).resolve().parents[2] / "workbooks").glob("*.xlsx"))
+    assert len(books) == 3
+    assert main(["validate", "-q", *map(str, books)]) == 0
