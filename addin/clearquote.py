@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 ADDIN_FILE = "addin.clearquote.xlam"
-UDF_MODULE = "addin.xl_classic"
+UDF_MODULE = "addin.excel.classic"
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The desktop add-in: xlwings' own classic decorators and VBA generator over addin.xl_classic.
+"""The desktop add-in: xlwings' own classic decorators and VBA generator over addin.excel.classic.
 
 xlwings' classic UDF machinery (xlwings/udfs.py) imports pywin32 at module level; on Linux it
 runs with pywin32 stubbed (EXCEL.md section 2). The VBA text generated here is what
@@ -31,7 +31,7 @@ def classic(monkeypatch):
     xu = importlib.import_module("xlwings.udfs")
     monkeypatch.setattr(xlwings, "func", xu.xlfunc)
     monkeypatch.setattr(xlwings, "arg", xu.xlarg)
-    import addin.xl_classic as module
+    import addin.excel.classic as module
 
     module = importlib.reload(module)
     yield xu, module
@@ -43,14 +43,14 @@ def classic(monkeypatch):
 def test_vba_wrapper_declares_every_function_and_argument(classic):
     xu, module = classic
     buf = io.StringIO()
-    xu.generate_vba_wrapper("addin.xl_classic", module, buf, SimpleNamespace(Name="addin.clearquote.xlam"))
+    xu.generate_vba_wrapper("addin.excel.classic", module, buf, SimpleNamespace(Name="addin.clearquote.xlam"))
     vba = buf.getvalue()
     declared = dict(re.findall(r"^Function (CQ_\w+)\((.*)\)$", vba, flags=re.M))
     assert set(declared) == {s.desktop_name for s in CATALOGUE.values()}
     for spec in CATALOGUE.values():
         expected = ", ".join(f"Optional {a.name}" if a.optional else a.name for a in spec.args)
         assert declared[spec.desktop_name] == expected, spec.name
-        assert f'XLPy.CallUDF("addin.xl_classic", "{spec.desktop_name}"' in vba
+        assert f'XLPy.CallUDF("addin.excel.classic", "{spec.desktop_name}"' in vba
 
 
 def test_metadata_carries_help_category_and_wizard_policy(classic):

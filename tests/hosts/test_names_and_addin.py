@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import udfs
-from addin.build_xlam import CONFIG_SHEET, build
 from addin.clearquote import ADDIN_FILE, UDF_MODULE
+from addin.excel.build_xlam import CONFIG_SHEET, build
 from udfs import CATALOGUE
 from udfs.names import resolve
 
@@ -44,7 +44,7 @@ def built(tmp_path_factory) -> Path:
 
 
 def test_committed_addin_equals_a_fresh_build(built):
-    with zipfile.ZipFile(built) as fresh, zipfile.ZipFile(ROOT / "addin" / ADDIN_FILE) as committed:
+    with zipfile.ZipFile(built) as fresh, zipfile.ZipFile(ROOT / "addin" / "excel" / ADDIN_FILE) as committed:
         assert sorted(fresh.namelist()) == sorted(committed.namelist())
         for name in fresh.namelist():
             assert fresh.read(name) == committed.read(name), name

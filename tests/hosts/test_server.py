@@ -21,10 +21,10 @@ import xlwings as xw
 import xlwings.server as xlwings_server_api
 from xlwings import XlwingsError
 
-from addin import xl_server
+from addin.excel import office_js as xl_server
 from udfs import CATALOGUE
 
-PROJECT = Path(__file__).resolve().parents[2] / "addin" / "server"
+PROJECT = Path(__file__).resolve().parents[2] / "addin" / "excel" / "server"
 
 
 def body(func_name: str, args: list) -> dict:

@@ -19,7 +19,7 @@ from addin.workbook.functions import ELEMENTWISE
 from addin.workbook.refs import MISSING, fill_missing, shape_key
 from pricing.black import black76_price
 
-XLAM = Path(__file__).resolve().parents[2] / "addin" / "addin.clearquote.xlam"
+XLAM = Path(__file__).resolve().parents[2] / "addin" / "excel" / "addin.clearquote.xlam"
 
 
 def book(path: Path, fill) -> Path:  # type: ignore[no-untyped-def]

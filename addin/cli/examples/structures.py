@@ -11,20 +11,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from addin.cli.output import records_text
 from pricing.chain import load_bundled_chain
 from pricing.marketdata import load_dvol
 from pricing.structures import butterfly, calendar_spread, risk_reversal, straddle, strangle, structure_value, vertical_spread
 from pricing.surface import build_surface, fit_table
 from pricing.varswap import chain_variance_strikes, constant_maturity_variance, vol_of_vol_from_dvol, vol_swap_strike
-
-
-def _table(rows: list[dict[str, object]]) -> str:
-    cols = list(rows[0])
-    cells = [[f"{r[c]:,.4f}" if isinstance(r[c], float) else str(r[c]) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    line = "  ".join(c.rjust(w) for c, w in zip(cols, widths))
-    body = "\n".join("  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells)
-    return f"{line}\n{'-' * len(line)}\n{body}"
 
 
 def run_demo(underlying: str = "BTC", as_of: str = "2025-12-31", model: str = "svi") -> str:
@@ -34,7 +26,7 @@ def run_demo(underlying: str = "BTC", as_of: str = "2025-12-31", model: str = "s
         f"clearquote demo: {underlying} Deribit chain {chain.as_of:%Y-%m-%d %H:%M} UTC, {len(chain)} options, spot {chain.spot:,.2f}"
     ]
     out.append(f"\n{model.upper()} fit per expiry (errors in vol points on the fitted quotes):")
-    out.append(_table(fit_table(surface)))
+    out.append(records_text(fit_table(surface), decimals=4))
     cal = surface.calendar_violations()
     out.append("calendar check on total variance: " + ("no violation" if not cal else f"violations {cal}"))
 
@@ -84,5 +76,5 @@ def run_demo(underlying: str = "BTC", as_of: str = "2025-12-31", model: str = "s
             }
         )
     out.append(f"\nStructures priced from the surface (inverse, coin-settled; USD at the forward {fwd:,.0f}):")
-    out.append(_table(rows))
+    out.append(records_text(rows, decimals=4))
     return "\n".join(out)

@@ -1,6 +1,6 @@
 """Excel desktop host: the catalogue as xlwings classic (COM/VBA) user-defined functions.
 
-``xlwings.conf`` of the add-in sets ``UDF Modules = addin.xl_classic``; the ribbon's
+``xlwings.conf`` of the add-in sets ``UDF Modules = addin.excel.classic``; the ribbon's
 "Import functions" (or ``ImportPythonUDFsToAddin``) runs xlwings' own VBA generator over
 this module, which declares one VBA function per catalogue entry, named ``CQ_<NAME>``.
 

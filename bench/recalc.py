@@ -118,9 +118,7 @@ def _child(kind: str, path: str) -> None:
 
 
 def _measure(kind: str, path: Path) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "addin.bench_recalc", kind, str(path)], capture_output=True, text=True, timeout=3600
-    )
+    proc = subprocess.run([sys.executable, "-m", "bench.recalc", kind, str(path)], capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} on {path.name} failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

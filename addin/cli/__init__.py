@@ -1,13 +1,12 @@
-"""The ``clearquote`` command line (exit codes: see ``addin.book_cli`` and the README)."""
+"""The ``clearquote`` command line: the parser and the dispatch (exit codes: :class:`addin.cli.output.Exit`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from addin.cli.output import Exit
 from pricing.errors import DataError, PricingInputError
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,9 +121,9 @@ def warmup() -> int:
     names = warm()
     if not names:
         print("clearquote warmup: the numpy path is in use (numba not installed or CLEARQUOTE_KERNELS=numpy); nothing to compile")
-        return EXIT_OK
+        return Exit.OK
     print(f"clearquote warmup: {len(names)} kernels ready in {time.perf_counter() - t0:.1f} s: {', '.join(names)}")
-    return EXIT_OK
+    return Exit.OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command in ("demo", "recalc", "validate", "quote", "functions"):
-            from addin import book_cli as bc
+            from addin.cli import workbook as bc
 
             if args.command == "demo":
                 return bc.cmd_demo(args.output, args.quiet)
@@ -152,36 +151,36 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "warmup":
             return warmup()
         if args.command == "structures":
-            from addin.demo import run_demo
+            from addin.cli.examples.structures import run_demo
 
             print(run_demo(args.underlying, args.as_of, args.model))
         elif args.command == "xva-example":
-            from addin.xva_example import run_xva_example
+            from addin.cli.examples.xva import run_xva_example
 
             print(run_xva_example())
         elif args.command == "margin-example":
-            from addin.margin_example import run_margin_example
+            from addin.cli.examples.margin import run_margin_example
 
             print(run_margin_example())
         elif args.command == "bench":
-            from addin.bench import run_bench
+            from bench.kernels import run_bench
 
             run_bench(quick=args.quick, as_json=args.json)
         elif args.command == "bench-recalc":
-            from addin.bench_recalc import run_bench_recalc
+            from bench.recalc import run_bench_recalc
 
             return run_bench_recalc([int(x) for x in args.rows.split(",") if x.strip()], args.peer_max)
     except BookError as exc:
         print(f"clearquote: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.BAD_INPUT
     except (PricingInputError, DataError) as exc:
         # Bad input (an option, a file's content): 2, as for every command; 1 is for mismatches and failed rows.
         print(f"clearquote: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.BAD_INPUT
     except KeyboardInterrupt:
         print("clearquote: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    return EXIT_OK
+        return Exit.INTERRUPTED
+    return Exit.OK
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from addin.cli.output import table_text
 from addin.workbook.book import BookError
 
 #: Deribit's option price tick in USD terms is not fixed (it is quoted in coin); quotes here are
@@ -165,28 +166,9 @@ def trader_table(table: list[list[Any]], result: list[list[Any]]) -> tuple[list[
     return rows, failed
 
 
-def show(v: Any) -> str:
-    """A cell as a trader reads it: integers without decimals, money to the cent."""
-    if v is None or v == "":
-        return ""
-    if isinstance(v, bool):
-        return str(v).upper()
-    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e15):
-        return f"{int(v):,}"
-    if isinstance(v, float):
-        return f"{v:,.{USD_DECIMALS}f}"
-    return str(v)
-
-
 def print_quotes(rows: list[list[Any]], failed: list[str], out: Any = None) -> None:
     out = out or sys.stdout  # looked up per call: stdout may be replaced after import
-    cells = [[show(v) for v in r] for r in rows]
-    widths = [max(len(r[j]) for r in cells) for j in range(len(cells[0]))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    print(lines[0], file=out)
-    print("-" * len(lines[0]), file=out)
-    for line in lines[1:]:
-        print(line, file=out)
+    print(table_text(rows, USD_DECIMALS), file=out)
     if failed:
         print(f"\n{len(failed)} RFQ rows failed:", file=out)
         for line in failed:

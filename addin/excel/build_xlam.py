@@ -1,16 +1,16 @@
-"""Build ``addin/addin.clearquote.xlam`` with xlwings' own tooling (runs on Linux).
+"""Build ``addin/excel/addin.clearquote.xlam`` with xlwings' own tooling (runs on Linux).
 
 ``xlwings quickstart clearquote --addin --ribbon`` writes the add-in (the xlwings VBA module,
 the ``RunMain`` ribbon callback, a config sheet); this script then sets, without touching
 the VBA project:
 
-- the config sheet: renamed ``xlwings.conf`` (active), ``UDF Modules = addin.xl_classic``,
+- the config sheet: renamed ``xlwings.conf`` (active), ``UDF Modules = addin.excel.classic``,
   ``Use UDF Server = TRUE`` (one Python process, so the content caches live across calls);
 - the ribbon (``customUI/customUI.xml``): a clearquote tab whose button runs ``RunMain``
   (→ :func:`addin.clearquote.main`: import the functions, recalculate the quote book) and
   Excel's own Calculate Now / Calculate Sheet commands.
 
-Usage: ``python -m addin.build_xlam [OUT]``.
+Usage: ``python -m addin.excel.build_xlam [OUT]``.
 """
 
 from __future__ import annotations

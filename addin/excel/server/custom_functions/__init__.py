@@ -1,3 +1,3 @@
 """The clearquote catalogue as xlwings Server custom functions (namespace CQ: =CQ.BLACK(...))."""
 
-from addin.xl_server import *  # noqa: F403
+from addin.excel.office_js import *  # noqa: F403

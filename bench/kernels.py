@@ -107,7 +107,7 @@ def _quote_books(quick: bool, repeats: int) -> dict[str, float | None]:
     import tempfile
     from pathlib import Path
 
-    from addin.bench_recalc import generate, time_recalc
+    from bench.recalc import generate, time_recalc
 
     out: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +147,7 @@ def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | s
     res["american_crr200_us"], res["american_crr200_numpy_us"] = _both_paths(crr, n_am, 3, 1e6)
     ql_am = _quantlib_american(200)
     res["american_crr200_quantlib_us"] = None if ql_am is None else ql_am * 1e6
-    from addin.bench_margin import margin_bench
+    from bench.margin import margin_bench
 
     res.update(margin_bench(quick))
     res.update(_quote_books(quick, 3))

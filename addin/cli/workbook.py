@@ -21,11 +21,11 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from addin.cli.output import Exit, table_text
 from addin.workbook.book import BookError
 from addin.workbook.engine import EMPTY, Result, recalc, show, uses_catalogue, validate
 from addin.workbook.writer import _umask
 
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_INPUT_ERRORS = 0, 1, 2, 3
 PROGRESS_MIN_CELLS = 2_000
 SHOW_MAX = 25
 
@@ -77,8 +77,8 @@ def _report(result: Result, out: TextIO) -> int:
         print(f"error: {len(bad_inputs)} input cells read by formulas hold error values:", file=sys.stderr)
         for line in bad_inputs[:SHOW_MAX]:
             print(f"  {line}", file=sys.stderr)
-        return EXIT_INPUT_ERRORS
-    return EXIT_OK
+        return Exit.INPUT_ERRORS
+    return Exit.OK
 
 
 def cmd_recalc(book: str, out: str | None, in_place: bool, cache: str | None, quiet: bool) -> int:
@@ -115,7 +115,7 @@ def cmd_validate(book: str, rtol: float, atol: float, quiet: bool) -> int:
         _result, mismatches, compared = validate(book, rtol=rtol, atol=atol, progress=step, on_plan=on_plan)
     if not mismatches:
         print(f"{Path(book).name}: all {compared:,} formula cells match the stored values (rtol {rtol:g}, atol {atol:g})")
-        return EXIT_OK
+        return Exit.OK
     print(
         f"{Path(book).name}: {len(mismatches):,} of {compared:,} formula cells differ from the stored values (rtol {rtol:g}, atol {atol:g})"
     )
@@ -125,7 +125,7 @@ def cmd_validate(book: str, rtol: float, atol: float, quiet: bool) -> int:
         print(f"  {m.cell.ljust(width)}  {show(m.stored):>22}  {show(m.computed):>22}  {m.why}")
     if len(mismatches) > SHOW_MAX:
         print(f"  ... and {len(mismatches) - SHOW_MAX:,} more")
-    return EXIT_MISMATCH
+    return Exit.FAILED
 
 
 def bundled_book(name: str) -> Path:
@@ -136,20 +136,11 @@ def bundled_book(name: str) -> Path:
     return Path(str(ref))
 
 
-def _fmt(v: Any) -> str:
-    if v is EMPTY or v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:,.2f}"
-    return str(v)
-
-
-def table_text(rows: list[list[Any]]) -> str:
-    cells = [[_fmt(v) for v in r] for r in rows]
-    widths = [max(len(r[j]) for r in cells) for j in range(len(cells[0]))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+def _cell(v: Any) -> Any:
+    """A computed cell for the printed table: blank, an error's text, or the value."""
+    if v is EMPTY:
+        return None
+    return show(v) if hasattr(v, "reason") else v
 
 
 def cmd_demo(out: str | None, quiet: bool) -> int:
@@ -168,6 +159,7 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
             "side",
             "quantity",
             "base",
+            "delta_im_bid",
             "delta_im_ask",
             "fva",
             "kva",
@@ -182,14 +174,14 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
     for r in range(2, rfqs.shape[0]):
         if rfqs[r, 1] is EMPTY:
             continue
-        rows.append([show(rfqs[r, c]) if hasattr(rfqs[r, c], "reason") else rfqs[r, c] for c in keep])
+        rows.append([_cell(rfqs[r, c]) for c in keep])
     print(table_text(rows))
     summary = result.book.sheet("Summary", "Summary").values
     print()
     print(
         table_text(
             [["summary", "value"]]
-            + [[summary[r, 1], summary[r, 2]] for r in range(2, summary.shape[0]) if summary[r, 1] is not EMPTY]
+            + [[_cell(summary[r, 1]), _cell(summary[r, 2])] for r in range(2, summary.shape[0]) if summary[r, 1] is not EMPTY]
         )
     )
     print()
@@ -279,7 +271,7 @@ def _plain(v: Any) -> Any:
 def cmd_quote(
     rfqs: str, portfolio: str | None, market: str, params: str | None, out: str | None, as_of: str | None = None
 ) -> int:
-    from addin import quote_cli as qc
+    from addin.cli import quote as qc
 
     # Every input is read and checked before the market is built (seconds to a minute).
     table = _read_table(Path(rfqs))
@@ -301,13 +293,13 @@ def cmd_quote(
     result = udfs.CQ_RFQ(table, book, mkt, pars, True)
     if len(result) == 1 and len(result[0]) == 1:
         print(f"clearquote: error: {_plain(result[0][0])}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return Exit.BAD_INPUT
     rows, failed = qc.trader_table(table, result)
     qc.print_quotes(rows, failed)
     if out:
         write_table_atomic(rows, Path(out))
         print(f"wrote {out}")
-    return EXIT_MISMATCH if failed else EXIT_OK
+    return Exit.FAILED if failed else Exit.OK
 
 
 def cmd_functions(out: TextIO = sys.stdout) -> int:
@@ -322,4 +314,4 @@ def cmd_functions(out: TextIO = sys.stdout) -> int:
     print(
         "Excel functions: the formulas library's (e.g. IF, SUM, INDEX, MATCH, COUNTIFS, XLOOKUP); not INDIRECT/OFFSET.", file=out
     )
-    return EXIT_OK
+    return Exit.OK

@@ -1,6 +1,6 @@
 """Excel via Office.js host: the catalogue as xlwings Server custom functions (``=CQ.BLACK(...)``).
 
-Imported by the xlwings Server project in ``addin/server`` (``custom_functions/__init__.py``
+Imported by the xlwings Server project in ``addin/excel/server`` (``custom_functions/__init__.py``
 re-exports this module) with ``XLWINGS_FUNCTIONS_NAMESPACE=CQ``. Needs ``xlwings.server``,
 whose licence is PolyForm Noncommercial: commercial use needs the user's own xlwings PRO key
 in ``XLWINGS_LICENSE_KEY`` (the tests use the ``noncommercial`` key).

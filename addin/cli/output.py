@@ -1,0 +1,45 @@
+"""What every ``clearquote`` command shares on output: the exit codes and the table printer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import IntEnum
+from typing import Any
+
+
+class Exit(IntEnum):
+    """Exit codes, the same for every command (README, "Exit codes")."""
+
+    OK = 0
+    FAILED = 1  # validate found mismatches, or some quote rows failed
+    BAD_INPUT = 2  # usage or bad input: nothing was written
+    INPUT_ERRORS = 3  # recalc wrote the book, but formulas read input cells holding errors
+    INTERRUPTED = 130
+
+
+def cell_text(v: Any, decimals: int = 2) -> str:
+    """A value as a trader reads it: blank for missing, integers without decimals, thousands separators."""
+    if v is None or (isinstance(v, str) and v == ""):
+        return ""
+    if isinstance(v, bool):
+        return str(v).upper()
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e15):
+        return f"{int(v):,}"
+    if isinstance(v, float):
+        return f"{v:,.{decimals}f}"
+    return str(v)
+
+
+def table_text(rows: Sequence[Sequence[Any]], decimals: int = 2) -> str:
+    """Rows (the first is the header) as right-aligned columns with a rule under the header."""
+    cells = [[cell_text(v, decimals) for v in r] for r in rows]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(cells[0]))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def records_text(records: Sequence[Mapping[str, Any]], decimals: int = 2) -> str:
+    """:func:`table_text` of dicts sharing their keys (the keys are the header)."""
+    cols = list(records[0])
+    return table_text([cols, *([r[c] for c in cols] for r in records)], decimals)
