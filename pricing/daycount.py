@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
+
+from pricing._typing import ArrayLike, FloatArray
 from pricing.errors import PricingInputError, parse_choice
 
 SECONDS_PER_DAY = 86_400.0
+DAYS_PER_YEAR = 365.0
+"""Option time: calendar days per year (ACT/365)."""
+SECONDS_PER_YEAR = DAYS_PER_YEAR * SECONDS_PER_DAY
 _BASIS_DAYS = {"act/365": 365.0, "act365": 365.0, "365": 365.0, "act/360": 360.0, "act360": 360.0, "360": 360.0}
 
 
@@ -50,6 +56,41 @@ def year_fraction(start: datetime, end: datetime, basis: str = "act/365") -> flo
 def option_time(now: datetime, expiry: datetime) -> float:
     """Option time to expiry in years, ACT/365 calendar time (24/7 markets)."""
     return year_fraction(now, expiry, "act/365")
+
+
+def option_times(now: datetime, expiry_s: ArrayLike) -> FloatArray:
+    """Option times to expiry in years (ACT/365 on seconds) for many expiries at once.
+
+    Parameters
+    ----------
+    now : datetime
+        Valuation instant, timezone-aware.
+    expiry_s : array_like
+        Expiries as epoch seconds (UTC), or ``datetime64`` values.
+
+    Returns
+    -------
+    ndarray
+        ``(expiry - now) / (365 x 86400 s)``; negative for past expiries.
+
+    Examples
+    --------
+    >>> float(option_times(utc(2026, 8, 21, 8), [utc(2026, 9, 20, 8).timestamp()])[0]) == 30 / 365
+    True
+    """
+    _require_aware(now, "now")
+    arr = np.asarray(expiry_s)
+    seconds = arr.astype("datetime64[s]").astype(np.int64) if arr.dtype.kind == "M" else arr.astype(np.float64)
+    return np.asarray((seconds - now.timestamp()) / SECONDS_PER_YEAR, dtype=np.float64)
+
+
+def days_to_years(days: ArrayLike) -> FloatArray:
+    """Calendar days as option time in years (ACT/365): margin horizons, look-aheads, tenors.
+
+    >>> float(days_to_years(73.0))
+    0.2
+    """
+    return np.asarray(np.asarray(days, dtype=np.float64) / DAYS_PER_YEAR, dtype=np.float64)
 
 
 def funding_time(start: datetime, end: datetime) -> float:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from pricing._typing import BoolArray, FloatArray, IntArray
+from pricing.daycount import option_times
 from pricing.errors import PricingInputError, parse_choice
 from pricing.instruments import (
     DERIBIT_EXPIRY_HOUR_UTC,
@@ -41,7 +42,6 @@ _TYPE_WORDS = {
     "perpetual": "perpetual",
     "perp": "perpetual",
 }
-_SECONDS_PER_YEAR = 365.0 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,7 @@ class Portfolio:
         """ACT/365 time from ``as_of`` to each expiry (0 for perpetuals)."""
         if as_of.tzinfo is None:
             raise PricingInputError("as_of: must be timezone-aware (UTC)")
-        now = np.datetime64(int(as_of.timestamp()), "s")
-        seconds = (self.expiry - now).astype("timedelta64[s]").astype(np.float64)
-        return np.where(self.kind == PERPETUAL, 0.0, seconds / _SECONDS_PER_YEAR)
+        return np.where(self.kind == PERPETUAL, 0.0, option_times(as_of, self.expiry))
 
     def select(self, mask: BoolArray | IntArray) -> Portfolio:
         """The positions picked by a boolean mask or an index array."""

@@ -30,6 +30,7 @@ from pricing import accel
 from pricing._typing import ArrayLike, FloatArray
 from pricing.black import black76_greeks, black76_price
 from pricing.chain import OptionChain
+from pricing.daycount import days_to_years
 from pricing.errors import PricingInputError, parse_choice
 from pricing.portfolio import OPTION, PERPETUAL, Portfolio
 from pricing.surface import SHOCK_RULES, VolSurface
@@ -222,7 +223,7 @@ def reprice(
         if plan is not None:
             grid = ScenarioGrid.build(ret, factor, add, np.arange(len(portfolio)))
             return fused_pnl_matrix(plan, grid, how, coin)
-    hy = float(horizon_days) / 365.0
+    hy = float(days_to_years(horizon_days))
     t1 = np.where(portfolio.kind == PERPETUAL, 0.0, np.maximum(st.t_years - hy, 0.0))
     for u in portfolio.underlyings:
         surf = market.surface(u)
@@ -285,7 +286,7 @@ def plan_revaluation(
 
     st = state or position_state(portfolio, market)
     n = len(portfolio)
-    hy = float(horizon_days) / 365.0
+    hy = float(days_to_years(horizon_days))
     t1 = np.where(portfolio.kind == PERPETUAL, 0.0, np.maximum(st.t_years - hy, 0.0))
     kind = np.full(n, LINEAR, dtype=np.int64)
     omega, lk, ek, g, base_usd, base_c, sqrt_t1 = (np.zeros(n) for _ in range(7))

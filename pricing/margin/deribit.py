@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from pricing._typing import FloatArray
+from pricing.daycount import option_times
 from pricing.errors import PricingInputError
 from pricing.margin.engine import Contributions
 from pricing.portfolio import OPTION, Portfolio
@@ -150,13 +151,12 @@ class DeribitModel:
 
     def prepare(self, portfolio: Portfolio, market: Market) -> DeribitLayout:
         keys = portfolio.tier_keys()
-        now = int(market.as_of.timestamp())
         expiries, tau, offsets = {}, {}, {}
         at = 0
         for u in portfolio.underlyings:
             e = np.unique(keys[portfolio.underlying == u])
             expiries[u] = e
-            tau[u] = np.where(e < 0, 0.0, (e - now) / (365.0 * 86400.0))
+            tau[u] = np.where(e < 0, 0.0, option_times(market.as_of, np.maximum(e, 0)))
             offsets[u] = at
             at += self._width(u, e.size)
         spots = {u: market.spot(u) for u in portfolio.underlyings}

@@ -30,6 +30,7 @@ import numpy as np
 
 from pricing._typing import FloatArray
 from pricing.black import black76_greeks
+from pricing.daycount import days_to_years
 from pricing.errors import PricingInputError, parse_choice
 from pricing.margin.engine import Contributions
 from pricing.portfolio import OPTION, Portfolio
@@ -213,7 +214,7 @@ class SpanModel:
         out = np.where(sub.kind != OPTION, sub.units, 0.0)
         opt = sub.kind == OPTION
         if opt.any():
-            t = np.maximum(st.t_years[opt] - self.params.lookahead_days / 365.0, 0.0)
+            t = np.maximum(st.t_years[opt] - days_to_years(self.params.lookahead_days), 0.0)
             f = st.forward[opt][:, None] * (1.0 + DELTA_POINTS * psr)
             g = black76_greeks(sub.cp[opt][:, None], f, sub.strike[opt][:, None], t[:, None], st.vol[opt][:, None])
             out[opt] = sub.units[opt] * (g.delta @ weights)

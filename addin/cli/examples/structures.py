@@ -13,6 +13,7 @@ import numpy as np
 
 from addin.cli.output import records_text
 from pricing.chain import load_bundled_chain
+from pricing.daycount import days_to_years, option_time
 from pricing.marketdata import load_dvol
 from pricing.structures import butterfly, calendar_spread, risk_reversal, straddle, strangle, structure_value, vertical_spread
 from pricing.surface import build_surface, fit_table
@@ -38,7 +39,7 @@ def run_demo(underlying: str = "BTC", as_of: str = "2025-12-31", model: str = "s
     except ValueError:
         dvol_close = "n/a (after the bundled DVOL history)"
     vov = vol_of_vol_from_dvol(dvol.values)
-    vol_swap, method = vol_swap_strike(var30, 30 / 365, vov)
+    vol_swap, method = vol_swap_strike(var30, float(days_to_years(30)), vov)
     out.append(
         f"\n30-day variance-swap vol {100 * np.sqrt(var30):.2f} (DVOL close that day: {dvol_close}); "
         f"30-day vol-swap strike {100 * vol_swap:.2f} ({method}, vol-of-vol {100 * vov:.0f}% from DVOL)"
@@ -47,7 +48,7 @@ def run_demo(underlying: str = "BTC", as_of: str = "2025-12-31", model: str = "s
     now = chain.as_of
     exp = [e.astype("datetime64[s]").astype(datetime).replace(tzinfo=UTC) for e in surface.expiries]
     near, far = exp[min(3, len(exp) - 1)], exp[min(6, len(exp) - 1)]
-    fwd = float(surface.forward(np.array([(near - now).total_seconds() / (365 * 86400)]))[0])
+    fwd = float(surface.forward(np.array([option_time(now, near)]))[0])
     # Strike grid in the underlying's own units (BTC: 1,000; ETH: 100), so the structures are
     # listed-like strikes around the forward for any underlying.
     unit = 10.0 ** (np.floor(np.log10(fwd)) - 1)
