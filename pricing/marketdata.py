@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,11 +24,28 @@ import numpy as np
 from pricing._typing import FloatArray
 from pricing.errors import DataError, parse_choice
 
-UNDERLYINGS = {"btc": "BTC", "eth": "ETH"}
-CHAIN_DATES = {
-    "BTC": ("2025-12-31", "2026-08-21"),
-    "ETH": ("2025-12-31", "2026-08-21"),
-}
+_CHAIN_FILE = re.compile(r"deribit_([a-z0-9]+)_chain_(\d{4})(\d{2})(\d{2})\.csv")
+_HISTORY_FILE = re.compile(r"([a-z0-9]+)_usd_daily\.csv")
+
+
+def _bundled_names() -> list[str]:
+    return sorted(p.name for p in resources.files("pricing.data").iterdir() if p.name.endswith(".csv"))
+
+
+def _chain_dates() -> dict[str, tuple[str, ...]]:
+    dates: dict[str, list[str]] = {}
+    for name in _bundled_names():
+        if m := _CHAIN_FILE.fullmatch(name):
+            dates.setdefault(m.group(1).upper(), []).append(f"{m.group(2)}-{m.group(3)}-{m.group(4)}")
+    return {u: tuple(sorted(d)) for u, d in sorted(dates.items())}
+
+
+#: Bundled chain snapshot dates per underlying, read from the file names in ``pricing/data``.
+CHAIN_DATES = _chain_dates()
+#: Underlyings with a bundled daily price history (``<code>_usd_daily.csv``), lower case -> code.
+UNDERLYINGS = {m.group(1): m.group(1).upper() for n in _bundled_names() if (m := _HISTORY_FILE.fullmatch(n))}
+#: Snapshot dates on which every bundled underlying has a chain, latest first.
+BUNDLED_DATES = tuple(sorted(set.intersection(*(set(d) for d in CHAIN_DATES.values())), reverse=True))
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,7 @@ def _open_text(source: str | Path) -> tuple[str, io.TextIOBase]:
 
 def bundled_files() -> list[str]:
     """Names of the CSV files shipped in ``pricing/data``."""
-    return sorted(p.name for p in resources.files("pricing.data").iterdir() if p.name.endswith(".csv"))
+    return _bundled_names()
 
 
 def read_table(source: str | Path, required: Sequence[str]) -> tuple[str, list[dict[str, str]]]:

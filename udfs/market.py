@@ -29,7 +29,7 @@ from pricing.margin.deribit import DeribitModel, DeribitParams
 from pricing.margin.engine import MarginModel
 from pricing.margin.span import SpanModel, SpanParams
 from pricing.margin.var import ScenarioVarModel, fhs_model, hvar_model, mc_model, model_from_scenarios
-from pricing.marketdata import DailySeries
+from pricing.marketdata import BUNDLED_DATES, CHAIN_DATES, DailySeries
 from pricing.revaluation import Market
 from pricing.scenarios import McParams, ScenarioParams, historical_scenarios, monte_carlo_scenarios
 from pricing.surface import VolSurface, build_surface
@@ -50,7 +50,6 @@ from udfs.excel import (
 )
 from udfs.store import STORE
 
-BUNDLED_DATES = ("2026-08-21", "2025-12-31")
 SMILES = {"svi": "svi", "sabr": "sabr"}
 
 
@@ -100,8 +99,8 @@ def _bundled(spec: str, smile: str) -> MarketBundle:
     key = content_key("bundled", day, smile)
 
     def build() -> MarketBundle:
-        market = _fit({u: load_bundled_chain(u, day) for u in ("BTC", "ETH")}, smile)
-        return MarketBundle(market, key, f"BTC,ETH {market.as_of:%Y-%m-%d %H:%MZ} bundled {smile}")
+        market = _fit({u: load_bundled_chain(u, day) for u in CHAIN_DATES}, smile)
+        return MarketBundle(market, key, f"{','.join(CHAIN_DATES)} {market.as_of:%Y-%m-%d %H:%MZ} bundled {smile}")
 
     return STORE.get("MARKET", key, build, _label)
 
@@ -223,11 +222,11 @@ VAR_DEFAULTS: dict[str, Any] = {
     "seed": McParams.seed,
     "rule": "sticky_moneyness",
 }
-SPAN_FIELDS = _fields(SpanParams, ("delta_weights", "rule"))
+SPAN_FIELDS = _fields(SpanParams, ("delta_weights", "rule", "inter_pairs"))
 DERIBIT_FIELDS = _fields(DeribitParams)
 ADDON_FIELDS = _fields(AddOnParams)
 QUOTE_FIELDS = _fields(QuoteParams)
-SPAN_EXTRA = {"price_scan_range_btc": 0.12, "price_scan_range_eth": 0.15}
+SPAN_EXTRA = {f"price_scan_range_{u.lower()}": v for u, v in SpanParams().price_scan_range.items()}
 MARGIN_HELP = {
     **VAR_HELP,
     **{k: f"SPAN, default {v}" for k, v in {**SPAN_EXTRA, **SPAN_FIELDS}.items()},
@@ -282,12 +281,12 @@ def _build_model(model: str, values: Mapping[str, Any], bundle: MarketBundle) ->
                 u: scalar_number(
                     values.get(f"price_scan_range_{u.lower()}", d), f"price_scan_range_{u.lower()}", lo=0, lo_open=True
                 )
-                for u, d in (("BTC", 0.12), ("ETH", 0.15))
+                for u, d in SpanParams().price_scan_range.items()
             }
             return SpanModel(SpanParams(price_scan_range=scan, **span))
         if model == "deribit":
             p = DeribitParams(**_pick(values, DERIBIT_FIELDS))
-            return DeribitModel({u: p for u in ("BTC", "ETH")})
+            return DeribitModel({u: p for u in bundle.market.surfaces})
         var = {k: _coerce(k, v, VAR_DEFAULTS[k]) for k, v in values.items() if k in VAR_DEFAULTS}
         alpha, measure, rule = var.pop("alpha", 0.995), var.pop("measure", "var"), var.pop("rule", "sticky_moneyness")
         if bundle.histories is not None:

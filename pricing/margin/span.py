@@ -65,7 +65,9 @@ class SpanParams:
     intra_spread_rate : float
         Intra-commodity charge per spread delta, fraction of spot (1%).
     inter_credit_rate : float
-        BTC-ETH credit rate on the weighted price risk of the spread (50%).
+        Inter-commodity credit rate on the weighted price risk of the spread (50%).
+    inter_pairs : tuple of (str, str)
+        Underlying pairs that earn the inter-commodity credit (BTC-ETH).
     som_rate : float
         Short option minimum per short contract, fraction of spot (1%).
     som_mode : {"count", "max_side"}
@@ -85,6 +87,7 @@ class SpanParams:
     delta_weights: tuple[float, float, float, float] = (0.399, 0.242, 0.054, 0.0044)
     intra_spread_rate: float = 0.01
     inter_credit_rate: float = 0.50
+    inter_pairs: tuple[tuple[str, str], ...] = (("BTC", "ETH"),)
     som_rate: float = 0.01
     som_mode: str = "count"
     nov_credit: bool = True
@@ -250,16 +253,19 @@ class SpanModel:
                 "nov": nov,
                 "spot": np.full(batch, spot),
             }
-        if {"BTC", "ETH"} <= set(per):
-            b, e = per["BTC"], per["ETH"]
+        for one, two in p.inter_pairs:
+            if one not in per or two not in per:
+                continue
+            b, e = per[one], per[two]
             usd_b, usd_e = b["net_delta"] * b["spot"], e["net_delta"] * e["spot"]
             matched = np.where(usd_b * usd_e < 0, np.minimum(np.abs(usd_b), np.abs(usd_e)), 0.0)
-            for leg, _usd in ((b, usd_b), (e, usd_e)):
+            for leg in (b, e):
                 wpr = np.divide(leg["price_risk"], np.abs(leg["net_delta"]), out=np.zeros(batch), where=leg["net_delta"] != 0)
-                leg["inter"] = np.minimum(p.inter_credit_rate * (matched / leg["spot"]) * wpr, leg["price_risk"])
+                credit = np.minimum(p.inter_credit_rate * (matched / leg["spot"]) * wpr, leg["price_risk"])
+                leg["inter"] = leg.get("inter", np.zeros(batch)) + credit
         risk_total = np.zeros(batch)
         for leg in per.values():
-            credit = leg.get("inter", np.zeros(batch))
+            credit = np.minimum(leg.get("inter", np.zeros(batch)), leg["price_risk"])  # several pairs: at most the risk
             risk = np.maximum(leg["scan"] + leg["intra"] - credit, leg["som"])
             risk_total += risk
             scan_t += leg["scan"]
