@@ -29,6 +29,13 @@ import numpy as np
 
 ERROR_CODES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!", "#BUSY!")
 EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
+
+
+def to_serial(stamp: datetime) -> float:
+    """A UTC datetime as an Excel date serial (days since 1899-12-30, fraction = time)."""
+    return (stamp - EXCEL_EPOCH).total_seconds() / 86400.0
+
+
 # Excel serials of 1990-01-01 and 2200-01-01: a date outside is almost surely a wrong cell.
 SERIAL_MIN, SERIAL_MAX = 32874.0, 109574.0
 

@@ -26,9 +26,9 @@ from udfs.excel import (
     table,
     titled,
     to_datetime,
+    to_serial,
 )
 from udfs.market import MARGIN_HELP, MarketBundle, addons_arg, market_arg, model_arg
-from udfs.options import to_serial
 from udfs.store import STORE
 
 MARGIN = "clearquote margin"

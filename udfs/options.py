@@ -12,9 +12,9 @@ from pricing.daycount import option_time
 from pricing.errors import PricingInputError, reason_texts
 from pricing.implied_vol import implied_vol
 from pricing.instruments import parse_instrument_name
+from udfs.args import CP, RATE_UNIT, SETTLE, VOL_UNIT
 from udfs.catalogue import excel_function
 from udfs.excel import (
-    EXCEL_EPOCH,
     Field,
     XlError,
     _CellProblem,
@@ -28,15 +28,12 @@ from udfs.excel import (
     scalar_choice,
     scalar_int,
     titled,
+    to_serial,
 )
 
 PRICING = "clearquote pricing"
-CP = {"C": 1, "call": 1, "P": -1, "put": -1, "1": 1, "-1": -1}
-SETTLE = {"linear": "linear", "inverse": "inverse", "usd": "linear", "coin": "inverse"}
 STYLE = {"american": "american", "european": "european"}
 METHOD = {"crr": "crr", "lr": "lr"}
-VOL_UNIT = "decimal: 0.55 = 55%"
-RATE_UNIT = "decimal: 0.05 = 5%"
 GREEK_HEADERS = ("delta", "gamma", "vega", "theta", "rho")
 
 
@@ -241,11 +238,6 @@ def option_time_(as_of: Any, expiry: Any) -> list[list[Any]]:
     for idx in zip(*np.nonzero(errors == None)):  # noqa: E711 - datetimes: one subtraction per cell
         years[idx] = option_time(now[idx], exp[idx])
     return output(years, errors)
-
-
-def to_serial(stamp: Any) -> float:
-    """A UTC datetime as an Excel date serial (days since 1899-12-30, fraction = time)."""
-    return (stamp - EXCEL_EPOCH).total_seconds() / 86400.0
 
 
 @excel_function(

@@ -10,6 +10,7 @@ from pricing import structures as st
 from pricing.errors import PricingInputError
 from pricing.marketdata import load_dvol
 from pricing.varswap import chain_variance_strikes, constant_maturity_variance, vol_of_vol_from_dvol, vol_swap_strike
+from udfs.args import CP, SETTLE
 from udfs.catalogue import excel_function
 from udfs.excel import (
     InputError,
@@ -24,7 +25,6 @@ from udfs.excel import (
     to_datetime,
 )
 from udfs.market import market_arg
-from udfs.options import CP, SETTLE
 from udfs.surface import MARKET, MARKET_DOC
 
 KINDS = {

@@ -11,9 +11,8 @@ from pricing.sabr import hagan_lognormal_vol
 from pricing.surface import fit_table
 from pricing.svi import SviSmile
 from udfs.catalogue import excel_function
-from udfs.excel import Field, XlError, broadcast, dates, numbers, output, scalar, scalar_number, titled
+from udfs.excel import Field, XlError, broadcast, dates, numbers, output, scalar, scalar_number, titled, to_serial
 from udfs.market import make_market, market_arg
-from udfs.options import to_serial
 from udfs.store import STORE
 
 MARKET = "clearquote market"

@@ -22,6 +22,7 @@ from pricing.xva.adjustments import (
 from pricing.xva.profiles import grid as time_grid
 from pricing.xva.profiles import profile as runoff_profile
 from pricing.xva.quote import all_in_price, quote_book, rfq_trades
+from udfs.args import CP
 from udfs.catalogue import excel_function
 from udfs.excel import (
     Field,
@@ -42,7 +43,6 @@ from udfs.excel import (
 from udfs.excel import params as name_values
 from udfs.margin import PORTFOLIO_DOC, portfolio_arg
 from udfs.market import RFQ_HELP, addons_arg, market_arg, model_arg, quote_params_arg, table_rows
-from udfs.options import CP
 
 XVA = "clearquote xva"
 RATE = "decimal: 0.05 = 5%"

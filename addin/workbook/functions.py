@@ -30,7 +30,7 @@ import udfs  # noqa: F401 - registers the catalogue
 from addin.workbook.refs import MISSING
 from udfs.catalogue import CATALOGUE, Spec, safe
 from udfs.excel import XlError as UdfError
-from udfs.names import NAME_TABLE
+from udfs.names import NAME_TABLE, resolve
 
 EMPTY = sh.EMPTY
 
@@ -142,10 +142,8 @@ def register() -> dict[str, Any]:
     return table
 
 
-def catalogue_spec(name: str) -> Spec | None:
-    """The catalogue function a (file) spelling names, or None."""
-    found = NAME_TABLE.get(name.upper())
-    return CATALOGUE[found] if found else None
+catalogue_spec = resolve
+"""The catalogue function a (file) spelling names, or None (``udfs.names.resolve``)."""
 
 
 def is_known(name: str) -> bool:

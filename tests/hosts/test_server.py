@@ -63,7 +63,7 @@ def test_array_with_one_bad_row_gives_real_error_values():
 
 
 def test_bad_argument_raises_xlwings_error_with_the_reason():
-    with pytest.raises(XlwingsError, match="settle: 'bogus' is not one of linear, inverse"):
+    with pytest.raises(XlwingsError, match="settle: 'bogus' is not one of linear, usd, inverse, coin"):
         call("black", [[["C"]], [[60000]], [[55000]], [[0.25]], [[0.55]], [[0]], [["bogus"]]])
 
 
