@@ -24,7 +24,6 @@ from pricing.margin.var import model_from_scenarios
 from pricing.portfolio import Portfolio, from_contracts
 from pricing.revaluation import Market, expand, position_state
 from pricing.scenarios import ScenarioParams, ScenarioSet, historical_scenarios
-from pricing.surface import build_surface
 
 
 def _timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
@@ -48,7 +47,7 @@ def _peak_mb(fn: Callable[[], object]) -> float:
 
 def _setup(n_positions: int, n_candidates: int) -> tuple[Market, Portfolio, Portfolio, ScenarioSet]:
     chain = load_bundled_chain("BTC", "2026-08-21")
-    market = Market(chain.as_of, {"BTC": build_surface(chain)}, {"BTC": chain})
+    market = Market.from_chains([chain])
     live = [c for c in chain.contracts() if (c.expiry - chain.as_of).total_seconds() > 3 * 86400]
     rng = np.random.default_rng(11)
     sizes = rng.choice([-1.0, 1.0], n_positions) * np.round(rng.uniform(0.1, 20.0, n_positions), 1)

@@ -19,7 +19,7 @@ contract, METHODOLOGY B3).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,7 +33,7 @@ from pricing.chain import OptionChain
 from pricing.daycount import days_to_years
 from pricing.errors import PricingInputError, parse_choice
 from pricing.portfolio import OPTION, PERPETUAL, Portfolio
-from pricing.surface import SHOCK_RULES, VolSurface
+from pricing.surface import SHOCK_RULES, VolSurface, build_surface
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,35 @@ class Market:
 
     def spot(self, underlying: str) -> float:
         return self.surface(underlying).spot
+
+    @classmethod
+    def from_chains(cls, chains: Mapping[str, OptionChain] | Sequence[OptionChain], *, smile: str = "svi") -> Market:
+        """The market of option chains: a fitted surface per underlying, as of the latest snapshot.
+
+        Parameters
+        ----------
+        chains : mapping of underlying -> OptionChain, or a sequence of chains
+            One chain per underlying (Deribit layout, :mod:`pricing.chain`).
+        smile : {"svi", "sabr"}
+            Smile model of each expiry (:func:`pricing.surface.build_surface`).
+
+        Returns
+        -------
+        Market
+            ``as_of`` = the latest chain timestamp; the chains are kept for bid/ask and open interest.
+
+        Examples
+        --------
+        >>> from pricing.chain import load_bundled_chain
+        >>> m = Market.from_chains([load_bundled_chain("BTC", "2026-08-21")])
+        >>> sorted(m.surfaces), f"{m.as_of:%Y-%m-%d %H:%M}"
+        (['BTC'], '2026-08-21 09:47')
+        """
+        by_code = dict(chains) if isinstance(chains, Mapping) else {c.underlying: c for c in chains}
+        if not by_code:
+            raise PricingInputError("chains: at least one option chain is needed")
+        surfaces = {u: build_surface(c, model=smile) for u, c in by_code.items()}
+        return cls(max(c.as_of for c in by_code.values()), surfaces, by_code)
 
 
 @dataclass(frozen=True)

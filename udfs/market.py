@@ -32,7 +32,7 @@ from pricing.margin.var import ScenarioVarModel, fhs_model, hvar_model, mc_model
 from pricing.marketdata import BUNDLED_DATES, CHAIN_DATES, DailySeries
 from pricing.revaluation import Market
 from pricing.scenarios import McParams, ScenarioParams, historical_scenarios, monte_carlo_scenarios
-from pricing.surface import VolSurface, build_surface
+from pricing.surface import VolSurface
 from pricing.xva.quote import QuoteParams
 from udfs.excel import (
     InputError,
@@ -80,11 +80,9 @@ class MarketBundle:
 
 def _fit(chains: Mapping[str, OptionChain], smile: str) -> Market:
     try:
-        surfaces = {u: build_surface(c, model=smile) for u, c in chains.items()}
+        return Market.from_chains(chains, smile=smile)
     except (PricingInputError, DataError) as exc:
         raise InputError(f"chain: the surface cannot be fitted: {exc}") from None
-    as_of = max(c.as_of for c in chains.values())
-    return Market(as_of, surfaces, dict(chains))
 
 
 def _label(b: MarketBundle) -> str:

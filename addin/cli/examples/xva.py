@@ -9,7 +9,6 @@ import numpy as np
 from pricing.chain import load_bundled_chain
 from pricing.margin.var import hvar_model
 from pricing.revaluation import Market
-from pricing.surface import build_surface
 from pricing.xva.quote import QuoteParams, article_quote, quote_book
 
 
@@ -21,8 +20,8 @@ def full_model_rfq(notional_usd: float = 10_000_000.0, target_premium: float = 0
     empty book (the article's $25.2M book is not given).
     """
     chain = load_bundled_chain("BTC", "2026-08-21")
-    surface = build_surface(chain)
-    market = Market(chain.as_of, {"BTC": surface}, {"BTC": chain})
+    market = Market.from_chains([chain])
+    surface = market.surface("BTC")
     target = chain.as_of + timedelta(days=90)
     expiries = np.unique(chain.expiry)
     best = expiries[np.argmin(np.abs((expiries - np.datetime64(target.replace(tzinfo=None))).astype(np.int64)))]
