@@ -27,7 +27,6 @@ from pricing.xva.adjustments import (
     ccp_default_params,
     ccva,
     fva_im_lifetime,
-    fva_im_simple,
     kva_lifetime,
     kva_simple,
     mva_vm_settlement_lag,
@@ -249,58 +248,6 @@ def two_way(
         float(all_in_price(base, bid_cost, spread, "bid", p.tick)),
     )
     return bid, ask
-
-
-# -- the source article's worked example (METHODOLOGY F1) -------------------------------------------
-
-
-@dataclass(frozen=True)
-class ArticleExample:
-    base: float = 550_000.0
-    im_before: float = 25_200_000.0
-    im_after: float = 26_150_000.0
-    sofr: float = 0.04763
-    funding_spread: float = 0.005
-    days: float = 90.0
-    kva_exposure: float = 20_000_000.0  # τ = 1 in the article's form (F1: 2x notional at CoC 10%)
-    risk_weight: float = 0.02
-    capital_ratio: float = 0.08
-    cost_of_capital: float = 0.10
-    ccva_pd: float = 0.0020  # F1's illustrative split: PD 0.20% on ΔIM over the quarter
-    ccva_lgd: float = 0.60
-    mva_plus_ccva: float = 1_100.0
-    profit_margin: float = 2_000.0
-
-
-def article_quote(ex: ArticleExample | None = None) -> dict[str, float]:
-    """Every line of the article's $568,800 quote, from its stated inputs.
-
-    FVA = ΔIM (SOFR + 50 bp) 90/360 (12,499.63, the article's $12,500 rounded); KVA = exposure
-    RW CR CoC with τ = 1 (3,200); CCVA = ΔIM · 0.25 · 0.20% · 60% (285, METHODOLOGY F1's
-    illustrative split); the article gives MVA only inside MVA + CCVA = 1,100, so MVA = 815 is
-    that residual, an input here, not a model output. Quote rounded up to the dollar.
-    """
-    e = ex or ArticleExample()
-    delta_im = e.im_after - e.im_before
-    fva = fva_im_simple(delta_im, e.sofr + e.funding_spread, 0.0, e.days)
-    kva = kva_simple(e.kva_exposure, e.risk_weight, e.capital_ratio, e.cost_of_capital, 1.0)
-    cc = delta_im * e.days / 360.0 * e.ccva_pd * e.ccva_lgd
-    mva = e.mva_plus_ccva - cc
-    total = fva + kva + mva + cc
-    quote = float(all_in_price(e.base, fva + kva + mva + cc, e.profit_margin, "ask", 1.0))
-    return {
-        "base": e.base,
-        "im_before": e.im_before,
-        "im_after": e.im_after,
-        "delta_im": delta_im,
-        "FVA": fva,
-        "KVA": kva,
-        "MVA": mva,
-        "CCVA": cc,
-        "total_adjustments": total,
-        "profit_margin": e.profit_margin,
-        "quote": quote,
-    }
 
 
 # -- quote books --------------------------------------------------------------------------------

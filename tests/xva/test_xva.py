@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from addin.cli.examples.xva import article_quote
 from pricing.errors import PricingInputError
 from pricing.instruments import OptionContract
 from pricing.margin.addons import AddOnParams
@@ -21,7 +22,7 @@ from pricing.xva.adjustments import (
     saccr_option,
 )
 from pricing.xva.profiles import grid, profile
-from pricing.xva.quote import QuoteParams, TradeRisk, article_quote, quote_book, two_way
+from pricing.xva.quote import QuoteParams, TradeRisk, quote_book, two_way
 from tests.conftest import EXPIRY
 
 
