@@ -182,10 +182,6 @@ class Greeks:
 
     FIELDS = ("price", "delta", "gamma", "vega", "theta", "rho", "vanna", "volga")
 
-    def as_array(self) -> FloatArray:
-        """Stack the fields on a last axis, in :attr:`FIELDS` order."""
-        return np.stack([getattr(self, name) for name in self.FIELDS], axis=-1)
-
 
 def black76_greeks(
     cp: ArrayLike,

@@ -20,7 +20,6 @@ Shocks for scenario revaluation:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -135,19 +134,6 @@ class VolSurface:
         c0 = np.where(t < t0, t / t0, np.where(t > t1, 0.0, 1.0 - a))
         c1 = np.where(t < t0, 0.0, np.where(t > t1, t / t1, a))
         return i0, i1, c0, c1
-
-    def total_variance_rows(self, k: FloatArray, t_years: FloatArray) -> FloatArray:
-        """w(k[i, j], T[i]) for a (rows, cols) k and one maturity per row."""
-        kk = np.asarray(k, dtype=np.float64)
-        i0, i1, c0, c1 = self.variance_weights(t_years)
-        out = np.empty(np.broadcast_shapes(kk.shape, (i0.size, 1)))
-        kk = np.broadcast_to(kk, out.shape)
-        for a, b in {(int(x), int(y)) for x, y in zip(i0, i1)}:
-            rows = np.flatnonzero((i0 == a) & (i1 == b))
-            out[rows] = c0[rows, None] * self.smiles[a].total_variance(kk[rows]) + c1[rows, None] * self.smiles[b].total_variance(
-                kk[rows]
-            )
-        return out
 
     def vol(
         self,
@@ -373,7 +359,3 @@ def fit_table(surface: VolSurface) -> list[dict[str, object]]:
         }
         for f in surface.fits
     ]
-
-
-def smile_params(surface: VolSurface) -> Sequence[dict[str, float]]:
-    return [s.params() for s in surface.smiles]

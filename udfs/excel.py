@@ -344,17 +344,6 @@ def scalar_bool(value: Any, name: str, *, default: bool) -> bool:
     return BOOLS[key]
 
 
-def scalar_text(value: Any, name: str, *, default: str | None = None) -> str:
-    cell = scalar(value, name)
-    if is_blank(cell):
-        if default is None:
-            raise InputError(f"{name}: the cell is blank; text is required")
-        return default
-    if not isinstance(cell, str):
-        raise InputError(f"{name}: {_describe(cell)} where text belongs")
-    return cell.strip()
-
-
 # ----------------------------------------------------------------------------- tables
 
 

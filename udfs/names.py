@@ -13,7 +13,6 @@ from __future__ import annotations
 from udfs.catalogue import CATALOGUE, PREFIX, Spec
 
 FILE_PREFIXES = ("_xludf.", "_xll.")
-NAMESPACES = (f"{PREFIX}.", f"{PREFIX}_DEV.", f"{PREFIX}_")
 
 
 def spellings(spec: Spec) -> tuple[str, ...]:

@@ -59,10 +59,6 @@ class Ref:
     def relative_rows(self) -> bool:
         return not (self.abs_row1 and self.abs_row2)
 
-    @property
-    def relative(self) -> bool:
-        return not (self.abs_row1 and self.abs_row2 and self.abs_col1 and self.abs_col2)
-
     def shifted(self, drow: int, dcol: int = 0) -> Ref:
         """The reference as it reads in a cell ``drow`` rows below (Excel's copy rule)."""
         return Ref(
@@ -185,21 +181,6 @@ def _general(row: int, col: int):  # type: ignore[no-untyped-def]
         return r1c1(ref, row, col)
 
     return one
-
-
-def _shape_key_reference(formula: str, row: int, col: int) -> str:
-    """The general (slower) form of :func:`shape_key`, every reference through :func:`parse_ref`; a test oracle."""
-
-    def rewrite(segment: str) -> str:
-        def one(m: re.Match[str]) -> str:
-            ref = parse_ref(m.group(0))
-            if ref is None:
-                return m.group(0)
-            return r1c1(ref, row, col)
-
-        return _REF.sub(one, segment)
-
-    return _outside_strings(formula, rewrite)
 
 
 def function_names(formula: str) -> list[str]:

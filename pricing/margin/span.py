@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from pricing._typing import FloatArray
+from pricing._typing import FloatArray, IntArray
 from pricing.black import black76_greeks
 from pricing.daycount import days_to_years
 from pricing.errors import PricingInputError, parse_choice
@@ -118,17 +118,29 @@ class SpanParams:
             ) from None
 
 
-def scan_risk(risk_arrays: FloatArray, quantities: FloatArray) -> tuple[float, int]:
-    """Scan risk of 16-value risk arrays (losses positive, extreme rows already weighted).
+def scan_risk(portfolio_arrays: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Scan risk of portfolio risk arrays, as :class:`SpanModel` charges it.
 
-    Returns (max(max_j Σ_k q_k RA_kj, 0), index j of the worst scenario, 0-based).
+    Parameters
+    ----------
+    portfolio_arrays : array, shape (batch, 16)
+        Σ_k q_k RA_k per portfolio (losses positive, extreme rows already weighted by
+        ``extreme_cover``), USD.
+
+    Returns
+    -------
+    (scan, worst) : arrays of shape (batch,)
+        ``max(max_j A_j, 0)`` and the 0-based index j of the worst scenario.
+
+    Notes
+    -----
+    CME SPAN: the scan risk is the largest loss over the 16 risk-array scenarios, floored at 0
+    (McMillan, *Options as a Strategic Investment*, 5th ed., ch. 34; METHODOLOGY A).
     """
-    arrays = np.asarray(risk_arrays, dtype=np.float64)
+    arrays = np.asarray(portfolio_arrays, dtype=np.float64)
     if arrays.ndim != 2 or arrays.shape[1] != 16:
-        raise PricingInputError(f"risk_arrays: expected (positions, 16), got shape {arrays.shape}")
-    total = np.asarray(quantities, dtype=np.float64) @ arrays
-    j = int(np.argmax(total))
-    return max(float(total[j]), 0.0), j
+        raise PricingInputError(f"portfolio_arrays: expected (batch, 16), got shape {arrays.shape}")
+    return np.maximum(arrays.max(axis=1), 0.0), np.argmax(arrays, axis=1)
 
 
 @dataclass(frozen=True)
@@ -234,7 +246,7 @@ class SpanModel:
             deltas = linear[:, o + 16 : o + 16 + nt]
             nov = linear[:, o + 16 + nt]
             spot = market.spot(u)
-            scan = np.maximum(arr.max(axis=1), 0.0)
+            scan, _ = scan_risk(arr)
             spreads = np.minimum(np.maximum(deltas, 0).sum(axis=1), np.maximum(-deltas, 0).sum(axis=1))
             intra = p.intra_spread_rate * spot * spreads
             time_risk = 0.5 * (arr[:, 0] + arr[:, 1])

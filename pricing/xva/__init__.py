@@ -7,5 +7,3 @@ first one MVA. User-facing labels keep the article's names; internal keys are un
 component). Never add a textbook MVA on top of ``fva_im``: that would count IM funding twice.
 Sign convention everywhere: positive = a cost to the desk, which widens the quote.
 """
-
-LABELS = {"fva_im": "FVA", "mva_vm": "MVA", "kva": "KVA", "ccva": "CCVA"}

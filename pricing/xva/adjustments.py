@@ -75,25 +75,6 @@ def mva_vm_settlement_lag(
     return float(s_b * lag_days / 365.0 * flow * discount(days, check_rate(discount_rate, "discount_rate")).sum())
 
 
-def mva_vm_general(
-    expected_negative: FloatArray,
-    expected_positive: FloatArray,
-    times: FloatArray,
-    borrow_spread: float,
-    lend_spread: float,
-    discount_rate: float = 0.0,
-) -> float:
-    """Σ_i δ_i DF_i {s_b E[(-N(t_i))^+] - s_l E[N(t_i)^+]} on a net-collateral profile N (ORE-style FVA, D2/D3)."""
-    t = np.asarray(times, dtype=np.float64)
-    neg, pos = np.asarray(expected_negative, dtype=np.float64), np.asarray(expected_positive, dtype=np.float64)
-    if np.any(neg < 0) or np.any(pos < 0):
-        raise PricingInputError("expected_negative and expected_positive are expectations of positive parts: must be >= 0")
-    s_b, s_l = check_rate(borrow_spread, "borrow_spread"), check_rate(lend_spread, "lend_spread")
-    delta = np.diff(t) * ACT360_PER_ACT365
-    df = discount(t[1:], check_rate(discount_rate, "discount_rate"))
-    return float(np.sum(delta * df * (s_b * neg[1:] - s_l * pos[1:])))
-
-
 # -- KVA ------------------------------------------------------------------------------------------
 
 

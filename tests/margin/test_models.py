@@ -55,11 +55,11 @@ CALL_ARRAY = [460, -610, 2640, 1730, -1270, -2340, 5210, 4540, -2540, -3430, 806
 
 
 def test_mcmillan_span_examples() -> None:
+    # The function SpanModel.assemble charges the scan with, on the book's two portfolios.
     arrays = -np.array([FUTURE_ARRAY, CALL_ARRAY], dtype=float)  # to losses-positive
-    long_call, j = scan_risk(arrays, [0, 1])
-    assert long_call == 3990 and j + 1 == 14  # book: $3,990, scenario 14
-    covered_write, j = scan_risk(arrays, [1, -1])
-    assert covered_write == 6620 and j + 1 == 13  # book: $6,620, scenario 13
+    scan, worst = scan_risk(np.array([[0, 1], [1, -1]], dtype=float) @ arrays)
+    assert scan[0] == 3990 and worst[0] + 1 == 14  # long call: book $3,990, scenario 14
+    assert scan[1] == 6620 and worst[1] + 1 == 13  # covered write: book $6,620, scenario 13
 
 
 def test_deribit_api_example_perpetual_vector_and_roll_shock(seed_market: Market) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import zipfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from addin.cli import main
 from addin.workbook.book import BookError
 from addin.workbook.engine import recalc, recalculate, validate
 from addin.workbook.functions import ELEMENTWISE
-from addin.workbook.refs import MISSING, fill_missing, shape_key
+from addin.workbook.refs import _REF, MISSING, _outside_strings, fill_missing, parse_ref, r1c1, shape_key
 from pricing.black import black76_price
 
 XLAM = Path(__file__).resolve().parents[2] / "addin" / "excel" / "addin.clearquote.xlam"
@@ -49,7 +50,6 @@ def digest(path: Path) -> str:
     ],
 )
 def test_fast_shape_key_equals_the_general_one(formula: str) -> None:
-    from addin.workbook.refs import _shape_key_reference
 
     assert shape_key(formula, 2, 5) == _shape_key_reference(formula, 2, 5)
 
@@ -332,3 +332,18 @@ def test_an_omitted_catalogue_argument_takes_its_default_as_in_excel(tmp_path: P
     v = recalculate(book(tmp_path / "m.xlsx", fill)).book.sheet("S", "S").values
     assert v[1, 1] == v[2, 1] == pytest.approx(7.965567455405804, rel=1e-12)
     assert isinstance(v[3, 1], XlError) and "settle" in v[3, 1].reason
+
+
+def _shape_key_reference(formula: str, row: int, col: int) -> str:
+    """The general (slower) form of ``shape_key``: every reference through ``parse_ref`` (the oracle for the fast path)."""
+
+    def rewrite(segment: str) -> str:
+        def one(m: re.Match[str]) -> str:
+            ref = parse_ref(m.group(0))
+            if ref is None:
+                return m.group(0)
+            return r1c1(ref, row, col)
+
+        return _REF.sub(one, segment)
+
+    return _outside_strings(formula, rewrite)
