@@ -51,8 +51,8 @@ class OptionChain:
         Mark implied vol, decimal.
     mark_price, bid_price, ask_price : ndarray
         Coin prices (NaN where there is no quote).
-    open_interest : ndarray
-        Contracts (NaN if not given).
+
+    An ``open_interest`` column is accepted and ignored: no model reads it yet.
     """
 
     underlying: str
@@ -68,7 +68,6 @@ class OptionChain:
     mark_price: FloatArray
     bid_price: FloatArray
     ask_price: FloatArray
-    open_interest: FloatArray
 
     def __len__(self) -> int:
         return len(self.names)
@@ -95,7 +94,6 @@ class OptionChain:
                 "mark_price",
                 "bid_price",
                 "ask_price",
-                "open_interest",
             )
         }
         return OptionChain(self.underlying, self.as_of, self.spot, names, **arrays)
@@ -138,7 +136,6 @@ def _build(underlying: str, as_of: datetime, rows: Sequence[tuple[int, Mapping[s
         mark_price=col("mark_price"),
         bid_price=col("bid_price", blank=True),
         ask_price=col("ask_price", blank=True),
-        open_interest=col("open_interest", blank=True),
     )
 
 
