@@ -1,41 +1,25 @@
-"""XVA adjustments against hand calculations (METHODOLOGY D3-D5, F1) and quote properties."""
+"""Properties of the XVA and the quote assembly: linearity, profile ordering, tighter quotes for lower
+IM, batch vs accept mode, the vega spread's units.
+"""
 
-import numpy as np
+from __future__ import annotations
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from addin.cli.examples.xva import article_quote
 from pricing.errors import PricingInputError
 from pricing.instruments import OptionContract
 from pricing.margin.addons import AddOnParams
 from pricing.margin.var import hvar_model
 from pricing.portfolio import from_contracts
 from pricing.xva.adjustments import (
-    ccva,
     fva_im_lifetime,
     fva_im_simple,
-    k_cm,
-    kva_lifetime,
-    kva_simple,
-    mva_vm_settlement_lag,
-    saccr_option,
 )
 from pricing.xva.profiles import grid, profile
 from pricing.xva.quote import QuoteParams, TradeRisk, quote_book, two_way
 from tests.conftest import EXPIRY
-
-
-def test_article_worked_example_every_line() -> None:
-    a = article_quote()
-    assert a["delta_im"] == 950_000  # 26,150,000 - 25,200,000
-    assert round(a["FVA"]) == 12_500  # 950,000 x (4.763% + 0.50%) x 90/360 = 12,499.63
-    assert a["KVA"] == pytest.approx(3_200, abs=1e-9)  # 20M x 2% x 8% x 10% x 1 (inputs stated in F1)
-    assert a["MVA"] + a["CCVA"] == pytest.approx(1_100, abs=1e-9)
-    assert a["CCVA"] == pytest.approx(285, abs=1e-9)  # 950,000 x 0.25 x 0.20% x 60%
-    assert round(a["total_adjustments"]) == 16_800
-    assert a["profit_margin"] == 2_000
-    assert a["quote"] == 568_800
 
 
 def test_fva_lifetime_equals_simple_form_for_flat_profile_and_zero_discount() -> None:
@@ -57,52 +41,6 @@ def test_fva_is_linear_in_delta_im_and_spread(dim: float, spread: float, k: floa
 def test_sqrt_runoff_profile_costs_less_than_flat() -> None:
     t = grid(1.0)
     assert fva_im_lifetime(profile(1e6, t, "sqrt"), t, 0.05, 0.0) < fva_im_lifetime(profile(1e6, t), t, 0.05, 0.0)
-
-
-def test_mva_settlement_lag_hand_calculation() -> None:
-    # 10 days, |delta| 100 BTC, S 50,000, vol 50%, spread 50 bp, lag 1 day, DF = 1:
-    # 10 x 0.005 x (1/365) x 0.8 x 100 x 50,000 x 0.5 x sqrt(1/365)
-    expected = 10 * 0.005 / 365 * 0.8 * 100 * 50_000 * 0.5 * np.sqrt(1 / 365)
-    assert mva_vm_settlement_lag(100, 50_000, 0.5, 10 / 365, 0.005) == pytest.approx(expected, rel=1e-12)
-
-
-def test_saccr_option_hand_calculation() -> None:
-    # Bought ATM call, 1 BTC at 50,000, T = 0.25, margined MPOR 5 bd, no collateral:
-    # d = 0.5 x 1.2^2 x 0.25 / (1.2 x 0.5) = 0.3; delta = N(0.3); MF = 1.5 sqrt(5/250).
-    r = saccr_option(1, 1, 50_000, 50_000, 1.0, 0.25)
-    from scipy.stats import norm
-
-    delta = norm.cdf(0.3)
-    addon = 0.32 * delta * 50_000 * 1.5 * np.sqrt(5 / 250)
-    assert r.supervisory_delta == pytest.approx(delta, rel=1e-12)
-    assert r.addon == pytest.approx(addon, rel=1e-12)
-    assert r.ead == pytest.approx(1.4 * addon, rel=1e-12)  # RC = 0, multiplier = 1
-    sold_put = saccr_option(-1, -1, 50_000, 50_000, 1.0, 0.25)
-    assert sold_put.supervisory_delta == pytest.approx(norm.cdf(-0.3), rel=1e-12)
-    with_im = saccr_option(1, 1, 50_000, 50_000, 1.0, 0.25, posted_im_non_br=10_000)
-    assert with_im.replacement_cost == 10_000 and with_im.ead == pytest.approx(1.4 * (10_000 + addon))
-
-
-def test_kva_forms() -> None:
-    assert kva_simple(80_000_000, 0.02, 0.08, 0.10, 0.25) == pytest.approx(3_200)  # F1: tau = 0.25 needs 8x notional
-    t = grid(1.0)
-    assert kva_lifetime(np.full(t.size, 1e6), t, 0.02, 0.08, 0.10) == pytest.approx(1e6 * 0.02 * 0.08 * 0.10, rel=1e-12)
-    assert k_cm(1e6, 1e5, 5e5, 4.5e6) == pytest.approx(max(1e6 * 1e5 / 5e6, 0.0016 * 1e5))
-
-
-def test_ccva_hand_calculation() -> None:
-    t = np.array([0.0, 0.25])
-    pd = 1 - (1 - 0.01) ** 0.25
-    assert ccva(np.array([0.0, 1e6]), t, 0.01, 0.6) == pytest.approx(0.6 * pd * 1e6, rel=1e-12)
-
-
-def test_percent_rates_are_refused_with_a_hint() -> None:
-    with pytest.raises(PricingInputError, match=r"percentage.*0.0526"):
-        fva_im_simple(1e6, 5.26)
-    with pytest.raises(PricingInputError, match="tenor"):
-        grid(-1.0)
-    with pytest.raises(PricingInputError, match="spread_policy"):
-        QuoteParams(spread_policy="huge")
 
 
 def test_lower_im_gives_a_tighter_quote() -> None:
