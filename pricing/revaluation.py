@@ -14,7 +14,7 @@ Every position is repriced from scratch under every scenario (no greeks approxim
 Units: linear instruments are valued in USD; inverse (coin-settled) ones in coin, converted
 to USD at the scenario spot S' = S e^r. The coin P&L of a linear instrument is its USD P&L
 divided by S'. Futures P&L: linear q (F' - F); inverse q (1 - F/F') coin (Deribit's inverse
-contract, METHODOLOGY B3).
+contract, docs/methodology.md §B3).
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 A scenario is, per underlying, an h-day log return of the spot and an h-day change of the log
 of implied vol, both taken from the **same dates** for every underlying so that the BTC/ETH
-correlation and the spot/vol correlation of the history are kept (METHODOLOGY C3).
+correlation and the spot/vol correlation of the history are kept (docs/methodology.md §C3).
 
-Historical scenarios (METHODOLOGY C3.2): daily closes S_0..S_n in the look-back window give the
+Historical scenarios (docs/methodology.md §C3.2): daily closes S_0..S_n in the look-back window give the
 overlapping returns r_t = ln(S_t / S_{t-h}), t = h..n, so N = n - h + 1. Five years of 24/7
 closes (1,826 prices) at h = 2 give N = 1,824.
 
@@ -15,7 +15,7 @@ the ratio of standard deviations sd(Δ ln DVOL) / sd(Δ ln RV30) measured where 
 (a documented fallback: realised vol moves more slowly than implied vol). Every scenario set
 reports which scenarios used the fallback.
 
-Filtered historical simulation (METHODOLOGY C3.3, LCH PAIRS): daily EWMA variance
+Filtered historical simulation (docs/methodology.md §C3.3, LCH PAIRS): daily EWMA variance
 σ²_t = λ σ²_{t-1} + (1 - λ) r²_{t-1}; a scenario over days (t-h, t] is rescaled by
 σ_now / σ_{t-h+1}, the ratio of today's forecast to the forecast at the start of the window,
 with σ_now floored at ``vol_floor_ratio`` times the window's average forecast (an
@@ -243,7 +243,7 @@ def _ewma_forecasts(daily: FloatArray, lam: float, seed_days: int = 30) -> Float
 def _filter(
     changes: FloatArray, daily_dates: np.ndarray, daily: FloatArray, ends: np.ndarray, h: int, lam: float, floor: float
 ) -> FloatArray:
-    """Rescale h-day changes ending on ``ends`` by σ_now / σ_start (METHODOLOGY C3.3)."""
+    """Rescale h-day changes ending on ``ends`` by σ_now / σ_start (docs/methodology.md §C3.3)."""
     sigma = _ewma_forecasts(daily, lam)  # sigma[i]: forecast for daily[i], using daily[:i]
     start_pos = np.searchsorted(daily_dates, ends - np.timedelta64(h - 1, "D"))
     last = np.searchsorted(daily_dates, ends[-1], side="right")

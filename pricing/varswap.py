@@ -142,7 +142,7 @@ def vol_swap_strike(variance: float, t_years: float, vol_of_vol: float) -> tuple
     (strike, method)
         ``method`` is ``"brockhaus-long"`` (second-order: sqrt(K) - Var[V]/(8 K^1.5)) while
         Var[V]/E[V]^2 <= 0.5, else ``"lognormal"`` (exact for lognormal realised variance:
-        sqrt(K) exp(-s^2/2)), per METHODOLOGY E2.
+        sqrt(K) exp(-s^2/2)), per docs/methodology.md §E2.
 
     Notes
     -----

@@ -29,7 +29,7 @@ def seed_market() -> Market:
 
 @pytest.fixture(scope="session")
 def ratio_spread():
-    """+10 x C(50k), -15 x C(55k), 30 days, 1 BTC per option (METHODOLOGY F2)."""
+    """+10 x C(50k), -15 x C(55k), 30 days, 1 BTC per option (docs/methodology.md §F2)."""
     return from_contracts(
         [OptionContract("BTC", EXPIRY, 50_000.0, 1, "linear"), OptionContract("BTC", EXPIRY, 55_000.0, 1, "linear")], [10, -15]
     )

@@ -106,7 +106,7 @@ def margin_result(portfolio: Any, market: Any, model: Any, params_: Any) -> tupl
 def im(portfolio: Any, market: Any, model: Any = "hvar", params: Any = None) -> list[list[Any]]:
     """Initial margin of a portfolio under a local replica of a CCP's margin model.
 
-    Notes: METHODOLOGY A (SPAN), B (Deribit PM), C (HS/FHS/MC VaR with full revaluation,
+    Notes: docs/methodology.md §A (SPAN), B (Deribit PM), C (HS/FHS/MC VaR with full revaluation,
     overlapping 2-day returns over 5 years, 99.5%), C5-C6 (add-ons, EMIR Art. 28 APC).
     """
     return [[margin_result(portfolio, market, model, params)[0].total]]

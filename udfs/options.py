@@ -88,7 +88,7 @@ def black(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rate: Any 
     """Black-76 option price on a forward, linear (USD) or inverse (coin-settled, Deribit).
 
     Notes: c = e^{-rT} [F N(d1) - K N(d2)], d1,2 = (ln F/K ± σ²T/2) / σ√T (Black 1976; Hull,
-    Options, Futures and Other Derivatives, 11th ed., §18.8). T = 0 gives intrinsic value.
+    Options, Futures and Other Derivatives, 9th ed., eq. 18.9-18.10). T = 0 gives intrinsic value.
     """
     mode = scalar_choice(settle, "settle", SETTLE, default="linear")
     _, values, errors = broadcast(*_market_fields(cp, forward, strike, t_years, vol, rate))
@@ -119,7 +119,7 @@ def black_greeks(
 ) -> list[list[Any]]:
     """Black-76 greeks, one row per option.
 
-    Notes: analytic derivatives of the Black-76 price (Hull 11th ed. §19); for inverse
+    Notes: analytic derivatives of the Black-76 price (Hull, OFOD 9th ed., ch. 19); for inverse
     options the delta is premium-adjusted, dV/dF - V/F (the coin premium moves with F).
     """
     mode = scalar_choice(settle, "settle", SETTLE, default="linear")
@@ -187,7 +187,7 @@ def implied_vol_(
         "method": "crr (Cox-Ross-Rubinstein, default) or lr (Leisen-Reimer, odd steps)",
     },
     returns="option price, USD per coin, same shape as the inputs",
-    example='=CQ_BINOMIAL("P", 50, 50, 5/12, 0.4, 0.1, , 5) -> 4.4885 (Hull, 11th ed., Ex. 21.1: 4.49)',
+    example='=CQ_BINOMIAL("P", 50, 50, 5/12, 0.4, 0.1, , 5) -> 4.4885 (Hull, OFOD 9th ed., Ex. 21.1: 4.49)',
 )
 def binomial(
     cp: Any,
@@ -203,7 +203,7 @@ def binomial(
 ) -> list[list[Any]]:
     """Binomial-tree price of American or European options (CRR or Leisen-Reimer).
 
-    Notes: Cox, Ross and Rubinstein (1979); Leisen and Reimer (1996); Hull 11th ed. §21.
+    Notes: Cox, Ross and Rubinstein (1979); Leisen and Reimer (1996); Hull, OFOD 9th ed., ch. 21.
     Vectorised across options; the loop is over time steps.
     """
     n = scalar_int(steps, "steps", default=200, lo=1, hi=5000)

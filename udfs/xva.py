@@ -83,7 +83,7 @@ def per_cell(fn: Callable[..., float], *fields: Field) -> list[list[Any]]:
 def fva(delta_im: Any, funding_rate: Any, im_rate: Any, days: Any, basis: Any = 360) -> list[list[Any]]:
     """Funding cost of the initial margin a trade adds, the source article's simple form.
 
-    Notes: FVA = ΔIM (r_F - r_IM) d / 360 (article; METHODOLOGY D2). In the textbooks this
+    Notes: FVA = ΔIM (r_F - r_IM) d / 360 (article; docs/methodology.md §D2). In the textbooks this
     cost is MVA (Green 2015, ch. 9); clearquote keeps the article's label.
     """
     b = scalar_number(basis, "basis", default=360.0, lo=1, hi=366)
@@ -121,7 +121,7 @@ def fva_lifetime(
     step_days: Any = 7,
     discount_rate: Any = 0.0,
 ) -> list[list[Any]]:
-    """FVA over the life of the trade on a run-off profile of ΔIM (METHODOLOGY D2, lifetime form)."""
+    """FVA over the life of the trade on a run-off profile of ΔIM (docs/methodology.md §D2, lifetime form)."""
     shape = scalar_choice(profile, "profile", PROFILES, default="flat")
     step = scalar_number(step_days, "step_days", default=7.0, lo=0.01, lo_open=True, hi=365)
     r_d = scalar_number(discount_rate, "discount_rate", default=0.0, lo=-0.05, hi=1)
@@ -158,7 +158,7 @@ def fva_lifetime(
 def mva(
     abs_delta_coin: Any, spot: Any, vol: Any, tenor_years: Any, borrow_spread: Any, lag_days: Any = 1.0, discount_rate: Any = 0.0
 ) -> list[list[Any]]:
-    """Cost of funding variation margin over the settlement lag (METHODOLOGY D3).
+    """Cost of funding variation margin over the settlement lag (docs/methodology.md §D3).
 
     Notes: MVA = s_B (lag/365) Σ_t E|ΔV| DF, with E|ΔV| = |Δ| S σ √(1/365) √(2/π) per day.
     """
@@ -189,7 +189,7 @@ def mva(
     example="=CQ_KVA(20000000, 0.02, 0.08, 0.1) -> 3200 (the article's KVA)",
 )
 def kva(exposure: Any, risk_weight: Any, capital_ratio: Any, cost_of_capital: Any, tenor_years: Any = 1.0) -> list[list[Any]]:
-    """Capital cost, the article's simple form (METHODOLOGY D4-D6)."""
+    """Capital cost, the article's simple form (docs/methodology.md §D4-D6)."""
     return per_cell(
         kva_simple,
         numbers(exposure, "exposure", lo=0, unit="USD"),
@@ -244,7 +244,7 @@ def saccr(
     margined: Any = True,
     headers: Any = True,
 ) -> list[list[Any]]:
-    """SA-CCR exposure of a single option (Basel CRE52; METHODOLOGY D5)."""
+    """SA-CCR exposure of a single option (Basel CRE52; docs/methodology.md §D5)."""
     w = scalar_choice(cp, "cp", CP, default=None)
     d = scalar_choice(direction, "direction", {"1": 1, "-1": -1, "long": 1, "short": -1, "buy": 1, "sell": -1}, default=None)
     r = saccr_option(
@@ -290,7 +290,7 @@ def ccva_(
     profile: Any = "flat",
     discount_rate: Any = 0.0,
 ) -> list[list[Any]]:
-    """Expected loss from the CCP's own default on posted, non-remote IM (METHODOLOGY D7)."""
+    """Expected loss from the CCP's own default on posted, non-remote IM (docs/methodology.md §D7)."""
     kind = scalar(ccp_type, "ccp_type")
     pd0, lgd0 = ccp_default_params("qccp" if is_blank(kind) else str(kind).strip().lower())
     pd_ = scalar_number(pd_annual, "pd_annual", default=pd0, lo=0, hi=1)
@@ -404,7 +404,7 @@ def rfq(rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any
     """The whole cleared-RFQ pipeline per row: base price, pre-trade margin, XVA, two-way quote.
 
     Notes: base from the fitted surface; ΔIM per side from the margin replica against the
-    portfolio (one batch); FVA/MVA/KVA/CCVA by METHODOLOGY D; quote by CQ_QUOTE's rule.
+    portfolio (one batch); FVA/MVA/KVA/CCVA by docs/methodology.md §D; quote by CQ_QUOTE's rule.
     """
     bundle = market_arg(market)
     values = name_values(params, "params", RFQ_HELP)

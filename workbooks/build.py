@@ -219,7 +219,7 @@ def seed_example() -> Workbook:
     wb = _workbook()
     ws = wb.active
     ws.title = "Seed"
-    ws["A1"] = "The source article's worked quote: a $10M 3-month BTC call, centrally cleared (METHODOLOGY F1)"
+    ws["A1"] = "The source article's worked quote: a $10M 3-month BTC call, centrally cleared (docs/methodology.md §F1)"
     ws["A1"].font = Font(bold=True, size=13)
     _header(ws, 3, ["input", "value", "source"])
     inputs = [
@@ -351,7 +351,7 @@ def margin_lab() -> Workbook:
     lab["A42"], lab["B42"] = "desk margin parameters", "(the replica's defaults, stated)"
     lab["A43"], lab["B43"] = "alpha", 0.995
     lab["A44"], lab["B44"] = "horizon_days", 2.0
-    lab["C13"] = "ratio to the article (METHODOLOGY F2: with 1-BTC options the article's figure is not reachable)"
+    lab["C13"] = "ratio to the article (docs/methodology.md §F2: with 1-BTC options the article's figure is not reachable)"
     lab["D13"] = "=B13/B12"
     # The hedge: of the desk book's own options, the trade that lowers the IM most.
     handle = udfs.CQ_MARKET("bundled")[0][0]

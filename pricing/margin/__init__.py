@@ -1,5 +1,5 @@
 """Local replica of CCP margin models: scenario VaR/ES (HS, FHS, MC), SPAN, Deribit portfolio margin.
 
-See :mod:`pricing.margin.engine` for how models aggregate and assemble, and METHODOLOGY A-C
+See :mod:`pricing.margin.engine` for how models aggregate and assemble, and docs/methodology.md §A-C
 for the formulas.
 """

@@ -1,4 +1,4 @@
-"""Margin add-ons and anti-procyclicality (METHODOLOGY C1, C5).
+"""Margin add-ons and anti-procyclicality (docs/methodology.md §C1, C5).
 
 * Liquidity: Σ_i ½ (ask_i - bid_i) |q_i| in USD, times a stress multiplier (the chain is one
   snapshot, not a history of spreads, so the 95th-percentile spread of C5 is approximated by
@@ -33,7 +33,7 @@ APC_MODES = {"stress_weight": "stress_weight", "buffer": "buffer", "none": "none
 
 @dataclass(frozen=True)
 class AddOnParams:
-    """Add-on and APC parameters (defaults: METHODOLOGY G, design choices marked [D] there).
+    """Add-on and APC parameters (defaults: docs/methodology.md §G, design choices marked [D] there).
 
     Attributes
     ----------

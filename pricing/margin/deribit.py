@@ -1,4 +1,4 @@
-"""Deribit-style portfolio margin (risk matrix), METHODOLOGY B1-B3.
+"""Deribit-style portfolio margin (risk matrix), docs/methodology.md §B1-B3.
 
 Per currency (S:PM: each settlement currency margined on its own), P&L in coin:
 
@@ -41,7 +41,7 @@ EXTENDED_MOVES = np.array([-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0])
 class DeribitParams:
     """Risk-matrix parameters of one currency (defaults: Deribit's BTC values, API example of 2024-06-17).
 
-    ETH values were not published in the sources used (METHODOLOGY B2); the BTC values are the
+    ETH values were not published in the sources used (docs/methodology.md §B2); the BTC values are the
     default for ETH too and should be replaced by the live ``private/pme/simulate`` values.
     """
 
@@ -86,7 +86,7 @@ class DeribitParams:
 
 
 def vol_shock_factors(vol: FloatArray, dte_days: FloatArray, p: DeribitParams) -> tuple[FloatArray, FloatArray]:
-    """(σ_up/σ, σ_down/σ) per option: the (30/DTE)^p scaling of METHODOLOGY B3."""
+    """(σ_up/σ, σ_down/σ) per option: the (30/DTE)^p scaling of docs/methodology.md §B3."""
     dte = np.maximum(np.asarray(dte_days, dtype=np.float64), 1e-6)
     power = np.where(dte < 30.0, p.short_term_vega_power, p.long_term_vega_power)
     f = (30.0 / dte) ** power

@@ -15,7 +15,7 @@ one batched assembly, for both directions (dealer buys: + q, dealer sells: - q) 
 candidate is repriced twice and no (scenarios x candidates) matrix outlives its block.
 
 IM = max(core, APC floor) + liquidity + concentration + model risk, all in USD, every
-component reported (METHODOLOGY C5).
+component reported (docs/methodology.md §C5).
 
 Fused path: a model may also offer ``fused`` (a view of a portfolio on its scenarios through
 the numba kernels, or None), ``fused_marginal`` and ``allocate_fused`` (the scenario VaR models

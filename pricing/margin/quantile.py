@@ -1,6 +1,6 @@
 """The order-statistic rule for VaR and expected shortfall on a discrete scenario set.
 
-METHODOLOGY C4 [D]: sort losses descending L_(1) >= ... >= L_(N); VaR_α = L_(k) with
+docs/methodology.md §C4 [D]: sort losses descending L_(1) >= ... >= L_(N); VaR_α = L_(k) with
 k = max(1, ⌊N (1 - α)⌋) and ES_α = mean(L_(1..k)). At most k - 1 <= N (1 - α) scenarios lie
 strictly above VaR, so the empirical exceedance rate never exceeds 1 - α (conservative).
 N = 1,824, α = 99.5% gives k = 9; N = 2,500 gives k = 12.

@@ -1,4 +1,4 @@
-"""SPAN-style margin (CME Standard Portfolio Analysis of Risk), METHODOLOGY A1-A7.
+"""SPAN-style margin (CME Standard Portfolio Analysis of Risk), docs/methodology.md §A1-A7.
 
 Per combined commodity (all positions on one underlying):
 
@@ -47,7 +47,7 @@ SOM_MODES = {"count": "count", "max_side": "max_side"}
 
 @dataclass(frozen=True)
 class SpanParams:
-    """SPAN parameters. Defaults marked [D] in METHODOLOGY G; venue files override them.
+    """SPAN parameters. Defaults marked [D] in docs/methodology.md §G; venue files override them.
 
     Attributes
     ----------
@@ -135,7 +135,7 @@ def scan_risk(portfolio_arrays: FloatArray) -> tuple[FloatArray, IntArray]:
     Notes
     -----
     CME SPAN: the scan risk is the largest loss over the 16 risk-array scenarios, floored at 0
-    (McMillan, *Options as a Strategic Investment*, 5th ed., ch. 34; METHODOLOGY A).
+    (McMillan, *Options as a Strategic Investment*, 5th ed., ch. 34; docs/methodology.md §A).
     """
     arrays = np.asarray(portfolio_arrays, dtype=np.float64)
     if arrays.ndim != 2 or arrays.shape[1] != 16:

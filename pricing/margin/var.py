@@ -1,7 +1,7 @@
 """Scenario VaR / ES margin with full revaluation: ``hvar`` (HS), ``fhs`` (filtered HS), ``mc``.
 
 Core IM = VaR_α (or ES_α) of the portfolio's scenario losses by the k-th-worst rule
-(METHODOLOGY C4), with α = 99.5% and h = 2 days by default (the source article's choice; note
+(docs/methodology.md §C4), with α = 99.5% and h = 2 days by default (the source article's choice; note
 that EMIR pairs 99.5% with OTC and 2 days with ETD, C1). The stressed scenarios (appended to the
 historical set) feed the EMIR Art. 28(b) floor and never the core quantile.
 

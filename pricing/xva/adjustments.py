@@ -1,4 +1,4 @@
-"""The four adjustments of the all-in quote (METHODOLOGY D2-D5, F1), USD, positive = cost.
+"""The four adjustments of the all-in quote (docs/methodology.md §D2-D5, F1), USD, positive = cost.
 
 Simple forms reproduce the source article's worked example; lifetime forms sum over a time
 grid t_0 = 0 < ... < t_n = T with Δ_i = t_i - t_{i-1} and DF_i = exp(-r t_i).
@@ -16,7 +16,7 @@ from pricing.errors import PricingInputError, parse_choice
 from pricing.xva.profiles import discount, period_default_probability
 from pricing.xva.rates import check_rate, check_tenor
 
-#: CCP default assumptions (METHODOLOGY D3 [D]): annual PD and LGD on non-bankruptcy-remote IM.
+#: CCP default assumptions (docs/methodology.md §D3 [D]): annual PD and LGD on non-bankruptcy-remote IM.
 CCP_TYPES = {"qccp": (0.0005, 0.40), "crypto_exchange": (0.01, 0.60), "non_qccp": (0.01, 0.60)}
 ACT360_PER_ACT365 = 365.0 / 360.0
 
@@ -25,7 +25,7 @@ ACT360_PER_ACT365 = 365.0 / 360.0
 
 
 def fva_im_simple(delta_im: float, funding_rate: float, im_rate: float = 0.0, days: float = 90.0) -> float:
-    """ΔIM · (r_F - r_IM) · days/360: the source article's form (METHODOLOGY F1).
+    """ΔIM · (r_F - r_IM) · days/360: the source article's form (docs/methodology.md §F1).
 
     Example: 950,000 · (4.763% + 0.50% - 0) · 90/360 = 12,499.63 (the article's $12,500).
     """
@@ -39,7 +39,7 @@ def fva_im_simple(delta_im: float, funding_rate: float, im_rate: float = 0.0, da
 def fva_im_lifetime(
     delta_im: FloatArray, times: FloatArray, funding_rate: float, im_rate: float = 0.0, discount_rate: float = 0.0
 ) -> float:
-    """Σ_i ΔIM(t_{i-1}) (r_F - r_IM) Δ_i^{ACT/360} DF_i (METHODOLOGY D3; ΔIM held over each period)."""
+    """Σ_i ΔIM(t_{i-1}) (r_F - r_IM) Δ_i^{ACT/360} DF_i (docs/methodology.md §D3; ΔIM held over each period)."""
     r_f, r_im = check_rate(funding_rate, "funding_rate"), check_rate(im_rate, "im_rate")
     t = np.asarray(times, dtype=np.float64)
     dim = np.asarray(delta_im, dtype=np.float64)
@@ -60,7 +60,7 @@ def mva_vm_settlement_lag(
     lag_days: float = 1.0,
     discount_rate: float = 0.0,
 ) -> float:
-    """Σ_days s_b · ℓ · DF_i · E|ΔV_i| with E|ΔV| ≈ 0.8 |Δ| S σ √(1/365) (METHODOLOGY D3).
+    """Σ_days s_b · ℓ · DF_i · E|ΔV_i| with E|ΔV| ≈ 0.8 |Δ| S σ √(1/365) (docs/methodology.md §D3).
 
     The desk pays VM on the CCP hedge at T+0 and receives the client's at T+``lag_days``; each
     day's expected absolute VM flow is funded for the lag at the borrowing spread over SOFR.
@@ -81,7 +81,7 @@ def mva_vm_settlement_lag(
 def kva_simple(
     exposure: float, risk_weight: float, capital_ratio: float, cost_of_capital: float, tenor_years: float = 1.0
 ) -> float:
-    """Exposure · RW · CR · CoC · τ (the article's form has τ = 1; METHODOLOGY F1)."""
+    """Exposure · RW · CR · CoC · τ (the article's form has τ = 1; docs/methodology.md §F1)."""
     for name, v in (("risk_weight", risk_weight), ("capital_ratio", capital_ratio), ("cost_of_capital", cost_of_capital)):
         check_rate(v, name, lo=0.0, hi=12.5)
     return float(exposure) * risk_weight * capital_ratio * cost_of_capital * check_tenor(tenor_years)
@@ -117,7 +117,7 @@ def saccr_option(
     supervisory_factor: float = 0.32,
     supervisory_vol: float = 1.20,
 ) -> SaccrResult:
-    """SA-CCR EAD = 1.4 (RC + PFE) for a single option hedging set (METHODOLOGY D5, CRE52).
+    """SA-CCR EAD = 1.4 (RC + PFE) for a single option hedging set (docs/methodology.md §D5, CRE52).
 
     Supervisory delta δ = direction · cp · Φ(cp · (ln(P/K) + σ_s² T/2)/(σ_s √T)) (bought call
     Φ(d), sold call -Φ(d), bought put -Φ(-d), sold put Φ(-d)); adjusted notional d = P · units;
@@ -159,7 +159,7 @@ def kva_lifetime(
     k_default_fund: float = 0.0,
     discount_rate: float = 0.0,
 ) -> float:
-    """Σ_i CoC · (CR · RW · EAD(t_{i-1}) + K_CM) · Δ_i · DF_i (METHODOLOGY D3; no CVA capital on QCCP trades)."""
+    """Σ_i CoC · (CR · RW · EAD(t_{i-1}) + K_CM) · Δ_i · DF_i (docs/methodology.md §D3; no CVA capital on QCCP trades)."""
     t = np.asarray(times, dtype=np.float64)
     e = np.asarray(ead, dtype=np.float64)
     capital = capital_ratio * risk_weight * e[:-1] + k_default_fund
@@ -183,7 +183,7 @@ def ccva(
     default_fund: float = 0.0,
     discount_rate: float = 0.0,
 ) -> float:
-    """LGD · Σ_i PD(t_{i-1}, t_i) · DF_i · (IM^{non-BR}(t_i) + DF contribution) (METHODOLOGY D3)."""
+    """LGD · Σ_i PD(t_{i-1}, t_i) · DF_i · (IM^{non-BR}(t_i) + DF contribution) (docs/methodology.md §D3)."""
     if not (0.0 <= lgd <= 1.0):
         raise PricingInputError(f"lgd: must be in [0, 1], got {lgd!r}")
     t = np.asarray(times, dtype=np.float64)

@@ -22,7 +22,7 @@ def grid(tenor_years: float, step_days: float = 7.0) -> FloatArray:
 
 
 def profile(value0: float, times: FloatArray, shape: str = "flat") -> FloatArray:
-    """A run-off profile v(t_i): flat (v0) or square-root run-off v0 √((T - t)/T) (METHODOLOGY D3)."""
+    """A run-off profile v(t_i): flat (v0) or square-root run-off v0 √((T - t)/T) (docs/methodology.md §D3)."""
     kind = parse_choice(shape, "profile", PROFILE_SHAPES)
     t = np.asarray(times, dtype=np.float64)
     if kind == "flat" or t[-1] <= 0:

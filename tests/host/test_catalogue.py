@@ -156,7 +156,7 @@ def test_scenario_pnl_is_the_distribution_behind_the_var():
     pnl = np.array([r[1] for r in rows])
     core = udfs.CQ_IM_BREAKDOWN(PORTFOLIO, "bundled", "hvar", [["include_stress", False]])
     var = dict((r[0], r[1]) for r in core[1:])["core"]
-    k = tail_count(len(pnl), 0.995)  # the k-th worst loss, k = floor(N (1 - alpha)) (METHODOLOGY C2)
+    k = tail_count(len(pnl), 0.995)  # the k-th worst loss, k = floor(N (1 - alpha)) (docs/methodology.md §C2)
     assert var == pytest.approx(np.sort(-pnl)[::-1][k - 1], rel=1e-9)
 
 

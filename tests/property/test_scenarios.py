@@ -41,7 +41,7 @@ def test_overlapping_returns_count_and_order() -> None:
 
 def test_five_year_window_gives_1824_scenarios() -> None:
     s = historical_scenarios(["BTC"], ScenarioParams())
-    assert len(s) == 1824  # 1,826 daily closes -> n = 1,825 -> N = n - 2 + 1 (METHODOLOGY C3.2)
+    assert len(s) == 1824  # 1,826 daily closes -> n = 1,825 -> N = n - 2 + 1 (docs/methodology.md §C3.2)
 
 
 def test_joint_scenarios_share_dates() -> None:

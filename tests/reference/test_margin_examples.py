@@ -1,5 +1,5 @@
 """Margin models against published examples and hand calculations: McMillan's SPAN arrays,
-Deribit's API example, the source article's ratio spread (METHODOLOGY F2), VaR/ES on a known vector.
+Deribit's API example, the source article's ratio spread (docs/methodology.md §F2), VaR/ES on a known vector.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tests.conftest import perpetual
 HVAR = hvar_model()
 
 
-# McMillan, Options as a Strategic Investment, ch. 34 (METHODOLOGY A8): S&P future, PSR $10,000,
+# McMillan, Options as a Strategic Investment, ch. 34 (docs/methodology.md §A8): S&P future, PSR $10,000,
 # arrays in the book's sign convention (losses negative), extreme rows already at 35%.
 FUTURE_ARRAY = [0, 0, 3330, 3330, -3330, -3330, 6670, 6670, -6670, -6670, 10000, 10000, -10000, -10000, 7000, -7000]
 
@@ -49,7 +49,7 @@ def test_mcmillan_span_examples() -> None:
 
 
 def test_deribit_api_example_perpetual_vector_and_roll_shock(seed_market: Market) -> None:
-    # Deribit private/pme/simulate example (2024-06-17, METHODOLOGY B2/B3): a 0.314538364 BTC
+    # Deribit private/pme/simulate example (2024-06-17, docs/methodology.md §B2/B3): a 0.314538364 BTC
     # perpetual; its published standard vector at -16% and -12% is -0.059912 and -0.042892 BTC.
     p = from_contracts([perpetual()], [0.314538364])
     pnl = reprice(p, seed_market, np.log1p([-0.16, -0.12]), coin=True)
@@ -80,7 +80,7 @@ def test_article_ratio_spread_pnl_matches_methodology(seed_market: Market, ratio
 
 def test_article_ratio_spread_var_is_far_below_98500(seed_market: Market, ratio_spread) -> None:
     r = margin(ratio_spread, seed_market, HVAR)
-    # METHODOLOGY F2 for 1-BTC options: the 99.5% normal move loses $4.4k (vol flat) to $21.6k
+    # docs/methodology.md §F2 for 1-BTC options: the 99.5% normal move loses $4.4k (vol flat) to $21.6k
     # (+40 vol pts) and fat-tailed 2,500-scenario sets give $17k-25k. The band brackets that
     # range with room for the bundled history's own tails; $98,500 would need a +59% move.
     assert 4_400 <= r.core < 40_000

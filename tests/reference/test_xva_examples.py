@@ -1,5 +1,5 @@
 """XVA against the source article's worked example and hand calculations of the documented forms
-(METHODOLOGY D, F1; Basel CRE52 for SA-CCR).
+(docs/methodology.md §D, F1; Basel CRE52 for SA-CCR).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def test_article_worked_example_every_line() -> None:
     a = article_quote()
     assert a["delta_im"] == 950_000  # 26,150,000 - 25,200,000
     assert round(a["FVA"]) == 12_500  # 950,000 x (4.763% + 0.50%) x 90/360 = 12,499.63
-    # KVA and the MVA/CCVA split follow from inputs METHODOLOGY F1 chose to reproduce the article
+    # KVA and the MVA/CCVA split follow from inputs docs/methodology.md §F1 chose to reproduce the article
     # (exposure 20M; PD 0.20%, LGD 60%; MVA = 1,100 - CCVA), so they are arithmetic checks of the
     # forms, not independent references: KVA = 20M x 2% x 8% x 10% x 1, CCVA = 950,000 x 0.25 x 0.20% x 60%.
     assert a["KVA"] == pytest.approx(20e6 * 0.02 * 0.08 * 0.10, abs=1e-9)

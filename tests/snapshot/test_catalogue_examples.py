@@ -11,7 +11,7 @@ import udfs
 from udfs import CATALOGUE
 
 # Each example of the README/wizard, evaluated. Sources: Hull, Options, Futures and Other
-# Derivatives, 11th ed., Ex. 21.1 (American put, 5-step CRR tree: 4.49); the source article's
+# Derivatives, 9th ed., Ex. 21.1 (American put, 5-step CRR tree: 4.49); the source article's
 # worked example (FVA $12,500 = 12,499.63; KVA $3,200; quote $568,800); Basel CRE54.32 (K_CM);
 # the others are the engine's own numbers at the inputs shown (tolerance 1e-4 relative: the
 # examples print 4-5 significant digits).

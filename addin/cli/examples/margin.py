@@ -2,7 +2,7 @@
 
 Long 10 x BTC 50,000 calls, short 15 x BTC 55,000 calls, 30 days, spot 52,000, vol 65% (flat),
 r = 0, 1 BTC per option, 99.5%, 2-day returns over 5 years of bundled history. The article
-quotes a 99.5% VaR of $98,500 (METHODOLOGY F2 explains why that figure implies ~5 BTC per option).
+quotes a 99.5% VaR of $98,500 (docs/methodology.md §F2 explains why that figure implies ~5 BTC per option).
 """
 
 from __future__ import annotations

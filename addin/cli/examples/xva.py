@@ -16,7 +16,7 @@ from pricing.xva.quote import QuoteParams, all_in_price, quote_book
 
 @dataclass(frozen=True)
 class ArticleExample:
-    """The article's stated inputs (METHODOLOGY F1), USD and decimals; the split inputs are F1's illustrative ones."""
+    """The article's stated inputs (docs/methodology.md §F1), USD and decimals; the split inputs are F1's illustrative ones."""
 
     base: float = 550_000.0
     im_before: float = 25_200_000.0
@@ -38,7 +38,7 @@ def article_quote(ex: ArticleExample | None = None) -> dict[str, float]:
     """Every line of the article's $568,800 quote, from its stated inputs.
 
     FVA = ΔIM (SOFR + 50 bp) 90/360 (12,499.63, the article's $12,500 rounded); KVA = exposure
-    RW CR CoC with τ = 1 (3,200); CCVA = ΔIM · 0.25 · 0.20% · 60% (285, METHODOLOGY F1's
+    RW CR CoC with τ = 1 (3,200); CCVA = ΔIM · 0.25 · 0.20% · 60% (285, docs/methodology.md §F1's
     illustrative split); the article gives MVA only inside MVA + CCVA = 1,100, so MVA = 815 is
     that residual, an input here, not a model output. Quote rounded up to the dollar.
     """
@@ -69,7 +69,7 @@ def full_model_rfq(notional_usd: float = 10_000_000.0, target_premium: float = 0
     """The $10M 3-month BTC call on the bundled 2026-08-21 Deribit market, quoted end to end.
 
     The listed expiry nearest 90 days is used and the strike whose model premium is nearest
-    5.5% of notional (METHODOLOGY F1's premium sanity check); ΔIM from HS VaR against an
+    5.5% of notional (docs/methodology.md §F1's premium sanity check); ΔIM from HS VaR against an
     empty book (the article's $25.2M book is not given).
     """
     chain = load_bundled_chain("BTC", "2026-08-21")
@@ -114,5 +114,5 @@ def run_xva_example() -> str:
     lines.append(
         "  KVA: SA-CCR trade exposure to a QCCP at RW 2% is tens of dollars; the article's $3,200 needs a $20M exposure at"
     )
-    lines.append("  tau = 1 (or a bilateral 100% RW): METHODOLOGY F1.")
+    lines.append("  tau = 1 (or a bilateral 100% RW): docs/methodology.md §F1.")
     return "\n".join(lines)
