@@ -87,6 +87,13 @@ def binomial_price(
     :math:`V_{i,j} = \\max(e^{-r\\Delta t}[p V_{i+1,j+1} + (1-p) V_{i+1,j}], \\omega(S_{i,j} - K))`
     for American exercise. At T = 0 the price is intrinsic; at vol = 0 it is the best
     discounted intrinsic value along the deterministic forward path on the tree's dates.
+
+    Examples
+    --------
+    Hull, OFOD 9th ed., Example 21.1 (American put, S = K = 50, r = 10%, σ = 40%, 5 months, 5 steps; 4.49):
+
+    >>> round(float(binomial_price("p", 50, 50, 5 / 12, 0.4, 0.1, steps=5)), 4)
+    4.4885
     """
     american = parse_choice(style, "style", STYLES)
     kind = parse_choice(method, "method", METHODS)
@@ -144,7 +151,28 @@ def binomial_reasons(
     steps: int = 200,
     method: str = "crr",
 ) -> IntArray:
-    """Per-element :class:`~pricing.errors.Reason` codes for :func:`binomial_price` inputs."""
+    """Per-element :class:`~pricing.errors.Reason` codes for :func:`binomial_price` inputs.
+
+    Parameters
+    ----------
+    cp, spot, strike, t_years, vol, rate, carry, steps, method :
+        As for :func:`binomial_price`.
+
+    Returns
+    -------
+    ndarray of int
+        0 where the tree gives a price; otherwise the reason, including a risk-neutral
+        probability outside [0, 1] (too few steps for the carry) and tree overflow.
+
+    Notes
+    -----
+    CRR: :math:`p = (e^{b\\Delta t} - d)/(u - d)` must lie in [0, 1] (Hull, OFOD 9th ed., ch. 21).
+
+    Examples
+    --------
+    >>> binomial_reasons("p", [50, 50], 50, 5 / 12, [0.4, -0.1], 0.1).tolist() == [Reason.OK, Reason.NEGATIVE_VOL]
+    True
+    """
     kind = parse_choice(method, "method", METHODS)
     n = tree_steps(steps, kind)
     if carry is None:

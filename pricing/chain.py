@@ -148,7 +148,29 @@ def _text(value: Any) -> str:
 
 
 def load_chain_csv(source: str | Path) -> OptionChain:
-    """Load a chain in the Deribit CSV layout of the bundled files (see the README)."""
+    """Load a chain in the Deribit CSV layout of the bundled files.
+
+    Parameters
+    ----------
+    source : str or Path
+        A file, or the name of a bundled file. Columns ``timestamp, instrument_name, mark_iv``
+        (percent), ``mark_price`` (coin), ``underlying_price, index_price`` (USD); optional
+        ``bid_price, ask_price`` (coin).
+
+    Returns
+    -------
+    OptionChain
+
+    Raises
+    ------
+    DataError
+        Naming the file, the row (header = row 1) and the column of the first bad value.
+
+    Examples
+    --------
+    >>> load_chain_csv("deribit_eth_chain_20260821.csv").underlying
+    'ETH'
+    """
     name, rows = read_table(source, CSV_COLUMNS)
     chains = chains_from_rows(rows, name)
     if len(chains) != 1:
@@ -193,7 +215,29 @@ def chains_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "chain") -
 
 
 def load_bundled_chain(underlying: str = "BTC", as_of: str = "2026-08-21") -> OptionChain:
-    """One of the bundled Deribit chains (BTC/ETH, 2025-12-31 or 2026-08-21)."""
+    """One of the bundled Deribit chains (``pricing/data``; dates in ``pricing.marketdata.CHAIN_DATES``).
+
+    Parameters
+    ----------
+    underlying : str
+        ``BTC`` or ``ETH``.
+    as_of : str
+        Snapshot date, ``YYYY-MM-DD``.
+
+    Returns
+    -------
+    OptionChain
+
+    Notes
+    -----
+    Deribit ``public/get_book_summary_by_currency`` snapshots (sources in the README).
+
+    Examples
+    --------
+    >>> chain = load_bundled_chain("BTC", "2026-08-21")
+    >>> chain.underlying, len(chain), f"{chain.as_of:%Y-%m-%d %H:%M}"
+    ('BTC', 1034, '2026-08-21 09:47')
+    """
     return load_chain_csv(chain_file(underlying, as_of))
 
 
@@ -207,6 +251,21 @@ def load_book_summary_json(
     ``underlying_price`` and ``creation_timestamp`` (ms since epoch); ``bid_price``,
     ``ask_price``, ``open_interest`` are optional. The spot index is taken from
     ``estimated_delivery_price`` when present, else from the nearest forward.
+
+    Parameters
+    ----------
+    payload : str, bytes, mapping or sequence
+        The JSON text or its parsed form.
+    source : str
+        How the payload is named in error messages.
+
+    Returns
+    -------
+    OptionChain
+
+    Notes
+    -----
+    Field meanings: Deribit API v2, ``public/get_book_summary_by_currency``. Prices are in coin.
     """
     data = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
     entries = data.get("result") if isinstance(data, Mapping) else data

@@ -46,6 +46,16 @@ def year_fraction(start: datetime, end: datetime, basis: str = "act/365") -> flo
     -------
     float
         ``(end - start)`` in days divided by the basis; negative if ``end`` is earlier.
+
+    Notes
+    -----
+    Actual elapsed seconds / (86,400 x days per year); crypto options trade 24/7 (Deribit's own
+    ``time_to_expiry`` is ACT/365 on seconds), USD funding accrues ACT/360 (SOFR).
+
+    Examples
+    --------
+    >>> year_fraction(utc(2026, 1, 1), utc(2027, 1, 1)), year_fraction(utc(2026, 1, 1), utc(2026, 4, 1), "act/360")
+    (1.0, 0.25)
     """
     _require_aware(start, "start")
     _require_aware(end, "end")
@@ -54,7 +64,23 @@ def year_fraction(start: datetime, end: datetime, basis: str = "act/365") -> flo
 
 
 def option_time(now: datetime, expiry: datetime) -> float:
-    """Option time to expiry in years, ACT/365 calendar time (24/7 markets)."""
+    """Option time to expiry in years, ACT/365 calendar time (24/7 markets).
+
+    Parameters
+    ----------
+    now, expiry : datetime
+        Timezone-aware instants (UTC).
+
+    Returns
+    -------
+    float
+        ``(expiry - now)`` in seconds / (365 x 86,400); negative once expired.
+
+    Examples
+    --------
+    >>> round(option_time(utc(2026, 8, 21, 8), utc(2026, 9, 25, 8)) * 365, 12)
+    35.0
+    """
     return year_fraction(now, expiry, "act/365")
 
 
@@ -87,6 +113,18 @@ def option_times(now: datetime, expiry_s: ArrayLike) -> FloatArray:
 def days_to_years(days: ArrayLike) -> FloatArray:
     """Calendar days as option time in years (ACT/365): margin horizons, look-aheads, tenors.
 
+    Parameters
+    ----------
+    days : array_like
+        Calendar days.
+
+    Returns
+    -------
+    ndarray
+        days / 365.
+
+    Examples
+    --------
     >>> float(days_to_years(73.0))
     0.2
     """
@@ -94,7 +132,23 @@ def days_to_years(days: ArrayLike) -> FloatArray:
 
 
 def funding_time(start: datetime, end: datetime) -> float:
-    """Funding accrual in years, ACT/360 (SOFR convention)."""
+    """Funding accrual in years, ACT/360 (SOFR convention).
+
+    Parameters
+    ----------
+    start, end : datetime
+        Timezone-aware instants (UTC).
+
+    Returns
+    -------
+    float
+        Elapsed days / 360.
+
+    Examples
+    --------
+    >>> funding_time(utc(2026, 1, 1), utc(2026, 4, 1))
+    0.25
+    """
     return year_fraction(start, end, "act/360")
 
 

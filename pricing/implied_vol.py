@@ -94,6 +94,13 @@ def implied_vol(
     Accuracy: round trip :math:`|\\sigma - \\sigma_{true}| \\le 10^{-10}` wherever the time
     value is at least 1e-8 of the forward (tested by hypothesis in
     ``tests/properties/test_implied_vol.py``). A price exactly at intrinsic returns vol 0.
+
+    Examples
+    --------
+    >>> from pricing.black import black76_price
+    >>> r = implied_vol(black76_price("c", 100.0, 110.0, 0.5, 0.3), "c", 100.0, 110.0, 0.5)
+    >>> round(float(r.vol), 12), int(r.reason)
+    (0.3, 0)
     """
     inverse = parse_settlement(settle) == "inverse"
     shape, (p, w, f, k, t, r) = as_float_arrays(price, option_signs(cp), forward, strike, t_years, rate)

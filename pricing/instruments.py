@@ -117,10 +117,28 @@ def _format_strike(strike: float) -> str:
 def parse_option_name(name: str, settle: str = "inverse") -> OptionContract:
     """Parse a Deribit option name such as ``BTC-27DEC26-60000-C``.
 
+    Parameters
+    ----------
+    name : str
+        ``UNDERLYING-DMMMYY-STRIKE-C|P``, any case.
+    settle : {"inverse", "linear"}
+        Coin-settled (Deribit's BTC/ETH options) or USD-settled.
+
+    Returns
+    -------
+    OptionContract
+        Expiry at 08:00 UTC on the named day (Deribit's expiry time).
+
     Raises
     ------
     PricingInputError
         If the name does not have the form ``UNDERLYING-DMMMYY-STRIKE-C|P``.
+
+    Examples
+    --------
+    >>> c = parse_option_name("BTC-25SEP26-80000-P")
+    >>> c.strike, c.cp, f"{c.expiry:%Y-%m-%d %H:%M %Z}"
+    (80000.0, -1, '2026-09-25 08:00 UTC')
     """
     text = str(name).strip().upper()
     match = _OPTION_RE.match(text)
@@ -133,13 +151,46 @@ def parse_option_name(name: str, settle: str = "inverse") -> OptionContract:
 
 
 def format_option_name(contract: OptionContract) -> str:
-    """The Deribit name of an option contract (inverse of :func:`parse_option_name`)."""
+    """The Deribit name of an option contract (inverse of :func:`parse_option_name`).
+
+    Parameters
+    ----------
+    contract : OptionContract
+
+    Returns
+    -------
+    str
+        ``UNDERLYING-DMMMYY-STRIKE-C|P`` (Deribit's instrument naming, expiry at 08:00 UTC).
+
+    Examples
+    --------
+    >>> format_option_name(parse_option_name("btc-25sep26-80000-p"))
+    'BTC-25SEP26-80000-P'
+    """
     cp = "C" if contract.cp == 1 else "P"
     return f"{contract.underlying}-{format_expiry_code(contract.expiry)}-{_format_strike(contract.strike)}-{cp}"
 
 
 def parse_instrument_name(name: str, settle: str = "inverse") -> OptionContract | FutureContract:
-    """Parse any Deribit option, future or perpetual name."""
+    """Parse any Deribit option, future or perpetual name.
+
+    Parameters
+    ----------
+    name : str
+        An option (``BTC-25SEP26-80000-P``), a dated future (``BTC-25SEP26``) or a perpetual
+        (``BTC-PERPETUAL``).
+    settle : {"inverse", "linear"}
+
+    Returns
+    -------
+    OptionContract or FutureContract
+        A perpetual is a :class:`FutureContract` with ``expiry=None``.
+
+    Examples
+    --------
+    >>> parse_instrument_name("ETH-PERPETUAL")
+    FutureContract(underlying='ETH', expiry=None, settle='inverse')
+    """
     text = str(name).strip().upper()
     if _OPTION_RE.match(text):
         return parse_option_name(text, settle)

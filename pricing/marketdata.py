@@ -144,14 +144,48 @@ def load_daily_series(source: str | Path, column: str, *, positive: bool = True)
 
 @lru_cache(maxsize=16)
 def load_history(underlying: str) -> DailySeries:
-    """Daily USD closes of BTC or ETH (Yahoo Finance, end of UTC day)."""
+    """Daily USD closes of a bundled underlying (Yahoo Finance, end of UTC day).
+
+    Parameters
+    ----------
+    underlying : str
+        ``BTC`` or ``ETH`` (any case).
+
+    Returns
+    -------
+    DailySeries
+        Dates (``datetime64[D]``) and closes in USD.
+
+    Examples
+    --------
+    >>> h = load_history("BTC")
+    >>> str(h.dates[-1]), h.values[-1]
+    ('2026-08-21', np.float64(78335.19))
+    """
     code = parse_choice(underlying, "underlying", UNDERLYINGS)
     return load_daily_series(f"{code.lower()}_usd_daily.csv", "close")
 
 
 @lru_cache(maxsize=16)
 def load_dvol(underlying: str) -> DailySeries:
-    """Deribit DVOL daily close, converted from percent to a decimal vol."""
+    """Deribit DVOL daily close (30-day implied vol index), as a decimal vol.
+
+    Parameters
+    ----------
+    underlying : str
+        ``BTC`` or ``ETH``.
+
+    Returns
+    -------
+    DailySeries
+        Decimal vols (DVOL 47.53 -> 0.4753).
+
+    Examples
+    --------
+    >>> d = load_dvol("BTC")
+    >>> str(d.dates[-1]), round(float(d.values[-1]), 4)
+    ('2026-04-05', 0.4753)
+    """
     code = parse_choice(underlying, "underlying", UNDERLYINGS)
     series = load_daily_series(f"{code.lower()}_dvol_daily.csv", "close")
     return DailySeries(series.name, series.dates, series.values / 100.0)
@@ -169,7 +203,19 @@ def load_volume_usd(underlying: str) -> DailySeries:
 
 @lru_cache(maxsize=16)
 def load_sofr() -> DailySeries:
-    """SOFR fixings, converted from percent to a decimal rate (FRED series SOFR)."""
+    """SOFR fixings (FRED series SOFR), as decimal rates.
+
+    Returns
+    -------
+    DailySeries
+        Decimal rates, ACT/360 (3.65% -> 0.0365).
+
+    Examples
+    --------
+    >>> s = load_sofr()
+    >>> str(s.dates[-1]), round(float(s.values[-1]), 4)
+    ('2026-08-06', 0.0365)
+    """
     series = load_daily_series("sofr_daily.csv", "sofr_pct", positive=False)
     return DailySeries(series.name, series.dates, series.values / 100.0)
 

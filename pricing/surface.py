@@ -300,10 +300,22 @@ def build_surface(
     min_abs_delta : float
         Quotes with smaller |delta| are not fitted (see :func:`otm_quotes`).
 
+    Returns
+    -------
+    VolSurface
+        One smile per fitted expiry, the forward curve, and the fit quality per expiry.
+
     Notes
     -----
     Residuals are weighted by vega, so the fit is closest where the quotes carry price
     information; fit errors are reported unweighted, in vol points, on the fitted quotes.
+
+    Examples
+    --------
+    >>> from pricing.chain import load_bundled_chain
+    >>> s = build_surface(load_bundled_chain("BTC", "2026-08-21"))
+    >>> len(s.smiles), s.model, all(f.butterfly_free for f in s.fits)
+    (11, 'svi', True)
     """
     kind = parse_choice(model, "model", SMILE_MODELS)
     uniq, t_all, _ = chain.expiries()

@@ -58,9 +58,34 @@ def replicate_variance(strikes: FloatArray, otm_usd: FloatArray, forward: float,
 def chain_variance_strikes(chain: OptionChain, *, min_t_years: float = 2.0 / 365.0) -> list[VarianceStrike]:
     """Fair variance per expiry of a Deribit chain from mark prices (coin -> USD).
 
+    Parameters
+    ----------
+    chain : OptionChain
+        Marks in coin per option; converted to USD at each expiry's forward.
+    min_t_years : float
+        Expiries closer than this are skipped (two days by default).
+
+    Returns
+    -------
+    list of VarianceStrike
+        One per expiry: fair variance (annualised, decimal²), forward, strikes used.
+
+    Notes
+    -----
+    Static replication (Demeterfi, Derman, Kamal & Zou, 1999; the Cboe VIX white paper):
+
+    .. math:: \\sigma^2 = \\frac{2}{T}\\sum_i \\frac{\\Delta K_i}{K_i^2} e^{rT} Q(K_i) - \\frac1T\\Bigl(\\frac{F}{K_0}-1\\Bigr)^2.
+
     OTM options only (puts below K_0, calls above, both averaged at K_0); strikes whose
     mark is zero are dropped, and after two consecutive zero marks the wing is truncated,
     as in the VIX rule.
+
+    Examples
+    --------
+    >>> from pricing.chain import load_bundled_chain
+    >>> strikes = chain_variance_strikes(load_bundled_chain("BTC", "2026-08-21"))
+    >>> len(strikes), round(strikes[0].forward)
+    (10, 78299)
     """
     out = []
     uniq, t_all, _ = chain.expiries()
@@ -114,8 +139,32 @@ def _truncate_wings(strikes: FloatArray, q: FloatArray, k0: float) -> np.ndarray
 
 
 def constant_maturity_variance(strikes: list[VarianceStrike], target_years: float = DAYS_30) -> float:
-    """Fair variance at a constant maturity, linear in total variance between the bracketing
-    expiries (VIX/DVOL), flat in variance outside the quoted range."""
+    """Fair variance at a constant maturity from per-expiry fair variances.
+
+    Parameters
+    ----------
+    strikes : list of VarianceStrike
+        From :func:`chain_variance_strikes`.
+    target_years : float
+        Constant maturity in years (30/365 by default, as VIX and DVOL).
+
+    Returns
+    -------
+    float
+        Annualised variance (decimal²); its square root is a vol.
+
+    Notes
+    -----
+    Linear in total variance :math:`\\sigma^2 T` between the bracketing expiries (Cboe VIX
+    white paper; Deribit DVOL methodology), flat in variance outside the quoted range.
+
+    Examples
+    --------
+    >>> from pricing.chain import load_bundled_chain
+    >>> var30 = constant_maturity_variance(chain_variance_strikes(load_bundled_chain("BTC", "2026-08-21")))
+    >>> round(var30 ** 0.5, 4)
+    0.4744
+    """
     ts = np.array([s.t_years for s in strikes])
     ws = np.array([s.variance * s.t_years for s in strikes])
     if target_years <= ts[0]:
@@ -150,6 +199,12 @@ def vol_swap_strike(variance: float, t_years: float, vol_of_vol: float) -> tuple
     of the time average of a Brownian log-vol), so
     :math:`Var[V] = K^2 (e^{4s^2} - 1)`; Brockhaus & Long, "Volatility swaps made simple",
     Risk (2000).
+
+    Examples
+    --------
+    >>> k, method = vol_swap_strike(0.25, 30 / 365, 0.8)
+    >>> round(k, 4), method
+    (0.4955, 'brockhaus-long')
     """
     s2 = vol_of_vol**2 * t_years / 3.0
     var_v = variance**2 * np.expm1(4.0 * s2)

@@ -274,7 +274,25 @@ def margin(
 ) -> MarginResult:
     """Initial margin of ``portfolio`` under ``model`` with add-ons and APC, every component in USD.
 
-    An empty portfolio has IM 0 under every model.
+    Parameters
+    ----------
+    portfolio : Portfolio
+    market : Market
+    model : MarginModel
+        A venue replica (SPAN, Deribit PM) or a CCP-style VaR model (HS, FHS, MC).
+    addons : AddOnParams, optional
+        Liquidity, concentration, model-risk add-ons and the APC floor.
+
+    Returns
+    -------
+    MarginResult
+        ``total = max(core, apc_floor) + liquidity + concentration + model_risk``, with the
+        model's components and each position's Euler contribution.
+
+    Notes
+    -----
+    docs/methodology.md §A (SPAN), §B (Deribit), §C (VaR, add-ons, APC). An empty portfolio has
+    IM 0 under every model.
     """
     params = addons or AddOnParams()
     if len(portfolio) == 0:
@@ -372,6 +390,11 @@ def marginal_im(
     groups : array of int, optional
         Trade id of each candidate row (multi-leg structures): rows sharing an id are one trade,
         with their signed quantities; the result has one entry per id (0..G-1).
+
+    Returns
+    -------
+    MarginalResult
+        IM now, and IM after buying and after selling each candidate (USD).
 
     Notes
     -----
@@ -535,6 +558,22 @@ def sequential_im(
 ) -> SequentialResult:
     """ΔIM of signed trades in order, each accepted trade (default: all) updating the portfolio.
 
+    Parameters
+    ----------
+    portfolio : Portfolio
+    trades : Portfolio
+        Signed quantities, in the order they arrive.
+    market, model, addons :
+        As for :func:`margin`.
+    accept : array of bool, optional
+        Which trades join the portfolio after being priced.
+
+    Returns
+    -------
+    SequentialResult
+
+    Notes
+    -----
     The running aggregate is updated in place, so each step costs one assembly, not a
     repricing of the whole portfolio.
     """

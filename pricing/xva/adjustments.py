@@ -25,9 +25,32 @@ ACT360_PER_ACT365 = 365.0 / 360.0
 
 
 def fva_im_simple(delta_im: float, funding_rate: float, im_rate: float = 0.0, days: float = 90.0) -> float:
-    """ΔIM · (r_F - r_IM) · days/360: the source article's form (docs/methodology.md §F1).
+    """ΔIM · (r_F - r_IM) · days/360: the source article's form of the funding cost of the marginal IM.
 
-    Example: 950,000 · (4.763% + 0.50% - 0) · 90/360 = 12,499.63 (the article's $12,500).
+    Parameters
+    ----------
+    delta_im : float
+        Marginal initial margin the trade adds, USD.
+    funding_rate, im_rate : float
+        Funding rate r_F and the rate paid on posted IM r_IM, decimals (ACT/360).
+    days : float
+        Funding period in days.
+
+    Returns
+    -------
+    float
+        USD, positive = a cost.
+
+    Notes
+    -----
+    docs/methodology.md §D2, §F1 (the article calls it FVA; textbooks call it MVA).
+
+    Examples
+    --------
+    The article: 950,000 x (4.763% + 0.50%) x 90/360 = 12,499.63 ($12,500):
+
+    >>> round(fva_im_simple(950_000, 0.05263, 0.0, 90), 2)
+    12499.62
     """
     r_f = check_rate(funding_rate, "funding_rate")
     r_im = check_rate(im_rate, "im_rate")
@@ -39,7 +62,33 @@ def fva_im_simple(delta_im: float, funding_rate: float, im_rate: float = 0.0, da
 def fva_im_lifetime(
     delta_im: FloatArray, times: FloatArray, funding_rate: float, im_rate: float = 0.0, discount_rate: float = 0.0
 ) -> float:
-    """Σ_i ΔIM(t_{i-1}) (r_F - r_IM) Δ_i^{ACT/360} DF_i (docs/methodology.md §D3; ΔIM held over each period)."""
+    """Funding cost of a ΔIM profile over the trade's life.
+
+    Parameters
+    ----------
+    delta_im : array
+        ΔIM(t_i) on the time grid, USD.
+    times : array
+        Grid in years (ACT/365), starting at 0.
+    funding_rate, im_rate, discount_rate : float
+        Decimals.
+
+    Returns
+    -------
+    float
+        Σ_i ΔIM(t_{i-1}) (r_F - r_IM) Δ_i^{ACT/360} DF_i, USD.
+
+    Notes
+    -----
+    docs/methodology.md §D3: ΔIM is held over each period; the accrual is ACT/360
+    (Δ_i = (t_i - t_{i-1}) x 365/360), discounting at ``discount_rate``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(fva_im_lifetime(np.array([950_000.0, 950_000.0]), np.array([0.0, 0.25]), 0.05263), 2)
+    12673.23
+    """
     r_f, r_im = check_rate(funding_rate, "funding_rate"), check_rate(im_rate, "im_rate")
     t = np.asarray(times, dtype=np.float64)
     dim = np.asarray(delta_im, dtype=np.float64)
@@ -60,11 +109,32 @@ def mva_vm_settlement_lag(
     lag_days: float = 1.0,
     discount_rate: float = 0.0,
 ) -> float:
-    """Σ_days s_b · ℓ · DF_i · E|ΔV_i| with E|ΔV| ≈ 0.8 |Δ| S σ √(1/365) (docs/methodology.md §D3).
+    """Funding of variation-margin timing: Σ_days s_b · ℓ · DF_i · E|ΔV_i|, E|ΔV| ≈ 0.8 |Δ| S σ √(1/365).
 
-    The desk pays VM on the CCP hedge at T+0 and receives the client's at T+``lag_days``; each
-    day's expected absolute VM flow is funded for the lag at the borrowing spread over SOFR.
-    0.8 ≈ √(2/π) = E|Z| for a normal daily move.
+    Parameters
+    ----------
+    abs_delta_coin : float
+        |delta| of the trade in coin.
+    spot, vol : float
+        USD spot and decimal vol.
+    tenor_years : float
+        Life of the trade (ACT/365).
+    borrow_spread : float
+        Borrowing spread over SOFR, decimal.
+    lag_days : float
+        Days between paying VM on the CCP hedge and receiving the client's.
+    discount_rate : float
+
+    Returns
+    -------
+    float
+        USD, positive = a cost.
+
+    Notes
+    -----
+    docs/methodology.md §D3. The desk pays VM on the CCP hedge at T+0 and receives the client's at
+    T+``lag_days``; each day's expected absolute VM flow is funded for the lag at the borrowing
+    spread over SOFR. 0.8 ≈ √(2/π) = E|Z| for a normal daily move.
     """
     s_b = check_rate(borrow_spread, "borrow_spread")
     t = check_tenor(tenor_years)
@@ -81,7 +151,31 @@ def mva_vm_settlement_lag(
 def kva_simple(
     exposure: float, risk_weight: float, capital_ratio: float, cost_of_capital: float, tenor_years: float = 1.0
 ) -> float:
-    """Exposure · RW · CR · CoC · τ (the article's form has τ = 1; docs/methodology.md §F1)."""
+    """Capital cost, the article's form: exposure · RW · CR · CoC · τ.
+
+    Parameters
+    ----------
+    exposure : float
+        Exposure at default, USD.
+    risk_weight, capital_ratio, cost_of_capital : float
+        Decimals (2% for a qualifying CCP, 8%, 10%).
+    tenor_years : float
+        τ; the article uses 1.
+
+    Returns
+    -------
+    float
+        USD.
+
+    Notes
+    -----
+    docs/methodology.md §D4, §F1; the 2% QCCP risk weight is Basel CRE54.
+
+    Examples
+    --------
+    >>> kva_simple(20e6, 0.02, 0.08, 0.10)
+    3200.0
+    """
     for name, v in (("risk_weight", risk_weight), ("capital_ratio", capital_ratio), ("cost_of_capital", cost_of_capital)):
         check_rate(v, name, lo=0.0, hi=12.5)
     return float(exposure) * risk_weight * capital_ratio * cost_of_capital * check_tenor(tenor_years)
@@ -117,14 +211,43 @@ def saccr_option(
     supervisory_factor: float = 0.32,
     supervisory_vol: float = 1.20,
 ) -> SaccrResult:
-    """SA-CCR EAD = 1.4 (RC + PFE) for a single option hedging set (docs/methodology.md §D5, CRE52).
+    """SA-CCR EAD = 1.4 (RC + PFE) for a single option hedging set.
 
-    Supervisory delta δ = direction · cp · Φ(cp · (ln(P/K) + σ_s² T/2)/(σ_s √T)) (bought call
-    Φ(d), sold call -Φ(d), bought put -Φ(-d), sold put Φ(-d)); adjusted notional d = P · units;
-    MF = 1.5 √(MPOR/250) margined, √(min(max(M, 10/250), 1)) unmargined; AddOn = SF |δ d MF|;
-    RC margined = max(V - C, posted non-bankruptcy-remote IM, 0) (TH = MTA = 0, NICA = -posted
-    IM); multiplier = min(1, 0.05 + 0.95 exp((V - C)/(1.9 AddOn))). Crypto Group 2a defaults:
-    SF 32%, σ_s 120% (SCO60, as single-name equity).
+    Parameters
+    ----------
+    cp, direction : int
+        +1 call / -1 put; +1 bought / -1 sold.
+    spot, strike : float
+        USD.
+    units : float
+        Coins of underlying.
+    tenor_years : float
+        Option expiry (years).
+    mtm, collateral, posted_im_non_br : float
+        Trade value, collateral held, non-bankruptcy-remote IM posted, USD.
+    margined : bool
+        Margined netting set (the CCP case) or not.
+    mpor_business_days : float
+        Margin period of risk.
+    supervisory_factor, supervisory_vol : float
+        Crypto Group 2a defaults 32% and 120% (SCO60, as single-name equity).
+
+    Returns
+    -------
+    SaccrResult
+
+    Notes
+    -----
+    Basel CRE52; docs/methodology.md §D5. Supervisory delta δ = direction · cp · Φ(cp · (ln(P/K) +
+    σ_s² T/2)/(σ_s √T)); adjusted notional d = P · units; MF = 1.5 √(MPOR/250) margined,
+    √(min(max(M, 10/250), 1)) unmargined; AddOn = SF |δ d MF|; RC margined = max(V - C, posted
+    non-bankruptcy-remote IM, 0); multiplier = min(1, 0.05 + 0.95 exp((V - C)/(1.9 AddOn))).
+
+    Examples
+    --------
+    >>> r = saccr_option(1, 1, 60_000, 65_000, 10, 0.25)
+    >>> round(r.supervisory_delta, 4), round(r.ead, 2)
+    (0.5662, 32282.82)
     """
     if cp not in (1, -1) or direction not in (1, -1):
         raise PricingInputError("cp and direction: must be +1 or -1 (call/put; bought/sold)")
@@ -143,7 +266,29 @@ def saccr_option(
 
 
 def k_cm(k_ccp: float, df_member: float, df_ccp: float, df_all_members: float) -> float:
-    """CRE54 default-fund capital: max(K_CCP · DF_i/(DF_CCP + DF_CM), 8% · 2% · DF_i)."""
+    """CRE54 default-fund capital of a clearing member.
+
+    Parameters
+    ----------
+    k_ccp : float
+        The CCP's hypothetical capital, USD.
+    df_member, df_ccp, df_all_members : float
+        The member's prefunded contribution, the CCP's own, and all members', USD.
+
+    Returns
+    -------
+    float
+        K_CM = max(K_CCP · DF_i/(DF_CCP + DF_CM), 8% · 2% · DF_i), USD.
+
+    Notes
+    -----
+    Basel CRE54.32 (the formula) and its floor.
+
+    Examples
+    --------
+    >>> round(k_cm(1e6, 5e5, 2e6, 1e7), 2)
+    41666.67
+    """
     if min(k_ccp, df_member, df_ccp, df_all_members) < 0 or df_ccp + df_all_members <= 0:
         raise PricingInputError("k_cm: K_CCP and default-fund amounts must be >= 0, with DF_CCP + DF_CM > 0")
     return max(k_ccp * df_member / (df_ccp + df_all_members), 0.08 * 0.02 * df_member)
@@ -159,7 +304,35 @@ def kva_lifetime(
     k_default_fund: float = 0.0,
     discount_rate: float = 0.0,
 ) -> float:
-    """Σ_i CoC · (CR · RW · EAD(t_{i-1}) + K_CM) · Δ_i · DF_i (docs/methodology.md §D3; no CVA capital on QCCP trades)."""
+    """Capital cost over the life: Σ_i CoC · (CR · RW · EAD(t_{i-1}) + K_CM) · Δ_i · DF_i.
+
+    Parameters
+    ----------
+    ead : array
+        EAD on the grid, USD.
+    times : array
+        Grid in years, starting at 0.
+    risk_weight, capital_ratio, cost_of_capital : float
+        Decimals.
+    k_default_fund : float
+        K_CM, USD (CRE54).
+    discount_rate : float
+
+    Returns
+    -------
+    float
+        USD.
+
+    Notes
+    -----
+    docs/methodology.md §D3/§D4; no CVA capital on trades with a qualifying CCP.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(kva_lifetime(np.array([1e6, 1e6]), np.array([0.0, 0.25]), 0.02, 0.08, 0.10), 6)
+    40.0
+    """
     t = np.asarray(times, dtype=np.float64)
     e = np.asarray(ead, dtype=np.float64)
     capital = capital_ratio * risk_weight * e[:-1] + k_default_fund
@@ -170,7 +343,26 @@ def kva_lifetime(
 
 
 def ccp_default_params(ccp_type: str) -> tuple[float, float]:
-    """(annual PD, LGD) for ``"qccp"``, ``"crypto_exchange"`` or ``"non_qccp"``."""
+    """(annual PD, LGD) of a venue type.
+
+    Parameters
+    ----------
+    ccp_type : {"qccp", "crypto_exchange", "non_qccp"}
+
+    Returns
+    -------
+    tuple of float
+        Annual probability of default and loss given default, decimals.
+
+    Notes
+    -----
+    Design defaults, docs/methodology.md §D3 [D].
+
+    Examples
+    --------
+    >>> ccp_default_params("qccp")
+    (0.0005, 0.4)
+    """
     return parse_choice(ccp_type, "ccp_type", CCP_TYPES)
 
 
@@ -183,7 +375,29 @@ def ccva(
     default_fund: float = 0.0,
     discount_rate: float = 0.0,
 ) -> float:
-    """LGD · Σ_i PD(t_{i-1}, t_i) · DF_i · (IM^{non-BR}(t_i) + DF contribution) (docs/methodology.md §D3)."""
+    """Expected loss from the venue's own default on posted IM that is not bankruptcy-remote.
+
+    Parameters
+    ----------
+    im_non_br : array
+        Posted non-bankruptcy-remote IM on the grid, USD.
+    times : array
+        Grid in years, starting at 0.
+    pd_annual, lgd : float
+        Decimals.
+    default_fund : float
+        The member's default-fund contribution, USD (also lost).
+    discount_rate : float
+
+    Returns
+    -------
+    float
+        LGD · Σ_i PD(t_{i-1}, t_i) · DF_i · (IM^{non-BR}(t_i) + DF contribution), USD.
+
+    Notes
+    -----
+    docs/methodology.md §D3; PD over a period from a flat annual hazard.
+    """
     if not (0.0 <= lgd <= 1.0):
         raise PricingInputError(f"lgd: must be in [0, 1], got {lgd!r}")
     t = np.asarray(times, dtype=np.float64)

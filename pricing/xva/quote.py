@@ -202,6 +202,18 @@ def all_in_price(base: ArrayLike, costs: ArrayLike, spread: ArrayLike, side: str
     tick : float
         Price increment; the ask rounds up and the bid down (never in the client's favour).
 
+    Returns
+    -------
+    ndarray
+        USD.
+
+    Examples
+    --------
+    The article's quote: 550,000 + 16,800 + 2,000.
+
+    >>> float(all_in_price(550_000, 16_800, 2_000, "ask", 1.0))
+    568800.0
+
     Notes
     -----
     ask = base + costs + spread, bid = base - costs - spread (DESIGN: all-in price =
@@ -219,7 +231,28 @@ def all_in_price(base: ArrayLike, costs: ArrayLike, spread: ArrayLike, side: str
 def two_way(
     base: float, delta_im_sell: float, delta_im_buy: float, risk: TradeRisk, p: QuoteParams
 ) -> tuple[SideBreakdown, SideBreakdown]:
-    """(bid, ask) with their own ΔIM; ``base`` is the mid value of the trade in USD."""
+    """Bid and ask of one trade, each with its own ΔIM.
+
+    Parameters
+    ----------
+    base : float
+        Mid value of the trade, USD.
+    delta_im_sell, delta_im_buy : float
+        ΔIM if the dealer sells (the ask) or buys (the bid), USD.
+    risk : TradeRisk
+        What the XVAs need about the trade.
+    p : QuoteParams
+
+    Returns
+    -------
+    (SideBreakdown, SideBreakdown)
+        (bid, ask).
+
+    Notes
+    -----
+    ask = base + FVA + KVA + MVA + CCVA + spread with the ask side's ΔIM; bid likewise with the
+    bid side's, subtracted (docs/methodology.md §D; :func:`all_in_price`).
+    """
     spread = spread_amount(risk, p)
     a = adjustments(delta_im_sell, risk, p)
     b = adjustments(delta_im_buy, risk, p)
@@ -306,6 +339,27 @@ def quote_book(
     accept: bool = False,
 ) -> list[dict[str, Any]]:
     """Quote a table of RFQs (one dict per row) against the current portfolio.
+
+    Parameters
+    ----------
+    rfqs : sequence of mappings
+        See below for the columns.
+    portfolio : Portfolio or None
+        The desk's positions (None: empty).
+    market : Market
+    model : MarginModel
+        The venue replica that gives ΔIM.
+    params, addons : QuoteParams, AddOnParams, optional
+    accept : bool
+        Fill each RFQ before pricing the next.
+
+    Returns
+    -------
+    list of dict
+        One per RFQ, with the keys below.
+
+    Notes
+    -----
 
     Columns: ``instrument`` or ``legs`` (``NAME:ratio;NAME:ratio``), ``side`` (the client's:
     ``buy`` → dealer's ask, ``sell`` → bid, ``two-way``), ``quantity`` (contracts) or
