@@ -398,49 +398,64 @@ def table(
     call. Rows are then numbered from 1.
     """
     required, any_of = tuple(required), tuple(tuple(g) for g in any_of)
-    rows = grid(value)
+    known = {*required, *(c for g in any_of for c in g), *(allowed or ()), *positional}
+    rows, start = _with_header(grid(value), name, known, positional)
+    columns = tuple(_header(c) for c in rows[0])
+    _check_header(columns, name, required, any_of, allowed)
+    data, numbers_ = _data_rows(rows[1:], start, columns, name)
+    return Table(name, tuple(c for c in columns if c), tuple(data), tuple(numbers_))
+
+
+def _with_header(rows: list[list[Any]], name: str, known: set[str], positional: Sequence[str]) -> tuple[list[list[Any]], int]:
+    """The rows with a header row first (one made from ``positional`` for a headerless range),
+    and the sheet row number of the first data row."""
     if len(rows) == 1 and len(rows[0]) == 1 and is_blank(rows[0][0]):
         raise InputError(f"{name}: the range is empty; give a table with a header row")
-    known = {*required, *(c for g in any_of for c in g), *(allowed or ()), *positional}
-    if positional and _headerless(rows[0], known):
-        if len(rows[0]) > len(positional):
-            raise InputError(
-                f"{name}: a range without a header row has at most {len(positional)} columns ({', '.join(positional)})"
-            )
-        rows = [list(positional[: len(rows[0])]), *rows]
-        start = 1
-    else:
-        start = 2
-    columns = tuple(_header(c) for c in rows[0])
+    if not (positional and _headerless(rows[0], known)):
+        return rows, 2
+    if len(rows[0]) > len(positional):
+        raise InputError(f"{name}: a range without a header row has at most {len(positional)} columns ({', '.join(positional)})")
+    return [list(positional[: len(rows[0])]), *rows], 1
+
+
+def _check_header(
+    columns: tuple[str, ...],
+    name: str,
+    required: tuple[str, ...],
+    any_of: tuple[tuple[str, ...], ...],
+    allowed: Iterable[str] | None,
+) -> None:
+    """Names present, none twice, the required ones and one of each alternative there, no unknown one."""
     if not any(columns):
         raise InputError(f"{name}: the first row must hold the column names")
+    have = ", ".join(c for c in columns if c)
     dup = sorted({c for c in columns if c and columns.count(c) > 1})
     if dup:
         raise InputError(f"{name}: column(s) {', '.join(dup)} appear twice in the header row")
     missing = [c for c in required if c not in columns]
     if missing:
-        raise InputError(
-            f"{name}: missing column(s) {', '.join(missing)}; the header row has {', '.join(c for c in columns if c)}"
-        )
+        raise InputError(f"{name}: missing column(s) {', '.join(missing)}; the header row has {have}")
     for group in any_of:
-        group = tuple(group)
         if not any(c in columns for c in group):
-            raise InputError(
-                f"{name}: needs a column {' or '.join(group)}; the header row has {', '.join(c for c in columns if c)}"
-            )
+            raise InputError(f"{name}: needs a column {' or '.join(group)}; the header row has {have}")
     if allowed is not None:
-        extra = [c for c in columns if c and c not in set(allowed)]
+        allowed = tuple(allowed)
+        extra = [c for c in columns if c and c not in allowed]
         if extra:
             raise InputError(f"{name}: unknown column(s) {', '.join(extra)}; allowed: {', '.join(allowed)}")
+
+
+def _data_rows(rows: list[list[Any]], start: int, columns: tuple[str, ...], name: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """Non-blank rows as {column: value} (error cells kept as :class:`XlError`) and their row numbers."""
     data, numbers_ = [], []
-    for i, r in enumerate(rows[1:], start=start):
+    for i, r in enumerate(rows, start=start):
         if all(is_blank(c) for c in r):
             continue
         data.append({c: (_as_error(v, f"{name}, row {i}, column {c}") if is_error(v) else v) for c, v in zip(columns, r) if c})
         numbers_.append(i)
     if not data:
         raise InputError(f"{name}: the table has a header row but no data rows")
-    return Table(name, tuple(c for c in columns if c), tuple(data), tuple(numbers_))
+    return data, numbers_
 
 
 def first_error(row: Mapping[str, Any]) -> XlError | None:

@@ -31,7 +31,7 @@ from pricing.margin.span import SpanModel, SpanParams
 from pricing.margin.var import ScenarioVarModel, fhs_model, hvar_model, mc_model, model_from_scenarios
 from pricing.marketdata import BUNDLED_DATES, CHAIN_DATES, DailySeries
 from pricing.revaluation import Market
-from pricing.scenarios import McParams, ScenarioParams, historical_scenarios, monte_carlo_scenarios
+from pricing.scenarios import McParams, ScenarioParams, ScenarioSet, historical_scenarios, monte_carlo_scenarios
 from pricing.surface import VolSurface
 from pricing.xva.quote import QuoteParams
 from udfs.excel import (
@@ -271,62 +271,64 @@ def model_arg(name: Any, values: Mapping[str, Any], bundle: MarketBundle) -> Mar
     return STORE.get("MODEL", ck, lambda: _build_model(model, relevant, bundle))
 
 
+#: Which VaR parameters each scenario builder takes.
+_MC_KEYS = ("n_paths", "seed", "horizon_days", "lookback_years", "ewma_lambda")
+_HS_KEYS = ("horizon_days", "lookback_years", "ewma_lambda", "vol_floor_ratio", "include_stress")
+
+
+def _only(values: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k in keys}
+
+
 def _build_model(model: str, values: Mapping[str, Any], bundle: MarketBundle) -> MarginModel:
+    """The margin model ``model`` with the parameters the sheet gave (an ``InputError`` names a bad one)."""
     try:
         if model == "span":
-            span = _pick(values, SPAN_FIELDS)
-            scan = {
-                u: scalar_number(
-                    values.get(f"price_scan_range_{u.lower()}", d), f"price_scan_range_{u.lower()}", lo=0, lo_open=True
-                )
-                for u, d in SpanParams().price_scan_range.items()
-            }
-            return SpanModel(SpanParams(price_scan_range=scan, **span))
+            return _span_model(values)
         if model == "deribit":
-            p = DeribitParams(**_pick(values, DERIBIT_FIELDS))
-            return DeribitModel({u: p for u in bundle.market.surfaces})
+            return DeribitModel({u: DeribitParams(**_pick(values, DERIBIT_FIELDS)) for u in bundle.market.surfaces})
         var = {k: _coerce(k, v, VAR_DEFAULTS[k]) for k, v in values.items() if k in VAR_DEFAULTS}
         alpha, measure, rule = var.pop("alpha", 0.995), var.pop("measure", "var"), var.pop("rule", "sticky_moneyness")
         if bundle.histories is not None:
-            unds = tuple(bundle.histories)
-            if model == "mc":
-                mc = McParams(
-                    **{k: v for k, v in var.items() if k in ("n_paths", "seed", "horizon_days", "lookback_years", "ewma_lambda")}
-                )
-                scen = monte_carlo_scenarios(unds, mc, histories=bundle.histories, dvols=bundle.dvols)
-            else:
-                sp = ScenarioParams(
-                    filtered=model == "fhs",
-                    **{
-                        k: v
-                        for k, v in var.items()
-                        if k in ("horizon_days", "lookback_years", "ewma_lambda", "vol_floor_ratio", "include_stress")
-                    },
-                )
-                scen = historical_scenarios(unds, sp, histories=bundle.histories, dvols=bundle.dvols)
-            return dataclasses.replace(model_from_scenarios(scen, alpha, measure=measure, rule=rule), name=model)
-        stress = var.pop("include_stress", True)
-        if model == "mc":
-            built: ScenarioVarModel = mc_model(
-                alpha,
-                measure=measure,
-                **{k: v for k, v in var.items() if k in ("n_paths", "seed", "horizon_days", "lookback_years", "ewma_lambda")},
+            return dataclasses.replace(
+                model_from_scenarios(_sheet_scenarios(model, var, bundle), alpha, measure=measure, rule=rule), name=model
             )
-        elif model == "fhs":
-            built = fhs_model(
-                alpha,
-                measure=measure,
-                **{k: v for k, v in var.items() if k in ("horizon_days", "lookback_years", "ewma_lambda", "vol_floor_ratio")},
-            )
-        else:
-            built = hvar_model(
-                alpha, measure=measure, **{k: v for k, v in var.items() if k in ("horizon_days", "lookback_years")}
-            )
-        if isinstance(built.scenario_params, ScenarioParams) and not stress:
-            built = dataclasses.replace(built, scenario_params=dataclasses.replace(built.scenario_params, include_stress=False))
-        return dataclasses.replace(built, rule=rule)
+        return dataclasses.replace(_bundled_var_model(model, var, alpha, measure), rule=rule)
     except (PricingInputError, DataError, TypeError) as exc:
         raise InputError(f"params: {exc}") from None
+
+
+def _span_model(values: Mapping[str, Any]) -> SpanModel:
+    """SPAN with the sheet's fields; a scan range per underlying from ``price_scan_range_<code>``."""
+    scan = {
+        u: scalar_number(values.get(f"price_scan_range_{u.lower()}", d), f"price_scan_range_{u.lower()}", lo=0, lo_open=True)
+        for u, d in SpanParams().price_scan_range.items()
+    }
+    return SpanModel(SpanParams(price_scan_range=scan, **_pick(values, SPAN_FIELDS)))
+
+
+def _sheet_scenarios(model: str, var: Mapping[str, Any], bundle: MarketBundle) -> ScenarioSet:
+    """Scenarios built from the history table the sheet passed with the market."""
+    assert bundle.histories is not None
+    unds = tuple(bundle.histories)
+    if model == "mc":
+        return monte_carlo_scenarios(unds, McParams(**_only(var, _MC_KEYS)), histories=bundle.histories, dvols=bundle.dvols)
+    params = ScenarioParams(filtered=model == "fhs", **_only(var, _HS_KEYS))
+    return historical_scenarios(unds, params, histories=bundle.histories, dvols=bundle.dvols)
+
+
+def _bundled_var_model(model: str, var: dict[str, Any], alpha: float, measure: str) -> ScenarioVarModel:
+    """A VaR model on the bundled history (scenarios built when it first meets a portfolio)."""
+    stress = var.pop("include_stress", True)
+    if model == "mc":
+        built = mc_model(alpha, measure=measure, **_only(var, _MC_KEYS))
+    elif model == "fhs":
+        built = fhs_model(alpha, measure=measure, **_only(var, _HS_KEYS[:4]))
+    else:
+        built = hvar_model(alpha, measure=measure, **_only(var, ("horizon_days", "lookback_years")))
+    if isinstance(built.scenario_params, ScenarioParams) and not stress:
+        built = dataclasses.replace(built, scenario_params=dataclasses.replace(built.scenario_params, include_stress=False))
+    return built
 
 
 def addons_arg(values: Mapping[str, Any]) -> AddOnParams:
