@@ -126,6 +126,51 @@ def warmup() -> int:
     return Exit.OK
 
 
+def _run(args: argparse.Namespace) -> int:
+    """Dispatch one parsed command; each module is imported only when its command runs."""
+    cmd = args.command
+    if cmd in ("demo", "recalc", "validate", "quote", "functions"):
+        from addin.cli import workbook as bc
+
+        if cmd == "demo":
+            return bc.cmd_demo(args.output, args.quiet)
+        if cmd == "recalc":
+            return bc.cmd_recalc(args.book, args.output, args.in_place, args.cache, args.quiet)
+        if cmd == "validate":
+            return max(bc.cmd_validate(b, args.rtol, args.atol, args.quiet) for b in args.book)
+        if cmd == "quote":
+            return bc.cmd_quote(args.rfqs, args.portfolio, args.market, args.params, args.output, args.as_of)
+        return bc.cmd_functions()
+    if cmd == "warmup":
+        return warmup()
+    if cmd in ("structures", "xva-example", "margin-example"):
+        return _example(args)
+    if cmd == "bench":
+        from bench.kernels import run_bench
+
+        run_bench(quick=args.quick, as_json=args.json)
+        return Exit.OK
+    from bench.recalc import run_bench_recalc
+
+    return run_bench_recalc([int(x) for x in args.rows.split(",") if x.strip()], args.peer_max)
+
+
+def _example(args: argparse.Namespace) -> int:
+    if args.command == "structures":
+        from addin.cli.examples.structures import run_demo
+
+        print(run_demo(args.underlying, args.as_of, args.model))
+    elif args.command == "xva-example":
+        from addin.cli.examples.xva import run_xva_example
+
+        print(run_xva_example())
+    else:
+        from addin.cli.examples.margin import run_margin_example
+
+        print(run_margin_example())
+    return Exit.OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from addin.workbook.book import BookError
@@ -134,53 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "functions" and (notice := accel.notice()):
         print(notice, file=sys.stderr)
     announce_compilation()
-
     try:
-        if args.command in ("demo", "recalc", "validate", "quote", "functions"):
-            from addin.cli import workbook as bc
-
-            if args.command == "demo":
-                return bc.cmd_demo(args.output, args.quiet)
-            if args.command == "recalc":
-                return bc.cmd_recalc(args.book, args.output, args.in_place, args.cache, args.quiet)
-            if args.command == "validate":
-                return max(bc.cmd_validate(b, args.rtol, args.atol, args.quiet) for b in args.book)
-            if args.command == "quote":
-                return bc.cmd_quote(args.rfqs, args.portfolio, args.market, args.params, args.output, args.as_of)
-            return bc.cmd_functions()
-        if args.command == "warmup":
-            return warmup()
-        if args.command == "structures":
-            from addin.cli.examples.structures import run_demo
-
-            print(run_demo(args.underlying, args.as_of, args.model))
-        elif args.command == "xva-example":
-            from addin.cli.examples.xva import run_xva_example
-
-            print(run_xva_example())
-        elif args.command == "margin-example":
-            from addin.cli.examples.margin import run_margin_example
-
-            print(run_margin_example())
-        elif args.command == "bench":
-            from bench.kernels import run_bench
-
-            run_bench(quick=args.quick, as_json=args.json)
-        elif args.command == "bench-recalc":
-            from bench.recalc import run_bench_recalc
-
-            return run_bench_recalc([int(x) for x in args.rows.split(",") if x.strip()], args.peer_max)
-    except BookError as exc:
-        print(f"clearquote: error: {exc}", file=sys.stderr)
-        return Exit.BAD_INPUT
-    except (PricingInputError, DataError) as exc:
-        # Bad input (an option, a file's content): 2, as for every command; 1 is for mismatches and failed rows.
+        return _run(args)
+    except (BookError, PricingInputError, DataError) as exc:
+        # Bad input (an option, a file, its content): 2 for every command; 1 is for mismatches and failed rows.
         print(f"clearquote: error: {exc}", file=sys.stderr)
         return Exit.BAD_INPUT
     except KeyboardInterrupt:
         print("clearquote: interrupted; nothing was written", file=sys.stderr)
         return Exit.INTERRUPTED
-    return Exit.OK
 
 
 if __name__ == "__main__":
