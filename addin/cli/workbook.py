@@ -151,25 +151,8 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
         result, target = recalc(src, target, cache="libreoffice", progress=step, on_plan=on_plan)
     rfqs = result.book.sheet("RFQs", "RFQs").values
     header = [rfqs[1, c] for c in range(1, rfqs.shape[1])]
-    keep = [
-        header.index(k) + 1
-        for k in (
-            "rfq_id",
-            "instrument",
-            "side",
-            "quantity",
-            "base",
-            "delta_im_bid",
-            "delta_im_ask",
-            "fva",
-            "kva",
-            "mva",
-            "ccva",
-            "spread",
-            "bid",
-            "ask",
-        )
-    ]
+    # The quote columns as the book lays them out, from rfq_id to the ask (price and edge follow).
+    keep = list(range(1, header.index("ask") + 2))
     rows = [[header[c - 1] for c in keep]]
     for r in range(2, rfqs.shape[0]):
         if rfqs[r, 1] is EMPTY:

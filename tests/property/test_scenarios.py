@@ -6,27 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pricing.marketdata import DailySeries
 from pricing.scenarios import McParams, ScenarioParams, historical_scenarios, monte_carlo_scenarios
-
-
-def _series(name: str, start: str, values: list[float]) -> DailySeries:
-    dates = np.arange(np.datetime64(start), np.datetime64(start) + np.timedelta64(len(values), "D"))
-    return DailySeries(name, dates, np.asarray(values, dtype=float))
-
-
-PRICES = [100, 101, 99, 104, 102, 108, 107, 111, 115, 113, 118, 120]
-
-
-def _hand_made(n_days: int = 60) -> dict[str, DailySeries]:
-    rng = np.random.default_rng(3)
-    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.03, n_days)))
-    closes[-len(PRICES) :] = PRICES
-    return {"BTC": _series("btc", "2024-01-01", list(closes))}
+from tests.histories import PRICES, hand_made
 
 
 def test_overlapping_returns_count_and_order() -> None:
-    hist = _hand_made()
+    hist = hand_made()
     # Look-back of 11 days from the last date: prices S_0..S_11 (n = 11), h = 2 -> N = n - h + 1 = 10.
     params = ScenarioParams(horizon_days=2, lookback_years=11 / 365)
     s = historical_scenarios(["BTC"], params, histories=hist, dvols={"BTC": None})
