@@ -19,6 +19,21 @@ MARKET = "clearquote market"
 MARKET_DOC = "a CQ_MARKET handle, the text bundled (or bundled:2025-12-31), or a chain range with a header row"
 
 
+#: The columns of CQ_MARKET_INFO's fit table (the quote book's Market sheet lays its header out from it).
+FIT_COLUMNS = (
+    "underlying",
+    "as_of",
+    "spot",
+    "expiry",
+    "t_years",
+    "forward",
+    "quotes",
+    "rmse_vol_pts",
+    "max_vol_pts",
+    "butterfly_free",
+)
+
+
 @excel_function(
     "MARKET",
     category=MARKET,
@@ -71,19 +86,7 @@ def market_info(market: Any, headers: Any = True) -> list[list[Any]]:
                     bool(fit["butterfly_free"]),
                 ]
             )
-    columns = (
-        "underlying",
-        "as_of",
-        "spot",
-        "expiry",
-        "t_years",
-        "forward",
-        "quotes",
-        "rmse_vol_pts",
-        "max_vol_pts",
-        "butterfly_free",
-    )
-    return titled(headers, columns, rows, default=True)
+    return titled(headers, FIT_COLUMNS, rows, default=True)
 
 
 def _underlying_times(bundle: Any, underlying: Any, expiry: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ from addin.workbook.engine import recalc
 from addin.workbook.style import BOLD, USD, USD0, header, print_one_page_wide
 from pricing.black import black76_price
 from pricing.chain import load_bundled_chain
+from udfs.surface import FIT_COLUMNS
 
 HERE = Path(__file__).resolve().parent
 FIXED_TIME = datetime(2026, 8, 21, 10, 0, 0)  # document properties: reproducible files
@@ -98,22 +99,7 @@ def quote_book() -> Workbook:
     mk["A1"], mk["B1"] = "market", '=CQ_MARKET("bundled")'
     mk["A1"].font = BOLD
     mk.column_dimensions["B"].width = 60
-    _header(
-        mk,
-        3,
-        [
-            "underlying",
-            "as_of",
-            "spot",
-            "expiry",
-            "t_years",
-            "forward",
-            "quotes",
-            "rmse_vol_pts",
-            "max_vol_pts",
-            "butterfly_free",
-        ],
-    )
+    _header(mk, 3, list(FIT_COLUMNS))
     mk["A4"] = ArrayFormula("A4:J25", "=CQ_MARKET_INFO(B1,FALSE)")
     for r in range(4, 26):
         mk.cell(r, 2).number_format = mk.cell(r, 4).number_format = "yyyy-mm-dd hh:mm"

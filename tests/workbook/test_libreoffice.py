@@ -28,6 +28,14 @@ HERE = Path(__file__).resolve().parents[2] / "workbooks"
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
+def _convert(soffice: str, profile: Path, fmt: str, out: Path, books: list[str]) -> None:
+    """One soffice start converting ``books`` to ``fmt`` in ``out``, with a private profile (HOME
+    may be read-only, and the run must not touch the user's)."""
+    cmd = [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", fmt, "--outdir", str(out)]
+    proc = subprocess.run([*cmd, *map(str, books)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):  # type: ignore[no-untyped-def]
     if SOFFICE is None:
@@ -40,22 +48,7 @@ def converted(tmp_path_factory):  # type: ignore[no-untyped-def]
         results[name], _ = recalc(HERE / name, tmp / name, cache="libreoffice")
     out = tmp / "out"
     # one soffice start for all books; a private profile (HOME may be read-only, and the run must not touch the user's)
-    proc = subprocess.run(
-        [
-            SOFFICE,
-            f"-env:UserInstallation=file://{tmp / 'profile'}",
-            "--headless",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(out),
-            *(str(tmp / n) for n in BUILDERS),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+    _convert(SOFFICE, tmp / "profile", "xlsx", out, [*(str(tmp / n) for n in BUILDERS)])
     return results, out
 
 
@@ -122,22 +115,7 @@ def test_every_file_the_cli_writes_shows_numbers_in_libreoffice(tmp_path: Path) 
         books.append(tmp_path / f"recalc-{name}")
         assert main(["recalc", "-q", str(HERE / name), "-o", str(books[-1])]) == 0
     out = tmp_path / "csv"
-    proc = subprocess.run(
-        [
-            soffice,
-            f"-env:UserInstallation=file://{tmp_path / 'profile'}",
-            "--headless",
-            "--convert-to",
-            ALL_SHEETS_CSV,
-            "--outdir",
-            str(out),
-            *map(str, books),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+    _convert(soffice, tmp_path / "profile", ALL_SHEETS_CSV, out, [*map(str, books)])
     sheets = sorted(out.glob("*.csv"))
     assert len(sheets) >= 2 * len(books), [s.name for s in sheets]
     bad = [
@@ -164,22 +142,7 @@ def test_committed_books_print_landscape_one_page_wide(tmp_path: Path) -> None:
         books.append(tmp_path / name)
         recalc(HERE / name, books[-1], cache="libreoffice")
     out = tmp_path / "pdf"
-    proc = subprocess.run(
-        [
-            soffice,
-            f"-env:UserInstallation=file://{tmp_path / 'profile'}",
-            "--headless",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(out),
-            *map(str, books),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+    _convert(soffice, tmp_path / "profile", "pdf", out, [*map(str, books)])
     checked = 0
     for book in books:
         pdf = out / f"{book.stem}.pdf"
