@@ -34,10 +34,11 @@ import numpy as np
 
 from pricing import accel
 from pricing._typing import BoolArray, FloatArray
+from pricing.accel.fused import FusedScenarios
 from pricing.errors import PricingInputError
 from pricing.margin.addons import AddOnParams, apc_floor, concentration_addon, daily_capacity_usd, half_spreads_usd
 from pricing.portfolio import Portfolio, concat
-from pricing.revaluation import FusedScenarios, Market, PositionState, position_state
+from pricing.revaluation import Market, PositionState, position_state
 
 #: Candidates repriced per block in :func:`marginal_im` (block x D floats stay ~30 MB at D = 1,824).
 CANDIDATE_BLOCK = 2048

@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 
 from pricing._typing import FloatArray
+from pricing.accel.fused import FusedScenarios
 from pricing.errors import PricingInputError, parse_choice
 from pricing.margin.addons import backtest_exceptions
 from pricing.margin.engine import Contributions
 from pricing.margin.quantile import check_alpha, tail_count, tail_indices
 from pricing.portfolio import Portfolio
-from pricing.revaluation import FusedScenarios, Market, PositionState, expand, reprice
+from pricing.revaluation import Market, PositionState, expand, reprice
 from pricing.scenarios import McParams, ScenarioParams, ScenarioSet, historical_scenarios, monte_carlo_scenarios
 from pricing.surface import SHOCK_RULES
 

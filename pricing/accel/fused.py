@@ -1,0 +1,306 @@
+"""Adapters between the engine and the fused scenario kernels (:mod:`pricing.accel.scenario`).
+
+A :class:`RevaluationPlan` holds each position's invariants of a full revaluation, a
+:class:`ScenarioGrid` the per-underlying scenario rows in the form the kernels take, and
+:class:`FusedScenarios` a portfolio's plan on a scenario set, which the VaR models use for the
+portfolio P&L and marginal VaR/ES without (positions x scenarios) or (candidates x scenarios)
+matrices. numpy code only: the kernels are imported when first called, so importing this module
+never needs numba.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pricing import accel
+from pricing._typing import ArrayLike, FloatArray
+from pricing.black import black76_price
+from pricing.daycount import days_to_years
+from pricing.errors import parse_choice
+from pricing.portfolio import OPTION, PERPETUAL, Portfolio
+from pricing.revaluation import Market, PositionState, ScenarioPnl, position_state, underlying_rows
+from pricing.surface import SHOCK_RULES, VolSurface
+
+
+@dataclass(frozen=True)
+class RevaluationPlan:
+    """Per-position invariants of a full revaluation, the inputs of :mod:`pricing.accel.scenario`.
+
+    One row per position: ``kind`` (LIVE/EXPIRED option or LINEAR), ``omega`` (+1/-1),
+    ``lk`` = ln(K/F(T')), ``ek`` = K/F(T'), ``g`` = USD per unit of c e^r (F(T') for linear
+    options, S F(T')/F(T') = S for inverse ones; for LINEAR rows the slope of the P&L in e^r),
+    ``base_usd``/``base_c`` (value at as-of per unit, USD and normalised), ``sqrt_t1`` = sqrt(T'),
+    ``svi`` (c0, a0, b0, rho0, m0, sigma0^2, c1, a1, ..., sigma1^2): the total variance at T' is
+    c0 w_SVI0(k) + c1 w_SVI1(k). ``units`` = quantity x contract size.
+    """
+
+    kind: np.ndarray
+    omega: FloatArray
+    lk: FloatArray
+    ek: FloatArray
+    g: FloatArray
+    base_usd: FloatArray
+    base_c: FloatArray
+    sqrt_t1: FloatArray
+    svi: FloatArray
+    units: FloatArray
+    inverse_option: np.ndarray
+    spot: FloatArray
+
+
+def _svi_table(surf: VolSurface) -> FloatArray | None:
+    """(a, b, rho, m, sigma^2) per expiry when every smile is raw SVI or flat, else None."""
+    rows = []
+    for smile in surf.smiles:
+        params = smile.params()
+        if {"a", "b", "rho", "m", "sigma"} <= params.keys():
+            rows.append((params["a"], params["b"], params["rho"], params["m"], params["sigma"] ** 2))
+        elif params.keys() == {"vol"}:
+            rows.append((smile.total_variance(np.zeros(1))[0], 0.0, 0.0, 0.0, 1.0))
+        else:
+            return None
+    return np.array(rows, dtype=np.float64)
+
+
+def plan_revaluation(
+    portfolio: Portfolio, market: Market, horizon_days: float, state: PositionState | None = None
+) -> RevaluationPlan | None:
+    """The :class:`RevaluationPlan` of ``portfolio``, or None when a smile is not SVI or flat
+    (SABR surfaces go through the numpy path)."""
+    from pricing.accel.scenario import EXPIRED, LINEAR, LIVE
+
+    st = state or position_state(portfolio, market)
+    n = len(portfolio)
+    hy = float(days_to_years(horizon_days))
+    t1 = np.where(portfolio.kind == PERPETUAL, 0.0, np.maximum(st.t_years - hy, 0.0))
+    kind = np.full(n, LINEAR, dtype=np.int64)
+    omega, lk, ek, g, base_usd, base_c, sqrt_t1 = (np.zeros(n) for _ in range(7))
+    svi = np.zeros((n, 12))
+    opt = portfolio.kind == OPTION
+    inverse = portfolio.inverse.astype(bool)
+    for u in portfolio.underlyings:
+        surf = market.surface(u)
+        table = _svi_table(surf)
+        if table is None:
+            return None
+        rows = np.flatnonzero(portfolio.underlying == u)
+        f1 = surf.forward(t1[rows])
+        o = opt[rows]
+        ro, rf = rows[o], rows[~o]
+        # LINEAR rows: unit P&L = g e^r - base (see _futures).
+        g[rf] = np.where(inverse[rf], st.spot[rf], f1[~o])
+        base_usd[rf] = np.where(inverse[rf], st.forward[rf] * st.spot[rf] / f1[~o], st.forward[rf])
+        if ro.size:
+            f1o = f1[o]
+            kind[ro] = np.where(t1[ro] > 0, LIVE, EXPIRED)
+            omega[ro] = portfolio.cp[ro]
+            ek[ro] = portfolio.strike[ro] / f1o
+            lk[ro] = np.log(ek[ro])
+            g[ro] = f1o * np.where(inverse[ro], st.spot[ro] / f1o, 1.0)
+            base_c[ro] = (
+                black76_price(omega[ro], st.forward[ro], portfolio.strike[ro], st.t_years[ro], st.vol[ro]) / st.forward[ro]
+            )
+            base_usd[ro] = base_c[ro] * st.forward[ro] * np.where(inverse[ro], st.spot[ro] / st.forward[ro], 1.0)
+            sqrt_t1[ro] = np.sqrt(t1[ro])
+            i0, i1, c0, c1 = surf.variance_weights(t1[ro])
+            svi[ro, 0], svi[ro, 1:6] = c0, table[i0]
+            svi[ro, 6], svi[ro, 7:12] = c1, table[i1]
+    return RevaluationPlan(
+        kind,
+        omega,
+        lk,
+        ek,
+        g,
+        base_usd,
+        base_c,
+        sqrt_t1,
+        svi,
+        portfolio.units.astype(np.float64),
+        opt & inverse,
+        st.spot.astype(np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class ScenarioGrid:
+    """Per-underlying scenario rows (U, S) in the form the kernels take, and each position's row."""
+
+    ret: FloatArray
+    growth: FloatArray
+    inv_growth: FloatArray
+    factor: FloatArray
+    add: FloatArray
+    row: np.ndarray
+
+    @staticmethod
+    def build(ret: ArrayLike, factor: ArrayLike, add: ArrayLike, row: np.ndarray) -> ScenarioGrid:
+        r = np.ascontiguousarray(np.atleast_2d(np.asarray(ret, dtype=np.float64)))
+        shape = r.shape
+        fac = np.ascontiguousarray(np.broadcast_to(np.asarray(factor, dtype=np.float64), shape))
+        ad = np.ascontiguousarray(np.broadcast_to(np.asarray(add, dtype=np.float64), shape))
+        return ScenarioGrid(r, np.exp(r), np.exp(-r), fac, ad, np.ascontiguousarray(row, dtype=np.int64))
+
+
+def fused_pnl_sum(plan: RevaluationPlan, grid: ScenarioGrid, weight: FloatArray, rule: str) -> FloatArray:
+    """sum_p weight[p] x unit P&L(p, s) in USD (weight = quantity x contract size), no (P, S) matrix."""
+    from pricing.accel.scenario import pnl_sum
+
+    out = np.empty(grid.ret.shape[1])
+    pnl_sum(
+        plan.kind,
+        plan.omega,
+        plan.lk,
+        plan.ek,
+        plan.g,
+        plan.base_usd,
+        plan.sqrt_t1,
+        plan.svi,
+        grid.row,
+        np.ascontiguousarray(weight, dtype=np.float64),
+        grid.ret,
+        grid.growth,
+        grid.inv_growth,
+        grid.factor,
+        grid.add,
+        rule == "sticky_moneyness",
+        out,
+    )
+    return out
+
+
+def fused_pnl_matrix(plan: RevaluationPlan, grid: ScenarioGrid, rule: str, coin: bool) -> ScenarioPnl:
+    """The (P, S) P&L of :func:`reprice` from the fused kernel."""
+    from pricing.accel.scenario import pnl_matrix
+
+    shape = (plan.kind.size, grid.ret.shape[1])
+    usd = np.empty(shape)
+    coin_pnl = np.empty(shape) if coin else np.empty((shape[0], 0))
+    pnl_matrix(
+        plan.kind,
+        plan.omega,
+        plan.lk,
+        plan.ek,
+        plan.g,
+        plan.base_usd,
+        plan.base_c,
+        plan.sqrt_t1,
+        plan.svi,
+        grid.row,
+        plan.units,
+        plan.inverse_option,
+        plan.spot,
+        grid.ret,
+        grid.growth,
+        grid.inv_growth,
+        grid.factor,
+        grid.add,
+        rule == "sticky_moneyness",
+        usd,
+        coin_pnl if coin else usd,
+        coin,
+    )
+    return ScenarioPnl(usd, coin_pnl)
+
+
+def fused_marginal_tail(
+    plan: RevaluationPlan,
+    grid: ScenarioGrid,
+    weight: FloatArray,
+    rule: str,
+    base_pnl: FloatArray,
+    n_core: int,
+    k_core: int,
+    k_stress: int,
+) -> FloatArray:
+    """(C, 8): VaR, ES, stressed VaR, stressed ES of base + weight x candidate, then of base - weight x candidate."""
+    from pricing.accel.scenario import marginal_tail
+
+    out = np.empty((plan.kind.size, 8))
+    marginal_tail(
+        plan.kind,
+        plan.omega,
+        plan.lk,
+        plan.ek,
+        plan.g,
+        plan.base_usd,
+        plan.sqrt_t1,
+        plan.svi,
+        grid.row,
+        np.ascontiguousarray(weight, dtype=np.float64),
+        grid.ret,
+        grid.growth,
+        grid.inv_growth,
+        grid.factor,
+        grid.add,
+        rule == "sticky_moneyness",
+        np.ascontiguousarray(base_pnl, dtype=np.float64),
+        int(n_core),
+        int(k_core),
+        int(k_stress),
+        out,
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class FusedScenarios:
+    """A portfolio's :class:`RevaluationPlan` on a scenario set, for the fused kernels.
+
+    Scenario columns are held core first, then stressed (``order`` maps them back to the set's
+    own order); ``n_core`` is the number of core columns.
+    """
+
+    plan: RevaluationPlan
+    grid: ScenarioGrid
+    rule: str
+    order: np.ndarray
+    n_core: int
+
+    @staticmethod
+    def build(
+        portfolio: Portfolio,
+        market: Market,
+        state: PositionState,
+        underlyings: tuple[str, ...],
+        returns: FloatArray,
+        vol_factor: FloatArray,
+        stressed: np.ndarray,
+        horizon_days: float,
+        rule: str,
+    ) -> FusedScenarios | None:
+        """None when the fused kernels are off or a smile is not SVI/flat."""
+        if not accel.enabled() or not len(portfolio):
+            return None
+        plan = plan_revaluation(portfolio, market, horizon_days, state)
+        if plan is None:
+            return None
+        row = underlying_rows(underlyings, portfolio)
+        flags = np.asarray(stressed, dtype=bool)
+        order = np.concatenate([np.flatnonzero(~flags), np.flatnonzero(flags)])
+        grid = ScenarioGrid.build(np.asarray(returns)[:, order], np.asarray(vol_factor)[:, order], 0.0, row)
+        return FusedScenarios(plan, grid, parse_choice(rule, "rule", SHOCK_RULES), order, int((~flags).sum()))
+
+    def pnl_sum(self, quantity: FloatArray) -> FloatArray:
+        """sum_p quantity[p] x P&L per contract (p, s), USD, in the scenario set's column order."""
+        out = np.empty(self.order.size)
+        out[self.order] = fused_pnl_sum(self.plan, self.grid, np.asarray(quantity, dtype=np.float64) * self.plan.units, self.rule)
+        return out
+
+    def columns(self, cols: np.ndarray) -> FloatArray:
+        """(P, len(cols)) P&L per contract in the scenario set's columns ``cols``."""
+        where = np.argsort(self.order)[np.asarray(cols, dtype=np.int64)]
+        g = self.grid
+        ret, growth, inv_growth, factor, add = (
+            np.ascontiguousarray(a[:, where]) for a in (g.ret, g.growth, g.inv_growth, g.factor, g.add)
+        )
+        sub = ScenarioGrid(ret, growth, inv_growth, factor, add, g.row)
+        return fused_pnl_matrix(self.plan, sub, self.rule, coin=False).usd
+
+    def tails(self, size: FloatArray, base_pnl: FloatArray, k_core: int, k_stress: int) -> FloatArray:
+        """(C, 8) tail measures of base +/- size x each position (see :func:`fused_marginal_tail`)."""
+        weight = np.asarray(size, dtype=np.float64) * self.plan.units
+        return fused_marginal_tail(
+            self.plan, self.grid, weight, self.rule, np.asarray(base_pnl)[self.order], self.n_core, k_core, k_stress
+        )
