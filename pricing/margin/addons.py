@@ -28,7 +28,7 @@ from pricing.marketdata import load_volume_usd
 from pricing.portfolio import OPTION, Portfolio
 from pricing.revaluation import Market, PositionState
 
-APC_MODES = {"stress_weight": "stress_weight", "buffer": "buffer", "none": "none"}
+APC_MODES = {"auto": "auto", "stress_weight": "stress_weight", "buffer": "buffer", "none": "none"}
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,10 @@ class AddOnParams:
 
     Attributes
     ----------
-    apc : {"stress_weight", "buffer", "none"}
-        EMIR Art. 28 option: (b) 25% weight on stressed IM, or (a) a 25% buffer.
+    apc : {"auto", "stress_weight", "buffer", "none"}
+        EMIR Art. 28 option: (b) 25% weight on stressed IM, (a) a 25% buffer, or none. ``auto``
+        (default): (b) for the CCP-style VaR models, none for the venue replicas (SPAN, Deribit):
+        Art. 28 binds a CCP's own model, and a replica of a venue reproduces what the venue charges.
     apc_weight : float
         Stressed weight for (b), or buffer size for (a). Default 0.25.
     liquidity_stress_multiplier : float
@@ -59,7 +61,7 @@ class AddOnParams:
         Days of the backtest behind the model-risk add-on (default 250).
     """
 
-    apc: str = "stress_weight"
+    apc: str = "auto"
     apc_weight: float = 0.25
     liquidity_stress_multiplier: float = 1.5
     half_spread_vol: float = 0.01
@@ -136,9 +138,32 @@ def concentration_addon(
     return market_im * (np.sqrt(np.maximum(ell, h) / h) - 1.0)
 
 
-def apc_floor(core: FloatArray, stressed: FloatArray | None, params: AddOnParams) -> FloatArray:
-    """The anti-procyclicality floor of EMIR Art. 28 (see module docstring)."""
+def apc_floor(core: FloatArray, stressed: FloatArray | None, params: AddOnParams, *, venue_replica: bool = False) -> FloatArray:
+    """The anti-procyclicality floor of EMIR RTS 153/2013 Art. 28 (see module docstring).
+
+    Parameters
+    ----------
+    core : array
+        Core IM per batch row, USD.
+    stressed : array or None
+        IM on the stressed scenarios (None: the model has no stressed set).
+    params : AddOnParams
+    venue_replica : bool
+        The model replicates a venue (SPAN, Deribit): ``apc="auto"`` then means no floor.
+
+    Returns
+    -------
+    array
+        The floor (0 where none applies); market IM = max(core, floor).
+
+    Notes
+    -----
+    (b) floor = 0.75 core + 0.25 stressed; (a) floor = 1.25 core, also used for (b) when the
+    model has no stressed set; none: 0. docs/methodology.md §C1, §C5.
+    """
     mode = parse_choice(params.apc, "apc", APC_MODES)
+    if mode == "auto":
+        mode = "none" if venue_replica else "stress_weight"
     if mode == "none":
         return np.zeros_like(core)
     if mode == "buffer" or stressed is None:

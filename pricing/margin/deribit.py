@@ -16,14 +16,22 @@ Per currency (S:PM: each settlement currency margined on its own), P&L in coin:
 * risk-matrix margin = worst + roll + delta shock (+ correlation contingency, 0 here);
   initial = risk-matrix margin; maintenance = mm_factor x risk-matrix margin.
 
-Linear (USD-settled) positions are included in their underlying's currency with P&L / S'.
+Pools (Deribit margins each settlement currency on its own): coin-settled (inverse) options,
+futures and perpetuals of an underlying form its coin pool (``BTC``, ``ETH``), margined in coin
+and converted at spot; USD-settled (linear, USDC) ones form the pool ``USDC/<underlying>``,
+margined in USD with no conversion, with the index parameters of the underlying (price range,
+vol ranges, delta threshold) and the ``usd`` currency parameters of Deribit's published example
+(``annualised_move_risk`` 0.1, ``extended_dampener`` 25,000 USD). ``min_annualised_move`` of the
+usd pool was not published; the coin value (0.01) is used. ETH's own values were not published
+in the sources used; the BTC values stand in for them (docs/methodology.md §B2).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,6 +43,8 @@ from pricing.portfolio import OPTION, Portfolio
 from pricing.revaluation import Market, PositionState, reprice
 
 EXTENDED_MOVES = np.array([-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0])
+USD_POOL = "USDC"
+"""Key of the USD-settled pool's parameters in :attr:`DeribitModel.params`, and the prefix of its pools."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,11 @@ class DeribitParams:
         ):
             if getattr(self, name) < 0:
                 raise PricingInputError(f"{name}: must be >= 0, got {getattr(self, name)!r}")
+
+    @classmethod
+    def usd(cls) -> DeribitParams:
+        """The ``usd`` currency parameters of Deribit's published example (2024-06-17)."""
+        return cls(annualised_move_risk=0.1, extended_dampener=25_000.0)
 
     def price_points(self) -> FloatArray:
         """m = -r, ..., +r in 2 x buckets + 1 evenly spaced points (9 by default)."""
@@ -126,24 +141,46 @@ def delta_shock(total_delta: FloatArray, spot: float, p: DeribitParams) -> Float
 
 @dataclass(frozen=True)
 class DeribitLayout:
+    """The pools of a portfolio: each position's pool, and per pool its expiry tiers, their
+    times, its column offset, its spot and its unit (coin pools are converted at spot)."""
+
     currencies: tuple[str, ...]
     expiries: dict[str, np.ndarray]
     tau: dict[str, FloatArray]
     offsets: dict[str, int]
     spots: dict[str, float]
+    coin: dict[str, bool]
     notes: tuple[str, ...] = ()
+
+
+def pool_names(portfolio: Portfolio) -> np.ndarray:
+    """Each position's pool: its underlying (coin-settled) or ``USDC/<underlying>`` (USD-settled:
+    linear options, USDC futures and perpetuals)."""
+    und = np.asarray(portfolio.underlying, dtype=object)
+    return np.where(~portfolio.inverse, USD_POOL + "/" + und, und).astype(str)
 
 
 @dataclass(frozen=True)
 class DeribitModel:
-    """Deribit-style portfolio margin; see the module docstring. IM in USD = Σ_currency IM_coin x spot."""
+    """Deribit-style portfolio margin; see the module docstring. IM in USD = Σ_pool IM_pool x (spot or 1)."""
 
     params: Mapping[str, DeribitParams] = field(default_factory=dict)
     name: str = "deribit"
     horizon_days: float = 1.0
+    venue_replica: ClassVar[bool] = True
 
-    def currency_params(self, currency: str) -> DeribitParams:
-        return self.params.get(currency, DeribitParams())
+    def currency_params(self, pool: str) -> DeribitParams:
+        """A pool's parameters: the underlying's, with the usd currency values for a USD pool."""
+        if not pool.startswith(USD_POOL + "/"):
+            return self.params.get(pool, DeribitParams())
+        index = self.params.get(pool.split("/", 1)[1], DeribitParams())
+        usd = self.params.get(USD_POOL, DeribitParams.usd())
+        return dataclasses.replace(
+            index,
+            annualised_move_risk=usd.annualised_move_risk,
+            min_annualised_move=usd.min_annualised_move,
+            extended_dampener=usd.extended_dampener,
+        )
 
     def _width(self, currency: str, n_exp: int) -> int:
         n_points = self.currency_params(currency).price_points().size
@@ -151,23 +188,27 @@ class DeribitModel:
 
     def prepare(self, portfolio: Portfolio, market: Market) -> DeribitLayout:
         keys = portfolio.tier_keys()
-        expiries, tau, offsets = {}, {}, {}
+        pools = pool_names(portfolio)
+        names = tuple(sorted(set(pools.tolist())))
+        expiries, tau, offsets, spots, coin = {}, {}, {}, {}, {}
         at = 0
-        for u in portfolio.underlyings:
-            e = np.unique(keys[portfolio.underlying == u])
-            expiries[u] = e
-            tau[u] = np.where(e < 0, 0.0, option_times(market.as_of, np.maximum(e, 0)))
-            offsets[u] = at
-            at += self._width(u, e.size)
-        spots = {u: market.spot(u) for u in portfolio.underlyings}
-        return DeribitLayout(portfolio.underlyings, expiries, tau, offsets, spots)
+        for pool in names:
+            e = np.unique(keys[pools == pool])
+            expiries[pool] = e
+            tau[pool] = np.where(e < 0, 0.0, option_times(market.as_of, np.maximum(e, 0)))
+            offsets[pool] = at
+            at += self._width(pool, e.size)
+            spots[pool] = market.spot(pool.split("/")[-1])
+            coin[pool] = not pool.startswith(USD_POOL + "/")
+        return DeribitLayout(names, expiries, tau, offsets, spots, coin)
 
     def contributions(self, portfolio: Portfolio, market: Market, layout: DeribitLayout, state: PositionState) -> Contributions:
         width = sum(self._width(u, layout.expiries[u].size) for u in layout.currencies)
         linear = np.zeros((len(portfolio), width))
         keys = portfolio.tier_keys()
+        pools = pool_names(portfolio)
         for u in layout.currencies:
-            rows = np.flatnonzero(portfolio.underlying == u)
+            rows = np.flatnonzero(pools == u)
             if rows.size == 0:
                 continue
             p = self.currency_params(u)
@@ -186,12 +227,13 @@ class DeribitModel:
                 ]
             )
             pnl = reprice(sub, market, np.log1p(moves), vol_factor=factor, horizon_days=0.0, rule="sticky_strike", state=st)
-            coin = pnl.coin
-            coin[:, 3 * n :] *= extended_scale(p)
+            # A coin pool's risk matrix is in coin; a USD pool's in USD, with no conversion at the shocked spot.
+            values = pnl.coin if layout.coin[u] else pnl.usd
+            values[:, 3 * n :] *= extended_scale(p)
             o = layout.offsets[u]
-            linear[rows, o : o + coin.shape[1]] = coin
+            linear[rows, o : o + values.shape[1]] = values
             tier = np.searchsorted(layout.expiries[u], keys[rows])
-            linear[rows, o + coin.shape[1] + tier] = st.delta_premium_adjusted
+            linear[rows, o + values.shape[1] + tier] = st.delta_premium_adjusted if layout.coin[u] else st.delta_coin
         empty = np.zeros((len(portfolio), 0))
         return Contributions(linear, empty, empty)
 
@@ -200,21 +242,23 @@ class DeribitModel:
         out = {k: np.zeros(batch) for k in ("core", "worst_case", "roll_shock", "delta_shock", "maintenance")}
         for u in layout.currencies:
             p = self.currency_params(u)
-            spot = market.spot(u)
+            spot = layout.spots[u]
+            # Worst case in the pool's unit (coin or USD); roll and delta shocks on coin deltas.
+            unit = spot if layout.coin[u] else 1.0
             n = p.price_points().size
             o = layout.offsets[u]
             std = linear[:, o : o + 3 * n]
-            extd = dampen(linear[:, o + 3 * n : o + 3 * n + EXTENDED_MOVES.size], spot, p)
+            extd = dampen(linear[:, o + 3 * n : o + 3 * n + EXTENDED_MOVES.size], unit, p)
             deltas = linear[:, o + 3 * n + EXTENDED_MOVES.size : o + self._width(u, layout.expiries[u].size)]
-            worst = np.maximum(-np.minimum(std.min(axis=1), extd.min(axis=1)), 0.0)
-            roll = roll_shock(deltas, layout.tau[u], p)
-            dshock = delta_shock(deltas.sum(axis=1), spot, p)
+            worst = np.maximum(-np.minimum(std.min(axis=1), extd.min(axis=1)), 0.0) * unit
+            roll = roll_shock(deltas, layout.tau[u], p) * spot
+            dshock = delta_shock(deltas.sum(axis=1), spot, p) * spot
             rmm = worst + roll + dshock
-            out["core"] += rmm * spot
-            out["worst_case"] += worst * spot
-            out["roll_shock"] += roll * spot
-            out["delta_shock"] += dshock * spot
-            out["maintenance"] += p.mm_factor * rmm * spot
+            out["core"] += rmm
+            out["worst_case"] += worst
+            out["roll_shock"] += roll
+            out["delta_shock"] += dshock
+            out["maintenance"] += p.mm_factor * rmm
         return out
 
     def allocate(
@@ -227,7 +271,7 @@ class DeribitModel:
             o = layout.offsets[u]
             std = linear_per_position[:, o : o + 3 * n]
             j = int(np.argmin(std.sum(axis=0)))
-            share += -std[:, j] * layout.spots[u]
+            share += -std[:, j] * (layout.spots[u] if layout.coin[u] else 1.0)
         rest = float(parts["core"]) - share.sum()
         weight = np.abs(share)
         return np.asarray(

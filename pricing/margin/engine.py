@@ -83,6 +83,10 @@ class MarginModel(Protocol):
     def horizon_days(self) -> float:
         """Margin period of risk in days."""
 
+    @property
+    def venue_replica(self) -> bool:
+        """True for a replica of a venue's own model (no APC unless asked), False for a CCP-style model."""
+
     def prepare(self, portfolio: Portfolio, market: Market) -> Any:
         """Everything fixed for a portfolio and its candidates (scenario set, tiers, ...)."""
 
@@ -232,7 +236,7 @@ def _finish(
     """The model's parts plus APC floor and add-ons, per batch row."""
     core = np.maximum(parts["core"], 0.0)
     stressed = parts.get("stressed")
-    floor = apc_floor(core, stressed, params)
+    floor = apc_floor(core, stressed, params, venue_replica=model.venue_replica)
     market_im = np.maximum(core, floor)
     conc = concentration_addon(market_im, delta_usd, setup.capacity, model.horizon_days, params)
     model_risk = market_im * params.model_risk_rate if setup.model_risk_on else np.zeros_like(core)

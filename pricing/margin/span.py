@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -158,6 +158,7 @@ class SpanModel:
 
     params: SpanParams = field(default_factory=SpanParams)
     name: str = "span"
+    venue_replica: ClassVar[bool] = True
 
     @property
     def horizon_days(self) -> float:

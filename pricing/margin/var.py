@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -106,6 +106,7 @@ class ScenarioVarModel:
     rule: str = "sticky_moneyness"
     scenario_params: ScenarioParams | McParams = field(default_factory=lambda: ScenarioParams(include_stress=True))
     scenarios: ScenarioSet | None = None
+    venue_replica: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         check_alpha(self.alpha)

@@ -136,3 +136,31 @@ def test_intraday_margin_call(seed_market: Market, ratio_spread) -> None:
 def test_scenario_params_reach_the_model(seed_market: Market, ratio_spread) -> None:
     layout = hvar_model(lookback_years=2.0).prepare(ratio_spread, seed_market)
     assert int((~layout.stressed).sum()) == 730 - 2 + 1  # 731 closes, n = 730, N = n - h + 1
+
+
+@pytest.mark.parametrize("settle", ["linear", "inverse"])
+@pytest.mark.parametrize("model", [SpanModel(), DeribitModel()], ids=["span", "deribit"])
+def test_venue_replica_never_asks_more_than_a_long_options_maximum_loss(model, settle: str, seed_market: Market) -> None:
+    """A long option can lose at most its premium, and a venue's loss measure asks no more (SPAN's
+    scan of a long option; Deribit PM's risk-matrix worst case). Before the APC was limited to the
+    CCP-style models a 25% buffer, and before USD-settled options had their own pool the conversion
+    at the shocked spot, pushed a long call's Deribit IM above its premium."""
+    for strike in (40_000.0, 52_000.0, 70_000.0):
+        book = from_contracts([OptionContract("BTC", EXPIRY, strike, 1, settle)], [10])
+        premium = float(position_state(book, seed_market).value_usd.sum())
+        r = margin(book, seed_market, model)
+        assert r.apc_floor == 0.0
+        # Deribit adds its published roll and delta shocks on top of the risk-matrix loss.
+        loss = r.components["worst_case"] if "worst_case" in r.components else r.market_im
+        assert loss <= premium * (1 + 1e-9), (strike, loss, premium)
+
+
+def test_apc_auto_is_emir_28b_for_var_models_and_explicit_apc_applies_to_any_model(seed_market: Market, ratio_spread) -> None:
+    """EMIR RTS 153/2013 Art. 28: (b) 25% weight on stressed IM for the CCP-style models by default;
+    a venue replica gets a floor only when asked (here the (a) 25% buffer)."""
+    var = margin(ratio_spread, seed_market, hvar_model())
+    assert var.apc_floor == pytest.approx(0.75 * var.core + 0.25 * var.stressed, rel=1e-12)
+    assert var.market_im == pytest.approx(max(var.core, var.apc_floor), rel=1e-12)
+    span = margin(ratio_spread, seed_market, SpanModel())
+    buffered = margin(ratio_spread, seed_market, SpanModel(), AddOnParams(apc="buffer"))
+    assert span.apc_floor == 0.0 and buffered.apc_floor == pytest.approx(1.25 * span.core, rel=1e-12)

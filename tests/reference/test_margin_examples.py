@@ -84,3 +84,13 @@ def test_article_ratio_spread_var_is_far_below_98500(seed_market: Market, ratio_
     # (+40 vol pts) and fat-tailed 2,500-scenario sets give $17k-25k. The band brackets that
     # range with room for the bundled history's own tails; $98,500 would need a +59% move.
     assert 4_400 <= r.core < 40_000
+
+
+def test_seed_ratio_spread_deribit_worst_cell_in_the_usd_pool(seed_market: Market, ratio_spread) -> None:
+    """The second seed's USD-settled ratio spread (+10 C50k / -15 C55k, 30 days, flat 65% vol) under
+    Deribit PM: worst standard cell -24,049 USD (+16%, vol up, no time decay). USD-settled options
+    are margined in their own USD pool, so the loss is not converted at the shocked spot (which gave
+    20,732 before). Tolerance: the seed prints whole dollars."""
+    r = margin(ratio_spread, seed_market, DeribitModel())
+    assert r.components["worst_case"] == pytest.approx(24_049, abs=0.5)
+    assert r.apc_floor == 0.0
