@@ -12,7 +12,9 @@ Per combined commodity (all positions on one underlying):
 * BTC-ETH inter-commodity credit when the USD net deltas offset: per leg
   ``inter_credit_rate`` x spread deltas x WPR, WPR = price risk / |net delta|, price risk =
   scan - time risk - vol risk, time risk = (L_1 + L_2)/2, vol risk = |L_1 - L_2|/2 (A5);
-* short option minimum = ``som_rate`` x spot x short option contracts (or the larger side);
+* short option minimum (CME: "a percentage of the outright margin on one underlying futures
+  contract" per short option) = ``som_rate`` x PSR x spot x the larger of the short calls and
+  the short puts in coins (``som_mode="count"``: all short options);
 * risk = max(scan + intra - inter, SOM) per commodity; requirement = max(Σ risk - NOV, 0),
   NOV = long minus short option value (A7).
 
@@ -69,9 +71,13 @@ class SpanParams:
     inter_pairs : tuple of (str, str)
         Underlying pairs that earn the inter-commodity credit (BTC-ETH).
     som_rate : float
-        Short option minimum per short contract, fraction of spot (1%).
+        Short option minimum per short option, as a share of the outright margin of one unit of
+        the underlying (PSR x spot). CME publishes the form and sets the rate per product (the only
+        figure in our sources is a flat $50 for gasoil options, advisory 08-303); 5% is our default
+        [D]: 0.6% of spot per short option at a 12% PSR, a floor that binds only for books of
+        far out-of-the-money short options.
     som_mode : {"count", "max_side"}
-        Count all short options, or the larger of short calls and short puts.
+        The larger of short calls and short puts (CME; default), or all short options.
     nov_credit : bool
         Credit long option value and charge short option value (premium-style options).
     rule : {"sticky_strike", "sticky_moneyness"}
@@ -88,8 +94,8 @@ class SpanParams:
     intra_spread_rate: float = 0.01
     inter_credit_rate: float = 0.50
     inter_pairs: tuple[tuple[str, str], ...] = (("BTC", "ETH"),)
-    som_rate: float = 0.01
-    som_mode: str = "count"
+    som_rate: float = 0.05
+    som_mode: str = "max_side"
     nov_credit: bool = True
     rule: str = "sticky_strike"
 
@@ -256,7 +262,7 @@ class SpanModel:
             net = deltas.sum(axis=1)
             shorts = ext[:, 2 * ci : 2 * ci + 2]
             n_short = shorts.sum(axis=1) if p.som_mode == "count" else shorts.max(axis=1)
-            som = p.som_rate * spot * n_short
+            som = p.som_rate * p.psr(u) * spot * n_short
             per[u] = {
                 "scan": scan,
                 "intra": intra,

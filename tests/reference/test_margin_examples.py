@@ -7,14 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pricing.instruments import OptionContract
 from pricing.margin.deribit import DeribitModel, DeribitParams, roll_shock
 from pricing.margin.engine import margin
 from pricing.margin.quantile import tail_count, var_es
-from pricing.margin.span import scan_risk
+from pricing.margin.span import SpanModel, scan_risk
 from pricing.margin.var import hvar_model
 from pricing.portfolio import from_contracts
 from pricing.revaluation import Market, reprice
-from tests.conftest import perpetual
+from tests.conftest import EXPIRY, perpetual
 
 HVAR = hvar_model()
 
@@ -94,3 +95,17 @@ def test_seed_ratio_spread_deribit_worst_cell_in_the_usd_pool(seed_market: Marke
     r = margin(ratio_spread, seed_market, DeribitModel())
     assert r.components["worst_case"] == pytest.approx(24_049, abs=0.5)
     assert r.apc_floor == 0.0
+
+
+def test_span_short_option_minimum_is_a_share_of_the_outright_margin_of_the_larger_side(seed_market: Market) -> None:
+    """CME SPAN: "the SOM charge per short call or short put is a percentage of the outright margin
+    on one underlying futures contract" (CME Clearing advisory 20-247; docs/methodology.md §A6),
+    counted on the larger of short calls and short puts. 3 short calls, 2 short puts far out of the
+    money: SOM = 5% (the default rate, [D]) x 12% x 52,000 x 3 = 936."""
+    expiry = EXPIRY
+    book = from_contracts(
+        [OptionContract("BTC", expiry, 150_000.0, 1, "linear"), OptionContract("BTC", expiry, 10_000.0, -1, "linear")], [-3, -2]
+    )
+    r = margin(book, seed_market, SpanModel())
+    assert r.components["short_option_minimum"] == pytest.approx(0.05 * 0.12 * 52_000 * 3, rel=1e-12)
+    assert r.core >= r.components["short_option_minimum"] - r.components["net_option_value"]
