@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from pricing.errors import DataError, PricingInputError
+from pricing.margin.backtest import BacktestResult, backtest
 from pricing.margin.call import intraday_margin_call
 from pricing.margin.engine import MarginResult, margin, marginal_im
 from pricing.portfolio import Portfolio, concat, empty_portfolio, portfolio_from_rows
@@ -132,6 +133,65 @@ def im_breakdown(portfolio: Any, market: Any, model: Any = "hvar", params: Any =
     # A component the model does not have (no stressed set for SPAN) is blank, not NaN.
     rows: list[list[Any]] = [[k, float(v) if np.isfinite(v) else ""] for k, v in res.as_rows()]
     return titled(headers, ("component", "usd"), rows, default=True)
+
+
+BACKTEST_COLUMNS = (
+    "model",
+    "observations",
+    "exceptions",
+    "expected_exceptions",
+    "alpha",
+    "horizon_days",
+    "first_date",
+    "last_date",
+    "kupiec_lr",
+    "kupiec_p",
+    "christoffersen_ind_lr",
+    "christoffersen_ind_p",
+    "conditional_coverage_p",
+    "traffic_light",
+)
+
+
+def backtest_result(portfolio: Any, market: Any, model: Any, params_: Any) -> BacktestResult:
+    """The backtest of the portfolio's core IM under ``model`` (cached by the content of every input)."""
+    book, pkey, bundle, m, _, values = _setup(portfolio, market, model, params_)
+    key = content_key("backtest", pkey, bundle.key, str(scalar(model, "model")).strip().lower(), sorted(values.items()))
+    try:
+        return STORE.get("BACKTEST", key, lambda: backtest(book, bundle.market, m))
+    except PricingInputError as exc:
+        raise InputError(str(exc)) from None
+
+
+@excel_function(
+    "IM_BACKTEST",
+    category=MARGIN,
+    args={
+        "portfolio": PORTFOLIO_DOC,
+        "market": MARKET_DOC,
+        "model": "margin model: hvar, fhs (scenario VaR/ES) or span, deribit (venue replicas); default hvar",
+        "params": PARAMS_DOC,
+        "headers": "TRUE (default) adds a header row",
+    },
+    returns="one row: observations, exceptions (realised loss above the core IM), expected exceptions, alpha, "
+    "horizon, first and last date, Kupiec POF LR and p, Christoffersen independence LR and p, conditional "
+    "coverage p, Basel traffic light",
+    example='=CQ_IM_BACKTEST(Portfolio!A1:B12, "bundled", "hvar")',
+    heavy=True,
+)
+def im_backtest(portfolio: Any, market: Any, model: Any = "hvar", params: Any = None, headers: Any = True) -> list[list[Any]]:
+    """Backtest of the margin model on the bundled history, as a CCP validates its model.
+
+    Notes: the book is held relative to the market date (same tenors and moneyness, vols moved
+    by DVOL) on every non-overlapping margin period of the history; EMIR RTS 153/2013 Art. 47-49;
+    Kupiec (1995), Christoffersen (1998), BCBS (1996) traffic light (pricing.margin.backtest).
+    """
+    s = backtest_result(portfolio, market, model, params).summary()
+    return titled(headers, BACKTEST_COLUMNS, [[_cell(s[c]) for c in BACKTEST_COLUMNS]], default=True)
+
+
+def _cell(v: Any) -> Any:
+    return float(v) if isinstance(v, (np.floating, np.integer)) and not isinstance(v, bool) else v
 
 
 @excel_function(

@@ -47,6 +47,24 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument("--as-of", help="valuation time (UTC, YYYY-MM-DDTHH:MM) for a market file without timestamps")
     qu.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters")
     sub.add_parser("functions", help="list the catalogue functions a workbook may call")
+    bt = sub.add_parser(
+        "backtest", help="backtest each margin model's IM of a book against its realised P&L on the bundled history"
+    )
+    bt.add_argument("book", help="positions table (CSV or xlsx): instrument, quantity")
+    bt.add_argument(
+        "--model", default="hvar,fhs,span,deribit", help="comma-separated: hvar, fhs, span, deribit (default all four)"
+    )
+    bt.add_argument(
+        "--market", default="bundled", help="bundled, bundled:YYYY-MM-DD, a Deribit chain .csv or a book-summary .json"
+    )
+    bt.add_argument("--as-of", help="valuation time (UTC) for a market file without timestamps")
+    bt.add_argument("--params", help="name,value table of model parameters")
+    bt.add_argument("-o", "--output", help="write the report (tests, series, native charts) to this .xlsx")
+    bt.add_argument("--json", action="store_true", help="print one JSON object per model")
+    bt.add_argument(
+        "--overlapping", action="store_true", help="daily windows instead of every margin period (tests then over-reject)"
+    )
+    bt.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sub.add_parser("warmup", help="compile every numba kernel now (first use only; later runs load them from the disk cache)")
     sub.add_parser("xva-example", help="the source article's $568,800 quote, then the same RFQ by the full models")
     sub.add_parser("margin-example", help="the source article's ratio call spread under every margin model")
@@ -143,6 +161,12 @@ def _run(args: argparse.Namespace) -> int:
         return bc.cmd_functions()
     if cmd == "warmup":
         return warmup()
+    if cmd == "backtest":
+        from addin.cli.backtest import cmd_backtest
+
+        return cmd_backtest(
+            args.book, args.model, args.market, args.params, args.output, args.json, args.overlapping, args.quiet, args.as_of
+        )
     if cmd in ("structures", "xva-example", "margin-example"):
         return _example(args)
     if cmd == "bench":

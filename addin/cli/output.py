@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
 
@@ -43,3 +46,20 @@ def records_text(records: Sequence[Mapping[str, Any]], decimals: int = 2) -> str
     """:func:`table_text` of dicts sharing their keys (the keys are the header)."""
     cols = list(records[0])
     return table_text([cols, *([r[c] for c in cols] for r in records)], decimals)
+
+
+def write_atomic(target: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``target``, then rename it over ``target``:
+    a failure leaves no half-written file and the old one (if any) untouched."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -21,23 +19,24 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from addin.cli.output import Exit, table_text
+from addin.cli.output import Exit, table_text, write_atomic
 from addin.workbook.book import BookError
 from addin.workbook.engine import EMPTY, Result, recalc, show, uses_catalogue, validate
-from addin.workbook.writer import _umask
 
 PROGRESS_MIN_CELLS = 2_000
 SHOW_MAX = 25
 
 
 @contextmanager
-def progress_bar(label: str, quiet: bool) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
-    """(on_plan, progress) callbacks driving a tqdm bar on stderr for long books only."""
+def progress_bar(
+    label: str, quiet: bool, *, unit: str = "cell", min_total: int = PROGRESS_MIN_CELLS
+) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """(on_plan, progress) callbacks driving a tqdm bar on stderr for long jobs only."""
     bar: list[Any] = []
 
     def on_plan(total: int) -> None:
-        if not quiet and total >= PROGRESS_MIN_CELLS:
-            bar.append(tqdm(total=total, desc=label, unit="cell", file=sys.stderr, disable=None, leave=False))
+        if not quiet and total >= min_total:
+            bar.append(tqdm(total=total, desc=label, unit=unit, file=sys.stderr, disable=None, leave=False))
 
     def step(n: int) -> None:
         if bar:
@@ -173,7 +172,7 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
     return code
 
 
-def _read_table(path: Path) -> list[list[Any]]:
+def read_table(path: Path) -> list[list[Any]]:
     """Rows of a CSV or the first sheet of a workbook, header included."""
     if not path.exists():
         raise BookError(f"{path}: no such file")
@@ -207,22 +206,17 @@ def _number(text: str) -> Any:
 
 def write_table_atomic(rows: list[list[Any]], target: Path) -> None:
     """CSV or xlsx, written to a temporary file beside ``target`` and renamed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
+    if target.suffix.lower() not in (".csv", ".xlsx"):
+        raise BookError(f"{target.name}: the output must be .csv or .xlsx")
+
+    def write(tmp: str) -> None:
         if target.suffix.lower() == ".csv":
             with open(tmp, "w", newline="", encoding="utf-8") as fh:
                 csv.writer(fh).writerows([[csv_safe(_plain(v)) for v in r] for r in rows])
-        elif target.suffix.lower() == ".xlsx":
-            _formatted_xlsx(rows, tmp)
         else:
-            raise BookError(f"{target.name}: the output must be .csv or .xlsx")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            _formatted_xlsx(rows, tmp)
+
+    write_atomic(target, write)
 
 
 #: Text a spreadsheet program would read as a formula (OWASP, "CSV Injection").
@@ -257,10 +251,10 @@ def cmd_quote(
     from addin.cli import quote as qc
 
     # Every input is read and checked before the market is built (seconds to a minute).
-    table = _read_table(Path(rfqs))
+    table = read_table(Path(rfqs))
     qc.check_rfq_header(table, Path(rfqs).name)
-    book = _read_table(Path(portfolio)) if portfolio else "none"
-    pars = _read_table(Path(params))[1:] if params else []
+    book = read_table(Path(portfolio)) if portfolio else "none"
+    pars = read_table(Path(params))[1:] if params else []
     if not any(str(r[0]).strip().lower() == "columns" for r in pars if r):
         pars.append(["columns", "sides"])  # the XVA of both sides, each from its own ΔIM
     if out and Path(out).suffix.lower() not in (".csv", ".xlsx"):

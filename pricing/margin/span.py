@@ -295,6 +295,7 @@ class SpanModel:
         core = np.maximum(risk_total - nov_t, 0.0) if p.nov_credit else risk_total
         return {
             "core": core,
+            "risk": risk_total,
             "scan_risk": scan_t,
             "intra_spread": intra_t,
             "inter_credit": credit_t,

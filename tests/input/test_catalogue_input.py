@@ -41,6 +41,7 @@ GOOD: dict[str, tuple] = {
     "VOLSWAP_STRIKE": ("bundled", "BTC", 30, 0.8),
     "IM": (PORTFOLIO, "bundled", "span", None),
     "IM_BREAKDOWN": (PORTFOLIO, "bundled", "span", None, True),
+    "IM_BACKTEST": (PORTFOLIO, "bundled", "hvar", None, True),
     "IM_CONTRIB": (PORTFOLIO, "bundled", "span", None),
     "IM_DELTA": (PORTFOLIO, TRADES, "bundled", "span", None),
     "SCENARIO_PNL": (PORTFOLIO, "bundled", "hvar", None, True),
