@@ -153,7 +153,7 @@ def fva_lifetime(
         "discount_rate": f"discount rate, {RATE} (default 0)",
     },
     returns="MVA (the article's name: variation-margin settlement-lag funding), USD",
-    example="=CQ_MVA(60, 60000, 0.55, 0.25, 0.005) -> 104.5",
+    example="=CQ_MVA(60, 60000, 0.55, 0.25, 0.005) -> 105.94",
 )
 def mva(
     abs_delta_coin: Any, spot: Any, vol: Any, tenor_years: Any, borrow_spread: Any, lag_days: Any = 1.0, discount_rate: Any = 0.0

@@ -142,7 +142,8 @@ def mva_vm_settlement_lag(
         raise PricingInputError("lag_days and vol must be >= 0 and spot > 0")
     days = np.arange(1, int(np.ceil(t * 365.0)) + 1) / 365.0
     flow = 0.8 * abs(abs_delta_coin) * spot * vol * np.sqrt(1.0 / 365.0)
-    return float(s_b * lag_days / 365.0 * flow * discount(days, check_rate(discount_rate, "discount_rate")).sum())
+    # The lag is a funding accrual: ACT/360, as every funding leg here (SOFR convention).
+    return float(s_b * lag_days / 360.0 * flow * discount(days, check_rate(discount_rate, "discount_rate")).sum())
 
 
 # -- KVA ------------------------------------------------------------------------------------------
@@ -207,7 +208,7 @@ def saccr_option(
     collateral: float = 0.0,
     posted_im_non_br: float = 0.0,
     margined: bool = True,
-    mpor_business_days: float = 5.0,
+    mpor_business_days: float = 10.0,
     supervisory_factor: float = 0.32,
     supervisory_vol: float = 1.20,
 ) -> SaccrResult:
@@ -228,7 +229,8 @@ def saccr_option(
     margined : bool
         Margined netting set (the CCP case) or not.
     mpor_business_days : float
-        Margin period of risk.
+        Margin period of risk, business days: at least 10 for trade exposures to a CCP
+        (Basel CRE54; CRR Art. 304), the default.
     supervisory_factor, supervisory_vol : float
         Crypto Group 2a defaults 32% and 120% (SCO60, as single-name equity).
 
@@ -247,7 +249,7 @@ def saccr_option(
     --------
     >>> r = saccr_option(1, 1, 60_000, 65_000, 10, 0.25)
     >>> round(r.supervisory_delta, 4), round(r.ead, 2)
-    (0.5662, 32282.82)
+    (0.5662, 45654.81)
     """
     if cp not in (1, -1) or direction not in (1, -1):
         raise PricingInputError("cp and direction: must be +1 or -1 (call/put; bought/sold)")

@@ -62,7 +62,7 @@ class QuoteParams:
     risk_weight: float = 0.02
     capital_ratio: float = 0.08
     cost_of_capital: float = 0.10
-    mpor_business_days: float = 5.0
+    mpor_business_days: float = 10.0
     im_bankruptcy_remote: bool = False
     simple_exposure: float | None = None
     ccp_type: str = "qccp"

@@ -34,20 +34,21 @@ def test_article_worked_example_every_line() -> None:
 
 
 def test_mva_settlement_lag_hand_calculation() -> None:
-    # 10 days, |delta| 100 BTC, S 50,000, vol 50%, spread 50 bp, lag 1 day, DF = 1:
-    # 10 x 0.005 x (1/365) x 0.8 x 100 x 50,000 x 0.5 x sqrt(1/365)
-    expected = 10 * 0.005 / 365 * 0.8 * 100 * 50_000 * 0.5 * np.sqrt(1 / 365)
+    # 10 days, |delta| 100 BTC, S 50,000, vol 50%, spread 50 bp, lag 1 day funded ACT/360, DF = 1:
+    # 10 x 0.005 x (1/360) x 0.8 x 100 x 50,000 x 0.5 x sqrt(1/365)
+    expected = 10 * 0.005 / 360 * 0.8 * 100 * 50_000 * 0.5 * np.sqrt(1 / 365)
     assert mva_vm_settlement_lag(100, 50_000, 0.5, 10 / 365, 0.005) == pytest.approx(expected, rel=1e-12)
 
 
 def test_saccr_option_hand_calculation() -> None:
-    # Bought ATM call, 1 BTC at 50,000, T = 0.25, margined MPOR 5 bd, no collateral:
-    # d = 0.5 x 1.2^2 x 0.25 / (1.2 x 0.5) = 0.3; delta = N(0.3); MF = 1.5 sqrt(5/250).
+    # Bought ATM call, 1 BTC at 50,000, T = 0.25, margined, MPOR 10 business days (CRE54's floor
+    # for trade exposures to a CCP, the default), no collateral:
+    # d = 0.5 x 1.2^2 x 0.25 / (1.2 x 0.5) = 0.3; delta = N(0.3); MF = 1.5 sqrt(10/250).
     r = saccr_option(1, 1, 50_000, 50_000, 1.0, 0.25)
     from scipy.stats import norm
 
     delta = norm.cdf(0.3)
-    addon = 0.32 * delta * 50_000 * 1.5 * np.sqrt(5 / 250)
+    addon = 0.32 * delta * 50_000 * 1.5 * np.sqrt(10 / 250)
     assert r.supervisory_delta == pytest.approx(delta, rel=1e-12)
     assert r.addon == pytest.approx(addon, rel=1e-12)
     assert r.ead == pytest.approx(1.4 * addon, rel=1e-12)  # RC = 0, multiplier = 1
