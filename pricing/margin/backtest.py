@@ -192,7 +192,7 @@ def christoffersen_independence(exception: BoolArray) -> tuple[float, float]:
     pi1 = n11 / (n10 + n11) if n10 + n11 else 0.0
     null = _xlogy(n00 + n10, 1 - pi) + _xlogy(n01 + n11, pi)
     alt = _xlogy(n00, 1 - pi0) + _xlogy(n01, pi0) + _xlogy(n10, 1 - pi1) + _xlogy(n11, pi1)
-    lr = max(float(-2.0 * (null - alt)), 0.0)
+    lr = max(float(-2.0 * (null - alt)), 0.0) + 0.0  # + 0.0: never print -0.0
     return lr, float(stats.chi2.sf(lr, 1))
 
 
