@@ -13,24 +13,9 @@ from typing import Any
 
 from addin.cli.output import Exit, table_text, write_atomic
 from addin.workbook.book import BookError
+from udfs.margin import BACKTEST_COLUMNS
 
 MODELS = ("hvar", "fhs", "span", "deribit")
-TEST_COLUMNS = (
-    "model",
-    "observations",
-    "exceptions",
-    "expected_exceptions",
-    "alpha",
-    "horizon_days",
-    "first_date",
-    "last_date",
-    "kupiec_lr",
-    "kupiec_p",
-    "christoffersen_ind_lr",
-    "christoffersen_ind_p",
-    "conditional_coverage_p",
-    "traffic_light",
-)
 
 
 def parse_models(text: str) -> list[str]:
@@ -92,7 +77,7 @@ def cmd_backtest(
         print(
             f"margin backtest of {Path(book_path).name} on market {source} (book held at its tenors and moneyness; core IM vs realised P&L)"
         )
-        print(table_text([list(TEST_COLUMNS), *([s[c] for c in TEST_COLUMNS] for s in summaries)], decimals=4))
+        print(table_text([list(BACKTEST_COLUMNS), *([s[c] for c in BACKTEST_COLUMNS] for s in summaries)], decimals=4))
     if output:
         write_atomic(Path(output), lambda tmp: _report(results, summaries, tmp))
         if not as_json:
@@ -110,7 +95,7 @@ def _report(results: list[Any], summaries: list[dict[str, Any]], path: str) -> N
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "Tests"
-    table_sheet(ws, [list(TEST_COLUMNS), *([s[c] for c in TEST_COLUMNS] for s in summaries)])
+    table_sheet(ws, [list(BACKTEST_COLUMNS), *([s[c] for c in BACKTEST_COLUMNS] for s in summaries)])
     for res in results:
         sh = wb.create_sheet(res.model)
         header(sh, 1, ["date", "im_usd", "realised_loss_usd", "exception"], min_width=16)
