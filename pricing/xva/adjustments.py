@@ -6,12 +6,13 @@ grid t_0 = 0 < ... < t_n = T with Δ_i = t_i - t_{i-1} and DF_i = exp(-r t_i).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr
 
-from pricing._typing import FloatArray
+from pricing._typing import FloatArray, IntArray
 from pricing.errors import PricingInputError, parse_choice
 from pricing.xva.profiles import discount, period_default_probability
 from pricing.xva.rates import check_rate, check_tenor
@@ -253,18 +254,147 @@ def saccr_option(
     """
     if cp not in (1, -1) or direction not in (1, -1):
         raise PricingInputError("cp and direction: must be +1 or -1 (call/put; bought/sold)")
-    t = max(check_tenor(tenor_years), 1e-9)
-    d = (np.log(spot / strike) + 0.5 * supervisory_vol**2 * t) / (supervisory_vol * np.sqrt(t))
-    delta = float(direction * cp * ndtr(cp * d))
-    notional = float(spot * abs(units))
-    mf = 1.5 * np.sqrt(mpor_business_days / 250.0) if margined else np.sqrt(min(max(t, 10.0 / 250.0), 1.0))
-    addon = supervisory_factor * abs(delta * notional * mf)
+    check_tenor(tenor_years)
+    leg = SaccrLegs(
+        ("X",),
+        np.array([cp]),
+        np.array([float(spot)]),
+        np.array([float(strike)]),
+        np.array([direction * abs(float(units))]),
+        np.array([float(tenor_years)]),
+    )
+    return saccr_netting_set(
+        leg,
+        mtm=mtm,
+        collateral=collateral,
+        posted_im_non_br=posted_im_non_br,
+        margined=margined,
+        mpor_business_days=mpor_business_days,
+        supervisory_factor=supervisory_factor,
+        supervisory_vol=supervisory_vol,
+    )
+
+
+@dataclass(frozen=True)
+class SaccrLegs:
+    """Option positions of one netting set in SA-CCR terms (arrays of one length).
+
+    ``units`` are signed coins of underlying held by the bank (+ bought, − sold); ``tenor_years``
+    is the option's expiry; positions on the same ``underlying`` form one hedging set.
+    """
+
+    underlying: tuple[str, ...]
+    cp: IntArray
+    spot: FloatArray
+    strike: FloatArray
+    units: FloatArray
+    tenor_years: FloatArray
+
+    @staticmethod
+    def empty() -> SaccrLegs:
+        z = np.zeros(0)
+        return SaccrLegs((), np.zeros(0, dtype=np.int64), z, z, z, z)
+
+    def scaled(self, factor: float) -> SaccrLegs:
+        return dataclasses.replace(self, units=self.units * factor)
+
+    def __add__(self, other: SaccrLegs) -> SaccrLegs:
+        return SaccrLegs(
+            self.underlying + other.underlying,
+            np.concatenate([self.cp, other.cp]),
+            np.concatenate([self.spot, other.spot]),
+            np.concatenate([self.strike, other.strike]),
+            np.concatenate([self.units, other.units]),
+            np.concatenate([self.tenor_years, other.tenor_years]),
+        )
+
+
+def saccr_netting_set(
+    legs: SaccrLegs,
+    *,
+    mtm: float = 0.0,
+    collateral: float = 0.0,
+    posted_im_non_br: float = 0.0,
+    margined: bool = True,
+    mpor_business_days: float = 10.0,
+    supervisory_factor: float = 0.32,
+    supervisory_vol: float = 1.2,
+) -> SaccrResult:
+    """SA-CCR EAD = 1.4 (RC + PFE) of a netting set of options, hedging set per underlying.
+
+    Parameters
+    ----------
+    legs : SaccrLegs
+        The netting set's option positions (bank's signed units).
+    mtm, collateral, posted_im_non_br : float
+        Value of the netting set, collateral held, non-bankruptcy-remote IM posted, USD.
+    margined : bool
+        Margined netting set (the CCP case) or not.
+    mpor_business_days : float
+        Margin period of risk: at least 10 business days for trade exposures to a CCP
+        (Basel CRE54; CRR Art. 304), the default.
+    supervisory_factor, supervisory_vol : float
+        Crypto Group 2a (BCBS SCO60): a hedging set per cryptoasset, SF 32%, σ_s 120% [K].
+
+    Returns
+    -------
+    SaccrResult
+        ``supervisory_delta`` and ``adjusted_notional`` are of the whole set (Σ δ d).
+
+    Notes
+    -----
+    Basel CRE52: δ_i = sign_i · cp_i · Φ(cp_i · (ln(P/K) + σ_s² T/2)/(σ_s √T)) (bought call Φ(d),
+    sold call −Φ(d), bought put −Φ(−d), sold put Φ(−d)); d_i = P |units_i|; MF = 1.5 √(MPOR/250)
+    margined, √(min(max(M, 10/250), 1)) unmargined; per hedging set (underlying)
+    AddOn_u = SF |Σ_{i∈u} δ_i d_i MF_i| — long and short options on one underlying net; AddOn =
+    Σ_u AddOn_u; RC margined = max(V − C, posted non-bankruptcy-remote IM, 0); multiplier =
+    min(1, 0.05 + 0.95 exp((V − C)/(1.9 AddOn))).
+
+    Examples
+    --------
+    A bought and a sold call on one underlying net within the hedging set:
+
+    >>> import numpy as np
+    >>> spread = SaccrLegs(("BTC", "BTC"), np.array([1, 1]), np.full(2, 60_000.0), np.array([60_000.0, 65_000.0]),
+    ...                    np.array([10.0, -10.0]), np.full(2, 0.25))
+    >>> one = saccr_netting_set(dataclasses.replace(spread, underlying=("BTC",), cp=spread.cp[:1], spot=spread.spot[:1],
+    ...     strike=spread.strike[:1], units=spread.units[:1], tenor_years=spread.tenor_years[:1])).ead
+    >>> saccr_netting_set(spread).ead < one
+    True
+    """
+    cp = np.asarray(legs.cp, dtype=np.int64)
+    if np.any((cp != 1) & (cp != -1)):
+        raise PricingInputError("cp: must be +1 (call) or -1 (put)")
+    t = np.maximum(np.asarray(legs.tenor_years, dtype=np.float64), 1e-9)
+    sign = np.sign(legs.units)
+    d = (np.log(legs.spot / legs.strike) + 0.5 * supervisory_vol**2 * t) / (supervisory_vol * np.sqrt(t))
+    delta = sign * cp * ndtr(cp * d)
+    notional = legs.spot * np.abs(legs.units)
+    mf = (
+        np.full(t.shape, 1.5 * np.sqrt(mpor_business_days / 250.0))
+        if margined
+        else np.sqrt(np.minimum(np.maximum(t, 10.0 / 250.0), 1.0))
+    )
+    effective = delta * notional * mf
+    codes = np.asarray(legs.underlying, dtype=str)
+    addon = (
+        float(sum(supervisory_factor * abs(float(effective[codes == u].sum())) for u in np.unique(codes))) if codes.size else 0.0
+    )
     v_minus_c = mtm - collateral + posted_im_non_br
     rc = max(v_minus_c, posted_im_non_br, 0.0) if margined else max(v_minus_c, 0.0)
     # The exponent is capped at 0: above it the min(1, .) is 1 anyway, and exp would overflow.
     multiplier = 1.0 if addon == 0 else float(min(1.0, 0.05 + 0.95 * np.exp(min(v_minus_c / (1.9 * addon), 0.0))))
     pfe = multiplier * addon
-    return SaccrResult(delta, notional, float(mf), float(addon), multiplier, float(rc), float(pfe), float(1.4 * (rc + pfe)))
+    return SaccrResult(
+        float(delta.sum()),
+        float(notional.sum()),
+        float(mf[0]) if mf.size else 0.0,
+        addon,
+        multiplier,
+        float(rc),
+        float(pfe),
+        float(1.4 * (rc + pfe)),
+    )
 
 
 def k_cm(k_ccp: float, df_member: float, df_ccp: float, df_all_members: float) -> float:

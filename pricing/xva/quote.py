@@ -22,15 +22,16 @@ from pricing.instruments import OptionContract, parse_instrument_name
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import MarginModel, marginal_im
 from pricing.portfolio import OPTION, Portfolio, concat, empty_portfolio, from_contracts
-from pricing.revaluation import Market, position_state
+from pricing.revaluation import Market, PositionState, position_state
 from pricing.xva.adjustments import (
+    SaccrLegs,
     ccp_default_params,
     ccva,
     fva_im_lifetime,
     kva_lifetime,
     kva_simple,
     mva_vm_settlement_lag,
-    saccr_option,
+    saccr_netting_set,
 )
 from pricing.xva.profiles import grid, profile
 from pricing.xva.rates import check_rate, latest_sofr
@@ -125,7 +126,8 @@ class SideBreakdown:
 
 @dataclass(frozen=True)
 class TradeRisk:
-    """What the XVAs need about one trade (the dealer's position if it sells), USD."""
+    """What the XVAs need about one trade, USD: its value, vega, |delta|, spot, vol and tenor as
+    the dealer holds it if it buys, and its option legs in SA-CCR terms (the same, bought)."""
 
     premium: float
     vega: float
@@ -133,10 +135,79 @@ class TradeRisk:
     spot: float
     vol: float
     tenor_years: float
-    saccr_terms: tuple[tuple[int, float, float], ...] = field(default=())  # (cp, strike, units) per option leg
+    legs: SaccrLegs = field(default_factory=SaccrLegs.empty)
 
 
-def adjustments(delta_im: float, risk: TradeRisk, p: QuoteParams) -> dict[str, float]:
+@dataclass(frozen=True)
+class BookCapital:
+    """The dealer's existing netting set with the venue: its option legs, its value and the IM
+    it has posted, so that a trade's capital is EAD(book + trade) − EAD(book) (Basel CRE52)."""
+
+    legs: SaccrLegs = field(default_factory=SaccrLegs.empty)
+    mtm: float = 0.0
+    im_posted: float = 0.0
+
+
+def book_capital(book: Portfolio, market: Market, im_posted: float) -> BookCapital:
+    """The :class:`BookCapital` of a portfolio on a market (options only: futures carry no SA-CCR option add-on here)."""
+    if len(book) == 0:
+        return BookCapital(im_posted=im_posted)
+    st = position_state(book, market)
+    return BookCapital(_saccr_legs(book, st, np.ones(len(book), bool)), float(st.value_usd.sum()), im_posted)
+
+
+def _saccr_legs(portfolio: Portfolio, st: PositionState, rows: np.ndarray) -> SaccrLegs:
+    opt = rows & (portfolio.kind == OPTION)
+    return SaccrLegs(
+        tuple(str(u) for u in np.asarray(portfolio.underlying)[opt]),
+        portfolio.cp[opt].astype(np.int64),
+        st.spot[opt],
+        portfolio.strike[opt],
+        portfolio.units[opt],
+        st.t_years[opt],
+    )
+
+
+def incremental_ead(delta_im: float, risk: TradeRisk, p: QuoteParams, side: str, book: BookCapital | None = None) -> float:
+    """EAD(book + trade) − EAD(book), the trade's SA-CCR exposure to the venue on one side, USD.
+
+    Parameters
+    ----------
+    delta_im : float
+        The side's marginal IM, USD (posted, so in RC unless bankruptcy-remote).
+    risk : TradeRisk
+    p : QuoteParams
+    side : {"bid", "ask"}
+        The dealer buys the trade on the bid and sells it on the ask.
+    book : BookCapital, optional
+        The dealer's existing netting set with the venue (empty if None).
+
+    Returns
+    -------
+    float
+        USD; may be negative when the trade hedges the book.
+
+    Notes
+    -----
+    Basel CRE52 per netting set, options on one underlying netting within its hedging set
+    (:func:`pricing.xva.adjustments.saccr_netting_set`); MPOR ``p.mpor_business_days``.
+    """
+    b = book or BookCapital()
+    sign = 1.0 if parse_choice(side, "side", {"bid": "bid", "ask": "ask"}) == "bid" else -1.0
+    br = p.im_bankruptcy_remote
+
+    def ead(legs: SaccrLegs, mtm: float, im: float) -> float:
+        posted = 0.0 if br else max(im, 0.0)
+        return saccr_netting_set(legs, mtm=mtm, posted_im_non_br=posted, mpor_business_days=p.mpor_business_days).ead
+
+    before = ead(b.legs, b.mtm, b.im_posted)
+    after = ead(b.legs + risk.legs.scaled(sign), b.mtm + sign * risk.premium, b.im_posted + delta_im)
+    return after - before
+
+
+def adjustments(
+    delta_im: float, risk: TradeRisk, p: QuoteParams, side: str = "ask", book: BookCapital | None = None
+) -> dict[str, float]:
     """fva_im, mva_vm, kva, ccva (USD, positive = cost) for one side with marginal IM ``delta_im``."""
     times = grid(risk.tenor_years, p.step_days)
     dim = profile(delta_im, times, p.im_profile)
@@ -149,22 +220,9 @@ def adjustments(delta_im: float, risk: TradeRisk, p: QuoteParams) -> dict[str, f
         exposure = p.simple_exposure if p.simple_exposure is not None else abs(risk.premium)
         kva = kva_simple(exposure, p.risk_weight, p.capital_ratio, p.cost_of_capital, risk.tenor_years)
     else:
-        posted = 0.0 if p.im_bankruptcy_remote else max(delta_im, 0.0)
-        ead0 = sum(
-            saccr_option(
-                cp,
-                1 if units > 0 else -1,
-                risk.spot,
-                k,
-                units,
-                risk.tenor_years,
-                posted_im_non_br=posted,
-                mpor_business_days=p.mpor_business_days,
-            ).ead
-            for cp, k, units in risk.saccr_terms
-        )
+        ead = incremental_ead(delta_im, risk, p, side, book)
         kva = kva_lifetime(
-            profile(ead0, times, p.im_profile), times, p.risk_weight, p.capital_ratio, p.cost_of_capital, discount_rate=sofr
+            profile(ead, times, p.im_profile), times, p.risk_weight, p.capital_ratio, p.cost_of_capital, discount_rate=sofr
         )
     pd, lgd = ccp_default_params(p.ccp_type)
     pd = p.pd_annual if p.pd_annual is not None else pd
@@ -229,7 +287,7 @@ def all_in_price(base: ArrayLike, costs: ArrayLike, spread: ArrayLike, side: str
 
 
 def two_way(
-    base: float, delta_im_sell: float, delta_im_buy: float, risk: TradeRisk, p: QuoteParams
+    base: float, delta_im_sell: float, delta_im_buy: float, risk: TradeRisk, p: QuoteParams, book: BookCapital | None = None
 ) -> tuple[SideBreakdown, SideBreakdown]:
     """Bid and ask of one trade, each with its own ΔIM.
 
@@ -242,6 +300,8 @@ def two_way(
     risk : TradeRisk
         What the XVAs need about the trade.
     p : QuoteParams
+    book : BookCapital, optional
+        The dealer's netting set with the venue, for the trade's incremental SA-CCR exposure.
 
     Returns
     -------
@@ -254,8 +314,8 @@ def two_way(
     bid side's, subtracted (docs/methodology.md §D; :func:`all_in_price`).
     """
     spread = spread_amount(risk, p)
-    a = adjustments(delta_im_sell, risk, p)
-    b = adjustments(delta_im_buy, risk, p)
+    a = adjustments(delta_im_sell, risk, p, "ask", book)
+    b = adjustments(delta_im_buy, risk, p, "bid", book)
     ask_cost = sum(a.values())
     bid_cost = sum(b.values())
     ask = SideBreakdown(
@@ -405,13 +465,13 @@ def _quote_groups(
 ) -> list[dict[str, Any]]:
     dim = marginal_im(book, cands, market, model, addons, groups=groups)
     st = position_state(cands, market)
+    capital = book_capital(book, market, float(dim.im_base))
     rows = []
     for g, side in enumerate(sides):
         m = groups == g
         legs = cands.select(m)
         opt = legs.kind == OPTION
         tenor = float(st.t_years[m].max())
-        terms = tuple((int(c), float(k), float(u)) for c, k, u, o in zip(legs.cp, legs.strike, legs.units, opt) if o)
         vol = float(np.average(st.vol[m][opt], weights=np.abs(legs.units[opt]))) if opt.any() else 0.0
         risk = TradeRisk(
             float(st.value_usd[m].sum()),
@@ -420,9 +480,9 @@ def _quote_groups(
             float(st.spot[m][0]),
             vol,
             tenor,
-            terms,
+            _saccr_legs(cands, st, m),
         )
-        bid, ask = two_way(risk.premium, float(dim.delta_sell[g]), float(dim.delta_buy[g]), risk, p)
+        bid, ask = two_way(risk.premium, float(dim.delta_sell[g]), float(dim.delta_buy[g]), risk, p, capital)
         row: dict[str, Any] = {
             "trade": dim.names[g],
             "side": side,

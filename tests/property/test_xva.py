@@ -4,6 +4,7 @@ IM, batch vs accept mode, the vega spread's units.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,11 +15,13 @@ from pricing.margin.addons import AddOnParams
 from pricing.margin.var import hvar_model
 from pricing.portfolio import from_contracts
 from pricing.xva.adjustments import (
+    SaccrLegs,
     fva_im_lifetime,
     fva_im_simple,
+    saccr_netting_set,
 )
 from pricing.xva.profiles import grid, profile
-from pricing.xva.quote import QuoteParams, TradeRisk, quote_book, two_way
+from pricing.xva.quote import BookCapital, QuoteParams, TradeRisk, incremental_ead, quote_book, two_way
 from tests.conftest import EXPIRY
 
 
@@ -43,8 +46,12 @@ def test_sqrt_runoff_profile_costs_less_than_flat() -> None:
     assert fva_im_lifetime(profile(1e6, t, "sqrt"), t, 0.05, 0.0) < fva_im_lifetime(profile(1e6, t), t, 0.05, 0.0)
 
 
+def _call_legs() -> SaccrLegs:
+    return SaccrLegs(("BTC",), np.array([1]), np.array([50_000.0]), np.array([50_000.0]), np.array([10.0]), np.array([0.25]))
+
+
 def test_lower_im_gives_a_tighter_quote() -> None:
-    risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 0.25, ((1, 50_000.0, 10.0),))
+    risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 0.25, _call_legs())
     p = QuoteParams(sofr=0.04)
     bid_up, ask_up = two_way(100_000.0, 500_000.0, 500_000.0, risk, p)
     bid_dn, ask_dn = two_way(100_000.0, -500_000.0, -500_000.0, risk, p)
@@ -77,9 +84,21 @@ def test_quote_book_batch_and_accept(seed_market) -> None:
 
 
 def test_vega_spread_is_in_vol_points() -> None:
-    risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 0.25, ((1, 50_000.0, 10.0),))
+    risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 0.25, _call_legs())
     from pricing.xva.quote import spread_amount
 
     # 0.5 vol point on a vega of 5,000 USD per 1.00 of vol = 25 USD.
     assert spread_amount(risk, QuoteParams(spread_policy="vega", spread_value=0.5)) == pytest.approx(25.0)
     assert spread_amount(risk, QuoteParams(spread_policy="fixed", spread_value=10.0, min_spread=40.0)) == 40.0
+
+
+def test_trade_capital_is_incremental_and_side_aware() -> None:
+    """KVA exposure = EAD(book + trade) - EAD(book) on the dealer's side (Basel CRE52): selling the
+    calls the book is long of lowers the exposure; buying more raises it."""
+    book_legs = SaccrLegs(("BTC",), np.array([1]), np.array([50_000.0]), np.array([50_000.0]), np.array([20.0]), np.array([0.25]))
+    book = BookCapital(book_legs, mtm=150_000.0, im_posted=0.0)
+    risk = TradeRisk(75_000.0, 5_000.0, 5.0, 50_000.0, 0.6, 0.25, _call_legs())
+    p = QuoteParams(sofr=0.04, im_bankruptcy_remote=True)
+    assert incremental_ead(0.0, risk, p, "ask", book) < 0 < incremental_ead(0.0, risk, p, "bid", book)
+    empty = incremental_ead(0.0, risk, p, "bid")
+    assert empty == pytest.approx(saccr_netting_set(risk.legs, mtm=risk.premium).ead, rel=1e-12)
