@@ -208,11 +208,21 @@ def incremental_ead(delta_im: float, risk: TradeRisk, p: QuoteParams, side: str,
 def adjustments(
     delta_im: float, risk: TradeRisk, p: QuoteParams, side: str = "ask", book: BookCapital | None = None
 ) -> dict[str, float]:
-    """fva_im, mva_vm, kva, ccva (USD, positive = cost) for one side with marginal IM ``delta_im``."""
+    """fva_im, mva_vm, kva, ccva (USD, positive = cost) for one side with marginal IM ``delta_im``.
+
+    The funding leg (``fva_im``) funds the marginal IM *and the premium cash*: the dealer pays the
+    premium when it buys (bid) and receives it when it sells (ask), until expiry. So whatever the
+    margin model counts as option value (SPAN credits a long option's value in ΔIM and charges a
+    short one's) is funded once, consistently: under SPAN the two cancel, under the VaR models
+    (no option-value credit) the premium is funded beside the IM. Both accrue ACT/360.
+    """
     times = grid(risk.tenor_years, p.step_days)
     dim = profile(delta_im, times, p.im_profile)
     sofr = latest_sofr() if p.sofr is None else p.sofr
-    fva = fva_im_lifetime(dim, times, p.funding_rate, p.im_rate, sofr)
+    premium_cash = (1.0 if parse_choice(side, "side", {"bid": "bid", "ask": "ask"}) == "bid" else -1.0) * risk.premium
+    fva = fva_im_lifetime(dim, times, p.funding_rate, p.im_rate, sofr) + fva_im_lifetime(
+        np.full(times.size, premium_cash), times, p.funding_rate, 0.0, sofr
+    )
     mva = mva_vm_settlement_lag(
         risk.abs_delta_coin, risk.spot, risk.vol, risk.tenor_years, p.borrow_spread, lag_days=p.vm_lag_days, discount_rate=sofr
     )
@@ -466,6 +476,7 @@ def _quote_groups(
     dim = marginal_im(book, cands, market, model, addons, groups=groups)
     st = position_state(cands, market)
     capital = book_capital(book, market, float(dim.im_base))
+    sofr = latest_sofr() if p.sofr is None else p.sofr
     rows = []
     for g, side in enumerate(sides):
         m = groups == g
@@ -473,8 +484,11 @@ def _quote_groups(
         opt = legs.kind == OPTION
         tenor = float(st.t_years[m].max())
         vol = float(np.average(st.vol[m][opt], weights=np.abs(legs.units[opt]))) if opt.any() else 0.0
+        # The premium is paid today for a payoff at expiry: USD-settled legs discounted at SOFR
+        # (ACT/360); coin-settled legs at Deribit's coin convention, no discounting.
+        df = np.where(legs.inverse, 1.0, np.exp(-sofr * st.t_years[m] * 365.0 / 360.0))
         risk = TradeRisk(
-            float(st.value_usd[m].sum()),
+            float((df * st.value_usd[m]).sum()),
             float(st.vega_usd[m].sum()),
             abs(float(st.delta_coin[m].sum())),
             float(st.spot[m][0]),

@@ -71,7 +71,9 @@ def test_quote_book_batch_and_accept(seed_market) -> None:
     rows = quote_book(rfqs, book, seed_market, hvar_model(), QuoteParams(sofr=0.04, tick=1.0))
     assert [r["side"] for r in rows] == ["buy", "two-way", "sell"]
     assert "ask_price" in rows[0] and "bid_price" not in rows[0]
-    assert rows[1]["bid_price"] < rows[1]["base"] < rows[1]["ask_price"]
+    # A two-way quote is never crossed. (The ask may sit below the mid when selling frees the
+    # book's IM and brings in premium that is funded at r_F: both are real funding benefits.)
+    assert rows[1]["bid_price"] < rows[1]["ask_price"]
     assert rows[2]["bid_price"] < rows[2]["base"]
     no_model_risk = AddOnParams(model_risk_rate=0.0)  # held at the book's backtest state in batch mode
     accepted = quote_book(rfqs, book, seed_market, hvar_model(), QuoteParams(sofr=0.04, tick=1.0), no_model_risk, accept=True)
@@ -102,3 +104,18 @@ def test_trade_capital_is_incremental_and_side_aware() -> None:
     assert incremental_ead(0.0, risk, p, "ask", book) < 0 < incremental_ead(0.0, risk, p, "bid", book)
     empty = incremental_ead(0.0, risk, p, "bid")
     assert empty == pytest.approx(saccr_netting_set(risk.legs, mtm=risk.premium).ead, rel=1e-12)
+
+
+def test_premium_cash_is_funded_on_each_side() -> None:
+    """The funding leg funds the premium the dealer pays (bid) or receives (ask), so a model that
+    credits option value in IM (SPAN's NOV) and one that does not are funded consistently."""
+    from pricing.xva.quote import adjustments
+
+    risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 0.25, _call_legs())
+    p = QuoteParams(sofr=0.0, funding_spread=0.01)  # r_F = 1%, no discounting
+    t = grid(0.25)
+    premium_funding = fva_im_lifetime(np.full(t.size, 100_000.0), t, 0.01, 0.0)
+    assert adjustments(0.0, risk, p, "bid")["fva_im"] == pytest.approx(premium_funding, rel=1e-12)
+    assert adjustments(0.0, risk, p, "ask")["fva_im"] == pytest.approx(-premium_funding, rel=1e-12)
+    # SPAN-style: the long's value credited in ΔIM (−100,000) and its premium funded: they cancel.
+    assert adjustments(-100_000.0, risk, p, "bid")["fva_im"] == pytest.approx(0.0, abs=1e-9)
