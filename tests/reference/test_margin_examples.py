@@ -109,3 +109,12 @@ def test_span_short_option_minimum_is_a_share_of_the_outright_margin_of_the_larg
     r = margin(book, seed_market, SpanModel())
     assert r.components["short_option_minimum"] == pytest.approx(0.05 * 0.12 * 52_000 * 3, rel=1e-12)
     assert r.core >= r.components["short_option_minimum"] - r.components["net_option_value"]
+
+
+def test_seed_ratio_spread_span_scan_risk(seed_market: Market, ratio_spread) -> None:
+    """The second seed's ratio spread under SPAN: scan risk 9,277 USD at PSR 12% of S, VSR ±10 vol
+    points absolute, 1-day look-ahead, extremes 2x PSR covered at 35% (the defaults). Tolerance:
+    the seed prints whole dollars."""
+    r = margin(ratio_spread, seed_market, SpanModel())
+    assert r.components["scan_risk"] == pytest.approx(9_277, abs=0.5)
+    assert r.apc_floor == 0.0
