@@ -10,7 +10,7 @@ rounds up and the bid down to the venue's tick.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +35,11 @@ from pricing.xva.adjustments import (
 )
 from pricing.xva.profiles import grid, profile
 from pricing.xva.rates import check_rate, latest_sofr
+from pricing.xva.replica_profile import replica_profiles
 
 SPREAD_POLICIES = {"fixed": "fixed", "premium_pct": "premium_pct", "vega": "vega"}
 KVA_METHODS = {"saccr": "saccr", "simple": "simple"}
+IM_PROFILES = {"flat": "flat", "sqrt": "sqrt", "sqrt_runoff": "sqrt", "replica": "replica"}
 SIDES = {"buy": "buy", "sell": "sell", "two-way": "two-way", "two_way": "two-way", "2way": "two-way", "both": "two-way"}
 
 
@@ -82,6 +84,7 @@ class QuoteParams:
             check_rate(self.sofr, "sofr")
         parse_choice(self.spread_policy, "spread_policy", SPREAD_POLICIES)
         parse_choice(self.kva_method, "kva_method", KVA_METHODS)
+        parse_choice(self.im_profile, "im_profile", IM_PROFILES)
         ccp_default_params(self.ccp_type)
         if self.tick < 0 or self.min_spread < 0 or self.spread_value < 0:
             raise PricingInputError("tick, min_spread and spread_value must be >= 0")
@@ -206,7 +209,12 @@ def incremental_ead(delta_im: float, risk: TradeRisk, p: QuoteParams, side: str,
 
 
 def adjustments(
-    delta_im: float, risk: TradeRisk, p: QuoteParams, side: str = "ask", book: BookCapital | None = None
+    delta_im: float,
+    risk: TradeRisk,
+    p: QuoteParams,
+    side: str = "ask",
+    book: BookCapital | None = None,
+    dim_profile: FloatArray | None = None,
 ) -> dict[str, float]:
     """fva_im, mva_vm, kva, ccva (USD, positive = cost) for one side with marginal IM ``delta_im``.
 
@@ -217,7 +225,14 @@ def adjustments(
     (no option-value credit) the premium is funded beside the IM. Both accrue ACT/360.
     """
     times = grid(risk.tenor_years, p.step_days)
-    dim = profile(delta_im, times, p.im_profile)
+    if p.im_profile == "replica":
+        if dim_profile is None or dim_profile.shape != times.shape:
+            raise PricingInputError(
+                "im_profile: 'replica' needs the simulated ΔIM profile on the trade's grid (quote_book computes it)"
+            )
+        dim = dim_profile
+    else:
+        dim = profile(delta_im, times, p.im_profile)
     sofr = latest_sofr() if p.sofr is None else p.sofr
     premium_cash = (1.0 if parse_choice(side, "side", {"bid": "bid", "ask": "ask"}) == "bid" else -1.0) * risk.premium
     fva = fva_im_lifetime(dim, times, p.funding_rate, p.im_rate, sofr) + fva_im_lifetime(
@@ -231,8 +246,10 @@ def adjustments(
         kva = kva_simple(exposure, p.risk_weight, p.capital_ratio, p.cost_of_capital, risk.tenor_years)
     else:
         ead = incremental_ead(delta_im, risk, p, side, book)
+        # The EAD keeps today's value under the replica profile (only the IM is re-simulated).
+        shape = "flat" if p.im_profile == "replica" else p.im_profile
         kva = kva_lifetime(
-            profile(ead, times, p.im_profile), times, p.risk_weight, p.capital_ratio, p.cost_of_capital, discount_rate=sofr
+            profile(ead, times, shape), times, p.risk_weight, p.capital_ratio, p.cost_of_capital, discount_rate=sofr
         )
     pd, lgd = ccp_default_params(p.ccp_type)
     pd = p.pd_annual if p.pd_annual is not None else pd
@@ -297,7 +314,13 @@ def all_in_price(base: ArrayLike, costs: ArrayLike, spread: ArrayLike, side: str
 
 
 def two_way(
-    base: float, delta_im_sell: float, delta_im_buy: float, risk: TradeRisk, p: QuoteParams, book: BookCapital | None = None
+    base: float,
+    delta_im_sell: float,
+    delta_im_buy: float,
+    risk: TradeRisk,
+    p: QuoteParams,
+    book: BookCapital | None = None,
+    profiles: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[SideBreakdown, SideBreakdown]:
     """Bid and ask of one trade, each with its own ΔIM.
 
@@ -312,6 +335,8 @@ def two_way(
     p : QuoteParams
     book : BookCapital, optional
         The dealer's netting set with the venue, for the trade's incremental SA-CCR exposure.
+    profiles : (sell, buy) arrays, optional
+        The replica ΔIM profiles on the trade's grid (``im_profile="replica"``).
 
     Returns
     -------
@@ -324,8 +349,9 @@ def two_way(
     bid side's, subtracted (docs/methodology.md §D; :func:`all_in_price`).
     """
     spread = spread_amount(risk, p)
-    a = adjustments(delta_im_sell, risk, p, "ask", book)
-    b = adjustments(delta_im_buy, risk, p, "bid", book)
+    sell_profile, buy_profile = profiles if profiles is not None else (None, None)
+    a = adjustments(delta_im_sell, risk, p, "ask", book, sell_profile)
+    b = adjustments(delta_im_buy, risk, p, "bid", book, buy_profile)
     ask_cost = sum(a.values())
     bid_cost = sum(b.values())
     ask = SideBreakdown(
@@ -477,6 +503,8 @@ def _quote_groups(
     st = position_state(cands, market)
     capital = book_capital(book, market, float(dim.im_base))
     sofr = latest_sofr() if p.sofr is None else p.sofr
+    tenors = np.array([float(st.t_years[groups == g].max()) for g in range(len(sides))])
+    replica = _replica(book, cands, groups, market, model, p, addons, tenors) if p.im_profile == "replica" else None
     rows = []
     for g, side in enumerate(sides):
         m = groups == g
@@ -496,7 +524,15 @@ def _quote_groups(
             tenor,
             _saccr_legs(cands, st, m),
         )
-        bid, ask = two_way(risk.premium, float(dim.delta_sell[g]), float(dim.delta_buy[g]), risk, p, capital)
+        bid, ask = two_way(
+            risk.premium,
+            float(dim.delta_sell[g]),
+            float(dim.delta_buy[g]),
+            risk,
+            p,
+            capital,
+            None if replica is None else replica(g),
+        )
         row: dict[str, Any] = {
             "trade": dim.names[g],
             "side": side,
@@ -511,3 +547,26 @@ def _quote_groups(
                 row[f"{label}_price"] = s.price
         rows.append(row)
     return rows
+
+
+def _replica(
+    book: Portfolio,
+    cands: Portfolio,
+    groups: np.ndarray,
+    market: Market,
+    model: MarginModel,
+    p: QuoteParams,
+    addons: AddOnParams | None,
+    tenors: FloatArray,
+) -> Callable[[int], tuple[FloatArray, FloatArray]]:
+    """(sell, buy) replica ΔIM profiles of each trade on its own XVA grid, all trades simulated at once
+    on the union of the grids (pricing.xva.replica_profile)."""
+    grids = [grid(float(t), p.step_days) for t in tenors]
+    union = np.unique(np.concatenate(grids))
+    buy, sell = replica_profiles(book, cands, groups, market, model, union, addons)
+
+    def of(g: int) -> tuple[FloatArray, FloatArray]:
+        at = np.searchsorted(union, grids[g])
+        return sell[g, at], buy[g, at]
+
+    return of

@@ -119,3 +119,25 @@ def test_premium_cash_is_funded_on_each_side() -> None:
     assert adjustments(0.0, risk, p, "ask")["fva_im"] == pytest.approx(-premium_funding, rel=1e-12)
     # SPAN-style: the long's value credited in ΔIM (−100,000) and its premium funded: they cancel.
     assert adjustments(-100_000.0, risk, p, "bid")["fva_im"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_replica_profile_starts_at_todays_dim_and_ends_with_the_trade(seed_market) -> None:
+    """The replica IM profile (the venue's model re-run on the aged book, today's scenarios) equals
+    today's ΔIM at t = 0, is 0 once the trade has expired, and feeds the quote's FVA."""
+    from pricing.margin.engine import marginal_im
+    from pricing.margin.span import SpanModel
+    from pricing.xva.quote import rfq_trades
+    from pricing.xva.replica_profile import replica_profiles
+
+    rfq = [{"instrument": "BTC-20SEP26-55000-C", "side": "two-way", "quantity": 10, "settle": "linear"}]
+    cands, groups, _ = rfq_trades(rfq, seed_market)
+    book = from_contracts([OptionContract("BTC", EXPIRY, 50_000.0, 1, "linear")], [10])
+    times = np.array([0.0, 10 / 365, 40 / 365])  # the trade expires on day 30
+    buy, sell = replica_profiles(book, cands, groups, seed_market, SpanModel(), times)
+    today = marginal_im(book, cands, seed_market, SpanModel(), groups=groups)
+    assert buy[0, 0] == pytest.approx(today.delta_buy[0], rel=1e-12)
+    assert sell[0, 0] == pytest.approx(today.delta_sell[0], rel=1e-12)
+    assert buy[0, 2] == 0.0 and sell[0, 2] == 0.0
+    flat = quote_book(rfq, book, seed_market, SpanModel(), QuoteParams(sofr=0.04))[0]
+    replica = quote_book(rfq, book, seed_market, SpanModel(), QuoteParams(sofr=0.04, im_profile="replica"))[0]
+    assert replica["ask_FVA"] != flat["ask_FVA"] and replica["delta_im_ask"] == flat["delta_im_ask"]

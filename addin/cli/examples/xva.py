@@ -65,7 +65,9 @@ def article_quote(ex: ArticleExample | None = None) -> dict[str, float]:
     }
 
 
-def full_model_rfq(notional_usd: float = 10_000_000.0, target_premium: float = 0.055) -> tuple[str, list[dict]]:
+def full_model_rfq(
+    notional_usd: float = 10_000_000.0, target_premium: float = 0.055, im_profile: str = "flat"
+) -> tuple[str, list[dict]]:
     """The $10M 3-month BTC call on the bundled 2026-08-21 Deribit market, quoted end to end.
 
     The listed expiry nearest 90 days is used and the strike whose model premium is nearest
@@ -84,7 +86,11 @@ def full_model_rfq(notional_usd: float = 10_000_000.0, target_premium: float = 0
     pick = int(np.argmin(np.abs(prem - target_premium)))
     name = [n for n, keep in zip(chain.names, calls) if keep][pick]
     rows = quote_book(
-        [{"instrument": name, "side": "buy", "notional_usd": notional_usd}], None, market, hvar_model(), QuoteParams(tick=1.0)
+        [{"instrument": name, "side": "buy", "notional_usd": notional_usd}],
+        None,
+        market,
+        hvar_model(),
+        QuoteParams(tick=1.0, im_profile=im_profile),
     )
     return name, rows
 
@@ -115,4 +121,13 @@ def run_xva_example() -> str:
         "  KVA: SA-CCR trade exposure to a QCCP at RW 2% is tens of dollars; the article's $3,200 needs a $20M exposure at"
     )
     lines.append("  tau = 1 (or a bilateral 100% RW): docs/methodology.md §F1.")
+    _, rep = full_model_rfq(im_profile="replica")
+    q = rep[0]
+    lines += [
+        "",
+        "With the IM profile the replica simulates (im_profile=replica: HS VaR re-run on the aged trade at each week,",
+        "today's scenarios) instead of a flat ΔIM:",
+    ]
+    for key in ("ask_FVA", "ask_CCVA", "ask_price"):
+        lines.append(f"  {key:18s} {q[key]:16,.2f}   (flat: {r[key]:,.2f})")
     return "\n".join(lines)
