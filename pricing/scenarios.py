@@ -471,3 +471,35 @@ def monte_carlo_scenarios(
         "mc",
         notes,
     )
+
+
+def tenor_vol_weights(t_years: FloatArray, power_short: float, power_long: float) -> FloatArray:
+    """How much of the 30-day implied-vol change each tenor takes: (30 / DTE)^p.
+
+    Parameters
+    ----------
+    t_years : array
+        Times to expiry (ACT/365 years).
+    power_short, power_long : float
+        p below 30 days and from 30 days on; 0 and 0 give a parallel shift (every tenor takes
+        the 30-day change).
+
+    Returns
+    -------
+    array
+        Weights w; a scenario's vol change for a tenor is w · Δ ln σ_30d.
+
+    Notes
+    -----
+    Deribit portfolio margin scales its vol shocks by (30/DTE)^0.3 below 30 days and
+    (30/DTE)^0.13 beyond (docs/methodology.md §B3): short tenors move more than the 30-day
+    vol, long ones less. DTE is floored at one day.
+
+    Examples
+    --------
+    >>> tenor_vol_weights(np.array([7.5 / 365, 30 / 365, 120 / 365]), 0.5, 0.5).round(6).tolist()
+    [2.0, 1.0, 0.5]
+    """
+    dte = np.maximum(np.asarray(t_years, dtype=np.float64) * 365.0, 1.0)
+    p = np.where(dte < 30.0, power_short, power_long)
+    return np.asarray((30.0 / dte) ** p, dtype=np.float64)

@@ -265,21 +265,32 @@ class FusedScenarios:
         state: PositionState,
         underlyings: tuple[str, ...],
         returns: FloatArray,
-        vol_factor: FloatArray,
+        vol_changes: FloatArray,
         stressed: np.ndarray,
         horizon_days: float,
         rule: str,
+        vol_weights: FloatArray | None = None,
     ) -> FusedScenarios | None:
-        """None when the fused kernels are off or a smile is not SVI/flat."""
+        """None when the fused kernels are off or a smile is not SVI/flat.
+
+        ``vol_changes`` are Δ ln σ per underlying and scenario; position p takes
+        ``vol_weights[p]`` times its underlying's (1 for all: a parallel shift). The kernels read
+        one row per (underlying, weight) pair, so tenors that share a weight share a row.
+        """
         if not accel.enabled() or not len(portfolio):
             return None
         plan = plan_revaluation(portfolio, market, horizon_days, state)
         if plan is None:
             return None
-        row = underlying_rows(underlyings, portfolio)
+        u_row = underlying_rows(underlyings, portfolio)
+        w = np.ones(len(portfolio)) if vol_weights is None else np.asarray(vol_weights, dtype=np.float64)
+        pairs, row = np.unique(np.column_stack([u_row.astype(np.float64), w]), axis=0, return_inverse=True)
+        pair_u = pairs[:, 0].astype(np.int64)
         flags = np.asarray(stressed, dtype=bool)
         order = np.concatenate([np.flatnonzero(~flags), np.flatnonzero(flags)])
-        grid = ScenarioGrid.build(np.asarray(returns)[:, order], np.asarray(vol_factor)[:, order], 0.0, row)
+        ret = np.asarray(returns)[pair_u][:, order]
+        factor = np.exp(np.asarray(vol_changes)[pair_u][:, order] * pairs[:, 1][:, None])
+        grid = ScenarioGrid.build(ret, factor, 0.0, row.ravel())
         return FusedScenarios(plan, grid, parse_choice(rule, "rule", SHOCK_RULES), order, int((~flags).sum()))
 
     def pnl_sum(self, quantity: FloatArray) -> FloatArray:

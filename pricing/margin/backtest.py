@@ -55,6 +55,7 @@ from pricing.scenarios import (
     _inputs,
     _vol_daily,
     realised_vol_series,
+    tenor_vol_weights,
 )
 from pricing.surface import VolSurface
 
@@ -62,6 +63,16 @@ from pricing.surface import VolSurface
 GREEN_BELOW, YELLOW_BELOW = 0.95, 0.9999
 #: Dates revalued at once on the VaR path (memory ~ positions x block x scenarios doubles).
 DATE_BLOCK = 32
+#: How the relative book's implied vols follow the 30-day vol index across tenors: in parallel
+#: (weight 1 at every tenor). No history of the term structure is bundled, so the realised vol
+#: move of a tenor is the index's; the VaR models' own scenarios are tenor-weighted.
+MARKET_TENOR_POWERS = (0.0, 0.0)
+
+
+def _position_levels(level: FloatArray, codes: tuple[str, ...], book: Portfolio, weights: FloatArray) -> FloatArray:
+    """Each position's vol level: its underlying's index level to the power of its tenor weight."""
+    lv = np.asarray(level, dtype=np.float64).reshape(len(codes), -1)
+    return np.asarray(np.exp(np.log(expand(lv, codes, book)) * weights[:, None]), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -324,7 +335,10 @@ class _ScaledSmile:
         return float(self.smile.t_years)  # type: ignore[attr-defined]
 
     def total_variance(self, k: object) -> FloatArray:
-        return np.asarray(self.smile.total_variance(k), dtype=np.float64) * self.level**2  # type: ignore[attr-defined]
+        # The index level reaches this tenor as the relative book's vols do (MARKET_TENOR_POWERS).
+        lam = self.level ** float(tenor_vol_weights(np.array([self.t_years]), *MARKET_TENOR_POWERS)[0])
+        tv: FloatArray = np.asarray(self.smile.total_variance(k), dtype=np.float64)  # type: ignore[attr-defined]
+        return np.asarray(tv * lam**2, dtype=np.float64)
 
     def params(self) -> dict[str, float]:
         return {"level": self.level}
@@ -383,6 +397,8 @@ def _var_backtest(
     at = np.arange(first, last + 1, step)
     filtered = _filtered_grid(codes, hist_series, vols, ends, at, window, h, p) if p.filtered else None
     state = position_state(book, market)
+    w_market = tenor_vol_weights(state.t_years, *MARKET_TENOR_POWERS)
+    w_model = model.vol_weights(state)
     ref = _ref_day(hist, market)
     day_pos = np.searchsorted(hist.days, ends)
     im = np.empty(at.size)
@@ -400,12 +416,14 @@ def _var_backtest(
             v_win = np.moveaxis(dv[:, idx], 0, 1)
         n_sc = r_win.shape[2]
         ret_cols = np.concatenate(list(r_win), axis=1) if block.size else np.zeros((len(codes), 0))  # (U, B*N)
-        fac_cols = np.concatenate([level_t[:, [b]] * np.exp(v_win[b]) for b in range(block.size)], axis=1)
+        v_cols = np.concatenate(list(v_win), axis=1) if block.size else np.zeros((len(codes), 0))
+        level_p = _position_levels(level_t, codes, book, w_market)  # (P, B)
+        fac_cols = np.repeat(level_p, n_sc, axis=1) * np.exp(expand(v_cols, codes, book) * w_model[:, None])
         pnl = reprice(
             book,
             market,
             expand(ret_cols, codes, book),
-            vol_factor=expand(fac_cols, codes, book),
+            vol_factor=fac_cols,
             horizon_days=float(h),
             rule=model.rule,
             state=state,
@@ -415,7 +433,7 @@ def _var_backtest(
             book,
             market,
             np.zeros((len(book), block.size)),
-            vol_factor=expand(level_t, codes, book),
+            vol_factor=level_p,
             horizon_days=0.0,
             rule=model.rule,
             state=state,
@@ -429,12 +447,11 @@ def _var_backtest(
         # Realised: the spot move and the vol level over (t, t + h].
         pos_e = pos_t + h
         r_real = np.log(hist.spot[:, pos_e] / hist.spot[:, pos_t])
-        fac_real = hist.level[:, pos_e]
         real = reprice(
             book,
             market,
             expand(r_real, codes, book),
-            vol_factor=expand(fac_real, codes, book),
+            vol_factor=_position_levels(hist.level[:, pos_e], codes, book, w_market),
             horizon_days=float(h),
             rule=model.rule,
             state=state,
@@ -500,6 +517,7 @@ def _replica_backtest(
     ref = _ref_day(hist, market)
     at = np.arange(31, hist.days.size - h, step)  # the vol index needs a month of history
     state = position_state(book, market)
+    w_market = tenor_vol_weights(state.t_years, *MARKET_TENOR_POWERS)
     im = np.empty(at.size)
     realised = np.empty(at.size)
     for i, t in enumerate(at):
@@ -510,14 +528,19 @@ def _replica_backtest(
         # credit (premium already paid or received is not margin), Deribit's risk-matrix margin.
         im[i] = res.components.get("risk", res.core)
         start = reprice(
-            book, market, np.zeros((len(book), 1)), vol_factor=expand(hist.level[:, [t]], codes, book), state=state, coin=False
+            book,
+            market,
+            np.zeros((len(book), 1)),
+            vol_factor=_position_levels(hist.level[:, [t]], codes, book, w_market),
+            state=state,
+            coin=False,
         )
         r = expand(np.log(hist.spot[:, [t + h]] / hist.spot[:, [t]]), codes, book)
         end = reprice(
             book,
             market,
             r,
-            vol_factor=expand(hist.level[:, [t + h]], codes, book),
+            vol_factor=_position_levels(hist.level[:, [t + h]], codes, book, w_market),
             horizon_days=float(h),
             state=state,
             coin=False,

@@ -27,7 +27,14 @@ from pricing.margin.engine import Contributions
 from pricing.margin.quantile import check_alpha, tail_count, tail_indices
 from pricing.portfolio import Portfolio
 from pricing.revaluation import Market, PositionState, expand, reprice
-from pricing.scenarios import McParams, ScenarioParams, ScenarioSet, historical_scenarios, monte_carlo_scenarios
+from pricing.scenarios import (
+    McParams,
+    ScenarioParams,
+    ScenarioSet,
+    historical_scenarios,
+    monte_carlo_scenarios,
+    tenor_vol_weights,
+)
 from pricing.surface import SHOCK_RULES
 
 MEASURES = {"var": "var", "es": "es"}
@@ -106,6 +113,8 @@ class ScenarioVarModel:
     rule: str = "sticky_moneyness"
     scenario_params: ScenarioParams | McParams = field(default_factory=lambda: ScenarioParams(include_stress=True))
     scenarios: ScenarioSet | None = None
+    vol_tenor_power_short: float = 0.3
+    vol_tenor_power_long: float = 0.13
     venue_replica: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
@@ -129,10 +138,13 @@ class ScenarioVarModel:
             return _cached_mc(unds, params)
         return _cached_historical(unds, params)
 
+    def vol_weights(self, state: PositionState) -> FloatArray:
+        """Each position's share of its underlying's 30-day vol change (:func:`tenor_vol_weights`)."""
+        return tenor_vol_weights(state.t_years, self.vol_tenor_power_short, self.vol_tenor_power_long)
+
     def contributions(self, portfolio: Portfolio, market: Market, layout: ScenarioSet, state: PositionState) -> Contributions:
         returns = expand(layout.returns, layout.underlyings, portfolio)
-        # e^Δ once per underlying and scenario, then gathered per position.
-        factor = expand(np.exp(layout.vol_changes), layout.underlyings, portfolio)
+        factor = np.exp(expand(layout.vol_changes, layout.underlyings, portfolio) * self.vol_weights(state)[:, None])
         pnl = reprice(
             portfolio,
             market,
@@ -154,10 +166,11 @@ class ScenarioVarModel:
             state,
             layout.underlyings,
             layout.returns,
-            np.exp(layout.vol_changes),
+            layout.vol_changes,
             layout.stressed,
             layout.horizon_days,
             self.rule,
+            self.vol_weights(state),
         )
 
     def fused_marginal(
