@@ -135,7 +135,7 @@ def _as_of(as_of: str | None, name: str) -> str:
 
 
 def provenance(market: Any, source: str, params: list[list[Any]] | None) -> str:
-    """One line: market source, as-of, margin model, funding rate, kernel path."""
+    """One line: market source, as-of, margin model, funding rate, venue capital preset, kernel path."""
     from pricing import accel
     from udfs.excel import params as name_values
     from udfs.market import make_market, quote_params_arg
@@ -144,10 +144,16 @@ def provenance(market: Any, source: str, params: list[list[Any]] | None) -> str:
     bundle = make_market(market)
     values = name_values(params, "params", RFQ_HELP) if params else {}
     model = str(values.get("model") or "hvar")
-    funding = quote_params_arg(values).funding_rate
+    qp = quote_params_arg(values)
+    funding = qp.funding_rate
+    if qp.venue == "qccp":
+        venue = f"venue qccp (trade exposure RW {100 * qp.risk_weight:g}%, no CVA capital)"
+    else:
+        venue = f"venue non_qccp (RW {100 * qp.counterparty_risk_weight:g}% + BA-CVA at {100 * qp.cva_risk_weight:g}%)"
     return (
         f"market {source} as of {bundle.market.as_of:%Y-%m-%d %H:%M}Z ({bundle.label}); model {model}; "
-        f"funding rate {100 * funding:.3f}% (SOFR + spread, ACT/360); kernels {accel.backend()}"
+        f"funding rate {100 * funding:.3f}% (SOFR + spread, ACT/360); {venue}, crypto as SCO60 Group 2a; "
+        f"kernels {accel.backend()}"
     )
 
 

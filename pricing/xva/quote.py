@@ -28,6 +28,7 @@ from pricing.xva.adjustments import (
     ccp_default_params,
     ccva,
     fva_im_lifetime,
+    k_cm,
     kva_lifetime,
     kva_simple,
     mva_vm_settlement_lag,
@@ -39,6 +40,9 @@ from pricing.xva.replica_profile import replica_profiles
 
 SPREAD_POLICIES = {"fixed": "fixed", "premium_pct": "premium_pct", "vega": "vega"}
 KVA_METHODS = {"saccr": "saccr", "simple": "simple"}
+VENUES = {"qccp": "qccp", "non_qccp": "non_qccp"}
+#: Reduced BA-CVA (MAR50.14): discount scalar and the α of SA-CCR it divides out.
+BA_CVA_SCALAR, BA_CVA_ALPHA = 0.65, 1.4
 IM_PROFILES = {"flat": "flat", "sqrt": "sqrt", "sqrt_runoff": "sqrt", "replica": "replica"}
 SIDES = {"buy": "buy", "sell": "sell", "two-way": "two-way", "two_way": "two-way", "2way": "two-way", "both": "two-way"}
 
@@ -48,10 +52,21 @@ class QuoteParams:
     """Every input of the XVA and the quote, decimals for rates (0.005 = 50 bp).
 
     Funding: r_F = SOFR (latest bundled fixing if None) + ``funding_spread``; r_IM paid on
-    posted IM (crypto venues: 0). KVA: SA-CCR on the trade exposure to the CCP at
-    ``risk_weight`` (2% QCCP) or the article's simple form on ``simple_exposure``. CCVA: PD/LGD
-    of ``ccp_type`` unless given. Spread: ``fixed`` (USD per trade), ``premium_pct`` (share of
-    |premium|) or ``vega`` (vol points x |vega|), at least ``min_spread`` USD.
+    posted IM (crypto venues: 0). KVA: SA-CCR on the trade exposure to the venue, or the
+    article's simple form on ``simple_exposure``; the ``venue`` preset says how it is capitalised:
+
+    * ``qccp`` (default): a qualifying CCP, trade exposure at ``risk_weight`` (2%, Basel CRE54.14),
+      no CVA capital (CRE54), and the member's default-fund capital K_CM (CRE54.32) when
+      ``kccp_usd``, ``df_ccp_usd`` and ``df_members_usd`` are given, allocated to the trade by
+      its share of the book's IM;
+    * ``non_qccp``: a venue that is not a QCCP (Deribit is an exchange, not a QCCP under CRE54):
+      the exposure at ``counterparty_risk_weight`` (100%, unrated, CRE20 via CRE54.42) plus CVA
+      capital by the reduced BA-CVA (MAR50: K = 0.65 · RW_cva · M · DF_M · EAD / 1.4, RW_cva 12%
+      for an unrated financial).
+
+    Crypto exposures are SCO60 Group 2a (a hedging set per cryptoasset, SF 32%, σ 120%).
+    CCVA: PD/LGD of ``ccp_type`` unless given. Spread: ``fixed`` (USD per trade), ``premium_pct``
+    (share of |premium|) or ``vega`` (vol points x |vega|), at least ``min_spread`` USD.
     """
 
     sofr: float | None = None
@@ -62,7 +77,13 @@ class QuoteParams:
     im_profile: str = "flat"
     step_days: float = 7.0
     kva_method: str = "saccr"
+    venue: str = "qccp"
     risk_weight: float = 0.02
+    counterparty_risk_weight: float = 1.0
+    cva_risk_weight: float = 0.12
+    kccp_usd: float = 0.0
+    df_ccp_usd: float = 0.0
+    df_members_usd: float = 0.0
     capital_ratio: float = 0.08
     cost_of_capital: float = 0.10
     mpor_business_days: float = 10.0
@@ -85,6 +106,11 @@ class QuoteParams:
         parse_choice(self.spread_policy, "spread_policy", SPREAD_POLICIES)
         parse_choice(self.kva_method, "kva_method", KVA_METHODS)
         parse_choice(self.im_profile, "im_profile", IM_PROFILES)
+        parse_choice(self.venue, "venue", VENUES)
+        for name in ("counterparty_risk_weight", "cva_risk_weight"):
+            check_rate(getattr(self, name), name, hi=12.5)
+        if min(self.kccp_usd, self.df_ccp_usd, self.df_members_usd, self.default_fund_usd) < 0:
+            raise PricingInputError("kccp_usd, df_ccp_usd, df_members_usd and default_fund_usd must be >= 0 (USD)")
         ccp_default_params(self.ccp_type)
         if self.tick < 0 or self.min_spread < 0 or self.spread_value < 0:
             raise PricingInputError("tick, min_spread and spread_value must be >= 0")
@@ -171,6 +197,45 @@ def _saccr_legs(portfolio: Portfolio, st: PositionState, rows: np.ndarray) -> Sa
     )
 
 
+def ba_cva_per_ead(maturity_years: float, cva_risk_weight: float) -> float:
+    """Reduced BA-CVA capital per unit of EAD for one counterparty (Basel MAR50.14-50.16).
+
+    Parameters
+    ----------
+    maturity_years : float
+        Effective maturity M of the netting set, floored at one year.
+    cva_risk_weight : float
+        RW_c of the counterparty's sector and quality (12%: unrated financial).
+
+    Returns
+    -------
+    float
+        K / EAD = DS · RW_c · M · DF_M / α, DF_M = (1 − e^{−0.05 M}) / (0.05 M), DS 0.65, α 1.4.
+
+    Examples
+    --------
+    >>> round(ba_cva_per_ead(1.0, 0.12), 6)
+    0.054344
+    """
+    m = max(float(maturity_years), 1.0)
+    df = (1.0 - math.exp(-0.05 * m)) / (0.05 * m)
+    return BA_CVA_SCALAR * cva_risk_weight * m * df / BA_CVA_ALPHA
+
+
+def _k_cm_share(delta_im: float, p: QuoteParams, book: BookCapital | None) -> float:
+    """The trade's share of the member's default-fund capital (CRE54.32): K_CM x ΔIM / IM(book + trade).
+
+    0 unless the venue is a QCCP whose K_CCP and default funds are given, or when the book has no IM.
+    """
+    if p.venue != "qccp" or not (p.kccp_usd > 0 and p.default_fund_usd > 0 and p.df_members_usd > 0):
+        return 0.0
+    im_after = (book.im_posted if book is not None else 0.0) + delta_im
+    if im_after <= 0:
+        return 0.0
+    kcm = k_cm(p.kccp_usd, p.default_fund_usd, p.df_ccp_usd, p.df_members_usd)
+    return kcm * max(delta_im, 0.0) / im_after
+
+
 def incremental_ead(delta_im: float, risk: TradeRisk, p: QuoteParams, side: str, book: BookCapital | None = None) -> float:
     """EAD(book + trade) − EAD(book), the trade's SA-CCR exposure to the venue on one side, USD.
 
@@ -248,9 +313,21 @@ def adjustments(
         ead = incremental_ead(delta_im, risk, p, side, book)
         # The EAD keeps today's value under the replica profile (only the IM is re-simulated).
         shape = "flat" if p.im_profile == "replica" else p.im_profile
+        ead_t = profile(ead, times, shape)
+        qccp = p.venue == "qccp"
+        rw = p.risk_weight if qccp else p.counterparty_risk_weight
         kva = kva_lifetime(
-            profile(ead, times, shape), times, p.risk_weight, p.capital_ratio, p.cost_of_capital, discount_rate=sofr
+            ead_t,
+            times,
+            rw,
+            p.capital_ratio,
+            p.cost_of_capital,
+            k_default_fund=_k_cm_share(delta_im, p, book),
+            discount_rate=sofr,
         )
+        if not qccp:
+            cva = ead_t * ba_cva_per_ead(risk.tenor_years, p.cva_risk_weight)
+            kva += kva_lifetime(cva, times, 1.0, 1.0, p.cost_of_capital, discount_rate=sofr)
     pd, lgd = ccp_default_params(p.ccp_type)
     pd = p.pd_annual if p.pd_annual is not None else pd
     lgd = p.lgd if p.lgd is not None else lgd

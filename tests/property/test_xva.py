@@ -141,3 +141,25 @@ def test_replica_profile_starts_at_todays_dim_and_ends_with_the_trade(seed_marke
     flat = quote_book(rfq, book, seed_market, SpanModel(), QuoteParams(sofr=0.04))[0]
     replica = quote_book(rfq, book, seed_market, SpanModel(), QuoteParams(sofr=0.04, im_profile="replica"))[0]
     assert replica["ask_FVA"] != flat["ask_FVA"] and replica["delta_im_ask"] == flat["delta_im_ask"]
+
+
+def test_venue_presets_capitalise_the_exposure_as_the_rules_say() -> None:
+    """QCCP: 2% RW and no CVA capital (CRE54); a non-qualifying venue: 100% RW plus reduced BA-CVA
+    (MAR50); an unknown preset names the allowed ones; K_CM enters only with a QCCP's funds given."""
+    from pricing.xva.quote import adjustments, ba_cva_per_ead
+
+    risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 1.0, _call_legs())
+    base = dict(sofr=0.0, im_bankruptcy_remote=True)
+    q = adjustments(0.0, risk, QuoteParams(**base), "bid")["kva"]
+    n = adjustments(0.0, risk, QuoteParams(venue="non_qccp", **base), "bid")["kva"]
+    ccr_only = adjustments(0.0, risk, QuoteParams(risk_weight=1.0, **base), "bid")["kva"]
+    assert q == pytest.approx(ccr_only * 0.02, rel=1e-12)  # the same EAD, 2% vs 100%
+    cva = n - ccr_only
+    assert cva == pytest.approx(ccr_only / (0.08 * 1.0) * ba_cva_per_ead(1.0, 0.12), rel=1e-9)
+    with pytest.raises(PricingInputError, match=r"venue.*qccp.*non_qccp"):
+        QuoteParams(venue="exchange")
+    funds = dict(kccp_usd=1e6, default_fund_usd=1e5, df_ccp_usd=5e5, df_members_usd=4.5e6)
+    book = BookCapital(im_posted=1_000_000.0)
+    with_kcm = adjustments(100_000.0, risk, QuoteParams(**base, **funds), "bid", book)["kva"]
+    without = adjustments(100_000.0, risk, QuoteParams(**base), "bid", book)["kva"]
+    assert with_kcm > without
