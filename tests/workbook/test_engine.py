@@ -293,12 +293,14 @@ def test_xlsm_keeps_its_vba_project_and_every_other_part(tmp_path: Path) -> None
                     b'<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/></Relationships>',
                 )
             b.writestr(n, data)
-        b.writestr("xl/vbaProject.bin", zipfile.ZipFile(XLAM).read("xl/vbaProject.bin"))
-    assert "xl/vbaProject.bin" in zipfile.ZipFile(openpyxl.load_workbook(src, keep_vba=True) and src).namelist()
+        with zipfile.ZipFile(XLAM) as x:
+            b.writestr("xl/vbaProject.bin", x.read("xl/vbaProject.bin"))
+    with zipfile.ZipFile(src) as z:
+        assert "xl/vbaProject.bin" in z.namelist()
     _, out = recalc(src)
-    a, b = zipfile.ZipFile(src), zipfile.ZipFile(out)
-    assert a.namelist() == b.namelist() and "xl/vbaProject.bin" in b.namelist()
-    changed = [n for n in a.namelist() if a.read(n) != b.read(n)]
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
+        assert a.namelist() == b.namelist() and "xl/vbaProject.bin" in b.namelist()
+        changed = [n for n in a.namelist() if a.read(n) != b.read(n)]
     assert len(changed) == 1 and changed[0].startswith("xl/worksheets/")
     assert openpyxl.load_workbook(out, data_only=True)["Calc"]["B1"].value == pytest.approx(7.965567455405804, rel=1e-12)
 
