@@ -25,6 +25,7 @@ from pricing.errors import PricingInputError, parse_choice
 from pricing.margin.addons import backtest_exceptions
 from pricing.margin.engine import Contributions
 from pricing.margin.quantile import check_alpha, tail_count, tail_indices
+from pricing.marketdata import UNDERLYINGS
 from pricing.portfolio import Portfolio
 from pricing.revaluation import Market, PositionState, expand, reprice
 from pricing.scenarios import (
@@ -59,7 +60,10 @@ def scenario_scope(portfolio: Portfolio, market: Market, params: ScenarioParams 
     quote is the same whether or not an ETH RFQ sits in the same file, and no scenario uses
     history after the market's own date.
     """
-    unds = tuple(sorted(set(portfolio.underlyings) | {str(u).upper() for u in market.surfaces}))
+    # The market's underlyings that have a bundled history join the window; one without (a user's
+    # chain for another coin) cannot, and only matters if the portfolio holds it (then it errors).
+    with_history = {str(u).upper() for u in market.surfaces if str(u).lower() in UNDERLYINGS}
+    unds = tuple(sorted(set(portfolio.underlyings) | with_history))
     if params.as_of is None:
         params = dataclasses.replace(params, as_of=market.as_of.date())
     return unds, params

@@ -49,3 +49,23 @@ def test_a_quote_does_not_depend_on_unrelated_rows() -> None:
     assert alone[0] == mixed[0]
     assert not any(hasattr(v, "reason") for v in mixed[1] + mixed[2]), mixed
     assert alone[1] == mixed[1]  # every column, bit for bit
+
+
+def test_a_market_underlying_without_history_does_not_block_the_window() -> None:
+    """A user's market may carry a coin with no bundled history (SOL): a BTC book is still margined,
+    on the window of the underlyings that have one."""
+    from datetime import timedelta
+
+    from pricing.daycount import utc
+    from pricing.instruments import OptionContract
+    from pricing.margin.engine import margin
+    from pricing.margin.var import hvar_model
+    from pricing.portfolio import from_contracts
+    from pricing.revaluation import Market
+    from pricing.surface import flat_surface
+
+    now = utc(2026, 8, 21, 8)
+    book = from_contracts([OptionContract("BTC", now + timedelta(days=30), 50_000.0, 1, "linear")], [1])
+    btc = Market(now, {"BTC": flat_surface("BTC", 52_000.0, 0.65)})
+    with_sol = Market(now, {"BTC": btc.surfaces["BTC"], "SOL": flat_surface("SOL", 150.0, 0.9)})
+    assert margin(book, with_sol, hvar_model()).core == margin(book, btc, hvar_model()).core
