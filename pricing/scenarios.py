@@ -65,7 +65,12 @@ class ScenarioParams:
     ewma_lambda, vol_ewma_lambda : float
         EWMA decay for returns and for log-vol changes (0.97, LCH's published value).
     vol_floor_ratio : float
-        FHS floor: today's vol >= this x the window's average vol (0 disables).
+        FHS floor: today's vol >= this x the average vol (0 disables).
+    vol_floor_years : float or None
+        Years of daily history the floor's average vol is taken over (None: the look-back
+        window). ``vol_floor_ratio=1, vol_floor_years=10`` is EMIR RTS 153/2013 Art. 28(c): margin
+        not lower than with volatility estimated over a 10-year look-back (capped at the history
+        available; the bundled ETH history is 8.8 years).
     include_stress : bool
         Append the stressed scenarios of ``stress_windows`` (flagged in ``ScenarioSet.stressed``).
     stress_windows : tuple of (start, end) ISO dates
@@ -79,6 +84,7 @@ class ScenarioParams:
     ewma_lambda: float = 0.97
     vol_ewma_lambda: float = 0.97
     vol_floor_ratio: float = 0.75
+    vol_floor_years: float | None = None
     include_stress: bool = False
     stress_windows: tuple[tuple[str, str], ...] = DEFAULT_STRESS_WINDOWS
 
@@ -93,6 +99,8 @@ class ScenarioParams:
                 raise PricingInputError(f"{name}: must be in (0, 1), got {value!r}")
         if not (0.0 <= self.vol_floor_ratio <= 1.0):
             raise PricingInputError(f"vol_floor_ratio: must be in [0, 1], got {self.vol_floor_ratio!r}")
+        if self.vol_floor_years is not None and not (0.0 < float(self.vol_floor_years) <= 20):
+            raise PricingInputError(f"vol_floor_years: must be in (0, 20] years, got {self.vol_floor_years!r}")
 
 
 @dataclass(frozen=True)
@@ -241,15 +249,28 @@ def _ewma_forecasts(daily: FloatArray, lam: float, seed_days: int = 30) -> Float
 
 
 def _filter(
-    changes: FloatArray, daily_dates: np.ndarray, daily: FloatArray, ends: np.ndarray, h: int, lam: float, floor: float
+    changes: FloatArray,
+    daily_dates: np.ndarray,
+    daily: FloatArray,
+    ends: np.ndarray,
+    h: int,
+    lam: float,
+    floor: float,
+    floor_years: float | None = None,
 ) -> FloatArray:
-    """Rescale h-day changes ending on ``ends`` by σ_now / σ_start (docs/methodology.md §C3.3)."""
+    """Rescale h-day changes ending on ``ends`` by σ_now / σ_start (docs/methodology.md §C3.3),
+    σ_now floored at ``floor`` x the average σ of the window (or of the last ``floor_years``)."""
     sigma = _ewma_forecasts(daily, lam)  # sigma[i]: forecast for daily[i], using daily[:i]
     start_pos = np.searchsorted(daily_dates, ends - np.timedelta64(h - 1, "D"))
     last = np.searchsorted(daily_dates, ends[-1], side="right")
     now = sigma[last]
     window = sigma[start_pos]
-    now = max(now, floor * float(np.mean(window)))
+    if floor_years is None:
+        average = float(np.mean(window))
+    else:
+        first = max(int(last - round(float(floor_years) * 365.0)), 0)
+        average = float(np.mean(sigma[first:last]))
+    now = max(now, floor * average)
     return np.asarray(changes * now / window, dtype=np.float64)
 
 
@@ -365,9 +386,9 @@ def _build(
         changes, fallback, _ = vol_change_scenarios(hist[u], vols[u], ends, h)
         if filtered:
             dates, daily = _daily_log_changes(hist[u])
-            r = _filter(r, dates, daily, ends, h, p.ewma_lambda, p.vol_floor_ratio)
+            r = _filter(r, dates, daily, ends, h, p.ewma_lambda, p.vol_floor_ratio, p.vol_floor_years)
             vdates, vdaily = _vol_daily(hist[u], vols[u])
-            changes = _filter(changes, vdates, vdaily, ends, h, p.vol_ewma_lambda, p.vol_floor_ratio)
+            changes = _filter(changes, vdates, vdaily, ends, h, p.vol_ewma_lambda, p.vol_floor_ratio, p.vol_floor_years)
         rets[i], dv[i], fb[i] = r, changes, fallback
     return rets, dv, fb
 

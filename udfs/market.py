@@ -201,7 +201,8 @@ VAR_HELP = {
     "horizon_days": "margin period of risk, calendar days (2)",
     "lookback_years": "look-back window in years (5)",
     "ewma_lambda": "FHS/MC EWMA decay (0.97)",
-    "vol_floor_ratio": "FHS vol floor as a share of the window's average vol (0.75)",
+    "vol_floor_ratio": "FHS vol floor as a share of the average vol (0.75)",
+    "vol_floor_years": "years the FHS floor's average vol spans (0 = the look-back; 10 with ratio 1 = EMIR 28(c))",
     "include_stress": "append the stressed windows (TRUE for hvar/fhs)",
     "n_paths": "Monte Carlo paths (10000)",
     "seed": "Monte Carlo seed (20240617)",
@@ -215,6 +216,7 @@ VAR_DEFAULTS: dict[str, Any] = {
     "lookback_years": 5.0,
     "ewma_lambda": 0.97,
     "vol_floor_ratio": 0.75,
+    "vol_floor_years": 0.0,
     "include_stress": True,
     "n_paths": McParams.n_paths,
     "seed": McParams.seed,
@@ -273,7 +275,7 @@ def model_arg(name: Any, values: Mapping[str, Any], bundle: MarketBundle) -> Mar
 
 #: Which VaR parameters each scenario builder takes.
 _MC_KEYS = ("n_paths", "seed", "horizon_days", "lookback_years", "ewma_lambda")
-_HS_KEYS = ("horizon_days", "lookback_years", "ewma_lambda", "vol_floor_ratio", "include_stress")
+_HS_KEYS = ("horizon_days", "lookback_years", "ewma_lambda", "vol_floor_ratio", "vol_floor_years", "include_stress")
 
 
 def _only(values: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -288,6 +290,8 @@ def _build_model(model: str, values: Mapping[str, Any], bundle: MarketBundle) ->
         if model == "deribit":
             return DeribitModel({u: DeribitParams(**_pick(values, DERIBIT_FIELDS)) for u in bundle.market.surfaces})
         var = {k: _coerce(k, v, VAR_DEFAULTS[k]) for k, v in values.items() if k in VAR_DEFAULTS}
+        if not var.get("vol_floor_years"):
+            var.pop("vol_floor_years", None)  # 0 or blank: the floor averages over the look-back
         alpha, measure, rule = var.pop("alpha", 0.995), var.pop("measure", "var"), var.pop("rule", "sticky_moneyness")
         if bundle.histories is not None:
             return dataclasses.replace(
@@ -323,7 +327,7 @@ def _bundled_var_model(model: str, var: dict[str, Any], alpha: float, measure: s
     if model == "mc":
         built = mc_model(alpha, measure=measure, **_only(var, _MC_KEYS))
     elif model == "fhs":
-        built = fhs_model(alpha, measure=measure, **_only(var, _HS_KEYS[:4]))
+        built = fhs_model(alpha, measure=measure, **_only(var, _HS_KEYS[:5]))
     else:
         built = hvar_model(alpha, measure=measure, **_only(var, ("horizon_days", "lookback_years")))
     if isinstance(built.scenario_params, ScenarioParams) and not stress:

@@ -487,9 +487,15 @@ def _filtered_grid(
             sigma = _ewma_forecasts(daily, lam)
             start = sigma[np.searchsorted(dates, ends - np.timedelta64(h - 1, "D"))]  # per scenario j
             now = sigma[np.searchsorted(dates, ends[at], side="right")]  # per date t
-            csum = np.concatenate([[0.0], np.cumsum(start)])
-            mean_window = (csum[at + 1] - csum[at + 1 - window]) / window
-            now = np.maximum(now, p.vol_floor_ratio * mean_window)
+            if p.vol_floor_years is None:
+                csum = np.concatenate([[0.0], np.cumsum(start)])
+                average = (csum[at + 1] - csum[at + 1 - window]) / window
+            else:  # the average σ of the last vol_floor_years of daily history (EMIR 28(c) with ratio 1)
+                last = np.searchsorted(dates, ends[at], side="right")
+                first = np.maximum(last - round(float(p.vol_floor_years) * 365.0), 0)
+                csum = np.concatenate([[0.0], np.cumsum(sigma)])
+                average = (csum[last] - csum[first]) / np.maximum(last - first, 1)
+            now = np.maximum(now, p.vol_floor_ratio * average)
             out[:, i, :] = raw[i][idx] / start[idx] * now[:, None]
     return out_r, out_v
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pricing.errors import PricingInputError
 from pricing.instruments import OptionContract
 from pricing.margin.addons import AddOnParams
 from pricing.margin.call import intraday_margin_call
@@ -164,3 +165,13 @@ def test_apc_auto_is_emir_28b_for_var_models_and_explicit_apc_applies_to_any_mod
     span = margin(ratio_spread, seed_market, SpanModel())
     buffered = margin(ratio_spread, seed_market, SpanModel(), AddOnParams(apc="buffer"))
     assert span.apc_floor == 0.0 and buffered.apc_floor == pytest.approx(1.25 * span.core, rel=1e-12)
+
+
+def test_emir_28c_ten_year_vol_floor_never_lowers_the_fhs_margin(seed_market: Market, ratio_spread) -> None:
+    """EMIR RTS 153/2013 Art. 28(c): margin not lower than with volatility estimated over a 10-year
+    look-back. As the FHS model's floor (ratio 1 over 10 years) it can only raise the scaling vol."""
+    base = margin(ratio_spread, seed_market, fhs_model(vol_floor_ratio=0.0))
+    floored = margin(ratio_spread, seed_market, fhs_model(vol_floor_ratio=1.0, vol_floor_years=10.0))
+    assert floored.core >= base.core - 1e-9
+    with pytest.raises(PricingInputError, match="vol_floor_years"):
+        fhs_model(vol_floor_years=-1.0)
