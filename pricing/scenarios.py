@@ -261,17 +261,33 @@ def _filter(
     """Rescale h-day changes ending on ``ends`` by σ_now / σ_start (docs/methodology.md §C3.3),
     σ_now floored at ``floor`` x the average σ of the window (or of the last ``floor_years``)."""
     sigma = _ewma_forecasts(daily, lam)  # sigma[i]: forecast for daily[i], using daily[:i]
-    start_pos = np.searchsorted(daily_dates, ends - np.timedelta64(h - 1, "D"))
-    last = np.searchsorted(daily_dates, ends[-1], side="right")
-    now = sigma[last]
-    window = sigma[start_pos]
-    if floor_years is None:
-        average = float(np.mean(window))
-    else:
-        first = max(int(last - round(float(floor_years) * 365.0)), 0)
-        average = float(np.mean(sigma[first:last]))
-    now = max(now, floor * average)
+    window = sigma[np.searchsorted(daily_dates, ends - np.timedelta64(h - 1, "D"))]
+    now = floored_vol(sigma, daily_dates, ends[-1:], np.array([np.mean(window)]), floor, floor_years)[0]
     return np.asarray(changes * now / window, dtype=np.float64)
+
+
+def floored_vol(
+    sigma: FloatArray,
+    daily_dates: np.ndarray,
+    now_dates: np.ndarray,
+    window_mean: FloatArray,
+    floor: float,
+    floor_years: float | None,
+) -> FloatArray:
+    """FHS scaling vol on each of ``now_dates``: today's EWMA σ, floored at ``floor`` x an average σ.
+
+    The average is ``window_mean`` (the mean σ at the start of the window's scenarios), or, with
+    ``floor_years``, the mean σ of that many years of daily history before the date (EMIR RTS
+    153/2013 Art. 28(c) with ``floor`` = 1 and 10 years; docs/methodology.md §C3.3).
+    """
+    last = np.searchsorted(daily_dates, now_dates, side="right")
+    if floor_years is None:
+        average = np.asarray(window_mean, dtype=np.float64)
+    else:
+        first = np.maximum(last - round(float(floor_years) * 365.0), 0)
+        csum = np.concatenate([[0.0], np.cumsum(sigma)])
+        average = (csum[last] - csum[first]) / np.maximum(last - first, 1)
+    return np.asarray(np.maximum(sigma[last], floor * average), dtype=np.float64)
 
 
 def _scenario_dates(histories: dict[str, DailySeries], params: ScenarioParams) -> tuple[np.ndarray, np.datetime64]:

@@ -187,11 +187,7 @@ def im_backtest(portfolio: Any, market: Any, model: Any = "hvar", params: Any = 
     Kupiec (1995), Christoffersen (1998), BCBS (1996) traffic light (pricing.margin.backtest).
     """
     s = backtest_result(portfolio, market, model, params).summary()
-    return titled(headers, BACKTEST_COLUMNS, [[_cell(s[c]) for c in BACKTEST_COLUMNS]], default=True)
-
-
-def _cell(v: Any) -> Any:
-    return float(v) if isinstance(v, (np.floating, np.integer)) and not isinstance(v, bool) else v
+    return titled(headers, BACKTEST_COLUMNS, [[s[c] for c in BACKTEST_COLUMNS]], default=True)
 
 
 @excel_function(

@@ -54,8 +54,8 @@ from pricing.scenarios import (
     _ewma_forecasts,
     _inputs,
     _vol_daily,
+    floored_vol,
     realised_vol_series,
-    tenor_vol_weights,
 )
 from pricing.surface import VolSurface
 
@@ -63,16 +63,13 @@ from pricing.surface import VolSurface
 GREEN_BELOW, YELLOW_BELOW = 0.95, 0.9999
 #: Dates revalued at once on the VaR path (memory ~ positions x block x scenarios doubles).
 DATE_BLOCK = 32
-#: How the relative book's implied vols follow the 30-day vol index across tenors: in parallel
-#: (weight 1 at every tenor). No history of the term structure is bundled, so the realised vol
-#: move of a tenor is the index's; the VaR models' own scenarios are tenor-weighted.
-MARKET_TENOR_POWERS = (0.0, 0.0)
 
 
-def _position_levels(level: FloatArray, codes: tuple[str, ...], book: Portfolio, weights: FloatArray) -> FloatArray:
-    """Each position's vol level: its underlying's index level to the power of its tenor weight."""
-    lv = np.asarray(level, dtype=np.float64).reshape(len(codes), -1)
-    return np.asarray(np.exp(np.log(expand(lv, codes, book)) * weights[:, None]), dtype=np.float64)
+def _position_levels(level: FloatArray, codes: tuple[str, ...], book: Portfolio) -> FloatArray:
+    """Each position's vol level: its underlying's vol-index level. Every tenor of the relative book
+    moves in parallel with the index (no term-structure history is bundled); the VaR models' own
+    scenarios are tenor-weighted."""
+    return expand(np.asarray(level, dtype=np.float64).reshape(len(codes), -1), codes, book)
 
 
 @dataclass(frozen=True)
@@ -335,10 +332,8 @@ class _ScaledSmile:
         return float(self.smile.t_years)  # type: ignore[attr-defined]
 
     def total_variance(self, k: object) -> FloatArray:
-        # The index level reaches this tenor as the relative book's vols do (MARKET_TENOR_POWERS).
-        lam = self.level ** float(tenor_vol_weights(np.array([self.t_years]), *MARKET_TENOR_POWERS)[0])
         tv: FloatArray = np.asarray(self.smile.total_variance(k), dtype=np.float64)  # type: ignore[attr-defined]
-        return np.asarray(tv * lam**2, dtype=np.float64)
+        return np.asarray(tv * self.level**2, dtype=np.float64)
 
     def params(self) -> dict[str, float]:
         return {"level": self.level}
@@ -373,6 +368,7 @@ def _var_backtest(
     step: int,
     lookback_days: int | None,
     progress: Callable[[int], None] | None,
+    on_total: Callable[[int], None] | None = None,
 ) -> BacktestResult:
     if isinstance(model.scenario_params, McParams):
         raise PricingInputError(
@@ -395,9 +391,10 @@ def _var_backtest(
             f"the history of {', '.join(codes)} ends {hist.days[-1]}"
         )
     at = np.arange(first, last + 1, step)
+    if on_total is not None:
+        on_total(int(at.size))
     filtered = _filtered_grid(codes, hist_series, vols, ends, at, window, h, p) if p.filtered else None
     state = position_state(book, market)
-    w_market = tenor_vol_weights(state.t_years, *MARKET_TENOR_POWERS)
     w_model = model.vol_weights(state)
     ref = _ref_day(hist, market)
     day_pos = np.searchsorted(hist.days, ends)
@@ -417,7 +414,7 @@ def _var_backtest(
         n_sc = r_win.shape[2]
         ret_cols = np.concatenate(list(r_win), axis=1) if block.size else np.zeros((len(codes), 0))  # (U, B*N)
         v_cols = np.concatenate(list(v_win), axis=1) if block.size else np.zeros((len(codes), 0))
-        level_p = _position_levels(level_t, codes, book, w_market)  # (P, B)
+        level_p = _position_levels(level_t, codes, book)  # (P, B)
         fac_cols = np.repeat(level_p, n_sc, axis=1) * np.exp(expand(v_cols, codes, book) * w_model[:, None])
         pnl = reprice(
             book,
@@ -451,7 +448,7 @@ def _var_backtest(
             book,
             market,
             expand(r_real, codes, book),
-            vol_factor=_position_levels(hist.level[:, pos_e], codes, book, w_market),
+            vol_factor=_position_levels(hist.level[:, pos_e], codes, book),
             horizon_days=float(h),
             rule=model.rule,
             state=state,
@@ -486,16 +483,9 @@ def _filtered_grid(
         ):
             sigma = _ewma_forecasts(daily, lam)
             start = sigma[np.searchsorted(dates, ends - np.timedelta64(h - 1, "D"))]  # per scenario j
-            now = sigma[np.searchsorted(dates, ends[at], side="right")]  # per date t
-            if p.vol_floor_years is None:
-                csum = np.concatenate([[0.0], np.cumsum(start)])
-                average = (csum[at + 1] - csum[at + 1 - window]) / window
-            else:  # the average σ of the last vol_floor_years of daily history (EMIR 28(c) with ratio 1)
-                last = np.searchsorted(dates, ends[at], side="right")
-                first = np.maximum(last - round(float(p.vol_floor_years) * 365.0), 0)
-                csum = np.concatenate([[0.0], np.cumsum(sigma)])
-                average = (csum[last] - csum[first]) / np.maximum(last - first, 1)
-            now = np.maximum(now, p.vol_floor_ratio * average)
+            csum = np.concatenate([[0.0], np.cumsum(start)])
+            window_mean = (csum[at + 1] - csum[at + 1 - window]) / window
+            now = floored_vol(sigma, dates, ends[at], window_mean, p.vol_floor_ratio, p.vol_floor_years)  # per date t
             out[:, i, :] = raw[i][idx] / start[idx] * now[:, None]
     return out_r, out_v
 
@@ -512,6 +502,7 @@ def _replica_backtest(
     h: int,
     alpha: float,
     progress: Callable[[int], None] | None,
+    on_total: Callable[[int], None] | None = None,
 ) -> BacktestResult:
     """Venue replicas: IM recomputed per date on the rescaled book (their scenarios are fixed moves).
 
@@ -522,8 +513,9 @@ def _replica_backtest(
     codes = hist.codes
     ref = _ref_day(hist, market)
     at = np.arange(31, hist.days.size - h, step)  # the vol index needs a month of history
+    if on_total is not None:
+        on_total(int(at.size))
     state = position_state(book, market)
-    w_market = tenor_vol_weights(state.t_years, *MARKET_TENOR_POWERS)
     im = np.empty(at.size)
     realised = np.empty(at.size)
     for i, t in enumerate(at):
@@ -537,7 +529,7 @@ def _replica_backtest(
             book,
             market,
             np.zeros((len(book), 1)),
-            vol_factor=_position_levels(hist.level[:, [t]], codes, book, w_market),
+            vol_factor=_position_levels(hist.level[:, [t]], codes, book),
             state=state,
             coin=False,
         )
@@ -546,7 +538,7 @@ def _replica_backtest(
             book,
             market,
             r,
-            vol_factor=_position_levels(hist.level[:, [t + h]], codes, book, w_market),
+            vol_factor=_position_levels(hist.level[:, [t + h]], codes, book),
             horizon_days=float(h),
             state=state,
             coin=False,
@@ -607,14 +599,8 @@ def backtest(
         check_alpha(model.alpha)
         h = int(model.horizon_days)
         _check_book(book, market, h)
-        step = 1 if overlapping else h
-        if on_total is not None:
-            window = int(lookback_days if lookback_days is not None else round(model.scenario_params.lookback_years * 365.0))
-            on_total(max((hist.days.size - h - 32 - window - h) // step + 1, 0))
-        return _var_backtest(book, market, model, hist, step, lookback_days, progress)
+        return _var_backtest(book, market, model, hist, 1 if overlapping else h, lookback_days, progress, on_total)
     h = max(round(model.horizon_days), 1)
     _check_book(book, market, h)
     step = 1 if overlapping else h
-    if on_total is not None:
-        on_total(max((hist.days.size - h - 31 + step - 1) // step, 0))
-    return _replica_backtest(book, market, model, hist, step, h, check_alpha(replica_alpha), progress)
+    return _replica_backtest(book, market, model, hist, step, h, check_alpha(replica_alpha), progress, on_total)

@@ -213,27 +213,16 @@ def saccr_option(
     supervisory_factor: float = 0.32,
     supervisory_vol: float = 1.20,
 ) -> SaccrResult:
-    """SA-CCR EAD = 1.4 (RC + PFE) for a single option hedging set.
+    """SA-CCR EAD of one option alone: the one-leg case of :func:`saccr_netting_set`.
 
     Parameters
     ----------
     cp, direction : int
         +1 call / -1 put; +1 bought / -1 sold.
-    spot, strike : float
-        USD.
-    units : float
-        Coins of underlying.
-    tenor_years : float
-        Option expiry (years).
-    mtm, collateral, posted_im_non_br : float
-        Trade value, collateral held, non-bankruptcy-remote IM posted, USD.
-    margined : bool
-        Margined netting set (the CCP case) or not.
-    mpor_business_days : float
-        Margin period of risk, business days: at least 10 for trade exposures to a CCP
-        (Basel CRE54; CRR Art. 304), the default.
-    supervisory_factor, supervisory_vol : float
-        Crypto Group 2a defaults 32% and 120% (SCO60, as single-name equity).
+    spot, strike, units, tenor_years :
+        USD, USD, coins of underlying, years to expiry.
+    mtm, collateral, posted_im_non_br, margined, mpor_business_days, supervisory_factor, supervisory_vol :
+        As for :func:`saccr_netting_set`.
 
     Returns
     -------
@@ -241,10 +230,7 @@ def saccr_option(
 
     Notes
     -----
-    Basel CRE52; docs/methodology.md §D5. Supervisory delta δ = direction · cp · Φ(cp · (ln(P/K) +
-    σ_s² T/2)/(σ_s √T)); adjusted notional d = P · units; MF = 1.5 √(MPOR/250) margined,
-    √(min(max(M, 10/250), 1)) unmargined; AddOn = SF |δ d MF|; RC margined = max(V - C, posted
-    non-bankruptcy-remote IM, 0); multiplier = min(1, 0.05 + 0.95 exp((V - C)/(1.9 AddOn))).
+    Basel CRE52 (docs/methodology.md §D5); the formulas are in :func:`saccr_netting_set`.
 
     Examples
     --------

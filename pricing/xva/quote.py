@@ -197,6 +197,11 @@ def _saccr_legs(portfolio: Portfolio, st: PositionState, rows: np.ndarray) -> Sa
     )
 
 
+def dealer_sign(side: str) -> float:
+    """+1 on the bid (the dealer buys the trade), -1 on the ask (it sells)."""
+    return 1.0 if parse_choice(side, "side", {"bid": "bid", "ask": "ask"}) == "bid" else -1.0
+
+
 def ba_cva_per_ead(maturity_years: float, cva_risk_weight: float) -> float:
     """Reduced BA-CVA capital per unit of EAD for one counterparty (Basel MAR50.14-50.16).
 
@@ -261,7 +266,7 @@ def incremental_ead(delta_im: float, risk: TradeRisk, p: QuoteParams, side: str,
     (:func:`pricing.xva.adjustments.saccr_netting_set`); MPOR ``p.mpor_business_days``.
     """
     b = book or BookCapital()
-    sign = 1.0 if parse_choice(side, "side", {"bid": "bid", "ask": "ask"}) == "bid" else -1.0
+    sign = dealer_sign(side)
     br = p.im_bankruptcy_remote
 
     def ead(legs: SaccrLegs, mtm: float, im: float) -> float:
@@ -299,7 +304,7 @@ def adjustments(
     else:
         dim = profile(delta_im, times, p.im_profile)
     sofr = latest_sofr() if p.sofr is None else p.sofr
-    premium_cash = (1.0 if parse_choice(side, "side", {"bid": "bid", "ask": "ask"}) == "bid" else -1.0) * risk.premium
+    premium_cash = dealer_sign(side) * risk.premium
     fva = fva_im_lifetime(dim, times, p.funding_rate, p.im_rate, sofr) + fva_im_lifetime(
         np.full(times.size, premium_cash), times, p.funding_rate, 0.0, sofr
     )

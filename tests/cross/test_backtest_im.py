@@ -14,7 +14,6 @@ from pricing.margin.engine import margin
 from pricing.margin.var import hvar_model
 from pricing.portfolio import from_contracts
 from pricing.revaluation import Market
-from pricing.scenarios import ScenarioParams
 from udfs.market import market_arg
 
 
@@ -37,4 +36,3 @@ def test_backtest_im_equals_the_engine_on_sampled_dates() -> None:
         direct = margin(book.with_quantity(book.quantity * size), scaled, dataclasses.replace(model, scenario_params=params))
         # Same scenarios and the same revaluation by two routes: agreement to rounding.
         assert res.im[i] == pytest.approx(direct.core, rel=1e-9), res.dates[i]
-        assert isinstance(params, ScenarioParams)
