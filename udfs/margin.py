@@ -34,7 +34,7 @@ from udfs.store import STORE
 
 MARGIN = "clearquote margin"
 PORTFOLIO_DOC = "positions with a header row: instrument (Deribit name) + quantity (contracts, + long), or underlying, type, expiry, strike, quantity; optional contract_size, settle; the text none for an empty book"
-MODEL_DOC = "hvar (historical VaR, default), fhs (filtered HS), mc (Monte Carlo), span (SPAN-style 16 scenarios) or deribit (Deribit portfolio margin)"
+MODEL_DOC = "hvar (historical VaR, default), fhs (filtered HS), mc (Monte Carlo), span (SPAN-style 16 scenarios), deribit (Deribit portfolio margin) or hybrid (FHS VaR per commodity in SPAN's assembly)"
 PARAMS_DOC = "optional two-column name/value range of model and add-on parameters (see the README)"
 MARKET_DOC = "a CQ_MARKET handle, bundled, or a chain range"
 POSITION_COLUMNS = (("instrument", "instrument_name", "name", "underlying"),)
@@ -169,7 +169,7 @@ def backtest_result(portfolio: Any, market: Any, model: Any, params_: Any) -> Ba
     args={
         "portfolio": PORTFOLIO_DOC,
         "market": MARKET_DOC,
-        "model": "margin model: hvar, fhs (scenario VaR/ES) or span, deribit (venue replicas); default hvar",
+        "model": "margin model: hvar, fhs (scenario VaR/ES), span, deribit (venue replicas) or hybrid; default hvar",
         "params": PARAMS_DOC,
         "headers": "TRUE (default) adds a header row",
     },

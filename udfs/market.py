@@ -27,6 +27,7 @@ from pricing.errors import DataError, PricingInputError
 from pricing.margin.addons import AddOnParams
 from pricing.margin.deribit import DeribitModel, DeribitParams
 from pricing.margin.engine import MarginModel
+from pricing.margin.hybrid import HybridModel
 from pricing.margin.span import SpanModel, SpanParams
 from pricing.margin.var import ScenarioVarModel, fhs_model, hvar_model, mc_model, model_from_scenarios
 from pricing.marketdata import BUNDLED_DATES, CHAIN_DATES, DailySeries
@@ -236,13 +237,22 @@ MARGIN_HELP = {
 MARGIN_HELP.pop("price_scan_range", None)
 QUOTE_HELP = {k: f"quote/XVA, default {'latest bundled SOFR' if k == 'sofr' else v}" for k, v in QUOTE_FIELDS.items()}
 RFQ_HELP = {
-    "model": "margin model: hvar, fhs, mc, span, deribit (hvar)",
+    "model": "margin model: hvar, fhs, mc, span, deribit, hybrid (hvar)",
     "accept": "fill each RFQ before the next (FALSE)",
     "columns": "summary: the requested side's XVA (default); sides: the XVA of both sides",
     **QUOTE_HELP,
     **MARGIN_HELP,
 }
-MODELS = {"hvar": "hvar", "hs": "hvar", "fhs": "fhs", "mc": "mc", "span": "span", "deribit": "deribit", "pm": "deribit"}
+MODELS = {
+    "hvar": "hvar",
+    "hs": "hvar",
+    "fhs": "fhs",
+    "mc": "mc",
+    "span": "span",
+    "deribit": "deribit",
+    "pm": "deribit",
+    "hybrid": "hybrid",
+}
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
@@ -289,6 +299,10 @@ def _build_model(model: str, values: Mapping[str, Any], bundle: MarketBundle) ->
             return _span_model(values)
         if model == "deribit":
             return DeribitModel({u: DeribitParams(**_pick(values, DERIBIT_FIELDS)) for u in bundle.market.surfaces})
+        if model == "hybrid":
+            var_part = _build_model("fhs", values, bundle)
+            assert isinstance(var_part, ScenarioVarModel)
+            return HybridModel(var_part, _span_model(values).params)
         var = {k: _coerce(k, v, VAR_DEFAULTS[k]) for k, v in values.items() if k in VAR_DEFAULTS}
         if not var.get("vol_floor_years"):
             var.pop("vol_floor_years", None)  # 0 or blank: the floor averages over the look-back

@@ -117,7 +117,7 @@ def quote_book() -> Workbook:
     _params(
         pr,
         [
-            ("model", "hvar", "margin model: hvar, fhs, mc, span, deribit"),
+            ("model", "hvar", "margin model: hvar, fhs, mc, span, deribit, hybrid"),
             ("accept", False, "FALSE: each RFQ priced alone against the portfolio (rows independent)"),
             ("funding_spread", 0.005, "dealer's unsecured funding spread over SOFR (decimal)"),
             ("im_rate", 0.0, "rate the CCP pays on posted IM (crypto venues: 0)"),

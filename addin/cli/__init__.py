@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     bt.add_argument("book", help="positions table (CSV or xlsx): instrument, quantity")
     bt.add_argument(
-        "--model", default="hvar,fhs,span,deribit", help="comma-separated: hvar, fhs, span, deribit (default all four)"
+        "--model",
+        default="hvar,fhs,span,deribit",
+        help="comma-separated: hvar, fhs, span, deribit, hybrid (default the first four)",
     )
     bt.add_argument(
         "--market", default="bundled", help="bundled, bundled:YYYY-MM-DD, a Deribit chain .csv or a book-summary .json"

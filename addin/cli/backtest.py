@@ -15,7 +15,7 @@ from addin.cli.output import Exit, table_text, write_atomic
 from addin.workbook.book import BookError
 from udfs.margin import BACKTEST_COLUMNS
 
-MODELS = ("hvar", "fhs", "span", "deribit")
+MODELS = ("hvar", "fhs", "span", "deribit", "hybrid")
 
 
 def parse_models(text: str) -> list[str]:

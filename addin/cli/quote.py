@@ -152,7 +152,7 @@ def provenance(market: Any, source: str, params: list[list[Any]] | None) -> str:
         venue = f"venue non_qccp (RW {100 * qp.counterparty_risk_weight:g}% + BA-CVA at {100 * qp.cva_risk_weight:g}%)"
     return (
         f"market {source} as of {bundle.market.as_of:%Y-%m-%d %H:%M}Z ({bundle.label}); model {model}; "
-        f"funding rate {100 * funding:.3f}% (SOFR + spread, ACT/360); {venue}, crypto as SCO60 Group 2a; "
+        f"funding rate {100 * funding:.3f}% (SOFR + spread, ACT/360); {venue}, crypto as SCO60 Group {qp.sco60_group}; "
         f"kernels {accel.backend()}"
     )
 

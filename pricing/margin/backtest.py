@@ -22,7 +22,8 @@ Tests, per model (``p = 1 - alpha`` the exception probability under the null):
   99.99%, red beyond; at 250 observations and 99% that is green 0-4, yellow 5-9, red 10+.
 
 The VaR models (hvar, fhs) are backtested on their own scenario engine, vectorised over blocks
-of dates: one revaluation of the book over (dates x scenarios) per block. The venue replicas
+of dates: one revaluation of the book over (dates x scenarios) per block; the hybrid too, its
+per-commodity VaRs then put through SPAN's assembly at each date. The venue replicas
 (span, deribit) have fixed scenario moves, so their IM is recomputed per date on the rescaled
 book. The model-risk, liquidity and concentration add-ons and the APC floor are not part of
 the tested measure (they are not a forecast of the P&L): it is the core IM.
@@ -41,7 +42,9 @@ from scipy import stats
 from pricing._typing import BoolArray, FloatArray
 from pricing.errors import PricingInputError
 from pricing.margin.engine import MarginModel, margin
+from pricing.margin.hybrid import HybridModel, kth_worst_measure
 from pricing.margin.quantile import check_alpha, var_es
+from pricing.margin.span import assemble_commodities, commodity_layout, spread_columns
 from pricing.margin.var import ScenarioVarModel
 from pricing.marketdata import DailySeries
 from pricing.portfolio import PERPETUAL, Portfolio
@@ -360,6 +363,55 @@ def _ref_day(hist: _History, market: Market) -> int:
 # ----------------------------------------------------------------------------- VaR models
 
 
+#: The IM at each date of a block from the book's scenario P&L per underlying, (B, U, N) USD,
+#: and each underlying's size scale S_t / S_ref, (B, U).
+ImOfPnl = Callable[[FloatArray, FloatArray], FloatArray]
+
+
+def _var_im(model: ScenarioVarModel) -> ImOfPnl:
+    def im(pnl_u: FloatArray, scale_u: FloatArray) -> FloatArray:
+        var, es = var_es(-pnl_u.sum(axis=1), model.alpha)
+        return np.maximum(es if model.measure == "es" else var, 0.0)
+
+    return im
+
+
+def _hybrid_im(model: HybridModel, book: Portfolio, market: Market, n_scenarios: int) -> ImOfPnl:
+    """The hybrid's risk (before the NOV credit, as for SPAN) from per-commodity VaRs at each date.
+
+    The spread columns (tier deltas, NOV, short counts) are the market date's, scaled with each
+    underlying's spot like the book (the relative book); the composite deltas are not recomputed
+    at each date's vol level (a second-order effect on the intra charge only).
+    """
+    layout = commodity_layout(book, model.span, n_scenarios)
+    codes = layout.underlyings
+    zeros = {u: np.zeros((int(np.sum(book.underlying == u)), n_scenarios)) for u in codes}
+    lin_ref, ext_ref = spread_columns(model.span, book, position_state(book, market), layout, zeros).aggregate(
+        book.quantity, book.names
+    )
+    col_und = np.concatenate([np.full(layout.width[u], j) for j, u in enumerate(codes)])
+    ext_und = np.repeat(np.arange(len(codes)), 2)
+    measure = kth_worst_measure(model.var.alpha)
+
+    def im(pnl_u: FloatArray, scale_u: FloatArray) -> FloatArray:
+        linear = lin_ref[None, :] * scale_u[:, col_und]
+        for j, u in enumerate(codes):
+            o = layout.offsets[u]
+            linear[:, o : o + n_scenarios] = -pnl_u[:, j, :]
+        ext = ext_ref[None, :] * scale_u[:, ext_und]
+        return assemble_commodities(model.span, linear, ext, layout, market, measure)["risk"]
+
+    return im
+
+
+def _scenario_params(model: ScenarioVarModel) -> ScenarioParams:
+    if isinstance(model.scenario_params, McParams):
+        raise PricingInputError(
+            "model: the Monte Carlo model is not backtested (its scenarios are simulated, not dated); use hvar or fhs"
+        )
+    return model.scenario_params
+
+
 def _var_backtest(
     book: Portfolio,
     market: Market,
@@ -369,12 +421,12 @@ def _var_backtest(
     lookback_days: int | None,
     progress: Callable[[int], None] | None,
     on_total: Callable[[int], None] | None = None,
+    im_of: ImOfPnl | None = None,
+    name: str | None = None,
 ) -> BacktestResult:
-    if isinstance(model.scenario_params, McParams):
-        raise PricingInputError(
-            "model: the Monte Carlo model is not backtested (its scenarios are simulated, not dated); use hvar or fhs"
-        )
-    p: ScenarioParams = model.scenario_params
+    """The VaR engine's dated scenarios per block of dates; ``im_of`` turns the book's scenario
+    P&L per underlying into the tested IM (default: the model's VaR or ES of the book)."""
+    p = _scenario_params(model)
     h = int(p.horizon_days)
     window = int(lookback_days if lookback_days is not None else round(p.lookback_years * 365.0))
     codes = hist.codes
@@ -398,6 +450,8 @@ def _var_backtest(
     w_model = model.vol_weights(state)
     ref = _ref_day(hist, market)
     day_pos = np.searchsorted(hist.days, ends)
+    if im_of is None:
+        im_of = _var_im(model)
     im = np.empty(at.size)
     realised = np.empty(at.size)
     for lo in range(0, at.size, DATE_BLOCK):
@@ -438,9 +492,10 @@ def _var_backtest(
         ).usd
         # P&L from the start-of-period value (vols at the level of t), not from the market date's.
         pnl = pnl.reshape(len(book), block.size, n_sc) - level_base[:, :, None]
-        book_pnl = (pnl * scale[:, :, None]).sum(axis=0)  # (B, N)
-        var, es = var_es(-book_pnl, model.alpha)
-        im[lo : lo + block.size] = np.maximum(es if model.measure == "es" else var, 0.0)
+        pnl = pnl * scale[:, :, None]
+        pnl_u = np.stack([pnl[book.underlying == u].sum(axis=0) for u in codes], axis=1)  # (B, U, N)
+        scale_u = (hist.spot[:, pos_t] / hist.spot[:, [ref]]).T  # (B, U)
+        im[lo : lo + block.size] = im_of(pnl_u, scale_u)
         # Realised: the spot move and the vol level over (t, t + h].
         pos_e = pos_t + h
         r_real = np.log(hist.spot[:, pos_e] / hist.spot[:, pos_t])
@@ -457,7 +512,7 @@ def _var_backtest(
         realised[lo : lo + block.size] = ((real - level_base) * scale).sum(axis=0)
         if progress is not None:
             progress(int(block.size))
-    return _result(model.name, model.alpha, h, hist.days[day_pos[at]], im, realised, step < h)
+    return _result(name or model.name, model.alpha, h, hist.days[day_pos[at]], im, realised, step < h)
 
 
 def _filtered_grid(
@@ -595,11 +650,17 @@ def backtest(
     """
     codes = tuple(sorted(set(book.underlyings)))
     hist = _history(codes, market)
-    if isinstance(model, ScenarioVarModel):
-        check_alpha(model.alpha)
-        h = int(model.horizon_days)
+    if isinstance(model, ScenarioVarModel | HybridModel):
+        var = model if isinstance(model, ScenarioVarModel) else model.var
+        check_alpha(var.alpha)
+        h = int(var.horizon_days)
         _check_book(book, market, h)
-        return _var_backtest(book, market, model, hist, 1 if overlapping else h, lookback_days, progress, on_total)
+        step = 1 if overlapping else h
+        if isinstance(model, ScenarioVarModel):
+            return _var_backtest(book, market, var, hist, step, lookback_days, progress, on_total)
+        n = int(lookback_days if lookback_days is not None else round(_scenario_params(var).lookback_years * 365.0))
+        im_of = _hybrid_im(model, book, market, n)
+        return _var_backtest(book, market, var, hist, step, lookback_days, progress, on_total, im_of, model.name)
     h = max(round(model.horizon_days), 1)
     _check_book(book, market, h)
     step = 1 if overlapping else h

@@ -24,7 +24,7 @@ per underlying; VSR is in absolute vol (decimal) or relative (``vol_scan_mode``)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -151,11 +151,176 @@ def scan_risk(portfolio_arrays: FloatArray) -> tuple[FloatArray, IntArray]:
 
 @dataclass(frozen=True)
 class SpanLayout:
+    """Columns per combined commodity: ``risk_width`` risk columns, one per tier delta, NOV.
+
+    SPAN's risk columns are its 16 risk-array scenarios; the hybrid's are its VaR scenarios
+    (:mod:`pricing.margin.hybrid`).
+    """
+
     underlyings: tuple[str, ...]
     tiers: dict[str, np.ndarray]
     offsets: dict[str, int]
     width: dict[str, int]
+    risk_width: int = 16
     notes: tuple[str, ...] = ()
+
+
+def commodity_layout(portfolio: Portfolio, params: SpanParams, risk_width: int) -> SpanLayout:
+    """The column layout of ``portfolio``'s combined commodities (a PSR is checked for each)."""
+    unds = portfolio.underlyings
+    tiers, offsets, width = {}, {}, {}
+    keys = portfolio.tier_keys()
+    at = 0
+    for u in unds:
+        params.psr(u)
+        tiers[u] = np.unique(keys[portfolio.underlying == u])
+        offsets[u] = at
+        width[u] = risk_width + tiers[u].size + 1
+        at += width[u]
+    return SpanLayout(unds, tiers, offsets, width, risk_width)
+
+
+def composite_delta(params: SpanParams, sub: Portfolio, st: PositionState, psr: float) -> FloatArray:
+    """Probability-weighted delta over the seven price scan points (coins, quantity included), §A3."""
+    w = np.array(params.delta_weights)
+    weights = np.array([w[0], w[1], w[1], w[2], w[2], w[3], w[3]])
+    weights = weights / weights.sum()
+    out = np.where(sub.kind != OPTION, sub.units, 0.0)
+    opt = sub.kind == OPTION
+    if opt.any():
+        t = np.maximum(st.t_years[opt] - days_to_years(params.lookahead_days), 0.0)
+        f = st.forward[opt][:, None] * (1.0 + DELTA_POINTS * psr)
+        g = black76_greeks(sub.cp[opt][:, None], f, sub.strike[opt][:, None], t[:, None], st.vol[opt][:, None])
+        out[opt] = sub.units[opt] * (g.delta @ weights)
+    return out
+
+
+def spread_columns(
+    params: SpanParams, portfolio: Portfolio, state: PositionState, layout: SpanLayout, risk: Mapping[str, FloatArray]
+) -> Contributions:
+    """Contributions per contract in ``layout``: the given risk columns, tier deltas, NOV, short counts.
+
+    ``risk[u]`` is (rows of ``u``, ``layout.risk_width``), losses positive. The extensive part
+    counts each short option's contracts (calls, puts) per commodity for the short option minimum.
+    """
+    n = len(portfolio)
+    linear = np.zeros((n, sum(layout.width.values())))
+    ext = np.zeros((n, 2 * len(layout.underlyings)))
+    keys = portfolio.tier_keys()
+    is_opt = portfolio.kind == OPTION
+    for ci, u in enumerate(layout.underlyings):
+        rows = np.flatnonzero(portfolio.underlying == u)
+        if rows.size == 0:
+            continue
+        sub, sub_state = portfolio.select(rows), state.take(rows)
+        o, r = layout.offsets[u], layout.risk_width
+        linear[rows, o : o + r] = risk[u]
+        tier_index = np.searchsorted(layout.tiers[u], keys[rows])
+        linear[rows, o + r + tier_index] = composite_delta(params, sub, sub_state, params.psr(u))
+        linear[rows, o + r + layout.tiers[u].size] = np.where(is_opt[rows], sub_state.value_usd, 0.0)
+        opt_rows = is_opt[rows]
+        ext[rows, 2 * ci] = np.where(opt_rows & (sub.cp > 0), sub.contract_size, 0.0)
+        ext[rows, 2 * ci + 1] = np.where(opt_rows & (sub.cp < 0), sub.contract_size, 0.0)
+    return Contributions(linear, np.zeros_like(ext), ext)
+
+
+#: A commodity's risk from its risk columns: (risk before spreads, price risk for the inter credit).
+RiskMeasure = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
+
+
+def span_scan_measure(arr: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """SPAN: scan risk, and price risk = scan - time risk - vol risk (§A5)."""
+    scan, _ = scan_risk(arr)
+    time_risk = 0.5 * (arr[:, 0] + arr[:, 1])
+    vol_risk = 0.5 * np.abs(arr[:, 0] - arr[:, 1])
+    return scan, np.maximum(scan - time_risk - vol_risk, 0.0)
+
+
+def assemble_commodities(
+    params: SpanParams,
+    linear: FloatArray,
+    ext: FloatArray,
+    layout: SpanLayout,
+    market: Market,
+    measure: RiskMeasure,
+    columns: slice | np.ndarray = slice(None),
+) -> dict[str, FloatArray]:
+    """SPAN's assembly (§A4-A7) on a batch of aggregated columns, the core risk from ``measure``.
+
+    Per commodity risk = max(core + intra - inter credit, SOM); requirement = max(Σ risk - NOV, 0).
+    ``columns`` picks which of each commodity's risk columns ``measure`` sees (the hybrid's core
+    or stressed scenarios). Parts are named as SPAN names them ("scan_risk" is the core risk).
+    """
+    p = params
+    batch = linear.shape[0]
+    scan_t, intra_t, som_t, nov_t, credit_t = (np.zeros(batch) for _ in range(5))
+    per: dict[str, dict[str, FloatArray]] = {}
+    for ci, u in enumerate(layout.underlyings):
+        o, r, nt = layout.offsets[u], layout.risk_width, layout.tiers[u].size
+        arr = linear[:, o : o + r][:, columns]
+        deltas = linear[:, o + r : o + r + nt]
+        spot = market.spot(u)
+        scan, price_risk = measure(arr)
+        spreads = np.minimum(np.maximum(deltas, 0).sum(axis=1), np.maximum(-deltas, 0).sum(axis=1))
+        shorts = ext[:, 2 * ci : 2 * ci + 2]
+        n_short = shorts.sum(axis=1) if p.som_mode == "count" else shorts.max(axis=1)
+        per[u] = {
+            "scan": scan,
+            "intra": p.intra_spread_rate * spot * spreads,
+            "price_risk": price_risk,
+            "net_delta": deltas.sum(axis=1),
+            "som": p.som_rate * p.psr(u) * spot * n_short,
+            "nov": linear[:, o + r + nt],
+            "spot": np.full(batch, spot),
+        }
+    for one, two in p.inter_pairs:
+        if one not in per or two not in per:
+            continue
+        b, e = per[one], per[two]
+        usd_b, usd_e = b["net_delta"] * b["spot"], e["net_delta"] * e["spot"]
+        matched = np.where(usd_b * usd_e < 0, np.minimum(np.abs(usd_b), np.abs(usd_e)), 0.0)
+        for leg in (b, e):
+            wpr = np.divide(leg["price_risk"], np.abs(leg["net_delta"]), out=np.zeros(batch), where=leg["net_delta"] != 0)
+            credit = np.minimum(p.inter_credit_rate * (matched / leg["spot"]) * wpr, leg["price_risk"])
+            leg["inter"] = leg.get("inter", np.zeros(batch)) + credit
+    risk_total = np.zeros(batch)
+    for leg in per.values():
+        credit = np.minimum(leg.get("inter", np.zeros(batch)), leg["price_risk"])  # several pairs: at most the risk
+        risk_total += np.maximum(leg["scan"] + leg["intra"] - credit, leg["som"])
+        scan_t += leg["scan"]
+        intra_t += leg["intra"]
+        som_t += leg["som"]
+        nov_t += leg["nov"]
+        credit_t += credit
+    core = np.maximum(risk_total - nov_t, 0.0) if p.nov_credit else risk_total
+    return {
+        "core": core,
+        "risk": risk_total,
+        "scan_risk": scan_t,
+        "intra_spread": intra_t,
+        "inter_credit": credit_t,
+        "short_option_minimum": som_t,
+        "net_option_value": nov_t,
+    }
+
+
+def allocate_commodities(
+    linear_per_position: FloatArray, layout: SpanLayout, core: float, worst: Callable[[FloatArray], int]
+) -> FloatArray:
+    """Each position's loss in its commodity's charged risk column (``worst`` of the summed
+    columns), the rest of ``core`` (spreads, SOM, NOV) pro rata to it; adds up to ``core``."""
+    share = np.zeros(linear_per_position.shape[0])
+    for u in layout.underlyings:
+        o = layout.offsets[u]
+        arr = linear_per_position[:, o : o + layout.risk_width]
+        share += arr[:, worst(arr.sum(axis=0))]
+    rest = core - share.sum()
+    weight = np.abs(share)
+    if weight.sum() > 0:
+        share = share + rest * weight / weight.sum()
+    elif share.size:
+        share = share + rest / share.size
+    return share
 
 
 @dataclass(frozen=True)
@@ -171,34 +336,23 @@ class SpanModel:
         return max(self.params.lookahead_days, 1.0)
 
     def prepare(self, portfolio: Portfolio, market: Market) -> SpanLayout:
-        unds = portfolio.underlyings
-        tiers, offsets, width = {}, {}, {}
-        keys = portfolio.tier_keys()
-        at = 0
-        for u in unds:
-            self.params.psr(u)
-            tiers[u] = np.unique(keys[portfolio.underlying == u])
-            offsets[u] = at
-            width[u] = 16 + tiers[u].size + 1  # risk array, tier deltas, NOV
-            at += width[u]
-        return SpanLayout(unds, tiers, offsets, width)
+        return commodity_layout(portfolio, self.params, 16)
 
     def contributions(self, portfolio: Portfolio, market: Market, layout: SpanLayout, state: PositionState) -> Contributions:
+        return spread_columns(self.params, portfolio, state, layout, self._risk_arrays(portfolio, market, layout, state))
+
+    def _risk_arrays(
+        self, portfolio: Portfolio, market: Market, layout: SpanLayout, state: PositionState
+    ) -> dict[str, FloatArray]:
+        """Each commodity's 16 risk-array losses per contract (extremes weighted by their cover)."""
         p = self.params
-        n = len(portfolio)
-        width = sum(layout.width.values())
-        linear = np.zeros((n, width))
-        ext = np.zeros((n, 2 * len(layout.underlyings)))
-        keys = portfolio.tier_keys()
-        is_opt = portfolio.kind == OPTION
-        for ci, u in enumerate(layout.underlyings):
+        out = {}
+        for u in layout.underlyings:
             rows = np.flatnonzero(portfolio.underlying == u)
             if rows.size == 0:
+                out[u] = np.zeros((0, 16))
                 continue
-            sub = portfolio.select(rows)
-            sub_state = state.take(rows)
-            psr = p.psr(u)
-            moves = np.concatenate([PRICE_MOVES[:14], [p.extreme_mult, -p.extreme_mult]]) * psr
+            moves = np.concatenate([PRICE_MOVES[:14], [p.extreme_mult, -p.extreme_mult]]) * p.psr(u)
             factor: FloatArray | float
             add: FloatArray | float
             if p.vol_scan_mode == "absolute":
@@ -206,121 +360,29 @@ class SpanModel:
             else:
                 factor, add = 1.0 + VOL_MOVES * p.vol_scan_range, 0.0
             pnl = reprice(
-                sub,
+                portfolio.select(rows),
                 market,
                 np.log1p(moves),
                 vol_factor=factor,
                 vol_add=add,
                 horizon_days=p.lookahead_days,
                 rule=p.rule,
-                state=sub_state,
+                state=state.take(rows),
                 coin=False,
             )
             losses = -pnl.usd
             losses[:, 14:] *= p.extreme_cover
-            o = layout.offsets[u]
-            linear[rows, o : o + 16] = losses
-            tier_index = np.searchsorted(layout.tiers[u], keys[rows])
-            linear[rows, o + 16 + tier_index] = self._composite_delta(sub, sub_state, psr)
-            linear[rows, o + 16 + layout.tiers[u].size] = np.where(is_opt[rows], sub_state.value_usd, 0.0)
-            opt_rows = is_opt[rows]
-            ext[rows, 2 * ci] = np.where(opt_rows & (sub.cp > 0), sub.contract_size, 0.0)
-            ext[rows, 2 * ci + 1] = np.where(opt_rows & (sub.cp < 0), sub.contract_size, 0.0)
-        return Contributions(linear, np.zeros_like(ext), ext)
-
-    def _composite_delta(self, sub: Portfolio, st: PositionState, psr: float) -> FloatArray:
-        """Probability-weighted delta over the seven price scan points (coins, quantity included)."""
-        w = np.array(self.params.delta_weights)
-        weights = np.array([w[0], w[1], w[1], w[2], w[2], w[3], w[3]])
-        weights = weights / weights.sum()
-        out = np.where(sub.kind != OPTION, sub.units, 0.0)
-        opt = sub.kind == OPTION
-        if opt.any():
-            t = np.maximum(st.t_years[opt] - days_to_years(self.params.lookahead_days), 0.0)
-            f = st.forward[opt][:, None] * (1.0 + DELTA_POINTS * psr)
-            g = black76_greeks(sub.cp[opt][:, None], f, sub.strike[opt][:, None], t[:, None], st.vol[opt][:, None])
-            out[opt] = sub.units[opt] * (g.delta @ weights)
+            out[u] = losses
         return out
 
     def assemble(self, linear: FloatArray, ext: FloatArray, layout: SpanLayout, market: Market) -> dict[str, FloatArray]:
-        p = self.params
-        batch = linear.shape[0]
-        scan_t, intra_t, som_t, nov_t, credit_t = (np.zeros(batch) for _ in range(5))
-        per: dict[str, dict[str, FloatArray]] = {}
-        for ci, u in enumerate(layout.underlyings):
-            o, nt = layout.offsets[u], layout.tiers[u].size
-            arr = linear[:, o : o + 16]
-            deltas = linear[:, o + 16 : o + 16 + nt]
-            nov = linear[:, o + 16 + nt]
-            spot = market.spot(u)
-            scan, _ = scan_risk(arr)
-            spreads = np.minimum(np.maximum(deltas, 0).sum(axis=1), np.maximum(-deltas, 0).sum(axis=1))
-            intra = p.intra_spread_rate * spot * spreads
-            time_risk = 0.5 * (arr[:, 0] + arr[:, 1])
-            vol_risk = 0.5 * np.abs(arr[:, 0] - arr[:, 1])
-            price_risk = np.maximum(scan - time_risk - vol_risk, 0.0)
-            net = deltas.sum(axis=1)
-            shorts = ext[:, 2 * ci : 2 * ci + 2]
-            n_short = shorts.sum(axis=1) if p.som_mode == "count" else shorts.max(axis=1)
-            som = p.som_rate * p.psr(u) * spot * n_short
-            per[u] = {
-                "scan": scan,
-                "intra": intra,
-                "price_risk": price_risk,
-                "net_delta": net,
-                "som": som,
-                "nov": nov,
-                "spot": np.full(batch, spot),
-            }
-        for one, two in p.inter_pairs:
-            if one not in per or two not in per:
-                continue
-            b, e = per[one], per[two]
-            usd_b, usd_e = b["net_delta"] * b["spot"], e["net_delta"] * e["spot"]
-            matched = np.where(usd_b * usd_e < 0, np.minimum(np.abs(usd_b), np.abs(usd_e)), 0.0)
-            for leg in (b, e):
-                wpr = np.divide(leg["price_risk"], np.abs(leg["net_delta"]), out=np.zeros(batch), where=leg["net_delta"] != 0)
-                credit = np.minimum(p.inter_credit_rate * (matched / leg["spot"]) * wpr, leg["price_risk"])
-                leg["inter"] = leg.get("inter", np.zeros(batch)) + credit
-        risk_total = np.zeros(batch)
-        for leg in per.values():
-            credit = np.minimum(leg.get("inter", np.zeros(batch)), leg["price_risk"])  # several pairs: at most the risk
-            risk = np.maximum(leg["scan"] + leg["intra"] - credit, leg["som"])
-            risk_total += risk
-            scan_t += leg["scan"]
-            intra_t += leg["intra"]
-            som_t += leg["som"]
-            nov_t += leg["nov"]
-            credit_t += credit
-        core = np.maximum(risk_total - nov_t, 0.0) if p.nov_credit else risk_total
-        return {
-            "core": core,
-            "risk": risk_total,
-            "scan_risk": scan_t,
-            "intra_spread": intra_t,
-            "inter_credit": credit_t,
-            "short_option_minimum": som_t,
-            "net_option_value": nov_t,
-        }
+        return assemble_commodities(self.params, linear, ext, layout, market, span_scan_measure)
 
     def allocate(
         self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: SpanLayout, parts: dict[str, Any]
     ) -> FloatArray:
         """Loss in the worst scan scenario of the position's commodity, the rest pro rata to it."""
-        share = np.zeros(linear_per_position.shape[0])
-        for u in layout.underlyings:
-            o = layout.offsets[u]
-            arr = linear_per_position[:, o : o + 16]
-            j = int(np.argmax(arr.sum(axis=0)))
-            share += arr[:, j]
-        core = float(parts["core"])
-        rest = core - share.sum()
-        weight = np.abs(share)
-        if weight.sum() > 0:
-            share = share + rest * weight / weight.sum()
-        elif share.size:
-            share = share + rest / share.size
-        return share
+        return allocate_commodities(linear_per_position, layout, float(parts["core"]), lambda col: int(np.argmax(col)))
 
     def backtest(self, linear: FloatArray, layout: Any, days: int) -> None:
         return None

@@ -183,6 +183,13 @@ def kva_simple(
     return float(exposure) * risk_weight * capital_ratio * cost_of_capital * check_tenor(tenor_years)
 
 
+#: BCBS SCO60 groups of an unbacked cryptoasset (BTC, ETH): 2a meets the hedging recognition
+#: criteria, 2b does not.
+SCO60_GROUPS = {"2a": "2a", "2b": "2b"}
+#: Group 2b SA-CCR add-on as a share of each derivative's gross notional (SCO60, see saccr_netting_set).
+GROUP_2B_ADDON = 0.5
+
+
 @dataclass(frozen=True)
 class SaccrResult:
     """SA-CCR exposure of one option (CRE52), USD."""
@@ -305,6 +312,7 @@ def saccr_netting_set(
     mpor_business_days: float = 10.0,
     supervisory_factor: float = 0.32,
     supervisory_vol: float = 1.2,
+    crypto_group: str = "2a",
 ) -> SaccrResult:
     """SA-CCR EAD = 1.4 (RC + PFE) of a netting set of options, hedging set per underlying.
 
@@ -321,6 +329,12 @@ def saccr_netting_set(
         (Basel CRE54; CRR Art. 304), the default.
     supervisory_factor, supervisory_vol : float
         Crypto Group 2a (BCBS SCO60): a hedging set per cryptoasset, SF 32%, σ_s 120% [K].
+    crypto_group : {"2a", "2b"}
+        BCBS SCO60 group of the underlying. ``"2b"`` (a cryptoasset that fails the hedging
+        recognition criteria): no offsetting at all, the add-on is 50% of each derivative's
+        gross notional and the PFE multiplier is 1 — our reading of SCO60's Group 2b
+        counterparty-credit-risk treatment (the paragraph's text could not be retrieved in this
+        workplace; README "Capital").
 
     Returns
     -------
@@ -363,13 +377,21 @@ def saccr_netting_set(
     )
     effective = delta * notional * mf
     codes = np.asarray(legs.underlying, dtype=str)
-    addon = (
-        float(sum(supervisory_factor * abs(float(effective[codes == u].sum())) for u in np.unique(codes))) if codes.size else 0.0
-    )
+    group = parse_choice(crypto_group, "crypto_group", SCO60_GROUPS)
+    if group == "2b":
+        addon = float(GROUP_2B_ADDON * notional.sum())
+    else:
+        addon = (
+            float(sum(supervisory_factor * abs(float(effective[codes == u].sum())) for u in np.unique(codes)))
+            if codes.size
+            else 0.0
+        )
     v_minus_c = mtm - collateral + posted_im_non_br
     rc = max(v_minus_c, posted_im_non_br, 0.0) if margined else max(v_minus_c, 0.0)
     # The exponent is capped at 0: above it the min(1, .) is 1 anyway, and exp would overflow.
-    multiplier = 1.0 if addon == 0 else float(min(1.0, 0.05 + 0.95 * np.exp(min(v_minus_c / (1.9 * addon), 0.0))))
+    multiplier = (
+        1.0 if addon == 0 or group == "2b" else float(min(1.0, 0.05 + 0.95 * np.exp(min(v_minus_c / (1.9 * addon), 0.0))))
+    )
     pfe = multiplier * addon
     return SaccrResult(
         float(delta.sum()),

@@ -24,6 +24,7 @@ from pricing.margin.engine import MarginModel, marginal_im
 from pricing.portfolio import OPTION, Portfolio, concat, empty_portfolio, from_contracts
 from pricing.revaluation import Market, PositionState, position_state
 from pricing.xva.adjustments import (
+    SCO60_GROUPS,
     SaccrLegs,
     ccp_default_params,
     ccva,
@@ -64,7 +65,10 @@ class QuoteParams:
       capital by the reduced BA-CVA (MAR50: K = 0.65 · RW_cva · M · DF_M · EAD / 1.4, RW_cva 12%
       for an unrated financial).
 
-    Crypto exposures are SCO60 Group 2a (a hedging set per cryptoasset, SF 32%, σ 120%).
+    Crypto exposures are BCBS SCO60 Group 2a by default (``sco60_group``): a hedging set per
+    cryptoasset, SF 32%, σ 120%, long and short options on one coin netting; ``"2b"`` turns
+    netting off and charges 50% of gross notional as the add-on with multiplier 1
+    (:func:`pricing.xva.adjustments.saccr_netting_set`).
     CCVA: PD/LGD of ``ccp_type`` unless given. Spread: ``fixed`` (USD per trade), ``premium_pct``
     (share of |premium|) or ``vega`` (vol points x |vega|), at least ``min_spread`` USD.
     """
@@ -87,6 +91,7 @@ class QuoteParams:
     capital_ratio: float = 0.08
     cost_of_capital: float = 0.10
     mpor_business_days: float = 10.0
+    sco60_group: str = "2a"
     im_bankruptcy_remote: bool = False
     simple_exposure: float | None = None
     ccp_type: str = "qccp"
@@ -107,6 +112,7 @@ class QuoteParams:
         parse_choice(self.kva_method, "kva_method", KVA_METHODS)
         parse_choice(self.im_profile, "im_profile", IM_PROFILES)
         parse_choice(self.venue, "venue", VENUES)
+        parse_choice(self.sco60_group, "sco60_group", SCO60_GROUPS)
         for name in ("counterparty_risk_weight", "cva_risk_weight"):
             check_rate(getattr(self, name), name, hi=12.5)
         if min(self.kccp_usd, self.df_ccp_usd, self.df_members_usd, self.default_fund_usd) < 0:
@@ -271,7 +277,9 @@ def incremental_ead(delta_im: float, risk: TradeRisk, p: QuoteParams, side: str,
 
     def ead(legs: SaccrLegs, mtm: float, im: float) -> float:
         posted = 0.0 if br else max(im, 0.0)
-        return saccr_netting_set(legs, mtm=mtm, posted_im_non_br=posted, mpor_business_days=p.mpor_business_days).ead
+        return saccr_netting_set(
+            legs, mtm=mtm, posted_im_non_br=posted, mpor_business_days=p.mpor_business_days, crypto_group=p.sco60_group
+        ).ead
 
     before = ead(b.legs, b.mtm, b.im_posted)
     after = ead(b.legs + risk.legs.scaled(sign), b.mtm + sign * risk.premium, b.im_posted + delta_im)

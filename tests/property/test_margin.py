@@ -16,6 +16,7 @@ from pricing.margin.addons import AddOnParams
 from pricing.margin.call import intraday_margin_call
 from pricing.margin.deribit import DeribitModel
 from pricing.margin.engine import margin, marginal_im, sequential_im
+from pricing.margin.hybrid import HybridModel
 from pricing.margin.span import SpanModel, SpanParams
 from pricing.margin.var import fhs_model, hvar_model, mc_model
 from pricing.portfolio import concat, empty_portfolio, from_contracts
@@ -25,7 +26,7 @@ from tests.conftest import EXPIRY, NOW, perpetual
 HVAR = hvar_model()
 
 
-MODELS = [HVAR, fhs_model(), mc_model(n_paths=4000), SpanModel(), DeribitModel()]
+MODELS = [HVAR, fhs_model(), mc_model(n_paths=4000), SpanModel(), DeribitModel(), HybridModel()]
 
 
 def _seed():

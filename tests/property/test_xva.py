@@ -163,3 +163,17 @@ def test_venue_presets_capitalise_the_exposure_as_the_rules_say() -> None:
     with_kcm = adjustments(100_000.0, risk, QuoteParams(**base, **funds), "bid", book)["kva"]
     without = adjustments(100_000.0, risk, QuoteParams(**base), "bid", book)["kva"]
     assert with_kcm > without
+
+
+def test_sco60_group_2b_raises_the_kva_of_a_hedged_structure() -> None:
+    """Group 2b nets nothing and charges half the gross notional, so a call spread's KVA rises
+    above Group 2a's; a group outside {2a, 2b} is refused naming the allowed values."""
+    from pricing.xva.quote import adjustments
+
+    risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 1.0, _call_legs())
+    base = dict(sofr=0.0, im_bankruptcy_remote=True)
+    two_a = adjustments(0.0, risk, QuoteParams(**base), "bid")["kva"]
+    two_b = adjustments(0.0, risk, QuoteParams(sco60_group="2b", **base), "bid")["kva"]
+    assert two_b > two_a > 0
+    with pytest.raises(PricingInputError, match=r"sco60_group.*2a.*2b"):
+        QuoteParams(sco60_group="1b")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from addin.cli.examples.xva import article_quote
+from pricing.errors import PricingInputError
 from pricing.xva.adjustments import (
     SaccrLegs,
     ccva,
@@ -95,3 +96,24 @@ def test_saccr_hedging_set_nets_a_call_spread_by_hand() -> None:
     assert r.ead == pytest.approx(1.4 * r.addon, rel=1e-12)  # no MtM, no collateral, multiplier 1
     separate = sum(saccr_option(1, s, 60_000, k, 10, 0.25).ead for s, k in ((1, 60_000), (-1, 70_000)))
     assert separate / r.ead > 2  # the legs one by one overstate it
+
+
+def test_saccr_group_2b_charges_half_the_gross_notional_without_netting() -> None:
+    """SCO60 Group 2b as docs/methodology.md §D reads it (BCBS d545; the paragraph's text was not
+    retrievable here): no offsetting, add-on 50% of gross notional, PFE multiplier 1 even when the
+    set is over-collateralised (the 2a multiplier would fall below 1 there)."""
+    legs = SaccrLegs(
+        ("BTC", "BTC"),
+        np.array([1, 1]),
+        np.full(2, 60_000.0),
+        np.array([60_000.0, 70_000.0]),
+        np.array([10.0, -10.0]),
+        np.full(2, 0.25),
+    )
+    r = saccr_netting_set(legs, crypto_group="2b", collateral=50_000.0)
+    assert r.addon == pytest.approx(0.5 * 2 * 600_000.0, rel=1e-15)
+    assert r.multiplier == 1.0
+    assert r.ead == pytest.approx(1.4 * r.addon, rel=1e-15)  # RC = max(V - C, 0) = 0
+    assert saccr_netting_set(legs, collateral=50_000.0).multiplier < 1.0
+    with pytest.raises(PricingInputError, match="crypto_group"):
+        saccr_netting_set(legs, crypto_group="2c")

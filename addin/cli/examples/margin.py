@@ -15,6 +15,7 @@ from pricing.daycount import utc
 from pricing.instruments import OptionContract
 from pricing.margin.deribit import DeribitModel
 from pricing.margin.engine import MarginResult, margin
+from pricing.margin.hybrid import HybridModel
 from pricing.margin.span import SpanModel
 from pricing.margin.var import fhs_model, hvar_model, mc_model
 from pricing.portfolio import Portfolio, from_contracts
@@ -39,7 +40,7 @@ def run_margin_example() -> str:
     )
     for size in (1.0, 5.0):
         book, market = seed_example(size)
-        for model in (hvar_model(), fhs_model(), mc_model(), SpanModel(), DeribitModel()):
+        for model in (hvar_model(), fhs_model(), mc_model(), SpanModel(), DeribitModel(), HybridModel()):
             r: MarginResult = margin(book, market, model)
             addons = r.liquidity + r.concentration + r.model_risk
             lines.append(
