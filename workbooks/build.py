@@ -26,7 +26,8 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.formula import ArrayFormula
 
-from addin.workbook.engine import recalc
+from addin.headless import recalc
+from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
 from addin.workbook.style import BOLD, USD, USD0, header, print_one_page_wide
 from pricing.black import black76_price
 from pricing.chain import load_bundled_chain
@@ -425,7 +426,7 @@ def build(folder: Path = HERE, names: tuple[str, ...] = tuple(BUILDERS)) -> list
         with tempfile.TemporaryDirectory() as tmp:
             raw = Path(tmp) / name
             wb.save(raw)
-            _, target = recalc(raw, Path(folder) / name)
+            _, target = recalc(raw, Path(folder) / name, CATALOGUE_FUNCTIONS)
         out.append(target)
     return out
 

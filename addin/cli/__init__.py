@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from addin.cli.output import Exit
-from pricing.errors import DataError, PricingInputError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,7 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", help="where to write the recalculated book (default ./quote_book-recalc.xlsx)")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     rc = sub.add_parser("recalc", help="recalculate every formula of a workbook and store the results as cached values")
-    rc.add_argument("book", help=".xlsx or .xlsm workbook (read only, unless --in-place)")
+    rc.add_argument("book", nargs="+", help=".xlsx or .xlsm workbooks (read only, unless --in-place); several in one run")
     rc.add_argument("-o", "--output", help="output workbook (default BOOK-recalc.xlsx beside it; same type as BOOK)")
     rc.add_argument("--in-place", action="store_true", help="replace BOOK itself (atomically)")
     rc.add_argument(
@@ -124,6 +123,7 @@ def announce_compilation() -> None:
 
 def _numba_used() -> bool:
     from pricing import accel
+    from pricing.errors import PricingInputError
 
     try:
         return accel.enabled()
@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
         if cmd == "recalc":
             return bc.cmd_recalc(args.book, args.output, args.in_place, args.cache, args.quiet)
         if cmd == "validate":
-            return max(bc.cmd_validate(b, args.rtol, args.atol, args.quiet) for b in args.book)
+            return bc.cmd_validate(args.book, args.rtol, args.atol, args.quiet)
         if cmd == "quote":
             return bc.cmd_quote(args.rfqs, args.portfolio, args.market, args.params, args.output, args.as_of)
         return bc.cmd_functions()
@@ -197,23 +197,48 @@ def _example(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    from addin.workbook.book import BookError
+#: Commands that may never touch the pricing engine (a workbook without catalogue calls).
+_LAZY = ("validate", "recalc", "functions")
+
+
+def _pricing_ready() -> None:
+    """The kernels' notice and compile announcements, once the pricing engine is first needed."""
     from pricing import accel
 
-    if args.command != "functions" and (notice := accel.notice()):
+    if notice := accel.notice():
         print(notice, file=sys.stderr)
     announce_compilation()
+
+
+def _bad_input(exc: BaseException) -> bool:
+    """Bad input (an option, a file, its content): exit 2 for every command, never a traceback."""
+    from addin.headless.values import BookError
+
+    if isinstance(exc, BookError):
+        return True
+    errors = sys.modules.get("pricing.errors")
+    return errors is not None and isinstance(exc, (errors.PricingInputError, errors.DataError))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command in _LAZY:
+        from addin.workbook import catalogue
+
+        catalogue.ON_LOAD.append(_pricing_ready)
+    else:
+        _pricing_ready()
     try:
         return _run(args)
-    except (BookError, PricingInputError, DataError) as exc:
-        # Bad input (an option, a file, its content): 2 for every command; 1 is for mismatches and failed rows.
-        print(f"clearquote: error: {exc}", file=sys.stderr)
-        return Exit.BAD_INPUT
     except KeyboardInterrupt:
         print("clearquote: interrupted; nothing was written", file=sys.stderr)
         return Exit.INTERRUPTED
+    except Exception as exc:
+        if not _bad_input(exc):
+            raise
+        # 1 is for mismatches and failed rows.
+        print(f"clearquote: error: {exc}", file=sys.stderr)
+        return Exit.BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from addin.cli.output import Exit, table_text, write_atomic
-from addin.workbook.book import BookError
+from addin.headless.values import BookError
 from udfs.margin import BACKTEST_COLUMNS
 
 MODELS = ("hvar", "fhs", "span", "deribit", "hybrid")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from addin.cli.output import table_text
-from addin.workbook.book import BookError
+from addin.headless.values import BookError
 
 #: Deribit's option price tick in USD terms is not fixed (it is quoted in coin); quotes here are
 #: in USD and shown to the cent, which is the venue's USD display precision.

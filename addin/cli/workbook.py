@@ -20,8 +20,8 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from addin.cli.output import Exit, table_text, write_atomic
-from addin.workbook.book import BookError
-from addin.workbook.engine import EMPTY, Result, recalc, show, uses_catalogue, validate
+from addin.headless import BookError, ExcelError, Result, recalc, show, validate
+from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
 
 PROGRESS_MIN_CELLS = 2_000
 SHOW_MAX = 25
@@ -51,19 +51,14 @@ def progress_bar(
 
 def _report(result: Result, out: TextIO) -> int:
     s = result.stats
-    cells = s.stacked_cells + s.per_row_cells
     secs = sum(result.seconds.values())
+    host = f", {s.host_calls:,} catalogue calls in {s.host_batches:,} batches" if s.host_calls else ""
     print(
-        f"{cells:,} formulas in {len(result.groups):,} groups ({s.stacked_groups} evaluated over whole columns, "
-        f"{s.per_row_cells:,} cells one by one) in {secs:.2f} s "
+        f"{s.formulas:,} formulas{host}, {s.passes} pass{'es' if s.passes != 1 else ''} of the formula engine, in {secs:.2f} s "
         f"(read {result.seconds.get('read', 0):.2f}, plan {result.seconds.get('plan', 0):.2f}, "
         f"evaluate {result.seconds.get('evaluate', 0):.2f}, write {result.seconds.get('write', 0):.2f})",
         file=out,
     )
-    if s.fallbacks:
-        print(f"{len(s.fallbacks)} groups could not be evaluated over whole columns and went row by row:", file=out)
-        for line in s.fallbacks[:SHOW_MAX]:
-            print(f"  {line}", file=out)
     errors = result.errors()
     if errors:
         print(f"{len(errors):,} formula cells are errors:", file=out)
@@ -80,23 +75,32 @@ def _report(result: Result, out: TextIO) -> int:
     return Exit.OK
 
 
-def cmd_recalc(book: str, out: str | None, in_place: bool, cache: str | None, quiet: bool) -> int:
+def cmd_recalc(books: list[str], out: str | None, in_place: bool, cache: str | None, quiet: bool) -> int:
     # A new file opens with numbers everywhere (LibreOffice too); the user's own file, replaced
     # in place, keeps every formula unless another mode is asked for.
+    if out and len(books) > 1:
+        raise BookError("-o names one output; with several books each is written beside its input (BOOK-recalc.xlsx)")
     mode = cache or ("all" if in_place else "libreoffice")
-    with progress_bar("recalc", quiet) as (on_plan, step):
-        result, target = recalc(book, out, in_place=in_place, cache=mode, progress=step, on_plan=on_plan)
-    code = _report(result, sys.stdout)
-    print(f"wrote {target} ({_cache_note(result, mode)})")
+    code = Exit.OK
+    for book in books:
+        try:
+            with progress_bar("recalc", quiet) as (on_plan, step):
+                result, target = recalc(
+                    book, out, CATALOGUE_FUNCTIONS, in_place=in_place, cache=mode, progress=step, on_plan=on_plan
+                )
+        except BookError as exc:
+            if len(books) == 1:
+                raise
+            print(f"clearquote: error: {exc}", file=sys.stderr)
+            code = max(code, Exit.BAD_INPUT)
+            continue
+        code = max(code, _report(result, sys.stdout))
+        print(f"wrote {target} ({_cache_note(result, mode)})")
     return code
 
 
 def _cache_note(result: Result, mode: str) -> str:
-    frozen = (
-        sum(g.cells() * g.height * g.width for g in result.groups if g.array and uses_catalogue(g))
-        if mode == "libreoffice"
-        else 0
-    )
+    frozen = len(result.host_arrays) if mode == "libreoffice" else 0
     if mode == "all":
         return "cache all: every formula kept, with its value"
     if mode == "catalogue":
@@ -109,14 +113,32 @@ def _cache_note(result: Result, mode: str) -> str:
     )
 
 
-def cmd_validate(book: str, rtol: float, atol: float, quiet: bool) -> int:
-    with progress_bar("validate", quiet) as (on_plan, step):
-        _result, mismatches, compared = validate(book, rtol=rtol, atol=atol, progress=step, on_plan=on_plan)
+def cmd_validate(books: list[str], rtol: float, atol: float, quiet: bool) -> int:
+    code = Exit.OK
+    for book in books:
+        try:
+            with progress_bar("validate", quiet) as (on_plan, step):
+                v = validate(book, CATALOGUE_FUNCTIONS, rtol=rtol, atol=atol, progress=step, on_plan=on_plan)
+        except BookError as exc:
+            if len(books) == 1:
+                raise
+            print(f"clearquote: error: {exc}", file=sys.stderr)
+            code = max(code, Exit.BAD_INPUT)
+            continue
+        code = max(code, _validation(Path(book).name, v, rtol, atol))
+    return code
+
+
+def _validation(name: str, v: Any, rtol: float, atol: float) -> int:
+    skipped = (
+        f"; {v.skipped_volatile:,} volatile cells skipped (NOW/TODAY/RAND and what depends on them)" if v.skipped_volatile else ""
+    )
+    mismatches = v.mismatches
     if not mismatches:
-        print(f"{Path(book).name}: all {compared:,} formula cells match the stored values (rtol {rtol:g}, atol {atol:g})")
+        print(f"{name}: all {v.compared:,} formula cells match the stored values (rtol {rtol:g}, atol {atol:g}){skipped}")
         return Exit.OK
     print(
-        f"{Path(book).name}: {len(mismatches):,} of {compared:,} formula cells differ from the stored values (rtol {rtol:g}, atol {atol:g})"
+        f"{name}: {len(mismatches):,} of {v.compared:,} formula cells differ from the stored values (rtol {rtol:g}, atol {atol:g}){skipped}"
     )
     width = max(len(m.cell) for m in mismatches[:SHOW_MAX])
     print(f"  {'cell'.ljust(width)}  {'stored':>22}  {'computed':>22}  why")
@@ -137,9 +159,7 @@ def bundled_book(name: str) -> Path:
 
 def _cell(v: Any) -> Any:
     """A computed cell for the printed table: blank, an error's text, or the value."""
-    if v is EMPTY:
-        return None
-    return show(v) if hasattr(v, "reason") else v
+    return show(v) if isinstance(v, ExcelError) else v
 
 
 def cmd_demo(out: str | None, quiet: bool) -> int:
@@ -147,23 +167,27 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
     target = Path(out) if out else Path.cwd() / "quote_book-recalc.xlsx"
     print(f"clearquote demo: recalculating the bundled quote book ({src.name}) on the bundled Deribit market ...")
     with progress_bar("recalc", quiet) as (on_plan, step):
-        result, target = recalc(src, target, cache="libreoffice", progress=step, on_plan=on_plan)
-    rfqs = result.book.sheet("RFQs", "RFQs").values
-    header = [rfqs[1, c] for c in range(1, rfqs.shape[1])]
+        result, target = recalc(src, target, CATALOGUE_FUNCTIONS, cache="libreoffice", progress=step, on_plan=on_plan)
+    last_row, last_col = result.used("RFQs")
+    header = [result.cell("RFQs", 1, c) for c in range(1, last_col + 1)]
     # The quote columns as the book lays them out, from rfq_id to the ask (price and edge follow).
     keep = list(range(1, header.index("ask") + 2))
     rows = [[header[c - 1] for c in keep]]
-    for r in range(2, rfqs.shape[0]):
-        if rfqs[r, 1] is EMPTY:
+    for r in range(2, last_row + 1):
+        if result.cell("RFQs", r, 1) is None:
             continue
-        rows.append([_cell(rfqs[r, c]) for c in keep])
+        rows.append([_cell(result.cell("RFQs", r, c)) for c in keep])
     print(table_text(rows))
-    summary = result.book.sheet("Summary", "Summary").values
+    s_rows, _ = result.used("Summary")
     print()
     print(
         table_text(
             [["summary", "value"]]
-            + [[_cell(summary[r, 1]), _cell(summary[r, 2])] for r in range(2, summary.shape[0]) if summary[r, 1] is not EMPTY]
+            + [
+                [_cell(result.cell("Summary", r, 1)), _cell(result.cell("Summary", r, 2))]
+                for r in range(2, s_rows + 1)
+                if result.cell("Summary", r, 1) is not None
+            ]
         )
     )
     print()
@@ -182,7 +206,7 @@ def read_table(path: Path) -> list[list[Any]]:
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         import openpyxl
 
-        from addin.workbook.book import check_file
+        from addin.headless.package import check_file
 
         check_file(path)
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -289,6 +313,8 @@ def cmd_functions(out: TextIO = sys.stdout) -> int:
         print(f"{spec.desktop_name}({args}){stack}\n    {spec.summary}", file=buf)
     print(buf.getvalue(), end="", file=out)
     print(
-        "Excel functions: the formulas library's (e.g. IF, SUM, INDEX, MATCH, COUNTIFS, XLOOKUP); not INDIRECT/OFFSET.", file=out
+        "Excel functions: IronCalc's (the formula engine: IF, SUM, INDEX, MATCH, COUNTIFS, XLOOKUP, INDIRECT, OFFSET, LET, ...);"
+        " a function it does not know gives #NAME? in its cell only, as in Excel.",
+        file=out,
     )
     return Exit.OK

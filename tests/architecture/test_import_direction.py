@@ -21,7 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
     "pricing": {"xlwings", "xlwings_server", "openpyxl", "formulas", "udfs", "addin", "workbooks", "bench", "QuantLib", "pandas"},
     "udfs": {"addin", "workbooks", "bench", "QuantLib", "openpyxl", "formulas"},
-    "addin": {"bench", "QuantLib"},  # except addin/cli/__init__.py, which reaches the benchmarks lazily
+    "addin": {"bench", "QuantLib", "formulas"},  # except addin/cli/__init__.py, which reaches the benchmarks lazily
+    # the generic engine is handed its host functions; it knows no catalogue and no pricing
+    "addin/headless": {
+        "udfs",
+        "pricing",
+        "bench",
+        "QuantLib",
+        "formulas",
+        "workbooks",
+        "addin.workbook",
+        "addin.cli",
+        "addin.excel",
+    },
     "workbooks": {"bench", "QuantLib"},
 }
 
@@ -66,6 +78,29 @@ def test_importing_all_of_pricing_loads_no_excel_library_nor_upper_layer() -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "", f"importing pricing loaded {out.stdout.strip()}"
+
+
+def test_validating_a_book_without_catalogue_calls_never_loads_pricing_or_numba(tmp_path: Path) -> None:
+    """``clearquote validate`` of a plain workbook stays light (the headless issue: 3-12 s before)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active["A1"], wb.active["B1"] = 2.0, "=A1*3"
+    wb.save(tmp_path / "plain.xlsx")
+    code = (
+        "import sys\nfrom addin.cli import main\n"
+        f"code = main(['validate', {str(tmp_path / 'plain.xlsx')!r}, '-q'])\n"
+        "print(code, ','.join(m for m in ('pricing', 'udfs', 'numba', 'scipy', 'formulas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.splitlines()[-1].strip() == "1", out.stdout  # mismatches (no cached values), nothing heavy loaded
+
+
+def test_catalogue_prefixes_match_the_catalogue() -> None:
+    from addin.workbook.catalogue import PREFIXES, function_table
+    from udfs.catalogue import PREFIX
+
+    assert all(k.startswith(PREFIXES) for k in function_table()) and PREFIXES[0] == PREFIX + "_"
 
 
 def test_udfs_never_import_addin_at_run_time() -> None:

@@ -1,30 +1,31 @@
-"""The desk workbooks: committed and rebuilt copies validate, and the fast path equals formulas' ExcelModel."""
+"""The desk workbooks: committed and rebuilt copies validate, and two independent formula engines agree on them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import formulas
-import numpy as np
 import openpyxl
 import pytest
 from formulas.tokens.operand import XlError
 from openpyxl.utils import get_column_letter
 
 from addin.cli import main
-from addin.workbook.engine import recalculate, validate
-from addin.workbook.functions import register
-from addin.workbook.refs import MISSING, fill_missing
+from addin.headless import ExcelError, recalculate, validate
+from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
+from bench.peers import formulas_with_catalogue
 from workbooks.build import BUILDERS, build
 
 HERE = Path(__file__).resolve().parents[2] / "workbooks"
 NAMES = tuple(BUILDERS)
+OMITTED = re.compile(r"\(\s*,|,\s*,|,\s*\)")
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_book_validates(name: str) -> None:
-    _, mismatches, compared = validate(HERE / name)
-    assert compared > 10 and mismatches == []
+    v = validate(HERE / name, CATALOGUE_FUNCTIONS)
+    assert v.compared > 10 and v.mismatches == []
 
 
 def test_rebuilt_books_validate_and_show_the_article_numbers(tmp_path: Path) -> None:
@@ -42,57 +43,49 @@ def test_rebuilt_books_validate_and_show_the_article_numbers(tmp_path: Path) -> 
 
 
 def _excelmodel_values(path: Path) -> dict[str, object]:
-    register()
+    formulas_with_catalogue()
     model = formulas.ExcelModel().loads(str(path)).finish()
-    sol = model.calculate()
     out = {}
-    for key, value in sol.items():
-        ref = key.split("]", 1)[-1]
-        sheet, _, cells = ref.rpartition("!")
+    for key, value in model.calculate().items():
+        sheet, _, cells = key.split("]", 1)[-1].rpartition("!")
         out[f"{sheet.strip(chr(39)).upper()}!{cells}"] = getattr(value, "value", value)
     return out
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_fast_path_equals_formulas_excelmodel_on_sampled_cells(name: str) -> None:
-    """Up to 6 cells of every formula group against formulas' own per-cell model.
+def test_the_engine_equals_formulas_excelmodel_on_every_formula_cell(name: str) -> None:
+    """A cross-check of two independent engines (IronCalc with the catalogue in passes, and
+    ``formulas``' per-cell model with the same catalogue) on every formula anchor.
 
-    Groups whose formula omits a catalogue argument are left out: formulas' ExcelModel passes
-    0 there, Excel (and this engine) pass a missing argument. Tolerance: rel 1e-12, the same
-    functions run on the same inputs; only summation order can differ.
+    Cells whose formula omits an argument are left out: ExcelModel passes 0 there, Excel (and
+    this engine) a missing argument. Tolerance: rel 1e-12, the same catalogue functions on the
+    same inputs; only the order of sums and Excel-function implementations can differ.
     """
     path = HERE / name
-    ours = recalculate(path)
+    ours = recalculate(path, CATALOGUE_FUNCTIONS)
     theirs = _excelmodel_values(path)
-    sample = []
-    for g in ours.groups:
-        rows = g.rows[np.linspace(0, len(g.rows) - 1, min(len(g.rows), 3)).astype(int)]
-        for r in sorted(set(rows.tolist())):
-            for dr, dc in {(0, 0), (g.height - 1, g.width - 1)}:
-                sample.append((g.sheet, r + dr, g.col + dc, g))
-    checked = skipped = 0
-    for sheet, r, c, g in sample:
-        if MISSING in fill_missing(g.text, lambda n: n.upper().startswith(("CQ", "_XLUDF.CQ", "_XLL.CQ"))):
-            skipped += 1
-            continue
-        cell = f"{get_column_letter(c)}{r}"
-        key = f"{sheet.upper()}!{cell}"
-        if g.array:
-            top = int(g.rows[g.rows <= r].max())
-            key = f"{sheet.upper()}!{get_column_letter(g.col)}{top}:{get_column_letter(g.col + g.width - 1)}{top + g.height - 1}"
-            value = theirs[key][r - top][c - g.col]
-        else:
+    wb = openpyxl.load_workbook(path)
+    checked = 0
+    for sheet in ours.package.sheets:
+        for (r, c), fc in sheet.formulas.items():
+            text = wb[sheet.name].cell(r, c).value
+            text = getattr(text, "text", text)
+            if OMITTED.search(str(text)):
+                continue
+            key = f"{sheet.name.upper()}!{get_column_letter(c)}{r}"
+            if fc.array:
+                key += f":{get_column_letter(fc.array[1])}{fc.array[0]}"
             value = theirs[key]
             value = value.ravel()[0] if hasattr(value, "ravel") else value
-        mine = ours.value(sheet, r, c)
-        if isinstance(mine, XlError) or isinstance(value, XlError):
-            assert str(mine) == str(value), key
-        elif isinstance(mine, float):
-            assert float(value) == pytest.approx(mine, rel=1e-12, abs=1e-9), key
-        elif isinstance(mine, str) and mine.startswith("CQ.MARKET#"):
-            # a handle's hash keys the cell contents as each engine passes them (int vs float); the label must agree
-            assert mine.split(" ", 1)[1] == str(value).split(" ", 1)[1], key
-        else:
-            assert mine == value or (mine in ("", None) and value in ("", None, 0)), key
-        checked += 1
-    assert checked >= 10 and skipped <= checked / 4
+            mine = ours.values[(sheet.name, r, c)]
+            if isinstance(mine, ExcelError) or isinstance(value, XlError):
+                assert str(mine) == str(value), key
+            elif isinstance(mine, float):
+                assert float(value) == pytest.approx(mine, rel=1e-12, abs=1e-9), key
+            elif isinstance(mine, str) and mine.startswith("CQ.MARKET#"):
+                # a handle's hash keys the cell contents as each engine passes them; the label must agree
+                assert mine.split(" ", 1)[1] == str(value).split(" ", 1)[1], key
+            else:
+                assert mine == value or (mine in ("", None) and value in ("", None, 0)), key
+            checked += 1
+    assert checked >= 10

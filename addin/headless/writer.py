@@ -23,11 +23,9 @@ from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-from formulas.tokens.operand import XlError
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 
-from addin.workbook.book import BookError
-from addin.workbook.functions import EMPTY
+from addin.headless.values import BookError, ExcelError
 
 _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -71,15 +69,15 @@ def serialize(value: Any) -> tuple[bytes, bytes]:
     """(type attribute, ``<v>`` element) for a computed value."""
     if value is STRIP:
         return b"", b""
-    if isinstance(value, XlError):
-        return b' t="e"', b"<v>" + str(value).encode() + b"</v>"
+    if isinstance(value, ExcelError):
+        return b' t="e"', b"<v>" + value.code.encode() + b"</v>"
     if isinstance(value, bool):
         return b' t="b"', b"<v>1</v>" if value else b"<v>0</v>"
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
             return b' t="e"', b"<v>#NUM!</v>"
         return b"", b"<v>" + repr(float(value)).encode() + b"</v>"
-    if value is EMPTY or value is None:
+    if value is None:
         return b' t="str"', b"<v></v>"
     text = escape(_BAD_XML.sub("", str(value)))
     return b' t="str"', b"<v>" + text.encode("utf-8") + b"</v>"

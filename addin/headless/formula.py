@@ -1,0 +1,349 @@
+"""Formula text as a tree of calls, for the two rewrites the engine makes before evaluating.
+
+openpyxl's tokenizer (which follows Excel's grammar and round-trips the text exactly) gives
+the tokens; :func:`parse` nests them into :class:`Call` nodes. Two uses:
+
+* **host calls** (:func:`host_calls`): calls of functions this project evaluates itself (the
+  catalogue) are cut out of the formula; each is replaced by a reference to a scratch cell
+  that will hold its result, unless the call is the whole formula;
+* **implicit intersection** (:func:`intersect`): a legacy formula (neither a CSE array nor an
+  Excel 365 dynamic array, ``cm`` absent) that puts a multi-cell range where one value is
+  expected gets the value in the formula's own row or column: Excel 365 shows such a formula
+  with ``@`` ("Implicit intersection operator: @", Microsoft support). IronCalc evaluates
+  every formula as a dynamic array, so the engine writes the ``@`` Excel implies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from openpyxl.formula.tokenizer import Token, Tokenizer
+
+#: Arguments that take arrays as they come (no implicit intersection there): function -> argument
+#: positions (0-based), or None for every argument. From Excel's function reference: the
+#: ``array``/``reference``/``lookup_array`` parameters.
+ARRAY_ARGS: dict[str, frozenset[int] | None] = {
+    **dict.fromkeys(
+        """SUMPRODUCT MMULT TRANSPOSE FREQUENCY LINEST LOGEST TREND GROWTH ROWS COLUMNS ROW COLUMN AREAS
+        MDETERM MINVERSE FILTER SORT SORTBY UNIQUE TOCOL TOROW VSTACK HSTACK TEXTJOIN CONCAT""".split(),
+        None,
+    ),
+    "INDEX": frozenset({0}),
+    "OFFSET": frozenset({0}),
+    "MATCH": frozenset({1}),
+    "XMATCH": frozenset({1}),
+    "VLOOKUP": frozenset({1}),
+    "HLOOKUP": frozenset({1}),
+    "LOOKUP": frozenset({1, 2}),
+    "XLOOKUP": frozenset({1, 2}),
+    "CHOOSE": frozenset(range(1, 255)),
+}
+#: Functions every argument of which is one value: a range there is intersected (Excel 365 shows ``@``).
+SCALAR_ARGS = frozenset(
+    """ABS SIGN INT TRUNC ROUND ROUNDUP ROUNDDOWN MROUND CEILING FLOOR SQRT EXP LN LOG LOG10 POWER MOD
+    SIN COS TAN ASIN ACOS ATAN ATAN2 SINH COSH TANH DEGREES RADIANS EVEN ODD FACT
+    DATE TIME YEAR MONTH DAY HOUR MINUTE SECOND WEEKDAY EDATE EOMONTH DATEVALUE TIMEVALUE
+    LEN LEFT RIGHT MID UPPER LOWER PROPER TRIM CLEAN VALUE TEXT FIXED DOLLAR CHAR CODE REPT EXACT FIND SEARCH
+    SUBSTITUTE REPLACE IF IFERROR IFNA NOT ISNUMBER ISTEXT ISNONTEXT ISBLANK ISLOGICAL ISERROR ISERR ISNA
+    ISEVEN ISODD N T""".split()
+)
+_CELL = r"\$?[A-Za-z]{1,3}\$?\d+"
+_SPAN = re.compile(rf"(?:{_CELL}:{_CELL}|\$?[A-Za-z]{{1,3}}:\$?[A-Za-z]{{1,3}}|\$?\d+:\$?\d+)$")
+_REF = re.compile(
+    rf"^(?:(?:'(?P<q>(?:[^']|'')+)'|(?P<s>[^'!:]+))!)?(?P<a>{_CELL}(?::{_CELL})?|\$?[A-Za-z]{{1,3}}:\$?[A-Za-z]{{1,3}}|\$?\d+:\$?\d+)$"
+)
+
+
+@dataclass
+class Call:
+    """A function call: its name as written (without the ``(``) and its arguments' nodes."""
+
+    name: str
+    args: list[list[Any]] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return bare_name(self.name)
+
+
+def bare_name(name: str) -> str:
+    """``_xlfn._xlws.SORT`` / ``_xludf.cq_black`` -> ``SORT`` / ``CQ_BLACK``."""
+    up = name.upper()
+    for prefix in ("_XLFN._XLWS.", "_XLFN.", "_XLWS.", "_XLUDF.", "_XLL."):
+        if up.startswith(prefix):
+            return up[len(prefix) :]
+    return up
+
+
+def parse(text: str) -> list[Any]:
+    """The formula (with its ``=``) as nested nodes: tokens and :class:`Call` s."""
+    tokens = Tokenizer(text).items
+    stack: list[tuple[list[Any], Call | None]] = [([], None)]
+    for tok in tokens:
+        seq, call = stack[-1]
+        if tok.type == Token.FUNC and tok.subtype == Token.OPEN:
+            new = Call(tok.value[:-1], [[]])
+            seq.append(new)
+            stack.append((new.args[0], new))
+        elif tok.type == Token.FUNC and tok.subtype == Token.CLOSE and call is not None:
+            stack.pop()
+        elif tok.type == Token.SEP and tok.subtype == Token.ARG and call is not None and not _in_array(seq):
+            call.args.append([])
+            stack[-1] = (call.args[-1], call)
+        else:
+            seq.append(tok)
+    return stack[0][0]
+
+
+def _in_array(seq: list[Any]) -> bool:
+    depth = 0
+    for node in seq:
+        if isinstance(node, Token) and node.type == Token.ARRAY:
+            depth += 1 if node.subtype == Token.OPEN else -1
+    return depth > 0
+
+
+def render(nodes: list[Any]) -> str:
+    out = []
+    for node in nodes:
+        if isinstance(node, Call):
+            out.append(node.name + "(" + ",".join(render(a) for a in node.args) + ")")
+        else:
+            out.append(node.value)
+    return "".join(out)
+
+
+def formula(nodes: list[Any]) -> str:
+    return "=" + render(nodes)
+
+
+def significant(seq: list[Any]) -> list[Any]:
+    return [n for n in seq if not (isinstance(n, Token) and n.type == Token.WSPACE)]
+
+
+def split_ref(text: str) -> tuple[str | None, str] | None:
+    """``'My sheet'!$A$1:B2`` -> ("My sheet", "$A$1:B2"); None if not an A1 reference."""
+    m = _REF.match(text.strip())
+    if m is None:
+        return None
+    sheet = m.group("q").replace("''", "'") if m.group("q") is not None else m.group("s")
+    return sheet, m.group("a")
+
+
+# ----------------------------------------------------------------------------- implicit intersection
+
+
+def needs_intersection(text: str, range_names: frozenset[str]) -> bool:
+    """Cheap test before tokenising: a ``:`` outside strings, or a multi-cell name in the text."""
+    outside = re.sub(r'"(?:[^"]|"")*"', "", text)
+    if ":" in outside:
+        return True
+    if range_names:
+        words = set(re.findall(r"[A-Za-z_\\][\w.]*", outside))
+        return any(w.upper() in range_names for w in words)
+    return False
+
+
+def intersect(text: str, range_names: frozenset[str]) -> str:
+    """The legacy formula with ``@`` where Excel intersects a range implicitly (module docstring)."""
+    nodes = parse(text)
+    changed = _intersect_seq(nodes, None, range_names)
+    return formula(nodes) if changed else text
+
+
+def _is_range(tok: Any, range_names: frozenset[str]) -> bool:
+    if not (isinstance(tok, Token) and tok.type == Token.OPERAND and tok.subtype == Token.RANGE):
+        return False
+    value = tok.value
+    if value.startswith("@") or "[" in value:
+        return False
+    ref = split_ref(value)
+    if ref is not None:
+        return bool(_SPAN.search(ref[1]))
+    return value.upper() in range_names
+
+
+def _intersect_seq(seq: list[Any], func: str | None, range_names: frozenset[str], arg: int = 0) -> bool:
+    changed = False
+    sig = significant(seq)
+    native_args = ARRAY_ARGS.get(func or "", frozenset())
+    native = func is not None and (native_args is None or arg in native_args)
+    for i, node in enumerate(sig):
+        if isinstance(node, Call):
+            inner = node.key
+            for k, a in enumerate(node.args):
+                changed |= _intersect_seq(a, inner, range_names, k)
+            continue
+        if native or not _is_range(node, range_names):
+            continue
+        alone = len(sig) == 1 or (all(_is_prefix(n) for n in sig[:i]) and i == len(sig) - 1)
+        operand = any(_is_operator(n) for n in sig[max(i - 1, 0) : i + 2] if n is not node)
+        if (func is None and (alone or operand)) or (func is not None and (operand or (alone and func in SCALAR_ARGS))):
+            node.value = "@" + node.value
+            changed = True
+    return changed
+
+
+def _is_operator(node: Any) -> bool:
+    return isinstance(node, Token) and node.type in (Token.OP_IN, Token.OP_PRE, Token.OP_POST) and node.value not in (":", " ")
+
+
+def _is_prefix(node: Any) -> bool:
+    return isinstance(node, Token) and (node.type == Token.OP_PRE or (node.type == Token.PAREN))
+
+
+# ----------------------------------------------------------------------------- host calls
+
+
+@dataclass
+class HostCall:
+    """A call this project evaluates: its function key, argument texts, and where its result goes."""
+
+    key: str
+    args: list[str]
+    whole: bool  # the call is the whole formula: results go into the formula's own cell(s)
+
+
+_WHOLE = re.compile(r"^=\s*([A-Za-z_][\w.]*)\((.*)\)\s*$", re.S)
+
+
+def _split_args(inner: str) -> list[str] | None:
+    """Top-level arguments of a call without nested calls (None if there is any parenthesis)."""
+    args, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(inner):
+        if quote:
+            if ch == quote:
+                quote = ""  # a doubled quote closes and reopens: same result
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "({[":
+            if ch == "(":
+                return None
+            depth += 1
+        elif ch in ")}]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append(inner[start:i].strip())
+            start = i + 1
+    if quote or depth:
+        return None
+    args.append(inner[start:].strip())
+    return args if args != [""] else []
+
+
+def host_calls(text: str, is_host: Any, scratch_ref: Any) -> tuple[str, list[HostCall]]:
+    """The formula with each host call (``is_host(key)``) replaced by ``scratch_ref(k)`` for the
+    k-th call found (innermost first), and the calls. A formula that is one host call keeps its
+    text and yields one call with ``whole=True``.
+
+    The common form, one call with plain arguments (``=CQ_BLACK(D2,G2,C2,H2,I2)``), is split
+    without the tokenizer (it is 20x faster; a 10,000-row book has 40,000 such formulas).
+    """
+    m = _WHOLE.match(text)
+    if m is not None and is_host(bare_name(m.group(1))):
+        args = _split_args(m.group(2))
+        if args is not None:
+            return text, [HostCall(bare_name(m.group(1)), args, True)]
+    nodes = parse(text)
+    sig = significant(nodes)
+    calls: list[HostCall] = []
+    if len(sig) == 1 and isinstance(sig[0], Call) and is_host(sig[0].key):
+        for arg in sig[0].args:
+            _hoist(arg, is_host, scratch_ref, calls)
+        calls.append(HostCall(sig[0].key, [render(a).strip() for a in sig[0].args], True))
+        return text, calls
+    _hoist(nodes, is_host, scratch_ref, calls)
+    return formula(nodes), calls
+
+
+def _hoist(seq: list[Any], is_host: Any, scratch_ref: Any, calls: list[HostCall]) -> None:
+    for i, node in enumerate(seq):
+        if not isinstance(node, Call):
+            continue
+        for arg in node.args:
+            _hoist(arg, is_host, scratch_ref, calls)
+        if is_host(node.key):
+            calls.append(HostCall(node.key, [render(a).strip() for a in node.args], False))
+            seq[i] = Token(scratch_ref(len(calls) - 1), Token.OPERAND, Token.RANGE)
+
+
+def function_keys(text: str) -> set[str]:
+    """The bare names of the functions a formula calls (cheap: a regex outside strings)."""
+    outside = re.sub(r'"(?:[^"]|"")*"', "", text)
+    return {bare_name(m) for m in re.findall(r"([A-Za-z_][\w.]*)\(", outside)}
+
+
+def references(text: str) -> list[str]:
+    """Every reference or name operand of a formula, as written (for dependency closures)."""
+    out: list[str] = []
+
+    def walk(seq: list[Any]) -> None:
+        for node in seq:
+            if isinstance(node, Call):
+                for a in node.args:
+                    walk(a)
+            elif isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE:
+                out.append(node.value.lstrip("@"))
+
+    walk(parse(text))
+    return out
+
+
+# ----------------------------------------------------------------------------- the 1900 date system
+
+#: Serial numbers below 61 are where Excel's 1900 system departs from the calendar: it counts
+#: a 29 February 1900 (serial 60) that never was, kept for Lotus 1-2-3 compatibility, and
+#: serial 0 is "January 0, 1900" (Microsoft, "Excel incorrectly assumes that the year 1900 is a
+#: leap year"). IronCalc follows the real calendar there; the engine writes Excel's answers.
+_DATE_PARTS = {
+    "YEAR": "IF({n}<61,1900,YEAR({n}{rest}))",
+    "MONTH": "IF({n}<61,IF(INT({n})<=31,1,2),MONTH({n}{rest}))",
+    "DAY": "IF({n}<61,IF(INT({n})<=31,INT({n}),INT({n})-31),DAY({n}{rest}))",
+    "WEEKDAY": "WEEKDAY(IF({n}<61,{n}+70,{n}){rest})",
+    # Excel reads a time to the nearest second (03:23:53.6 is second 54); IronCalc truncates.
+    "HOUR": "HOUR(ROUND({n}*86400,0)/86400)",
+    "MINUTE": "MINUTE(ROUND({n}*86400,0)/86400)",
+    "SECOND": "SECOND(ROUND({n}*86400,0)/86400)",
+}
+_DATE_RE = re.compile(r"\b(YEAR|MONTH|DAY|WEEKDAY|HOUR|MINUTE|SECOND)\s*\(", re.I)
+
+
+def needs_dates(text: str) -> bool:
+    return _DATE_RE.search(text) is not None
+
+
+def excel_dates(text: str) -> str:
+    """YEAR, MONTH, DAY, WEEKDAY, HOUR, MINUTE and SECOND of a serial as Excel computes them.
+
+    ``DAY(x)`` becomes ``LET(v,x,n,<v as Excel reads it: blank 0, TRUE 1>,IF(AND(ISNUMBER(n),n>=0),<Excel's day>,DAY(n)))``.
+    Serials below 61 follow Excel's calendar (``_DATE_PARTS``); the weekday cycle of Excel's
+    serials is unbroken (it counts the extra day), so a serial below 61 has the weekday of the
+    same serial plus ten weeks, where both calendars agree. Text dates and negative serials go
+    to the engine's own function unchanged.
+    """
+    nodes = parse(text)
+    count = [0]
+
+    def walk(seq: list[Any]) -> None:
+        for i, node in enumerate(seq):
+            if not isinstance(node, Call):
+                continue
+            for a in node.args:
+                walk(a)
+            key = node.key
+            if key not in _DATE_PARTS or not node.args or not render(node.args[0]).strip():
+                continue
+            count[0] += 1
+            v, n = f"_cqv{count[0]}", f"_cqn{count[0]}"
+            rest = "".join("," + render(a) for a in node.args[1:])
+            excel = _DATE_PARTS[key].format(n=n, rest=rest)
+            own = f"{node.name}({n}{rest})"
+            as_number = f"IF(ISLOGICAL({v}),--{v},IF(ISBLANK({v}),0,{v}))"
+            body = f"LET({v},{render(node.args[0])},{n},{as_number},IF(ISNUMBER({n}),IF({n}>=0,{excel},{own}),{own}))"
+            seq[i] = Token(body, Token.OPERAND, Token.RANGE)
+
+    walk(nodes)
+    return formula(nodes) if count[0] else text

@@ -1,0 +1,391 @@
+"""Reading a workbook package safely: limits first, XML without entities, memory per cell present.
+
+A workbook is a zip of XML parts. Before any formula engine sees it, :func:`scan` checks it
+the way a hostile file would be checked:
+
+* every XML part is parsed by lxml with entity resolution, DTD loading and network access off,
+  and a part that declares a DTD (where billion-laughs and XXE live) is refused; streaming,
+  with its decompressed size capped as it is read (a zip bomb of whitespace stops at the cap,
+  whatever the zip's header claims);
+* cells are counted as they stream, and only formula cells (and the members of array
+  formulas) are kept, so memory follows the cells present, never the bounding box
+  (one value at XFD1048576 costs one cell);
+* a formula longer than Excel's own limit (8,192 characters) and an array formula covering
+  more cells than :attr:`Limits.array_cells` are refused with the sheet and cell.
+
+It also reads what the engine needs from the package itself: sheet order and names, defined
+names (with their sheet scope), the date system (1900 or 1904), the iterative-calculation
+settings, which formulas are legacy CSE arrays or Excel 365 dynamic arrays, and, for
+``validate``, the values Excel cached.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from lxml import etree
+from openpyxl.utils import range_boundaries
+
+from addin.headless.values import ERROR_CODES, BookError, ExcelError
+
+SUFFIXES = (".xlsx", ".xlsm")
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
+#: SpreadsheetML, transitional (what Excel writes) and strict (ISO 29500 strict).
+_MAIN = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main", "http://purl.oclc.org/ooxml/spreadsheetml/main")
+_SAFE = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False, "remove_comments": True}
+_DTD = re.compile(rb"<!DOCTYPE|<!ENTITY", re.I)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the engine accepts; each refusal names the limit (exit 2 from the CLI).
+
+    Attributes
+    ----------
+    formula_chars : int
+        Excel's own limit on a formula's length (8,192 characters).
+    part_bytes : int
+        Decompressed size of one XML part (256 MiB; a 100,000-row quote book's sheet is ~60 MiB).
+    cells : int
+        Cells present in the whole book (values and formulas), 20 million.
+    array_cells : int
+        Cells one array formula may cover (1 million).
+    """
+
+    formula_chars: int = 8192
+    part_bytes: int = 256 * 2**20
+    cells: int = 20_000_000
+    array_cells: int = 1_000_000
+
+
+@dataclass
+class FormulaCell:
+    """A formula's anchor: the array range it fills (CSE or spill) and whether it is dynamic."""
+
+    row: int
+    col: int
+    array: tuple[int, int] | None = None  # last row, last column of the array range
+    dynamic: bool = False
+
+
+@dataclass
+class SheetInfo:
+    name: str
+    part: str
+    formulas: dict[tuple[int, int], FormulaCell] = field(default_factory=dict)
+    cached: dict[tuple[int, int], Any] = field(default_factory=dict)
+    input_errors: list[tuple[int, int, str]] = field(default_factory=list)
+    cells: int = 0
+    error_cells: int = 0  # cells stored as errors (formula results and inputs), from the byte stream
+
+
+@dataclass
+class Package:
+    path: Path
+    sheets: list[SheetInfo]
+    date1904: bool
+    iterate: bool
+    iterate_count: int
+    iterate_delta: float
+    names: list[tuple[str, int | None, str]]
+
+    def sheet_index(self, name: str) -> int | None:
+        up = name.upper()
+        return next((i for i, s in enumerate(self.sheets) if s.name.upper() == up), None)
+
+
+class _Capped(io.RawIOBase):
+    """A part's bytes, refusing to deliver more than ``cap`` (the zip header's size is not trusted),
+    refusing a DTD in the prolog, and counting cell tags on the way (for the cell limit)."""
+
+    def __init__(self, raw: IO[bytes], cap: int, what: str) -> None:
+        self.raw, self.cap, self.what, self.seen, self.cells, self.errors = raw, cap, what, 0, 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self.raw.read(len(buf))
+        if self.seen == 0 and _DTD.search(data[:65536]):
+            raise BookError(f"{self.what}: declares a DTD or entities; refused as unsafe (billion laughs, XXE)")
+        self.seen += len(data)
+        if self.seen > self.cap:
+            raise BookError(f"{self.what}: larger than {self.cap // 2**20} MiB decompressed (limit part_bytes); refused")
+        self.cells += data.count(b"<c ") + data.count(b"<c>") + data.count(b":c ")
+        self.errors += data.count(b't="e"')
+        buf[: len(data)] = data
+        return len(data)
+
+
+def check_file(path: Path) -> None:
+    """Refuse, with the reason, anything that is not an existing .xlsx/.xlsm workbook."""
+    if not path.exists():
+        raise BookError(f"{path}: no such file")
+    if path.is_dir():
+        raise BookError(f"{path}: is a folder, not a workbook")
+    if path.suffix.lower() not in SUFFIXES:
+        raise BookError(
+            f"{path.name}: not an Excel workbook (the engine reads {', '.join(SUFFIXES)}; save .xls/.ods/.csv as .xlsx first)"
+        )
+    if not zipfile.is_zipfile(path):
+        raise BookError(f"{path.name}: not a workbook (not an Office Open XML zip; is it a renamed or damaged file?)")
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _read_small(z: zipfile.ZipFile, name: str, limits: Limits, book: str) -> Any:
+    with z.open(name) as raw:
+        data = _Capped(raw, limits.part_bytes, f"{book}: {name}").read()
+    try:
+        return etree.fromstring(data, etree.XMLParser(**_SAFE))
+    except etree.XMLSyntaxError as exc:
+        raise BookError(f"{book}: {name} is not well-formed XML ({exc})") from None
+
+
+def _part(base: str, target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(base, target))
+
+
+def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False) -> Package:
+    """The workbook's structure and formula cells, checked against ``limits``; ``cached`` also
+    keeps the values the file stores for formula cells and array members (for ``validate``)."""
+    path = Path(path)
+    check_file(path)
+    limits = limits or Limits()
+    book = path.name
+    try:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BookError(f"{book}: cannot be opened as a zip ({exc})") from None
+    with z:
+        names = set(z.namelist())
+        if "xl/workbook.xml" not in names:
+            raise BookError(f"{book}: a zip without xl/workbook.xml, so not an Excel workbook")
+        wb = _read_small(z, "xl/workbook.xml", limits, book)
+        rels = _read_small(z, "xl/_rels/workbook.xml.rels", limits, book) if "xl/_rels/workbook.xml.rels" in names else None
+        targets = {r.get("Id"): r.get("Target", "") for r in (rels if rels is not None else []) if isinstance(r.tag, str)}
+        sheets: list[SheetInfo] = []
+        date1904, iterate, count, delta = False, False, 100, 0.001
+        dnames: list[tuple[str, int | None, str]] = []
+        for el in wb.iter():
+            tag = _local(el.tag) if isinstance(el.tag, str) else ""
+            if tag == "workbookPr":
+                date1904 = el.get("date1904", "0").lower() in ("1", "true")
+            elif tag == "calcPr":
+                iterate = el.get("iterate", "0").lower() in ("1", "true")
+                count = int(el.get("iterateCount", "100"))
+                delta = float(el.get("iterateDelta", "0.001"))
+            elif tag == "sheet":
+                rid = el.get(f"{{{_REL_NS}}}id") or el.get("id")
+                sheets.append(SheetInfo(el.get("name", ""), _part("xl", targets.get(rid, ""))))
+            elif tag == "definedName":
+                scope = el.get("localSheetId")
+                dnames.append((el.get("name", ""), int(scope) if scope is not None else None, (el.text or "").strip()))
+        strings: list[str] | None = None
+        total = 0
+        for s in sheets:
+            if s.part not in names:
+                continue  # a chart sheet or a dangling relationship: nothing to compute
+            need_strings = _scan_sheet(z, s, limits, book, cached)
+            total += s.cells
+            if total > limits.cells:
+                raise BookError(f"{book}: more than {limits.cells:,} cells (limit cells); refused")
+            if need_strings and strings is None:
+                strings = _shared_strings(z, limits, book) if "xl/sharedStrings.xml" in names else []
+            if need_strings:
+                for key, v in s.cached.items():
+                    if isinstance(v, _SharedIndex):
+                        s.cached[key] = strings[v.index] if 0 <= v.index < len(strings or []) else None
+    return Package(path, sheets, date1904, iterate, count, delta, dnames)
+
+
+class _SharedIndex:
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+def _value(t: str | None, v: str | None, inline: str | None) -> Any:
+    if t == "inlineStr":
+        return inline
+    if v is None:
+        return None
+    if t == "s":
+        return _SharedIndex(int(v))
+    if t == "str":
+        return v
+    if t == "b":
+        return v.strip() in ("1", "true")
+    if t == "e":
+        code = v.strip().upper()
+        return ExcelError(code if code in ERROR_CODES else "#VALUE!")
+    if t == "d":
+        return v
+    try:
+        return float(v)
+    except ValueError:
+        return v
+
+
+def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cached: bool) -> bool:
+    """Stream one worksheet; returns whether a kept cached value is a shared string.
+
+    Without ``cached`` only ``<f>`` elements reach Python (the cells are counted from the byte
+    stream); with it every ``<c>`` does, for the stored values. Finished rows are dropped as
+    the parser goes, so memory stays that of one row.
+    """
+    spans: dict[int, list[tuple[int, int]]] = {}
+    need_strings = False
+    leaf = "c" if cached else "f"
+    tags = [f"{{{ns}}}{t}" for ns in _MAIN for t in (leaf, "row")]
+    with z.open(s.part) as raw:
+        capped = _Capped(raw, limits.part_bytes, f"{book}: sheet {s.name!r}")
+        stream = io.BufferedReader(capped, 1 << 20)
+        try:
+            for _, el in etree.iterparse(stream, events=("end",), tag=tags, **_SAFE):
+                tag = el.tag.rsplit("}", 1)[-1]
+                if tag == "row":
+                    el.clear()
+                    while el.getprevious() is not None:
+                        del el.getparent()[0]
+                    if capped.cells > limits.cells:
+                        raise BookError(f"{book}: sheet {s.name!r} has more than {limits.cells:,} cells (limit cells); refused")
+                    continue
+                need_strings |= _cell(s, el if tag == "c" else el.getparent(), limits, book, spans, cached)
+        except BookError:
+            raise
+        except etree.XMLSyntaxError as exc:
+            if "Resource limit exceeded" in str(exc):
+                raise BookError(
+                    f"{book}: sheet {s.name!r} holds a text run over the XML parser's 10 MB limit (a whitespace or data bomb?); refused"
+                ) from None
+            raise BookError(f"{book}: sheet {s.name!r} is not well-formed XML ({exc})") from None
+    s.cells = capped.cells
+    s.error_cells = capped.errors
+    return need_strings
+
+
+def _cell(s: SheetInfo, cell: Any, limits: Limits, book: str, spans: dict[int, list[tuple[int, int]]], cached: bool) -> bool:
+    """Record one ``<c>``: its formula, and (``cached``) its stored value; True for a shared string."""
+    m = _CELL_REF.fullmatch(cell.get("r", ""))
+    if m is None:
+        return False  # cells without r are rare (Excel always writes it); IronCalc places them
+    row, col = int(m.group(2)), _col(m.group(1).upper())
+    f = v = inline = None
+    for child in cell:
+        name = child.tag.rsplit("}", 1)[-1] if isinstance(child.tag, str) else ""
+        if name == "f":
+            f = child
+        elif name == "v":
+            v = child.text
+        elif name == "is":
+            inline = "".join(t.text or "" for t in child.iter() if isinstance(t.tag, str) and t.tag.endswith("}t"))
+    if f is not None:
+        _formula(s, f, row, col, limits, book, spans)
+    if not cached:
+        return False
+    if f is None and not any(c1 <= col <= c2 for c1, c2 in spans.get(row, ())):
+        if cell.get("t") == "e" and v is not None:
+            s.input_errors.append((row, col, v.strip().upper()))
+        return False
+    value = _value(cell.get("t"), v, inline)
+    s.cached[(row, col)] = value
+    return isinstance(value, _SharedIndex)
+
+
+def _col(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _formula(
+    s: SheetInfo, f: Any, row: int, col: int, limits: Limits, book: str, spans: dict[int, list[tuple[int, int]]]
+) -> None:
+    text = f.text or ""
+    if len(text) > limits.formula_chars:
+        raise BookError(
+            f"{book}: {s.name}!{_letters(col)}{row}: formula of {len(text):,} characters; Excel's limit is {limits.formula_chars:,}"
+        )
+    cell = FormulaCell(row, col, dynamic=f.get("cm") is not None)
+    if f.get("t") == "array" and f.get("ref"):
+        try:
+            c1, r1, c2, r2 = range_boundaries(f.get("ref"))
+        except (ValueError, TypeError):
+            raise BookError(f"{book}: {s.name}!{_letters(col)}{row}: array range {f.get('ref')!r} is not a range") from None
+        r2, c2 = r2 or r1, c2 or c1
+        if (r2 - row + 1) * (c2 - col + 1) > limits.array_cells:
+            raise BookError(
+                f"{book}: {s.name}!{_letters(col)}{row}: array formula over {f.get('ref')} covers more than "
+                f"{limits.array_cells:,} cells (limit array_cells); refused"
+            )
+        cell.array = (r2, c2)
+        for r in range(row, r2 + 1):
+            spans.setdefault(r, []).append((col, c2))
+    s.formulas[(row, col)] = cell
+
+
+def _letters(col: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(col)
+
+
+def _shared_strings(z: zipfile.ZipFile, limits: Limits, book: str) -> list[str]:
+    out: list[str] = []
+    with z.open("xl/sharedStrings.xml") as raw:
+        stream = io.BufferedReader(_Capped(raw, limits.part_bytes, f"{book}: xl/sharedStrings.xml"), 1 << 20)
+        try:
+            for _, el in etree.iterparse(stream, events=("end",), tag=[f"{{{ns}}}si" for ns in _MAIN], **_SAFE):
+                out.append("".join(t.text or "" for t in el.iter() if isinstance(t.tag, str) and t.tag.endswith("}t")))
+                el.clear()
+        except etree.XMLSyntaxError as exc:
+            raise BookError(f"{book}: xl/sharedStrings.xml is not well-formed XML ({exc})") from None
+    return out
+
+
+def _relative_targets(rels: bytes, base: str) -> bytes:
+    return re.sub(
+        rb'Target="/([^"]*)"', lambda m: b'Target="' + posixpath.relpath(m.group(1).decode(), base).encode() + b'"', rels
+    )
+
+
+def engine_copy(src: Path, dst: Path, limits: Limits) -> Path:
+    """The package a formula engine can open: ``src`` itself, or a copy at ``dst`` whose
+    relationship targets are made relative.
+
+    openpyxl writes absolute targets (``/xl/comments/comment1.xml``) that IronCalc cannot
+    resolve; Excel reads both. Only ``.rels`` parts change; the engine's copy is never written
+    back (the writer patches the original). Every part is read through the size cap first, so
+    no part the engine will decompress is larger than :attr:`Limits.part_bytes`.
+    """
+    fix = False
+    with zipfile.ZipFile(src) as z:
+        for info in z.infolist():
+            with z.open(info) as raw:
+                capped = _Capped(raw, limits.part_bytes, f"{src.name}: {info.filename}")
+                while chunk := capped.read(1 << 20):
+                    if info.filename.endswith(".rels") and b'Target="/' in chunk:
+                        fix = True
+        if not fix:
+            return src
+        with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in z.infolist():
+                data = z.read(info)
+                if info.filename.endswith(".rels") and b'Target="/' in data:
+                    data = _relative_targets(data, posixpath.dirname(posixpath.dirname(info.filename)) or ".")
+                out.writestr(info, data)
+    return dst

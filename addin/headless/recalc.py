@@ -1,0 +1,112 @@
+"""``recalc``: recalculate a workbook and store the results as cached values, atomically.
+
+The output is the original package with only the cached values changed
+(:mod:`addin.headless.writer`): charts, comments, validation, tables, styles and VBA survive,
+whatever engine computed. The target is checked *before* anything is computed: an existing
+folder, writable, never the input unless ``in_place``, and an in-place input that is not
+read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from addin.headless.engine import FunctionTable, Result, recalculate
+from addin.headless.package import Limits
+from addin.headless.values import BookError
+from addin.headless.writer import STRIP, Frozen, write_cached
+
+CACHE_MODES = ("all", "catalogue", "libreoffice")
+
+
+def default_output(path: Path) -> Path:
+    return path.with_name(f"{path.stem}-recalc{path.suffix}")
+
+
+def output_path(path: Path, out: Path | None, in_place: bool) -> Path:
+    """Where ``recalc`` writes, checked now so that a refusal comes before the calculation."""
+    if in_place:
+        if out is not None and out.resolve() != path.resolve():
+            raise BookError("give either -o OUT or --in-place, not both")
+        if path.exists() and (not path.stat().st_mode & 0o222 or not os.access(path, os.W_OK)):
+            raise BookError(f"{path.name}: is read-only; --in-place will not replace it")
+        target = path
+    else:
+        target = out if out is not None else default_output(path)
+        if target.exists() and target.resolve() == path.resolve():
+            raise BookError(f"{path.name}: the output would overwrite the input; pass --in-place to allow that")
+    if target.suffix.lower() != path.suffix.lower():
+        raise BookError(
+            f"{target.name}: the output must keep the input's type ({path.suffix}); a {path.suffix} cannot be saved as {target.suffix}"
+        )
+    if target.is_dir():
+        raise BookError(f"{target}: is a folder; give a file name")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise BookError(f"{folder}: no such folder for the output")
+    _probe(folder)
+    if target.exists() and not in_place and (not target.stat().st_mode & 0o222 or not os.access(target, os.W_OK)):
+        raise BookError(f"{target.name}: exists and is read-only; not replaced")
+    return target
+
+
+def _probe(folder: Path) -> None:
+    """Create and remove a file in ``folder``: the only test of writability that holds for root
+    and for read-only file systems alike."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".clearquote-probe-", dir=folder)
+    except OSError as exc:
+        raise BookError(f"{folder}: the output folder is not writable ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(name)
+
+
+def save(result: Result, target: Path, cache: str = "all") -> None:
+    """Write ``result`` into a copy of its workbook at ``target``.
+
+    ``cache="all"`` stores every formula's value; ``"catalogue"`` stores only the values of
+    cells computed by host functions (the catalogue) and clears the others, so that a
+    spreadsheet program without the add-in (LibreOffice) keeps our values and computes its own
+    for the rest. ``"libreoffice"`` is ``"catalogue"`` with host-computed CSE arrays stored as
+    plain values: LibreOffice 7.4 recalculates array formulas on load whatever the recalc
+    setting (measured: every member became #NAME?), while it keeps single cells' cached values.
+    """
+    if cache not in CACHE_MODES:
+        raise BookError(f"cache: {cache!r} is not one of {', '.join(CACHE_MODES)}")
+    updates: dict[str, dict[int, dict[int, Any]]] = defaultdict(lambda: defaultdict(dict))
+    for (sheet, r, c), value in result.values.items():
+        host = (sheet, r, c) in result.host_cells
+        if cache == "all" or (host and not (cache == "libreoffice" and (sheet, r, c) in result.host_arrays)):
+            updates[sheet][r][c] = value
+        else:
+            updates[sheet][r][c] = Frozen(value) if host else STRIP
+    write_cached(result.path, target, updates, result.anchors)
+
+
+def recalc(
+    path: Path | str,
+    out: Path | str | None = None,
+    functions: FunctionTable | None = None,
+    *,
+    in_place: bool = False,
+    cache: str = "all",
+    limits: Limits | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> tuple[Result, Path]:
+    """Recalculate ``path`` and write it to ``out`` (default ``<name>-recalc.xlsx`` beside it)."""
+    path = Path(path)
+    if cache not in CACHE_MODES:
+        raise BookError(f"cache: {cache!r} is not one of {', '.join(CACHE_MODES)}")
+    target = output_path(path, Path(out) if out is not None else None, in_place)
+    result = recalculate(path, functions, limits=limits, progress=progress, on_plan=on_plan)
+    t = time.perf_counter()
+    save(result, target, cache)
+    result.seconds["write"] = time.perf_counter() - t
+    return result, target

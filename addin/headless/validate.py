@@ -1,0 +1,89 @@
+"""``validate``: recompute every formula and compare with the values Excel cached in the file.
+
+The comparison rule (also the corpus benchmark's): numbers equal within ``atol + rtol·|computed|``,
+error values by their code, booleans and text exactly, blank equal to empty text. Cells that
+call a volatile function, or whose value moves with one (found by the engine), are skipped
+and counted, never reported as mismatches: Excel's cached value is of another moment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from addin.headless.engine import FunctionTable, Result, recalculate
+from addin.headless.package import Limits
+from addin.headless.values import BookError, ExcelError, address
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    cell: str
+    stored: Any
+    computed: Any
+    why: str
+
+
+@dataclass(frozen=True)
+class Validation:
+    result: Result
+    mismatches: list[Mismatch]
+    compared: int
+    skipped_volatile: int
+
+
+def same(stored: Any, computed: Any, rtol: float, atol: float) -> str | None:
+    """None when equal under Excel's types and the tolerance; else why not."""
+    blank_s = stored is None or stored == ""
+    blank_c = computed is None or computed == ""
+    if blank_s and blank_c:
+        return None
+    if blank_s:
+        return "no cached value in the file (recalculate it first)"
+    if isinstance(stored, ExcelError) or isinstance(computed, ExcelError):
+        return None if stored == computed else "different value"
+    if isinstance(stored, bool) or isinstance(computed, bool):
+        return None if type(stored) is type(computed) and stored == computed else "different value"
+    if isinstance(stored, (int, float)) and isinstance(computed, (int, float)):
+        diff = abs(float(stored) - float(computed))
+        if diff <= atol + rtol * abs(float(computed)):
+            return None
+        rel = diff / abs(float(computed)) if computed else math.inf
+        return f"differs by {diff:.3g} (relative {rel:.3g} > rtol {rtol:g})"
+    return None if str(stored) == str(computed) else "different value"
+
+
+def validate(
+    path: Path | str,
+    functions: FunctionTable | None = None,
+    *,
+    rtol: float = 1e-9,
+    atol: float = 1e-9,
+    limits: Limits | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> Validation:
+    """Recompute ``path`` and compare every formula cell with its cached value.
+
+    ``atol`` (1e-9 by default) keeps values that should be zero from failing on rounding
+    noise, where a relative test means nothing.
+    """
+    if not (0 <= rtol < 1) or not (atol >= 0):
+        raise BookError(f"--rtol must be in [0, 1) and --atol >= 0 (got {rtol}, {atol})")
+    result = recalculate(path, functions, limits=limits, cached=True, progress=progress, on_plan=on_plan)
+    stored = {(s.name, r, c): v for s in result.package.sheets for (r, c), v in s.cached.items()}
+    mismatches: list[Mismatch] = []
+    compared = skipped = 0
+    for key in sorted(result.values):
+        if key in result.volatile:
+            skipped += 1
+            continue
+        compared += 1
+        computed = result.values[key]
+        why = same(stored.get(key), computed, rtol, atol)
+        if why is not None:
+            mismatches.append(Mismatch(address(*key), stored.get(key), computed, why))
+    return Validation(result, mismatches, compared, skipped)

@@ -1,0 +1,340 @@
+"""The headless engine on small hand-built books: the catalogue in passes, Excel's semantics, bad input.
+
+Each semantics test cites the Excel behaviour it checks (Microsoft's function reference and
+support articles); the expected values are Excel's, worked by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pytest
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.formula import ArrayFormula
+
+from addin.cli import main
+from addin.headless import BookError, ExcelError, recalc, recalculate, validate
+from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
+from pricing.black import black76_price
+
+XLAM = Path(__file__).resolve().parents[2] / "addin" / "excel" / "addin.clearquote.xlam"
+
+
+def book(path: Path, fill) -> Path:  # type: ignore[no-untyped-def]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    fill(wb, ws)
+    wb.save(path)
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def values(path: Path, **kw):  # type: ignore[no-untyped-def]
+    res = recalculate(path, CATALOGUE_FUNCTIONS, **kw)
+    return lambda cell, sheet="S": res.cell(
+        sheet, openpyxl.utils.cell.coordinate_to_tuple(cell)[0], openpyxl.utils.cell.coordinate_to_tuple(cell)[1]
+    )
+
+
+# ----------------------------------------------------------------------------- the catalogue in passes
+
+
+def test_black_column_is_one_stacked_call_and_errors_stay_in_their_row(tmp_path: Path) -> None:
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws.append(["cp", "F", "K", "T", "vol", "price", "x100", "net"])
+        for i in range(2, 402):
+            vol = -0.2 if i == 77 else 0.3 + 0.001 * i
+            ws.append(
+                [
+                    "C" if i % 2 else "P",
+                    60000,
+                    40000 + 100 * i,
+                    0.25,
+                    vol,
+                    f"=CQ_BLACK(A{i},B{i},C{i},D{i},E{i})",
+                    f"=F{i}*100",
+                    f"=IF(G{i}>5,G{i}-5,0)",
+                ]
+            )
+        ws["J1"] = "=SUM(G2:G401)"
+
+    res = recalculate(book(tmp_path / "b.xlsx", fill), CATALOGUE_FUNCTIONS)
+    assert res.stats.host_calls == 400 and res.stats.host_batches == 1  # one numpy call for the column
+    rows = [i for i in range(2, 402) if i != 77]
+    expect = black76_price(
+        ["C" if i % 2 else "P" for i in rows], 60000.0, [40000.0 + 100 * i for i in rows], 0.25, [0.3 + 0.001 * i for i in rows]
+    )
+    # 1e-12: the catalogue and a direct call may round differently (ITM legs via parity), ~1e-14 seen
+    np.testing.assert_allclose([res.values[("S", i, 7)] for i in rows], expect * 100, rtol=1e-12)
+    bad = res.values[("S", 77, 6)]
+    assert isinstance(bad, ExcelError) and "vol" in bad.reason
+    assert isinstance(res.values[("S", 77, 8)], ExcelError) and isinstance(
+        res.values[("S", 1, 10)], ExcelError
+    )  # IF, SUM propagate
+
+
+def test_catalogue_chains_nested_calls_and_arrays(tmp_path: Path) -> None:
+    """A handle feeding other calls (passes), a catalogue call nested in Excel functions (scratch
+    cell), a CSE array repeated down a taller range (Excel fills a one-row result in every row)."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        other = wb.create_sheet("Inputs 2")
+        other["A1"], other["A2"] = 3.0, "=S!B1*2"  # reads a later formula on another sheet
+        ws["A1"] = 0.05
+        ws["B1"] = "=rate*10"
+        ws["C1"] = ArrayFormula("C1:D2", '=CQ_INSTRUMENT("BTC-25DEC26-100000-C")')
+        ws["E1"] = "='Inputs 2'!A2+spot"
+        ws["F1"] = '=IF(ISERROR(CQ_BLACK("C",100,100,1,A1*4)),-1,ROUND(CQ_BLACK("C",100,100,1,A1*4),6))'
+        wb.defined_names["rate"] = DefinedName("rate", attr_text="S!$A$1")
+        wb.defined_names["spot"] = DefinedName("spot", attr_text="100")
+
+    v = values(book(tmp_path / "n.xlsx", fill))
+    assert v("B1") == pytest.approx(0.5) and v("E1") == pytest.approx(101.0)
+    assert v("C1") == v("C2") == "BTC" and v("D1") == "option"
+    assert v("F1") == pytest.approx(round(7.965567455405804, 6))
+
+
+def test_an_omitted_catalogue_argument_takes_its_default_as_in_excel(tmp_path: Path) -> None:
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"] = '=CQ_BLACK("C",100,100,1,0.2,,"linear")'  # rate omitted: 0, not a typed 0 by accident
+        ws["A2"] = '=CQ_BLACK("C",100,100,1,0.2,0,"linear")'
+        ws["A3"] = '=CQ_BLACK("C",100,100,1,0.2,,"nonsense")'
+
+    v = values(book(tmp_path / "m.xlsx", fill))
+    assert v("A1") == v("A2") == pytest.approx(7.965567455405804, rel=1e-12)
+    assert isinstance(v("A3"), ExcelError) and "settle" in v("A3").reason
+
+
+# ----------------------------------------------------------------------------- Excel's semantics
+
+
+def test_sheet_names_that_need_quoting(tmp_path: Path) -> None:
+    """Excel quotes a sheet name with spaces, punctuation or a leading digit and doubles an
+    apostrophe inside it ("Create or change a cell reference", Microsoft support)."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for i, title in enumerate(["Q1-2026", "Trader's book", "Sheet1 (2)", "2026"], start=1):
+            wb.create_sheet(title)["A1"] = float(i)
+        ws["A1"] = "='Q1-2026'!A1+'Trader''s book'!A1*10+'Sheet1 (2)'!A1*100+'2026'!A1*1000"
+
+    assert values(book(tmp_path / "q.xlsx", fill))("A1") == 4321.0
+
+
+def test_whole_columns_rows_and_ranges_beyond_the_used_area(tmp_path: Path) -> None:
+    """A:A, 2:2 and A2:A1048576 are whole columns/rows; ROWS counts the range as written, not the
+    cells used (ROWS: "the number of rows in a reference"); ROW()/COLUMN() without an argument
+    are the formula's own row and column."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for r in range(1, 5):
+            ws.cell(r, 1, float(r))
+        ws["C1"], ws["C2"], ws["C3"] = "=SUM(A:A)", "=SUM(A2:A1048576)", "=ROWS(A1:A10)"
+        ws["C4"], ws["C5"] = "=ROW()*100+COLUMN()", "=COUNT(1:1)"
+
+    v = values(book(tmp_path / "w.xlsx", fill))
+    assert (v("C1"), v("C2"), v("C3"), v("C4"), v("C5")) == (10.0, 9.0, 10.0, 403.0, 2.0)  # row 1: A1 and C1
+
+
+def test_sheet_scoped_names_win_over_workbook_names(tmp_path: Path) -> None:
+    """A name defined for one sheet shadows the workbook-level name of the same spelling there
+    ("Define and use names in formulas": scope)."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        other = wb.create_sheet("T")
+        ws["A1"], other["A1"] = 2.0, 3.0
+        wb.defined_names["k"] = DefinedName("k", attr_text="S!$A$1")
+        other.defined_names["k"] = DefinedName("k", attr_text="T!$A$1", localSheetId=1)
+        ws["B1"], other["B1"] = "=k*10", "=k*10"
+
+    v = values(book(tmp_path / "s.xlsx", fill))
+    assert v("B1") == 20.0 and v("B1", "T") == 30.0
+
+
+def test_implicit_intersection_in_legacy_formulas(tmp_path: Path) -> None:
+    """A legacy (non-array) formula that uses a range where one value is expected takes the value
+    in its own row: Excel 365 shows it as =@Liste*100 ("Implicit intersection operator: @")."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for r in range(1, 4):
+            ws.cell(r, 1, float(r))
+            ws.cell(r, 2, "=Liste*100")
+        ws["C1"] = "=SUM(Liste)"
+        wb.defined_names["Liste"] = DefinedName("Liste", attr_text="S!$A$1:$A$3")
+
+    v = values(book(tmp_path / "i.xlsx", fill))
+    assert (v("B1"), v("B2"), v("B3"), v("C1")) == (100.0, 200.0, 300.0, 6.0)
+
+
+def test_the_1900_leap_year_bug_and_day_zero(tmp_path: Path) -> None:
+    """Excel's 1900 date system counts 29 February 1900 (serial 60) and serial 0 is 0 January
+    1900 (Microsoft: "Excel incorrectly assumes that the year 1900 is a leap year"); a time
+    reads to the nearest second."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"], ws["A2"], ws["A3"], ws["A4"] = "=DAY(60)", "=MONTH(60)", "=DAY(0)", "=YEAR(0)"
+        ws["A5"], ws["A6"], ws["A7"] = "=DAY(61)", "=WEEKDAY(1)", "=SECOND(PI())"
+
+    v = values(book(tmp_path / "d.xlsx", fill))
+    assert [v(f"A{i}") for i in range(1, 8)] == [29.0, 2.0, 0.0, 1900.0, 1.0, 1.0, 54.0]
+
+
+def test_unknown_function_is_name_error_in_its_cell_only(tmp_path: Path) -> None:
+    """Excel shows #NAME? where a formula calls a function it does not know; the rest computes."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"], ws["A2"], ws["A3"] = "=NOPE(1)", "=2*3", '=__import__("os")'
+
+    v = values(book(tmp_path / "u.xlsx", fill))
+    assert v("A1") == ExcelError("#NAME?") and v("A2") == 6.0 and isinstance(v("A3"), ExcelError)
+
+
+def test_indirect_offset_and_let(tmp_path: Path) -> None:
+    """INDIRECT and OFFSET build references within the workbook; LET names a value (Excel 365)."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"], ws["A2"], ws["A3"] = 5.0, 7.0, 9.0
+        ws["B1"], ws["B2"] = '=INDIRECT("A"&2)', "=SUM(OFFSET(A1,1,0,2,1))"
+        ws["B3"] = "=_xlfn.LET(_xlpm.x,A1,x*x)"
+
+    v = values(book(tmp_path / "o.xlsx", fill))
+    assert (v("B1"), v("B2"), v("B3")) == (7.0, 16.0, 25.0)
+
+
+def test_validate_skips_volatile_cells_and_their_dependents(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"], ws["A2"], ws["A3"], ws["A4"] = "=TODAY()", "=A1+1", "=IF(DAY(A2)=1,A2,0)", "=2+2"
+
+    path = book(tmp_path / "v.xlsx", fill)
+    _, out = recalc(path, tmp_path / "v-recalc.xlsx", CATALOGUE_FUNCTIONS)
+    res = validate(out, CATALOGUE_FUNCTIONS)
+    assert res.skipped_volatile == 3 and res.compared == 1 and res.mismatches == []
+
+
+# ----------------------------------------------------------------------------- bad input, nothing written
+
+
+def test_not_a_workbook_and_missing_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "x.xlsx").write_text("not a zip")
+    assert main(["recalc", str(tmp_path / "x.xlsx")]) == 2
+    assert "x.xlsx: not a workbook" in capsys.readouterr().err
+    assert main(["validate", str(tmp_path / "none.xlsx")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_1904_books_are_refused_not_written_four_years_off(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        wb.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
+        ws["A1"], ws["B1"] = 45000.0, "=YEAR(A1)"
+
+    path = book(tmp_path / "mac.xlsx", fill)
+    assert main(["recalc", str(path), "-q"]) == 2
+    assert "1904 date system" in capsys.readouterr().err and not (tmp_path / "mac-recalc.xlsx").exists()
+
+
+def test_error_in_an_input_cell_is_reported_and_exit_3(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"], ws["A2"] = 1.0, "#N/A"
+        ws["A2"].data_type = "e"
+        ws["B1"], ws["B2"] = "=A1*2", "=A2*2"
+
+    path = book(tmp_path / "e.xlsx", fill)
+    assert main(["recalc", str(path), "-q"]) == 3
+    assert "S!A2 holds #N/A" in capsys.readouterr().err
+
+
+def test_recalc_never_overwrites_the_input_unless_asked_and_writes_atomically(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = book(tmp_path / "b.xlsx", lambda wb, ws: (ws.__setitem__("A1", 2.0), ws.__setitem__("B1", "=A1*3")))
+    before = digest(path)
+    with pytest.raises(BookError, match="overwrite the input"):
+        recalc(path, path)
+    with pytest.raises(BookError, match="keep the input's type"):
+        recalc(path, tmp_path / "b.xlsm")
+    import addin.headless.writer as w
+
+    def broken(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(w, "rewrite_sheet", broken)
+    with pytest.raises(RuntimeError):
+        recalc(path, in_place=True)
+    assert digest(path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["b.xlsx"]
+    monkeypatch.undo()
+    recalc(path, in_place=True)
+    assert openpyxl.load_workbook(path, data_only=True)["S"]["B1"].value == 6.0
+    assert openpyxl.load_workbook(path)["S"]["B1"].value == "=A1*3"  # the formula is kept
+
+
+def test_xlsm_keeps_its_vba_project_and_every_other_part(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Calc"
+    ws["A1"], ws["B1"] = 4.0, '=CQ_BLACK("C",100,100,1,A1/20)'
+    plain = tmp_path / "m.xlsx"
+    wb.save(plain)
+    src = tmp_path / "m.xlsm"  # a macro book: the add-in's real VBA project, declared as Excel does
+    with zipfile.ZipFile(plain) as a, zipfile.ZipFile(src, "w", zipfile.ZIP_DEFLATED) as b:
+        for n in a.namelist():
+            data = a.read(n)
+            if n == "[Content_Types].xml":
+                data = data.replace(
+                    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+                ).replace(
+                    b"<Default ", b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Default ', 1
+                )
+            if n == "xl/_rels/workbook.xml.rels":
+                data = data.replace(
+                    b"</Relationships>",
+                    b'<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/></Relationships>',
+                )
+            b.writestr(n, data)
+        with zipfile.ZipFile(XLAM) as x:
+            b.writestr("xl/vbaProject.bin", x.read("xl/vbaProject.bin"))
+    _, out = recalc(src, None, CATALOGUE_FUNCTIONS)
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
+        assert a.namelist() == b.namelist() and "xl/vbaProject.bin" in b.namelist()
+        changed = [n for n in a.namelist() if a.read(n) != b.read(n)]
+    assert len(changed) == 1 and changed[0].startswith("xl/worksheets/")
+    assert openpyxl.load_workbook(out, data_only=True)["Calc"]["B1"].value == pytest.approx(7.965567455405804, rel=1e-12)
+
+
+def test_a_book_with_comments_written_by_openpyxl_is_read(tmp_path: Path) -> None:
+    """openpyxl writes absolute relationship targets for comments; Excel reads them, so must we."""
+    from openpyxl.comments import Comment
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"], ws["B1"] = 2.0, "=A1*3"
+        ws["A1"].comment = Comment("a note", "desk")
+
+    path = book(tmp_path / "c.xlsx", fill)
+    _, out = recalc(path, None, CATALOGUE_FUNCTIONS)
+    assert openpyxl.load_workbook(out, data_only=True)["S"]["B1"].value == 6.0
+    assert openpyxl.load_workbook(out)["S"]["A1"].comment.text == "a note"
+
+
+def test_validate_finds_a_tampered_value(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for r in range(1, 20):
+            ws.cell(r, 1, float(r))
+            ws.cell(r, 2, f"=A{r}^2")
+
+    path = book(tmp_path / "t.xlsx", fill)
+    _, out = recalc(path, None, CATALOGUE_FUNCTIONS)
+    assert main(["validate", str(out), "-q"]) == 0
+    from addin.headless.writer import write_cached
+
+    bad = tmp_path / "t-bad.xlsx"
+    write_cached(out, bad, {"S": {7: {2: 50.0}}}, {"S": {(7, 2)}})
+    assert main(["validate", str(bad), str(out), "-q"]) == 1  # several books in one run
+    text = capsys.readouterr().out
+    assert "1 of 19 formula cells differ" in text and "S!B7" in text and "50" in text and "t-recalc.xlsx: all 19" in text
+    res = validate(path, CATALOGUE_FUNCTIONS)  # never recalculated: no cached values at all
+    assert res.compared == 19 and all("no cached value" in m.why for m in res.mismatches)

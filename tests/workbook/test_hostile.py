@@ -1,0 +1,170 @@
+"""Hostile and broken files: refused with the file, sheet and cell and exit 2, before anything is
+computed or written; memory follows the cells present. Each case is one the headless issue found."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from addin.cli import main
+from addin.headless import BookError, Limits, recalculate
+from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
+
+
+def _plain(path: Path, cells: dict[str, object]) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for ref, v in cells.items():
+        ws[ref] = v
+    wb.save(path)
+    return path
+
+
+def _replace_part(src: Path, dst: Path, part: str, data: bytes | None = None, stream: object = None) -> Path:
+    """``src`` with one part's bytes replaced (``stream``: an iterable of chunks written streaming)."""
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as b:
+        for info in a.infolist():
+            if info.filename != part:
+                b.writestr(info, a.read(info))
+            elif stream is not None:
+                with b.open(part, "w", force_zip64=True) as out:
+                    for chunk in stream:  # type: ignore[attr-defined]
+                        out.write(chunk)
+            else:
+                b.writestr(info, data)
+    return dst
+
+
+def test_far_apart_cells_cost_what_they_are_not_their_bounding_box(tmp_path: Path) -> None:
+    """Cells at A1, XFD1, A10000 and XFD1048576 (Excel's last cell): the old engine allocated the
+    bounding box (1.4 GB, then a MemoryError). Peak memory of the whole process, measured in a
+    child: under 200 MB (measured ~55 MB; Python, lxml and IronCalc themselves take ~50 MB)."""
+    path = _plain(tmp_path / "far.xlsx", {"A1": 2.0, "XFD1": 3.0, "A10000": "=A1*XFD1", "XFD1048576": "=A10000+1"})
+    # VmHWM, the child's own peak: ru_maxrss would carry the parent's (pytest's) across exec.
+    code = (
+        "import json,re\nfrom addin.headless import recalculate\n"
+        f"r=recalculate({str(path)!r})\n"
+        "hwm=int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))/1024\n"
+        "print(json.dumps([r.values[('S',1048576,16384)], hwm]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    value, peak_mb = json.loads(out.stdout.strip().splitlines()[-1])
+    assert value == 7.0 and peak_mb < 200
+
+
+def test_an_array_formula_over_millions_of_cells_is_refused(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    path = _plain(tmp_path / "cse.xlsx", {"A1": ArrayFormula("A1:XFD2000", "=1")})
+    assert main(["recalc", str(path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "cse.xlsx: S!A1: array formula over A1:XFD2000 covers more than 1,000,000 cells" in err
+    assert not (tmp_path / "cse-recalc.xlsx").exists()
+
+
+def test_a_formula_longer_than_excel_allows_is_refused_at_once(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    src = _plain(tmp_path / "src.xlsx", {"A1": "=1+1"})
+    with zipfile.ZipFile(src) as z:
+        xml = z.read("xl/worksheets/sheet1.xml")
+    path = _replace_part(
+        src, tmp_path / "long.xlsx", "xl/worksheets/sheet1.xml", xml.replace(b"1+1", "+".join(["1"] * 500_000).encode())
+    )
+    t = time.perf_counter()
+    assert main(["validate", str(path), "-q"]) == 2
+    assert time.perf_counter() - t < 10  # the old parser was quadratic: > 120 s
+    assert "S!A1: formula of 999,999 characters; Excel's limit is 8,192" in capsys.readouterr().err
+
+
+def test_zip_bombs_of_whitespace_are_refused(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """300 MB of spaces (zipped to ~300 KB) in the sheet XML: the parser stops at its 10 MB text
+    limit; in any other part: refused when the stream passes the 256 MiB part cap, whatever the
+    zip header claims. Nothing is decompressed beyond the limits, nothing written."""
+    src = _plain(tmp_path / "src.xlsx", {"A1": 1.0, "B1": "=A1+1"})
+    with zipfile.ZipFile(src) as z:
+        xml = z.read("xl/worksheets/sheet1.xml")
+    head, tail = xml.split(b"<sheetData>", 1)
+    spaces = [b" " * (1 << 20)] * 300
+    bomb = _replace_part(src, tmp_path / "bomb.xlsx", "xl/worksheets/sheet1.xml", stream=[head + b"<sheetData>", *spaces, tail])
+    assert bomb.stat().st_size < 2_000_000
+    assert main(["recalc", str(bomb), "-q"]) == 2
+    assert "text run over the XML parser's 10 MB limit" in capsys.readouterr().err
+    other = _replace_part(src, tmp_path / "bomb2.xlsx", "docProps/app.xml", stream=[b"<x>", *spaces, b"</x>"])
+    assert main(["recalc", str(other), "-q"]) == 2
+    assert "docProps/app.xml: larger than 256 MiB decompressed (limit part_bytes)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.xlsx", "bomb2.xlsx", "src.xlsx"]
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        # billion laughs: entities that expand to 10^9 "lol"s
+        b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>',
+        # XXE: an external entity reading a local file
+        b'<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+    ],
+    ids=["billion-laughs", "xxe"],
+)
+def test_xml_with_a_dtd_is_refused(tmp_path: Path, capsys, doctype: bytes) -> None:  # type: ignore[no-untyped-def]
+    src = _plain(tmp_path / "src.xlsx", {"A1": 1.0, "B1": "=A1+1"})
+    with zipfile.ZipFile(src) as z:
+        xml = z.read("xl/worksheets/sheet1.xml")
+    decl, rest = xml.split(b"?>", 1) if xml.startswith(b"<?xml") else (b"", xml)
+    bad = (decl + b"?>" if decl else b"") + doctype + rest.replace(b"<sheetData>", b"<sheetData><!-- &lol3; -->", 1)
+    path = _replace_part(src, tmp_path / "dtd.xlsx", "xl/worksheets/sheet1.xml", bad)
+    assert main(["validate", str(path), "-q"]) == 2
+    assert "declares a DTD or entities; refused as unsafe" in capsys.readouterr().err
+
+
+def test_an_unwritable_output_folder_is_refused_before_computing(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    path = _plain(tmp_path / "b.xlsx", {"A1": 1.0, "B1": "=A1+1"})
+    # /proc refuses new files even to root (a mode-0555 folder would not stop root)
+    assert main(["recalc", str(path), "-o", "/proc/clearquote-out.xlsx", "-q"]) == 2
+    assert "/proc: the output folder is not writable" in capsys.readouterr().err
+    assert main(["recalc", str(path), "-o", str(tmp_path / "missing" / "o.xlsx"), "-q"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_in_place_refuses_a_read_only_book(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    path = _plain(tmp_path / "ro.xlsx", {"A1": 1.0, "B1": "=A1+1"})
+    before = path.read_bytes()
+    path.chmod(0o444)
+    try:
+        assert main(["recalc", str(path), "--in-place", "-q"]) == 2
+        assert "ro.xlsx: is read-only; --in-place will not replace it" in capsys.readouterr().err
+        assert path.read_bytes() == before
+    finally:
+        path.chmod(0o644)
+
+
+def test_round_with_a_huge_digits_argument_returns(tmp_path: Path) -> None:
+    """ROUND/TRUNC with 1e300 digits never returned in the old engine; Excel returns the number."""
+    path = _plain(tmp_path / "r.xlsx", {"A1": 1.5, "B1": "=ROUND(A1,1E+300)", "B2": "=TRUNC(A1,1E+300)"})
+    t = time.perf_counter()
+    res = recalculate(path)
+    assert time.perf_counter() - t < 10 and res.values[("S", 1, 2)] == 1.5
+
+
+def test_limits_are_parameters_with_named_refusals(tmp_path: Path) -> None:
+    path = _plain(tmp_path / "b.xlsx", {f"A{r}": float(r) for r in range(1, 200)} | {"B1": "=SUM(A:A)"})
+    with pytest.raises(BookError, match=r"more than 100 cells \(limit cells\)"):
+        recalculate(path, CATALOGUE_FUNCTIONS, limits=Limits(cells=100))
+    assert recalculate(path, CATALOGUE_FUNCTIONS).values[("S", 1, 2)] == sum(range(1, 200))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_the_input_is_never_changed(tmp_path: Path) -> None:
+    path = _plain(tmp_path / "b.xlsx", {"A1": 1.0, "B1": "=A1+1"})
+    before, mtime = path.read_bytes(), path.stat().st_mtime_ns
+    assert main(["recalc", str(path), "-q"]) == 0
+    assert main(["validate", str(path), "-q"]) == 1  # openpyxl stores no values: every cell is "no cached value"
+    assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
