@@ -76,6 +76,16 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="time the pricing kernels beside QuantLib and plain numpy")
     bench.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bc = sub.add_parser(
+        "bench-corpus", help="formula engines against Excel's cached values on a corpus of Excel-saved books, one rule for all"
+    )
+    bc.add_argument(
+        "--corpus", help="folder of .xlsx/.xlsm books saved by Excel (default ../shared/corpus/excel beside the project)"
+    )
+    bc.add_argument("--engines", default="clearquote,ironcalc,formulas,formualizer", help="comma-separated (those installed run)")
+    bc.add_argument("--timeout", type=float, default=60.0, help="seconds per book and engine (default 60)")
+    bc.add_argument("--limit", type=int, help="only the first N books")
+    bc.add_argument("--json", action="store_true", help="print one JSON object with the totals and every book")
     br = sub.add_parser("bench-recalc", help="time workbook recalculation at 1k/10k/100k rows beside formulas' ExcelModel")
     br.add_argument("--rows", default="1000,10000,100000", help="comma-separated book sizes (default 1000,10000,100000)")
     br.add_argument("--peer-max", type=int, default=1000, help="largest size also run through formulas.ExcelModel (default 1000)")
@@ -176,6 +186,19 @@ def _run(args: argparse.Namespace) -> int:
 
         run_bench(quick=args.quick, as_json=args.json)
         return Exit.OK
+    if cmd == "bench-corpus":
+        from pathlib import Path
+
+        from bench.corpus import ENGINES, default_corpus, run_bench_corpus
+
+        engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+        bad = [e for e in engines if e not in ENGINES]
+        if bad:
+            from addin.headless.values import BookError
+
+            raise BookError(f"--engines: {', '.join(bad)} not one of {', '.join(ENGINES)}")
+        corpus = Path(args.corpus) if args.corpus else default_corpus()
+        return run_bench_corpus(corpus, engines, args.timeout, args.limit, args.json)
     from bench.recalc import run_bench_recalc
 
     return run_bench_recalc([int(x) for x in args.rows.split(",") if x.strip()], args.peer_max)

@@ -45,6 +45,8 @@ from addin.headless.formula import (
 from addin.headless.package import Limits, Package, engine_copy, scan
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 
+#: A defined name that is a constant (``Rate = 0.07``, ``"EUR"``, ``TRUE``): IronCalc loads it but gives #NAME?.
+_CONSTANT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE', re.I)
 _VOLATILE = re.compile(r"\b(NOW|TODAY|RAND|RANDBETWEEN|RANDARRAY)\s*\(", re.I)
 _SHIFT = {"NOW": "(NOW()+1.25)", "TODAY": "(TODAY()+1)"}
 SCRATCH = "__clearquote_host"
@@ -198,7 +200,9 @@ class _Run:
     def __init__(self, model: Any, pkg: Package, functions: FunctionTable) -> None:
         self.model = model
         self.pkg = pkg
-        self.functions = functions  # keys: bare upper-case names; may load lazily on first hit
+        from addin.headless.excel_functions import excel_functions
+
+        self.functions = _Merged(excel_functions(), functions)
         self.stats = Stats()
         props = model.get_worksheets_properties()
         by_name = {p["name"].upper(): i for i, p in enumerate(props)}
@@ -223,8 +227,8 @@ class _Run:
     # ------------------------------------------------------------------ prepare
 
     def _defined_names(self) -> None:
-        """Names IronCalc could not load (constants such as ``Rate = 0.07``, expressions) are
-        given to it as scratch cells holding their formula, under the same name and scope."""
+        """Names IronCalc cannot evaluate (constants such as ``Rate = 0.07``) are given to it
+        as scratch cells holding their value, under the same name and scope."""
         loaded = {(d["name"].upper(), d.get("scope")): d["formula"] for d in self.model.get_defined_name_list()}
         for name, scope, text in self.pkg.names:
             if name.startswith("_xlnm.") or not text:
@@ -235,8 +239,8 @@ class _Run:
                     continue
                 si = self.index[self.pkg.sheets[scope].name]
             have = loaded.get((name.upper(), si))
-            if have is not None and split_ref(have.lstrip("=")) is not None:
-                continue  # a reference: IronCalc evaluates those itself
+            if have is not None and not _CONSTANT.fullmatch(text.lstrip("=").strip()):
+                continue  # a reference or an expression (LAMBDA, LET...): IronCalc evaluates those itself
             sheet = self._scratch_sheet()
             self.scratch_rows += 1
             cell = f"'{SCRATCH}'!$C${self.scratch_rows}"
@@ -629,6 +633,26 @@ class _Run:
                 if any(r1 <= r <= r2 and c1 <= c <= c2 for si, r1, c1, r2, c2 in refs for r, c in new_cells.get(si, ())):
                     frontier.append(key)
         return marked
+
+
+class _Merged(Mapping[str, HostFunction]):
+    """The engine's own Excel functions, then the caller's (which may load lazily: only
+    ``in`` and ``[]`` are used, never iteration)."""
+
+    def __init__(self, own: dict[str, HostFunction], caller: FunctionTable) -> None:
+        self.own, self.caller = own, caller
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.own or key in self.caller
+
+    def __getitem__(self, key: str) -> HostFunction:
+        return self.own[key] if key in self.own else self.caller[key]
+
+    def __iter__(self) -> Any:
+        return iter(self.own)
+
+    def __len__(self) -> int:
+        return len(self.own)
 
 
 def _same_value(a: Any, b: Any) -> bool:

@@ -341,7 +341,9 @@ def excel_dates(text: str) -> str:
             rest = "".join("," + render(a) for a in node.args[1:])
             excel = _DATE_PARTS[key].format(n=n, rest=rest)
             own = f"{node.name}({n}{rest})"
-            as_number = f"IF(ISLOGICAL({v}),--{v},IF(ISBLANK({v}),0,{v}))"
+            # Excel reads TRUE as 1, a blank as 0, and text as a date only from 1900 on (else #VALUE!)
+            as_text = f"IFERROR(IF(--{v}<0,#VALUE!,--{v}),#VALUE!)"
+            as_number = f"IF(ISLOGICAL({v}),--{v},IF(ISBLANK({v}),0,IF(ISTEXT({v}),{as_text},{v})))"
             body = f"LET({v},{render(node.args[0])},{n},{as_number},IF(ISNUMBER({n}),IF({n}>=0,{excel},{own}),{own}))"
             seq[i] = Token(body, Token.OPERAND, Token.RANGE)
 

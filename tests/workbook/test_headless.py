@@ -338,3 +338,22 @@ def test_validate_finds_a_tampered_value(tmp_path: Path, capsys) -> None:  # typ
     assert "1 of 19 formula cells differ" in text and "S!B7" in text and "50" in text and "t-recalc.xlsx: all 19" in text
     res = validate(path, CATALOGUE_FUNCTIONS)  # never recalculated: no cached values at all
     assert res.compared == 19 and all("no cached value" in m.why for m in res.mismatches)
+
+
+def test_base_conversions_follow_excel(tmp_path: Path) -> None:
+    """Microsoft's DEC2BIN/BIN2DEC/HEX2DEC... reference: two's complement in 10 digits, places
+    1-10 checked first (else #NUM!), invalid digits #NUM!, a blank number is 0; the order of the
+    checks as Excel's cached values in the corpus show (xlcalculator's BASES.xlsx)."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        cells = {
+            "A1": "=DEC2BIN(9,4)", "A2": "=DEC2BIN(-1)", "A3": "=DEC2BIN(-25,11)", "A4": "=BIN2DEC(1111111111)",
+            "A5": '=HEX2DEC("FFFFFFFFFF")', "A6": "=DEC2BIN(512)", "A7": '=BIN2OCT("A")', "A8": '=DEC2HEX(255,1)',
+            "A9": "=OCT2BIN(B1)", "A10": '=DEC2OCT("E",0)', "A11": '=DEC2BIN("")', "A12": "=LEN(DEC2HEX(4095,6))",
+        }  # fmt: skip
+        for ref, f in cells.items():
+            ws[ref] = f
+
+    v = values(book(tmp_path / "b.xlsx", fill))
+    num, val = ExcelError("#NUM!"), ExcelError("#VALUE!")
+    assert [v(f"A{i}") for i in range(1, 13)] == ["1001", "1111111111", num, -1.0, -1.0, num, num, num, "0", num, val, 6.0]

@@ -1,0 +1,327 @@
+"""``clearquote bench-corpus``: formula engines against Excel's own cached values, one rule for all.
+
+For each workbook of a corpus saved by Excel (default ``../shared/corpus/excel`` beside the
+project, or ``--corpus DIR``):
+
+1. the reference is read with openpyxl (independent of the engine's own reader): every formula
+   cell and member of an array formula, with the value Excel cached;
+2. a copy is made with those cached values removed (the engine's writer, ``STRIP``), so no
+   engine can score on Excel's numbers;
+3. each engine recalculates the copy in its own process (a hang or a crash is that engine's
+   result for that book, after ``--timeout`` seconds) and every reference cell is compared:
+   numbers within 1e-9 relative or absolute, errors by code, text and booleans exactly;
+4. cells that call NOW/TODAY/RAND/RANDBETWEEN/RANDARRAY, or depend on one (the book's own
+   dependency closure, computed once and applied to every engine alike), are left out.
+
+Engines: ``clearquote`` (this project's headless engine), ``ironcalc`` (the formula engine it is
+built on, alone), ``formulas`` (vinci1it2000's ExcelModel), ``formualizer`` when installed.
+The table is the measured basis of the engine choice in the README ("Headless engine").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+ENGINES = ("clearquote", "ironcalc", "formulas", "formualizer")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_corpus() -> Path | None:
+    env = os.environ.get("CLEARQUOTE_CORPUS")
+    if env:
+        return Path(env)
+    guess = ROOT.parent / "shared" / "corpus" / "excel"
+    return guess if guess.is_dir() else None
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def norm(v: Any, epoch_1904: bool = False) -> list[Any]:
+    """Any engine's value as [kind, value]."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
+
+    try:
+        import numpy as np
+
+        if isinstance(v, np.generic):
+            v = v.item()
+    except ImportError:  # pragma: no cover
+        pass
+    if v is None or (isinstance(v, str) and v == ""):
+        return ["blank", None]
+    if isinstance(v, bool):
+        return ["bool", v]
+    if isinstance(v, (int, float)):
+        return ["num", float(v)]
+    if isinstance(v, (datetime, date, dtime, timedelta)):
+        return ["num", float(to_excel(v, CALENDAR_MAC_1904 if epoch_1904 else CALENDAR_WINDOWS_1900))]
+    if hasattr(v, "code") and type(v).__name__ == "ExcelError":
+        return ["err", v.code]
+    if isinstance(v, dict) and v.get("type") == "Error":
+        return ["err", "#" + str(v.get("kind", "")).upper()]
+    if isinstance(v, list):
+        while isinstance(v, list) and v:
+            v = v[0]
+        return norm(v, epoch_1904)
+    return ["str", str(v)]
+
+
+def same(a: list[Any], b: list[Any]) -> bool:
+    """The comparison rule (the same as ``clearquote validate``'s)."""
+    if a[0] == "blank" or b[0] == "blank":
+        return a[0] == b[0] == "blank" or (a[0] == "blank" and b == ["str", ""]) or (b[0] == "blank" and a == ["str", ""])
+    if a[0] == "num" and b[0] == "num":
+        return abs(a[1] - b[1]) <= 1e-9 + 1e-9 * abs(b[1])
+    return a == b
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+def reference(path: Path) -> dict[str, Any]:
+    """Excel's cached value of every formula cell and array member (openpyxl), and the volatile closure."""
+    import warnings
+
+    import openpyxl
+    from openpyxl.utils import range_boundaries
+    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+
+    warnings.filterwarnings("ignore")
+    wf = openpyxl.load_workbook(path, data_only=False)
+    wv = openpyxl.load_workbook(path, data_only=True)
+    epoch = wv.epoch.year == 1904
+    cells: dict[tuple[str, int, int], Any] = {}
+    for ws in wf.worksheets:
+        vs = wv[ws.title]
+        for row in ws.iter_rows():
+            for c in row:
+                v = c.value
+                if isinstance(v, ArrayFormula):
+                    c1, r1, c2, r2 = range_boundaries(v.ref)
+                    for r in range(r1, r2 + 1):
+                        for cc in range(c1, c2 + 1):
+                            cells.setdefault((ws.title, r, cc), _stored(vs.cell(r, cc), epoch))
+                elif isinstance(v, DataTableFormula) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+                    cells.setdefault((ws.title, c.row, c.column), _stored(vs.cell(c.row, c.column), epoch))
+    try:
+        from addin.headless import recalculate
+
+        volatile = set(recalculate(path).volatile)
+    except Exception:  # the closure needs the engine; if it refuses the book, fall back to the formula text
+        volatile = set()
+    return {"epoch_1904": epoch, "cells": [[*k, v, k in volatile] for k, v in cells.items()]}
+
+
+def _stored(cell: Any, epoch: bool) -> list[Any]:
+    if cell.data_type == "e":
+        return ["err", str(cell.value).upper()]
+    return norm(cell.value, epoch)
+
+
+def strip(src: Path, dst: Path, ref: dict[str, Any]) -> None:
+    from addin.headless.package import scan
+    from addin.headless.writer import STRIP, write_cached
+
+    pkg = scan(src)
+    updates: dict[str, dict[int, dict[int, Any]]] = {}
+    for sheet, r, c, _, _ in ref["cells"]:
+        updates.setdefault(sheet, {}).setdefault(r, {})[c] = STRIP
+    write_cached(src, dst, updates, {s.name: set(s.formulas) for s in pkg.sheets})
+
+
+# ----------------------------------------------------------------------------- engines (run in a child)
+
+
+def _clearquote(path: str, cells: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], Any]:
+    from addin.headless import recalculate
+
+    res = recalculate(path)
+    return {k: res.cell(*k) for k in cells}
+
+
+def _ironcalc(path: str, cells: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], Any]:
+    import ironcalc as ic
+
+    m = ic.load_from_xlsx(path, "en", "UTC")
+    m.evaluate()
+    idx = {p["name"].upper(): i for i, p in enumerate(m.get_worksheets_properties())}
+    out: dict[tuple[str, int, int], Any] = {}
+    for s, r, c in cells:
+        i = idx.get(s.upper())
+        if i is None:
+            continue
+        v = m.get_cell_value(i, r, c)
+        out[(s, r, c)] = ("err", v) if m.get_cell_type(i, r, c) == ic.CellType.ErrorValue else v
+    return out
+
+
+def _formulas(path: str, cells: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], Any]:
+    import re
+
+    import formulas
+    import numpy as np
+    import schedula
+    from formulas.tokens.operand import XlError
+    from openpyxl.utils import range_boundaries
+
+    sol = formulas.ExcelModel().loads(path).finish(circular=True).calculate()
+    want = {(s.upper(), r, c): (s, r, c) for s, r, c in cells}
+    out: dict[tuple[str, int, int], Any] = {}
+    for key, rng in sol.items():
+        m = re.match(r"^'?\[(.*?)\](.*?)'?!([A-Z$0-9:]+)$", key)
+        if not m:
+            continue
+        sheet, a1 = m.group(2).replace("''", "'").upper(), m.group(3).replace("$", "")
+        try:
+            c1, r1, c2, r2 = range_boundaries(a1)
+        except (ValueError, TypeError):
+            continue
+        if None in (c1, r1, c2, r2) or (r2 - r1 + 1) * (c2 - c1 + 1) > len(want) + 10:
+            continue
+        arr = np.asarray(getattr(rng, "value", rng), dtype=object)
+        arr = arr.reshape(1, 1) if arr.ndim == 0 else arr.reshape(1, -1) if arr.ndim == 1 else arr
+        for r in range(r1, r2 + 1):
+            for c in range(c1, c2 + 1):
+                k = want.get((sheet, r, c))
+                if k is not None and r - r1 < arr.shape[0] and c - c1 < arr.shape[1]:
+                    v = arr[r - r1, c - c1]
+                    out[k] = ("err", str(v)) if isinstance(v, XlError) else None if v is schedula.EMPTY else v
+    return out
+
+
+def _formualizer(path: str, cells: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], Any]:
+    import formualizer as fz
+
+    wb = fz.load_workbook(path)
+    wb.evaluate_all()
+    names = {n.upper(): n for n in wb.sheet_names}
+    return {(s, r, c): wb.get_value(names[s.upper()], r, c) for s, r, c in cells if s.upper() in names}
+
+
+RUNNERS: dict[str, Callable[[str, list[tuple[str, int, int]]], dict[tuple[str, int, int], Any]]] = {
+    "clearquote": _clearquote,
+    "ironcalc": _ironcalc,
+    "formulas": _formulas,
+    "formualizer": _formualizer,
+}
+
+
+def _child(engine: str, book: str, ref_path: str, out_path: str) -> None:
+    ref = json.loads(Path(ref_path).read_text())
+    cells = [(s, r, c) for s, r, c, _, _ in ref["cells"]]
+    t = time.perf_counter()
+    got = RUNNERS[engine](book, cells)
+    seconds = time.perf_counter() - t
+    values = []
+    for k in cells:
+        v = got.get(k, "__missing__")
+        if isinstance(v, tuple) and len(v) == 2 and v[0] == "err":
+            values.append(["err", str(v[1]).upper()])
+        elif isinstance(v, str) and v == "__missing__":
+            values.append(["missing", None])
+        else:
+            values.append(norm(v, ref["epoch_1904"]))
+    Path(out_path).write_text(json.dumps({"seconds": seconds, "values": values}))
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def available(engine: str) -> bool:
+    import importlib.util
+
+    module = {"clearquote": "ironcalc", "ironcalc": "ironcalc", "formulas": "formulas", "formualizer": "formualizer"}[engine]
+    return importlib.util.find_spec(module) is not None
+
+
+def run_one(engine: str, stripped: Path, ref: dict[str, Any], ref_path: Path, timeout: float) -> dict[str, Any]:
+    out = ref_path.with_suffix(f".{engine}.json")
+    t = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.corpus", engine, str(stripped), str(ref_path), str(out)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "seconds": timeout}
+    if proc.returncode != 0 or not out.exists():
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return {"status": "crash", "seconds": time.perf_counter() - t, "error": last[:200]}
+    got = json.loads(out.read_text())
+    compared = agree = 0
+    for (_, _, _, stored, volatile), mine in zip(ref["cells"], got["values"]):
+        if volatile:
+            continue
+        compared += 1
+        agree += same(stored, mine)
+    return {"status": "ok", "seconds": got["seconds"], "compared": compared, "agree": agree}
+
+
+def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, limit: int | None, as_json: bool) -> int:
+    from addin.headless.values import BookError
+
+    if corpus is None or not corpus.is_dir():
+        raise BookError(
+            "bench-corpus: give --corpus DIR (a folder of Excel-saved .xlsx/.xlsm books); none found beside the project"
+        )
+    books = sorted(p for p in corpus.iterdir() if p.suffix.lower() in (".xlsx", ".xlsm"))[:limit]
+    engines = [e for e in engines if available(e)]
+    totals = {e: {"books": 0, "full": 0, "compared": 0, "agree": 0, "crash": 0, "timeout": 0, "seconds": 0.0} for e in engines}
+    per_book = []
+    with tempfile.TemporaryDirectory(prefix="clearquote-corpus-") as tmp:
+        for i, book in enumerate(books, 1):
+            try:
+                ref = reference(book)
+            except Exception as exc:  # a book openpyxl cannot read is left out, for every engine alike
+                print(f"  skipped {book.name}: the reference cannot be read ({type(exc).__name__})", file=sys.stderr)
+                continue
+            ref_path = Path(tmp) / f"{i}.json"
+            ref_path.write_text(json.dumps(ref))
+            stripped = Path(tmp) / f"{i}{book.suffix}"
+            strip(book, stripped, ref)
+            row: dict[str, Any] = {"book": book.name}
+            for e in engines:
+                res = run_one(e, stripped, ref, ref_path, timeout)
+                row[e] = res
+                t = totals[e]
+                t["books"] += 1
+                t["seconds"] += res["seconds"]
+                if res["status"] != "ok":
+                    t[res["status"]] += 1
+                    continue
+                t["compared"] += res["compared"]
+                t["agree"] += res["agree"]
+                t["full"] += res["agree"] == res["compared"]
+            per_book.append(row)
+            print(f"\r{i}/{len(books)} books", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    if as_json:
+        print(json.dumps({"totals": totals, "books": per_book}))
+        return 0
+    print(
+        f"{'engine':>12} {'books':>6} {'fully agreeing':>15} {'cells agreeing':>15} {'crashes':>8} {'timeouts':>9} {'engine s':>9}"
+    )
+    for e, t in totals.items():
+        share = t["agree"] / t["compared"] if t["compared"] else math.nan
+        print(f"{e:>12} {t['books']:>6} {t['full']:>15} {share:>14.2%} {t['crash']:>8} {t['timeout']:>9} {t['seconds']:>9.1f}")
+    print(f"one process per book and engine, {timeout:g} s limit; volatile cells and their dependents left out for every engine")
+    return 0
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:5])
