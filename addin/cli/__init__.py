@@ -66,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
         "--overlapping", action="store_true", help="daily windows instead of every margin period (tests then over-reject)"
     )
     bt.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sv = sub.add_parser("serve", help="run the Office.js server (xlwings Server), authenticated; needs the server extra")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument(
+        "--tokens", help="tokens file for token auth (default $CLEARQUOTE_TOKENS_FILE); Entra ID: set XLWINGS_AUTH_PROVIDERS"
+    )
+    tk = sub.add_parser("token", help="make an API token for the server (printed once; only its hash is stored)")
+    tk.add_argument("user", help="user id the token authenticates (letters, digits, _ . @ -)")
+    tk.add_argument("--tokens", required=True, help="tokens file to append the hash to (created 0600)")
     sub.add_parser("warmup", help="compile every numba kernel now (first use only; later runs load them from the disk cache)")
     sub.add_parser("xva-example", help="the source article's $568,800 quote, then the same RFQ by the full models")
     sub.add_parser("margin-example", help="the source article's ratio call spread under every margin model")
@@ -173,6 +182,22 @@ def _run(args: argparse.Namespace) -> int:
         return bc.cmd_functions()
     if cmd == "warmup":
         return warmup()
+    if cmd == "serve":
+        from addin.excel.serve import serve
+
+        return serve(args.host, args.port, args.tokens)
+    if cmd == "token":
+        from pathlib import Path
+
+        from addin.excel.tokens import new_token
+        from addin.headless.values import BookError
+
+        try:
+            token = new_token(args.user, Path(args.tokens))
+        except (ValueError, OSError) as exc:
+            raise BookError(str(exc)) from None
+        print(token)
+        return Exit.OK
     if cmd == "backtest":
         from addin.cli.backtest import cmd_backtest
 
@@ -221,7 +246,7 @@ def _example(args: argparse.Namespace) -> int:
 
 
 #: Commands that may never touch the pricing engine (a workbook without catalogue calls).
-_LAZY = ("validate", "recalc", "functions")
+_LAZY = ("validate", "recalc", "functions", "token")
 
 
 def _pricing_ready() -> None:

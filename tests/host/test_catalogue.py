@@ -123,6 +123,45 @@ def test_market_handle_round_trip_and_expired_handle():
     assert any(r[0].split(" ")[0] == handle.split(" ")[0] for r in udfs.CQ_HANDLES()[1:])
 
 
+def test_handles_are_exact_and_scoped_to_their_user():
+    """A prefix of a handle, or another user's handle, never resolves (the adversarial review:
+    CQ.MARKET# alone picked another stored market); CQ_HANDLES lists only the caller's."""
+    from udfs.store import SCOPE
+
+    handle = udfs.CQ_MARKET("bundled")[0][0].split(" ")[0]
+    ident = handle.split("#", 1)[1]
+    assert len(ident) == 24  # the whole 96-bit content hash
+    for near in ("CQ.MARKET#", handle[:-1], handle + "0", "CQ.MARKET#" + ident[:10]):
+        out = udfs.CQ_VOL(near, "BTC", 100000, 46381)[0][0]
+        assert isinstance(out, XlError), near
+    token = SCOPE.set("someone-else")
+    try:
+        assert isinstance(udfs.CQ_VOL(handle, "BTC", 100000, 46381)[0][0], XlError)
+        assert not any(r[0].startswith(handle) for r in udfs.CQ_HANDLES()[1:])
+    finally:
+        SCOPE.reset(token)
+    assert isinstance(udfs.CQ_VOL(handle, "BTC", 100000, 46381)[0][0], float)
+
+
+def test_store_is_bounded_in_bytes_and_a_failed_build_leaves_no_lock():
+    import numpy as np
+
+    from udfs.store import ObjectStore
+
+    store = ObjectStore(capacity=100, max_bytes=5 * 2**20)
+    for i in range(10):
+        store.get("ARR", str(i), lambda: np.zeros(2**17))  # 1 MiB each
+    assert store.nbytes <= 5 * 2**20 and len(store._items) == 5
+
+    def boom() -> None:
+        raise RuntimeError("bad chain")
+
+    for i in range(50):
+        with pytest.raises(RuntimeError):
+            store.get("BAD", str(i), boom)
+    assert store._building == {}
+
+
 def test_im_delta_matches_two_im_calls_and_fails_per_row():
     trades = [["instrument", "quantity"], ["BTC-30OCT26-82000-C", 10], ["BTC-XX", 1], ["BTC-PERPETUAL", -2]]
     out = udfs.CQ_IM_DELTA(PORTFOLIO, trades, "bundled")

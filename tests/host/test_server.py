@@ -54,7 +54,7 @@ def test_every_function_is_exported_with_its_arguments():
         assert [p["name"] for p in params] == [a.name for a in spec.args]
         assert [bool(p.get("optional")) for p in params] == [a.optional for a in spec.args]
         assert [p["description"] for p in params] == [a.doc for a in spec.args]
-        assert inspect.iscoroutinefunction(getattr(xl_server, spec.name.lower())) is spec.heavy
+        assert inspect.iscoroutinefunction(getattr(xl_server, spec.name.lower()))  # every call off the event loop
 
 
 def test_array_with_one_bad_row_gives_real_error_values():
@@ -77,20 +77,24 @@ def test_heavy_function_through_the_worker_thread_equals_the_catalogue():
     assert out == udfs.CQ_IM(book, "bundled", "span") and out[0][0] > 0
 
 
+TOKENS: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
-def client():
-    env = {
-        "XLWINGS_PROJECT_DIR": str(PROJECT),
-        "XLWINGS_FUNCTIONS_NAMESPACE": "CQ",
-        "XLWINGS_ENVIRONMENT": "prod",
-        "XLWINGS_SECRET_KEY": "test-only",
-    }
-    old = {k: os.environ.get(k) for k in env}
+def client(tmp_path_factory):
+    """The app ``clearquote serve`` runs (the Guard in front of xlwings Server), token auth on."""
+    from addin.excel.serve import app
+    from addin.excel.tokens import new_token
+
+    tokens = tmp_path_factory.mktemp("auth") / "tokens"
+    TOKENS.update(alice=new_token("alice", tokens), bob=new_token("bob", tokens))
+    env = {"XLWINGS_SECRET_KEY": "test-only", "XLWINGS_AUTH_PROVIDERS": '["custom"]'}
+    old = {k: os.environ.get(k) for k in [*env, "XLWINGS_PROJECT_DIR", "XLWINGS_FUNCTIONS_NAMESPACE", "CLEARQUOTE_TOKENS_FILE"]}
     os.environ.update(env)
-    import xlwings_server.main
     from fastapi.testclient import TestClient
 
-    with TestClient(xlwings_server.main.main_app) as c:
+    with TestClient(app(str(tokens))) as c:
+        c.headers["Authorization"] = TOKENS["alice"]
         yield c
     for k, v in old.items():
         if v is None:
@@ -120,3 +124,37 @@ def test_http_call_with_one_bad_row_and_a_bad_input(client):
 def test_error_cell_in_an_input_propagates_to_its_own_cell():
     out = call("black", [[["C"]], [[60000]], [[55000], ["#N/A"]], [[0.25]], [[0.55]]])
     assert isinstance(out[0][0], float) and out[1][0] == {"type": "Error", "errorType": "NotAvailable"}
+
+
+def test_anonymous_and_wrong_tokens_get_401(client):
+    call_body = body("black", [[["C"]], [[60000]], [[55000]], [[0.25]], [[0.55]]])
+    for headers in ({"Authorization": ""}, {"Authorization": "not-a-token"}, {"Authorization": TOKENS["alice"] + "x"}):
+        r = client.post("/xlwings/custom-functions-call", json=call_body, headers=headers)
+        assert r.status_code == 401, headers
+    ok = client.post("/xlwings/custom-functions-call", json=call_body, headers={"Authorization": "Bearer " + TOKENS["bob"]})
+    assert ok.status_code == 200
+
+
+def test_unknown_function_wrong_arity_and_huge_arguments_are_4xx_without_echo(client):
+    r = client.post("/xlwings/custom-functions-call", json=body("nope", []))
+    assert r.status_code == 404 and "nope" in r.text
+    r = client.post("/xlwings/custom-functions-call", json=body("black", [[["C"]]] * 9))
+    assert r.status_code == 400 and r.text == "CQ.BLACK takes 5 to 7 arguments, got 9"
+    big = [[["x" * 40]] * 10] * 0 + [[[1.0]] * 1_100_000]
+    r = client.post("/xlwings/custom-functions-call", json=body("black", [[["C"]], *big, [[55000]], [[0.25]], [[0.55]]]))
+    assert r.status_code == 413 and len(r.text) < 100
+    secret = "S" * 200_000
+    r = client.post("/xlwings/custom-functions-call", json=body("fva", [[[950000]], [[0.05]], [[0]], [[90]], [[secret]]]))
+    assert r.status_code == 400 and len(r.text) <= 300 and secret not in r.text
+
+
+def test_a_users_handles_are_invisible_to_another_user(client):
+    made = client.post("/xlwings/custom-functions-call", json=body("market", [[["bundled"]]]))
+    handle = made.json()["result"][0][0]
+    assert handle.startswith("CQ.MARKET#")
+    vol = body("vol", [[[handle]], [["BTC"]], [[100000]], [[46381]]])
+    assert isinstance(client.post("/xlwings/custom-functions-call", json=vol).json()["result"][0][0], float)
+    other = client.post("/xlwings/custom-functions-call", json=vol, headers={"Authorization": TOKENS["bob"]})
+    assert other.status_code == 400 and "is not in this Python session" in other.text  # shown on bob's cell, not retried
+    listing = client.post("/xlwings/custom-functions-call", json=body("handles", []), headers={"Authorization": TOKENS["bob"]})
+    assert handle.split(" ")[0] not in str(listing.json())
