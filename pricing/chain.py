@@ -122,6 +122,8 @@ def _build(underlying: str, as_of: datetime, rows: Sequence[tuple[int, Mapping[s
         return np.array([parse_float(_text(r.get(key)), source, n, key, positive=positive, allow_blank=blank) for n, r in rows])
 
     spot = float(np.median(col("index_price", positive=True)))
+    iv, bid, ask = col("mark_iv", positive=True), col("bid_price", blank=True), col("ask_price", blank=True)
+    _check_quotes(source, [n for n, _ in rows], names, iv, bid, ask)
     return OptionChain(
         underlying=underlying,
         as_of=as_of,
@@ -132,11 +134,44 @@ def _build(underlying: str, as_of: datetime, rows: Sequence[tuple[int, Mapping[s
         strike=np.array(strike),
         cp=np.array(cp),
         forward=col("underlying_price", positive=True),
-        mark_iv=col("mark_iv", positive=True) / 100.0,
+        mark_iv=iv / 100.0,
         mark_price=col("mark_price"),
-        bid_price=col("bid_price", blank=True),
-        ask_price=col("ask_price", blank=True),
+        bid_price=bid,
+        ask_price=ask,
     )
+
+
+#: Deribit's mark_iv is in percent; a quote above this is a unit or data error, not a vol.
+MAX_MARK_IV_PCT = 1000.0
+
+
+def _check_quotes(
+    source: str, row_numbers: list[int], names: list[str], iv: FloatArray, bid: FloatArray, ask: FloatArray
+) -> None:
+    """Market data checks every chain passes: mark_iv in percent and plausible, no crossed quotes.
+
+    A chain whose mark_iv are all below 5 was given as decimals (0.55 for 55%): refused with
+    the conversion to make, never read as 0.55% vols.
+    """
+    if np.all(iv < 5.0):
+        raise DataError(
+            f"{source}, column mark_iv: every value is below 5 (median {np.median(iv):g}); Deribit gives percent "
+            "(55 = 55% vol): multiply decimal vols by 100"
+        )
+    bad = np.flatnonzero(iv > MAX_MARK_IV_PCT)
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(
+            f"{source}, row {row_numbers[i]}, column mark_iv: {iv[i]:g} is not a vol in percent (0 to {MAX_MARK_IV_PCT:g}) "
+            f"for {names[i]} ({bad.size} such rows)"
+        )
+    crossed = np.flatnonzero(np.isfinite(bid) & np.isfinite(ask) & (bid > ask))
+    if crossed.size:
+        i = int(crossed[0])
+        raise DataError(
+            f"{source}, row {row_numbers[i]}: {names[i]} has bid {bid[i]:g} above ask {ask[i]:g} (crossed; "
+            f"{crossed.size} such rows); fix or remove the quotes"
+        )
 
 
 def _text(value: Any) -> str:

@@ -219,10 +219,13 @@ def _number(value: Any, where: str, field: str, *, default: float | None = None,
         if default is None:
             raise PricingInputError(f"{where}, column {field}: a number is required")
         return default
+    if isinstance(value, (bool, np.bool_)):
+        # TRUE is 1 to Excel's arithmetic, never a quantity: refused as CQ_BLACK refuses it
+        raise PricingInputError(f"{where}, column {field}: TRUE/FALSE where a number belongs")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise PricingInputError(f"{where}, column {field}: {value!r} is not a number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise PricingInputError(f"{where}, column {field}: {str(value)[:40]!r} is not a number") from None
     if not np.isfinite(number) or (positive and number <= 0):
         raise PricingInputError(f"{where}, column {field}: {value!r} must be a finite number{' > 0' if positive else ''}")
     return number

@@ -351,7 +351,11 @@ def build_surface(
             )
         )
     if not smiles:
-        raise ValueError(f"chain {chain.underlying} {chain.as_of:%Y-%m-%d}: no expiry with >= {min_quotes} quotes to fit")
+        counts = ", ".join(f"{str(e)[:10]}: {int(n)}" for e, n in zip(*np.unique(chain.expiry, return_counts=True)))
+        raise PricingInputError(
+            f"chain {chain.underlying} {chain.as_of:%Y-%m-%d}: no expiry with >= {min_quotes} quotes to fit a smile "
+            f"(quotes per expiry: {counts[:200]}); give at least {min_quotes} strikes of one expiry"
+        )
     return VolSurface(
         chain.underlying, chain.spot, np.array(expiries), np.array(ts), np.array(fwds), tuple(smiles), kind, tuple(fits)
     )

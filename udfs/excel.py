@@ -163,7 +163,10 @@ def numbers(
             return float(default)
         if isinstance(cell, bool) or not isinstance(cell, (int, float, np.integer, np.floating)):
             raise _CellProblem(f"{_describe(cell)} where a number belongs{suffix}")
-        x = float(cell)
+        try:
+            x = float(cell)
+        except OverflowError:
+            raise _CellProblem(f"an integer of {len(str(abs(int(cell))))} digits is beyond a float{suffix}", "#NUM!") from None
         if not math.isfinite(x):
             raise _CellProblem(f"{x} is not a finite number", "#NUM!")
         if lo is not None and (x <= lo if lo_open else x < lo):
@@ -202,7 +205,10 @@ def to_datetime(cell: Any, name: str, *, default_hour: int = 0) -> datetime:
     elif isinstance(cell, date):
         stamp, whole = datetime(cell.year, cell.month, cell.day, tzinfo=UTC), True
     elif isinstance(cell, (int, float, np.integer, np.floating)) and not isinstance(cell, bool):
-        x = float(cell)
+        try:
+            x = float(cell)
+        except OverflowError:
+            x = math.inf
         if not (SERIAL_MIN <= x <= SERIAL_MAX):
             raise _CellProblem(f"{x:g} is not a date serial between 1990 and 2200", "#NUM!")
         stamp, whole = EXCEL_EPOCH + timedelta(days=x), float(x).is_integer()
@@ -218,6 +224,11 @@ def to_datetime(cell: Any, name: str, *, default_hour: int = 0) -> datetime:
     else:
         raise _CellProblem(f"{_describe(cell)} where a date belongs")
     stamp = stamp.astimezone(UTC)
+    # One domain whatever the form: text and datetimes are held to the serials' range too
+    # (an ISO 9999-12-31 was accepted while the serial 2958465 was not).
+    serial = (stamp - EXCEL_EPOCH).total_seconds() / 86400.0
+    if not (SERIAL_MIN <= serial <= SERIAL_MAX):
+        raise _CellProblem(f"{stamp:%Y-%m-%d} is not a date between 1990 and 2200", "#NUM!")
     return stamp.replace(hour=default_hour) if whole and default_hour else stamp
 
 
@@ -249,13 +260,19 @@ def broadcast(*fields: Field) -> tuple[tuple[int, int], list[np.ndarray], np.nda
 
 
 def output(
-    values: np.ndarray, errors: np.ndarray | None = None, reasons: np.ndarray | None = None, *, nan_reason: str = "no result"
+    values: np.ndarray,
+    errors: np.ndarray | None = None,
+    reasons: np.ndarray | None = None,
+    *,
+    nan_reason: str = "no finite result: the inputs are outside the method's range (overflow)",
+    positive: str | None = None,
 ) -> list[list[Any]]:
     """A 2-D float array (plus per-cell errors) as the 2-D list the hosts write back.
 
-    NaN cells without an error become ``#NUM!`` with the engine's reason for that cell
-    (``reasons``, broadcast to the values' shape) or ``nan_reason``: a number is never shown
-    for an input the engine could not price.
+    NaN or infinite cells without an error become ``#NUM!`` with the engine's reason for that
+    cell (``reasons``, broadcast to the values' shape; an engine's "ok" is no reason) or
+    ``nan_reason``; with ``positive`` (the reason), a result <= 0 is ``#NUM!`` too (a vol, a
+    price of a positive kind): a number is never shown for an input the engine could not price.
     """
     vals = np.atleast_2d(np.asarray(values, dtype=float))
     errs = np.full(vals.shape, None, dtype=object) if errors is None else np.broadcast_to(errors, vals.shape)
@@ -269,8 +286,10 @@ def output(
             if e is not None:
                 row.append(e)
             elif not math.isfinite(x):
-                reason = str(why[i, j]) if why is not None and why[i, j] else nan_reason
+                reason = str(why[i, j]) if why is not None and why[i, j] and str(why[i, j]) != "ok" else nan_reason
                 row.append(XlError("#NUM!", reason))
+            elif positive is not None and x <= 0:
+                row.append(XlError("#NUM!", positive))
             else:
                 row.append(float(x))
         out.append(row)
@@ -338,7 +357,10 @@ def scalar_bool(value: Any, name: str, *, default: bool) -> bool:
         return default
     if isinstance(cell, bool):
         return cell
-    key = str(int(cell)) if isinstance(cell, (int, float)) and float(cell).is_integer() else str(cell).strip().lower()
+    if isinstance(cell, int):
+        key = str(cell) if abs(cell) < 10 else "?"  # a huge integer is no boolean (and no float either)
+    else:
+        key = str(int(cell)) if isinstance(cell, float) and cell.is_integer() else str(cell).strip().lower()[:20]
     if key not in BOOLS:
         raise InputError(f"{name}: {cell!r} is not TRUE or FALSE")
     return BOOLS[key]

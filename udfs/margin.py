@@ -312,9 +312,16 @@ def margin_call(
             raise InputError(f"collateral: {held!r} is not a USD amount >= 0 (or give a currency/amount range)")
         held = float(held)
     else:
-        held = {
-            str(k).strip().upper(): v for k, v in cells if not is_blank(k) and str(k).strip().lower() not in ("currency", "asset")
-        }
+        if any(len(r) != 2 for r in cells):
+            raise InputError(f"collateral: two columns (currency, amount), got {max(len(r) for r in cells)}")
+        held = {}
+        for k, v in cells:
+            if is_blank(k) or str(k).strip().lower() in ("currency", "asset"):
+                continue
+            code = str(k).strip().upper()
+            if code in held:
+                raise InputError(f"collateral: {code[:20]} appears twice; give one row per currency (add the amounts)")
+            held[code] = v
         for k, v in held.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise InputError(f"collateral, {k}: {v!r} is not an amount >= 0")

@@ -237,4 +237,8 @@ def sabr_vol(forward: Any, strike: Any, t_years: Any, alpha: Any, beta: Any, rho
         numbers(t_years, "t_years", lo=0, hi=100),
     )
     ok = errors == None  # noqa: E711
-    return output(hagan_lognormal_vol(np.where(ok, f, 1.0), np.where(ok, k, 1.0), np.where(ok, t, 1.0), al, be, rh, nv), errors)
+    vols = hagan_lognormal_vol(np.where(ok, f, 1.0), np.where(ok, k, 1.0), np.where(ok, t, 1.0), al, be, rh, nv)
+    # Hagan's expansion is asymptotic in nu^2 T: far strikes and long tenors give vols <= 0.
+    return output(
+        vols, errors, positive="Hagan's SABR expansion gives a vol <= 0 here (outside its domain: long tenor or far strike)"
+    )
