@@ -95,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     bc.add_argument("--timeout", type=float, default=60.0, help="seconds per book and engine (default 60)")
     bc.add_argument("--limit", type=int, help="only the first N books")
     bc.add_argument("--json", action="store_true", help="print one JSON object with the totals and every book")
+    bs = sub.add_parser("bench-server", help="the Office.js server under mixed load from many clients (loopback only)")
+    bs.add_argument("--clients", type=int, default=20)
+    bs.add_argument("--calls", type=int, default=10, help="calls per client (default 10)")
+    bs.add_argument("--seconds", type=float, default=120.0, help="stop sending after this many seconds (default 120)")
     br = sub.add_parser("bench-recalc", help="time workbook recalculation at 1k/10k/100k rows beside formulas' ExcelModel")
     br.add_argument("--rows", default="1000,10000,100000", help="comma-separated book sizes (default 1000,10000,100000)")
     br.add_argument("--peer-max", type=int, default=1000, help="largest size also run through formulas.ExcelModel (default 1000)")
@@ -182,22 +186,8 @@ def _run(args: argparse.Namespace) -> int:
         return bc.cmd_functions()
     if cmd == "warmup":
         return warmup()
-    if cmd == "serve":
-        from addin.excel.serve import serve
-
-        return serve(args.host, args.port, args.tokens)
-    if cmd == "token":
-        from pathlib import Path
-
-        from addin.excel.tokens import new_token
-        from addin.headless.values import BookError
-
-        try:
-            token = new_token(args.user, Path(args.tokens))
-        except (ValueError, OSError) as exc:
-            raise BookError(str(exc)) from None
-        print(token)
-        return Exit.OK
+    if cmd in ("serve", "token"):
+        return _server(args)
     if cmd == "backtest":
         from addin.cli.backtest import cmd_backtest
 
@@ -206,11 +196,39 @@ def _run(args: argparse.Namespace) -> int:
         )
     if cmd in ("structures", "xva-example", "margin-example"):
         return _example(args)
+    return _bench(args)
+
+
+def _server(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        from addin.excel.serve import serve
+
+        return serve(args.host, args.port, args.tokens)
+    from pathlib import Path
+
+    from addin.excel.tokens import new_token
+    from addin.headless.values import BookError
+
+    try:
+        token = new_token(args.user, Path(args.tokens))
+    except (ValueError, OSError) as exc:
+        raise BookError(str(exc)) from None
+    print(token)
+    return Exit.OK
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """The benchmarks (``bench/``, never imported by the product's own commands)."""
+    cmd = args.command
     if cmd == "bench":
         from bench.kernels import run_bench
 
         run_bench(quick=args.quick, as_json=args.json)
         return Exit.OK
+    if cmd == "bench-server":
+        from bench.server import run_bench_server
+
+        return run_bench_server(args.clients, args.calls, args.seconds)
     if cmd == "bench-corpus":
         from pathlib import Path
 

@@ -10,8 +10,9 @@ in ``XLWINGS_LICENSE_KEY`` (the tests use the ``noncommercial`` key).
 - A bad argument raises ``XlwingsError``: HTTP 400, the message shown on the cell, no retry.
   Unexpected failures are also reported that way (a deterministic bug must not be retried 3x).
   Messages are cut to 300 characters: a 50 MB argument is never echoed back or logged.
-- Every function runs in a worker thread, off the event loop (a 200,000-strike ``CQ.BLACK``
-  once held a one-cell call for 19 s).
+- Every function runs in a worker thread, off the event loop, and a call over 20,000 cells in
+  a worker process (:mod:`addin.excel.pool`): a 200,000-strike ``CQ.BLACK`` held every other
+  user's one-cell calls behind it.
 - Each call sees only its user's handles: the authenticated user id (xlwings Server's
   ``user_id_context``) becomes the object store's scope (:data:`udfs.store.SCOPE`).
 """
@@ -20,30 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import math
 import sys
 from typing import Any
 
 from xlwings import XlwingsError
 from xlwings.server import arg, func
 
+from addin.excel import pool
+from addin.excel.render import render
 from udfs import CATALOGUE
 from udfs.catalogue import Spec, failure
-from udfs.excel import XlError
 from udfs.store import SCOPE
 
 __all__: list[str] = []
-
-
-def render(value: Any) -> Any:
-    """Catalogue output for Office.js: error cells as their Excel code, NaN as #NUM!."""
-    if isinstance(value, list):
-        return [render(v) for v in value]
-    if isinstance(value, XlError):
-        return str.__str__(value)
-    if isinstance(value, float) and math.isnan(value):
-        return "#NUM!"
-    return value
 
 
 MAX_MESSAGE = 300
@@ -71,6 +61,11 @@ def build(spec: Spec) -> Any:
 
     @functools.wraps(spec.fn)
     async def udf(*args: Any) -> Any:
+        if pool.offload(spec.name, args):
+            ok, value = await asyncio.get_running_loop().run_in_executor(pool.pool(), pool.run, spec.name, args)
+            if not ok:
+                raise XlwingsError(str(value)[:MAX_MESSAGE])
+            return value
         return await asyncio.to_thread(_call, spec, args, _user())
 
     udf.__name__ = udf.__qualname__ = spec.name.lower()

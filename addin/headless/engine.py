@@ -45,6 +45,7 @@ from addin.headless.formula import (
 from addin.headless.package import Limits, Package, engine_copy, scan
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 
+_PLAIN_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 #: A defined name that is a constant (``Rate = 0.07``, ``"EUR"``, ``TRUE``): IronCalc loads it but gives #NAME?.
 _CONSTANT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE', re.I)
 _VOLATILE = re.compile(r"\b(NOW|TODAY|RAND|RANDBETWEEN|RANDARRAY)\s*\(", re.I)
@@ -397,6 +398,13 @@ class _Run:
         return self._refs[key]
 
     def _parse_ref(self, text: str, sheet: int) -> tuple[int, int, int, int, int] | None:
+        m = _PLAIN_CELL.fullmatch(text)
+        if m is not None:  # the common argument, B2 or $B$2: no tokenizer, no openpyxl
+            col = 0
+            for ch in m.group(1).upper():
+                col = col * 26 + ord(ch) - 64
+            row = int(m.group(2))
+            return sheet, row, col, row, col
         parsed = split_ref(text.lstrip("@"))
         if parsed is None:
             name = self.defined.get((text.upper(), sheet)) or self.defined.get((text.upper(), None))

@@ -27,7 +27,9 @@ NODE = shutil.which("node")
 def _require_node() -> str:
     if NODE is None or not (JS / "node_modules" / "office-addin-mock").is_dir():
         if os.environ.get("CI") == "true":
-            pytest.fail("node or tests/host/js/node_modules missing: the README's test command runs `npm ci --prefix tests/host/js`")
+            pytest.fail(
+                "node or tests/host/js/node_modules missing: the README's test command runs `npm ci --prefix tests/host/js`"
+            )
         pytest.skip("node and `npm ci --prefix tests/host/js` are needed (the README's test command installs them)")
     return NODE
 
@@ -80,7 +82,9 @@ def test_the_served_javascript_prices_per_cell_errors_bad_enums_and_refuses_anon
     out = _run(server, steps)
     assert out["associated"] == len(udfs.CATALOGUE)  # every catalogue function registered by the served code
     ok, bad_enum, anonymous = out["steps"]
-    assert ok["requests"] == 1 and ok["result"][0][0] == pytest.approx(udfs.CQ_BLACK("C", 60000, 55000, 0.25, 0.55)[0][0], rel=1e-12)
+    assert ok["requests"] == 1 and ok["result"][0][0] == pytest.approx(
+        udfs.CQ_BLACK("C", 60000, 55000, 0.25, 0.55)[0][0], rel=1e-12
+    )
     # per-cell errors arrive as Excel error values in their own cells
     assert ok["result"][1][0] == {"type": "Error", "errorType": "Value"}
     assert ok["result"][2][0] == {"type": "Error", "errorType": "Num"}

@@ -158,3 +158,15 @@ def test_a_users_handles_are_invisible_to_another_user(client):
     assert other.status_code == 400 and "is not in this Python session" in other.text  # shown on bob's cell, not retried
     listing = client.post("/xlwings/custom-functions-call", json=body("handles", []), headers={"Authorization": TOKENS["bob"]})
     assert handle.split(" ")[0] not in str(listing.json())
+
+
+def test_large_calls_run_in_a_worker_process_and_handles_stay_in_the_server():
+    from addin.excel import pool
+
+    strikes = [[40_000.0 + i] for i in range(25_000)]
+    args = ([["C"]], [[60000]], strikes, [[0.25]], [[0.55]])
+    assert pool.offload("BLACK", args)
+    assert not pool.offload("VOL", ([["CQ.MARKET#0123"]], *args[1:]))  # a handle lives in this process
+    assert not pool.offload("MARKET", (strikes,))  # a handle maker
+    out = call("black", list(args))
+    assert len(out) == 25_000 and out[100][0] == pytest.approx(udfs.CQ_BLACK("C", 60000, 40_100.0, 0.25, 0.55)[0][0], rel=1e-12)
