@@ -81,21 +81,29 @@ def cmd_recalc(books: list[str], out: str | None, in_place: bool, cache: str | N
     if out and len(books) > 1:
         raise BookError("-o names one output; with several books each is written beside its input (BOOK-recalc.xlsx)")
     mode = cache or ("all" if in_place else "libreoffice")
+
+    def one(book: str) -> int:
+        with progress_bar("recalc", quiet) as (on_plan, step):
+            result, target = recalc(book, out, CATALOGUE_FUNCTIONS, in_place=in_place, cache=mode, progress=step, on_plan=on_plan)
+        code = _report(result, sys.stdout)
+        print(f"wrote {target} ({_cache_note(result, mode)})")
+        return code
+
+    return _each(books, one)
+
+
+def _each(books: list[str], one: Callable[[str], int]) -> int:
+    """``one`` over several books in one process: a refused book is reported (exit 2 in the end)
+    and the others still run; one book alone raises, as every command does."""
     code = Exit.OK
     for book in books:
         try:
-            with progress_bar("recalc", quiet) as (on_plan, step):
-                result, target = recalc(
-                    book, out, CATALOGUE_FUNCTIONS, in_place=in_place, cache=mode, progress=step, on_plan=on_plan
-                )
+            code = max(code, one(book))
         except BookError as exc:
             if len(books) == 1:
                 raise
             print(f"clearquote: error: {exc}", file=sys.stderr)
             code = max(code, Exit.BAD_INPUT)
-            continue
-        code = max(code, _report(result, sys.stdout))
-        print(f"wrote {target} ({_cache_note(result, mode)})")
     return code
 
 
@@ -114,19 +122,12 @@ def _cache_note(result: Result, mode: str) -> str:
 
 
 def cmd_validate(books: list[str], rtol: float, atol: float, quiet: bool) -> int:
-    code = Exit.OK
-    for book in books:
-        try:
-            with progress_bar("validate", quiet) as (on_plan, step):
-                v = validate(book, CATALOGUE_FUNCTIONS, rtol=rtol, atol=atol, progress=step, on_plan=on_plan)
-        except BookError as exc:
-            if len(books) == 1:
-                raise
-            print(f"clearquote: error: {exc}", file=sys.stderr)
-            code = max(code, Exit.BAD_INPUT)
-            continue
-        code = max(code, _validation(Path(book).name, v, rtol, atol))
-    return code
+    def one(book: str) -> int:
+        with progress_bar("validate", quiet) as (on_plan, step):
+            v = validate(book, CATALOGUE_FUNCTIONS, rtol=rtol, atol=atol, progress=step, on_plan=on_plan)
+        return _validation(Path(book).name, v, rtol, atol)
+
+    return _each(books, one)
 
 
 def _validation(name: str, v: Any, rtol: float, atol: float) -> int:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,30 +258,26 @@ class _Run:
         self._defined_names()
         is_host = self.functions.__contains__
         hosts: dict[str, bool] = {}
-        for s in self.pkg.sheets:
-            si = self.index.get(s.name)
-            if si is None:
+        for _, si, r, c, fc in self._formulas():
+            text = self.model.get_cell_formula(si, r, c)
+            if not text:
                 continue
-            for (r, c), fc in s.formulas.items():
-                text = self.model.get_cell_formula(si, r, c)
-                if not text:
-                    continue
-                self.stats.formulas += 1
-                original = text
-                if needs_dates(text):
-                    text = excel_dates(text)
-                keys = function_keys(text)
-                if any(hosts.setdefault(k, k in self.functions) for k in keys):
-                    self._hoist(si, r, c, fc, text, is_host)
-                else:
-                    if fc.array is None and not fc.dynamic and needs_intersection(text, self.range_names):
-                        new = intersect(text, self.range_names)
-                        self.stats.intersected += new != text
-                        text = new
-                    if text != original:
-                        self._set_formula(si, r, c, fc, text)
-                if _VOLATILE.search(text):
-                    self.volatile_cells.append((si, r, c, text))
+            self.stats.formulas += 1
+            original = text
+            if needs_dates(text):
+                text = excel_dates(text)
+            keys = function_keys(text)
+            if any(hosts.setdefault(k, k in self.functions) for k in keys):
+                self._hoist(si, r, c, fc, text, is_host)
+            else:
+                if fc.array is None and not fc.dynamic and needs_intersection(text, self.range_names):
+                    new = intersect(text, self.range_names)
+                    self.stats.intersected += new != text
+                    text = new
+                if text != original:
+                    self._set_formula(si, r, c, fc, text)
+            if _VOLATILE.search(text):
+                self.volatile_cells.append((si, r, c, text))
 
     def _set_formula(self, si: int, r: int, c: int, fc: Any, text: str) -> None:
         """Replace a formula by its Excel-semantics rewrite; where the engine refuses the
@@ -515,17 +511,25 @@ class _Run:
 
     # ------------------------------------------------------------------ results
 
-    def collect(self) -> dict[tuple[str, int, int], Any]:
-        out: dict[tuple[str, int, int], Any] = {}
+    def _formulas(self) -> Iterator[tuple[str, int, int, int, Any]]:
+        """(sheet title, IronCalc index, row, col, FormulaCell) of every formula anchor."""
         for s in self.pkg.sheets:
             si = self.index.get(s.name)
-            if si is None:
-                continue
-            for (r, c), fc in s.formulas.items():
-                r2, c2 = fc.array or (r, c)
-                for rr in range(r, r2 + 1):
-                    for cc in range(c, c2 + 1):
-                        out[(s.name, rr, cc)] = self._final(si, rr, cc)
+            if si is not None:
+                for (r, c), fc in s.formulas.items():
+                    yield s.name, si, r, c, fc
+
+    @staticmethod
+    def _members(r: int, c: int, fc: Any) -> list[tuple[int, int]]:
+        """The cells a formula fills: its array range, or itself."""
+        r2, c2 = fc.array or (r, c)
+        return [(rr, cc) for rr in range(r, r2 + 1) for cc in range(c, c2 + 1)]
+
+    def collect(self) -> dict[tuple[str, int, int], Any]:
+        out: dict[tuple[str, int, int], Any] = {}
+        for name, si, r, c, fc in self._formulas():
+            for rr, cc in self._members(r, c, fc):
+                out[(name, rr, cc)] = self._final(si, rr, cc)
         for call in self.calls:
             for si, r, c in self.spills.get(call.id, []):
                 out[(self.titles[si], r, c)] = self._final(si, r, c)
@@ -540,7 +544,7 @@ class _Run:
             return ExcelError("#N/A", "never computed")
         return v
 
-    def anchors(self) -> dict[str, set[tuple[int, int]]]:
+    def anchors(self) -> dict[str, set[tuple[int, int]]]:  # every sheet, also those without formulas
         return {s.name: set(s.formulas) for s in self.pkg.sheets}
 
     def volatile_dependents(self, values: dict[tuple[str, int, int], Any]) -> set[tuple[str, int, int]]:
@@ -570,19 +574,14 @@ class _Run:
         """Each formula's referenced rectangles (sheet index, r1, c1, r2, c2), and its array extent."""
         rects: list[tuple[tuple[str, int, int], list[tuple[int, int, int, int, int]]]] = []
         extent: dict[tuple[str, int, int], list[tuple[str, int, int]]] = {}
-        for s in self.pkg.sheets:
-            si = self.index.get(s.name)
-            if si is None:
+        for name, si, r, c, fc in self._formulas():
+            extent[(name, r, c)] = [(name, rr, cc) for rr, cc in self._members(r, c, fc)]
+            text = self.model.get_cell_formula(si, r, c) or ""
+            try:
+                refs = [self._ref(t, si) for t in references(text)]
+            except Exception:  # the tokenizer refuses text Excel would not save; no references then
                 continue
-            for (r, c), fc in s.formulas.items():
-                r2, c2 = fc.array or (r, c)
-                extent[(s.name, r, c)] = [(s.name, rr, cc) for rr in range(r, r2 + 1) for cc in range(c, c2 + 1)]
-                text = self.model.get_cell_formula(si, r, c) or ""
-                try:
-                    refs = [self._ref(t, si) for t in references(text)]
-                except Exception:  # the tokenizer refuses text Excel would not save; no references then
-                    continue
-                rects.append(((s.name, r, c), [x for x in refs if x is not None]))
+            rects.append(((name, r, c), [x for x in refs if x is not None]))
         return rects, extent
 
     def read_input_errors(self) -> list[str]:
@@ -603,15 +602,7 @@ class _Run:
     def _input_error_cells(self) -> list[tuple[str, int, int, str]]:
         import ironcalc as ic
 
-        outputs = {(s.name, r, c) for s in self.pkg.sheets for (r, c) in s.formulas}
-        outputs |= {
-            (s.name, rr, cc)
-            for s in self.pkg.sheets
-            for (r, c), fc in s.formulas.items()
-            if fc.array
-            for rr in range(r, fc.array[0] + 1)
-            for cc in range(c, fc.array[1] + 1)
-        }
+        outputs = {(name, rr, cc) for name, _, r, c, fc in self._formulas() for rr, cc in self._members(r, c, fc)}
         found = []
         for si, r, c in self.model.get_all_cells():
             if si >= len(self.titles) or self.titles[si] == SCRATCH or (self.titles[si], r, c) in outputs:

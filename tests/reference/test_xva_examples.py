@@ -74,13 +74,9 @@ def test_ccva_hand_calculation() -> None:
     assert ccva(np.array([0.0, 1e6]), t, 0.01, 0.6) == pytest.approx(0.6 * pd * 1e6, rel=1e-12)
 
 
-def test_saccr_hedging_set_nets_a_call_spread_by_hand() -> None:
-    """Basel CRE52: in one hedging set the effective notionals add with their signs before the
-    supervisory factor, so a call spread's add-on is SF |δ1 d1 MF + δ2 d2 MF|, not the sum of the
-    legs' add-ons (the finding: one EAD per leg overstated a spread's EAD about 3x)."""
-    from scipy.stats import norm
-
-    legs = SaccrLegs(
+def _call_spread() -> SaccrLegs:
+    """Bought 10 calls at 60,000, sold 10 at 70,000, spot 60,000, 3 months."""
+    return SaccrLegs(
         ("BTC", "BTC"),
         np.array([1, 1]),
         np.full(2, 60_000.0),
@@ -88,6 +84,15 @@ def test_saccr_hedging_set_nets_a_call_spread_by_hand() -> None:
         np.array([10.0, -10.0]),
         np.full(2, 0.25),
     )
+
+
+def test_saccr_hedging_set_nets_a_call_spread_by_hand() -> None:
+    """Basel CRE52: in one hedging set the effective notionals add with their signs before the
+    supervisory factor, so a call spread's add-on is SF |δ1 d1 MF + δ2 d2 MF|, not the sum of the
+    legs' add-ons (the finding: one EAD per leg overstated a spread's EAD about 3x)."""
+    from scipy.stats import norm
+
+    legs = _call_spread()
     mf = 1.5 * np.sqrt(10 / 250)
     d = [(np.log(60_000 / k) + 0.5 * 1.2**2 * 0.25) / (1.2 * 0.5) for k in (60_000, 70_000)]
     effective = (norm.cdf(d[0]) - norm.cdf(d[1])) * 600_000 * mf  # bought minus sold call deltas, d = P |units|
@@ -102,14 +107,7 @@ def test_saccr_group_2b_charges_half_the_gross_notional_without_netting() -> Non
     """SCO60 Group 2b as docs/methodology.md §D reads it (BCBS d545; the paragraph's text was not
     retrievable here): no offsetting, add-on 50% of gross notional, PFE multiplier 1 even when the
     set is over-collateralised (the 2a multiplier would fall below 1 there)."""
-    legs = SaccrLegs(
-        ("BTC", "BTC"),
-        np.array([1, 1]),
-        np.full(2, 60_000.0),
-        np.array([60_000.0, 70_000.0]),
-        np.array([10.0, -10.0]),
-        np.full(2, 0.25),
-    )
+    legs = _call_spread()
     r = saccr_netting_set(legs, crypto_group="2b", collateral=50_000.0)
     assert r.addon == pytest.approx(0.5 * 2 * 600_000.0, rel=1e-15)
     assert r.multiplier == 1.0
