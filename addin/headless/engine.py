@@ -36,8 +36,10 @@ from addin.headless.formula import (
     excel_dates,
     function_keys,
     host_calls,
+    index_ranges,
     intersect,
     needs_dates,
+    needs_index_ranges,
     needs_intersection,
     references,
     split_ref,
@@ -270,6 +272,8 @@ class _Run:
             if any(hosts.setdefault(k, k in self.functions) for k in keys):
                 self._hoist(si, r, c, fc, text, is_host)
             else:
+                if needs_index_ranges(text):
+                    text = index_ranges(text)
                 if fc.array is None and not fc.dynamic and needs_intersection(text, self.range_names):
                     new = intersect(text, self.range_names)
                     self.stats.intersected += new != text

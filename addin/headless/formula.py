@@ -349,3 +349,46 @@ def excel_dates(text: str) -> str:
 
     walk(nodes)
     return formula(nodes) if count[0] else text
+
+
+# ----------------------------------------------------------------------------- INDEX(...):INDEX(...)
+
+_INDEX_RANGE = re.compile(r"\)\s*:\s*(?:_xlfn\.)?INDEX\(", re.I)
+
+
+def needs_index_ranges(text: str) -> bool:
+    return _INDEX_RANGE.search(text) is not None
+
+
+def index_ranges(text: str) -> str:
+    """``INDEX(a,r1,c1):INDEX(a,r2,c2)`` (a range between two cells of ``a``, Excel's reference
+    form of INDEX) as ``OFFSET(a,r1-1,c1-1,r2-r1+1,c2-c1+1)``, the same cells: IronCalc's INDEX
+    returns values, not references, so it cannot take the range operator."""
+    nodes = parse(text)
+    changed = [False]
+
+    def walk(seq: list[Any]) -> None:
+        for node in seq:
+            if isinstance(node, Call):
+                for a in node.args:
+                    walk(a)
+        i = 0
+        while i < len(seq) - 1:
+            a, b = seq[i], seq[i + 1]
+            if (
+                isinstance(a, Call)
+                and isinstance(b, Call)
+                and a.key == "INDEX"
+                and b.name.lstrip().startswith(":")
+                and bare_name(b.name.lstrip()[1:].strip()) == "INDEX"
+                and len(a.args) == len(b.args) == 3
+                and render(a.args[0]).strip() == render(b.args[0]).strip()
+            ):
+                ref = render(a.args[0]).strip()
+                r1, c1, r2, c2 = (f"({render(x).strip()})" for x in (a.args[1], a.args[2], b.args[1], b.args[2]))
+                seq[i : i + 2] = [Token(f"OFFSET({ref},{r1}-1,{c1}-1,{r2}-{r1}+1,{c2}-{c1}+1)", Token.OPERAND, Token.RANGE)]
+                changed[0] = True
+            i += 1
+
+    walk(nodes)
+    return formula(nodes) if changed[0] else text

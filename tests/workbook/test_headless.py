@@ -357,3 +357,19 @@ def test_base_conversions_follow_excel(tmp_path: Path) -> None:
     v = values(book(tmp_path / "b.xlsx", fill))
     num, val = ExcelError("#NUM!"), ExcelError("#VALUE!")
     assert [v(f"A{i}") for i in range(1, 13)] == ["1001", "1111111111", num, -1.0, -1.0, num, num, num, "0", num, val, 6.0]
+
+
+def test_a_range_between_two_index_references(tmp_path: Path) -> None:
+    """INDEX returns a reference when an operator needs one ("INDEX function", reference form):
+    SUM(INDEX(L,1,1):INDEX(L,1,3)) sums the first three cells of L."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for c in range(1, 6):
+            ws.cell(1, c, float(c * 10))
+        ws["A3"] = "=SUM(INDEX(L,1,1):INDEX(L,1,3))"
+        ws["A4"] = "=SUM(INDEX(L,1,2):INDEX(L,1,B4))"
+        ws["B4"] = 5.0
+        wb.defined_names["L"] = DefinedName("L", attr_text="S!$A$1:$E$1")
+
+    v = values(book(tmp_path / "x.xlsx", fill))
+    assert v("A3") == 60.0 and v("A4") == 140.0
