@@ -23,7 +23,10 @@ reported so that ``validate`` skips them instead of calling them mismatches.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -191,12 +194,37 @@ def _load(pkg: Package, limits: Limits) -> Any:
 
     with tempfile.TemporaryDirectory(prefix="clearquote-") as tmp:
         copy = engine_copy(pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits)
+        chatter = Path(tmp) / "stderr"
         try:
-            return ic.load_from_xlsx(str(copy), "en", "UTC")
+            # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
+            # value, as openpyxl writes) straight to the process's stdout: kept for a failure only.
+            with _native_output_to(chatter):
+                return ic.load_from_xlsx(str(copy), "en", "UTC")
         except BaseException as exc:  # the Rust side raises WorkbookError or, on a bug, a panic
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            raise BookError(f"{pkg.path.name}: the formula engine cannot read it ({type(exc).__name__}: {exc})") from None
+            said = chatter.read_text(errors="replace").strip()[-300:] if chatter.exists() else ""
+            raise BookError(
+                f"{pkg.path.name}: the formula engine cannot read it ({type(exc).__name__}: {exc}){' ' + said if said else ''}"
+            ) from None
+
+
+@contextlib.contextmanager
+def _native_output_to(path: Path) -> Iterator[None]:
+    """File descriptors 1 and 2 redirected to ``path`` (what a native library prints there)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "wb") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 class _Run:
