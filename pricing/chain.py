@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +227,8 @@ def chains_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "chain") -
 
     Notes
     -----
-    The snapshot time of each chain is its latest timestamp. Expired rows (the 2020 file
+    The snapshot time of each chain is its latest timestamp; quotes more than 15 minutes apart
+    are refused (stale quotes would be priced as of the latest). Expired rows (the 2020 file
     has a same-day expiry marked minutes before 08:00) are kept only while their expiry is
     after the snapshot.
     """
@@ -244,9 +245,20 @@ def chains_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "chain") -
         groups.setdefault(r["instrument_name"].split("-")[0].strip().upper(), []).append((n, r))
     chains = {}
     for underlying, part in groups.items():
-        as_of = max(parse_timestamp(r["timestamp"], source, n, "timestamp") for n, r in part)
+        stamps = [(parse_timestamp(r["timestamp"], source, n, "timestamp"), n) for n, r in part]
+        (first, first_row), (as_of, last_row) = min(stamps), max(stamps)
+        if as_of - first > MAX_SNAPSHOT_SPREAD:
+            raise DataError(
+                f"{source}: the {underlying} timestamps disagree, from {first:%Y-%m-%d %H:%M}Z (row {first_row}) to "
+                f"{as_of:%Y-%m-%d %H:%M}Z (row {last_row}); a chain is one snapshot (at most "
+                f"{MAX_SNAPSHOT_SPREAD.total_seconds() / 60:g} minutes apart), or its older quotes are priced as of the latest"
+            )
         chains[underlying] = _build(underlying, as_of, part, source)
     return chains
+
+
+#: How far apart the quotes of one snapshot may be (Deribit's own ticker snapshots are one instant).
+MAX_SNAPSHOT_SPREAD = timedelta(minutes=15)
 
 
 def load_bundled_chain(underlying: str = "BTC", as_of: str = "2026-08-21") -> OptionChain:

@@ -78,3 +78,9 @@ def test_variance_replication_refuses_a_one_sided_chain() -> None:
     ot = rows[0].index("option_type")
     calls = [rows[0], *(r for r in rows[1:] if r[ot] == "call")]
     _error(udfs.CQ_VARSWAP_STRIKE(calls, "BTC", 30), "no puts")
+
+
+def test_a_chain_whose_timestamps_disagree_is_refused() -> None:
+    rows = _chain()
+    rows[7][0] = "2026-08-20T09:47:29.054Z"  # one quote a day older than the rest
+    _error(udfs.CQ_MARKET(rows), "timestamps disagree")
