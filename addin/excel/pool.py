@@ -54,3 +54,96 @@ def run(name: str, args: tuple[Any, ...]) -> tuple[bool, Any]:
         return True, render(CATALOGUE[name].fn(*args))
     except Exception as exc:
         return False, failure(exc).reason
+
+
+#: Office.js error values (custom-functions runtime 1.4 and later), as xlwings Server sends them.
+ERROR_TYPES = {
+    "#DIV/0!": "Div0",
+    "#N/A": "NotAvailable",
+    "#NAME?": "Name",
+    "#NULL!": "Null",
+    "#NUM!": "Num",
+    "#REF!": "Ref",
+    "#VALUE!": "Value",
+}
+
+
+def _clean(value: Any) -> Any:
+    """An Office.js argument cell as xlwings Server's ``ndim=2, err_to_str`` conversion gives it."""
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if value == "":
+        return None
+    if isinstance(value, dict):
+        return value.get("basicValue")
+    return value
+
+
+def _office(value: Any, runtime: float) -> Any:
+    if isinstance(value, list):
+        return [_office(v, runtime) for v in value]
+    if runtime >= 1.4 and isinstance(value, str) and value in ERROR_TYPES:
+        return {"type": "Error", "errorType": ERROR_TYPES[value]}
+    return value
+
+
+def run_json(name: str, args: tuple[Any, ...], runtime: str) -> tuple[bool, str]:
+    """In a worker: the whole answer of a large call, (True, the JSON body) or (False, the reason)."""
+    import json
+
+    ok, value = run(name, tuple(_clean(list(args))))
+    if not ok:
+        return False, str(value)
+    if not isinstance(value, list):
+        value = [[value]]
+    elif value and not isinstance(value[0], list):
+        value = [value]
+    try:
+        version = float(runtime)
+    except ValueError:
+        version = 1.4
+    return True, json.dumps({"result": _office(value, version)}, allow_nan=False)
+
+
+def check_call(data: Any, max_cells: int) -> tuple[int, str] | None:
+    """(HTTP status, short message) if the call is not one to run: unknown function (404),
+    wrong arity (400), an argument over ``max_cells`` (413); None if it is."""
+    from udfs import CATALOGUE
+
+    if not isinstance(data, dict):
+        return 400, "the request body is not a JSON object"
+    name = str(data.get("func_name", ""))[:64]
+    spec = CATALOGUE.get(name.upper())
+    if spec is None:
+        return 404, f"no catalogue function {name!r}"
+    args = data.get("args")
+    if not isinstance(args, list):
+        return 400, "'args' must be a JSON array"
+    lo, hi = sum(not a.optional for a in spec.args), len(spec.args)
+    if not lo <= len(args) <= hi:
+        span = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        return 400, f"CQ.{name.upper()} takes {span} arguments, got {len(args)}"
+    for i, a in enumerate(args, 1):
+        if cells(a) > max_cells:
+            return 413, f"argument {i} has more than {max_cells:,} cells"
+    return None
+
+
+def answer(body: bytes, max_cells: int) -> tuple[int, str, str]:
+    """In a worker: (status, body, content type) of a whole call, or status 0 when the call
+    must take xlwings Server's path (it makes or reads a handle)."""
+    import json
+
+    text = "text/plain; charset=utf-8"
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return 400, "the request body is not JSON", text
+    problem = check_call(data, max_cells)
+    if problem is not None:
+        return problem[0], problem[1], text
+    name, args = str(data["func_name"]).upper(), tuple(data["args"])
+    if name in HANDLE_MAKERS or _mentions_handle(list(args)):
+        return 0, "", text
+    ok, payload = run_json(name, args, str(data.get("runtime") or "1.4"))
+    return (200, payload, "application/json") if ok else (400, payload[:300], text)

@@ -170,3 +170,25 @@ def test_large_calls_run_in_a_worker_process_and_handles_stay_in_the_server():
     assert not pool.offload("MARKET", (strikes,))  # a handle maker
     out = call("black", list(args))
     assert len(out) == 25_000 and out[100][0] == pytest.approx(udfs.CQ_BLACK("C", 60000, 40_100.0, 0.25, 0.55)[0][0], rel=1e-12)
+
+
+def test_a_large_call_is_answered_off_xlwings_servers_loop_as_xlwings_server_would(client):
+    """Over 20,000 cells: authenticated, run in a worker process and answered by the guard; the
+    answer is the one xlwings Server gives for the same call (error cells as Office.js errors)."""
+    strikes = [[40_000.0 + i] for i in range(25_000)]
+    strikes[7] = ["abc"]
+    strikes[9] = [-1.0]
+    big = body("black", [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]]])
+    r = client.post("/xlwings/custom-functions-call", json=big)
+    assert r.status_code == 200
+    got = r.json()["result"]
+    assert len(got) == 25_000 and got[100][0] == pytest.approx(udfs.CQ_BLACK("C", 60000, 40_100.0, 0.25, 0.55)[0][0], rel=1e-12)
+    assert got[7][0] == {"type": "Error", "errorType": "Value"} and got[9][0] == {"type": "Error", "errorType": "Num"}
+    small = client.post(
+        "/xlwings/custom-functions-call", json=body("black", [[["C"]], [[60000]], strikes[:20], [[0.25]], [[0.55]]])
+    )
+    assert small.json()["result"] == got[:20]  # the same answer as xlwings Server's own path
+    assert client.post("/xlwings/custom-functions-call", json=big, headers={"Authorization": "nope"}).status_code == 401
+    bad = body("black", [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]], [[0]], [["bogus"]]])
+    r = client.post("/xlwings/custom-functions-call", json=bad)
+    assert r.status_code == 400 and "settle" in r.text and len(r.text) <= 300
