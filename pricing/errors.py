@@ -43,6 +43,7 @@ class Reason(IntEnum):
     BAD_STEPS = 10
     BAD_OPTION_TYPE = 11
     BAD_TREE = 12
+    UNDETERMINED = 13
 
     @property
     def text(self) -> str:
@@ -63,6 +64,7 @@ _REASON_TEXT = {
     Reason.BAD_STEPS: "steps must be a whole number >= 1",
     Reason.BAD_OPTION_TYPE: "option type must be +1 (call) or -1 (put)",
     Reason.BAD_TREE: "too few steps for this vol and carry: tree probability outside [0, 1]",
+    Reason.UNDETERMINED: "the time value is below the price's float resolution: every small vol gives this price",
 }
 
 

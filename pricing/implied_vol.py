@@ -87,13 +87,16 @@ def implied_vol(
         ``vol`` (decimal, NaN where there is no solution) and ``reason`` per element:
         ``BELOW_INTRINSIC`` (price under the discounted intrinsic value),
         ``ABOVE_MAXIMUM`` (price at or above DF F for a call, DF K for a put), input
-        problems as in :func:`pricing.black.black76_reasons`, or ``EXPIRED`` for T <= 0.
+        problems as in :func:`pricing.black.black76_reasons`, ``EXPIRED`` for T <= 0, or
+        ``UNDETERMINED`` where the time value is within float resolution of zero.
 
     Notes
     -----
     Accuracy: round trip :math:`|\\sigma - \\sigma_{true}| \\le 10^{-10}` wherever the time
     value is at least 1e-8 of the forward (tested by hypothesis in
-    ``tests/properties/test_implied_vol.py``). A price exactly at intrinsic returns vol 0.
+    ``tests/properties/test_implied_vol.py``). A price at intrinsic (its time value within
+    4 ulp of the price) has no implied vol: every vol small enough prices to it, so the result
+    is NaN with ``UNDETERMINED`` (it used to be 0, a plausible number for an unidentifiable vol).
 
     Examples
     --------
@@ -134,7 +137,6 @@ def _implied_vol_chunk(
     if not good.all():
         bad = np.flatnonzero(~good)
         reason[bad] = _classify(undiscounted[bad], time_value[bad], tiny[bad], upper[bad], w[bad], f[bad], k[bad], t[bad], r[bad])
-        vol[bad[reason[bad] == Reason.OK]] = 0.0
     todo = np.flatnonzero(good)
     if todo.size:
         ft, kt = f[todo], k[todo]
@@ -157,11 +159,11 @@ def _classify(
     t: FloatArray,
     r: FloatArray,
 ) -> IntArray:
-    """Reason codes for elements outside the solver's domain (OK means: vol is exactly 0)."""
-    reason = np.zeros(f.size, dtype=np.int64)
+    """Reason codes for elements outside the solver's domain (never OK: no vol is returned)."""
+    reason = np.full(f.size, int(Reason.UNDETERMINED), dtype=np.int64)
     reason[~(t > 0)] = Reason.EXPIRED
     reason[~(undiscounted < upper)] = Reason.ABOVE_MAXIMUM
-    # A price that rounds to intrinsic is vol 0, not an error; clearly below it is.
+    # A price that rounds to intrinsic is undetermined (UNDETERMINED above); clearly below it is an error.
     reason[time_value < -tiny] = Reason.BELOW_INTRINSIC
     reason[~(undiscounted > 0)] = Reason.NONPOSITIVE_PRICE
     reason[~(k > 0)] = Reason.NONPOSITIVE_STRIKE

@@ -44,8 +44,13 @@ class InputError(ValueError):
     """An argument that is wrong as a whole; the message names it and the allowed values."""
 
 
+#: The longest reason a cell carries: a message never reprints a user's 50 MB argument.
+MAX_REASON = 300
+
+
 class XlError(str):
-    """A per-cell Excel error: equal to its code (``"#NUM!"``), carrying the reason."""
+    """A per-cell Excel error: equal to its code (``"#NUM!"``), carrying the reason (at most
+    :data:`MAX_REASON` characters)."""
 
     reason: str
 
@@ -53,7 +58,7 @@ class XlError(str):
         if code not in ERROR_CODES:
             raise ValueError(f"not an Excel error code: {code!r}")
         obj = super().__new__(cls, code)
-        obj.reason = reason
+        obj.reason = reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
         return obj
 
     def __repr__(self) -> str:
@@ -135,8 +140,8 @@ def _describe(cell: Any) -> str:
     if isinstance(cell, bool):
         return "TRUE/FALSE"
     if isinstance(cell, str):
-        return f"the text {cell!r}"
-    return f"{type(cell).__name__} {cell!r}"
+        return f"the text {cell[:60]!r}{'…' if len(cell) > 60 else ''}"
+    return f"{type(cell).__name__} {repr(cell)[:60]}"
 
 
 def numbers(

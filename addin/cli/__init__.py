@@ -302,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if not _bad_input(exc):
             raise
-        # 1 is for mismatches and failed rows.
-        print(f"clearquote: error: {exc}", file=sys.stderr)
+        # 1 is for mismatches and failed rows. A message never reprints more than ~300 characters of input.
+        text = str(exc)
+        print(f"clearquote: error: {text if len(text) <= 300 else text[:299] + '…'}", file=sys.stderr)
         return Exit.BAD_INPUT
 
 

@@ -1,9 +1,10 @@
 """The sweep: every catalogue function, every argument set to each hostile value of every kind,
-never answers "internal error" (that text is reserved for real bugs) and never raises.
+never answers "internal error" (that text is reserved for real bugs), never reprints more
+than 300 characters of its input, and never raises.
 
 Kinds: ±0, ±1e300, inf, NaN, a 401-digit integer, TRUE, empty text, a unicode look-alike
-("ｃ", fullwidth c), an ISO date beyond 9999, a ragged range, an error value, and a
-100,000-cell column. The first argument is swept with the rest taken from a valid call where
+("ｃ", fullwidth c), an ISO date beyond 9999, a ragged range, an error value, a 100,000-cell
+column and a 100,000-character text. The first argument is swept with the rest taken from a valid call where
 one is known (so the checks after the first argument are reached too).
 """
 
@@ -32,14 +33,16 @@ HOSTILE = [
     [[1.0, 2.0], [3.0]],
     XlError("#N/A"),
     [[1.0]] * 100_000,
+    "x" * 100_000,
 ]
 
 
 def _internal(value: object) -> list[str]:
+    """Reasons that are "internal error", or that reprint more than ~300 characters of input."""
     if isinstance(value, list):
         return [r for v in value for r in _internal(v)]
-    if isinstance(value, XlError) and "internal error" in value.reason:
-        return [value.reason]
+    if isinstance(value, XlError) and ("internal error" in value.reason or len(value.reason) > 300):
+        return [value.reason[:200]]
     return []
 
 

@@ -76,9 +76,13 @@ def test_failure_reasons_are_per_element() -> None:
     assert np.isnan(res.vol[1:]).all()
 
 
-def test_price_at_intrinsic_is_zero_vol() -> None:
+def test_price_at_intrinsic_has_no_implied_vol() -> None:
+    """Within float resolution of intrinsic, every small vol gives the price: no number is shown
+    (the adversarial review saw 0.0 returned for a time value below resolution)."""
     res = implied_vol(black76_price("c", 120.0, 100.0, 1.0, 0.0), "c", 120.0, 100.0, 1.0)
-    assert res.reason == Reason.OK and res.vol == 0.0
+    assert res.reason == Reason.UNDETERMINED and np.isnan(res.vol)
+    res = implied_vol(50_000.0 + 1e-12, "c", 60_000.0, 10_000.0, 0.01)
+    assert res.reason == Reason.UNDETERMINED and np.isnan(res.vol)
 
 
 def test_deep_tail_and_high_vol_are_solved() -> None:
