@@ -335,6 +335,7 @@ class _Run:
         rows: list[int] = []
 
         def scratch_ref(k: int) -> str:
+            self._scratch_sheet()  # the sheet exists before a formula refers to it
             while len(rows) <= k:
                 self.scratch_rows += 1
                 rows.append(self.scratch_rows)

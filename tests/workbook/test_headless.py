@@ -373,3 +373,12 @@ def test_a_range_between_two_index_references(tmp_path: Path) -> None:
 
     v = values(book(tmp_path / "x.xlsx", fill))
     assert v("A3") == 60.0 and v("A4") == 140.0
+
+
+def test_a_nested_catalogue_call_in_a_book_without_any_other(tmp_path: Path) -> None:
+    """The first nested call of a book creates the scratch sheet its rewritten formula reads."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"] = '=ROUND(CQ_BLACK("C",100,100,1,0.2),4)*2'
+
+    assert values(book(tmp_path / "n.xlsx", fill))("A1") == pytest.approx(2 * round(7.965567455405804, 4))
