@@ -79,7 +79,7 @@ class HostFunction:
 FunctionTable = Mapping[str, HostFunction]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Call:
     id: int
     fn: HostFunction
@@ -382,7 +382,7 @@ class _Run:
                 args, fps = self._args(call, exprs, blocks)
                 if any(fp is None for fp in fps):
                     continue  # an argument is still pending
-                key = "\x00".join(fps)  # type: ignore[arg-type]
+                key = hash("\x00".join(fps))  # type: ignore[arg-type]  # 64-bit: a collision between passes ~1e-19
                 if seen.get(call.id) == key:
                     continue
                 seen[call.id] = key

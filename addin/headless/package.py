@@ -65,7 +65,7 @@ class Limits:
     array_cells: int = 1_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class FormulaCell:
     """A formula's anchor: the array range it fills (CSE or spill) and whether it is dynamic."""
 
