@@ -382,3 +382,24 @@ def test_a_nested_catalogue_call_in_a_book_without_any_other(tmp_path: Path) -> 
         ws["A1"] = '=ROUND(CQ_BLACK("C",100,100,1,0.2),4)*2'
 
     assert values(book(tmp_path / "n.xlsx", fill))("A1") == pytest.approx(2 * round(7.965567455405804, 4))
+
+
+def test_yearfrac_as_excel_computes_it(tmp_path: Path) -> None:
+    """Microsoft's "YEARFRAC function" with Excel's own rules, worked by hand: basis 0 is US
+    30/360 with the end-of-February rule (31 Jan → 31 Mar 2001: 60/360); basis 1 over more than
+    a year divides by the average year length of the years spanned (28 Feb 2001 → 29 Feb 2004:
+    1096 days / (1461/4)); dates are Excel's 1900 calendar (serial 200 is 18 July 1900, so
+    1 → 200 in 30/360 is 197/360); a bad basis is #NUM! before a date's error is looked at."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"], ws["B1"] = 36922.0, 36981.0  # 2001-01-31, 2001-03-31
+        ws["A2"], ws["B2"] = 36950.0, 38046.0  # 2001-02-28, 2004-02-29
+        ws["C1"], ws["C2"] = "=YEARFRAC(A1,B1,0)", "=YEARFRAC(A2,B2,1)"
+        ws["C3"], ws["C4"] = "=YEARFRAC(1,200,0)", "=YEARFRAC(1/0,200,-1)"
+        ws["C5"] = "=YEARFRAC(B1,A1,3)"  # order does not matter
+
+    v = values(book(tmp_path / "y.xlsx", fill))
+    assert v("C1") == pytest.approx(60 / 360, rel=1e-15)
+    assert v("C2") == pytest.approx(1096 / (1461 / 4), rel=1e-15)
+    assert v("C3") == pytest.approx(197 / 360, rel=1e-15)
+    assert v("C4") == ExcelError("#NUM!") and v("C5") == pytest.approx(59 / 365, rel=1e-15)
