@@ -81,7 +81,6 @@ class SheetInfo:
     part: str
     formulas: dict[tuple[int, int], FormulaCell] = field(default_factory=dict)
     cached: dict[tuple[int, int], Any] = field(default_factory=dict)
-    input_errors: list[tuple[int, int, str]] = field(default_factory=list)
     cells: int = 0
     error_cells: int = 0  # cells stored as errors (formula results and inputs), from the byte stream
 
@@ -297,9 +296,7 @@ def _cell(s: SheetInfo, cell: Any, limits: Limits, book: str, spans: dict[int, l
     if not cached:
         return False
     if f is None and not any(c1 <= col <= c2 for c1, c2 in spans.get(row, ())):
-        if cell.get("t") == "e" and v is not None:
-            s.input_errors.append((row, col, v.strip().upper()))
-        return False
+        return False  # an input cell (input error values are found through the engine: Run.read_input_errors)
     value = _value(cell.get("t"), v, inline)
     s.cached[(row, col)] = value
     return isinstance(value, _SharedIndex)
