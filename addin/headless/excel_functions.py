@@ -55,8 +55,9 @@ def _from_base(value: Any, base: int) -> int | ExcelError:
     return n
 
 
-def _from_decimal(value: Any) -> int | ExcelError:
-    """DEC2*'s number: a blank is 0, text must read as a number (empty text does not)."""
+def _whole(value: Any) -> int | ExcelError:
+    """A numeric argument as Excel reads it for these functions: a blank is 0, TRUE/FALSE and
+    text that is not a number are #VALUE!, inf/NaN #NUM!, the rest truncated to an integer."""
     if isinstance(value, ExcelError):
         return value
     if isinstance(value, bool):
@@ -77,16 +78,9 @@ def _places(value: Any) -> int | ExcelError | None:
     """``places`` as Excel checks it, before the number: truncated, 1 to 10, else #NUM!."""
     if value is None:
         return None
-    if isinstance(value, ExcelError):
-        return value
-    if isinstance(value, bool):
-        return ExcelError("#VALUE!")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return ExcelError("#VALUE!")
-    width = math.trunc(value)
+    width = _whole(value)
+    if isinstance(width, ExcelError):
+        return width
     return width if 1 <= width <= _WIDTH else _num_error()
 
 
@@ -131,7 +125,7 @@ def converter(source: str, target: str) -> Callable[[list[list[Any]]], list[Any]
         width = _places(args[1]) if len(args) > 1 and dst != 10 else None
         if isinstance(width, ExcelError):
             return width
-        n = _from_decimal(args[0]) if src == 10 else _from_base(args[0], src)
+        n = _whole(args[0]) if src == 10 else _from_base(args[0], src)
         if isinstance(n, ExcelError):
             return n
         if not _fits(n, dst):
@@ -227,18 +221,9 @@ def _yearfrac(start: int, end: int, basis: int) -> float:
 
 
 def _serial_arg(value: Any) -> int | ExcelError:
-    if isinstance(value, ExcelError):
-        return value
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        return ExcelError("#VALUE!")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return ExcelError("#VALUE!")
-    n = math.trunc(value)
+    n = _whole(value)
+    if isinstance(n, ExcelError):
+        return n
     return n if 0 <= n <= _MAX_SERIAL else _num_error()
 
 
