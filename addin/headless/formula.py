@@ -71,6 +71,8 @@ class Call:
 def bare_name(name: str) -> str:
     """``_xlfn._xlws.SORT`` / ``_xludf.cq_black`` -> ``SORT`` / ``CQ_BLACK``."""
     up = name.upper()
+    if not up.startswith("_X"):
+        return up
     for prefix in ("_XLFN._XLWS.", "_XLFN.", "_XLWS.", "_XLUDF.", "_XLL."):
         if up.startswith(prefix):
             return up[len(prefix) :]
@@ -211,6 +213,9 @@ _WHOLE = re.compile(r"^=\s*([A-Za-z_][\w.]*)\((.*)\)\s*$", re.S)
 
 def _split_args(inner: str) -> list[str] | None:
     """Top-level arguments of a call without nested calls (None if there is any parenthesis)."""
+    if not any(ch in inner for ch in "\"'({[)}]"):
+        parts = [a.strip() for a in inner.split(",")]
+        return parts if parts != [""] else []
     args, depth, quote, start = [], 0, "", 0
     for i, ch in enumerate(inner):
         if quote:
@@ -272,7 +277,9 @@ def _hoist(seq: list[Any], is_host: Any, scratch_ref: Any, calls: list[HostCall]
 
 def function_keys(text: str) -> set[str]:
     """The bare names of the functions a formula calls (cheap: a regex outside strings)."""
-    outside = re.sub(r'"(?:[^"]|"")*"', "", text)
+    if "(" not in text:
+        return set()
+    outside = re.sub(r'"(?:[^"]|"")*"', "", text) if '"' in text else text
     return {bare_name(m) for m in re.findall(r"([A-Za-z_][\w.]*)\(", outside)}
 
 
