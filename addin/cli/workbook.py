@@ -59,6 +59,10 @@ def _report(result: Result, out: TextIO) -> int:
         f"evaluate {result.seconds.get('evaluate', 0):.2f}, write {result.seconds.get('write', 0):.2f})",
         file=out,
     )
+    if s.kept:
+        print(f"{len(s.kept)} Excel-semantics rewrites the formula engine refused; those formulas ran as written:", file=out)
+        for line in s.kept[:SHOW_MAX]:
+            print(f"  {line}", file=out)
     errors = result.errors()
     if errors:
         print(f"{len(errors):,} formula cells are errors:", file=out)

@@ -28,9 +28,8 @@ from xlwings import XlwingsError
 from xlwings.server import arg, func
 
 from addin.excel import pool
-from addin.excel.render import render
 from udfs import CATALOGUE
-from udfs.catalogue import Spec, failure
+from udfs.catalogue import Spec
 from udfs.store import SCOPE
 
 __all__: list[str] = []
@@ -47,13 +46,15 @@ def _user() -> str:
 
 
 def _call(spec: Spec, args: tuple[Any, ...], user: str) -> Any:
+    """``spec`` in the caller's handle scope; a failure is shown on the cell, never retried."""
     token = SCOPE.set(user)
     try:
-        return render(spec.fn(*args))
-    except Exception as exc:
-        raise XlwingsError(failure(exc).reason[:MAX_MESSAGE]) from None
+        ok, value = pool.run(spec.name, args)
     finally:
         SCOPE.reset(token)
+    if not ok:
+        raise XlwingsError(str(value)[:MAX_MESSAGE])
+    return value
 
 
 def build(spec: Spec) -> Any:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openpyxl.formula.tokenizer import Token
+
 from addin.headless.formula import (
     HostCall,
     excel_dates,
@@ -44,7 +46,9 @@ from addin.headless.formula import (
     needs_dates,
     needs_index_ranges,
     needs_intersection,
+    parse,
     references,
+    render,
     split_ref,
 )
 from addin.headless.package import Limits, Package, engine_copy, scan
@@ -705,10 +709,6 @@ def _broadcast(grid: list[list[Any]], i: int, j: int) -> Any:
 
 def _relocate(expr: str, sheet: str) -> str:
     """An argument expression moved to the scratch sheet: sheet-less references get the formula's sheet."""
-    from openpyxl.formula.tokenizer import Token
-
-    from addin.headless.formula import parse, render
-
     nodes = parse("=" + expr)
 
     def fix(seq: list[Any]) -> None:

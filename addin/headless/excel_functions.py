@@ -85,11 +85,9 @@ def _places(value: Any) -> int | ExcelError | None:
 
 
 def _to_base(n: int, base: int, width: int | None) -> str | float | ExcelError:
+    """``n`` (already within the target's range, :func:`_fits`) in ``base``, ``width`` digits."""
     if base == 10:
         return float(n)
-    half = base**_WIDTH // 2
-    if not -half <= n < half:
-        return _num_error()
     if n < 0:
         return _digits(n + base**_WIDTH, base)  # 10 digits; places is ignored
     text = _digits(n, base)
