@@ -111,10 +111,14 @@ def _quote_books(quick: bool, repeats: int) -> dict[str, float | None]:
 
     out: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for rows, key in ((1_000, "quote_book_1k_s"), (10_000, "quote_book_10k_s")):
+        sizes = ((1_000, "quote_book_1k_s"), (10_000, "quote_book_10k_s"))
+        if not quick:
+            sizes += ((100_000, "quote_book_100k_s"),)
+        for rows, key in sizes:
             path = generate(Path(tmp) / f"book{rows}.xlsx", rows)
             time_recalc("clearquote", path)
-            out[key] = float(np.median([time_recalc("clearquote", path) for _ in range(1 if quick else repeats)]))
+            runs = 1 if (quick or rows >= 100_000) else repeats  # a 100k-row book takes about a minute a run
+            out[key] = float(np.median([time_recalc("clearquote", path) for _ in range(runs)]))
         out["quote_book_1k_formulas_s"] = time_recalc("formulas", Path(tmp) / "book1000.xlsx")
     return out
 
@@ -123,7 +127,9 @@ def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | s
     """Time every kernel on both paths and beside the peers; print a table (or one JSON object)."""
     n = 100_000 if quick else 1_000_000
     repeats = 3 if quick else 7
-    res: dict[str, float | str | None] = {"kernels": accel.backend()}
+    from bench.rfq import rfq_bench, simd_width
+
+    res: dict[str, float | str | None] = {"kernels": accel.backend(), "simd": simd_width()}
     cp, f, k, t, v = _inputs(n)
     with accel.using("numpy"):
         price = black76_price(cp, f, k, t, v)
@@ -150,6 +156,7 @@ def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | s
     from bench.margin import margin_bench
 
     res.update(margin_bench(quick))
+    res.update(rfq_bench(quick))
     res.update(_quote_books(quick, 3))
     fast = {
         key: value for key, value in res.items() if key.endswith(("_ns", "_us")) and "numpy" not in key and "quantlib" not in key
@@ -200,8 +207,19 @@ _TABLE = (
         "naive numpy",
         50.0,
     ),
-    ("quote book 1,000 rows, end to end, s", "quote_book_1k_s", None, "quote_book_1k_formulas_s", "formulas ExcelModel", None),
+    ("quote book 1,000 rows, end to end, s", "quote_book_1k_s", None, "quote_book_1k_formulas_s", "formulas ExcelModel", 0.15),
     ("quote book 10,000 rows, end to end, s", "quote_book_10k_s", None, None, "", 1.0),
+    ("quote book 100,000 rows, end to end, s", "quote_book_100k_s", None, None, "", 10.0),
+    (
+        "500 per-row CQ_RFQ, 1,000-pos. book, warm, s",
+        "rfq_per_row_500_s",
+        None,
+        "rfq_batch_500_s",
+        "one CQ_RFQ over the 500",
+        1.0,
+    ),
+    ("  the first call (builds the book's basis), s", "rfq_first_call_s", None, None, "", None),
+    ("10,000 RFQs in one CQ_RFQ, 1,000-pos. book, s", "rfq_batch_10k_s", None, None, "", None),
 )
 
 
@@ -211,13 +229,13 @@ def _fmt(value: float | None) -> str:
 
 def _print_table(res: dict[str, float | str | None]) -> None:
     unit = {"_ns": "ns", "_us": "us", "_ms": "ms", "_mb": "MB", "_s": "s"}
-    print(f"kernels in use: {res['kernels']}   (same inputs for every column; medians of repeats)")
+    print(f"kernels in use: {res['kernels']}   SIMD: {res['simd']}   (same inputs for every column; medians of repeats)")
     print(
         f"{'measure':46s} {'unit':>4s} {'clearquote':>12s} {'numpy path':>12s} {'peer':>12s} {'peer/ours':>9s} {'target':>7s}  peer"
     )
     for label, ours, numpy_key, peer, peer_name, target in _TABLE:
         u = next(v for k, v in unit.items() if ours.endswith(k))
         value, base, other = res.get(ours), res.get(numpy_key) if numpy_key else None, res.get(peer) if peer else None
-        ratio = f"{other / value:9.1f}" if (value and other) else f"{'':9s}"
+        ratio = f"{other / value:9.{2 if other / value < 10 else 1}f}" if (value and other) else f"{'':9s}"
         tgt = f"{target:7g}" if target is not None else f"{'':7s}"
         print(f"{label:46s} {u:>4s} {_fmt(value)} {_fmt(base)} {_fmt(other)} {ratio} {tgt}  {peer_name}")

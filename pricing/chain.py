@@ -7,6 +7,7 @@ option (1 option = 1 coin); ``mark_iv`` is in percent; ``underlying_price`` is t
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,18 @@ class OptionChain:
     mark_price: FloatArray
     bid_price: FloatArray
     ask_price: FloatArray
+
+    @functools.cached_property
+    def quoted_half_spreads(self) -> tuple[np.ndarray, FloatArray]:
+        """(sorted names, half bid-ask spread in coin) of the options quoted on both sides.
+
+        Computed once per chain: the margin add-ons look a trade's legs up here on every call.
+        """
+        quoted = np.isfinite(self.bid_price) & np.isfinite(self.ask_price) & (self.ask_price >= self.bid_price)
+        names = np.asarray(self.names, dtype=str)[quoted]
+        half = 0.5 * (self.ask_price - self.bid_price)[quoted]
+        order = np.argsort(names)
+        return names[order], half[order]
 
     def __len__(self) -> int:
         return len(self.names)

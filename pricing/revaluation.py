@@ -119,6 +119,21 @@ class PositionState:
     delta_premium_adjusted: FloatArray
     vega_usd: FloatArray
 
+    def scaled(self, quantity: FloatArray) -> PositionState:
+        """The state of the same positions at ``quantity`` times the quantity this state was taken at
+        (value, deltas and vega scale; time, forward, spot and vol do not)."""
+        q = np.asarray(quantity, dtype=np.float64)
+        return PositionState(
+            self.t_years,
+            self.forward,
+            self.spot,
+            self.vol,
+            self.value_usd * q,
+            self.delta_coin * q,
+            self.delta_premium_adjusted * q,
+            self.vega_usd * q,
+        )
+
     def take(self, rows: np.ndarray) -> PositionState:
         """The state of the positions at ``rows``."""
         return PositionState(*(getattr(self, f)[rows] for f in PositionState.__dataclass_fields__))

@@ -9,7 +9,7 @@ import numpy as np
 from pricing.errors import DataError, PricingInputError
 from pricing.margin.backtest import BacktestResult, backtest
 from pricing.margin.call import intraday_margin_call
-from pricing.margin.engine import MarginResult, margin, marginal_im
+from pricing.margin.engine import MarginResult, TradeLegs, margin, margin_basis, trade_margins
 from pricing.portfolio import Portfolio, concat, empty_portfolio, portfolio_from_rows
 from udfs.catalogue import excel_function
 from udfs.excel import (
@@ -241,13 +241,17 @@ def im_delta(portfolio: Any, trades: Any, market: Any, model: Any = "hvar", para
     Notes: every candidate is repriced once over the scenario set and added to the book's
     scenario P&L vector; the IM of each sum is taken per candidate (pricing.margin.engine).
     """
-    book, _, bundle, m, addons, _ = _setup(portfolio, market, model, params)
+    book, pkey, bundle, m, addons, values = _setup(portfolio, market, model, params)
     cands, ok, errors = _trades(trades)
     out = np.full((len(errors), 1), np.nan)
     if len(cands):
-        res = marginal_im(book, cands, bundle.market, m, addons)
-        after = np.where(cands.quantity >= 0, res.im_buy, res.im_sell)
-        out[ok, 0] = after - res.im_base
+        # The book's basis (its scenario P&L, IM and holdings) is built once per book, market, model
+        # and parameters; each per-row formula then reprices only its own trade.
+        key = content_key("im-basis", pkey, bundle.key, str(scalar(model, "model")).strip().lower(), sorted(values.items()))
+        basis = STORE.get("IM_BASIS", key, lambda: margin_basis(book, bundle.market, m, addons, cands)).for_trades(cands)
+        size = np.abs(cands.quantity)
+        buy, sell = trade_margins(basis, TradeLegs.single(cands.with_quantity(size)))
+        out[ok, 0] = np.where(cands.quantity >= 0, buy, sell) - basis.im0
     return output(out, np.array(errors, dtype=object).reshape(-1, 1))
 
 

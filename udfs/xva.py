@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from pricing.errors import DataError, PricingInputError
-from pricing.revaluation import position_state
 from pricing.xva.adjustments import (
     ccp_default_params,
     ccva,
@@ -21,7 +20,8 @@ from pricing.xva.adjustments import (
 )
 from pricing.xva.profiles import grid as time_grid
 from pricing.xva.profiles import profile as runoff_profile
-from pricing.xva.quote import all_in_price, quote_book, rfq_trades
+from pricing.xva.quote import QuoteBasis, QuoteTable, all_in_price, quote_rfqs
+from pricing.xva.rfq import parse_rfqs
 from udfs.args import CP
 from udfs.catalogue import excel_function
 from udfs.excel import (
@@ -29,6 +29,7 @@ from udfs.excel import (
     InputError,
     XlError,
     broadcast,
+    content_key,
     first_error,
     is_blank,
     numbers,
@@ -42,7 +43,8 @@ from udfs.excel import (
 )
 from udfs.excel import params as name_values
 from udfs.margin import PORTFOLIO_DOC, portfolio_arg
-from udfs.market import RFQ_HELP, addons_arg, market_arg, model_arg, quote_params_arg, table_rows
+from udfs.market import MARGIN_HELP, RFQ_HELP, addons_arg, market_arg, model_arg, quote_params_arg, table_rows
+from udfs.store import STORE
 
 XVA = "clearquote xva"
 RATE = "decimal: 0.05 = 5%"
@@ -411,35 +413,42 @@ def rfq(rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any
     model = model_arg(values.get("model"), values, bundle)
     qp = quote_params_arg(values)
     accept = scalar_bool(values.get("accept"), "accept", default=False)
-    book, _ = portfolio_arg(portfolio)
+    view = scalar_choice(values.get("columns"), "columns", RFQ_VIEWS, default="summary")
+    book, pkey = portfolio_arg(portfolio)
     t = table(rfqs, "rfqs", any_of=(("instrument", "instrument_name", "legs"),), positional=("instrument", "side", "quantity"))
     rows = table_rows(t)
-    errors: list[XlError | None] = []
-    for i, row in enumerate(rows):
-        bad = first_error(t.rows[i])
-        try:
-            if bad is not None:
-                raise PricingInputError(f"{t.where(i)}: {bad.reason or bad}")
-            # Expired legs or an underlying the market lacks would fail the whole batch later.
-            position_state(rfq_trades([row], bundle.market)[0], bundle.market)
-            errors.append(None)
-        except (PricingInputError, DataError) as exc:
-            message = str(exc).replace("rfqs, row 2", t.where(i))
-            errors.append(XlError("#VALUE!", message if message.startswith("rfqs, row") else f"{t.where(i)}: {message}"))
-    view = scalar_choice(values.get("columns"), "columns", RFQ_VIEWS, default="summary")
+    cell_errors = [first_error(t.rows[i]) for i in range(len(rows))]
+    batch = parse_rfqs(
+        [None if e is not None else r for r, e in zip(rows, cell_errors)],
+        bundle.market,
+        [t.where(i) for i in range(len(rows))],
+        refused=[None if e is None else f"{t.where(i)}: {e.reason or e}" for i, e in enumerate(cell_errors)],
+    )
     columns = RFQ_SIDE_COLUMNS if view == "sides" else RFQ_COLUMNS
-    good = [r for r, e in zip(rows, errors) if e is None]
-    quotes = iter(quote_book(good, book, bundle.market, model, qp, addons_arg(values), accept=accept) if good else [])
-    out: list[list[Any]] = []
-    for e in errors:
-        if e is not None:
-            out.append([e] * len(columns))
-            continue
-        q = next(quotes)
-        if view == "sides":
-            xva = [q[f"{s}_{k}"] for s in ("bid", "ask") for k in _XVA]
-        else:
-            s = "bid" if q["side"] == "sell" else "ask"
-            xva = [q[f"{s}_{k}"] for k in _XVA]
-        out.append([q["base"], q["delta_im_bid"], q["delta_im_ask"], *xva, q.get("bid_price", ""), q.get("ask_price", "")])
+    out: list[list[Any]] = [[XlError("#VALUE!", why)] * len(columns) if why else [] for why in batch.reasons]
+    if batch.trades.count:
+        margin_values = sorted((k, v) for k, v in values.items() if k in MARGIN_HELP or k == "model")
+        key = content_key("rfq-basis", pkey, bundle.key, margin_values)
+        basis = STORE.get(
+            "RFQ_BASIS", key, lambda: QuoteBasis.build(book, bundle.market, model, addons_arg(values), batch.trades.legs)
+        )
+        for row, cells in zip(batch.rows.tolist(), _rfq_cells(quote_rfqs(batch, basis, qp, accept=accept), view)):
+            out[row] = cells
     return titled(headers, columns, out, default=True)
+
+
+def _rfq_cells(q: QuoteTable, view: str) -> list[list[Any]]:
+    """One row of cells per quoted trade: base, both ΔIM, the XVA (the requested side's, or both), bid, ask."""
+    keys = ("fva_im", "kva", "mva_vm", "ccva")
+    summary_side = np.array([s == "sell" for s in q.sides])  # a client sell is quoted on the bid
+    cols = [q.base, q.bid["delta_im"], q.ask["delta_im"]]
+    if view == "sides":
+        cols += [q.bid[k] for k in keys] + [q.spread] + [q.ask[k] for k in keys] + [q.spread]
+    else:
+        cols += [np.where(summary_side, q.bid[k], q.ask[k]) for k in keys] + [q.spread]
+    cols += [q.bid["price"], q.ask["price"]]
+    values = np.column_stack(cols)
+    cells = values.astype(object)
+    unquoted = np.isnan(values[:, -2:])  # only a price can be absent: the side the client did not ask for
+    cells[:, -2:][unquoted] = ""
+    return cells.tolist()

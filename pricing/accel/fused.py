@@ -208,16 +208,20 @@ def fused_marginal_tail(
     plan: RevaluationPlan,
     grid: ScenarioGrid,
     weight: FloatArray,
+    starts: np.ndarray,
     rule: str,
     base_pnl: FloatArray,
     n_core: int,
     k_core: int,
     k_stress: int,
 ) -> FloatArray:
-    """(C, 8): VaR, ES, stressed VaR, stressed ES of base + weight x candidate, then of base - weight x candidate."""
+    """(T, 8): VaR, ES, stressed VaR, stressed ES of base + trade t, then of base - trade t.
+
+    Trade t is the plan rows ``starts[t]:starts[t + 1]`` with ``weight`` (signed quantity x units).
+    """
     from pricing.accel.scenario import marginal_tail
 
-    out = np.empty((plan.kind.size, 8))
+    out = np.empty((np.asarray(starts).size - 1, 8))
     marginal_tail(
         plan.kind,
         plan.omega,
@@ -229,6 +233,7 @@ def fused_marginal_tail(
         plan.svi,
         grid.row,
         np.ascontiguousarray(weight, dtype=np.float64),
+        np.ascontiguousarray(starts, dtype=np.int64),
         grid.ret,
         grid.growth,
         grid.inv_growth,
@@ -309,9 +314,13 @@ class FusedScenarios:
         sub = ScenarioGrid(ret, growth, inv_growth, factor, add, g.row)
         return fused_pnl_matrix(self.plan, sub, self.rule, coin=False).usd
 
-    def tails(self, size: FloatArray, base_pnl: FloatArray, k_core: int, k_stress: int) -> FloatArray:
-        """(C, 8) tail measures of base +/- size x each position (see :func:`fused_marginal_tail`)."""
-        weight = np.asarray(size, dtype=np.float64) * self.plan.units
+    def tails(self, quantity: FloatArray, starts: np.ndarray, base_pnl: FloatArray, k_core: int, k_stress: int) -> FloatArray:
+        """(T, 8) tail measures of base +/- each trade (see :func:`fused_marginal_tail`).
+
+        ``quantity`` is each position's signed quantity in its trade; trade t is the positions
+        ``starts[t]:starts[t + 1]``.
+        """
+        weight = np.asarray(quantity, dtype=np.float64) * self.plan.units
         return fused_marginal_tail(
-            self.plan, self.grid, weight, self.rule, np.asarray(base_pnl)[self.order], self.n_core, k_core, k_stress
+            self.plan, self.grid, weight, starts, self.rule, np.asarray(base_pnl)[self.order], self.n_core, k_core, k_stress
         )

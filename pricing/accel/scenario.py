@@ -9,11 +9,11 @@ one normalised Black-76 price and a few multiplies, vectorised over scenarios.
 * :func:`pnl_matrix` writes the (P, S) USD (and coin) P&L, parallel over positions.
 * :func:`pnl_sum` returns sum_p q_p P&L(p, s), parallel over blocks of scenarios: no (P, S)
   matrix and no float reduction across threads.
-* :func:`marginal_tail` takes a base P&L vector and C candidates and returns, per candidate and
-  direction, the VaR (k-th smallest P&L, negated) and the ES (mean of the k smallest, negated)
+* :func:`marginal_tail` takes a base P&L vector and T trades (each one or more legs) and returns,
+  per trade and direction, the VaR (k-th smallest P&L, negated) and the ES (mean of the k smallest, negated)
   on the core scenarios and on the stressed ones, by keeping the k smallest values seen in a
-  sorted buffer: O(S) per candidate with ~k log(S/k) insertions, and no (C, S) matrix. The
-  candidates are spread over threads; each needs one S-vector of scratch.
+  sorted buffer: O(S) per trade with ~k log(S/k) insertions, and no (T, S) matrix. The
+  trades are spread over threads; each needs two S-vectors of scratch.
 
 Position kinds: :data:`LIVE` option (T' > 0), :data:`EXPIRED` option (intrinsic at the shocked
 forward), :data:`LINEAR` (futures and perpetuals: unit P&L = g e^r - base, see
@@ -296,6 +296,7 @@ def marginal_tail(
     svi: Any,
     und: Any,
     weight: Any,
+    starts: Any,
     ret: Any,
     growth: Any,
     inv_growth: Any,
@@ -308,51 +309,55 @@ def marginal_tail(
     k_stress: Any,
     out: Any,
 ) -> None:
-    """out[c, :] = (VaR, ES, stressed VaR, stressed ES) for +weight and then -weight of candidate c.
+    """out[t, :] = (VaR, ES, stressed VaR, stressed ES) of base + trade t, then of base - trade t.
 
-    ``base_pnl`` (S,) is the portfolio's scenario P&L; scenarios [0, n_core) are the core set,
-    [n_core, S) the stressed one (``k_stress`` is ignored when it is empty).
+    Trade t is the legs ``starts[t]:starts[t + 1]`` (rows of the plan, weight = signed quantity x
+    units); a single-leg candidate is a trade of one leg. ``base_pnl`` (S,) is the portfolio's
+    scenario P&L; scenarios [0, n_core) are the core set, [n_core, S) the stressed one
+    (``k_stress`` is ignored when it is empty). Each trade needs two S-vectors of scratch.
     """
-    n_cand = kind.size
+    n_trade = starts.size - 1
     n_scen = ret.shape[1]
-    for p in prange(n_cand):
-        pnl = np.empty(n_scen)
-        _unit_usd_row(
-            p,
-            und[p],
-            0,
-            n_scen,
-            kind,
-            omega,
-            lk,
-            ek,
-            g,
-            base_usd,
-            sqrt_t1,
-            svi,
-            ret,
-            growth,
-            inv_growth,
-            factor,
-            add,
-            sticky_moneyness,
-            pnl,
-        )
-        wp = weight[p]
-        for s in range(n_scen):
-            pnl[s] *= wp
+    for t in prange(n_trade):
+        pnl = np.zeros(n_scen)
+        row = np.zeros(n_scen)
+        for p in range(starts[t], starts[t + 1]):
+            _unit_usd_row(
+                p,
+                und[p],
+                0,
+                n_scen,
+                kind,
+                omega,
+                lk,
+                ek,
+                g,
+                base_usd,
+                sqrt_t1,
+                svi,
+                ret,
+                growth,
+                inv_growth,
+                factor,
+                add,
+                sticky_moneyness,
+                row,
+            )
+            wp = weight[p]
+            for s in range(n_scen):
+                pnl[s] += wp * row[s]
         buf = np.empty(max(k_core, k_stress, 1))
-        x = np.empty(n_scen)
+        x = row  # the leg buffer is free now: reuse it for base +/- trade
         for d in range(2):
             sign = 1.0 if d == 0 else -1.0
             for s in range(n_scen):
                 x[s] = base_pnl[s] + sign * pnl[s]
             var, es = _tail(x, 0, n_core, k_core, buf)
-            out[p, 4 * d] = var
-            out[p, 4 * d + 1] = es
+            out[t, 4 * d] = var
+            out[t, 4 * d + 1] = es
             if n_scen > n_core:
                 svar, ses = _tail(x, n_core, n_scen, k_stress, buf)
             else:
                 svar, ses = math.nan, math.nan
-            out[p, 4 * d + 2] = svar
-            out[p, 4 * d + 3] = ses
+            out[t, 4 * d + 2] = svar
+            out[t, 4 * d + 3] = ses

@@ -90,16 +90,13 @@ def half_spreads_usd(portfolio: Portfolio, market: Market, state: PositionState,
     out = np.where(opt, params.half_spread_vol * np.abs(state.vega_usd), 0.0)
     names = np.asarray(portfolio.names, dtype=str)
     for u, chain in market.chains.items():
-        quoted = np.isfinite(chain.bid_price) & np.isfinite(chain.ask_price) & (chain.ask_price >= chain.bid_price)
-        chain_names = np.asarray(chain.names, dtype=str)[quoted]
-        half = 0.5 * (chain.ask_price - chain.bid_price)[quoted]
-        order = np.argsort(chain_names)
+        chain_names, half = chain.quoted_half_spreads
         rows = np.flatnonzero(opt & (portfolio.underlying == u))
-        if rows.size == 0 or order.size == 0:
+        if rows.size == 0 or chain_names.size == 0:
             continue
-        pos = np.clip(np.searchsorted(chain_names[order], names[rows]), 0, order.size - 1)
-        hit = chain_names[order][pos] == names[rows]
-        out[rows[hit]] = half[order][pos[hit]] * chain.spot * size[rows[hit]]
+        pos = np.clip(np.searchsorted(chain_names, names[rows]), 0, chain_names.size - 1)
+        hit = chain_names[pos] == names[rows]
+        out[rows[hit]] = half[pos[hit]] * chain.spot * size[rows[hit]]
     fut = ~opt
     out[fut] = params.future_half_spread_bps * 1e-4 * state.forward[fut] * size[fut]
     return out * params.liquidity_stress_multiplier

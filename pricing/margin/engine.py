@@ -27,6 +27,7 @@ paths give the same numbers (``tests/accel``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -40,7 +41,7 @@ from pricing.margin.addons import AddOnParams, apc_floor, concentration_addon, d
 from pricing.portfolio import Portfolio, concat
 from pricing.revaluation import Market, PositionState, position_state
 
-#: Candidates repriced per block in :func:`marginal_im` (block x D floats stay ~30 MB at D = 1,824).
+#: Legs repriced per block on the matrix path (block x D floats stay ~30 MB at D = 1,824).
 CANDIDATE_BLOCK = 2048
 
 
@@ -88,7 +89,11 @@ class MarginModel(Protocol):
         """True for a replica of a venue's own model (no APC unless asked), False for a CCP-style model."""
 
     def prepare(self, portfolio: Portfolio, market: Market) -> Any:
-        """Everything fixed for a portfolio and its candidates (scenario set, tiers, ...)."""
+        """Everything fixed for a portfolio and its candidates (scenario set, tiers, ...).
+
+        It may depend on the market and on the set of (underlying, expiry tier, settlement, kind)
+        the portfolio holds, nothing else (:meth:`MarginBasis.for_trades` relies on it).
+        """
 
     def contributions(self, portfolio: Portfolio, market: Market, layout: Any, state: PositionState) -> Contributions:
         """Per-contract contributions of each position."""
@@ -115,9 +120,10 @@ class FusedMarginModel(MarginModel, Protocol):
         """The fused view of ``portfolio`` on ``layout`` (None: use the matrix path)."""
 
     def fused_marginal(
-        self, fused: FusedScenarios, size: FloatArray, base_linear: FloatArray, layout: Any
+        self, fused: FusedScenarios, quantity: FloatArray, starts: np.ndarray, base_linear: FloatArray, layout: Any
     ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
-        """Model parts of IM(P + size x c) and IM(P - size x c) per candidate c."""
+        """Model parts of IM(P + trade) and IM(P - trade) per trade: the fused positions
+        ``starts[t]:starts[t + 1]`` with their signed ``quantity``."""
 
     def allocate_fused(self, fused: FusedScenarios, quantity: FloatArray, linear: FloatArray, layout: Any) -> FloatArray:
         """Each position's share of core IM, from the fused view."""
@@ -201,11 +207,24 @@ class _Fused:
     addons: Contributions
 
 
-def _fused(model: MarginModel, portfolio: Portfolio, market: Market, setup: _Setup, params: AddOnParams) -> _Fused | None:
-    """The fused view when the model has one and the kernels are on (else None: matrix path)."""
+def _fused(
+    model: MarginModel,
+    portfolio: Portfolio,
+    market: Market,
+    setup: _Setup,
+    params: AddOnParams,
+    unit_state: PositionState | None = None,
+) -> _Fused | None:
+    """The fused view when the model has one and the kernels are on (else None: matrix path).
+
+    ``unit_state`` is the positions' state at quantity 1, when the caller has it already.
+    """
     if not isinstance(model, FusedMarginModel) or not accel.enabled() or not len(portfolio):
         return None
-    unit, state = _unit(portfolio, market)
+    if unit_state is None:
+        unit, state = _unit(portfolio, market)
+    else:
+        unit, state = portfolio.with_quantity(np.ones(len(portfolio))), unit_state
     scen = model.fused(unit, market, setup.layout, state)
     return None if scen is None else _Fused(scen, _addon_columns(unit, market, setup, params, state))
 
@@ -345,10 +364,10 @@ def margin(
 
 @dataclass(frozen=True)
 class MarginalResult:
-    """ΔIM of each candidate against the portfolio alone, both directions, USD.
+    """ΔIM of each trade against the portfolio alone, both directions, USD.
 
-    ``delta_buy[c] = IM(P + q_c · c) - IM(P)``, ``delta_sell[c] = IM(P - q_c · c) - IM(P)``
-    (the dealer buys or sells |q_c| contracts of candidate c).
+    ``delta_buy[t] = IM(P + trade_t) - IM(P)``, ``delta_sell[t] = IM(P - trade_t) - IM(P)``
+    (the dealer buys or sells the trade: its legs with their signed quantities, or the reverse).
     """
 
     im_base: float
@@ -365,8 +384,217 @@ class MarginalResult:
         return self.im_sell - self.im_base
 
 
+#: Layout variants one basis keeps (a SPAN or Deribit trade on a new expiry gets its own).
+_BASIS_VARIANTS = 8
+
+
+@dataclass(frozen=True, eq=False)
+class MarginBasis:
+    """What marginal IM needs of a portfolio that no trade changes, built once and reused.
+
+    The portfolio's aggregate vectors (its scenario P&L, risk-array sums, add-on columns), its
+    IM and model-risk state, and its net holding per instrument, all on ``setup``'s layout.
+    Every ΔIM call against the same book, market, model and add-ons can start from here and
+    reprice only its own trades: :func:`trade_margins`, :func:`sequential_margins`.
+    """
+
+    portfolio: Portfolio
+    market: Market
+    model: MarginModel
+    params: AddOnParams
+    setup: _Setup
+    lin0: FloatArray
+    ext0: FloatArray
+    im0: float
+    held_names: np.ndarray
+    held_net: FloatArray
+    layout_key: Any
+    book_features: frozenset[tuple[Any, ...]] = frozenset()
+    covers_book_only: bool = True
+    _variants: dict[Any, MarginBasis] = field(default_factory=dict, compare=False, repr=False)
+
+    def held(self, names: tuple[str, ...]) -> FloatArray:
+        """Net quantity the portfolio holds in each of ``names`` (0 if none)."""
+        if not self.held_names.size:
+            return np.zeros(len(names))
+        want = np.asarray(names, dtype=self.held_names.dtype)
+        at = np.minimum(np.searchsorted(self.held_names, want), self.held_names.size - 1)
+        return np.where(self.held_names[at] == want, self.held_net[at], 0.0)
+
+    def for_trades(self, trades: Portfolio) -> MarginBasis:
+        """This basis if its layout already covers ``trades``, else the basis on the layout of
+        portfolio + trades (kept: a SPAN or Deribit trade on a new expiry widens the layout).
+
+        A layout is a function of the universe's (underlying, expiry tier, settlement, kind)
+        set (:meth:`MarginModel.prepare`), so trades that add none to the book's keep the
+        book's layout without asking the model.
+        """
+        if self.covers_book_only and layout_features(trades) <= self.book_features:
+            return self
+        key = layout_key(self.model.prepare(_universe(self.portfolio, trades), self.market))
+        if key == self.layout_key:
+            return self
+        hit = self._variants.get(key)
+        if hit is None:
+            hit = margin_basis(self.portfolio, self.market, self.model, self.params, trades)
+            if len(self._variants) >= _BASIS_VARIANTS:
+                self._variants.pop(next(iter(self._variants)))
+            self._variants[key] = hit
+        return hit
+
+
+def layout_features(portfolio: Portfolio) -> frozenset[tuple[Any, ...]]:
+    """The distinct (underlying, expiry tier, inverse, kind) of the positions: what a layout depends on."""
+    if not len(portfolio):
+        return frozenset()
+    table = zip(
+        np.asarray(portfolio.underlying, dtype=str).tolist(),
+        portfolio.tier_keys().tolist(),
+        np.asarray(portfolio.inverse, dtype=bool).tolist(),
+        np.asarray(portfolio.kind).tolist(),
+    )
+    return frozenset(table)
+
+
+def layout_key(layout: Any) -> Any:
+    """A hashable key equal for equal layouts: small arrays by content, large ones (scenario
+    sets, which the models build once per window and share) by identity; the basis holding the
+    layout keeps that identity from being reused."""
+    if dataclasses.is_dataclass(layout) and not isinstance(layout, type):
+        return (type(layout).__name__, *(layout_key(getattr(layout, f.name)) for f in dataclasses.fields(layout)))
+    if isinstance(layout, dict):
+        return tuple(sorted((str(k), layout_key(v)) for k, v in layout.items()))
+    if isinstance(layout, np.ndarray):
+        return (layout.dtype.str, layout.shape, layout.tobytes()) if layout.size <= 1024 else ("id", id(layout))
+    if isinstance(layout, (tuple, list)):
+        return tuple(layout_key(v) for v in layout)
+    return layout
+
+
+def margin_basis(
+    portfolio: Portfolio,
+    market: Market,
+    model: MarginModel,
+    addons: AddOnParams | None = None,
+    trades: Portfolio | None = None,
+) -> MarginBasis:
+    """The :class:`MarginBasis` of ``portfolio`` on the layout of portfolio + ``trades``.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        Current positions (may be empty).
+    market, model, addons :
+        As for :func:`margin`.
+    trades : Portfolio, optional
+        Trades the basis must cover (their underlyings and expiries join the layout).
+
+    Returns
+    -------
+    MarginBasis
+
+    Notes
+    -----
+    The model-risk add-on state (backtest failing or not) is the portfolio's and holds for every
+    trade priced from this basis: one trade does not re-run the backtest.
+    """
+    params = addons or AddOnParams()
+    universe = _universe(portfolio, trades) if trades is not None and len(trades) else portfolio
+    if not len(universe):
+        raise PricingInputError("margin_basis: the portfolio and the trades are both empty")
+    setup = _setup(model, universe, market, params)
+    if len(portfolio):
+        fz0 = _fused(model, portfolio, market, setup, params)
+        if fz0 is None:
+            contrib = _contrib_with_addons(model, portfolio, market, setup, params)
+            lin0, ext0 = contrib.aggregate(portfolio.quantity, portfolio.names)
+        else:
+            lin0, ext0 = _fused_aggregate(fz0, portfolio)
+        setup = _with_backtest(model, setup, lin0, params)
+        im0 = float(_assemble(model, lin0[None], ext0[None], setup, market, params)["total"][0])
+        first, net = net_by_instrument(portfolio.names, portfolio.quantity)
+        names = np.asarray(portfolio.names, dtype=str)[first]
+    else:
+        assert trades is not None
+        probe = _contrib_with_addons(model, trades.select(np.arange(1)), market, setup, params)
+        lin0, ext0 = np.zeros(probe.linear.shape[1]), np.zeros(probe.long.shape[1])
+        im0, names, net = 0.0, np.zeros(0, dtype=str), np.zeros(0)
+    order = np.argsort(names)
+    book = layout_features(portfolio)
+    return MarginBasis(
+        portfolio,
+        market,
+        model,
+        params,
+        setup,
+        lin0,
+        ext0,
+        im0,
+        names[order],
+        net[order],
+        layout_key(setup.layout),
+        book,
+        trades is None or layout_features(trades) <= book,
+    )
+
+
 def _universe(portfolio: Portfolio, candidates: Portfolio) -> Portfolio:
     return concat([portfolio, candidates])
+
+
+@dataclass(frozen=True)
+class TradeLegs:
+    """Trades as runs of legs: trade t is ``legs.select(starts[t]:starts[t + 1])`` with its
+    signed quantities (the dealer buying the trade)."""
+
+    legs: Portfolio
+    starts: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int(self.starts.size - 1)
+
+    @staticmethod
+    def single(candidates: Portfolio) -> TradeLegs:
+        """One trade per row."""
+        return TradeLegs(candidates, np.arange(len(candidates) + 1, dtype=np.int64))
+
+    @staticmethod
+    def grouped(candidates: Portfolio, groups: np.ndarray) -> tuple[TradeLegs, np.ndarray]:
+        """Rows grouped by trade id (0..T-1; an id with no rows is an empty trade), and the row order used."""
+        g = np.asarray(groups)
+        if g.shape != (len(candidates),) or not np.issubdtype(g.dtype, np.integer) or (g.size and g.min() < 0):
+            raise PricingInputError("groups: one non-negative integer trade id per candidate row")
+        order = np.argsort(g, kind="stable")
+        n = int(g.max()) + 1 if g.size else 0
+        starts = np.searchsorted(g[order], np.arange(n + 1)).astype(np.int64)
+        return TradeLegs(candidates.select(order), starts), order
+
+    def names(self) -> tuple[str, ...]:
+        legs = self.legs.names
+        return tuple(" + ".join(legs[self.starts[t] : self.starts[t + 1]]) for t in range(self.count))
+
+    def sum_rows(self, x: FloatArray) -> FloatArray:
+        """(T, k) sums of the rows of ``x`` (one per leg) over each trade's legs."""
+        out = np.zeros((self.count, x.shape[1]))
+        full = self.starts[:-1] < self.starts[1:]
+        if full.any():
+            out[full] = np.add.reduceat(x, self.starts[:-1][full], axis=0)
+        return out
+
+    def blocks(self, max_legs: int) -> list[tuple[int, int]]:
+        """Runs of whole trades [t0, t1) with at most ``max_legs`` legs (at least one trade) each."""
+        out, t0 = [], 0
+        while t0 < self.count:
+            t1 = int(np.searchsorted(self.starts, self.starts[t0] + max_legs, side="right")) - 1
+            t1 = min(max(t1, t0 + 1), self.count)
+            out.append((t0, t1))
+            t0 = t1
+        return out
+
+    def take(self, t0: int, t1: int) -> TradeLegs:
+        lo, hi = int(self.starts[t0]), int(self.starts[t1])
+        return TradeLegs(self.legs.select(np.arange(lo, hi)), self.starts[t0 : t1 + 1] - lo)
 
 
 def marginal_im(
@@ -386,156 +614,188 @@ def marginal_im(
     portfolio : Portfolio
         Current positions (may be empty).
     candidates : Portfolio
-        One row per candidate; |quantity| is the trade size in contracts (its sign is ignored:
-        both directions are returned).
+        One row per candidate; without ``groups``, |quantity| is the trade size in contracts
+        (its sign is ignored: both directions are returned).
     market, model, addons :
         As for :func:`margin`.
     block : int
-        Candidates repriced at once (memory is O(block x scenarios)).
+        Legs repriced at once on the matrix path (memory is O(block x scenarios)).
     groups : array of int, optional
         Trade id of each candidate row (multi-leg structures): rows sharing an id are one trade,
-        with their signed quantities; the result has one entry per id (0..G-1).
+        with their signed quantities; the result has one entry per id (0..T-1).
 
     Returns
     -------
     MarginalResult
-        IM now, and IM after buying and after selling each candidate (USD).
+        IM now, and IM after buying and after selling each trade (USD).
 
     Notes
     -----
-    The model-risk add-on state (backtest failing or not) is that of the current portfolio
-    and is held for the candidates: one trade does not re-run the backtest.
+    :func:`margin_basis` then :func:`trade_margins`; see there.
     """
     params = addons or AddOnParams()
     if len(candidates) == 0:
         return MarginalResult(margin(portfolio, market, model, params).total, np.zeros(0), np.zeros(0), ())
+    if groups is None:
+        trades = TradeLegs.single(candidates.with_quantity(np.abs(candidates.quantity)))
+    else:
+        trades, _ = TradeLegs.grouped(candidates, groups)
+    basis = margin_basis(portfolio, market, model, params, candidates)
+    buy, sell = trade_margins(basis, trades, block=block)
+    return MarginalResult(basis.im0, buy, sell, candidates.names if groups is None else trades.names())
+
+
+def trade_margins(
+    basis: MarginBasis, trades: TradeLegs, *, block: int = CANDIDATE_BLOCK, unit_state: PositionState | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """IM(P + trade) and IM(P - trade) for every trade, USD, from the portfolio's basis.
+
+    Parameters
+    ----------
+    basis : MarginBasis
+        The portfolio's basis; its layout must cover the trades (:meth:`MarginBasis.for_trades`).
+    trades : TradeLegs
+    block : int
+        Legs repriced at once on the matrix path (memory is O(block x scenarios)).
+    unit_state : PositionState, optional
+        The legs' state at quantity 1, if the caller has it (it is not recomputed).
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Totals after buying and after selling each trade.
+
+    Notes
+    -----
+    Each leg is repriced once on the scenarios; a trade's legs are summed per scenario and added
+    to the portfolio's aggregate before the model's assembly, both directions at once. With the
+    fused kernels (scenario VaR models) no (trades x scenarios) matrix exists at all: the kernel
+    keeps each trade's tail order statistics in a buffer of O(k); on the matrix path the legs go
+    ``block`` at a time, whole trades per block. A trade whose legs are all of quantity 0 has
+    IM(P) exactly.
+    """
     if block < 1:
         raise PricingInputError(f"block: must be >= 1, got {block!r}")
-    setup = _setup(model, _universe(portfolio, candidates), market, params)
-    if len(portfolio):
-        fz0 = _fused(model, portfolio, market, setup, params)
-        if fz0 is None:
-            lin0, ext0 = _contrib_with_addons(model, portfolio, market, setup, params).aggregate(
-                portfolio.quantity, portfolio.names
-            )
-        else:
-            lin0, ext0 = _fused_aggregate(fz0, portfolio)
-        setup = _with_backtest(model, setup, lin0, params)
-        im0 = float(_assemble(model, lin0[None], ext0[None], setup, market, params)["total"][0])
-    else:
-        probe = _contrib_with_addons(model, candidates.select(np.arange(1)), market, setup, params)
-        lin0, ext0 = np.zeros(probe.linear.shape[1]), np.zeros(probe.long.shape[1])
-        im0 = 0.0
-    if groups is not None:
-        return _grouped(candidates, np.asarray(groups, dtype=np.int64), model, market, setup, params, lin0, ext0, im0, portfolio)
-    size = np.abs(candidates.quantity)
-    unit = candidates.with_quantity(np.ones(len(candidates)))
-    held = _held(portfolio, candidates)
-    fz = _fused(model, candidates, market, setup, params)
+    if trades.count == 0:
+        return np.zeros(0), np.zeros(0)
+    legs = trades.legs
+    held = basis.held(legs.names)
+    fz = _fused(basis.model, legs, basis.market, basis.setup, basis.params, unit_state)
     if fz is not None:
-        buy, sell = _fused_marginal(model, fz, size, held, lin0, ext0, setup, params)
+        buy, sell = _fused_trades(basis, fz, trades, held)
     else:
-        buy, sell = _blocked_marginal(model, unit, size, held, lin0, ext0, setup, market, params, block)
-    # An exactly offsetting trade must give IM 0, not a rounding residue of the scenario sums.
-    buy[size == 0] = im0
-    sell[size == 0] = im0
-    return MarginalResult(im0, buy, sell, candidates.names)
-
-
-def _fused_marginal(
-    model: MarginModel,
-    fz: _Fused,
-    size: FloatArray,
-    held: FloatArray,
-    lin0: FloatArray,
-    ext0: FloatArray,
-    setup: _Setup,
-    params: AddOnParams,
-) -> tuple[FloatArray, FloatArray]:
-    """Totals of IM(P +/- size x c) from the model's fused tail kernel and the add-on columns."""
-    n_u = len(setup.underlyings)
-    assert isinstance(model, FusedMarginModel)  # _fused gives a view only for these
-    parts_buy, parts_sell = model.fused_marginal(fz.scenarios, size, lin0[: lin0.size - n_u], setup.layout)
-    q = size[:, None]
-    h = held[:, None]
-    delta0, liq0 = lin0[lin0.size - n_u :], ext0[-1]
-    out = []
-    for parts, sign in ((parts_buy, 1.0), (parts_sell, -1.0)):
-        delta = delta0 + sign * q * fz.addons.linear
-        liquidity = liq0 + _ext_change(fz.addons, h, sign * q)[:, -1]
-        out.append(_finish(model, parts, delta, liquidity, setup, params)["total"])
-    return out[0], out[1]
-
-
-def _blocked_marginal(
-    model: MarginModel,
-    unit: Portfolio,
-    size: FloatArray,
-    held: FloatArray,
-    lin0: FloatArray,
-    ext0: FloatArray,
-    setup: _Setup,
-    market: Market,
-    params: AddOnParams,
-    block: int,
-) -> tuple[FloatArray, FloatArray]:
-    """Totals of IM(P +/- size x c), candidates repriced ``block`` at a time (matrix path)."""
-    buy = np.empty(len(unit))
-    sell = np.empty(len(unit))
-    for lo in range(0, len(unit), block):
-        idx = np.arange(lo, min(lo + block, len(unit)))
-        c = _contrib_with_addons(model, unit.select(idx), market, setup, params)
-        q = size[idx][:, None]
-        h = held[idx][:, None]
-        buy[idx] = _assemble(model, lin0 + q * c.linear, ext0 + _ext_change(c, h, q), setup, market, params)["total"]
-        sell[idx] = _assemble(model, lin0 - q * c.linear, ext0 + _ext_change(c, h, -q), setup, market, params)["total"]
+        buy, sell = np.empty(trades.count), np.empty(trades.count)
+        for t0, t1 in trades.blocks(block):
+            part = trades.take(t0, t1)
+            c = _contrib_with_addons(basis.model, part.legs, basis.market, basis.setup, basis.params)
+            buy[t0:t1], sell[t0:t1] = _matrix_trades(basis, part, c, basis.held(part.legs.names))
+    zero = trades.sum_rows(np.abs(legs.quantity)[:, None])[:, 0] == 0
+    buy[zero] = basis.im0
+    sell[zero] = basis.im0
     return buy, sell
 
 
-def _held(portfolio: Portfolio, candidates: Portfolio) -> FloatArray:
-    """Net quantity the portfolio already holds in each candidate's instrument (0 if none)."""
-    if not len(portfolio):
-        return np.zeros(len(candidates))
-    first, net = net_by_instrument(portfolio.names, portfolio.quantity)
-    lookup = {portfolio.names[i]: net[j] for j, i in enumerate(first)}
-    return np.array([lookup.get(n, 0.0) for n in candidates.names])
+def _fused_trades(basis: MarginBasis, fz: _Fused, trades: TradeLegs, held: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Totals of IM(P +/- each trade) from the model's fused tail kernel and the add-on columns."""
+    model, setup = basis.model, basis.setup
+    assert isinstance(model, FusedMarginModel)  # _fused gives a view only for these
+    n_u = len(setup.underlyings)
+    q = trades.legs.quantity
+    lin0, ext0 = basis.lin0, basis.ext0
+    parts_buy, parts_sell = model.fused_marginal(fz.scenarios, q, trades.starts, lin0[: lin0.size - n_u], setup.layout)
+    delta = trades.sum_rows(q[:, None] * fz.addons.linear)
+    delta0, liq0 = lin0[lin0.size - n_u :], ext0[-1]
+    out = []
+    for parts, sign in ((parts_buy, 1.0), (parts_sell, -1.0)):
+        liquidity = liq0 + trades.sum_rows(_ext_change(fz.addons, held[:, None], sign * q[:, None]))[:, -1]
+        out.append(_finish(model, parts, delta0 + sign * delta, liquidity, setup, basis.params)["total"])
+    return out[0], out[1]
 
 
-def _grouped(
-    candidates: Portfolio,
-    groups: np.ndarray,
-    model: MarginModel,
-    market: Market,
-    setup: _Setup,
-    params: AddOnParams,
-    lin0: FloatArray,
-    ext0: FloatArray,
-    im0: float,
-    portfolio: Portfolio,
-) -> MarginalResult:
-    """ΔIM per multi-leg trade: legs' contributions summed per group before assembly."""
-    if groups.shape != (len(candidates),) or (groups.size and groups.min() < 0):
-        raise PricingInputError("groups: one non-negative trade id per candidate row")
-    n_groups = int(groups.max()) + 1 if groups.size else 0
-    c = _contrib_with_addons(model, candidates.with_quantity(np.ones(len(candidates))), market, setup, params)
-    q = candidates.quantity[:, None]
-    h = _held(portfolio, candidates)[:, None]
-    lin = np.zeros((n_groups, lin0.size))
-    ext_buy = np.zeros((n_groups, ext0.size))
-    ext_sell = np.zeros((n_groups, ext0.size))
-    np.add.at(lin, groups, q * c.linear)
-    np.add.at(ext_buy, groups, _ext_change(c, h, q))
-    np.add.at(ext_sell, groups, _ext_change(c, h, -q))
-    buy = _assemble(model, lin0 + lin, ext0 + ext_buy, setup, market, params)["total"]
-    sell = _assemble(model, lin0 - lin, ext0 + ext_sell, setup, market, params)["total"]
-    names = tuple(" + ".join(candidates.names[i] for i in np.flatnonzero(groups == g)) for g in range(n_groups))
-    return MarginalResult(im0, buy, sell, names)
+def _matrix_trades(basis: MarginBasis, trades: TradeLegs, c: Contributions, held: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Totals of IM(P +/- each trade) from the legs' contribution rows (matrix path)."""
+    q = trades.legs.quantity[:, None]
+    h = held[:, None]
+    lin = trades.sum_rows(q * c.linear)
+    ext_buy = trades.sum_rows(_ext_change(c, h, q))
+    ext_sell = trades.sum_rows(_ext_change(c, h, -q))
+    b, m = basis, basis.model
+    buy = _assemble(m, b.lin0 + lin, b.ext0 + ext_buy, b.setup, b.market, b.params)["total"]
+    sell = _assemble(m, b.lin0 - lin, b.ext0 + ext_sell, b.setup, b.market, b.params)["total"]
+    return buy, sell
 
 
 def _ext_change(c: Contributions, held: FloatArray, trade: FloatArray) -> FloatArray:
     """Change of the long/short aggregates when ``trade`` is added to a net holding ``held``."""
     new = held + trade
     return (np.maximum(new, 0) - np.maximum(held, 0)) * c.long + (np.maximum(-new, 0) - np.maximum(-held, 0)) * c.short
+
+
+@dataclass(frozen=True)
+class SequentialMargins:
+    """Trades taken in order, each priced both ways against the book as it stands, USD."""
+
+    im_before: FloatArray
+    im_buy: FloatArray
+    im_sell: FloatArray
+    filled: FloatArray
+
+
+def sequential_margins(
+    basis: MarginBasis, trades: TradeLegs, fill: FloatArray, *, block: int = CANDIDATE_BLOCK
+) -> SequentialMargins:
+    """IM(book_t ± trade_t) for trades in order, where book_t holds the fills of trades before t.
+
+    Parameters
+    ----------
+    basis : MarginBasis
+        The starting portfolio's basis, covering the trades.
+    trades : TradeLegs
+    fill : array of float
+        Per trade: +1 the dealer buys it once priced, -1 sells it, 0 leaves it (a two-way quote).
+    block : int
+        Legs repriced at once (memory O(block x scenarios)).
+
+    Returns
+    -------
+    SequentialMargins
+
+    Notes
+    -----
+    Each leg is repriced once (in blocks); the running aggregate and net holdings are updated in
+    place after each fill, so a step costs one two-row assembly, never a repricing of the book.
+    The steps are a loop because each depends on the fills before it.
+    """
+    f = np.asarray(fill, dtype=np.float64)
+    if f.shape != (trades.count,) or not np.isin(f, (-1.0, 0.0, 1.0)).all():
+        raise PricingInputError(f"fill: one of +1, -1, 0 per trade ({trades.count})")
+    b = basis
+    lin, ext, now = b.lin0.copy(), b.ext0.copy(), b.im0
+    held = dict(zip(b.held_names.tolist(), b.held_net.tolist()))
+    before, buy, sell = (np.empty(trades.count) for _ in range(3))
+    for t0, t1 in trades.blocks(block):
+        part = trades.take(t0, t1)
+        c = _contrib_with_addons(b.model, part.legs, b.market, b.setup, b.params)
+        q = part.legs.quantity
+        names = part.legs.names
+        for t in range(part.count):
+            rows = np.arange(part.starts[t], part.starts[t + 1])
+            h = np.array([held.get(names[i], 0.0) for i in rows])[:, None]
+            row = Contributions(c.linear[rows], c.long[rows], c.short[rows])
+            d_lin = q[rows] @ c.linear[rows]
+            d_ext = np.stack([_ext_change(row, h, s * q[rows][:, None]).sum(axis=0) for s in (1.0, -1.0)])
+            both = _assemble(b.model, np.stack([lin + d_lin, lin - d_lin]), ext + d_ext, b.setup, b.market, b.params)
+            i = t0 + t
+            before[i], buy[i], sell[i] = now, both["total"][0], both["total"][1]
+            if not q[rows].any():
+                buy[i] = sell[i] = now
+            s = f[i]
+            if s != 0.0:
+                k = 0 if s > 0 else 1
+                lin, ext, now = lin + s * d_lin, ext + d_ext[k], float(buy[i] if s > 0 else sell[i])
+                for j in rows:
+                    held[names[j]] = held.get(names[j], 0.0) + s * q[j]
+    return SequentialMargins(before, buy, sell, f)
 
 
 @dataclass(frozen=True)
@@ -579,36 +839,13 @@ def sequential_im(
 
     Notes
     -----
-    The running aggregate is updated in place, so each step costs one assembly, not a
-    repricing of the whole portfolio.
+    :func:`sequential_margins` with one trade per row.
     """
-    params = addons or AddOnParams()
     acc = np.ones(len(trades), bool) if accept is None else np.asarray(accept, dtype=bool)
     if acc.shape != (len(trades),):
         raise PricingInputError(f"accept: expected {len(trades)} flags, got {acc.size}")
     if len(trades) == 0:
         return SequentialResult(np.zeros(0), np.zeros(0), acc, ())
-    setup = _setup(model, _universe(portfolio, trades), market, params)
-    tc = _contrib_with_addons(model, trades, market, setup, params)
-    if len(portfolio):
-        lin, ext = _contrib_with_addons(model, portfolio, market, setup, params).aggregate(portfolio.quantity, portfolio.names)
-        first, net = net_by_instrument(portfolio.names, portfolio.quantity)
-        held = {portfolio.names[i]: net[j] for j, i in enumerate(first)}
-    else:
-        lin, ext = np.zeros(tc.linear.shape[1]), np.zeros(tc.long.shape[1])
-        held = {}
-    q = trades.quantity
-    before, after = np.empty(len(trades)), np.empty(len(trades))
-    empty = len(portfolio) == 0
-    now = 0.0 if empty else float(_assemble(model, lin[None], ext[None], setup, market, params)["total"][0])
-    for i in range(len(trades)):
-        row = Contributions(tc.linear[i : i + 1], tc.long[i : i + 1], tc.short[i : i + 1])
-        h = np.array([[held.get(trades.names[i], 0.0)]])
-        new_lin = lin + q[i] * tc.linear[i]
-        new_ext = ext + _ext_change(row, h, np.array([[q[i]]]))[0]
-        new = float(_assemble(model, new_lin[None], new_ext[None], setup, market, params)["total"][0])
-        before[i], after[i] = now, new
-        if acc[i]:
-            lin, ext, now = new_lin, new_ext, new
-            held[trades.names[i]] = float(h[0, 0] + q[i])
-    return SequentialResult(before, after, acc, trades.names)
+    basis = margin_basis(portfolio, market, model, addons, trades)
+    res = sequential_margins(basis, TradeLegs.single(trades), acc.astype(np.float64))
+    return SequentialResult(res.im_before, res.im_buy, acc, trades.names)

@@ -178,13 +178,16 @@ class ScenarioVarModel:
         )
 
     def fused_marginal(
-        self, fused: FusedScenarios, size: FloatArray, base_core: FloatArray, layout: ScenarioSet
+        self, fused: FusedScenarios, quantity: FloatArray, starts: np.ndarray, base_core: FloatArray, layout: ScenarioSet
     ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
-        """Model parts (as :meth:`assemble`) of base +/- size x each candidate, without a (C, S) matrix."""
+        """Model parts (as :meth:`assemble`) of base +/- each trade, without a (T, S) matrix.
+
+        Trade t is the fused positions ``starts[t]:starts[t + 1]`` with their signed ``quantity``.
+        """
         n_stress = int(layout.stressed.sum())
         k_core = tail_count(fused.n_core, self.alpha)
         k_stress = tail_count(n_stress, self.alpha) if n_stress else 1
-        t = fused.tails(size, base_core, k_core, k_stress)
+        t = fused.tails(quantity, starts, base_core, k_core, k_stress)
 
         def parts(off: int) -> dict[str, FloatArray]:
             var, es, s_var, s_es = (np.ascontiguousarray(t[:, off + j]) for j in range(4))

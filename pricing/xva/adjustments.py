@@ -14,7 +14,7 @@ from scipy.special import ndtr
 
 from pricing._typing import FloatArray, IntArray
 from pricing.errors import PricingInputError, parse_choice
-from pricing.xva.profiles import discount, period_default_probability
+from pricing.xva.profiles import discount, period_default_probability, period_sum
 from pricing.xva.rates import check_rate, check_tenor
 
 #: CCP default assumptions (docs/methodology.md §D3 [D]): annual PD and LGD on non-bankruptcy-remote IM.
@@ -90,11 +90,42 @@ def fva_im_lifetime(
     >>> round(fva_im_lifetime(np.array([950_000.0, 950_000.0]), np.array([0.0, 0.25]), 0.05263), 2)
     12673.23
     """
+    return float(
+        fva_im_grid(np.asarray(delta_im, dtype=np.float64)[None], np.asarray(times)[None], funding_rate, im_rate, discount_rate)[
+            0
+        ]
+    )
+
+
+def fva_im_grid(
+    delta_im: FloatArray, times: FloatArray, funding_rate: float, im_rate: float = 0.0, discount_rate: float = 0.0
+) -> FloatArray:
+    """:func:`fva_im_lifetime` of many trades at once.
+
+    Parameters
+    ----------
+    delta_im : array (T, N)
+        ΔIM(t_i) of each trade on its row of the grid, USD.
+    times : array (T, N)
+        One grid per row (:func:`pricing.xva.profiles.grid_matrix`), years (ACT/365).
+    funding_rate, im_rate, discount_rate : float
+        Decimals.
+
+    Returns
+    -------
+    ndarray (T,)
+        USD.
+
+    Notes
+    -----
+    Σ_i ΔIM(t_{i-1}) (r_F - r_IM) Δ_i^{ACT/360} DF_i per row (docs/methodology.md §D3), summed in
+    order (:func:`pricing.xva.profiles.period_sum`) so a padded row equals its own grid exactly.
+    """
     r_f, r_im = check_rate(funding_rate, "funding_rate"), check_rate(im_rate, "im_rate")
     t = np.asarray(times, dtype=np.float64)
     dim = np.asarray(delta_im, dtype=np.float64)
-    accrual = np.diff(t) * ACT360_PER_ACT365
-    return float(np.sum(dim[:-1] * (r_f - r_im) * accrual * discount(t[1:], check_rate(discount_rate, "discount_rate"))))
+    accrual = np.diff(t, axis=-1) * ACT360_PER_ACT365
+    return period_sum(dim[..., :-1] * (r_f - r_im) * accrual * discount(t[..., 1:], check_rate(discount_rate, "discount_rate")))
 
 
 # -- MVA (article) = mva_vm: funding variation-margin timing ----------------------------------------
@@ -137,14 +168,74 @@ def mva_vm_settlement_lag(
     T+``lag_days``; each day's expected absolute VM flow is funded for the lag at the borrowing
     spread over SOFR. 0.8 ≈ √(2/π) = E|Z| for a normal daily move.
     """
+    check_tenor(tenor_years)
+    return float(
+        mva_vm_batch(
+            np.array([abs_delta_coin]),
+            np.array([spot]),
+            np.array([vol]),
+            np.array([tenor_years]),
+            borrow_spread,
+            lag_days=lag_days,
+            discount_rate=discount_rate,
+        )[0]
+    )
+
+
+def mva_vm_batch(
+    abs_delta_coin: FloatArray,
+    spot: FloatArray,
+    vol: FloatArray,
+    tenor_years: FloatArray,
+    borrow_spread: float,
+    *,
+    lag_days: float = 1.0,
+    discount_rate: float = 0.0,
+) -> FloatArray:
+    """:func:`mva_vm_settlement_lag` of many trades at once.
+
+    Parameters
+    ----------
+    abs_delta_coin, spot, vol, tenor_years : arrays (T,)
+        As for :func:`mva_vm_settlement_lag`, per trade.
+    borrow_spread : float
+    lag_days : float
+    discount_rate : float
+
+    Returns
+    -------
+    ndarray (T,)
+        USD, positive = a cost.
+
+    Notes
+    -----
+    docs/methodology.md §D3. The days j = 1..⌈365 T⌉ are summed in closed form,
+    Σ_j e^{-r j/365} = q (1 - q^n)/(1 - q) with q = e^{-r/365} (n when r = 0), so the cost does
+    not grow with the tenor.
+
+    Examples
+    --------
+    ⌈365 x 0.25⌉ = 92 days, summed directly:
+
+    >>> import numpy as np
+    >>> direct = 0.005 / 360 * 0.8 * 2 * 60_000 * 0.6 * np.sqrt(1 / 365) * np.exp(-0.04 * np.arange(1, 93) / 365).sum()
+    >>> bool(np.isclose(mva_vm_batch(np.array([2.0]), np.array([60_000.0]), np.array([0.6]), np.array([0.25]), 0.005,
+    ...                               discount_rate=0.04)[0], direct, rtol=1e-12))
+    True
+    """
     s_b = check_rate(borrow_spread, "borrow_spread")
-    t = check_tenor(tenor_years)
-    if lag_days < 0 or vol < 0 or spot <= 0:
+    r = check_rate(discount_rate, "discount_rate")
+    v, sp = np.asarray(vol, dtype=np.float64), np.asarray(spot, dtype=np.float64)
+    if lag_days < 0 or (v < 0).any() or (sp <= 0).any():
         raise PricingInputError("lag_days and vol must be >= 0 and spot > 0")
-    days = np.arange(1, int(np.ceil(t * 365.0)) + 1) / 365.0
-    flow = 0.8 * abs(abs_delta_coin) * spot * vol * np.sqrt(1.0 / 365.0)
+    n = np.ceil(np.asarray(tenor_years, dtype=np.float64) * 365.0)
+    if r == 0.0:
+        days = n
+    else:
+        days = np.exp(-r / 365.0) * np.expm1(-r * n / 365.0) / np.expm1(-r / 365.0)
+    flow = 0.8 * np.abs(np.asarray(abs_delta_coin, dtype=np.float64)) * sp * v * np.sqrt(1.0 / 365.0)
     # The lag is a funding accrual: ACT/360, as every funding leg here (SOFR convention).
-    return float(s_b * lag_days / 360.0 * flow * discount(days, check_rate(discount_rate, "discount_rate")).sum())
+    return np.asarray(s_b * lag_days / 360.0 * flow * days, dtype=np.float64)
 
 
 # -- KVA ------------------------------------------------------------------------------------------
@@ -362,6 +453,52 @@ def saccr_netting_set(
     >>> saccr_netting_set(spread).ead < one
     True
     """
+    group = parse_choice(crypto_group, "crypto_group", SCO60_GROUPS)
+    delta, notional, mf = saccr_leg_terms(legs, mpor_business_days, margined, supervisory_vol)
+    codes = np.asarray(legs.underlying, dtype=str)
+    if group == "2b":
+        addon = float(GROUP_2B_ADDON * notional.sum())
+    else:
+        effective = delta * notional * mf
+        addon = (
+            float(sum(supervisory_factor * abs(float(effective[codes == u].sum())) for u in np.unique(codes)))
+            if codes.size
+            else 0.0
+        )
+    rc, multiplier, ead = saccr_ead(np.array([addon]), mtm - collateral, posted_im_non_br, margined=margined, group=group)
+    return SaccrResult(
+        float(delta.sum()),
+        float(notional.sum()),
+        float(mf[0]) if mf.size else 0.0,
+        addon,
+        float(multiplier[0]),
+        float(rc[0]),
+        float(multiplier[0] * addon),
+        float(ead[0]),
+    )
+
+
+def saccr_leg_terms(
+    legs: SaccrLegs, mpor_business_days: float = 10.0, margined: bool = True, supervisory_vol: float = 1.2
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per option leg: supervisory delta δ_i, adjusted notional d_i = P |units_i| and maturity factor MF_i.
+
+    Parameters
+    ----------
+    legs : SaccrLegs
+    mpor_business_days : float
+    margined : bool
+    supervisory_vol : float
+
+    Returns
+    -------
+    (delta, notional, mf) : arrays, one entry per leg
+
+    Notes
+    -----
+    Basel CRE52 (formulas in :func:`saccr_netting_set`). δ_i d_i is linear in the signed units
+    (δ carries their sign), so the hedging-set sums Σ δ_i d_i MF_i of a book and of a trade add.
+    """
     cp = np.asarray(legs.cp, dtype=np.int64)
     if np.any((cp != 1) & (cp != -1)):
         raise PricingInputError("cp: must be +1 (call) or -1 (put)")
@@ -375,33 +512,53 @@ def saccr_netting_set(
         if margined
         else np.sqrt(np.minimum(np.maximum(t, 10.0 / 250.0), 1.0))
     )
-    effective = delta * notional * mf
-    codes = np.asarray(legs.underlying, dtype=str)
-    group = parse_choice(crypto_group, "crypto_group", SCO60_GROUPS)
-    if group == "2b":
-        addon = float(GROUP_2B_ADDON * notional.sum())
-    else:
-        addon = (
-            float(sum(supervisory_factor * abs(float(effective[codes == u].sum())) for u in np.unique(codes)))
-            if codes.size
-            else 0.0
-        )
-    v_minus_c = mtm - collateral + posted_im_non_br
-    rc = max(v_minus_c, posted_im_non_br, 0.0) if margined else max(v_minus_c, 0.0)
-    # The exponent is capped at 0: above it the min(1, .) is 1 anyway, and exp would overflow.
-    multiplier = (
-        1.0 if addon == 0 or group == "2b" else float(min(1.0, 0.05 + 0.95 * np.exp(min(v_minus_c / (1.9 * addon), 0.0))))
-    )
-    pfe = multiplier * addon
-    return SaccrResult(
-        float(delta.sum()),
-        float(notional.sum()),
-        float(mf[0]) if mf.size else 0.0,
-        addon,
-        multiplier,
-        float(rc),
-        float(pfe),
-        float(1.4 * (rc + pfe)),
+    return np.asarray(delta, dtype=np.float64), np.asarray(notional, dtype=np.float64), mf
+
+
+def saccr_ead(
+    addon: FloatArray,
+    v_minus_c: FloatArray | float,
+    posted_im_non_br: FloatArray | float,
+    *,
+    margined: bool = True,
+    group: str = "2a",
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(RC, PFE multiplier, EAD) of netting sets from their aggregate add-on, elementwise.
+
+    Parameters
+    ----------
+    addon : array
+        Aggregate add-on per netting set, USD.
+    v_minus_c : array or float
+        Value less collateral held, USD.
+    posted_im_non_br : array or float
+        Non-bankruptcy-remote IM posted, USD.
+    margined : bool
+    group : {"2a", "2b"}
+
+    Returns
+    -------
+    (rc, multiplier, ead) : arrays
+
+    Notes
+    -----
+    RC margined = max(V − C + IM_posted, IM_posted, 0), unmargined max(V − C, 0); multiplier =
+    min(1, 0.05 + 0.95 exp((V − C)/(1.9 AddOn))), 1 when the add-on is 0 or in Group 2b;
+    EAD = 1.4 (RC + multiplier · AddOn) (Basel CRE52; ``v_minus_c`` is V − C before the IM).
+    """
+    a = np.asarray(addon, dtype=np.float64)
+    posted = np.asarray(posted_im_non_br, dtype=np.float64)
+    vmc = np.asarray(v_minus_c, dtype=np.float64) + posted
+    rc = np.maximum(np.maximum(vmc, posted), 0.0) if margined else np.maximum(vmc, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # The exponent is capped at 0: above it the min(1, .) is 1 anyway, and exp would overflow.
+        mult = np.minimum(1.0, 0.05 + 0.95 * np.exp(np.minimum(vmc / (1.9 * np.where(a > 0, a, 1.0)), 0.0)))
+    mult = np.where((a == 0) | (group == "2b"), 1.0, mult)
+    rc, mult = np.broadcast_arrays(rc, mult)
+    return (
+        np.asarray(rc, dtype=np.float64),
+        np.asarray(mult, dtype=np.float64),
+        np.asarray(1.4 * (rc + mult * a), dtype=np.float64),
     )
 
 
@@ -474,9 +631,59 @@ def kva_lifetime(
     40.0
     """
     t = np.asarray(times, dtype=np.float64)
+    return float(
+        kva_grid(
+            np.asarray(ead, dtype=np.float64)[None],
+            t[None],
+            risk_weight,
+            capital_ratio,
+            cost_of_capital,
+            k_default_fund=np.array([k_default_fund]),
+            discount_rate=discount_rate,
+        )[0]
+    )
+
+
+def kva_grid(
+    ead: FloatArray,
+    times: FloatArray,
+    risk_weight: float,
+    capital_ratio: float,
+    cost_of_capital: float,
+    *,
+    k_default_fund: FloatArray | None = None,
+    discount_rate: float = 0.0,
+) -> FloatArray:
+    """:func:`kva_lifetime` of many trades at once.
+
+    Parameters
+    ----------
+    ead : array (T, N)
+        EAD of each trade on its grid, USD.
+    times : array (T, N)
+        One grid per row, years.
+    risk_weight, capital_ratio, cost_of_capital : float
+        Decimals.
+    k_default_fund : array (T,), optional
+        K_CM share per trade, USD (CRE54.32); 0 if None.
+    discount_rate : float
+
+    Returns
+    -------
+    ndarray (T,)
+        USD.
+
+    Notes
+    -----
+    Σ_i CoC · (CR · RW · EAD(t_{i-1}) + K_CM) · Δ_i · DF_i per row (docs/methodology.md §D3/§D4).
+    """
+    t = np.asarray(times, dtype=np.float64)
     e = np.asarray(ead, dtype=np.float64)
-    capital = capital_ratio * risk_weight * e[:-1] + k_default_fund
-    return float(np.sum(cost_of_capital * capital * np.diff(t) * discount(t[1:], check_rate(discount_rate, "discount_rate"))))
+    kdf = np.zeros(t.shape[0]) if k_default_fund is None else np.asarray(k_default_fund, dtype=np.float64)
+    capital = capital_ratio * risk_weight * e[..., :-1] + kdf[:, None]
+    return period_sum(
+        cost_of_capital * capital * np.diff(t, axis=-1) * discount(t[..., 1:], check_rate(discount_rate, "discount_rate"))
+    )
 
 
 # -- CCVA -----------------------------------------------------------------------------------------
@@ -538,9 +745,55 @@ def ccva(
     -----
     docs/methodology.md §D3; PD over a period from a flat annual hazard.
     """
+    return float(
+        ccva_grid(
+            np.asarray(im_non_br, dtype=np.float64)[None],
+            np.asarray(times)[None],
+            pd_annual,
+            lgd,
+            default_fund=default_fund,
+            discount_rate=discount_rate,
+        )[0]
+    )
+
+
+def ccva_grid(
+    im_non_br: FloatArray,
+    times: FloatArray,
+    pd_annual: float,
+    lgd: float,
+    *,
+    default_fund: float = 0.0,
+    discount_rate: float = 0.0,
+) -> FloatArray:
+    """:func:`ccva` of many trades at once.
+
+    Parameters
+    ----------
+    im_non_br : array (T, N)
+        Posted non-bankruptcy-remote IM of each trade on its grid, USD.
+    times : array (T, N)
+        One grid per row, years.
+    pd_annual, lgd : float
+        Decimals.
+    default_fund : float
+        The member's default-fund contribution, USD.
+    discount_rate : float
+
+    Returns
+    -------
+    ndarray (T,)
+        USD.
+
+    Notes
+    -----
+    LGD · Σ_i PD(t_{i-1}, t_i) · DF_i · (IM(t_i) + DF) per row (docs/methodology.md §D3).
+    """
     if not (0.0 <= lgd <= 1.0):
         raise PricingInputError(f"lgd: must be in [0, 1], got {lgd!r}")
     t = np.asarray(times, dtype=np.float64)
-    exposure = np.asarray(im_non_br, dtype=np.float64)[1:] + default_fund
+    exposure = np.asarray(im_non_br, dtype=np.float64)[..., 1:] + default_fund
     pd = period_default_probability(t, pd_annual)
-    return float(lgd * np.sum(pd * discount(t[1:], check_rate(discount_rate, "discount_rate")) * exposure))
+    return np.asarray(
+        lgd * period_sum(pd * discount(t[..., 1:], check_rate(discount_rate, "discount_rate")) * exposure), dtype=np.float64
+    )

@@ -41,4 +41,49 @@ def period_default_probability(times: FloatArray, pd_annual: float) -> FloatArra
         raise PricingInputError(f"pd_annual: must be a probability in [0, 1), got {pd_annual!r}")
     lam = -np.log1p(-pd_annual)
     survival = np.exp(-lam * np.asarray(times, dtype=np.float64))
-    return np.asarray(survival[:-1] - survival[1:], dtype=np.float64)
+    return np.asarray(survival[..., :-1] - survival[..., 1:], dtype=np.float64)
+
+
+def grid_matrix(tenor_years: FloatArray, step_days: float = 7.0) -> FloatArray:
+    """Every trade's :func:`grid` as one row of a (T, N) matrix, padded by repeating its last point.
+
+    Row t holds ``grid(tenor_years[t], step_days)`` then T_t again up to the longest grid: the
+    padding periods have zero width, so a sum over a row's periods (see :func:`period_sum`) is the
+    sum over the trade's own grid, exactly.
+    """
+    t = np.asarray(tenor_years, dtype=np.float64).reshape(-1)
+    if t.size and not (np.isfinite(t).all() and (t >= 0).all()):
+        raise PricingInputError("tenor_years: must be finite and >= 0")
+    if not step_days > 0:
+        raise PricingInputError(f"step_days: must be > 0, got {step_days!r}")
+    step = step_days / 365.0
+    # The count np.arange(0, t, step) gives: points strictly before t.
+    before = np.ceil(t / step).astype(np.int64)
+    width = int(before.max()) + 1 if t.size else 1
+    i = np.arange(width)
+    return np.where(i[None, :] < before[:, None], i[None, :] * step, t[:, None])
+
+
+def profile_matrix(value0: FloatArray, times: FloatArray, shape: str = "flat") -> FloatArray:
+    """:func:`profile` of each row of a :func:`grid_matrix` (the row's last point is its tenor)."""
+    kind = parse_choice(shape, "profile", PROFILE_SHAPES)
+    v = np.asarray(value0, dtype=np.float64)[:, None]
+    t = np.asarray(times, dtype=np.float64)
+    if kind == "flat":
+        return np.broadcast_to(v, t.shape).copy()
+    end = t[:, -1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(end > 0, np.maximum(end - t, 0.0) / np.where(end > 0, end, 1.0), 1.0)
+    return np.asarray(v * np.sqrt(frac), dtype=np.float64)
+
+
+def period_sum(x: FloatArray) -> FloatArray:
+    """Σ over the last axis, accumulated in order.
+
+    In order (not numpy's pairwise sum) so that a row padded with zero-width periods sums to
+    exactly what the trade's own grid gives: a one-trade call and a batch agree to the bit.
+    """
+    a = np.asarray(x, dtype=np.float64)
+    if a.shape[-1] == 0:
+        return np.zeros(a.shape[:-1])
+    return np.asarray(np.cumsum(a, axis=-1)[..., -1], dtype=np.float64)

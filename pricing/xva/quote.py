@@ -10,7 +10,7 @@ rounds up and the bid down to the venue's tick.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,26 +18,27 @@ import numpy as np
 
 from pricing._typing import ArrayLike, FloatArray
 from pricing.errors import PricingInputError, parse_choice
-from pricing.instruments import OptionContract, parse_instrument_name
 from pricing.margin.addons import AddOnParams
-from pricing.margin.engine import MarginModel, marginal_im
-from pricing.portfolio import OPTION, Portfolio, concat, empty_portfolio, from_contracts
+from pricing.margin.engine import MarginBasis, MarginModel, TradeLegs, margin_basis, sequential_margins, trade_margins
+from pricing.portfolio import OPTION, Portfolio, concat, empty_portfolio
 from pricing.revaluation import Market, PositionState, position_state
 from pricing.xva.adjustments import (
+    GROUP_2B_ADDON,
     SCO60_GROUPS,
     SaccrLegs,
     ccp_default_params,
-    ccva,
-    fva_im_lifetime,
+    ccva_grid,
+    fva_im_grid,
     k_cm,
-    kva_lifetime,
-    kva_simple,
-    mva_vm_settlement_lag,
-    saccr_netting_set,
+    kva_grid,
+    mva_vm_batch,
+    saccr_ead,
+    saccr_leg_terms,
 )
-from pricing.xva.profiles import grid, profile
-from pricing.xva.rates import check_rate, latest_sofr
+from pricing.xva.profiles import grid_matrix, profile_matrix
+from pricing.xva.rates import check_rate, check_tenor, latest_sofr
 from pricing.xva.replica_profile import replica_profiles
+from pricing.xva.rfq import RfqBatch, parse_rfqs
 
 SPREAD_POLICIES = {"fixed": "fixed", "premium_pct": "premium_pct", "vega": "vega"}
 KVA_METHODS = {"saccr": "saccr", "simple": "simple"}
@@ -45,7 +46,8 @@ VENUES = {"qccp": "qccp", "non_qccp": "non_qccp"}
 #: Reduced BA-CVA (MAR50.14): discount scalar and the α of SA-CCR it divides out.
 BA_CVA_SCALAR, BA_CVA_ALPHA = 0.65, 1.4
 IM_PROFILES = {"flat": "flat", "sqrt": "sqrt", "sqrt_runoff": "sqrt", "replica": "replica"}
-SIDES = {"buy": "buy", "sell": "sell", "two-way": "two-way", "two_way": "two-way", "2way": "two-way", "both": "two-way"}
+#: SA-CCR supervisory factor of a crypto Group 2a hedging set (BCBS SCO60), as in saccr_netting_set.
+SUPERVISORY_FACTOR = 0.32
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ class TradeRisk:
     legs: SaccrLegs = field(default_factory=SaccrLegs.empty)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BookCapital:
     """The dealer's existing netting set with the venue: its option legs, its value and the IM
     it has posted, so that a trade's capital is EAD(book + trade) − EAD(book) (Basel CRE52)."""
@@ -181,6 +183,16 @@ class BookCapital:
     legs: SaccrLegs = field(default_factory=SaccrLegs.empty)
     mtm: float = 0.0
     im_posted: float = 0.0
+    _sets: dict[tuple[Any, ...], tuple[FloatArray, float]] = field(default_factory=dict, compare=False, repr=False)
+
+    def hedging_sets(self, underlyings: tuple[str, ...], p: QuoteParams) -> tuple[FloatArray, float]:
+        """(Σ δ d MF per hedging set in ``underlyings`` order, Σ d), USD: the book's SA-CCR aggregates
+        (kept per underlyings and MPOR: every quote against this book reuses them)."""
+        key = (underlyings, p.mpor_business_days)
+        if key not in self._sets:
+            eff, gross = _hedging_sets(self.legs, np.zeros(len(self.legs.units), np.int64), 1, underlyings, p)
+            self._sets[key] = (eff[0], float(gross[0]))
+        return self._sets[key]
 
 
 def book_capital(book: Portfolio, market: Market, im_posted: float) -> BookCapital:
@@ -201,6 +213,20 @@ def _saccr_legs(portfolio: Portfolio, st: PositionState, rows: np.ndarray) -> Sa
         portfolio.units[opt],
         st.t_years[opt],
     )
+
+
+def _hedging_sets(
+    legs: SaccrLegs, owner: np.ndarray, n_owners: int, underlyings: tuple[str, ...], p: QuoteParams
+) -> tuple[FloatArray, FloatArray]:
+    """Per owner (trade) and hedging set: Σ δ d MF, (T, U); and Σ d, (T,). USD."""
+    eff = np.zeros((n_owners, len(underlyings)))
+    gross = np.zeros(n_owners)
+    if len(legs.units):
+        delta, notional, mf = saccr_leg_terms(legs, p.mpor_business_days)
+        col = np.searchsorted(np.asarray(underlyings), np.asarray(legs.underlying, dtype=str))
+        np.add.at(eff, (owner, col), delta * notional * mf)
+        np.add.at(gross, owner, notional)
+    return eff, gross
 
 
 def dealer_sign(side: str) -> float:
@@ -228,23 +254,337 @@ def ba_cva_per_ead(maturity_years: float, cva_risk_weight: float) -> float:
     >>> round(ba_cva_per_ead(1.0, 0.12), 6)
     0.054344
     """
-    m = max(float(maturity_years), 1.0)
-    df = (1.0 - math.exp(-0.05 * m)) / (0.05 * m)
-    return BA_CVA_SCALAR * cva_risk_weight * m * df / BA_CVA_ALPHA
+    return float(_ba_cva_factor(np.array([float(maturity_years)]), cva_risk_weight)[0])
 
 
-def _k_cm_share(delta_im: float, p: QuoteParams, book: BookCapital | None) -> float:
-    """The trade's share of the member's default-fund capital (CRE54.32): K_CM x ΔIM / IM(book + trade).
+def _ba_cva_factor(maturity_years: FloatArray, cva_risk_weight: float) -> FloatArray:
+    m = np.maximum(np.asarray(maturity_years, dtype=np.float64), 1.0)
+    df = -np.expm1(-0.05 * m) / (0.05 * m)
+    return np.asarray(BA_CVA_SCALAR * cva_risk_weight * m * df / BA_CVA_ALPHA, dtype=np.float64)
 
-    0 unless the venue is a QCCP whose K_CCP and default funds are given, or when the book has no IM.
+
+# -- the adjustments of many trades at once -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TradeRisks:
+    """What the XVAs need about T trades, as the dealer holds each if it buys it, USD (T,) arrays.
+
+    ``premium`` is the trade's value paid today (USD-settled legs discounted at SOFR, ACT/360;
+    coin-settled legs at Deribit's convention, undiscounted), ``value`` its undiscounted mark,
+    ``abs_delta_coin`` |Σ delta|, ``spot`` the first leg's, ``vol`` the |units|-weighted vol of
+    its option legs, ``tenor_years`` its longest leg. ``effective`` (T, U) is its SA-CCR Σ δ d MF
+    per hedging set (``underlyings``), ``gross`` its Σ d (Basel CRE52; SCO60 Group 2b).
+    """
+
+    premium: FloatArray
+    value: FloatArray
+    vega: FloatArray
+    abs_delta_coin: FloatArray
+    spot: FloatArray
+    vol: FloatArray
+    tenor_years: FloatArray
+    effective: FloatArray
+    gross: FloatArray
+    underlyings: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return int(self.premium.size)
+
+
+def trade_risks(trades: TradeLegs, state: PositionState, p: QuoteParams, underlyings: tuple[str, ...]) -> TradeRisks:
+    """:class:`TradeRisks` of every trade from its legs' state (one pass over the legs, no loop over trades).
+
+    ``underlyings`` must include every leg's (the hedging sets of the book and the trades).
+    """
+    legs = trades.legs
+    n = trades.count
+    owner = np.repeat(np.arange(n), np.diff(trades.starts))
+    sofr = latest_sofr() if p.sofr is None else p.sofr
+
+    def per_trade(x: FloatArray) -> FloatArray:
+        return trades.sum_rows(np.asarray(x, dtype=np.float64)[:, None])[:, 0]
+
+    df = np.where(legs.inverse, 1.0, np.exp(-sofr * state.t_years * 365.0 / 360.0))
+    opt = legs.kind == OPTION
+    weight = np.where(opt, np.abs(legs.units), 0.0)
+    w_sum = per_trade(weight)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vol = np.where(w_sum > 0, per_trade(weight * state.vol) / np.where(w_sum > 0, w_sum, 1.0), 0.0)
+    tenor = np.zeros(n)
+    first = np.zeros(n)
+    full = trades.starts[:-1] < trades.starts[1:]
+    if full.any():
+        tenor[full] = np.maximum.reduceat(state.t_years, trades.starts[:-1][full])
+        first[full] = state.spot[trades.starts[:-1][full]]
+    eff, gross = _hedging_sets(_saccr_legs(legs, state, np.ones(len(legs), bool)), owner[opt], n, underlyings, p)
+    return TradeRisks(
+        per_trade(df * state.value_usd),
+        per_trade(state.value_usd),
+        per_trade(state.vega_usd),
+        np.abs(per_trade(state.delta_coin)),
+        first,
+        vol,
+        tenor,
+        eff,
+        gross,
+        underlyings,
+    )
+
+
+@dataclass(frozen=True)
+class BookStates:
+    """The dealer's netting set as each trade meets it (T rows): SA-CCR Σ δ d MF per hedging set
+    (T, U), Σ d, value and posted IM. All rows equal unless earlier fills changed the book."""
+
+    effective: FloatArray
+    gross: FloatArray
+    mtm: FloatArray
+    im_posted: FloatArray
+
+    @staticmethod
+    def constant(book: BookCapital, risks: TradeRisks, p: QuoteParams) -> BookStates:
+        eff, gross = book.hedging_sets(risks.underlyings, p)
+        n = risks.count
+        return BookStates(
+            np.broadcast_to(eff, (n, eff.size)), np.full(n, gross), np.full(n, book.mtm), np.full(n, book.im_posted)
+        )
+
+    def after_fills(self, risks: TradeRisks, fill: FloatArray, im_before: FloatArray) -> BookStates:
+        """The book as trade t meets it when each earlier trade s was filled ``fill[s]`` (+1/-1/0)."""
+        f = np.asarray(fill, dtype=np.float64)
+
+        def before(x: FloatArray) -> FloatArray:
+            # Σ_{s < t} of the fills' contributions: an exclusive running sum.
+            c = np.cumsum(x, axis=0)
+            return np.concatenate([np.zeros((1, *c.shape[1:])), c[:-1]])
+
+        return BookStates(
+            self.effective + before(f[:, None] * risks.effective),
+            self.gross + before(np.abs(f) * risks.gross),
+            self.mtm + before(f * risks.value),
+            np.asarray(im_before, dtype=np.float64),
+        )
+
+
+def _ead(effective: FloatArray, gross: FloatArray, mtm: FloatArray, im: FloatArray, p: QuoteParams) -> FloatArray:
+    """SA-CCR EAD of netting sets from their aggregates (the same terms as :func:`saccr_netting_set`)."""
+    if p.sco60_group == "2b":
+        addon = GROUP_2B_ADDON * gross
+    else:
+        addon = SUPERVISORY_FACTOR * np.abs(effective).sum(axis=-1)
+    posted = np.zeros_like(im) if p.im_bankruptcy_remote else np.maximum(im, 0.0)
+    return saccr_ead(addon, mtm, posted, group=p.sco60_group)[2]
+
+
+def incremental_eads(dim: FloatArray, risks: TradeRisks, p: QuoteParams, sign: float, books: BookStates) -> FloatArray:
+    """EAD(book + trade) − EAD(book) per trade on one side (sign +1 bid, −1 ask), USD (T,).
+
+    Notes
+    -----
+    Basel CRE52 per netting set, options on one underlying netting within their hedging set:
+    the trade's Σ δ d MF adds to the book's (δ d is linear in the signed units), its notional to
+    the gross, its premium to the value and its ΔIM to the posted IM; MPOR ``p.mpor_business_days``.
+    """
+    before = _ead(books.effective, books.gross, books.mtm, books.im_posted, p)
+    after = _ead(
+        books.effective + sign * risks.effective,
+        books.gross + risks.gross,
+        books.mtm + sign * risks.premium,
+        books.im_posted + dim,
+        p,
+    )
+    return after - before
+
+
+def _k_cm_shares(dim: FloatArray, p: QuoteParams, im_posted: FloatArray) -> FloatArray:
+    """Each trade's share of the member's default-fund capital (CRE54.32): K_CM x ΔIM / IM(book + trade).
+
+    0 unless the venue is a QCCP whose K_CCP and default funds are given, or when the IM after is not positive.
     """
     if p.venue != "qccp" or not (p.kccp_usd > 0 and p.default_fund_usd > 0 and p.df_members_usd > 0):
-        return 0.0
-    im_after = (book.im_posted if book is not None else 0.0) + delta_im
-    if im_after <= 0:
-        return 0.0
+        return np.zeros_like(dim)
     kcm = k_cm(p.kccp_usd, p.default_fund_usd, p.df_ccp_usd, p.df_members_usd)
-    return kcm * max(delta_im, 0.0) / im_after
+    after = im_posted + dim
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(after > 0, kcm * np.maximum(dim, 0.0) / np.where(after > 0, after, 1.0), 0.0)
+
+
+def side_costs(
+    dim: FloatArray,
+    risks: TradeRisks,
+    p: QuoteParams,
+    side: str,
+    books: BookStates,
+    times: FloatArray,
+    dim_profile: FloatArray | None = None,
+) -> dict[str, FloatArray]:
+    """fva_im, mva_vm, kva, ccva (USD, positive = cost) of every trade on one side, (T,) each.
+
+    Parameters
+    ----------
+    dim : array (T,)
+        The side's marginal IM per trade, USD.
+    risks : TradeRisks
+    p : QuoteParams
+    side : {"bid", "ask"}
+        The dealer buys the trades on the bid and sells them on the ask.
+    books : BookStates
+        The netting set each trade meets.
+    times : array (T, N)
+        Every trade's XVA grid (:func:`pricing.xva.profiles.grid_matrix`).
+    dim_profile : array (T, N), optional
+        The replica ΔIM profiles (``im_profile="replica"``).
+
+    Returns
+    -------
+    dict of str to ndarray (T,)
+        ``fva_im``, ``mva_vm``, ``kva``, ``ccva``, USD.
+
+    Notes
+    -----
+    The funding leg (``fva_im``) funds the marginal IM *and the premium cash*: the dealer pays the
+    premium when it buys (bid) and receives it when it sells (ask), until expiry. So whatever the
+    margin model counts as option value (SPAN credits a long option's value in ΔIM and charges a
+    short one's) is funded once, consistently: under SPAN the two cancel, under the VaR models
+    (no option-value credit) the premium is funded beside the IM. Both accrue ACT/360
+    (docs/methodology.md §D3-D5). Every sum runs over the trade's own grid: the padding of the
+    common (T, N) grid has zero-width periods.
+    """
+    sign = dealer_sign(side)
+    if p.im_profile == "replica":
+        if dim_profile is None or dim_profile.shape != times.shape:
+            raise PricingInputError(
+                "im_profile: 'replica' needs the simulated ΔIM profile on the trade's grid (quote_book computes it)"
+            )
+        dprof = dim_profile
+    else:
+        dprof = profile_matrix(dim, times, p.im_profile)
+    sofr = latest_sofr() if p.sofr is None else p.sofr
+    premium_cash = profile_matrix(sign * risks.premium, times, "flat")
+    fva = fva_im_grid(dprof, times, p.funding_rate, p.im_rate, sofr) + fva_im_grid(premium_cash, times, p.funding_rate, 0.0, sofr)
+    mva = mva_vm_batch(
+        risks.abs_delta_coin,
+        risks.spot,
+        risks.vol,
+        risks.tenor_years,
+        p.borrow_spread,
+        lag_days=p.vm_lag_days,
+        discount_rate=sofr,
+    )
+    if p.kva_method == "simple":
+        exposure = np.full(risks.count, p.simple_exposure) if p.simple_exposure is not None else np.abs(risks.premium)
+        for name in ("risk_weight", "capital_ratio", "cost_of_capital"):
+            check_rate(getattr(p, name), name, lo=0.0, hi=12.5)
+        kva = exposure * p.risk_weight * p.capital_ratio * p.cost_of_capital * risks.tenor_years
+    else:
+        ead = incremental_eads(dim, risks, p, sign, books)
+        # The EAD keeps today's value under the replica profile (only the IM is re-simulated).
+        ead_t = profile_matrix(ead, times, "flat" if p.im_profile == "replica" else p.im_profile)
+        qccp = p.venue == "qccp"
+        rw = p.risk_weight if qccp else p.counterparty_risk_weight
+        kcm = _k_cm_shares(dim, p, books.im_posted)
+        kva = kva_grid(ead_t, times, rw, p.capital_ratio, p.cost_of_capital, k_default_fund=kcm, discount_rate=sofr)
+        if not qccp:
+            cva = ead_t * _ba_cva_factor(risks.tenor_years, p.cva_risk_weight)[:, None]
+            kva = kva + kva_grid(cva, times, 1.0, 1.0, p.cost_of_capital, discount_rate=sofr)
+    pd, lgd = ccp_default_params(p.ccp_type)
+    pd = p.pd_annual if p.pd_annual is not None else pd
+    lgd = p.lgd if p.lgd is not None else lgd
+    exposed = np.zeros_like(dprof) if p.im_bankruptcy_remote else np.maximum(dprof, 0.0)
+    cc = ccva_grid(exposed, times, pd, lgd, default_fund=p.default_fund_usd, discount_rate=sofr)
+    return {"fva_im": fva, "mva_vm": mva, "kva": kva, "ccva": cc}
+
+
+def spread_amounts(risks: TradeRisks, p: QuoteParams) -> FloatArray:
+    """The profit margin of each trade, USD (T,): ``fixed``, ``premium_pct`` of |premium| or ``vega`` vol points."""
+    policy = parse_choice(p.spread_policy, "spread_policy", SPREAD_POLICIES)
+    if policy == "fixed":
+        amount = np.full(risks.count, p.spread_value)
+    elif policy == "premium_pct":
+        amount = p.spread_value * np.abs(risks.premium)
+    else:
+        # spread_value in vol points; vega is dV/dσ per 1.00 of vol, so one vol point is vega / 100.
+        amount = p.spread_value * np.abs(risks.vega) / 100.0
+    return np.asarray(np.maximum(amount, p.min_spread), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class QuoteSides:
+    """Both sides of T trades, USD (T,) arrays: the shared ``base`` and ``spread``, and per side
+    (``bid``/``ask``) the ΔIM, the four adjustments and the all-in price."""
+
+    base: FloatArray
+    spread: FloatArray
+    bid: dict[str, FloatArray]
+    ask: dict[str, FloatArray]
+
+
+def quote_sides(
+    dim_sell: FloatArray,
+    dim_buy: FloatArray,
+    risks: TradeRisks,
+    p: QuoteParams,
+    books: BookStates,
+    profiles: tuple[FloatArray, FloatArray] | None = None,
+) -> QuoteSides:
+    """Bid and ask of every trade, each side with its own ΔIM, on one common grid.
+
+    Parameters
+    ----------
+    dim_sell, dim_buy : arrays (T,)
+        ΔIM if the dealer sells (the ask) or buys (the bid) each trade, USD.
+    risks : TradeRisks
+    p : QuoteParams
+    books : BookStates
+        The netting set each trade meets.
+    profiles : (sell, buy) arrays (T, N), optional
+        Replica ΔIM profiles on the common grid.
+
+    Returns
+    -------
+    QuoteSides
+
+    Notes
+    -----
+    ask = base + FVA + KVA + MVA + CCVA + spread with the ask side's ΔIM (the dealer sells); bid
+    likewise with the bid side's, subtracted (docs/methodology.md §D; :func:`all_in_price`).
+    """
+    times = grid_matrix(risks.tenor_years, p.step_days)
+    sell_profile, buy_profile = profiles if profiles is not None else (None, None)
+    spread = spread_amounts(risks, p)
+    sides = {}
+    for label, dim, prof in (("bid", dim_buy, buy_profile), ("ask", dim_sell, sell_profile)):
+        costs = side_costs(np.asarray(dim, dtype=np.float64), risks, p, label, books, times, prof)
+        total = costs["fva_im"] + costs["mva_vm"] + costs["kva"] + costs["ccva"]
+        sides[label] = {"delta_im": np.asarray(dim, dtype=np.float64), **costs}
+        sides[label]["price"] = all_in_price(risks.premium, total, spread, label, p.tick)
+    return QuoteSides(risks.premium, spread, sides["bid"], sides["ask"])
+
+
+# -- one trade: the same functions on a batch of one ---------------------------------------------
+
+
+def _risks_of(risk: TradeRisk, p: QuoteParams, book: BookCapital) -> TradeRisks:
+    unds = tuple(sorted(set(risk.legs.underlying) | set(book.legs.underlying)))
+    eff, gross = _hedging_sets(risk.legs, np.zeros(len(risk.legs.units), np.int64), 1, unds, p)
+
+    def one(x: float) -> FloatArray:
+        return np.array([float(x)])
+
+    return TradeRisks(
+        one(risk.premium),
+        one(risk.premium),
+        one(risk.vega),
+        one(abs(risk.abs_delta_coin)),
+        one(risk.spot),
+        one(risk.vol),
+        one(check_tenor(risk.tenor_years)),
+        eff,
+        gross,
+        unds,
+    )
 
 
 def incremental_ead(delta_im: float, risk: TradeRisk, p: QuoteParams, side: str, book: BookCapital | None = None) -> float:
@@ -268,22 +608,11 @@ def incremental_ead(delta_im: float, risk: TradeRisk, p: QuoteParams, side: str,
 
     Notes
     -----
-    Basel CRE52 per netting set, options on one underlying netting within its hedging set
-    (:func:`pricing.xva.adjustments.saccr_netting_set`); MPOR ``p.mpor_business_days``.
+    :func:`incremental_eads` on a batch of one.
     """
     b = book or BookCapital()
-    sign = dealer_sign(side)
-    br = p.im_bankruptcy_remote
-
-    def ead(legs: SaccrLegs, mtm: float, im: float) -> float:
-        posted = 0.0 if br else max(im, 0.0)
-        return saccr_netting_set(
-            legs, mtm=mtm, posted_im_non_br=posted, mpor_business_days=p.mpor_business_days, crypto_group=p.sco60_group
-        ).ead
-
-    before = ead(b.legs, b.mtm, b.im_posted)
-    after = ead(b.legs + risk.legs.scaled(sign), b.mtm + sign * risk.premium, b.im_posted + delta_im)
-    return after - before
+    risks = _risks_of(risk, p, b)
+    return float(incremental_eads(np.array([float(delta_im)]), risks, p, dealer_sign(side), BookStates.constant(b, risks, p))[0])
 
 
 def adjustments(
@@ -294,71 +623,19 @@ def adjustments(
     book: BookCapital | None = None,
     dim_profile: FloatArray | None = None,
 ) -> dict[str, float]:
-    """fva_im, mva_vm, kva, ccva (USD, positive = cost) for one side with marginal IM ``delta_im``.
-
-    The funding leg (``fva_im``) funds the marginal IM *and the premium cash*: the dealer pays the
-    premium when it buys (bid) and receives it when it sells (ask), until expiry. So whatever the
-    margin model counts as option value (SPAN credits a long option's value in ΔIM and charges a
-    short one's) is funded once, consistently: under SPAN the two cancel, under the VaR models
-    (no option-value credit) the premium is funded beside the IM. Both accrue ACT/360.
-    """
-    times = grid(risk.tenor_years, p.step_days)
-    if p.im_profile == "replica":
-        if dim_profile is None or dim_profile.shape != times.shape:
-            raise PricingInputError(
-                "im_profile: 'replica' needs the simulated ΔIM profile on the trade's grid (quote_book computes it)"
-            )
-        dim = dim_profile
-    else:
-        dim = profile(delta_im, times, p.im_profile)
-    sofr = latest_sofr() if p.sofr is None else p.sofr
-    premium_cash = dealer_sign(side) * risk.premium
-    fva = fva_im_lifetime(dim, times, p.funding_rate, p.im_rate, sofr) + fva_im_lifetime(
-        np.full(times.size, premium_cash), times, p.funding_rate, 0.0, sofr
-    )
-    mva = mva_vm_settlement_lag(
-        risk.abs_delta_coin, risk.spot, risk.vol, risk.tenor_years, p.borrow_spread, lag_days=p.vm_lag_days, discount_rate=sofr
-    )
-    if p.kva_method == "simple":
-        exposure = p.simple_exposure if p.simple_exposure is not None else abs(risk.premium)
-        kva = kva_simple(exposure, p.risk_weight, p.capital_ratio, p.cost_of_capital, risk.tenor_years)
-    else:
-        ead = incremental_ead(delta_im, risk, p, side, book)
-        # The EAD keeps today's value under the replica profile (only the IM is re-simulated).
-        shape = "flat" if p.im_profile == "replica" else p.im_profile
-        ead_t = profile(ead, times, shape)
-        qccp = p.venue == "qccp"
-        rw = p.risk_weight if qccp else p.counterparty_risk_weight
-        kva = kva_lifetime(
-            ead_t,
-            times,
-            rw,
-            p.capital_ratio,
-            p.cost_of_capital,
-            k_default_fund=_k_cm_share(delta_im, p, book),
-            discount_rate=sofr,
-        )
-        if not qccp:
-            cva = ead_t * ba_cva_per_ead(risk.tenor_years, p.cva_risk_weight)
-            kva += kva_lifetime(cva, times, 1.0, 1.0, p.cost_of_capital, discount_rate=sofr)
-    pd, lgd = ccp_default_params(p.ccp_type)
-    pd = p.pd_annual if p.pd_annual is not None else pd
-    lgd = p.lgd if p.lgd is not None else lgd
-    im_exposed = np.zeros_like(dim) if p.im_bankruptcy_remote else np.maximum(dim, 0.0)
-    cc = ccva(im_exposed, times, pd, lgd, default_fund=p.default_fund_usd, discount_rate=sofr)
-    return {"fva_im": fva, "mva_vm": mva, "kva": kva, "ccva": cc}
+    """fva_im, mva_vm, kva, ccva (USD, positive = cost) for one side with marginal IM ``delta_im``:
+    :func:`side_costs` on a batch of one (its Notes say what each funds)."""
+    b = book or BookCapital()
+    risks = _risks_of(risk, p, b)
+    times = grid_matrix(risks.tenor_years, p.step_days)
+    prof = None if dim_profile is None else np.asarray(dim_profile, dtype=np.float64).reshape(1, -1)
+    out = side_costs(np.array([float(delta_im)]), risks, p, side, BookStates.constant(b, risks, p), times, prof)
+    return {k: float(v[0]) for k, v in out.items()}
 
 
 def spread_amount(risk: TradeRisk, p: QuoteParams) -> float:
-    policy = parse_choice(p.spread_policy, "spread_policy", SPREAD_POLICIES)
-    if policy == "fixed":
-        amount = p.spread_value
-    elif policy == "premium_pct":
-        amount = p.spread_value * abs(risk.premium)
-    else:
-        # spread_value in vol points; vega is dV/dσ per 1.00 of vol, so one vol point is vega / 100.
-        amount = p.spread_value * abs(risk.vega) / 100.0
-    return max(amount, p.min_spread)
+    """:func:`spread_amounts` of one trade."""
+    return float(spread_amounts(_risks_of(risk, p, BookCapital()), p)[0])
 
 
 def all_in_price(base: ArrayLike, costs: ArrayLike, spread: ArrayLike, side: str, tick: float = 0.0) -> FloatArray:
@@ -412,16 +689,15 @@ def two_way(
     book: BookCapital | None = None,
     profiles: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[SideBreakdown, SideBreakdown]:
-    """Bid and ask of one trade, each with its own ΔIM.
+    """Bid and ask of one trade, each with its own ΔIM: :func:`quote_sides` on a batch of one.
 
     Parameters
     ----------
     base : float
-        Mid value of the trade, USD.
+        Mid value of the trade, USD (the premium the XVAs fund is ``risk.premium``).
     delta_im_sell, delta_im_buy : float
         ΔIM if the dealer sells (the ask) or buys (the bid), USD.
     risk : TradeRisk
-        What the XVAs need about the trade.
     p : QuoteParams
     book : BookCapital, optional
         The dealer's netting set with the venue, for the trade's incremental SA-CCR exposure.
@@ -438,80 +714,147 @@ def two_way(
     ask = base + FVA + KVA + MVA + CCVA + spread with the ask side's ΔIM; bid likewise with the
     bid side's, subtracted (docs/methodology.md §D; :func:`all_in_price`).
     """
-    spread = spread_amount(risk, p)
-    sell_profile, buy_profile = profiles if profiles is not None else (None, None)
-    a = adjustments(delta_im_sell, risk, p, "ask", book, sell_profile)
-    b = adjustments(delta_im_buy, risk, p, "bid", book, buy_profile)
-    ask_cost = sum(a.values())
-    bid_cost = sum(b.values())
-    ask = SideBreakdown(
-        "ask",
-        base,
-        delta_im_sell,
-        a["fva_im"],
-        a["mva_vm"],
-        a["kva"],
-        a["ccva"],
-        spread,
-        float(all_in_price(base, ask_cost, spread, "ask", p.tick)),
+    b = book or BookCapital()
+    risks = _risks_of(risk, p, b)
+    profs = None if profiles is None else (np.asarray(profiles[0])[None], np.asarray(profiles[1])[None])
+    q = quote_sides(
+        np.array([float(delta_im_sell)]), np.array([float(delta_im_buy)]), risks, p, BookStates.constant(b, risks, p), profs
     )
-    bid = SideBreakdown(
-        "bid",
-        base,
-        delta_im_buy,
-        b["fva_im"],
-        b["mva_vm"],
-        b["kva"],
-        b["ccva"],
-        spread,
-        float(all_in_price(base, bid_cost, spread, "bid", p.tick)),
-    )
-    return bid, ask
+    spread = float(q.spread[0])
+    out = []
+    for label, s in (("bid", q.bid), ("ask", q.ask)):
+        costs = s["fva_im"][0] + s["mva_vm"][0] + s["kva"][0] + s["ccva"][0]
+        price = float(all_in_price(base, costs, spread, label, p.tick))
+        out.append(
+            SideBreakdown(
+                label,
+                float(base),
+                float(s["delta_im"][0]),
+                float(s["fva_im"][0]),
+                float(s["mva_vm"][0]),
+                float(s["kva"][0]),
+                float(s["ccva"][0]),
+                spread,
+                price,
+            )
+        )
+    return out[0], out[1]
 
 
 # -- quote books --------------------------------------------------------------------------------
 
 
-def _legs(row: Mapping[str, Any], where: str) -> list[tuple[OptionContract | Any, float]]:
-    text = row.get("legs") or row.get("instrument")
-    if not text:
-        raise PricingInputError(f"{where}: give 'instrument' (a Deribit name) or 'legs' (NAME:qty;NAME:qty)")
-    out = []
-    for part in str(text).replace(",", ";").split(";"):
-        if not part.strip():
-            continue
-        name, _, ratio = part.partition(":")
-        try:
-            qty = float(ratio) if ratio.strip() else 1.0
-        except ValueError:
-            raise PricingInputError(f"{where}, column legs: {ratio!r} is not a leg ratio") from None
-        out.append((parse_instrument_name(name.strip(), str(row.get("settle") or "inverse")), qty))
-    return out
+@dataclass(frozen=True, eq=False)
+class QuoteBasis:
+    """What every quote against one book, market, model and add-ons shares: the margin basis
+    (the book's scenario P&L, tail state and IM) and its SA-CCR netting set. Built once and
+    reused by every call that quotes against the same book (a per-row ``CQ_RFQ`` formula reprices
+    only its own trade)."""
+
+    margin: MarginBasis
+    capital: BookCapital
+
+    @staticmethod
+    def build(
+        book: Portfolio, market: Market, model: MarginModel, addons: AddOnParams | None = None, trades: Portfolio | None = None
+    ) -> QuoteBasis:
+        basis = margin_basis(book, market, model, addons, trades)
+        return QuoteBasis(basis, book_capital(book, market, basis.im0))
+
+    def for_trades(self, trades: Portfolio) -> QuoteBasis:
+        m = self.margin.for_trades(trades)
+        return self if m is self.margin else QuoteBasis(m, self.capital)
 
 
-def rfq_trades(rfqs: Sequence[Mapping[str, Any]], market: Market) -> tuple[Portfolio, np.ndarray, list[str]]:
-    """Candidate rows (signed leg quantities for the dealer **buying** one unit of each RFQ), group ids, sides."""
-    contracts, qty, groups, sides = [], [], [], []
-    for i, raw in enumerate(rfqs):
-        row = {str(k).strip().lower(): v for k, v in raw.items()}
-        where = f"rfqs, row {i + 2}"
-        legs = _legs(row, where)
-        side = parse_choice(row.get("side") or "two-way", f"{where}, column side", SIDES)
-        size = row.get("quantity")
-        if size in (None, ""):
-            notional = row.get("notional_usd") or row.get("notional")
-            if notional in (None, ""):
-                raise PricingInputError(f"{where}: give quantity (contracts) or notional_usd")
-            size = float(notional) / market.spot(legs[0][0].underlying)
-        size = float(size)
-        if not (math.isfinite(size) and size > 0):
-            raise PricingInputError(f"{where}, column quantity: must be > 0 (contracts; the side gives the direction)")
-        for contract, ratio in legs:
-            contracts.append(contract)
-            qty.append(size * ratio)
-            groups.append(i)
-        sides.append(side)
-    return from_contracts(contracts, qty), np.array(groups, dtype=np.int64), sides
+@dataclass(frozen=True)
+class QuoteTable:
+    """Quotes of T trades (rows ``rows`` of the request table), USD (T,) arrays.
+
+    ``bid``/``ask`` hold per side ``delta_im``, ``fva_im``, ``mva_vm``, ``kva``, ``ccva`` and
+    ``price`` (NaN on a side not quoted: the bid of a client buy, the ask of a client sell).
+    """
+
+    rows: np.ndarray
+    names: tuple[str, ...]
+    sides: tuple[str, ...]
+    base: FloatArray
+    spread: FloatArray
+    bid: dict[str, FloatArray]
+    ask: dict[str, FloatArray]
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per trade with the article's labels (``bid_FVA``, ``ask_price``, ...)."""
+        labels = {"fva_im": "FVA", "mva_vm": "MVA", "kva": "KVA", "ccva": "CCVA"}
+        cols: dict[str, list[Any]] = {"base": self.base.tolist(), "delta_im_bid": self.bid["delta_im"].tolist()}
+        cols["delta_im_ask"] = self.ask["delta_im"].tolist()
+        for label, s in (("bid", self.bid), ("ask", self.ask)):
+            for k, name in labels.items():
+                cols[f"{label}_{name}"] = s[k].tolist()
+            cols[f"{label}_spread"] = self.spread.tolist()
+            cols[f"{label}_price"] = s["price"].tolist()
+        out = []
+        for t in range(len(self.names)):
+            row: dict[str, Any] = {"trade": self.names[t], "side": self.sides[t], "rfq": int(self.rows[t]) + 1}
+            row.update({k: v[t] for k, v in cols.items()})
+            for label in ("bid", "ask"):
+                if math.isnan(row[f"{label}_price"]):
+                    del row[f"{label}_price"]
+            out.append(row)
+        return out
+
+
+def quote_rfqs(batch: RfqBatch, basis: QuoteBasis, p: QuoteParams | None = None, *, accept: bool = False) -> QuoteTable:
+    """Quote every parsed request of ``batch`` against the basis's book: one pass, no loop over trades.
+
+    Parameters
+    ----------
+    batch : RfqBatch
+        From :func:`pricing.xva.rfq.parse_rfqs` (refused rows are skipped; ``batch.rows`` maps back).
+    basis : QuoteBasis
+        The book's basis (its layout is widened to the trades if they need it).
+    p : QuoteParams, optional
+    accept : bool
+        Fill each request before pricing the next: the dealer's side of a one-sided request (the
+        ask of a client buy, the bid of a client sell) joins the book; two-way requests are not filled.
+
+    Returns
+    -------
+    QuoteTable
+
+    Notes
+    -----
+    Each leg is valued once (its state feeds the premium, the Greeks, SA-CCR and the margin
+    kernels); ΔIM of every trade both ways comes from :func:`pricing.margin.engine.trade_margins`
+    (or :func:`~pricing.margin.engine.sequential_margins` when accepting); the XVAs of all trades
+    are computed at once on a common masked grid (:func:`quote_sides`).
+    """
+    p = p or QuoteParams()
+    trades = batch.trades
+    if trades.count == 0:
+        z = np.zeros(0)
+        empty = {k: z for k in ("delta_im", "fva_im", "mva_vm", "kva", "ccva", "price")}
+        return QuoteTable(batch.rows, (), (), z, z, empty, dict(empty))
+    market = basis.margin.market
+    q = basis.for_trades(trades.legs)
+    unit_state = position_state(trades.legs.with_quantity(np.ones(len(trades.legs))), market)
+    state = unit_state.scaled(trades.legs.quantity)
+    unds = tuple(sorted(set(q.margin.portfolio.underlyings) | set(trades.legs.underlyings)))
+    risks = trade_risks(trades, state, p, unds)
+    books = BookStates.constant(q.capital, risks, p)
+    if accept:
+        seq = sequential_margins(q.margin, trades, batch.fill)
+        buy, sell, before = seq.im_buy, seq.im_sell, seq.im_before
+        books = books.after_fills(risks, batch.fill, before)
+    else:
+        buy, sell = trade_margins(q.margin, trades, unit_state=unit_state)
+        before = np.full(trades.count, q.margin.im0)
+    profiles = _replica(q, trades, batch.fill if accept else None, p, risks) if p.im_profile == "replica" else None
+    sides = quote_sides(sell - before, buy - before, risks, p, books, profiles)
+    quoted_bid = np.array([s != "buy" for s in batch.sides])
+    quoted_ask = np.array([s != "sell" for s in batch.sides])
+    sides.bid["price"] = np.where(quoted_bid, sides.bid["price"], np.nan)
+    sides.ask["price"] = np.where(quoted_ask, sides.ask["price"], np.nan)
+    return QuoteTable(batch.rows, trades.names(), batch.sides, sides.base, sides.spread, sides.bid, sides.ask)
 
 
 def quote_book(
@@ -544,119 +887,51 @@ def quote_book(
     list of dict
         One per RFQ, with the keys below.
 
+    Raises
+    ------
+    PricingInputError
+        The first row that cannot be quoted, with its reason (:func:`parse_rfqs` keeps them all).
+
     Notes
     -----
-
     Columns: ``instrument`` or ``legs`` (``NAME:ratio;NAME:ratio``), ``side`` (the client's:
     ``buy`` → dealer's ask, ``sell`` → bid, ``two-way``), ``quantity`` (contracts) or
     ``notional_usd``. Each row has ``base``, ``delta_im_bid``/``delta_im_ask``, both sides'
     ``bid_FVA``/``ask_FVA`` (likewise MVA, KVA, CCVA, spread), and ``bid_price``/``ask_price``
-    for the sides quoted. All RFQs are priced against the portfolio alone in one batched ΔIM call;
-    with ``accept=True`` each RFQ is priced in order and the dealer's side of it (the ask
-    for a client buy, the bid for a client sell; two-way RFQs are not filled) joins the
-    portfolio before the next one.
+    for the sides quoted. :func:`parse_rfqs`, :class:`QuoteBasis`, :func:`quote_rfqs`.
     """
-    p = params or QuoteParams()
+    batch = parse_rfqs(rfqs, market)
+    bad = next((r for r in batch.reasons if r is not None), None)
+    if bad is not None:
+        raise PricingInputError(bad)
     book = portfolio if portfolio is not None else empty_portfolio()
-    cands, groups, sides = rfq_trades(rfqs, market)
-    if accept:
-        rows: list[dict[str, Any]] = []
-        for i in range(len(sides)):
-            mask = groups == i
-            out = _quote_groups(
-                cands.select(mask), np.zeros(int(mask.sum()), np.int64), [sides[i]], book, market, model, p, addons
-            )[0]
-            out["rfq"] = i + 1
-            rows.append(out)
-            if sides[i] != "two-way":
-                sign = -1.0 if sides[i] == "buy" else 1.0
-                legs = cands.select(mask)
-                book = concat([book, legs.with_quantity(sign * legs.quantity)])
-        return rows
-    rows = _quote_groups(cands, groups, sides, book, market, model, p, addons)
-    for i, r in enumerate(rows):
-        r["rfq"] = i + 1
-    return rows
-
-
-def _quote_groups(
-    cands: Portfolio,
-    groups: np.ndarray,
-    sides: list[str],
-    book: Portfolio,
-    market: Market,
-    model: MarginModel,
-    p: QuoteParams,
-    addons: AddOnParams | None,
-) -> list[dict[str, Any]]:
-    dim = marginal_im(book, cands, market, model, addons, groups=groups)
-    st = position_state(cands, market)
-    capital = book_capital(book, market, float(dim.im_base))
-    sofr = latest_sofr() if p.sofr is None else p.sofr
-    tenors = np.array([float(st.t_years[groups == g].max()) for g in range(len(sides))])
-    replica = _replica(book, cands, groups, market, model, p, addons, tenors) if p.im_profile == "replica" else None
-    rows = []
-    for g, side in enumerate(sides):
-        m = groups == g
-        legs = cands.select(m)
-        opt = legs.kind == OPTION
-        tenor = float(st.t_years[m].max())
-        vol = float(np.average(st.vol[m][opt], weights=np.abs(legs.units[opt]))) if opt.any() else 0.0
-        # The premium is paid today for a payoff at expiry: USD-settled legs discounted at SOFR
-        # (ACT/360); coin-settled legs at Deribit's coin convention, no discounting.
-        df = np.where(legs.inverse, 1.0, np.exp(-sofr * st.t_years[m] * 365.0 / 360.0))
-        risk = TradeRisk(
-            float((df * st.value_usd[m]).sum()),
-            float(st.vega_usd[m].sum()),
-            abs(float(st.delta_coin[m].sum())),
-            float(st.spot[m][0]),
-            vol,
-            tenor,
-            _saccr_legs(cands, st, m),
-        )
-        bid, ask = two_way(
-            risk.premium,
-            float(dim.delta_sell[g]),
-            float(dim.delta_buy[g]),
-            risk,
-            p,
-            capital,
-            None if replica is None else replica(g),
-        )
-        row: dict[str, Any] = {
-            "trade": dim.names[g],
-            "side": side,
-            "base": risk.premium,
-            "delta_im_bid": bid.delta_im,
-            "delta_im_ask": ask.delta_im,
-        }
-        # Both sides' XVA are always given (each from its own ΔIM); a price only for the side quoted.
-        for label, s in (("bid", bid), ("ask", ask)):
-            row.update({f"{label}_{k}": v for k, v in s.as_dict().items() if k not in ("side", "base", "delta_im", "price")})
-            if side == "two-way" or (side == "sell") == (label == "bid"):
-                row[f"{label}_price"] = s.price
-        rows.append(row)
-    return rows
+    if batch.trades.count == 0:
+        return []
+    basis = QuoteBasis.build(book, market, model, addons, batch.trades.legs)
+    return quote_rfqs(batch, basis, params, accept=accept).records()
 
 
 def _replica(
-    book: Portfolio,
-    cands: Portfolio,
-    groups: np.ndarray,
-    market: Market,
-    model: MarginModel,
-    p: QuoteParams,
-    addons: AddOnParams | None,
-    tenors: FloatArray,
-) -> Callable[[int], tuple[FloatArray, FloatArray]]:
-    """(sell, buy) replica ΔIM profiles of each trade on its own XVA grid, all trades simulated at once
-    on the union of the grids (pricing.xva.replica_profile)."""
-    grids = [grid(float(t), p.step_days) for t in tenors]
-    union = np.unique(np.concatenate(grids))
-    buy, sell = replica_profiles(book, cands, groups, market, model, union, addons)
-
-    def of(g: int) -> tuple[FloatArray, FloatArray]:
-        at = np.searchsorted(union, grids[g])
-        return sell[g, at], buy[g, at]
-
-    return of
+    basis: QuoteBasis, trades: TradeLegs, fill: FloatArray | None, p: QuoteParams, risks: TradeRisks
+) -> tuple[FloatArray, FloatArray]:
+    """(sell, buy) replica ΔIM profiles of every trade on the common grid, simulated at once on
+    the union of the trades' grids (pricing.xva.replica_profile). With fills, each trade meets
+    the book as earlier fills left it, so those are simulated one trade at a time."""
+    m = basis.margin
+    times = grid_matrix(risks.tenor_years, p.step_days)
+    union = np.unique(times)
+    groups = np.repeat(np.arange(trades.count), np.diff(trades.starts))
+    at = np.searchsorted(union, times)
+    rows = np.arange(trades.count)[:, None]
+    if fill is None or not np.any(fill):
+        buy, sell = replica_profiles(m.portfolio, trades.legs, groups, m.market, m.model, union, m.params)
+        return sell[rows, at], buy[rows, at]
+    sell_out, buy_out = np.zeros(times.shape), np.zeros(times.shape)
+    book = m.portfolio
+    for t in range(trades.count):
+        part = trades.take(t, t + 1)
+        b, s = replica_profiles(book, part.legs, np.zeros(len(part.legs), np.int64), m.market, m.model, union, m.params)
+        sell_out[t], buy_out[t] = s[0, at[t]], b[0, at[t]]
+        if fill[t]:
+            book = concat([book, part.legs.with_quantity(fill[t] * part.legs.quantity)])
+    return sell_out, buy_out

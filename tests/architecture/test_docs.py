@@ -11,14 +11,21 @@ import pricing
 from pricing.daycount import days_to_years, option_times
 from pricing.margin import engine
 from pricing.revaluation import Market
-from pricing.xva import adjustments, quote
+from pricing.xva import adjustments, quote, rfq
 
 PUBLIC = [getattr(pricing, n) for n in pricing.__all__ if inspect.isfunction(getattr(pricing, n))]
 ENTRY_POINTS = [
     engine.margin,
     engine.marginal_im,
     engine.sequential_im,
+    engine.margin_basis,
+    engine.trade_margins,
+    engine.sequential_margins,
     quote.quote_book,
+    quote.quote_rfqs,
+    quote.side_costs,
+    quote.quote_sides,
+    rfq.parse_rfqs,
     quote.two_way,
     quote.all_in_price,
     Market.from_chains,

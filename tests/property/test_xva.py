@@ -126,11 +126,12 @@ def test_replica_profile_starts_at_todays_dim_and_ends_with_the_trade(seed_marke
     today's ΔIM at t = 0, is 0 once the trade has expired, and feeds the quote's FVA."""
     from pricing.margin.engine import marginal_im
     from pricing.margin.span import SpanModel
-    from pricing.xva.quote import rfq_trades
     from pricing.xva.replica_profile import replica_profiles
+    from pricing.xva.rfq import parse_rfqs
 
     rfq = [{"instrument": "BTC-20SEP26-55000-C", "side": "two-way", "quantity": 10, "settle": "linear"}]
-    cands, groups, _ = rfq_trades(rfq, seed_market)
+    trades = parse_rfqs(rfq, seed_market).trades
+    cands, groups = trades.legs, np.zeros(len(trades.legs), np.int64)
     book = from_contracts([OptionContract("BTC", EXPIRY, 50_000.0, 1, "linear")], [10])
     times = np.array([0.0, 10 / 365, 40 / 365])  # the trade expires on day 30
     buy, sell = replica_profiles(book, cands, groups, seed_market, SpanModel(), times)

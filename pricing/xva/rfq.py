@@ -1,0 +1,219 @@
+"""RFQ rows parsed once into typed requests, with a reason per row that cannot be quoted.
+
+A quote book, a per-row ``CQ_RFQ`` formula, the CLI and the FIX gateway all hand their rows to
+:func:`parse_rfqs` and get back an :class:`RfqBatch`: the requests that can be priced, laid
+out as the legs of one candidate portfolio (the dealer **buying** one unit of each request),
+and for every row either a request or the reason it was refused. A refusal is data, never an
+exception: one bad row never fails its neighbours, and its message is written once, here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from pricing.errors import DataError, PricingInputError, parse_choice
+from pricing.instruments import FutureContract, OptionContract, parse_instrument_name
+from pricing.margin.engine import TradeLegs
+from pricing.portfolio import Portfolio, empty_portfolio, from_contracts
+from pricing.revaluation import Market
+
+#: The client's side as written, to the canonical one.
+SIDES = {"buy": "buy", "sell": "sell", "two-way": "two-way", "two_way": "two-way", "2way": "two-way", "both": "two-way"}
+#: The dealer's fill direction when the client's side is hit: it sells what the client buys.
+DEALER_FILL = {"buy": -1.0, "sell": 1.0, "two-way": 0.0}
+SETTLES = {"inverse": "inverse", "linear": "linear"}
+
+Contract = OptionContract | FutureContract
+
+
+@dataclass(frozen=True)
+class RfqRequest:
+    """One request for quote.
+
+    ``legs`` are (contract, ratio) pairs; the structure's size is ``quantity`` contracts of it,
+    so leg i trades ``quantity x ratio_i`` (signed: a negative ratio is a leg sold when the
+    structure is bought). ``side`` is the client's: ``buy`` (the dealer quotes its ask),
+    ``sell`` (its bid) or ``two-way``.
+    """
+
+    legs: tuple[tuple[Contract, float], ...]
+    side: str
+    quantity: float
+
+
+@dataclass(frozen=True)
+class RfqBatch:
+    """Rows of RFQs after :func:`parse_rfqs`.
+
+    ``reasons[i]`` is None for a row that was parsed into a request, else why it was refused.
+    The accepted rows, in order, are the trades of ``trades`` (legs with signed quantities for
+    the dealer buying each structure); ``rows[t]`` is the input row of trade t.
+    """
+
+    requests: tuple[RfqRequest | None, ...]
+    reasons: tuple[str | None, ...]
+    trades: TradeLegs
+    rows: np.ndarray
+    sides: tuple[str, ...]
+
+    @property
+    def fill(self) -> np.ndarray:
+        """Per trade, the dealer's fill direction if the quote is hit (+1 buy, -1 sell, 0 two-way)."""
+        return np.array([DEALER_FILL[s] for s in self.sides], dtype=np.float64)
+
+
+@lru_cache(maxsize=65_536)
+def _contract(name: str, settle: str) -> Contract:
+    # Quote books repeat instrument names; parsing each distinct name once keeps a 100k-row
+    # book's parse cost at its distinct names.
+    return parse_instrument_name(name, settle)
+
+
+def _parse_legs(row: Mapping[str, Any], where: str) -> tuple[tuple[Contract, float], ...]:
+    text = row.get("legs") or row.get("instrument") or row.get("instrument_name")
+    if not text or not str(text).strip():
+        raise PricingInputError(f"{where}: give 'instrument' (a Deribit name) or 'legs' (NAME:ratio;NAME:ratio)")
+    settle = parse_choice(str(row.get("settle") or "inverse").strip().lower(), f"{where}, column settle", SETTLES)
+    out = []
+    for part in str(text).replace(",", ";").split(";"):
+        if not part.strip():
+            continue
+        name, _, ratio = part.partition(":")
+        try:
+            qty = float(ratio) if ratio.strip() else 1.0
+        except ValueError:
+            raise PricingInputError(f"{where}, column legs: {ratio.strip()!r} is not a leg ratio") from None
+        if not (math.isfinite(qty) and qty != 0):
+            raise PricingInputError(f"{where}, column legs: a leg ratio must be a non-zero number, got {ratio.strip()!r}")
+        out.append((_contract(name.strip().upper(), settle), qty))
+    return tuple(out)
+
+
+def _live(legs: tuple[tuple[Contract, float], ...], market: Market, where: str) -> None:
+    """Every leg's underlying is in the market and no leg has expired at the market's time."""
+    for contract, _ in legs:
+        market.surface(contract.underlying)
+        expiry = contract.expiry
+        if expiry is not None and not expiry > market.as_of:
+            raise PricingInputError(
+                f"{where}: instrument expired at or before the market's time {market.as_of:%Y-%m-%d %H:%M} UTC"
+            )
+
+
+def parse_request(row: Mapping[str, Any], market: Market, where: str = "rfqs, row 2") -> RfqRequest:
+    """One RFQ row (keys: instrument or legs, side, quantity or notional_usd, settle) as a request.
+
+    Raises
+    ------
+    PricingInputError
+        Naming ``where`` and the column, with what is allowed.
+    """
+    r = {str(k).strip().lower(): v for k, v in row.items()}
+    legs = _parse_legs(r, where)
+    _live(legs, market, where)
+    raw_side = r.get("side")
+    side = parse_choice(
+        str(raw_side).strip().lower() if raw_side not in (None, "") else "two-way", f"{where}, column side", SIDES
+    )
+    size = r.get("quantity")
+    if size in (None, ""):
+        notional = r.get("notional_usd") or r.get("notional")
+        if notional in (None, ""):
+            raise PricingInputError(f"{where}: give quantity (contracts) or notional_usd")
+        try:
+            size = float(notional) / market.spot(legs[0][0].underlying)
+        except (TypeError, ValueError):
+            raise PricingInputError(f"{where}, column notional_usd: {notional!r} is not a number") from None
+    try:
+        size = float(size)
+    except (TypeError, ValueError):
+        raise PricingInputError(f"{where}, column quantity: {size!r} is not a number") from None
+    if not (math.isfinite(size) and size > 0):
+        raise PricingInputError(f"{where}, column quantity: must be > 0 (contracts; the side gives the direction)")
+    return RfqRequest(legs, side, size)
+
+
+def parse_rfqs(
+    rows: Sequence[Mapping[str, Any] | None],
+    market: Market,
+    where: Sequence[str] | None = None,
+    *,
+    refused: Sequence[str | None] | None = None,
+) -> RfqBatch:
+    """Parse every row once; a row that cannot be quoted carries its reason instead of a request.
+
+    Parameters
+    ----------
+    rows : sequence of mappings (or None for a row already refused upstream)
+        See :func:`parse_request` for the keys.
+    market : Market
+        The market the requests are priced on (underlyings and the as-of time are checked here).
+    where : sequence of str, optional
+        How each row is named in messages (default ``rfqs, row N``, N from 2 below a header).
+    refused : sequence of str or None, optional
+        A reason already found for a row (a cell holding an error, say); the row is not parsed.
+
+    Returns
+    -------
+    RfqBatch
+
+    Notes
+    -----
+    Columns as :func:`parse_request` reads them. Instrument names follow Deribit's
+    ``UND-DMMMYY-STRIKE-C|P`` (options) and futures/perpetual names; a name is parsed once per
+    process however many rows repeat it.
+
+    Examples
+    --------
+    >>> from pricing.daycount import utc
+    >>> from pricing.revaluation import Market
+    >>> from pricing.surface import flat_surface
+    >>> m = Market(utc(2026, 8, 21, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
+    >>> b = parse_rfqs([{"instrument": "BTC-25SEP26-60000-C", "side": "buy", "quantity": 2},
+    ...                 {"instrument": "BTC-25SEP26-60000-C", "side": "hold", "quantity": 2}], m)
+    >>> b.trades.count, b.reasons[1]
+    (1, "rfqs, row 3, column side: 'hold' is not allowed; use one of 'buy', 'sell', 'two-way', 'two_way', '2way', 'both'")
+    """
+    labels = list(where) if where is not None else [f"rfqs, row {i + 2}" for i in range(len(rows))]
+    requests: list[RfqRequest | None] = []
+    reasons: list[str | None] = []
+    for i, row in enumerate(rows):
+        prior = refused[i] if refused is not None else None
+        if row is None or prior is not None:
+            requests.append(None)
+            reasons.append(prior or f"{labels[i]}: no row")
+            continue
+        try:
+            requests.append(parse_request(row, market, labels[i]))
+            reasons.append(None)
+        except (PricingInputError, DataError) as exc:
+            requests.append(None)
+            text = str(exc)
+            reasons.append(text if text.startswith(labels[i]) else f"{labels[i]}: {text}")
+    return batch_of(requests, reasons)
+
+
+def batch_of(requests: Sequence[RfqRequest | None], reasons: Sequence[str | None] | None = None) -> RfqBatch:
+    """The :class:`RfqBatch` of already-typed requests (None: a refused row)."""
+    why = list(reasons) if reasons is not None else [None if r is not None else "refused" for r in requests]
+    good = [i for i, r in enumerate(requests) if r is not None]
+    contracts: list[Contract] = []
+    qty: list[float] = []
+    starts = [0]
+    for i in good:
+        req = requests[i]
+        assert req is not None
+        for contract, ratio in req.legs:
+            contracts.append(contract)
+            qty.append(req.quantity * ratio)
+        starts.append(len(contracts))
+    legs: Portfolio = from_contracts(contracts, qty) if contracts else empty_portfolio()
+    trades = TradeLegs(legs, np.array(starts, dtype=np.int64))
+    sides = tuple(requests[i].side for i in good)  # type: ignore[union-attr]
+    return RfqBatch(tuple(requests), tuple(why), trades, np.array(good, dtype=np.int64), sides)
