@@ -11,6 +11,8 @@ notional of q * F at entry, the way Deribit's ``size`` reads once divided by the
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,9 +90,9 @@ class Portfolio:
         """Signed coin exposure per position: quantity x contract size."""
         return self.quantity * self.contract_size
 
-    @property
+    @functools.cached_property
     def underlyings(self) -> tuple[str, ...]:
-        """The distinct underlyings, sorted."""
+        """The distinct underlyings, sorted (computed once: a portfolio's arrays are not changed in place)."""
         return tuple(str(u) for u in np.unique(np.asarray(self.underlying, dtype=str)))
 
     def tier_keys(self) -> IntArray:

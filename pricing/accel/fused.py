@@ -250,6 +250,48 @@ def fused_marginal_tail(
 
 
 @dataclass(frozen=True)
+class _OrderedRows:
+    """A scenario set's per-underlying rows in the kernels' column order (core, then stressed),
+    with e^r and e^-r: the same for every portfolio priced on the set."""
+
+    order: np.ndarray
+    n_core: int
+    ret: FloatArray
+    growth: FloatArray
+    inv_growth: FloatArray
+    dvol: FloatArray
+    sources: tuple[FloatArray, FloatArray, np.ndarray]
+
+
+_ORDERED: dict[tuple[int, int, int], _OrderedRows] = {}
+
+
+def _ordered_rows(returns: FloatArray, vol_changes: FloatArray, stressed: np.ndarray) -> _OrderedRows:
+    """:class:`_OrderedRows` of a scenario set, kept per set (by the identity of its arrays, which
+    the entry holds, so an identity is never reused while its entry lives; the last 8 are kept)."""
+    key = (id(returns), id(vol_changes), id(stressed))
+    hit = _ORDERED.get(key)
+    if hit is not None:
+        return hit
+    flags = np.asarray(stressed, dtype=bool)
+    order = np.concatenate([np.flatnonzero(~flags), np.flatnonzero(flags)])
+    ret = np.ascontiguousarray(np.asarray(returns, dtype=np.float64)[:, order])
+    rows = _OrderedRows(
+        order,
+        int((~flags).sum()),
+        ret,
+        np.exp(ret),
+        np.exp(-ret),
+        np.ascontiguousarray(np.asarray(vol_changes, dtype=np.float64)[:, order]),
+        (returns, vol_changes, stressed),
+    )
+    if len(_ORDERED) >= 8:
+        _ORDERED.pop(next(iter(_ORDERED)))
+    _ORDERED[key] = rows
+    return rows
+
+
+@dataclass(frozen=True)
 class FusedScenarios:
     """A portfolio's :class:`RevaluationPlan` on a scenario set, for the fused kernels.
 
@@ -289,14 +331,20 @@ class FusedScenarios:
             return None
         u_row = underlying_rows(underlyings, portfolio)
         w = np.ones(len(portfolio)) if vol_weights is None else np.asarray(vol_weights, dtype=np.float64)
-        pairs, row = np.unique(np.column_stack([u_row.astype(np.float64), w]), axis=0, return_inverse=True)
-        pair_u = pairs[:, 0].astype(np.int64)
-        flags = np.asarray(stressed, dtype=bool)
-        order = np.concatenate([np.flatnonzero(~flags), np.flatnonzero(flags)])
-        ret = np.asarray(returns)[pair_u][:, order]
-        factor = np.exp(np.asarray(vol_changes)[pair_u][:, order] * pairs[:, 1][:, None])
-        grid = ScenarioGrid.build(ret, factor, 0.0, row.ravel())
-        return FusedScenarios(plan, grid, parse_choice(rule, "rule", SHOCK_RULES), order, int((~flags).sum()))
+        # (underlying, weight) pairs as one complex key: a 1-D unique, lexicographic like the pair.
+        pairs, row = np.unique(u_row.astype(np.float64) + 1j * w, return_inverse=True)
+        pair_u = pairs.real.astype(np.int64)
+        rows = _ordered_rows(returns, vol_changes, stressed)
+        dvol = rows.dvol[pair_u]
+        grid = ScenarioGrid(
+            rows.ret[pair_u],
+            rows.growth[pair_u],
+            rows.inv_growth[pair_u],
+            np.exp(dvol * pairs.imag[:, None]),
+            np.zeros(dvol.shape),
+            np.ascontiguousarray(row.ravel(), dtype=np.int64),
+        )
+        return FusedScenarios(plan, grid, parse_choice(rule, "rule", SHOCK_RULES), rows.order, rows.n_core)
 
     def pnl_sum(self, quantity: FloatArray) -> FloatArray:
         """sum_p quantity[p] x P&L per contract (p, s), USD, in the scenario set's column order."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 
@@ -129,6 +129,18 @@ class FusedMarginModel(MarginModel, Protocol):
         """Each position's share of core IM, from the fused view."""
 
 
+_FUSED_TYPES: dict[type, bool] = {}
+
+
+def is_fused_model(model: MarginModel) -> TypeGuard[FusedMarginModel]:
+    """Whether ``model`` offers the fused methods (an isinstance check on a runtime protocol
+    inspects every method; its answer is kept per class)."""
+    kind = type(model)
+    if kind not in _FUSED_TYPES:
+        _FUSED_TYPES[kind] = isinstance(model, FusedMarginModel)
+    return _FUSED_TYPES[kind]
+
+
 @dataclass(frozen=True)
 class MarginResult:
     """An IM with every component, USD.
@@ -219,7 +231,7 @@ def _fused(
 
     ``unit_state`` is the positions' state at quantity 1, when the caller has it already.
     """
-    if not isinstance(model, FusedMarginModel) or not accel.enabled() or not len(portfolio):
+    if not is_fused_model(model) or not accel.enabled() or not len(portfolio):
         return None
     if unit_state is None:
         unit, state = _unit(portfolio, market)
@@ -338,7 +350,7 @@ def margin(
         per_ext = np.maximum(q, 0) * contrib.long[:, :-1] + np.maximum(-q, 0) * contrib.short[:, :-1]
         alloc = model.allocate(per_lin, per_ext, setup.layout, {k: v[0] for k, v in parts.items()})
     else:
-        assert isinstance(model, FusedMarginModel)  # _fused gives a view only for these
+        assert is_fused_model(model)  # _fused gives a view only for these
         alloc = model.allocate_fused(fz.scenarios, portfolio.quantity, lin[: lin.size - n_u], setup.layout)
     comps = {k: float(v[0]) for k, v in parts.items() if k not in _ADDON_KEYS and np.ndim(v) == 1}
     pnl = parts.get("scenario_pnl")
@@ -698,7 +710,7 @@ def trade_margins(
 def _fused_trades(basis: MarginBasis, fz: _Fused, trades: TradeLegs, held: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Totals of IM(P +/- each trade) from the model's fused tail kernel and the add-on columns."""
     model, setup = basis.model, basis.setup
-    assert isinstance(model, FusedMarginModel)  # _fused gives a view only for these
+    assert is_fused_model(model)  # _fused gives a view only for these
     n_u = len(setup.underlyings)
     q = trades.legs.quantity
     lin0, ext0 = basis.lin0, basis.ext0

@@ -838,7 +838,7 @@ def quote_rfqs(batch: RfqBatch, basis: QuoteBasis, p: QuoteParams | None = None,
     q = basis.for_trades(trades.legs)
     unit_state = position_state(trades.legs.with_quantity(np.ones(len(trades.legs))), market)
     state = unit_state.scaled(trades.legs.quantity)
-    unds = tuple(sorted(set(q.margin.portfolio.underlyings) | set(trades.legs.underlyings)))
+    unds = tuple(sorted(set(q.margin.setup.underlyings) | set(trades.legs.underlyings)))
     risks = trade_risks(trades, state, p, unds)
     books = BookStates.constant(q.capital, risks, p)
     if accept:
