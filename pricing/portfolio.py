@@ -12,7 +12,6 @@ notional of q * F at entry, the way Deribit's ``size`` reads once divided by the
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime

@@ -10,16 +10,14 @@ import numpy as np
 from pricing.errors import DataError, PricingInputError
 from pricing.xva.adjustments import (
     ccp_default_params,
-    ccva,
-    fva_im_lifetime,
+    ccva_lifetimes,
+    fva_im_lifetimes,
     fva_im_simple,
     k_cm,
     kva_simple,
-    mva_vm_settlement_lag,
+    mva_vm_batch,
     saccr_option,
 )
-from pricing.xva.profiles import grid as time_grid
-from pricing.xva.profiles import profile as runoff_profile
 from pricing.xva.quote import QuoteBasis, QuoteTable, all_in_price, quote_rfqs
 from pricing.xva.rfq import parse_rfqs
 from udfs.args import CP
@@ -66,6 +64,21 @@ def per_cell(fn: Callable[..., float], *fields: Field) -> list[list[Any]]:
         except (PricingInputError, DataError) as exc:
             errs[idx] = XlError("#NUM!", str(exc))
     return output(out, errs)
+
+
+def batch_cells(fn: Callable[..., Any], *fields: Field) -> list[list[Any]]:
+    """Apply a vectorised engine formula to every valid cell at once; only cells whose inputs
+    failed their checks get an error. Should the engine refuse the batch, the cells are retried
+    one by one so that only the bad ones fail, each with the engine's reason."""
+    shape, values, errors = broadcast(*fields)
+    out = np.full(shape, np.nan)
+    ok = errors == None  # noqa: E711
+    if ok.any():
+        try:
+            out[ok] = fn(*(np.asarray(v[ok], dtype=np.float64) for v in values))
+        except (PricingInputError, DataError):
+            return per_cell(lambda *a: float(fn(*(np.array([x], dtype=np.float64) for x in a))[0]), *fields)
+    return output(out, errors)
 
 
 @excel_function(
@@ -128,12 +141,8 @@ def fva_lifetime(
     step = scalar_number(step_days, "step_days", default=7.0, lo=0.01, lo_open=True, hi=365)
     r_d = scalar_number(discount_rate, "discount_rate", default=0.0, lo=-0.05, hi=1)
 
-    def one(dim: float, t: float, rf: float, rim: float) -> float:
-        times = time_grid(t, step)
-        return fva_im_lifetime(runoff_profile(dim, times, shape), times, rf, rim, r_d)
-
-    return per_cell(
-        one,
+    return batch_cells(
+        lambda dim, t, rf, rim: fva_im_lifetimes(dim, t, rf, rim, profile=shape, step_days=step, discount_rate=r_d),
         numbers(delta_im, "delta_im", unit="USD"),
         numbers(tenor_years, "tenor_years", lo=0, lo_open=True, hi=50),
         numbers(funding_rate, "funding_rate", lo=-0.05, hi=1, unit=RATE),
@@ -166,8 +175,8 @@ def mva(
     """
     lag = scalar_number(lag_days, "lag_days", default=1.0, lo=0, hi=30)
     r_d = scalar_number(discount_rate, "discount_rate", default=0.0, lo=-0.05, hi=1)
-    return per_cell(
-        lambda d, s, v, t, sb: mva_vm_settlement_lag(d, s, v, t, sb, lag_days=lag, discount_rate=r_d),
+    return batch_cells(
+        lambda d, s, v, t, sb: mva_vm_batch(d, s, v, t, sb, lag_days=lag, discount_rate=r_d),
         numbers(abs_delta_coin, "abs_delta_coin", lo=0, unit="coins"),
         numbers(spot, "spot", lo=0, lo_open=True, unit="USD"),
         numbers(vol, "vol", lo=0, hi=10),
@@ -301,12 +310,10 @@ def ccva_(
     fund = scalar_number(default_fund, "default_fund", default=0.0, lo=0)
     r_d = scalar_number(discount_rate, "discount_rate", default=0.0, lo=-0.05, hi=1)
 
-    def one(im: float, t: float) -> float:
-        times = time_grid(t, 7.0)
-        return ccva(runoff_profile(im, times, shape), times, pd_, lgd_, default_fund=fund, discount_rate=r_d)
-
-    return per_cell(
-        one, numbers(im_non_br, "im_non_br", lo=0, unit="USD"), numbers(tenor_years, "tenor_years", lo=0, lo_open=True, hi=50)
+    return batch_cells(
+        lambda im, t: ccva_lifetimes(im, t, pd_, lgd_, default_fund=fund, profile=shape, discount_rate=r_d),
+        numbers(im_non_br, "im_non_br", lo=0, unit="USD"),
+        numbers(tenor_years, "tenor_years", lo=0, lo_open=True, hi=50),
     )
 
 

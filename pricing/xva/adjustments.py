@@ -14,8 +14,8 @@ from scipy.special import ndtr
 
 from pricing._typing import FloatArray, IntArray
 from pricing.errors import PricingInputError, parse_choice
-from pricing.xva.profiles import discount, period_default_probability, period_sum
-from pricing.xva.rates import check_rate, check_tenor
+from pricing.xva.profiles import discount, grid_matrix, period_default_probability, period_sum, profile_matrix, tenor_blocks
+from pricing.xva.rates import check_rate, check_rates, check_tenor
 
 #: CCP default assumptions (docs/methodology.md §D3 [D]): annual PD and LGD on non-bankruptcy-remote IM.
 CCP_TYPES = {"qccp": (0.0005, 0.40), "crypto_exchange": (0.01, 0.60), "non_qccp": (0.01, 0.60)}
@@ -98,7 +98,11 @@ def fva_im_lifetime(
 
 
 def fva_im_grid(
-    delta_im: FloatArray, times: FloatArray, funding_rate: float, im_rate: float = 0.0, discount_rate: float = 0.0
+    delta_im: FloatArray,
+    times: FloatArray,
+    funding_rate: float | FloatArray,
+    im_rate: float | FloatArray = 0.0,
+    discount_rate: float = 0.0,
 ) -> FloatArray:
     """:func:`fva_im_lifetime` of many trades at once.
 
@@ -108,8 +112,10 @@ def fva_im_grid(
         ΔIM(t_i) of each trade on its row of the grid, USD.
     times : array (T, N)
         One grid per row (:func:`pricing.xva.profiles.grid_matrix`), years (ACT/365).
-    funding_rate, im_rate, discount_rate : float
-        Decimals.
+    funding_rate, im_rate : float or array (T,)
+        Decimals, one for all trades or one per trade.
+    discount_rate : float
+        Decimal.
 
     Returns
     -------
@@ -121,11 +127,16 @@ def fva_im_grid(
     Σ_i ΔIM(t_{i-1}) (r_F - r_IM) Δ_i^{ACT/360} DF_i per row (docs/methodology.md §D3), summed in
     order (:func:`pricing.xva.profiles.period_sum`) so a padded row equals its own grid exactly.
     """
-    r_f, r_im = check_rate(funding_rate, "funding_rate"), check_rate(im_rate, "im_rate")
+    spread = check_rates(funding_rate, "funding_rate") - check_rates(im_rate, "im_rate")
     t = np.asarray(times, dtype=np.float64)
     dim = np.asarray(delta_im, dtype=np.float64)
     accrual = np.diff(t, axis=-1) * ACT360_PER_ACT365
-    return period_sum(dim[..., :-1] * (r_f - r_im) * accrual * discount(t[..., 1:], check_rate(discount_rate, "discount_rate")))
+    return period_sum(
+        dim[..., :-1]
+        * (spread[..., None] if spread.ndim else spread)
+        * accrual
+        * discount(t[..., 1:], check_rate(discount_rate, "discount_rate"))
+    )
 
 
 # -- MVA (article) = mva_vm: funding variation-margin timing ----------------------------------------
@@ -187,7 +198,7 @@ def mva_vm_batch(
     spot: FloatArray,
     vol: FloatArray,
     tenor_years: FloatArray,
-    borrow_spread: float,
+    borrow_spread: float | FloatArray,
     *,
     lag_days: float = 1.0,
     discount_rate: float = 0.0,
@@ -198,7 +209,7 @@ def mva_vm_batch(
     ----------
     abs_delta_coin, spot, vol, tenor_years : arrays (T,)
         As for :func:`mva_vm_settlement_lag`, per trade.
-    borrow_spread : float
+    borrow_spread : float or array (T,)
     lag_days : float
     discount_rate : float
 
@@ -223,7 +234,7 @@ def mva_vm_batch(
     ...                               discount_rate=0.04)[0], direct, rtol=1e-12))
     True
     """
-    s_b = check_rate(borrow_spread, "borrow_spread")
+    s_b = check_rates(borrow_spread, "borrow_spread")
     r = check_rate(discount_rate, "discount_rate")
     v, sp = np.asarray(vol, dtype=np.float64), np.asarray(spot, dtype=np.float64)
     if lag_days < 0 or (v < 0).any() or (sp <= 0).any():
@@ -797,3 +808,85 @@ def ccva_grid(
     return np.asarray(
         lgd * period_sum(pd * discount(t[..., 1:], check_rate(discount_rate, "discount_rate")) * exposure), dtype=np.float64
     )
+
+
+def fva_im_lifetimes(
+    delta_im: FloatArray,
+    tenor_years: FloatArray,
+    funding_rate: FloatArray,
+    im_rate: FloatArray,
+    *,
+    profile: str = "flat",
+    step_days: float = 7.0,
+    discount_rate: float = 0.0,
+) -> FloatArray:
+    """:func:`fva_im_lifetime` of many trades, each on its own grid from today's ΔIM and a run-off shape.
+
+    Parameters
+    ----------
+    delta_im, tenor_years, funding_rate, im_rate : arrays (T,)
+        ΔIM today (USD), tenor (years ACT/365), r_F and r_IM (decimals) per trade.
+    profile : {"flat", "sqrt"}
+        Run-off of ΔIM over the life (:func:`pricing.xva.profiles.profile`).
+    step_days : float
+        Grid step.
+    discount_rate : float
+
+    Returns
+    -------
+    ndarray (T,)
+        USD.
+
+    Notes
+    -----
+    :func:`fva_im_grid` on :func:`pricing.xva.profiles.grid_matrix`, trades taken in blocks of
+    similar tenor (:func:`pricing.xva.profiles.tenor_blocks`) so memory stays bounded.
+    """
+    dim, t, rf, rim = (np.asarray(x, dtype=np.float64).reshape(-1) for x in (delta_im, tenor_years, funding_rate, im_rate))
+    out = np.empty(t.size)
+    for idx in tenor_blocks(t, step_days):
+        times = grid_matrix(t[idx], step_days)
+        out[idx] = fva_im_grid(profile_matrix(dim[idx], times, profile), times, rf[idx], rim[idx], discount_rate)
+    return out
+
+
+def ccva_lifetimes(
+    im_non_br: FloatArray,
+    tenor_years: FloatArray,
+    pd_annual: float,
+    lgd: float,
+    *,
+    default_fund: float = 0.0,
+    profile: str = "flat",
+    step_days: float = 7.0,
+    discount_rate: float = 0.0,
+) -> FloatArray:
+    """:func:`ccva` of many trades, each on its own grid from today's IM and a run-off shape.
+
+    Parameters
+    ----------
+    im_non_br, tenor_years : arrays (T,)
+        Non-bankruptcy-remote IM today (USD) and tenor (years) per trade.
+    pd_annual, lgd : float
+    default_fund : float
+    profile : {"flat", "sqrt"}
+    step_days : float
+    discount_rate : float
+
+    Returns
+    -------
+    ndarray (T,)
+        USD.
+
+    Notes
+    -----
+    :func:`ccva_grid` in blocks of similar tenor, as :func:`fva_im_lifetimes`.
+    """
+    im, t = (np.asarray(x, dtype=np.float64).reshape(-1) for x in (im_non_br, tenor_years))
+    out = np.empty(t.size)
+    for idx in tenor_blocks(t, step_days):
+        times = grid_matrix(t[idx], step_days)
+        out[idx] = ccva_grid(
+            profile_matrix(im[idx], times, profile), times, pd_annual, lgd, default_fund=default_fund, discount_rate=discount_rate
+        )
+    return out

@@ -87,3 +87,22 @@ def period_sum(x: FloatArray) -> FloatArray:
     if a.shape[-1] == 0:
         return np.zeros(a.shape[:-1])
     return np.asarray(np.cumsum(a, axis=-1)[..., -1], dtype=np.float64)
+
+
+def tenor_blocks(tenor_years: FloatArray, step_days: float = 7.0, max_cells: int = 1_000_000) -> list[np.ndarray]:
+    """Indices of trades in blocks, by increasing tenor, whose (T, N) grids hold at most ``max_cells`` points
+    (at least one trade a block): memory stays bounded however many trades, and short trades
+    are not padded to the longest grid of the whole set."""
+    t = np.asarray(tenor_years, dtype=np.float64).reshape(-1)
+    order = np.argsort(t, kind="stable")
+    width = np.ceil(t[order] / (step_days / 365.0)).astype(np.int64) + 1
+    blocks, lo, n = [], 0, order.size
+    while lo < n:
+        # Sorted, so a block's widest grid is its last trade's; (count x width) grows along the
+        # block, so the largest block that fits is a search, over at most max_cells / width rows.
+        window = min(n, lo + max(1, max_cells // int(width[lo])))
+        cells = np.arange(1, window - lo + 1) * width[lo:window]
+        hi = lo + max(1, int(np.searchsorted(cells, max_cells, side="right")))
+        blocks.append(order[lo:hi])
+        lo = hi
+    return blocks

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from pricing._typing import ArrayLike, FloatArray
 from pricing.errors import PricingInputError
 from pricing.marketdata import load_sofr
 
@@ -20,6 +23,15 @@ def check_rate(value: float, field: str, *, lo: float = -0.05, hi: float = 1.0) 
         raise PricingInputError(f"{field}: {x} looks like a percentage; give decimals ({x / 100:.6g} for {x}%)")
     if x < lo:
         raise PricingInputError(f"{field}: {x} is below the allowed {lo}; give a decimal rate in [{lo}, {hi}]")
+    return x
+
+
+def check_rates(values: ArrayLike, field: str, *, lo: float = -0.05, hi: float = 1.0) -> FloatArray:
+    """:func:`check_rate` of every element (the first bad one is named)."""
+    x = np.asarray(values, dtype=np.float64)
+    bad = ~(np.isfinite(x) & (x >= lo) & (x <= hi))
+    if bad.any():
+        check_rate(float(x[bad].reshape(-1)[0]), field, lo=lo, hi=hi)
     return x
 
 

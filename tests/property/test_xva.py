@@ -178,3 +178,59 @@ def test_sco60_group_2b_raises_the_kva_of_a_hedged_structure() -> None:
     assert two_b > two_a > 0
     with pytest.raises(PricingInputError, match=r"sco60_group.*2a.*2b"):
         QuoteParams(sco60_group="1b")
+
+
+@settings(max_examples=40)
+@given(st.lists(st.floats(1e-4, 30.0), min_size=1, max_size=12), st.sampled_from([1.0, 7.0, 30.5]))
+def test_grid_matrix_rows_are_each_trades_own_grid(tenors: list[float], step: float) -> None:
+    """Row t of the common grid is grid(T_t) then T_t repeated: the padding adds zero-width periods."""
+    from pricing.xva.profiles import grid_matrix
+
+    m = grid_matrix(np.array(tenors), step)
+    for row, t in zip(m, tenors):
+        own = grid(t, step)
+        assert np.array_equal(row[: own.size], own) and np.all(row[own.size :] == t)
+
+
+@settings(max_examples=30)
+@given(
+    st.lists(
+        st.tuples(st.floats(-5e6, 5e6), st.floats(1e-3, 12.0), st.floats(0.0, 0.1), st.floats(0.0, 0.02)), min_size=1, max_size=10
+    ),
+    st.sampled_from(["flat", "sqrt"]),
+)
+def test_lifetime_xvas_of_many_trades_equal_each_trades_own(rows: list[tuple[float, float, float, float]], shape: str) -> None:
+    """The blocked batch forms give, to the bit, what the one-trade forms give on each trade's own grid:
+    the periods are summed in order and padding periods have zero width."""
+    from pricing.xva.adjustments import ccva, ccva_lifetimes, fva_im_lifetimes
+
+    dim, t, rf, rim = (np.array(c) for c in zip(*rows))
+    batch = fva_im_lifetimes(dim, t, rf, rim, profile=shape, discount_rate=0.03)
+    cc = ccva_lifetimes(np.abs(dim), t, 0.01, 0.6, default_fund=1e5, profile=shape, discount_rate=0.03)
+    for i in range(len(rows)):
+        times = grid(t[i], 7.0)
+        assert batch[i] == fva_im_lifetime(profile(dim[i], times, shape), times, rf[i], rim[i], 0.03)
+        assert cc[i] == ccva(profile(abs(dim[i]), times, shape), times, 0.01, 0.6, default_fund=1e5, discount_rate=0.03)
+
+
+@settings(max_examples=40)
+@given(st.lists(st.floats(1e-3, 50.0), min_size=1, max_size=300), st.integers(1, 5_000))
+def test_tenor_blocks_cover_every_trade_once_within_the_budget(tenors: list[float], budget: int) -> None:
+    from pricing.xva.profiles import grid_matrix, tenor_blocks
+
+    t = np.array(tenors)
+    blocks = tenor_blocks(t, 7.0, max_cells=budget)
+    assert np.array_equal(np.sort(np.concatenate(blocks)), np.arange(t.size))
+    for idx in blocks:
+        assert idx.size == 1 or grid_matrix(t[idx], 7.0).size <= budget
+
+
+def test_mva_closed_form_equals_the_daily_sum() -> None:
+    """Σ_j e^{-r j/365} in closed form equals the day-by-day sum (the formula of docs/methodology.md §D3)."""
+    from pricing.xva.adjustments import mva_vm_batch
+
+    t = np.array([1 / 365, 0.25, 1.0, 7.3])
+    got = mva_vm_batch(np.full(4, 3.0), np.full(4, 50_000.0), np.full(4, 0.7), t, 0.004, lag_days=2.0, discount_rate=0.05)
+    flow = 0.8 * 3.0 * 50_000.0 * 0.7 * np.sqrt(1 / 365)
+    want = [0.004 * 2.0 / 360 * flow * np.exp(-0.05 * np.arange(1, int(np.ceil(x * 365)) + 1) / 365).sum() for x in t]
+    assert got == pytest.approx(want, rel=1e-12)
