@@ -32,8 +32,8 @@ def option_signs(cp: Any) -> FloatArray:
     """
     arr = np.asarray(cp)
     if arr.dtype.kind in "iuf":
-        signs = arr.astype(np.float64)
-        bad = ~((signs == 1.0) | (signs == -1.0))
+        signs = np.asarray(arr, dtype=np.float64)  # no copy of a float64 input: nothing here writes to it
+        bad = np.abs(signs) != 1.0
         if bad.any():
             raise PricingInputError(f"cp: {signs[bad].ravel()[0]!r} is not allowed; use +1/-1 or one of 'c', 'call', 'p', 'put'")
         return signs

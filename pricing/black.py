@@ -78,6 +78,11 @@ def _edge_prices(w: FloatArray, f: FloatArray, k: FloatArray, t: FloatArray, v: 
     return np.where(valid, intrinsic, np.nan)
 
 
+def _discounted(rate: ArrayLike) -> bool:
+    """Whether any rate is not 0 (checked on the argument as given, before broadcasting)."""
+    return bool(np.any(np.asarray(rate, dtype=np.float64) != 0.0))
+
+
 def black76_price(
     cp: ArrayLike,
     forward: ArrayLike,
@@ -137,7 +142,7 @@ def black76_price(
     if accel.enabled():
         from pricing.accel.black76 import price_kernel
 
-        price_kernel(w, f, k, t, v, r, inverse, out)
+        price_kernel(w, f, k, t, v, r, _discounted(rate), inverse, out)
         return out.reshape(shape)
     n = f.size
     with np.errstate(all="ignore"):
@@ -257,7 +262,7 @@ def black76_greeks(
         from pricing.accel.black76 import greeks_kernel
 
         out = np.empty((8, f.size))
-        greeks_kernel(w, f, k, t, v, r, inverse, out)
+        greeks_kernel(w, f, k, t, v, r, _discounted(rate), inverse, out)
         return Greeks(*(np.reshape(a, shape) for a in out))
     with np.errstate(all="ignore"):
         df = np.exp(-r * t)

@@ -16,7 +16,7 @@ import numpy as np
 from numba import prange
 
 from pricing.accel.jit import inline, kernel
-from pricing.accel.mathfn import exp_fast, log_fast, ncdf_fast, npdf_fast
+from pricing.accel.mathfn import exp_fast, log_fast, ncdf_given_pdf, npdf_fast
 
 #: Options per thread task: large enough to amortise scheduling, small enough to balance.
 BLOCK = 4096
@@ -30,18 +30,30 @@ def _valid(f: float, k: float, t: float, v: float, df: float) -> bool:
 
 @kernel()
 def price_kernel(
-    w: np.ndarray, f: np.ndarray, k: np.ndarray, t: np.ndarray, v: np.ndarray, r: np.ndarray, inverse: bool, out: np.ndarray
+    w: np.ndarray,
+    f: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    v: np.ndarray,
+    r: np.ndarray,
+    discounted: bool,
+    inverse: bool,
+    out: np.ndarray,
 ) -> None:
-    """``out[i]`` = discounted Black-76 price (USD, or coin when ``inverse``)."""
+    """``out[i]`` = discounted Black-76 price (USD, or coin when ``inverse``); ``discounted``
+    False means every rate is 0 (DF = 1 without an exponential)."""
     n = f.size
     for b in prange((n + BLOCK - 1) // BLOCK):
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             wi, fi, ki, ti, vi = w[i], f[i], k[i], t[i], v[i]
-            df = exp_fast(-r[i] * ti)
+            df = exp_fast(-r[i] * ti) if discounted else 1.0
             sd = vi * math.sqrt(ti)
-            d1 = log_fast(fi / ki) / sd + 0.5 * sd
+            fk = fi / ki
+            d1 = log_fast(fk) / sd + 0.5 * sd
             d2 = d1 - sd
-            live = df * wi * (fi * ncdf_fast(wi * d1) - ki * ncdf_fast(wi * d2))
+            pdf1 = npdf_fast(d1)
+            # phi(d2) = phi(d1) F/K: one exponential for both CDFs.
+            live = df * wi * (fi * ncdf_given_pdf(wi * d1, pdf1) - ki * ncdf_given_pdf(wi * d2, pdf1 * fk))
             intrinsic = df * max(wi * (fi - ki), 0.0)
             p = live if sd > 0.0 else intrinsic
             p = p if _valid(fi, ki, ti, vi, df) else math.nan
@@ -50,24 +62,35 @@ def price_kernel(
 
 @kernel()
 def greeks_kernel(
-    w: np.ndarray, f: np.ndarray, k: np.ndarray, t: np.ndarray, v: np.ndarray, r: np.ndarray, inverse: bool, out: np.ndarray
+    w: np.ndarray,
+    f: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    v: np.ndarray,
+    r: np.ndarray,
+    discounted: bool,
+    inverse: bool,
+    out: np.ndarray,
 ) -> None:
     """``out[j, i]`` for j = price, delta, gamma, vega, theta, rho, vanna, volga
-    (conventions of :class:`pricing.black.Greeks`)."""
+    (conventions of :class:`pricing.black.Greeks`); ``discounted`` as for :func:`price_kernel`."""
     n = f.size
     for b in prange((n + BLOCK - 1) // BLOCK):
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             wi, fi, ki, ti, vi, ri = w[i], f[i], k[i], t[i], v[i], r[i]
-            df = exp_fast(-ri * ti)
+            df = exp_fast(-ri * ti) if discounted else 1.0
             sqrt_t = math.sqrt(ti)
             sd = vi * sqrt_t
-            d1 = log_fast(fi / ki) / sd + 0.5 * sd
+            fk = fi / ki
+            d1 = log_fast(fk) / sd + 0.5 * sd
             d2 = d1 - sd
-            n1 = ncdf_fast(wi * d1)
             pdf1 = npdf_fast(d1)
+            n1 = ncdf_given_pdf(wi * d1, pdf1)
             ok = _valid(fi, ki, ti, vi, df)
             live = sd > 0.0
-            price = df * wi * (fi * n1 - ki * ncdf_fast(wi * d2)) if live else df * max(wi * (fi - ki), 0.0)
+            # phi(d2) = phi(d1) F/K: the density serves both CDFs and the greeks.
+            n2 = ncdf_given_pdf(wi * d2, pdf1 * fk)
+            price = df * wi * (fi * n1 - ki * n2) if live else df * max(wi * (fi - ki), 0.0)
             m = wi * (fi - ki)
             edge_delta = df * wi * (1.0 if m > 0.0 else (0.0 if m < 0.0 else 0.5))
             delta = df * wi * n1 if live else edge_delta

@@ -119,11 +119,22 @@ def npdf_fast(x: float) -> float:
 @inline
 def ncdf_fast(x: float) -> float:
     """Standard normal CDF N(x), branch-free (see module notes)."""
+    return ncdf_given_pdf(x, npdf_fast(x))
+
+
+@inline
+def ncdf_given_pdf(x: float, pdf: float) -> float:
+    """N(x) when phi(x) is known already: the Mills-ratio part of :func:`ncdf_fast` alone.
+
+    Black-76 needs N(d1) and N(d2) with phi(d2) = phi(d1) F/K exactly (d2 = d1 - s and
+    d1 s - s^2/2 = ln(F/K)), so one exponential serves both CDFs and the greeks' density.
+    """
     z = min(abs(x), Z_MAX)
     near = mills_near((z - Z_LO) * (2.0 / (Z_SPLIT - Z_LO)) - 1.0)
     t = Z_SPLIT / max(z, Z_SPLIT)
     far = mills_far((t - T_LO) * (2.0 / (1.0 - T_LO)) - 1.0)
-    lower = npdf_fast(abs(x)) * (near if z < Z_SPLIT else far)  # N(-|x|)
+    lower = pdf * (near if z < Z_SPLIT else far)  # N(-|x|)
+    lower = 0.0 if z >= Z_MAX else lower
     return 1.0 - lower if x > 0.0 else lower
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from numba import prange
 
 from pricing.accel.jit import inline, kernel
-from pricing.accel.mathfn import ncdf_fast
+from pricing.accel.mathfn import ncdf_given_pdf, npdf_fast
 
 LIVE = 0
 EXPIRED = 1
@@ -48,12 +48,14 @@ def _svi(a: float, b: float, rho: float, m: float, sig2: float, k: float) -> flo
 def _unit_c(
     r: float,
     einv: float,
+    egrow: float,
     fac: float,
     add: float,
     kind: int,
     w_sign: float,
     lk: float,
     ek: float,
+    iek: float,
     sqrt_t1: float,
     c0: float,
     a0: float,
@@ -77,7 +79,9 @@ def _unit_c(
     ekr = ek * einv
     d1 = -k / sd + 0.5 * sd
     d2 = d1 - sd
-    c = w_sign * (ncdf_fast(w_sign * d1) - ekr * ncdf_fast(w_sign * d2))
+    pdf1 = npdf_fast(d1)
+    # phi(d2) = phi(d1) F''/K = phi(d1) e^r / ek: one exponential for both CDFs.
+    c = w_sign * (ncdf_given_pdf(w_sign * d1, pdf1) - ekr * ncdf_given_pdf(w_sign * d2, pdf1 * (iek * egrow)))
     intrinsic = max(w_sign * (1.0 - ekr), 0.0)
     c = c if (sd > 0.0) & (kind == LIVE) else intrinsic
     return 1.0 if kind == LINEAR else c
@@ -112,18 +116,21 @@ def _unit_usd_row(
     loads inside the loop it would need more run-time alias checks than it allows, and gives up).
     """
     kd, ws, lkp, ekp, gp, bp, st = kind[p], omega[p], lk[p], ek[p], g[p], base_usd[p], sqrt_t1[p]
+    iekp = 1.0 / ekp
     c0, a0, b0, rho0, m0, s0 = svi[p, 0], svi[p, 1], svi[p, 2], svi[p, 3], svi[p, 4], svi[p, 5]
     c1, a1, b1, rho1, m1, s1 = svi[p, 6], svi[p, 7], svi[p, 8], svi[p, 9], svi[p, 10], svi[p, 11]
     for s in range(lo, hi):
         c = _unit_c(
             ret[u, s],
             inv_growth[u, s],
+            growth[u, s],
             factor[u, s],
             add[u, s],
             kd,
             ws,
             lkp,
             ekp,
+            iekp,
             st,
             c0,
             a0,

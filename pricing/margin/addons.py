@@ -175,16 +175,25 @@ def backtest_exceptions(pnl: FloatArray, alpha: float, window: int, days: int) -
     :mod:`pricing.margin.quantile`); an exception is a loss above it. The bound is the 95%
     quantile of Binomial(days, 1 - α).
     """
-    from pricing.margin.quantile import var_es
+    from pricing.margin.quantile import tail_count
 
     n = pnl.size
     days = int(min(days, max(n - window, 0)))
     if days <= 0:
         return 0, 0, 0
-    losses = -pnl
-    starts = np.arange(n - days - window, n - window)
-    windows = np.lib.stride_tricks.sliding_window_view(losses, window)[starts]
-    var, _ = var_es(windows, alpha)
-    exceptions = int(np.sum(losses[starts + window] > var))
+    losses = -np.asarray(pnl, dtype=np.float64)
+    k = tail_count(window, alpha)
+    lo = n - days - window  # first scenario of the first window; the windows span [lo, n - 1)
+    union = losses[lo : n - 1]
+    # A window leaves out at most days - 1 scenarios of the union, so its k worst losses are
+    # among the union's k + days - 1 worst: rank those once instead of partitioning every window.
+    m = min(union.size, k + days - 1)
+    top = np.argpartition(union, union.size - m)[union.size - m :]
+    top = top[np.argsort(-union[top], kind="stable")]
+    starts = np.arange(days)[:, None]
+    inside = (top[None, :] >= starts) & (top[None, :] < starts + window)
+    kth = np.argmax(np.cumsum(inside, axis=1) >= k, axis=1)  # the k-th worst inside each window
+    var = union[top[kth]]
+    exceptions = int(np.sum(losses[lo + window : n] > var))
     bound = int(stats.binom.ppf(0.95, days, 1.0 - alpha))
     return exceptions, days, bound
