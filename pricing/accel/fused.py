@@ -10,6 +10,7 @@ never needs numba.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -264,6 +265,7 @@ class _OrderedRows:
 
 
 _ORDERED: dict[tuple[int, int, int], _OrderedRows] = {}
+_ORDERED_LOCK = threading.Lock()
 
 
 def _ordered_rows(returns: FloatArray, vol_changes: FloatArray, stressed: np.ndarray) -> _OrderedRows:
@@ -285,9 +287,10 @@ def _ordered_rows(returns: FloatArray, vol_changes: FloatArray, stressed: np.nda
         np.ascontiguousarray(np.asarray(vol_changes, dtype=np.float64)[:, order]),
         (returns, vol_changes, stressed),
     )
-    if len(_ORDERED) >= 8:
-        _ORDERED.pop(next(iter(_ORDERED)))
-    _ORDERED[key] = rows
+    with _ORDERED_LOCK:  # the server runs calls in threads
+        while len(_ORDERED) >= 8:
+            _ORDERED.pop(next(iter(_ORDERED)))
+        _ORDERED[key] = rows
     return rows
 
 

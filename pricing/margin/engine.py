@@ -28,6 +28,7 @@ paths give the same numbers (``tests/accel``).
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeGuard, runtime_checkable
 
@@ -398,6 +399,7 @@ class MarginalResult:
 
 #: Layout variants one basis keeps (a SPAN or Deribit trade on a new expiry gets its own).
 _BASIS_VARIANTS = 8
+_VARIANTS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -449,9 +451,10 @@ class MarginBasis:
         hit = self._variants.get(key)
         if hit is None:
             hit = margin_basis(self.portfolio, self.market, self.model, self.params, trades)
-            if len(self._variants) >= _BASIS_VARIANTS:
-                self._variants.pop(next(iter(self._variants)))
-            self._variants[key] = hit
+            with _VARIANTS_LOCK:  # the server runs calls in threads
+                while len(self._variants) >= _BASIS_VARIANTS:
+                    self._variants.pop(next(iter(self._variants)))
+                self._variants[key] = hit
         return hit
 
 
