@@ -28,6 +28,17 @@ def _valid(f: float, k: float, t: float, v: float, df: float) -> bool:
     return (f > 0.0) & (k > 0.0) & (t >= 0.0) & (v >= 0.0) & (df > 0.0) & (df < math.inf)
 
 
+@inline
+def _terms(fi: float, ki: float, ti: float, vi: float, ri: float, discounted: bool) -> tuple[float, ...]:
+    """(DF, sqrt T, s = σ sqrt T, F/K, d1, d2, phi(d1)) of one option."""
+    df = exp_fast(-ri * ti) if discounted else 1.0
+    sqrt_t = math.sqrt(ti)
+    sd = vi * sqrt_t
+    fk = fi / ki
+    d1 = log_fast(fk) / sd + 0.5 * sd
+    return df, sqrt_t, sd, fk, d1, d1 - sd, npdf_fast(d1)
+
+
 @kernel()
 def price_kernel(
     w: np.ndarray,
@@ -46,12 +57,7 @@ def price_kernel(
     for b in prange((n + BLOCK - 1) // BLOCK):
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             wi, fi, ki, ti, vi = w[i], f[i], k[i], t[i], v[i]
-            df = exp_fast(-r[i] * ti) if discounted else 1.0
-            sd = vi * math.sqrt(ti)
-            fk = fi / ki
-            d1 = log_fast(fk) / sd + 0.5 * sd
-            d2 = d1 - sd
-            pdf1 = npdf_fast(d1)
+            df, _, sd, fk, d1, d2, pdf1 = _terms(fi, ki, ti, vi, r[i], discounted)
             # phi(d2) = phi(d1) F/K: one exponential for both CDFs.
             live = df * wi * (fi * ncdf_given_pdf(wi * d1, pdf1) - ki * ncdf_given_pdf(wi * d2, pdf1 * fk))
             intrinsic = df * max(wi * (fi - ki), 0.0)
@@ -78,13 +84,7 @@ def greeks_kernel(
     for b in prange((n + BLOCK - 1) // BLOCK):
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             wi, fi, ki, ti, vi, ri = w[i], f[i], k[i], t[i], v[i], r[i]
-            df = exp_fast(-ri * ti) if discounted else 1.0
-            sqrt_t = math.sqrt(ti)
-            sd = vi * sqrt_t
-            fk = fi / ki
-            d1 = log_fast(fk) / sd + 0.5 * sd
-            d2 = d1 - sd
-            pdf1 = npdf_fast(d1)
+            df, sqrt_t, sd, fk, d1, d2, pdf1 = _terms(fi, ki, ti, vi, ri, discounted)
             n1 = ncdf_given_pdf(wi * d1, pdf1)
             ok = _valid(fi, ki, ti, vi, df)
             live = sd > 0.0
