@@ -64,11 +64,19 @@ class Kernel:
         self.__doc__ = dispatcher.__doc__
         params = inspect.signature(dispatcher.py_func).parameters
         self._inputs = tuple(i for i, p in enumerate(params) if p not in OUTPUTS)
+        self._seen: set[tuple[Any, ...]] = set()
 
     def __call__(self, *args: Any) -> Any:
         args = _frozen_inputs(args, self._inputs)
         hook = ANNOUNCE
         if hook is None:
+            return self.dispatcher(*args)
+        # Only a call with argument types not seen before can compile: the others skip the
+        # announcing timer (a thread start per call would cost more than many kernels).
+        key = tuple(
+            (a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.writeable) if isinstance(a, np.ndarray) else type(a) for a in args
+        )
+        if key in self._seen:
             return self.dispatcher(*args)
         before = len(self.dispatcher.overloads)
         timer = threading.Timer(_SLOW, hook, (self.name, None))
@@ -76,7 +84,9 @@ class Kernel:
         timer.start()
         t0 = time.perf_counter()
         try:
-            return self.dispatcher(*args)
+            out = self.dispatcher(*args)
+            self._seen.add(key)
+            return out
         finally:
             timer.cancel()
             seconds = time.perf_counter() - t0
