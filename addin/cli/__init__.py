@@ -46,6 +46,31 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument("--as-of", help="valuation time (UTC, YYYY-MM-DDTHH:MM) for a market file without timestamps")
     qu.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters")
     sub.add_parser("functions", help="list the catalogue functions a workbook may call")
+    fa = sub.add_parser("fix-acceptor", help="answer FIX 4.4 QuoteRequests with Quotes (QuickFIX acceptor; the 'fix' extra)")
+    fa.add_argument("settings", help="a QuickFIX settings file (README has one for 127.0.0.1)")
+    fa.add_argument("--portfolio", help="the desk's positions (instrument, quantity) at start (default: none)")
+    fa.add_argument("--market", default="bundled", help="bundled, bundled:YYYY-MM-DD, or a chain file (re-read when it changes)")
+    fa.add_argument("--as-of", help="valuation time (UTC) for a market file without timestamps")
+    fa.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters (as CQ_RFQ's params)")
+    fa.add_argument(
+        "--journal", default="clearquote-fix.sqlite", help="SQLite journal of quotes and fills (default ./clearquote-fix.sqlite)"
+    )
+    fa.add_argument("--max-qty", type=float, default=1000.0, help="largest OrderQty quoted, contracts (default 1000)")
+    fa.add_argument("--max-market-age", type=float, default=0.0, help="refuse when the market is older, seconds (0: no check)")
+    fa.add_argument("--validity", type=float, default=10.0, help="seconds a quote stays valid (default 10)")
+    fa.add_argument("--fill-tolerance", type=float, default=0.005, help="refuse a fill if the mid moved more, relative (0.005)")
+    br = sub.add_parser(
+        "block-rfq", help="a Deribit Block RFQ maker notification (JSON) -> add_block_rfq_quote parameters, offline"
+    )
+    br.add_argument("notification", help="a block_rfq.maker.{currency} notification (envelope, params or data), JSON")
+    br.add_argument("-o", "--output", help="write the parameters to this .json (atomic; default: print)")
+    br.add_argument("--portfolio", help="the desk's positions (instrument, quantity) (default: none)")
+    br.add_argument("--market", default="bundled", help="bundled, bundled:YYYY-MM-DD, or a chain file")
+    br.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters")
+    fl = sub.add_parser("fix-log", help="the FIX gateway's journal: quotes, refusals and fills; --output x.xlsx exports both")
+    fl.add_argument("--journal", default="clearquote-fix.sqlite", help="the acceptor's journal")
+    fl.add_argument("--table", choices=("quotes", "fills"), default="quotes")
+    fl.add_argument("-o", "--output", help="export both tables to this .xlsx (atomic)")
     bt = sub.add_parser(
         "backtest", help="backtest each margin model's IM of a book against its realised P&L on the bundled history"
     )
@@ -95,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     bc.add_argument("--timeout", type=float, default=60.0, help="seconds per book and engine (default 60)")
     bc.add_argument("--limit", type=int, help="only the first N books")
     bc.add_argument("--json", action="store_true", help="print one JSON object with the totals and every book")
+    bf = sub.add_parser("bench-fix", help="FIX request-to-quote latency on loopback (QuickFIX initiator vs fix-acceptor)")
+    bf.add_argument("--requests", type=int, default=1000, help="single-leg QuoteRequests (default 1000)")
     bs = sub.add_parser("bench-server", help="the Office.js server under mixed load from many clients (loopback only)")
     bs.add_argument("--clients", type=int, default=20)
     bs.add_argument("--calls", type=int, default=10, help="calls per client (default 10)")
@@ -186,6 +213,8 @@ def _run(args: argparse.Namespace) -> int:
         return bc.cmd_functions()
     if cmd == "warmup":
         return warmup()
+    if cmd in ("fix-acceptor", "fix-log", "block-rfq"):
+        return _fix(args)
     if cmd in ("serve", "token"):
         return _server(args)
     if cmd == "backtest":
@@ -197,6 +226,25 @@ def _run(args: argparse.Namespace) -> int:
     if cmd in ("structures", "xva-example", "margin-example"):
         return _example(args)
     return _bench(args)
+
+
+def _fix(args: argparse.Namespace) -> int:
+    from addin.fix import run
+
+    if args.command == "fix-log":
+        return run.fix_log(args.journal, args.output, args.table)
+    from addin.fix.desk import Limits
+    from addin.headless.values import BookError
+
+    if args.command == "block-rfq":
+        from addin.fix.block_rfq import block_rfq
+
+        return block_rfq(args.notification, args.output, run.build_desk(args.portfolio, args.market, args.params, Limits()))
+
+    if not (args.max_qty > 0 and args.max_market_age >= 0 and args.validity > 0 and args.fill_tolerance >= 0):
+        raise BookError("--max-qty and --validity must be > 0, --max-market-age and --fill-tolerance >= 0")
+    limits = Limits(args.max_qty, args.max_market_age, args.validity, args.fill_tolerance)
+    return run.run_acceptor(args.settings, args.portfolio, args.market, args.params, args.journal, limits, args.as_of)
 
 
 def _server(args: argparse.Namespace) -> int:
@@ -225,6 +273,10 @@ def _bench(args: argparse.Namespace) -> int:
 
         run_bench(quick=args.quick, as_json=args.json)
         return Exit.OK
+    if cmd == "bench-fix":
+        from bench.fix import run_bench_fix
+
+        return run_bench_fix(args.requests)
     if cmd == "bench-server":
         from bench.server import run_bench_server
 

@@ -782,6 +782,13 @@ class QuoteTable:
     bid: dict[str, FloatArray]
     ask: dict[str, FloatArray]
 
+    @staticmethod
+    def empty(rows: np.ndarray) -> QuoteTable:
+        """The table of no trades."""
+        z = np.zeros(0)
+        sides = {k: z for k in ("delta_im", "fva_im", "mva_vm", "kva", "ccva", "price")}
+        return QuoteTable(rows, (), (), z, z, sides, dict(sides))
+
     def records(self) -> list[dict[str, Any]]:
         """One dict per trade with the article's labels (``bid_FVA``, ``ask_price``, ...)."""
         labels = {"fva_im": "FVA", "mva_vm": "MVA", "kva": "KVA", "ccva": "CCVA"}
@@ -831,9 +838,7 @@ def quote_rfqs(batch: RfqBatch, basis: QuoteBasis, p: QuoteParams | None = None,
     p = p or QuoteParams()
     trades = batch.trades
     if trades.count == 0:
-        z = np.zeros(0)
-        empty = {k: z for k in ("delta_im", "fva_im", "mva_vm", "kva", "ccva", "price")}
-        return QuoteTable(batch.rows, (), (), z, z, empty, dict(empty))
+        return QuoteTable.empty(batch.rows)
     market = basis.margin.market
     q = basis.for_trades(trades.legs)
     unit_state = position_state(trades.legs.with_quantity(np.ones(len(trades.legs))), market)

@@ -1,0 +1,160 @@
+"""Deribit Block RFQ, maker side, offline: a ``block_rfq.maker.{currency}`` notification → the
+parameters of two ``private/add_block_rfq_quote`` calls (a bid and an ask).
+
+Our reading of Deribit's API (docs: Block RFQ methods and the maker subscription): the
+notification's ``legs`` (``instrument_name``, ``direction``, ``ratio``) define the structure and
+``amount`` its size (a leg trades ``amount x ratio``); a maker quote has a ``direction`` (``buy``:
+the maker buys the structure as defined, our bid; ``sell``: our ask), the same legs each with a
+``price``, and the ``amount``. Option prices are in the coin for coin-settled options (Deribit's
+convention, tick 0.0001), in USD for USDC-settled ones. The quote is the structure's all-in price
+from the same path as ``CQ_RFQ`` (the book's ΔIM both ways, FVA/KVA/MVA/CCVA, spread); it is
+split over the legs by moving each leg's mid against the maker in proportion to |leg value|, so
+the legs recombine to the all-in total. A ``hedge`` leg in the notification is the taker's
+proposed hedge at its stated price; it is passed through, not priced.
+
+What a live connector adds (not here: no network): authentication, the WebSocket subscription,
+``private/add_block_rfq_quote`` / ``edit`` / ``cancel`` calls with rate limits, quote expiry, and
+fills arriving on ``block_rfq.maker.quotes`` into the journal as the FIX gateway does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from addin.headless.values import BookError
+
+#: Deribit's price tick for coin-settled options (coin per contract).
+COIN_TICK = 0.0001
+
+
+def notification_data(payload: Any) -> dict[str, Any]:
+    """The Block RFQ object of a notification (the JSON-RPC envelope, its ``params``, or the bare ``data``)."""
+    data = payload
+    if isinstance(data, dict) and "params" in data:
+        data = data["params"]
+    if isinstance(data, dict) and "data" in data:
+        data = data["data"]
+    if not isinstance(data, dict):
+        raise BookError("block RFQ: expected a JSON object (the notification, its params, or its data)")
+    for key in ("block_rfq_id", "amount", "legs"):
+        if key not in data:
+            raise BookError(f"block RFQ, field {key}: missing")
+    if not isinstance(data["legs"], list) or not data["legs"]:
+        raise BookError("block RFQ, field legs: a non-empty list of {instrument_name, direction, ratio}")
+    return data
+
+
+def _legs(data: dict[str, Any]) -> list[tuple[str, float]]:
+    out = []
+    for i, leg in enumerate(data["legs"]):
+        if not isinstance(leg, dict) or "instrument_name" not in leg:
+            raise BookError(f"block RFQ, legs[{i}]: needs instrument_name, direction, ratio")
+        direction = str(leg.get("direction", "")).lower()
+        if direction not in ("buy", "sell"):
+            raise BookError(f"block RFQ, legs[{i}].direction: {leg.get('direction')!r} is not buy or sell")
+        try:
+            ratio = float(leg.get("ratio", 1))
+        except (TypeError, ValueError):
+            raise BookError(f"block RFQ, legs[{i}].ratio: {leg.get('ratio')!r} is not a number") from None
+        if not (math.isfinite(ratio) and ratio > 0):
+            raise BookError(f"block RFQ, legs[{i}].ratio: must be > 0")
+        out.append((str(leg["instrument_name"]), ratio if direction == "buy" else -ratio))
+    return out
+
+
+def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
+    """The two ``private/add_block_rfq_quote`` parameter sets for a notification, and the breakdown."""
+    from pricing.revaluation import position_state
+    from pricing.xva.rates import latest_sofr
+
+    data = notification_data(payload)
+    legs = _legs(data)
+    try:
+        amount = float(data["amount"])
+    except (TypeError, ValueError):
+        raise BookError(f"block RFQ, field amount: {data['amount']!r} is not a number") from None
+    if not (math.isfinite(amount) and amount > 0):
+        raise BookError("block RFQ, field amount: must be > 0")
+    row = {"legs": ";".join(f"{n}:{r:g}" for n, r in legs), "side": "two-way", "quantity": amount}
+    batch, table, market_label, _ = desk.quote([row], ["block RFQ"])
+    if batch.reasons[0] is not None:
+        raise BookError(batch.reasons[0])
+    bundle, _ = desk.market.current()
+    market = bundle.market
+    trade = batch.trades.legs
+    unit = position_state(trade.with_quantity(np.ones(len(trade))), market)
+    p = desk._quote_params
+    sofr = latest_sofr() if p.sofr is None else p.sofr
+    df = np.where(trade.inverse, 1.0, np.exp(-sofr * unit.t_years * 365.0 / 360.0))
+    mid_usd = df * unit.value_usd  # USD per contract, as the structure's base counts it
+    signs = np.sign(trade.quantity)
+    size = np.abs(trade.quantity)  # amount x ratio
+    weight = np.abs(mid_usd * size)
+    weight = weight / weight.sum() if weight.sum() > 0 else np.full(weight.size, 1.0 / weight.size)
+    base = float(table.base[0])
+    out: dict[str, Any] = {"block_rfq_id": data["block_rfq_id"], "market": market_label, "quotes": []}
+    for direction, total, sign_against in (("buy", table.bid["price"][0], -1.0), ("sell", table.ask["price"][0], 1.0)):
+        concession = abs(float(total) - base)  # what the maker asks for the risk and costs, USD in all
+        per_contract = concession * weight / size
+        price_usd = mid_usd + sign_against * signs * per_contract
+        spot = np.array([market.spot(u) for u in trade.underlying])
+        coin = trade.inverse & (trade.kind == 0)
+        price = np.where(coin, price_usd / spot, price_usd)
+        # Never in the taker's favour: the maker's bought legs round down, its sold legs up.
+        maker_buys = (signs > 0) == (direction == "buy")
+        tick = np.where(coin, COIN_TICK, 0.01)
+        price = np.where(maker_buys, np.floor(price / tick + 1e-9), np.ceil(price / tick - 1e-9)) * tick
+        quote_legs = [
+            {"instrument_name": n, "direction": "buy" if s > 0 else "sell", "ratio": abs(r), "price": round(float(px), 8)}
+            for (n, r), s, px in zip(legs, signs, price)
+        ]
+        params: dict[str, Any] = {
+            "block_rfq_id": data["block_rfq_id"],
+            "amount": amount,
+            "direction": direction,
+            "legs": quote_legs,
+            "label": f"clearquote-{data['block_rfq_id']}-{direction}",
+            "execution_instruction": "all_or_none",
+        }
+        if isinstance(data.get("hedge"), dict):
+            params["hedge"] = data["hedge"]
+        out["quotes"].append(
+            {"method": "private/add_block_rfq_quote", "params": params, "all_in_usd": float(total), "mid_usd": base}
+        )
+    side = {"bid": table.bid, "ask": table.ask}
+    out["breakdown_usd"] = {
+        f"{s}_{k}": float(v[k][0]) for s, v in side.items() for k in ("delta_im", "fva_im", "kva", "mva_vm", "ccva")
+    }
+    out["breakdown_usd"]["spread"] = float(table.spread[0])
+    return out
+
+
+def block_rfq(path: str, out: str | None, desk: Any) -> int:
+    """``clearquote block-rfq IN.json [-o OUT.json]``."""
+    from pathlib import Path
+
+    from addin.cli.output import write_atomic
+
+    src = Path(path)
+    if not src.is_file():
+        raise BookError(f"{path}: no such file")
+    try:
+        payload = json.loads(src.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BookError(f"{src.name}: not JSON ({exc})") from None
+    result = maker_quotes(payload, desk)
+    text = json.dumps(result, indent=2)
+    if out:
+
+        def write(tmp: str) -> None:
+            Path(tmp).write_text(text + "\n", encoding="utf-8")
+
+        write_atomic(Path(out), write)
+        print(f"wrote {out}")
+    else:
+        print(text)
+    return 0

@@ -1,0 +1,157 @@
+"""``clearquote fix-acceptor`` and ``clearquote fix-log``: start the gateway; read or export its journal."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from addin.headless.values import BookError
+
+
+def _quickfix() -> Any:
+    try:
+        import quickfix
+    except ImportError:
+        raise BookError(
+            "fix-acceptor needs QuickFIX: install the 'fix' extra (pip install -e '.[fix]'; it builds from source, ~7 min)"
+        ) from None
+    return quickfix
+
+
+def dictionary_path() -> Path:
+    """The FIX 4.4 data dictionary QuickFIX installs (``<prefix>/share/quickfix/FIX44.xml``)."""
+    import sysconfig
+
+    return Path(sysconfig.get_paths()["data"]) / "share" / "quickfix" / "FIX44.xml"
+
+
+def write_settings(path: Path, role: str, port: int, base: Path, host: str = "127.0.0.1") -> Path:
+    """A QuickFIX settings file for one FIX 4.4 session between CLEARQUOTE (acceptor) and CLIENT."""
+    me, them = ("CLEARQUOTE", "CLIENT") if role == "acceptor" else ("CLIENT", "CLEARQUOTE")
+    where = f"SocketAcceptHost={host}\nSocketAcceptPort" if role == "acceptor" else f"SocketConnectHost={host}\nSocketConnectPort"
+    path.write_text(
+        "[DEFAULT]\n"
+        f"ConnectionType={role}\n"
+        f"{where}={port}\n"
+        f"FileStorePath={base / role / 'store'}\n"
+        f"FileLogPath={base / role / 'log'}\n"
+        "StartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=30\nReconnectInterval=1\n"
+        f"UseDataDictionary=Y\nDataDictionary={dictionary_path()}\nValidateUserDefinedFields=N\n"
+        "[SESSION]\nBeginString=FIX.4.4\n"
+        f"SenderCompID={me}\nTargetCompID={them}\n"
+    )
+    return path
+
+
+def build_desk(portfolio: str | None, market: str, params: str | None, limits: Any, as_of: str | None = None) -> Any:
+    """The desk from the same files ``clearquote quote`` takes (checked before anything starts)."""
+    from addin.cli.workbook import read_table
+    from addin.fix.desk import Desk, MarketSource
+    from pricing.portfolio import empty_portfolio
+    from udfs.excel import InputError
+    from udfs.margin import portfolio_arg
+
+    try:
+        book = portfolio_arg(read_table(Path(portfolio)))[0] if portfolio else empty_portfolio()
+        rows = read_table(Path(params))[1:] if params else []
+        source = MarketSource(market, as_of)
+        source.current()
+        return Desk(source, rows, book, limits)
+    except InputError as exc:
+        raise BookError(str(exc)) from None
+
+
+def run_acceptor(
+    settings: str,
+    portfolio: str | None,
+    market: str,
+    params: str | None,
+    journal: str,
+    limits: Any,
+    as_of: str | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Start the QuickFIX acceptor and serve until SIGTERM/SIGINT (or ``stop``)."""
+    fix = _quickfix()
+    from addin.fix.gateway import QuoteGateway, describe
+    from addin.fix.journal import Journal
+
+    if not Path(settings).is_file():
+        raise BookError(f"{settings}: no such QuickFIX settings file")
+    desk = build_desk(portfolio, market, params, limits, as_of)
+    book = Journal(journal)
+    for legs in _fills(book):
+        desk.add_fill(legs)
+    try:
+        session_settings = fix.SessionSettings(settings)
+    except fix.ConfigError as exc:
+        raise BookError(f"{settings}: {exc}") from None
+    app = QuoteGateway(desk, book, on_event=lambda text: print(f"clearquote fix: {text}", flush=True))
+    acceptor = fix.SocketAcceptor(
+        app, fix.FileStoreFactory(session_settings), session_settings, fix.FileLogFactory(session_settings)
+    )
+    done = stop or threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    acceptor.start()
+    print(f"clearquote fix: accepting ({settings}; journal {journal}: {describe(book)})", flush=True)
+    try:
+        while not done.wait(0.2):
+            pass
+    finally:
+        acceptor.stop()
+        book.close()
+    print("clearquote fix: stopped", flush=True)
+    return 0
+
+
+def _fills(journal: Any) -> list[list[list[Any]]]:
+    """The journal's fills, one list of legs per fill, so the book is rebuilt as it was."""
+    _, rows = journal.table("fills")
+    import json
+
+    return [json.loads(r[8]) for r in rows if r[3] == "filled"]
+
+
+def fix_log(journal: str, out: str | None, table: str) -> int:
+    """Print the journal (or export both tables to xlsx, atomically)."""
+    from addin.cli.output import table_text
+    from addin.fix.journal import Journal
+
+    if not Path(journal).is_file():
+        raise BookError(f"{journal}: no such journal (the acceptor's --journal)")
+    book = Journal(journal)
+    try:
+        if out:
+            if Path(out).suffix.lower() != ".xlsx":
+                raise BookError(f"{out}: the export is an .xlsx workbook")
+            _export(book, Path(out))
+            print(f"wrote {out}")
+            return 0
+        cols, rows = book.table(table)
+        print(table_text([cols, *[[("" if v is None else v) for v in r] for r in rows]]))
+        return 0
+    finally:
+        book.close()
+
+
+def _export(journal: Any, path: Path) -> None:
+    """Both tables as sheets in the project's table style, written beside ``path`` and renamed."""
+    from openpyxl import Workbook
+
+    from addin.cli.output import write_atomic
+    from addin.cli.workbook import csv_safe
+    from addin.workbook.style import table_sheet
+
+    def write(tmp: str) -> None:
+        wb = Workbook()
+        wb.remove(wb.active)
+        for name in ("quotes", "fills"):
+            cols, rows = journal.table(name)
+            # Text from a client's message never becomes a formula in the desk's workbook.
+            table_sheet(wb.create_sheet(name), [cols, *[[csv_safe(v) for v in r] for r in rows]])
+        wb.save(tmp)
+
+    write_atomic(path, write)

@@ -1,0 +1,146 @@
+"""``clearquote bench-fix``: request-to-quote latency of the FIX gateway on 127.0.0.1.
+
+A QuickFIX initiator in this process sends single-leg QuoteRequests one at a time (the next when
+the previous Quote arrived) to ``clearquote fix-acceptor`` running in its own process against a
+1,000-position book (seeded draw of the bundled BTC and ETH listed options), model ``hvar``, the
+bundled market. Latency = send to receipt, measured here, so it includes both QuickFIX engines,
+the loopback, parsing, the quote itself and the journal's synchronous write. The peer column is
+the desk alone (parse + quote, no FIX, no journal) on the same requests in this process.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _names() -> list[str]:
+    from pricing.chain import load_bundled_chain
+
+    out: list[str] = []
+    for u in ("BTC", "ETH"):
+        chain = load_bundled_chain(u, "2026-08-21")
+        out += [n for n, c in zip(chain.names, chain.contracts()) if (c.expiry - chain.as_of).total_seconds() > 3 * 86400]
+    return out
+
+
+def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
+    import quickfix as fix
+    import quickfix44 as fix44
+
+    from addin.fix.desk import Desk, Limits, MarketSource
+    from addin.fix.run import write_settings
+    from udfs.margin import portfolio_arg
+
+    names = _names()
+    rng = np.random.default_rng(0)
+    book_rows = [["instrument", "quantity"]] + [
+        [names[int(i)], float(rng.integers(1, 20)) * float(rng.choice([-1, 1]))] for i in rng.integers(0, len(names), n_book)
+    ]
+    requests = [(names[int(i)], float(1 + j % 7), "12"[j % 2]) for j, i in enumerate(rng.integers(0, len(names), n_requests))]
+
+    class Client(fix.Application):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.inbox: queue.Queue[float] = queue.Queue()
+            self.up: queue.Queue[Any] = queue.Queue()
+            self.sid: Any = None
+
+        def onCreate(self, sid: Any) -> None:
+            self.sid = sid
+
+        def onLogon(self, sid: Any) -> None:
+            self.up.put(sid)
+
+        def onLogout(self, sid: Any) -> None:
+            return None
+
+        def toAdmin(self, m: Any, sid: Any) -> None:
+            return None
+
+        def fromAdmin(self, m: Any, sid: Any) -> None:
+            return None
+
+        def toApp(self, m: Any, sid: Any) -> None:
+            return None
+
+        def fromApp(self, m: Any, sid: Any) -> None:
+            self.inbox.put(time.perf_counter())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        with (base / "book.csv").open("w", newline="") as fh:
+            csv.writer(fh).writerows(book_rows)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        acc = write_settings(base / "acceptor.cfg", "acceptor", port, base)
+        ini = write_settings(base / "initiator.cfg", "initiator", port, base)
+        cmd = [sys.executable, "-m", "addin.cli", "fix-acceptor", str(acc), "--portfolio", str(base / "book.csv")]
+        cmd += ["--journal", str(base / "journal.sqlite")]
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 180
+            while "accepting" not in proc.stdout.readline().decode():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    print("bench-fix: the acceptor did not start", file=sys.stderr)
+                    return 1
+            client = Client()
+            settings = fix.SessionSettings(str(ini))
+            initiator = fix.SocketInitiator(client, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
+            initiator.start()
+            client.up.get(timeout=30)
+
+            def send(i: int, name: str, qty: float, side: str) -> float:
+                msg = fix44.QuoteRequest()
+                msg.setField(fix.QuoteReqID(f"B{i}"))
+                g = fix44.QuoteRequest.NoRelatedSym()
+                g.setField(fix.Symbol(name))
+                g.setField(fix.OrderQty(qty))
+                g.setField(fix.Side(side))
+                msg.addGroup(g)
+                t0 = time.perf_counter()
+                fix.Session.sendToTarget(msg, client.sid)
+                return client.inbox.get(timeout=30) - t0
+
+            for i in range(20):  # warm: the book's basis, the kernels, the journal
+                send(-i - 1, *requests[i])
+            lat = np.array([send(i, *r) for i, r in enumerate(requests)]) * 1e3
+            initiator.stop()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        desk = Desk(MarketSource("bundled"), [], portfolio_arg(book_rows)[0], Limits())
+        rows = [{"legs": f"{n}:1", "side": {"1": "buy", "2": "sell"}[s], "quantity": q} for n, q, s in requests]
+        desk.quote(rows[:5], ["w"] * 5)
+        alone = []
+        for r in rows:
+            t0 = time.perf_counter()
+            desk.quote([r], ["bench"])
+            alone.append(time.perf_counter() - t0)
+        alone_ms = np.array(alone) * 1e3
+    print(f"{n_requests} single-leg QuoteRequests, {n_book}-position book, hvar, loopback, one at a time")
+    print(f"{'':28s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s}")
+    print(f"{'FIX request to Quote':28s} {np.median(lat):8.2f} {np.percentile(lat, 99):8.2f} {lat.max():8.2f}")
+    print(
+        f"{'desk alone (no FIX/journal)':28s} {np.median(alone_ms):8.2f} {np.percentile(alone_ms, 99):8.2f} {alone_ms.max():8.2f}"
+    )
+    print("goals: p50 <= 5 ms, p99 <= 20 ms")
+    return 0

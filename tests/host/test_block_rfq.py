@@ -1,0 +1,77 @@
+"""``clearquote block-rfq``: a Deribit Block RFQ maker notification → add_block_rfq_quote parameters.
+
+The notification below follows the fields Deribit documents for Block RFQs (block_rfq_id, amount,
+legs of instrument_name / direction / ratio, an optional hedge). The legs' prices, recombined with
+their directions and the amount, must give the all-in USD totals of the same structure through
+``CQ_RFQ``'s path, to within the price tick (0.0001 BTC per leg, rounded against the taker).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from addin.cli import main
+
+NOTE = {
+    "jsonrpc": "2.0",
+    "method": "subscription",
+    "params": {
+        "channel": "block_rfq.maker.btc",
+        "data": {
+            "block_rfq_id": 507,
+            "state": "open",
+            "amount": 25,
+            "legs": [
+                {"instrument_name": "BTC-25SEP26-65000-C", "direction": "buy", "ratio": 1},
+                {"instrument_name": "BTC-25SEP26-70000-C", "direction": "sell", "ratio": 2},
+            ],
+            "hedge": {"instrument_name": "BTC-PERPETUAL", "direction": "sell", "price": 78000, "amount": 400000},
+        },
+    },
+}
+
+
+def test_maker_quotes_recombine_to_the_all_in_prices(tmp_path: Path) -> None:
+    from addin.fix.block_rfq import COIN_TICK
+    from udfs.market import market_arg
+
+    src = tmp_path / "note.json"
+    src.write_text(json.dumps(NOTE))
+    out = tmp_path / "quotes.json"
+    assert main(["block-rfq", str(src), "-o", str(out)]) == 0
+    result = json.loads(out.read_text())
+    spot = market_arg("bundled").market.spot("BTC")
+    (bid, ask) = result["quotes"]
+    assert (bid["params"]["direction"], ask["params"]["direction"]) == ("buy", "sell")
+    assert bid["all_in_usd"] < bid["mid_usd"] < ask["all_in_usd"]
+    for q, against in ((bid, -1), (ask, 1)):
+        legs = q["params"]["legs"]
+        assert [leg["direction"] for leg in legs] == ["buy", "sell"] and [leg["ratio"] for leg in legs] == [1, 2]
+        total = sum((1 if leg["direction"] == "buy" else -1) * leg["ratio"] * leg["price"] for leg in legs) * 25 * spot
+        # Each leg rounds by less than a tick, against the taker: the total moves the same way.
+        slack = COIN_TICK * 25 * 3 * spot
+        assert 0 <= against * (total - q["all_in_usd"]) <= slack
+        assert q["params"]["hedge"]["instrument_name"] == "BTC-PERPETUAL"
+    assert result["breakdown_usd"]["ask_delta_im"] > 0
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        ({"amount": 1, "legs": []}, "block_rfq_id"),
+        ({"block_rfq_id": 1, "amount": 1, "legs": []}, "legs"),
+        ({"block_rfq_id": 1, "amount": -5, "legs": [{"instrument_name": "BTC-25SEP26-65000-C", "direction": "buy"}]}, "amount"),
+        ({"block_rfq_id": 1, "amount": 1, "legs": [{"instrument_name": "BTC-25SEP26-65000-C", "direction": "up"}]}, "direction"),
+        ({"block_rfq_id": 1, "amount": 1, "legs": [{"instrument_name": "SOL-1JAN27-1-C", "direction": "buy"}]}, "SOL"),
+    ],
+)
+def test_bad_notifications_exit_2_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str], data, why) -> None:
+    src = tmp_path / "bad.json"
+    src.write_text(json.dumps({"params": {"data": data}}))
+    assert main(["block-rfq", str(src)]) == 2
+    assert why in capsys.readouterr().err
+    src.write_text("{not json")
+    assert main(["block-rfq", str(src)]) == 2

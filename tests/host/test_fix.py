@@ -1,0 +1,315 @@
+"""The FIX 4.4 quote gateway on QuickFIX, driven by a QuickFIX initiator over 127.0.0.1.
+
+The acceptor runs as ``clearquote fix-acceptor`` in its own process (so it can be killed with
+SIGKILL and restarted); the test process is the client, a QuickFIX ``SocketInitiator``. Every
+wait is bounded (a few seconds per message) and the loopback port is picked free. The
+refusal reasons are also checked in-process, without sockets (the QuickFIX messages are real;
+only ``Session.sendToTarget`` is captured).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+fix = pytest.importorskip("quickfix", reason="the 'fix' extra (QuickFIX) is not installed")
+fix44 = pytest.importorskip("quickfix44")
+
+from addin.fix.run import write_settings  # noqa: E402 - after the skip
+
+NAME = "BTC-25SEP26-65000-C"  # listed in the bundled 2026-08-21 chain
+OTHER = "BTC-25SEP26-70000-C"
+WAIT = 20.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Client(fix.Application):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.inbox: queue.Queue[Any] = queue.Queue()
+        self.logged_on = queue.Queue()
+        self.session: Any = None
+
+    def onCreate(self, sid: Any) -> None:
+        self.session = sid
+
+    def onLogon(self, sid: Any) -> None:
+        self.logged_on.put(sid)
+
+    def onLogout(self, sid: Any) -> None:
+        return None
+
+    def toAdmin(self, m: Any, sid: Any) -> None:
+        return None
+
+    def fromAdmin(self, m: Any, sid: Any) -> None:
+        return None
+
+    def toApp(self, m: Any, sid: Any) -> None:
+        return None
+
+    def fromApp(self, m: Any, sid: Any) -> None:
+        self.inbox.put(fix.Message(m))
+
+    def ask(self, req_id: str, entries: list[dict[str, Any]]) -> list[Any]:
+        msg = fix44.QuoteRequest()
+        msg.setField(fix.QuoteReqID(req_id))
+        for e in entries:
+            g = fix44.QuoteRequest.NoRelatedSym()
+            g.setField(fix.Symbol(e["symbol"]))
+            g.setField(fix.OrderQty(e["qty"]))
+            if "side" in e:
+                g.setField(fix.Side(e["side"]))
+            for name, ratio, side in e.get("legs", []):
+                leg = fix44.QuoteRequest.NoRelatedSym.NoLegs()
+                leg.setField(fix.LegSymbol(name))
+                leg.setField(fix.LegRatioQty(ratio))
+                leg.setField(fix.LegSide(side))
+                g.addGroup(leg)
+            msg.addGroup(g)
+        fix.Session.sendToTarget(msg, self.session)
+        return [self.inbox.get(timeout=WAIT) for _ in entries]
+
+    def order(self, cl_ord_id: str, quote_id: str, side: str, qty: float) -> Any:
+        msg = fix44.NewOrderSingle()
+        for f in (fix.ClOrdID(cl_ord_id), fix.Side(side), fix.TransactTime(), fix.OrdType(fix.OrdType_PREVIOUSLY_QUOTED)):
+            msg.setField(f)
+        msg.setField(fix.Symbol(NAME))
+        msg.setField(fix.OrderQty(qty))
+        msg.setField(fix.QuoteID(quote_id))
+        fix.Session.sendToTarget(msg, self.session)
+        return self.inbox.get(timeout=WAIT)
+
+
+def _f(m: Any, tag: int) -> str | None:
+    return m.getField(tag) if m.isSetField(tag) else None
+
+
+def _type(m: Any) -> str:
+    return m.getHeader().getField(35)
+
+
+@pytest.fixture()
+def gateway(tmp_path: Path):
+    port = _free_port()
+    acc_cfg = write_settings(tmp_path / "acceptor.cfg", "acceptor", port, tmp_path)
+    ini_cfg = write_settings(tmp_path / "initiator.cfg", "initiator", port, tmp_path)
+    journal = tmp_path / "journal.sqlite"
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "addin.cli", "fix-acceptor", str(acc_cfg), "--journal", str(journal), "--validity", "3"]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        procs.append(p)
+        deadline = time.monotonic() + 120
+        assert p.stdout is not None
+        while time.monotonic() < deadline:
+            line = p.stdout.readline().decode()
+            if "accepting" in line:
+                return p
+            if p.poll() is not None:
+                break
+        raise AssertionError(f"the acceptor did not start: {line!r}")
+
+    start()
+    client = Client()
+    settings = fix.SessionSettings(str(ini_cfg))
+    initiator = fix.SocketInitiator(client, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
+    initiator.start()
+    client.logged_on.get(timeout=WAIT)
+    try:
+        yield client, start, procs, journal
+    finally:
+        initiator.stop()
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+def test_quotes_refusals_fills_and_a_kill_9_restart(gateway) -> None:
+    client, start, procs, journal = gateway
+    # Two-way, one-sided, and a call spread in one QuoteRequest: one Quote per entry.
+    q2, q1, qs = client.ask(
+        "R1",
+        [
+            {"symbol": NAME, "qty": 10},
+            {"symbol": NAME, "qty": 5, "side": "1"},
+            {"symbol": "BTC-CALLSPREAD", "qty": 3, "legs": [(NAME, 1, "1"), (OTHER, 1, "2")]},
+        ],
+    )
+    assert [_type(m) for m in (q2, q1, qs)] == ["S", "S", "S"]
+    bid, ask = float(_f(q2, 132)), float(_f(q2, 133))
+    base = float(_f(q2, 5001)) / 10
+    assert 0 < bid < base < ask and _f(q2, 62) and _f(q2, 60)
+    assert _f(q1, 133) is not None and _f(q1, 132) is None  # the client buys: the dealer's offer only
+    assert float(_f(qs, 133)) > 0 and _f(qs, 5003) is not None
+    # Refusals: an AG with a reason code and a text naming the field, never silence.
+    unknown, expired, big = client.ask(
+        "R2",
+        [{"symbol": "BTC-XX-1-C", "qty": 1}, {"symbol": "BTC-1JAN20-50000-C", "qty": 1}, {"symbol": NAME, "qty": 5000}],
+    )
+    assert [_type(m) for m in (unknown, expired, big)] == ["AG", "AG", "AG"]
+    assert (_f(unknown, 658), _f(expired, 658), _f(big, 658)) == ("1", "4", "3")
+    assert "expired" in _f(expired, 58) and "OrderQty (38)" in _f(big, 58)
+    # A fill within validity, at the quoted offer; after validity, a rejection with the reason.
+    quote_id = _f(q1, 117)
+    fill = client.order("C1", quote_id, "1", 5)
+    assert _type(fill) == "8" and _f(fill, 39) == "2" and float(_f(fill, 31)) == pytest.approx(float(_f(q1, 133)))
+    time.sleep(3.2)
+    late = client.order("C2", _f(q2, 117), "2", 10)
+    assert _f(late, 39) == "8" and "expired" in _f(late, 58)
+    # kill -9 mid-session, restart on the same store and journal: the client logs on again, a
+    # replayed order is answered from the journal (filled once), and the book keeps the fill.
+    procs[-1].send_signal(signal.SIGKILL)
+    procs[-1].wait(timeout=10)
+    start()
+    client.logged_on.get(timeout=WAIT)
+    again = client.order("C1", quote_id, "1", 5)
+    assert _f(again, 39) == "2" and _f(again, 17).endswith("-dup")
+    (after,) = client.ask("R3", [{"symbol": NAME, "qty": 5, "side": "2"}])
+    assert _type(after) == "S" and _f(after, 132) is not None and _f(after, 133) is None
+    # The restarted book holds the fill (the dealer is short 5): buying 5 back now frees margin,
+    # where before the fill (an empty book) buying 5 added it.
+    assert float(_f(q1, 5002)) > 0 > float(_f(after, 5002))
+    out = subprocess.run(
+        [sys.executable, "-m", "addin.cli", "fix-log", "--journal", str(journal), "--table", "fills"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and "C1" in out.stdout and "C2" in out.stdout and "expired" in out.stdout
+    import sqlite3
+
+    with sqlite3.connect(journal) as db:
+        assert db.execute("SELECT status, COUNT(*) FROM fills GROUP BY status ORDER BY status").fetchall() == [
+            ("filled", 1),
+            ("rejected", 1),
+        ]
+        assert db.execute("SELECT COUNT(*) FROM quotes WHERE status = 'refused'").fetchone() == (3,)
+
+
+# -- in-process: the same application object, real QuickFIX messages, sends captured ------------
+
+
+@pytest.fixture()
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    sent: list[Any] = []
+    monkeypatch.setattr(fix.Session, "sendToTarget", staticmethod(lambda m, s: sent.append(m)))
+    return sent
+
+
+def _app(tmp_path: Path, market: str = "bundled", **limits: Any) -> Any:
+    from addin.fix.desk import Desk, Limits, MarketSource
+    from addin.fix.gateway import QuoteGateway
+    from addin.fix.journal import Journal
+    from pricing.portfolio import empty_portfolio
+
+    return QuoteGateway(Desk(MarketSource(market), [], empty_portfolio(), Limits(**limits)), Journal(tmp_path / "j.sqlite"))
+
+
+def _request(symbol: str, qty: float, side: str | None = None) -> Any:
+    msg = fix44.QuoteRequest()
+    msg.setField(fix.QuoteReqID("R"))
+    g = fix44.QuoteRequest.NoRelatedSym()
+    g.setField(fix.Symbol(symbol))
+    g.setField(fix.OrderQty(qty))
+    if side:
+        g.setField(fix.Side(side))
+    msg.addGroup(g)
+    return msg
+
+
+def _order(quote_id: str, side: str = "1", qty: float = 1, ord_type: str = "D", cl: str = "C") -> Any:
+    msg = fix44.NewOrderSingle()
+    for f in (fix.ClOrdID(cl), fix.Side(side), fix.TransactTime(), fix.OrdType(ord_type)):
+        msg.setField(f)
+    msg.setField(fix.Symbol(NAME))
+    msg.setField(fix.OrderQty(qty))
+    msg.setField(fix.QuoteID(quote_id))
+    return msg
+
+
+def test_a_stale_market_is_refused_with_reason_8(tmp_path: Path, captured: list[Any]) -> None:
+    app = _app(tmp_path, max_market_age_s=60.0)  # the bundled market is months old
+    app.on_quote_request(_request(NAME, 1), "S")
+    (ag,) = captured
+    assert _type(ag) == "AG" and _f(ag, 658) == "8" and "market stale" in _f(ag, 58)
+
+
+def test_orders_that_cannot_fill_are_rejected_with_the_reason(tmp_path: Path, captured: list[Any]) -> None:
+    app = _app(tmp_path)
+    app.on_quote_request(_request(NAME, 2, "2"), "S")  # the client sells: a bid only
+    quote_id = _f(captured[-1], 117)
+    cases = [
+        (_order("nope", cl="A"), "QuoteID (117)"),
+        (_order(quote_id, ord_type="2", cl="B"), "OrdType (40)"),
+        (_order(quote_id, side="1", cl="C"), "no offer"),
+        (_order(quote_id, side="2", qty=3, cl="D"), "OrderQty (38)"),
+    ]
+    for order, why in cases:
+        app.on_order(order, "S")
+        er = captured[-1]
+        assert _type(er) == "8" and _f(er, 39) == "8" and why in _f(er, 58), (why, _f(er, 58))
+    app.on_order(_order(quote_id, side="2", qty=2, cl="E"), "S")
+    assert _f(captured[-1], 39) == "2"
+
+
+def test_a_fill_is_refused_when_the_market_moved_beyond_the_tolerance(tmp_path: Path, captured: list[Any]) -> None:
+    import csv
+
+    src = Path(__file__).resolve().parents[2] / "pricing" / "data" / "deribit_btc_chain_20260821.csv"
+    chain = tmp_path / "chain.csv"
+    chain.write_bytes(src.read_bytes())
+    app = _app(tmp_path, market=str(chain), fill_tolerance=0.005)
+    app.on_quote_request(_request(NAME, 1, "1"), "S")
+    quote_id = _f(captured[-1], 117)
+    with src.open() as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:  # spot up 3%: the call's mid moves far beyond 0.5%
+        for k in ("underlying_price", "index_price"):
+            if r[k]:
+                r[k] = str(float(r[k]) * 1.03)
+    with chain.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    os.utime(chain, ns=(time.time_ns(), time.time_ns() + 10**9))
+    app.on_order(_order(quote_id), "S")
+    er = captured[-1]
+    assert _f(er, 39) == "8" and "market moved" in _f(er, 58)
+
+
+def test_the_journal_exports_to_xlsx_atomically(tmp_path: Path, captured: list[Any]) -> None:
+    import openpyxl
+
+    from addin.cli import main
+
+    app = _app(tmp_path)
+    app.on_quote_request(_request(NAME, 1), "S")
+    app.on_quote_request(_request("=HYPERLINK(1)", 1), "S")
+    app.journal.close()
+    out = tmp_path / "audit.xlsx"
+    assert main(["fix-log", "--journal", str(tmp_path / "j.sqlite"), "-o", str(out)]) == 0
+    wb = openpyxl.load_workbook(out)
+    quotes = list(wb["quotes"].values)
+    assert quotes[0][0] == "quote_id" and len(quotes) == 3 and {q[4] for q in quotes[1:]} == {"quoted", "refused"}
+    assert not any(isinstance(v, str) and v.startswith("=") for row in quotes for v in row)
+    assert main(["fix-log", "--journal", str(tmp_path / "missing.sqlite")]) == 2
