@@ -106,13 +106,26 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
 
     def fromApp(self, message: Any, session_id: Any) -> None:
         kind = message.getHeader().getField(fix.MsgType().getTag())
-        if kind == fix.MsgType_QuoteRequest:
-            self.on_quote_request(message, session_id)
-        elif kind == fix.MsgType_NewOrderSingle:
-            self.on_order(message, session_id)
-        else:
+        if kind not in (fix.MsgType_QuoteRequest, fix.MsgType_NewOrderSingle):
             # QuickFIX answers a BusinessMessageReject (35=j) for an application message it was not built for.
             raise fix.UnsupportedMessageType()
+        try:
+            if kind == fix.MsgType_QuoteRequest:
+                self.on_quote_request(message, session_id)
+            else:
+                self.on_order(message, session_id)
+        except Exception as exc:  # the gateway answers every message; it never dies on one
+            self.on_event(f"could not handle a {kind} message: {type(exc).__name__}: {exc}")
+            self._answer_failure(message, kind, session_id, f"the gateway could not handle this message ({type(exc).__name__})")
+
+    def _answer_failure(self, message: Any, kind: str, session_id: Any, text: str) -> None:
+        """An AG (a QuoteRequest) or a rejecting ExecutionReport (an order) when handling failed."""
+        if kind == fix.MsgType_QuoteRequest:
+            entry = {"symbol": "?"}
+            fix.Session.sendToTarget(self._reject(_field(message, 131) or "", entry, OTHER, text), session_id)
+        else:
+            fill = Fill(_field(message, 11) or "", _field(message, 117) or "", "rejected", text, "?", float("nan"), None, [])
+            fix.Session.sendToTarget(self._execution(message, fill), session_id)
 
     # -- quote requests ----------------------------------------------------------------------------
 
@@ -180,8 +193,13 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             g = fix.Group(146, 55)
             message.getGroup(i, g)
             symbol = _field(g, 55) or ""
-            side = CLIENT_SIDE.get(_field(g, 54) or "", "two-way")
+            raw_side = _field(g, 54)
+            side = CLIENT_SIDE.get(raw_side or "", "two-way")
             problem = None
+            if raw_side is not None and raw_side not in CLIENT_SIDE:
+                problem = (
+                    f"NoRelatedSym entry {i}, Side (54): {raw_side!r}: give 1 (buy) or 2 (sell), or leave it out for two-way"
+                )
             raw_qty = _field(g, 38)
             try:
                 qty = float(raw_qty) if raw_qty is not None else float("nan")

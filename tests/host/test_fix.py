@@ -313,3 +313,18 @@ def test_the_journal_exports_to_xlsx_atomically(tmp_path: Path, captured: list[A
     assert quotes[0][0] == "quote_id" and len(quotes) == 3 and {q[4] for q in quotes[1:]} == {"quoted", "refused"}
     assert not any(isinstance(v, str) and v.startswith("=") for row in quotes for v in row)
     assert main(["fix-log", "--journal", str(tmp_path / "missing.sqlite")]) == 2
+
+
+def test_a_bad_side_and_an_unexpected_failure_still_get_an_answer(tmp_path: Path, captured: list[Any]) -> None:
+    app = _app(tmp_path)
+    app.on_quote_request(_request(NAME, 1, "5"), "S")  # 5 = sell short: not a quote side here
+    assert _type(captured[-1]) == "AG" and "Side (54)" in _f(captured[-1], 58)
+
+    def boom(*_: Any) -> Any:
+        raise RuntimeError("disk full")
+
+    app.desk.quote = boom
+    msg = _request(NAME, 1)
+    msg.getHeader().setField(fix.MsgType(fix.MsgType_QuoteRequest))
+    app.fromApp(msg, "S")
+    assert _type(captured[-1]) == "AG" and _f(captured[-1], 658) == "99" and "RuntimeError" in _f(captured[-1], 58)
