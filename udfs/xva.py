@@ -415,6 +415,14 @@ def rfq(rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any
     Notes: base from the fitted surface; ΔIM per side from the margin replica against the
     portfolio (one batch); FVA/MVA/KVA/CCVA by docs/methodology.md §D; quote by CQ_QUOTE's rule.
     """
+    return rfq_rows(rfqs, portfolio, market, params, headers)
+
+
+def rfq_rows(
+    rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any = True, row_offset: int = 0
+) -> list[list[Any]]:
+    """:func:`rfq` on a part of a larger table whose first data row is ``row_offset`` rows further
+    down (a batch split in blocks names each refused row as the whole table would)."""
     bundle = market_arg(market)
     values = name_values(params, "params", RFQ_HELP)
     model = model_arg(values.get("model"), values, bundle)
@@ -425,11 +433,12 @@ def rfq(rfqs: Any, portfolio: Any, market: Any, params: Any = None, headers: Any
     t = table(rfqs, "rfqs", any_of=(("instrument", "instrument_name", "legs"),), positional=("instrument", "side", "quantity"))
     rows = table_rows(t)
     cell_errors = [first_error(t.rows[i]) for i in range(len(rows))]
+    labels = [f"{t.name}, row {t.row_numbers[i] + row_offset}" for i in range(len(rows))]
     batch = parse_rfqs(
         [None if e is not None else r for r, e in zip(rows, cell_errors)],
         bundle.market,
-        [t.where(i) for i in range(len(rows))],
-        refused=[None if e is None else f"{t.where(i)}: {e.reason or e}" for i, e in enumerate(cell_errors)],
+        labels,
+        refused=[None if e is None else f"{labels[i]}: {e.reason or e}" for i, e in enumerate(cell_errors)],
     )
     columns = RFQ_SIDE_COLUMNS if view == "sides" else RFQ_COLUMNS
     out: list[list[Any]] = [[XlError("#VALUE!", why)] * len(columns) if why else [] for why in batch.reasons]

@@ -29,11 +29,13 @@ def _parser() -> argparse.ArgumentParser:
         "catalogue: only catalogue cells carry values",
     )
     rc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _cluster_args(rc)
     va = sub.add_parser("validate", help="recompute every formula and compare with the values stored in the workbook")
     va.add_argument("book", nargs="+", help=".xlsx or .xlsm workbooks (never changed); several in one run")
     va.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance for numbers (default 1e-9)")
     va.add_argument("--atol", type=float, default=1e-9, help="absolute tolerance for numbers near zero (default 1e-9)")
     va.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _cluster_args(va)
     qu = sub.add_parser("quote", help="price a table of RFQs (CSV or xlsx) without a workbook")
     qu.add_argument("rfqs", help="RFQ table with a header row: instrument (or legs), side, quantity (or notional_usd)")
     qu.add_argument("-o", "--output", help="write the quotes to this .csv or .xlsx")
@@ -45,6 +47,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     qu.add_argument("--as-of", help="valuation time (UTC, YYYY-MM-DDTHH:MM) for a market file without timestamps")
     qu.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters")
+    qu.add_argument("--block", type=int, default=1000, help="RFQ rows per cluster task (default 1000)")
+    _cluster_args(qu)
+    iu = sub.add_parser("im-universe", help="rank every listed option by ΔIM per unit of premium against a book (hedge finder)")
+    iu.add_argument("--portfolio", required=True, help="the desk's positions (instrument, quantity)")
+    iu.add_argument(
+        "--market", default="bundled", help="bundled, bundled:YYYY-MM-DD, or a chain file (its listed options are the universe)"
+    )
+    iu.add_argument("--as-of", help="valuation time (UTC) for a market file without timestamps")
+    iu.add_argument("--params", help="name,value table: model and margin parameters")
+    iu.add_argument("--underlying", help="comma-separated underlyings of the universe (default: all the market has)")
+    iu.add_argument("--sizes", default="1", help="comma-separated trade sizes in contracts, each a candidate (default 1)")
+    iu.add_argument("--top", type=int, default=20, help="rows printed (default 20; the output file has all)")
+    iu.add_argument("--block", type=int, default=2000, help="candidates per cluster task (default 2000)")
+    iu.add_argument("-o", "--output", help="write the whole ranking to this .csv or .xlsx (atomic)")
+    _cluster_args(iu)
     sub.add_parser("functions", help="list the catalogue functions a workbook may call")
     fa = sub.add_parser("fix-acceptor", help="answer FIX 4.4 QuoteRequests with Quotes (QuickFIX acceptor; the 'fix' extra)")
     fa.add_argument("settings", help="a QuickFIX settings file (README has one for 127.0.0.1)")
@@ -91,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         "--overlapping", action="store_true", help="daily windows instead of every margin period (tests then over-reject)"
     )
     bt.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _cluster_args(bt)
     sv = sub.add_parser("serve", help="run the Office.js server (xlwings Server), authenticated; needs the server extra")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000)
@@ -122,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     bc.add_argument("--json", action="store_true", help="print one JSON object with the totals and every book")
     bf = sub.add_parser("bench-fix", help="FIX request-to-quote latency on loopback (QuickFIX initiator vs fix-acceptor)")
     bf.add_argument("--requests", type=int, default=1000, help="single-leg QuoteRequests (default 1000)")
+    bcl = sub.add_parser(
+        "bench-cluster", help="batch work on 1 and 2 local Dask workers beside the local run (the cluster extra)"
+    )
+    bcl.add_argument("--books", type=int, default=200, help="quote books recalculated (default 200)")
     bs = sub.add_parser("bench-server", help="the Office.js server under mixed load from many clients (loopback only)")
     bs.add_argument("--clients", type=int, default=20)
     bs.add_argument("--calls", type=int, default=10, help="calls per client (default 10)")
@@ -196,6 +218,15 @@ def warmup() -> int:
     return Exit.OK
 
 
+def _cluster_args(p: argparse.ArgumentParser) -> None:
+    """--scheduler / --workers: run the command's tasks on a Dask cluster (the 'cluster' extra)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--scheduler", help="a dask.distributed scheduler address (tcp://HOST:PORT); paths must be visible to its workers"
+    )
+    g.add_argument("--workers", type=int, help="a local cluster of N worker processes on 127.0.0.1")
+
+
 def _run(args: argparse.Namespace) -> int:
     """Dispatch one parsed command; each module is imported only when its command runs."""
     cmd = args.command
@@ -205,11 +236,21 @@ def _run(args: argparse.Namespace) -> int:
         if cmd == "demo":
             return bc.cmd_demo(args.output, args.quiet)
         if cmd == "recalc":
-            return bc.cmd_recalc(args.book, args.output, args.in_place, args.cache, args.quiet)
+            return bc.cmd_recalc(args.book, args.output, args.in_place, args.cache, args.quiet, args.scheduler, args.workers)
         if cmd == "validate":
-            return bc.cmd_validate(args.book, args.rtol, args.atol, args.quiet)
+            return bc.cmd_validate(args.book, args.rtol, args.atol, args.quiet, args.scheduler, args.workers)
         if cmd == "quote":
-            return bc.cmd_quote(args.rfqs, args.portfolio, args.market, args.params, args.output, args.as_of)
+            return bc.cmd_quote(
+                args.rfqs,
+                args.portfolio,
+                args.market,
+                args.params,
+                args.output,
+                args.as_of,
+                args.scheduler,
+                args.workers,
+                args.block,
+            )
         return bc.cmd_functions()
     if cmd == "warmup":
         return warmup()
@@ -221,8 +262,22 @@ def _run(args: argparse.Namespace) -> int:
         from addin.cli.backtest import cmd_backtest
 
         return cmd_backtest(
-            args.book, args.model, args.market, args.params, args.output, args.json, args.overlapping, args.quiet, args.as_of
+            args.book,
+            args.model,
+            args.market,
+            args.params,
+            args.output,
+            args.json,
+            args.overlapping,
+            args.quiet,
+            args.as_of,
+            args.scheduler,
+            args.workers,
         )
+    if cmd == "im-universe":
+        from addin.cli.universe import cmd_im_universe
+
+        return cmd_im_universe(args)
     if cmd in ("structures", "xva-example", "margin-example"):
         return _example(args)
     return _bench(args)
@@ -273,6 +328,10 @@ def _bench(args: argparse.Namespace) -> int:
 
         run_bench(quick=args.quick, as_json=args.json)
         return Exit.OK
+    if cmd == "bench-cluster":
+        from bench.cluster import run_bench_cluster
+
+        return run_bench_cluster(args.books)
     if cmd == "bench-fix":
         from bench.fix import run_bench_fix
 

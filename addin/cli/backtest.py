@@ -37,6 +37,8 @@ def cmd_backtest(
     overlapping: bool,
     quiet: bool,
     as_of: str | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> int:
     from addin.cli import quote as qc
     from addin.cli.workbook import progress_bar, read_table
@@ -60,13 +62,21 @@ def cmd_backtest(
         bundle = make_market(mkt)
         portfolio, _ = portfolio_arg(book)
         values = name_values(pars, "params", RFQ_HELP) if pars else {}
-        results = []
         for name in names:
-            model = model_arg(name, values, bundle)
-            with progress_bar(f"backtest {name}", quiet, unit="date", min_total=1) as (on_plan, step):
-                results.append(
-                    backtest(portfolio, bundle.market, model, overlapping=overlapping, progress=step, on_total=on_plan)
-                )
+            model_arg(name, values, bundle)  # every model's parameters checked before any runs
+        if scheduler is not None or workers is not None:
+            from addin.cluster import cluster, run_tasks
+
+            with cluster(scheduler, workers) as client:
+                results = run_tasks(client, _backtest_task, names, book, mkt, pars, overlapping, label="backtest")
+        else:
+            results = []
+            for name in names:
+                model = model_arg(name, values, bundle)
+                with progress_bar(f"backtest {name}", quiet, unit="date", min_total=1) as (on_plan, step):
+                    results.append(
+                        backtest(portfolio, bundle.market, model, overlapping=overlapping, progress=step, on_total=on_plan)
+                    )
     except (InputError, PricingInputError) as exc:
         raise BookError(str(exc)) from None
     summaries = [r.summary() for r in results]
@@ -83,6 +93,19 @@ def cmd_backtest(
         if not as_json:
             print(f"wrote {output}")
     return Exit.OK
+
+
+def _backtest_task(name: str, book: list[list[Any]], market: Any, pars: list[list[Any]], overlapping: bool) -> Any:
+    """One model's backtest on a worker (one task a model: each is a whole pass over the history)."""
+    from pricing.margin.backtest import backtest
+    from udfs.excel import params as name_values
+    from udfs.margin import portfolio_arg
+    from udfs.market import make_market, model_arg
+    from udfs.xva import RFQ_HELP
+
+    bundle = make_market(market)
+    values = name_values(pars, "params", RFQ_HELP) if pars else {}
+    return backtest(portfolio_arg(book)[0], bundle.market, model_arg(name, values, bundle), overlapping=overlapping)
 
 
 def _report(results: list[Any], summaries: list[dict[str, Any]], path: str) -> None:

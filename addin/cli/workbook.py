@@ -79,12 +79,22 @@ def _report(result: Result, out: TextIO) -> int:
     return Exit.OK
 
 
-def cmd_recalc(books: list[str], out: str | None, in_place: bool, cache: str | None, quiet: bool) -> int:
+def cmd_recalc(
+    books: list[str],
+    out: str | None,
+    in_place: bool,
+    cache: str | None,
+    quiet: bool,
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> int:
     # A new file opens with numbers everywhere (LibreOffice too); the user's own file, replaced
     # in place, keeps every formula unless another mode is asked for.
     if out and len(books) > 1:
         raise BookError("-o names one output; with several books each is written beside its input (BOOK-recalc.xlsx)")
     mode = cache or ("all" if in_place else "libreoffice")
+    if scheduler is not None or workers is not None:
+        return _on_cluster(books, scheduler, workers, _recalc_task, out, in_place, mode)
 
     def one(book: str) -> int:
         with progress_bar("recalc", quiet) as (on_plan, step):
@@ -94,6 +104,53 @@ def cmd_recalc(books: list[str], out: str | None, in_place: bool, cache: str | N
         return code
 
     return _each(books, one)
+
+
+def _recalc_task(book: str, out: str | None, in_place: bool, mode: str) -> tuple[int, str, str | None]:
+    """One book on a worker: (exit code, what the command prints, or the refusal)."""
+    import io
+
+    try:
+        result, target = recalc(book, out, CATALOGUE_FUNCTIONS, in_place=in_place, cache=mode)
+    except BookError as exc:
+        return Exit.BAD_INPUT, "", str(exc)
+    text = io.StringIO()
+    code = _report(result, text)
+    text.write(f"wrote {target} ({_cache_note(result, mode)})\n")
+    return code, text.getvalue(), None
+
+
+def _validate_task(book: str, rtol: float, atol: float) -> tuple[int, str, str | None]:
+    import contextlib
+    import io
+
+    try:
+        v = validate(book, CATALOGUE_FUNCTIONS, rtol=rtol, atol=atol)
+    except BookError as exc:
+        return Exit.BAD_INPUT, "", str(exc)
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        code = _validation(Path(book).name, v, rtol, atol)
+    return code, text.getvalue(), None
+
+
+def _on_cluster(books: list[str], scheduler: str | None, workers: int | None, task: Callable[..., Any], *shared: Any) -> int:
+    """One task a book on a Dask cluster; outputs printed here in the books' order, a refused
+    book reported as :func:`_each` does."""
+    from addin.cluster import cluster, run_tasks
+
+    paths = [str(Path(b).resolve()) for b in books]
+    with cluster(scheduler, workers) as client:
+        results = run_tasks(client, task, paths, *shared, label="book")
+    code = Exit.OK
+    for c, text, refusal in results:
+        if refusal is not None:
+            if len(books) == 1:
+                raise BookError(refusal)
+            print(f"clearquote: error: {refusal}", file=sys.stderr)
+        sys.stdout.write(text)
+        code = max(code, c)
+    return code
 
 
 def _each(books: list[str], one: Callable[[str], int]) -> int:
@@ -125,7 +182,12 @@ def _cache_note(result: Result, mode: str) -> str:
     )
 
 
-def cmd_validate(books: list[str], rtol: float, atol: float, quiet: bool) -> int:
+def cmd_validate(
+    books: list[str], rtol: float, atol: float, quiet: bool, scheduler: str | None = None, workers: int | None = None
+) -> int:
+    if scheduler is not None or workers is not None:
+        return _on_cluster(books, scheduler, workers, _validate_task, rtol, atol)
+
     def one(book: str) -> int:
         with progress_bar("validate", quiet) as (on_plan, step):
             v = validate(book, CATALOGUE_FUNCTIONS, rtol=rtol, atol=atol, progress=step, on_plan=on_plan)
@@ -275,7 +337,15 @@ def _plain(v: Any) -> Any:
 
 
 def cmd_quote(
-    rfqs: str, portfolio: str | None, market: str, params: str | None, out: str | None, as_of: str | None = None
+    rfqs: str,
+    portfolio: str | None,
+    market: str,
+    params: str | None,
+    out: str | None,
+    as_of: str | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    block: int = 1000,
 ) -> int:
     from addin.cli import quote as qc
 
@@ -296,7 +366,10 @@ def cmd_quote(
         print(qc.provenance(mkt, source, pars))
     except InputError as exc:
         raise BookError(str(exc)) from None
-    result = udfs.CQ_RFQ(table, book, mkt, pars, True)
+    if scheduler is not None or workers is not None:
+        result = _quote_on_cluster(table, book, mkt, pars, scheduler, workers, block)
+    else:
+        result = udfs.CQ_RFQ(table, book, mkt, pars, True)
     if len(result) == 1 and len(result[0]) == 1:
         print(f"clearquote: error: {_plain(result[0][0])}", file=sys.stderr)
         return Exit.BAD_INPUT
@@ -306,6 +379,44 @@ def cmd_quote(
         write_table_atomic(rows, Path(out))
         print(f"wrote {out}")
     return Exit.FAILED if failed else Exit.OK
+
+
+def _quote_block(
+    block: tuple[int, list[list[Any]]], header: list[Any], book: Any, market: Any, pars: list[list[Any]]
+) -> list[list[Any]]:
+    """One block of RFQ rows (its offset in the table, its rows) through ``CQ_RFQ``'s path on a
+    worker; each worker builds the book's basis once and keeps it."""
+    from udfs.xva import rfq_rows
+
+    offset, rows = block
+    return rfq_rows([header, *rows], book, market, pars or None, False, row_offset=offset)
+
+
+def _quote_on_cluster(
+    table: list[list[Any]], book: Any, mkt: Any, pars: list[list[Any]], scheduler: str | None, workers: int | None, block: int
+) -> list[list[Any]]:
+    """``CQ_RFQ`` over the table in blocks of rows on the cluster; the header row as one call gives it.
+
+    A call over a whole table refused as a whole (a bad header, market or parameter) is answered
+    by the same call here, before any task runs, so the cluster never sees it.
+    """
+    import udfs
+    from addin.cluster import cluster, run_tasks
+
+    if block < 1:
+        raise BookError(f"--block: must be >= 1, got {block}")
+    probe = udfs.CQ_RFQ(table[:2], book, mkt, pars, True)
+    if len(probe) == 1 and len(probe[0]) == 1:
+        return probe
+    from udfs.xva import _accepts
+
+    rows = table[1:]
+    # With accept=TRUE each RFQ is priced after the fills of those above it: one block, in order.
+    size = len(rows) if _accepts(pars or None) else block
+    blocks = [(i, rows[i : i + size]) for i in range(0, len(rows), size)]
+    with cluster(scheduler, workers) as client:
+        parts = run_tasks(client, _quote_block, blocks, table[0], book, mkt, pars, label="rfq-block")
+    return [probe[0], *[r for part in parts for r in part]]
 
 
 def cmd_functions(out: TextIO = sys.stdout) -> int:
