@@ -43,8 +43,7 @@ def _universe(client: Any, inputs: tuple[Any, ...]) -> None:
 
 
 def run_bench_cluster(n_books: int = 200) -> int:
-    from distributed import Client, LocalCluster
-
+    from addin.cluster import cluster
     from bench.rfq import _inputs
     from pricing.margin.addons import AddOnParams
     from udfs.margin import portfolio_arg
@@ -69,18 +68,7 @@ def run_bench_cluster(n_books: int = 200) -> int:
             local = time.perf_counter() - t0
             timings = [local]
             for n in (1, 2):
-                with (
-                    LocalCluster(
-                        n_workers=n,
-                        threads_per_worker=1,
-                        processes=True,
-                        host="127.0.0.1",
-                        dashboard_address=":0",
-                        silence_logs=40,
-                        env={"NUMBA_NUM_THREADS": str(max(1, 2 // n))},
-                    ) as cluster,
-                    Client(cluster) as client,
-                ):
+                with cluster(None, n) as client:
                     run(client)  # warm the workers
                     t0 = time.perf_counter()
                     run(client)

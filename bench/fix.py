@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -20,7 +19,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -37,8 +35,8 @@ def _names() -> list[str]:
 
 def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
     import quickfix as fix
-    import quickfix44 as fix44
 
+    from addin.fix.client import RecordingClient, quote_request
     from addin.fix.desk import Desk, Limits, MarketSource
     from addin.fix.run import write_settings
     from udfs.margin import portfolio_arg
@@ -49,34 +47,6 @@ def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
         [names[int(i)], float(rng.integers(1, 20)) * float(rng.choice([-1, 1]))] for i in rng.integers(0, len(names), n_book)
     ]
     requests = [(names[int(i)], float(1 + j % 7), "12"[j % 2]) for j, i in enumerate(rng.integers(0, len(names), n_requests))]
-
-    class Client(fix.Application):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.inbox: queue.Queue[float] = queue.Queue()
-            self.up: queue.Queue[Any] = queue.Queue()
-            self.sid: Any = None
-
-        def onCreate(self, sid: Any) -> None:
-            self.sid = sid
-
-        def onLogon(self, sid: Any) -> None:
-            self.up.put(sid)
-
-        def onLogout(self, sid: Any) -> None:
-            return None
-
-        def toAdmin(self, m: Any, sid: Any) -> None:
-            return None
-
-        def fromAdmin(self, m: Any, sid: Any) -> None:
-            return None
-
-        def toApp(self, m: Any, sid: Any) -> None:
-            return None
-
-        def fromApp(self, m: Any, sid: Any) -> None:
-            self.inbox.put(time.perf_counter())
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -99,23 +69,14 @@ def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     print("bench-fix: the acceptor did not start", file=sys.stderr)
                     return 1
-            client = Client()
+            client = RecordingClient()
             settings = fix.SessionSettings(str(ini))
             initiator = fix.SocketInitiator(client, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
             initiator.start()
-            client.up.get(timeout=30)
+            client.logged_on.get(timeout=30)
 
             def send(i: int, name: str, qty: float, side: str) -> float:
-                msg = fix44.QuoteRequest()
-                msg.setField(fix.QuoteReqID(f"B{i}"))
-                g = fix44.QuoteRequest.NoRelatedSym()
-                g.setField(fix.Symbol(name))
-                g.setField(fix.OrderQty(qty))
-                g.setField(fix.Side(side))
-                msg.addGroup(g)
-                t0 = time.perf_counter()
-                fix.Session.sendToTarget(msg, client.sid)
-                return client.inbox.get(timeout=30) - t0
+                return client.send(quote_request(f"B{i}", [{"symbol": name, "qty": qty, "side": side}]), 30)[0]
 
             for i in range(20):  # warm: the book's basis, the kernels, the journal
                 send(-i - 1, *requests[i])

@@ -10,7 +10,6 @@ only ``Session.sendToTarget`` is captured).
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -24,7 +23,8 @@ import pytest
 fix = pytest.importorskip("quickfix", reason="the 'fix' extra (QuickFIX) is not installed")
 fix44 = pytest.importorskip("quickfix44")
 
-from addin.fix.run import write_settings  # noqa: E402 - after the skip
+from addin.fix.client import RecordingClient, quote_request  # noqa: E402 - after the skip
+from addin.fix.run import write_settings  # noqa: E402
 
 NAME = "BTC-25SEP26-65000-C"  # listed in the bundled 2026-08-21 chain
 OTHER = "BTC-25SEP26-70000-C"
@@ -37,62 +37,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Client(fix.Application):  # type: ignore[misc]
-    def __init__(self) -> None:
-        super().__init__()
-        self.inbox: queue.Queue[Any] = queue.Queue()
-        self.logged_on = queue.Queue()
-        self.session: Any = None
-
-    def onCreate(self, sid: Any) -> None:
-        self.session = sid
-
-    def onLogon(self, sid: Any) -> None:
-        self.logged_on.put(sid)
-
-    def onLogout(self, sid: Any) -> None:
-        return None
-
-    def toAdmin(self, m: Any, sid: Any) -> None:
-        return None
-
-    def fromAdmin(self, m: Any, sid: Any) -> None:
-        return None
-
-    def toApp(self, m: Any, sid: Any) -> None:
-        return None
-
-    def fromApp(self, m: Any, sid: Any) -> None:
-        self.inbox.put(fix.Message(m))
-
+class Client(RecordingClient):
     def ask(self, req_id: str, entries: list[dict[str, Any]]) -> list[Any]:
-        msg = fix44.QuoteRequest()
-        msg.setField(fix.QuoteReqID(req_id))
-        for e in entries:
-            g = fix44.QuoteRequest.NoRelatedSym()
-            g.setField(fix.Symbol(e["symbol"]))
-            g.setField(fix.OrderQty(e["qty"]))
-            if "side" in e:
-                g.setField(fix.Side(e["side"]))
-            for name, ratio, side in e.get("legs", []):
-                leg = fix44.QuoteRequest.NoRelatedSym.NoLegs()
-                leg.setField(fix.LegSymbol(name))
-                leg.setField(fix.LegRatioQty(ratio))
-                leg.setField(fix.LegSide(side))
-                g.addGroup(leg)
-            msg.addGroup(g)
-        fix.Session.sendToTarget(msg, self.session)
-        return [self.inbox.get(timeout=WAIT) for _ in entries]
+        fix.Session.sendToTarget(quote_request(req_id, entries), self.session)
+        return [self.inbox.get(timeout=WAIT)[1] for _ in entries]
 
     def order(self, cl_ord_id: str, quote_id: str, side: str, qty: float) -> Any:
-        msg = fix44.NewOrderSingle()
-        for f in (fix.ClOrdID(cl_ord_id), fix.Side(side), fix.TransactTime(), fix.OrdType(fix.OrdType_PREVIOUSLY_QUOTED)):
-            msg.setField(f)
-        msg.setField(fix.Symbol(NAME))
-        msg.setField(fix.OrderQty(qty))
-        msg.setField(fix.QuoteID(quote_id))
-        fix.Session.sendToTarget(msg, self.session)
-        return self.inbox.get(timeout=WAIT)
+        return self.send(_order(quote_id, side, qty, cl=cl_ord_id), WAIT)[1]
 
 
 def _f(m: Any, tag: int) -> str | None:
@@ -226,15 +177,7 @@ def _app(tmp_path: Path, market: str = "bundled", **limits: Any) -> Any:
 
 
 def _request(symbol: str, qty: float, side: str | None = None) -> Any:
-    msg = fix44.QuoteRequest()
-    msg.setField(fix.QuoteReqID("R"))
-    g = fix44.QuoteRequest.NoRelatedSym()
-    g.setField(fix.Symbol(symbol))
-    g.setField(fix.OrderQty(qty))
-    if side:
-        g.setField(fix.Side(side))
-    msg.addGroup(g)
-    return msg
+    return quote_request("R", [{"symbol": symbol, "qty": qty, "side": side}])
 
 
 def _order(quote_id: str, side: str = "1", qty: float = 1, ord_type: str = "D", cl: str = "C") -> Any:
