@@ -65,10 +65,10 @@ def cmd_backtest(
         for name in names:
             model_arg(name, values, bundle)  # every model's parameters checked before any runs
         if scheduler is not None or workers is not None:
-            from addin.cluster import cluster, run_tasks
+            from addin.cluster import cluster
 
             with cluster(scheduler, workers) as client:
-                results = run_tasks(client, _backtest_task, names, book, mkt, pars, overlapping, label="backtest")
+                results = [_backtest_on(client, name, portfolio, bundle, values, book, mkt, pars, overlapping) for name in names]
         else:
             results = []
             for name in names:
@@ -95,8 +95,37 @@ def cmd_backtest(
     return Exit.OK
 
 
+def _backtest_on(
+    client: Any,
+    name: str,
+    portfolio: Any,
+    bundle: Any,
+    values: dict[str, Any],
+    book: list[list[Any]],
+    mkt: Any,
+    pars: list[list[Any]],
+    overlapping: bool,
+) -> Any:
+    """One model's backtest on the cluster: a VaR or hybrid model as blocks of dates (the plan: the
+    book, its state and the scenario library, built here once and scattered); a venue replica whole."""
+    from addin.cluster import run_tasks
+    from pricing.margin.backtest import dated_plan, dated_result
+    from udfs.market import model_arg
+
+    plan = dated_plan(portfolio, bundle.market, model_arg(name, values, bundle), overlapping=overlapping)
+    if plan is None:
+        return run_tasks(client, _backtest_task, [name], book, mkt, pars, overlapping, label=f"backtest-{name}")[0]
+    return dated_result(plan, run_tasks(client, _dated_block, plan.blocks(), plan, label=f"backtest-{name}-dates"))
+
+
+def _dated_block(span: tuple[int, int], plan: Any) -> Any:
+    from pricing.margin.backtest import dated_block
+
+    return dated_block(plan, *span)
+
+
 def _backtest_task(name: str, book: list[list[Any]], market: Any, pars: list[list[Any]], overlapping: bool) -> Any:
-    """One model's backtest on a worker (one task a model: each is a whole pass over the history)."""
+    """A venue replica's backtest on a worker, whole (its revaluation is per date already)."""
     from pricing.margin.backtest import backtest
     from udfs.excel import params as name_values
     from udfs.margin import portfolio_arg

@@ -48,7 +48,7 @@ from pricing.margin.span import assemble_commodities, commodity_layout, spread_c
 from pricing.margin.var import ScenarioVarModel
 from pricing.marketdata import DailySeries
 from pricing.portfolio import PERPETUAL, Portfolio
-from pricing.revaluation import Market, expand, position_state, reprice
+from pricing.revaluation import Market, PositionState, expand, position_state, reprice
 from pricing.scenarios import (
     McParams,
     ScenarioParams,
@@ -412,20 +412,48 @@ def _scenario_params(model: ScenarioVarModel) -> ScenarioParams:
     return model.scenario_params
 
 
-def _var_backtest(
+@dataclass(frozen=True)
+class DatedPlan:
+    """What every block of dates of a VaR-path backtest shares, computed once: the book and its
+    state, the scenario library (or the FHS grid per date), the dates tested, the IM rule.
+
+    :func:`dated_block` prices dates ``at[lo:hi]``; :func:`dated_result` assembles the blocks.
+    The plan pickles, so a cluster scatters it once and sends blocks of dates as tasks.
+    """
+
+    book: Portfolio
+    market: Market
+    model: ScenarioVarModel
+    hist: _History
+    rets: FloatArray
+    dv: FloatArray
+    filtered: tuple[FloatArray, FloatArray] | None
+    state: PositionState
+    w_model: FloatArray
+    ref: int
+    day_pos: np.ndarray
+    at: np.ndarray
+    window: int
+    h: int
+    step: int
+    im_of: ImOfPnl
+    name: str
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """[lo, hi) runs of :data:`DATE_BLOCK` dates: the local run's blocks, so a split run is the same arithmetic."""
+        return [(lo, min(lo + DATE_BLOCK, self.at.size)) for lo in range(0, self.at.size, DATE_BLOCK)]
+
+
+def _var_plan(
     book: Portfolio,
     market: Market,
     model: ScenarioVarModel,
     hist: _History,
     step: int,
     lookback_days: int | None,
-    progress: Callable[[int], None] | None,
-    on_total: Callable[[int], None] | None = None,
     im_of: ImOfPnl | None = None,
     name: str | None = None,
-) -> BacktestResult:
-    """The VaR engine's dated scenarios per block of dates; ``im_of`` turns the book's scenario
-    P&L per underlying into the tested IM (default: the model's VaR or ES of the book)."""
+) -> DatedPlan:
     p = _scenario_params(model)
     h = int(p.horizon_days)
     window = int(lookback_days if lookback_days is not None else round(p.lookback_years * 365.0))
@@ -443,76 +471,115 @@ def _var_backtest(
             f"the history of {', '.join(codes)} ends {hist.days[-1]}"
         )
     at = np.arange(first, last + 1, step)
-    if on_total is not None:
-        on_total(int(at.size))
     filtered = _filtered_grid(codes, hist_series, vols, ends, at, window, h, p) if p.filtered else None
     state = position_state(book, market)
-    w_model = model.vol_weights(state)
-    ref = _ref_day(hist, market)
-    day_pos = np.searchsorted(hist.days, ends)
-    if im_of is None:
-        im_of = _var_im(model)
-    im = np.empty(at.size)
-    realised = np.empty(at.size)
-    for lo in range(0, at.size, DATE_BLOCK):
-        block = at[lo : lo + DATE_BLOCK]
-        pos_t = day_pos[block]
-        level_t = hist.level[:, pos_t]  # (U, B)
-        scale = expand(hist.spot[:, pos_t] / hist.spot[:, [ref]], codes, book)  # (P, B): USD size moves with spot
-        if filtered is not None:
-            r_win, v_win = filtered[0][lo : lo + block.size], filtered[1][lo : lo + block.size]  # (B, U, N)
-        else:
-            idx = block[:, None] - window + 1 + np.arange(window)[None, :]  # the window of scenarios ending on or before t
-            r_win = np.moveaxis(rets[:, idx], 0, 1)  # (B, U, N)
-            v_win = np.moveaxis(dv[:, idx], 0, 1)
-        n_sc = r_win.shape[2]
-        ret_cols = np.concatenate(list(r_win), axis=1) if block.size else np.zeros((len(codes), 0))  # (U, B*N)
-        v_cols = np.concatenate(list(v_win), axis=1) if block.size else np.zeros((len(codes), 0))
-        level_p = _position_levels(level_t, codes, book)  # (P, B)
-        fac_cols = np.repeat(level_p, n_sc, axis=1) * np.exp(expand(v_cols, codes, book) * w_model[:, None])
-        pnl = reprice(
-            book,
-            market,
-            expand(ret_cols, codes, book),
-            vol_factor=fac_cols,
-            horizon_days=float(h),
-            rule=model.rule,
-            state=state,
-            coin=False,
-        ).usd
-        level_base = reprice(
-            book,
-            market,
-            np.zeros((len(book), block.size)),
-            vol_factor=level_p,
-            horizon_days=0.0,
-            rule=model.rule,
-            state=state,
-            coin=False,
-        ).usd
-        # P&L from the start-of-period value (vols at the level of t), not from the market date's.
-        pnl = pnl.reshape(len(book), block.size, n_sc) - level_base[:, :, None]
-        pnl = pnl * scale[:, :, None]
-        pnl_u = np.stack([pnl[book.underlying == u].sum(axis=0) for u in codes], axis=1)  # (B, U, N)
-        scale_u = (hist.spot[:, pos_t] / hist.spot[:, [ref]]).T  # (B, U)
-        im[lo : lo + block.size] = im_of(pnl_u, scale_u)
-        # Realised: the spot move and the vol level over (t, t + h].
-        pos_e = pos_t + h
-        r_real = np.log(hist.spot[:, pos_e] / hist.spot[:, pos_t])
-        real = reprice(
-            book,
-            market,
-            expand(r_real, codes, book),
-            vol_factor=_position_levels(hist.level[:, pos_e], codes, book),
-            horizon_days=float(h),
-            rule=model.rule,
-            state=state,
-            coin=False,
-        ).usd
-        realised[lo : lo + block.size] = ((real - level_base) * scale).sum(axis=0)
-        if progress is not None:
-            progress(int(block.size))
-    return _result(name or model.name, model.alpha, h, hist.days[day_pos[at]], im, realised, step < h)
+    return DatedPlan(
+        book,
+        market,
+        model,
+        hist,
+        rets,
+        dv,
+        filtered,
+        state,
+        model.vol_weights(state),
+        _ref_day(hist, market),
+        np.searchsorted(hist.days, ends),
+        at,
+        window,
+        h,
+        step,
+        im_of if im_of is not None else _var_im(model),
+        name or model.name,
+    )
+
+
+def dated_block(plan: DatedPlan, lo: int, hi: int) -> tuple[FloatArray, FloatArray]:
+    """(IM, realised P&L) of the backtest dates ``plan.at[lo:hi]``, USD: the book revalued once
+    over (dates x scenarios) of the block."""
+    book, market, model, hist, codes, h = plan.book, plan.market, plan.model, plan.hist, plan.hist.codes, plan.h
+    block = plan.at[lo:hi]
+    pos_t = plan.day_pos[block]
+    level_t = hist.level[:, pos_t]  # (U, B)
+    scale = expand(hist.spot[:, pos_t] / hist.spot[:, [plan.ref]], codes, book)  # (P, B): USD size moves with spot
+    if plan.filtered is not None:
+        r_win, v_win = plan.filtered[0][lo:hi], plan.filtered[1][lo:hi]  # (B, U, N)
+    else:
+        idx = block[:, None] - plan.window + 1 + np.arange(plan.window)[None, :]  # the window ending on or before t
+        r_win = np.moveaxis(plan.rets[:, idx], 0, 1)  # (B, U, N)
+        v_win = np.moveaxis(plan.dv[:, idx], 0, 1)
+    n_sc = r_win.shape[2]
+    ret_cols = np.concatenate(list(r_win), axis=1) if block.size else np.zeros((len(codes), 0))  # (U, B*N)
+    v_cols = np.concatenate(list(v_win), axis=1) if block.size else np.zeros((len(codes), 0))
+    level_p = _position_levels(level_t, codes, book)  # (P, B)
+    fac_cols = np.repeat(level_p, n_sc, axis=1) * np.exp(expand(v_cols, codes, book) * plan.w_model[:, None])
+    pnl = reprice(
+        book,
+        market,
+        expand(ret_cols, codes, book),
+        vol_factor=fac_cols,
+        horizon_days=float(h),
+        rule=model.rule,
+        state=plan.state,
+        coin=False,
+    ).usd
+    level_base = reprice(
+        book,
+        market,
+        np.zeros((len(book), block.size)),
+        vol_factor=level_p,
+        horizon_days=0.0,
+        rule=model.rule,
+        state=plan.state,
+        coin=False,
+    ).usd
+    # P&L from the start-of-period value (vols at the level of t), not from the market date's.
+    pnl = pnl.reshape(len(book), block.size, n_sc) - level_base[:, :, None]
+    pnl = pnl * scale[:, :, None]
+    pnl_u = np.stack([pnl[book.underlying == u].sum(axis=0) for u in codes], axis=1)  # (B, U, N)
+    scale_u = (hist.spot[:, pos_t] / hist.spot[:, [plan.ref]]).T  # (B, U)
+    im = plan.im_of(pnl_u, scale_u)
+    # Realised: the spot move and the vol level over (t, t + h].
+    pos_e = pos_t + h
+    r_real = np.log(hist.spot[:, pos_e] / hist.spot[:, pos_t])
+    real = reprice(
+        book,
+        market,
+        expand(r_real, codes, book),
+        vol_factor=_position_levels(hist.level[:, pos_e], codes, book),
+        horizon_days=float(h),
+        rule=model.rule,
+        state=plan.state,
+        coin=False,
+    ).usd
+    return np.asarray(im, dtype=np.float64), np.asarray(((real - level_base) * scale).sum(axis=0), dtype=np.float64)
+
+
+def dated_result(plan: DatedPlan, parts: list[tuple[FloatArray, FloatArray]]) -> BacktestResult:
+    """The :class:`BacktestResult` from the blocks' (IM, realised) in date order."""
+    im = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
+    realised = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+    return _result(plan.name, plan.model.alpha, plan.h, plan.hist.days[plan.day_pos[plan.at]], im, realised, plan.step < plan.h)
+
+
+def dated_plan(
+    book: Portfolio, market: Market, model: MarginModel, *, overlapping: bool = False, lookback_days: int | None = None
+) -> DatedPlan | None:
+    """The :class:`DatedPlan` of a VaR or hybrid backtest (None for the venue replicas, which run whole);
+    arguments as :func:`backtest`."""
+    if not isinstance(model, ScenarioVarModel | HybridModel):
+        return None
+    codes = tuple(sorted(set(book.underlyings)))
+    hist = _history(codes, market)
+    var = model if isinstance(model, ScenarioVarModel) else model.var
+    check_alpha(var.alpha)
+    h = int(var.horizon_days)
+    _check_book(book, market, h)
+    step = 1 if overlapping else h
+    if isinstance(model, ScenarioVarModel):
+        return _var_plan(book, market, var, hist, step, lookback_days)
+    n = int(lookback_days if lookback_days is not None else round(_scenario_params(var).lookback_years * 365.0))
+    return _var_plan(book, market, var, hist, step, lookback_days, _hybrid_im(model, book, market, n), model.name)
 
 
 def _filtered_grid(
@@ -648,19 +715,17 @@ def backtest(
     EMIR RTS 153/2013 Art. 47-49 (backtesting of the margin model); Kupiec (1995),
     Christoffersen (1998), BCBS (1996) for the tests.
     """
-    codes = tuple(sorted(set(book.underlyings)))
-    hist = _history(codes, market)
-    if isinstance(model, ScenarioVarModel | HybridModel):
-        var = model if isinstance(model, ScenarioVarModel) else model.var
-        check_alpha(var.alpha)
-        h = int(var.horizon_days)
-        _check_book(book, market, h)
-        step = 1 if overlapping else h
-        if isinstance(model, ScenarioVarModel):
-            return _var_backtest(book, market, var, hist, step, lookback_days, progress, on_total)
-        n = int(lookback_days if lookback_days is not None else round(_scenario_params(var).lookback_years * 365.0))
-        im_of = _hybrid_im(model, book, market, n)
-        return _var_backtest(book, market, var, hist, step, lookback_days, progress, on_total, im_of, model.name)
+    plan = dated_plan(book, market, model, overlapping=overlapping, lookback_days=lookback_days)
+    if plan is not None:
+        if on_total is not None:
+            on_total(int(plan.at.size))
+        parts = []
+        for lo, hi in plan.blocks():
+            parts.append(dated_block(plan, lo, hi))
+            if progress is not None:
+                progress(hi - lo)
+        return dated_result(plan, parts)
+    hist = _history(tuple(sorted(set(book.underlyings))), market)
     h = max(round(model.horizon_days), 1)
     _check_book(book, market, h)
     step = 1 if overlapping else h
