@@ -10,7 +10,6 @@ so a fill can be checked against the market as it is now.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import time
@@ -154,10 +153,6 @@ def breakdown(table: QuoteTable, t: int) -> dict[str, float | None]:
             v = float(side[k][t])
             out[f"{label}_{k}"] = None if np.isnan(v) else v
     return out
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def now_utc() -> datetime:
