@@ -69,7 +69,7 @@ def _legs(data: dict[str, Any]) -> list[tuple[str, float]]:
 def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
     """The two ``private/add_block_rfq_quote`` parameter sets for a notification, and the breakdown."""
     from pricing.revaluation import position_state
-    from pricing.xva.rates import latest_sofr
+    from pricing.xva.quote import leg_premiums
 
     data = notification_data(payload)
     legs = _legs(data)
@@ -87,10 +87,7 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
     market = bundle.market
     trade = batch.trades.legs
     unit = position_state(trade.with_quantity(np.ones(len(trade))), market)
-    p = desk._quote_params
-    sofr = latest_sofr() if p.sofr is None else p.sofr
-    df = np.where(trade.inverse, 1.0, np.exp(-sofr * unit.t_years * 365.0 / 360.0))
-    mid_usd = df * unit.value_usd  # USD per contract, as the structure's base counts it
+    mid_usd = leg_premiums(trade, unit, desk.quote_params)  # USD per contract, as the structure's base counts it
     signs = np.sign(trade.quantity)
     size = np.abs(trade.quantity)  # amount x ratio
     weight = np.abs(mid_usd * size)

@@ -77,12 +77,11 @@ class Desk:
 
     def __post_init__(self) -> None:
         from udfs.excel import params as name_values
-        from udfs.market import RFQ_HELP, addons_arg, model_arg, quote_params_arg
+        from udfs.market import RFQ_HELP, addons_arg, quote_params_arg
 
         self._values = name_values(self.params_rows or None, "params", RFQ_HELP)
-        self._quote_params: QuoteParams = quote_params_arg(self._values)
+        self.quote_params: QuoteParams = quote_params_arg(self._values)
         self._addons = addons_arg(self._values)
-        self._model_arg = model_arg
         self.model_name = str(self._values.get("model") or "hvar").strip().lower()
 
     # -- the book -----------------------------------------------------------------------------
@@ -116,7 +115,7 @@ class Desk:
             batch = parse_rfqs(rows, market, where)
             if batch.trades.count == 0:
                 return batch, QuoteTable.empty(batch.rows), label, market.as_of
-            table = quote_rfqs(batch, self._basis_for(bundle, market, batch.trades.legs), self._quote_params)
+            table = quote_rfqs(batch, self._basis_for(bundle, market, batch.trades.legs), self.quote_params)
         return batch, table, label, market.as_of
 
     def _basis_for(self, bundle: Any, market: Any, trades: Portfolio) -> QuoteBasis:
@@ -125,7 +124,9 @@ class Desk:
         n_filled = 0 if self._filled is None else len(self._filled)
         key = (bundle.key, n_filled)
         if self._basis is None or key != self._basis_key:
-            model = self._model_arg(self._values.get("model"), self._values, bundle)
+            from udfs.market import model_arg
+
+            model = model_arg(self._values.get("model"), self._values, bundle)
             book = self.book
             self._basis = QuoteBasis.build(book, market, model, self._addons, None if len(book) else trades)
             self._basis_key = key
@@ -135,14 +136,20 @@ class Desk:
         return (datetime.now(UTC) - as_of).total_seconds()
 
     def mid_now(self, row: dict[str, Any]) -> float:
-        """A request row's mid value now (USD, all of its quantity): the check a fill makes."""
+        """A request row's mid value now (USD, all of its quantity): the check a fill makes.
+
+        Only the legs are valued (the base of a quote); no margin or XVA is computed for it.
+        """
+        from pricing.revaluation import position_state
+        from pricing.xva.quote import leg_premiums
+
         with self._lock:
             bundle, _ = self.market.current()
             batch = parse_rfqs([row], bundle.market)
             if batch.trades.count == 0:
                 return math.nan
-            basis = self._basis_for(bundle, bundle.market, batch.trades.legs)
-            return float(quote_rfqs(batch, basis, self._quote_params).base[0])
+            legs = batch.trades.legs
+            return float(leg_premiums(legs, position_state(legs, bundle.market), self.quote_params).sum())
 
 
 def breakdown(table: QuoteTable, t: int) -> dict[str, float | None]:

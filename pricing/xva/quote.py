@@ -293,6 +293,14 @@ class TradeRisks:
         return int(self.premium.size)
 
 
+def leg_premiums(legs: Portfolio, state: PositionState, p: QuoteParams) -> FloatArray:
+    """Each leg's value paid today, USD: USD-settled legs discounted at SOFR (ACT/360) from expiry,
+    coin-settled legs at Deribit's coin convention (undiscounted)."""
+    sofr = latest_sofr() if p.sofr is None else p.sofr
+    df = np.where(legs.inverse, 1.0, np.exp(-sofr * state.t_years * 365.0 / 360.0))
+    return np.asarray(df * state.value_usd, dtype=np.float64)
+
+
 def trade_risks(trades: TradeLegs, state: PositionState, p: QuoteParams, underlyings: tuple[str, ...]) -> TradeRisks:
     """:class:`TradeRisks` of every trade from its legs' state (one pass over the legs, no loop over trades).
 
@@ -301,12 +309,10 @@ def trade_risks(trades: TradeLegs, state: PositionState, p: QuoteParams, underly
     legs = trades.legs
     n = trades.count
     owner = np.repeat(np.arange(n), np.diff(trades.starts))
-    sofr = latest_sofr() if p.sofr is None else p.sofr
 
     def per_trade(x: FloatArray) -> FloatArray:
         return trades.sum_rows(np.asarray(x, dtype=np.float64)[:, None])[:, 0]
 
-    df = np.where(legs.inverse, 1.0, np.exp(-sofr * state.t_years * 365.0 / 360.0))
     opt = legs.kind == OPTION
     weight = np.where(opt, np.abs(legs.units), 0.0)
     w_sum = per_trade(weight)
@@ -320,7 +326,7 @@ def trade_risks(trades: TradeLegs, state: PositionState, p: QuoteParams, underly
         first[full] = state.spot[trades.starts[:-1][full]]
     eff, gross = _hedging_sets(_saccr_legs(legs, state, np.ones(len(legs), bool)), owner[opt], n, underlyings, p)
     return TradeRisks(
-        per_trade(df * state.value_usd),
+        per_trade(leg_premiums(legs, state, p)),
         per_trade(state.value_usd),
         per_trade(state.vega_usd),
         np.abs(per_trade(state.delta_coin)),
