@@ -38,6 +38,7 @@ from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import (
     HostCall,
+    broadcast,
     excel_dates,
     function_keys,
     host_calls,
@@ -50,8 +51,10 @@ from addin.headless.formula import (
     references,
     render,
     split_ref,
+    structured,
 )
 from addin.headless.package import Limits, Package, engine_copy, scan
+from addin.headless.tables import mention, resolve
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 
 _PLAIN_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
@@ -292,12 +295,16 @@ class _Run:
         self._defined_names()
         is_host = self.functions.__contains__
         hosts: dict[str, bool] = {}
+        tables = mention(self.pkg.tables) if self.pkg.tables else None
         for _, si, r, c, fc in self._formulas():
             text = self.model.get_cell_formula(si, r, c)
             if not text:
                 continue
             self.stats.formulas += 1
             original = text
+            if tables is not None and tables.search(fc.text or text):
+                text = fc.text or text
+                text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
             if needs_dates(text):
                 text = excel_dates(text)
             keys = function_keys(text)
@@ -310,21 +317,30 @@ class _Run:
                     new = intersect(text, self.range_names)
                     self.stats.intersected += new != text
                     text = new
+                if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
+                    text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
                 if text != original:
-                    self._set_formula(si, r, c, fc, text)
+                    self._set_formula(si, r, c, fc, text, original)
             if _VOLATILE.search(text):
                 self.volatile_cells.append((si, r, c, text))
 
-    def _set_formula(self, si: int, r: int, c: int, fc: Any, text: str) -> None:
+    def _set_formula(self, si: int, r: int, c: int, fc: Any, text: str, original: str) -> None:
         """Replace a formula by its Excel-semantics rewrite; where the engine refuses the
-        rewrite (an array it keeps as one block), the formula stays as written."""
+        rewrite, the formula stays as written."""
         try:
-            if fc.array is not None:
-                self.model.set_user_array_formula(si, r, c, fc.array[1] - c + 1, fc.array[0] - r + 1, text)
-            else:
-                self.model.update_cell_with_formula(si, r, c, text)
+            self._place(si, r, c, fc, text)
         except Exception as exc:  # IronCalc's WorkbookError: keep the original
             self.stats.kept.append(f"{address(self.titles[si], r, c)}: {exc}")
+            with contextlib.suppress(Exception):
+                self._place(si, r, c, fc, original)
+
+    def _place(self, si: int, r: int, c: int, fc: Any, text: str) -> None:
+        if fc.array is None:
+            self.model.update_cell_with_formula(si, r, c, text)
+            return
+        # IronCalc keeps a loaded array as one block: it is cleared whole before it is rewritten
+        self.model.range_clear_all(si, r, c, fc.array[0], fc.array[1])
+        self.model.set_user_array_formula(si, r, c, fc.array[1] - c + 1, fc.array[0] - r + 1, text)
 
     def _scratch_sheet(self) -> int:
         if self.scratch is None:

@@ -363,6 +363,38 @@ def excel_dates(text: str) -> str:
 _INDEX_RANGE = re.compile(r"\)\s*:\s*(?:_xlfn\.)?INDEX\(", re.I)
 
 
+def structured(text: str, resolve: Any) -> str:
+    """The formula with every structured reference (``Table1[#Totals]``, ``[col3]``) replaced by
+    ``resolve(reference)``, the A1 range it stands for (left as written where that is None)."""
+    nodes = parse(text)
+    changed = [False]
+
+    def walk(seq: list[Any]) -> None:
+        for node in seq:
+            if isinstance(node, Call):
+                for a in node.args:
+                    walk(a)
+            elif isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE:
+                a1 = resolve(node.value)
+                if a1 is not None:
+                    node.value = a1
+                    changed[0] = True
+
+    walk(nodes)
+    return formula(nodes) if changed[0] else text
+
+
+def broadcast(text: str, rows: int, cols: int) -> str:
+    """A legacy array formula filling ``rows`` × ``cols`` cells, written so its result fills them
+    as Excel fills an array range ("Guidelines and examples of array formulas"): a result of one
+    row or one column is repeated across the range, cells beyond a larger result are #N/A.
+
+    IronCalc leaves the extra cells #VALUE!; ``IF`` over a ``SEQUENCE`` of the range's size
+    broadcasts the result to that size (the condition is never 0), keeping its values' types.
+    """
+    return f"=IF(SEQUENCE({rows},{cols}),{text.lstrip('=')})"
+
+
 def needs_index_ranges(text: str) -> bool:
     return _INDEX_RANGE.search(text) is not None
 

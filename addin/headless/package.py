@@ -32,6 +32,7 @@ from typing import IO, Any
 from lxml import etree
 from openpyxl.utils import range_boundaries
 
+from addin.headless.tables import Table
 from addin.headless.values import ERROR_CODES, BookError, ExcelError
 
 SUFFIXES = (".xlsx", ".xlsm")
@@ -73,6 +74,9 @@ class FormulaCell:
     col: int
     array: tuple[int, int] | None = None  # last row, last column of the array range
     dynamic: bool = False
+    #: The formula as the file writes it, kept only where it holds a structured reference
+    #: (``[``): IronCalc's reader turns ``Table1[@Qty]`` into ``Table1`` and loses the rest.
+    text: str | None = None
 
 
 @dataclass
@@ -94,6 +98,7 @@ class Package:
     iterate_count: int
     iterate_delta: float
     names: list[tuple[str, int | None, str]]
+    tables: list[Table] = field(default_factory=list)
 
     def sheet_index(self, name: str) -> int | None:
         up = name.upper()
@@ -206,7 +211,32 @@ def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False
                 for key, v in s.cached.items():
                     if isinstance(v, _SharedIndex):
                         s.cached[key] = strings[v.index] if 0 <= v.index < len(strings or []) else None
-    return Package(path, sheets, date1904, iterate, count, delta, dnames)
+        tables = [t for s in sheets for t in _tables(z, s, names, limits, book)]
+    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables)
+
+
+def _tables(z: zipfile.ZipFile, s: SheetInfo, names: set[str], limits: Limits, book: str) -> list[Table]:
+    """The tables (``xl/tables/*.xml``) a worksheet's relationships point to."""
+    rels_part = posixpath.join(posixpath.dirname(s.part), "_rels", posixpath.basename(s.part) + ".rels")
+    if rels_part not in names:
+        return []
+    out: list[Table] = []
+    for rel in _read_small(z, rels_part, limits, book):
+        if not isinstance(rel.tag, str) or not rel.get("Type", "").endswith("/table"):
+            continue
+        part = _part(posixpath.dirname(s.part), rel.get("Target", ""))
+        if part not in names:
+            continue
+        t = _read_small(z, part, limits, book)
+        try:
+            c1, r1, c2, r2 = range_boundaries(t.get("ref", ""))
+        except (ValueError, TypeError):
+            continue
+        columns = tuple(c.get("name", "") for c in t.iter() if isinstance(c.tag, str) and _local(c.tag) == "tableColumn")
+        name = t.get("displayName") or t.get("name", "")
+        heads, totals = int(t.get("headerRowCount", "1")), int(t.get("totalsRowCount", "0"))
+        out.append(Table(name, s.name, r1 or 1, c1 or 1, r2 or r1 or 1, c2 or c1 or 1, heads, totals, columns))
+    return out
 
 
 class _SharedIndex:
@@ -317,7 +347,7 @@ def _formula(
         raise BookError(
             f"{book}: {s.name}!{_letters(col)}{row}: formula of {len(text):,} characters; Excel's limit is {limits.formula_chars:,}"
         )
-    cell = FormulaCell(row, col, dynamic=f.get("cm") is not None)
+    cell = FormulaCell(row, col, dynamic=f.get("cm") is not None, text="=" + text if "[" in text else None)
     if f.get("t") == "array" and f.get("ref"):
         try:
             c1, r1, c2, r2 = range_boundaries(f.get("ref"))

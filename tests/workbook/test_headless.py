@@ -403,3 +403,78 @@ def test_yearfrac_as_excel_computes_it(tmp_path: Path) -> None:
     assert v("C2") == pytest.approx(1096 / (1461 / 4), rel=1e-15)
     assert v("C3") == pytest.approx(197 / 360, rel=1e-15)
     assert v("C4") == ExcelError("#NUM!") and v("C5") == pytest.approx(59 / 365, rel=1e-15)
+
+
+def test_vdb_whole_and_fractional_periods_as_excel(tmp_path: Path) -> None:
+    """Microsoft's "VDB function": double-declining balance switching to straight line. By hand,
+    cost 1, life 14, factor 1.25 (rate r = 1.25/14): the first half period is 0.5·r; from
+    start 0.5 the next period is r·(1 − 0.5·r) (Excel counts whole periods from the start);
+    from 3.5 the straight line is larger: (1 − depreciation to 3.5) / 10.5, constant to the
+    end of the life, and VDB(13.5, 14) is half of it. Excel's own cached values for these
+    (xlcalculator's VDB.xlsx) are 0.0446428571, 0.0852997449, 0.0687262905 and 0.0343631452."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for i, (s, e) in enumerate([(0, 0.5), (0.5, 1.5), (3.5, 4.5), (12.5, 13.5), (13.5, 14), (2, 3)], start=1):
+            ws[f"A{i}"] = f"=VDB(1,0,14,{s},{e},1.25,FALSE)"
+        ws["A7"] = "=VDB(1,0,14,3,2)"  # start after end
+        ws["A8"] = "=VDB(575000,5000,10,0,1,1.5)"  # Excel's cached 86250 (integer period)
+
+    v = values(book(tmp_path / "v.xlsx", fill))
+    r = 1.25 / 14
+    bv = [1.0 - 0.5 * r]
+    for _ in range(3):
+        bv.append(bv[-1] * (1 - r))  # DDB at 0.5, 1.5, 2.5
+    sl = bv[3] / 10.5
+    assert v("A1") == pytest.approx(0.5 * r, rel=1e-12)
+    assert v("A2") == pytest.approx(r * bv[0], rel=1e-12)
+    assert v("A3") == pytest.approx(sl, rel=1e-12) and v("A3") == pytest.approx(0.06872629045468406, rel=1e-9)
+    assert v("A4") == pytest.approx(sl, rel=1e-9) and v("A5") == pytest.approx(sl / 2, rel=1e-9)
+    assert v("A7") == ExcelError("#NUM!") and v("A8") == pytest.approx(86250.0, rel=1e-12)
+
+
+def test_a_legacy_array_result_fills_its_range_as_excel(tmp_path: Path) -> None:
+    """ "Guidelines and examples of array formulas": a one-column result entered over two
+    columns is repeated in each; a one-row result over two rows likewise; beyond a larger
+    result the cells are #N/A."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for i in range(1, 5):
+            ws.cell(i, 1, float(i))
+            ws.cell(i, 3, float(i + 4))
+        ws["E1"] = ArrayFormula("E1:F4", "=A1:A4+C1:C4")
+        ws["H1"] = ArrayFormula("H1:I2", "=TRANSPOSE(A1:A2)*10")
+        ws["K1"] = ArrayFormula("K1:K5", "=A1:A4")
+
+    v = values(book(tmp_path / "a.xlsx", fill))
+    assert [v(f"F{i}") for i in range(1, 5)] == [6.0, 8.0, 10.0, 12.0]
+    assert [v("H2"), v("I2")] == [10.0, 20.0]
+    assert v("K4") == 4.0 and v("K5") == ExcelError("#N/A")
+
+
+def test_structured_references_to_a_table(tmp_path: Path) -> None:
+    """ "Using structured references with Excel tables": Table1[] and the bare name are the data
+    rows; #All includes the header and totals rows; #Totals, #Headers and columns select parts;
+    [col] without a table name, in the table's totals row, is the table's own column; @ is
+    this row."""
+    from openpyxl.worksheet.table import Table as XlTable
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws.append(["col1", "col 2", "col3"])
+        ws.append([1.0, 2.0, 3.0])
+        ws.append([4.0, 5.0, 6.0])
+        ws.append(["Total", None, "=SUBTOTAL(109,[col3])"])
+        t = XlTable(displayName="T1", ref="A1:C4")
+        t.totalsRowCount = 1
+        ws.add_table(t)
+        ws["E1"] = "=SUM(T1[])"
+        ws["E2"] = "=SUM(T1[#All])"
+        ws["E3"] = "=SUM(T1[#Totals])"
+        ws["E4"] = "=SUM(T1[[col1]:[col 2]])"
+        ws["E5"] = "=SUM(T1)"
+        ws["E6"] = "=ROWS(T1[[#Headers],[#Data]])"
+        ws["D2"] = "=T1[@col3]*2"
+
+    v = values(book(tmp_path / "t.xlsx", fill))
+    assert v("C4") == 9.0
+    assert [v(f"E{i}") for i in range(1, 7)] == [21.0, 30.0, 9.0, 12.0, 21.0, 3.0]
+    assert v("D2") == 6.0
