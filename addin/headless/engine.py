@@ -38,6 +38,7 @@ from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import (
     HostCall,
+    array_literal,
     broadcast,
     excel_dates,
     function_keys,
@@ -61,6 +62,8 @@ _PLAIN_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 #: A defined name that is a constant (``Rate = 0.07``, ``"EUR"``, ``TRUE``): IronCalc loads it but gives #NAME?.
 _CONSTANT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE', re.I)
 _VOLATILE = re.compile(r"\b(NOW|TODAY|RAND|RANDBETWEEN|RANDARRAY)\s*\(", re.I)
+#: A constant argument: a number, a string, TRUE/FALSE or an error value.
+_LITERAL = re.compile(r'[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE|#[A-Z0-9/!?]+', re.I)
 _SHIFT = {"NOW": "(NOW()+1.25)", "TODAY": "(TODAY()+1)"}
 SCRATCH = "__clearquote_host"
 #: A pending host result, as text nobody types: calls whose arguments hold it wait for the next pass.
@@ -80,6 +83,10 @@ class HostFunction:
 
     name: str
     evaluate: Callable[[list[list[Any]]], list[Any]]
+    #: Which calls the function takes, from their arguments as (kind, text) pairs, kind one of
+    #: "empty", "cell", "range", "array" (a constant), "literal" or "expression"; None: every
+    #: call. A call it does not take stays with the formula engine.
+    takes: Callable[[list[tuple[str, str]]], bool] | None = None
 
 
 #: Host functions by the bare upper-case name a formula uses (every spelling mapped).
@@ -260,6 +267,7 @@ class _Run:
         self.range_names = frozenset(n.upper() for n, _, text in pkg.names if ":" in text and not n.startswith("_xlnm."))
         self.defined = {(n.upper(), scope): text for n, scope, text in pkg.names}
         self.reasons: dict[tuple[int, int, int], str] = {}
+        self.consts: dict[tuple[int, int], list[list[Any]]] = {}
         self._refs: dict[tuple[str, int], tuple[int, int, int, int, int] | None] = {}
 
     # ------------------------------------------------------------------ prepare
@@ -293,7 +301,6 @@ class _Run:
 
     def prepare(self) -> None:
         self._defined_names()
-        is_host = self.functions.__contains__
         hosts: dict[str, bool] = {}
         tables = mention(self.pkg.tables) if self.pkg.tables else None
         for _, si, r, c, fc in self._formulas():
@@ -308,9 +315,8 @@ class _Run:
             if needs_dates(text):
                 text = excel_dates(text)
             keys = function_keys(text)
-            if any(hosts.setdefault(k, k in self.functions) for k in keys):
-                self._hoist(si, r, c, fc, text, is_host)
-            else:
+            hoisted = any(hosts.setdefault(k, k in self.functions) for k in keys) and self._hoist(si, r, c, fc, text)
+            if not hoisted:
                 if needs_index_ranges(text):
                     text = index_ranges(text)
                 if fc.array is None and not fc.dynamic and needs_intersection(text, self.range_names):
@@ -350,9 +356,27 @@ class _Run:
             self.titles.append(SCRATCH)
         return self.scratch
 
-    def _hoist(self, si: int, r: int, c: int, fc: Any, text: str, is_host: Callable[[str], bool]) -> None:
+    def _arg_kind(self, text: str, si: int) -> str:
+        t = text.strip()
+        if not t:
+            return "empty"
+        if t.startswith("{") and t.endswith("}"):
+            return "array"
+        if _LITERAL.fullmatch(t):
+            return "literal"
+        ref = self._ref(t, si)
+        if ref is None:
+            return "expression"
+        return "cell" if ref[1] == ref[3] and ref[2] == ref[4] else "range"
+
+    def _hoist(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
+        """Cut the host calls out of one formula; False when it has none the functions take."""
         base = len(self.calls)
         rows: list[int] = []
+
+        def is_host(key: str, args: list[str]) -> bool:
+            fn = self.functions.get(key)
+            return fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
 
         def scratch_ref(k: int) -> str:
             self._scratch_sheet()  # the sheet exists before a formula refers to it
@@ -385,6 +409,7 @@ class _Run:
             )
             self._write(self.calls[-1], PENDING)
         self.stats.host_calls += len(calls)
+        return bool(calls)
 
     # ------------------------------------------------------------------ passes
 
@@ -432,6 +457,10 @@ class _Run:
         for call in self.calls:
             for j, arg in enumerate(call.args):
                 if arg and self._ref(arg, call.sheet) is None:
+                    const = array_literal(arg)
+                    if const is not None:
+                        self.consts[(call.id, j)] = const
+                        continue
                     sheet = self._scratch_sheet()
                     self.scratch_rows += 1
                     formula = "=" + _relocate(arg, self.titles[call.sheet])
@@ -484,6 +513,11 @@ class _Run:
             if not arg:
                 values.append(None)
                 fps.append("")
+                continue
+            const = self.consts.get((call.id, j))
+            if const is not None:
+                values.append(const)
+                fps.append(repr(const))
                 continue
             at = exprs.get((call.id, j))
             if at is not None:

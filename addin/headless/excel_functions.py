@@ -149,6 +149,7 @@ def excel_functions() -> dict[str, HostFunction]:
     table = {f"{s}2{t}": HostFunction(f"{s}2{t}", converter(s, t)) for s in _BASES for t in _BASES if s != t}
     table["YEARFRAC"] = HostFunction("YEARFRAC", yearfrac)
     table["VDB"] = HostFunction("VDB", vdb)
+    table.update(_conditional_and_lookup_functions())
     return table
 
 
@@ -332,3 +333,107 @@ def vdb(calls: list[list[Any]]) -> list[Any]:
         no_switch = bool(_number(switch)) if not isinstance(switch, str) else switch.strip().upper() == "TRUE"
         out.append(_vdb(cost, salvage, life, start, end, factor, no_switch))
     return out
+
+
+# ----------------------------------------------------------------------------- IFS, SWITCH over arrays
+
+
+def _elementwise(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
+    """A scalar function lifted over array arguments as Excel lifts it (dynamic arrays): the
+    result has the largest row and column counts of the arguments; an argument of one row or
+    column repeats along that side; positions beyond a smaller argument are #N/A."""
+
+    def lifted(args: list[Any]) -> Any:
+        grids = [a for a in args if isinstance(a, list)]
+        if not grids:
+            return one(args)
+        h = max(len(g) for g in grids)
+        w = max(len(g[0]) for g in grids)
+
+        def at(a: Any, i: int, j: int) -> Any:
+            if not isinstance(a, list):
+                return a
+            ii = 0 if len(a) == 1 else i
+            jj = 0 if len(a[0]) == 1 else j
+            return a[ii][jj] if ii < len(a) and jj < len(a[ii]) else ExcelError("#N/A")
+
+        return [[one([at(a, i, j) for a in args]) for j in range(w)] for i in range(h)]
+
+    def evaluate(calls: list[list[Any]]) -> list[Any]:
+        return [lifted(args) for args in calls]
+
+    return evaluate
+
+
+def _condition(v: Any) -> bool | ExcelError:
+    """A logical test's value as IF/IFS read it: numbers by non-zero, a blank FALSE, text #VALUE!."""
+    if isinstance(v, ExcelError):
+        return v
+    if v is None:
+        return False
+    if isinstance(v, str):
+        return ExcelError("#VALUE!")
+    return bool(v)
+
+
+def _ifs(args: list[Any]) -> Any:
+    if len(args) < 2 or len(args) % 2:
+        return ExcelError("#VALUE!", "IFS takes pairs of logical_test, value_if_true")
+    for test, value in zip(args[::2], args[1::2], strict=True):
+        ok = _condition(test)
+        if isinstance(ok, ExcelError):
+            return ok
+        if ok:
+            return 0.0 if value is None else value
+    return ExcelError("#N/A")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """SWITCH's equality: a blank is the number 0, text case-insensitive, types never cross."""
+    a = 0.0 if a is None else a
+    b = 0.0 if b is None else b
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, str) and isinstance(b, str):
+        return a.upper() == b.upper()
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    return False
+
+
+def _switch(args: list[Any]) -> Any:
+    if len(args) < 3:
+        return ExcelError("#VALUE!", "SWITCH takes expression, value1, result1, ..., [default]")
+    expr, rest = args[0], args[1:]
+    if isinstance(expr, ExcelError):
+        return expr
+    pairs, default = (rest[:-1], rest[-1]) if len(rest) % 2 else (rest, ExcelError("#N/A"))
+    for value, result in zip(pairs[::2], pairs[1::2], strict=True):
+        if isinstance(value, ExcelError):
+            return value
+        if _same(expr, value):
+            return 0.0 if result is None else result
+    return 0.0 if default is None else default
+
+
+def _array_argument(args: list[tuple[str, str]]) -> bool:
+    """Calls with a multi-cell range or an array constant (the engine evaluates IFS over an
+    array as one value); the rest stays with the engine."""
+    return any(k in ("range", "array") for k, _ in args) and not any(k == "expression" for k, _ in args)
+
+
+def _no_expression(args: list[tuple[str, str]]) -> bool:
+    return not any(k == "expression" for k, _ in args)
+
+
+def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
+    from addin.headless import lookups
+
+    return {
+        "IFS": HostFunction("IFS", _elementwise(_ifs), _array_argument),
+        "SWITCH": HostFunction("SWITCH", _elementwise(_switch), _no_expression),
+        "LOOKUP": HostFunction("LOOKUP", lookups.lookup, _no_expression),
+        "VLOOKUP": HostFunction("VLOOKUP", lookups.vlookup, lookups.may_be_approximate(3)),
+        "HLOOKUP": HostFunction("HLOOKUP", lookups.hlookup, lookups.may_be_approximate(3)),
+        "MATCH": HostFunction("MATCH", lookups.match, lookups.may_be_approximate(2)),
+    }

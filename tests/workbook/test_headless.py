@@ -478,3 +478,49 @@ def test_structured_references_to_a_table(tmp_path: Path) -> None:
     assert v("C4") == 9.0
     assert [v(f"E{i}") for i in range(1, 7)] == [21.0, 30.0, 9.0, 12.0, 21.0, 3.0]
     assert v("D2") == 6.0
+
+
+def test_approximate_lookups_search_as_excel_does(tmp_path: Path) -> None:
+    """Excel's approximate MATCH/VLOOKUP/LOOKUP are a binary search ("MATCH function": values in
+    ascending order); over blanks it steps to the next comparable value. Excel's cached values
+    in pycel's lookup.xlsx (corpus) for a column with blanks in A1:A4, A8 and A13:A16:
+    MATCH(6) = 10, MATCH(9) = 12, MATCH(0) = #N/A, LOOKUP(9) = 8; a text lookup value never
+    matches numbers; MATCH(.., -1) on ascending data finds only values not below the first."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for r, v in zip(range(5, 13), [1, 2, 3, None, 5, 6, 7, 8], strict=True):
+            if v is not None:
+                ws.cell(r, 1, float(v))
+        ws["C1"], ws["C2"], ws["C3"] = "=MATCH(6,A1:A16)", "=MATCH(9,A1:A16)", "=MATCH(0,A1:A16)"
+        ws["C4"], ws["C5"] = "=LOOKUP(9,A1:A16)", '=MATCH("x",A1:A16)'
+        ws["C6"] = "=VLOOKUP(6,A1:A16,1)"
+        ws["C7"], ws["C8"] = "=MATCH(-1,A5:A7,-1)", "=MATCH(2,A5:A7,-1)"
+        ws["C9"] = "=MATCH(2.1,{-1.1,2.1,3.1})"  # an array constant
+        ws["C10"] = '=HLOOKUP(2,{0,1,2;"a","e","i"},2)'
+        ws["C11"] = "=MATCH(6,A1:A16,0)"  # exact: the formula engine's own
+        ws["C12"] = '=LOOKUP(2,A5:A7,{"a";"b";"c"})'
+
+    v = values(book(tmp_path / "l.xlsx", fill))
+    na = ExcelError("#N/A")
+    assert [v(f"C{i}") for i in range(1, 7)] == [10.0, 12.0, na, 8.0, na, 6.0]
+    assert [v("C7"), v("C8")] == [3.0, na]
+    assert [v("C9"), v("C10"), v("C11"), v("C12")] == [2.0, "i", 10.0, "b"]
+
+
+def test_ifs_and_switch_over_arrays_and_switch_on_blanks(tmp_path: Path) -> None:
+    """Excel 365 evaluates IFS and SWITCH element by element over an array argument and spills
+    the result ("IFS function", "SWITCH function", dynamic arrays); SWITCH compares a blank as
+    the number 0, so it matches 0 but not "" (pycel's logical.xlsx, Excel's cached values)."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"], ws["B1"], ws["C1"] = 0.0, 1.0, "x"
+        ws["A2"] = ArrayFormula("A2:C2", "=IFS(A1:C1,1,TRUE,2)")
+        ws["A3"] = ArrayFormula("A3:C3", '=SWITCH(A1:C1,0,"zero",1,"one","other")')
+        ws["A4"] = '=SWITCH(D1,0,"match")'  # D1 blank
+        ws["A5"] = '=SWITCH(D1,"","match")'
+        ws["A6"] = "=IFS(A1,1,B1,2)"  # scalar: the formula engine's own
+
+    v = values(book(tmp_path / "s.xlsx", fill))
+    assert [v("A2"), v("B2"), v("C2")] == [2.0, 1.0, ExcelError("#VALUE!")]
+    assert [v("A3"), v("B3"), v("C3")] == ["zero", "one", "other"]
+    assert [v("A4"), v("A5"), v("A6")] == ["match", ExcelError("#N/A"), 2.0]
