@@ -66,6 +66,8 @@ _VOLATILE = re.compile(r"\b(NOW|TODAY|RAND|RANDBETWEEN|RANDARRAY)\s*\(", re.I)
 _LITERAL = re.compile(r'[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE|#[A-Z0-9/!?]+', re.I)
 _SHIFT = {"NOW": "(NOW()+1.25)", "TODAY": "(TODAY()+1)"}
 SCRATCH = "__clearquote_host"
+#: Where the host calls' expression arguments are evaluated, each in a region of its own shape.
+ARRAYS = "__clearquote_args"
 #: A pending host result, as text nobody types: calls whose arguments hold it wait for the next pass.
 PENDING = "\u2063clearquote:pending"
 MAX_PASSES = 64
@@ -105,6 +107,17 @@ class _Call:
     target: tuple[int, int, int]  # (sheet, row, col) of the result's top-left
     shape: tuple[int, int] | None  # array range size for a whole CSE call
     dynamic: bool
+
+
+@dataclass(slots=True)
+class _Expr:
+    """An expression argument: its formula, the scratch row measuring it (ROWS, COLUMNS), and
+    the region of the arguments sheet it spills into (first row, rows, columns)."""
+
+    formula: str
+    row: int
+    at: int
+    shape: tuple[int, int]
 
 
 @dataclass
@@ -188,7 +201,7 @@ def recalculate(
         )
     model = _load(pkg, limits or Limits())
     t1 = time.perf_counter()
-    run = _Run(model, pkg, functions if functions is not None else {})
+    run = _Run(model, pkg, functions if functions is not None else {}, limits or Limits())
     run.prepare()
     if on_plan is not None:
         on_plan(run.stats.formulas)
@@ -242,9 +255,10 @@ def _native_output_to(path: Path) -> Iterator[None]:
 
 
 class _Run:
-    def __init__(self, model: Any, pkg: Package, functions: FunctionTable) -> None:
+    def __init__(self, model: Any, pkg: Package, functions: FunctionTable, limits: Limits) -> None:
         self.model = model
         self.pkg = pkg
+        self.limits = limits
         from addin.headless.excel_functions import excel_functions
 
         self.functions = _Merged(excel_functions(), functions)
@@ -268,6 +282,9 @@ class _Run:
         self.defined = {(n.upper(), scope): text for n, scope, text in pkg.names}
         self.reasons: dict[tuple[int, int, int], str] = {}
         self.consts: dict[tuple[int, int], list[list[Any]]] = {}
+        self.arrays: int | None = None
+        self.arrays_rows = 0
+        self.moved = False
         self._refs: dict[tuple[str, int], tuple[int, int, int, int, int] | None] = {}
 
     # ------------------------------------------------------------------ prepare
@@ -433,6 +450,9 @@ class _Run:
                 seen[call.id] = key
                 todo.setdefault(call.fn.name, []).append((call, args))
             if not todo:
+                if self.moved:  # an expression argument moved to a region of its new shape
+                    self.moved = False
+                    continue
                 self._unresolved(seen)
                 return
             for batch in todo.values():
@@ -451,9 +471,12 @@ class _Run:
         self.model.evaluate()
         self.stats.passes += 1
 
-    def _expression_cells(self) -> dict[tuple[int, int], tuple[int, int]]:
-        """Scratch cells holding the host calls' arguments that are expressions, not references."""
-        out: dict[tuple[int, int], tuple[int, int]] = {}
+    def _expression_cells(self) -> dict[tuple[int, int], _Expr]:
+        """The host calls' arguments that are expressions, not references: each is evaluated by
+        the engine in a region of the arguments sheet, sized by its ROWS and COLUMNS, so an
+        array (``A2:A13^{1,2}``) reaches the host function whole, as Excel passes it."""
+        out: dict[tuple[int, int], _Expr] = {}
+        by_text: dict[str, _Expr] = {}
         for call in self.calls:
             for j, arg in enumerate(call.args):
                 if arg and self._ref(arg, call.sheet) is None:
@@ -461,12 +484,45 @@ class _Run:
                     if const is not None:
                         self.consts[(call.id, j)] = const
                         continue
-                    sheet = self._scratch_sheet()
-                    self.scratch_rows += 1
-                    formula = "=" + _relocate(arg, self.titles[call.sheet])
-                    self.model.update_cell_with_formula(sheet, self.scratch_rows, 2, formula)
-                    out[(call.id, j)] = (sheet, self.scratch_rows)
+                    formula = _relocate(arg, self.titles[call.sheet])
+                    e = by_text.get(formula)
+                    if e is None:
+                        sheet = self._scratch_sheet()
+                        self.scratch_rows += 1
+                        self.model.update_cell_with_formula(sheet, self.scratch_rows, 4, f"=ROWS({formula})")
+                        self.model.update_cell_with_formula(sheet, self.scratch_rows, 5, f"=COLUMNS({formula})")
+                        e = by_text[formula] = _Expr(formula, self.scratch_rows, 0, (0, 0))
+                        self._place_expr(e, (1, 1))
+                    out[(call.id, j)] = e
         return out
+
+    def _place_expr(self, e: _Expr, shape: tuple[int, int]) -> None:
+        if self.arrays is None:
+            self.model.add_sheet(ARRAYS)
+            self.arrays = len(self.model.get_worksheets_properties()) - 1
+            self.titles.append(ARRAYS)
+        if e.shape != (0, 0):
+            self.model.clear_cell_contents(self.arrays, e.at, 1)
+        e.at, e.shape = self.arrays_rows + 1, shape
+        self.arrays_rows += shape[0]
+        self.model.update_cell_with_formula(self.arrays, e.at, 1, "=" + e.formula)
+
+    def _expr_value(self, e: _Expr) -> tuple[Any, str | None]:
+        """An expression argument's value (one value, or rows), its fingerprint (None: pending,
+        also when its shape changed and it was moved to a region of the new shape)."""
+        assert self.scratch is not None and self.arrays is not None
+        h, w = (self.model.get_cell_value(self.scratch, e.row, col) for col in (4, 5))
+        shape = (int(h), int(w)) if isinstance(h, float) and isinstance(w, float) and h >= 1 and w >= 1 else (1, 1)
+        if shape[0] * shape[1] > self.limits.array_cells:
+            return ExcelError("#VALUE!", f"an array argument of {shape[0]:,} x {shape[1]:,} cells (limit array_cells)"), "big"
+        if shape != e.shape:
+            self._place_expr(e, shape)
+            self.moved = True
+            return None, None
+        if shape == (1, 1):
+            v = self._value(self.arrays, e.at, 1)
+            return v, None if v == PENDING else repr(v)
+        return self._block((self.arrays, e.at, 1, e.at + shape[0] - 1, shape[1]))
 
     def _ref(self, text: str, sheet: int) -> tuple[int, int, int, int, int] | None:
         """(sheet, row1, col1, row2, col2) of a reference or range name, else None (memoised)."""
@@ -505,7 +561,7 @@ class _Run:
         return si, r1, c1, r2, c2
 
     def _args(
-        self, call: _Call, exprs: dict[tuple[int, int], tuple[int, int]], blocks: dict[Any, tuple[Any, str | None]]
+        self, call: _Call, exprs: dict[tuple[int, int], _Expr], blocks: dict[Any, tuple[Any, str | None]]
     ) -> tuple[list[Any], list[str | None]]:
         values: list[Any] = []
         fps: list[str | None] = []
@@ -519,11 +575,11 @@ class _Run:
                 values.append(const)
                 fps.append(repr(const))
                 continue
-            at = exprs.get((call.id, j))
-            if at is not None:
-                v = self._value(at[0], at[1], 2)
+            e = exprs.get((call.id, j))
+            if e is not None:
+                v, fp = self._expr_value(e)
                 values.append(v)
-                fps.append(None if v == PENDING else repr(v))
+                fps.append(fp)
                 continue
             ref = self._ref(arg, call.sheet)
             assert ref is not None
@@ -692,7 +748,7 @@ class _Run:
         outputs = {(name, rr, cc) for name, _, r, c, fc in self._formulas() for rr, cc in self._members(r, c, fc)}
         found = []
         for si, r, c in self.model.get_all_cells():
-            if si >= len(self.titles) or self.titles[si] == SCRATCH or (self.titles[si], r, c) in outputs:
+            if si >= len(self.titles) or self.titles[si] in (SCRATCH, ARRAYS) or (self.titles[si], r, c) in outputs:
                 continue
             if self.model.get_cell_type(si, r, c) == ic.CellType.ErrorValue and not self.model.get_cell_formula(si, r, c):
                 found.append((self.titles[si], r, c, str(self.model.get_cell_value(si, r, c))))

@@ -417,13 +417,10 @@ def _switch(args: list[Any]) -> Any:
 
 
 def _array_argument(args: list[tuple[str, str]]) -> bool:
-    """Calls with a multi-cell range or an array constant (the engine evaluates IFS over an
-    array as one value); the rest stays with the engine."""
-    return any(k in ("range", "array") for k, _ in args) and not any(k == "expression" for k, _ in args)
-
-
-def _no_expression(args: list[tuple[str, str]]) -> bool:
-    return not any(k == "expression" for k, _ in args)
+    """Calls with an argument that may be an array: a multi-cell range, an array constant, or an
+    expression over a range or constant (the engine evaluates IFS over an array as one value);
+    the rest stays with the engine."""
+    return any(k in ("range", "array") or (k == "expression" and (":" in t or "{" in t)) for k, t in args)
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
@@ -431,8 +428,8 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
 
     return {
         "IFS": HostFunction("IFS", _elementwise(_ifs), _array_argument),
-        "SWITCH": HostFunction("SWITCH", _elementwise(_switch), _no_expression),
-        "LOOKUP": HostFunction("LOOKUP", lookups.lookup, _no_expression),
+        "SWITCH": HostFunction("SWITCH", _elementwise(_switch)),
+        "LOOKUP": HostFunction("LOOKUP", lookups.lookup),
         "VLOOKUP": HostFunction("VLOOKUP", lookups.vlookup, lookups.may_be_approximate(3)),
         "HLOOKUP": HostFunction("HLOOKUP", lookups.hlookup, lookups.may_be_approximate(3)),
         "MATCH": HostFunction("MATCH", lookups.match, lookups.may_be_approximate(2)),

@@ -267,8 +267,6 @@ def may_be_approximate(position: int) -> Any:
     agrees with Excel there and keeps its own dependency order."""
 
     def takes(args: list[tuple[str, str]]) -> bool:
-        if any(kind == "expression" for kind, _ in args):
-            return False  # an argument the engine computes as an array: left to the engine
         if len(args) > 1 and args[1][0] == "literal":
             return False  # a table that is a number or text: the engine's #VALUE! is Excel's
         if len(args) <= position:

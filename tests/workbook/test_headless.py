@@ -524,3 +524,25 @@ def test_ifs_and_switch_over_arrays_and_switch_on_blanks(tmp_path: Path) -> None
     assert [v("A2"), v("B2"), v("C2")] == [2.0, 1.0, ExcelError("#VALUE!")]
     assert [v("A3"), v("B3"), v("C3")] == ["zero", "one", "other"]
     assert [v("A4"), v("A5"), v("A6")] == ["match", ExcelError("#N/A"), 2.0]
+
+
+def test_an_array_expression_reaches_a_host_function_whole(tmp_path: Path) -> None:
+    """Excel passes an array expression (``A1:A3*2``, ``A1:A2^{1,2}``) to a function as the whole
+    array; the engine evaluates it in a region of its own shape first, and again in a larger
+    region when its shape grows between passes (here with a catalogue result)."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for i in range(1, 4):
+            ws.cell(i, 1, float(i))
+        ws["C1"] = ArrayFormula("C1:C3", '=SWITCH(A1:A3*2,2,"two",4,"four","other")')
+        ws["D1"] = "=LOOKUP(5,A1:A3*2,{10;20;30})"
+        ws["E1"] = '=SWITCH(INDEX(A1:A2^{1,2},2,2),4,"four")'
+        inner = 'CQ_BLACK("C",100,100,1,0.2)'  # 7.97: SEQUENCE(8) once it is known
+        ws["F1"] = ArrayFormula("F1:F8", f'=CQ_BLACK("C",100,SEQUENCE(ROUND({inner},0))*10+40,1,0.2)')
+
+    v = values(book(tmp_path / "e.xlsx", fill))
+    assert [v("C1"), v("C2"), v("C3")] == ["two", "four", "other"]
+    assert v("D1") == 20.0 and v("E1") == "four"
+    strikes = np.arange(1, 9) * 10.0 + 40.0  # the strike argument grew from one cell to eight
+    want = black76_price(1, 100.0, strikes, 1.0, 0.2)
+    np.testing.assert_allclose([v(f"F{i}") for i in range(1, 9)], want, rtol=1e-12)
