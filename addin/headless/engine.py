@@ -491,8 +491,8 @@ class _Run:
                         self.scratch_rows += 1
                         self.model.update_cell_with_formula(sheet, self.scratch_rows, 4, f"=ROWS({formula})")
                         self.model.update_cell_with_formula(sheet, self.scratch_rows, 5, f"=COLUMNS({formula})")
+                        # placed once its shape is known: a value placed earlier could spill over the next
                         e = by_text[formula] = _Expr(formula, self.scratch_rows, 0, (0, 0))
-                        self._place_expr(e, (1, 1))
                     out[(call.id, j)] = e
         return out
 
@@ -509,13 +509,14 @@ class _Run:
 
     def _expr_value(self, e: _Expr) -> tuple[Any, str | None]:
         """An expression argument's value (one value, or rows), its fingerprint (None: pending,
-        also when its shape changed and it was moved to a region of the new shape)."""
-        assert self.scratch is not None and self.arrays is not None
+        also when it was first measured or its shape changed, and it was placed in a region of
+        that shape for the next pass)."""
+        assert self.scratch is not None
         h, w = (self.model.get_cell_value(self.scratch, e.row, col) for col in (4, 5))
         shape = (int(h), int(w)) if isinstance(h, float) and isinstance(w, float) and h >= 1 and w >= 1 else (1, 1)
         if shape[0] * shape[1] > self.limits.array_cells:
             return ExcelError("#VALUE!", f"an array argument of {shape[0]:,} x {shape[1]:,} cells (limit array_cells)"), "big"
-        if shape != e.shape:
+        if shape != e.shape or self.arrays is None:
             self._place_expr(e, shape)
             self.moved = True
             return None, None

@@ -424,9 +424,15 @@ def _array_argument(args: list[tuple[str, str]]) -> bool:
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
-    from addin.headless import lookups
+    from addin.headless import lookups, regression
 
     return {
+        "LINEST": HostFunction("LINEST", regression.linest),
+        "TREND": HostFunction("TREND", regression.trend),
+        "SLOPE": HostFunction("SLOPE", regression.slope),
+        "INTERCEPT": HostFunction("INTERCEPT", regression.intercept),
+        "FORECAST": HostFunction("FORECAST", regression.forecast),
+        "FORECAST.LINEAR": HostFunction("FORECAST.LINEAR", regression.forecast),
         "IFS": HostFunction("IFS", _elementwise(_ifs), _array_argument),
         "SWITCH": HostFunction("SWITCH", _elementwise(_switch)),
         "LOOKUP": HostFunction("LOOKUP", lookups.lookup),

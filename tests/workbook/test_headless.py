@@ -546,3 +546,34 @@ def test_an_array_expression_reaches_a_host_function_whole(tmp_path: Path) -> No
     strikes = np.arange(1, 9) * 10.0 + 40.0  # the strike argument grew from one cell to eight
     want = black76_price(1, 100.0, strikes, 1.0, 0.2)
     np.testing.assert_allclose([v(f"F{i}") for i in range(1, 9)], want, rtol=1e-12)
+
+
+def test_linest_trend_and_slope_as_excel(tmp_path: Path) -> None:
+    """Microsoft's "LINEST function": coefficients right to left, four statistics rows with #N/A
+    beyond column 2; a collinear x column gets 0 (a constant column when there is an intercept);
+    uncentred sums without a constant. Expected values are Excel's cached ones in pycel's
+    stats.xlsx (corpus): y = 1,2,3 on x = 2,3,4 without a constant gives m = 20/29, r² =
+    0.98522167..., F = 133.33..., ss_reg = 400/29; SLOPE on ranges of different sizes is #N/A;
+    LINEST on y and x of different lengths is #REF! even when y holds a blank (#VALUE!)."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for i, (y, x) in enumerate([(1, 2), (2, 3), (3, 4)], start=1):
+            ws.cell(i, 1, float(y))
+            ws.cell(i, 2, float(x))
+            ws.cell(i, 3, 5.0)  # a constant x
+        ws["E1"] = ArrayFormula("E1:F5", "=LINEST(A1:A3,B1:B3,FALSE,TRUE)")
+        ws["H1"] = ArrayFormula("H1:I1", "=LINEST(A1:A3,C1:C3)")
+        ws["K1"] = ArrayFormula("K1:K3", "=TREND(A1:A3,B1:B3)")
+        ws["L1"] = "=SLOPE(A1:A3,B1:B2)"
+        ws["L2"] = ArrayFormula("L2", "=LINEST(A1:A4,B1:B3)")
+
+    v = values(book(tmp_path / "r.xlsx", fill))
+    na = ExcelError("#N/A")
+    assert v("E1") == pytest.approx(20 / 29, rel=1e-12) and v("F1") == 0.0
+    assert v("E2") == pytest.approx(0.05972588991616814, rel=1e-9) and v("F2") == na
+    assert v("E3") == pytest.approx(0.9852216748768473, rel=1e-12) and v("F3") == pytest.approx(0.32163376045133824, rel=1e-9)
+    assert v("E4") == pytest.approx(133.33333333333354, rel=1e-9) and v("F4") == 2.0
+    assert v("E5") == pytest.approx(400 / 29, rel=1e-12) and v("F5") == pytest.approx(0.20689655172413762, rel=1e-9)
+    assert [v("H1"), v("I1")] == [0.0, pytest.approx(2.0)]  # the constant x is collinear with b
+    assert [v(f"K{i}") for i in range(1, 4)] == [pytest.approx(1.0), pytest.approx(2.0), pytest.approx(3.0)]
+    assert v("L1") == na and v("L2") == ExcelError("#REF!")
