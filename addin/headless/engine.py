@@ -89,6 +89,9 @@ class HostFunction:
     #: "empty", "cell", "range", "array" (a constant), "literal" or "expression"; None: every
     #: call. A call it does not take stays with the formula engine.
     takes: Callable[[list[tuple[str, str]]], bool] | None = None
+    #: The function may answer :data:`ENGINE_ANSWER` for a call; the engine then evaluates
+    #: the call as written beside it (one scratch formula a call; scalar calls only).
+    fallback: bool = False
 
 
 #: Host functions by the bare upper-case name a formula uses (every spelling mapped).
@@ -107,6 +110,17 @@ class _Call:
     target: tuple[int, int, int]  # (sheet, row, col) of the result's top-left
     shape: tuple[int, int] | None  # array range size for a whole CSE call
     dynamic: bool
+    fallback: int | None = None  # scratch row where the engine computes the call itself
+
+
+class _EngineAnswer:
+    def __repr__(self) -> str:
+        return "ENGINE_ANSWER"
+
+
+#: What a host function returns for a call it leaves to the formula engine (a format it does
+#: not render, say): the engine's own result, computed beside it, is used.
+ENGINE_ANSWER = _EngineAnswer()
 
 
 @dataclass(slots=True)
@@ -421,9 +435,14 @@ class _Run:
             else:
                 shape, target = None, (self._scratch_sheet(), rows[k], 1)
                 self.host_cells.add((self.titles[si], r, c))
-            self.calls.append(
-                _Call(base + k, self.functions[call.key], si, r, c, call.args, call.whole, target, shape, bool(fc.dynamic))
-            )
+            fn = self.functions[call.key]
+            self.calls.append(_Call(base + k, fn, si, r, c, call.args, call.whole, target, shape, bool(fc.dynamic)))
+            if fn.fallback:
+                sheet = self._scratch_sheet()
+                self.scratch_rows += 1
+                own = _relocate(f"{call.key}({','.join(call.args)})", self.titles[si])
+                self.model.update_cell_with_formula(sheet, self.scratch_rows, 6, "=" + own)
+                self.calls[-1].fallback = self.scratch_rows
             self._write(self.calls[-1], PENDING)
         self.stats.host_calls += len(calls)
         return bool(calls)
@@ -459,6 +478,9 @@ class _Run:
                 self.stats.host_batches += 1
                 results = _evaluate(batch[0][0].fn, [a for _, a in batch])
                 for (call, _), res in zip(batch, results):
+                    if res is ENGINE_ANSWER:
+                        assert self.scratch is not None and call.fallback is not None
+                        res = self._value(self.scratch, call.fallback, 6)
                     self._write(call, res)
         raise BookError(f"{self.pkg.path.name}: catalogue results still changing after {MAX_PASSES} passes (a circular chain?)")
 
@@ -842,4 +864,4 @@ def _evaluate(fn: HostFunction, calls: list[list[Any]]) -> list[Any]:
     return results
 
 
-__all__ = ["SCRATCH", "BookError", "FunctionTable", "HostCall", "HostFunction", "Result", "Stats", "recalculate"]
+__all__ = ["ENGINE_ANSWER", "SCRATCH", "BookError", "FunctionTable", "HostCall", "HostFunction", "Result", "Stats", "recalculate"]

@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from addin.headless.engine import HostFunction
+from addin.headless.engine import ENGINE_ANSWER, HostFunction
 from addin.headless.values import ExcelError
 
 _BASES = {"BIN": 2, "OCT": 8, "DEC": 10, "HEX": 16}
@@ -423,10 +423,17 @@ def _array_argument(args: list[tuple[str, str]]) -> bool:
     return any(k in ("range", "array") or (k == "expression" and (":" in t or "{" in t)) for k, t in args)
 
 
+def _scalar_arguments(args: list[tuple[str, str]]) -> bool:
+    """Calls whose arguments are single cells or constants (an expression may be an array,
+    which the engine lifts over itself)."""
+    return all(k in ("cell", "literal") for k, _ in args)
+
+
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
     from addin.headless import lookups, regression
 
     return {
+        "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
         "LINEST": HostFunction("LINEST", regression.linest),
         "TREND": HostFunction("TREND", regression.trend),
         "SLOPE": HostFunction("SLOPE", regression.slope),
@@ -440,3 +447,27 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
         "HLOOKUP": HostFunction("HLOOKUP", lookups.hlookup, lookups.may_be_approximate(3)),
         "MATCH": HostFunction("MATCH", lookups.match, lookups.may_be_approximate(2)),
     }
+
+
+def text(calls: list[list[Any]]) -> list[Any]:
+    """TEXT(value, format_text) (Microsoft, "TEXT function", "Number format codes"), rendered by
+    :mod:`addin.headless.numfmt`; formats it does not render are left to the formula engine."""
+    from addin.headless import numfmt
+
+    out: list[Any] = []
+    for args in calls:
+        if len(args) != 2:
+            out.append(ExcelError("#VALUE!", "TEXT takes value, format_text"))
+            continue
+        value, fmt = _scalar(args[0]), _scalar(args[1])
+        if isinstance(fmt, ExcelError):
+            out.append(fmt)
+            continue
+        if isinstance(fmt, bool) or isinstance(fmt, float):
+            out.append(ENGINE_ANSWER)  # a number or logical as the format: rare, the engine's
+            continue
+        try:
+            out.append(numfmt.render(value, "" if fmt is None else str(fmt)))
+        except numfmt.Unsupported:
+            out.append(ENGINE_ANSWER)
+    return out

@@ -79,9 +79,22 @@ def bare_name(name: str) -> str:
     return up
 
 
+_SPILL = re.compile(r"((?:(?:'(?:[^']|'')+'|[A-Za-z_][\w.]*)!)?\$?[A-Za-z]{1,3}\$?\d+)#")
+_STRING = re.compile(r'("(?:[^"]|"")*")')
+
+
+def spill_refs(text: str) -> str:
+    """``A3#`` (a dynamic array's spill range) as ``_xlfn.ANCHORARRAY(A3)``, the form the file
+    format stores and the tokenizer reads; the formula engine reads both."""
+    if "#" not in text:
+        return text
+    parts = _STRING.split(text)
+    return "".join(p if i % 2 else _SPILL.sub(r"_xlfn.ANCHORARRAY(\1)", p) for i, p in enumerate(parts))
+
+
 def parse(text: str) -> list[Any]:
     """The formula (with its ``=``) as nested nodes: tokens and :class:`Call` s."""
-    tokens = Tokenizer(text).items
+    tokens = Tokenizer(spill_refs(text)).items
     stack: list[tuple[list[Any], Call | None]] = [([], None)]
     for tok in tokens:
         seq, call = stack[-1]

@@ -577,3 +577,53 @@ def test_linest_trend_and_slope_as_excel(tmp_path: Path) -> None:
     assert [v("H1"), v("I1")] == [0.0, pytest.approx(2.0)]  # the constant x is collinear with b
     assert [v(f"K{i}") for i in range(1, 4)] == [pytest.approx(1.0), pytest.approx(2.0), pytest.approx(3.0)]
     assert v("L1") == na and v("L2") == ExcelError("#REF!")
+
+
+def test_text_renders_number_formats_as_excel(tmp_path: Path) -> None:
+    """Microsoft's "Number format codes" and "TEXT function", with Excel's cached values from
+    pycel's text.xlsx and IronCalc's TEXT.xlsx (corpus): sections, a minus only on a non-zero
+    shown value, grouping and scaling commas, commas that vanish or stay literal, literal
+    letters, a later point as a literal, the text section, elapsed time from a time typed as
+    text, dates on Excel's calendar; General and scientific formats are left to the formula
+    engine (its own answer, unchanged)."""
+
+    cases = {
+        "A1": ("=TEXT(B1,C1)", -1.0, '##.00;-  ##.0;"ZERO"', "-  1.0"),
+        "A2": ("=TEXT(B2,C2)", 0.0, '##.00;-  ##.0;"ZERO"', "ZERO"),
+        "A3": ("=TEXT(B3,C3)", -0.33, "0", "0"),
+        "A4": ("=TEXT(B4,C4)", 890123.456789, "#,0x#.00.0", "890,12x3.45.7"),
+        "A5": ("=TEXT(B5,C5)", 890123.456789, "0,x#.00.0", "89012x3.45.7"),
+        "A6": ("=TEXT(B6,C6)", 890123.456789, "#.###,x,##", "890123.456x,79"),
+        "A7": ("=TEXT(B7,C7)", 123456789012.0, '#,##0,, "Millions"', "123,457 Millions"),
+        "A8": ("=TEXT(B8,C8)", "X", '##.00;-  ##.0;"ZERO";->@<-@', "->X<-X"),
+        "A9": ("=TEXT(B9,C9)", "23:99", "#.#####", "1.02708"),
+        "A10": ("=TEXT(B10,C10)", "60:99", "#.#####", "60:99"),
+        "A11": ("=TEXT(B11,C11)", -1.0, "[h]", "-24"),
+        "A12": ("=TEXT(B12,C12)", -1.0, "[h]:m", ExcelError("#VALUE!")),
+        "A13": ("=TEXT(B13,C13)", 36526.75, "dddd d mmmm yyyy h:mm AM/PM", "Saturday 1 January 2000 6:00 PM"),
+        "A14": ("=TEXT(B14,C14)", 1.0, "w;x@", "w"),
+        "A15": ("=TEXT(B15,C15)", -1.0, "", "-"),
+        "A16": ("=TEXT(B16,C16)", 2.675, "0.00", "2.68"),
+        "A17": ("=TEXT(B17,C17)", 1234.5, "General", "1234.5"),
+        "A18": ("=TEXT(B18,C18)", 12.0, "0.00E+0", "1.20E+1"),
+        "A19": ("=TEXT(B19,C19)", 890123.456789, "#.#####00#0", "890123.45678900"),
+    }
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for ref, (f, value, fmt, _) in cases.items():
+            r = ref[1:]
+            ws[ref], ws[f"B{r}"], ws[f"C{r}"] = f, value, fmt
+
+    v = values(book(tmp_path / "t.xlsx", fill))
+    got = {ref: v(ref) for ref in cases}
+    assert got == {ref: want for ref, (_, _, _, want) in cases.items()}
+
+
+def test_spill_references_are_read() -> None:
+    """Excel 365 writes a spill range as ``A3#`` in the formula bar and ``_xlfn.ANCHORARRAY(A3)``
+    in the file; both forms reach the engine, also from another sheet and beside a string
+    holding ``#``."""
+    from addin.headless.formula import parse, render, spill_refs
+
+    assert spill_refs('=TEXT(A3#,"#,##0")&Sheet2!$B$2#') == '=TEXT(_xlfn.ANCHORARRAY(A3),"#,##0")&_xlfn.ANCHORARRAY(Sheet2!$B$2)'
+    assert render(parse("=SUM('My Sheet'!C1#)")) == "SUM(_xlfn.ANCHORARRAY('My Sheet'!C1))"
