@@ -162,6 +162,9 @@ def numbers(
     (Excel's own functions coerce some of them; a pricing input must not).
     """
     suffix = f" ({unit})" if unit else ""
+    fast = _plain_numbers(value, name, lo, lo_open, hi)
+    if fast is not None:
+        return fast
 
     def convert(cell: Any) -> float:
         if is_blank(cell):
@@ -183,6 +186,24 @@ def numbers(
         return x
 
     return _cells(value, name, convert, float, np.nan)
+
+
+def _plain_numbers(value: Any, name: str, lo: float | None, lo_open: bool, hi: float | None) -> Field | None:
+    """The common case of :func:`numbers` in one step: every cell a finite float within the
+    bounds (a column of 10,000 strikes); None sends anything else through the per-cell checks,
+    which say what is wrong with which cell."""
+    rows = grid(value)
+    if not all(type(c) is float for row in rows for c in row):
+        return None
+    arr = np.array(rows, dtype=float)
+    ok = np.isfinite(arr)
+    if lo is not None:
+        ok &= arr > lo if lo_open else arr >= lo
+    if hi is not None:
+        ok &= arr <= hi
+    if not ok.all():
+        return None
+    return Field(name, arr, np.full(arr.shape, None, dtype=object))
 
 
 def choices(value: Any, name: str, allowed: Mapping[str, Any], *, default: str | None = None) -> Field:
@@ -240,8 +261,19 @@ def to_datetime(cell: Any, name: str, *, default_hour: int = 0) -> datetime:
 
 
 def dates(value: Any, name: str, *, default_hour: int = 0) -> Field:
-    """Date cells as UTC datetimes (see :func:`to_datetime`)."""
-    return _cells(value, name, lambda c: to_datetime(c, name, default_hour=default_hour), object, None)
+    """Date cells as UTC datetimes (see :func:`to_datetime`); a column repeating a few expiries
+    converts each distinct serial once."""
+    seen: dict[float, datetime] = {}
+
+    def convert(c: Any) -> datetime:
+        if type(c) is not float:
+            return to_datetime(c, name, default_hour=default_hour)
+        stamp = seen.get(c)
+        if stamp is None:
+            stamp = seen[c] = to_datetime(c, name, default_hour=default_hour)
+        return stamp
+
+    return _cells(value, name, convert, object, None)
 
 
 def broadcast(*fields: Field) -> tuple[tuple[int, int], list[np.ndarray], np.ndarray]:
@@ -282,6 +314,9 @@ def output(
     price of a positive kind): a number is never shown for an input the engine could not price.
     """
     vals = np.atleast_2d(np.asarray(values, dtype=float))
+    if (errors is None or not np.any(np.asarray(errors, dtype=object) != None)) and np.isfinite(vals).all():  # noqa: E711
+        if positive is None or (vals > 0).all():
+            return vals.tolist()  # the common case: every cell a finite number, no error
     errs = np.full(vals.shape, None, dtype=object) if errors is None else np.broadcast_to(errors, vals.shape)
     why = None if reasons is None else np.broadcast_to(np.asarray(reasons, dtype=object), vals.shape)
     out: list[list[Any]] = []

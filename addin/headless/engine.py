@@ -140,6 +140,7 @@ class Stats:
     host_calls: int = 0
     host_batches: int = 0
     passes: int = 0
+    exact_calls: int = 0  # host calls evaluated once, in dependency order (see _Run._schedule)
     intersected: int = 0
     kept: list[str] = field(default_factory=list)
 
@@ -295,7 +296,7 @@ class _Run:
         self.range_names = frozenset(n.upper() for n, _, text in pkg.names if ":" in text and not n.startswith("_xlnm."))
         self.defined = {(n.upper(), scope): text for n, scope, text in pkg.names}
         self.reasons: dict[tuple[int, int, int], str] = {}
-        self.consts: dict[tuple[int, int], list[list[Any]]] = {}
+        self.consts: dict[tuple[int, int], Any] = {}  # constant arguments: literals and array constants
         self.arrays: int | None = None
         self.arrays_rows = 0
         self.moved = False
@@ -449,9 +450,72 @@ class _Run:
 
     # ------------------------------------------------------------------ passes
 
+    def _schedule(self, exprs: dict[tuple[int, int], _Expr]) -> dict[int, set[int]]:
+        """The host calls whose inputs are known statically, with the host calls they wait for.
+
+        A call is *exact* when every argument is a constant, an input cell (no formula) or a cell
+        another exact call writes: it is evaluated once, in the pass after the calls it waits
+        for were written, and its arguments are read once. Any other call (an argument that is a
+        formula, an expression, a large range, or a dependency that is not exact) is evaluated
+        whenever its arguments' values change, as before. Books with dynamic-array host calls
+        (whose spill cells are written as results) are all evaluated the second way.
+        """
+        if any(c.dynamic and c.whole for c in self.calls):
+            return {}
+        formula_cells: set[tuple[int, int, int]] = set()
+        for _, si, r, c, fc in self._formulas():
+            formula_cells.update((si, rr, cc) for rr, cc in self._members(r, c, fc))
+        writer: dict[tuple[int, int, int], int] = {}
+        for call in self.calls:
+            si, r, c = call.target
+            h, w = call.shape or (1, 1)
+            writer.update(((si, r + i, c + j), call.id) for i in range(h) for j in range(w))
+        deps: dict[int, set[int]] = {}
+        for call in self.calls:
+            need = self._waits_for(call, exprs, writer, formula_cells)
+            if need is not None:
+                deps[call.id] = need
+        changed = True
+        while changed:  # a call waiting for a call that is not exact is not exact either
+            changed = False
+            for cid in list(deps):
+                if any(d not in deps for d in deps[cid]):
+                    del deps[cid]
+                    changed = True
+        return deps
+
+    def _waits_for(
+        self,
+        call: _Call,
+        exprs: dict[tuple[int, int], _Expr],
+        writer: dict[tuple[int, int, int], int],
+        formula_cells: set[tuple[int, int, int]],
+    ) -> set[int] | None:
+        """The host calls whose results ``call`` reads, None when it reads anything else that
+        may change (a formula, an expression, a range of more than 64 cells)."""
+        need: set[int] = set()
+        for j, arg in enumerate(call.args):
+            if not arg or (call.id, j) in self.consts:
+                continue
+            ref = None if (call.id, j) in exprs else self._ref(arg, call.sheet)
+            if ref is None or (ref[3] - ref[1] + 1) * (ref[4] - ref[2] + 1) > 64:
+                return None
+            si, r1, c1, r2, c2 = ref
+            for rr in range(r1, r2 + 1):
+                for cc in range(c1, c2 + 1):
+                    w_id = writer.get((si, rr, cc))
+                    if w_id is not None:
+                        need.add(w_id)
+                    elif (si, rr, cc) in formula_cells:
+                        return None
+        return need
+
     def passes(self) -> None:
         seen: dict[int, Any] = {}
         exprs = self._expression_cells()
+        exact = self._schedule(exprs)
+        self.stats.exact_calls = len(exact)
+        done: set[int] = set()
         for n in range(MAX_PASSES):
             self.model.evaluate()
             self.stats.passes = n + 1
@@ -459,7 +523,19 @@ class _Run:
                 return
             blocks: dict[tuple[int, int, int, int, int], tuple[Any, str | None]] = {}
             todo: dict[str, list[tuple[_Call, list[Any]]]] = {}
+            waiting = False
             for call in self.calls:
+                need = exact.get(call.id)
+                if need is not None:
+                    if call.id in done:
+                        continue
+                    if not need <= done:
+                        waiting = True
+                        continue
+                    args, _ = self._args(call, exprs, blocks)
+                    seen[call.id] = 0
+                    todo.setdefault(call.fn.name, []).append((call, args))
+                    continue
                 args, fps = self._args(call, exprs, blocks)
                 if any(fp is None for fp in fps):
                     continue  # an argument is still pending
@@ -472,17 +548,26 @@ class _Run:
                 if self.moved:  # an expression argument moved to a region of its new shape
                     self.moved = False
                     continue
+                if waiting:  # exact calls in a cycle through one another: evaluated as the rest
+                    for cid in [c for c in exact if c not in done]:
+                        del exact[cid]
+                    continue
                 self._unresolved(seen)
                 return
-            for batch in todo.values():
-                self.stats.host_batches += 1
-                results = _evaluate(batch[0][0].fn, [a for _, a in batch])
-                for (call, _), res in zip(batch, results):
-                    if res is ENGINE_ANSWER:
-                        assert self.scratch is not None and call.fallback is not None
-                        res = self._value(self.scratch, call.fallback, 6)
-                    self._write(call, res)
+            done.update(call.id for batch in todo.values() for call, _ in batch if call.id in exact)
+            self._run(todo)
         raise BookError(f"{self.pkg.path.name}: catalogue results still changing after {MAX_PASSES} passes (a circular chain?)")
+
+    def _run(self, todo: dict[str, list[tuple[_Call, list[Any]]]]) -> None:
+        """Evaluate each function's calls of this pass in one batch and write the results."""
+        for batch in todo.values():
+            self.stats.host_batches += 1
+            results = _evaluate(batch[0][0].fn, [a for _, a in batch])
+            for (call, _), res in zip(batch, results):
+                if res is ENGINE_ANSWER:
+                    assert self.scratch is not None and call.fallback is not None
+                    res = self._value(self.scratch, call.fallback, 6)
+                self._write(call, res)
 
     def _unresolved(self, seen: dict[int, Any]) -> None:
         stuck = [c for c in self.calls if c.id not in seen]
@@ -502,7 +587,7 @@ class _Run:
         for call in self.calls:
             for j, arg in enumerate(call.args):
                 if arg and self._ref(arg, call.sheet) is None:
-                    const = array_literal(arg)
+                    const = array_literal(arg) if arg.startswith("{") else _literal(arg)
                     if const is not None:
                         self.consts[(call.id, j)] = const
                         continue
@@ -818,6 +903,21 @@ class _Merged(Mapping[str, HostFunction]):
 
     def __len__(self) -> int:
         return len(self.own)
+
+
+def _literal(text: str) -> Any:
+    """The value of a constant argument (a number, a string, TRUE/FALSE, an error), else None."""
+    t = text.strip()
+    if not _LITERAL.fullmatch(t):
+        return None
+    if t.startswith('"'):
+        return t[1:-1].replace('""', '"')
+    up = t.upper()
+    if up in ("TRUE", "FALSE"):
+        return up == "TRUE"
+    if up.startswith("#"):
+        return ExcelError(up) if up in ERROR_CODES else None
+    return float(t)
 
 
 def _same_value(a: Any, b: Any) -> bool:

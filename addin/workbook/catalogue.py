@@ -75,15 +75,25 @@ def host(spec: Spec) -> Callable[[list[list[Any]]], list[Any]]:
     call = safe(spec)
     rows = [i for i, a in enumerate(spec.args) if a.name in spec.rows]
 
+    row_set = frozenset(rows)
+
     def evaluate(calls: list[list[Any]]) -> list[Any]:
         out: list[Any] = [None] * len(calls)
-        groups: dict[str, list[int]] = {}
+        groups: dict[Any, list[int]] = {}
         for k, args in enumerate(calls):
+            if rows and not any(isinstance(a, (list, ExcelError)) for a in args):
+                # one value per argument (a column of CQ_BLACK rows): grouped by the shared ones
+                shared = (len(args), *(a for i, a in enumerate(args) if i not in row_set))
+                try:
+                    groups.setdefault(shared, []).append(k)
+                    continue
+                except TypeError:  # an unhashable value: the general path
+                    pass
             args = [_to_udf(a) for a in args]
             calls[k] = args
             if rows and all(i >= len(args) or _one_row(args[i]) is not None for i in rows):
-                shared = repr((len(args), [a for i, a in enumerate(args) if i not in rows]))
-                groups.setdefault(shared, []).append(k)
+                shared_repr = repr((len(args), [a for i, a in enumerate(args) if i not in rows]))
+                groups.setdefault(shared_repr, []).append(k)
             else:
                 out[k] = _from_udf(call(*args))
         for members in groups.values():
@@ -104,7 +114,7 @@ def _stack(
     args = list(first)
     for i in rows:
         if i < len(args):
-            args[i] = [_one_row(calls[k][i]) for k in members]
+            args[i] = [_one_row(v) if isinstance(v := calls[k][i], list) else [v] for k in members]
     if not spec.stackable(*args):
         return False
     result = call(*args)

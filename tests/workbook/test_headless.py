@@ -627,3 +627,27 @@ def test_spill_references_are_read() -> None:
 
     assert spill_refs('=TEXT(A3#,"#,##0")&Sheet2!$B$2#') == '=TEXT(_xlfn.ANCHORARRAY(A3),"#,##0")&_xlfn.ANCHORARRAY(Sheet2!$B$2)'
     assert render(parse("=SUM('My Sheet'!C1#)")) == "SUM(_xlfn.ANCHORARRAY('My Sheet'!C1))"
+
+
+def test_host_calls_with_known_inputs_run_once_in_dependency_order(tmp_path: Path) -> None:
+    """A call whose arguments are inputs, constants or other calls' results is evaluated once,
+    after the calls it reads; a call reading a plain formula is re-evaluated whenever that
+    formula's value changes; both give the prices computed one call at a time."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        for r in range(1, 4):
+            ws[f"A{r}"] = 90.0 + 10 * r
+            ws[f"B{r}"] = f'=CQ_BLACK("C",100,A{r},1,0.2)'  # level 1
+            ws[f"C{r}"] = f'=CQ_BLACK("C",100,D{r},1,0.2)'  # reads D, a formula: re-evaluated on change
+            ws[f"D{r}"] = f"=A{r}+B{r}"
+            ws[f"E{r}"] = f'=CQ_BLACK("P",F{r},100,1,0.2)'  # level 2: reads F, another call's result
+            ws[f"F{r}"] = f'=CQ_BLACK("C",100,A{r},1,0.2)*10'  # nested: the call writes a scratch cell
+
+    res = recalculate(book(tmp_path / "o.xlsx", fill), CATALOGUE_FUNCTIONS)
+    v = lambda ref: res.cell("S", *openpyxl.utils.cell.coordinate_to_tuple(ref))  # noqa: E731
+    assert res.stats.exact_calls == 6  # B and the nested call in F; C reads D and E reads F, formulas
+    for r in range(1, 4):
+        b = black76_price(1, 100.0, 90.0 + 10 * r, 1.0, 0.2)
+        assert v(f"B{r}") == pytest.approx(b, rel=1e-12)
+        assert v(f"C{r}") == pytest.approx(black76_price(1, 100.0, 90.0 + 10 * r + b, 1.0, 0.2), rel=1e-12)
+        assert v(f"E{r}") == pytest.approx(black76_price(-1, b * 10, 100.0, 1.0, 0.2), rel=1e-12)
