@@ -34,6 +34,10 @@ _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _F = re.compile(rb"<f\b[^>]*?(?:/>|>.*?</f>)", re.S)
 _R = re.compile(rb'\br="([A-Z]*)(\d+)"')
 _T = re.compile(rb'\s+t="[^"]*"')
+#: A formula cell as Excel and openpyxl write it: <c r="G2" ...><f ...>..</f><v>..</v></c>; the
+#: groups are the column letters, the attributes up to and including r="..", the row, the
+#: attributes after it, and the <f> element.
+_FCELL = re.compile(rb'<c\b((?:[^>]*?\s)?r="([A-Z]*)(\d+)")([^>]*)>(<f\b[^>]*?(?:/>|>[^<]*</f>))(?:<v>[^<]*</v>|<v\s*/>)?</c>')
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _DIM = re.compile(rb'<dimension\s+ref="([^"]*)"\s*/>')
 _DATA = re.compile(rb"<sheetData\b[^>]*?(?:/>|>(.*?)</sheetData>)", re.S)
@@ -132,12 +136,58 @@ def _new_row(row: int, ups: Mapping[int, Any], formulas: set[tuple[int, int]]) -
     return f'<row r="{row}">'.encode() + b"".join(_new(row, c, v, formulas) for c, v in sorted(ups.items())) + b"</row>"
 
 
+def _in_place(inner: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tuple[int, int]]) -> bytes | None:
+    """``sheetData``'s content with every update made in one pass over its formula cells, or
+    None when an update is not a formula cell written as Excel writes one (an array member
+    without ``<f>``, a cell without ``r``): :func:`rewrite_sheet` then goes row by row and
+    inserts what is missing."""
+    wanted = sum(len(cols) for cols in ups.values())
+    if wanted != len(formulas):
+        return None
+    found = [0]
+    columns: dict[bytes, int] = {}
+
+    def one(m: re.Match[bytes]) -> bytes:
+        letters, row_text = m.group(2), m.group(3)
+        if not letters:
+            raise _NoRef
+        cols = ups.get(int(row_text))
+        if cols is None:
+            return m.group(0)
+        col = columns.get(letters)
+        if col is None:
+            col = columns[letters] = column_index_from_string(letters.decode())
+        if col not in cols:
+            return m.group(0)
+        found[0] += 1
+        value = cols[col]
+        attrs = _T.sub(b"", m.group(1) + m.group(4))
+        if isinstance(value, Frozen):  # stored as a constant: the formula goes
+            t, v = serialize(value.value)
+            return b"<c" + attrs + t + b">" + v + b"</c>"
+        t, v = serialize(value)
+        return b"<c" + attrs + t + b">" + m.group(5) + v + b"</c>"
+
+    try:
+        out = _FCELL.sub(one, inner)
+    except _NoRef:
+        return None
+    return out if found[0] == wanted else None
+
+
+class _NoRef(Exception):
+    pass
+
+
 def rewrite_sheet(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tuple[int, int]]) -> bytes:
     """The worksheet XML with cached values set for ``ups`` ({row: {col: value}})."""
     data = _DATA.search(xml)
     if data is None:
         raise BookError("internal: worksheet XML without <sheetData> (a namespace prefix the writer does not handle?)")
     inner = data.group(1) or b""
+    fast = _in_place(inner, ups, formulas)
+    if fast is not None:
+        return _dimension(xml[: data.start()], ups) + b"<sheetData>" + fast + b"</sheetData>" + xml[data.end() :]
     out: list[bytes] = []
     rows = sorted(ups)
     k, pos, row = 0, 0, 0
