@@ -102,6 +102,14 @@ def reference(path: Path) -> dict[str, Any]:
     wf = openpyxl.load_workbook(path, data_only=False)
     wv = openpyxl.load_workbook(path, data_only=True)
     epoch = wv.epoch.year == 1904
+    _RAW.clear()
+    try:
+        from addin.headless.package import scan
+
+        for sheet in scan(path, cached=True).sheets:
+            _RAW.update(((sheet.name, r, c), v) for (r, c), v in sheet.cached.items() if v == 60.0)
+    except Exception:  # a book the engine's reader refuses: openpyxl's reading stands
+        pass
     cells: dict[tuple[str, int, int], Any] = {}
     for ws in wf.worksheets:
         vs = wv[ws.title]
@@ -127,7 +135,25 @@ def reference(path: Path) -> dict[str, Any]:
 def _stored(cell: Any, epoch: bool) -> list[Any]:
     if cell.data_type == "e":
         return ["err", str(cell.value).upper()]
+    if isinstance(cell.value, (datetime, date, dtime, timedelta)) and not epoch:
+        # openpyxl turns a date-formatted serial into a datetime, and 59 and 60 both into
+        # 1900-02-28 (Python's calendar has no 29 February 1900): the serial is read back as
+        # stored, from the cell's <v>
+        raw = _raw_serial(cell)
+        if raw is not None:
+            return ["num", raw]
     return norm(cell.value, epoch)
+
+
+def _raw_serial(cell: Any) -> float | None:
+    from openpyxl.utils.datetime import to_excel
+
+    serial = float(to_excel(cell.value))
+    return 60.0 if serial == 59.0 and _RAW.get((cell.parent.title, cell.row, cell.column)) == 60.0 else serial
+
+
+#: Raw cached serials of the book being read (filled by :func:`reference`), for :func:`_raw_serial`.
+_RAW: dict[tuple[str, int, int], float] = {}
 
 
 def strip(src: Path, dst: Path, ref: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ reported so that ``validate`` skips them instead of calling them mismatches.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import sys
@@ -444,7 +445,6 @@ class _Run:
                 own = _relocate(f"{call.key}({','.join(call.args)})", self.titles[si])
                 self.model.update_cell_with_formula(sheet, self.scratch_rows, 6, "=" + own)
                 self.calls[-1].fallback = self.scratch_rows
-            self._write(self.calls[-1], PENDING)
         self.stats.host_calls += len(calls)
         return bool(calls)
 
@@ -472,6 +472,8 @@ class _Run:
             writer.update(((si, r + i, c + j), call.id) for i in range(h) for j in range(w))
         deps: dict[int, set[int]] = {}
         for call in self.calls:
+            if call.fn.fallback:
+                continue  # its fallback is computed by the formula engine, in the passes
             need = self._waits_for(call, exprs, writer, formula_cells)
             if need is not None:
                 deps[call.id] = need
@@ -511,30 +513,27 @@ class _Run:
         return need
 
     def passes(self) -> None:
+        """Evaluate the host calls: the exact ones first, level by level (their arguments are
+        inputs, constants and one another's results, none of which needs the formula engine),
+        then the formula engine and the other calls in passes until nothing changes."""
         seen: dict[int, Any] = {}
         exprs = self._expression_cells()
         exact = self._schedule(exprs)
         self.stats.exact_calls = len(exact)
-        done: set[int] = set()
+        for call in self.calls:
+            if call.id not in exact:
+                self._write(call, PENDING)
+        self._levels(exact)
+        for call in self.calls:
+            if call.id in exact:
+                seen[call.id] = 0
         for n in range(MAX_PASSES):
             self.model.evaluate()
             self.stats.passes = n + 1
-            if not self.calls:
-                return
             blocks: dict[tuple[int, int, int, int, int], tuple[Any, str | None]] = {}
             todo: dict[str, list[tuple[_Call, list[Any]]]] = {}
-            waiting = False
             for call in self.calls:
-                need = exact.get(call.id)
-                if need is not None:
-                    if call.id in done:
-                        continue
-                    if not need <= done:
-                        waiting = True
-                        continue
-                    args, _ = self._args(call, exprs, blocks)
-                    seen[call.id] = 0
-                    todo.setdefault(call.fn.name, []).append((call, args))
+                if call.id in exact:
                     continue
                 args, fps = self._args(call, exprs, blocks)
                 if any(fp is None for fp in fps):
@@ -548,15 +547,30 @@ class _Run:
                 if self.moved:  # an expression argument moved to a region of its new shape
                     self.moved = False
                     continue
-                if waiting:  # exact calls in a cycle through one another: evaluated as the rest
-                    for cid in [c for c in exact if c not in done]:
-                        del exact[cid]
-                    continue
                 self._unresolved(seen)
                 return
-            done.update(call.id for batch in todo.values() for call, _ in batch if call.id in exact)
             self._run(todo)
         raise BookError(f"{self.pkg.path.name}: catalogue results still changing after {MAX_PASSES} passes (a circular chain?)")
+
+    def _levels(self, exact: dict[int, set[int]]) -> None:
+        """The exact calls, each once its dependencies are written (calls waiting for one
+        another in a cycle are left to the passes, as any other call)."""
+        done: set[int] = set()
+        left = [c for c in self.calls if c.id in exact]
+        while left:
+            ready = [c for c in left if exact[c.id] <= done]
+            if not ready:
+                for c in left:
+                    del exact[c.id]
+                    self._write(c, PENDING)
+                return
+            blocks: dict[tuple[int, int, int, int, int], tuple[Any, str | None]] = {}
+            todo: dict[str, list[tuple[_Call, list[Any]]]] = {}
+            for call in ready:
+                todo.setdefault(call.fn.name, []).append((call, self._args(call, {}, blocks)[0]))
+            self._run(todo)
+            done.update(c.id for c in ready)
+            left = [c for c in left if c.id not in done]
 
     def _run(self, todo: dict[str, list[tuple[_Call, list[Any]]]]) -> None:
         """Evaluate each function's calls of this pass in one batch and write the results."""
@@ -634,19 +648,19 @@ class _Run:
 
     def _ref(self, text: str, sheet: int) -> tuple[int, int, int, int, int] | None:
         """(sheet, row1, col1, row2, col2) of a reference or range name, else None (memoised)."""
+        m = _PLAIN_CELL.fullmatch(text)
+        if m is not None:  # the common argument, B2 or $B$2: parsed each time, not memoised
+            col = 0
+            for ch in m.group(1).upper():
+                col = col * 26 + ord(ch) - 64
+            row = int(m.group(2))
+            return sheet, row, col, row, col
         key = (text, sheet)
         if key not in self._refs:
             self._refs[key] = self._parse_ref(text, sheet)
         return self._refs[key]
 
     def _parse_ref(self, text: str, sheet: int) -> tuple[int, int, int, int, int] | None:
-        m = _PLAIN_CELL.fullmatch(text)
-        if m is not None:  # the common argument, B2 or $B$2: no tokenizer, no openpyxl
-            col = 0
-            for ch in m.group(1).upper():
-                col = col * 26 + ord(ch) - 64
-            row = int(m.group(2))
-            return sheet, row, col, row, col
         parsed = split_ref(text.lstrip("@"))
         if parsed is None:
             name = self.defined.get((text.upper(), sheet)) or self.defined.get((text.upper(), None))
@@ -721,11 +735,20 @@ class _Run:
         return v
 
     def _write(self, call: _Call, result: Any) -> None:
+        if call.shape is None and isinstance(result, list) and len(result) == 1 and len(result[0]) == 1:
+            result = result[0][0]  # a stacked row's one value
+        if type(result) is float and call.shape is None and math.isfinite(result):
+            self.model.update_cell_with_number(*call.target, result)
+            if self.reasons:
+                self.reasons.pop(call.target, None)
+            return
         si, r, c = call.target
         grid = result if isinstance(result, list) else [[result]]
         grid = [row if isinstance(row, list) else [row] for row in grid] or [[None]]
         if call.shape is not None:
             h, w = call.shape
+            # the range may still hold its array formula (a result written before any other)
+            self.model.range_clear_all(si, r, c, r + h - 1, c + w - 1)
             for i in range(h):
                 for j in range(w):
                     self._put(si, r + i, c + j, _broadcast(grid, i, j))
