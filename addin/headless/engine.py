@@ -112,6 +112,7 @@ class _Call:
     shape: tuple[int, int] | None  # array range size for a whole CSE call
     dynamic: bool
     fallback: int | None = None  # scratch row where the engine computes the call itself
+    refs: list[tuple[int, int, int, int, int] | None] = field(default_factory=list)  # per argument, once
 
 
 class _EngineAnswer:
@@ -499,7 +500,7 @@ class _Run:
         for j, arg in enumerate(call.args):
             if not arg or (call.id, j) in self.consts:
                 continue
-            ref = None if (call.id, j) in exprs else self._ref(arg, call.sheet)
+            ref = call.refs[j]
             if ref is None or (ref[3] - ref[1] + 1) * (ref[4] - ref[2] + 1) > 64:
                 return None
             si, r1, c1, r2, c2 = ref
@@ -599,8 +600,9 @@ class _Run:
         out: dict[tuple[int, int], _Expr] = {}
         by_text: dict[str, _Expr] = {}
         for call in self.calls:
+            call.refs = [self._ref(arg, call.sheet) if arg else None for arg in call.args]
             for j, arg in enumerate(call.args):
-                if arg and self._ref(arg, call.sheet) is None:
+                if arg and call.refs[j] is None:
                     const = array_literal(arg) if arg.startswith("{") else _literal(arg)
                     if const is not None:
                         self.consts[(call.id, j)] = const
@@ -703,7 +705,7 @@ class _Run:
                 values.append(v)
                 fps.append(fp)
                 continue
-            ref = self._ref(arg, call.sheet)
+            ref = call.refs[j]
             assert ref is not None
             if ref not in blocks:
                 blocks[ref] = self._block(ref)

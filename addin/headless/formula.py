@@ -224,9 +224,12 @@ class HostCall:
 _WHOLE = re.compile(r"^=\s*([A-Za-z_][\w.]*)\((.*)\)\s*$", re.S)
 
 
+_NESTING = re.compile(r"[\"'({\[)}\]]")
+
+
 def _split_args(inner: str) -> list[str] | None:
     """Top-level arguments of a call without nested calls (None if there is any parenthesis)."""
-    if not any(ch in inner for ch in "\"'({[)}]"):
+    if not _NESTING.search(inner):
         parts = [a.strip() for a in inner.split(",")]
         return parts if parts != [""] else []
     args, depth, quote, start = [], 0, "", 0

@@ -292,7 +292,10 @@ def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cac
                     if capped.cells > limits.cells:
                         raise BookError(f"{book}: sheet {s.name!r} has more than {limits.cells:,} cells (limit cells); refused")
                     continue
-                need_strings |= _cell(s, el if tag == "c" else el.getparent(), limits, book, spans, cached)
+                if tag == "f":  # without cached values only formulas reach Python
+                    _formula_only(s, el, limits, book, spans)
+                else:
+                    need_strings |= _cell(s, el, limits, book, spans, cached)
         except BookError:
             raise
         except etree.XMLSyntaxError as exc:
@@ -330,6 +333,12 @@ def _cell(s: SheetInfo, cell: Any, limits: Limits, book: str, spans: dict[int, l
     value = _value(cell.get("t"), v, inline)
     s.cached[(row, col)] = value
     return isinstance(value, _SharedIndex)
+
+
+def _formula_only(s: SheetInfo, f: Any, limits: Limits, book: str, spans: dict[int, list[tuple[int, int]]]) -> None:
+    m = _CELL_REF.fullmatch(f.getparent().get("r", ""))
+    if m is not None:
+        _formula(s, f, int(m.group(2)), _col(m.group(1).upper()), limits, book, spans)
 
 
 def _col(letters: str) -> int:

@@ -112,9 +112,10 @@ def _stack(
 
     first = calls[members[0]]
     args = list(first)
+    columns = list(zip(*(calls[k] for k in members), strict=True))  # one tuple per argument
     for i in rows:
         if i < len(args):
-            args[i] = [_one_row(v) if isinstance(v := calls[k][i], list) else [v] for k in members]
+            args[i] = [_one_row(v) if isinstance(v, list) else [v] for v in columns[i]]
     if not spec.stackable(*args):
         return False
     result = call(*args)
