@@ -69,6 +69,8 @@ _SHIFT = {"NOW": "(NOW()+1.25)", "TODAY": "(TODAY()+1)"}
 SCRATCH = "__clearquote_host"
 #: Where the host calls' expression arguments are evaluated, each in a region of its own shape.
 ARRAYS = "__clearquote_args"
+#: The previous round's values of circular cells under iterative calculation.
+ITERATION = "__clearquote_iteration"
 #: A pending host result, as text nobody types: calls whose arguments hold it wait for the next pass.
 PENDING = "\u2063clearquote:pending"
 MAX_PASSES = 64
@@ -143,6 +145,7 @@ class Stats:
     host_batches: int = 0
     passes: int = 0
     exact_calls: int = 0  # host calls evaluated once, in dependency order (see _Run._schedule)
+    iterations: int = 0  # rounds of iterative calculation over circular references
     intersected: int = 0
     kept: list[str] = field(default_factory=list)
 
@@ -802,6 +805,56 @@ class _Run:
         return [(rr, cc) for rr in range(r, r2 + 1) for cc in range(c, c2 + 1)]
 
     def collect(self) -> dict[tuple[str, int, int], Any]:
+        out = self._collect()
+        circular = [k for k, v in out.items() if isinstance(v, ExcelError) and v.code == "#CIRC!"]
+        if circular:
+            self._circular(circular)
+            out = self._collect()
+        return out
+
+    def _circular(self, cells: list[tuple[str, int, int]]) -> None:
+        """Circular references as Excel treats them ("Remove or allow a circular reference").
+
+        With iterative calculation off (the default), Excel leaves the cells of a circular chain,
+        and what it feeds, at 0; the engine's #CIRC! becomes 0, with the reason. With it on
+        (``<calcPr iterate="1">``), the chain is recalculated from 0 until no cell moves by more
+        than ``iterateDelta`` or ``iterateCount`` rounds are done: each circular cell's formula
+        reads the previous round's values of the others from scratch cells (Jacobi iteration;
+        a circular cell referred to inside a range keeps #CIRC!).
+        """
+        at = [(self.index[t], r, c) for t, r, c in cells if t in self.index]
+        if not self.pkg.iterate:
+            for si, r, c in at:
+                self._put(si, r, c, 0.0)
+                self.reasons[(si, r, c)] = "a circular reference: Excel shows 0 while iterative calculation is off"
+            return
+        self.model.add_sheet(ITERATION)
+        shadow_sheet = len(self.model.get_worksheets_properties()) - 1
+        self.titles.append(ITERATION)
+        shadow = {key: k + 1 for k, key in enumerate(at)}
+        for si, r, c in at:
+            self.model.update_cell_with_number(shadow_sheet, shadow[(si, r, c)], 1, 0.0)
+        for si, r, c in at:
+            text = self.model.get_cell_formula(si, r, c)
+            if text:
+                new = _read_shadows(text, self.titles[si], self.names, shadow)
+                with contextlib.suppress(Exception):
+                    self.model.update_cell_with_formula(si, r, c, new)
+        for _ in range(max(self.pkg.iterate_count, 1)):
+            self.model.evaluate()
+            change = 0.0
+            for key, k in shadow.items():
+                v = self.model.get_cell_value(*key)
+                old = self.model.get_cell_value(shadow_sheet, k, 1)
+                if isinstance(v, float) and isinstance(old, float):
+                    change = max(change, abs(v - old))
+                    self.model.update_cell_with_number(shadow_sheet, k, 1, v)
+            self.stats.iterations += 1
+            if change < self.pkg.iterate_delta:
+                break
+        self.model.evaluate()
+
+    def _collect(self) -> dict[tuple[str, int, int], Any]:
         out: dict[tuple[str, int, int], Any] = {}
         for name, si, r, c, fc in self._formulas():
             for rr, cc in self._members(r, c, fc):
@@ -881,7 +934,7 @@ class _Run:
         outputs = {(name, rr, cc) for name, _, r, c, fc in self._formulas() for rr, cc in self._members(r, c, fc)}
         found = []
         for si, r, c in self.model.get_all_cells():
-            if si >= len(self.titles) or self.titles[si] in (SCRATCH, ARRAYS) or (self.titles[si], r, c) in outputs:
+            if si >= len(self.titles) or self.titles[si] in (SCRATCH, ARRAYS, ITERATION) or (self.titles[si], r, c) in outputs:
                 continue
             if self.model.get_cell_type(si, r, c) == ic.CellType.ErrorValue and not self.model.get_cell_formula(si, r, c):
                 found.append((self.titles[si], r, c, str(self.model.get_cell_value(si, r, c))))
@@ -928,6 +981,34 @@ class _Merged(Mapping[str, HostFunction]):
 
     def __len__(self) -> int:
         return len(self.own)
+
+
+def _read_shadows(text: str, sheet: str, names: Mapping[str, int], shadow: Mapping[tuple[int, int, int], int]) -> str:
+    """A circular cell's formula with each single-cell reference to a circular cell replaced by
+    that cell's scratch copy (the previous round's value)."""
+    nodes = parse(text)
+    here = names.get(sheet.upper())
+
+    def fix(seq: list[Any]) -> None:
+        for node in seq:
+            if hasattr(node, "args"):
+                for a in node.args:
+                    fix(a)
+            elif isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE:
+                ref = split_ref(node.value.lstrip("@"))
+                m = _PLAIN_CELL.fullmatch(ref[1]) if ref is not None else None
+                if ref is None or m is None:
+                    continue
+                si = names.get(ref[0].upper()) if ref[0] is not None else here
+                col = 0
+                for ch in m.group(1).upper():
+                    col = col * 26 + ord(ch) - 64
+                k = shadow.get((si, int(m.group(2)), col)) if si is not None else None
+                if k is not None:
+                    node.value = f"'{ITERATION}'!$A${k}"
+
+    fix(nodes)
+    return "=" + render(nodes).lstrip("=")
 
 
 def _literal(text: str) -> Any:

@@ -651,3 +651,29 @@ def test_host_calls_with_known_inputs_run_once_in_dependency_order(tmp_path: Pat
         assert v(f"B{r}") == pytest.approx(b, rel=1e-12)
         assert v(f"C{r}") == pytest.approx(black76_price(1, 100.0, 90.0 + 10 * r + b, 1.0, 0.2), rel=1e-12)
         assert v(f"E{r}") == pytest.approx(black76_price(-1, b * 10, 100.0, 1.0, 0.2), rel=1e-12)
+
+
+def test_circular_references_as_excel_with_iteration_off_and_on(tmp_path: Path) -> None:
+    """Microsoft, "Remove or allow a circular reference": with iterative calculation off a
+    circular chain shows 0; with it on (File > Options > Formulas, <calcPr iterate="1">) Excel
+    recalculates until no value moves by more than Maximum Change or Maximum Iterations are
+    done. A1 = 100 + A2/2 and A2 = A1/2 converge to A1 = 400/3 and A2 = 200/3."""
+
+    def fill(wb, ws):  # type: ignore[no-untyped-def]
+        ws["A1"], ws["A2"], ws["A3"] = "=100+A2/2", "=A1/2", "=A1+A2"
+        ws["B1"] = "=SUM(C1:C3)"  # no cycle: untouched
+
+    off = book(tmp_path / "off.xlsx", fill)
+    v = values(off)
+    assert [v("A1"), v("A2"), v("A3")] == [0.0, 0.0, 0.0]
+
+    def fill_on(wb, ws):  # type: ignore[no-untyped-def]
+        fill(wb, ws)
+        wb.calculation.iterate = True
+        wb.calculation.iterateCount = 200
+        wb.calculation.iterateDelta = 1e-12
+
+    on = recalculate(book(tmp_path / "on.xlsx", fill_on), CATALOGUE_FUNCTIONS)
+    cell = lambda ref: on.cell("S", *openpyxl.utils.cell.coordinate_to_tuple(ref))  # noqa: E731
+    assert cell("A1") == pytest.approx(400 / 3, abs=1e-9) and cell("A2") == pytest.approx(200 / 3, abs=1e-9)
+    assert cell("A3") == pytest.approx(200.0, abs=1e-9) and 5 < on.stats.iterations < 200
