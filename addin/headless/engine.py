@@ -40,6 +40,7 @@ from openpyxl.formula.tokenizer import Token
 from addin.headless.formula import (
     HostCall,
     array_literal,
+    bare_name,
     broadcast,
     excel_dates,
     function_keys,
@@ -69,6 +70,9 @@ _SHIFT = {"NOW": "(NOW()+1.25)", "TODAY": "(TODAY()+1)"}
 SCRATCH = "__clearquote_host"
 #: Where the host calls' expression arguments are evaluated, each in a region of its own shape.
 ARRAYS = "__clearquote_args"
+#: One call with plain arguments: the function's name, and arguments without parentheses,
+#: strings, arrays or brackets (what needs no rewrite and no tokenizer).
+_PLAIN_CALL = re.compile(r"^=\s*([A-Za-z_][\w.]*)\(([^()\"'{}\[\]#]*)\)\s*$")
 #: The previous round's values of circular cells under iterative calculation.
 ITERATION = "__clearquote_iteration"
 #: A pending host result, as text nobody types: calls whose arguments hold it wait for the next pass.
@@ -240,7 +244,7 @@ def _load(pkg: Package, limits: Limits) -> Any:
     import ironcalc as ic
 
     with tempfile.TemporaryDirectory(prefix="clearquote-") as tmp:
-        copy = engine_copy(pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits)
+        copy = engine_copy(pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped)
         chatter = Path(tmp) / "stderr"
         try:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
@@ -345,6 +349,8 @@ class _Run:
             if not text:
                 continue
             self.stats.formulas += 1
+            if fc.array is None and self._plain_host_call(si, r, c, fc, text):
+                continue  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
             original = text
             if tables is not None and tables.search(fc.text or text):
                 text = fc.text or text
@@ -405,6 +411,25 @@ class _Run:
         if ref is None:
             return "expression"
         return "cell" if ref[1] == ref[3] and ref[2] == ref[4] else "range"
+
+    def _plain_host_call(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
+        """Record ``text`` if it is one host call with plain arguments (no nested call, string,
+        array or structured reference: none of the rewrites applies), and say whether it was."""
+        m = _PLAIN_CALL.match(text)
+        if m is None:
+            return False
+        key = bare_name(m.group(1))
+        fn = self.functions.get(key)
+        if fn is None or fn.fallback:
+            return False
+        inner = m.group(2).strip()
+        args = [a.strip() for a in inner.split(",")] if inner else []
+        if fn.takes is not None and not fn.takes([(self._arg_kind(a, si), a) for a in args]):
+            return False
+        self.host_cells.add((self.titles[si], r, c))
+        self.calls.append(_Call(len(self.calls), fn, si, r, c, args, True, (si, r, c), None, bool(fc.dynamic)))
+        self.stats.host_calls += 1
+        return True
 
     def _hoist(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
         """Cut the host calls out of one formula; False when it has none the functions take."""

@@ -99,6 +99,8 @@ class Package:
     iterate_delta: float
     names: list[tuple[str, int | None, str]]
     tables: list[Table] = field(default_factory=list)
+    #: Parts already read whole through the size cap (the worksheets): not read again for it.
+    capped: frozenset[str] = frozenset()
 
     def sheet_index(self, name: str) -> int | None:
         up = name.upper()
@@ -212,7 +214,8 @@ def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False
                     if isinstance(v, _SharedIndex):
                         s.cached[key] = strings[v.index] if 0 <= v.index < len(strings or []) else None
         tables = [t for s in sheets for t in _tables(z, s, names, limits, book)]
-    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables)
+    capped = frozenset(s.part for s in sheets if s.part in names)
+    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped)
 
 
 def _tables(z: zipfile.ZipFile, s: SheetInfo, names: set[str], limits: Limits, book: str) -> list[Table]:
@@ -356,7 +359,9 @@ def _formula(
         raise BookError(
             f"{book}: {s.name}!{_letters(col)}{row}: formula of {len(text):,} characters; Excel's limit is {limits.formula_chars:,}"
         )
-    cell = FormulaCell(row, col, dynamic=f.get("cm") is not None, text="=" + text if "[" in text else None)
+    # cm (cell metadata: a dynamic array formula) is an attribute of the cell, not of <f>
+    dynamic = f.getparent() is not None and f.getparent().get("cm") is not None
+    cell = FormulaCell(row, col, dynamic=dynamic, text="=" + text if "[" in text else None)
     if f.get("t") == "array" and f.get("ref"):
         try:
             c1, r1, c2, r2 = range_boundaries(f.get("ref"))
@@ -399,18 +404,23 @@ def _relative_targets(rels: bytes, base: str) -> bytes:
     )
 
 
-def engine_copy(src: Path, dst: Path, limits: Limits) -> Path:
+def engine_copy(src: Path, dst: Path, limits: Limits, capped: frozenset[str] = frozenset()) -> Path:
     """The package a formula engine can open: ``src`` itself, or a copy at ``dst`` whose
     relationship targets are made relative.
 
     openpyxl writes absolute targets (``/xl/comments/comment1.xml``) that IronCalc cannot
     resolve; Excel reads both. Only ``.rels`` parts change; the engine's copy is never written
     back (the writer patches the original). Every part is read through the size cap first, so
-    no part the engine will decompress is larger than :attr:`Limits.part_bytes`.
+    no part the engine will decompress is larger than :attr:`Limits.part_bytes` (``capped``:
+    the parts :func:`scan` has read whole through the cap already).
     """
     fix = False
     with zipfile.ZipFile(src) as z:
+        seen = [i.filename for i in z.infolist()]
+        once = {n for n in capped if seen.count(n) == 1} if capped else set()
         for info in z.infolist():
+            if info.filename in once:
+                continue  # read through the cap by scan already (a name held twice is read again)
             with z.open(info) as raw:
                 capped = _Capped(raw, limits.part_bytes, f"{src.name}: {info.filename}")
                 while chunk := capped.read(1 << 20):
