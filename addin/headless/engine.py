@@ -24,6 +24,7 @@ reported so that ``validate`` skips them instead of calling them mismatches.
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import os
 import re
@@ -214,7 +215,35 @@ def recalculate(
 
     ``cached=True`` also reads the values the file stores (``Result.package.sheets[i].cached``).
     Raises :class:`BookError` for files refused by :class:`~addin.headless.package.Limits` or unreadable.
+
+    Python's cyclic garbage collector is paused meanwhile: with a million live objects (a
+    100,000-row book) its full collections took about half the evaluation (measured 14.9 s
+    against 8.1 s), and the engine makes no reference cycles worth collecting.
     """
+    with gc_paused():
+        return _recalculate(path, functions, limits, cached, progress, on_plan)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a block (on again after, if it was on)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _recalculate(
+    path: Path | str,
+    functions: FunctionTable | None,
+    limits: Limits | None,
+    cached: bool,
+    progress: Callable[[int], None] | None,
+    on_plan: Callable[[int], None] | None,
+) -> Result:
     t0 = time.perf_counter()
     pkg = scan(path, limits, cached=cached)
     if pkg.date1904:
@@ -491,9 +520,7 @@ class _Run:
         """
         if any(c.dynamic and c.whole for c in self.calls):
             return {}
-        formula_cells: set[tuple[int, int, int]] = set()
-        for _, si, r, c, fc in self._formulas():
-            formula_cells.update((si, rr, cc) for rr, cc in self._members(r, c, fc))
+        formula_cells = _FormulaCells(self)
         writer: dict[tuple[int, int, int], int] = {}
         for call in self.calls:
             si, r, c = call.target
@@ -520,7 +547,7 @@ class _Run:
         call: _Call,
         exprs: dict[tuple[int, int], _Expr],
         writer: dict[tuple[int, int, int], int],
-        formula_cells: set[tuple[int, int, int]],
+        formula_cells: _FormulaCells,
     ) -> set[int] | None:
         """The host calls whose results ``call`` reads, None when it reads anything else that
         may change (a formula, an expression, a range of more than 64 cells)."""
@@ -986,6 +1013,22 @@ class _Run:
                 if any(r1 <= r <= r2 and c1 <= c <= c2 for si, r1, c1, r2, c2 in refs for r, c in new_cells.get(si, ())):
                     frontier.append(key)
         return marked
+
+
+class _FormulaCells:
+    """Whether a cell holds a formula or belongs to an array formula's range, from the scan's
+    own tables (no set of every formula cell is built)."""
+
+    def __init__(self, run: _Run) -> None:
+        self.sheets = {run.index[s.name]: s.formulas for s in run.pkg.sheets if s.name in run.index}
+        self.members: set[tuple[int, int, int]] = set()
+        for _, si, r, c, fc in run._formulas():
+            if fc.array is not None:
+                self.members.update((si, rr, cc) for rr, cc in run._members(r, c, fc))
+
+    def __contains__(self, key: tuple[int, int, int]) -> bool:
+        formulas = self.sheets.get(key[0])
+        return (formulas is not None and (key[1], key[2]) in formulas) or key in self.members
 
 
 class _Merged(Mapping[str, HostFunction]):

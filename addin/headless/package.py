@@ -66,17 +66,19 @@ class Limits:
     array_cells: int = 1_000_000
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class FormulaCell:
-    """A formula's anchor: the array range it fills (CSE or spill) and whether it is dynamic."""
+    """A formula's anchor (its position is the key it is stored under): the array range it
+    fills (CSE or spill) and whether it is dynamic. The many plain formulas share :data:`PLAIN`."""
 
-    row: int
-    col: int
     array: tuple[int, int] | None = None  # last row, last column of the array range
     dynamic: bool = False
     #: The formula as the file writes it, kept only where it holds a structured reference
     #: (``[``): IronCalc's reader turns ``Table1[@Qty]`` into ``Table1`` and loses the rest.
     text: str | None = None
+
+
+PLAIN = FormulaCell()
 
 
 @dataclass
@@ -361,7 +363,7 @@ def _formula(
         )
     # cm (cell metadata: a dynamic array formula) is an attribute of the cell, not of <f>
     dynamic = f.getparent() is not None and f.getparent().get("cm") is not None
-    cell = FormulaCell(row, col, dynamic=dynamic, text="=" + text if "[" in text else None)
+    array = None
     if f.get("t") == "array" and f.get("ref"):
         try:
             c1, r1, c2, r2 = range_boundaries(f.get("ref"))
@@ -373,10 +375,12 @@ def _formula(
                 f"{book}: {s.name}!{_letters(col)}{row}: array formula over {f.get('ref')} covers more than "
                 f"{limits.array_cells:,} cells (limit array_cells); refused"
             )
-        cell.array = (r2, c2)
+        array = (r2, c2)
         for r in range(row, r2 + 1):
             spans.setdefault(r, []).append((col, c2))
-    s.formulas[(row, col)] = cell
+    structured = "=" + text if "[" in text else None
+    plain = array is None and not dynamic and structured is None
+    s.formulas[(row, col)] = PLAIN if plain else FormulaCell(array, dynamic, structured)
 
 
 def _letters(col: int) -> str:

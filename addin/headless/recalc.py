@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from addin.headless.engine import FunctionTable, Result, recalculate
+from addin.headless.engine import FunctionTable, Result, gc_paused, recalculate
 from addin.headless.package import Limits
 from addin.headless.values import BookError
 from addin.headless.writer import STRIP, Frozen, write_cached
@@ -79,14 +79,15 @@ def save(result: Result, target: Path, cache: str = "all") -> None:
     """
     if cache not in CACHE_MODES:
         raise BookError(f"cache: {cache!r} is not one of {', '.join(CACHE_MODES)}")
-    updates: dict[str, dict[int, dict[int, Any]]] = defaultdict(lambda: defaultdict(dict))
-    for (sheet, r, c), value in result.values.items():
-        host = (sheet, r, c) in result.host_cells
-        if cache == "all" or (host and not (cache == "libreoffice" and (sheet, r, c) in result.host_arrays)):
-            updates[sheet][r][c] = value
-        else:
-            updates[sheet][r][c] = Frozen(value) if host else STRIP
-    write_cached(result.path, target, updates, result.anchors)
+    with gc_paused():  # a million updates: see recalculate
+        updates: dict[str, dict[int, dict[int, Any]]] = defaultdict(lambda: defaultdict(dict))
+        for (sheet, r, c), value in result.values.items():
+            host = (sheet, r, c) in result.host_cells
+            if cache == "all" or (host and not (cache == "libreoffice" and (sheet, r, c) in result.host_arrays)):
+                updates[sheet][r][c] = value
+            else:
+                updates[sheet][r][c] = Frozen(value) if host else STRIP
+        write_cached(result.path, target, updates, result.anchors)
 
 
 def recalc(
