@@ -119,7 +119,7 @@ class _Call:
     shape: tuple[int, int] | None  # array range size for a whole CSE call
     dynamic: bool
     fallback: int | None = None  # scratch row where the engine computes the call itself
-    refs: list[tuple[int, int, int, int, int] | None] = field(default_factory=list)  # per argument, once
+    refs: list[Any] = field(default_factory=list)  # per argument, once: _compact references
 
 
 class _EngineAnswer:
@@ -266,6 +266,7 @@ def _recalculate(
         progress(run.stats.formulas)
     t3 = time.perf_counter()
     seconds = {"read": t1 - t0, "plan": t2 - t1, "evaluate": t3 - t2}
+    run.release()
     return Result(pkg, values, run.anchors(), run.host_cells, run.host_arrays, volatile, run.stats, seconds, run)
 
 
@@ -455,7 +456,6 @@ class _Run:
         args = [a.strip() for a in inner.split(",")] if inner else []
         if fn.takes is not None and not fn.takes([(self._arg_kind(a, si), a) for a in args]):
             return False
-        self.host_cells.add((self.titles[si], r, c))
         self.calls.append(_Call(len(self.calls), fn, si, r, c, args, True, (si, r, c), None, bool(fc.dynamic)))
         self.stats.host_calls += 1
         return True
@@ -508,7 +508,7 @@ class _Run:
 
     # ------------------------------------------------------------------ passes
 
-    def _schedule(self, exprs: dict[tuple[int, int], _Expr]) -> dict[int, set[int]]:
+    def _schedule(self, exprs: dict[tuple[int, int], _Expr]) -> dict[int, tuple[int, ...]]:
         """The host calls whose inputs are known statically, with the host calls they wait for.
 
         A call is *exact* when every argument is a constant, an input cell (no formula) or a cell
@@ -521,18 +521,18 @@ class _Run:
         if any(c.dynamic and c.whole for c in self.calls):
             return {}
         formula_cells = _FormulaCells(self)
-        writer: dict[tuple[int, int, int], int] = {}
+        writer: dict[int, int] = {}  # _cell_key(sheet, row, col) -> the call writing the cell
         for call in self.calls:
             si, r, c = call.target
             h, w = call.shape or (1, 1)
-            writer.update(((si, r + i, c + j), call.id) for i in range(h) for j in range(w))
-        deps: dict[int, set[int]] = {}
+            writer.update((_cell_key(si, r + i, c + j), call.id) for i in range(h) for j in range(w))
+        deps: dict[int, tuple[int, ...]] = {}
         for call in self.calls:
             if call.fn.fallback:
                 continue  # its fallback is computed by the formula engine, in the passes
             need = self._waits_for(call, exprs, writer, formula_cells)
             if need is not None:
-                deps[call.id] = need
+                deps[call.id] = tuple(need)  # a tuple: 400,000 empty or small sets cost ~80 MB
         changed = True
         while changed:  # a call waiting for a call that is not exact is not exact either
             changed = False
@@ -546,7 +546,7 @@ class _Run:
         self,
         call: _Call,
         exprs: dict[tuple[int, int], _Expr],
-        writer: dict[tuple[int, int, int], int],
+        writer: dict[int, int],
         formula_cells: _FormulaCells,
     ) -> set[int] | None:
         """The host calls whose results ``call`` reads, None when it reads anything else that
@@ -555,13 +555,13 @@ class _Run:
         for j, arg in enumerate(call.args):
             if not arg or (call.id, j) in self.consts:
                 continue
-            ref = call.refs[j]
+            ref = _wide(call.refs[j])
             if ref is None or (ref[3] - ref[1] + 1) * (ref[4] - ref[2] + 1) > 64:
                 return None
             si, r1, c1, r2, c2 = ref
             for rr in range(r1, r2 + 1):
                 for cc in range(c1, c2 + 1):
-                    w_id = writer.get((si, rr, cc))
+                    w_id = writer.get(_cell_key(si, rr, cc))
                     if w_id is not None:
                         need.add(w_id)
                     elif (si, rr, cc) in formula_cells:
@@ -580,9 +580,6 @@ class _Run:
             if call.id not in exact:
                 self._write(call, PENDING)
         self._levels(exact)
-        for call in self.calls:
-            if call.id in exact:
-                seen[call.id] = 0
         for n in range(MAX_PASSES):
             self.model.evaluate()
             self.stats.passes = n + 1
@@ -603,27 +600,27 @@ class _Run:
                 if self.moved:  # an expression argument moved to a region of its new shape
                     self.moved = False
                     continue
-                self._unresolved(seen)
+                self._unresolved(seen, exact)
                 return
             self._run(todo)
         raise BookError(f"{self.pkg.path.name}: catalogue results still changing after {MAX_PASSES} passes (a circular chain?)")
 
-    def _levels(self, exact: dict[int, set[int]]) -> None:
+    def _levels(self, exact: dict[int, tuple[int, ...]]) -> None:
         """The exact calls, each once its dependencies are written (calls waiting for one
         another in a cycle are left to the passes, as any other call)."""
         done: set[int] = set()
         left = [c for c in self.calls if c.id in exact]
         while left:
-            ready = [c for c in left if exact[c.id] <= done]
+            ready = [c for c in left if all(d in done for d in exact[c.id])]
             if not ready:
                 for c in left:
                     del exact[c.id]
                     self._write(c, PENDING)
                 return
-            blocks: dict[tuple[int, int, int, int, int], tuple[Any, str | None]] = {}
+            ranges: dict[Any, Any] = {}
             todo: dict[str, list[tuple[_Call, list[Any]]]] = {}
             for call in ready:
-                todo.setdefault(call.fn.name, []).append((call, self._args(call, {}, blocks)[0]))
+                todo.setdefault(call.fn.name, []).append((call, self._exact_args(call, ranges)))
             self._run(todo)
             done.update(c.id for c in ready)
             left = [c for c in left if c.id not in done]
@@ -639,8 +636,8 @@ class _Run:
                     res = self._value(self.scratch, call.fallback, 6)
                 self._write(call, res)
 
-    def _unresolved(self, seen: dict[int, Any]) -> None:
-        stuck = [c for c in self.calls if c.id not in seen]
+    def _unresolved(self, seen: dict[int, Any], exact: Mapping[int, Any]) -> None:
+        stuck = [c for c in self.calls if c.id not in seen and c.id not in exact]
         if not stuck:
             return
         for c in stuck:
@@ -655,7 +652,7 @@ class _Run:
         out: dict[tuple[int, int], _Expr] = {}
         by_text: dict[str, _Expr] = {}
         for call in self.calls:
-            call.refs = [self._ref(arg, call.sheet) if arg else None for arg in call.args]
+            call.refs = [_compact(self._ref(arg, call.sheet)) if arg else None for arg in call.args]
             for j, arg in enumerate(call.args):
                 if arg and call.refs[j] is None:
                     const = array_literal(arg) if arg.startswith("{") else _literal(arg)
@@ -672,6 +669,9 @@ class _Run:
                         # placed once its shape is known: a value placed earlier could spill over the next
                         e = by_text[formula] = _Expr(formula, self.scratch_rows, 0, (0, 0))
                     out[(call.id, j)] = e
+            # parsed now: only whether each argument was given matters from here on (a
+            # 100,000-row book's 400,000 argument texts are ~80 MB)
+            call.args = [_GIVEN if a else "" for a in call.args]
         return out
 
     def _place_expr(self, e: _Expr, shape: tuple[int, int]) -> None:
@@ -760,14 +760,29 @@ class _Run:
                 values.append(v)
                 fps.append(fp)
                 continue
-            ref = call.refs[j]
-            assert ref is not None
-            if ref not in blocks:
-                blocks[ref] = self._block(ref)
-            block, fp = blocks[ref]
+            key = call.refs[j]
+            assert key is not None
+            if key not in blocks:
+                blocks[key] = self._block(_wide(key))  # type: ignore[arg-type]
+            block, fp = blocks[key]
             values.append(block)
             fps.append(fp)
         return values, fps
+
+    def _exact_args(self, call: _Call, ranges: dict[Any, Any]) -> list[Any]:
+        """An exact call's argument values: no fingerprint (it runs once), one cell read as it
+        is, a range once per level."""
+        values: list[Any] = []
+        for j, key in enumerate(call.refs):
+            if isinstance(key, int):
+                values.append(self._value(key >> 36, (key >> 15) & 0x1FFFFF, key & 0x7FFF))
+            elif key is not None:
+                if key not in ranges:
+                    ranges[key] = self._block(key)[0]
+                values.append(ranges[key])
+            else:
+                values.append(self.consts.get((call.id, j)) if call.args[j] else None)
+        return values
 
     def _block(self, ref: tuple[int, int, int, int, int]) -> tuple[Any, str | None]:
         """The values of a reference (one cell: the value; else rows) and their fingerprint,
@@ -906,13 +921,23 @@ class _Run:
                 break
         self.model.evaluate()
 
+    def release(self) -> None:
+        """Drop what only the evaluation needed (the calls, their references and constants):
+        a 100,000-row book's calls hold ~400 MB that saving the result does not need. The
+        cells of plain host calls join ``host_cells`` here, after the evaluation's peak."""
+        self.host_cells.update((self.titles[c.sheet], c.row, c.col) for c in self.calls if c.whole and c.shape is None)
+        self.calls = []
+        self.spills = {}
+        self.consts = {}
+        self._refs = {}
+
     def _collect(self) -> dict[tuple[str, int, int], Any]:
         out: dict[tuple[str, int, int], Any] = {}
         for name, si, r, c, fc in self._formulas():
             for rr, cc in self._members(r, c, fc):
                 out[(name, rr, cc)] = self._final(si, rr, cc)
-        for call in self.calls:
-            for si, r, c in self.spills.get(call.id, []):
+        for cells in self.spills.values():
+            for si, r, c in cells:
                 out[(self.titles[si], r, c)] = self._final(si, r, c)
         return out
 
@@ -1049,6 +1074,31 @@ class _Merged(Mapping[str, HostFunction]):
 
     def __len__(self) -> int:
         return len(self.own)
+
+
+#: An argument's text once it has been parsed into ``_Call.refs``, a constant or an expression.
+_GIVEN = "(given)"
+
+
+def _cell_key(si: int, r: int, c: int) -> int:
+    """A cell as one int (row below 2^21, column below 2^15): a dict key without a tuple."""
+    return (si << 36) | (r << 15) | c
+
+
+def _compact(ref: tuple[int, int, int, int, int] | None) -> Any:
+    """A reference as kept per argument: one cell as its :func:`_cell_key` (an int, a third of
+    a tuple's memory: a 100,000-row book holds 400,000 of them), a range as the tuple."""
+    if ref is not None and ref[1] == ref[3] and ref[2] == ref[4]:
+        return _cell_key(ref[0], ref[1], ref[2])
+    return ref
+
+
+def _wide(ref: Any) -> tuple[int, int, int, int, int] | None:
+    """The (sheet, row1, col1, row2, col2) form of a :func:`_compact` reference."""
+    if isinstance(ref, int):
+        si, r, c = ref >> 36, (ref >> 15) & 0x1FFFFF, ref & 0x7FFF
+        return si, r, c, r, c
+    return ref
 
 
 def _read_shadows(text: str, sheet: str, names: Mapping[str, int], shadow: Mapping[tuple[int, int, int], int]) -> str:

@@ -136,8 +136,8 @@ def _new_row(row: int, ups: Mapping[int, Any], formulas: set[tuple[int, int]]) -
     return f'<row r="{row}">'.encode() + b"".join(_new(row, c, v, formulas) for c, v in sorted(ups.items())) + b"</row>"
 
 
-def _in_place(inner: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tuple[int, int]]) -> bytes | None:
-    """``sheetData``'s content with every update made in one pass over its formula cells, or
+def _in_place(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tuple[int, int]]) -> list[bytes] | None:
+    """The worksheet with every update made in one pass over its formula cells, or
     None when an update is not a formula cell written as Excel writes one (an array member
     without ``<f>``, a cell without ``r``): :func:`rewrite_sheet` then goes row by row and
     inserts what is missing."""
@@ -169,25 +169,37 @@ def _in_place(inner: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[
         return b"<c" + attrs + t + b">" + m.group(5) + v + b"</c>"
 
     try:
-        out = _FCELL.sub(one, inner)
+        out = [_FCELL.sub(one, chunk) for chunk in _chunks(xml)]
     except _NoRef:
         return None
     return out if found[0] == wanted else None
+
+
+def _chunks(xml: bytes, size: int = 1 << 20) -> Iterator[bytes]:
+    """The part in pieces of about ``size`` bytes cut after a ``</row>`` (a cell never spans
+    two), so a substitution's intermediate pieces stay small for a 100 MB sheet."""
+    pos = 0
+    while pos < len(xml):
+        end = xml.find(b"</row>", pos + size)
+        end = len(xml) if end < 0 else end + len(b"</row>")
+        yield xml[pos:end]
+        pos = end
 
 
 class _NoRef(Exception):
     pass
 
 
-def rewrite_sheet(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tuple[int, int]]) -> bytes:
-    """The worksheet XML with cached values set for ``ups`` ({row: {col: value}})."""
+def rewrite_sheet(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tuple[int, int]]) -> list[bytes]:
+    """The worksheet XML with cached values set for ``ups`` ({row: {col: value}}), in pieces
+    (written one after the other; never joined into one more copy of a large sheet)."""
+    fast = _in_place(xml, ups, formulas)  # formula cells live in sheetData only: the whole part, no copies
+    if fast is not None:
+        return fast  # no cell was added, so <dimension> stands
     data = _DATA.search(xml)
     if data is None:
         raise BookError("internal: worksheet XML without <sheetData> (a namespace prefix the writer does not handle?)")
     inner = data.group(1) or b""
-    fast = _in_place(inner, ups, formulas)
-    if fast is not None:
-        return _dimension(xml[: data.start()], ups) + b"<sheetData>" + fast + b"</sheetData>" + xml[data.end() :]
     out: list[bytes] = []
     rows = sorted(ups)
     k, pos, row = 0, 0, 0
@@ -214,7 +226,7 @@ def rewrite_sheet(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: se
         r, c = min(missing)
         raise BookError(f"internal: formula cell {get_column_letter(c)}{r} not found in the sheet XML")
     body = b"<sheetData>" + b"".join(out) + b"</sheetData>"
-    return _dimension(xml[: data.start()], ups) + body + xml[data.end() :]
+    return [_dimension(xml[: data.start()], ups) + body + xml[data.end() :]]
 
 
 def _dimension(head: bytes, ups: Mapping[int, Mapping[int, Any]]) -> bytes:
@@ -232,9 +244,9 @@ def _dimension(head: bytes, ups: Mapping[int, Mapping[int, Any]]) -> bytes:
     return head[: m.start()] + b'<dimension ref="' + ref + b'"/>' + head[m.end() :]
 
 
-def _members(z: zipfile.ZipFile, replaced: Mapping[str, bytes]) -> Iterator[tuple[zipfile.ZipInfo, bytes]]:
+def _members(z: zipfile.ZipFile, replaced: Mapping[str, list[bytes]]) -> Iterator[tuple[zipfile.ZipInfo, list[bytes]]]:
     for info in z.infolist():
-        yield info, replaced.get(info.filename) if info.filename in replaced else z.read(info)
+        yield info, replaced[info.filename] if info.filename in replaced else [z.read(info)]
 
 
 def _umask() -> int:
@@ -257,8 +269,15 @@ def write_cached(src: Path, dst: Path, updates: Updates, formulas: Mapping[str, 
         fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
         try:
             with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as out:
-                for info, data in _members(z, replaced):
-                    out.writestr(info, data, compress_type=info.compress_type)
+                for info, pieces in _members(z, replaced):
+                    if len(pieces) == 1:
+                        out.writestr(info, pieces[0], compress_type=info.compress_type)
+                        continue
+                    member = zipfile.ZipInfo(info.filename, info.date_time)
+                    member.compress_type, member.external_attr = info.compress_type, info.external_attr
+                    with out.open(member, "w", force_zip64=sum(map(len, pieces)) > 2**31 - 1) as stream:
+                        for piece in pieces:
+                            stream.write(piece)
                 out.close()
                 fh.flush()
                 os.fsync(fh.fileno())
