@@ -280,6 +280,14 @@ def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cac
     stream); with it every ``<c>`` does, for the stored values. Finished rows are dropped as
     the parser goes, so memory stays that of one row.
     """
+    if not cached:
+        with z.open(s.part) as raw:
+            capped = _Capped(raw, limits.part_bytes, f"{book}: sheet {s.name!r}")
+            if _formulas_from_bytes(capped, s, limits, book):
+                if capped.cells > limits.cells:
+                    raise BookError(f"{book}: sheet {s.name!r} has more than {limits.cells:,} cells (limit cells); refused")
+                s.cells, s.error_cells = capped.cells, capped.errors
+                return False
     spans: dict[int, list[tuple[int, int]]] = {}
     need_strings = False
     leaf = "c" if cached else "f"
@@ -356,23 +364,39 @@ def _col(letters: str) -> int:
 def _formula(
     s: SheetInfo, f: Any, row: int, col: int, limits: Limits, book: str, spans: dict[int, list[tuple[int, int]]]
 ) -> None:
-    text = f.text or ""
+    # cm (cell metadata: a dynamic array formula) is an attribute of the cell, not of <f>
+    parent = f.getparent()
+    dynamic = parent is not None and parent.get("cm") is not None
+    _record(s, f.text or "", f.get("t"), f.get("ref"), dynamic, row, col, limits, book, spans)
+
+
+def _record(
+    s: SheetInfo,
+    text: str,
+    kind: str | None,
+    ref: str | None,
+    dynamic: bool,
+    row: int,
+    col: int,
+    limits: Limits,
+    book: str,
+    spans: dict[int, list[tuple[int, int]]],
+) -> None:
+    """Keep one formula: refuse it beyond Excel's length and the array limit, note its array range."""
     if len(text) > limits.formula_chars:
         raise BookError(
             f"{book}: {s.name}!{_letters(col)}{row}: formula of {len(text):,} characters; Excel's limit is {limits.formula_chars:,}"
         )
-    # cm (cell metadata: a dynamic array formula) is an attribute of the cell, not of <f>
-    dynamic = f.getparent() is not None and f.getparent().get("cm") is not None
     array = None
-    if f.get("t") == "array" and f.get("ref"):
+    if kind == "array" and ref:
         try:
-            c1, r1, c2, r2 = range_boundaries(f.get("ref"))
+            c1, r1, c2, r2 = range_boundaries(ref)
         except (ValueError, TypeError):
-            raise BookError(f"{book}: {s.name}!{_letters(col)}{row}: array range {f.get('ref')!r} is not a range") from None
+            raise BookError(f"{book}: {s.name}!{_letters(col)}{row}: array range {ref!r} is not a range") from None
         r2, c2 = r2 or r1, c2 or c1
         if (r2 - row + 1) * (c2 - col + 1) > limits.array_cells:
             raise BookError(
-                f"{book}: {s.name}!{_letters(col)}{row}: array formula over {f.get('ref')} covers more than "
+                f"{book}: {s.name}!{_letters(col)}{row}: array formula over {ref} covers more than "
                 f"{limits.array_cells:,} cells (limit array_cells); refused"
             )
         array = (r2, c2)
@@ -381,6 +405,98 @@ def _formula(
     structured = "=" + text if "[" in text else None
     plain = array is None and not dynamic and structured is None
     s.formulas[(row, col)] = PLAIN if plain else FormulaCell(array, dynamic, structured)
+
+
+# ----------------------------------------------------------------------------- formulas from the bytes
+
+#: A cell whose first child is its formula, as Excel and openpyxl write them (any namespace prefix).
+_CELL_F = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?c\b([^>]*)>\s*<(?:[A-Za-z_][\w.-]*:)?f\b([^>]*?)(?:/>|>([^<]*)</(?:[A-Za-z_][\w.-]*:)?f>)"
+)
+_ANY_F = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+_ATTRS = re.compile(rb'([\w:.-]+)\s*=\s*"([^"]*)"')
+_R_ATTR = re.compile(rb'(?:^|\s)r\s*=\s*"\$?([A-Za-z]{1,3})\$?(\d+)"')
+_CM_ATTR = re.compile(rb'(?:^|\s)cm\s*=\s*"')
+_ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#\d+|lt|gt|amp|quot|apos);")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+#: Bytes read without a row starting before the bytes scan hands the sheet to the XML parser
+#: (whose 10 MB limit on one text run refuses a whitespace bomb).
+_ROW_BYTES = 10 * 2**20
+
+
+def _last_row_start(data: bytes) -> int:
+    """Where the last ``<row`` (or ``<x:row``) tag of ``data`` starts, -1 if none."""
+    best = max(data.rfind(b"<row "), data.rfind(b"<row>"))
+    k = max(data.rfind(b":row "), data.rfind(b":row>"))
+    if k > best:
+        start = data.rfind(b"<", 0, k)
+        if start >= 0 and re.fullmatch(rb"<[A-Za-z_][\w.-]*", data[start:k]):
+            best = start
+    return best
+
+
+def _unescape(text: str) -> str:
+    if "&" not in text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        e = m.group(1)
+        if e[0] == "#":
+            return chr(int(e[2:], 16) if e[1] in "xX" else int(e[1:]))
+        return _NAMED[e]
+
+    return _ENTITY.sub(one, text)
+
+
+def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: str) -> bool:
+    """The sheet's formulas found in its bytes, a block of whole rows at a time (``stream`` is
+    the capped, DTD-checked part). False, with nothing kept, when a formula is not where Excel
+    writes it (first child of its cell): the XML parser then reads the sheet."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    columns: dict[bytes, int] = {}
+    formulas = s.formulas
+    tail = b""
+    while True:
+        chunk = stream.read(1 << 20)
+        data = tail + chunk
+        if chunk:
+            cut = _last_row_start(data)
+            if cut <= 0:
+                if len(data) > _ROW_BYTES:
+                    s.formulas.clear()
+                    return False  # 10 MB without a row boundary: the parser, with its text limit, decides
+                tail = data
+                continue
+            data, tail = data[:cut], data[cut:]
+        found = 0
+        for m in _CELL_F.finditer(data):
+            ref = _R_ATTR.search(m.group(1))
+            if ref is None:
+                return False
+            letters = ref.group(1)
+            col = columns.get(letters)
+            if col is None:
+                col = columns[letters] = _col(letters.decode().upper())
+            raw = m.group(3) or b""
+            found += 1
+            if not m.group(2).strip() and b"[" not in raw and len(raw) <= limits.formula_chars and b"cm" not in m.group(1):
+                formulas[(int(ref.group(2)), col)] = PLAIN  # the common formula: no array, no table, short
+                continue
+            f = dict(_ATTRS.findall(m.group(2))) if m.group(2).strip() else {}
+            text = _unescape(raw.decode("utf-8"))
+            kind, area = f.get(b"t"), f.get(b"ref")
+            dynamic = _CM_ATTR.search(m.group(1)) is not None
+            _record(
+                s, text, kind.decode() if kind else None, area.decode() if area else None,
+                dynamic, int(ref.group(2)), col, limits, book, spans,
+            )  # fmt: skip
+        if found != len(_ANY_F.findall(data)):
+            s.formulas.clear()
+            return False
+        if not chunk:
+            return True
 
 
 def _letters(col: int) -> str:

@@ -168,3 +168,21 @@ def test_the_input_is_never_changed(tmp_path: Path) -> None:
     assert main(["recalc", str(path), "-q"]) == 0
     assert main(["validate", str(path), "-q"]) == 1  # openpyxl stores no values: every cell is "no cached value"
     assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
+
+
+def test_formulas_are_found_however_the_sheet_xml_is_laid_out(tmp_path: Path) -> None:
+    """The fast scan reads formulas from the bytes where Excel writes them (the cell's first
+    child); entities are decoded; a formula elsewhere in its cell (another producer's order)
+    sends the sheet to the XML parser, so nothing is missed either way."""
+    from addin.headless import recalculate
+
+    src = _plain(tmp_path / "src.xlsx", {"A1": 1.0, "B1": '=IF(A1<2,"a&b","c")', "C1": "=A1+1"})
+    assert recalculate(src).cell("S", 1, 2) == "a&b"
+    with zipfile.ZipFile(src) as z:
+        xml = z.read("xl/worksheets/sheet1.xml")
+    moved = xml.replace(b"<f>A1+1</f><v></v>", b"<v>0</v><f>A1+1</f>").replace(b"<f>A1+1</f><v/>", b"<v>0</v><f>A1+1</f>")
+    if moved == xml:  # openpyxl wrote no <v>: put one before the formula
+        moved = xml.replace(b"<f>A1+1</f>", b"<v>0</v><f>A1+1</f>")
+    assert moved != xml
+    res = recalculate(_replace_part(src, tmp_path / "v-first.xlsx", "xl/worksheets/sheet1.xml", moved))
+    assert res.cell("S", 1, 3) == 2.0 and res.cell("S", 1, 2) == "a&b"
