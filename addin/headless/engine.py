@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openpyxl.formula.tokenizer import Token
-
 from addin.headless.formula import (
     HostCall,
     array_literal,
@@ -48,12 +46,11 @@ from addin.headless.formula import (
     host_calls,
     index_ranges,
     intersect,
+    map_ranges,
     needs_dates,
     needs_index_ranges,
     needs_intersection,
-    parse,
     references,
-    render,
     split_ref,
     structured,
 )
@@ -1104,29 +1101,21 @@ def _wide(ref: Any) -> tuple[int, int, int, int, int] | None:
 def _read_shadows(text: str, sheet: str, names: Mapping[str, int], shadow: Mapping[tuple[int, int, int], int]) -> str:
     """A circular cell's formula with each single-cell reference to a circular cell replaced by
     that cell's scratch copy (the previous round's value)."""
-    nodes = parse(text)
     here = names.get(sheet.upper())
 
-    def fix(seq: list[Any]) -> None:
-        for node in seq:
-            if hasattr(node, "args"):
-                for a in node.args:
-                    fix(a)
-            elif isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE:
-                ref = split_ref(node.value.lstrip("@"))
-                m = _PLAIN_CELL.fullmatch(ref[1]) if ref is not None else None
-                if ref is None or m is None:
-                    continue
-                si = names.get(ref[0].upper()) if ref[0] is not None else here
-                col = 0
-                for ch in m.group(1).upper():
-                    col = col * 26 + ord(ch) - 64
-                k = shadow.get((si, int(m.group(2)), col)) if si is not None else None
-                if k is not None:
-                    node.value = f"'{ITERATION}'!$A${k}"
+    def to_shadow(operand: str) -> str | None:
+        ref = split_ref(operand.lstrip("@"))
+        m = _PLAIN_CELL.fullmatch(ref[1]) if ref is not None else None
+        if ref is None or m is None:
+            return None
+        si = names.get(ref[0].upper()) if ref[0] is not None else here
+        col = 0
+        for ch in m.group(1).upper():
+            col = col * 26 + ord(ch) - 64
+        k = shadow.get((si, int(m.group(2)), col)) if si is not None else None
+        return None if k is None else f"'{ITERATION}'!$A${k}"
 
-    fix(nodes)
-    return "=" + render(nodes).lstrip("=")
+    return "=" + map_ranges(text, to_shadow).lstrip("=")
 
 
 def _literal(text: str) -> Any:
@@ -1162,20 +1151,12 @@ def _broadcast(grid: list[list[Any]], i: int, j: int) -> Any:
 
 def _relocate(expr: str, sheet: str) -> str:
     """An argument expression moved to the scratch sheet: sheet-less references get the formula's sheet."""
-    nodes = parse("=" + expr)
 
-    def fix(seq: list[Any]) -> None:
-        for node in seq:
-            if hasattr(node, "args"):
-                for a in node.args:
-                    fix(a)
-            elif isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE:
-                ref = split_ref(node.value.lstrip("@"))
-                if ref is not None and ref[0] is None:
-                    node.value = f"{quote_sheet(sheet)}!{ref[1]}"
+    def qualified(operand: str) -> str | None:
+        ref = split_ref(operand.lstrip("@"))
+        return f"{quote_sheet(sheet)}!{ref[1]}" if ref is not None and ref[0] is None else None
 
-    fix(nodes)
-    return render(nodes)
+    return map_ranges("=" + expr, qualified).lstrip("=")
 
 
 def _evaluate(fn: HostFunction, calls: list[list[Any]]) -> list[Any]:

@@ -16,6 +16,7 @@ the tokens; :func:`parse` nests them into :class:`Call` nodes. Two uses:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,20 +306,32 @@ def function_keys(text: str) -> set[str]:
     return {bare_name(m) for m in re.findall(r"([A-Za-z_][\w.]*)\(", outside)}
 
 
+def _range_tokens(seq: list[Any]) -> Iterator[Token]:
+    """Every reference or name operand token of parsed nodes, calls' arguments included."""
+    for node in seq:
+        if isinstance(node, Call):
+            for a in node.args:
+                yield from _range_tokens(a)
+        elif isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE:
+            yield node
+
+
+def map_ranges(text: str, change: Any) -> str:
+    """The formula with each reference or name operand replaced by ``change(operand)``, where
+    that is not None (the text as it was when nothing changed)."""
+    nodes = parse(text)
+    changed = False
+    for tok in _range_tokens(nodes):
+        new = change(tok.value)
+        if new is not None:
+            tok.value = new
+            changed = True
+    return formula(nodes) if changed else text
+
+
 def references(text: str) -> list[str]:
     """Every reference or name operand of a formula, as written (for dependency closures)."""
-    out: list[str] = []
-
-    def walk(seq: list[Any]) -> None:
-        for node in seq:
-            if isinstance(node, Call):
-                for a in node.args:
-                    walk(a)
-            elif isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE:
-                out.append(node.value.lstrip("@"))
-
-    walk(parse(text))
-    return out
+    return [tok.value.lstrip("@") for tok in _range_tokens(parse(text))]
 
 
 # ----------------------------------------------------------------------------- the 1900 date system
@@ -427,22 +440,7 @@ def array_literal(text: str) -> list[list[Any]] | None:
 def structured(text: str, resolve: Any) -> str:
     """The formula with every structured reference (``Table1[#Totals]``, ``[col3]``) replaced by
     ``resolve(reference)``, the A1 range it stands for (left as written where that is None)."""
-    nodes = parse(text)
-    changed = [False]
-
-    def walk(seq: list[Any]) -> None:
-        for node in seq:
-            if isinstance(node, Call):
-                for a in node.args:
-                    walk(a)
-            elif isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE:
-                a1 = resolve(node.value)
-                if a1 is not None:
-                    node.value = a1
-                    changed[0] = True
-
-    walk(nodes)
-    return formula(nodes) if changed[0] else text
+    return map_ranges(text, resolve)
 
 
 def broadcast(text: str, rows: int, cols: int) -> str:

@@ -22,7 +22,7 @@ import math
 import re
 from typing import Any
 
-from addin.headless.values import ExcelError
+from addin.headless.values import ExcelError, logical
 
 _LT, _EQ, _GT, _MISMATCH = -1, 0, 1, 2
 _NA = "#N/A"
@@ -132,27 +132,21 @@ def _result(v: Any) -> Any:
     return 0.0 if v is None else v  # a blank cell found by a lookup shows 0
 
 
-def _truthy(v: Any, default: bool) -> bool | ExcelError:
+def _as_number(v: Any) -> Any:
+    """One argument as a number where it is numeric text (Excel reads "2" as 2), else as it is."""
     v = _scalar(v)
-    if v is None:
-        return default
-    if isinstance(v, ExcelError):
-        return v
     if isinstance(v, str):
-        up = v.strip().upper()
-        return ExcelError("#VALUE!") if up not in ("TRUE", "FALSE") else up == "TRUE"
-    return bool(v)
+        try:
+            return float(v)
+        except ValueError:
+            return ExcelError("#VALUE!")
+    return v
 
 
 def _index(v: Any) -> int | ExcelError:
-    v = _scalar(v)
+    v = _as_number(v)
     if isinstance(v, ExcelError):
         return v
-    if isinstance(v, str):
-        try:
-            v = float(v)
-        except ValueError:
-            return ExcelError("#VALUE!")
     if v is None or not math.isfinite(float(v)):
         return ExcelError("#VALUE!")
     return math.trunc(float(v))
@@ -170,7 +164,7 @@ def _vh(args: list[Any], vertical: bool) -> Any:
     n = _index(args[2])
     if isinstance(n, ExcelError):
         return n
-    approx = _truthy(args[3], True) if len(args) == 4 and args[3] is not None else True
+    approx = logical(args[3], True) if len(args) == 4 and args[3] is not None else True
     if isinstance(approx, ExcelError):
         return approx
     if n < 1:
@@ -240,14 +234,9 @@ def _match(args: list[Any]) -> Any:
     vec = _vector(args[1])
     if vec is None:
         return ExcelError(_NA)
-    kind = _scalar(args[2]) if len(args) == 3 and args[2] is not None else 1.0
+    kind = _as_number(args[2]) if len(args) == 3 and args[2] is not None else 1.0
     if isinstance(kind, ExcelError):
         return kind
-    if isinstance(kind, str):
-        try:
-            kind = float(kind)
-        except ValueError:
-            return ExcelError("#VALUE!")
     t = float(kind)
     i = approximate(vec, x) if t > 0 else descending(vec, x) if t < 0 else exact(vec, x)
     return ExcelError(_NA) if i < 0 else float(i + 1)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from addin.headless.values import ExcelError
+from addin.headless.values import ExcelError, logical
 
 _NA = ExcelError("#N/A")
 #: A column whose part not explained by the columns before it is below this share of its norm
@@ -45,19 +45,6 @@ def _numbers(v: Any) -> np.ndarray | ExcelError:
                 return ExcelError("#VALUE!", "LINEST and TREND need numbers in every cell of known_y's and known_x's")
             out[i, j] = x
     return out
-
-
-def _flag(v: Any, default: bool) -> bool | ExcelError:
-    if isinstance(v, list):
-        v = v[0][0]
-    if v is None:
-        return default
-    if isinstance(v, ExcelError):
-        return v
-    if isinstance(v, str):
-        up = v.strip().upper()
-        return up == "TRUE" if up in ("TRUE", "FALSE") else ExcelError("#VALUE!")
-    return bool(v)
 
 
 class _Fit:
@@ -153,8 +140,8 @@ def _linest(args: list[Any]) -> Any:
     prep = _prepare(args[0], args[1] if len(args) > 1 else None)
     if isinstance(prep, ExcelError):
         return prep
-    const = _flag(args[2], True) if len(args) > 2 else True
-    stats = _flag(args[3], False) if len(args) > 3 else False
+    const = logical(args[2], True) if len(args) > 2 else True
+    stats = logical(args[3], False) if len(args) > 3 else False
     if isinstance(const, ExcelError):
         return const
     if isinstance(stats, ExcelError):
@@ -174,7 +161,7 @@ def _trend(args: list[Any]) -> Any:
     prep = _prepare(args[0], args[1] if len(args) > 1 else None)
     if isinstance(prep, ExcelError):
         return prep
-    const = _flag(args[3], True) if len(args) > 3 else True
+    const = logical(args[3], True) if len(args) > 3 else True
     if isinstance(const, ExcelError):
         return const
     y, x, as_row = prep
@@ -232,22 +219,20 @@ def _slope_intercept(y_arg: Any, x_arg: Any) -> tuple[float, float] | ExcelError
     return m, float(y.mean() - m * x.mean())
 
 
-def slope(calls: list[list[Any]]) -> list[Any]:
-    """SLOPE(known_y's, known_x's) (Microsoft, "SLOPE function")."""
-    out: list[Any] = []
-    for args in calls:
-        r = _slope_intercept(*args) if len(args) == 2 else ExcelError("#VALUE!")
-        out.append(r if isinstance(r, ExcelError) else r[0])
-    return out
+def _line_part(part: int, name: str) -> Any:
+    def evaluate(calls: list[list[Any]]) -> list[Any]:
+        out: list[Any] = []
+        for args in calls:
+            r = _slope_intercept(*args) if len(args) == 2 else ExcelError("#VALUE!", f"{name} takes known_y's, known_x's")
+            out.append(r if isinstance(r, ExcelError) else r[part])
+        return out
+
+    evaluate.__doc__ = f"""{name}(known_y's, known_x's) (Microsoft, "{name} function")."""
+    return evaluate
 
 
-def intercept(calls: list[list[Any]]) -> list[Any]:
-    """INTERCEPT(known_y's, known_x's) (Microsoft, "INTERCEPT function")."""
-    out: list[Any] = []
-    for args in calls:
-        r = _slope_intercept(*args) if len(args) == 2 else ExcelError("#VALUE!")
-        out.append(r if isinstance(r, ExcelError) else r[1])
-    return out
+slope = _line_part(0, "SLOPE")
+intercept = _line_part(1, "INTERCEPT")
 
 
 def forecast(calls: list[list[Any]]) -> list[Any]:

@@ -61,3 +61,18 @@ def quote_sheet(sheet: str) -> str:
     """The sheet name as a formula writes it: quoted (with ' doubled) unless it is a plain word."""
     plain = sheet.replace("_", "a").replace(".", "a").isalnum() and not sheet[:1].isdigit()
     return sheet if plain else "'" + sheet.replace("'", "''") + "'"
+
+
+def logical(value: Any, default: bool) -> bool | ExcelError:
+    """A TRUE/FALSE argument as Excel's functions read it: a blank is ``default``, a number is
+    TRUE unless 0, the text TRUE/FALSE in any case; other text is #VALUE!, an error stays."""
+    if isinstance(value, list):
+        value = value[0][0] if value and value[0] else None
+    if value is None:
+        return default
+    if isinstance(value, ExcelError):
+        return value
+    if isinstance(value, str):
+        up = value.strip().upper()
+        return up == "TRUE" if up in ("TRUE", "FALSE") else ExcelError("#VALUE!")
+    return bool(value)
