@@ -509,11 +509,13 @@ class _Run:
         """The host calls whose inputs are known statically, with the host calls they wait for.
 
         A call is *exact* when every argument is a constant, an input cell (no formula) or a cell
-        another exact call writes: it is evaluated once, in the pass after the calls it waits
-        for were written, and its arguments are read once. Any other call (an argument that is a
-        formula, an expression, a large range, or a dependency that is not exact) is evaluated
-        whenever its arguments' values change, as before. Books with dynamic-array host calls
-        (whose spill cells are written as results) are all evaluated the second way.
+        another exact call writes: it is evaluated once, after the calls it waits for (level by
+        level, before the formula engine's first evaluation: none of its inputs needs one), and
+        its arguments are read once. Any other call (an argument that is a formula, an
+        expression, a range of more than 64 cells, a dependency that is not exact, a function
+        with a fallback) is evaluated in the passes, whenever its arguments' values change.
+        Books with dynamic-array host calls (whose spill cells are written as results) are all
+        evaluated the second way.
         """
         if any(c.dynamic and c.whole for c in self.calls):
             return {}
