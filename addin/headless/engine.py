@@ -554,7 +554,15 @@ class _Run:
         for j, arg in enumerate(call.args):
             if not arg or (call.id, j) in self.consts:
                 continue
-            ref = _wide(call.refs[j])
+            key = call.refs[j]
+            if isinstance(key, int):  # one cell, the common argument
+                w_id = writer.get(key)
+                if w_id is not None:
+                    need.add(w_id)
+                elif (key >> 36, (key >> 15) & 0x1FFFFF, key & 0x7FFF) in formula_cells:
+                    return None
+                continue
+            ref = _wide(key)
             if ref is None or (ref[3] - ref[1] + 1) * (ref[4] - ref[2] + 1) > 64:
                 return None
             si, r1, c1, r2, c2 = ref
@@ -706,9 +714,13 @@ class _Run:
         """(sheet, row1, col1, row2, col2) of a reference or range name, else None (memoised)."""
         m = _PLAIN_CELL.fullmatch(text)
         if m is not None:  # the common argument, B2 or $B$2: parsed each time, not memoised
-            col = 0
-            for ch in m.group(1).upper():
-                col = col * 26 + ord(ch) - 64
+            letters = m.group(1)
+            col = _COLUMNS.get(letters)
+            if col is None:
+                col = 0
+                for ch in letters.upper():
+                    col = col * 26 + ord(ch) - 64
+                _COLUMNS[letters] = col
             row = int(m.group(2))
             return sheet, row, col, row, col
         key = (text, sheet)
@@ -1074,6 +1086,9 @@ class _Merged(Mapping[str, HostFunction]):
     def __len__(self) -> int:
         return len(self.own)
 
+
+#: Column letters seen in references, as numbers.
+_COLUMNS: dict[str, int] = {}
 
 #: An argument's text once it has been parsed into ``_Call.refs``, a constant or an expression.
 _GIVEN = "(given)"

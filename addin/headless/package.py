@@ -542,16 +542,17 @@ def engine_copy(src: Path, dst: Path, limits: Limits, capped: frozenset[str] = f
             if info.filename in once:
                 continue  # read through the cap by scan already (a name held twice is read again)
             with z.open(info) as raw:
-                capped = _Capped(raw, limits.part_bytes, f"{src.name}: {info.filename}")
-                while chunk := capped.read(1 << 20):
+                stream = _Capped(raw, limits.part_bytes, f"{src.name}: {info.filename}")
+                while chunk := stream.read(1 << 20):
                     if info.filename.endswith(".rels") and b'Target="/' in chunk:
                         fix = True
         if not fix:
             return src
-        with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as out:
+        # a temporary file the engine reads once: stored, not compressed again
+        with zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as out:
             for info in z.infolist():
                 data = z.read(info)
                 if info.filename.endswith(".rels") and b'Target="/' in data:
                     data = _relative_targets(data, posixpath.dirname(posixpath.dirname(info.filename)) or ".")
-                out.writestr(info, data)
+                out.writestr(info, data, compress_type=zipfile.ZIP_STORED)
     return dst

@@ -161,7 +161,11 @@ def _in_place(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tu
             return m.group(0)
         found[0] += 1
         value = cols[col]
-        attrs = _T.sub(b"", m.group(1) + m.group(4))
+        attrs = m.group(1) + m.group(4)
+        if b't="' in attrs:
+            attrs = _T.sub(b"", attrs)
+        if type(value) is float and math.isfinite(value):  # the common value: a number, no type attribute
+            return b"<c" + attrs + b">" + m.group(5) + b"<v>" + repr(value).encode() + b"</v></c>"
         if isinstance(value, Frozen):  # stored as a constant: the formula goes
             t, v = serialize(value.value)
             return b"<c" + attrs + t + b">" + v + b"</c>"

@@ -127,7 +127,10 @@ def _stack(
     if not (isinstance(result, list) and len(result) == len(members)):
         return False
     for k, row in zip(members, result):
-        out[k] = _from_udf([row] if isinstance(row, list) else row)
+        if type(row) is list and len(row) == 1 and type(row[0]) is float and math.isfinite(row[0]):
+            out[k] = row[0]  # the common row: one finite number, nothing to convert
+        else:
+            out[k] = _from_udf([row] if isinstance(row, list) else row)
     return True
 
 
