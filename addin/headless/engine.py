@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from addin.headless.circular import ITERATION
 from addin.headless.formula import (
+    PLAIN_CELL,
     HostCall,
     array_literal,
     bare_name,
@@ -58,7 +60,6 @@ from addin.headless.package import Limits, Package, engine_copy, scan
 from addin.headless.tables import mention, resolve
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 
-_PLAIN_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 #: A defined name that is a constant (``Rate = 0.07``, ``"EUR"``, ``TRUE``): IronCalc loads it but gives #NAME?.
 _CONSTANT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE', re.I)
 _VOLATILE = re.compile(r"\b(NOW|TODAY|RAND|RANDBETWEEN|RANDARRAY)\s*\(", re.I)
@@ -71,8 +72,6 @@ ARRAYS = "__clearquote_args"
 #: One call with plain arguments: the function's name, and arguments without parentheses,
 #: strings, arrays or brackets (what needs no rewrite and no tokenizer).
 _PLAIN_CALL = re.compile(r"^=\s*([A-Za-z_][\w.]*)\(([^()\"'{}\[\]#]*)\)\s*$")
-#: The previous round's values of circular cells under iterative calculation.
-ITERATION = "__clearquote_iteration"
 #: A pending host result, as text nobody types: calls whose arguments hold it wait for the next pass.
 PENDING = "\u2063clearquote:pending"
 MAX_PASSES = 64
@@ -712,7 +711,7 @@ class _Run:
 
     def _ref(self, text: str, sheet: int) -> tuple[int, int, int, int, int] | None:
         """(sheet, row1, col1, row2, col2) of a reference or range name, else None (memoised)."""
-        m = _PLAIN_CELL.fullmatch(text)
+        m = PLAIN_CELL.fullmatch(text)
         if m is not None:  # the common argument, B2 or $B$2: parsed each time, not memoised
             letters = m.group(1)
             col = _COLUMNS.get(letters)
@@ -886,51 +885,11 @@ class _Run:
         out = self._collect()
         circular = [k for k, v in out.items() if isinstance(v, ExcelError) and v.code == "#CIRC!"]
         if circular:
-            self._circular(circular)
+            from addin.headless.circular import settle
+
+            settle(self, circular)
             out = self._collect()
         return out
-
-    def _circular(self, cells: list[tuple[str, int, int]]) -> None:
-        """Circular references as Excel treats them ("Remove or allow a circular reference").
-
-        With iterative calculation off (the default), Excel leaves the cells of a circular chain,
-        and what it feeds, at 0; the engine's #CIRC! becomes 0, with the reason. With it on
-        (``<calcPr iterate="1">``), the chain is recalculated from 0 until no cell moves by more
-        than ``iterateDelta`` or ``iterateCount`` rounds are done: each circular cell's formula
-        reads the previous round's values of the others from scratch cells (Jacobi iteration;
-        a circular cell referred to inside a range keeps #CIRC!).
-        """
-        at = [(self.index[t], r, c) for t, r, c in cells if t in self.index]
-        if not self.pkg.iterate:
-            for si, r, c in at:
-                self._put(si, r, c, 0.0)
-                self.reasons[(si, r, c)] = "a circular reference: Excel shows 0 while iterative calculation is off"
-            return
-        self.model.add_sheet(ITERATION)
-        shadow_sheet = len(self.model.get_worksheets_properties()) - 1
-        self.titles.append(ITERATION)
-        shadow = {key: k + 1 for k, key in enumerate(at)}
-        for si, r, c in at:
-            self.model.update_cell_with_number(shadow_sheet, shadow[(si, r, c)], 1, 0.0)
-        for si, r, c in at:
-            text = self.model.get_cell_formula(si, r, c)
-            if text:
-                new = _read_shadows(text, self.titles[si], self.names, shadow)
-                with contextlib.suppress(Exception):
-                    self.model.update_cell_with_formula(si, r, c, new)
-        for _ in range(max(self.pkg.iterate_count, 1)):
-            self.model.evaluate()
-            change = 0.0
-            for key, k in shadow.items():
-                v = self.model.get_cell_value(*key)
-                old = self.model.get_cell_value(shadow_sheet, k, 1)
-                if isinstance(v, float) and isinstance(old, float):
-                    change = max(change, abs(v - old))
-                    self.model.update_cell_with_number(shadow_sheet, k, 1, v)
-            self.stats.iterations += 1
-            if change < self.pkg.iterate_delta:
-                break
-        self.model.evaluate()
 
     def release(self) -> None:
         """Drop what only the evaluation needed (the calls, their references and constants):
@@ -1113,26 +1072,6 @@ def _wide(ref: Any) -> tuple[int, int, int, int, int] | None:
         si, r, c = ref >> 36, (ref >> 15) & 0x1FFFFF, ref & 0x7FFF
         return si, r, c, r, c
     return ref
-
-
-def _read_shadows(text: str, sheet: str, names: Mapping[str, int], shadow: Mapping[tuple[int, int, int], int]) -> str:
-    """A circular cell's formula with each single-cell reference to a circular cell replaced by
-    that cell's scratch copy (the previous round's value)."""
-    here = names.get(sheet.upper())
-
-    def to_shadow(operand: str) -> str | None:
-        ref = split_ref(operand.lstrip("@"))
-        m = _PLAIN_CELL.fullmatch(ref[1]) if ref is not None else None
-        if ref is None or m is None:
-            return None
-        si = names.get(ref[0].upper()) if ref[0] is not None else here
-        col = 0
-        for ch in m.group(1).upper():
-            col = col * 26 + ord(ch) - 64
-        k = shadow.get((si, int(m.group(2)), col)) if si is not None else None
-        return None if k is None else f"'{ITERATION}'!$A${k}"
-
-    return "=" + map_ranges(text, to_shadow).lstrip("=")
 
 
 def _literal(text: str) -> Any:

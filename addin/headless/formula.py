@@ -139,6 +139,10 @@ def significant(seq: list[Any]) -> list[Any]:
     return [n for n in seq if not (isinstance(n, Token) and n.type == Token.WSPACE)]
 
 
+#: A single-cell reference without a sheet, B2 or $B$2 (the common argument).
+PLAIN_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
+
+
 def split_ref(text: str) -> tuple[str | None, str] | None:
     """``'My sheet'!$A$1:B2`` -> ("My sheet", "$A$1:B2"); None if not an A1 reference."""
     m = _REF.match(text.strip())
