@@ -102,12 +102,12 @@ def reference(path: Path) -> dict[str, Any]:
     wf = openpyxl.load_workbook(path, data_only=False)
     wv = openpyxl.load_workbook(path, data_only=True)
     epoch = wv.epoch.year == 1904
-    _RAW.clear()
+    sixty: set[tuple[str, int, int]] = set()  # cells whose stored value is serial 60 (see _stored)
     try:
         from addin.headless.package import scan
 
         for sheet in scan(path, cached=True).sheets:
-            _RAW.update(((sheet.name, r, c), v) for (r, c), v in sheet.cached.items() if v == 60.0)
+            sixty.update((sheet.name, r, c) for (r, c), v in sheet.cached.items() if v == 60.0)
     except Exception:  # a book the engine's reader refuses: openpyxl's reading stands
         pass
     cells: dict[tuple[str, int, int], Any] = {}
@@ -120,9 +120,9 @@ def reference(path: Path) -> dict[str, Any]:
                     c1, r1, c2, r2 = range_boundaries(v.ref)
                     for r in range(r1, r2 + 1):
                         for cc in range(c1, c2 + 1):
-                            cells.setdefault((ws.title, r, cc), _stored(vs.cell(r, cc), epoch))
+                            cells.setdefault((ws.title, r, cc), _stored(vs.cell(r, cc), epoch, sixty))
                 elif isinstance(v, DataTableFormula) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
-                    cells.setdefault((ws.title, c.row, c.column), _stored(vs.cell(c.row, c.column), epoch))
+                    cells.setdefault((ws.title, c.row, c.column), _stored(vs.cell(c.row, c.column), epoch, sixty))
     try:
         from addin.headless import recalculate
 
@@ -132,28 +132,20 @@ def reference(path: Path) -> dict[str, Any]:
     return {"epoch_1904": epoch, "cells": [[*k, v, k in volatile] for k, v in cells.items()]}
 
 
-def _stored(cell: Any, epoch: bool) -> list[Any]:
+def _stored(cell: Any, epoch: bool, sixty: set[tuple[str, int, int]]) -> list[Any]:
     if cell.data_type == "e":
         return ["err", str(cell.value).upper()]
     if isinstance(cell.value, (datetime, date, dtime, timedelta)) and not epoch:
         # openpyxl turns a date-formatted serial into a datetime, and 59 and 60 both into
-        # 1900-02-28 (Python's calendar has no 29 February 1900): the serial is read back as
-        # stored, from the cell's <v>
-        raw = _raw_serial(cell)
-        if raw is not None:
-            return ["num", raw]
+        # 1900-02-28 (Python's calendar has no 29 February 1900): ``sixty`` holds the cells
+        # whose <v> is 60
+        from openpyxl.utils.datetime import to_excel
+
+        serial = float(to_excel(cell.value))
+        if serial == 59.0 and (cell.parent.title, cell.row, cell.column) in sixty:
+            serial = 60.0
+        return ["num", serial]
     return norm(cell.value, epoch)
-
-
-def _raw_serial(cell: Any) -> float | None:
-    from openpyxl.utils.datetime import to_excel
-
-    serial = float(to_excel(cell.value))
-    return 60.0 if serial == 59.0 and _RAW.get((cell.parent.title, cell.row, cell.column)) == 60.0 else serial
-
-
-#: Raw cached serials of the book being read (filled by :func:`reference`), for :func:`_raw_serial`.
-_RAW: dict[tuple[str, int, int], float] = {}
 
 
 def strip(src: Path, dst: Path, ref: dict[str, Any]) -> None:
