@@ -28,8 +28,8 @@ def _books(folder: Path, n: int) -> list[str]:
 
 
 def _recalc_all(books: list[str], client: Any) -> None:
-    from addin.cli.workbook import _recalc_task
     from addin.cli.cluster import run_tasks
+    from addin.cli.workbook import _recalc_task
 
     out = run_tasks(client, _recalc_task, books, None, False, "libreoffice", label="book")
     assert all(r[2] is None for r in out)
