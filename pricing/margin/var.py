@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pricing._typing import FloatArray
-from pricing.accel.fused import FusedScenarios
 from pricing.errors import PricingInputError, parse_choice
+from pricing.fused import FusedScenarios
 from pricing.margin.addons import backtest_exceptions
 from pricing.margin.engine import Contributions
 from pricing.margin.quantile import check_alpha, tail_count, tail_indices
