@@ -189,8 +189,4 @@ def signatures() -> list[tuple[str, str, str]]:
     return out
 
 
-def is_catalogue(name: str) -> bool:
-    return bare_name(name) in CATALOGUE_FUNCTIONS
-
-
 CATALOGUE_FUNCTIONS = CatalogueFunctions()

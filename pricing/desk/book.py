@@ -79,10 +79,20 @@ class Book:
         source : str
             How the table is named in errors (a file name).
 
+        Returns
+        -------
+        Book
+
         Raises
         ------
         BookError
             Naming the row (header = row 1) and the column.
+
+        Examples
+        --------
+        >>> b = Book.from_table([["Instrument", "Quantity"], ["BTC-25SEP26-60000-C", -5], [None, None]])
+        >>> len(b.positions), b.positions.names[0]
+        (1, 'BTC-25SEP26-60000-C')
         """
         if len(rows) == 1 and len(rows[0]) == 1 and str(rows[0][0]).strip().lower() in ("none", "empty"):
             return cls.empty()

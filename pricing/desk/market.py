@@ -276,6 +276,11 @@ def chain_file_rows(raw: bytes, name: str, as_of: datetime | None = None) -> lis
     ------
     MarketError
         Naming the file and its first bad row or field.
+
+    Notes
+    -----
+    CSV: the bundled Deribit layout (``pricing.chain.CSV_COLUMNS``); JSON: read by
+    :func:`pricing.chain.book_summary_rows`, the one reader of Deribit's book summaries.
     """
     suffix = Path(name).suffix.lower()
     if suffix == ".json":
