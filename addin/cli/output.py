@@ -11,7 +11,7 @@ from addin.tables import write_atomic as write_atomic
 
 
 class Exit(IntEnum):
-    """Exit codes, the same for every command (README, "Exit codes")."""
+    """Exit codes, the same for every command (docs/cli.md, "Exit codes")."""
 
     OK = 0
     FAILED = 1  # validate found mismatches, or some quote rows failed

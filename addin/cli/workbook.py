@@ -1,6 +1,6 @@
 """The workbook commands of ``clearquote``: recalc, validate, demo, quote, functions.
 
-Exit codes (README): 0 done; 1 validate found mismatches, or a quote/pricing error;
+Exit codes (docs/cli.md): 0 done; 1 validate found mismatches, or a quote/pricing error;
 2 bad input (not a workbook, missing sheet, circular reference, unknown function, bad
 option) with nothing written; 3 recalculated and written, but formulas read input cells that
 hold error values (listed).
