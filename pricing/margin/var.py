@@ -252,7 +252,12 @@ class ScenarioVarModel:
 
 
 def hvar_model(
-    alpha: float = 0.995, *, measure: str = "var", horizon_days: int = 2, lookback_years: float = 5.0, **kwargs: Any
+    alpha: float = ScenarioVarModel.alpha,
+    *,
+    measure: str = ScenarioVarModel.measure,
+    horizon_days: int = ScenarioParams.horizon_days,
+    lookback_years: float = ScenarioParams.lookback_years,
+    **kwargs: Any,
 ) -> ScenarioVarModel:
     """Historical-simulation VaR (plain, unfiltered) with the stressed set for APC."""
     params = ScenarioParams(horizon_days=horizon_days, lookback_years=lookback_years, include_stress=True, **kwargs)
@@ -260,12 +265,12 @@ def hvar_model(
 
 
 def fhs_model(
-    alpha: float = 0.995,
+    alpha: float = ScenarioVarModel.alpha,
     *,
-    measure: str = "var",
-    horizon_days: int = 2,
-    lookback_years: float = 5.0,
-    ewma_lambda: float = 0.97,
+    measure: str = ScenarioVarModel.measure,
+    horizon_days: int = ScenarioParams.horizon_days,
+    lookback_years: float = ScenarioParams.lookback_years,
+    ewma_lambda: float = ScenarioParams.ewma_lambda,
     **kwargs: Any,
 ) -> ScenarioVarModel:
     """Filtered historical simulation (EWMA λ = 0.97 by default) with the stressed set for APC."""
@@ -281,12 +286,12 @@ def fhs_model(
 
 
 def mc_model(
-    alpha: float = 0.995,
+    alpha: float = ScenarioVarModel.alpha,
     *,
-    measure: str = "var",
-    horizon_days: int = 2,
-    n_paths: int = 10_000,
-    seed: int = 20_240_617,
+    measure: str = ScenarioVarModel.measure,
+    horizon_days: int = ScenarioParams.horizon_days,
+    n_paths: int = McParams.n_paths,
+    seed: int = McParams.seed,
     **kwargs: Any,
 ) -> ScenarioVarModel:
     """Monte Carlo VaR: Student-t innovations, EWMA vol, fixed seed (deterministic)."""
@@ -295,7 +300,11 @@ def mc_model(
 
 
 def model_from_scenarios(
-    scenarios: ScenarioSet, alpha: float = 0.995, *, measure: str = "var", rule: str = "sticky_moneyness"
+    scenarios: ScenarioSet,
+    alpha: float = ScenarioVarModel.alpha,
+    *,
+    measure: str = ScenarioVarModel.measure,
+    rule: str = ScenarioVarModel.rule,
 ) -> ScenarioVarModel:
     """A VaR model on a given scenario set."""
     if len(scenarios) < 1:
