@@ -8,6 +8,7 @@ Thread-safe: a host that quotes and fills from several threads shares one book.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,12 @@ class Book:
             raise BookError(str(exc)) from None
 
     @property
+    def fills(self) -> tuple[Portfolio, ...]:
+        """Each fill applied since the start, in order."""
+        with self._lock:
+            return tuple(self._fills)
+
+    @property
     def positions(self) -> Portfolio:
         """Everything held now: the start, then each fill in order (no netting)."""
         with self._lock:
@@ -135,7 +142,7 @@ class Book:
         except PricingInputError as exc:
             raise BookError(f"fill: {exc}") from None
         qty = [float(leg.ratio) for leg in legs]
-        if any(q != q or q in (float("inf"), float("-inf")) for q in qty):
+        if not all(math.isfinite(q) for q in qty):
             raise BookError(f"fill: quantities must be finite numbers, got {qty}")
         part = from_contracts(contracts, qty)
         with self._lock:
