@@ -97,7 +97,7 @@ class Guard:
 
         xlwings Server parses and converts a request's arguments and result on its event loop:
         a 200,000-cell call stalled every other user's one-cell call for seconds (light p99
-        25 s under ``python -m bench server``). A body over :data:`LARGE_BYTES` is
+        25 s under ``clearquote bench-server``). A body over :data:`LARGE_BYTES` is
         authenticated here with the same token check, and the raw bytes go to a worker, which
         parses, checks, runs and serialises it and answers as xlwings Server would (Excel
         errors as Office.js error values), unless the call makes or reads a handle (handles
