@@ -74,9 +74,42 @@ def _check(portfolio: Portfolio, market: Market) -> FloatArray:
 def position_state(portfolio: Portfolio, market: Market) -> PositionState:
     """Forward, vol, USD value and deltas of each position at ``market.as_of``.
 
+    Parameters
+    ----------
+    portfolio : Portfolio
+        Positions (contracts, + long); none may have expired at the market's time.
+    market : Market
+        Must carry a surface for every underlying of the portfolio.
+
+    Returns
+    -------
+    PositionState
+        Per position: ``t_years`` (ACT/365), ``forward`` and ``spot`` (USD), ``vol`` (decimal),
+        ``value_usd``, ``delta_coin``, ``delta_premium_adjusted``, ``vega_usd`` (per 1.00 vol),
+        all for the position's whole quantity.
+
+    Raises
+    ------
+    PricingInputError
+        An expired position or an underlying the market does not carry, named.
+
+    Notes
+    -----
+    Options by Black-76 at rate 0 on the surface's forward and vol (:mod:`pricing.black`).
     ``delta_coin`` is dV_USD/dF x units (coins of underlying), the exposure concentration and
     SPAN use; ``delta_premium_adjusted`` is the coin-denominated delta Deribit reports for
     inverse options (dV/dF - V/F per coin of premium), used by the Deribit roll shock.
+
+    Examples
+    --------
+    >>> from pricing.daycount import utc
+    >>> from pricing.instruments import OptionContract
+    >>> from pricing.portfolio import from_contracts
+    >>> from pricing.surface import flat_surface
+    >>> m = Market(utc(2026, 8, 21, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
+    >>> st = position_state(from_contracts([OptionContract("BTC", utc(2026, 9, 20, 8), 60_000.0, 1, "inverse")], [2.0]), m)
+    >>> round(float(st.t_years[0]) * 365, 6), float(st.vol[0]), bool(st.value_usd[0] > 0)
+    (30.0, 0.6, True)
     """
     t = _check(portfolio, market)
     n = len(portfolio)
@@ -103,7 +136,28 @@ def position_state(portfolio: Portfolio, market: Market) -> PositionState:
 
 
 def underlying_rows(underlyings: tuple[str, ...], portfolio: Portfolio) -> np.ndarray:
-    """Index into ``underlyings`` of each position's underlying (a named error if one is missing)."""
+    """Index into ``underlyings`` of each position's underlying.
+
+    Parameters
+    ----------
+    underlyings : tuple of str
+        The rows of a per-underlying table (a scenario set's underlyings, say).
+    portfolio : Portfolio
+
+    Returns
+    -------
+    ndarray of int64
+        One index per position.
+
+    Raises
+    ------
+    PricingInputError
+        An underlying of the portfolio missing from ``underlyings``, named.
+
+    Notes
+    -----
+    One dictionary lookup per distinct underlying, then a vectorised gather over the positions.
+    """
     lookup = {u: i for i, u in enumerate(underlyings)}
     missing = [u for u in portfolio.underlyings if u not in lookup]
     if missing:
@@ -120,6 +174,23 @@ def underlying_rows(underlyings: tuple[str, ...], portfolio: Portfolio) -> np.nd
 
 
 def expand(values: FloatArray, underlyings: tuple[str, ...], portfolio: Portfolio) -> FloatArray:
-    """Per-underlying rows ``values[u, s]`` to per-position rows (P, S)."""
+    """Per-underlying rows ``values[u, s]`` to per-position rows (P, S).
+
+    Parameters
+    ----------
+    values : ndarray, shape (U, S)
+        One row per entry of ``underlyings``.
+    underlyings : tuple of str
+    portfolio : Portfolio
+
+    Returns
+    -------
+    ndarray, shape (P, S)
+        Row p is the row of position p's underlying.
+
+    Notes
+    -----
+    ``values[underlying_rows(underlyings, portfolio)]``; an empty portfolio gives (0, S).
+    """
     index = underlying_rows(underlyings, portfolio)
     return np.asarray(values)[index] if index.size else np.zeros((0, np.shape(values)[1]))

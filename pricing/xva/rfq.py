@@ -83,10 +83,28 @@ class RequestError(PricingInputError):
 
 @lru_cache(maxsize=65_536)
 def contract_of(name: str, settle: str = "inverse") -> Contract:
-    """The contract of a Deribit instrument name (``settle``: inverse or linear), parsed once per process.
+    """The contract of a Deribit instrument name, parsed once per process.
 
-    Quote books repeat instrument names; parsing each distinct name once keeps a 100k-row
-    book's parse cost at its distinct names.
+    Parameters
+    ----------
+    name : str
+        ``BTC-25SEP26-60000-C``, ``BTC-27DEC26``, ``BTC-PERPETUAL`` (upper case).
+    settle : {"inverse", "linear"}
+
+    Returns
+    -------
+    OptionContract or FutureContract
+
+    Notes
+    -----
+    Quote books repeat instrument names; caching each distinct name keeps a 100k-row book's
+    parse cost at its distinct names (:func:`pricing.instruments.parse_instrument_name`).
+
+    Examples
+    --------
+    >>> c = contract_of("BTC-25SEP26-60000-C")
+    >>> c.strike, c.cp, c.settle, contract_of("BTC-25SEP26-60000-C") is c
+    (60000.0, 1, 'inverse', True)
     """
     return parse_instrument_name(name, settle)
 
@@ -108,6 +126,26 @@ class RowFields:
 
 def read_row(row: Mapping[str, Any], where: str = "rfqs, row 2") -> RowFields:
     """Read one RFQ row (keys: instrument or legs, side, quantity or notional_usd, settle).
+
+    Parameters
+    ----------
+    row : mapping
+        Column name (any case) to cell value; ``legs`` is ``NAME:ratio;NAME:ratio``.
+    where : str
+        How the row is named in messages.
+
+    Returns
+    -------
+    RowFields
+
+    Notes
+    -----
+    The only reader of the ``legs`` text; nothing here needs a market (see :func:`resolve_request`).
+
+    Examples
+    --------
+    >>> read_row({"Legs": "btc-25sep26-60000-c:1;BTC-25SEP26-70000-C:-1", "side": "BUY", "quantity": 3}).legs
+    (('BTC-25SEP26-60000-C', 1.0), ('BTC-25SEP26-70000-C', -1.0))
 
     Raises
     ------
@@ -158,6 +196,23 @@ def read_row(row: Mapping[str, Any], where: str = "rfqs, row 2") -> RowFields:
 
 def resolve_request(fields: RowFields, market: Market, where: str = "rfqs, row 2") -> RfqRequest:
     """The request of read fields on ``market``: contracts, live legs, size in contracts.
+
+    Parameters
+    ----------
+    fields : RowFields
+        From :func:`read_row` or a typed request.
+    market : Market
+        Its underlyings and as-of time decide which legs are live.
+    where : str
+        How the request is named in messages.
+
+    Returns
+    -------
+    RfqRequest
+
+    Notes
+    -----
+    A notional is converted to contracts at the first leg's spot: ``quantity = notional_usd / S``.
 
     Raises
     ------

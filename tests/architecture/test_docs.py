@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 import pricing
-from pricing import desk
+from pricing import desk, positions
 from pricing.chain import book_summary_rows
 from pricing.daycount import days_to_years, option_times
 from pricing.desk import config as desk_config
@@ -48,6 +48,12 @@ ENTRY_POINTS = [
     desk_request.resolve,
     desk.Desk.quote,
     desk.Book.from_table,
+    rfq.contract_of,
+    rfq.read_row,
+    rfq.resolve_request,
+    positions.position_state,
+    positions.underlying_rows,
+    positions.expand,
     *(
         f
         for n, f in inspect.getmembers(adjustments, inspect.isfunction)
