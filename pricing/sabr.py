@@ -14,12 +14,14 @@ with :math:`z = \\frac{\\nu}{\\alpha}(FK)^{(1-\\beta)/2}\\ln(F/K)` and
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from pricing._typing import ArrayLike, FloatArray
+from pricing.lsq import LsqResult, levenberg_marquardt
 
 
 def hagan_lognormal_vol(
@@ -73,6 +75,24 @@ class SabrSmile:
         return {"alpha": self.alpha, "beta": self.beta, "rho": self.rho, "nu": self.nu}
 
 
+def _log(x: FloatArray) -> FloatArray:
+    """ln x element by element through libm, not numpy's SIMD log: numpy picks its exp/log code
+    by instruction set (AVX2, AVX-512: results differ in the last bit), libm does not on x86-64."""
+    return np.fromiter((math.log(v) for v in x.tolist()), dtype=np.float64, count=x.size)
+
+
+def _forward_jacobian(residuals: Callable[[FloatArray], FloatArray], p: FloatArray) -> FloatArray:
+    """Forward differences with steps fixed by p alone (so the same bits wherever run)."""
+    base = residuals(p)
+    cols = []
+    for j in range(p.size):
+        step = 1.4901161193847656e-08 * max(abs(float(p[j])), 1e-3)  # sqrt(eps) relative
+        bumped = p.copy()
+        bumped[j] += step
+        cols.append((residuals(bumped) - base) / (bumped[j] - p[j]))
+    return np.stack(cols, axis=1)
+
+
 def fit_sabr(
     k: ArrayLike, vol: ArrayLike, forward: float, t_years: float, *, beta: float = 1.0, weights: ArrayLike | None = None
 ) -> SabrSmile:
@@ -80,44 +100,56 @@ def fit_sabr(
 
     beta = 1 (lognormal backbone) is the default for crypto, whose smiles are quoted in
     log-moneyness and move roughly sticky-moneyness; any beta in [0, 1] is accepted.
+    Nine starts in (rho, nu), the best wins (ties to the earlier start); each runs the
+    deterministic :func:`pricing.lsq.levenberg_marquardt` (no BLAS; the Hagan formula's logs
+    through libm), so the fit does not depend on the CPU's BLAS kernels or SIMD width.
     """
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta: must be in [0, 1], got {beta!r}")
     kk = np.asarray(k, dtype=np.float64)
     vv = np.asarray(vol, dtype=np.float64)
-    ww = (
-        np.ones_like(kk)
-        if weights is None
-        else np.asarray(weights, dtype=np.float64) / np.mean(np.asarray(weights, dtype=np.float64))
-    )
-    strikes = forward * np.exp(kk)
+    ww = np.ones_like(kk) if weights is None else np.asarray(weights, dtype=np.float64)
+    sqrt_w = np.sqrt(ww / (math.fsum(ww.tolist()) / ww.size))
     atm = float(np.interp(0.0, kk, vv)) if kk.min() <= 0 <= kk.max() else float(np.median(vv))
-    alpha0 = atm * forward ** (1.0 - beta)
+    one_b = 1.0 - beta
+    # Everything that does not depend on (alpha, rho, nu) is computed once: ln(F/K) = -k, and
+    # (FK)^((1-beta)/2) = exp((1-beta)/2 (2 ln F + k)), exactly 1 for beta = 1.
+    log_fk = -kk
+    fk_pow = (
+        np.ones_like(kk)
+        if one_b == 0.0
+        else np.fromiter((math.exp(0.5 * one_b * (2.0 * math.log(forward) + v)) for v in kk.tolist()), np.float64, kk.size)
+    )
+    lf2 = log_fk * log_fk
+    denom = fk_pow * (1.0 + one_b * one_b / 24.0 * lf2 + one_b**4 / 1920.0 * lf2 * lf2)
+    alpha0 = atm * math.exp(one_b * math.log(forward))
 
     def residuals(p: FloatArray) -> FloatArray:
-        model = hagan_lognormal_vol(forward, strikes, t_years, p[0], beta, p[1], p[2])
-        return (model - vv) * np.sqrt(ww)
+        alpha, rho, nu = float(p[0]), float(p[1]), float(p[2])
+        z = nu / alpha * fk_pow * log_fk
+        near = np.abs(z) < 1e-7
+        zs = np.where(near, 1.0, z)
+        x = _log((np.sqrt(1.0 - 2.0 * rho * zs + zs * zs) + zs - rho) / (1.0 - rho))
+        ratio = np.where(near, 1.0 - 0.5 * rho * z, zs / x)
+        corr = (
+            1.0
+            + (
+                one_b * one_b * alpha * alpha / (24.0 * fk_pow * fk_pow)
+                + rho * beta * nu * alpha / (4.0 * fk_pow)
+                + (2.0 - 3.0 * rho * rho) / 24.0 * nu * nu
+            )
+            * t_years
+        )
+        return (alpha / denom * ratio * corr - vv) * sqrt_w
 
-    best = None
+    lo = np.array([1e-8, -0.999, 1e-6])
+    hi = np.array([np.inf, 0.999, 50.0])
+    best: LsqResult | None = None
     for rho0 in (-0.3, 0.0, 0.3):
         for nu0 in (0.5, 1.5, 4.0):
-            res = least_squares(
-                residuals, [alpha0, rho0, nu0], bounds=([1e-8, -0.999, 1e-6], [np.inf, 0.999, 50.0]), method="trf", x_scale="jac"
-            )
+            res = levenberg_marquardt(residuals, lambda p: _forward_jacobian(residuals, p), np.array([alpha0, rho0, nu0]), lo, hi)
             if best is None or res.cost < best.cost * (1.0 - 1e-9):  # ties: the earlier start
                 best = res
     assert best is not None
-    # Polished to machine precision, so the result is the optimum, not a loose stopping point.
-    polished = least_squares(
-        residuals,
-        best.x,
-        bounds=([1e-8, -0.999, 1e-6], [np.inf, 0.999, 50.0]),
-        method="trf",
-        x_scale="jac",
-        ftol=1e-15,
-        xtol=1e-15,
-        gtol=1e-15,
-        max_nfev=2000,
-    )
-    a, r, n = map(float, polished.x if polished.cost <= best.cost else best.x)
+    a, r, n = map(float, best.x)
     return SabrSmile(a, beta, r, n, float(forward), float(t_years))
