@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pricing.chain import OptionChain, chains_from_rows, load_bundled_chain
+from pricing.chain import CSV_COLUMNS, OptionChain, chains_from_rows, load_bundled_chain
 from pricing.errors import DataError, PricingInputError
 from pricing.margin.addons import AddOnParams
 from pricing.margin.deribit import DeribitModel, DeribitParams
@@ -159,7 +159,9 @@ def make_market(chain: Any, history: Any = None, smile: Any = None) -> MarketBun
                 f"market: {text!r} is not a chain range, 'bundled[:{'|'.join(BUNDLED_DATES)}]' or a CQ.MARKET handle"
             )
     else:
-        t = table(cells, "chain")
+        # The header is checked before any row is read: a range that is not a chain (a column
+        # of a million numbers) is refused at once, not after a million rows become dicts.
+        t = table(cells, "chain", required=CSV_COLUMNS)
         key = content_key("chain", cells, model)
 
         def build() -> MarketBundle:
