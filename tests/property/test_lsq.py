@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,3 +109,41 @@ def test_svi_fit_is_a_pure_function_of_its_inputs() -> None:
     first = fit_svi(q.k, q.vols, q.t_years, weights=q.vegas)
     again = fit_svi(q.k.copy(), q.vols.copy(), q.t_years, weights=q.vegas.copy())
     assert first == again
+
+
+def _sabr_objective(beta: float):  # type: ignore[no-untyped-def]
+    from pricing.sabr import _SabrObjective
+
+    q = _quotes(6)
+    one_b = 1.0 - beta
+    fk_pow = np.exp(0.5 * one_b * (2.0 * np.log(q.forward) + q.k))
+    ob2, lf2 = one_b * one_b, q.k * q.k
+    denom = fk_pow * (1.0 + ob2 / 24.0 * lf2 + ob2 * ob2 / 1920.0 * lf2 * lf2)
+    obj = _SabrObjective(
+        q.vols, np.ones_like(q.k), fk_pow * -q.k, denom, ob2 / (24.0 * fk_pow**2), beta / (4.0 * fk_pow), q.t_years
+    )
+    return obj, q, 0.5 * q.forward**one_b
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 0.0])
+def test_sabr_objective_is_hagans_formula_and_its_jacobian_exact(beta: float) -> None:
+    """The fit's residuals equal pricing.sabr.hagan_lognormal_vol (the smile the surface then
+    evaluates) to a few ulp, and its exact Jacobian equals central differences."""
+    from pricing.sabr import hagan_lognormal_vol
+
+    obj, q, alpha = _sabr_objective(beta)
+    for p in ([alpha, -0.2, 1.3], [alpha * 1.2, 0.3, 0.4], [alpha * 0.8, -0.7, 5.0]):
+        x = np.array(p)
+        model = hagan_lognormal_vol(q.forward, q.forward * np.exp(q.k), q.t_years, x[0], beta, x[1], x[2])
+        np.testing.assert_allclose(obj.residuals(x), model - q.vols, rtol=0, atol=1e-14)
+        jac = obj.jacobian(x)
+        fd = np.empty_like(jac)
+        for j in range(3):
+            h = 1e-4 * abs(x[j])
+            up, dn = x.copy(), x.copy()
+            up[j] += h
+            dn[j] -= h
+            fd[:, j] = (obj.residuals(up) - obj.residuals(dn)) / (2.0 * h)
+        # Central differences at h = 1e-4 relative err by ~h^2 (1e-8) of the column's scale;
+        # measured 3e-10 at beta = 1 and 3e-8 at beta = 0.5 (the rho column): 1e-7 bounds both.
+        np.testing.assert_allclose(jac, fd, atol=1e-7 * np.abs(jac).max())
