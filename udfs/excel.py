@@ -127,8 +127,13 @@ def _cells(value: Any, name: str, convert: Any, dtype: Any, fill: Any) -> Field:
     for i, row in enumerate(rows):
         for j, cell in enumerate(row):
             try:
-                key = (type(cell), cell, math.copysign(1.0, cell) if type(cell) is float else 1.0)
-                done = seen.get(key)
+                # An error cell is its own key: two #N/A cells may carry different reasons.
+                key = (
+                    None
+                    if isinstance(cell, XlError)
+                    else (type(cell), cell, math.copysign(1.0, cell) if isinstance(cell, float) else 1.0)
+                )
+                done = None if key is None else seen.get(key)
             except TypeError:  # an unhashable cell (a nested list): converted on its own
                 key, done = None, None
             if done is None:

@@ -260,11 +260,8 @@ def instrument(name: Any, headers: Any = False) -> list[list[Any]]:
     # float's sign, since 0.0 == -0.0 but their texts differ).
     seen: dict[tuple[type, Any, float], list[Any]] = {}
     for cell in cells:
-        key = (
-            (type(cell), cell, math.copysign(1.0, cell) if type(cell) is float else 1.0)
-            if isinstance(cell, (str, float, int, type(None)))
-            else None
-        )
+        plain = isinstance(cell, (str, float, int, type(None))) and not isinstance(cell, XlError)
+        key = (type(cell), cell, math.copysign(1.0, cell) if isinstance(cell, float) else 1.0) if plain else None
         if key is not None and key in seen:
             rows.append(list(seen[key]))
             continue

@@ -59,15 +59,23 @@ def per_cell(fn: Callable[..., float], *fields: Field) -> list[list[Any]]:
     out = np.full(shape, np.nan)
     errs = errors.copy()
     ok = np.nonzero(errors == None)  # noqa: E711
+    if not all(np.asarray(v).dtype == np.float64 for v in values):  # not all numbers: cell by cell
+        for idx in zip(*ok):
+            try:
+                out[idx] = fn(*(v[idx] for v in values))
+            except (PricingInputError, DataError) as exc:
+                errs[idx] = XlError("#NUM!", str(exc))
+        return output(out, errs)
     # The formula runs once per distinct combination of inputs (a whole column usually shares
-    # its rates and tenor), found on the float bit patterns so that -0.0 and 0.0 stay apart.
+    # its rates and tenor), found on the float bit patterns so that -0.0 and 0.0 stay apart;
+    # it gets numpy scalars, as cell by cell, so division by zero stays inf/NaN (-> #NUM!).
     bits = np.stack([np.asarray(v[ok], dtype=np.float64).view(np.int64) for v in values], axis=-1)
     combos, where = _distinct_rows(bits)
     results = np.full(len(combos), np.nan)
     problems: list[XlError | None] = [None] * len(combos)
     for n, combo in enumerate(combos.view(np.float64)):
         try:
-            results[n] = fn(*(float(x) for x in combo))
+            results[n] = fn(*combo)
         except (PricingInputError, DataError) as exc:
             problems[n] = XlError("#NUM!", str(exc))
     out[ok] = results[where]
