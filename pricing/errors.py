@@ -70,7 +70,11 @@ _REASON_TEXT = {
 
 def reason_texts(codes: IntArray | Iterable[int]) -> list[str]:
     """Human-readable text of each reason code, in order (flattened)."""
-    return [Reason(int(c)).text for c in np.asarray(codes).ravel()]
+    flat = np.asarray(codes).ravel()
+    # One lookup per distinct code, not per cell: a column of a million prices has a few codes.
+    distinct, where = np.unique(flat, return_inverse=True)
+    texts = [Reason(int(c)).text for c in distinct]
+    return [texts[i] for i in where.ravel().tolist()]
 
 
 def parse_choice(value: object, field: str, choices: Mapping[str, T]) -> T:

@@ -14,12 +14,13 @@ with :math:`z = \\frac{\\nu}{\\alpha}(FK)^{(1-\\beta)/2}\\ln(F/K)` and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from pricing._typing import ArrayLike, FloatArray
+from pricing.lsq import LsqResult, levenberg_marquardt
 
 
 def hagan_lognormal_vol(
@@ -34,7 +35,11 @@ def hagan_lognormal_vol(
     fk_pow = (f * k) ** (0.5 * one_b)
     z = nu / alpha * fk_pow * log_fk
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.log((np.sqrt(1.0 - 2.0 * rho * z + z * z) + z - rho) / (1.0 - rho))
+        # x(z) = ln((D + z - rho) / (1 - rho)), D = sqrt(1 - 2 rho z + z^2), written as log1p of
+        # (z + D - 1) / (1 - rho) with D - 1 = (z^2 - 2 rho z) / (D + 1): no cancellation near the
+        # money, where the plain form loses eps / |z| of relative accuracy.
+        root = np.sqrt(1.0 - 2.0 * rho * z + z * z)
+        x = np.log1p((z + (z * z - 2.0 * rho * z) / (root + 1.0)) / (1.0 - rho))
         # z / x(z) -> 1 at the money; the series 1 - rho z / 2 keeps it smooth near z = 0.
         ratio = np.where(np.abs(z) < 1e-7, 1.0 - 0.5 * rho * z, z / x)
     denom = fk_pow * (1.0 + one_b**2 / 24.0 * log_fk**2 + one_b**4 / 1920.0 * log_fk**4)
@@ -73,6 +78,70 @@ class SabrSmile:
         return {"alpha": self.alpha, "beta": self.beta, "rho": self.rho, "nu": self.nu}
 
 
+def _log1p(x: FloatArray) -> FloatArray:
+    """ln(1 + x) element by element through libm, not numpy's SIMD code: numpy picks its
+    transcendental code by instruction set (AVX2, AVX-512: results differ in the last bit),
+    libm does not on x86-64."""
+    return np.fromiter((math.log1p(v) for v in x.tolist()), dtype=np.float64, count=x.size)
+
+
+#: Below this |z| the ratio z / x(z) and its derivatives come from their series (Hagan 2002):
+#: z/x = 1 - rho z/2 + (2 - 3 rho^2) z^2/12 + O(z^3). At 1e-4 the series' truncation (~z^3)
+#: and the closed form's cancellation (~eps / z^2) are both ~1e-8 relative.
+_Z_SERIES = 1e-4
+
+
+@dataclass(frozen=True)
+class _SabrObjective:
+    """Residuals of the SABR fit (beta fixed) and their exact Jacobian in (alpha, rho, nu).
+
+    Everything that does not depend on the parameters is computed once (``scale`` =
+    (FK)^((1-beta)/2) ln(F/K), so z = nu / alpha * scale; ``denom``, ``c1``, ``c2`` of Hagan's
+    formula); the one transcendental left, x(z), goes through libm (:func:`_log1p`).
+    """
+
+    vol: FloatArray
+    sqrt_w: FloatArray
+    scale: FloatArray
+    denom: FloatArray
+    c1: FloatArray
+    c2: FloatArray
+    t: float
+
+    def _parts(self, p: FloatArray) -> tuple[float, float, float, FloatArray, FloatArray, FloatArray, FloatArray, float]:
+        alpha, rho, nu = float(p[0]), float(p[1]), float(p[2])
+        z = nu / alpha * self.scale
+        near = np.abs(z) < _Z_SERIES
+        zs = np.where(near, 1.0, z)
+        root = np.sqrt(1.0 - 2.0 * rho * zs + zs * zs)
+        arg = root + zs - rho
+        x = _log1p((zs + (zs * zs - 2.0 * rho * zs) / (root + 1.0)) / (1.0 - rho))  # as in hagan_lognormal_vol
+        q = 2.0 - 3.0 * rho * rho
+        ratio = np.where(near, 1.0 - 0.5 * rho * z + q * z * z / 12.0, zs / x)
+        # d ratio / dz and d ratio / d rho, with dx/dz = 1/root and dx/drho = (-z/root - 1)/arg + 1/(1 - rho).
+        dx_drho = (-zs / root - 1.0) / arg + 1.0 / (1.0 - rho)
+        dr_dz = np.where(near, -0.5 * rho + q * z / 6.0, (x - zs / root) / (x * x))
+        dr_drho = np.where(near, -0.5 * z - 0.5 * rho * z * z, -zs / (x * x) * dx_drho)
+        return alpha, rho, nu, z, ratio, dr_dz, dr_drho, q
+
+    def residuals(self, p: FloatArray) -> FloatArray:
+        alpha, rho, nu, _, ratio, _, _, q = self._parts(p)
+        corr = 1.0 + (self.c1 * alpha * alpha + self.c2 * rho * nu * alpha + q / 24.0 * nu * nu) * self.t
+        return (alpha / self.denom * ratio * corr - self.vol) * self.sqrt_w
+
+    def jacobian(self, p: FloatArray) -> FloatArray:
+        alpha, rho, nu, z, ratio, dr_dz, dr_drho, q = self._parts(p)
+        corr = 1.0 + (self.c1 * alpha * alpha + self.c2 * rho * nu * alpha + q / 24.0 * nu * nu) * self.t
+        dc_dalpha = (2.0 * self.c1 * alpha + self.c2 * rho * nu) * self.t
+        dc_drho = (self.c2 * nu * alpha - 0.25 * rho * nu * nu) * self.t
+        dc_dnu = (self.c2 * rho * alpha + q / 12.0 * nu) * self.t
+        lead = alpha / self.denom
+        d_alpha = ratio * corr / self.denom + lead * (dr_dz * (-z / alpha) * corr + ratio * dc_dalpha)
+        d_rho = lead * (dr_drho * corr + ratio * dc_drho)
+        d_nu = lead * (dr_dz * (z / nu) * corr + ratio * dc_dnu)
+        return np.stack([d_alpha, d_rho, d_nu], axis=1) * self.sqrt_w[:, None]
+
+
 def fit_sabr(
     k: ArrayLike, vol: ArrayLike, forward: float, t_years: float, *, beta: float = 1.0, weights: ArrayLike | None = None
 ) -> SabrSmile:
@@ -80,44 +149,43 @@ def fit_sabr(
 
     beta = 1 (lognormal backbone) is the default for crypto, whose smiles are quoted in
     log-moneyness and move roughly sticky-moneyness; any beta in [0, 1] is accepted.
+    Nine starts in (rho, nu), the best wins (ties to the earlier start); each runs the
+    deterministic :func:`pricing.lsq.levenberg_marquardt` with the exact Jacobian (no BLAS; the
+    Hagan formula's logs through libm), so the fit does not depend on the CPU's BLAS kernels or
+    SIMD width.
     """
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta: must be in [0, 1], got {beta!r}")
     kk = np.asarray(k, dtype=np.float64)
     vv = np.asarray(vol, dtype=np.float64)
-    ww = (
-        np.ones_like(kk)
-        if weights is None
-        else np.asarray(weights, dtype=np.float64) / np.mean(np.asarray(weights, dtype=np.float64))
-    )
-    strikes = forward * np.exp(kk)
+    ww = np.ones_like(kk) if weights is None else np.asarray(weights, dtype=np.float64)
+    sqrt_w = np.sqrt(ww / (math.fsum(ww.tolist()) / ww.size))
     atm = float(np.interp(0.0, kk, vv)) if kk.min() <= 0 <= kk.max() else float(np.median(vv))
-    alpha0 = atm * forward ** (1.0 - beta)
+    one_b = 1.0 - beta
+    # Everything that does not depend on (alpha, rho, nu) is computed once: ln(F/K) = -k, and
+    # (FK)^((1-beta)/2) = exp((1-beta)/2 (2 ln F + k)), exactly 1 for beta = 1.
+    log_fk = -kk
+    fk_pow = (
+        np.ones_like(kk)
+        if one_b == 0.0
+        else np.fromiter((math.exp(0.5 * one_b * (2.0 * math.log(forward) + v)) for v in kk.tolist()), np.float64, kk.size)
+    )
+    lf2 = log_fk * log_fk
+    ob2 = one_b * one_b
+    denom = fk_pow * (1.0 + ob2 / 24.0 * lf2 + ob2 * ob2 / 1920.0 * lf2 * lf2)
+    alpha0 = atm * math.exp(one_b * math.log(forward))
+    objective = _SabrObjective(
+        vv, sqrt_w, fk_pow * log_fk, denom, ob2 / (24.0 * fk_pow * fk_pow), beta / (4.0 * fk_pow), float(t_years)
+    )
 
-    def residuals(p: FloatArray) -> FloatArray:
-        model = hagan_lognormal_vol(forward, strikes, t_years, p[0], beta, p[1], p[2])
-        return (model - vv) * np.sqrt(ww)
-
-    best = None
+    lo = np.array([1e-8, -0.999, 1e-6])
+    hi = np.array([np.inf, 0.999, 50.0])
+    best: LsqResult | None = None
     for rho0 in (-0.3, 0.0, 0.3):
         for nu0 in (0.5, 1.5, 4.0):
-            res = least_squares(
-                residuals, [alpha0, rho0, nu0], bounds=([1e-8, -0.999, 1e-6], [np.inf, 0.999, 50.0]), method="trf", x_scale="jac"
-            )
+            res = levenberg_marquardt(objective.residuals, objective.jacobian, np.array([alpha0, rho0, nu0]), lo, hi)
             if best is None or res.cost < best.cost * (1.0 - 1e-9):  # ties: the earlier start
                 best = res
     assert best is not None
-    # Polished to machine precision, so the result is the optimum, not a loose stopping point.
-    polished = least_squares(
-        residuals,
-        best.x,
-        bounds=([1e-8, -0.999, 1e-6], [np.inf, 0.999, 50.0]),
-        method="trf",
-        x_scale="jac",
-        ftol=1e-15,
-        xtol=1e-15,
-        gtol=1e-15,
-        max_nfev=2000,
-    )
-    a, r, n = map(float, polished.x if polished.cost <= best.cost else best.x)
+    a, r, n = map(float, best.x)
     return SabrSmile(a, beta, r, n, float(forward), float(t_years))

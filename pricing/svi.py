@@ -10,12 +10,13 @@ Quantitative Finance 14(1), 2014, eq. 2.1):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from pricing._typing import ArrayLike, FloatArray
+from pricing.lsq import LsqResult, levenberg_marquardt
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,14 @@ class SviSmile:
     def total_variance(self, k: ArrayLike) -> FloatArray:
         """w(k) for log-moneyness k = ln(K/F)."""
         x = np.asarray(k, dtype=np.float64) - self.m
-        return self.a + self.b * (self.rho * x + np.sqrt(x * x + self.sigma**2))
+        return self.a + self.b * (self.rho * x + np.sqrt(x * x + self.sigma * self.sigma))
 
     def derivatives(self, k: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(w, w', w'') at k."""
         x = np.asarray(k, dtype=np.float64) - self.m
-        root = np.sqrt(x * x + self.sigma**2)
+        root = np.sqrt(x * x + self.sigma * self.sigma)
         w = self.a + self.b * (self.rho * x + root)
-        return w, self.b * (self.rho + x / root), self.b * self.sigma**2 / root**3
+        return w, self.b * (self.rho + x / root), self.b * self.sigma * self.sigma / (root * root * root)
 
     def implied_vol(self, k: ArrayLike) -> FloatArray:
         return np.sqrt(np.maximum(self.total_variance(k), 0.0) / self.t_years)
@@ -70,13 +71,84 @@ def penalty_grid(k: FloatArray) -> FloatArray:
 #: valley: when |k - m| << sigma the smile is a parabola, and (a, b, sigma, m) trade off along it
 #: with no change in the fit (measured on the bundled chains: 1e-15 noise in the inputs moved
 #: fitted parameters by up to 34%). The penalty selects the smallest-sigma member of that
-#: family; at 1e-5 it left the mean fit error unchanged to 0.01 vol point and brought the
-#: parameters' sensitivity to 1e-15 input noise to ~1e-4 relative (worst expiry, bundled chains).
+#: family; at 1e-5 it left the mean fit error unchanged to 0.01 vol point.
 SVI_RIDGE = 1e-5
 
-#: Two fits whose costs differ by less than this (relative) are ties: the earlier start wins,
-#: so noise in the last bits never flips the choice between two basins.
+#: Two fits whose costs differ by less than this (relative) are ties: the earlier start wins.
 _TIE = 1e-9
+
+#: Weight of the no-arbitrage penalties (density g < 0 on the grid, Lee's wing bound) against
+#: residuals in vol.
+_PENALTY = 10.0
+
+#: Floor on total variance inside the fit (the model vol is sqrt(max(w, floor) / T)).
+_W_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class _SviObjective:
+    """Residuals of the raw-SVI fit and their exact Jacobian, in IEEE basic operations only
+    (+, -, x, /, sqrt, max), so that the fit is the same on every CPU (:mod:`pricing.lsq`)."""
+
+    k: FloatArray
+    vol: FloatArray
+    sqrt_w: FloatArray
+    grid: FloatArray
+    t: float
+    ridge: float
+
+    def _smile(self, p: FloatArray, k: FloatArray) -> tuple[FloatArray, ...]:
+        a, b, rho, m, sigma = (float(v) for v in p)
+        x = k - m
+        s2 = sigma * sigma
+        root = np.sqrt(x * x + s2)
+        w = a + b * (rho * x + root)
+        w1 = b * (rho + x / root)
+        r3 = root * root * root
+        w2 = b * s2 / r3
+        # d/d(a, b, rho, m, sigma) of w, w' and w'' (columns).
+        one, zero = np.ones_like(k), np.zeros_like(k)
+        dw = np.stack([one, rho * x + root, b * x, -b * (rho + x / root), b * sigma / root], axis=1)
+        dw1 = np.stack([zero, rho + x / root, b + zero, -b * s2 / r3, -b * x * sigma / r3], axis=1)
+        r5 = r3 * root * root
+        dw2 = np.stack([zero, s2 / r3, zero, 3.0 * b * s2 * x / r5, b * (2.0 * sigma / r3 - 3.0 * sigma * s2 / r5)], axis=1)
+        return w, w1, w2, dw, dw1, dw2
+
+    def _density(self, p: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Gatheral-Jacquier g on the grid and dg/dp."""
+        k = self.grid
+        w, w1, w2, dw, dw1, dw2 = self._smile(p, k)
+        lead = 1.0 - k * w1 / (2.0 * w)
+        g = lead * lead - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
+        kc, wc, w1c = k[:, None], w[:, None], w1[:, None]
+        dlead = -0.5 * kc * (dw1 * wc - w1c * dw) / (wc * wc)
+        dg = 2.0 * lead[:, None] * dlead - 0.5 * w1c * dw1 * (1.0 / wc + 0.25) + 0.25 * w1c * w1c * dw / (wc * wc) + 0.5 * dw2
+        return g, dg
+
+    def residuals(self, p: FloatArray) -> FloatArray:
+        w = self._smile(p, self.k)[0]
+        model = np.sqrt(np.maximum(w, _W_FLOOR) / self.t)
+        g = self._density(p)[0]
+        b, rho = float(p[1]), float(p[2])
+        wing = max(b * (1.0 + abs(rho)) - 4.0 / self.t, 0.0)
+        return np.concatenate(
+            [(model - self.vol) * self.sqrt_w, _PENALTY * np.maximum(-g, 0.0), [_PENALTY * wing], self.ridge * p[[4, 3]]]
+        )
+
+    def jacobian(self, p: FloatArray) -> FloatArray:
+        w, _, _, dw, _, _ = self._smile(p, self.k)
+        model = np.sqrt(np.maximum(w, _W_FLOOR) / self.t)
+        d_fit = np.where((w > _W_FLOOR)[:, None], dw / (2.0 * self.t * model)[:, None], 0.0) * self.sqrt_w[:, None]
+        g, dg = self._density(p)
+        d_density = np.where((g < 0.0)[:, None], -_PENALTY * dg, 0.0)
+        b, rho = float(p[1]), float(p[2])
+        d_wing = np.zeros((1, 5))
+        if b * (1.0 + abs(rho)) - 4.0 / self.t > 0.0:
+            d_wing[0, 1] = _PENALTY * (1.0 + abs(rho))
+            d_wing[0, 2] = _PENALTY * b * (1.0 if rho > 0 else -1.0 if rho < 0 else 0.0)
+        d_ridge = np.zeros((2, 5))
+        d_ridge[0, 4] = d_ridge[1, 3] = self.ridge
+        return np.concatenate([d_fit, d_density, d_wing, d_ridge])
 
 
 def fit_svi(k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | None = None) -> SviSmile:
@@ -104,42 +176,28 @@ def fit_svi(k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | N
     together with max(-g, 0) on a grid 50% wider than the quotes (Gatheral & Jacquier 2014),
     so fits are butterfly-free where the data allow. A ridge of :data:`SVI_RIDGE` per quote
     on (sigma, m) makes the optimum unique (see there). Three starts in sigma guard against
-    local minima; the best (ties to the earlier start) is then polished with tolerances at
-    machine precision, so the result is the optimum itself, not where a loose stopping rule
-    happened to stop.
+    local minima; the best (ties to the earlier start) wins. Each start runs
+    :func:`pricing.lsq.levenberg_marquardt` with the exact Jacobian to machine precision, in
+    IEEE basic operations and correctly rounded sums only, so the fitted parameters are the
+    same bits on every CPU (no BLAS, no libm transcendental inside the fit).
     """
     kk = np.asarray(k, dtype=np.float64)
     vv = np.asarray(vol, dtype=np.float64)
     ww = np.ones_like(kk) if weights is None else np.asarray(weights, dtype=np.float64)
-    ww = ww / ww.mean()
-    grid = penalty_grid(kk)
+    ww = ww / (math.fsum(ww.tolist()) / ww.size)
     t = float(t_years)
-    w_atm = float(np.interp(0.0, kk, vv) ** 2 * t) if kk.min() <= 0 <= kk.max() else float(np.median(vv) ** 2 * t)
-    ridge = np.sqrt(SVI_RIDGE * kk.size)
-
-    def residuals(p: FloatArray) -> FloatArray:
-        smile = SviSmile(p[0], p[1], p[2], p[3], p[4], t)
-        model = np.sqrt(np.maximum(smile.total_variance(kk), 1e-12) / t)
-        g = smile.density_g(grid)
-        wing = max(p[1] * (1 + abs(p[2])) - 4.0 / t, 0.0)
-        return np.concatenate([(model - vv) * np.sqrt(ww), 10.0 * np.maximum(-g, 0.0), [10.0 * wing], ridge * p[[4, 3]]])
-
-    lo = [-np.inf, 0.0, -0.999, kk.min() - 1.0, 1e-4]
-    hi = [np.inf, np.inf, 0.999, kk.max() + 1.0, 5.0]
-    best = None
+    atm = float(np.interp(0.0, kk, vv)) if kk.min() <= 0 <= kk.max() else float(np.median(vv))
+    w_atm = atm * atm * t
+    objective = _SviObjective(kk, vv, np.sqrt(ww), penalty_grid(kk), t, math.sqrt(SVI_RIDGE * kk.size))
+    lo = np.array([-np.inf, 0.0, -0.999, kk.min() - 1.0, 1e-4])
+    hi = np.array([np.inf, np.inf, 0.999, kk.max() + 1.0, 5.0])
+    best: LsqResult | None = None
     for s0 in (0.05, 0.15, 0.4):
         b0 = max(0.05, 0.5 * w_atm / s0)
-        x0 = np.clip([max(w_atm - b0 * s0, 1e-6), b0, -0.2, 0.0, s0], np.array(lo) + 1e-9, np.array(hi) - 1e-9)
-        try:
-            res = least_squares(residuals, x0, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=400)
-        except ValueError:
-            continue
+        x0 = np.clip(np.array([max(w_atm - b0 * s0, 1e-6), b0, -0.2, 0.0, s0]), lo + 1e-9, hi - 1e-9)
+        res = levenberg_marquardt(objective.residuals, objective.jacobian, x0, lo, hi)
         if best is None or res.cost < best.cost * (1.0 - _TIE):
             best = res
     assert best is not None
-    polished = least_squares(
-        residuals, best.x, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=2000, ftol=1e-15, xtol=1e-15, gtol=1e-15
-    )
-    x = polished.x if polished.cost <= best.cost else best.x
-    a, b, rho, m, sigma = map(float, x)
+    a, b, rho, m, sigma = map(float, best.x)
     return SviSmile(a, b, rho, m, sigma, t)

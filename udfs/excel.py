@@ -120,16 +120,38 @@ def _cells(value: Any, name: str, convert: Any, dtype: Any, fill: Any) -> Field:
     shape = (len(rows), len(rows[0]))
     out = np.full(shape, fill, dtype=dtype)
     errs = np.full(shape, None, dtype=object)
+    # A range repeats its values (a column of "C", one date down 100,000 rows): each distinct
+    # cell is converted once, keyed by type, value and the sign of a float (1, 1.0 and TRUE stay
+    # apart, and so do 0.0 and -0.0, which compare equal).
+    seen: dict[tuple[type, Any, float], tuple[Any, XlError | None]] = {}
     for i, row in enumerate(rows):
         for j, cell in enumerate(row):
-            if is_error(cell):
-                errs[i, j] = _as_error(cell, name)
-                continue
             try:
-                out[i, j] = convert(cell)
-            except _CellProblem as exc:
-                errs[i, j] = XlError(exc.code, f"{name}: {exc}")
+                # An error cell is its own key: two #N/A cells may carry different reasons.
+                key = (
+                    None
+                    if isinstance(cell, XlError)
+                    else (type(cell), cell, math.copysign(1.0, cell) if isinstance(cell, float) else 1.0)
+                )
+                done = None if key is None else seen.get(key)
+            except TypeError:  # an unhashable cell (a nested list): converted on its own
+                key, done = None, None
+            if done is None:
+                done = _convert_cell(cell, name, convert, fill)
+                if key is not None:
+                    seen[key] = done
+            out[i, j], errs[i, j] = done
     return Field(name, out, errs)
+
+
+def _convert_cell(cell: Any, name: str, convert: Any, fill: Any) -> tuple[Any, XlError | None]:
+    """(converted value, None), or (``fill``, the error) for a cell that does not convert."""
+    if is_error(cell):
+        return fill, _as_error(cell, name)
+    try:
+        return convert(cell), None
+    except _CellProblem as exc:
+        return fill, XlError(exc.code, f"{name}: {exc}")
 
 
 class _CellProblem(Exception):
@@ -318,24 +340,24 @@ def output(
         if positive is None or (vals > 0).all():
             return vals.tolist()  # the common case: every cell a finite number, no error
     errs = np.full(vals.shape, None, dtype=object) if errors is None else np.broadcast_to(errors, vals.shape)
-    why = None if reasons is None else np.broadcast_to(np.asarray(reasons, dtype=object), vals.shape)
-    out: list[list[Any]] = []
-    for i in range(vals.shape[0]):
-        row: list[Any] = []
-        for j in range(vals.shape[1]):
-            e = errs[i, j]
-            x = vals[i, j]
-            if e is not None:
-                row.append(e)
-            elif not math.isfinite(x):
-                reason = str(why[i, j]) if why is not None and why[i, j] and str(why[i, j]) != "ok" else nan_reason
-                row.append(XlError("#NUM!", reason))
-            elif positive is not None and x <= 0:
-                row.append(XlError("#NUM!", positive))
-            else:
-                row.append(float(x))
-        out.append(row)
-    return out
+    has_error = errs != None  # noqa: E711
+    out = vals.astype(object)  # Python floats
+    bad = ~has_error & ~np.isfinite(vals)
+    if bad.any():
+        # One XlError per distinct reason, shared by its cells (an XlError is an immutable text).
+        if reasons is None:
+            texts: list[Any] = [nan_reason] * int(bad.sum())
+        else:
+            why = np.broadcast_to(np.asarray(reasons, dtype=object), vals.shape)[bad].tolist()
+            texts = [str(w) if w and str(w) != "ok" else nan_reason for w in why]
+        made = {t: XlError("#NUM!", t) for t in set(texts)}
+        out[bad] = np.array([made[t] for t in texts], dtype=object)
+    if positive is not None:
+        low = ~has_error & np.isfinite(vals) & (vals <= 0)
+        if low.any():
+            out[low] = XlError("#NUM!", positive)
+    out[has_error] = errs[has_error]
+    return out.tolist()  # type: ignore[no-any-return]
 
 
 # ----------------------------------------------------------------------------- scalars

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pricing.chain import OptionChain, chains_from_rows
+from pricing.chain import CSV_COLUMNS, OptionChain, chains_from_rows
 from pricing.desk.config import ADDON_FIELDS, MARGIN_HELP, QUOTE_HELP, ConfigError, DeskConfig, coerce, margin_model
 from pricing.desk.config import MODELS as MODELS
 from pricing.desk.config import VAR_DEFAULTS as VAR_DEFAULTS
@@ -155,7 +155,9 @@ def make_market(chain: Any, history: Any = None, smile: Any = None) -> MarketBun
                 f"market: {text!r} is not a chain range, 'bundled[:{'|'.join(BUNDLED_DATES)}]' or a CQ.MARKET handle"
             )
     else:
-        t = table(cells, "chain")
+        # The header is checked before any row is read: a range that is not a chain (a column
+        # of a million numbers) is refused at once, not after a million rows become dicts.
+        t = table(cells, "chain", required=CSV_COLUMNS)
         key = content_key("chain", cells, model)
 
         def build() -> MarketBundle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -255,23 +256,35 @@ def instrument(name: Any, headers: Any = False) -> list[list[Any]]:
     """Split Deribit instrument names into their terms (one row per name)."""
     cells = [c for row in grid(name) for c in row]
     rows: list[list[Any]] = []
+    # A column repeats its names: each distinct cell is parsed once (keyed by type, value and a
+    # float's sign, since 0.0 == -0.0 but their texts differ).
+    seen: dict[tuple[type, Any, float], list[Any]] = {}
     for cell in cells:
-        try:
-            if is_error(cell):
-                raise _CellProblem(f"the input cell is {cell}")
-            c = parse_instrument_name(str(cell) if cell is not None else "")
-        except (PricingInputError, _CellProblem) as exc:
-            rows.append([XlError("#VALUE!", f"name: {exc}")] * 5)
+        plain = isinstance(cell, (str, float, int, type(None))) and not isinstance(cell, XlError)
+        key = (type(cell), cell, math.copysign(1.0, cell) if isinstance(cell, float) else 1.0) if plain else None
+        if key is not None and key in seen:
+            rows.append(list(seen[key]))
             continue
-        strike = getattr(c, "strike", None)
-        kind = "option" if strike is not None else ("perpetual" if c.expiry is None else "future")
-        rows.append(
-            [
-                c.underlying,
-                kind,
-                "" if c.expiry is None else to_serial(c.expiry),
-                "" if strike is None else strike,
-                "" if strike is None else ("C" if c.cp > 0 else "P"),
-            ]
-        )
+        rows.append(_instrument_row(cell))
+        if key is not None:
+            seen[key] = rows[-1]
     return titled(headers, ("underlying", "kind", "expiry", "strike", "cp"), rows, default=False)
+
+
+def _instrument_row(cell: Any) -> list[Any]:
+    """underlying, kind, expiry serial, strike, cp of one name (or five errors saying why)."""
+    try:
+        if is_error(cell):
+            raise _CellProblem(f"the input cell is {cell}")
+        c = parse_instrument_name(str(cell) if cell is not None else "")
+    except (PricingInputError, _CellProblem) as exc:
+        return [XlError("#VALUE!", f"name: {exc}")] * 5
+    strike = getattr(c, "strike", None)
+    kind = "option" if strike is not None else ("perpetual" if c.expiry is None else "future")
+    return [
+        c.underlying,
+        kind,
+        "" if c.expiry is None else to_serial(c.expiry),
+        "" if strike is None else strike,
+        "" if strike is None else ("C" if c.cp > 0 else "P"),
+    ]

@@ -61,12 +61,41 @@ def per_cell(fn: Callable[..., float], *fields: Field) -> list[list[Any]]:
     shape, values, errors = broadcast(*fields)
     out = np.full(shape, np.nan)
     errs = errors.copy()
-    for idx in zip(*np.nonzero(errors == None)):  # noqa: E711
+    ok = np.nonzero(errors == None)  # noqa: E711
+    if not all(np.asarray(v).dtype == np.float64 for v in values):  # not all numbers: cell by cell
+        for idx in zip(*ok):
+            try:
+                out[idx] = fn(*(v[idx] for v in values))
+            except (PricingInputError, DataError) as exc:
+                errs[idx] = XlError("#NUM!", str(exc))
+        return output(out, errs)
+    # The formula runs once per distinct combination of inputs (a whole column usually shares
+    # its rates and tenor), found on the float bit patterns so that -0.0 and 0.0 stay apart;
+    # it gets numpy scalars, as cell by cell, so division by zero stays inf/NaN (-> #NUM!).
+    bits = np.stack([np.asarray(v[ok], dtype=np.float64).view(np.int64) for v in values], axis=-1)
+    combos, where = _distinct_rows(bits)
+    results = np.full(len(combos), np.nan)
+    problems: list[XlError | None] = [None] * len(combos)
+    for n, combo in enumerate(combos.view(np.float64)):
         try:
-            out[idx] = fn(*(v[idx] for v in values))
+            results[n] = fn(*combo)
         except (PricingInputError, DataError) as exc:
-            errs[idx] = XlError("#NUM!", str(exc))
+            problems[n] = XlError("#NUM!", str(exc))
+    out[ok] = results[where]
+    errs[ok] = np.array(problems, dtype=object)[where]
     return output(out, errs)
+
+
+def _distinct_rows(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows of an int array, index of each row's distinct row): a lexsort, ~10x
+    faster than ``np.unique(axis=0)``'s structured sort on a million rows."""
+    order = np.lexsort(bits.T[::-1])
+    ranked = bits[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = np.any(ranked[1:] != ranked[:-1], axis=1)
+    where = np.empty(len(order), dtype=np.intp)
+    where[order] = np.cumsum(first) - 1
+    return ranked[first], where
 
 
 def batch_cells(fn: Callable[..., Any], *fields: Field) -> list[list[Any]]:

@@ -392,7 +392,10 @@ def margin_lab() -> Workbook:
     for b in range(30):
         r = 2 + b
         sc.cell(r, 5, f"=$K$1+{b}*$K$4").number_format = USD0
-        sc.cell(r, 6, f"=E{r}+$K$4").number_format = USD0
+        # Each bin ends exactly where the next begins, and the last at the maximum itself: edges
+        # recomputed as E+width would round apart from them, and a count (an exact quantity) would
+        # then hang on the last bit of a P&L (the maximum fell out of the last bin on one CPU).
+        sc.cell(r, 6, f"=E{r + 1}" if b < 29 else "=$K$2").number_format = USD0
         upper = '"<="' if b == 29 else '"<"'
         sc.cell(r, 7, f'=COUNTIFS({pnl},">="&E{r},{pnl},{upper}&F{r})')
     chart = BarChart()

@@ -1,8 +1,9 @@
 """Numbers that do not depend on where or how they were computed.
 
 - Fitted surfaces are bit-identical on the numpy and numba kernel paths, and from one build to
-  the next: the fit's inputs are rounded below their information and the optimiser is polished
-  to machine precision (pricing.svi, pricing.surface.otm_quotes).
+  the next: the fit's inputs are rounded below their information (pricing.surface.otm_quotes)
+  and the solver uses IEEE basic operations and correctly rounded sums only (pricing.lsq), so
+  no BLAS kernel or SIMD width reaches it (across CPUs: tests/workbook/test_cross_cpu.py).
 - One RFQ's quote does not change when an RFQ on another underlying is in the same request:
   the scenario window is the market's, not the rows' (pricing.margin.var.scenario_scope).
 """
