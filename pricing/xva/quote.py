@@ -29,7 +29,7 @@ from pricing.xva.adjustments import (
     ccp_default_params,
     ccva_grid,
     fva_im_grid,
-    k_cm,
+    k_cm_incremental,
     kva_grid,
     mva_vm_batch,
     saccr_ead,
@@ -60,12 +60,17 @@ class QuoteParams:
 
     * ``qccp`` (default): a qualifying CCP, trade exposure at ``risk_weight`` (2%, Basel CRE54.14),
       no CVA capital (CRE54), and the member's default-fund capital K_CM (CRE54.32) when
-      ``kccp_usd``, ``df_ccp_usd`` and ``df_members_usd`` are given, allocated to the trade by
-      its share of the book's IM;
+      ``kccp_usd``, ``default_fund_usd``, ``df_members_usd`` and ``im_ccp_usd`` are given;
     * ``non_qccp``: a venue that is not a QCCP (Deribit is an exchange, not a QCCP under CRE54):
       the exposure at ``counterparty_risk_weight`` (100%, unrated, CRE20 via CRE54.42) plus CVA
       capital by the reduced BA-CVA (MAR50: K = 0.65 · RW_cva · M · DF_M · EAD / 1.4, RW_cva 12%
-      for an unrated financial).
+      for an unrated financial), and the default-fund contribution at 1250% (CRE54) when
+      ``default_fund_usd``, ``df_members_usd`` and ``im_ccp_usd`` are given.
+
+    Default-fund capital is charged incrementally, K_CM(after) − K_CM(before) the trade: the
+    member's contribution ``default_fund_usd`` is taken as its share of the fund
+    ``df_members_usd`` pro rata to IM over all members' IM ``im_ccp_usd``
+    (:func:`pricing.xva.adjustments.default_fund_after`), so a trade moves it by its ΔIM.
 
     Crypto exposures are BCBS SCO60 Group 2a by default (``sco60_group``): a hedging set per
     cryptoasset, SF 32%, σ 120%, long and short options on one coin netting; ``"2b"`` turns
@@ -90,6 +95,7 @@ class QuoteParams:
     kccp_usd: float = 0.0
     df_ccp_usd: float = 0.0
     df_members_usd: float = 0.0
+    im_ccp_usd: float = 0.0
     capital_ratio: float = 0.08
     cost_of_capital: float = 0.10
     mpor_business_days: float = 10.0
@@ -117,8 +123,16 @@ class QuoteParams:
         parse_choice(self.sco60_group, "sco60_group", SCO60_GROUPS)
         for name in ("counterparty_risk_weight", "cva_risk_weight"):
             check_rate(getattr(self, name), name, hi=12.5)
-        if min(self.kccp_usd, self.df_ccp_usd, self.df_members_usd, self.default_fund_usd) < 0:
-            raise PricingInputError("kccp_usd, df_ccp_usd, df_members_usd and default_fund_usd must be >= 0 (USD)")
+        if min(self.kccp_usd, self.df_ccp_usd, self.df_members_usd, self.default_fund_usd, self.im_ccp_usd) < 0:
+            raise PricingInputError("kccp_usd, df_ccp_usd, df_members_usd, im_ccp_usd and default_fund_usd must be >= 0 (USD)")
+        if self.default_fund_usd > 0 and (self.venue == "non_qccp" or self.kccp_usd > 0):
+            if not (self.df_members_usd > 0 and self.im_ccp_usd > 0):
+                raise PricingInputError(
+                    "im_ccp_usd and df_members_usd: both > 0 (USD) are needed with default_fund_usd to charge the default"
+                    " fund's capital (the contribution is shared pro rata to IM: DF_i = DF_CM x IM_i / IM_CCP)"
+                )
+            if self.default_fund_usd > self.df_members_usd:
+                raise PricingInputError("default_fund_usd: the member's contribution cannot exceed df_members_usd (all members')")
         ccp_default_params(self.ccp_type)
         if self.tick < 0 or self.min_spread < 0 or self.spread_value < 0:
             raise PricingInputError("tick, min_spread and spread_value must be >= 0")
@@ -271,7 +285,7 @@ class TradeRisks:
     """What the XVAs need about T trades, as the dealer holds each if it buys it, USD (T,) arrays.
 
     ``premium`` is the trade's value paid today (USD-settled legs discounted at SOFR, ACT/360;
-    coin-settled legs at Deribit's convention, undiscounted), ``value`` its undiscounted mark,
+    coin-settled legs the coin mark times the index, :func:`leg_premiums`), ``value`` its mark,
     ``abs_delta_coin`` |Σ delta|, ``spot`` the first leg's, ``vol`` the |units|-weighted vol of
     its option legs, ``tenor_years`` its longest leg. ``effective`` (T, U) is its SA-CCR Σ δ d MF
     per hedging set (``underlyings``), ``gross`` its Σ d (Basel CRE52; SCO60 Group 2b).
@@ -294,8 +308,13 @@ class TradeRisks:
 
 
 def leg_premiums(legs: Portfolio, state: PositionState, p: QuoteParams) -> FloatArray:
-    """Each leg's value paid today, USD: USD-settled legs discounted at SOFR (ACT/360) from expiry,
-    coin-settled legs at Deribit's coin convention (undiscounted)."""
+    """Each leg's premium paid today, USD.
+
+    USD-settled legs: the Black-76 mark discounted at SOFR (ACT/360) from expiry. Coin-settled
+    legs: the coin mark (Black-76 / F, undiscounted — Deribit's convention) times the index S,
+    which :func:`pricing.revaluation.position_state` already gives as ``value_usd``; the coin
+    paid today is worth S, not the forward F (docs/methodology.md §D6).
+    """
     sofr = latest_sofr() if p.sofr is None else p.sofr
     df = np.where(legs.inverse, 1.0, np.exp(-sofr * state.t_years * 365.0 / 360.0))
     return np.asarray(df * state.value_usd, dtype=np.float64)
@@ -404,17 +423,25 @@ def incremental_eads(dim: FloatArray, risks: TradeRisks, p: QuoteParams, sign: f
     return after - before
 
 
-def _k_cm_shares(dim: FloatArray, p: QuoteParams, im_posted: FloatArray) -> FloatArray:
-    """Each trade's share of the member's default-fund capital (CRE54.32): K_CM x ΔIM / IM(book + trade).
+def _k_cm_increments(dim: FloatArray, p: QuoteParams) -> FloatArray:
+    """The default-fund capital each trade adds, K_CM(after) − K_CM(before), USD (T,).
 
-    0 unless the venue is a QCCP whose K_CCP and default funds are given, or when the IM after is not positive.
+    QCCP: CRE54.32 with K_CCP given; non-QCCP: 1250% of the contribution (CRE54). 0 when no
+    contribution is given (or, at a QCCP, no K_CCP).
     """
-    if p.venue != "qccp" or not (p.kccp_usd > 0 and p.default_fund_usd > 0 and p.df_members_usd > 0):
+    qccp = p.venue == "qccp"
+    if p.default_fund_usd <= 0 or (qccp and p.kccp_usd <= 0):
         return np.zeros_like(dim)
-    kcm = k_cm(p.kccp_usd, p.default_fund_usd, p.df_ccp_usd, p.df_members_usd)
-    after = im_posted + dim
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(after > 0, kcm * np.maximum(dim, 0.0) / np.where(after > 0, after, 1.0), 0.0)
+    return k_cm_incremental(
+        dim,
+        df_member=p.default_fund_usd,
+        df_all_members=p.df_members_usd,
+        im_ccp=p.im_ccp_usd,
+        qualifying=qccp,
+        k_ccp=p.kccp_usd,
+        df_ccp=p.df_ccp_usd,
+        capital_ratio=p.capital_ratio,
+    )
 
 
 def side_costs(
@@ -453,10 +480,14 @@ def side_costs(
     The funding leg (``fva_im``) funds the marginal IM *and the premium cash*: the dealer pays the
     premium when it buys (bid) and receives it when it sells (ask), until expiry. So whatever the
     margin model counts as option value (SPAN credits a long option's value in ΔIM and charges a
-    short one's) is funded once, consistently: under SPAN the two cancel, under the VaR models
-    (no option-value credit) the premium is funded beside the IM. Both accrue ACT/360
-    (docs/methodology.md §D3-D5). Every sum runs over the trade's own grid: the padding of the
-    common (T, N) grid has zero-width periods.
+    short one's) is funded once, consistently. The two legs are funded at different rates
+    (docs/methodology.md §D6, the derivation): the posted IM is cash the base price knows
+    nothing of, so it costs the full r_F − r_IM (SOFR + spread − the rate paid on IM; ORE's
+    MVA (f_b − s_I) over OIS is the same number); the premium is already discounted on its
+    curve (SOFR for USD legs, the coin's zero rate of Deribit's mark for coin legs), so carrying
+    it costs only the funding *spread* over that curve — funding it at SOFR + spread counted
+    SOFR twice. Both accrue ACT/360. Every sum runs over the trade's own grid: the padding of
+    the common (T, N) grid has zero-width periods.
     """
     sign = dealer_sign(side)
     if p.im_profile == "replica":
@@ -469,7 +500,10 @@ def side_costs(
         dprof = profile_matrix(dim, times, p.im_profile)
     sofr = latest_sofr() if p.sofr is None else p.sofr
     premium_cash = profile_matrix(sign * risks.premium, times, "flat")
-    fva = fva_im_grid(dprof, times, p.funding_rate, p.im_rate, sofr) + fva_im_grid(premium_cash, times, p.funding_rate, 0.0, sofr)
+    # The premium is carried at the funding spread over its discount curve only (see Notes).
+    fva = fva_im_grid(dprof, times, p.funding_rate, p.im_rate, sofr) + fva_im_grid(
+        premium_cash, times, p.funding_spread, 0.0, sofr
+    )
     mva = mva_vm_batch(
         risks.abs_delta_coin,
         risks.spot,
@@ -490,7 +524,7 @@ def side_costs(
         ead_t = profile_matrix(ead, times, "flat" if p.im_profile == "replica" else p.im_profile)
         qccp = p.venue == "qccp"
         rw = p.risk_weight if qccp else p.counterparty_risk_weight
-        kcm = _k_cm_shares(dim, p, books.im_posted)
+        kcm = _k_cm_increments(dim, p)
         kva = kva_grid(ead_t, times, rw, p.capital_ratio, p.cost_of_capital, k_default_fund=kcm, discount_rate=sofr)
         if not qccp:
             cva = ead_t * _ba_cva_factor(risks.tenor_years, p.cva_risk_weight)[:, None]
