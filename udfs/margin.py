@@ -150,6 +150,7 @@ BACKTEST_COLUMNS = (
     "christoffersen_ind_p",
     "conditional_coverage_p",
     "traffic_light",
+    "verdict",
 )
 
 
