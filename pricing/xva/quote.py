@@ -37,7 +37,7 @@ from pricing.xva.adjustments import (
 )
 from pricing.xva.profiles import grid_matrix, profile_matrix
 from pricing.xva.rates import check_rate, check_tenor, latest_sofr
-from pricing.xva.replica_profile import replica_profiles
+from pricing.xva.replica_profile import expected_replica_profiles, replica_profiles
 from pricing.xva.rfq import RfqBatch, parse_rfqs
 
 SPREAD_POLICIES = {"fixed": "fixed", "premium_pct": "premium_pct", "vega": "vega"}
@@ -45,7 +45,9 @@ KVA_METHODS = {"saccr": "saccr", "simple": "simple"}
 VENUES = {"qccp": "qccp", "non_qccp": "non_qccp"}
 #: Reduced BA-CVA (MAR50.14): discount scalar and the α of SA-CCR it divides out.
 BA_CVA_SCALAR, BA_CVA_ALPHA = 0.65, 1.4
-IM_PROFILES = {"flat": "flat", "sqrt": "sqrt", "sqrt_runoff": "sqrt", "replica": "replica"}
+IM_PROFILES = {"flat": "flat", "sqrt": "sqrt", "sqrt_runoff": "sqrt", "replica": "replica", "expected": "expected"}
+#: The profiles the margin replica simulates (on the trade's grid) rather than a run-off of today's ΔIM.
+SIMULATED_PROFILES = ("replica", "expected")
 #: SA-CCR supervisory factor of a crypto Group 2a hedging set (BCBS SCO60), as in saccr_netting_set.
 SUPERVISORY_FACTOR = 0.32
 
@@ -490,10 +492,10 @@ def side_costs(
     the common (T, N) grid has zero-width periods.
     """
     sign = dealer_sign(side)
-    if p.im_profile == "replica":
+    if p.im_profile in SIMULATED_PROFILES:
         if dim_profile is None or dim_profile.shape != times.shape:
             raise PricingInputError(
-                "im_profile: 'replica' needs the simulated ΔIM profile on the trade's grid (quote_book computes it)"
+                f"im_profile: {p.im_profile!r} needs the simulated ΔIM profile on the trade's grid (quote_book computes it)"
             )
         dprof = dim_profile
     else:
@@ -521,7 +523,7 @@ def side_costs(
     else:
         ead = incremental_eads(dim, risks, p, sign, books)
         # The EAD keeps today's value under the replica profile (only the IM is re-simulated).
-        ead_t = profile_matrix(ead, times, "flat" if p.im_profile == "replica" else p.im_profile)
+        ead_t = profile_matrix(ead, times, "flat" if p.im_profile in SIMULATED_PROFILES else p.im_profile)
         qccp = p.venue == "qccp"
         rw = p.risk_weight if qccp else p.counterparty_risk_weight
         kcm = _k_cm_increments(dim, p)
@@ -893,7 +895,7 @@ def quote_rfqs(batch: RfqBatch, basis: QuoteBasis, p: QuoteParams | None = None,
     else:
         buy, sell = trade_margins(q.margin, trades, unit_state=unit_state)
         before = np.full(trades.count, q.margin.im0)
-    profiles = _replica(q, trades, batch.fill if accept else None, p, risks) if p.im_profile == "replica" else None
+    profiles = _replica(q, trades, batch.fill if accept else None, p, risks) if p.im_profile in SIMULATED_PROFILES else None
     sides = quote_sides(sell - before, buy - before, risks, p, books, profiles)
     quoted_bid = np.array([s != "buy" for s in batch.sides])
     quoted_ask = np.array([s != "sell" for s in batch.sides])
@@ -963,19 +965,20 @@ def _replica(
     the union of the trades' grids (pricing.xva.replica_profile). With fills, each trade meets
     the book as earlier fills left it, so those are simulated one trade at a time."""
     m = basis.margin
+    simulate = expected_replica_profiles if p.im_profile == "expected" else replica_profiles
     times = grid_matrix(risks.tenor_years, p.step_days)
     union = np.unique(times)
     groups = np.repeat(np.arange(trades.count), np.diff(trades.starts))
     at = np.searchsorted(union, times)
     rows = np.arange(trades.count)[:, None]
     if fill is None or not np.any(fill):
-        buy, sell = replica_profiles(m.portfolio, trades.legs, groups, m.market, m.model, union, m.params)
+        buy, sell = simulate(m.portfolio, trades.legs, groups, m.market, m.model, union, m.params)
         return sell[rows, at], buy[rows, at]
     sell_out, buy_out = np.zeros(times.shape), np.zeros(times.shape)
     book = m.portfolio
     for t in range(trades.count):
         part = trades.take(t, t + 1)
-        b, s = replica_profiles(book, part.legs, np.zeros(len(part.legs), np.int64), m.market, m.model, union, m.params)
+        b, s = simulate(book, part.legs, np.zeros(len(part.legs), np.int64), m.market, m.model, union, m.params)
         sell_out[t], buy_out[t] = s[0, at[t]], b[0, at[t]]
         if fill[t]:
             book = concat([book, part.legs.with_quantity(fill[t] * part.legs.quantity)])

@@ -98,3 +98,26 @@ def test_a_future_still_carries_the_roll_shock() -> None:
     perp = from_contracts([perpetual()], [2.0])
     res = margin(perp, market, DeribitModel())
     assert res.components["roll_shock"] == pytest.approx(0.01 * 2.0 * 60_000.0, rel=1e-12)
+
+
+def test_expected_im_profile_of_a_future_is_the_frozen_one_times_the_mean_spot() -> None:
+    """SPAN's margin of a future is PSR_$ x coins, linear in the spot: so at each date its expected
+    ΔIM over the K simulated spots is the frozen-spot ΔIM times the mean spot multiplier, and at
+    t = 0 (no spot uncertainty yet) the two profiles are equal."""
+    import numpy as np
+
+    from pricing.instruments import FutureContract
+    from pricing.xva.replica_profile import expected_replica_profiles, replica_profiles, spot_quantiles
+
+    market = _market(60_000.0, 0.6, 0.05)
+    future = from_contracts([FutureContract("BTC", NOW + timedelta(days=60), "linear")], [3.0])
+    book = from_contracts([], [])
+    times = np.array([0.0, 10 / 365, 30 / 365])
+    groups = np.zeros(1, np.int64)
+    frozen = replica_profiles(book, future, groups, market, SpanModel(), times)
+    expected = expected_replica_profiles(book, future, groups, market, SpanModel(), times, points=8)
+    for side in (0, 1):
+        assert expected[side][0, 0] == pytest.approx(frozen[side][0, 0], rel=1e-12)
+        for i, t in enumerate(times):
+            mean = float(spot_quantiles(market, float(t), 8)["BTC"].mean())
+            assert expected[side][0, i] == pytest.approx(frozen[side][0, i] * mean, rel=1e-9)
