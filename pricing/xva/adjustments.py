@@ -880,7 +880,7 @@ def ccva_grid(
     pd_annual: float,
     lgd: float,
     *,
-    default_fund: float = 0.0,
+    default_fund: float | FloatArray = 0.0,
     discount_rate: float = 0.0,
 ) -> FloatArray:
     """:func:`ccva` of many trades at once.
@@ -893,8 +893,9 @@ def ccva_grid(
         One grid per row, years.
     pd_annual, lgd : float
         Decimals.
-    default_fund : float
-        The member's default-fund contribution, USD.
+    default_fund : float or array (T,)
+        The default-fund contribution at risk, USD: one for all trades, or one per trade (a
+        quote passes each trade's change to the member's contribution, docs/methodology.md §D4).
     discount_rate : float
 
     Returns
@@ -909,7 +910,8 @@ def ccva_grid(
     if not (0.0 <= lgd <= 1.0):
         raise PricingInputError(f"lgd: must be in [0, 1], got {lgd!r}")
     t = np.asarray(times, dtype=np.float64)
-    exposure = np.asarray(im_non_br, dtype=np.float64)[..., 1:] + default_fund
+    fund = np.asarray(default_fund, dtype=np.float64)
+    exposure = np.asarray(im_non_br, dtype=np.float64)[..., 1:] + (fund[:, None] if fund.ndim else fund)
     pd = period_default_probability(t, pd_annual)
     return np.asarray(
         lgd * period_sum(pd * discount(t[..., 1:], check_rate(discount_rate, "discount_rate")) * exposure), dtype=np.float64

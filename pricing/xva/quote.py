@@ -28,6 +28,7 @@ from pricing.xva.adjustments import (
     SaccrLegs,
     ccp_default_params,
     ccva_grid,
+    default_fund_after,
     fva_im_grid,
     k_cm_incremental,
     kva_grid,
@@ -72,7 +73,9 @@ class QuoteParams:
     Default-fund capital is charged incrementally, K_CM(after) − K_CM(before) the trade: the
     member's contribution ``default_fund_usd`` is taken as its share of the fund
     ``df_members_usd`` pro rata to IM over all members' IM ``im_ccp_usd``
-    (:func:`pricing.xva.adjustments.default_fund_after`), so a trade moves it by its ΔIM.
+    (:func:`pricing.xva.adjustments.default_fund_after`), so a trade moves it by its ΔIM. The
+    CCVA counts the same change ΔDF_i (the contribution the trade adds to what the venue's
+    default would take), not the whole contribution.
 
     Crypto exposures are BCBS SCO60 Group 2a by default (``sco60_group``): a hedging set per
     cryptoasset, SF 32%, σ 120%, long and short options on one coin netting; ``"2b"`` turns
@@ -127,11 +130,11 @@ class QuoteParams:
             check_rate(getattr(self, name), name, hi=12.5)
         if min(self.kccp_usd, self.df_ccp_usd, self.df_members_usd, self.default_fund_usd, self.im_ccp_usd) < 0:
             raise PricingInputError("kccp_usd, df_ccp_usd, df_members_usd, im_ccp_usd and default_fund_usd must be >= 0 (USD)")
-        if self.default_fund_usd > 0 and (self.venue == "non_qccp" or self.kccp_usd > 0):
+        if self.default_fund_usd > 0:
             if not (self.df_members_usd > 0 and self.im_ccp_usd > 0):
                 raise PricingInputError(
-                    "im_ccp_usd and df_members_usd: both > 0 (USD) are needed with default_fund_usd to charge the default"
-                    " fund's capital (the contribution is shared pro rata to IM: DF_i = DF_CM x IM_i / IM_CCP)"
+                    "im_ccp_usd and df_members_usd: both > 0 (USD) are needed with default_fund_usd to charge the change a"
+                    " trade makes to the contribution (shared pro rata to IM: DF_i = DF_CM x IM_i / IM_CCP)"
                 )
             if self.default_fund_usd > self.df_members_usd:
                 raise PricingInputError("default_fund_usd: the member's contribution cannot exceed df_members_usd (all members')")
@@ -425,6 +428,15 @@ def incremental_eads(dim: FloatArray, risks: TradeRisks, p: QuoteParams, sign: f
     return after - before
 
 
+def _default_fund_increments(dim: FloatArray, p: QuoteParams) -> FloatArray:
+    """The contribution each trade adds at the venue, DF_i(after) − DF_i(before), floored at 0 as
+    the IM at risk is (a trade that frees margin earns no CCVA back), USD (T,)."""
+    if p.default_fund_usd <= 0:
+        return np.zeros_like(dim)
+    after = default_fund_after(dim, p.default_fund_usd, p.df_members_usd, p.im_ccp_usd)
+    return np.asarray(np.maximum(after - p.default_fund_usd, 0.0), dtype=np.float64)
+
+
 def _k_cm_increments(dim: FloatArray, p: QuoteParams) -> FloatArray:
     """The default-fund capital each trade adds, K_CM(after) − K_CM(before), USD (T,).
 
@@ -535,7 +547,7 @@ def side_costs(
     pd = p.pd_annual if p.pd_annual is not None else pd
     lgd = p.lgd if p.lgd is not None else lgd
     exposed = np.zeros_like(dprof) if p.im_bankruptcy_remote else np.maximum(dprof, 0.0)
-    cc = ccva_grid(exposed, times, pd, lgd, default_fund=p.default_fund_usd, discount_rate=sofr)
+    cc = ccva_grid(exposed, times, pd, lgd, default_fund=_default_fund_increments(dim, p), discount_rate=sofr)
     return {"fva_im": fva, "mva_vm": mva, "kva": kva, "ccva": cc}
 
 

@@ -169,3 +169,18 @@ def test_default_fund_at_a_non_qualifying_venue_is_capitalised_at_1250_percent()
     assert with_df["ask_KVA"] - without["ask_KVA"] == pytest.approx(0.10 * expected * t, rel=1e-9)
     with pytest.raises(PricingInputError, match="im_ccp_usd"):
         QuoteParams(venue="non_qccp", default_fund_usd=1e6)
+
+
+def test_ccva_counts_the_change_to_the_contribution_not_all_of_it() -> None:
+    """CCVA's default-fund term is the contribution the trade adds, ΔDF_i = DF_i' − DF_i (methodology §D4),
+    so a trade that adds no IM adds no default-fund exposure; LGD x PD x ΔDF over the life otherwise."""
+    from pricing.xva.quote import TradeRisk, adjustments
+
+    risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 1.0)
+    kw = dict(sofr=0.0, im_bankruptcy_remote=True, default_fund_usd=1e6, df_members_usd=1e8, im_ccp_usd=1e9)
+    p = QuoteParams(**kw)
+    assert adjustments(0.0, risk, p, "ask")["ccva"] == 0.0
+    dim = 10e6
+    ddf = float(default_fund_after(np.array([dim]), 1e6, 1e8, 1e9)[0]) - 1e6
+    pd = 1 - (1 - 0.0005) ** 1.0  # QCCP 0.05%/yr over the 1-year life, LGD 40% (methodology §D3)
+    assert adjustments(dim, risk, p, "ask")["ccva"] == pytest.approx(0.4 * pd * ddf, rel=1e-9)
