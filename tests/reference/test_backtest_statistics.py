@@ -79,6 +79,6 @@ def test_summary_fails_when_independence_or_coverage_is_rejected() -> None:
     many = np.zeros(n)
     many[::25] = -2.0  # 40 exceptions: coverage rejected, red
     verdict = _result("m", 0.99, 2, dates, im, many, False).summary()["verdict"]
-    assert verdict.startswith("fail: coverage") and "traffic light red" in verdict
+    assert verdict.startswith("fail: coverage") and "too many" in verdict and "traffic light red" in verdict
     # Overlapping dates: the independence test is not valid there, so it does not decide.
     assert "independence" not in _result("m", 0.99, 2, dates, im, clustered, True).summary()["verdict"]
