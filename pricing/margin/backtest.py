@@ -119,8 +119,8 @@ class BacktestResult:
         out = []
         if self.kupiec_p < TEST_SIZE:
             expected = self.observations * (1.0 - self.alpha)
-            way = "too many" if self.exceptions > expected else "too few: over-conservative"
-            out.append(f"coverage (Kupiec p {self.kupiec_p:.2g} < {TEST_SIZE:g}, {way} exceptions)")
+            way = "too many exceptions" if self.exceptions > expected else "too few exceptions: over-conservative"
+            out.append(f"coverage (Kupiec p {self.kupiec_p:.2g} < {TEST_SIZE:g}, {way})")
         if not self.overlapping and self.christoffersen_ind_p < TEST_SIZE:
             out.append(f"independence (Christoffersen p {self.christoffersen_ind_p:.2g} < {TEST_SIZE:g})")
         if self.traffic_light == "red":
