@@ -96,9 +96,14 @@ def position_state(portfolio: Portfolio, market: Market) -> PositionState:
     Notes
     -----
     Options by Black-76 at rate 0 on the surface's forward and vol (:mod:`pricing.black`).
-    ``delta_coin`` is dV_USD/dF x units (coins of underlying), the exposure concentration and
-    SPAN use; ``delta_premium_adjusted`` is the coin-denominated delta Deribit reports for
-    inverse options (dV/dF - V/F per coin of premium), used by the Deribit roll shock.
+    ``value_usd`` is what the position is worth in USD today as the venue marks it: a linear
+    (USD-settled) option's undiscounted Black-76 value on its expiry's forward (the mark; the
+    premium paid today discounts it, :func:`pricing.xva.quote.leg_premiums`), an inverse
+    (coin-settled) option's coin mark c = Black-76/F times the index S — not c x F, which is
+    the forward value of the coin at expiry (docs/methodology.md §D6). ``vega_usd`` is the vega
+    of that value. ``delta_coin`` is dV/dF x units of the Black-76 value (coins of underlying),
+    the exposure concentration and SPAN use; ``delta_premium_adjusted`` is the coin-denominated
+    delta Deribit reports for inverse options (dV/dF - V/F per coin of premium).
 
     Examples
     --------
@@ -124,10 +129,12 @@ def position_state(portfolio: Portfolio, market: Market) -> PositionState:
         if opt.any():
             vol[opt] = surf.vol(portfolio.strike[opt], t[opt])
             g = black76_greeks(portfolio.cp[opt], fwd[opt], portfolio.strike[opt], t[opt], vol[opt])
-            value[opt] = units[opt] * g.price
-            delta[opt] = units[opt] * g.delta
-            vega[opt] = units[opt] * g.vega
             inv = portfolio.inverse[opt]
+            # USD today per USD of Black-76 value: 1 for a USD mark, S/F for a coin mark (c = V/F coins at S).
+            today = np.where(inv, spot[opt] / fwd[opt], 1.0)
+            value[opt] = units[opt] * g.price * today
+            delta[opt] = units[opt] * g.delta
+            vega[opt] = units[opt] * g.vega * today
             padj[opt] = units[opt] * np.where(inv, g.delta - g.price / fwd[opt], g.delta)
         fut = rows & (portfolio.kind != OPTION)
         delta[fut] = units[fut]

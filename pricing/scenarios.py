@@ -12,8 +12,11 @@ Implied-vol changes are relative log-changes of Deribit's DVOL over the same h d
 starts on 2021-03-24 and the bundled file ends on 2026-04-05; for scenario dates outside it
 the change is taken from the 30-day realised vol of the same underlying, Δ ln RV30, scaled by
 the ratio of standard deviations sd(Δ ln DVOL) / sd(Δ ln RV30) measured where both exist
-(a documented fallback: realised vol moves more slowly than implied vol). Every scenario set
-reports which scenarios used the fallback.
+(a documented fallback). The ratio is estimated without look-ahead, on an **expanding window**:
+a scenario set ending on date t uses the h-day changes ending on overlap dates <= t only (1.0,
+no scaling, while fewer than 31 exist — before DVOL starts). Every scenario set reports which
+scenarios used the fallback. FHS does not scale the fallback at all: its standardised changes
+Δ/σ are scale-free, so RV30 changes enter as they are and no constant is calibrated.
 
 Filtered historical simulation (docs/methodology.md §C3.3, LCH PAIRS): daily EWMA variance
 σ²_t = λ σ²_{t-1} + (1 - λ) r²_{t-1}; a scenario over days (t-h, t] is rescaled by
@@ -208,26 +211,77 @@ def realised_vol_series(history: DailySeries, window_days: int = _RV_WINDOW_DAYS
     return DailySeries(f"{history.name} RV{window_days}", history.dates[window_days:], vols)
 
 
+def expanding_vol_scale(history: DailySeries, dvol: DailySeries | None, dates: np.ndarray, h: int) -> FloatArray:
+    """sd(Δ_h ln DVOL) / sd(Δ_h ln RV30) estimated on data up to each of ``dates`` (expanding window).
+
+    Parameters
+    ----------
+    history : DailySeries
+        Daily closes (RV30 is computed from them).
+    dvol : DailySeries or None
+        The vol index (decimal); None: no scaling.
+    dates : array of datetime64[D]
+        The dates t the estimate is wanted on.
+    h : int
+        Change horizon in days.
+
+    Returns
+    -------
+    ndarray
+        One ratio per date, population standard deviations over the h-day changes ending on the
+        dates both series cover up to t; 1.0 while fewer than 31 such changes exist.
+
+    Notes
+    -----
+    Nothing after t enters the estimate at t, so a backtest at t never sees the future
+    (docs/methodology.md §C3.2). Computed from running sums: var = E[x²] − E[x]².
+    """
+    d = np.asarray(dates, dtype="datetime64[D]")
+    if dvol is None:
+        return np.ones(d.shape)
+    rv = realised_vol_series(history)
+    common = dvol.dates[(dvol.dates >= rv.dates[0] + np.timedelta64(h, "D")) & np.isin(dvol.dates, rv.dates)]
+    a, _ = _window_changes(dvol, common, h)
+    b, _ = _window_changes(rv, common, h)
+    both = np.isfinite(a) & np.isfinite(b)
+    common, a, b = common[both], a[both], b[both]
+    k = np.searchsorted(common, d, side="right")
+    n = np.maximum(k, 1)
+
+    def running_var(x: FloatArray) -> FloatArray:
+        s1 = np.concatenate([[0.0], np.cumsum(x)])[k]
+        s2 = np.concatenate([[0.0], np.cumsum(x * x)])[k]
+        return np.asarray(np.maximum(s2 / n - (s1 / n) ** 2, 0.0), dtype=np.float64)
+
+    var_a, var_b = running_var(a), running_var(b)
+    ok = (k > 30) & (var_b > 0)
+    return np.asarray(np.where(ok, np.sqrt(var_a / np.where(ok, var_b, 1.0)), 1.0), dtype=np.float64)
+
+
 def vol_change_scenarios(
-    history: DailySeries, dvol: DailySeries | None, ends: np.ndarray, h: int
+    history: DailySeries,
+    dvol: DailySeries | None,
+    ends: np.ndarray,
+    h: int,
+    *,
+    scale_fallback: bool = True,
+    scale_as_of: np.datetime64 | None = None,
 ) -> tuple[FloatArray, BoolArray, float]:
     """Δ ln(implied vol) per end date: DVOL where available, scaled realised-vol change elsewhere.
 
     Returns (changes, used_fallback, scale) where ``scale`` = sd(Δ ln DVOL) / sd(Δ ln RV30)
-    over all h-day windows where both exist (1.0 if they never overlap).
+    estimated on the h-day windows ending on or before ``scale_as_of`` (default: the last of
+    ``ends``) where both exist (:func:`expanding_vol_scale`; 1.0 if they do not overlap by then).
+    With ``scale_fallback=False`` the realised-vol changes enter unscaled (scale 1.0).
     """
     rv = realised_vol_series(history)
     rv_changes, rv_ok = _window_changes(rv, ends, h)
     scale = 1.0
     if dvol is not None:
         d_changes, d_ok = _window_changes(dvol, ends, h)
-        common = dvol.dates[(dvol.dates >= rv.dates[0] + np.timedelta64(h, "D")) & np.isin(dvol.dates, rv.dates)]
-        if common.size > 30:
-            a, _ = _window_changes(dvol, common, h)
-            b, _ = _window_changes(rv, common, h)
-            both = np.isfinite(a) & np.isfinite(b)
-            if both.sum() > 30 and np.std(b[both]) > 0:
-                scale = float(np.std(a[both]) / np.std(b[both]))
+        if scale_fallback and ends.size:
+            at = np.asarray([np.asarray(ends).max() if scale_as_of is None else scale_as_of], dtype="datetime64[D]")
+            scale = float(expanding_vol_scale(history, dvol, at, h)[0])
     else:
         d_changes, d_ok = np.full(ends.shape, np.nan), np.zeros(ends.shape, bool)
     fallback = ~d_ok
@@ -348,7 +402,8 @@ def historical_scenarios(
         s_ends = s_ends[s_ends >= first]
         if s_ends.size == 0:
             raise PricingInputError("stress_windows: no stressed date is covered by the histories of " + ", ".join(codes))
-        s_rets, s_dv, s_fb = _build(codes, hist, vols, s_ends, p, filtered=False)
+        # The fallback scale of the stressed dates is estimated up to the set's own date, as the core's.
+        s_rets, s_dv, s_fb = _build(codes, hist, vols, s_ends, p, filtered=False, scale_as_of=ends[-1])
         rets, dv, fb = np.hstack([rets, s_rets]), np.hstack([dv, s_dv]), np.hstack([fb, s_fb])
         ends = np.concatenate([ends, s_ends])
         stressed = np.concatenate([stressed, np.ones(s_ends.size, bool)])
@@ -391,7 +446,11 @@ def _build(
     p: ScenarioParams,
     *,
     filtered: bool,
+    scale_fallback: bool = True,
+    scale_as_of: np.datetime64 | None = None,
 ) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """(returns, vol changes, fallback) per underlying and end date. FHS (``filtered``) and
+    ``scale_fallback=False`` leave the realised-vol fallback unscaled (module docstring)."""
     h = p.horizon_days
     rets = np.empty((len(codes), ends.size))
     dv = np.empty_like(rets)
@@ -400,7 +459,9 @@ def _build(
         r, ok = _window_changes(hist[u], ends, h)
         if not ok.all():
             raise DataError(f"{hist[u].name}: missing closes for the {h}-day window ending {ends[~ok][0]}")
-        changes, fallback, _ = vol_change_scenarios(hist[u], vols[u], ends, h)
+        changes, fallback, _ = vol_change_scenarios(
+            hist[u], vols[u], ends, h, scale_fallback=scale_fallback and not filtered, scale_as_of=scale_as_of
+        )
         if filtered:
             dates, daily = _daily_log_changes(hist[u])
             r = _filter(r, dates, daily, ends, h, p.ewma_lambda, p.vol_floor_ratio, p.vol_floor_years)
@@ -411,10 +472,10 @@ def _build(
 
 
 def _vol_daily(history: DailySeries, dvol: DailySeries | None) -> tuple[np.ndarray, FloatArray]:
-    """Daily Δ ln(implied vol): DVOL where it exists, scaled Δ ln RV30 elsewhere."""
+    """Daily Δ ln(implied vol) for the FHS filter: DVOL where it exists, Δ ln RV30 (unscaled) elsewhere."""
     rv = realised_vol_series(history)
     dates = rv.dates[1:]
-    changes, _, _ = vol_change_scenarios(history, dvol, dates, 1)
+    changes, _, _ = vol_change_scenarios(history, dvol, dates, 1, scale_fallback=False)
     return dates, changes
 
 

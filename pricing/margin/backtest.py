@@ -57,6 +57,7 @@ from pricing.scenarios import (
     _ewma_forecasts,
     _inputs,
     _vol_daily,
+    expanding_vol_scale,
     floored_vol,
     realised_vol_series,
 )
@@ -66,6 +67,9 @@ from pricing.surface import VolSurface
 GREEN_BELOW, YELLOW_BELOW = 0.95, 0.9999
 #: Dates revalued at once on the VaR path (memory ~ positions x block x scenarios doubles).
 DATE_BLOCK = 32
+#: Size of the Kupiec and Christoffersen tests: a model fails when either rejects at 5% (the
+#: conventional level, and the traffic light's green boundary is the same 95%).
+TEST_SIZE = 0.05
 
 
 def _position_levels(level: FloatArray, codes: tuple[str, ...], book: Portfolio) -> FloatArray:
@@ -107,6 +111,22 @@ class BacktestResult:
     def exceptions(self) -> int:
         return int(self.exception.sum())
 
+    @property
+    def failures(self) -> tuple[str, ...]:
+        """Why the model fails its backtest (empty: it passes): coverage rejected by Kupiec,
+        independence rejected by Christoffersen (tested only on non-overlapping dates, where it is
+        valid), or the traffic light red."""
+        out = []
+        if self.kupiec_p < TEST_SIZE:
+            expected = self.observations * (1.0 - self.alpha)
+            way = "too many exceptions" if self.exceptions > expected else "too few exceptions: over-conservative"
+            out.append(f"coverage (Kupiec p {self.kupiec_p:.2g} < {TEST_SIZE:g}, {way})")
+        if not self.overlapping and self.christoffersen_ind_p < TEST_SIZE:
+            out.append(f"independence (Christoffersen p {self.christoffersen_ind_p:.2g} < {TEST_SIZE:g})")
+        if self.traffic_light == "red":
+            out.append("traffic light red")
+        return tuple(out)
+
     def summary(self) -> dict[str, float | int | str | bool]:
         """The statistics as one flat mapping (the CLI's JSON object, the catalogue's table)."""
         return {
@@ -126,6 +146,7 @@ class BacktestResult:
             "conditional_coverage_lr": float(self.conditional_coverage_lr),
             "conditional_coverage_p": float(self.conditional_coverage_p),
             "traffic_light": self.traffic_light,
+            "verdict": "fail: " + "; ".join(self.failures) if self.failures else "pass",
         }
 
 
@@ -296,7 +317,9 @@ def _history(codes: tuple[str, ...], market: Market) -> _History:
 
 
 def _vol_index(history: DailySeries, dvol: DailySeries | None, days: np.ndarray) -> FloatArray:
-    """DVOL where it exists; before it, realised vol scaled to DVOL by their ratio on the overlap."""
+    """DVOL where it exists; elsewhere realised vol scaled to DVOL by the median ratio DVOL/RV30
+    on the overlap *up to that day* (an expanding window: no look-ahead; 1.0 before any overlap,
+    i.e. before DVOL starts, where no ratio can be estimated)."""
     rv = realised_vol_series(history)
     out = np.full(days.size, np.nan)
     pos = np.searchsorted(rv.dates, days)
@@ -306,7 +329,13 @@ def _vol_index(history: DailySeries, dvol: DailySeries | None, days: np.ndarray)
         dpos = np.searchsorted(dvol.dates, days)
         dok = (dpos < dvol.dates.size) & (dvol.dates[np.minimum(dpos, dvol.dates.size - 1)] == days)
         both = ok & dok
-        ratio = float(np.median(dvol.values[dpos[both]] / out[both])) if both.any() else 1.0
+        ratios = dvol.values[dpos[both]] / out[both]  # in date order
+        seen = np.cumsum(both)  # overlap days up to and including each day
+        ratio = np.ones(days.size)
+        need = ~dok & (seen > 0)
+        # One median per distinct prefix length: a handful (DVOL's gaps), not one per day.
+        for k in np.unique(seen[need]):
+            ratio[need & (seen == k)] = float(np.median(ratios[:k]))
         out = out * ratio
         out[dok] = dvol.values[dpos[dok]]
     # The first weeks have no realised vol yet: hold the first level.
@@ -427,6 +456,8 @@ class DatedPlan:
     hist: _History
     rets: FloatArray
     dv: FloatArray
+    fallback: np.ndarray
+    vol_scale: FloatArray
     filtered: tuple[FloatArray, FloatArray] | None
     state: PositionState
     w_model: FloatArray
@@ -461,7 +492,10 @@ def _var_plan(
     hist_series, vols = _inputs(codes, None, None)
     # Every h-day change ending on each day with a full h-day history (the scenario library).
     ends = hist.days[h + 31 :]  # realised-vol changes need a month of history first
-    rets, dv, _ = _build(codes, hist_series, vols, ends, dataclasses.replace(p, include_stress=False), filtered=False)
+    # Realised-vol fallbacks unscaled here: each date t scales them by the ratio estimated up to t.
+    rets, dv, fb = _build(
+        codes, hist_series, vols, ends, dataclasses.replace(p, include_stress=False), filtered=False, scale_fallback=False
+    )
     first = window  # the first backtest date has a full look-back of `window` scenarios
     last = ends.size - h - 1  # the realised period must end inside the history
     if first > last:
@@ -472,6 +506,7 @@ def _var_plan(
         )
     at = np.arange(first, last + 1, step)
     filtered = _filtered_grid(codes, hist_series, vols, ends, at, window, h, p) if p.filtered else None
+    vscale = np.stack([expanding_vol_scale(hist_series[u], vols[u], ends[at], h) for u in codes])  # (U, dates)
     state = position_state(book, market)
     return DatedPlan(
         book,
@@ -480,6 +515,8 @@ def _var_plan(
         hist,
         rets,
         dv,
+        fb,
+        vscale,
         filtered,
         state,
         model.vol_weights(state),
@@ -507,7 +544,10 @@ def dated_block(plan: DatedPlan, lo: int, hi: int) -> tuple[FloatArray, FloatArr
     else:
         idx = block[:, None] - plan.window + 1 + np.arange(plan.window)[None, :]  # the window ending on or before t
         r_win = np.moveaxis(plan.rets[:, idx], 0, 1)  # (B, U, N)
+        # Realised-vol fallbacks at the ratio estimated up to each date t (no look-ahead).
+        fb_win = np.moveaxis(plan.fallback[:, idx], 0, 1)
         v_win = np.moveaxis(plan.dv[:, idx], 0, 1)
+        v_win = np.where(fb_win, v_win * plan.vol_scale[:, lo:hi].T[:, :, None], v_win)
     n_sc = r_win.shape[2]
     ret_cols = np.concatenate(list(r_win), axis=1) if block.size else np.zeros((len(codes), 0))  # (U, B*N)
     v_cols = np.concatenate(list(v_win), axis=1) if block.size else np.zeros((len(codes), 0))
@@ -594,7 +634,10 @@ def _filtered_grid(
 ) -> tuple[FloatArray, FloatArray]:
     """FHS scenarios per backtest date: r_j sigma_now(t) / sigma_start(j), for returns and vol changes,
     with the vol floor of docs/methodology.md §C3.3 per date. Returns ((B, U, N), (B, U, N))."""
-    raw_r, raw_v, _ = _build(codes, hist, vols, ends, dataclasses.replace(p, include_stress=False), filtered=False)
+    # FHS: the realised-vol fallback unscaled (its standardised changes are scale-free), as the engine's FHS.
+    raw_r, raw_v, _ = _build(
+        codes, hist, vols, ends, dataclasses.replace(p, include_stress=False), filtered=False, scale_fallback=False
+    )
     out_r = np.empty((at.size, len(codes), window))
     out_v = np.empty_like(out_r)
     idx = at[:, None] - window + 1 + np.arange(window)[None, :]
@@ -748,4 +791,5 @@ BACKTEST_COLUMNS = (
     "christoffersen_ind_p",
     "conditional_coverage_p",
     "traffic_light",
+    "verdict",
 )

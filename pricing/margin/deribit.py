@@ -10,9 +10,16 @@ Per currency (S:PM: each settlement currency margined on its own), P&L in coin:
   P_ext = P̃ + min((max(|m|/r, 1) - 1) · dampener / ((1 + sgn(m) r) · index), |P̃|);
 * worst case = max(0, -min over both tables);
 * roll shock = Σ_expiries max(min_annualised_move, e^{annualised_move_risk · τ} - 1) ·
-  |net delta of the expiry| (perpetual: the minimum), verified on Deribit's API example;
+  |net delta of the expiry's futures| (perpetual: the minimum), verified on Deribit's API example.
+  It is charged on **futures and perpetuals only**, not on option deltas: Deribit introduced it to
+  replace the old futures contingency ("a delta and roll shock-based method" for futures
+  margining, the 2024 portfolio-margin change), its published example margins only a perpetual
+  and a dated future (both vega-free: their vol-up/same/down entries are equal), and the same
+  change promised that long options are no longer over-collateralised — a roll shock on a long
+  option's delta charged 10 x BTC-28AUG26-78000-C 26,937 USD against a 22,892 premium
+  (docs/methodology.md §B3);
 * delta shock [D] (form not published): |Δ| · min(max_delta_shock, m_inc · max(0, |Δ| - threshold/S))
-  coin once |Δ| S exceeds the threshold;
+  coin once |Δ| S exceeds the threshold, on the pool's total delta (options and futures);
 * risk-matrix margin = worst + roll + delta shock (+ correlation contingency, 0 here);
   initial = risk-matrix margin; maintenance = mm_factor x risk-matrix margin.
 
@@ -127,7 +134,8 @@ def dampen(p_tilde: FloatArray, index_price: float, p: DeribitParams) -> FloatAr
 
 
 def roll_shock(net_delta_by_expiry: FloatArray, tau_years: FloatArray, p: DeribitParams) -> FloatArray:
-    """Σ_e max(min_move, e^{amr τ_e} - 1) |Δ_e| (coin), over the last axis."""
+    """Σ_e max(min_move, e^{amr τ_e} - 1) |Δ_e| (coin), over the last axis; Δ_e is the net delta of
+    expiry e's futures (perpetual: τ = 0), options excluded (module docstring)."""
     rate = np.maximum(p.min_annualised_move, np.expm1(p.annualised_move_risk * np.asarray(tau_years, dtype=np.float64)))
     return np.abs(np.asarray(net_delta_by_expiry, dtype=np.float64)) @ rate
 
@@ -184,7 +192,8 @@ class DeribitModel:
 
     def _width(self, currency: str, n_exp: int) -> int:
         n_points = self.currency_params(currency).price_points().size
-        return 3 * n_points + EXTENDED_MOVES.size + n_exp
+        # Risk matrix, extended table, futures delta per expiry, total delta.
+        return 3 * n_points + EXTENDED_MOVES.size + n_exp + 1
 
     def prepare(self, portfolio: Portfolio, market: Market) -> DeribitLayout:
         keys = portfolio.tier_keys()
@@ -233,7 +242,10 @@ class DeribitModel:
             o = layout.offsets[u]
             linear[rows, o : o + values.shape[1]] = values
             tier = np.searchsorted(layout.expiries[u], keys[rows])
-            linear[rows, o + values.shape[1] + tier] = st.delta_premium_adjusted if layout.coin[u] else st.delta_coin
+            delta = st.delta_premium_adjusted if layout.coin[u] else st.delta_coin
+            # Per expiry: the futures' delta (the roll shock's base); last column: the pool's total delta.
+            linear[rows, o + values.shape[1] + tier] = np.where(sub.kind == OPTION, 0.0, delta)
+            linear[rows, o + values.shape[1] + layout.expiries[u].size] = delta
         empty = np.zeros((len(portfolio), 0))
         return Contributions(linear, empty, empty)
 
@@ -249,10 +261,12 @@ class DeribitModel:
             o = layout.offsets[u]
             std = linear[:, o : o + 3 * n]
             extd = dampen(linear[:, o + 3 * n : o + 3 * n + EXTENDED_MOVES.size], unit, p)
-            deltas = linear[:, o + 3 * n + EXTENDED_MOVES.size : o + self._width(u, layout.expiries[u].size)]
+            start = o + 3 * n + EXTENDED_MOVES.size
+            futures_deltas = linear[:, start : start + layout.expiries[u].size]
+            total_delta = linear[:, start + layout.expiries[u].size]
             worst = np.maximum(-np.minimum(std.min(axis=1), extd.min(axis=1)), 0.0) * unit
-            roll = roll_shock(deltas, layout.tau[u], p) * spot
-            dshock = delta_shock(deltas.sum(axis=1), spot, p) * spot
+            roll = roll_shock(futures_deltas, layout.tau[u], p) * spot
+            dshock = delta_shock(total_delta, spot, p) * spot
             rmm = worst + roll + dshock
             out["core"] += rmm
             out["worst_case"] += worst

@@ -18,8 +18,15 @@ Per combined commodity (all positions on one underlying):
 * risk = max(scan + intra - inter, SOM) per commodity; requirement = max(Σ risk - NOV, 0),
   NOV = long minus short option value (A7).
 
-Positions are valued in USD (inverse options at the spot). PSR is a fraction of the spot
-per underlying; VSR is in absolute vol (decimal) or relative (``vol_scan_mode``).
+Positions are valued in USD (inverse options at the spot). The price scan range is **one dollar
+amount per combined commodity**, as CME defines it ("the price scan range for the Combined
+Commodity ... equal to the current Maintenance Requirement for a Combined Commodity", e.g.
+"$700" — CME SPAN report documentation, *Scan Rate Tiers*): every contract's underlying
+(each expiry's forward, the perpetual) moves by the same dollars m x PSR_$, F' = F(T') + m PSR_$,
+not by the same percentage. The parameter ``price_scan_range`` gives PSR_$ as a fraction of the
+commodity's spot (PSR_$ = fraction x S). On a calendar book with carry a relative move of each
+forward overstated the far expiry's move by F/S. VSR is in absolute vol (decimal) or relative
+(``vol_scan_mode``).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from pricing.black import black76_greeks
 from pricing.daycount import days_to_years
 from pricing.errors import PricingInputError, parse_choice
 from pricing.margin.engine import Contributions
-from pricing.portfolio import OPTION, Portfolio
+from pricing.portfolio import OPTION, PERPETUAL, Portfolio
 from pricing.revaluation import Market, PositionState, reprice
 from pricing.surface import SHOCK_RULES
 
@@ -189,7 +196,8 @@ def composite_delta(params: SpanParams, sub: Portfolio, st: PositionState, psr: 
     opt = sub.kind == OPTION
     if opt.any():
         t = np.maximum(st.t_years[opt] - days_to_years(params.lookahead_days), 0.0)
-        f = st.forward[opt][:, None] * (1.0 + DELTA_POINTS * psr)
+        # The scan points are dollar moves of the underlying, PSR_$ = psr x S (module docstring).
+        f = np.maximum(st.forward[opt][:, None] + DELTA_POINTS * psr * st.spot[opt][:, None], 1e-12 * st.spot[opt][:, None])
         g = black76_greeks(sub.cp[opt][:, None], f, sub.strike[opt][:, None], t[:, None], st.vol[opt][:, None])
         out[opt] = sub.units[opt] * (g.delta @ weights)
     return out
@@ -352,7 +360,18 @@ class SpanModel:
             if rows.size == 0:
                 out[u] = np.zeros((0, 16))
                 continue
-            moves = np.concatenate([PRICE_MOVES[:14], [p.extreme_mult, -p.extreme_mult]]) * p.psr(u)
+            # One dollar PSR per combined commodity: each contract's forward at the look-ahead moves by
+            # m x PSR_$, i.e. by a log return ln(1 + m PSR_$ / F(T')) of its own.
+            dollars = np.concatenate([PRICE_MOVES[:14], [p.extreme_mult, -p.extreme_mult]]) * p.psr(u) * market.spot(u)
+            sub, st = portfolio.select(rows), state.take(rows)
+            t1 = np.where(sub.kind == PERPETUAL, 0.0, np.maximum(st.t_years - days_to_years(p.lookahead_days), 0.0))
+            relative = dollars[None, :] / market.surface(u).forward(t1)[:, None]
+            if np.any(relative <= -1.0):
+                raise PricingInputError(
+                    f"price_scan_range[{u}]: the down move of {p.extreme_mult:g} x PSR ({-dollars.min():,.0f} USD) "
+                    "would take a forward to zero or below; lower the PSR or extreme_mult"
+                )
+            moves = np.log1p(relative)
             factor: FloatArray | float
             add: FloatArray | float
             if p.vol_scan_mode == "absolute":
@@ -360,14 +379,14 @@ class SpanModel:
             else:
                 factor, add = 1.0 + VOL_MOVES * p.vol_scan_range, 0.0
             pnl = reprice(
-                portfolio.select(rows),
+                sub,
                 market,
-                np.log1p(moves),
+                moves,
                 vol_factor=factor,
                 vol_add=add,
                 horizon_days=p.lookahead_days,
                 rule=p.rule,
-                state=state.take(rows),
+                state=st,
                 coin=False,
             )
             losses = -pnl.usd

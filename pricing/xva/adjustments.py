@@ -602,6 +602,112 @@ def k_cm(k_ccp: float, df_member: float, df_ccp: float, df_all_members: float) -
     return max(k_ccp * df_member / (df_ccp + df_all_members), 0.08 * 0.02 * df_member)
 
 
+#: The 1250% risk weight of a default-fund contribution to a non-qualifying CCP (Basel CRE54,
+#: "exposures to non-qualifying CCPs"; US 12 CFR 217.133; docs/methodology.md §D4).
+NON_QCCP_DF_RISK_WEIGHT = 12.5
+
+
+def default_fund_after(dim: FloatArray, df_member: float, df_all_members: float, im_ccp: float) -> FloatArray:
+    """The member's prefunded default-fund contribution after a trade that changes its IM by ``dim``.
+
+    Parameters
+    ----------
+    dim : array
+        ΔIM of each trade at the venue, USD.
+    df_member : float
+        The member's contribution today, DF_i, USD.
+    df_all_members : float
+        All members' prefunded contributions DF_CM (the fund's size), USD.
+    im_ccp : float
+        All members' initial margin at the venue, IM_CCP, USD (the base the fund is shared on).
+
+    Returns
+    -------
+    ndarray
+        DF_i after each trade, USD (>= 0).
+
+    Notes
+    -----
+    The rule [D, stated in docs/methodology.md §D4]: the fund is shared pro rata to initial
+    margin, DF_i = DF_CM · IM_i / IM_CCP, and its size DF_CM is held (a CCP sizes it on its
+    cover-2 stress losses, not on one member's trade). The member's IM share today is implied by
+    its contribution, IM_i = DF_i · IM_CCP / DF_CM, so after the trade
+    DF_i' = DF_CM · max(IM_i + ΔIM, 0) / (IM_CCP + ΔIM).
+
+    Examples
+    --------
+    A member with 1% of the fund and of the IM adds 1% more of the venue's IM:
+
+    >>> import numpy as np
+    >>> round(float(default_fund_after(np.array([1e7]), 1e6, 1e8, 1e9)[0]), 2)
+    1980198.02
+    """
+    if min(df_member, df_all_members, im_ccp) < 0 or df_all_members <= 0 or im_ccp <= 0:
+        raise PricingInputError("default fund: DF_i >= 0, and DF_CM and IM_CCP > 0 (USD), to share the fund pro rata to IM")
+    d = np.asarray(dim, dtype=np.float64)
+    im_member = df_member * im_ccp / df_all_members
+    total = np.maximum(im_ccp + d, np.finfo(float).tiny)
+    return np.asarray(df_all_members * np.maximum(im_member + d, 0.0) / total, dtype=np.float64)
+
+
+def k_cm_incremental(
+    dim: FloatArray,
+    *,
+    df_member: float,
+    df_all_members: float,
+    im_ccp: float,
+    qualifying: bool,
+    k_ccp: float = 0.0,
+    df_ccp: float = 0.0,
+    capital_ratio: float = 0.08,
+) -> FloatArray:
+    """Default-fund capital a trade adds: K_CM(after) − K_CM(before), USD, one per trade.
+
+    Parameters
+    ----------
+    dim : array
+        ΔIM of each trade at the venue, USD.
+    df_member, df_all_members, im_ccp : float
+        DF_i, DF_CM and IM_CCP today, USD (:func:`default_fund_after`).
+    qualifying : bool
+        A qualifying CCP (CRE54.32 formula) or not (CRE54 non-qualifying: 1250% of the contribution).
+    k_ccp, df_ccp : float
+        The QCCP's hypothetical capital K_CCP and its own prefunded resources DF_CCP, USD.
+    capital_ratio : float
+        8% (capital = RW x 8%); a non-QCCP's contribution at 1250% costs 100% of it.
+
+    Returns
+    -------
+    ndarray
+        USD; negative when the trade lowers the member's IM and so its share of the fund.
+
+    Notes
+    -----
+    QCCP: K_CM(DF_i) = max(K_CCP · DF_i/(DF_CCP + DF_CM), 8% · 2% · DF_i) (Basel CRE54.32 and its
+    floor), K_CCP and DF_CM held; non-QCCP: K_CM(DF_i) = 1250% · 8% · DF_i (CRE54, non-qualifying CCPs). Either way
+    the trade is charged the difference at DF_i after (:func:`default_fund_after`) and before —
+    not a share K_CM · ΔIM / IM(after), which gave the first trade on an empty book the member's
+    whole K_CM.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(float(k_cm_incremental(np.array([1e7]), df_member=1e6, df_all_members=1e8, im_ccp=1e9,
+    ...                              qualifying=False)[0]), 2)
+    980198.02
+    """
+    after = default_fund_after(dim, df_member, df_all_members, im_ccp)
+    if not qualifying:
+        per_df = NON_QCCP_DF_RISK_WEIGHT * capital_ratio
+    else:
+        if min(k_ccp, df_ccp) < 0:
+            raise PricingInputError("k_cm: K_CCP and DF_CCP must be >= 0 (USD)")
+        # K_CM is linear in DF_i once K_CCP and DF_CM are held: the larger of the two slopes.
+        # Capped at the non-qualifying charge (CRE54: a QCCP's charge never exceeds it) [K].
+        per_df = min(max(k_ccp / (df_ccp + df_all_members), 0.08 * 0.02), NON_QCCP_DF_RISK_WEIGHT * capital_ratio)
+    return np.asarray(per_df * (after - df_member), dtype=np.float64)
+
+
 def kva_lifetime(
     ead: FloatArray,
     times: FloatArray,
@@ -774,7 +880,7 @@ def ccva_grid(
     pd_annual: float,
     lgd: float,
     *,
-    default_fund: float = 0.0,
+    default_fund: float | FloatArray = 0.0,
     discount_rate: float = 0.0,
 ) -> FloatArray:
     """:func:`ccva` of many trades at once.
@@ -787,8 +893,9 @@ def ccva_grid(
         One grid per row, years.
     pd_annual, lgd : float
         Decimals.
-    default_fund : float
-        The member's default-fund contribution, USD.
+    default_fund : float or array (T,)
+        The default-fund contribution at risk, USD: one for all trades, or one per trade (a
+        quote passes each trade's change to the member's contribution, docs/methodology.md §D4).
     discount_rate : float
 
     Returns
@@ -803,7 +910,8 @@ def ccva_grid(
     if not (0.0 <= lgd <= 1.0):
         raise PricingInputError(f"lgd: must be in [0, 1], got {lgd!r}")
     t = np.asarray(times, dtype=np.float64)
-    exposure = np.asarray(im_non_br, dtype=np.float64)[..., 1:] + default_fund
+    fund = np.asarray(default_fund, dtype=np.float64)
+    exposure = np.asarray(im_non_br, dtype=np.float64)[..., 1:] + (fund[:, None] if fund.ndim else fund)
     pd = period_default_probability(t, pd_annual)
     return np.asarray(
         lgd * period_sum(pd * discount(t[..., 1:], check_rate(discount_rate, "discount_rate")) * exposure), dtype=np.float64

@@ -28,8 +28,9 @@ from pricing.xva.adjustments import (
     SaccrLegs,
     ccp_default_params,
     ccva_grid,
+    default_fund_after,
     fva_im_grid,
-    k_cm,
+    k_cm_incremental,
     kva_grid,
     mva_vm_batch,
     saccr_ead,
@@ -37,7 +38,7 @@ from pricing.xva.adjustments import (
 )
 from pricing.xva.profiles import grid_matrix, profile_matrix
 from pricing.xva.rates import check_rate, check_tenor, latest_sofr
-from pricing.xva.replica_profile import replica_profiles
+from pricing.xva.replica_profile import expected_replica_profiles, replica_profiles
 from pricing.xva.rfq import RfqBatch, parse_rfqs
 
 SPREAD_POLICIES = {"fixed": "fixed", "premium_pct": "premium_pct", "vega": "vega"}
@@ -45,7 +46,9 @@ KVA_METHODS = {"saccr": "saccr", "simple": "simple"}
 VENUES = {"qccp": "qccp", "non_qccp": "non_qccp"}
 #: Reduced BA-CVA (MAR50.14): discount scalar and the α of SA-CCR it divides out.
 BA_CVA_SCALAR, BA_CVA_ALPHA = 0.65, 1.4
-IM_PROFILES = {"flat": "flat", "sqrt": "sqrt", "sqrt_runoff": "sqrt", "replica": "replica"}
+IM_PROFILES = {"flat": "flat", "sqrt": "sqrt", "sqrt_runoff": "sqrt", "replica": "replica", "expected": "expected"}
+#: The profiles the margin replica simulates (on the trade's grid) rather than a run-off of today's ΔIM.
+SIMULATED_PROFILES = ("replica", "expected")
 #: SA-CCR supervisory factor of a crypto Group 2a hedging set (BCBS SCO60), as in saccr_netting_set.
 SUPERVISORY_FACTOR = 0.32
 
@@ -60,12 +63,19 @@ class QuoteParams:
 
     * ``qccp`` (default): a qualifying CCP, trade exposure at ``risk_weight`` (2%, Basel CRE54.14),
       no CVA capital (CRE54), and the member's default-fund capital K_CM (CRE54.32) when
-      ``kccp_usd``, ``df_ccp_usd`` and ``df_members_usd`` are given, allocated to the trade by
-      its share of the book's IM;
+      ``kccp_usd``, ``default_fund_usd``, ``df_members_usd`` and ``im_ccp_usd`` are given;
     * ``non_qccp``: a venue that is not a QCCP (Deribit is an exchange, not a QCCP under CRE54):
       the exposure at ``counterparty_risk_weight`` (100%, unrated, CRE20 via CRE54.42) plus CVA
       capital by the reduced BA-CVA (MAR50: K = 0.65 · RW_cva · M · DF_M · EAD / 1.4, RW_cva 12%
-      for an unrated financial).
+      for an unrated financial), and the default-fund contribution at 1250% (CRE54) when
+      ``default_fund_usd``, ``df_members_usd`` and ``im_ccp_usd`` are given.
+
+    Default-fund capital is charged incrementally, K_CM(after) − K_CM(before) the trade: the
+    member's contribution ``default_fund_usd`` is taken as its share of the fund
+    ``df_members_usd`` pro rata to IM over all members' IM ``im_ccp_usd``
+    (:func:`pricing.xva.adjustments.default_fund_after`), so a trade moves it by its ΔIM. The
+    CCVA counts the same change ΔDF_i (the contribution the trade adds to what the venue's
+    default would take), not the whole contribution.
 
     Crypto exposures are BCBS SCO60 Group 2a by default (``sco60_group``): a hedging set per
     cryptoasset, SF 32%, σ 120%, long and short options on one coin netting; ``"2b"`` turns
@@ -90,6 +100,7 @@ class QuoteParams:
     kccp_usd: float = 0.0
     df_ccp_usd: float = 0.0
     df_members_usd: float = 0.0
+    im_ccp_usd: float = 0.0
     capital_ratio: float = 0.08
     cost_of_capital: float = 0.10
     mpor_business_days: float = 10.0
@@ -117,8 +128,16 @@ class QuoteParams:
         parse_choice(self.sco60_group, "sco60_group", SCO60_GROUPS)
         for name in ("counterparty_risk_weight", "cva_risk_weight"):
             check_rate(getattr(self, name), name, hi=12.5)
-        if min(self.kccp_usd, self.df_ccp_usd, self.df_members_usd, self.default_fund_usd) < 0:
-            raise PricingInputError("kccp_usd, df_ccp_usd, df_members_usd and default_fund_usd must be >= 0 (USD)")
+        if min(self.kccp_usd, self.df_ccp_usd, self.df_members_usd, self.default_fund_usd, self.im_ccp_usd) < 0:
+            raise PricingInputError("kccp_usd, df_ccp_usd, df_members_usd, im_ccp_usd and default_fund_usd must be >= 0 (USD)")
+        if self.default_fund_usd > 0:
+            if not (self.df_members_usd > 0 and self.im_ccp_usd > 0):
+                raise PricingInputError(
+                    "im_ccp_usd and df_members_usd: both > 0 (USD) are needed with default_fund_usd to charge the change a"
+                    " trade makes to the contribution (shared pro rata to IM: DF_i = DF_CM x IM_i / IM_CCP)"
+                )
+            if self.default_fund_usd > self.df_members_usd:
+                raise PricingInputError("default_fund_usd: the member's contribution cannot exceed df_members_usd (all members')")
         ccp_default_params(self.ccp_type)
         if self.tick < 0 or self.min_spread < 0 or self.spread_value < 0:
             raise PricingInputError("tick, min_spread and spread_value must be >= 0")
@@ -271,7 +290,7 @@ class TradeRisks:
     """What the XVAs need about T trades, as the dealer holds each if it buys it, USD (T,) arrays.
 
     ``premium`` is the trade's value paid today (USD-settled legs discounted at SOFR, ACT/360;
-    coin-settled legs at Deribit's convention, undiscounted), ``value`` its undiscounted mark,
+    coin-settled legs the coin mark times the index, :func:`leg_premiums`), ``value`` its mark,
     ``abs_delta_coin`` |Σ delta|, ``spot`` the first leg's, ``vol`` the |units|-weighted vol of
     its option legs, ``tenor_years`` its longest leg. ``effective`` (T, U) is its SA-CCR Σ δ d MF
     per hedging set (``underlyings``), ``gross`` its Σ d (Basel CRE52; SCO60 Group 2b).
@@ -294,8 +313,13 @@ class TradeRisks:
 
 
 def leg_premiums(legs: Portfolio, state: PositionState, p: QuoteParams) -> FloatArray:
-    """Each leg's value paid today, USD: USD-settled legs discounted at SOFR (ACT/360) from expiry,
-    coin-settled legs at Deribit's coin convention (undiscounted)."""
+    """Each leg's premium paid today, USD.
+
+    USD-settled legs: the Black-76 mark discounted at SOFR (ACT/360) from expiry. Coin-settled
+    legs: the coin mark (Black-76 / F, undiscounted — Deribit's convention) times the index S,
+    which :func:`pricing.revaluation.position_state` already gives as ``value_usd``; the coin
+    paid today is worth S, not the forward F (docs/methodology.md §D6).
+    """
     sofr = latest_sofr() if p.sofr is None else p.sofr
     df = np.where(legs.inverse, 1.0, np.exp(-sofr * state.t_years * 365.0 / 360.0))
     return np.asarray(df * state.value_usd, dtype=np.float64)
@@ -404,17 +428,34 @@ def incremental_eads(dim: FloatArray, risks: TradeRisks, p: QuoteParams, sign: f
     return after - before
 
 
-def _k_cm_shares(dim: FloatArray, p: QuoteParams, im_posted: FloatArray) -> FloatArray:
-    """Each trade's share of the member's default-fund capital (CRE54.32): K_CM x ΔIM / IM(book + trade).
-
-    0 unless the venue is a QCCP whose K_CCP and default funds are given, or when the IM after is not positive.
-    """
-    if p.venue != "qccp" or not (p.kccp_usd > 0 and p.default_fund_usd > 0 and p.df_members_usd > 0):
+def _default_fund_increments(dim: FloatArray, p: QuoteParams) -> FloatArray:
+    """The contribution each trade adds at the venue, DF_i(after) − DF_i(before), floored at 0 as
+    the IM at risk is (a trade that frees margin earns no CCVA back), USD (T,)."""
+    if p.default_fund_usd <= 0:
         return np.zeros_like(dim)
-    kcm = k_cm(p.kccp_usd, p.default_fund_usd, p.df_ccp_usd, p.df_members_usd)
-    after = im_posted + dim
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(after > 0, kcm * np.maximum(dim, 0.0) / np.where(after > 0, after, 1.0), 0.0)
+    after = default_fund_after(dim, p.default_fund_usd, p.df_members_usd, p.im_ccp_usd)
+    return np.asarray(np.maximum(after - p.default_fund_usd, 0.0), dtype=np.float64)
+
+
+def _k_cm_increments(dim: FloatArray, p: QuoteParams) -> FloatArray:
+    """The default-fund capital each trade adds, K_CM(after) − K_CM(before), USD (T,).
+
+    QCCP: CRE54.32 with K_CCP given; non-QCCP: 1250% of the contribution (CRE54). 0 when no
+    contribution is given (or, at a QCCP, no K_CCP).
+    """
+    qccp = p.venue == "qccp"
+    if p.default_fund_usd <= 0 or (qccp and p.kccp_usd <= 0):
+        return np.zeros_like(dim)
+    return k_cm_incremental(
+        dim,
+        df_member=p.default_fund_usd,
+        df_all_members=p.df_members_usd,
+        im_ccp=p.im_ccp_usd,
+        qualifying=qccp,
+        k_ccp=p.kccp_usd,
+        df_ccp=p.df_ccp_usd,
+        capital_ratio=p.capital_ratio,
+    )
 
 
 def side_costs(
@@ -453,23 +494,30 @@ def side_costs(
     The funding leg (``fva_im``) funds the marginal IM *and the premium cash*: the dealer pays the
     premium when it buys (bid) and receives it when it sells (ask), until expiry. So whatever the
     margin model counts as option value (SPAN credits a long option's value in ΔIM and charges a
-    short one's) is funded once, consistently: under SPAN the two cancel, under the VaR models
-    (no option-value credit) the premium is funded beside the IM. Both accrue ACT/360
-    (docs/methodology.md §D3-D5). Every sum runs over the trade's own grid: the padding of the
-    common (T, N) grid has zero-width periods.
+    short one's) is funded once, consistently. The two legs are funded at different rates
+    (docs/methodology.md §D6, the derivation): the posted IM is cash the base price knows
+    nothing of, so it costs the full r_F − r_IM (SOFR + spread − the rate paid on IM; ORE's
+    MVA (f_b − s_I) over OIS is the same number); the premium is already discounted on its
+    curve (SOFR for USD legs, the coin's zero rate of Deribit's mark for coin legs), so carrying
+    it costs only the funding *spread* over that curve — funding it at SOFR + spread counted
+    SOFR twice. Both accrue ACT/360. Every sum runs over the trade's own grid: the padding of
+    the common (T, N) grid has zero-width periods.
     """
     sign = dealer_sign(side)
-    if p.im_profile == "replica":
+    if p.im_profile in SIMULATED_PROFILES:
         if dim_profile is None or dim_profile.shape != times.shape:
             raise PricingInputError(
-                "im_profile: 'replica' needs the simulated ΔIM profile on the trade's grid (quote_book computes it)"
+                f"im_profile: {p.im_profile!r} needs the simulated ΔIM profile on the trade's grid (quote_book computes it)"
             )
         dprof = dim_profile
     else:
         dprof = profile_matrix(dim, times, p.im_profile)
     sofr = latest_sofr() if p.sofr is None else p.sofr
     premium_cash = profile_matrix(sign * risks.premium, times, "flat")
-    fva = fva_im_grid(dprof, times, p.funding_rate, p.im_rate, sofr) + fva_im_grid(premium_cash, times, p.funding_rate, 0.0, sofr)
+    # The premium is carried at the funding spread over its discount curve only (see Notes).
+    fva = fva_im_grid(dprof, times, p.funding_rate, p.im_rate, sofr) + fva_im_grid(
+        premium_cash, times, p.funding_spread, 0.0, sofr
+    )
     mva = mva_vm_batch(
         risks.abs_delta_coin,
         risks.spot,
@@ -487,10 +535,10 @@ def side_costs(
     else:
         ead = incremental_eads(dim, risks, p, sign, books)
         # The EAD keeps today's value under the replica profile (only the IM is re-simulated).
-        ead_t = profile_matrix(ead, times, "flat" if p.im_profile == "replica" else p.im_profile)
+        ead_t = profile_matrix(ead, times, "flat" if p.im_profile in SIMULATED_PROFILES else p.im_profile)
         qccp = p.venue == "qccp"
         rw = p.risk_weight if qccp else p.counterparty_risk_weight
-        kcm = _k_cm_shares(dim, p, books.im_posted)
+        kcm = _k_cm_increments(dim, p)
         kva = kva_grid(ead_t, times, rw, p.capital_ratio, p.cost_of_capital, k_default_fund=kcm, discount_rate=sofr)
         if not qccp:
             cva = ead_t * _ba_cva_factor(risks.tenor_years, p.cva_risk_weight)[:, None]
@@ -499,7 +547,7 @@ def side_costs(
     pd = p.pd_annual if p.pd_annual is not None else pd
     lgd = p.lgd if p.lgd is not None else lgd
     exposed = np.zeros_like(dprof) if p.im_bankruptcy_remote else np.maximum(dprof, 0.0)
-    cc = ccva_grid(exposed, times, pd, lgd, default_fund=p.default_fund_usd, discount_rate=sofr)
+    cc = ccva_grid(exposed, times, pd, lgd, default_fund=_default_fund_increments(dim, p), discount_rate=sofr)
     return {"fva_im": fva, "mva_vm": mva, "kva": kva, "ccva": cc}
 
 
@@ -859,7 +907,7 @@ def quote_rfqs(batch: RfqBatch, basis: QuoteBasis, p: QuoteParams | None = None,
     else:
         buy, sell = trade_margins(q.margin, trades, unit_state=unit_state)
         before = np.full(trades.count, q.margin.im0)
-    profiles = _replica(q, trades, batch.fill if accept else None, p, risks) if p.im_profile == "replica" else None
+    profiles = _replica(q, trades, batch.fill if accept else None, p, risks) if p.im_profile in SIMULATED_PROFILES else None
     sides = quote_sides(sell - before, buy - before, risks, p, books, profiles)
     quoted_bid = np.array([s != "buy" for s in batch.sides])
     quoted_ask = np.array([s != "sell" for s in batch.sides])
@@ -929,19 +977,20 @@ def _replica(
     the union of the trades' grids (pricing.xva.replica_profile). With fills, each trade meets
     the book as earlier fills left it, so those are simulated one trade at a time."""
     m = basis.margin
+    simulate = expected_replica_profiles if p.im_profile == "expected" else replica_profiles
     times = grid_matrix(risks.tenor_years, p.step_days)
     union = np.unique(times)
     groups = np.repeat(np.arange(trades.count), np.diff(trades.starts))
     at = np.searchsorted(union, times)
     rows = np.arange(trades.count)[:, None]
     if fill is None or not np.any(fill):
-        buy, sell = replica_profiles(m.portfolio, trades.legs, groups, m.market, m.model, union, m.params)
+        buy, sell = simulate(m.portfolio, trades.legs, groups, m.market, m.model, union, m.params)
         return sell[rows, at], buy[rows, at]
     sell_out, buy_out = np.zeros(times.shape), np.zeros(times.shape)
     book = m.portfolio
     for t in range(trades.count):
         part = trades.take(t, t + 1)
-        b, s = replica_profiles(book, part.legs, np.zeros(len(part.legs), np.int64), m.market, m.model, union, m.params)
+        b, s = simulate(book, part.legs, np.zeros(len(part.legs), np.int64), m.market, m.model, union, m.params)
         sell_out[t], buy_out[t] = s[0, at[t]], b[0, at[t]]
         if fill[t]:
             book = concat([book, part.legs.with_quantity(fill[t] * part.legs.quantity)])

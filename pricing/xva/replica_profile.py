@@ -9,8 +9,14 @@ RFQ is priced at once on each date, both directions, by :func:`pricing.margin.en
 
 This is the "replica" profile of docs/methodology.md §D3: what the venue would ask of the same
 positions as they age, on today's market, rather than a flat or square-root run-off of today's
-ΔIM. It carries no market-path uncertainty (an expected-IM profile would need simulated
-markets); that is stated wherever it is used.
+ΔIM. It freezes the spot (no market-path uncertainty).
+
+:func:`expected_replica_profiles` is the expected-IM profile: at each date the aged book is
+re-margined on K simulated markets, the spot (and with it every forward, the smiles kept in
+moneyness) moved to S_t = S_0 e^{σ √t z_k − σ² t / 2}, σ the ATM implied vol at t, z_k the
+K stratified normal quantiles Φ⁻¹((k − ½)/K); E[ΔIM(t)] is their mean. The book is static
+between quote and expiry, so ΔIM(t) depends on the path only through the market at t: the
+marginal distribution of S_t is all a path simulation would add (docs/methodology.md §D7).
 """
 
 from __future__ import annotations
@@ -19,13 +25,18 @@ import dataclasses
 from datetime import timedelta
 
 import numpy as np
+from scipy.special import ndtri
 
 from pricing._typing import FloatArray
+from pricing.errors import PricingInputError
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import MarginModel, marginal_im
 from pricing.margin.var import ScenarioVarModel
 from pricing.portfolio import PERPETUAL, Portfolio
 from pricing.revaluation import Market
+
+#: Stratified spot quantiles per date of the expected-IM profile (default).
+EXPECTED_POINTS = 16
 
 
 def frozen_scenarios(model: MarginModel, market: Market) -> MarginModel:
@@ -82,6 +93,80 @@ def replica_profiles(
         k = res.delta_buy.size
         buy[:k, i] = res.delta_buy
         sell[:k, i] = res.delta_sell
+    return buy, sell
+
+
+def spot_quantiles(market: Market, t_years: float, points: int = EXPECTED_POINTS) -> dict[str, FloatArray]:
+    """Per underlying, the K stratified spot multipliers e^{σ √t z_k − σ² t/2} at time ``t_years``.
+
+    σ is the surface's ATM (k = 0) implied vol at t (the last expiry's beyond it); the drift is 0
+    in the forward measure, so E[S_t / F(t)] = 1 up to the stratification. Returns (K,) arrays.
+    """
+    if points < 1:
+        raise PricingInputError(f"points: the expected-IM profile needs at least 1 point per date, got {points!r}")
+    z = ndtri((np.arange(points) + 0.5) / points)
+    out = {}
+    for u, surf in market.surfaces.items():
+        t = max(float(t_years), 0.0)
+        w = float(surf.total_variance(np.zeros(1), np.array([max(t, 1e-9)]))[0]) if t > 0 else 0.0
+        out[u] = np.exp(np.sqrt(max(w, 0.0)) * z - 0.5 * max(w, 0.0))
+    return out
+
+
+def _moved(market: Market, factors: dict[str, float]) -> Market:
+    """The market with each underlying's spot and forwards times its factor (smiles kept in moneyness)."""
+    surfaces = {
+        u: dataclasses.replace(s, spot=s.spot * factors[u], forwards=s.forwards * factors[u]) for u, s in market.surfaces.items()
+    }
+    return Market(market.as_of, surfaces, market.chains)
+
+
+def expected_replica_profiles(
+    book: Portfolio,
+    candidates: Portfolio,
+    groups: np.ndarray,
+    market: Market,
+    model: MarginModel,
+    times: FloatArray,
+    addons: AddOnParams | None = None,
+    points: int = EXPECTED_POINTS,
+) -> tuple[FloatArray, FloatArray]:
+    """Expected ΔIM of each trade at each time over simulated spots, dealer buying and selling: (G, T) each, USD.
+
+    Parameters
+    ----------
+    book, candidates, groups, market, model, times, addons :
+        As for :func:`replica_profiles`.
+    points : int
+        Stratified spot quantiles per date (K).
+
+    Returns
+    -------
+    (buy, sell) : arrays of shape (G, T)
+
+    Notes
+    -----
+    E[ΔIM(t_i)] = (1/K) Σ_k ΔIM(t_i; S_0 m_k(t_i)) with the multipliers of :func:`spot_quantiles`
+    (module docstring; docs/methodology.md §D7). All underlyings move together on quantile k
+    (perfect correlation: a conservative choice for a book hedged across BTC and ETH).
+    """
+    g = int(groups.max()) + 1 if groups.size else 0
+    buy = np.zeros((g, times.size))
+    sell = np.zeros((g, times.size))
+    fixed = frozen_scenarios(model, market)
+    for i, t in enumerate(times):
+        aged = Market(market.as_of + timedelta(days=float(t) * 365.0), market.surfaces, market.chains)
+        live_c = _alive(candidates, aged)
+        if not live_c.any():
+            break
+        live_b = _alive(book, aged)
+        multipliers = spot_quantiles(market, float(t), points)
+        for k in range(points):
+            moved = _moved(aged, {u: float(m[k]) for u, m in multipliers.items()})
+            res = marginal_im(book.select(live_b), candidates.select(live_c), moved, fixed, addons, groups=groups[live_c])
+            n = res.delta_buy.size
+            buy[:n, i] += res.delta_buy / points
+            sell[:n, i] += res.delta_sell / points
     return buy, sell
 
 

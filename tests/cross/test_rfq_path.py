@@ -148,7 +148,9 @@ def test_batch_xva_equals_the_one_trade_functions(desk) -> None:
 
     market, book = desk
     rows = _structures(_live_names(market), 12, 7)
-    p = QuoteParams(sofr=0.04, im_profile="sqrt", venue="non_qccp", kccp_usd=1e6, df_members_usd=1e8, default_fund_usd=1e6)
+    p = QuoteParams(
+        sofr=0.04, im_profile="sqrt", venue="non_qccp", kccp_usd=1e6, df_members_usd=1e8, default_fund_usd=1e6, im_ccp_usd=1e9
+    )
     batch = parse_rfqs(rows, market)
     im0 = margin(book, market, hvar_model()).total
     table = quote_book(rows, book, market, hvar_model(), p)

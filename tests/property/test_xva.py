@@ -159,11 +159,15 @@ def test_venue_presets_capitalise_the_exposure_as_the_rules_say() -> None:
     assert cva == pytest.approx(ccr_only / (0.08 * 1.0) * ba_cva_per_ead(1.0, 0.12), rel=1e-9)
     with pytest.raises(PricingInputError, match=r"venue.*qccp.*non_qccp"):
         QuoteParams(venue="exchange")
-    funds = dict(kccp_usd=1e6, default_fund_usd=1e5, df_ccp_usd=5e5, df_members_usd=4.5e6)
+    funds = dict(kccp_usd=1e6, default_fund_usd=1e5, df_ccp_usd=5e5, df_members_usd=4.5e6, im_ccp_usd=1e8)
     book = BookCapital(im_posted=1_000_000.0)
     with_kcm = adjustments(100_000.0, risk, QuoteParams(**base, **funds), "bid", book)["kva"]
     without = adjustments(100_000.0, risk, QuoteParams(**base), "bid", book)["kva"]
     assert with_kcm > without
+    # A trade that adds no IM adds no default-fund capital (K_CM after − before = 0).
+    assert adjustments(0.0, risk, QuoteParams(**base, **funds), "bid", book)["kva"] == pytest.approx(q, rel=1e-12)
+    with pytest.raises(PricingInputError, match=r"im_ccp_usd"):
+        QuoteParams(kccp_usd=1e6, default_fund_usd=1e5, df_members_usd=4.5e6)
 
 
 def test_sco60_group_2b_raises_the_kva_of_a_hedged_structure() -> None:

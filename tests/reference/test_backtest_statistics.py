@@ -58,3 +58,27 @@ def test_clustered_exceptions_fail_independence_and_scattered_do_not() -> None:
 def test_impossible_counts_are_refused() -> None:
     with pytest.raises(PricingInputError, match="not a count"):
         kupiec_pof(5, 3, 0.99)
+
+
+def test_summary_fails_when_independence_or_coverage_is_rejected() -> None:
+    """The verdict is "fail" when Christoffersen (1998) rejects independence at 5% even if the
+    count is in the green zone, or Kupiec (1995) rejects coverage; "pass" otherwise."""
+    from pricing.margin.backtest import _result
+
+    n = 1000
+    dates = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-01-01") + n)
+    im = np.ones(n)
+    clustered = np.zeros(n)
+    clustered[[100, 101, 102, 103, 500]] = -2.0  # 5 exceptions (10 expected at 99%): green, but in a run
+    res = _result("m", 0.99, 2, dates, im, clustered, False)
+    assert res.traffic_light == "green" and res.christoffersen_ind_p < 0.05
+    assert res.summary()["verdict"].startswith("fail: independence")
+    spread_out = np.zeros(n)
+    spread_out[::100] = -2.0  # 10 exceptions, evenly spaced
+    assert _result("m", 0.99, 2, dates, im, spread_out, False).summary()["verdict"] == "pass"
+    many = np.zeros(n)
+    many[::25] = -2.0  # 40 exceptions: coverage rejected, red
+    verdict = _result("m", 0.99, 2, dates, im, many, False).summary()["verdict"]
+    assert verdict.startswith("fail: coverage") and "too many" in verdict and "traffic light red" in verdict
+    # Overlapping dates: the independence test is not valid there, so it does not decide.
+    assert "independence" not in _result("m", 0.99, 2, dates, im, clustered, True).summary()["verdict"]
