@@ -276,6 +276,11 @@ def dates(value: Any, name: str, *, default_hour: int = 0) -> Field:
     return _cells(value, name, convert, object, None)
 
 
+#: Result cells one call may broadcast to (a column of 3,000 forwards against a row of 3,000
+#: strikes is 9,000,000: 161 MB of answer for a 58 KB request). Checked from the shapes, before any work.
+MAX_RESULT_CELLS = 1_000_000
+
+
 def broadcast(*fields: Field) -> tuple[tuple[int, int], list[np.ndarray], np.ndarray]:
     """Excel-style broadcast of same-size ranges, single rows/columns and single cells.
 
@@ -290,6 +295,11 @@ def broadcast(*fields: Field) -> tuple[tuple[int, int], list[np.ndarray], np.nda
             f"ranges of different sizes ({sizes}); give ranges of the same size, a single row/column to repeat, or one cell"
         )
     shape = (rows.pop() if rows else 1, cols.pop() if cols else 1)
+    if shape[0] * shape[1] > MAX_RESULT_CELLS:
+        raise InputError(
+            f"the ranges broadcast to {shape[0]:,} x {shape[1]:,} = {shape[0] * shape[1]:,} cells; "
+            f"the limit is {MAX_RESULT_CELLS:,} result cells per call"
+        )
     values = [np.broadcast_to(f.values, shape) for f in fields]
     errors = np.full(shape, None, dtype=object)
     for f in reversed(fields):

@@ -160,15 +160,25 @@ def test_a_users_handles_are_invisible_to_another_user(client):
     assert handle.split(" ")[0] not in str(listing.json())
 
 
-def test_large_calls_run_in_a_worker_process_and_handles_stay_in_the_server():
+def test_costly_calls_go_to_a_worker_process_and_handle_calls_stay_in_the_server():
+    import json
+
     from addin.excel import pool
+    from addin.excel.calls import parse
 
     strikes = [[40_000.0 + i] for i in range(25_000)]
-    args = ([["C"]], [[60000]], strikes, [[0.25]], [[0.55]])
-    assert pool.offload("BLACK", args)
-    assert not pool.offload("VOL", ([["CQ.MARKET#0123"]], *args[1:]))  # a handle lives in this process
-    assert not pool.offload("MARKET", (strikes,))  # a handle maker
-    out = call("black", list(args))
+    args = [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]]]
+
+    def admitted(name: str, a: list) -> object:
+        return parse(json.dumps(body(name, a)).encode())
+
+    assert pool.offload(admitted("black", args))
+    assert not pool.offload(admitted("black", [[["C"]], [[60000]], strikes[:10], [[0.25]], [[0.55]]]))  # light
+    assert not pool.offload(admitted("VOL", [[["CQ.MARKET#0123"]], *args[1:4]]))  # a handle lives in this process
+    assert not pool.offload(admitted("vol", [[[{"type": "Entity", "basicValue": "cq.market#0123"}]], *args[1:4]]))
+    assert not pool.offload(admitted("Market", [strikes]))  # a handle maker
+    assert not pool.offload(admitted("handles", []))  # lists this process's handles
+    out = call("black", args)
     assert len(out) == 25_000 and out[100][0] == pytest.approx(udfs.CQ_BLACK("C", 60000, 40_100.0, 0.25, 0.55)[0][0], rel=1e-12)
 
 
