@@ -73,8 +73,13 @@ class Call:
     def mentions_handle(self) -> bool:
         """Whether any text argument cell is (or looks like) a handle (``CQ.`` in any case)."""
         for a in self.args:
-            cells = itertools.chain.from_iterable(a) if isinstance(a, list) else (a,)
-            if any(isinstance(c, str) and c.lstrip()[:3].upper() == "CQ." for c in cells):
+            if not isinstance(a, list):
+                if isinstance(a, str) and a.lstrip()[:3].upper() == "CQ.":
+                    return True
+                continue
+            if str not in set(map(type, itertools.chain.from_iterable(a))):
+                continue  # a range of numbers: no cell to look at
+            if any(isinstance(c, str) and c.lstrip()[:3].upper() == "CQ." for c in itertools.chain.from_iterable(a)):
                 return True
         return False
 

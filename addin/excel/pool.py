@@ -21,6 +21,7 @@ replaces the pool and raises :class:`WorkerLost`, which the server answers 503 w
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import multiprocessing
 import os
@@ -31,10 +32,10 @@ from typing import Any
 
 from addin.excel.calls import MAX_CELLS, MAX_RESULT_BYTES, MAX_RESULT_CELLS, Call, Refused, parse
 
-#: Cost (argument cells + result-cell bound) from which a call runs in a worker process. On
-#: this project's 2-core machine xlwings Server's own path spends about 2.5 us per cell on
-#: its event loop converting arguments and results (docs/server-limits.md, "Worker
-#: threshold"): 5,000 cells is about 12 ms of everyone's loop, the most one call may take.
+#: Cost (argument cells + result-cell bound) from which a call runs in a worker process. In
+#: the server process a call holds the GIL for about 4 us a cell (parse, convert, price,
+#: serialise; measured on this project's 2-core machine, docs/server-limits.md): 5,000 is
+#: about 20 ms taken from every other user's calls, the most one call may take.
 LARGE_COST = 5_000
 #: Functions that make or list handles: the server process's store holds them.
 IN_PROCESS = frozenset({"MARKET", "HANDLES"})
@@ -154,14 +155,26 @@ ERROR_TYPES = {
 }
 
 
+def _plain(value: Any) -> bool:
+    """Whether a range holds no text (nothing to clean or to turn into an error value)."""
+    if not isinstance(value, list):
+        return not isinstance(value, str)
+    rows = [r for r in value if isinstance(r, list)]
+    return len(rows) == len(value) and str not in set(map(type, itertools.chain.from_iterable(rows)))
+
+
 def _clean(value: Any) -> Any:
     """An argument as xlwings Server's ``ndim=2, err_to_str`` conversion gives it ("" is blank)."""
+    if isinstance(value, list) and _plain(value):
+        return value
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return None if value == "" else value
 
 
 def _office(value: Any, runtime: float) -> Any:
+    if isinstance(value, list) and _plain(value):
+        return value
     if isinstance(value, list):
         return [_office(v, runtime) for v in value]
     if runtime >= 1.4 and isinstance(value, str) and value in ERROR_TYPES:
@@ -185,6 +198,22 @@ def run_json(name: str, args: tuple[Any, ...], runtime: str, user: str) -> tuple
     return True, json.dumps({"result": _office(value, version)}, allow_nan=False)
 
 
+def respond(call: Call, user: str, max_result_bytes: int = MAX_RESULT_BYTES) -> tuple[int, str, str]:
+    """(status, body, content type) of an admitted call run as ``user``, here.
+
+    The answer is xlwings Server's (``{"result": rows}``, Excel errors as Office.js error
+    values, a bad argument 400 with its reason), produced without xlwings Server's argument
+    conversion, which spends about 57 us a cell on the event loop (docs/server-limits.md).
+    """
+    ok, payload = run_json(call.name, call.args, call.runtime, user)
+    text = "text/plain; charset=utf-8"
+    if not ok:
+        return 400, payload[:300], text
+    if len(payload) > max_result_bytes:
+        return 413, f"the result is {len(payload) // 2**20} MiB of JSON; the limit is {max_result_bytes // 2**20} MiB", text
+    return 200, payload, "application/json"
+
+
 def answer(
     body: bytes,
     user: str,
@@ -194,16 +223,10 @@ def answer(
 ) -> tuple[int, str, str]:
     """In a worker: (status, body, content type) of a whole call made by ``user``, or status
     0 when the call must run in the server process (it makes, reads or lists a handle)."""
-    text = "text/plain; charset=utf-8"
     try:
         call = parse(body, max_cells, max_result_cells)
     except Refused as r:
-        return r.status, r.message, text
+        return r.status, r.message, "text/plain; charset=utf-8"
     if in_process(call):
-        return 0, "", text
-    ok, payload = run_json(call.name, call.args, call.runtime, user)
-    if not ok:
-        return 400, payload[:300], text
-    if len(payload) > max_result_bytes:
-        return 413, f"the result is {len(payload) // 2**20} MiB of JSON; the limit is {max_result_bytes // 2**20} MiB", text
-    return 200, payload, "application/json"
+        return 0, "", "text/plain; charset=utf-8"
+    return respond(call, user, max_result_bytes)

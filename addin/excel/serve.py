@@ -19,7 +19,11 @@ In front of xlwings Server's app sits :class:`Guard`, an ASGI layer, in this ord
    (:mod:`addin.excel.pool`), and at most :data:`PER_USER` of one user's costly calls run at
    once: the rest of that user's queue behind them, not in front of other users'. A worker
    that dies is replaced and its call answered 503 with ``Retry-After``. Everything else
-   goes, normalised, to xlwings Server, which runs it in a thread in the user's handle scope.
+   (light calls, and calls that make, read or list a handle) runs in a thread of the server
+   process in the user's handle scope. The guard answers every call itself, as xlwings
+   Server would: xlwings Server's own argument conversion spends about 57 us a cell on the
+   event loop (a failed ``pyodide`` import per cell), so a 20,000-cell call held everyone's
+   loop for a second. xlwings Server still serves the manifest, metadata, code and static files.
 5. **Shutdown** ends the worker pool (no worker outlives the server).
 
 The server refuses to start with token auth and no tokens file.
@@ -136,12 +140,11 @@ class Guard:
         if pool.offload(call):
             async with self.gate(user):
                 await self.in_worker(send, call.body(), user)
-            return
-        if call.cost >= pool.LARGE_COST:
+        elif call.cost >= pool.LARGE_COST:
             async with self.gate(user):
-                await self.forward(scope, receive, send, call)
+                await _reply(send, *await asyncio.to_thread(pool.respond, call, user, self.max_result_bytes))
         else:
-            await self.forward(scope, receive, send, call)
+            await _reply(send, *await asyncio.to_thread(pool.respond, call, user, self.max_result_bytes))
 
     async def read(self, scope: Scope, receive: Receive) -> bytes:
         try:
@@ -193,22 +196,6 @@ class Guard:
             return False
         await _reply(send, status, text, kind)
         return True
-
-    async def forward(self, scope: Scope, receive: Receive, send: Send, call: Call) -> None:
-        """xlwings Server's own path, with the normalised body."""
-        body = call.body()
-        headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-length"]
-        inner = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
-        sent = False
-
-        async def replay() -> MutableMapping[str, Any]:
-            nonlocal sent
-            if sent:
-                return await receive()  # the body is consumed: only a disconnect can follow
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(inner, replay, send)
 
 
 def _parse(body: bytes, max_cells: int, max_result_cells: int) -> Call:
