@@ -138,6 +138,13 @@ class _CellProblem(Exception):
         self.code = code
 
 
+#: The largest magnitude a number in a table or a numeric argument may have (quantities,
+#: notionals, strikes, sizes, ratios):
+#: 1e308 contracts overflowed margin and quote arithmetic to inf. Far above any real book
+#: (1e15 contracts, or USD) and far enough below overflow for every product the engine forms.
+MAX_MAGNITUDE = 1e15
+
+
 def _describe(cell: Any) -> str:
     if isinstance(cell, bool):
         return "TRUE/FALSE"
@@ -179,6 +186,8 @@ def numbers(
             raise _CellProblem(f"an integer of {len(str(abs(int(cell))))} digits is beyond a float{suffix}", "#NUM!") from None
         if not math.isfinite(x):
             raise _CellProblem(f"{x} is not a finite number", "#NUM!")
+        if abs(x) > MAX_MAGNITUDE:
+            raise _CellProblem(f"{x:g} is beyond ±{MAX_MAGNITUDE:g} (the largest number an argument takes)", "#NUM!")
         if lo is not None and (x <= lo if lo_open else x < lo):
             raise _CellProblem(f"{x:g} must be {'>' if lo_open else '>='} {lo:g}{suffix}", "#NUM!")
         if hi is not None and x > hi:
@@ -196,7 +205,7 @@ def _plain_numbers(value: Any, name: str, lo: float | None, lo_open: bool, hi: f
     if not all(type(c) is float for row in rows for c in row):
         return None
     arr = np.array(rows, dtype=float)
-    ok = np.isfinite(arr)
+    ok = np.isfinite(arr) & (np.abs(arr) <= MAX_MAGNITUDE)
     if lo is not None:
         ok &= arr > lo if lo_open else arr >= lo
     if hi is not None:
@@ -519,13 +528,30 @@ def _check_header(
             raise InputError(f"{name}: unknown column(s) {', '.join(extra)}; allowed: {', '.join(allowed)}")
 
 
+def _table_cell(v: Any, name: str, row: int, column: str) -> Any:
+    """A table's data cell: error texts as :class:`XlError`; a number that is not finite or
+    beyond :data:`MAX_MAGNITUDE` as a ``#NUM!`` naming its row and column (the row fails alone)."""
+    if is_error(v):
+        return _as_error(v, f"{name}, row {row}, column {column}")
+    if isinstance(v, (float, int, np.floating, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        try:
+            x = float(v)
+        except OverflowError:
+            x = math.inf
+        if not math.isfinite(x) or abs(x) > MAX_MAGNITUDE:
+            return XlError(
+                "#NUM!", f"{name}, row {row}, column {column}: {x:g} is beyond ±{MAX_MAGNITUDE:g} (the largest a table takes)"
+            )
+    return v
+
+
 def _data_rows(rows: list[list[Any]], start: int, columns: tuple[str, ...], name: str) -> tuple[list[dict[str, Any]], list[int]]:
     """Non-blank rows as {column: value} (error cells kept as :class:`XlError`) and their row numbers."""
     data, numbers_ = [], []
     for i, r in enumerate(rows, start=start):
         if all(is_blank(c) for c in r):
             continue
-        data.append({c: (_as_error(v, f"{name}, row {i}, column {c}") if is_error(v) else v) for c, v in zip(columns, r) if c})
+        data.append({c: _table_cell(v, name, i, c) for c, v in zip(columns, r) if c})
         numbers_.append(i)
     if not data:
         raise InputError(f"{name}: the table has a header row but no data rows")

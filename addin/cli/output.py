@@ -48,11 +48,38 @@ def records_text(records: Sequence[Mapping[str, Any]], decimals: int = 2) -> str
     return table_text([cols, *([r[c] for c in cols] for r in records)], decimals)
 
 
+def check_output(path: str | None) -> None:
+    """Before any work: ``-o PATH`` must be a file that can be written (its folder exists or can
+    be made, and takes a new file), else :class:`BookError` (exit 2) naming it."""
+    if not path:
+        return
+    from addin.headless.values import BookError
+
+    target = Path(path)
+    if target.is_dir():
+        raise BookError(f"-o {path}: is a folder; name a file")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the nearest folder that exists: write_atomic makes the rest
+    if not folder.is_dir():
+        raise BookError(f"-o {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BookError(f"-o {path}: the folder {folder} cannot be written to")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise BookError(f"-o {path}: the file exists and cannot be replaced")
+
+
 def write_atomic(target: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``target``, then rename it over ``target``:
-    a failure leaves no half-written file and the old one (if any) untouched."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    a failure leaves no half-written file and the old one (if any) untouched. A folder that
+    cannot be made or written is :class:`BookError` (exit 2), never a traceback."""
+    from addin.headless.values import BookError
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise BookError(f"{target}: cannot write there ({exc.strerror or exc})") from None
     os.close(fd)
     try:
         write(tmp)

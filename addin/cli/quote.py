@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,7 +71,9 @@ def market_value(spec: str, as_of: str | None) -> tuple[Any, str]:
 
 
 def _csv_rows(raw: bytes, name: str, as_of: str | None) -> list[list[Any]]:
-    rows = [r for r in csv.reader(raw.decode("utf-8-sig").splitlines()) if any(c.strip() for c in r)]
+    from addin.cli.inputs import decode
+
+    rows = [r for r in csv.reader(decode(raw, f"--market {name}").splitlines()) if any(c.strip() for c in r)]
     if len(rows) < 2:
         raise BookError(f"--market {name}: needs a header row and at least one option row")
     header = [c.strip() for c in rows[0]]
@@ -91,10 +92,9 @@ def _csv_rows(raw: bytes, name: str, as_of: str | None) -> list[list[Any]]:
 
 
 def _json_rows(raw: bytes, name: str, as_of: str | None) -> list[list[Any]]:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BookError(f"--market {name}: not JSON ({exc})") from None
+    from addin.cli.inputs import decode, load_json
+
+    data = load_json(decode(raw, f"--market {name}"), f"--market {name}")
     entries = data.get("result") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise BookError(f"--market {name}: expected a non-empty list of book summaries (or {{'result': [...]}})")

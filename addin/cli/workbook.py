@@ -268,8 +268,10 @@ def read_table(path: Path) -> list[list[Any]]:
     if not path.exists():
         raise BookError(f"{path}: no such file")
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = [[_number(v) for v in r] for r in csv.reader(fh) if any(v.strip() for v in r)]
+        from addin.cli.inputs import read_text
+
+        text = read_text(path)
+        rows = [[_number(v) for v in r] for r in csv.reader(io.StringIO(text, newline="")) if any(v.strip() for v in r)]
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         import openpyxl
 

@@ -37,7 +37,9 @@ def test_sabr_never_shows_a_negative_vol() -> None:
 
 
 def test_an_overflowing_tree_says_so() -> None:
-    _error(udfs.CQ_BINOMIAL("C", 1e300, 60000, 1, 5, 0, 0, 2000), "no finite result")
+    _error(udfs.CQ_BINOMIAL("C", 1e15, 60000, 10, 10, 0, 0, 5000), "no finite result")
+    # beyond the largest magnitude an argument takes (issue 28): refused before any work, the field named
+    _error(udfs.CQ_BINOMIAL("C", 1e300, 60000, 1, 5, 0, 0, 2000), "spot: 1e+300 is beyond")
 
 
 def test_collateral_rows_are_one_per_currency_and_two_columns() -> None:
