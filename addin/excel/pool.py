@@ -41,7 +41,11 @@ LARGE_COST = 5_000
 IN_PROCESS = frozenset({"MARKET", "HANDLES"})
 #: Seconds a client is told to wait after its worker died (the pool is already replaced).
 RETRY_AFTER = 2
-_POOL: ProcessPoolExecutor | None = None
+#: Lanes of worker processes: ``bulk`` for calls of large cost (a whole column, a broadcast),
+#: ``heavy`` for heavy functions on small arguments (a margin, a quote). Each lane is its own
+#: pool, so a trader's one-line quote never queues behind other users' whole-column calls.
+LANES = ("bulk", "heavy")
+_POOLS: dict[str, ProcessPoolExecutor] = {}
 _LOCK = threading.Lock()
 
 
@@ -54,15 +58,21 @@ def in_process(call: Call) -> bool:
     return call.name in IN_PROCESS or call.mentions_handle()
 
 
-def offload(call: Call) -> bool:
-    """Whether ``call`` runs in a worker process: costly or heavy, and no handle in or out."""
+def offload(call: Call) -> str | None:
+    """The lane a call runs in (``bulk`` from :data:`LARGE_COST`, ``heavy`` for a heavy
+    function), or None: it runs in the server process (light, or a handle in or out)."""
     from udfs import CATALOGUE
 
-    return not in_process(call) and (call.cost >= LARGE_COST or CATALOGUE[call.name].heavy)
+    if in_process(call):
+        return None
+    if call.cost >= LARGE_COST:
+        return "bulk"
+    return "heavy" if CATALOGUE[call.name].heavy else None
 
 
-def _die_with_parent() -> None:
-    """Worker initialiser: the kernel kills this worker when the server process dies."""
+def _start_worker() -> None:
+    """Worker initialiser: die with the server, and load the catalogue and the kernels now
+    (from numba's disk cache) rather than inside the first user's call."""
     try:
         import ctypes
         import signal
@@ -71,59 +81,64 @@ def _die_with_parent() -> None:
         libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG (Linux); elsewhere no such call
     except (OSError, AttributeError):
         pass
+    try:
+        import udfs  # noqa: F401
+        from pricing.accel.warmup import warm
+
+        warm()
+    except Exception:  # a worker that cannot warm still serves (it compiles on first use)
+        pass
 
 
 def workers() -> int:
-    """Worker processes: one less than the cores, between 1 and 4."""
+    """Worker processes per lane: one less than the cores, between 1 and 4."""
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
-def pool() -> ProcessPoolExecutor:
-    global _POOL
+def pool(lane: str = "bulk") -> ProcessPoolExecutor:
     with _LOCK:
-        if _POOL is None:
-            _POOL = ProcessPoolExecutor(
-                max_workers=workers(), mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
+        if lane not in _POOLS:
+            _POOLS[lane] = ProcessPoolExecutor(
+                max_workers=workers(), mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
             )
-        return _POOL
+        return _POOLS[lane]
 
 
 def worker_pids() -> list[int]:
-    """The live worker processes' ids (for tests and for the shutdown check)."""
+    """The live worker processes' ids, every lane (for tests and for the shutdown check)."""
     with _LOCK:
-        procs = dict(getattr(_POOL, "_processes", None) or {})
-    return [p.pid for p in procs.values() if p.pid is not None]
+        procs = [p for ex in _POOLS.values() for p in (getattr(ex, "_processes", None) or {}).values()]
+    return [p.pid for p in procs if p.pid is not None]
 
 
 def shutdown() -> None:
-    """End the pool and its workers now (graceful stop: no worker outlives the server)."""
-    global _POOL
+    """End every lane's pool and its workers now (graceful stop: no worker outlives the server)."""
     with _LOCK:
-        old, _POOL = _POOL, None
-    if old is not None:
-        procs = list((getattr(old, "_processes", None) or {}).values())
-        old.shutdown(wait=False, cancel_futures=True)
+        old = list(_POOLS.values())
+        _POOLS.clear()
+    for ex in old:
+        procs = list((getattr(ex, "_processes", None) or {}).values())
+        ex.shutdown(wait=False, cancel_futures=True)
         for p in procs:
             p.terminate()
         for p in procs:
             p.join(5)
 
 
-def _replace(broken: ProcessPoolExecutor) -> None:
-    global _POOL
+def _replace(lane: str, broken: ProcessPoolExecutor) -> None:
     with _LOCK:
-        if _POOL is broken:
-            _POOL = None
+        if _POOLS.get(lane) is broken:
+            del _POOLS[lane]
     broken.shutdown(wait=False, cancel_futures=True)
 
 
-async def submit(fn: Any, *args: Any) -> Any:
-    """``fn(*args)`` in a worker; :class:`WorkerLost` (pool replaced) if the worker died."""
-    executor = pool()
+async def submit(lane: str, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a worker of ``lane``; :class:`WorkerLost` (pool replaced) if the worker died."""
+    executor = pool(lane)
     try:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
     except BrokenProcessPool:
-        _replace(executor)
+        _replace(lane, executor)
         raise WorkerLost from None
 
 

@@ -16,8 +16,9 @@ In front of xlwings Server's app sits :class:`Guard`, an ASGI layer, in this ord
    result bounded from the argument shapes over
    :data:`~addin.excel.calls.MAX_RESULT_CELLS` cells: 413 naming the limit.
 4. **Fair, isolated work.** A costly or heavy call runs in a worker process as its user
-   (:mod:`addin.excel.pool`), and at most :data:`PER_USER` of one user's costly calls run at
-   once: the rest of that user's queue behind them, not in front of other users'. A worker
+   (:mod:`addin.excel.pool`; costly calls and heavy functions in separate lanes), and at most
+   :data:`PER_USER` of one user's costly calls run at once: the rest of that user's queue
+   behind them, not in front of other users'. A worker
    that dies is replaced and its call answered 503 with ``Retry-After``. Everything else
    (light calls, and calls that make, read or list a handle) runs in a thread of the server
    process in the user's handle scope. The guard answers every call itself, as xlwings
@@ -131,15 +132,16 @@ class Guard:
 
         if len(body) >= LARGE_BYTES:  # not even parsed here
             async with self.gate(user):
-                if await self.in_worker(send, body, user):
+                if await self.in_worker(send, "bulk", body, user):
                     return
         try:
             call = await asyncio.to_thread(_parse, body, self.max_cells, self.max_result_cells)
         except Refused as r:
             raise _Reply(r.status, r.message) from None
-        if pool.offload(call):
+        lane = pool.offload(call)
+        if lane is not None:
             async with self.gate(user):
-                await self.in_worker(send, call.body(), user)
+                await self.in_worker(send, lane, call.body(), user)
         elif call.cost >= pool.LARGE_COST:
             async with self.gate(user):
                 await _reply(send, *await asyncio.to_thread(pool.respond, call, user, self.max_result_bytes))
@@ -180,13 +182,13 @@ class Guard:
             gate = self._gates[user] = asyncio.Semaphore(self.per_user)
         return gate
 
-    async def in_worker(self, send: Send, body: bytes, user: str) -> bool:
-        """Answer a call in a worker process as ``user``; False if it must run here (handles)."""
+    async def in_worker(self, send: Send, lane: str, body: bytes, user: str) -> bool:
+        """Answer a call in a worker process of ``lane`` as ``user``; False if it must run here (handles)."""
         from addin.excel import pool
 
         try:
             status, text, kind = await pool.submit(
-                pool.answer, body, user, self.max_cells, self.max_result_cells, self.max_result_bytes
+                lane, pool.answer, body, user, self.max_cells, self.max_result_cells, self.max_result_bytes
             )
         except pool.WorkerLost:
             raise _Reply(
@@ -268,6 +270,9 @@ def configure(tokens: str | None = None) -> None:
     os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
     os.environ.setdefault("XLWINGS_SECRET_KEY", secrets.token_urlsafe(32))
     os.environ.setdefault("XLWINGS_AUTH_PROVIDERS", '["custom"]')
+    # No catalogue function streams: socket.io (which authenticates in its own handshake, not
+    # from headers) would be one more door with nothing behind it.
+    os.environ.setdefault("XLWINGS_ENABLE_SOCKETIO", "false")
     if tokens:
         os.environ["CLEARQUOTE_TOKENS_FILE"] = str(Path(tokens).resolve())
 
@@ -296,6 +301,9 @@ def serve(host: str, port: int, tokens: str | None) -> int:
     from addin.excel.protocol import HEADER_TIMEOUT, HeaderTimeoutProtocol
 
     guarded = app(tokens)
+    from pricing.accel.warmup import warm
+
+    warm()  # the kernels load (or compile) now, not inside the first user's call
     print(f"clearquote serve: http://{host}:{port} (auth {os.environ['XLWINGS_AUTH_PROVIDERS']}, namespace CQ)")
     try:
         uvicorn.run(

@@ -172,7 +172,9 @@ def test_costly_calls_go_to_a_worker_process_and_handle_calls_stay_in_the_server
     def admitted(name: str, a: list) -> object:
         return parse(json.dumps(body(name, a)).encode())
 
-    assert pool.offload(admitted("black", args))
+    assert pool.offload(admitted("black", args)) == "bulk"
+    book = [["instrument", "quantity"], ["BTC-PERPETUAL", 1]]
+    assert pool.offload(admitted("im", [book, [["bundled"]]])) == "heavy"  # its own lane: never behind a column
     assert not pool.offload(admitted("black", [[["C"]], [[60000]], strikes[:10], [[0.25]], [[0.55]]]))  # light
     assert not pool.offload(admitted("VOL", [[["CQ.MARKET#0123"]], *args[1:4]]))  # a handle lives in this process
     assert not pool.offload(admitted("vol", [[[{"type": "Entity", "basicValue": "cq.market#0123"}]], *args[1:4]]))

@@ -196,18 +196,23 @@ def test_a_broadcast_over_the_result_limit_is_refused_before_any_work(server):
 
 
 def test_one_users_costly_calls_queue_behind_each_other_not_in_front_of_others(monkeypatch):
-    """The guard's per-user gate, with the worker replaced by a recorder: alice's second costly
-    call starts only after her first ends, while bob's starts during alice's first."""
+    """The guard's per-user gate, with the worker replaced by a recorder: alice's first costly
+    call holds its worker until bob's call has started (a shared gate would deadlock: the
+    wait times out and the test fails); alice's second call, sent while her first runs,
+    starts only after her first ends."""
     from addin.excel import pool
     from addin.excel.serve import Guard
 
-    events: list[tuple[str, str]] = []
+    events: list[str] = []
+    started: dict[str, asyncio.Event] = {}
 
-    async def fake_submit(fn, body_, user, *limits):
+    async def fake_submit(lane, fn, body_, user, *limits):
         tag = json.loads(body_)["session_id"]
-        events.append(("start", tag))
-        await asyncio.sleep(0.2)
-        events.append(("end", tag))
+        events.append(f"start:{tag}")
+        started[tag].set()
+        if tag == "a1":
+            await asyncio.wait_for(started["b1"].wait(), 30)
+        events.append(f"end:{tag}")
         return 200, "{}", "application/json"
 
     monkeypatch.setattr(pool, "submit", fake_submit)
@@ -218,11 +223,8 @@ def test_one_users_costly_calls_queue_behind_each_other_not_in_front_of_others(m
     async def one(user: str, tag: str) -> None:
         payload = raw("black", [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]]], session_id=tag)
         scope = {"type": "http", "method": "POST", "path": CALL, "headers": [(b"authorization", user.encode())]}
-        sent = False
 
         async def receive():
-            nonlocal sent
-            sent = True
             return {"type": "http.request", "body": payload, "more_body": False}
 
         async def send(message):
@@ -231,17 +233,17 @@ def test_one_users_costly_calls_queue_behind_each_other_not_in_front_of_others(m
         await guard(scope, receive, send)
 
     async def scenario() -> None:
+        started.update(a1=asyncio.Event(), a2=asyncio.Event(), b1=asyncio.Event())
         a1 = asyncio.create_task(one("alice", "a1"))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(started["a1"].wait(), 30)
         a2 = asyncio.create_task(one("alice", "a2"))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # a2 is parsed and waiting at alice's gate
         b1 = asyncio.create_task(one("bob", "b1"))
         await asyncio.gather(a1, a2, b1)
 
     asyncio.run(scenario())
-    order = [f"{kind}:{tag}" for kind, tag in events]
-    assert order.index("start:a2") > order.index("end:a1")
-    assert order.index("start:b1") < order.index("end:a1")
+    assert events.index("start:a2") > events.index("end:a1")
+    assert events.index("start:b1") < events.index("end:a1")
 
 
 async def _user_of(scope) -> str:
