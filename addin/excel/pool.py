@@ -104,10 +104,11 @@ def pool(lane: str = "bulk") -> ProcessPoolExecutor:
         return _POOLS[lane]
 
 
-def worker_pids() -> list[int]:
-    """The live worker processes' ids, every lane (for tests and for the shutdown check)."""
+def worker_pids(lane: str | None = None) -> list[int]:
+    """The worker processes' ids, of ``lane`` or of every lane (for tests)."""
     with _LOCK:
-        procs = [p for ex in _POOLS.values() for p in (getattr(ex, "_processes", None) or {}).values()]
+        pools = [ex for name, ex in _POOLS.items() if lane in (None, name)]
+        procs = [p for ex in pools for p in (getattr(ex, "_processes", None) or {}).values()]
     return [p.pid for p in procs if p.pid is not None]
 
 

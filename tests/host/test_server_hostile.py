@@ -257,7 +257,7 @@ def test_a_dead_worker_is_replaced_and_its_call_answered_503(server):
     strikes = [[40_000.0 + i] for i in range(10_000)]
     big = body("black", [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]]])
     assert client.post(CALL, json=big).status_code == 200  # the pool is up
-    pids = pool.worker_pids()
+    pids = pool.worker_pids("bulk")
     assert pids
     for pid in pids:
         os.kill(pid, signal.SIGKILL)  # as the OOM killer would
@@ -266,7 +266,7 @@ def test_a_dead_worker_is_replaced_and_its_call_answered_503(server):
     assert r.status_code == 503 and r.headers["retry-after"] == str(pool.RETRY_AFTER)
     again = client.post(CALL, json=big)
     assert again.status_code == 200 and len(again.json()["result"]) == 10_000
-    assert not set(pids) & set(pool.worker_pids())
+    assert not set(pids) & set(pool.worker_pids("bulk"))
 
 
 SERVE = """
