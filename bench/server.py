@@ -203,3 +203,35 @@ def run_bench_server(
             server.wait(timeout=60)
     print("goal: light-call p99 <= 1 s under every shape")
     return 0
+
+
+def run_call_cost(sizes: tuple[int, ...] = (100, 1000, 5000, 20000)) -> int:
+    """The cost per cell of answering a call in one process: xlwings Server's own path (its
+    argument conversion runs on the event loop) beside clearquote's (``pool.answer``, which
+    the server runs off the loop or in a worker). Best of 5 per size. This is what
+    ``addin.excel.pool.LARGE_COST`` is chosen from."""
+    import asyncio
+
+    os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+    import xlwings.server as xlwings_server_api
+
+    from addin.excel import office_js, pool
+
+    def best(fn: Any) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    print(f"{'cells':>7} {'xlwings Server ms':>18} {'us/cell':>8} {'clearquote ms':>14} {'us/cell':>8}")
+    for n in sizes:
+        strikes = [[40_000.0 + i] for i in range(n)]
+        payload = _black([[60_000.0]], strikes)
+        data = json.loads(payload)
+        theirs = best(lambda d=data: asyncio.run(xlwings_server_api.custom_functions_call(d, office_js)))
+        ours = best(lambda p=payload: pool.answer(p, "bench"))
+        print(f"{n:>7} {theirs * 1e3:>18.1f} {theirs / n * 1e6:>8.1f} {ours * 1e3:>14.1f} {ours / n * 1e6:>8.1f}")
+    print(f"worker threshold: cost >= {pool.LARGE_COST:,} cells (argument cells + result-cell bound)")
+    return 0

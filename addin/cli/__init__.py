@@ -150,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--seconds", type=float, default=60.0, help="stop sending after this many seconds, per shape (default 60)")
     bs.add_argument("--heavy-clients", type=int, default=4, help="clients sending the shape's costly call (default 4)")
     bs.add_argument(
+        "--cost", action="store_true", help="only time one call per size in this process: xlwings Server's path vs clearquote's"
+    )
+    bs.add_argument(
         "--shapes",
         default="column,medium-bodies,broadcast,over-limit",
         help="comma-separated costly shapes, one round each (default all four)",
@@ -347,8 +350,10 @@ def _bench(args: argparse.Namespace) -> int:
 
         return run_bench_fix(args.requests)
     if cmd == "bench-server":
-        from bench.server import SHAPES, run_bench_server
+        from bench.server import SHAPES, run_bench_server, run_call_cost
 
+        if args.cost:
+            return run_call_cost()
         shapes = tuple(x.strip() for x in args.shapes.split(",") if x.strip())
         if not shapes or set(shapes) - set(SHAPES) or not 0 <= args.heavy_clients <= args.clients:
             from addin.headless.values import BookError
