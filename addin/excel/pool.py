@@ -58,6 +58,13 @@ def in_process(call: Call) -> bool:
     return call.name in IN_PROCESS or call.mentions_handle()
 
 
+def costly(call: Call) -> bool:
+    """Whether a call takes the user's queue: its cost reaches :data:`LARGE_COST`, or it is heavy."""
+    from udfs import CATALOGUE
+
+    return call.cost >= LARGE_COST or CATALOGUE[call.name].heavy
+
+
 def offload(call: Call) -> str | None:
     """The lane a call runs in (``bulk`` from :data:`LARGE_COST`, ``heavy`` for a heavy
     function), or None: it runs in the server process (light, or a handle in or out)."""
@@ -211,7 +218,10 @@ def run_json(name: str, args: tuple[Any, ...], runtime: str, user: str) -> tuple
         version = float(runtime)
     except ValueError:
         version = 1.4
-    return True, json.dumps({"result": _office(value, version)}, allow_nan=False)
+    try:
+        return True, json.dumps({"result": _office(value, version)}, allow_nan=False)
+    except (TypeError, ValueError) as exc:  # a catalogue bug: shown on the cell (400), never retried as a 500 would be
+        return False, f"internal error (the result of CQ.{name} is not JSON: {str(exc)[:80]}); please report it"
 
 
 def respond(call: Call, user: str, max_result_bytes: int = MAX_RESULT_BYTES) -> tuple[int, str, str]:

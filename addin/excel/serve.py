@@ -142,7 +142,7 @@ class Guard:
         if lane is not None:
             async with self.gate(user):
                 await self.in_worker(send, lane, call.body(), user)
-        elif call.cost >= pool.LARGE_COST:
+        elif pool.costly(call):  # a heavy call on a handle: here, but in the user's own queue
             async with self.gate(user):
                 await _reply(send, *await asyncio.to_thread(pool.respond, call, user, self.max_result_bytes))
         else:
