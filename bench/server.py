@@ -1,4 +1,4 @@
-"""``clearquote bench-server``: the Office.js server under mixed load, on loopback only.
+"""``python -m bench server``: the Office.js server under mixed load, on loopback only.
 
 Starts ``clearquote serve`` (token auth on) in its own process on 127.0.0.1, then runs one
 round per **shape**: ``--clients`` threads, each its own user with its own token, send
@@ -86,7 +86,10 @@ def _free_port() -> int:
 
 
 def _start(port: int, tokens: Path) -> subprocess.Popen[bytes]:
-    code = f"from addin.excel.serve import serve; serve('127.0.0.1', {port}, {str(tokens)!r})"
+    code = (
+        "from addin.cli.warmup import warm; from addin.excel.serve import serve; "
+        f"serve('127.0.0.1', {port}, {str(tokens)!r}, warm)"
+    )
     env = {**os.environ, "XLWINGS_SECRET_KEY": "bench-only"}
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120

@@ -22,12 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from pricing.accel import KernelSettingError
 from pricing.errors import DataError, PricingInputError
 from udfs.excel import InputError, XlError
 
 PREFIX = "CQ"
 log = logging.getLogger("clearquote.udfs")
-EXPECTED_ERRORS = (InputError, PricingInputError, DataError)
+EXPECTED_ERRORS = (InputError, PricingInputError, DataError, KernelSettingError)
 
 
 @dataclass(frozen=True)

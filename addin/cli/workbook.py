@@ -1,6 +1,6 @@
 """The workbook commands of ``clearquote``: recalc, validate, demo, quote, functions.
 
-Exit codes (README): 0 done; 1 validate found mismatches, or a quote/pricing error;
+Exit codes (docs/cli.md): 0 done; 1 validate found mismatches, or a quote/pricing error;
 2 bad input (not a workbook, missing sheet, circular reference, unknown function, bad
 option) with nothing written; 3 recalculated and written, but formulas read input cells that
 hold error values (listed).
@@ -20,8 +20,10 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from addin.cli.output import Exit, table_text, write_atomic
+from addin.excel.catalogue import CATALOGUE_FUNCTIONS
 from addin.headless import BookError, ExcelError, Result, recalc, show, validate
-from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
+from addin.tables import csv_safe as csv_safe
+from addin.tables import read_table as read_table
 
 PROGRESS_MIN_CELLS = 2_000
 SHOW_MAX = 25
@@ -94,7 +96,7 @@ def cmd_recalc(
         raise BookError("-o names one output; with several books each is written beside its input (BOOK-recalc.xlsx)")
     mode = cache or ("all" if in_place else "libreoffice")
     if scheduler is not None or workers is not None:
-        return _on_cluster(books, scheduler, workers, _recalc_task, out, in_place, mode)
+        return _on_cluster(books, scheduler, workers, recalc_task, out, in_place, mode)
 
     def one(book: str) -> int:
         with progress_bar("recalc", quiet) as (on_plan, step):
@@ -106,7 +108,7 @@ def cmd_recalc(
     return _each(books, one)
 
 
-def _recalc_task(book: str, out: str | None, in_place: bool, mode: str) -> tuple[int, str, str | None]:
+def recalc_task(book: str, out: str | None, in_place: bool, mode: str) -> tuple[int, str, str | None]:
     """One book on a worker: (exit code, what the command prints, or the refusal)."""
     import io
 
@@ -137,7 +139,7 @@ def _validate_task(book: str, rtol: float, atol: float) -> tuple[int, str, str |
 def _on_cluster(books: list[str], scheduler: str | None, workers: int | None, task: Callable[..., Any], *shared: Any) -> int:
     """One task a book on a Dask cluster; outputs printed here in the books' order, a refused
     book reported as :func:`_each` does."""
-    from addin.cluster import cluster, run_tasks
+    from addin.cli.cluster import cluster, run_tasks
 
     paths = [str(Path(b).resolve()) for b in books]
     with cluster(scheduler, workers) as client:
@@ -263,40 +265,6 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
     return code
 
 
-def read_table(path: Path) -> list[list[Any]]:
-    """Rows of a CSV or the first sheet of a workbook, header included."""
-    if not path.exists():
-        raise BookError(f"{path}: no such file")
-    if path.suffix.lower() == ".csv":
-        from addin.cli.inputs import read_text
-
-        text = read_text(path)
-        rows = [[_number(v) for v in r] for r in csv.reader(io.StringIO(text, newline="")) if any(v.strip() for v in r)]
-    elif path.suffix.lower() in (".xlsx", ".xlsm"):
-        import openpyxl
-
-        from addin.headless.package import check_file
-
-        check_file(path)
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
-            rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True) if any(v is not None for v in r)]
-        finally:
-            wb.close()
-    else:
-        raise BookError(f"{path.name}: give a .csv or .xlsx table")
-    if len(rows) < 2:
-        raise BookError(f"{path.name}: needs a header row and at least one row")
-    return rows
-
-
-def _number(text: str) -> Any:
-    try:
-        return float(text)
-    except ValueError:
-        return text.strip()
-
-
 def write_table_atomic(rows: list[list[Any]], target: Path) -> None:
     """CSV or xlsx, written to a temporary file beside ``target`` and renamed."""
     if target.suffix.lower() not in (".csv", ".xlsx"):
@@ -312,20 +280,11 @@ def write_table_atomic(rows: list[list[Any]], target: Path) -> None:
     write_atomic(target, write)
 
 
-#: Text a spreadsheet program would read as a formula (OWASP, "CSV Injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(v: Any) -> Any:
-    """Text that starts like a formula gets a leading apostrophe, so no program evaluates it."""
-    return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
-
-
 def _formatted_xlsx(rows: list[list[Any]], path: str) -> None:
-    """One sheet "Quotes" in the project's table style (addin.workbook.style)."""
+    """One sheet "Quotes" in the project's table style (addin.style)."""
     import openpyxl
 
-    from addin.workbook.style import table_sheet
+    from addin.style import table_sheet
 
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -354,27 +313,16 @@ def cmd_quote(
     # Every input is read and checked before the market is built (seconds to a minute).
     table = read_table(Path(rfqs))
     qc.check_rfq_header(table, Path(rfqs).name)
-    book = read_table(Path(portfolio)) if portfolio else "none"
+    book = read_table(Path(portfolio)) if portfolio else None
     pars = read_table(Path(params))[1:] if params else []
-    if not any(str(r[0]).strip().lower() == "columns" for r in pars if r):
-        pars.append(["columns", "sides"])  # the XVA of both sides, each from its own ΔIM
     if out and Path(out).suffix.lower() not in (".csv", ".xlsx"):
         raise BookError(f"{Path(out).name}: the output must be .csv or .xlsx")
-    mkt, source = qc.market_value(market, as_of)
-    import udfs
-    from udfs.excel import InputError
-
-    try:
-        print(qc.provenance(mkt, source, pars))
-    except InputError as exc:
-        raise BookError(str(exc)) from None
+    desk = qc.open_desk(market, as_of, pars, book)
+    print(qc.provenance(desk))
     if scheduler is not None or workers is not None:
-        result = _quote_on_cluster(table, book, mkt, pars, scheduler, workers, block)
+        result = _quote_on_cluster(table, book, market, as_of, pars, scheduler, workers, block, desk.config.accept)
     else:
-        result = udfs.CQ_RFQ(table, book, mkt, pars, True)
-    if len(result) == 1 and len(result[0]) == 1:
-        print(f"clearquote: error: {_plain(result[0][0])}", file=sys.stderr)
-        return Exit.BAD_INPUT
+        result = qc.quote_table(table, desk)
     rows, failed = qc.trader_table(table, result)
     qc.print_quotes(rows, failed)
     if out:
@@ -383,52 +331,61 @@ def cmd_quote(
     return Exit.FAILED if failed else Exit.OK
 
 
-def _quote_block(
-    block: tuple[int, list[list[Any]]], header: list[Any], book: Any, market: Any, pars: list[list[Any]]
-) -> list[list[Any]]:
-    """One block of RFQ rows (its offset in the table, its rows) through ``CQ_RFQ``'s path on a
-    worker; each worker builds the book's basis once and keeps it."""
-    from udfs.xva import rfq_rows
+#: The desk of each worker process, by its inputs: built once, its book's basis kept between blocks.
+_WORKER_DESKS: dict[str, Any] = {}
 
+
+def _quote_block(
+    block: tuple[int, list[list[Any]]],
+    header: list[Any],
+    book: list[list[Any]] | None,
+    market: str,
+    as_of: str | None,
+    pars: list[list[Any]],
+) -> list[Any]:
+    """One block of RFQ rows (its offset in the table, its rows) through the desk service on a worker."""
+    import hashlib
+
+    from addin.cli import quote as qc
+
+    key = hashlib.sha256(repr((book, market, as_of, pars)).encode()).hexdigest()
+    if key not in _WORKER_DESKS:
+        _WORKER_DESKS[key] = qc.open_desk(market, as_of, pars, book)
     offset, rows = block
-    return rfq_rows([header, *rows], book, market, pars or None, False, row_offset=offset)
+    return qc.quote_table([header, *rows], _WORKER_DESKS[key], row_offset=offset)
 
 
 def _quote_on_cluster(
-    table: list[list[Any]], book: Any, mkt: Any, pars: list[list[Any]], scheduler: str | None, workers: int | None, block: int
-) -> list[list[Any]]:
-    """``CQ_RFQ`` over the table in blocks of rows on the cluster; the header row as one call gives it.
-
-    A call over a whole table refused as a whole (a bad header, market or parameter) is answered
-    by the same call here, before any task runs, so the cluster never sees it.
-    """
-    import udfs
-    from addin.cluster import cluster, run_tasks
+    table: list[list[Any]],
+    book: list[list[Any]] | None,
+    market: str,
+    as_of: str | None,
+    pars: list[list[Any]],
+    scheduler: str | None,
+    workers: int | None,
+    block: int,
+    accept: bool,
+) -> list[Any]:
+    """The desk service over the table in blocks of rows on the cluster (inputs were checked by the caller)."""
+    from addin.cli.cluster import cluster, run_tasks
 
     if block < 1:
         raise BookError(f"--block: must be >= 1, got {block}")
-    probe = udfs.CQ_RFQ(table[:2], book, mkt, pars, True)
-    if len(probe) == 1 and len(probe[0]) == 1:
-        return probe
-    from udfs.xva import _accepts
-
     rows = table[1:]
-    # With accept=TRUE each RFQ is priced after the fills of those above it: one block, in order.
-    size = len(rows) if _accepts(pars or None) else block
+    # With accept each RFQ is priced after the fills of those above it: one block, in order.
+    size = len(rows) if accept else block
     blocks = [(i, rows[i : i + size]) for i in range(0, len(rows), size)]
     with cluster(scheduler, workers) as client:
-        parts = run_tasks(client, _quote_block, blocks, table[0], book, mkt, pars, label="rfq-block")
-    return [probe[0], *[r for part in parts for r in part]]
+        parts = run_tasks(client, _quote_block, blocks, table[0], book, market, as_of, pars, label="rfq-block")
+    return [r for part in parts for r in part]
 
 
 def cmd_functions(out: TextIO = sys.stdout) -> int:
-    from udfs.catalogue import CATALOGUE
+    from addin.excel.catalogue import signatures
 
     buf = io.StringIO()
-    for spec in sorted(CATALOGUE.values(), key=lambda s: (s.category, s.name)):
-        args = ", ".join(f"[{a.name}]" if a.optional else a.name for a in spec.args)
-        stack = " (stacks down a column)" if spec.rows else ""
-        print(f"{spec.desktop_name}({args}){stack}\n    {spec.summary}", file=buf)
+    for _, signature, summary in signatures():
+        print(f"{signature}\n    {summary}", file=buf)
     print(buf.getvalue(), end="", file=out)
     print(
         "Excel functions: IronCalc's (the formula engine: IF, SUM, INDEX, MATCH, COUNTIFS, XLOOKUP, INDIRECT, OFFSET, LET, ...);"

@@ -2,7 +2,7 @@
 
 One 200,000-cell ``CQ.BLACK`` spends seconds in Python parsing its cells while holding the
 GIL; in the server's own process every other user's one-cell call waited behind it (light
-p99 28.9 s under ``clearquote bench-server``). A call whose cost (argument cells plus the
+p99 28.9 s under ``python -m bench server``). A call whose cost (argument cells plus the
 bound on its result cells, :class:`addin.excel.calls.Call`) reaches :data:`LARGE_COST`, or
 that is a heavy catalogue function (margin, quotes, surfaces), therefore runs in a worker,
 unless it makes, reads or lists a handle (:func:`in_process`): those objects live in the
@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -77,9 +78,9 @@ def offload(call: Call) -> str | None:
     return "heavy" if CATALOGUE[call.name].heavy else None
 
 
-def _start_worker() -> None:
-    """Worker initialiser: die with the server, and load the catalogue and the kernels now
-    (from numba's disk cache) rather than inside the first user's call."""
+def _start_worker(warm: Callable[[], object] | None) -> None:
+    """Worker initialiser: die with the server, and load the catalogue and (with ``warm``, the
+    command line's kernel warm-up) the kernels now rather than inside the first user's call."""
     try:
         import ctypes
         import signal
@@ -90,11 +91,20 @@ def _start_worker() -> None:
         pass
     try:
         import udfs  # noqa: F401
-        from pricing.accel.warmup import warm
 
-        warm()
+        if warm is not None:
+            warm()
     except Exception:  # a worker that cannot warm still serves (it compiles on first use)
         pass
+
+
+_WARM: Callable[[], object] | None = None
+
+
+def set_warm(warm: Callable[[], object] | None) -> None:
+    """The warm-up every new worker runs first (picklable: a module-level function)."""
+    global _WARM
+    _WARM = warm
 
 
 def workers() -> int:
@@ -106,7 +116,10 @@ def pool(lane: str = "bulk") -> ProcessPoolExecutor:
     with _LOCK:
         if lane not in _POOLS:
             _POOLS[lane] = ProcessPoolExecutor(
-                max_workers=workers(), mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
+                max_workers=workers(),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(_WARM,),
             )
         return _POOLS[lane]
 

@@ -41,6 +41,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from addin.errors import UsageError
 from addin.excel.calls import MAX_CELLS, MAX_RESULT_BYTES, MAX_RESULT_CELLS, Call, Refused
 
 PROJECT = Path(__file__).resolve().parent / "server"
@@ -83,6 +84,10 @@ class _Reply(Exception):
     def __init__(self, status: int, text: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
         super().__init__(text)
         self.status, self.text, self.headers = status, text, headers
+
+
+class ServeError(UsageError):
+    """The server cannot start as configured (no auth provider, no tokens file); exit 2 from the CLI."""
 
 
 class Guard:
@@ -280,30 +285,30 @@ def configure(tokens: str | None = None) -> None:
 def app(tokens: str | None = None) -> Guard:
     """The guarded ASGI app (xlwings Server's, configured by :func:`configure`)."""
     configure(tokens)
-    from addin.headless.values import BookError
-
     providers = json.loads(os.environ["XLWINGS_AUTH_PROVIDERS"] or "[]")
     if not providers:
-        raise BookError("XLWINGS_AUTH_PROVIDERS is empty: the server would let anyone in; name a provider (custom, entraid)")
+        raise ServeError("XLWINGS_AUTH_PROVIDERS is empty: the server would let anyone in; name a provider (custom, entraid)")
     if "custom" in providers:
         path = os.environ.get("CLEARQUOTE_TOKENS_FILE")
         if not path or not Path(path).is_file():
-            raise BookError("token auth needs --tokens FILE (make one: clearquote token USER --tokens FILE)")
+            raise ServeError("token auth needs --tokens FILE (make one: clearquote token USER --tokens FILE)")
     import xlwings_server.main
 
     return Guard(xlwings_server.main.main_app)
 
 
-def serve(host: str, port: int, tokens: str | None) -> int:
+def serve(host: str, port: int, tokens: str | None, warm: Callable[[], object] | None = None) -> int:
+    """Run the guarded app on uvicorn until stopped; ``warm`` (the command line's kernel
+    warm-up) runs here and in every worker before the first call, so no user's call pays it."""
     import uvicorn
 
     from addin.excel import pool
     from addin.excel.protocol import HEADER_TIMEOUT, HeaderTimeoutProtocol
 
     guarded = app(tokens)
-    from pricing.accel.warmup import warm
-
-    warm()  # the kernels load (or compile) now, not inside the first user's call
+    if warm is not None:
+        warm()
+        pool.set_warm(warm)
     print(f"clearquote serve: http://{host}:{port} (auth {os.environ['XLWINGS_AUTH_PROVIDERS']}, namespace CQ)")
     try:
         uvicorn.run(

@@ -47,19 +47,18 @@ def write_settings(path: Path, role: str, port: int, base: Path, host: str = "12
 
 def build_desk(portfolio: str | None, market: str, params: str | None, limits: Any, as_of: str | None = None) -> Any:
     """The desk from the same files ``clearquote quote`` takes (checked before anything starts)."""
-    from addin.cli.workbook import read_table
     from addin.fix.desk import Desk, MarketSource
-    from pricing.portfolio import empty_portfolio
-    from udfs.excel import InputError
-    from udfs.margin import portfolio_arg
+    from addin.tables import read_table
+    from pricing.desk import Book
+    from pricing.errors import PricingInputError
 
     try:
-        book = portfolio_arg(read_table(Path(portfolio)))[0] if portfolio else empty_portfolio()
+        book = Book.from_table(read_table(Path(portfolio)), Path(portfolio).name).start if portfolio else Book.empty().start
         rows = read_table(Path(params))[1:] if params else []
         source = MarketSource(market, as_of)
         source.current()
         return Desk(source, rows, book, limits)
-    except InputError as exc:
+    except PricingInputError as exc:
         raise BookError(str(exc)) from None
 
 
@@ -117,8 +116,8 @@ def _fills(journal: Any) -> list[list[list[Any]]]:
 
 def fix_log(journal: str, out: str | None, table: str) -> int:
     """Print the journal (or export both tables to xlsx, atomically)."""
-    from addin.cli.output import table_text
     from addin.fix.journal import Journal
+    from addin.tables import table_text
 
     if not Path(journal).is_file():
         raise BookError(f"{journal}: no such journal (the acceptor's --journal)")
@@ -141,9 +140,8 @@ def _export(journal: Any, path: Path) -> None:
     """Both tables as sheets in the project's table style, written beside ``path`` and renamed."""
     from openpyxl import Workbook
 
-    from addin.cli.output import write_atomic
-    from addin.cli.workbook import csv_safe
-    from addin.workbook.style import table_sheet
+    from addin.style import table_sheet
+    from addin.tables import csv_safe, write_atomic
 
     def write(tmp: str) -> None:
         wb = Workbook()
