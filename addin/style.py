@@ -18,10 +18,18 @@ USD = "#,##0.00"
 USD0 = "#,##0"
 
 
+def as_text(cell: Any) -> None:
+    """Keep a text cell text: openpyxl stores a string that starts with ``=`` as a formula, so
+    an RFQ id such as ``=HYPERLINK(...)`` from a client's file would run when the book opens."""
+    if isinstance(cell.value, str) and cell.data_type == "f":
+        cell.data_type = "s"
+
+
 def header(ws: Any, row: int, names: list[str], col: int = 1, min_width: float = 14) -> None:
     """Write ``names`` as a bold, shaded header from (row, col), columns at least ``min_width`` wide."""
     for j, name in enumerate(names):
         c = ws.cell(row, col + j, name)
+        as_text(c)
         c.font, c.fill = BOLD, HEAD_FILL
         letter = get_column_letter(col + j)
         ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, min_width)
@@ -36,12 +44,15 @@ def print_one_page_wide(ws: Any) -> None:
 
 
 def table_sheet(ws: Any, rows: list[list[Any]]) -> None:
-    """A header row and data rows: styled header, frozen below it, numbers formatted, widths to content."""
+    """A header row and data rows: styled header, frozen below it, numbers formatted, widths to
+    content. Every text is stored as text (:func:`as_text`): the rows hold clients' and files'
+    text, never a formula."""
     header(ws, 1, [str(h) for h in rows[0]], min_width=8)
     for r in rows[1:]:
         ws.append(r)
     for col in ws.iter_cols(min_row=2):
         for cell in col:
+            as_text(cell)
             if isinstance(cell.value, float):
                 cell.number_format = USD
             elif isinstance(cell.value, int) and not isinstance(cell.value, bool):

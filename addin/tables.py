@@ -7,7 +7,10 @@ so no host imports another to use them.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -45,11 +48,34 @@ def records_text(records: Sequence[Mapping[str, Any]], decimals: int = 2) -> str
     return table_text([cols, *([r[c] for c in cols] for r in records)], decimals)
 
 
+def check_output(path: str | None) -> None:
+    """Before any work: ``-o PATH`` must be a file that can be written (its folder exists or can
+    be made, and takes a new file), else :class:`BookError` (exit 2) naming it."""
+    if not path:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise BookError(f"-o {path}: is a folder; name a file")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the nearest folder that exists: write_atomic makes the rest
+    if not folder.is_dir():
+        raise BookError(f"-o {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BookError(f"-o {path}: the folder {folder} cannot be written to")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise BookError(f"-o {path}: the file exists and cannot be replaced")
+
+
 def write_atomic(target: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``target``, then rename it over ``target``:
-    a failure leaves no half-written file and the old one (if any) untouched."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    a failure leaves no half-written file and the old one (if any) untouched. A folder that
+    cannot be made or written is :class:`BookError` (exit 2), never a traceback."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise BookError(f"{target}: cannot write there ({exc.strerror or exc})") from None
     os.close(fd)
     try:
         write(tmp)
@@ -67,8 +93,8 @@ def read_table(path: Path) -> list[list[Any]]:
     if not path.exists():
         raise BookError(f"{path}: no such file")
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = [[_number(v) for v in r] for r in csv.reader(fh) if any(v.strip() for v in r)]
+        text = read_text(path)
+        rows = [[_number(v) for v in r] for r in csv.reader(io.StringIO(text, newline="")) if any(v.strip() for v in r)]
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
         import openpyxl
 
@@ -101,3 +127,55 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def csv_safe(v: Any) -> Any:
     """Text that starts like a formula gets a leading apostrophe, so no program evaluates it."""
     return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+
+
+#: Byte-order marks and their encodings, longest first (UTF-32 LE starts with UTF-16 LE's BOM).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def decode(raw: bytes, name: str) -> str:
+    """The text of a file: the encoding its BOM names (UTF-8, UTF-16, UTF-32), else UTF-8."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            raw, used = raw[len(bom) :], encoding
+            break
+    else:
+        used = "utf-8"
+    try:
+        return raw.decode(used)
+    except UnicodeDecodeError as exc:
+        raise BookError(
+            f"{name}: not {used.upper()} text (byte {exc.start}); save it as UTF-8, or as UTF-16/32 with a byte-order mark"
+        ) from None
+
+
+def read_text(path: Path, what: str = "") -> str:
+    """A text file's contents (:func:`decode`), or :class:`BookError` naming it."""
+    label = f"{what} {path.name}".strip()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BookError(f"{label}: no such file") from None
+    except OSError as exc:
+        raise BookError(f"{label}: cannot be read ({exc.strerror})") from None
+    return decode(raw, label)
+
+
+def load_json(text: str, name: str) -> Any:
+    """JSON text as Python values; malformed or too deeply nested JSON is :class:`BookError`.
+
+    Python's parser stops at the interpreter's recursion limit (about 1,000 levels) with a
+    RecursionError; no input the CLI reads nests more than a few levels.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise BookError(f"{name}: the JSON nests too deeply to be an input") from None
+    except ValueError as exc:
+        raise BookError(f"{name}: not JSON ({str(exc)[:120]})") from None

@@ -34,7 +34,16 @@ def parser() -> argparse.ArgumentParser:
     bs = sub.add_parser("server", help="the Office.js server under mixed load from many clients (loopback only)")
     bs.add_argument("--clients", type=int, default=20)
     bs.add_argument("--calls", type=int, default=10, help="calls per client (default 10)")
-    bs.add_argument("--seconds", type=float, default=120.0, help="stop sending after this many seconds (default 120)")
+    bs.add_argument("--seconds", type=float, default=60.0, help="stop sending after this many seconds, per shape (default 60)")
+    bs.add_argument("--heavy-clients", type=int, default=4, help="clients sending the shape's costly call (default 4)")
+    bs.add_argument(
+        "--shapes",
+        default="column,medium-bodies,broadcast,over-limit",
+        help="comma-separated costly shapes, one round each (default all four)",
+    )
+    bs.add_argument(
+        "--cost", action="store_true", help="only time one call per size in this process: xlwings Server's path vs clearquote's"
+    )
     br = sub.add_parser("recalc", help="time workbook recalculation at 1k/10k/100k rows beside formulas' ExcelModel")
     br.add_argument("--rows", default="1000,10000,100000", help="comma-separated book sizes (default 1000,10000,100000)")
     br.add_argument("--peer-max", type=int, default=1000, help="largest size also run through formulas.ExcelModel (default 1000)")
@@ -58,9 +67,14 @@ def run(args: argparse.Namespace) -> int:
 
         return run_bench_fix(args.requests)
     if cmd == "server":
-        from bench.server import run_bench_server
+        from bench.server import SHAPES, run_bench_server, run_call_cost
 
-        return run_bench_server(args.clients, args.calls, args.seconds)
+        if args.cost:
+            return run_call_cost()
+        shapes = tuple(x.strip() for x in args.shapes.split(",") if x.strip())
+        if not shapes or set(shapes) - set(SHAPES) or not 0 <= args.heavy_clients <= args.clients:
+            raise SystemExit(f"--shapes: one or more of {', '.join(SHAPES)}; --heavy-clients: 0 to --clients")
+        return run_bench_server(args.clients, args.calls, args.seconds, args.heavy_clients, shapes)
     if cmd == "corpus":
         from pathlib import Path
 

@@ -136,7 +136,8 @@ def _build(underlying: str, as_of: datetime, rows: Sequence[tuple[int, Mapping[s
 
     spot = float(np.median(col("index_price", positive=True)))
     iv, bid, ask = col("mark_iv", positive=True), col("bid_price", blank=True), col("ask_price", blank=True)
-    _check_quotes(source, [n for n, _ in rows], names, iv, bid, ask)
+    mark = col("mark_price")
+    _check_quotes(source, [n for n, _ in rows], names, iv, bid, ask, mark)
     return OptionChain(
         underlying=underlying,
         as_of=as_of,
@@ -148,7 +149,7 @@ def _build(underlying: str, as_of: datetime, rows: Sequence[tuple[int, Mapping[s
         cp=np.array(cp),
         forward=col("underlying_price", positive=True),
         mark_iv=iv / 100.0,
-        mark_price=col("mark_price"),
+        mark_price=mark,
         bid_price=bid,
         ask_price=ask,
     )
@@ -159,13 +160,38 @@ MAX_MARK_IV_PCT = 1000.0
 
 
 def _check_quotes(
-    source: str, row_numbers: list[int], names: list[str], iv: FloatArray, bid: FloatArray, ask: FloatArray
+    source: str,
+    row_numbers: list[int],
+    names: list[str],
+    iv: FloatArray,
+    bid: FloatArray,
+    ask: FloatArray,
+    mark: FloatArray,
 ) -> None:
-    """Market data checks every chain passes: mark_iv in percent and plausible, no crossed quotes.
+    """Market data checks every chain passes: one row per instrument, no negative mark price,
+    mark_iv in percent and plausible, no crossed quotes.
+
+    A mark price of exactly 0 is kept: Deribit publishes 0.0 for worthless short-dated far
+    out-of-the-money options (20 such rows in the bundled snapshots, each with a finite mark_iv).
 
     A chain whose mark_iv are all below 5 was given as decimals (0.55 for 55%): refused with
     the conversion to make, never read as 0.55% vols.
     """
+    seen: dict[str, int] = {}
+    for row_no, name in zip(row_numbers, names):
+        if name in seen:
+            raise DataError(
+                f"{source}, rows {seen[name]} and {row_no}: {name} is listed twice; one row per instrument "
+                "(two marks for one option leave the fit to pick one)"
+            )
+        seen[name] = row_no
+    negative = np.flatnonzero(mark < 0)
+    if negative.size:
+        rows = ", ".join(str(row_numbers[int(i)]) for i in negative[:5])
+        raise DataError(
+            f"{source}, row(s) {rows}{' ...' if negative.size > 5 else ''}, column mark_price: {mark[int(negative[0])]:g} "
+            f"for {names[int(negative[0])]}; a mark price is >= 0 ({negative.size} such rows)"
+        )
     if np.all(iv < 5.0):
         raise DataError(
             f"{source}, column mark_iv: every value is below 5 (median {np.median(iv):g}); Deribit gives percent "
@@ -334,6 +360,8 @@ def book_summary_rows(
     """
     try:
         data = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
+    except RecursionError:  # Python's parser stops at its recursion limit (about 1,000 levels)
+        raise DataError(f"{source}: the JSON nests too deeply to be an input") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"{source}: not JSON ({exc})") from None
     entries = data.get("result") if isinstance(data, Mapping) else data

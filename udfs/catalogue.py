@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from pricing.accel import KernelSettingError
 from pricing.errors import DataError, PricingInputError
@@ -110,7 +114,7 @@ def excel_function(
         summary = doc.split("\n\n")[0].replace("\n", " ")
         spec = Spec(
             name=name,
-            fn=fn,
+            fn=finite(fn, f"{PREFIX}_{name}"),
             category=category,
             summary=summary,
             returns=returns,
@@ -126,6 +130,30 @@ def excel_function(
         return safe(spec)
 
     return register
+
+
+def _finite_rows(value: Any, reason: str) -> Any:
+    """``value`` with every NaN or infinite number replaced by ``#NUM!`` and ``reason``."""
+    if isinstance(value, list):
+        if value and all(type(r) is list for r in value) and set(map(type, itertools.chain.from_iterable(value))) == {float}:
+            if len(set(map(len, value))) == 1 and np.isfinite(np.array(value, dtype=float)).all():
+                return value  # the common case, checked in one numpy pass
+        return [_finite_rows(v, reason) for v in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return XlError("#NUM!", reason)
+    return value
+
+
+def finite(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``fn`` whose result never holds NaN or an infinity as a number: each such cell becomes
+    ``#NUM!`` with the reason (an input beyond the method's range), in every host."""
+    reason = f"{name}: no finite result (an input is beyond the method's range: check quantities, sizes and ratios)"
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        return _finite_rows(fn(*args, **kwargs), reason)
+
+    return checked
 
 
 def failure(exc: BaseException) -> XlError:

@@ -160,6 +160,13 @@ class _CellProblem(Exception):
         self.code = code
 
 
+#: The largest magnitude a number in a table or a numeric argument may have (quantities,
+#: notionals, strikes, sizes, ratios):
+#: 1e308 contracts overflowed margin and quote arithmetic to inf. Far above any real book
+#: (1e15 contracts, or USD) and far enough below overflow for every product the engine forms.
+MAX_MAGNITUDE = 1e15
+
+
 def _describe(cell: Any) -> str:
     if isinstance(cell, bool):
         return "TRUE/FALSE"
@@ -201,6 +208,8 @@ def numbers(
             raise _CellProblem(f"an integer of {len(str(abs(int(cell))))} digits is beyond a float{suffix}", "#NUM!") from None
         if not math.isfinite(x):
             raise _CellProblem(f"{x} is not a finite number", "#NUM!")
+        if abs(x) > MAX_MAGNITUDE:
+            raise _CellProblem(f"{x:g} is beyond ±{MAX_MAGNITUDE:g} (the largest number an argument takes)", "#NUM!")
         if lo is not None and (x <= lo if lo_open else x < lo):
             raise _CellProblem(f"{x:g} must be {'>' if lo_open else '>='} {lo:g}{suffix}", "#NUM!")
         if hi is not None and x > hi:
@@ -218,7 +227,7 @@ def _plain_numbers(value: Any, name: str, lo: float | None, lo_open: bool, hi: f
     if not all(type(c) is float for row in rows for c in row):
         return None
     arr = np.array(rows, dtype=float)
-    ok = np.isfinite(arr)
+    ok = np.isfinite(arr) & (np.abs(arr) <= MAX_MAGNITUDE)
     if lo is not None:
         ok &= arr > lo if lo_open else arr >= lo
     if hi is not None:
@@ -298,6 +307,11 @@ def dates(value: Any, name: str, *, default_hour: int = 0) -> Field:
     return _cells(value, name, convert, object, None)
 
 
+#: Result cells one call may broadcast to (a column of 3,000 forwards against a row of 3,000
+#: strikes is 9,000,000: 161 MB of answer for a 58 KB request). Checked from the shapes, before any work.
+MAX_RESULT_CELLS = 1_000_000
+
+
 def broadcast(*fields: Field) -> tuple[tuple[int, int], list[np.ndarray], np.ndarray]:
     """Excel-style broadcast of same-size ranges, single rows/columns and single cells.
 
@@ -312,6 +326,11 @@ def broadcast(*fields: Field) -> tuple[tuple[int, int], list[np.ndarray], np.nda
             f"ranges of different sizes ({sizes}); give ranges of the same size, a single row/column to repeat, or one cell"
         )
     shape = (rows.pop() if rows else 1, cols.pop() if cols else 1)
+    if shape[0] * shape[1] > MAX_RESULT_CELLS:
+        raise InputError(
+            f"the ranges broadcast to {shape[0]:,} x {shape[1]:,} = {shape[0] * shape[1]:,} cells; "
+            f"the limit is {MAX_RESULT_CELLS:,} result cells per call"
+        )
     values = [np.broadcast_to(f.values, shape) for f in fields]
     errors = np.full(shape, None, dtype=object)
     for f in reversed(fields):
@@ -531,13 +550,30 @@ def _check_header(
             raise InputError(f"{name}: unknown column(s) {', '.join(extra)}; allowed: {', '.join(allowed)}")
 
 
+def _table_cell(v: Any, name: str, row: int, column: str) -> Any:
+    """A table's data cell: error texts as :class:`XlError`; a number that is not finite or
+    beyond :data:`MAX_MAGNITUDE` as a ``#NUM!`` naming its row and column (the row fails alone)."""
+    if is_error(v):
+        return _as_error(v, f"{name}, row {row}, column {column}")
+    if isinstance(v, (float, int, np.floating, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        try:
+            x = float(v)
+        except OverflowError:
+            x = math.inf
+        if not math.isfinite(x) or abs(x) > MAX_MAGNITUDE:
+            return XlError(
+                "#NUM!", f"{name}, row {row}, column {column}: {x:g} is beyond ±{MAX_MAGNITUDE:g} (the largest a table takes)"
+            )
+    return v
+
+
 def _data_rows(rows: list[list[Any]], start: int, columns: tuple[str, ...], name: str) -> tuple[list[dict[str, Any]], list[int]]:
     """Non-blank rows as {column: value} (error cells kept as :class:`XlError`) and their row numbers."""
     data, numbers_ = [], []
     for i, r in enumerate(rows, start=start):
         if all(is_blank(c) for c in r):
             continue
-        data.append({c: (_as_error(v, f"{name}, row {i}, column {c}") if is_error(v) else v) for c, v in zip(columns, r) if c})
+        data.append({c: _table_cell(v, name, i, c) for c, v in zip(columns, r) if c})
         numbers_.append(i)
     if not data:
         raise InputError(f"{name}: the table has a header row but no data rows")

@@ -11,18 +11,20 @@ every session; a handle whose object is gone (Python restarted, or evicted from 
 asks for the creating cell to be recalculated.
 
 On a shared server every object lives in the **scope** of the user who built it
-(:data:`SCOPE`, set per request from the authenticated user): another user's handle does not
-resolve, and ``CQ_HANDLES`` lists only the caller's. The store is bounded in objects and in
-bytes (an estimate of each object's arrays and containers), and the per-key build locks are
-released whether a build succeeds or fails.
+(:data:`SCOPE`, set per request from the authenticated user, in the server process and in
+its worker processes alike): another user's handle does not resolve, and ``CQ_HANDLES``
+lists only the caller's. Each scope is its own LRU with its own quota, in objects and in
+**measured** bytes (:func:`measured_bytes`), so one user's calls can only ever evict that
+user's objects. The per-key build locks are released whether a build succeeds or fails.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import gc
 import sys
 import threading
 import time
+import types
 from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -37,28 +39,43 @@ T = TypeVar("T")
 HANDLE_PREFIX = "CQ."
 #: Whose objects a call sees: "" on the desktop (one user), the authenticated user id on a server.
 SCOPE: ContextVar[str] = ContextVar("clearquote_scope", default="")
+#: Objects per scope (per user on a server; the whole session on the desktop).
+MAX_OBJECTS = 256
+#: Measured bytes per scope (see :func:`measured_bytes`).
+MAX_BYTES = 1 * 2**30
+
+# Shared program objects an entry may refer to but does not own: walking into them would
+# count the interpreter (a class, its module, a function's globals) against the entry.
+_SHARED = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.CodeType)
 
 
-def approx_bytes(obj: Any, depth: int = 0, seen: set[int] | None = None) -> int:
-    """A size estimate: numpy arrays by ``nbytes``, containers and dataclasses walked four deep."""
-    seen = seen if seen is not None else set()
-    if id(obj) in seen or depth > 4:
-        return 0
-    seen.add(id(obj))
-    if isinstance(obj, np.ndarray):
-        return int(obj.nbytes)
-    size = sys.getsizeof(obj, 64)
-    if isinstance(obj, dict):
-        items: Any = list(obj.keys()) + list(obj.values())
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        items = obj
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        items = [getattr(obj, f.name, None) for f in dataclasses.fields(obj)]
-    elif hasattr(obj, "__dict__"):
-        items = list(vars(obj).values())
-    else:
-        return size
-    return size + sum(approx_bytes(v, depth + 1, seen) for v in items)
+def measured_bytes(obj: Any) -> int:
+    """The memory an object holds: ``sys.getsizeof`` of every object reachable from it, once.
+
+    Walks the whole graph (``gc.get_referents``, no depth limit) and counts each object once
+    by identity; a numpy array counts its header and, through its ``base`` chain, the buffer
+    it views once (``sys.getsizeof`` of an array that owns its data includes ``nbytes``);
+    object arrays walk their elements. Classes, modules, functions and code are shared
+    program objects and are not counted. ``tests/host/test_store_quota.py`` checks the result
+    against the process's resident memory.
+    """
+    seen: set[int] = set()
+    stack = [obj]
+    total = 0
+    while stack:
+        o = stack.pop()
+        if id(o) in seen or isinstance(o, _SHARED):
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o, 64)
+        if isinstance(o, np.ndarray):
+            if o.base is not None:
+                stack.append(o.base)
+            if o.dtype == object:
+                stack.extend(o.ravel().tolist())
+            continue
+        stack.extend(gc.get_referents(o))
+    return total
 
 
 @dataclass
@@ -71,57 +88,96 @@ class Entry:
     hits: int = 0
 
 
-class ObjectStore:
-    """A thread-safe LRU of built objects keyed by (scope, kind, content key).
+@dataclass
+class _Scope:
+    """One user's LRU and its measured size."""
 
-    ``builds`` counts how many times each kind was actually built (not found): a test reads
-    it to prove that 500 formulas sharing one chain fit the surface once.
+    items: OrderedDict[tuple[str, str], Entry] = field(default_factory=OrderedDict)
+    nbytes: int = 0
+
+
+class ObjectStore:
+    """A thread-safe store of built objects: one LRU per scope, keyed by (kind, content key).
+
+    ``capacity`` (objects) and ``max_bytes`` (measured bytes) are quotas **per scope**: a
+    build that takes a scope over either evicts that scope's least recently used objects
+    and never another scope's (the newest object stays even when it alone is over the
+    bytes quota). ``builds`` counts how many times each kind was actually built (not
+    found): a test reads it to prove that 500 formulas sharing one chain fit the surface once.
     """
 
-    def __init__(self, capacity: int = 256, max_bytes: int = 2 * 2**30) -> None:
+    def __init__(self, capacity: int = MAX_OBJECTS, max_bytes: int = MAX_BYTES) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
-        self.nbytes = 0
-        self._items: OrderedDict[tuple[str, str, str], Entry] = OrderedDict()
+        self._scopes: dict[str, _Scope] = {}
         self._lock = threading.RLock()
         self._building: dict[tuple[str, str, str], threading.Lock] = {}
         self.builds: dict[str, int] = {}
 
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(s.items) for s in self._scopes.values())
+
+    @property
+    def nbytes(self) -> int:
+        """Measured bytes held over every scope."""
+        with self._lock:
+            return sum(s.nbytes for s in self._scopes.values())
+
+    def usage(self, scope: str | None = None) -> tuple[int, int]:
+        """(objects, measured bytes) held for ``scope`` (default: the caller's)."""
+        with self._lock:
+            s = self._scopes.get(SCOPE.get() if scope is None else scope)
+            return (len(s.items), s.nbytes) if s else (0, 0)
+
+    def _find(self, scope: str, k: tuple[str, str]) -> Entry | None:
+        s = self._scopes.get(scope)
+        entry = s.items.get(k) if s else None
+        if entry is not None and s is not None:
+            entry.hits += 1
+            s.items.move_to_end(k)
+        return entry
+
     def get(self, kind: str, key: str, build: Callable[[], T], label: Callable[[T], str] | None = None) -> T:
         """The object for ``(kind, key)`` in the caller's scope, built once (other threads wait for the builder)."""
-        k = (SCOPE.get(), kind, key)
+        scope = SCOPE.get()
+        k = (kind, key)
         with self._lock:
-            if k in self._items:
-                entry = self._items[k]
-                entry.hits += 1
-                self._items.move_to_end(k)
-                return entry.value  # type: ignore[no-any-return]
-            gate = self._building.setdefault(k, threading.Lock())
+            found = self._find(scope, k)
+            if found is not None:
+                return found.value  # type: ignore[no-any-return]
+            gate = self._building.setdefault((scope, kind, key), threading.Lock())
         try:
             with gate:
                 with self._lock:
-                    if k in self._items:
-                        return self._items[k].value  # type: ignore[no-any-return]
+                    s = self._scopes.get(scope)
+                    if s is not None and k in s.items:
+                        return s.items[k].value  # type: ignore[no-any-return]
                 value = build()
-                size = approx_bytes(value)
+                size = measured_bytes(value)
                 with self._lock:
-                    self._items[k] = Entry(kind, value, label(value) if label else "", size)
-                    self.nbytes += size
+                    s = self._scopes.setdefault(scope, _Scope())
+                    old = s.items.pop(k, None)
+                    s.nbytes -= old.nbytes if old else 0
+                    s.items[k] = Entry(kind, value, label(value) if label else "", size)
+                    s.nbytes += size
                     self.builds[kind] = self.builds.get(kind, 0) + 1
-                    self._evict()
+                    self._evict(s)
         finally:
             with self._lock:
-                self._building.pop(k, None)  # also after a failed build: the table stays bounded
+                self._building.pop((scope, kind, key), None)  # also after a failed build: the table stays bounded
         return value
 
-    def _evict(self) -> None:
-        while self._items and (len(self._items) > self.capacity or (self.nbytes > self.max_bytes and len(self._items) > 1)):
-            _, old = self._items.popitem(last=False)
-            self.nbytes -= old.nbytes
+    def _evict(self, s: _Scope) -> None:
+        while s.items and (len(s.items) > self.capacity or (s.nbytes > self.max_bytes and len(s.items) > 1)):
+            _, old = s.items.popitem(last=False)
+            s.nbytes -= old.nbytes
 
     def handle(self, kind: str, key: str) -> str:
         """The handle text of a stored object (its label after a space)."""
-        entry = self._items.get((SCOPE.get(), kind, key))
+        with self._lock:
+            s = self._scopes.get(SCOPE.get())
+            entry = s.items.get((kind, key)) if s else None
         ident = f"{HANDLE_PREFIX}{kind}#{key}"
         return f"{ident} {entry.label}".strip() if entry else ident
 
@@ -132,12 +188,9 @@ class ObjectStore:
         head = f"{HANDLE_PREFIX}{kind}#"
         if not ident.upper().startswith(head.upper()):
             raise InputError(f"{text[:80]!r} is not a {kind.lower()} handle (expected {head}...)")
-        k = (SCOPE.get(), kind, ident[len(head) :].lower())
         with self._lock:
-            entry = self._items.get(k)
+            entry = self._find(SCOPE.get(), (kind, ident[len(head) :].lower()))
             if entry is not None:
-                entry.hits += 1
-                self._items.move_to_end(k)
                 return entry.value
         raise InputError(
             f"handle {ident[:60]} is not in this Python session (restarted or evicted): recalculate the cell that created it (Ctrl+Alt+F9)"
@@ -145,20 +198,19 @@ class ObjectStore:
 
     def listing(self) -> list[tuple[str, str, str, int]]:
         """(handle, kind, created UTC, hits) of the caller's stored objects, newest first."""
-        scope = SCOPE.get()
         with self._lock:
-            items = [(k, e) for k, e in self._items.items() if k[0] == scope][::-1]
+            s = self._scopes.get(SCOPE.get())
+            items = list(s.items.items())[::-1] if s else []
         return [
             (self.handle(kind, key), kind, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.created)), e.hits)
-            for (_, kind, key), e in items
+            for (kind, key), e in items
             if e.label
         ]
 
     def clear(self) -> None:
         with self._lock:
-            self._items.clear()
+            self._scopes.clear()
             self.builds.clear()
-            self.nbytes = 0
 
 
 STORE = ObjectStore()

@@ -193,11 +193,15 @@ def warmup() -> int:
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
     """--scheduler / --workers: run the command's tasks on a Dask cluster (the 'cluster' extra)."""
+    from addin.cli.inputs import scheduler_address, worker_count
+
     g = p.add_mutually_exclusive_group()
     g.add_argument(
-        "--scheduler", help="a dask.distributed scheduler address (tcp://HOST:PORT); paths must be visible to its workers"
+        "--scheduler",
+        type=scheduler_address,
+        help="a dask.distributed scheduler address (tcp://HOST:PORT or tls://HOST:PORT); paths must be visible to its workers",
     )
-    g.add_argument("--workers", type=int, help="a local cluster of N worker processes on 127.0.0.1")
+    g.add_argument("--workers", type=worker_count, help="a local cluster of N worker processes on 127.0.0.1 (1 to 64)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -275,9 +279,10 @@ def _fix(args: argparse.Namespace) -> int:
 
 def _server(args: argparse.Namespace) -> int:
     if args.command == "serve":
+        from addin.cli.warmup import warm
         from addin.excel.serve import serve
 
-        return serve(args.host, args.port, args.tokens)
+        return serve(args.host, args.port, args.tokens, warm)
     from pathlib import Path
 
     from addin.excel.tokens import new_token
@@ -342,7 +347,19 @@ def main(argv: list[str] | None = None) -> int:
     else:
         _pricing_ready()
     try:
-        return _run(args)
+        from addin.cli.output import check_output
+
+        check_output(getattr(args, "output", None))  # before any work: a run must not compute, then fail to write
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`clearquote functions | head`): say so once, on stderr, and stop.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("clearquote: the output pipe closed before the output ended", file=sys.stderr)
+        return Exit.BAD_INPUT
     except KeyboardInterrupt:
         print("clearquote: interrupted; nothing was written", file=sys.stderr)
         return Exit.INTERRUPTED

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from addin.tables import cell_text as cell_text
+from addin.tables import check_output as check_output
 from addin.tables import records_text as records_text
 from addin.tables import table_text as table_text
 from addin.tables import write_atomic as write_atomic

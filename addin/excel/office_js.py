@@ -10,9 +10,10 @@ in ``XLWINGS_LICENSE_KEY`` (the tests use the ``noncommercial`` key).
 - A bad argument raises ``XlwingsError``: HTTP 400, the message shown on the cell, no retry.
   Unexpected failures are also reported that way (a deterministic bug must not be retried 3x).
   Messages are cut to 300 characters: a 50 MB argument is never echoed back or logged.
-- Every function runs in a worker thread, off the event loop, and a call over 20,000 cells in
-  a worker process (:mod:`addin.excel.pool`): a 200,000-strike ``CQ.BLACK`` held every other
-  user's one-cell calls behind it.
+- Every function runs in a worker thread, off the event loop. The server's guard
+  (:mod:`addin.excel.serve`) sends costly calls to a worker process (:mod:`addin.excel.pool`)
+  before xlwings Server sees them: a 200,000-strike ``CQ.BLACK`` held every other user's
+  one-cell calls behind it.
 - Each call sees only its user's handles: the authenticated user id (xlwings Server's
   ``user_id_context``) becomes the object store's scope (:data:`udfs.store.SCOPE`).
 """
@@ -30,7 +31,6 @@ from xlwings.server import arg, func
 from addin.excel import pool
 from udfs import CATALOGUE
 from udfs.catalogue import Spec
-from udfs.store import SCOPE
 
 __all__: list[str] = []
 
@@ -47,11 +47,7 @@ def _user() -> str:
 
 def _call(spec: Spec, args: tuple[Any, ...], user: str) -> Any:
     """``spec`` in the caller's handle scope; a failure is shown on the cell, never retried."""
-    token = SCOPE.set(user)
-    try:
-        ok, value = pool.run(spec.name, args)
-    finally:
-        SCOPE.reset(token)
+    ok, value = pool.run(spec.name, args, user)
     if not ok:
         raise XlwingsError(str(value)[:MAX_MESSAGE])
     return value
@@ -62,11 +58,6 @@ def build(spec: Spec) -> Any:
 
     @functools.wraps(spec.fn)
     async def udf(*args: Any) -> Any:
-        if pool.offload(spec.name, args):
-            ok, value = await asyncio.get_running_loop().run_in_executor(pool.pool(), pool.run, spec.name, args)
-            if not ok:
-                raise XlwingsError(str(value)[:MAX_MESSAGE])
-            return value
         return await asyncio.to_thread(_call, spec, args, _user())
 
     udf.__name__ = udf.__qualname__ = spec.name.lower()

@@ -1,59 +1,182 @@
-"""Large calls of the Office.js server run in a pool of worker processes.
+"""Costly calls of the Office.js server run in a pool of worker processes, as their user.
 
 One 200,000-cell ``CQ.BLACK`` spends seconds in Python parsing its cells while holding the
 GIL; in the server's own process every other user's one-cell call waited behind it (light
-p99 28.9 s under ``clearquote bench-server``). Calls whose arguments hold more than
-:data:`LARGE_CELLS` cells therefore go to a process pool, unless they create or read a handle
-(``CQ_MARKET``'s objects live in the server process's store, scoped to their user).
+p99 28.9 s under ``python -m bench server``). A call whose cost (argument cells plus the
+bound on its result cells, :class:`addin.excel.calls.Call`) reaches :data:`LARGE_COST`, or
+that is a heavy catalogue function (margin, quotes, surfaces), therefore runs in a worker,
+unless it makes, reads or lists a handle (:func:`in_process`): those objects live in the
+server process's store.
+
+Isolation: the authenticated user travels with every call into the worker, which runs it
+with :data:`udfs.store.SCOPE` set to that user, so every object the worker stores or finds
+is that user's (each worker process has its own store, scoped the same way).
+
+Failure: a worker that dies (the OOM killer) breaks the executor; :func:`submit` then
+replaces the pool and raises :class:`WorkerLost`, which the server answers 503 with
+``Retry-After``. Workers ask the kernel to kill them when the server dies
+(``PR_SET_PDEATHSIG``), and :func:`shutdown` ends them on a graceful stop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import json
 import multiprocessing
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-LARGE_CELLS = 20_000
-HANDLE_MAKERS = frozenset({"MARKET"})
-_POOL: ProcessPoolExecutor | None = None
+from addin.excel.calls import MAX_CELLS, MAX_RESULT_BYTES, MAX_RESULT_CELLS, Call, Refused, parse
+
+#: Cost (argument cells + result-cell bound) from which a call runs in a worker process. In
+#: the server process a call holds the GIL for about 4 us a cell (parse, convert, price,
+#: serialise; measured on this project's 2-core machine, docs/server-limits.md): 5,000 is
+#: about 20 ms taken from every other user's calls, the most one call may take.
+LARGE_COST = 5_000
+#: Functions that make or list handles: the server process's store holds them.
+IN_PROCESS = frozenset({"MARKET", "HANDLES"})
+#: Seconds a client is told to wait after its worker died (the pool is already replaced).
+RETRY_AFTER = 2
+#: Lanes of worker processes: ``bulk`` for calls of large cost (a whole column, a broadcast),
+#: ``heavy`` for heavy functions on small arguments (a margin, a quote). Each lane is its own
+#: pool, so a trader's one-line quote never queues behind other users' whole-column calls.
+LANES = ("bulk", "heavy")
+_POOLS: dict[str, ProcessPoolExecutor] = {}
+_LOCK = threading.Lock()
 
 
-def cells(value: Any) -> int:
-    if isinstance(value, list):
-        return sum(cells(v) for v in value)
-    return 1
+class WorkerLost(Exception):
+    """The worker running a call died; the pool has been replaced."""
 
 
-def _mentions_handle(value: Any) -> bool:
-    if isinstance(value, list):
-        return any(_mentions_handle(v) for v in value)
-    return isinstance(value, str) and value.strip().upper().startswith("CQ.")
+def in_process(call: Call) -> bool:
+    """Whether ``call`` must run in the server process (it makes, reads or lists a handle)."""
+    return call.name in IN_PROCESS or call.mentions_handle()
 
 
-def offload(name: str, args: tuple[Any, ...]) -> bool:
-    """Whether a call goes to the process pool (large, and no handle in or out)."""
-    return name not in HANDLE_MAKERS and cells(list(args)) > LARGE_CELLS and not _mentions_handle(list(args))
+def costly(call: Call) -> bool:
+    """Whether a call takes the user's queue: its cost reaches :data:`LARGE_COST`, or it is heavy."""
+    from udfs import CATALOGUE
+
+    return call.cost >= LARGE_COST or CATALOGUE[call.name].heavy
 
 
-def pool() -> ProcessPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        workers = max(1, min(4, (os.cpu_count() or 2) - 1))
-        _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    return _POOL
+def offload(call: Call) -> str | None:
+    """The lane a call runs in (``bulk`` from :data:`LARGE_COST`, ``heavy`` for a heavy
+    function), or None: it runs in the server process (light, or a handle in or out)."""
+    from udfs import CATALOGUE
+
+    if in_process(call):
+        return None
+    if call.cost >= LARGE_COST:
+        return "bulk"
+    return "heavy" if CATALOGUE[call.name].heavy else None
 
 
-def run(name: str, args: tuple[Any, ...]) -> tuple[bool, Any]:
-    """In a worker: (True, the rendered result) or (False, the failure's reason)."""
+def _start_worker(warm: Callable[[], object] | None) -> None:
+    """Worker initialiser: die with the server, and load the catalogue and (with ``warm``, the
+    command line's kernel warm-up) the kernels now rather than inside the first user's call."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG (Linux); elsewhere no such call
+    except (OSError, AttributeError):
+        pass
+    try:
+        import udfs  # noqa: F401
+
+        if warm is not None:
+            warm()
+    except Exception:  # a worker that cannot warm still serves (it compiles on first use)
+        pass
+
+
+_WARM: Callable[[], object] | None = None
+
+
+def set_warm(warm: Callable[[], object] | None) -> None:
+    """The warm-up every new worker runs first (picklable: a module-level function)."""
+    global _WARM
+    _WARM = warm
+
+
+def workers() -> int:
+    """Worker processes per lane: one less than the cores, between 1 and 4."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def pool(lane: str = "bulk") -> ProcessPoolExecutor:
+    with _LOCK:
+        if lane not in _POOLS:
+            _POOLS[lane] = ProcessPoolExecutor(
+                max_workers=workers(),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(_WARM,),
+            )
+        return _POOLS[lane]
+
+
+def worker_pids(lane: str | None = None) -> list[int]:
+    """The worker processes' ids, of ``lane`` or of every lane (for tests)."""
+    with _LOCK:
+        pools = [ex for name, ex in _POOLS.items() if lane in (None, name)]
+        procs = [p for ex in pools for p in (getattr(ex, "_processes", None) or {}).values()]
+    return [p.pid for p in procs if p.pid is not None]
+
+
+def shutdown() -> None:
+    """End every lane's pool and its workers now (graceful stop: no worker outlives the server)."""
+    with _LOCK:
+        old = list(_POOLS.values())
+        _POOLS.clear()
+    for ex in old:
+        procs = list((getattr(ex, "_processes", None) or {}).values())
+        ex.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.join(5)
+
+
+def _replace(lane: str, broken: ProcessPoolExecutor) -> None:
+    with _LOCK:
+        if _POOLS.get(lane) is broken:
+            del _POOLS[lane]
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+async def submit(lane: str, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a worker of ``lane``; :class:`WorkerLost` (pool replaced) if the worker died."""
+    executor = pool(lane)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+    except BrokenProcessPool:
+        _replace(lane, executor)
+        raise WorkerLost from None
+
+
+def run(name: str, args: tuple[Any, ...], user: str) -> tuple[bool, Any]:
+    """``CATALOGUE[name]`` in ``user``'s scope: (True, the rendered result) or (False, the reason)."""
     from addin.excel.render import render
     from udfs import CATALOGUE
     from udfs.catalogue import failure
+    from udfs.store import SCOPE
 
+    token = SCOPE.set(user)
     try:
         return True, render(CATALOGUE[name].fn(*args))
     except Exception as exc:
         return False, failure(exc).reason
+    finally:
+        SCOPE.reset(token)
 
 
 #: Office.js error values (custom-functions runtime 1.4 and later), as xlwings Server sends them.
@@ -68,18 +191,26 @@ ERROR_TYPES = {
 }
 
 
+def _plain(value: Any) -> bool:
+    """Whether a range holds no text (nothing to clean or to turn into an error value)."""
+    if not isinstance(value, list):
+        return not isinstance(value, str)
+    rows = [r for r in value if isinstance(r, list)]
+    return len(rows) == len(value) and str not in set(map(type, itertools.chain.from_iterable(rows)))
+
+
 def _clean(value: Any) -> Any:
-    """An Office.js argument cell as xlwings Server's ``ndim=2, err_to_str`` conversion gives it."""
+    """An argument as xlwings Server's ``ndim=2, err_to_str`` conversion gives it ("" is blank)."""
+    if isinstance(value, list) and _plain(value):
+        return value
     if isinstance(value, list):
         return [_clean(v) for v in value]
-    if value == "":
-        return None
-    if isinstance(value, dict):
-        return value.get("basicValue")
-    return value
+    return None if value == "" else value
 
 
 def _office(value: Any, runtime: float) -> Any:
+    if isinstance(value, list) and _plain(value):
+        return value
     if isinstance(value, list):
         return [_office(v, runtime) for v in value]
     if runtime >= 1.4 and isinstance(value, str) and value in ERROR_TYPES:
@@ -87,11 +218,9 @@ def _office(value: Any, runtime: float) -> Any:
     return value
 
 
-def run_json(name: str, args: tuple[Any, ...], runtime: str) -> tuple[bool, str]:
-    """In a worker: the whole answer of a large call, (True, the JSON body) or (False, the reason)."""
-    import json
-
-    ok, value = run(name, tuple(_clean(list(args))))
+def run_json(name: str, args: tuple[Any, ...], runtime: str, user: str) -> tuple[bool, str]:
+    """The whole answer of a call, (True, the JSON body) or (False, the reason)."""
+    ok, value = run(name, tuple(_clean(list(args))), user)
     if not ok:
         return False, str(value)
     if not isinstance(value, list):
@@ -102,48 +231,41 @@ def run_json(name: str, args: tuple[Any, ...], runtime: str) -> tuple[bool, str]
         version = float(runtime)
     except ValueError:
         version = 1.4
-    return True, json.dumps({"result": _office(value, version)}, allow_nan=False)
-
-
-def check_call(data: Any, max_cells: int) -> tuple[int, str] | None:
-    """(HTTP status, short message) if the call is not one to run: unknown function (404),
-    wrong arity (400), an argument over ``max_cells`` (413); None if it is."""
-    from udfs import CATALOGUE
-
-    if not isinstance(data, dict):
-        return 400, "the request body is not a JSON object"
-    name = str(data.get("func_name", ""))[:64]
-    spec = CATALOGUE.get(name.upper())
-    if spec is None:
-        return 404, f"no catalogue function {name!r}"
-    args = data.get("args")
-    if not isinstance(args, list):
-        return 400, "'args' must be a JSON array"
-    lo, hi = sum(not a.optional for a in spec.args), len(spec.args)
-    if not lo <= len(args) <= hi:
-        span = f"{lo}" if lo == hi else f"{lo} to {hi}"
-        return 400, f"CQ.{name.upper()} takes {span} arguments, got {len(args)}"
-    for i, a in enumerate(args, 1):
-        if cells(a) > max_cells:
-            return 413, f"argument {i} has more than {max_cells:,} cells"
-    return None
-
-
-def answer(body: bytes, max_cells: int) -> tuple[int, str, str]:
-    """In a worker: (status, body, content type) of a whole call, or status 0 when the call
-    must take xlwings Server's path (it makes or reads a handle)."""
-    import json
-
-    text = "text/plain; charset=utf-8"
     try:
-        data = json.loads(body)
-    except ValueError:
-        return 400, "the request body is not JSON", text
-    problem = check_call(data, max_cells)
-    if problem is not None:
-        return problem[0], problem[1], text
-    name, args = str(data["func_name"]).upper(), tuple(data["args"])
-    if name in HANDLE_MAKERS or _mentions_handle(list(args)):
-        return 0, "", text
-    ok, payload = run_json(name, args, str(data.get("runtime") or "1.4"))
-    return (200, payload, "application/json") if ok else (400, payload[:300], text)
+        return True, json.dumps({"result": _office(value, version)}, allow_nan=False)
+    except (TypeError, ValueError) as exc:  # a catalogue bug: shown on the cell (400), never retried as a 500 would be
+        return False, f"internal error (the result of CQ.{name} is not JSON: {str(exc)[:80]}); please report it"
+
+
+def respond(call: Call, user: str, max_result_bytes: int = MAX_RESULT_BYTES) -> tuple[int, str, str]:
+    """(status, body, content type) of an admitted call run as ``user``, here.
+
+    The answer is xlwings Server's (``{"result": rows}``, Excel errors as Office.js error
+    values, a bad argument 400 with its reason), produced without xlwings Server's argument
+    conversion, which spends about 57 us a cell on the event loop (docs/server-limits.md).
+    """
+    ok, payload = run_json(call.name, call.args, call.runtime, user)
+    text = "text/plain; charset=utf-8"
+    if not ok:
+        return 400, payload[:300], text
+    if len(payload) > max_result_bytes:
+        return 413, f"the result is {len(payload) // 2**20} MiB of JSON; the limit is {max_result_bytes // 2**20} MiB", text
+    return 200, payload, "application/json"
+
+
+def answer(
+    body: bytes,
+    user: str,
+    max_cells: int = MAX_CELLS,
+    max_result_cells: int = MAX_RESULT_CELLS,
+    max_result_bytes: int = MAX_RESULT_BYTES,
+) -> tuple[int, str, str]:
+    """In a worker: (status, body, content type) of a whole call made by ``user``, or status
+    0 when the call must run in the server process (it makes, reads or lists a handle)."""
+    try:
+        call = parse(body, max_cells, max_result_cells)
+    except Refused as r:
+        return r.status, r.message, "text/plain; charset=utf-8"
+    if in_process(call):
+        return 0, "", "text/plain; charset=utf-8"
+    return respond(call, user, max_result_bytes)

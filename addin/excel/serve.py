@@ -1,18 +1,40 @@
 """``clearquote serve``: the Office.js server (xlwings Server on uvicorn), authenticated and bounded.
 
-In front of xlwings Server's app sits :class:`Guard`, an ASGI layer for the custom-function
-endpoint: the request body is capped (413), the function name must be the catalogue's (404,
-never xlwings Server's 500, which Office.js retries three times), the argument count must fit
-the function (400), and no argument may exceed :data:`MAX_CELLS` cells (413). Messages are
-short and never echo the request. Authentication is on by default: the token provider
-(:mod:`addin.excel.tokens`) unless ``XLWINGS_AUTH_PROVIDERS`` names another (Entra ID); the
-server refuses to start with token auth and no tokens file.
+In front of xlwings Server's app sits :class:`Guard`, an ASGI layer, in this order:
+
+1. **Auth first.** Every request but the few Office.js fetches without a token (the manifest,
+   the task pane, static files, the functions' metadata and code: :data:`PUBLIC`) and CORS
+   preflights is authenticated from its headers, by xlwings Server's own providers (token or
+   Entra ID), before a byte of its body is read: 401 otherwise, whatever the path, so an
+   anonymous client learns nothing (not even which routes exist).
+2. **Bounded reading.** A body over :data:`MAX_BODY` is refused (413) from its
+   ``Content-Length`` or as it streams; the whole body must arrive within
+   :data:`BODY_TIMEOUT` seconds (408). Slow headers are cut by :mod:`addin.excel.protocol`.
+3. **Admission** (:func:`addin.excel.calls.parse`): malformed or deep JSON, an unknown
+   function (any case), a wrong arity, an odd argument shape: 4xx with a short message that
+   never echoes the request; an argument over :data:`~addin.excel.calls.MAX_CELLS` cells, or a
+   result bounded from the argument shapes over
+   :data:`~addin.excel.calls.MAX_RESULT_CELLS` cells: 413 naming the limit.
+4. **Fair, isolated work.** A costly or heavy call runs in a worker process as its user
+   (:mod:`addin.excel.pool`; costly calls and heavy functions in separate lanes), and at most
+   :data:`PER_USER` of one user's costly calls run at once: the rest of that user's queue
+   behind them, not in front of other users'. A worker
+   that dies is replaced and its call answered 503 with ``Retry-After``. Everything else
+   (light calls, and calls that make, read or list a handle) runs in a thread of the server
+   process in the user's handle scope. The guard answers every call itself, as xlwings
+   Server would: xlwings Server's own argument conversion spends about 57 us a cell on the
+   event loop (a failed ``pyodide`` import per cell), so a 20,000-cell call held everyone's
+   loop for a second. xlwings Server still serves the manifest, metadata, code and static files.
+5. **Shutdown** ends the worker pool (no worker outlives the server).
+
+The server refuses to start with token auth and no tokens file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -20,115 +42,228 @@ from pathlib import Path
 from typing import Any
 
 from addin.errors import UsageError
+from addin.excel.calls import MAX_CELLS, MAX_RESULT_BYTES, MAX_RESULT_CELLS, Call, Refused
 
 PROJECT = Path(__file__).resolve().parent / "server"
 CALL_PATH = "/xlwings/custom-functions-call"
+SCRIPTS_PATH = "/xlwings/custom-scripts-call"
+#: Bytes of one request body.
 MAX_BODY = 32 * 2**20
-MAX_CELLS = 1_000_000
-#: Bodies from this size are parsed and answered in a worker process (about 20,000 cells).
+#: Seconds for a whole request body to arrive once its headers have.
+BODY_TIMEOUT = 30.0
+#: Costly calls of one user running at once (the rest of that user's wait their turn).
+PER_USER = 1
+#: Bodies from this size are parsed in a worker process, never in the server's.
 LARGE_BYTES = 256 * 1024
+#: Paths Office.js fetches without the user's token: the add-in must load before sign-in.
+PUBLIC = frozenset(
+    {
+        "/",
+        "/manifest",
+        "/manifest.xml",
+        "/manifest/download",
+        "/taskpane.html",
+        "/favicon.ico",
+        "/xlwings/custom-functions-meta",
+        "/xlwings/custom-functions-meta.json",
+        "/xlwings/custom-functions-code",
+        "/xlwings/custom-functions-code.js",
+        "/xlwings/custom-scripts-meta",
+        "/xlwings/custom-scripts-meta.json",
+    }
+)
+PUBLIC_PREFIXES = ("/static/",)
 
+log = logging.getLogger("clearquote.serve")
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class _Reply(Exception):
+    def __init__(self, status: int, text: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        super().__init__(text)
+        self.status, self.text, self.headers = status, text, headers
 
 
 class ServeError(UsageError):
     """The server cannot start as configured (no auth provider, no tokens file); exit 2 from the CLI."""
 
 
-def _cells(value: Any) -> int:
-    if isinstance(value, list):
-        return sum(_cells(v) for v in value) if value and isinstance(value[0], list) else len(value)
-    return 1
-
-
 class Guard:
-    """Size, name and arity checks before xlwings Server sees a custom-function call."""
+    """Auth, bounds, admission and fair scheduling before xlwings Server sees a request."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], max_body: int = MAX_BODY, max_cells: int = MAX_CELLS) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        max_body: int = MAX_BODY,
+        max_cells: int = MAX_CELLS,
+        max_result_cells: int = MAX_RESULT_CELLS,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        body_timeout: float = BODY_TIMEOUT,
+        per_user: int = PER_USER,
+    ) -> None:
         self.app, self.max_body, self.max_cells = app, max_body, max_cells
+        self.max_result_cells, self.max_result_bytes = max_result_cells, max_result_bytes
+        self.body_timeout, self.per_user = body_timeout, per_user
+        self._gates: dict[str, asyncio.Semaphore] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).endswith(CALL_PATH):
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, _ending_pool(send))
+            return
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        size = int(dict(scope.get("headers") or []).get(b"content-length", b"0") or 0)
-        if size > self.max_body:
-            await _reply(send, 413, f"request body over {self.max_body // 2**20} MiB")
+        path = _route(scope)
+        if scope.get("method") == "OPTIONS" or path in PUBLIC or path.startswith(PUBLIC_PREFIXES):
+            await self.app(scope, receive, send)
             return
-        body = b""
+        try:
+            user = await authenticate(scope)
+            if path == CALL_PATH and scope.get("method") == "POST":
+                await self.call(scope, receive, send, user)
+            elif path.startswith(SCRIPTS_PATH):
+                raise _Reply(404, "clearquote has no custom scripts")
+            else:
+                await self.app(scope, receive, send)
+        except _Reply as r:
+            await _reply(send, r.status, r.text, headers=r.headers)
+
+    async def call(self, scope: Scope, receive: Receive, send: Send, user: str) -> None:
+        """One authenticated custom-function call, from its body to its answer."""
+        body = await self.read(scope, receive)
+        from addin.excel import pool
+
+        if len(body) >= LARGE_BYTES:  # not even parsed here
+            async with self.gate(user):
+                if await self.in_worker(send, "bulk", body, user):
+                    return
+        try:
+            call = await asyncio.to_thread(_parse, body, self.max_cells, self.max_result_cells)
+        except Refused as r:
+            raise _Reply(r.status, r.message) from None
+        lane = pool.offload(call)
+        if lane is not None:
+            async with self.gate(user):
+                await self.in_worker(send, lane, call.body(), user)
+        elif pool.costly(call):  # a heavy call on a handle: here, but in the user's own queue
+            async with self.gate(user):
+                await _reply(send, *await asyncio.to_thread(pool.respond, call, user, self.max_result_bytes))
+        else:
+            await _reply(send, *await asyncio.to_thread(pool.respond, call, user, self.max_result_bytes))
+
+    async def read(self, scope: Scope, receive: Receive) -> bytes:
+        try:
+            declared = int(_header(scope, b"content-length") or 0)
+        except ValueError:
+            raise _Reply(400, "Content-Length is not a number") from None
+        if declared > self.max_body:
+            raise _Reply(413, f"request body over {self.max_body // 2**20} MiB (the limit)")
+        chunks: list[bytes] = []
+        size = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout
         more = True
         while more:
-            message = await receive()
-            body += message.get("body", b"")
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise _Reply(408, f"the request body did not arrive within {self.body_timeout:g} s") from None
+            if message.get("type") == "http.disconnect":
+                raise _Reply(400, "the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            chunks.append(chunk)
             more = message.get("more_body", False)
-            if len(body) > self.max_body:
-                await _reply(send, 413, f"request body over {self.max_body // 2**20} MiB")
-                return
-        if await self.large(body, scope, send):
-            return
-        _, problem = await asyncio.to_thread(self.check, body)  # a large body parses off the loop
-        if problem is not None:
-            await _reply(send, *problem)
-            return
-        sent = False
+            if size > self.max_body:
+                raise _Reply(413, f"request body over {self.max_body // 2**20} MiB (the limit)")
+        return b"".join(chunks)
 
-        async def replay() -> MutableMapping[str, Any]:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+    def gate(self, user: str) -> asyncio.Semaphore:
+        """The user's own queue for costly calls (created on first use, one per user)."""
+        gate = self._gates.get(user)
+        if gate is None:
+            gate = self._gates[user] = asyncio.Semaphore(self.per_user)
+        return gate
 
-        await self.app(scope, replay, send)
-
-    def check(self, body: bytes) -> tuple[dict[str, Any], tuple[int, str] | None]:
-        from addin.excel.pool import check_call
+    async def in_worker(self, send: Send, lane: str, body: bytes, user: str) -> bool:
+        """Answer a call in a worker process of ``lane`` as ``user``; False if it must run here (handles)."""
+        from addin.excel import pool
 
         try:
-            data = json.loads(body)
-        except ValueError:
-            return {}, (400, "the request body is not JSON")
-        return data, check_call(data, self.max_cells)
-
-    async def large(self, body: bytes, scope: Scope, send: Send) -> bool:
-        """Answer a large call here, in a worker process, never on xlwings Server's event loop.
-
-        xlwings Server parses and converts a request's arguments and result on its event loop:
-        a 200,000-cell call stalled every other user's one-cell call for seconds (light p99
-        25 s under ``clearquote bench-server``). A body over :data:`LARGE_BYTES` is
-        authenticated here with the same token check, and the raw bytes go to a worker, which
-        parses, checks, runs and serialises it and answers as xlwings Server would (Excel
-        errors as Office.js error values), unless the call makes or reads a handle (handles
-        live in this process): then it takes xlwings Server's path. Only with token auth and
-        no required roles.
-        """
-        if len(body) < LARGE_BYTES or not self.tokens_only:
-            return False
-        from addin.excel import pool
-        from addin.excel.tokens import check_token
-
-        header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
-        if check_token(header) is None:
-            await _reply(send, 401, "clearquote: a valid token is required")
-            return True
-        status, text, kind = await asyncio.get_running_loop().run_in_executor(pool.pool(), pool.answer, body, self.max_cells)
+            status, text, kind = await pool.submit(
+                lane, pool.answer, body, user, self.max_cells, self.max_result_cells, self.max_result_bytes
+            )
+        except pool.WorkerLost:
+            raise _Reply(
+                503, "the worker running this call stopped; it has been replaced: try again", _retry_after(pool.RETRY_AFTER)
+            ) from None
         if status == 0:
             return False
         await _reply(send, status, text, kind)
         return True
 
-    @property
-    def tokens_only(self) -> bool:
-        providers = json.loads(os.environ.get("XLWINGS_AUTH_PROVIDERS") or "[]")
-        return providers == ["custom"] and not json.loads(os.environ.get("XLWINGS_AUTH_REQUIRED_ROLES") or "[]")
+
+def _parse(body: bytes, max_cells: int, max_result_cells: int) -> Call:
+    from addin.excel.calls import parse
+
+    return parse(body, max_cells, max_result_cells)
 
 
-async def _reply(send: Send, status: int, text: str, kind: str = "text/plain; charset=utf-8") -> None:
+def _route(scope: Scope) -> str:
+    path = str(scope.get("path", ""))
+    prefix = os.environ.get("XLWINGS_APP_PATH", "").rstrip("/")
+    return path[len(prefix) :] or "/" if prefix and path.startswith(prefix) else path
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for k, v in scope.get("headers") or []:
+        if k == name:
+            return bytes(v)
+    return None
+
+
+def _retry_after(seconds: int) -> tuple[tuple[bytes, bytes], ...]:
+    return ((b"retry-after", str(seconds).encode()),)
+
+
+async def authenticate(scope: Scope) -> str:
+    """The user id of the request's credentials, by xlwings Server's configured providers and
+    required roles, from the headers alone; :class:`_Reply` 401/403 otherwise."""
+    from fastapi import HTTPException
+    from xlwings_server import dependencies
+    from xlwings_server.config import settings
+
+    token = (_header(scope, b"authorization") or b"").decode("latin-1")
+    provider = _header(scope, b"auth-provider")
+    try:
+        user = await dependencies.authenticate(token_string=token, auth_provider=provider.decode("latin-1") if provider else None)
+        if not await user.has_required_roles(settings.auth_required_roles) or not await user.is_authorized():
+            raise _Reply(403, "clearquote: this user may not use the server")
+    except HTTPException as exc:
+        status = exc.status_code if 400 <= exc.status_code < 500 else 401
+        raise _Reply(status, "clearquote: a valid token is required" if status == 401 else str(exc.detail)[:200]) from None
+    return str(user.id)
+
+
+def _ending_pool(send: Send) -> Send:
+    async def wrapped(message: MutableMapping[str, Any]) -> None:
+        if message.get("type") == "lifespan.shutdown.complete":
+            from addin.excel import pool
+
+            await asyncio.to_thread(pool.shutdown)
+        await send(message)
+
+    return wrapped
+
+
+async def _reply(
+    send: Send, status: int, text: str, kind: str = "text/plain; charset=utf-8", headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
     body = text.encode()
-    headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    head = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -140,6 +275,9 @@ def configure(tokens: str | None = None) -> None:
     os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
     os.environ.setdefault("XLWINGS_SECRET_KEY", secrets.token_urlsafe(32))
     os.environ.setdefault("XLWINGS_AUTH_PROVIDERS", '["custom"]')
+    # No catalogue function streams: socket.io (which authenticates in its own handshake, not
+    # from headers) would be one more door with nothing behind it.
+    os.environ.setdefault("XLWINGS_ENABLE_SOCKETIO", "false")
     if tokens:
         os.environ["CLEARQUOTE_TOKENS_FILE"] = str(Path(tokens).resolve())
 
@@ -159,10 +297,23 @@ def app(tokens: str | None = None) -> Guard:
     return Guard(xlwings_server.main.main_app)
 
 
-def serve(host: str, port: int, tokens: str | None) -> int:
+def serve(host: str, port: int, tokens: str | None, warm: Callable[[], object] | None = None) -> int:
+    """Run the guarded app on uvicorn until stopped; ``warm`` (the command line's kernel
+    warm-up) runs here and in every worker before the first call, so no user's call pays it."""
     import uvicorn
 
+    from addin.excel import pool
+    from addin.excel.protocol import HEADER_TIMEOUT, HeaderTimeoutProtocol
+
     guarded = app(tokens)
+    if warm is not None:
+        warm()
+        pool.set_warm(warm)
     print(f"clearquote serve: http://{host}:{port} (auth {os.environ['XLWINGS_AUTH_PROVIDERS']}, namespace CQ)")
-    uvicorn.run(guarded, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(
+            guarded, host=host, port=port, log_level="warning", http=HeaderTimeoutProtocol, timeout_keep_alive=int(HEADER_TIMEOUT)
+        )
+    finally:
+        pool.shutdown()
     return 0

@@ -48,6 +48,25 @@ def notification_data(payload: Any) -> dict[str, Any]:
     return data
 
 
+#: The largest amount (contracts) or leg ratio read: 1e308 overflowed the quote to NaN.
+MAX_AMOUNT = 1e9
+#: The largest notification file read.
+MAX_FILE_BYTES = 1024 * 1024
+
+
+def _amount(value: Any, field: str) -> float:
+    """A JSON number for ``field`` (never TRUE/FALSE, which Python would read as 1/0), at most :data:`MAX_AMOUNT`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise BookError(f"block RFQ, field {field}: {str(value)[:40]!r} is not a number")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise BookError(f"block RFQ, field {field}: {str(value)[:40]!r} is not a number") from None
+    if not math.isfinite(number) or abs(number) > MAX_AMOUNT:
+        raise BookError(f"block RFQ, field {field}: {number:g} is beyond {MAX_AMOUNT:g}")
+    return number
+
+
 def _legs(data: dict[str, Any]) -> list[tuple[str, float]]:
     out = []
     for i, leg in enumerate(data["legs"]):
@@ -56,10 +75,7 @@ def _legs(data: dict[str, Any]) -> list[tuple[str, float]]:
         direction = str(leg.get("direction", "")).lower()
         if direction not in ("buy", "sell"):
             raise BookError(f"block RFQ, legs[{i}].direction: {leg.get('direction')!r} is not buy or sell")
-        try:
-            ratio = float(leg.get("ratio", 1))
-        except (TypeError, ValueError):
-            raise BookError(f"block RFQ, legs[{i}].ratio: {leg.get('ratio')!r} is not a number") from None
+        ratio = _amount(leg.get("ratio", 1), f"legs[{i}].ratio")
         if not (math.isfinite(ratio) and ratio > 0):
             raise BookError(f"block RFQ, legs[{i}].ratio: must be > 0")
         out.append((str(leg["instrument_name"]), ratio if direction == "buy" else -ratio))
@@ -73,10 +89,7 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
 
     data = notification_data(payload)
     legs = _legs(data)
-    try:
-        amount = float(data["amount"])
-    except (TypeError, ValueError):
-        raise BookError(f"block RFQ, field amount: {data['amount']!r} is not a number") from None
+    amount = _amount(data["amount"], "amount")
     if not (math.isfinite(amount) and amount > 0):
         raise BookError("block RFQ, field amount: must be > 0")
     from pricing.desk import Leg, RfqRequest
@@ -141,12 +154,18 @@ def block_rfq(path: str, out: str | None, desk: Any) -> int:
     src = Path(path)
     if not src.is_file():
         raise BookError(f"{path}: no such file")
-    try:
-        payload = json.loads(src.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BookError(f"{src.name}: not JSON ({exc})") from None
+    from addin.tables import decode, load_json
+
+    if src.stat().st_size > MAX_FILE_BYTES:
+        raise BookError(f"{src.name}: over {MAX_FILE_BYTES // 1024} KiB; a Block RFQ notification is a few KiB")
+    payload = load_json(decode(src.read_bytes(), src.name), src.name)
     result = maker_quotes(payload, desk)
-    text = json.dumps(result, indent=2)
+    try:
+        text = json.dumps(result, indent=2, allow_nan=False)
+    except ValueError:
+        raise BookError(
+            "block RFQ: the quote is not a finite number (the amount or a ratio is beyond the engine's range)"
+        ) from None
     if out:
 
         def write(tmp: str) -> None:

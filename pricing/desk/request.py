@@ -24,6 +24,11 @@ from pricing.xva.rfq import RfqRequest as PricedRequest
 _KIND = {code.value: code for code in RefusalCode}
 
 
+#: The largest size or leg ratio a request may carry (contracts, or USD for notional_usd):
+#: 1e308 overflowed margin and quote arithmetic to inf and NaN (issue 28).
+MAX_SIZE = 1e15
+
+
 @dataclass(frozen=True)
 class Leg:
     """One leg of a structure: a Deribit instrument and its signed ratio.
@@ -101,8 +106,13 @@ class RfqRequest:
         for leg in self.legs:
             if not (isinstance(leg.ratio, (int, float)) and math.isfinite(leg.ratio) and leg.ratio != 0):
                 raise RequestError(f"{self.ref}, leg {leg.instrument}: a leg ratio must be a non-zero number, got {leg.ratio!r}")
+            if abs(leg.ratio) > MAX_SIZE:
+                raise RequestError(f"{self.ref}, leg {leg.instrument}: ratio {leg.ratio:g} is beyond ±{MAX_SIZE:g}")
         if (self.quantity is None) == (self.notional_usd is None):
             raise RequestError(f"{self.ref}: give quantity (contracts) or notional_usd", "bad_quantity")
+        for name, size in (("quantity", self.quantity), ("notional_usd", self.notional_usd)):
+            if size is not None and not (isinstance(size, bool) or abs(float(size)) <= MAX_SIZE):
+                raise RequestError(f"{self.ref}, {name}: {float(size):g} is beyond ±{MAX_SIZE:g}", "bad_quantity")
         return RowFields(
             tuple((str(leg.instrument).strip().upper(), float(leg.ratio)) for leg in self.legs),
             settle,

@@ -66,6 +66,32 @@ def test_maker_quotes_recombine_to_the_all_in_prices(tmp_path: Path) -> None:
         ({"block_rfq_id": 1, "amount": -5, "legs": [{"instrument_name": "BTC-25SEP26-65000-C", "direction": "buy"}]}, "amount"),
         ({"block_rfq_id": 1, "amount": 1, "legs": [{"instrument_name": "BTC-25SEP26-65000-C", "direction": "up"}]}, "direction"),
         ({"block_rfq_id": 1, "amount": 1, "legs": [{"instrument_name": "SOL-1JAN27-1-C", "direction": "buy"}]}, "SOL"),
+        # issue 28: overflow, booleans and absurd sizes are refused, the field named (no NaN in the output)
+        (
+            {"block_rfq_id": 1, "amount": 1e308, "legs": [{"instrument_name": "BTC-25SEP26-65000-C", "direction": "buy"}]},
+            "amount",
+        ),
+        ({"block_rfq_id": 1, "amount": True, "legs": [{"instrument_name": "BTC-25SEP26-65000-C", "direction": "buy"}]}, "amount"),
+        (
+            {"block_rfq_id": 1, "amount": "1e400", "legs": [{"instrument_name": "BTC-25SEP26-65000-C", "direction": "buy"}]},
+            "amount",
+        ),
+        (
+            {
+                "block_rfq_id": 1,
+                "amount": 1,
+                "legs": [{"instrument_name": "BTC-25SEP26-65000-C", "direction": "buy", "ratio": 1e308}],
+            },
+            "legs[0].ratio",
+        ),
+        (
+            {
+                "block_rfq_id": 1,
+                "amount": 1,
+                "legs": [{"instrument_name": "BTC-25SEP26-65000-C", "direction": "buy", "ratio": False}],
+            },
+            "legs[0].ratio",
+        ),
     ],
 )
 def test_bad_notifications_exit_2_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str], data, why) -> None:
@@ -97,3 +123,23 @@ def test_mid_is_deribits_mark_times_the_index(tmp_path: Path, name: str) -> None
     assert mid_coin == pytest.approx(mark, rel=5e-3)
     forward = float(chain.forward[list(chain.names).index(name)])
     assert abs(mark * forward / market.spot("BTC") / mid_coin - 1.0) > 5e-3
+
+
+def test_files_in_any_bom_encoding_are_read_and_hostile_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = json.dumps(NOTE)
+    for encoding in ("utf-8-sig", "utf-16", "utf-32"):
+        src = tmp_path / f"note-{encoding}.json"
+        src.write_bytes(text.encode(encoding))
+        assert main(["block-rfq", str(src), "-o", str(tmp_path / "out.json")]) == 0, encoding
+        assert json.loads((tmp_path / "out.json").read_text())["quotes"][0]["params"]["amount"] == 25
+    capsys.readouterr()
+    for name, payload, why in (
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        ("big.json", b" " * (2 * 2**20) + b"{}", "KiB"),
+        ("latin.json", '{"x": "\xe9"}'.encode("latin-1"), "not UTF-8"),
+    ):
+        src = tmp_path / name
+        src.write_bytes(payload)
+        assert main(["block-rfq", str(src)]) == 2, name
+        err = capsys.readouterr().err
+        assert why in err and "Traceback" not in err, err

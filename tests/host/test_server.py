@@ -160,15 +160,27 @@ def test_a_users_handles_are_invisible_to_another_user(client):
     assert handle.split(" ")[0] not in str(listing.json())
 
 
-def test_large_calls_run_in_a_worker_process_and_handles_stay_in_the_server():
+def test_costly_calls_go_to_a_worker_process_and_handle_calls_stay_in_the_server():
+    import json
+
     from addin.excel import pool
+    from addin.excel.calls import parse
 
     strikes = [[40_000.0 + i] for i in range(25_000)]
-    args = ([["C"]], [[60000]], strikes, [[0.25]], [[0.55]])
-    assert pool.offload("BLACK", args)
-    assert not pool.offload("VOL", ([["CQ.MARKET#0123"]], *args[1:]))  # a handle lives in this process
-    assert not pool.offload("MARKET", (strikes,))  # a handle maker
-    out = call("black", list(args))
+    args = [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]]]
+
+    def admitted(name: str, a: list) -> object:
+        return parse(json.dumps(body(name, a)).encode())
+
+    assert pool.offload(admitted("black", args)) == "bulk"
+    book = [["instrument", "quantity"], ["BTC-PERPETUAL", 1]]
+    assert pool.offload(admitted("im", [book, [["bundled"]]])) == "heavy"  # its own lane: never behind a column
+    assert not pool.offload(admitted("black", [[["C"]], [[60000]], strikes[:10], [[0.25]], [[0.55]]]))  # light
+    assert not pool.offload(admitted("VOL", [[["CQ.MARKET#0123"]], *args[1:4]]))  # a handle lives in this process
+    assert not pool.offload(admitted("vol", [[[{"type": "Entity", "basicValue": "cq.market#0123"}]], *args[1:4]]))
+    assert not pool.offload(admitted("Market", [strikes]))  # a handle maker
+    assert not pool.offload(admitted("handles", []))  # lists this process's handles
+    out = call("black", args)
     assert len(out) == 25_000 and out[100][0] == pytest.approx(udfs.CQ_BLACK("C", 60000, 40_100.0, 0.25, 0.55)[0][0], rel=1e-12)
 
 
@@ -192,3 +204,22 @@ def test_a_large_call_is_answered_off_xlwings_servers_loop_as_xlwings_server_wou
     bad = body("black", [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]], [[0]], [["bogus"]]])
     r = client.post("/xlwings/custom-functions-call", json=bad)
     assert r.status_code == 400 and "settle" in r.text and len(r.text) <= 300
+
+
+@pytest.mark.parametrize(
+    "func_name,args",
+    [
+        ("black", [[["C"], ["P"], ["x"]], [[60000]], [[55000], [""], ["#N/A"]], [[0.25]], [[0.55]]]),
+        ("black_greeks", [[["C"]], [[60000]], [[55000]], [[0.25]], [[0.55]]]),
+        ("instrument", [[["BTC-25SEP26-80000-C"], ["nonsense"], [""]]]),
+        ("version", []),
+        ("fva", [[[950000]], [[0.05]], [[0]], [[90]]]),
+        ("implied_vol", [[[5000.0], [True]], [["C"]], [[60000]], [[55000]], [[0.25]]]),
+    ],
+)
+def test_the_guard_answers_every_call_as_xlwings_server_would(client, func_name, args):
+    """The guard answers calls itself (xlwings Server's conversion costs ~57 us a cell on the
+    event loop); its answer must equal xlwings Server's own for the same body."""
+    theirs = call(func_name, args)
+    ours = client.post("/xlwings/custom-functions-call", json=body(func_name, args))
+    assert ours.status_code == 200 and ours.json()["result"] == theirs

@@ -37,7 +37,9 @@ def test_sabr_never_shows_a_negative_vol() -> None:
 
 
 def test_an_overflowing_tree_says_so() -> None:
-    _error(udfs.CQ_BINOMIAL("C", 1e300, 60000, 1, 5, 0, 0, 2000), "no finite result")
+    _error(udfs.CQ_BINOMIAL("C", 1e15, 60000, 10, 10, 0, 0, 5000), "no finite result")
+    # beyond the largest magnitude an argument takes (issue 28): refused before any work, the field named
+    _error(udfs.CQ_BINOMIAL("C", 1e300, 60000, 1, 5, 0, 0, 2000), "spot: 1e+300 is beyond")
 
 
 def test_collateral_rows_are_one_per_currency_and_two_columns() -> None:
@@ -84,3 +86,15 @@ def test_a_chain_whose_timestamps_disagree_is_refused() -> None:
     rows = _chain()
     rows[7][0] = "2026-08-20T09:47:29.054Z"  # one quote a day older than the rest
     _error(udfs.CQ_MARKET(rows), "timestamps disagree")
+
+
+def test_overflowing_quantities_are_refused_naming_the_field() -> None:
+    """Issue 28: 1e308 contracts made CQ_IM, CQ_SACCR and CQ_RFQ return inf; each is now an
+    error naming the field (a table row fails alone), and no catalogue result is ever inf/NaN."""
+    _error(udfs.CQ_IM([["instrument", "quantity"], ["BTC-PERPETUAL", 1e308]], "bundled", "span"), "column quantity: 1e+308")
+    _error(udfs.CQ_SACCR("C", 1, 60000, 65000, 1e308, 0.25), "units: 1e+308 is beyond")
+    rfqs = [["rfq_id", "instrument", "side", "quantity"], ["r1", "BTC-25SEP26-80000-C", "two-way", 1e308]]
+    rfqs.append(["r2", "BTC-25SEP26-80000-C", "two-way", 5])
+    out = udfs.CQ_RFQ(rfqs, "none", "bundled")
+    assert isinstance(out[1][0], XlError) and "column quantity: 1e+308" in out[1][0].reason
+    assert isinstance(out[2][0], float)

@@ -1,0 +1,319 @@
+"""The Office.js server under hostile input and heavy use (issue 28): auth before the body,
+no 5xx for any input (a hypothesis fuzz over the request schema), work bounded before it
+starts, per-user queues, a dead worker replaced, no worker outliving the server, and the
+header and body deadlines. HTTP statuses are the contract (tests/README.md, host/)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.host.serverkit import body, environment, exchange, live, make_tokens, raw, read_response
+
+CALL = "/xlwings/custom-functions-call"
+BLACK = [[["C"]], [[60000]], [[55000]], [[0.25]], [[0.55]]]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """(TestClient with alice's token, the tokens, the guard) on the app ``clearquote serve`` runs."""
+    from fastapi.testclient import TestClient
+
+    from addin.excel.serve import app
+
+    path = tmp_path_factory.mktemp("auth") / "tokens"
+    tokens = make_tokens(path, "alice", "bob")
+    with environment(path):
+        guard = app(str(path))
+        guard.body_timeout = 1.0
+        with TestClient(guard, raise_server_exceptions=False) as client:
+            client.headers["Authorization"] = tokens["alice"]
+            yield client, tokens, guard
+
+
+# ------------------------------------------------------------------------------ auth first
+
+
+def test_unauthenticated_requests_learn_nothing(server):
+    client, _, _ = server
+    anon = {"Authorization": ""}
+    for method, path in [
+        ("POST", CALL),
+        ("POST", "/xlwings/custom-scripts-call/anything"),
+        ("GET", "/no/such/route"),
+        ("POST", "/xlwings/custom-functions-call/extra"),
+    ]:
+        r = client.request(method, path, headers=anon, content=raw("nope", []))
+        assert r.status_code == 401, (path, r.status_code)
+        assert "nope" not in r.text
+    # unknown names and routes are told apart only after authentication
+    assert client.post(CALL, json=body("nope", [])).status_code == 404
+    assert client.post("/xlwings/custom-scripts-call/anything", json={}).status_code == 404
+    assert client.get("/no/such/route").status_code == 404
+    # what Office.js fetches before sign-in stays public
+    for path in ("/manifest", "/taskpane.html", "/xlwings/custom-functions-meta.json", "/xlwings/custom-functions-code.js"):
+        assert client.get(path, headers=anon).status_code == 200, path
+
+
+def test_the_token_is_checked_before_the_body_is_read(server):
+    """A 30 MiB Content-Length and no body at all: 401 at once (the server never waits for it)."""
+    _, _, guard = server
+    with live(guard) as port:
+        head = f"POST {CALL} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {30 * 2**20}\r\n\r\n"
+        answer = exchange(port, head.encode(), wait=20)
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:100]
+
+
+def test_body_and_header_deadlines(server, monkeypatch):
+    from addin.excel import protocol
+
+    _, tokens, guard = server
+    monkeypatch.setattr(protocol, "HEADER_TIMEOUT", 1.0)
+    with live(guard) as port:
+        # headers that never end: the connection is closed (recv gives b"" well before 20 s)
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+            t0 = time.monotonic()
+            assert s.recv(100) == b""
+            assert time.monotonic() - t0 < 20
+        # a body that stops half-way: 408 after the body deadline
+        head = f"POST {CALL} HTTP/1.1\r\nHost: x\r\nAuthorization: {tokens['alice']}\r\nContent-Length: 1000\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+            s.sendall(head.encode() + b'{"func_name": "bl')
+            assert read_response(s).startswith(b"HTTP/1.1 408")
+
+
+# ------------------------------------------------------------------------------ no 500 for input
+
+
+def test_the_issues_500s_are_4xx_or_answers(server):
+    client, _, _ = server
+    deep = b"[" * 50_000 + b"]" * 50_000
+    assert client.post(CALL, content=deep).status_code == 400
+    assert client.post(CALL, content=b'{"func_name": "black", "args": ' + deep + b"}").status_code == 400
+    assert client.post(CALL, content=deep, headers={"Authorization": ""}).status_code == 401
+    # a cell holding a JSON object: its basicValue, or #VALUE! for anything else
+    r = client.post(CALL, json=body("black", [[["C"]], [[{"type": "Double", "basicValue": 60000}]], *BLACK[2:]]))
+    assert r.status_code == 200 and isinstance(r.json()["result"][0][0], float)
+    r = client.post(CALL, json=body("black", [[["C"]], [[{"a": {"b": [1]}}]], *BLACK[2:]]))
+    assert r.status_code == 200 and r.json()["result"][0][0] == {"type": "Error", "errorType": "Value"}
+    # no client/version, upper-case names
+    bare = {"func_name": "BLACK", "args": BLACK}
+    r = client.post(CALL, json=bare)
+    assert r.status_code == 200 and isinstance(r.json()["result"][0][0], float)
+    for name in ("Black", "bLaCk", " black "):
+        assert client.post(CALL, json=body(name, BLACK)).status_code == 200
+    # names that are attributes of the functions module but not catalogue functions
+    for name in ("build", "pool", "__builtins__", "CATALOGUE", "_call"):
+        assert client.post(CALL, json=body(name, [])).status_code == 404
+
+
+def test_non_finite_results_are_num_errors_never_numbers():
+    from addin.excel.render import render
+    from udfs.excel import XlError
+
+    assert render([[float("inf"), float("-inf"), float("nan"), 1.0, XlError("#VALUE!", "x")]]) == [
+        ["#NUM!", "#NUM!", "#NUM!", 1.0, "#VALUE!"]
+    ]
+
+
+def test_absurd_quantities_are_errors_not_overflowed_numbers(server):
+    """CQ.IM of 1e308 contracts was inf (a 500: JSON has no Infinity); now 400 naming the field."""
+    client, _, _ = server
+    book = [["instrument", "quantity"], ["BTC-PERPETUAL", 1e308]]
+    r = client.post(CALL, json=body("im", [book, [["bundled"]], [["span"]]]))
+    assert r.status_code == 400 and "column quantity: 1e+308 is beyond" in r.text
+    r = client.post(CALL, json=body("saccr", [[["C"]], [[1]], [[60000]], [[65000]], [[1e308]], [[0.25]]]))
+    assert r.status_code in (200, 400) and "Infinity" not in r.text and "NaN" not in r.text
+    assert "units: 1e+308 is beyond" in r.text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=25,
+)
+NAMES = st.sampled_from(["black", "BLACK", "vol", "im", "rfq", "market", "handles", "fva", "nope", "build", ""]) | st.text(
+    max_size=10
+)
+CELL = st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=8) | JSON
+RANGE = st.integers(1, 4).flatmap(lambda w: st.lists(st.lists(CELL, min_size=w, max_size=w), min_size=1, max_size=4))
+REQUEST = st.fixed_dictionaries(
+    {"func_name": NAMES | JSON, "args": st.lists(RANGE | CELL, max_size=8) | JSON},
+    optional={
+        "client": JSON,
+        "version": JSON,
+        "runtime": st.sampled_from(["1.4", "1.2", "x"]) | JSON,
+        "caller_address": JSON,
+        "culture_info_name": JSON,
+    },
+)
+DEEP = st.integers(1, 60_000).map(lambda n: b"[" * n + b"]" * n) | st.integers(1, 60_000).map(
+    lambda n: b'{"func_name":"black","args":' + b'{"a":' * n + b"1" + b"}" * n + b"}"
+)
+BODY = REQUEST.map(lambda d: json.dumps(d).encode()) | DEEP | st.binary(max_size=200)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(payload=BODY)
+def test_fuzz_the_server_never_answers_5xx_and_stays_up(server, payload):
+    client, _, _ = server
+    r = client.post(CALL, content=payload, headers={"Content-Type": "application/json"})
+    assert r.status_code < 500, (r.status_code, r.text[:300], payload[:200])
+    assert "Traceback" not in r.text
+
+
+def test_the_server_answers_after_the_fuzz(server):
+    client, _, _ = server
+    r = client.post(CALL, json=body("black", BLACK))
+    assert r.status_code == 200 and isinstance(r.json()["result"][0][0], float)
+
+
+# ------------------------------------------------------------------------------ bounded work
+
+
+def test_a_broadcast_over_the_result_limit_is_refused_before_any_work(server):
+    """3,000 forwards x 3,000 strikes was 161 MB in 82 s; now a 413 naming the limit."""
+    client, _, _ = server
+    forwards = [[50_000.0 + i] for i in range(3000)]
+    strikes = [[40_000.0 + i for i in range(3000)]]
+    r = client.post(CALL, json=body("black", [[["C"]], forwards, strikes, [[0.25]], [[0.55]]]))
+    assert r.status_code == 413 and "9,000,000" in r.text and "1,000,000" in r.text
+    import udfs
+
+    out = udfs.CQ_BLACK("C", forwards, strikes, 0.25, 0.55)  # the catalogue refuses it too, from the shapes
+    assert "limit" in out[0][0].reason
+
+
+def test_one_users_costly_calls_queue_behind_each_other_not_in_front_of_others(monkeypatch):
+    """The guard's per-user gate, with the worker replaced by a recorder: alice's first costly
+    call holds its worker until bob's call has started (a shared gate would deadlock: the
+    wait times out and the test fails); alice's second call, sent while her first runs,
+    starts only after her first ends."""
+    from addin.excel import pool
+    from addin.excel.serve import Guard
+
+    events: list[str] = []
+    started: dict[str, asyncio.Event] = {}
+
+    async def fake_submit(lane, fn, body_, user, *limits):
+        tag = json.loads(body_)["session_id"]
+        events.append(f"start:{tag}")
+        started[tag].set()
+        if tag == "a1":
+            await asyncio.wait_for(started["b1"].wait(), 30)
+        events.append(f"end:{tag}")
+        return 200, "{}", "application/json"
+
+    monkeypatch.setattr(pool, "submit", fake_submit)
+    monkeypatch.setattr("addin.excel.serve.authenticate", lambda scope: _user_of(scope))
+    guard = Guard(app=None)  # type: ignore[arg-type]
+    strikes = [[40_000.0 + i] for i in range(10_000)]
+
+    async def one(user: str, tag: str) -> None:
+        payload = raw("black", [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]]], session_id=tag)
+        scope = {"type": "http", "method": "POST", "path": CALL, "headers": [(b"authorization", user.encode())]}
+
+        async def receive():
+            return {"type": "http.request", "body": payload, "more_body": False}
+
+        async def send(message):
+            pass
+
+        await guard(scope, receive, send)
+
+    async def scenario() -> None:
+        started.update(a1=asyncio.Event(), a2=asyncio.Event(), b1=asyncio.Event())
+        a1 = asyncio.create_task(one("alice", "a1"))
+        await asyncio.wait_for(started["a1"].wait(), 30)
+        a2 = asyncio.create_task(one("alice", "a2"))
+        await asyncio.sleep(0.5)  # a2 is parsed and waiting at alice's gate
+        b1 = asyncio.create_task(one("bob", "b1"))
+        await asyncio.gather(a1, a2, b1)
+
+    asyncio.run(scenario())
+    assert events.index("start:a2") > events.index("end:a1")
+    assert events.index("start:b1") < events.index("end:a1")
+
+
+async def _user_of(scope) -> str:
+    return dict(scope["headers"])[b"authorization"].decode()
+
+
+def test_a_dead_worker_is_replaced_and_its_call_answered_503(server):
+    from addin.excel import pool
+
+    client, _, _ = server
+    strikes = [[40_000.0 + i] for i in range(10_000)]
+    big = body("black", [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]]])
+    assert client.post(CALL, json=big).status_code == 200  # the pool is up
+    pids = pool.worker_pids("bulk")
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)  # as the OOM killer would
+    time.sleep(0.5)
+    r = client.post(CALL, json=big)
+    assert r.status_code == 503 and r.headers["retry-after"] == str(pool.RETRY_AFTER)
+    again = client.post(CALL, json=big)
+    assert again.status_code == 200 and len(again.json()["result"]) == 10_000
+    assert not set(pids) & set(pool.worker_pids("bulk"))
+
+
+SERVE = """
+import sys
+from addin.excel.serve import serve
+serve("127.0.0.1", int(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_graceful_shutdown_ends_the_worker_pool(tmp_path):
+    """SIGTERM to ``clearquote serve`` after a call that started a worker: no worker survives."""
+    root = Path(__file__).resolve().parents[2]
+    path = tmp_path / "tokens"
+    token = make_tokens(path, "alice")["alice"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "XLWINGS_SECRET_KEY": "test-only", "XLWINGS_AUTH_PROVIDERS": '["custom"]'}
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port), str(path)], cwd=root, env=env)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        strikes = [[40_000.0 + i] for i in range(10_000)]
+        payload = raw("black", [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]]])
+        head = f"POST {CALL} HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\nContent-Length: {len(payload)}\r\n\r\n"
+        assert exchange(port, head.encode() + payload, wait=300).startswith(b"HTTP/1.1 200")
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        workers = [int(c) for c in children]
+        assert workers, "the costly call ran in a worker process"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        time.sleep(1)
+        alive = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in _state(w)]
+        assert not alive, f"orphaned workers: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except OSError:
+        return "Z"
