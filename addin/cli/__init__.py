@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument(
         "--market",
         default="bundled",
-        help="bundled, bundled:YYYY-MM-DD, a Deribit chain .csv or a get_book_summary_by_currency .json (default: bundled)",
+        help="bundled, bundled:YYYY-MM-DD, a Deribit chain .csv, a get_book_summary_by_currency .json, or live: deribit, "
+        "deribit-test, deribit:ws[s]://HOST:PORT/PATH, replay:FILE[@SPEED] (default: bundled)",
     )
     qu.add_argument("--as-of", help="valuation time (UTC, YYYY-MM-DDTHH:MM) for a market file without timestamps")
     qu.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters")

@@ -50,6 +50,10 @@ def market_value(spec: str, as_of: str | None) -> tuple[Any, str]:
     """
     if spec.strip().lower().startswith("bundled"):
         return spec.strip(), spec.strip()
+    from pricing.desk.live import is_live_spec
+
+    if is_live_spec(spec):
+        return live_market_value(spec, as_of)
     path = Path(spec)
     if not path.is_file():
         raise BookError(f"--market: {spec!r} is neither 'bundled[:YYYY-MM-DD]' nor an existing file")
@@ -69,6 +73,25 @@ def market_value(spec: str, as_of: str | None) -> tuple[Any, str]:
     except (DataError, PricingInputError) as exc:
         raise BookError(f"--market: {exc}") from None
     return rows, f"{path.name} sha256:{digest}"
+
+
+def live_market_value(spec: str, as_of: str | None) -> tuple[Any, str]:
+    """(chain rows, provenance) of one fresh snapshot of a live market (``deribit...``, ``replay:...``).
+
+    Connects, takes the venue's snapshot, checks it is fresh and disconnects; a dead endpoint
+    fails within the source's connect timeout with its name (exit 2).
+    """
+    from pricing.desk.live import open_live_source
+
+    with open_live_source(spec, as_of=None if as_of is None else _refuse_as_of(spec)) as source:
+        snap = source.current()
+        snap.check_fresh()
+    label = f"{snap.source} snapshot {snap.snapshot_id} (marks {snap.age_s():.1f} s old)"
+    return snap.rows(), label
+
+
+def _refuse_as_of(spec: str) -> Any:
+    raise BookError(f"--as-of: a live market ({spec}) carries its own time; leave --as-of out")
 
 
 def _csv_rows(raw: bytes, name: str, as_of: str | None) -> list[list[Any]]:

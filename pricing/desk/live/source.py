@@ -1,0 +1,274 @@
+"""The live market source: a feed session on its own event-loop thread, immutable snapshots out.
+
+``current()`` never blocks on the network: it returns the newest published
+:class:`LiveSnapshot`. Snapshots are versioned (``snapshot_id`` counts up from 1), immutable
+(frozen, chains are copies) and carry their provenance (``source``), the venue time of their
+newest mark (``as_of``), when they were built (``created_at``) and when the feed last delivered
+marks (the age a staleness check reads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from pricing.chain import OptionChain
+from pricing.desk.live.marks import ROW_HEADER, MarkBoard, chain_rows
+from pricing.desk.live.session import CONNECTION_ERRORS, FeedSession, FeedStatus, describe
+from pricing.desk.live.spec import LiveLimits, LiveSpec, parse_spec
+from pricing.errors import DataError, PricingInputError
+
+
+class FeedError(DataError):
+    """The live source cannot be opened or used; the message names the endpoint and the reason."""
+
+
+class StaleMarket(DataError):
+    """A snapshot older than its source's limit: quotes from it are refused (the age is named)."""
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """One immutable version of the live market.
+
+    Attributes
+    ----------
+    snapshot_id : int
+        1 for the first snapshot of a source, +1 for each later one.
+    source : str
+        The spec's label (``deribit:wss://...`` or ``replay:FILE@SPEED``).
+    created_at : datetime
+        When this snapshot was built (UTC, this machine's clock).
+    as_of : datetime
+        Venue time of the newest mark in it (UTC).
+    chains : Mapping[str, OptionChain]
+        One chain per currency (read-only mapping of frozen chains).
+    marks_received : float
+        ``time.monotonic()`` when the feed last delivered option marks before this was built.
+    max_age_s : float
+        The source's staleness limit (seconds).
+    flags : tuple[str, ...]
+        What the reader should know (rows dropped as stale, crossed quotes blanked, ...).
+    """
+
+    snapshot_id: int
+    source: str
+    created_at: datetime
+    as_of: datetime
+    chains: Mapping[str, OptionChain]
+    marks_received: float
+    max_age_s: float
+    flags: tuple[str, ...] = field(default=())
+
+    def age_s(self, now: float | None = None) -> float:
+        """Seconds since the feed last delivered marks (``now`` = ``time.monotonic()`` by default)."""
+        return max(0.0, (time.monotonic() if now is None else now) - self.marks_received)
+
+    def check_fresh(self, now: float | None = None) -> None:
+        """Raise :class:`StaleMarket` naming the age when it is beyond the source's limit."""
+        age = self.age_s(now)
+        if age > self.max_age_s:
+            raise StaleMarket(
+                f"market {self.source} is stale: no marks received for {age:.1f} s (limit {self.max_age_s:g} s); "
+                f"snapshot {self.snapshot_id} as of {self.as_of:%Y-%m-%d %H:%M:%S}Z"
+            )
+
+    def rows(self) -> list[list[Any]]:
+        """Header + one row per option of every chain, in the bundled CSV layout."""
+        out: list[list[Any]] = [list(ROW_HEADER)]
+        for chain in self.chains.values():
+            out += chain_rows(chain)
+        return out
+
+
+class LiveSource:
+    """A live market: Deribit (or anything speaking its API v2), or a recording replayed on loopback.
+
+    Open it with :func:`open_live_source`; ``close()`` stops the thread and the connection.
+    """
+
+    def __init__(self, spec: LiveSpec, limits: LiveLimits, recorder: Callable[[str, str], None] | None = None) -> None:
+        self.spec = spec
+        self.limits = limits
+        self._recorder = recorder
+        self._snapshot: LiveSnapshot | None = None
+        self._seq = 0
+        self._dirty = False
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._session: FeedSession | None = None
+        self._replay: Any = None
+        self._thread = threading.Thread(target=self._main, name=f"clearquote-feed {spec.label}", daemon=True)
+        self.url = spec.url or ""
+
+    # ------------------------------------------------------------------ other threads
+
+    def start(self) -> LiveSource:
+        """Connect and wait for the first snapshot; a failure raises :class:`FeedError` naming the endpoint."""
+        t0 = time.monotonic()
+        self._thread.start()
+        # The loop enforces connect_timeout_s on the connection; this is a backstop for a stuck handshake.
+        if not self._ready.wait(self.limits.connect_timeout_s + 2.0):
+            self.close()
+            raise FeedError(f"--market {self.spec.text}: no snapshot from {self.url} within {self.limits.connect_timeout_s:g} s")
+        if self._failure is not None:
+            self.close()
+            raise FeedError(
+                f"--market {self.spec.text}: cannot open {self.url or self.spec.label}: {describe(self._failure)} "
+                f"(after {time.monotonic() - t0:.1f} s)"
+            ) from None
+        return self
+
+    def current(self) -> LiveSnapshot:
+        """The newest snapshot (never blocks on the network)."""
+        snap = self._snapshot
+        if snap is None:
+            raise FeedError(f"--market {self.spec.text}: no snapshot yet")
+        return snap
+
+    @property
+    def status(self) -> FeedStatus:
+        return self._session.status if self._session is not None else FeedStatus()
+
+    def close(self) -> None:
+        """Stop the feed (idempotent); waits for the thread to end."""
+        if self._thread.is_alive():
+            session = self._session
+            if session is not None:
+                self._loop.call_soon_threadsafe(session.stop)
+            else:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10.0)
+
+    def __enter__(self) -> LiveSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ the loop thread
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._run())
+        finally:
+            self._ready.set()
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    async def _run(self) -> None:
+        if self.spec.replay is not None:
+            from pricing.desk.live.replay import ReplayServer
+
+            try:
+                self._replay = await ReplayServer.start(self.spec.replay, self.spec.speed)
+            except (OSError, DataError) as exc:
+                self._failure = exc
+                return
+            self.url = self._replay.url
+        session = FeedSession(self.url, self.spec.currencies, self.limits, self._changed, self._recorder)
+        self._session = session
+        try:
+            await asyncio.wait_for(session.connect_once(), self.limits.connect_timeout_s)
+        except (*CONNECTION_ERRORS, ConnectionError) as exc:
+            self._failure = exc
+            return
+        finally:
+            self._ready.set()
+        publisher = asyncio.ensure_future(self._publisher())
+        try:
+            await session.run_forever()
+        finally:
+            publisher.cancel()
+            if self._replay is not None:
+                await self._replay.close()
+
+    def _changed(self, boards: Mapping[str, MarkBoard]) -> None:
+        if self._snapshot is None:
+            self._publish()  # the first snapshot is the venue's book summary, before any notification
+        else:
+            self._dirty = True
+
+    async def _publisher(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.publish_interval_s)
+            if self._dirty:
+                self._publish()
+
+    def _publish(self) -> None:
+        """Build and swap in a new snapshot from the boards (on the loop thread)."""
+        session = self._session
+        assert session is not None
+        self._dirty = False
+        chains, flags = {}, []
+        for ccy, board in session.boards.items():
+            try:
+                chains[ccy] = board.chain()
+            except DataError as exc:
+                flags.append(str(exc))
+                continue
+            c = board.counters
+            if c.stale_rows:
+                flags.append(f"{ccy}: {c.stale_rows} options left out, their marks older than the chain's spread")
+            if c.crossed_quotes:
+                flags.append(f"{ccy}: {c.crossed_quotes} crossed bid/ask blanked")
+        if not chains:
+            return
+        self._seq += 1
+        self._snapshot = LiveSnapshot(
+            snapshot_id=self._seq,
+            source=self.spec.label,
+            created_at=datetime.now(UTC),
+            as_of=max(c.as_of for c in chains.values()),
+            chains=MappingProxyType(chains),
+            marks_received=session.status.last_marks_mono,
+            max_age_s=self.limits.max_age_s,
+            flags=tuple(flags),
+        )
+
+
+def open_live_source(
+    spec: str,
+    *,
+    as_of: datetime | None = None,
+    limits: LiveLimits | None = None,
+    recorder: Callable[[str, str], None] | None = None,
+) -> LiveSource:
+    """Open a live market source and wait for its first snapshot.
+
+    Parameters
+    ----------
+    spec : str
+        ``deribit``, ``deribit-test``, ``deribit:ws[s]://HOST:PORT/PATH`` or ``replay:FILE[@SPEED]``
+        (:mod:`pricing.desk.live.spec`).
+    as_of : datetime, optional
+        Must be None: a live market carries its own time (the venue's mark timestamps).
+    limits : LiveLimits, optional
+        Timeouts, staleness, heartbeat, backoff and rate limits (defaults in :class:`LiveLimits`).
+    recorder : callable, optional
+        Called on the loop thread with ``("in" | "out", frame text)`` for every frame.
+
+    Returns
+    -------
+    LiveSource
+        Started; ``current()`` has a snapshot.
+
+    Raises
+    ------
+    PricingInputError
+        A malformed spec, or ``as_of`` given.
+    FeedError
+        The endpoint cannot be reached or does not answer as Deribit's API v2 within
+        ``limits.connect_timeout_s`` (the message names it and the reason).
+    """
+    if as_of is not None:
+        raise PricingInputError("--as-of: a live market carries its own time (the venue's mark timestamps); leave it out")
+    return LiveSource(parse_spec(spec), limits or LiveLimits(), recorder).start()
