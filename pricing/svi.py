@@ -79,7 +79,9 @@ SVI_RIDGE = 1e-5
 _TIE = 1e-9
 
 
-def fit_svi(k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | None = None) -> SviSmile:
+def fit_svi(
+    k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | None = None, *, start: SviSmile | None = None
+) -> SviSmile:
     """Least-squares raw-SVI fit to implied vols of one expiry.
 
     Parameters
@@ -92,6 +94,9 @@ def fit_svi(k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | N
         Time to expiry (ACT/365).
     weights : array_like, optional
         Residual weights (e.g. vega); default equal.
+    start : SviSmile, optional
+        A warm start (the live desk's last fit of this expiry): the three cold starts are
+        replaced by this one, then polished as usual.
 
     Returns
     -------
@@ -127,9 +132,14 @@ def fit_svi(k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | N
     lo = [-np.inf, 0.0, -0.999, kk.min() - 1.0, 1e-4]
     hi = [np.inf, np.inf, 0.999, kk.max() + 1.0, 5.0]
     best = None
+    starts = []
     for s0 in (0.05, 0.15, 0.4):
         b0 = max(0.05, 0.5 * w_atm / s0)
-        x0 = np.clip([max(w_atm - b0 * s0, 1e-6), b0, -0.2, 0.0, s0], np.array(lo) + 1e-9, np.array(hi) - 1e-9)
+        starts.append([max(w_atm - b0 * s0, 1e-6), b0, -0.2, 0.0, s0])
+    if start is not None:
+        starts = [[start.a, start.b, start.rho, start.m, start.sigma]]
+    for x_start in starts:
+        x0 = np.clip(x_start, np.array(lo) + 1e-9, np.array(hi) - 1e-9)
         try:
             res = least_squares(residuals, x0, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=400)
         except ValueError:

@@ -83,7 +83,7 @@ def live_market_value(spec: str, as_of: str | None) -> tuple[Any, str]:
     """
     from pricing.desk.live import open_live_source
 
-    with open_live_source(spec, as_of=None if as_of is None else _refuse_as_of(spec)) as source:
+    with open_live_source(spec, as_of=None if as_of is None else _refuse_as_of(spec), fit=False) as source:
         snap = source.current()
         snap.check_fresh()
     label = f"{snap.source} snapshot {snap.snapshot_id} (marks {snap.age_s():.1f} s old)"

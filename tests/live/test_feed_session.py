@@ -23,7 +23,7 @@ def _until(check: Callable[[], bool], seconds: float = 5.0) -> None:
 
 
 def _open(server: DeribitTestServer) -> LiveSource:
-    return open_live_source(f"deribit:{server.url}", limits=FAST)
+    return open_live_source(f"deribit:{server.url}", limits=FAST, fit=False)
 
 
 def test_marks_land_in_the_chain_and_old_snapshots_do_not_change(server: DeribitTestServer) -> None:
@@ -74,7 +74,7 @@ def test_test_requests_are_answered(server: DeribitTestServer) -> None:
     with _open(server) as src:
         server.test_request()
         _until(lambda: server.answered_tests >= 1)
-        assert src.status.test_requests_answered >= 1
+        _until(lambda: src.status.test_requests_answered >= 1)  # counted once its send returned, a moment later
 
 
 @pytest.mark.parametrize(

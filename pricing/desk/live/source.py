@@ -10,6 +10,7 @@ marks (the age a staleness check reads).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -20,9 +21,11 @@ from typing import Any
 
 from pricing.chain import OptionChain
 from pricing.desk.live.marks import ROW_HEADER, MarkBoard, chain_rows
+from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper
 from pricing.desk.live.session import CONNECTION_ERRORS, FeedSession, FeedStatus, describe
 from pricing.desk.live.spec import LiveLimits, LiveSpec, parse_spec
 from pricing.errors import DataError, PricingInputError
+from pricing.revaluation import Market
 
 
 class FeedError(DataError):
@@ -54,7 +57,13 @@ class LiveSnapshot:
     max_age_s : float
         The source's staleness limit (seconds).
     flags : tuple[str, ...]
-        What the reader should know (rows dropped as stale, crossed quotes blanked, ...).
+        What the reader should know (rows dropped as stale, crossed quotes blanked, a refit
+        rejected and the last good slice kept, ...).
+    market : Market or None
+        The fitted market (surfaces from :mod:`pricing.desk.live.refit`); None when the source
+        was opened with ``fit=False`` (hosts that fit the chain themselves).
+    fit_times : Mapping[str, Mapping[str, datetime]]
+        Currency -> expiry (YYYY-MM-DD) -> when that slice was last fitted (UTC).
     """
 
     snapshot_id: int
@@ -65,6 +74,8 @@ class LiveSnapshot:
     marks_received: float
     max_age_s: float
     flags: tuple[str, ...] = field(default=())
+    market: Market | None = None
+    fit_times: Mapping[str, Mapping[str, datetime]] = field(default_factory=lambda: MappingProxyType({}))
 
     def age_s(self, now: float | None = None) -> float:
         """Seconds since the feed last delivered marks (``now`` = ``time.monotonic()`` by default)."""
@@ -93,10 +104,23 @@ class LiveSource:
     Open it with :func:`open_live_source`; ``close()`` stops the thread and the connection.
     """
 
-    def __init__(self, spec: LiveSpec, limits: LiveLimits, recorder: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        spec: LiveSpec,
+        limits: LiveLimits,
+        recorder: Callable[[str, str], None] | None = None,
+        policy: RefitPolicy | None = None,
+    ) -> None:
         self.spec = spec
         self.limits = limits
         self._recorder = recorder
+        self.policy = policy
+        self.keepers: dict[str, SurfaceKeeper] = {}
+        self._mailbox: LiveSnapshot | None = None
+        self._wake = threading.Condition()
+        self._fitter: threading.Thread | None = None
+        self._closing = False
+        self._first_fit = threading.Event()
         self._snapshot: LiveSnapshot | None = None
         self._seq = 0
         self._dirty = False
@@ -124,6 +148,9 @@ class LiveSource:
                 f"--market {self.spec.text}: cannot open {self.url or self.spec.label}: {describe(self._failure)} "
                 f"(after {time.monotonic() - t0:.1f} s)"
             ) from None
+        if self.policy is not None and not self._first_fit.wait(self.limits.first_fit_timeout_s):
+            self.close()
+            raise FeedError(f"--market {self.spec.text}: the first surface fit took over {self.limits.first_fit_timeout_s:g} s")
         return self
 
     def current(self) -> LiveSnapshot:
@@ -138,7 +165,12 @@ class LiveSource:
         return self._session.status if self._session is not None else FeedStatus()
 
     def close(self) -> None:
-        """Stop the feed (idempotent); waits for the thread to end."""
+        """Stop the feed and the refit thread (idempotent); waits for both to end."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify_all()
+        if self._fitter is not None:
+            self._fitter.join(timeout=10.0)
         if self._thread.is_alive():
             session = self._session
             if session is not None:
@@ -222,9 +254,8 @@ class LiveSource:
                 flags.append(f"{ccy}: {c.crossed_quotes} crossed bid/ask blanked")
         if not chains:
             return
-        self._seq += 1
-        self._snapshot = LiveSnapshot(
-            snapshot_id=self._seq,
+        snap = LiveSnapshot(
+            snapshot_id=0,
             source=self.spec.label,
             created_at=datetime.now(UTC),
             as_of=max(c.as_of for c in chains.values()),
@@ -233,6 +264,54 @@ class LiveSource:
             max_age_s=self.limits.max_age_s,
             flags=tuple(flags),
         )
+        if self.policy is None:
+            self._seq += 1
+            self._snapshot = dataclasses.replace(snap, snapshot_id=self._seq)
+            return
+        with self._wake:  # the refit thread takes the newest chains; older ones are skipped, never queued
+            self._mailbox = snap
+            self._wake.notify_all()
+        if self._fitter is None:
+            self._fitter = threading.Thread(target=self._fit_loop, name=f"clearquote-refit {self.spec.label}", daemon=True)
+            self._fitter.start()
+
+    # ------------------------------------------------------------------ the refit thread
+
+    def _fit_loop(self) -> None:
+        assert self.policy is not None
+        while True:
+            with self._wake:
+                while self._mailbox is None and not self._closing:
+                    self._wake.wait()
+                if self._closing:
+                    return
+                snap, self._mailbox = self._mailbox, None
+            assert snap is not None
+            self._publish_fitted(snap, self.policy)
+
+    def _publish_fitted(self, snap: LiveSnapshot, policy: RefitPolicy) -> None:
+        surfaces, flags, times = {}, list(snap.flags), {}
+        for ccy, chain in snap.chains.items():
+            keeper = self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy))
+            try:
+                surfaces[ccy] = keeper.update(chain)
+            except PricingInputError as exc:
+                flags.append(str(exc))
+                continue
+            flags += keeper.flags()
+            times[ccy] = MappingProxyType(keeper.fit_times())
+        if not surfaces:
+            return
+        self._seq += 1
+        self._snapshot = dataclasses.replace(
+            snap,
+            snapshot_id=self._seq,
+            created_at=datetime.now(UTC),
+            market=Market(snap.as_of, MappingProxyType(surfaces), snap.chains),
+            fit_times=MappingProxyType(times),
+            flags=tuple(flags),
+        )
+        self._first_fit.set()
 
 
 def open_live_source(
@@ -241,6 +320,8 @@ def open_live_source(
     as_of: datetime | None = None,
     limits: LiveLimits | None = None,
     recorder: Callable[[str, str], None] | None = None,
+    fit: bool = True,
+    policy: RefitPolicy | None = None,
 ) -> LiveSource:
     """Open a live market source and wait for its first snapshot.
 
@@ -255,11 +336,16 @@ def open_live_source(
         Timeouts, staleness, heartbeat, backoff and rate limits (defaults in :class:`LiveLimits`).
     recorder : callable, optional
         Called on the loop thread with ``("in" | "out", frame text)`` for every frame.
+    fit : bool
+        Keep a fitted surface per currency on a refit thread (default); False for hosts that
+        only need the chains (``clearquote quote`` fits the rows it is given).
+    policy : RefitPolicy, optional
+        When expiries are refitted and when a refit is accepted (defaults in :class:`RefitPolicy`).
 
     Returns
     -------
     LiveSource
-        Started; ``current()`` has a snapshot.
+        Started; ``current()`` has a snapshot (fitted, with ``fit``).
 
     Raises
     ------
@@ -271,4 +357,5 @@ def open_live_source(
     """
     if as_of is not None:
         raise PricingInputError("--as-of: a live market carries its own time (the venue's mark timestamps); leave it out")
-    return LiveSource(parse_spec(spec), limits or LiveLimits(), recorder).start()
+    chosen = (policy or RefitPolicy()) if fit else None
+    return LiveSource(parse_spec(spec), limits or LiveLimits(), recorder, chosen).start()

@@ -84,6 +84,8 @@ class LiveLimits:
         At most one new snapshot per this interval (seconds); marks arriving faster are batched.
     max_message_bytes : int
         Larger frames close the connection (Deribit's full book summary of BTC options is ~0.6 MB).
+    first_fit_timeout_s : float
+        Budget for the first cold fit of every expiry (seconds; ~1-2 s per currency measured).
     """
 
     connect_timeout_s: float = 6.0
@@ -96,6 +98,7 @@ class LiveLimits:
     request_timeout_s: float = 10.0
     publish_interval_s: float = 0.1
     max_message_bytes: int = 16 * 1024 * 1024
+    first_fit_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
         positive = {k: v for k, v in vars(self).items() if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v))}
@@ -116,9 +119,9 @@ def is_live_spec(spec: str) -> bool:
 def parse_spec(spec: str) -> LiveSpec:
     """Parse a live-market spec (module docstring); a bad one raises ``PricingInputError`` naming it."""
     text = spec.strip()
-    body, _, tail = text.partition("#")
+    body, sep, tail = text.partition("#")
     currencies: tuple[str, ...] = CURRENCIES
-    if tail:
+    if sep:
         currencies = tuple(c.strip().upper() for c in tail.split(",") if c.strip())
         bad = [c for c in currencies if not (c.isalnum() and c.isascii() and 2 <= len(c) <= 10)]
         if not currencies or bad:
