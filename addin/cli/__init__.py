@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     iu.add_argument("-o", "--output", help="write the whole ranking to this .csv or .xlsx (atomic)")
     _cluster_args(iu)
     sub.add_parser("functions", help="list the catalogue functions a workbook may call")
+    fd = sub.add_parser("feed", help="the live market feed: record it for replay (--market replay:FILE[@SPEED])")
+    fsub = fd.add_subparsers(dest="feed_command", required=True)
+    fr = fsub.add_parser("record", help="keep every raw frame with its receive time (gzip JSON lines)")
+    fr.add_argument("--market", required=True, help="deribit, deribit-test or deribit:ws[s]://HOST:PORT/PATH (#BTC,ETH)")
+    fr.add_argument("--to", required=True, help="the recording to write (e.g. feed.jsonl.gz; never overwritten)")
+    fr.add_argument("--seconds", type=float, help="stop after this many seconds (default: at Ctrl-C)")
     fa = sub.add_parser("fix-acceptor", help="answer FIX 4.4 QuoteRequests with Quotes (QuickFIX acceptor; the 'fix' extra)")
     fa.add_argument("settings", help="a QuickFIX settings file (README has one for 127.0.0.1)")
     fa.add_argument("--portfolio", help="the desk's positions (instrument, quantity) at start (default: none)")
@@ -255,6 +261,10 @@ def _run(args: argparse.Namespace) -> int:
         return bc.cmd_functions()
     if cmd == "warmup":
         return warmup()
+    if cmd == "feed":
+        from addin.cli.feed import cmd_feed_record
+
+        return cmd_feed_record(args.market, args.to, args.seconds)
     if cmd in ("fix-acceptor", "fix-log", "block-rfq"):
         return _fix(args)
     if cmd in ("serve", "token"):

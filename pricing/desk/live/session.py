@@ -334,6 +334,7 @@ class FeedSession:
         await self._close()
         if reader is not None:
             reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
 
 
 def describe(exc: BaseException) -> str:
