@@ -96,6 +96,11 @@ class Script:
     send_marks: bool = True
     require_test_answers: bool = True
     summary_delay_s: float = 0.0
+    #: The API key the private methods accept (client_id, client_secret).
+    credentials: tuple[str, str] = ("desk-key", "s3cret-value")
+    #: instrument -> signed size in coins, and currency -> account summary fields (coin).
+    positions: dict[str, float] = field(default_factory=dict)
+    summaries: dict[str, dict[str, float]] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -240,10 +245,70 @@ class DeribitTestServer:
         elif method == "public/subscribe":
             state["channels"] |= set(params["channels"])
             result = list(params["channels"])
+        elif method == "public/auth":
+            if (params.get("client_id"), params.get("client_secret")) != self.script.credentials:
+                await ws.send(
+                    json.dumps({"jsonrpc": "2.0", "id": rid, "error": {"code": 13004, "message": "invalid_credentials"}})
+                )
+                return
+            state["authed"] = True
+            result = {
+                "access_token": "tok-" + "x" * 20,
+                "refresh_token": "ref-" + "y" * 20,
+                "expires_in": 900,
+                "token_type": "bearer",
+                "scope": "session:x",
+            }
+        elif method.startswith("private/"):
+            if not state.get("authed"):
+                await ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "error": {"code": 13009, "message": "unauthorized"}}))
+                return
+            result = self._private(method, params, state)
         else:
             await ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "Method not found"}}))
             return
         await ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "result": result, "usIn": 0, "usOut": 0, "usDiff": 0}))
+
+    def _private(self, method: str, params: dict[str, Any], state: dict[str, Any]) -> Any:
+        ccy = str(params.get("currency", "")).upper()
+        if method == "private/get_positions":
+            return [self._position(n, q) for n, q in self.script.positions.items() if n.startswith(ccy + "-")]
+        if method == "private/get_account_summary":
+            return {"currency": ccy, **self.script.summaries.get(ccy, {})}
+        if method == "private/subscribe":
+            state["channels"] |= set(params["channels"])
+            return list(params["channels"])
+        raise KeyError(method)
+
+    @staticmethod
+    def _position(name: str, size: float) -> dict[str, Any]:
+        return {"instrument_name": name, "kind": "option", "size": size, "direction": "buy" if size > 0 else "sell"}
+
+    def push_positions(self, changes: dict[str, float]) -> None:
+        """A fill: positions change and ``user.changes.any.{ccy}.100ms`` says so."""
+        self.script.positions.update(changes)
+        for ccy in {n.split("-")[0] for n in changes}:
+            data = {
+                "instrument_name": "",
+                "trades": [],
+                "orders": [],
+                "positions": [self._position(n, q) for n, q in changes.items() if n.startswith(ccy)],
+            }
+            self._push(f"user.changes.any.{ccy}.100ms", data)
+
+    def push_summary(self, currency: str, **fields: float) -> None:
+        self.script.summaries.setdefault(currency, {}).update(fields)
+        self._push(f"user.portfolio.{currency}", {"currency": currency, **self.script.summaries[currency]})
+
+    def _push(self, channel: str, data: Any) -> None:
+        async def send() -> None:
+            for ws in list(self.connections):
+                if channel in ws.deribit["channels"]:  # type: ignore[attr-defined]
+                    await ws.send(
+                        json.dumps({"jsonrpc": "2.0", "method": "subscription", "params": {"channel": channel, "data": data}})
+                    )
+
+        self.call(send())
 
     def _instruments(self, currency: str, kind: str) -> list[dict[str, Any]]:
         book = self.books.get(currency)

@@ -32,6 +32,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from pricing.desk.live import protocol as rpc
+from pricing.desk.live.account import AccountState, Credentials, parse_account_summary, parse_positions, redact
 from pricing.desk.live.marks import MarkBoard
 from pricing.desk.live.ratelimit import TokenBucket
 from pricing.desk.live.spec import LiveLimits
@@ -75,8 +76,11 @@ class FeedSession:
         limits: LiveLimits,
         on_change: Callable[[dict[str, MarkBoard]], None],
         recorder: Callable[[str, str], None] | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.url = url
+        self.credentials = credentials
+        self.account = AccountState()
         self.currencies = currencies
         self.limits = limits
         self.on_change = on_change
@@ -123,6 +127,8 @@ class FeedSession:
 
     async def _bootstrap(self) -> None:
         await self.call("public/set_heartbeat", {"interval": self.limits.heartbeat_s})
+        if self.credentials is not None:
+            await self._authenticate()
         futures: dict[str, tuple[str, ...]] = {}
         for ccy in self.currencies:
             futures[ccy] = rpc.future_names(await self.call("public/get_instruments", {"currency": ccy, "kind": "future"}))
@@ -144,6 +150,43 @@ class FeedSession:
             channels += [f"markprice.options.{idx}", f"deribit_price_index.{idx}", f"instrument.state.option.{ccy.lower()}"]
             channels += [f"ticker.{f}.100ms" for f in futures[ccy] if f in marked or f.endswith("-PERPETUAL")]
         await self.call("public/subscribe", {"channels": channels})
+        if self.credentials is not None:
+            await self.call(
+                "private/subscribe",
+                {
+                    "channels": [
+                        f"{c}.{ccy}{i}"
+                        for ccy in self.currencies
+                        for c, i in (("user.changes.any", ".100ms"), ("user.portfolio", ""))
+                    ]
+                },
+            )
+
+    async def _authenticate(self) -> None:
+        """``public/auth`` with the client credentials, then the account's positions and summaries."""
+        assert self.credentials is not None
+        result = await self.call("public/auth", self.credentials.auth_params())
+        expires = result.get("expires_in") if isinstance(result, dict) else None
+        if not isinstance(result, dict) or not isinstance(result.get("access_token"), str):
+            raise SessionError(f"{self.url}: public/auth answered without an access token")
+        if isinstance(expires, (int, float)) and expires > 0:
+            self._spawn(self._reauthenticate_after(0.8 * float(expires)))
+        for ccy in self.currencies:
+            positions = parse_positions(await self.call("private/get_positions", {"currency": ccy}))
+            self.account.set_positions(positions, replace_currency=ccy)
+            summary = parse_account_summary(await self.call("private/get_account_summary", {"currency": ccy}), ccy)
+            if summary is not None:
+                self.account.set_summary(summary)
+
+    async def _reauthenticate_after(self, seconds: float) -> None:
+        """A new token before the old one expires (client credentials again: nothing else to keep)."""
+        ws = self._ws
+        await asyncio.sleep(seconds)
+        if ws is self._ws and self.credentials is not None:
+            try:
+                await self.call("public/auth", self.credentials.auth_params())
+            except (*CONNECTION_ERRORS, ConnectionError) as exc:
+                self.status.last_error = f"re-authentication failed: {describe(exc)}"
 
     async def _close(self) -> None:
         ws, self._ws = self._ws, None
@@ -168,7 +211,7 @@ class FeedSession:
             raise ConnectionError("not connected")
         text = rpc.request(rid, method, params)
         if self.recorder is not None:
-            self.recorder("out", text)
+            self.recorder("out", redact(text) if method == "public/auth" else text)
         await self._ws.send(text)
         self.status.requests_sent += 1
         return rid
@@ -213,7 +256,8 @@ class FeedSession:
                 return
             now = time.monotonic()
             if self.recorder is not None:
-                self.recorder("in", raw if isinstance(raw, str) else raw.decode("utf-8", "replace"))
+                text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+                self.recorder("in", redact(text) if '"access_token"' in text else text)
             self.status.messages += 1
             self.status.last_message_mono = now
             self._handle(rpc.classify(raw), now)
@@ -272,12 +316,27 @@ class FeedSession:
                 board.apply_state(update)
                 if board.listing_changed:
                     self._spawn(self._resnapshot(board.currency))
+        elif head == "user":
+            update = self._account_notification(msg)
         else:
             update = rpc.Malformed(f"a notification on an unsubscribed channel {msg.channel[:60]!r}")
         if isinstance(update, rpc.Malformed):
             self.status.malformed += 1
             return
         self.on_change(self.boards)
+
+    def _account_notification(self, msg: rpc.Notification) -> object:
+        """``user.changes.*`` (positions) and ``user.portfolio.*`` (collateral and the venue's margin)."""
+        parts = msg.channel.split(".")
+        if parts[1] == "changes" and isinstance(msg.data, dict):
+            self.account.set_positions(parse_positions(msg.data.get("positions")))
+            return msg
+        if parts[1] == "portfolio" and len(parts) >= 3:
+            summary = parse_account_summary(msg.data, parts[2])
+            if summary is not None:
+                self.account.set_summary(summary)
+                return msg
+        return rpc.Malformed(f"a {'.'.join(parts[:2])} notification without the documented fields")
 
     def _board_for(self, currency: str) -> MarkBoard | None:
         return self.boards.get(currency.upper())
@@ -335,6 +394,10 @@ class FeedSession:
         if reader is not None:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+        pending = list(self._tasks)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 def describe(exc: BaseException) -> str:

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pricing.chain import OptionChain
+from pricing.desk.live.account import AccountState, Credentials
 from pricing.desk.live.marks import ROW_HEADER, MarkBoard, chain_rows
 from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper
 from pricing.desk.live.session import CONNECTION_ERRORS, FeedSession, FeedStatus, describe
@@ -110,8 +111,10 @@ class LiveSource:
         limits: LiveLimits,
         recorder: Callable[[str, str], None] | None = None,
         policy: RefitPolicy | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.spec = spec
+        self.credentials = credentials
         self.limits = limits
         self._recorder = recorder
         self.policy = policy
@@ -161,6 +164,11 @@ class LiveSource:
         return snap
 
     @property
+    def account(self) -> AccountState | None:
+        """Positions and collateral from the private API (None without credentials)."""
+        return self._session.account if self._session is not None and self.credentials is not None else None
+
+    @property
     def status(self) -> FeedStatus:
         return self._session.status if self._session is not None else FeedStatus()
 
@@ -206,7 +214,7 @@ class LiveSource:
                 self._failure = exc
                 return
             self.url = self._replay.url
-        session = FeedSession(self.url, self.spec.currencies, self.limits, self._changed, self._recorder)
+        session = FeedSession(self.url, self.spec.currencies, self.limits, self._changed, self._recorder, self.credentials)
         self._session = session
         try:
             await asyncio.wait_for(session.connect_once(), self.limits.connect_timeout_s)
@@ -322,6 +330,7 @@ def open_live_source(
     recorder: Callable[[str, str], None] | None = None,
     fit: bool = True,
     policy: RefitPolicy | None = None,
+    credentials: Credentials | None = None,
 ) -> LiveSource:
     """Open a live market source and wait for its first snapshot.
 
@@ -341,6 +350,9 @@ def open_live_source(
         only need the chains (``clearquote quote`` fits the rows it is given).
     policy : RefitPolicy, optional
         When expiries are refitted and when a refit is accepted (defaults in :class:`RefitPolicy`).
+    credentials : Credentials, optional
+        The account's API key (:func:`pricing.desk.live.account.load_credentials`): positions and
+        collateral then come with the market (``LiveSource.account``).
 
     Returns
     -------
@@ -358,4 +370,4 @@ def open_live_source(
     if as_of is not None:
         raise PricingInputError("--as-of: a live market carries its own time (the venue's mark timestamps); leave it out")
     chosen = (policy or RefitPolicy()) if fit else None
-    return LiveSource(parse_spec(spec), limits or LiveLimits(), recorder, chosen).start()
+    return LiveSource(parse_spec(spec), limits or LiveLimits(), recorder, chosen, credentials).start()
