@@ -79,12 +79,14 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
         raise BookError(f"block RFQ, field amount: {data['amount']!r} is not a number") from None
     if not (math.isfinite(amount) and amount > 0):
         raise BookError("block RFQ, field amount: must be > 0")
-    row = {"legs": ";".join(f"{n}:{r:g}" for n, r in legs), "side": "two-way", "quantity": amount}
-    batch, table, market_label, _ = desk.quote([row], ["block RFQ"])
-    if batch.reasons[0] is not None:
-        raise BookError(batch.reasons[0])
-    bundle, _ = desk.market.current()
-    market = bundle.market
+    from pricing.desk import Leg, RfqRequest
+
+    request = RfqRequest(tuple(Leg(n, r) for n, r in legs), "two-way", amount, ref="block RFQ")
+    answer = desk.quote_requests([request])
+    if answer.refusals[0] is not None:
+        raise BookError(answer.refusals[0].text)
+    batch, table, market = answer.batch, answer.table, answer.snapshot.market
+    market_label = f"{answer.snapshot.source} snapshot {answer.snapshot_id}"
     trade = batch.trades.legs
     unit = position_state(trade.with_quantity(np.ones(len(trade))), market)
     mid_usd = leg_premiums(trade, unit, desk.quote_params)  # USD per contract, as the structure's base counts it

@@ -2,14 +2,18 @@
 a dead endpoint is exit 2 within 10 s naming it.
 
 The endpoint is tests/live/deribit_server.py serving the bundled 2025-12-31 BTC and ETH chains; the
-file is the same two CSVs concatenated. Tolerance 1e-9 relative: the two routes build the same
-chain (the feed's rows round-trip exactly, tests/live/test_board.py), so any difference is float
-summation order in the fits, far below it.
+file is the same two CSVs concatenated. Both go through the desk service (``open_market``): the file
+by ``build_snapshot``, the feed by its own chain and refit keeper, whose first fit is
+``build_surface`` itself (tests/live/test_refit.py). The server sends no mark updates here, so the
+quote is on the venue's book summary: its per-option forwards and index are the file's, where a
+futures ticker would move every option of that expiry to one forward. Tolerance 1e-9 relative and
+absolute: the chains are equal, so what is left is float order, far below it.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import socket
 import subprocess
 import sys
@@ -45,12 +49,13 @@ def _numbers(path: Path) -> tuple[list[str], np.ndarray]:
 
 
 def test_quotes_from_the_feed_equal_quotes_from_the_file(tmp_path: Path, server: DeribitTestServer, capsys) -> None:  # type: ignore[no-untyped-def]
+    server.script.send_marks = False
     rfqs = tmp_path / "rfqs.csv"
     rfqs.write_text(RFQS)
     assert main(["quote", str(rfqs), "--market", str(_file_market(tmp_path)), "-o", str(tmp_path / "file.csv")]) == 0
     assert main(["quote", str(rfqs), "--market", f"deribit:{server.url}", "-o", str(tmp_path / "feed.csv")]) == 0
     printed = capsys.readouterr().out
-    assert f"market deribit:{server.url} snapshot 1" in printed
+    assert f"market deribit:{server.url} #" in printed and "snapshot " in printed
     names_f, file_q = _numbers(tmp_path / "file.csv")
     names_l, live_q = _numbers(tmp_path / "feed.csv")
     assert names_f == names_l and file_q.shape == live_q.shape == (3, len(names_f))
@@ -96,3 +101,30 @@ def test_a_server_that_is_not_deribit_is_exit_2(tmp_path: Path) -> None:
     with DeribitTestServer() as srv:
         bad = srv.url.replace("/ws/api/v2", "/elsewhere")
         assert main(["quote", str(rfqs), "--market", f"deribit:{bad}"]) == 2
+
+
+def test_a_server_that_stops_sending_marks_makes_the_desk_refuse_as_stale_naming_the_age(server: DeribitTestServer) -> None:
+    """The desk service on a live source: quotes while marks flow; refusals naming the age once they stop."""
+    from pricing.desk import Book, Desk, DeskConfig, Leg, RefusalCode, RfqRequest
+    from pricing.desk.live import open_live_source
+    from tests.live.conftest import FAST
+
+    desk = Desk(
+        open_live_source(f"deribit:{server.url}", limits=FAST), Book.empty(), DeskConfig.from_mapping({"model": "deribit"})
+    )
+    try:
+        request = RfqRequest((Leg("BTC-27MAR26-90000-C"),), "buy", 10.0)
+        end = time.monotonic() + 10
+        while desk.snapshot().age_s() > 0.5:  # the first cold fit of every expiry takes seconds; then it keeps up
+            assert time.monotonic() < end
+            time.sleep(0.05)
+        fresh = desk.quote([request])
+        assert fresh.refusals == (None,) and fresh.table.base.size == 1
+        server.script.send_marks = False
+        time.sleep(FAST.max_age_s + 0.5)
+        stale = desk.quote([request])
+        (refusal,) = [r for r in stale.refusals if r is not None]
+        assert refusal.code is RefusalCode.STALE_MARKET
+        assert re.search(r"market stale: no marks received for 1\.\d s \(limit 1 s\)", refusal.text), refusal.text
+    finally:
+        desk.close()

@@ -91,14 +91,14 @@ def test_a_refit_that_adds_calendar_arbitrage_keeps_the_last_good_slice_flagged(
 
 def test_the_source_publishes_fitted_snapshots_with_fit_times_that_follow_the_marks() -> None:
     with DeribitTestServer() as server, open_live_source(f"deribit:{server.url}", limits=FAST) as src:
-        first = src.current()
+        first = src.current().feed
         assert first.market is not None and set(first.market.surfaces) == {"BTC", "ETH"}
         assert set(first.fit_times) == {"BTC", "ETH"} and len(first.fit_times["BTC"]) == len(first.market.surfaces["BTC"].smiles)
         server.move_marks("BTC", 1.0)
         end = time.monotonic() + 20
-        while src.current().fit_times["BTC"] == first.fit_times["BTC"]:
+        while src.current().feed.fit_times["BTC"] == first.fit_times["BTC"]:
             assert time.monotonic() < end
             time.sleep(0.05)
-        now = src.current()
+        now = src.current().feed
         assert all(now.fit_times["BTC"][e] > first.fit_times["BTC"][e] for e in now.fit_times["BTC"])
         assert now.fit_times["ETH"] == first.fit_times["ETH"]  # ETH did not move: not refitted

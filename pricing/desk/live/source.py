@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -25,6 +26,7 @@ from pricing.desk.live.marks import ROW_HEADER, MarkBoard, chain_rows
 from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper
 from pricing.desk.live.session import CONNECTION_ERRORS, FeedSession, FeedStatus, describe
 from pricing.desk.live.spec import LiveLimits, LiveSpec, parse_spec
+from pricing.desk.market import MarketSnapshot
 from pricing.errors import DataError, PricingInputError
 from pricing.revaluation import Market
 
@@ -99,6 +101,29 @@ class LiveSnapshot:
         return out
 
 
+@dataclass(frozen=True)
+class LiveMarketSnapshot(MarketSnapshot):
+    """The desk's :class:`~pricing.desk.market.MarketSnapshot` of a live source, with the feed's clock.
+
+    ``age_s`` is the time since the feed last delivered option marks (this machine's clock), not
+    since the market's own time: a replay of an old recording is fresh while it plays, and a live
+    feed that stops sending marks goes stale while its marks' timestamps stay where they were.
+    ``max_age_s`` is the source's staleness limit, which the desk applies when its configuration
+    sets none. ``feed`` is the feed's own snapshot (chains, version, flags).
+    """
+
+    marks_received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    max_age_s: float = 0.0
+    feed: LiveSnapshot | None = None
+
+    def age_s(self, now: datetime | None = None) -> float:
+        """Seconds since the feed last delivered marks (``now`` default: the clock now, UTC)."""
+        return max(0.0, ((now or datetime.now(UTC)) - self.marks_received_at).total_seconds())
+
+    def age_text(self, now: datetime | None = None) -> str:
+        return f"no marks received for {self.age_s(now):.1f} s"
+
+
 class LiveSource:
     """A live market: Deribit (or anything speaking its API v2), or a recording replayed on loopback.
 
@@ -124,7 +149,7 @@ class LiveSource:
         self._fitter: threading.Thread | None = None
         self._closing = False
         self._first_fit = threading.Event()
-        self._snapshot: LiveSnapshot | None = None
+        self._snapshot: LiveSnapshot | LiveMarketSnapshot | None = None
         self._seq = 0
         self._dirty = False
         self._loop = asyncio.new_event_loop()
@@ -156,8 +181,12 @@ class LiveSource:
             raise FeedError(f"--market {self.spec.text}: the first surface fit took over {self.limits.first_fit_timeout_s:g} s")
         return self
 
-    def current(self) -> LiveSnapshot:
-        """The newest snapshot (never blocks on the network)."""
+    def current(self) -> Any:
+        """The newest snapshot (never blocks on the network).
+
+        A :class:`LiveMarketSnapshot` (the desk's snapshot type, fitted) when the source fits, else
+        the feed's :class:`LiveSnapshot` (chains only).
+        """
         snap = self._snapshot
         if snap is None:
             raise FeedError(f"--market {self.spec.text}: no snapshot yet")
@@ -311,13 +340,28 @@ class LiveSource:
         if not surfaces:
             return
         self._seq += 1
-        self._snapshot = dataclasses.replace(
-            snap,
-            snapshot_id=self._seq,
-            created_at=datetime.now(UTC),
-            market=Market(snap.as_of, MappingProxyType(surfaces), snap.chains),
-            fit_times=MappingProxyType(times),
+        made = datetime.now(UTC)
+        market = Market(snap.as_of, MappingProxyType(surfaces), snap.chains)
+        feed = dataclasses.replace(
+            snap, snapshot_id=self._seq, created_at=made, flags=tuple(flags), market=market, fit_times=MappingProxyType(times)
+        )
+        fit_times = {
+            (ccy, datetime.fromisoformat(day).replace(hour=8, tzinfo=UTC)): at
+            for ccy, t in times.items()
+            for day, at in t.items()
+        }
+        n = sum(len(c) for c in snap.chains.values())
+        self._snapshot = LiveMarketSnapshot(
+            market=market,
+            snapshot_id=hashlib.sha256(f"{self.spec.label}|{self._seq}|{snap.as_of.isoformat()}".encode()).hexdigest()[:16],
+            source=f"{self.spec.label} #{self._seq}",
+            created_at=made,
+            fit_times=MappingProxyType(fit_times),
             flags=tuple(flags),
+            label=f"{','.join(snap.chains)} {snap.as_of:%Y-%m-%d %H:%M:%S}Z {n} options svi, live",
+            marks_received_at=made - timedelta(seconds=snap.age_s()),
+            max_age_s=self.limits.max_age_s,
+            feed=feed,
         )
         self._first_fit.set()
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pricing.desk.live.account import AccountSummary
 from pricing.desk.live.source import LiveSnapshot
+from pricing.desk.market import MarketSnapshot
 from pricing.errors import DataError, PricingInputError
 from pricing.margin.addons import AddOnParams
 from pricing.margin.call import intraday_margin_call
@@ -40,7 +41,7 @@ class MarginCheck:
     """One comparison of the desk's IM with the venue's, USD (see the module docstring)."""
 
     at: datetime
-    snapshot_id: int
+    snapshot_id: str
     currency: str
     model: str
     positions: int
@@ -76,7 +77,7 @@ class MarginWatch:
         self.history: deque[MarginCheck] = deque(maxlen=history)
 
     def check(
-        self, snapshot: LiveSnapshot, positions: Mapping[str, float], summaries: Mapping[str, AccountSummary]
+        self, snapshot: LiveSnapshot | MarketSnapshot, positions: Mapping[str, float], summaries: Mapping[str, AccountSummary]
     ) -> list[MarginCheck]:
         """One check per currency that has positions or a venue summary."""
         if snapshot.market is None:
@@ -94,7 +95,9 @@ class MarginWatch:
             self._append(out)
         return out
 
-    def _one(self, snapshot: LiveSnapshot, ccy: str, held: Mapping[str, float], summary: AccountSummary | None) -> MarginCheck:
+    def _one(
+        self, snapshot: LiveSnapshot | MarketSnapshot, ccy: str, held: Mapping[str, float], summary: AccountSummary | None
+    ) -> MarginCheck:
         assert snapshot.market is not None
         spot = snapshot.market.spot(ccy)
         portfolio = portfolio_from_rows([{"instrument": n, "quantity": q} for n, q in sorted(held.items())], f"{ccy} book")
@@ -110,7 +113,7 @@ class MarginWatch:
         rel = diff / venue_im if venue_im > 0 else (0.0 if diff == 0 else math.nan)
         return MarginCheck(
             at=snapshot.created_at,
-            snapshot_id=snapshot.snapshot_id,
+            snapshot_id=str(snapshot.snapshot_id),
             currency=ccy,
             model=getattr(self.model, "name", type(self.model).__name__),
             positions=len(held),
