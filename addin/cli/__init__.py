@@ -70,6 +70,24 @@ def _parser() -> argparse.ArgumentParser:
     fr.add_argument("--market", required=True, help="deribit, deribit-test or deribit:ws[s]://HOST:PORT/PATH (#BTC,ETH)")
     fr.add_argument("--to", required=True, help="the recording to write (e.g. feed.jsonl.gz; never overwritten)")
     fr.add_argument("--seconds", type=float, help="stop after this many seconds (default: at Ctrl-C)")
+    lv = sub.add_parser("live", help="the live desk on one screen: market age, surface fits, the book's IM vs the venue's")
+    lv.add_argument(
+        "--market",
+        default="deribit",
+        help="deribit (default), deribit-test, deribit:ws[s]://HOST:PORT/PATH or replay:FILE[@SPEED]",
+    )
+    lv.add_argument(
+        "--credentials", help="JSON file with client_id and client_secret, mode 600 (default: DERIBIT_CLIENT_ID/SECRET)"
+    )
+    lv.add_argument(
+        "--portfolio", help="a positions file (instrument, quantity), re-read when it changes, instead of the account"
+    )
+    lv.add_argument("--model", default="deribit", help="the desk's margin model to compare with the venue's (default deribit)")
+    lv.add_argument("--alert", type=float, default=0.25, help="alert when |desk IM - venue IM| / venue IM exceeds this (0.25)")
+    lv.add_argument("--margin-log", help="append every IM comparison to this CSV (the replica's error over time)")
+    lv.add_argument("--refresh", type=float, default=1.0, help="seconds between screen refreshes (default 1)")
+    lv.add_argument("--seconds", type=float, help="stop after this many seconds (default: at Ctrl-C)")
+    lv.add_argument("--plain", action="store_true", help="print a text block per refresh instead of a live screen")
     fa = sub.add_parser("fix-acceptor", help="answer FIX 4.4 QuoteRequests with Quotes (QuickFIX acceptor; the 'fix' extra)")
     fa.add_argument("settings", help="a QuickFIX settings file (README has one for 127.0.0.1)")
     fa.add_argument("--portfolio", help="the desk's positions (instrument, quantity) at start (default: none)")
@@ -265,6 +283,10 @@ def _run(args: argparse.Namespace) -> int:
         from addin.cli.feed import cmd_feed_record
 
         return cmd_feed_record(args.market, args.to, args.seconds)
+    if cmd == "live":
+        from addin.cli.live import cmd_live
+
+        return cmd_live(args)
     if cmd in ("fix-acceptor", "fix-log", "block-rfq"):
         return _fix(args)
     if cmd in ("serve", "token"):

@@ -138,3 +138,23 @@ def test_a_watched_positions_file_is_reread_when_it_changes_and_a_bad_one_keeps_
     time.sleep(0.01)
     path.write_text("instrument,quantity\nNOT-AN-OPTION,x\n")
     assert not watched.poll() and "row 2" in watched.error and len(watched.positions) == 2
+
+
+def test_the_live_screen_shows_market_age_fits_and_the_book_against_the_venue(
+    tmp_path: Path, server: DeribitTestServer, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from addin.cli import main
+
+    server.script.positions = dict(BOOK)
+    server.script.summaries = {"BTC": {"equity": 5.0, "margin_balance": 0.5, "initial_margin": 1.0, "maintenance_margin": 0.7}}
+    monkeypatch.setenv("DERIBIT_CLIENT_ID", KEY.client_id)
+    monkeypatch.setenv("DERIBIT_CLIENT_SECRET", KEY.client_secret)
+    log = tmp_path / "margin.csv"
+    code = main(["live", "--market", f"deribit:{server.url}", "--seconds", "1", "--refresh", "0.5", "--plain", "--margin-log", str(log)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"deribit:{server.url} #" in out and "marks " in out and "s old (limit 30 s)" in out
+    assert "surface fits" in out and "2026-03-27" in out and "book IM (desk model deribit)" in out
+    assert "MARGIN CALL" in out and "below the venue's maintenance margin" in out
+    assert "s3cret" not in out and len(log.read_text().splitlines()) >= 2
+    assert main(["live", "--market", "bundled"]) == 2  # a live market only
