@@ -150,7 +150,9 @@ def test_the_live_screen_shows_market_age_fits_and_the_book_against_the_venue(
     monkeypatch.setenv("DERIBIT_CLIENT_ID", KEY.client_id)
     monkeypatch.setenv("DERIBIT_CLIENT_SECRET", KEY.client_secret)
     log = tmp_path / "margin.csv"
-    code = main(["live", "--market", f"deribit:{server.url}", "--seconds", "1", "--refresh", "0.5", "--plain", "--margin-log", str(log)])
+    code = main(
+        ["live", "--market", f"deribit:{server.url}", "--seconds", "1", "--refresh", "0.5", "--plain", "--margin-log", str(log)]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert f"deribit:{server.url} #" in out and "marks " in out and "s old (limit 30 s)" in out
