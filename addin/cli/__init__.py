@@ -169,6 +169,9 @@ def _parser() -> argparse.ArgumentParser:
         "bench-cluster", help="batch work on 1 and 2 local Dask workers beside the local run (the cluster extra)"
     )
     bcl.add_argument("--books", type=int, default=200, help="quote books recalculated (default 200)")
+    bl = sub.add_parser("bench-live", help="the live source replaying every bundled option's mark each second at 1x, 10x and max")
+    bl.add_argument("--seconds", type=int, default=60, help="recorded seconds replayed at 1x and 10x (default 60)")
+    bl.add_argument("--long-seconds", type=int, default=3600, help="recorded seconds replayed as fast as possible (default 3600)")
     bs = sub.add_parser("bench-server", help="the Office.js server under mixed load from many clients (loopback only)")
     bs.add_argument("--clients", type=int, default=20)
     bs.add_argument("--calls", type=int, default=10, help="calls per client (default 10)")
@@ -369,6 +372,10 @@ def _bench(args: argparse.Namespace) -> int:
         from bench.fix import run_bench_fix
 
         return run_bench_fix(args.requests)
+    if cmd == "bench-live":
+        from bench.live import run_bench_live
+
+        return run_bench_live(args.seconds, args.long_seconds)
     if cmd == "bench-server":
         from bench.server import run_bench_server
 

@@ -74,34 +74,48 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         yield from enumerate(fh, start=1)
 
 
-def read_recording(path: Path) -> Recording:
-    """Read a recording; a malformed line is refused with its number, a cut tail is kept as truncated."""
-    frames: list[Frame] = []
-    meta: dict[str, Any] | None = None
-    truncated = False
+def _parse(path: Path, n: int, line: str) -> Frame:
+    try:
+        rec = json.loads(line)
+        t, direction, text = float(rec["t"]), str(rec["dir"]), rec["frame"]
+    except (ValueError, KeyError, TypeError):
+        raise DataError(f"{path.name}, line {n}: not a recording line ({{t, dir, frame}})") from None
+    if not isinstance(text, str) or direction not in ("in", "out", "meta"):
+        raise DataError(f"{path.name}, line {n}: dir must be in/out/meta and frame a string")
+    return Frame(t, direction, text)
+
+
+def iter_frames(path: Path) -> Iterator[Frame]:
+    """The frames of a recording in order, read as they are needed (a long recording is never held whole).
+
+    The header (``meta``) comes first. A cut tail (a crash while recording) ends the iteration
+    quietly; a malformed line or a file that is not gzip raises :class:`DataError` naming it.
+    """
     try:
         for n, line in _lines(path):
             if not line.endswith("\n"):
-                truncated = True  # the last line of a file cut mid-write
-                break
-            try:
-                rec = json.loads(line)
-                t, direction, text = float(rec["t"]), str(rec["dir"]), rec["frame"]
-            except (ValueError, KeyError, TypeError):
-                raise DataError(f"{path.name}, line {n}: not a recording line ({{t, dir, frame}})") from None
-            if not isinstance(text, str) or direction not in ("in", "out", "meta"):
-                raise DataError(f"{path.name}, line {n}: dir must be in/out/meta and frame a string")
-            if direction == "meta":
-                parsed = json.loads(text)
-                if not isinstance(parsed, dict) or parsed.get("format") != FORMAT:
-                    raise DataError(f"{path.name}, line {n}: not a {FORMAT} file")
-                meta = parsed
-            else:
-                frames.append(Frame(t, direction, text))
+                return  # the last line of a file cut mid-write
+            frame = _parse(path, n, line)
+            if n == 1:
+                meta = json.loads(frame.text) if frame.direction == "meta" else None
+                if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                    raise DataError(f"{path.name}: no header line; not a recording made by `clearquote feed record`")
+            yield frame
     except (EOFError, zlib.error):
-        truncated = True
+        return
     except (gzip.BadGzipFile, UnicodeDecodeError):
         raise DataError(f"{path.name}: not a gzip-compressed recording (make one with `clearquote feed record`)") from None
-    if meta is None:
-        raise DataError(f"{path.name}: no header line; not a recording made by `clearquote feed record`")
-    return Recording(path, meta, tuple(frames), truncated)
+
+
+def read_recording(path: Path) -> Recording:
+    """Read a whole recording (tests, tools); a cut tail is kept as ``truncated``."""
+    frames = list(iter_frames(path))
+    if not frames:
+        raise DataError(f"{path.name}: empty; not a recording made by `clearquote feed record`")
+    meta = json.loads(frames[0].text)
+    try:
+        with gzip.open(path, "rb") as fh:
+            whole = fh.read().endswith(b"\n")
+    except (EOFError, zlib.error):
+        whole = False
+    return Recording(path, meta, tuple(frames[1:]), not whole)

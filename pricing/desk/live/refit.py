@@ -106,7 +106,9 @@ class SurfaceKeeper:
         self.currency = currency
         self.policy = policy
         self.slices: dict[np.datetime64, Slice] = {}
+        #: Seconds per refit of one expiry, the last 10,000: warm-started ones, and first (cold) fits.
         self.durations_s: deque[float] = deque(maxlen=10_000)
+        self.cold_durations_s: deque[float] = deque(maxlen=10_000)
         self.rejected = 0
 
     def _due(self, chain: OptionChain, expiry: np.datetime64, now: float) -> bool:
@@ -118,20 +120,33 @@ class SurfaceKeeper:
             return True
         return bool(np.max(np.abs(iv - last.iv_ref)) * 100.0 > self.policy.move_vol_pts)
 
-    def update(self, chain: OptionChain, now: float | None = None) -> VolSurface:
-        """The surface for ``chain``: due expiries refitted (validated), the others kept."""
+    def due(self, chain: OptionChain, now: float | None = None) -> list[np.datetime64]:
+        """Expiries of ``chain`` to refit now (slices of expiries the chain no longer has are dropped)."""
         now = time.monotonic() if now is None else now
         uniq, t_all, _ = chain.expiries()
         live = [e for e, t in zip(uniq, t_all) if t >= self.policy.min_t_years]
         for gone in [e for e in self.slices if e not in live]:
             del self.slices[gone]
-        for expiry in live:
-            if self._due(chain, expiry, now):
-                self._refit(chain, expiry, now)
+        return [e for e in live if self._due(chain, e, now)]
+
+    def update(self, chain: OptionChain, now: float | None = None) -> VolSurface:
+        """The surface for ``chain``: due expiries refitted (validated), the others kept."""
+        now = time.monotonic() if now is None else now
+        work = self.due(chain, now)
+        for expiry in work:
+            self.refit(chain, expiry, now, pending=set(work))
         return self.surface(chain)
 
-    def _refit(self, chain: OptionChain, expiry: np.datetime64, now: float) -> None:
+    def refit(self, chain: OptionChain, expiry: np.datetime64, now: float, pending: set[np.datetime64] | None = None) -> None:
+        """Refit one expiry; ``pending`` are expiries about to be refitted too (not checked against).
+
+        Neighbours still waiting for their own refit are stale: a market that moved as a whole
+        would make each refit look like calendar arbitrage against them. Each pair is checked once,
+        when the later of the two is refitted, against the fresh slice.
+        """
         t0 = time.perf_counter()
+        if pending is not None:
+            pending.discard(expiry)
         q = otm_quotes(chain, expiry)
         if q.k.size < self.policy.min_quotes:
             self.slices.pop(expiry, None)
@@ -154,10 +169,10 @@ class SurfaceKeeper:
                 float(q.k.min()),
                 float(q.k.max()),
             )
-            reason = self._invalid(smile, fit, expiry, grid, last)
+            reason = self._invalid(smile, fit, expiry, grid, last, pending or set())
             if not reason:
                 break
-        self.durations_s.append(time.perf_counter() - t0)
+        (self.durations_s if last is not None else self.cold_durations_s).append(time.perf_counter() - t0)
         stamp = datetime.now(UTC)
         if not reason:
             self.slices[expiry] = Slice(smile, fit, stamp, now, names, iv.copy())
@@ -169,7 +184,15 @@ class SurfaceKeeper:
             flag = f"{str(expiry)[:10]}: first fit not validated ({reason})"
             self.slices[expiry] = Slice(smile, fit, stamp, now, names, iv.copy(), flag)
 
-    def _invalid(self, smile: SviSmile, fit: ExpiryFit, expiry: np.datetime64, grid: FloatArray, last: Slice | None) -> str:
+    def _invalid(
+        self,
+        smile: SviSmile,
+        fit: ExpiryFit,
+        expiry: np.datetime64,
+        grid: FloatArray,
+        last: Slice | None,
+        pending: set[np.datetime64],
+    ) -> str:
         """Why a refit is rejected ("" when it passes)."""
         params = np.array([smile.a, smile.b, smile.rho, smile.m, smile.sigma])
         if not np.all(np.isfinite(params)):
@@ -178,7 +201,7 @@ class SurfaceKeeper:
             return "butterfly arbitrage"
         if fit.rmse_vol_pts > self.policy.max_rmse_vol_pts:
             return f"RMSE {fit.rmse_vol_pts:.2f} vol pts above {self.policy.max_rmse_vol_pts:g}"
-        keys = sorted(self.slices)
+        keys = sorted(e for e in self.slices if e not in pending)
         before = [e for e in keys if e < expiry]
         after = [e for e in keys if e > expiry]
         prev = self.slices[before[-1]] if before else None
@@ -206,9 +229,9 @@ class SurfaceKeeper:
         """The kept slices on the chain's current forwards and times."""
         if not self.slices:
             raise PricingInputError(f"chain {self.currency}: no expiry with enough marks to fit a smile")
-        keys = sorted(self.slices)
         uniq, t_all, fwd_all = chain.expiries()
         where = {e: i for i, e in enumerate(uniq)}
+        keys = [e for e in sorted(self.slices) if e in where]  # a slice whose expiry just left the chain waits for due()
         ts = np.array([t_all[where[e]] for e in keys])
         fwds = np.array([fwd_all[where[e]] for e in keys])
         return VolSurface(

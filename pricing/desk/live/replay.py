@@ -22,7 +22,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from pricing.desk.live import protocol as rpc
-from pricing.desk.live.record import Recording, read_recording
+from pricing.desk.live.record import iter_frames
 from pricing.errors import DataError
 
 PATH = "/ws/api/v2"
@@ -35,12 +35,15 @@ def _key(method: str, params: Any) -> str:
 class ReplayServer:
     """Serve one recording on 127.0.0.1 (ephemeral port)."""
 
-    def __init__(self, recording: Recording, speed: float) -> None:
-        self.recording = recording
+    def __init__(self, path: Path, speed: float) -> None:
+        self.path = path
         self.speed = speed
         self.responses: dict[str, list[str]] = defaultdict(list)
         self.by_method: dict[str, list[str]] = defaultdict(list)
-        self.notifications: list[tuple[float, str]] = []
+        #: How many notifications the recording holds (they are read from the file as they are sent).
+        self.notifications = 0
+        self.started_mono = math.nan
+        self.finished_mono = math.nan
         self._cursor: dict[str, int] = defaultdict(int)
         self.position = 0
         self.finished = asyncio.Event()
@@ -52,7 +55,9 @@ class ReplayServer:
 
     def _index(self) -> None:
         asked: dict[int, tuple[str, Any]] = {}
-        for f in self.recording.frames:
+        for f in iter_frames(self.path):
+            if f.direction == "meta":
+                continue
             try:
                 msg = json.loads(f.text)
             except ValueError:
@@ -66,13 +71,13 @@ class ReplayServer:
                 self.responses[_key(method, params)].append(f.text)
                 self.by_method[method].append(f.text)
             elif isinstance(kind, rpc.Notification):
-                self.notifications.append((f.t, f.text))
+                self.notifications += 1
         if not self.by_method.get("public/get_book_summary_by_currency"):
-            raise DataError(f"{self.recording.path.name}: the recording has no book summary to start from")
+            raise DataError(f"{self.path.name}: the recording has no book summary to start from")
 
     @classmethod
     async def start(cls, path: Path, speed: float) -> ReplayServer:
-        self = cls(read_recording(path), speed)
+        self = cls(path, speed)
         self._server = await serve(self._handler, "127.0.0.1", 0, compression=None, max_size=2**26)
         port = next(iter(self._server.sockets)).getsockname()[1]
         self.url = f"ws://127.0.0.1:{port}{PATH}"
@@ -125,23 +130,30 @@ class ReplayServer:
     async def _stream(self) -> None:
         """The notifications at their recorded spacing / speed, to every connected client."""
         loop = asyncio.get_running_loop()
-        if not self.notifications:
-            self.finished.set()
-            return
-        t_first = self.notifications[self.position][0] if self.position < len(self.notifications) else 0.0
-        wall0 = loop.time()
-        while self.position < len(self.notifications):
-            t, text = self.notifications[self.position]
+        self.started_mono = loop.time()  # the loop's clock is time.monotonic()
+        t_first: float | None = None
+        sent = 0
+        for frame in iter_frames(self.path):
+            # Notifications only (responses were answered per request; heartbeats are not replayed). The
+            # method sits at the head of the frame, so the whole frame is parsed once, by the client.
+            if frame.direction != "in" or '"subscription"' not in frame.text[:120]:
+                continue
+            if sent < self.position:
+                sent += 1
+                continue  # a reconnect resumes where the replay was
+            t_first = frame.t if t_first is None else t_first
             if not math.isinf(self.speed):
-                delay = wall0 + (t - t_first) / self.speed - loop.time()
+                delay = self.started_mono + (frame.t - t_first) / self.speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            elif self.position % 64 == 0:
+            elif sent % 8 == 0:
                 await asyncio.sleep(0)  # let the client's reader run between bursts
             for ws in list(self._clients):
                 try:
-                    await ws.send(text)
+                    await ws.send(frame.text)
                 except ConnectionClosed:
                     pass
-            self.position += 1
+            sent += 1
+            self.position = sent
+        self.finished_mono = loop.time()
         self.finished.set()

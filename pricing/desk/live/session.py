@@ -23,6 +23,7 @@ import asyncio
 import json
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +60,8 @@ class FeedStatus:
     last_error: str = ""
     last_message_mono: float = 0.0
     last_marks_mono: float = 0.0
-    notes: list[str] = field(default_factory=list)
+    #: ``time.monotonic()`` of the last 10,000 mark messages (for the benchmark's latency).
+    mark_arrivals: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
 def index_name(currency: str) -> str:
@@ -299,6 +301,7 @@ class FeedSession:
             if board is not None and not isinstance(update, rpc.Malformed):
                 board.apply_marks(update)
                 self.status.last_marks_mono = now
+                self.status.mark_arrivals.append(now)
         elif head == "deribit_price_index":
             update = rpc.parse_index(msg.data)
             board = self._board_for(rest.split("_")[0])

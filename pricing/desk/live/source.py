@@ -14,11 +14,14 @@ import dataclasses
 import hashlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
+
+import numpy as np
 
 from pricing.chain import OptionChain
 from pricing.desk.live.account import AccountState, Credentials
@@ -149,6 +152,8 @@ class LiveSource:
         self._fitter: threading.Thread | None = None
         self._closing = False
         self._first_fit = threading.Event()
+        #: (marks received, published) monotonic times of the last 10,000 fitted snapshots.
+        self.published: deque[tuple[float, float]] = deque(maxlen=10_000)
         self._snapshot: LiveSnapshot | LiveMarketSnapshot | None = None
         self._seq = 0
         self._dirty = False
@@ -315,25 +320,53 @@ class LiveSource:
     # ------------------------------------------------------------------ the refit thread
 
     def _fit_loop(self) -> None:
+        """Publish each new chain at once on the slices there are; refit due expiries one at a time between.
+
+        So a snapshot's marks are never older than one expiry's refit (the refits catch up behind
+        it, each visible in the next snapshot with its fit time); the first snapshot waits for a
+        cold fit of every expiry.
+        """
         assert self.policy is not None
+        policy = self.policy
+        latest: LiveSnapshot | None = None
+        work: list[tuple[str, np.datetime64]] = []
         while True:
             with self._wake:
-                while self._mailbox is None and not self._closing:
+                while self._mailbox is None and not work and not self._closing:
                     self._wake.wait()
                 if self._closing:
                     return
-                snap, self._mailbox = self._mailbox, None
-            assert snap is not None
-            self._publish_fitted(snap, self.policy)
+                newer, self._mailbox = self._mailbox, None
+            if newer is not None:
+                latest = newer
+                first = not self.keepers
+                for ccy, chain in latest.chains.items():
+                    keeper = self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy))
+                    if first:
+                        keeper.update(chain)  # the cold start: every expiry before the first snapshot
+                due = {(ccy, e) for ccy, chain in latest.chains.items() for e in self.keepers[ccy].due(chain)}
+                work = sorted(due, key=lambda ce: (ce[0], ce[1]))
+                self._publish_fitted(latest)
+                continue
+            if latest is None:
+                work = []
+                continue
+            ccy, expiry = work.pop(0)
+            current = latest.chains.get(ccy)
+            if current is not None:
+                self.keepers[ccy].refit(current, expiry, time.monotonic(), pending={e for c, e in work if c == ccy})
+                self._publish_fitted(latest)
 
-    def _publish_fitted(self, snap: LiveSnapshot, policy: RefitPolicy) -> None:
+    def _publish_fitted(self, snap: LiveSnapshot) -> None:
         surfaces, flags, times = {}, list(snap.flags), {}
         for ccy, chain in snap.chains.items():
-            keeper = self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy))
+            keeper = self.keepers.get(ccy)
+            if keeper is None:
+                continue
             try:
-                surfaces[ccy] = keeper.update(chain)
+                surfaces[ccy] = keeper.surface(chain)
             except PricingInputError as exc:
-                flags.append(str(exc))
+                flags.append(f"{ccy}: no surface yet ({exc})")
                 continue
             flags += keeper.flags()
             times[ccy] = MappingProxyType(keeper.fit_times())
@@ -363,6 +396,7 @@ class LiveSource:
             max_age_s=self.limits.max_age_s,
             feed=feed,
         )
+        self.published.append((snap.marks_received, time.monotonic()))
         self._first_fit.set()
 
 
