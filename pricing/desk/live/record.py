@@ -85,16 +85,21 @@ def _parse(path: Path, n: int, line: str) -> Frame:
     return Frame(t, direction, text)
 
 
-def iter_frames(path: Path) -> Iterator[Frame]:
+def iter_frames(path: Path, *, skip_notifications: bool = False) -> Iterator[Frame]:
     """The frames of a recording in order, read as they are needed (a long recording is never held whole).
 
     The header (``meta``) comes first. A cut tail (a crash while recording) ends the iteration
     quietly; a malformed line or a file that is not gzip raises :class:`DataError` naming it.
+    With ``skip_notifications``, subscription notifications are yielded with an empty text
+    without being decoded (a replay's index pass reads hours of marks in seconds).
     """
     try:
         for n, line in _lines(path):
             if not line.endswith("\n"):
                 return  # the last line of a file cut mid-write
+            if skip_notifications and n > 1 and '"dir":"in"' in line[:60] and "subscription" in line[:200]:
+                yield Frame(0.0, "in", "")
+                continue
             frame = _parse(path, n, line)
             if n == 1:
                 meta = json.loads(frame.text) if frame.direction == "meta" else None

@@ -110,6 +110,8 @@ class SurfaceKeeper:
         self.durations_s: deque[float] = deque(maxlen=10_000)
         self.cold_durations_s: deque[float] = deque(maxlen=10_000)
         self.rejected = 0
+        #: Warm refits that failed validation and were fitted cold (the second attempt).
+        self.fallbacks = 0
 
     def _due(self, chain: OptionChain, expiry: np.datetime64, now: float) -> bool:
         last = self.slices.get(expiry)
@@ -172,6 +174,7 @@ class SurfaceKeeper:
             reason = self._invalid(smile, fit, expiry, grid, last, pending or set())
             if not reason:
                 break
+            self.fallbacks += start is not None
         (self.durations_s if last is not None else self.cold_durations_s).append(time.perf_counter() - t0)
         stamp = datetime.now(UTC)
         if not reason:

@@ -55,8 +55,11 @@ class ReplayServer:
 
     def _index(self) -> None:
         asked: dict[int, tuple[str, Any]] = {}
-        for f in iter_frames(self.path):
+        for f in iter_frames(self.path, skip_notifications=True):
             if f.direction == "meta":
+                continue
+            if not f.text:
+                self.notifications += 1
                 continue
             try:
                 msg = json.loads(f.text)

@@ -172,7 +172,9 @@ class LiveSource:
         t0 = time.monotonic()
         self._thread.start()
         # The loop enforces connect_timeout_s on the connection; this is a backstop for a stuck handshake.
-        if not self._ready.wait(self.limits.connect_timeout_s + 2.0):
+        # A replay first indexes its file (seconds for hours of marks): that is not the endpoint's time.
+        indexing = 120.0 if self.spec.replay is not None else 0.0
+        if not self._ready.wait(self.limits.connect_timeout_s + 2.0 + indexing):
             self.close()
             raise FeedError(f"--market {self.spec.text}: no snapshot from {self.url} within {self.limits.connect_timeout_s:g} s")
         if self._failure is not None:
