@@ -105,6 +105,7 @@ class SurfaceKeeper:
     def __init__(self, currency: str, policy: RefitPolicy) -> None:
         self.currency = currency
         self.policy = policy
+        #: Replaced whole on every change (copy-on-write): a reader on another thread keeps a consistent set.
         self.slices: dict[np.datetime64, Slice] = {}
         #: Seconds per refit of one expiry, the last 10,000: warm-started ones, and first (cold) fits.
         self.durations_s: deque[float] = deque(maxlen=10_000)
@@ -127,8 +128,8 @@ class SurfaceKeeper:
         now = time.monotonic() if now is None else now
         uniq, t_all, _ = chain.expiries()
         live = [e for e, t in zip(uniq, t_all) if t >= self.policy.min_t_years]
-        for gone in [e for e in self.slices if e not in live]:
-            del self.slices[gone]
+        if any(e not in live for e in self.slices):
+            self.slices = {e: v for e, v in self.slices.items() if e in live}
         return [e for e in live if self._due(chain, e, now)]
 
     def update(self, chain: OptionChain, now: float | None = None) -> VolSurface:
@@ -151,7 +152,7 @@ class SurfaceKeeper:
             pending.discard(expiry)
         q = otm_quotes(chain, expiry)
         if q.k.size < self.policy.min_quotes:
-            self.slices.pop(expiry, None)
+            self.slices = {e: v for e, v in self.slices.items() if e != expiry}
             return
         last = self.slices.get(expiry)
         grid = penalty_grid(q.k)
@@ -178,14 +179,14 @@ class SurfaceKeeper:
         (self.durations_s if last is not None else self.cold_durations_s).append(time.perf_counter() - t0)
         stamp = datetime.now(UTC)
         if not reason:
-            self.slices[expiry] = Slice(smile, fit, stamp, now, names, iv.copy())
+            self.slices = {**self.slices, expiry: Slice(smile, fit, stamp, now, names, iv.copy())}
         elif last is not None:
             self.rejected += 1
             flag = f"{str(expiry)[:10]}: refit rejected ({reason}); last good slice from {last.fitted_at:%H:%M:%S}Z kept"
-            self.slices[expiry] = Slice(last.smile, last.fit, last.fitted_at, now, names, iv.copy(), flag)
+            self.slices = {**self.slices, expiry: Slice(last.smile, last.fit, last.fitted_at, now, names, iv.copy(), flag)}
         else:
             flag = f"{str(expiry)[:10]}: first fit not validated ({reason})"
-            self.slices[expiry] = Slice(smile, fit, stamp, now, names, iv.copy(), flag)
+            self.slices = {**self.slices, expiry: Slice(smile, fit, stamp, now, names, iv.copy(), flag)}
 
     def _invalid(
         self,
@@ -230,11 +231,12 @@ class SurfaceKeeper:
 
     def surface(self, chain: OptionChain) -> VolSurface:
         """The kept slices on the chain's current forwards and times."""
-        if not self.slices:
+        slices = self.slices
+        if not slices:
             raise PricingInputError(f"chain {self.currency}: no expiry with enough marks to fit a smile")
         uniq, t_all, fwd_all = chain.expiries()
         where = {e: i for i, e in enumerate(uniq)}
-        keys = [e for e in sorted(self.slices) if e in where]  # a slice whose expiry just left the chain waits for due()
+        keys = [e for e in sorted(slices) if e in where]  # a slice whose expiry just left the chain waits for due()
         ts = np.array([t_all[where[e]] for e in keys])
         fwds = np.array([fwd_all[where[e]] for e in keys])
         return VolSurface(
@@ -243,9 +245,9 @@ class SurfaceKeeper:
             np.array(keys),
             ts,
             fwds,
-            tuple(self.slices[e].smile for e in keys),
+            tuple(slices[e].smile for e in keys),
             "svi",
-            tuple(self.slices[e].fit for e in keys),
+            tuple(slices[e].fit for e in keys),
         )
 
     def fit_times(self) -> dict[str, datetime]:

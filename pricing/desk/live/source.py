@@ -21,8 +21,6 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-
 from pricing.chain import OptionChain
 from pricing.desk.live.account import AccountState, Credentials
 from pricing.desk.live.marks import ROW_HEADER, MarkBoard, chain_rows
@@ -147,7 +145,9 @@ class LiveSource:
         self._recorder = recorder
         self.policy = policy
         self.keepers: dict[str, SurfaceKeeper] = {}
-        self._mailbox: LiveSnapshot | None = None
+        self._latest: LiveSnapshot | None = None
+        self._due_left = False
+        self._publish_lock = threading.Lock()
         self._wake = threading.Condition()
         self._fitter: threading.Thread | None = None
         self._closing = False
@@ -312,54 +312,56 @@ class LiveSource:
             self._seq += 1
             self._snapshot = dataclasses.replace(snap, snapshot_id=self._seq)
             return
-        with self._wake:  # the refit thread takes the newest chains; older ones are skipped, never queued
-            self._mailbox = snap
+        with self._wake:  # the refit thread reads the newest chains; older ones are never queued
+            self._latest = snap
             self._wake.notify_all()
         if self._fitter is None:
             self._fitter = threading.Thread(target=self._fit_loop, name=f"clearquote-refit {self.spec.label}", daemon=True)
             self._fitter.start()
+        if self._first_fit.is_set():
+            self._publish_fitted(snap)  # the marks at once, on the slices there are; refits follow behind
 
     # ------------------------------------------------------------------ the refit thread
 
     def _fit_loop(self) -> None:
-        """Publish each new chain at once on the slices there are; refit due expiries one at a time between.
+        """Refit due expiries one at a time on the newest chains; each refit is published by the loop.
 
-        So a snapshot's marks are never older than one expiry's refit (the refits catch up behind
-        it, each visible in the next snapshot with its fit time); the first snapshot waits for a
+        The loop thread publishes every new chain at once on the slices there are (a snapshot's
+        marks never wait for a refit); this thread only fits, and marks the source dirty so the
+        next publication carries the new slice and its fit time. The first snapshot waits for a
         cold fit of every expiry.
         """
         assert self.policy is not None
         policy = self.policy
-        latest: LiveSnapshot | None = None
-        work: list[tuple[str, np.datetime64]] = []
+        done: LiveSnapshot | None = None
         while True:
             with self._wake:
-                while self._mailbox is None and not work and not self._closing:
-                    self._wake.wait()
+                if not self._closing and (self._latest is None or (self._latest is done and not self._due_left)):
+                    self._wake.wait(timeout=policy.every_s / 4)  # a new chain, or the timer's look for aged slices
                 if self._closing:
                     return
-                newer, self._mailbox = self._mailbox, None
-            if newer is not None:
-                latest = newer
-                first = not self.keepers
-                for ccy, chain in latest.chains.items():
-                    keeper = self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy))
-                    if first:
-                        keeper.update(chain)  # the cold start: every expiry before the first snapshot
-                due = {(ccy, e) for ccy, chain in latest.chains.items() for e in self.keepers[ccy].due(chain)}
-                work = sorted(due, key=lambda ce: (ce[0], ce[1]))
-                self._publish_fitted(latest)
-                continue
+                latest = self._latest
             if latest is None:
-                work = []
                 continue
-            ccy, expiry = work.pop(0)
-            current = latest.chains.get(ccy)
-            if current is not None:
-                self.keepers[ccy].refit(current, expiry, time.monotonic(), pending={e for c, e in work if c == ccy})
+            if not self._first_fit.is_set():
+                for ccy, chain in latest.chains.items():
+                    self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy)).update(chain)
                 self._publish_fitted(latest)
+                done, self._due_left = latest, False
+                continue
+            work = [(ccy, e) for ccy, chain in latest.chains.items() if ccy in self.keepers for e in self.keepers[ccy].due(chain)]
+            done, self._due_left = latest, bool(work)
+            if not work:
+                continue
+            ccy, expiry = work[0]
+            self.keepers[ccy].refit(latest.chains[ccy], expiry, time.monotonic(), pending={e for c, e in work[1:] if c == ccy})
+            self._dirty = True  # the loop's publisher carries the new slice within publish_interval_s
 
     def _publish_fitted(self, snap: LiveSnapshot) -> None:
+        with self._publish_lock:
+            self._publish_fitted_locked(snap)
+
+    def _publish_fitted_locked(self, snap: LiveSnapshot) -> None:
         surfaces, flags, times = {}, list(snap.flags), {}
         for ccy, chain in snap.chains.items():
             keeper = self.keepers.get(ccy)
