@@ -177,24 +177,32 @@ def _replay(path: Path, speed: str, seconds: int) -> dict[str, Any]:
     }
 
 
-def _cold_peer() -> tuple[float, float]:
-    """p50/p99 of a cold fit (three starts + polish) of each bundled expiry, ms: the refit's peer."""
+def _fit_peers() -> tuple[list[float], list[float]]:
+    """Cold fits (three starts + polish, as a file is fitted) of every bundled expiry, then warm
+    refits of each after a 0.5 vol pt move, in this process with no feed running: seconds."""
+    import dataclasses
+
     from pricing.chain import load_bundled_chain
     from pricing.surface import otm_quotes
     from pricing.svi import fit_svi
 
-    times = []
+    cold, warm = [], []
     for u in ("BTC", "ETH"):
         chain = load_bundled_chain(u, DAY)
+        moved = dataclasses.replace(chain, mark_iv=chain.mark_iv + 0.005)
         uniq, t_all, _ = chain.expiries()
         for e, t in zip(uniq, t_all):
             q = otm_quotes(chain, e)
             if t < 1 / 365 or q.k.size < 5:
                 continue
             t0 = time.perf_counter()
-            fit_svi(q.k, q.vols, q.t_years, weights=q.vegas)
-            times.append(time.perf_counter() - t0)
-    return 1000 * float(np.percentile(times, 50)), 1000 * float(np.percentile(times, 99))
+            start = fit_svi(q.k, q.vols, q.t_years, weights=q.vegas)
+            cold.append(time.perf_counter() - t0)
+            m = otm_quotes(moved, e)
+            t0 = time.perf_counter()
+            fit_svi(m.k, m.vols, m.t_years, weights=m.vegas, start=start)
+            warm.append(time.perf_counter() - t0)
+    return cold, warm
 
 
 def run_bench_live(seconds: int = 60, long_seconds: int = 3600) -> int:
@@ -208,7 +216,7 @@ def run_bench_live(seconds: int = 60, long_seconds: int = 3600) -> int:
             if not rows:
                 print(f"bench-live: {n} options (bundled BTC+ETH {DAY}), every mark each second; shared 2-core machine: noisy")
             rows.append(_replay(path, speed, length))
-    cold50, cold99 = _cold_peer()
+    cold, warm = _fit_peers()
     head = (
         f"{'speed':>6} {'recorded s':>10} {'wall s':>8} {'marks':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'refits':>7} "
         f"{'refit p50':>9} {'refit p99':>9} {'fallbacks':>9} {'rejected':>8} {'RSS MB':>7}"
@@ -220,6 +228,13 @@ def run_bench_live(seconds: int = 60, long_seconds: int = 3600) -> int:
             f"{r['latency_p99_ms']:>10.1f} {r['refits']:>7} {r['refit_p50_ms']:>9.1f} {r['refit_p99_ms']:>9.1f} {r['fallbacks']:>9} "
             f"{r['rejected']:>8} {r['rss_mb']:>7.0f}"
         )
-    print(f"peer: cold fit of one expiry (3 starts + polish, as a file is fitted): p50 {cold50:.1f} ms, p99 {cold99:.1f} ms")
-    print(json.dumps({"rows": rows, "cold_fit_p50_ms": cold50, "cold_fit_p99_ms": cold99}))
+    peers = {
+        "cold fit (3 starts + polish, as a file is fitted)": cold,
+        "warm refit after a 0.5 vol pt move, no feed running": warm,
+    }
+    for name, times in peers.items():
+        print(
+            f"peer, one expiry, {name}: p50 {1000 * np.percentile(times, 50):.1f} ms, p99 {1000 * np.percentile(times, 99):.1f} ms"
+        )
+    print(json.dumps({"rows": rows, "peers_ms": {k: [1000 * x for x in v] for k, v in peers.items()}}))
     return 0

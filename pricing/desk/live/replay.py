@@ -137,6 +137,8 @@ class ReplayServer:
         t_first: float | None = None
         sent = 0
         for frame in iter_frames(self.path):
+            if t_first is None and frame.direction != "meta":
+                t_first = frame.t  # the recording's start (its bootstrap): the spacing to the first marks is kept
             # Notifications only (responses were answered per request; heartbeats are not replayed). The
             # method sits at the head of the frame, so the whole frame is parsed once, by the client.
             if frame.direction != "in" or '"subscription"' not in frame.text[:120]:
@@ -144,8 +146,7 @@ class ReplayServer:
             if sent < self.position:
                 sent += 1
                 continue  # a reconnect resumes where the replay was
-            t_first = frame.t if t_first is None else t_first
-            if not math.isinf(self.speed):
+            if not math.isinf(self.speed) and t_first is not None:
                 delay = self.started_mono + (frame.t - t_first) / self.speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
