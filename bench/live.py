@@ -1,4 +1,4 @@
-"""``clearquote bench-live``: the live source replaying every BTC and ETH option's mark each second.
+"""``python -m bench live``: the live source replaying every BTC and ETH option's mark each second.
 
 The replay is synthesised from the bundled 2026-08-21 Deribit chains (1,946 options, 22
 expiries): the venue's bootstrap answers, then per second one ``markprice.options`` message per
@@ -214,7 +214,7 @@ def run_bench_live(seconds: int = 60, long_seconds: int = 3600) -> int:
             path = Path(tmp) / f"replay-{speed}.jsonl.gz"
             n = synth_recording(path, length, gap)
             if not rows:
-                print(f"bench-live: {n} options (bundled BTC+ETH {DAY}), every mark each second; shared 2-core machine: noisy")
+                print(f"bench live: {n} options (bundled BTC+ETH {DAY}), every mark each second; shared 2-core machine: noisy")
             rows.append(_replay(path, speed, length))
     cold, warm = _fit_peers()
     head = (

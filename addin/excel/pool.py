@@ -2,7 +2,7 @@
 
 One 200,000-cell ``CQ.BLACK`` spends seconds in Python parsing its cells while holding the
 GIL; in the server's own process every other user's one-cell call waited behind it (light
-p99 28.9 s under ``clearquote bench-server``). Calls whose arguments hold more than
+p99 28.9 s under ``python -m bench server``). Calls whose arguments hold more than
 :data:`LARGE_CELLS` cells therefore go to a process pool, unless they create or read a handle
 (``CQ_MARKET``'s objects live in the server process's store, scoped to their user).
 """

@@ -1,6 +1,6 @@
 """Recalculating a workbook: IronCalc for Excel's functions, host functions evaluated here, in passes.
 
-Why IronCalc: measured on 155 workbooks saved by Excel (``clearquote bench-corpus``, README
+Why IronCalc: measured on 155 workbooks saved by Excel (``python -m bench corpus``, README
 "Headless engine"), it agrees with Excel on more books than any other engine we could run
 here, and fastest. It has no custom-function interface, so functions this project provides
 (the catalogue, passed in as a :data:`FunctionTable`) are evaluated outside it:

@@ -1,7 +1,7 @@
 """Excel functions the formula engine gets wrong, evaluated here as host functions.
 
 Each follows Microsoft's function reference; the cases that differ from IronCalc 0.9.1 were
-found on the corpus of Excel-saved books (``clearquote bench-corpus``):
+found on the corpus of Excel-saved books (``python -m bench corpus``):
 
 * the base conversions BIN2DEC, BIN2HEX, BIN2OCT, DEC2BIN, DEC2HEX, DEC2OCT, HEX2BIN, HEX2DEC,
   HEX2OCT, OCT2BIN, OCT2DEC, OCT2HEX: a blank or empty argument is 0; an invalid digit, more

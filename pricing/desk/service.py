@@ -156,6 +156,12 @@ class Desk:
             Per request a quote or a refusal with a :class:`~pricing.desk.refusals.RefusalCode`:
             a malformed field, an unknown instrument, an expired leg, a bad size, a size above
             ``limits.max_quantity``, a market older than ``limits.max_market_age_s``.
+
+        Notes
+        -----
+        Base, ΔIM per side and XVA by :func:`pricing.xva.quote.quote_rfqs` against the book's
+        basis (docs/methodology.md §D); the basis is rebuilt only when the snapshot, the margin
+        configuration or the book changed.
         """
         with self._lock:
             snap = self.source.current()
