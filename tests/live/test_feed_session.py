@@ -148,3 +148,20 @@ def test_a_stopped_endpoint_keeps_the_last_snapshot_which_goes_stale() -> None:
         with pytest.raises(StaleMarket):
             src.current().check_fresh()
         assert "refused" in src.status.last_error or src.status.last_error
+
+
+def test_a_settled_instrument_leaves_the_chain_and_a_listing_takes_a_fresh_snapshot(server: DeribitTestServer) -> None:
+    with _open(server) as src:
+        gone = src.current().chains["BTC"].names[3]
+        server.send_raw(
+            '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"instrument.state.option.btc",'
+            f'"data":{{"instrument_name":"{gone}","state":"settled","timestamp":1767172709000}}}}}}'
+        )
+        _until(lambda: gone not in src.current().chains["BTC"].names)
+        before = sum(1 for _, m in server.requests if m == "public/get_book_summary_by_currency")
+        server.send_raw(
+            '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"instrument.state.option.btc",'
+            '"data":{"instrument_name":"BTC-27MAR26-250000-C","state":"created","timestamp":1767172709000}}}'
+        )
+        _until(lambda: sum(1 for _, m in server.requests if m == "public/get_book_summary_by_currency") == before + 1)
+        _until(lambda: gone in src.current().chains["BTC"].names)  # the fresh summary still lists it (this server never settles)
