@@ -8,7 +8,8 @@ chain it refits an expiry when
 - its listed strikes changed (a listing or a settlement),
 
 warm-starting raw SVI from the last fit (:func:`pricing.svi.fit_svi` ``start=``; a cold fit if
-the warm one fails validation). A refit is accepted only if it passes the checks a file's
+the warm one is not butterfly-free or fits badly — a possible local optimum; not for calendar
+arbitrage, which a cold start of the same quotes cannot remove). A refit is accepted only if it passes the checks a file's
 surface reports (:func:`pricing.surface.build_surface`): butterfly-free on the penalty grid, no
 calendar arbitrage against the neighbouring slices that the previous slice did not already
 have, and a fit error within ``max_rmse_vol_pts``. A rejected refit keeps the last good slice
@@ -173,8 +174,8 @@ class SurfaceKeeper:
                 float(q.k.max()),
             )
             reason = self._invalid(smile, fit, expiry, grid, last, pending or set())
-            if not reason:
-                break
+            if not reason or reason.startswith("calendar"):
+                break  # a cold start cannot help against a neighbour's slice: the same data, the same optimum
             self.fallbacks += start is not None
         (self.durations_s if last is not None else self.cold_durations_s).append(time.perf_counter() - t0)
         stamp = datetime.now(UTC)
