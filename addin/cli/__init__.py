@@ -91,7 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     fa = sub.add_parser("fix-acceptor", help="answer FIX 4.4 QuoteRequests with Quotes (QuickFIX acceptor; the 'fix' extra)")
     fa.add_argument("settings", help="a QuickFIX settings file (docs/fix.md has one for 127.0.0.1)")
     fa.add_argument("--portfolio", help="the desk's positions (instrument, quantity) at start (default: none)")
-    fa.add_argument("--market", default="bundled", help="bundled, bundled:YYYY-MM-DD, or a chain file (re-read when it changes)")
+    fa.add_argument(
+        "--market",
+        default="bundled",
+        help="bundled, bundled:YYYY-MM-DD, a chain file (re-read when it changes), or deribit... / replay:FILE",
+    )
     fa.add_argument("--as-of", help="valuation time (UTC) for a market file without timestamps")
     fa.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters (as CQ_RFQ's params)")
     fa.add_argument(
