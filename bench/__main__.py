@@ -2,7 +2,7 @@
 
 A tool of the source checkout (the ``test`` extra installs the peers: QuantLib, formulas'
 ExcelModel); the shipped package and its ``clearquote`` command never import ``bench``.
-Benchmarks: kernels, corpus, fix, cluster, server, recalc (``python -m bench NAME --help``).
+Benchmarks: kernels, corpus, fix, cluster, server, recalc, live (``python -m bench NAME --help``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
     bs.add_argument(
         "--cost", action="store_true", help="only time one call per size in this process: xlwings Server's path vs clearquote's"
     )
+    bl = sub.add_parser("live", help="the live source replaying every bundled option's mark each second at 1x, 10x and max")
+    bl.add_argument("--seconds", type=int, default=60, help="recorded seconds replayed at 1x and 10x (default 60)")
+    bl.add_argument("--long-seconds", type=int, default=3600, help="recorded seconds replayed as fast as possible (default 3600)")
     br = sub.add_parser("recalc", help="time workbook recalculation at 1k/10k/100k rows beside formulas' ExcelModel")
     br.add_argument("--rows", default="1000,10000,100000", help="comma-separated book sizes (default 1000,10000,100000)")
     br.add_argument("--peer-max", type=int, default=1000, help="largest size also run through formulas.ExcelModel (default 1000)")
@@ -66,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
         from bench.fix import run_bench_fix
 
         return run_bench_fix(args.requests)
+    if cmd == "live":
+        from bench.live import run_bench_live
+
+        return run_bench_live(args.seconds, args.long_seconds)
     if cmd == "server":
         from bench.server import SHAPES, run_bench_server, run_call_cost
 

@@ -151,7 +151,9 @@ class _SviObjective:
         return np.concatenate([d_fit, d_density, d_wing, d_ridge])
 
 
-def fit_svi(k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | None = None) -> SviSmile:
+def fit_svi(
+    k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | None = None, *, start: SviSmile | None = None
+) -> SviSmile:
     """Least-squares raw-SVI fit to implied vols of one expiry.
 
     Parameters
@@ -164,6 +166,9 @@ def fit_svi(k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | N
         Time to expiry (ACT/365).
     weights : array_like, optional
         Residual weights (e.g. vega); default equal.
+    start : SviSmile, optional
+        A warm start (the live desk's last fit of this expiry): the three cold starts are
+        replaced by this one, then polished as usual.
 
     Returns
     -------
@@ -191,10 +196,16 @@ def fit_svi(k: ArrayLike, vol: ArrayLike, t_years: float, weights: ArrayLike | N
     objective = _SviObjective(kk, vv, np.sqrt(ww), penalty_grid(kk), t, math.sqrt(SVI_RIDGE * kk.size))
     lo = np.array([-np.inf, 0.0, -0.999, kk.min() - 1.0, 1e-4])
     hi = np.array([np.inf, np.inf, 0.999, kk.max() + 1.0, 5.0])
-    best: LsqResult | None = None
+    starts = []
     for s0 in (0.05, 0.15, 0.4):
         b0 = max(0.05, 0.5 * w_atm / s0)
-        x0 = np.clip(np.array([max(w_atm - b0 * s0, 1e-6), b0, -0.2, 0.0, s0]), lo + 1e-9, hi - 1e-9)
+        starts.append(np.array([max(w_atm - b0 * s0, 1e-6), b0, -0.2, 0.0, s0]))
+    if start is not None:
+        # A warm start (the live desk's last fit of this expiry) replaces the three cold starts.
+        starts = [np.array([start.a, start.b, start.rho, start.m, start.sigma])]
+    best: LsqResult | None = None
+    for x_start in starts:
+        x0 = np.clip(x_start, lo + 1e-9, hi - 1e-9)
         res = levenberg_marquardt(objective.residuals, objective.jacobian, x0, lo, hi)
         if best is None or res.cost < best.cost * (1.0 - _TIE):
             best = res

@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     qu.add_argument(
         "--market",
         default="bundled",
-        help="bundled, bundled:YYYY-MM-DD, a Deribit chain .csv or a get_book_summary_by_currency .json (default: bundled)",
+        help="bundled, bundled:YYYY-MM-DD, a Deribit chain .csv, a get_book_summary_by_currency .json, or live: deribit, "
+        "deribit-test, deribit:ws[s]://HOST:PORT/PATH, replay:FILE[@SPEED] (default: bundled)",
     )
     qu.add_argument("--as-of", help="valuation time (UTC, YYYY-MM-DDTHH:MM) for a market file without timestamps")
     qu.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters")
@@ -63,10 +64,38 @@ def _parser() -> argparse.ArgumentParser:
     iu.add_argument("-o", "--output", help="write the whole ranking to this .csv or .xlsx (atomic)")
     _cluster_args(iu)
     sub.add_parser("functions", help="list the catalogue functions a workbook may call")
+    fd = sub.add_parser("feed", help="the live market feed: record it for replay (--market replay:FILE[@SPEED])")
+    fsub = fd.add_subparsers(dest="feed_command", required=True)
+    fr = fsub.add_parser("record", help="keep every raw frame with its receive time (gzip JSON lines)")
+    fr.add_argument("--market", required=True, help="deribit, deribit-test or deribit:ws[s]://HOST:PORT/PATH (#BTC,ETH)")
+    fr.add_argument("--to", required=True, help="the recording to write (e.g. feed.jsonl.gz; never overwritten)")
+    fr.add_argument("--seconds", type=float, help="stop after this many seconds (default: at Ctrl-C)")
+    lv = sub.add_parser("live", help="the live desk on one screen: market age, surface fits, the book's IM vs the venue's")
+    lv.add_argument(
+        "--market",
+        default="deribit",
+        help="deribit (default), deribit-test, deribit:ws[s]://HOST:PORT/PATH or replay:FILE[@SPEED]",
+    )
+    lv.add_argument(
+        "--credentials", help="JSON file with client_id and client_secret, mode 600 (default: DERIBIT_CLIENT_ID/SECRET)"
+    )
+    lv.add_argument(
+        "--portfolio", help="a positions file (instrument, quantity), re-read when it changes, instead of the account"
+    )
+    lv.add_argument("--model", default="deribit", help="the desk's margin model to compare with the venue's (default deribit)")
+    lv.add_argument("--alert", type=float, default=0.25, help="alert when |desk IM - venue IM| / venue IM exceeds this (0.25)")
+    lv.add_argument("--margin-log", help="append every IM comparison to this CSV (the replica's error over time)")
+    lv.add_argument("--refresh", type=float, default=1.0, help="seconds between screen refreshes (default 1)")
+    lv.add_argument("--seconds", type=float, help="stop after this many seconds (default: at Ctrl-C)")
+    lv.add_argument("--plain", action="store_true", help="print a text block per refresh instead of a live screen")
     fa = sub.add_parser("fix-acceptor", help="answer FIX 4.4 QuoteRequests with Quotes (QuickFIX acceptor; the 'fix' extra)")
     fa.add_argument("settings", help="a QuickFIX settings file (docs/fix.md has one for 127.0.0.1)")
     fa.add_argument("--portfolio", help="the desk's positions (instrument, quantity) at start (default: none)")
-    fa.add_argument("--market", default="bundled", help="bundled, bundled:YYYY-MM-DD, or a chain file (re-read when it changes)")
+    fa.add_argument(
+        "--market",
+        default="bundled",
+        help="bundled, bundled:YYYY-MM-DD, a chain file (re-read when it changes), or deribit... / replay:FILE",
+    )
     fa.add_argument("--as-of", help="valuation time (UTC) for a market file without timestamps")
     fa.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters (as CQ_RFQ's params)")
     fa.add_argument(
@@ -231,6 +260,14 @@ def _run(args: argparse.Namespace) -> int:
         return bc.cmd_functions()
     if cmd == "warmup":
         return warmup()
+    if cmd == "feed":
+        from addin.cli.feed import cmd_feed_record
+
+        return cmd_feed_record(args.market, args.to, args.seconds)
+    if cmd == "live":
+        from addin.cli.live import cmd_live
+
+        return cmd_live(args)
     if cmd in ("fix-acceptor", "fix-log", "block-rfq"):
         return _fix(args)
     if cmd in ("serve", "token"):

@@ -85,6 +85,10 @@ class MarketSnapshot:
         """Seconds from the market's time to ``now`` (default: the clock now, UTC)."""
         return ((now or datetime.now(UTC)) - self.market.as_of).total_seconds()
 
+    def age_text(self, now: datetime | None = None) -> str:
+        """The age as a refusal names it (a live snapshot names the time since its last marks)."""
+        return f"its time {self.as_of:%Y-%m-%d %H:%M:%S}Z is {self.age_s(now):.0f} s old"
+
     def with_history(
         self, histories: Mapping[str, DailySeries], dvols: Mapping[str, DailySeries | None], source: str
     ) -> MarketSnapshot:

@@ -167,17 +167,15 @@ class Desk:
             snap = self.source.current()
             limits = self.config.limits
             checked: list[RfqRequest | Refusal] = []
-            stale = limits.max_market_age_s > 0 and snap.age_s(now or datetime.now(UTC)) > limits.max_market_age_s
+            # The configuration's limit, else the source's own (a live feed has one; files and bundled data none).
+            max_age = limits.max_market_age_s or float(getattr(snap, "max_age_s", 0.0))
+            stale = max_age > 0 and snap.age_s(now or datetime.now(UTC)) > max_age
             for req in requests:
                 if isinstance(req, RfqRequest) and req.quantity is not None and req.quantity > limits.max_quantity:
                     text = f"{req.ref}, quantity: {req.quantity:g} is above the limit of {limits.max_quantity:g} contracts"
                     checked.append(Refusal(RefusalCode.LIMIT_EXCEEDED, text))
                 elif isinstance(req, RfqRequest) and stale:
-                    age = snap.age_s(now or datetime.now(UTC))
-                    text = (
-                        f"{req.ref}: market stale: its time {snap.as_of:%Y-%m-%d %H:%M:%S}Z is {age:.0f} s old "
-                        f"(limit {limits.max_market_age_s:g} s)"
-                    )
+                    text = f"{req.ref}: market stale: {snap.age_text(now)} (limit {max_age:g} s)"
                     checked.append(Refusal(RefusalCode.STALE_MARKET, text))
                 else:
                     checked.append(req)

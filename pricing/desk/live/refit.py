@@ -1,0 +1,259 @@
+"""A surface that follows the market: each expiry refitted when its marks move, warm-started, validated.
+
+Per currency a :class:`SurfaceKeeper` holds the last good slice of every expiry. On each new
+chain it refits an expiry when
+
+- any of its marks moved more than ``RefitPolicy.move_vol_pts`` vol points since its last fit, or
+- its last fit is older than ``RefitPolicy.every_s`` seconds, or
+- its listed strikes changed (a listing or a settlement),
+
+warm-starting raw SVI from the last fit (:func:`pricing.svi.fit_svi` ``start=``; a cold fit if
+the warm one is not butterfly-free or fits badly — a possible local optimum; not for calendar
+arbitrage, which a cold start of the same quotes cannot remove). A refit is accepted only if it passes the checks a file's
+surface reports (:func:`pricing.surface.build_surface`): butterfly-free on the penalty grid, no
+calendar arbitrage against the neighbouring slices that the previous slice did not already
+have, and a fit error within ``max_rmse_vol_pts``. A rejected refit keeps the last good slice
+and flags it. Between refits a slice keeps its total variance at fixed log-moneyness
+ln(K/F) while the forward and the time move with the chain (sticky moneyness).
+
+The keeper runs on the source's refit thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from pricing._typing import FloatArray
+from pricing.chain import OptionChain
+from pricing.errors import PricingInputError
+from pricing.surface import ExpiryFit, VolSurface, otm_quotes
+from pricing.svi import SviSmile, fit_svi, penalty_grid
+
+
+@dataclass(frozen=True)
+class RefitPolicy:
+    """When an expiry is refitted and when a refit is accepted (defaults in ``docs/live.md``).
+
+    Attributes
+    ----------
+    move_vol_pts : float
+        Refit when a mark of the expiry moved more than this, vol points (0.25 = 0.25 %).
+    every_s : float
+        Refit at least this often, seconds.
+    max_rmse_vol_pts : float
+        Reject a refit whose RMSE to the marks is larger, vol points.
+    min_quotes : int
+        As :func:`pricing.surface.build_surface`: expiries with fewer OTM marks are left out.
+    min_t_years : float
+        As :func:`pricing.surface.build_surface`: expiries closer than this are left out.
+    """
+
+    move_vol_pts: float = 0.25
+    every_s: float = 60.0
+    max_rmse_vol_pts: float = 5.0
+    min_quotes: int = 5
+    min_t_years: float = 1.0 / 365.0
+
+    def __post_init__(self) -> None:
+        if not (self.move_vol_pts > 0 and self.every_s > 0 and self.max_rmse_vol_pts > 0 and self.min_quotes >= 3):
+            raise PricingInputError(f"refit policy: {self} needs positive thresholds and min_quotes >= 3")
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The last good fit of one expiry and what it was fitted to."""
+
+    smile: SviSmile
+    fit: ExpiryFit
+    fitted_at: datetime
+    fitted_mono: float
+    names: tuple[str, ...]
+    iv_ref: FloatArray
+    flag: str = ""
+
+
+def _rows(chain: OptionChain, expiry: np.datetime64) -> tuple[tuple[str, ...], FloatArray]:
+    mask = chain.expiry == expiry
+    return tuple(n for n, m in zip(chain.names, mask) if m), chain.mark_iv[mask]
+
+
+def _calendar_excess(
+    inner: Slice | ExpiryFit | None, outer: Slice | ExpiryFit | None, smiles: tuple[SviSmile | None, SviSmile | None]
+) -> float:
+    """max(w_inner − w_outer) over the moneyness both slices quoted: > 0 is calendar arbitrage.
+
+    The grid is the one :meth:`pricing.surface.VolSurface.calendar_violations` uses for a file's
+    surface (41 points on the quoted range common to both; beyond it both are extrapolated).
+    """
+    a, b = smiles
+    if inner is None or outer is None or a is None or b is None:
+        return 0.0
+    fa = inner.fit if isinstance(inner, Slice) else inner
+    fb = outer.fit if isinstance(outer, Slice) else outer
+    lo, hi = max(fa.k_min, fb.k_min), min(fa.k_max, fb.k_max)
+    k = np.linspace(lo, hi, 41) if hi > lo else np.array([0.0])
+    return float(np.max(a.total_variance(k) - b.total_variance(k)))
+
+
+class SurfaceKeeper:
+    """The live surface of one currency (mutable; the refit thread only)."""
+
+    def __init__(self, currency: str, policy: RefitPolicy) -> None:
+        self.currency = currency
+        self.policy = policy
+        #: Replaced whole on every change (copy-on-write): a reader on another thread keeps a consistent set.
+        self.slices: dict[np.datetime64, Slice] = {}
+        #: Seconds per refit of one expiry, the last 10,000: warm-started ones, and first (cold) fits.
+        self.durations_s: deque[float] = deque(maxlen=10_000)
+        self.cold_durations_s: deque[float] = deque(maxlen=10_000)
+        self.rejected = 0
+        #: Warm refits that failed validation and were fitted cold (the second attempt).
+        self.fallbacks = 0
+
+    def _due(self, chain: OptionChain, expiry: np.datetime64, now: float) -> bool:
+        last = self.slices.get(expiry)
+        if last is None or now - last.fitted_mono >= self.policy.every_s:
+            return True
+        names, iv = _rows(chain, expiry)
+        if names != last.names:
+            return True
+        return bool(np.max(np.abs(iv - last.iv_ref)) * 100.0 > self.policy.move_vol_pts)
+
+    def due(self, chain: OptionChain, now: float | None = None) -> list[np.datetime64]:
+        """Expiries of ``chain`` to refit now (slices of expiries the chain no longer has are dropped)."""
+        now = time.monotonic() if now is None else now
+        uniq, t_all, _ = chain.expiries()
+        live = [e for e, t in zip(uniq, t_all) if t >= self.policy.min_t_years]
+        if any(e not in live for e in self.slices):
+            self.slices = {e: v for e, v in self.slices.items() if e in live}
+        return [e for e in live if self._due(chain, e, now)]
+
+    def update(self, chain: OptionChain, now: float | None = None) -> VolSurface:
+        """The surface for ``chain``: due expiries refitted (validated), the others kept."""
+        now = time.monotonic() if now is None else now
+        work = self.due(chain, now)
+        for expiry in work:
+            self.refit(chain, expiry, now, pending=set(work))
+        return self.surface(chain)
+
+    def refit(self, chain: OptionChain, expiry: np.datetime64, now: float, pending: set[np.datetime64] | None = None) -> None:
+        """Refit one expiry; ``pending`` are expiries about to be refitted too (not checked against).
+
+        Neighbours still waiting for their own refit are stale: a market that moved as a whole
+        would make each refit look like calendar arbitrage against them. Each pair is checked once,
+        when the later of the two is refitted, against the fresh slice.
+        """
+        t0 = time.perf_counter()
+        if pending is not None:
+            pending.discard(expiry)
+        q = otm_quotes(chain, expiry)
+        if q.k.size < self.policy.min_quotes:
+            self.slices = {e: v for e, v in self.slices.items() if e != expiry}
+            return
+        last = self.slices.get(expiry)
+        grid = penalty_grid(q.k)
+        names, iv = _rows(chain, expiry)
+        reason = ""
+        for start in [last.smile, None] if last is not None else [None]:
+            smile = fit_svi(q.k, q.vols, q.t_years, weights=q.vegas, start=start)
+            err = np.sqrt(np.maximum(smile.total_variance(q.k), 0.0) / q.t_years) - q.vols
+            fit = ExpiryFit(
+                expiry,
+                q.t_years,
+                q.forward,
+                int(q.k.size),
+                float(np.sqrt(np.mean(err**2)) * 100.0),
+                float(np.abs(err).max() * 100.0),
+                bool(smile.butterfly_free(grid)),
+                float(q.k.min()),
+                float(q.k.max()),
+            )
+            reason = self._invalid(smile, fit, expiry, grid, last, pending or set())
+            if not reason or reason.startswith("calendar"):
+                break  # a cold start cannot help against a neighbour's slice: the same data, the same optimum
+            self.fallbacks += start is not None
+        (self.durations_s if last is not None else self.cold_durations_s).append(time.perf_counter() - t0)
+        stamp = datetime.now(UTC)
+        if not reason:
+            self.slices = {**self.slices, expiry: Slice(smile, fit, stamp, now, names, iv.copy())}
+        elif last is not None:
+            self.rejected += 1
+            flag = f"{str(expiry)[:10]}: refit rejected ({reason}); last good slice from {last.fitted_at:%H:%M:%S}Z kept"
+            self.slices = {**self.slices, expiry: Slice(last.smile, last.fit, last.fitted_at, now, names, iv.copy(), flag)}
+        else:
+            flag = f"{str(expiry)[:10]}: first fit not validated ({reason})"
+            self.slices = {**self.slices, expiry: Slice(smile, fit, stamp, now, names, iv.copy(), flag)}
+
+    def _invalid(
+        self,
+        smile: SviSmile,
+        fit: ExpiryFit,
+        expiry: np.datetime64,
+        grid: FloatArray,
+        last: Slice | None,
+        pending: set[np.datetime64],
+    ) -> str:
+        """Why a refit is rejected ("" when it passes)."""
+        params = np.array([smile.a, smile.b, smile.rho, smile.m, smile.sigma])
+        if not np.all(np.isfinite(params)):
+            return "non-finite parameters"
+        if not smile.butterfly_free(grid):
+            return "butterfly arbitrage"
+        if fit.rmse_vol_pts > self.policy.max_rmse_vol_pts:
+            return f"RMSE {fit.rmse_vol_pts:.2f} vol pts above {self.policy.max_rmse_vol_pts:g}"
+        keys = sorted(e for e in self.slices if e not in pending)
+        before = [e for e in keys if e < expiry]
+        after = [e for e in keys if e > expiry]
+        prev = self.slices[before[-1]] if before else None
+        nxt = self.slices[after[0]] if after else None
+        p_smile, n_smile = (prev.smile if prev else None), (nxt.smile if nxt else None)
+        old = last.smile if last is not None else None
+        checks = (
+            (
+                "calendar arbitrage vs the earlier expiry",
+                _calendar_excess(prev, fit, (p_smile, smile)),
+                _calendar_excess(prev, last, (p_smile, old)),
+            ),
+            (
+                "calendar arbitrage vs the later expiry",
+                _calendar_excess(fit, nxt, (smile, n_smile)),
+                _calendar_excess(last, nxt, (old, n_smile)),
+            ),
+        )
+        for name, new_x, old_x in checks:
+            if new_x > max(old_x, 0.0) + 1e-10:
+                return f"{name}, Δw {new_x:.2e}"
+        return ""
+
+    def surface(self, chain: OptionChain) -> VolSurface:
+        """The kept slices on the chain's current forwards and times."""
+        slices = self.slices
+        if not slices:
+            raise PricingInputError(f"chain {self.currency}: no expiry with enough marks to fit a smile")
+        uniq, t_all, fwd_all = chain.expiries()
+        where = {e: i for i, e in enumerate(uniq)}
+        keys = [e for e in sorted(slices) if e in where]  # a slice whose expiry just left the chain waits for due()
+        ts = np.array([t_all[where[e]] for e in keys])
+        fwds = np.array([fwd_all[where[e]] for e in keys])
+        return VolSurface(
+            chain.underlying,
+            chain.spot,
+            np.array(keys),
+            ts,
+            fwds,
+            tuple(slices[e].smile for e in keys),
+            "svi",
+            tuple(slices[e].fit for e in keys),
+        )
+
+    def fit_times(self) -> dict[str, datetime]:
+        """Expiry (YYYY-MM-DD) -> when its slice was last fitted (UTC)."""
+        return {str(e)[:10]: s.fitted_at for e, s in sorted(self.slices.items())}
+
+    def flags(self) -> list[str]:
+        return [f"{self.currency} {s.flag}" for _, s in sorted(self.slices.items()) if s.flag]

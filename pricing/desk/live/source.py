@@ -1,0 +1,455 @@
+"""The live market source: a feed session on its own event-loop thread, immutable snapshots out.
+
+``current()`` never blocks on the network: it returns the newest published
+:class:`LiveSnapshot`. Snapshots are versioned (``snapshot_id`` counts up from 1), immutable
+(frozen, chains are copies) and carry their provenance (``source``), the venue time of their
+newest mark (``as_of``), when they were built (``created_at``) and when the feed last delivered
+marks (the age a staleness check reads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from pricing.chain import OptionChain
+from pricing.desk.live.account import AccountState, Credentials
+from pricing.desk.live.marks import ROW_HEADER, MarkBoard, chain_rows
+from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper
+from pricing.desk.live.session import CONNECTION_ERRORS, FeedSession, FeedStatus, describe
+from pricing.desk.live.spec import LiveLimits, LiveSpec, parse_spec
+from pricing.desk.market import MarketSnapshot
+from pricing.errors import DataError, PricingInputError
+from pricing.revaluation import Market
+
+
+class FeedError(DataError):
+    """The live source cannot be opened or used; the message names the endpoint and the reason."""
+
+
+class StaleMarket(DataError):
+    """A snapshot older than its source's limit: quotes from it are refused (the age is named)."""
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """One immutable version of the live market.
+
+    Attributes
+    ----------
+    snapshot_id : int
+        1 for the first snapshot of a source, +1 for each later one.
+    source : str
+        The spec's label (``deribit:wss://...`` or ``replay:FILE@SPEED``).
+    created_at : datetime
+        When this snapshot was built (UTC, this machine's clock).
+    as_of : datetime
+        Venue time of the newest mark in it (UTC).
+    chains : Mapping[str, OptionChain]
+        One chain per currency (read-only mapping of frozen chains).
+    marks_received : float
+        ``time.monotonic()`` when the feed last delivered option marks before this was built.
+    max_age_s : float
+        The source's staleness limit (seconds).
+    flags : tuple[str, ...]
+        What the reader should know (rows dropped as stale, crossed quotes blanked, a refit
+        rejected and the last good slice kept, ...).
+    market : Market or None
+        The fitted market (surfaces from :mod:`pricing.desk.live.refit`); None when the source
+        was opened with ``fit=False`` (hosts that fit the chain themselves).
+    fit_times : Mapping[str, Mapping[str, datetime]]
+        Currency -> expiry (YYYY-MM-DD) -> when that slice was last fitted (UTC).
+    """
+
+    snapshot_id: int
+    source: str
+    created_at: datetime
+    as_of: datetime
+    chains: Mapping[str, OptionChain]
+    marks_received: float
+    max_age_s: float
+    flags: tuple[str, ...] = field(default=())
+    market: Market | None = None
+    fit_times: Mapping[str, Mapping[str, datetime]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def age_s(self, now: float | None = None) -> float:
+        """Seconds since the feed last delivered marks (``now`` = ``time.monotonic()`` by default)."""
+        return max(0.0, (time.monotonic() if now is None else now) - self.marks_received)
+
+    def check_fresh(self, now: float | None = None) -> None:
+        """Raise :class:`StaleMarket` naming the age when it is beyond the source's limit."""
+        age = self.age_s(now)
+        if age > self.max_age_s:
+            raise StaleMarket(
+                f"market {self.source} is stale: no marks received for {age:.1f} s (limit {self.max_age_s:g} s); "
+                f"snapshot {self.snapshot_id} as of {self.as_of:%Y-%m-%d %H:%M:%S}Z"
+            )
+
+    def rows(self) -> list[list[Any]]:
+        """Header + one row per option of every chain, in the bundled CSV layout."""
+        out: list[list[Any]] = [list(ROW_HEADER)]
+        for chain in self.chains.values():
+            out += chain_rows(chain)
+        return out
+
+
+@dataclass(frozen=True)
+class LiveMarketSnapshot(MarketSnapshot):
+    """The desk's :class:`~pricing.desk.market.MarketSnapshot` of a live source, with the feed's clock.
+
+    ``age_s`` is the time since the feed last delivered option marks (this machine's clock), not
+    since the market's own time: a replay of an old recording is fresh while it plays, and a live
+    feed that stops sending marks goes stale while its marks' timestamps stay where they were.
+    ``max_age_s`` is the source's staleness limit, which the desk applies when its configuration
+    sets none. ``feed`` is the feed's own snapshot (chains, version, flags).
+    """
+
+    marks_received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    max_age_s: float = 0.0
+    feed: LiveSnapshot | None = None
+
+    def age_s(self, now: datetime | None = None) -> float:
+        """Seconds since the feed last delivered marks (``now`` default: the clock now, UTC)."""
+        return max(0.0, ((now or datetime.now(UTC)) - self.marks_received_at).total_seconds())
+
+    def age_text(self, now: datetime | None = None) -> str:
+        return f"no marks received for {self.age_s(now):.1f} s"
+
+
+class LiveSource:
+    """A live market: Deribit (or anything speaking its API v2), or a recording replayed on loopback.
+
+    Open it with :func:`open_live_source`; ``close()`` stops the thread and the connection.
+    """
+
+    def __init__(
+        self,
+        spec: LiveSpec,
+        limits: LiveLimits,
+        recorder: Callable[[str, str], None] | None = None,
+        policy: RefitPolicy | None = None,
+        credentials: Credentials | None = None,
+    ) -> None:
+        self.spec = spec
+        self.credentials = credentials
+        self.limits = limits
+        self._recorder = recorder
+        self.policy = policy
+        self.keepers: dict[str, SurfaceKeeper] = {}
+        self._latest: LiveSnapshot | None = None
+        self._due_left = False
+        self._publish_lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._fitter: threading.Thread | None = None
+        self._closing = False
+        self._first_fit = threading.Event()
+        #: (marks received, published) monotonic times of the last 10,000 fitted snapshots.
+        self.published: deque[tuple[float, float]] = deque(maxlen=10_000)
+        self._snapshot: LiveSnapshot | LiveMarketSnapshot | None = None
+        self._seq = 0
+        self._dirty = False
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._session: FeedSession | None = None
+        self._replay: Any = None
+        self._thread = threading.Thread(target=self._main, name=f"clearquote-feed {spec.label}", daemon=True)
+        self.url = spec.url or ""
+
+    # ------------------------------------------------------------------ other threads
+
+    def start(self) -> LiveSource:
+        """Connect and wait for the first snapshot; a failure raises :class:`FeedError` naming the endpoint."""
+        t0 = time.monotonic()
+        self._thread.start()
+        # The loop enforces connect_timeout_s on the connection; this is a backstop for a stuck handshake.
+        # A replay first indexes its file (seconds for hours of marks): that is not the endpoint's time.
+        indexing = 120.0 if self.spec.replay is not None else 0.0
+        if not self._ready.wait(self.limits.connect_timeout_s + 2.0 + indexing):
+            self.close()
+            raise FeedError(f"--market {self.spec.text}: no snapshot from {self.url} within {self.limits.connect_timeout_s:g} s")
+        if self._failure is not None:
+            self.close()
+            raise FeedError(
+                f"--market {self.spec.text}: cannot open {self.url or self.spec.label}: {describe(self._failure)} "
+                f"(after {time.monotonic() - t0:.1f} s)"
+            ) from None
+        if self.policy is not None and not self._first_fit.wait(self.limits.first_fit_timeout_s):
+            self.close()
+            raise FeedError(f"--market {self.spec.text}: the first surface fit took over {self.limits.first_fit_timeout_s:g} s")
+        return self
+
+    def current(self) -> Any:
+        """The newest snapshot (never blocks on the network).
+
+        A :class:`LiveMarketSnapshot` (the desk's snapshot type, fitted) when the source fits, else
+        the feed's :class:`LiveSnapshot` (chains only).
+        """
+        snap = self._snapshot
+        if snap is None:
+            raise FeedError(f"--market {self.spec.text}: no snapshot yet")
+        return snap
+
+    @property
+    def account(self) -> AccountState | None:
+        """Positions and collateral from the private API (None without credentials)."""
+        return self._session.account if self._session is not None and self.credentials is not None else None
+
+    @property
+    def status(self) -> FeedStatus:
+        return self._session.status if self._session is not None else FeedStatus()
+
+    def close(self) -> None:
+        """Stop the feed and the refit thread (idempotent); waits for both to end."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify_all()
+        if self._fitter is not None:
+            self._fitter.join(timeout=10.0)
+        if self._thread.is_alive():
+            session = self._session
+            if session is not None:
+                self._loop.call_soon_threadsafe(session.stop)
+            else:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10.0)
+
+    def __enter__(self) -> LiveSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ the loop thread
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._run())
+        finally:
+            self._ready.set()
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    async def _run(self) -> None:
+        if self.spec.replay is not None:
+            from pricing.desk.live.replay import ReplayServer
+
+            try:
+                self._replay = await ReplayServer.start(self.spec.replay, self.spec.speed)
+            except (OSError, DataError) as exc:
+                self._failure = exc
+                return
+            self.url = self._replay.url
+        session = FeedSession(self.url, self.spec.currencies, self.limits, self._changed, self._recorder, self.credentials)
+        self._session = session
+        try:
+            await asyncio.wait_for(session.connect_once(), self.limits.connect_timeout_s)
+        except (*CONNECTION_ERRORS, ConnectionError) as exc:
+            self._failure = exc
+            return
+        finally:
+            self._ready.set()
+        publisher = asyncio.ensure_future(self._publisher())
+        try:
+            await session.run_forever()
+        finally:
+            publisher.cancel()
+            if self._replay is not None:
+                await self._replay.close()
+
+    def _changed(self, boards: Mapping[str, MarkBoard]) -> None:
+        if self._snapshot is None:
+            self._publish()  # the first snapshot is the venue's book summary, before any notification
+        else:
+            self._dirty = True
+
+    async def _publisher(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.publish_interval_s)
+            if self._dirty:
+                self._publish()
+
+    def _publish(self) -> None:
+        """Build and swap in a new snapshot from the boards (on the loop thread)."""
+        session = self._session
+        assert session is not None
+        self._dirty = False
+        chains, flags = {}, []
+        for ccy, board in session.boards.items():
+            try:
+                chains[ccy] = board.chain()
+            except DataError as exc:
+                flags.append(str(exc))
+                continue
+            c = board.counters
+            if c.stale_rows:
+                flags.append(f"{ccy}: {c.stale_rows} options left out, their marks older than the chain's spread")
+            if c.crossed_quotes:
+                flags.append(f"{ccy}: {c.crossed_quotes} crossed bid/ask blanked")
+        if not chains:
+            return
+        snap = LiveSnapshot(
+            snapshot_id=0,
+            source=self.spec.label,
+            created_at=datetime.now(UTC),
+            as_of=max(c.as_of for c in chains.values()),
+            chains=MappingProxyType(chains),
+            marks_received=session.status.last_marks_mono,
+            max_age_s=self.limits.max_age_s,
+            flags=tuple(flags),
+        )
+        if self.policy is None:
+            self._seq += 1
+            self._snapshot = dataclasses.replace(snap, snapshot_id=self._seq)
+            return
+        with self._wake:  # the refit thread reads the newest chains; older ones are never queued
+            self._latest = snap
+            self._wake.notify_all()
+        if self._fitter is None:
+            self._fitter = threading.Thread(target=self._fit_loop, name=f"clearquote-refit {self.spec.label}", daemon=True)
+            self._fitter.start()
+        if self._first_fit.is_set():
+            self._publish_fitted(snap)  # the marks at once, on the slices there are; refits follow behind
+
+    # ------------------------------------------------------------------ the refit thread
+
+    def _fit_loop(self) -> None:
+        """Refit due expiries one at a time on the newest chains; each refit is published by the loop.
+
+        The loop thread publishes every new chain at once on the slices there are (a snapshot's
+        marks never wait for a refit); this thread only fits, and marks the source dirty so the
+        next publication carries the new slice and its fit time. The first snapshot waits for a
+        cold fit of every expiry.
+        """
+        assert self.policy is not None
+        policy = self.policy
+        done: LiveSnapshot | None = None
+        while True:
+            with self._wake:
+                if not self._closing and (self._latest is None or (self._latest is done and not self._due_left)):
+                    self._wake.wait(timeout=policy.every_s / 4)  # a new chain, or the timer's look for aged slices
+                if self._closing:
+                    return
+                latest = self._latest
+            if latest is None:
+                continue
+            if not self._first_fit.is_set():
+                for ccy, chain in latest.chains.items():
+                    self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy)).update(chain)
+                self._publish_fitted(latest)
+                done, self._due_left = latest, False
+                continue
+            work = [(ccy, e) for ccy, chain in latest.chains.items() if ccy in self.keepers for e in self.keepers[ccy].due(chain)]
+            done, self._due_left = latest, bool(work)
+            if not work:
+                continue
+            ccy, expiry = work[0]
+            self.keepers[ccy].refit(latest.chains[ccy], expiry, time.monotonic(), pending={e for c, e in work[1:] if c == ccy})
+            self._dirty = True  # the loop's publisher carries the new slice within publish_interval_s
+
+    def _publish_fitted(self, snap: LiveSnapshot) -> None:
+        with self._publish_lock:
+            self._publish_fitted_locked(snap)
+
+    def _publish_fitted_locked(self, snap: LiveSnapshot) -> None:
+        surfaces, flags, times = {}, list(snap.flags), {}
+        for ccy, chain in snap.chains.items():
+            keeper = self.keepers.get(ccy)
+            if keeper is None:
+                continue
+            try:
+                surfaces[ccy] = keeper.surface(chain)
+            except PricingInputError as exc:
+                flags.append(f"{ccy}: no surface yet ({exc})")
+                continue
+            flags += keeper.flags()
+            times[ccy] = MappingProxyType(keeper.fit_times())
+        if not surfaces:
+            return
+        self._seq += 1
+        made = datetime.now(UTC)
+        market = Market(snap.as_of, MappingProxyType(surfaces), snap.chains)
+        feed = dataclasses.replace(
+            snap, snapshot_id=self._seq, created_at=made, flags=tuple(flags), market=market, fit_times=MappingProxyType(times)
+        )
+        fit_times = {
+            (ccy, datetime.fromisoformat(day).replace(hour=8, tzinfo=UTC)): at
+            for ccy, t in times.items()
+            for day, at in t.items()
+        }
+        n = sum(len(c) for c in snap.chains.values())
+        self._snapshot = LiveMarketSnapshot(
+            market=market,
+            snapshot_id=hashlib.sha256(f"{self.spec.label}|{self._seq}|{snap.as_of.isoformat()}".encode()).hexdigest()[:16],
+            source=f"{self.spec.label} #{self._seq}",
+            created_at=made,
+            fit_times=MappingProxyType(fit_times),
+            flags=tuple(flags),
+            label=f"{','.join(snap.chains)} {snap.as_of:%Y-%m-%d %H:%M:%S}Z {n} options svi, live",
+            marks_received_at=made - timedelta(seconds=snap.age_s()),
+            max_age_s=self.limits.max_age_s,
+            feed=feed,
+        )
+        self.published.append((snap.marks_received, time.monotonic()))
+        self._first_fit.set()
+
+
+def open_live_source(
+    spec: str,
+    *,
+    as_of: datetime | None = None,
+    limits: LiveLimits | None = None,
+    recorder: Callable[[str, str], None] | None = None,
+    fit: bool = True,
+    policy: RefitPolicy | None = None,
+    credentials: Credentials | None = None,
+) -> LiveSource:
+    """Open a live market source and wait for its first snapshot.
+
+    Parameters
+    ----------
+    spec : str
+        ``deribit``, ``deribit-test``, ``deribit:ws[s]://HOST:PORT/PATH`` or ``replay:FILE[@SPEED]``
+        (:mod:`pricing.desk.live.spec`).
+    as_of : datetime, optional
+        Must be None: a live market carries its own time (the venue's mark timestamps).
+    limits : LiveLimits, optional
+        Timeouts, staleness, heartbeat, backoff and rate limits (defaults in :class:`LiveLimits`).
+    recorder : callable, optional
+        Called on the loop thread with ``("in" | "out", frame text)`` for every frame.
+    fit : bool
+        Keep a fitted surface per currency on a refit thread (default); False for hosts that
+        only need the chains (``clearquote quote`` fits the rows it is given).
+    policy : RefitPolicy, optional
+        When expiries are refitted and when a refit is accepted (defaults in :class:`RefitPolicy`).
+    credentials : Credentials, optional
+        The account's API key (:func:`pricing.desk.live.account.load_credentials`): positions and
+        collateral then come with the market (``LiveSource.account``).
+
+    Returns
+    -------
+    LiveSource
+        Started; ``current()`` has a snapshot (fitted, with ``fit``).
+
+    Raises
+    ------
+    PricingInputError
+        A malformed spec, or ``as_of`` given.
+    FeedError
+        The endpoint cannot be reached or does not answer as Deribit's API v2 within
+        ``limits.connect_timeout_s`` (the message names it and the reason).
+    """
+    if as_of is not None:
+        raise PricingInputError("--as-of: a live market carries its own time (the venue's mark timestamps); leave it out")
+    chosen = (policy or RefitPolicy()) if fit else None
+    return LiveSource(parse_spec(spec), limits or LiveLimits(), recorder, chosen, credentials).start()
