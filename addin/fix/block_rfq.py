@@ -79,10 +79,18 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
         raise BookError(f"block RFQ, field amount: {data['amount']!r} is not a number") from None
     if not (math.isfinite(amount) and amount > 0):
         raise BookError("block RFQ, field amount: must be > 0")
+    from pricing.desk.admission import admit
+
+    listed = desk.market.current()[0].market
+    for i, (name, _) in enumerate(legs):  # only what the venue lists, one instrument per leg
+        if (why := admit(name, listed.chains, listed.as_of, f"block RFQ, legs[{i}].instrument_name")) is not None:
+            raise BookError(why.text)
     row = {"legs": ";".join(f"{n}:{r:g}" for n, r in legs), "side": "two-way", "quantity": amount}
     batch, table, market_label, _ = desk.quote([row], ["block RFQ"])
     if batch.reasons[0] is not None:
         raise BookError(batch.reasons[0])
+    if table.refusals and table.refusals[0] is not None:  # price sanity: never a quote outside the bounds
+        raise BookError(table.refusals[0])
     bundle, _ = desk.market.current()
     market = bundle.market
     trade = batch.trades.legs

@@ -73,6 +73,7 @@ class Desk:
     _filled: Portfolio | None = None
     _basis: QuoteBasis | None = None
     _basis_key: tuple[Any, ...] = ()
+    _greeks: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -93,6 +94,41 @@ class Desk:
         part = from_contracts([_contract(str(n), "inverse") for n, _ in legs], [float(q) for _, q in legs])
         with self._lock:
             self._filled = part if self._filled is None else concat([self._filled, part])
+
+    def check_fill(self, legs: list[list[Any]]) -> None:
+        """Raise if these legs could not join the book (called before a fill is journaled)."""
+        from pricing.xva.rfq import _contract
+
+        for n, q in legs:
+            _contract(str(n), "inverse")
+            if not math.isfinite(float(q)):
+                raise ValueError(f"leg {n}: quantity {q!r}")
+
+    def market_key(self) -> str:
+        """The content key of the market now (it changes when a market file changes)."""
+        with self._lock:
+            return str(self.market.current()[0].key)
+
+    def book_greeks(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The book's net delta (coins) and vega (USD per 1.00 vol) per underlying, cached per market and fills."""
+        with self._lock:
+            bundle, _ = self.market.current()
+            key = (bundle.key, 0 if self._filled is None else len(self._filled))
+            if self._greeks is None or self._greeks[0] != key:
+                self._greeks = (key, self.greeks(self.book, bundle.market))
+            return self._greeks[1]
+
+    @staticmethod
+    def greeks(legs: Portfolio, market: Any) -> tuple[dict[str, float], dict[str, float]]:
+        """Net delta (coins) and vega (USD per 1.00 vol) per underlying of positions."""
+        from pricing.revaluation import position_state
+
+        if len(legs) == 0:
+            return {}, {}
+        st = position_state(legs, market)
+        delta = {u: float(st.delta_coin[legs.underlying == u].sum()) for u in legs.underlyings}
+        vega = {u: float(st.vega_usd[legs.underlying == u].sum()) for u in legs.underlyings}
+        return delta, vega
 
     @property
     def book(self) -> Portfolio:

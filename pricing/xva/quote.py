@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from pricing._typing import ArrayLike, FloatArray
+from pricing.desk.sanity import leg_bounds, quote_refusals, structure_bounds
 from pricing.errors import PricingInputError, parse_choice
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import MarginBasis, MarginModel, TradeLegs, margin_basis, sequential_margins, trade_margins
@@ -787,6 +788,9 @@ class QuoteTable:
     spread: FloatArray
     bid: dict[str, FloatArray]
     ask: dict[str, FloatArray]
+    #: Per trade, why its prices must not leave the desk (:mod:`pricing.desk.sanity`); its bid
+    #: and ask are NaN then. Empty: none refused.
+    refusals: tuple[str | None, ...] = ()
 
     @staticmethod
     def empty(rows: np.ndarray) -> QuoteTable:
@@ -809,6 +813,8 @@ class QuoteTable:
         for t in range(len(self.names)):
             row: dict[str, Any] = {"trade": self.names[t], "side": self.sides[t], "rfq": int(self.rows[t]) + 1}
             row.update({k: v[t] for k, v in cols.items()})
+            if self.refusals and self.refusals[t] is not None:
+                row["refused"] = self.refusals[t]
             for label in ("bid", "ask"):
                 if math.isnan(row[f"{label}_price"]):
                     del row[f"{label}_price"]
@@ -865,7 +871,32 @@ def quote_rfqs(batch: RfqBatch, basis: QuoteBasis, p: QuoteParams | None = None,
     quoted_ask = np.array([s != "sell" for s in batch.sides])
     sides.bid["price"] = np.where(quoted_bid, sides.bid["price"], np.nan)
     sides.ask["price"] = np.where(quoted_ask, sides.ask["price"], np.nan)
-    return QuoteTable(batch.rows, trades.names(), batch.sides, sides.base, sides.spread, sides.bid, sides.ask)
+    names = trades.names()
+    # Price sanity is an invariant of every quote leaving the desk (FIX, Block RFQ, CLI, CQ_RFQ).
+    refusals = sane_or_refused(trades, unit_state, p, sides.bid["price"], sides.ask["price"], names)
+    insane = np.array([r is not None for r in refusals])
+    sides.bid["price"] = np.where(insane, np.nan, sides.bid["price"])
+    sides.ask["price"] = np.where(insane, np.nan, sides.ask["price"])
+    return QuoteTable(batch.rows, names, batch.sides, sides.base, sides.spread, sides.bid, sides.ask, tuple(refusals))
+
+
+def sane_or_refused(
+    trades: TradeLegs, unit_state: PositionState, p: QuoteParams, bid: FloatArray, ask: FloatArray, names: tuple[str, ...]
+) -> list[str | None]:
+    """Per trade, why its bid/ask breaks the no-arbitrage bounds (:mod:`pricing.desk.sanity`), or None.
+
+    The bounds use the premium's own discounting (:func:`leg_premiums`: coin-settled legs
+    undiscounted, USD-settled at SOFR from expiry).
+    """
+    legs = trades.legs
+    sofr = latest_sofr() if p.sofr is None else p.sofr
+    df = np.where(legs.inverse, 1.0, np.exp(-sofr * unit_state.t_years * 365.0 / 360.0))
+    is_option = legs.kind == OPTION
+    lo, hi = leg_bounds(is_option, legs.cp, unit_state.forward, legs.strike, df, legs.units)
+    t_lo, t_hi = structure_bounds(lo, hi, trades.starts)
+    bought = np.where(is_option, legs.units > 0, False)
+    long_options = np.logical_and.reduceat(bought, trades.starts[:-1])
+    return quote_refusals(bid, ask, t_lo, t_hi, long_options, names)
 
 
 def quote_book(

@@ -1,0 +1,103 @@
+"""Price sanity: every quote leaving the desk lies within no-arbitrage bounds.
+
+Per unit of underlying, an option's value is at least 0 and at most what it can pay: a call
+at most the discounted forward, a put at most the discounted strike (Hull, *Options, Futures,
+and Other Derivatives*, 10th ed., §11.3, the upper and lower bounds, written on the forward as
+Black-76 does). A structure's price lies within the sum of its legs' bounds: a leg bought adds
+[0, U], a leg sold [-U, 0]. A quote whose bid or ask falls outside, is not finite, whose bid is
+not below its ask, or that prices a structure of bought options (a positive cost) at zero or
+less is refused with the reason, never sent.
+
+Futures and perpetual legs have no premium bound here (a future costs nothing to enter); a
+structure holding one is bounded by its option legs only on the side they bound.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pricing._typing import FloatArray
+
+
+def leg_bounds(
+    is_option: np.ndarray, cp: FloatArray, forward: FloatArray, strike: FloatArray, df: FloatArray, units: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Lower and upper value of each leg, USD, for its signed ``units`` (contracts x multiplier).
+
+    Parameters
+    ----------
+    is_option : bool array
+        False for futures and perpetuals (unbounded here).
+    cp : array
+        +1 call, -1 put (options).
+    forward, strike : array
+        USD per unit of underlying.
+    df : array
+        Discount factor from expiry to the premium date (1 for coin-settled premiums).
+    units : array
+        Signed units held when the structure is bought.
+
+    Returns
+    -------
+    (lo, hi) : arrays
+        USD. Notes: per unit a call lies in [0, df F] and a put in [0, df K]; a leg of ``u`` units
+        spans [min(0, u U), max(0, u U)]; a future leg spans (-inf, inf).
+    """
+    upper = df * np.where(cp > 0, forward, strike) * units
+    lo = np.where(is_option, np.minimum(upper, 0.0), -np.inf)
+    hi = np.where(is_option, np.maximum(upper, 0.0), np.inf)
+    return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+
+
+def structure_bounds(lo: FloatArray, hi: FloatArray, starts: np.ndarray) -> tuple[FloatArray, FloatArray]:
+    """Per trade, the sum of its legs' bounds (legs of trade t are ``starts[t]:starts[t+1]``)."""
+    first = starts[:-1]
+    with np.errstate(invalid="ignore"):
+        return np.add.reduceat(lo, first), np.add.reduceat(hi, first)
+
+
+def quote_refusals(
+    bid: FloatArray, ask: FloatArray, lo: FloatArray, hi: FloatArray, long_options: np.ndarray, names: tuple[str, ...]
+) -> list[str | None]:
+    """Why each trade's quote must not leave the desk (None: it may), prices USD for the whole quantity.
+
+    Parameters
+    ----------
+    bid, ask : arrays
+        NaN on a side not quoted.
+    lo, hi : arrays
+        The structure's bounds (:func:`structure_bounds`).
+    long_options : bool array
+        The structure is bought options only: a price of zero or less is nonsense.
+    names : tuple of str
+        Trade names for the message.
+
+    Returns
+    -------
+    list of str or None
+    """
+    quoted_bid, quoted_ask = ~np.isnan(bid), ~np.isnan(ask)
+    with np.errstate(invalid="ignore"):
+        bad_bid = quoted_bid & (~np.isfinite(bid) | (long_options & (bid <= 0)) | (bid < lo) | (bid > hi))
+        bad_ask = quoted_ask & (~np.isfinite(ask) | (long_options & (ask <= 0)) | (ask < lo) | (ask > hi))
+        crossed = quoted_bid & quoted_ask & ~(bid < ask)
+    out: list[str | None] = [None] * bid.size
+    # Messages are built for the refused trades only: the check itself is vectorised.
+    for t in np.flatnonzero(bad_bid | bad_ask | crossed).tolist():
+        why = [
+            _why(label, float(px[t]), float(lo[t]), float(hi[t]), bool(long_options[t]))
+            for label, px, bad in (("bid", bid, bad_bid), ("ask", ask, bad_ask))
+            if bad[t]
+        ]
+        if crossed[t]:
+            why.append(f"bid {bid[t]:.2f} is not below ask {ask[t]:.2f}")
+        out[t] = f"{names[t]}: price sanity: " + "; ".join(why)
+    return out
+
+
+def _why(label: str, px: float, lo: float, hi: float, long_options: bool) -> str:
+    if not np.isfinite(px):
+        return f"{label} {px} is not a price"
+    if long_options and px <= 0:
+        return f"{label} {px:.2f} USD: bought options are worth more than 0"
+    return f"{label} {px:.2f} USD is outside the no-arbitrage bounds [{lo:.2f}, {hi:.2f}]"
