@@ -28,8 +28,8 @@ def _books(folder: Path, n: int) -> list[str]:
 
 
 def _recalc_all(books: list[str], client: Any) -> None:
+    from addin.cli.cluster import run_tasks
     from addin.cli.workbook import _recalc_task
-    from addin.cluster import run_tasks
 
     out = run_tasks(client, _recalc_task, books, None, False, "libreoffice", label="book")
     assert all(r[2] is None for r in out)
@@ -43,7 +43,7 @@ def _universe(client: Any, inputs: tuple[Any, ...]) -> None:
 
 
 def run_bench_cluster(n_books: int = 200) -> int:
-    from addin.cluster import cluster
+    from addin.cli.cluster import cluster
     from bench.rfq import _inputs
     from pricing.margin.addons import AddOnParams
     from udfs.margin import portfolio_arg

@@ -301,6 +301,77 @@ def load_bundled_chain(underlying: str = "BTC", as_of: str = "2026-08-21") -> Op
     return load_chain_csv(chain_file(underlying, as_of))
 
 
+def book_summary_rows(
+    payload: str | bytes | Mapping[str, Any] | Sequence[Any], source: str = "JSON", *, as_of: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Deribit ``public/get_book_summary_by_currency`` (kind=option) entries as chain rows.
+
+    The one reader of that JSON: :func:`load_book_summary_json` and the desk's file and live
+    sources (:mod:`pricing.desk.market`) all go through it.
+
+    Parameters
+    ----------
+    payload : str, bytes, mapping or sequence
+        The JSON text or its parsed form: the JSON-RPC envelope ``{"result": [...]}`` or the bare list.
+    source : str
+        How the payload is named in error messages.
+    as_of : datetime, optional
+        The snapshot time of entries without ``creation_timestamp`` (timezone-aware); without it
+        such an entry is refused.
+
+    Returns
+    -------
+    list of dict
+        One row per entry with the columns of ``CSV_COLUMNS`` (+ ``bid_price``, ``ask_price``,
+        ``open_interest``), as :func:`chains_from_rows` reads them.
+
+    Notes
+    -----
+    Field meanings: Deribit API v2, ``public/get_book_summary_by_currency``. Prices are in coin,
+    ``mark_iv`` in percent, ``creation_timestamp`` in ms since the epoch. The spot index is
+    ``estimated_delivery_price`` when present, else the row's ``underlying_price``; a zero or
+    missing bid/ask is no quote.
+    """
+    try:
+        data = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{source}: not JSON ({exc})") from None
+    entries = data.get("result") if isinstance(data, Mapping) else data
+    if not isinstance(entries, Sequence) or isinstance(entries, (str, bytes)) or not entries:
+        raise DataError(f"{source}: expected a non-empty list of book summaries (or {{'result': [...]}})")
+    rows: list[dict[str, Any]] = []
+    for i, e in enumerate(entries):
+        if not isinstance(e, Mapping):
+            raise DataError(f"{source}, entry {i}: not an object")
+        for key in ("instrument_name", "mark_iv", "mark_price", "underlying_price"):
+            if e.get(key) is None:
+                raise DataError(f"{source}, entry {i}, field {key}: missing")
+        ms = e.get("creation_timestamp")
+        if ms is not None:
+            try:
+                stamp = datetime.fromtimestamp(float(ms) / 1000.0, tz=UTC)
+            except (TypeError, ValueError, OverflowError, OSError):
+                raise DataError(f"{source}, entry {i}, field creation_timestamp: {ms!r} is not ms since the epoch") from None
+        elif as_of is not None:
+            stamp = as_of
+        else:
+            raise DataError(f"{source}, entry {i}, field creation_timestamp: missing (and no as-of time was given)")
+        rows.append(
+            {
+                "timestamp": stamp.isoformat(),
+                "instrument_name": e["instrument_name"],
+                "mark_iv": e["mark_iv"],
+                "mark_price": e["mark_price"],
+                "underlying_price": e["underlying_price"],
+                "index_price": e.get("estimated_delivery_price", e["underlying_price"]),
+                "bid_price": e.get("bid_price") or "",
+                "ask_price": e.get("ask_price") or "",
+                "open_interest": e.get("open_interest") or "",
+            }
+        )
+    return rows
+
+
 def load_book_summary_json(
     payload: str | bytes | Mapping[str, Any] | Sequence[Mapping[str, Any]], source: str = "JSON"
 ) -> OptionChain:
@@ -310,7 +381,7 @@ def load_book_summary_json(
     Each entry needs ``instrument_name``, ``mark_iv`` (percent), ``mark_price`` (coin),
     ``underlying_price`` and ``creation_timestamp`` (ms since epoch); ``bid_price``,
     ``ask_price``, ``open_interest`` are optional. The spot index is taken from
-    ``estimated_delivery_price`` when present, else from the nearest forward.
+    ``estimated_delivery_price`` when present, else from the row's forward.
 
     Parameters
     ----------
@@ -326,20 +397,9 @@ def load_book_summary_json(
     Notes
     -----
     Field meanings: Deribit API v2, ``public/get_book_summary_by_currency``. Prices are in coin.
+    Rows from :func:`book_summary_rows`; one underlying per payload (the API is per currency).
     """
-    data = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
-    entries = data.get("result") if isinstance(data, Mapping) else data
-    if not isinstance(entries, Sequence) or not entries:
-        raise DataError(f"{source}: expected a non-empty list of book summaries (or {{'result': [...]}})")
-    rows = []
-    for i, entry in enumerate(entries):
-        for key in ("instrument_name", "mark_iv", "mark_price", "underlying_price", "creation_timestamp"):
-            if key not in entry:
-                raise DataError(f"{source}, entry {i}, field {key}: missing")
-        row = dict(entry)
-        row.setdefault("index_price", entry.get("estimated_delivery_price", entry["underlying_price"]))
-        rows.append((i, row))
-    stamps = [float(r["creation_timestamp"]) for _, r in rows]
-    as_of = datetime.fromtimestamp(max(stamps) / 1000.0, tz=UTC)
-    underlying = str(rows[0][1]["instrument_name"]).split("-")[0].upper()
-    return _build(underlying, as_of, rows, source)
+    chains = chains_from_rows(book_summary_rows(payload, source), source)
+    if len(chains) != 1:
+        raise DataError(f"{source}: one currency per payload, got {', '.join(chains)}")
+    return next(iter(chains.values()))

@@ -7,6 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from pricing.desk.book import Book
+from pricing.desk.market import FixedSource
+from pricing.desk.request import requests_from_rows
+from pricing.desk.service import Desk
 from pricing.errors import DataError, PricingInputError
 from pricing.xva.adjustments import (
     ccp_default_params,
@@ -18,8 +22,7 @@ from pricing.xva.adjustments import (
     mva_vm_batch,
     saccr_option,
 )
-from pricing.xva.quote import QuoteBasis, QuoteTable, all_in_price, quote_rfqs
-from pricing.xva.rfq import parse_rfqs
+from pricing.xva.quote import QuoteTable, all_in_price
 from udfs.args import CP
 from udfs.catalogue import excel_function
 from udfs.excel import (
@@ -41,7 +44,7 @@ from udfs.excel import (
 )
 from udfs.excel import params as name_values
 from udfs.margin import PORTFOLIO_DOC, portfolio_arg
-from udfs.market import MARGIN_HELP, RFQ_HELP, addons_arg, market_arg, model_arg, quote_params_arg, table_rows
+from udfs.market import RFQ_HELP, desk_config, market_arg, model_arg, table_rows
 from udfs.store import STORE
 
 XVA = "clearquote xva"
@@ -425,30 +428,27 @@ def rfq_rows(
     down (a batch split in blocks names each refused row as the whole table would)."""
     bundle = market_arg(market)
     values = name_values(params, "params", RFQ_HELP)
-    model = model_arg(values.get("model"), values, bundle)
-    qp = quote_params_arg(values)
-    accept = scalar_bool(values.get("accept"), "accept", default=False)
+    config = desk_config(values)
+    model_arg(values.get("model"), values, bundle)  # a bad margin parameter fails the call, trades or none
     view = scalar_choice(values.get("columns"), "columns", RFQ_VIEWS, default="summary")
     book, pkey = portfolio_arg(portfolio)
     t = table(rfqs, "rfqs", any_of=(("instrument", "instrument_name", "legs"),), positional=("instrument", "side", "quantity"))
     rows = table_rows(t)
     cell_errors = [first_error(t.rows[i]) for i in range(len(rows))]
     labels = [f"{t.name}, row {t.row_numbers[i] + row_offset}" for i in range(len(rows))]
-    batch = parse_rfqs(
+    requests = requests_from_rows(
         [None if e is not None else r for r, e in zip(rows, cell_errors)],
-        bundle.market,
         labels,
         refused=[None if e is None else f"{labels[i]}: {e.reason or e}" for i, e in enumerate(cell_errors)],
     )
+    # One desk book per (portfolio, market, margin configuration): its basis is built once and
+    # shared by every formula that quotes against it.
+    desk_book = STORE.get("RFQ_BOOK", content_key("rfq-book", pkey, bundle.key, config.margin_key), lambda: Book(book))
+    answer = Desk(FixedSource(bundle.snapshot), desk_book, config).quote(requests)
     columns = RFQ_SIDE_COLUMNS if view == "sides" else RFQ_COLUMNS
-    out: list[list[Any]] = [[XlError("#VALUE!", why)] * len(columns) if why else [] for why in batch.reasons]
-    if batch.trades.count:
-        margin_values = sorted((k, v) for k, v in values.items() if k in MARGIN_HELP or k == "model")
-        key = content_key("rfq-basis", pkey, bundle.key, margin_values)
-        basis = STORE.get(
-            "RFQ_BASIS", key, lambda: QuoteBasis.build(book, bundle.market, model, addons_arg(values), batch.trades.legs)
-        )
-        for row, cells in zip(batch.rows.tolist(), _rfq_cells(quote_rfqs(batch, basis, qp, accept=accept), view)):
+    out: list[list[Any]] = [[XlError("#VALUE!", why.text)] * len(columns) if why else [] for why in answer.refusals]
+    if answer.batch.trades.count:
+        for row, cells in zip(answer.batch.rows.tolist(), _rfq_cells(answer.table, view)):
             out[row] = cells
     return titled(headers, columns, out, default=True)
 

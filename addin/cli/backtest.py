@@ -48,36 +48,30 @@ def cmd_backtest(
     pars = read_table(Path(params))[1:] if params else []
     if output and Path(output).suffix.lower() != ".xlsx":
         raise BookError(f"{Path(output).name}: the report must be .xlsx")
-    mkt, source = qc.market_value(market, as_of)
-
     from pricing.errors import PricingInputError
     from pricing.margin.backtest import backtest
-    from udfs.excel import InputError
-    from udfs.excel import params as name_values
-    from udfs.margin import portfolio_arg
-    from udfs.market import make_market, model_arg
-    from udfs.xva import RFQ_HELP
 
+    snap, config, portfolio = qc.desk_inputs(market, as_of, pars, book)
+    source = snap.source
     try:
-        bundle = make_market(mkt)
-        portfolio, _ = portfolio_arg(book)
-        values = name_values(pars, "params", RFQ_HELP) if pars else {}
         for name in names:
-            model_arg(name, values, bundle)  # every model's parameters checked before any runs
+            qc.model_named(config, name, snap)  # every model's parameters checked before any runs
         if scheduler is not None or workers is not None:
-            from addin.cluster import cluster
+            from addin.cli.cluster import cluster
 
             with cluster(scheduler, workers) as client:
-                results = [_backtest_on(client, name, portfolio, bundle, values, book, mkt, pars, overlapping) for name in names]
+                results = [
+                    _backtest_on(client, name, portfolio, snap, config, book, market, as_of, pars, overlapping) for name in names
+                ]
         else:
             results = []
             for name in names:
-                model = model_arg(name, values, bundle)
+                model = qc.model_named(config, name, snap)
                 with progress_bar(f"backtest {name}", quiet, unit="date", min_total=1) as (on_plan, step):
                     results.append(
-                        backtest(portfolio, bundle.market, model, overlapping=overlapping, progress=step, on_total=on_plan)
+                        backtest(portfolio, snap.market, model, overlapping=overlapping, progress=step, on_total=on_plan)
                     )
-    except (InputError, PricingInputError) as exc:
+    except PricingInputError as exc:
         raise BookError(str(exc)) from None
     summaries = [r.summary() for r in results]
     if as_json:
@@ -99,22 +93,23 @@ def _backtest_on(
     client: Any,
     name: str,
     portfolio: Any,
-    bundle: Any,
-    values: dict[str, Any],
+    snap: Any,
+    config: Any,
     book: list[list[Any]],
-    mkt: Any,
+    market: str,
+    as_of: str | None,
     pars: list[list[Any]],
     overlapping: bool,
 ) -> Any:
     """One model's backtest on the cluster: a VaR or hybrid model as blocks of dates (the plan: the
     book, its state and the scenario library, built here once and scattered); a venue replica whole."""
-    from addin.cluster import run_tasks
+    from addin.cli import quote as qc
+    from addin.cli.cluster import run_tasks
     from pricing.margin.backtest import dated_plan, dated_result
-    from udfs.market import model_arg
 
-    plan = dated_plan(portfolio, bundle.market, model_arg(name, values, bundle), overlapping=overlapping)
+    plan = dated_plan(portfolio, snap.market, qc.model_named(config, name, snap), overlapping=overlapping)
     if plan is None:
-        return run_tasks(client, _backtest_task, [name], book, mkt, pars, overlapping, label=f"backtest-{name}")[0]
+        return run_tasks(client, _backtest_task, [name], book, market, as_of, pars, overlapping, label=f"backtest-{name}")[0]
     return dated_result(plan, run_tasks(client, _dated_block, plan.blocks(), plan, label=f"backtest-{name}-dates"))
 
 
@@ -124,17 +119,15 @@ def _dated_block(span: tuple[int, int], plan: Any) -> Any:
     return dated_block(plan, *span)
 
 
-def _backtest_task(name: str, book: list[list[Any]], market: Any, pars: list[list[Any]], overlapping: bool) -> Any:
+def _backtest_task(
+    name: str, book: list[list[Any]], market: str, as_of: str | None, pars: list[list[Any]], overlapping: bool
+) -> Any:
     """A venue replica's backtest on a worker, whole (its revaluation is per date already)."""
+    from addin.cli import quote as qc
     from pricing.margin.backtest import backtest
-    from udfs.excel import params as name_values
-    from udfs.margin import portfolio_arg
-    from udfs.market import make_market, model_arg
-    from udfs.xva import RFQ_HELP
 
-    bundle = make_market(market)
-    values = name_values(pars, "params", RFQ_HELP) if pars else {}
-    return backtest(portfolio_arg(book)[0], bundle.market, model_arg(name, values, bundle), overlapping=overlapping)
+    snap, config, portfolio = qc.desk_inputs(market, as_of, pars, book)
+    return backtest(portfolio, snap.market, qc.model_named(config, name, snap), overlapping=overlapping)
 
 
 def _report(results: list[Any], summaries: list[dict[str, Any]], path: str) -> None:

@@ -9,23 +9,20 @@ rows once below it with their reasons.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from addin.cli.output import table_text
 from addin.headless.values import BookError
+from pricing.errors import PricingInputError
 
 #: Deribit's option price tick in USD terms is not fixed (it is quoted in coin); quotes here are
 #: in USD and shown to the cent, which is the venue's USD display precision.
 USD_DECIMALS = 2
 RFQ_INSTRUMENT = ("instrument", "instrument_name", "legs")
 RFQ_SIZE = ("quantity", "notional_usd")
-BOOK_COLUMNS = ("timestamp", "instrument_name", "mark_iv", "mark_price", "underlying_price", "index_price")
 
 
 def check_rfq_header(table: list[list[Any]], source: str) -> None:
@@ -40,133 +37,106 @@ def check_rfq_header(table: list[list[Any]], source: str) -> None:
         raise BookError(f"{source}: the header row needs {' and '.join(missing)}; it has {', '.join(map(str, table[0]))}")
 
 
-def market_value(spec: str, as_of: str | None) -> tuple[Any, str]:
-    """(what ``CQ_RFQ`` takes as ``market``, the provenance text of the source).
+def open_desk(market: str, as_of: str | None, params: list[list[Any]] | None, book: list[list[Any]] | None) -> Any:
+    """The desk service of the command's files (each checked, naming the file and its first bad row).
 
-    ``spec`` is ``bundled`` / ``bundled:DATE`` or a file: a Deribit chain CSV (the bundled
-    layout) or a ``public/get_book_summary_by_currency`` JSON snapshot. The file is parsed and
-    checked here, so a file that is not a chain fails with its name and first bad row before
-    anything else runs.
+    ``market`` is ``bundled[:DATE]``, a Deribit chain CSV or a ``get_book_summary_by_currency``
+    JSON (:func:`pricing.desk.open_market`); ``params`` the params file's name/value rows;
+    ``book`` the positions table (None: an empty book).
     """
-    if spec.strip().lower().startswith("bundled"):
-        return spec.strip(), spec.strip()
-    path = Path(spec)
-    if not path.is_file():
-        raise BookError(f"--market: {spec!r} is neither 'bundled[:YYYY-MM-DD]' nor an existing file")
-    raw = path.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()[:12]
-    if path.suffix.lower() == ".json":
-        rows = _json_rows(raw, path.name, as_of)
-    elif path.suffix.lower() == ".csv":
-        rows = _csv_rows(raw, path.name, as_of)
-    else:
-        raise BookError(f"--market {path.name}: give a Deribit chain .csv or a get_book_summary_by_currency .json")
-    from pricing.chain import chains_from_rows
-    from pricing.errors import DataError, PricingInputError
+    from pricing.desk import Book, Desk, DeskConfig, open_market, params_from_rows
 
     try:
-        chains_from_rows([dict(zip(rows[0], r)) for r in rows[1:]], path.name)
-    except (DataError, PricingInputError) as exc:
-        raise BookError(f"--market: {exc}") from None
-    return rows, f"{path.name} sha256:{digest}"
+        config = DeskConfig.from_mapping(params_from_rows(params), ignore=("columns",))
+        positions = Book.from_table(book, "portfolio") if book else Book.empty()
+        return Desk(open_market(market, as_of=as_of), positions, config)
+    except PricingInputError as exc:
+        raise BookError(str(exc)) from None
 
 
-def _csv_rows(raw: bytes, name: str, as_of: str | None) -> list[list[Any]]:
-    rows = [r for r in csv.reader(raw.decode("utf-8-sig").splitlines()) if any(c.strip() for c in r)]
-    if len(rows) < 2:
-        raise BookError(f"--market {name}: needs a header row and at least one option row")
-    header = [c.strip() for c in rows[0]]
-    missing = [c for c in BOOK_COLUMNS if c != "timestamp" and c not in header]
-    if missing:
-        raise BookError(
-            f"--market {name}: not a Deribit chain: missing column(s) {', '.join(missing)}; it has {', '.join(header)}"
-        )
-    if "timestamp" not in header:
-        stamp = _as_of(as_of, name)
-        header.append("timestamp")
-        rows = [header] + [[*r, stamp] for r in rows[1:]]
-    else:
-        rows[0] = header
-    return rows
-
-
-def _json_rows(raw: bytes, name: str, as_of: str | None) -> list[list[Any]]:
+def desk_inputs(market: str, as_of: str | None, params: list[list[Any]] | None, book: list[list[Any]] | None) -> Any:
+    """(snapshot, configuration, portfolio) of a command's files, as :func:`open_desk` reads them."""
+    desk = open_desk(market, as_of, params, book)
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BookError(f"--market {name}: not JSON ({exc})") from None
-    entries = data.get("result") if isinstance(data, dict) else data
-    if not isinstance(entries, list) or not entries:
-        raise BookError(f"--market {name}: expected a non-empty list of book summaries (or {{'result': [...]}})")
-    out: list[list[Any]] = [[*BOOK_COLUMNS, "bid_price", "ask_price", "open_interest"]]
-    for i, e in enumerate(entries):
-        if not isinstance(e, dict):
-            raise BookError(f"--market {name}, entry {i}: not an object")
-        for key in ("instrument_name", "mark_iv", "mark_price", "underlying_price"):
-            if e.get(key) is None:
-                raise BookError(f"--market {name}, entry {i}, field {key}: missing")
-        ms = e.get("creation_timestamp")
-        stamp = datetime.fromtimestamp(float(ms) / 1000.0, tz=UTC).isoformat() if ms is not None else _as_of(as_of, name)
-        index = e.get("estimated_delivery_price", e["underlying_price"])
-        out.append(
-            [
-                stamp,
-                e["instrument_name"],
-                e["mark_iv"],
-                e["mark_price"],
-                e["underlying_price"],
-                index,
-                e.get("bid_price") or "",
-                e.get("ask_price") or "",
-                e.get("open_interest") or "",
-            ]
-        )
-    return out
+        return desk.snapshot(), desk.config, desk.book.positions
+    except PricingInputError as exc:
+        raise BookError(str(exc)) from None
 
 
-def _as_of(as_of: str | None, name: str) -> str:
-    if not as_of:
-        raise BookError(f"--market {name}: the file has no timestamps; give --as-of YYYY-MM-DDTHH:MM (UTC)")
+def model_named(config: Any, name: str, snap: Any) -> Any:
+    """The margin model ``name`` under the configuration's parameters, on the snapshot's history."""
+    import dataclasses
+
     try:
-        stamp = datetime.fromisoformat(as_of)
-    except ValueError:
-        raise BookError(f"--as-of: {as_of!r} is not an ISO date/time (YYYY-MM-DDTHH:MM, UTC)") from None
-    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).isoformat()
+        return dataclasses.replace(config, model=name).margin_model(snap.histories, snap.dvols, tuple(snap.market.surfaces))
+    except PricingInputError as exc:
+        raise BookError(str(exc)) from None
 
 
-def provenance(market: Any, source: str, params: list[list[Any]] | None) -> str:
-    """One line: market source, as-of, margin model, funding rate, venue capital preset, kernel path."""
+def provenance(desk: Any) -> str:
+    """One line: market source and snapshot, as-of, margin model, funding rate, venue capital preset, kernels."""
     from pricing import accel
-    from udfs.excel import params as name_values
-    from udfs.market import make_market, quote_params_arg
-    from udfs.xva import RFQ_HELP
 
-    bundle = make_market(market)
-    values = name_values(params, "params", RFQ_HELP) if params else {}
-    model = str(values.get("model") or "hvar")
-    qp = quote_params_arg(values)
-    funding = qp.funding_rate
+    snap = desk.snapshot()
+    qp = desk.config.quote
     if qp.venue == "qccp":
         venue = f"venue qccp (trade exposure RW {100 * qp.risk_weight:g}%, no CVA capital)"
     else:
         venue = f"venue non_qccp (RW {100 * qp.counterparty_risk_weight:g}% + BA-CVA at {100 * qp.cva_risk_weight:g}%)"
     return (
-        f"market {source} as of {bundle.market.as_of:%Y-%m-%d %H:%M}Z ({bundle.label}); model {model}; "
-        f"funding rate {100 * funding:.3f}% (SOFR + spread, ACT/360); {venue}, crypto as SCO60 Group {qp.sco60_group}; "
-        f"kernels {accel.backend()}"
+        f"market {snap.source} as of {snap.as_of:%Y-%m-%d %H:%M}Z ({snap.label}; snapshot {snap.snapshot_id}); "
+        f"model {desk.config.model}; funding rate {100 * qp.funding_rate:.3f}% (SOFR + spread, ACT/360); {venue}, "
+        f"crypto as SCO60 Group {qp.sco60_group}; kernels {accel.backend()}"
     )
 
 
-def trader_table(table: list[list[Any]], result: list[list[Any]]) -> tuple[list[list[Any]], list[str]]:
+#: The quote columns the command prints: both ΔIM sides and each side's XVA.
+QUOTE_COLUMNS = (
+    "base",
+    "delta_im_bid",
+    "delta_im_ask",
+    *(f"bid_{k}" for k in ("fva", "kva", "mva", "ccva", "spread")),
+    *(f"ask_{k}" for k in ("fva", "kva", "mva", "ccva", "spread")),
+    "bid",
+    "ask",
+)
+
+
+def quote_table(table: list[list[Any]], desk: Any, row_offset: int = 0) -> list[list[Any] | Any]:
+    """Quote a table (header + rows) on the desk: per row the quote's cells, or its Refusal.
+
+    Rows are named ``rfqs, row N`` as a spreadsheet numbers them (header = row 1), plus
+    ``row_offset`` for a block of a larger table.
+    """
+    from pricing.desk import requests_from_rows
+
+    header = [str(h).strip().lower().replace(" ", "_") for h in table[0]]
+    rows = [{h: v for h, v in zip(header, r) if h and v not in (None, "")} for r in table[1:]]
+    labels = [f"rfqs, row {i + 2 + row_offset}" for i in range(len(rows))]
+    answer = desk.quote(requests_from_rows(rows, labels))
+    q = answer.table
+    keys = ("fva_im", "kva", "mva_vm", "ccva")
+    cols = [q.base, q.bid["delta_im"], q.ask["delta_im"], *(q.bid[k] for k in keys), q.spread]
+    cols += [*(q.ask[k] for k in keys), q.spread, q.bid["price"], q.ask["price"]]
+    values = np.column_stack(cols) if len(q.base) else np.zeros((0, len(QUOTE_COLUMNS)))
+    cells = values.astype(object)
+    cells[:, -2:][np.isnan(values[:, -2:])] = ""  # the side the client did not ask for
+    out: list[list[Any] | Any] = list(answer.refusals)
+    for t, row in enumerate(answer.batch.rows.tolist()):
+        out[row] = cells[t].tolist()
+    return out
+
+
+def trader_table(table: list[list[Any]], result: list[list[Any] | Any]) -> tuple[list[list[Any]], list[str]]:
     """(rows to print, failed-row lines): the RFQ's own columns then the quote, numbers rounded."""
-    rows = [[*table[0], *result[0]]]
+    from pricing.desk import Refusal
+
+    rows = [[*table[0], *QUOTE_COLUMNS]]
     failed = []
-    for n, (t, q) in enumerate(zip(table[1:], result[1:]), start=2):
-        reasons = {str(v.reason) for v in q if hasattr(v, "reason") and getattr(v, "reason", "")}
-        if any(hasattr(v, "reason") for v in q):
-            first = next(v for v in q if hasattr(v, "reason"))
-            failed.append(f"  row {n} ({t[0]}): {first!s} {'; '.join(sorted(reasons)) or ''}".rstrip())
-            rows.append([*t, *([""] * len(q))])
+    for n, (t, q) in enumerate(zip(table[1:], result), start=2):
+        if isinstance(q, Refusal):
+            failed.append(f"  row {n} ({t[0]}): refused ({q.code.value}): {q.text}")
+            rows.append([*t, *([""] * len(QUOTE_COLUMNS))])
         else:
             rows.append([*t, *q])
     return rows, failed

@@ -42,7 +42,7 @@ def universe(
     client: Any,
 ) -> list[list[Any]]:
     """The ranked rows (see :data:`COLUMNS`), best first."""
-    from addin.cluster import run_tasks
+    from addin.cli.cluster import run_tasks
     from pricing.margin.engine import margin_basis
     from pricing.portfolio import from_contracts
     from pricing.revaluation import position_state
@@ -85,13 +85,9 @@ def universe(
 
 def cmd_im_universe(args: argparse.Namespace) -> int:
     from addin.cli import quote as qc
+    from addin.cli.cluster import cluster
     from addin.cli.workbook import read_table, write_table_atomic
-    from addin.cluster import cluster
     from pricing.errors import PricingInputError
-    from udfs.excel import InputError
-    from udfs.excel import params as name_values
-    from udfs.margin import portfolio_arg
-    from udfs.market import RFQ_HELP, addons_arg, make_market, model_arg
 
     try:
         sizes = [float(x) for x in str(args.sizes).split(",") if x.strip()]
@@ -105,16 +101,14 @@ def cmd_im_universe(args: argparse.Namespace) -> int:
         raise BookError(f"{Path(args.output).name}: the output must be .csv or .xlsx")
     book = read_table(Path(args.portfolio))
     pars = read_table(Path(args.params))[1:] if args.params else []
-    mkt, source = qc.market_value(args.market, args.as_of)
+    snap, config, portfolio = qc.desk_inputs(args.market, args.as_of, pars, book)
+    source = snap.source
     unds = tuple(u.strip().upper() for u in args.underlying.split(",")) if args.underlying else None
     try:
-        bundle = make_market(mkt)
-        portfolio, _ = portfolio_arg(book)
-        values = name_values(pars, "params", RFQ_HELP) if pars else {}
-        model = model_arg(values.get("model"), values, bundle)
+        model = qc.model_named(config, config.model, snap)
         with cluster(args.scheduler, args.workers) as client:
-            rows = universe(portfolio, bundle.market, model, addons_arg(values), unds, sizes, args.block, client)
-    except (InputError, PricingInputError) as exc:
+            rows = universe(portfolio, snap.market, model, config.addons, unds, sizes, args.block, client)
+    except PricingInputError as exc:
         raise BookError(str(exc)) from None
     print(
         f"ΔIM universe: {len(rows):,} candidates against {Path(args.portfolio).name} ({len(portfolio)} positions), market {source}"

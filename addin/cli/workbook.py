@@ -137,7 +137,7 @@ def _validate_task(book: str, rtol: float, atol: float) -> tuple[int, str, str |
 def _on_cluster(books: list[str], scheduler: str | None, workers: int | None, task: Callable[..., Any], *shared: Any) -> int:
     """One task a book on a Dask cluster; outputs printed here in the books' order, a refused
     book reported as :func:`_each` does."""
-    from addin.cluster import cluster, run_tasks
+    from addin.cli.cluster import cluster, run_tasks
 
     paths = [str(Path(b).resolve()) for b in books]
     with cluster(scheduler, workers) as client:
@@ -352,27 +352,16 @@ def cmd_quote(
     # Every input is read and checked before the market is built (seconds to a minute).
     table = read_table(Path(rfqs))
     qc.check_rfq_header(table, Path(rfqs).name)
-    book = read_table(Path(portfolio)) if portfolio else "none"
+    book = read_table(Path(portfolio)) if portfolio else None
     pars = read_table(Path(params))[1:] if params else []
-    if not any(str(r[0]).strip().lower() == "columns" for r in pars if r):
-        pars.append(["columns", "sides"])  # the XVA of both sides, each from its own ΔIM
     if out and Path(out).suffix.lower() not in (".csv", ".xlsx"):
         raise BookError(f"{Path(out).name}: the output must be .csv or .xlsx")
-    mkt, source = qc.market_value(market, as_of)
-    import udfs
-    from udfs.excel import InputError
-
-    try:
-        print(qc.provenance(mkt, source, pars))
-    except InputError as exc:
-        raise BookError(str(exc)) from None
+    desk = qc.open_desk(market, as_of, pars, book)
+    print(qc.provenance(desk))
     if scheduler is not None or workers is not None:
-        result = _quote_on_cluster(table, book, mkt, pars, scheduler, workers, block)
+        result = _quote_on_cluster(table, book, market, as_of, pars, scheduler, workers, block, desk.config.accept)
     else:
-        result = udfs.CQ_RFQ(table, book, mkt, pars, True)
-    if len(result) == 1 and len(result[0]) == 1:
-        print(f"clearquote: error: {_plain(result[0][0])}", file=sys.stderr)
-        return Exit.BAD_INPUT
+        result = qc.quote_table(table, desk)
     rows, failed = qc.trader_table(table, result)
     qc.print_quotes(rows, failed)
     if out:
@@ -381,42 +370,53 @@ def cmd_quote(
     return Exit.FAILED if failed else Exit.OK
 
 
-def _quote_block(
-    block: tuple[int, list[list[Any]]], header: list[Any], book: Any, market: Any, pars: list[list[Any]]
-) -> list[list[Any]]:
-    """One block of RFQ rows (its offset in the table, its rows) through ``CQ_RFQ``'s path on a
-    worker; each worker builds the book's basis once and keeps it."""
-    from udfs.xva import rfq_rows
+#: The desk of each worker process, by its inputs: built once, its book's basis kept between blocks.
+_WORKER_DESKS: dict[str, Any] = {}
 
+
+def _quote_block(
+    block: tuple[int, list[list[Any]]],
+    header: list[Any],
+    book: list[list[Any]] | None,
+    market: str,
+    as_of: str | None,
+    pars: list[list[Any]],
+) -> list[Any]:
+    """One block of RFQ rows (its offset in the table, its rows) through the desk service on a worker."""
+    import hashlib
+
+    from addin.cli import quote as qc
+
+    key = hashlib.sha256(repr((book, market, as_of, pars)).encode()).hexdigest()
+    if key not in _WORKER_DESKS:
+        _WORKER_DESKS[key] = qc.open_desk(market, as_of, pars, book)
     offset, rows = block
-    return rfq_rows([header, *rows], book, market, pars or None, False, row_offset=offset)
+    return qc.quote_table([header, *rows], _WORKER_DESKS[key], row_offset=offset)
 
 
 def _quote_on_cluster(
-    table: list[list[Any]], book: Any, mkt: Any, pars: list[list[Any]], scheduler: str | None, workers: int | None, block: int
-) -> list[list[Any]]:
-    """``CQ_RFQ`` over the table in blocks of rows on the cluster; the header row as one call gives it.
-
-    A call over a whole table refused as a whole (a bad header, market or parameter) is answered
-    by the same call here, before any task runs, so the cluster never sees it.
-    """
-    import udfs
-    from addin.cluster import cluster, run_tasks
+    table: list[list[Any]],
+    book: list[list[Any]] | None,
+    market: str,
+    as_of: str | None,
+    pars: list[list[Any]],
+    scheduler: str | None,
+    workers: int | None,
+    block: int,
+    accept: bool,
+) -> list[Any]:
+    """The desk service over the table in blocks of rows on the cluster (inputs were checked by the caller)."""
+    from addin.cli.cluster import cluster, run_tasks
 
     if block < 1:
         raise BookError(f"--block: must be >= 1, got {block}")
-    probe = udfs.CQ_RFQ(table[:2], book, mkt, pars, True)
-    if len(probe) == 1 and len(probe[0]) == 1:
-        return probe
-    from udfs.xva import _accepts
-
     rows = table[1:]
-    # With accept=TRUE each RFQ is priced after the fills of those above it: one block, in order.
-    size = len(rows) if _accepts(pars or None) else block
+    # With accept each RFQ is priced after the fills of those above it: one block, in order.
+    size = len(rows) if accept else block
     blocks = [(i, rows[i : i + size]) for i in range(0, len(rows), size)]
     with cluster(scheduler, workers) as client:
-        parts = run_tasks(client, _quote_block, blocks, table[0], book, mkt, pars, label="rfq-block")
-    return [probe[0], *[r for part in parts for r in part]]
+        parts = run_tasks(client, _quote_block, blocks, table[0], book, market, as_of, pars, label="rfq-block")
+    return [r for part in parts for r in part]
 
 
 def cmd_functions(out: TextIO = sys.stdout) -> int:

@@ -41,7 +41,7 @@ from pricing.desk.admission import admit
 from pricing.desk.limits import RiskLimits, check_fill, check_request, check_trade
 from pricing.desk.orders import Cancel, Decision, Order, OrderBook, QuoteTerms
 from pricing.desk.refusals import Refusal, RefusalCode
-from pricing.xva.rfq import _contract
+from pricing.xva.rfq import contract_of
 
 #: User-defined tags of the Quote: the breakdown, USD totals for the whole quantity.
 UDF = {
@@ -160,7 +160,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         An order's failure is journaled as the refusal sent, unless the journal already holds an
         answer for it: then that answer is what the client is told.
         """
-        refusal = Refusal(RefusalCode.INTERNAL, text)
+        refusal = Refusal(RefusalCode.OTHER, text)
         if kind == fix.MsgType_QuoteRequest:
             fix.Session.sendToTarget(self._reject(_field(message, 131) or "", {"symbol": "?"}, refusal), session_id)
         elif kind == fix.MsgType_NewOrderSingle:
@@ -235,28 +235,18 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         req_id = _field(message, 131) or ""
         entries = self._entries(message)
         labels = [f"QuoteRequest {req_id}, NoRelatedSym entry {i + 1}" for i in range(len(entries))]
-        market = self.desk.market.current()[0].market
+        snap = self.desk.market.current()
+        market = snap.market
         refused = [self._admit(e, market) for e in entries]
-        batch, table, market_label, market_time = self.desk.quote(
-            [e["row"] if r is None else None for e, r in zip(entries, refused)], labels
-        )
-        limits = self.desk.limits
-        stale = limits.max_market_age_s > 0 and self.desk.market_age_s(market_time) > limits.max_market_age_s
+        answer = self.desk.quote_rows([e["row"] if r is None else None for e, r in zip(entries, refused)], labels)
+        batch, table = answer.batch, answer.table
+        market_label = f"{answer.snapshot.source} snapshot {answer.snapshot_id}"
         where = {int(r): t for t, r in enumerate(batch.rows.tolist())}
         elapsed = monotonic_ms() - t0
         for i, e in enumerate(entries):
-            refusal = refused[i]
-            if refusal is None and batch.reasons[i] is not None:
-                refusal = Refusal(RefusalCode.BAD_FIELD, str(batch.reasons[i]))
+            refusal = refused[i] or answer.refusals[i]
             if refusal is None and table.refusals and table.refusals[where[i]] is not None:
                 refusal = Refusal(RefusalCode.PRICE_BOUNDS, f"{labels[i]}: {table.refusals[where[i]]}")
-            if refusal is None and stale:
-                age = self.desk.market_age_s(market_time)
-                refusal = Refusal(
-                    RefusalCode.MARKET_STALE,
-                    f"{labels[i]}: market stale: its time {market_time:%Y-%m-%d %H:%M:%S}Z is {age:.0f} s old"
-                    f" (limit {limits.max_market_age_s:g} s)",
-                )
             figures = breakdown(table, where[i]) if refusal is None else {}
             if refusal is None:
                 refusal = self._trade_limits(e, figures, batch.trades.legs.select(_trade_rows(batch, where[i])), market)
@@ -283,7 +273,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             qty = e["quantity"]
             bid_px = None if figures["bid_price"] is None else round(figures["bid_price"] / qty, 8)
             offer_px = None if figures["ask_price"] is None else round(figures["ask_price"] / qty, 8)
-            valid_until = now_utc() + timedelta(seconds=limits.quote_validity_s)
+            valid_until = now_utc() + timedelta(seconds=self.desk.limits.quote_validity_s)
             terms = QuoteTerms(record["quote_id"], str(session_id), req_id, bid_px, offer_px, qty, valid_until)
             msg = self._quote(terms, e, figures, market_label)
             with self._lock:
@@ -304,15 +294,15 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         if self.killed:
             return Refusal(RefusalCode.KILL_SWITCH, "the desk's kill switch is on: no quotes")
         if entry["problem"] is not None:
-            return Refusal(RefusalCode.BAD_FIELD, entry["problem"])
+            return Refusal(RefusalCode.BAD_REQUEST, entry["problem"])
         field = "LegSymbol (600)" if entry["has_legs"] else "Symbol (55)"
         for (name, _), raw in zip(entry["legs"], entry["ratios"]):
             if not (math.isfinite(raw) and raw > 0):
-                return Refusal(RefusalCode.BAD_FIELD, f"leg {name[:60]!r}, LegRatioQty (623): must be a number > 0")
+                return Refusal(RefusalCode.BAD_REQUEST, f"leg {name[:60]!r}, LegRatioQty (623): must be a number > 0")
             why = admit(name, market.chains, market.as_of, field)
             if why is not None:
                 return why
-        spot = {name: market.spot(_contract(name, "inverse").underlying) for name, _ in entry["legs"]}
+        spot = {name: market.spot(contract_of(name, "inverse").underlying) for name, _ in entry["legs"]}
         return check_request(self.risk, entry["quantity"], entry["legs"], spot)
 
     def _trade_limits(self, entry: dict[str, Any], figures: dict[str, Any], legs: Any, market: Any) -> Refusal | None:
@@ -451,7 +441,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                     self.desk.add_fill(legs)
                 except Exception as exc:  # the client is told what the journal holds: the refusal
                     d = OrderBook.refuse(
-                        d, Refusal(RefusalCode.INTERNAL, f"the fill could not join the book ({type(exc).__name__})")
+                        d, Refusal(RefusalCode.OTHER, f"the fill could not join the book ({type(exc).__name__})")
                     )
                     msg = self._execution(message, d)
                     self.journal.amend_refused(d, _text(msg))
@@ -466,7 +456,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         """The book's decision, refused if the order type, the kill switch, the market or a limit says so; and its legs."""
         if _field(message, 40) != "D":
             why = "OrdType (40): only D (previously quoted) is accepted, with the QuoteID (117) of a quote"
-            return OrderBook.refuse(d, Refusal(RefusalCode.BAD_FIELD, why)), []
+            return OrderBook.refuse(d, Refusal(RefusalCode.BAD_REQUEST, why)), []
         if not d.filled:
             return d, []
         if self.killed:
@@ -494,8 +484,8 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         return d, legs
 
     def _notional_of(self, legs: list[list[Any]]) -> float:
-        market = self.desk.market.current()[0].market
-        return float(sum(abs(float(q)) * market.spot(_contract(str(n), "inverse").underlying) for n, q in legs))
+        market = self.desk.market.current().market
+        return float(sum(abs(float(q)) * market.spot(contract_of(str(n), "inverse").underlying) for n, q in legs))
 
     def _count(self, session: str, legs: list[list[Any]]) -> None:
         self._notional[session] = self._notional.get(session, 0.0) + self._notional_of(legs)

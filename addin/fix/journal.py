@@ -395,7 +395,7 @@ def _fill(f: dict[str, Any]) -> Fill:
     if f["status"] == "filled":
         decision = Decision(order, at, float(f["price"]), None)
     else:
-        code = RefusalCode(f["code"]) if f["code"] else RefusalCode.INTERNAL
+        code = RefusalCode(f["code"]) if f["code"] else RefusalCode.OTHER
         decision = Decision(order, at, None, Refusal(code, str(f["reason"] or "rejected")))
     legs = json.loads(f["legs"])
     if not isinstance(legs, list):

@@ -49,17 +49,16 @@ def build_desk(portfolio: str | None, market: str, params: str | None, limits: A
     """The desk from the same files ``clearquote quote`` takes (checked before anything starts)."""
     from addin.cli.workbook import read_table
     from addin.fix.desk import Desk, MarketSource
-    from pricing.portfolio import empty_portfolio
-    from udfs.excel import InputError
-    from udfs.margin import portfolio_arg
+    from pricing.desk import Book
+    from pricing.errors import PricingInputError
 
     try:
-        book = portfolio_arg(read_table(Path(portfolio)))[0] if portfolio else empty_portfolio()
+        book = Book.from_table(read_table(Path(portfolio)), Path(portfolio).name).start if portfolio else Book.empty().start
         rows = read_table(Path(params))[1:] if params else []
         source = MarketSource(market, as_of)
         source.current()
         return Desk(source, rows, book, limits)
-    except InputError as exc:
+    except PricingInputError as exc:
         raise BookError(str(exc)) from None
 
 

@@ -57,7 +57,7 @@ class RiskLimits:
 
 
 def _over(name: str, what: str, value: float, limit: float, unit: str) -> Refusal:
-    code = RefusalCode.SIZE_LIMIT if "contracts" in unit else RefusalCode.RISK_LIMIT
+    code = RefusalCode.LIMIT_EXCEEDED if "contracts" in unit else RefusalCode.RISK_LIMIT
     return Refusal(code, f"{what}: {value:,.6g} {unit} is over the limit {name} = {limit:,.6g} {unit}")
 
 

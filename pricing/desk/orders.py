@@ -233,7 +233,7 @@ class OrderBook:
                 f"QuoteID (117): quote {q.quote_id} was cancelled ({self.cancels[q.quote_id].reason})",
             )
         if order.side not in ORDER_SIDES:
-            return _refuse(order, now, RefusalCode.BAD_FIELD, f"Side (54): {order.side!r}: give 1 (buy) or 2 (sell)")
+            return _refuse(order, now, RefusalCode.BAD_REQUEST, f"Side (54): {order.side!r}: give 1 (buy) or 2 (sell)")
         price = q.price(order.side)
         if price is None:
             have = "offer" if order.side == "buy" else "bid"
@@ -247,7 +247,7 @@ class OrderBook:
             )
         left = self.remaining(q.quote_id, order.side)
         if not (math.isfinite(order.quantity) and order.quantity > 0):
-            return _refuse(order, now, RefusalCode.BAD_FIELD, f"OrderQty (38): must be > 0 contracts, got {order.quantity!r}")
+            return _refuse(order, now, RefusalCode.BAD_QUANTITY, f"OrderQty (38): must be > 0 contracts, got {order.quantity!r}")
         if order.quantity > left * (1.0 + SIZE_SLACK):
             done = q.size - left
             return _refuse(
@@ -259,7 +259,7 @@ class OrderBook:
             )
         lim = order.limit_px
         if lim is not None and not math.isfinite(lim):
-            return _refuse(order, now, RefusalCode.BAD_FIELD, f"Price (44): {lim!r} is not a price")
+            return _refuse(order, now, RefusalCode.BAD_REQUEST, f"Price (44): {lim!r} is not a price")
         if lim is not None and (lim < price if order.side == "buy" else lim > price):
             ours = "offer" if order.side == "buy" else "bid"
             need = "at or above" if order.side == "buy" else "at or below"

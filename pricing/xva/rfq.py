@@ -68,19 +68,60 @@ class RfqBatch:
         return np.array([DEALER_FILL[s] for s in self.sides], dtype=np.float64)
 
 
+class RequestError(PricingInputError):
+    """A request that cannot be quoted; ``kind`` says what about it (the desk's refusal code).
+
+    ``kind`` is one of ``bad_request``, ``unknown_instrument``, ``expired``, ``bad_quantity``
+    (the values of :class:`pricing.desk.refusals.RefusalCode` that parsing can give).
+    """
+
+    def __init__(self, text: str, kind: str = "bad_request") -> None:
+        super().__init__(text)
+        self.kind = kind
+
+
 @lru_cache(maxsize=65_536)
-def _contract(name: str, settle: str) -> Contract:
-    # Quote books repeat instrument names; parsing each distinct name once keeps a 100k-row
-    # book's parse cost at its distinct names.
+def contract_of(name: str, settle: str = "inverse") -> Contract:
+    """The contract of a Deribit instrument name (``settle``: inverse or linear), parsed once per process.
+
+    Quote books repeat instrument names; parsing each distinct name once keeps a 100k-row
+    book's parse cost at its distinct names.
+    """
     return parse_instrument_name(name, settle)
 
 
-def _parse_legs(row: Mapping[str, Any], where: str) -> tuple[tuple[Contract, float], ...]:
-    text = row.get("legs") or row.get("instrument") or row.get("instrument_name")
+@dataclass(frozen=True)
+class RowFields:
+    """An RFQ row's fields after the text is read, before the market is consulted.
+
+    ``legs`` are (instrument name, ratio) pairs; exactly one of ``quantity`` (contracts) and
+    ``notional_usd`` is set.
+    """
+
+    legs: tuple[tuple[str, float], ...]
+    settle: str
+    side: str
+    quantity: float | None
+    notional_usd: float | None
+
+
+def read_row(row: Mapping[str, Any], where: str = "rfqs, row 2") -> RowFields:
+    """Read one RFQ row (keys: instrument or legs, side, quantity or notional_usd, settle).
+
+    Raises
+    ------
+    RequestError
+        Naming ``where`` and the column, with what is allowed.
+    """
+    r = {str(k).strip().lower(): v for k, v in row.items()}
+    text = r.get("legs") or r.get("instrument") or r.get("instrument_name")
     if not text or not str(text).strip():
-        raise PricingInputError(f"{where}: give 'instrument' (a Deribit name) or 'legs' (NAME:ratio;NAME:ratio)")
-    settle = parse_choice(str(row.get("settle") or "inverse").strip().lower(), f"{where}, column settle", SETTLES)
-    out = []
+        raise RequestError(f"{where}: give 'instrument' (a Deribit name) or 'legs' (NAME:ratio;NAME:ratio)")
+    try:
+        settle = parse_choice(str(r.get("settle") or "inverse").strip().lower(), f"{where}, column settle", SETTLES)
+    except PricingInputError as exc:
+        raise RequestError(str(exc)) from None
+    legs = []
     for part in str(text).replace(",", ";").split(";"):
         if not part.strip():
             continue
@@ -88,22 +129,65 @@ def _parse_legs(row: Mapping[str, Any], where: str) -> tuple[tuple[Contract, flo
         try:
             qty = float(ratio) if ratio.strip() else 1.0
         except ValueError:
-            raise PricingInputError(f"{where}, column legs: {ratio.strip()!r} is not a leg ratio") from None
+            raise RequestError(f"{where}, column legs: {ratio.strip()!r} is not a leg ratio") from None
         if not (math.isfinite(qty) and qty != 0):
-            raise PricingInputError(f"{where}, column legs: a leg ratio must be a non-zero number, got {ratio.strip()!r}")
-        out.append((_contract(name.strip().upper(), settle), qty))
-    return tuple(out)
+            raise RequestError(f"{where}, column legs: a leg ratio must be a non-zero number, got {ratio.strip()!r}")
+        legs.append((name.strip().upper(), qty))
+    raw_side = r.get("side")
+    try:
+        side = parse_choice(
+            str(raw_side).strip().lower() if raw_side not in (None, "") else "two-way", f"{where}, column side", SIDES
+        )
+    except PricingInputError as exc:
+        raise RequestError(str(exc)) from None
+    size = r.get("quantity")
+    if size in (None, ""):
+        notional = r.get("notional_usd") or r.get("notional")
+        if notional in (None, ""):
+            raise RequestError(f"{where}: give quantity (contracts) or notional_usd", "bad_quantity")
+        try:
+            return RowFields(tuple(legs), settle, side, None, float(notional))
+        except (TypeError, ValueError):
+            raise RequestError(f"{where}, column notional_usd: {notional!r} is not a number", "bad_quantity") from None
+    try:
+        return RowFields(tuple(legs), settle, side, float(size), None)
+    except (TypeError, ValueError):
+        raise RequestError(f"{where}, column quantity: {size!r} is not a number", "bad_quantity") from None
 
 
-def _live(legs: tuple[tuple[Contract, float], ...], market: Market, where: str) -> None:
-    """Every leg's underlying is in the market and no leg has expired at the market's time."""
+def resolve_request(fields: RowFields, market: Market, where: str = "rfqs, row 2") -> RfqRequest:
+    """The request of read fields on ``market``: contracts, live legs, size in contracts.
+
+    Raises
+    ------
+    RequestError
+        An unknown instrument or underlying, an expired leg, or a size that is not > 0.
+    """
+    if not fields.legs:
+        raise RequestError(f"{where}: give 'instrument' (a Deribit name) or 'legs' (NAME:ratio;NAME:ratio)")
+    legs = []
+    for name, ratio in fields.legs:
+        try:
+            legs.append((contract_of(name, fields.settle), ratio))
+        except (PricingInputError, DataError) as exc:
+            raise RequestError(f"{where}: {exc}", "unknown_instrument") from None
     for contract, _ in legs:
-        market.surface(contract.underlying)
+        try:
+            market.surface(contract.underlying)
+        except PricingInputError as exc:
+            raise RequestError(f"{where}: {exc}", "unknown_instrument") from None
         expiry = contract.expiry
         if expiry is not None and not expiry > market.as_of:
-            raise PricingInputError(
-                f"{where}: instrument expired at or before the market's time {market.as_of:%Y-%m-%d %H:%M} UTC"
+            raise RequestError(
+                f"{where}: instrument expired at or before the market's time {market.as_of:%Y-%m-%d %H:%M} UTC", "expired"
             )
+    size = fields.quantity
+    if size is None:
+        assert fields.notional_usd is not None
+        size = fields.notional_usd / market.spot(legs[0][0].underlying)
+    if not (math.isfinite(size) and size > 0):
+        raise RequestError(f"{where}, column quantity: must be > 0 (contracts; the side gives the direction)", "bad_quantity")
+    return RfqRequest(tuple(legs), fields.side, size)
 
 
 def parse_request(row: Mapping[str, Any], market: Market, where: str = "rfqs, row 2") -> RfqRequest:
@@ -111,32 +195,10 @@ def parse_request(row: Mapping[str, Any], market: Market, where: str = "rfqs, ro
 
     Raises
     ------
-    PricingInputError
+    RequestError
         Naming ``where`` and the column, with what is allowed.
     """
-    r = {str(k).strip().lower(): v for k, v in row.items()}
-    legs = _parse_legs(r, where)
-    _live(legs, market, where)
-    raw_side = r.get("side")
-    side = parse_choice(
-        str(raw_side).strip().lower() if raw_side not in (None, "") else "two-way", f"{where}, column side", SIDES
-    )
-    size = r.get("quantity")
-    if size in (None, ""):
-        notional = r.get("notional_usd") or r.get("notional")
-        if notional in (None, ""):
-            raise PricingInputError(f"{where}: give quantity (contracts) or notional_usd")
-        try:
-            size = float(notional) / market.spot(legs[0][0].underlying)
-        except (TypeError, ValueError):
-            raise PricingInputError(f"{where}, column notional_usd: {notional!r} is not a number") from None
-    try:
-        size = float(size)
-    except (TypeError, ValueError):
-        raise PricingInputError(f"{where}, column quantity: {size!r} is not a number") from None
-    if not (math.isfinite(size) and size > 0):
-        raise PricingInputError(f"{where}, column quantity: must be > 0 (contracts; the side gives the direction)")
-    return RfqRequest(legs, side, size)
+    return resolve_request(read_row(row, where), market, where)
 
 
 def parse_rfqs(

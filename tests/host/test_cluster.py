@@ -22,7 +22,7 @@ import pytest
 distributed = pytest.importorskip("distributed", reason="the 'cluster' extra (dask.distributed) is not installed")
 
 from addin.cli import main  # noqa: E402 - after the skip
-from addin.cluster import run_tasks  # noqa: E402
+from addin.cli.cluster import run_tasks  # noqa: E402
 from addin.headless.values import BookError  # noqa: E402
 
 BOOK = "instrument,quantity\nBTC-25SEP26-65000-C,-20\nBTC-25SEP26-60000-P,10\nETH-25SEP26-3000-C,-50\nBTC-25DEC26-80000-C,5\n"

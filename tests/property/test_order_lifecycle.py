@@ -241,8 +241,8 @@ def test_each_order_rule_by_example() -> None:
     cases = [
         (Order(b, "X1", "Q", "buy", 1.0), R.NOT_YOUR_QUOTE),
         (Order(a, "X2", "nope", "buy", 1.0), R.UNKNOWN_QUOTE),
-        (Order(a, "X3", "Q", "hold", 1.0), R.BAD_FIELD),
-        (Order(a, "X4", "Q", "buy", 0.0), R.BAD_FIELD),
+        (Order(a, "X3", "Q", "hold", 1.0), R.BAD_REQUEST),
+        (Order(a, "X4", "Q", "buy", 0.0), R.BAD_QUANTITY),
         (Order(a, "X5", "Q", "buy", 2.5), R.OVER_QUOTED_SIZE),
         (Order(a, "X6", "Q", "buy", 1.0, 100.99), R.LIMIT_PRICE),  # a buy limit below our offer
         (Order(a, "X7", "Q", "sell", 1.0, 99.01), R.LIMIT_PRICE),  # a sell limit above our bid

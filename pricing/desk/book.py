@@ -1,0 +1,153 @@
+"""The desk's book: the starting positions, the fills since, and the quote basis cached on them.
+
+Fills are applied incrementally (each joins the book as its own block; nothing is re-read), and
+the cached :class:`~pricing.xva.quote.QuoteBasis` (the book's scenario P&L, IM and SA-CCR
+netting set) is rebuilt only when the book, the snapshot or the margin configuration changed.
+Thread-safe: a host that quotes and fills from several threads shares one book.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pricing.desk.config import DeskConfig
+from pricing.desk.market import MarketSnapshot
+from pricing.desk.request import Leg
+from pricing.errors import PricingInputError
+from pricing.portfolio import Portfolio, concat, empty_portfolio, from_contracts, portfolio_from_rows
+from pricing.xva.quote import QuoteBasis
+from pricing.xva.rfq import contract_of
+
+
+class BookError(PricingInputError):
+    """A positions table or a fill that cannot join the book; the message names the row or leg."""
+
+
+def _header(cell: Any) -> str:
+    return str(cell).strip().lower().replace(" ", "_") if cell is not None else ""
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+@dataclass
+class Book:
+    """Positions the desk holds (contracts, + long) and the fills applied since the start.
+
+    Attributes
+    ----------
+    start : Portfolio
+        The starting positions (a file, a sheet range, a venue's positions).
+    version : int
+        Number of fills applied; a cached basis remembers the version it was built on.
+
+    Examples
+    --------
+    >>> b = Book.empty()
+    >>> b.apply_fill([Leg("BTC-25SEP26-60000-C", -2.0)])
+    >>> b.version, len(b.positions), float(b.positions.quantity[0])
+    (1, 1, -2.0)
+    """
+
+    start: Portfolio = field(default_factory=empty_portfolio)
+    version: int = 0
+    _fills: list[Portfolio] = field(default_factory=list)
+    _filled: Portfolio | None = None
+    _basis: QuoteBasis | None = None
+    _basis_key: tuple[str, str, int] | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @classmethod
+    def empty(cls) -> Book:
+        """A book with no positions."""
+        return cls(empty_portfolio())
+
+    @classmethod
+    def from_table(cls, rows: Sequence[Sequence[Any]], source: str = "portfolio") -> Book:
+        """A positions table: a header row, then one position per row.
+
+        Parameters
+        ----------
+        rows : sequence of sequences
+            Header (``instrument`` + ``quantity``, or ``underlying, type, expiry, strike,
+            quantity``; optional ``contract_size``, ``settle``; case-insensitive) and data rows;
+            blank rows are skipped. A single cell ``none`` is the empty book.
+        source : str
+            How the table is named in errors (a file name).
+
+        Raises
+        ------
+        BookError
+            Naming the row (header = row 1) and the column.
+        """
+        if len(rows) == 1 and len(rows[0]) == 1 and str(rows[0][0]).strip().lower() in ("none", "empty"):
+            return cls.empty()
+        if not rows:
+            raise BookError(f"{source}: needs a header row")
+        header = [_header(c) for c in rows[0]]
+        data, numbers = [], []
+        for n, r in enumerate(rows[1:], start=2):
+            if all(_blank(v) for v in r):
+                continue
+            data.append({h: v for h, v in zip(header, r) if h and not _blank(v)})
+            numbers.append(n)
+        try:
+            return cls(portfolio_from_rows(data, source, numbers))
+        except PricingInputError as exc:
+            raise BookError(str(exc)) from None
+
+    @property
+    def positions(self) -> Portfolio:
+        """Everything held now: the start, then each fill in order (no netting)."""
+        with self._lock:
+            return self.start if self._filled is None else concat([self.start, self._filled])
+
+    def apply_fill(self, legs: Sequence[Leg], settle: str = "inverse") -> None:
+        """Legs the desk now holds join the book (``ratio`` = signed contracts the desk bought).
+
+        Parameters
+        ----------
+        legs : sequence of Leg
+            Instrument and signed quantity in contracts (+ the desk bought, - it sold).
+        settle : {"inverse", "linear"}
+
+        Raises
+        ------
+        BookError
+            An instrument that is not a Deribit name, or a quantity that is not a finite number.
+        """
+        try:
+            contracts = [contract_of(str(leg.instrument).strip().upper(), settle) for leg in legs]
+        except PricingInputError as exc:
+            raise BookError(f"fill: {exc}") from None
+        qty = [float(leg.ratio) for leg in legs]
+        if any(q != q or q in (float("inf"), float("-inf")) for q in qty):
+            raise BookError(f"fill: quantities must be finite numbers, got {qty}")
+        part = from_contracts(contracts, qty)
+        with self._lock:
+            self._fills.append(part)
+            self._filled = part if self._filled is None else concat([self._filled, part])
+            self.version += 1
+
+    def basis(self, snapshot: MarketSnapshot, config: DeskConfig, trades: Portfolio) -> QuoteBasis:
+        """The book's quote basis on ``snapshot`` under ``config`` (cached; rebuilt on a change).
+
+        Parameters
+        ----------
+        snapshot : MarketSnapshot
+        config : DeskConfig
+            Its margin model, parameters and add-ons (quote parameters do not enter the basis).
+        trades : Portfolio
+            The first trades quoted: the basis takes its layout from them (later ones widen it).
+        """
+        with self._lock:
+            key = (snapshot.snapshot_id, config.margin_key, self.version)
+            if self._basis is None or key != self._basis_key:
+                model = config.margin_model(snapshot.histories, snapshot.dvols, tuple(snapshot.market.surfaces))
+                self._basis = QuoteBasis.build(self.positions, snapshot.market, model, config.addons, trades)
+                self._basis_key = key
+            return self._basis

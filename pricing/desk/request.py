@@ -1,0 +1,201 @@
+"""Typed requests for quote: what every host hands the desk.
+
+A host builds :class:`RfqRequest` objects from what it receives (FIX legs stay typed; a sheet's
+or a CSV's rows go through :func:`requests_from_rows`, the only reader of the ``legs`` text
+``NAME:ratio;NAME:ratio``). The desk resolves them on a market snapshot with :func:`resolve`:
+contracts, live legs, sizes in contracts. A request that cannot be quoted becomes a
+:class:`~pricing.desk.refusals.Refusal` with a typed code; it never raises and never fails its
+neighbours.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pricing.desk.refusals import Refusal, RefusalCode
+from pricing.errors import DataError, PricingInputError, parse_choice
+from pricing.revaluation import Market
+from pricing.xva.rfq import SETTLES, SIDES, RequestError, RfqBatch, RowFields, batch_of, read_row, resolve_request
+from pricing.xva.rfq import RfqRequest as PricedRequest
+
+_KIND = {code.value: code for code in RefusalCode}
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One leg of a structure: a Deribit instrument and its signed ratio.
+
+    Attributes
+    ----------
+    instrument : str
+        Deribit name (``BTC-25SEP26-60000-C``, ``BTC-PERPETUAL``).
+    ratio : float
+        Contracts of this leg per contract of the structure; negative: sold when the structure is bought.
+    """
+
+    instrument: str
+    ratio: float = 1.0
+
+
+@dataclass(frozen=True)
+class RfqRequest:
+    """One request for quote, typed.
+
+    Attributes
+    ----------
+    legs : tuple of Leg
+        The structure.
+    side : str
+        The client's side: ``buy`` (the desk quotes its ask), ``sell`` (its bid) or ``two-way``.
+    quantity : float or None
+        Size in contracts of the structure; None when ``notional_usd`` is given.
+    notional_usd : float or None
+        Size in USD of the first leg's underlying (converted at the snapshot's spot).
+    settle : str
+        ``inverse`` (coin-settled, Deribit) or ``linear`` (USD-settled) for every leg.
+    ref : str
+        How the request is named in a refusal (``rfqs, row 3``, ``QuoteRequest Q1, entry 1``).
+
+    Examples
+    --------
+    >>> r = RfqRequest((Leg("BTC-25SEP26-60000-C"), Leg("BTC-25SEP26-70000-C", -1.0)), "buy", 5.0)
+    >>> [leg.ratio for leg in r.legs], r.side
+    ([1.0, -1.0], 'buy')
+    """
+
+    legs: tuple[Leg, ...]
+    side: str = "two-way"
+    quantity: float | None = None
+    notional_usd: float | None = None
+    settle: str = "inverse"
+    ref: str = "rfq"
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], where: str = "rfqs, row 2") -> RfqRequest:
+        """A table row (keys: instrument or legs, side, quantity or notional_usd, settle).
+
+        Raises
+        ------
+        pricing.xva.rfq.RequestError
+            Naming ``where`` and the column, with what is allowed (``kind`` gives the refusal code).
+        """
+        f = read_row(row, where)
+        legs = tuple(Leg(name, ratio) for name, ratio in f.legs)
+        return cls(legs, f.side, f.quantity, f.notional_usd, f.settle, where)
+
+    def fields(self) -> RowFields:
+        """The request as the engine's resolver reads it (side and settle checked here).
+
+        Raises
+        ------
+        pricing.xva.rfq.RequestError
+        """
+        try:
+            side = parse_choice(str(self.side).strip().lower(), f"{self.ref}, side", SIDES)
+            settle = parse_choice(str(self.settle).strip().lower(), f"{self.ref}, settle", SETTLES)
+        except PricingInputError as exc:
+            raise RequestError(str(exc)) from None
+        for leg in self.legs:
+            if not (isinstance(leg.ratio, (int, float)) and math.isfinite(leg.ratio) and leg.ratio != 0):
+                raise RequestError(f"{self.ref}, leg {leg.instrument}: a leg ratio must be a non-zero number, got {leg.ratio!r}")
+        if (self.quantity is None) == (self.notional_usd is None):
+            raise RequestError(f"{self.ref}: give quantity (contracts) or notional_usd", "bad_quantity")
+        return RowFields(
+            tuple((str(leg.instrument).strip().upper(), float(leg.ratio)) for leg in self.legs),
+            settle,
+            side,
+            None if self.quantity is None else float(self.quantity),
+            None if self.notional_usd is None else float(self.notional_usd),
+        )
+
+
+def _refusal(exc: Exception, where: str) -> Refusal:
+    text = str(exc)
+    text = text if text.startswith(where) else f"{where}: {text}"
+    kind = getattr(exc, "kind", "bad_request")
+    return Refusal(_KIND.get(kind, RefusalCode.OTHER), text)
+
+
+def requests_from_rows(
+    rows: Sequence[Mapping[str, Any] | None],
+    where: Sequence[str] | None = None,
+    *,
+    refused: Sequence[str | None] | None = None,
+) -> list[RfqRequest | Refusal]:
+    """Read table rows into requests, once; a row that cannot be read becomes its refusal.
+
+    Parameters
+    ----------
+    rows : sequence of mappings (None: a row refused upstream)
+        Keys as :meth:`RfqRequest.from_row` reads them.
+    where : sequence of str, optional
+        How each row is named (default ``rfqs, row N``, N from 2 below a header).
+    refused : sequence of str or None, optional
+        A reason already found for a row (a cell holding an error); the row is not read.
+
+    Returns
+    -------
+    list of RfqRequest or Refusal
+        One per row, in order.
+
+    Examples
+    --------
+    >>> out = requests_from_rows([{"legs": "BTC-25SEP26-60000-C:1;BTC-25SEP26-70000-C:-1", "side": "buy", "quantity": 2},
+    ...                           {"instrument": "BTC-25SEP26-60000-C", "side": "hold", "quantity": 2}])
+    >>> [leg.ratio for leg in out[0].legs], out[1].code.value
+    ([1.0, -1.0], 'bad_request')
+    """
+    labels = list(where) if where is not None else [f"rfqs, row {i + 2}" for i in range(len(rows))]
+    out: list[RfqRequest | Refusal] = []
+    for i, row in enumerate(rows):
+        prior = refused[i] if refused is not None else None
+        if row is None or prior is not None:
+            out.append(Refusal(RefusalCode.BAD_REQUEST, prior or f"{labels[i]}: no row"))
+            continue
+        try:
+            out.append(RfqRequest.from_row(row, labels[i]))
+        except (PricingInputError, DataError) as exc:
+            out.append(_refusal(exc, labels[i]))
+    return out
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Requests resolved on one market: the engine's batch and a refusal (or None) per request."""
+
+    batch: RfqBatch
+    refusals: tuple[Refusal | None, ...]
+
+
+def resolve(requests: Sequence[RfqRequest | Refusal], market: Market) -> Resolved:
+    """Resolve requests on ``market`` into the engine's batch (contracts, live legs, sizes).
+
+    Parameters
+    ----------
+    requests : sequence of RfqRequest or Refusal
+        A Refusal passes through (already refused by the host).
+    market : Market
+
+    Returns
+    -------
+    Resolved
+        ``batch.reasons[i]`` is ``refusals[i].text`` for a refused request.
+    """
+    priced: list[PricedRequest | None] = []
+    refusals: list[Refusal | None] = []
+    for req in requests:
+        if isinstance(req, Refusal):
+            priced.append(None)
+            refusals.append(req)
+            continue
+        try:
+            priced.append(resolve_request(req.fields(), market, req.ref))
+            refusals.append(None)
+        except (PricingInputError, DataError) as exc:
+            priced.append(None)
+            refusals.append(_refusal(exc, req.ref))
+    batch = batch_of(priced, [None if r is None else r.text for r in refusals])
+    return Resolved(batch, tuple(refusals))

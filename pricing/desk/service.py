@@ -1,0 +1,207 @@
+"""The desk service: market source + book + configuration in, quotes (or typed refusals) out.
+
+Every host quotes through :meth:`Desk.quote`: ``CQ_RFQ`` in Excel, ``clearquote quote``, the
+FIX gateway and Block RFQ. A call takes the source's current snapshot once, resolves the
+requests on it, reuses (or rebuilds) the book's basis, and quotes every request in one
+vectorised pass (:func:`pricing.xva.quote.quote_rfqs`). Each quote names the snapshot it was
+priced on.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from pricing.desk.book import Book
+from pricing.desk.config import DeskConfig
+from pricing.desk.market import MarketSnapshot, MarketSource
+from pricing.desk.refusals import Refusal, RefusalCode
+from pricing.desk.request import Leg, RfqRequest, resolve
+from pricing.revaluation import position_state
+from pricing.xva.quote import QuoteTable, leg_premiums, quote_rfqs
+from pricing.xva.rfq import RfqBatch
+
+#: The figures of one side of a quote (USD, totals for the whole quantity).
+SIDE_FIGURES = ("delta_im", "fva_im", "kva", "mva_vm", "ccva", "price")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One request's quote: base, spread and both sides' figures, USD for the whole quantity.
+
+    ``bid``/``ask`` map :data:`SIDE_FIGURES` to numbers; a side the client did not ask for has
+    ``price`` None (its ΔIM and XVA are still given).
+    """
+
+    request: RfqRequest
+    snapshot_id: str
+    base: float
+    spread: float
+    bid: dict[str, float | None]
+    ask: dict[str, float | None]
+
+    def figures(self) -> dict[str, float | None]:
+        """Every figure flat: ``base``, ``spread``, ``bid_delta_im``, ..., ``ask_price``."""
+        out: dict[str, float | None] = {"base": self.base, "spread": self.spread}
+        for label, side in (("bid", self.bid), ("ask", self.ask)):
+            out.update({f"{label}_{k}": v for k, v in side.items()})
+        return out
+
+
+@dataclass(frozen=True)
+class DeskQuotes:
+    """The answer to one :meth:`Desk.quote` call.
+
+    Attributes
+    ----------
+    snapshot : MarketSnapshot
+        What every quote of the call was priced on.
+    requests : tuple of RfqRequest or Refusal
+        As given.
+    refusals : tuple of Refusal or None
+        Per request: why it was not quoted, or None.
+    batch : RfqBatch
+        The resolved requests (``batch.rows[t]`` is the request of quote t).
+    table : QuoteTable
+        The quotes of the accepted requests, as arrays (what a host with thousands of rows reads).
+    """
+
+    snapshot: MarketSnapshot
+    requests: tuple[RfqRequest | Refusal, ...]
+    refusals: tuple[Refusal | None, ...]
+    batch: RfqBatch
+    table: QuoteTable
+
+    @property
+    def snapshot_id(self) -> str:
+        return self.snapshot.snapshot_id
+
+    def __len__(self) -> int:
+        return len(self.requests)
+
+    def result(self, i: int) -> Quote | Refusal:
+        """Request ``i``'s quote, or its refusal."""
+        refusal = self.refusals[i]
+        if refusal is not None:
+            return refusal
+        t = int(np.searchsorted(self.batch.rows, i))
+        req = self.requests[i]
+        assert isinstance(req, RfqRequest)
+        sides: list[dict[str, float | None]] = []
+        for side in (self.table.bid, self.table.ask):
+            values = {k: float(side[k][t]) for k in SIDE_FIGURES}
+            sides.append({k: None if math.isnan(v) else v for k, v in values.items()})
+        return Quote(req, self.snapshot_id, float(self.table.base[t]), float(self.table.spread[t]), sides[0], sides[1])
+
+
+@dataclass
+class Desk:
+    """Quotes requests against a book on the current market, under one configuration.
+
+    Parameters
+    ----------
+    source : MarketSource
+        Where the market comes from (:func:`pricing.desk.market.open_market`).
+    book : Book
+        Positions and fills; its basis is cached between calls.
+    config : DeskConfig
+        Margin model, add-ons, quote parameters, limits.
+
+    Examples
+    --------
+    >>> from pricing.desk import Book, Desk, DeskConfig, Leg, RfqRequest, open_market
+    >>> desk = Desk(open_market("bundled:2026-08-21"), Book.empty(), DeskConfig.from_mapping({"model": "span"}))
+    >>> call = RfqRequest((Leg("BTC-25SEP26-60000-C"),), "buy", 10.0, ref="rfq 1")
+    >>> late = RfqRequest((Leg("BTC-21AUG26-60000-C"),), "buy", 10.0, ref="rfq 2")
+    >>> out = desk.quote([call, late])
+    >>> q, r = out.result(0), out.result(1)
+    >>> q.snapshot_id == out.snapshot_id, q.ask["price"] > q.base > 0, q.bid["price"] is None
+    (True, True, True)
+    >>> r.code.value, r.text.split(":")[0]
+    ('expired', 'rfq 2')
+    """
+
+    source: MarketSource
+    book: Book = field(default_factory=Book.empty)
+    config: DeskConfig = field(default_factory=DeskConfig)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def snapshot(self) -> MarketSnapshot:
+        """The source's current snapshot."""
+        return self.source.current()
+
+    def quote(
+        self, requests: Sequence[RfqRequest | Refusal], *, accept: bool | None = None, now: datetime | None = None
+    ) -> DeskQuotes:
+        """Quote every request against the book on the current snapshot (one vectorised pass).
+
+        Parameters
+        ----------
+        requests : sequence of RfqRequest or Refusal
+            A Refusal (a request the host already refused) is passed through, so results stay in order.
+        accept : bool, optional
+            Fill each one-sided request before quoting the next (default: the configuration's).
+            The fills are hypothetical: the book is not changed (use :meth:`fill`).
+        now : datetime, optional
+            The clock for the market-age limit (default: now, UTC).
+
+        Returns
+        -------
+        DeskQuotes
+            Per request a quote or a refusal with a :class:`~pricing.desk.refusals.RefusalCode`:
+            a malformed field, an unknown instrument, an expired leg, a bad size, a size above
+            ``limits.max_quantity``, a market older than ``limits.max_market_age_s``.
+        """
+        with self._lock:
+            snap = self.source.current()
+            limits = self.config.limits
+            checked: list[RfqRequest | Refusal] = []
+            stale = limits.max_market_age_s > 0 and snap.age_s(now or datetime.now(UTC)) > limits.max_market_age_s
+            for req in requests:
+                if isinstance(req, RfqRequest) and req.quantity is not None and req.quantity > limits.max_quantity:
+                    text = f"{req.ref}, quantity: {req.quantity:g} is above the limit of {limits.max_quantity:g} contracts"
+                    checked.append(Refusal(RefusalCode.LIMIT_EXCEEDED, text))
+                elif isinstance(req, RfqRequest) and stale:
+                    age = snap.age_s(now or datetime.now(UTC))
+                    text = (
+                        f"{req.ref}: market stale: its time {snap.as_of:%Y-%m-%d %H:%M:%S}Z is {age:.0f} s old "
+                        f"(limit {limits.max_market_age_s:g} s)"
+                    )
+                    checked.append(Refusal(RefusalCode.STALE_MARKET, text))
+                else:
+                    checked.append(req)
+            resolved = resolve(checked, snap.market)
+            batch = resolved.batch
+            if batch.trades.count == 0:
+                table = QuoteTable.empty(batch.rows)
+            else:
+                basis = self.book.basis(snap, self.config, batch.trades.legs)
+                take = self.config.accept if accept is None else accept
+                table = quote_rfqs(batch, basis, self.config.quote, accept=take)
+            return DeskQuotes(snap, tuple(requests), resolved.refusals, batch, table)
+
+    def fill(self, legs: Sequence[Leg]) -> None:
+        """Legs the desk now holds join the book (signed contracts); the next quote sees them."""
+        self.book.apply_fill(legs)
+
+    def mid(self, request: RfqRequest) -> float:
+        """The request's mid value now: USD, all of its quantity, legs only (no margin, no XVA).
+
+        Returns NaN for a request that cannot be resolved on the current snapshot.
+        """
+        with self._lock:
+            snap = self.source.current()
+            batch = resolve([request], snap.market).batch
+            if batch.trades.count == 0:
+                return math.nan
+            legs = batch.trades.legs
+            return float(leg_premiums(legs, position_state(legs, snap.market), self.config.quote).sum())
+
+    def close(self) -> None:
+        """Close the market source."""
+        self.source.close()
