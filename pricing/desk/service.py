@@ -183,7 +183,11 @@ class Desk:
                 basis = self.book.basis(snap, self.config, batch.trades.legs)
                 take = self.config.accept if accept is None else accept
                 table = quote_rfqs(batch, basis, self.config.quote, accept=take)
-            return DeskQuotes(snap, tuple(requests), resolved.refusals, batch, table)
+            refusals = list(resolved.refusals)
+            for t, why in enumerate(table.refusals):  # price sanity (pricing.desk.sanity): never sent
+                if why is not None:
+                    refusals[int(batch.rows[t])] = Refusal(RefusalCode.PRICE_BOUNDS, why)
+            return DeskQuotes(snap, tuple(requests), tuple(refusals), batch, table)
 
     def fill(self, legs: Sequence[Leg]) -> None:
         """Legs the desk now holds join the book (signed contracts); the next quote sees them."""

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from pricing._typing import ArrayLike, FloatArray
-from pricing.desk.sanity import leg_bounds, quote_refusals, structure_bounds
 from pricing.errors import PricingInputError, parse_choice
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import MarginBasis, MarginModel, TradeLegs, margin_basis, sequential_margins, trade_margins
@@ -888,6 +887,9 @@ def sane_or_refused(
     The bounds use the premium's own discounting (:func:`leg_premiums`: coin-settled legs
     undiscounted, USD-settled at SOFR from expiry).
     """
+    # Imported here: the pricing.desk package imports this module (its service quotes through it).
+    from pricing.desk.sanity import leg_bounds, quote_refusals, structure_bounds
+
     legs = trades.legs
     sofr = latest_sofr() if p.sofr is None else p.sofr
     df = np.where(legs.inverse, 1.0, np.exp(-sofr * unit_state.t_years * 365.0 / 360.0))
