@@ -204,7 +204,8 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 if not which(q):
                     continue
                 cancel = Cancel(q.quote_id, reason)
-                msg = _quote_cancel(q)
+                quote = self.journal.quote(q.quote_id)
+                msg = _quote_cancel(q, str((quote or {}).get("request", {}).get("symbol", "?")))
                 if self.journal.record_cancel(cancel, now_utc(), _text(msg)):
                     self.orders.apply_cancel(cancel)
                     session = next((s for s in self.sessions if str(s) == q.session), None)
@@ -530,12 +531,17 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         return msg
 
 
-def _quote_cancel(q: QuoteTerms) -> Any:
+def _quote_cancel(q: QuoteTerms, symbol: str) -> Any:
+    """QuoteCancel (35=Z) of one quote: FIX 4.4 has no "cancel by QuoteID" type (5 came with FIX 5.0),
+    so it is QuoteCancelType 1 (for the securities listed) with the QuoteID and the quote's Symbol."""
     msg = fix.Message()
     msg.getHeader().setField(fix.MsgType(fix.MsgType_QuoteCancel))
     msg.setField(fix.QuoteReqID(q.quote_req_id))
     msg.setField(fix.QuoteID(q.quote_id))
-    msg.setField(fix.QuoteCancelType(fix.QuoteCancelType_CANCEL_QUOTE_SPECIFIED_IN_QUOTEID))
+    msg.setField(fix.QuoteCancelType(fix.QuoteCancelType_CANCEL_FOR_ONE_OR_MORE_SECURITIES))
+    g = fix.Group(295, 55)
+    g.setField(fix.Symbol(symbol[:60] or "?"))
+    msg.addGroup(g)
     return msg
 
 

@@ -27,10 +27,20 @@ def dictionary_path() -> Path:
     return Path(sysconfig.get_paths()["data"]) / "share" / "quickfix" / "FIX44.xml"
 
 
-def write_settings(path: Path, role: str, port: int, base: Path, host: str = "127.0.0.1") -> Path:
-    """A QuickFIX settings file for one FIX 4.4 session between CLEARQUOTE (acceptor) and CLIENT."""
-    me, them = ("CLEARQUOTE", "CLIENT") if role == "acceptor" else ("CLIENT", "CLEARQUOTE")
+def write_settings(
+    path: Path, role: str, port: int, base: Path, host: str = "127.0.0.1", clients: tuple[str, ...] = ("CLIENT",)
+) -> Path:
+    """A QuickFIX settings file: FIX 4.4 sessions between CLEARQUOTE (acceptor) and each of ``clients``."""
     where = f"SocketAcceptHost={host}\nSocketAcceptPort" if role == "acceptor" else f"SocketConnectHost={host}\nSocketConnectPort"
+    sessions = "".join(
+        "[SESSION]\nBeginString=FIX.4.4\n"
+        + (
+            f"SenderCompID=CLEARQUOTE\nTargetCompID={c}\n"
+            if role == "acceptor"
+            else f"SenderCompID={c}\nTargetCompID=CLEARQUOTE\n"
+        )
+        for c in clients
+    )
     path.write_text(
         "[DEFAULT]\n"
         f"ConnectionType={role}\n"
@@ -38,9 +48,7 @@ def write_settings(path: Path, role: str, port: int, base: Path, host: str = "12
         f"FileStorePath={base / role / 'store'}\n"
         f"FileLogPath={base / role / 'log'}\n"
         "StartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=30\nReconnectInterval=1\n"
-        f"UseDataDictionary=Y\nDataDictionary={dictionary_path()}\nValidateUserDefinedFields=N\n"
-        "[SESSION]\nBeginString=FIX.4.4\n"
-        f"SenderCompID={me}\nTargetCompID={them}\n"
+        f"UseDataDictionary=Y\nDataDictionary={dictionary_path()}\nValidateUserDefinedFields=N\n" + sessions
     )
     return path
 
