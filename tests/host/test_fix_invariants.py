@@ -127,13 +127,15 @@ class Acceptor:
             line = p.stdout.readline().decode()
             self.lines.append(line)
             if "accepting" in line:
-                out = p.stdout
                 # Drained from here on, so a chatty acceptor never blocks on a full pipe.
-                threading.Thread(target=lambda: self.lines.extend(raw.decode() for raw in out), daemon=True).start()
+                threading.Thread(target=self._drain, args=(p.stdout,), daemon=True).start()
                 return p
             if p.poll() is not None and not line:
                 break
         raise AssertionError(f"the acceptor did not start: {''.join(self.lines)[-2000:]}")
+
+    def _drain(self, out: Any) -> None:
+        self.lines.extend(raw.decode() for raw in out)
 
     def stop(self) -> None:
         for p in self.procs:
