@@ -307,19 +307,23 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         return check_request(self.risk, entry["quantity"], entry["legs"], spot)
 
     def _trade_limits(self, entry: dict[str, Any], figures: dict[str, Any], legs: Any, market: Any) -> Refusal | None:
-        """ΔIM of the side(s) quoted and the book's net delta and vega after the trade (either side)."""
+        """ΔIM of the side(s) quoted (the book's net delta and vega are checked when an order fills,
+        against the book as it is then: :meth:`_net_after`)."""
         sides = [s for s in ("bid", "ask") if figures[f"{s}_price"] is not None]
         worst = max(abs(figures[f"{s}_delta_im"] or 0.0) for s in sides)
+        return check_trade(self.risk, worst, {}, {})
+
+    def _net_after(self, legs: list[list[Any]]) -> Refusal | None:
+        """The book's net delta and vega per underlying after a fill of ``legs`` (what the dealer will hold)."""
+        from pricing.portfolio import from_contracts
+
+        market = self.desk.market.current().market
+        part = from_contracts([contract_of(str(n), "inverse") for n, _ in legs], [float(q) for _, q in legs])
         book_delta, book_vega = self.desk.book_greeks()
-        trade_delta, trade_vega = self.desk.greeks(legs, market)
-        for s in sides:
-            sign = 1.0 if s == "bid" else -1.0  # the dealer buys the structure on its bid, sells it on its ask
-            after_d = {u: book_delta.get(u, 0.0) + sign * d for u, d in trade_delta.items()}
-            after_v = {u: book_vega.get(u, 0.0) + sign * v for u, v in trade_vega.items()}
-            why = check_trade(self.risk, worst, after_d, after_v)
-            if why is not None:
-                return why
-        return None
+        trade_delta, trade_vega = self.desk.greeks(part, market)
+        after_d = {u: book_delta.get(u, 0.0) + d for u, d in trade_delta.items()}
+        after_v = {u: book_vega.get(u, 0.0) + v for u, v in trade_vega.items()}
+        return check_trade(self.risk, 0.0, after_d, after_v)
 
     def _entries(self, message: Any) -> list[dict[str, Any]]:
         """Each NoRelatedSym entry as a request row, its JSON record and a problem (or None)."""
@@ -479,6 +483,8 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         legs = [[name, dealer * d.order.quantity * ratio] for name, ratio in request["legs"]]
         notional = self._notional_of(legs)
         why = check_fill(self.risk, self._notional.get(d.order.session, 0.0), sum(self._notional.values()), notional)
+        if why is None:
+            why = self._net_after(legs)
         if why is not None:
             return OrderBook.refuse(d, why), []
         self.desk.check_fill(legs)  # a leg the book cannot hold fails here, before anything is journaled

@@ -276,3 +276,77 @@ def test_kill_9_at_each_step_of_the_order_path(tmp_path: Path, step: str) -> Non
     finally:
         initiator.stop()
         acc.stop()
+
+
+# -- in-process: the same application object, real QuickFIX messages, sends captured ------------
+
+
+@pytest.fixture()
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    sent: list[Any] = []
+    monkeypatch.setattr(fix.Session, "sendToTarget", staticmethod(lambda m, s: sent.append(m)))
+    return sent
+
+
+def _gateway(tmp_path: Path, market: str = "bundled", **risk: float) -> Any:
+    from addin.fix.desk import Desk, Limits, MarketSource
+    from addin.fix.gateway import QuoteGateway
+    from addin.fix.journal import Journal
+    from pricing.desk.limits import RiskLimits
+    from pricing.portfolio import empty_portfolio
+
+    desk = Desk(MarketSource(market), [], empty_portfolio(), Limits())
+    return QuoteGateway(desk, Journal(tmp_path / "j.sqlite"), risk=RiskLimits(**risk), kill_file=tmp_path / "kill")
+
+
+def test_net_delta_after_the_fill_is_a_limit(tmp_path: Path, captured: list[Any]) -> None:
+    app = _gateway(tmp_path, max_net_delta_coin=0.5)
+    app.on_quote_request(quote_request("R", [{"symbol": NAME, "qty": 5, "side": "1"}]), "S")
+    q = captured[-1]
+    app.on_order(_order("C1", _f(q, 117), "1", 5), "S")
+    er = captured[-1]
+    assert _f(er, 39) == "8" and _f(er, 103) == "3" and "max_net_delta_coin" in _f(er, 58)
+    app.on_order(_order("C2", _f(q, 117), "1", 0.1), "S")  # a small fill keeps the book within it
+    assert _f(captured[-1], 39) == "2"
+
+
+def test_a_market_move_beyond_tolerance_cancels_live_quotes(tmp_path: Path, captured: list[Any]) -> None:
+    import csv
+
+    src = Path(__file__).resolve().parents[2] / "pricing" / "data" / "deribit_btc_chain_20260821.csv"
+    chain = tmp_path / "chain.csv"
+    chain.write_bytes(src.read_bytes())
+    app = _gateway(tmp_path, market=str(chain))
+    app.sessions.append("S")
+    app.poll()
+    app.on_quote_request(quote_request("R", [{"symbol": NAME, "qty": 1}]), "S")
+    quote_id = _f(captured[-1], 117)
+    app.poll()  # nothing moved: nothing cancelled
+    assert _type(captured[-1]) == "S"
+    with src.open() as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:  # spot up 3%: the call's mid moves far beyond 0.5%
+        for k in ("underlying_price", "index_price"):
+            if r[k]:
+                r[k] = str(float(r[k]) * 1.03)
+    with chain.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    os.utime(chain, ns=(time.time_ns(), time.time_ns() + 10**9))
+    app.poll()
+    z = captured[-1]
+    assert _type(z) == "Z" and _f(z, 117) == quote_id
+    app.on_order(_order("C1", quote_id, "1", 1), "S")
+    assert _f(captured[-1], 39) == "8" and "cancelled" in _f(captured[-1], 58)
+    _, cancels = app.journal.table("cancels")
+    assert [c[0] for c in cancels] == [quote_id] and "market moved" in cancels[0][2]
+
+
+def test_an_order_cancel_request_is_answered(tmp_path: Path, captured: list[Any]) -> None:
+    app = _gateway(tmp_path)
+    msg = fix44.OrderCancelRequest()
+    for f in (fix.OrigClOrdID("C1"), fix.ClOrdID("X1"), fix.Side("1"), fix.TransactTime(), fix.Symbol(NAME), fix.OrderQty(1)):
+        msg.setField(f)
+    app.fromApp(msg, "S")
+    assert _type(captured[-1]) == "9" and "nothing rests" in _f(captured[-1], 58)
