@@ -2,16 +2,16 @@
 
 The gateway holds one :class:`Desk`: the service (market source, book, configuration read
 from the params file by :meth:`pricing.desk.DeskConfig.from_mapping`, the same reader as
-``clearquote quote`` and ``CQ_RFQ``), the gateway's limits, and the mapping of the service's
-typed refusal codes to QuoteRequestRejectReason (658). Nothing here parses a market, a
-parameter or a leg: the service does, once.
+``clearquote quote`` and ``CQ_RFQ``) and the gateway's limits. The service's typed refusal codes
+carry their own FIX values (``RefusalCode.quote_reject``, ``order_reject``). Nothing here parses a
+market, a parameter or a leg: the service does, once.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +27,6 @@ from pricing.desk import (
     MarketSnapshot,
     QuoteLimits,
     Refusal,
-    RefusalCode,
     RfqRequest,
     open_market,
     params_from_rows,
@@ -39,18 +38,6 @@ from pricing.portfolio import Portfolio
 from pricing.revaluation import position_state
 from pricing.xva.quote import QuoteParams, QuoteTable
 from pricing.xva.rfq import RfqBatch, contract_of
-
-#: QuoteRequestRejectReason (658) per refusal code (FIX 4.4: 1 unknown symbol, 3 exceeds limit,
-#: 4 too late to enter, 8 no market for instrument, 99 other).
-REJECT_REASON: Mapping[RefusalCode, int] = {
-    RefusalCode.UNKNOWN_INSTRUMENT: 1,
-    RefusalCode.LIMIT_EXCEEDED: 3,
-    RefusalCode.BAD_QUANTITY: 3,
-    RefusalCode.EXPIRED: 4,
-    RefusalCode.STALE_MARKET: 8,
-    RefusalCode.BAD_REQUEST: 99,
-    RefusalCode.OTHER: 99,
-}
 
 
 @dataclass(frozen=True)
@@ -165,11 +152,6 @@ class Desk:
         return float("nan") if isinstance(out, Refusal) else self.service.mid(out)
 
 
-def reject_code(refusal: Refusal) -> int:
-    """QuoteRequestRejectReason (658) of a refusal, from its code."""
-    return REJECT_REASON[refusal.code]
-
-
 def breakdown(table: QuoteTable, t: int) -> dict[str, float | None]:
     """Every figure of quote ``t`` (USD, totals for the whole quantity; None for a side not quoted)."""
     out: dict[str, float | None] = {"base": float(table.base[t]), "spread": float(table.spread[t])}
@@ -188,4 +170,4 @@ def monotonic_ms() -> float:
     return time.perf_counter() * 1e3
 
 
-__all__ = ["REJECT_REASON", "ConfigError", "Desk", "Limits", "MarketSource", "breakdown", "reject_code"]
+__all__ = ["ConfigError", "Desk", "Limits", "MarketSource", "breakdown"]

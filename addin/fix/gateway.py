@@ -250,7 +250,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 refusal = Refusal(RefusalCode.PRICE_BOUNDS, f"{labels[i]}: {table.refusals[where[i]]}")
             figures = breakdown(table, where[i]) if refusal is None else {}
             if refusal is None:
-                refusal = self._trade_limits(e, figures, batch.trades.legs.select(_trade_rows(batch, where[i])), market)
+                refusal = self._trade_limits(figures) or _zero_on_the_wire(figures, e["quantity"])
             record = {
                 "quote_req_id": req_id,
                 "session": str(session_id),
@@ -306,7 +306,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         spot = {name: market.spot(contract_of(name, "inverse").underlying) for name, _ in entry["legs"]}
         return check_request(self.risk, entry["quantity"], entry["legs"], spot)
 
-    def _trade_limits(self, entry: dict[str, Any], figures: dict[str, Any], legs: Any, market: Any) -> Refusal | None:
+    def _trade_limits(self, figures: dict[str, Any]) -> Refusal | None:
         """ΔIM of the side(s) quoted (the book's net delta and vega are checked when an order fills,
         against the book as it is then: :meth:`_net_after`)."""
         sides = [s for s in ("bid", "ask") if figures[f"{s}_price"] is not None]
@@ -556,10 +556,12 @@ def _row(request: dict[str, Any]) -> dict[str, Any]:
     return {"legs": ";".join(f"{n}:{r:g}" for n, r in request["legs"]), "side": request["side"], "quantity": request["quantity"]}
 
 
-def _trade_rows(batch: Any, t: int) -> Any:
-    import numpy as np
-
-    return np.arange(int(batch.trades.starts[t]), int(batch.trades.starts[t + 1]))
+def _zero_on_the_wire(figures: dict[str, Any], qty: float) -> Refusal | None:
+    """A price that would go out as 0 (or less) per unit at the Quote's 8 decimals is refused, never sent."""
+    for side, total in (("bid", figures["bid_price"]), ("ask", figures["ask_price"])):
+        if total is not None and round(total / qty, 8) == 0.0:
+            return Refusal(RefusalCode.PRICE_BOUNDS, f"{side} {total / qty:.3g} USD per unit rounds to 0 at 8 decimals")
+    return None
 
 
 def describe(journal: Journal) -> str:
