@@ -213,7 +213,7 @@ class OrderLifecycle(RuleBasedStateMachine):
         assert self.book.violations() == []
 
 
-OrderLifecycle.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+OrderLifecycle.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
 TestOrderLifecycle = OrderLifecycle.TestCase
 
 
