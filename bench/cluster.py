@@ -1,4 +1,4 @@
-"""``clearquote bench-cluster``: the batch commands on 1 and 2 local Dask worker processes, beside the local run.
+"""``python -m bench cluster``: the batch commands on 1 and 2 local Dask worker processes, beside the local run.
 
 Two workloads, each timed in this process (the local run: no Dask), then on a LocalCluster of 1
 and of 2 worker processes (started before the clock; workers warm: one small run first):
@@ -29,9 +29,9 @@ def _books(folder: Path, n: int) -> list[str]:
 
 def _recalc_all(books: list[str], client: Any) -> None:
     from addin.cli.cluster import run_tasks
-    from addin.cli.workbook import _recalc_task
+    from addin.cli.workbook import recalc_task
 
-    out = run_tasks(client, _recalc_task, books, None, False, "libreoffice", label="book")
+    out = run_tasks(client, recalc_task, books, None, False, "libreoffice", label="book")
     assert all(r[2] is None for r in out)
 
 

@@ -1,4 +1,4 @@
-"""``clearquote bench-fix``: request-to-quote latency of the FIX gateway on 127.0.0.1.
+"""``python -m bench fix``: request-to-quote latency of the FIX gateway on 127.0.0.1.
 
 A QuickFIX initiator in this process sends single-leg QuoteRequests one at a time (the next when
 the previous Quote arrived) to ``clearquote fix-acceptor`` running in its own process against a

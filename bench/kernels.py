@@ -1,4 +1,4 @@
-"""``clearquote bench``: time the pricing kernels beside named peers in the same run.
+"""``python -m bench kernels``: time the pricing kernels beside named peers in the same run.
 
 Peers: QuantLib's ``blackFormula`` in a Python loop and QuantLib's binomial engine (scalar C++
 behind SWIG), and a plain numpy + ``scipy.special.ndtr`` one-shot Black-76 (no chunking).

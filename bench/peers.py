@@ -2,7 +2,7 @@
 
 ``formulas`` (vinci1it2000, EUPL) can call Python functions, one call per formula cell; this
 registers every catalogue spelling in its function table so that a quote book computes there
-too, for ``clearquote bench-recalc``'s timing beside our engine.
+too, for ``python -m bench recalc``'s timing beside our engine.
 """
 
 from __future__ import annotations

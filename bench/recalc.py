@@ -1,4 +1,4 @@
-"""``clearquote bench-recalc``: recalculating generated quote books, beside formulas' ExcelModel.
+"""``python -m bench recalc``: recalculating generated quote books, beside formulas' ExcelModel.
 
 Each book has one RFQ per row and seven per-row formulas (forward, time, vol and Black price
 from the catalogue; notional, side adjustment and rounding by ordinary Excel formulas) plus a
@@ -113,8 +113,8 @@ def time_recalc(kind: str, path: str | Path) -> float:
     udfs.CQ_MARKET("bundled")  # warm: the market fit is not what is measured
     t = time.perf_counter()
     if kind == "clearquote":
+        from addin.excel.catalogue import CATALOGUE_FUNCTIONS
         from addin.headless import recalc
-        from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
 
         recalc(path, Path(path).with_name(f"out-{Path(path).stem}.xlsx"), CATALOGUE_FUNCTIONS)
     else:

@@ -1,4 +1,4 @@
-"""``clearquote bench-server``: the Office.js server under mixed load, on loopback only.
+"""``python -m bench server``: the Office.js server under mixed load, on loopback only.
 
 Starts ``clearquote serve`` (token auth on) in its own process on 127.0.0.1, then ``--clients``
 threads each send ``--calls`` requests, in the order light, medium, heavy as the mix says:

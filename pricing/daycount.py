@@ -18,7 +18,19 @@ SECONDS_PER_DAY = 86_400.0
 DAYS_PER_YEAR = 365.0
 """Option time: calendar days per year (ACT/365)."""
 SECONDS_PER_YEAR = DAYS_PER_YEAR * SECONDS_PER_DAY
-_BASIS_DAYS = {"act/365": 365.0, "act365": 365.0, "365": 365.0, "act/360": 360.0, "act360": 360.0, "360": 360.0}
+FUNDING_DAYS_PER_YEAR = 360.0
+"""Funding accrual: days per year of the ACT/360 money-market basis (SOFR)."""
+ACT360_PER_ACT365 = DAYS_PER_YEAR / FUNDING_DAYS_PER_YEAR
+"""An ACT/365 year fraction times this is the ACT/360 one of the same dates: the one conversion
+between option time and funding accrual (FVA, MVA and discounting at SOFR use it)."""
+_BASIS_DAYS = {
+    "act/365": DAYS_PER_YEAR,
+    "act365": DAYS_PER_YEAR,
+    "365": DAYS_PER_YEAR,
+    "act/360": FUNDING_DAYS_PER_YEAR,
+    "act360": FUNDING_DAYS_PER_YEAR,
+    "360": FUNDING_DAYS_PER_YEAR,
+}
 
 
 def _require_aware(value: datetime, field: str) -> None:

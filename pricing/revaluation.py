@@ -19,191 +19,22 @@ contract, docs/methodology.md §B3).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-
 import numpy as np
 from scipy.special import ndtr
 
 from pricing import accel
 from pricing._typing import ArrayLike, FloatArray
-from pricing.black import black76_greeks, black76_price
-from pricing.chain import OptionChain
+from pricing.black import black76_price
 from pricing.daycount import days_to_years
 from pricing.errors import PricingInputError, parse_choice
+from pricing.market import Market as Market
 from pricing.portfolio import OPTION, PERPETUAL, Portfolio
-from pricing.surface import SHOCK_RULES, VolSurface, build_surface
-
-
-@dataclass(frozen=True)
-class Market:
-    """A market snapshot: one vol surface (with its forward curve) per underlying.
-
-    Attributes
-    ----------
-    as_of : datetime
-        Valuation instant (timezone-aware).
-    surfaces : mapping str -> VolSurface
-        Keyed by underlying code (``"BTC"``).
-    chains : mapping str -> OptionChain
-        Optional chains, used for bid/ask (liquidity add-on) and open interest.
-    """
-
-    as_of: datetime
-    surfaces: Mapping[str, VolSurface]
-    chains: Mapping[str, OptionChain] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.as_of.tzinfo is None:
-            raise PricingInputError("as_of: must be timezone-aware (UTC)")
-
-    def surface(self, underlying: str) -> VolSurface:
-        try:
-            return self.surfaces[str(underlying).upper()]
-        except KeyError:
-            have = ", ".join(sorted(self.surfaces)) or "none"
-            raise PricingInputError(f"underlying: no market data for {underlying!r}; the market has {have}") from None
-
-    def spot(self, underlying: str) -> float:
-        return self.surface(underlying).spot
-
-    @classmethod
-    def from_chains(cls, chains: Mapping[str, OptionChain] | Sequence[OptionChain], *, smile: str = "svi") -> Market:
-        """The market of option chains: a fitted surface per underlying, as of the latest snapshot.
-
-        Parameters
-        ----------
-        chains : mapping of underlying -> OptionChain, or a sequence of chains
-            One chain per underlying (Deribit layout, :mod:`pricing.chain`).
-        smile : {"svi", "sabr"}
-            Smile model of each expiry (:func:`pricing.surface.build_surface`).
-
-        Returns
-        -------
-        Market
-            ``as_of`` = the latest chain timestamp; the chains are kept for bid/ask and open interest.
-
-        Examples
-        --------
-        >>> from pricing.chain import load_bundled_chain
-        >>> m = Market.from_chains([load_bundled_chain("BTC", "2026-08-21")])
-        >>> sorted(m.surfaces), f"{m.as_of:%Y-%m-%d %H:%M}"
-        (['BTC'], '2026-08-21 09:47')
-        """
-        by_code = dict(chains) if isinstance(chains, Mapping) else {c.underlying: c for c in chains}
-        if not by_code:
-            raise PricingInputError("chains: at least one option chain is needed")
-        surfaces = {u: build_surface(c, model=smile) for u, c in by_code.items()}
-        return cls(max(c.as_of for c in by_code.values()), surfaces, by_code)
-
-
-@dataclass(frozen=True)
-class ScenarioPnl:
-    """P&L per position (rows) and scenario (columns)."""
-
-    usd: FloatArray
-    coin: FloatArray
-
-
-@dataclass(frozen=True)
-class PositionState:
-    """Per-position market state at ``as_of`` (inputs every margin model shares)."""
-
-    t_years: FloatArray
-    forward: FloatArray
-    spot: FloatArray
-    vol: FloatArray
-    value_usd: FloatArray
-    delta_coin: FloatArray
-    delta_premium_adjusted: FloatArray
-    vega_usd: FloatArray
-
-    def scaled(self, quantity: FloatArray) -> PositionState:
-        """The state of the same positions at ``quantity`` times the quantity this state was taken at
-        (value, deltas and vega scale; time, forward, spot and vol do not)."""
-        q = np.asarray(quantity, dtype=np.float64)
-        return PositionState(
-            self.t_years,
-            self.forward,
-            self.spot,
-            self.vol,
-            self.value_usd * q,
-            self.delta_coin * q,
-            self.delta_premium_adjusted * q,
-            self.vega_usd * q,
-        )
-
-    def take(self, rows: np.ndarray) -> PositionState:
-        """The state of the positions at ``rows``."""
-        return PositionState(*(getattr(self, f)[rows] for f in PositionState.__dataclass_fields__))
-
-
-def _check(portfolio: Portfolio, market: Market) -> FloatArray:
-    t = portfolio.t_years(market.as_of)
-    expired = (portfolio.kind != PERPETUAL) & ~(t > 0)
-    if expired.any():
-        name = portfolio.names[int(np.flatnonzero(expired)[0])]
-        raise PricingInputError(
-            f"instrument {name!r}: expired at or before {market.as_of:%Y-%m-%d %H:%M} UTC; remove it from the portfolio"
-        )
-    for u in portfolio.underlyings:
-        market.surface(u)
-    return t
-
-
-def position_state(portfolio: Portfolio, market: Market) -> PositionState:
-    """Forward, vol, USD value and deltas of each position at ``market.as_of``.
-
-    ``delta_coin`` is dV_USD/dF x units (coins of underlying), the exposure concentration and
-    SPAN use; ``delta_premium_adjusted`` is the coin-denominated delta Deribit reports for
-    inverse options (dV/dF - V/F per coin of premium), used by the Deribit roll shock.
-    """
-    t = _check(portfolio, market)
-    n = len(portfolio)
-    fwd, spot, vol, value, delta, padj, vega = (np.zeros(n) for _ in range(7))
-    units = portfolio.units
-    for u in portfolio.underlyings:
-        rows = portfolio.underlying == u
-        surf = market.surface(u)
-        spot[rows] = surf.spot
-        fwd[rows] = surf.forward(t[rows])
-        opt = rows & (portfolio.kind == OPTION)
-        if opt.any():
-            vol[opt] = surf.vol(portfolio.strike[opt], t[opt])
-            g = black76_greeks(portfolio.cp[opt], fwd[opt], portfolio.strike[opt], t[opt], vol[opt])
-            value[opt] = units[opt] * g.price
-            delta[opt] = units[opt] * g.delta
-            vega[opt] = units[opt] * g.vega
-            inv = portfolio.inverse[opt]
-            padj[opt] = units[opt] * np.where(inv, g.delta - g.price / fwd[opt], g.delta)
-        fut = rows & (portfolio.kind != OPTION)
-        delta[fut] = units[fut]
-        padj[fut] = units[fut]
-    return PositionState(t, fwd, spot, vol, value, delta, padj, vega)
-
-
-def underlying_rows(underlyings: tuple[str, ...], portfolio: Portfolio) -> np.ndarray:
-    """Index into ``underlyings`` of each position's underlying (a named error if one is missing)."""
-    lookup = {u: i for i, u in enumerate(underlyings)}
-    missing = [u for u in portfolio.underlyings if u not in lookup]
-    if missing:
-        raise PricingInputError(
-            f"underlying: no scenarios for {', '.join(missing)}; scenarios cover {', '.join(underlyings) or 'none'}"
-        )
-    codes = np.array([lookup[u] for u in portfolio.underlyings], dtype=np.int64)
-    # One lookup per distinct underlying, then a vectorised gather over the positions.
-    return (
-        codes[np.searchsorted(np.array(portfolio.underlyings), np.asarray(portfolio.underlying, dtype=str))]
-        if len(portfolio)
-        else codes[:0]
-    )
-
-
-def expand(values: FloatArray, underlyings: tuple[str, ...], portfolio: Portfolio) -> FloatArray:
-    """Per-underlying rows ``values[u, s]`` to per-position rows (P, S)."""
-    index = underlying_rows(underlyings, portfolio)
-    return np.asarray(values)[index] if index.size else np.zeros((0, np.shape(values)[1]))
+from pricing.positions import PositionState as PositionState
+from pricing.positions import ScenarioPnl as ScenarioPnl
+from pricing.positions import expand as expand
+from pricing.positions import position_state as position_state
+from pricing.positions import underlying_rows as underlying_rows
+from pricing.surface import SHOCK_RULES, VolSurface
 
 
 def reprice(
@@ -263,7 +94,7 @@ def reprice(
     usd = np.empty(shape)
     coin_pnl = np.empty(shape) if coin else np.empty((len(portfolio), 0))
     if accel.enabled() and len(portfolio):
-        from pricing.accel.fused import ScenarioGrid, fused_pnl_matrix, plan_revaluation
+        from pricing.fused import ScenarioGrid, fused_pnl_matrix, plan_revaluation
 
         plan = plan_revaluation(portfolio, market, horizon_days, st)
         if plan is not None:

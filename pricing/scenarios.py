@@ -33,6 +33,7 @@ from scipy import stats
 from scipy.signal import lfilter
 
 from pricing._typing import BoolArray, FloatArray
+from pricing.daycount import DAYS_PER_YEAR
 from pricing.errors import DataError, PricingInputError
 from pricing.marketdata import DailySeries, load_dvol, load_history
 
@@ -203,7 +204,7 @@ def realised_vol_series(history: DailySeries, window_days: int = _RV_WINDOW_DAYS
     _, r = _daily_log_changes(history)
     csum = np.concatenate([[0.0], np.cumsum(r * r)])
     var = (csum[window_days:] - csum[:-window_days]) / window_days
-    vols = np.sqrt(np.maximum(var, 1e-12) * 365.0)
+    vols = np.sqrt(np.maximum(var, 1e-12) * DAYS_PER_YEAR)
     return DailySeries(f"{history.name} RV{window_days}", history.dates[window_days:], vols)
 
 
@@ -284,7 +285,7 @@ def floored_vol(
     if floor_years is None:
         average = np.asarray(window_mean, dtype=np.float64)
     else:
-        first = np.maximum(last - round(float(floor_years) * 365.0), 0)
+        first = np.maximum(last - round(float(floor_years) * DAYS_PER_YEAR), 0)
         csum = np.concatenate([[0.0], np.cumsum(sigma)])
         average = (csum[last] - csum[first]) / np.maximum(last - first, 1)
     return np.asarray(np.maximum(sigma[last], floor * average), dtype=np.float64)
@@ -295,7 +296,7 @@ def _scenario_dates(histories: dict[str, DailySeries], params: ScenarioParams) -
     # market dated after the end of one history uses the joint window that history allows.
     latest = min(h.dates[-1] for h in histories.values())
     end = min(np.datetime64(str(params.as_of), "D"), latest) if params.as_of is not None else latest
-    days = round(float(params.lookback_years) * 365.0)
+    days = round(float(params.lookback_years) * DAYS_PER_YEAR)
     start = end - np.timedelta64(days, "D")
     if days < params.horizon_days:
         raise PricingInputError(f"horizon_days: {params.horizon_days} is longer than the look-back window of {days} days")
@@ -537,6 +538,6 @@ def tenor_vol_weights(t_years: FloatArray, power_short: float, power_long: float
     >>> tenor_vol_weights(np.array([7.5 / 365, 30 / 365, 120 / 365]), 0.5, 0.5).round(6).tolist()
     [2.0, 1.0, 0.5]
     """
-    dte = np.maximum(np.asarray(t_years, dtype=np.float64) * 365.0, 1.0)
+    dte = np.maximum(np.asarray(t_years, dtype=np.float64) * DAYS_PER_YEAR, 1.0)
     p = np.where(dte < 30.0, power_short, power_long)
     return np.asarray((30.0 / dte) ** p, dtype=np.float64)

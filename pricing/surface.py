@@ -28,6 +28,7 @@ import numpy as np
 from pricing._typing import ArrayLike, FloatArray
 from pricing.black import Greeks, black76_greeks, black76_price
 from pricing.chain import OptionChain
+from pricing.daycount import DAYS_PER_YEAR
 from pricing.errors import PricingInputError, parse_choice
 from pricing.sabr import SabrSmile, fit_sabr
 from pricing.svi import SviSmile, fit_svi, penalty_grid
@@ -281,7 +282,7 @@ def build_surface(
     model: str = "svi",
     beta: float = 1.0,
     min_quotes: int = 5,
-    min_t_years: float = 1.0 / 365.0,
+    min_t_years: float = 1.0 / DAYS_PER_YEAR,
     min_abs_delta: float = 0.02,
 ) -> VolSurface:
     """Fit a smile per expiry of ``chain`` and assemble the surface.

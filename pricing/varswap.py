@@ -20,9 +20,10 @@ import numpy as np
 
 from pricing._typing import FloatArray
 from pricing.chain import OptionChain
+from pricing.daycount import DAYS_PER_YEAR
 from pricing.errors import PricingInputError
 
-DAYS_30 = 30.0 / 365.0
+DAYS_30 = 30.0 / DAYS_PER_YEAR
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def replicate_variance(strikes: FloatArray, otm_usd: FloatArray, forward: float,
     return float(total - (forward / k0 - 1.0) ** 2 / t_years)
 
 
-def chain_variance_strikes(chain: OptionChain, *, min_t_years: float = 2.0 / 365.0) -> list[VarianceStrike]:
+def chain_variance_strikes(chain: OptionChain, *, min_t_years: float = 2.0 / DAYS_PER_YEAR) -> list[VarianceStrike]:
     """Fair variance per expiry of a Deribit chain from mark prices (coin -> USD).
 
     Parameters
@@ -224,4 +225,4 @@ def vol_swap_strike(variance: float, t_years: float, vol_of_vol: float) -> tuple
 def vol_of_vol_from_dvol(dvol: FloatArray, window_days: int = 365) -> float:
     """Annualised vol of daily log-changes of DVOL over the last ``window_days`` (365/yr)."""
     x = np.log(np.asarray(dvol, dtype=np.float64)[-(window_days + 1) :])
-    return float(np.std(np.diff(x), ddof=1) * np.sqrt(365.0))
+    return float(np.std(np.diff(x), ddof=1) * np.sqrt(DAYS_PER_YEAR))

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pricing.accel import KernelSettingError
 from pricing.errors import DataError, PricingInputError
 from udfs.excel import InputError, XlError
 
 PREFIX = "CQ"
 log = logging.getLogger("clearquote.udfs")
-EXPECTED_ERRORS = (InputError, PricingInputError, DataError)
+EXPECTED_ERRORS = (InputError, PricingInputError, DataError, KernelSettingError)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from pricing.errors import DataError, PricingInputError
-from pricing.margin.backtest import BacktestResult, backtest
+from pricing.margin.backtest import BACKTEST_COLUMNS, BacktestResult, backtest
 from pricing.margin.call import intraday_margin_call
 from pricing.margin.engine import MarginResult, TradeLegs, margin, margin_basis, trade_margins
 from pricing.portfolio import Portfolio, concat, empty_portfolio, portfolio_from_rows
@@ -133,24 +133,6 @@ def im_breakdown(portfolio: Any, market: Any, model: Any = "hvar", params: Any =
     # A component the model does not have (no stressed set for SPAN) is blank, not NaN.
     rows: list[list[Any]] = [[k, float(v) if np.isfinite(v) else ""] for k, v in res.as_rows()]
     return titled(headers, ("component", "usd"), rows, default=True)
-
-
-BACKTEST_COLUMNS = (
-    "model",
-    "observations",
-    "exceptions",
-    "expected_exceptions",
-    "alpha",
-    "horizon_days",
-    "first_date",
-    "last_date",
-    "kupiec_lr",
-    "kupiec_p",
-    "christoffersen_ind_lr",
-    "christoffersen_ind_p",
-    "conditional_coverage_p",
-    "traffic_light",
-)
 
 
 def backtest_result(portfolio: Any, market: Any, model: Any, params_: Any) -> BacktestResult:

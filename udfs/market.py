@@ -33,7 +33,6 @@ from pricing.margin.engine import MarginModel
 from pricing.marketdata import BUNDLED_DATES, DailySeries
 from pricing.revaluation import Market
 from pricing.surface import VolSurface
-from pricing.xva.quote import QuoteParams
 from udfs.excel import (
     InputError,
     Table,
@@ -238,10 +237,6 @@ def addons_arg(values: Mapping[str, Any]) -> AddOnParams:
         return AddOnParams(**_coerced(values, ADDON_FIELDS))
     except (PricingInputError, TypeError) as exc:
         raise InputError(f"params: {exc}") from None
-
-
-def quote_params_arg(values: Mapping[str, Any]) -> QuoteParams:
-    return desk_config({k: v for k, v in values.items() if k in QUOTE_HELP}).quote
 
 
 def table_rows(t: Table) -> list[dict[str, Any]]:

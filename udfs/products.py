@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from pricing import structures as st
+from pricing.daycount import DAYS_PER_YEAR
 from pricing.errors import PricingInputError
 from pricing.marketdata import load_dvol
 from pricing.varswap import chain_variance_strikes, constant_maturity_variance, vol_of_vol_from_dvol, vol_swap_strike
@@ -135,7 +136,7 @@ def varswap_strike(market: Any, underlying: Any, days: Any = 30) -> list[list[An
     strikes = chain_variance_strikes(b.chain(underlying))
     if not strikes:
         raise InputError("market: no expiry of this chain can be replicated")
-    return [[float(np.sqrt(constant_maturity_variance(strikes, tenor / 365.0)))]]
+    return [[float(np.sqrt(constant_maturity_variance(strikes, tenor / DAYS_PER_YEAR)))]]
 
 
 @excel_function(
@@ -158,7 +159,7 @@ def volswap_strike(market: Any, underlying: Any, days: Any = 30, vol_of_vol: Any
     variance of realised variance from a lognormal implied vol; see pricing.varswap.
     """
     b = market_arg(market)
-    tenor = scalar_number(days, "days", default=30.0, lo=1, hi=3650) / 365.0
+    tenor = scalar_number(days, "days", default=30.0, lo=1, hi=3650) / DAYS_PER_YEAR
     code = str(scalar(underlying, "underlying")).strip().upper()
     strikes = chain_variance_strikes(b.chain(code))
     variance = constant_maturity_variance(strikes, tenor)

@@ -26,9 +26,9 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.formula import ArrayFormula
 
+from addin.excel.catalogue import CATALOGUE_FUNCTIONS
 from addin.headless import recalc
-from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
-from addin.workbook.style import BOLD, USD, USD0, header, print_one_page_wide
+from addin.style import BOLD, USD, USD0, header, print_one_page_wide
 from pricing.black import black76_price
 from pricing.chain import load_bundled_chain
 from udfs.surface import FIT_COLUMNS

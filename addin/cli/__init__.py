@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     _cluster_args(iu)
     sub.add_parser("functions", help="list the catalogue functions a workbook may call")
     fa = sub.add_parser("fix-acceptor", help="answer FIX 4.4 QuoteRequests with Quotes (QuickFIX acceptor; the 'fix' extra)")
-    fa.add_argument("settings", help="a QuickFIX settings file (README has one for 127.0.0.1)")
+    fa.add_argument("settings", help="a QuickFIX settings file (docs/fix.md has one for 127.0.0.1)")
     fa.add_argument("--portfolio", help="the desk's positions (instrument, quantity) at start (default: none)")
     fa.add_argument("--market", default="bundled", help="bundled, bundled:YYYY-MM-DD, or a chain file (re-read when it changes)")
     fa.add_argument("--as-of", help="valuation time (UTC) for a market file without timestamps")
@@ -139,32 +139,6 @@ def _parser() -> argparse.ArgumentParser:
     sd.add_argument("--underlying", default="BTC", help="BTC or ETH (default BTC)")
     sd.add_argument("--as-of", default="2025-12-31", help="bundled snapshot: 2025-12-31 or 2026-08-21")
     sd.add_argument("--model", default="svi", help="smile model: svi or sabr")
-    bench = sub.add_parser("bench", help="time the pricing kernels beside QuantLib and plain numpy")
-    bench.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
-    bench.add_argument("--json", action="store_true", help="print one JSON object")
-    bc = sub.add_parser(
-        "bench-corpus", help="formula engines against Excel's cached values on a corpus of Excel-saved books, one rule for all"
-    )
-    bc.add_argument(
-        "--corpus", help="folder of .xlsx/.xlsm books saved by Excel (default ../shared/corpus/excel beside the project)"
-    )
-    bc.add_argument("--engines", default="clearquote,ironcalc,formulas,formualizer", help="comma-separated (those installed run)")
-    bc.add_argument("--timeout", type=float, default=60.0, help="seconds per book and engine (default 60)")
-    bc.add_argument("--limit", type=int, help="only the first N books")
-    bc.add_argument("--json", action="store_true", help="print one JSON object with the totals and every book")
-    bf = sub.add_parser("bench-fix", help="FIX request-to-quote latency on loopback (QuickFIX initiator vs fix-acceptor)")
-    bf.add_argument("--requests", type=int, default=1000, help="single-leg QuoteRequests (default 1000)")
-    bcl = sub.add_parser(
-        "bench-cluster", help="batch work on 1 and 2 local Dask workers beside the local run (the cluster extra)"
-    )
-    bcl.add_argument("--books", type=int, default=200, help="quote books recalculated (default 200)")
-    bs = sub.add_parser("bench-server", help="the Office.js server under mixed load from many clients (loopback only)")
-    bs.add_argument("--clients", type=int, default=20)
-    bs.add_argument("--calls", type=int, default=10, help="calls per client (default 10)")
-    bs.add_argument("--seconds", type=float, default=120.0, help="stop sending after this many seconds (default 120)")
-    br = sub.add_parser("bench-recalc", help="time workbook recalculation at 1k/10k/100k rows beside formulas' ExcelModel")
-    br.add_argument("--rows", default="1000,10000,100000", help="comma-separated book sizes (default 1000,10000,100000)")
-    br.add_argument("--peer-max", type=int, default=1000, help="largest size also run through formulas.ExcelModel (default 1000)")
     return parser
 
 
@@ -209,11 +183,10 @@ def announce_compilation() -> None:
 
 def _numba_used() -> bool:
     from pricing import accel
-    from pricing.errors import PricingInputError
 
     try:
         return accel.enabled()
-    except PricingInputError:
+    except accel.KernelSettingError:
         return False
 
 
@@ -221,7 +194,7 @@ def warmup() -> int:
     """``clearquote warmup``: compile (or load) every kernel, then say where the cache is."""
     import time
 
-    from pricing.accel.warmup import warm
+    from addin.cli.warmup import warm
 
     t0 = time.perf_counter()
     names = warm()
@@ -292,9 +265,7 @@ def _run(args: argparse.Namespace) -> int:
         from addin.cli.universe import cmd_im_universe
 
         return cmd_im_universe(args)
-    if cmd in ("structures", "xva-example", "margin-example"):
-        return _example(args)
-    return _bench(args)
+    return _example(args)
 
 
 def _fix(args: argparse.Namespace) -> int:
@@ -370,44 +341,6 @@ def _server(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
-def _bench(args: argparse.Namespace) -> int:
-    """The benchmarks (``bench/``, never imported by the product's own commands)."""
-    cmd = args.command
-    if cmd == "bench":
-        from bench.kernels import run_bench
-
-        run_bench(quick=args.quick, as_json=args.json)
-        return Exit.OK
-    if cmd == "bench-cluster":
-        from bench.cluster import run_bench_cluster
-
-        return run_bench_cluster(args.books)
-    if cmd == "bench-fix":
-        from bench.fix import run_bench_fix
-
-        return run_bench_fix(args.requests)
-    if cmd == "bench-server":
-        from bench.server import run_bench_server
-
-        return run_bench_server(args.clients, args.calls, args.seconds)
-    if cmd == "bench-corpus":
-        from pathlib import Path
-
-        from bench.corpus import ENGINES, default_corpus, run_bench_corpus
-
-        engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-        bad = [e for e in engines if e not in ENGINES]
-        if bad:
-            from addin.headless.values import BookError
-
-            raise BookError(f"--engines: {', '.join(bad)} not one of {', '.join(ENGINES)}")
-        corpus = Path(args.corpus) if args.corpus else default_corpus()
-        return run_bench_corpus(corpus, engines, args.timeout, args.limit, args.json)
-    from bench.recalc import run_bench_recalc
-
-    return run_bench_recalc([int(x) for x in args.rows.split(",") if x.strip()], args.peer_max)
-
-
 def _example(args: argparse.Namespace) -> int:
     if args.command == "structures":
         from addin.cli.examples.structures import run_demo
@@ -439,18 +372,21 @@ def _pricing_ready() -> None:
 
 def _bad_input(exc: BaseException) -> bool:
     """Bad input (an option, a file, its content): exit 2 for every command, never a traceback."""
+    from addin.errors import UsageError
     from addin.headless.values import BookError
 
-    if isinstance(exc, BookError):
+    if isinstance(exc, (BookError, UsageError)):
         return True
-    errors = sys.modules.get("pricing.errors")
+    errors, accel = sys.modules.get("pricing.errors"), sys.modules.get("pricing.accel")
+    if accel is not None and isinstance(exc, accel.KernelSettingError):
+        return True
     return errors is not None and isinstance(exc, (errors.PricingInputError, errors.DataError))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in _LAZY:
-        from addin.workbook import catalogue
+        from addin.excel import catalogue
 
         catalogue.ON_LOAD.append(_pricing_ready)
     else:

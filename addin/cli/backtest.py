@@ -13,7 +13,7 @@ from typing import Any
 
 from addin.cli.output import Exit, table_text, write_atomic
 from addin.headless.values import BookError
-from udfs.margin import BACKTEST_COLUMNS
+from pricing.margin.backtest import BACKTEST_COLUMNS
 
 MODELS = ("hvar", "fhs", "span", "deribit", "hybrid")
 
@@ -135,7 +135,7 @@ def _report(results: list[Any], summaries: list[dict[str, Any]], path: str) -> N
     import openpyxl
     from openpyxl.chart import LineChart, Reference
 
-    from addin.workbook.style import header, print_one_page_wide, table_sheet
+    from addin.style import header, print_one_page_wide, table_sheet
 
     wb = openpyxl.Workbook()
     ws = wb.active

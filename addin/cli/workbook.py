@@ -1,6 +1,6 @@
 """The workbook commands of ``clearquote``: recalc, validate, demo, quote, functions.
 
-Exit codes (README): 0 done; 1 validate found mismatches, or a quote/pricing error;
+Exit codes (docs/cli.md): 0 done; 1 validate found mismatches, or a quote/pricing error;
 2 bad input (not a workbook, missing sheet, circular reference, unknown function, bad
 option) with nothing written; 3 recalculated and written, but formulas read input cells that
 hold error values (listed).
@@ -20,8 +20,10 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from addin.cli.output import Exit, table_text, write_atomic
+from addin.excel.catalogue import CATALOGUE_FUNCTIONS
 from addin.headless import BookError, ExcelError, Result, recalc, show, validate
-from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
+from addin.tables import csv_safe as csv_safe
+from addin.tables import read_table as read_table
 
 PROGRESS_MIN_CELLS = 2_000
 SHOW_MAX = 25
@@ -94,7 +96,7 @@ def cmd_recalc(
         raise BookError("-o names one output; with several books each is written beside its input (BOOK-recalc.xlsx)")
     mode = cache or ("all" if in_place else "libreoffice")
     if scheduler is not None or workers is not None:
-        return _on_cluster(books, scheduler, workers, _recalc_task, out, in_place, mode)
+        return _on_cluster(books, scheduler, workers, recalc_task, out, in_place, mode)
 
     def one(book: str) -> int:
         with progress_bar("recalc", quiet) as (on_plan, step):
@@ -106,7 +108,7 @@ def cmd_recalc(
     return _each(books, one)
 
 
-def _recalc_task(book: str, out: str | None, in_place: bool, mode: str) -> tuple[int, str, str | None]:
+def recalc_task(book: str, out: str | None, in_place: bool, mode: str) -> tuple[int, str, str | None]:
     """One book on a worker: (exit code, what the command prints, or the refusal)."""
     import io
 
@@ -263,38 +265,6 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
     return code
 
 
-def read_table(path: Path) -> list[list[Any]]:
-    """Rows of a CSV or the first sheet of a workbook, header included."""
-    if not path.exists():
-        raise BookError(f"{path}: no such file")
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = [[_number(v) for v in r] for r in csv.reader(fh) if any(v.strip() for v in r)]
-    elif path.suffix.lower() in (".xlsx", ".xlsm"):
-        import openpyxl
-
-        from addin.headless.package import check_file
-
-        check_file(path)
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
-            rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True) if any(v is not None for v in r)]
-        finally:
-            wb.close()
-    else:
-        raise BookError(f"{path.name}: give a .csv or .xlsx table")
-    if len(rows) < 2:
-        raise BookError(f"{path.name}: needs a header row and at least one row")
-    return rows
-
-
-def _number(text: str) -> Any:
-    try:
-        return float(text)
-    except ValueError:
-        return text.strip()
-
-
 def write_table_atomic(rows: list[list[Any]], target: Path) -> None:
     """CSV or xlsx, written to a temporary file beside ``target`` and renamed."""
     if target.suffix.lower() not in (".csv", ".xlsx"):
@@ -310,20 +280,11 @@ def write_table_atomic(rows: list[list[Any]], target: Path) -> None:
     write_atomic(target, write)
 
 
-#: Text a spreadsheet program would read as a formula (OWASP, "CSV Injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(v: Any) -> Any:
-    """Text that starts like a formula gets a leading apostrophe, so no program evaluates it."""
-    return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
-
-
 def _formatted_xlsx(rows: list[list[Any]], path: str) -> None:
-    """One sheet "Quotes" in the project's table style (addin.workbook.style)."""
+    """One sheet "Quotes" in the project's table style (addin.style)."""
     import openpyxl
 
-    from addin.workbook.style import table_sheet
+    from addin.style import table_sheet
 
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -420,13 +381,11 @@ def _quote_on_cluster(
 
 
 def cmd_functions(out: TextIO = sys.stdout) -> int:
-    from udfs.catalogue import CATALOGUE
+    from addin.excel.catalogue import signatures
 
     buf = io.StringIO()
-    for spec in sorted(CATALOGUE.values(), key=lambda s: (s.category, s.name)):
-        args = ", ".join(f"[{a.name}]" if a.optional else a.name for a in spec.args)
-        stack = " (stacks down a column)" if spec.rows else ""
-        print(f"{spec.desktop_name}({args}){stack}\n    {spec.summary}", file=buf)
+    for _, signature, summary in signatures():
+        print(f"{signature}\n    {summary}", file=buf)
     print(buf.getvalue(), end="", file=out)
     print(
         "Excel functions: IronCalc's (the formula engine: IF, SUM, INDEX, MATCH, COUNTIFS, XLOOKUP, INDIRECT, OFFSET, LET, ...);"

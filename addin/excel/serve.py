@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from addin.errors import UsageError
+
 PROJECT = Path(__file__).resolve().parent / "server"
 CALL_PATH = "/xlwings/custom-functions-call"
 MAX_BODY = 32 * 2**20
@@ -29,6 +31,10 @@ LARGE_BYTES = 256 * 1024
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class ServeError(UsageError):
+    """The server cannot start as configured (no auth provider, no tokens file); exit 2 from the CLI."""
 
 
 def _cells(value: Any) -> int:
@@ -141,15 +147,13 @@ def configure(tokens: str | None = None) -> None:
 def app(tokens: str | None = None) -> Guard:
     """The guarded ASGI app (xlwings Server's, configured by :func:`configure`)."""
     configure(tokens)
-    from addin.headless.values import BookError
-
     providers = json.loads(os.environ["XLWINGS_AUTH_PROVIDERS"] or "[]")
     if not providers:
-        raise BookError("XLWINGS_AUTH_PROVIDERS is empty: the server would let anyone in; name a provider (custom, entraid)")
+        raise ServeError("XLWINGS_AUTH_PROVIDERS is empty: the server would let anyone in; name a provider (custom, entraid)")
     if "custom" in providers:
         path = os.environ.get("CLEARQUOTE_TOKENS_FILE")
         if not path or not Path(path).is_file():
-            raise BookError("token auth needs --tokens FILE (make one: clearquote token USER --tokens FILE)")
+            raise ServeError("token auth needs --tokens FILE (make one: clearquote token USER --tokens FILE)")
     import xlwings_server.main
 
     return Guard(xlwings_server.main.main_app)

@@ -143,7 +143,7 @@ def block_rfq(path: str, out: str | None, desk: Any) -> int:
     """``clearquote block-rfq IN.json [-o OUT.json]``."""
     from pathlib import Path
 
-    from addin.cli.output import write_atomic
+    from addin.tables import write_atomic
 
     src = Path(path)
     if not src.is_file():

@@ -55,8 +55,8 @@ def write_settings(
 
 def build_desk(portfolio: str | None, market: str, params: str | None, limits: Any, as_of: str | None = None) -> Any:
     """The desk from the same files ``clearquote quote`` takes (checked before anything starts)."""
-    from addin.cli.workbook import read_table
     from addin.fix.desk import Desk, MarketSource
+    from addin.tables import read_table
     from pricing.desk import Book
     from pricing.errors import PricingInputError
 
@@ -145,7 +145,7 @@ def run_acceptor(
 
 def fix_log(journal: str, out: str | None, table: str) -> int:
     """Print the journal (or export both tables to xlsx, atomically)."""
-    from addin.cli.output import table_text
+    from addin.tables import table_text
 
     if not Path(journal).is_file():
         raise BookError(f"{journal}: no such journal (the acceptor's --journal)")
@@ -189,9 +189,8 @@ def _export(journal: Any, path: Path) -> None:
     """Both tables as sheets in the project's table style, written beside ``path`` and renamed."""
     from openpyxl import Workbook
 
-    from addin.cli.output import write_atomic
-    from addin.cli.workbook import csv_safe
-    from addin.workbook.style import table_sheet
+    from addin.style import table_sheet
+    from addin.tables import csv_safe, write_atomic
 
     def write(tmp: str) -> None:
         wb = Workbook()

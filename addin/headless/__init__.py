@@ -1,7 +1,7 @@
 """The headless workbook engine: recalculate, write cached values, validate, without Excel.
 
 Generic: it knows no catalogue. A caller passes the functions the formula engine does not know
-as a :data:`FunctionTable` (``addin.workbook.catalogue.function_table()`` for clearquote's).
+as a :data:`FunctionTable` (``addin.excel.catalogue.function_table()`` for clearquote's).
 """
 
 from addin.headless.engine import FunctionTable, HostFunction, Result, recalculate

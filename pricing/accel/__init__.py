@@ -16,7 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from pricing.errors import PricingInputError
+
+class KernelSettingError(ValueError):
+    """``CLEARQUOTE_KERNELS`` names no kernel path this process can use.
+
+    A ``ValueError`` of its own: this package is a leaf and imports nothing of the engine, so it
+    cannot raise :class:`pricing.errors.PricingInputError` (which hosts also catch as ValueError).
+    """
+
 
 KERNELS = ("auto", "numba", "numpy")
 NOTICE = (
@@ -37,9 +44,9 @@ def numba_installed() -> bool:
 def _parse(value: str) -> str:
     mode = str(value).strip().lower()
     if mode not in KERNELS:
-        raise PricingInputError(f"CLEARQUOTE_KERNELS: {value!r} is not allowed; use one of {', '.join(KERNELS)}")
+        raise KernelSettingError(f"CLEARQUOTE_KERNELS: {value!r} is not allowed; use one of {', '.join(KERNELS)}")
     if mode == "numba" and not numba_installed():
-        raise PricingInputError(
+        raise KernelSettingError(
             "CLEARQUOTE_KERNELS: 'numba' asked for, but numba is not installed (pip install 'clearquote[fast]')"
         )
     return mode

@@ -8,6 +8,7 @@ Thread-safe: a host that quotes and fills from several threads shares one book.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -79,10 +80,20 @@ class Book:
         source : str
             How the table is named in errors (a file name).
 
+        Returns
+        -------
+        Book
+
         Raises
         ------
         BookError
             Naming the row (header = row 1) and the column.
+
+        Examples
+        --------
+        >>> b = Book.from_table([["Instrument", "Quantity"], ["BTC-25SEP26-60000-C", -5], [None, None]])
+        >>> len(b.positions), b.positions.names[0]
+        (1, 'BTC-25SEP26-60000-C')
         """
         if len(rows) == 1 and len(rows[0]) == 1 and str(rows[0][0]).strip().lower() in ("none", "empty"):
             return cls.empty()
@@ -99,6 +110,12 @@ class Book:
             return cls(portfolio_from_rows(data, source, numbers))
         except PricingInputError as exc:
             raise BookError(str(exc)) from None
+
+    @property
+    def fills(self) -> tuple[Portfolio, ...]:
+        """Each fill applied since the start, in order."""
+        with self._lock:
+            return tuple(self._fills)
 
     @property
     def positions(self) -> Portfolio:
@@ -125,7 +142,7 @@ class Book:
         except PricingInputError as exc:
             raise BookError(f"fill: {exc}") from None
         qty = [float(leg.ratio) for leg in legs]
-        if any(q != q or q in (float("inf"), float("-inf")) for q in qty):
+        if not all(math.isfinite(q) for q in qty):
             raise BookError(f"fill: quantities must be finite numbers, got {qty}")
         part = from_contracts(contracts, qty)
         with self._lock:

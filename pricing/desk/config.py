@@ -192,6 +192,11 @@ def coerce(name: str, value: Any) -> Any:
     ------
     ConfigError
         Naming the parameter and what it needs.
+
+    Examples
+    --------
+    >>> coerce("include_stress", "no"), coerce("n_paths", 5000.0), coerce("venue", " QCCP ")
+    (False, 5000, 'qccp')
     """
     default = _TYPES[name]
     if isinstance(default, bool):
@@ -276,6 +281,11 @@ class DeskConfig:
         ------
         ConfigError
             An unknown name (with the allowed ones) or a bad value (naming the parameter).
+
+        Examples
+        --------
+        >>> DeskConfig.from_mapping({"Model": "PM", "venue": "NON_QCCP", "columns": "sides"}, ignore=("columns",)).model
+        'deribit'
         """
         typed: dict[str, Any] = {}
         for raw, value in values.items():
@@ -355,10 +365,20 @@ def margin_model(
     underlyings : tuple of str
         Underlyings of the Deribit model's per-underlying parameters.
 
+    Returns
+    -------
+    MarginModel
+
     Raises
     ------
     ConfigError
         Prefixed ``params:``, with the model's reason.
+
+    Notes
+    -----
+    VaR models on the bundled history build their scenarios when they first meet a portfolio;
+    with a history given, the scenarios are built here (``pricing.scenarios``). The formulas are in
+    docs/methodology.md §A-C.
     """
     try:
         if model == "span":

@@ -276,6 +276,11 @@ def chain_file_rows(raw: bytes, name: str, as_of: datetime | None = None) -> lis
     ------
     MarketError
         Naming the file and its first bad row or field.
+
+    Notes
+    -----
+    CSV: the bundled Deribit layout (``pricing.chain.CSV_COLUMNS``); JSON: read by
+    :func:`pricing.chain.book_summary_rows`, the one reader of Deribit's book summaries.
     """
     suffix = Path(name).suffix.lower()
     if suffix == ".json":
@@ -324,7 +329,11 @@ def file_snapshot(path: Path, *, as_of: datetime | None = None, smile: str = "sv
 
 @dataclass
 class FileSource:
-    """A chain file, re-read when its modification time or size changes."""
+    """A chain file, re-read when its modification time or size changes.
+
+    A file that no longer reads (being rewritten, truncated, malformed) leaves the last good
+    snapshot in place, flagged ``kept last good: <why>``; the first read must succeed.
+    """
 
     path: Path
     as_of: datetime | None = None
@@ -341,8 +350,16 @@ class FileSource:
             raise MarketError(f"--market: {str(self.path)!r} is neither 'bundled[:YYYY-MM-DD]' nor an existing file") from None
         stamp = (st.st_mtime_ns, st.st_size)
         if self._snapshot is None or stamp != self._stamp:
-            self._snapshot = file_snapshot(self.path, as_of=self.as_of, smile=self.smile)
-            self._stamp = stamp
+            try:
+                fresh = file_snapshot(self.path, as_of=self.as_of, smile=self.smile)
+            except MarketError as exc:
+                if self._snapshot is None:
+                    raise
+                last = self._snapshot
+                fresh = replace(
+                    last, flags=(*(f for f in last.flags if not f.startswith("kept last good")), f"kept last good: {exc}")
+                )
+            self._snapshot, self._stamp = fresh, stamp
         return self._snapshot
 
     def close(self) -> None:

@@ -183,6 +183,12 @@ def resolve(requests: Sequence[RfqRequest | Refusal], market: Market) -> Resolve
     -------
     Resolved
         ``batch.reasons[i]`` is ``refusals[i].text`` for a refused request.
+
+    Notes
+    -----
+    Instrument names are parsed once per process (:func:`pricing.xva.rfq.contract_of`); a leg
+    must be live (expiry after the market's time) and its underlying in the market; a notional is
+    converted to contracts at the first leg's spot.
     """
     priced: list[PricedRequest | None] = []
     refusals: list[Refusal | None] = []

@@ -8,15 +8,25 @@ Black-76 does). A structure's price lies within the sum of its legs' bounds: a l
 not below its ask, or that prices a structure of bought options (a positive cost) at zero or
 less is refused with the reason, never sent.
 
+Every quote leaving the desk passes here: :meth:`pricing.desk.service.Desk.quote` calls
+:func:`checked` on what :func:`pricing.xva.quote.quote_rfqs` returns.
+
 Futures and perpetual legs have no premium bound here (a future costs nothing to enter); a
 structure holding one is bounded by its option legs only on the side they bound.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from pricing._typing import FloatArray
+from pricing.market import Market
+from pricing.portfolio import OPTION
+from pricing.xva.quote import QuoteParams, QuoteTable
+from pricing.xva.rates import latest_sofr
+from pricing.xva.rfq import RfqBatch
 
 
 def leg_bounds(
@@ -101,3 +111,50 @@ def _why(label: str, px: float, lo: float, hi: float, long_options: bool) -> str
     if long_options and px <= 0:
         return f"{label} {px:.2f} USD: bought options are worth more than 0"
     return f"{label} {px:.2f} USD is outside the no-arbitrage bounds [{lo:.2f}, {hi:.2f}]"
+
+
+def checked(batch: RfqBatch, table: QuoteTable, market: Market, p: QuoteParams) -> QuoteTable:
+    """The table with every quote that breaks its bounds refused: its bid and ask NaN, its reason in ``refusals``.
+
+    Parameters
+    ----------
+    batch : RfqBatch
+        The requests quoted (``batch.trades`` are the legs, the dealer buying each structure).
+    table : QuoteTable
+        Their quotes (:func:`pricing.xva.quote.quote_rfqs`), USD for the whole quantity.
+    market : Market
+        The market they were priced on (forwards per leg).
+    p : QuoteParams
+        The premium's discounting: coin-settled legs undiscounted, USD-settled at SOFR from expiry
+        (as :func:`pricing.xva.quote.leg_premiums` values them).
+
+    Returns
+    -------
+    QuoteTable
+
+    Notes
+    -----
+    Bounds per :func:`leg_bounds` and :func:`structure_bounds`; the checks per :func:`quote_refusals`.
+    """
+    trades = batch.trades
+    if trades.count == 0:
+        return table
+    legs = trades.legs
+    t = legs.t_years(market.as_of)
+    forward = np.ones(len(legs))
+    for u in legs.underlyings:
+        rows = legs.underlying == u
+        forward[rows] = market.surface(u).forward(t[rows])
+    sofr = latest_sofr() if p.sofr is None else p.sofr
+    df = np.where(legs.inverse, 1.0, np.exp(-sofr * t * 365.0 / 360.0))
+    is_option = legs.kind == OPTION
+    lo, hi = leg_bounds(is_option, legs.cp, forward, legs.strike, df, legs.units)
+    t_lo, t_hi = structure_bounds(lo, hi, trades.starts)
+    long_options = np.logical_and.reduceat(np.where(is_option, legs.units > 0, False), trades.starts[:-1])
+    refusals = quote_refusals(table.bid["price"], table.ask["price"], t_lo, t_hi, long_options, table.names)
+    bad = np.array([r is not None for r in refusals])
+    if not bad.any():
+        return dataclasses.replace(table, refusals=tuple(refusals))
+    bid = {**table.bid, "price": np.where(bad, np.nan, table.bid["price"])}
+    ask = {**table.ask, "price": np.where(bad, np.nan, table.ask["price"])}
+    return dataclasses.replace(table, bid=bid, ask=ask, refusals=tuple(refusals))

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from pricing.desk import sanity
 from pricing.desk.book import Book
 from pricing.desk.config import DeskConfig
 from pricing.desk.market import MarketSnapshot, MarketSource
@@ -156,6 +157,12 @@ class Desk:
             Per request a quote or a refusal with a :class:`~pricing.desk.refusals.RefusalCode`:
             a malformed field, an unknown instrument, an expired leg, a bad size, a size above
             ``limits.max_quantity``, a market older than ``limits.max_market_age_s``.
+
+        Notes
+        -----
+        Base, ΔIM per side and XVA by :func:`pricing.xva.quote.quote_rfqs` against the book's
+        basis (docs/methodology.md §D); the basis is rebuilt only when the snapshot, the margin
+        configuration or the book changed.
         """
         with self._lock:
             snap = self.source.current()
@@ -182,7 +189,10 @@ class Desk:
             else:
                 basis = self.book.basis(snap, self.config, batch.trades.legs)
                 take = self.config.accept if accept is None else accept
-                table = quote_rfqs(batch, basis, self.config.quote, accept=take)
+                # Price sanity: no quote outside its no-arbitrage bounds leaves the desk.
+                table = sanity.checked(
+                    batch, quote_rfqs(batch, basis, self.config.quote, accept=take), snap.market, self.config.quote
+                )
             refusals = list(resolved.refusals)
             for t, why in enumerate(table.refusals):  # price sanity (pricing.desk.sanity): never sent
                 if why is not None:

@@ -730,3 +730,22 @@ def backtest(
     _check_book(book, market, h)
     step = 1 if overlapping else h
     return _replica_backtest(book, market, model, hist, step, h, check_alpha(replica_alpha), progress, on_total)
+
+
+#: The statistics of :meth:`BacktestResult.summary` a table shows, in order (Excel and the CLI).
+BACKTEST_COLUMNS = (
+    "model",
+    "observations",
+    "exceptions",
+    "expected_exceptions",
+    "alpha",
+    "horizon_days",
+    "first_date",
+    "last_date",
+    "kupiec_lr",
+    "kupiec_p",
+    "christoffersen_ind_lr",
+    "christoffersen_ind_p",
+    "conditional_coverage_p",
+    "traffic_light",
+)

@@ -36,8 +36,8 @@ import numpy as np
 
 from pricing import accel
 from pricing._typing import BoolArray, FloatArray
-from pricing.accel.fused import FusedScenarios
 from pricing.errors import PricingInputError
+from pricing.fused import FusedScenarios
 from pricing.margin.addons import AddOnParams, apc_floor, concentration_addon, daily_capacity_usd, half_spreads_usd
 from pricing.portfolio import Portfolio, concat
 from pricing.revaluation import Market, PositionState, position_state

@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pricing._typing import FloatArray
-from pricing.accel.fused import FusedScenarios
 from pricing.errors import PricingInputError, parse_choice
+from pricing.fused import FusedScenarios
 from pricing.margin.addons import backtest_exceptions
 from pricing.margin.engine import Contributions
 from pricing.margin.quantile import check_alpha, tail_count, tail_indices
@@ -109,6 +109,23 @@ class ScenarioVarModel:
         How scenarios are built (bundled history).
     scenarios : ScenarioSet, optional
         A prebuilt set (overrides ``scenario_params``): hand-made histories, tests, benchmarks.
+
+    Examples
+    --------
+    Ten short 3-month BTC calls on a flat 60% surface, the bundled BTC history (five years of
+    overlapping 2-day changes to the market's date, plus the stressed windows):
+
+    >>> from pricing.daycount import utc
+    >>> from pricing.instruments import OptionContract
+    >>> from pricing.margin.engine import margin
+    >>> from pricing.portfolio import from_contracts
+    >>> from pricing.revaluation import Market
+    >>> from pricing.surface import flat_surface
+    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
+    >>> book = from_contracts([OptionContract("BTC", utc(2026, 9, 25, 8), 60_000.0, 1, "inverse")], [-10.0])
+    >>> r = margin(book, m, hvar_model())
+    >>> r.scenario_pnl.size, r.components["es"] > r.components["var"] == r.core > 0, r.total >= r.market_im >= r.core
+    (2037, True, True)
     """
 
     name: str = "hvar"
@@ -235,7 +252,12 @@ class ScenarioVarModel:
 
 
 def hvar_model(
-    alpha: float = 0.995, *, measure: str = "var", horizon_days: int = 2, lookback_years: float = 5.0, **kwargs: Any
+    alpha: float = ScenarioVarModel.alpha,
+    *,
+    measure: str = ScenarioVarModel.measure,
+    horizon_days: int = ScenarioParams.horizon_days,
+    lookback_years: float = ScenarioParams.lookback_years,
+    **kwargs: Any,
 ) -> ScenarioVarModel:
     """Historical-simulation VaR (plain, unfiltered) with the stressed set for APC."""
     params = ScenarioParams(horizon_days=horizon_days, lookback_years=lookback_years, include_stress=True, **kwargs)
@@ -243,12 +265,12 @@ def hvar_model(
 
 
 def fhs_model(
-    alpha: float = 0.995,
+    alpha: float = ScenarioVarModel.alpha,
     *,
-    measure: str = "var",
-    horizon_days: int = 2,
-    lookback_years: float = 5.0,
-    ewma_lambda: float = 0.97,
+    measure: str = ScenarioVarModel.measure,
+    horizon_days: int = ScenarioParams.horizon_days,
+    lookback_years: float = ScenarioParams.lookback_years,
+    ewma_lambda: float = ScenarioParams.ewma_lambda,
     **kwargs: Any,
 ) -> ScenarioVarModel:
     """Filtered historical simulation (EWMA λ = 0.97 by default) with the stressed set for APC."""
@@ -264,12 +286,12 @@ def fhs_model(
 
 
 def mc_model(
-    alpha: float = 0.995,
+    alpha: float = ScenarioVarModel.alpha,
     *,
-    measure: str = "var",
-    horizon_days: int = 2,
-    n_paths: int = 10_000,
-    seed: int = 20_240_617,
+    measure: str = ScenarioVarModel.measure,
+    horizon_days: int = ScenarioParams.horizon_days,
+    n_paths: int = McParams.n_paths,
+    seed: int = McParams.seed,
     **kwargs: Any,
 ) -> ScenarioVarModel:
     """Monte Carlo VaR: Student-t innovations, EWMA vol, fixed seed (deterministic)."""
@@ -278,7 +300,11 @@ def mc_model(
 
 
 def model_from_scenarios(
-    scenarios: ScenarioSet, alpha: float = 0.995, *, measure: str = "var", rule: str = "sticky_moneyness"
+    scenarios: ScenarioSet,
+    alpha: float = ScenarioVarModel.alpha,
+    *,
+    measure: str = ScenarioVarModel.measure,
+    rule: str = ScenarioVarModel.rule,
 ) -> ScenarioVarModel:
     """A VaR model on a given scenario set."""
     if len(scenarios) < 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pricing._typing import FloatArray
+from pricing.daycount import DAYS_PER_YEAR
 from pricing.errors import PricingInputError, parse_choice
 from pricing.xva.rates import check_tenor
 
@@ -16,7 +17,7 @@ def grid(tenor_years: float, step_days: float = 7.0) -> FloatArray:
     t = check_tenor(tenor_years)
     if not step_days > 0:
         raise PricingInputError(f"step_days: must be > 0, got {step_days!r}")
-    step = step_days / 365.0
+    step = step_days / DAYS_PER_YEAR
     points = np.arange(0.0, t, step)
     return np.append(points, t) if t > 0 else np.zeros(1)
 
@@ -56,7 +57,7 @@ def grid_matrix(tenor_years: FloatArray, step_days: float = 7.0) -> FloatArray:
         raise PricingInputError("tenor_years: must be finite and >= 0")
     if not step_days > 0:
         raise PricingInputError(f"step_days: must be > 0, got {step_days!r}")
-    step = step_days / 365.0
+    step = step_days / DAYS_PER_YEAR
     # The count np.arange(0, t, step) gives: points strictly before t.
     before = np.ceil(t / step).astype(np.int64)
     width = int(before.max()) + 1 if t.size else 1
@@ -95,7 +96,7 @@ def tenor_blocks(tenor_years: FloatArray, step_days: float = 7.0, max_cells: int
     are not padded to the longest grid of the whole set."""
     t = np.asarray(tenor_years, dtype=np.float64).reshape(-1)
     order = np.argsort(t, kind="stable")
-    width = np.ceil(t[order] / (step_days / 365.0)).astype(np.int64) + 1
+    width = np.ceil(t[order] / (step_days / DAYS_PER_YEAR)).astype(np.int64) + 1
     blocks, lo, n = [], 0, order.size
     while lo < n:
         # Sorted, so a block's widest grid is its last trade's; (count x width) grows along the

@@ -870,35 +870,7 @@ def quote_rfqs(batch: RfqBatch, basis: QuoteBasis, p: QuoteParams | None = None,
     quoted_ask = np.array([s != "sell" for s in batch.sides])
     sides.bid["price"] = np.where(quoted_bid, sides.bid["price"], np.nan)
     sides.ask["price"] = np.where(quoted_ask, sides.ask["price"], np.nan)
-    names = trades.names()
-    # Price sanity is an invariant of every quote leaving the desk (FIX, Block RFQ, CLI, CQ_RFQ).
-    refusals = sane_or_refused(trades, unit_state, p, sides.bid["price"], sides.ask["price"], names)
-    insane = np.array([r is not None for r in refusals])
-    sides.bid["price"] = np.where(insane, np.nan, sides.bid["price"])
-    sides.ask["price"] = np.where(insane, np.nan, sides.ask["price"])
-    return QuoteTable(batch.rows, names, batch.sides, sides.base, sides.spread, sides.bid, sides.ask, tuple(refusals))
-
-
-def sane_or_refused(
-    trades: TradeLegs, unit_state: PositionState, p: QuoteParams, bid: FloatArray, ask: FloatArray, names: tuple[str, ...]
-) -> list[str | None]:
-    """Per trade, why its bid/ask breaks the no-arbitrage bounds (:mod:`pricing.desk.sanity`), or None.
-
-    The bounds use the premium's own discounting (:func:`leg_premiums`: coin-settled legs
-    undiscounted, USD-settled at SOFR from expiry).
-    """
-    # Imported here: the pricing.desk package imports this module (its service quotes through it).
-    from pricing.desk.sanity import leg_bounds, quote_refusals, structure_bounds
-
-    legs = trades.legs
-    sofr = latest_sofr() if p.sofr is None else p.sofr
-    df = np.where(legs.inverse, 1.0, np.exp(-sofr * unit_state.t_years * 365.0 / 360.0))
-    is_option = legs.kind == OPTION
-    lo, hi = leg_bounds(is_option, legs.cp, unit_state.forward, legs.strike, df, legs.units)
-    t_lo, t_hi = structure_bounds(lo, hi, trades.starts)
-    bought = np.where(is_option, legs.units > 0, False)
-    long_options = np.logical_and.reduceat(bought, trades.starts[:-1])
-    return quote_refusals(bid, ask, t_lo, t_hi, long_options, names)
+    return QuoteTable(batch.rows, trades.names(), batch.sides, sides.base, sides.spread, sides.bid, sides.ask)
 
 
 def quote_book(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pricing.errors import DataError, PricingInputError, parse_choice
-from pricing.instruments import FutureContract, OptionContract, parse_instrument_name
+from pricing.instruments import SETTLEMENTS, FutureContract, OptionContract, parse_instrument_name
 from pricing.margin.engine import TradeLegs
 from pricing.portfolio import Portfolio, empty_portfolio, from_contracts
 from pricing.revaluation import Market
@@ -27,7 +27,8 @@ from pricing.revaluation import Market
 SIDES = {"buy": "buy", "sell": "sell", "two-way": "two-way", "two_way": "two-way", "2way": "two-way", "both": "two-way"}
 #: The dealer's fill direction when the client's side is hit: it sells what the client buys.
 DEALER_FILL = {"buy": -1.0, "sell": 1.0, "two-way": 0.0}
-SETTLES = {"inverse": "inverse", "linear": "linear"}
+#: Settlement words (one table: :data:`pricing.instruments.SETTLEMENTS`).
+SETTLES = SETTLEMENTS
 
 Contract = OptionContract | FutureContract
 

@@ -8,7 +8,12 @@ import inspect
 import pytest
 
 import pricing
+from pricing import desk
+from pricing.chain import book_summary_rows
 from pricing.daycount import days_to_years, option_times
+from pricing.desk import config as desk_config
+from pricing.desk import market as desk_market
+from pricing.desk import request as desk_request
 from pricing.margin import engine
 from pricing.revaluation import Market
 from pricing.xva import adjustments, quote, rfq
@@ -31,6 +36,18 @@ ENTRY_POINTS = [
     Market.from_chains,
     option_times,
     days_to_years,
+    book_summary_rows,
+    desk_market.build_snapshot,
+    desk_market.open_market,
+    desk_market.chain_file_rows,
+    desk_config.DeskConfig.from_mapping,
+    desk_config.params_from_rows,
+    desk_config.coerce,
+    desk_config.margin_model,
+    desk_request.requests_from_rows,
+    desk_request.resolve,
+    desk.Desk.quote,
+    desk.Book.from_table,
     *(
         f
         for n, f in inspect.getmembers(adjustments, inspect.isfunction)

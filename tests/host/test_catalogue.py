@@ -204,13 +204,13 @@ def test_params_unknown_name_lists_the_allowed():
     assert isinstance(out, XlError) and "unknown parameter 'confidence'" in out.reason and "alpha" in out.reason
 
 
-def test_readme_documents_every_function():
+def test_function_reference_documents_every_function():
     from pathlib import Path
 
     from udfs.docs import END, START, render
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert START + readme.split(START, 1)[1].split(END, 1)[0] + END == render(), "run: python -m udfs.docs README.md"
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "functions.md").read_text(encoding="utf-8")
+    assert START + reference.split(START, 1)[1].split(END, 1)[0] + END == render(), "run: python -m udfs.docs docs/functions.md"
 
 
 def test_rfq_sides_view_gives_each_sides_xva_and_agrees_with_the_summary() -> None:

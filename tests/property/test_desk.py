@@ -190,6 +190,15 @@ def test_snapshot_ids_follow_content_and_a_file_source_rereads_only_on_change(tm
     second = src.current()
     assert second is not first and second.snapshot_id != first.snapshot_id
     assert open_market("bundled").current().snapshot_id != first.snapshot_id
+    # A file that stops reading (half written) keeps the last good snapshot, flagged; it recovers.
+    path.write_text(header + "\nBTC-25SEP26-60000-C,not-a-number\n")
+    os.utime(path, (stamp + 5, stamp + 5))
+    kept = src.current()
+    assert kept.snapshot_id == second.snapshot_id and kept.flags and kept.flags[0].startswith("kept last good: --market")
+    path.write_bytes(CHAIN.read_bytes())
+    os.utime(path, (stamp + 10, stamp + 10))
+    back = src.current()
+    assert back.snapshot_id == first.snapshot_id and back.flags == ()
 
 
 def test_a_live_spec_without_the_live_package_is_a_named_error() -> None:

@@ -12,8 +12,8 @@ from formulas.tokens.operand import XlError
 from openpyxl.utils import get_column_letter
 
 from addin.cli import main
+from addin.excel.catalogue import CATALOGUE_FUNCTIONS
 from addin.headless import ExcelError, recalculate, validate
-from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
 from bench.peers import formulas_with_catalogue
 from workbooks.build import BUILDERS, build
 

@@ -17,8 +17,8 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
 from addin.cli import main
+from addin.excel.catalogue import CATALOGUE_FUNCTIONS
 from addin.headless import BookError, ExcelError, recalc, recalculate, validate
-from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
 from pricing.black import black76_price
 
 XLAM = Path(__file__).resolve().parents[2] / "addin" / "excel" / "addin.clearquote.xlam"

@@ -15,8 +15,8 @@ import openpyxl
 import pytest
 
 from addin.cli import main
+from addin.excel.catalogue import CATALOGUE_FUNCTIONS
 from addin.headless import BookError, Limits, recalculate
-from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
 
 
 def _plain(path: Path, cells: dict[str, object]) -> Path:

@@ -19,9 +19,9 @@ import openpyxl
 import pytest
 from openpyxl.utils.datetime import to_excel
 
+from addin.excel.catalogue import CATALOGUE_FUNCTIONS
 from addin.headless import ExcelError, recalc
 from addin.headless.values import address
-from addin.workbook.catalogue import CATALOGUE_FUNCTIONS
 from workbooks.build import BUILDERS
 
 HERE = Path(__file__).resolve().parents[2] / "workbooks"

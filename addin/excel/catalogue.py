@@ -175,8 +175,18 @@ def function_table() -> dict[str, HostFunction]:
     return {bare_name(spelling): hosts[name] for spelling, name in NAME_TABLE.items()}
 
 
-def is_catalogue(name: str) -> bool:
-    return bare_name(name) in CATALOGUE_FUNCTIONS
+def signatures() -> list[tuple[str, str, str]]:
+    """(category, ``CQ_NAME(args)`` with optional arguments in brackets, summary) of every
+    catalogue function, sorted: what ``clearquote functions`` lists."""
+    import udfs  # noqa: F401 - registers the catalogue
+    from udfs.catalogue import CATALOGUE
+
+    out = []
+    for spec in sorted(CATALOGUE.values(), key=lambda s: (s.category, s.name)):
+        args = ", ".join(f"[{a.name}]" if a.optional else a.name for a in spec.args)
+        stack = " (stacks down a column)" if spec.rows else ""
+        out.append((spec.category, f"{spec.desktop_name}({args}){stack}", spec.summary))
+    return out
 
 
 CATALOGUE_FUNCTIONS = CatalogueFunctions()

@@ -20,8 +20,9 @@ from pricing._typing import ArrayLike, FloatArray
 from pricing.black import black76_price
 from pricing.daycount import days_to_years
 from pricing.errors import parse_choice
+from pricing.market import Market
 from pricing.portfolio import OPTION, PERPETUAL, Portfolio
-from pricing.revaluation import Market, PositionState, ScenarioPnl, position_state, underlying_rows
+from pricing.positions import PositionState, ScenarioPnl, position_state, underlying_rows
 from pricing.surface import SHOCK_RULES, VolSurface
 
 

@@ -1,0 +1,94 @@
+"""``python -m bench NAME``: the developer benchmarks, each beside its named peers.
+
+A tool of the source checkout (the ``test`` extra installs the peers: QuantLib, formulas'
+ExcelModel); the shipped package and its ``clearquote`` command never import ``bench``.
+Benchmarks: kernels, corpus, fix, cluster, server, recalc (``python -m bench NAME --help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parser() -> argparse.ArgumentParser:
+    out = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    sub = out.add_subparsers(dest="command", required=True)
+    bench = sub.add_parser("kernels", help="time the pricing kernels beside QuantLib and plain numpy")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bc = sub.add_parser(
+        "corpus", help="formula engines against Excel's cached values on a corpus of Excel-saved books, one rule for all"
+    )
+    bc.add_argument(
+        "--corpus", help="folder of .xlsx/.xlsm books saved by Excel (default ../shared/corpus/excel beside the project)"
+    )
+    bc.add_argument("--engines", default="clearquote,ironcalc,formulas,formualizer", help="comma-separated (those installed run)")
+    bc.add_argument("--timeout", type=float, default=60.0, help="seconds per book and engine (default 60)")
+    bc.add_argument("--limit", type=int, help="only the first N books")
+    bc.add_argument("--json", action="store_true", help="print one JSON object with the totals and every book")
+    bf = sub.add_parser("fix", help="FIX request-to-quote latency on loopback (QuickFIX initiator vs fix-acceptor)")
+    bf.add_argument("--requests", type=int, default=1000, help="single-leg QuoteRequests (default 1000)")
+    bcl = sub.add_parser("cluster", help="batch work on 1 and 2 local Dask workers beside the local run (the cluster extra)")
+    bcl.add_argument("--books", type=int, default=200, help="quote books recalculated (default 200)")
+    bs = sub.add_parser("server", help="the Office.js server under mixed load from many clients (loopback only)")
+    bs.add_argument("--clients", type=int, default=20)
+    bs.add_argument("--calls", type=int, default=10, help="calls per client (default 10)")
+    bs.add_argument("--seconds", type=float, default=120.0, help="stop sending after this many seconds (default 120)")
+    br = sub.add_parser("recalc", help="time workbook recalculation at 1k/10k/100k rows beside formulas' ExcelModel")
+    br.add_argument("--rows", default="1000,10000,100000", help="comma-separated book sizes (default 1000,10000,100000)")
+    br.add_argument("--peer-max", type=int, default=1000, help="largest size also run through formulas.ExcelModel (default 1000)")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark ``args.command``."""
+    cmd = args.command
+    if cmd == "kernels":
+        from bench.kernels import run_bench
+
+        run_bench(quick=args.quick, as_json=args.json)
+        return 0
+    if cmd == "cluster":
+        from bench.cluster import run_bench_cluster
+
+        return run_bench_cluster(args.books)
+    if cmd == "fix":
+        from bench.fix import run_bench_fix
+
+        return run_bench_fix(args.requests)
+    if cmd == "server":
+        from bench.server import run_bench_server
+
+        return run_bench_server(args.clients, args.calls, args.seconds)
+    if cmd == "corpus":
+        from pathlib import Path
+
+        from bench.corpus import ENGINES, default_corpus, run_bench_corpus
+
+        engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+        bad = [e for e in engines if e not in ENGINES]
+        if bad:
+            from addin.headless.values import BookError
+
+            raise BookError(f"--engines: {', '.join(bad)} not one of {', '.join(ENGINES)}")
+        corpus = Path(args.corpus) if args.corpus else default_corpus()
+        return run_bench_corpus(corpus, engines, args.timeout, args.limit, args.json)
+    from bench.recalc import run_bench_recalc
+
+    return run_bench_recalc([int(x) for x in args.rows.split(",") if x.strip()], args.peer_max)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from addin.headless.values import BookError
+
+    try:
+        return run(args)
+    except (BookError, ValueError) as exc:
+        print(f"python -m bench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
