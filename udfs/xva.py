@@ -496,4 +496,8 @@ def _rfq_cells(q: QuoteTable, view: str) -> list[list[Any]]:
     cells = values.astype(object)
     unquoted = np.isnan(values[:, -2:])  # only a price can be absent: the side the client did not ask for
     cells[:, -2:][unquoted] = ""
-    return cells.tolist()
+    out = cells.tolist()
+    for t, why in enumerate(q.refusals):  # a price outside the no-arbitrage bounds is an error, never a number
+        if why is not None:
+            out[t] = [XlError("#NUM!", why)] * len(out[t])
+    return out

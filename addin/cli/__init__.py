@@ -105,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     fa.add_argument("--max-market-age", type=float, default=0.0, help="refuse when the market is older, seconds (0: no check)")
     fa.add_argument("--validity", type=float, default=10.0, help="seconds a quote stays valid (default 10)")
     fa.add_argument("--fill-tolerance", type=float, default=0.005, help="refuse a fill if the mid moved more, relative (0.005)")
+    fa.add_argument("--kill-file", help="the kill switch: quoting stops while this file exists (default JOURNAL.kill)")
+    fa.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a pre-trade risk limit, e.g. max_notional_usd=5e7 (docs/fix-invariants.md lists them and their defaults)",
+    )
+    fx = sub.add_parser(
+        "fix-admin", help="the FIX acceptor's kill switch: kill (stop quoting, cancel live quotes), resume, status"
+    )
+    fx.add_argument("action", choices=("kill", "resume", "status"))
+    fx.add_argument("--journal", default="clearquote-fix.sqlite", help="the acceptor's journal")
+    fx.add_argument("--kill-file", help="the acceptor's --kill-file (default JOURNAL.kill)")
     br = sub.add_parser(
         "block-rfq", help="a Deribit Block RFQ maker notification (JSON) -> add_block_rfq_quote parameters, offline"
     )
@@ -115,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     br.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters")
     fl = sub.add_parser("fix-log", help="the FIX gateway's journal: quotes, refusals and fills; --output x.xlsx exports both")
     fl.add_argument("--journal", default="clearquote-fix.sqlite", help="the acceptor's journal")
-    fl.add_argument("--table", choices=("quotes", "fills"), default="quotes")
+    fl.add_argument("--table", choices=("quotes", "fills", "cancels", "quarantine"), default="quotes")
     fl.add_argument("-o", "--output", help="export both tables to this .xlsx (atomic)")
     bt = sub.add_parser(
         "backtest", help="backtest each margin model's IM of a book against its realised P&L on the bundled history"
@@ -268,7 +282,7 @@ def _run(args: argparse.Namespace) -> int:
         from addin.cli.live import cmd_live
 
         return cmd_live(args)
-    if cmd in ("fix-acceptor", "fix-log", "block-rfq"):
+    if cmd in ("fix-acceptor", "fix-log", "fix-admin", "block-rfq"):
         return _fix(args)
     if cmd in ("serve", "token"):
         return _server(args)
@@ -300,6 +314,8 @@ def _fix(args: argparse.Namespace) -> int:
 
     if args.command == "fix-log":
         return run.fix_log(args.journal, args.output, args.table)
+    if args.command == "fix-admin":
+        return run.fix_admin(args.journal, args.action, args.kill_file)
     from addin.fix.desk import Limits
     from addin.headless.values import BookError
 
@@ -311,7 +327,41 @@ def _fix(args: argparse.Namespace) -> int:
     if not (args.max_qty > 0 and args.max_market_age >= 0 and args.validity > 0 and args.fill_tolerance >= 0):
         raise BookError("--max-qty and --validity must be > 0, --max-market-age and --fill-tolerance >= 0")
     limits = Limits(args.max_qty, args.max_market_age, args.validity, args.fill_tolerance)
-    return run.run_acceptor(args.settings, args.portfolio, args.market, args.params, args.journal, limits, args.as_of)
+    risk = _risk_limits(args.limit, args.max_qty)
+    return run.run_acceptor(
+        args.settings,
+        args.portfolio,
+        args.market,
+        args.params,
+        args.journal,
+        limits,
+        args.as_of,
+        risk=risk,
+        kill_file=args.kill_file,
+    )
+
+
+def _risk_limits(pairs: list[str], max_qty: float) -> object:
+    """``--limit NAME=VALUE`` pairs over the defaults (``--max-qty`` sets max_contracts)."""
+    from dataclasses import fields
+
+    from addin.headless.values import BookError
+    from pricing.desk.limits import RiskLimits
+
+    names = [f.name for f in fields(RiskLimits)]
+    values: dict[str, float] = {"max_contracts": max_qty}
+    for pair in pairs:
+        name, _, raw = pair.partition("=")
+        if name.strip() not in names:
+            raise BookError(f"--limit {pair!r}: the name is one of {', '.join(names)}")
+        try:
+            values[name.strip()] = float(raw)
+        except ValueError:
+            raise BookError(f"--limit {pair!r}: {raw!r} is not a number") from None
+    try:
+        return RiskLimits(**values)
+    except ValueError as exc:
+        raise BookError(f"--limit: {exc}") from None
 
 
 def _server(args: argparse.Namespace) -> int:

@@ -123,7 +123,8 @@ def quote_table(table: list[list[Any]], desk: Any, row_offset: int = 0) -> list[
     cells[:, -2:][np.isnan(values[:, -2:])] = ""  # the side the client did not ask for
     out: list[list[Any] | Any] = list(answer.refusals)
     for t, row in enumerate(answer.batch.rows.tolist()):
-        out[row] = cells[t].tolist()
+        if answer.refusals[row] is None:  # a quote refused by price sanity stays refused
+            out[row] = cells[t].tolist()
     return out
 
 

@@ -93,11 +93,18 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
     if not (math.isfinite(amount) and amount > 0):
         raise BookError("block RFQ, field amount: must be > 0")
     from pricing.desk import Leg, RfqRequest
+    from pricing.desk.admission import admit
 
+    listed = desk.market.current().market
+    for i, (name, _) in enumerate(legs):  # only what the venue lists, one instrument per leg
+        if (why := admit(name, listed.chains, listed.as_of, f"block RFQ, legs[{i}].instrument_name")) is not None:
+            raise BookError(why.text)
     request = RfqRequest(tuple(Leg(n, r) for n, r in legs), "two-way", amount, ref="block RFQ")
     answer = desk.quote_requests([request])
     if answer.refusals[0] is not None:
         raise BookError(answer.refusals[0].text)
+    if answer.table.refusals and answer.table.refusals[0] is not None:  # price sanity: never a quote outside the bounds
+        raise BookError(answer.table.refusals[0])
     batch, table, market = answer.batch, answer.table, answer.snapshot.market
     market_label = f"{answer.snapshot.source} snapshot {answer.snapshot_id}"
     trade = batch.trades.legs

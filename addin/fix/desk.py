@@ -2,15 +2,16 @@
 
 The gateway holds one :class:`Desk`: the service (market source, book, configuration read
 from the params file by :meth:`pricing.desk.DeskConfig.from_mapping`, the same reader as
-``clearquote quote`` and ``CQ_RFQ``), the gateway's limits, and the mapping of the service's
-typed refusal codes to QuoteRequestRejectReason (658). Nothing here parses a market, a
-parameter or a leg: the service does, once.
+``clearquote quote`` and ``CQ_RFQ``) and the gateway's limits. The service's typed refusal codes
+carry their own FIX values (``RefusalCode.quote_reject``, ``order_reject``). Nothing here parses a
+market, a parameter or a leg: the service does, once.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,6 @@ from pricing.desk import (
     MarketSnapshot,
     QuoteLimits,
     Refusal,
-    RefusalCode,
     RfqRequest,
     open_market,
     params_from_rows,
@@ -35,20 +35,9 @@ from pricing.desk import (
 from pricing.desk import Desk as DeskService
 from pricing.desk import MarketSource as Source
 from pricing.portfolio import Portfolio
+from pricing.revaluation import position_state
 from pricing.xva.quote import QuoteParams, QuoteTable
-from pricing.xva.rfq import RfqBatch
-
-#: QuoteRequestRejectReason (658) per refusal code (FIX 4.4: 1 unknown symbol, 3 exceeds limit,
-#: 4 too late to enter, 8 no market for instrument, 99 other).
-REJECT_REASON: Mapping[RefusalCode, int] = {
-    RefusalCode.UNKNOWN_INSTRUMENT: 1,
-    RefusalCode.LIMIT_EXCEEDED: 3,
-    RefusalCode.BAD_QUANTITY: 3,
-    RefusalCode.EXPIRED: 4,
-    RefusalCode.STALE_MARKET: 8,
-    RefusalCode.BAD_REQUEST: 99,
-    RefusalCode.OTHER: 99,
-}
+from pricing.xva.rfq import RfqBatch, contract_of
 
 
 @dataclass(frozen=True)
@@ -88,6 +77,7 @@ class Desk:
         self.limits: QuoteLimits = limits if limits is not None else Limits()
         self.service = DeskService(market.source, Book(start_book), replace(config, limits=self.limits))
         self.model_name = config.model
+        self._greeks: Any = None
 
     @property
     def quote_params(self) -> QuoteParams:
@@ -103,6 +93,41 @@ class Desk:
     def add_fill(self, legs: Sequence[Sequence[Any]]) -> None:
         """Legs the dealer now holds ([instrument, signed quantity]) join the book."""
         self.service.fill([Leg(str(n), float(q)) for n, q in legs])
+
+    def quote_rows(self, rows: list[dict[str, Any] | None], where: list[str]) -> DeskQuotes:
+        """Request rows (None: refused by the host) to the service, each answered by a quote or a typed refusal."""
+        return self.service.quote(requests_from_rows(rows, where))
+
+    def check_fill(self, legs: Sequence[Sequence[Any]]) -> None:
+        """Raise if these legs could not join the book (called before a fill is journaled)."""
+        for n, q in legs:
+            Leg(str(n), float(q))
+            contract_of(str(n), "inverse")
+            if not math.isfinite(float(q)):
+                raise ValueError(f"leg {n}: quantity {q!r}")
+
+    def market_key(self) -> str:
+        """The snapshot id of the market now (it changes when a market file changes)."""
+        return self.market.current().snapshot_id
+
+    def book_greeks(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The book's net delta (coins) and vega (USD per 1.00 vol) per underlying, cached per market and book."""
+        snap = self.market.current()
+        book = self.book
+        key = (snap.snapshot_id, len(book))
+        if self._greeks is None or self._greeks[0] != key:
+            self._greeks = (key, self.greeks(book, snap.market))
+        return self._greeks[1]
+
+    @staticmethod
+    def greeks(legs: Portfolio, market: Any) -> tuple[dict[str, float], dict[str, float]]:
+        """Net delta (coins) and vega (USD per 1.00 vol) per underlying of positions."""
+        if len(legs) == 0:
+            return {}, {}
+        st = position_state(legs, market)
+        delta = {u: float(st.delta_coin[legs.underlying == u].sum()) for u in legs.underlyings}
+        vega = {u: float(st.vega_usd[legs.underlying == u].sum()) for u in legs.underlyings}
+        return delta, vega
 
     def quote_requests(self, requests: Sequence[RfqRequest | Refusal]) -> DeskQuotes:
         """Typed requests straight to the service (FIX legs need no text round trip)."""
@@ -127,11 +152,6 @@ class Desk:
         return float("nan") if isinstance(out, Refusal) else self.service.mid(out)
 
 
-def reject_code(refusal: Refusal) -> int:
-    """QuoteRequestRejectReason (658) of a refusal, from its code."""
-    return REJECT_REASON[refusal.code]
-
-
 def breakdown(table: QuoteTable, t: int) -> dict[str, float | None]:
     """Every figure of quote ``t`` (USD, totals for the whole quantity; None for a side not quoted)."""
     out: dict[str, float | None] = {"base": float(table.base[t]), "spread": float(table.spread[t])}
@@ -150,4 +170,4 @@ def monotonic_ms() -> float:
     return time.perf_counter() * 1e3
 
 
-__all__ = ["REJECT_REASON", "ConfigError", "Desk", "Limits", "MarketSource", "breakdown", "reject_code"]
+__all__ = ["ConfigError", "Desk", "Limits", "MarketSource", "breakdown"]

@@ -23,15 +23,25 @@ file store, and session-level rejects of garbled messages); this module is the a
 from __future__ import annotations
 
 import json
+import math
+import os
+import signal
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import quickfix as fix
 
 from addin.fix.desk import Desk, breakdown, monotonic_ms, now_utc
-from addin.fix.journal import Fill, Journal
+from addin.fix.journal import Journal
+from pricing.desk.admission import admit
+from pricing.desk.limits import RiskLimits, check_fill, check_request, check_trade
+from pricing.desk.orders import Cancel, Decision, Order, OrderBook, QuoteTerms
+from pricing.desk.refusals import Refusal, RefusalCode
+from pricing.xva.rfq import contract_of
 
 #: User-defined tags of the Quote: the breakdown, USD totals for the whole quantity.
 UDF = {
@@ -49,9 +59,10 @@ UDF = {
     "spread": 5030,
 }
 TAG_MARKET, TAG_MODEL = 5040, 5041
-#: QuoteRequestRejectReason (658) values of FIX 4.4 used here.
-UNKNOWN_SYMBOL, EXCHANGE_CLOSED, EXCEEDS_LIMIT, TOO_LATE, NO_MARKET, OTHER = 1, 2, 3, 4, 8, 99
 CLIENT_SIDE = {"1": "buy", "2": "sell"}
+#: Test hook for crash consistency: ``before-journal``, ``after-journal`` or ``after-send`` makes
+#: the acceptor SIGKILL itself at that step of the order path (tests/host/test_fix_invariants.py).
+CRASH_AT = os.environ.get("CLEARQUOTE_FIX_CRASH_AT", "")
 
 
 def _field(msg: fix.FieldMap, tag: int) -> str | None:
@@ -62,27 +73,50 @@ def _stamp(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
 
 
-def reject_reason(text: str) -> int:
-    """QuoteRequestRejectReason for a desk refusal, from what the refusal is about."""
-    low = text.lower()
-    if "expired" in low:
-        return TOO_LATE
-    if "no market data" in low or "underlying" in low or "not a deribit" in low or "instrument" in low or "legs" in low:
-        return UNKNOWN_SYMBOL
-    if "quantity" in low or "orderqty" in low:
-        return EXCEEDS_LIMIT
-    return OTHER
+def _text(msg: Any) -> str:
+    """A message as the journal keeps it: its FIX text with ``|`` for the SOH separator."""
+    return str(msg.toString()).replace("\x01", "|")
+
+
+def _crash(step: str) -> None:
+    if CRASH_AT == step:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class QuoteGateway(fix.Application):  # type: ignore[misc]
-    """The QuickFIX application: parses, quotes, journals and answers (see the module docstring)."""
+    """The QuickFIX application: parses, quotes, journals and answers (see the module docstring).
 
-    def __init__(self, desk: Desk, journal: Journal, on_event: Callable[[str], None] | None = None) -> None:
+    On construction it replays its journal: the order book (quotes, answers, cancels) and the
+    desk's book (every fill's legs) are as they were when the journal was last written.
+    """
+
+    def __init__(
+        self,
+        desk: Desk,
+        journal: Journal,
+        on_event: Callable[[str], None] | None = None,
+        risk: RiskLimits | None = None,
+        kill_file: str | Path | None = None,
+    ) -> None:
         super().__init__()
         self.desk = desk
         self.journal = journal
         self.on_event = on_event or (lambda text: None)
+        self.risk = risk or RiskLimits()
+        self.kill_file = Path(kill_file) if kill_file else None
+        self.killed = False
         self.sessions: list[Any] = []
+        self._lock = threading.RLock()
+        self._notional: dict[str, float] = {}
+        self._market_key: Any = None
+        events, self.quarantined = journal.events()
+        for why in self.quarantined:
+            self.on_event(f"journal row quarantined (table quarantine): {why}")
+        self.orders = OrderBook.replay(e for e, _ in events)
+        for e, legs in events:
+            if isinstance(e, Decision) and e.filled:
+                self.desk.add_fill(legs)
+                self._count(e.order.session, legs)
 
     # -- session callbacks (QuickFIX owns the session) -------------------------------------------
 
@@ -106,26 +140,93 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
 
     def fromApp(self, message: Any, session_id: Any) -> None:
         kind = message.getHeader().getField(fix.MsgType().getTag())
-        if kind not in (fix.MsgType_QuoteRequest, fix.MsgType_NewOrderSingle):
+        handlers = {
+            fix.MsgType_QuoteRequest: self.on_quote_request,
+            fix.MsgType_NewOrderSingle: self.on_order,
+            fix.MsgType_OrderCancelRequest: self.on_cancel_request,
+        }
+        if kind not in handlers:
             # QuickFIX answers a BusinessMessageReject (35=j) for an application message it was not built for.
             raise fix.UnsupportedMessageType()
         try:
-            if kind == fix.MsgType_QuoteRequest:
-                self.on_quote_request(message, session_id)
-            else:
-                self.on_order(message, session_id)
+            handlers[kind](message, session_id)
         except Exception as exc:  # the gateway answers every message; it never dies on one
             self.on_event(f"could not handle a {kind} message: {type(exc).__name__}: {exc}")
             self._answer_failure(message, kind, session_id, f"the gateway could not handle this message ({type(exc).__name__})")
 
     def _answer_failure(self, message: Any, kind: str, session_id: Any, text: str) -> None:
-        """An AG (a QuoteRequest) or a rejecting ExecutionReport (an order) when handling failed."""
+        """An AG (a QuoteRequest) or a rejecting ExecutionReport (an order) when handling failed.
+
+        An order's failure is journaled as the refusal sent, unless the journal already holds an
+        answer for it: then that answer is what the client is told.
+        """
+        refusal = Refusal(RefusalCode.OTHER, text)
         if kind == fix.MsgType_QuoteRequest:
-            entry = {"symbol": "?"}
-            fix.Session.sendToTarget(self._reject(_field(message, 131) or "", entry, OTHER, text), session_id)
-        else:
-            fill = Fill(_field(message, 11) or "", _field(message, 117) or "", "rejected", text, "?", float("nan"), None, [])
-            fix.Session.sendToTarget(self._execution(message, fill), session_id)
+            fix.Session.sendToTarget(self._reject(_field(message, 131) or "", {"symbol": "?"}, refusal), session_id)
+        elif kind == fix.MsgType_NewOrderSingle:
+            session = str(session_id)
+            cl = _field(message, 11) or ""
+            before = self.journal.answer(session, cl)
+            if before is not None:
+                fix.Session.sendToTarget(self._execution(message, before.decision, duplicate=True), session_id)
+                return
+            order = Order(session, cl, _field(message, 117) or "", CLIENT_SIDE.get(_field(message, 54) or "", "?"), 0.0)
+            d = Decision(order, now_utc(), None, refusal)
+            msg = self._execution(message, d)
+            if self.journal.record_decision(d, [], _text(msg)):
+                self.orders.apply_decision(d)
+            fix.Session.sendToTarget(msg, session_id)
+
+    # -- the kill switch and market moves ------------------------------------------------------
+
+    def poll(self) -> None:
+        """Called by the acceptor's loop: the kill file, and live quotes the market moved away from."""
+        if self.kill_file is not None:
+            killed = self.kill_file.exists()
+            if killed and not self.killed:
+                self.on_event(f"kill switch on ({self.kill_file}): quoting stopped, live quotes cancelled")
+                self.killed = True
+                self.cancel_live("kill switch")
+            elif self.killed and not killed:
+                self.on_event("kill switch off: quoting again")
+                self.killed = False
+        key = self.desk.market_key()
+        if key != self._market_key:
+            if self._market_key is not None:
+                self.cancel_moved()
+            self._market_key = key
+
+    def cancel_live(self, reason: str, which: Callable[[QuoteTerms], bool] = lambda q: True) -> list[str]:
+        """Withdraw live quotes (QuoteCancel 35=Z to each quote's session), journaled before sent."""
+        done = []
+        with self._lock:
+            for q in self.orders.live(now_utc()):
+                if not which(q):
+                    continue
+                cancel = Cancel(q.quote_id, reason)
+                quote = self.journal.quote(q.quote_id)
+                msg = _quote_cancel(q, str((quote or {}).get("request", {}).get("symbol", "?")))
+                if self.journal.record_cancel(cancel, now_utc(), _text(msg)):
+                    self.orders.apply_cancel(cancel)
+                    session = next((s for s in self.sessions if str(s) == q.session), None)
+                    if session is not None:
+                        fix.Session.sendToTarget(msg, session)
+                    done.append(q.quote_id)
+        return done
+
+    def cancel_moved(self) -> list[str]:
+        """Withdraw the live quotes whose structure's mid moved beyond the fill tolerance."""
+        tol = self.desk.limits.fill_tolerance
+
+        def moved(q: QuoteTerms) -> bool:
+            quote = self.journal.quote(q.quote_id)
+            if quote is None:
+                return True
+            then = float(quote["response"]["base"])
+            now = self.desk.mid_now(_row(quote["request"]))
+            return not abs(now - then) <= tol * max(abs(then), 1e-9)
+
+        return self.cancel_live(f"market moved beyond the tolerance {tol:.2%}", moved)
 
     # -- quote requests ----------------------------------------------------------------------------
 
@@ -134,28 +235,22 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         received = now_utc()
         req_id = _field(message, 131) or ""
         entries = self._entries(message)
-        rows, labels, refused = [], [], []
-        for i, e in enumerate(entries):
-            labels.append(f"QuoteRequest {req_id}, NoRelatedSym entry {i + 1}")
-            rows.append(e["row"])
-            refused.append(e["problem"])
-        limits = self.desk.limits
-        for i, e in enumerate(entries):
-            qty = e["row"].get("quantity")
-            if refused[i] is None and isinstance(qty, float) and qty > limits.max_quantity:
-                refused[i] = f"{labels[i]}, OrderQty (38): {qty:g} is above the limit of {limits.max_quantity:g} contracts"
-        batch, table, market_label, market_time = self.desk.quote(
-            [r if p is None else None for r, p in zip(rows, refused)], labels
-        )
-        reasons = [p if p is not None else batch.reasons[i] for i, p in enumerate(refused)]
-        stale = limits.max_market_age_s > 0 and self.desk.market_age_s(market_time) > limits.max_market_age_s
+        labels = [f"QuoteRequest {req_id}, NoRelatedSym entry {i + 1}" for i in range(len(entries))]
+        snap = self.desk.market.current()
+        market = snap.market
+        refused = [self._admit(e, market) for e in entries]
+        answer = self.desk.quote_rows([e["row"] if r is None else None for e, r in zip(entries, refused)], labels)
+        batch, table = answer.batch, answer.table
+        market_label = f"{answer.snapshot.source} snapshot {answer.snapshot_id}"
         where = {int(r): t for t, r in enumerate(batch.rows.tolist())}
         elapsed = monotonic_ms() - t0
         for i, e in enumerate(entries):
-            reason = reasons[i]
-            if reason is None and stale:
-                age = self.desk.market_age_s(market_time)
-                reason = f"{labels[i]}: market stale: its time {market_time:%Y-%m-%d %H:%M:%S}Z is {age:.0f} s old (limit {limits.max_market_age_s:g} s)"
+            refusal = refused[i] or answer.refusals[i]
+            if refusal is None and table.refusals and table.refusals[where[i]] is not None:
+                refusal = Refusal(RefusalCode.PRICE_BOUNDS, f"{labels[i]}: {table.refusals[where[i]]}")
+            figures = breakdown(table, where[i]) if refusal is None else {}
+            if refusal is None:
+                refusal = self._trade_limits(figures) or _zero_on_the_wire(figures, e["quantity"])
             record = {
                 "quote_req_id": req_id,
                 "session": str(session_id),
@@ -165,25 +260,70 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 "model": self.desk.model_name,
                 "params": self.desk.params_record(),
                 "elapsed_ms": elapsed,
+                "quote_id": uuid.uuid4().hex[:16],
             }
-            quote_id = uuid.uuid4().hex[:16]
-            if reason is not None:
-                code = NO_MARKET if "market stale" in reason else reject_reason(reason)
-                self.journal.record_quote({**record, "quote_id": quote_id, "status": "refused", "reason": reason})
-                fix.Session.sendToTarget(self._reject(req_id, e, code, reason), session_id)
+            if refusal is not None:
+                if not refusal.text.startswith(labels[i]):
+                    refusal = Refusal(refusal.code, f"{labels[i]}: {refusal.text}")
+                msg = self._reject(req_id, e, refusal)
+                self.journal.record_quote(
+                    {**record, "status": "refused", "reason": refusal.text, "code": refusal.code.value}, _text(msg)
+                )
+                fix.Session.sendToTarget(msg, session_id)
                 continue
-            figures = breakdown(table, where[i])
-            valid_until = now_utc() + timedelta(seconds=limits.quote_validity_s)
-            self.journal.record_quote(
-                {
-                    **record,
-                    "quote_id": quote_id,
-                    "status": "quoted",
-                    "response": figures,
-                    "valid_until_utc": valid_until.isoformat(),
-                }
-            )
-            fix.Session.sendToTarget(self._quote(req_id, quote_id, e, figures, valid_until, market_label), session_id)
+            qty = e["quantity"]
+            bid_px = None if figures["bid_price"] is None else round(figures["bid_price"] / qty, 8)
+            offer_px = None if figures["ask_price"] is None else round(figures["ask_price"] / qty, 8)
+            valid_until = now_utc() + timedelta(seconds=self.desk.limits.quote_validity_s)
+            terms = QuoteTerms(record["quote_id"], str(session_id), req_id, bid_px, offer_px, qty, valid_until)
+            msg = self._quote(terms, e, figures, market_label)
+            with self._lock:
+                self.journal.record_quote(
+                    {
+                        **record,
+                        "status": "quoted",
+                        "response": {**figures, "bid_px": bid_px, "offer_px": offer_px},
+                        "valid_until_utc": valid_until.isoformat(),
+                    },
+                    _text(msg),
+                )
+                self.orders.apply_quote(terms)
+            fix.Session.sendToTarget(msg, session_id)
+
+    def _admit(self, entry: dict[str, Any], market: Any) -> Refusal | None:
+        """The entry's own problem, its instruments' admission, and the per-request limits."""
+        if self.killed:
+            return Refusal(RefusalCode.KILL_SWITCH, "the desk's kill switch is on: no quotes")
+        if entry["problem"] is not None:
+            return Refusal(RefusalCode.BAD_REQUEST, entry["problem"])
+        field = "LegSymbol (600)" if entry["has_legs"] else "Symbol (55)"
+        for (name, _), raw in zip(entry["legs"], entry["ratios"]):
+            if not (math.isfinite(raw) and raw > 0):
+                return Refusal(RefusalCode.BAD_REQUEST, f"leg {name[:60]!r}, LegRatioQty (623): must be a number > 0")
+            why = admit(name, market.chains, market.as_of, field)
+            if why is not None:
+                return why
+        spot = {name: market.spot(contract_of(name, "inverse").underlying) for name, _ in entry["legs"]}
+        return check_request(self.risk, entry["quantity"], entry["legs"], spot)
+
+    def _trade_limits(self, figures: dict[str, Any]) -> Refusal | None:
+        """ΔIM of the side(s) quoted (the book's net delta and vega are checked when an order fills,
+        against the book as it is then: :meth:`_net_after`)."""
+        sides = [s for s in ("bid", "ask") if figures[f"{s}_price"] is not None]
+        worst = max(abs(figures[f"{s}_delta_im"] or 0.0) for s in sides)
+        return check_trade(self.risk, worst, {}, {})
+
+    def _net_after(self, legs: list[list[Any]]) -> Refusal | None:
+        """The book's net delta and vega per underlying after a fill of ``legs`` (what the dealer will hold)."""
+        from pricing.portfolio import from_contracts
+
+        market = self.desk.market.current().market
+        part = from_contracts([contract_of(str(n), "inverse") for n, _ in legs], [float(q) for _, q in legs])
+        book_delta, book_vega = self.desk.book_greeks()
+        trade_delta, trade_vega = self.desk.greeks(part, market)
+        after_d = {u: book_delta.get(u, 0.0) + d for u, d in trade_delta.items()}
+        after_v = {u: book_vega.get(u, 0.0) + v for u, v in trade_vega.items()}
+        return check_trade(self.risk, 0.0, after_d, after_v)
 
     def _entries(self, message: Any) -> list[dict[str, Any]]:
         """Each NoRelatedSym entry as a request row, its JSON record and a problem (or None)."""
@@ -207,7 +347,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 qty = float("nan")
             if not qty > 0:
                 problem = f"NoRelatedSym entry {i}, OrderQty (38): give a quantity > 0 contracts, got {raw_qty!r}"
-            legs = []
+            legs, ratios = [], []
             for j in range(1, int(_field(g, 555) or 0) + 1):
                 leg = fix.Group(555, 600)
                 g.getGroup(j, leg)
@@ -217,9 +357,11 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 except ValueError:
                     ratio = float("nan")
                 sign = -1.0 if _field(leg, 624) == "2" else 1.0
-                legs.append([name, sign * ratio])
-            if not legs:
-                legs = [[symbol, 1.0]]
+                legs.append((name, sign * ratio))
+                ratios.append(ratio)
+            has_legs = bool(legs)
+            if not has_legs:
+                legs, ratios = [(symbol, 1.0)], [1.0]
             text = ";".join(f"{n}:{r:g}" for n, r in legs)
             out.append(
                 {
@@ -227,28 +369,28 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                     "side": side,
                     "quantity": qty,
                     "row": {"legs": text, "side": side, "quantity": qty},
-                    "record": {"symbol": symbol, "legs": legs, "side": side, "quantity": qty},
+                    "record": {"symbol": symbol, "legs": [list(x) for x in legs], "side": side, "quantity": qty},
                     "problem": problem,
+                    "legs": legs,
+                    "ratios": ratios,
+                    "has_legs": has_legs,
                 }
             )
         return out
 
-    def _quote(
-        self, req_id: str, quote_id: str, entry: dict[str, Any], figures: dict[str, Any], valid_until: datetime, market: str
-    ) -> Any:
+    def _quote(self, terms: QuoteTerms, entry: dict[str, Any], figures: dict[str, Any], market: str) -> Any:
         msg = fix.Message()
         msg.getHeader().setField(fix.MsgType(fix.MsgType_Quote))
-        msg.setField(fix.QuoteReqID(req_id))
-        msg.setField(fix.QuoteID(quote_id))
+        msg.setField(fix.QuoteReqID(terms.quote_req_id))
+        msg.setField(fix.QuoteID(terms.quote_id))
         msg.setField(fix.Symbol(entry["symbol"]))
-        qty = entry["quantity"]
-        if figures["bid_price"] is not None:
-            msg.setField(fix.BidPx(round(figures["bid_price"] / qty, 8)))
-            msg.setField(fix.BidSize(qty))
-        if figures["ask_price"] is not None:
-            msg.setField(fix.OfferPx(round(figures["ask_price"] / qty, 8)))
-            msg.setField(fix.OfferSize(qty))
-        msg.setField(fix.StringField(62, _stamp(valid_until)))
+        if terms.bid_px is not None:
+            msg.setField(fix.BidPx(terms.bid_px))
+            msg.setField(fix.BidSize(terms.size))
+        if terms.offer_px is not None:
+            msg.setField(fix.OfferPx(terms.offer_px))
+            msg.setField(fix.OfferSize(terms.size))
+        msg.setField(fix.StringField(62, _stamp(terms.valid_until)))
         msg.setField(fix.StringField(60, _stamp(now_utc())))
         for key, tag in UDF.items():
             value = figures.get(key)
@@ -258,108 +400,181 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         msg.setField(fix.StringField(TAG_MODEL, self.desk.model_name))
         return msg
 
-    def _reject(self, req_id: str, entry: dict[str, Any], code: int, text: str) -> Any:
+    def _reject(self, req_id: str, entry: dict[str, Any], refusal: Refusal) -> Any:
         msg = fix.Message()
         msg.getHeader().setField(fix.MsgType(fix.MsgType_QuoteRequestReject))
         msg.setField(fix.QuoteReqID(req_id))
-        msg.setField(fix.QuoteRequestRejectReason(code))
+        msg.setField(fix.QuoteRequestRejectReason(refusal.code.quote_reject))
         msg.setField(fix.NoRelatedSym(1))
         g = fix.Group(146, 55)
-        g.setField(fix.Symbol(entry["symbol"] or "?"))
+        g.setField(fix.Symbol((entry["symbol"] or "?")[:60]))
         msg.addGroup(g)
-        msg.setField(fix.Text(text[:300]))
+        msg.setField(fix.Text(refusal.text[:300]))
         return msg
 
     # -- orders on a quote -------------------------------------------------------------------------
 
     def on_order(self, message: Any, session_id: Any) -> None:
-        cl_ord_id = _field(message, 11) or ""
-        quote_id = _field(message, 117) or ""
-        side = CLIENT_SIDE.get(_field(message, 54) or "", "")
+        """Decide, journal (decision and message in one transaction), apply, send; in that order."""
+        session = str(session_id)
         try:
             qty = float(_field(message, 38) or "nan")
         except ValueError:
             qty = float("nan")
-        before = self.journal.fill(cl_ord_id)
-        if before is not None:  # a resent order: answer as before, never fill twice
-            fix.Session.sendToTarget(self._execution(message, before, duplicate=True), session_id)
-            return
-        reason, price, legs = self._check_order(message, quote_id, side, qty)
-        fill = Fill(cl_ord_id, quote_id, "rejected" if reason else "filled", reason, side or "?", qty, price, legs)
-        if self.journal.record_fill(fill, now_utc().isoformat()) and fill.status == "filled":
-            self.desk.add_fill(legs)
-        fix.Session.sendToTarget(self._execution(message, fill), session_id)
+        try:
+            raw_px = _field(message, 44)
+            limit = float(raw_px) if raw_px is not None else None
+        except ValueError:
+            limit = float("nan")
+        raw_side = _field(message, 54) or ""
+        order = Order(
+            session, _field(message, 11) or "", _field(message, 117) or "", CLIENT_SIDE.get(raw_side, raw_side), qty, limit
+        )
+        with self._lock:
+            d = self.orders.decide(order, now_utc())
+            if d.duplicate:  # a resent order: answered as before, never filled twice
+                fix.Session.sendToTarget(self._execution(message, d, duplicate=True), session_id)
+                return
+            d, legs = self._final(message, d)
+            msg = self._execution(message, d)
+            _crash("before-journal")
+            if not self.journal.record_decision(d, legs, _text(msg)):
+                raise RuntimeError(f"ClOrdID {order.cl_ord_id}: journaled by another thread")
+            _crash("after-journal")
+            if d.filled:
+                try:
+                    self.desk.add_fill(legs)
+                except Exception as exc:  # the client is told what the journal holds: the refusal
+                    d = OrderBook.refuse(
+                        d, Refusal(RefusalCode.OTHER, f"the fill could not join the book ({type(exc).__name__})")
+                    )
+                    msg = self._execution(message, d)
+                    self.journal.amend_refused(d, _text(msg))
+                    legs = []
+            self.orders.apply_decision(d)
+            if d.filled:
+                self._count(session, legs)
+        fix.Session.sendToTarget(msg, session_id)
+        _crash("after-send")
 
-    def _check_order(
-        self, message: Any, quote_id: str, side: str, qty: float
-    ) -> tuple[str | None, float | None, list[list[Any]]]:
+    def _final(self, message: Any, d: Decision) -> tuple[Decision, list[list[Any]]]:
+        """The book's decision, refused if the order type, the kill switch, the market or a limit says so; and its legs."""
         if _field(message, 40) != "D":
-            return "OrdType (40): only D (previously quoted) is accepted, with the QuoteID (117) of a quote", None, []
-        quote = self.journal.quote(quote_id)
-        if quote is None or quote["status"] != "quoted":
-            return f"QuoteID (117): {quote_id!r} is not a quote this gateway gave", None, []
-        if side not in ("buy", "sell"):
-            return "Side (54): give 1 (buy) or 2 (sell)", None, []
-        figures, request = quote["response"], quote["request"]
-        price_total = figures["ask_price"] if side == "buy" else figures["bid_price"]
-        if price_total is None:
-            return f"Side (54): the quote {quote_id} has no {'offer' if side == 'buy' else 'bid'}", None, []
-        if not (qty > 0 and qty <= request["quantity"] + 1e-9):
-            return f"OrderQty (38): must be > 0 and at most the quoted {request['quantity']:g}", None, []
-        valid_until = datetime.fromisoformat(quote["valid_until_utc"])
-        if now_utc() > valid_until:
-            return f"quote {quote_id} expired at {_stamp(valid_until)} (ValidUntilTime)", None, []
-        row = {
-            "legs": ";".join(f"{n}:{r:g}" for n, r in request["legs"]),
-            "side": request["side"],
-            "quantity": request["quantity"],
-        }
-        mid_now, mid_then = self.desk.mid_now(row), figures["base"]
+            why = "OrdType (40): only D (previously quoted) is accepted, with the QuoteID (117) of a quote"
+            return OrderBook.refuse(d, Refusal(RefusalCode.BAD_REQUEST, why)), []
+        if not d.filled:
+            return d, []
+        if self.killed:
+            return OrderBook.refuse(d, Refusal(RefusalCode.KILL_SWITCH, "the desk's kill switch is on: no fills")), []
+        quote = self.journal.quote(d.order.quote_id)
+        assert quote is not None  # the book holds only journaled quotes
+        request = quote["request"]
+        mid_now, mid_then = self.desk.mid_now(_row(request)), quote["response"]["base"]
         tol = self.desk.limits.fill_tolerance
-        if abs(mid_now - mid_then) > tol * max(abs(mid_then), 1e-9):
-            return (
-                f"market moved: the structure's mid is {mid_now:.2f} USD, quoted on {mid_then:.2f} (tolerance {tol:.2%})",
-                None,
-                [],
-            )
-        dealer = -1.0 if side == "buy" else 1.0  # the dealer sells what the client buys
-        legs = [[name, dealer * qty * ratio] for name, ratio in request["legs"]]
-        return None, price_total / request["quantity"], legs
+        if not abs(mid_now - mid_then) <= tol * max(abs(mid_then), 1e-9):
+            return OrderBook.refuse(
+                d,
+                Refusal(
+                    RefusalCode.MARKET_MOVED,
+                    f"market moved: the structure's mid is {mid_now:.2f} USD, quoted on {mid_then:.2f} (tolerance {tol:.2%})",
+                ),
+            ), []
+        dealer = -1.0 if d.order.side == "buy" else 1.0  # the dealer sells what the client buys
+        legs = [[name, dealer * d.order.quantity * ratio] for name, ratio in request["legs"]]
+        notional = self._notional_of(legs)
+        why = check_fill(self.risk, self._notional.get(d.order.session, 0.0), sum(self._notional.values()), notional)
+        if why is None:
+            why = self._net_after(legs)
+        if why is not None:
+            return OrderBook.refuse(d, why), []
+        self.desk.check_fill(legs)  # a leg the book cannot hold fails here, before anything is journaled
+        return d, legs
 
-    def _execution(self, order: Any, fill: Fill, duplicate: bool = False) -> Any:
+    def _notional_of(self, legs: list[list[Any]]) -> float:
+        market = self.desk.market.current().market
+        return float(sum(abs(float(q)) * market.spot(contract_of(str(n), "inverse").underlying) for n, q in legs))
+
+    def _count(self, session: str, legs: list[list[Any]]) -> None:
+        self._notional[session] = self._notional.get(session, 0.0) + self._notional_of(legs)
+
+    def on_cancel_request(self, message: Any, session_id: Any) -> None:
+        """OrderCancelRequest (35=F): orders on quotes fill or are rejected at once, so nothing rests to
+        cancel; answered by an OrderCancelReject (35=9) saying so (CxlRejReason 1, unknown order)."""
+        msg = fix.Message()
+        msg.getHeader().setField(fix.MsgType(fix.MsgType_OrderCancelReject))
+        msg.setField(fix.OrderID("NONE"))
+        msg.setField(fix.ClOrdID(_field(message, 11) or "?"))
+        msg.setField(fix.OrigClOrdID(_field(message, 41) or "?"))
+        msg.setField(fix.OrdStatus(fix.OrdStatus_REJECTED))
+        msg.setField(fix.CxlRejResponseTo(fix.CxlRejResponseTo_ORDER_CANCEL_REQUEST))
+        msg.setField(fix.CxlRejReason(fix.CxlRejReason_UNKNOWN_ORDER))
+        msg.setField(fix.Text("orders on a quote are filled or rejected at once: nothing rests to cancel"))
+        fix.Session.sendToTarget(msg, session_id)
+
+    def _execution(self, order: Any, d: Decision, duplicate: bool = False) -> Any:
         msg = fix.Message()
         msg.getHeader().setField(fix.MsgType(fix.MsgType_ExecutionReport))
-        filled = fill.status == "filled"
-        msg.setField(fix.OrderID(f"O-{fill.cl_ord_id}"))
-        msg.setField(fix.ClOrdID(fill.cl_ord_id))
-        msg.setField(fix.ExecID(f"E-{fill.cl_ord_id}{'-dup' if duplicate else ''}"))
-        msg.setField(fix.ExecType(fix.ExecType_TRADE if filled else fix.ExecType_REJECTED))
-        msg.setField(fix.OrdStatus(fix.OrdStatus_FILLED if filled else fix.OrdStatus_REJECTED))
-        msg.setField(fix.Symbol(_field(order, 55) or "?"))
-        msg.setField(fix.Side(_field(order, 54) or "1"))
-        qty = fill.quantity if fill.quantity == fill.quantity else 0.0
+        cl = d.order.cl_ord_id
+        msg.setField(fix.OrderID(f"O-{cl}"))
+        msg.setField(fix.ClOrdID(cl))
+        msg.setField(fix.ExecID(f"E-{cl}{'-dup' if duplicate else ''}"))
+        msg.setField(fix.ExecType(fix.ExecType_TRADE if d.filled else fix.ExecType_REJECTED))
+        msg.setField(fix.OrdStatus(fix.OrdStatus_FILLED if d.filled else fix.OrdStatus_REJECTED))
+        msg.setField(fix.Symbol((_field(order, 55) or "?")[:60]))
+        msg.setField(fix.Side(_field(order, 54) if _field(order, 54) in CLIENT_SIDE else "1"))
+        qty = d.order.quantity if math.isfinite(d.order.quantity) else 0.0
         msg.setField(fix.OrderQty(qty))
         msg.setField(fix.LeavesQty(0.0))
-        msg.setField(fix.CumQty(qty if filled else 0.0))
-        msg.setField(fix.AvgPx(fill.price if filled and fill.price is not None else 0.0))
-        if filled and fill.price is not None:
+        msg.setField(fix.CumQty(qty if d.filled else 0.0))
+        msg.setField(fix.AvgPx(d.price if d.price is not None else 0.0))
+        if d.price is not None:
             msg.setField(fix.LastQty(qty))
-            msg.setField(fix.LastPx(fill.price))
-        else:
-            msg.setField(fix.OrdRejReason(fix.OrdRejReason_OTHER))
-            msg.setField(fix.Text((fill.reason or "rejected")[:300]))
-        msg.setField(fix.StringField(60, _stamp(now_utc())))
+            msg.setField(fix.LastPx(d.price))
+        elif d.refusal is not None:
+            msg.setField(fix.OrdRejReason(d.refusal.code.order_reject))
+            msg.setField(fix.Text(d.refusal.text[:300]))
+        msg.setField(fix.StringField(60, _stamp(d.at)))
         return msg
 
 
+def _quote_cancel(q: QuoteTerms, symbol: str) -> Any:
+    """QuoteCancel (35=Z) of one quote: FIX 4.4 has no "cancel by QuoteID" type (5 came with FIX 5.0),
+    so it is QuoteCancelType 1 (for the securities listed) with the QuoteID and the quote's Symbol."""
+    msg = fix.Message()
+    msg.getHeader().setField(fix.MsgType(fix.MsgType_QuoteCancel))
+    msg.setField(fix.QuoteReqID(q.quote_req_id))
+    msg.setField(fix.QuoteID(q.quote_id))
+    msg.setField(fix.QuoteCancelType(fix.QuoteCancelType_CANCEL_FOR_ONE_OR_MORE_SECURITIES))
+    g = fix.Group(295, 55)
+    g.setField(fix.Symbol(symbol[:60] or "?"))
+    msg.addGroup(g)
+    return msg
+
+
+def _row(request: dict[str, Any]) -> dict[str, Any]:
+    """A journaled request as the desk's request row."""
+    return {"legs": ";".join(f"{n}:{r:g}" for n, r in request["legs"]), "side": request["side"], "quantity": request["quantity"]}
+
+
+def _zero_on_the_wire(figures: dict[str, Any], qty: float) -> Refusal | None:
+    """A price that would go out as 0 (or less) per unit at the Quote's 8 decimals is refused, never sent."""
+    for side, total in (("bid", figures["bid_price"]), ("ask", figures["ask_price"])):
+        if total is not None and round(total / qty, 8) == 0.0:
+            return Refusal(RefusalCode.PRICE_BOUNDS, f"{side} {total / qty:.3g} USD per unit rounds to 0 at 8 decimals")
+    return None
+
+
 def describe(journal: Journal) -> str:
-    """A short JSON summary of a journal (quotes, refusals, fills)."""
+    """A short JSON summary of a journal (quotes, refusals, fills, cancels, quarantined rows)."""
     _, quotes = journal.table("quotes")
-    _, fills = journal.table("fills")
+    cols, fills = journal.table("fills")
+    status = cols.index("status")
     return json.dumps(
         {
             "quotes": sum(1 for q in quotes if q[4] == "quoted"),
             "refused": sum(1 for q in quotes if q[4] == "refused"),
-            "fills": sum(1 for f in fills if f[3] == "filled"),
+            "fills": sum(1 for f in fills if f[status] == "filled"),
+            "cancels": len(journal.table("cancels")[1]),
+            "quarantined": len(journal.table("quarantine")[1]),
         }
     )

@@ -27,10 +27,20 @@ def dictionary_path() -> Path:
     return Path(sysconfig.get_paths()["data"]) / "share" / "quickfix" / "FIX44.xml"
 
 
-def write_settings(path: Path, role: str, port: int, base: Path, host: str = "127.0.0.1") -> Path:
-    """A QuickFIX settings file for one FIX 4.4 session between CLEARQUOTE (acceptor) and CLIENT."""
-    me, them = ("CLEARQUOTE", "CLIENT") if role == "acceptor" else ("CLIENT", "CLEARQUOTE")
+def write_settings(
+    path: Path, role: str, port: int, base: Path, host: str = "127.0.0.1", clients: tuple[str, ...] = ("CLIENT",)
+) -> Path:
+    """A QuickFIX settings file: FIX 4.4 sessions between CLEARQUOTE (acceptor) and each of ``clients``."""
     where = f"SocketAcceptHost={host}\nSocketAcceptPort" if role == "acceptor" else f"SocketConnectHost={host}\nSocketConnectPort"
+    sessions = "".join(
+        "[SESSION]\nBeginString=FIX.4.4\n"
+        + (
+            f"SenderCompID=CLEARQUOTE\nTargetCompID={c}\n"
+            if role == "acceptor"
+            else f"SenderCompID={c}\nTargetCompID=CLEARQUOTE\n"
+        )
+        for c in clients
+    )
     path.write_text(
         "[DEFAULT]\n"
         f"ConnectionType={role}\n"
@@ -38,9 +48,7 @@ def write_settings(path: Path, role: str, port: int, base: Path, host: str = "12
         f"FileStorePath={base / role / 'store'}\n"
         f"FileLogPath={base / role / 'log'}\n"
         "StartTime=00:00:00\nEndTime=00:00:00\nHeartBtInt=30\nReconnectInterval=1\n"
-        f"UseDataDictionary=Y\nDataDictionary={dictionary_path()}\nValidateUserDefinedFields=N\n"
-        "[SESSION]\nBeginString=FIX.4.4\n"
-        f"SenderCompID={me}\nTargetCompID={them}\n"
+        f"UseDataDictionary=Y\nDataDictionary={dictionary_path()}\nValidateUserDefinedFields=N\n" + sessions
     )
     return path
 
@@ -62,6 +70,21 @@ def build_desk(portfolio: str | None, market: str, params: str | None, limits: A
         raise BookError(str(exc)) from None
 
 
+def kill_path(journal: str | Path, kill_file: str | None = None) -> Path:
+    """The file whose existence is the kill switch (default: the journal's path + ``.kill``)."""
+    return Path(kill_file) if kill_file else Path(f"{journal}.kill")
+
+
+def open_checked(journal: str | Path) -> Any:
+    """The journal, or exit 2 naming its path (a directory, under a file, corrupt, unwritable)."""
+    from addin.fix.journal import JournalError, open_journal
+
+    try:
+        return open_journal(journal)
+    except JournalError as exc:
+        raise BookError(str(exc)) from None
+
+
 def run_acceptor(
     settings: str,
     portfolio: str | None,
@@ -71,34 +94,48 @@ def run_acceptor(
     limits: Any,
     as_of: str | None = None,
     stop: threading.Event | None = None,
+    risk: Any = None,
+    kill_file: str | None = None,
 ) -> int:
-    """Start the QuickFIX acceptor and serve until SIGTERM/SIGINT (or ``stop``)."""
+    """Start the QuickFIX acceptor and serve until SIGTERM/SIGINT (or ``stop``).
+
+    Everything is checked before it listens: the settings, the desk's files, and the journal
+    (replayed into the order book; an unreadable row is quarantined and named, not fatal).
+    """
     fix = _quickfix()
     from addin.fix.gateway import QuoteGateway, describe
-    from addin.fix.journal import Journal
 
     if not Path(settings).is_file():
         raise BookError(f"{settings}: no such QuickFIX settings file")
     desk = build_desk(portfolio, market, params, limits, as_of)
-    book = Journal(journal)
-    for legs in _fills(book):
-        desk.add_fill(legs)
+    book = open_checked(journal)
     try:
         session_settings = fix.SessionSettings(settings)
     except fix.ConfigError as exc:
+        book.close()
         raise BookError(f"{settings}: {exc}") from None
-    app = QuoteGateway(desk, book, on_event=lambda text: print(f"clearquote fix: {text}", flush=True))
+    app = QuoteGateway(
+        desk,
+        book,
+        on_event=lambda text: print(f"clearquote fix: {text}", flush=True),
+        risk=risk,
+        kill_file=kill_path(journal, kill_file),
+    )
     acceptor = fix.SocketAcceptor(
         app, fix.FileStoreFactory(session_settings), session_settings, fix.FileLogFactory(session_settings)
     )
     done = stop or threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
+    app.poll()
     acceptor.start()
     print(f"clearquote fix: accepting ({settings}; journal {journal}: {describe(book)})", flush=True)
     try:
         while not done.wait(0.2):
-            pass
+            try:
+                app.poll()
+            except Exception as exc:  # a failed check is reported; the acceptor keeps serving
+                print(f"clearquote fix: poll failed: {type(exc).__name__}: {exc}", flush=True)
     finally:
         acceptor.stop()
         book.close()
@@ -106,22 +143,13 @@ def run_acceptor(
     return 0
 
 
-def _fills(journal: Any) -> list[list[list[Any]]]:
-    """The journal's fills, one list of legs per fill, so the book is rebuilt as it was."""
-    _, rows = journal.table("fills")
-    import json
-
-    return [json.loads(r[8]) for r in rows if r[3] == "filled"]
-
-
 def fix_log(journal: str, out: str | None, table: str) -> int:
     """Print the journal (or export both tables to xlsx, atomically)."""
-    from addin.fix.journal import Journal
     from addin.tables import table_text
 
     if not Path(journal).is_file():
         raise BookError(f"{journal}: no such journal (the acceptor's --journal)")
-    book = Journal(journal)
+    book = open_checked(journal)
     try:
         if out:
             if Path(out).suffix.lower() != ".xlsx":
@@ -136,6 +164,27 @@ def fix_log(journal: str, out: str | None, table: str) -> int:
         book.close()
 
 
+def fix_admin(journal: str, action: str, kill_file: str | None = None) -> int:
+    """``clearquote fix-admin kill|resume|status``: the kill switch of the acceptor on ``journal``.
+
+    ``kill`` creates the file the acceptor watches (it stops quoting and filling, and cancels every
+    live quote with a QuoteCancel 35=Z within 0.2 s); ``resume`` removes it.
+    """
+    path = kill_path(journal, kill_file)
+    if action == "kill":
+        try:
+            path.write_text("kill switch: set by clearquote fix-admin\n", encoding="utf-8")
+        except OSError as exc:
+            raise BookError(f"{path}: cannot set the kill switch ({exc.strerror})") from None
+        print(f"kill switch on: {path}")
+    elif action == "resume":
+        path.unlink(missing_ok=True)
+        print(f"kill switch off: {path} removed")
+    else:
+        print(f"kill switch {'on' if path.exists() else 'off'} ({path})")
+    return 0
+
+
 def _export(journal: Any, path: Path) -> None:
     """Both tables as sheets in the project's table style, written beside ``path`` and renamed."""
     from openpyxl import Workbook
@@ -146,7 +195,7 @@ def _export(journal: Any, path: Path) -> None:
     def write(tmp: str) -> None:
         wb = Workbook()
         wb.remove(wb.active)
-        for name in ("quotes", "fills"):
+        for name in ("quotes", "fills", "cancels", "quarantine"):
             cols, rows = journal.table(name)
             # Text from a client's message never becomes a formula in the desk's workbook.
             table_sheet(wb.create_sheet(name), [cols, *[[csv_safe(v) for v in r] for r in rows]])

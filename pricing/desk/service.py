@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from pricing.desk import sanity
 from pricing.desk.book import Book
 from pricing.desk.config import DeskConfig
 from pricing.desk.market import MarketSnapshot, MarketSource
@@ -186,8 +187,15 @@ class Desk:
             else:
                 basis = self.book.basis(snap, self.config, batch.trades.legs)
                 take = self.config.accept if accept is None else accept
-                table = quote_rfqs(batch, basis, self.config.quote, accept=take)
-            return DeskQuotes(snap, tuple(requests), resolved.refusals, batch, table)
+                # Price sanity: no quote outside its no-arbitrage bounds leaves the desk.
+                table = sanity.checked(
+                    batch, quote_rfqs(batch, basis, self.config.quote, accept=take), snap.market, self.config.quote
+                )
+            refusals = list(resolved.refusals)
+            for t, why in enumerate(table.refusals):  # price sanity (pricing.desk.sanity): never sent
+                if why is not None:
+                    refusals[int(batch.rows[t])] = Refusal(RefusalCode.PRICE_BOUNDS, why)
+            return DeskQuotes(snap, tuple(requests), tuple(refusals), batch, table)
 
     def fill(self, legs: Sequence[Leg]) -> None:
         """Legs the desk now holds join the book (signed contracts); the next quote sees them."""

@@ -835,6 +835,9 @@ class QuoteTable:
     spread: FloatArray
     bid: dict[str, FloatArray]
     ask: dict[str, FloatArray]
+    #: Per trade, why its prices must not leave the desk (:mod:`pricing.desk.sanity`); its bid
+    #: and ask are NaN then. Empty: none refused.
+    refusals: tuple[str | None, ...] = ()
 
     @staticmethod
     def empty(rows: np.ndarray) -> QuoteTable:
@@ -857,6 +860,8 @@ class QuoteTable:
         for t in range(len(self.names)):
             row: dict[str, Any] = {"trade": self.names[t], "side": self.sides[t], "rfq": int(self.rows[t]) + 1}
             row.update({k: v[t] for k, v in cols.items()})
+            if self.refusals and self.refusals[t] is not None:
+                row["refused"] = self.refusals[t]
             for label in ("bid", "ask"):
                 if math.isnan(row[f"{label}_price"]):
                     del row[f"{label}_price"]

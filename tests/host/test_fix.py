@@ -266,7 +266,7 @@ def test_a_bad_side_and_an_unexpected_failure_still_get_an_answer(tmp_path: Path
     def boom(*_: Any) -> Any:
         raise RuntimeError("disk full")
 
-    app.desk.quote = boom
+    app.desk.quote_rows = boom
     msg = _request(NAME, 1)
     msg.getHeader().setField(fix.MsgType(fix.MsgType_QuoteRequest))
     app.fromApp(msg, "S")

@@ -1,0 +1,308 @@
+"""The order lifecycle on firm quotes: a state machine with named invariants.
+
+A quote is firm for one session and one QuoteReqID, on the sides it names, for its size and
+until its ValidUntilTime. Orders are decided against it by :meth:`OrderBook.decide` (pure:
+nothing changes) and the decision becomes state only through :meth:`OrderBook.apply_decision`,
+after the host has journaled it. Restarting is replaying the journal's events
+(:meth:`OrderBook.replay`), so the state after a restart is the state before it.
+
+Invariants (checked by :meth:`OrderBook.violations`, which a stateful property test calls
+after every step):
+
+``FILLED_WITHIN_OFFERED``
+    Per quote and side, the quantity filled never exceeds the size offered on that side.
+``FILL_IN_QUOTE_SESSION``
+    Every fill comes from the session the quote was sent to.
+``FILL_AT_QUOTED_PRICE``
+    Every fill is at the quote's own price for its side (a buy at our offer, a sell at our
+    bid), and only when that price satisfies the order's limit Price (44): a buy's limit is
+    at or above our offer, a sell's at or below our bid.
+``FILL_WHILE_FIRM``
+    No fill after the quote's ValidUntilTime or after the quote was cancelled.
+``ONE_ANSWER_PER_CLORDID``
+    A ClOrdID is unique per session: the same session sending it again gets the first answer
+    (never a second fill); another session's ClOrdID of the same text is a different order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from pricing.desk.refusals import Refusal, RefusalCode
+
+#: The client's sides an order may take (the dealer takes the other one).
+ORDER_SIDES = ("buy", "sell")
+#: Relative slack on sizes: a quantity within this fraction of the remaining size is within it
+#: (FIX carries decimal text, so 0.1 + 0.2 arrives as written; this only absorbs float sums).
+SIZE_SLACK = 1e-12
+
+
+@dataclass(frozen=True)
+class QuoteTerms:
+    """A firm quote as sent.
+
+    Attributes
+    ----------
+    quote_id, session, quote_req_id : str
+        The QuoteID (117); the session it was sent on (SenderCompID/TargetCompID as the host
+        names it); the QuoteReqID (131) it answers.
+    bid_px, offer_px : float or None
+        USD per unit of the structure: a client sell fills at ``bid_px``, a buy at ``offer_px``
+        (None: the side is not quoted).
+    size : float
+        Contracts of the structure offered on each quoted side (BidSize/OfferSize, 134/135).
+    valid_until : datetime
+        ValidUntilTime (62), timezone-aware UTC.
+    """
+
+    quote_id: str
+    session: str
+    quote_req_id: str
+    bid_px: float | None
+    offer_px: float | None
+    size: float
+    valid_until: datetime
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.size) and self.size > 0):
+            raise ValueError(f"QuoteTerms.size: must be > 0 contracts, got {self.size!r}")
+        if self.valid_until.tzinfo is None:
+            raise ValueError("QuoteTerms.valid_until: must be timezone-aware (UTC)")
+        if self.bid_px is None and self.offer_px is None:
+            raise ValueError("QuoteTerms: a quote has a bid, an offer or both")
+
+    def price(self, side: str) -> float | None:
+        """The price a client order on ``side`` fills at (our offer for a buy, our bid for a sell)."""
+        return self.offer_px if side == "buy" else self.bid_px if side == "sell" else None
+
+
+@dataclass(frozen=True)
+class Order:
+    """A NewOrderSingle on a quote: the client's side, quantity (contracts) and limit Price (44, None: at the quote)."""
+
+    session: str
+    cl_ord_id: str
+    quote_id: str
+    side: str
+    quantity: float
+    limit_px: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to an order: filled at ``price`` (USD per unit), or refused with ``refusal``.
+
+    ``at`` is when it was decided (UTC); ``duplicate`` marks an answer repeated from the journal
+    for a ClOrdID the session sent before.
+    """
+
+    order: Order
+    at: datetime
+    price: float | None = None
+    refusal: Refusal | None = None
+    duplicate: bool = False
+
+    @property
+    def filled(self) -> bool:
+        return self.refusal is None
+
+    def __post_init__(self) -> None:
+        if (self.refusal is None) == (self.price is None):
+            raise ValueError("Decision: a fill has a price and no refusal; a refusal has no price")
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """A quote withdrawn (QuoteCancel 35=Z): the market moved beyond tolerance, the kill switch, or the client."""
+
+    quote_id: str
+    reason: str
+
+
+def _refuse(order: Order, now: datetime, code: RefusalCode, text: str) -> Decision:
+    return Decision(order, now, None, Refusal(code, text))
+
+
+@dataclass
+class OrderBook:
+    """Quotes, the answers given to orders, and cancels: the desk's promises and what was done with them."""
+
+    quotes: dict[str, QuoteTerms] = field(default_factory=dict)
+    answers: dict[tuple[str, str], Decision] = field(default_factory=dict)
+    cancels: dict[str, Cancel] = field(default_factory=dict)
+    filled: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: Per cancelled quote and side, what was filled when it was cancelled (nothing may follow).
+    filled_at_cancel: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    # -- events (the only way state changes) ----------------------------------------------------
+
+    def apply_quote(self, terms: QuoteTerms) -> None:
+        """A quote sent. A QuoteID is given once: another quote under the same ID is an error."""
+        if terms.quote_id in self.quotes:
+            raise ValueError(f"QuoteID {terms.quote_id!r}: already quoted")
+        self.quotes[terms.quote_id] = terms
+
+    def apply_decision(self, decision: Decision) -> None:
+        """An answer sent (a repeated answer changes nothing)."""
+        order = decision.order
+        key = (order.session, order.cl_ord_id)
+        if decision.duplicate or key in self.answers:
+            return
+        self.answers[key] = replace(decision, duplicate=False)
+        if decision.filled:
+            side_key = (order.quote_id, order.side)
+            self.filled[side_key] = self.filled.get(side_key, 0.0) + order.quantity
+
+    def apply_cancel(self, cancel: Cancel) -> None:
+        """A quote withdrawn (cancelling twice keeps the first reason)."""
+        if cancel.quote_id in self.cancels:
+            return
+        self.cancels[cancel.quote_id] = cancel
+        for s in ORDER_SIDES:
+            self.filled_at_cancel[(cancel.quote_id, s)] = self.filled.get((cancel.quote_id, s), 0.0)
+
+    def apply(self, event: QuoteTerms | Decision | Cancel) -> None:
+        """Any event, as the journal lists them."""
+        if isinstance(event, QuoteTerms):
+            self.apply_quote(event)
+        elif isinstance(event, Decision):
+            self.apply_decision(event)
+        else:
+            self.apply_cancel(event)
+
+    @classmethod
+    def replay(cls, events: Iterable[QuoteTerms | Decision | Cancel]) -> OrderBook:
+        """The book a journal describes: its events applied again in the journal's order (a restart)."""
+        book = cls()
+        for e in events:
+            book.apply(e)
+        return book
+
+    def state(self) -> tuple[object, ...]:
+        """Everything the book promises and did, comparable with ``==`` (a restart must reproduce it)."""
+        return (
+            dict(self.quotes),
+            dict(self.answers),
+            dict(self.cancels),
+            {k: v for k, v in self.filled.items() if v},
+        )
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def remaining(self, quote_id: str, side: str) -> float:
+        """Contracts still firm on a quote's side (0 for a side not quoted)."""
+        q = self.quotes[quote_id]
+        if q.price(side) is None:
+            return 0.0
+        return max(q.size - self.filled.get((quote_id, side), 0.0), 0.0)
+
+    def live(self, now: datetime) -> list[QuoteTerms]:
+        """Quotes still firm at ``now``: not cancelled, not expired, with size left on a side."""
+        return [
+            q
+            for q in self.quotes.values()
+            if q.quote_id not in self.cancels
+            and now <= q.valid_until
+            and any(self.remaining(q.quote_id, s) > 0 for s in ORDER_SIDES)
+        ]
+
+    def decide(self, order: Order, now: datetime) -> Decision:
+        """The answer to ``order`` at ``now`` (pure: apply it with :meth:`apply_decision` once journaled).
+
+        The checks, in order: a ClOrdID this session used before gets its first answer; the
+        QuoteID must be a quote sent to this session; not cancelled; a quoted side; firm at
+        ``now``; a quantity > 0 within what is left on that side; the quote's price within
+        the order's limit. The fill is at the quote's own price.
+        """
+        before = self.answers.get((order.session, order.cl_ord_id))
+        if before is not None:
+            return replace(before, duplicate=True)
+        q = self.quotes.get(order.quote_id)
+        if q is None or q.session != order.session:
+            # Another session's quote is answered as unknown: its existence is not this client's business.
+            code = RefusalCode.UNKNOWN_QUOTE if q is None else RefusalCode.NOT_YOUR_QUOTE
+            return _refuse(order, now, code, f"QuoteID (117): {order.quote_id!r} is not a quote sent to this session")
+        if q.quote_id in self.cancels:
+            return _refuse(
+                order,
+                now,
+                RefusalCode.QUOTE_CANCELLED,
+                f"QuoteID (117): quote {q.quote_id} was cancelled ({self.cancels[q.quote_id].reason})",
+            )
+        if order.side not in ORDER_SIDES:
+            return _refuse(order, now, RefusalCode.BAD_REQUEST, f"Side (54): {order.side!r}: give 1 (buy) or 2 (sell)")
+        price = q.price(order.side)
+        if price is None:
+            have = "offer" if order.side == "buy" else "bid"
+            return _refuse(order, now, RefusalCode.SIDE_NOT_QUOTED, f"Side (54): the quote {q.quote_id} has no {have}")
+        if now > q.valid_until:
+            return _refuse(
+                order,
+                now,
+                RefusalCode.QUOTE_EXPIRED,
+                f"quote {q.quote_id} expired at {q.valid_until:%Y%m%d-%H:%M:%S.%f}"[:-3] + " (ValidUntilTime)",
+            )
+        left = self.remaining(q.quote_id, order.side)
+        if not (math.isfinite(order.quantity) and order.quantity > 0):
+            return _refuse(order, now, RefusalCode.BAD_QUANTITY, f"OrderQty (38): must be > 0 contracts, got {order.quantity!r}")
+        if order.quantity > left * (1.0 + SIZE_SLACK):
+            done = q.size - left
+            return _refuse(
+                order,
+                now,
+                RefusalCode.OVER_QUOTED_SIZE,
+                f"OrderQty (38): {order.quantity:g} is more than the {left:g} left on quote {q.quote_id}"
+                f" (quoted {q.size:g}, filled {done:g})",
+            )
+        lim = order.limit_px
+        if lim is not None and not math.isfinite(lim):
+            return _refuse(order, now, RefusalCode.BAD_REQUEST, f"Price (44): {lim!r} is not a price")
+        if lim is not None and (lim < price if order.side == "buy" else lim > price):
+            ours = "offer" if order.side == "buy" else "bid"
+            need = "at or above" if order.side == "buy" else "at or below"
+            return _refuse(
+                order,
+                now,
+                RefusalCode.LIMIT_PRICE,
+                f"Price (44): the limit {lim:.8g} is not {need} our {ours} {price:.8g} USD per unit",
+            )
+        return Decision(order, now, price, None)
+
+    @staticmethod
+    def refuse(decision: Decision, refusal: Refusal) -> Decision:
+        """A would-be fill refused for a reason found outside the book (the market moved, a risk limit)."""
+        return Decision(decision.order, decision.at, None, refusal)
+
+    # -- invariants ---------------------------------------------------------------------------
+
+    def violations(self) -> list[str]:
+        """Every broken invariant, named (empty when the book keeps its promises)."""
+        out: list[str] = []
+        for (quote_id, side), qty in self.filled.items():
+            q = self.quotes.get(quote_id)
+            if q is None or qty > q.size * (1.0 + SIZE_SLACK):
+                out.append(f"FILLED_WITHIN_OFFERED: quote {quote_id} {side}: filled {qty:g} of {q.size if q else 0:g}")
+        for (session, cl_ord_id), d in self.answers.items():
+            if d.order.session != session or d.order.cl_ord_id != cl_ord_id:
+                out.append(f"ONE_ANSWER_PER_CLORDID: {session}/{cl_ord_id} holds another order's answer")
+            if not d.filled:
+                continue
+            q = self.quotes.get(d.order.quote_id)
+            if q is None or q.session != session:
+                out.append(f"FILL_IN_QUOTE_SESSION: {session}/{cl_ord_id} filled on {d.order.quote_id}")
+                continue
+            if d.at > q.valid_until:
+                out.append(f"FILL_WHILE_FIRM: {session}/{cl_ord_id} filled at {d.at:%H:%M:%S.%f}, after ValidUntilTime")
+            px = q.price(d.order.side)
+            lim = d.order.limit_px
+            if px is None or d.price != px:
+                out.append(f"FILL_AT_QUOTED_PRICE: {session}/{cl_ord_id} at {d.price} on a side quoted at {px}")
+            elif lim is not None and (lim < px if d.order.side == "buy" else lim > px):
+                out.append(f"FILL_AT_QUOTED_PRICE: {session}/{cl_ord_id} filled at {px} beyond its limit {lim}")
+        for key, at_cancel in self.filled_at_cancel.items():
+            if self.filled.get(key, 0.0) > at_cancel:
+                out.append(f"FILL_WHILE_FIRM: quote {key[0]} {key[1]} filled after it was cancelled")
+        return out
