@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from addin.headless.circular import ITERATION
+from addin.headless.extent import CellRefused, fit, has_huge
 from addin.headless.formula import (
     PLAIN_CELL,
     HostCall,
@@ -75,6 +76,8 @@ _PLAIN_CALL = re.compile(r"^=\s*([A-Za-z_][\w.]*)\(([^()\"'{}\[\]#]*)\)\s*$")
 #: A pending host result, as text nobody types: calls whose arguments hold it wait for the next pass.
 PENDING = "\u2063clearquote:pending"
 MAX_PASSES = 64
+#: What IronCalc gives for a function it knows by name but has not implemented.
+NOT_IMPLEMENTED = "#N/IMPL!"
 
 
 @dataclass(frozen=True)
@@ -375,29 +378,63 @@ class _Run:
             if not text:
                 continue
             self.stats.formulas += 1
-            if fc.array is None and self._plain_host_call(si, r, c, fc, text):
-                continue  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
-            original = text
-            if tables is not None and tables.search(fc.text or text):
-                text = fc.text or text
-                text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
-            if needs_dates(text):
-                text = excel_dates(text)
-            keys = function_keys(text)
-            hoisted = any(hosts.setdefault(k, k in self.functions) for k in keys) and self._hoist(si, r, c, fc, text)
-            if not hoisted:
-                if needs_index_ranges(text):
-                    text = index_ranges(text)
-                if fc.array is None and not fc.dynamic and needs_intersection(text, self.range_names):
-                    new = intersect(text, self.range_names)
-                    self.stats.intersected += new != text
-                    text = new
-                if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
-                    text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
-                if text != original:
-                    self._set_formula(si, r, c, fc, text, original)
-            if _VOLATILE.search(text):
-                self.volatile_cells.append((si, r, c, text))
+            try:
+                self._prepare_one(si, r, c, fc, text, tables, hosts)
+            except BookError:
+                raise
+            except CellRefused as exc:
+                self._refuse_cell(si, r, c, fc, exc.code, exc.reason)
+            except Exception as exc:  # the tokenizer or the engine refuses text Excel would not have saved
+                self._refuse_cell(si, r, c, fc, "#NAME?", f"the formula cannot be parsed ({type(exc).__name__}: {exc})")
+
+    def _prepare_one(
+        self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None, hosts: dict[str, bool]
+    ) -> None:
+        """The rewrites one formula needs for Excel's semantics, and its host calls cut out."""
+        if fc.array is None and self._plain_host_call(si, r, c, fc, text):
+            return  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
+        original = text
+        if has_huge(text, self.limits.range_cells):
+            text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
+        if tables is not None and tables.search(fc.text or text):
+            text = fc.text or text
+            text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
+        if needs_dates(text):
+            text = excel_dates(text)
+        keys = function_keys(text)
+        hoisted = any(hosts.setdefault(k, k in self.functions) for k in keys) and self._hoist(si, r, c, fc, text)
+        if not hoisted:
+            if needs_index_ranges(text):
+                text = index_ranges(text)
+            if fc.array is None and not fc.dynamic and needs_intersection(text, self.range_names):
+                new = intersect(text, self.range_names)
+                self.stats.intersected += new != text
+                text = new
+            if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
+                text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
+            if text != original:
+                self._set_formula(si, r, c, fc, text, original)
+        if _VOLATILE.search(text):
+            self.volatile_cells.append((si, r, c, text))
+
+    def _used(self, sheet: str | None, si: int) -> tuple[int, int] | None:
+        """(last row, last column) holding anything on ``sheet`` (None: sheet ``si``)."""
+        index = si if sheet is None else self.names.get(sheet.upper())
+        if index is None:
+            return None
+        _, max_row, _, max_col = self.model.get_sheet_dimensions(index)
+        return max_row, max_col
+
+    def _refuse_cell(self, si: int, r: int, c: int, fc: Any, code: str, reason: str) -> None:
+        """A formula the engine cannot take becomes an error in its own cell(s), with the reason,
+        as Excel shows #NAME? for text it cannot read; the rest of the book is computed."""
+        r2, c2 = fc.array or (r, c)
+        with contextlib.suppress(Exception):
+            self.model.range_clear_all(si, r, c, r2, c2)
+        for rr in range(r, r2 + 1):
+            for cc in range(c, c2 + 1):
+                self.model.set_user_input(si, rr, cc, code)
+                self.reasons[(si, rr, cc)] = reason
 
     def _set_formula(self, si: int, r: int, c: int, fc: Any, text: str, original: str) -> None:
         """Replace a formula by its Excel-semantics rewrite; where the engine refuses the
@@ -472,10 +509,7 @@ class _Run:
                 rows.append(self.scratch_rows)
             return f"'{SCRATCH}'!$A${rows[k]}"
 
-        try:
-            new_text, calls = host_calls(text, is_host, scratch_ref)
-        except Exception as exc:  # the tokenizer refuses unbalanced text Excel would not have saved
-            raise BookError(f"{self.pkg.path.name}: {address(self.titles[si], r, c)}: cannot parse {text!r} ({exc})") from None
+        new_text, calls = host_calls(text, is_host, scratch_ref)  # a refusal: prepare makes the cell an error
         if calls and not calls[-1].whole:
             self.model.update_cell_with_formula(si, r, c, new_text)
         for k, call in enumerate(calls):
@@ -807,9 +841,11 @@ class _Run:
 
     def _value(self, si: int, r: int, c: int) -> Any:
         v = self.model.get_cell_value(si, r, c)
-        if isinstance(v, str) and v in ERROR_CODES:
+        if isinstance(v, str) and v[:1] == "#" and (v in ERROR_CODES or v == NOT_IMPLEMENTED):
             import ironcalc as ic
 
+            if v == NOT_IMPLEMENTED:  # IronCalc's own code, which Excel does not have: never passed on as text
+                return ExcelError("#NAME?", "a function this formula calls is not implemented by the formula engine")
             if self.model.get_cell_type(si, r, c) == ic.CellType.ErrorValue:
                 return ExcelError(v)
         if v == "" and self.model.is_empty_cell(si, r, c):
