@@ -213,8 +213,9 @@ def test_a_formula_the_tokenizer_refuses_is_an_error_in_its_cell(tmp_path: Path,
     text IronCalc gave back: 4 books ended with a traceback) becomes #NAME? in that cell, with
     the reason; the other formulas are computed. The refusal is injected here through the
     implicit-intersection rewrite, which the formula in D1 needs."""
-    import addin.headless.engine as engine
     from openpyxl.formula.tokenizer import TokenizerError
+
+    import addin.headless.engine as engine
 
     def refuse(text: str, names: frozenset[str]) -> str:
         raise TokenizerError(f"Mismatched ( and ) in {text}")
