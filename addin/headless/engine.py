@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from addin.headless.circular import ITERATION
+from addin.headless.dates1904 import needs_1904, rewrite_1904
 from addin.headless.extent import CellRefused, fit, has_huge
 from addin.headless.formula import (
     PLAIN_CELL,
@@ -58,6 +59,7 @@ from addin.headless.formula import (
     structured,
 )
 from addin.headless.package import Limits, Package, engine_copy, scan
+from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 
@@ -167,6 +169,9 @@ class Result:
     stats: Stats
     seconds: dict[str, float] = field(default_factory=dict)
     run: Any = None
+    #: What must live as long as the result: the transitional copy of a strict book, which
+    #: ``package.path`` names and the writer copies from.
+    keep: Any = None
 
     @property
     def path(self) -> Path:
@@ -244,13 +249,11 @@ def _recalculate(
     on_plan: Callable[[int], None] | None,
 ) -> Result:
     t0 = time.perf_counter()
+    keep = None
+    if is_strict(Path(path)):  # Strict Open XML: read as the transitional copy Excel makes on open
+        keep = tempfile.TemporaryDirectory(prefix="clearquote-strict-")
+        path = transitional_copy(Path(path), Path(keep.name) / Path(path).name, (limits or Limits()).part_bytes)
     pkg = scan(path, limits, cached=cached)
-    if pkg.date1904:
-        raise BookError(
-            f"{pkg.path.name}: uses the 1904 date system (File > Options > Advanced > 'Use 1904 date system'); "
-            "the formula engine computes dates in the 1900 system only, so its dates would be 4 years off. "
-            "Turn the option off in Excel (dates shift with it) and save again."
-        )
     model = _load(pkg, limits or Limits())
     t1 = time.perf_counter()
     run = _Run(model, pkg, functions if functions is not None else {}, limits or Limits())
@@ -266,7 +269,7 @@ def _recalculate(
     t3 = time.perf_counter()
     seconds = {"read": t1 - t0, "plan": t2 - t1, "evaluate": t3 - t2}
     run.release()
-    return Result(pkg, values, run.anchors(), run.host_cells, run.host_arrays, volatile, run.stats, seconds, run)
+    return Result(pkg, values, run.anchors(), run.host_cells, run.host_arrays, volatile, run.stats, seconds, run, keep)
 
 
 def _load(pkg: Package, limits: Limits) -> Any:
@@ -399,6 +402,8 @@ class _Run:
         if tables is not None and tables.search(fc.text or text):
             text = fc.text or text
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
+        if self.pkg.date1904 and needs_1904(text):
+            text = rewrite_1904(text)
         if needs_dates(text):
             text = excel_dates(text)
         keys = function_keys(text)

@@ -204,7 +204,9 @@ def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False
         for el in wb.iter():
             tag = _local(el.tag) if isinstance(el.tag, str) else ""
             if tag == "workbookPr":
-                date1904 = el.get("date1904", "0").lower() in ("1", "true")
+                # any workbookPr saying so (Excel may write a second one, in x15 extension markup,
+                # without the attribute: it must not turn the first one's flag off)
+                date1904 = date1904 or el.get("date1904", "0").strip().lower() in ("1", "true")
             elif tag == "calcPr":
                 iterate = el.get("iterate", "0").lower() in ("1", "true")
                 count, delta = _iteration(el, book)
