@@ -223,6 +223,8 @@ def _validation(name: str, v: Any, rtol: float, atol: float) -> int:
     skipped = (
         f"; {v.skipped_volatile:,} volatile cells skipped (NOW/TODAY/RAND and what depends on them)" if v.skipped_volatile else ""
     )
+    for why, n in v.skipped_offline.items():
+        skipped += f"; {n:,} cells not computable offline skipped (a formula {why}, or reads one)"
     mismatches = v.mismatches
     if not mismatches:
         print(f"{name}: all {v.compared:,} formula cells match the stored values (rtol {rtol:g}, atol {atol:g}){skipped}")

@@ -58,6 +58,7 @@ from addin.headless.formula import (
     split_ref,
     structured,
 )
+from addin.headless.offline import offline_reason
 from addin.headless.package import Limits, Package, engine_copy, scan
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
@@ -172,6 +173,9 @@ class Result:
     #: What must live as long as the result: the transitional copy of a strict book, which
     #: ``package.path`` names and the writer copies from.
     keep: Any = None
+    #: Cells no offline engine can compute (external links, cube functions, add-ins' functions)
+    #: and their dependents, with the reason: ``validate`` skips them as it skips volatile cells.
+    offline: dict[tuple[str, int, int], str] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -264,12 +268,13 @@ def _recalculate(
     run.passes()
     values = run.collect()
     volatile = run.volatile_dependents(values)
+    offline = run.offline_dependents()
     if progress is not None:
         progress(run.stats.formulas)
     t3 = time.perf_counter()
     seconds = {"read": t1 - t0, "plan": t2 - t1, "evaluate": t3 - t2}
     run.release()
-    return Result(pkg, values, run.anchors(), run.host_cells, run.host_arrays, volatile, run.stats, seconds, run, keep)
+    return Result(pkg, values, run.anchors(), run.host_cells, run.host_arrays, volatile, run.stats, seconds, run, keep, offline)
 
 
 def _load(pkg: Package, limits: Limits) -> Any:
@@ -331,6 +336,7 @@ class _Run:
         self.scratch: int | None = None
         self.scratch_rows = 0
         self.volatile_cells: list[tuple[int, int, int, str]] = []
+        self.offline_cells: dict[tuple[str, int, int], str] = {}
         self.spills: dict[int, list[tuple[int, int, int]]] = {}
         self.host_cells: set[tuple[str, int, int]] = set()
         self.host_arrays: set[tuple[str, int, int]] = set()
@@ -421,6 +427,9 @@ class _Run:
                 self._set_formula(si, r, c, fc, text, original)
         if _VOLATILE.search(text):
             self.volatile_cells.append((si, r, c, text))
+        why = offline_reason(fc.text or original, keys, self.functions)
+        if why is not None:
+            self.offline_cells[(self.titles[si], r, c)] = why
 
     def _used(self, sheet: str | None, si: int) -> tuple[int, int] | None:
         """(last row, last column) holding anything on ``sheet`` (None: sheet ``si``)."""
@@ -1030,9 +1039,25 @@ class _Run:
 
     def _volatile_closure(self) -> set[tuple[str, int, int]]:
         """The volatile cells and every formula cell that reads one, transitively (array ranges whole)."""
+        return self._closure([(self.titles[si], r, c) for si, r, c, _ in self.volatile_cells])
+
+    def offline_dependents(self) -> dict[tuple[str, int, int], str]:
+        """Cells that cannot be computed offline (an external workbook, a cube function, an
+        add-in's function: :mod:`addin.headless.offline`) and every cell that reads one, with
+        the reason of the cell it comes from."""
+        if not self.offline_cells:
+            return {}
+        out: dict[tuple[str, int, int], str] = {}
+        for seed, why in self.offline_cells.items():
+            for key in self._closure([seed]):
+                out.setdefault(key, why)
+        return out
+
+    def _closure(self, seeds: list[tuple[str, int, int]]) -> set[tuple[str, int, int]]:
+        """``seeds`` and every formula cell that reads one, transitively (array ranges whole)."""
         rects, extent = self._formula_refs()
         marked: set[tuple[str, int, int]] = set()
-        frontier = [(self.titles[si], r, c) for si, r, c, _ in self.volatile_cells]
+        frontier = list(seeds)
         while frontier:
             new_cells: dict[int, list[tuple[int, int]]] = {}
             for key in frontier:

@@ -184,3 +184,34 @@ def test_the_strict_mapping_only_touches_strict_uris(data: bytes) -> None:
     assert to_transitional(data) == data or b"http://purl.oclc.org/ooxml/" in data
     strict = b'<a xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main">' + data + b"</a>"
     assert b"http://purl.oclc.org/ooxml/spreadsheetml/main" not in to_transitional(strict)
+
+
+def test_cells_no_offline_engine_can_compute_are_skipped_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An external link, a cube function and an add-in function the engine is not given, and the
+    cells reading them, are reported as not computable offline (like volatile cells), never as
+    mismatches; the other cells are compared as usual. Excel's cached values are written here
+    by ``recalc`` of the same book first, so every computable cell agrees."""
+    from addin.headless import validate
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"] = 1.0
+    ws["B1"] = "=[1]Prices!B2*2"
+    ws["C1"] = "=B1+A1"
+    ws["D1"] = '=CUBEVALUE("ThisWorkbookDataModel","[Measures].[Sum of x]")'
+    ws["E1"] = "=_xll.VENDOR_PRICE(A1)"
+    ws["F1"] = "=A1*5"
+    wb.save(tmp_path / "src.xlsx")
+    out = tmp_path / "cached.xlsx"
+    assert main(["recalc", "-q", str(tmp_path / "src.xlsx"), "-o", str(out)]) == 0
+    v = validate(out)
+    assert v.mismatches == [] and v.compared == 1
+    assert sum(v.skipped_offline.values()) == 4
+    assert v.skipped_offline["refers to another workbook (an external link)"] == 2
+    assert v.skipped_offline["calls CUBEVALUE, whose value comes from an OLAP cube or the workbook's data model"] == 1
+    assert any(k.upper().startswith("CALLS _XLL.VENDOR_PRICE, AN ADD-IN") for k in v.skipped_offline)
+    assert main(["validate", "-q", str(out)]) == 0
+    assert "not computable offline skipped" in capsys.readouterr().out
