@@ -38,6 +38,7 @@ from typing import Any
 
 from addin.headless.circular import ITERATION
 from addin.headless.dates1904 import needs_1904, rewrite_1904
+from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, fit, has_huge
 from addin.headless.formula import (
     PLAIN_CELL,
@@ -58,8 +59,11 @@ from addin.headless.formula import (
     split_ref,
     structured,
 )
+from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
 from addin.headless.offline import offline_reason
 from addin.headless.package import Limits, Package, engine_copy, scan
+from addin.headless.semantics import grouped_comparisons, needs_own_text, needs_rewrite
+from addin.headless.semantics import rewrite as excel_semantics
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
@@ -83,31 +87,6 @@ MAX_PASSES = 64
 NOT_IMPLEMENTED = "#N/IMPL!"
 
 
-@dataclass(frozen=True)
-class HostFunction:
-    """A function the engine evaluates itself (IronCalc does not know it).
-
-    ``evaluate`` takes every call of one pass (each a list of argument values: ``None`` for
-    a blank or omitted argument, a scalar for one cell or an expression, a 2-D list of rows
-    for a multi-cell range, :class:`ExcelError` for errors) and returns one result per call:
-    a scalar, an :class:`ExcelError` (with its reason) or a 2-D list.
-    """
-
-    name: str
-    evaluate: Callable[[list[list[Any]]], list[Any]]
-    #: Which calls the function takes, from their arguments as (kind, text) pairs, kind one of
-    #: "empty", "cell", "range", "array" (a constant), "literal" or "expression"; None: every
-    #: call. A call it does not take stays with the formula engine.
-    takes: Callable[[list[tuple[str, str]]], bool] | None = None
-    #: The function may answer :data:`ENGINE_ANSWER` for a call; the engine then evaluates
-    #: the call as written beside it (one scratch formula a call; scalar calls only).
-    fallback: bool = False
-
-
-#: Host functions by the bare upper-case name a formula uses (every spelling mapped).
-FunctionTable = Mapping[str, HostFunction]
-
-
 @dataclass(slots=True)
 class _Call:
     id: int
@@ -122,16 +101,6 @@ class _Call:
     dynamic: bool
     fallback: int | None = None  # scratch row where the engine computes the call itself
     refs: list[Any] = field(default_factory=list)  # per argument, once: _compact references
-
-
-class _EngineAnswer:
-    def __repr__(self) -> str:
-        return "ENGINE_ANSWER"
-
-
-#: What a host function returns for a call it leaves to the formula engine (a format it does
-#: not render, say): the engine's own result, computed beside it, is used.
-ENGINE_ANSWER = _EngineAnswer()
 
 
 @dataclass(slots=True)
@@ -320,8 +289,6 @@ class _Run:
         self.model = model
         self.pkg = pkg
         self.limits = limits
-        from addin.headless.excel_functions import excel_functions
-
         self.functions = _Merged(excel_functions(), functions)
         self.stats = Stats()
         props = model.get_worksheets_properties()
@@ -403,6 +370,9 @@ class _Run:
         if fc.array is None and self._plain_host_call(si, r, c, fc, text):
             return  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
         original = text
+        if fc.text is not None and needs_own_text(fc.text):
+            # the reader dropped parentheses the file has (addin.headless.semantics)
+            text = grouped_comparisons(fc.text)
         if has_huge(text, self.limits.range_cells):
             text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
         if tables is not None and tables.search(fc.text or text):
@@ -410,6 +380,8 @@ class _Run:
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         if self.pkg.date1904 and needs_1904(text):
             text = rewrite_1904(text)
+        if needs_rewrite(text):
+            text = excel_semantics(text, self.pkg.date1904)
         if needs_dates(text):
             text = excel_dates(text)
         keys = function_keys(text)

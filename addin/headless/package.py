@@ -32,6 +32,7 @@ from typing import IO, Any
 from lxml import etree
 from openpyxl.utils import range_boundaries
 
+from addin.headless.semantics import needs_own_text
 from addin.headless.tables import Table
 from addin.headless.values import ERROR_CODES, BookError, ExcelError
 
@@ -480,7 +481,10 @@ def _record(
         array = (r2, c2)
         for r in range(row, r2 + 1):
             spans.setdefault(r, []).append((col, c2))
-    structured = "=" + text if "[" in text else None
+    # the text as the file has it, where the engine's reader loses something: a structured
+    # reference (IronCalc reads ``Table1[@Qty]`` as ``Table1``), parentheses around a comparison
+    own = "[" in text or needs_own_text(text)
+    structured = "=" + text if own else None
     plain = array is None and not dynamic and structured is None
     s.formulas[(row, col)] = PLAIN if plain else FormulaCell(array, dynamic, structured)
 
@@ -566,6 +570,7 @@ def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: 
                 and len(raw) <= limits.formula_chars
                 and b"cm" not in m.group(1)
                 and raw.count(b"(") <= 64
+                and not (b"&amp;" in raw and (b"&lt;" in raw or b"&gt;" in raw or b"=" in raw))
                 and col <= MAX_COLUMNS
                 and row <= MAX_ROWS
             ):

@@ -1,0 +1,95 @@
+"""Excel's semantics where IronCalc 0.9.1 departs, each class fixed for every formula
+(addin/headless/semantics.py, the CONVERT host function). The expected values are Excel's,
+from Microsoft's documentation cited per case; none comes from this engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from addin.headless import ExcelError, recalculate
+
+
+def _compute(tmp: Path, formulas: list[str], inputs: dict[str, object] | None = None) -> list[object]:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for ref, v in (inputs or {}).items():
+        ws[ref] = v
+    for i, f in enumerate(formulas, 1):
+        ws.cell(i, 2).value = f
+    wb.save(tmp / "b.xlsx")
+    got = recalculate(tmp / "b.xlsx").values
+    return [got[("S", i, 2)] for i in range(1, len(formulas) + 1)]
+
+
+def _excel_serial(d: dt.date) -> int:
+    """Excel's 1900 serial: days from 1899-12-31, plus the 29 February 1900 Excel counts
+    (Microsoft, "Excel incorrectly assumes that the year 1900 is a leap year")."""
+    n = (d - dt.date(1899, 12, 31)).days
+    return n + 1 if d >= dt.date(1900, 3, 1) else n
+
+
+def test_date_before_march_1900_is_excels_serial(tmp_path: Path) -> None:
+    got = _compute(
+        tmp_path,
+        ["=DATE(1900,1,1)", "=DATE(1900,1,0)", "=DATE(1900,2,28)", "=DATE(1900,2,29)", "=DATE(1900,3,1)", "=DATE(1900,1,-1)"],
+    )
+    assert got[:5] == [1.0, 0.0, 59.0, 60.0, 61.0]  # 60 is Excel's 29 February 1900
+    assert got[5] == ExcelError("#NUM!")  # "If year is ... the result is negative, DATE returns #NUM!"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(9999, 12, 31)), st.integers(-40, 40))
+def test_date_is_excels_serial_for_any_day_and_day_overflow(
+    tmp_path_factory: pytest.TempPathFactory, day: dt.date, shift: int
+) -> None:
+    """DATE(y, m, d + shift) is the serial of the first of the month plus d + shift - 1 days,
+    counted in Excel's calendar (with its 29 February 1900)."""
+    tmp = tmp_path_factory.mktemp("d")
+    (got,) = _compute(tmp, [f"=DATE({day.year},{day.month},{day.day + shift})"])
+    want = _excel_serial(dt.date(day.year, day.month, 1)) + day.day + shift - 1
+    assert got == (float(want) if 0 <= want <= 2958465 else ExcelError("#NUM!"))
+
+
+def test_text_functions_convert_text_numbers(tmp_path: Path) -> None:
+    """LEFT/RIGHT/MID take num_chars/start_num as numbers; Excel converts numeric text (and TRUE
+    to 1), other text is #VALUE! (Microsoft, "LEFT, LEFTB functions", "MID, MIDB functions")."""
+    got = _compute(
+        tmp_path,
+        ['=LEFT("a string","6")', '=RIGHT(A1,"3")', '=MID(A1,"3","3")', "=RIGHT(A1,TRUE)", '=LEFT(A1,"x")', "=LEFT(A1)"],
+        {"A1": "a string"},
+    )
+    assert got[:4] == ["a stri", "ing", "str", "g"] and got[4] == ExcelError("#VALUE!") and got[5] == "a"
+
+
+def test_parenthesised_comparisons_keep_their_grouping(tmp_path: Path) -> None:
+    """``&`` is evaluated before comparisons (Microsoft, "Calculation operators and
+    precedence"), so the parentheses in ``"its "&(2<3)&" blue"`` matter: "its TRUE blue"."""
+    got = _compute(tmp_path, ['="its "&(2<3)&" blue"', '=(A1=1)&"x"', '="n"&((A1+1)>1)', '=(A1+1)&"x"'], {"A1": 1.0})
+    assert got == ["its TRUE blue", "TRUEx", "nTRUE", "2x"]
+
+
+def test_convert_temperatures(tmp_path: Path) -> None:
+    """Microsoft, "CONVERT function": CONVERT(68,"F","C") is 20; 0 K is -273.15 °C (IronCalc
+    0.9.1: -273.5); units of different groups give #N/A."""
+    got = _compute(
+        tmp_path,
+        ['=CONVERT(68,"F","C")', '=CONVERT(0,"K","C")', '=CONVERT(100,"C","F")', '=CONVERT(0,"C","kel")', '=CONVERT(1,"C","m")'],
+    )
+    assert got[0] == pytest.approx(20.0, abs=1e-12) and got[1] == pytest.approx(-273.15, abs=1e-12)
+    assert got[2] == pytest.approx(212.0, abs=1e-12) and got[3] == pytest.approx(273.15, abs=1e-12)
+    assert got[4] == ExcelError("#N/A")
+
+
+def test_not_implemented_is_never_text(tmp_path: Path) -> None:
+    """Whatever IronCalc does not implement is an error value with its reason, never the text
+    ``#N/IMPL!``."""
+    got = _compute(tmp_path, ["=PHONETIC(A1)", "=USDOLLAR(1.5)"], {"A1": "x"})
+    assert all(isinstance(v, ExcelError) for v in got)
