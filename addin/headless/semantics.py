@@ -6,8 +6,8 @@ on the holdout of unseen books, and is fixed for every formula, never per file:
 * **DATE before March 1900.** Excel counts a 29 February 1900 that never was (serial 60), so
   its serials before 1 March 1900 are one less than the calendar's: ``DATE(1900,1,1)`` is 1,
   IronCalc says 2 (Microsoft, "Excel incorrectly assumes that the year 1900 is a leap year").
-  Excel's DATE adds the days to the first of the month:
-  ``DATE(y,m,d) = serial(first of m) + TRUNC(d) - 1``, #NUM! below 0 or past 9999-12-31.
+  Excel's DATE adds the days to the first of the month, so its serial is IronCalc's less one
+  wherever the month starts before March 1900; below 0 it is #NUM!.
 * **Text numbers in LEFT, RIGHT, MID.** Excel converts a text argument that is a number
   (``LEFT("a string","6")`` is ``"a stri"``; Microsoft, "LEFT, LEFTB functions": num_chars
   is a number, and Excel converts text to numbers where a number is expected); IronCalc
@@ -34,7 +34,6 @@ from addin.headless.formula import Call, formula, parse, render
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?)\s*\(", re.I)
-_MAX_SERIAL = 2958465  # 9999-12-31
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -100,12 +99,12 @@ def rewrite(text: str, date1904: bool) -> str:
                 seq[i] = Token(f"{node.name}({','.join(args)})", Token.OPERAND, Token.RANGE)
             elif key == "DATE" and not date1904 and len(node.args) == 3 and all(render(a).strip() for a in node.args):
                 count[0] += 1
-                s, e = f"_cqds{count[0]}", f"_cqde{count[0]}"
+                v, e = f"_cqds{count[0]}", f"_cqde{count[0]}"
                 y, m, d = (render(a) for a in node.args)
-                body = (
-                    f"LET({s},{node.name}({y},{m},1),{e},{s}-IF({s}<61,1,0)+TRUNC({d})-1,"
-                    f"IF(OR({e}<0,{e}>{_MAX_SERIAL}),#NUM!,{e}))"
-                )
+                # IronCalc's serials are days like Excel's, one more before March 1900 (the day
+                # Excel counts that never was): one less where the month starts before it.
+                # IF, not OR or MAX: element by element over arrays.
+                body = f"LET({v},{node.name}({y},{m},{d}),{e},{v}-IF({node.name}({y},{m},1)<61,1,0),IF({e}<0,#NUM!,{e}))"
                 seq[i] = Token(body, Token.OPERAND, Token.RANGE)
 
     walk(nodes)
