@@ -60,6 +60,8 @@ from addin.headless.formula import (
     structured,
 )
 from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
+from addin.headless.names import mentions, write_out
+from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason
 from addin.headless.package import Limits, Package, engine_copy, scan
 from addin.headless.semantics import grouped_comparisons, needs_own_text, needs_rewrite
@@ -309,6 +311,15 @@ class _Run:
         self.host_arrays: set[tuple[str, int, int]] = set()
         self.range_names = frozenset(n.upper() for n, _, text in pkg.names if ":" in text and not n.startswith("_xlnm."))
         self.defined = {(n.upper(), scope): text for n, scope, text in pkg.names}
+        #: Names by (upper-case name, scope sheet title or None), and the regex finding those the
+        #: engine does not evaluate (addin.headless.names)
+        self.name_texts = {
+            (n.upper(), pkg.sheets[scope].name if scope is not None and scope < len(pkg.sheets) else None): text.lstrip("=")
+            for n, scope, text in pkg.names
+            if text and not n.startswith("_xlnm.")
+        }
+        self.name_words = name_pattern(self.name_texts)
+        self.book_sheets = [s.name for s in pkg.sheets]
         self.reasons: dict[tuple[int, int, int], str] = {}
         self.consts: dict[tuple[int, int], Any] = {}  # constant arguments: literals and array constants
         self.arrays: int | None = None
@@ -370,6 +381,9 @@ class _Run:
         if fc.array is None and self._plain_host_call(si, r, c, fc, text):
             return  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
         original = text
+        if self.name_words is not None or ":" in text:
+            if mentions(text, self.name_words):
+                text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
         if fc.text is not None and needs_own_text(fc.text):
             # the reader dropped parentheses the file has (addin.headless.semantics)
             text = grouped_comparisons(fc.text)

@@ -215,3 +215,57 @@ def test_cells_no_offline_engine_can_compute_are_skipped_with_the_reason(
     assert any(k.upper().startswith("CALLS _XLL.VENDOR_PRICE, AN ADD-IN") for k in v.skipped_offline)
     assert main(["validate", "-q", str(out)]) == 0
     assert "not computable offline skipped" in capsys.readouterr().out
+
+
+def test_defined_names_of_every_kind_and_3d_references(tmp_path: Path) -> None:
+    """Microsoft, "Define and use names in formulas" and "Create a 3-D reference": a named
+    formula, an array constant, a constant, a relative name (stored relative to A1, applied
+    relative to the formula's cell), a sheet-scoped name, ``[0]!Name``, ``Sheet!Name`` (with
+    Excel's implicit intersection of a legacy formula), and ``SUM(First:Last!A1)``."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    wb = openpyxl.Workbook()
+    s = wb.active
+    s.title = "S"
+    mid = wb.create_sheet("M")
+    t = wb.create_sheet("T")
+    for r in range(1, 6):
+        s.cell(r, 1).value, mid.cell(r, 1).value, t.cell(r, 1).value = r, 100 * r, 10 * r
+    for name, text in [
+        ("Total", "SUM(S!$A$1:$A$5)"),
+        ("Arr", "{1,2,3}"),
+        ("Rate", "0.07"),
+        ("Above", "S!A1"),
+        ("Twice", "S!$A$2*2+Rate"),
+    ]:
+        wb.defined_names[name] = DefinedName(name, attr_text=text)
+    t.defined_names["Local"] = DefinedName("Local", attr_text="T!$A$1:$A$5")
+    s["C1"], s["C2"], s["C3"], s["C4"] = "=Total", "=SUM(Arr)", "=Rate*100", "=Twice"
+    s["A7"] = "=Above*1"  # A1 relative to A1, used at A7: A7 itself, a circular reference (0, iteration off)
+    t["C1"], t["C2"], t["C3"] = "=SUM(Local)", "=[0]!Rate*2", "=T!Local"
+    t["C4"], t["C5"] = "=SUM(S:T!A1)", "=INDEX(Arr,2)"
+    wb.save(tmp_path / "names.xlsx")
+    got = recalculate(tmp_path / "names.xlsx").values
+    assert got[("S", 1, 3)] == 15.0 and got[("S", 2, 3)] == 6.0
+    assert got[("S", 3, 3)] == pytest.approx(7.0) and got[("S", 4, 3)] == pytest.approx(4.07)
+    assert got[("T", 1, 3)] == 150.0 and got[("T", 2, 3)] == pytest.approx(0.14)
+    assert got[("T", 3, 3)] == 30.0  # T!$A$1:$A$5 intersected with row 3
+    assert got[("T", 4, 3)] == 1.0 + 100.0 + 10.0  # S, M, T in workbook order
+    assert got[("T", 5, 3)] == 2.0
+    assert got[("S", 7, 1)] == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 1_048_576), st.integers(1, 16_384), st.integers(1, 1_048_576), st.integers(1, 16_384))
+def test_a_relative_name_moves_with_its_cell_and_wraps_round_the_grid(r0: int, c0: int, row: int, col: int) -> None:
+    """A relative name stored as the cell (r0, c0) relative to A1 means, at (row, col), the cell
+    (r0 + row - 1, c0 + col - 1) taken round the grid (Excel wraps relative references)."""
+    from openpyxl.utils import get_column_letter
+
+    from addin.headless.names import relative_to
+
+    moved = relative_to(f"S!{get_column_letter(c0)}{r0}", row, col)
+    want_r = (r0 - 1 + row - 1) % 1_048_576 + 1
+    want_c = (c0 - 1 + col - 1) % 16_384 + 1
+    assert moved == f"S!{get_column_letter(want_c)}{want_r}"
+    assert relative_to(f"S!${get_column_letter(c0)}${r0}", row, col) == f"S!${get_column_letter(c0)}${r0}"
