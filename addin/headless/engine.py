@@ -381,23 +381,7 @@ class _Run:
         if fc.array is None and self._plain_host_call(si, r, c, fc, text):
             return  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
         original = text
-        if self.name_words is not None or ":" in text:
-            if mentions(text, self.name_words):
-                text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
-        if fc.text is not None and needs_own_text(fc.text):
-            # the reader dropped parentheses the file has (addin.headless.semantics)
-            text = grouped_comparisons(fc.text)
-        if has_huge(text, self.limits.range_cells):
-            text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
-        if tables is not None and tables.search(fc.text or text):
-            text = fc.text or text
-            text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
-        if self.pkg.date1904 and needs_1904(text):
-            text = rewrite_1904(text)
-        if needs_rewrite(text):
-            text = excel_semantics(text, self.pkg.date1904)
-        if needs_dates(text):
-            text = excel_dates(text)
+        text = self._excel_text(si, r, c, fc, text, tables)
         keys = function_keys(text)
         hoisted = any(hosts.setdefault(k, k in self.functions) for k in keys) and self._hoist(si, r, c, fc, text)
         if not hoisted:
@@ -416,6 +400,28 @@ class _Run:
         why = offline_reason(fc.text or original, keys, self.functions)
         if why is not None:
             self.offline_cells[(self.titles[si], r, c)] = why
+
+    def _excel_text(self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None) -> str:
+        """The formula rewritten where the formula engine departs from Excel (names, the
+        file's own text, huge ranges, structured references, dates, IronCalc's semantics)."""
+        if fc.text is not None and needs_own_text(fc.text):
+            # the reader dropped parentheses the file has (addin.headless.semantics)
+            text = grouped_comparisons(fc.text)
+        elif fc.text is not None and tables is not None and tables.search(fc.text):
+            text = fc.text  # the reader dropped the structured reference's brackets
+        if tables is not None and tables.search(text):
+            text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
+        if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
+            text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
+        if has_huge(text, self.limits.range_cells):
+            text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
+        if self.pkg.date1904 and needs_1904(text):
+            text = rewrite_1904(text)
+        if needs_rewrite(text):
+            text = excel_semantics(text, self.pkg.date1904)
+        if needs_dates(text):
+            text = excel_dates(text)
+        return text
 
     def _used(self, sheet: str | None, si: int) -> tuple[int, int] | None:
         """(last row, last column) holding anything on ``sheet`` (None: sheet ``si``)."""
