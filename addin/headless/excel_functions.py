@@ -435,6 +435,8 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
     return {
         "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
         "CONVERT": HostFunction("CONVERT", convert, _scalar_arguments, fallback=True),
+        "COUNT": HostFunction("COUNT", _elements(_count), _arrays_only),
+        "PRODUCT": HostFunction("PRODUCT", _elements(_product), _arrays_only),
         "LINEST": HostFunction("LINEST", regression.linest),
         "TREND": HostFunction("TREND", regression.trend),
         "SLOPE": HostFunction("SLOPE", regression.slope),
@@ -522,3 +524,51 @@ def convert(calls: list[list[Any]]) -> list[Any]:
         number = _number(value)
         out.append(number if isinstance(number, ExcelError) else _FROM_C[target](_TO_C[source](number)))
     return out
+
+
+# ----------------------------------------------------------------------------- COUNT, PRODUCT over array constants
+
+
+def _arrays_only(args: list[tuple[str, str]]) -> bool:
+    """Calls whose every argument is a range or an array constant, one at least a constant:
+    IronCalc 0.9.1 counts 0 in ``COUNT({1;2;3})`` and has no ``PRODUCT`` of an array constant
+    (#N/IMPL!); the rest stays with it."""
+    return bool(args) and all(k in ("array", "range") for k, _ in args) and any(k == "array" for k, _ in args)
+
+
+def _elements(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
+    """A function of the flat list of every argument's elements, over every call."""
+
+    def evaluate(calls: list[list[Any]]) -> list[Any]:
+        out = []
+        for args in calls:
+            flat: list[Any] = []
+            for a in args:
+                if isinstance(a, list):
+                    flat.extend(v for row in a for v in (row if isinstance(row, list) else [row]))
+                else:
+                    flat.append(a)
+            out.append(one(flat))
+        return out
+
+    return evaluate
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _count(values: list[Any]) -> float:
+    """COUNT over references and arrays: the numbers only (Microsoft, "COUNT function": "If an
+    argument is an array or reference, only numbers in that array or reference are counted")."""
+    return float(sum(1 for v in values if _is_number(v)))
+
+
+def _product(values: list[Any]) -> Any:
+    """PRODUCT over references and arrays: the numbers multiplied, text, logicals and blanks
+    ignored, an error returned (Microsoft, "PRODUCT function"); no number at all is 0."""
+    for v in values:
+        if isinstance(v, ExcelError):
+            return v
+    numbers = [float(v) for v in values if _is_number(v)]
+    return math.prod(numbers) if numbers else 0.0
