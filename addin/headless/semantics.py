@@ -13,9 +13,6 @@ on the holdout of unseen books, and is fixed for every formula, never per file:
   is a number, and Excel converts text to numbers where a number is expected); IronCalc
   gives #VALUE!. The count arguments are given as ``--(x)``, which is Excel's own conversion
   (a blank is 0, TRUE is 1, other text #VALUE!).
-* **Text typed into AND, OR, XOR.** Excel reads a text argument typed directly as a logical
-  only if it is "TRUE" or "FALSE", else the function is #VALUE! (``OR("a b",1000)``; text in a
-  *reference* is ignored: Microsoft, "OR function"); IronCalc ignored it and said TRUE.
 * **Parenthesised comparisons next to ``&``.** IronCalc renders ``"its "&(2<3)&" blue"``
   without the parentheses and re-reads formulas from that text (on load, and whenever a sheet
   is added), so it computes ``("its "&2)<(3&" blue")``, FALSE; Excel: "its TRUE blue" (``&``
@@ -36,9 +33,7 @@ from addin.headless.formula import Call, formula, parse, render
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|AND|OR|XOR)\s*\(", re.I)
-#: Logical functions, whose text arguments typed directly Excel reads as TRUE/FALSE or #VALUE!.
-_LOGICAL = frozenset(("AND", "OR", "XOR"))
+_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?)\s*\(", re.I)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -83,14 +78,6 @@ def grouped_comparisons(text: str) -> str:
     return formula(nodes) if changed[0] else text
 
 
-def _text_literal(arg: list[Any]) -> str | None:
-    """The string of an argument that is one text literal, else None."""
-    sig = [n for n in arg if not (isinstance(n, Token) and n.type == Token.WSPACE)]
-    if len(sig) == 1 and isinstance(sig[0], Token) and sig[0].type == Token.OPERAND and sig[0].subtype == Token.TEXT:
-        return str(sig[0].value[1:-1].replace('""', '"'))
-    return None
-
-
 def rewrite(text: str, date1904: bool) -> str:
     """The formula with DATE and the text functions' counts as Excel computes them (module
     docstring); in the 1904 system DATE is left to :mod:`addin.headless.dates1904`."""
@@ -104,14 +91,7 @@ def rewrite(text: str, date1904: bool) -> str:
             for a in node.args:
                 walk(a)
             key = node.key
-            if key in _LOGICAL and any(_text_literal(a) is not None for a in node.args):
-                args = []
-                for a in node.args:
-                    lit = _text_literal(a)
-                    args.append(render(a) if lit is None else lit.upper() if lit.upper() in ("TRUE", "FALSE") else "#VALUE!")
-                count[0] += 1
-                seq[i] = Token(f"{node.name}({','.join(args)})", Token.OPERAND, Token.RANGE)
-            elif key in _COUNTS:
+            if key in _COUNTS:
                 args = [
                     f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)
                 ]

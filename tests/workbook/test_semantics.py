@@ -105,10 +105,3 @@ def test_count_and_product_over_array_constants(tmp_path: Path) -> None:
         {"A1": 2.0, "A2": 3.0, "A3": "x"},
     )
     assert got == [3.0, 1.0, 6.0, 12.0, 0.0]
-
-
-def test_text_typed_into_or_and(tmp_path: Path) -> None:
-    """Found by the generative test: OR("a b",1000) is #VALUE! in Excel (text typed directly that
-    is not TRUE/FALSE; Microsoft, "OR function"); text in a reference is ignored."""
-    got = _compute(tmp_path, ['=OR("a b",1000)', '=AND("TRUE",1)', '=OR("false",0)', "=OR(A1,1)"], {"A1": "x"})
-    assert got[0] == ExcelError("#VALUE!") and got[1:] == [True, False, True]
