@@ -64,7 +64,7 @@ from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason
 from addin.headless.package import Limits, Package, engine_copy, scan
-from addin.headless.semantics import grouped_comparisons, needs_own_text, needs_rewrite
+from addin.headless.semantics import grouped_comparisons, needs_own_text, needs_rewrite, whole_array_arguments
 from addin.headless.semantics import rewrite as excel_semantics
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
@@ -404,6 +404,8 @@ class _Run:
     def _excel_text(self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None) -> str:
         """The formula rewritten where the formula engine departs from Excel (names, the
         file's own text, huge ranges, structured references, dates, IronCalc's semantics)."""
+        if fc.array is None and not fc.dynamic and "@" in text and ":" in text:
+            text = whole_array_arguments(text)
         if fc.text is not None and needs_own_text(fc.text):
             # the reader dropped parentheses the file has (addin.headless.semantics)
             text = grouped_comparisons(fc.text)

@@ -13,6 +13,12 @@ on the holdout of unseen books, and is fixed for every formula, never per file:
   is a number, and Excel converts text to numbers where a number is expected); IronCalc
   gives #VALUE!. The count arguments are given as ``--(x)``, which is Excel's own conversion
   (a blank is 0, TRUE is 1, other text #VALUE!).
+* **Implicit intersection where Excel takes the whole range.** IronCalc's xlsx reader writes
+  ``@`` into legacy formulas, also before arguments Excel reads whole: ``WORKDAY(A2,3,H1:H3)``
+  became ``WORKDAY(A2,3,@H1:H3)``, one holiday instead of three. The ``@`` is removed from
+  every argument :data:`~addin.headless.formula.ARRAY_ARGS` lists (Excel's array and
+  reference parameters); elsewhere IronCalc's intersections stand (they agree with Excel's on
+  the corpus).
 * **Parenthesised comparisons next to ``&``.** IronCalc renders ``"its "&(2<3)&" blue"``
   without the parentheses and re-reads formulas from that text (on load, and whenever a sheet
   is added), so it computes ``("its "&2)<(3&" blue")``, FALSE; Excel: "its TRUE blue" (``&``
@@ -29,7 +35,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import Call, formula, parse, render
+from addin.headless.formula import ARRAY_ARGS, Call, formula, parse, render, significant
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
@@ -109,3 +115,26 @@ def rewrite(text: str, date1904: bool) -> str:
 
     walk(nodes)
     return formula(nodes) if count[0] else text
+
+
+def whole_array_arguments(text: str) -> str:
+    """The formula without the ``@`` IronCalc's reader put before a range in an argument Excel
+    reads whole (module docstring)."""
+    nodes = parse(text)
+    changed = [False]
+
+    def walk(seq: list[Any]) -> None:
+        for node in seq:
+            if not isinstance(node, Call):
+                continue
+            positions = ARRAY_ARGS.get(node.key, frozenset())
+            for k, arg in enumerate(node.args):
+                walk(arg)
+                sig = significant(arg)
+                whole = positions is None or k in positions
+                if whole and len(sig) == 1 and isinstance(sig[0], Token) and sig[0].value.startswith("@") and ":" in sig[0].value:
+                    sig[0].value = sig[0].value[1:]
+                    changed[0] = True
+
+    walk(nodes)
+    return formula(nodes) if changed[0] else text

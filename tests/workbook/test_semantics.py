@@ -105,3 +105,15 @@ def test_count_and_product_over_array_constants(tmp_path: Path) -> None:
         {"A1": 2.0, "A2": 3.0, "A3": "x"},
     )
     assert got == [3.0, 1.0, 6.0, 12.0, 0.0]
+
+
+def test_workday_holidays_are_read_whole(tmp_path: Path) -> None:
+    """Microsoft, "WORKDAY function": holidays is "a range of cells that contain the dates"; the
+    issue's case: IronCalc's reader wrote ``@`` before it and one holiday of three counted.
+    Friday 2024-03-01 (serial 45352) + 3 working days, Mon-Wed holidays: Monday 2024-03-11."""
+    got = _compute(
+        tmp_path,
+        ["=WORKDAY(A2,3,H1:H3)", "=WORKDAY.INTL(A2,3,1,H1:H3)", "=NETWORKDAYS(A2,A2+10,H1:H3)"],
+        {"A2": 45352.0, "H1": 45355.0, "H2": 45356.0, "H3": 45357.0},
+    )
+    assert got == [45362.0, 45362.0, 4.0]
