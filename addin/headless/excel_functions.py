@@ -430,11 +430,12 @@ def _scalar_arguments(args: list[tuple[str, str]]) -> bool:
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
-    from addin.headless import lookups, regression
+    from addin.headless import aggregate, lookups, regression
 
     return {
         "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
         "CONVERT": HostFunction("CONVERT", convert, _scalar_arguments, fallback=True),
+        "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate),
         "COUNT": HostFunction("COUNT", _elements(_count), _arrays_only),
         "PRODUCT": HostFunction("PRODUCT", _elements(_product), _arrays_only),
         "LINEST": HostFunction("LINEST", regression.linest),

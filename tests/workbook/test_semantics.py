@@ -117,3 +117,29 @@ def test_workday_holidays_are_read_whole(tmp_path: Path) -> None:
         {"A2": 45352.0, "H1": 45355.0, "H2": 45356.0, "H3": 45357.0},
     )
     assert got == [45362.0, 45362.0, 4.0]
+
+
+def test_aggregate_ignores_errors_as_its_options_say(tmp_path: Path) -> None:
+    """Microsoft, "AGGREGATE function": option 6 ignores error values, option 0 does not; function
+    14 (LARGE) takes k, 15 (SMALL) without k is #VALUE!. Column A: #DIV/0!, 82, 72, 65, 30, 95,
+    #NUM!, 63, 31, 53, 96. IronCalc 0.9.1 has no AGGREGATE."""
+    data = {f"A{r}": v for r, v in enumerate(["=1/0", 82, 72, 65, 30, 95, "=SQRT(-1)", 63, 31, 53, 96], 1)}
+    got = _compute(
+        tmp_path,
+        ["=AGGREGATE(4,6,A1:A11)", "=AGGREGATE(14,6,A1:A11,3)", "=AGGREGATE(15,6,A1:A11)", "=AGGREGATE(9,0,A1:A11)"],
+        data,
+    )
+    assert got[:2] == [96.0, 82.0] and got[2] == ExcelError("#VALUE!") and got[3] == ExcelError("#DIV/0!")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-1000, 1000), min_size=2, max_size=12), st.sampled_from([1, 2, 4, 5, 9, 12]))
+def test_aggregate_equals_the_function_it_names(tmp_path_factory: pytest.TempPathFactory, xs: list[int], fn: int) -> None:
+    """AGGREGATE(fn, 6, range) equals the named function over the same numbers (Microsoft's table:
+    1 AVERAGE, 2 COUNT, 4 MAX, 5 MIN, 9 SUM, 12 MEDIAN), computed by the formula engine."""
+    name = {1: "AVERAGE", 2: "COUNT", 4: "MAX", 5: "MIN", 9: "SUM", 12: "MEDIAN"}[fn]
+    tmp = tmp_path_factory.mktemp("agg")
+    data = {f"A{r}": float(v) for r, v in enumerate(xs, 1)}
+    n = len(xs)
+    a, b = _compute(tmp, [f"=AGGREGATE({fn},6,A1:A{n})", f"={name}(A1:A{n})"], data)
+    assert a == pytest.approx(b, rel=1e-12, abs=1e-12)
