@@ -19,6 +19,9 @@ on the holdout of unseen books, and is fixed for every formula, never per file:
   every argument :data:`~addin.headless.formula.ARRAY_ARGS` lists (Excel's array and
   reference parameters); elsewhere IronCalc's intersections stand (they agree with Excel's on
   the corpus).
+* **USDOLLAR** ("converts a number to text format and applies a currency symbol ... the same as
+  DOLLAR", U.S. format: Microsoft, "USDOLLAR function") is missing; it is written as DOLLAR,
+  which the engine computes in its en-US locale.
 * **Parenthesised comparisons next to ``&``.** IronCalc renders ``"its "&(2<3)&" blue"``
   without the parentheses and re-reads formulas from that text (on load, and whenever a sheet
   is added), so it computes ``("its "&2)<(3&" blue")``, FALSE; Excel: "its TRUE blue" (``&``
@@ -39,7 +42,7 @@ from addin.headless.formula import ARRAY_ARGS, Call, formula, parse, render, sig
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?)\s*\(", re.I)
+_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR)\s*\(", re.I)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -97,6 +100,9 @@ def rewrite(text: str, date1904: bool) -> str:
             for a in node.args:
                 walk(a)
             key = node.key
+            if key == "USDOLLAR":
+                node.name = "DOLLAR"  # USDOLLAR is DOLLAR in U.S. format (Microsoft, "USDOLLAR function")
+                count[0] += 1
             if key in _COUNTS:
                 args = [
                     f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)
