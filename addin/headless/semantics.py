@@ -22,6 +22,14 @@ on the holdout of unseen books, and is fixed for every formula, never per file:
 * **USDOLLAR** ("converts a number to text format and applies a currency symbol ... the same as
   DOLLAR", U.S. format: Microsoft, "USDOLLAR function") is missing; it is written as DOLLAR,
   which the engine computes in its en-US locale.
+* **Numbers turned into text** (found by the generative test). Excel writes a number as text
+  with at most 15 significant digits (``0.1+0.2&""`` is "0.3", ``LEN(SQRT(7))`` 16: Microsoft,
+  "Floating-point arithmetic may give inaccurate results in Excel": "Excel stores and calculates
+  15 significant digits"); IronCalc writes the shortest round-trip form
+  ("0.30000000000000004"). Each operand of ``&`` and each text argument of the text functions
+  is rounded to 15 significant digits first when it is a number (``ROUND(v,14-INT(LOG10(ABS(v))))``);
+  other values pass unchanged. Numbers of 1E+15 and more, which Excel writes in scientific
+  form, are not changed.
 * **Parenthesised comparisons next to ``&``.** IronCalc renders ``"its "&(2<3)&" blue"``
   without the parentheses and re-reads formulas from that text (on load, and whenever a sheet
   is added), so it computes ``("its "&2)<(3&" blue")``, FALSE; Excel: "its TRUE blue" (``&``
@@ -144,3 +152,94 @@ def whole_array_arguments(text: str) -> str:
 
     walk(nodes)
     return formula(nodes) if changed[0] else text
+
+
+# ----------------------------------------------------------------------------- numbers as text
+
+#: Text functions and the arguments (0-based; None: all) they read as text.
+_AS_TEXT: dict[str, frozenset[int] | None] = {
+    **dict.fromkeys(
+        ("LEN", "LEFT", "RIGHT", "MID", "UPPER", "LOWER", "PROPER", "TRIM", "CODE", "SUBSTITUTE", "REPT"), frozenset({0})
+    ),
+    **dict.fromkeys(("FIND", "SEARCH", "EXACT"), frozenset({0, 1})),
+    "CONCATENATE": None,
+    "CONCAT": None,
+}
+#: Functions whose result is always text: nothing to convert when ``&`` joins it.
+_TEXT_RESULTS = frozenset(
+    "LEFT RIGHT MID UPPER LOWER PROPER TRIM CLEAN CONCATENATE CONCAT TEXTJOIN TEXT SUBSTITUTE REPLACE REPT CHAR T DOLLAR FIXED".split()
+)
+_TEXT_NAMES = re.compile(r"\b(" + "|".join(sorted(_AS_TEXT, key=len, reverse=True)) + r")\s*\(", re.I)
+
+
+def needs_fifteen_digits(text: str) -> bool:
+    """Cheap test: the formula joins with ``&`` or calls a text function (outside strings)."""
+    outside = _STRING.sub('""', text) if '"' in text else text
+    return "&" in outside or _TEXT_NAMES.search(outside) is not None
+
+
+def fifteen_digits(text: str) -> str:
+    """Every value a formula turns into text (``&``'s operands, text functions' text arguments)
+    first rounded to 15 significant digits, as Excel converts a number to text (module
+    docstring); other values pass unchanged."""
+    nodes = parse(text)
+    count = [0]
+
+    def wrap() -> tuple[str, str]:
+        count[0] += 1
+        v = f"_cqt{count[0]}"
+        return f"LET({v},", f",IF(ISNUMBER({v}),IF({v}=0,0,ROUND({v},14-INT(LOG10(ABS({v}))))),{v}))"
+
+    def walk(seq: list[Any]) -> None:
+        for node in seq:
+            if isinstance(node, Call):
+                positions = _AS_TEXT.get(node.key, frozenset())
+                for k, arg in enumerate(node.args):
+                    walk(arg)
+                    if (positions is None or k in positions) and render(arg).strip() and not _is_text_literal(arg):
+                        head, tail = wrap()
+                        arg[:] = [Token(head + render(arg) + tail, Token.OPERAND, Token.RANGE)]
+        # ``&`` binds looser than arithmetic and tighter than comparisons (Microsoft, "Calculation
+        # operators and precedence"): its operands are the runs between it and the next ``&``
+        # or comparison, or the ends
+        cuts = [i for i, n in enumerate(seq) if isinstance(n, Token) and n.type == Token.OP_IN and n.value in _LOOSER]
+        if not any(seq[i].value == "&" for i in cuts):
+            return
+        bounds = [-1, *cuts, len(seq)]
+        for k in range(1, len(bounds) - 1):
+            if seq[bounds[k]].value != "&":
+                continue
+            for lo, hi in ((bounds[k - 1] + 1, bounds[k] - 1), (bounds[k] + 1, bounds[k + 1] - 1)):
+                _wrap_run(seq, lo, hi, wrap)
+
+    walk(nodes)
+    return formula(nodes) if count[0] else text
+
+
+_LOOSER = frozenset(("&", "=", "<", ">", "<=", ">=", "<>"))
+
+
+def _wrap_run(seq: list[Any], lo: int, hi: int, wrap: Any) -> None:
+    """``seq[lo..hi]`` (one operand of ``&``) wrapped in the 15-digit conversion, once."""
+    while lo <= hi and isinstance(seq[lo], Token) and seq[lo].type == Token.WSPACE:
+        lo += 1
+    while hi >= lo and isinstance(seq[hi], Token) and seq[hi].type == Token.WSPACE:
+        hi -= 1
+    if lo > hi:
+        return
+    first = seq[lo]
+    if isinstance(first, Token) and first.value.startswith("LET(_cqt"):
+        return  # wrapped already (the operand of two joins)
+    if lo == hi and (
+        (isinstance(first, Token) and first.subtype == Token.TEXT) or (isinstance(first, Call) and first.key in _TEXT_RESULTS)
+    ):
+        return  # text already
+    head, tail = wrap()
+    seq[lo] = Token(head + render([seq[lo]]), Token.OPERAND, Token.RANGE)
+    last = seq[hi] if hi != lo else seq[lo]
+    seq[hi] = Token(render([last]) + tail, Token.OPERAND, Token.RANGE)
+
+
+def _is_text_literal(arg: list[Any]) -> bool:
+    sig = significant(arg)
+    return len(sig) == 1 and isinstance(sig[0], Token) and sig[0].subtype == Token.TEXT
