@@ -158,7 +158,7 @@ def test_numbers_become_text_with_15_significant_digits(tmp_path: Path) -> None:
     ``0.1+0.2&""`` is "0.3"; IronCalc alone wrote "0.30000000000000004"."""
     got = _compute(
         tmp_path,
-        ['=(0.1+0.2)&""', '=1/3&""', '=-1/3&"x"', "=LEN(SQRT(7))", '=CONCATENATE(1/3,"a")', '="v="&A1', '=A2&TRUE', '=0&""'],
+        ['=(0.1+0.2)&""', '=1/3&""', '=-1/3&"x"', "=LEN(SQRT(7))", '=CONCATENATE(1/3,"a")', '="v="&A1', "=A2&TRUE", '=0&""'],
         {"A1": 0.25, "A2": "x"},
     )
     assert got == ["0.3", "0.333333333333333", "-0.333333333333333x", 16.0, "0.333333333333333a", "v=0.25", "xTRUE", "0"]
