@@ -1,4 +1,4 @@
-"""``clearquote bench-corpus``: formula engines against Excel's own cached values, one rule for all.
+"""``python -m bench corpus``: formula engines against Excel's own cached values, one rule for all.
 
 For each workbook of a corpus saved by Excel (default ``../shared/corpus/excel`` beside the
 project, or ``--corpus DIR``):
@@ -126,10 +126,24 @@ def reference(path: Path) -> dict[str, Any]:
     try:
         from addin.headless import recalculate
 
-        volatile = set(recalculate(path).volatile)
-    except Exception:  # the closure needs the engine; if it refuses the book, fall back to the formula text
+        res = recalculate(path)
+        volatile = set(res.volatile) | set(res.offline)
+    except Exception:  # the closure needs the engine; if it refuses the book, every cell is compared
         volatile = set()
     return {"epoch_1904": epoch, "cells": [[*k, v, k in volatile] for k, v in cells.items()]}
+
+
+def prepare(book: str, ref_path: str, stripped: str) -> int:
+    """The reference of ``book`` written to ``ref_path`` and its stripped copy to ``stripped``
+    (run in a child with a time and memory limit: openpyxl on a hostile book may not return);
+    the number of reference cells."""
+    from addin.headless.package import check_file
+
+    check_file(Path(book))
+    ref = reference(Path(book))
+    Path(ref_path).write_text(json.dumps(ref))
+    strip(Path(book), Path(stripped), ref)
+    return len(ref["cells"])
 
 
 def _stored(cell: Any, epoch: bool, sixty: set[tuple[str, int, int]]) -> list[Any]:
@@ -149,10 +163,13 @@ def _stored(cell: Any, epoch: bool, sixty: set[tuple[str, int, int]]) -> list[An
 
 
 def strip(src: Path, dst: Path, ref: dict[str, Any]) -> None:
-    from addin.headless.package import scan
+    from addin.headless.package import Limits, scan
     from addin.headless.writer import STRIP, write_cached
 
-    pkg = scan(src)
+    # the engine's own limits do not apply to the reference: a book beyond them is still run
+    # (and its refusal counted as a disagreement)
+    unlimited = Limits(formula_chars=2**31, nesting=2**31, parentheses=2**31, cells=2**40, array_cells=2**40)
+    pkg = scan(src, unlimited)
     updates: dict[str, dict[int, dict[int, Any]]] = {}
     for sheet, r, c, _, _ in ref["cells"]:
         updates.setdefault(sheet, {}).setdefault(r, {})[c] = STRIP
@@ -236,11 +253,22 @@ RUNNERS: dict[str, Callable[[str, list[tuple[str, int, int]]], dict[tuple[str, i
 }
 
 
-def _child(engine: str, book: str, ref_path: str, out_path: str) -> None:
+def _child(engine: str, book: str, ref_path: str, out_path: str, max_memory_mib: str = "0") -> None:
+    if int(max_memory_mib):
+        import resource
+
+        cap = int(max_memory_mib) * 2**20
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, resource.getrlimit(resource.RLIMIT_DATA)[1]))
     ref = json.loads(Path(ref_path).read_text())
     cells = [(s, r, c) for s, r, c, _, _ in ref["cells"]]
     t = time.perf_counter()
-    got = RUNNERS[engine](book, cells)
+    from addin.headless.values import BookError
+
+    try:
+        got = RUNNERS[engine](book, cells)
+    except BookError as exc:  # the engine refuses the book: a refusal, every cell a disagreement
+        print(f"refused: {exc}", file=sys.stderr)
+        sys.exit(2)
     seconds = time.perf_counter() - t
     values = []
     for k in cells:
@@ -264,33 +292,48 @@ def available(engine: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+#: Memory of one engine's child on one book, MiB (the issue's bound: no book over 2 GB).
+MAX_MEMORY_MIB = 2048
+
+
 def run_one(engine: str, stripped: Path, ref: dict[str, Any], ref_path: Path, timeout: float) -> dict[str, Any]:
+    """One engine on one book in a child (``timeout`` seconds, :data:`MAX_MEMORY_MIB`). Every
+    reference cell not excluded is compared whatever happens: a refusal, crash or timeout
+    counts each of them as a disagreement."""
     out = ref_path.with_suffix(f".{engine}.json")
+    compared = sum(1 for *_, excluded in ref["cells"] if not excluded)
     t = time.perf_counter()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "bench.corpus", engine, str(stripped), str(ref_path), str(out)],
+            [sys.executable, "-m", "bench.corpus", engine, str(stripped), str(ref_path), str(out), str(MAX_MEMORY_MIB)],
             capture_output=True,
             text=True,
             timeout=timeout,
             cwd=ROOT,
         )
     except subprocess.TimeoutExpired:
-        return {"status": "timeout", "seconds": timeout}
+        return {"status": "timeout", "seconds": timeout, "compared": compared, "agree": 0}
     if proc.returncode != 0 or not out.exists():
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return {"status": "crash", "seconds": time.perf_counter() - t, "error": last[:200]}
+        status = "refused" if proc.returncode == 2 else "crash"
+        return {"status": status, "seconds": time.perf_counter() - t, "error": last[:200], "compared": compared, "agree": 0}
     got = json.loads(out.read_text())
-    compared = agree = 0
-    for (_, _, _, stored, volatile), mine in zip(ref["cells"], got["values"]):
-        if volatile:
-            continue
-        compared += 1
-        agree += same(stored, mine)
+    agree = 0
+    for (_, _, _, stored, excluded), mine in zip(ref["cells"], got["values"]):
+        if not excluded:
+            agree += same(stored, mine)
     return {"status": "ok", "seconds": got["seconds"], "compared": compared, "agree": agree}
 
 
 def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, limit: int | None, as_json: bool) -> int:
+    """Every book of ``corpus`` through every engine; every book reported, none ends the run.
+
+    A book whose reference cannot be read (openpyxl refuses it, or it takes longer than
+    ``timeout`` or more than :data:`MAX_MEMORY_MIB`) is listed as skipped with the reason, for
+    every engine alike. Cells excluded (volatile, or not computable offline, with their
+    dependents: the engine's closure) are excluded for every engine.
+    """
+    from addin.headless.isolation import Budget, run
     from addin.headless.values import BookError
 
     if corpus is None or not corpus.is_dir():
@@ -299,19 +342,25 @@ def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, li
         )
     books = sorted(p for p in corpus.iterdir() if p.suffix.lower() in (".xlsx", ".xlsm"))[:limit]
     engines = [e for e in engines if available(e)]
-    totals = {e: {"books": 0, "full": 0, "compared": 0, "agree": 0, "crash": 0, "timeout": 0, "seconds": 0.0} for e in engines}
-    per_book = []
+    totals = {
+        e: {"books": 0, "full": 0, "compared": 0, "agree": 0, "refused": 0, "crash": 0, "timeout": 0, "seconds": 0.0}
+        for e in engines
+    }
+    per_book: list[dict[str, Any]] = []
+    skipped: list[tuple[str, str]] = []
+    budget = Budget(MAX_MEMORY_MIB, timeout)
     with tempfile.TemporaryDirectory(prefix="clearquote-corpus-") as tmp:
         for i, book in enumerate(books, 1):
-            try:
-                ref = reference(book)
-            except Exception as exc:  # a book openpyxl cannot read is left out, for every engine alike
-                print(f"  skipped {book.name}: the reference cannot be read ({type(exc).__name__})", file=sys.stderr)
-                continue
+            print(f"\r{i}/{len(books)} books", end="", file=sys.stderr, flush=True)
             ref_path = Path(tmp) / f"{i}.json"
-            ref_path.write_text(json.dumps(ref))
             stripped = Path(tmp) / f"{i}{book.suffix}"
-            strip(book, stripped, ref)
+            try:
+                run("bench.corpus:prepare", (str(book), str(ref_path), str(stripped)), book.name, budget)
+            except BookError as exc:  # the reference cannot be read: left out for every engine alike, and said
+                skipped.append((book.name, str(exc).removeprefix(f"{book.name}: ")[:200]))
+                per_book.append({"book": book.name, "skipped": skipped[-1][1]})
+                continue
+            ref = json.loads(ref_path.read_text())
             row: dict[str, Any] = {"book": book.name}
             for e in engines:
                 res = run_one(e, stripped, ref, ref_path, timeout)
@@ -319,27 +368,37 @@ def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, li
                 t = totals[e]
                 t["books"] += 1
                 t["seconds"] += res["seconds"]
+                t["compared"] += res["compared"]
+                t["agree"] += res["agree"]
                 if res["status"] != "ok":
                     t[res["status"]] += 1
                     continue
-                t["compared"] += res["compared"]
-                t["agree"] += res["agree"]
                 t["full"] += res["agree"] == res["compared"]
             per_book.append(row)
-            print(f"\r{i}/{len(books)} books", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     if as_json:
-        print(json.dumps({"totals": totals, "books": per_book}))
+        print(json.dumps({"totals": totals, "books": per_book, "skipped": dict(skipped)}))
         return 0
     print(
-        f"{'engine':>12} {'books':>6} {'fully agreeing':>15} {'cells agreeing':>15} {'crashes':>8} {'timeouts':>9} {'engine s':>9}"
+        f"{'engine':>12} {'books':>6} {'fully agreeing':>15} {'cells agreeing':>15} {'refused':>8} {'crashes':>8} "
+        f"{'timeouts':>9} {'engine s':>9}"
     )
     for e, t in totals.items():
         share = t["agree"] / t["compared"] if t["compared"] else math.nan
-        print(f"{e:>12} {t['books']:>6} {t['full']:>15} {share:>14.2%} {t['crash']:>8} {t['timeout']:>9} {t['seconds']:>9.1f}")
-    print(f"one process per book and engine, {timeout:g} s limit; volatile cells and their dependents left out for every engine")
+        print(
+            f"{e:>12} {t['books']:>6} {t['full']:>15} {share:>14.2%} {t['refused']:>8} {t['crash']:>8} "
+            f"{t['timeout']:>9} {t['seconds']:>9.1f}"
+        )
+    print(
+        f"one process per book and engine, {timeout:g} s and {MAX_MEMORY_MIB} MiB each; the same cells compared for every "
+        "engine (a refusal, crash or timeout counts every cell as disagreeing); volatile cells, cells not computable "
+        "offline and their dependents left out for every engine"
+    )
+    print(f"{len(skipped)} of {len(books)} books skipped (their reference cannot be read){':' if skipped else ''}")
+    for name, why in skipped:
+        print(f"  {name}: {why}")
     return 0
 
 
 if __name__ == "__main__":
-    _child(*sys.argv[1:5])
+    _child(*sys.argv[1:6])

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from addin.cli.output import Exit
+
+if TYPE_CHECKING:
+    from addin.headless.isolation import Budget
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,17 +28,19 @@ def _parser() -> argparse.ArgumentParser:
         "--cache",
         default=None,
         choices=("libreoffice", "all", "catalogue"),
-        help="libreoffice (default for a new file): every program shows numbers (catalogue array formulas stored as "
-        "values, ordinary formulas left to the program); all (default with --in-place): every formula kept with its value; "
-        "catalogue: only catalogue cells carry values",
+        help="every mode stores every formula's value; libreoffice (default for a new file) also stores catalogue array "
+        "formulas as plain values, which LibreOffice would recalculate to #NAME?; all (default with --in-place) keeps every "
+        "formula; catalogue is all under its earlier name",
     )
     rc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _budget_args(rc)
     _cluster_args(rc)
     va = sub.add_parser("validate", help="recompute every formula and compare with the values stored in the workbook")
     va.add_argument("book", nargs="+", help=".xlsx or .xlsm workbooks (never changed); several in one run")
     va.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance for numbers (default 1e-9)")
     va.add_argument("--atol", type=float, default=1e-9, help="absolute tolerance for numbers near zero (default 1e-9)")
     va.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _budget_args(va)
     _cluster_args(va)
     qu = sub.add_parser("quote", help="price a table of RFQs (CSV or xlsx) without a workbook")
     qu.add_argument("rfqs", help="RFQ table with a header row: instrument (or legs), side, quantity (or notional_usd)")
@@ -247,6 +253,32 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=worker_count, help="a local cluster of N worker processes on 127.0.0.1 (1 to 64)")
 
 
+def _budget_args(p: argparse.ArgumentParser) -> None:
+    """Each book is evaluated in a child process of its own with these limits."""
+    from addin.headless.isolation import MAX_MEMORY_MIB, TIMEOUT_S
+
+    p.add_argument(
+        "--max-memory",
+        type=int,
+        default=MAX_MEMORY_MIB,
+        metavar="MIB",
+        help=f"memory one book may use, MiB (default {MAX_MEMORY_MIB}); a book over it is stopped and reported",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=TIMEOUT_S,
+        metavar="S",
+        help=f"CPU seconds one book may use (default {TIMEOUT_S:g}); a book over it is stopped and reported",
+    )
+
+
+def _budget(args: argparse.Namespace) -> Budget:
+    from addin.headless.isolation import Budget
+
+    return Budget(args.max_memory, args.timeout)
+
+
 def _run(args: argparse.Namespace) -> int:
     """Dispatch one parsed command; each module is imported only when its command runs."""
     cmd = args.command
@@ -256,9 +288,11 @@ def _run(args: argparse.Namespace) -> int:
         if cmd == "demo":
             return bc.cmd_demo(args.output, args.quiet)
         if cmd == "recalc":
-            return bc.cmd_recalc(args.book, args.output, args.in_place, args.cache, args.quiet, args.scheduler, args.workers)
+            return bc.cmd_recalc(
+                args.book, args.output, args.in_place, args.cache, args.quiet, args.scheduler, args.workers, _budget(args)
+            )
         if cmd == "validate":
-            return bc.cmd_validate(args.book, args.rtol, args.atol, args.quiet, args.scheduler, args.workers)
+            return bc.cmd_validate(args.book, args.rtol, args.atol, args.quiet, args.scheduler, args.workers, _budget(args))
         if cmd == "quote":
             return bc.cmd_quote(
                 args.rfqs,

@@ -21,7 +21,8 @@ from tqdm import tqdm
 
 from addin.cli.output import Exit, table_text, write_atomic
 from addin.excel.catalogue import CATALOGUE_FUNCTIONS
-from addin.headless import BookError, ExcelError, Result, recalc, show, validate
+from addin.headless import BookError, ExcelError, Result, isolation, recalc, show, validate
+from addin.headless.isolation import Budget
 from addin.tables import csv_safe as csv_safe
 from addin.tables import read_table as read_table
 
@@ -51,7 +52,7 @@ def progress_bar(
             bar[0].close()
 
 
-def _report(result: Result, out: TextIO) -> int:
+def _report(result: Result, out: TextIO, err: TextIO | None = None) -> int:
     s = result.stats
     secs = sum(result.seconds.values())
     host = f", {s.host_calls:,} catalogue calls in {s.host_batches:,} batches" if s.host_calls else ""
@@ -74,9 +75,10 @@ def _report(result: Result, out: TextIO) -> int:
             print(f"  ... and {len(errors) - SHOW_MAX:,} more", file=out)
     bad_inputs = result.read_input_errors()
     if bad_inputs:
-        print(f"error: {len(bad_inputs)} input cells read by formulas hold error values:", file=sys.stderr)
+        err = err or sys.stderr
+        print(f"error: {len(bad_inputs)} input cells read by formulas hold error values:", file=err)
         for line in bad_inputs[:SHOW_MAX]:
-            print(f"  {line}", file=sys.stderr)
+            print(f"  {line}", file=err)
         return Exit.INPUT_ERRORS
     return Exit.OK
 
@@ -89,119 +91,142 @@ def cmd_recalc(
     quiet: bool,
     scheduler: str | None = None,
     workers: int | None = None,
+    budget: Budget | None = None,
 ) -> int:
     # A new file opens with numbers everywhere (LibreOffice too); the user's own file, replaced
     # in place, keeps every formula unless another mode is asked for.
     if out and len(books) > 1:
         raise BookError("-o names one output; with several books each is written beside its input (BOOK-recalc.xlsx)")
     mode = cache or ("all" if in_place else "libreoffice")
+    budget = budget or Budget()
     if scheduler is not None or workers is not None:
-        return _on_cluster(books, scheduler, workers, recalc_task, out, in_place, mode)
-
-    def one(book: str) -> int:
-        with progress_bar("recalc", quiet) as (on_plan, step):
-            result, target = recalc(book, out, CATALOGUE_FUNCTIONS, in_place=in_place, cache=mode, progress=step, on_plan=on_plan)
-        code = _report(result, sys.stdout)
-        print(f"wrote {target} ({_cache_note(result, mode)})")
-        return code
-
-    return _each(books, one)
+        return _on_cluster(books, scheduler, workers, recalc_task, out, in_place, mode, budget)
+    return _each(books, quiet, "recalc", lambda book, **bar: recalc_task(book, out, in_place, mode, budget, **bar))
 
 
-def recalc_task(book: str, out: str | None, in_place: bool, mode: str) -> tuple[int, str, str | None]:
-    """One book on a worker: (exit code, what the command prints, or the refusal)."""
-    import io
-
-    try:
-        result, target = recalc(book, out, CATALOGUE_FUNCTIONS, in_place=in_place, cache=mode)
-    except BookError as exc:
-        return Exit.BAD_INPUT, "", str(exc)
-    text = io.StringIO()
-    code = _report(result, text)
+def _recalc_book(book: str, out: str | None, in_place: bool, mode: str) -> tuple[int, str, str]:
+    """One book, in its own child process: (exit code, what the command prints, its warnings)."""
+    result, target = recalc(
+        book, out, CATALOGUE_FUNCTIONS, in_place=in_place, cache=mode, progress=_child_progress, on_plan=_child_plan
+    )
+    text, err = io.StringIO(), io.StringIO()
+    code = _report(result, text, err)
     text.write(f"wrote {target} ({_cache_note(result, mode)})\n")
-    return code, text.getvalue(), None
+    return code, text.getvalue(), err.getvalue()
 
 
-def _validate_task(book: str, rtol: float, atol: float) -> tuple[int, str, str | None]:
+def _validate_book(book: str, rtol: float, atol: float) -> tuple[int, str, str]:
     import contextlib
-    import io
 
-    try:
-        v = validate(book, CATALOGUE_FUNCTIONS, rtol=rtol, atol=atol)
-    except BookError as exc:
-        return Exit.BAD_INPUT, "", str(exc)
+    v = validate(book, CATALOGUE_FUNCTIONS, rtol=rtol, atol=atol, progress=_child_progress, on_plan=_child_plan)
     text = io.StringIO()
     with contextlib.redirect_stdout(text):
         code = _validation(Path(book).name, v, rtol, atol)
-    return code, text.getvalue(), None
+    return code, text.getvalue(), ""
+
+
+def _child_plan(n: int) -> None:
+    isolation.report("plan", n)
+
+
+def _child_progress(n: int) -> None:
+    isolation.report("progress", n)
+
+
+def _isolated(
+    target: str, book: str, args: tuple[Any, ...], budget: Budget | None, **bar: Callable[[int], None]
+) -> tuple[int, str, str | None, str]:
+    """One book in a child within ``budget``: (exit code, output, the refusal or None, warnings).
+    A book the child refuses, or that runs out of memory or time or crashes, is a refusal
+    naming it; on a Dask worker the task itself always completes."""
+    try:
+        code, text, err = isolation.run(target, args, book, budget, **bar)
+    except BookError as exc:
+        return Exit.BAD_INPUT, "", str(exc), ""
+    return code, text, None, err
+
+
+def recalc_task(
+    book: str, out: str | None, in_place: bool, mode: str, budget: Budget | None = None, **bar: Callable[[int], None]
+) -> tuple[int, str, str | None, str]:
+    return _isolated("addin.cli.workbook:_recalc_book", book, (book, out, in_place, mode), budget, **bar)
+
+
+def _validate_task(
+    book: str, rtol: float, atol: float, budget: Budget | None = None, **bar: Callable[[int], None]
+) -> tuple[int, str, str | None, str]:
+    return _isolated("addin.cli.workbook:_validate_book", book, (book, rtol, atol), budget, **bar)
 
 
 def _on_cluster(books: list[str], scheduler: str | None, workers: int | None, task: Callable[..., Any], *shared: Any) -> int:
-    """One task a book on a Dask cluster; outputs printed here in the books' order, a refused
-    book reported as :func:`_each` does."""
+    """One task a book on a Dask cluster (each task evaluates its book in a child of the
+    worker); outputs printed here in the books' order, refusals as :func:`_each` does."""
     from addin.cli.cluster import cluster, run_tasks
 
     paths = [str(Path(b).resolve()) for b in books]
     with cluster(scheduler, workers) as client:
         results = run_tasks(client, task, paths, *shared, label="book")
+    return _print_results(results, len(books))
+
+
+def _print_results(results: list[tuple[int, str, str | None, str]], n_books: int) -> int:
     code = Exit.OK
-    for c, text, refusal in results:
+    for c, text, refusal, err in results:
         if refusal is not None:
-            if len(books) == 1:
+            if n_books == 1:
                 raise BookError(refusal)
             print(f"clearquote: error: {refusal}", file=sys.stderr)
         sys.stdout.write(text)
+        sys.stderr.write(err)
         code = max(code, c)
     return code
 
 
-def _each(books: list[str], one: Callable[[str], int]) -> int:
-    """``one`` over several books in one process: a refused book is reported (exit 2 in the end)
-    and the others still run; one book alone raises, as every command does."""
+def _each(books: list[str], quiet: bool, label: str, task: Callable[..., tuple[int, str, str | None, str]]) -> int:
+    """``task`` over several books, each in a child of this process: a refused, crashed or
+    stopped book is reported with its name (exit 2 in the end) and the others still run; one
+    book alone raises, as every command does."""
     code = Exit.OK
     for book in books:
-        try:
-            code = max(code, one(book))
-        except BookError as exc:
-            if len(books) == 1:
-                raise
-            print(f"clearquote: error: {exc}", file=sys.stderr)
-            code = max(code, Exit.BAD_INPUT)
+        with progress_bar(label, quiet) as (on_plan, step):
+            result = task(book, on_plan=on_plan, progress=step)
+        code = max(code, _print_results([result], len(books)))
     return code
 
 
 def _cache_note(result: Result, mode: str) -> str:
     frozen = len(result.host_arrays) if mode == "libreoffice" else 0
-    if mode == "all":
-        return "cache all: every formula kept, with its value"
-    if mode == "catalogue":
-        return "cache catalogue: catalogue cells carry values, other formulas are left to the spreadsheet program"
+    if mode in ("all", "catalogue"):
+        return f"cache {mode}: every formula kept, with its value"
     if not frozen:
-        return "cache libreoffice: opens with numbers in Excel and LibreOffice"
+        return "cache libreoffice: every formula kept with its value; opens with numbers in Excel and LibreOffice"
     return (
-        f"cache libreoffice: {frozen:,} cells of catalogue array formulas stored as values so that LibreOffice shows "
-        "them; --cache all keeps them as formulas for Excel with the add-in"
+        f"cache libreoffice: every formula's value stored; {frozen:,} cells of catalogue array formulas stored as values "
+        "so that LibreOffice shows them; --cache all keeps them as formulas for Excel with the add-in"
     )
 
 
 def cmd_validate(
-    books: list[str], rtol: float, atol: float, quiet: bool, scheduler: str | None = None, workers: int | None = None
+    books: list[str],
+    rtol: float,
+    atol: float,
+    quiet: bool,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    budget: Budget | None = None,
 ) -> int:
+    budget = budget or Budget()
     if scheduler is not None or workers is not None:
-        return _on_cluster(books, scheduler, workers, _validate_task, rtol, atol)
-
-    def one(book: str) -> int:
-        with progress_bar("validate", quiet) as (on_plan, step):
-            v = validate(book, CATALOGUE_FUNCTIONS, rtol=rtol, atol=atol, progress=step, on_plan=on_plan)
-        return _validation(Path(book).name, v, rtol, atol)
-
-    return _each(books, one)
+        return _on_cluster(books, scheduler, workers, _validate_task, rtol, atol, budget)
+    return _each(books, quiet, "validate", lambda book, **bar: _validate_task(book, rtol, atol, budget, **bar))
 
 
 def _validation(name: str, v: Any, rtol: float, atol: float) -> int:
     skipped = (
         f"; {v.skipped_volatile:,} volatile cells skipped (NOW/TODAY/RAND and what depends on them)" if v.skipped_volatile else ""
     )
+    for why, n in v.skipped_offline.items():
+        skipped += f"; {n:,} cells not computable offline skipped (a formula {why}, or reads one)"
     mismatches = v.mismatches
     if not mismatches:
         print(f"{name}: all {v.compared:,} formula cells match the stored values (rtol {rtol:g}, atol {atol:g}){skipped}")

@@ -1,6 +1,6 @@
 """Recalculating a workbook: IronCalc for Excel's functions, host functions evaluated here, in passes.
 
-Why IronCalc: measured on 155 workbooks saved by Excel (``clearquote bench-corpus``, README
+Why IronCalc: measured on 155 workbooks saved by Excel (``python -m bench corpus``, README
 "Headless engine"), it agrees with Excel on more books than any other engine we could run
 here, and fastest. It has no custom-function interface, so functions this project provides
 (the catalogue, passed in as a :data:`FunctionTable`) are evaluated outside it:
@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from addin.headless.circular import ITERATION
+from addin.headless.dates1904 import needs_1904, rewrite_1904
+from addin.headless.excel_functions import excel_functions
+from addin.headless.extent import CellRefused, fit, has_huge
 from addin.headless.formula import (
     PLAIN_CELL,
     HostCall,
@@ -56,7 +59,14 @@ from addin.headless.formula import (
     split_ref,
     structured,
 )
+from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
+from addin.headless.names import mentions, write_out
+from addin.headless.names import pattern as name_pattern
+from addin.headless.offline import offline_reason
 from addin.headless.package import Limits, Package, engine_copy, scan
+from addin.headless.semantics import grouped_comparisons, needs_own_text, needs_rewrite, whole_array_arguments
+from addin.headless.semantics import rewrite as excel_semantics
+from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 
@@ -75,31 +85,8 @@ _PLAIN_CALL = re.compile(r"^=\s*([A-Za-z_][\w.]*)\(([^()\"'{}\[\]#]*)\)\s*$")
 #: A pending host result, as text nobody types: calls whose arguments hold it wait for the next pass.
 PENDING = "\u2063clearquote:pending"
 MAX_PASSES = 64
-
-
-@dataclass(frozen=True)
-class HostFunction:
-    """A function the engine evaluates itself (IronCalc does not know it).
-
-    ``evaluate`` takes every call of one pass (each a list of argument values: ``None`` for
-    a blank or omitted argument, a scalar for one cell or an expression, a 2-D list of rows
-    for a multi-cell range, :class:`ExcelError` for errors) and returns one result per call:
-    a scalar, an :class:`ExcelError` (with its reason) or a 2-D list.
-    """
-
-    name: str
-    evaluate: Callable[[list[list[Any]]], list[Any]]
-    #: Which calls the function takes, from their arguments as (kind, text) pairs, kind one of
-    #: "empty", "cell", "range", "array" (a constant), "literal" or "expression"; None: every
-    #: call. A call it does not take stays with the formula engine.
-    takes: Callable[[list[tuple[str, str]]], bool] | None = None
-    #: The function may answer :data:`ENGINE_ANSWER` for a call; the engine then evaluates
-    #: the call as written beside it (one scratch formula a call; scalar calls only).
-    fallback: bool = False
-
-
-#: Host functions by the bare upper-case name a formula uses (every spelling mapped).
-FunctionTable = Mapping[str, HostFunction]
+#: What IronCalc gives for a function it knows by name but has not implemented.
+NOT_IMPLEMENTED = "#N/IMPL!"
 
 
 @dataclass(slots=True)
@@ -116,16 +103,6 @@ class _Call:
     dynamic: bool
     fallback: int | None = None  # scratch row where the engine computes the call itself
     refs: list[Any] = field(default_factory=list)  # per argument, once: _compact references
-
-
-class _EngineAnswer:
-    def __repr__(self) -> str:
-        return "ENGINE_ANSWER"
-
-
-#: What a host function returns for a call it leaves to the formula engine (a format it does
-#: not render, say): the engine's own result, computed beside it, is used.
-ENGINE_ANSWER = _EngineAnswer()
 
 
 @dataclass(slots=True)
@@ -164,6 +141,12 @@ class Result:
     stats: Stats
     seconds: dict[str, float] = field(default_factory=dict)
     run: Any = None
+    #: What must live as long as the result: the transitional copy of a strict book, which
+    #: ``package.path`` names and the writer copies from.
+    keep: Any = None
+    #: Cells no offline engine can compute (external links, cube functions, add-ins' functions)
+    #: and their dependents, with the reason: ``validate`` skips them as it skips volatile cells.
+    offline: dict[tuple[str, int, int], str] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -241,13 +224,11 @@ def _recalculate(
     on_plan: Callable[[int], None] | None,
 ) -> Result:
     t0 = time.perf_counter()
+    keep = None
+    if is_strict(Path(path)):  # Strict Open XML: read as the transitional copy Excel makes on open
+        keep = tempfile.TemporaryDirectory(prefix="clearquote-strict-")
+        path = transitional_copy(Path(path), Path(keep.name) / Path(path).name, (limits or Limits()).part_bytes)
     pkg = scan(path, limits, cached=cached)
-    if pkg.date1904:
-        raise BookError(
-            f"{pkg.path.name}: uses the 1904 date system (File > Options > Advanced > 'Use 1904 date system'); "
-            "the formula engine computes dates in the 1900 system only, so its dates would be 4 years off. "
-            "Turn the option off in Excel (dates shift with it) and save again."
-        )
     model = _load(pkg, limits or Limits())
     t1 = time.perf_counter()
     run = _Run(model, pkg, functions if functions is not None else {}, limits or Limits())
@@ -258,12 +239,13 @@ def _recalculate(
     run.passes()
     values = run.collect()
     volatile = run.volatile_dependents(values)
+    offline = run.offline_dependents()
     if progress is not None:
         progress(run.stats.formulas)
     t3 = time.perf_counter()
     seconds = {"read": t1 - t0, "plan": t2 - t1, "evaluate": t3 - t2}
     run.release()
-    return Result(pkg, values, run.anchors(), run.host_cells, run.host_arrays, volatile, run.stats, seconds, run)
+    return Result(pkg, values, run.anchors(), run.host_cells, run.host_arrays, volatile, run.stats, seconds, run, keep, offline)
 
 
 def _load(pkg: Package, limits: Limits) -> Any:
@@ -309,8 +291,6 @@ class _Run:
         self.model = model
         self.pkg = pkg
         self.limits = limits
-        from addin.headless.excel_functions import excel_functions
-
         self.functions = _Merged(excel_functions(), functions)
         self.stats = Stats()
         props = model.get_worksheets_properties()
@@ -325,11 +305,21 @@ class _Run:
         self.scratch: int | None = None
         self.scratch_rows = 0
         self.volatile_cells: list[tuple[int, int, int, str]] = []
+        self.offline_cells: dict[tuple[str, int, int], str] = {}
         self.spills: dict[int, list[tuple[int, int, int]]] = {}
         self.host_cells: set[tuple[str, int, int]] = set()
         self.host_arrays: set[tuple[str, int, int]] = set()
         self.range_names = frozenset(n.upper() for n, _, text in pkg.names if ":" in text and not n.startswith("_xlnm."))
         self.defined = {(n.upper(), scope): text for n, scope, text in pkg.names}
+        #: Names by (upper-case name, scope sheet title or None), and the regex finding those the
+        #: engine does not evaluate (addin.headless.names)
+        self.name_texts = {
+            (n.upper(), pkg.sheets[scope].name if scope is not None and scope < len(pkg.sheets) else None): text.lstrip("=")
+            for n, scope, text in pkg.names
+            if text and not n.startswith("_xlnm.")
+        }
+        self.name_words = name_pattern(self.name_texts)
+        self.book_sheets = [s.name for s in pkg.sheets]
         self.reasons: dict[tuple[int, int, int], str] = {}
         self.consts: dict[tuple[int, int], Any] = {}  # constant arguments: literals and array constants
         self.arrays: int | None = None
@@ -375,29 +365,84 @@ class _Run:
             if not text:
                 continue
             self.stats.formulas += 1
-            if fc.array is None and self._plain_host_call(si, r, c, fc, text):
-                continue  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
-            original = text
-            if tables is not None and tables.search(fc.text or text):
-                text = fc.text or text
-                text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
-            if needs_dates(text):
-                text = excel_dates(text)
-            keys = function_keys(text)
-            hoisted = any(hosts.setdefault(k, k in self.functions) for k in keys) and self._hoist(si, r, c, fc, text)
-            if not hoisted:
-                if needs_index_ranges(text):
-                    text = index_ranges(text)
-                if fc.array is None and not fc.dynamic and needs_intersection(text, self.range_names):
-                    new = intersect(text, self.range_names)
-                    self.stats.intersected += new != text
-                    text = new
-                if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
-                    text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
-                if text != original:
-                    self._set_formula(si, r, c, fc, text, original)
-            if _VOLATILE.search(text):
-                self.volatile_cells.append((si, r, c, text))
+            try:
+                self._prepare_one(si, r, c, fc, text, tables, hosts)
+            except BookError:
+                raise
+            except CellRefused as exc:
+                self._refuse_cell(si, r, c, fc, exc.code, exc.reason)
+            except Exception as exc:  # the tokenizer or the engine refuses text Excel would not have saved
+                self._refuse_cell(si, r, c, fc, "#NAME?", f"the formula cannot be parsed ({type(exc).__name__}: {exc})")
+
+    def _prepare_one(
+        self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None, hosts: dict[str, bool]
+    ) -> None:
+        """The rewrites one formula needs for Excel's semantics, and its host calls cut out."""
+        if fc.array is None and self._plain_host_call(si, r, c, fc, text):
+            return  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
+        original = text
+        text = self._excel_text(si, r, c, fc, text, tables)
+        keys = function_keys(text)
+        hoisted = any(hosts.setdefault(k, k in self.functions) for k in keys) and self._hoist(si, r, c, fc, text)
+        if not hoisted:
+            if needs_index_ranges(text):
+                text = index_ranges(text)
+            if fc.array is None and not fc.dynamic and needs_intersection(text, self.range_names):
+                new = intersect(text, self.range_names)
+                self.stats.intersected += new != text
+                text = new
+            if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
+                text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
+            if text != original:
+                self._set_formula(si, r, c, fc, text, original)
+        if _VOLATILE.search(text):
+            self.volatile_cells.append((si, r, c, text))
+        why = offline_reason(fc.text or original, keys, self.functions)
+        if why is not None:
+            self.offline_cells[(self.titles[si], r, c)] = why
+
+    def _excel_text(self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None) -> str:
+        """The formula rewritten where the formula engine departs from Excel (names, the
+        file's own text, huge ranges, structured references, dates, IronCalc's semantics)."""
+        if fc.array is None and not fc.dynamic and "@" in text and ":" in text:
+            text = whole_array_arguments(text)
+        if fc.text is not None and needs_own_text(fc.text):
+            # the reader dropped parentheses the file has (addin.headless.semantics)
+            text = grouped_comparisons(fc.text)
+        elif fc.text is not None and tables is not None and tables.search(fc.text):
+            text = fc.text  # the reader dropped the structured reference's brackets
+        if tables is not None and tables.search(text):
+            text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
+        if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
+            text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
+        if has_huge(text, self.limits.range_cells):
+            text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
+        if self.pkg.date1904 and needs_1904(text):
+            text = rewrite_1904(text)
+        if needs_rewrite(text):
+            text = excel_semantics(text, self.pkg.date1904)
+        if needs_dates(text):
+            text = excel_dates(text)
+        return text
+
+    def _used(self, sheet: str | None, si: int) -> tuple[int, int] | None:
+        """(last row, last column) holding anything on ``sheet`` (None: sheet ``si``)."""
+        index = si if sheet is None else self.names.get(sheet.upper())
+        if index is None:
+            return None
+        _, max_row, _, max_col = self.model.get_sheet_dimensions(index)
+        return max_row, max_col
+
+    def _refuse_cell(self, si: int, r: int, c: int, fc: Any, code: str, reason: str) -> None:
+        """A formula the engine cannot take becomes an error in its own cell(s), with the reason,
+        as Excel shows #NAME? for text it cannot read; the rest of the book is computed."""
+        r2, c2 = fc.array or (r, c)
+        with contextlib.suppress(Exception):
+            self.model.range_clear_all(si, r, c, r2, c2)
+        for rr in range(r, r2 + 1):
+            for cc in range(c, c2 + 1):
+                self.model.set_user_input(si, rr, cc, code)
+                self.reasons[(si, rr, cc)] = reason
 
     def _set_formula(self, si: int, r: int, c: int, fc: Any, text: str, original: str) -> None:
         """Replace a formula by its Excel-semantics rewrite; where the engine refuses the
@@ -472,10 +517,7 @@ class _Run:
                 rows.append(self.scratch_rows)
             return f"'{SCRATCH}'!$A${rows[k]}"
 
-        try:
-            new_text, calls = host_calls(text, is_host, scratch_ref)
-        except Exception as exc:  # the tokenizer refuses unbalanced text Excel would not have saved
-            raise BookError(f"{self.pkg.path.name}: {address(self.titles[si], r, c)}: cannot parse {text!r} ({exc})") from None
+        new_text, calls = host_calls(text, is_host, scratch_ref)  # a refusal: prepare makes the cell an error
         if calls and not calls[-1].whole:
             self.model.update_cell_with_formula(si, r, c, new_text)
         for k, call in enumerate(calls):
@@ -807,9 +849,11 @@ class _Run:
 
     def _value(self, si: int, r: int, c: int) -> Any:
         v = self.model.get_cell_value(si, r, c)
-        if isinstance(v, str) and v in ERROR_CODES:
+        if isinstance(v, str) and v[:1] == "#" and (v in ERROR_CODES or v == NOT_IMPLEMENTED):
             import ironcalc as ic
 
+            if v == NOT_IMPLEMENTED:  # IronCalc's own code, which Excel does not have: never passed on as text
+                return ExcelError("#NAME?", "a function this formula calls is not implemented by the formula engine")
             if self.model.get_cell_type(si, r, c) == ic.CellType.ErrorValue:
                 return ExcelError(v)
         if v == "" and self.model.is_empty_cell(si, r, c):
@@ -989,9 +1033,25 @@ class _Run:
 
     def _volatile_closure(self) -> set[tuple[str, int, int]]:
         """The volatile cells and every formula cell that reads one, transitively (array ranges whole)."""
+        return self._closure([(self.titles[si], r, c) for si, r, c, _ in self.volatile_cells])
+
+    def offline_dependents(self) -> dict[tuple[str, int, int], str]:
+        """Cells that cannot be computed offline (an external workbook, a cube function, an
+        add-in's function: :mod:`addin.headless.offline`) and every cell that reads one, with
+        the reason of the cell it comes from."""
+        if not self.offline_cells:
+            return {}
+        out: dict[tuple[str, int, int], str] = {}
+        for seed, why in self.offline_cells.items():
+            for key in self._closure([seed]):
+                out.setdefault(key, why)
+        return out
+
+    def _closure(self, seeds: list[tuple[str, int, int]]) -> set[tuple[str, int, int]]:
+        """``seeds`` and every formula cell that reads one, transitively (array ranges whole)."""
         rects, extent = self._formula_refs()
         marked: set[tuple[str, int, int]] = set()
-        frontier = [(self.titles[si], r, c) for si, r, c, _ in self.volatile_cells]
+        frontier = list(seeds)
         while frontier:
             new_cells: dict[int, list[tuple[int, int]]] = {}
             for key in frontier:

@@ -1,7 +1,7 @@
 """Excel functions the formula engine gets wrong, evaluated here as host functions.
 
 Each follows Microsoft's function reference; the cases that differ from IronCalc 0.9.1 were
-found on the corpus of Excel-saved books (``clearquote bench-corpus``):
+found on the corpus of Excel-saved books (``python -m bench corpus``):
 
 * the base conversions BIN2DEC, BIN2HEX, BIN2OCT, DEC2BIN, DEC2HEX, DEC2OCT, HEX2BIN, HEX2DEC,
   HEX2OCT, OCT2BIN, OCT2DEC, OCT2HEX: a blank or empty argument is 0; an invalid digit, more
@@ -21,7 +21,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from addin.headless.engine import ENGINE_ANSWER, HostFunction
+from addin.headless.host import ENGINE_ANSWER, HostFunction
+from addin.headless.serials import excel_leap, excel_serial, excel_ymd
 from addin.headless.values import ExcelError
 
 _BASES = {"BIN": 2, "OCT": 8, "DEC": 10, "HEX": 16}
@@ -158,38 +159,15 @@ def excel_functions() -> dict[str, HostFunction]:
 _MAX_SERIAL = 2958465  # 9999-12-31
 
 
-def _excel_ymd(serial: int) -> tuple[int, int, int]:
-    """(year, month, day) of an Excel 1900-system serial: 0 is 1900-01-00, 60 is 1900-02-29."""
-    from datetime import date, timedelta
-
-    if serial == 0:
-        return 1900, 1, 0
-    if serial == 60:
-        return 1900, 2, 29
-    d = date(1899, 12, 31) + timedelta(days=serial) if serial < 60 else date(1899, 12, 30) + timedelta(days=serial)
-    return d.year, d.month, d.day
-
-
-def _excel_leap(year: int) -> bool:
-    return year == 1900 or (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
-
-
-def _excel_serial(year: int, month: int, day: int) -> int:
-    from datetime import date
-
-    n = (date(year, month, day) - date(1899, 12, 30)).days
-    return n - 1 if n < 61 else n  # Excel counts a 29 February 1900
-
-
 def _last_of_february(y: int, m: int, d: int) -> bool:
-    return m == 2 and d == (29 if _excel_leap(y) else 28)
+    return m == 2 and d == (29 if excel_leap(y) else 28)
 
 
 def _yearfrac(start: int, end: int, basis: int) -> float:
     if start > end:
         start, end = end, start
-    sy, sm, sd = _excel_ymd(start)
-    ey, em, ed = _excel_ymd(end)
+    sy, sm, sd = excel_ymd(start)
+    ey, em, ed = excel_ymd(end)
     days = end - start
     if basis == 0:  # US (NASD) 30/360 as Excel applies it, February rule included
         if _last_of_february(sy, sm, sd) and _last_of_february(ey, em, ed):
@@ -212,13 +190,13 @@ def _yearfrac(start: int, end: int, basis: int) -> float:
     within_a_year = sy == ey or (ey == sy + 1 and (sm > em or (sm == em and sd >= ed)))
     if within_a_year:
         if sy == ey:
-            length = 366 if _excel_leap(sy) else 365
+            length = 366 if excel_leap(sy) else 365
         else:
-            spans_feb29 = any(_excel_leap(y) and start <= _excel_serial(y, 2, 28) + 1 <= end for y in (sy, ey))
+            spans_feb29 = any(excel_leap(y) and start <= excel_serial(y, 2, 28) + 1 <= end for y in (sy, ey))
             length = 366 if spans_feb29 or (em == 2 and ed == 29) else 365
         return days / length
     years = ey - sy + 1
-    return days / ((_excel_serial(ey + 1, 1, 1) - _excel_serial(sy, 1, 1)) / years)
+    return days / ((excel_serial(ey + 1, 1, 1) - excel_serial(sy, 1, 1)) / years)
 
 
 def _serial_arg(value: Any) -> int | ExcelError:
@@ -430,10 +408,14 @@ def _scalar_arguments(args: list[tuple[str, str]]) -> bool:
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
-    from addin.headless import lookups, regression
+    from addin.headless import aggregate, lookups, regression
 
     return {
         "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
+        "CONVERT": HostFunction("CONVERT", convert, _scalar_arguments, fallback=True),
+        "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate),
+        "COUNT": HostFunction("COUNT", _elements(_count), _arrays_only),
+        "PRODUCT": HostFunction("PRODUCT", _elements(_product), _arrays_only),
         "LINEST": HostFunction("LINEST", regression.linest),
         "TREND": HostFunction("TREND", regression.trend),
         "SLOPE": HostFunction("SLOPE", regression.slope),
@@ -471,3 +453,101 @@ def text(calls: list[list[Any]]) -> list[Any]:
         except numfmt.Unsupported:
             out.append(ENGINE_ANSWER)
     return out
+
+
+# ----------------------------------------------------------------------------- CONVERT (temperatures)
+
+#: Excel's temperature units (case-sensitive, as every CONVERT unit): to Celsius and from it.
+#: Microsoft, "CONVERT function": C/cel, F/fah, K/kel, Rank (Rankine), Reau (Réaumur).
+_TO_C: dict[str, Callable[[float], float]] = {
+    "C": lambda v: v,
+    "cel": lambda v: v,
+    "F": lambda v: (v - 32.0) * 5.0 / 9.0,
+    "fah": lambda v: (v - 32.0) * 5.0 / 9.0,
+    "K": lambda v: v - 273.15,
+    "kel": lambda v: v - 273.15,
+    "Rank": lambda v: (v - 491.67) * 5.0 / 9.0,
+    "Reau": lambda v: v * 5.0 / 4.0,
+}
+_FROM_C: dict[str, Callable[[float], float]] = {
+    "C": lambda c: c,
+    "cel": lambda c: c,
+    "F": lambda c: c * 9.0 / 5.0 + 32.0,
+    "fah": lambda c: c * 9.0 / 5.0 + 32.0,
+    "K": lambda c: c + 273.15,
+    "kel": lambda c: c + 273.15,
+    "Rank": lambda c: (c + 273.15) * 9.0 / 5.0,
+    "Reau": lambda c: c * 4.0 / 5.0,
+}
+
+
+def convert(calls: list[list[Any]]) -> list[Any]:
+    """CONVERT(number, from_unit, to_unit) for temperatures, through Celsius (IronCalc 0.9.1 has
+    0 K as -273.5 °C); every other unit is left to the formula engine (:data:`ENGINE_ANSWER`).
+
+    A temperature to a unit of another kind is #N/A (Microsoft: "If the units are in different
+    groups, CONVERT returns the #N/A error value").
+    """
+    out: list[Any] = []
+    for args in calls:
+        if len(args) != 3:
+            out.append(ENGINE_ANSWER)
+            continue
+        value, source, target = (_scalar(a) for a in args)
+        if not (isinstance(source, str) and isinstance(target, str)) or not (source in _TO_C or target in _TO_C):
+            out.append(ENGINE_ANSWER)
+            continue
+        if source not in _TO_C or target not in _FROM_C:
+            out.append(ExcelError("#N/A", f"CONVERT: {source!r} and {target!r} are not both temperatures"))
+            continue
+        number = _number(value)
+        out.append(number if isinstance(number, ExcelError) else _FROM_C[target](_TO_C[source](number)))
+    return out
+
+
+# ----------------------------------------------------------------------------- COUNT, PRODUCT over array constants
+
+
+def _arrays_only(args: list[tuple[str, str]]) -> bool:
+    """Calls whose every argument is a range or an array constant, one at least a constant:
+    IronCalc 0.9.1 counts 0 in ``COUNT({1;2;3})`` and has no ``PRODUCT`` of an array constant
+    (#N/IMPL!); the rest stays with it."""
+    return bool(args) and all(k in ("array", "range") for k, _ in args) and any(k == "array" for k, _ in args)
+
+
+def _elements(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
+    """A function of the flat list of every argument's elements, over every call."""
+
+    def evaluate(calls: list[list[Any]]) -> list[Any]:
+        out = []
+        for args in calls:
+            flat: list[Any] = []
+            for a in args:
+                if isinstance(a, list):
+                    flat.extend(v for row in a for v in (row if isinstance(row, list) else [row]))
+                else:
+                    flat.append(a)
+            out.append(one(flat))
+        return out
+
+    return evaluate
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _count(values: list[Any]) -> float:
+    """COUNT over references and arrays: the numbers only (Microsoft, "COUNT function": "If an
+    argument is an array or reference, only numbers in that array or reference are counted")."""
+    return float(sum(1 for v in values if _is_number(v)))
+
+
+def _product(values: list[Any]) -> Any:
+    """PRODUCT over references and arrays: the numbers multiplied, text, logicals and blanks
+    ignored, an error returned (Microsoft, "PRODUCT function"); no number at all is 0."""
+    for v in values:
+        if isinstance(v, ExcelError):
+            return v
+    numbers = [float(v) for v in values if _is_number(v)]
+    return math.prod(numbers) if numbers else 0.0

@@ -40,6 +40,11 @@ ARRAY_ARGS: dict[str, frozenset[int] | None] = {
     "LOOKUP": frozenset({1, 2}),
     "XLOOKUP": frozenset({1, 2}),
     "CHOOSE": frozenset(range(1, 255)),
+    # the holidays (Microsoft, "WORKDAY function": "an array constant of the serial numbers")
+    "WORKDAY": frozenset({2}),
+    "WORKDAY.INTL": frozenset({3}),
+    "NETWORKDAYS": frozenset({2}),
+    "NETWORKDAYS.INTL": frozenset({3}),
 }
 #: Functions every argument of which is one value: a range there is intersected (Excel 365 shows ``@``).
 SCALAR_ARGS = frozenset(

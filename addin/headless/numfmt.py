@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from addin.headless.serials import excel_serial, excel_ymd
 from addin.headless.values import ExcelError
 
 _MONTHS = [
@@ -282,15 +283,13 @@ class _Clock:
 
     @classmethod
     def of(cls, v: float, places: int) -> _Clock:
-        from addin.headless.excel_functions import _excel_ymd
-
         unit = 10**places
         ticks = int(Decimal(repr(v)) * 86400 * unit + Decimal("0.5"))
         total_s, sub = divmod(ticks, unit)
         day, secs = divmod(total_s, 86400)
         hh, rem = divmod(secs, 3600)
         mi, ss = divmod(rem, 60)
-        y, mo, dd = _excel_ymd(day) if day < _MAX_SERIAL else (0, 1, 1)
+        y, mo, dd = excel_ymd(day) if day < _MAX_SERIAL else (0, 1, 1)
         return cls(day, y, mo, dd, hh, mi, ss, sub, total_s)
 
 
@@ -382,11 +381,9 @@ def text_number(s: str) -> float | None:
         raise Unsupported(s)
     m = _ISO.fullmatch(s)
     if m is not None:
-        from addin.headless.excel_functions import _excel_serial
-
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
         try:
-            serial = _excel_serial(y, mo, d)
+            serial = excel_serial(y, mo, d)
         except ValueError:
             return None
         h, mi, sec = int(m.group(4) or 0), int(m.group(5) or 0), float(m.group(6) or 0)

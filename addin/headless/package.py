@@ -32,10 +32,13 @@ from typing import IO, Any
 from lxml import etree
 from openpyxl.utils import range_boundaries
 
+from addin.headless.semantics import needs_own_text
 from addin.headless.tables import Table
 from addin.headless.values import ERROR_CODES, BookError, ExcelError
 
 SUFFIXES = (".xlsx", ".xlsm")
+#: Excel's grid (rows, columns) and its bound on iterative calculation.
+MAX_ROWS, MAX_COLUMNS, MAX_ITERATIONS = 1_048_576, 16_384, 32_767
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 #: SpreadsheetML, transitional (what Excel writes) and strict (ISO 29500 strict).
@@ -52,18 +55,31 @@ class Limits:
     ----------
     formula_chars : int
         Excel's own limit on a formula's length (8,192 characters).
+    nesting : int
+        Excel's own limit on nested function calls in one formula (64 levels).
+    parentheses : int
+        Parentheses open at once in one formula, functions' and grouping ones (255): deeper
+        text overflows the formula engine's recursive parser (3,000 levels ended the process
+        with SIGSEGV), and Excel's 64 levels of functions leave ample room below it.
     part_bytes : int
         Decompressed size of one XML part (256 MiB; a 100,000-row quote book's sheet is ~60 MiB).
     cells : int
         Cells present in the whole book (values and formulas), 20 million.
     array_cells : int
         Cells one array formula may cover (1 million).
+    range_cells : int
+        Cells of one range where its blanks count (10 million; a whole column is 1,048,576):
+        a larger range is cut to the cells that exist where that keeps the answer, else its
+        formula's cell is #NUM! with the reason (:mod:`addin.headless.extent`).
     """
 
     formula_chars: int = 8192
+    nesting: int = 64
+    parentheses: int = 255
     part_bytes: int = 256 * 2**20
     cells: int = 20_000_000
     array_cells: int = 1_000_000
+    range_cells: int = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +205,12 @@ def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False
         for el in wb.iter():
             tag = _local(el.tag) if isinstance(el.tag, str) else ""
             if tag == "workbookPr":
-                date1904 = el.get("date1904", "0").lower() in ("1", "true")
+                # any workbookPr saying so (Excel may write a second one, in x15 extension markup,
+                # without the attribute: it must not turn the first one's flag off)
+                date1904 = date1904 or el.get("date1904", "0").strip().lower() in ("1", "true")
             elif tag == "calcPr":
                 iterate = el.get("iterate", "0").lower() in ("1", "true")
-                count = int(el.get("iterateCount", "100"))
-                delta = float(el.get("iterateDelta", "0.001"))
+                count, delta = _iteration(el, book)
             elif tag == "sheet":
                 rid = el.get(f"{{{_REL_NS}}}id") or el.get("id")
                 sheets.append(SheetInfo(el.get("name", ""), _part("xl", targets.get(rid, ""))))
@@ -218,6 +235,54 @@ def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False
         tables = [t for s in sheets for t in _tables(z, s, names, limits, book)]
     capped = frozenset(s.part for s in sheets if s.part in names)
     return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped)
+
+
+def _iteration(calc_pr: Any, book: str) -> tuple[int, float]:
+    """``iterateCount`` and ``iterateDelta`` of ``<calcPr>``, within Excel's own bounds
+    (Options > Formulas: Maximum Iterations 1 to 32,767; Maximum Change not negative)."""
+    text_count, text_delta = calc_pr.get("iterateCount", "100"), calc_pr.get("iterateDelta", "0.001")
+    try:
+        count, delta = int(text_count), float(text_delta)
+    except ValueError:
+        raise BookError(f"{book}: calcPr iterateCount={text_count!r} iterateDelta={text_delta!r} are not numbers") from None
+    if not 1 <= count <= MAX_ITERATIONS:
+        raise BookError(
+            f"{book}: calcPr iterateCount={count:,}; Excel allows 1 to {MAX_ITERATIONS:,} iterations (File > Options > Formulas)"
+        )
+    if not (delta >= 0 and delta == delta and delta != float("inf")):
+        raise BookError(f"{book}: calcPr iterateDelta={text_delta}; Excel's Maximum Change is a number >= 0")
+    return count, delta
+
+
+def nesting(text: str) -> tuple[int, int]:
+    """(deepest nesting of function calls, deepest nesting of parentheses) of a formula,
+    outside string literals and quoted sheet names.
+
+    Notes
+    -----
+    Called only for formulas with more than 64 ``(``: fewer cannot exceed either limit.
+    """
+    fn_depth = depth = deepest_fn = deepest = 0
+    stack: list[bool] = []
+    quote = ""
+    prev = ""
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            is_fn = prev.isalnum() or prev in "._"
+            stack.append(is_fn)
+            depth += 1
+            fn_depth += is_fn
+            deepest, deepest_fn = max(deepest, depth), max(deepest_fn, fn_depth)
+        elif ch == ")" and stack:
+            fn_depth -= stack.pop()
+            depth -= 1
+        prev = ch
+    return deepest_fn, deepest
 
 
 def _tables(z: zipfile.ZipFile, s: SheetInfo, names: set[str], limits: Limits, book: str) -> list[Table]:
@@ -382,11 +447,25 @@ def _record(
     book: str,
     spans: dict[int, list[tuple[int, int]]],
 ) -> None:
-    """Keep one formula: refuse it beyond Excel's length and the array limit, note its array range."""
+    """Keep one formula: refuse it beyond Excel's grid, length and nesting and the array limit,
+    note its array range."""
+    if row > MAX_ROWS or col > MAX_COLUMNS:
+        raise BookError(f"{book}: {s.name}: a formula at row {row:,}, column {col:,}, beyond Excel's grid of 1,048,576 x 16,384")
     if len(text) > limits.formula_chars:
         raise BookError(
             f"{book}: {s.name}!{_letters(col)}{row}: formula of {len(text):,} characters; Excel's limit is {limits.formula_chars:,}"
         )
+    if text.count("(") > min(limits.nesting, limits.parentheses):
+        fns, parens = nesting(text)
+        if fns > limits.nesting:
+            raise BookError(
+                f"{book}: {s.name}!{_letters(col)}{row}: functions nested {fns} levels deep; Excel's limit is {limits.nesting}"
+            )
+        if parens > limits.parentheses:
+            raise BookError(
+                f"{book}: {s.name}!{_letters(col)}{row}: parentheses nested {parens} levels deep; "
+                f"the engine's limit is {limits.parentheses} (limit parentheses)"
+            )
     array = None
     if kind == "array" and ref:
         try:
@@ -402,7 +481,10 @@ def _record(
         array = (r2, c2)
         for r in range(row, r2 + 1):
             spans.setdefault(r, []).append((col, c2))
-    structured = "=" + text if "[" in text else None
+    # the text as the file has it, where the engine's reader loses something: a structured
+    # reference (IronCalc reads ``Table1[@Qty]`` as ``Table1``), parentheses around a comparison
+    own = "[" in text or needs_own_text(text)
+    structured = "=" + text if own else None
     plain = array is None and not dynamic and structured is None
     s.formulas[(row, col)] = PLAIN if plain else FormulaCell(array, dynamic, structured)
 
@@ -481,8 +563,18 @@ def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: 
                 col = columns[letters] = _col(letters.decode().upper())
             raw = m.group(3) or b""
             found += 1
-            if not m.group(2).strip() and b"[" not in raw and len(raw) <= limits.formula_chars and b"cm" not in m.group(1):
-                formulas[(int(ref.group(2)), col)] = PLAIN  # the common formula: no array, no table, short
+            row = int(ref.group(2))
+            if (
+                not m.group(2).strip()
+                and b"[" not in raw
+                and len(raw) <= limits.formula_chars
+                and b"cm" not in m.group(1)
+                and raw.count(b"(") <= 64
+                and not (b"&amp;" in raw and (b"&lt;" in raw or b"&gt;" in raw or b"=" in raw))
+                and col <= MAX_COLUMNS
+                and row <= MAX_ROWS
+            ):
+                formulas[(row, col)] = PLAIN  # the common formula: no array, no table, short
                 continue
             f = dict(_ATTRS.findall(m.group(2))) if m.group(2).strip() else {}
             text = _unescape(raw.decode("utf-8"))
@@ -490,7 +582,7 @@ def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: 
             dynamic = _CM_ATTR.search(m.group(1)) is not None
             _record(
                 s, text, kind.decode() if kind else None, area.decode() if area else None,
-                dynamic, int(ref.group(2)), col, limits, book, spans,
+                dynamic, row, col, limits, book, spans,
             )  # fmt: skip
         if found != len(_ANY_F.findall(data)):
             s.formulas.clear()

@@ -20,7 +20,7 @@ from typing import Any
 from addin.headless.engine import FunctionTable, Result, gc_paused, recalculate
 from addin.headless.package import Limits
 from addin.headless.values import BookError
-from addin.headless.writer import STRIP, Frozen, write_cached
+from addin.headless.writer import Frozen, write_cached
 
 CACHE_MODES = ("all", "catalogue", "libreoffice")
 
@@ -70,23 +70,27 @@ def _probe(folder: Path) -> None:
 def save(result: Result, target: Path, cache: str = "all") -> None:
     """Write ``result`` into a copy of its workbook at ``target``.
 
-    ``cache="all"`` stores every formula's value; ``"catalogue"`` stores only the values of
-    cells computed by host functions (the catalogue) and clears the others, so that a
-    spreadsheet program without the add-in (LibreOffice) keeps our values and computes its own
-    for the rest. ``"libreoffice"`` is ``"catalogue"`` with host-computed CSE arrays stored as
-    plain values: LibreOffice 7.4 recalculates array formulas on load whatever the recalc
-    setting (measured: every member became #NAME?), while it keeps single cells' cached values.
+    Every mode stores the computed value of every formula cell, so that any reader (pandas,
+    openpyxl ``data_only=True``, a viewer, Excel before it recalculates) sees numbers. The modes
+    differ only in what they add for a spreadsheet program without the add-in:
+
+    * ``"all"``: every formula kept, with its value;
+    * ``"catalogue"``: the same values; kept as a name for scripts written against the earlier
+      mode (which left ordinary formulas without a value for the program to compute);
+    * ``"libreoffice"``: as ``"all"``, and catalogue (host-computed) CSE arrays are stored as
+      plain values: LibreOffice 7.4 recalculates array formulas on load whatever the recalc
+      setting (measured: every member became #NAME?), while it keeps single cells' cached values.
     """
     if cache not in CACHE_MODES:
         raise BookError(f"cache: {cache!r} is not one of {', '.join(CACHE_MODES)}")
     with gc_paused():  # a million updates: see recalculate
         updates: dict[str, dict[int, dict[int, Any]]] = defaultdict(lambda: defaultdict(dict))
+        freeze = cache == "libreoffice"
         for (sheet, r, c), value in result.values.items():
-            host = (sheet, r, c) in result.host_cells
-            if cache == "all" or (host and not (cache == "libreoffice" and (sheet, r, c) in result.host_arrays)):
-                updates[sheet][r][c] = value
+            if freeze and (sheet, r, c) in result.host_arrays:
+                updates[sheet][r][c] = Frozen(value)
             else:
-                updates[sheet][r][c] = Frozen(value) if host else STRIP
+                updates[sheet][r][c] = value
         write_cached(result.path, target, updates, result.anchors)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ class Validation:
     mismatches: list[Mismatch]
     compared: int
     skipped_volatile: int
+    #: Cells skipped because no offline engine can compute them, by reason (cell counts).
+    skipped_offline: dict[str, int] = field(default_factory=dict)
 
 
 def same(stored: Any, computed: Any, rtol: float, atol: float) -> str | None:
@@ -95,13 +97,18 @@ def validate(
     stored = {(s.name, r, c): v for s in result.package.sheets for (r, c), v in s.cached.items()}
     mismatches: list[Mismatch] = []
     compared = skipped = 0
+    offline: dict[str, int] = {}
     for key in sorted(result.values):
         if key in result.volatile:
             skipped += 1
+            continue
+        why_offline = result.offline.get(key)
+        if why_offline is not None:
+            offline[why_offline] = offline.get(why_offline, 0) + 1
             continue
         compared += 1
         computed = result.values[key]
         why = same(stored.get(key), computed, rtol, atol)
         if why is not None:
             mismatches.append(Mismatch(address(*key), stored.get(key), computed, why))
-    return Validation(result, mismatches, compared, skipped)
+    return Validation(result, mismatches, compared, skipped, offline)

@@ -229,14 +229,19 @@ def test_not_a_workbook_and_missing_file(tmp_path: Path, capsys) -> None:  # typ
     assert "no such file" in capsys.readouterr().err
 
 
-def test_1904_books_are_refused_not_written_four_years_off(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_1904_books_are_computed_not_written_four_years_off(tmp_path: Path) -> None:
+    """Serial 45000 in the 1904 system is 1904-01-01 + 45000 days (Microsoft, "Date systems in
+    Excel"); more in test_file_variants.py."""
+    import datetime as dt
+
     def fill(wb, ws):  # type: ignore[no-untyped-def]
         wb.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
         ws["A1"], ws["B1"] = 45000.0, "=YEAR(A1)"
 
     path = book(tmp_path / "mac.xlsx", fill)
-    assert main(["recalc", str(path), "-q"]) == 2
-    assert "1904 date system" in capsys.readouterr().err and not (tmp_path / "mac-recalc.xlsx").exists()
+    assert main(["recalc", str(path), "-q"]) == 0
+    year = openpyxl.load_workbook(tmp_path / "mac-recalc.xlsx", data_only=True).active["B1"].value
+    assert year == (dt.date(1904, 1, 1) + dt.timedelta(45000)).year == 2027
 
 
 def test_error_in_an_input_cell_is_reported_and_exit_3(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

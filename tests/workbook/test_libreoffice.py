@@ -1,9 +1,10 @@
 """A real spreadsheet program as a client: LibreOffice opens the engine's books and agrees.
 
-The engine writes each bundled book in the ``libreoffice`` cache mode: catalogue cells keep
-their cached values (LibreOffice has no clearquote add-in), every ordinary formula is left
-without one so LibreOffice computes it itself. ``soffice --headless --convert-to xlsx`` then
-re-saves what LibreOffice shows. CI installs Debian's ``libreoffice-calc`` and sets
+``recalc`` stores every formula's value (any reader sees numbers), and LibreOffice shows
+cached values without recalculating. To make LibreOffice compute, the check here writes each
+bundled book in the hybrid form: catalogue cells keep their cached values (LibreOffice has no
+clearquote add-in), every ordinary formula is left without one so LibreOffice computes it
+itself. ``soffice --headless --convert-to xlsx`` then re-saves what LibreOffice shows. CI installs Debian's ``libreoffice-calc`` and sets
 ``CLEARQUOTE_REQUIRE_SOFFICE=1``, which turns a missing ``soffice`` into a failure.
 """
 
@@ -45,11 +46,28 @@ def converted(tmp_path_factory):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("lo")
     results = {}
     for name in BUILDERS:
-        results[name], _ = recalc(HERE / name, tmp / name, CATALOGUE_FUNCTIONS, cache="libreoffice")
+        results[name] = _hybrid(HERE / name, tmp / name)
     out = tmp / "out"
     # one soffice start for all books; a private profile (HOME may be read-only, and the run must not touch the user's)
     _convert(SOFFICE, tmp / "profile", "xlsx", out, [*(str(tmp / n) for n in BUILDERS)])
     return results, out
+
+
+def _hybrid(src: Path, dst: Path):  # type: ignore[no-untyped-def]
+    """``src`` recalculated, with values stored for catalogue cells only (catalogue CSE arrays as
+    plain values) and none for ordinary formulas, which LibreOffice then computes itself."""
+    from collections import defaultdict
+
+    from addin.headless import recalculate
+    from addin.headless.writer import STRIP, Frozen, write_cached
+
+    result = recalculate(src, CATALOGUE_FUNCTIONS)
+    updates: dict = defaultdict(lambda: defaultdict(dict))
+    for (sheet, r, c), value in result.values.items():
+        host = (sheet, r, c) in result.host_cells
+        updates[sheet][r][c] = (Frozen(value) if (sheet, r, c) in result.host_arrays else value) if host else STRIP
+    write_cached(result.path, dst, updates, result.anchors)
+    return result
 
 
 def _plain(v):  # type: ignore[no-untyped-def]

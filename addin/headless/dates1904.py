@@ -1,0 +1,107 @@
+"""The 1904 date system, computed by the 1900-system formula engine through a rewrite.
+
+A book saved with File > Options > Advanced > "Use 1904 date system" stores dates as days since
+1 January 1904 (serial 0); the 1900 system's serial of the same day is 1,462 more (Microsoft,
+"Date systems in Excel"). IronCalc computes in the 1900 system only, so every function that
+reads a serial as a date gets its argument moved into the 1900 system (+1462), and every
+function that makes a date serial gets its result moved back (-1462); a result before
+1 January 1904 is #NUM!, as in Excel. Differences of dates are unchanged by the shift, so
+only the calendar functions are rewritten. Within the shifted range (serial 1462 onwards) the
+1900 system has no leap-year bug, so none of its special cases applies.
+
+Text arguments (``YEAR("2024-03-01")``) are left as they are: the engine reads the text as the
+day it names. A blank or a logical moves like the number it stands for (a blank is serial 0,
+1 January 1904).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from openpyxl.formula.tokenizer import Token
+
+from addin.headless.formula import Call, formula, parse, render
+
+#: Days from the 1900 system's serial 0 to the 1904 system's serial 0.
+OFFSET = 1462
+
+#: Functions reading a date serial: name -> positions (0-based) of the date arguments.
+READS: dict[str, tuple[int, ...]] = {
+    "YEAR": (0,),
+    "MONTH": (0,),
+    "DAY": (0,),
+    "WEEKDAY": (0,),
+    "WEEKNUM": (0,),
+    "ISOWEEKNUM": (0,),
+    "DAYS": (0, 1),
+    "DAYS360": (0, 1),
+    "DATEDIF": (0, 1),
+    "YEARFRAC": (0, 1),
+    "NETWORKDAYS": (0, 1, 2),
+    "NETWORKDAYS.INTL": (0, 1, 3),
+    "EDATE": (0,),
+    "EOMONTH": (0,),
+    "WORKDAY": (0, 2),
+    "WORKDAY.INTL": (0, 3),
+    **dict.fromkeys(
+        """COUPDAYBS COUPDAYS COUPDAYSNC COUPNCD COUPNUM COUPPCD PRICE PRICEDISC PRICEMAT YIELD YIELDDISC
+        YIELDMAT DISC INTRATE RECEIVED DURATION MDURATION ACCRINTM TBILLPRICE TBILLYIELD TBILLEQ""".split(),
+        (0, 1),
+    ),
+}
+#: Functions whose result is a date serial.
+MAKES = frozenset("DATE DATEVALUE TODAY NOW EDATE EOMONTH WORKDAY WORKDAY.INTL COUPNCD COUPPCD".split())
+#: A TEXT format that shows a date part (outside quoted text and [..] sections).
+_DATE_CODES = re.compile(r"[dDyYmM]")
+_NAMES = re.compile(
+    r"\b(" + "|".join(re.escape(n) for n in sorted({*READS, *MAKES, "TEXT"}, key=len, reverse=True)) + r")\s*\(", re.I
+)
+
+
+def needs_1904(text: str) -> bool:
+    """Cheap test before tokenising: the formula calls a calendar function."""
+    return _NAMES.search(text) is not None
+
+
+def _date_format(node: list[Any]) -> bool:
+    """Whether a TEXT format argument is a string literal that shows a date part."""
+    sig = [n for n in node if not (isinstance(n, Token) and n.type == Token.WSPACE)]
+    if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.TEXT:
+        return False
+    fmt = sig[0].value[1:-1].replace('""', '"')
+    bare = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", fmt)
+    return _DATE_CODES.search(bare) is not None
+
+
+def rewrite_1904(text: str) -> str:
+    """The formula computing in the 1904 system on a 1900-system engine (module docstring)."""
+    nodes = parse(text)
+    count = [0]
+
+    def moved(arg: list[Any]) -> str:
+        count[0] += 1
+        v = f"_cq4v{count[0]}"
+        return f"LET({v},{render(arg)},IF(ISTEXT({v}),{v},{v}+{OFFSET}))"
+
+    def walk(seq: list[Any]) -> None:
+        for i, node in enumerate(seq):
+            if not isinstance(node, Call):
+                continue
+            for a in node.args:
+                walk(a)
+            key = node.key
+            positions = READS.get(key, ())
+            if key == "TEXT" and len(node.args) == 2 and _date_format(node.args[1]):
+                positions = (0,)
+            args = [moved(a) if k in positions and render(a).strip() else render(a) for k, a in enumerate(node.args)]
+            call = f"{node.name}({','.join(args)})"
+            if key in MAKES:
+                count[0] += 1
+                d = f"_cq4d{count[0]}"
+                call = f"LET({d},{call}-{OFFSET},IF({d}<0,#NUM!,{d}))"
+            if call != render([node]):
+                seq[i] = Token(call, Token.OPERAND, Token.RANGE)
+
+    walk(nodes)
+    return formula(nodes) if count[0] else text

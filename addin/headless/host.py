@@ -1,0 +1,47 @@
+"""What a host function is: a function the engine evaluates itself, beside the formula engine.
+
+Its own module, below both the engine (which calls host functions) and the modules that
+implement Excel's functions as host functions (:mod:`addin.headless.excel_functions`), so
+that imports point one way: engine -> excel_functions -> host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HostFunction:
+    """A function the engine evaluates itself (IronCalc does not know it).
+
+    ``evaluate`` takes every call of one pass (each a list of argument values: ``None`` for
+    a blank or omitted argument, a scalar for one cell or an expression, a 2-D list of rows
+    for a multi-cell range, :class:`ExcelError` for errors) and returns one result per call:
+    a scalar, an :class:`ExcelError` (with its reason) or a 2-D list.
+    """
+
+    name: str
+    evaluate: Callable[[list[list[Any]]], list[Any]]
+    #: Which calls the function takes, from their arguments as (kind, text) pairs, kind one of
+    #: "empty", "cell", "range", "array" (a constant), "literal" or "expression"; None: every
+    #: call. A call it does not take stays with the formula engine.
+    takes: Callable[[list[tuple[str, str]]], bool] | None = None
+    #: The function may answer :data:`ENGINE_ANSWER` for a call; the engine then evaluates
+    #: the call as written beside it (one scratch formula a call; scalar calls only).
+    fallback: bool = False
+
+
+#: Host functions by the bare upper-case name a formula uses (every spelling mapped).
+FunctionTable = Mapping[str, HostFunction]
+
+
+class _EngineAnswer:
+    def __repr__(self) -> str:
+        return "ENGINE_ANSWER"
+
+
+#: What a host function returns for a call it leaves to the formula engine (a format it does
+#: not render, say): the engine's own result, computed beside it, is used.
+ENGINE_ANSWER = _EngineAnswer()

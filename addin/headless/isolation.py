@@ -1,0 +1,226 @@
+"""Each book in a child process of its own, with a memory and a CPU-time limit.
+
+Why a child: the formula engine (IronCalc, Rust) aborts the whole process when an allocation
+fails and overflows its stack on deeply nested text; a hostile book must cost its own process,
+never the run, the other books of the run, or a Dask worker. The child is a fresh interpreter
+(``subprocess``, not ``multiprocessing``: Dask's worker processes are daemons, which
+``multiprocessing`` forbids to have children), so it inherits no threads or locks.
+
+Guarantees (tests/workbook/test_isolation.py):
+
+* the child's data segment (heap, anonymous maps, what Rust and Python allocate) is capped
+  at ``max_memory_mib`` with ``RLIMIT_DATA``, and the parent also kills a child whose resident
+  size passes the cap (file-backed pages are not in ``RLIMIT_DATA``): a book never holds more
+  than the cap;
+* its CPU time is capped at ``timeout_s`` with ``RLIMIT_CPU`` (SIGXCPU) and its wall time at
+  ``timeout_s`` plus the fixed start-up allowance by the parent (SIGKILL): no book hangs;
+* whatever the child does (returns, raises, is killed by a signal, exits without a word), the
+  parent returns a value or raises :class:`BookError` naming the book and the cause; nothing
+  else escapes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import pickle
+import resource
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from addin.headless.values import BookError
+
+#: Default memory cap of one book's child, MiB (the 100,000-row quote book peaks at ~0.9 GB).
+MAX_MEMORY_MIB = 2048
+#: Default CPU-time cap of one book's child, seconds (the 100,000-row quote book takes ~20 s).
+TIMEOUT_S = 300.0
+#: Wall-clock seconds allowed beyond ``timeout_s`` for the interpreter to start and import.
+STARTUP_S = 30.0
+_POLL_S = 0.1
+_ENV = "CLEARQUOTE_CHILD_FD"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one book's child may use.
+
+    Attributes
+    ----------
+    max_memory_mib : int
+        Memory of the child, MiB (data segment by ``RLIMIT_DATA``, resident size by the parent).
+    timeout_s : float
+        CPU seconds of the child (``RLIMIT_CPU``); wall seconds are this plus :data:`STARTUP_S`.
+    """
+
+    max_memory_mib: int = MAX_MEMORY_MIB
+    timeout_s: float = TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if not (64 <= self.max_memory_mib <= 1 << 22):
+            raise BookError(f"--max-memory: {self.max_memory_mib} MiB is not allowed; give 64 to 4194304 MiB")
+        if not (0 < self.timeout_s <= 86_400) or self.timeout_s != self.timeout_s:
+            raise BookError(f"--timeout: {self.timeout_s} s is not allowed; give more than 0 and at most 86400 s")
+
+
+def report(kind: str, n: int) -> None:
+    """In a child: tell the parent ``kind`` ("plan" or "progress") with a count; elsewhere nothing."""
+    fd = os.environ.get(_ENV)
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):
+        os.write(int(fd), f"{kind} {int(n)}\n".encode())
+
+
+def run(
+    target: str,
+    args: tuple[Any, ...],
+    book: str,
+    budget: Budget | None = None,
+    *,
+    on_plan: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Any:
+    """``module:function(*args)`` evaluated in a child within ``budget``; its return value.
+
+    Raises :class:`BookError` naming ``book`` when the child raised one, ran out of memory or
+    time, or died (a signal, an exit without a result).
+    """
+    budget = budget or Budget()
+    name = Path(book).name
+    with tempfile.TemporaryDirectory(prefix="clearquote-child-") as tmp:
+        job, out, err = Path(tmp) / "job", Path(tmp) / "out", Path(tmp) / "stderr"
+        job.write_bytes(pickle.dumps((target, args, budget, str(out))))
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ, **{_ENV: str(write_fd)})
+        with open(err, "wb") as err_fh:
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "addin.headless.isolation", str(job)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=err_fh,
+                    stderr=err_fh,
+                    pass_fds=(write_fd,),
+                    env=env,
+                    cwd=os.getcwd(),
+                )
+            finally:
+                os.close(write_fd)
+            killed = _watch(proc, read_fd, budget, on_plan, progress)
+        os.close(read_fd)
+        said = err.read_text(errors="replace").strip()
+        if killed is not None:
+            raise BookError(f"{name}: {killed}")
+        if proc.returncode != 0 or not out.exists():
+            raise BookError(f"{name}: {_death(proc.returncode, said, budget)}")
+        status, value = pickle.loads(out.read_bytes())
+    if status == "ok":
+        return value
+    raise BookError(value if status == "refused" else f"{name}: {value}")
+
+
+def _watch(
+    proc: subprocess.Popen[bytes],
+    fd: int,
+    budget: Budget,
+    on_plan: Callable[[int], None] | None,
+    progress: Callable[[int], None] | None,
+) -> str | None:
+    """Wait for the child, relaying its messages; kill it past the wall time or the memory cap
+    and say why (None: it ended by itself)."""
+    deadline = time.monotonic() + budget.timeout_s + STARTUP_S
+    cap = budget.max_memory_mib * 2**20
+    buf = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], _POLL_S)
+        if ready:
+            chunk = os.read(fd, 65536)
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                kind, _, n = line.decode(errors="replace").partition(" ")
+                callback = on_plan if kind == "plan" else progress if kind == "progress" else None
+                if callback is not None and n.isdigit():
+                    callback(int(n))
+        if proc.poll() is not None:
+            return None
+        why = None
+        if time.monotonic() > deadline:
+            why = f"took longer than {budget.timeout_s:g} s (limit --timeout); stopped"
+        elif _resident(proc.pid) > cap:
+            why = f"needed more than {budget.max_memory_mib:,} MiB of memory (limit --max-memory); stopped"
+        if why is not None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait()
+            return why
+
+
+def _resident(pid: int) -> int:
+    """The child's resident size in bytes (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _death(code: int | None, said: str, budget: Budget) -> str:
+    """Why a child ended without a result, for the user."""
+    tail = said.splitlines()[-1][:300] if said else ""
+    if code is not None and code < 0:
+        memory = "memory allocation" in said or "MemoryError" in said  # Rust's and Python's words for it
+        if -code in (signal.SIGXCPU, signal.SIGKILL) and not memory:
+            return f"used more than {budget.timeout_s:g} s of CPU time (limit --timeout); stopped"
+        if memory:
+            return f"needed more than {budget.max_memory_mib:,} MiB of memory (limit --max-memory); stopped"
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the formula engine crashed ({name}){': ' + tail if tail else ''}; the book is not computed"
+    return f"the evaluation ended without a result (exit {code}){': ' + tail if tail else ''}"
+
+
+def _limit(kind: int, value: int) -> None:
+    _, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, hard))
+
+
+def _child(job: Path) -> int:
+    target, args, budget, out = pickle.loads(job.read_bytes())
+    _limit(resource.RLIMIT_DATA, budget.max_memory_mib * 2**20)
+    _limit(resource.RLIMIT_CPU, max(1, int(budget.timeout_s + 0.999)))
+    try:
+        module, _, fn = target.partition(":")
+        value = getattr(importlib.import_module(module), fn)(*args)
+        result: tuple[str, Any] = ("ok", value)
+    except BookError as exc:
+        result = ("refused", str(exc))
+    except MemoryError:
+        result = ("failed", f"needed more than {budget.max_memory_mib:,} MiB of memory (limit --max-memory); stopped")
+    except RecursionError:
+        result = ("failed", "a formula nests deeper than the engine can follow; the book is not computed")
+    except Exception as exc:  # an engine bug: named, never a traceback on the user's screen
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        result = ("failed", f"internal error ({type(exc).__name__}: {str(exc)[:200]} at {where})")
+    tmp = out + ".part"
+    Path(tmp).write_bytes(pickle.dumps(result))
+    os.replace(tmp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(Path(sys.argv[1])))

@@ -1,0 +1,271 @@
+"""Excel's file variants: the 1904 date system computed and detected wherever Excel writes the
+flag, and Strict Open XML read by mapping its namespaces.
+
+Oracles: the 1904 system's definition (Microsoft, "Date systems in Excel": serial 0 is
+1 January 1904, a serial counts days from it, the earliest date is 1 January 1904) applied with
+Python's proleptic calendar; for Strict, the same book in transitional form (the format the
+strict one maps to, ECMA-376 Part 1) computed by the engine: the claim is that reading strict
+loses nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+from addin.cli import main
+from addin.headless import ExcelError, recalculate
+from addin.headless.package import scan
+from addin.headless.strict import MAPPING, is_strict, to_transitional
+
+EPOCH_1904 = dt.date(1904, 1, 1)
+
+
+def _serial(d: dt.date) -> float:
+    return float((d - EPOCH_1904).days)
+
+
+def _book_1904(path: Path, cells: dict[str, object]) -> Path:
+    wb = openpyxl.Workbook()
+    wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.title = "S"
+    for ref, v in cells.items():
+        ws[ref] = v
+    wb.save(path)
+    return path
+
+
+def test_the_1904_date_system_is_computed(tmp_path: Path) -> None:
+    path = _book_1904(
+        tmp_path / "mac.xlsx",
+        {
+            "A1": 0,
+            "A2": 43000,
+            "A3": 1.5,
+            "B1": "=YEAR(A1)",
+            "B2": "=DATE(2024,3,1)",
+            "B3": "=EDATE(A2,1)",
+            "B4": '=TEXT(A2,"yyyy-mm-dd")',
+            "B5": "=DATE(1900,1,1)",
+            "B6": "=WORKDAY(A2,5)",
+            "B7": '=DATEDIF(A1,A2,"d")',
+            "B8": "=WEEKDAY(A1)",
+            "B9": '=DATEVALUE("2024-03-01")',
+            "B10": "=MONTH(A3)*100+DAY(A3)",
+            "B11": "=EOMONTH(DATE(2024,1,15),1)",
+            "B12": '=TEXT(A3,"0.00")',
+            "B13": "=DAY(A20)",
+        },
+    )
+    got = recalculate(path).values
+    a2 = EPOCH_1904 + dt.timedelta(43000)  # 2021-09-23, a Thursday
+    assert got[("S", 1, 2)] == 1904.0
+    assert got[("S", 2, 2)] == _serial(dt.date(2024, 3, 1))
+    assert got[("S", 3, 2)] == _serial(dt.date(2021, 10, 23))
+    assert got[("S", 4, 2)] == a2.isoformat()
+    assert got[("S", 5, 2)] == ExcelError("#NUM!")  # before the 1904 system's first day
+    assert got[("S", 6, 2)] == _serial(dt.date(2021, 9, 30))  # Thu + 5 working days
+    assert got[("S", 7, 2)] == 43000.0
+    assert got[("S", 8, 2)] == 6.0  # 1 January 1904 was a Friday (WEEKDAY 1 = Sunday)
+    assert got[("S", 9, 2)] == _serial(dt.date(2024, 3, 1))
+    assert got[("S", 10, 2)] == 102.0  # serial 1.5 is 2 January 1904, noon
+    assert got[("S", 11, 2)] == _serial(dt.date(2024, 2, 29))
+    assert got[("S", 12, 2)] == "1.50"  # a number format: no date shift
+    assert got[("S", 13, 2)] == 1.0  # a blank is serial 0, 1 January 1904
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dates(min_value=dt.date(1904, 1, 1), max_value=dt.date(9999, 11, 30)), st.integers(-24, 24))
+def test_1904_calendar_functions_agree_with_the_calendar(
+    tmp_path_factory: pytest.TempPathFactory, day: dt.date, months: int
+) -> None:
+    """For any day of the 1904 system: YEAR/MONTH/DAY/WEEKDAY of its serial, DATE of its parts,
+    and EDATE by ``months`` are the calendar's."""
+    tmp = tmp_path_factory.mktemp("d")
+    serial = _serial(day)
+    path = _book_1904(
+        tmp / "d.xlsx",
+        {
+            "A1": serial,
+            "B1": "=YEAR(A1)*10000+MONTH(A1)*100+DAY(A1)",
+            "B2": "=WEEKDAY(A1,2)",
+            "B3": f"=DATE({day.year},{day.month},{day.day})",
+            "B4": f"=EDATE(A1,{months})",
+        },
+    )
+    got = recalculate(path).values
+    assert got[("S", 1, 2)] == day.year * 10000 + day.month * 100 + day.day
+    assert got[("S", 2, 2)] == day.isoweekday()
+    assert got[("S", 3, 2)] == serial
+    m = day.month - 1 + months
+    y, m = day.year + m // 12, m % 12 + 1
+    if dt.date(1904, 1, 1) <= dt.date(y, m, 1) and y <= 9999:
+        import calendar
+
+        want = dt.date(y, m, min(day.day, calendar.monthrange(y, m)[1]))
+        assert got[("S", 4, 2)] == _serial(want)
+
+
+def _with_workbook_xml(src: Path, dst: Path, change: object) -> Path:
+    with zipfile.ZipFile(src) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    parts["xl/workbook.xml"] = change(parts["xl/workbook.xml"])  # type: ignore[operator]
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return dst
+
+
+def test_the_1904_flag_is_found_beside_an_extension_workbookpr(tmp_path: Path) -> None:
+    """A book whose ``<workbookPr date1904="1">`` is followed by an extension's own workbookPr
+    without the attribute (x15 markup): once read as 1900 and silently 4 years off."""
+    src = _book_1904(tmp_path / "src.xlsx", {"A1": 0, "B1": "=YEAR(A1)"})
+    ext = (
+        b'<extLst><ext uri="{140A7094-0E35-4892-8432-C4D2E57EDEB5}" '
+        b'xmlns:x15="http://schemas.microsoft.com/office/spreadsheetml/2010/11/main">'
+        b'<x15:workbookPr chartTrackingRefBase="1"/></ext></extLst></workbook>'
+    )
+    path = _with_workbook_xml(src, tmp_path / "x15.xlsx", lambda x: x.replace(b"</workbook>", ext))
+    assert scan(path).date1904
+    assert recalculate(path).values[("S", 1, 2)] == 1904.0
+
+
+def _strict(src: Path, dst: Path) -> Path:
+    """``src`` as Excel saves "Strict Open XML Spreadsheet": every transitional URI of the mapping
+    replaced by its strict one, ``conformance="strict"`` on the workbook."""
+    with zipfile.ZipFile(src) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    for name, data in parts.items():
+        if name.endswith((".xml", ".rels")):
+            for strict, transitional in reversed(MAPPING):
+                data = data.replace(transitional, strict)
+            if name == "xl/workbook.xml":
+                data = data.replace(b"<workbook ", b'<workbook conformance="strict" ', 1)
+            parts[name] = data
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return dst
+
+
+def test_a_strict_open_xml_book_is_computed_and_written(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data sheet"
+    ws["A1"], ws["A2"], ws["A3"] = 2.0, "text", True
+    ws["B1"], ws["B2"], ws["B3"] = "=A1*21", '=A2&"!"', "=IF(A3,SUM(A1:A3),0)"
+    wb.create_sheet("Other")["A1"] = "='Data sheet'!B1+1"
+    wb.save(tmp_path / "plain.xlsx")
+    path = _strict(tmp_path / "plain.xlsx", tmp_path / "strict.xlsx")
+    with zipfile.ZipFile(path) as z:
+        assert b"purl.oclc.org/ooxml/spreadsheetml/main" in z.read("xl/workbook.xml")
+        assert b"schemas.openxmlformats.org" not in z.read("xl/workbook.xml")
+    assert is_strict(path) and not is_strict(tmp_path / "plain.xlsx")
+    want = recalculate(tmp_path / "plain.xlsx").values
+    got = recalculate(path).values
+    assert got == want and got[("Other", 1, 1)] == 43.0
+    out = tmp_path / "out.xlsx"
+    assert main(["recalc", "-q", str(path), "-o", str(out)]) == 0
+    values = openpyxl.load_workbook(out, data_only=True)
+    assert values["Data sheet"]["B1"].value == 42 and values["Other"]["A1"].value == 43
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=200))
+def test_the_strict_mapping_only_touches_strict_uris(data: bytes) -> None:
+    assert to_transitional(data) == data or b"http://purl.oclc.org/ooxml/" in data
+    strict = b'<a xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main">' + data + b"</a>"
+    assert b"http://purl.oclc.org/ooxml/spreadsheetml/main" not in to_transitional(strict)
+
+
+def test_cells_no_offline_engine_can_compute_are_skipped_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An external link, a cube function and an add-in function the engine is not given, and the
+    cells reading them, are reported as not computable offline (like volatile cells), never as
+    mismatches; the other cells are compared as usual. Excel's cached values are written here
+    by ``recalc`` of the same book first, so every computable cell agrees."""
+    from addin.headless import validate
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"] = 1.0
+    ws["B1"] = "=[1]Prices!B2*2"
+    ws["C1"] = "=B1+A1"
+    ws["D1"] = '=CUBEVALUE("ThisWorkbookDataModel","[Measures].[Sum of x]")'
+    ws["E1"] = "=_xll.VENDOR_PRICE(A1)"
+    ws["F1"] = "=A1*5"
+    wb.save(tmp_path / "src.xlsx")
+    out = tmp_path / "cached.xlsx"
+    assert main(["recalc", "-q", str(tmp_path / "src.xlsx"), "-o", str(out)]) == 0
+    v = validate(out)
+    assert v.mismatches == [] and v.compared == 1
+    assert sum(v.skipped_offline.values()) == 4
+    assert v.skipped_offline["refers to another workbook (an external link)"] == 2
+    assert v.skipped_offline["calls CUBEVALUE, whose value comes from an OLAP cube or the workbook's data model"] == 1
+    assert any(k.upper().startswith("CALLS _XLL.VENDOR_PRICE, AN ADD-IN") for k in v.skipped_offline)
+    assert main(["validate", "-q", str(out)]) == 0
+    assert "not computable offline skipped" in capsys.readouterr().out
+
+
+def test_defined_names_of_every_kind_and_3d_references(tmp_path: Path) -> None:
+    """Microsoft, "Define and use names in formulas" and "Create a 3-D reference": a named
+    formula, an array constant, a constant, a relative name (stored relative to A1, applied
+    relative to the formula's cell), a sheet-scoped name, ``[0]!Name``, ``Sheet!Name`` (with
+    Excel's implicit intersection of a legacy formula), and ``SUM(First:Last!A1)``."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    wb = openpyxl.Workbook()
+    s = wb.active
+    s.title = "S"
+    mid = wb.create_sheet("M")
+    t = wb.create_sheet("T")
+    for r in range(1, 6):
+        s.cell(r, 1).value, mid.cell(r, 1).value, t.cell(r, 1).value = r, 100 * r, 10 * r
+    for name, text in [
+        ("Total", "SUM(S!$A$1:$A$5)"),
+        ("Arr", "{1,2,3}"),
+        ("Rate", "0.07"),
+        ("Above", "S!A1"),
+        ("Twice", "S!$A$2*2+Rate"),
+    ]:
+        wb.defined_names[name] = DefinedName(name, attr_text=text)
+    t.defined_names["Local"] = DefinedName("Local", attr_text="T!$A$1:$A$5")
+    s["C1"], s["C2"], s["C3"], s["C4"] = "=Total", "=SUM(Arr)", "=Rate*100", "=Twice"
+    s["A7"] = "=Above*1"  # A1 relative to A1, used at A7: A7 itself, a circular reference (0, iteration off)
+    t["C1"], t["C2"], t["C3"] = "=SUM(Local)", "=[0]!Rate*2", "=T!Local"
+    t["C4"], t["C5"] = "=SUM(S:T!A1)", "=INDEX(Arr,2)"
+    wb.save(tmp_path / "names.xlsx")
+    got = recalculate(tmp_path / "names.xlsx").values
+    assert got[("S", 1, 3)] == 15.0 and got[("S", 2, 3)] == 6.0
+    assert got[("S", 3, 3)] == pytest.approx(7.0) and got[("S", 4, 3)] == pytest.approx(4.07)
+    assert got[("T", 1, 3)] == 150.0 and got[("T", 2, 3)] == pytest.approx(0.14)
+    assert got[("T", 3, 3)] == 30.0  # T!$A$1:$A$5 intersected with row 3
+    assert got[("T", 4, 3)] == 1.0 + 100.0 + 10.0  # S, M, T in workbook order
+    assert got[("T", 5, 3)] == 2.0
+    assert got[("S", 7, 1)] == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 1_048_576), st.integers(1, 16_384), st.integers(1, 1_048_576), st.integers(1, 16_384))
+def test_a_relative_name_moves_with_its_cell_and_wraps_round_the_grid(r0: int, c0: int, row: int, col: int) -> None:
+    """A relative name stored as the cell (r0, c0) relative to A1 means, at (row, col), the cell
+    (r0 + row - 1, c0 + col - 1) taken round the grid (Excel wraps relative references)."""
+    from openpyxl.utils import get_column_letter
+
+    from addin.headless.names import relative_to
+
+    moved = relative_to(f"S!{get_column_letter(c0)}{r0}", row, col)
+    want_r = (r0 - 1 + row - 1) % 1_048_576 + 1
+    want_c = (c0 - 1 + col - 1) % 16_384 + 1
+    assert moved == f"S!{get_column_letter(want_c)}{want_r}"
+    assert relative_to(f"S!${get_column_letter(c0)}${r0}", row, col) == f"S!${get_column_letter(c0)}${r0}"

@@ -1,0 +1,230 @@
+"""Hostile books cost their own child process, never the run: each book of ``recalc`` and
+``validate`` is evaluated in a child with a memory and a CPU-time limit; a book over either, or
+one the engine crashes on, is reported with its name and exit 2 while the other books complete
+(in this process and on Dask workers). Excel's own limits are enforced with the cell named, and
+huge ranges are evaluated over the cells that exist. Each book is one the headless issue found.
+
+Guarantees and their tests:
+
+* a book over ``--max-memory`` / ``--timeout`` is stopped and named, the others written:
+  :func:`test_a_book_over_its_memory_or_time_is_stopped_and_named_and_the_others_complete`;
+* a crash (a signal) of the child is named and costs only its book:
+  :func:`test_a_child_that_dies_is_reported_with_the_book_named`;
+* Excel's limits (nesting 64, iterateCount 32,767, the grid) refuse with the cell or setting
+  named: :func:`test_excels_limits_are_refused_with_the_cell_named`;
+* ranges of billions of cells are cut to the cells that exist where the answer allows, else
+  their cell is #NUM! with the reason: :func:`test_whole_sheet_ranges_are_never_materialised`;
+* a formula the tokenizer cannot read is an error in its cell, the rest computed:
+  :func:`test_a_formula_the_tokenizer_refuses_is_an_error_in_its_cell`.
+"""
+
+from __future__ import annotations
+
+import signal
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl.worksheet.formula import ArrayFormula
+
+from addin.cli import main
+from addin.headless import BookError, ExcelError, recalculate
+from addin.headless.extent import area, cells, fit, has_huge
+from addin.headless.isolation import Budget, run
+from addin.headless.package import nesting
+
+
+def _book(path: Path, cells_: dict[str, object], other: dict[str, object] | None = None, **calc: object) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for ref, v in cells_.items():
+        ws[ref] = v
+    if other is not None:
+        t = wb.create_sheet("T")
+        for ref, v in other.items():
+            t[ref] = v
+    for k, v in calc.items():
+        setattr(wb.calculation, k, v)
+    wb.save(path)
+    return path
+
+
+def _big_array(path: Path) -> Path:
+    """One CSE formula over 1,000,000 cells (the array limit): ~1 GB and ~10 s to compute."""
+    return _book(path, {"B1": ArrayFormula("B1:B1000000", "=ROW(A1:A1000000)*2")})
+
+
+@pytest.mark.parametrize("workers", [None, 2], ids=["in-process", "dask-workers"])
+def test_a_book_over_its_memory_or_time_is_stopped_and_named_and_the_others_complete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: int | None
+) -> None:
+    ok1 = _book(tmp_path / "ok1.xlsx", {"A1": 2.0, "B1": "=A1*3"})
+    big = _big_array(tmp_path / "big.xlsx")
+    ok2 = _book(tmp_path / "ok2.xlsx", {"A1": 5.0, "B1": "=A1+1"})
+    cluster = ["--workers", str(workers)] if workers else []
+    assert main(["recalc", "-q", str(ok1), str(big), str(ok2), "--max-memory", "400", *cluster]) == 2
+    err = capsys.readouterr().err
+    assert "big.xlsx: needed more than 400 MiB of memory (limit --max-memory); stopped" in err
+    assert openpyxl.load_workbook(tmp_path / "ok1-recalc.xlsx", data_only=True)["S"]["B1"].value == 6
+    assert openpyxl.load_workbook(tmp_path / "ok2-recalc.xlsx", data_only=True)["S"]["B1"].value == 6
+    assert not (tmp_path / "big-recalc.xlsx").exists()
+    assert main(["validate", "-q", str(big), str(ok1), "--timeout", "2", *cluster]) == 2
+    err = capsys.readouterr().err
+    assert "big.xlsx: used more than 2 s of CPU time (limit --timeout); stopped" in err
+    assert "ok1.xlsx" not in err
+
+
+def _die(how: str) -> None:
+    """A child's death, for the test below (called in the child by module:function name)."""
+    import os
+
+    if how == "segv":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if how == "exit":
+        os._exit(3)
+    raise ZeroDivisionError("an engine bug")
+
+
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        ("segv", "x.xlsx: the formula engine crashed (SIGSEGV); the book is not computed"),
+        ("exit", "x.xlsx: the evaluation ended without a result (exit 3)"),
+        ("raise", "x.xlsx: internal error (ZeroDivisionError: an engine bug at test_isolation.py:"),
+    ],
+)
+def test_a_child_that_dies_is_reported_with_the_book_named(how: str, said: str) -> None:
+    with pytest.raises(BookError) as caught:
+        run("tests.workbook.test_isolation:_die", (how,), "/somewhere/x.xlsx", Budget(timeout_s=60))
+    assert said in str(caught.value)
+
+
+def test_budget_values_are_checked() -> None:
+    with pytest.raises(BookError, match="--max-memory: 1 MiB is not allowed"):
+        Budget(max_memory_mib=1)
+    with pytest.raises(BookError, match="--timeout: 0 s is not allowed"):
+        Budget(timeout_s=0)
+
+
+def test_excels_limits_are_refused_with_the_cell_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Excel (Microsoft, "Excel specifications and limits"): 64 levels of nested functions,
+    Maximum Iterations 1..32,767. 3,000 parentheses ended IronCalc with SIGSEGV (measured): the
+    engine's own limit of 255 open parentheses refuses them first, named."""
+    parens = _book(tmp_path / "parens.xlsx", {"A1": 1.0, "B1": "=" + "(" * 3000 + "A1" + ")" * 3000})
+    nested = _book(tmp_path / "nested.xlsx", {"A1": 1.0, "B7": "=" + "ABS(" * 65 + "A1" + ")" * 65})
+    fine = _book(tmp_path / "fine.xlsx", {"A1": -1.0, "B1": "=" + "ABS(" * 64 + "A1" + ")" * 64})
+    spin = _book(tmp_path / "spin.xlsx", {"A1": "=1+1"}, iterate=True, iterateCount=2_000_000_000)
+    assert main(["validate", "-q", str(parens), str(nested), str(spin)]) == 2
+    err = capsys.readouterr().err
+    assert "parens.xlsx: S!B1: parentheses nested 3000 levels deep; the engine's limit is 255" in err
+    assert "nested.xlsx: S!B7: functions nested 65 levels deep; Excel's limit is 64" in err
+    assert "spin.xlsx: calcPr iterateCount=2,000,000,000; Excel allows 1 to 32,767 iterations" in err
+    assert recalculate(fine).values[("S", 1, 2)] == 1.0
+
+
+def test_a_formula_beyond_excels_grid_is_refused(tmp_path: Path) -> None:
+    src = _book(tmp_path / "src.xlsx", {"A1": 1.0, "B1": "=A1+1"})
+    with zipfile.ZipFile(src) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace(b'r="B1"', b'r="B1048577"')
+    out = tmp_path / "grid.xlsx"
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    with pytest.raises(BookError, match="beyond Excel's grid of 1,048,576 x 16,384"):
+        recalculate(out)
+
+
+def test_whole_sheet_ranges_are_never_materialised(tmp_path: Path) -> None:
+    """SUM/COUNTA/MAX over A1:XFD1048576 (17 billion cells) are the aggregates of the cells that
+    exist (blanks are ignored by each, Microsoft's reference); COUNTBLANK and arithmetic over
+    it, where every blank counts, are #NUM! with the reason. IronCalc alone aborted on these
+    ("memory allocation of 3019898896 bytes failed"); the child's cap here is 1 GiB."""
+    path = _book(
+        tmp_path / "whole.xlsx",
+        {"A1": 1.0, "A2": 2.0, "C5": 3.0, "D1": "x"},
+        {
+            "A1": "=SUM(S!A1:XFD1048576)",
+            "A2": "=COUNTA(S!A1:XFD1048576)",
+            "A3": "=MAX(S!1:1048576)+1",
+            "A4": "=COUNTBLANK(S!A1:XFD1048576)",
+            "A5": "=SUMPRODUCT(S!B1:XFD1048576+1)",
+            "A6": "=SUM(S!A:A)",
+        },
+    )
+    got = run("tests.workbook.test_isolation:_values", (str(path),), path.name, Budget(max_memory_mib=1024, timeout_s=120))
+    assert got[("T", 1, 1)] == 6.0 and got[("T", 2, 1)] == 4.0 and got[("T", 3, 1)] == 4.0 and got[("T", 6, 1)] == 3.0
+    for row in (4, 5):
+        assert got[("T", row, 1)] == ExcelError("#NUM!")
+        assert "limit range_cells" in got[("T", row, 1)].reason
+
+
+def _values(path: str) -> dict[tuple[str, int, int], object]:
+    return recalculate(path).values
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 1_048_576),
+    st.integers(1, 16_384),
+    st.integers(1, 1_048_576),
+    st.integers(1, 16_384),
+    st.integers(1, 50),
+    st.integers(1, 50),
+)
+def test_a_cut_range_keeps_every_cell_that_exists(r1: int, c1: int, r2: int, c2: int, last_row: int, last_col: int) -> None:
+    """Invariant of the cut: the new range starts where the old one did and covers every cell of
+    the old one inside the used area (1..last_row, 1..last_col), never beyond the old one."""
+    from openpyxl.utils import get_column_letter as L
+
+    ref = f"S!{L(c1)}{r1}:{L(c2)}{r2}"
+    a = area(ref.split("!")[1])
+    assert a is not None
+    text = fit(f"=SUM({ref})", 0, lambda sheet: (last_row, last_col))
+    b = area(text[len("=SUM(S!") : -1].replace("$", ""))
+    assert b is not None
+    assert (b[0], b[1]) == (a[0], a[1]) and b[2] <= a[2] and b[3] <= a[3]
+    assert b[2] >= min(a[2], last_row) and b[3] >= min(a[3], last_col)
+    assert has_huge(f"=SUM({ref})", cells(a) - 1) and not has_huge(f"=SUM({ref})", cells(a))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["SUM(", "(", ")", "1", "+", '"(("', "'a(b'!A1"]), max_size=60))
+def test_nesting_counts_parentheses_outside_strings(parts: list[str]) -> None:
+    text = "".join(parts)
+    fns, parens = nesting(text)
+    bare = text.replace('"(("', "").replace("'a(b'!A1", "")
+    depth = deepest = 0
+    for ch in bare:
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")" and depth:
+            depth -= 1
+    assert parens == deepest and fns <= parens
+
+
+def test_a_formula_the_tokenizer_refuses_is_an_error_in_its_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a rewrite raises for one formula (the holdout had openpyxl's tokenizer refusing
+    text IronCalc gave back: 4 books ended with a traceback) becomes #NAME? in that cell, with
+    the reason; the other formulas are computed. The refusal is injected here through the
+    implicit-intersection rewrite, which the formula in D1 needs."""
+    from openpyxl.formula.tokenizer import TokenizerError
+
+    import addin.headless.engine as engine
+
+    def refuse(text: str, names: frozenset[str]) -> str:
+        raise TokenizerError(f"Mismatched ( and ) in {text}")
+
+    monkeypatch.setattr(engine, "intersect", refuse)
+    path = _book(tmp_path / "bad.xlsx", {"A1": 2.0, "A2": 1.0, "B1": '=IF(A1>1,"a","b")', "C1": "=A1*3", "D1": "=A1:A2+1"})
+    res = recalculate(path)
+    assert res.values[("S", 1, 3)] == 6.0 and res.values[("S", 1, 2)] == "a"
+    bad = res.values[("S", 1, 4)]
+    assert isinstance(bad, ExcelError) and bad.code == "#NAME?"
+    assert "the formula cannot be parsed (TokenizerError: Mismatched ( and )" in bad.reason
+    assert ("S!D1", "#NAME?", bad.reason) in res.errors()

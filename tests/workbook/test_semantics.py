@@ -1,0 +1,152 @@
+"""Excel's semantics where IronCalc 0.9.1 departs, each class fixed for every formula
+(addin/headless/semantics.py, the CONVERT host function). The expected values are Excel's,
+from Microsoft's documentation cited per case; none comes from this engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from addin.headless import ExcelError, recalculate
+
+
+def _compute(tmp: Path, formulas: list[str], inputs: dict[str, object] | None = None) -> list[object]:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for ref, v in (inputs or {}).items():
+        ws[ref] = v
+    for i, f in enumerate(formulas, 1):
+        ws.cell(i, 2).value = f
+    wb.save(tmp / "b.xlsx")
+    got = recalculate(tmp / "b.xlsx").values
+    return [got[("S", i, 2)] for i in range(1, len(formulas) + 1)]
+
+
+def _excel_serial(d: dt.date) -> int:
+    """Excel's 1900 serial: days from 1899-12-31, plus the 29 February 1900 Excel counts
+    (Microsoft, "Excel incorrectly assumes that the year 1900 is a leap year")."""
+    n = (d - dt.date(1899, 12, 31)).days
+    return n + 1 if d >= dt.date(1900, 3, 1) else n
+
+
+def test_date_before_march_1900_is_excels_serial(tmp_path: Path) -> None:
+    got = _compute(
+        tmp_path,
+        ["=DATE(1900,1,1)", "=DATE(1900,1,0)", "=DATE(1900,2,28)", "=DATE(1900,2,29)", "=DATE(1900,3,1)", "=DATE(1900,1,-1)"],
+    )
+    assert got[:5] == [1.0, 0.0, 59.0, 60.0, 61.0]  # 60 is Excel's 29 February 1900
+    assert got[5] == ExcelError("#NUM!")  # "If year is ... the result is negative, DATE returns #NUM!"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(9999, 12, 31)), st.integers(-40, 40))
+def test_date_is_excels_serial_for_any_day_and_day_overflow(
+    tmp_path_factory: pytest.TempPathFactory, day: dt.date, shift: int
+) -> None:
+    """DATE(y, m, d + shift) is the serial of the first of the month plus d + shift - 1 days,
+    counted in Excel's calendar (with its 29 February 1900)."""
+    tmp = tmp_path_factory.mktemp("d")
+    (got,) = _compute(tmp, [f"=DATE({day.year},{day.month},{day.day + shift})"])
+    want = _excel_serial(dt.date(day.year, day.month, 1)) + day.day + shift - 1
+    assert got == (float(want) if 0 <= want <= 2958465 else ExcelError("#NUM!"))
+
+
+def test_text_functions_convert_text_numbers(tmp_path: Path) -> None:
+    """LEFT/RIGHT/MID take num_chars/start_num as numbers; Excel converts numeric text (and TRUE
+    to 1), other text is #VALUE! (Microsoft, "LEFT, LEFTB functions", "MID, MIDB functions")."""
+    got = _compute(
+        tmp_path,
+        ['=LEFT("a string","6")', '=RIGHT(A1,"3")', '=MID(A1,"3","3")', "=RIGHT(A1,TRUE)", '=LEFT(A1,"x")', "=LEFT(A1)"],
+        {"A1": "a string"},
+    )
+    assert got[:4] == ["a stri", "ing", "str", "g"] and got[4] == ExcelError("#VALUE!") and got[5] == "a"
+
+
+def test_parenthesised_comparisons_keep_their_grouping(tmp_path: Path) -> None:
+    """``&`` is evaluated before comparisons (Microsoft, "Calculation operators and
+    precedence"), so the parentheses in ``"its "&(2<3)&" blue"`` matter: "its TRUE blue"."""
+    got = _compute(tmp_path, ['="its "&(2<3)&" blue"', '=(A1=1)&"x"', '="n"&((A1+1)>1)', '=(A1+1)&"x"'], {"A1": 1.0})
+    assert got == ["its TRUE blue", "TRUEx", "nTRUE", "2x"]
+
+
+def test_convert_temperatures(tmp_path: Path) -> None:
+    """Microsoft, "CONVERT function": CONVERT(68,"F","C") is 20; 0 K is -273.15 °C (IronCalc
+    0.9.1: -273.5); units of different groups give #N/A."""
+    got = _compute(
+        tmp_path,
+        ['=CONVERT(68,"F","C")', '=CONVERT(0,"K","C")', '=CONVERT(100,"C","F")', '=CONVERT(0,"C","kel")', '=CONVERT(1,"C","m")'],
+    )
+    assert got[0] == pytest.approx(20.0, abs=1e-12) and got[1] == pytest.approx(-273.15, abs=1e-12)
+    assert got[2] == pytest.approx(212.0, abs=1e-12) and got[3] == pytest.approx(273.15, abs=1e-12)
+    assert got[4] == ExcelError("#N/A")
+
+
+def test_not_implemented_is_never_text(tmp_path: Path) -> None:
+    """Whatever IronCalc does not implement is an error value with its reason, never the text
+    ``#N/IMPL!``."""
+    got = _compute(tmp_path, ["=PHONETIC(A1)", "=PRODUCT({1,2},5)"], {"A1": "x"})
+    assert all(isinstance(v, ExcelError) for v in got)  # IronCalc alone gives the text "#N/IMPL!" for the second
+    assert "not implemented by the formula engine" in got[1].reason  # type: ignore[union-attr]
+
+
+def test_count_and_product_over_array_constants(tmp_path: Path) -> None:
+    """Found by the generative test: IronCalc counted 0 in COUNT({1;2;3}) and had no PRODUCT of an
+    array constant. Microsoft, "COUNT function": in an array or reference only numbers count;
+    "PRODUCT function": text and logical values in an array are ignored."""
+    got = _compute(
+        tmp_path,
+        ["=COUNT({1;2;3})", '=COUNT({1,"a",TRUE})', "=PRODUCT({1,2,3})", "=PRODUCT(A1:A3,{2})", '=PRODUCT({"a"})'],
+        {"A1": 2.0, "A2": 3.0, "A3": "x"},
+    )
+    assert got == [3.0, 1.0, 6.0, 12.0, 0.0]
+
+
+def test_workday_holidays_are_read_whole(tmp_path: Path) -> None:
+    """Microsoft, "WORKDAY function": holidays is "a range of cells that contain the dates"; the
+    issue's case: IronCalc's reader wrote ``@`` before it and one holiday of three counted.
+    Friday 2024-03-01 (serial 45352) + 3 working days, Mon-Wed holidays: Monday 2024-03-11."""
+    got = _compute(
+        tmp_path,
+        ["=WORKDAY(A2,3,H1:H3)", "=WORKDAY.INTL(A2,3,1,H1:H3)", "=NETWORKDAYS(A2,A2+10,H1:H3)"],
+        {"A2": 45352.0, "H1": 45355.0, "H2": 45356.0, "H3": 45357.0},
+    )
+    assert got == [45362.0, 45362.0, 4.0]
+
+
+def test_aggregate_ignores_errors_as_its_options_say(tmp_path: Path) -> None:
+    """Microsoft, "AGGREGATE function": option 6 ignores error values, option 0 does not; function
+    14 (LARGE) takes k, 15 (SMALL) without k is #VALUE!. Column A: #DIV/0!, 82, 72, 65, 30, 95,
+    #NUM!, 63, 31, 53, 96. IronCalc 0.9.1 has no AGGREGATE."""
+    data = {f"A{r}": v for r, v in enumerate(["=1/0", 82, 72, 65, 30, 95, "=SQRT(-1)", 63, 31, 53, 96], 1)}
+    got = _compute(
+        tmp_path,
+        ["=AGGREGATE(4,6,A1:A11)", "=AGGREGATE(14,6,A1:A11,3)", "=AGGREGATE(15,6,A1:A11)", "=AGGREGATE(9,0,A1:A11)"],
+        data,
+    )
+    assert got[:2] == [96.0, 82.0] and got[2] == ExcelError("#VALUE!") and got[3] == ExcelError("#DIV/0!")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-1000, 1000), min_size=2, max_size=12), st.sampled_from([1, 2, 4, 5, 9, 12]))
+def test_aggregate_equals_the_function_it_names(tmp_path_factory: pytest.TempPathFactory, xs: list[int], fn: int) -> None:
+    """AGGREGATE(fn, 6, range) equals the named function over the same numbers (Microsoft's table:
+    1 AVERAGE, 2 COUNT, 4 MAX, 5 MIN, 9 SUM, 12 MEDIAN), computed by the formula engine."""
+    name = {1: "AVERAGE", 2: "COUNT", 4: "MAX", 5: "MIN", 9: "SUM", 12: "MEDIAN"}[fn]
+    tmp = tmp_path_factory.mktemp("agg")
+    data = {f"A{r}": float(v) for r, v in enumerate(xs, 1)}
+    n = len(xs)
+    a, b = _compute(tmp, [f"=AGGREGATE({fn},6,A1:A{n})", f"={name}(A1:A{n})"], data)
+    assert a == pytest.approx(b, rel=1e-12, abs=1e-12)
+
+
+def test_usdollar_is_dollar_in_us_format(tmp_path: Path) -> None:
+    """Microsoft, "USDOLLAR function": the number as text in U.S. currency format, like DOLLAR."""
+    got = _compute(tmp_path, ["=USDOLLAR(1234.567)", "=USDOLLAR(-1234.567,1)", "=USDOLLAR(1234.567)=DOLLAR(1234.567)"])
+    assert got == ["$1,234.57", "($1,234.6)", True]
