@@ -148,4 +148,6 @@ def test_a_local_cluster_of_worker_processes(book: Path, tmp_path: Path, capsys)
     assert _run(capsys, [*args, "-o", str(tmp_path / "a.csv")])[0] == 0
     assert _run(capsys, [*args, "-o", str(tmp_path / "b.csv"), "--workers", "2"])[0] == 0
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
-    assert main(["im-universe", "--portfolio", str(book), "--workers", "0"]) == 2
+    with pytest.raises(SystemExit) as stop:  # refused while the arguments are parsed, before any market is built
+        main(["im-universe", "--portfolio", str(book), "--workers", "0"])
+    assert stop.value.code == 2
