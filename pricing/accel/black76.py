@@ -20,6 +20,9 @@ from pricing.accel.mathfn import exp_fast, log_fast, ncdf_given_pdf, npdf_fast
 
 #: Options per thread task: large enough to amortise scheduling, small enough to balance.
 BLOCK = 4096
+#: Options below which a call runs on one thread: ~10 ns each, so under ~80 us of work, where
+#: starting (or waiting for) a second thread costs as much as it saves.
+SERIAL_BELOW = 8192
 
 
 @inline
@@ -39,7 +42,7 @@ def _terms(fi: float, ki: float, ti: float, vi: float, ri: float, discounted: bo
     return df, sqrt_t, sd, fk, d1, d1 - sd, npdf_fast(d1)
 
 
-@kernel()
+@kernel(serial_below=SERIAL_BELOW)
 def price_kernel(
     w: np.ndarray,
     f: np.ndarray,
@@ -66,7 +69,7 @@ def price_kernel(
             out[i] = p / fi if inverse else p
 
 
-@kernel()
+@kernel(serial_below=SERIAL_BELOW)
 def greeks_kernel(
     w: np.ndarray,
     f: np.ndarray,
