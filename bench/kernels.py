@@ -170,13 +170,13 @@ def run_bench(quick: bool = False, as_json: bool = False, kernels_only: bool = F
     """Time every kernel on both paths and beside the peers; print a table (or one JSON object)."""
     n = 100_000 if quick else 1_000_000
     repeats = 3 if quick else 7
-    from bench.rfq import rfq_bench, simd_width
+    from bench.rfq import rfq_bench
     from pricing.accel import dispatch
 
     facts = dispatch.cpu_facts()
     res: dict[str, float | str | None] = {
         "kernels": accel.backend(),
-        "simd": simd_width(),
+        "simd": f"{dispatch.simd_level(facts)} ({facts.get('llvm_cpu', '-')})",
         "cpu": str(facts["model"]),
         "simd_level": dispatch.simd_level(facts),
         "numpy_simd": ",".join(facts["numpy_simd"]),

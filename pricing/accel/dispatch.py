@@ -72,7 +72,8 @@ def cpu_facts() -> dict[str, Any]:
 
         facts["numba"] = numba.__version__
         facts["llvm_cpu"] = os.environ.get("NUMBA_CPU_NAME") or llvm.get_host_cpu_name()
-        facts["llvm_features"] = os.environ.get("NUMBA_CPU_FEATURES") or llvm.get_host_cpu_features().flatten()
+        named = os.environ.get("NUMBA_CPU_NAME")
+        facts["llvm_features"] = os.environ.get("NUMBA_CPU_FEATURES") or ("" if named else llvm.get_host_cpu_features().flatten())
     except (ImportError, AttributeError, RuntimeError):
         facts["numba"] = None
     try:
@@ -84,9 +85,26 @@ def cpu_facts() -> dict[str, Any]:
     return facts
 
 
+_AVX512_CPUS = ("avx512", "icelake", "cascadelake", "cooperlake", "tigerlake", "rocketlake", "sapphirerapids")
+_AVX512_CPUS += ("emeraldrapids", "graniterapids", "cannonlake", "znver4", "znver5", "x86-64-v4")
+_AVX2_CPUS = ("haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "arrowlake", "lunarlake")
+_AVX2_CPUS += ("znver1", "znver2", "znver3", "x86-64-v3", "bdver4", "gracemont")
+
+
 def simd_level(facts: dict[str, Any]) -> str:
-    """The widest vector ISA the numba kernels compile for (from :func:`cpu_facts`)."""
+    """The widest vector ISA the numba kernels compile for (from :func:`cpu_facts`).
+
+    With ``NUMBA_CPU_NAME`` and no ``NUMBA_CPU_FEATURES`` (the AVX2 emulation), LLVM takes the
+    named CPU's own features, read here from a short table of names (unknown names: "unknown").
+    """
     features = str(facts.get("llvm_features") or "")
+    if os.environ.get("NUMBA_CPU_NAME") and not os.environ.get("NUMBA_CPU_FEATURES"):
+        name = os.environ["NUMBA_CPU_NAME"].lower()
+        if any(name.startswith(c) for c in _AVX512_CPUS):
+            return "AVX-512"
+        if any(name.startswith(c) for c in _AVX2_CPUS):
+            return "AVX2"
+        return "unknown"
     flags = {f[1:] for f in features.split(",") if f.startswith("+")}
     for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4.2", "SSE4.2")):
         if flag in flags:

@@ -136,3 +136,17 @@ def test_warmup_measures_records_and_the_engine_follows(record: Path) -> None:
         auto = black76_price("c", f, 100.0, 1.0, 0.3)
     with accel.using("numpy"):
         assert np.all(np.abs(black76_price("c", f, 100.0, 1.0, 0.3) - auto) <= 1e-13 * (f + 100.0))
+
+
+def test_simd_level_follows_the_emulation_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NUMBA_CPU_NAME=haswell (the AVX2 emulation of docs/speed.md) gives another level and another key."""
+    monkeypatch.delenv("NUMBA_CPU_FEATURES", raising=False)
+    monkeypatch.delenv("NUMBA_CPU_NAME", raising=False)
+    assert dispatch.simd_level({"llvm_features": "+avx,+avx2,-avx512f"}) == "AVX2"
+    assert dispatch.simd_level({"llvm_features": "+avx2,+avx512f"}) == "AVX-512"
+    assert dispatch.simd_level({"llvm_features": ""}) == "unknown"
+    monkeypatch.setenv("NUMBA_CPU_NAME", "haswell")
+    assert dispatch.simd_level({"llvm_features": "+avx512f"}) == "AVX2"
+    assert dispatch.cpu_facts()["llvm_cpu"] == "haswell"
+    monkeypatch.setenv("NUMBA_CPU_NAME", "skylake-avx512")
+    assert dispatch.simd_level({}) == "AVX-512"
