@@ -85,10 +85,10 @@ def cpu_facts() -> dict[str, Any]:
     return facts
 
 
-_AVX512_CPUS = ("avx512", "icelake", "cascadelake", "cooperlake", "tigerlake", "rocketlake", "sapphirerapids")
+_AVX512_CPUS: tuple[str, ...] = ("icelake", "cascadelake", "cooperlake", "tigerlake", "rocketlake", "sapphirerapids")
 _AVX512_CPUS += ("emeraldrapids", "graniterapids", "cannonlake", "znver4", "znver5", "x86-64-v4")
-_AVX2_CPUS = ("haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "arrowlake", "lunarlake")
-_AVX2_CPUS += ("znver1", "znver2", "znver3", "x86-64-v3", "bdver4", "gracemont")
+_AVX2_CPUS: tuple[str, ...] = ("haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "arrowlake")
+_AVX2_CPUS += ("lunarlake", "znver1", "znver2", "znver3", "x86-64-v3", "bdver4", "gracemont")
 
 
 def simd_level(facts: dict[str, Any]) -> str:
@@ -100,7 +100,7 @@ def simd_level(facts: dict[str, Any]) -> str:
     features = str(facts.get("llvm_features") or "")
     if os.environ.get("NUMBA_CPU_NAME") and not os.environ.get("NUMBA_CPU_FEATURES"):
         name = os.environ["NUMBA_CPU_NAME"].lower()
-        if any(name.startswith(c) for c in _AVX512_CPUS):
+        if "avx512" in name or any(name.startswith(c) for c in _AVX512_CPUS):
             return "AVX-512"
         if any(name.startswith(c) for c in _AVX2_CPUS):
             return "AVX2"
