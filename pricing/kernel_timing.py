@@ -30,6 +30,7 @@ class GroupTiming:
     """Seconds per call of one group's representative batch on each path, and the winner."""
 
     group: str
+    """A key of :data:`pricing.accel.dispatch.KEYS`: the group, or ``GROUP@small``."""
     batch: str
     numba_s: float
     numpy_s: float
@@ -64,7 +65,7 @@ def _options(n: int) -> tuple[np.ndarray, ...]:
     return np.where(k > f, 1.0, -1.0), f, k, t, v
 
 
-def _scenario_call() -> Callable[[], object]:
+def _scenario_call(n: int) -> Callable[[], object]:
     from pricing.daycount import utc
     from pricing.instruments import OptionContract
     from pricing.margin.engine import margin
@@ -78,15 +79,19 @@ def _scenario_call() -> Callable[[], object]:
     rng = np.random.default_rng(33)
     contracts = [
         OptionContract("BTC", now + timedelta(days=int(d)), float(k), int(w), "inverse")
-        for d, k, w in zip(rng.integers(7, 200, 300), rng.uniform(30_000, 80_000, 300).round(-3), rng.choice([-1, 1], 300))
+        for d, k, w in zip(rng.integers(7, 200, n), rng.uniform(30_000, 80_000, n).round(-3), rng.choice([-1, 1], n))
     ]
-    book = from_contracts(contracts, rng.uniform(-20, 20, 300).round(1))
+    book = from_contracts(contracts, rng.uniform(-20, 20, n).round(1))
     model = hvar_model()
     return lambda: margin(book, market, model)
 
 
 def measure(repeats: int = REPEATS) -> list[GroupTiming]:
-    """Time every group in :data:`pricing.accel.dispatch.GROUPS` on both paths (numba installed)."""
+    """Time every key of :data:`pricing.accel.dispatch.KEYS` on both paths (numba installed).
+
+    Each group is timed on a large batch (its per-element cost) and on a small one, below
+    :data:`pricing.accel.dispatch.SMALL_BELOW` (its fixed cost per call: a per-row Excel call).
+    """
     from pricing.binomial import binomial_price
     from pricing.black import black76_greeks, black76_price
     from pricing.implied_vol import implied_vol
@@ -95,18 +100,28 @@ def measure(repeats: int = REPEATS) -> list[GroupTiming]:
     with accel.using("numpy"):
         price = black76_price(cp[:5_000], f[:5_000], k[:5_000], t[:5_000], v[:5_000])
     strikes = np.random.default_rng(33).uniform(80, 120, 50)
+    s = slice(0, 16)
     calls: dict[str, tuple[str, Callable[[], object]]] = {
         "black76.price": ("100,000 options", lambda: black76_price(cp, f, k, t, v)),
+        "black76.price@small": ("16 options", lambda: black76_price(cp[s], f[s], k[s], t[s], v[s])),
         "black76.greeks": ("100,000 options", lambda: black76_greeks(cp, f, k, t, v)),
+        "black76.greeks@small": ("16 options", lambda: black76_greeks(cp[s], f[s], k[s], t[s], v[s])),
         "ivol.solve": ("5,000 vols", lambda: implied_vol(price, cp[:5_000], f[:5_000], k[:5_000], t[:5_000])),
+        "ivol.solve@small": ("16 vols", lambda: implied_vol(price[s], cp[s], f[s], k[s], t[s])),
         "tree.backward": ("50 American puts, 200 steps", lambda: binomial_price(-1, 100.0, strikes, 0.5, 0.5, 0.05, steps=200)),
-        "scenario": ("portfolio IM, 300 positions", _scenario_call()),
+        "tree.backward@small": (
+            "1 American put, 200 steps",
+            lambda: binomial_price(-1, 100.0, strikes[:1], 0.5, 0.5, 0.05, steps=200),
+        ),
+        "scenario": ("portfolio IM, 300 positions", _scenario_call(300)),
+        "scenario@small": ("portfolio IM, 5 positions", _scenario_call(5)),
     }
-    assert set(calls) == set(dispatch.GROUPS)
+    assert set(calls) == set(dispatch.KEYS)
     out = []
-    for group, (batch, fn) in calls.items():
-        numba_s, numpy_s = _min_interleaved(fn, repeats)
-        out.append(GroupTiming(group, batch, numba_s, numpy_s))
+    for key, (batch, fn) in calls.items():
+        # Small calls take microseconds: more repeats cost nothing and steady the minimum.
+        numba_s, numpy_s = _min_interleaved(fn, repeats * 4 if key.endswith("@small") else repeats)
+        out.append(GroupTiming(key, batch, numba_s, numpy_s))
     return out
 
 

@@ -57,9 +57,10 @@ def _parse(value: str) -> str:
 _state = {"mode": os.environ.get("CLEARQUOTE_KERNELS", "auto")}
 
 
-def enabled(group: str | None = None) -> bool:
+def enabled(group: str | None = None, n: int | None = None) -> bool:
     """True when the numba kernels are in use (for kernel ``group``, one of
-    :data:`pricing.accel.dispatch.GROUPS`, when given: under ``auto`` its measured choice)."""
+    :data:`pricing.accel.dispatch.GROUPS`, and a batch of ``n``, when given: under ``auto``
+    the measured choice)."""
     mode = _parse(_state["mode"])
     if mode != "auto":
         return mode == "numba"
@@ -69,7 +70,7 @@ def enabled(group: str | None = None) -> bool:
         return True
     from pricing.accel import dispatch
 
-    return dispatch.chosen(group) == "numba"
+    return dispatch.chosen(group, n) == "numba"
 
 
 def forced() -> bool:

@@ -29,6 +29,11 @@ from typing import Any
 
 GROUPS = ("black76.price", "black76.greeks", "ivol.solve", "tree.backward", "scenario")
 """The kernels decided one by one (``scenario``: the three revaluation kernels, one engine path)."""
+SMALL_BELOW = {"black76.price": 4_096, "black76.greeks": 4_096, "ivol.solve": 256, "tree.backward": 8, "scenario": 50}
+"""Per group, the batch size (options, vols, options, positions) below which a call follows the
+choice measured on a small batch (key ``GROUP@small``), at and above it the one measured on a
+large batch (key ``GROUP``): fixed overheads decide small calls, per-element cost large ones."""
+KEYS = GROUPS + tuple(f"{g}@small" for g in GROUPS)
 PATHS = ("numba", "numpy")
 FORMAT = 1
 
@@ -137,7 +142,7 @@ def _valid_choices(entry: Any) -> dict[str, str]:
     choices = entry.get("choices") if isinstance(entry, dict) else None
     if not isinstance(choices, dict):
         return {}
-    return {g: c for g, c in choices.items() if g in GROUPS and c in PATHS}
+    return {g: c for g, c in choices.items() if g in KEYS and c in PATHS}
 
 
 _cache: dict[str, dict[str, str]] = {}
@@ -151,9 +156,11 @@ def choices() -> dict[str, str]:
     return _cache[path]
 
 
-def chosen(group: str) -> str:
-    """The recorded path of ``group`` on this CPU, ``"numba"`` when nothing is recorded."""
-    return choices().get(group, "numba")
+def chosen(group: str, n: int | None = None) -> str:
+    """The recorded path of ``group`` on this CPU for a batch of ``n`` (None: a large batch),
+    ``"numba"`` when nothing is recorded."""
+    key = f"{group}@small" if n is not None and n < SMALL_BELOW.get(group, 0) else group
+    return choices().get(key, "numba")
 
 
 def forget() -> None:
@@ -167,9 +174,9 @@ def save(decided: dict[str, str], timings: dict[str, Any]) -> str | None:
     Returns None when written, else why not (a sentence): the caller reports it, the engine keeps
     its previous behaviour.
     """
-    bad = {g: c for g, c in decided.items() if g not in GROUPS or c not in PATHS}
+    bad = {g: c for g, c in decided.items() if g not in KEYS or c not in PATHS}
     if bad:
-        raise ValueError(f"kernel choice: unknown group or path {bad}; groups {GROUPS}, paths {PATHS}")
+        raise ValueError(f"kernel choice: unknown group or path {bad}; keys {KEYS}, paths {PATHS}")
     path = record_path()
     facts = cpu_facts()
     entries = _read(path)

@@ -28,7 +28,7 @@ def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _all(path: str) -> dict[str, str]:
-    return dict.fromkeys(dispatch.GROUPS, path)
+    return dict.fromkeys(dispatch.KEYS, path)
 
 
 def test_choice_is_read_back_and_honoured(record: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,7 +39,7 @@ def test_choice_is_read_back_and_honoured(record: Path, monkeypatch: pytest.Monk
     real = black76.price_kernel
     monkeypatch.setattr(black76, "price_kernel", lambda *a: calls.append(1) or real(*a))
     with accel.using("auto"):
-        assert dispatch.save({**_all("numba"), "black76.price": "numpy"}, {}) is None
+        assert dispatch.save({**_all("numba"), "black76.price": "numpy", "black76.price@small": "numpy"}, {}) is None
         assert dispatch.choices()["black76.price"] == "numpy"
         assert not accel.enabled("black76.price") and accel.enabled("black76.greeks")
         black76_price("c", 100.0, [90.0, 110.0], 1.0, 0.2)
@@ -47,6 +47,13 @@ def test_choice_is_read_back_and_honoured(record: Path, monkeypatch: pytest.Monk
         assert dispatch.save(_all("numba"), {}) is None
         black76_price("c", 100.0, [90.0, 110.0], 1.0, 0.2)
         assert calls == [1]  # kernel taken
+        # Small and large batches follow their own measured choice.
+        assert dispatch.save({**_all("numba"), "black76.price@small": "numpy"}, {}) is None
+        assert not accel.enabled("black76.price", 1) and accel.enabled("black76.price", 10**6)
+        black76_price("c", 100.0, [90.0, 110.0], 1.0, 0.2)
+        assert calls == [1]  # 2 options: the small-batch choice, numpy
+        black76_price("c", 100.0, np.linspace(50, 150, dispatch.SMALL_BELOW["black76.price"]), 1.0, 0.2)
+        assert calls == [1, 1]
     # A forced path ignores the record.
     dispatch.save(_all("numpy"), {})
     with accel.using("numba"):
@@ -74,7 +81,7 @@ def test_other_cpus_entries_are_kept_and_not_used(record: Path) -> None:
             lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
             max_leaves=20,
         ).map(lambda v: json.dumps(v).encode()),
-        st.dictionaries(st.sampled_from([*dispatch.GROUPS, "other"]), st.text(max_size=8) | st.integers(), max_size=6).map(
+        st.dictionaries(st.sampled_from([*dispatch.KEYS, "other"]), st.text(max_size=8) | st.integers(), max_size=6).map(
             lambda ch: json.dumps({"format": 1, "entries": {dispatch.cpu_key(): {"choices": ch}}}).encode()
         ),
     )
@@ -84,9 +91,9 @@ def test_any_record_content_falls_back_safely(record: Path, content: bytes) -> N
     record.write_bytes(content)
     dispatch.forget()
     got = dispatch.choices()
-    assert set(got) <= set(dispatch.GROUPS) and set(got.values()) <= set(dispatch.PATHS)
+    assert set(got) <= set(dispatch.KEYS) and set(got.values()) <= set(dispatch.PATHS)
     for group in dispatch.GROUPS:
-        assert dispatch.chosen(group) in dispatch.PATHS
+        assert dispatch.chosen(group) in dispatch.PATHS and dispatch.chosen(group, 1) in dispatch.PATHS
     with accel.using("auto"):
         assert accel.enabled("black76.price") in (True, False)
 
@@ -128,9 +135,9 @@ def test_warmup_measures_records_and_the_engine_follows(record: Path) -> None:
 
     with accel.using("auto"):
         lines, problem = choose()
-        assert problem is None and len(lines) == len(dispatch.GROUPS)
+        assert problem is None and len(lines) == len(dispatch.KEYS)
         saved = json.loads(record.read_text())["entries"][dispatch.cpu_key()]
-        assert set(saved["choices"]) == set(dispatch.GROUPS)
+        assert set(saved["choices"]) == set(dispatch.KEYS)
         assert dispatch.choices() == saved["choices"]
         f = np.linspace(50.0, 150.0, 101)
         auto = black76_price("c", f, 100.0, 1.0, 0.3)
