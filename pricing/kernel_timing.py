@@ -4,7 +4,9 @@ Run by ``clearquote warmup`` (after the kernels are compiled): a few millisecond
 group, on fixed synthetic inputs of a representative batch size, through the engine's public
 calls so that each path's whole cost (argument handling included) is timed. The minimum of
 interleaved repeats estimates each path's own cost: on a shared machine the other processes
-only ever add time, and interleaving exposes both paths to the same load. The choices go to
+only ever add time, and interleaving exposes both paths to the same load. numpy replaces the
+kernels only when faster by :data:`MARGIN` in two rounds (the kernels' best time and numpy's
+worse one compared): a noisy measurement can keep the kernels, not switch them off. The choices go to
 :mod:`pricing.accel.dispatch`, keyed by CPU and versions; ``CLEARQUOTE_KERNELS=auto`` then
 follows them.
 """
@@ -23,6 +25,8 @@ from pricing.accel import dispatch
 
 REPEATS = 5
 """Interleaved timings per path and group (the minimum is kept)."""
+MARGIN = 0.05
+"""numpy must be this much faster (relative) to be chosen: a tie keeps the kernels."""
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,8 @@ class GroupTiming:
 
     @property
     def choice(self) -> str:
-        """``"numba"`` unless numpy measured strictly faster."""
-        return "numpy" if self.numpy_s < self.numba_s else "numba"
+        """``"numba"`` unless numpy measured faster by more than :data:`MARGIN`."""
+        return "numpy" if self.numpy_s < (1.0 - MARGIN) * self.numba_s else "numba"
 
 
 def _min_interleaved(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
@@ -120,8 +124,15 @@ def measure(repeats: int = REPEATS) -> list[GroupTiming]:
     out = []
     for key, (batch, fn) in calls.items():
         # Small calls take microseconds: more repeats cost nothing and steady the minimum.
-        numba_s, numpy_s = _min_interleaved(fn, repeats * 4 if key.endswith("@small") else repeats)
-        out.append(GroupTiming(key, batch, numba_s, numpy_s))
+        reps = repeats * 4 if key.endswith("@small") else repeats
+        timing = GroupTiming(key, batch, *_min_interleaved(fn, reps))
+        if timing.choice == "numpy":
+            # Measured once on a shared machine, a burst of other work during the numba
+            # repeats can fake a loss (seen: 5.6 ms against its usual 1.0 ms). Switching away
+            # from the default takes a second round that agrees; the slower of the two is kept.
+            again = GroupTiming(key, batch, *_min_interleaved(fn, reps))
+            timing = GroupTiming(key, batch, min(timing.numba_s, again.numba_s), max(timing.numpy_s, again.numpy_s))
+        out.append(timing)
     return out
 
 
