@@ -17,9 +17,10 @@ Cores this process may run on: ``os.sched_getaffinity`` (Linux), else ``os.cpu_c
 Cores busy with other processes: from ``/proc/stat``, the busy time of *those* cores since the
 previous sample minus this process's own CPU time (``os.times``), over the wall time between;
 sampled at most every :data:`RESAMPLE_S` seconds (one small file read), so a kernel call costs a
-``time.monotonic()`` and a comparison. Where ``/proc/stat`` is missing (Windows, macOS), the
-1-minute load average (``os.getloadavg``, minus this process's own runnable thread) stands in,
-and where that is missing too, every core counts as free.
+``time.monotonic()`` and a comparison. On Windows the busy time of all cores comes from
+``GetSystemTimes`` instead. Where neither exists (macOS), the 1-minute load average
+(``os.getloadavg``, minus this process's own runnable thread) stands in, and where that is
+missing too, every core counts as free.
 """
 
 from __future__ import annotations
@@ -49,14 +50,39 @@ def _affinity() -> frozenset[int] | None:
         return None
 
 
+def _windows_busy_seconds() -> float | None:
+    """Busy CPU seconds of all cores from Windows' ``GetSystemTimes`` (None elsewhere or on failure).
+
+    Kernel time includes idle time there, so busy = kernel + user - idle (100 ns units).
+    """
+    if os.name != "nt":
+        return None
+    import ctypes
+    from ctypes import wintypes
+
+    idle, kernel, user = wintypes.FILETIME(), wintypes.FILETIME(), wintypes.FILETIME()
+    try:
+        ok = ctypes.windll.kernel32.GetSystemTimes(ctypes.byref(idle), ctypes.byref(kernel), ctypes.byref(user))  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        return None
+    if not ok:
+        return None
+
+    def ticks(ft: wintypes.FILETIME) -> int:
+        return (int(ft.dwHighDateTime) << 32) | int(ft.dwLowDateTime)
+
+    return (ticks(kernel) + ticks(user) - ticks(idle)) * 1e-7
+
+
 def _busy_seconds(cpus: frozenset[int] | None) -> float | None:
-    """Busy CPU seconds since boot of ``cpus`` (all when None), from /proc/stat; None without it."""
+    """Busy CPU seconds since boot of ``cpus`` (all when None), from /proc/stat (Linux) or
+    ``GetSystemTimes`` (Windows: all cores); None without either."""
     try:
         with open("/proc/stat", "rb") as fh:
             text = fh.read(1 << 16).decode("ascii", "replace")
         tick = os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, AttributeError):
-        return None
+        return _windows_busy_seconds()
     total = 0
     seen = False
     for line in text.splitlines():

@@ -62,3 +62,30 @@ def test_others_busy_time_lowers_the_estimate(monkeypatch) -> None:
     # Quiet again: only our own work.
     clock.update(wall=2.0, busy=4.0, own=2.0)
     assert est.free() == 4
+
+
+def test_windows_busy_time_from_get_system_times(monkeypatch) -> None:
+    """Windows: busy = kernel + user - idle (kernel time includes idle), FILETIME in 100 ns units.
+
+    ``GetSystemTimes`` is replaced by a fake that fills the three FILETIMEs (this runs on Linux);
+    the figures are Microsoft's documented meaning of the three outputs.
+    """
+    import ctypes
+    import types
+
+    def fake(idle, kernel, user) -> int:
+        for ref, value in ((idle, 30_000_000), (kernel, 50_000_000), (user, (1 << 32) + 10_000_000)):
+            ref._obj.dwLowDateTime = value & 0xFFFFFFFF
+            ref._obj.dwHighDateTime = value >> 32
+        return 1
+
+    monkeypatch.setattr(
+        ctypes, "windll", types.SimpleNamespace(kernel32=types.SimpleNamespace(GetSystemTimes=fake)), raising=False
+    )
+    monkeypatch.setattr(threads.os, "name", "nt")
+    expected = (50_000_000 + (1 << 32) + 10_000_000 - 30_000_000) * 1e-7
+    assert abs(threads._windows_busy_seconds() - expected) < 1e-9
+    monkeypatch.setattr(ctypes.windll.kernel32, "GetSystemTimes", lambda *a: 0)
+    assert threads._windows_busy_seconds() is None
+    monkeypatch.setattr(threads.os, "name", "posix")
+    assert threads._windows_busy_seconds() is None
