@@ -388,9 +388,9 @@ def main(argv: list[str] | None = None) -> int:
         from addin.excel import catalogue
 
         catalogue.ON_LOAD.append(_pricing_ready)
-    else:
-        _pricing_ready()
     try:
+        if args.command not in _LAZY:
+            _pricing_ready()  # inside the handler: a bad CLEARQUOTE_KERNELS is exit 2, not a traceback
         from addin.cli.output import check_output
 
         check_output(getattr(args, "output", None))  # before any work: a run must not compute, then fail to write
