@@ -93,8 +93,22 @@ def _scenario_call(n: int) -> Callable[[], object]:
 def measure(repeats: int = REPEATS) -> list[GroupTiming]:
     """Time every key of :data:`pricing.accel.dispatch.KEYS` on both paths (numba installed).
 
+    Parameters
+    ----------
+    repeats : int
+        Interleaved timings per path for a large batch (4x as many for a small one).
+
+    Returns
+    -------
+    list of GroupTiming
+        One per key, seconds per call on each path.
+
+    Notes
+    -----
     Each group is timed on a large batch (its per-element cost) and on a small one, below
     :data:`pricing.accel.dispatch.SMALL_BELOW` (its fixed cost per call: a per-row Excel call).
+    Estimate: the minimum over repeats (other processes only add time). A numpy win must hold by
+    :data:`MARGIN` in a second round too.
     """
     from pricing.binomial import binomial_price
     from pricing.black import black76_greeks, black76_price
@@ -137,7 +151,18 @@ def measure(repeats: int = REPEATS) -> list[GroupTiming]:
 
 
 def measure_and_record(repeats: int = REPEATS) -> tuple[list[GroupTiming], str | None]:
-    """:func:`measure`, then record the choices; returns the timings and why the record failed (or None)."""
+    """:func:`measure`, then record the choices.
+
+    Parameters
+    ----------
+    repeats : int
+        As for :func:`measure`.
+
+    Returns
+    -------
+    tuple
+        (the timings, None when recorded or the reason the record could not be written).
+    """
     timings = measure(repeats)
     problem = dispatch.save(
         {g.group: g.choice for g in timings},

@@ -157,8 +157,21 @@ def choices() -> dict[str, str]:
 
 
 def chosen(group: str, n: int | None = None) -> str:
-    """The recorded path of ``group`` on this CPU for a batch of ``n`` (None: a large batch),
-    ``"numba"`` when nothing is recorded."""
+    """The recorded path of a kernel group on this CPU for one batch size.
+
+    Parameters
+    ----------
+    group : str
+        One of :data:`GROUPS`.
+    n : int or None
+        The call's batch (options, vols, options, positions); None counts as large.
+
+    Returns
+    -------
+    str
+        ``"numba"`` or ``"numpy"``: the choice recorded under ``GROUP@small`` when ``n`` is below
+        :data:`SMALL_BELOW`, else under ``GROUP``; ``"numba"`` when nothing valid is recorded.
+    """
     key = f"{group}@small" if n is not None and n < SMALL_BELOW.get(group, 0) else group
     return choices().get(key, "numba")
 
@@ -171,8 +184,23 @@ def forget() -> None:
 def save(decided: dict[str, str], timings: dict[str, Any]) -> str | None:
     """Record this CPU's choices (atomically, beside the other CPUs' entries).
 
-    Returns None when written, else why not (a sentence): the caller reports it, the engine keeps
-    its previous behaviour.
+    Parameters
+    ----------
+    decided : dict of str to str
+        Key of :data:`KEYS` -> ``"numba"`` or ``"numpy"``.
+    timings : dict
+        The measurements behind the choices (kept in the record for people, never read back).
+
+    Returns
+    -------
+    str or None
+        None when written, else why not (a sentence): the caller reports it, the engine keeps its
+        previous behaviour.
+
+    Raises
+    ------
+    ValueError
+        A key or path outside :data:`KEYS`/:data:`PATHS` (a programming error, not bad input).
     """
     bad = {g: c for g, c in decided.items() if g not in KEYS or c not in PATHS}
     if bad:
