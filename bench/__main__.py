@@ -17,6 +17,9 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("kernels", help="time the pricing kernels beside QuantLib and plain numpy")
     bench.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument(
+        "--kernels-only", action="store_true", help="only the per-kernel rows (quiet and loaded): no margin, RFQ or quote books"
+    )
     bc = sub.add_parser(
         "corpus", help="formula engines against Excel's cached values on a corpus of Excel-saved books, one rule for all"
     )
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "kernels":
         from bench.kernels import run_bench
 
-        run_bench(quick=args.quick, as_json=args.json)
+        run_bench(quick=args.quick, as_json=args.json, kernels_only=args.kernels_only)
         return 0
     if cmd == "cluster":
         from bench.cluster import run_bench_cluster

@@ -3,13 +3,21 @@
 Peers: QuantLib's ``blackFormula`` in a Python loop and QuantLib's binomial engine (scalar C++
 behind SWIG), and a plain numpy + ``scipy.special.ndtr`` one-shot Black-76 (no chunking).
 Figures are medians of repeats, per option, on the same random inputs for every implementation.
+
+The kernels are timed twice: on a quiet machine, then with one CPU-bound process beside the
+bench (started and stopped by the bench itself: a Python busy loop), the case where threaded
+kernels used to wait for a busy core (issue 33). The header names the CPU, the SIMD level the
+kernels compile for, and the path ``CLEARQUOTE_KERNELS=auto`` takes per kernel on this CPU.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from scipy.special import ndtr
@@ -102,6 +110,41 @@ def _both_paths(fn: Callable[[], object], n: int, repeats: int, scale: float) ->
     return fast, slow
 
 
+@contextmanager
+def _busy_neighbour() -> Iterator[None]:
+    """One CPU-bound process beside the bench for the duration of the block (then stopped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # let it get scheduled and the free-core estimate see it
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _kernel_rows(n: int, repeats: int, suffix: str) -> dict[str, float | None]:
+    """Price, greeks, implied vol and the American tree on both paths; keys end in ``suffix``."""
+    cp, f, k, t, v = _inputs(n)
+    with accel.using("numpy"):
+        price = black76_price(cp, f, k, t, v)
+    res: dict[str, float | None] = {}
+    pairs = (
+        ("black76_price", "_ns", lambda: black76_price(cp, f, k, t, v), n, repeats, 1e9),
+        ("black76_greeks", "_ns", lambda: black76_greeks(cp, f, k, t, v), n, repeats, 1e9),
+        ("implied_vol", "_ns", lambda: implied_vol(price, cp, f, k, t), n, max(1, repeats - 4), 1e9),
+    )
+    n_am = 2_000 if n <= 100_000 else 10_000
+    strikes = np.random.default_rng(3).uniform(80, 120, n_am)
+    crr = lambda: binomial_price(-1, 100.0, strikes, 180 / 365, 0.5, 0.05, steps=200)  # noqa: E731
+    for name, unit, fn, size, reps, scale in (*pairs, ("american_crr200", "_us", crr, n_am, 3, 1e6)):
+        fast, slow = _both_paths(fn, size, reps, scale)
+        # Without numba the headline figure is the numpy path's (the path in use).
+        res[f"{name}{suffix}{unit}"], res[f"{name}_numpy{suffix}{unit}"] = (fast if fast is not None else slow), slow
+        with accel.using("auto"):
+            res[f"{name}_default{suffix}{unit}"] = _per_unit(fn, size, reps, scale)
+    return res
+
+
 def _quote_books(quick: bool, repeats: int) -> dict[str, float | None]:
     """Seconds to recalculate generated quote books end to end (read, evaluate, write), in this process."""
     import tempfile
@@ -123,53 +166,61 @@ def _quote_books(quick: bool, repeats: int) -> dict[str, float | None]:
     return out
 
 
-def run_bench(quick: bool = False, as_json: bool = False) -> dict[str, float | str | None]:
+def run_bench(quick: bool = False, as_json: bool = False, kernels_only: bool = False) -> dict[str, float | str | None]:
     """Time every kernel on both paths and beside the peers; print a table (or one JSON object)."""
     n = 100_000 if quick else 1_000_000
     repeats = 3 if quick else 7
-    from bench.rfq import rfq_bench, simd_width
+    from bench.rfq import rfq_bench
+    from pricing.accel import dispatch
 
-    res: dict[str, float | str | None] = {"kernels": accel.backend(), "simd": simd_width()}
+    facts = dispatch.cpu_facts()
+    res: dict[str, float | str | None] = {
+        "kernels": accel.backend(),
+        "simd": f"{dispatch.simd_level(facts)} ({facts.get('llvm_cpu', '-')})",
+        "cpu": str(facts["model"]),
+        "simd_level": dispatch.simd_level(facts),
+        "numpy_simd": ",".join(facts["numpy_simd"]),
+    }
+    if accel.numba_installed():
+        res.update({f"auto_{g}": dispatch.chosen(g) for g in dispatch.GROUPS})
     cp, f, k, t, v = _inputs(n)
-    with accel.using("numpy"):
-        price = black76_price(cp, f, k, t, v)
-    res["black76_price_ns"], res["black76_price_numpy_ns"] = _both_paths(lambda: black76_price(cp, f, k, t, v), n, repeats, 1e9)
+    res.update(_kernel_rows(n, repeats, ""))
+    with _busy_neighbour():
+        res.update(_kernel_rows(n, repeats, "_loaded"))
     res["black76_price_plain_numpy_ns"] = _per_unit(lambda: _numpy_baseline(cp, f, k, t, v), n, repeats, 1e9)
-    res["black76_greeks_ns"], res["black76_greeks_numpy_ns"] = _both_paths(
-        lambda: black76_greeks(cp, f, k, t, v), n, repeats, 1e9
-    )
-    res["implied_vol_ns"], res["implied_vol_numpy_ns"] = _both_paths(
-        lambda: implied_vol(price, cp, f, k, t), n, max(1, repeats - 4), 1e9
-    )
     n_ql = 20_000
     try:
         sub = [a[:n_ql] for a in (cp, f, k, t, v)]
         res["black76_price_quantlib_ns"] = _per_unit(lambda: _quantlib_black_loop(*sub), n_ql, 3, 1e9)
     except ImportError:
         res["black76_price_quantlib_ns"] = None
-    n_am = 2_000 if quick else 10_000
-    strikes = np.random.default_rng(3).uniform(80, 120, n_am)
-    crr = lambda: binomial_price(-1, 100.0, strikes, 180 / 365, 0.5, 0.05, steps=200)  # noqa: E731
-    res["american_crr200_us"], res["american_crr200_numpy_us"] = _both_paths(crr, n_am, 3, 1e6)
     ql_am = _quantlib_american(200)
     res["american_crr200_quantlib_us"] = None if ql_am is None else ql_am * 1e6
-    from bench.margin import margin_bench
+    if not kernels_only:
+        from bench.margin import margin_bench
 
-    res.update(margin_bench(quick))
-    res.update(rfq_bench(quick))
-    res.update(_quote_books(quick, 3))
-    fast = {
-        key: value for key, value in res.items() if key.endswith(("_ns", "_us")) and "numpy" not in key and "quantlib" not in key
-    }
-    if res["black76_price_ns"] is None:  # without numba the headline figures are the numpy path's
-        for key in fast:
-            res[key] = res.get(key.replace("_ns", "_numpy_ns").replace("_us", "_numpy_us"))
+        res.update(margin_bench(quick))
+        res.update(rfq_bench(quick))
+        res.update(_quote_books(quick, 3))
+    for name, unit in _KERNELS:
+        for suffix in ("", "_loaded"):
+            fast, slow = res.get(f"{name}{suffix}{unit}"), res.get(f"{name}_numpy{suffix}{unit}")
+            if isinstance(fast, float) and isinstance(slow, float) and fast > 0:
+                res[f"{name}_numpy_over_numba{suffix}"] = slow / fast
     if as_json:
         print(json.dumps(res, indent=2))
         return res
     _print_table(res)
     return res
 
+
+_KERNELS = (("black76_price", "_ns"), ("black76_greeks", "_ns"), ("implied_vol", "_ns"), ("american_crr200", "_us"))
+_GROUP_OF = {
+    "black76_price": "black76.price",
+    "black76_greeks": "black76.greeks",
+    "implied_vol": "ivol.solve",
+    "american_crr200": "tree.backward",
+}
 
 _TABLE = (
     (
@@ -227,9 +278,28 @@ def _fmt(value: float | None) -> str:
     return f"{value:12.2f}" if value is not None else f"{'-':>12s}"
 
 
+def _print_kernels(res: dict[str, float | str | None]) -> None:
+    """Per kernel: numba, numpy, the default (auto) path and numpy/numba, quiet and loaded."""
+    print(
+        f"\n{'kernel, per unit':22s} {'load':>6s} {'numba':>10s} {'numpy':>10s} {'default':>10s} {'numpy/numba':>12s}  auto path"
+    )
+    for name, unit in _KERNELS:
+        for suffix, load in (("", "quiet"), ("_loaded", "+1 job")):
+            cells = [res.get(f"{name}{suffix}{unit}"), res.get(f"{name}_numpy{suffix}{unit}")]
+            cells.append(res.get(f"{name}_default{suffix}{unit}"))
+            ratio = res.get(f"{name}_numpy_over_numba{suffix}")
+            text = " ".join(f"{c:10.2f}" if isinstance(c, float) else f"{'-':>10s}" for c in cells)
+            rtext = f"{ratio:12.2f}" if isinstance(ratio, float) else f"{'-':>12s}"
+            label = f"{name} ({unit[1:]})" if not suffix else ""
+            print(f"{label:22s} {load:>6s} {text} {rtext}  {res.get('auto_' + _GROUP_OF[name], '-')}")
+
+
 def _print_table(res: dict[str, float | str | None]) -> None:
     unit = {"_ns": "ns", "_us": "us", "_ms": "ms", "_mb": "MB", "_s": "s"}
-    print(f"kernels in use: {res['kernels']}   SIMD: {res['simd']}   (same inputs for every column; medians of repeats)")
+    print(f"CPU: {res['cpu']}   SIMD (numba kernels): {res['simd']}   numpy dispatch: {res['numpy_simd'] or '-'}")
+    print(f"kernels in use: {res['kernels']}   (same inputs for every column; medians of repeats)")
+    _print_kernels(res)
+    print()
     print(
         f"{'measure':46s} {'unit':>4s} {'clearquote':>12s} {'numpy path':>12s} {'peer':>12s} {'peer/ours':>9s} {'target':>7s}  peer"
     )

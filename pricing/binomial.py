@@ -114,7 +114,7 @@ def binomial_price(
             ok = (p >= 0) & (p <= 1) & (u > d)
             idx = live[ok]
             disc = np.exp(-r[idx] * dt[idx])
-            if accel.enabled():
+            if accel.enabled("tree.backward", idx.size):
                 from pricing.accel.tree import backward_kernel
 
                 res = np.empty(idx.size)

@@ -139,7 +139,7 @@ def black76_price(
     inverse = parse_settlement(settle) == "inverse"
     shape, (w, f, k, t, v, r) = as_float_arrays(option_signs(cp), forward, strike, t_years, vol, rate)
     out = np.empty(f.shape, dtype=np.float64)
-    if accel.enabled():
+    if accel.enabled("black76.price", f.size):
         from pricing.accel.black76 import price_kernel
 
         price_kernel(w, f, k, t, v, r, _discounted(rate), inverse, out)
@@ -258,7 +258,7 @@ def black76_greeks(
     """
     inverse = parse_settlement(settle) == "inverse"
     shape, (w, f, k, t, v, r) = as_float_arrays(option_signs(cp), forward, strike, t_years, vol, rate)
-    if accel.enabled():
+    if accel.enabled("black76.greeks", f.size):
         from pricing.accel.black76 import greeks_kernel
 
         out = np.empty((8, f.size))

@@ -328,7 +328,7 @@ class FusedScenarios:
         ``vol_weights[p]`` times its underlying's (1 for all: a parallel shift). The kernels read
         one row per (underlying, weight) pair, so tenors that share a weight share a row.
         """
-        if not accel.enabled() or not len(portfolio):
+        if not accel.enabled("scenario", len(portfolio)) or not len(portfolio):
             return None
         plan = plan_revaluation(portfolio, market, horizon_days, state)
         if plan is None:

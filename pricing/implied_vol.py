@@ -173,7 +173,7 @@ def _classify(
 
 
 def _solve_chunk(y: FloatArray, log_beta: FloatArray) -> tuple[FloatArray, BoolArray]:
-    if accel.enabled():
+    if accel.enabled("ivol.solve", y.size):
         from pricing.accel.ivol import solve_kernel
 
         out, converged = np.empty(y.size), np.empty(y.size, dtype=bool)

@@ -93,7 +93,7 @@ def reprice(
     add = np.broadcast_to(np.asarray(vol_add, dtype=np.float64), shape)
     usd = np.empty(shape)
     coin_pnl = np.empty(shape) if coin else np.empty((len(portfolio), 0))
-    if accel.enabled() and len(portfolio):
+    if accel.enabled("scenario", len(portfolio)) and len(portfolio):
         from pricing.fused import ScenarioGrid, fused_pnl_matrix, plan_revaluation
 
         plan = plan_revaluation(portfolio, market, horizon_days, st)

@@ -1,6 +1,7 @@
 """Shared fixtures: the source article's second example on a flat 65% BTC (and 75% ETH) market."""
 
 import os
+import tempfile
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,9 @@ from pricing.surface import flat_surface
 # never by a test. Derandomised in CI so a run is repeatable from its seed.
 settings.register_profile("clearquote", deadline=None, derandomize=bool(os.environ.get("CI")))
 settings.load_profile("clearquote")
+# The suite never reads or writes the developer's own measured kernel choice (issue 33): a
+# record left by `clearquote warmup` would route some kernels to numpy for every test.
+os.environ.setdefault("CLEARQUOTE_KERNEL_CHOICE", os.path.join(tempfile.mkdtemp(prefix="cq-kernel-choice-"), "choice.json"))
 
 NOW = utc(2026, 8, 21, 8)
 EXPIRY = NOW + timedelta(days=30)

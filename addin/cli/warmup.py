@@ -24,6 +24,42 @@ def warm() -> list[str]:
     if not accel.enabled():
         return []
     from pricing.accel import black76, ivol, scenario, tree
+
+    # Every kernel compiles, whatever the measured choice says: the choice can be re-measured.
+    with accel.using("numba"):
+        _exercise()
+    kernels = (
+        black76.price_kernel,
+        black76.greeks_kernel,
+        ivol.solve_kernel,
+        tree.backward_kernel,
+        scenario.pnl_matrix,
+        scenario.pnl_sum,
+        scenario.marginal_tail,
+    )
+    return [k.name for k in kernels if k.signatures()]
+
+
+def choose() -> tuple[list[str], str | None]:
+    """Time each kernel group on both paths and record the faster (``auto`` only).
+
+    Returns one line per group and why the record could not be written (None when it was).
+    Under ``CLEARQUOTE_KERNELS=numba`` or ``numpy`` nothing is measured: the setting decides.
+    """
+    if accel.forced() or not accel.numba_installed():
+        return [], None
+    from pricing.kernel_timing import measure_and_record
+
+    timings, problem = measure_and_record()
+    lines = [
+        f"{g.group:21s} {g.batch:30s} numba {g.numba_s * 1e3:9.3f} ms  numpy {g.numpy_s * 1e3:9.3f} ms  -> {g.choice}"
+        for g in timings
+    ]
+    return lines, problem
+
+
+def _exercise() -> None:
+    """One small call of each accelerated path, with every argument type a command uses."""
     from pricing.binomial import binomial_price
     from pricing.black import black76_greeks, black76_price
     from pricing.daycount import utc
@@ -60,13 +96,3 @@ def warm() -> list[str]:
         margin(book, market, model)
         marginal_im(book, trades, market, model)
     marginal_im(book, trades, market, hvar_model(), groups=np.array([0, 0]))
-    kernels = (
-        black76.price_kernel,
-        black76.greeks_kernel,
-        ivol.solve_kernel,
-        tree.backward_kernel,
-        scenario.pnl_matrix,
-        scenario.pnl_sum,
-        scenario.marginal_tail,
-    )
-    return [k.name for k in kernels if k.signatures()]

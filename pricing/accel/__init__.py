@@ -4,8 +4,10 @@ The numpy path is complete on its own; when numba is importable the engine route
 prices and greeks, implied vols, binomial trees and scenario revaluation (margin models,
 marginal IM, quote books, the catalogue functions) through the fused kernels of this package.
 
-``CLEARQUOTE_KERNELS`` picks the path: ``auto`` (default: numba if installed), ``numba``
-(an error if it is not installed) or ``numpy``. :func:`using` switches it for a block of code
+``CLEARQUOTE_KERNELS`` picks the path: ``auto`` (default: numba if installed, kernel by kernel
+the path measured faster on this CPU where ``clearquote warmup`` recorded one, see
+:mod:`pricing.accel.dispatch`), ``numba`` (every kernel; an error if numba is not installed)
+or ``numpy``. :func:`using` switches it for a block of code
 (tests compare both paths on the same inputs; the benchmark times both).
 """
 
@@ -55,10 +57,25 @@ def _parse(value: str) -> str:
 _state = {"mode": os.environ.get("CLEARQUOTE_KERNELS", "auto")}
 
 
-def enabled() -> bool:
-    """True when the numba kernels are in use."""
+def enabled(group: str | None = None, n: int | None = None) -> bool:
+    """True when the numba kernels are in use (for kernel ``group``, one of
+    :data:`pricing.accel.dispatch.GROUPS`, and a batch of ``n``, when given: under ``auto``
+    the measured choice)."""
     mode = _parse(_state["mode"])
-    return mode == "numba" or (mode == "auto" and numba_installed())
+    if mode != "auto":
+        return mode == "numba"
+    if not numba_installed():
+        return False
+    if group is None:
+        return True
+    from pricing.accel import dispatch
+
+    return dispatch.chosen(group, n) == "numba"
+
+
+def forced() -> bool:
+    """True when ``CLEARQUOTE_KERNELS`` (or :func:`using`) names one path for every kernel."""
+    return _parse(_state["mode"]) != "auto"
 
 
 def backend() -> str:

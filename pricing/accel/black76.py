@@ -20,6 +20,9 @@ from pricing.accel.mathfn import exp_fast, log_fast, ncdf_given_pdf, npdf_fast
 
 #: Options per thread task: large enough to amortise scheduling, small enough to balance.
 BLOCK = 4096
+#: Options below which a call runs on one thread: ~10 ns each, so under ~80 us of work, where
+#: starting (or waiting for) a second thread costs as much as it saves.
+SERIAL_BELOW = 8192
 
 
 @inline
@@ -39,7 +42,7 @@ def _terms(fi: float, ki: float, ti: float, vi: float, ri: float, discounted: bo
     return df, sqrt_t, sd, fk, d1, d1 - sd, npdf_fast(d1)
 
 
-@kernel()
+@kernel(serial_below=SERIAL_BELOW)
 def price_kernel(
     w: np.ndarray,
     f: np.ndarray,
@@ -66,7 +69,7 @@ def price_kernel(
             out[i] = p / fi if inverse else p
 
 
-@kernel()
+@kernel(serial_below=SERIAL_BELOW)
 def greeks_kernel(
     w: np.ndarray,
     f: np.ndarray,
@@ -79,10 +82,19 @@ def greeks_kernel(
     out: np.ndarray,
 ) -> None:
     """``out[j, i]`` for j = price, delta, gamma, vega, theta, rho, vanna, volga
-    (conventions of :class:`pricing.black.Greeks`); ``discounted`` as for :func:`price_kernel`."""
+    (conventions of :class:`pricing.black.Greeks`); ``discounted`` as for :func:`price_kernel`.
+
+    Each block is computed into a fresh (8, block) buffer, then copied to ``out``: LLVM knows a
+    fresh buffer aliases no input, so the loop vectorises. Writing the 8 rows of ``out`` directly
+    needs more run-time alias checks than LLVM allows, and it gave up (issue 33: 90.7 ns an
+    option on one thread before, 16.9 after, best of 30 on 100,000 options, AVX-512).
+    """
     n = f.size
     for b in prange((n + BLOCK - 1) // BLOCK):
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+        lo = b * BLOCK
+        hi = min(n, lo + BLOCK)
+        buf = np.empty((8, hi - lo))
+        for i in range(lo, hi):
             wi, fi, ki, ti, vi, ri = w[i], f[i], k[i], t[i], v[i], r[i]
             df, sqrt_t, sd, fk, d1, d2, pdf1 = _terms(fi, ki, ti, vi, ri, discounted)
             n1 = ncdf_given_pdf(wi * d1, pdf1)
@@ -108,11 +120,15 @@ def greeks_kernel(
                 price, delta = price_c, delta_pa
                 vega, theta, rho, volga = vega / fi, theta / fi, rho / fi, volga / fi
             nan = math.nan
-            out[0, i] = price if ok else nan
-            out[1, i] = delta if ok else nan
-            out[2, i] = gamma if ok else nan
-            out[3, i] = vega if ok else nan
-            out[4, i] = theta if ok else nan
-            out[5, i] = rho if ok else nan
-            out[6, i] = vanna if ok else nan
-            out[7, i] = volga if ok else nan
+            j = i - lo
+            buf[0, j] = price if ok else nan
+            buf[1, j] = delta if ok else nan
+            buf[2, j] = gamma if ok else nan
+            buf[3, j] = vega if ok else nan
+            buf[4, j] = theta if ok else nan
+            buf[5, j] = rho if ok else nan
+            buf[6, j] = vanna if ok else nan
+            buf[7, j] = volga if ok else nan
+        for q in range(8):
+            for j in range(hi - lo):
+                out[q, lo + j] = buf[q, j]

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import numpy as np
-from numba import njit, types
+from numba import config, get_num_threads, njit, set_num_threads, types
 from numba.extending import intrinsic
+
+from pricing.accel.threads import threads_for
 
 FASTMATH = {"nsz", "arcp", "contract", "afn"}
 """LLVM flags: FMA contraction and reciprocal tricks, but no ``reassoc`` (it would fold the
@@ -49,8 +51,31 @@ _SLOW = 0.5
 OUTPUTS = frozenset({"out", "converged", "usd", "coin"})
 
 
+def _largest_input(args: tuple[Any, ...]) -> int:
+    """Default units of work of a call: the size of its largest array argument."""
+    return max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
+
+
+def _set_threads(n: int) -> None:
+    """Ask numba for ``n`` threads in this calling thread (numba's setting is per thread)."""
+    n = min(n, int(getattr(config, "NUMBA_NUM_THREADS", n)))
+    if get_num_threads() != n:
+        set_num_threads(n)
+
+
 class Kernel:
     """A numba dispatcher that reports its compilations to :data:`ANNOUNCE`.
+
+    Each call sets its thread count first (:func:`pricing.accel.threads.threads_for`, through
+    numba's per-thread ``set_num_threads``): small batches, and any batch while the other cores
+    are busy, run on the calling thread alone; large batches on the free cores only. One machine
+    code for every thread count, so the numbers are bit-identical (``tests/cross``).
+
+    Why not a serial twin (``parallel=False``) for small batches: measured, it was 5x slower per
+    option than the parallel kernel on one thread at 100k options (8.8 vs 48.7 ns, best of 40;
+    the cause was not pinned down, most likely a loop that LLVM did not vectorise), and
+    numba's disk cache keys entries by signature and CPU but not by the ``parallel`` flag,
+    so the two compilations overwrote each other's cached code.
 
     Input arrays are passed as read-only views (O(1)), whatever the caller's flags: numba
     types a read-only array apart from a writable one, so mixed flags (a broadcast scalar next
@@ -58,39 +83,51 @@ class Kernel:
     kernel has one signature, compiled once.
     """
 
-    def __init__(self, dispatcher: Any, name: str) -> None:
+    def __init__(
+        self, dispatcher: Any, name: str, serial_below: int = 1, work: Callable[[tuple[Any, ...]], int] = _largest_input
+    ) -> None:
         self.dispatcher = dispatcher
         self.name = name
+        self.serial_below = serial_below
+        self.work = work
         self.__doc__ = dispatcher.__doc__
         params = inspect.signature(dispatcher.py_func).parameters
         self._inputs = tuple(i for i, p in enumerate(params) if p not in OUTPUTS)
         self._seen: set[tuple[Any, ...]] = set()
 
+    def threads(self, *args: Any) -> int:
+        """Threads a call with these arguments would use now (1: the calling thread alone)."""
+        if FORCE_THREADS is not None:
+            return FORCE_THREADS
+        return threads_for(int(self.work(args)), self.serial_below)
+
     def __call__(self, *args: Any) -> Any:
         args = _frozen_inputs(args, self._inputs)
+        _set_threads(self.threads(*args))
+        dispatcher = self.dispatcher
         hook = ANNOUNCE
         if hook is None:
-            return self.dispatcher(*args)
+            return dispatcher(*args)
         # Only a call with argument types not seen before can compile: the others skip the
         # announcing timer (a thread start per call would cost more than many kernels).
         key = tuple(
             (a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.writeable) if isinstance(a, np.ndarray) else type(a) for a in args
         )
         if key in self._seen:
-            return self.dispatcher(*args)
-        before = len(self.dispatcher.overloads)
+            return dispatcher(*args)
+        before = len(dispatcher.overloads)
         timer = threading.Timer(_SLOW, hook, (self.name, None))
         timer.daemon = True
         timer.start()
         t0 = time.perf_counter()
         try:
-            out = self.dispatcher(*args)
+            out = dispatcher(*args)
             self._seen.add(key)
             return out
         finally:
             timer.cancel()
             seconds = time.perf_counter() - t0
-            if len(self.dispatcher.overloads) > before and seconds >= _SLOW:
+            if len(dispatcher.overloads) > before and seconds >= _SLOW:
                 hook(self.name, seconds)
 
     def signatures(self) -> list[Any]:
@@ -109,14 +146,25 @@ def _frozen_inputs(args: tuple[Any, ...], inputs: tuple[int, ...]) -> tuple[Any,
     return tuple(out)
 
 
-def kernel(*, parallel: bool = True) -> Callable[[Callable[..., Any]], Kernel]:
-    """``@kernel()``: compile ``fn`` with :data:`PARALLEL_JIT` (or :data:`JIT`) as an announced kernel."""
+def kernel(
+    *, serial_below: int, work: Callable[[tuple[Any, ...]], int] = _largest_input
+) -> Callable[[Callable[..., Any]], Kernel]:
+    """``@kernel(serial_below=N)``: compile ``fn`` as a parallel announced kernel.
+
+    ``work(args)`` counts a call's units of work (default: the largest array's size); calls of
+    fewer than ``serial_below`` units run serially (see :mod:`pricing.accel.threads`).
+    """
 
     def wrap(fn: Callable[..., Any]) -> Kernel:
         module = fn.__module__.rsplit(".", 1)[-1]
-        return Kernel(_njit(parallel=parallel)(fn), f"{module}.{fn.__name__}")
+        return Kernel(_njit(parallel=True)(fn), f"{module}.{fn.__name__}", serial_below=serial_below, work=work)
 
     return wrap
+
+
+FORCE_THREADS: int | None = None
+"""Tests and benchmarks: None (the default) lets :func:`~pricing.accel.threads.threads_for`
+choose; n forces n threads (capped by numba's pool, ``NUMBA_NUM_THREADS``)."""
 
 
 def _f64_bits(typingctx: Any, x: Any) -> Any:

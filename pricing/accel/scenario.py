@@ -23,6 +23,7 @@ forward), :data:`LINEAR` (futures and perpetuals: unit P&L = g e^r - base, see
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,17 @@ EXPIRED = 1
 LINEAR = 2
 #: Scenarios per thread task in :func:`pnl_sum`.
 SCENARIO_BLOCK = 256
+#: Position-scenario revaluations below which a call runs on one thread (~10 ns each: ~160 us).
+SERIAL_BELOW = 16_384
+
+
+def _position_scenarios(ret_index: int) -> Callable[[tuple[Any, ...]], int]:
+    """Units of work of a call: rows of the plan (``kind``, argument 0) x scenarios (``ret``'s columns)."""
+
+    def work(args: tuple[Any, ...]) -> int:
+        return int(args[0].size) * int(args[ret_index].shape[1])
+
+    return work
 
 
 @inline
@@ -149,7 +161,7 @@ def _unit_usd_row(
         out[s - lo] = c * gp * growth[u, s] - bp
 
 
-@kernel()
+@kernel(serial_below=SERIAL_BELOW, work=_position_scenarios(13))
 def pnl_matrix(
     kind: Any,
     omega: Any,
@@ -214,7 +226,7 @@ def pnl_matrix(
                     coin[p, s] = q * row[s] / (spot[p] * growth[u, s])
 
 
-@kernel()
+@kernel(serial_below=SERIAL_BELOW, work=_position_scenarios(10))
 def pnl_sum(
     kind: Any,
     omega: Any,
@@ -291,7 +303,7 @@ def _tail(x: np.ndarray, lo: int, hi: int, k: int, buf: np.ndarray) -> tuple[flo
     return -buf[k - 1], -total / k
 
 
-@kernel()
+@kernel(serial_below=SERIAL_BELOW, work=_position_scenarios(11))
 def marginal_tail(
     kind: Any,
     omega: Any,

@@ -16,8 +16,17 @@ from numba import prange
 
 from pricing.accel.jit import kernel
 
+#: Node updates below which a call runs on one thread (~1 ns each: ~200 us of work).
+SERIAL_BELOW = 200_000
 
-@kernel()
+
+def _node_updates(args: tuple[Any, ...]) -> int:
+    """Units of work of a call: options x n^2 / 2 node updates."""
+    n = int(args[7])
+    return int(args[1].size) * n * n // 2
+
+
+@kernel(serial_below=SERIAL_BELOW, work=_node_updates)
 def backward_kernel(w: Any, s0: Any, k: Any, u: Any, d: Any, p: Any, disc: Any, n: Any, american: Any, out: Any) -> None:
     """out[o] = tree value of option o with ``n`` steps (see :func:`pricing.binomial.binomial_price`)."""
     for o in prange(s0.size):

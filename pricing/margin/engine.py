@@ -232,7 +232,7 @@ def _fused(
 
     ``unit_state`` is the positions' state at quantity 1, when the caller has it already.
     """
-    if not is_fused_model(model) or not accel.enabled() or not len(portfolio):
+    if not is_fused_model(model) or not accel.enabled("scenario", len(portfolio)) or not len(portfolio):
         return None
     if unit_state is None:
         unit, state = _unit(portfolio, market)

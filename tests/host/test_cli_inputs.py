@@ -148,3 +148,17 @@ def test_a_pipe_closed_early_exits_2_with_a_message() -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(120) == 2
     assert "output pipe closed" in err and "Traceback" not in err
+
+
+def test_bad_kernel_setting_is_exit_2_with_a_message() -> None:
+    """A bad CLEARQUOTE_KERNELS is bad input for every command (found in issue 33: the check ran
+    before the error handler, so `warmup` printed a traceback)."""
+    import os
+
+    env = {**os.environ, "CLEARQUOTE_KERNELS": "bogus"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "addin.cli", "warmup"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2
+    assert "CLEARQUOTE_KERNELS: 'bogus' is not allowed" in proc.stderr
+    assert "Traceback" not in proc.stderr
