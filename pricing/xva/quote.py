@@ -500,7 +500,10 @@ def side_costs(
     MVA (f_b − s_I) over OIS is the same number); the premium is already discounted on its
     curve (SOFR for USD legs, the coin's zero rate of Deribit's mark for coin legs), so carrying
     it costs only the funding *spread* over that curve — funding it at SOFR + spread counted
-    SOFR twice. Both accrue ACT/360. Every sum runs over the trade's own grid: the padding of
+    SOFR twice. Funding is asymmetric: premium the dealer pays is funded at the spread, premium it
+    receives is placed at its discount curve and earns no spread (no funding benefit is priced
+    in, as with a desk that borrows at a spread and lends at OIS), so on an empty book with no
+    IM change every adjustment is a cost and bid <= base <= ask. Both accrue ACT/360. Every sum runs over the trade's own grid: the padding of
     the common (T, N) grid has zero-width periods.
     """
     sign = dealer_sign(side)
@@ -513,7 +516,9 @@ def side_costs(
     else:
         dprof = profile_matrix(dim, times, p.im_profile)
     sofr = latest_sofr() if p.sofr is None else p.sofr
-    premium_cash = profile_matrix(sign * risks.premium, times, "flat")
+    # Cash the dealer pays out is funded at the spread; cash it receives earns its discount curve
+    # and no spread (no funding benefit on received premium: see Notes).
+    premium_cash = profile_matrix(np.maximum(sign * risks.premium, 0.0), times, "flat")
     # The premium is carried at the funding spread over its discount curve only (see Notes).
     fva = fva_im_grid(dprof, times, p.funding_rate, p.im_rate, sofr) + fva_im_grid(
         premium_cash, times, p.funding_spread, 0.0, sofr

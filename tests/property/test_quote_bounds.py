@@ -1,6 +1,7 @@
 """Invariants of values and quotes (issue 29 items 2 and 3, docs/methodology.md §B3, §D6).
 
-* On an empty book, with no funding spread and no IM funding cost, every adjustment is a cost:
+* On an empty book, with no quote spread and no IM funding cost, at any funding spread, every
+  adjustment is a cost (premium paid is funded at the spread, premium received earns no spread):
   bid <= base <= ask, for USD- and coin-settled options, calls and puts, bought or sold, under a
   venue replica and a VaR model.
 * A long option alone needs no more Deribit margin than it is worth (the roll shock is charged on
@@ -48,15 +49,26 @@ def _name(days: int, strike: float, cp: int) -> str:
     st.floats(-0.05, 0.15),
     st.floats(0.1, 50.0),
     st.sampled_from(["deribit", "span"]),
+    st.sampled_from([0.0, 0.005, 0.02]),
 )
 def test_empty_book_zero_spread_bid_le_base_le_ask(
-    days: int, moneyness: float, cp: int, settle: str, side: str, vol: float, carry: float, qty: float, model: str
+    days: int,
+    moneyness: float,
+    cp: int,
+    settle: str,
+    side: str,
+    vol: float,
+    carry: float,
+    qty: float,
+    model: str,
+    funding_spread: float,
 ) -> None:
     spot = 60_000.0
     strike = round(spot * moneyness / 1000.0) * 1000.0
     row = {"instrument": _name(days, strike, cp), "settle": settle, "side": side, "quantity": round(qty, 1)}
-    # No funding spread, and posted IM earns what funding costs: no funding leg at all.
-    p = QuoteParams(sofr=SOFR, funding_spread=0.0, im_rate=SOFR, spread_value=0.0)
+    # Any funding spread; posted IM earns what funding costs (no IM change is priced); no quote spread.
+    s = funding_spread
+    p = QuoteParams(sofr=SOFR, funding_spread=s, im_rate=SOFR + s, spread_value=0.0)
     m = DeribitModel() if model == "deribit" else SpanModel()
     q = quote_book([row], None, _market(spot, vol, carry), m, p)[0]
     if "bid_price" in q:

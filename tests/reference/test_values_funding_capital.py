@@ -79,8 +79,9 @@ def test_span_net_option_value_equals_its_risk_array_base() -> None:
 def test_premium_is_funded_at_the_spread_not_at_sofr_plus_spread() -> None:
     """10 x BTC-30OCT26-85000-C USD-settled, flat 55%, IM funding off (r_IM = r_F), no quote spread:
     the FVA is the premium carried at the funding spread over SOFR only (ORE: FVA at the spreads
-    over OIS), Σ_i V_0 s Δ_i^{ACT/360} DF_i on the weekly grid, computed here by hand. At SOFR +
-    spread it was (SOFR + s)/s = 8.3 times larger (the issue's ±383.26 vs ±46.18)."""
+    over OIS), Σ_i V_0 s Δ_i^{ACT/360} DF_i on the weekly grid, computed here by hand, on the bid
+    (the dealer pays the premium); the ask receives it and earns no spread. At SOFR + spread it was
+    (SOFR + s)/s = 8.3 times larger (the issue's ±383.26 vs ±46.18)."""
     chain = load_bundled_chain("BTC", "2026-08-21")
     market = Market(chain.as_of, {"BTC": flat_surface("BTC", chain.spot, 0.55)})
     sofr, s = 0.0365, 0.005
@@ -111,8 +112,9 @@ def test_premium_is_funded_at_the_spread_not_at_sofr_plus_spread() -> None:
     by_hand = v0 * s * float(np.sum(np.diff(g) * 365 / 360 * np.exp(-sofr * g[1:])))
     assert q["base"] == pytest.approx(v0, rel=1e-12)
     assert q["bid_FVA"] == pytest.approx(by_hand, rel=1e-12)
-    assert q["ask_FVA"] == pytest.approx(-by_hand, rel=1e-12)
-    assert 40 < by_hand < 50  # the issue's order: ±46.18 on its market (here a flat 55%)
+    # Premium received is placed at SOFR and earns no spread: no funding benefit on the ask.
+    assert q["ask_FVA"] == 0.0
+    assert 40 < by_hand < 50  # the issue's order: 46.18 on its market (here a flat 55%)
 
 
 def test_k_cm_is_charged_incrementally_per_cre54() -> None:
