@@ -107,8 +107,9 @@ def test_trade_capital_is_incremental_and_side_aware() -> None:
 
 
 def test_premium_cash_is_funded_on_each_side() -> None:
-    """The funding leg funds the premium the dealer pays (bid) or receives (ask), so a model that
-    credits option value in IM (SPAN's NOV) and one that does not are funded consistently."""
+    """The funding leg funds the premium the dealer pays (bid), so a model that credits option
+    value in IM (SPAN's NOV) and one that does not are funded consistently; premium the dealer
+    receives (ask) is placed at its discount curve and earns no spread (docs/methodology.md §D6)."""
     from pricing.xva.quote import adjustments
 
     risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 0.25, _call_legs())
@@ -116,7 +117,7 @@ def test_premium_cash_is_funded_on_each_side() -> None:
     t = grid(0.25)
     premium_funding = fva_im_lifetime(np.full(t.size, 100_000.0), t, 0.01, 0.0)
     assert adjustments(0.0, risk, p, "bid")["fva_im"] == pytest.approx(premium_funding, rel=1e-12)
-    assert adjustments(0.0, risk, p, "ask")["fva_im"] == pytest.approx(-premium_funding, rel=1e-12)
+    assert adjustments(0.0, risk, p, "ask")["fva_im"] == 0.0
     # SPAN-style: the long's value credited in ΔIM (−100,000) and its premium funded: they cancel.
     assert adjustments(-100_000.0, risk, p, "bid")["fva_im"] == pytest.approx(0.0, abs=1e-9)
 
