@@ -39,7 +39,7 @@ from addin.fix.desk import Desk, breakdown, monotonic_ms, now_utc
 from addin.fix.journal import Journal
 from pricing.desk.admission import admit
 from pricing.desk.limits import RiskLimits, check_fill, check_request, check_trade
-from pricing.desk.orders import Cancel, Decision, Order, OrderBook, QuoteTerms
+from pricing.desk.orders import Cancel, Decision, Order, OrderBook, Quarantined, QuoteTerms
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.xva.rfq import contract_of
 
@@ -112,6 +112,12 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         events, self.quarantined = journal.events()
         for why in self.quarantined:
             self.on_event(f"journal row quarantined (table quarantine): {why}")
+        for e, _ in events:
+            if isinstance(e, Quarantined):
+                self.on_event(
+                    f"quarantined answer {e.session}/{e.cl_ord_id}: the ClOrdID is answered as refused (never refilled)"
+                    f" and quote {e.quote_id} is closed as fully filled"
+                )
         self.orders = OrderBook.replay(e for e, _ in events)
         for e, legs in events:
             if isinstance(e, Decision) and e.filled:

@@ -21,11 +21,11 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pricing.desk.orders import Cancel, Decision, Order, QuoteTerms
+from pricing.desk.orders import Cancel, Decision, Order, Quarantined, QuoteTerms
 from pricing.desk.refusals import Refusal, RefusalCode
 
 FILLS_DDL = """
@@ -289,7 +289,13 @@ class Journal:
                 f"SELECT {', '.join(FILL_COLS)} FROM fills WHERE session = ? AND cl_ord_id = ?", (session, cl_ord_id)
             )
             row = cur.fetchone()
-        return None if row is None else _fill(dict(zip(FILL_COLS, row)))
+        if row is not None:
+            return _fill(dict(zip(FILL_COLS, row)))
+        for q in self.quarantined_answers():
+            if (q.session, q.cl_ord_id) == (session, cl_ord_id):
+                order = Order(session, cl_ord_id, q.quote_id, "?", 0.0)
+                return Fill(Decision(order, q.at, None, Refusal(RefusalCode.OTHER, q.text)), [], "")
+        return None
 
     def record_cancel(self, cancel: Cancel, at: datetime, message: str) -> bool:
         """A quote withdrawn; False if it was withdrawn before."""
@@ -301,10 +307,14 @@ class Journal:
 
     # -- restart ------------------------------------------------------------------------------
 
-    def events(self) -> tuple[list[tuple[QuoteTerms | Decision | Cancel, list[list[Any]]]], list[str]]:
+    def events(self) -> tuple[list[tuple[QuoteTerms | Decision | Cancel | Quarantined, list[list[Any]]]], list[str]]:
         """Every event in the journal's order (each with the legs a fill added), and the rows
-        quarantined now because they could not be read (named: table, key, why)."""
-        timed: list[tuple[str, int, int, QuoteTerms | Decision | Cancel, list[list[Any]]]] = []
+        quarantined now because they could not be read (named: table, key, why).
+
+        Every answer ever quarantined (now or at an earlier start) comes last as a
+        :class:`~pricing.desk.orders.Quarantined`: its ClOrdID stays answered and its quote closed.
+        """
+        timed: list[tuple[str, int, int, QuoteTerms | Decision | Cancel | Quarantined, list[list[Any]]]] = []
         bad: list[tuple[str, str, str, dict[str, Any]]] = []
         with self._lock:
             quotes = self._rows("SELECT * FROM quotes WHERE status = 'quoted' ORDER BY rowid")
@@ -326,7 +336,29 @@ class Journal:
             timed.append((str(c["cancelled_utc"]), 2, i, Cancel(str(c["quote_id"]), str(c["reason"])), []))
         named = self._quarantine(bad) if bad else []
         timed.sort(key=lambda t: (t[0], t[1], t[2]))
-        return [(e, legs) for _, _, _, e, legs in timed], named
+        out: list[tuple[QuoteTerms | Decision | Cancel | Quarantined, list[list[Any]]]] = [
+            (e, legs) for _, _, _, e, legs in timed
+        ]
+        out.extend((q, []) for q in self.quarantined_answers())
+        return out, named
+
+    def quarantined_answers(self) -> list[Quarantined]:
+        """Every order's answer in the quarantine table (its session, ClOrdID and quote, from the raw row)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT why, raw, quarantined_utc FROM quarantine WHERE source = 'fills' ORDER BY rowid"
+            ).fetchall()
+        out = []
+        for why, raw, when in rows:
+            try:
+                row = json.loads(raw)
+                at = datetime.fromisoformat(str(when)).replace(tzinfo=UTC)
+            except (ValueError, TypeError):
+                row, at = {}, datetime(1970, 1, 1, tzinfo=UTC)
+            if not isinstance(row, dict):
+                row = {}
+            out.append(Quarantined(str(row.get("session")), str(row.get("cl_ord_id")), str(row.get("quote_id")), str(why), at))
+        return out
 
     def _rows(self, sql: str) -> list[dict[str, Any]]:
         cur = self._conn.execute(sql)

@@ -122,6 +122,28 @@ class Cancel:
     reason: str
 
 
+@dataclass(frozen=True)
+class Quarantined:
+    """An answer the journal holds but cannot read back (its row is in the quarantine table).
+
+    What it said is unknown, so the book assumes the worst of it: the session's ClOrdID is
+    answered (refused, never filled again) and its quote is closed, as if fully filled.
+    """
+
+    session: str
+    cl_ord_id: str
+    quote_id: str
+    why: str
+    at: datetime
+
+    @property
+    def text(self) -> str:
+        return (
+            f"ClOrdID (11) {self.cl_ord_id}: its journaled answer is unreadable (quarantined: {self.why[:120]});"
+            " it is not filled again"
+        )
+
+
 def _refuse(order: Order, now: datetime, code: RefusalCode, text: str) -> Decision:
     return Decision(order, now, None, Refusal(code, text))
 
@@ -164,17 +186,27 @@ class OrderBook:
         for s in ORDER_SIDES:
             self.filled_at_cancel[(cancel.quote_id, s)] = self.filled.get((cancel.quote_id, s), 0.0)
 
-    def apply(self, event: QuoteTerms | Decision | Cancel) -> None:
+    def apply_quarantined(self, q: Quarantined) -> None:
+        """An unreadable answer counts: its ClOrdID is answered as refused and its quote is closed."""
+        key = (q.session, q.cl_ord_id)
+        if key not in self.answers:
+            order = Order(q.session, q.cl_ord_id, q.quote_id, "?", 0.0)
+            self.answers[key] = Decision(order, q.at, None, Refusal(RefusalCode.OTHER, q.text))
+        self.apply_cancel(Cancel(q.quote_id, f"an answer on it ({q.session}/{q.cl_ord_id}) is quarantined: closed"))
+
+    def apply(self, event: QuoteTerms | Decision | Cancel | Quarantined) -> None:
         """Any event, as the journal lists them."""
         if isinstance(event, QuoteTerms):
             self.apply_quote(event)
         elif isinstance(event, Decision):
             self.apply_decision(event)
+        elif isinstance(event, Quarantined):
+            self.apply_quarantined(event)
         else:
             self.apply_cancel(event)
 
     @classmethod
-    def replay(cls, events: Iterable[QuoteTerms | Decision | Cancel]) -> OrderBook:
+    def replay(cls, events: Iterable[QuoteTerms | Decision | Cancel | Quarantined]) -> OrderBook:
         """The book a journal describes: its events applied again in the journal's order (a restart)."""
         book = cls()
         for e in events:

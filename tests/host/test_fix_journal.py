@@ -146,3 +146,31 @@ def test_a_journal_from_before_sessions_keyed_orders_is_migrated(tmp_path: Path)
     book = OrderBook.replay(e for e, _ in events)
     assert book.quotes["Q"].offer_px == 100.0 and ("S", "C1") in book.answers and book.violations() == []
     j.close()
+
+
+def test_a_quarantined_fill_still_counts_its_clordid_is_never_refilled_and_its_quote_is_closed(tmp_path: Path) -> None:
+    """The reviewer's case: a damaged fill row on a size-1 quote, then a restart and the same ClOrdID again."""
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    later = (datetime(2026, 8, 21, 10, tzinfo=UTC) + timedelta(seconds=30)).isoformat()
+    row = _quote_row("Q1", "S", later)
+    j.record_quote({**row, "request": {**row["request"], "quantity": 1.0}}, "S|Q1")  # type: ignore[dict-item]
+    at = datetime(2026, 8, 21, 10, 0, 1, tzinfo=UTC)
+    d = Decision(Order("S", "C1", "Q1", "buy", 1.0), at, 100.0)
+    assert j.record_decision(d, [["BTC-25SEP26-65000-C", -1.0]], "8|C1")
+    j.close()
+    with sqlite3.connect(path) as db:  # the row is damaged: its time cannot be read
+        db.execute("UPDATE fills SET filled_utc = 'not a time' WHERE cl_ord_id = 'C1'")
+    for start in range(2):  # quarantined at the first start; still counted at the next
+        j = Journal(path)
+        events, named = j.events()
+        assert [n.split(":")[0] for n in named] == (["fills S/C1"] if start == 0 else [])
+        book = OrderBook.replay(e for e, _ in events)
+        again = book.decide(Order("S", "C1", "Q1", "buy", 1.0), at + timedelta(seconds=1))
+        assert again.duplicate and not again.filled and "quarantined" in (again.refusal.text if again.refusal else "")
+        other = book.decide(Order("S", "C2", "Q1", "buy", 1.0), at + timedelta(seconds=1))
+        assert not other.filled and other.refusal is not None and other.refusal.code.value == "quote_cancelled"
+        assert book.live(at) == [] and book.violations() == []
+        answer = j.answer("S", "C1")  # the gateway's failure path sees it as answered too
+        assert answer is not None and not answer.decision.filled
+        j.close()
