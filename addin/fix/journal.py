@@ -411,6 +411,8 @@ def _terms(q: dict[str, Any]) -> QuoteTerms:
         px("offer_px", "ask_price"),
         size,
         datetime.fromisoformat(str(q["valid_until_utc"])),
+        None if request.get("symbol") is None else str(request["symbol"]),
+        tuple(str(leg[0]) for leg in request["legs"]) if isinstance(request.get("legs"), list) else None,
     )
 
 

@@ -56,6 +56,10 @@ class QuoteTerms:
         Contracts of the structure offered on each quoted side (BidSize/OfferSize, 134/135).
     valid_until : datetime
         ValidUntilTime (62), timezone-aware UTC.
+    symbol : str or None
+        The quote's Symbol (55) as quoted (None: not known, e.g. a journal from before it was kept).
+    legs : tuple of str or None
+        The instruments of its legs (for one instrument, that instrument).
     """
 
     quote_id: str
@@ -65,6 +69,9 @@ class QuoteTerms:
     offer_px: float | None
     size: float
     valid_until: datetime
+    # What the quote is on: an order must name the same (not compared: a promise's terms are its prices, size and time).
+    symbol: str | None = field(default=None, compare=False)
+    legs: tuple[str, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.size) and self.size > 0):
@@ -81,7 +88,11 @@ class QuoteTerms:
 
 @dataclass(frozen=True)
 class Order:
-    """A NewOrderSingle on a quote: the client's side, quantity (contracts) and limit Price (44, None: at the quote)."""
+    """A NewOrderSingle on a quote: the client's side, quantity (contracts) and limit Price (44, None: at the quote).
+
+    ``symbol`` and ``legs`` are the Symbol (55) and LegSymbols (600) the order names, if it names
+    them; they must be the quote's (they are not journaled, so not part of the order's equality).
+    """
 
     session: str
     cl_ord_id: str
@@ -89,6 +100,8 @@ class Order:
     side: str
     quantity: float
     limit_px: float | None = None
+    symbol: str | None = field(default=None, compare=False)
+    legs: tuple[str, ...] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -245,7 +258,8 @@ class OrderBook:
         """The answer to ``order`` at ``now`` (pure: apply it with :meth:`apply_decision` once journaled).
 
         The checks, in order: a ClOrdID this session used before gets its first answer; the
-        QuoteID must be a quote sent to this session; not cancelled; a quoted side; firm at
+        QuoteID must be a quote sent to this session; the order's Symbol and legs (if it names
+        them) must be the quote's; not cancelled; a quoted side; firm at
         ``now``; a quantity > 0 within what is left on that side; the quote's price within
         the order's limit. The fill is at the quote's own price.
         """
@@ -257,6 +271,21 @@ class OrderBook:
             # Another session's quote is answered as unknown: its existence is not this client's business.
             code = RefusalCode.UNKNOWN_QUOTE if q is None else RefusalCode.NOT_YOUR_QUOTE
             return _refuse(order, now, code, f"QuoteID (117): {order.quote_id!r} is not a quote sent to this session")
+        if order.symbol is not None and q.symbol is not None and order.symbol != q.symbol:
+            return _refuse(
+                order,
+                now,
+                RefusalCode.BAD_REQUEST,
+                f"Symbol (55): the order is on {order.symbol[:60]!r} but quote {q.quote_id} is on {q.symbol!r}",
+            )
+        if order.legs is not None and q.legs is not None and sorted(order.legs) != sorted(q.legs):
+            return _refuse(
+                order,
+                now,
+                RefusalCode.BAD_REQUEST,
+                f"NoLegs (555): the order's legs {', '.join(n[:60] for n in order.legs)} are not the legs of"
+                f" quote {q.quote_id}: {', '.join(q.legs)}",
+            )
         if q.quote_id in self.cancels:
             return _refuse(
                 order,

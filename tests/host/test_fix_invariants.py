@@ -94,11 +94,11 @@ class Clients(fix.Application):  # type: ignore[misc]
         return self.inbox[who].get(timeout=WAIT)
 
 
-def _order(cl: str, quote_id: str, side: str, qty: float, price: float | None = None) -> Any:
+def _order(cl: str, quote_id: str, side: str, qty: float, price: float | None = None, symbol: str = NAME) -> Any:
     msg = fix44.NewOrderSingle()
     for f in (fix.ClOrdID(cl), fix.Side(side), fix.TransactTime(), fix.OrdType("D")):
         msg.setField(f)
-    msg.setField(fix.Symbol(NAME))
+    msg.setField(fix.Symbol(symbol))
     msg.setField(fix.OrderQty(qty))
     msg.setField(fix.QuoteID(quote_id))
     if price is not None:
@@ -350,3 +350,23 @@ def test_an_order_cancel_request_is_answered(tmp_path: Path, captured: list[Any]
         msg.setField(f)
     app.fromApp(msg, "S")
     assert _type(captured[-1]) == "9" and "nothing rests" in _f(captured[-1], 58)
+
+
+def test_an_order_on_another_instrument_than_its_quote_is_refused_and_reports_carry_the_quotes_symbol(
+    tmp_path: Path, captured: list[Any]
+) -> None:
+    """The reviewer's case: a BTC quote's QuoteID with 55=ETH-... was filled and reported as ETH at the BTC price."""
+    app = _gateway(tmp_path)
+    app.on_quote_request(quote_request("R", [{"symbol": NAME, "qty": 2, "side": "1"}]), "S")
+    q = captured[-1]
+    eth = "ETH-25SEP26-3000-C"
+    app.on_order(_order("C1", _f(q, 117), "1", 1, symbol=eth), "S")
+    er = captured[-1]
+    assert _f(er, 39) == "8" and _f(er, 103) == "99" and eth in _f(er, 58) and NAME in _f(er, 58)
+    assert _f(er, 55) == NAME  # the report names the quote's instrument, not the order's text
+    app.on_order(_order("C2", _f(q, 117), "1", 1, symbol=OTHER), "S")  # another BTC option: refused too
+    assert _f(captured[-1], 39) == "8" and OTHER in _f(captured[-1], 58)
+    app.on_order(_order("C3", _f(q, 117), "1", 1), "S")
+    assert _f(captured[-1], 39) == "2" and _f(captured[-1], 55) == NAME
+    app.on_order(_order("C1", _f(q, 117), "1", 1, symbol=eth), "S")  # resent: its first answer, never a fill
+    assert _f(captured[-1], 39) == "8" and _f(captured[-1], 17).endswith("-dup") and _f(captured[-1], 55) == NAME
