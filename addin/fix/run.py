@@ -75,12 +75,13 @@ def kill_path(journal: str | Path, kill_file: str | None = None) -> Path:
     return Path(kill_file) if kill_file else Path(f"{journal}.kill")
 
 
-def open_checked(journal: str | Path) -> Any:
-    """The journal, or exit 2 naming its path (a directory, under a file, corrupt, unwritable)."""
+def open_checked(journal: str | Path, readonly: bool = False) -> Any:
+    """The journal, or exit 2 naming its path (a directory, under a file, corrupt, another SQLite
+    file's tables, unwritable); ``readonly`` opens it to read only (``fix-log``)."""
     from addin.fix.journal import JournalError, open_journal
 
     try:
-        return open_journal(journal)
+        return open_journal(journal, readonly=readonly)
     except JournalError as exc:
         raise BookError(str(exc)) from None
 
@@ -149,7 +150,7 @@ def fix_log(journal: str, out: str | None, table: str) -> int:
 
     if not Path(journal).is_file():
         raise BookError(f"{journal}: no such journal (the acceptor's --journal)")
-    book = open_checked(journal)
+    book = open_checked(journal, readonly=True)  # fix-log never writes to the journal
     try:
         if out:
             if Path(out).suffix.lower() != ".xlsx":
