@@ -328,7 +328,8 @@ class OrderBook:
                 order,
                 now,
                 RefusalCode.LIMIT_PRICE,
-                f"Price (44): the limit {lim:.8g} is not {need} our {ours} {price:.8g} USD per unit",
+                # Both at full precision (repr): two different prices never print the same.
+                f"Price (44): the limit {lim!r} is not {need} our {ours} {price!r} USD per unit",
             )
         return Decision(order, now, price, None)
 

@@ -295,3 +295,12 @@ def test_an_order_must_name_its_quotes_instrument_and_legs() -> None:
     assert legs.refusal is not None and "BTC-Z" in legs.refusal.text
     assert book.decide(Order("S", "C3", "Q", "buy", 1.0, symbol="BTC-X", legs=("BTC-X",)), T0).filled
     assert book.decide(Order("S", "C4", "Q", "buy", 1.0), T0).filled  # naming nothing is not naming another
+
+
+def test_a_limit_price_refusal_prints_both_prices_so_they_differ() -> None:
+    """The limit and our price differ in the 8th decimal (the Quote's precision): the text shows both apart."""
+    offer = 12345.12345678
+    book = OrderBook()
+    book.apply_quote(QuoteTerms("Q", "S", "R", None, offer, 1.0, T0 + timedelta(seconds=10)))
+    d = book.decide(Order("S", "C1", "Q", "buy", 1.0, 12345.12345677), T0)
+    assert d.refusal is not None and "limit 12345.12345677 " in d.refusal.text and "offer 12345.12345678 " in d.refusal.text
