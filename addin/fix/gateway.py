@@ -97,9 +97,12 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         on_event: Callable[[str], None] | None = None,
         risk: RiskLimits | None = None,
         kill_file: str | Path | None = None,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         super().__init__()
         self.desk = desk
+        #: The wall clock admission checks expiry against (with the quote's validity); tests set it.
+        self.clock = clock
         self.journal = journal
         self.on_event = on_event or (lambda text: None)
         self.risk = risk or RiskLimits()
@@ -313,10 +316,12 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         if entry["problem"] is not None:
             return Refusal(RefusalCode.BAD_REQUEST, entry["problem"])
         field = "LegSymbol (600)" if entry["has_legs"] else "Symbol (55)"
+        # Live after both the market's time and the end of the quote's firmness by the wall clock.
+        firm_until = self.clock() + timedelta(seconds=self.desk.limits.quote_validity_s)
         for (name, _), raw in zip(entry["legs"], entry["ratios"]):
             if not (math.isfinite(raw) and raw > 0):
                 return Refusal(RefusalCode.BAD_REQUEST, f"leg {name[:60]!r}, LegRatioQty (623): must be a number > 0")
-            why = admit(name, market.chains, market.as_of, field)
+            why = admit(name, market.chains, market.as_of, field, firm_until)
             if why is not None:
                 return why
         spot = {name: market.spot(contract_of(name, "inverse").underlying) for name, _ in entry["legs"]}
