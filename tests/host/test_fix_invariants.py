@@ -403,3 +403,12 @@ def test_an_option_expired_by_the_wall_clock_is_not_quoted_however_old_the_marke
     app.clock = lambda: expiry + timedelta(days=70)
     app.on_quote_request(quote_request("R", [{"symbol": "BTC-STRUCT", "qty": 1, "legs": [("BTC-25JUN27-66000-C", 1, "1")]}]), "S")
     assert _type(captured[-1]) == "S", _f(captured[-1], 58)  # still live by both clocks: quoted
+
+
+def test_one_instrument_in_twenty_legs_is_refused_on_the_wire(tmp_path: Path, captured: list[Any]) -> None:
+    """The reviewer's case as a QuoteRequest: NoLegs with the same LegSymbol 20 times (ratio 1, OrderQty 1,000)."""
+    app = _gateway(tmp_path)
+    app.on_quote_request(quote_request("R", [{"symbol": "BTC-STRIP", "qty": 1000, "legs": [(NAME, 1, "1")] * 20}]), "S")
+    m = captured[-1]
+    assert _type(m) == "AG" and _f(m, 658) == "99" and "repeats LegSymbol (600)" in _f(m, 58) and NAME in _f(m, 58)
+    assert app.orders.quotes == {}  # nothing quoted, so nothing can fill
