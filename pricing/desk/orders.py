@@ -17,6 +17,9 @@ after every step):
     Every fill is at the quote's own price for its side (a buy at our offer, a sell at our
     bid), and only when that price satisfies the order's limit Price (44): a buy's limit is
     at or above our offer, a sell's at or below our bid.
+``FILL_ON_QUOTED_INSTRUMENT``
+    An order whose Symbol (55) or legs, when it names them, are not its quote's is refused
+    (checked by :meth:`OrderBook.decide`; the order's text is not journaled, so not re-checked here).
 ``FILL_WHILE_FIRM``
     No fill after the quote's ValidUntilTime or after the quote was cancelled.
 ``ONE_ANSWER_PER_CLORDID``
