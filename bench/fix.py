@@ -59,9 +59,9 @@ def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
         ini = write_settings(base / "initiator.cfg", "initiator", port, base)
         cmd = [sys.executable, "-m", "addin.cli", "fix-acceptor", str(acc), "--portfolio", str(base / "book.csv")]
         cmd += ["--journal", str(base / "journal.sqlite")]
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
+        # The bundled market's options expired in real time: admission's clock starts at the market's time.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CLEARQUOTE_FIX_CLOCK": "2026-08-21T09:47:29+00:00"}
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
         try:
             assert proc.stdout is not None
             deadline = time.monotonic() + 180

@@ -39,7 +39,7 @@ from addin.fix.desk import Desk, breakdown, monotonic_ms, now_utc
 from addin.fix.journal import Journal
 from pricing.desk.admission import admit
 from pricing.desk.limits import RiskLimits, check_fill, check_request, check_trade
-from pricing.desk.orders import Cancel, Decision, Order, OrderBook, QuoteTerms
+from pricing.desk.orders import Cancel, Decision, Order, OrderBook, Quarantined, QuoteTerms
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.xva.rfq import contract_of
 
@@ -97,9 +97,12 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         on_event: Callable[[str], None] | None = None,
         risk: RiskLimits | None = None,
         kill_file: str | Path | None = None,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         super().__init__()
         self.desk = desk
+        #: The wall clock admission checks expiry against (with the quote's validity); tests set it.
+        self.clock = clock
         self.journal = journal
         self.on_event = on_event or (lambda text: None)
         self.risk = risk or RiskLimits()
@@ -112,6 +115,12 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         events, self.quarantined = journal.events()
         for why in self.quarantined:
             self.on_event(f"journal row quarantined (table quarantine): {why}")
+        for e, _ in events:
+            if isinstance(e, Quarantined):
+                self.on_event(
+                    f"quarantined answer {e.session}/{e.cl_ord_id}: the ClOrdID is answered as refused (never refilled)"
+                    f" and quote {e.quote_id} is closed as fully filled"
+                )
         self.orders = OrderBook.replay(e for e, _ in events)
         for e, legs in events:
             if isinstance(e, Decision) and e.filled:
@@ -275,7 +284,17 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             bid_px = None if figures["bid_price"] is None else round(figures["bid_price"] / qty, 8)
             offer_px = None if figures["ask_price"] is None else round(figures["ask_price"] / qty, 8)
             valid_until = now_utc() + timedelta(seconds=self.desk.limits.quote_validity_s)
-            terms = QuoteTerms(record["quote_id"], str(session_id), req_id, bid_px, offer_px, qty, valid_until)
+            terms = QuoteTerms(
+                record["quote_id"],
+                str(session_id),
+                req_id,
+                bid_px,
+                offer_px,
+                qty,
+                valid_until,
+                e["symbol"],
+                tuple(name for name, _ in e["legs"]),
+            )
             msg = self._quote(terms, e, figures, market_label)
             with self._lock:
                 self.journal.record_quote(
@@ -297,10 +316,12 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         if entry["problem"] is not None:
             return Refusal(RefusalCode.BAD_REQUEST, entry["problem"])
         field = "LegSymbol (600)" if entry["has_legs"] else "Symbol (55)"
+        # Live after both the market's time and the end of the quote's firmness by the wall clock.
+        firm_until = self.clock() + timedelta(seconds=self.desk.limits.quote_validity_s)
         for (name, _), raw in zip(entry["legs"], entry["ratios"]):
             if not (math.isfinite(raw) and raw > 0):
                 return Refusal(RefusalCode.BAD_REQUEST, f"leg {name[:60]!r}, LegRatioQty (623): must be a number > 0")
-            why = admit(name, market.chains, market.as_of, field)
+            why = admit(name, market.chains, market.as_of, field, firm_until)
             if why is not None:
                 return why
         spot = {name: market.spot(contract_of(name, "inverse").underlying) for name, _ in entry["legs"]}
@@ -428,7 +449,14 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             limit = float("nan")
         raw_side = _field(message, 54) or ""
         order = Order(
-            session, _field(message, 11) or "", _field(message, 117) or "", CLIENT_SIDE.get(raw_side, raw_side), qty, limit
+            session,
+            _field(message, 11) or "",
+            _field(message, 117) or "",
+            CLIENT_SIDE.get(raw_side, raw_side),
+            qty,
+            limit,
+            _field(message, 55),
+            _order_legs(message),
         )
         with self._lock:
             d = self.orders.decide(order, now_utc())
@@ -460,8 +488,8 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
     def _final(self, message: Any, d: Decision) -> tuple[Decision, list[list[Any]]]:
         """The book's decision, refused if the order type, the kill switch, the market or a limit says so; and its legs."""
         if _field(message, 40) != "D":
-            why = "OrdType (40): only D (previously quoted) is accepted, with the QuoteID (117) of a quote"
-            return OrderBook.refuse(d, Refusal(RefusalCode.BAD_REQUEST, why)), []
+            text = "OrdType (40): only D (previously quoted) is accepted, with the QuoteID (117) of a quote"
+            return OrderBook.refuse(d, Refusal(RefusalCode.BAD_REQUEST, text)), []
         if not d.filled:
             return d, []
         if self.killed:
@@ -520,7 +548,10 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         msg.setField(fix.ExecID(f"E-{cl}{'-dup' if duplicate else ''}"))
         msg.setField(fix.ExecType(fix.ExecType_TRADE if d.filled else fix.ExecType_REJECTED))
         msg.setField(fix.OrdStatus(fix.OrdStatus_FILLED if d.filled else fix.OrdStatus_REJECTED))
-        msg.setField(fix.Symbol((_field(order, 55) or "?")[:60]))
+        # The instrument traded is the quote's: the report carries its Symbol, never the order's text.
+        q = self.orders.quotes.get(d.order.quote_id)
+        symbol = q.symbol if q is not None and q.session == d.order.session and q.symbol else _field(order, 55)
+        msg.setField(fix.Symbol((symbol or "?")[:60]))
         msg.setField(fix.Side(_field(order, 54) if _field(order, 54) in CLIENT_SIDE else "1"))
         qty = d.order.quantity if math.isfinite(d.order.quantity) else 0.0
         msg.setField(fix.OrderQty(qty))
@@ -549,6 +580,19 @@ def _quote_cancel(q: QuoteTerms, symbol: str) -> Any:
     g.setField(fix.Symbol(symbol[:60] or "?"))
     msg.addGroup(g)
     return msg
+
+
+def _order_legs(message: Any) -> tuple[str, ...] | None:
+    """The LegSymbols (600) of an order's NoLegs (555), if it sends any."""
+    n = int(_field(message, 555) or 0)
+    if n <= 0:
+        return None
+    legs = []
+    for j in range(1, n + 1):
+        leg = fix.Group(555, 600)
+        message.getGroup(j, leg)
+        legs.append(_field(leg, 600) or "")
+    return tuple(legs)
 
 
 def _row(request: dict[str, Any]) -> dict[str, Any]:

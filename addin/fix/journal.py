@@ -21,11 +21,11 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pricing.desk.orders import Cancel, Decision, Order, QuoteTerms
+from pricing.desk.orders import Cancel, Decision, Order, Quarantined, QuoteTerms
 from pricing.desk.refusals import Refusal, RefusalCode
 
 FILLS_DDL = """
@@ -117,6 +117,18 @@ FILL_COLS = (
 )
 
 
+#: Every table a journal may hold (``fills_v1`` only mid-migration, ``opened`` the open-time write).
+JOURNAL_TABLES = {"quotes", "fills", "cancels", "quarantine", "opened", "fills_v1"}
+#: The columns of ``fills`` before sessions were part of an order's key (migrated at open).
+FILL_COLS_V1 = ("cl_ord_id", "quote_id", "filled_utc", "status", "reason", "client_side", "quantity", "price", "legs")
+#: The columns of ``quotes`` before the refusal code and the message were kept (added at open).
+QUOTE_COLS_V1 = tuple(c for c in QUOTE_COLS if c not in ("code", "message"))
+OTHER_COLS = {
+    "cancels": ("quote_id", "cancelled_utc", "reason", "message"),
+    "quarantine": ("source", "row_key", "why", "raw", "quarantined_utc"),
+}
+
+
 class JournalError(Exception):
     """The journal cannot be used (the message names the path and what is wrong)."""
 
@@ -130,8 +142,9 @@ class Fill:
     message: str
 
 
-def open_journal(path: str | Path) -> Journal:
-    """The journal at ``path``, checked before anything listens.
+def open_journal(path: str | Path, readonly: bool = False) -> Journal:
+    """The journal at ``path``, checked before anything listens (``readonly``: opened to read only,
+    as ``fix-log`` does: nothing is created, migrated or written).
 
     Raises
     ------
@@ -146,6 +159,8 @@ def open_journal(path: str | Path) -> Journal:
         if parent.exists() and not parent.is_dir():
             raise JournalError(f"{p}: cannot be a journal: {parent} is a file, not a directory")
     try:
+        if readonly:
+            return Journal(p, readonly=True)
         p.parent.mkdir(parents=True, exist_ok=True)
         return Journal(p)
     except (sqlite3.Error, OSError) as exc:
@@ -155,12 +170,22 @@ def open_journal(path: str | Path) -> Journal:
 class Journal:
     """The SQLite journal (thread-safe: QuickFIX calls in from its session threads)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.readonly = readonly
+        if readonly:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        else:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         try:
             with self._lock:
+                # The schema is read before anything is written: a SQLite file of another use is
+                # refused untouched; an empty one becomes a journal.
+                self._tables = self._check_schema()
+                if readonly:
+                    return
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=FULL")
                 self._migrate()
@@ -174,6 +199,48 @@ class Journal:
         except BaseException:
             self._conn.close()
             raise
+
+    def _check_schema(self) -> set[str]:
+        """The journal's tables, read without writing; raise if the file holds anything else.
+
+        An empty file (no schema) is a new journal. Otherwise every table must be one of the
+        journal's (:data:`JOURNAL_TABLES`, ``quotes`` and ``fills`` present) with its columns (of
+        this schema or the previous one, which is migrated), and nothing else may be defined
+        (no views, triggers or indexes but SQLite's own).
+        """
+        rows = self._conn.execute("SELECT type, name FROM sqlite_master").fetchall()
+        if not rows:
+            return set()
+        foreign = sorted(
+            f"{kind} {name}"
+            for kind, name in rows
+            if not str(name).startswith("sqlite_") and not (kind == "table" and name in JOURNAL_TABLES)
+        )
+        tables = {str(name) for kind, name in rows if kind == "table"}
+        if foreign:
+            raise sqlite3.DatabaseError(f"holds {', '.join(foreign)[:300]}: not this gateway's journal; nothing was written")
+        missing_tables = sorted({"quotes", "fills"} - tables)
+        if missing_tables:
+            raise sqlite3.DatabaseError(
+                f"a SQLite file without the journal's table(s) {', '.join(missing_tables)}: not this gateway's journal;"
+                " nothing was written"
+            )
+
+        def cols(name: str) -> set[str]:
+            return {str(r[1]) for r in self._conn.execute(f"PRAGMA table_info({name})")}
+
+        wants: dict[str, tuple[tuple[str, ...], ...]] = {
+            "quotes": (QUOTE_COLS_V1,),
+            "fills": (FILL_COLS, FILL_COLS_V1),
+            **{name: (c,) for name, c in OTHER_COLS.items()},
+        }
+        for name, options in wants.items():
+            if name in tables and not any(set(o) <= cols(name) for o in options):
+                raise sqlite3.DatabaseError(
+                    f"table {name} has columns {', '.join(sorted(cols(name)))[:200]}: not this gateway's journal;"
+                    " nothing was written"
+                )
+        return tables
 
     def _migrate(self) -> None:
         """A journal from before sessions were part of an order's key gets them from its quotes."""
@@ -289,7 +356,13 @@ class Journal:
                 f"SELECT {', '.join(FILL_COLS)} FROM fills WHERE session = ? AND cl_ord_id = ?", (session, cl_ord_id)
             )
             row = cur.fetchone()
-        return None if row is None else _fill(dict(zip(FILL_COLS, row)))
+        if row is not None:
+            return _fill(dict(zip(FILL_COLS, row)))
+        for q in self.quarantined_answers():
+            if (q.session, q.cl_ord_id) == (session, cl_ord_id):
+                order = Order(session, cl_ord_id, q.quote_id, "?", 0.0)
+                return Fill(Decision(order, q.at, None, Refusal(RefusalCode.OTHER, q.text)), [], "")
+        return None
 
     def record_cancel(self, cancel: Cancel, at: datetime, message: str) -> bool:
         """A quote withdrawn; False if it was withdrawn before."""
@@ -301,10 +374,14 @@ class Journal:
 
     # -- restart ------------------------------------------------------------------------------
 
-    def events(self) -> tuple[list[tuple[QuoteTerms | Decision | Cancel, list[list[Any]]]], list[str]]:
+    def events(self) -> tuple[list[tuple[QuoteTerms | Decision | Cancel | Quarantined, list[list[Any]]]], list[str]]:
         """Every event in the journal's order (each with the legs a fill added), and the rows
-        quarantined now because they could not be read (named: table, key, why)."""
-        timed: list[tuple[str, int, int, QuoteTerms | Decision | Cancel, list[list[Any]]]] = []
+        quarantined now because they could not be read (named: table, key, why).
+
+        Every answer ever quarantined (now or at an earlier start) comes last as a
+        :class:`~pricing.desk.orders.Quarantined`: its ClOrdID stays answered and its quote closed.
+        """
+        timed: list[tuple[str, int, int, QuoteTerms | Decision | Cancel | Quarantined, list[list[Any]]]] = []
         bad: list[tuple[str, str, str, dict[str, Any]]] = []
         with self._lock:
             quotes = self._rows("SELECT * FROM quotes WHERE status = 'quoted' ORDER BY rowid")
@@ -326,7 +403,29 @@ class Journal:
             timed.append((str(c["cancelled_utc"]), 2, i, Cancel(str(c["quote_id"]), str(c["reason"])), []))
         named = self._quarantine(bad) if bad else []
         timed.sort(key=lambda t: (t[0], t[1], t[2]))
-        return [(e, legs) for _, _, _, e, legs in timed], named
+        out: list[tuple[QuoteTerms | Decision | Cancel | Quarantined, list[list[Any]]]] = [
+            (e, legs) for _, _, _, e, legs in timed
+        ]
+        out.extend((q, []) for q in self.quarantined_answers())
+        return out, named
+
+    def quarantined_answers(self) -> list[Quarantined]:
+        """Every order's answer in the quarantine table (its session, ClOrdID and quote, from the raw row)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT why, raw, quarantined_utc FROM quarantine WHERE source = 'fills' ORDER BY rowid"
+            ).fetchall()
+        out = []
+        for why, raw, when in rows:
+            try:
+                row = json.loads(raw)
+                at = datetime.fromisoformat(str(when)).replace(tzinfo=UTC)
+            except (ValueError, TypeError):
+                row, at = {}, datetime(1970, 1, 1, tzinfo=UTC)
+            if not isinstance(row, dict):
+                row = {}
+            out.append(Quarantined(str(row.get("session")), str(row.get("cl_ord_id")), str(row.get("quote_id")), str(why), at))
+        return out
 
     def _rows(self, sql: str) -> list[dict[str, Any]]:
         cur = self._conn.execute(sql)
@@ -355,6 +454,8 @@ class Journal:
         """(column names, rows) of ``quotes``, ``fills``, ``cancels`` or ``quarantine``, oldest first."""
         if name not in ("quotes", "fills", "cancels", "quarantine"):
             raise ValueError(f"table: {name!r} is not one of quotes, fills, cancels, quarantine")
+        if self.readonly and name not in self._tables:  # a new or older journal read, not created
+            return list({"quotes": QUOTE_COLS, "fills": FILL_COLS, **OTHER_COLS}[name]), []
         with self._lock:
             cur = self._conn.execute(f"SELECT * FROM {name} ORDER BY rowid")
             return [d[0] for d in cur.description], cur.fetchall()
@@ -379,6 +480,8 @@ def _terms(q: dict[str, Any]) -> QuoteTerms:
         px("offer_px", "ask_price"),
         size,
         datetime.fromisoformat(str(q["valid_until_utc"])),
+        None if request.get("symbol") is None else str(request["symbol"]),
+        tuple(str(leg[0]) for leg in request["legs"]) if isinstance(request.get("legs"), list) else None,
     )
 
 

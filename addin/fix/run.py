@@ -75,14 +75,39 @@ def kill_path(journal: str | Path, kill_file: str | None = None) -> Path:
     return Path(kill_file) if kill_file else Path(f"{journal}.kill")
 
 
-def open_checked(journal: str | Path) -> Any:
-    """The journal, or exit 2 naming its path (a directory, under a file, corrupt, unwritable)."""
+def open_checked(journal: str | Path, readonly: bool = False) -> Any:
+    """The journal, or exit 2 naming its path (a directory, under a file, corrupt, another SQLite
+    file's tables, unwritable); ``readonly`` opens it to read only (``fix-log``)."""
     from addin.fix.journal import JournalError, open_journal
 
     try:
-        return open_journal(journal)
+        return open_journal(journal, readonly=readonly)
     except JournalError as exc:
         raise BookError(str(exc)) from None
+
+
+#: Test hook: ``CLEARQUOTE_FIX_CLOCK=2026-08-21T10:00:00+00:00`` starts the wall clock that admission
+#: checks expiry against at that time (it then runs at the real rate), so end-to-end tests can quote
+#: the bundled market's options after they expired in real time. Unset (always, outside tests): the real clock.
+CLOCK_HOOK = "CLEARQUOTE_FIX_CLOCK"
+
+
+def _test_clock() -> Any:
+    import os
+    from datetime import UTC, datetime
+
+    raw = os.environ.get(CLOCK_HOOK, "")
+    if not raw:
+        return None
+    try:
+        start = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BookError(f"{CLOCK_HOOK}={raw!r}: not an ISO time (a test hook; leave it unset)") from None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    offset = start - datetime.now(UTC)
+    print(f"clearquote fix: {CLOCK_HOOK} is set (a test hook): admission's clock starts at {start.isoformat()}", flush=True)
+    return lambda: datetime.now(UTC) + offset
 
 
 def run_acceptor(
@@ -114,12 +139,14 @@ def run_acceptor(
     except fix.ConfigError as exc:
         book.close()
         raise BookError(f"{settings}: {exc}") from None
+    clock = _test_clock()
     app = QuoteGateway(
         desk,
         book,
         on_event=lambda text: print(f"clearquote fix: {text}", flush=True),
         risk=risk,
         kill_file=kill_path(journal, kill_file),
+        **({} if clock is None else {"clock": clock}),
     )
     acceptor = fix.SocketAcceptor(
         app, fix.FileStoreFactory(session_settings), session_settings, fix.FileLogFactory(session_settings)
@@ -149,7 +176,7 @@ def fix_log(journal: str, out: str | None, table: str) -> int:
 
     if not Path(journal).is_file():
         raise BookError(f"{journal}: no such journal (the acceptor's --journal)")
-    book = open_checked(journal)
+    book = open_checked(journal, readonly=True)  # fix-log never writes to the journal
     try:
         if out:
             if Path(out).suffix.lower() != ".xlsx":

@@ -30,7 +30,13 @@ from pricing.instruments import FutureContract, parse_instrument_name
 NAME_FORM = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+){1,3}")
 
 
-def admit(name: str, chains: Mapping[str, OptionChain], as_of: datetime, field: str = "Symbol (55)") -> Refusal | None:
+def admit(
+    name: str,
+    chains: Mapping[str, OptionChain],
+    as_of: datetime,
+    field: str = "Symbol (55)",
+    firm_until: datetime | None = None,
+) -> Refusal | None:
     """None if ``name`` is an option the venue lists and that is live at ``as_of``; else why not.
 
     Parameters
@@ -43,6 +49,9 @@ def admit(name: str, chains: Mapping[str, OptionChain], as_of: datetime, field: 
         The market's time (an instrument expiring at or before it is refused).
     field : str
         How the name is called in the message (``Symbol (55)``, ``LegSymbol (600)``).
+    firm_until : datetime, optional
+        The end of the quote's firmness by the wall clock (now + the quote's validity): an
+        instrument expiring at or before it is refused too, however old the market is.
 
     Returns
     -------
@@ -71,6 +80,12 @@ def admit(name: str, chains: Mapping[str, OptionChain], as_of: datetime, field: 
         )
     if not contract.expiry > as_of:
         return Refusal(RefusalCode.EXPIRED, f"{field}: {name} expired at or before the market's time {as_of:%Y-%m-%d %H:%M} UTC")
+    if firm_until is not None and not contract.expiry > firm_until:
+        return Refusal(
+            RefusalCode.EXPIRED,
+            f"{field}: {name} expires {contract.expiry:%Y-%m-%d %H:%M} UTC, at or before the quote would stop being firm"
+            f" by the clock ({firm_until:%Y-%m-%d %H:%M:%S} UTC): expired in real time",
+        )
     if name not in _listed(chain):
         return Refusal(
             RefusalCode.NOT_LISTED,

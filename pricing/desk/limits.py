@@ -67,7 +67,19 @@ def check_request(
     """Contracts per request and per leg, and USD notional, of one request.
 
     ``legs`` are (instrument name, signed ratio); ``spot`` maps a leg's name to its underlying's spot (USD).
+    A structure that lists one instrument in more than one leg is refused (``bad_request``) before
+    any limit: the per-leg limit is a limit per instrument, and a repeated leg would split one
+    instrument's contracts under it (a larger position is asked with LegRatioQty (623)).
     """
+    seen: dict[str, int] = {}
+    for i, (name, _) in enumerate(legs, start=1):
+        if name in seen:
+            return Refusal(
+                RefusalCode.BAD_REQUEST,
+                f"NoLegs (555): leg {i} repeats LegSymbol (600) {name[:60]} of leg {seen[name]}:"
+                " one leg per instrument (give its size in LegRatioQty (623))",
+            )
+        seen[name] = i
     if quantity > limits.max_contracts:
         return _over("max_contracts", "OrderQty (38)", quantity, limits.max_contracts, "contracts")
     notional = 0.0

@@ -17,6 +17,9 @@ after every step):
     Every fill is at the quote's own price for its side (a buy at our offer, a sell at our
     bid), and only when that price satisfies the order's limit Price (44): a buy's limit is
     at or above our offer, a sell's at or below our bid.
+``FILL_ON_QUOTED_INSTRUMENT``
+    An order whose Symbol (55) or legs, when it names them, are not its quote's is refused
+    (checked by :meth:`OrderBook.decide`; the order's text is not journaled, so not re-checked here).
 ``FILL_WHILE_FIRM``
     No fill after the quote's ValidUntilTime or after the quote was cancelled.
 ``ONE_ANSWER_PER_CLORDID``
@@ -56,6 +59,10 @@ class QuoteTerms:
         Contracts of the structure offered on each quoted side (BidSize/OfferSize, 134/135).
     valid_until : datetime
         ValidUntilTime (62), timezone-aware UTC.
+    symbol : str or None
+        The quote's Symbol (55) as quoted (None: not known, e.g. a journal from before it was kept).
+    legs : tuple of str or None
+        The instruments of its legs (for one instrument, that instrument).
     """
 
     quote_id: str
@@ -65,6 +72,9 @@ class QuoteTerms:
     offer_px: float | None
     size: float
     valid_until: datetime
+    # What the quote is on: an order must name the same (not compared: a promise's terms are its prices, size and time).
+    symbol: str | None = field(default=None, compare=False)
+    legs: tuple[str, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.size) and self.size > 0):
@@ -81,7 +91,11 @@ class QuoteTerms:
 
 @dataclass(frozen=True)
 class Order:
-    """A NewOrderSingle on a quote: the client's side, quantity (contracts) and limit Price (44, None: at the quote)."""
+    """A NewOrderSingle on a quote: the client's side, quantity (contracts) and limit Price (44, None: at the quote).
+
+    ``symbol`` and ``legs`` are the Symbol (55) and LegSymbols (600) the order names, if it names
+    them; they must be the quote's (they are not journaled, so not part of the order's equality).
+    """
 
     session: str
     cl_ord_id: str
@@ -89,6 +103,8 @@ class Order:
     side: str
     quantity: float
     limit_px: float | None = None
+    symbol: str | None = field(default=None, compare=False)
+    legs: tuple[str, ...] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,28 @@ class Cancel:
 
     quote_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """An answer the journal holds but cannot read back (its row is in the quarantine table).
+
+    What it said is unknown, so the book assumes the worst of it: the session's ClOrdID is
+    answered (refused, never filled again) and its quote is closed, as if fully filled.
+    """
+
+    session: str
+    cl_ord_id: str
+    quote_id: str
+    why: str
+    at: datetime
+
+    @property
+    def text(self) -> str:
+        return (
+            f"ClOrdID (11) {self.cl_ord_id}: its journaled answer is unreadable (quarantined: {self.why[:120]});"
+            " it is not filled again"
+        )
 
 
 def _refuse(order: Order, now: datetime, code: RefusalCode, text: str) -> Decision:
@@ -164,17 +202,27 @@ class OrderBook:
         for s in ORDER_SIDES:
             self.filled_at_cancel[(cancel.quote_id, s)] = self.filled.get((cancel.quote_id, s), 0.0)
 
-    def apply(self, event: QuoteTerms | Decision | Cancel) -> None:
+    def apply_quarantined(self, q: Quarantined) -> None:
+        """An unreadable answer counts: its ClOrdID is answered as refused and its quote is closed."""
+        key = (q.session, q.cl_ord_id)
+        if key not in self.answers:
+            order = Order(q.session, q.cl_ord_id, q.quote_id, "?", 0.0)
+            self.answers[key] = Decision(order, q.at, None, Refusal(RefusalCode.OTHER, q.text))
+        self.apply_cancel(Cancel(q.quote_id, f"an answer on it ({q.session}/{q.cl_ord_id}) is quarantined: closed"))
+
+    def apply(self, event: QuoteTerms | Decision | Cancel | Quarantined) -> None:
         """Any event, as the journal lists them."""
         if isinstance(event, QuoteTerms):
             self.apply_quote(event)
         elif isinstance(event, Decision):
             self.apply_decision(event)
+        elif isinstance(event, Quarantined):
+            self.apply_quarantined(event)
         else:
             self.apply_cancel(event)
 
     @classmethod
-    def replay(cls, events: Iterable[QuoteTerms | Decision | Cancel]) -> OrderBook:
+    def replay(cls, events: Iterable[QuoteTerms | Decision | Cancel | Quarantined]) -> OrderBook:
         """The book a journal describes: its events applied again in the journal's order (a restart)."""
         book = cls()
         for e in events:
@@ -213,7 +261,8 @@ class OrderBook:
         """The answer to ``order`` at ``now`` (pure: apply it with :meth:`apply_decision` once journaled).
 
         The checks, in order: a ClOrdID this session used before gets its first answer; the
-        QuoteID must be a quote sent to this session; not cancelled; a quoted side; firm at
+        QuoteID must be a quote sent to this session; the order's Symbol and legs (if it names
+        them) must be the quote's; not cancelled; a quoted side; firm at
         ``now``; a quantity > 0 within what is left on that side; the quote's price within
         the order's limit. The fill is at the quote's own price.
         """
@@ -225,6 +274,21 @@ class OrderBook:
             # Another session's quote is answered as unknown: its existence is not this client's business.
             code = RefusalCode.UNKNOWN_QUOTE if q is None else RefusalCode.NOT_YOUR_QUOTE
             return _refuse(order, now, code, f"QuoteID (117): {order.quote_id!r} is not a quote sent to this session")
+        if order.symbol is not None and q.symbol is not None and order.symbol != q.symbol:
+            return _refuse(
+                order,
+                now,
+                RefusalCode.BAD_REQUEST,
+                f"Symbol (55): the order is on {order.symbol[:60]!r} but quote {q.quote_id} is on {q.symbol!r}",
+            )
+        if order.legs is not None and q.legs is not None and sorted(order.legs) != sorted(q.legs):
+            return _refuse(
+                order,
+                now,
+                RefusalCode.BAD_REQUEST,
+                f"NoLegs (555): the order's legs {', '.join(n[:60] for n in order.legs)} are not the legs of"
+                f" quote {q.quote_id}: {', '.join(q.legs)}",
+            )
         if q.quote_id in self.cancels:
             return _refuse(
                 order,
@@ -267,7 +331,8 @@ class OrderBook:
                 order,
                 now,
                 RefusalCode.LIMIT_PRICE,
-                f"Price (44): the limit {lim:.8g} is not {need} our {ours} {price:.8g} USD per unit",
+                # Both at full precision (repr): two different prices never print the same.
+                f"Price (44): the limit {lim!r} is not {need} our {ours} {price!r} USD per unit",
             )
         return Decision(order, now, price, None)
 

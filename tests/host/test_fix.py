@@ -24,9 +24,11 @@ fix = pytest.importorskip("quickfix", reason="the 'fix' extra (QuickFIX) is not 
 fix44 = pytest.importorskip("quickfix44")
 
 from addin.fix.client import RecordingClient, quote_request  # noqa: E402 - after the skip
-from addin.fix.run import write_settings  # noqa: E402
+from addin.fix.run import CLOCK_HOOK, write_settings  # noqa: E402
 
 NAME = "BTC-25SEP26-65000-C"  # listed in the bundled 2026-08-21 chain
+#: The bundled market's time: the acceptor's admission clock starts there (its options expired in real time).
+MARKET_TIME = "2026-08-21T09:47:29+00:00"
 OTHER = "BTC-25SEP26-70000-C"
 WAIT = 20.0
 
@@ -64,7 +66,12 @@ def gateway(tmp_path: Path):
 
     def start() -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "addin.cli", "fix-acceptor", str(acc_cfg), "--journal", str(journal), "--validity", "3"]
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        p = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", CLOCK_HOOK: MARKET_TIME},
+        )
         procs.append(p)
         deadline = time.monotonic() + 120
         assert p.stdout is not None
@@ -173,7 +180,9 @@ def _app(tmp_path: Path, market: str = "bundled", **limits: Any) -> Any:
     from addin.fix.journal import Journal
     from pricing.portfolio import empty_portfolio
 
-    return QuoteGateway(Desk(MarketSource(market), [], empty_portfolio(), Limits(**limits)), Journal(tmp_path / "j.sqlite"))
+    desk = Desk(MarketSource(market), [], empty_portfolio(), Limits(**limits))
+    # The bundled market's options expired in real time: admission's clock is the market's.
+    return QuoteGateway(desk, Journal(tmp_path / "j.sqlite"), clock=lambda: desk.market.current().market.as_of)
 
 
 def _request(symbol: str, qty: float, side: str | None = None) -> Any:

@@ -30,9 +30,11 @@ fix = pytest.importorskip("quickfix", reason="the 'fix' extra (QuickFIX) is not 
 fix44 = pytest.importorskip("quickfix44")
 
 from addin.fix.client import quote_request  # noqa: E402 - after the skip
-from addin.fix.run import write_settings  # noqa: E402
+from addin.fix.run import CLOCK_HOOK, write_settings  # noqa: E402
 
 NAME = "BTC-25SEP26-65000-C"  # listed in the bundled 2026-08-21 chain
+#: The bundled market's time: the acceptor's admission clock starts there (its options expired in real time).
+MARKET_TIME = "2026-08-21T09:47:29+00:00"
 OTHER = "BTC-25SEP26-70000-C"
 WAIT = 30.0
 A, B = "CLIENT_A", "CLIENT_B"
@@ -94,11 +96,11 @@ class Clients(fix.Application):  # type: ignore[misc]
         return self.inbox[who].get(timeout=WAIT)
 
 
-def _order(cl: str, quote_id: str, side: str, qty: float, price: float | None = None) -> Any:
+def _order(cl: str, quote_id: str, side: str, qty: float, price: float | None = None, symbol: str = NAME) -> Any:
     msg = fix44.NewOrderSingle()
     for f in (fix.ClOrdID(cl), fix.Side(side), fix.TransactTime(), fix.OrdType("D")):
         msg.setField(f)
-    msg.setField(fix.Symbol(NAME))
+    msg.setField(fix.Symbol(symbol))
     msg.setField(fix.OrderQty(qty))
     msg.setField(fix.QuoteID(quote_id))
     if price is not None:
@@ -118,7 +120,7 @@ class Acceptor:
     def start(self, crash_at: str = "") -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "addin.cli", "fix-acceptor", str(self.cfg), "--journal", str(self.journal)]
         cmd += ["--validity", "300"]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CLEARQUOTE_FIX_CRASH_AT": crash_at}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CLEARQUOTE_FIX_CRASH_AT": crash_at, CLOCK_HOOK: MARKET_TIME}
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
         self.procs.append(p)
         assert p.stdout is not None
@@ -198,7 +200,7 @@ def test_every_order_invariant_on_the_wire_for_two_sessions(desk: tuple[Clients,
     (qa2,) = c.ask(A, "R2", [{"symbol": NAME, "qty": 2, "side": "1"}])
     offer2 = float(_f(qa2, 133))
     low = c.order(A, "C4", _f(qa2, 117), "1", 1, price=round(offer2 / 2, 2))
-    assert _f(low, 39) == "8" and f"{round(offer2 / 2, 2):.8g}" in _f(low, 58) and f"{offer2:.8g}" in _f(low, 58)
+    assert _f(low, 39) == "8" and repr(round(offer2 / 2, 2)) in _f(low, 58) and repr(offer2) in _f(low, 58)
     high = c.order(A, "C5", _f(qa2, 117), "1", 1, price=round(offer2 * 1.5, 2))
     assert _f(high, 39) == "2" and float(_f(high, 31)) == offer2
     sell_high = c.order(A, "C6", qa_id, "2", 0.5, price=round(bid * 2, 2))  # a sell limit above our bid
@@ -296,7 +298,14 @@ def _gateway(tmp_path: Path, market: str = "bundled", **risk: float) -> Any:
     from pricing.portfolio import empty_portfolio
 
     desk = Desk(MarketSource(market), [], empty_portfolio(), Limits())
-    return QuoteGateway(desk, Journal(tmp_path / "j.sqlite"), risk=RiskLimits(**risk), kill_file=tmp_path / "kill")
+    # The bundled market's options expired in real time: admission's clock is the market's.
+    return QuoteGateway(
+        desk,
+        Journal(tmp_path / "j.sqlite"),
+        risk=RiskLimits(**risk),
+        kill_file=tmp_path / "kill",
+        clock=lambda: desk.market.current().market.as_of,
+    )
 
 
 def test_net_delta_after_the_fill_is_a_limit(tmp_path: Path, captured: list[Any]) -> None:
@@ -350,3 +359,56 @@ def test_an_order_cancel_request_is_answered(tmp_path: Path, captured: list[Any]
         msg.setField(f)
     app.fromApp(msg, "S")
     assert _type(captured[-1]) == "9" and "nothing rests" in _f(captured[-1], 58)
+
+
+def test_an_order_on_another_instrument_than_its_quote_is_refused_and_reports_carry_the_quotes_symbol(
+    tmp_path: Path, captured: list[Any]
+) -> None:
+    """The reviewer's case: a BTC quote's QuoteID with 55=ETH-... was filled and reported as ETH at the BTC price."""
+    app = _gateway(tmp_path)
+    app.on_quote_request(quote_request("R", [{"symbol": NAME, "qty": 2, "side": "1"}]), "S")
+    q = captured[-1]
+    eth = "ETH-25SEP26-3000-C"
+    app.on_order(_order("C1", _f(q, 117), "1", 1, symbol=eth), "S")
+    er = captured[-1]
+    assert _f(er, 39) == "8" and _f(er, 103) == "99" and eth in _f(er, 58) and NAME in _f(er, 58)
+    assert _f(er, 55) == NAME  # the report names the quote's instrument, not the order's text
+    app.on_order(_order("C2", _f(q, 117), "1", 1, symbol=OTHER), "S")  # another BTC option: refused too
+    assert _f(captured[-1], 39) == "8" and OTHER in _f(captured[-1], 58)
+    app.on_order(_order("C3", _f(q, 117), "1", 1), "S")
+    assert _f(captured[-1], 39) == "2" and _f(captured[-1], 55) == NAME
+    app.on_order(_order("C1", _f(q, 117), "1", 1, symbol=eth), "S")  # resent: its first answer, never a fill
+    assert _f(captured[-1], 39) == "8" and _f(captured[-1], 17).endswith("-dup") and _f(captured[-1], 55) == NAME
+
+
+def test_an_option_expired_by_the_wall_clock_is_not_quoted_however_old_the_market(tmp_path: Path, captured: list[Any]) -> None:
+    """The reviewer's case: the bundled market is months old and --max-market-age is off; admission checked
+    expiry against the market's time only. By the real clock its 25SEP26 options have expired."""
+    from datetime import UTC, datetime, timedelta
+
+    from addin.fix.desk import now_utc
+    from addin.fix.gateway import QuoteGateway
+
+    assert QuoteGateway.__init__.__defaults__[-1] is now_utc  # type: ignore[index]  # the default is the real clock
+    app = _gateway(tmp_path)
+    as_of = app.desk.market.current().market.as_of
+    expiry = datetime(2026, 9, 25, 8, tzinfo=UTC)
+    for now, quoted in ((as_of, True), (expiry - timedelta(seconds=5), False), (expiry + timedelta(days=70), False)):
+        app.clock = lambda now=now: now  # validity 10 s: firm until now + 10 s, after the expiry in the last two
+        app.on_quote_request(quote_request("R", [{"symbol": NAME, "qty": 1}]), "S")
+        m = captured[-1]
+        assert (_type(m) == "S") == quoted, (now, _f(m, 58))
+        if not quoted:
+            assert _f(m, 658) == "4" and "expired in real time" in _f(m, 58)
+    app.clock = lambda: expiry + timedelta(days=70)
+    app.on_quote_request(quote_request("R", [{"symbol": "BTC-STRUCT", "qty": 1, "legs": [("BTC-25JUN27-66000-C", 1, "1")]}]), "S")
+    assert _type(captured[-1]) == "S", _f(captured[-1], 58)  # still live by both clocks: quoted
+
+
+def test_one_instrument_in_twenty_legs_is_refused_on_the_wire(tmp_path: Path, captured: list[Any]) -> None:
+    """The reviewer's case as a QuoteRequest: NoLegs with the same LegSymbol 20 times (ratio 1, OrderQty 1,000)."""
+    app = _gateway(tmp_path)
+    app.on_quote_request(quote_request("R", [{"symbol": "BTC-STRIP", "qty": 1000, "legs": [(NAME, 1, "1")] * 20}]), "S")
+    m = captured[-1]
+    assert _type(m) == "AG" and _f(m, 658) == "99" and "repeats LegSymbol (600)" in _f(m, 58) and NAME in _f(m, 58)
+    assert app.orders.quotes == {}  # nothing quoted, so nothing can fill

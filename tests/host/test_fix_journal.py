@@ -146,3 +146,79 @@ def test_a_journal_from_before_sessions_keyed_orders_is_migrated(tmp_path: Path)
     book = OrderBook.replay(e for e, _ in events)
     assert book.quotes["Q"].offer_px == 100.0 and ("S", "C1") in book.answers and book.violations() == []
     j.close()
+
+
+def test_a_quarantined_fill_still_counts_its_clordid_is_never_refilled_and_its_quote_is_closed(tmp_path: Path) -> None:
+    """The reviewer's case: a damaged fill row on a size-1 quote, then a restart and the same ClOrdID again."""
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    later = (datetime(2026, 8, 21, 10, tzinfo=UTC) + timedelta(seconds=30)).isoformat()
+    row = _quote_row("Q1", "S", later)
+    j.record_quote({**row, "request": {**row["request"], "quantity": 1.0}}, "S|Q1")  # type: ignore[dict-item]
+    at = datetime(2026, 8, 21, 10, 0, 1, tzinfo=UTC)
+    d = Decision(Order("S", "C1", "Q1", "buy", 1.0), at, 100.0)
+    assert j.record_decision(d, [["BTC-25SEP26-65000-C", -1.0]], "8|C1")
+    j.close()
+    with sqlite3.connect(path) as db:  # the row is damaged: its time cannot be read
+        db.execute("UPDATE fills SET filled_utc = 'not a time' WHERE cl_ord_id = 'C1'")
+    for start in range(2):  # quarantined at the first start; still counted at the next
+        j = Journal(path)
+        events, named = j.events()
+        assert [n.split(":")[0] for n in named] == (["fills S/C1"] if start == 0 else [])
+        book = OrderBook.replay(e for e, _ in events)
+        again = book.decide(Order("S", "C1", "Q1", "buy", 1.0), at + timedelta(seconds=1))
+        assert again.duplicate and not again.filled and "quarantined" in (again.refusal.text if again.refusal else "")
+        other = book.decide(Order("S", "C2", "Q1", "buy", 1.0), at + timedelta(seconds=1))
+        assert not other.filled and other.refusal is not None and other.refusal.code.value == "quote_cancelled"
+        assert book.live(at) == [] and book.violations() == []
+        answer = j.answer("S", "C1")  # the gateway's failure path sees it as answered too
+        assert answer is not None and not answer.decision.filled
+        j.close()
+
+
+def test_a_sqlite_file_of_another_use_is_refused_untouched_and_fix_log_never_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reviewer's case: fix-log / fix-acceptor --journal other.sqlite wrote the journal's tables into it."""
+    import hashlib
+
+    def digest(p: Path) -> str:
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE prices (day TEXT, px REAL)")
+        db.execute("INSERT INTO prices VALUES ('2026-08-21', 1.0)")
+    # The journal's own table names with another table beside them are not a journal either.
+    mixed = tmp_path / "mixed.sqlite"
+    Journal(mixed).close()
+    with sqlite3.connect(mixed) as db:
+        db.execute("CREATE TABLE prices (day TEXT)")
+    settings = write_settings(tmp_path / "acceptor.cfg", "acceptor", 1, tmp_path)
+    for path in (other, mixed):
+        before = digest(path)
+        for argv in (["fix-log", "--journal", str(path)], ["fix-acceptor", str(settings), "--journal", str(path)]):
+            assert main(argv) == 2, argv
+            err = capsys.readouterr().err
+            assert str(path) in err and "not this gateway's journal" in err and "Traceback" not in err, err
+            assert digest(path) == before, argv  # nothing written
+    with sqlite3.connect(other) as db:
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["prices"]
+
+    # A new, empty file is initialised by the acceptor's open; fix-log reads it without writing.
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    assert main(["fix-log", "--journal", str(empty)]) == 0
+    assert empty.stat().st_size == 0
+    Journal(empty).close()
+    with sqlite3.connect(empty) as db:
+        assert {"quotes", "fills", "cancels", "quarantine"} <= {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+
+    # fix-log on a real journal leaves it byte for byte as it was.
+    j = Journal(tmp_path / "j.sqlite")
+    later = (datetime(2026, 8, 21, 10, tzinfo=UTC) + timedelta(seconds=30)).isoformat()
+    j.record_quote(_quote_row("Q", "S", later), "S|Q")
+    j.close()
+    before = digest(tmp_path / "j.sqlite")
+    assert main(["fix-log", "--journal", str(tmp_path / "j.sqlite")]) == 0
+    assert "Q" in capsys.readouterr().out and digest(tmp_path / "j.sqlite") == before

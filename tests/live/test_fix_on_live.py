@@ -26,7 +26,12 @@ def test_the_fix_gateway_quotes_from_the_live_market_and_names_the_snapshot(
     monkeypatch.setattr(fix.Session, "sendToTarget", staticmethod(lambda m, s: sent.append(m)))
     market = MarketSource(f"deribit:{server.url}")
     try:
-        app = QuoteGateway(Desk(market, [["model", "deribit"]], empty_portfolio(), Limits()), Journal(tmp_path / "j.sqlite"))
+        # The test server's recorded instruments expired in real time: admission's clock is the market's.
+        app = QuoteGateway(
+            Desk(market, [["model", "deribit"]], empty_portfolio(), Limits()),
+            Journal(tmp_path / "j.sqlite"),
+            clock=lambda: market.current().market.as_of,
+        )
         app.on_quote_request(quote_request("R1", [{"symbol": "BTC-27MAR26-90000-C", "qty": 2, "side": None}]), "S")
         (msg,) = sent
         assert msg.getHeader().getField(35) == "S", msg.toString()

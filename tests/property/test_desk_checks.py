@@ -82,7 +82,7 @@ def test_each_limit_names_itself_and_the_value() -> None:
     cases = [
         (check_request(lim, 1_001, [("L", 1.0)], spot), "max_contracts", "1,001"),
         (check_request(lim, 10, [("L", 200.0)], spot), "max_leg_contracts", "2,000"),
-        (check_request(lim, 900, [("L", 1.0), ("L", -1.0)], spot), "max_notional_usd", "1.8e+08"),
+        (check_request(lim, 900, [("L", 1.0), ("M", -1.0)], {**spot, "M": 100_000.0}), "max_notional_usd", "1.8e+08"),
         (check_trade(lim, -2e7, {}, {}), "max_delta_im_usd", "2e+07"),
         (check_trade(lim, 0.0, {"BTC": -6_000.0}, {}), "max_net_delta_coin", "6,000"),
         (check_trade(lim, 0.0, {}, {"BTC": 6e7}), "max_net_vega_usd", "6e+07"),
@@ -95,6 +95,40 @@ def test_each_limit_names_itself_and_the_value() -> None:
     assert check_request(lim, 1_000, [("L", 1.0)], {"L": 100_000.0}) is None  # at a limit is within it
     assert check_trade(lim, 1e7, {"BTC": 5_000.0}, {"BTC": -5e7}) is None
     assert check_fill(lim, 4.8e8, 0.0, 2e7) is None
+
+
+@settings(max_examples=300)
+@given(
+    quantity=st.floats(0.01, 2_000.0),
+    legs=st.lists(
+        st.tuples(st.sampled_from(["A", "B", "C"]), st.floats(0.01, 50.0), st.sampled_from([1.0, -1.0])), min_size=1, max_size=25
+    ),
+)
+def test_no_instrument_is_over_the_per_leg_limit_however_the_legs_are_listed(
+    quantity: float, legs: list[tuple[str, float, float]]
+) -> None:
+    """An accepted request holds at most ``max_leg_contracts`` of any one instrument, summed over its legs
+    (gross and net), whatever the list of legs; a structure that repeats an instrument is refused, naming it."""
+    lim = RiskLimits(max_notional_usd=1e15)
+    signed = [(name, sign * ratio) for name, ratio, sign in legs]
+    why = check_request(lim, quantity, signed, {"A": 1.0, "B": 1.0, "C": 1.0})
+    gross: dict[str, float] = {}
+    for name, ratio in signed:
+        gross[name] = gross.get(name, 0.0) + quantity * abs(ratio)
+    if why is None:
+        assert all(v <= lim.max_leg_contracts for v in gross.values()), (gross, signed)
+    names = [n for n, _ in signed]
+    if len(set(names)) < len(names):
+        assert why is not None and why.code is RefusalCode.BAD_REQUEST and "repeats LegSymbol (600)" in why.text
+
+
+def test_the_same_leg_twenty_times_is_refused_not_filled_twenty_times() -> None:
+    """The reviewer's case: LegSymbol X twenty times, ratio 1, OrderQty 1,000 against max_leg_contracts 1,000."""
+    why = check_request(RiskLimits(), 1_000, [("BTC-25SEP26-65000-C", 1.0)] * 20, {"BTC-25SEP26-65000-C": 1.0})
+    assert why is not None and why.code is RefusalCode.BAD_REQUEST
+    assert "leg 2 repeats LegSymbol (600) BTC-25SEP26-65000-C of leg 1" in why.text
+    # Bought and sold in two legs is refused too (not netted to nothing).
+    assert check_request(RiskLimits(), 1, [("X", 1.0), ("X", -1.0)], {"X": 1.0}) is not None
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.nan])

@@ -281,3 +281,26 @@ def test_violations_name_a_broken_book() -> None:
     book2.apply_decision(Decision(Order(SESSIONS[0], "Z", "Q", "buy", 3.0, 95.0), T0 + timedelta(seconds=20), 90.0))
     names = {v.split(":")[0] for v in book2.violations()}
     assert names == {"FILLED_WITHIN_OFFERED", "FILL_WHILE_FIRM", "FILL_AT_QUOTED_PRICE"}
+
+
+def test_an_order_must_name_its_quotes_instrument_and_legs() -> None:
+    """Symbol (55) and the LegSymbols (600), when the order names them, must be the quote's (refused naming both)."""
+    q = QuoteTerms("Q", "S", "R", 99.0, 101.0, 1.0, T0 + timedelta(seconds=10), "BTC-X", ("BTC-X",))
+    book = OrderBook()
+    book.apply_quote(q)
+    wrong = book.decide(Order("S", "C1", "Q", "buy", 1.0, symbol="ETH-Y"), T0)
+    assert wrong.refusal is not None and wrong.refusal.code.order_reject == 99
+    assert "'ETH-Y'" in wrong.refusal.text and "'BTC-X'" in wrong.refusal.text
+    legs = book.decide(Order("S", "C2", "Q", "buy", 1.0, symbol="BTC-X", legs=("BTC-X", "BTC-Z")), T0)
+    assert legs.refusal is not None and "BTC-Z" in legs.refusal.text
+    assert book.decide(Order("S", "C3", "Q", "buy", 1.0, symbol="BTC-X", legs=("BTC-X",)), T0).filled
+    assert book.decide(Order("S", "C4", "Q", "buy", 1.0), T0).filled  # naming nothing is not naming another
+
+
+def test_a_limit_price_refusal_prints_both_prices_so_they_differ() -> None:
+    """The limit and our price differ in the 8th decimal (the Quote's precision): the text shows both apart."""
+    offer = 12345.12345678
+    book = OrderBook()
+    book.apply_quote(QuoteTerms("Q", "S", "R", None, offer, 1.0, T0 + timedelta(seconds=10)))
+    d = book.decide(Order("S", "C1", "Q", "buy", 1.0, 12345.12345677), T0)
+    assert d.refusal is not None and "limit 12345.12345677 " in d.refusal.text and "offer 12345.12345678 " in d.refusal.text
