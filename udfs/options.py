@@ -125,7 +125,7 @@ def black_greeks(
     options the delta is premium-adjusted, dV/dF - V/F (the coin premium moves with F).
     """
     mode = scalar_choice(settle, "settle", SETTLE, default="linear")
-    _, values, errors = broadcast(*_market_fields(cp, forward, strike, t_years, vol, rate))
+    _, values, errors = broadcast(*_market_fields(cp, forward, strike, t_years, vol, rate), columns=len(GREEK_HEADERS))
     w, f, k, t, v, r = (a.ravel() for a in _filled(values, errors, NEUTRAL))
     g = black76_greeks(w, f, k, t, v, rate=r, settle=mode)
     table = np.column_stack([g.delta, g.gamma, g.vega, g.theta, g.rho])

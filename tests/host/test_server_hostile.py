@@ -279,6 +279,10 @@ def test_result_bound_counts_the_functions_result_columns(server):
     assert refused.value.status == 413 and "1,500,005" in refused.value.message
     r = client.post(CALL, content=payload)
     assert r.status_code == 413 and "1,000,000" in r.text
+    import udfs
+
+    out = udfs.CQ_BLACK_GREEKS("C", 60000, strikes, 0.25, 0.55)  # the catalogue refuses it too (desktop, CLI)
+    assert "5 result columns" in out[0][0].reason and "1,500,000" in out[0][0].reason
     # a column of 2,000 names answers 5 columns each: bound 10,005
     assert parse(raw("instrument", [[["BTC-PERPETUAL"]] * 2_000])).result_cells == 10_005
 
