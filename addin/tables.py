@@ -11,6 +11,8 @@ import codecs
 import csv
 import io
 import json
+import math
+import numbers
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -19,17 +21,40 @@ from typing import Any
 
 from addin.headless.values import BookError
 
+#: The text of a number that is not one (NaN, an infinity): Excel's error, never "nan" or "inf".
+NOT_A_NUMBER = "#NUM!"
+#: From this magnitude numbers print in scientific notation (7 significant digits), never as a
+#: 301-digit integer: a double carries at most 15 to 17 significant digits anyway.
+LARGE = 1e15
+
+
+def _scientific(v: Any) -> str:
+    """``v`` (an integer or a real of any size) as ``d.dddddde+NN``."""
+    try:
+        return f"{float(v):.6e}"
+    except OverflowError:  # an integer beyond a double: its own digits
+        digits = str(abs(int(v)))
+        sign = "-" if v < 0 else ""
+        return f"{sign}{digits[0]}.{digits[1:7].ljust(6, '0')}e+{len(digits) - 1}"
+
 
 def cell_text(v: Any, decimals: int = 2) -> str:
-    """A value as a trader reads it: blank for missing, integers without decimals, thousands separators."""
+    """A value as a trader reads it: blank for missing, integers without decimals, thousands
+    separators; a non-finite number is :data:`NOT_A_NUMBER` and a magnitude from :data:`LARGE`
+    is in scientific notation (a refused row's quantity of 1e308 once printed 301 digits)."""
     if v is None or (isinstance(v, str) and v == ""):
         return ""
     if isinstance(v, bool):
         return str(v).upper()
-    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e15):
-        return f"{int(v):,}"
-    if isinstance(v, float):
-        return f"{v:,.{decimals}f}"
+    if isinstance(v, numbers.Integral):
+        return f"{int(v):,}" if abs(int(v)) < LARGE else _scientific(int(v))
+    if isinstance(v, numbers.Real):
+        f = float(v)
+        if not math.isfinite(f):
+            return NOT_A_NUMBER
+        if abs(f) >= LARGE:
+            return _scientific(f)
+        return f"{int(f):,}" if f.is_integer() else f"{f:,.{decimals}f}"
     return str(v)
 
 

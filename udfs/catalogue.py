@@ -59,6 +59,12 @@ class Spec:
     heavy: bool = False
     rows: tuple[str, ...] = ()
     stack_ok: Callable[..., bool] | None = None
+    #: Result columns per input row of a row-wise function whose inputs are read row by row
+    #: (CQ_BLACK_GREEKS answers 5 per option): the server bounds the result by rows x columns.
+    columns: int = 1
+    #: Work of one result cell beyond the cell itself, from the call's arguments (before any
+    #: work): CQ_BINOMIAL's tree is steps^2 nodes an option. None: a cell costs one.
+    work: Callable[..., int] | None = None
 
     def stackable(self, *args: Any) -> bool:
         """Whether one call over rows stacked in the ``rows`` arguments equals a call per row.
@@ -92,6 +98,8 @@ def excel_function(
     heavy: bool = False,
     rows: tuple[str, ...] = (),
     stack_ok: Callable[..., bool] | None = None,
+    columns: int = 1,
+    work: Callable[..., int] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn`` as ``CQ_<name>``; ``args`` maps every parameter, in order, to its help.
 
@@ -125,6 +133,8 @@ def excel_function(
             heavy=heavy,
             rows=tuple(rows),
             stack_ok=stack_ok,
+            columns=columns,
+            work=work,
         )
         CATALOGUE[name] = spec
         return safe(spec)

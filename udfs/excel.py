@@ -312,8 +312,11 @@ def dates(value: Any, name: str, *, default_hour: int = 0) -> Field:
 MAX_RESULT_CELLS = 1_000_000
 
 
-def broadcast(*fields: Field) -> tuple[tuple[int, int], list[np.ndarray], np.ndarray]:
+def broadcast(*fields: Field, columns: int = 1) -> tuple[tuple[int, int], list[np.ndarray], np.ndarray]:
     """Excel-style broadcast of same-size ranges, single rows/columns and single cells.
+
+    ``columns`` is the caller's result columns per broadcast cell (``Spec.columns``: 5 for
+    CQ_BLACK_GREEKS): the limit applies to cells x columns, before any work.
 
     Returns the shape, the broadcast values and one merged error array (first error wins).
     Ranges that cannot be lined up raise :class:`InputError` naming them.
@@ -326,9 +329,10 @@ def broadcast(*fields: Field) -> tuple[tuple[int, int], list[np.ndarray], np.nda
             f"ranges of different sizes ({sizes}); give ranges of the same size, a single row/column to repeat, or one cell"
         )
     shape = (rows.pop() if rows else 1, cols.pop() if cols else 1)
-    if shape[0] * shape[1] > MAX_RESULT_CELLS:
+    if shape[0] * shape[1] * columns > MAX_RESULT_CELLS:
+        each = f" x {columns} result columns" if columns > 1 else ""
         raise InputError(
-            f"the ranges broadcast to {shape[0]:,} x {shape[1]:,} = {shape[0] * shape[1]:,} cells; "
+            f"the ranges broadcast to {shape[0]:,} x {shape[1]:,}{each} = {shape[0] * shape[1] * columns:,} cells; "
             f"the limit is {MAX_RESULT_CELLS:,} result cells per call"
         )
     values = [np.broadcast_to(f.values, shape) for f in fields]

@@ -100,6 +100,7 @@ def black(cp: Any, forward: Any, strike: Any, t_years: Any, vol: Any, rate: Any 
 
 @excel_function(
     "BLACK_GREEKS",
+    columns=5,
     rows=("cp", "forward", "strike", "t_years", "vol", "rate"),
     category=PRICING,
     args={
@@ -124,7 +125,7 @@ def black_greeks(
     options the delta is premium-adjusted, dV/dF - V/F (the coin premium moves with F).
     """
     mode = scalar_choice(settle, "settle", SETTLE, default="linear")
-    _, values, errors = broadcast(*_market_fields(cp, forward, strike, t_years, vol, rate))
+    _, values, errors = broadcast(*_market_fields(cp, forward, strike, t_years, vol, rate), columns=len(GREEK_HEADERS))
     w, f, k, t, v, r = (a.ravel() for a in _filled(values, errors, NEUTRAL))
     g = black76_greeks(w, f, k, t, v, rate=r, settle=mode)
     table = np.column_stack([g.delta, g.gamma, g.vega, g.theta, g.rho])
@@ -171,8 +172,20 @@ def implied_vol_(
     return output(res.vol, errors, _engine_reasons(errors, res.reason))
 
 
+def tree_work(steps: Any) -> int:
+    """Cost units of one CQ_BINOMIAL option before any work: its tree's steps^2 / 2 nodes at
+    about a tenth of a cell each (numpy across options), read from the raw ``steps`` cell (the
+    default 200 when it is not a usable number; the function itself refuses bad values)."""
+    n = steps[0][0] if isinstance(steps, list) and steps and isinstance(steps[0], list) and steps[0] else steps
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n):
+        n = 200
+    n = min(max(int(n), 1), 5000)
+    return max(1, n * n // 20)
+
+
 @excel_function(
     "BINOMIAL",
+    work=lambda *args: tree_work(args[7] if len(args) > 7 else None),
     rows=("cp", "spot", "strike", "t_years", "vol", "rate", "carry"),
     category=PRICING,
     args={
@@ -243,6 +256,7 @@ def option_time_(as_of: Any, expiry: Any) -> list[list[Any]]:
 
 @excel_function(
     "INSTRUMENT",
+    columns=5,
     rows=("name",),
     category=PRICING,
     args={

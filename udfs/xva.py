@@ -427,6 +427,7 @@ RFQ_VIEWS = {"summary": "summary", "sides": "sides"}
 
 @excel_function(
     "RFQ",
+    columns=10,
     rows=("rfqs",),
     stack_ok=lambda rfqs, portfolio, market, params=None, headers=True: not _accepts(params),
     category=XVA,

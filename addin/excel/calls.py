@@ -61,14 +61,18 @@ class Call:
     cells: int
     result_cells: int
     data: dict[str, Any]
+    #: Work of one result cell (the catalogue's ``Spec.work``: CQ_BINOMIAL's tree), 1 for most.
+    work: int = 1
 
     @property
     def cost(self) -> int:
-        return self.cells + self.result_cells
+        return self.cells + self.result_cells * self.work
 
     def body(self) -> bytes:
-        """The call as xlwings Server reads it (normalised; see the module docstring)."""
-        return json.dumps({**self.data, "func_name": self.name.lower(), "args": list(self.args)}, allow_nan=False).encode()
+        """The call as a worker reads it (normalised; see the module docstring). A NaN or
+        Infinity argument cell travels as the JSON token it came as: the function answers
+        ``#NUM!`` in that cell, as on every other path (never a refusal of the whole body)."""
+        return json.dumps({**self.data, "func_name": self.name.lower(), "args": list(self.args)}).encode()
 
     def mentions_handle(self) -> bool:
         """Whether any text argument cell is (or looks like) a handle (``CQ.`` in any case)."""
@@ -122,7 +126,7 @@ def _argument(i: int, value: Any, max_cells: int) -> tuple[Any, tuple[int, int]]
     return value, (len(value), width)
 
 
-def result_bound(shapes: list[tuple[int, int]], rowwise: list[int] | None = None) -> int:
+def result_bound(shapes: list[tuple[int, int]], rowwise: list[int] | None = None, columns: int = 1) -> int:
     """An upper bound on the result's cells from the argument shapes, before any work.
 
     Arguments broadcast as Excel does (a column of 3,000 forwards against a row of 3,000
@@ -130,11 +134,17 @@ def result_bound(shapes: list[tuple[int, int]], rowwise: list[int] | None = None
     argument times its most columns, and at least the largest argument. ``rowwise`` names
     the broadcasting arguments of a row-wise function (its ``Spec.rows``); for any other
     function every argument counts (a table answers at most as many rows as it has).
+    ``columns`` is the function's result columns per input row (``Spec.columns``: 5 for
+    CQ_BLACK_GREEKS, whose inputs are read row by row): its bound is the broadcast cells times
+    that width (plus a header row), or the table's rows times its width for a table function.
     """
     pick = [shapes[i] for i in rowwise if i < len(shapes)] if rowwise else shapes
     rows = max((r for r, _ in pick), default=1)
     cols = max((c for _, c in pick), default=1)
-    return max(rows * cols, max((r * c for r, c in shapes), default=1), 1)
+    plain = max(rows * cols, max((r * c for r, c in shapes), default=1), 1)
+    if columns <= 1:
+        return plain
+    return max(plain, (rows * cols + 1) * columns)
 
 
 def parse(body: bytes, max_cells: int = MAX_CELLS, max_result_cells: int = MAX_RESULT_CELLS) -> Call:
@@ -168,7 +178,7 @@ def parse(body: bytes, max_cells: int = MAX_CELLS, max_result_cells: int = MAX_R
         plain.append(value)
         shapes.append(shape)
     names = [a.name for a in spec.args]
-    bound = result_bound(shapes, [names.index(r) for r in spec.rows] or None)
+    bound = result_bound(shapes, [names.index(r) for r in spec.rows] or None, spec.columns)
     if bound > max_result_cells:
         raise Refused(413, f"the result would have up to {bound:,} cells; the limit is {max_result_cells:,}")
     runtime = data.get("runtime")
@@ -178,4 +188,10 @@ def parse(body: bytes, max_cells: int = MAX_CELLS, max_result_cells: int = MAX_R
         if isinstance(data.get(k), str):
             kept[k] = data[k][:64]
     cells = sum(r * c for r, c in shapes)
-    return Call(spec.name, tuple(plain), kept["runtime"], cells, bound, kept)
+    work = 1
+    if spec.work is not None:
+        try:
+            work = max(1, int(spec.work(*plain)))
+        except Exception:  # an argument the function will refuse itself: no extra work
+            work = 1
+    return Call(spec.name, tuple(plain), kept["runtime"], cells, bound, kept, work)

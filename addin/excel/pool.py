@@ -237,6 +237,30 @@ def run_json(name: str, args: tuple[Any, ...], runtime: str, user: str) -> tuple
         return False, f"internal error (the result of CQ.{name} is not JSON: {str(exc)[:80]}); please report it"
 
 
+#: Text cells of a call looked for in its refusal reason (distinct, first found).
+MAX_ECHO_CHECKS = 10_000
+
+
+def unechoed(reason: str, args: tuple[Any, ...]) -> str:
+    """``reason`` without the text of any argument cell: a cell's text quoted (as the
+    catalogue's reasons quote it) becomes ``(the cell's text)``, and the result is always
+    encodable (a lone surrogate or control character is ``?``). A refusal names the argument,
+    row and field, never what the user typed."""
+    texts: set[str] = set()
+    for a in args:
+        cells = itertools.chain.from_iterable(r for r in a if isinstance(r, list)) if isinstance(a, list) else (a,)
+        for c in cells:
+            if isinstance(c, str) and c:
+                texts.add(c)
+                if len(texts) >= MAX_ECHO_CHECKS:
+                    break
+    for t in sorted(texts, key=len, reverse=True):
+        for form in (repr(t), json.dumps(t), f"'{t}'", f'"{t}"'):
+            if form in reason:
+                reason = reason.replace(form, "(the cell's text)")
+    return "".join(ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "?" for ch in reason)
+
+
 def respond(call: Call, user: str, max_result_bytes: int = MAX_RESULT_BYTES) -> tuple[int, str, str]:
     """(status, body, content type) of an admitted call run as ``user``, here.
 
@@ -247,7 +271,7 @@ def respond(call: Call, user: str, max_result_bytes: int = MAX_RESULT_BYTES) -> 
     ok, payload = run_json(call.name, call.args, call.runtime, user)
     text = "text/plain; charset=utf-8"
     if not ok:
-        return 400, payload[:300], text
+        return 400, unechoed(payload, call.args)[:300], text
     if len(payload) > max_result_bytes:
         return 413, f"the result is {len(payload) // 2**20} MiB of JSON; the limit is {max_result_bytes // 2**20} MiB", text
     return 200, payload, "application/json"

@@ -20,12 +20,15 @@ In front of xlwings Server's app sits :class:`Guard`, an ASGI layer, in this ord
    :data:`PER_USER` of one user's costly calls run at once: the rest of that user's queue
    behind them, not in front of other users'. A worker
    that dies is replaced and its call answered 503 with ``Retry-After``. Everything else
-   (light calls, and calls that make, read or list a handle) runs in a thread of the server
-   process in the user's handle scope. The guard answers every call itself, as xlwings
+   (light calls, and calls that make, read or list a handle) and every body's parse runs in
+   the server process's own bounded thread pool (:data:`LOCAL_THREADS`) in the user's handle
+   scope, and at most :data:`LOCAL_PER_USER` of one user's at once (:meth:`Guard.here`), so
+   no user can fill the threads and stall another user's one-cell call. The guard answers every call itself, as xlwings
    Server would: xlwings Server's own argument conversion spends about 57 us a cell on the
    event loop (a failed ``pyodide`` import per cell), so a 20,000-cell call held everyone's
    loop for a second. xlwings Server still serves the manifest, metadata, code and static files.
-5. **Shutdown** ends the worker pool (no worker outlives the server).
+5. **Answers are always encodable**: a lone surrogate in a reason is ``?``, never a 500.
+6. **Shutdown** ends the worker pool (no worker outlives the server).
 
 The server refuses to start with token auth and no tokens file.
 """
@@ -38,11 +41,14 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from addin.errors import UsageError
 from addin.excel.calls import MAX_CELLS, MAX_RESULT_BYTES, MAX_RESULT_CELLS, Call, Refused
+
+T = TypeVar("T")
 
 PROJECT = Path(__file__).resolve().parent / "server"
 CALL_PATH = "/xlwings/custom-functions-call"
@@ -53,6 +59,13 @@ MAX_BODY = 32 * 2**20
 BODY_TIMEOUT = 30.0
 #: Costly calls of one user running at once (the rest of that user's wait their turn).
 PER_USER = 1
+#: Calls of one user running at once in the server process's threads (parse, light calls,
+#: handle calls): the rest of that user's wait, so no user can hold every thread.
+LOCAL_PER_USER = 2
+#: Threads of the server process that run calls (parse, light and handle calls); its own
+#: bounded executor, not asyncio's default one. More than ``LOCAL_PER_USER``: with that gate
+#: a user holds at most 2 of them, the others stay free for other users.
+LOCAL_THREADS = 8
 #: Bodies from this size are parsed in a worker process, never in the server's.
 LARGE_BYTES = 256 * 1024
 #: Paths Office.js fetches without the user's token: the add-in must load before sign-in.
@@ -102,11 +115,16 @@ class Guard:
         max_result_bytes: int = MAX_RESULT_BYTES,
         body_timeout: float = BODY_TIMEOUT,
         per_user: int = PER_USER,
+        local_per_user: int = LOCAL_PER_USER,
+        local_threads: int = LOCAL_THREADS,
     ) -> None:
         self.app, self.max_body, self.max_cells = app, max_body, max_cells
         self.max_result_cells, self.max_result_bytes = max_result_cells, max_result_bytes
         self.body_timeout, self.per_user = body_timeout, per_user
+        self.local_per_user = local_per_user
         self._gates: dict[str, asyncio.Semaphore] = {}
+        self._local_gates: dict[str, asyncio.Semaphore] = {}
+        self._threads = ThreadPoolExecutor(max_workers=local_threads, thread_name_prefix="clearquote-call")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -140,7 +158,7 @@ class Guard:
                 if await self.in_worker(send, "bulk", body, user):
                     return
         try:
-            call = await asyncio.to_thread(_parse, body, self.max_cells, self.max_result_cells)
+            call = await self.here(user, _parse, body, self.max_cells, self.max_result_cells)
         except Refused as r:
             raise _Reply(r.status, r.message) from None
         lane = pool.offload(call)
@@ -149,9 +167,18 @@ class Guard:
                 await self.in_worker(send, lane, call.body(), user)
         elif pool.costly(call):  # a heavy call on a handle: here, but in the user's own queue
             async with self.gate(user):
-                await _reply(send, *await asyncio.to_thread(pool.respond, call, user, self.max_result_bytes))
+                await _reply(send, *await self.here(user, pool.respond, call, user, self.max_result_bytes))
         else:
-            await _reply(send, *await asyncio.to_thread(pool.respond, call, user, self.max_result_bytes))
+            await _reply(send, *await self.here(user, pool.respond, call, user, self.max_result_bytes))
+
+    async def here(self, user: str, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in one of the server process's call threads, behind ``user``'s own
+        gate: at most :data:`LOCAL_PER_USER` of one user's calls hold a thread at once."""
+        gate = self._local_gates.get(user)
+        if gate is None:
+            gate = self._local_gates[user] = asyncio.Semaphore(self.local_per_user)
+        async with gate:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
 
     async def read(self, scope: Scope, receive: Receive) -> bytes:
         try:
@@ -261,7 +288,7 @@ def _ending_pool(send: Send) -> Send:
 async def _reply(
     send: Send, status: int, text: str, kind: str = "text/plain; charset=utf-8", headers: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
-    body = text.encode()
+    body = text.encode("utf-8", errors="replace")  # a lone surrogate (from a cell's text) is "?", never a 500
     head = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})

@@ -52,26 +52,88 @@ def notification_data(payload: Any) -> dict[str, Any]:
 MAX_AMOUNT = 1e9
 #: The largest notification file read.
 MAX_FILE_BYTES = 1024 * 1024
+#: The smallest size of a leg, amount x ratio, in contracts (coins): Deribit's
+#: ``min_trade_amount`` of its BTC and ETH options, 0.1 (Deribit's instrument data,
+#: ``public/get_instruments``; not in this project's bundled chain). 1e-300 quoted ~ -5e-297.
+MIN_AMOUNT = 0.1
+#: The largest hedge price or amount (the desk's size bound, ``pricing.desk.request.MAX_SIZE``).
+MAX_HEDGE = 1e15
+#: The longest text id, instrument name or hedge field read.
+MAX_TEXT = 64
+#: The largest integer ``block_rfq_id`` (Deribit's ids are 64-bit integers).
+MAX_ID = 2**63 - 1
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT or not value.isprintable():
+        raise BookError(f"block RFQ, field {field}: must be a text of 1 to {MAX_TEXT} printable characters")
+    return value
+
+
+def _block_id(value: Any) -> int | str:
+    """``block_rfq_id``: an integer within 64 bits, or a short printable text (never an object or a float)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= MAX_ID:
+            raise BookError(f"block RFQ, field block_rfq_id: an integer from 0 to 2**63 - 1 (got {len(str(value))} digits)")
+        return value
+    if isinstance(value, str):
+        return _text(value, "block_rfq_id")
+    raise BookError("block RFQ, field block_rfq_id: must be an integer or a text")
+
+
+def _positive(value: Any, field: str, most: float) -> float:
+    number = _amount_within(value, field, most)
+    if not number > 0:
+        raise BookError(f"block RFQ, field {field}: must be > 0")
+    return number
+
+
+def _hedge(value: Any) -> dict[str, Any] | None:
+    """The taker's proposed hedge: absent (or null), or an object of instrument_name, direction,
+    and a positive finite price and amount within :data:`MAX_HEDGE`; passed through as read."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BookError("block RFQ, field hedge: must be an object {instrument_name, direction, price, amount} or absent")
+    _text(value.get("instrument_name"), "hedge.instrument_name")
+    if str(value.get("direction", "")).lower() not in ("buy", "sell"):
+        raise BookError("block RFQ, field hedge.direction: must be buy or sell")
+    for key in ("price", "amount"):
+        if key not in value:
+            raise BookError(f"block RFQ, field hedge.{key}: missing")
+        _positive(value[key], f"hedge.{key}", MAX_HEDGE)
+    return value
 
 
 def _amount(value: Any, field: str) -> float:
     """A JSON number for ``field`` (never TRUE/FALSE, which Python would read as 1/0), at most :data:`MAX_AMOUNT`."""
+    return _amount_within(value, field, MAX_AMOUNT)
+
+
+def _amount_within(value: Any, field: str, most: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise BookError(f"block RFQ, field {field}: {str(value)[:40]!r} is not a number")
     try:
         number = float(value)
     except (ValueError, OverflowError):
         raise BookError(f"block RFQ, field {field}: {str(value)[:40]!r} is not a number") from None
-    if not math.isfinite(number) or abs(number) > MAX_AMOUNT:
-        raise BookError(f"block RFQ, field {field}: {number:g} is beyond {MAX_AMOUNT:g}")
+    if not math.isfinite(number) or abs(number) > most:
+        raise BookError(f"block RFQ, field {field}: {number:g} is beyond {most:g}")
     return number
 
 
 def _legs(data: dict[str, Any]) -> list[tuple[str, float]]:
     out = []
+    seen: set[str] = set()
     for i, leg in enumerate(data["legs"]):
         if not isinstance(leg, dict) or "instrument_name" not in leg:
             raise BookError(f"block RFQ, legs[{i}]: needs instrument_name, direction, ratio")
+        name = _text(leg["instrument_name"], f"legs[{i}].instrument_name").strip().upper()
+        if name in seen:
+            raise BookError(
+                f"block RFQ, legs[{i}].instrument_name: the same instrument as an earlier leg (one leg per instrument)"
+            )
+        seen.add(name)
         direction = str(leg.get("direction", "")).lower()
         if direction not in ("buy", "sell"):
             raise BookError(f"block RFQ, legs[{i}].direction: {leg.get('direction')!r} is not buy or sell")
@@ -88,10 +150,18 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
     from pricing.xva.quote import leg_premiums
 
     data = notification_data(payload)
+    block_id = _block_id(data["block_rfq_id"])
     legs = _legs(data)
     amount = _amount(data["amount"], "amount")
     if not (math.isfinite(amount) and amount > 0):
         raise BookError("block RFQ, field amount: must be > 0")
+    for i, (_, ratio) in enumerate(legs):
+        if amount * abs(ratio) < MIN_AMOUNT:
+            raise BookError(
+                f"block RFQ, field amount: legs[{i}] would trade {amount * abs(ratio):g} contracts, "
+                f"under the venue's minimum {MIN_AMOUNT:g}"
+            )
+    hedge = _hedge(data.get("hedge"))
     from pricing.desk import Leg, RfqRequest
     from pricing.desk.admission import admit
 
@@ -115,7 +185,7 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
     weight = np.abs(mid_usd * size)
     weight = weight / weight.sum() if weight.sum() > 0 else np.full(weight.size, 1.0 / weight.size)
     base = float(table.base[0])
-    out: dict[str, Any] = {"block_rfq_id": data["block_rfq_id"], "market": market_label, "quotes": []}
+    out: dict[str, Any] = {"block_rfq_id": block_id, "market": market_label, "quotes": []}
     for direction, total, sign_against in (("buy", table.bid["price"][0], -1.0), ("sell", table.ask["price"][0], 1.0)):
         concession = abs(float(total) - base)  # what the maker asks for the risk and costs, USD in all
         per_contract = concession * weight / size
@@ -132,15 +202,15 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
             for (n, r), s, px in zip(legs, signs, price)
         ]
         params: dict[str, Any] = {
-            "block_rfq_id": data["block_rfq_id"],
+            "block_rfq_id": block_id,
             "amount": amount,
             "direction": direction,
             "legs": quote_legs,
-            "label": f"clearquote-{data['block_rfq_id']}-{direction}",
+            "label": f"clearquote-{block_id}-{direction}",
             "execution_instruction": "all_or_none",
         }
-        if isinstance(data.get("hedge"), dict):
-            params["hedge"] = data["hedge"]
+        if hedge is not None:
+            params["hedge"] = hedge
         out["quotes"].append(
             {"method": "private/add_block_rfq_quote", "params": params, "all_in_usd": float(total), "mid_usd": base}
         )

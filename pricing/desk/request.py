@@ -111,8 +111,18 @@ class RfqRequest:
         if (self.quantity is None) == (self.notional_usd is None):
             raise RequestError(f"{self.ref}: give quantity (contracts) or notional_usd", "bad_quantity")
         for name, size in (("quantity", self.quantity), ("notional_usd", self.notional_usd)):
-            if size is not None and not (isinstance(size, bool) or abs(float(size)) <= MAX_SIZE):
-                raise RequestError(f"{self.ref}, {name}: {float(size):g} is beyond ±{MAX_SIZE:g}", "bad_quantity")
+            if size is None or isinstance(size, bool):
+                continue
+            try:
+                number = float(size)
+            except OverflowError:  # an integer beyond a double
+                raise RequestError(
+                    f"{self.ref}, {name}: a {len(str(abs(int(size))))}-digit number is beyond ±{MAX_SIZE:g}", "bad_quantity"
+                ) from None
+            if not math.isfinite(number):
+                raise RequestError(f"{self.ref}, {name}: not a finite number", "bad_quantity")
+            if abs(number) > MAX_SIZE:
+                raise RequestError(f"{self.ref}, {name}: {number:g} is beyond ±{MAX_SIZE:g}", "bad_quantity")
         return RowFields(
             tuple((str(leg.instrument).strip().upper(), float(leg.ratio)) for leg in self.legs),
             settle,

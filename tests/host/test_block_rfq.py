@@ -58,6 +58,58 @@ def test_maker_quotes_recombine_to_the_all_in_prices(tmp_path: Path) -> None:
     assert result["breakdown_usd"]["ask_delta_im"] > 0
 
 
+LEG = {"instrument_name": "BTC-25SEP26-65000-C", "direction": "buy", "ratio": 1}
+HEDGE = {"instrument_name": "BTC-PERPETUAL", "direction": "sell", "price": 78000, "amount": 400000}
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        # issue 28, outside review: each of these was accepted
+        ({"hedge": {**HEDGE, "amount": 1e308}}, "hedge.amount"),
+        ({"hedge": {**HEDGE, "price": 1e308}}, "hedge.price"),
+        ({"hedge": {**HEDGE, "amount": 0}}, "hedge.amount"),
+        ({"hedge": {**HEDGE, "price": 0}}, "hedge.price"),
+        ({"hedge": {**HEDGE, "price": -5}}, "hedge.price"),
+        ({"hedge": {**HEDGE, "price": True}}, "hedge.price"),
+        ({"hedge": "x"}, "field hedge"),
+        ({"hedge": [HEDGE]}, "field hedge"),
+        ({"hedge": {**HEDGE, "direction": "up"}}, "hedge.direction"),
+        ({"hedge": {k: v for k, v in HEDGE.items() if k != "price"}}, "hedge.price"),
+        ({"amount": 1e-300}, "amount"),
+        ({"amount": 0.05}, "amount"),
+        ({"legs": [{**LEG, "ratio": 1e-300}]}, "amount"),
+        ({"block_rfq_id": {"a": 1}}, "block_rfq_id"),
+        ({"block_rfq_id": [1]}, "block_rfq_id"),
+        ({"block_rfq_id": 10**400}, "block_rfq_id"),
+        ({"block_rfq_id": -1}, "block_rfq_id"),
+        ({"block_rfq_id": 1.5}, "block_rfq_id"),
+        ({"block_rfq_id": True}, "block_rfq_id"),
+        ({"block_rfq_id": "x" * 1000}, "block_rfq_id"),
+        ({"legs": [LEG, LEG]}, "legs[1].instrument_name"),
+        ({"legs": [LEG, {**LEG, "instrument_name": "btc-25sep26-65000-c", "direction": "sell"}]}, "legs[1].instrument_name"),
+        ({"legs": [{**LEG, "instrument_name": {"x": 1}}]}, "legs[0].instrument_name"),
+    ],
+)
+def test_every_field_is_validated_exit_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str], data, why) -> None:
+    base = {"block_rfq_id": 9, "amount": 25, "legs": [LEG], "hedge": HEDGE}
+    src = tmp_path / "bad.json"
+    src.write_text(json.dumps({"params": {"data": {**base, **data}}}).replace("Infinity", "1e999"))
+    assert main(["block-rfq", str(src)]) == 2
+    err = capsys.readouterr().err
+    assert why in err and "Traceback" not in err, err
+
+
+def test_good_ids_and_no_hedge_are_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for data in ({"block_rfq_id": "RFQ-507", "hedge": None}, {"block_rfq_id": 2**62, "amount": 0.1}):
+        base = {"block_rfq_id": 9, "amount": 25, "legs": [LEG]}
+        src, out = tmp_path / "ok.json", tmp_path / "out.json"
+        src.write_text(json.dumps({"params": {"data": {**base, **data}}}))
+        assert main(["block-rfq", str(src), "-o", str(out)]) == 0, capsys.readouterr().err
+        params = json.loads(out.read_text())["quotes"][0]["params"]
+        assert params["block_rfq_id"] == data["block_rfq_id"] and "hedge" not in params
+
+
 @pytest.mark.parametrize(
     ("data", "why"),
     [

@@ -81,6 +81,39 @@ def test_quantities_of_1e308_fail_their_row_naming_the_field(tmp_path: Path, cap
     assert not re.search(r"\b(inf|nan)\b", printed, re.I)
 
 
+def _too_precise(printed: str) -> list[str]:
+    """Numbers in ``printed`` with more than 16 significant digits (a double has no more)."""
+    out = []
+    for m in re.findall(r"-?\d[\d,]*(?:\.\d+)?", printed):
+        digits = m.replace(",", "").replace("-", "").replace(".", "").lstrip("0")
+        if len(digits.rstrip("0") if "." not in m else digits) > 16:
+            out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("quantity", ["nan", "NaN", "inf", "-inf", "Infinity", "1e308", "9" * 301, "1e20", "123456789012345678"])
+def test_a_refused_rows_quantity_prints_as_no_inf_nan_or_301_digits(tmp_path: Path, capsys, quantity: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 28, outside review: a refused row's own quantity printed as nan, inf or 301 digits."""
+    src = tmp_path / "rfq.csv"
+    src.write_text(f"rfq_id,instrument,side,quantity\nR1,BTC-25SEP26-80000-C,two-way,{quantity}\nR2,BTC-25SEP26-80000-C,buy,2\n")
+    main(["quote", str(src)])
+    printed = capsys.readouterr().out
+    assert not re.search(r"\b(inf|infinity|nan)\b", printed, re.I), printed
+    assert not _too_precise(printed), _too_precise(printed)
+
+
+def test_cell_text_of_non_finite_and_huge_numbers() -> None:
+    import numpy as np
+
+    from addin.tables import NOT_A_NUMBER, cell_text
+
+    assert [cell_text(v) for v in (float("nan"), float("inf"), -float("inf"), np.float64("nan"))] == [NOT_A_NUMBER] * 4
+    assert cell_text(1e308) == "1.000000e+308" and cell_text(-1e20) == "-1.000000e+20"
+    assert cell_text(10**400) == "1.000000e+400" and cell_text(-(10**300) * 7) == "-7.000000e+300"
+    assert cell_text(999_999_999_999_999) == "999,999,999,999,999" and cell_text(np.int64(1_000)) == "1,000"
+    assert cell_text(1234.5678) == "1,234.57" and cell_text(True) == "TRUE" and cell_text(None) == ""
+
+
 @pytest.mark.parametrize(
     ("args", "why"),
     [

@@ -139,15 +139,20 @@ def test_absurd_quantities_are_errors_not_overflowed_numbers(server):
     assert "units: 1e+308 is beyond" in r.text
 
 
+SURROGATE = st.sampled_from(["\ud800", "\udfff", "a\ud800b", "BTC-\udc00", "C\ud83d"])
+TEXT = st.text(max_size=12) | SURROGATE
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT,  # NaN and Infinity tokens too
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=25,
 )
-NAMES = st.sampled_from(["black", "BLACK", "vol", "im", "rfq", "market", "handles", "fva", "nope", "build", ""]) | st.text(
-    max_size=10
-)
-CELL = st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=8) | JSON
+NAMES = st.sampled_from(
+    [
+        *("black", "BLACK", "vol", "im", "rfq", "market", "handles", "fva", "nope", "build", ""),
+        *("binomial", "black_greeks", "im_breakdown", "im_attribution", "saccr", "variance_swap", "instrument"),
+    ]
+) | st.text(max_size=10)
+CELL = st.none() | st.booleans() | st.floats() | st.integers() | TEXT | JSON
 RANGE = st.integers(1, 4).flatmap(lambda w: st.lists(st.lists(CELL, min_size=w, max_size=w), min_size=1, max_size=4))
 REQUEST = st.fixed_dictionaries(
     {"func_name": NAMES | JSON, "args": st.lists(RANGE | CELL, max_size=8) | JSON},
@@ -162,7 +167,20 @@ REQUEST = st.fixed_dictionaries(
 DEEP = st.integers(1, 60_000).map(lambda n: b"[" * n + b"]" * n) | st.integers(1, 60_000).map(
     lambda n: b'{"func_name":"black","args":' + b'{"a":' * n + b"1" + b"}" * n + b"}"
 )
-BODY = REQUEST.map(lambda d: json.dumps(d).encode()) | DEEP | st.binary(max_size=200)
+#: A bulk-lane call (6,000 strikes: cost over pool.LARGE_COST) with odd cells in its column,
+#: optionally padded over serve.LARGE_BYTES (parsed in the worker).
+BULK = st.tuples(
+    st.sampled_from(["black", "black_greeks", "binomial", "vol"]),
+    st.lists(st.floats() | SURROGATE | st.integers(), min_size=1, max_size=5),
+    st.booleans(),
+).map(
+    lambda t: raw(
+        t[0],
+        [[["C"]], [[60000]], [[40_000.0 + i] for i in range(6_000 - len(t[1]))] + [[c] for c in t[1]], [[0.25]], [[0.55]], [[0]]],
+        **({"pad": "x" * 300_000} if t[2] else {}),
+    )
+)
+BODY = REQUEST.map(lambda d: json.dumps(d).encode()) | DEEP | st.binary(max_size=200) | BULK
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -172,6 +190,56 @@ def test_fuzz_the_server_never_answers_5xx_and_stays_up(server, payload):
     r = client.post(CALL, content=payload, headers={"Content-Type": "application/json"})
     assert r.status_code < 500, (r.status_code, r.text[:300], payload[:200])
     assert "Traceback" not in r.text
+
+
+def test_non_finite_numbers_are_num_cells_on_every_path_never_5xx(server):
+    """NaN and Infinity tokens (Python's JSON reads them) in a light, a heavy and a bulk call,
+    and in a body parsed in a worker: #NUM! in that cell (or a 400 naming the field), never a
+    500 (Call.body() once re-serialised them with allow_nan=False on the event loop)."""
+    client, _, _ = server
+    strikes = [[40_000.0 + i] for i in range(10_000)]
+    for token in (b"NaN", b"Infinity", b"-Infinity"):
+        light = raw("black", [[["C"]], [[60000]], [["@"]], [[0.25]], [[0.55]]]).replace(b'"@"', token)
+        bulk = raw("black", [[["C"]], [[60000]], [*strikes, ["@"]], [[0.25]], [[0.55]]]).replace(b'"@"', token)
+        padded = raw("black", [[["C"]], [[60000]], [*strikes, ["@"]], [[0.25]], [[0.55]]], pad="x" * 300_000)
+        padded = padded.replace(b'"@"', token)
+        for payload in (light, bulk, padded):
+            r = client.post(CALL, content=payload)
+            assert r.status_code == 200, (token, r.status_code, r.text[:200])
+            assert r.json()["result"][-1][0] == {"type": "Error", "errorType": "Num"}
+        book = raw("im", [[["instrument", "quantity"], ["BTC-PERPETUAL", "@"]], [["bundled"]], [["span"]]])
+        r = client.post(CALL, content=book.replace(b'"@"', token))
+        assert 200 <= r.status_code < 500 and "NaN" not in r.text and "Infinity" not in r.text, r.text[:200]
+
+
+def test_surrogates_are_never_a_500_nor_echoed_on_any_lane(server):
+    """A lone surrogate in a light, heavy, bulk and large-body call: an answer or a 4xx whose
+    text is encodable and does not repeat the cell (the worker's reason once quoted it)."""
+    client, _, _ = server
+    strikes = [[40_000.0 + i] for i in range(10_000)]
+    bad = "BTC-\ud800-ZZ"
+    calls = [
+        raw("black", [[[bad]], [[60000]], [[55000]], [[0.25]], [[0.55]]]),
+        raw("im", [[["instrument", "quantity"], [bad, 1]], [["bundled"]], [["span"]]]),
+        raw("black", [[[bad]], [[60000]], strikes, [[0.25]], [[0.55]]]),
+        raw("im", [[["instrument", "quantity"], [bad, 1]], [["bundled"]], [["span"]]], pad="x" * 300_000),
+        raw("instrument", [[[bad]]]),
+    ]
+    for payload in calls:
+        assert b"\\ud800" in payload  # the JSON escape of a lone surrogate
+        r = client.post(CALL, content=payload)
+        assert r.status_code < 500, (r.status_code, r.text[:200])
+        assert "BTC-" not in r.text.replace("BTC-27DEC26", "").replace("BTC-PERPETUAL", ""), r.text[:300]
+        assert "ud800" not in r.text
+
+
+def test_refusal_reasons_never_echo_the_cells_text():
+    from addin.excel.pool import unechoed
+
+    args = ([["instrument", "quantity"], ["SECRET-BOOK-7", 1]], "span")
+    reason = "portfolio, row 2: instrument 'SECRET-BOOK-7' is not a Deribit name"
+    assert unechoed(reason, args) == "portfolio, row 2: instrument (the cell's text) is not a Deribit name"
+    assert unechoed("x \ud800 \x07 y", ()) == "x ? ? y"
 
 
 def test_the_server_answers_after_the_fuzz(server):
@@ -194,6 +262,111 @@ def test_a_broadcast_over_the_result_limit_is_refused_before_any_work(server):
 
     out = udfs.CQ_BLACK("C", forwards, strikes, 0.25, 0.55)  # the catalogue refuses it too, from the shapes
     assert "limit" in out[0][0].reason
+
+
+def test_result_bound_counts_the_functions_result_columns(server):
+    """CQ.BLACK_GREEKS over 300,000 strikes answers 1.5M cells (5 a strike, 31 MB): refused 413
+    before any work, from the catalogue's Spec.columns; 100,000 strikes (500,000 cells) run."""
+    client, _, _ = server
+    from addin.excel.calls import Refused, parse
+    from udfs import CATALOGUE
+
+    assert CATALOGUE["BLACK_GREEKS"].columns == 5
+    strikes = [[40_000.0 + i] for i in range(300_000)]
+    payload = raw("black_greeks", [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]]])
+    with pytest.raises(Refused) as refused:
+        parse(payload)
+    assert refused.value.status == 413 and "1,500,005" in refused.value.message
+    r = client.post(CALL, content=payload)
+    assert r.status_code == 413 and "1,000,000" in r.text
+    import udfs
+
+    out = udfs.CQ_BLACK_GREEKS("C", 60000, strikes, 0.25, 0.55)  # the catalogue refuses it too (desktop, CLI)
+    assert "5 result columns" in out[0][0].reason and "1,500,000" in out[0][0].reason
+    # a column of 2,000 names answers 5 columns each: bound 10,005
+    assert parse(raw("instrument", [[["BTC-PERPETUAL"]] * 2_000])).result_cells == 10_005
+
+
+def test_the_cost_model_counts_the_functions_own_work():
+    """Issue 28's stall: 2,400 BINOMIAL strikes at 4,999 steps cost 2,405 cells by cells alone
+    (light, in process); their trees are steps^2 nodes an option, so the call runs in the bulk
+    lane. A one-cell BINOMIAL at the default 200 steps and a one-cell BLACK stay light."""
+    from addin.excel import pool
+    from addin.excel.calls import parse
+
+    strikes = [[40_000.0 + i] for i in range(2_400)]
+    tree = parse(raw("binomial", [[["C"]], [[60000]], strikes, [[0.25]], [[0.55]], [[0]], [[None]], [[4999]]]))
+    assert tree.cells < pool.LARGE_COST <= tree.cost and pool.offload(tree) == "bulk"
+    one = parse(raw("binomial", [[["C"]], [[60000]], [[55000]], [[0.25]], [[0.55]], [[0]]]))
+    assert pool.offload(one) is None
+    assert pool.offload(parse(raw("black", BLACK))) is None
+    # an unusable steps cell costs as the default (the function itself refuses it)
+    odd = parse(raw("binomial", [[["C"]], [[60000]], [[55000]], [[0.25]], [[0.55]], [[0]], [[None]], [["many"]]]))
+    assert odd.work == parse(raw("binomial", [[["C"]], [[60000]], [[55000]], [[0.25]], [[0.55]], [[0]]])).work
+
+
+def test_one_user_cannot_hold_every_thread_of_the_server_process(monkeypatch):
+    """Per-user fairness for in-process calls: alice's 8 concurrent light calls each hold their
+    thread until bob's one-cell call has run (a pool alice could fill would deadlock: the
+    waits time out and the test fails). At most LOCAL_PER_USER of hers run at once, and bob's
+    call finishes while all of alice's are still blocked or queued."""
+    import threading
+
+    from addin.excel import pool
+    from addin.excel.serve import LOCAL_PER_USER, Guard
+
+    real = pool.respond
+    lock = threading.Lock()
+    running = {"alice": 0, "bob": 0}
+    most = {"alice": 0, "bob": 0}
+    bob_done = threading.Event()
+    events: list[str] = []
+
+    def recording_respond(call, user, *rest):
+        with lock:
+            running[user] += 1
+            most[user] = max(most[user], running[user])
+            events.append(f"start:{user}")
+        try:
+            if user == "alice":
+                assert bob_done.wait(30), "bob's call never ran: alice held every thread"
+            return real(call, user, *rest)
+        finally:
+            with lock:
+                running[user] -= 1
+                events.append(f"end:{user}")
+            if user == "bob":
+                bob_done.set()
+
+    monkeypatch.setattr(pool, "respond", recording_respond)
+    monkeypatch.setattr("addin.excel.serve.authenticate", lambda scope: _user_of(scope))
+    guard = Guard(app=None, local_threads=4)  # type: ignore[arg-type]  # fewer threads than alice's calls
+    statuses: dict[str, list[int]] = {"alice": [], "bob": []}
+
+    async def one(user: str) -> None:
+        payload = raw("black", BLACK)
+        scope = {"type": "http", "method": "POST", "path": CALL, "headers": [(b"authorization", user.encode())]}
+
+        async def receive():
+            return {"type": "http.request", "body": payload, "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses[user].append(message["status"])
+
+        await guard(scope, receive, send)
+
+    async def scenario() -> None:
+        alice = [asyncio.create_task(one("alice")) for _ in range(8)]
+        while most["alice"] < LOCAL_PER_USER:  # alice's calls hold their threads
+            await asyncio.sleep(0.01)
+        await one("bob")
+        await asyncio.gather(*alice)
+
+    asyncio.run(scenario())
+    assert statuses == {"alice": [200] * 8, "bob": [200]}
+    assert most["alice"] == LOCAL_PER_USER
+    assert events.index("end:bob") < events.index("end:alice")
 
 
 def test_one_users_costly_calls_queue_behind_each_other_not_in_front_of_others(monkeypatch):
