@@ -301,8 +301,11 @@ class _Run:
             if s.name.upper() in by_name:
                 self.index[s.name] = by_name[s.name.upper()]
                 for r, c in s.valueless:  # IronCalc's 0 (or first shared string) for a typed empty cell
-                    if model.get_cell_content(by_name[s.name.upper()], r, c) != "":
-                        model.range_clear_contents(by_name[s.name.upper()], r, c, r, c)
+                    sj = by_name[s.name.upper()]
+                    if model.get_cell_content(sj, r, c) != "" and not model.get_cell_formula(sj, r, c):
+                        # a member of an array formula's range is the formula's: IronCalc refuses
+                        with contextlib.suppress(Exception):
+                            model.range_clear_contents(sj, r, c, r, c)
         self.names = {p["name"].upper(): i for i, p in enumerate(props)}
         self.titles = [p["name"] for p in props]
         self.calls: list[_Call] = []
