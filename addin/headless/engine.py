@@ -290,6 +290,7 @@ class _Run:
     def __init__(self, model: Any, pkg: Package, functions: FunctionTable, limits: Limits) -> None:
         self.model = model
         self.pkg = pkg
+        self._present: dict[int, list[tuple[int, int]]] | None = None  # _used, read once
         self.limits = limits
         self.functions = _Merged(excel_functions(), functions)
         self.stats = Stats()
@@ -299,6 +300,12 @@ class _Run:
         for s in pkg.sheets:
             if s.name.upper() in by_name:
                 self.index[s.name] = by_name[s.name.upper()]
+                for r, c in s.valueless:  # IronCalc's 0 (or first shared string) for a typed empty cell
+                    sj = by_name[s.name.upper()]
+                    if model.get_cell_content(sj, r, c) != "" and not model.get_cell_formula(sj, r, c):
+                        # a member of an array formula's range is the formula's: IronCalc refuses
+                        with contextlib.suppress(Exception):
+                            model.range_clear_contents(sj, r, c, r, c)
         self.names = {p["name"].upper(): i for i, p in enumerate(props)}
         self.titles = [p["name"] for p in props]
         self.calls: list[_Call] = []
@@ -425,13 +432,23 @@ class _Run:
             text = excel_dates(text)
         return text
 
-    def _used(self, sheet: str | None, si: int) -> tuple[int, int] | None:
-        """(last row, last column) holding anything on ``sheet`` (None: sheet ``si``)."""
+    def _used(self, sheet: str | None, si: int) -> list[tuple[int, int]] | None:
+        """(row, column) of every cell holding a value or a formula on ``sheet`` (None: sheet
+        ``si``), array formulas' ranges whole; styled empty cells are left out (the sheet's
+        dimensions count them: openpyxl's one bold cell at Z1048576 spans the grid)."""
         index = si if sheet is None else self.names.get(sheet.upper())
         if index is None:
             return None
-        _, max_row, _, max_col = self.model.get_sheet_dimensions(index)
-        return max_row, max_col
+        if self._present is None:
+            present: dict[int, list[tuple[int, int]]] = {}
+            for sj, r, c in self.model.get_all_cells():
+                if self.model.get_cell_content(sj, r, c) != "":
+                    present.setdefault(sj, []).append((r, c))
+            for _, sj, r, c, fc in self._formulas():
+                if fc.array is not None:
+                    present.setdefault(sj, []).extend(self._members(r, c, fc))
+            self._present = present
+        return self._present.get(index, [])
 
     def _refuse_cell(self, si: int, r: int, c: int, fc: Any, code: str, reason: str) -> None:
         """A formula the engine cannot take becomes an error in its own cell(s), with the reason,

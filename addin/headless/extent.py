@@ -7,12 +7,17 @@ measured). A range of more than :attr:`~addin.headless.package.Limits.range_cell
 therefore rewritten before the engine sees it:
 
 * as the whole argument of a function that ignores blank cells in a reference (SUM, COUNT,
-  MAX, AVERAGE... Microsoft's reference for each: "empty cells ... are ignored"), it is cut to
-  the part that holds cells (the referenced sheet's used area): the answer is the same, since
-  the cells left out are blank;
+  MAX, AVERAGE, AND... Microsoft's reference for each: "empty cells ... are ignored"), it is
+  rewritten to a few rectangles (more arguments of the same function) that cover the cells of
+  the range that hold a value or a formula (:func:`cover`: per-column runs, neighbouring
+  columns with the same runs joined), so the memory follows the cells present, not the
+  sheet's corner: a data block at A1:C100 plus a footer at P1048576 becomes
+  ``A1:C100,P1048576:P1048576``. Styled empty cells are not cells here (openpyxl writes
+  ``<dimension ref="A1:Z1048576"/>`` for one bold empty cell);
 * anywhere else (arithmetic on it, COUNTBLANK, ROWS, a lookup) the answer depends on the
   blanks, so the formula's cell becomes ``#NUM!`` with the range, its size and the limit named;
-  the rest of the book is computed.
+  the rest of the book is computed. So does a range whose cells are spread so that no
+  :data:`MAX_PIECES` rectangles of at most ``range_cells`` cells in all cover them.
 
 Whole columns (1,048,576 cells) stay below the default limit and are evaluated as written.
 """
@@ -20,7 +25,7 @@ Whole columns (1,048,576 cells) stay below the default limit and are evaluated a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from openpyxl.formula.tokenizer import Token
 
@@ -29,10 +34,10 @@ from addin.headless.package import MAX_COLUMNS, MAX_ROWS
 
 #: Functions whose every argument may be a reference whose blank cells are ignored
 #: (Microsoft's function reference: SUM, COUNT, COUNTA, AVERAGE(A), MAX(A), MIN(A), PRODUCT,
-#: SUMSQ, MEDIAN, MODE, STDEV*, VAR*, AVEDEV, DEVSQ, GEOMEAN, HARMEAN, KURT, SKEW).
+#: SUMSQ, MEDIAN, MODE, AND, OR, STDEV*, VAR*, AVEDEV, DEVSQ, GEOMEAN, HARMEAN, KURT, SKEW).
 BLANK_BLIND = frozenset(
     """SUM COUNT COUNTA AVERAGE AVERAGEA MAX MAXA MIN MINA PRODUCT SUMSQ MEDIAN MODE MODE.SNGL STDEV STDEV.S
-    STDEV.P STDEVA STDEVP STDEVPA VAR VAR.S VAR.P VARA VARP VARPA AVEDEV DEVSQ GEOMEAN HARMEAN KURT SKEW""".split()
+    STDEV.P AND OR STDEVA STDEVP STDEVPA VAR VAR.S VAR.P VARA VARP VARPA AVEDEV DEVSQ GEOMEAN HARMEAN KURT SKEW""".split()
 )
 
 _SPANS = re.compile(
@@ -99,19 +104,69 @@ def _letters(col: int) -> str:
     return out
 
 
-def fit(text: str, limit: int, used: Callable[[str | None], tuple[int, int] | None]) -> str:
-    """``text`` with each range over ``limit`` cells cut to the cells that exist (module
-    docstring); raises :class:`CellRefused` where that would change the answer.
+#: At most this many rectangles replace one huge range (Excel takes 255 arguments a function).
+MAX_PIECES = 32
 
-    ``used(sheet)`` gives (last row, last column) holding anything on a sheet (None: the
-    formula's own sheet), or None when the sheet is unknown.
+Rect = tuple[int, int, int, int]  # row1, col1, row2, col2
+Cells = Callable[[str | None], Iterable[tuple[int, int]] | None]
+
+
+def _pieces(inside: list[tuple[int, int]], gap: int) -> list[Rect]:
+    """Rectangles over ``inside`` ((col, row), sorted): per column, rows at most ``gap`` apart
+    join one run; neighbouring columns with the same runs join one rectangle."""
+    runs: dict[int, list[list[int]]] = {}
+    for c, r in inside:
+        col = runs.setdefault(c, [])
+        if col and r - col[-1][1] <= gap:
+            col[-1][1] = r
+        else:
+            col.append([r, r])
+    rects: list[Rect] = []
+    open_: dict[tuple[int, int], int] = {}
+    prev = -1
+    for c in sorted(runs):
+        now: dict[tuple[int, int], int] = {}
+        for r1, r2 in runs[c]:
+            i = open_.get((r1, r2)) if prev == c - 1 else None
+            if i is None:
+                rects.append((r1, c, r2, c))
+                i = len(rects) - 1
+            else:
+                rects[i] = (r1, rects[i][1], r2, c)
+            now[(r1, r2)] = i
+        open_, prev = now, c
+    return rects
+
+
+def cover(points: Iterable[tuple[int, int]], a: Rect, limit: int) -> list[Rect] | None:
+    """At most :data:`MAX_PIECES` rectangles inside ``a``, of at most ``limit`` cells in all, that
+    cover every (row, col) of ``points`` inside ``a``; [] when none is inside, None when no such
+    cover was found (the runs are joined across ever larger gaps, then the bounding box)."""
+    inside = sorted({(c, r) for r, c in points if a[0] <= r <= a[2] and a[1] <= c <= a[3]})
+    if not inside:
+        return []
+    for gap in (1, 64, 4096, 262_144, MAX_ROWS):
+        rects = _pieces(inside, gap)
+        if len(rects) <= MAX_PIECES and sum(cells(x) for x in rects) <= limit:
+            return rects
+    rows = [r for _, r in inside]
+    box = (min(rows), inside[0][0], max(rows), inside[-1][0])
+    return [box] if cells(box) <= limit else None
+
+
+def fit(text: str, limit: int, used: Cells) -> str:
+    """``text`` with each range over ``limit`` cells rewritten to rectangles over the cells that
+    exist (module docstring); raises :class:`CellRefused` where that would change the answer.
+
+    ``used(sheet)`` gives the (row, column) of every cell holding a value or a formula on a
+    sheet (None: the formula's own sheet), or None when the sheet is unknown.
     """
     nodes = parse(text)
     changed = _fit(nodes, None, limit, used)
     return formula(nodes) if changed else text
 
 
-def _fit(seq: list[object], func: str | None, limit: int, used: Callable[[str | None], tuple[int, int] | None]) -> bool:
+def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
     changed = False
     sig = significant(seq)
     for node in sig:
@@ -132,10 +187,17 @@ def _fit(seq: list[object], func: str | None, limit: int, used: Callable[[str | 
                 f"{value} covers {cells(a):,} cells where blank cells count (an operator, or a function that is "
                 f"not a plain aggregate); the engine evaluates at most {limit:,} such cells (limit range_cells)",
             )
-        extent = used(ref[0])
-        last_row, last_col = extent if extent is not None else (a[0], a[1])
-        r2, c2 = min(a[2], max(last_row, a[0])), min(a[3], max(last_col, a[1]))
+        rects = cover(used(ref[0]) or (), a, limit)
+        if rects is None:
+            raise CellRefused(
+                "#NUM!",
+                f"{value} covers {cells(a):,} cells and the cells it holds are spread too far to cover with "
+                f"{MAX_PIECES} ranges of at most {limit:,} cells (limit range_cells)",
+            )
         sheet = value[: len(value) - len(ref[1])]  # "'My sheet'!" as written, or ""
-        node.value = f"{sheet}${_letters(a[1])}${a[0]}:${_letters(c2)}${r2}"
+        # no cell inside: the range's first cell alone (blank), which the function ignores as well
+        node.value = ",".join(
+            f"{sheet}${_letters(c1)}${r1}:${_letters(c2)}${r2}" for r1, c1, r2, c2 in rects or [(a[0], a[1], a[0], a[1])]
+        )
         changed = True
     return changed

@@ -105,6 +105,9 @@ class SheetInfo:
     cached: dict[tuple[int, int], Any] = field(default_factory=dict)
     cells: int = 0
     error_cells: int = 0  # cells stored as errors (formula results and inputs), from the byte stream
+    #: Cells with a type but no value (openpyxl's styled empty cell, ``<c r="Z9" s="1" t="n"></c>``):
+    #: IronCalc reads them as 0 (``t="s"``: the first shared string); Excel as empty.
+    valueless: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -495,6 +498,7 @@ def _record(
 _CELL_F = re.compile(
     rb"<(?:[A-Za-z_][\w.-]*:)?c\b([^>]*)>\s*<(?:[A-Za-z_][\w.-]*:)?f\b([^>]*?)(?:/>|>([^<]*)</(?:[A-Za-z_][\w.-]*:)?f>)"
 )
+_VALUELESS = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\b([^>]*?\st\s*=\s*"[^"]*"[^>]*?)(?:/>|>\s*</(?:[A-Za-z_][\w.-]*:)?c>)')
 _ANY_F = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
 _ATTRS = re.compile(rb'([\w:.-]+)\s*=\s*"([^"]*)"')
 _R_ATTR = re.compile(rb'(?:^|\s)r\s*=\s*"\$?([A-Za-z]{1,3})\$?(\d+)"')
@@ -552,6 +556,10 @@ def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: 
                 tail = data
                 continue
             data, tail = data[:cut], data[cut:]
+        for m in _VALUELESS.finditer(data):
+            ref = _R_ATTR.search(m.group(1))
+            if ref is not None:
+                s.valueless.append((int(ref.group(2)), _col(ref.group(1).decode().upper())))
         found = 0
         for m in _CELL_F.finditer(data):
             ref = _R_ATTR.search(m.group(1))

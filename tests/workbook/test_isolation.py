@@ -28,11 +28,12 @@ import openpyxl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl.styles import Font
 from openpyxl.worksheet.formula import ArrayFormula
 
 from addin.cli import main
 from addin.headless import BookError, ExcelError, recalculate
-from addin.headless.extent import area, cells, fit, has_huge
+from addin.headless.extent import MAX_PIECES, area, cells, fit, has_huge
 from addin.headless.isolation import Budget, run
 from addin.headless.package import nesting
 
@@ -163,6 +164,61 @@ def test_whole_sheet_ranges_are_never_materialised(tmp_path: Path) -> None:
         assert "limit range_cells" in got[("T", row, 1)].reason
 
 
+def _footer_book(path: Path, far: str, styled: bool) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    for r in range(1, 101):
+        ws.append([r, r * 2, r * 3])
+    if styled:
+        ws[far].font = Font(bold=True)  # empty: openpyxl still writes <dimension ref="A1:Z1048576"/>
+    else:
+        ws[far] = "end"
+    wb.create_sheet("S2")["A1"] = "=SUM(Data!A:P)"
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize(("far", "styled"), [("P1048576", False), ("Z1048576", True), ("P1048576", True)])
+def test_a_far_footer_or_styled_cell_does_not_stretch_a_whole_column_sum(tmp_path: Path, far: str, styled: bool) -> None:
+    """The reviewer's books: data in Data!A1:C100 plus one footer text at P1048576 (or one bold
+    empty cell), ``=SUM(Data!A:P)`` on another sheet. Before: cut to A1:P1048576 (16.7 million
+    cells) and refused with "needed more than 2,048 MiB"; Excel's answer is 30,300. Recalc under
+    the default limits writes it."""
+    path = _footer_book(tmp_path / "footer.xlsx", far, styled)
+    out = tmp_path / "out.xlsx"
+    assert main(["recalc", "-q", str(path), "-o", str(out)]) == 0
+    assert openpyxl.load_workbook(out, data_only=True)["S2"]["A1"].value == 30_300
+
+
+def test_whole_sheet_aggregates_over_a_far_corner_cell_under_the_default_limits(tmp_path: Path) -> None:
+    """S1 holds A1:C1 and XFD1048576: SUM over A1:XFD1048576, COUNTA over A:XFD and MAX over
+    1:1048576 are Excel's 10, 4 and 4 under the default limits (before: refused, 2,048 MiB)."""
+    path = tmp_path / "corner.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S1"
+    ws["A1"], ws["B1"], ws["C1"], ws["XFD1048576"] = 1, 2, 3, 4
+    t = wb.create_sheet("T")
+    t["A1"], t["A2"], t["A3"] = "=SUM(S1!A1:XFD1048576)", "=COUNTA(S1!A:XFD)", "=MAX(S1!1:1048576)"
+    wb.save(path)
+    out = tmp_path / "out.xlsx"
+    assert main(["recalc", "-q", str(path), "-o", str(out)]) == 0
+    got = openpyxl.load_workbook(out, data_only=True)["T"]
+    assert (got["A1"].value, got["A2"].value, got["A3"].value) == (10, 4, 4)
+
+
+def test_a_typed_empty_cell_is_empty(tmp_path: Path) -> None:
+    """openpyxl writes a styled empty cell as ``<c r="B3" s="1" t="n"></c>``; IronCalc read it as
+    0, so COUNT counted it and MIN over positive numbers was 0. Excel: empty."""
+    path = _book(tmp_path / "typed.xlsx", {"A1": 5.0}, {"A1": "=COUNT(S!A1:C5)", "A2": "=MIN(S!A1:C5)", "A3": "=COUNTA(S!A:XFD)"})
+    wb = openpyxl.load_workbook(path)
+    wb["S"]["B3"].font = Font(bold=True)
+    wb.save(path)
+    got = recalculate(path).values
+    assert (got[("T", 1, 1)], got[("T", 2, 1)], got[("T", 3, 1)]) == (1.0, 5.0, 1.0)
+
+
 def _values(path: str) -> dict[tuple[str, int, int], object]:
     return recalculate(path).values
 
@@ -173,23 +229,84 @@ def _values(path: str) -> dict[tuple[str, int, int], object]:
     st.integers(1, 16_384),
     st.integers(1, 1_048_576),
     st.integers(1, 16_384),
-    st.integers(1, 50),
-    st.integers(1, 50),
+    st.lists(
+        st.tuples(
+            st.one_of(st.integers(1, 60), st.integers(1_048_000, 1_048_576)),
+            st.one_of(st.integers(1, 30), st.integers(16_300, 16_384)),
+        ),
+        max_size=40,
+    ),
 )
-def test_a_cut_range_keeps_every_cell_that_exists(r1: int, c1: int, r2: int, c2: int, last_row: int, last_col: int) -> None:
-    """Invariant of the cut: the new range starts where the old one did and covers every cell of
-    the old one inside the used area (1..last_row, 1..last_col), never beyond the old one."""
+def test_a_cut_range_keeps_every_cell_that_exists(r1: int, c1: int, r2: int, c2: int, present: list[tuple[int, int]]) -> None:
+    """Invariant of the rewrite: the rectangles lie inside the old range, cover every present
+    cell inside it, and hold at most the limit's cells in all (the memory follows the cells)."""
     from openpyxl.utils import get_column_letter as L
 
     ref = f"S!{L(c1)}{r1}:{L(c2)}{r2}"
     a = area(ref.split("!")[1])
     assert a is not None
-    text = fit(f"=SUM({ref})", 0, lambda sheet: (last_row, last_col))
-    b = area(text[len("=SUM(S!") : -1].replace("$", ""))
-    assert b is not None
-    assert (b[0], b[1]) == (a[0], a[1]) and b[2] <= a[2] and b[3] <= a[3]
-    assert b[2] >= min(a[2], last_row) and b[3] >= min(a[3], last_col)
+    text = fit(f"=SUM({ref})", 1000, lambda sheet: present)
     assert has_huge(f"=SUM({ref})", cells(a) - 1) and not has_huge(f"=SUM({ref})", cells(a))
+    if cells(a) <= 1000:
+        assert text == f"=SUM({ref})"
+        return
+    pieces = [area(p.split("!")[1].replace("$", "")) for p in text[len("=SUM(") : -1].split(",")]
+    assert all(p is not None and a[0] <= p[0] <= p[2] <= a[2] and a[1] <= p[1] <= p[3] <= a[3] for p in pieces)
+    rects = [p for p in pieces if p is not None]
+    assert len(rects) <= MAX_PIECES and sum(cells(p) for p in rects) <= max(1000, 1)
+    for r, c in present:
+        if a[0] <= r <= a[2] and a[1] <= c <= a[3]:
+            assert any(p[0] <= r <= p[2] and p[1] <= c <= p[3] for p in rects)
+
+
+_AGGREGATES = {
+    "SUM": sum,
+    "COUNT": len,
+    "COUNTA": len,
+    "MAX": lambda xs: max(xs, default=0),
+    "MIN": lambda xs: min(xs, default=0),
+    "SUMSQ": lambda xs: sum(x * x for x in xs),
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(
+            st.one_of(st.integers(1, 200), st.integers(1_048_500, 1_048_576)),
+            st.one_of(st.integers(1, 20), st.integers(16_370, 16_384)),
+        ),
+        st.integers(-1000, 1000),
+        max_size=30,
+    ),
+    st.sampled_from(["A1:XFD1048576", "A:XFD", "1:1048576", "A:T", "B1:XFD1048576", "5:1048576"]),
+)
+def test_a_whole_sheet_aggregate_is_the_aggregate_of_the_cells_that_exist(
+    tmp_path_factory: pytest.TempPathFactory, present: dict[tuple[int, int], int], rng: str
+) -> None:
+    """Random sparse cells, far ones included (rows near 1,048,576, columns near XFD): SUM,
+    COUNT, COUNTA, MAX, MIN and SUMSQ over a whole-sheet or many-column range, computed by the
+    engine under the default limits, equal the same aggregate computed here over the cells."""
+    from openpyxl.utils import get_column_letter as L
+
+    a = area(rng)
+    assert a is not None
+    path = tmp_path_factory.mktemp("sparse") / "sparse.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for (r, c), v in present.items():
+        ws.cell(r, c, v)
+    if (1_048_576, 16_384) not in present:  # a styled empty far cell: openpyxl's dimension then spans the grid
+        ws[f"{L(16_384)}1048576"].font = Font(bold=True)
+    t = wb.create_sheet("T")
+    for i, fn in enumerate(_AGGREGATES, start=1):
+        t.cell(i, 1, f"={fn}(S!{rng})")
+    wb.save(path)
+    got = recalculate(path).values
+    xs = [v for (r, c), v in present.items() if a[0] <= r <= a[2] and a[1] <= c <= a[3]]
+    for i, (fn, ref) in enumerate(_AGGREGATES.items(), start=1):
+        assert got[("T", i, 1)] == pytest.approx(ref(xs)), (fn, rng)
 
 
 @settings(max_examples=300, deadline=None)
