@@ -16,12 +16,13 @@ day it names. A blank or a logical moves like the number it stands for (a blank 
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import Call, formula, parse, render
+from addin.headless.formula import Call, formula, parse, render, rewrite_calls
 
 #: Days from the 1900 system's serial 0 to the 1904 system's serial 0.
 OFFSET = 1462
@@ -77,31 +78,22 @@ def _date_format(node: list[Any]) -> bool:
 def rewrite_1904(text: str) -> str:
     """The formula computing in the 1904 system on a 1900-system engine (module docstring)."""
     nodes = parse(text)
-    count = [0]
+    names = itertools.count(1)
 
     def moved(arg: list[Any]) -> str:
-        count[0] += 1
-        v = f"_cq4v{count[0]}"
+        v = f"_cq4v{next(names)}"
         return f"LET({v},{render(arg)},IF(ISTEXT({v}),{v},{v}+{OFFSET}))"
 
-    def walk(seq: list[Any]) -> None:
-        for i, node in enumerate(seq):
-            if not isinstance(node, Call):
-                continue
-            for a in node.args:
-                walk(a)
-            key = node.key
-            positions = READS.get(key, ())
-            if key == "TEXT" and len(node.args) == 2 and _date_format(node.args[1]):
-                positions = (0,)
-            args = [moved(a) if k in positions and render(a).strip() else render(a) for k, a in enumerate(node.args)]
-            call = f"{node.name}({','.join(args)})"
-            if key in MAKES:
-                count[0] += 1
-                d = f"_cq4d{count[0]}"
-                call = f"LET({d},{call}-{OFFSET},IF({d}<0,#NUM!,{d}))"
-            if call != render([node]):
-                seq[i] = Token(call, Token.OPERAND, Token.RANGE)
+    def in_1904(node: Call) -> str | None:
+        key = node.key
+        positions = READS.get(key, ())
+        if key == "TEXT" and len(node.args) == 2 and _date_format(node.args[1]):
+            positions = (0,)
+        args = [moved(a) if k in positions and render(a).strip() else render(a) for k, a in enumerate(node.args)]
+        call = f"{node.name}({','.join(args)})"
+        if key in MAKES:
+            d = f"_cq4d{next(names)}"
+            call = f"LET({d},{call}-{OFFSET},IF({d}<0,#NUM!,{d}))"
+        return call if call != render([node]) else None
 
-    walk(nodes)
-    return formula(nodes) if count[0] else text
+    return formula(nodes) if rewrite_calls(nodes, in_1904) else text

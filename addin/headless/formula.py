@@ -15,8 +15,9 @@ the tokens; :func:`parse` nests them into :class:`Call` nodes. Two uses:
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -366,6 +367,31 @@ def needs_dates(text: str) -> bool:
     return _DATE_RE.search(text) is not None
 
 
+def rewrite_calls(nodes: list[Any], change: Callable[[Call], str | None]) -> int:
+    """Rewrite a parsed formula's function calls in place, innermost first.
+
+    Every call's arguments are visited before the call itself; where ``change`` returns formula
+    text for a call, that text replaces the call. Returns how many calls were replaced (the
+    one traversal the formula rewrites share).
+    """
+    replaced = 0
+
+    def walk(seq: list[Any]) -> None:
+        nonlocal replaced
+        for i, node in enumerate(seq):
+            if not isinstance(node, Call):
+                continue
+            for a in node.args:
+                walk(a)
+            text = change(node)
+            if text is not None:
+                seq[i] = Token(text, Token.OPERAND, Token.RANGE)
+                replaced += 1
+
+    walk(nodes)
+    return replaced
+
+
 def excel_dates(text: str) -> str:
     """YEAR, MONTH, DAY, WEEKDAY, HOUR, MINUTE and SECOND of a serial as Excel computes them.
 
@@ -376,30 +402,23 @@ def excel_dates(text: str) -> str:
     to the engine's own function unchanged.
     """
     nodes = parse(text)
-    count = [0]
+    names = itertools.count(1)
 
-    def walk(seq: list[Any]) -> None:
-        for i, node in enumerate(seq):
-            if not isinstance(node, Call):
-                continue
-            for a in node.args:
-                walk(a)
-            key = node.key
-            if key not in _DATE_PARTS or not node.args or not render(node.args[0]).strip():
-                continue
-            count[0] += 1
-            v, n = f"_cqv{count[0]}", f"_cqn{count[0]}"
-            rest = "".join("," + render(a) for a in node.args[1:])
-            excel = _DATE_PARTS[key].format(n=n, rest=rest)
-            own = f"{node.name}({n}{rest})"
-            # Excel reads TRUE as 1, a blank as 0, and text as a date only from 1900 on (else #VALUE!)
-            as_text = f"IFERROR(IF(--{v}<0,#VALUE!,--{v}),#VALUE!)"
-            as_number = f"IF(ISLOGICAL({v}),--{v},IF(ISBLANK({v}),0,IF(ISTEXT({v}),{as_text},{v})))"
-            body = f"LET({v},{render(node.args[0])},{n},{as_number},IF(ISNUMBER({n}),IF({n}>=0,{excel},{own}),{own}))"
-            seq[i] = Token(body, Token.OPERAND, Token.RANGE)
+    def date_part(node: Call) -> str | None:
+        key = node.key
+        if key not in _DATE_PARTS or not node.args or not render(node.args[0]).strip():
+            return None
+        k = next(names)
+        v, n = f"_cqv{k}", f"_cqn{k}"
+        rest = "".join("," + render(a) for a in node.args[1:])
+        excel = _DATE_PARTS[key].format(n=n, rest=rest)
+        own = f"{node.name}({n}{rest})"
+        # Excel reads TRUE as 1, a blank as 0, and text as a date only from 1900 on (else #VALUE!)
+        as_text = f"IFERROR(IF(--{v}<0,#VALUE!,--{v}),#VALUE!)"
+        as_number = f"IF(ISLOGICAL({v}),--{v},IF(ISBLANK({v}),0,IF(ISTEXT({v}),{as_text},{v})))"
+        return f"LET({v},{render(node.args[0])},{n},{as_number},IF(ISNUMBER({n}),IF({n}>=0,{excel},{own}),{own}))"
 
-    walk(nodes)
-    return formula(nodes) if count[0] else text
+    return formula(nodes) if rewrite_calls(nodes, date_part) else text
 
 
 # ----------------------------------------------------------------------------- INDEX(...):INDEX(...)

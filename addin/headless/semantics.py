@@ -33,12 +33,13 @@ on the holdout of unseen books, and is fixed for every formula, never per file:
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import ARRAY_ARGS, Call, formula, parse, render, significant
+from addin.headless.formula import ARRAY_ARGS, Call, formula, parse, render, rewrite_calls, significant
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
@@ -91,36 +92,30 @@ def rewrite(text: str, date1904: bool) -> str:
     """The formula with DATE and the text functions' counts as Excel computes them (module
     docstring); in the 1904 system DATE is left to :mod:`addin.headless.dates1904`."""
     nodes = parse(text)
-    count = [0]
+    names = itertools.count(1)
+    renamed = False
 
-    def walk(seq: list[Any]) -> None:
-        for i, node in enumerate(seq):
-            if not isinstance(node, Call):
-                continue
-            for a in node.args:
-                walk(a)
-            key = node.key
-            if key == "USDOLLAR":
-                node.name = "DOLLAR"  # USDOLLAR is DOLLAR in U.S. format (Microsoft, "USDOLLAR function")
-                count[0] += 1
-            if key in _COUNTS:
-                args = [
-                    f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)
-                ]
-                count[0] += 1
-                seq[i] = Token(f"{node.name}({','.join(args)})", Token.OPERAND, Token.RANGE)
-            elif key == "DATE" and not date1904 and len(node.args) == 3 and all(render(a).strip() for a in node.args):
-                count[0] += 1
-                v, e = f"_cqds{count[0]}", f"_cqde{count[0]}"
-                y, m, d = (render(a) for a in node.args)
-                # IronCalc's serials are days like Excel's, one more before March 1900 (the day
-                # Excel counts that never was): one less where the month starts before it.
-                # IF, not OR or MAX: element by element over arrays.
-                body = f"LET({v},{node.name}({y},{m},{d}),{e},{v}-IF({node.name}({y},{m},1)<61,1,0),IF({e}<0,#NUM!,{e}))"
-                seq[i] = Token(body, Token.OPERAND, Token.RANGE)
+    def as_excel(node: Call) -> str | None:
+        nonlocal renamed
+        key = node.key
+        if key == "USDOLLAR":
+            node.name = "DOLLAR"  # USDOLLAR is DOLLAR in U.S. format (Microsoft, "USDOLLAR function")
+            renamed = True
+        if key in _COUNTS:
+            args = [f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)]
+            return f"{node.name}({','.join(args)})"
+        if key == "DATE" and not date1904 and len(node.args) == 3 and all(render(a).strip() for a in node.args):
+            k = next(names)
+            v, e = f"_cqds{k}", f"_cqde{k}"
+            y, m, d = (render(a) for a in node.args)
+            # IronCalc's serials are days like Excel's, one more before March 1900 (the day
+            # Excel counts that never was): one less where the month starts before it.
+            # IF, not OR or MAX: element by element over arrays.
+            return f"LET({v},{node.name}({y},{m},{d}),{e},{v}-IF({node.name}({y},{m},1)<61,1,0),IF({e}<0,#NUM!,{e}))"
+        return None
 
-    walk(nodes)
-    return formula(nodes) if count[0] else text
+    replaced = rewrite_calls(nodes, as_excel)
+    return formula(nodes) if replaced or renamed else text
 
 
 def whole_array_arguments(text: str) -> str:
