@@ -89,6 +89,8 @@ def test_the_served_javascript_prices_per_cell_errors_bad_enums_and_refuses_anon
     assert ok["result"][1][0] == {"type": "Error", "errorType": "Value"}
     assert ok["result"][2][0] == {"type": "Error", "errorType": "Num"}
     # a bad enum is shown on the cell with the reason, and not retried (400 is not a retry code)
-    assert bad_enum["requests"] == 1 and "settle: 'bogus' is not one of" in bad_enum["error"]
+    # The reason names the field and the allowed values, never the cell's own text (the server does not echo input).
+    assert bad_enum["requests"] == 1 and "settle: (the cell's text) is not one of linear" in bad_enum["error"]
+    assert "bogus" not in bad_enum["error"]
     # no token: 401, shown, not retried
     assert anonymous["requests"] == 1 and "valid token" in anonymous["error"]
