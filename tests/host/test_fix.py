@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,18 +24,9 @@ fix44 = pytest.importorskip("quickfix44")
 
 from addin.fix.client import RecordingClient, quote_request  # noqa: E402 - after the skip
 from addin.fix.run import CLOCK_HOOK, write_settings  # noqa: E402
+from tests.host.fixkit import MARKET_TIME, NAME, OTHER, free_port  # noqa: E402
 
-NAME = "BTC-25SEP26-65000-C"  # listed in the bundled 2026-08-21 chain
-#: The bundled market's time: the acceptor's admission clock starts there (its options expired in real time).
-MARKET_TIME = "2026-08-21T09:47:29+00:00"
-OTHER = "BTC-25SEP26-70000-C"
 WAIT = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Client(RecordingClient):
@@ -58,7 +48,7 @@ def _type(m: Any) -> str:
 
 @pytest.fixture()
 def gateway(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     acc_cfg = write_settings(tmp_path / "acceptor.cfg", "acceptor", port, tmp_path)
     ini_cfg = write_settings(tmp_path / "initiator.cfg", "initiator", port, tmp_path)
     journal = tmp_path / "journal.sqlite"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,19 +30,10 @@ fix44 = pytest.importorskip("quickfix44")
 
 from addin.fix.client import quote_request  # noqa: E402 - after the skip
 from addin.fix.run import CLOCK_HOOK, write_settings  # noqa: E402
+from tests.host.fixkit import MARKET_TIME, NAME, OTHER, free_port  # noqa: E402
 
-NAME = "BTC-25SEP26-65000-C"  # listed in the bundled 2026-08-21 chain
-#: The bundled market's time: the acceptor's admission clock starts there (its options expired in real time).
-MARKET_TIME = "2026-08-21T09:47:29+00:00"
-OTHER = "BTC-25SEP26-70000-C"
 WAIT = 30.0
 A, B = "CLIENT_A", "CLIENT_B"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _f(m: Any, tag: int) -> str | None:
@@ -151,7 +141,7 @@ class Acceptor:
 
 @pytest.fixture()
 def desk(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     acceptor = Acceptor(tmp_path, port)
     acceptor.start()
     clients = Clients()
@@ -250,7 +240,7 @@ def test_every_order_invariant_on_the_wire_for_two_sessions(desk: tuple[Clients,
 @pytest.mark.parametrize("step", ["before-journal", "after-journal", "after-send"])
 def test_kill_9_at_each_step_of_the_order_path(tmp_path: Path, step: str) -> None:
     """SIGKILL before the journal write, after it (before the send), and after the send; restart and resend."""
-    port = _free_port()
+    port = free_port()
     acc = Acceptor(tmp_path, port)
     acc.start(crash_at=step)
     c = Clients()
