@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,14 +31,44 @@ BOOK = "instrument,quantity\nBTC-25SEP26-65000-C,-20\nBTC-25SEP26-60000-P,10\nET
 
 
 @pytest.fixture(scope="module")
-def scheduler() -> Any:
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0", silence_logs=40
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield cluster.scheduler_address, client
+def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A scheduler and two nanny-supervised worker processes, started as a user starts them (``dask scheduler``,
+    ``dask worker``), not a ``LocalCluster`` object.
+
+    Why not ``LocalCluster``: two tests here kill workers on purpose, and ``SpecCluster``'s worker-status watcher
+    can then raise ``KeyError`` on close for a worker it never saw added (dask/distributed#5407) - an error of the
+    test harness, not of the product. The product only ever sees a scheduler address (``--scheduler``).
+    """
+    folder = tmp_path_factory.mktemp("dask")
+    info = folder / "scheduler.json"
+    dask = str(Path(sys.executable).with_name("dask"))
+    root = Path(__file__).resolve().parents[2]  # the workers unpickle this module's task functions by name
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
+    common: dict[str, Any] = {"cwd": folder, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    sched = subprocess.Popen(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)], **common
+    )
+    workers = None
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = subprocess.Popen(
+            [dask, "worker", "--nworkers", "2", "--nthreads", "1", "--no-dashboard", "--scheduler-file", str(info)],
+            **common,
+        )
+        with distributed.Client(scheduler_file=str(info), timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            yield client.scheduler.address, client
+    finally:
+        for proc in (workers, sched):
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 @pytest.fixture()
