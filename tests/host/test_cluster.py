@@ -41,12 +41,12 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """
     folder = tmp_path_factory.mktemp("dask")
     info = folder / "scheduler.json"
-    dask = str(Path(sys.executable).with_name("dask"))
+    dask = [sys.executable, "-m", "dask"]  # the interpreter running the tests, whatever its bin folder is called
     root = Path(__file__).resolve().parents[2]  # the workers unpickle this module's task functions by name
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
     common: dict[str, Any] = {"cwd": folder, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     sched = subprocess.Popen(
-        [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)], **common
+        [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)], **common
     )
     workers = None
     try:
@@ -54,7 +54,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Any:
         while not info.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         workers = subprocess.Popen(
-            [dask, "worker", "--nworkers", "2", "--nthreads", "1", "--no-dashboard", "--scheduler-file", str(info)],
+            [*dask, "worker", "--nworkers", "2", "--nthreads", "1", "--no-dashboard", "--scheduler-file", str(info)],
             **common,
         )
         with distributed.Client(scheduler_file=str(info), timeout=60) as client:
