@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from addin.headless.values import BookError
+from addin.errors import UsageError
 
 #: The text of a number that is not one (NaN, an infinity): Excel's error, never "nan" or "inf".
 NOT_A_NUMBER = "#NUM!"
@@ -75,32 +75,32 @@ def records_text(records: Sequence[Mapping[str, Any]], decimals: int = 2) -> str
 
 def check_output(path: str | None) -> None:
     """Before any work: ``-o PATH`` must be a file that can be written (its folder exists or can
-    be made, and takes a new file), else :class:`BookError` (exit 2) naming it."""
+    be made, and takes a new file), else :class:`~addin.errors.UsageError` (exit 2) naming it."""
     if not path:
         return
     target = Path(path)
     if target.is_dir():
-        raise BookError(f"-o {path}: is a folder; name a file")
+        raise UsageError(f"-o {path}: is a folder; name a file")
     folder = target.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the nearest folder that exists: write_atomic makes the rest
     if not folder.is_dir():
-        raise BookError(f"-o {path}: {folder} is a file, not a folder")
+        raise UsageError(f"-o {path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise BookError(f"-o {path}: the folder {folder} cannot be written to")
+        raise UsageError(f"-o {path}: the folder {folder} cannot be written to")
     if target.exists() and not os.access(target, os.W_OK):
-        raise BookError(f"-o {path}: the file exists and cannot be replaced")
+        raise UsageError(f"-o {path}: the file exists and cannot be replaced")
 
 
 def write_atomic(target: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``target``, then rename it over ``target``:
     a failure leaves no half-written file and the old one (if any) untouched. A folder that
-    cannot be made or written is :class:`BookError` (exit 2), never a traceback."""
+    cannot be made or written is :class:`~addin.errors.UsageError` (exit 2), never a traceback."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise BookError(f"{target}: cannot write there ({exc.strerror or exc})") from None
+        raise UsageError(f"{target}: cannot write there ({exc.strerror or exc})") from None
     os.close(fd)
     try:
         write(tmp)
@@ -116,7 +116,7 @@ def write_atomic(target: Path, write: Callable[[str], None]) -> None:
 def read_table(path: Path) -> list[list[Any]]:
     """Rows of a CSV or the first sheet of a workbook, header included."""
     if not path.exists():
-        raise BookError(f"{path}: no such file")
+        raise UsageError(f"{path}: no such file")
     if path.suffix.lower() == ".csv":
         text = read_text(path)
         rows = [[_number(v) for v in r] for r in csv.reader(io.StringIO(text, newline="")) if any(v.strip() for v in r)]
@@ -132,9 +132,9 @@ def read_table(path: Path) -> list[list[Any]]:
         finally:
             wb.close()
     else:
-        raise BookError(f"{path.name}: give a .csv or .xlsx table")
+        raise UsageError(f"{path.name}: give a .csv or .xlsx table")
     if len(rows) < 2:
-        raise BookError(f"{path.name}: needs a header row and at least one row")
+        raise UsageError(f"{path.name}: needs a header row and at least one row")
     return rows
 
 
@@ -175,25 +175,25 @@ def decode(raw: bytes, name: str) -> str:
     try:
         return raw.decode(used)
     except UnicodeDecodeError as exc:
-        raise BookError(
+        raise UsageError(
             f"{name}: not {used.upper()} text (byte {exc.start}); save it as UTF-8, or as UTF-16/32 with a byte-order mark"
         ) from None
 
 
 def read_text(path: Path, what: str = "") -> str:
-    """A text file's contents (:func:`decode`), or :class:`BookError` naming it."""
+    """A text file's contents (:func:`decode`), or :class:`~addin.errors.UsageError` naming it."""
     label = f"{what} {path.name}".strip()
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise BookError(f"{label}: no such file") from None
+        raise UsageError(f"{label}: no such file") from None
     except OSError as exc:
-        raise BookError(f"{label}: cannot be read ({exc.strerror})") from None
+        raise UsageError(f"{label}: cannot be read ({exc.strerror})") from None
     return decode(raw, label)
 
 
 def load_json(text: str, name: str) -> Any:
-    """JSON text as Python values; malformed or too deeply nested JSON is :class:`BookError`.
+    """JSON text as Python values; malformed or too deeply nested JSON is :class:`~addin.errors.UsageError`.
 
     Python's parser stops at the interpreter's recursion limit (about 1,000 levels) with a
     RecursionError; no input the CLI reads nests more than a few levels.
@@ -201,6 +201,6 @@ def load_json(text: str, name: str) -> Any:
     try:
         return json.loads(text)
     except RecursionError:
-        raise BookError(f"{name}: the JSON nests too deeply to be an input") from None
+        raise UsageError(f"{name}: the JSON nests too deeply to be an input") from None
     except ValueError as exc:
-        raise BookError(f"{name}: not JSON ({str(exc)[:120]})") from None
+        raise UsageError(f"{name}: not JSON ({str(exc)[:120]})") from None

@@ -93,9 +93,9 @@ def run(args: argparse.Namespace) -> int:
         engines = [e.strip() for e in args.engines.split(",") if e.strip()]
         bad = [e for e in engines if e not in ENGINES]
         if bad:
-            from addin.headless.values import BookError
+            from addin.errors import UsageError
 
-            raise BookError(f"--engines: {', '.join(bad)} not one of {', '.join(ENGINES)}")
+            raise UsageError(f"--engines: {', '.join(bad)} not one of {', '.join(ENGINES)}")
         corpus = Path(args.corpus) if args.corpus else default_corpus()
         return run_bench_corpus(corpus, engines, args.timeout, args.limit, args.json)
     from bench.recalc import run_bench_recalc

@@ -333,11 +333,12 @@ def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, li
     every engine alike. Cells excluded (volatile, or not computable offline, with their
     dependents: the engine's closure) are excluded for every engine.
     """
+    from addin.errors import UsageError
     from addin.headless.isolation import Budget, run
     from addin.headless.values import BookError
 
     if corpus is None or not corpus.is_dir():
-        raise BookError(
+        raise UsageError(
             "bench-corpus: give --corpus DIR (a folder of Excel-saved .xlsx/.xlsm books); none found beside the project"
         )
     books = sorted(p for p in corpus.iterdir() if p.suffix.lower() in (".xlsx", ".xlsm"))[:limit]

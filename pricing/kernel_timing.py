@@ -22,6 +22,7 @@ import numpy as np
 
 from pricing import accel
 from pricing.accel import dispatch
+from pricing.daycount import DAYS_PER_YEAR
 
 REPEATS = 5
 """Interleaved timings per path and group (the minimum is kept)."""
@@ -64,7 +65,7 @@ def _options(n: int) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(33)
     f = rng.uniform(20_000, 120_000, n)
     k = f * np.exp(rng.uniform(-0.5, 0.5, n))
-    t = rng.uniform(1 / 365, 2.0, n)
+    t = rng.uniform(1 / DAYS_PER_YEAR, 2.0, n)
     v = rng.uniform(0.2, 1.2, n)
     return np.where(k > f, 1.0, -1.0), f, k, t, v
 

@@ -98,7 +98,7 @@ def position_state(portfolio: Portfolio, market: Market) -> PositionState:
     Options by Black-76 at rate 0 on the surface's forward and vol (:mod:`pricing.black`).
     ``value_usd`` is what the position is worth in USD today as the venue marks it: a linear
     (USD-settled) option's undiscounted Black-76 value on its expiry's forward (the mark; the
-    premium paid today discounts it, :func:`pricing.xva.quote.leg_premiums`), an inverse
+    premium paid today discounts it, :func:`pricing.xva.risks.leg_premiums`), an inverse
     (coin-settled) option's coin mark c = Black-76/F times the index S — not c x F, which is
     the forward value of the coin at expiry (docs/methodology.md §D6). ``vega_usd`` is the vega
     of that value. ``delta_coin`` is dV/dF x units of the Black-76 value (coins of underlying),

@@ -222,7 +222,7 @@ def vol_swap_strike(variance: float, t_years: float, vol_of_vol: float) -> tuple
     return float(np.sqrt(variance) * np.exp(-0.5 * s2)), "lognormal"
 
 
-def vol_of_vol_from_dvol(dvol: FloatArray, window_days: int = 365) -> float:
+def vol_of_vol_from_dvol(dvol: FloatArray, window_days: int = int(DAYS_PER_YEAR)) -> float:
     """Annualised vol of daily log-changes of DVOL over the last ``window_days`` (365/yr)."""
     x = np.log(np.asarray(dvol, dtype=np.float64)[-(window_days + 1) :])
     return float(np.std(np.diff(x), ddof=1) * np.sqrt(DAYS_PER_YEAR))

@@ -35,7 +35,9 @@ from udfs.store import STORE
 MARGIN = "clearquote margin"
 PORTFOLIO_DOC = "positions with a header row: instrument (Deribit name) + quantity (contracts, + long), or underlying, type, expiry, strike, quantity; optional contract_size, settle; the text none for an empty book"
 MODEL_DOC = "hvar (historical VaR, default), fhs (filtered HS), mc (Monte Carlo), span (SPAN-style 16 scenarios), deribit (Deribit portfolio margin) or hybrid (FHS VaR per commodity in SPAN's assembly)"
-PARAMS_DOC = "optional two-column name/value range of model and add-on parameters (see the README)"
+PARAMS_DOC = (
+    "optional two-column name/value range of model and add-on parameters (see docs/desk.md, Parameters and their defaults)"
+)
 MARKET_DOC = "a CQ_MARKET handle, bundled, or a chain range"
 POSITION_COLUMNS = (("instrument", "instrument_name", "name", "underlying"),)
 

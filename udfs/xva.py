@@ -12,17 +12,12 @@ from pricing.desk.market import FixedSource
 from pricing.desk.request import requests_from_rows
 from pricing.desk.service import Desk
 from pricing.errors import DataError, PricingInputError
-from pricing.xva.adjustments import (
-    ccp_default_params,
-    ccva_lifetimes,
-    fva_im_lifetimes,
-    fva_im_simple,
-    k_cm,
-    kva_simple,
-    mva_vm_batch,
-    saccr_option,
-)
-from pricing.xva.quote import QuoteTable, all_in_price
+from pricing.xva.capital import k_cm, kva_simple
+from pricing.xva.ccva import ccp_default_params, ccva_lifetimes
+from pricing.xva.funding import fva_im_lifetimes, fva_im_simple, mva_vm_batch
+from pricing.xva.quote import QuoteTable
+from pricing.xva.saccr import saccr_option
+from pricing.xva.sides import all_in_price
 from udfs.args import CP
 from udfs.catalogue import excel_function
 from udfs.excel import (
@@ -435,7 +430,7 @@ RFQ_VIEWS = {"summary": "summary", "sides": "sides"}
         "rfqs": "RFQs with a header row: instrument (Deribit name) or legs (NAME:ratio;NAME:ratio), side (the client's: buy, sell, two-way), quantity (contracts) or notional_usd; or rows of instrument, side, quantity without a header (one row per formula)",
         "portfolio": PORTFOLIO_DOC,
         "market": "a CQ_MARKET handle, bundled, or a chain range",
-        "params": "optional name/value range: model (hvar), accept (FALSE), quote/XVA parameters (sofr, funding_spread, spread_policy, ...) and margin parameters; see the README",
+        "params": "optional name/value range: model (hvar), accept (FALSE), quote/XVA parameters (sofr, funding_spread, spread_policy, ...) and margin parameters; see docs/desk.md (Parameters and their defaults)",
         "headers": "TRUE (default) adds a header row",
     },
     returns="one row per RFQ: base, ΔIM bid, ΔIM ask, FVA, KVA, MVA, CCVA, spread (the requested side: ask for buy and two-way, bid for sell), bid, ask; USD; each side priced with its own ΔIM; a bad RFQ row fails alone",

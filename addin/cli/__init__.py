@@ -357,8 +357,8 @@ def _fix(args: argparse.Namespace) -> int:
         return run.fix_log(args.journal, args.output, args.table)
     if args.command == "fix-admin":
         return run.fix_admin(args.journal, args.action, args.kill_file)
+    from addin.cli.errors import CliUsageError
     from addin.fix.desk import Limits
-    from addin.headless.values import BookError
 
     if args.command == "block-rfq":
         from addin.fix.block_rfq import block_rfq
@@ -366,7 +366,7 @@ def _fix(args: argparse.Namespace) -> int:
         return block_rfq(args.notification, args.output, run.build_desk(args.portfolio, args.market, args.params, Limits()))
 
     if not (args.max_qty > 0 and args.max_market_age >= 0 and args.validity > 0 and args.fill_tolerance >= 0):
-        raise BookError("--max-qty and --validity must be > 0, --max-market-age and --fill-tolerance >= 0")
+        raise CliUsageError("--max-qty and --validity must be > 0, --max-market-age and --fill-tolerance >= 0")
     limits = Limits(args.max_qty, args.max_market_age, args.validity, args.fill_tolerance)
     risk = _risk_limits(args.limit, args.max_qty)
     return run.run_acceptor(
@@ -386,7 +386,7 @@ def _risk_limits(pairs: list[str], max_qty: float) -> object:
     """``--limit NAME=VALUE`` pairs over the defaults (``--max-qty`` sets max_contracts)."""
     from dataclasses import fields
 
-    from addin.headless.values import BookError
+    from addin.cli.errors import CliUsageError
     from pricing.desk.limits import RiskLimits
 
     names = [f.name for f in fields(RiskLimits)]
@@ -394,15 +394,15 @@ def _risk_limits(pairs: list[str], max_qty: float) -> object:
     for pair in pairs:
         name, _, raw = pair.partition("=")
         if name.strip() not in names:
-            raise BookError(f"--limit {pair!r}: the name is one of {', '.join(names)}")
+            raise CliUsageError(f"--limit {pair!r}: the name is one of {', '.join(names)}")
         try:
             values[name.strip()] = float(raw)
         except ValueError:
-            raise BookError(f"--limit {pair!r}: {raw!r} is not a number") from None
+            raise CliUsageError(f"--limit {pair!r}: {raw!r} is not a number") from None
     try:
         return RiskLimits(**values)
     except ValueError as exc:
-        raise BookError(f"--limit: {exc}") from None
+        raise CliUsageError(f"--limit: {exc}") from None
 
 
 def _server(args: argparse.Namespace) -> int:
@@ -413,13 +413,13 @@ def _server(args: argparse.Namespace) -> int:
         return serve(args.host, args.port, args.tokens, warm)
     from pathlib import Path
 
+    from addin.cli.errors import CliUsageError
     from addin.excel.tokens import new_token
-    from addin.headless.values import BookError
 
     try:
         token = new_token(args.user, Path(args.tokens))
     except (ValueError, OSError) as exc:
-        raise BookError(str(exc)) from None
+        raise CliUsageError(str(exc)) from None
     print(token)
     return Exit.OK
 

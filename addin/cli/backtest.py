@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from addin.cli.errors import CliUsageError
 from addin.cli.output import Exit, table_text, write_atomic
-from addin.headless.values import BookError
 from pricing.margin.backtest import BACKTEST_COLUMNS
 
 MODELS = ("hvar", "fhs", "span", "deribit", "hybrid")
@@ -23,7 +23,7 @@ def parse_models(text: str) -> list[str]:
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     bad = [n for n in names if n not in MODELS]
     if bad or not names:
-        raise BookError(f"--model: {', '.join(bad) or repr(text)} is not allowed; use one or more of {', '.join(MODELS)}")
+        raise CliUsageError(f"--model: {', '.join(bad) or repr(text)} is not allowed; use one or more of {', '.join(MODELS)}")
     return names
 
 
@@ -47,7 +47,7 @@ def cmd_backtest(
     book = read_table(Path(book_path))
     pars = read_table(Path(params))[1:] if params else []
     if output and Path(output).suffix.lower() != ".xlsx":
-        raise BookError(f"{Path(output).name}: the report must be .xlsx")
+        raise CliUsageError(f"{Path(output).name}: the report must be .xlsx")
     from pricing.errors import PricingInputError
     from pricing.margin.backtest import backtest
 
@@ -72,7 +72,7 @@ def cmd_backtest(
                         backtest(portfolio, snap.market, model, overlapping=overlapping, progress=step, on_total=on_plan)
                     )
     except PricingInputError as exc:
-        raise BookError(str(exc)) from None
+        raise CliUsageError(str(exc)) from None
     summaries = [r.summary() for r in results]
     if as_json:
         for s in summaries:

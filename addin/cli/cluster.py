@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from addin.cli.errors import CliUsageError, ClusterError
+from addin.errors import UsageError
 from addin.headless.values import BookError
 
 #: Seconds to reach a scheduler before the command fails with the address named.
@@ -32,14 +34,14 @@ def cluster(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         yield None
         return
     if scheduler is not None and workers is not None:
-        raise BookError("give --scheduler ADDRESS or --workers N, not both")
+        raise CliUsageError("give --scheduler ADDRESS or --workers N, not both")
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise BookError("--scheduler/--workers need dask.distributed: install the 'cluster' extra") from None
+        raise ClusterError("--scheduler/--workers need dask.distributed: install the 'cluster' extra") from None
     if workers is not None:
         if not 1 <= workers <= 64:
-            raise BookError(f"--workers: {workers} is not allowed; give 1 to 64 worker processes")
+            raise CliUsageError(f"--workers: {workers} is not allowed; give 1 to 64 worker processes")
         # Each worker process gets its share of the cores for the numba kernels' threads.
         share = str(max(1, (os.cpu_count() or 1) // workers))
         local = LocalCluster(
@@ -62,7 +64,7 @@ def cluster(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     try:
         client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise BookError(
+        raise ClusterError(
             f"--scheduler {scheduler}: no scheduler answered within {CONNECT_TIMEOUT_S} s ({type(exc).__name__})"
         ) from None
     try:
@@ -94,13 +96,16 @@ def run_tasks(client: Any, fn: Callable[..., Any], items: Sequence[Any], *shared
     try:
         wait(futures)
     except Exception as exc:  # the scheduler went away, or the futures were cancelled
-        raise BookError(f"the cluster run of {len(items)} {label} tasks failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+        raise ClusterError(
+            f"the cluster run of {len(items)} {label} tasks failed: {type(exc).__name__}: {str(exc)[:200]}"
+        ) from None
     out = []
     for i, f in enumerate(futures):
         if f.status != "finished":
             exc = f.exception()
-            if isinstance(exc, BookError):
+            # A task's own refusal (a workbook the engine refuses, a usage error) is passed on as it is.
+            if isinstance(exc, (BookError, UsageError)):
                 raise exc
-            raise BookError(f"{label} {i} failed on the cluster: {type(exc).__name__}: {str(exc)[:200]}")
+            raise ClusterError(f"{label} {i} failed on the cluster: {type(exc).__name__}: {str(exc)[:200]}")
         out.append(f.result())
     return out

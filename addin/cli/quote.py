@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from addin.cli.errors import CliUsageError
 from addin.cli.output import table_text
-from addin.headless.values import BookError
 from pricing.errors import PricingInputError
 
 #: Deribit's option price tick in USD terms is not fixed (it is quoted in coin); quotes here are
@@ -34,7 +34,7 @@ def check_rfq_header(table: list[list[Any]], source: str) -> None:
     if not any(c in header for c in RFQ_SIZE):
         missing.append(f"one of {', '.join(RFQ_SIZE)}")
     if missing:
-        raise BookError(f"{source}: the header row needs {' and '.join(missing)}; it has {', '.join(map(str, table[0]))}")
+        raise CliUsageError(f"{source}: the header row needs {' and '.join(missing)}; it has {', '.join(map(str, table[0]))}")
 
 
 def open_desk(market: str, as_of: str | None, params: list[list[Any]] | None, book: list[list[Any]] | None) -> Any:
@@ -51,7 +51,7 @@ def open_desk(market: str, as_of: str | None, params: list[list[Any]] | None, bo
         positions = Book.from_table(book, "portfolio") if book else Book.empty()
         return Desk(open_market(market, as_of=as_of), positions, config)
     except PricingInputError as exc:
-        raise BookError(str(exc)) from None
+        raise CliUsageError(str(exc)) from None
 
 
 def desk_inputs(market: str, as_of: str | None, params: list[list[Any]] | None, book: list[list[Any]] | None) -> Any:
@@ -60,7 +60,7 @@ def desk_inputs(market: str, as_of: str | None, params: list[list[Any]] | None, 
     try:
         return desk.snapshot(), desk.config, desk.book.positions
     except PricingInputError as exc:
-        raise BookError(str(exc)) from None
+        raise CliUsageError(str(exc)) from None
 
 
 def model_named(config: Any, name: str, snap: Any) -> Any:
@@ -70,7 +70,7 @@ def model_named(config: Any, name: str, snap: Any) -> Any:
     try:
         return dataclasses.replace(config, model=name).margin_model(snap.histories, snap.dvols, tuple(snap.market.surfaces))
     except PricingInputError as exc:
-        raise BookError(str(exc)) from None
+        raise CliUsageError(str(exc)) from None
 
 
 def provenance(desk: Any) -> str:

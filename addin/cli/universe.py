@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from addin.cli.errors import CliUsageError
 from addin.cli.output import Exit, table_text
-from addin.headless.values import BookError
 
 COLUMNS = ("instrument", "size", "premium_usd", "dim_buy_usd", "dim_sell_usd", "best_side", "dim_per_premium")
 
@@ -53,7 +53,9 @@ def universe(
             continue
         contracts += [c for c in chain.contracts() if c.expiry > market.as_of]
     if not contracts:
-        raise BookError(f"--underlying: the market lists no live option for {', '.join(underlyings or ()) or 'any underlying'}")
+        raise CliUsageError(
+            f"--underlying: the market lists no live option for {', '.join(underlyings or ()) or 'any underlying'}"
+        )
     size = np.repeat(np.asarray(sizes, dtype=np.float64)[None, :], len(contracts), axis=0).ravel()
     candidates = from_contracts([c for c in contracts for _ in sizes], size)
     basis = margin_basis(portfolio, market, model, addons, candidates)
@@ -92,13 +94,13 @@ def cmd_im_universe(args: argparse.Namespace) -> int:
     try:
         sizes = [float(x) for x in str(args.sizes).split(",") if x.strip()]
     except ValueError:
-        raise BookError(f"--sizes: {args.sizes!r} is not a comma-separated list of contract sizes") from None
+        raise CliUsageError(f"--sizes: {args.sizes!r} is not a comma-separated list of contract sizes") from None
     if not sizes or any(not (np.isfinite(x) and x > 0) for x in sizes):
-        raise BookError("--sizes: every size must be > 0 contracts")
+        raise CliUsageError("--sizes: every size must be > 0 contracts")
     if args.block < 1 or args.top < 0:
-        raise BookError("--block must be >= 1 and --top >= 0")
+        raise CliUsageError("--block must be >= 1 and --top >= 0")
     if args.output and Path(args.output).suffix.lower() not in (".csv", ".xlsx"):
-        raise BookError(f"{Path(args.output).name}: the output must be .csv or .xlsx")
+        raise CliUsageError(f"{Path(args.output).name}: the output must be .csv or .xlsx")
     book = read_table(Path(args.portfolio))
     pars = read_table(Path(args.params))[1:] if args.params else []
     snap, config, portfolio = qc.desk_inputs(args.market, args.as_of, pars, book)
@@ -109,7 +111,7 @@ def cmd_im_universe(args: argparse.Namespace) -> int:
         with cluster(args.scheduler, args.workers) as client:
             rows = universe(portfolio, snap.market, model, config.addons, unds, sizes, args.block, client)
     except PricingInputError as exc:
-        raise BookError(str(exc)) from None
+        raise CliUsageError(str(exc)) from None
     print(
         f"ΔIM universe: {len(rows):,} candidates against {Path(args.portfolio).name} ({len(portfolio)} positions), market {source}"
     )

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from addin.cli.errors import CliUsageError
 from addin.cli.output import Exit, table_text, write_atomic
 from addin.excel.catalogue import CATALOGUE_FUNCTIONS
 from addin.headless import BookError, ExcelError, Result, isolation, recalc, show, validate
@@ -96,7 +97,7 @@ def cmd_recalc(
     # A new file opens with numbers everywhere (LibreOffice too); the user's own file, replaced
     # in place, keeps every formula unless another mode is asked for.
     if out and len(books) > 1:
-        raise BookError("-o names one output; with several books each is written beside its input (BOOK-recalc.xlsx)")
+        raise CliUsageError("-o names one output; with several books each is written beside its input (BOOK-recalc.xlsx)")
     mode = cache or ("all" if in_place else "libreoffice")
     budget = budget or Budget()
     if scheduler is not None or workers is not None:
@@ -293,7 +294,7 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
 def write_table_atomic(rows: list[list[Any]], target: Path) -> None:
     """CSV or xlsx, written to a temporary file beside ``target`` and renamed."""
     if target.suffix.lower() not in (".csv", ".xlsx"):
-        raise BookError(f"{target.name}: the output must be .csv or .xlsx")
+        raise CliUsageError(f"{target.name}: the output must be .csv or .xlsx")
 
     def write(tmp: str) -> None:
         if target.suffix.lower() == ".csv":
@@ -341,7 +342,7 @@ def cmd_quote(
     book = read_table(Path(portfolio)) if portfolio else None
     pars = read_table(Path(params))[1:] if params else []
     if out and Path(out).suffix.lower() not in (".csv", ".xlsx"):
-        raise BookError(f"{Path(out).name}: the output must be .csv or .xlsx")
+        raise CliUsageError(f"{Path(out).name}: the output must be .csv or .xlsx")
     desk = qc.open_desk(market, as_of, pars, book)
     print(qc.provenance(desk))
     if scheduler is not None or workers is not None:
@@ -395,7 +396,7 @@ def _quote_on_cluster(
     from addin.cli.cluster import cluster, run_tasks
 
     if block < 1:
-        raise BookError(f"--block: must be >= 1, got {block}")
+        raise CliUsageError(f"--block: must be >= 1, got {block}")
     rows = table[1:]
     # With accept each RFQ is priced after the fills of those above it: one block, in order.
     size = len(rows) if accept else block

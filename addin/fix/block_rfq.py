@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from addin.headless.values import BookError
+from addin.fix.errors import FixUsageError
 
 #: Deribit's price tick for coin-settled options (coin per contract).
 COIN_TICK = 0.0001
@@ -39,12 +39,12 @@ def notification_data(payload: Any) -> dict[str, Any]:
     if isinstance(data, dict) and "data" in data:
         data = data["data"]
     if not isinstance(data, dict):
-        raise BookError("block RFQ: expected a JSON object (the notification, its params, or its data)")
+        raise FixUsageError("block RFQ: expected a JSON object (the notification, its params, or its data)")
     for key in ("block_rfq_id", "amount", "legs"):
         if key not in data:
-            raise BookError(f"block RFQ, field {key}: missing")
+            raise FixUsageError(f"block RFQ, field {key}: missing")
     if not isinstance(data["legs"], list) or not data["legs"]:
-        raise BookError("block RFQ, field legs: a non-empty list of {instrument_name, direction, ratio}")
+        raise FixUsageError("block RFQ, field legs: a non-empty list of {instrument_name, direction, ratio}")
     return data
 
 
@@ -66,7 +66,7 @@ MAX_ID = 2**63 - 1
 
 def _text(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT or not value.isprintable():
-        raise BookError(f"block RFQ, field {field}: must be a text of 1 to {MAX_TEXT} printable characters")
+        raise FixUsageError(f"block RFQ, field {field}: must be a text of 1 to {MAX_TEXT} printable characters")
     return value
 
 
@@ -74,17 +74,17 @@ def _block_id(value: Any) -> int | str:
     """``block_rfq_id``: an integer within 64 bits, or a short printable text (never an object or a float)."""
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 <= value <= MAX_ID:
-            raise BookError(f"block RFQ, field block_rfq_id: an integer from 0 to 2**63 - 1 (got {len(str(value))} digits)")
+            raise FixUsageError(f"block RFQ, field block_rfq_id: an integer from 0 to 2**63 - 1 (got {len(str(value))} digits)")
         return value
     if isinstance(value, str):
         return _text(value, "block_rfq_id")
-    raise BookError("block RFQ, field block_rfq_id: must be an integer or a text")
+    raise FixUsageError("block RFQ, field block_rfq_id: must be an integer or a text")
 
 
 def _positive(value: Any, field: str, most: float) -> float:
     number = _amount_within(value, field, most)
     if not number > 0:
-        raise BookError(f"block RFQ, field {field}: must be > 0")
+        raise FixUsageError(f"block RFQ, field {field}: must be > 0")
     return number
 
 
@@ -94,13 +94,13 @@ def _hedge(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise BookError("block RFQ, field hedge: must be an object {instrument_name, direction, price, amount} or absent")
+        raise FixUsageError("block RFQ, field hedge: must be an object {instrument_name, direction, price, amount} or absent")
     _text(value.get("instrument_name"), "hedge.instrument_name")
     if str(value.get("direction", "")).lower() not in ("buy", "sell"):
-        raise BookError("block RFQ, field hedge.direction: must be buy or sell")
+        raise FixUsageError("block RFQ, field hedge.direction: must be buy or sell")
     for key in ("price", "amount"):
         if key not in value:
-            raise BookError(f"block RFQ, field hedge.{key}: missing")
+            raise FixUsageError(f"block RFQ, field hedge.{key}: missing")
         _positive(value[key], f"hedge.{key}", MAX_HEDGE)
     return value
 
@@ -112,13 +112,13 @@ def _amount(value: Any, field: str) -> float:
 
 def _amount_within(value: Any, field: str, most: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise BookError(f"block RFQ, field {field}: {str(value)[:40]!r} is not a number")
+        raise FixUsageError(f"block RFQ, field {field}: {str(value)[:40]!r} is not a number")
     try:
         number = float(value)
     except (ValueError, OverflowError):
-        raise BookError(f"block RFQ, field {field}: {str(value)[:40]!r} is not a number") from None
+        raise FixUsageError(f"block RFQ, field {field}: {str(value)[:40]!r} is not a number") from None
     if not math.isfinite(number) or abs(number) > most:
-        raise BookError(f"block RFQ, field {field}: {number:g} is beyond {most:g}")
+        raise FixUsageError(f"block RFQ, field {field}: {number:g} is beyond {most:g}")
     return number
 
 
@@ -127,19 +127,19 @@ def _legs(data: dict[str, Any]) -> list[tuple[str, float]]:
     seen: set[str] = set()
     for i, leg in enumerate(data["legs"]):
         if not isinstance(leg, dict) or "instrument_name" not in leg:
-            raise BookError(f"block RFQ, legs[{i}]: needs instrument_name, direction, ratio")
+            raise FixUsageError(f"block RFQ, legs[{i}]: needs instrument_name, direction, ratio")
         name = _text(leg["instrument_name"], f"legs[{i}].instrument_name").strip().upper()
         if name in seen:
-            raise BookError(
+            raise FixUsageError(
                 f"block RFQ, legs[{i}].instrument_name: the same instrument as an earlier leg (one leg per instrument)"
             )
         seen.add(name)
         direction = str(leg.get("direction", "")).lower()
         if direction not in ("buy", "sell"):
-            raise BookError(f"block RFQ, legs[{i}].direction: {leg.get('direction')!r} is not buy or sell")
+            raise FixUsageError(f"block RFQ, legs[{i}].direction: {leg.get('direction')!r} is not buy or sell")
         ratio = _amount(leg.get("ratio", 1), f"legs[{i}].ratio")
         if not (math.isfinite(ratio) and ratio > 0):
-            raise BookError(f"block RFQ, legs[{i}].ratio: must be > 0")
+            raise FixUsageError(f"block RFQ, legs[{i}].ratio: must be > 0")
         out.append((str(leg["instrument_name"]), ratio if direction == "buy" else -ratio))
     return out
 
@@ -147,17 +147,17 @@ def _legs(data: dict[str, Any]) -> list[tuple[str, float]]:
 def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
     """The two ``private/add_block_rfq_quote`` parameter sets for a notification, and the breakdown."""
     from pricing.revaluation import position_state
-    from pricing.xva.quote import leg_premiums
+    from pricing.xva.risks import leg_premiums
 
     data = notification_data(payload)
     block_id = _block_id(data["block_rfq_id"])
     legs = _legs(data)
     amount = _amount(data["amount"], "amount")
     if not (math.isfinite(amount) and amount > 0):
-        raise BookError("block RFQ, field amount: must be > 0")
+        raise FixUsageError("block RFQ, field amount: must be > 0")
     for i, (_, ratio) in enumerate(legs):
         if amount * abs(ratio) < MIN_AMOUNT:
-            raise BookError(
+            raise FixUsageError(
                 f"block RFQ, field amount: legs[{i}] would trade {amount * abs(ratio):g} contracts, "
                 f"under the venue's minimum {MIN_AMOUNT:g}"
             )
@@ -168,13 +168,13 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
     listed = desk.market.current().market
     for i, (name, _) in enumerate(legs):  # only what the venue lists, one instrument per leg
         if (why := admit(name, listed.chains, listed.as_of, f"block RFQ, legs[{i}].instrument_name")) is not None:
-            raise BookError(why.text)
+            raise FixUsageError(why.text)
     request = RfqRequest(tuple(Leg(n, r) for n, r in legs), "two-way", amount, ref="block RFQ")
     answer = desk.quote_requests([request])
     if answer.refusals[0] is not None:
-        raise BookError(answer.refusals[0].text)
+        raise FixUsageError(answer.refusals[0].text)
     if answer.table.refusals and answer.table.refusals[0] is not None:  # price sanity: never a quote outside the bounds
-        raise BookError(answer.table.refusals[0])
+        raise FixUsageError(answer.table.refusals[0])
     batch, table, market = answer.batch, answer.table, answer.snapshot.market
     market_label = f"{answer.snapshot.source} snapshot {answer.snapshot_id}"
     trade = batch.trades.legs
@@ -230,17 +230,17 @@ def block_rfq(path: str, out: str | None, desk: Any) -> int:
 
     src = Path(path)
     if not src.is_file():
-        raise BookError(f"{path}: no such file")
+        raise FixUsageError(f"{path}: no such file")
     from addin.tables import decode, load_json
 
     if src.stat().st_size > MAX_FILE_BYTES:
-        raise BookError(f"{src.name}: over {MAX_FILE_BYTES // 1024} KiB; a Block RFQ notification is a few KiB")
+        raise FixUsageError(f"{src.name}: over {MAX_FILE_BYTES // 1024} KiB; a Block RFQ notification is a few KiB")
     payload = load_json(decode(src.read_bytes(), src.name), src.name)
     result = maker_quotes(payload, desk)
     try:
         text = json.dumps(result, indent=2, allow_nan=False)
     except ValueError:
-        raise BookError(
+        raise FixUsageError(
             "block RFQ: the quote is not a finite number (the amount or a ratio is beyond the engine's range)"
         ) from None
     if out:

@@ -36,7 +36,8 @@ from pricing.desk import Desk as DeskService
 from pricing.desk import MarketSource as Source
 from pricing.portfolio import Portfolio
 from pricing.revaluation import position_state
-from pricing.xva.quote import QuoteParams, QuoteTable
+from pricing.xva.params import QuoteParams
+from pricing.xva.quote import QuoteTable
 from pricing.xva.rfq import RfqBatch, contract_of
 
 
@@ -142,9 +143,6 @@ class Desk:
         answer = self.service.quote(requests_from_rows(rows, where))
         snap = answer.snapshot
         return answer.batch, answer.table, f"{snap.source} snapshot {snap.snapshot_id}", snap.as_of
-
-    def market_age_s(self, as_of: datetime) -> float:
-        return (datetime.now(UTC) - as_of).total_seconds()
 
     def mid_now(self, row: dict[str, Any]) -> float:
         """A request row's mid value now (USD, all of its quantity): the check a fill makes."""

@@ -444,12 +444,6 @@ class Journal:
         self._write(*statements)
         return [f"{source} {key}: {why}" for source, key, why, _ in bad]
 
-    def filled_legs(self) -> list[list[Any]]:
-        """Every filled leg in order: [instrument, signed quantity the dealer holds]."""
-        with self._lock:
-            rows = self._conn.execute("SELECT legs FROM fills WHERE status = 'filled' ORDER BY rowid").fetchall()
-        return [leg for (legs,) in rows for leg in json.loads(legs)]
-
     def table(self, name: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """(column names, rows) of ``quotes``, ``fills``, ``cancels`` or ``quarantine``, oldest first."""
         if name not in ("quotes", "fills", "cancels", "quarantine"):

@@ -7,14 +7,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from addin.headless.values import BookError
+from addin.fix.errors import FixUsageError
 
 
 def _quickfix() -> Any:
     try:
         import quickfix
     except ImportError:
-        raise BookError(
+        raise FixUsageError(
             "fix-acceptor needs QuickFIX: install the 'fix' extra (pip install -e '.[fix]'; it builds from source, ~7 min)"
         ) from None
     return quickfix
@@ -67,7 +67,7 @@ def build_desk(portfolio: str | None, market: str, params: str | None, limits: A
         source.current()
         return Desk(source, rows, book, limits)
     except PricingInputError as exc:
-        raise BookError(str(exc)) from None
+        raise FixUsageError(str(exc)) from None
 
 
 def kill_path(journal: str | Path, kill_file: str | None = None) -> Path:
@@ -83,7 +83,7 @@ def open_checked(journal: str | Path, readonly: bool = False) -> Any:
     try:
         return open_journal(journal, readonly=readonly)
     except JournalError as exc:
-        raise BookError(str(exc)) from None
+        raise FixUsageError(str(exc)) from None
 
 
 #: Test hook: ``CLEARQUOTE_FIX_CLOCK=2026-08-21T10:00:00+00:00`` starts the wall clock that admission
@@ -102,7 +102,7 @@ def _test_clock() -> Any:
     try:
         start = datetime.fromisoformat(raw)
     except ValueError:
-        raise BookError(f"{CLOCK_HOOK}={raw!r}: not an ISO time (a test hook; leave it unset)") from None
+        raise FixUsageError(f"{CLOCK_HOOK}={raw!r}: not an ISO time (a test hook; leave it unset)") from None
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     offset = start - datetime.now(UTC)
@@ -131,14 +131,14 @@ def run_acceptor(
     from addin.fix.gateway import QuoteGateway, describe
 
     if not Path(settings).is_file():
-        raise BookError(f"{settings}: no such QuickFIX settings file")
+        raise FixUsageError(f"{settings}: no such QuickFIX settings file")
     desk = build_desk(portfolio, market, params, limits, as_of)
     book = open_checked(journal)
     try:
         session_settings = fix.SessionSettings(settings)
     except fix.ConfigError as exc:
         book.close()
-        raise BookError(f"{settings}: {exc}") from None
+        raise FixUsageError(f"{settings}: {exc}") from None
     clock = _test_clock()
     app = QuoteGateway(
         desk,
@@ -175,12 +175,12 @@ def fix_log(journal: str, out: str | None, table: str) -> int:
     from addin.tables import table_text
 
     if not Path(journal).is_file():
-        raise BookError(f"{journal}: no such journal (the acceptor's --journal)")
+        raise FixUsageError(f"{journal}: no such journal (the acceptor's --journal)")
     book = open_checked(journal, readonly=True)  # fix-log never writes to the journal
     try:
         if out:
             if Path(out).suffix.lower() != ".xlsx":
-                raise BookError(f"{out}: the export is an .xlsx workbook")
+                raise FixUsageError(f"{out}: the export is an .xlsx workbook")
             _export(book, Path(out))
             print(f"wrote {out}")
             return 0
@@ -202,7 +202,7 @@ def fix_admin(journal: str, action: str, kill_file: str | None = None) -> int:
         try:
             path.write_text("kill switch: set by clearquote fix-admin\n", encoding="utf-8")
         except OSError as exc:
-            raise BookError(f"{path}: cannot set the kill switch ({exc.strerror})") from None
+            raise FixUsageError(f"{path}: cannot set the kill switch ({exc.strerror})") from None
         print(f"kill switch on: {path}")
     elif action == "resume":
         path.unlink(missing_ok=True)

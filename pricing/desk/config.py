@@ -5,7 +5,7 @@ the catalogue), the CLI's and FIX's params file. Each parameter's default lives 
 the dataclass that uses it (:class:`~pricing.scenarios.ScenarioParams`,
 :class:`~pricing.scenarios.McParams`, :class:`~pricing.margin.var.ScenarioVarModel`,
 :class:`~pricing.margin.span.SpanParams`, :class:`~pricing.margin.deribit.DeribitParams`,
-:class:`~pricing.margin.addons.AddOnParams`, :class:`~pricing.xva.quote.QuoteParams`,
+:class:`~pricing.margin.addons.AddOnParams`, :class:`~pricing.xva.params.QuoteParams`,
 :class:`QuoteLimits`); this module reads the defaults from them, so a name's type and default
 are never typed twice. A bad value raises :class:`ConfigError` naming the parameter.
 """
@@ -29,7 +29,7 @@ from pricing.margin.hybrid import HybridModel
 from pricing.margin.span import SpanModel, SpanParams
 from pricing.margin.var import ScenarioVarModel, fhs_model, hvar_model, mc_model, model_from_scenarios
 from pricing.scenarios import McParams, ScenarioParams, ScenarioSet, historical_scenarios, monte_carlo_scenarios
-from pricing.xva.quote import QuoteParams
+from pricing.xva.params import QuoteParams
 
 
 class ConfigError(PricingInputError):

@@ -22,9 +22,11 @@ import dataclasses
 import numpy as np
 
 from pricing._typing import FloatArray
+from pricing.daycount import ACT360_PER_ACT365
 from pricing.market import Market
 from pricing.portfolio import OPTION
-from pricing.xva.quote import QuoteParams, QuoteTable
+from pricing.xva.params import QuoteParams
+from pricing.xva.quote import QuoteTable
 from pricing.xva.rates import latest_sofr
 from pricing.xva.rfq import RfqBatch
 
@@ -126,7 +128,7 @@ def checked(batch: RfqBatch, table: QuoteTable, market: Market, p: QuoteParams) 
         The market they were priced on (forwards per leg).
     p : QuoteParams
         The premium's discounting: coin-settled legs undiscounted, USD-settled at SOFR from expiry
-        (as :func:`pricing.xva.quote.leg_premiums` values them).
+        (as :func:`pricing.xva.risks.leg_premiums` values them).
 
     Returns
     -------
@@ -146,7 +148,7 @@ def checked(batch: RfqBatch, table: QuoteTable, market: Market, p: QuoteParams) 
         rows = legs.underlying == u
         forward[rows] = market.surface(u).forward(t[rows])
     sofr = latest_sofr() if p.sofr is None else p.sofr
-    df = np.where(legs.inverse, 1.0, np.exp(-sofr * t * 365.0 / 360.0))
+    df = np.where(legs.inverse, 1.0, np.exp(-sofr * t * ACT360_PER_ACT365))
     is_option = legs.kind == OPTION
     lo, hi = leg_bounds(is_option, legs.cp, forward, legs.strike, df, legs.units)
     t_lo, t_hi = structure_bounds(lo, hi, trades.starts)

@@ -24,8 +24,9 @@ from pricing.desk.market import MarketSnapshot, MarketSource
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.desk.request import Leg, RfqRequest, resolve
 from pricing.revaluation import position_state
-from pricing.xva.quote import QuoteTable, leg_premiums, quote_rfqs
+from pricing.xva.quote import QuoteTable, quote_rfqs
 from pricing.xva.rfq import RfqBatch
+from pricing.xva.risks import leg_premiums
 
 #: The figures of one side of a quote (USD, totals for the whole quantity).
 SIDE_FIGURES = ("delta_im", "fva_im", "kva", "mva_vm", "ccva", "price")

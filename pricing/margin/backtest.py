@@ -40,6 +40,7 @@ import numpy as np
 from scipy import stats
 
 from pricing._typing import BoolArray, FloatArray
+from pricing.daycount import DAYS_PER_YEAR
 from pricing.errors import PricingInputError
 from pricing.margin.engine import MarginModel, margin
 from pricing.margin.hybrid import HybridModel, kth_worst_measure
@@ -375,7 +376,7 @@ def _check_book(book: Portfolio, market: Market, h: int) -> None:
     if len(book) == 0:
         raise PricingInputError("portfolio: the book is empty; there is nothing to backtest")
     t = position_state(book, market).t_years
-    live = (book.kind == PERPETUAL) | (t * 365.0 > h)
+    live = (book.kind == PERPETUAL) | (t * DAYS_PER_YEAR > h)
     if not live.any():
         last = np.max(book.expiry).astype("datetime64[D]")
         raise PricingInputError(
@@ -487,7 +488,7 @@ def _var_plan(
 ) -> DatedPlan:
     p = _scenario_params(model)
     h = int(p.horizon_days)
-    window = int(lookback_days if lookback_days is not None else round(p.lookback_years * 365.0))
+    window = int(lookback_days if lookback_days is not None else round(p.lookback_years * DAYS_PER_YEAR))
     codes = hist.codes
     hist_series, vols = _inputs(codes, None, None)
     # Every h-day change ending on each day with a full h-day history (the scenario library).
@@ -618,7 +619,7 @@ def dated_plan(
     step = 1 if overlapping else h
     if isinstance(model, ScenarioVarModel):
         return _var_plan(book, market, var, hist, step, lookback_days)
-    n = int(lookback_days if lookback_days is not None else round(_scenario_params(var).lookback_years * 365.0))
+    n = int(lookback_days if lookback_days is not None else round(_scenario_params(var).lookback_years * DAYS_PER_YEAR))
     return _var_plan(book, market, var, hist, step, lookback_days, _hybrid_im(model, book, market, n), model.name)
 
 

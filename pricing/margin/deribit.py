@@ -43,7 +43,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pricing._typing import FloatArray
-from pricing.daycount import option_times
+from pricing.daycount import DAYS_PER_YEAR, option_times
 from pricing.errors import PricingInputError
 from pricing.margin.engine import Contributions
 from pricing.portfolio import OPTION, Portfolio
@@ -223,7 +223,7 @@ class DeribitModel:
             p = self.currency_params(u)
             sub = portfolio.select(rows)
             st = state.take(rows)
-            up, down = vol_shock_factors(np.where(sub.kind == OPTION, st.vol, 0.0), st.t_years * 365.0, p)
+            up, down = vol_shock_factors(np.where(sub.kind == OPTION, st.vol, 0.0), st.t_years * DAYS_PER_YEAR, p)
             m = p.price_points()
             n = m.size
             moves = np.concatenate([m, m, m, EXTENDED_MOVES])

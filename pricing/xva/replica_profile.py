@@ -28,6 +28,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from pricing._typing import FloatArray
+from pricing.daycount import DAYS_PER_YEAR
 from pricing.errors import PricingInputError
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import MarginModel, marginal_im
@@ -83,7 +84,7 @@ def replica_profiles(
     sell = np.zeros((g, times.size))
     fixed = frozen_scenarios(model, market)
     for i, t in enumerate(times):
-        aged = Market(market.as_of + timedelta(days=float(t) * 365.0), market.surfaces, market.chains)
+        aged = Market(market.as_of + timedelta(days=float(t) * DAYS_PER_YEAR), market.surfaces, market.chains)
         live_c = _alive(candidates, aged)
         if not live_c.any():
             break
@@ -155,7 +156,7 @@ def expected_replica_profiles(
     sell = np.zeros((g, times.size))
     fixed = frozen_scenarios(model, market)
     for i, t in enumerate(times):
-        aged = Market(market.as_of + timedelta(days=float(t) * 365.0), market.surfaces, market.chains)
+        aged = Market(market.as_of + timedelta(days=float(t) * DAYS_PER_YEAR), market.surfaces, market.chains)
         live_c = _alive(candidates, aged)
         if not live_c.any():
             break

@@ -40,7 +40,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # Excel hosts and the catalogue's binding for the headless engine
     "addin.excel": {"udfs", "addin.headless", "addin"},
     # FIX and Block RFQ go to the desk service (and engine types), never the catalogue
-    "addin.fix": {"pricing", "pricing.desk", "addin", "addin.headless"},
+    "addin.fix": {"pricing", "pricing.desk", "addin"},
     # the command line: the desk service and the engine directly, and it launches the other
     # hosts' commands (recalc through the catalogue's binding in addin.excel, serve, fix)
     "addin.cli": {"pricing", "pricing.accel", "pricing.desk", "addin", "addin.headless", "addin.excel", "addin.fix"},

@@ -32,8 +32,12 @@ from pricing.margin.var import hvar_model
 from pricing.portfolio import concat, from_contracts
 from pricing.revaluation import Market
 from pricing.surface import build_surface
-from pricing.xva.quote import BookCapital, QuoteParams, TradeRisk, _saccr_legs, quote_book, two_way
+from pricing.xva.params import QuoteParams
+from pricing.xva.quote import quote_book
 from pricing.xva.rfq import parse_rfqs
+from pricing.xva.risks import BookCapital, TradeRisk
+from pricing.xva.saccr import saccr_legs_of
+from pricing.xva.single import two_way
 
 AS_OF = "2026-08-21"
 
@@ -144,7 +148,7 @@ def test_accept_mode_equals_requoting_against_the_rebuilt_book(desk, model) -> N
 def test_batch_xva_equals_the_one_trade_functions(desk) -> None:
     """The common masked grid gives each trade what its own grid gives (padding periods have zero width)."""
     from pricing.revaluation import position_state
-    from pricing.xva.quote import book_capital
+    from pricing.xva.risks import book_capital
 
     market, book = desk
     rows = _structures(_live_names(market), 12, 7)
@@ -168,7 +172,7 @@ def test_batch_xva_equals_the_one_trade_functions(desk) -> None:
             float(st.spot[0]),
             vol,
             float(st.t_years.max()),
-            _saccr_legs(part.legs, st, np.ones(len(part.legs), bool)),
+            saccr_legs_of(part.legs, st, np.ones(len(part.legs), bool)),
         )
         bid, ask = two_way(risk.premium, q["delta_im_ask"], q["delta_im_bid"], risk, p, cap)
         for s, label in ((bid, "bid"), (ask, "ask")):

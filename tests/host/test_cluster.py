@@ -25,7 +25,7 @@ distributed = pytest.importorskip("distributed", reason="the 'cluster' extra (da
 
 from addin.cli import main  # noqa: E402 - after the skip
 from addin.cli.cluster import run_tasks  # noqa: E402
-from addin.headless.values import BookError  # noqa: E402
+from addin.cli.errors import ClusterError  # noqa: E402
 
 BOOK = "instrument,quantity\nBTC-25SEP26-65000-C,-20\nBTC-25SEP26-60000-P,10\nETH-25SEP26-3000-C,-50\nBTC-25DEC26-80000-C,5\n"
 
@@ -162,7 +162,7 @@ def test_a_killed_worker_costs_a_retry_not_the_result(scheduler, tmp_path: Path)
 
 def test_a_task_that_keeps_killing_its_worker_fails_the_run_naming_it(scheduler) -> None:
     _, client = scheduler
-    with pytest.raises(BookError, match=r"doomed 0 failed on the cluster: KilledWorker"):
+    with pytest.raises(ClusterError, match=r"doomed 0 failed on the cluster: KilledWorker"):
         run_tasks(client, _always_dies, [0], label="doomed")
     client.wait_for_workers(2, timeout=60)  # the nannies bring the workers back for the other tests
 

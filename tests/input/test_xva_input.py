@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pricing.errors import PricingInputError
-from pricing.xva.adjustments import (
-    fva_im_simple,
-)
+from pricing.xva.funding import fva_im_simple
+from pricing.xva.params import QuoteParams
 from pricing.xva.profiles import grid
-from pricing.xva.quote import QuoteParams
 
 
 def test_percent_rates_are_refused_with_a_hint() -> None:

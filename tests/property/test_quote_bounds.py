@@ -23,7 +23,8 @@ from pricing.margin.span import SpanModel
 from pricing.portfolio import from_contracts
 from pricing.revaluation import Market, position_state
 from pricing.surface import flat_surface
-from pricing.xva.quote import QuoteParams, quote_book
+from pricing.xva.params import QuoteParams
+from pricing.xva.quote import quote_book
 from tests.conftest import NOW
 
 SOFR = 0.0365

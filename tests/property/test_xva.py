@@ -14,14 +14,13 @@ from pricing.instruments import OptionContract
 from pricing.margin.addons import AddOnParams
 from pricing.margin.var import hvar_model
 from pricing.portfolio import from_contracts
-from pricing.xva.adjustments import (
-    SaccrLegs,
-    fva_im_lifetime,
-    fva_im_simple,
-    saccr_netting_set,
-)
+from pricing.xva.funding import fva_im_lifetime, fva_im_simple
+from pricing.xva.params import QuoteParams
 from pricing.xva.profiles import grid, profile
-from pricing.xva.quote import BookCapital, QuoteParams, TradeRisk, incremental_ead, quote_book, two_way
+from pricing.xva.quote import quote_book
+from pricing.xva.risks import BookCapital, TradeRisk
+from pricing.xva.saccr import SaccrLegs, saccr_netting_set
+from pricing.xva.single import incremental_ead, two_way
 from tests.conftest import EXPIRY
 
 
@@ -87,7 +86,7 @@ def test_quote_book_batch_and_accept(seed_market) -> None:
 
 def test_vega_spread_is_in_vol_points() -> None:
     risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 0.25, _call_legs())
-    from pricing.xva.quote import spread_amount
+    from pricing.xva.single import spread_amount
 
     # 0.5 vol point on a vega of 5,000 USD per 1.00 of vol = 25 USD.
     assert spread_amount(risk, QuoteParams(spread_policy="vega", spread_value=0.5)) == pytest.approx(25.0)
@@ -110,7 +109,7 @@ def test_premium_cash_is_funded_on_each_side() -> None:
     """The funding leg funds the premium the dealer pays (bid), so a model that credits option
     value in IM (SPAN's NOV) and one that does not are funded consistently; premium the dealer
     receives (ask) is placed at its discount curve and earns no spread (docs/methodology.md §D6)."""
-    from pricing.xva.quote import adjustments
+    from pricing.xva.single import adjustments
 
     risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 0.25, _call_legs())
     p = QuoteParams(sofr=0.0, funding_spread=0.01)  # r_F = 1%, no discounting
@@ -148,7 +147,8 @@ def test_replica_profile_starts_at_todays_dim_and_ends_with_the_trade(seed_marke
 def test_venue_presets_capitalise_the_exposure_as_the_rules_say() -> None:
     """QCCP: 2% RW and no CVA capital (CRE54); a non-qualifying venue: 100% RW plus reduced BA-CVA
     (MAR50); an unknown preset names the allowed ones; K_CM enters only with a QCCP's funds given."""
-    from pricing.xva.quote import adjustments, ba_cva_per_ead
+    from pricing.xva.capital import ba_cva_per_ead
+    from pricing.xva.single import adjustments
 
     risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 1.0, _call_legs())
     base = dict(sofr=0.0, im_bankruptcy_remote=True)
@@ -174,7 +174,7 @@ def test_venue_presets_capitalise_the_exposure_as_the_rules_say() -> None:
 def test_sco60_group_2b_raises_the_kva_of_a_hedged_structure() -> None:
     """Group 2b nets nothing and charges half the gross notional, so a call spread's KVA rises
     above Group 2a's; a group outside {2a, 2b} is refused naming the allowed values."""
-    from pricing.xva.quote import adjustments
+    from pricing.xva.single import adjustments
 
     risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 1.0, _call_legs())
     base = dict(sofr=0.0, im_bankruptcy_remote=True)
@@ -207,7 +207,8 @@ def test_grid_matrix_rows_are_each_trades_own_grid(tenors: list[float], step: fl
 def test_lifetime_xvas_of_many_trades_equal_each_trades_own(rows: list[tuple[float, float, float, float]], shape: str) -> None:
     """The blocked batch forms give, to the bit, what the one-trade forms give on each trade's own grid:
     the periods are summed in order and padding periods have zero width."""
-    from pricing.xva.adjustments import ccva, ccva_lifetimes, fva_im_lifetimes
+    from pricing.xva.ccva import ccva, ccva_lifetimes
+    from pricing.xva.funding import fva_im_lifetimes
 
     dim, t, rf, rim = (np.array(c) for c in zip(*rows))
     batch = fva_im_lifetimes(dim, t, rf, rim, profile=shape, discount_rate=0.03)
@@ -232,7 +233,7 @@ def test_tenor_blocks_cover_every_trade_once_within_the_budget(tenors: list[floa
 
 def test_mva_closed_form_equals_the_daily_sum() -> None:
     """Σ_j e^{-r j/365} in closed form equals the day-by-day sum (the formula of docs/methodology.md §D3)."""
-    from pricing.xva.adjustments import mva_vm_batch
+    from pricing.xva.funding import mva_vm_batch
 
     t = np.array([1 / 365, 0.25, 1.0, 7.3])
     got = mva_vm_batch(np.full(4, 3.0), np.full(4, 50_000.0), np.full(4, 0.7), t, 0.004, lag_days=2.0, discount_rate=0.05)

@@ -23,9 +23,10 @@ from pricing.margin.span import SpanModel
 from pricing.portfolio import from_contracts
 from pricing.revaluation import Market, position_state
 from pricing.surface import flat_surface
-from pricing.xva.adjustments import default_fund_after, k_cm, k_cm_incremental
+from pricing.xva.capital import default_fund_after, k_cm, k_cm_incremental
+from pricing.xva.params import QuoteParams
 from pricing.xva.profiles import grid
-from pricing.xva.quote import QuoteParams, quote_book
+from pricing.xva.quote import quote_book
 
 
 def _row_market(chain, i: int) -> Market:
@@ -176,7 +177,8 @@ def test_default_fund_at_a_non_qualifying_venue_is_capitalised_at_1250_percent()
 def test_ccva_counts_the_change_to_the_contribution_not_all_of_it() -> None:
     """CCVA's default-fund term is the contribution the trade adds, ΔDF_i = DF_i' − DF_i (methodology §D4),
     so a trade that adds no IM adds no default-fund exposure; LGD x PD x ΔDF over the life otherwise."""
-    from pricing.xva.quote import TradeRisk, adjustments
+    from pricing.xva.risks import TradeRisk
+    from pricing.xva.single import adjustments
 
     risk = TradeRisk(100_000.0, 5_000.0, 10.0, 50_000.0, 0.6, 1.0)
     kw = dict(sofr=0.0, im_bankruptcy_remote=True, default_fund_usd=1e6, df_members_usd=1e8, im_ccp_usd=1e9)

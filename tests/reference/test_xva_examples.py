@@ -9,17 +9,11 @@ import pytest
 
 from addin.cli.examples.xva import article_quote
 from pricing.errors import PricingInputError
-from pricing.xva.adjustments import (
-    SaccrLegs,
-    ccva,
-    k_cm,
-    kva_lifetime,
-    kva_simple,
-    mva_vm_settlement_lag,
-    saccr_netting_set,
-    saccr_option,
-)
+from pricing.xva.capital import k_cm, kva_lifetime, kva_simple
+from pricing.xva.ccva import ccva
+from pricing.xva.funding import mva_vm_settlement_lag
 from pricing.xva.profiles import grid
+from pricing.xva.saccr import SaccrLegs, saccr_netting_set, saccr_option
 
 
 def test_article_worked_example_every_line() -> None:

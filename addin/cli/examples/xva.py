@@ -10,8 +10,11 @@ import numpy as np
 from pricing.chain import load_bundled_chain
 from pricing.margin.var import hvar_model
 from pricing.revaluation import Market
-from pricing.xva.adjustments import fva_im_simple, kva_simple
-from pricing.xva.quote import QuoteParams, all_in_price, quote_book
+from pricing.xva.capital import kva_simple
+from pricing.xva.funding import fva_im_simple
+from pricing.xva.params import QuoteParams
+from pricing.xva.quote import quote_book
+from pricing.xva.sides import all_in_price
 
 
 @dataclass(frozen=True)
