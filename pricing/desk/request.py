@@ -17,8 +17,9 @@ from typing import Any
 
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.errors import DataError, PricingInputError, parse_choice
+from pricing.instruments import SETTLEMENTS
 from pricing.revaluation import Market
-from pricing.xva.rfq import SETTLES, SIDES, RequestError, RfqBatch, RowFields, batch_of, read_row, resolve_request
+from pricing.xva.rfq import SIDES, RequestError, RfqBatch, RowFields, batch_of, read_row, resolve_request
 from pricing.xva.rfq import RfqRequest as PricedRequest
 
 _KIND = {code.value: code for code in RefusalCode}
@@ -100,7 +101,7 @@ class RfqRequest:
         """
         try:
             side = parse_choice(str(self.side).strip().lower(), f"{self.ref}, side", SIDES)
-            settle = parse_choice(str(self.settle).strip().lower(), f"{self.ref}, settle", SETTLES)
+            settle = parse_choice(str(self.settle).strip().lower(), f"{self.ref}, settle", SETTLEMENTS)
         except PricingInputError as exc:
             raise RequestError(str(exc)) from None
         for leg in self.legs:

@@ -27,8 +27,6 @@ from pricing.revaluation import Market
 SIDES = {"buy": "buy", "sell": "sell", "two-way": "two-way", "two_way": "two-way", "2way": "two-way", "both": "two-way"}
 #: The dealer's fill direction when the client's side is hit: it sells what the client buys.
 DEALER_FILL = {"buy": -1.0, "sell": 1.0, "two-way": 0.0}
-#: Settlement words (one table: :data:`pricing.instruments.SETTLEMENTS`).
-SETTLES = SETTLEMENTS
 
 Contract = OptionContract | FutureContract
 
@@ -157,7 +155,7 @@ def read_row(row: Mapping[str, Any], where: str = "rfqs, row 2") -> RowFields:
     if not text or not str(text).strip():
         raise RequestError(f"{where}: give 'instrument' (a Deribit name) or 'legs' (NAME:ratio;NAME:ratio)")
     try:
-        settle = parse_choice(str(r.get("settle") or "inverse").strip().lower(), f"{where}, column settle", SETTLES)
+        settle = parse_choice(str(r.get("settle") or "inverse").strip().lower(), f"{where}, column settle", SETTLEMENTS)
     except PricingInputError as exc:
         raise RequestError(str(exc)) from None
     legs = []
