@@ -4,6 +4,9 @@ Notes or Examples section carrying the formula or its source (the doctests run w
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from pricing.desk import request as desk_request
 from pricing.margin import engine
 from pricing.revaluation import Market
 from pricing.xva import adjustments, quote, rfq
+from tests.architecture.docsections import Callable_, DocstringError, entry_names, problems, public_callables, sections
 
 PUBLIC = [getattr(pricing, n) for n in pricing.__all__ if inspect.isfunction(getattr(pricing, n))]
 ENTRY_POINTS = [
@@ -72,3 +76,134 @@ def test_public_function_has_numpydoc_with_a_source_or_example(fn) -> None:  # t
     if "Notes" not in doc and "Examples" not in doc:
         missing.append("Notes or Examples")
     assert not missing, f"{fn.__qualname__}: docstring lacks {', '.join(missing)}"
+
+
+# --- numpydoc on every public callable of `pricing` -------------------------------------------
+
+#: Packages another engineer is rewriting on their own branch (the `house` split of
+#: `pricing/xva/quote.py` and `adjustments.py`, with its docstrings); the lead empties this at merge.
+PENDING_ELSEWHERE = frozenset({"pricing.xva"})
+#: Callables that do not yet meet the rule, one dotted name a line. The list may only shrink: a
+#: callable not on it must pass, and one on it that passes (or is gone) fails the test until its
+#: line is deleted, so the list cannot keep a stale entry.
+TODO_FILE = Path(__file__).with_name("numpydoc_todo.txt")
+TODO = frozenset(line.strip() for line in TODO_FILE.read_text().splitlines() if line.strip() and not line.startswith("#"))
+CALLABLES = {c.name: c for c in public_callables(pricing, PENDING_ELSEWHERE)}
+
+
+@pytest.mark.parametrize("name", sorted(set(CALLABLES) - TODO))
+def test_public_callable_has_numpydoc_sections(name: str) -> None:
+    """Parameters name exactly the signature's parameters (``*args``/``**kwargs`` starred, self/cls
+    left out), a dataclass names each field, and a callable that returns something says what."""
+    assert not (found := problems(CALLABLES[name])), f"{name}: {'; '.join(found)}"
+
+
+def test_todo_list_only_shrinks() -> None:
+    """An entry of the to-do list that is documented now (or no longer exists) must be deleted."""
+    done = sorted(n for n in TODO if n not in CALLABLES or not problems(CALLABLES[n]))
+    assert not done, f"delete from {TODO_FILE.name}: {done}"
+
+
+def test_walk_covers_the_engine() -> None:
+    """The walk reaches functions, methods and dataclasses in nested packages (it cannot pass on nothing)."""
+    kinds = {c.kind for c in CALLABLES.values()}
+    assert kinds == {"function", "method", "class"}
+    assert {
+        "pricing.desk.service.Desk.quote",
+        "pricing.margin.span.SpanModel.contributions",
+        "pricing.black.black76_price",
+    } <= set(CALLABLES)
+    assert not any(n.startswith("pricing.xva.") for n in CALLABLES)
+
+
+# --- the section parser itself ------------------------------------------------------------------
+
+GOOD = """Price.
+
+Parameters
+----------
+F, K : ndarray
+    Forward and strike, USD.
+*args : float
+    Extra.
+**kwargs : object
+    Options.
+
+Returns
+-------
+ndarray
+    The price.
+"""
+
+
+def test_sections_split_on_underlined_titles() -> None:
+    parsed = sections(GOOD)
+    assert set(parsed) == {"", "Parameters", "Returns"}
+    assert entry_names(parsed["Parameters"]) == ["F", "K", "*args", "**kwargs"]
+    assert entry_names(parsed["Returns"]) == ["ndarray"]
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ("x\n\nParams\n------\na : int\n", "unknown section 'Params'"),
+        ("x\n\nNotes\n-----\na\n\nNotes\n-----\nb\n", "appears twice"),
+    ],
+)
+def test_sections_reject_what_numpydoc_rejects(doc: str, message: str) -> None:
+    with pytest.raises(DocstringError, match=message):
+        sections(doc)
+
+
+def test_a_short_underline_is_not_a_section() -> None:
+    """numpydoc needs the underline at least as long as the title."""
+    assert set(sections("x\n\nParameters\n---\na : int\n")) == {""}
+
+
+def _documented(F: float, K: float, *args: float, **kwargs: object) -> float:
+    return F
+
+
+def _generator(n: int) -> Iterator[int]:
+    """Count.
+
+    Parameters
+    ----------
+    n : int
+        How far.
+
+    Yields
+    ------
+    int
+        The next.
+    """
+    yield from range(n)
+
+
+def test_problems_name_what_is_wrong() -> None:
+    _documented.__doc__ = GOOD
+    assert problems(Callable_("f", _documented, "function")) == []
+    _documented.__doc__ = GOOD.replace("F, K : ndarray", "K, F : ndarray")
+    assert problems(Callable_("f", _documented, "function")) == [
+        "Parameters names ['K', 'F', '*args', '**kwargs'], the signature takes ['F', 'K', '*args', '**kwargs']"
+    ]
+    _documented.__doc__ = GOOD.split("Returns")[0]
+    assert problems(Callable_("f", _documented, "function")) == ["no Returns section"]
+    assert problems(Callable_("g", _generator, "function")) == []
+
+
+def test_a_dataclass_must_name_each_field() -> None:
+    @dataclass(frozen=True)
+    class Leg:
+        """A leg.
+
+        Attributes
+        ----------
+        ratio : float
+            Signed units per structure.
+        """
+
+        name: str
+        ratio: float
+
+    assert problems(Callable_("Leg", Leg, "class")) == ["Parameters/Attributes do not name ['name']"]
