@@ -162,7 +162,33 @@ class Desk:
         -----
         Base, ΔIM per side and XVA by :func:`pricing.xva.quote.quote_rfqs` against the book's
         basis (docs/methodology.md §D); the basis is rebuilt only when the snapshot, the margin
-        configuration or the book changed.
+        configuration or the book changed. Each side's price is
+        ask = base + (FVA + KVA + MVA + CCVA) + spread and bid = base - (...) - spread
+        (:func:`pricing.xva.quote.all_in_price`), so bid <= base <= ask whenever both sides'
+        costs are >= 0; a side that lowers the book's margin carries a negative cost and may be
+        quoted through the base.
+
+        Examples
+        --------
+        A desk on the bundled 2026-08-21 market with a two-position book, asked for a two-way
+        price on 2 BTC calls (SPAN margin):
+
+        >>> import re
+        >>> from pricing.desk import Book, Desk, DeskConfig, Leg, RfqRequest, open_market
+        >>> book = Book.from_table(
+        ...     [["Instrument", "Quantity"], ["BTC-25SEP26-60000-C", 5], ["BTC-25SEP26-50000-P", -5]])
+        >>> desk = Desk(open_market("bundled:2026-08-21"), book, DeskConfig.from_mapping({"model": "span"}))
+        >>> out = desk.quote([RfqRequest((Leg("BTC-25SEP26-70000-C"),), "two-way", 2.0, ref="rfq 1")])
+        >>> q = out.result(0)
+        >>> round(q.base), q.bid["price"] <= q.base <= q.ask["price"]
+        (19484, True)
+        >>> costs = {s: sum(side[k] for k in ("fva_im", "kva", "mva_vm", "ccva")) for s, side in (("bid", q.bid), ("ask", q.ask))}
+        >>> abs(q.ask["price"] - (q.base + costs["ask"] + q.spread)) < 1e-6
+        True
+        >>> abs(q.bid["price"] - (q.base - costs["bid"] - q.spread)) < 1e-6
+        True
+        >>> bool(re.fullmatch("[0-9a-f]{16}", q.snapshot_id)), q.snapshot_id == out.snapshot_id
+        (True, True)
         """
         with self._lock:
             snap = self.source.current()
