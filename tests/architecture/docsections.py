@@ -153,9 +153,12 @@ def public_callables(package: ModuleType, skip: frozenset[str] = frozenset()) ->
 
 
 def constructor_parameters(cls: type) -> list[str]:
-    """The names a class's constructor takes (a dataclass's ``init`` fields, else ``__init__``'s)."""
+    """The names a class's constructor takes (a dataclass's ``init`` fields, else ``__init__``'s).
+
+    A ``_private`` dataclass field (a cache, a lock) is not part of the documented constructor.
+    """
     if dataclasses.is_dataclass(cls):
-        return [f.name for f in dataclasses.fields(cls) if f.init]
+        return [f.name for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")]
     init = cls.__dict__.get("__init__")
     if init is None:
         for base in cls.__mro__[1:]:
