@@ -37,6 +37,19 @@ class Quote:
 
     ``bid``/``ask`` map :data:`SIDE_FIGURES` to numbers; a side the client did not ask for has
     ``price`` None (its ΔIM and XVA are still given).
+
+    Attributes
+    ----------
+    request : RfqRequest
+        What was quoted.
+    snapshot_id : str
+        The market snapshot it was priced on (16 hex digits).
+    base : float
+        Mid value of the legs, USD for the whole quantity.
+    spread : float
+        The desk's profit margin, USD (>= 0).
+    bid, ask : dict of str to (float or None)
+        :data:`SIDE_FIGURES` of each side, USD.
     """
 
     request: RfqRequest
@@ -47,7 +60,13 @@ class Quote:
     ask: dict[str, float | None]
 
     def figures(self) -> dict[str, float | None]:
-        """Every figure flat: ``base``, ``spread``, ``bid_delta_im``, ..., ``ask_price``."""
+        """Every figure flat: ``base``, ``spread``, ``bid_delta_im``, ..., ``ask_price``.
+
+        Returns
+        -------
+        dict of str to (float or None)
+            USD.
+        """
         out: dict[str, float | None] = {"base": self.base, "spread": self.spread}
         for label, side in (("bid", self.bid), ("ask", self.ask)):
             out.update({f"{label}_{k}": v for k, v in side.items()})
@@ -86,7 +105,17 @@ class DeskQuotes:
         return len(self.requests)
 
     def result(self, i: int) -> Quote | Refusal:
-        """Request ``i``'s quote, or its refusal."""
+        """Request ``i``'s quote, or its refusal.
+
+        Parameters
+        ----------
+        i : int
+            Index of the request in the call, 0-based.
+
+        Returns
+        -------
+        Quote or Refusal
+        """
         refusal = self.refusals[i]
         if refusal is not None:
             return refusal
@@ -133,7 +162,12 @@ class Desk:
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def snapshot(self) -> MarketSnapshot:
-        """The source's current snapshot."""
+        """The source's current snapshot.
+
+        Returns
+        -------
+        MarketSnapshot
+        """
         return self.source.current()
 
     def quote(
@@ -224,13 +258,28 @@ class Desk:
             return DeskQuotes(snap, tuple(requests), tuple(refusals), batch, table)
 
     def fill(self, legs: Sequence[Leg]) -> None:
-        """Legs the desk now holds join the book (signed contracts); the next quote sees them."""
+        """Legs the desk now holds join the book (signed contracts); the next quote sees them.
+
+        Parameters
+        ----------
+        legs : sequence of Leg
+            Each with its signed contracts (``ratio``) as the desk now holds them.
+        """
         self.book.apply_fill(legs)
 
     def mid(self, request: RfqRequest) -> float:
         """The request's mid value now: USD, all of its quantity, legs only (no margin, no XVA).
 
         Returns NaN for a request that cannot be resolved on the current snapshot.
+
+        Parameters
+        ----------
+        request : RfqRequest
+
+        Returns
+        -------
+        float
+            USD, or NaN.
         """
         with self._lock:
             snap = self.source.current()
