@@ -107,9 +107,6 @@ class HybridModel:
     span : SpanParams
         Spread tiers, inter-commodity credit, short option minimum and NOV credit. The scan
         parameters (VSR, extremes, look-ahead) are unused; the PSR sizes the SOM only.
-
-    Attributes
-    ----------
     name : str
         How results name the model (``"hybrid"``).
 
