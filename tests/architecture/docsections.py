@@ -187,8 +187,10 @@ def _returns_something(fn: Callable[..., Any]) -> str | None:
     text = ann if isinstance(ann, str) else getattr(ann, "__name__", repr(ann))
     if ann is inspect.Signature.empty or text in ("None", "NoReturn", "Never"):
         return None
-    if inspect.isgeneratorfunction(fn) or text.startswith(("Iterator", "Generator", "collections.abc.Iterator")):
-        return "Yields" if inspect.isgeneratorfunction(fn) else "Returns"
+    # A @contextmanager's generator sits under its wrapper: it documents what it yields to ``with``.
+    generator = inspect.isgeneratorfunction(inspect.unwrap(fn))
+    if generator or text.startswith(("Iterator", "Generator", "collections.abc.Iterator")):
+        return "Yields" if generator else "Returns"
     return "Returns"
 
 
