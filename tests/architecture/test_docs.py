@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pricing
 from pricing import desk, positions
@@ -224,3 +226,29 @@ def test_the_suite_runs_the_engine_doctests() -> None:
     config = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert "pricing" in config["testpaths"]
     assert "--doctest-modules" in config["addopts"].split()
+
+
+NAMES = st.from_regex(r"\*{0,2}[a-z_][a-z0-9_]{0,12}", fullmatch=True)
+
+
+@given(
+    names=st.lists(NAMES, min_size=1, max_size=6, unique=True),
+    grouped=st.lists(st.booleans(), min_size=6, max_size=6),
+    typed=st.lists(st.booleans(), min_size=6, max_size=6),
+    indent=st.sampled_from(["", "    "]),
+)
+def test_parameter_names_round_trip(names: list[str], grouped: list[bool], typed: list[bool], indent: str) -> None:
+    """Any Parameters section written the numpydoc way (``a : float``, ``a, b : float``, a bare ``a``,
+    descriptions indented under each, the block indented as a method's is) parses back to its names."""
+    lines = [f"{indent}Parameters", f"{indent}----------"]
+    i = 0
+    while i < len(names):
+        run = names[i : i + 2] if grouped[i] and i + 1 < len(names) else names[i : i + 1]
+        head = ", ".join(run)
+        lines += [
+            f"{indent}{head} : float" if typed[i] else f"{indent}{head}",
+            f"{indent}    What {run[0]} is: USD, not : a name.",
+        ]
+        i += len(run)
+    parsed = sections(f"{indent}Summary.\n\n" + "\n".join(lines) + "\n")
+    assert entry_names(parsed["Parameters"]) == names
