@@ -176,7 +176,7 @@ def signature_names(fn: Callable[..., Any]) -> list[str]:
     for p in inspect.signature(fn).parameters.values():
         if p.name in ("self", "cls"):
             continue
-        star = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}.get(p.kind, "")
+        star = "*" if p.kind is inspect.Parameter.VAR_POSITIONAL else "**" if p.kind is inspect.Parameter.VAR_KEYWORD else ""
         names.append(star + p.name)
     return names
 
