@@ -112,6 +112,10 @@ class SabrSmile:
         -------
         ndarray
             Decimal vol, shape of ``k``.
+
+        Notes
+        -----
+        :func:`hagan_lognormal_vol` at K = F e^k (Hagan et al. 2002, eq. 2.17a).
         """
         strike = self.forward * np.exp(np.asarray(k, dtype=np.float64))
         return hagan_lognormal_vol(self.forward, strike, self.t_years, self.alpha, self.beta, self.rho, self.nu)
@@ -236,6 +240,11 @@ def fit_sabr(
     Returns
     -------
     SabrSmile
+
+    Notes
+    -----
+    min over (α, ρ, ν) of Σ_i w_i (σ_Hagan(k_i; α, β, ρ, ν) - σ_i)², by Levenberg-Marquardt
+    (Moré 1978, "The Levenberg-Marquardt algorithm: implementation and theory").
     """
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta: must be in [0, 1], got {beta!r}")

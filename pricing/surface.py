@@ -154,6 +154,11 @@ class VolSurface:
         -------
         ndarray
             USD, shape of ``t_years``.
+
+        Notes
+        -----
+        ln F(T) interpolated linearly in T through (0, ln S) and (T_i, ln F_i); beyond the last expiry
+        the last interval's slope (carry) continues (module docstring).
         """
         t = np.asarray(t_years, dtype=np.float64)
         knots_t = np.concatenate([[0.0], self.t_years])
@@ -265,6 +270,12 @@ class VolSurface:
         -------
         ndarray
             Decimal vol, the broadcast shape.
+
+        Notes
+        -----
+        σ(K, T) = √(w(k, T)/T) + vol_shift with k = ln(K / F'(T)), F' = F e^shock, under
+        ``sticky_moneyness``; k = ln(K / F(T)) (the unshocked forward) under ``sticky_strike``
+        (module docstring).
         """
         how = parse_choice(rule, "rule", SHOCK_RULES)
         t = np.asarray(t_years, dtype=np.float64)

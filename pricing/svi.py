@@ -70,6 +70,10 @@ class SviSmile:
         -------
         (w, w1, w2) : ndarrays
             Shape of ``k``.
+
+        Notes
+        -----
+        w' = b (ρ + x/√(x² + σ²)), w'' = b σ² / (x² + σ²)^(3/2), x = k - m.
         """
         x = np.asarray(k, dtype=np.float64) - self.m
         root = np.sqrt(x * x + self.sigma * self.sigma)

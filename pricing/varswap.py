@@ -278,6 +278,10 @@ def vol_of_vol_from_dvol(dvol: FloatArray, window_days: int = 365) -> float:
     -------
     float
         Annualised, decimal.
+
+    Notes
+    -----
+    sd(Δ ln DVOL_t) x √365, sample standard deviation (ddof = 1).
     """
     x = np.log(np.asarray(dvol, dtype=np.float64)[-(window_days + 1) :])
     return float(np.std(np.diff(x), ddof=1) * np.sqrt(DAYS_PER_YEAR))

@@ -101,6 +101,12 @@ def half_spreads_usd(portfolio: Portfolio, market: Market, state: PositionState,
     -------
     ndarray, shape (n,)
         USD, >= 0.
+
+    Notes
+    -----
+    Per option: ½ (ask - bid) x the index x the contract size when the chain quotes it on both
+    sides, else ``half_spread_vol`` x |vega_usd|; per future: ``future_half_spread_bps`` x F x the
+    contract size; all times ``liquidity_stress_multiplier`` (docs/methodology.md §C5, liquidity).
     """
     size = portfolio.contract_size
     opt = portfolio.kind == OPTION
@@ -135,6 +141,11 @@ def daily_capacity_usd(underlying: str, market: Market, params: AddOnParams) -> 
     -------
     float
         USD per day.
+
+    Notes
+    -----
+    capacity = ``capacity_fraction`` x mean of (volume x close) over the 30 days to the market's date
+    (the ECC concentration add-on's market capacity; docs/methodology.md §C5).
     """
     if underlying in params.daily_capacity_usd:
         value = float(params.daily_capacity_usd[underlying])

@@ -113,6 +113,11 @@ def intraday_margin_call(
     Returns
     -------
     MarginCall
+
+    Notes
+    -----
+    call = max(IM - collateral, 0), due ``deadline_minutes`` after ``market.as_of``;
+    excess = max(collateral - IM, 0), IM by :func:`~pricing.margin.engine.margin` on the new snapshot.
     """
     if not (np.isfinite(deadline_minutes) and deadline_minutes > 0):
         raise PricingInputError(f"deadline_minutes: must be > 0, got {deadline_minutes!r}")

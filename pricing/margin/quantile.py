@@ -115,6 +115,10 @@ def tail_indices(losses: FloatArray, alpha: float) -> np.ndarray:
     Returns
     -------
     ndarray of int, shape (k,)
+
+    Notes
+    -----
+    k = max(1, ⌊N (1 - α)⌋) (module docstring); the last index is the VaR scenario.
     """
     x = np.asarray(losses, dtype=np.float64)
     k = tail_count(x.size, alpha)

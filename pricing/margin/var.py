@@ -226,6 +226,11 @@ class ScenarioVarModel:
         -------
         ndarray, shape (n,)
             Multipliers of the scenario's log vol change.
+
+        Notes
+        -----
+        w = (30/DTE)^p, p = ``vol_tenor_power_short`` below 30 days, ``vol_tenor_power_long`` from 30
+        days (Deribit's vol-shock scaling, docs/methodology.md §B3).
         """
         return tenor_vol_weights(state.t_years, self.vol_tenor_power_short, self.vol_tenor_power_long)
 
