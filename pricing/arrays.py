@@ -17,6 +17,16 @@ def as_float_arrays(*args: ArrayLike) -> tuple[tuple[int, ...], list[FloatArray]
     """Broadcast the arguments together and return (shape, flat float64 arrays).
 
     The flat arrays are contiguous; they are views when no broadcasting was needed.
+
+    Parameters
+    ----------
+    *args : array_like
+        Numbers or arrays that broadcast together.
+
+    Returns
+    -------
+    (shape, arrays) : (tuple of int, list of ndarray)
+        The broadcast shape, and each argument as a flat float64 array of prod(shape) elements.
     """
     arrays = [np.asarray(a, dtype=np.float64) for a in args]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
@@ -29,6 +39,21 @@ def option_signs(cp: Any) -> FloatArray:
 
     Strings are case-insensitive (``C``, ``call``, ``P``, ``put``); numbers must be +1 or -1.
     Any other value raises :class:`PricingInputError` listing the allowed values.
+
+    Parameters
+    ----------
+    cp : str, number or array_like of them
+        Option types.
+
+    Returns
+    -------
+    ndarray
+        +1.0 / -1.0, the shape of ``cp``.
+
+    Examples
+    --------
+    >>> option_signs(["C", "put", "P"]).tolist(), option_signs([[1], [-1]]).tolist()
+    ([1.0, -1.0, -1.0], [[1.0], [-1.0]])
     """
     arr = np.asarray(cp)
     if arr.dtype.kind in "iuf":

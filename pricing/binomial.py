@@ -27,7 +27,19 @@ def _peizer_pratt(z: FloatArray, n: int) -> FloatArray:
 
 
 def tree_steps(steps: int, method: str) -> int:
-    """The number of steps actually used: Leisen-Reimer needs an odd count (n + 1 if even)."""
+    """The number of steps actually used: Leisen-Reimer needs an odd count (n + 1 if even).
+
+    Parameters
+    ----------
+    steps : int
+        Steps asked for (>= 1).
+    method : {"crr", "lr", "leisen-reimer"}
+        The tree (:func:`binomial_price`).
+
+    Returns
+    -------
+    int
+    """
     if isinstance(steps, bool) or not float(steps).is_integer() or steps < 1:
         raise PricingInputError(f"steps: must be a whole number >= 1, got {steps!r}")
     n = int(steps)

@@ -202,6 +202,21 @@ class Greeks:
     ``delta`` is the **premium-adjusted** delta in coin, F d(V/F)/dF = dV/dF - V/F (the coin
     amount to hedge with, FX-style premium adjustment as for premium paid in the base
     currency); ``gamma`` and ``vanna`` are the derivatives of that delta by F and vol.
+
+    Attributes
+    ----------
+    price : ndarray
+        Black-76 value: USD per coin (linear) or coin per coin (inverse).
+    delta, gamma : ndarray
+        dV/dF and d2V/dF2 as above.
+    vega : ndarray
+        Per 1.00 of vol.
+    theta : ndarray
+        Per year of calendar time (ACT/365), forward held.
+    rho : ndarray
+        Per 1.00 of rate, forward held.
+    vanna, volga : ndarray
+        d delta / d vol and d vega / d vol.
     """
 
     price: FloatArray

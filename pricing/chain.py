@@ -86,14 +86,30 @@ class OptionChain:
         return len(self.names)
 
     def expiries(self) -> tuple[np.ndarray, FloatArray, FloatArray]:
-        """Distinct expiries: (expiry instants, t_years, forward = median underlying price)."""
+        """Distinct expiries: (expiry instants, t_years, forward = median underlying price).
+
+        Returns
+        -------
+        (expiries, t_years, forwards) : (ndarray of datetime64, ndarray, ndarray)
+            Ascending; years ACT/365 from the chain's time; USD.
+        """
         uniq, inverse = np.unique(self.expiry, return_inverse=True)
         t = np.array([self.t_years[inverse == i][0] for i in range(uniq.size)])
         fwd = np.array([np.median(self.forward[inverse == i]) for i in range(uniq.size)])
         return uniq, t, fwd
 
     def select(self, mask: np.ndarray) -> OptionChain:
-        """A chain restricted to the rows where ``mask`` is true."""
+        """A chain restricted to the rows where ``mask`` is true.
+
+        Parameters
+        ----------
+        mask : ndarray of bool
+            One per row.
+
+        Returns
+        -------
+        OptionChain
+        """
         names = tuple(n for n, keep in zip(self.names, mask) if keep)
         arrays = {
             f: getattr(self, f)[mask]
@@ -112,6 +128,13 @@ class OptionChain:
         return OptionChain(self.underlying, self.as_of, self.spot, names, **arrays)
 
     def contracts(self) -> list[OptionContract]:
+        """Each row's option, parsed from its Deribit instrument name.
+
+        Returns
+        -------
+        list of OptionContract
+            One per row, in order.
+        """
         return [parse_option_name(n) for n in self.names]
 
 
@@ -263,6 +286,11 @@ def chains_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "chain") -
         ``open_interest`` are optional. Row numbers in errors count the header as row 1.
     source : str
         What the rows are called in error messages (a file or a sheet range).
+
+    Returns
+    -------
+    dict of str to OptionChain
+        Underlying -> its chain.
 
     Notes
     -----

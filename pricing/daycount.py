@@ -165,5 +165,22 @@ def funding_time(start: datetime, end: datetime) -> float:
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
-    """Shorthand for an aware UTC datetime."""
+    """Shorthand for an aware UTC datetime.
+
+    Parameters
+    ----------
+    year, month, day : int
+    hour, minute, second : int
+        UTC time of day.
+
+    Returns
+    -------
+    datetime
+        Timezone-aware, UTC.
+
+    Examples
+    --------
+    >>> utc(2026, 9, 25, 8).isoformat()
+    '2026-09-25T08:00:00+00:00'
+    """
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)

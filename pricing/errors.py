@@ -69,7 +69,18 @@ _REASON_TEXT = {
 
 
 def reason_texts(codes: IntArray | Iterable[int]) -> list[str]:
-    """Human-readable text of each reason code, in order (flattened)."""
+    """Human-readable text of each reason code, in order (flattened).
+
+    Parameters
+    ----------
+    codes : array of int or iterable of int
+        :class:`Reason` codes, any shape.
+
+    Returns
+    -------
+    list of str
+        One per code, in C order.
+    """
     flat = np.asarray(codes).ravel()
     # One lookup per distinct code, not per cell: a column of a million prices has a few codes.
     distinct, where = np.unique(flat, return_inverse=True)
@@ -80,10 +91,28 @@ def reason_texts(codes: IntArray | Iterable[int]) -> list[str]:
 def parse_choice(value: object, field: str, choices: Mapping[str, T]) -> T:
     """Map a case-insensitive string to one of ``choices``.
 
+    Parameters
+    ----------
+    value : object
+        What the user gave (stripped, lower-cased when a string).
+    field : str
+        The field's name, for the message.
+    choices : mapping of str to T
+        Allowed lower-case spellings -> value.
+
+    Returns
+    -------
+    T
+
     Raises
     ------
     PricingInputError
         If ``value`` is not one of the keys; the message names ``field`` and lists the keys.
+
+    Examples
+    --------
+    >>> parse_choice(" Call ", "cp", {"call": 1, "put": -1})
+    1
     """
     key = str(value).strip().lower() if value is not None else ""
     try:

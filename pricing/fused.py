@@ -36,6 +36,29 @@ class RevaluationPlan:
     ``base_usd``/``base_c`` (value at as-of per unit, USD and normalised), ``sqrt_t1`` = sqrt(T'),
     ``svi`` (c0, a0, b0, rho0, m0, sigma0^2, c1, a1, ..., sigma1^2): the total variance at T' is
     c0 w_SVI0(k) + c1 w_SVI1(k). ``units`` = quantity x contract size.
+
+    Attributes
+    ----------
+    kind : ndarray of int
+        LIVE, EXPIRED or LINEAR per position.
+    omega : ndarray
+        +1 call, -1 put.
+    lk, ek : ndarray
+        ln(K/F(T')) and K/F(T').
+    g : ndarray
+        USD per unit of c e^r.
+    base_usd, base_c : ndarray
+        Value at as-of per unit, USD and normalised.
+    sqrt_t1 : ndarray
+        √T', T' the time to expiry after the horizon, years ACT/365.
+    svi : ndarray, shape (P, 12)
+        The two SVI slices' weights and parameters.
+    units : ndarray
+        Quantity x contract size.
+    inverse_option : ndarray of bool
+        Coin-settled options.
+    spot : ndarray
+        The underlying's index, USD.
     """
 
     kind: np.ndarray
@@ -70,7 +93,21 @@ def plan_revaluation(
     portfolio: Portfolio, market: Market, horizon_days: float, state: PositionState | None = None
 ) -> RevaluationPlan | None:
     """The :class:`RevaluationPlan` of ``portfolio``, or None when a smile is not SVI or flat
-    (SABR surfaces go through the numpy path)."""
+    (SABR surfaces go through the numpy path).
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+    market : Market
+    horizon_days : float
+        The scenarios' horizon: options age by it.
+    state : PositionState, optional
+        The positions' state on ``market``, if the caller has it.
+
+    Returns
+    -------
+    RevaluationPlan or None
+    """
     from pricing.accel.scenario import EXPIRED, LINEAR, LIVE
 
     st = state or position_state(portfolio, market)
@@ -127,7 +164,19 @@ def plan_revaluation(
 
 @dataclass(frozen=True)
 class ScenarioGrid:
-    """Per-underlying scenario rows (U, S) in the form the kernels take, and each position's row."""
+    """Per-underlying scenario rows (U, S) in the form the kernels take, and each position's row.
+
+    Attributes
+    ----------
+    ret : ndarray, shape (U, S)
+        Log returns of the spot.
+    growth, inv_growth : ndarray, shape (U, S)
+        e^ret and e^-ret.
+    factor, add : ndarray, shape (U, S)
+        Vol multiplier and additive vol shift per scenario.
+    row : ndarray of int, shape (P,)
+        Each position's row.
+    """
 
     ret: FloatArray
     growth: FloatArray
@@ -138,6 +187,21 @@ class ScenarioGrid:
 
     @staticmethod
     def build(ret: ArrayLike, factor: ArrayLike, add: ArrayLike, row: np.ndarray) -> ScenarioGrid:
+        """The grid from returns and vol shocks (broadcast to the returns' shape, contiguous).
+
+        Parameters
+        ----------
+        ret : array_like, shape (U, S) or (S,)
+            Log returns.
+        factor, add : array_like
+            Vol multiplier and additive vol shift, broadcast to ``ret``.
+        row : ndarray of int
+            Each position's row.
+
+        Returns
+        -------
+        ScenarioGrid
+        """
         r = np.ascontiguousarray(np.atleast_2d(np.asarray(ret, dtype=np.float64)))
         shape = r.shape
         fac = np.ascontiguousarray(np.broadcast_to(np.asarray(factor, dtype=np.float64), shape))
@@ -146,7 +210,21 @@ class ScenarioGrid:
 
 
 def fused_pnl_sum(plan: RevaluationPlan, grid: ScenarioGrid, weight: FloatArray, rule: str) -> FloatArray:
-    """sum_p weight[p] x unit P&L(p, s) in USD (weight = quantity x contract size), no (P, S) matrix."""
+    """sum_p weight[p] x unit P&L(p, s) in USD (weight = quantity x contract size), no (P, S) matrix.
+
+    Parameters
+    ----------
+    plan : RevaluationPlan
+    grid : ScenarioGrid
+    weight : ndarray, shape (P,)
+        Quantity x contract size.
+    rule : {"sticky_moneyness", "sticky_strike"}
+
+    Returns
+    -------
+    ndarray, shape (S,)
+        USD.
+    """
     from pricing.accel.scenario import pnl_sum
 
     out = np.empty(grid.ret.shape[1])
@@ -173,7 +251,21 @@ def fused_pnl_sum(plan: RevaluationPlan, grid: ScenarioGrid, weight: FloatArray,
 
 
 def fused_pnl_matrix(plan: RevaluationPlan, grid: ScenarioGrid, rule: str, coin: bool) -> ScenarioPnl:
-    """The (P, S) P&L of :func:`reprice` from the fused kernel."""
+    """The (P, S) P&L of :func:`reprice` from the fused kernel.
+
+    Parameters
+    ----------
+    plan : RevaluationPlan
+    grid : ScenarioGrid
+    rule : {"sticky_moneyness", "sticky_strike"}
+    coin : bool
+        Also fill the coin P&L.
+
+    Returns
+    -------
+    ScenarioPnl
+        (P, S).
+    """
     from pricing.accel.scenario import pnl_matrix
 
     shape = (plan.kind.size, grid.ret.shape[1])
@@ -220,6 +312,27 @@ def fused_marginal_tail(
     """(T, 8): VaR, ES, stressed VaR, stressed ES of base + trade t, then of base - trade t.
 
     Trade t is the plan rows ``starts[t]:starts[t + 1]`` with ``weight`` (signed quantity x units).
+
+    Parameters
+    ----------
+    plan : RevaluationPlan
+    grid : ScenarioGrid
+    weight : ndarray
+        Signed quantity x units per plan row.
+    starts : ndarray of int, shape (T + 1,)
+        Trade boundaries.
+    rule : {"sticky_moneyness", "sticky_strike"}
+    base_pnl : ndarray, shape (S,)
+        The held portfolio's P&L, USD.
+    n_core : int
+        Core scenario columns (the rest are stressed).
+    k_core, k_stress : int
+        Tail counts (:func:`pricing.margin.quantile.tail_count`).
+
+    Returns
+    -------
+    ndarray, shape (T, 8)
+        USD.
     """
     from pricing.accel.scenario import marginal_tail
 
@@ -301,6 +414,17 @@ class FusedScenarios:
 
     Scenario columns are held core first, then stressed (``order`` maps them back to the set's
     own order); ``n_core`` is the number of core columns.
+
+    Attributes
+    ----------
+    plan : RevaluationPlan
+    grid : ScenarioGrid
+    rule : str
+        Smile dynamics.
+    order : ndarray of int
+        The set's column of each held column.
+    n_core : int
+        Core columns.
     """
 
     plan: RevaluationPlan
@@ -327,6 +451,26 @@ class FusedScenarios:
         ``vol_changes`` are Δ ln σ per underlying and scenario; position p takes
         ``vol_weights[p]`` times its underlying's (1 for all: a parallel shift). The kernels read
         one row per (underlying, weight) pair, so tenors that share a weight share a row.
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+            Positions at quantity 1.
+        market : Market
+        state : PositionState
+        underlyings : tuple of str
+            The set's underlyings (rows of ``returns``).
+        returns, vol_changes : ndarray, shape (U, S)
+            Log returns and Δ ln σ.
+        stressed : ndarray of bool, shape (S,)
+        horizon_days : float
+        rule : {"sticky_moneyness", "sticky_strike"}
+        vol_weights : ndarray, optional
+            Per position.
+
+        Returns
+        -------
+        FusedScenarios or None
         """
         if not accel.enabled("scenario", len(portfolio)) or not len(portfolio):
             return None
@@ -351,13 +495,35 @@ class FusedScenarios:
         return FusedScenarios(plan, grid, parse_choice(rule, "rule", SHOCK_RULES), rows.order, rows.n_core)
 
     def pnl_sum(self, quantity: FloatArray) -> FloatArray:
-        """sum_p quantity[p] x P&L per contract (p, s), USD, in the scenario set's column order."""
+        """sum_p quantity[p] x P&L per contract (p, s), USD, in the scenario set's column order.
+
+        Parameters
+        ----------
+        quantity : ndarray, shape (P,)
+            Signed contracts.
+
+        Returns
+        -------
+        ndarray, shape (S,)
+            USD.
+        """
         out = np.empty(self.order.size)
         out[self.order] = fused_pnl_sum(self.plan, self.grid, np.asarray(quantity, dtype=np.float64) * self.plan.units, self.rule)
         return out
 
     def columns(self, cols: np.ndarray) -> FloatArray:
-        """(P, len(cols)) P&L per contract in the scenario set's columns ``cols``."""
+        """(P, len(cols)) P&L per contract in the scenario set's columns ``cols``.
+
+        Parameters
+        ----------
+        cols : ndarray of int
+            Columns of the scenario set.
+
+        Returns
+        -------
+        ndarray, shape (P, len(cols))
+            USD.
+        """
         where = np.argsort(self.order)[np.asarray(cols, dtype=np.int64)]
         g = self.grid
         ret, growth, inv_growth, factor, add = (
@@ -371,6 +537,20 @@ class FusedScenarios:
 
         ``quantity`` is each position's signed quantity in its trade; trade t is the positions
         ``starts[t]:starts[t + 1]``.
+
+        Parameters
+        ----------
+        quantity : ndarray
+        starts : ndarray of int, shape (T + 1,)
+        base_pnl : ndarray, shape (S,)
+            The held portfolio's P&L, USD, in held column order.
+        k_core, k_stress : int
+            Tail counts.
+
+        Returns
+        -------
+        ndarray, shape (T, 8)
+            USD.
         """
         weight = np.asarray(quantity, dtype=np.float64) * self.plan.units
         return fused_marginal_tail(

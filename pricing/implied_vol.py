@@ -38,7 +38,15 @@ _CHUNK = 4096
 
 @dataclass(frozen=True)
 class ImpliedVolResult:
-    """Implied vols (NaN where none exists) and a :class:`~pricing.errors.Reason` per element."""
+    """Implied vols (NaN where none exists) and a :class:`~pricing.errors.Reason` per element.
+
+    Attributes
+    ----------
+    vol : ndarray
+        Implied vol, decimal, shape of the inputs (NaN where none exists).
+    reason : ndarray of int
+        :class:`~pricing.errors.Reason` per element (``OK`` where ``vol`` is set).
+    """
 
     vol: FloatArray
     reason: IntArray

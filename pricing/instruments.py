@@ -28,14 +28,43 @@ SETTLEMENTS = {"linear": "linear", "usd": "linear", "inverse": "inverse", "coin"
 
 
 def parse_cp(value: object) -> int:
-    """+1 for a call, -1 for a put (case-insensitive ``C``/``call``/``P``/``put``, or +1/-1)."""
+    """+1 for a call, -1 for a put (case-insensitive ``C``/``call``/``P``/``put``, or +1/-1).
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    PricingInputError
+        Anything else, listing the allowed values.
+    """
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value in (1, -1):
         return int(value)
     return parse_choice(value, "cp", CALL_PUT)
 
 
 def parse_settlement(value: object) -> str:
-    """``"linear"`` (USD-settled) or ``"inverse"`` (coin-settled, Deribit)."""
+    """``"linear"`` (USD-settled) or ``"inverse"`` (coin-settled, Deribit).
+
+    Parameters
+    ----------
+    value : object
+        ``linear``/``usd`` or ``inverse``/``coin`` (case-insensitive).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    PricingInputError
+        Anything else, listing the allowed values.
+    """
     return parse_choice(value, "settle", SETTLEMENTS)
 
 
@@ -80,7 +109,17 @@ class OptionContract:
 
 @dataclass(frozen=True)
 class FutureContract:
-    """A dated future (``expiry`` set) or a perpetual (``expiry`` is None), per 1 coin."""
+    """A dated future (``expiry`` set) or a perpetual (``expiry`` is None), per 1 coin.
+
+    Attributes
+    ----------
+    underlying : str
+        ``"BTC"``, ``"ETH"``, ...
+    expiry : datetime or None
+        Timezone-aware UTC expiry; None for a perpetual.
+    settle : {"inverse", "linear"}
+        Coin-settled (Deribit) or USD-settled.
+    """
 
     underlying: str
     expiry: datetime | None
@@ -103,7 +142,22 @@ def _parse_expiry(day: str, month: str, year: str, name: str) -> datetime:
 
 
 def format_expiry_code(expiry: datetime) -> str:
-    """``27DEC26`` for 2026-12-27 (day without a leading zero, as Deribit writes it)."""
+    """``27DEC26`` for 2026-12-27 (day without a leading zero, as Deribit writes it).
+
+    Parameters
+    ----------
+    expiry : datetime
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from pricing.daycount import utc
+    >>> format_expiry_code(utc(2026, 9, 5, 8))
+    '5SEP26'
+    """
     utc_expiry = expiry.astimezone(UTC)
     return f"{utc_expiry.day}{_MONTHS[utc_expiry.month - 1]}{utc_expiry.year % 100:02d}"
 

@@ -32,7 +32,17 @@ MARGIN = 0.05
 
 @dataclass(frozen=True)
 class GroupTiming:
-    """Seconds per call of one group's representative batch on each path, and the winner."""
+    """Seconds per call of one group's representative batch on each path, and the winner.
+
+    Attributes
+    ----------
+    group : str
+        The kernel group (``"scenario"``, ``"black76"``, ...).
+    batch : str
+        The representative batch timed, as a label.
+    numba_s, numpy_s : float
+        Seconds per call on the numba kernel and on the numpy path.
+    """
 
     group: str
     """A key of :data:`pricing.accel.dispatch.KEYS`: the group, or ``GROUP@small``."""

@@ -37,7 +37,19 @@ Jacobian = Callable[[FloatArray], FloatArray]
 
 @dataclass(frozen=True)
 class LsqResult:
-    """Solution of :func:`levenberg_marquardt`; ``cost`` is 0.5 * sum(residuals^2)."""
+    """Solution of :func:`levenberg_marquardt`; ``cost`` is 0.5 * sum(residuals^2).
+
+    Attributes
+    ----------
+    x : ndarray
+        The parameters found.
+    cost : float
+        0.5 Σ r_i² at ``x``.
+    iterations : int
+        Iterations used.
+    converged : bool
+        Whether a stopping tolerance was met (False: the iteration cap).
+    """
 
     x: FloatArray
     cost: float

@@ -38,6 +38,22 @@ class Market:
             raise PricingInputError("as_of: must be timezone-aware (UTC)")
 
     def surface(self, underlying: str) -> VolSurface:
+        """The surface of one underlying (case-insensitive).
+
+        Parameters
+        ----------
+        underlying : str
+            ``"BTC"``, ``"eth"``, ...
+
+        Returns
+        -------
+        VolSurface
+
+        Raises
+        ------
+        PricingInputError
+            The market has no surface for it (the message lists those it has).
+        """
         try:
             return self.surfaces[str(underlying).upper()]
         except KeyError:
@@ -45,6 +61,18 @@ class Market:
             raise PricingInputError(f"underlying: no market data for {underlying!r}; the market has {have}") from None
 
     def spot(self, underlying: str) -> float:
+        """The index price of one underlying, USD.
+
+        Parameters
+        ----------
+        underlying : str
+            Case-insensitive.
+
+        Returns
+        -------
+        float
+            USD.
+        """
         return self.surface(underlying).spot
 
     @classmethod

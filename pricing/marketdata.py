@@ -50,18 +50,48 @@ BUNDLED_DATES = tuple(sorted(set.intersection(*(set(d) for d in CHAIN_DATES.valu
 
 @dataclass(frozen=True)
 class DailySeries:
-    """A daily time series: ``dates`` (numpy datetime64[D], ascending) and ``values``."""
+    """A daily time series: ``dates`` (numpy datetime64[D], ascending) and ``values``.
+
+    Attributes
+    ----------
+    name : str
+        Where it came from (the file), for messages.
+    dates : ndarray of datetime64[D]
+        Strictly ascending days.
+    values : ndarray
+        One per day.
+    """
 
     name: str
     dates: np.ndarray
     values: FloatArray
 
     def latest(self) -> tuple[date, float]:
-        """The last date and value."""
+        """The last date and value.
+
+        Returns
+        -------
+        (date, float)
+        """
         return self.dates[-1].astype(object), float(self.values[-1])
 
     def value_on(self, day: date | str) -> float:
-        """The value on ``day`` exactly; raises DataError if that day is missing."""
+        """The value on ``day`` exactly; raises DataError if that day is missing.
+
+        Parameters
+        ----------
+        day : date or str
+            A date or ``YYYY-MM-DD``.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        DataError
+            No value on that day.
+        """
         key = np.datetime64(str(day), "D")
         pos = np.searchsorted(self.dates, key)
         if pos >= self.dates.size or self.dates[pos] != key:
@@ -81,12 +111,31 @@ def _open_text(source: str | Path) -> tuple[str, io.TextIOBase]:
 
 
 def bundled_files() -> list[str]:
-    """Names of the CSV files shipped in ``pricing/data``."""
+    """Names of the CSV files shipped in ``pricing/data``.
+
+    Returns
+    -------
+    list of str
+        Sorted file names.
+    """
     return _bundled_names()
 
 
 def read_table(source: str | Path, required: Sequence[str]) -> tuple[str, list[dict[str, str]]]:
-    """Read a CSV with a header row; raise DataError if a required column is missing."""
+    """Read a CSV with a header row; raise DataError if a required column is missing.
+
+    Parameters
+    ----------
+    source : str or Path
+        A bundled file name or a path.
+    required : sequence of str
+        Columns that must be in the header.
+
+    Returns
+    -------
+    (name, rows) : (str, list of dict of str to str)
+        The file's name (for messages) and its rows as text.
+    """
     name, stream = _open_text(source)
     with stream:
         reader = csv.DictReader(stream)
@@ -98,7 +147,33 @@ def read_table(source: str | Path, required: Sequence[str]) -> tuple[str, list[d
 
 
 def parse_float(text: str, name: str, row: int, column: str, *, positive: bool = False, allow_blank: bool = False) -> float:
-    """Parse a number from a CSV cell with an error naming file, row and column."""
+    """Parse a number from a CSV cell with an error naming file, row and column.
+
+    Parameters
+    ----------
+    text : str
+        The cell.
+    name : str
+        The file's name.
+    row : int
+        Spreadsheet row number (header = 1).
+    column : str
+        The column's name.
+    positive : bool
+        Require > 0.
+    allow_blank : bool
+        An empty cell is NaN instead of an error.
+
+    Returns
+    -------
+    float
+        Finite (NaN only for an allowed blank).
+
+    Raises
+    ------
+    DataError
+        Naming file, row and column.
+    """
     if text is None or text.strip() == "":
         if allow_blank:
             return float("nan")
@@ -114,6 +189,29 @@ def parse_float(text: str, name: str, row: int, column: str, *, positive: bool =
 
 
 def parse_date(text: str, name: str, row: int, column: str) -> np.datetime64:
+    """Parse an ISO date (``YYYY-MM-DD``) from a CSV cell with an error naming file, row and column.
+
+    Parameters
+    ----------
+    text : str
+        The cell.
+    name : str
+        The file's name.
+    row : int
+        Spreadsheet row number (header = 1).
+    column : str
+        The column's name.
+
+    Returns
+    -------
+    numpy.datetime64
+        Day precision.
+
+    Raises
+    ------
+    DataError
+        Not an ISO date.
+    """
     try:
         return np.datetime64(date.fromisoformat(text.strip()), "D")
     except (ValueError, AttributeError):
@@ -121,6 +219,29 @@ def parse_date(text: str, name: str, row: int, column: str) -> np.datetime64:
 
 
 def parse_timestamp(text: str, name: str, row: int, column: str) -> datetime:
+    """Parse an ISO 8601 timestamp from a CSV cell (UTC when it names no zone; ``Z`` accepted).
+
+    Parameters
+    ----------
+    text : str
+        The cell.
+    name : str
+        The file's name.
+    row : int
+        Spreadsheet row number (header = 1).
+    column : str
+        The column's name.
+
+    Returns
+    -------
+    datetime
+        Timezone-aware.
+
+    Raises
+    ------
+    DataError
+        Not an ISO 8601 timestamp.
+    """
     try:
         stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except (ValueError, AttributeError):
@@ -129,7 +250,26 @@ def parse_timestamp(text: str, name: str, row: int, column: str) -> datetime:
 
 
 def load_daily_series(source: str | Path, column: str, *, positive: bool = True) -> DailySeries:
-    """Load a ``date,<column>,...`` CSV as a validated, strictly ascending daily series."""
+    """Load a ``date,<column>,...`` CSV as a validated, strictly ascending daily series.
+
+    Parameters
+    ----------
+    source : str or Path
+        A bundled file name or a path.
+    column : str
+        The value column.
+    positive : bool
+        Require every value > 0.
+
+    Returns
+    -------
+    DailySeries
+
+    Raises
+    ------
+    DataError
+        A missing column, a bad cell, no rows, or dates not strictly ascending (naming the row).
+    """
     name, rows = read_table(source, ["date", column])
     dates = np.array([parse_date(r["date"], name, i + 2, "date") for i, r in enumerate(rows)], dtype="datetime64[D]")
     values = np.array([parse_float(r[column], name, i + 2, column, positive=positive) for i, r in enumerate(rows)])
@@ -193,7 +333,18 @@ def load_dvol(underlying: str) -> DailySeries:
 
 @lru_cache(maxsize=16)
 def load_volume_usd(underlying: str) -> DailySeries:
-    """Daily spot traded value in USD(T) on Binance (volume in coin x close), for market capacity."""
+    """Daily spot traded value in USD(T) on Binance (volume in coin x close), for market capacity.
+
+    Parameters
+    ----------
+    underlying : str
+        ``"BTC"`` or ``"ETH"``.
+
+    Returns
+    -------
+    DailySeries
+        USD per day.
+    """
     code = parse_choice(underlying, "underlying", UNDERLYINGS)
     name = f"{code.lower()}_usdt_binance_daily.csv"
     volume = load_daily_series(name, "volume")
@@ -221,7 +372,25 @@ def load_sofr() -> DailySeries:
 
 
 def chain_file(underlying: str, as_of: str) -> str:
-    """Bundled chain file name for an underlying and a snapshot date (YYYY-MM-DD)."""
+    """Bundled chain file name for an underlying and a snapshot date (YYYY-MM-DD).
+
+    Parameters
+    ----------
+    underlying : str
+        ``"BTC"`` or ``"ETH"``.
+    as_of : str
+        One of the bundled chain dates.
+
+    Returns
+    -------
+    str
+        E.g. ``deribit_btc_chain_20260821.csv``.
+
+    Raises
+    ------
+    PricingInputError
+        No bundled chain for that underlying or date (the message lists those there are).
+    """
     code = parse_choice(underlying, "underlying", UNDERLYINGS)
     dates = {d: d for d in CHAIN_DATES[code]}
     day = parse_choice(as_of, "as_of", dates)
@@ -229,5 +398,16 @@ def chain_file(underlying: str, as_of: str) -> str:
 
 
 def iter_rows(rows: Iterable[dict[str, str]]) -> Iterable[tuple[int, dict[str, str]]]:
-    """Rows numbered as a spreadsheet would show them (header = 1)."""
+    """Rows numbered as a spreadsheet would show them (header = 1).
+
+    Parameters
+    ----------
+    rows : iterable of dict
+        Data rows, in file order.
+
+    Returns
+    -------
+    iterable of (int, dict)
+        (row number, row), the first data row being 2.
+    """
     return ((i + 2, r) for i, r in enumerate(rows))

@@ -95,18 +95,44 @@ class Portfolio:
         return tuple(str(u) for u in np.unique(np.asarray(self.underlying, dtype=str)))
 
     def tier_keys(self) -> IntArray:
-        """Expiry tier per position, epoch seconds; perpetuals are the nearest tier (-1)."""
+        """Expiry tier per position, epoch seconds; perpetuals are the nearest tier (-1).
+
+        Returns
+        -------
+        ndarray of int
+            One per position.
+        """
         keys = self.expiry.astype("datetime64[s]").astype(np.int64)
         return np.where(self.kind == PERPETUAL, -1, keys)
 
     def t_years(self, as_of: datetime) -> FloatArray:
-        """ACT/365 time from ``as_of`` to each expiry (0 for perpetuals)."""
+        """ACT/365 time from ``as_of`` to each expiry (0 for perpetuals).
+
+        Parameters
+        ----------
+        as_of : datetime
+            Timezone-aware.
+
+        Returns
+        -------
+        ndarray
+            Years, one per position (negative after an expiry).
+        """
         if as_of.tzinfo is None:
             raise PricingInputError("as_of: must be timezone-aware (UTC)")
         return np.where(self.kind == PERPETUAL, 0.0, option_times(as_of, self.expiry))
 
     def select(self, mask: BoolArray | IntArray) -> Portfolio:
-        """The positions picked by a boolean mask or an index array."""
+        """The positions picked by a boolean mask or an index array.
+
+        Parameters
+        ----------
+        mask : ndarray of bool or int
+
+        Returns
+        -------
+        Portfolio
+        """
         index = np.flatnonzero(mask) if np.asarray(mask).dtype == bool else np.asarray(mask, dtype=np.int64)
         return Portfolio(
             tuple(self.names[i] for i in index),
@@ -121,11 +147,30 @@ class Portfolio:
         )
 
     def scaled(self, factor: float) -> Portfolio:
-        """The same positions with every quantity multiplied by ``factor``."""
+        """The same positions with every quantity multiplied by ``factor``.
+
+        Parameters
+        ----------
+        factor : float
+
+        Returns
+        -------
+        Portfolio
+        """
         return _replace_quantity(self, self.quantity * float(factor))
 
     def with_quantity(self, quantity: FloatArray) -> Portfolio:
-        """The same instruments with new signed quantities."""
+        """The same instruments with new signed quantities.
+
+        Parameters
+        ----------
+        quantity : ndarray
+            Signed contracts, one per position.
+
+        Returns
+        -------
+        Portfolio
+        """
         q = np.asarray(quantity, dtype=np.float64)
         if q.shape != self.quantity.shape:
             raise PricingInputError(f"quantity: expected {self.quantity.size} values, got {q.size}")
@@ -140,7 +185,16 @@ def _replace_quantity(p: Portfolio, quantity: FloatArray) -> Portfolio:
 
 
 def concat(portfolios: Sequence[Portfolio]) -> Portfolio:
-    """Positions of several portfolios, in order (no netting)."""
+    """Positions of several portfolios, in order (no netting).
+
+    Parameters
+    ----------
+    portfolios : sequence of Portfolio
+
+    Returns
+    -------
+    Portfolio
+    """
     if not portfolios:
         return empty_portfolio()
     return Portfolio(
@@ -157,7 +211,12 @@ def concat(portfolios: Sequence[Portfolio]) -> Portfolio:
 
 
 def empty_portfolio() -> Portfolio:
-    """A portfolio with no positions (its IM is 0 under every model)."""
+    """A portfolio with no positions (its IM is 0 under every model).
+
+    Returns
+    -------
+    Portfolio
+    """
     return from_contracts([], [])
 
 
@@ -166,7 +225,20 @@ def from_contracts(
     quantities: Iterable[float],
     contract_sizes: Iterable[float] | float = 1.0,
 ) -> Portfolio:
-    """Build a portfolio from contract objects and signed quantities (in contracts)."""
+    """Build a portfolio from contract objects and signed quantities (in contracts).
+
+    Parameters
+    ----------
+    contracts : sequence of OptionContract or FutureContract
+    quantities : iterable of float
+        Signed contracts, one per contract.
+    contract_sizes : float or iterable of float
+        Coins of underlying per contract (1).
+
+    Returns
+    -------
+    Portfolio
+    """
     qty = np.asarray(list(quantities), dtype=np.float64)
     if qty.size != len(contracts):
         raise PricingInputError(f"quantities: expected {len(contracts)} values, got {qty.size}")
@@ -258,6 +330,19 @@ def portfolio_from_rows(
     default 1) and ``settle`` (inverse/linear, default inverse). Rows are numbered as a
     spreadsheet shows them (header = row 1) unless ``row_numbers`` gives each row's number
     (a sheet range with blank rows skipped); every error names the row and the column.
+
+    Parameters
+    ----------
+    rows : sequence of mappings
+        Column name -> cell value.
+    source : str
+        How the table is named in errors.
+    row_numbers : sequence of int, optional
+        Each row's number in the source (default: 2, 3, ...).
+
+    Returns
+    -------
+    Portfolio
     """
     contracts: list[OptionContract | FutureContract] = []
     qty, sizes = [], []

@@ -19,7 +19,15 @@ from pricing.portfolio import OPTION, PERPETUAL, Portfolio
 
 @dataclass(frozen=True)
 class ScenarioPnl:
-    """P&L per position (rows) and scenario (columns)."""
+    """P&L per position (rows) and scenario (columns).
+
+    Attributes
+    ----------
+    usd : ndarray, shape (positions, scenarios)
+        USD.
+    coin : ndarray, shape (positions, scenarios)
+        In coin of the underlying (inverse positions' own unit).
+    """
 
     usd: FloatArray
     coin: FloatArray
@@ -27,7 +35,27 @@ class ScenarioPnl:
 
 @dataclass(frozen=True)
 class PositionState:
-    """Per-position market state at ``as_of`` (inputs every margin model shares)."""
+    """Per-position market state at ``as_of`` (inputs every margin model shares).
+
+    Attributes
+    ----------
+    t_years : ndarray
+        Time to expiry, years ACT/365 (0 for perpetuals).
+    forward : ndarray
+        The expiry's forward, USD.
+    spot : ndarray
+        The index, USD.
+    vol : ndarray
+        The surface's vol at the strike and expiry, decimal (0 for futures).
+    value_usd : ndarray
+        Value today, USD, for the whole quantity (:func:`position_state`).
+    delta_coin : ndarray
+        dV/dF x units, coins.
+    delta_premium_adjusted : ndarray
+        dV/dF - V/F per coin for inverse options, x units, coins.
+    vega_usd : ndarray
+        Vega of ``value_usd`` per 1.00 of vol, USD.
+    """
 
     t_years: FloatArray
     forward: FloatArray
@@ -40,7 +68,17 @@ class PositionState:
 
     def scaled(self, quantity: FloatArray) -> PositionState:
         """The state of the same positions at ``quantity`` times the quantity this state was taken at
-        (value, deltas and vega scale; time, forward, spot and vol do not)."""
+        (value, deltas and vega scale; time, forward, spot and vol do not).
+
+        Parameters
+        ----------
+        quantity : ndarray
+            Multiplier per position.
+
+        Returns
+        -------
+        PositionState
+        """
         q = np.asarray(quantity, dtype=np.float64)
         return PositionState(
             self.t_years,
@@ -54,7 +92,16 @@ class PositionState:
         )
 
     def take(self, rows: np.ndarray) -> PositionState:
-        """The state of the positions at ``rows``."""
+        """The state of the positions at ``rows``.
+
+        Parameters
+        ----------
+        rows : ndarray of int or bool
+
+        Returns
+        -------
+        PositionState
+        """
         return PositionState(*(getattr(self, f)[rows] for f in PositionState.__dataclass_fields__))
 
 

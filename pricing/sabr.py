@@ -26,7 +26,31 @@ from pricing.lsq import LsqResult, levenberg_marquardt
 def hagan_lognormal_vol(
     forward: ArrayLike, strike: ArrayLike, t_years: ArrayLike, alpha: float, beta: float, rho: float, nu: float
 ) -> FloatArray:
-    """Hagan (2002) Black implied vol of the SABR model, vectorised over strikes."""
+    """Hagan (2002) Black implied vol of the SABR model, vectorised over strikes.
+
+    Parameters
+    ----------
+    forward : array_like
+        F, USD (> 0).
+    strike : array_like
+        K, USD (> 0).
+    t_years : array_like
+        Time to expiry, years ACT/365.
+    alpha, beta, rho, nu : float
+        SABR parameters: initial vol, backbone exponent in [0, 1], correlation in (-1, 1), vol of vol.
+
+    Returns
+    -------
+    ndarray
+        Black implied vol, decimal, the broadcast shape.
+
+    Notes
+    -----
+    σ_B = α / ((FK)^((1-β)/2) (1 + (1-β)²/24 ln²(F/K) + (1-β)⁴/1920 ln⁴(F/K))) · z/x(z) ·
+    (1 + ((1-β)² α² / (24 (FK)^(1-β)) + ρβνα / (4 (FK)^((1-β)/2)) + (2 - 3ρ²) ν²/24) T),
+    z = ν/α (FK)^((1-β)/2) ln(F/K), x(z) = ln((√(1 - 2ρz + z²) + z - ρ)/(1 - ρ)) (Hagan, Kumar,
+    Lesniewski and Woodward 2002, "Managing smile risk", Wilmott, eq. 2.17a).
+    """
     f = np.asarray(forward, dtype=np.float64)
     k = np.asarray(strike, dtype=np.float64)
     t = np.asarray(t_years, dtype=np.float64)
@@ -57,7 +81,17 @@ def hagan_lognormal_vol(
 
 @dataclass(frozen=True)
 class SabrSmile:
-    """SABR parameters of one expiry; ``forward`` is the expiry's forward (USD)."""
+    """SABR parameters of one expiry; ``forward`` is the expiry's forward (USD).
+
+    Attributes
+    ----------
+    alpha, beta, rho, nu : float
+        SABR parameters (:func:`hagan_lognormal_vol`).
+    forward : float
+        The expiry's forward, USD.
+    t_years : float
+        Time to expiry, years ACT/365.
+    """
 
     alpha: float
     beta: float
@@ -67,14 +101,48 @@ class SabrSmile:
     t_years: float
 
     def implied_vol(self, k: ArrayLike) -> FloatArray:
-        """Black vol at log-moneyness k = ln(K/F)."""
+        """Black vol at log-moneyness k = ln(K/F).
+
+        Parameters
+        ----------
+        k : array_like
+            Log-moneyness.
+
+        Returns
+        -------
+        ndarray
+            Decimal vol, shape of ``k``.
+
+        Notes
+        -----
+        :func:`hagan_lognormal_vol` at K = F e^k (Hagan et al. 2002, eq. 2.17a).
+        """
         strike = self.forward * np.exp(np.asarray(k, dtype=np.float64))
         return hagan_lognormal_vol(self.forward, strike, self.t_years, self.alpha, self.beta, self.rho, self.nu)
 
     def total_variance(self, k: ArrayLike) -> FloatArray:
+        """Total implied variance w(k) = σ_B(k)² T at log-moneyness k = ln(K/F).
+
+        Parameters
+        ----------
+        k : array_like
+            Log-moneyness.
+
+        Returns
+        -------
+        ndarray
+            Year units, shape of ``k``.
+        """
         return self.implied_vol(k) ** 2 * self.t_years
 
     def params(self) -> dict[str, float]:
+        """The fitted parameters by name (for fit reports).
+
+        Returns
+        -------
+        dict of str to float
+            ``alpha``, ``beta``, ``rho``, ``nu``.
+        """
         return {"alpha": self.alpha, "beta": self.beta, "rho": self.rho, "nu": self.nu}
 
 
@@ -153,6 +221,30 @@ def fit_sabr(
     deterministic :func:`pricing.lsq.levenberg_marquardt` with the exact Jacobian (no BLAS; the
     Hagan formula's logs through libm), so the fit does not depend on the CPU's BLAS kernels or
     SIMD width.
+
+    Parameters
+    ----------
+    k : array_like
+        Log-moneyness of the quotes.
+    vol : array_like
+        Their implied vols, decimal.
+    forward : float
+        The expiry's forward, USD.
+    t_years : float
+        Time to expiry, years ACT/365.
+    beta : float
+        Fixed backbone exponent in [0, 1].
+    weights : array_like, optional
+        Per-quote weights of the squared residuals (default 1).
+
+    Returns
+    -------
+    SabrSmile
+
+    Notes
+    -----
+    min over (α, ρ, ν) of Σ_i w_i (σ_Hagan(k_i; α, β, ρ, ν) - σ_i)², by Levenberg-Marquardt
+    (Moré 1978, "The Levenberg-Marquardt algorithm: implementation and theory").
     """
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta: must be in [0, 1], got {beta!r}")

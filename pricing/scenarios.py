@@ -127,6 +127,8 @@ class ScenarioSet:
     horizon_days : int
     kind : str
         ``"hs"``, ``"fhs"`` or ``"mc"``.
+    notes : tuple of str
+        How the set was built, for the user.
     """
 
     underlyings: tuple[str, ...]
@@ -143,6 +145,21 @@ class ScenarioSet:
         return int(self.returns.shape[1])
 
     def index(self, underlying: str) -> int:
+        """The row of one underlying in ``returns`` and ``vol_changes`` (case-insensitive).
+
+        Parameters
+        ----------
+        underlying : str
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        PricingInputError
+            The set has no history for it (the message lists those it has).
+        """
         try:
             return self.underlyings.index(str(underlying).upper())
         except ValueError:
@@ -151,13 +168,34 @@ class ScenarioSet:
             ) from None
 
     def core(self) -> ScenarioSet:
-        """The scenarios of the look-back window only (stressed set removed)."""
+        """The scenarios of the look-back window only (stressed set removed).
+
+        Returns
+        -------
+        ScenarioSet
+        """
         return self.subset(~self.stressed)
 
     def stress(self) -> ScenarioSet:
+        """The stressed scenarios only.
+
+        Returns
+        -------
+        ScenarioSet
+        """
         return self.subset(self.stressed)
 
     def subset(self, mask: BoolArray) -> ScenarioSet:
+        """The scenarios where ``mask`` is true, in order.
+
+        Parameters
+        ----------
+        mask : ndarray of bool, shape (S,)
+
+        Returns
+        -------
+        ScenarioSet
+        """
         return replace(
             self,
             end_dates=self.end_dates[mask],
@@ -203,7 +241,25 @@ def _window_changes(series: DailySeries, ends: np.ndarray, h: int) -> tuple[Floa
 
 
 def realised_vol_series(history: DailySeries, window_days: int = _RV_WINDOW_DAYS) -> DailySeries:
-    """Annualised rolling realised vol of daily log returns (365-day year), from day ``window_days``."""
+    """Annualised rolling realised vol of daily log returns (365-day year), from day ``window_days``.
+
+    Parameters
+    ----------
+    history : DailySeries
+        Daily closes, USD.
+    window_days : int
+        Rolling window, days (30).
+
+    Returns
+    -------
+    DailySeries
+        Decimal vol, from the ``window_days``-th day.
+
+    Notes
+    -----
+    RV_t = √(365/n Σ_{i=t-n+1..t} r_i²) with r_i = ln(S_i/S_{i-1}), n = ``window_days`` (zero-mean
+    estimator, as realised-vol indices compute it).
+    """
     _, r = _daily_log_changes(history)
     csum = np.concatenate([[0.0], np.cumsum(r * r)])
     var = (csum[window_days:] - csum[:-window_days]) / window_days
@@ -273,6 +329,26 @@ def vol_change_scenarios(
     estimated on the h-day windows ending on or before ``scale_as_of`` (default: the last of
     ``ends``) where both exist (:func:`expanding_vol_scale`; 1.0 if they do not overlap by then).
     With ``scale_fallback=False`` the realised-vol changes enter unscaled (scale 1.0).
+
+    Parameters
+    ----------
+    history : DailySeries
+        Daily closes of the underlying, USD.
+    dvol : DailySeries or None
+        DVOL in percent (None: realised vol everywhere).
+    ends : ndarray of datetime64[D]
+        The scenarios' end days.
+    h : int
+        Horizon, days.
+    scale_fallback : bool
+        Scale the realised-vol changes to DVOL's.
+    scale_as_of : numpy.datetime64, optional
+        The last day the scale may use.
+
+    Returns
+    -------
+    (changes, used_fallback, scale) : (ndarray, ndarray of bool, float)
+        One change and flag per end date, and the scale applied.
     """
     rv = realised_vol_series(history)
     rv_changes, rv_ok = _window_changes(rv, ends, h)
@@ -334,6 +410,26 @@ def floored_vol(
     The average is ``window_mean`` (the mean σ at the start of the window's scenarios), or, with
     ``floor_years``, the mean σ of that many years of daily history before the date (EMIR RTS
     153/2013 Art. 28(c) with ``floor`` = 1 and 10 years; docs/methodology.md §C3.3).
+
+    Parameters
+    ----------
+    sigma : ndarray
+        Daily EWMA σ.
+    daily_dates : ndarray of datetime64[D]
+        Its days.
+    now_dates : ndarray of datetime64[D]
+        The dates to scale to.
+    window_mean : ndarray
+        The mean σ at the start of the window's scenarios.
+    floor : float
+        Multiple of the average σ (1 = EMIR's floor).
+    floor_years : float or None
+        Years of history the average is taken over (None: ``window_mean``).
+
+    Returns
+    -------
+    ndarray
+        σ per ``now_dates``.
     """
     last = np.searchsorted(daily_dates, now_dates, side="right")
     if floor_years is None:
@@ -517,6 +613,19 @@ def monte_carlo_scenarios(
     dvols: dict[str, DailySeries | None] | None = None,
 ) -> ScenarioSet:
     """Simulated joint scenarios: multivariate Student-t daily innovations, EWMA vol, h days summed.
+
+    Parameters
+    ----------
+    underlyings : tuple or list of str
+    params : McParams, optional
+        Paths, seed, horizon, EWMA (defaults: :class:`McParams`).
+    histories, dvols : dict, optional
+        Daily closes and DVOL per underlying (default: the bundled history).
+
+    Returns
+    -------
+    ScenarioSet
+        ``kind`` ``"mc"``.
 
     Notes
     -----

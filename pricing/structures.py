@@ -22,7 +22,14 @@ from pricing.surface import VolSurface
 
 @dataclass(frozen=True)
 class Leg:
-    """One option leg; ``quantity`` > 0 long, < 0 short, in options (1 option = 1 coin)."""
+    """One option leg; ``quantity`` > 0 long, < 0 short, in options (1 option = 1 coin).
+
+    Attributes
+    ----------
+    contract : OptionContract
+    quantity : float
+        Signed options.
+    """
 
     contract: OptionContract
     quantity: float
@@ -30,7 +37,14 @@ class Leg:
 
 @dataclass(frozen=True)
 class Structure:
-    """A named combination of legs."""
+    """A named combination of legs.
+
+    Attributes
+    ----------
+    name : str
+        E.g. ``"straddle"``.
+    legs : tuple of Leg
+    """
 
     name: str
     legs: tuple[Leg, ...]
@@ -42,7 +56,18 @@ class Structure:
             raise PricingInputError(f"structure {self.name!r}: all legs must share one underlying")
 
     def arrays(self, now: datetime) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """(cp, strike, t_years, quantity) per leg."""
+        """(cp, strike, t_years, quantity) per leg.
+
+        Parameters
+        ----------
+        now : datetime
+            Timezone-aware; the time of ``t_years``.
+
+        Returns
+        -------
+        (cp, strike, t_years, quantity) : ndarrays of shape (legs,)
+            +1/-1, USD, years ACT/365, signed options.
+        """
         cp = np.array([leg.contract.cp for leg in self.legs], dtype=np.float64)
         strike = np.array([leg.contract.strike for leg in self.legs])
         t = np.array([option_time(now, leg.contract.expiry) for leg in self.legs])
@@ -62,7 +87,25 @@ def _ordered(name: str, *strikes: float) -> None:
 def vertical_spread(
     underlying: str, expiry: datetime, k_low: float, k_high: float, cp: int, qty: float = 1.0, settle: str = "inverse"
 ) -> Structure:
-    """Call spread (cp=+1: long k_low call, short k_high call) or put spread (cp=-1: long k_high put, short k_low put)."""
+    """Call spread (cp=+1: long k_low call, short k_high call) or put spread (cp=-1: long k_high put, short k_low put).
+
+    Parameters
+    ----------
+    underlying : str
+    expiry : datetime
+        Timezone-aware UTC.
+    k_low, k_high : float
+        Strikes, USD, k_low < k_high.
+    cp : int
+        +1 call spread, -1 put spread.
+    qty : float
+        Structures (< 0 sells it).
+    settle : {"inverse", "linear"}
+
+    Returns
+    -------
+    Structure
+    """
     _ordered("vertical_spread", k_low, k_high)
     sign = 1.0 if cp == 1 else -1.0
     legs = (
@@ -73,7 +116,23 @@ def vertical_spread(
 
 
 def straddle(underlying: str, expiry: datetime, strike: float, qty: float = 1.0, settle: str = "inverse") -> Structure:
-    """Long call and long put at one strike (qty < 0 sells it)."""
+    """Long call and long put at one strike (qty < 0 sells it).
+
+    Parameters
+    ----------
+    underlying : str
+    expiry : datetime
+        Timezone-aware UTC.
+    strike : float
+        USD.
+    qty : float
+        Structures (< 0 sells it).
+    settle : {"inverse", "linear"}
+
+    Returns
+    -------
+    Structure
+    """
     return Structure(
         "straddle",
         (Leg(_option(underlying, expiry, strike, 1, settle), qty), Leg(_option(underlying, expiry, strike, -1, settle), qty)),
@@ -83,7 +142,23 @@ def straddle(underlying: str, expiry: datetime, strike: float, qty: float = 1.0,
 def strangle(
     underlying: str, expiry: datetime, k_put: float, k_call: float, qty: float = 1.0, settle: str = "inverse"
 ) -> Structure:
-    """Long k_put put and long k_call call, k_put < k_call."""
+    """Long k_put put and long k_call call, k_put < k_call.
+
+    Parameters
+    ----------
+    underlying : str
+    expiry : datetime
+        Timezone-aware UTC.
+    k_put, k_call : float
+        Strikes, USD.
+    qty : float
+        Structures (< 0 sells it).
+    settle : {"inverse", "linear"}
+
+    Returns
+    -------
+    Structure
+    """
     _ordered("strangle", k_put, k_call)
     return Structure(
         "strangle",
@@ -94,7 +169,25 @@ def strangle(
 def butterfly(
     underlying: str, expiry: datetime, k1: float, k2: float, k3: float, cp: int = 1, qty: float = 1.0, settle: str = "inverse"
 ) -> Structure:
-    """Long k1, short 2 x k2, long k3 (same type); k2 need not be centred (broken wing)."""
+    """Long k1, short 2 x k2, long k3 (same type); k2 need not be centred (broken wing).
+
+    Parameters
+    ----------
+    underlying : str
+    expiry : datetime
+        Timezone-aware UTC.
+    k1, k2, k3 : float
+        Strikes, USD, k1 < k2 < k3.
+    cp : int
+        +1 calls, -1 puts.
+    qty : float
+        Structures (< 0 sells it).
+    settle : {"inverse", "linear"}
+
+    Returns
+    -------
+    Structure
+    """
     _ordered("butterfly", k1, k2, k3)
     legs = (
         Leg(_option(underlying, expiry, k1, cp, settle), qty),
@@ -107,7 +200,23 @@ def butterfly(
 def risk_reversal(
     underlying: str, expiry: datetime, k_put: float, k_call: float, qty: float = 1.0, settle: str = "inverse"
 ) -> Structure:
-    """Long k_call call, short k_put put (qty < 0 for the reverse)."""
+    """Long k_call call, short k_put put (qty < 0 for the reverse).
+
+    Parameters
+    ----------
+    underlying : str
+    expiry : datetime
+        Timezone-aware UTC.
+    k_put, k_call : float
+        Strikes, USD.
+    qty : float
+        Structures.
+    settle : {"inverse", "linear"}
+
+    Returns
+    -------
+    Structure
+    """
     _ordered("risk_reversal", k_put, k_call)
     return Structure(
         "risk reversal",
@@ -118,7 +227,25 @@ def risk_reversal(
 def calendar_spread(
     underlying: str, near: datetime, far: datetime, strike: float, cp: int = 1, qty: float = 1.0, settle: str = "inverse"
 ) -> Structure:
-    """Long the far expiry, short the near one, same strike and type."""
+    """Long the far expiry, short the near one, same strike and type.
+
+    Parameters
+    ----------
+    underlying : str
+    near, far : datetime
+        The two expiries, timezone-aware UTC.
+    strike : float
+        USD.
+    cp : int
+        +1 calls, -1 puts.
+    qty : float
+        Structures (< 0 sells it).
+    settle : {"inverse", "linear"}
+
+    Returns
+    -------
+    Structure
+    """
     if not near < far:
         raise PricingInputError(f"calendar_spread: near expiry {near:%Y-%m-%d} must be before far {far:%Y-%m-%d}")
     return Structure(
@@ -132,6 +259,24 @@ def structure_value(structure: Structure, surface: VolSurface, now: datetime, *,
 
     Units follow :class:`pricing.black.Greeks` for ``settle`` (coin for inverse, USD for
     linear); the vol of each leg is the surface's at its strike and expiry.
+
+    Parameters
+    ----------
+    structure : Structure
+    surface : VolSurface
+    now : datetime
+        Timezone-aware.
+    settle : {"inverse", "linear"}
+
+    Returns
+    -------
+    Greeks
+        Scalars (0-d arrays) for the whole structure.
+
+    Notes
+    -----
+    V = Σ_legs q_leg V_Black76(F(T_leg), K_leg, T_leg, σ(K_leg, T_leg)); each greek likewise
+    (greeks are linear in the legs).
     """
     cp, strike, t, qty = structure.arrays(now)
     if (t < 0).any():

@@ -43,17 +43,59 @@ SHOCK_RULES = {
 
 
 class Smile(Protocol):
+    """One expiry's smile: total implied variance as a function of log-moneyness (SVI, SABR, flat)."""
+
     @property
-    def t_years(self) -> float: ...
+    def t_years(self) -> float:
+        """Time to the expiry, years ACT/365."""
+        ...
 
-    def total_variance(self, k: ArrayLike) -> FloatArray: ...
+    def total_variance(self, k: ArrayLike) -> FloatArray:
+        """Total implied variance w(k) = σ(k)² T at log-moneyness k = ln(K/F).
 
-    def params(self) -> dict[str, float]: ...
+        Parameters
+        ----------
+        k : array_like
+            Log-moneyness.
+
+        Returns
+        -------
+        ndarray
+            Year units, shape of ``k``.
+        """
+        ...
+
+    def params(self) -> dict[str, float]:
+        """The smile's parameters by name (for fit reports).
+
+        Returns
+        -------
+        dict of str to float
+        """
+        ...
 
 
 @dataclass(frozen=True)
 class ExpiryFit:
-    """Fit quality of one expiry's smile, in vol points (1 vol point = 0.01)."""
+    """Fit quality of one expiry's smile, in vol points (1 vol point = 0.01).
+
+    Attributes
+    ----------
+    expiry : numpy.datetime64
+        The expiry.
+    t_years : float
+        Time to it, years ACT/365.
+    forward : float
+        Its forward, USD.
+    n_quotes : int
+        Quotes fitted.
+    rmse_vol_pts, max_abs_vol_pts : float
+        Root-mean-square and largest absolute fit error, vol points.
+    butterfly_free : bool
+        Whether the smile passes the Gatheral-Jacquier test on the penalty grid.
+    k_min, k_max : float
+        The log-moneyness range quoted.
+    """
 
     expiry: np.datetime64
     t_years: float
@@ -68,7 +110,27 @@ class ExpiryFit:
 
 @dataclass(frozen=True)
 class VolSurface:
-    """Smiles per expiry plus the forward curve; see the module docstring for conventions."""
+    """Smiles per expiry plus the forward curve; see the module docstring for conventions.
+
+    Attributes
+    ----------
+    underlying : str
+        ``"BTC"``, ``"ETH"``, ...
+    spot : float
+        Index price, USD.
+    expiries : ndarray of datetime64
+        The expiries, ascending.
+    t_years : ndarray
+        Time to each, years ACT/365.
+    forwards : ndarray
+        Each expiry's forward, USD.
+    smiles : tuple of Smile
+        One per expiry.
+    model : str
+        ``"svi"``, ``"sabr"`` or ``"flat"``.
+    fits : tuple of ExpiryFit
+        Fit quality per expiry (empty for a flat surface).
+    """
 
     underlying: str
     spot: float
@@ -81,7 +143,23 @@ class VolSurface:
 
     # -- forward curve -------------------------------------------------------------------
     def forward(self, t_years: ArrayLike) -> FloatArray:
-        """Forward F(T): ln F linear in T through (0, ln spot) and the expiries' forwards."""
+        """Forward F(T): ln F linear in T through (0, ln spot) and the expiries' forwards.
+
+        Parameters
+        ----------
+        t_years : array_like
+            Time, years ACT/365.
+
+        Returns
+        -------
+        ndarray
+            USD, shape of ``t_years``.
+
+        Notes
+        -----
+        ln F(T) interpolated linearly in T through (0, ln S) and (T_i, ln F_i); beyond the last expiry
+        the last interval's slope (carry) continues (module docstring).
+        """
         t = np.asarray(t_years, dtype=np.float64)
         knots_t = np.concatenate([[0.0], self.t_years])
         knots_f = np.log(np.concatenate([[self.spot], self.forwards]))
@@ -92,7 +170,25 @@ class VolSurface:
 
     # -- variance ------------------------------------------------------------------------
     def total_variance(self, k: ArrayLike, t_years: ArrayLike) -> FloatArray:
-        """Total implied variance w(k, T), linear in T between expiries at fixed k."""
+        """Total implied variance w(k, T), linear in T between expiries at fixed k.
+
+        Parameters
+        ----------
+        k : array_like
+            Log-moneyness ln(K/F(T)).
+        t_years : array_like
+            Time, years ACT/365; broadcasts with ``k``.
+
+        Returns
+        -------
+        ndarray
+            Year units.
+
+        Notes
+        -----
+        w(k, T) = w_i(k) + (w_{i+1}(k) - w_i(k)) (T - T_i)/(T_{i+1} - T_i) between expiries; constant
+        vol outside (module docstring; Gatheral, *The Volatility Surface*, 2006, ch. 3).
+        """
         kk, t = np.broadcast_arrays(np.asarray(k, dtype=np.float64), np.asarray(t_years, dtype=np.float64))
         ts = self.t_years
         # Each smile is evaluated on every point: a few dozen expiries at most, and this keeps
@@ -122,6 +218,16 @@ class VolSurface:
         The same rule as :meth:`total_variance` (linear in T between expiries, constant vol
         outside), written as two smile weights so that scenario kernels can evaluate a block
         of rows sharing (i0, i1) without masks.
+
+        Parameters
+        ----------
+        t_years : array_like
+            Times, years ACT/365.
+
+        Returns
+        -------
+        (i0, i1, c0, c1) : (ndarray of int, ndarray of int, ndarray, ndarray)
+            Shape of ``t_years`` each.
         """
         t = np.asarray(t_years, dtype=np.float64).reshape(-1)
         ts = self.t_years
@@ -159,6 +265,17 @@ class VolSurface:
             Additive vol shift (decimal) applied after the smile lookup.
         rule : {"sticky_moneyness", "sticky_strike"}
             How the smile moves with the forward.
+
+        Returns
+        -------
+        ndarray
+            Decimal vol, the broadcast shape.
+
+        Notes
+        -----
+        σ(K, T) = √(w(k, T)/T) + vol_shift with k = ln(K / F'(T)), F' = F e^shock, under
+        ``sticky_moneyness``; k = ln(K / F(T)) (the unshocked forward) under ``sticky_strike``
+        (module docstring).
         """
         how = parse_choice(rule, "rule", SHOCK_RULES)
         t = np.asarray(t_years, dtype=np.float64)
@@ -173,21 +290,72 @@ class VolSurface:
     def price(
         self, cp: ArrayLike, strike: ArrayLike, t_years: ArrayLike, *, settle: str = "inverse", rate: ArrayLike = 0.0
     ) -> FloatArray:
-        """Black-76 price from the surface's forward and vol (coin for inverse, USD for linear)."""
+        """Black-76 price from the surface's forward and vol (coin for inverse, USD for linear).
+
+        Parameters
+        ----------
+        cp : array_like
+            +1 call, -1 put (or ``C``/``P``).
+        strike : array_like
+            USD.
+        t_years : array_like
+            Years ACT/365.
+        settle : {"inverse", "linear"}
+            Coin price V/F, or USD.
+        rate : array_like
+            Discount rate, continuously compounded, decimal.
+
+        Returns
+        -------
+        ndarray
+            Per 1 coin of underlying, the broadcast shape.
+
+        Notes
+        -----
+        :func:`pricing.black.black76_price` at F = :meth:`forward` and σ = :meth:`vol`.
+        """
         f = self.forward(t_years)
         return black76_price(cp, f, strike, t_years, self.vol(strike, t_years), rate=rate, settle=settle)
 
     def greeks(
         self, cp: ArrayLike, strike: ArrayLike, t_years: ArrayLike, *, settle: str = "inverse", rate: ArrayLike = 0.0
     ) -> Greeks:
-        """Black-76 greeks at the surface's vol (sticky-strike greeks: the vol is held)."""
+        """Black-76 greeks at the surface's vol (sticky-strike greeks: the vol is held).
+
+        Parameters
+        ----------
+        cp : array_like
+            +1 call, -1 put (or ``C``/``P``).
+        strike : array_like
+            USD.
+        t_years : array_like
+            Years ACT/365.
+        settle : {"inverse", "linear"}
+        rate : array_like
+            Discount rate, decimal.
+
+        Returns
+        -------
+        Greeks
+            Units as :class:`pricing.black.Greeks` states.
+        """
         f = self.forward(t_years)
         return black76_greeks(cp, f, strike, t_years, self.vol(strike, t_years), rate=rate, settle=settle)
 
     # -- diagnostics ---------------------------------------------------------------------
     def calendar_violations(self, k_grid: ArrayLike | None = None) -> list[tuple[int, float]]:
         """(expiry index i, worst w_i - w_{i+1}) for consecutive expiries where total variance
-        decreases at some k on the grid (a calendar arbitrage); empty if none."""
+        decreases at some k on the grid (a calendar arbitrage); empty if none.
+
+        Parameters
+        ----------
+        k_grid : array_like, optional
+            Log-moneyness points (default: 41 points over the range quoted at every expiry).
+
+        Returns
+        -------
+        list of (int, float)
+        """
         if k_grid is None:
             # The moneyness range quoted at every expiry: beyond it both smiles are extrapolated.
             lo = max((f.k_min for f in self.fits), default=-0.5)
@@ -204,20 +372,72 @@ class VolSurface:
 
 @dataclass(frozen=True)
 class FlatSmile:
-    """A smile with one implied vol at every strike (for worked examples and stress tests)."""
+    """A smile with one implied vol at every strike (for worked examples and stress tests).
+
+    Attributes
+    ----------
+    vol : float
+        Decimal.
+    t_years : float
+        The time w is quoted for, years.
+    """
 
     vol: float
     t_years: float = 1.0
 
     def total_variance(self, k: ArrayLike) -> FloatArray:
+        """w(k) = vol² T at every k.
+
+        Parameters
+        ----------
+        k : array_like
+            Log-moneyness.
+
+        Returns
+        -------
+        ndarray
+            Shape of ``k``.
+        """
         return np.full(np.shape(k), self.vol**2 * self.t_years)
 
     def params(self) -> dict[str, float]:
+        """``{"vol": vol}``.
+
+        Returns
+        -------
+        dict of str to float
+        """
         return {"vol": self.vol}
 
 
 def flat_surface(underlying: str, spot: float, vol: float, *, carry: float = 0.0) -> VolSurface:
-    """A surface with constant implied vol ``vol`` (decimal) and forward spot e^(carry T)."""
+    """A surface with constant implied vol ``vol`` (decimal) and forward spot e^(carry T).
+
+    Parameters
+    ----------
+    underlying : str
+    spot : float
+        USD, > 0.
+    vol : float
+        Decimal, > 0 (0.65 for 65%).
+    carry : float
+        Annual continuous carry, decimal (0: F = spot).
+
+    Returns
+    -------
+    VolSurface
+
+    Raises
+    ------
+    PricingInputError
+        ``spot`` or ``vol`` not a finite number > 0.
+
+    Examples
+    --------
+    >>> s = flat_surface("BTC", 60_000.0, 0.6)
+    >>> float(s.vol(90_000.0, 0.25)), round(float(s.forward(0.5)), 6)
+    (0.6, 60000.0)
+    """
     if not (spot > 0 and np.isfinite(spot)):
         raise PricingInputError(f"spot: must be a finite number > 0, got {spot!r}")
     if not (vol > 0 and np.isfinite(vol)):
@@ -236,7 +456,23 @@ def flat_surface(underlying: str, spot: float, vol: float, *, carry: float = 0.0
 @dataclass(frozen=True)
 class SmileQuotes:
     """The quotes one expiry's smile is fitted to; ``vegas`` are the fit weights (vega
-    relative to the largest, to 8 significant digits)."""
+    relative to the largest, to 8 significant digits).
+
+    Attributes
+    ----------
+    strikes : ndarray
+        USD.
+    k : ndarray
+        Log-moneyness ln(K/F).
+    vols : ndarray
+        Mark implied vols, decimal.
+    vegas : ndarray
+        Fit weights.
+    forward : float
+        USD.
+    t_years : float
+        Years ACT/365.
+    """
 
     strikes: FloatArray
     k: FloatArray
@@ -253,6 +489,17 @@ def otm_quotes(chain: OptionChain, expiry: np.datetime64, *, min_abs_delta: floa
     Deribit marks far-wing options at flat IV plateaus where the price sits at the minimum
     tick; those marks carry no smile information, so quotes below the delta threshold are left
     out, as Deribit's DVOL methodology leaves out |delta| < ~5% quotes.
+
+    Parameters
+    ----------
+    chain : OptionChain
+    expiry : numpy.datetime64
+    min_abs_delta : float
+        Smallest |Black delta| kept (0.02).
+
+    Returns
+    -------
+    SmileQuotes
     """
     rows = chain.expiry == expiry
     fwd = float(np.median(chain.forward[rows]))
@@ -363,7 +610,18 @@ def build_surface(
 
 
 def fit_table(surface: VolSurface) -> list[dict[str, object]]:
-    """Fit errors per expiry as plain rows (for reports and the CLI)."""
+    """Fit errors per expiry as plain rows (for reports and the CLI).
+
+    Parameters
+    ----------
+    surface : VolSurface
+
+    Returns
+    -------
+    list of dict
+        ``expiry``, ``t_years``, ``forward``, ``quotes``, ``rmse_vol_pts``, ``max_vol_pts``,
+        ``butterfly_free`` per expiry (rounded for display).
+    """
     return [
         {
             "expiry": str(f.expiry)[:10],

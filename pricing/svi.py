@@ -21,7 +21,15 @@ from pricing.lsq import LsqResult, levenberg_marquardt
 
 @dataclass(frozen=True)
 class SviSmile:
-    """Raw SVI parameters of one expiry (total variance in year units)."""
+    """Raw SVI parameters of one expiry (total variance in year units).
+
+    Attributes
+    ----------
+    a, b, rho, m, sigma : float
+        Raw SVI: w(k) = a + b (ρ (k - m) + √((k - m)² + σ²)) (Gatheral 2004).
+    t_years : float
+        Time to expiry, years ACT/365.
+    """
 
     a: float
     b: float
@@ -31,38 +39,121 @@ class SviSmile:
     t_years: float
 
     def total_variance(self, k: ArrayLike) -> FloatArray:
-        """w(k) for log-moneyness k = ln(K/F)."""
+        """w(k) for log-moneyness k = ln(K/F).
+
+        Parameters
+        ----------
+        k : array_like
+
+        Returns
+        -------
+        ndarray
+            Year units, shape of ``k``.
+
+        Notes
+        -----
+        w(k) = a + b (ρ (k - m) + √((k - m)² + σ²)) (Gatheral and Jacquier 2014, "Arbitrage-free SVI
+        volatility surfaces", Quantitative Finance 14(1), eq. 3.1).
+        """
         x = np.asarray(k, dtype=np.float64) - self.m
         return self.a + self.b * (self.rho * x + np.sqrt(x * x + self.sigma * self.sigma))
 
     def derivatives(self, k: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """(w, w', w'') at k."""
+        """(w, w', w'') at k.
+
+        Parameters
+        ----------
+        k : array_like
+            Log-moneyness.
+
+        Returns
+        -------
+        (w, w1, w2) : ndarrays
+            Shape of ``k``.
+
+        Notes
+        -----
+        w' = b (ρ + x/√(x² + σ²)), w'' = b σ² / (x² + σ²)^(3/2), x = k - m.
+        """
         x = np.asarray(k, dtype=np.float64) - self.m
         root = np.sqrt(x * x + self.sigma * self.sigma)
         w = self.a + self.b * (self.rho * x + root)
         return w, self.b * (self.rho + x / root), self.b * self.sigma * self.sigma / (root * root * root)
 
     def implied_vol(self, k: ArrayLike) -> FloatArray:
+        """Black vol √(w(k)/T) at log-moneyness k (0 where w <= 0).
+
+        Parameters
+        ----------
+        k : array_like
+            Log-moneyness.
+
+        Returns
+        -------
+        ndarray
+            Decimal, shape of ``k``.
+        """
         return np.sqrt(np.maximum(self.total_variance(k), 0.0) / self.t_years)
 
     def density_g(self, k: ArrayLike) -> FloatArray:
-        """Gatheral-Jacquier g(k); negative values mean butterfly arbitrage."""
+        """Gatheral-Jacquier g(k); negative values mean butterfly arbitrage.
+
+        Parameters
+        ----------
+        k : array_like
+            Log-moneyness.
+
+        Returns
+        -------
+        ndarray
+
+        Notes
+        -----
+        g(k) = (1 - k w'/(2w))² - w'²/4 (1/w + 1/4) + w''/2 (Gatheral and Jacquier 2014, eq. 2.1).
+        """
         w, w1, w2 = self.derivatives(k)
         kk = np.asarray(k, dtype=np.float64)
         return (1.0 - kk * w1 / (2.0 * w)) ** 2 - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
 
     def butterfly_free(self, k: ArrayLike) -> bool:
-        """True if g(k) >= 0 and w(k) > 0 on the given grid."""
+        """True if g(k) >= 0 and w(k) > 0 on the given grid.
+
+        Parameters
+        ----------
+        k : array_like
+            Log-moneyness grid.
+
+        Returns
+        -------
+        bool
+        """
         w = self.total_variance(k)
         return bool(np.all(w > 0) and np.all(self.density_g(k) >= -1e-12))
 
     def params(self) -> dict[str, float]:
+        """The raw SVI parameters by name (for fit reports).
+
+        Returns
+        -------
+        dict of str to float
+            ``a``, ``b``, ``rho``, ``m``, ``sigma``.
+        """
         return {"a": self.a, "b": self.b, "rho": self.rho, "m": self.m, "sigma": self.sigma}
 
 
 def penalty_grid(k: FloatArray) -> FloatArray:
     """The k grid on which fits penalise and checks test butterfly arbitrage: the quoted
-    range widened by half its span on each side."""
+    range widened by half its span on each side.
+
+    Parameters
+    ----------
+    k : ndarray
+        Log-moneyness of the quotes.
+
+    Returns
+    -------
+    ndarray
+    """
     span = max(k.max() - k.min(), 0.2)
     return np.linspace(k.min() - 0.5 * span, k.max() + 0.5 * span, 41)
 

@@ -28,7 +28,20 @@ DAYS_30 = 30.0 / DAYS_PER_YEAR
 
 @dataclass(frozen=True)
 class VarianceStrike:
-    """Fair variance of one expiry (annualised, decimal^2) and its inputs."""
+    """Fair variance of one expiry (annualised, decimal^2) and its inputs.
+
+    Attributes
+    ----------
+    expiry : numpy.datetime64
+    t_years : float
+        Years ACT/365.
+    forward : float
+        USD.
+    variance : float
+        Fair variance, annualised, decimal².
+    n_strikes : int
+        OTM strikes used.
+    """
 
     expiry: np.datetime64
     t_years: float
@@ -42,7 +55,36 @@ class VarianceStrike:
 
 
 def replicate_variance(strikes: FloatArray, otm_usd: FloatArray, forward: float, t_years: float, rate: float = 0.0) -> float:
-    """Cboe-style discretised fair variance from sorted strikes and OTM option prices in USD."""
+    """Cboe-style discretised fair variance from sorted strikes and OTM option prices in USD.
+
+    Parameters
+    ----------
+    strikes : ndarray
+        Ascending, USD (at least 3).
+    otm_usd : ndarray
+        Out-of-the-money option prices at those strikes, USD per coin.
+    forward : float
+        USD.
+    t_years : float
+        Years ACT/365.
+    rate : float
+        Continuously compounded, decimal.
+
+    Returns
+    -------
+    float
+        Annualised variance, decimal².
+
+    Raises
+    ------
+    ValueError
+        Fewer than 3 strikes.
+
+    Notes
+    -----
+    σ² = (2/T) Σ_i (ΔK_i / K_i²) e^{rT} Q(K_i) - (1/T) (F/K_0 - 1)², K_0 the first strike at or
+    below F (Cboe VIX White Paper, 2019, "The VIX Index Calculation", eq. 1).
+    """
     k = np.asarray(strikes, dtype=np.float64)
     q = np.asarray(otm_usd, dtype=np.float64)
     if k.size < 3:
@@ -223,6 +265,23 @@ def vol_swap_strike(variance: float, t_years: float, vol_of_vol: float) -> tuple
 
 
 def vol_of_vol_from_dvol(dvol: FloatArray, window_days: int = int(DAYS_PER_YEAR)) -> float:
-    """Annualised vol of daily log-changes of DVOL over the last ``window_days`` (365/yr)."""
+    """Annualised vol of daily log-changes of DVOL over the last ``window_days`` (365/yr).
+
+    Parameters
+    ----------
+    dvol : ndarray
+        Daily DVOL values (percent or decimal: log changes do not depend on it).
+    window_days : int
+        Days of changes used.
+
+    Returns
+    -------
+    float
+        Annualised, decimal.
+
+    Notes
+    -----
+    sd(Δ ln DVOL_t) x √365, sample standard deviation (ddof = 1).
+    """
     x = np.log(np.asarray(dvol, dtype=np.float64)[-(window_days + 1) :])
     return float(np.std(np.diff(x), ddof=1) * np.sqrt(DAYS_PER_YEAR))

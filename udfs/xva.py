@@ -125,7 +125,7 @@ def batch_cells(fn: Callable[..., Any], *fields: Field) -> list[list[Any]]:
 def fva(delta_im: Any, funding_rate: Any, im_rate: Any, days: Any, basis: Any = 360) -> list[list[Any]]:
     """Funding cost of the initial margin a trade adds, the source article's simple form.
 
-    Notes: FVA = ΔIM (r_F - r_IM) d / 360 (article; docs/methodology.md §D2). In the textbooks this
+    Notes: FVA = ΔIM (r_F - r_IM) d / 360 (article: docs/methodology.md §F1; the spec form, §D3). In the textbooks this
     cost is MVA (Green 2015, ch. 9); clearquote keeps the article's label.
     """
     b = scalar_number(basis, "basis", default=360.0, lo=1, hi=366)
@@ -163,7 +163,7 @@ def fva_lifetime(
     step_days: Any = 7,
     discount_rate: Any = 0.0,
 ) -> list[list[Any]]:
-    """FVA over the life of the trade on a run-off profile of ΔIM (docs/methodology.md §D2, lifetime form)."""
+    """FVA over the life of the trade on a run-off profile of ΔIM (docs/methodology.md §D3, fva_im and its profile)."""
     shape = scalar_choice(profile, "profile", PROFILES, default="flat")
     step = scalar_number(step_days, "step_days", default=7.0, lo=0.01, lo_open=True, hi=365)
     r_d = scalar_number(discount_rate, "discount_rate", default=0.0, lo=-0.05, hi=1)
@@ -227,7 +227,7 @@ def mva(
     example="=CQ_KVA(20000000, 0.02, 0.08, 0.1) -> 3200 (the article's KVA)",
 )
 def kva(exposure: Any, risk_weight: Any, capital_ratio: Any, cost_of_capital: Any, tenor_years: Any = 1.0) -> list[list[Any]]:
-    """Capital cost, the article's simple form (docs/methodology.md §D4-D6)."""
+    """Capital cost, the article's simple form (docs/methodology.md §D3 KVA, §D4 risk weights, §F1 the article's 3,200)."""
     return per_cell(
         kva_simple,
         numbers(exposure, "exposure", lo=0, unit="USD"),
@@ -328,7 +328,7 @@ def ccva_(
     profile: Any = "flat",
     discount_rate: Any = 0.0,
 ) -> list[list[Any]]:
-    """Expected loss from the CCP's own default on posted, non-remote IM (docs/methodology.md §D7)."""
+    """Expected loss from the CCP's own default on posted, non-remote IM (docs/methodology.md §D3, CCVA)."""
     kind = scalar(ccp_type, "ccp_type")
     pd0, lgd0 = ccp_default_params("qccp" if is_blank(kind) else str(kind).strip().lower())
     pd_ = scalar_number(pd_annual, "pd_annual", default=pd0, lo=0, hi=1)

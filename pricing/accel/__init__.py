@@ -35,7 +35,12 @@ NOTICE = (
 
 @lru_cache(maxsize=1)
 def numba_installed() -> bool:
-    """True when numba imports (checked once per process)."""
+    """True when numba imports (checked once per process).
+
+    Returns
+    -------
+    bool
+    """
     try:
         import numba  # noqa: F401
     except ImportError:
@@ -60,7 +65,19 @@ _state = {"mode": os.environ.get("CLEARQUOTE_KERNELS", "auto")}
 def enabled(group: str | None = None, n: int | None = None) -> bool:
     """True when the numba kernels are in use (for kernel ``group``, one of
     :data:`pricing.accel.dispatch.GROUPS`, and a batch of ``n``, when given: under ``auto``
-    the measured choice)."""
+    the measured choice).
+
+    Parameters
+    ----------
+    group : str, optional
+        A kernel group.
+    n : int, optional
+        The batch size.
+
+    Returns
+    -------
+    bool
+    """
     mode = _parse(_state["mode"])
     if mode != "auto":
         return mode == "numba"
@@ -74,18 +91,38 @@ def enabled(group: str | None = None, n: int | None = None) -> bool:
 
 
 def forced() -> bool:
-    """True when ``CLEARQUOTE_KERNELS`` (or :func:`using`) names one path for every kernel."""
+    """True when ``CLEARQUOTE_KERNELS`` (or :func:`using`) names one path for every kernel.
+
+    Returns
+    -------
+    bool
+    """
     return _parse(_state["mode"]) != "auto"
 
 
 def backend() -> str:
-    """``"numba"`` or ``"numpy"``: the path the engine takes now."""
+    """``"numba"`` or ``"numpy"``: the path the engine takes now.
+
+    Returns
+    -------
+    str
+    """
     return "numba" if enabled() else "numpy"
 
 
 @contextmanager
 def using(kind: str) -> Iterator[None]:
-    """Run a block with the kernels ``kind`` (``"numba"``, ``"numpy"`` or ``"auto"``)."""
+    """Run a block with the kernels ``kind`` (``"numba"``, ``"numpy"`` or ``"auto"``).
+
+    Parameters
+    ----------
+    kind : {"numba", "numpy", "auto"}
+
+    Yields
+    ------
+    None
+        The previous choice is restored on exit.
+    """
     _parse(kind)
     before = _state["mode"]
     _state["mode"] = kind
@@ -96,5 +133,11 @@ def using(kind: str) -> Iterator[None]:
 
 
 def notice() -> str | None:
-    """The one-line notice to show when numba is absent and ``auto`` fell back to numpy."""
+    """The one-line notice to show when numba is absent and ``auto`` fell back to numpy.
+
+    Returns
+    -------
+    str or None
+        None when there is nothing to say.
+    """
     return NOTICE if _parse(_state["mode"]) == "auto" and not numba_installed() else None

@@ -39,7 +39,12 @@ FORMAT = 1
 
 
 def record_path() -> Path:
-    """Where the record is read and written (see the module docstring)."""
+    """Where the record is read and written (see the module docstring).
+
+    Returns
+    -------
+    Path
+    """
     named = os.environ.get("CLEARQUOTE_KERNEL_CHOICE")
     if named:
         return Path(named)
@@ -60,7 +65,13 @@ def _cpu_model() -> str:
 
 
 def cpu_facts() -> dict[str, Any]:
-    """What a measurement depends on: CPU model, ISA features seen by LLVM and numpy, versions."""
+    """What a measurement depends on: CPU model, ISA features seen by LLVM and numpy, versions.
+
+    Returns
+    -------
+    dict of str to Any
+        JSON-ready.
+    """
     import numpy as np
 
     facts: dict[str, Any] = {"model": _cpu_model(), "numpy": np.__version__, "python": sys.version.split()[0]}
@@ -101,6 +112,16 @@ def simd_level(facts: dict[str, Any]) -> str:
 
     With ``NUMBA_CPU_NAME`` and no ``NUMBA_CPU_FEATURES`` (the AVX2 emulation), LLVM takes the
     named CPU's own features, read here from a short table of names (unknown names: "unknown").
+
+    Parameters
+    ----------
+    facts : dict of str to Any
+        :func:`cpu_facts`.
+
+    Returns
+    -------
+    str
+        ``"AVX-512"``, ``"AVX2"``, ``"AVX"``, ``"SSE4.2"``, ``"scalar"`` or ``"unknown"``.
     """
     features = str(facts.get("llvm_features") or "")
     if os.environ.get("NUMBA_CPU_NAME") and not os.environ.get("NUMBA_CPU_FEATURES"):
@@ -119,7 +140,13 @@ def simd_level(facts: dict[str, Any]) -> str:
 
 @lru_cache(maxsize=1)
 def cpu_key() -> str:
-    """A short hash of :func:`cpu_facts` (one process sees one CPU)."""
+    """A short hash of :func:`cpu_facts` (one process sees one CPU).
+
+    Returns
+    -------
+    str
+        Hex digits.
+    """
     text = json.dumps(cpu_facts(), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -149,7 +176,13 @@ _cache: dict[str, dict[str, str]] = {}
 
 
 def choices() -> dict[str, str]:
-    """This CPU's recorded path per kernel group ({} when none is recorded); read once per process."""
+    """This CPU's recorded path per kernel group ({} when none is recorded); read once per process.
+
+    Returns
+    -------
+    dict of str to str
+        Kernel group -> ``"numba"`` or ``"numpy"``.
+    """
     path = str(record_path())
     if path not in _cache:
         _cache[path] = _valid_choices(_read(Path(path)).get(cpu_key()))

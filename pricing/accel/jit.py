@@ -37,7 +37,18 @@ def _njit(*, parallel: bool = False, inline: bool = False) -> Callable[[F], Any]
 
 
 def inline(fn: F) -> F:
-    """A scalar helper compiled into the kernels that call it (``inline="always"``)."""
+    """A scalar helper compiled into the kernels that call it (``inline="always"``).
+
+    Parameters
+    ----------
+    fn : callable
+        A scalar function of floats.
+
+    Returns
+    -------
+    callable
+        The numba dispatcher.
+    """
     return cast(F, _njit(inline=True)(fn))
 
 
@@ -81,6 +92,17 @@ class Kernel:
     types a read-only array apart from a writable one, so mixed flags (a broadcast scalar next
     to a fresh array) would compile up to 2^n signatures of one kernel. With the views, each
     kernel has one signature, compiled once.
+
+    Parameters
+    ----------
+    dispatcher : numba dispatcher
+        The compiled function.
+    name : str
+        How compilations are announced.
+    serial_below : int
+        Calls with fewer units of work run on the calling thread.
+    work : callable
+        Arguments -> units of work (default: the largest array's size).
     """
 
     def __init__(
@@ -96,7 +118,17 @@ class Kernel:
         self._seen: set[tuple[Any, ...]] = set()
 
     def threads(self, *args: Any) -> int:
-        """Threads a call with these arguments would use now (1: the calling thread alone)."""
+        """Threads a call with these arguments would use now (1: the calling thread alone).
+
+        Parameters
+        ----------
+        *args : Any
+            The call's arguments.
+
+        Returns
+        -------
+        int
+        """
         if FORCE_THREADS is not None:
             return FORCE_THREADS
         return threads_for(int(self.work(args)), self.serial_below)
@@ -131,7 +163,12 @@ class Kernel:
                 hook(self.name, seconds)
 
     def signatures(self) -> list[Any]:
-        """The argument signatures compiled or loaded in this process."""
+        """The argument signatures compiled or loaded in this process.
+
+        Returns
+        -------
+        list
+        """
         return list(self.dispatcher.signatures)
 
 
@@ -153,6 +190,18 @@ def kernel(
 
     ``work(args)`` counts a call's units of work (default: the largest array's size); calls of
     fewer than ``serial_below`` units run serially (see :mod:`pricing.accel.threads`).
+
+    Parameters
+    ----------
+    serial_below : int
+        Units of work below which a call runs serially.
+    work : callable
+        Arguments -> units of work.
+
+    Returns
+    -------
+    callable
+        The decorator, returning a :class:`Kernel`.
     """
 
     def wrap(fn: Callable[..., Any]) -> Kernel:
@@ -168,7 +217,19 @@ choose; n forces n threads (capped by numba's pool, ``NUMBA_NUM_THREADS``)."""
 
 
 def _f64_bits(typingctx: Any, x: Any) -> Any:
-    """Reinterpret a float64 as its int64 bit pattern (no conversion)."""
+    """Reinterpret a float64 as its int64 bit pattern (no conversion).
+
+    Parameters
+    ----------
+    typingctx : numba typing context
+        Supplied by numba (an intrinsic): call as ``f64_bits(x)`` in a kernel.
+    x : float64
+
+    Returns
+    -------
+    signature and codegen
+        numba's intrinsic pair; in a kernel the call gives an int64.
+    """
     sig = types.int64(types.float64)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
@@ -178,7 +239,19 @@ def _f64_bits(typingctx: Any, x: Any) -> Any:
 
 
 def _bits_f64(typingctx: Any, x: Any) -> Any:
-    """Reinterpret an int64 bit pattern as a float64."""
+    """Reinterpret an int64 bit pattern as a float64.
+
+    Parameters
+    ----------
+    typingctx : numba typing context
+        Supplied by numba (an intrinsic): call as ``bits_f64(x)`` in a kernel.
+    x : int64
+
+    Returns
+    -------
+    signature and codegen
+        numba's intrinsic pair; in a kernel the call gives a float64.
+    """
     sig = types.float64(types.int64)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:

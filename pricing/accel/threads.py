@@ -36,7 +36,12 @@ MIN_INTERVAL_S = 0.02
 
 
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS has one), at least 1."""
+    """Cores this process may run on (its CPU affinity where the OS has one), at least 1.
+
+    Returns
+    -------
+    int
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -135,7 +140,12 @@ class FreeCores:
         return _round_free(self._cores, others)
 
     def free(self) -> int:
-        """Cores not busy with other processes now (1 to :func:`available_cores`)."""
+        """Cores not busy with other processes now (1 to :func:`available_cores`).
+
+        Returns
+        -------
+        int
+        """
         now = time.monotonic()
         if now - self._last.wall < RESAMPLE_S:
             return self._free

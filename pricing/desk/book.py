@@ -64,7 +64,13 @@ class Book:
 
     @classmethod
     def empty(cls) -> Book:
-        """A book with no positions."""
+        """A book with no positions.
+
+        Returns
+        -------
+        Book
+            Version 0, no fills.
+        """
         return cls(empty_portfolio())
 
     @classmethod
@@ -160,6 +166,12 @@ class Book:
             Its margin model, parameters and add-ons (quote parameters do not enter the basis).
         trades : Portfolio
             The first trades quoted: the basis takes its layout from them (later ones widen it).
+
+        Returns
+        -------
+        QuoteBasis
+            The held book's margin basis and XVA state; the same object while the snapshot, the
+            margin configuration and the book's version are unchanged.
         """
         with self._lock:
             key = (snapshot.snapshot_id, config.margin_key, self.version)

@@ -326,6 +326,12 @@ class DeskConfig:
         underlyings : tuple of str
             The market's underlyings (the Deribit model has parameters per underlying).
 
+        Returns
+        -------
+        MarginModel
+            SPAN, the Deribit risk matrix, a scenario VaR model or the hybrid, with this
+            configuration's parameters.
+
         Raises
         ------
         ConfigError
@@ -334,7 +340,13 @@ class DeskConfig:
         return margin_model(self.model, dict(self.margin), histories, dvols, underlyings)
 
     def record(self) -> dict[str, Any]:
-        """The parameters that differ from the defaults, as JSON-ready values (for a journal)."""
+        """The parameters that differ from the defaults, as JSON-ready values (for a journal).
+
+        Returns
+        -------
+        dict of str to Any
+            Name -> value (numbers, strings, lists); always with ``model``.
+        """
         out: dict[str, Any] = {"model": self.model, **dict(self.margin)}
         for obj in (self.addons, self.quote, self.limits):
             for f in dataclasses.fields(obj):

@@ -70,6 +70,22 @@ def check_request(
     A structure that lists one instrument in more than one leg is refused (``bad_request``) before
     any limit: the per-leg limit is a limit per instrument, and a repeated leg would split one
     instrument's contracts under it (a larger position is asked with LegRatioQty (623)).
+
+    Parameters
+    ----------
+    limits : RiskLimits
+    quantity : float
+        Contracts of the structure (OrderQty).
+    legs : sequence of (str, float)
+        (instrument name, signed ratio) per leg.
+    spot : mapping of str to float
+        A leg's instrument name -> its underlying's spot, USD.
+
+    Returns
+    -------
+    Refusal or None
+        The first limit broken (``bad_request`` or ``limit_exceeded``, the text naming the limit
+        and the value), or None.
     """
     seen: dict[str, int] = {}
     for i, (name, _) in enumerate(legs, start=1):
@@ -98,7 +114,23 @@ def check_request(
 def check_trade(
     limits: RiskLimits, delta_im_usd: float, net_delta_after: Mapping[str, float], net_vega_after: Mapping[str, float]
 ) -> Refusal | None:
-    """ΔIM of the trade and the book's net delta and vega after it (per underlying)."""
+    """ΔIM of the trade and the book's net delta and vega after it (per underlying).
+
+    Parameters
+    ----------
+    limits : RiskLimits
+    delta_im_usd : float
+        ΔIM of the trade on the side quoted, USD.
+    net_delta_after : mapping of str to float
+        Underlying -> the book's net delta after the trade, coins.
+    net_vega_after : mapping of str to float
+        Underlying -> the book's net vega after the trade, USD per 1.00 vol.
+
+    Returns
+    -------
+    Refusal or None
+        ``limit_exceeded`` naming the limit, or None.
+    """
     if not abs(delta_im_usd) <= limits.max_delta_im_usd:
         return _over("max_delta_im_usd", "ΔIM of the trade", abs(delta_im_usd), limits.max_delta_im_usd, "USD")
     for und, d in net_delta_after.items():
@@ -111,7 +143,23 @@ def check_trade(
 
 
 def check_fill(limits: RiskLimits, session_notional_usd: float, total_notional_usd: float, notional_usd: float) -> Refusal | None:
-    """The session's and the desk's filled notional, with this fill's, within their limits."""
+    """The session's and the desk's filled notional, with this fill's, within their limits.
+
+    Parameters
+    ----------
+    limits : RiskLimits
+    session_notional_usd : float
+        Notional the session has filled so far, USD.
+    total_notional_usd : float
+        Notional all sessions have filled so far, USD.
+    notional_usd : float
+        This fill's notional, USD.
+
+    Returns
+    -------
+    Refusal or None
+        ``limit_exceeded`` naming the limit, or None.
+    """
     if not session_notional_usd + notional_usd <= limits.max_session_notional_usd:
         value = session_notional_usd + notional_usd
         return _over("max_session_notional_usd", "this session's filled notional", value, limits.max_session_notional_usd, "USD")

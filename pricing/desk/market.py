@@ -82,11 +82,33 @@ class MarketSnapshot:
         return self.market.as_of
 
     def age_s(self, now: datetime | None = None) -> float:
-        """Seconds from the market's time to ``now`` (default: the clock now, UTC)."""
+        """Seconds from the market's time to ``now`` (default: the clock now, UTC).
+
+        Parameters
+        ----------
+        now : datetime, optional
+            Timezone-aware.
+
+        Returns
+        -------
+        float
+            Seconds (negative when ``now`` is before the market's time).
+        """
         return ((now or datetime.now(UTC)) - self.market.as_of).total_seconds()
 
     def age_text(self, now: datetime | None = None) -> str:
-        """The age as a refusal names it (a live snapshot names the time since its last marks)."""
+        """The age as a refusal names it (a live snapshot names the time since its last marks).
+
+        Parameters
+        ----------
+        now : datetime, optional
+            Timezone-aware (default: the clock now, UTC).
+
+        Returns
+        -------
+        str
+            ``its time YYYY-MM-DD HH:MM:SSZ is N s old``.
+        """
         return f"its time {self.as_of:%Y-%m-%d %H:%M:%S}Z is {self.age_s(now):.0f} s old"
 
     def with_history(
@@ -102,6 +124,10 @@ class MarketSnapshot:
             DVOL (percent) per underlying, None where there is none.
         source : str
             Where the history came from (joins the provenance).
+
+        Returns
+        -------
+        MarketSnapshot
         """
         h = hashlib.sha256(self.snapshot_id.encode())
         for code in sorted(histories):
@@ -126,7 +152,12 @@ class MarketSource(Protocol):
     """Where a desk's market comes from: the current snapshot, on demand."""
 
     def current(self) -> MarketSnapshot:
-        """The latest snapshot (the same object while the content has not changed)."""
+        """The latest snapshot (the same object while the content has not changed).
+
+        Returns
+        -------
+        MarketSnapshot
+        """
         ...
 
     def close(self) -> None:
@@ -219,6 +250,18 @@ def build_snapshot(
 def bundled_snapshot(day: str | None = None, smile: str = "svi") -> MarketSnapshot:
     """The bundled Deribit BTC and ETH chains of ``day`` (default: the latest bundled date).
 
+    Parameters
+    ----------
+    day : str, optional
+        ``YYYY-MM-DD``.
+    smile : {"svi", "sabr"}
+        The smile fitted to each expiry.
+
+    Returns
+    -------
+    MarketSnapshot
+        Provenance ``bundled YYYY-MM-DD``.
+
     Raises
     ------
     MarketError
@@ -234,18 +277,43 @@ def bundled_snapshot(day: str | None = None, smile: str = "svi") -> MarketSnapsh
 
 @dataclass
 class BundledSource:
-    """``bundled`` or ``bundled:YYYY-MM-DD``: one snapshot, built on first use."""
+    """``bundled`` or ``bundled:YYYY-MM-DD``: one snapshot, built on first use.
+
+    Attributes
+    ----------
+    day : str or None
+        ``YYYY-MM-DD``; None: the latest bundled date.
+    smile : str
+        The smile fitted to each expiry.
+    """
 
     day: str | None = None
     smile: str = "svi"
     _snapshot: MarketSnapshot | None = None
 
     def current(self) -> MarketSnapshot:
+        """The bundled snapshot (built on the first call, the same object after).
+
+        Returns
+        -------
+        MarketSnapshot
+
+        Raises
+        ------
+        MarketError
+            No bundled chain for ``day``.
+        """
         if self._snapshot is None:
             self._snapshot = bundled_snapshot(self.day, self.smile)
         return self._snapshot
 
     def close(self) -> None:
+        """Nothing to release.
+
+        Returns
+        -------
+        None
+        """
         return None
 
 
@@ -318,7 +386,26 @@ def chain_file_rows(raw: bytes, name: str, as_of: datetime | None = None) -> lis
 
 
 def file_snapshot(path: Path, *, as_of: datetime | None = None, smile: str = "svi") -> MarketSnapshot:
-    """The snapshot of a chain file (CSV or book-summary JSON), provenance ``NAME sha256:HASH``."""
+    """The snapshot of a chain file (CSV or book-summary JSON), provenance ``NAME sha256:HASH``.
+
+    Parameters
+    ----------
+    path : Path
+        A chain CSV or a Deribit ``get_book_summary_by_currency`` JSON file.
+    as_of : datetime, optional
+        The time of rows that carry none (:func:`chain_file_rows`).
+    smile : str
+        The smile fitted to each expiry.
+
+    Returns
+    -------
+    MarketSnapshot
+
+    Raises
+    ------
+    MarketError
+        The file is missing or does not read as a chain (the message names the file and the row).
+    """
     if not path.is_file():
         raise MarketError(f"--market: {str(path)!r} is neither 'bundled[:YYYY-MM-DD]' nor an existing file")
     raw = path.read_bytes()
@@ -337,6 +424,15 @@ class FileSource:
 
     A file that no longer reads (being rewritten, truncated, malformed) leaves the last good
     snapshot in place, flagged ``kept last good: <why>``; the first read must succeed.
+
+    Attributes
+    ----------
+    path : Path
+        The chain file.
+    as_of : datetime or None
+        The time of rows that carry none.
+    smile : str
+        The smile fitted to each expiry.
     """
 
     path: Path
@@ -346,6 +442,18 @@ class FileSource:
     _snapshot: MarketSnapshot | None = None
 
     def current(self) -> MarketSnapshot:
+        """The file's snapshot: re-read when its modification time or size changed, else the last one.
+
+        Returns
+        -------
+        MarketSnapshot
+            A new snapshot id only when the content changed.
+
+        Raises
+        ------
+        MarketError
+            The first read fails.
+        """
         try:
             st = self.path.stat()
         except OSError:
@@ -367,24 +475,69 @@ class FileSource:
         return self._snapshot
 
     def close(self) -> None:
+        """Nothing to release (the file is opened per read).
+
+        Returns
+        -------
+        None
+        """
         return None
 
 
 @dataclass
 class FixedSource:
-    """A snapshot that never changes (a sheet's chain range, a test)."""
+    """A snapshot that never changes (a sheet's chain range, a test).
+
+    Attributes
+    ----------
+    snapshot : MarketSnapshot
+        What :meth:`current` always returns.
+    """
 
     snapshot: MarketSnapshot
 
     def current(self) -> MarketSnapshot:
+        """The fixed snapshot.
+
+        Returns
+        -------
+        MarketSnapshot
+        """
         return self.snapshot
 
     def close(self) -> None:
+        """Nothing to release.
+
+        Returns
+        -------
+        None
+        """
         return None
 
 
 def parse_as_of(text: str | datetime | None) -> datetime | None:
-    """An ``--as-of`` value (ISO date/time, UTC when it names no zone) as an aware datetime."""
+    """An ``--as-of`` value (ISO date/time, UTC when it names no zone) as an aware datetime.
+
+    Parameters
+    ----------
+    text : str, datetime or None
+        ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS][+HH:MM]``; a naive datetime is taken as UTC.
+
+    Returns
+    -------
+    datetime or None
+        Timezone-aware; None for None.
+
+    Raises
+    ------
+    MarketError
+        Not an ISO date/time.
+
+    Examples
+    --------
+    >>> parse_as_of("2026-08-21T08:00").isoformat()
+    '2026-08-21T08:00:00+00:00'
+    """
     if text is None or isinstance(text, datetime):
         return text if text is None or text.tzinfo else text.replace(tzinfo=UTC)
     try:

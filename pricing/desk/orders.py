@@ -85,7 +85,18 @@ class QuoteTerms:
             raise ValueError("QuoteTerms: a quote has a bid, an offer or both")
 
     def price(self, side: str) -> float | None:
-        """The price a client order on ``side`` fills at (our offer for a buy, our bid for a sell)."""
+        """The price a client order on ``side`` fills at (our offer for a buy, our bid for a sell).
+
+        Parameters
+        ----------
+        side : {"buy", "sell"}
+            The client's side.
+
+        Returns
+        -------
+        float or None
+            USD per unit of the structure; None when that side is not quoted.
+        """
         return self.offer_px if side == "buy" else self.bid_px if side == "sell" else None
 
 
@@ -95,6 +106,25 @@ class Order:
 
     ``symbol`` and ``legs`` are the Symbol (55) and LegSymbols (600) the order names, if it names
     them; they must be the quote's (they are not journaled, so not part of the order's equality).
+
+    Attributes
+    ----------
+    session : str
+        The FIX session the order came on.
+    cl_ord_id : str
+        ClOrdID (11): unique per session.
+    quote_id : str
+        QuoteID (117) of the quote it takes.
+    side : {"buy", "sell"}
+        The client's side.
+    quantity : float
+        Contracts of the structure (OrderQty, 38).
+    limit_px : float or None
+        Price (44), USD per unit; None: at the quote.
+    symbol : str or None
+        Symbol (55), if named.
+    legs : tuple of str or None
+        LegSymbol (600) of each leg, if named.
     """
 
     session: str
@@ -113,6 +143,18 @@ class Decision:
 
     ``at`` is when it was decided (UTC); ``duplicate`` marks an answer repeated from the journal
     for a ClOrdID the session sent before.
+
+    Attributes
+    ----------
+    order : Order
+    at : datetime
+        When it was decided, UTC.
+    price : float or None
+        The fill price, USD per unit (None: refused).
+    refusal : Refusal or None
+        Why it was refused (None: filled).
+    duplicate : bool
+        An answer repeated from the journal.
     """
 
     order: Order
@@ -132,7 +174,15 @@ class Decision:
 
 @dataclass(frozen=True)
 class Cancel:
-    """A quote withdrawn (QuoteCancel 35=Z): the market moved beyond tolerance, the kill switch, or the client."""
+    """A quote withdrawn (QuoteCancel 35=Z): the market moved beyond tolerance, the kill switch, or the client.
+
+    Attributes
+    ----------
+    quote_id : str
+        QuoteID (117) withdrawn.
+    reason : str
+        Why, as the client reads it.
+    """
 
     quote_id: str
     reason: str
@@ -144,6 +194,19 @@ class Quarantined:
 
     What it said is unknown, so the book assumes the worst of it: the session's ClOrdID is
     answered (refused, never filled again) and its quote is closed, as if fully filled.
+
+    Attributes
+    ----------
+    session : str
+        The FIX session of the unreadable answer.
+    cl_ord_id : str
+        Its ClOrdID.
+    quote_id : str
+        The quote it answered.
+    why : str
+        Why the row could not be read.
+    at : datetime
+        When it was quarantined, UTC.
     """
 
     session: str
@@ -166,7 +229,21 @@ def _refuse(order: Order, now: datetime, code: RefusalCode, text: str) -> Decisi
 
 @dataclass
 class OrderBook:
-    """Quotes, the answers given to orders, and cancels: the desk's promises and what was done with them."""
+    """Quotes, the answers given to orders, and cancels: the desk's promises and what was done with them.
+
+    Attributes
+    ----------
+    quotes : dict of str to QuoteTerms
+        Every quote sent, by QuoteID.
+    answers : dict of (str, str) to Decision
+        The first answer to each (session, ClOrdID).
+    cancels : dict of str to Cancel
+        Withdrawn quotes, by QuoteID.
+    filled : dict of (str, str) to float
+        Contracts filled per (QuoteID, side).
+    filled_at_cancel : dict of (str, str) to float
+        Per cancelled quote and side, what was filled when it was cancelled (nothing may follow).
+    """
 
     quotes: dict[str, QuoteTerms] = field(default_factory=dict)
     answers: dict[tuple[str, str], Decision] = field(default_factory=dict)
@@ -178,13 +255,29 @@ class OrderBook:
     # -- events (the only way state changes) ----------------------------------------------------
 
     def apply_quote(self, terms: QuoteTerms) -> None:
-        """A quote sent. A QuoteID is given once: another quote under the same ID is an error."""
+        """A quote sent. A QuoteID is given once: another quote under the same ID is an error.
+
+        Parameters
+        ----------
+        terms : QuoteTerms
+
+        Raises
+        ------
+        ValueError
+            The QuoteID was quoted before.
+        """
         if terms.quote_id in self.quotes:
             raise ValueError(f"QuoteID {terms.quote_id!r}: already quoted")
         self.quotes[terms.quote_id] = terms
 
     def apply_decision(self, decision: Decision) -> None:
-        """An answer sent (a repeated answer changes nothing)."""
+        """An answer sent (a repeated answer changes nothing).
+
+        Parameters
+        ----------
+        decision : Decision
+            A fill adds its quantity to the quote's side.
+        """
         order = decision.order
         key = (order.session, order.cl_ord_id)
         if decision.duplicate or key in self.answers:
@@ -195,7 +288,12 @@ class OrderBook:
             self.filled[side_key] = self.filled.get(side_key, 0.0) + order.quantity
 
     def apply_cancel(self, cancel: Cancel) -> None:
-        """A quote withdrawn (cancelling twice keeps the first reason)."""
+        """A quote withdrawn (cancelling twice keeps the first reason).
+
+        Parameters
+        ----------
+        cancel : Cancel
+        """
         if cancel.quote_id in self.cancels:
             return
         self.cancels[cancel.quote_id] = cancel
@@ -203,7 +301,12 @@ class OrderBook:
             self.filled_at_cancel[(cancel.quote_id, s)] = self.filled.get((cancel.quote_id, s), 0.0)
 
     def apply_quarantined(self, q: Quarantined) -> None:
-        """An unreadable answer counts: its ClOrdID is answered as refused and its quote is closed."""
+        """An unreadable answer counts: its ClOrdID is answered as refused and its quote is closed.
+
+        Parameters
+        ----------
+        q : Quarantined
+        """
         key = (q.session, q.cl_ord_id)
         if key not in self.answers:
             order = Order(q.session, q.cl_ord_id, q.quote_id, "?", 0.0)
@@ -211,7 +314,12 @@ class OrderBook:
         self.apply_cancel(Cancel(q.quote_id, f"an answer on it ({q.session}/{q.cl_ord_id}) is quarantined: closed"))
 
     def apply(self, event: QuoteTerms | Decision | Cancel | Quarantined) -> None:
-        """Any event, as the journal lists them."""
+        """Any event, as the journal lists them.
+
+        Parameters
+        ----------
+        event : QuoteTerms, Decision, Cancel or Quarantined
+        """
         if isinstance(event, QuoteTerms):
             self.apply_quote(event)
         elif isinstance(event, Decision):
@@ -223,14 +331,30 @@ class OrderBook:
 
     @classmethod
     def replay(cls, events: Iterable[QuoteTerms | Decision | Cancel | Quarantined]) -> OrderBook:
-        """The book a journal describes: its events applied again in the journal's order (a restart)."""
+        """The book a journal describes: its events applied again in the journal's order (a restart).
+
+        Parameters
+        ----------
+        events : iterable of QuoteTerms, Decision, Cancel or Quarantined
+            In journal order.
+
+        Returns
+        -------
+        OrderBook
+        """
         book = cls()
         for e in events:
             book.apply(e)
         return book
 
     def state(self) -> tuple[object, ...]:
-        """Everything the book promises and did, comparable with ``==`` (a restart must reproduce it)."""
+        """Everything the book promises and did, comparable with ``==`` (a restart must reproduce it).
+
+        Returns
+        -------
+        tuple
+            Copies of the quotes, answers and cancels, and the non-zero fills.
+        """
         return (
             dict(self.quotes),
             dict(self.answers),
@@ -241,14 +365,36 @@ class OrderBook:
     # -- queries ------------------------------------------------------------------------------
 
     def remaining(self, quote_id: str, side: str) -> float:
-        """Contracts still firm on a quote's side (0 for a side not quoted)."""
+        """Contracts still firm on a quote's side (0 for a side not quoted).
+
+        Parameters
+        ----------
+        quote_id : str
+        side : {"buy", "sell"}
+            The client's side.
+
+        Returns
+        -------
+        float
+            Contracts of the structure, >= 0.
+        """
         q = self.quotes[quote_id]
         if q.price(side) is None:
             return 0.0
         return max(q.size - self.filled.get((quote_id, side), 0.0), 0.0)
 
     def live(self, now: datetime) -> list[QuoteTerms]:
-        """Quotes still firm at ``now``: not cancelled, not expired, with size left on a side."""
+        """Quotes still firm at ``now``: not cancelled, not expired, with size left on a side.
+
+        Parameters
+        ----------
+        now : datetime
+            Timezone-aware.
+
+        Returns
+        -------
+        list of QuoteTerms
+        """
         return [
             q
             for q in self.quotes.values()
@@ -265,6 +411,17 @@ class OrderBook:
         them) must be the quote's; not cancelled; a quoted side; firm at
         ``now``; a quantity > 0 within what is left on that side; the quote's price within
         the order's limit. The fill is at the quote's own price.
+
+        Parameters
+        ----------
+        order : Order
+        now : datetime
+            Timezone-aware.
+
+        Returns
+        -------
+        Decision
+            A fill at the quote's price, or a refusal with its code.
         """
         before = self.answers.get((order.session, order.cl_ord_id))
         if before is not None:
@@ -338,13 +495,30 @@ class OrderBook:
 
     @staticmethod
     def refuse(decision: Decision, refusal: Refusal) -> Decision:
-        """A would-be fill refused for a reason found outside the book (the market moved, a risk limit)."""
+        """A would-be fill refused for a reason found outside the book (the market moved, a risk limit).
+
+        Parameters
+        ----------
+        decision : Decision
+            The fill :meth:`decide` gave.
+        refusal : Refusal
+
+        Returns
+        -------
+        Decision
+            The same order and time, refused.
+        """
         return Decision(decision.order, decision.at, None, refusal)
 
     # -- invariants ---------------------------------------------------------------------------
 
     def violations(self) -> list[str]:
-        """Every broken invariant, named (empty when the book keeps its promises)."""
+        """Every broken invariant, named (empty when the book keeps its promises).
+
+        Returns
+        -------
+        list of str
+        """
         out: list[str] = []
         for (quote_id, side), qty in self.filled.items():
             q = self.quotes.get(quote_id)

@@ -83,6 +83,17 @@ class RfqRequest:
     def from_row(cls, row: Mapping[str, Any], where: str = "rfqs, row 2") -> RfqRequest:
         """A table row (keys: instrument or legs, side, quantity or notional_usd, settle).
 
+        Parameters
+        ----------
+        row : mapping of str to Any
+            Column name (lower case) -> cell value.
+        where : str
+            How the row is named in errors.
+
+        Returns
+        -------
+        RfqRequest
+
         Raises
         ------
         pricing.xva.rfq.RequestError
@@ -94,6 +105,11 @@ class RfqRequest:
 
     def fields(self) -> RowFields:
         """The request as the engine's resolver reads it (side and settle checked here).
+
+        Returns
+        -------
+        RowFields
+            Legs, side, quantity or notional, settlement, as :func:`pricing.xva.rfq.resolve_request` takes them.
 
         Raises
         ------
@@ -185,7 +201,15 @@ def requests_from_rows(
 
 @dataclass(frozen=True)
 class Resolved:
-    """Requests resolved on one market: the engine's batch and a refusal (or None) per request."""
+    """Requests resolved on one market: the engine's batch and a refusal (or None) per request.
+
+    Attributes
+    ----------
+    batch : RfqBatch
+        The accepted requests' trades (``batch.rows[t]`` is the request of trade t).
+    refusals : tuple of (Refusal or None)
+        One per request, in order.
+    """
 
     batch: RfqBatch
     refusals: tuple[Refusal | None, ...]

@@ -62,7 +62,20 @@ def leg_bounds(
 
 
 def structure_bounds(lo: FloatArray, hi: FloatArray, starts: np.ndarray) -> tuple[FloatArray, FloatArray]:
-    """Per trade, the sum of its legs' bounds (legs of trade t are ``starts[t]:starts[t+1]``)."""
+    """Per trade, the sum of its legs' bounds (legs of trade t are ``starts[t]:starts[t+1]``).
+
+    Parameters
+    ----------
+    lo, hi : ndarray, shape (legs,)
+        Each leg's lower and upper no-arbitrage bound, USD for its signed quantity (NaN: none).
+    starts : ndarray of int, shape (T + 1,)
+        Trade boundaries.
+
+    Returns
+    -------
+    (lo, hi) : ndarrays of shape (T,)
+        USD; NaN when a leg has no bound.
+    """
     first = starts[:-1]
     with np.errstate(invalid="ignore"):
         return np.add.reduceat(lo, first), np.add.reduceat(hi, first)

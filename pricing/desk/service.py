@@ -38,6 +38,19 @@ class Quote:
 
     ``bid``/``ask`` map :data:`SIDE_FIGURES` to numbers; a side the client did not ask for has
     ``price`` None (its ΔIM and XVA are still given).
+
+    Attributes
+    ----------
+    request : RfqRequest
+        What was quoted.
+    snapshot_id : str
+        The market snapshot it was priced on (16 hex digits).
+    base : float
+        Mid value of the legs, USD for the whole quantity.
+    spread : float
+        The desk's profit margin, USD (>= 0).
+    bid, ask : dict of str to (float or None)
+        :data:`SIDE_FIGURES` of each side, USD.
     """
 
     request: RfqRequest
@@ -48,7 +61,13 @@ class Quote:
     ask: dict[str, float | None]
 
     def figures(self) -> dict[str, float | None]:
-        """Every figure flat: ``base``, ``spread``, ``bid_delta_im``, ..., ``ask_price``."""
+        """Every figure flat: ``base``, ``spread``, ``bid_delta_im``, ..., ``ask_price``.
+
+        Returns
+        -------
+        dict of str to (float or None)
+            USD.
+        """
         out: dict[str, float | None] = {"base": self.base, "spread": self.spread}
         for label, side in (("bid", self.bid), ("ask", self.ask)):
             out.update({f"{label}_{k}": v for k, v in side.items()})
@@ -87,7 +106,17 @@ class DeskQuotes:
         return len(self.requests)
 
     def result(self, i: int) -> Quote | Refusal:
-        """Request ``i``'s quote, or its refusal."""
+        """Request ``i``'s quote, or its refusal.
+
+        Parameters
+        ----------
+        i : int
+            Index of the request in the call, 0-based.
+
+        Returns
+        -------
+        Quote or Refusal
+        """
         refusal = self.refusals[i]
         if refusal is not None:
             return refusal
@@ -134,7 +163,12 @@ class Desk:
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def snapshot(self) -> MarketSnapshot:
-        """The source's current snapshot."""
+        """The source's current snapshot.
+
+        Returns
+        -------
+        MarketSnapshot
+        """
         return self.source.current()
 
     def quote(
@@ -163,7 +197,33 @@ class Desk:
         -----
         Base, ΔIM per side and XVA by :func:`pricing.xva.quote.quote_rfqs` against the book's
         basis (docs/methodology.md §D); the basis is rebuilt only when the snapshot, the margin
-        configuration or the book changed.
+        configuration or the book changed. Each side's price is
+        ask = base + (FVA + KVA + MVA + CCVA) + spread and bid = base - (...) - spread
+        (:func:`pricing.xva.quote.all_in_price`), so bid <= base <= ask whenever both sides'
+        costs are >= 0; a side that lowers the book's margin carries a negative cost and may be
+        quoted through the base.
+
+        Examples
+        --------
+        A desk on the bundled 2026-08-21 market with a two-position book, asked for a two-way
+        price on 2 BTC calls (SPAN margin):
+
+        >>> import re
+        >>> from pricing.desk import Book, Desk, DeskConfig, Leg, RfqRequest, open_market
+        >>> book = Book.from_table(
+        ...     [["Instrument", "Quantity"], ["BTC-25SEP26-60000-C", 5], ["BTC-25SEP26-50000-P", -5]])
+        >>> desk = Desk(open_market("bundled:2026-08-21"), book, DeskConfig.from_mapping({"model": "span"}))
+        >>> out = desk.quote([RfqRequest((Leg("BTC-25SEP26-70000-C"),), "two-way", 2.0, ref="rfq 1")])
+        >>> q = out.result(0)
+        >>> round(q.base), q.bid["price"] <= q.base <= q.ask["price"]
+        (19484, True)
+        >>> costs = {s: sum(side[k] for k in ("fva_im", "kva", "mva_vm", "ccva")) for s, side in (("bid", q.bid), ("ask", q.ask))}
+        >>> abs(q.ask["price"] - (q.base + costs["ask"] + q.spread)) < 1e-6
+        True
+        >>> abs(q.bid["price"] - (q.base - costs["bid"] - q.spread)) < 1e-6
+        True
+        >>> bool(re.fullmatch("[0-9a-f]{16}", q.snapshot_id)), q.snapshot_id == out.snapshot_id
+        (True, True)
         """
         with self._lock:
             snap = self.source.current()
@@ -199,13 +259,28 @@ class Desk:
             return DeskQuotes(snap, tuple(requests), tuple(refusals), batch, table)
 
     def fill(self, legs: Sequence[Leg]) -> None:
-        """Legs the desk now holds join the book (signed contracts); the next quote sees them."""
+        """Legs the desk now holds join the book (signed contracts); the next quote sees them.
+
+        Parameters
+        ----------
+        legs : sequence of Leg
+            Each with its signed contracts (``ratio``) as the desk now holds them.
+        """
         self.book.apply_fill(legs)
 
     def mid(self, request: RfqRequest) -> float:
         """The request's mid value now: USD, all of its quantity, legs only (no margin, no XVA).
 
         Returns NaN for a request that cannot be resolved on the current snapshot.
+
+        Parameters
+        ----------
+        request : RfqRequest
+
+        Returns
+        -------
+        float
+            USD, or NaN.
         """
         with self._lock:
             snap = self.source.current()

@@ -84,7 +84,30 @@ class AddOnParams:
 
 def half_spreads_usd(portfolio: Portfolio, market: Market, state: PositionState, params: AddOnParams) -> FloatArray:
     """Stressed half bid-ask spread per position, USD (≥ 0), for ``portfolio`` and its ``state``
-    (the engine passes quantity-1 positions, so this is per contract)."""
+    (the engine passes quantity-1 positions, so this is per contract).
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        n positions.
+    market : Market
+        Its surfaces give each option's vol and spot, USD.
+    state : PositionState
+        The positions' state on ``market``.
+    params : AddOnParams
+        The stressed spread rates.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        USD, >= 0.
+
+    Notes
+    -----
+    Per option: ½ (ask - bid) x the index x the contract size when the chain quotes it on both
+    sides, else ``half_spread_vol`` x |vega_usd|; per future: ``future_half_spread_bps`` x F x the
+    contract size; all times ``liquidity_stress_multiplier`` (docs/methodology.md §C5, liquidity).
+    """
     size = portfolio.contract_size
     opt = portfolio.kind == OPTION
     out = np.where(opt, params.half_spread_vol * np.abs(state.vega_usd), 0.0)
@@ -103,7 +126,27 @@ def half_spreads_usd(portfolio: Portfolio, market: Market, state: PositionState,
 
 
 def daily_capacity_usd(underlying: str, market: Market, params: AddOnParams) -> float:
-    """Market capacity per day (USD): override, else capacity_fraction x 30-day average traded value."""
+    """Market capacity per day (USD): override, else capacity_fraction x 30-day average traded value.
+
+    Parameters
+    ----------
+    underlying : str
+    market : Market
+        For the spot, USD.
+    params : AddOnParams
+        ``daily_capacity_usd`` override, else ``capacity_fraction`` of the bundled 30-day average
+        traded value.
+
+    Returns
+    -------
+    float
+        USD per day.
+
+    Notes
+    -----
+    capacity = ``capacity_fraction`` x mean of (volume x close) over the 30 days to the market's date
+    (the ECC concentration add-on's market capacity; docs/methodology.md §C5).
+    """
     if underlying in params.daily_capacity_usd:
         value = float(params.daily_capacity_usd[underlying])
         if not value > 0:
@@ -128,6 +171,29 @@ def concentration_addon(
     """ECC-style concentration add-on, vectorised over a leading batch axis.
 
     ``delta_usd`` is (B, U) net USD delta per underlying, ``capacity`` (U,) USD per day.
+
+    Parameters
+    ----------
+    market_im : ndarray, shape (B,)
+        IM before add-ons, USD.
+    delta_usd : ndarray, shape (B, U)
+        Net USD delta per underlying.
+    capacity : ndarray, shape (U,)
+        Market capacity per underlying, USD per day.
+    horizon_days : float
+        The model's margin period of risk, days.
+    params : AddOnParams
+
+    Returns
+    -------
+    ndarray, shape (B,)
+        USD, >= 0.
+
+    Notes
+    -----
+    ℓ_u = min(|Δ_$,u| / capacity_u + base, cap) days (base 0.3, cap 3), ℓ = max_u ℓ_u;
+    add-on = IM_market (√(max(ℓ, h)/h) - 1) with h the horizon (ECC concentration add-on;
+    docs/methodology.md §C5).
     """
     ell = np.abs(delta_usd) / capacity + params.concentration_base_days
     ell = np.minimum(ell, params.concentration_cap_days).max(axis=-1) if ell.shape[-1] else np.zeros(ell.shape[:-1])
@@ -174,6 +240,22 @@ def backtest_exceptions(pnl: FloatArray, alpha: float, window: int, days: int) -
     Day t's VaR is the k-th worst loss of the ``window`` scenarios before t (the k rule of
     :mod:`pricing.margin.quantile`); an exception is a loss above it. The bound is the 95%
     quantile of Binomial(days, 1 - α).
+
+    Parameters
+    ----------
+    pnl : ndarray, shape (N,)
+        Date-ordered scenario P&L of the portfolio, USD (gains positive).
+    alpha : float
+        VaR confidence in (0, 1).
+    window : int
+        Scenarios each day's VaR is taken from.
+    days : int
+        Days tested (at most N - window).
+
+    Returns
+    -------
+    (exceptions, days, bound) : (int, int, int)
+        Losses above that day's VaR, days tested, the 95% binomial bound.
     """
     from pricing.margin.quantile import tail_count
 

@@ -86,6 +86,31 @@ class BacktestResult:
 
     ``dates[i]`` is the start of margin period i; ``im[i]`` the core IM there; ``pnl[i]`` the
     realised P&L over (dates[i], dates[i] + h]; ``exception[i]`` = ``-pnl[i] > im[i]``.
+
+    Attributes
+    ----------
+    model : str
+        The model's name.
+    alpha : float
+        The coverage tested.
+    horizon_days : int
+        h, the margin period of risk.
+    dates : ndarray of datetime64[D]
+        Start of each margin period.
+    im, pnl : ndarray
+        Core IM at each date and the realised P&L over its period, USD.
+    exception : ndarray of bool
+        ``-pnl > im``.
+    kupiec_lr, kupiec_p : float
+        Kupiec's unconditional coverage statistic and p-value.
+    christoffersen_ind_lr, christoffersen_ind_p : float
+        Christoffersen's independence statistic and p-value.
+    conditional_coverage_lr, conditional_coverage_p : float
+        Their sum (χ² with 2 degrees of freedom) and its p-value.
+    traffic_light : str
+        Basel zone: ``green``, ``yellow`` or ``red``.
+    overlapping : bool
+        Daily periods (autocorrelated exceptions: the tests are indicative only).
     """
 
     model: str
@@ -129,7 +154,12 @@ class BacktestResult:
         return tuple(out)
 
     def summary(self) -> dict[str, float | int | str | bool]:
-        """The statistics as one flat mapping (the CLI's JSON object, the catalogue's table)."""
+        """The statistics as one flat mapping (the CLI's JSON object, the catalogue's table).
+
+        Returns
+        -------
+        dict of str to (float, int, str or bool)
+        """
         return {
             "model": self.model,
             "observations": self.observations,
@@ -449,6 +479,43 @@ class DatedPlan:
 
     :func:`dated_block` prices dates ``at[lo:hi]``; :func:`dated_result` assembles the blocks.
     The plan pickles, so a cluster scatters it once and sends blocks of dates as tasks.
+
+    Attributes
+    ----------
+    book : Portfolio
+    market : Market
+    model : ScenarioVarModel
+        The scenario engine (the hybrid's VaR part for a hybrid).
+    hist : _History
+        The bundled daily history of the book's underlyings.
+    rets, dv : ndarray
+        The scenario library: h-day log returns and log vol changes ending on each day.
+    fallback : ndarray
+        Where the vol change is the realised-vol fallback (no vol index yet).
+    vol_scale : ndarray, shape (U, dates)
+        The fallback's scale estimated up to each date.
+    filtered : (ndarray, ndarray) or None
+        The FHS grid per date (None: plain historical simulation).
+    state : PositionState
+        The book on ``market``.
+    w_model : ndarray
+        Each position's vol-change weight (:meth:`ScenarioVarModel.vol_weights`).
+    ref : int
+        Index of ``market``'s date in the history.
+    day_pos : ndarray of int
+        Each scenario's end day in the history.
+    at : ndarray of int
+        The scenarios tested as dates.
+    window : int
+        Look-back in scenarios.
+    h : int
+        Margin period of risk, days.
+    step : int
+        Days between tested dates (h, or 1 overlapping).
+    im_of : callable
+        Scenario P&L -> IM (the VaR rule, or the hybrid's).
+    name : str
+        The model's name in the result.
     """
 
     book: Portfolio
@@ -472,7 +539,12 @@ class DatedPlan:
     name: str
 
     def blocks(self) -> list[tuple[int, int]]:
-        """[lo, hi) runs of :data:`DATE_BLOCK` dates: the local run's blocks, so a split run is the same arithmetic."""
+        """[lo, hi) runs of :data:`DATE_BLOCK` dates: the local run's blocks, so a split run is the same arithmetic.
+
+        Returns
+        -------
+        list of (int, int)
+        """
         return [(lo, min(lo + DATE_BLOCK, self.at.size)) for lo in range(0, self.at.size, DATE_BLOCK)]
 
 
@@ -534,7 +606,19 @@ def _var_plan(
 
 def dated_block(plan: DatedPlan, lo: int, hi: int) -> tuple[FloatArray, FloatArray]:
     """(IM, realised P&L) of the backtest dates ``plan.at[lo:hi]``, USD: the book revalued once
-    over (dates x scenarios) of the block."""
+    over (dates x scenarios) of the block.
+
+    Parameters
+    ----------
+    plan : DatedPlan
+    lo, hi : int
+        The range of tested dates, [lo, hi).
+
+    Returns
+    -------
+    (im, realised) : ndarrays of shape (hi - lo,)
+        USD.
+    """
     book, market, model, hist, codes, h = plan.book, plan.market, plan.model, plan.hist, plan.hist.codes, plan.h
     block = plan.at[lo:hi]
     pos_t = plan.day_pos[block]
@@ -597,7 +681,18 @@ def dated_block(plan: DatedPlan, lo: int, hi: int) -> tuple[FloatArray, FloatArr
 
 
 def dated_result(plan: DatedPlan, parts: list[tuple[FloatArray, FloatArray]]) -> BacktestResult:
-    """The :class:`BacktestResult` from the blocks' (IM, realised) in date order."""
+    """The :class:`BacktestResult` from the blocks' (IM, realised) in date order.
+
+    Parameters
+    ----------
+    plan : DatedPlan
+    parts : list of (ndarray, ndarray)
+        :func:`dated_block` of each of ``plan.blocks()``, in order.
+
+    Returns
+    -------
+    BacktestResult
+    """
     im = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
     realised = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
     return _result(plan.name, plan.model.alpha, plan.h, plan.hist.days[plan.day_pos[plan.at]], im, realised, plan.step < plan.h)
@@ -607,7 +702,23 @@ def dated_plan(
     book: Portfolio, market: Market, model: MarginModel, *, overlapping: bool = False, lookback_days: int | None = None
 ) -> DatedPlan | None:
     """The :class:`DatedPlan` of a VaR or hybrid backtest (None for the venue replicas, which run whole);
-    arguments as :func:`backtest`."""
+    arguments as :func:`backtest`.
+
+    Parameters
+    ----------
+    book : Portfolio
+    market : Market
+    model : MarginModel
+    overlapping : bool
+        Daily instead of every h days.
+    lookback_days : int, optional
+        Look-back of the VaR in days (default: the model's ``lookback_years``).
+
+    Returns
+    -------
+    DatedPlan or None
+        None for SPAN and the Deribit risk matrix.
+    """
     if not isinstance(model, ScenarioVarModel | HybridModel):
         return None
     codes = tuple(sorted(set(book.underlyings)))

@@ -21,6 +21,21 @@ class MarginCall:
 
     ``call = max(IM - collateral, 0)`` is due by ``deadline``; ``excess`` is the collateral
     above IM (withdrawable), 0 when there is a call.
+
+    Attributes
+    ----------
+    as_of : datetime
+        The snapshot's time (UTC).
+    im : MarginResult
+        The IM on the new snapshot.
+    collateral_usd : float
+        Collateral valued at the snapshot's spot, USD.
+    call_usd : float
+        max(IM - collateral, 0), USD.
+    excess_usd : float
+        max(collateral - IM, 0), USD.
+    deadline : datetime or None
+        When a call is due (None: no call).
     """
 
     as_of: datetime
@@ -36,7 +51,25 @@ class MarginCall:
 
 
 def collateral_value_usd(collateral: Mapping[str, float] | float, market: Market) -> float:
-    """USD value of collateral given as a USD amount or {currency: amount} (USD, USDC, BTC, ETH)."""
+    """USD value of collateral given as a USD amount or {currency: amount} (USD, USDC, BTC, ETH).
+
+    Parameters
+    ----------
+    collateral : float or mapping of str to float
+        A USD amount, or currency -> amount (finite, >= 0).
+    market : Market
+        Coin amounts are valued at its spot.
+
+    Returns
+    -------
+    float
+        USD.
+
+    Raises
+    ------
+    PricingInputError
+        An amount is negative or not finite, or a currency has no spot.
+    """
     if isinstance(collateral, (int, float)):
         items: Mapping[str, float] = {"USD": float(collateral)}
     else:
@@ -76,6 +109,15 @@ def intraday_margin_call(
         The margin model, as for :func:`~pricing.margin.engine.margin`.
     deadline_minutes : float
         Time allowed to meet the call (default one hour).
+
+    Returns
+    -------
+    MarginCall
+
+    Notes
+    -----
+    call = max(IM - collateral, 0), due ``deadline_minutes`` after ``market.as_of``;
+    excess = max(collateral - IM, 0), IM by :func:`~pricing.margin.engine.margin` on the new snapshot.
     """
     if not (np.isfinite(deadline_minutes) and deadline_minutes > 0):
         raise PricingInputError(f"deadline_minutes: must be > 0, got {deadline_minutes!r}")

@@ -60,6 +60,35 @@ class DeribitParams:
 
     ETH values were not published in the sources used (docs/methodology.md §B2); the BTC values are the
     default for ETH too and should be replaced by the live ``private/pme/simulate`` values.
+
+    Attributes
+    ----------
+    price_range : float
+        r: the standard table's largest move, fraction of the index (0.16 = ±16%).
+    buckets_count : int
+        Price points each side of 0 (4: 9 points -r, ..., +r).
+    volatility_range_up, volatility_range_down : float
+        Vol shock sizes before the (30/DTE)^p scaling, fractions of the vol (0.5 up, 0.25 down).
+    short_term_vega_power, long_term_vega_power : float
+        p below and from 30 days to expiry (0.3, 0.13).
+    min_volatility_for_shock_up : float
+        Floor of the shocked-up vol, decimal (0.5).
+    extended_table_factor : float
+        Scale of the extended table's P&L (1).
+    extended_dampener : float
+        Dampener of the extended table's losses, USD (100,000).
+    max_delta_shock : float
+        Cap of the delta shock rate (0.1).
+    delta_total_liq_shock_threshold : float
+        |Δ| x S above which the delta shock applies, USD (20,000,000).
+    m_inc : float
+        Delta shock rate per coin of delta above the threshold.
+    annualised_move_risk : float
+        Roll shock's annual move rate (0.075 coin pools, 0.1 the usd pool).
+    min_annualised_move : float
+        Roll shock's minimum rate per expiry (0.01).
+    mm_factor : float
+        Maintenance margin as a share of the risk-matrix margin (0.8).
     """
 
     price_range: float = 0.16
@@ -98,17 +127,49 @@ class DeribitParams:
 
     @classmethod
     def usd(cls) -> DeribitParams:
-        """The ``usd`` currency parameters of Deribit's published example (2024-06-17)."""
+        """The ``usd`` currency parameters of Deribit's published example (2024-06-17).
+
+        Returns
+        -------
+        DeribitParams
+            The BTC defaults with ``annualised_move_risk`` 0.1 and ``extended_dampener`` 25,000 USD.
+        """
         return cls(annualised_move_risk=0.1, extended_dampener=25_000.0)
 
     def price_points(self) -> FloatArray:
-        """m = -r, ..., +r in 2 x buckets + 1 evenly spaced points (9 by default)."""
+        """m = -r, ..., +r in 2 x buckets + 1 evenly spaced points (9 by default).
+
+        Returns
+        -------
+        ndarray, shape (2 x buckets_count + 1,)
+            Relative moves of the index (decimals).
+        """
         n = self.buckets_count
         return np.linspace(-self.price_range, self.price_range, 2 * n + 1)
 
 
 def vol_shock_factors(vol: FloatArray, dte_days: FloatArray, p: DeribitParams) -> tuple[FloatArray, FloatArray]:
-    """(σ_up/σ, σ_down/σ) per option: the (30/DTE)^p scaling of docs/methodology.md §B3."""
+    """(σ_up/σ, σ_down/σ) per option: the (30/DTE)^p scaling of docs/methodology.md §B3.
+
+    Parameters
+    ----------
+    vol : array_like
+        Each option's vol, decimal (0 for a future: factor 1).
+    dte_days : array_like
+        Days to expiry (ACT/365 years x 365), same shape.
+    p : DeribitParams
+
+    Returns
+    -------
+    (up, down) : ndarrays
+        Multipliers of the vol, shape of ``vol``.
+
+    Notes
+    -----
+    f = (30/DTE)^p, p = short_term_vega_power below 30 days else long_term_vega_power;
+    σ_up = max(σ (1 + up f), min_volatility_for_shock_up), σ_dn = max(σ (1 - dn f), 0)
+    (Deribit portfolio margin documentation, "volatility shock"; docs/methodology.md §B3).
+    """
     dte = np.maximum(np.asarray(dte_days, dtype=np.float64), 1e-6)
     power = np.where(dte < 30.0, p.short_term_vega_power, p.long_term_vega_power)
     f = (30.0 / dte) ** power
@@ -120,13 +181,47 @@ def vol_shock_factors(vol: FloatArray, dte_days: FloatArray, p: DeribitParams) -
 
 
 def extended_scale(p: DeribitParams) -> FloatArray:
-    """P̃ / P&L(m) for each extended move: factor · (r/|m|) · (1 + m)/(1 + sgn(m) r)."""
+    """P̃ / P&L(m) for each extended move: factor · (r/|m|) · (1 + m)/(1 + sgn(m) r).
+
+    Parameters
+    ----------
+    p : DeribitParams
+
+    Returns
+    -------
+    ndarray, shape (len(EXTENDED_MOVES),)
+        The scale of each extended move's P&L.
+
+    Notes
+    -----
+    Deribit's extended table scales a large move's P&L back to the price range
+    (docs/methodology.md §B1, from Deribit's portfolio margin documentation).
+    """
     m, r = EXTENDED_MOVES, p.price_range
     return np.asarray(p.extended_table_factor * (r / np.abs(m)) * (1.0 + m) / (1.0 + np.sign(m) * r), dtype=np.float64)
 
 
 def dampen(p_tilde: FloatArray, index_price: float, p: DeribitParams) -> FloatArray:
-    """Extended-table entries after the dampener (losses reduced by up to their size)."""
+    """Extended-table entries after the dampener (losses reduced by up to their size).
+
+    Parameters
+    ----------
+    p_tilde : array_like, shape (..., len(EXTENDED_MOVES))
+        Scaled extended P&L, in the pool's unit (coin or USD).
+    index_price : float
+        The index in USD for a coin pool, 1 for a USD pool.
+    p : DeribitParams
+
+    Returns
+    -------
+    ndarray
+        Same shape; gains unchanged.
+
+    Notes
+    -----
+    P_ext = P̃ + min((max(|m|/r, 1) - 1) · dampener / ((1 + sgn(m) r) · index), |P̃|) for a loss
+    (docs/methodology.md §B1).
+    """
     m, r = EXTENDED_MOVES, p.price_range
     room = (np.maximum(np.abs(m) / r, 1.0) - 1.0) * p.extended_dampener / ((1.0 + np.sign(m) * r) * index_price)
     x = np.asarray(p_tilde, dtype=np.float64)
@@ -134,14 +229,52 @@ def dampen(p_tilde: FloatArray, index_price: float, p: DeribitParams) -> FloatAr
 
 
 def roll_shock(net_delta_by_expiry: FloatArray, tau_years: FloatArray, p: DeribitParams) -> FloatArray:
-    """Σ_e max(min_move, e^{amr τ_e} - 1) |Δ_e| (coin), over the last axis; Δ_e is the net delta of
-    expiry e's futures (perpetual: τ = 0), options excluded (module docstring)."""
+    """The roll shock: Σ_e max(min_move, e^{amr τ_e} - 1) |Δ_e| over the last axis.
+
+    Parameters
+    ----------
+    net_delta_by_expiry : array_like, shape (..., expiries)
+        Net delta of each expiry's futures, coins (perpetual: τ = 0); options are excluded
+        (module docstring).
+    tau_years : array_like, shape (expiries,)
+        Time to each expiry, years ACT/365.
+    p : DeribitParams
+        ``annualised_move_risk`` (amr) and ``min_annualised_move`` (min_move).
+
+    Returns
+    -------
+    ndarray, shape (...)
+        Coins.
+
+    Notes
+    -----
+    Deribit's futures roll shock, checked against Deribit's published API example
+    (docs/methodology.md §B3).
+    """
     rate = np.maximum(p.min_annualised_move, np.expm1(p.annualised_move_risk * np.asarray(tau_years, dtype=np.float64)))
     return np.abs(np.asarray(net_delta_by_expiry, dtype=np.float64)) @ rate
 
 
 def delta_shock(total_delta: FloatArray, spot: float, p: DeribitParams) -> FloatArray:
-    """[D] |Δ| · min(max_delta_shock, m_inc · max(0, |Δ| - threshold/S)) coin."""
+    """The delta shock [D]: |Δ| · min(max_delta_shock, m_inc · max(0, |Δ| - threshold/S)).
+
+    Parameters
+    ----------
+    total_delta : array_like
+        The pool's total delta, coins.
+    spot : float
+        The index, USD.
+    p : DeribitParams
+
+    Returns
+    -------
+    ndarray
+        Coins, shape of ``total_delta``.
+
+    Notes
+    -----
+    Deribit does not publish the form; this one is ours (docs/methodology.md §B3, [D]).
+    """
     d = np.abs(np.asarray(total_delta, dtype=np.float64))
     excess = np.maximum(d - p.delta_total_liq_shock_threshold / spot, 0.0)
     return d * np.minimum(p.max_delta_shock, p.m_inc * excess)
@@ -149,8 +282,26 @@ def delta_shock(total_delta: FloatArray, spot: float, p: DeribitParams) -> Float
 
 @dataclass(frozen=True)
 class DeribitLayout:
-    """The pools of a portfolio: each position's pool, and per pool its expiry tiers, their
-    times, its column offset, its spot and its unit (coin pools are converted at spot)."""
+    """The pools of a portfolio: per pool its expiry tiers, their times, its column offset, its spot
+    and its unit (coin pools are converted at spot).
+
+    Attributes
+    ----------
+    currencies : tuple of str
+        The pools, sorted (``BTC``, ``USDC/BTC``, ...).
+    expiries : dict of str to ndarray
+        Per pool its expiry tier keys (perpetual < 0).
+    tau : dict of str to ndarray
+        Per pool the time to each tier, years ACT/365 (perpetual 0).
+    offsets : dict of str to int
+        Per pool the index of its first column.
+    spots : dict of str to float
+        Per pool its underlying's spot, USD.
+    coin : dict of str to bool
+        Per pool: margined in coin (True) or USD.
+    notes : tuple of str
+        Remarks the margin result carries.
+    """
 
     currencies: tuple[str, ...]
     expiries: dict[str, np.ndarray]
@@ -162,15 +313,62 @@ class DeribitLayout:
 
 
 def pool_names(portfolio: Portfolio) -> np.ndarray:
-    """Each position's pool: its underlying (coin-settled) or ``USDC/<underlying>`` (USD-settled:
-    linear options, USDC futures and perpetuals)."""
+    """Each position's pool: its underlying (coin-settled) or ``USDC/<underlying>`` (USD-settled).
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        n positions.
+
+    Returns
+    -------
+    ndarray of str, shape (n,)
+        ``"BTC"`` for inverse contracts, ``"USDC/BTC"`` for linear options, USDC futures and perpetuals.
+    """
     und = np.asarray(portfolio.underlying, dtype=object)
     return np.where(~portfolio.inverse, USD_POOL + "/" + und, und).astype(str)
 
 
 @dataclass(frozen=True)
 class DeribitModel:
-    """Deribit-style portfolio margin; see the module docstring. IM in USD = Σ_pool IM_pool x (spot or 1)."""
+    """Deribit-style portfolio margin; see the module docstring. IM in USD = Σ_pool IM_pool x (spot or 1).
+
+    Attributes
+    ----------
+    params : mapping of str to DeribitParams
+        Per underlying (and ``"usd"`` for the USD pool's currency values); missing ones take the defaults.
+    name : str
+        How results name the model (``"deribit"``).
+    horizon_days : float
+        Margin period of risk, days (1): the table is instantaneous.
+
+    Notes
+    -----
+    risk-matrix margin = max(0, -min over the standard and extended tables) + roll shock + delta
+    shock per pool (Deribit portfolio margin; docs/methodology.md §B1-B3).
+
+    Examples
+    --------
+    A collar on a flat 60% BTC surface at 60,000: short 10 calls at 70,000, long 10 puts at
+    50,000, three months (options only, so no roll shock; far below the delta shock's threshold):
+
+    >>> from pricing.daycount import utc
+    >>> from pricing.instruments import OptionContract
+    >>> from pricing.margin.engine import margin
+    >>> from pricing.portfolio import from_contracts
+    >>> from pricing.revaluation import Market
+    >>> from pricing.surface import flat_surface
+    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
+    >>> exp = utc(2026, 9, 25, 8)
+    >>> book = from_contracts(
+    ...     [OptionContract("BTC", exp, 70_000.0, 1), OptionContract("BTC", exp, 50_000.0, -1)], [-10.0, 10.0])
+    >>> r = margin(book, m, DeribitModel())
+    >>> c = r.components
+    >>> round(r.core), round(c["worst_case"]), c["roll_shock"], c["delta_shock"]
+    (63084, 63084, 0.0, 0.0)
+    >>> bool(abs(c["maintenance"] - 0.8 * r.core) < 1e-6), bool(abs(r.contributions.sum() - r.core) < 1e-6)
+    (True, True)
+    """
 
     params: Mapping[str, DeribitParams] = field(default_factory=dict)
     name: str = "deribit"
@@ -178,7 +376,17 @@ class DeribitModel:
     venue_replica: ClassVar[bool] = True
 
     def currency_params(self, pool: str) -> DeribitParams:
-        """A pool's parameters: the underlying's, with the usd currency values for a USD pool."""
+        """A pool's parameters: the underlying's, with the usd currency values for a USD pool.
+
+        Parameters
+        ----------
+        pool : str
+            ``"BTC"`` or ``"USDC/BTC"`` (:func:`pool_names`).
+
+        Returns
+        -------
+        DeribitParams
+        """
         if not pool.startswith(USD_POOL + "/"):
             return self.params.get(pool, DeribitParams())
         index = self.params.get(pool.split("/", 1)[1], DeribitParams())
@@ -196,6 +404,18 @@ class DeribitModel:
         return 3 * n_points + EXTENDED_MOVES.size + n_exp + 1
 
     def prepare(self, portfolio: Portfolio, market: Market) -> DeribitLayout:
+        """The portfolio's pools, their expiry tiers and column offsets.
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+        market : Market
+            For each pool's spot and the tiers' times (``market.as_of``).
+
+        Returns
+        -------
+        DeribitLayout
+        """
         keys = portfolio.tier_keys()
         pools = pool_names(portfolio)
         names = tuple(sorted(set(pools.tolist())))
@@ -212,6 +432,24 @@ class DeribitModel:
         return DeribitLayout(names, expiries, tau, offsets, spots, coin)
 
     def contributions(self, portfolio: Portfolio, market: Market, layout: DeribitLayout, state: PositionState) -> Contributions:
+        """Each position's risk matrix (3 vol scenarios x price points), extended table and deltas.
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+            n positions.
+        market : Market
+        layout : DeribitLayout
+            From :meth:`prepare`.
+        state : PositionState
+            The positions' state on ``market``.
+
+        Returns
+        -------
+        Contributions
+            ``linear`` (n, columns): P&L per scenario in the pool's unit (coin or USD; gains
+            positive), the futures' delta per expiry and the total delta (coins); no extensive part.
+        """
         width = sum(self._width(u, layout.expiries[u].size) for u in layout.currencies)
         linear = np.zeros((len(portfolio), width))
         keys = portfolio.tier_keys()
@@ -250,6 +488,21 @@ class DeribitModel:
         return Contributions(linear, empty, empty)
 
     def assemble(self, linear: FloatArray, ext: FloatArray, layout: DeribitLayout, market: Market) -> dict[str, FloatArray]:
+        """The risk-matrix margin and its parts per batch row, summed over pools in USD.
+
+        Parameters
+        ----------
+        linear, ext : ndarray, shape (batch, columns)
+            Aggregated contributions of each candidate portfolio.
+        layout : DeribitLayout
+        market : Market
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``core`` (initial margin), ``worst_case``, ``roll_shock``, ``delta_shock``,
+            ``maintenance``; USD, shape (batch,).
+        """
         batch = linear.shape[0]
         out = {k: np.zeros(batch) for k in ("core", "worst_case", "roll_shock", "delta_shock", "maintenance")}
         for u in layout.currencies:
@@ -278,7 +531,21 @@ class DeribitModel:
     def allocate(
         self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: DeribitLayout, parts: dict[str, Any]
     ) -> FloatArray:
-        """Coin loss in the worst standard scenario (x spot), the rest pro rata to it."""
+        """Coin loss in the worst standard scenario (x spot), the rest pro rata to it.
+
+        Parameters
+        ----------
+        linear_per_position, ext_per_position : ndarray, shape (n, columns)
+            Each position's contributions.
+        layout : DeribitLayout
+        parts : dict of str to ndarray
+            The portfolio's :meth:`assemble` output (``core`` is used).
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            USD, adding up to ``core``.
+        """
         share = np.zeros(linear_per_position.shape[0])
         for u in layout.currencies:
             n = self.currency_params(u).price_points().size
@@ -293,4 +560,15 @@ class DeribitModel:
         )
 
     def backtest(self, linear: FloatArray, layout: Any, days: int) -> None:
+        """The risk matrix has no scenario history to backtest: always None.
+
+        Parameters
+        ----------
+        linear : ndarray
+            Not used.
+        layout : Any
+            Not used.
+        days : int
+            Not used.
+        """
         return None

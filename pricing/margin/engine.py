@@ -52,6 +52,13 @@ class Contributions:
 
     ``linear`` (P, D) is multiplied by the signed quantity; ``long`` and ``short`` (P, A) by
     max(q, 0) and max(-q, 0).
+
+    Attributes
+    ----------
+    linear : ndarray, shape (P, D)
+        Per contract, multiplied by the signed quantity (scenario P&L, risk arrays, deltas).
+    long, short : ndarray, shape (P, A)
+        Per contract, multiplied by max(q, 0) and max(-q, 0) (bid-ask costs, short option counts).
     """
 
     linear: FloatArray
@@ -61,14 +68,40 @@ class Contributions:
     def aggregate(self, quantity: FloatArray, names: tuple[str, ...] | None = None) -> tuple[FloatArray, FloatArray]:
         """Summed (linear, ext) vectors; with ``names``, the long/short parts use the net
         quantity per instrument (a position and its exact offset leave no bid-ask cost or
-        short-option count behind)."""
+        short-option count behind).
+
+        Parameters
+        ----------
+        quantity : ndarray, shape (P,)
+            Signed contracts of each position.
+        names : tuple of str, optional
+            Each position's instrument name.
+
+        Returns
+        -------
+        (linear, ext) : (ndarray of shape (D,), ndarray of shape (A,))
+            q @ linear, and max(net, 0) @ long + max(-net, 0) @ short.
+        """
         q = np.asarray(quantity, dtype=np.float64)
         rows, net = (np.arange(q.size), q) if names is None else net_by_instrument(names, q)
         return q @ self.linear, np.maximum(net, 0.0) @ self.long[rows] + np.maximum(-net, 0.0) @ self.short[rows]
 
 
 def net_by_instrument(names: tuple[str, ...], quantity: FloatArray) -> tuple[np.ndarray, FloatArray]:
-    """(index of each instrument's first row, net quantity per instrument)."""
+    """(index of each instrument's first row, net quantity per instrument).
+
+    Parameters
+    ----------
+    names : tuple of str
+        Instrument of each of n rows.
+    quantity : ndarray, shape (n,)
+        Signed contracts.
+
+    Returns
+    -------
+    (first, net) : (ndarray of int, ndarray)
+        Per distinct instrument (sorted by name) its first row and its net quantity.
+    """
     uniq, first, inverse = np.unique(np.asarray(names, dtype=str), return_index=True, return_inverse=True)
     net: FloatArray = np.bincount(inverse.ravel(), weights=quantity, minlength=uniq.size).astype(np.float64)
     return first, net
@@ -94,21 +127,87 @@ class MarginModel(Protocol):
 
         It may depend on the market and on the set of (underlying, expiry tier, settlement, kind)
         the portfolio holds, nothing else (:meth:`MarginBasis.for_trades` relies on it).
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+            The universe: the book and every candidate trade.
+        market : Market
+
+        Returns
+        -------
+        Any
+            The layout the other methods take.
         """
 
     def contributions(self, portfolio: Portfolio, market: Market, layout: Any, state: PositionState) -> Contributions:
-        """Per-contract contributions of each position."""
+        """Per-contract contributions of each position.
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+            n positions at quantity 1.
+        market : Market
+        layout : Any
+            From :meth:`prepare`.
+        state : PositionState
+            The positions' state on ``market``.
+
+        Returns
+        -------
+        Contributions
+        """
 
     def assemble(self, linear: FloatArray, ext: FloatArray, layout: Any, market: Market) -> dict[str, FloatArray]:
-        """Core IM (key ``"core"``, USD), optional ``"stressed"``, and model components, per batch row."""
+        """Core IM (key ``"core"``, USD), optional ``"stressed"``, and model components, per batch row.
+
+        Parameters
+        ----------
+        linear, ext : ndarray, shape (batch, columns)
+            Aggregated contributions of each candidate portfolio.
+        layout : Any
+        market : Market
+
+        Returns
+        -------
+        dict of str to ndarray
+            Shape (batch,) each.
+        """
 
     def allocate(
         self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: Any, parts: dict[str, FloatArray]
     ) -> FloatArray:
-        """Each position's share of ``core`` (sums to core)."""
+        """Each position's share of ``core`` (sums to core).
+
+        Parameters
+        ----------
+        linear_per_position, ext_per_position : ndarray, shape (n, columns)
+            Each position's contributions times its quantity.
+        layout : Any
+        parts : dict of str to ndarray
+            The portfolio's :meth:`assemble` output.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            USD.
+        """
 
     def backtest(self, linear: FloatArray, layout: Any, days: int) -> tuple[int, int, int] | None:
-        """(exceptions, days, bound) for the model-risk add-on, or None if not applicable."""
+        """(exceptions, days, bound) for the model-risk add-on, or None if not applicable.
+
+        Parameters
+        ----------
+        linear : ndarray
+            The portfolio's aggregated model columns.
+        layout : Any
+        days : int
+            Days to test.
+
+        Returns
+        -------
+        (int, int, int) or None
+        """
 
 
 @runtime_checkable
@@ -118,16 +217,61 @@ class FusedMarginModel(MarginModel, Protocol):
     without a (candidates x scenarios) matrix."""
 
     def fused(self, portfolio: Portfolio, market: Market, layout: Any, state: PositionState) -> FusedScenarios | None:
-        """The fused view of ``portfolio`` on ``layout`` (None: use the matrix path)."""
+        """The fused view of ``portfolio`` on ``layout`` (None: use the matrix path).
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+            Positions at quantity 1.
+        market : Market
+        layout : Any
+        state : PositionState
+
+        Returns
+        -------
+        FusedScenarios or None
+        """
 
     def fused_marginal(
         self, fused: FusedScenarios, quantity: FloatArray, starts: np.ndarray, base_linear: FloatArray, layout: Any
     ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
         """Model parts of IM(P + trade) and IM(P - trade) per trade: the fused positions
-        ``starts[t]:starts[t + 1]`` with their signed ``quantity``."""
+        ``starts[t]:starts[t + 1]`` with their signed ``quantity``.
+
+        Parameters
+        ----------
+        fused : FusedScenarios
+        quantity : ndarray
+            Signed contracts of each fused position.
+        starts : ndarray of int, shape (T + 1,)
+            Trade boundaries.
+        base_linear : ndarray
+            The held portfolio's scenario P&L, USD.
+        layout : Any
+
+        Returns
+        -------
+        (plus, minus) : (dict of str to ndarray, dict of str to ndarray)
+            As :meth:`MarginModel.assemble`, shape (T,) each.
+        """
 
     def allocate_fused(self, fused: FusedScenarios, quantity: FloatArray, linear: FloatArray, layout: Any) -> FloatArray:
-        """Each position's share of core IM, from the fused view."""
+        """Each position's share of core IM, from the fused view.
+
+        Parameters
+        ----------
+        fused : FusedScenarios
+        quantity : ndarray
+            Signed contracts.
+        linear : ndarray
+            The portfolio's scenario P&L, USD.
+        layout : Any
+
+        Returns
+        -------
+        ndarray
+            USD per position.
+        """
 
 
 _FUSED_TYPES: dict[type, bool] = {}
@@ -135,7 +279,17 @@ _FUSED_TYPES: dict[type, bool] = {}
 
 def is_fused_model(model: MarginModel) -> TypeGuard[FusedMarginModel]:
     """Whether ``model`` offers the fused methods (an isinstance check on a runtime protocol
-    inspects every method; its answer is kept per class)."""
+    inspects every method; its answer is kept per class).
+
+    Parameters
+    ----------
+    model : MarginModel
+
+    Returns
+    -------
+    bool
+        True if ``model`` is a :class:`FusedMarginModel`.
+    """
     kind = type(model)
     if kind not in _FUSED_TYPES:
         _FUSED_TYPES[kind] = isinstance(model, FusedMarginModel)
@@ -147,6 +301,35 @@ class MarginResult:
     """An IM with every component, USD.
 
     ``total = max(core, apc_floor) + liquidity + concentration + model_risk``.
+
+    Attributes
+    ----------
+    model : str
+        The model's name.
+    core : float
+        The model's own requirement, USD.
+    stressed : float
+        The same on the stressed scenarios (NaN when the model has none).
+    apc_floor : float
+        The anti-procyclicality floor, USD.
+    market_im : float
+        max(core, apc_floor), USD.
+    liquidity, concentration, model_risk : float
+        The add-ons, USD.
+    total : float
+        market_im + liquidity + concentration + model_risk, USD.
+    components : dict of str to float
+        The model's own parts (``scan_risk``, ``worst_case``, ``var``, ``es``, ...), USD.
+    contributions : ndarray, shape (n,)
+        Each position's Euler share of ``core``, USD.
+    names : tuple of str
+        The positions' instruments.
+    scenario_pnl : ndarray or None
+        The portfolio's P&L per scenario (VaR models), USD.
+    backtest : (int, int, int) or None
+        (exceptions, days, bound) of the VaR backtest.
+    notes : tuple of str
+        Remarks for the user.
     """
 
     model: str
@@ -166,7 +349,12 @@ class MarginResult:
     notes: tuple[str, ...] = ()
 
     def as_rows(self) -> list[tuple[str, float]]:
-        """(component, USD) rows in display order."""
+        """(component, USD) rows in display order.
+
+        Returns
+        -------
+        list of (str, float)
+        """
         rows = [("core", self.core), ("stressed", self.stressed), ("apc_floor", self.apc_floor), ("market_im", self.market_im)]
         rows += [("liquidity", self.liquidity), ("concentration", self.concentration), ("model_risk", self.model_risk)]
         rows += list(self.components.items())
@@ -381,6 +569,15 @@ class MarginalResult:
 
     ``delta_buy[t] = IM(P + trade_t) - IM(P)``, ``delta_sell[t] = IM(P - trade_t) - IM(P)``
     (the dealer buys or sells the trade: its legs with their signed quantities, or the reverse).
+
+    Attributes
+    ----------
+    im_base : float
+        IM(P), USD.
+    im_buy, im_sell : ndarray, shape (T,)
+        IM(P + trade_t), IM(P - trade_t), USD.
+    names : tuple of str
+        The trades' names.
     """
 
     im_base: float
@@ -410,6 +607,30 @@ class MarginBasis:
     IM and model-risk state, and its net holding per instrument, all on ``setup``'s layout.
     Every ΔIM call against the same book, market, model and add-ons can start from here and
     reprice only its own trades: :func:`trade_margins`, :func:`sequential_margins`.
+
+    Attributes
+    ----------
+    portfolio : Portfolio
+        The book.
+    market : Market
+    model : MarginModel
+    params : AddOnParams
+    setup : _Setup
+        The model's layout, the add-on capacities and the backtest state.
+    lin0, ext0 : ndarray
+        The book's aggregated linear and extensive columns.
+    im0 : float
+        The book's total IM, USD.
+    held_names : ndarray of str
+        The instruments the book holds, sorted.
+    held_net : ndarray
+        Its net contracts in each.
+    layout_key : Any
+        :func:`layout_key` of the layout.
+    book_features : frozenset of tuple
+        :func:`layout_features` of the book.
+    covers_book_only : bool
+        True when the layout was built on the book alone.
     """
 
     portfolio: Portfolio
@@ -428,7 +649,18 @@ class MarginBasis:
     _variants: dict[Any, MarginBasis] = field(default_factory=dict, compare=False, repr=False)
 
     def held(self, names: tuple[str, ...]) -> FloatArray:
-        """Net quantity the portfolio holds in each of ``names`` (0 if none)."""
+        """Net quantity the portfolio holds in each of ``names`` (0 if none).
+
+        Parameters
+        ----------
+        names : tuple of str
+            Instruments.
+
+        Returns
+        -------
+        ndarray, shape (len(names),)
+            Signed contracts.
+        """
         if not self.held_names.size:
             return np.zeros(len(names))
         want = np.asarray(names, dtype=self.held_names.dtype)
@@ -442,6 +674,15 @@ class MarginBasis:
         A layout is a function of the universe's (underlying, expiry tier, settlement, kind)
         set (:meth:`MarginModel.prepare`), so trades that add none to the book's keep the
         book's layout without asking the model.
+
+        Parameters
+        ----------
+        trades : Portfolio
+            The legs about to be priced.
+
+        Returns
+        -------
+        MarginBasis
         """
         if self.covers_book_only and layout_features(trades) <= self.book_features:
             return self
@@ -459,7 +700,16 @@ class MarginBasis:
 
 
 def layout_features(portfolio: Portfolio) -> frozenset[tuple[Any, ...]]:
-    """The distinct (underlying, expiry tier, inverse, kind) of the positions: what a layout depends on."""
+    """The distinct (underlying, expiry tier, inverse, kind) of the positions: what a layout depends on.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+
+    Returns
+    -------
+    frozenset of tuple
+    """
     if not len(portfolio):
         return frozenset()
     table = zip(
@@ -474,7 +724,18 @@ def layout_features(portfolio: Portfolio) -> frozenset[tuple[Any, ...]]:
 def layout_key(layout: Any) -> Any:
     """A hashable key equal for equal layouts: small arrays by content, large ones (scenario
     sets, which the models build once per window and share) by identity; the basis holding the
-    layout keeps that identity from being reused."""
+    layout keeps that identity from being reused.
+
+    Parameters
+    ----------
+    layout : Any
+        What :meth:`MarginModel.prepare` returned.
+
+    Returns
+    -------
+    Any
+        Hashable.
+    """
     if dataclasses.is_dataclass(layout) and not isinstance(layout, type):
         return (type(layout).__name__, *(layout_key(getattr(layout, f.name)) for f in dataclasses.fields(layout)))
     if isinstance(layout, dict):
@@ -560,7 +821,15 @@ def _universe(portfolio: Portfolio, candidates: Portfolio) -> Portfolio:
 @dataclass(frozen=True)
 class TradeLegs:
     """Trades as runs of legs: trade t is ``legs.select(starts[t]:starts[t + 1])`` with its
-    signed quantities (the dealer buying the trade)."""
+    signed quantities (the dealer buying the trade).
+
+    Attributes
+    ----------
+    legs : Portfolio
+        Every trade's legs, trade by trade.
+    starts : ndarray of int, shape (T + 1,)
+        Trade t's legs are ``starts[t]:starts[t + 1]``.
+    """
 
     legs: Portfolio
     starts: np.ndarray
@@ -571,12 +840,35 @@ class TradeLegs:
 
     @staticmethod
     def single(candidates: Portfolio) -> TradeLegs:
-        """One trade per row."""
+        """One trade per row.
+
+        Parameters
+        ----------
+        candidates : Portfolio
+            One leg per trade.
+
+        Returns
+        -------
+        TradeLegs
+        """
         return TradeLegs(candidates, np.arange(len(candidates) + 1, dtype=np.int64))
 
     @staticmethod
     def grouped(candidates: Portfolio, groups: np.ndarray) -> tuple[TradeLegs, np.ndarray]:
-        """Rows grouped by trade id (0..T-1; an id with no rows is an empty trade), and the row order used."""
+        """Rows grouped by trade id (0..T-1; an id with no rows is an empty trade), and the row order used.
+
+        Parameters
+        ----------
+        candidates : Portfolio
+            The legs, in any order.
+        groups : ndarray of int
+            Each leg's trade id in 0..T-1.
+
+        Returns
+        -------
+        (TradeLegs, ndarray of int)
+            The trades, and the order of ``candidates``' rows in them.
+        """
         g = np.asarray(groups)
         if g.shape != (len(candidates),) or not np.issubdtype(g.dtype, np.integer) or (g.size and g.min() < 0):
             raise PricingInputError("groups: one non-negative integer trade id per candidate row")
@@ -586,11 +878,28 @@ class TradeLegs:
         return TradeLegs(candidates.select(order), starts), order
 
     def names(self) -> tuple[str, ...]:
+        """Each trade's name: its legs' instruments joined by `` + ``.
+
+        Returns
+        -------
+        tuple of str
+            One per trade.
+        """
         legs = self.legs.names
         return tuple(" + ".join(legs[self.starts[t] : self.starts[t + 1]]) for t in range(self.count))
 
     def sum_rows(self, x: FloatArray) -> FloatArray:
-        """(T, k) sums of the rows of ``x`` (one per leg) over each trade's legs."""
+        """(T, k) sums of the rows of ``x`` (one per leg) over each trade's legs.
+
+        Parameters
+        ----------
+        x : ndarray, shape (legs, k)
+            One row per leg.
+
+        Returns
+        -------
+        ndarray, shape (T, k)
+        """
         out = np.zeros((self.count, x.shape[1]))
         full = self.starts[:-1] < self.starts[1:]
         if full.any():
@@ -598,7 +907,18 @@ class TradeLegs:
         return out
 
     def blocks(self, max_legs: int) -> list[tuple[int, int]]:
-        """Runs of whole trades [t0, t1) with at most ``max_legs`` legs (at least one trade) each."""
+        """Runs of whole trades [t0, t1) with at most ``max_legs`` legs (at least one trade) each.
+
+        Parameters
+        ----------
+        max_legs : int
+            Legs per block (a trade with more gets a block of its own).
+
+        Returns
+        -------
+        list of (int, int)
+            [t0, t1) trade ranges, in order, covering every trade.
+        """
         out, t0 = [], 0
         while t0 < self.count:
             t1 = int(np.searchsorted(self.starts, self.starts[t0] + max_legs, side="right")) - 1
@@ -608,6 +928,17 @@ class TradeLegs:
         return out
 
     def take(self, t0: int, t1: int) -> TradeLegs:
+        """Trades t0 to t1 - 1 alone.
+
+        Parameters
+        ----------
+        t0, t1 : int
+            The trade range [t0, t1).
+
+        Returns
+        -------
+        TradeLegs
+        """
         lo, hi = int(self.starts[t0]), int(self.starts[t1])
         return TradeLegs(self.legs.select(np.arange(lo, hi)), self.starts[t0 : t1 + 1] - lo)
 
@@ -748,7 +1079,17 @@ def _ext_change(c: Contributions, held: FloatArray, trade: FloatArray) -> FloatA
 
 @dataclass(frozen=True)
 class SequentialMargins:
-    """Trades taken in order, each priced both ways against the book as it stands, USD."""
+    """Trades taken in order, each priced both ways against the book as it stands, USD.
+
+    Attributes
+    ----------
+    im_before : ndarray, shape (T,)
+        The book's IM before trade t, USD.
+    im_buy, im_sell : ndarray, shape (T,)
+        IM after the dealer buys or sells trade t, USD.
+    filled : ndarray, shape (T,)
+        The signed multiple of trade t taken into the book (0: not taken).
+    """
 
     im_before: FloatArray
     im_buy: FloatArray
@@ -815,7 +1156,17 @@ def sequential_margins(
 
 @dataclass(frozen=True)
 class SequentialResult:
-    """Trades taken in order; accepted ones join the portfolio before the next is priced."""
+    """Trades taken in order; accepted ones join the portfolio before the next is priced.
+
+    Attributes
+    ----------
+    im_before, im_after : ndarray, shape (T,)
+        The portfolio's IM before and after trade t, USD.
+    accepted : ndarray of bool, shape (T,)
+        Whether trade t joined the portfolio.
+    names : tuple of str
+        The trades' names.
+    """
 
     im_before: FloatArray
     im_after: FloatArray

@@ -49,7 +49,15 @@ from pricing.scenarios import ScenarioSet
 
 @dataclass(frozen=True)
 class HybridLayout:
-    """The commodity columns (risk columns = every scenario, core then stressed) and the set."""
+    """The commodity columns (risk columns = every scenario, core then stressed) and the set.
+
+    Attributes
+    ----------
+    span : SpanLayout
+        The commodity columns (risk columns = every scenario, core then stressed).
+    scenarios : ScenarioSet
+        The scenario set.
+    """
 
     span: SpanLayout
     scenarios: ScenarioSet
@@ -61,7 +69,22 @@ class HybridLayout:
 
 def kth_worst_measure(alpha: float) -> RiskMeasure:
     """The hybrid's commodity risk: the k-th worst loss of the risk columns (§C4), and the same
-    as the price risk of the inter-commodity credit."""
+    as the price risk of the inter-commodity credit.
+
+    Parameters
+    ----------
+    alpha : float
+        Confidence in (0, 1).
+
+    Returns
+    -------
+    callable
+        Risk columns (batch, S) -> (VaR, VaR), USD, shape (batch,).
+
+    Notes
+    -----
+    VaR = the k-th largest loss, k = max(1, ⌊S (1 - α)⌋) (docs/methodology.md §C4).
+    """
 
     def measure(losses: FloatArray) -> tuple[FloatArray, FloatArray]:
         k = tail_count(losses.shape[1], alpha)
@@ -84,6 +107,8 @@ class HybridModel:
     span : SpanParams
         Spread tiers, inter-commodity credit, short option minimum and NOV credit. The scan
         parameters (VSR, extremes, look-ahead) are unused; the PSR sizes the SOM only.
+    name : str
+        How results name the model (``"hybrid"``).
 
     Examples
     --------
@@ -115,15 +140,55 @@ class HybridModel:
         return self.var.horizon_days
 
     def prepare(self, portfolio: Portfolio, market: Market) -> HybridLayout:
+        """The commodity layout with one risk column per scenario, and the scenario set.
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+        market : Market
+
+        Returns
+        -------
+        HybridLayout
+        """
         scenarios = self.var.prepare(portfolio, market)
         return HybridLayout(commodity_layout(portfolio, self.span, len(scenarios)), scenarios)
 
     def contributions(self, portfolio: Portfolio, market: Market, layout: HybridLayout, state: PositionState) -> Contributions:
+        """Each position's scenario losses as SPAN's risk columns, with tier deltas, NOV and short counts.
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+            n positions.
+        market : Market
+        layout : HybridLayout
+        state : PositionState
+
+        Returns
+        -------
+        Contributions
+            As :func:`pricing.margin.span.spread_columns`, USD.
+        """
         pnl = self.var.contributions(portfolio, market, layout.scenarios, state).linear
         risk = {u: -pnl[portfolio.underlying == u] for u in layout.span.underlyings}
         return spread_columns(self.span, portfolio, state, layout.span, risk)
 
     def assemble(self, linear: FloatArray, ext: FloatArray, layout: HybridLayout, market: Market) -> dict[str, FloatArray]:
+        """SPAN's assembly with the k-th worst scenario loss as each commodity's risk (core and stressed).
+
+        Parameters
+        ----------
+        linear, ext : ndarray, shape (batch, columns)
+        layout : HybridLayout
+        market : Market
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``core``, ``stressed``, ``var`` (the commodities' VaRs before spreads), ``joint_var`` (the
+            VaR of the whole portfolio), SPAN's other parts, USD, and ``scenario_pnl``.
+        """
         stressed = layout.scenarios.stressed
         measure = kth_worst_measure(self.var.alpha)
         core_cols = np.flatnonzero(~stressed)
@@ -147,7 +212,20 @@ class HybridModel:
     def allocate(
         self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: HybridLayout, parts: dict[str, Any]
     ) -> FloatArray:
-        """Each position's loss in its commodity's VaR scenario (Euler), the rest pro rata to it."""
+        """Each position's loss in its commodity's VaR scenario (Euler), the rest pro rata to it.
+
+        Parameters
+        ----------
+        linear_per_position, ext_per_position : ndarray, shape (n, columns)
+        layout : HybridLayout
+        parts : dict of str to ndarray
+            The portfolio's :meth:`assemble` output.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            USD, adding up to ``core``.
+        """
         core_cols = np.flatnonzero(~layout.scenarios.stressed)
         k = tail_count(core_cols.size, self.var.alpha)
 
@@ -157,5 +235,20 @@ class HybridModel:
         return allocate_commodities(linear_per_position, layout.span, float(parts["core"]), worst)
 
     def backtest(self, linear: FloatArray, layout: HybridLayout, days: int) -> tuple[int, int, int] | None:
+        """The scenario VaR's backtest on the summed scenario columns (the model-risk add-on).
+
+        Parameters
+        ----------
+        linear : ndarray
+            The portfolio's aggregated columns.
+        layout : HybridLayout
+        days : int
+            Days to test.
+
+        Returns
+        -------
+        (int, int, int) or None
+            (exceptions, days, bound), or None when the history is too short.
+        """
         joint = self._joint_pnl(linear[None, :], layout.span)[0]
         return self.var.backtest(joint, layout.scenarios, days)

@@ -17,7 +17,22 @@ from pricing.errors import PricingInputError
 
 
 def check_alpha(alpha: float) -> float:
-    """α as a float in (0, 1), or a PricingInputError naming the field."""
+    """α as a float in (0, 1), or a PricingInputError naming the field.
+
+    Parameters
+    ----------
+    alpha : float
+        A confidence such as 0.995.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    PricingInputError
+        Not a number, or outside (0, 1).
+    """
     try:
         value = float(alpha)
     except (TypeError, ValueError):
@@ -28,7 +43,29 @@ def check_alpha(alpha: float) -> float:
 
 
 def tail_count(n_scenarios: int, alpha: float) -> int:
-    """k = max(1, ⌊N (1 - α)⌋); a tiny tolerance keeps 2,000 x 0.005 = 10 from becoming 9."""
+    """k = max(1, ⌊N (1 - α)⌋); a tiny tolerance keeps 2,000 x 0.005 = 10 from becoming 9.
+
+    Parameters
+    ----------
+    n_scenarios : int
+        N >= 1.
+    alpha : float
+        Confidence in (0, 1).
+
+    Returns
+    -------
+    int
+        k in [1, N].
+
+    Notes
+    -----
+    docs/methodology.md §C4 (module docstring).
+
+    Examples
+    --------
+    >>> tail_count(1_824, 0.995), tail_count(2_000, 0.995), tail_count(10, 0.995)
+    (9, 10, 1)
+    """
     a = check_alpha(alpha)
     if n_scenarios < 1:
         raise PricingInputError("scenarios: at least one scenario is needed")
@@ -39,6 +76,24 @@ def var_es(losses: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
     """VaR and ES along the last axis of ``losses`` (losses positive), by the k-th-worst rule.
 
     Uses ``np.partition`` (O(N) per row) rather than a full sort.
+
+    Parameters
+    ----------
+    losses : array_like, shape (..., N)
+        Scenario losses, USD (positive = loss).
+    alpha : float
+        Confidence in (0, 1).
+
+    Returns
+    -------
+    (var, es) : ndarrays of shape (...)
+        The k-th largest loss and the mean of the k largest.
+
+    Examples
+    --------
+    >>> var, es = var_es(np.arange(1.0, 201.0), 0.99)   # k = 2: losses 200 and 199
+    >>> float(var), float(es)
+    (199.0, 199.5)
     """
     x = np.asarray(losses, dtype=np.float64)
     n = x.shape[-1]
@@ -48,7 +103,23 @@ def var_es(losses: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
 
 
 def tail_indices(losses: FloatArray, alpha: float) -> np.ndarray:
-    """Indices of the k worst scenarios of a 1-D loss vector, worst first."""
+    """Indices of the k worst scenarios of a 1-D loss vector, worst first.
+
+    Parameters
+    ----------
+    losses : array_like, shape (N,)
+        Scenario losses (positive = loss).
+    alpha : float
+        Confidence in (0, 1).
+
+    Returns
+    -------
+    ndarray of int, shape (k,)
+
+    Notes
+    -----
+    k = max(1, ⌊N (1 - α)⌋) (module docstring); the last index is the VaR scenario.
+    """
     x = np.asarray(losses, dtype=np.float64)
     k = tail_count(x.size, alpha)
     idx = np.argpartition(x, x.size - k)[x.size - k :]

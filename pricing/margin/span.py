@@ -123,6 +123,23 @@ class SpanParams:
             raise PricingInputError(f"lookahead_days: must be >= 0, got {self.lookahead_days!r}")
 
     def psr(self, underlying: str) -> float:
+        """The price scan range of one combined commodity.
+
+        Parameters
+        ----------
+        underlying : str
+            ``"BTC"``, ``"ETH"``, ...
+
+        Returns
+        -------
+        float
+            PSR as a fraction of the commodity's spot (PSR_$ = fraction x S).
+
+        Raises
+        ------
+        PricingInputError
+            No PSR is configured for ``underlying`` (the message lists the ones that are).
+        """
         try:
             return float(self.price_scan_range[underlying])
         except KeyError:
@@ -162,6 +179,21 @@ class SpanLayout:
 
     SPAN's risk columns are its 16 risk-array scenarios; the hybrid's are its VaR scenarios
     (:mod:`pricing.margin.hybrid`).
+
+    Attributes
+    ----------
+    underlyings : tuple of str
+        The combined commodities, in column order.
+    tiers : dict of str to ndarray
+        Per commodity its expiry tier keys (sorted, :meth:`Portfolio.tier_keys`).
+    offsets : dict of str to int
+        Per commodity the index of its first column in the linear contributions.
+    width : dict of str to int
+        Per commodity its column count: ``risk_width`` + one per tier + 1 (NOV).
+    risk_width : int
+        Risk columns per commodity (16 for SPAN).
+    notes : tuple of str
+        Remarks the margin result carries to the user.
     """
 
     underlyings: tuple[str, ...]
@@ -173,7 +205,21 @@ class SpanLayout:
 
 
 def commodity_layout(portfolio: Portfolio, params: SpanParams, risk_width: int) -> SpanLayout:
-    """The column layout of ``portfolio``'s combined commodities (a PSR is checked for each)."""
+    """The column layout of ``portfolio``'s combined commodities (a PSR is checked for each).
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        The positions (any mix of underlyings).
+    params : SpanParams
+        Must give a PSR for every underlying held.
+    risk_width : int
+        Risk columns per commodity (16 for SPAN, the scenario count for the hybrid).
+
+    Returns
+    -------
+    SpanLayout
+    """
     unds = portfolio.underlyings
     tiers, offsets, width = {}, {}, {}
     keys = portfolio.tier_keys()
@@ -188,7 +234,30 @@ def commodity_layout(portfolio: Portfolio, params: SpanParams, risk_width: int) 
 
 
 def composite_delta(params: SpanParams, sub: Portfolio, st: PositionState, psr: float) -> FloatArray:
-    """Probability-weighted delta over the seven price scan points (coins, quantity included), §A3."""
+    """Probability-weighted delta over the seven price scan points (coins, quantity included), §A3.
+
+    Parameters
+    ----------
+    params : SpanParams
+        ``delta_weights`` and ``lookahead_days``.
+    sub : Portfolio
+        Positions of one combined commodity, n of them.
+    st : PositionState
+        Their state on the market (forward, spot, vol, time in years ACT/365).
+    psr : float
+        The commodity's PSR, fraction of spot.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Signed delta in coins for each position's whole quantity; futures and perpetuals count
+        their units.
+
+    Notes
+    -----
+    Δ_c = Σ_i w_i Δ(F + m_i PSR S) / Σ_i w_i over m_i ∈ {0, ±1/3, ±2/3, ±1}, with the weights of
+    the normal density at those points for PSR = 3σ (CME SPAN composite delta; docs/methodology.md §A3).
+    """
     w = np.array(params.delta_weights)
     weights = np.array([w[0], w[1], w[1], w[2], w[2], w[3], w[3]])
     weights = weights / weights.sum()
@@ -208,8 +277,24 @@ def spread_columns(
 ) -> Contributions:
     """Contributions per contract in ``layout``: the given risk columns, tier deltas, NOV, short counts.
 
-    ``risk[u]`` is (rows of ``u``, ``layout.risk_width``), losses positive. The extensive part
-    counts each short option's contracts (calls, puts) per commodity for the short option minimum.
+    Parameters
+    ----------
+    params : SpanParams
+    portfolio : Portfolio
+        n positions.
+    state : PositionState
+        Their state on the market.
+    layout : SpanLayout
+        From :func:`commodity_layout` on ``portfolio``.
+    risk : mapping of str to ndarray
+        ``risk[u]`` is (rows of ``u``, ``layout.risk_width``): losses per contract, USD, positive.
+
+    Returns
+    -------
+    Contributions
+        ``linear`` (n, Σ width): risk columns, tier deltas (coins) and NOV (USD) per commodity;
+        ``ext`` (n, 2 x commodities): each option's contracts as a short-call and a short-put count,
+        for the short option minimum.
     """
     n = len(portfolio)
     linear = np.zeros((n, sum(layout.width.values())))
@@ -237,7 +322,24 @@ RiskMeasure = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
 
 
 def span_scan_measure(arr: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """SPAN: scan risk, and price risk = scan - time risk - vol risk (§A5)."""
+    """SPAN: scan risk, and price risk = scan - time risk - vol risk (§A5).
+
+    Parameters
+    ----------
+    arr : ndarray, shape (batch, 16)
+        Aggregated risk arrays (losses positive, USD).
+
+    Returns
+    -------
+    (scan, price_risk) : ndarrays of shape (batch,)
+        USD.
+
+    Notes
+    -----
+    time risk = (L_1 + L_2)/2, vol risk = |L_1 - L_2|/2 (the two unchanged-price scenarios),
+    price risk = max(scan - time risk - vol risk, 0): the CME inter-commodity spread's weighted
+    price risk (docs/methodology.md §A5).
+    """
     scan, _ = scan_risk(arr)
     time_risk = 0.5 * (arr[:, 0] + arr[:, 1])
     vol_risk = 0.5 * np.abs(arr[:, 0] - arr[:, 1])
@@ -255,9 +357,32 @@ def assemble_commodities(
 ) -> dict[str, FloatArray]:
     """SPAN's assembly (§A4-A7) on a batch of aggregated columns, the core risk from ``measure``.
 
-    Per commodity risk = max(core + intra - inter credit, SOM); requirement = max(Σ risk - NOV, 0).
-    ``columns`` picks which of each commodity's risk columns ``measure`` sees (the hybrid's core
-    or stressed scenarios). Parts are named as SPAN names them ("scan_risk" is the core risk).
+    Parameters
+    ----------
+    params : SpanParams
+    linear, ext : ndarray, shape (batch, columns)
+        Aggregated contributions in ``layout``'s columns (:func:`spread_columns`).
+    layout : SpanLayout
+    market : Market
+        For each commodity's spot, USD.
+    measure : callable
+        Risk columns (batch, k) -> (core risk, price risk), both (batch,) USD:
+        :func:`span_scan_measure` for SPAN, a VaR for the hybrid.
+    columns : slice or ndarray
+        Which of each commodity's risk columns ``measure`` sees (the hybrid's core or stressed
+        scenarios).
+
+    Returns
+    -------
+    dict of str to ndarray
+        Per batch row, USD: ``core`` (the requirement), ``risk``, ``scan_risk``, ``intra_spread``,
+        ``inter_credit``, ``short_option_minimum``, ``net_option_value``.
+
+    Notes
+    -----
+    Per commodity risk = max(scan + intra - inter credit, SOM); requirement = max(Σ risk - NOV, 0)
+    (CME SPAN; docs/methodology.md §A4-A7). Parts are named as SPAN names them ("scan_risk" is
+    the core risk whatever ``measure`` is).
     """
     p = params
     batch = linear.shape[0]
@@ -315,8 +440,28 @@ def assemble_commodities(
 def allocate_commodities(
     linear_per_position: FloatArray, layout: SpanLayout, core: float, worst: Callable[[FloatArray], int]
 ) -> FloatArray:
-    """Each position's loss in its commodity's charged risk column (``worst`` of the summed
-    columns), the rest of ``core`` (spreads, SOM, NOV) pro rata to it; adds up to ``core``."""
+    """Each position's loss in its commodity's charged risk column, the rest of ``core`` pro rata to it.
+
+    Parameters
+    ----------
+    linear_per_position : ndarray, shape (n, columns)
+        Each position's contributions in ``layout``'s columns.
+    layout : SpanLayout
+    core : float
+        The portfolio's requirement, USD.
+    worst : callable
+        Summed risk columns (k,) -> the index of the charged column.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        USD; adds up to ``core``.
+
+    Notes
+    -----
+    share_i = L_i(j*) + (core - Σ_k L_k(j*)) |L_i(j*)| / Σ_k |L_k(j*)|: the loss in the worst
+    column j*, the rest (spreads, SOM, NOV) spread by size (equally when every loss is 0).
+    """
     share = np.zeros(linear_per_position.shape[0])
     for u in layout.underlyings:
         o = layout.offsets[u]
@@ -333,7 +478,43 @@ def allocate_commodities(
 
 @dataclass(frozen=True)
 class SpanModel:
-    """SPAN-style margin; see the module docstring."""
+    """SPAN-style margin; see the module docstring. Used through :func:`pricing.margin.engine.margin`.
+
+    Attributes
+    ----------
+    params : SpanParams
+        Scan ranges, spread rates, short option minimum (defaults: docs/methodology.md §G).
+    name : str
+        How results and the catalogue name the model (``"span"``).
+
+    Notes
+    -----
+    requirement = max(Σ_commodities max(scan + intra - inter, SOM) - NOV, 0), scan = the largest
+    of the 16 risk-array losses (CME SPAN; docs/methodology.md §A1-A7).
+
+    Examples
+    --------
+    A collar on a flat 60% BTC surface at 60,000: short 10 calls at 70,000, long 10 puts at
+    50,000, three months. The requirement is the scan risk less the (negative) net option
+    value, and the positions' shares add up to it:
+
+    >>> from pricing.daycount import utc
+    >>> from pricing.instruments import OptionContract
+    >>> from pricing.margin.engine import margin
+    >>> from pricing.portfolio import from_contracts
+    >>> from pricing.revaluation import Market
+    >>> from pricing.surface import flat_surface
+    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
+    >>> exp = utc(2026, 9, 25, 8)
+    >>> book = from_contracts(
+    ...     [OptionContract("BTC", exp, 70_000.0, 1), OptionContract("BTC", exp, 50_000.0, -1)], [-10.0, 10.0])
+    >>> r = margin(book, m, SpanModel())
+    >>> c = r.components
+    >>> round(r.core), round(c["scan_risk"]), round(c["net_option_value"])
+    (59361, 49166, -10195)
+    >>> abs(r.core - (c["risk"] - c["net_option_value"])) < 1e-6, bool(abs(r.contributions.sum() - r.core) < 1e-6)
+    (True, True)
+    """
 
     params: SpanParams = field(default_factory=SpanParams)
     name: str = "span"
@@ -344,9 +525,44 @@ class SpanModel:
         return max(self.params.lookahead_days, 1.0)
 
     def prepare(self, portfolio: Portfolio, market: Market) -> SpanLayout:
+        """The portfolio's combined commodities and tiers (:func:`commodity_layout`, 16 risk columns).
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+        market : Market
+            Not used: the layout depends on what is held only.
+
+        Returns
+        -------
+        SpanLayout
+        """
         return commodity_layout(portfolio, self.params, 16)
 
     def contributions(self, portfolio: Portfolio, market: Market, layout: SpanLayout, state: PositionState) -> Contributions:
+        """Each position's 16 risk-array losses, composite tier delta, NOV and short counts.
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+            n positions.
+        market : Market
+            The market the risk arrays reprice on.
+        layout : SpanLayout
+            From :meth:`prepare`.
+        state : PositionState
+            The positions' state on ``market``.
+
+        Returns
+        -------
+        Contributions
+            See :func:`spread_columns`; losses in USD, positive.
+
+        Raises
+        ------
+        PricingInputError
+            An extreme down move would take a forward to zero or below.
+        """
         return spread_columns(self.params, portfolio, state, layout, self._risk_arrays(portfolio, market, layout, state))
 
     def _risk_arrays(
@@ -395,13 +611,52 @@ class SpanModel:
         return out
 
     def assemble(self, linear: FloatArray, ext: FloatArray, layout: SpanLayout, market: Market) -> dict[str, FloatArray]:
+        """The requirement and SPAN's parts per batch row (:func:`assemble_commodities`).
+
+        Parameters
+        ----------
+        linear, ext : ndarray, shape (batch, columns)
+            Aggregated contributions of each candidate portfolio.
+        layout : SpanLayout
+        market : Market
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``core`` and the parts, USD, shape (batch,).
+        """
         return assemble_commodities(self.params, linear, ext, layout, market, span_scan_measure)
 
     def allocate(
         self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: SpanLayout, parts: dict[str, Any]
     ) -> FloatArray:
-        """Loss in the worst scan scenario of the position's commodity, the rest pro rata to it."""
+        """Loss in the worst scan scenario of the position's commodity, the rest pro rata to it.
+
+        Parameters
+        ----------
+        linear_per_position, ext_per_position : ndarray, shape (n, columns)
+            Each position's contributions.
+        layout : SpanLayout
+        parts : dict of str to ndarray
+            The portfolio's :meth:`assemble` output (``core`` is used).
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            USD, adding up to ``core`` (:func:`allocate_commodities`).
+        """
         return allocate_commodities(linear_per_position, layout, float(parts["core"]), lambda col: int(np.argmax(col)))
 
     def backtest(self, linear: FloatArray, layout: Any, days: int) -> None:
+        """SPAN has no scenario history to backtest: always None (no model-risk add-on).
+
+        Parameters
+        ----------
+        linear : ndarray
+            Not used.
+        layout : Any
+            Not used.
+        days : int
+            Not used.
+        """
         return None

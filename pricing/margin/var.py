@@ -54,6 +54,21 @@ def _cached_mc(underlyings: tuple[str, ...], params: McParams) -> ScenarioSet:
 def scenario_scope(portfolio: Portfolio, market: Market, params: ScenarioParams | McParams) -> tuple[tuple[str, ...], Any]:
     """The underlyings and window of the scenario set for ``portfolio`` on ``market``.
 
+    Parameters
+    ----------
+    portfolio : Portfolio
+    market : Market
+        Its underlyings with a bundled history join the window; its date ends it.
+    params : ScenarioParams or McParams
+        How the set is built; ``as_of`` None means the market's date.
+
+    Returns
+    -------
+    (underlyings, params) : (tuple of str, ScenarioParams or McParams)
+        The sorted underlyings of the joint set, and ``params`` with ``as_of`` filled in.
+
+    Notes
+    -----
     Policy (README, "Scenario window"): one joint window per market, never per request. The set
     covers every underlying the market carries (plus any the portfolio adds), and ends on the
     market's date or, if earlier, the last date every one of those histories has. So a BTC
@@ -83,7 +98,23 @@ def _split(linear: FloatArray, layout: ScenarioSet) -> tuple[FloatArray, FloatAr
 def pnl_var_es(pnl: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
     """VaR and ES (losses positive) from P&Ls along the last axis, by the k-th-worst rule.
 
-    Partitions the P&L itself at its k-th smallest value (no negated copy of the matrix).
+    Parameters
+    ----------
+    pnl : ndarray, shape (..., N)
+        Scenario P&L, USD (gains positive).
+    alpha : float
+        Confidence in (0, 1).
+
+    Returns
+    -------
+    (var, es) : ndarrays of shape (...)
+        USD, losses positive.
+
+    Notes
+    -----
+    VaR = -P_(k), ES = -mean(P_(1..k)) over the k smallest P&Ls, k = max(1, ⌊N (1 - α)⌋)
+    (:mod:`pricing.margin.quantile`, docs/methodology.md §C4). Partitions the P&L itself at its
+    k-th smallest value (no negated copy of the matrix).
     """
     n = pnl.shape[-1]
     k = tail_count(n, alpha)
@@ -109,6 +140,14 @@ class ScenarioVarModel:
         How scenarios are built (bundled history).
     scenarios : ScenarioSet, optional
         A prebuilt set (overrides ``scenario_params``): hand-made histories, tests, benchmarks.
+    vol_tenor_power_short, vol_tenor_power_long : float
+        How an option's vol change scales with its tenor below and from 30 days
+        (:func:`pricing.scenarios.tenor_vol_weights`; 0.3, 0.13).
+
+    Notes
+    -----
+    Each scenario fully reprices every position (Black-76 on the shocked smile); VaR = the k-th
+    worst loss and ES = the mean of the k worst, k = max(1, ⌊N (1 - α)⌋) (docs/methodology.md §C4).
 
     Examples
     --------
@@ -150,6 +189,22 @@ class ScenarioVarModel:
         return float(self.scenario_params.horizon_days)
 
     def prepare(self, portfolio: Portfolio, market: Market) -> ScenarioSet:
+        """The scenario set (cached per underlyings and window): the given one, or built by :func:`scenario_scope`.
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+        market : Market
+
+        Returns
+        -------
+        ScenarioSet
+
+        Raises
+        ------
+        PricingInputError
+            A prebuilt set lacks an underlying the portfolio holds.
+        """
         if self.scenarios is not None:
             for u in portfolio.underlyings:
                 self.scenarios.index(u)
@@ -160,10 +215,43 @@ class ScenarioVarModel:
         return _cached_historical(unds, params)
 
     def vol_weights(self, state: PositionState) -> FloatArray:
-        """Each position's share of its underlying's 30-day vol change (:func:`tenor_vol_weights`)."""
+        """Each position's share of its underlying's 30-day vol change (:func:`tenor_vol_weights`).
+
+        Parameters
+        ----------
+        state : PositionState
+            n positions' state (``t_years``, ACT/365).
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            Multipliers of the scenario's log vol change.
+
+        Notes
+        -----
+        w = (30/DTE)^p, p = ``vol_tenor_power_short`` below 30 days, ``vol_tenor_power_long`` from 30
+        days (Deribit's vol-shock scaling, docs/methodology.md §B3).
+        """
         return tenor_vol_weights(state.t_years, self.vol_tenor_power_short, self.vol_tenor_power_long)
 
     def contributions(self, portfolio: Portfolio, market: Market, layout: ScenarioSet, state: PositionState) -> Contributions:
+        """Each position's P&L in every scenario, full revaluation.
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+            n positions.
+        market : Market
+        layout : ScenarioSet
+            S scenarios (from :meth:`prepare`).
+        state : PositionState
+            The positions' state on ``market``.
+
+        Returns
+        -------
+        Contributions
+            ``linear`` (n, S): P&L in USD, gains positive; no extensive part.
+        """
         returns = expand(layout.returns, layout.underlyings, portfolio)
         factor = np.exp(expand(layout.vol_changes, layout.underlyings, portfolio) * self.vol_weights(state)[:, None])
         pnl = reprice(
@@ -180,7 +268,19 @@ class ScenarioVarModel:
         return Contributions(pnl.usd, empty, empty)
 
     def fused(self, portfolio: Portfolio, market: Market, layout: ScenarioSet, state: PositionState) -> FusedScenarios | None:
-        """The fused-kernel view of ``portfolio`` on the scenario set (None: use :meth:`contributions`)."""
+        """The fused-kernel view of ``portfolio`` on the scenario set (None: use :meth:`contributions`).
+
+        Parameters
+        ----------
+        portfolio : Portfolio
+        market : Market
+        layout : ScenarioSet
+        state : PositionState
+
+        Returns
+        -------
+        FusedScenarios or None
+        """
         return FusedScenarios.build(
             portfolio,
             market,
@@ -199,7 +299,22 @@ class ScenarioVarModel:
     ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
         """Model parts (as :meth:`assemble`) of base +/- each trade, without a (T, S) matrix.
 
-        Trade t is the fused positions ``starts[t]:starts[t + 1]`` with their signed ``quantity``.
+        Parameters
+        ----------
+        fused : FusedScenarios
+            The candidates' fused positions.
+        quantity : ndarray
+            Signed contracts of each fused position.
+        starts : ndarray of int, shape (T + 1,)
+            Trade t is the fused positions ``starts[t]:starts[t + 1]``.
+        base_core : ndarray, shape (S,)
+            The held portfolio's scenario P&L, USD.
+        layout : ScenarioSet
+
+        Returns
+        -------
+        (plus, minus) : (dict of str to ndarray, dict of str to ndarray)
+            ``var``, ``es``, ``core`` (and ``stressed``) per trade, USD, shape (T,).
         """
         n_stress = int(layout.stressed.sum())
         k_core = tail_count(fused.n_core, self.alpha)
@@ -216,13 +331,45 @@ class ScenarioVarModel:
         return parts(0), parts(4)
 
     def allocate_fused(self, fused: FusedScenarios, quantity: FloatArray, linear: FloatArray, layout: ScenarioSet) -> FloatArray:
-        """:meth:`allocate` repricing only the tail scenarios."""
+        """:meth:`allocate` repricing only the tail scenarios.
+
+        Parameters
+        ----------
+        fused : FusedScenarios
+        quantity : ndarray
+            Signed contracts of each fused position.
+        linear : ndarray, shape (S,)
+            The portfolio's scenario P&L, USD.
+        layout : ScenarioSet
+
+        Returns
+        -------
+        ndarray
+            Each position's share of core IM, USD.
+        """
         core_cols = np.flatnonzero(~layout.stressed)
         cols = core_cols[tail_indices(-linear[core_cols], self.alpha)]
         per = np.asarray(quantity, dtype=np.float64)[:, None] * fused.columns(cols)
         return -per[:, -1] if self.measure == "var" else -per.mean(axis=1)
 
     def assemble(self, linear: FloatArray, ext: FloatArray, layout: ScenarioSet, market: Market) -> dict[str, FloatArray]:
+        """VaR and ES of each candidate's P&L on the core scenarios (and on the stressed ones).
+
+        Parameters
+        ----------
+        linear : ndarray, shape (batch, S)
+            Portfolio P&L per scenario, USD.
+        ext : ndarray
+            Not used (no extensive part).
+        layout : ScenarioSet
+        market : Market
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``var``, ``es``, ``core`` (the chosen measure), ``stressed`` (if the set has
+            stressed scenarios), USD, and ``scenario_pnl`` (``linear``).
+        """
         core_pnl, stress_pnl = _split(linear, layout)
         var, es = pnl_var_es(core_pnl, self.alpha)
         out: dict[str, FloatArray] = {"var": var, "es": es, "core": var if self.measure == "var" else es, "scenario_pnl": linear}
@@ -234,6 +381,23 @@ class ScenarioVarModel:
     def allocate(
         self, linear_per_position: FloatArray, ext_per_position: FloatArray, layout: ScenarioSet, parts: dict[str, Any]
     ) -> FloatArray:
+        """Each position's loss in the VaR scenario (or its mean over the ES tail): Euler allocation.
+
+        Parameters
+        ----------
+        linear_per_position : ndarray, shape (n, S)
+            Each position's scenario P&L, USD.
+        ext_per_position : ndarray
+            Not used.
+        layout : ScenarioSet
+        parts : dict of str to ndarray
+            The portfolio's :meth:`assemble` output.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            USD, adding up to ``core``.
+        """
         core_cols = np.flatnonzero(~layout.stressed)
         total = linear_per_position[:, core_cols].sum(axis=0)
         tail = tail_indices(-total, self.alpha)
@@ -243,6 +407,22 @@ class ScenarioVarModel:
         return np.asarray(-linear_per_position[:, cols].mean(axis=1), dtype=np.float64)
 
     def backtest(self, linear: FloatArray, layout: ScenarioSet, days: int) -> tuple[int, int, int] | None:
+        """A rolling backtest of the VaR on the date-ordered historical scenarios.
+
+        Parameters
+        ----------
+        linear : ndarray, shape (S,)
+            The portfolio's scenario P&L, USD.
+        layout : ScenarioSet
+        days : int
+            Days to test (the last ``days`` historical scenarios).
+
+        Returns
+        -------
+        (exceptions, days, bound) or None
+            None for Monte Carlo scenarios or too short a history
+            (:func:`pricing.margin.addons.backtest_exceptions`).
+        """
         if layout.kind == "mc":
             return None
         pnl = linear[~layout.stressed]
@@ -259,7 +439,51 @@ def hvar_model(
     lookback_years: float = ScenarioParams.lookback_years,
     **kwargs: Any,
 ) -> ScenarioVarModel:
-    """Historical-simulation VaR (plain, unfiltered) with the stressed set for APC."""
+    """Historical-simulation VaR (plain, unfiltered) with the stressed set for APC.
+
+    Parameters
+    ----------
+    alpha : float
+        Confidence in (0, 1) (0.995).
+    measure : {"var", "es"}
+        The core IM.
+    horizon_days : int
+        Margin period of risk: overlapping changes over this many days (2).
+    lookback_years : float
+        History before the market's date (5).
+    **kwargs
+        Further :class:`~pricing.scenarios.ScenarioParams` fields.
+
+    Returns
+    -------
+    ScenarioVarModel
+
+    Notes
+    -----
+    The scenarios are the bundled history's overlapping ``horizon_days`` log returns and log
+    changes of the 30-day vol, plus the stressed windows (docs/methodology.md §C1-C4).
+
+    Examples
+    --------
+    The collar of :class:`~pricing.margin.span.SpanModel`'s example (short 10 calls at 70,000,
+    long 10 puts at 50,000, flat 60% at 60,000, three months) under the default 99.5% 2-day VaR:
+
+    >>> from pricing.daycount import utc
+    >>> from pricing.instruments import OptionContract
+    >>> from pricing.margin.engine import margin
+    >>> from pricing.portfolio import from_contracts
+    >>> from pricing.revaluation import Market
+    >>> from pricing.surface import flat_surface
+    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
+    >>> exp = utc(2026, 9, 25, 8)
+    >>> book = from_contracts(
+    ...     [OptionContract("BTC", exp, 70_000.0, 1), OptionContract("BTC", exp, 50_000.0, -1)], [-10.0, 10.0])
+    >>> r = margin(book, m, hvar_model())
+    >>> round(r.core), r.components["es"] > r.components["var"] == r.core
+    (47253, True)
+    >>> bool(abs(r.contributions.sum() - r.core) < 1e-6)
+    True
+    """
     params = ScenarioParams(horizon_days=horizon_days, lookback_years=lookback_years, include_stress=True, **kwargs)
     return ScenarioVarModel("hvar", alpha, measure, scenario_params=params)
 
@@ -273,7 +497,32 @@ def fhs_model(
     ewma_lambda: float = ScenarioParams.ewma_lambda,
     **kwargs: Any,
 ) -> ScenarioVarModel:
-    """Filtered historical simulation (EWMA λ = 0.97 by default) with the stressed set for APC."""
+    """Filtered historical simulation (EWMA λ = 0.97 by default) with the stressed set for APC.
+
+    Parameters
+    ----------
+    alpha : float
+        Confidence in (0, 1) (0.995).
+    measure : {"var", "es"}
+        The core IM.
+    horizon_days : int
+        Margin period of risk, days (2).
+    lookback_years : float
+        History before the market's date (5).
+    ewma_lambda : float
+        Decay of the EWMA variance that filters the returns (0.97).
+    **kwargs
+        Further :class:`~pricing.scenarios.ScenarioParams` fields.
+
+    Returns
+    -------
+    ScenarioVarModel
+
+    Notes
+    -----
+    r̃_t = r_t σ_T / σ_t, σ² by EWMA (Hull and White 1998, "Incorporating volatility updating
+    into the historical simulation method for VaR"; docs/methodology.md §C2).
+    """
     params = ScenarioParams(
         horizon_days=horizon_days,
         lookback_years=lookback_years,
@@ -294,7 +543,31 @@ def mc_model(
     seed: int = McParams.seed,
     **kwargs: Any,
 ) -> ScenarioVarModel:
-    """Monte Carlo VaR: Student-t innovations, EWMA vol, fixed seed (deterministic)."""
+    """Monte Carlo VaR: Student-t innovations, EWMA vol, fixed seed (deterministic).
+
+    Parameters
+    ----------
+    alpha : float
+        Confidence in (0, 1) (0.995).
+    measure : {"var", "es"}
+        The core IM.
+    horizon_days : int
+        Margin period of risk, days (2).
+    n_paths : int
+        Scenarios drawn.
+    seed : int
+        Seed of the generator (the same seed gives the same set).
+    **kwargs
+        Further :class:`~pricing.scenarios.McParams` fields.
+
+    Returns
+    -------
+    ScenarioVarModel
+
+    Notes
+    -----
+    docs/methodology.md §C3.
+    """
     params = McParams(n_paths=n_paths, seed=seed, horizon_days=horizon_days, **kwargs)
     return ScenarioVarModel("mc", alpha, measure, scenario_params=params)
 
@@ -306,7 +579,28 @@ def model_from_scenarios(
     measure: str = ScenarioVarModel.measure,
     rule: str = ScenarioVarModel.rule,
 ) -> ScenarioVarModel:
-    """A VaR model on a given scenario set."""
+    """A VaR model on a given scenario set.
+
+    Parameters
+    ----------
+    scenarios : ScenarioSet
+        At least one scenario; its ``kind`` names the model.
+    alpha : float
+        Confidence in (0, 1) (0.995).
+    measure : {"var", "es"}
+        The core IM.
+    rule : {"sticky_moneyness", "sticky_strike"}
+        Smile dynamics.
+
+    Returns
+    -------
+    ScenarioVarModel
+
+    Raises
+    ------
+    PricingInputError
+        The set is empty.
+    """
     if len(scenarios) < 1:
         raise PricingInputError("scenarios: the set is empty")
     return ScenarioVarModel(scenarios.kind, alpha, measure, rule, scenarios=scenarios)

@@ -4,8 +4,13 @@ Notes or Examples section carrying the formula or its source (the doctests run w
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pricing
 from pricing import desk, positions
@@ -17,6 +22,7 @@ from pricing.desk import request as desk_request
 from pricing.margin import engine
 from pricing.revaluation import Market
 from pricing.xva import capital, ccva, funding, params, quote, rfq, risks, saccr, sides, single
+from tests.architecture.docsections import Callable_, DocstringError, entry_names, problems, public_callables, sections
 
 PUBLIC = [getattr(pricing, n) for n in pricing.__all__ if inspect.isfunction(getattr(pricing, n))]
 ENTRY_POINTS = [
@@ -117,3 +123,175 @@ def test_xva_callable_documents_every_parameter_and_what_it_returns(fn) -> None:
     missing = sorted(set(params) - _documented_parameters(doc))
     assert not missing, f"{fn.__qualname__}: Parameters does not name {missing}"
     assert "Returns" in doc, f"{fn.__qualname__}: no Returns section"
+
+
+# --- numpydoc on every public callable of `pricing` -------------------------------------------
+
+#: Packages left out of the walk while their docstrings are completed (emptied before the issue is resolved).
+PENDING_ELSEWHERE: frozenset[str] = frozenset({"pricing.xva"})
+CALLABLES = {c.name: c for c in public_callables(pricing, PENDING_ELSEWHERE)}
+
+
+@pytest.mark.parametrize("name", sorted(CALLABLES))
+def test_public_callable_has_numpydoc_sections(name: str) -> None:
+    """Parameters name exactly the signature's parameters (``*args``/``**kwargs`` starred, self/cls
+    left out), a dataclass names each field, and a callable that returns something says what."""
+    assert not (found := problems(CALLABLES[name])), f"{name}: {'; '.join(found)}"
+
+
+def test_walk_covers_the_engine() -> None:
+    """The walk reaches functions, methods and dataclasses in nested packages (it cannot pass on nothing)."""
+    kinds = {c.kind for c in CALLABLES.values()}
+    assert kinds == {"function", "method", "class"}
+    assert {
+        "pricing.desk.service.Desk.quote",
+        "pricing.margin.span.SpanModel.contributions",
+        "pricing.black.black76_price",
+    } <= set(CALLABLES)
+
+
+# --- the section parser itself ------------------------------------------------------------------
+
+GOOD = """Price.
+
+Parameters
+----------
+F, K : ndarray
+    Forward and strike, USD.
+*args : float
+    Extra.
+**kwargs : object
+    Options.
+
+Returns
+-------
+ndarray
+    The price.
+"""
+
+
+def test_sections_split_on_underlined_titles() -> None:
+    parsed = sections(GOOD)
+    assert set(parsed) == {"", "Parameters", "Returns"}
+    assert entry_names(parsed["Parameters"]) == ["F", "K", "*args", "**kwargs"]
+    assert entry_names(parsed["Returns"]) == ["ndarray"]
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ("x\n\nParams\n------\na : int\n", "unknown section 'Params'"),
+        ("x\n\nNotes\n-----\na\n\nNotes\n-----\nb\n", "appears twice"),
+    ],
+)
+def test_sections_reject_what_numpydoc_rejects(doc: str, message: str) -> None:
+    with pytest.raises(DocstringError, match=message):
+        sections(doc)
+
+
+def test_a_short_underline_is_not_a_section() -> None:
+    """numpydoc needs the underline at least as long as the title."""
+    assert set(sections("x\n\nParameters\n---\na : int\n")) == {""}
+
+
+def _documented(F: float, K: float, *args: float, **kwargs: object) -> float:
+    return F
+
+
+def _generator(n: int) -> Iterator[int]:
+    """Count.
+
+    Parameters
+    ----------
+    n : int
+        How far.
+
+    Yields
+    ------
+    int
+        The next.
+    """
+    yield from range(n)
+
+
+def test_problems_name_what_is_wrong() -> None:
+    _documented.__doc__ = GOOD
+    assert problems(Callable_("f", _documented, "function")) == []
+    _documented.__doc__ = GOOD.replace("F, K : ndarray", "K, F : ndarray")
+    assert problems(Callable_("f", _documented, "function")) == [
+        "Parameters names ['K', 'F', '*args', '**kwargs'], the signature takes ['F', 'K', '*args', '**kwargs']"
+    ]
+    _documented.__doc__ = GOOD.split("Returns")[0]
+    assert problems(Callable_("f", _documented, "function")) == ["no Returns section"]
+    assert problems(Callable_("g", _generator, "function")) == []
+
+
+def test_a_dataclass_must_name_each_field() -> None:
+    @dataclass(frozen=True)
+    class Leg:
+        """A leg.
+
+        Attributes
+        ----------
+        ratio : float
+            Signed units per structure.
+        """
+
+        name: str
+        ratio: float
+
+    assert problems(Callable_("Leg", Leg, "class")) == ["Parameters/Attributes do not name ['name']"]
+
+
+# --- the doctests: present where the issue asks, and run by the suite ------------------------------
+
+#: Each margin model and the desk service's entry point carry a worked example (issue 32, Deliver 5).
+MUST_HAVE_EXAMPLES = [
+    "pricing.desk.service.Desk.quote",
+    "pricing.margin.span.SpanModel",
+    "pricing.margin.deribit.DeribitModel",
+    "pricing.margin.var.hvar_model",
+    "pricing.margin.var.ScenarioVarModel",
+    "pricing.margin.hybrid.HybridModel",
+]
+
+
+@pytest.mark.parametrize("name", MUST_HAVE_EXAMPLES)
+def test_desk_and_margin_models_have_a_doctest(name: str) -> None:
+    doc = inspect.getdoc(CALLABLES[name].obj) or ""
+    assert "Examples" in sections(doc) and ">>> " in doc, f"{name}: no runnable example"
+
+
+def test_the_suite_runs_the_engine_doctests() -> None:
+    """``pytest`` with no arguments collects ``pricing`` with ``--doctest-modules``."""
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "pricing" in config["testpaths"]
+    assert "--doctest-modules" in config["addopts"].split()
+
+
+NAMES = st.from_regex(r"\*{0,2}[a-z_][a-z0-9_]{0,12}", fullmatch=True)
+
+
+@given(
+    names=st.lists(NAMES, min_size=1, max_size=6, unique=True),
+    grouped=st.lists(st.booleans(), min_size=6, max_size=6),
+    typed=st.lists(st.booleans(), min_size=6, max_size=6),
+    indent=st.sampled_from(["", "    "]),
+)
+def test_parameter_names_round_trip(names: list[str], grouped: list[bool], typed: list[bool], indent: str) -> None:
+    """Any Parameters section written the numpydoc way (``a : float``, ``a, b : float``, a bare ``a``,
+    descriptions indented under each, the block indented as a method's is) parses back to its names."""
+    lines = [f"{indent}Parameters", f"{indent}----------"]
+    i = 0
+    while i < len(names):
+        run = names[i : i + 2] if grouped[i] and i + 1 < len(names) else names[i : i + 1]
+        head = ", ".join(run)
+        lines += [
+            f"{indent}{head} : float" if typed[i] else f"{indent}{head}",
+            f"{indent}    What {run[0]} is: USD, not : a name.",
+        ]
+        i += len(run)
+    parsed = sections(f"{indent}Summary.\n\n" + "\n".join(lines) + "\n")
+    assert entry_names(parsed["Parameters"]) == names

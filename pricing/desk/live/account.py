@@ -33,17 +33,44 @@ REDACTED = "<redacted>"
 
 @dataclass(frozen=True)
 class Credentials:
-    """An API key of the account (its secret never appears in repr, logs or recordings)."""
+    """An API key of the account (its secret never appears in repr, logs or recordings).
+
+    Attributes
+    ----------
+    client_id : str
+        The API key's id.
+    client_secret : str
+        Its secret (hidden from ``repr``).
+    """
 
     client_id: str
     client_secret: str = field(repr=False)
 
     def auth_params(self) -> dict[str, str]:
+        """The ``public/auth`` parameters of the client-credentials grant.
+
+        Returns
+        -------
+        dict of str to str
+            ``grant_type``, ``client_id``, ``client_secret``.
+        """
         return {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
 
 
 def load_credentials(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Credentials | None:
-    """Credentials from ``path`` (owner-only JSON) or the environment; None when neither has them."""
+    """Credentials from ``path`` (owner-only JSON) or the environment; None when neither has them.
+
+    Parameters
+    ----------
+    path : Path, optional
+        A JSON file ``{"client_id": ..., "client_secret": ...}`` readable by its owner only.
+    environ : mapping of str to str, optional
+        The environment to read (default: ``os.environ``).
+
+    Returns
+    -------
+    Credentials or None
+    """
     env = os.environ if environ is None else environ
     if path is not None:
         try:
@@ -70,7 +97,17 @@ def load_credentials(path: Path | None = None, environ: Mapping[str, str] | None
 
 
 def redact(frame: str) -> str:
-    """A frame with any client secret or token replaced (what a recording keeps of an auth exchange)."""
+    """A frame with any client secret or token replaced (what a recording keeps of an auth exchange).
+
+    Parameters
+    ----------
+    frame : str
+        One WebSocket text frame.
+
+    Returns
+    -------
+    str
+    """
     try:
         msg = json.loads(frame)
     except ValueError:
@@ -94,7 +131,17 @@ def _num(value: Any) -> float:
 
 @dataclass(frozen=True)
 class AccountSummary:
-    """One currency's collateral and the venue's own margin for it, in coin."""
+    """One currency's collateral and the venue's own margin for it, in coin.
+
+    Attributes
+    ----------
+    currency : str
+        ``"BTC"``, ``"ETH"``, ...
+    equity, margin_balance : float
+        Coin.
+    initial_margin, maintenance_margin : float
+        The venue's own margin, coin.
+    """
 
     currency: str
     equity: float
@@ -104,7 +151,19 @@ class AccountSummary:
 
 
 def parse_account_summary(data: Any, currency: str) -> AccountSummary | None:
-    """The fields used here; None when they are missing or not numbers."""
+    """The fields used here; None when they are missing or not numbers.
+
+    Parameters
+    ----------
+    data : Any
+        A ``private/get_account_summary`` result or a ``user.portfolio`` notification's data.
+    currency : str
+        The currency it is for.
+
+    Returns
+    -------
+    AccountSummary or None
+    """
     if not isinstance(data, dict):
         return None
     out = AccountSummary(
@@ -119,14 +178,35 @@ def parse_account_summary(data: Any, currency: str) -> AccountSummary | None:
 
 
 def position_size(entry: Mapping[str, Any]) -> float:
-    """Signed size in coins (contracts of 1 coin): options' ``size``, futures' ``size_currency``."""
+    """Signed size in coins (contracts of 1 coin): options' ``size``, futures' ``size_currency``.
+
+    Parameters
+    ----------
+    entry : mapping of str to Any
+        One position of a ``get_positions`` result.
+
+    Returns
+    -------
+    float
+        Signed coins.
+    """
     if entry.get("kind") == "future":
         return _num(entry.get("size_currency"))
     return _num(entry.get("size"))
 
 
 def parse_positions(data: Any) -> dict[str, float]:
-    """instrument -> signed coins from a get_positions result or a user.changes ``positions`` list."""
+    """instrument -> signed coins from a get_positions result or a user.changes ``positions`` list.
+
+    Parameters
+    ----------
+    data : Any
+        A list of position entries.
+
+    Returns
+    -------
+    dict of str to float
+    """
     if not isinstance(data, list):
         return {}
     out = {}
@@ -140,7 +220,17 @@ def parse_positions(data: Any) -> dict[str, float]:
 
 @dataclass
 class AccountState:
-    """Positions and summaries as the feed last saw them (mutated on the loop thread only)."""
+    """Positions and summaries as the feed last saw them (mutated on the loop thread only).
+
+    Attributes
+    ----------
+    positions : dict of str to float
+        Instrument -> signed coins.
+    summaries : dict of str to AccountSummary
+        Per currency.
+    version : int
+        Incremented on each change.
+    """
 
     positions: dict[str, float] = field(default_factory=dict)
     summaries: dict[str, AccountSummary] = field(default_factory=dict)
@@ -150,6 +240,13 @@ class AccountState:
         """Apply position updates; with ``replace_currency``, that currency's book is replaced whole.
 
         Copy-on-write: readers on other threads hold the old dict, never one being changed.
+
+        Parameters
+        ----------
+        positions : mapping of str to float
+            Instrument -> signed coins (0 removes it).
+        replace_currency : str, optional
+            The currency whose positions ``positions`` are in full.
         """
         book = dict(self.positions)
         if replace_currency is not None:
@@ -164,9 +261,20 @@ class AccountState:
         self.version += 1
 
     def set_summary(self, summary: AccountSummary) -> None:
+        """A currency's summary replaces the last one (copy-on-write, as :meth:`set_positions`).
+
+        Parameters
+        ----------
+        summary : AccountSummary
+        """
         self.summaries = {**self.summaries, summary.currency: summary}
         self.version += 1
 
     def frozen(self) -> tuple[Mapping[str, float], Mapping[str, AccountSummary]]:
-        """(positions, summaries) as of now; both are replaced, never changed, so these stay as they are."""
+        """(positions, summaries) as of now; both are replaced, never changed, so these stay as they are.
+
+        Returns
+        -------
+        (positions, summaries) : (mapping of str to float, mapping of str to AccountSummary)
+        """
         return self.positions, self.summaries

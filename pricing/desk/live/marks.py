@@ -31,13 +31,41 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def ms_to_datetime(ms: float) -> datetime:
-    """Epoch milliseconds to an aware UTC datetime, exact to the millisecond (no float seconds)."""
+    """Epoch milliseconds to an aware UTC datetime, exact to the millisecond (no float seconds).
+
+    Parameters
+    ----------
+    ms : float
+        Milliseconds since 1970-01-01 UTC.
+
+    Returns
+    -------
+    datetime
+        Timezone-aware UTC.
+
+    Examples
+    --------
+    >>> ms_to_datetime(1_787_299_200_123).isoformat()
+    '2026-08-21T08:00:00.123000+00:00'
+    """
     return _EPOCH + timedelta(milliseconds=round(ms))
 
 
 @dataclass
 class Counters:
-    """What the board ignored, for the source's status line and the tests."""
+    """What the board ignored, for the source's status line and the tests.
+
+    Attributes
+    ----------
+    unknown_names : int
+        Marks for instruments not on the board.
+    dropped_entries : int
+        Entries the parser dropped.
+    crossed_quotes : int
+        Bid above ask, dropped to no quote.
+    stale_rows : int
+        Rows left out for an old mark.
+    """
 
     unknown_names: int = 0
     dropped_entries: int = 0
@@ -46,7 +74,15 @@ class Counters:
 
 
 class MarkBoard:
-    """Marks, forwards and index of one currency's options (mutable; one thread only)."""
+    """Marks, forwards and index of one currency's options (mutable; one thread only).
+
+    Parameters
+    ----------
+    currency : str
+        ``"BTC"``, ``"ETH"``, ...
+    summary : SummaryRows
+        The book summary the board starts from.
+    """
 
     def __init__(self, currency: str, summary: SummaryRows) -> None:
         self.currency = currency
@@ -93,7 +129,12 @@ class MarkBoard:
         self.listing_changed = False
 
     def reload(self, summary: SummaryRows) -> None:
-        """A fresh book summary (after a reconnect or a listing): everything from it."""
+        """A fresh book summary (after a reconnect or a listing): everything from it.
+
+        Parameters
+        ----------
+        summary : SummaryRows
+        """
         self.counters.dropped_entries += summary.dropped
         self._load(summary)
 
@@ -103,7 +144,17 @@ class MarkBoard:
         return tuple(sorted(self._by_future))
 
     def apply_marks(self, update: MarkUpdate) -> np.ndarray:
-        """Option marks in; returns the row numbers that changed. Unknown names are counted."""
+        """Option marks in; returns the row numbers that changed. Unknown names are counted.
+
+        Parameters
+        ----------
+        update : MarkUpdate
+
+        Returns
+        -------
+        ndarray of int
+            Rows changed.
+        """
         self.counters.dropped_entries += update.dropped
         pos = np.array([self.index_of.get(n, -1) for n in update.names], dtype=np.int64)
         hit = pos >= 0
@@ -115,13 +166,30 @@ class MarkBoard:
         return rows
 
     def apply_index(self, update: PriceUpdate) -> None:
-        """The spot index moved: every row's index, and the synthetic forwards in proportion."""
+        """The spot index moved: every row's index, and the synthetic forwards in proportion.
+
+        Parameters
+        ----------
+        update : PriceUpdate
+            The index (USD).
+        """
         self.index[:] = update.price
         syn = self._synthetic
         self.forward[syn] = self._summary_forward[syn] * (update.price / self._summary_index)
 
     def apply_ticker(self, update: PriceUpdate) -> np.ndarray:
-        """A future's mark: the forward of the options marked against it. Returns those rows."""
+        """A future's mark: the forward of the options marked against it. Returns those rows.
+
+        Parameters
+        ----------
+        update : PriceUpdate
+            A future's mark, USD.
+
+        Returns
+        -------
+        ndarray of int
+            Rows changed.
+        """
         rows = self._by_future.get(update.name)
         if rows is None:
             return np.empty(0, dtype=np.int64)
@@ -129,7 +197,12 @@ class MarkBoard:
         return rows
 
     def apply_state(self, update: StateUpdate) -> None:
-        """A listing ends (settled, closed, ...): its row leaves the chain; a new one asks for a snapshot."""
+        """A listing ends (settled, closed, ...): its row leaves the chain; a new one asks for a snapshot.
+
+        Parameters
+        ----------
+        update : StateUpdate
+        """
         j = self.index_of.get(update.name)
         if update.state in GONE_STATES:
             if j is not None:
@@ -147,7 +220,13 @@ class MarkBoard:
         return np.flatnonzero(self.alive & unexpired & fresh)
 
     def as_of(self) -> datetime:
-        """The chain's time: its newest mark (venue time)."""
+        """The chain's time: its newest mark (venue time).
+
+        Returns
+        -------
+        datetime
+            Timezone-aware UTC.
+        """
         return ms_to_datetime(float(self.ts_ms[self.alive].max()))
 
     def chain(self) -> OptionChain:
@@ -155,6 +234,10 @@ class MarkBoard:
 
         Crossed bid/ask pairs (bid above ask) are dropped to "no quote" and counted: a file
         with them is refused, a feed cannot be, and the marks are still good.
+
+        Returns
+        -------
+        OptionChain
         """
         rows = self._live_rows(None)
         if rows.size == 0:
@@ -185,7 +268,18 @@ class MarkBoard:
         )
 
     def expiry_moves(self, reference_iv_pct: FloatArray) -> dict[np.datetime64, float]:
-        """Largest |mark_iv − reference| per expiry, vol points (the refit trigger's measure)."""
+        """Largest |mark_iv − reference| per expiry, vol points (the refit trigger's measure).
+
+        Parameters
+        ----------
+        reference_iv_pct : ndarray
+            Per row, the mark IV the slice was fitted to, percent (NaN: not fitted).
+
+        Returns
+        -------
+        dict of numpy.datetime64 to float
+            Vol points.
+        """
         diff = np.abs(self.mark_iv - reference_iv_pct)
         return {e: float(diff[self.expiry == e].max()) for e in np.unique(self.expiry)}
 
@@ -208,6 +302,15 @@ def chain_rows(chain: OptionChain) -> list[list[Any]]:
 
     Every row carries the chain's time and spot: ``chains_from_rows`` takes the newest timestamp
     as the chain's time and the median index as its spot, so the round trip is exact.
+
+    Parameters
+    ----------
+    chain : OptionChain
+
+    Returns
+    -------
+    list of list
+        Header then one row per option.
     """
     stamp = chain.as_of.isoformat()
 

@@ -44,18 +44,53 @@ LIVE_STATES = frozenset({"created", "started"})
 
 
 def request(request_id: int, method: str, params: Mapping[str, Any] | None = None) -> str:
-    """One JSON-RPC 2.0 request as text."""
+    """One JSON-RPC 2.0 request as text.
+
+    Parameters
+    ----------
+    request_id : int
+    method : str
+        E.g. ``public/get_book_summary_by_currency``.
+    params : mapping, optional
+
+    Returns
+    -------
+    str
+        Compact JSON.
+    """
     return json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": dict(params or {})})
 
 
 @dataclass(frozen=True)
 class Response:
+    """A JSON-RPC result.
+
+    Attributes
+    ----------
+    request_id : int
+        The ``id`` it answers.
+    result : Any
+        The decoded ``result``.
+    """
+
     request_id: int
     result: Any
 
 
 @dataclass(frozen=True)
 class ErrorResponse:
+    """A JSON-RPC error.
+
+    Attributes
+    ----------
+    request_id : int or None
+        The ``id`` it answers (None when the venue could not read one).
+    code : int
+        The error code.
+    message : str
+        The venue's message.
+    """
+
     request_id: int | None
     code: int
     message: str
@@ -63,17 +98,43 @@ class ErrorResponse:
 
 @dataclass(frozen=True)
 class Notification:
+    """A subscription notification.
+
+    Attributes
+    ----------
+    channel : str
+        E.g. ``markprice.options.btc_usd``.
+    data : Any
+        The decoded ``params.data``.
+    """
+
     channel: str
     data: Any
 
 
 @dataclass(frozen=True)
 class Heartbeat:
+    """A ``heartbeat`` notification.
+
+    Attributes
+    ----------
+    test_request : bool
+        The venue asks for a ``public/test`` answer (else the connection is closed).
+    """
+
     test_request: bool
 
 
 @dataclass(frozen=True)
 class Malformed:
+    """A frame (or entry) that is not what the protocol says.
+
+    Attributes
+    ----------
+    reason : str
+        What was wrong (never the frame's text).
+    """
+
     reason: str
 
 
@@ -81,7 +142,17 @@ Message = Response | ErrorResponse | Notification | Heartbeat | Malformed
 
 
 def classify(raw: str | bytes) -> Message:
-    """What one received frame is (see the module docstring); anything else is :class:`Malformed`."""
+    """What one received frame is (see the module docstring); anything else is :class:`Malformed`.
+
+    Parameters
+    ----------
+    raw : str or bytes
+        One received frame.
+
+    Returns
+    -------
+    Response, ErrorResponse, Notification, Heartbeat or Malformed
+    """
     try:
         msg = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -128,6 +199,19 @@ class MarkUpdate:
 
     ``iv_pct`` is in percent (Deribit sends decimal here, percent in book summaries; the
     chain keeps percent); ``mark_price`` in coin; ``ts_ms`` in ms since the epoch.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Instrument names.
+    mark_price : ndarray
+        Coin.
+    iv_pct : ndarray
+        Percent.
+    ts_ms : ndarray
+        Epoch milliseconds.
+    dropped : int
+        Entries dropped.
     """
 
     names: tuple[str, ...]
@@ -138,7 +222,17 @@ class MarkUpdate:
 
 
 def parse_marks(data: Any) -> MarkUpdate | Malformed:
-    """The entries of a ``markprice.options`` notification; bad entries are dropped and counted."""
+    """The entries of a ``markprice.options`` notification; bad entries are dropped and counted.
+
+    Parameters
+    ----------
+    data : Any
+        The notification's data (a list of entries).
+
+    Returns
+    -------
+    MarkUpdate or Malformed
+    """
     if not isinstance(data, list):
         return Malformed("markprice.options data is not a list")
     entries = [e if isinstance(e, dict) else {} for e in data]
@@ -154,7 +248,17 @@ def parse_marks(data: Any) -> MarkUpdate | Malformed:
 
 @dataclass(frozen=True)
 class PriceUpdate:
-    """One instrument's or index's price: ``deribit_price_index`` (name = index name) or a ticker."""
+    """One instrument's or index's price: ``deribit_price_index`` (name = index name) or a ticker.
+
+    Attributes
+    ----------
+    name : str
+        Index or instrument name.
+    price : float
+        USD.
+    ts_ms : float
+        Epoch milliseconds.
+    """
 
     name: str
     price: float
@@ -162,6 +266,17 @@ class PriceUpdate:
 
 
 def parse_index(data: Any) -> PriceUpdate | Malformed:
+    """A ``deribit_price_index`` notification's data.
+
+    Parameters
+    ----------
+    data : Any
+
+    Returns
+    -------
+    PriceUpdate or Malformed
+        Malformed unless it has ``index_name``, a positive ``price`` and a ``timestamp``.
+    """
     if not isinstance(data, dict):
         return Malformed("deribit_price_index data is not an object")
     price, ts, name = _number(data.get("price")), _number(data.get("timestamp")), data.get("index_name")
@@ -171,6 +286,17 @@ def parse_index(data: Any) -> PriceUpdate | Malformed:
 
 
 def parse_ticker(data: Any) -> PriceUpdate | Malformed:
+    """A ``ticker`` notification's data (a future's or perpetual's mark).
+
+    Parameters
+    ----------
+    data : Any
+
+    Returns
+    -------
+    PriceUpdate or Malformed
+        Malformed unless it has ``instrument_name``, a positive ``mark_price`` and a ``timestamp``.
+    """
     if not isinstance(data, dict):
         return Malformed("ticker data is not an object")
     price, ts, name = _number(data.get("mark_price")), _number(data.get("timestamp")), data.get("instrument_name")
@@ -181,12 +307,35 @@ def parse_ticker(data: Any) -> PriceUpdate | Malformed:
 
 @dataclass(frozen=True)
 class StateUpdate:
+    """An ``instrument.state`` notification: a listing created, started, settled or closed.
+
+    Attributes
+    ----------
+    name : str
+        The instrument.
+    state : str
+        Its new state.
+    ts_ms : float
+        Epoch milliseconds.
+    """
+
     name: str
     state: str
     ts_ms: float
 
 
 def parse_state(data: Any) -> StateUpdate | Malformed:
+    """An ``instrument.state`` notification's data.
+
+    Parameters
+    ----------
+    data : Any
+
+    Returns
+    -------
+    StateUpdate or Malformed
+        Malformed unless it names an instrument and a known state.
+    """
     if not isinstance(data, dict):
         return Malformed("instrument.state data is not an object")
     name, state, ts = data.get("instrument_name"), data.get("state"), _number(data.get("timestamp"))
@@ -202,6 +351,21 @@ class SummaryRows:
     Prices in coin, ``mark_iv`` in percent, ``underlying_price``/``index_price`` in USD,
     ``ts_ms`` = ``creation_timestamp``; ``underlying_index`` names the future (or ``SYN.``
     synthetic) each option's forward is.
+
+    Attributes
+    ----------
+    names, underlying_index : tuple of str
+        Per option.
+    mark_price, bid_price, ask_price : ndarray
+        Coin (NaN: no quote).
+    mark_iv : ndarray
+        Percent.
+    underlying_price, index_price : ndarray
+        USD.
+    ts_ms : ndarray
+        Epoch milliseconds.
+    dropped : int
+        Entries dropped.
     """
 
     names: tuple[str, ...]
@@ -217,7 +381,17 @@ class SummaryRows:
 
 
 def parse_book_summary(result: Any) -> SummaryRows | Malformed:
-    """Book summaries with the fields the chain needs; entries without them are dropped and counted."""
+    """Book summaries with the fields the chain needs; entries without them are dropped and counted.
+
+    Parameters
+    ----------
+    result : Any
+        The method's result (a list).
+
+    Returns
+    -------
+    SummaryRows or Malformed
+    """
     if not isinstance(result, list):
         return Malformed("get_book_summary_by_currency result is not a list")
     entries = [e if isinstance(e, dict) else {} for e in result]
@@ -249,7 +423,16 @@ def parse_book_summary(result: Any) -> SummaryRows | Malformed:
 
 
 def future_names(result: Any) -> tuple[str, ...]:
-    """Names of the active futures and perpetuals in a ``public/get_instruments`` (kind=future) result."""
+    """Names of the active futures and perpetuals in a ``public/get_instruments`` (kind=future) result.
+
+    Parameters
+    ----------
+    result : Any
+
+    Returns
+    -------
+    tuple of str
+    """
     if not isinstance(result, list):
         return ()
     return tuple(
@@ -260,5 +443,14 @@ def future_names(result: Any) -> tuple[str, ...]:
 
 
 def option_names(result: Sequence[Any]) -> tuple[str, ...]:
-    """Names of the active options in a ``public/get_instruments`` (kind=option) result."""
+    """Names of the active options in a ``public/get_instruments`` (kind=option) result.
+
+    Parameters
+    ----------
+    result : sequence
+
+    Returns
+    -------
+    tuple of str
+    """
     return future_names(list(result)) if isinstance(result, list) else ()

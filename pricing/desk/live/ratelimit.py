@@ -18,6 +18,17 @@ class TokenBucket:
 
     Invariant (tested for every arrival pattern): over any window of length T the requests it
     lets start number at most ``burst + rate × T``.
+
+    Attributes
+    ----------
+    rate : float
+        Tokens per second, > 0.
+    burst : float
+        Bucket size, >= 1.
+    tokens : float
+        Tokens now (-1: full, set on the first use).
+    stamp : float
+        Monotonic seconds of the last refill.
     """
 
     rate: float
@@ -32,7 +43,18 @@ class TokenBucket:
             self.tokens = self.burst
 
     def reserve(self, now: float) -> float:
-        """Take one token at ``now`` (seconds, monotonic); return how long to wait before sending."""
+        """Take one token at ``now`` (seconds, monotonic); return how long to wait before sending.
+
+        Parameters
+        ----------
+        now : float
+            ``time.monotonic()``.
+
+        Returns
+        -------
+        float
+            Seconds to wait, >= 0.
+        """
         now = max(now, self.stamp)
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now

@@ -24,7 +24,16 @@ FORMAT = "clearquote-feed-recording/1"
 
 
 class Recorder:
-    """Append frames to a recording (thread-safe; call :meth:`close` to finish the gzip stream)."""
+    """Append frames to a recording (thread-safe; call :meth:`close` to finish the gzip stream).
+
+    Parameters
+    ----------
+    path : Path
+        A new file (an existing one is never overwritten).
+    spec : str
+        The live spec recorded (goes into the header).
+    currencies : tuple of str
+    """
 
     def __init__(self, path: Path, spec: str, currencies: tuple[str, ...]) -> None:
         if path.exists():
@@ -47,6 +56,12 @@ class Recorder:
         self.frames += 1
 
     def close(self) -> None:
+        """Finish the gzip stream (idempotent).
+
+        Returns
+        -------
+        None
+        """
         with self._lock:
             if not self._fh.closed:
                 self._fh.close()
@@ -54,6 +69,18 @@ class Recorder:
 
 @dataclass(frozen=True)
 class Frame:
+    """One WebSocket frame of a recording.
+
+    Attributes
+    ----------
+    t : float
+        When it was recorded, epoch seconds (0 for a skipped notification).
+    direction : str
+        ``"in"`` (received), ``"out"`` (sent) or ``"meta"`` (the header).
+    text : str
+        The frame (authentication secrets redacted).
+    """
+
     t: float
     direction: str
     text: str
@@ -61,7 +88,17 @@ class Frame:
 
 @dataclass(frozen=True)
 class Recording:
-    """A recording read back: its frames and whether the file was cut short (a crash)."""
+    """A recording read back: its frames and whether the file was cut short (a crash).
+
+    Attributes
+    ----------
+    path : Path
+    meta : dict of str to Any
+        The header.
+    frames : tuple of Frame
+    truncated : bool
+        The file was cut short.
+    """
 
     path: Path
     meta: dict[str, Any]
@@ -92,6 +129,16 @@ def iter_frames(path: Path, *, skip_notifications: bool = False) -> Iterator[Fra
     quietly; a malformed line or a file that is not gzip raises :class:`DataError` naming it.
     With ``skip_notifications``, subscription notifications are yielded with an empty text
     without being decoded (a replay's index pass reads hours of marks in seconds).
+
+    Parameters
+    ----------
+    path : Path
+    skip_notifications : bool
+        Do not decode notifications.
+
+    Yields
+    ------
+    Frame
     """
     try:
         for n, line in _lines(path):
@@ -113,7 +160,21 @@ def iter_frames(path: Path, *, skip_notifications: bool = False) -> Iterator[Fra
 
 
 def read_recording(path: Path) -> Recording:
-    """Read a whole recording (tests, tools); a cut tail is kept as ``truncated``."""
+    """Read a whole recording (tests, tools); a cut tail is kept as ``truncated``.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    Recording
+
+    Raises
+    ------
+    DataError
+        Not gzip, or a malformed line.
+    """
     frames = list(iter_frames(path))
     if not frames:
         raise DataError(f"{path.name}: empty; not a recording made by `clearquote feed record`")

@@ -66,7 +66,23 @@ class RefitPolicy:
 
 @dataclass(frozen=True)
 class Slice:
-    """The last good fit of one expiry and what it was fitted to."""
+    """The last good fit of one expiry and what it was fitted to.
+
+    Attributes
+    ----------
+    smile : SviSmile
+    fit : ExpiryFit
+    fitted_at : datetime
+        UTC.
+    fitted_mono : float
+        ``time.monotonic()`` of the fit.
+    names : tuple of str
+        The options fitted.
+    iv_ref : ndarray
+        Their mark IVs then, percent.
+    flag : str
+        Why the slice is a kept last-good one ("" when it is fresh).
+    """
 
     smile: SviSmile
     fit: ExpiryFit
@@ -101,7 +117,14 @@ def _calendar_excess(
 
 
 class SurfaceKeeper:
-    """The live surface of one currency (mutable; the refit thread only)."""
+    """The live surface of one currency (mutable; the refit thread only).
+
+    Parameters
+    ----------
+    currency : str
+    policy : RefitPolicy
+        When to refit (time and move triggers) and what to refuse.
+    """
 
     def __init__(self, currency: str, policy: RefitPolicy) -> None:
         self.currency = currency
@@ -125,7 +148,18 @@ class SurfaceKeeper:
         return bool(np.max(np.abs(iv - last.iv_ref)) * 100.0 > self.policy.move_vol_pts)
 
     def due(self, chain: OptionChain, now: float | None = None) -> list[np.datetime64]:
-        """Expiries of ``chain`` to refit now (slices of expiries the chain no longer has are dropped)."""
+        """Expiries of ``chain`` to refit now (slices of expiries the chain no longer has are dropped).
+
+        Parameters
+        ----------
+        chain : OptionChain
+        now : float, optional
+            ``time.monotonic()``.
+
+        Returns
+        -------
+        list of numpy.datetime64
+        """
         now = time.monotonic() if now is None else now
         uniq, t_all, _ = chain.expiries()
         live = [e for e, t in zip(uniq, t_all) if t >= self.policy.min_t_years]
@@ -134,7 +168,18 @@ class SurfaceKeeper:
         return [e for e in live if self._due(chain, e, now)]
 
     def update(self, chain: OptionChain, now: float | None = None) -> VolSurface:
-        """The surface for ``chain``: due expiries refitted (validated), the others kept."""
+        """The surface for ``chain``: due expiries refitted (validated), the others kept.
+
+        Parameters
+        ----------
+        chain : OptionChain
+        now : float, optional
+            ``time.monotonic()``.
+
+        Returns
+        -------
+        VolSurface
+        """
         now = time.monotonic() if now is None else now
         work = self.due(chain, now)
         for expiry in work:
@@ -147,6 +192,14 @@ class SurfaceKeeper:
         Neighbours still waiting for their own refit are stale: a market that moved as a whole
         would make each refit look like calendar arbitrage against them. Each pair is checked once,
         when the later of the two is refitted, against the fresh slice.
+
+        Parameters
+        ----------
+        chain : OptionChain
+        expiry : numpy.datetime64
+        now : float
+            ``time.monotonic()``.
+        pending : set of numpy.datetime64, optional
         """
         t0 = time.perf_counter()
         if pending is not None:
@@ -231,7 +284,16 @@ class SurfaceKeeper:
         return ""
 
     def surface(self, chain: OptionChain) -> VolSurface:
-        """The kept slices on the chain's current forwards and times."""
+        """The kept slices on the chain's current forwards and times.
+
+        Parameters
+        ----------
+        chain : OptionChain
+
+        Returns
+        -------
+        VolSurface
+        """
         slices = self.slices
         if not slices:
             raise PricingInputError(f"chain {self.currency}: no expiry with enough marks to fit a smile")
@@ -252,8 +314,19 @@ class SurfaceKeeper:
         )
 
     def fit_times(self) -> dict[str, datetime]:
-        """Expiry (YYYY-MM-DD) -> when its slice was last fitted (UTC)."""
+        """Expiry (YYYY-MM-DD) -> when its slice was last fitted (UTC).
+
+        Returns
+        -------
+        dict of str to datetime
+        """
         return {str(e)[:10]: s.fitted_at for e, s in sorted(self.slices.items())}
 
     def flags(self) -> list[str]:
+        """The kept last-good slices' flags, prefixed by the currency.
+
+        Returns
+        -------
+        list of str
+        """
         return [f"{self.currency} {s.flag}" for _, s in sorted(self.slices.items()) if s.flag]

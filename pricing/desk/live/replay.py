@@ -33,7 +33,15 @@ def _key(method: str, params: Any) -> str:
 
 
 class ReplayServer:
-    """Serve one recording on 127.0.0.1 (ephemeral port)."""
+    """Serve one recording on 127.0.0.1 (ephemeral port).
+
+    Parameters
+    ----------
+    path : Path
+        The recording.
+    speed : float
+        Replay speed (1 = as recorded).
+    """
 
     def __init__(self, path: Path, speed: float) -> None:
         self.path = path
@@ -80,6 +88,19 @@ class ReplayServer:
 
     @classmethod
     async def start(cls, path: Path, speed: float) -> ReplayServer:
+        """Start serving on 127.0.0.1 with an ephemeral port (``url`` names it).
+
+        Parameters
+        ----------
+        path : Path
+            The recording.
+        speed : float
+            Replay speed.
+
+        Returns
+        -------
+        ReplayServer
+        """
         self = cls(path, speed)
         self._server = await serve(self._handler, "127.0.0.1", 0, compression=None, max_size=2**26)
         port = next(iter(self._server.sockets)).getsockname()[1]
@@ -87,6 +108,12 @@ class ReplayServer:
         return self
 
     async def close(self) -> None:
+        """Stop streaming and close the server.
+
+        Returns
+        -------
+        None
+        """
         if self._streaming is not None:
             self._streaming.cancel()
         if self._server is not None:

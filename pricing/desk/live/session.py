@@ -49,7 +49,24 @@ class SessionError(DataError):
 
 @dataclass
 class FeedStatus:
-    """Counters and clocks of the feed, read by other threads (plain values, replaced whole)."""
+    """Counters and clocks of the feed, read by other threads (plain values, replaced whole).
+
+    Attributes
+    ----------
+    connects, reconnects : int
+        Connections made, and those after a loss.
+    messages, malformed : int
+        Frames received, and those not understood.
+    test_requests_answered : int
+        Heartbeat test requests answered.
+    requests_sent : int
+    last_error : str
+        The last connection failure, one line.
+    last_message_mono, last_marks_mono : float
+        ``time.monotonic()`` of the last frame and the last option marks.
+    mark_arrivals : deque of float
+        ``time.monotonic()`` of the last 10,000 mark messages.
+    """
 
     connects: int = 0
     reconnects: int = 0
@@ -65,11 +82,36 @@ class FeedStatus:
 
 
 def index_name(currency: str) -> str:
+    """Deribit's index name of a currency (``btc_usd``).
+
+    Parameters
+    ----------
+    currency : str
+
+    Returns
+    -------
+    str
+    """
     return f"{currency.lower()}_usd"
 
 
 class FeedSession:
-    """The coroutine side of a live source (runs on the source's event loop only)."""
+    """The coroutine side of a live source (runs on the source's event loop only).
+
+    Parameters
+    ----------
+    url : str
+        The WebSocket endpoint.
+    currencies : tuple of str
+    limits : LiveLimits
+        Rate limit, timeouts, back-off.
+    on_change : callable
+        Called with the boards after each change.
+    recorder : callable, optional
+        (direction, frame) -> None, to record the session.
+    credentials : Credentials, optional
+        For the account's private channels.
+    """
 
     def __init__(
         self,
@@ -98,6 +140,12 @@ class FeedSession:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def stop(self) -> None:
+        """Ask the session to end (it closes the connection and returns).
+
+        Returns
+        -------
+        None
+        """
         self._stopping.set()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -204,7 +252,19 @@ class FeedSession:
         return self._next_id
 
     async def send(self, method: str, params: dict[str, Any] | None = None, request_id: int | None = None) -> int:
-        """Send one request through the token bucket; returns its id."""
+        """Send one request through the token bucket; returns its id.
+
+        Parameters
+        ----------
+        method : str
+        params : dict, optional
+        request_id : int, optional
+            Default: the next id.
+
+        Returns
+        -------
+        int
+        """
         rid = self._new_id() if request_id is None else request_id
         wait = self.bucket.reserve(time.monotonic())
         if wait > 0:
@@ -219,7 +279,18 @@ class FeedSession:
         return rid
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        """A request and its result; an error response or no answer in time fails the session."""
+        """A request and its result; an error response or no answer in time fails the session.
+
+        Parameters
+        ----------
+        method : str
+        params : dict, optional
+
+        Returns
+        -------
+        Any
+            The result.
+        """
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         rid = self._new_id()
         self._pending[rid] = fut
@@ -361,7 +432,17 @@ class FeedSession:
     # ------------------------------------------------------------------ the loop
 
     def backoff(self, attempt: int) -> float:
-        """Delay before reconnect attempt ``attempt`` (0-based): doubling, capped, ±20 % jitter."""
+        """Delay before reconnect attempt ``attempt`` (0-based): doubling, capped, ±20 % jitter.
+
+        Parameters
+        ----------
+        attempt : int
+
+        Returns
+        -------
+        float
+            Seconds.
+        """
         base = min(self.limits.backoff_max_s, self.limits.backoff_initial_s * 2.0**attempt)
         return base * random.uniform(0.8, 1.2)
 
@@ -404,7 +485,16 @@ class FeedSession:
 
 
 def describe(exc: BaseException) -> str:
-    """A one-line reason for a failed connection (no traceback, no request text)."""
+    """A one-line reason for a failed connection (no traceback, no request text).
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    str
+    """
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, TimeoutError):
@@ -418,4 +508,14 @@ def describe(exc: BaseException) -> str:
 
 
 def dumps_compact(obj: Any) -> str:
+    """JSON without spaces (what is sent and recorded).
+
+    Parameters
+    ----------
+    obj : Any
+
+    Returns
+    -------
+    str
+    """
     return json.dumps(obj, separators=(",", ":"))

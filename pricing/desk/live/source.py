@@ -82,11 +82,26 @@ class LiveSnapshot:
     fit_times: Mapping[str, Mapping[str, datetime]] = field(default_factory=lambda: MappingProxyType({}))
 
     def age_s(self, now: float | None = None) -> float:
-        """Seconds since the feed last delivered marks (``now`` = ``time.monotonic()`` by default)."""
+        """Seconds since the feed last delivered marks (``now`` = ``time.monotonic()`` by default).
+
+        Parameters
+        ----------
+        now : float, optional
+
+        Returns
+        -------
+        float
+        """
         return max(0.0, (time.monotonic() if now is None else now) - self.marks_received)
 
     def check_fresh(self, now: float | None = None) -> None:
-        """Raise :class:`StaleMarket` naming the age when it is beyond the source's limit."""
+        """Raise :class:`StaleMarket` naming the age when it is beyond the source's limit.
+
+        Parameters
+        ----------
+        now : float, optional
+            ``time.monotonic()``.
+        """
         age = self.age_s(now)
         if age > self.max_age_s:
             raise StaleMarket(
@@ -95,7 +110,12 @@ class LiveSnapshot:
             )
 
     def rows(self) -> list[list[Any]]:
-        """Header + one row per option of every chain, in the bundled CSV layout."""
+        """Header + one row per option of every chain, in the bundled CSV layout.
+
+        Returns
+        -------
+        list of list
+        """
         out: list[list[Any]] = [list(ROW_HEADER)]
         for chain in self.chains.values():
             out += chain_rows(chain)
@@ -111,6 +131,17 @@ class LiveMarketSnapshot(MarketSnapshot):
     feed that stops sending marks goes stale while its marks' timestamps stay where they were.
     ``max_age_s`` is the source's staleness limit, which the desk applies when its configuration
     sets none. ``feed`` is the feed's own snapshot (chains, version, flags).
+
+    Attributes
+    ----------
+    market, snapshot_id, source, created_at, fit_times, flags, histories, dvols, label
+        As :class:`~pricing.desk.market.MarketSnapshot`.
+    marks_received_at : datetime
+        When the feed last delivered marks (UTC).
+    max_age_s : float
+        The source's staleness limit, seconds (0: none).
+    feed : LiveSnapshot or None
+        The feed's snapshot it was fitted from.
     """
 
     marks_received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -118,7 +149,16 @@ class LiveMarketSnapshot(MarketSnapshot):
     feed: LiveSnapshot | None = None
 
     def age_s(self, now: datetime | None = None) -> float:
-        """Seconds since the feed last delivered marks (``now`` default: the clock now, UTC)."""
+        """Seconds since the feed last delivered marks (``now`` default: the clock now, UTC).
+
+        Parameters
+        ----------
+        now : datetime, optional
+
+        Returns
+        -------
+        float
+        """
         return max(0.0, ((now or datetime.now(UTC)) - self.marks_received_at).total_seconds())
 
     def age_text(self, now: datetime | None = None) -> str:
@@ -129,6 +169,16 @@ class LiveSource:
     """A live market: Deribit (or anything speaking its API v2), or a recording replayed on loopback.
 
     Open it with :func:`open_live_source`; ``close()`` stops the thread and the connection.
+
+    Parameters
+    ----------
+    spec : LiveSpec
+    limits : LiveLimits
+    recorder : callable, optional
+        (direction, frame) -> None.
+    policy : RefitPolicy, optional
+        None: chains only, no fitted surfaces.
+    credentials : Credentials, optional
     """
 
     def __init__(
@@ -168,7 +218,13 @@ class LiveSource:
     # ------------------------------------------------------------------ other threads
 
     def start(self) -> LiveSource:
-        """Connect and wait for the first snapshot; a failure raises :class:`FeedError` naming the endpoint."""
+        """Connect and wait for the first snapshot; a failure raises :class:`FeedError` naming the endpoint.
+
+        Returns
+        -------
+        LiveSource
+            Itself.
+        """
         t0 = time.monotonic()
         self._thread.start()
         # The loop enforces connect_timeout_s on the connection; this is a backstop for a stuck handshake.
@@ -193,6 +249,10 @@ class LiveSource:
 
         A :class:`LiveMarketSnapshot` (the desk's snapshot type, fitted) when the source fits, else
         the feed's :class:`LiveSnapshot` (chains only).
+
+        Returns
+        -------
+        LiveMarketSnapshot or LiveSnapshot
         """
         snap = self._snapshot
         if snap is None:

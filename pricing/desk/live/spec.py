@@ -111,13 +111,31 @@ class LiveLimits:
 
 
 def is_live_spec(spec: str) -> bool:
-    """True for the specs this package opens (``deribit...`` and ``replay:...``)."""
+    """True for the specs this package opens (``deribit...`` and ``replay:...``).
+
+    Parameters
+    ----------
+    spec : str
+
+    Returns
+    -------
+    bool
+    """
     s = spec.strip().lower()
     return s == "deribit" or s.startswith(("deribit:", "deribit-test", "replay:"))
 
 
 def parse_spec(spec: str) -> LiveSpec:
-    """Parse a live-market spec (module docstring); a bad one raises ``PricingInputError`` naming it."""
+    """Parse a live-market spec (module docstring); a bad one raises ``PricingInputError`` naming it.
+
+    Parameters
+    ----------
+    spec : str
+
+    Returns
+    -------
+    LiveSpec
+    """
     text = spec.strip()
     body, sep, tail = text.partition("#")
     currencies: tuple[str, ...] = CURRENCIES

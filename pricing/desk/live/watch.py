@@ -38,7 +38,31 @@ from pricing.portfolio import portfolio_from_rows
 
 @dataclass(frozen=True)
 class MarginCheck:
-    """One comparison of the desk's IM with the venue's, USD (see the module docstring)."""
+    """One comparison of the desk's IM with the venue's, USD (see the module docstring).
+
+    Attributes
+    ----------
+    at : datetime
+        UTC.
+    snapshot_id : str
+    currency : str
+    model : str
+        The desk's margin model.
+    positions : int
+        Positions in the currency.
+    desk_im_usd, venue_im_usd, venue_mm_usd, collateral_usd : float
+        USD.
+    difference_usd : float
+        Desk minus venue IM, USD.
+    relative : float
+        difference / venue IM.
+    alert : bool
+        ``|relative|`` above the threshold.
+    call_usd : float
+        max(desk IM - collateral, 0), USD.
+    below_maintenance : bool
+        Collateral below the venue's maintenance margin.
+    """
 
     at: datetime
     snapshot_id: str
@@ -57,7 +81,19 @@ class MarginCheck:
 
 
 class MarginWatch:
-    """Recompute the book's IM per snapshot and compare it with the venue's; keep the history."""
+    """Recompute the book's IM per snapshot and compare it with the venue's; keep the history.
+
+    Parameters
+    ----------
+    model : MarginModel
+    addons : AddOnParams, optional
+    alert_relative : float
+        The alert threshold on ``|relative|`` (0.25).
+    log : Path, optional
+        A CSV the checks are appended to.
+    history : int
+        Checks kept in memory.
+    """
 
     def __init__(
         self,
@@ -79,7 +115,19 @@ class MarginWatch:
     def check(
         self, snapshot: LiveSnapshot | MarketSnapshot, positions: Mapping[str, float], summaries: Mapping[str, AccountSummary]
     ) -> list[MarginCheck]:
-        """One check per currency that has positions or a venue summary."""
+        """One check per currency that has positions or a venue summary.
+
+        Parameters
+        ----------
+        snapshot : LiveSnapshot or MarketSnapshot
+        positions : mapping of str to float
+            Instrument -> signed coins.
+        summaries : mapping of str to AccountSummary
+
+        Returns
+        -------
+        list of MarginCheck
+        """
         if snapshot.market is None:
             raise PricingInputError("the margin watch needs a fitted snapshot (open the source with fit=True)")
         out = []
@@ -145,7 +193,12 @@ class MarginWatch:
 
 
 class PositionsFile:
-    """A positions table (``instrument,quantity``, the ``--portfolio`` layout) re-read when it changes."""
+    """A positions table (``instrument,quantity``, the ``--portfolio`` layout) re-read when it changes.
+
+    Parameters
+    ----------
+    path : Path
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -154,7 +207,12 @@ class PositionsFile:
         self.error = ""
 
     def poll(self) -> bool:
-        """Re-read if the file changed; True when the positions changed. A bad file keeps the last good book."""
+        """Re-read if the file changed; True when the positions changed. A bad file keeps the last good book.
+
+        Returns
+        -------
+        bool
+        """
         try:
             st = self.path.stat()
         except OSError:
