@@ -37,8 +37,10 @@ def as_float_arrays(*args: ArrayLike) -> tuple[tuple[int, ...], list[FloatArray]
 def option_signs(cp: Any) -> FloatArray:
     """Map option types to +1.0 (call) / -1.0 (put), keeping the shape.
 
-    Strings are case-insensitive (``C``, ``call``, ``P``, ``put``); numbers must be +1 or -1.
-    Any other value raises :class:`PricingInputError` listing the allowed values.
+    Each element is read on its own: text is case-insensitive (``C``, ``call``, ``P``, ``put``,
+    surrounding spaces ignored) or the text of +1/-1; numbers must be +1 or -1. A mixed range
+    (``["C", -1]``, as an Excel range of text and numbers arrives) is read element by element.
+    Any other value raises :class:`PricingInputError` naming it and listing the allowed values.
 
     Parameters
     ----------
@@ -50,12 +52,24 @@ def option_signs(cp: Any) -> FloatArray:
     ndarray
         +1.0 / -1.0, the shape of ``cp``.
 
+    Notes
+    -----
+    numpy turns a list mixing text and numbers into text (``["C", -1]`` becomes ``["C", "-1"]``,
+    ``-1.0`` becomes ``"-1.0"``), so a text element that is not a spelling is read as a number
+    and kept if it is exactly +1 or -1; ``True``, ``None`` and ``nan`` stay refused. The text is
+    mapped once per distinct value, not once per element.
+
     Examples
     --------
     >>> option_signs(["C", "put", "P"]).tolist(), option_signs([[1], [-1]]).tolist()
     ([1.0, -1.0, -1.0], [[1.0], [-1.0]])
+    >>> option_signs(["C", -1, " Put ", 1.0]).tolist()
+    [1.0, -1.0, -1.0, 1.0]
     """
-    arr = np.asarray(cp)
+    try:
+        arr = np.asarray(cp)
+    except ValueError:
+        raise PricingInputError("cp: a ragged range; give one option type per cell ('call'/'put' or +1/-1)") from None
     if arr.dtype.kind in "iuf":
         signs = np.asarray(arr, dtype=np.float64)  # no copy of a float64 input: nothing here writes to it
         bad = np.abs(signs) != 1.0
@@ -64,11 +78,26 @@ def option_signs(cp: Any) -> FloatArray:
         return signs
     if arr.dtype.kind in "UO":
         flat = arr.ravel()
+        text = flat.astype(str)
         out = np.empty(flat.shape, dtype=np.float64)
-        for value in np.unique(flat.astype(str)):
-            key = value.strip().lower()
-            if key not in _CP_CODES:
-                raise PricingInputError(f"cp: {value!r} is not allowed; use one of 'c', 'call', 'p', 'put' (any case) or +1/-1")
-            out[flat.astype(str) == value] = _CP_CODES[key]
+        for value in np.unique(text):
+            sign = _sign_of_text(value)
+            if sign is None:
+                raise PricingInputError(
+                    f"cp: {str(value)!r} is not allowed; use one of 'c', 'call', 'p', 'put' (any case) or +1/-1"
+                )
+            out[text == value] = sign
         return out.reshape(arr.shape)
     raise PricingInputError(f"cp: unsupported type {arr.dtype}; use 'call'/'put' or +1/-1")
+
+
+def _sign_of_text(value: str) -> float | None:
+    """+1.0/-1.0 of one text element: a spelling of call/put or the text of +1/-1; None otherwise."""
+    key = value.strip().lower()
+    if key in _CP_CODES:
+        return _CP_CODES[key]
+    try:
+        number = float(key)
+    except ValueError:
+        return None
+    return number if number in (1.0, -1.0) else None
