@@ -30,7 +30,22 @@ class QuoteBasis:
     """What every quote against one book, market, model and add-ons shares: the margin basis
     (the book's scenario P&L, tail state and IM) and its SA-CCR netting set. Built once and
     reused by every call that quotes against the same book (a per-row ``CQ_RFQ`` formula reprices
-    only its own trade)."""
+    only its own trade).
+
+    Attributes
+    ----------
+    margin : MarginBasis
+        The book's margin state on one market, model and add-ons (:func:`pricing.margin.engine.margin_basis`):
+        its IM ``im0`` (USD) is the IM posted before any trade.
+    capital : BookCapital
+        The book's SA-CCR netting set with the venue: option legs, value and posted IM, USD
+        (:func:`pricing.xva.risks.book_capital`).
+
+    Notes
+    -----
+    Build it with :meth:`build`; :meth:`for_trades` widens the margin layout when a trade needs
+    instruments the book does not hold, sharing the netting set.
+    """
 
     margin: MarginBasis
     capital: BookCapital
@@ -88,6 +103,31 @@ class QuoteTable:
 
     ``bid``/``ask`` hold per side ``delta_im``, ``fva_im``, ``mva_vm``, ``kva``, ``ccva`` and
     ``price`` (NaN on a side not quoted: the bid of a client buy, the ask of a client sell).
+
+    Attributes
+    ----------
+    rows : ndarray of int, shape (T,)
+        Each trade's row in the request table, 0-based (``rows`` of :class:`pricing.xva.rfq.RfqBatch`).
+    names : tuple of str
+        Each trade's instruments, joined by `` + `` for a structure.
+    sides : tuple of str
+        Each request's side as the client gave it: ``buy``, ``sell`` or ``two-way``.
+    base : ndarray, shape (T,)
+        The structure's premium paid today, the dealer holding it as bought, USD (the mid both sides start from).
+    spread : ndarray, shape (T,)
+        The profit margin, USD (the same on both sides).
+    bid, ask : dict of str to ndarray, shape (T,)
+        Per side ``delta_im`` (ΔIM of the dealer buying on the bid, selling on the ask),
+        ``fva_im``, ``mva_vm``, ``kva``, ``ccva`` (positive = cost) and ``price``, USD.
+    refusals : tuple of (str or None)
+        Per trade, why its prices must not leave the desk (:mod:`pricing.desk.sanity`); its bid
+        and ask are NaN then. Empty (default): none refused.
+
+    Notes
+    -----
+    ask = base + FVA + KVA + MVA + CCVA + spread with the ask side's adjustments, bid = base minus
+    the bid side's and the spread, each rounded away from the client to the tick
+    (:func:`pricing.xva.sides.all_in_price`).
     """
 
     rows: np.ndarray
@@ -97,8 +137,6 @@ class QuoteTable:
     spread: FloatArray
     bid: dict[str, FloatArray]
     ask: dict[str, FloatArray]
-    #: Per trade, why its prices must not leave the desk (:mod:`pricing.desk.sanity`); its bid
-    #: and ask are NaN then. Empty: none refused.
     refusals: tuple[str | None, ...] = ()
 
     @staticmethod

@@ -7,7 +7,7 @@ the trade, and the margin model is re-run on the aged book with today's scenario
 model keeps the scenario window of the quote date; SPAN and Deribit use fixed moves). Every
 RFQ is priced at once on each date, both directions, by :func:`pricing.margin.engine.marginal_im`.
 
-This is the "replica" profile of docs/methodology.md §D3: what the venue would ask of the same
+This is the "replica" profile of docs/methodology.md §D7: what the venue would ask of the same
 positions as they age, on today's market, rather than a flat or square-root run-off of today's
 ΔIM. It freezes the spot (no market-path uncertainty).
 
@@ -41,7 +41,27 @@ EXPECTED_POINTS = 16
 
 
 def frozen_scenarios(model: MarginModel, market: Market) -> MarginModel:
-    """``model`` with its scenario window fixed at ``market``'s date (today's scenarios at every future date)."""
+    """``model`` with its scenario window fixed at ``market``'s date (today's scenarios at every future date).
+
+    Parameters
+    ----------
+    model : MarginModel
+        The venue replica. Only a :class:`~pricing.margin.var.ScenarioVarModel` that builds its
+        scenarios from history with no as-of date of its own is changed.
+    market : Market
+        Today's market; its date becomes the scenario window's end.
+
+    Returns
+    -------
+    MarginModel
+        A copy with ``scenario_params.as_of`` set to the market's date, or ``model`` itself (SPAN,
+        Deribit and VaR models with fixed scenarios or a date already move nothing).
+
+    Notes
+    -----
+    Without this a VaR model re-margining the book on the market rolled to as-of + t_i would read
+    a later history window; the replica profile holds today's scenario set (docs/methodology.md §D7).
+    """
     if isinstance(model, ScenarioVarModel) and model.scenarios is None and model.scenario_params.as_of is None:
         params = dataclasses.replace(model.scenario_params, as_of=market.as_of.date())
         return dataclasses.replace(model, scenario_params=params)
@@ -63,21 +83,29 @@ def replica_profiles(
     ----------
     book : Portfolio
         The dealer's positions today.
-    candidates, groups :
-        The trades' legs and their trade ids (0..G-1), as for :func:`marginal_im`.
+    candidates : Portfolio
+        The trades' legs, with the quantities the dealer buys (the sell side is their negative).
+    groups : ndarray of int
+        Each leg's trade id in 0..G-1, as for :func:`pricing.margin.engine.marginal_im`.
     market : Market
+        Today's market; at each date it is rolled to as-of + t with the same surfaces.
     model : MarginModel
-    times : array
+        The venue replica; a historical VaR keeps today's scenarios (:func:`frozen_scenarios`).
+    times : ndarray, shape (T,)
         Future times in years (ACT/365) from the market date, starting at 0.
+    addons : AddOnParams, optional
+        The margin add-ons (the model's defaults if None).
 
     Returns
     -------
-    (buy, sell) : arrays of shape (G, T)
-        ΔIM(t) of each trade; 0 once all its legs have expired.
+    (buy, sell) : ndarray, shape (G, T) each
+        ΔIM(t) of each trade, USD, the dealer buying and selling it; 0 once all its legs have expired.
 
     Notes
     -----
-    docs/methodology.md §D3 (IM profile); the aged book is re-margined at each date.
+    ΔIM(t_i) = IM(book_{t_i} ∪ trade_{t_i}; market rolled to t_i) − IM(book_{t_i}; same), both
+    aged (expired legs dropped) and margined on today's scenarios with the spot frozen: the
+    ``replica`` profile of docs/methodology.md §D7. One margin run per date for all trades.
     """
     g = int(groups.max()) + 1 if groups.size else 0
     buy = np.zeros((g, times.size))
@@ -100,8 +128,30 @@ def replica_profiles(
 def spot_quantiles(market: Market, t_years: float, points: int = EXPECTED_POINTS) -> dict[str, FloatArray]:
     """Per underlying, the K stratified spot multipliers e^{σ √t z_k − σ² t/2} at time ``t_years``.
 
-    σ is the surface's ATM (k = 0) implied vol at t (the last expiry's beyond it); the drift is 0
-    in the forward measure, so E[S_t / F(t)] = 1 up to the stratification. Returns (K,) arrays.
+    Parameters
+    ----------
+    market : Market
+        Today's market; each surface gives its ATM total variance.
+    t_years : float
+        t, ACT/365 years from the market date (negative is read as 0).
+    points : int
+        K, the quantiles per date (>= 1); default 16.
+
+    Returns
+    -------
+    dict of str to ndarray, shape (K,)
+        Per underlying, the multipliers m_k of today's spot, increasing in k; all 1 at t = 0.
+
+    Raises
+    ------
+    PricingInputError
+        ``points`` < 1.
+
+    Notes
+    -----
+    m_k = exp(σ √t z_k − σ² t / 2), z_k = Φ⁻¹((k − ½)/K), σ² t the surface's ATM (log-moneyness
+    0) total variance at t (the last expiry's beyond it); the drift is 0 in the forward measure,
+    so E[S_t / F(t)] = 1 up to the stratification (docs/methodology.md §D7).
     """
     if points < 1:
         raise PricingInputError(f"points: the expected-IM profile needs at least 1 point per date, got {points!r}")

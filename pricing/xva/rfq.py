@@ -39,6 +39,20 @@ class RfqRequest:
     so leg i trades ``quantity x ratio_i`` (signed: a negative ratio is a leg sold when the
     structure is bought). ``side`` is the client's: ``buy`` (the dealer quotes its ask),
     ``sell`` (its bid) or ``two-way``.
+
+    Attributes
+    ----------
+    legs : tuple of (OptionContract or FutureContract, float)
+        Each leg's contract and its signed ratio per structure (non-zero).
+    side : {"buy", "sell", "two-way"}
+        The client's side.
+    quantity : float
+        Structures requested, contracts (> 0; the side gives the direction).
+
+    Notes
+    -----
+    Built by :func:`resolve_request`, which checks every leg is live on the market; a typed
+    request from a host goes through the same function.
     """
 
     legs: tuple[tuple[Contract, float], ...]
@@ -53,6 +67,23 @@ class RfqBatch:
     ``reasons[i]`` is None for a row that was parsed into a request, else why it was refused.
     The accepted rows, in order, are the trades of ``trades`` (legs with signed quantities for
     the dealer buying each structure); ``rows[t]`` is the input row of trade t.
+
+    Attributes
+    ----------
+    requests : tuple of (RfqRequest or None)
+        One per input row; None where the row was refused.
+    reasons : tuple of (str or None)
+        One per input row; None where it was parsed, else the refusal's text naming the row and column.
+    trades : TradeLegs
+        The T accepted requests' legs, quantity x ratio contracts each, the dealer buying.
+    rows : ndarray of int, shape (T,)
+        The input row (0-based) of each trade.
+    sides : tuple of str
+        Each trade's client side (``buy``, ``sell`` or ``two-way``).
+
+    Notes
+    -----
+    A refusal is data, not an exception, so one bad row never fails its neighbours (module docstring).
     """
 
     requests: tuple[RfqRequest | None, ...]
@@ -72,6 +103,13 @@ class RequestError(PricingInputError):
 
     ``kind`` is one of ``bad_request``, ``unknown_instrument``, ``expired``, ``bad_quantity``
     (the values of :class:`pricing.desk.refusals.RefusalCode` that parsing can give).
+
+    Parameters
+    ----------
+    text : str
+        The message, naming the row and the column with what is allowed.
+    kind : str
+        The refusal code (default ``bad_request``).
     """
 
     def __init__(self, text: str, kind: str = "bad_request") -> None:
@@ -113,6 +151,19 @@ class RowFields:
 
     ``legs`` are (instrument name, ratio) pairs; exactly one of ``quantity`` (contracts) and
     ``notional_usd`` is set.
+
+    Attributes
+    ----------
+    legs : tuple of (str, float)
+        Each leg's Deribit instrument name (upper case) and its signed, non-zero ratio.
+    settle : {"inverse", "linear"}
+        Coin-settled (Deribit's inverse options) or USD-settled.
+    side : {"buy", "sell", "two-way"}
+        The client's side.
+    quantity : float or None
+        Structures requested, contracts; None when the size is a notional.
+    notional_usd : float or None
+        The size as a USD notional, converted at the first leg's spot by :func:`resolve_request`.
     """
 
     legs: tuple[tuple[str, float], ...]
@@ -247,6 +298,23 @@ def resolve_request(fields: RowFields, market: Market, where: str = "rfqs, row 2
 def parse_request(row: Mapping[str, Any], market: Market, where: str = "rfqs, row 2") -> RfqRequest:
     """One RFQ row (keys: instrument or legs, side, quantity or notional_usd, settle) as a request.
 
+    Parameters
+    ----------
+    row : mapping
+        Column name (any case) to cell value, as for :func:`read_row`.
+    market : Market
+        Its underlyings and as-of time decide which legs are live.
+    where : str
+        How the row is named in messages.
+
+    Returns
+    -------
+    RfqRequest
+
+    Notes
+    -----
+    :func:`read_row` (the text) then :func:`resolve_request` (the market).
+
     Raises
     ------
     RequestError
@@ -316,7 +384,26 @@ def parse_rfqs(
 
 
 def batch_of(requests: Sequence[RfqRequest | None], reasons: Sequence[str | None] | None = None) -> RfqBatch:
-    """The :class:`RfqBatch` of already-typed requests (None: a refused row)."""
+    """The :class:`RfqBatch` of already-typed requests (None: a refused row).
+
+    Parameters
+    ----------
+    requests : sequence of (RfqRequest or None)
+        One per row; None for a row refused upstream.
+    reasons : sequence of (str or None), optional
+        The reason of each refused row (None where a request is given); default ``"refused"``
+        for every None request.
+
+    Returns
+    -------
+    RfqBatch
+        The accepted requests' legs in row order, the dealer buying ``quantity x ratio`` of each leg.
+
+    Notes
+    -----
+    The legs are laid out once for the whole batch (one :func:`pricing.portfolio.from_contracts`),
+    trade t owning legs ``starts[t]:starts[t + 1]``.
+    """
     why = list(reasons) if reasons is not None else [None if r is not None else "refused" for r in requests]
     good = [i for i, r in enumerate(requests) if r is not None]
     contracts: list[Contract] = []

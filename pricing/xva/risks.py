@@ -26,7 +26,30 @@ from pricing.xva.saccr import GROUP_2B_ADDON, SUPERVISORY_FACTOR, SaccrLegs, hed
 @dataclass(frozen=True)
 class TradeRisk:
     """What the XVAs need about one trade, USD: its value, vega, |delta|, spot, vol and tenor as
-    the dealer holds it if it buys, and its option legs in SA-CCR terms (the same, bought)."""
+    the dealer holds it if it buys, and its option legs in SA-CCR terms (the same, bought).
+
+    Attributes
+    ----------
+    premium : float
+        The trade's value paid today, USD (:func:`leg_premiums` summed).
+    vega : float
+        dV/dσ per 1.00 of vol, USD.
+    abs_delta_coin : float
+        |Σ delta|, coins of underlying.
+    spot : float
+        The underlying's index, USD.
+    vol : float
+        Implied vol, decimal (0.55 = 55%).
+    tenor_years : float
+        Life to the last expiry, ACT/365 years (>= 0).
+    legs : SaccrLegs
+        The option legs in SA-CCR terms, the bank's signed units as bought (default: none, so
+        the trade adds no SA-CCR add-on).
+
+    Notes
+    -----
+    The one-trade form of :class:`TradeRisks`, for :mod:`pricing.xva.single`.
+    """
 
     premium: float
     vega: float
@@ -46,6 +69,34 @@ class TradeRisks:
     ``abs_delta_coin`` |Σ delta|, ``spot`` the first leg's, ``vol`` the |units|-weighted vol of
     its option legs, ``tenor_years`` its longest leg. ``effective`` (T, U) is its SA-CCR Σ δ d MF
     per hedging set (``underlyings``), ``gross`` its Σ d (Basel CRE52; SCO60 Group 2b).
+
+    Attributes
+    ----------
+    premium : ndarray, shape (T,)
+        Value paid today, USD.
+    value : ndarray, shape (T,)
+        The mark, USD (``value_usd`` of :func:`pricing.revaluation.position_state` summed).
+    vega : ndarray, shape (T,)
+        dV/dσ per 1.00 of vol, USD.
+    abs_delta_coin : ndarray, shape (T,)
+        |Σ delta|, coins of underlying.
+    spot : ndarray, shape (T,)
+        The first leg's index, USD (0 for a trade with no legs).
+    vol : ndarray, shape (T,)
+        The |units|-weighted implied vol of the option legs, decimal (0 with none).
+    tenor_years : ndarray, shape (T,)
+        The longest leg's life, ACT/365 years.
+    effective : ndarray, shape (T, U)
+        Σ δ d MF per hedging set, USD.
+    gross : ndarray, shape (T,)
+        Σ d, the option legs' gross adjusted notional, USD.
+    underlyings : tuple of str
+        The U hedging sets, sorted (the columns of ``effective``).
+
+    Notes
+    -----
+    Built by :func:`trade_risks` in one pass over the legs; the SA-CCR terms are those of
+    :func:`pricing.xva.saccr.saccr_leg_terms` (docs/methodology.md §D5).
     """
 
     premium: FloatArray
@@ -155,7 +206,22 @@ def trade_risks(trades: TradeLegs, state: PositionState, p: QuoteParams, underly
 @dataclass(frozen=True, eq=False)
 class BookCapital:
     """The dealer's existing netting set with the venue: its option legs, its value and the IM
-    it has posted, so that a trade's capital is EAD(book + trade) − EAD(book) (Basel CRE52)."""
+    it has posted, so that a trade's capital is EAD(book + trade) − EAD(book) (Basel CRE52).
+
+    Attributes
+    ----------
+    legs : SaccrLegs
+        The book's option positions in SA-CCR terms (default: none).
+    mtm : float
+        The netting set's value V, USD (default 0).
+    im_posted : float
+        The IM the book has posted at the venue, USD (default 0); in RC unless bankruptcy-remote.
+
+    Notes
+    -----
+    Built by :func:`book_capital`; its hedging-set sums are kept per (underlyings, MPOR) by
+    :meth:`hedging_sets`, so every quote against the book reuses them.
+    """
 
     legs: SaccrLegs = field(default_factory=SaccrLegs.empty)
     mtm: float = 0.0
@@ -220,7 +286,24 @@ def book_capital(book: Portfolio, market: Market, im_posted: float) -> BookCapit
 @dataclass(frozen=True)
 class BookStates:
     """The dealer's netting set as each trade meets it (T rows): SA-CCR Σ δ d MF per hedging set
-    (T, U), Σ d, value and posted IM. All rows equal unless earlier fills changed the book."""
+    (T, U), Σ d, value and posted IM. All rows equal unless earlier fills changed the book.
+
+    Attributes
+    ----------
+    effective : ndarray, shape (T, U)
+        The book's Σ δ d MF per hedging set, USD.
+    gross : ndarray, shape (T,)
+        The book's Σ d, USD.
+    mtm : ndarray, shape (T,)
+        The book's value, USD.
+    im_posted : ndarray, shape (T,)
+        The IM the book has posted, USD.
+
+    Notes
+    -----
+    :meth:`constant` (no fills) or :meth:`after_fills` (each earlier trade filled); read by
+    :func:`incremental_eads` (Basel CRE52).
+    """
 
     effective: FloatArray
     gross: FloatArray

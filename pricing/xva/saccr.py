@@ -26,7 +26,31 @@ SUPERVISORY_FACTOR = 0.32
 
 @dataclass(frozen=True)
 class SaccrResult:
-    """SA-CCR exposure of one option (CRE52), USD."""
+    """SA-CCR exposure of an option or a netting set of options (CRE52), USD.
+
+    Attributes
+    ----------
+    supervisory_delta : float
+        δ of one option, Σ δ_i over a netting set (signed: + long call / short put).
+    adjusted_notional : float
+        d = P |units|, Σ d_i over a netting set, USD (P the underlying's spot).
+    maturity_factor : float
+        MF (the first leg's; one value for a margined set), dimensionless.
+    addon : float
+        AddOn = Σ_u SF |Σ_{i∈u} δ_i d_i MF_i| (Group 2a) or 50% of Σ d_i (Group 2b), USD.
+    multiplier : float
+        The PFE multiplier, in [0.05, 1].
+    replacement_cost : float
+        RC, USD.
+    pfe : float
+        multiplier x AddOn, USD.
+    ead : float
+        EAD = 1.4 (RC + PFE), USD.
+
+    Notes
+    -----
+    Basel CRE52 (docs/methodology.md §D5); the formulas are in :func:`saccr_netting_set`.
+    """
 
     supervisory_delta: float
     adjusted_notional: float
@@ -108,6 +132,26 @@ class SaccrLegs:
 
     ``units`` are signed coins of underlying held by the bank (+ bought, − sold); ``tenor_years``
     is the option's expiry; positions on the same ``underlying`` form one hedging set.
+
+    Attributes
+    ----------
+    underlying : tuple of str
+        Each leg's underlying (``BTC``, ``ETH``): its hedging set.
+    cp : ndarray of int
+        +1 call, -1 put.
+    spot : ndarray
+        P, the underlying's spot, USD.
+    strike : ndarray
+        K, USD.
+    units : ndarray
+        Signed coins of underlying held by the bank.
+    tenor_years : ndarray
+        Time to expiry T (the maturity M of an option), ACT/365 years.
+
+    Notes
+    -----
+    Basel CRE52 reads an option's price P as the underlying's price and its maturity as the
+    expiry (docs/methodology.md §D5).
     """
 
     underlying: tuple[str, ...]
@@ -223,13 +267,18 @@ def saccr_leg_terms(
     Parameters
     ----------
     legs : SaccrLegs
+        The option legs (the bank's signed units).
     mpor_business_days : float
+        Margin period of risk of a margined set, business days (default 10).
     margined : bool
+        Margined netting set (default) or not.
     supervisory_vol : float
+        σ_s, decimal (default 1.2, crypto Group 2a).
 
     Returns
     -------
-    (delta, notional, mf) : arrays, one entry per leg
+    (delta, notional, mf) : ndarray, one entry per leg each
+        δ_i (signed), d_i in USD, MF_i (dimensionless).
 
     Notes
     -----
@@ -271,11 +320,14 @@ def saccr_ead(
     posted_im_non_br : array or float
         Non-bankruptcy-remote IM posted, USD.
     margined : bool
+        Margined netting sets (default) or not.
     group : {"2a", "2b"}
+        BCBS SCO60 group: the multiplier is 1 in Group 2b.
 
     Returns
     -------
-    (rc, multiplier, ead) : arrays
+    (rc, multiplier, ead) : ndarray each
+        RC and EAD in USD, the multiplier in [0.05, 1]; the broadcast shape of the inputs.
 
     Notes
     -----

@@ -91,7 +91,9 @@ def side_costs(
     dim : array (T,)
         The side's marginal IM per trade, USD.
     risks : TradeRisks
+        The trades, as the dealer holds them if it buys.
     p : QuoteParams
+        The XVA parameters.
     side : {"bid", "ask"}
         The dealer buys the trades on the bid and sells them on the ask.
     books : BookStates
@@ -249,7 +251,22 @@ def all_in_price(base: ArrayLike, costs: ArrayLike, spread: ArrayLike, side: str
 @dataclass(frozen=True)
 class QuoteSides:
     """Both sides of T trades, USD (T,) arrays: the shared ``base`` and ``spread``, and per side
-    (``bid``/``ask``) the ΔIM, the four adjustments and the all-in price."""
+    (``bid``/``ask``) the ΔIM, the four adjustments and the all-in price.
+
+    Attributes
+    ----------
+    base : ndarray, shape (T,)
+        The premium paid today, the dealer holding the trade as bought, USD.
+    spread : ndarray, shape (T,)
+        The profit margin (:func:`spread_amounts`), USD.
+    bid, ask : dict of str to ndarray, shape (T,)
+        ``delta_im``, ``fva_im``, ``mva_vm``, ``kva``, ``ccva`` (positive = cost) and ``price``, USD.
+
+    Notes
+    -----
+    price = base ± (fva_im + mva_vm + kva + ccva + spread), + on the ask and − on the bid
+    (:func:`all_in_price`; docs/methodology.md §D3 for the four adjustments).
+    """
 
     base: FloatArray
     spread: FloatArray
@@ -272,7 +289,9 @@ def quote_sides(
     dim_sell, dim_buy : arrays (T,)
         ΔIM if the dealer sells (the ask) or buys (the bid) each trade, USD.
     risks : TradeRisks
+        The trades, as the dealer holds them if it buys.
     p : QuoteParams
+        The XVA and spread parameters.
     books : BookStates
         The netting set each trade meets.
     profiles : (sell, buy) arrays (T, N), optional

@@ -19,7 +19,23 @@ from pricing.xva.sides import all_in_price, dealer_sign, quote_sides, side_costs
 
 @dataclass(frozen=True)
 class SideBreakdown:
-    """One side of a quote, USD. ``price = base ± (fva + kva + mva + ccva + spread)``."""
+    """One side of a quote, USD. ``price = base ± (fva + kva + mva + ccva + spread)``.
+
+    Attributes
+    ----------
+    side : {"bid", "ask"}
+        The dealer's side: it buys on the bid, sells on the ask.
+    base : float
+        The trade's mid value, USD.
+    delta_im : float
+        ΔIM of the dealer's side, USD.
+    fva_im, mva_vm, kva, ccva : float
+        The four adjustments, USD, positive = cost (shown as FVA, MVA, KVA, CCVA; docs/methodology.md §D1).
+    spread : float
+        The profit margin, USD.
+    price : float
+        The all-in price, USD: + on the ask, − on the bid, rounded away from the client to the tick.
+    """
 
     side: str
     base: float
@@ -33,6 +49,7 @@ class SideBreakdown:
 
     @property
     def adjustments(self) -> float:
+        """fva_im + mva_vm + kva + ccva, USD."""
         return self.fva_im + self.mva_vm + self.kva + self.ccva
 
     def as_dict(self) -> dict[str, float | str]:
@@ -86,7 +103,9 @@ def incremental_ead(delta_im: float, risk: TradeRisk, p: QuoteParams, side: str,
     delta_im : float
         The side's marginal IM, USD (posted, so in RC unless bankruptcy-remote).
     risk : TradeRisk
+        The trade, as the dealer holds it if it buys.
     p : QuoteParams
+        ``sco60_group``, ``im_bankruptcy_remote`` and ``mpor_business_days``.
     side : {"bid", "ask"}
         The dealer buys the trade on the bid and sells it on the ask.
     book : BookCapital, optional
@@ -188,7 +207,9 @@ def two_way(
     delta_im_sell, delta_im_buy : float
         ΔIM if the dealer sells (the ask) or buys (the bid), USD.
     risk : TradeRisk
+        The trade, as the dealer holds it if it buys.
     p : QuoteParams
+        The XVA and spread parameters.
     book : BookCapital, optional
         The dealer's netting set with the venue, for the trade's incremental SA-CCR exposure.
     profiles : (sell, buy) arrays, optional
