@@ -41,12 +41,14 @@ def test_a_mixed_list_maps_each_element_to_its_own_sign(cells: list[tuple[object
     assert signs.tolist() == [s for _, s in cells]
 
 
-@given(cells=st.lists(SPELLING, min_size=1, max_size=12), cols=st.integers(1, 4))
-def test_a_mixed_range_keeps_its_shape(cells: list[tuple[object, float]], cols: int) -> None:
+@given(
+    shape=st.tuples(st.integers(1, 4), st.integers(1, 4)).flatmap(
+        lambda rc: st.tuples(st.just(rc), st.lists(SPELLING, min_size=rc[0] * rc[1], max_size=rc[0] * rc[1]))
+    )
+)
+def test_a_mixed_range_keeps_its_shape(shape: tuple[tuple[int, int], list[tuple[object, float]]]) -> None:
     """A 2-D range (rows of cells, as xlwings gives it) comes back 2-D, element for element."""
-    rows = len(cells) // cols
-    if rows == 0:
-        return
+    (rows, cols), cells = shape
     grid = [[cells[r * cols + k][0] for k in range(cols)] for r in range(rows)]
     want = [[cells[r * cols + k][1] for k in range(cols)] for r in range(rows)]
     assert option_signs(grid).tolist() == want
