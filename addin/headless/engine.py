@@ -64,7 +64,14 @@ from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason
 from addin.headless.package import Limits, Package, engine_copy, scan
-from addin.headless.semantics import grouped_comparisons, needs_own_text, needs_rewrite, whole_array_arguments
+from addin.headless.semantics import (
+    fifteen_digits,
+    grouped_comparisons,
+    needs_fifteen_digits,
+    needs_own_text,
+    needs_rewrite,
+    whole_array_arguments,
+)
 from addin.headless.semantics import rewrite as excel_semantics
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
@@ -428,6 +435,8 @@ class _Run:
             text = rewrite_1904(text)
         if needs_rewrite(text):
             text = excel_semantics(text, self.pkg.date1904)
+        if needs_fifteen_digits(text):
+            text = fifteen_digits(text)
         if needs_dates(text):
             text = excel_dates(text)
         return text

@@ -106,16 +106,6 @@ LIBREOFFICE_DIFFERS: dict[str, str] = {
         "LibreOffice gives #VALUE! for any such text"
     ),
 }
-#: Divergences found and NOT fixed yet (each a class in docs/headless-semantics.md): Excel's
-#: side cited; the test recognises them so that it still fails on any new class.
-ENGINE_OPEN: dict[str, str] = {
-    "number-to-text-15-digits": (
-        'Excel turns a number into text with 15 significant digits (0.1+0.2&"" is "0.3"; Microsoft, '
-        "'Floating-point arithmetic may give inaccurate results in Excel'); IronCalc 0.9.1 writes the "
-        'shortest round-trip form ("0.30000000000000004"). Open: an upstream patch to IronCalc\'s '
-        "number-to-string is the fix"
-    ),
-}
 _LOGICAL_SOURCES = ("TRUE", "FALSE", "$A$6", "$A$7", "$A$1:$A$10", "$A$4:$A$8", "ISNUMBER(", "ISTEXT(", "ISBLANK(",
                     "ISLOGICAL(", "ISERROR(", "NOT(", "AND(", "OR(", "EXACT(", "IF(")  # fmt: skip
 _DATE_FUNCTIONS = ("DATE(", "YEAR(", "MONTH(", "DAY(", "WEEKDAY(", "EDATE(")
@@ -212,29 +202,9 @@ def divergence(formula: str, ours: Any, theirs: Any) -> str | None:
         agree = math.isclose(float(ours), float(theirs), rel_tol=1e-9, abs_tol=1e-9)
     else:
         agree = ours == theirs
-    if agree or libreoffice_differs(formula) is not None or _fifteen_digits(ours, theirs) or _text_of_fraction(formula):
+    if agree or libreoffice_differs(formula) is not None:
         return None
     return f"ours {ours!r}, LibreOffice {theirs!r}"
-
-
-_TEXT_FUNCTIONS = ("LEN(", "LEFT(", "RIGHT(", "MID(", "FIND(", "SEARCH(", "UPPER(", "LOWER(", "PROPER(", "TRIM(", "REPT(",
-                   "SUBSTITUTE(", "CONCATENATE(", "EXACT(", "CODE(", "T(")  # fmt: skip
-_FRACTIONS = ("SQRT(", "POWER(", "AVERAGE(", "MOD(", "3.7", "0.5", "2.5", "0.25", "$A$2", "$A$3")
-
-
-def _text_of_fraction(formula: str) -> bool:
-    """ENGINE_OPEN["number-to-text-15-digits"] where the text is read further (LEN, FIND...): a text
-    function over a computation that may give a non-integer."""
-    return any(f in formula for f in _TEXT_FUNCTIONS) and any(x in formula for x in _FRACTIONS)
-
-
-def _fifteen_digits(ours: Any, theirs: Any) -> bool:
-    """ENGINE_OPEN["number-to-text-15-digits"]: the same number as text, ours with more digits."""
-    try:
-        a, b = float(str(ours)), float(str(theirs))
-    except ValueError:
-        return False
-    return isinstance(ours, str) and len(str(ours)) > len(str(theirs)) and float(f"{a:.15g}") == b
 
 
 @pytest.mark.skipif(SOFFICE is None and os.environ.get("CLEARQUOTE_REQUIRE_SOFFICE") != "1", reason="soffice absent")
