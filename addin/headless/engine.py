@@ -94,6 +94,9 @@ PENDING = "\u2063clearquote:pending"
 MAX_PASSES = 64
 #: What IronCalc gives for a function it knows by name but has not implemented.
 NOT_IMPLEMENTED = "#N/IMPL!"
+#: What IronCalc gives for a formula its parser cannot read (and every formula reading it):
+#: not an Excel code. Excel shows #NAME? for formula text it cannot read.
+UNPARSED = "#ERROR!"
 
 
 @dataclass(slots=True)
@@ -259,7 +262,8 @@ def _load(pkg: Package, limits: Limits) -> Any:
     import ironcalc as ic
 
     with tempfile.TemporaryDirectory(prefix="clearquote-") as tmp:
-        copy = engine_copy(pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped)
+        drop = {s.part: set(s.refused) for s in pkg.sheets if s.refused}
+        copy = engine_copy(pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop)
         chatter = Path(tmp) / "stderr"
         try:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
@@ -374,6 +378,11 @@ class _Run:
         self._defined_names()
         hosts: dict[str, bool] = {}
         tables = mention(self.pkg.tables) if self.pkg.tables else None
+        for s in self.pkg.sheets:  # beyond Excel's limits: left out of the engine's copy
+            for (r, c), why in s.refused.items():
+                if s.name in self.index:
+                    self.stats.formulas += 1
+                    self._refuse_cell(self.index[s.name], r, c, s.formulas[(r, c)], "#NAME?", f"refused: {why}")
         for _, si, r, c, fc in self._formulas():
             text = self.model.get_cell_formula(si, r, c)
             if not text:
@@ -875,12 +884,14 @@ class _Run:
 
     def _value(self, si: int, r: int, c: int) -> Any:
         v = self.model.get_cell_value(si, r, c)
-        if isinstance(v, str) and v[:1] == "#" and (v in ERROR_CODES or v == NOT_IMPLEMENTED):
+        if isinstance(v, str) and v[:1] == "#" and (v in ERROR_CODES or v in (NOT_IMPLEMENTED, UNPARSED)):
             import ironcalc as ic
 
             if v == NOT_IMPLEMENTED:  # IronCalc's own code, which Excel does not have: never passed on as text
                 return ExcelError("#NAME?", "a function this formula calls is not implemented by the formula engine")
             if self.model.get_cell_type(si, r, c) == ic.CellType.ErrorValue:
+                if v == UNPARSED:
+                    return ExcelError("#NAME?", "the formula engine cannot parse this formula (or a formula it reads)")
                 return ExcelError(v)
         if v == "" and self.model.is_empty_cell(si, r, c):
             return None

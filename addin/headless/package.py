@@ -108,6 +108,10 @@ class SheetInfo:
     #: Cells with a type but no value (openpyxl's styled empty cell, ``<c r="Z9" s="1" t="n"></c>``):
     #: IronCalc reads them as 0 (``t="s"``: the first shared string); Excel as empty.
     valueless: list[tuple[int, int]] = field(default_factory=list)
+    #: Formulas beyond Excel's length or nesting limits (or the engine's parentheses limit), by
+    #: anchor, with the reason: each is an error in its own cell, never given to the formula
+    #: engine (IronCalc's recursive parser ends the process at 3,000 parentheses).
+    refused: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -438,6 +442,20 @@ def _formula(
     _record(s, f.text or "", f.get("t"), f.get("ref"), dynamic, row, col, limits, book, spans)
 
 
+def over_limits(text: str, limits: Limits) -> str | None:
+    """Why a formula is beyond Excel's limits (Microsoft, "Excel specifications and limits":
+    8,192 characters, 64 levels of nested functions) or the engine's parentheses limit, or None."""
+    if len(text) > limits.formula_chars:
+        return f"a formula of {len(text):,} characters; Excel's limit is {limits.formula_chars:,}"
+    if text.count("(") > min(limits.nesting, limits.parentheses):
+        fns, parens = nesting(text)
+        if fns > limits.nesting:
+            return f"functions nested {fns} levels deep; Excel's limit is {limits.nesting}"
+        if parens > limits.parentheses:
+            return f"parentheses nested {parens} levels deep; the engine's limit is {limits.parentheses} (limit parentheses)"
+    return None
+
+
 def _record(
     s: SheetInfo,
     text: str,
@@ -450,25 +468,11 @@ def _record(
     book: str,
     spans: dict[int, list[tuple[int, int]]],
 ) -> None:
-    """Keep one formula: refuse it beyond Excel's grid, length and nesting and the array limit,
-    note its array range."""
+    """Keep one formula: refuse the book for a formula beyond Excel's grid or the array limit;
+    one beyond Excel's length or nesting is kept as refused (an error in its cell, the reason
+    listed); note its array range."""
     if row > MAX_ROWS or col > MAX_COLUMNS:
         raise BookError(f"{book}: {s.name}: a formula at row {row:,}, column {col:,}, beyond Excel's grid of 1,048,576 x 16,384")
-    if len(text) > limits.formula_chars:
-        raise BookError(
-            f"{book}: {s.name}!{_letters(col)}{row}: formula of {len(text):,} characters; Excel's limit is {limits.formula_chars:,}"
-        )
-    if text.count("(") > min(limits.nesting, limits.parentheses):
-        fns, parens = nesting(text)
-        if fns > limits.nesting:
-            raise BookError(
-                f"{book}: {s.name}!{_letters(col)}{row}: functions nested {fns} levels deep; Excel's limit is {limits.nesting}"
-            )
-        if parens > limits.parentheses:
-            raise BookError(
-                f"{book}: {s.name}!{_letters(col)}{row}: parentheses nested {parens} levels deep; "
-                f"the engine's limit is {limits.parentheses} (limit parentheses)"
-            )
     array = None
     if kind == "array" and ref:
         try:
@@ -484,6 +488,13 @@ def _record(
         array = (r2, c2)
         for r in range(row, r2 + 1):
             spans.setdefault(r, []).append((col, c2))
+    why = over_limits(text, limits)
+    if why is not None:
+        if kind == "shared":  # its group's other cells are written as the master's text
+            raise BookError(f"{book}: {s.name}!{_letters(col)}{row}: the master of a shared formula has {why}")
+        s.refused[(row, col)] = why
+        s.formulas[(row, col)] = PLAIN if array is None and not dynamic else FormulaCell(array, dynamic)
+        return
     # the text as the file has it, where the engine's reader loses something: a structured
     # reference (IronCalc reads ``Table1[@Qty]`` as ``Table1``), parentheses around a comparison
     own = "[" in text or needs_own_text(text)
@@ -624,7 +635,13 @@ def _relative_targets(rels: bytes, base: str) -> bytes:
     )
 
 
-def engine_copy(src: Path, dst: Path, limits: Limits, capped: frozenset[str] = frozenset()) -> Path:
+def engine_copy(
+    src: Path,
+    dst: Path,
+    limits: Limits,
+    capped: frozenset[str] = frozenset(),
+    drop: dict[str, set[tuple[int, int]]] | None = None,
+) -> Path:
     """The package a formula engine can open: ``src`` itself, or a copy at ``dst`` whose
     relationship targets are made relative.
 
@@ -632,9 +649,12 @@ def engine_copy(src: Path, dst: Path, limits: Limits, capped: frozenset[str] = f
     resolve; Excel reads both. Only ``.rels`` parts change; the engine's copy is never written
     back (the writer patches the original). Every part is read through the size cap first, so
     no part the engine will decompress is larger than :attr:`Limits.part_bytes` (``capped``:
-    the parts :func:`scan` has read whole through the cap already).
+    the parts :func:`scan` has read whole through the cap already). ``drop``: by sheet part,
+    the (row, column) of formulas the engine must never parse (:attr:`SheetInfo.refused`):
+    their ``<f>`` is left out of the copy.
     """
-    fix = False
+    drop = {part: cells for part, cells in (drop or {}).items() if cells}
+    fix = bool(drop)
     with zipfile.ZipFile(src) as z:
         seen = [i.filename for i in z.infolist()]
         once = {n for n in capped if seen.count(n) == 1} if capped else set()
@@ -654,5 +674,24 @@ def engine_copy(src: Path, dst: Path, limits: Limits, capped: frozenset[str] = f
                 data = z.read(info)
                 if info.filename.endswith(".rels") and b'Target="/' in data:
                     data = _relative_targets(data, posixpath.dirname(posixpath.dirname(info.filename)) or ".")
+                if info.filename in drop:
+                    data = _without_formulas(data, drop[info.filename])
                 out.writestr(info, data, compress_type=zipfile.ZIP_STORED)
     return dst
+
+
+_CELL_AND_F = re.compile(
+    rb"(<(?:[A-Za-z_][\w.-]*:)?c\b([^>]*)>)\s*<(?:[A-Za-z_][\w.-]*:)?f\b[^>]*?(?:/>|>[^<]*</(?:[A-Za-z_][\w.-]*:)?f>)"
+)
+
+
+def _without_formulas(data: bytes, cells: set[tuple[int, int]]) -> bytes:
+    """The sheet XML without the ``<f>`` of ``cells`` (row, column): the cell keeps its value."""
+
+    def cut(m: re.Match[bytes]) -> bytes:
+        ref = _R_ATTR.search(m.group(2))
+        if ref is not None and (int(ref.group(2)), _col(ref.group(1).decode().upper())) in cells:
+            return m.group(1)
+        return m.group(0)
+
+    return _CELL_AND_F.sub(cut, data)

@@ -111,20 +111,57 @@ def test_budget_values_are_checked() -> None:
         Budget(timeout_s=0)
 
 
-def test_excels_limits_are_refused_with_the_cell_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Excel (Microsoft, "Excel specifications and limits"): 64 levels of nested functions,
-    Maximum Iterations 1..32,767. 3,000 parentheses ended IronCalc with SIGSEGV (measured): the
-    engine's own limit of 255 open parentheses refuses them first, named."""
-    parens = _book(tmp_path / "parens.xlsx", {"A1": 1.0, "B1": "=" + "(" * 3000 + "A1" + ")" * 3000})
-    nested = _book(tmp_path / "nested.xlsx", {"A1": 1.0, "B7": "=" + "ABS(" * 65 + "A1" + ")" * 65})
-    fine = _book(tmp_path / "fine.xlsx", {"A1": -1.0, "B1": "=" + "ABS(" * 64 + "A1" + ")" * 64})
+def test_formulas_beyond_excels_limits_are_errors_in_their_own_cells(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Excel (Microsoft, "Excel specifications and limits"): 8,192 characters, 64 levels of nested
+    functions. A formula beyond them is #NAME? in its own cell with the reason listed, and the
+    rest of the book is computed (the holdout refused whole books for one such cell). 3,000
+    parentheses ended IronCalc with SIGSEGV (measured): the engine's own limit of 255 open
+    parentheses catches them first, and the formula is never given to IronCalc's parser."""
+    long = "=" + "+".join(["A1"] * 3000)  # 8,999 characters
+    path = _book(
+        tmp_path / "limits.xlsx",
+        {"A1": 1.0, "B1": "=" + "(" * 3000 + "A1" + ")" * 3000, "B7": "=" + "ABS(" * 65 + "A1" + ")" * 65,
+         "B8": long, "B9": "=" + "ABS(" * 64 + "A1" + ")" * 64, "C1": "=A1+1", "C7": "=B7+1"},
+    )  # fmt: skip
+    res = recalculate(path)
+    v = res.values
+    assert v[("S", 9, 2)] == 1.0 and v[("S", 1, 3)] == 2.0  # 64 levels are Excel's and computed
+    for (r, c), why in {
+        (1, 2): "parentheses nested 3000 levels deep; the engine's limit is 255",
+        (7, 2): "functions nested 65 levels deep; Excel's limit is 64",
+        (8, 2): "a formula of 8,999 characters; Excel's limit is 8,192",
+    }.items():
+        assert v[("S", r, c)] == ExcelError("#NAME?") and why in v[("S", r, c)].reason
+    assert v[("S", 7, 3)] == ExcelError("#NAME?")  # its reader gets Excel's propagated error
+    assert main(["recalc", "-q", str(path), "-o", str(tmp_path / "out.xlsx")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "S!B1: #NAME? refused: parentheses nested 3000 levels deep" in out and "S!B8: #NAME? refused: a formula of 8,999" in out
+    )
+
+
+def test_a_formula_the_engine_cannot_parse_is_an_error_with_the_reason(tmp_path: Path) -> None:
+    """IronCalc's parser gives #ERROR! (no Excel code, no reason) for text it cannot read; each
+    such cell, and each reading it, is #NAME? (what Excel shows for formula text it cannot read)
+    with the reason, and the rest of the book is computed."""
+    bad = ["=1+*2", "=SUM(A1", '="abc', "=A1 A2 ++", "=1E999", "=A1:", "=@@A1"]
+    path = _book(tmp_path / "bad.xlsx", {"A1": 1.0, "C1": "=A1*3", **{f"B{i}": f for i, f in enumerate(bad, 1)}, "D1": "=B1+1"})
+    res = recalculate(path)
+    assert res.values[("S", 1, 3)] == 3.0
+    for key, value in res.values.items():
+        assert not (isinstance(value, ExcelError) and value.code == "#ERROR!"), key
+        if isinstance(value, ExcelError):
+            assert value.reason, key
+    assert res.values[("S", 1, 2)] == ExcelError("#NAME?") and res.values[("S", 1, 4)] == ExcelError("#NAME?")
+
+
+def test_iterate_count_beyond_excels_is_refused_with_the_setting_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Maximum Iterations is 1..32,767 in Excel; 2,000,000,000 never ended (the holdout)."""
     spin = _book(tmp_path / "spin.xlsx", {"A1": "=1+1"}, iterate=True, iterateCount=2_000_000_000)
-    assert main(["validate", "-q", str(parens), str(nested), str(spin)]) == 2
-    err = capsys.readouterr().err
-    assert "parens.xlsx: S!B1: parentheses nested 3000 levels deep; the engine's limit is 255" in err
-    assert "nested.xlsx: S!B7: functions nested 65 levels deep; Excel's limit is 64" in err
-    assert "spin.xlsx: calcPr iterateCount=2,000,000,000; Excel allows 1 to 32,767 iterations" in err
-    assert recalculate(fine).values[("S", 1, 2)] == 1.0
+    assert main(["validate", "-q", str(spin)]) == 2
+    assert "spin.xlsx: calcPr iterateCount=2,000,000,000; Excel allows 1 to 32,767 iterations" in capsys.readouterr().err
 
 
 def test_a_formula_beyond_excels_grid_is_refused(tmp_path: Path) -> None:
