@@ -39,7 +39,7 @@ from typing import Any
 from addin.headless.circular import ITERATION
 from addin.headless.dates1904 import needs_1904, rewrite_1904
 from addin.headless.excel_functions import excel_functions
-from addin.headless.extent import CellRefused, fit, has_huge
+from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
 from addin.headless.formula import (
     PLAIN_CELL,
     HostCall,
@@ -302,6 +302,7 @@ class _Run:
         self.model = model
         self.pkg = pkg
         self._present: dict[int, list[tuple[int, int]]] | None = None  # _used, read once
+        self._extents: dict[int, tuple[int, int]] = {}  # _extent, by sheet
         self.limits = limits
         self.functions = _Merged(excel_functions(), functions)
         self.stats = Stats()
@@ -438,6 +439,8 @@ class _Run:
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
+        if needs_clip(text):
+            text = clip(text, lambda sheet: self._extent(sheet, si))
         if has_huge(text, self.limits.range_cells):
             text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
         if self.pkg.date1904 and needs_1904(text):
@@ -449,6 +452,17 @@ class _Run:
         if needs_dates(text):
             text = excel_dates(text)
         return text
+
+    def _extent(self, sheet: str | None, si: int) -> tuple[int, int] | None:
+        """The last used (row, column) of ``sheet`` (None: sheet ``si``), (0, 0) when it holds
+        no cell, None when it is unknown."""
+        index = si if sheet is None else self.names.get(sheet.upper())
+        if index is None:
+            return None
+        if index not in self._extents:
+            cells = self._used(None, index) or []
+            self._extents[index] = (max((r for r, _ in cells), default=0), max((c for _, c in cells), default=0))
+        return self._extents[index]
 
     def _used(self, sheet: str | None, si: int) -> list[tuple[int, int]] | None:
         """(row, column) of every cell holding a value or a formula on ``sheet`` (None: sheet

@@ -192,13 +192,17 @@ def test_whole_sheet_ranges_are_never_materialised(tmp_path: Path) -> None:
             "A4": "=COUNTBLANK(S!A1:XFD1048576)",
             "A5": "=SUMPRODUCT(S!B1:XFD1048576+1)",
             "A6": "=SUM(S!A:A)",
+            "A7": "=SUMPRODUCT(S!A1:XFD1048576+1)",
         },
     )
     got = run("tests.workbook.test_isolation:_values", (str(path),), path.name, Budget(max_memory_mib=1024, timeout_s=120))
     assert got[("T", 1, 1)] == 6.0 and got[("T", 2, 1)] == 4.0 and got[("T", 3, 1)] == 4.0 and got[("T", 6, 1)] == 3.0
-    for row in (4, 5):
-        assert got[("T", row, 1)] == ExcelError("#NUM!")
-        assert "limit range_cells" in got[("T", row, 1)].reason
+    assert got[("T", 4, 1)] == ExcelError("#NUM!") and "limit range_cells" in got[("T", 4, 1)].reason
+    # SUMPRODUCT is cut to the used cells, the blanks added back (extent.clip): D1 holds "x", and
+    # "x"+1 is #VALUE!, and an error in the array is SUMPRODUCT's result (numeric cases:
+    # test_whole_columns_inside_conditional_aggregates_are_exact_over_the_cells_that_exist)
+    assert got[("T", 5, 1)] == ExcelError("#VALUE!")
+    assert got[("T", 7, 1)] == ExcelError("#VALUE!")
 
 
 def _footer_book(path: Path, far: str, styled: bool) -> Path:
@@ -382,3 +386,83 @@ def test_a_formula_the_tokenizer_refuses_is_an_error_in_its_cell(tmp_path: Path,
     assert isinstance(bad, ExcelError) and bad.code == "#NAME?"
     assert "the formula cannot be parsed (TokenizerError: Mismatched ( and )" in bad.reason
     assert ("S!D1", "#NAME?", bad.reason) in res.errors()
+
+
+_N = 1_048_576  # rows of a whole column
+#: Criteria with Excel's matching over numbers and blanks (Microsoft, "COUNTIF function": "" is a
+#: blank cell; "<>1" every cell not equal to 1, blanks too; "<>" every non-blank cell).
+_CRITERIA = {
+    '">0"': lambda v: v is not None and v > 0,
+    '"<=1"': lambda v: v is not None and v <= 1,
+    '"=2"': lambda v: v == 2,
+    '""': lambda v: v is None,
+    '"<>1"': lambda v: v != 1,
+    '"<>"': lambda v: v is not None,
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.dictionaries(st.tuples(st.integers(1, 3000), st.sampled_from("AB")), st.integers(-2, 3), max_size=30),
+    st.sampled_from(sorted(_CRITERIA)),
+    st.sampled_from(sorted(_CRITERIA)),
+)
+def test_whole_columns_inside_conditional_aggregates_are_exact_over_the_cells_that_exist(
+    tmp_path_factory: pytest.TempPathFactory, data: dict[tuple[int, str], int], c1: str, c2: str
+) -> None:
+    """COUNTIF(S), SUMIF(S), AVERAGEIF and SUMPRODUCT over whole columns and the whole sheet are cut
+    to the used rows (extent.clip), with the blanks cut off added back where they count; the
+    oracle is Excel's rule per function over the same cells in Python (a blank is 0 in
+    arithmetic, a comparison with a blank compares 0 or "")."""
+    tmp = tmp_path_factory.mktemp("w")
+    a = {r: v for (r, col), v in data.items() if col == "A"}
+    b = {r: v for (r, col), v in data.items() if col == "B"}
+    cells_ = {f"{col}{r}": float(v) for (r, col), v in data.items()}
+    formulas = {
+        "A1": f"=COUNTIF(S!A:A,{c1})",
+        "A2": f"=COUNTIFS(S!A:A,{c1},S!B:B,{c2})",
+        "A3": f"=SUMIF(S!A:A,{c1},S!B:B)",
+        "A4": f"=SUMIFS(S!B:B,S!A:A,{c1})",
+        "A5": "=SUMPRODUCT((S!A:A>0)*(S!B:B))",
+        "A6": '=SUMPRODUCT(--(S!A:A=""))',
+        "A7": f"=COUNTIF(S!A1:XFD1048576,{c1})",
+        "A8": "=SUMPRODUCT(S!A1:XFD1048576*1)",
+        "A9": f"=SUMIF(S!A:XFD,{c1})",
+    }
+    path = _book(tmp / "w.xlsx", cells_, formulas)
+    got = recalculate(path).values
+    m1, m2 = _CRITERIA[c1], _CRITERIA[c2]
+    rows = range(1, _N + 1)
+    used = set(a) | set(b)
+    blank_rows = _N - len(used)
+
+    def count(pred_a: object, pred_b: object | None = None) -> float:
+        n = sum(1 for r in used if pred_a(a.get(r)) and (pred_b is None or pred_b(b.get(r))))  # type: ignore[operator]
+        blank = pred_a(None) and (pred_b is None or pred_b(None))  # type: ignore[operator]
+        return float(n + (blank_rows if blank else 0))
+
+    every = list(a.values()) + list(b.values())
+    assert got[("T", 1, 1)] == count(m1)
+    assert got[("T", 2, 1)] == count(m1, m2)
+    assert got[("T", 3, 1)] == float(sum(b.get(r, 0) for r in used if m1(a.get(r))))
+    assert got[("T", 4, 1)] == got[("T", 3, 1)]
+    assert got[("T", 5, 1)] == float(sum(b.get(r, 0) for r in used if (a.get(r) or 0) > 0))
+    assert got[("T", 6, 1)] == float(_N - len(a))
+    whole_sheet = 1_048_576 * 16_384
+    assert got[("T", 7, 1)] == float(sum(1 for v in every if m1(v)) + (whole_sheet - len(every) if m1(None) else 0))
+    assert got[("T", 8, 1)] == float(sum(every))
+    assert got[("T", 9, 1)] == float(sum(v for v in every if m1(v)))
+    assert len(rows) == _N
+
+
+def test_a_whole_column_inside_a_non_elementwise_call_is_left_as_written() -> None:
+    """SUMPRODUCT over a range inside a call that does not follow the rows (SUM, a lookup) is not
+    cut: its value at one blank row says nothing about the cut-off rows."""
+    from addin.headless.extent import clip
+
+    extent = lambda sheet: (10, 2)  # noqa: E731
+    assert clip("=SUMPRODUCT(SUM(A:A)*B:B)", extent) == "=SUMPRODUCT(SUM(A:A)*B:B)"
+    assert clip("=SUMPRODUCT(A:A,B1:B10)", extent) == "=SUMPRODUCT(A:A,B1:B10)"  # shapes differ: Excel's #VALUE!
+    assert clip("=COUNTIF(A:A,B:B)", extent) == "=COUNTIF(A:A,B:B)"  # an array of criteria
+    assert clip('=COUNTIF(A:A,"")', extent) == '=(COUNTIF($A$1:$A$10,"")+1048566*COUNTIF($A$11:$A$11,""))'
+    assert clip('=SUMIF(A:A,">0",B:B)', extent) == '=SUMIF($A$1:$A$10,">0",$B$1:$B$10)'
