@@ -66,6 +66,8 @@ def _report(result: Result, out: TextIO, err: TextIO | None = None) -> int:
         print(f"{len(s.kept)} Excel-semantics rewrites the formula engine refused; those formulas ran as written:", file=out)
         for line in s.kept[:SHOW_MAX]:
             print(f"  {line}", file=out)
+    if result.circular_note():
+        print(result.circular_note(), file=out)
     errors = result.errors()
     if errors:
         print(f"{len(errors):,} formula cells are errors:", file=out)
@@ -228,6 +230,8 @@ def _validation(name: str, v: Any, rtol: float, atol: float) -> int:
     for why, n in v.skipped_offline.items():
         skipped += f"; {n:,} cells not computable offline skipped (a formula {why}, or reads one)"
     mismatches = v.mismatches
+    if v.result.circular_note():
+        print(f"{name}: {v.result.circular_note()}")
     if not mismatches:
         print(f"{name}: all {v.compared:,} formula cells match the stored values (rtol {rtol:g}, atol {atol:g}){skipped}")
         return Exit.OK

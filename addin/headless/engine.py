@@ -157,6 +157,9 @@ class Result:
     #: Cells no offline engine can compute (external links, cube functions, add-ins' functions)
     #: and their dependents, with the reason: ``validate`` skips them as it skips volatile cells.
     offline: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    #: Cells in circular references (sheet title, row, col), each given Excel's value
+    #: (:mod:`addin.headless.circular`).
+    circular: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -177,6 +180,21 @@ class Result:
             raise BookError(f"{self.path.name}: no sheet {sheet!r}")
         _, max_row, _, max_col = self.run.model.get_sheet_dimensions(si)
         return max_row, max_col
+
+    def circular_note(self) -> str | None:
+        """One line naming the cells in circular references and what they were given, or None."""
+        if not self.circular:
+            return None
+        shown = ", ".join(address(s, r, c) for s, r, c in self.circular[:20])
+        more = f" and {len(self.circular) - 20:,} more" if len(self.circular) > 20 else ""
+        p = self.package
+        how = (
+            f"iterated as the book asks (iterateCount {p.iterate_count:,}, iterateDelta {p.iterate_delta:g}; "
+            f"{self.stats.iterations:,} rounds)"
+            if p.iterate
+            else "0, as Excel shows them while iterative calculation is off"
+        )
+        return f"{len(self.circular):,} cells in circular references or fed by one: {shown}{more}; their value: {how}"
 
     def read_input_errors(self) -> list[str]:
         """Input (non-formula) cells holding an error value that some formula reads."""
@@ -255,7 +273,20 @@ def _recalculate(
     t3 = time.perf_counter()
     seconds = {"read": t1 - t0, "plan": t2 - t1, "evaluate": t3 - t2}
     run.release()
-    return Result(pkg, values, run.anchors(), run.host_cells, run.host_arrays, volatile, run.stats, seconds, run, keep, offline)
+    return Result(
+        pkg,
+        values,
+        run.anchors(),
+        run.host_cells,
+        run.host_arrays,
+        volatile,
+        run.stats,
+        seconds,
+        run,
+        keep,
+        offline,
+        run.circular,
+    )
 
 
 def _load(pkg: Package, limits: Limits) -> Any:
@@ -303,6 +334,7 @@ class _Run:
         self.pkg = pkg
         self._present: dict[int, list[tuple[int, int]]] | None = None  # _used, read once
         self._extents: dict[int, tuple[int, int]] = {}  # _extent, by sheet
+        self.circular: list[tuple[str, int, int]] = []  # cells in circular references (collect)
         self.limits = limits
         self.functions = _Merged(excel_functions(), functions)
         self.stats = Stats()
@@ -979,6 +1011,7 @@ class _Run:
     def collect(self) -> dict[tuple[str, int, int], Any]:
         out = self._collect()
         circular = [k for k, v in out.items() if isinstance(v, ExcelError) and v.code == "#CIRC!"]
+        self.circular = sorted(circular)
         if circular:
             from addin.headless.circular import settle
 
@@ -1054,6 +1087,21 @@ class _Run:
                 continue
             rects.append(((name, r, c), [x for x in refs if x is not None]))
         return rects, extent
+
+    def circular_note(self) -> str | None:
+        """One line naming the cells in circular references and what they were given, or None."""
+        if not self.circular:
+            return None
+        shown = ", ".join(address(s, r, c) for s, r, c in self.circular[:20])
+        more = f" and {len(self.circular) - 20:,} more" if len(self.circular) > 20 else ""
+        p = self.package
+        how = (
+            f"iterated as the book asks (iterateCount {p.iterate_count:,}, iterateDelta {p.iterate_delta:g}; "
+            f"{self.stats.iterations:,} rounds)"
+            if p.iterate
+            else "0, as Excel shows them while iterative calculation is off"
+        )
+        return f"{len(self.circular):,} cells in circular references or fed by one: {shown}{more}; their value: {how}"
 
     def read_input_errors(self) -> list[str]:
         """Input cells holding an error value (as the file stores them) that a formula reads."""
