@@ -294,7 +294,7 @@ def _load(pkg: Package, limits: Limits) -> Any:
 
     with tempfile.TemporaryDirectory(prefix="clearquote-") as tmp:
         drop = {s.part: set(s.refused) for s in pkg.sheets if s.refused}
-        copy = engine_copy(pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop)
+        copy = engine_copy(pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop, pkg.date1904)
         chatter = Path(tmp) / "stderr"
         try:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached

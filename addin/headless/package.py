@@ -641,6 +641,7 @@ def engine_copy(
     limits: Limits,
     capped: frozenset[str] = frozenset(),
     drop: dict[str, set[tuple[int, int]]] | None = None,
+    date1904: bool = False,
 ) -> Path:
     """The package a formula engine can open: ``src`` itself, or a copy at ``dst`` whose
     relationship targets are made relative.
@@ -651,21 +652,33 @@ def engine_copy(
     no part the engine will decompress is larger than :attr:`Limits.part_bytes` (``capped``:
     the parts :func:`scan` has read whole through the cap already). ``drop``: by sheet part,
     the (row, column) of formulas the engine must never parse (:attr:`SheetInfo.refused`):
-    their ``<f>`` is left out of the copy.
+    their ``<f>`` is left out of the copy. Cells typed ``t="d"`` (an ISO 8601 date, as Strict
+    books and openpyxl's ``iso_dates`` write them; IronCalc reads them as not implemented) are
+    given as the date's serial in the book's date system (:func:`iso_serial`).
     """
     drop = {part: cells for part, cells in (drop or {}).items() if cells}
     fix = bool(drop)
+    dated: set[str] = set()
     with zipfile.ZipFile(src) as z:
         seen = [i.filename for i in z.infolist()]
         once = {n for n in capped if seen.count(n) == 1} if capped else set()
         for info in z.infolist():
             if info.filename in once:
-                continue  # read through the cap by scan already (a name held twice is read again)
+                # read through the cap by scan already (a name held twice is read again)
+                if info.filename.startswith("xl/worksheets/") and _DATE_TYPED.search(z.read(info)):
+                    fix = True
+                    dated.add(info.filename)
+                continue
             with z.open(info) as raw:
                 stream = _Capped(raw, limits.part_bytes, f"{src.name}: {info.filename}")
+                tail = b""
                 while chunk := stream.read(1 << 20):
                     if info.filename.endswith(".rels") and b'Target="/' in chunk:
                         fix = True
+                    if info.filename.startswith("xl/worksheets/") and _DATE_TYPED.search(tail + chunk):
+                        fix = True
+                        dated.add(info.filename)
+                    tail = chunk[-64:]
         if not fix:
             return src
         # a temporary file the engine reads once: stored, not compressed again
@@ -676,6 +689,8 @@ def engine_copy(
                     data = _relative_targets(data, posixpath.dirname(posixpath.dirname(info.filename)) or ".")
                 if info.filename in drop:
                     data = _without_formulas(data, drop[info.filename])
+                if info.filename in dated:
+                    data = _serial_dates(data, date1904)
                 out.writestr(info, data, compress_type=zipfile.ZIP_STORED)
     return dst
 
@@ -695,3 +710,50 @@ def _without_formulas(data: bytes, cells: set[tuple[int, int]]) -> bytes:
         return m.group(0)
 
     return _CELL_AND_F.sub(cut, data)
+
+
+_DATE_TYPED = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*\st\s*=\s*"d"')
+_DATE_CELL = re.compile(
+    rb'(<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*?)\st\s*=\s*"d"([^>]*>\s*<(?:[A-Za-z_][\w.-]*:)?v>)([^<]*)(</(?:[A-Za-z_][\w.-]*:)?v>)'
+)
+_ISO = re.compile(r"(?:(\d{4})-(\d{2})-(\d{2}))?(?:T?(\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def iso_serial(text: str, date1904: bool) -> float | None:
+    """The serial of an ISO 8601 date/time (``2024-03-01``, ``2024-03-01T12:00:00Z``,
+    ``T10:30:00``, as ECMA-376 Part 1, 18.17.4 allows in ``t="d"`` cells) in the book's date
+    system: 1900 as Excel counts it (its 29 February 1900), 1904 from 1904-01-01 = 0 (Microsoft,
+    "Date systems in Excel"); None for text that is no such date. An offset is dropped: Excel
+    keeps wall-clock time."""
+    from addin.headless.serials import excel_serial
+
+    m = _ISO.fullmatch(text.strip())
+    if m is None or not text.strip() or (m.group(1) is None and m.group(4) is None):
+        return None
+    day = 0.0
+    try:
+        if m.group(1) is not None:
+            y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            if date1904:
+                from datetime import date
+
+                day = float((date(y, mo, d) - date(1904, 1, 1)).days)
+            else:
+                day = float(excel_serial(y, mo, d))
+    except ValueError:
+        return None
+    if m.group(4) is not None:
+        day += (int(m.group(4)) * 3600 + int(m.group(5)) * 60 + float(m.group(6) or 0)) / 86400
+    return day
+
+
+def _serial_dates(data: bytes, date1904: bool) -> bytes:
+    """The sheet XML with each ``t="d"`` cell's ISO date as a number (its serial)."""
+
+    def number(m: re.Match[bytes]) -> bytes:
+        serial = iso_serial(m.group(3).decode("utf-8", "replace"), date1904)
+        if serial is None:
+            return m.group(1) + b' t="e"' + m.group(2) + b"#VALUE!" + m.group(4)  # not a date: Excel cannot read it either
+        return m.group(1) + m.group(2) + repr(serial).encode() + m.group(4)
+
+    return _DATE_CELL.sub(number, data)

@@ -269,3 +269,48 @@ def test_a_relative_name_moves_with_its_cell_and_wraps_round_the_grid(r0: int, c
     want_c = (c0 - 1 + col - 1) % 16_384 + 1
     assert moved == f"S!{get_column_letter(want_c)}{want_r}"
     assert relative_to(f"S!${get_column_letter(c0)}${r0}", row, col) == f"S!${get_column_letter(c0)}${r0}"
+
+
+def _iso_book(path: Path, date1904: bool) -> Path:
+    """Dates stored as ISO 8601 text in ``t="d"`` cells (openpyxl's ``iso_dates``; Strict books
+    write dates so): ECMA-376 Part 1, 18.18.11 ST_CellType "d"."""
+    wb = openpyxl.Workbook(iso_dates=True)
+    if date1904:
+        wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"], ws["A2"] = dt.datetime(2024, 3, 1, 12, 0), dt.date(1990, 1, 1)
+    ws["B1"], ws["B2"], ws["B3"], ws["B4"] = "=A1+1", "=YEAR(A1)", "=DAY(A2)", "=A1-A2"
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        assert b't="d"' in z.read("xl/worksheets/sheet1.xml")
+    return path
+
+
+def test_iso_8601_date_cells_read_as_serials_in_the_books_date_system(tmp_path: Path) -> None:
+    """IronCalc alone read such cells as "not implemented"; each is its serial in the book's date
+    system (1904: 1,462 days less, Microsoft, "Date systems in Excel"), Strict books included."""
+    want_1900 = {("S", 1, 2): 45353.5, ("S", 2, 2): 2024.0, ("S", 3, 2): 1.0, ("S", 4, 2): 45352.5 - 32874}
+    plain = _iso_book(tmp_path / "iso.xlsx", False)
+    assert recalculate(plain).values == want_1900
+    assert recalculate(_strict(plain, tmp_path / "strict.xlsx")).values == want_1900
+    mac = recalculate(_iso_book(tmp_path / "iso1904.xlsx", True)).values
+    assert mac == {("S", 1, 2): 45353.5 - 1462, ("S", 2, 2): 2024.0, ("S", 3, 2): 1.0, ("S", 4, 2): 45352.5 - 32874}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1900, 3, 1), max_value=dt.datetime(9999, 12, 31)), st.booleans())
+def test_an_iso_date_is_the_serial_openpyxl_computes(when: dt.datetime, date1904: bool) -> None:
+    """Against openpyxl's own conversion (``openpyxl.utils.datetime.to_excel``, an independent
+    implementation of both date systems), to the microsecond; 1904 books from 1904-01-01."""
+    from openpyxl.utils.datetime import CALENDAR_WINDOWS_1900, to_excel
+
+    from addin.headless.package import iso_serial
+
+    if date1904 and when < dt.datetime(1904, 1, 1):
+        return
+    got = iso_serial(when.isoformat(), date1904)
+    want = to_excel(when, CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900)
+    assert got is not None and got == pytest.approx(want, abs=1e-9)
+    assert iso_serial(when.isoformat() + "Z", date1904) == got
+    assert iso_serial("not a date", date1904) is None and iso_serial("2024-02-30", date1904) is None
