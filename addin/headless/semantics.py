@@ -22,6 +22,11 @@ on the holdout of unseen books, and is fixed for every formula, never per file:
 * **USDOLLAR** ("converts a number to text format and applies a currency symbol ... the same as
   DOLLAR", U.S. format: Microsoft, "USDOLLAR function") is missing; it is written as DOLLAR,
   which the engine computes in its en-US locale.
+* **PHONETIC** ("extracts the phonetic (furigana) characters from a text string"; of a range,
+  its upper-left cell: Microsoft, "PHONETIC function") is not implemented; a book written
+  outside East-Asian input methods holds no furigana, so the reading is the cell's own text:
+  ``T(INDEX(ref,1,1))``, ``T(cell)`` for one cell (a number or blank gives "", as there is no
+  text to read).
 * **Parenthesised comparisons next to ``&``.** IronCalc renders ``"its "&(2<3)&" blue"``
   without the parentheses and re-reads formulas from that text (on load, and whenever a sheet
   is added), so it computes ``("its "&2)<(3&" blue")``, FALSE; Excel: "its TRUE blue" (``&``
@@ -43,7 +48,7 @@ from addin.headless.formula import ARRAY_ARGS, Call, formula, parse, render, rew
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR)\s*\(", re.I)
+_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC)\s*\(", re.I)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -101,6 +106,11 @@ def rewrite(text: str, date1904: bool) -> str:
         if key == "USDOLLAR":
             node.name = "DOLLAR"  # USDOLLAR is DOLLAR in U.S. format (Microsoft, "USDOLLAR function")
             renamed = True
+        if key == "PHONETIC" and len(node.args) == 1 and render(node.args[0]).strip():
+            # the furigana of the range's top-left cell; text without furigana (every
+            # non-East-Asian text) is its own reading, a cell without text gives ""
+            arg = render(node.args[0])
+            return f"T(INDEX({arg},1,1))" if ":" in arg else f"T({arg})"  # IronCalc's INDEX(A1,1,1) is #VALUE!
         if key in _COUNTS:
             args = [f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)]
             return f"{node.name}({','.join(args)})"
