@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from addin.headless.circular import ITERATION
+from addin.headless.datatables import compute as compute_data_tables
 from addin.headless.dates1904 import needs_1904, rewrite_1904
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
@@ -265,6 +266,7 @@ def _recalculate(
         on_plan(run.stats.formulas)
     t2 = time.perf_counter()
     run.passes()
+    compute_data_tables(run)
     values = run.collect()
     volatile = run.volatile_dependents(values)
     offline = run.offline_dependents()
@@ -293,7 +295,7 @@ def _load(pkg: Package, limits: Limits) -> Any:
     import ironcalc as ic
 
     with tempfile.TemporaryDirectory(prefix="clearquote-") as tmp:
-        drop = {s.part: set(s.refused) for s in pkg.sheets if s.refused}
+        drop = {s.part: {*s.refused, *((t.area[0], t.area[1]) for t in s.data_tables)} for s in pkg.sheets}
         copy = engine_copy(pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop, pkg.date1904)
         chatter = Path(tmp) / "stderr"
         try:

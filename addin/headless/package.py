@@ -32,6 +32,8 @@ from typing import IO, Any
 from lxml import etree
 from openpyxl.utils import range_boundaries
 
+from addin.headless.datatables import DataTable
+from addin.headless.datatables import parse as parse_data_table
 from addin.headless.semantics import needs_own_text
 from addin.headless.tables import Table
 from addin.headless.values import ERROR_CODES, BookError, ExcelError
@@ -112,6 +114,9 @@ class SheetInfo:
     #: anchor, with the reason: each is an error in its own cell, never given to the formula
     #: engine (IronCalc's recursive parser ends the process at 3,000 parentheses).
     refused: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: Data tables (What-If Analysis): computed by :mod:`addin.headless.datatables`, their
+    #: ``<f>`` left out of the engine's copy (IronCalc refuses a book holding one).
+    data_tables: list[DataTable] = field(default_factory=list)
 
 
 @dataclass
@@ -438,8 +443,30 @@ def _formula(
 ) -> None:
     # cm (cell metadata: a dynamic array formula) is an attribute of the cell, not of <f>
     parent = f.getparent()
+    if f.get("t") == "dataTable":
+        _data_table(s, dict(f.attrib), row, col, limits, book, spans)
+        return
     dynamic = parent is not None and parent.get("cm") is not None
     _record(s, f.text or "", f.get("t"), f.get("ref"), dynamic, row, col, limits, book, spans)
+
+
+def _data_table(
+    s: SheetInfo, attrs: dict[str, str], row: int, col: int, limits: Limits, book: str, spans: dict[int, list[tuple[int, int]]]
+) -> None:
+    """Keep a data table (its results are array members of the anchor, for ``validate`` and the writer)."""
+    t = parse_data_table(attrs.get("ref"), attrs, row, col)
+    if t is None:
+        raise BookError(f"{book}: {s.name}!{_letters(col)}{row}: data table range {attrs.get('ref')!r} is not a range")
+    r1, c1, r2, c2 = t.area
+    if (r2 - r1 + 1) * (c2 - c1 + 1) > limits.array_cells:
+        raise BookError(
+            f"{book}: {s.name}!{_letters(col)}{row}: data table over {attrs.get('ref')} covers more than "
+            f"{limits.array_cells:,} cells (limit array_cells); refused"
+        )
+    s.data_tables.append(t)
+    s.formulas[(r1, c1)] = FormulaCell((r2, c2), False, None)
+    for r in range(r1, r2 + 1):  # the results' cached values are read like an array's
+        spans.setdefault(r, []).append((c1, c2))
 
 
 def over_limits(text: str, limits: Limits) -> str | None:
@@ -598,6 +625,9 @@ def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: 
             f = dict(_ATTRS.findall(m.group(2))) if m.group(2).strip() else {}
             text = _unescape(raw.decode("utf-8"))
             kind, area = f.get(b"t"), f.get(b"ref")
+            if kind == b"dataTable":
+                _data_table(s, {k.decode(): v.decode() for k, v in f.items()}, row, col, limits, book, spans)
+                continue
             dynamic = _CM_ATTR.search(m.group(1)) is not None
             _record(
                 s, text, kind.decode() if kind else None, area.decode() if area else None,

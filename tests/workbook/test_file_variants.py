@@ -314,3 +314,45 @@ def test_an_iso_date_is_the_serial_openpyxl_computes(when: dt.datetime, date1904
     assert got is not None and got == pytest.approx(want, abs=1e-9)
     assert iso_serial(when.isoformat() + "Z", date1904) == got
     assert iso_serial("not a date", date1904) is None and iso_serial("2024-02-30", date1904) is None
+
+
+def test_data_tables_are_computed_by_substituting_their_inputs(tmp_path: Path) -> None:
+    """Microsoft, "Calculate multiple results by using a data table": each result is the table's
+    formula with the input cell(s) set to the row's and column's values. IronCalc alone refused
+    the whole book ("Not Implemented Error: data table formulas"). The expected values are the
+    formula A2*(1+A1)^A3 computed here in Python for each substitution."""
+    from openpyxl.worksheet.formula import DataTableFormula
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"], ws["A2"], ws["A3"] = 0.05, 1000.0, 2.0  # rate, principal, years
+    # one variable down a column: rates in D2:D4, the formula above the results
+    ws["E1"] = "=A2*(1+A1)^A3"
+    for i, v in enumerate([0.01, 0.02, 0.03], 2):
+        ws.cell(i, 4).value = v
+    ws["E2"] = DataTableFormula(ref="E2:E4", r1="A1")
+    # one variable along a row: years in H1:J1, the formula left of the results
+    ws["G2"] = "=A2*(1+A1)^A3"
+    for j, v in enumerate([1.0, 2.0, 3.0], 8):
+        ws.cell(1, j).value = v
+    ws["H2"] = DataTableFormula(ref="H2:J2", dtr=True, r1="A3")
+    # two variables: the formula at the corner L6, years along M6:N6 (row input A3), rates down L7:L8 (column input A1)
+    ws["L6"] = "=A2*(1+A1)^A3"
+    ws["M6"], ws["N6"], ws["L7"], ws["L8"] = 1.0, 3.0, 0.1, 0.2
+    ws["M7"] = DataTableFormula(ref="M7:N8", dt2D=True, r1="A3", r2="A1")
+    ws["P1"] = "=SUM(E2:E4)"  # reads the results
+    wb.save(tmp_path / "dt.xlsx")
+    f = lambda rate, years: 1000.0 * (1 + rate) ** years  # noqa: E731
+    got = recalculate(tmp_path / "dt.xlsx").values
+    assert [got[("S", r, 5)] for r in (2, 3, 4)] == pytest.approx([f(0.01, 2), f(0.02, 2), f(0.03, 2)], rel=1e-15)
+    assert [got[("S", 2, c)] for c in (8, 9, 10)] == pytest.approx([f(0.05, 1), f(0.05, 2), f(0.05, 3)], rel=1e-15)
+    assert [got[("S", 7, 13)], got[("S", 7, 14)], got[("S", 8, 13)], got[("S", 8, 14)]] == pytest.approx(
+        [f(0.1, 1), f(0.1, 3), f(0.2, 1), f(0.2, 3)], rel=1e-15
+    )
+    assert got[("S", 1, 5)] == got[("S", 2, 7)] == got[("S", 6, 12)] == pytest.approx(f(0.05, 2))  # inputs restored
+    out = tmp_path / "out.xlsx"
+    assert main(["recalc", "-q", str(tmp_path / "dt.xlsx"), "-o", str(out)]) == 0
+    back = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert back["E3"].value == pytest.approx(f(0.02, 2)) and back["N8"].value == pytest.approx(f(0.2, 3))
+    assert main(["validate", "-q", str(out)]) == 0  # the written values read back and agree

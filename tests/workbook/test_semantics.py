@@ -213,5 +213,7 @@ def test_a_number_as_text_is_excels_general_text(tmp_path_factory: pytest.TempPa
 def test_phonetic_is_the_text_of_the_top_left_cell(tmp_path: Path) -> None:
     """Microsoft, "PHONETIC function": the furigana of the text, of a range its upper-left cell;
     text typed without an East-Asian input method has none, so its reading is the text itself."""
-    got = _compute(tmp_path, ["=PHONETIC(A1)", "=PHONETIC(A1:A2)", "=PHONETIC(A2)", '=PHONETIC(A3)&"|"'], {"A1": "Tokyo", "A2": "x"})
+    got = _compute(
+        tmp_path, ["=PHONETIC(A1)", "=PHONETIC(A1:A2)", "=PHONETIC(A2)", '=PHONETIC(A3)&"|"'], {"A1": "Tokyo", "A2": "x"}
+    )
     assert got == ["Tokyo", "Tokyo", "x", "|"]
