@@ -356,3 +356,69 @@ def test_data_tables_are_computed_by_substituting_their_inputs(tmp_path: Path) -
     back = openpyxl.load_workbook(out, data_only=True)["S"]
     assert back["E3"].value == pytest.approx(f(0.02, 2)) and back["N8"].value == pytest.approx(f(0.2, 3))
     assert main(["validate", "-q", str(out)]) == 0  # the written values read back and agree
+
+
+_REFS = st.sampled_from(["A1", "$B$2", "C$3", "$D4", "SUM(E1:F3)", "SUM($A$1:B2)", "T!A1", "SUM(T!$B1:C$2)", "'T'!C3"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(_REFS, min_size=1, max_size=4),
+    st.integers(1, 6),  # the master's row
+    st.integers(12, 14),  # the master's column (L..N)
+    st.integers(1, 4),  # the group's rows
+    st.integers(1, 3),  # the group's columns
+)
+def test_shared_formulas_are_translated_as_excel_writes_them(
+    tmp_path_factory: pytest.TempPathFactory, refs: list[str], row: int, col: int, rows: int, cols: int
+) -> None:
+    """A shared formula (``<f t="shared" ref=.. si=..>`` on its master, ``<f t="shared" si=../>`` on
+    the others: ECMA-376 Part 1, 18.3.1.40) means the master's text moved to each cell: relative
+    references shifted by the offset, absolute parts kept, ranges and other sheets alike. The
+    reference is openpyxl's ``Translator`` (an independent implementation) writing each cell's
+    formula out in a second book; both books are computed by the engine."""
+    from openpyxl.formula.translate import Translator
+    from openpyxl.utils import get_column_letter
+
+    tmp = tmp_path_factory.mktemp("sh")
+    master_text = "+".join(refs)
+    group = [(r, c) for r in range(row, row + rows) for c in range(col, col + cols)]
+    here = lambda r, c: f"{get_column_letter(c)}{r}"  # noqa: E731
+
+    def fill(wb: openpyxl.Workbook, formulas: dict[tuple[int, int], str]) -> None:
+        ws = wb.active
+        ws.title = "S"
+        t = wb.create_sheet("T")
+        for r in range(1, 12):
+            for c in range(1, 11):
+                ws.cell(r, c).value = float(r * 100 + c)
+                t.cell(r, c).value = float(r * 1000 + c)
+        for (r, c), f in formulas.items():
+            ws.cell(r, c).value = f
+
+    plain = openpyxl.Workbook()
+    fill(plain, {(r, c): Translator("=" + master_text, origin=here(row, col)).translate_formula(here(r, c)) for r, c in group})
+    plain.save(tmp / "plain.xlsx")
+    shared = openpyxl.Workbook()
+    fill(shared, {(r, c): "=1" for r, c in group})
+    shared.save(tmp / "placeholder.xlsx")
+    with zipfile.ZipFile(tmp / "placeholder.xlsx") as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    xml = parts["xl/worksheets/sheet1.xml"]
+    ref = f"{here(row, col)}:{here(row + rows - 1, col + cols - 1)}"
+    for r, c in group:
+        old = f'<c r="{here(r, c)}"><f>1</f><v></v></c>'.encode()
+        assert old in xml
+        f = (
+            f'<f t="shared" ref="{ref}" si="0">{master_text.replace("&", "&amp;")}</f>'
+            if (r, c) == (row, col)
+            else '<f t="shared" si="0"/>'
+        )
+        xml = xml.replace(old, f'<c r="{here(r, c)}">{f}<v></v></c>'.encode())
+    parts["xl/worksheets/sheet1.xml"] = xml
+    with zipfile.ZipFile(tmp / "shared.xlsx", "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    want = recalculate(tmp / "plain.xlsx").values
+    got = recalculate(tmp / "shared.xlsx").values
+    assert got == want
