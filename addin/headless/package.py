@@ -314,7 +314,10 @@ def _tables(z: zipfile.ZipFile, s: SheetInfo, names: set[str], limits: Limits, b
             c1, r1, c2, r2 = range_boundaries(t.get("ref", ""))
         except (ValueError, TypeError):
             continue
-        columns = tuple(c.get("name", "") for c in t.iter() if isinstance(c.tag, str) and _local(c.tag) == "tableColumn")
+        # names are ST_Xstring: a line break in a header is stored as _x000a_ (ECMA-376 Part 1, 22.9.2.19)
+        columns = tuple(
+            _xstring(c.get("name", "")) for c in t.iter() if isinstance(c.tag, str) and _local(c.tag) == "tableColumn"
+        )
         name = t.get("displayName") or t.get("name", "")
         heads, totals = int(t.get("headerRowCount", "1")), int(t.get("totalsRowCount", "0"))
         out.append(Table(name, s.name, r1 or 1, c1 or 1, r2 or r1 or 1, c2 or c1 or 1, heads, totals, columns))
@@ -787,3 +790,11 @@ def _serial_dates(data: bytes, date1904: bool) -> bytes:
         return m.group(1) + m.group(2) + repr(serial).encode() + m.group(4)
 
     return _DATE_CELL.sub(number, data)
+
+
+_XESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _xstring(text: str) -> str:
+    """An ST_Xstring with its ``_xHHHH_`` escapes decoded (``_x005f_`` escapes an underscore)."""
+    return _XESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text

@@ -422,3 +422,27 @@ def test_shared_formulas_are_translated_as_excel_writes_them(
     want = recalculate(tmp / "plain.xlsx").values
     got = recalculate(tmp / "shared.xlsx").values
     assert got == want
+
+
+@pytest.mark.parametrize("written", ["\n", "_x000a_", "\r\n"])
+def test_structured_references_to_headers_with_line_breaks_and_escapes(tmp_path: Path, written: str) -> None:
+    """A header with a line break is stored ``a_x000a_b`` in the table part (ST_Xstring, ECMA-376
+    Part 1, 22.9.2.19) and written with the break itself in formulas; ``'`` escapes ``]`` in a
+    name (Microsoft, "Using structured references with Excel tables"). The holdout had one
+    such book computed as #NAME?."""
+    from openpyxl.worksheet.table import Table
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"], ws["B1"], ws["C1"] = "a\nb", "c]d", "out"
+    for r in range(2, 5):
+        ws.cell(r, 1).value, ws.cell(r, 2).value = float(r), 10.0 * r
+        ws.cell(r, 3).value = f"=Table1[[#This Row],[a{written}b]]+Table1[[#This Row],[c']d]]"
+    ws["E1"] = f"=SUM(Table1[a{written}b])"
+    ws.add_table(Table(displayName="Table1", ref="A1:C4"))
+    wb.save(tmp_path / "t.xlsx")
+    with zipfile.ZipFile(tmp_path / "t.xlsx") as z:
+        assert b'name="a_x000a_b"' in z.read("xl/tables/table1.xml")
+    got = recalculate(tmp_path / "t.xlsx").values
+    assert got == {("S", 1, 5): 9.0, ("S", 2, 3): 22.0, ("S", 3, 3): 33.0, ("S", 4, 3): 44.0}
