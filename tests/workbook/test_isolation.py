@@ -466,3 +466,30 @@ def test_a_whole_column_inside_a_non_elementwise_call_is_left_as_written() -> No
     assert clip("=COUNTIF(A:A,B:B)", extent) == "=COUNTIF(A:A,B:B)"  # an array of criteria
     assert clip('=COUNTIF(A:A,"")', extent) == '=(COUNTIF($A$1:$A$10,"")+1048566*COUNTIF($A$11:$A$11,""))'
     assert clip('=SUMIF(A:A,">0",B:B)', extent) == '=SUMIF($A$1:$A$10,">0",$B$1:$B$10)'
+
+
+def test_the_python_api_runs_each_book_under_the_clis_caps_by_default(tmp_path: Path) -> None:
+    """``addin.headless.recalc`` and ``validate`` evaluate in a child within a Budget by default
+    (2,048 MiB, 300 s: DEFAULT_BUDGET), so a book over its memory or time is a BookError naming
+    it and this process carries on; ``budget=None`` is the uncapped in-process call."""
+    from addin.excel.catalogue import CATALOGUE_FUNCTIONS
+    from addin.headless import recalc, validate
+    from addin.headless.recalc import DEFAULT_BUDGET
+
+    assert (DEFAULT_BUDGET.max_memory_mib, DEFAULT_BUDGET.timeout_s) == (2048, 300)
+    big = _big_array(tmp_path / "big.xlsx")
+    with pytest.raises(BookError, match="big.xlsx: needed more than 300 MiB of memory"):
+        recalc(big, tmp_path / "out.xlsx", budget=Budget(max_memory_mib=300, timeout_s=120))
+    with pytest.raises(BookError, match="big.xlsx: used more than 1 s of CPU time"):
+        validate(big, budget=Budget(max_memory_mib=2048, timeout_s=1))
+    assert not (tmp_path / "out.xlsx").exists()
+    ok = _book(tmp_path / "ok.xlsx", {"A1": 2.0, "B1": "=A1*3", "C1": '=CQ_BLACK("C",100,100,1,0.2)'})
+    result, target = recalc(ok, None, CATALOGUE_FUNCTIONS)  # the catalogue's table crosses to the child
+    assert result.values[("S", 1, 2)] == 6.0 and result.run is None and target.exists()
+    assert result.values[("S", 1, 3)] == pytest.approx(7.9655674554058, rel=1e-12)  # Black-76, as §4 of HEADLESS.md
+    v = validate(target, CATALOGUE_FUNCTIONS)
+    assert v.mismatches == [] and v.compared == 2
+    here = recalc(ok, tmp_path / "here.xlsx", CATALOGUE_FUNCTIONS, budget=None)[0]
+    assert here.run is not None and here.values == result.values
+    with pytest.raises(BookError, match="cannot be sent to the book's child process"):
+        recalc(ok, tmp_path / "x.xlsx", {"F": lambda: None})  # type: ignore[dict-item]
