@@ -91,9 +91,9 @@ def test_convert_temperatures(tmp_path: Path) -> None:
 def test_not_implemented_is_never_text(tmp_path: Path) -> None:
     """Whatever IronCalc does not implement is an error value with its reason, never the text
     ``#N/IMPL!``."""
-    got = _compute(tmp_path, ["=PHONETIC(A1)", "=PRODUCT({1,2},5)"], {"A1": "x"})
+    got = _compute(tmp_path, ['=INFO("osversion")', "=PRODUCT({1,2},5)"], {"A1": "x"})
     assert all(isinstance(v, ExcelError) for v in got)  # IronCalc alone gives the text "#N/IMPL!" for the second
-    assert "not implemented by the formula engine" in got[1].reason  # type: ignore[union-attr]
+    assert all("not implemented by the formula engine" in v.reason for v in got)  # type: ignore[union-attr]
 
 
 def test_count_and_product_over_array_constants(tmp_path: Path) -> None:
