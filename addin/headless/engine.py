@@ -481,7 +481,7 @@ class _Run:
             text = rewrite_1904(text)
         if needs_rewrite(text):
             text = excel_semantics(text, self.pkg.date1904)
-        if needs_fifteen_digits(text):
+        if fc.array is None and not fc.dynamic and needs_fifteen_digits(text):  # scalar formulas: see fifteen_digits
             text = fifteen_digits(text)
         if needs_dates(text):
             text = excel_dates(text)

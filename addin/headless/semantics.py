@@ -208,6 +208,11 @@ def fifteen_digits(text: str) -> str:
     holding exactly E2's 17-digit value. IronCalc compares exactly; the 15-digit text there would
     drop that cell (a bin edge equal to the smallest value lost it). The unrounded text keeps
     the number itself, which is what Excel's comparison sees.
+
+    Only scalar operands are converted: an operand holding a range, an array constant or a
+    spill reference is left as written, and the engine applies this to scalar formulas only,
+    because IronCalc's ISNUMBER over a range is one FALSE, not an array
+    (``SUMPRODUCT(ISNUMBER(A1:A3)*1)`` is 0), so the conversion would lose the array.
     """
     nodes = parse(text)
     count = itertools.count(1)
@@ -238,7 +243,7 @@ def fifteen_digits(text: str) -> str:
                 whole = _criteria_positions(node.key, len(node.args))
                 for k, arg in enumerate(node.args):
                     walk(arg, k in whole)
-                    if (positions is None or k in positions) and render(arg).strip() and not _is_text(arg):
+                    if (positions is None or k in positions) and render(arg).strip() and not _is_text(arg) and not _arrayish(arg):
                         arg[:] = [Token(wrap(render(arg)), Token.OPERAND, Token.RANGE)]
         if criteria:
             return
@@ -266,9 +271,38 @@ def _wrap_run(seq: list[Any], lo: int, hi: int, wrap: Any) -> None:
         lo += 1
     while hi >= lo and isinstance(seq[hi], Token) and seq[hi].type == Token.WSPACE:
         hi -= 1
-    if lo > hi or _is_text(seq[lo : hi + 1]):
+    if lo > hi or _is_text(seq[lo : hi + 1]) or _arrayish(seq[lo : hi + 1]):
         return
     seq[lo : hi + 1] = [Token(wrap(render(seq[lo : hi + 1])), Token.OPERAND, Token.RANGE)]
+
+
+#: Functions that reduce every argument to one value.
+_REDUCING = frozenset(
+    """SUM AVERAGE AVERAGEA COUNT COUNTA COUNTBLANK MAX MAXA MIN MINA PRODUCT SUMPRODUCT SUMSQ MEDIAN STDEV STDEV.S
+    STDEV.P VAR VAR.S VAR.P AND OR XOR ROWS COLUMNS""".split()
+)
+#: Conditional aggregates: the parity (argument index % 2) of their criteria arguments.
+_CONDITIONAL = {"COUNTIF": 1, "COUNTIFS": 1, "SUMIF": 1, "AVERAGEIF": 1, "SUMIFS": 0, "AVERAGEIFS": 0, "MAXIFS": 0, "MINIFS": 0}
+
+
+def _arrayish(nodes: list[Any]) -> bool:
+    """Whether an operand may be an array: it holds a multi-cell range, an array constant or a
+    spill reference (inside calls too)."""
+    for node in nodes:
+        if isinstance(node, Call):
+            if node.key in _REDUCING:
+                continue  # one number whatever its arguments
+            if node.key in _CONDITIONAL:  # one number unless a criterion is an array
+                if any(_arrayish(a) for k, a in enumerate(node.args) if k % 2 == _CONDITIONAL[node.key]):
+                    return True
+                continue
+            if node.key == "ANCHORARRAY" or any(_arrayish(a) for a in node.args):
+                return True
+        elif isinstance(node, Token) and (
+            node.type == Token.ARRAY or (node.type == Token.OPERAND and node.subtype == Token.RANGE and ":" in node.value)
+        ):
+            return True
+    return False
 
 
 def _is_text(arg: list[Any]) -> bool:

@@ -217,3 +217,14 @@ def test_phonetic_is_the_text_of_the_top_left_cell(tmp_path: Path) -> None:
         tmp_path, ["=PHONETIC(A1)", "=PHONETIC(A1:A2)", "=PHONETIC(A2)", '=PHONETIC(A3)&"|"'], {"A1": "Tokyo", "A2": "x"}
     )
     assert got == ["Tokyo", "Tokyo", "x", "|"]
+
+
+def test_operands_that_may_be_arrays_are_left_to_the_engine() -> None:
+    """The 15-digit conversion wraps scalar operands only: IronCalc's ISNUMBER over a range is one
+    FALSE, so a wrapped range would lose its array (addin.headless.semantics.fifteen_digits)."""
+    from addin.headless.semantics import fifteen_digits
+
+    for f in ["=CONCAT(A1:A3)", '=A1:A3&"x"', '={1,2}&"x"', "=LEN(A1#)", '=COUNTIF(A1:A3,B1:B2)&""']:
+        assert fifteen_digits(f) == f
+    for f in ['=A1&"x"', "=LEN(A1/3)", '=SUM(A1:A3)/7&""', '=AVERAGEIF(A1:A3,">0")&""']:  # one number each
+        assert "LET(" in fifteen_digits(f)
