@@ -67,6 +67,8 @@ def _report(result: Result, out: TextIO, err: TextIO | None = None) -> int:
         print(f"{len(s.kept)} Excel-semantics rewrites the formula engine refused; those formulas ran as written:", file=out)
         for line in s.kept[:SHOW_MAX]:
             print(f"  {line}", file=out)
+    if result.circular_note():
+        print(result.circular_note(), file=out)
     errors = result.errors()
     if errors:
         print(f"{len(errors):,} formula cells are errors:", file=out)
@@ -108,8 +110,8 @@ def cmd_recalc(
 def _recalc_book(book: str, out: str | None, in_place: bool, mode: str) -> tuple[int, str, str]:
     """One book, in its own child process: (exit code, what the command prints, its warnings)."""
     result, target = recalc(
-        book, out, CATALOGUE_FUNCTIONS, in_place=in_place, cache=mode, progress=_child_progress, on_plan=_child_plan
-    )
+        book, out, CATALOGUE_FUNCTIONS, in_place=in_place, cache=mode, progress=_child_progress, on_plan=_child_plan, budget=None
+    )  # in the book's child already
     text, err = io.StringIO(), io.StringIO()
     code = _report(result, text, err)
     text.write(f"wrote {target} ({_cache_note(result, mode)})\n")
@@ -119,7 +121,7 @@ def _recalc_book(book: str, out: str | None, in_place: bool, mode: str) -> tuple
 def _validate_book(book: str, rtol: float, atol: float) -> tuple[int, str, str]:
     import contextlib
 
-    v = validate(book, CATALOGUE_FUNCTIONS, rtol=rtol, atol=atol, progress=_child_progress, on_plan=_child_plan)
+    v = validate(book, CATALOGUE_FUNCTIONS, rtol=rtol, atol=atol, progress=_child_progress, on_plan=_child_plan, budget=None)
     text = io.StringIO()
     with contextlib.redirect_stdout(text):
         code = _validation(Path(book).name, v, rtol, atol)
@@ -229,6 +231,8 @@ def _validation(name: str, v: Any, rtol: float, atol: float) -> int:
     for why, n in v.skipped_offline.items():
         skipped += f"; {n:,} cells not computable offline skipped (a formula {why}, or reads one)"
     mismatches = v.mismatches
+    if v.result.circular_note():
+        print(f"{name}: {v.result.circular_note()}")
     if not mismatches:
         print(f"{name}: all {v.compared:,} formula cells match the stored values (rtol {rtol:g}, atol {atol:g}){skipped}")
         return Exit.OK
@@ -262,7 +266,9 @@ def cmd_demo(out: str | None, quiet: bool) -> int:
     target = Path(out) if out else Path.cwd() / "quote_book-recalc.xlsx"
     print(f"clearquote demo: recalculating the bundled quote book ({src.name}) on the bundled Deribit market ...")
     with progress_bar("recalc", quiet) as (on_plan, step):
-        result, target = recalc(src, target, CATALOGUE_FUNCTIONS, cache="libreoffice", progress=step, on_plan=on_plan)
+        result, target = recalc(
+            src, target, CATALOGUE_FUNCTIONS, cache="libreoffice", progress=step, on_plan=on_plan, budget=None
+        )  # the bundled book, and the table below reads the live result
     last_row, last_col = result.used("RFQs")
     header = [result.cell("RFQs", 1, c) for c in range(1, last_col + 1)]
     # The quote columns as the book lays them out, from rfq_id to the ask (price and edge follow).

@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from addin.headless.circular import ITERATION
+from addin.headless.datatables import compute as compute_data_tables
 from addin.headless.dates1904 import needs_1904, rewrite_1904
 from addin.headless.excel_functions import excel_functions
-from addin.headless.extent import CellRefused, fit, has_huge
+from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
 from addin.headless.formula import (
     PLAIN_CELL,
     HostCall,
@@ -64,7 +65,14 @@ from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason
 from addin.headless.package import Limits, Package, engine_copy, scan
-from addin.headless.semantics import grouped_comparisons, needs_own_text, needs_rewrite, whole_array_arguments
+from addin.headless.semantics import (
+    fifteen_digits,
+    grouped_comparisons,
+    needs_fifteen_digits,
+    needs_own_text,
+    needs_rewrite,
+    whole_array_arguments,
+)
 from addin.headless.semantics import rewrite as excel_semantics
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
@@ -87,6 +95,9 @@ PENDING = "\u2063clearquote:pending"
 MAX_PASSES = 64
 #: What IronCalc gives for a function it knows by name but has not implemented.
 NOT_IMPLEMENTED = "#N/IMPL!"
+#: What IronCalc gives for a formula its parser cannot read (and every formula reading it):
+#: not an Excel code. Excel shows #NAME? for formula text it cannot read.
+UNPARSED = "#ERROR!"
 
 
 @dataclass(slots=True)
@@ -147,6 +158,9 @@ class Result:
     #: Cells no offline engine can compute (external links, cube functions, add-ins' functions)
     #: and their dependents, with the reason: ``validate`` skips them as it skips volatile cells.
     offline: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    #: Cells in circular references (sheet title, row, col), each given Excel's value
+    #: (:mod:`addin.headless.circular`).
+    circular: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -167,6 +181,21 @@ class Result:
             raise BookError(f"{self.path.name}: no sheet {sheet!r}")
         _, max_row, _, max_col = self.run.model.get_sheet_dimensions(si)
         return max_row, max_col
+
+    def circular_note(self) -> str | None:
+        """One line naming the cells in circular references and what they were given, or None."""
+        if not self.circular:
+            return None
+        shown = ", ".join(address(s, r, c) for s, r, c in self.circular[:20])
+        more = f" and {len(self.circular) - 20:,} more" if len(self.circular) > 20 else ""
+        p = self.package
+        how = (
+            f"iterated as the book asks (iterateCount {p.iterate_count:,}, iterateDelta {p.iterate_delta:g}; "
+            f"{self.stats.iterations:,} rounds)"
+            if p.iterate
+            else "0, as Excel shows them while iterative calculation is off"
+        )
+        return f"{len(self.circular):,} cells in circular references or fed by one: {shown}{more}; their value: {how}"
 
     def read_input_errors(self) -> list[str]:
         """Input (non-formula) cells holding an error value that some formula reads."""
@@ -237,6 +266,7 @@ def _recalculate(
         on_plan(run.stats.formulas)
     t2 = time.perf_counter()
     run.passes()
+    compute_data_tables(run)
     values = run.collect()
     volatile = run.volatile_dependents(values)
     offline = run.offline_dependents()
@@ -245,14 +275,28 @@ def _recalculate(
     t3 = time.perf_counter()
     seconds = {"read": t1 - t0, "plan": t2 - t1, "evaluate": t3 - t2}
     run.release()
-    return Result(pkg, values, run.anchors(), run.host_cells, run.host_arrays, volatile, run.stats, seconds, run, keep, offline)
+    return Result(
+        pkg,
+        values,
+        run.anchors(),
+        run.host_cells,
+        run.host_arrays,
+        volatile,
+        run.stats,
+        seconds,
+        run,
+        keep,
+        offline,
+        run.circular,
+    )
 
 
 def _load(pkg: Package, limits: Limits) -> Any:
     import ironcalc as ic
 
     with tempfile.TemporaryDirectory(prefix="clearquote-") as tmp:
-        copy = engine_copy(pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped)
+        drop = {s.part: {*s.refused, *((t.area[0], t.area[1]) for t in s.data_tables)} for s in pkg.sheets}
+        copy = engine_copy(pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop, pkg.date1904)
         chatter = Path(tmp) / "stderr"
         try:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
@@ -291,6 +335,8 @@ class _Run:
         self.model = model
         self.pkg = pkg
         self._present: dict[int, list[tuple[int, int]]] | None = None  # _used, read once
+        self._extents: dict[int, tuple[int, int]] = {}  # _extent, by sheet
+        self.circular: list[tuple[str, int, int]] = []  # cells in circular references (collect)
         self.limits = limits
         self.functions = _Merged(excel_functions(), functions)
         self.stats = Stats()
@@ -367,6 +413,11 @@ class _Run:
         self._defined_names()
         hosts: dict[str, bool] = {}
         tables = mention(self.pkg.tables) if self.pkg.tables else None
+        for s in self.pkg.sheets:  # beyond Excel's limits: left out of the engine's copy
+            for (r, c), why in s.refused.items():
+                if s.name in self.index:
+                    self.stats.formulas += 1
+                    self._refuse_cell(self.index[s.name], r, c, s.formulas[(r, c)], "#NAME?", f"refused: {why}")
         for _, si, r, c, fc in self._formulas():
             text = self.model.get_cell_formula(si, r, c)
             if not text:
@@ -422,15 +473,30 @@ class _Run:
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
+        if needs_clip(text):
+            text = clip(text, lambda sheet: self._extent(sheet, si))
         if has_huge(text, self.limits.range_cells):
             text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
         if self.pkg.date1904 and needs_1904(text):
             text = rewrite_1904(text)
         if needs_rewrite(text):
             text = excel_semantics(text, self.pkg.date1904)
+        if fc.array is None and not fc.dynamic and needs_fifteen_digits(text):  # scalar formulas: see fifteen_digits
+            text = fifteen_digits(text)
         if needs_dates(text):
             text = excel_dates(text)
         return text
+
+    def _extent(self, sheet: str | None, si: int) -> tuple[int, int] | None:
+        """The last used (row, column) of ``sheet`` (None: sheet ``si``), (0, 0) when it holds
+        no cell, None when it is unknown."""
+        index = si if sheet is None else self.names.get(sheet.upper())
+        if index is None:
+            return None
+        if index not in self._extents:
+            cells = self._used(None, index) or []
+            self._extents[index] = (max((r for r, _ in cells), default=0), max((c for _, c in cells), default=0))
+        return self._extents[index]
 
     def _used(self, sheet: str | None, si: int) -> list[tuple[int, int]] | None:
         """(row, column) of every cell holding a value or a formula on ``sheet`` (None: sheet
@@ -866,12 +932,14 @@ class _Run:
 
     def _value(self, si: int, r: int, c: int) -> Any:
         v = self.model.get_cell_value(si, r, c)
-        if isinstance(v, str) and v[:1] == "#" and (v in ERROR_CODES or v == NOT_IMPLEMENTED):
+        if isinstance(v, str) and v[:1] == "#" and (v in ERROR_CODES or v in (NOT_IMPLEMENTED, UNPARSED)):
             import ironcalc as ic
 
             if v == NOT_IMPLEMENTED:  # IronCalc's own code, which Excel does not have: never passed on as text
                 return ExcelError("#NAME?", "a function this formula calls is not implemented by the formula engine")
             if self.model.get_cell_type(si, r, c) == ic.CellType.ErrorValue:
+                if v == UNPARSED:
+                    return ExcelError("#NAME?", "the formula engine cannot parse this formula (or a formula it reads)")
                 return ExcelError(v)
         if v == "" and self.model.is_empty_cell(si, r, c):
             return None
@@ -945,6 +1013,7 @@ class _Run:
     def collect(self) -> dict[tuple[str, int, int], Any]:
         out = self._collect()
         circular = [k for k, v in out.items() if isinstance(v, ExcelError) and v.code == "#CIRC!"]
+        self.circular = sorted(circular)
         if circular:
             from addin.headless.circular import settle
 
@@ -1020,6 +1089,21 @@ class _Run:
                 continue
             rects.append(((name, r, c), [x for x in refs if x is not None]))
         return rects, extent
+
+    def circular_note(self) -> str | None:
+        """One line naming the cells in circular references and what they were given, or None."""
+        if not self.circular:
+            return None
+        shown = ", ".join(address(s, r, c) for s, r, c in self.circular[:20])
+        more = f" and {len(self.circular) - 20:,} more" if len(self.circular) > 20 else ""
+        p = self.package
+        how = (
+            f"iterated as the book asks (iterateCount {p.iterate_count:,}, iterateDelta {p.iterate_delta:g}; "
+            f"{self.stats.iterations:,} rounds)"
+            if p.iterate
+            else "0, as Excel shows them while iterative calculation is off"
+        )
+        return f"{len(self.circular):,} cells in circular references or fed by one: {shown}{more}; their value: {how}"
 
     def read_input_errors(self) -> list[str]:
         """Input cells holding an error value (as the file stores them) that a formula reads."""

@@ -19,17 +19,23 @@ therefore rewritten before the engine sees it:
   the rest of the book is computed. So does a range whose cells are spread so that no
   :data:`MAX_PIECES` rectangles of at most ``range_cells`` cells in all cover them.
 
-Whole columns (1,048,576 cells) stay below the default limit and are evaluated as written.
+Before either, a range running to the last row or column (``A:A``, ``A:XFD``, ``1:1``) inside
+COUNTIF(S), SUMIF(S), AVERAGEIF(S) or SUMPRODUCT is cut to the used rows and columns, exactly
+(:func:`clip`: the cut-off cells are blank, and where blanks count they are added back as
+their number times the call at one blank cell), so ``SUMIF(A:XFD,">0")`` and
+``SUMPRODUCT((A:A>0)*(B:B))`` cost the cells that exist. Other whole columns (1,048,576 cells)
+stay below the default limit and are evaluated as written.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import Call, formula, parse, significant, split_ref
+from addin.headless.formula import Call, formula, parse, render, rewrite_calls, significant, split_ref
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS
 
 #: Functions whose every argument may be a reference whose blank cells are ignored
@@ -201,3 +207,173 @@ def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
         )
         changed = True
     return changed
+
+
+# ----------------------------------------------------------------------------- whole columns and rows inside larger arguments
+
+#: Range arguments (0-based; ``None``: every other from 0) of the conditional aggregates.
+_RANGE_ARGS: dict[str, Callable[[int], frozenset[int]]] = {
+    "COUNTIF": lambda n: frozenset({0}),
+    "COUNTIFS": lambda n: frozenset(range(0, n, 2)),
+    "SUMIF": lambda n: frozenset({0, 2}),
+    "AVERAGEIF": lambda n: frozenset({0, 2}),
+    "SUMIFS": lambda n: frozenset({0, *range(1, n, 2)}),
+    "AVERAGEIFS": lambda n: frozenset({0, *range(1, n, 2)}),
+}
+#: Of those, the ones where a blank cell can count (a criterion may match a blank: ``""``,
+#: ``"<>x"``): the blanks cut off are added back as their number times the count at one blank.
+_COUNTING = frozenset(("COUNTIF", "COUNTIFS"))
+#: Functions applied element by element, so a SUMPRODUCT over them may be cut row by row.
+_ELEMENTWISE = frozenset(
+    """ISNUMBER ISTEXT ISNONTEXT ISBLANK ISERROR ISERR ISNA ISLOGICAL ISEVEN ISODD ABS N LEN LEFT RIGHT MID UPPER LOWER
+    TRIM VALUE EXACT ROUND ROUNDUP ROUNDDOWN INT MOD IF IFERROR NOT SIGN SQRT EXP LN""".split()
+)
+_CLIPPED = re.compile(r"\b(COUNTIFS?|SUMIFS?|AVERAGEIFS?|SUMPRODUCT)\s*\(", re.I)
+Extent = Callable[[str | None], tuple[int, int] | None]
+
+
+def needs_clip(text: str) -> bool:
+    """Cheap test: a range to the last row or column inside a conditional aggregate or SUMPRODUCT."""
+    if ":" not in text or _CLIPPED.search(text) is None:
+        return False
+    outside = _STRING.sub("", text) if '"' in text else text
+    for m in _SPANS.finditer(outside):
+        a = area(m.group(0))
+        if a is not None and (a[2] == MAX_ROWS or a[3] == MAX_COLUMNS) and cells(a) > 1:
+            return True
+    return False
+
+
+def clip(text: str, extent: Extent) -> str:
+    """Ranges that run to the sheet's last row or column (``A:A``, ``A:XFD``, ``1:1``) inside
+    COUNTIF(S), SUMIF(S), AVERAGEIF(S) and SUMPRODUCT cut to the cells that exist, exactly.
+
+    ``extent(sheet)`` is the last used (row, column) of a sheet (None: the formula's own), or
+    None when unknown. Beyond the last used row and column of every sheet the ranges read, each
+    cell is blank, so (Microsoft's reference for each function):
+
+    * SUMIF(S) add nothing for them (a blank sum cell is 0) and AVERAGEIF(S) ignore them ("if a
+      cell in average_range is an empty cell, AVERAGEIF ignores it"): the ranges are cut;
+    * COUNTIF(S) and SUMPRODUCT may count them (``COUNTIF(A:A,"")``, ``SUMPRODUCT(--(A:A=""))``):
+      the cut call plus the number of cells cut off times the same call at one blank cell of
+      the cut-off part (``COUNTIF(A:A,c)`` is ``COUNTIF(A1:A10,c)+1048566*COUNTIF(A11,c)``).
+
+    A call is cut only when every multi-cell range it reads runs to the same edge with the same
+    span (so the shapes stay equal) and, for SUMPRODUCT, only through element-wise operators
+    and functions; otherwise it stays as written (and :func:`fit` decides).
+    """
+    nodes = parse(text)
+    done = rewrite_calls(nodes, lambda call: _clip_call(call, extent))
+    return formula(nodes) if done else text
+
+
+def _all_ranges(seq: list[Any]) -> list[Token]:
+    """Every range operand of ``seq``, inside calls too."""
+    out: list[Token] = []
+    for node in seq:
+        if isinstance(node, Call):
+            for a in node.args:
+                out += _all_ranges(a)
+        elif isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE:
+            out.append(node)
+    return out
+
+
+def _elementwise_ranges(seq: list[Any]) -> list[Token] | None:
+    """The range operands of ``seq`` reached through element-wise calls; None if a multi-cell
+    range sits inside any other call (its result need not follow the rows)."""
+    out: list[Token] = []
+    for node in seq:
+        if isinstance(node, Call):
+            if node.key not in _ELEMENTWISE:
+                if any(_kind(t) != "cell" for a in node.args for t in _all_ranges(a)):
+                    return None
+                continue
+            for a in node.args:
+                got = _elementwise_ranges(a)
+                if got is None:
+                    return None
+                out += got
+        elif isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE:
+            out.append(node)
+    return out
+
+
+def _kind(tok: Token) -> str:
+    """ "cell", "range" (an A1 area of more than one cell) or "other" (a name, 3-D, an error...)."""
+    ref = split_ref(tok.value.lstrip("@"))
+    if ref is None:
+        return "other"
+    return "cell" if ":" not in ref[1] else ("range" if area(ref[1]) is not None else "other")
+
+
+def _call_ranges(call: Call) -> list[Token] | None:
+    """The range operands a cut would change: SUMPRODUCT's (through element-wise calls), the
+    range arguments of a conditional aggregate; None where the call cannot be cut."""
+    if call.key == "SUMPRODUCT":
+        return _elementwise_ranges([n for a in call.args for n in a])
+    if call.key not in _RANGE_ARGS:
+        return None
+    where = _RANGE_ARGS[call.key](len(call.args))
+    toks = []
+    for k, arg in enumerate(call.args):
+        sig = significant(arg)
+        if k in where:
+            if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.RANGE:
+                return None
+            toks.append(sig[0])
+        elif any(_kind(t) != "cell" for t in _all_ranges(arg)):
+            return None  # a range in a criterion (an array of criteria): left as written
+    return toks
+
+
+def _clip_call(call: Call, extent: Extent) -> str | None:
+    key = call.key
+    toks = _call_ranges(call)
+    if toks is None:
+        return None
+    kinds = [_kind(t) for t in toks]
+    if "other" in kinds or "range" not in kinds:
+        return None  # a name, a 3-D or an unreadable reference: left as written
+    multi = []
+    for t in toks:
+        ref = split_ref(t.value.lstrip("@"))
+        a = area(ref[1]) if ref is not None and ":" in ref[1] else None
+        if ref is not None and a is not None:
+            multi.append((t, ref, a))
+    spans = {(a[0], a[2], a[3] - a[1]) if a[2] == MAX_ROWS else None for _, _, a in multi}
+    cols = {(a[1], a[3], a[2] - a[0]) if a[3] == MAX_COLUMNS else None for _, _, a in multi}
+    rows_cut, cols_cut = len(spans) == 1 and None not in spans, len(cols) == 1 and None not in cols
+    if not (rows_cut or cols_cut):
+        return None
+    last_row = last_col = 0
+    for _, ref, _ in multi:
+        e = extent(ref[0])
+        if e is None:
+            return None
+        last_row, last_col = max(last_row, e[0]), max(last_col, e[1])
+    a0 = multi[0][2]
+    r2 = max(last_row, a0[0]) if rows_cut else a0[2]
+    c2 = max(last_col, a0[1]) if cols_cut else a0[3]
+    if r2 >= a0[2] and c2 >= a0[3]:
+        return None  # nothing to cut
+    extra = cells(a0) - (r2 - a0[0] + 1) * (c2 - a0[1] + 1)
+    originals = [t.value for t, _, _ in multi]
+    cut_texts, probe_texts = [], []
+    for t, ref, a in multi:
+        prefix = t.value[: len(t.value) - len(ref[1])]
+        nr2, nc2 = a[0] + (r2 - a0[0]), a[1] + (c2 - a0[1])
+        cut_texts.append(f"{prefix}${_letters(a[1])}${a[0]}:${_letters(nc2)}${nr2}")
+        # a cell of the cut-off part: below the last used row, or right of the last used column
+        pr, pc = (nr2 + 1, a[1]) if nr2 < a[2] else (a[0], nc2 + 1)
+        # as a one-cell range: IronCalc's COUNTIF(S) is #VALUE! over a single cell reference
+        probe_texts.append(f"{prefix}${_letters(pc)}${pr}:${_letters(pc)}${pr}")
+    texts = []
+    for new in (cut_texts, probe_texts, originals):
+        for (t, _, _), v in zip(multi, new, strict=True):
+            t.value = v
+        texts.append(render([call]))
+    cut, probe = texts[0], texts[1]
+    if key not in _COUNTING and key != "SUMPRODUCT":
+        return cut
+    return f"({cut}+{extra}*{probe})"

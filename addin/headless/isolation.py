@@ -105,7 +105,7 @@ def run(
         with open(err, "wb") as err_fh:
             try:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "addin.headless.isolation", str(job)],
+                    [sys.executable, "-m", "addin.headless.child", str(job)],
                     stdin=subprocess.DEVNULL,
                     stdout=err_fh,
                     stderr=err_fh,
@@ -198,7 +198,8 @@ def _limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, hard))
 
 
-def _child(job: Path) -> int:
+def child_main(job: Path) -> int:
+    """Run the job at ``job`` in this (child) process under its budget (``addin.headless.child``)."""
     target, args, budget, out = pickle.loads(job.read_bytes())
     _limit(resource.RLIMIT_DATA, budget.max_memory_mib * 2**20)
     _limit(resource.RLIMIT_CPU, max(1, int(budget.timeout_s + 0.999)))
@@ -220,7 +221,3 @@ def _child(job: Path) -> int:
     Path(tmp).write_bytes(pickle.dumps(result))
     os.replace(tmp, out)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child(Path(sys.argv[1])))

@@ -32,6 +32,8 @@ from typing import IO, Any
 from lxml import etree
 from openpyxl.utils import range_boundaries
 
+from addin.headless.datatables import DataTable
+from addin.headless.datatables import parse as parse_data_table
 from addin.headless.semantics import needs_own_text
 from addin.headless.tables import Table
 from addin.headless.values import ERROR_CODES, BookError, ExcelError
@@ -108,6 +110,13 @@ class SheetInfo:
     #: Cells with a type but no value (openpyxl's styled empty cell, ``<c r="Z9" s="1" t="n"></c>``):
     #: IronCalc reads them as 0 (``t="s"``: the first shared string); Excel as empty.
     valueless: list[tuple[int, int]] = field(default_factory=list)
+    #: Formulas beyond Excel's length or nesting limits (or the engine's parentheses limit), by
+    #: anchor, with the reason: each is an error in its own cell, never given to the formula
+    #: engine (IronCalc's recursive parser ends the process at 3,000 parentheses).
+    refused: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: Data tables (What-If Analysis): computed by :mod:`addin.headless.datatables`, their
+    #: ``<f>`` left out of the engine's copy (IronCalc refuses a book holding one).
+    data_tables: list[DataTable] = field(default_factory=list)
 
 
 @dataclass
@@ -305,7 +314,10 @@ def _tables(z: zipfile.ZipFile, s: SheetInfo, names: set[str], limits: Limits, b
             c1, r1, c2, r2 = range_boundaries(t.get("ref", ""))
         except (ValueError, TypeError):
             continue
-        columns = tuple(c.get("name", "") for c in t.iter() if isinstance(c.tag, str) and _local(c.tag) == "tableColumn")
+        # names are ST_Xstring: a line break in a header is stored as _x000a_ (ECMA-376 Part 1, 22.9.2.19)
+        columns = tuple(
+            _xstring(c.get("name", "")) for c in t.iter() if isinstance(c.tag, str) and _local(c.tag) == "tableColumn"
+        )
         name = t.get("displayName") or t.get("name", "")
         heads, totals = int(t.get("headerRowCount", "1")), int(t.get("totalsRowCount", "0"))
         out.append(Table(name, s.name, r1 or 1, c1 or 1, r2 or r1 or 1, c2 or c1 or 1, heads, totals, columns))
@@ -434,8 +446,44 @@ def _formula(
 ) -> None:
     # cm (cell metadata: a dynamic array formula) is an attribute of the cell, not of <f>
     parent = f.getparent()
+    if f.get("t") == "dataTable":
+        _data_table(s, dict(f.attrib), row, col, limits, book, spans)
+        return
     dynamic = parent is not None and parent.get("cm") is not None
     _record(s, f.text or "", f.get("t"), f.get("ref"), dynamic, row, col, limits, book, spans)
+
+
+def _data_table(
+    s: SheetInfo, attrs: dict[str, str], row: int, col: int, limits: Limits, book: str, spans: dict[int, list[tuple[int, int]]]
+) -> None:
+    """Keep a data table (its results are array members of the anchor, for ``validate`` and the writer)."""
+    t = parse_data_table(attrs.get("ref"), attrs, row, col)
+    if t is None:
+        raise BookError(f"{book}: {s.name}!{_letters(col)}{row}: data table range {attrs.get('ref')!r} is not a range")
+    r1, c1, r2, c2 = t.area
+    if (r2 - r1 + 1) * (c2 - c1 + 1) > limits.array_cells:
+        raise BookError(
+            f"{book}: {s.name}!{_letters(col)}{row}: data table over {attrs.get('ref')} covers more than "
+            f"{limits.array_cells:,} cells (limit array_cells); refused"
+        )
+    s.data_tables.append(t)
+    s.formulas[(r1, c1)] = FormulaCell((r2, c2), False, None)
+    for r in range(r1, r2 + 1):  # the results' cached values are read like an array's
+        spans.setdefault(r, []).append((c1, c2))
+
+
+def over_limits(text: str, limits: Limits) -> str | None:
+    """Why a formula is beyond Excel's limits (Microsoft, "Excel specifications and limits":
+    8,192 characters, 64 levels of nested functions) or the engine's parentheses limit, or None."""
+    if len(text) > limits.formula_chars:
+        return f"a formula of {len(text):,} characters; Excel's limit is {limits.formula_chars:,}"
+    if text.count("(") > min(limits.nesting, limits.parentheses):
+        fns, parens = nesting(text)
+        if fns > limits.nesting:
+            return f"functions nested {fns} levels deep; Excel's limit is {limits.nesting}"
+        if parens > limits.parentheses:
+            return f"parentheses nested {parens} levels deep; the engine's limit is {limits.parentheses} (limit parentheses)"
+    return None
 
 
 def _record(
@@ -450,25 +498,11 @@ def _record(
     book: str,
     spans: dict[int, list[tuple[int, int]]],
 ) -> None:
-    """Keep one formula: refuse it beyond Excel's grid, length and nesting and the array limit,
-    note its array range."""
+    """Keep one formula: refuse the book for a formula beyond Excel's grid or the array limit;
+    one beyond Excel's length or nesting is kept as refused (an error in its cell, the reason
+    listed); note its array range."""
     if row > MAX_ROWS or col > MAX_COLUMNS:
         raise BookError(f"{book}: {s.name}: a formula at row {row:,}, column {col:,}, beyond Excel's grid of 1,048,576 x 16,384")
-    if len(text) > limits.formula_chars:
-        raise BookError(
-            f"{book}: {s.name}!{_letters(col)}{row}: formula of {len(text):,} characters; Excel's limit is {limits.formula_chars:,}"
-        )
-    if text.count("(") > min(limits.nesting, limits.parentheses):
-        fns, parens = nesting(text)
-        if fns > limits.nesting:
-            raise BookError(
-                f"{book}: {s.name}!{_letters(col)}{row}: functions nested {fns} levels deep; Excel's limit is {limits.nesting}"
-            )
-        if parens > limits.parentheses:
-            raise BookError(
-                f"{book}: {s.name}!{_letters(col)}{row}: parentheses nested {parens} levels deep; "
-                f"the engine's limit is {limits.parentheses} (limit parentheses)"
-            )
     array = None
     if kind == "array" and ref:
         try:
@@ -484,6 +518,13 @@ def _record(
         array = (r2, c2)
         for r in range(row, r2 + 1):
             spans.setdefault(r, []).append((col, c2))
+    why = over_limits(text, limits)
+    if why is not None:
+        if kind == "shared":  # its group's other cells are written as the master's text
+            raise BookError(f"{book}: {s.name}!{_letters(col)}{row}: the master of a shared formula has {why}")
+        s.refused[(row, col)] = why
+        s.formulas[(row, col)] = PLAIN if array is None and not dynamic else FormulaCell(array, dynamic)
+        return
     # the text as the file has it, where the engine's reader loses something: a structured
     # reference (IronCalc reads ``Table1[@Qty]`` as ``Table1``), parentheses around a comparison
     own = "[" in text or needs_own_text(text)
@@ -587,6 +628,9 @@ def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: 
             f = dict(_ATTRS.findall(m.group(2))) if m.group(2).strip() else {}
             text = _unescape(raw.decode("utf-8"))
             kind, area = f.get(b"t"), f.get(b"ref")
+            if kind == b"dataTable":
+                _data_table(s, {k.decode(): v.decode() for k, v in f.items()}, row, col, limits, book, spans)
+                continue
             dynamic = _CM_ATTR.search(m.group(1)) is not None
             _record(
                 s, text, kind.decode() if kind else None, area.decode() if area else None,
@@ -624,7 +668,14 @@ def _relative_targets(rels: bytes, base: str) -> bytes:
     )
 
 
-def engine_copy(src: Path, dst: Path, limits: Limits, capped: frozenset[str] = frozenset()) -> Path:
+def engine_copy(
+    src: Path,
+    dst: Path,
+    limits: Limits,
+    capped: frozenset[str] = frozenset(),
+    drop: dict[str, set[tuple[int, int]]] | None = None,
+    date1904: bool = False,
+) -> Path:
     """The package a formula engine can open: ``src`` itself, or a copy at ``dst`` whose
     relationship targets are made relative.
 
@@ -632,20 +683,35 @@ def engine_copy(src: Path, dst: Path, limits: Limits, capped: frozenset[str] = f
     resolve; Excel reads both. Only ``.rels`` parts change; the engine's copy is never written
     back (the writer patches the original). Every part is read through the size cap first, so
     no part the engine will decompress is larger than :attr:`Limits.part_bytes` (``capped``:
-    the parts :func:`scan` has read whole through the cap already).
+    the parts :func:`scan` has read whole through the cap already). ``drop``: by sheet part,
+    the (row, column) of formulas the engine must never parse (:attr:`SheetInfo.refused`):
+    their ``<f>`` is left out of the copy. Cells typed ``t="d"`` (an ISO 8601 date, as Strict
+    books and openpyxl's ``iso_dates`` write them; IronCalc reads them as not implemented) are
+    given as the date's serial in the book's date system (:func:`iso_serial`).
     """
-    fix = False
+    drop = {part: cells for part, cells in (drop or {}).items() if cells}
+    fix = bool(drop)
+    dated: set[str] = set()
     with zipfile.ZipFile(src) as z:
         seen = [i.filename for i in z.infolist()]
         once = {n for n in capped if seen.count(n) == 1} if capped else set()
         for info in z.infolist():
             if info.filename in once:
-                continue  # read through the cap by scan already (a name held twice is read again)
+                # read through the cap by scan already (a name held twice is read again)
+                if info.filename.startswith("xl/worksheets/") and _DATE_TYPED.search(z.read(info)):
+                    fix = True
+                    dated.add(info.filename)
+                continue
             with z.open(info) as raw:
                 stream = _Capped(raw, limits.part_bytes, f"{src.name}: {info.filename}")
+                tail = b""
                 while chunk := stream.read(1 << 20):
                     if info.filename.endswith(".rels") and b'Target="/' in chunk:
                         fix = True
+                    if info.filename.startswith("xl/worksheets/") and _DATE_TYPED.search(tail + chunk):
+                        fix = True
+                        dated.add(info.filename)
+                    tail = chunk[-64:]
         if not fix:
             return src
         # a temporary file the engine reads once: stored, not compressed again
@@ -654,5 +720,81 @@ def engine_copy(src: Path, dst: Path, limits: Limits, capped: frozenset[str] = f
                 data = z.read(info)
                 if info.filename.endswith(".rels") and b'Target="/' in data:
                     data = _relative_targets(data, posixpath.dirname(posixpath.dirname(info.filename)) or ".")
+                if info.filename in drop:
+                    data = _without_formulas(data, drop[info.filename])
+                if info.filename in dated:
+                    data = _serial_dates(data, date1904)
                 out.writestr(info, data, compress_type=zipfile.ZIP_STORED)
     return dst
+
+
+_CELL_AND_F = re.compile(
+    rb"(<(?:[A-Za-z_][\w.-]*:)?c\b([^>]*)>)\s*<(?:[A-Za-z_][\w.-]*:)?f\b[^>]*?(?:/>|>[^<]*</(?:[A-Za-z_][\w.-]*:)?f>)"
+)
+
+
+def _without_formulas(data: bytes, cells: set[tuple[int, int]]) -> bytes:
+    """The sheet XML without the ``<f>`` of ``cells`` (row, column): the cell keeps its value."""
+
+    def cut(m: re.Match[bytes]) -> bytes:
+        ref = _R_ATTR.search(m.group(2))
+        if ref is not None and (int(ref.group(2)), _col(ref.group(1).decode().upper())) in cells:
+            return m.group(1)
+        return m.group(0)
+
+    return _CELL_AND_F.sub(cut, data)
+
+
+_DATE_TYPED = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*\st\s*=\s*"d"')
+_DATE_CELL = re.compile(
+    rb'(<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*?)\st\s*=\s*"d"([^>]*>\s*<(?:[A-Za-z_][\w.-]*:)?v>)([^<]*)(</(?:[A-Za-z_][\w.-]*:)?v>)'
+)
+_ISO = re.compile(r"(?:(\d{4})-(\d{2})-(\d{2}))?(?:T?(\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def iso_serial(text: str, date1904: bool) -> float | None:
+    """The serial of an ISO 8601 date/time (``2024-03-01``, ``2024-03-01T12:00:00Z``,
+    ``T10:30:00``, as ECMA-376 Part 1, 18.17.4 allows in ``t="d"`` cells) in the book's date
+    system: 1900 as Excel counts it (its 29 February 1900), 1904 from 1904-01-01 = 0 (Microsoft,
+    "Date systems in Excel"); None for text that is no such date. An offset is dropped: Excel
+    keeps wall-clock time."""
+    from addin.headless.serials import excel_serial
+
+    m = _ISO.fullmatch(text.strip())
+    if m is None or not text.strip() or (m.group(1) is None and m.group(4) is None):
+        return None
+    day = 0.0
+    try:
+        if m.group(1) is not None:
+            y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            if date1904:
+                from datetime import date
+
+                day = float((date(y, mo, d) - date(1904, 1, 1)).days)
+            else:
+                day = float(excel_serial(y, mo, d))
+    except ValueError:
+        return None
+    if m.group(4) is not None:
+        day += (int(m.group(4)) * 3600 + int(m.group(5)) * 60 + float(m.group(6) or 0)) / 86400
+    return day
+
+
+def _serial_dates(data: bytes, date1904: bool) -> bytes:
+    """The sheet XML with each ``t="d"`` cell's ISO date as a number (its serial)."""
+
+    def number(m: re.Match[bytes]) -> bytes:
+        serial = iso_serial(m.group(3).decode("utf-8", "replace"), date1904)
+        if serial is None:
+            return m.group(1) + b' t="e"' + m.group(2) + b"#VALUE!" + m.group(4)  # not a date: Excel cannot read it either
+        return m.group(1) + m.group(2) + repr(serial).encode() + m.group(4)
+
+    return _DATE_CELL.sub(number, data)
+
+
+_XESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _xstring(text: str) -> str:
+    """An ST_Xstring with its ``_xHHHH_`` escapes decoded (``_x005f_`` escapes an underscore)."""
+    return _XESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text

@@ -9,7 +9,9 @@ read-only.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import tempfile
 import time
 from collections import defaultdict
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from addin.headless.engine import FunctionTable, Result, gc_paused, recalculate
+from addin.headless.isolation import Budget, report, run
 from addin.headless.package import Limits
 from addin.headless.values import BookError
 from addin.headless.writer import Frozen, write_cached
@@ -94,6 +97,11 @@ def save(result: Result, target: Path, cache: str = "all") -> None:
         write_cached(result.path, target, updates, result.anchors)
 
 
+#: The caps a book runs under by default, through the Python API as through the CLI: a child
+#: process with 2,048 MiB of memory and 300 s of CPU time (:class:`~addin.headless.isolation.Budget`).
+DEFAULT_BUDGET = Budget()
+
+
 def recalc(
     path: Path | str,
     out: Path | str | None = None,
@@ -104,8 +112,34 @@ def recalc(
     limits: Limits | None = None,
     progress: Callable[[int], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
+    budget: Budget | None = DEFAULT_BUDGET,
 ) -> tuple[Result, Path]:
-    """Recalculate ``path`` and write it to ``out`` (default ``<name>-recalc.xlsx`` beside it)."""
+    """Recalculate ``path`` and write it to ``out`` (default ``<name>-recalc.xlsx`` beside it).
+
+    By default the book is evaluated in a child process within ``budget`` (memory and CPU
+    time, :data:`DEFAULT_BUDGET`), as the CLI does, so a hostile book costs its child: it is a
+    :class:`BookError` naming the book, never the caller's process. The :class:`Result` then
+    holds the values but no live model (``Result.cell`` answers for formula cells only), and
+    ``functions`` must be picklable (the catalogue's table is). ``budget=None`` runs in this
+    process, uncapped.
+    """
+    if budget is not None:
+        try:
+            pickle.dumps(functions)
+        except Exception as exc:
+            raise BookError(
+                f"functions: the function table cannot be sent to the book's child process ({exc}); "
+                "pass budget=None to evaluate in this process, uncapped"
+            ) from None
+        got: tuple[Result, Path] = run(
+            "addin.headless.recalc:_recalc_in_child",
+            (str(path), None if out is None else str(out), functions, in_place, cache, limits),
+            str(path),
+            budget,
+            on_plan=on_plan,
+            progress=progress,
+        )
+        return got
     path = Path(path)
     if cache not in CACHE_MODES:
         raise BookError(f"cache: {cache!r} is not one of {', '.join(CACHE_MODES)}")
@@ -115,3 +149,34 @@ def recalc(
     save(result, target, cache)
     result.seconds["write"] = time.perf_counter() - t
     return result, target
+
+
+def _recalc_in_child(
+    path: str, out: str | None, functions: FunctionTable | None, in_place: bool, cache: str, limits: Limits | None
+) -> tuple[Result, Path]:
+    """:func:`recalc` in a book's child: the result without its live model (it cannot cross)."""
+    result, target = recalc(
+        path,
+        out,
+        functions,
+        in_place=in_place,
+        cache=cache,
+        limits=limits,
+        progress=child_progress,
+        on_plan=child_plan,
+        budget=None,
+    )
+    return detached(result), target
+
+
+def detached(result: Result) -> Result:
+    """``result`` without what lives only in this process (the formula engine's model, temporary files)."""
+    return dataclasses.replace(result, run=None, keep=None)
+
+
+def child_plan(n: int) -> None:
+    report("plan", n)
+
+
+def child_progress(n: int) -> None:
+    report("progress", n)

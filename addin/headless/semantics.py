@@ -22,6 +22,11 @@ on the holdout of unseen books, and is fixed for every formula, never per file:
 * **USDOLLAR** ("converts a number to text format and applies a currency symbol ... the same as
   DOLLAR", U.S. format: Microsoft, "USDOLLAR function") is missing; it is written as DOLLAR,
   which the engine computes in its en-US locale.
+* **PHONETIC** ("extracts the phonetic (furigana) characters from a text string"; of a range,
+  its upper-left cell: Microsoft, "PHONETIC function") is not implemented; a book written
+  outside East-Asian input methods holds no furigana, so the reading is the cell's own text:
+  ``T(INDEX(ref,1,1))``, ``T(cell)`` for one cell (a number or blank gives "", as there is no
+  text to read).
 * **Parenthesised comparisons next to ``&``.** IronCalc renders ``"its "&(2<3)&" blue"``
   without the parentheses and re-reads formulas from that text (on load, and whenever a sheet
   is added), so it computes ``("its "&2)<(3&" blue")``, FALSE; Excel: "its TRUE blue" (``&``
@@ -43,7 +48,7 @@ from addin.headless.formula import ARRAY_ARGS, Call, formula, parse, render, rew
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR)\s*\(", re.I)
+_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC)\s*\(", re.I)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -101,6 +106,11 @@ def rewrite(text: str, date1904: bool) -> str:
         if key == "USDOLLAR":
             node.name = "DOLLAR"  # USDOLLAR is DOLLAR in U.S. format (Microsoft, "USDOLLAR function")
             renamed = True
+        if key == "PHONETIC" and len(node.args) == 1 and render(node.args[0]).strip():
+            # the furigana of the range's top-left cell; text without furigana (every
+            # non-East-Asian text) is its own reading, a cell without text gives ""
+            arg = render(node.args[0])
+            return f"T(INDEX({arg},1,1))" if ":" in arg else f"T({arg})"  # IronCalc's INDEX(A1,1,1) is #VALUE!
         if key in _COUNTS:
             args = [f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)]
             return f"{node.name}({','.join(args)})"
@@ -139,3 +149,166 @@ def whole_array_arguments(text: str) -> str:
 
     walk(nodes)
     return formula(nodes) if changed[0] else text
+
+
+# ----------------------------------------------------------------------------- numbers as text
+
+#: Text functions and the arguments (0-based; None: all) they read as text.
+_AS_TEXT: dict[str, frozenset[int] | None] = {
+    **dict.fromkeys(
+        ("LEN", "LEFT", "RIGHT", "MID", "UPPER", "LOWER", "PROPER", "TRIM", "CODE", "SUBSTITUTE", "REPT"), frozenset({0})
+    ),
+    **dict.fromkeys(("FIND", "SEARCH", "EXACT"), frozenset({0, 1})),
+    "CONCATENATE": None,
+    "CONCAT": None,
+}
+#: Functions whose result is always text: nothing to convert when ``&`` joins it.
+_TEXT_RESULTS = frozenset(
+    "LEFT RIGHT MID UPPER LOWER PROPER TRIM CLEAN CONCATENATE CONCAT TEXTJOIN TEXT SUBSTITUTE REPLACE REPT CHAR T DOLLAR FIXED".split()
+)
+_TEXT_NAMES = re.compile(r"\b(" + "|".join(sorted(_AS_TEXT, key=len, reverse=True)) + r")\s*\(", re.I)
+_LOOSER = frozenset(("&", "=", "<", ">", "<=", ">=", "<>"))
+
+
+def _criteria_positions(key: str, count: int) -> frozenset[int]:
+    """The criteria arguments (0-based) of the conditional aggregates: Excel matches a numeric
+    criterion such as ``">="&E2`` against numbers as numbers, so its text must keep the number
+    whole (see :func:`fifteen_digits`)."""
+    if key in ("COUNTIF", "SUMIF", "AVERAGEIF"):
+        return frozenset({1})
+    if key == "COUNTIFS":
+        return frozenset(range(1, count, 2))
+    if key in ("SUMIFS", "AVERAGEIFS", "MAXIFS", "MINIFS"):
+        return frozenset(range(2, count, 2))
+    return frozenset()
+
+
+def needs_fifteen_digits(text: str) -> bool:
+    """Cheap test: the formula joins with ``&`` or calls a text function (outside strings)."""
+    outside = _STRING.sub('""', text) if '"' in text else text
+    return "&" in outside or _TEXT_NAMES.search(outside) is not None
+
+
+def fifteen_digits(text: str) -> str:
+    """Every value the formula turns into text (``&``'s operands, the text functions' text
+    arguments) written as Excel writes a number as text, other values unchanged.
+
+    Excel keeps 15 significant digits (Microsoft, "Floating-point arithmetic may give
+    inaccurate results in Excel": "Excel stores and calculates 15 significant digits"):
+    ``0.1+0.2&""`` is "0.3", ``1/3&""`` "0.333333333333333"; IronCalc writes the shortest
+    round-trip form ("0.30000000000000004"). Numbers whose decimal exponent is 15 or more, or
+    below -4, are written in scientific form with a two-digit exponent, as Excel's own text of
+    numbers in the IM* functions shows ("1.28233995888454E-06" cached in
+    ``formulas__test_test_files_test.xlsx``) and as C's ``%.15G`` writes them
+    ("1.23456789012346E+17", "1E-05").
+
+    Criteria arguments of COUNTIF(S)/SUMIF(S)/AVERAGEIF(S)/MAXIFS/MINIFS are left whole:
+    Excel compares a numeric criterion with the cells as numbers, and two numbers equal to 15
+    significant digits compare equal (Microsoft, same page), so ``">="&E2`` still counts a cell
+    holding exactly E2's 17-digit value. IronCalc compares exactly; the 15-digit text there would
+    drop that cell (a bin edge equal to the smallest value lost it). The unrounded text keeps
+    the number itself, which is what Excel's comparison sees.
+
+    Only scalar operands are converted: an operand holding a range, an array constant or a
+    spill reference is left as written, and the engine applies this to scalar formulas only,
+    because IronCalc's ISNUMBER over a range is one FALSE, not an array
+    (``SUMPRODUCT(ISNUMBER(A1:A3)*1)`` is 0), so the conversion would lose the array.
+    """
+    nodes = parse(text)
+    count = itertools.count(1)
+    changed = [False]
+
+    def wrap(inner: str) -> str:
+        changed[0] = True
+        k = next(count)
+        v, g, e, m, f, n = (f"_cqt{x}{k}" for x in "vgemfn")
+        # g: the decimal exponent from LOG10, corrected where LOG10 lands just above a power of
+        # ten; m: the mantissa to 15 digits, which may round up to 10 (then f, n: one up). The
+        # decimal form rounds v itself (a mantissa times a power of ten is not exact: 3*10^-1 is
+        # 0.30000000000000004). IF, not OR: element by element over arrays. Zero is found by
+        # LOG10's error and magnitudes compared as ratios: IronCalc's comparisons have an
+        # absolute tolerance (3E-139=0 is TRUE there).
+        sci = f'{n}&"E"&IF({f}<0,"-","+")&TEXT(ABS({f}),"00")'
+        return (
+            f'LET({v},{inner},IF(ISNUMBER({v}),IF(ISERROR(LOG10(ABS({v}))),"0",LET({g},INT(LOG10(ABS({v}))),'
+            f"{e},{g}-IF(ABS({v})/10^{g}<1,1,0),{m},ROUND({v}/10^{e},14),{f},{e}+IF(ABS({m})>=10,1,0),"
+            f"{n},IF(ABS({m})>=10,ROUND({m}/10,14),{m}),"
+            f'IF({f}>=15,{sci},IF({f}<-4,{sci},ROUND({v},14-{e})&"")))),{v}))'
+        )
+
+    def walk(seq: list[Any], criteria: bool = False) -> None:
+        for node in seq:
+            if isinstance(node, Call):
+                positions = _AS_TEXT.get(node.key, frozenset())
+                whole = _criteria_positions(node.key, len(node.args))
+                for k, arg in enumerate(node.args):
+                    walk(arg, k in whole)
+                    if (positions is None or k in positions) and render(arg).strip() and not _is_text(arg) and not _arrayish(arg):
+                        arg[:] = [Token(wrap(render(arg)), Token.OPERAND, Token.RANGE)]
+        if criteria:
+            return
+        # ``&`` binds looser than arithmetic and tighter than comparisons (Microsoft, "Calculation
+        # operators and precedence"): its operands are the runs between it and the next ``&``
+        # or comparison, or the ends
+        cuts = [i for i, n in enumerate(seq) if isinstance(n, Token) and n.type == Token.OP_IN and n.value in _LOOSER]
+        if not any(seq[i].value == "&" for i in cuts):
+            return
+        bounds = [-1, *cuts, len(seq)]
+        runs: set[tuple[int, int]] = set()
+        for k in range(1, len(bounds) - 1):
+            if seq[bounds[k]].value == "&":
+                runs |= {(bounds[k - 1] + 1, bounds[k] - 1), (bounds[k] + 1, bounds[k + 1] - 1)}
+        for lo, hi in sorted(runs, reverse=True):  # from the right: a wrapped run shortens the list
+            _wrap_run(seq, lo, hi, wrap)
+
+    walk(nodes)
+    return formula(nodes) if changed[0] else text
+
+
+def _wrap_run(seq: list[Any], lo: int, hi: int, wrap: Any) -> None:
+    """``seq[lo..hi]`` (one operand of ``&``) wrapped in the conversion unless it is text already."""
+    while lo <= hi and isinstance(seq[lo], Token) and seq[lo].type == Token.WSPACE:
+        lo += 1
+    while hi >= lo and isinstance(seq[hi], Token) and seq[hi].type == Token.WSPACE:
+        hi -= 1
+    if lo > hi or _is_text(seq[lo : hi + 1]) or _arrayish(seq[lo : hi + 1]):
+        return
+    seq[lo : hi + 1] = [Token(wrap(render(seq[lo : hi + 1])), Token.OPERAND, Token.RANGE)]
+
+
+#: Functions that reduce every argument to one value.
+_REDUCING = frozenset(
+    """SUM AVERAGE AVERAGEA COUNT COUNTA COUNTBLANK MAX MAXA MIN MINA PRODUCT SUMPRODUCT SUMSQ MEDIAN STDEV STDEV.S
+    STDEV.P VAR VAR.S VAR.P AND OR XOR ROWS COLUMNS""".split()
+)
+#: Conditional aggregates: the parity (argument index % 2) of their criteria arguments.
+_CONDITIONAL = {"COUNTIF": 1, "COUNTIFS": 1, "SUMIF": 1, "AVERAGEIF": 1, "SUMIFS": 0, "AVERAGEIFS": 0, "MAXIFS": 0, "MINIFS": 0}
+
+
+def _arrayish(nodes: list[Any]) -> bool:
+    """Whether an operand may be an array: it holds a multi-cell range, an array constant or a
+    spill reference (inside calls too)."""
+    for node in nodes:
+        if isinstance(node, Call):
+            if node.key in _REDUCING:
+                continue  # one number whatever its arguments
+            if node.key in _CONDITIONAL:  # one number unless a criterion is an array
+                if any(_arrayish(a) for k, a in enumerate(node.args) if k % 2 == _CONDITIONAL[node.key]):
+                    return True
+                continue
+            if node.key == "ANCHORARRAY" or any(_arrayish(a) for a in node.args):
+                return True
+        elif isinstance(node, Token) and (
+            node.type == Token.ARRAY or (node.type == Token.OPERAND and node.subtype == Token.RANGE and ":" in node.value)
+        ):
+            return True
+    return False
+
+
+def _is_text(arg: list[Any]) -> bool:
+    """A text literal or a call whose result is always text."""
+    sig = significant(arg)
+    if len(sig) != 1:
+        return False
+    one = sig[0]
+    return (isinstance(one, Token) and one.subtype == Token.TEXT) or (isinstance(one, Call) and one.key in _TEXT_RESULTS)

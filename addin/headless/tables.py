@@ -60,8 +60,9 @@ class Table:
         return None
 
     def column(self, name: str) -> int | None:
-        up = name.strip().upper()
-        return next((self.col1 + i for i, c in enumerate(self.columns) if c.upper() == up), None)
+        # a header's line break may be written "\n", "\r\n" or the file's escape _x000a_
+        up = _plain(name)
+        return next((self.col1 + i for i, c in enumerate(self.columns) if _plain(c) == up), None)
 
     def contains(self, sheet: str, row: int, col: int) -> bool:
         return sheet.upper() == self.sheet.upper() and self.row1 <= row <= self.row2 and self.col1 <= col <= self.col2
@@ -133,6 +134,12 @@ def _specifier(inner: str) -> tuple[list[str], tuple[str, str] | None] | None:
     if len(cols) > 2:
         return None
     return rows, ((cols[0], cols[1]) if cols else None)
+
+
+def _plain(name: str) -> str:
+    """A column name as compared: case-insensitive, line breaks as one ``\n``, no outer blanks."""
+    name = re.sub(r"_x000[aAdD]_", "\n", name).replace("\r\n", "\n").replace("\r", "\n")
+    return name.strip().upper()
 
 
 def _unescape(name: str) -> str:

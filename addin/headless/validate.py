@@ -17,14 +17,18 @@ skipped and counted, never reported as mismatches: Excel's cached value is of an
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from addin.headless.engine import FunctionTable, Result, recalculate
+from addin.headless.isolation import Budget, run
 from addin.headless.package import Limits
+from addin.headless.recalc import DEFAULT_BUDGET, child_plan, child_progress, detached
 from addin.headless.values import BookError, ExcelError, address
 
 
@@ -85,14 +89,34 @@ def validate(
     limits: Limits | None = None,
     progress: Callable[[int], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
+    budget: Budget | None = DEFAULT_BUDGET,
 ) -> Validation:
     """Recompute ``path`` and compare every formula cell with its cached value.
 
     ``atol`` (1e-9 by default) keeps values that should be zero from failing on rounding
-    noise, where a relative test means nothing.
+    noise, where a relative test means nothing. By default the book is evaluated in a child
+    process within ``budget``, as :func:`~addin.headless.recalc.recalc` (whose docstring says
+    what that means for the result); ``budget=None`` runs in this process, uncapped.
     """
     if not (0 <= rtol < 1) or not (atol >= 0):
         raise BookError(f"--rtol must be in [0, 1) and --atol >= 0 (got {rtol}, {atol})")
+    if budget is not None:
+        try:
+            pickle.dumps(functions)
+        except Exception as exc:
+            raise BookError(
+                f"functions: the function table cannot be sent to the book's child process ({exc}); "
+                "pass budget=None to evaluate in this process, uncapped"
+            ) from None
+        got: Validation = run(
+            "addin.headless.validate:_validate_in_child",
+            (str(path), functions, rtol, atol, limits),
+            str(path),
+            budget,
+            on_plan=on_plan,
+            progress=progress,
+        )
+        return got
     result = recalculate(path, functions, limits=limits, cached=True, progress=progress, on_plan=on_plan)
     stored = {(s.name, r, c): v for s in result.package.sheets for (r, c), v in s.cached.items()}
     mismatches: list[Mismatch] = []
@@ -112,3 +136,9 @@ def validate(
         if why is not None:
             mismatches.append(Mismatch(address(*key), stored.get(key), computed, why))
     return Validation(result, mismatches, compared, skipped, offline)
+
+
+def _validate_in_child(path: str, functions: FunctionTable | None, rtol: float, atol: float, limits: Limits | None) -> Validation:
+    """:func:`validate` in a book's child: the result without its live model (it cannot cross)."""
+    v = validate(path, functions, rtol=rtol, atol=atol, limits=limits, progress=child_progress, on_plan=child_plan, budget=None)
+    return dataclasses.replace(v, result=detached(v.result))

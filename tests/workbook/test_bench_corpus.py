@@ -5,6 +5,7 @@ for every engine, a refusal or crash counted as disagreement on every cell."""
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -34,8 +35,16 @@ def test_every_book_is_reported_and_refusals_count_as_disagreement(tmp_path: Pat
     _cached_book(corpus, "a.xlsx", {"A1": 2.0, "B1": "=A1*3", "B2": '=A1&"x"'})
     (corpus / "broken.xlsx").write_text("not a zip")
     deep = openpyxl.Workbook()
-    deep.active["A1"] = "=" + "(" * 300 + "1" + ")" * 300
+    deep.active["A1"] = "=1+1"
     deep.save(corpus / "deep.xlsx")
+    # the master of a shared formula beyond Excel's 8,192 characters: the book is refused
+    with zipfile.ZipFile(corpus / "deep.xlsx") as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    long = b'<f t="shared" ref="A1:A2" si="0">' + b"+".join([b"1"] * 5000) + b"</f>"
+    parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace(b"<f>1+1</f>", long)
+    with zipfile.ZipFile(corpus / "deep.xlsx", "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
     _cached_book(corpus, "z.xlsx", {"A1": 1.0, "B1": "=A1+1"})
     capsys.readouterr()
     assert bench_main(["corpus", "--corpus", str(corpus), "--engines", "clearquote,ironcalc", "--timeout", "120", "--json"]) == 0
@@ -43,7 +52,7 @@ def test_every_book_is_reported_and_refusals_count_as_disagreement(tmp_path: Pat
     books = {b["book"]: b for b in out["books"]}
     assert set(books) == {"a.xlsx", "broken.xlsx", "deep.xlsx", "z.xlsx"}  # every book, in order, none ended the run
     assert "not a workbook" in out["skipped"]["broken.xlsx"]
-    assert books["deep.xlsx"]["clearquote"]["status"] == "refused"  # beyond the engine's parentheses limit
+    assert books["deep.xlsx"]["clearquote"]["status"] == "refused"  # a shared formula's master beyond Excel's limit
     assert books["deep.xlsx"]["clearquote"]["compared"] == books["deep.xlsx"]["ironcalc"]["compared"] == 1
     assert books["deep.xlsx"]["clearquote"]["agree"] == 0
     for name in ("a.xlsx", "z.xlsx"):

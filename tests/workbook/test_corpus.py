@@ -45,7 +45,7 @@ def test_validate_agrees_with_excel_on_at_least_150_of_the_155_corpus_books() ->
             t0 = time.perf_counter()
             signal.alarm(BOOK_SECONDS)
             try:
-                v = validate(path)
+                v = validate(path, budget=None)  # in this process, under the alarm above (a child per book: ~1 s more each)
             except BookError as exc:
                 refused.append(f"{path.name}: {exc}")
                 continue

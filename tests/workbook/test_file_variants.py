@@ -269,3 +269,180 @@ def test_a_relative_name_moves_with_its_cell_and_wraps_round_the_grid(r0: int, c
     want_c = (c0 - 1 + col - 1) % 16_384 + 1
     assert moved == f"S!{get_column_letter(want_c)}{want_r}"
     assert relative_to(f"S!${get_column_letter(c0)}${r0}", row, col) == f"S!${get_column_letter(c0)}${r0}"
+
+
+def _iso_book(path: Path, date1904: bool) -> Path:
+    """Dates stored as ISO 8601 text in ``t="d"`` cells (openpyxl's ``iso_dates``; Strict books
+    write dates so): ECMA-376 Part 1, 18.18.11 ST_CellType "d"."""
+    wb = openpyxl.Workbook(iso_dates=True)
+    if date1904:
+        wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"], ws["A2"] = dt.datetime(2024, 3, 1, 12, 0), dt.date(1990, 1, 1)
+    ws["B1"], ws["B2"], ws["B3"], ws["B4"] = "=A1+1", "=YEAR(A1)", "=DAY(A2)", "=A1-A2"
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        assert b't="d"' in z.read("xl/worksheets/sheet1.xml")
+    return path
+
+
+def test_iso_8601_date_cells_read_as_serials_in_the_books_date_system(tmp_path: Path) -> None:
+    """IronCalc alone read such cells as "not implemented"; each is its serial in the book's date
+    system (1904: 1,462 days less, Microsoft, "Date systems in Excel"), Strict books included."""
+    want_1900 = {("S", 1, 2): 45353.5, ("S", 2, 2): 2024.0, ("S", 3, 2): 1.0, ("S", 4, 2): 45352.5 - 32874}
+    plain = _iso_book(tmp_path / "iso.xlsx", False)
+    assert recalculate(plain).values == want_1900
+    assert recalculate(_strict(plain, tmp_path / "strict.xlsx")).values == want_1900
+    mac = recalculate(_iso_book(tmp_path / "iso1904.xlsx", True)).values
+    assert mac == {("S", 1, 2): 45353.5 - 1462, ("S", 2, 2): 2024.0, ("S", 3, 2): 1.0, ("S", 4, 2): 45352.5 - 32874}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1900, 3, 1), max_value=dt.datetime(9999, 12, 31)), st.booleans())
+def test_an_iso_date_is_the_serial_openpyxl_computes(when: dt.datetime, date1904: bool) -> None:
+    """Against openpyxl's own conversion (``openpyxl.utils.datetime.to_excel``, an independent
+    implementation of both date systems), to the microsecond; 1904 books from 1904-01-01."""
+    from openpyxl.utils.datetime import CALENDAR_WINDOWS_1900, to_excel
+
+    from addin.headless.package import iso_serial
+
+    if date1904 and when < dt.datetime(1904, 1, 1):
+        return
+    got = iso_serial(when.isoformat(), date1904)
+    want = to_excel(when, CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900)
+    assert got is not None and got == pytest.approx(want, abs=1e-9)
+    assert iso_serial(when.isoformat() + "Z", date1904) == got
+    assert iso_serial("not a date", date1904) is None and iso_serial("2024-02-30", date1904) is None
+
+
+def test_data_tables_are_computed_by_substituting_their_inputs(tmp_path: Path) -> None:
+    """Microsoft, "Calculate multiple results by using a data table": each result is the table's
+    formula with the input cell(s) set to the row's and column's values. IronCalc alone refused
+    the whole book ("Not Implemented Error: data table formulas"). The expected values are the
+    formula A2*(1+A1)^A3 computed here in Python for each substitution."""
+    from openpyxl.worksheet.formula import DataTableFormula
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"], ws["A2"], ws["A3"] = 0.05, 1000.0, 2.0  # rate, principal, years
+    # one variable down a column: rates in D2:D4, the formula above the results
+    ws["E1"] = "=A2*(1+A1)^A3"
+    for i, v in enumerate([0.01, 0.02, 0.03], 2):
+        ws.cell(i, 4).value = v
+    ws["E2"] = DataTableFormula(ref="E2:E4", r1="A1")
+    # one variable along a row: years in H1:J1, the formula left of the results
+    ws["G2"] = "=A2*(1+A1)^A3"
+    for j, v in enumerate([1.0, 2.0, 3.0], 8):
+        ws.cell(1, j).value = v
+    ws["H2"] = DataTableFormula(ref="H2:J2", dtr=True, r1="A3")
+    # two variables: the formula at the corner L6, years along M6:N6 (row input A3), rates down L7:L8 (column input A1)
+    ws["L6"] = "=A2*(1+A1)^A3"
+    ws["M6"], ws["N6"], ws["L7"], ws["L8"] = 1.0, 3.0, 0.1, 0.2
+    ws["M7"] = DataTableFormula(ref="M7:N8", dt2D=True, r1="A3", r2="A1")
+    ws["P1"] = "=SUM(E2:E4)"  # reads the results
+    wb.save(tmp_path / "dt.xlsx")
+    f = lambda rate, years: 1000.0 * (1 + rate) ** years  # noqa: E731
+    got = recalculate(tmp_path / "dt.xlsx").values
+    assert [got[("S", r, 5)] for r in (2, 3, 4)] == pytest.approx([f(0.01, 2), f(0.02, 2), f(0.03, 2)], rel=1e-15)
+    assert [got[("S", 2, c)] for c in (8, 9, 10)] == pytest.approx([f(0.05, 1), f(0.05, 2), f(0.05, 3)], rel=1e-15)
+    assert [got[("S", 7, 13)], got[("S", 7, 14)], got[("S", 8, 13)], got[("S", 8, 14)]] == pytest.approx(
+        [f(0.1, 1), f(0.1, 3), f(0.2, 1), f(0.2, 3)], rel=1e-15
+    )
+    assert got[("S", 1, 5)] == got[("S", 2, 7)] == got[("S", 6, 12)] == pytest.approx(f(0.05, 2))  # inputs restored
+    out = tmp_path / "out.xlsx"
+    assert main(["recalc", "-q", str(tmp_path / "dt.xlsx"), "-o", str(out)]) == 0
+    back = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert back["E3"].value == pytest.approx(f(0.02, 2)) and back["N8"].value == pytest.approx(f(0.2, 3))
+    assert main(["validate", "-q", str(out)]) == 0  # the written values read back and agree
+
+
+_REFS = st.sampled_from(["A1", "$B$2", "C$3", "$D4", "SUM(E1:F3)", "SUM($A$1:B2)", "T!A1", "SUM(T!$B1:C$2)", "'T'!C3"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(_REFS, min_size=1, max_size=4),
+    st.integers(1, 6),  # the master's row
+    st.integers(12, 14),  # the master's column (L..N)
+    st.integers(1, 4),  # the group's rows
+    st.integers(1, 3),  # the group's columns
+)
+def test_shared_formulas_are_translated_as_excel_writes_them(
+    tmp_path_factory: pytest.TempPathFactory, refs: list[str], row: int, col: int, rows: int, cols: int
+) -> None:
+    """A shared formula (``<f t="shared" ref=.. si=..>`` on its master, ``<f t="shared" si=../>`` on
+    the others: ECMA-376 Part 1, 18.3.1.40) means the master's text moved to each cell: relative
+    references shifted by the offset, absolute parts kept, ranges and other sheets alike. The
+    reference is openpyxl's ``Translator`` (an independent implementation) writing each cell's
+    formula out in a second book; both books are computed by the engine."""
+    from openpyxl.formula.translate import Translator
+    from openpyxl.utils import get_column_letter
+
+    tmp = tmp_path_factory.mktemp("sh")
+    master_text = "+".join(refs)
+    group = [(r, c) for r in range(row, row + rows) for c in range(col, col + cols)]
+    here = lambda r, c: f"{get_column_letter(c)}{r}"  # noqa: E731
+
+    def fill(wb: openpyxl.Workbook, formulas: dict[tuple[int, int], str]) -> None:
+        ws = wb.active
+        ws.title = "S"
+        t = wb.create_sheet("T")
+        for r in range(1, 12):
+            for c in range(1, 11):
+                ws.cell(r, c).value = float(r * 100 + c)
+                t.cell(r, c).value = float(r * 1000 + c)
+        for (r, c), f in formulas.items():
+            ws.cell(r, c).value = f
+
+    plain = openpyxl.Workbook()
+    fill(plain, {(r, c): Translator("=" + master_text, origin=here(row, col)).translate_formula(here(r, c)) for r, c in group})
+    plain.save(tmp / "plain.xlsx")
+    shared = openpyxl.Workbook()
+    fill(shared, {(r, c): "=1" for r, c in group})
+    shared.save(tmp / "placeholder.xlsx")
+    with zipfile.ZipFile(tmp / "placeholder.xlsx") as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    xml = parts["xl/worksheets/sheet1.xml"]
+    ref = f"{here(row, col)}:{here(row + rows - 1, col + cols - 1)}"
+    for r, c in group:
+        old = f'<c r="{here(r, c)}"><f>1</f><v></v></c>'.encode()
+        assert old in xml
+        f = (
+            f'<f t="shared" ref="{ref}" si="0">{master_text.replace("&", "&amp;")}</f>'
+            if (r, c) == (row, col)
+            else '<f t="shared" si="0"/>'
+        )
+        xml = xml.replace(old, f'<c r="{here(r, c)}">{f}<v></v></c>'.encode())
+    parts["xl/worksheets/sheet1.xml"] = xml
+    with zipfile.ZipFile(tmp / "shared.xlsx", "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    want = recalculate(tmp / "plain.xlsx").values
+    got = recalculate(tmp / "shared.xlsx").values
+    assert got == want
+
+
+@pytest.mark.parametrize("written", ["\n", "_x000a_", "\r\n"])
+def test_structured_references_to_headers_with_line_breaks_and_escapes(tmp_path: Path, written: str) -> None:
+    """A header with a line break is stored ``a_x000a_b`` in the table part (ST_Xstring, ECMA-376
+    Part 1, 22.9.2.19) and written with the break itself in formulas; ``'`` escapes ``]`` in a
+    name (Microsoft, "Using structured references with Excel tables"). The holdout had one
+    such book computed as #NAME?."""
+    from openpyxl.worksheet.table import Table
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"], ws["B1"], ws["C1"] = "a\nb", "c]d", "out"
+    for r in range(2, 5):
+        ws.cell(r, 1).value, ws.cell(r, 2).value = float(r), 10.0 * r
+        ws.cell(r, 3).value = f"=Table1[[#This Row],[a{written}b]]+Table1[[#This Row],[c']d]]"
+    ws["E1"] = f"=SUM(Table1[a{written}b])"
+    ws.add_table(Table(displayName="Table1", ref="A1:C4"))
+    wb.save(tmp_path / "t.xlsx")
+    with zipfile.ZipFile(tmp_path / "t.xlsx") as z:
+        assert b'name="a_x000a_b"' in z.read("xl/tables/table1.xml")
+    got = recalculate(tmp_path / "t.xlsx").values
+    assert got == {("S", 1, 5): 9.0, ("S", 2, 3): 22.0, ("S", 3, 3): 33.0, ("S", 4, 3): 44.0}

@@ -111,20 +111,57 @@ def test_budget_values_are_checked() -> None:
         Budget(timeout_s=0)
 
 
-def test_excels_limits_are_refused_with_the_cell_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Excel (Microsoft, "Excel specifications and limits"): 64 levels of nested functions,
-    Maximum Iterations 1..32,767. 3,000 parentheses ended IronCalc with SIGSEGV (measured): the
-    engine's own limit of 255 open parentheses refuses them first, named."""
-    parens = _book(tmp_path / "parens.xlsx", {"A1": 1.0, "B1": "=" + "(" * 3000 + "A1" + ")" * 3000})
-    nested = _book(tmp_path / "nested.xlsx", {"A1": 1.0, "B7": "=" + "ABS(" * 65 + "A1" + ")" * 65})
-    fine = _book(tmp_path / "fine.xlsx", {"A1": -1.0, "B1": "=" + "ABS(" * 64 + "A1" + ")" * 64})
+def test_formulas_beyond_excels_limits_are_errors_in_their_own_cells(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Excel (Microsoft, "Excel specifications and limits"): 8,192 characters, 64 levels of nested
+    functions. A formula beyond them is #NAME? in its own cell with the reason listed, and the
+    rest of the book is computed (the holdout refused whole books for one such cell). 3,000
+    parentheses ended IronCalc with SIGSEGV (measured): the engine's own limit of 255 open
+    parentheses catches them first, and the formula is never given to IronCalc's parser."""
+    long = "=" + "+".join(["A1"] * 3000)  # 8,999 characters
+    path = _book(
+        tmp_path / "limits.xlsx",
+        {"A1": 1.0, "B1": "=" + "(" * 3000 + "A1" + ")" * 3000, "B7": "=" + "ABS(" * 65 + "A1" + ")" * 65,
+         "B8": long, "B9": "=" + "ABS(" * 64 + "A1" + ")" * 64, "C1": "=A1+1", "C7": "=B7+1"},
+    )  # fmt: skip
+    res = recalculate(path)
+    v = res.values
+    assert v[("S", 9, 2)] == 1.0 and v[("S", 1, 3)] == 2.0  # 64 levels are Excel's and computed
+    for (r, c), why in {
+        (1, 2): "parentheses nested 3000 levels deep; the engine's limit is 255",
+        (7, 2): "functions nested 65 levels deep; Excel's limit is 64",
+        (8, 2): "a formula of 8,999 characters; Excel's limit is 8,192",
+    }.items():
+        assert v[("S", r, c)] == ExcelError("#NAME?") and why in v[("S", r, c)].reason
+    assert v[("S", 7, 3)] == ExcelError("#NAME?")  # its reader gets Excel's propagated error
+    assert main(["recalc", "-q", str(path), "-o", str(tmp_path / "out.xlsx")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "S!B1: #NAME? refused: parentheses nested 3000 levels deep" in out and "S!B8: #NAME? refused: a formula of 8,999" in out
+    )
+
+
+def test_a_formula_the_engine_cannot_parse_is_an_error_with_the_reason(tmp_path: Path) -> None:
+    """IronCalc's parser gives #ERROR! (no Excel code, no reason) for text it cannot read; each
+    such cell, and each reading it, is #NAME? (what Excel shows for formula text it cannot read)
+    with the reason, and the rest of the book is computed."""
+    bad = ["=1+*2", "=SUM(A1", '="abc', "=A1 A2 ++", "=1E999", "=A1:", "=@@A1"]
+    path = _book(tmp_path / "bad.xlsx", {"A1": 1.0, "C1": "=A1*3", **{f"B{i}": f for i, f in enumerate(bad, 1)}, "D1": "=B1+1"})
+    res = recalculate(path)
+    assert res.values[("S", 1, 3)] == 3.0
+    for key, value in res.values.items():
+        assert not (isinstance(value, ExcelError) and value.code == "#ERROR!"), key
+        if isinstance(value, ExcelError):
+            assert value.reason, key
+    assert res.values[("S", 1, 2)] == ExcelError("#NAME?") and res.values[("S", 1, 4)] == ExcelError("#NAME?")
+
+
+def test_iterate_count_beyond_excels_is_refused_with_the_setting_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Maximum Iterations is 1..32,767 in Excel; 2,000,000,000 never ended (the holdout)."""
     spin = _book(tmp_path / "spin.xlsx", {"A1": "=1+1"}, iterate=True, iterateCount=2_000_000_000)
-    assert main(["validate", "-q", str(parens), str(nested), str(spin)]) == 2
-    err = capsys.readouterr().err
-    assert "parens.xlsx: S!B1: parentheses nested 3000 levels deep; the engine's limit is 255" in err
-    assert "nested.xlsx: S!B7: functions nested 65 levels deep; Excel's limit is 64" in err
-    assert "spin.xlsx: calcPr iterateCount=2,000,000,000; Excel allows 1 to 32,767 iterations" in err
-    assert recalculate(fine).values[("S", 1, 2)] == 1.0
+    assert main(["validate", "-q", str(spin)]) == 2
+    assert "spin.xlsx: calcPr iterateCount=2,000,000,000; Excel allows 1 to 32,767 iterations" in capsys.readouterr().err
 
 
 def test_a_formula_beyond_excels_grid_is_refused(tmp_path: Path) -> None:
@@ -155,13 +192,17 @@ def test_whole_sheet_ranges_are_never_materialised(tmp_path: Path) -> None:
             "A4": "=COUNTBLANK(S!A1:XFD1048576)",
             "A5": "=SUMPRODUCT(S!B1:XFD1048576+1)",
             "A6": "=SUM(S!A:A)",
+            "A7": "=SUMPRODUCT(S!A1:XFD1048576+1)",
         },
     )
     got = run("tests.workbook.test_isolation:_values", (str(path),), path.name, Budget(max_memory_mib=1024, timeout_s=120))
     assert got[("T", 1, 1)] == 6.0 and got[("T", 2, 1)] == 4.0 and got[("T", 3, 1)] == 4.0 and got[("T", 6, 1)] == 3.0
-    for row in (4, 5):
-        assert got[("T", row, 1)] == ExcelError("#NUM!")
-        assert "limit range_cells" in got[("T", row, 1)].reason
+    assert got[("T", 4, 1)] == ExcelError("#NUM!") and "limit range_cells" in got[("T", 4, 1)].reason
+    # SUMPRODUCT is cut to the used cells, the blanks added back (extent.clip): D1 holds "x", and
+    # "x"+1 is #VALUE!, and an error in the array is SUMPRODUCT's result (numeric cases:
+    # test_whole_columns_inside_conditional_aggregates_are_exact_over_the_cells_that_exist)
+    assert got[("T", 5, 1)] == ExcelError("#VALUE!")
+    assert got[("T", 7, 1)] == ExcelError("#VALUE!")
 
 
 def _footer_book(path: Path, far: str, styled: bool) -> Path:
@@ -345,3 +386,110 @@ def test_a_formula_the_tokenizer_refuses_is_an_error_in_its_cell(tmp_path: Path,
     assert isinstance(bad, ExcelError) and bad.code == "#NAME?"
     assert "the formula cannot be parsed (TokenizerError: Mismatched ( and )" in bad.reason
     assert ("S!D1", "#NAME?", bad.reason) in res.errors()
+
+
+_N = 1_048_576  # rows of a whole column
+#: Criteria with Excel's matching over numbers and blanks (Microsoft, "COUNTIF function": "" is a
+#: blank cell; "<>1" every cell not equal to 1, blanks too; "<>" every non-blank cell).
+_CRITERIA = {
+    '">0"': lambda v: v is not None and v > 0,
+    '"<=1"': lambda v: v is not None and v <= 1,
+    '"=2"': lambda v: v == 2,
+    '""': lambda v: v is None,
+    '"<>1"': lambda v: v != 1,
+    '"<>"': lambda v: v is not None,
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.dictionaries(st.tuples(st.integers(1, 3000), st.sampled_from("AB")), st.integers(-2, 3), max_size=30),
+    st.sampled_from(sorted(_CRITERIA)),
+    st.sampled_from(sorted(_CRITERIA)),
+)
+def test_whole_columns_inside_conditional_aggregates_are_exact_over_the_cells_that_exist(
+    tmp_path_factory: pytest.TempPathFactory, data: dict[tuple[int, str], int], c1: str, c2: str
+) -> None:
+    """COUNTIF(S), SUMIF(S), AVERAGEIF and SUMPRODUCT over whole columns and the whole sheet are cut
+    to the used rows (extent.clip), with the blanks cut off added back where they count; the
+    oracle is Excel's rule per function over the same cells in Python (a blank is 0 in
+    arithmetic, a comparison with a blank compares 0 or "")."""
+    tmp = tmp_path_factory.mktemp("w")
+    a = {r: v for (r, col), v in data.items() if col == "A"}
+    b = {r: v for (r, col), v in data.items() if col == "B"}
+    cells_ = {f"{col}{r}": float(v) for (r, col), v in data.items()}
+    formulas = {
+        "A1": f"=COUNTIF(S!A:A,{c1})",
+        "A2": f"=COUNTIFS(S!A:A,{c1},S!B:B,{c2})",
+        "A3": f"=SUMIF(S!A:A,{c1},S!B:B)",
+        "A4": f"=SUMIFS(S!B:B,S!A:A,{c1})",
+        "A5": "=SUMPRODUCT((S!A:A>0)*(S!B:B))",
+        "A6": '=SUMPRODUCT(--(S!A:A=""))',
+        "A7": f"=COUNTIF(S!A1:XFD1048576,{c1})",
+        "A8": "=SUMPRODUCT(S!A1:XFD1048576*1)",
+        "A9": f"=SUMIF(S!A:XFD,{c1})",
+    }
+    path = _book(tmp / "w.xlsx", cells_, formulas)
+    got = recalculate(path).values
+    m1, m2 = _CRITERIA[c1], _CRITERIA[c2]
+    rows = range(1, _N + 1)
+    used = set(a) | set(b)
+    blank_rows = _N - len(used)
+
+    def count(pred_a: object, pred_b: object | None = None) -> float:
+        n = sum(1 for r in used if pred_a(a.get(r)) and (pred_b is None or pred_b(b.get(r))))  # type: ignore[operator]
+        blank = pred_a(None) and (pred_b is None or pred_b(None))  # type: ignore[operator]
+        return float(n + (blank_rows if blank else 0))
+
+    every = list(a.values()) + list(b.values())
+    assert got[("T", 1, 1)] == count(m1)
+    assert got[("T", 2, 1)] == count(m1, m2)
+    assert got[("T", 3, 1)] == float(sum(b.get(r, 0) for r in used if m1(a.get(r))))
+    assert got[("T", 4, 1)] == got[("T", 3, 1)]
+    assert got[("T", 5, 1)] == float(sum(b.get(r, 0) for r in used if (a.get(r) or 0) > 0))
+    assert got[("T", 6, 1)] == float(_N - len(a))
+    whole_sheet = 1_048_576 * 16_384
+    assert got[("T", 7, 1)] == float(sum(1 for v in every if m1(v)) + (whole_sheet - len(every) if m1(None) else 0))
+    assert got[("T", 8, 1)] == float(sum(every))
+    assert got[("T", 9, 1)] == float(sum(v for v in every if m1(v)))
+    assert len(rows) == _N
+
+
+def test_a_whole_column_inside_a_non_elementwise_call_is_left_as_written() -> None:
+    """SUMPRODUCT over a range inside a call that does not follow the rows (SUM, a lookup) is not
+    cut: its value at one blank row says nothing about the cut-off rows."""
+    from addin.headless.extent import clip
+
+    extent = lambda sheet: (10, 2)  # noqa: E731
+    assert clip("=SUMPRODUCT(SUM(A:A)*B:B)", extent) == "=SUMPRODUCT(SUM(A:A)*B:B)"
+    assert clip("=SUMPRODUCT(A:A,B1:B10)", extent) == "=SUMPRODUCT(A:A,B1:B10)"  # shapes differ: Excel's #VALUE!
+    assert clip("=COUNTIF(A:A,B:B)", extent) == "=COUNTIF(A:A,B:B)"  # an array of criteria
+    assert clip('=COUNTIF(A:A,"")', extent) == '=(COUNTIF($A$1:$A$10,"")+1048566*COUNTIF($A$11:$A$11,""))'
+    assert clip('=SUMIF(A:A,">0",B:B)', extent) == '=SUMIF($A$1:$A$10,">0",$B$1:$B$10)'
+
+
+def test_the_python_api_runs_each_book_under_the_clis_caps_by_default(tmp_path: Path) -> None:
+    """``addin.headless.recalc`` and ``validate`` evaluate in a child within a Budget by default
+    (2,048 MiB, 300 s: DEFAULT_BUDGET), so a book over its memory or time is a BookError naming
+    it and this process carries on; ``budget=None`` is the uncapped in-process call."""
+    from addin.excel.catalogue import CATALOGUE_FUNCTIONS
+    from addin.headless import recalc, validate
+    from addin.headless.recalc import DEFAULT_BUDGET
+
+    assert (DEFAULT_BUDGET.max_memory_mib, DEFAULT_BUDGET.timeout_s) == (2048, 300)
+    big = _big_array(tmp_path / "big.xlsx")
+    with pytest.raises(BookError, match=r"big\.xlsx: needed more than 300 MiB of memory"):
+        recalc(big, tmp_path / "out.xlsx", budget=Budget(max_memory_mib=300, timeout_s=120))
+    with pytest.raises(BookError, match=r"big\.xlsx: used more than 1 s of CPU time"):
+        validate(big, budget=Budget(max_memory_mib=2048, timeout_s=1))
+    assert not (tmp_path / "out.xlsx").exists()
+    ok = _book(tmp_path / "ok.xlsx", {"A1": 2.0, "B1": "=A1*3", "C1": '=CQ_BLACK("C",100,100,1,0.2)'})
+    result, target = recalc(ok, None, CATALOGUE_FUNCTIONS)  # the catalogue's table crosses to the child
+    assert result.values[("S", 1, 2)] == 6.0 and result.run is None and target.exists()
+    assert result.values[("S", 1, 3)] == pytest.approx(7.9655674554058, rel=1e-12)  # Black-76, as §4 of HEADLESS.md
+    v = validate(target, CATALOGUE_FUNCTIONS)
+    assert v.mismatches == [] and v.compared == 2
+    here = recalc(ok, tmp_path / "here.xlsx", CATALOGUE_FUNCTIONS, budget=None)[0]
+    assert here.run is not None and here.values == result.values
+    with pytest.raises(BookError, match="cannot be sent to the book's child process"):
+        recalc(ok, tmp_path / "x.xlsx", {"F": lambda: None})  # type: ignore[dict-item]
