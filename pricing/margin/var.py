@@ -57,6 +57,7 @@ def scenario_scope(portfolio: Portfolio, market: Market, params: ScenarioParams 
     Parameters
     ----------
     portfolio : Portfolio
+        The positions; their underlyings are the scenario set's.
     market : Market
         Its underlyings with a bundled history join the window; its date ends it.
     params : ScenarioParams or McParams
@@ -194,11 +195,14 @@ class ScenarioVarModel:
         Parameters
         ----------
         portfolio : Portfolio
+            The positions, one row each, with signed quantities in contracts.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
 
         Returns
         -------
         ScenarioSet
+            The scenario set for the portfolio's underlyings, core then stressed.
 
         Raises
         ------
@@ -242,6 +246,7 @@ class ScenarioVarModel:
         portfolio : Portfolio
             n positions.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
         layout : ScenarioSet
             S scenarios (from :meth:`prepare`).
         state : PositionState
@@ -273,13 +278,19 @@ class ScenarioVarModel:
         Parameters
         ----------
         portfolio : Portfolio
+            The positions, one row each, with signed quantities in contracts.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
         layout : ScenarioSet
+            What :meth:`prepare` returned for this portfolio and market: the scenario set, core then stressed.
         state : PositionState
+            Per-position time, forward, spot, vol and value at ``as_of``, from :func:`pricing.positions.position_state` of the
+            same portfolio and market.
 
         Returns
         -------
         FusedScenarios or None
+            The fused form, or None when the portfolio needs the unfused path.
         """
         return FusedScenarios.build(
             portfolio,
@@ -310,6 +321,7 @@ class ScenarioVarModel:
         base_core : ndarray, shape (S,)
             The held portfolio's scenario P&L, USD.
         layout : ScenarioSet
+            What :meth:`prepare` returned for this portfolio and market: the scenario set, core then stressed.
 
         Returns
         -------
@@ -336,11 +348,13 @@ class ScenarioVarModel:
         Parameters
         ----------
         fused : FusedScenarios
+            The portfolio's plan on the scenario set, from :meth:`fused` with the same layout.
         quantity : ndarray
             Signed contracts of each fused position.
         linear : ndarray, shape (S,)
             The portfolio's scenario P&L, USD.
         layout : ScenarioSet
+            What :meth:`prepare` returned for this portfolio and market: the scenario set, core then stressed.
 
         Returns
         -------
@@ -362,7 +376,9 @@ class ScenarioVarModel:
         ext : ndarray
             Not used (no extensive part).
         layout : ScenarioSet
+            What :meth:`prepare` returned for this portfolio and market: the scenario set, core then stressed.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
 
         Returns
         -------
@@ -390,6 +406,7 @@ class ScenarioVarModel:
         ext_per_position : ndarray
             Not used.
         layout : ScenarioSet
+            What :meth:`prepare` returned for this portfolio and market: the scenario set, core then stressed.
         parts : dict of str to ndarray
             The portfolio's :meth:`assemble` output.
 
@@ -414,6 +431,7 @@ class ScenarioVarModel:
         linear : ndarray, shape (S,)
             The portfolio's scenario P&L, USD.
         layout : ScenarioSet
+            What :meth:`prepare` returned for this portfolio and market: the scenario set, core then stressed.
         days : int
             Days to test (the last ``days`` historical scenarios).
 
@@ -457,6 +475,7 @@ def hvar_model(
     Returns
     -------
     ScenarioVarModel
+        Historical-simulation VaR on the bundled histories.
 
     Notes
     -----
@@ -517,6 +536,7 @@ def fhs_model(
     Returns
     -------
     ScenarioVarModel
+        Filtered historical simulation VaR (EWMA-rescaled returns) on the bundled histories.
 
     Notes
     -----
@@ -563,6 +583,7 @@ def mc_model(
     Returns
     -------
     ScenarioVarModel
+        Monte Carlo VaR on simulated scenarios.
 
     Notes
     -----
@@ -595,6 +616,7 @@ def model_from_scenarios(
     Returns
     -------
     ScenarioVarModel
+        A VaR model on the given scenario set.
 
     Raises
     ------
