@@ -314,6 +314,8 @@ MUST_HAVE_EXAMPLES = [
     "pricing.margin.span.SpanModel",
     "pricing.margin.deribit.DeribitModel",
     "pricing.margin.var.hvar_model",
+    "pricing.margin.var.fhs_model",
+    "pricing.margin.var.mc_model",
     "pricing.margin.var.ScenarioVarModel",
     "pricing.margin.hybrid.HybridModel",
 ]
