@@ -390,7 +390,7 @@ class DeribitModel:
         Returns
         -------
         DeribitParams
-            The pool's parameters (the model's defaults where the pool has none of its own).
+            The underlying's parameters (the defaults where the model has none for it), with the USD values for a USD pool.
         """
         if not pool.startswith(USD_POOL + "/"):
             return self.params.get(pool, DeribitParams())

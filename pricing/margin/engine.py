@@ -214,7 +214,7 @@ class MarginModel(Protocol):
         Returns
         -------
         (int, int, int) or None
-            Exceptions, observations and scenarios of the model's own backtest, or None if it has none.
+            (exceptions, days tested, exception bound) for the model-risk add-on, or None if the model has no such test.
         """
 
 
@@ -372,7 +372,7 @@ class MarginResult:
         Returns
         -------
         list of (str, float)
-            Label and amount, USD, one row per component, in display order.
+            (component, USD): core, stressed, APC floor, market IM, the add-ons, the model's own components, then total.
         """
         rows = [("core", self.core), ("stressed", self.stressed), ("apc_floor", self.apc_floor), ("market_im", self.market_im)]
         rows += [("liquidity", self.liquidity), ("concentration", self.concentration), ("model_risk", self.model_risk)]
@@ -735,7 +735,7 @@ def layout_features(portfolio: Portfolio) -> frozenset[tuple[Any, ...]]:
     Returns
     -------
     frozenset of tuple
-        What the model's layout depends on: two portfolios with equal features share a layout.
+        The distinct (underlying, expiry tier, inverse, kind) of the positions; empty for an empty portfolio.
     """
     if not len(portfolio):
         return frozenset()
@@ -878,7 +878,7 @@ class TradeLegs:
         Returns
         -------
         TradeLegs
-            Each position of the portfolio as a one-leg trade.
+            Each row of ``candidates`` as a one-leg trade, in order.
         """
         return TradeLegs(candidates, np.arange(len(candidates) + 1, dtype=np.int64))
 

@@ -65,7 +65,8 @@ class SpanParams:
     vol_scan_range : float
         VSR: 0.10 = ±10 vol points (absolute mode) or ±10% of the vol (relative mode).
     vol_scan_mode : {"absolute", "relative"}
-        Vol scan as vol points added (``absolute``) or as a fraction of the vol (``relative``).
+        How the vol scan range moves the vol: by that much absolute vol, decimal (``absolute``, default), or by that
+        fraction of the vol (``relative``).
     extreme_mult, extreme_cover : float
         Extreme move multiple of PSR and the share of its loss counted (2, 0.35).
     lookahead_days : float

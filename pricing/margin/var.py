@@ -57,7 +57,7 @@ def scenario_scope(portfolio: Portfolio, market: Market, params: ScenarioParams 
     Parameters
     ----------
     portfolio : Portfolio
-        The positions; their underlyings are the scenario set's.
+        The positions; their underlyings join the market's in the scenario set.
     market : Market
         Its underlyings with a bundled history join the window; its date ends it.
     params : ScenarioParams or McParams
