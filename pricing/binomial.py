@@ -39,6 +39,7 @@ def tree_steps(steps: int, method: str) -> int:
     Returns
     -------
     int
+        The number of time steps of the tree.
     """
     if isinstance(steps, bool) or not float(steps).is_integer() or steps < 1:
         raise PricingInputError(f"steps: must be a whole number >= 1, got {steps!r}")

@@ -53,6 +53,8 @@ class OptionChain:
     mark_price, bid_price, ask_price : ndarray
         Coin prices (NaN where there is no quote).
 
+    Notes
+    -----
     An ``open_interest`` column is accepted and ignored: no model reads it yet.
     """
 
@@ -109,6 +111,7 @@ class OptionChain:
         Returns
         -------
         OptionChain
+            A new chain holding only the selected rows, columns unchanged.
         """
         names = tuple(n for n, keep in zip(self.names, mask) if keep)
         arrays = {
@@ -257,6 +260,7 @@ def load_chain_csv(source: str | Path) -> OptionChain:
     Returns
     -------
     OptionChain
+        The chain read from the file, one row per listed option.
 
     Raises
     ------
@@ -341,6 +345,7 @@ def load_bundled_chain(underlying: str = "BTC", as_of: str = "2026-08-21") -> Op
     Returns
     -------
     OptionChain
+        The bundled sample chain of the underlying, one row per listed option.
 
     Notes
     -----
@@ -449,6 +454,7 @@ def load_book_summary_json(
     Returns
     -------
     OptionChain
+        The chain built from the book summary, one row per option with a mark.
 
     Notes
     -----

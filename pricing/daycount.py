@@ -170,6 +170,7 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second:
     Parameters
     ----------
     year, month, day : int
+        The calendar date (proleptic Gregorian).
     hour, minute, second : int
         UTC time of day.
 

@@ -103,6 +103,7 @@ def parse_choice(value: object, field: str, choices: Mapping[str, T]) -> T:
     Returns
     -------
     T
+        The choice the text names (matched case-insensitively).
 
     Raises
     ------

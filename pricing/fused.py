@@ -98,7 +98,9 @@ def plan_revaluation(
     Parameters
     ----------
     portfolio : Portfolio
+        The positions, one row each, with signed quantities in contracts.
     market : Market
+        The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
     horizon_days : float
         The scenarios' horizon: options age by it.
     state : PositionState, optional
@@ -107,6 +109,8 @@ def plan_revaluation(
     Returns
     -------
     RevaluationPlan or None
+        The plan, or None when a position cannot be revalued by the fused kernels (the caller falls back to
+        :func:`pricing.revaluation.reprice`).
     """
     from pricing.accel.scenario import EXPIRED, LINEAR, LIVE
 
@@ -201,6 +205,7 @@ class ScenarioGrid:
         Returns
         -------
         ScenarioGrid
+            The kernels' form of the scenario set, for the plan's positions.
         """
         r = np.ascontiguousarray(np.atleast_2d(np.asarray(ret, dtype=np.float64)))
         shape = r.shape
@@ -215,10 +220,14 @@ def fused_pnl_sum(plan: RevaluationPlan, grid: ScenarioGrid, weight: FloatArray,
     Parameters
     ----------
     plan : RevaluationPlan
+        The per-position invariants of the revaluation, from :func:`plan_revaluation` of the same portfolio and market.
     grid : ScenarioGrid
+        The scenario rows per underlying and each position's row, from :meth:`ScenarioGrid.build` on the same scenario set.
     weight : ndarray, shape (P,)
         Quantity x contract size.
     rule : {"sticky_moneyness", "sticky_strike"}
+        Smile dynamics under a spot move: the vol is read at the same moneyness K/F (``sticky_moneyness``) or at the same strike
+        (``sticky_strike``).
 
     Returns
     -------
@@ -256,8 +265,12 @@ def fused_pnl_matrix(plan: RevaluationPlan, grid: ScenarioGrid, rule: str, coin:
     Parameters
     ----------
     plan : RevaluationPlan
+        The per-position invariants of the revaluation, from :func:`plan_revaluation` of the same portfolio and market.
     grid : ScenarioGrid
+        The scenario rows per underlying and each position's row, from :meth:`ScenarioGrid.build` on the same scenario set.
     rule : {"sticky_moneyness", "sticky_strike"}
+        Smile dynamics under a spot move: the vol is read at the same moneyness K/F (``sticky_moneyness``) or at the same strike
+        (``sticky_strike``).
     coin : bool
         Also fill the coin P&L.
 
@@ -316,12 +329,16 @@ def fused_marginal_tail(
     Parameters
     ----------
     plan : RevaluationPlan
+        The per-position invariants of the revaluation, from :func:`plan_revaluation` of the same portfolio and market.
     grid : ScenarioGrid
+        The scenario rows per underlying and each position's row, from :meth:`ScenarioGrid.build` on the same scenario set.
     weight : ndarray
         Signed quantity x units per plan row.
     starts : ndarray of int, shape (T + 1,)
         Trade boundaries.
     rule : {"sticky_moneyness", "sticky_strike"}
+        Smile dynamics under a spot move: the vol is read at the same moneyness K/F (``sticky_moneyness``) or at the same strike
+        (``sticky_strike``).
     base_pnl : ndarray, shape (S,)
         The held portfolio's P&L, USD.
     n_core : int
@@ -418,7 +435,9 @@ class FusedScenarios:
     Attributes
     ----------
     plan : RevaluationPlan
+        The per-position invariants of the portfolio (:func:`plan_revaluation`).
     grid : ScenarioGrid
+        The scenario rows, columns held core first then stressed.
     rule : str
         Smile dynamics.
     order : ndarray of int
@@ -457,20 +476,28 @@ class FusedScenarios:
         portfolio : Portfolio
             Positions at quantity 1.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
         state : PositionState
+            Per-position time, forward, spot, vol and value at ``as_of``, from :func:`pricing.positions.position_state` of the
+            same portfolio and market.
         underlyings : tuple of str
             The set's underlyings (rows of ``returns``).
         returns, vol_changes : ndarray, shape (U, S)
             Log returns and Δ ln σ.
         stressed : ndarray of bool, shape (S,)
+            True for the scenarios of the stressed set (they are held after the core ones).
         horizon_days : float
+            Margin period of risk, calendar days: each position's time to expiry is shortened by it.
         rule : {"sticky_moneyness", "sticky_strike"}
+            Smile dynamics under a spot move: the vol is read at the same moneyness K/F (``sticky_moneyness``) or at the same
+            strike (``sticky_strike``).
         vol_weights : ndarray, optional
             Per position.
 
         Returns
         -------
         FusedScenarios or None
+            The fused form, or None when a position cannot be revalued by the fused kernels.
         """
         if not accel.enabled("scenario", len(portfolio)) or not len(portfolio):
             return None
@@ -541,7 +568,9 @@ class FusedScenarios:
         Parameters
         ----------
         quantity : ndarray
+            Signed quantity per position, contracts, shape (P,).
         starts : ndarray of int, shape (T + 1,)
+            Trade t's positions are ``starts[t]:starts[t + 1]``.
         base_pnl : ndarray, shape (S,)
             The held portfolio's P&L, USD, in held column order.
         k_core, k_stress : int

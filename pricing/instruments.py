@@ -33,10 +33,12 @@ def parse_cp(value: object) -> int:
     Parameters
     ----------
     value : object
+        A cell or field: ``"C"``/``"P"``, ``"call"``/``"put"`` or +1/-1.
 
     Returns
     -------
     int
+        +1 for a call, -1 for a put.
 
     Raises
     ------
@@ -59,6 +61,7 @@ def parse_settlement(value: object) -> str:
     Returns
     -------
     str
+        ``"inverse"`` or ``"linear"``.
 
     Raises
     ------
@@ -147,10 +150,12 @@ def format_expiry_code(expiry: datetime) -> str:
     Parameters
     ----------
     expiry : datetime
+        The expiry instant (its date is used).
 
     Returns
     -------
     str
+        Deribit's expiry code, e.g. ``"27DEC24"``.
 
     Examples
     --------
@@ -210,6 +215,7 @@ def format_option_name(contract: OptionContract) -> str:
     Parameters
     ----------
     contract : OptionContract
+        The option to name.
 
     Returns
     -------
@@ -234,6 +240,7 @@ def parse_instrument_name(name: str, settle: str = "inverse") -> OptionContract 
         An option (``BTC-25SEP26-80000-P``), a dated future (``BTC-25SEP26``) or a perpetual
         (``BTC-PERPETUAL``).
     settle : {"inverse", "linear"}
+        Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
 
     Returns
     -------

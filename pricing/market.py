@@ -48,6 +48,7 @@ class Market:
         Returns
         -------
         VolSurface
+            The underlying's surface (with its forward curve).
 
         Raises
         ------

@@ -72,6 +72,7 @@ class DailySeries:
         Returns
         -------
         (date, float)
+            The last date of the series and its value.
         """
         return self.dates[-1].astype(object), float(self.values[-1])
 
@@ -86,6 +87,7 @@ class DailySeries:
         Returns
         -------
         float
+            The value on that date.
 
         Raises
         ------
@@ -264,6 +266,7 @@ def load_daily_series(source: str | Path, column: str, *, positive: bool = True)
     Returns
     -------
     DailySeries
+        The series, dates ascending.
 
     Raises
     ------

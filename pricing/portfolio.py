@@ -128,10 +128,12 @@ class Portfolio:
         Parameters
         ----------
         mask : ndarray of bool or int
+            A boolean mask of length P, or row indices.
 
         Returns
         -------
         Portfolio
+            The selected positions, every column taken alike.
         """
         index = np.flatnonzero(mask) if np.asarray(mask).dtype == bool else np.asarray(mask, dtype=np.int64)
         return Portfolio(
@@ -152,10 +154,12 @@ class Portfolio:
         Parameters
         ----------
         factor : float
+            Multiplier of every quantity (negative flips the side).
 
         Returns
         -------
         Portfolio
+            The same positions with quantities multiplied by ``factor``.
         """
         return _replace_quantity(self, self.quantity * float(factor))
 
@@ -170,6 +174,7 @@ class Portfolio:
         Returns
         -------
         Portfolio
+            The same positions with the given quantities.
         """
         q = np.asarray(quantity, dtype=np.float64)
         if q.shape != self.quantity.shape:
@@ -190,10 +195,12 @@ def concat(portfolios: Sequence[Portfolio]) -> Portfolio:
     Parameters
     ----------
     portfolios : sequence of Portfolio
+        The portfolios, rows kept in order.
 
     Returns
     -------
     Portfolio
+        All their positions, one after the other.
     """
     if not portfolios:
         return empty_portfolio()
@@ -216,6 +223,7 @@ def empty_portfolio() -> Portfolio:
     Returns
     -------
     Portfolio
+        A portfolio with no positions.
     """
     return from_contracts([], [])
 
@@ -230,6 +238,7 @@ def from_contracts(
     Parameters
     ----------
     contracts : sequence of OptionContract or FutureContract
+        The contracts, one position each.
     quantities : iterable of float
         Signed contracts, one per contract.
     contract_sizes : float or iterable of float
@@ -238,6 +247,7 @@ def from_contracts(
     Returns
     -------
     Portfolio
+        One position per contract, in order.
     """
     qty = np.asarray(list(quantities), dtype=np.float64)
     if qty.size != len(contracts):
@@ -343,6 +353,7 @@ def portfolio_from_rows(
     Returns
     -------
     Portfolio
+        One position per row, in order.
     """
     contracts: list[OptionContract | FutureContract] = []
     qty, sizes = [], []

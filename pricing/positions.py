@@ -78,6 +78,7 @@ class PositionState:
         Returns
         -------
         PositionState
+            The same state with quantity-proportional columns scaled.
         """
         q = np.asarray(quantity, dtype=np.float64)
         return PositionState(
@@ -97,10 +98,12 @@ class PositionState:
         Parameters
         ----------
         rows : ndarray of int or bool
+            Row indices or a boolean mask of length P.
 
         Returns
         -------
         PositionState
+            The state of the selected positions.
         """
         return PositionState(*(getattr(self, f)[rows] for f in PositionState.__dataclass_fields__))
 
@@ -197,6 +200,7 @@ def underlying_rows(underlyings: tuple[str, ...], portfolio: Portfolio) -> np.nd
     underlyings : tuple of str
         The rows of a per-underlying table (a scenario set's underlyings, say).
     portfolio : Portfolio
+        The positions, one row each, with signed quantities in contracts.
 
     Returns
     -------
@@ -235,7 +239,9 @@ def expand(values: FloatArray, underlyings: tuple[str, ...], portfolio: Portfoli
     values : ndarray, shape (U, S)
         One row per entry of ``underlyings``.
     underlyings : tuple of str
+        The underlyings, in the order of the output's columns.
     portfolio : Portfolio
+        The positions, one row each, with signed quantities in contracts.
 
     Returns
     -------

@@ -54,7 +54,9 @@ def reprice(
     Parameters
     ----------
     portfolio : Portfolio
+        The positions, one row each, with signed quantities in contracts.
     market : Market
+        The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
     returns : array_like (P, S) or (S,)
         Log return of the position's underlying in each scenario.
     vol_factor, vol_add : array_like, broadcast to (P, S)
@@ -62,6 +64,8 @@ def reprice(
     horizon_days : float
         Calendar days the market moves over; options age by it.
     rule : {"sticky_moneyness", "sticky_strike"}
+        Smile dynamics under a spot move: the vol is read at the same moneyness K/F (``sticky_moneyness``) or at the same strike
+        (``sticky_strike``).
     state : PositionState, optional
         Precomputed :func:`position_state` (saves a pass when repricing in blocks).
     coin : bool

@@ -240,6 +240,7 @@ def fit_sabr(
     Returns
     -------
     SabrSmile
+        The fitted smile.
 
     Notes
     -----

@@ -114,6 +114,7 @@ class ScenarioSet:
     Attributes
     ----------
     underlyings : tuple[str, ...]
+        Underlying codes, the order of the rows (``"BTC"``).
     end_dates : ndarray of datetime64[D]
         Last day of each scenario's window (NaT for simulated scenarios).
     returns : ndarray (U, S)
@@ -125,6 +126,7 @@ class ScenarioSet:
     vol_fallback : ndarray of bool (U, S)
         True where the vol change came from realised vol, not DVOL.
     horizon_days : int
+        Margin period of risk h, calendar days, of every scenario.
     kind : str
         ``"hs"``, ``"fhs"`` or ``"mc"``.
     notes : tuple of str
@@ -150,10 +152,12 @@ class ScenarioSet:
         Parameters
         ----------
         underlying : str
+            Underlying code, e.g. ``"BTC"``.
 
         Returns
         -------
         int
+            The row of the underlying in ``returns`` and ``vol_changes``.
 
         Raises
         ------
@@ -173,6 +177,7 @@ class ScenarioSet:
         Returns
         -------
         ScenarioSet
+            The scenarios not in the stressed set.
         """
         return self.subset(~self.stressed)
 
@@ -182,6 +187,7 @@ class ScenarioSet:
         Returns
         -------
         ScenarioSet
+            The scenarios of the stressed set.
         """
         return self.subset(self.stressed)
 
@@ -191,10 +197,12 @@ class ScenarioSet:
         Parameters
         ----------
         mask : ndarray of bool, shape (S,)
+            True for the scenarios kept.
 
         Returns
         -------
         ScenarioSet
+            The kept scenarios, in order.
         """
         return replace(
             self,
@@ -468,6 +476,7 @@ def historical_scenarios(
     underlyings : sequence of str
         E.g. ``("BTC", "ETH")``; each needs a price history.
     params : ScenarioParams
+        How the scenarios are built: horizon, look-back, filtering (defaults in :class:`ScenarioParams`).
     histories, dvols : dict, optional
         Daily closes and DVOL (decimal) per underlying; default: the bundled files.
 
@@ -617,6 +626,7 @@ def monte_carlo_scenarios(
     Parameters
     ----------
     underlyings : tuple or list of str
+        Underlying codes, the order of the rows.
     params : McParams, optional
         Paths, seed, horizon, EWMA (defaults: :class:`McParams`).
     histories, dvols : dict, optional

@@ -27,6 +27,7 @@ class Leg:
     Attributes
     ----------
     contract : OptionContract
+        The option of the leg.
     quantity : float
         Signed options.
     """
@@ -44,6 +45,7 @@ class Structure:
     name : str
         E.g. ``"straddle"``.
     legs : tuple of Leg
+        The legs, each with its signed ratio.
     """
 
     name: str
@@ -92,6 +94,7 @@ def vertical_spread(
     Parameters
     ----------
     underlying : str
+        Underlying code, e.g. ``"BTC"`` or ``"ETH"``.
     expiry : datetime
         Timezone-aware UTC.
     k_low, k_high : float
@@ -101,10 +104,12 @@ def vertical_spread(
     qty : float
         Structures (< 0 sells it).
     settle : {"inverse", "linear"}
+        Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
 
     Returns
     -------
     Structure
+        The structure: two legs, one long and one short, each leg's ratio signed (+ long), contracts per structure.
     """
     _ordered("vertical_spread", k_low, k_high)
     sign = 1.0 if cp == 1 else -1.0
@@ -121,6 +126,7 @@ def straddle(underlying: str, expiry: datetime, strike: float, qty: float = 1.0,
     Parameters
     ----------
     underlying : str
+        Underlying code, e.g. ``"BTC"`` or ``"ETH"``.
     expiry : datetime
         Timezone-aware UTC.
     strike : float
@@ -128,10 +134,12 @@ def straddle(underlying: str, expiry: datetime, strike: float, qty: float = 1.0,
     qty : float
         Structures (< 0 sells it).
     settle : {"inverse", "linear"}
+        Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
 
     Returns
     -------
     Structure
+        The structure: a call and a put leg, each leg's ratio signed (+ long), contracts per structure.
     """
     return Structure(
         "straddle",
@@ -147,6 +155,7 @@ def strangle(
     Parameters
     ----------
     underlying : str
+        Underlying code, e.g. ``"BTC"`` or ``"ETH"``.
     expiry : datetime
         Timezone-aware UTC.
     k_put, k_call : float
@@ -154,10 +163,12 @@ def strangle(
     qty : float
         Structures (< 0 sells it).
     settle : {"inverse", "linear"}
+        Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
 
     Returns
     -------
     Structure
+        The structure: a put and a call leg, each leg's ratio signed (+ long), contracts per structure.
     """
     _ordered("strangle", k_put, k_call)
     return Structure(
@@ -174,6 +185,7 @@ def butterfly(
     Parameters
     ----------
     underlying : str
+        Underlying code, e.g. ``"BTC"`` or ``"ETH"``.
     expiry : datetime
         Timezone-aware UTC.
     k1, k2, k3 : float
@@ -183,10 +195,12 @@ def butterfly(
     qty : float
         Structures (< 0 sells it).
     settle : {"inverse", "linear"}
+        Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
 
     Returns
     -------
     Structure
+        The structure: three legs, long k1, short 2 x k2, long k3, each leg's ratio signed (+ long), contracts per structure.
     """
     _ordered("butterfly", k1, k2, k3)
     legs = (
@@ -205,6 +219,7 @@ def risk_reversal(
     Parameters
     ----------
     underlying : str
+        Underlying code, e.g. ``"BTC"`` or ``"ETH"``.
     expiry : datetime
         Timezone-aware UTC.
     k_put, k_call : float
@@ -212,10 +227,12 @@ def risk_reversal(
     qty : float
         Structures.
     settle : {"inverse", "linear"}
+        Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
 
     Returns
     -------
     Structure
+        The structure: a call and a put leg, each leg's ratio signed (+ long), contracts per structure.
     """
     _ordered("risk_reversal", k_put, k_call)
     return Structure(
@@ -232,6 +249,7 @@ def calendar_spread(
     Parameters
     ----------
     underlying : str
+        Underlying code, e.g. ``"BTC"`` or ``"ETH"``.
     near, far : datetime
         The two expiries, timezone-aware UTC.
     strike : float
@@ -241,10 +259,12 @@ def calendar_spread(
     qty : float
         Structures (< 0 sells it).
     settle : {"inverse", "linear"}
+        Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
 
     Returns
     -------
     Structure
+        The structure: two legs, far expiry long, each leg's ratio signed (+ long), contracts per structure.
     """
     if not near < far:
         raise PricingInputError(f"calendar_spread: near expiry {near:%Y-%m-%d} must be before far {far:%Y-%m-%d}")
@@ -263,10 +283,13 @@ def structure_value(structure: Structure, surface: VolSurface, now: datetime, *,
     Parameters
     ----------
     structure : Structure
+        The legs to value.
     surface : VolSurface
+        The underlying's surface and forward curve.
     now : datetime
         Timezone-aware.
     settle : {"inverse", "linear"}
+        Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
 
     Returns
     -------

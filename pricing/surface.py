@@ -71,6 +71,7 @@ class Smile(Protocol):
         Returns
         -------
         dict of str to float
+            The smile's parameters by name.
         """
         ...
 
@@ -331,6 +332,7 @@ class VolSurface:
         t_years : array_like
             Years ACT/365.
         settle : {"inverse", "linear"}
+            Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
         rate : array_like
             Discount rate, decimal.
 
@@ -355,6 +357,7 @@ class VolSurface:
         Returns
         -------
         list of (int, float)
+            Per violation, the earlier expiry's index i and the worst w_i - w_{i+1} on the grid (> 0); empty if none.
         """
         if k_grid is None:
             # The moneyness range quoted at every expiry: beyond it both smiles are extrapolated.
@@ -406,6 +409,7 @@ class FlatSmile:
         Returns
         -------
         dict of str to float
+            ``{"vol": σ}``, the flat vol, decimal.
         """
         return {"vol": self.vol}
 
@@ -416,6 +420,7 @@ def flat_surface(underlying: str, spot: float, vol: float, *, carry: float = 0.0
     Parameters
     ----------
     underlying : str
+        Underlying code, e.g. ``"BTC"`` or ``"ETH"``.
     spot : float
         USD, > 0.
     vol : float
@@ -426,6 +431,7 @@ def flat_surface(underlying: str, spot: float, vol: float, *, carry: float = 0.0
     Returns
     -------
     VolSurface
+        A surface with the same vol at every strike and expiry.
 
     Raises
     ------
@@ -493,13 +499,16 @@ def otm_quotes(chain: OptionChain, expiry: np.datetime64, *, min_abs_delta: floa
     Parameters
     ----------
     chain : OptionChain
+        The underlying's option chain: marks, bid/ask and forwards per listed option.
     expiry : numpy.datetime64
+        The expiry whose quotes are taken.
     min_abs_delta : float
         Smallest |Black delta| kept (0.02).
 
     Returns
     -------
     SmileQuotes
+        The out-of-the-money quotes of the expiry: puts below the forward, calls above.
     """
     rows = chain.expiry == expiry
     fwd = float(np.median(chain.forward[rows]))
@@ -537,7 +546,9 @@ def build_surface(
     Parameters
     ----------
     chain : OptionChain
+        The underlying's option chain: marks, bid/ask and forwards per listed option.
     model : {"svi", "sabr"}
+        The smile model fitted to each expiry.
     beta : float
         SABR beta (ignored for SVI).
     min_quotes : int
@@ -615,6 +626,7 @@ def fit_table(surface: VolSurface) -> list[dict[str, object]]:
     Parameters
     ----------
     surface : VolSurface
+        A fitted surface.
 
     Returns
     -------

@@ -44,6 +44,7 @@ class SviSmile:
         Parameters
         ----------
         k : array_like
+            Log-moneyness ln(K/F), any shape.
 
         Returns
         -------
@@ -106,6 +107,7 @@ class SviSmile:
         Returns
         -------
         ndarray
+            Durrleman's g(k), same shape as ``k``; g < 0 is a butterfly arbitrage.
 
         Notes
         -----
@@ -126,6 +128,7 @@ class SviSmile:
         Returns
         -------
         bool
+            True if g(k) >= 0 on the grid checked.
         """
         w = self.total_variance(k)
         return bool(np.all(w > 0) and np.all(self.density_g(k) >= -1e-12))
@@ -153,6 +156,7 @@ def penalty_grid(k: FloatArray) -> FloatArray:
     Returns
     -------
     ndarray
+        The log-moneyness grid the arbitrage penalty is evaluated on.
     """
     span = max(k.max() - k.min(), 0.2)
     return np.linspace(k.min() - 0.5 * span, k.max() + 0.5 * span, 41)
@@ -264,6 +268,7 @@ def fit_svi(
     Returns
     -------
     SviSmile
+        The fitted smile.
 
     Notes
     -----

@@ -33,6 +33,7 @@ class VarianceStrike:
     Attributes
     ----------
     expiry : numpy.datetime64
+        The expiry of the variance swap.
     t_years : float
         Years ACT/365.
     forward : float

@@ -40,6 +40,7 @@ def numba_installed() -> bool:
     Returns
     -------
     bool
+        True if numba can be imported in this interpreter (whether or not it is used).
     """
     try:
         import numba  # noqa: F401
@@ -77,6 +78,8 @@ def enabled(group: str | None = None, n: int | None = None) -> bool:
     Returns
     -------
     bool
+        True if the numba kernels run (for ``group`` and ``n``, when given, under ``auto`` the measured choice); False
+        under ``numpy`` or without numba.
     """
     mode = _parse(_state["mode"])
     if mode != "auto":
@@ -96,6 +99,7 @@ def forced() -> bool:
     Returns
     -------
     bool
+        True if ``CLEARQUOTE_KERNELS`` or :func:`using` names ``numba`` or ``numpy`` rather than ``auto``.
     """
     return _parse(_state["mode"]) != "auto"
 
@@ -106,6 +110,7 @@ def backend() -> str:
     Returns
     -------
     str
+        ``"numba"`` or ``"numpy"``: the kernels in use.
     """
     return "numba" if enabled() else "numpy"
 
@@ -117,6 +122,7 @@ def using(kind: str) -> Iterator[None]:
     Parameters
     ----------
     kind : {"numba", "numpy", "auto"}
+        The kernels to run the block with; ``"auto"`` lets the engine choose as it does by default (:func:`enabled`).
 
     Yields
     ------

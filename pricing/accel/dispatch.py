@@ -44,6 +44,7 @@ def record_path() -> Path:
     Returns
     -------
     Path
+        The file the dispatch record is written to.
     """
     named = os.environ.get("CLEARQUOTE_KERNEL_CHOICE")
     if named:

@@ -33,6 +33,7 @@ def mills(z: Any) -> Any:
     Parameters
     ----------
     z : float or ndarray
+        Standard normal deviate(s), any shape.
 
     Returns
     -------
@@ -95,6 +96,7 @@ def estrin_expr(coef: tuple[float, ...], var: str = "x") -> tuple[str, int]:
     Returns
     -------
     (expression, top) : (str, int)
+        The Python expression over ``var``, ``var2``, ``var4``, ..., and the highest power of two of ``var`` it uses.
     """
     if len(coef) == 1:
         return repr(coef[0]), 1
@@ -120,6 +122,7 @@ def poly_source(name: str, coef: tuple[float, ...]) -> str:
     Returns
     -------
     str
+        Python source of the polynomial evaluation, to paste into a generated module.
     """
     expr, top = estrin_expr(monomial(coef))
     lines = [f"def {name}(x: float) -> float:"]
@@ -137,6 +140,7 @@ def series_module() -> str:
     Returns
     -------
     str
+        The full text of the generated module (header, coefficients and functions).
     """
     near, far = coefficients()
     head = (

@@ -128,6 +128,7 @@ class Kernel:
         Returns
         -------
         int
+            The number of threads the kernel's parallel loops run on.
         """
         if FORCE_THREADS is not None:
             return FORCE_THREADS
@@ -168,6 +169,7 @@ class Kernel:
         Returns
         -------
         list
+            The type signatures compiled so far (empty under numpy or before the first call).
         """
         return list(self.dispatcher.signatures)
 
@@ -224,6 +226,7 @@ def _f64_bits(typingctx: Any, x: Any) -> Any:
     typingctx : numba typing context
         Supplied by numba (an intrinsic): call as ``f64_bits(x)`` in a kernel.
     x : float64
+        Any double, NaN and infinities included.
 
     Returns
     -------
@@ -246,6 +249,7 @@ def _bits_f64(typingctx: Any, x: Any) -> Any:
     typingctx : numba typing context
         Supplied by numba (an intrinsic): call as ``bits_f64(x)`` in a kernel.
     x : int64
+        The IEEE 754 bit pattern of a double, as :func:`f64_bits` returns it.
 
     Returns
     -------

@@ -51,6 +51,7 @@ def exp_fast(x: float) -> float:
     Parameters
     ----------
     x : float
+        The exponent, any double (overflow and underflow as :func:`math.exp`).
 
     Returns
     -------
@@ -95,6 +96,7 @@ def log_fast(x: float) -> float:
     Parameters
     ----------
     x : float
+        A positive double (0 gives -inf, a negative value NaN).
 
     Returns
     -------
@@ -137,10 +139,12 @@ def npdf_fast(x: float) -> float:
     Parameters
     ----------
     x : float
+        Standard normal deviate.
 
     Returns
     -------
     float
+        φ(x) = e^(-x²/2) / sqrt(2π).
     """
     return _INV_SQRT_2PI * exp_fast(-0.5 * x * x)
 
@@ -152,6 +156,7 @@ def ncdf_fast(x: float) -> float:
     Parameters
     ----------
     x : float
+        Standard normal deviate.
 
     Returns
     -------
@@ -171,12 +176,14 @@ def ncdf_given_pdf(x: float, pdf: float) -> float:
     Parameters
     ----------
     x : float
+        Standard normal deviate.
     pdf : float
         φ(x).
 
     Returns
     -------
     float
+        Φ(x), the standard normal distribution function at x.
     """
     z = min(abs(x), Z_MAX)
     near = mills_near((z - Z_LO) * (2.0 / (Z_SPLIT - Z_LO)) - 1.0)
@@ -194,9 +201,11 @@ def ncdf_tail(x: float) -> float:
     Parameters
     ----------
     x : float
+        Standard normal deviate in the tail the function is written for.
 
     Returns
     -------
     float
+        Φ(x), the standard normal distribution function at x.
     """
     return 0.5 * math.erfc(-x * 0.7071067811865476)

@@ -41,6 +41,7 @@ def available_cores() -> int:
     Returns
     -------
     int
+        Cores this process may run on (its CPU affinity where the OS reports one), at least 1.
     """
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -145,6 +146,7 @@ class FreeCores:
         Returns
         -------
         int
+            Cores not busy with other processes now, 1 to :func:`available_cores`.
         """
         now = time.monotonic()
         if now - self._last.wall < RESAMPLE_S:

@@ -56,6 +56,7 @@ def admit(
     Returns
     -------
     Refusal or None
+        The first reason to refuse the order, or None to admit it.
     """
     if not NAME_FORM.fullmatch(name):
         return Refusal(

@@ -89,6 +89,7 @@ class Book:
         Returns
         -------
         Book
+            The book of the table's positions, with no fills applied yet.
 
         Raises
         ------
@@ -137,6 +138,7 @@ class Book:
         legs : sequence of Leg
             Instrument and signed quantity in contracts (+ the desk bought, - it sold).
         settle : {"inverse", "linear"}
+            Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
 
         Raises
         ------
@@ -162,6 +164,7 @@ class Book:
         Parameters
         ----------
         snapshot : MarketSnapshot
+            The market snapshot to value the book on; its ``snapshot_id`` keys the cached basis.
         config : DeskConfig
             Its margin model, parameters and add-ons (quote parameters do not enter the basis).
         trades : Portfolio

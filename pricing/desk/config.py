@@ -238,9 +238,11 @@ class DeskConfig:
     margin : tuple of (name, value)
         The margin model's parameters as given (typed, sorted); the rest take their defaults.
     addons : AddOnParams
+        Margin add-on and APC parameters (defaults in :class:`~pricing.margin.addons.AddOnParams`).
     quote : QuoteParams
         Includes the venue preset (``venue``: qccp or non_qccp).
     limits : QuoteLimits
+        Limits on what one request may ask (defaults in :class:`QuoteLimits`).
     accept : bool
         Fill each request of a batch before quoting the next (a quote book's ``accept``).
 
@@ -276,6 +278,7 @@ class DeskConfig:
         Returns
         -------
         DeskConfig
+            The configuration, every name not given at its default.
 
         Raises
         ------
@@ -370,6 +373,8 @@ def margin_model(
     Parameters
     ----------
     model : {"hvar", "fhs", "mc", "span", "deribit", "hybrid"}
+        The model's name: historical VaR, filtered historical VaR, Monte Carlo VaR, SPAN, the Deribit portfolio-margin replica,
+        or the SPAN/VaR hybrid.
     values : mapping str -> value
         Margin parameters (keys of :data:`MARGIN_HELP`), already coerced.
     histories, dvols : mapping or None
@@ -380,6 +385,7 @@ def margin_model(
     Returns
     -------
     MarginModel
+        The model, ready for :func:`pricing.margin.engine.margin`.
 
     Raises
     ------

@@ -74,6 +74,7 @@ def check_request(
     Parameters
     ----------
     limits : RiskLimits
+        The desk's pre-trade limits (defaults in :class:`RiskLimits`); a breach becomes a typed refusal.
     quantity : float
         Contracts of the structure (OrderQty).
     legs : sequence of (str, float)
@@ -119,6 +120,7 @@ def check_trade(
     Parameters
     ----------
     limits : RiskLimits
+        The desk's pre-trade limits (defaults in :class:`RiskLimits`); a breach becomes a typed refusal.
     delta_im_usd : float
         ΔIM of the trade on the side quoted, USD.
     net_delta_after : mapping of str to float
@@ -148,6 +150,7 @@ def check_fill(limits: RiskLimits, session_notional_usd: float, total_notional_u
     Parameters
     ----------
     limits : RiskLimits
+        The desk's pre-trade limits (defaults in :class:`RiskLimits`); a breach becomes a typed refusal.
     session_notional_usd : float
         Notional the session has filled so far, USD.
     total_notional_usd : float

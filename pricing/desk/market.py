@@ -128,6 +128,7 @@ class MarketSnapshot:
         Returns
         -------
         MarketSnapshot
+            A new snapshot with the history attached and its id recomputed; this one is unchanged.
         """
         h = hashlib.sha256(self.snapshot_id.encode())
         for code in sorted(histories):
@@ -157,6 +158,7 @@ class MarketSource(Protocol):
         Returns
         -------
         MarketSnapshot
+            The latest snapshot; the same object until the market changes.
         """
         ...
 
@@ -297,6 +299,7 @@ class BundledSource:
         Returns
         -------
         MarketSnapshot
+            The bundled market's snapshot, the same object on every call.
 
         Raises
         ------
@@ -313,6 +316,7 @@ class BundledSource:
         Returns
         -------
         None
+            Nothing (there is nothing to release).
         """
         return None
 
@@ -400,6 +404,7 @@ def file_snapshot(path: Path, *, as_of: datetime | None = None, smile: str = "sv
     Returns
     -------
     MarketSnapshot
+        The snapshot of the file's chains, its source naming the file and the hash of what was read.
 
     Raises
     ------
@@ -480,6 +485,7 @@ class FileSource:
         Returns
         -------
         None
+            Nothing (there is nothing to release).
         """
         return None
 
@@ -502,6 +508,7 @@ class FixedSource:
         Returns
         -------
         MarketSnapshot
+            The snapshot it was built with, on every call.
         """
         return self.snapshot
 
@@ -511,6 +518,7 @@ class FixedSource:
         Returns
         -------
         None
+            Nothing (there is nothing to release).
         """
         return None
 
@@ -559,6 +567,7 @@ def open_market(spec: str, *, as_of: str | datetime | None = None, smile: str = 
     as_of : str or datetime, optional
         The time of a file's rows that carry none (ISO text, UTC unless it names a zone).
     smile : {"svi", "sabr"}
+        The smile model fitted to each expiry.
 
     Returns
     -------

@@ -147,6 +147,7 @@ class Decision:
     Attributes
     ----------
     order : Order
+        The order answered.
     at : datetime
         When it was decided, UTC.
     price : float or None
@@ -260,6 +261,7 @@ class OrderBook:
         Parameters
         ----------
         terms : QuoteTerms
+            A quote sent; it becomes live until filled, cancelled or expired.
 
         Raises
         ------
@@ -293,6 +295,7 @@ class OrderBook:
         Parameters
         ----------
         cancel : Cancel
+            A cancel of a live quote.
         """
         if cancel.quote_id in self.cancels:
             return
@@ -306,6 +309,7 @@ class OrderBook:
         Parameters
         ----------
         q : Quarantined
+            A journal line that could not be read back; it is kept for inspection and changes no quote.
         """
         key = (q.session, q.cl_ord_id)
         if key not in self.answers:
@@ -319,6 +323,7 @@ class OrderBook:
         Parameters
         ----------
         event : QuoteTerms, Decision, Cancel or Quarantined
+            One journal event, applied by its type.
         """
         if isinstance(event, QuoteTerms):
             self.apply_quote(event)
@@ -341,6 +346,7 @@ class OrderBook:
         Returns
         -------
         OrderBook
+            The book rebuilt from the events, as it was after the last one.
         """
         book = cls()
         for e in events:
@@ -370,6 +376,7 @@ class OrderBook:
         Parameters
         ----------
         quote_id : str
+            The QuoteID of a quote sent.
         side : {"buy", "sell"}
             The client's side.
 
@@ -394,6 +401,7 @@ class OrderBook:
         Returns
         -------
         list of QuoteTerms
+            The quotes still open (not filled, cancelled or expired).
         """
         return [
             q
@@ -415,6 +423,7 @@ class OrderBook:
         Parameters
         ----------
         order : Order
+            An order against one of the book's quotes.
         now : datetime
             Timezone-aware.
 
@@ -502,6 +511,7 @@ class OrderBook:
         decision : Decision
             The fill :meth:`decide` gave.
         refusal : Refusal
+            The typed reason the order is refused.
 
         Returns
         -------
@@ -518,6 +528,7 @@ class OrderBook:
         Returns
         -------
         list of str
+            One line per broken invariant; empty when the book is consistent.
         """
         out: list[str] = []
         for (quote_id, side), qty in self.filled.items():

@@ -93,6 +93,7 @@ class RfqRequest:
         Returns
         -------
         RfqRequest
+            The request the row describes, legs and quantities validated.
 
         Raises
         ------
@@ -223,6 +224,7 @@ def resolve(requests: Sequence[RfqRequest | Refusal], market: Market) -> Resolve
     requests : sequence of RfqRequest or Refusal
         A Refusal passes through (already refused by the host).
     market : Market
+        The market whose listed expiries and strikes the legs must match.
 
     Returns
     -------

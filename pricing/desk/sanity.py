@@ -100,6 +100,7 @@ def quote_refusals(
     Returns
     -------
     list of str or None
+        Per quote the reason it is refused, or None where it passes.
     """
     quoted_bid, quoted_ask = ~np.isnan(bid), ~np.isnan(ask)
     with np.errstate(invalid="ignore"):
@@ -146,6 +147,7 @@ def checked(batch: RfqBatch, table: QuoteTable, market: Market, p: QuoteParams) 
     Returns
     -------
     QuoteTable
+        The table with every quote that fails a sanity check refused, with its reason.
 
     Notes
     -----

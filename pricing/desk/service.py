@@ -116,6 +116,7 @@ class DeskQuotes:
         Returns
         -------
         Quote or Refusal
+            The quote of the request, or the typed reason it was refused.
         """
         refusal = self.refusals[i]
         if refusal is not None:
@@ -168,6 +169,7 @@ class Desk:
         Returns
         -------
         MarketSnapshot
+            The market snapshot the desk quotes on now.
         """
         return self.source.current()
 
@@ -276,6 +278,7 @@ class Desk:
         Parameters
         ----------
         request : RfqRequest
+            The request whose structure is valued.
 
         Returns
         -------

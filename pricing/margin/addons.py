@@ -131,6 +131,7 @@ def daily_capacity_usd(underlying: str, market: Market, params: AddOnParams) -> 
     Parameters
     ----------
     underlying : str
+        Underlying code, e.g. ``"BTC"``; its daily liquidation capacity is looked up in ``params``.
     market : Market
         For the spot, USD.
     params : AddOnParams
@@ -183,6 +184,7 @@ def concentration_addon(
     horizon_days : float
         The model's margin period of risk, days.
     params : AddOnParams
+        Add-on and APC parameters (defaults in :class:`~pricing.margin.addons.AddOnParams`).
 
     Returns
     -------
@@ -211,6 +213,7 @@ def apc_floor(core: FloatArray, stressed: FloatArray | None, params: AddOnParams
     stressed : array or None
         IM on the stressed scenarios (None: the model has no stressed set).
     params : AddOnParams
+        Add-on and APC parameters (defaults in :class:`~pricing.margin.addons.AddOnParams`).
     venue_replica : bool
         The model replicates a venue (SPAN, Deribit): ``apc="auto"`` then means no floor.
 

@@ -159,6 +159,8 @@ class BacktestResult:
         Returns
         -------
         dict of str to (float, int, str or bool)
+            Statistic name to value: the model, observations, exceptions, alpha, the test statistics and p-values, the
+            traffic light and the dates covered.
         """
         return {
             "model": self.model,
@@ -191,6 +193,7 @@ def kupiec_pof(exceptions: int, observations: int, alpha: float) -> tuple[float,
     Parameters
     ----------
     exceptions, observations : int
+        Days the loss exceeded the margin, and days tested (0 <= exceptions <= observations).
     alpha : float
         Confidence level of the measure (exception probability 1 - alpha under the null).
 
@@ -265,11 +268,14 @@ def traffic_light(exceptions: int, observations: int, alpha: float) -> str:
     Parameters
     ----------
     exceptions, observations : int
+        Days the loss exceeded the margin, and days tested (0 <= exceptions <= observations).
     alpha : float
+        The margin's confidence level, e.g. 0.99.
 
     Returns
     -------
     str
+        ``"green"``, ``"yellow"`` or ``"red"``.
 
     Notes
     -----
@@ -483,7 +489,9 @@ class DatedPlan:
     Attributes
     ----------
     book : Portfolio
+        The positions backtested.
     market : Market
+        The market the positions are valued on at the start of each window.
     model : ScenarioVarModel
         The scenario engine (the hybrid's VaR part for a hybrid).
     hist : _History
@@ -544,6 +552,7 @@ class DatedPlan:
         Returns
         -------
         list of (int, int)
+            Half-open ranges ``(start, stop)`` of the dates, one block each.
         """
         return [(lo, min(lo + DATE_BLOCK, self.at.size)) for lo in range(0, self.at.size, DATE_BLOCK)]
 
@@ -611,6 +620,7 @@ def dated_block(plan: DatedPlan, lo: int, hi: int) -> tuple[FloatArray, FloatArr
     Parameters
     ----------
     plan : DatedPlan
+        The plan from :func:`dated_plan`.
     lo, hi : int
         The range of tested dates, [lo, hi).
 
@@ -686,12 +696,14 @@ def dated_result(plan: DatedPlan, parts: list[tuple[FloatArray, FloatArray]]) ->
     Parameters
     ----------
     plan : DatedPlan
+        The plan from :func:`dated_plan`.
     parts : list of (ndarray, ndarray)
         :func:`dated_block` of each of ``plan.blocks()``, in order.
 
     Returns
     -------
     BacktestResult
+        Exceptions, coverage, Kupiec test and traffic light over every date.
     """
     im = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
     realised = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
@@ -707,8 +719,11 @@ def dated_plan(
     Parameters
     ----------
     book : Portfolio
+        The positions backtested.
     market : Market
+        The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
     model : MarginModel
+        The margin model whose IM is tested against realised losses.
     overlapping : bool
         Daily instead of every h days.
     lookback_days : int, optional
@@ -864,6 +879,7 @@ def backtest(
     Returns
     -------
     BacktestResult
+        Exceptions, coverage, Kupiec test and traffic light.
 
     Notes
     -----

@@ -101,6 +101,7 @@ def intraday_margin_call(
     Parameters
     ----------
     portfolio : Portfolio
+        The positions, one row each, with signed quantities in contracts.
     collateral : float or mapping currency -> amount
         Collateral on deposit; coin amounts are valued at the new snapshot's spot.
     market : Market
@@ -113,6 +114,7 @@ def intraday_margin_call(
     Returns
     -------
     MarginCall
+        IM on the new snapshot, collateral, the call max(IM - collateral, 0) and the excess, USD, with the deadline.
 
     Notes
     -----

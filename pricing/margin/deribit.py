@@ -158,6 +158,7 @@ def vol_shock_factors(vol: FloatArray, dte_days: FloatArray, p: DeribitParams) -
     dte_days : array_like
         Days to expiry (ACT/365 years x 365), same shape.
     p : DeribitParams
+        The currency's Deribit margin parameters, from :meth:`DeribitModel.currency_params`.
 
     Returns
     -------
@@ -186,6 +187,7 @@ def extended_scale(p: DeribitParams) -> FloatArray:
     Parameters
     ----------
     p : DeribitParams
+        The currency's Deribit margin parameters, from :meth:`DeribitModel.currency_params`.
 
     Returns
     -------
@@ -211,6 +213,7 @@ def dampen(p_tilde: FloatArray, index_price: float, p: DeribitParams) -> FloatAr
     index_price : float
         The index in USD for a coin pool, 1 for a USD pool.
     p : DeribitParams
+        The currency's Deribit margin parameters, from :meth:`DeribitModel.currency_params`.
 
     Returns
     -------
@@ -265,6 +268,7 @@ def delta_shock(total_delta: FloatArray, spot: float, p: DeribitParams) -> Float
     spot : float
         The index, USD.
     p : DeribitParams
+        The currency's Deribit margin parameters, from :meth:`DeribitModel.currency_params`.
 
     Returns
     -------
@@ -386,6 +390,7 @@ class DeribitModel:
         Returns
         -------
         DeribitParams
+            The underlying's parameters (the defaults where the model has none for it), with the USD values for a USD pool.
         """
         if not pool.startswith(USD_POOL + "/"):
             return self.params.get(pool, DeribitParams())
@@ -409,12 +414,14 @@ class DeribitModel:
         Parameters
         ----------
         portfolio : Portfolio
+            The positions, one row each, with signed quantities in contracts.
         market : Market
             For each pool's spot and the tiers' times (``market.as_of``).
 
         Returns
         -------
         DeribitLayout
+            The pools, their expiry tiers and column offsets.
         """
         keys = portfolio.tier_keys()
         pools = pool_names(portfolio)
@@ -439,6 +446,7 @@ class DeribitModel:
         portfolio : Portfolio
             n positions.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
         layout : DeribitLayout
             From :meth:`prepare`.
         state : PositionState
@@ -495,7 +503,9 @@ class DeribitModel:
         linear, ext : ndarray, shape (batch, columns)
             Aggregated contributions of each candidate portfolio.
         layout : DeribitLayout
+            What :meth:`prepare` returned for this portfolio: the pools, their expiry tiers and column offsets.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
 
         Returns
         -------
@@ -538,6 +548,7 @@ class DeribitModel:
         linear_per_position, ext_per_position : ndarray, shape (n, columns)
             Each position's contributions.
         layout : DeribitLayout
+            What :meth:`prepare` returned for this portfolio: the pools, their expiry tiers and column offsets.
         parts : dict of str to ndarray
             The portfolio's :meth:`assemble` output (``core`` is used).
 

@@ -133,6 +133,7 @@ class MarginModel(Protocol):
         portfolio : Portfolio
             The universe: the book and every candidate trade.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
 
         Returns
         -------
@@ -148,6 +149,7 @@ class MarginModel(Protocol):
         portfolio : Portfolio
             n positions at quantity 1.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
         layout : Any
             From :meth:`prepare`.
         state : PositionState
@@ -156,6 +158,7 @@ class MarginModel(Protocol):
         Returns
         -------
         Contributions
+            Per contract, the positions' contributions to the model's aggregate vectors.
         """
 
     def assemble(self, linear: FloatArray, ext: FloatArray, layout: Any, market: Market) -> dict[str, FloatArray]:
@@ -166,7 +169,9 @@ class MarginModel(Protocol):
         linear, ext : ndarray, shape (batch, columns)
             Aggregated contributions of each candidate portfolio.
         layout : Any
+            What this model's :meth:`prepare` returned for the same portfolio and market (opaque to the engine).
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
 
         Returns
         -------
@@ -184,6 +189,7 @@ class MarginModel(Protocol):
         linear_per_position, ext_per_position : ndarray, shape (n, columns)
             Each position's contributions times its quantity.
         layout : Any
+            What this model's :meth:`prepare` returned for the same portfolio and market (opaque to the engine).
         parts : dict of str to ndarray
             The portfolio's :meth:`assemble` output.
 
@@ -201,12 +207,14 @@ class MarginModel(Protocol):
         linear : ndarray
             The portfolio's aggregated model columns.
         layout : Any
+            What this model's :meth:`prepare` returned for the same portfolio and market (opaque to the engine).
         days : int
             Days to test.
 
         Returns
         -------
         (int, int, int) or None
+            (exceptions, days tested, exception bound) for the model-risk add-on, or None if the model has no such test.
         """
 
 
@@ -224,12 +232,17 @@ class FusedMarginModel(MarginModel, Protocol):
         portfolio : Portfolio
             Positions at quantity 1.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
         layout : Any
+            What this model's :meth:`prepare` returned for the same portfolio and market (opaque to the engine).
         state : PositionState
+            Per-position time, forward, spot, vol and value at ``as_of``, from :func:`pricing.positions.position_state` of the
+            same portfolio and market.
 
         Returns
         -------
         FusedScenarios or None
+            The fused form, or None when the portfolio needs the unfused path.
         """
 
     def fused_marginal(
@@ -241,6 +254,7 @@ class FusedMarginModel(MarginModel, Protocol):
         Parameters
         ----------
         fused : FusedScenarios
+            The portfolio's plan on the scenario set, from :meth:`fused` with the same layout.
         quantity : ndarray
             Signed contracts of each fused position.
         starts : ndarray of int, shape (T + 1,)
@@ -248,6 +262,7 @@ class FusedMarginModel(MarginModel, Protocol):
         base_linear : ndarray
             The held portfolio's scenario P&L, USD.
         layout : Any
+            What this model's :meth:`prepare` returned for the same portfolio and market (opaque to the engine).
 
         Returns
         -------
@@ -261,11 +276,13 @@ class FusedMarginModel(MarginModel, Protocol):
         Parameters
         ----------
         fused : FusedScenarios
+            The portfolio's plan on the scenario set, from :meth:`fused` with the same layout.
         quantity : ndarray
             Signed contracts.
         linear : ndarray
             The portfolio's scenario P&L, USD.
         layout : Any
+            What this model's :meth:`prepare` returned for the same portfolio and market (opaque to the engine).
 
         Returns
         -------
@@ -284,6 +301,7 @@ def is_fused_model(model: MarginModel) -> TypeGuard[FusedMarginModel]:
     Parameters
     ----------
     model : MarginModel
+        Any margin model.
 
     Returns
     -------
@@ -354,6 +372,7 @@ class MarginResult:
         Returns
         -------
         list of (str, float)
+            (component, USD): core, stressed, APC floor, market IM, the add-ons, the model's own components, then total.
         """
         rows = [("core", self.core), ("stressed", self.stressed), ("apc_floor", self.apc_floor), ("market_im", self.market_im)]
         rows += [("liquidity", self.liquidity), ("concentration", self.concentration), ("model_risk", self.model_risk)]
@@ -502,7 +521,9 @@ def margin(
     Parameters
     ----------
     portfolio : Portfolio
+        The positions, one row each, with signed quantities in contracts.
     market : Market
+        The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
     model : MarginModel
         A venue replica (SPAN, Deribit PM) or a CCP-style VaR model (HS, FHS, MC).
     addons : AddOnParams, optional
@@ -613,8 +634,11 @@ class MarginBasis:
     portfolio : Portfolio
         The book.
     market : Market
+        The market the basis was built on.
     model : MarginModel
+        The margin model the basis is for.
     params : AddOnParams
+        The add-on and APC parameters in force.
     setup : _Setup
         The model's layout, the add-on capacities and the backtest state.
     lin0, ext0 : ndarray
@@ -683,6 +707,7 @@ class MarginBasis:
         Returns
         -------
         MarginBasis
+            A basis that also covers the trades' legs; this one is unchanged.
         """
         if self.covers_book_only and layout_features(trades) <= self.book_features:
             return self
@@ -705,10 +730,12 @@ def layout_features(portfolio: Portfolio) -> frozenset[tuple[Any, ...]]:
     Parameters
     ----------
     portfolio : Portfolio
+        The positions, one row each, with signed quantities in contracts.
 
     Returns
     -------
     frozenset of tuple
+        The distinct (underlying, expiry tier, inverse, kind) of the positions; empty for an empty portfolio.
     """
     if not len(portfolio):
         return frozenset()
@@ -768,6 +795,7 @@ def margin_basis(
     Returns
     -------
     MarginBasis
+        The book's basis: its layout, state and aggregate vectors, reused for every trade quoted against it.
 
     Notes
     -----
@@ -850,6 +878,7 @@ class TradeLegs:
         Returns
         -------
         TradeLegs
+            Each row of ``candidates`` as a one-leg trade, in order.
         """
         return TradeLegs(candidates, np.arange(len(candidates) + 1, dtype=np.int64))
 
@@ -899,6 +928,7 @@ class TradeLegs:
         Returns
         -------
         ndarray, shape (T, k)
+            Per trade, the sum of its legs' rows.
         """
         out = np.zeros((self.count, x.shape[1]))
         full = self.starts[:-1] < self.starts[1:]
@@ -938,6 +968,7 @@ class TradeLegs:
         Returns
         -------
         TradeLegs
+            The selected trades, in the order given.
         """
         lo, hi = int(self.starts[t0]), int(self.starts[t1])
         return TradeLegs(self.legs.select(np.arange(lo, hi)), self.starts[t0 : t1 + 1] - lo)
@@ -1001,6 +1032,7 @@ def trade_margins(
     basis : MarginBasis
         The portfolio's basis; its layout must cover the trades (:meth:`MarginBasis.for_trades`).
     trades : TradeLegs
+        The trades as runs of legs with signed quantities, contracts (:class:`~pricing.margin.engine.TradeLegs`).
     block : int
         Legs repriced at once on the matrix path (memory is O(block x scenarios)).
     unit_state : PositionState, optional
@@ -1107,6 +1139,7 @@ def sequential_margins(
     basis : MarginBasis
         The starting portfolio's basis, covering the trades.
     trades : TradeLegs
+        The trades as runs of legs with signed quantities, contracts (:class:`~pricing.margin.engine.TradeLegs`).
     fill : array of float
         Per trade: +1 the dealer buys it once priced, -1 sells it, 0 leaves it (a two-way quote).
     block : int
@@ -1115,6 +1148,7 @@ def sequential_margins(
     Returns
     -------
     SequentialMargins
+        IM after each trade in turn, and each trade's increment, USD.
 
     Notes
     -----
@@ -1192,6 +1226,7 @@ def sequential_im(
     Parameters
     ----------
     portfolio : Portfolio
+        The positions, one row each, with signed quantities in contracts.
     trades : Portfolio
         Signed quantities, in the order they arrive.
     market, model, addons :
@@ -1202,6 +1237,7 @@ def sequential_im(
     Returns
     -------
     SequentialResult
+        IM after each position is added in turn, and each increment, USD.
 
     Notes
     -----

@@ -145,11 +145,14 @@ class HybridModel:
         Parameters
         ----------
         portfolio : Portfolio
+            The positions, one row each, with signed quantities in contracts.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
 
         Returns
         -------
         HybridLayout
+            The commodity columns and the scenario set.
         """
         scenarios = self.var.prepare(portfolio, market)
         return HybridLayout(commodity_layout(portfolio, self.span, len(scenarios)), scenarios)
@@ -162,8 +165,12 @@ class HybridModel:
         portfolio : Portfolio
             n positions.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
         layout : HybridLayout
+            What :meth:`prepare` returned for this portfolio and market: the commodity columns and the scenario set.
         state : PositionState
+            Per-position time, forward, spot, vol and value at ``as_of``, from :func:`pricing.positions.position_state` of the
+            same portfolio and market.
 
         Returns
         -------
@@ -180,8 +187,11 @@ class HybridModel:
         Parameters
         ----------
         linear, ext : ndarray, shape (batch, columns)
+            The summed linear contributions and the long/short extras, one row per portfolio of the batch.
         layout : HybridLayout
+            What :meth:`prepare` returned for this portfolio and market: the commodity columns and the scenario set.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
 
         Returns
         -------
@@ -217,7 +227,9 @@ class HybridModel:
         Parameters
         ----------
         linear_per_position, ext_per_position : ndarray, shape (n, columns)
+            The same contributions per position, quantity applied.
         layout : HybridLayout
+            What :meth:`prepare` returned for this portfolio and market: the commodity columns and the scenario set.
         parts : dict of str to ndarray
             The portfolio's :meth:`assemble` output.
 
@@ -242,6 +254,7 @@ class HybridModel:
         linear : ndarray
             The portfolio's aggregated columns.
         layout : HybridLayout
+            What :meth:`prepare` returned for this portfolio and market: the commodity columns and the scenario set.
         days : int
             Days to test.
 

@@ -27,6 +27,7 @@ def check_alpha(alpha: float) -> float:
     Returns
     -------
     float
+        The confidence level, unchanged, once checked to be in (0, 1).
 
     Raises
     ------
@@ -115,6 +116,7 @@ def tail_indices(losses: FloatArray, alpha: float) -> np.ndarray:
     Returns
     -------
     ndarray of int, shape (k,)
+        Columns of the k worst scenarios, worst first.
 
     Notes
     -----

@@ -65,6 +65,8 @@ class SpanParams:
     vol_scan_range : float
         VSR: 0.10 = ±10 vol points (absolute mode) or ±10% of the vol (relative mode).
     vol_scan_mode : {"absolute", "relative"}
+        How the vol scan range moves the vol: by that much absolute vol, decimal (``absolute``, default), or by that
+        fraction of the vol (``relative``).
     extreme_mult, extreme_cover : float
         Extreme move multiple of PSR and the share of its loss counted (2, 0.35).
     lookahead_days : float
@@ -219,6 +221,7 @@ def commodity_layout(portfolio: Portfolio, params: SpanParams, risk_width: int) 
     Returns
     -------
     SpanLayout
+        The combined commodities and their columns.
     """
     unds = portfolio.underlyings
     tiers, offsets, width = {}, {}, {}
@@ -280,6 +283,7 @@ def spread_columns(
     Parameters
     ----------
     params : SpanParams
+        The SPAN parameters: price and vol scan ranges, tiers, spread charges and credits.
     portfolio : Portfolio
         n positions.
     state : PositionState
@@ -360,9 +364,11 @@ def assemble_commodities(
     Parameters
     ----------
     params : SpanParams
+        The SPAN parameters: price and vol scan ranges, tiers, spread charges and credits.
     linear, ext : ndarray, shape (batch, columns)
         Aggregated contributions in ``layout``'s columns (:func:`spread_columns`).
     layout : SpanLayout
+        What :meth:`prepare` returned for this portfolio: the combined commodities and their columns.
     market : Market
         For each commodity's spot, USD.
     measure : callable
@@ -447,6 +453,7 @@ def allocate_commodities(
     linear_per_position : ndarray, shape (n, columns)
         Each position's contributions in ``layout``'s columns.
     layout : SpanLayout
+        What :meth:`prepare` returned for this portfolio: the combined commodities and their columns.
     core : float
         The portfolio's requirement, USD.
     worst : callable
@@ -530,12 +537,14 @@ class SpanModel:
         Parameters
         ----------
         portfolio : Portfolio
+            The positions, one row each, with signed quantities in contracts.
         market : Market
             Not used: the layout depends on what is held only.
 
         Returns
         -------
         SpanLayout
+            The combined commodities and their columns.
         """
         return commodity_layout(portfolio, self.params, 16)
 
@@ -618,7 +627,9 @@ class SpanModel:
         linear, ext : ndarray, shape (batch, columns)
             Aggregated contributions of each candidate portfolio.
         layout : SpanLayout
+            What :meth:`prepare` returned for this portfolio: the combined commodities and their columns.
         market : Market
+            The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
 
         Returns
         -------
@@ -637,6 +648,7 @@ class SpanModel:
         linear_per_position, ext_per_position : ndarray, shape (n, columns)
             Each position's contributions.
         layout : SpanLayout
+            What :meth:`prepare` returned for this portfolio: the combined commodities and their columns.
         parts : dict of str to ndarray
             The portfolio's :meth:`assemble` output (``core`` is used).
 

@@ -69,6 +69,8 @@ def kva_lifetime(
     k_default_fund : float
         K_CM, USD (CRE54).
     discount_rate : float
+        Discount rate r, decimal per year (0.0365 = 3.65%), applied as e^(-r t) with t in ACT/365 years
+        (:func:`pricing.xva.profiles.discount`). Default 0.
 
     Returns
     -------
@@ -122,6 +124,8 @@ def kva_grid(
     k_default_fund : array (T,), optional
         K_CM share per trade, USD (CRE54.32); 0 if None.
     discount_rate : float
+        Discount rate r, decimal per year (0.0365 = 3.65%), applied as e^(-r t) with t in ACT/365 years
+        (:func:`pricing.xva.profiles.discount`). Default 0.
 
     Returns
     -------

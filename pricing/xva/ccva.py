@@ -21,6 +21,7 @@ def ccp_default_params(ccp_type: str) -> tuple[float, float]:
     Parameters
     ----------
     ccp_type : {"qccp", "crypto_exchange", "non_qccp"}
+        The clearing house's kind: a qualifying CCP, a crypto exchange clearing its own trades, or a non-qualifying CCP.
 
     Returns
     -------
@@ -61,6 +62,8 @@ def ccva(
     default_fund : float
         The member's default-fund contribution, USD (also lost).
     discount_rate : float
+        Discount rate r, decimal per year (0.0365 = 3.65%), applied as e^(-r t) with t in ACT/365 years
+        (:func:`pricing.xva.profiles.discount`). Default 0.
 
     Returns
     -------
@@ -106,6 +109,8 @@ def ccva_grid(
         The default-fund contribution at risk, USD: one for all trades, or one per trade (a
         quote passes each trade's change to the member's contribution, docs/methodology.md §D4).
     discount_rate : float
+        Discount rate r, decimal per year (0.0365 = 3.65%), applied as e^(-r t) with t in ACT/365 years
+        (:func:`pricing.xva.profiles.discount`). Default 0.
 
     Returns
     -------
@@ -145,10 +150,16 @@ def ccva_lifetimes(
     im_non_br, tenor_years : arrays (T,)
         Non-bankruptcy-remote IM today (USD) and tenor (years) per trade.
     pd_annual, lgd : float
+        The CCP's annual default probability and its loss given default, decimals.
     default_fund : float
+        The desk's default-fund contribution, USD.
     profile : {"flat", "sqrt"}
+        Exposure profile over the life (:func:`pricing.xva.profiles.profile`): flat, or run off as sqrt((T - t)/T).
     step_days : float
+        Step of the time grid, calendar days.
     discount_rate : float
+        Discount rate r, decimal per year (0.0365 = 3.65%), applied as e^(-r t) with t in ACT/365 years
+        (:func:`pricing.xva.profiles.discount`). Default 0.
 
     Returns
     -------

@@ -152,6 +152,8 @@ def fva_im_lifetimes(
     step_days : float
         Grid step.
     discount_rate : float
+        Discount rate r, decimal per year (0.0365 = 3.65%), applied as e^(-r t) with t in ACT/365 years
+        (:func:`pricing.xva.profiles.discount`). Default 0.
 
     Returns
     -------
@@ -196,6 +198,8 @@ def mva_vm_settlement_lag(
     lag_days : float
         Days between paying VM on the CCP hedge and receiving the client's.
     discount_rate : float
+        Discount rate r, decimal per year (0.0365 = 3.65%), applied as e^(-r t) with t in ACT/365 years
+        (:func:`pricing.xva.profiles.discount`). Default 0.
 
     Returns
     -------
@@ -239,8 +243,12 @@ def mva_vm_batch(
     abs_delta_coin, spot, vol, tenor_years : arrays (T,)
         As for :func:`mva_vm_settlement_lag`, per trade.
     borrow_spread : float or array (T,)
+        Borrowing spread over SOFR, decimal per year; one for all trades or one per trade.
     lag_days : float
+        Days between paying VM on the CCP hedge and receiving the client's.
     discount_rate : float
+        Discount rate r, decimal per year (0.0365 = 3.65%), applied as e^(-r t) with t in ACT/365 years
+        (:func:`pricing.xva.profiles.discount`). Default 0.
 
     Returns
     -------

@@ -72,6 +72,7 @@ class QuoteBasis:
         Returns
         -------
         QuoteBasis
+            The book's basis for quoting: margin basis, risks and parameters.
 
         Notes
         -----
@@ -92,6 +93,7 @@ class QuoteBasis:
         Returns
         -------
         QuoteBasis
+            A basis that also covers the trades' legs; this one is unchanged.
         """
         m = self.margin.for_trades(trades)
         return self if m is self.margin else QuoteBasis(m, self.capital)
@@ -151,6 +153,7 @@ class QuoteTable:
         Returns
         -------
         QuoteTable
+            A table with no rows.
         """
         z = np.zeros(0)
         sides = {k: z for k in ("delta_im", "fva_im", "mva_vm", "kva", "ccva", "price")}
@@ -197,6 +200,7 @@ def quote_rfqs(batch: RfqBatch, basis: QuoteBasis, p: QuoteParams | None = None,
     basis : QuoteBasis
         The book's basis (its layout is widened to the trades if they need it).
     p : QuoteParams, optional
+        Quote parameters (defaults in :class:`~pricing.xva.params.QuoteParams`).
     accept : bool
         Fill each request before pricing the next: the dealer's side of a one-sided request (the
         ask of a client buy, the bid of a client sell) joins the book; two-way requests are not filled.
@@ -204,6 +208,7 @@ def quote_rfqs(batch: RfqBatch, basis: QuoteBasis, p: QuoteParams | None = None,
     Returns
     -------
     QuoteTable
+        One row per request: bid, ask and their components, or the reason it was refused.
 
     Notes
     -----
@@ -258,9 +263,11 @@ def quote_book(
     portfolio : Portfolio or None
         The desk's positions (None: empty).
     market : Market
+        The market: a fitted vol surface and forward curve per underlying at ``as_of`` (and the chains, for bid/ask).
     model : MarginModel
         The venue replica that gives ΔIM.
     params, addons : QuoteParams, AddOnParams, optional
+        Quote and add-on parameters (defaults in their classes).
     accept : bool
         Fill each RFQ before pricing the next.
 

@@ -194,6 +194,7 @@ def expected_replica_profiles(
     Returns
     -------
     (buy, sell) : arrays of shape (G, T)
+        Expected replica IM, USD, at each grid time G for each trade T, the dealer buying and selling.
 
     Notes
     -----

@@ -126,10 +126,12 @@ def contract_of(name: str, settle: str = "inverse") -> Contract:
     name : str
         ``BTC-25SEP26-60000-C``, ``BTC-27DEC26``, ``BTC-PERPETUAL`` (upper case).
     settle : {"inverse", "linear"}
+        Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
 
     Returns
     -------
     OptionContract or FutureContract
+        The contract the instrument name describes.
 
     Notes
     -----
@@ -186,6 +188,7 @@ def read_row(row: Mapping[str, Any], where: str = "rfqs, row 2") -> RowFields:
     Returns
     -------
     RowFields
+        The row's fields, each checked and named on error.
 
     Notes
     -----
@@ -258,6 +261,7 @@ def resolve_request(fields: RowFields, market: Market, where: str = "rfqs, row 2
     Returns
     -------
     RfqRequest
+        The request with its legs resolved against the market.
 
     Notes
     -----
@@ -310,6 +314,7 @@ def parse_request(row: Mapping[str, Any], market: Market, where: str = "rfqs, ro
     Returns
     -------
     RfqRequest
+        The request the row describes.
 
     Notes
     -----
@@ -346,6 +351,7 @@ def parse_rfqs(
     Returns
     -------
     RfqBatch
+        Every valid request, and per invalid row its reason.
 
     Notes
     -----

@@ -161,6 +161,7 @@ def trade_risks(trades: TradeLegs, state: PositionState, p: QuoteParams, underly
     Returns
     -------
     TradeRisks
+        Per trade (T,) arrays: premium, mark, |delta|, spot, vol, tenor and its SA-CCR inputs, USD unless named.
 
     Notes
     -----
@@ -353,6 +354,7 @@ class BookStates:
         Returns
         -------
         BookStates
+            The book's states with the fills applied; this one is unchanged.
 
         Notes
         -----

@@ -92,6 +92,7 @@ def saccr_option(
     Returns
     -------
     SaccrResult
+        Replacement cost, PFE, EAD and their parts, USD.
 
     Notes
     -----
@@ -168,6 +169,7 @@ class SaccrLegs:
         Returns
         -------
         SaccrLegs
+            No legs.
         """
         z = np.zeros(0)
         return SaccrLegs((), np.zeros(0, dtype=np.int64), z, z, z, z)

@@ -300,6 +300,7 @@ def quote_sides(
     Returns
     -------
     QuoteSides
+        Per trade the bid and ask sides with their cost components, USD.
 
     Notes
     -----

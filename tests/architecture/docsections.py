@@ -4,7 +4,8 @@ A docstring (as :func:`inspect.getdoc` cleans it) is split into sections the way
 ``NumpyDocString`` does: a section starts at a line followed by an underline of at least as many
 ``-`` as the title has characters. In ``Parameters``, ``Attributes``, ``Returns``..., an entry is a
 line at the section's own indentation, ``name : type`` or ``name``, several names separated by
-``, `` (``x1, x2 : float``); its description is the indented lines under it.
+``, `` (``x1, x2 : float``); its description is the indented lines under it. Every entry of a
+``Parameters``, ``Attributes``, ``Returns`` or ``Yields`` section must have one (:func:`undescribed`).
 
 :func:`public_callables` walks every module of a package and yields what must carry such a
 docstring: each public function defined there, each public method of a public class, and each
@@ -46,6 +47,9 @@ SECTIONS = frozenset(
 )
 #: Sections whose body is a list of ``name : type`` entries.
 NAMED = frozenset({"Parameters", "Other Parameters", "Attributes", "Receives"})
+#: Sections whose every entry must carry a description (the indented lines under it): a type alone
+#: (``data : Any``) tells the caller nothing about units, shape or meaning.
+DESCRIBED = NAMED | frozenset({"Returns", "Yields"})
 
 
 class DocstringError(ValueError):
@@ -91,6 +95,32 @@ def entry_names(body: list[str]) -> list[str]:
         head = line.strip().split(" : ", 1)[0].rstrip(" :")
         names.extend(n.strip() for n in head.split(","))
     return [n for n in names if n]
+
+
+def entries(body: list[str]) -> list[tuple[str, list[str]]]:
+    """Each entry of a section body with its description: ``(head line, description lines)``.
+
+    An entry is a line at the body's least indentation; its description is the non-blank lines
+    indented deeper beneath it, up to the next entry. Blank lines are dropped.
+    """
+    text = [line for line in body if line.strip()]
+    if not text:
+        return []
+    indent = min(len(line) - len(line.lstrip()) for line in text)
+    out: list[tuple[str, list[str]]] = []
+    for line in text:
+        if len(line) - len(line.lstrip()) == indent:
+            out.append((line.strip(), []))
+        else:
+            out[-1][1].append(line.strip())
+    return out
+
+
+def undescribed(parsed: dict[str, list[str]]) -> list[str]:
+    """``"Section: head"`` for each entry of a :data:`DESCRIBED` section with no description line."""
+    return [
+        f"{title}: {head}" for title in sorted(DESCRIBED & parsed.keys()) for head, desc in entries(parsed[title]) if not desc
+    ]
 
 
 @dataclass(frozen=True)
@@ -203,7 +233,7 @@ def problems(item: Callable_) -> list[str]:
         parsed = sections(doc)
     except DocstringError as e:
         return [str(e)]
-    found: list[str] = []
+    found: list[str] = [f"no description under {entry!r}" for entry in undescribed(parsed)]
     if item.kind == "class":
         wanted = constructor_parameters(item.obj)
         documented = set(entry_names(parsed.get("Parameters", []))) | set(entry_names(parsed.get("Attributes", [])))

@@ -24,7 +24,16 @@ from pricing.desk import request as desk_request
 from pricing.margin import engine
 from pricing.revaluation import Market
 from pricing.xva import capital, ccva, funding, params, quote, rfq, risks, saccr, sides, single
-from tests.architecture.docsections import Callable_, DocstringError, entry_names, problems, public_callables, sections
+from tests.architecture.docsections import (
+    Callable_,
+    DocstringError,
+    entries,
+    entry_names,
+    problems,
+    public_callables,
+    sections,
+    undescribed,
+)
 
 PUBLIC = [getattr(pricing, n) for n in pricing.__all__ if inspect.isfunction(getattr(pricing, n))]
 ENTRY_POINTS = [
@@ -137,7 +146,8 @@ CALLABLES = {c.name: c for c in public_callables(pricing, PENDING_ELSEWHERE)}
 @pytest.mark.parametrize("name", sorted(CALLABLES))
 def test_public_callable_has_numpydoc_sections(name: str) -> None:
     """Parameters name exactly the signature's parameters (``*args``/``**kwargs`` starred, self/cls
-    left out), a dataclass names each field, and a callable that returns something says what."""
+    left out), a dataclass names each field, a callable that returns something says what, and every
+    Parameters/Attributes/Returns/Yields entry has a description line under it (not a type alone)."""
     assert not (found := problems(CALLABLES[name])), f"{name}: {'; '.join(found)}"
 
 
@@ -238,6 +248,47 @@ def test_problems_name_what_is_wrong() -> None:
     assert problems(Callable_("g", _generator, "function")) == []
 
 
+@pytest.mark.parametrize(
+    "bare, entry",
+    [
+        ("F, K : ndarray\n    Forward and strike, USD.\n", "Parameters: F, K : ndarray"),
+        ("*args : float\n    Extra.\n", "Parameters: *args : float"),
+        ("ndarray\n    The price.\n", "Returns: ndarray"),
+    ],
+)
+def test_an_entry_with_a_type_and_no_description_is_named(bare: str, entry: str) -> None:
+    """The rule both ways: GOOD passes; the same docstring with one entry's description removed
+    fails, naming that entry and no other (a type alone says nothing of units, shape or meaning)."""
+    _documented.__doc__ = GOOD
+    assert problems(Callable_("f", _documented, "function")) == []
+    _documented.__doc__ = GOOD.replace(bare, bare.split("\n")[0] + "\n")
+    assert problems(Callable_("f", _documented, "function")) == [f"no description under {entry!r}"]
+
+
+def test_a_dataclass_attribute_needs_a_description() -> None:
+    @dataclass(frozen=True)
+    class Slice:
+        """A slice.
+
+        Attributes
+        ----------
+        smile : SviSmile
+        fitted_at : datetime
+            UTC.
+        """
+
+        smile: object
+        fitted_at: object
+
+    assert problems(Callable_("Slice", Slice, "class")) == ["no description under 'Attributes: smile : SviSmile'"]
+
+
+def test_a_blank_line_does_not_describe_and_prose_sections_are_not_lists() -> None:
+    """A blank line between an entry and the next is not a description; Notes and Raises are not checked."""
+    doc = "x\n\nParameters\n----------\na : int\n\nb : int\n    B.\n\nNotes\n-----\nfree text\n"
+    assert undescribed(sections(doc)) == ["Parameters: a : int"]
+
+
 def test_a_dataclass_must_name_each_field() -> None:
     @dataclass(frozen=True)
     class Leg:
@@ -263,6 +314,8 @@ MUST_HAVE_EXAMPLES = [
     "pricing.margin.span.SpanModel",
     "pricing.margin.deribit.DeribitModel",
     "pricing.margin.var.hvar_model",
+    "pricing.margin.var.fhs_model",
+    "pricing.margin.var.mc_model",
     "pricing.margin.var.ScenarioVarModel",
     "pricing.margin.hybrid.HybridModel",
 ]
@@ -307,3 +360,29 @@ def test_parameter_names_round_trip(names: list[str], grouped: list[bool], typed
         i += len(run)
     parsed = sections(f"{indent}Summary.\n\n" + "\n".join(lines) + "\n")
     assert entry_names(parsed["Parameters"]) == names
+
+
+@given(
+    names=st.lists(NAMES, min_size=1, max_size=6, unique=True),
+    described=st.lists(st.integers(min_value=0, max_value=3), min_size=6, max_size=6),
+    blank=st.lists(st.booleans(), min_size=6, max_size=6),
+    section=st.sampled_from(["Parameters", "Attributes", "Returns", "Yields", "Other Parameters"]),
+    indent=st.sampled_from(["", "    "]),
+)
+def test_undescribed_names_exactly_the_entries_without_description(
+    names: list[str], described: list[int], blank: list[bool], section: str, indent: str
+) -> None:
+    """Any list section with 0 to 3 description lines under each entry (blank lines anywhere
+    between entries): :func:`undescribed` names exactly the entries with none, and
+    :func:`entries` gives each entry back its own description lines, in order."""
+    lines = [f"{indent}{section}", f"{indent}{'-' * len(section)}"]
+    for i, name in enumerate(names):
+        lines.append(f"{indent}{name} : float")
+        lines += [f"{indent}    {name} line {j}: USD, not : a name." for j in range(described[i])]
+        if blank[i]:
+            lines.append("")
+    parsed = sections(f"{indent}Summary.\n\n" + "\n".join(lines) + "\n")
+    assert entries(parsed[section]) == [
+        (f"{n} : float", [f"{n} line {j}: USD, not : a name." for j in range(described[i])]) for i, n in enumerate(names)
+    ]
+    assert undescribed(parsed) == [f"{section}: {n} : float" for i, n in enumerate(names) if not described[i]]

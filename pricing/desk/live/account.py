@@ -70,6 +70,7 @@ def load_credentials(path: Path | None = None, environ: Mapping[str, str] | None
     Returns
     -------
     Credentials or None
+        The API key pair, or None when none is configured.
     """
     env = os.environ if environ is None else environ
     if path is not None:
@@ -107,6 +108,7 @@ def redact(frame: str) -> str:
     Returns
     -------
     str
+        The text with every secret replaced, safe to log.
     """
     try:
         msg = json.loads(frame)
@@ -163,6 +165,7 @@ def parse_account_summary(data: Any, currency: str) -> AccountSummary | None:
     Returns
     -------
     AccountSummary or None
+        The summary, or None when ``data`` is not an object or a margin field is missing, negative or not a number.
     """
     if not isinstance(data, dict):
         return None
@@ -206,6 +209,7 @@ def parse_positions(data: Any) -> dict[str, float]:
     Returns
     -------
     dict of str to float
+        Instrument name to signed size, contracts; malformed entries are left out.
     """
     if not isinstance(data, list):
         return {}
@@ -266,6 +270,7 @@ class AccountState:
         Parameters
         ----------
         summary : AccountSummary
+            The latest account summary of one currency; it replaces the previous one.
         """
         self.summaries = {**self.summaries, summary.currency: summary}
         self.version += 1
@@ -276,5 +281,6 @@ class AccountState:
         Returns
         -------
         (positions, summaries) : (mapping of str to float, mapping of str to AccountSummary)
+            Immutable copies: instrument name to signed size (contracts), and currency to its summary.
         """
         return self.positions, self.summaries

@@ -134,6 +134,7 @@ class MarkBoard:
         Parameters
         ----------
         summary : SummaryRows
+            A full book summary of the currency; it replaces every mark on the board.
         """
         self.counters.dropped_entries += summary.dropped
         self._load(summary)
@@ -149,6 +150,7 @@ class MarkBoard:
         Parameters
         ----------
         update : MarkUpdate
+            New marks for some instruments; the others keep theirs.
 
         Returns
         -------
@@ -202,6 +204,7 @@ class MarkBoard:
         Parameters
         ----------
         update : StateUpdate
+            An instrument's new state; a settled or delisted instrument leaves the board.
         """
         j = self.index_of.get(update.name)
         if update.state in GONE_STATES:
@@ -238,6 +241,7 @@ class MarkBoard:
         Returns
         -------
         OptionChain
+            The board's options as a chain, one row per live option with a mark.
         """
         rows = self._live_rows(None)
         if rows.size == 0:
@@ -306,6 +310,7 @@ def chain_rows(chain: OptionChain) -> list[list[Any]]:
     Parameters
     ----------
     chain : OptionChain
+        The chain to write out.
 
     Returns
     -------

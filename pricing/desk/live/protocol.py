@@ -49,9 +49,11 @@ def request(request_id: int, method: str, params: Mapping[str, Any] | None = Non
     Parameters
     ----------
     request_id : int
+        The JSON-RPC ``id``; the answer carries it back.
     method : str
         E.g. ``public/get_book_summary_by_currency``.
     params : mapping, optional
+        The method's parameters (JSON-serialisable); None sends an empty object.
 
     Returns
     -------
@@ -152,6 +154,7 @@ def classify(raw: str | bytes) -> Message:
     Returns
     -------
     Response, ErrorResponse, Notification, Heartbeat or Malformed
+        What the frame is; a frame that is not valid JSON-RPC is Malformed with the reason, never an exception.
     """
     try:
         msg = json.loads(raw)
@@ -232,6 +235,7 @@ def parse_marks(data: Any) -> MarkUpdate | Malformed:
     Returns
     -------
     MarkUpdate or Malformed
+        The marks, or Malformed with the reason if the data are not a list of marks.
     """
     if not isinstance(data, list):
         return Malformed("markprice.options data is not a list")
@@ -271,6 +275,8 @@ def parse_index(data: Any) -> PriceUpdate | Malformed:
     Parameters
     ----------
     data : Any
+        The notification's ``params.data`` as decoded from JSON, untrusted: anything that is not an object with the fields below
+        is answered with :class:`Malformed`, never an exception.
 
     Returns
     -------
@@ -291,6 +297,8 @@ def parse_ticker(data: Any) -> PriceUpdate | Malformed:
     Parameters
     ----------
     data : Any
+        The notification's ``params.data`` as decoded from JSON, untrusted: anything that is not an object with the fields below
+        is answered with :class:`Malformed`, never an exception.
 
     Returns
     -------
@@ -330,6 +338,8 @@ def parse_state(data: Any) -> StateUpdate | Malformed:
     Parameters
     ----------
     data : Any
+        The notification's ``params.data`` as decoded from JSON, untrusted: anything that is not an object with the fields below
+        is answered with :class:`Malformed`, never an exception.
 
     Returns
     -------
@@ -391,6 +401,7 @@ def parse_book_summary(result: Any) -> SummaryRows | Malformed:
     Returns
     -------
     SummaryRows or Malformed
+        The summary rows, or Malformed with the reason.
     """
     if not isinstance(result, list):
         return Malformed("get_book_summary_by_currency result is not a list")
@@ -428,10 +439,12 @@ def future_names(result: Any) -> tuple[str, ...]:
     Parameters
     ----------
     result : Any
+        The JSON-RPC ``result`` as decoded, untrusted: anything but a list gives no names.
 
     Returns
     -------
     tuple of str
+        Instrument names of the active futures and perpetuals, in the result's order.
     """
     if not isinstance(result, list):
         return ()
@@ -448,9 +461,11 @@ def option_names(result: Sequence[Any]) -> tuple[str, ...]:
     Parameters
     ----------
     result : sequence
+        The JSON-RPC ``result`` as decoded; entries that are not instruments are skipped.
 
     Returns
     -------
     tuple of str
+        Instrument names of the active options, in the result's order.
     """
     return future_names(list(result)) if isinstance(result, list) else ()

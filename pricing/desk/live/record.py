@@ -33,6 +33,7 @@ class Recorder:
     spec : str
         The live spec recorded (goes into the header).
     currencies : tuple of str
+        The currencies recorded, e.g. ``("BTC", "ETH")`` (goes into the header).
     """
 
     def __init__(self, path: Path, spec: str, currencies: tuple[str, ...]) -> None:
@@ -61,6 +62,7 @@ class Recorder:
         Returns
         -------
         None
+            Nothing: the gzip stream is finished and the file can be read by :func:`read_recording`.
         """
         with self._lock:
             if not self._fh.closed:
@@ -93,9 +95,11 @@ class Recording:
     Attributes
     ----------
     path : Path
+        The file it was read from.
     meta : dict of str to Any
         The header.
     frames : tuple of Frame
+        Every frame recorded, in order.
     truncated : bool
         The file was cut short.
     """
@@ -133,12 +137,14 @@ def iter_frames(path: Path, *, skip_notifications: bool = False) -> Iterator[Fra
     Parameters
     ----------
     path : Path
+        A recording written by :class:`Recorder` (gzip JSON lines).
     skip_notifications : bool
         Do not decode notifications.
 
     Yields
     ------
     Frame
+        Each frame in the order it was recorded.
     """
     try:
         for n, line in _lines(path):
@@ -165,10 +171,12 @@ def read_recording(path: Path) -> Recording:
     Parameters
     ----------
     path : Path
+        A recording written by :class:`Recorder` (gzip JSON lines).
 
     Returns
     -------
     Recording
+        The header and every frame.
 
     Raises
     ------

@@ -71,7 +71,9 @@ class Slice:
     Attributes
     ----------
     smile : SviSmile
+        The fitted SVI smile of the expiry.
     fit : ExpiryFit
+        The fit's diagnostics (residuals, flags) as :func:`pricing.surface.build_surface` reports them.
     fitted_at : datetime
         UTC.
     fitted_mono : float
@@ -122,6 +124,7 @@ class SurfaceKeeper:
     Parameters
     ----------
     currency : str
+        The underlying whose surface is kept, e.g. ``"BTC"``.
     policy : RefitPolicy
         When to refit (time and move triggers) and what to refuse.
     """
@@ -153,12 +156,14 @@ class SurfaceKeeper:
         Parameters
         ----------
         chain : OptionChain
+            The current chain of the underlying.
         now : float, optional
             ``time.monotonic()``.
 
         Returns
         -------
         list of numpy.datetime64
+            The expiries whose smile must be refitted now, under the refit policy.
         """
         now = time.monotonic() if now is None else now
         uniq, t_all, _ = chain.expiries()
@@ -173,12 +178,14 @@ class SurfaceKeeper:
         Parameters
         ----------
         chain : OptionChain
+            The current chain of the underlying.
         now : float, optional
             ``time.monotonic()``.
 
         Returns
         -------
         VolSurface
+            The surface after refitting the expiries that were due; the others keep their last good fit.
         """
         now = time.monotonic() if now is None else now
         work = self.due(chain, now)
@@ -196,10 +203,13 @@ class SurfaceKeeper:
         Parameters
         ----------
         chain : OptionChain
+            The current chain of the underlying.
         expiry : numpy.datetime64
+            The expiry to refit.
         now : float
             ``time.monotonic()``.
         pending : set of numpy.datetime64, optional
+            Expiries about to be refitted too: their stale slices are not checked against; ``expiry`` is removed from it.
         """
         t0 = time.perf_counter()
         if pending is not None:
@@ -289,10 +299,12 @@ class SurfaceKeeper:
         Parameters
         ----------
         chain : OptionChain
+            The current chain of the underlying: the slices are placed on its forwards and times to expiry.
 
         Returns
         -------
         VolSurface
+            The last good slice of every expiry still in the chain.
         """
         slices = self.slices
         if not slices:
@@ -319,6 +331,7 @@ class SurfaceKeeper:
         Returns
         -------
         dict of str to datetime
+            Expiry code to when its smile was last fitted, UTC.
         """
         return {str(e)[:10]: s.fitted_at for e, s in sorted(self.slices.items())}
 
@@ -328,5 +341,6 @@ class SurfaceKeeper:
         Returns
         -------
         list of str
+            ``"<currency> <flag>"`` for each kept slice that carries a flag, expiries ascending.
         """
         return [f"{self.currency} {s.flag}" for _, s in sorted(self.slices.items()) if s.flag]

@@ -100,6 +100,7 @@ class ReplayServer:
         Returns
         -------
         ReplayServer
+            The server itself, listening on 127.0.0.1 at its ephemeral port.
         """
         self = cls(path, speed)
         self._server = await serve(self._handler, "127.0.0.1", 0, compression=None, max_size=2**26)
@@ -113,6 +114,7 @@ class ReplayServer:
         Returns
         -------
         None
+            Nothing: the server has stopped and its port is released.
         """
         if self._streaming is not None:
             self._streaming.cancel()

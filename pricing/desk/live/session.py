@@ -60,6 +60,7 @@ class FeedStatus:
     test_requests_answered : int
         Heartbeat test requests answered.
     requests_sent : int
+        JSON-RPC requests sent.
     last_error : str
         The last connection failure, one line.
     last_message_mono, last_marks_mono : float
@@ -87,10 +88,12 @@ def index_name(currency: str) -> str:
     Parameters
     ----------
     currency : str
+        The currency, e.g. ``"BTC"``.
 
     Returns
     -------
     str
+        The venue's price index of the currency, e.g. ``"btc_usd"``.
     """
     return f"{currency.lower()}_usd"
 
@@ -103,6 +106,7 @@ class FeedSession:
     url : str
         The WebSocket endpoint.
     currencies : tuple of str
+        The currencies subscribed, e.g. ``("BTC", "ETH")``.
     limits : LiveLimits
         Rate limit, timeouts, back-off.
     on_change : callable
@@ -145,6 +149,7 @@ class FeedSession:
         Returns
         -------
         None
+            Nothing: the stop is requested; the session closes the connection and returns.
         """
         self._stopping.set()
 
@@ -257,13 +262,16 @@ class FeedSession:
         Parameters
         ----------
         method : str
+            The JSON-RPC method, e.g. ``"public/get_instruments"``.
         params : dict, optional
+            The method's parameters; None sends an empty object.
         request_id : int, optional
             Default: the next id.
 
         Returns
         -------
         int
+            The request id, to match the answer.
         """
         rid = self._new_id() if request_id is None else request_id
         wait = self.bucket.reserve(time.monotonic())
@@ -284,7 +292,9 @@ class FeedSession:
         Parameters
         ----------
         method : str
+            The JSON-RPC method, e.g. ``"public/get_instruments"``.
         params : dict, optional
+            The method's parameters; None sends an empty object.
 
         Returns
         -------
@@ -437,6 +447,7 @@ class FeedSession:
         Parameters
         ----------
         attempt : int
+            Reconnection attempts made so far since the last success (0 for the first).
 
         Returns
         -------
@@ -490,10 +501,12 @@ def describe(exc: BaseException) -> str:
     Parameters
     ----------
     exc : BaseException
+        The failure to describe.
 
     Returns
     -------
     str
+        One line of at most 200 characters, with no traceback and no request text.
     """
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
@@ -513,9 +526,11 @@ def dumps_compact(obj: Any) -> str:
     Parameters
     ----------
     obj : Any
+        A JSON-serialisable value.
 
     Returns
     -------
     str
+        The JSON text with no whitespace between tokens.
     """
     return json.dumps(obj, separators=(",", ":"))

@@ -87,10 +87,12 @@ class LiveSnapshot:
         Parameters
         ----------
         now : float, optional
+            ``time.monotonic()`` now; None reads the clock.
 
         Returns
         -------
         float
+            Seconds since the snapshot was taken.
         """
         return max(0.0, (time.monotonic() if now is None else now) - self.marks_received)
 
@@ -115,6 +117,7 @@ class LiveSnapshot:
         Returns
         -------
         list of list
+            The snapshot as table rows, a header row first.
         """
         out: list[list[Any]] = [list(ROW_HEADER)]
         for chain in self.chains.values():
@@ -154,10 +157,12 @@ class LiveMarketSnapshot(MarketSnapshot):
         Parameters
         ----------
         now : datetime, optional
+            The current time (timezone-aware); None reads the UTC clock.
 
         Returns
         -------
         float
+            Seconds since the snapshot was built.
         """
         return max(0.0, ((now or datetime.now(UTC)) - self.marks_received_at).total_seconds())
 
@@ -173,12 +178,15 @@ class LiveSource:
     Parameters
     ----------
     spec : LiveSpec
+        What to connect to and which currencies, from :func:`pricing.desk.live.spec.parse_spec`.
     limits : LiveLimits
+        Rate limit, timeouts, staleness and back-off (defaults in :class:`LiveLimits`).
     recorder : callable, optional
         (direction, frame) -> None.
     policy : RefitPolicy, optional
         None: chains only, no fitted surfaces.
     credentials : Credentials, optional
+        An API key pair for the private account channels; None: public data only.
     """
 
     def __init__(
@@ -253,6 +261,7 @@ class LiveSource:
         Returns
         -------
         LiveMarketSnapshot or LiveSnapshot
+            The latest snapshot: with fitted surfaces when a refit policy is set, else chains only.
         """
         snap = self._snapshot
         if snap is None:

@@ -116,10 +116,12 @@ def is_live_spec(spec: str) -> bool:
     Parameters
     ----------
     spec : str
+        A market spec as a user typed it.
 
     Returns
     -------
     bool
+        True if the spec names a live source (rather than bundled data or a file).
     """
     s = spec.strip().lower()
     return s == "deribit" or s.startswith(("deribit:", "deribit-test", "replay:"))
@@ -131,10 +133,12 @@ def parse_spec(spec: str) -> LiveSpec:
     Parameters
     ----------
     spec : str
+        A live market spec as a user typed it.
 
     Returns
     -------
     LiveSpec
+        The endpoint, currencies and options the spec names.
     """
     text = spec.strip()
     body, sep, tail = text.partition("#")

@@ -45,7 +45,9 @@ class MarginCheck:
     at : datetime
         UTC.
     snapshot_id : str
+        The market snapshot the desk's IM was computed on.
     currency : str
+        The venue's margin currency compared, e.g. ``"BTC"``.
     model : str
         The desk's margin model.
     positions : int
@@ -86,7 +88,9 @@ class MarginWatch:
     Parameters
     ----------
     model : MarginModel
+        The desk's margin model, compared with the venue's figures.
     addons : AddOnParams, optional
+        Add-on parameters for the desk's IM; None: the defaults.
     alert_relative : float
         The alert threshold on ``|relative|`` (0.25).
     log : Path, optional
@@ -120,13 +124,16 @@ class MarginWatch:
         Parameters
         ----------
         snapshot : LiveSnapshot or MarketSnapshot
+            The market to value the positions on (it must carry fitted surfaces).
         positions : mapping of str to float
             Instrument -> signed coins.
         summaries : mapping of str to AccountSummary
+            Currency to the venue's account summary (its IM, MM and equity).
 
         Returns
         -------
         list of MarginCheck
+            One comparison per currency of the snapshot with positions or a venue summary.
         """
         if snapshot.market is None:
             raise PricingInputError("the margin watch needs a fitted snapshot (open the source with fit=True)")
@@ -198,6 +205,7 @@ class PositionsFile:
     Parameters
     ----------
     path : Path
+        An ``instrument,quantity`` CSV to watch; a bad file keeps the last good positions (see ``error``).
     """
 
     def __init__(self, path: Path) -> None:
@@ -212,6 +220,7 @@ class PositionsFile:
         Returns
         -------
         bool
+            True if the positions changed; False for an unchanged, unreadable or bad file.
         """
         try:
             st = self.path.stat()
