@@ -347,6 +347,9 @@ class _Run:
         self.columns: list[_Column] = []
         self._open: dict[tuple[int, int], tuple[_Column, _Call]] = {}  # (sheet, col) -> its last run
         self._absorbed: set[int] = set()  # calls that became the first row of a column
+        #: (sheet, col) -> [(first row, values)]: the numbers columns wrote (None: read the
+        #: cell), which collect takes as they are instead of reading them back
+        self._written: dict[tuple[int, int], list[tuple[int, list[float | None]]]] = {}
         #: (sheet, col) -> [text, its row, last row repeating it, template]: a formula prepare
         #: left as written, and the rows below that repeat it
         self._as_written: dict[tuple[int, int], list[Any]] = {}
@@ -433,10 +436,10 @@ class _Run:
         self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None, hosts: dict[str, bool]
     ) -> None:
         """The rewrites one formula needs for Excel's semantics, and its host calls cut out."""
-        if self.use_columns and fc.array is None and not fc.dynamic:
+        if self.use_columns and fc.array is None and not fc.dynamic and fc.text is None:
             if self._extends_column(si, r, c, text):
                 return  # the host call above, filled down: one string comparison, no parsing
-            if fc.text is None and self._repeats_above(si, r, c, text):
+            if self._repeats_above(si, r, c, text):
                 return  # the formula above filled down, which needed nothing: neither does this one
         if fc.array is None and self._plain_host_call(si, r, c, fc, text):
             return  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
@@ -590,7 +593,7 @@ class _Run:
         call = _Call(len(self.calls), fn, si, r, c, args, True, (si, r, c), None, bool(fc.dynamic))
         self.calls.append(call)
         self.stats.host_calls += 1
-        if self.use_columns and not fc.dynamic:
+        if self.use_columns and not fc.dynamic and fc.text is None:
             column = self._column_from(call, text)
             if column is not None:
                 self._open[(si, c)] = (column, call)
@@ -702,13 +705,17 @@ class _Run:
         :meth:`_write` writes a plain call's result)."""
         si, c = column.sheet, column.col
         put = self.model.update_cell_with_number
+        written: list[float | None] = []
         for r, res in zip(range(column.first, column.last + 1), results, strict=True):
             if type(res) is float and math.isfinite(res):
                 put(si, r, c, res)
+                written.append(res)
                 if self.reasons:
                     self.reasons.pop((si, r, c), None)
             else:
                 self._write(_Call(-1, column.fn, si, r, c, [], True, (si, r, c), None, False), res)
+                written.append(None)
+        self._written.setdefault((si, c), []).append((column.first, written))
 
     def _hoist(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
         """Cut the host calls out of one formula; False when it has none the functions take."""
@@ -1196,13 +1203,14 @@ class _Run:
         return [(rr, cc) for rr in range(r, r2 + 1) for cc in range(c, c2 + 1)]
 
     def collect(self) -> dict[tuple[str, int, int], Any]:
-        out = self._collect()
+        out = self._collect(self._written)
         circular = [k for k, v in out.items() if isinstance(v, ExcelError) and v.code == "#CIRC!"]
         if circular:
             from addin.headless.circular import settle
 
             settle(self, circular)
-            out = self._collect()
+            out = self._collect({})  # every cell read back: settling may have written any
+        self._written = {}
         return out
 
     def release(self) -> None:
@@ -1219,9 +1227,21 @@ class _Run:
         self.consts = {}
         self._refs = {}
 
-    def _collect(self) -> dict[tuple[str, int, int], Any]:
+    def _collect(
+        self, written: Mapping[tuple[int, int], list[tuple[int, list[float | None]]]]
+    ) -> dict[tuple[str, int, int], Any]:
+        """Every formula cell's value: read from the formula engine, or as a column wrote it
+        (``written``: the same float the engine would give back, without asking it)."""
         out: dict[tuple[str, int, int], Any] = {}
         for name, si, r, c, fc in self._formulas():
+            if fc.array is None:
+                v = None
+                for first, values in written.get((si, c), ()):
+                    if 0 <= r - first < len(values):
+                        v = values[r - first]
+                        break
+                out[(name, r, c)] = self._final(si, r, c) if v is None else v
+                continue
             for rr, cc in self._members(r, c, fc):
                 out[(name, rr, cc)] = self._final(si, rr, cc)
         for cells in self.spills.values():
