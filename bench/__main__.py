@@ -56,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     br.add_argument(
         "--repeat", type=int, default=3, help="runs of clearquote and of each engine alone per size, medians (default 3)"
     )
+    br.add_argument("--per-cell", action="store_true", help="also time clearquote with host calls one a cell (before columns)")
     return out
 
 
@@ -103,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
         return run_bench_corpus(corpus, engines, args.timeout, args.limit, args.json)
     from bench.recalc import run_bench_recalc
 
-    return run_bench_recalc([int(x) for x in args.rows.split(",") if x.strip()], args.peer_max, max(1, args.repeat))
+    return run_bench_recalc(
+        [int(x) for x in args.rows.split(",") if x.strip()], args.peer_max, max(1, args.repeat), args.per_cell
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

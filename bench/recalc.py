@@ -116,11 +116,11 @@ def time_recalc(kind: str, path: str | Path) -> float:
 
     udfs.CQ_MARKET("bundled")  # warm: the market fit is not what is measured
     t = time.perf_counter()
-    if kind == "clearquote":
+    if kind in ("clearquote", "per-cell"):  # per-cell: host calls one a cell, the path before columns
         from addin.excel.catalogue import CATALOGUE_FUNCTIONS
         from addin.headless import recalc
 
-        recalc(path, Path(path).with_name(f"out-{Path(path).stem}.xlsx"), CATALOGUE_FUNCTIONS)
+        recalc(path, Path(path).with_name(f"out-{Path(path).stem}.xlsx"), CATALOGUE_FUNCTIONS, columns=kind == "clearquote")
     else:
         import formulas
 
@@ -183,7 +183,7 @@ def _median(runs: list[dict[str, float]], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 
 
-def run_bench_recalc(sizes: list[int], peer_max: int = 1000, repeats: int = 3) -> int:
+def run_bench_recalc(sizes: list[int], peer_max: int = 1000, repeats: int = 3, per_cell: bool = False) -> int:
     """Each size: clearquote end to end, beside the formula engines alone on the same book
     (IronCalc: load, evaluate, write; formualizer: load, evaluate), which cannot call the
     catalogue (those cells are #NAME? for them) and so give the floor of the formula work, and
@@ -192,8 +192,9 @@ def run_bench_recalc(sizes: list[int], peer_max: int = 1000, repeats: int = 3) -
     clearquote and the engines alone run ``repeats`` times each, interleaved (on a shared
     machine both then see the same load), each run its own process; the table gives medians,
     clearquote's median over IronCalc's (``x IronCalc``), the largest peak, and the 1-minute
-    load average before and after the size."""
-    peers = [k for k in ("ironcalc", "formualizer") if _available(k)]
+    load average before and after the size. ``per_cell``: also clearquote with host calls one a
+    cell (``columns=False``, the path before columns of identical formulas), in the same runs."""
+    peers = [k for k in ("ironcalc", "formualizer") if _available(k)] + (["per-cell"] if per_cell else [])
     head = f"{'rows':>8} {'formulas':>9} {'clearquote s':>13} {'peak MB':>8}"
     head += "".join(f" {k + ' s':>14}" for k in peers)
     head += f" {'x IronCalc':>10} {'ExcelModel s':>13} {'peak MB':>8} {'ratio':>7} {'load':>11}"

@@ -694,8 +694,12 @@ class _Run:
                 cols.append([v] * n)
             else:
                 _, s2, c2, off = a
-                value = self._value
-                cols.append([value(s2, r, c2) for r in range(column.first + off, column.last + off + 1)])
+                get, first = self.model.get_cell_value, column.first + off
+                values = [get(s2, r, c2) for r in range(first, column.last + off + 1)]
+                for k, v in enumerate(values):
+                    if type(v) is str:  # _value's cases (an error, a blank, IronCalc's own code) are all text
+                        values[k] = self._value(s2, first + k, c2)
+                cols.append(values)
         if not cols:
             return [[] for _ in range(n)]
         return [list(row) for row in zip(*cols)]

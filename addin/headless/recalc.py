@@ -104,13 +104,15 @@ def recalc(
     limits: Limits | None = None,
     progress: Callable[[int], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
+    columns: bool = True,
 ) -> tuple[Result, Path]:
-    """Recalculate ``path`` and write it to ``out`` (default ``<name>-recalc.xlsx`` beside it)."""
+    """Recalculate ``path`` and write it to ``out`` (default ``<name>-recalc.xlsx`` beside it);
+    ``columns=False``: host calls one a cell (see :func:`~addin.headless.engine.recalculate`)."""
     path = Path(path)
     if cache not in CACHE_MODES:
         raise BookError(f"cache: {cache!r} is not one of {', '.join(CACHE_MODES)}")
     target = output_path(path, Path(out) if out is not None else None, in_place)
-    result = recalculate(path, functions, limits=limits, progress=progress, on_plan=on_plan)
+    result = recalculate(path, functions, limits=limits, progress=progress, on_plan=on_plan, columns=columns)
     t = time.perf_counter()
     save(result, target, cache)
     result.seconds["write"] = time.perf_counter() - t
