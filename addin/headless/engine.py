@@ -789,9 +789,11 @@ class _Run:
             si, r, c = call.target
             h, w = call.shape or (1, 1)
             writer.update((_cell_key(si, r + i, c + j), call.id) for i in range(h) for j in range(w))
+        placed: dict[tuple[int, int], list[_Column]] = {}
         for column in self.columns:
             si, c, cid = column.sheet, column.col, column.id
             writer.update((_cell_key(si, r, c), cid) for r in range(column.first, column.last + 1))
+            placed.setdefault((si, c), []).append(column)
         deps: dict[int, tuple[int, ...]] = {}
         for call in self.calls:
             if call.fn.fallback:
@@ -800,7 +802,7 @@ class _Run:
             if need is not None:
                 deps[call.id] = tuple(need)  # a tuple: 400,000 empty or small sets cost ~80 MB
         for column in self.columns:
-            need = self._column_waits_for(column, writer, formula_cells)
+            need = self._column_waits_for(column, writer, formula_cells, placed)
             if need is not None and column.id not in need:  # reading its own cells: one call a row
                 deps[column.id] = tuple(need)
         changed = True
@@ -810,18 +812,28 @@ class _Run:
                 if any(d not in deps for d in deps[cid]):
                     del deps[cid]
                     changed = True
+        self._keep_exact_columns(deps)
+        return deps
+
+    def _keep_exact_columns(self, exact: Mapping[int, Any]) -> None:
+        """A column that is not exact goes back to one call a row (evaluated in the passes)."""
         kept = []
-        for column in self.columns:  # a column that is not exact is evaluated a row at a time
-            if column.id in deps:
+        for column in self.columns:
+            if column.id in exact:
                 kept.append(column)
             else:
                 self._expand(column)
         self.columns = kept
-        return deps
 
-    def _column_waits_for(self, column: _Column, writer: dict[int, int], formula_cells: _FormulaCells) -> set[int] | None:
+    def _column_waits_for(
+        self,
+        column: _Column,
+        writer: dict[int, int],
+        formula_cells: _FormulaCells,
+        placed: Mapping[tuple[int, int], list[_Column]],
+    ) -> set[int] | None:
         """:meth:`_waits_for` for a column: the calls and columns its rows read, None when a
-        row reads anything else that may change."""
+        row reads anything else that may change (``placed``: the columns by sheet and column)."""
         need: set[int] = set()
         for a in column.args:
             if a is None or a[0] == "const":
@@ -831,7 +843,14 @@ class _Run:
                     return None
                 continue
             _, si, c, off = a
-            for r in range(column.first + off, column.last + off + 1):
+            if (si, c) not in formula_cells.columns():
+                continue  # a column of inputs: no formula, so no writer, in any of its rows
+            r1, r2 = column.first + off, column.last + off
+            covering = [k.id for k in placed.get((si, c), ()) if k.first <= r1 and r2 <= k.last]
+            if covering:  # all written by one column (another column's results, the common case)
+                need.add(covering[0])
+                continue
+            for r in range(r1, r2 + 1):
                 w_id = writer.get(_cell_key(si, r, c))
                 if w_id is not None:
                     need.add(w_id)
@@ -1375,6 +1394,7 @@ class _FormulaCells:
     def __init__(self, run: _Run) -> None:
         self.sheets = {run.index[s.name]: s.formulas for s in run.pkg.sheets if s.name in run.index}
         self.members: set[tuple[int, int, int]] = set()
+        self._columns: set[tuple[int, int]] | None = None
         for _, si, r, c, fc in run._formulas():
             if fc.array is not None:
                 self.members.update((si, rr, cc) for rr, cc in run._members(r, c, fc))
@@ -1382,6 +1402,14 @@ class _FormulaCells:
     def __contains__(self, key: tuple[int, int, int]) -> bool:
         formulas = self.sheets.get(key[0])
         return (formulas is not None and (key[1], key[2]) in formulas) or key in self.members
+
+    def columns(self) -> set[tuple[int, int]]:
+        """(sheet, column) of every column holding a formula or an array member (made once)."""
+        if self._columns is None:
+            cols = {(si, c) for si, formulas in self.sheets.items() for _, c in formulas}
+            cols.update((si, c) for si, _, c in self.members)
+            self._columns = cols
+        return self._columns
 
 
 class _Merged(Mapping[str, HostFunction]):
