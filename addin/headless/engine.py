@@ -115,8 +115,8 @@ class _Column:
 
     ``args`` per argument: ``None`` (omitted), ``("const", value)``, ``("ref", compact
     reference)`` (the same cell or range in every row) or ``("rel", sheet, col, offset)``
-    (the cell ``offset`` rows from the formula's own row). ``texts`` are the arguments' texts
-    as %-formats of the row (for the expansion).
+    (the cell ``offset`` rows from the formula's own row); ``fmt`` is the formula's template
+    (what a cell below must render to, to join).
     """
 
     id: int
@@ -126,7 +126,6 @@ class _Column:
     first: int
     last: int
     args: list[Any]
-    texts: list[Template | str]
     fmt: Template
 
 
@@ -622,20 +621,16 @@ class _Run:
         a constant name, a relative range: those stay one call a cell)."""
         fmt = template(text, call.row)
         args: list[Any] = []
-        texts: list[Template | str] = []
         slots = 0
         for a in call.args:
             if not a:
                 args.append(None)
-                texts.append("")
                 continue
             if varies(a, call.row):
-                one = relative_cell(a, call.row)
-                ref = self._ref(a, call.sheet) if one is not None else None
-                if one is None or ref is None:
+                ref = self._ref(a, call.sheet) if relative_cell(a, call.row) is not None else None
+                if ref is None:
                     return None
                 args.append(("rel", ref[0], ref[2], ref[1] - call.row))
-                texts.append(one)
                 slots += 1
                 continue
             ref = self._ref(a, call.sheet)
@@ -646,10 +641,9 @@ class _Run:
                 if value is None:
                     return None
                 args.append(("const", value))
-            texts.append(a)
         if slots != len(fmt.offsets):
             return None  # a relative row outside the arguments (cannot happen in a plain call)
-        return _Column(-1, call.fn, call.sheet, call.col, call.row, call.row, args, texts, fmt)
+        return _Column(-1, call.fn, call.sheet, call.col, call.row, call.row, args, fmt)
 
     def _expand(self, column: _Column) -> None:
         """A column that is not evaluated as one unit, back to one call a row (as the
