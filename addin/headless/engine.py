@@ -807,7 +807,33 @@ class _Run:
                     del deps[cid]
                     changed = True
         self._keep_exact_columns(deps)
+        if self._break_column_cycles(deps):
+            return self._schedule(exprs)  # once more, with those columns as one call a row
         return deps
+
+    def _break_column_cycles(self, deps: Mapping[int, tuple[int, ...]]) -> bool:
+        """Columns that wait for one another in a cycle (F reads H's row above, H reads F's
+        row: no cell is circular, but neither column can go first) go back to one call a row,
+        which the levels then order row by row; True when any did. Kahn's order over the
+        units: what is never ready is in a cycle or waits for one."""
+        if not self.columns:
+            return False
+        waiting = {u: len(set(d)) for u, d in deps.items()}
+        users: dict[int, list[int]] = {}
+        for u, d in deps.items():
+            for w in set(d):
+                users.setdefault(w, []).append(u)
+        ready = [u for u, n in waiting.items() if n == 0]
+        while ready:
+            for v in users.get(ready.pop(), ()):
+                waiting[v] -= 1
+                if waiting[v] == 0:
+                    ready.append(v)
+        stuck = [c for c in self.columns if waiting[c.id] > 0]
+        for column in stuck:
+            self._expand(column)
+        self.columns = [c for c in self.columns if waiting[c.id] == 0]
+        return bool(stuck)
 
     def _keep_exact_columns(self, exact: Mapping[int, Any]) -> None:
         """A column that is not exact goes back to one call a row (evaluated in the passes)."""

@@ -128,6 +128,24 @@ def test_a_column_reading_a_column_with_a_gap(tmp_path: Path) -> None:
         assert isinstance(fast.values[("S", 4, 6)], float)
 
 
+def test_columns_reading_each_other_a_row_apart(tmp_path: Path) -> None:
+    """F reads H's row above and H reads F's own row: no cell is circular, but neither column
+    can run before the other. Both go back to one call a row, ordered row by row as the
+    per-cell path orders them (found while testing: they were left to the passes, one formula
+    engine evaluation a row)."""
+    rows = 8
+    f = [f"=CQ_BLACK(A{r},B{r},H{r - 1},D{r},E{r})" for r in range(3, rows + 3)]
+    h = [f"=CQ_BLACK(A{r},B{r},F{r},D{r},E{r})" for r in range(3, rows + 3)]
+    spec = {"inputs": [["C", 60000.0, 65000.0, 0.5, 0.5]] + [["P", 60000.0, 1.0, 0.5, 0.5]] * rows, "market": 1.0}
+    spec["columns"] = {"F": [None, *f], "H": [65000.0, *h]}  # H2 an input: F3 reads it
+    path = write(tmp_path / "chain.xlsx", spec)
+    fast, slow = recalculate(path, CATALOGUE_FUNCTIONS), recalculate(path, CATALOGUE_FUNCTIONS, columns=False)
+    assert all(same(fast.values[k], v) for k, v in slow.values.items())
+    # ordered row by row before the formula engine runs, as the per-cell path orders them (not
+    # left to one pass of the formula engine a row)
+    assert fast.stats.exact_calls == slow.stats.exact_calls == 2 * rows and fast.stats.passes == 1
+
+
 def _spy(calls: list[int]) -> dict[str, HostFunction]:
     """The catalogue's CQ_BLACK, counting the calls it is handed per batch."""
     black = CATALOGUE_FUNCTIONS["CQ_BLACK"]
