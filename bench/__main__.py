@@ -53,6 +53,10 @@ def parser() -> argparse.ArgumentParser:
     br = sub.add_parser("recalc", help="time workbook recalculation at 1k/10k/100k rows beside formulas' ExcelModel")
     br.add_argument("--rows", default="1000,10000,100000", help="comma-separated book sizes (default 1000,10000,100000)")
     br.add_argument("--peer-max", type=int, default=1000, help="largest size also run through formulas.ExcelModel (default 1000)")
+    br.add_argument(
+        "--repeat", type=int, default=3, help="runs of clearquote and of each engine alone per size, medians (default 3)"
+    )
+    br.add_argument("--per-cell", action="store_true", help="also time clearquote with host calls one a cell (before columns)")
     return out
 
 
@@ -100,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
         return run_bench_corpus(corpus, engines, args.timeout, args.limit, args.json)
     from bench.recalc import run_bench_recalc
 
-    return run_bench_recalc([int(x) for x in args.rows.split(",") if x.strip()], args.peer_max)
+    return run_bench_recalc(
+        [int(x) for x in args.rows.split(",") if x.strip()], args.peer_max, max(1, args.repeat), args.per_cell
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

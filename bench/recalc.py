@@ -11,7 +11,9 @@ bundled market is built before the clock starts in both engines (it is a cached,
 from __future__ import annotations
 
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -95,11 +97,13 @@ def time_recalc(kind: str, path: str | Path) -> float:
     if kind == "ironcalc":  # the formula engine alone: load, evaluate, its own writer (catalogue cells #NAME?)
         import ironcalc as ic
 
+        target = Path(path).with_name(f"ic-{Path(path).stem}.xlsx")
+        target.unlink(missing_ok=True)  # IronCalc refuses to replace a file (a repeated run)
         t = time.perf_counter()
         with _quiet():
             model = ic.load_from_xlsx(str(path), "en", "UTC")
             model.evaluate()
-            model.save_to_xlsx(str(Path(path).with_name(f"ic-{Path(path).stem}.xlsx")))
+            model.save_to_xlsx(str(target))
         return time.perf_counter() - t
     if kind == "formualizer":  # load and evaluate (its writer cannot keep this package): catalogue cells #NAME?
         import formualizer as fz
@@ -112,11 +116,13 @@ def time_recalc(kind: str, path: str | Path) -> float:
 
     udfs.CQ_MARKET("bundled")  # warm: the market fit is not what is measured
     t = time.perf_counter()
-    if kind == "clearquote":
+    if kind in ("clearquote", "per-cell"):  # per-cell: host calls one a cell, the path before columns
         from addin.excel.catalogue import CATALOGUE_FUNCTIONS
         from addin.headless import recalc
 
-        recalc(path, Path(path).with_name(f"out-{Path(path).stem}.xlsx"), CATALOGUE_FUNCTIONS)
+        # budget=None: the engine in this process, as the peers run (the CLI adds a child's start-up, ~0.5-1 s)
+        out = Path(path).with_name(f"out-{Path(path).stem}.xlsx")
+        recalc(path, out, CATALOGUE_FUNCTIONS, columns=kind == "clearquote", budget=None)
     else:
         import formulas
 
@@ -175,26 +181,50 @@ def _available(kind: str) -> bool:
     return importlib.util.find_spec(kind) is not None
 
 
-def run_bench_recalc(sizes: list[int], peer_max: int = 1000) -> int:
+def _median(runs: list[dict[str, float]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def run_bench_recalc(sizes: list[int], peer_max: int = 1000, repeats: int = 3, per_cell: bool = False) -> int:
     """Each size: clearquote end to end, beside the formula engines alone on the same book
     (IronCalc: load, evaluate, write; formualizer: load, evaluate), which cannot call the
     catalogue (those cells are #NAME? for them) and so give the floor of the formula work, and
-    formulas' ExcelModel with the catalogue registered (up to ``peer_max`` rows)."""
-    peers = [k for k in ("ironcalc", "formualizer") if _available(k)]
+    formulas' ExcelModel with the catalogue registered (up to ``peer_max`` rows).
+
+    clearquote and the engines alone run ``repeats`` times each, interleaved (on a shared
+    machine both then see the same load), each run its own process; the table gives medians,
+    clearquote's median over IronCalc's (``x IronCalc``), the largest peak, and the 1-minute
+    load average before and after the size. ``per_cell``: also clearquote with host calls one a
+    cell (``columns=False``, the path before columns of identical formulas), in the same runs."""
+    peers = [k for k in ("ironcalc", "formualizer") if _available(k)] + (["per-cell"] if per_cell else [])
     head = f"{'rows':>8} {'formulas':>9} {'clearquote s':>13} {'peak MB':>8}"
-    head += "".join(f" {k + ' s':>14}" for k in peers) + f" {'ExcelModel s':>13} {'peak MB':>8} {'ratio':>7}"
+    head += "".join(f" {k + ' s':>14}" for k in peers)
+    head += f" {'x IronCalc':>10} {'ExcelModel s':>13} {'peak MB':>8} {'ratio':>7} {'load':>11}"
+    print(f"medians of {repeats} interleaved runs each; load: 1-minute load average before/after, on {os.cpu_count()} cores")
     print(head)
     for n in sizes:
+        load0 = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as tmp:
             path = generate(Path(tmp) / f"book{n}.xlsx", n)
-            ours = _measure("clearquote", path)
-            alone = [_measure(k, path) for k in peers]
+            ours: list[dict[str, float]] = []
+            alone: dict[str, list[dict[str, float]]] = {k: [] for k in peers}
+            for _ in range(repeats):
+                ours.append(_measure("clearquote", path))
+                for k in peers:
+                    alone[k].append(_measure(k, path))
             peer = _measure("formulas", path) if n <= peer_max else None
-        ratio = f"{peer['seconds'] / ours['seconds']:7.1f}" if peer else "      -"
+        load1 = os.getloadavg()[0]
+        mine = _median(ours, "seconds")
+        ratio = f"{peer['seconds'] / mine:7.1f}" if peer else "      -"
         peer_s = f"{peer['seconds']:13.2f} {peer['peak_mb']:8.0f}" if peer else f"{'(not run)':>13} {'':>8}"
-        alone_s = "".join(f" {a['seconds']:14.2f}" for a in alone)
-        print(f"{n:8,d} {7 * n + 1:9,d} {ours['seconds']:13.2f} {ours['peak_mb']:8.0f}{alone_s} {peer_s} {ratio}", flush=True)
-    print("goals: 10,000 rows <= 1 s, 100,000 rows <= 10 s and <= 1 GB (process peak, market included)")
+        alone_s = "".join(f" {_median(alone[k], 'seconds'):14.2f}" for k in peers)
+        x_ic = f"{mine / _median(alone['ironcalc'], 'seconds'):10.2f}" if "ironcalc" in alone else f"{'-':>10}"
+        peak = max(r["peak_mb"] for r in ours)
+        print(
+            f"{n:8,d} {7 * n + 1:9,d} {mine:13.2f} {peak:8.0f}{alone_s} {x_ic} {peer_s} {ratio} {load0:5.1f}/{load1:<5.1f}",
+            flush=True,
+        )
+    print("goals: 10,000 rows <= 1 s and <= 2x IronCalc alone; 100,000 rows <= 10 s and <= 1 GB (process peak, market included)")
     print("IronCalc and formualizer alone compute no catalogue cell (#NAME?): the floor of the formula work, not a peer result")
     return 0
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from addin.headless.circular import ITERATION
+from addin.headless.columns import Template, relative_cell, template, varies
 from addin.headless.datatables import compute as compute_data_tables
 from addin.headless.dates1904 import needs_1904, rewrite_1904
 from addin.headless.excel_functions import excel_functions
@@ -114,6 +115,33 @@ class _Call:
     dynamic: bool
     fallback: int | None = None  # scratch row where the engine computes the call itself
     refs: list[Any] = field(default_factory=list)  # per argument, once: _compact references
+
+
+@dataclass(slots=True)
+class _Column:
+    """A run of one host call filled down a column (rows ``first``..``last`` of ``col``): the
+    same formula in R1C1 form in each row (:mod:`addin.headless.columns`), evaluated as one
+    unit when its inputs are known statically (:meth:`_Run._schedule`), else expanded back into
+    one :class:`_Call` a row.
+
+    ``args`` per argument: ``None`` (omitted), ``("const", value)``, ``("ref", compact
+    reference)`` (the same cell or range in every row) or ``("rel", sheet, col, offset)``
+    (the cell ``offset`` rows from the formula's own row); ``fmt`` is the formula's template
+    (what a cell below must render to, to join).
+    """
+
+    id: int
+    fn: HostFunction
+    sheet: int
+    col: int
+    first: int
+    last: int
+    args: list[Any]
+    fmt: Template
+
+
+#: Column ids are apart from call ids (which grow as columns are expanded into calls).
+_COLUMN_BASE = 1 << 40
 
 
 @dataclass(slots=True)
@@ -218,10 +246,13 @@ def recalculate(
     cached: bool = False,
     progress: Callable[[int], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
+    columns: bool = True,
 ) -> Result:
     """Evaluate every formula of the workbook at ``path`` (only read), with ``functions`` as host functions.
 
     ``cached=True`` also reads the values the file stores (``Result.package.sheets[i].cached``).
+    ``columns=False`` evaluates a host call filled down a column one call a cell instead of
+    as one unit (the same values: tests compare the two).
     Raises :class:`BookError` for files refused by :class:`~addin.headless.package.Limits` or unreadable.
 
     Python's cyclic garbage collector is paused meanwhile: with a million live objects (a
@@ -229,7 +260,7 @@ def recalculate(
     against 8.1 s), and the engine makes no reference cycles worth collecting.
     """
     with gc_paused():
-        return _recalculate(path, functions, limits, cached, progress, on_plan)
+        return _recalculate(path, functions, limits, cached, progress, on_plan, columns)
 
 
 @contextlib.contextmanager
@@ -251,6 +282,7 @@ def _recalculate(
     cached: bool,
     progress: Callable[[int], None] | None,
     on_plan: Callable[[int], None] | None,
+    columns: bool = True,
 ) -> Result:
     t0 = time.perf_counter()
     keep = None
@@ -260,7 +292,7 @@ def _recalculate(
     pkg = scan(path, limits, cached=cached)
     model = _load(pkg, limits or Limits())
     t1 = time.perf_counter()
-    run = _Run(model, pkg, functions if functions is not None else {}, limits or Limits())
+    run = _Run(model, pkg, functions if functions is not None else {}, limits or Limits(), columns)
     run.prepare()
     if on_plan is not None:
         on_plan(run.stats.formulas)
@@ -331,7 +363,7 @@ def _native_output_to(path: Path) -> Iterator[None]:
 
 
 class _Run:
-    def __init__(self, model: Any, pkg: Package, functions: FunctionTable, limits: Limits) -> None:
+    def __init__(self, model: Any, pkg: Package, functions: FunctionTable, limits: Limits, columns: bool = True) -> None:
         self.model = model
         self.pkg = pkg
         self._present: dict[int, list[tuple[int, int]]] | None = None  # _used, read once
@@ -355,6 +387,17 @@ class _Run:
         self.names = {p["name"].upper(): i for i, p in enumerate(props)}
         self.titles = [p["name"] for p in props]
         self.calls: list[_Call] = []
+        #: Runs of one plain host call filled down a column (see _Column); off: one call a cell.
+        self.use_columns = columns
+        self.columns: list[_Column] = []
+        self._open: dict[tuple[int, int], tuple[_Column, _Call]] = {}  # (sheet, col) -> its last run
+        self._absorbed: set[int] = set()  # calls that became the first row of a column
+        #: (sheet, col) -> [(first row, values)]: the numbers columns wrote (None: read the
+        #: cell), which collect takes as they are instead of reading them back
+        self._written: dict[tuple[int, int], list[tuple[int, list[float | None]]]] = {}
+        #: (sheet, col) -> [text, its row, last row repeating it, template]: a formula prepare
+        #: left as written, and the rows below that repeat it
+        self._as_written: dict[tuple[int, int], list[Any]] = {}
         self.scratch: int | None = None
         self.scratch_rows = 0
         self.volatile_cells: list[tuple[int, int, int, str]] = []
@@ -431,11 +474,23 @@ class _Run:
                 self._refuse_cell(si, r, c, fc, exc.code, exc.reason)
             except Exception as exc:  # the tokenizer or the engine refuses text Excel would not have saved
                 self._refuse_cell(si, r, c, fc, "#NAME?", f"the formula cannot be parsed ({type(exc).__name__}: {exc})")
+        self._open = {}
+        self._as_written = {}
+        if self._absorbed:  # the first rows of columns are the columns' now
+            self.calls = [c for c in self.calls if c.id not in self._absorbed]
+            for i, call in enumerate(self.calls):
+                call.id = i
+            self._absorbed = set()
 
     def _prepare_one(
         self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None, hosts: dict[str, bool]
     ) -> None:
         """The rewrites one formula needs for Excel's semantics, and its host calls cut out."""
+        if self.use_columns and fc.array is None and not fc.dynamic and fc.text is None:
+            if self._extends_column(si, r, c, text):
+                return  # the host call above, filled down: one string comparison, no parsing
+            if self._repeats_above(si, r, c, text):
+                return  # the formula above filled down, which needed nothing: neither does this one
         if fc.array is None and self._plain_host_call(si, r, c, fc, text):
             return  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
         original = text
@@ -453,11 +508,31 @@ class _Run:
                 text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
             if text != original:
                 self._set_formula(si, r, c, fc, text, original)
-        if _VOLATILE.search(text):
+        volatile = _VOLATILE.search(text) is not None
+        if volatile:
             self.volatile_cells.append((si, r, c, text))
         why = offline_reason(fc.text or original, keys, self.functions)
         if why is not None:
             self.offline_cells[(self.titles[si], r, c)] = why
+        elif self.use_columns and text == original and not (hoisted or volatile or fc.text or fc.array or fc.dynamic):
+            if not any(hosts.get(k) for k in keys):  # left to the formula engine as written
+                self._as_written[(si, c)] = [original, r, r, None]
+
+    def _repeats_above(self, si: int, r: int, c: int, text: str) -> bool:
+        """Whether ``text`` is the formula above it filled down (the same in R1C1 form), when
+        that one was left to the formula engine as written: every check of :meth:`_prepare_one`
+        looks at what filling down keeps (functions, names, range sizes, host calls), so this
+        one is left as written too, and is not looked at again."""
+        seen = self._as_written.get((si, c))
+        if seen is None or seen[2] != r - 1:
+            return False
+        if seen[3] is None:  # the template is made when a second row comes
+            seen[3] = template(seen[0], seen[1])
+        if seen[3].render(r) != text:
+            del self._as_written[(si, c)]
+            return False
+        seen[2] = r
+        return True
 
     def _excel_text(self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None) -> str:
         """The formula rewritten where the formula engine departs from Excel (names, the
@@ -580,9 +655,131 @@ class _Run:
         args = [a.strip() for a in inner.split(",")] if inner else []
         if fn.takes is not None and not fn.takes([(self._arg_kind(a, si), a) for a in args]):
             return False
-        self.calls.append(_Call(len(self.calls), fn, si, r, c, args, True, (si, r, c), None, bool(fc.dynamic)))
+        call = _Call(len(self.calls), fn, si, r, c, args, True, (si, r, c), None, bool(fc.dynamic))
+        self.calls.append(call)
+        self.stats.host_calls += 1
+        if self.use_columns and not fc.dynamic and fc.text is None:
+            column = self._column_from(call, text)
+            if column is not None:
+                self._open[(si, c)] = (column, call)
+        return True
+
+    def _extends_column(self, si: int, r: int, c: int, text: str) -> bool:
+        """Whether ``text`` at (r, c) is the host call of the cell above, filled down (the
+        same formula in R1C1 form): it then joins that cell's column."""
+        opened = self._open.get((si, c))
+        if opened is None:
+            return False
+        column, first = opened
+        if column.last != r - 1 or column.fmt.render(r) != text:
+            return False
+        if column.last == column.first:  # the second row: the run becomes a column
+            self._absorbed.add(first.id)
+            column.id = _COLUMN_BASE + len(self.columns)
+            self.columns.append(column)
+        column.last = r
         self.stats.host_calls += 1
         return True
+
+    def _column_from(self, call: _Call, text: str) -> _Column | None:
+        """The column a plain host call starts, if cells below repeat it; None when an
+        argument is neither a constant, a fixed reference nor a relative cell (an expression,
+        a constant name, a relative range: those stay one call a cell)."""
+        fmt = template(text, call.row)
+        args: list[Any] = []
+        slots = 0
+        for a in call.args:
+            if not a:
+                args.append(None)
+                continue
+            if varies(a, call.row):
+                ref = self._ref(a, call.sheet) if relative_cell(a, call.row) is not None else None
+                if ref is None:
+                    return None
+                args.append(("rel", ref[0], ref[2], ref[1] - call.row))
+                slots += 1
+                continue
+            ref = self._ref(a, call.sheet)
+            if ref is not None:
+                args.append(("ref", _compact(ref)))
+            else:
+                value = _literal(a)
+                if value is None:
+                    return None
+                args.append(("const", value))
+        if slots != len(fmt.offsets):
+            return None  # a relative row outside the arguments (cannot happen in a plain call)
+        return _Column(-1, call.fn, call.sheet, call.col, call.row, call.row, args, fmt)
+
+    def _expand(self, column: _Column) -> None:
+        """A column that is not evaluated as one unit, back to one call a row (as the
+        per-cell path records them: references parsed, constants kept)."""
+        for r in range(column.first, column.last + 1):
+            call = _Call(
+                len(self.calls), column.fn, column.sheet, r, column.col, [], True, (column.sheet, r, column.col), None, False
+            )
+            for j, a in enumerate(column.args):
+                if a is None:
+                    call.args.append("")
+                    call.refs.append(None)
+                    continue
+                call.args.append(_GIVEN)
+                if a[0] == "const":
+                    self.consts[(call.id, j)] = a[1]
+                    call.refs.append(None)
+                elif a[0] == "ref":
+                    call.refs.append(a[1])
+                else:
+                    call.refs.append(_cell_key(a[1], r + a[3], a[2]))
+            self.calls.append(call)
+
+    def _column_args(self, column: _Column, ranges: dict[Any, Any]) -> list[list[Any]]:
+        """A column's arguments, one list a row: each relative argument read once down its
+        column, each fixed one read once (as :meth:`_exact_args` reads them)."""
+        n = column.last - column.first + 1
+        cols: list[Any] = []
+        for a in column.args:
+            if a is None:
+                cols.append([None] * n)
+            elif a[0] == "const":
+                cols.append([a[1]] * n)
+            elif a[0] == "ref":
+                key = a[1]
+                if isinstance(key, int):
+                    v = self._value(key >> 36, (key >> 15) & 0x1FFFFF, key & 0x7FFF)
+                else:
+                    if key not in ranges:
+                        ranges[key] = self._block(key)[0]
+                    v = ranges[key]
+                cols.append([v] * n)
+            else:
+                _, s2, c2, off = a
+                get, first = self.model.get_cell_value, column.first + off
+                values = [get(s2, r, c2) for r in range(first, column.last + off + 1)]
+                for k, v in enumerate(values):
+                    if type(v) is str:  # _value's cases (an error, a blank, IronCalc's own code) are all text
+                        values[k] = self._value(s2, first + k, c2)
+                cols.append(values)
+        if not cols:
+            return [[] for _ in range(n)]
+        return [list(row) for row in zip(*cols)]
+
+    def _write_column(self, column: _Column, results: list[Any]) -> None:
+        """A column's results, one write a cell (a finite number directly; anything else as
+        :meth:`_write` writes a plain call's result)."""
+        si, c = column.sheet, column.col
+        put = self.model.update_cell_with_number
+        written: list[float | None] = []
+        for r, res in zip(range(column.first, column.last + 1), results, strict=True):
+            if type(res) is float and math.isfinite(res):
+                put(si, r, c, res)
+                written.append(res)
+                if self.reasons:
+                    self.reasons.pop((si, r, c), None)
+            else:
+                self._write(_Call(-1, column.fn, si, r, c, [], True, (si, r, c), None, False), res)
+                written.append(None)
+        self._written.setdefault((si, c), []).append((column.first, written))
 
     def _hoist(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
         """Cut the host calls out of one formula; False when it has none the functions take."""
@@ -642,6 +839,9 @@ class _Run:
         evaluated the second way.
         """
         if any(c.dynamic and c.whole for c in self.calls):
+            for column in self.columns:
+                self._expand(column)
+            self.columns = []
             return {}
         formula_cells = _FormulaCells(self)
         writer: dict[int, int] = {}  # _cell_key(sheet, row, col) -> the call writing the cell
@@ -649,6 +849,11 @@ class _Run:
             si, r, c = call.target
             h, w = call.shape or (1, 1)
             writer.update((_cell_key(si, r + i, c + j), call.id) for i in range(h) for j in range(w))
+        placed: dict[tuple[int, int], list[_Column]] = {}
+        for column in self.columns:
+            si, c, cid = column.sheet, column.col, column.id
+            writer.update((_cell_key(si, r, c), cid) for r in range(column.first, column.last + 1))
+            placed.setdefault((si, c), []).append(column)
         deps: dict[int, tuple[int, ...]] = {}
         for call in self.calls:
             if call.fn.fallback:
@@ -656,6 +861,10 @@ class _Run:
             need = self._waits_for(call, exprs, writer, formula_cells)
             if need is not None:
                 deps[call.id] = tuple(need)  # a tuple: 400,000 empty or small sets cost ~80 MB
+        for column in self.columns:
+            need = self._column_waits_for(column, writer, formula_cells, placed)
+            if need is not None and column.id not in need:  # reading its own cells: one call a row
+                deps[column.id] = tuple(need)
         changed = True
         while changed:  # a call waiting for a call that is not exact is not exact either
             changed = False
@@ -663,7 +872,99 @@ class _Run:
                 if any(d not in deps for d in deps[cid]):
                     del deps[cid]
                     changed = True
+        self._keep_exact_columns(deps)
+        if self._break_column_cycles(deps):
+            return self._schedule(exprs)  # once more, with those columns as one call a row
         return deps
+
+    def _break_column_cycles(self, deps: Mapping[int, tuple[int, ...]]) -> bool:
+        """Columns that wait for one another in a cycle (F reads H's row above, H reads F's
+        row: no cell is circular, but neither column can go first) go back to one call a row,
+        which the levels then order row by row; True when any did. Kahn's order over the
+        units: what is never ready is in a cycle or waits for one."""
+        if not self.columns:
+            return False
+        waiting = {u: len(set(d)) for u, d in deps.items()}
+        users: dict[int, list[int]] = {}
+        for u, d in deps.items():
+            for w in set(d):
+                users.setdefault(w, []).append(u)
+        ready = [u for u, n in waiting.items() if n == 0]
+        while ready:
+            for v in users.get(ready.pop(), ()):
+                waiting[v] -= 1
+                if waiting[v] == 0:
+                    ready.append(v)
+        stuck = [c for c in self.columns if waiting[c.id] > 0]
+        for column in stuck:
+            self._expand(column)
+        self.columns = [c for c in self.columns if waiting[c.id] == 0]
+        return bool(stuck)
+
+    def _keep_exact_columns(self, exact: Mapping[int, Any]) -> None:
+        """A column that is not exact goes back to one call a row (evaluated in the passes)."""
+        kept = []
+        for column in self.columns:
+            if column.id in exact:
+                kept.append(column)
+            else:
+                self._expand(column)
+        self.columns = kept
+
+    def _column_waits_for(
+        self,
+        column: _Column,
+        writer: dict[int, int],
+        formula_cells: _FormulaCells,
+        placed: Mapping[tuple[int, int], list[_Column]],
+    ) -> set[int] | None:
+        """:meth:`_waits_for` for a column: the calls and columns its rows read, None when a
+        row reads anything else that may change (``placed``: the columns by sheet and column)."""
+        need: set[int] = set()
+        for a in column.args:
+            if a is None or a[0] == "const":
+                continue
+            if a[0] == "ref":
+                if not self._key_waits(a[1], writer, formula_cells, need):
+                    return None
+                continue
+            _, si, c, off = a
+            if (si, c) not in formula_cells.columns():
+                continue  # a column of inputs: no formula, so no writer, in any of its rows
+            r1, r2 = column.first + off, column.last + off
+            covering = [k.id for k in placed.get((si, c), ()) if k.first <= r1 and r2 <= k.last]
+            if covering:  # all written by one column (another column's results, the common case)
+                need.add(covering[0])
+                continue
+            for r in range(r1, r2 + 1):
+                w_id = writer.get(_cell_key(si, r, c))
+                if w_id is not None:
+                    need.add(w_id)
+                elif (si, r, c) in formula_cells:
+                    return None
+        return need
+
+    def _key_waits(self, key: Any, writer: dict[int, int], formula_cells: _FormulaCells, need: set[int]) -> bool:
+        """Add the writers of a reference's cells to ``need``; False when it reads a formula
+        no call writes, or a range of more than 64 cells."""
+        if isinstance(key, int):
+            w_id = writer.get(key)
+            if w_id is not None:
+                need.add(w_id)
+                return True
+            return (key >> 36, (key >> 15) & 0x1FFFFF, key & 0x7FFF) not in formula_cells
+        ref = _wide(key)
+        if ref is None or (ref[3] - ref[1] + 1) * (ref[4] - ref[2] + 1) > 64:
+            return False
+        si, r1, c1, r2, c2 = ref
+        for rr in range(r1, r2 + 1):
+            for cc in range(c1, c2 + 1):
+                w_id = writer.get(_cell_key(si, rr, cc))
+                if w_id is not None:
+                    need.add(w_id)
+                elif (si, rr, cc) in formula_cells:
+                    return False
+        return True
 
     def _waits_for(
         self,
@@ -678,25 +979,8 @@ class _Run:
         for j, arg in enumerate(call.args):
             if not arg or (call.id, j) in self.consts:
                 continue
-            key = call.refs[j]
-            if isinstance(key, int):  # one cell, the common argument
-                w_id = writer.get(key)
-                if w_id is not None:
-                    need.add(w_id)
-                elif (key >> 36, (key >> 15) & 0x1FFFFF, key & 0x7FFF) in formula_cells:
-                    return None
-                continue
-            ref = _wide(key)
-            if ref is None or (ref[3] - ref[1] + 1) * (ref[4] - ref[2] + 1) > 64:
+            if not self._key_waits(call.refs[j], writer, formula_cells, need):
                 return None
-            si, r1, c1, r2, c2 = ref
-            for rr in range(r1, r2 + 1):
-                for cc in range(c1, c2 + 1):
-                    w_id = writer.get(_cell_key(si, rr, cc))
-                    if w_id is not None:
-                        need.add(w_id)
-                    elif (si, rr, cc) in formula_cells:
-                        return None
         return need
 
     def passes(self) -> None:
@@ -706,7 +990,7 @@ class _Run:
         seen: dict[int, Any] = {}
         exprs = self._expression_cells()
         exact = self._schedule(exprs)
-        self.stats.exact_calls = len(exact)
+        self.stats.exact_calls = len(exact) + sum(c.last - c.first for c in self.columns)
         for call in self.calls:
             if call.id not in exact:
                 self._write(call, PENDING)
@@ -715,7 +999,7 @@ class _Run:
             self.model.evaluate()
             self.stats.passes = n + 1
             blocks: dict[tuple[int, int, int, int, int], tuple[Any, str | None]] = {}
-            todo: dict[str, list[tuple[_Call, list[Any]]]] = {}
+            todo: dict[str, list[tuple[_Call | _Column, list[list[Any]]]]] = {}
             for call in self.calls:
                 if call.id in exact:
                     continue
@@ -726,7 +1010,7 @@ class _Run:
                 if seen.get(call.id) == key:
                     continue
                 seen[call.id] = key
-                todo.setdefault(call.fn.name, []).append((call, args))
+                todo.setdefault(call.fn.name, []).append((call, [args]))
             if not todo:
                 if self.moved:  # an expression argument moved to a region of its new shape
                     self.moved = False
@@ -740,32 +1024,51 @@ class _Run:
         """The exact calls, each once its dependencies are written (calls waiting for one
         another in a cycle are left to the passes, as any other call)."""
         done: set[int] = set()
-        left = [c for c in self.calls if c.id in exact]
+        left: list[_Call | _Column] = [c for c in self.calls if c.id in exact]
+        left.extend(self.columns)
         while left:
             ready = [c for c in left if all(d in done for d in exact[c.id])]
             if not ready:
-                for c in left:
+                for c in left:  # a cycle through calls: the passes settle it, one call a row
                     del exact[c.id]
-                    self._write(c, PENDING)
+                    if isinstance(c, _Column):
+                        n = len(self.calls)
+                        self._expand(c)
+                        for call in self.calls[n:]:
+                            self._write(call, PENDING)
+                    else:
+                        self._write(c, PENDING)
+                self.columns = [c for c in self.columns if c.id in exact]
                 return
             ranges: dict[Any, Any] = {}
-            todo: dict[str, list[tuple[_Call, list[Any]]]] = {}
-            for call in ready:
-                todo.setdefault(call.fn.name, []).append((call, self._exact_args(call, ranges)))
+            todo: dict[str, list[tuple[_Call | _Column, list[list[Any]]]]] = {}
+            for unit in ready:
+                if isinstance(unit, _Column):
+                    todo.setdefault(unit.fn.name, []).append((unit, self._column_args(unit, ranges)))
+                else:
+                    todo.setdefault(unit.fn.name, []).append((unit, [self._exact_args(unit, ranges)]))
             self._run(todo)
             done.update(c.id for c in ready)
             left = [c for c in left if c.id not in done]
 
-    def _run(self, todo: dict[str, list[tuple[_Call, list[Any]]]]) -> None:
-        """Evaluate each function's calls of this pass in one batch and write the results."""
+    def _run(self, todo: Mapping[str, list[tuple[_Call | _Column, list[list[Any]]]]]) -> None:
+        """Evaluate each function's calls of this pass in one batch and write the results
+        (a call brings one row of arguments, a column one a cell)."""
         for batch in todo.values():
             self.stats.host_batches += 1
-            results = _evaluate(batch[0][0].fn, [a for _, a in batch])
-            for (call, _), res in zip(batch, results):
+            results = _evaluate(batch[0][0].fn, [row for _, rows in batch for row in rows])
+            k = 0
+            for unit, rows in batch:
+                if isinstance(unit, _Column):
+                    self._write_column(unit, results[k : k + len(rows)])
+                    k += len(rows)
+                    continue
+                res = results[k]
+                k += 1
                 if res is ENGINE_ANSWER:
-                    assert self.scratch is not None and call.fallback is not None
-                    res = self._value(self.scratch, call.fallback, 6)
-                self._write(call, res)
+                    assert self.scratch is not None and unit.fallback is not None
+                    res = self._value(self.scratch, unit.fallback, 6)
+                self._write(unit, res)
 
     def _unresolved(self, seen: dict[int, Any], exact: Mapping[int, Any]) -> None:
         stuck = [c for c in self.calls if c.id not in seen and c.id not in exact]
@@ -1011,14 +1314,15 @@ class _Run:
         return [(rr, cc) for rr in range(r, r2 + 1) for cc in range(c, c2 + 1)]
 
     def collect(self) -> dict[tuple[str, int, int], Any]:
-        out = self._collect()
+        out = self._collect(self._written)
         circular = [k for k, v in out.items() if isinstance(v, ExcelError) and v.code == "#CIRC!"]
         self.circular = sorted(circular)
         if circular:
             from addin.headless.circular import settle
 
             settle(self, circular)
-            out = self._collect()
+            out = self._collect({})  # every cell read back: settling may have written any
+        self._written = {}
         return out
 
     def release(self) -> None:
@@ -1026,14 +1330,30 @@ class _Run:
         a 100,000-row book's calls hold ~400 MB that saving the result does not need. The
         cells of plain host calls join ``host_cells`` here, after the evaluation's peak."""
         self.host_cells.update((self.titles[c.sheet], c.row, c.col) for c in self.calls if c.whole and c.shape is None)
+        for column in self.columns:
+            title = self.titles[column.sheet]
+            self.host_cells.update((title, r, column.col) for r in range(column.first, column.last + 1))
         self.calls = []
+        self.columns = []
         self.spills = {}
         self.consts = {}
         self._refs = {}
 
-    def _collect(self) -> dict[tuple[str, int, int], Any]:
+    def _collect(
+        self, written: Mapping[tuple[int, int], list[tuple[int, list[float | None]]]]
+    ) -> dict[tuple[str, int, int], Any]:
+        """Every formula cell's value: read from the formula engine, or as a column wrote it
+        (``written``: the same float the engine would give back, without asking it)."""
         out: dict[tuple[str, int, int], Any] = {}
         for name, si, r, c, fc in self._formulas():
+            if fc.array is None:
+                v = None
+                for first, values in written.get((si, c), ()):
+                    if 0 <= r - first < len(values):
+                        v = values[r - first]
+                        break
+                out[(name, r, c)] = self._final(si, r, c) if v is None else v
+                continue
             for rr, cc in self._members(r, c, fc):
                 out[(name, rr, cc)] = self._final(si, rr, cc)
         for cells in self.spills.values():
@@ -1178,6 +1498,7 @@ class _FormulaCells:
     def __init__(self, run: _Run) -> None:
         self.sheets = {run.index[s.name]: s.formulas for s in run.pkg.sheets if s.name in run.index}
         self.members: set[tuple[int, int, int]] = set()
+        self._columns: set[tuple[int, int]] | None = None
         for _, si, r, c, fc in run._formulas():
             if fc.array is not None:
                 self.members.update((si, rr, cc) for rr, cc in run._members(r, c, fc))
@@ -1185,6 +1506,14 @@ class _FormulaCells:
     def __contains__(self, key: tuple[int, int, int]) -> bool:
         formulas = self.sheets.get(key[0])
         return (formulas is not None and (key[1], key[2]) in formulas) or key in self.members
+
+    def columns(self) -> set[tuple[int, int]]:
+        """(sheet, column) of every column holding a formula or an array member (made once)."""
+        if self._columns is None:
+            cols = {(si, c) for si, formulas in self.sheets.items() for _, c in formulas}
+            cols.update((si, c) for si, _, c in self.members)
+            self._columns = cols
+        return self._columns
 
 
 class _Merged(Mapping[str, HostFunction]):

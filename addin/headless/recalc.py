@@ -113,6 +113,7 @@ def recalc(
     progress: Callable[[int], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
     budget: Budget | None = DEFAULT_BUDGET,
+    columns: bool = True,
 ) -> tuple[Result, Path]:
     """Recalculate ``path`` and write it to ``out`` (default ``<name>-recalc.xlsx`` beside it).
 
@@ -121,7 +122,8 @@ def recalc(
     :class:`BookError` naming the book, never the caller's process. The :class:`Result` then
     holds the values but no live model (``Result.cell`` answers for formula cells only), and
     ``functions`` must be picklable (the catalogue's table is). ``budget=None`` runs in this
-    process, uncapped.
+    process, uncapped. ``columns=False``: host calls one a cell, not a column at a time (see
+    :func:`~addin.headless.engine.recalculate`).
     """
     if budget is not None:
         try:
@@ -133,7 +135,7 @@ def recalc(
             ) from None
         got: tuple[Result, Path] = run(
             "addin.headless.recalc:_recalc_in_child",
-            (str(path), None if out is None else str(out), functions, in_place, cache, limits),
+            (str(path), None if out is None else str(out), functions, in_place, cache, limits, columns),
             str(path),
             budget,
             on_plan=on_plan,
@@ -144,7 +146,7 @@ def recalc(
     if cache not in CACHE_MODES:
         raise BookError(f"cache: {cache!r} is not one of {', '.join(CACHE_MODES)}")
     target = output_path(path, Path(out) if out is not None else None, in_place)
-    result = recalculate(path, functions, limits=limits, progress=progress, on_plan=on_plan)
+    result = recalculate(path, functions, limits=limits, progress=progress, on_plan=on_plan, columns=columns)
     t = time.perf_counter()
     save(result, target, cache)
     result.seconds["write"] = time.perf_counter() - t
@@ -152,7 +154,13 @@ def recalc(
 
 
 def _recalc_in_child(
-    path: str, out: str | None, functions: FunctionTable | None, in_place: bool, cache: str, limits: Limits | None
+    path: str,
+    out: str | None,
+    functions: FunctionTable | None,
+    in_place: bool,
+    cache: str,
+    limits: Limits | None,
+    columns: bool = True,
 ) -> tuple[Result, Path]:
     """:func:`recalc` in a book's child: the result without its live model (it cannot cross)."""
     result, target = recalc(
@@ -165,6 +173,7 @@ def _recalc_in_child(
         progress=child_progress,
         on_plan=child_plan,
         budget=None,
+        columns=columns,
     )
     return detached(result), target
 
