@@ -164,6 +164,14 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument(
         "--tokens", help="tokens file for token auth (default $CLEARQUOTE_TOKENS_FILE); Entra ID: set XLWINGS_AUTH_PROVIDERS"
     )
+    sv.add_argument(
+        "--live",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a live market the streaming functions (CQ.LIVE_QUOTE, CQ.LIVE_MARKET) and market arguments may use: "
+        "deribit, deribit-test, deribit:ws[s]://..., replay:FILE (repeat for more; default none)",
+    )
     tk = sub.add_parser("token", help="make an API token for the server (printed once; only its hash is stored)")
     tk.add_argument("user", help="user id the token authenticates (letters, digits, _ . @ -)")
     tk.add_argument("--tokens", required=True, help="tokens file to append the hash to (created 0600)")
@@ -410,7 +418,7 @@ def _server(args: argparse.Namespace) -> int:
         from addin.cli.warmup import warm
         from addin.excel.serve import serve
 
-        return serve(args.host, args.port, args.tokens, warm)
+        return serve(args.host, args.port, args.tokens, warm, live=args.live)
     from pathlib import Path
 
     from addin.excel.tokens import new_token

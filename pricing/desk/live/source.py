@@ -205,6 +205,11 @@ class LiveSource:
         return self._session.account if self._session is not None and self.credentials is not None else None
 
     @property
+    def alive(self) -> bool:
+        """True while the source runs (started, not closed, its loop thread up)."""
+        return self._thread.is_alive() and not self._closing
+
+    @property
     def status(self) -> FeedStatus:
         return self._session.status if self._session is not None else FeedStatus()
 
