@@ -30,11 +30,14 @@ from pricing.errors import DataError, PricingInputError
 from udfs.excel import InputError, content_key
 
 if TYPE_CHECKING:
-    from pricing.desk.live import LiveSource
+    from pricing.desk.live import LiveLimits, LiveSource
     from pricing.desk.market import MarketSnapshot
 
 #: Comma-separated live specs a server offers; unset: any (a desktop session).
 ENV = "CLEARQUOTE_LIVE_MARKETS"
+
+#: The limits sources are opened with (None: :class:`pricing.desk.live.LiveLimits`' defaults).
+LIMITS: LiveLimits | None = None
 
 _lock = threading.Lock()
 _sources: dict[str, LiveSource] = {}
@@ -71,7 +74,7 @@ def source(spec: str) -> LiveSource:
         src = _sources.get(text)
         if src is None or not src.alive:
             try:
-                src = _sources[text] = open_live_source(text)
+                src = _sources[text] = open_live_source(text, limits=LIMITS)
             except (DataError, PricingInputError) as exc:
                 raise InputError(f"market: {exc}") from None
         return src
@@ -96,6 +99,24 @@ def live_snapshot(spec: str, smile: str = "svi") -> tuple[str, MarketSnapshot]:
         f"{text} snapshot {snap.snapshot_id[:12]} as of {snap.as_of:%Y-%m-%d %H:%M:%S}Z, marks {age:.1f} s old at {now:%H:%M:%S}Z"
     )
     return content_key("live", text, snap.snapshot_id), replace(snap, label=label)
+
+
+def summary() -> str:
+    """One line per open live market: its newest snapshot and the age of its marks (for the
+    desktop add-in's status bar after a refresh); empty when none is open."""
+    with _lock:
+        sources = list(_sources.items())
+    parts = []
+    for text, src in sources:
+        try:
+            snap = src.current()
+        except DataError as exc:
+            parts.append(f"{text}: {exc}")
+            continue
+        age = snap.age_s()
+        stale = " STALE" if age > snap.max_age_s else ""
+        parts.append(f"{text}: snapshot {str(snap.snapshot_id)[:12]}, marks {age:.1f} s old{stale}")
+    return "; ".join(parts)
 
 
 def close_all() -> None:

@@ -87,7 +87,6 @@ class Call:
                 return True
         return False
 
-
     def names_live_market(self) -> bool:
         """Whether the ``market`` argument is one cell naming a live market (``deribit...``,
         ``replay:...``): its feed is open in the server process, never in a worker."""

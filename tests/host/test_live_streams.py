@@ -304,7 +304,9 @@ def test_a_live_market_handle_names_its_snapshot_and_age_and_only_offered_market
     assert "does not offer that live market" in c.result("E1")[0][0]
     # a handle never moves: a streaming function refuses one, naming what it needs
     c.send(op="call", cell="E2", fn="LIVE_MARKET", args=[[[handle]]])
-    assert c.result("E2") == [["ERROR: market: a live function needs a live market (deribit, deribit-test, deribit:ws://..., replay:FILE)"]]
+    assert c.result("E2") == [
+        ["ERROR: market: a live function needs a live market (deribit, deribit-test, deribit:ws://..., replay:FILE)"]
+    ]
 
 
 def test_only_a_live_market_argument_keeps_a_call_in_the_server_process() -> None:
