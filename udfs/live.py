@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -39,8 +40,14 @@ ENV = "CLEARQUOTE_LIVE_MARKETS"
 #: The limits sources are opened with (None: :class:`pricing.desk.live.LiveLimits`' defaults).
 LIMITS: LiveLimits | None = None
 
+#: Seconds a live market that could not be opened is refused without trying again (a dead
+#: endpoint named by a streaming cell would otherwise hold a server thread for the connect
+#: timeout on every look).
+RETRY_S = 10.0
+
 _lock = threading.Lock()
 _sources: dict[str, LiveSource] = {}
+_failed: dict[str, tuple[float, str]] = {}
 
 
 def is_live(text: str) -> bool:
@@ -73,10 +80,16 @@ def source(spec: str) -> LiveSource:
     with _lock:  # one opening at a time: two cells asking for the same spec share one connection
         src = _sources.get(text)
         if src is None or not src.alive:
+            failed = _failed.get(text)
+            if failed is not None and time.monotonic() - failed[0] < RETRY_S:
+                raise InputError(failed[1])
             try:
                 src = _sources[text] = open_live_source(text, limits=LIMITS)
             except (DataError, PricingInputError) as exc:
-                raise InputError(f"market: {exc}") from None
+                reason = f"market: {exc}"
+                _failed[text] = (time.monotonic(), reason)
+                raise InputError(reason) from None
+            _failed.pop(text, None)
         return src
 
 
@@ -124,6 +137,7 @@ def close_all() -> None:
     with _lock:
         sources = list(_sources.values())
         _sources.clear()
+        _failed.clear()
     for s in sources:
         s.close()
 

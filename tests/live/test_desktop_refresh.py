@@ -9,6 +9,7 @@ moves; the add-in's UDF module is imported as on a desktop (no allow-list: the u
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -115,3 +116,29 @@ def test_the_ribbon_button_refreshes_live_handles_and_shows_their_age(
     addin.clearquote.main()
     assert excel.value != first and AGE.search(excel.value).group(1) != AGE.search(first).group(1)
     assert re.search(r"marks \d+\.\d s old", excel.status_bar) and "STALE" not in excel.status_bar
+
+
+def test_a_live_market_that_cannot_be_opened_is_not_tried_again_for_a_while(
+    desktop: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead endpoint named by a cell (or a streaming cell looking every second) is refused with
+    the first attempt's reason for ``RETRY_S`` seconds, not dialled again each time."""
+    import pricing.desk.live
+    from addin.excel import classic
+
+    attempts: list[str] = []
+    real = pricing.desk.live.open_live_source
+
+    def counted(spec: str, **kw: Any) -> Any:
+        attempts.append(spec)
+        return real(spec, **kw)
+
+    monkeypatch.setattr(pricing.desk.live, "open_live_source", counted)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"deribit:ws://127.0.0.1:{s.getsockname()[1]}/ws/api/v2"
+    first = classic.CQ_MARKET([[dead]])[0][0]
+    assert first.startswith("#VALUE! market: --market " + dead) and "connection refused" in first, first
+    assert classic.CQ_MARKET([[dead]])[0][0] == first and len(attempts) == 1
+    monkeypatch.setattr(udfs.live, "RETRY_S", 0.0)
+    assert classic.CQ_MARKET([[dead]])[0][0].startswith("#VALUE! market: --market " + dead) and len(attempts) == 2
