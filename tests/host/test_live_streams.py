@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.live.deribit_server import DeribitTestServer
 
@@ -274,6 +276,11 @@ def test_streams_are_bounded_per_user_and_in_rate(server, deribit) -> None:  # t
     t.join()
     updates = [m for m in got if m.get("cell") == "C0"]
     assert 1 <= len(updates) <= window / INTERVAL_S + 1, len(updates)
+    c.send(op="disconnect")  # bob's streams end with the connection
+    deadline = time.monotonic() + 10
+    while _streams_of(server["guard"], "bob") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _streams_of(server["guard"], "bob") == 0
 
 
 def _http_call(server: dict[str, Any], token: str, name: str, args: list[Any]) -> Any:
@@ -321,3 +328,61 @@ def test_only_a_live_market_argument_keeps_a_call_in_the_server_process() -> Non
     # the deribit margin model named in a parameter range is not a market: the call may go to a worker
     im = call("im", [[["instrument", "quantity"], ["BTC-27MAR26-100000-C", 1]], [["bundled"]], [["deribit"]]])
     assert not in_process(im)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(["LIVE_QUOTE", "live_market", " Live_Market ", "RFQ", "BLACK", ""]) | _JSON,
+    args=_JSON,
+    extra=st.dictionaries(st.text(max_size=8), _JSON, max_size=3),
+)
+def test_a_streaming_call_is_admitted_or_refused_with_a_reason_for_any_payload(name: Any, args: Any, extra: Any) -> None:
+    """Whatever a client puts in ``xlwings:function-call``, admission answers a catalogue call on a
+    live market or a :class:`Refused` with a status and a reason: never another exception."""
+    from addin.excel.calls import Refused
+    from addin.excel.stream import STREAMS, admit
+
+    try:
+        call = admit({**extra, "func_name": name, "args": args, "task_key": "k"})
+    except Refused as r:
+        assert 400 <= r.status < 500 and r.message
+        return
+    assert call.name in STREAMS.values()
+
+
+def test_hostile_events_are_ignored_or_answered_and_the_connection_keeps_working(server) -> None:  # type: ignore[no-untyped-def]
+    c = server["client"](server["bob"])
+    c.wait(lambda m: m.get("connect") is True)
+    c.wait(lambda m: "ready" in m)
+    hostile: list[tuple[str, Any]] = [
+        ("xlwings:function-call", None),
+        ("xlwings:function-call", [1, 2, 3]),
+        ("xlwings:function-call", {"func_name": "LIVE_MARKET"}),  # no task_key: nothing to answer on
+        ("xlwings:function-call", {"func_name": "LIVE_MARKET", "task_key": "x" * 5000, "args": []}),
+        ("xlwings:function-call", {"func_name": {"a": 1}, "task_key": "h1", "args": "x"}),
+        ("xlwings:function-call", {"func_name": "LIVE_MARKET", "task_key": "h2", "args": [[[{"deep": [[[]]]}]]]}),
+        ("xlwings:cancel-task", {"task_key": ["not", "text"]}),
+        ("xlwings:cancel-task", "nope"),
+        ("no-such-event", {"x": 1}),
+    ]
+    c.send(op="listen", event="xlwings:set-result-h1")
+    c.send(op="listen", event="xlwings:set-result-h2")
+    for event, data in hostile:
+        c.send(op="emit", event=event, data=data)
+    # the two with a task key are answered on it, with a reason; the rest are dropped
+    h1 = c.wait(lambda m: m.get("event") == "xlwings:set-result-h1", timeout=30)
+    h2 = c.wait(lambda m: m.get("event") == "xlwings:set-result-h2", timeout=30)
+    assert h1["data"]["result"][0][0].startswith("ERROR: no streaming function")
+    assert h2["data"]["result"][0][0].startswith("ERROR: ")
+    assert _streams_of(server["guard"], "bob") == 0
+    # and the connection still streams
+    c.send(op="call", cell="F1", fn="LIVE_MARKET", args=[[[server["spec"]]]])
+    assert not str(c.result("F1", timeout=60)[0][0]).startswith("ERROR")
+    assert not any("disconnect" in m for m in c.drain(0.2))

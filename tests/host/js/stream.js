@@ -7,6 +7,7 @@
 //   {"op": "call", "cell": "A1", "fn": "LIVE_MARKET", "args": [...]}   invoke a streaming function
 //   {"op": "cancel", "cell": "A1"}                                      the cell is deleted (onCanceled)
 //   {"op": "listen", "event": "xlwings:set-result-..."}                  listen on an event without calling
+//   {"op": "emit", "event": "...", "data": ...}                          a raw event, as a hostile client sends it
 //   {"op": "disconnect"} / {"op": "exit"}
 // Writes one JSON line per thing that happens: {"connect": true}, {"connect_error": message},
 // {"cell": "A1", "result": rows}, {"event": name, "data": ...}, {"disconnect": reason}.
@@ -97,6 +98,9 @@ async function main() {
       if (invocation && invocation.onCanceled) invocation.onCanceled();
       delete cells[cmd.cell];
       say({ cancelled: cmd.cell });
+    } else if (cmd.op === "emit") {
+      socket.emit(cmd.event, cmd.data);
+      say({ emitted: cmd.event });
     } else if (cmd.op === "listen") {
       socket.on(cmd.event, (data) => say({ event: cmd.event, data: data }));
       say({ listening: cmd.event });
