@@ -168,6 +168,9 @@ def server(tmp_path_factory, deribit):  # type: ignore[no-untyped-def]
     thread.join(timeout=10)
     close_all()
     os.environ.pop("CLEARQUOTE_LIVE_MARKETS", None)
+    from udfs.store import STORE
+
+    STORE.clear()  # alice's and bob's live markets: the next module's users start with empty scopes
 
 
 def _streams_of(guard: Any, user: str) -> int:

@@ -30,6 +30,9 @@ def desktop(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(udfs.live, "LIMITS", FAST)
     yield
     udfs.live.close_all()
+    from udfs.store import STORE
+
+    STORE.clear()
 
 
 def _fresh(spec: str, timeout: float = 30.0) -> None:
