@@ -64,11 +64,14 @@ def _half_sum_squares(r: FloatArray) -> float:
 def _normal_equations(jac: FloatArray, r: FloatArray) -> tuple[list[list[float]], list[float]]:
     """(J^T J, J^T r), each entry correctly rounded (math.fsum of exact-rounded products)."""
     n = jac.shape[1]
+    rows, cols = np.tril_indices(n)
+    # Every product rounded once by numpy (the same IEEE products as one column pair at a time),
+    # then each sum correctly rounded: one conversion to Python floats for all pairs.
+    pairs = (jac[:, rows] * jac[:, cols]).T.tolist()
     a = [[0.0] * n for _ in range(n)]
-    for i in range(n):
-        for j in range(i + 1):
-            a[i][j] = a[j][i] = math.fsum((jac[:, i] * jac[:, j]).tolist())
-    g = [math.fsum((jac[:, i] * r).tolist()) for i in range(n)]
+    for i, j, column in zip(rows.tolist(), cols.tolist(), pairs):
+        a[i][j] = a[j][i] = math.fsum(column)
+    g = [math.fsum(column) for column in (jac * r[:, None]).T.tolist()]
     return a, g
 
 

@@ -11,7 +11,7 @@ Quantitative Finance 14(1), 2014, eq. 2.1):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -183,7 +183,13 @@ _W_FLOOR = 1e-12
 @dataclass(frozen=True)
 class _SviObjective:
     """Residuals of the raw-SVI fit and their exact Jacobian, in IEEE basic operations only
-    (+, -, x, /, sqrt, max), so that the fit is the same on every CPU (:mod:`pricing.lsq`)."""
+    (+, -, x, /, sqrt, max), so that the fit is the same on every CPU (:mod:`pricing.lsq`).
+
+    Levenberg-Marquardt asks for the residuals at a trial point and, when the step is accepted,
+    the Jacobian at the same point: the smile's values at that point are kept (one point, the
+    last), so each is computed once; derivatives only when the Jacobian is asked for. The
+    expressions are the same whichever path computes them, so the fit is the same bits.
+    """
 
     k: FloatArray
     vol: FloatArray
@@ -191,8 +197,15 @@ class _SviObjective:
     grid: FloatArray
     t: float
     ridge: float
+    _memo: dict[str, tuple[bytes, tuple[FloatArray, ...]]] = field(default_factory=dict, compare=False, repr=False)
 
-    def _smile(self, p: FloatArray, k: FloatArray) -> tuple[FloatArray, ...]:
+    def _values(self, p: FloatArray, which: str) -> tuple[FloatArray, ...]:
+        """(x, root, w, w1, w2) of the smile on ``self.k`` or ``self.grid`` (``which``), last point kept."""
+        key = p.tobytes()
+        hit = self._memo.get(which)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        k = self.k if which == "k" else self.grid
         a, b, rho, m, sigma = (float(v) for v in p)
         x = k - m
         s2 = sigma * sigma
@@ -201,29 +214,55 @@ class _SviObjective:
         w1 = b * (rho + x / root)
         r3 = root * root * root
         w2 = b * s2 / r3
-        # d/d(a, b, rho, m, sigma) of w, w' and w'' (columns).
-        one, zero = np.ones_like(k), np.zeros_like(k)
-        dw = np.stack([one, rho * x + root, b * x, -b * (rho + x / root), b * sigma / root], axis=1)
-        dw1 = np.stack([zero, rho + x / root, b + zero, -b * s2 / r3, -b * x * sigma / r3], axis=1)
-        r5 = r3 * root * root
-        dw2 = np.stack([zero, s2 / r3, zero, 3.0 * b * s2 * x / r5, b * (2.0 * sigma / r3 - 3.0 * sigma * s2 / r5)], axis=1)
-        return w, w1, w2, dw, dw1, dw2
+        out = (x, root, w, w1, w2)
+        self._memo[which] = (key, out)
+        return out
 
-    def _density(self, p: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Gatheral-Jacquier g on the grid and dg/dp."""
+    def _derivatives(self, p: FloatArray, which: str) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """d/d(a, b, rho, m, sigma) of w, w' and w'' (columns) on ``self.k`` or ``self.grid``."""
+        x, root, _, _, _ = self._values(p, which)
+        k = self.k if which == "k" else self.grid
+        _, b, rho, _, sigma = (float(v) for v in p)
+        s2 = sigma * sigma
+        r3 = root * root * root
+        r5 = r3 * root * root
+        n = k.size
+        dw, dw1, dw2 = np.empty((n, 5)), np.zeros((n, 5)), np.zeros((n, 5))
+        dw[:, 0] = 1.0
+        dw[:, 1] = rho * x + root
+        dw[:, 2] = b * x
+        dw[:, 3] = -b * (rho + x / root)
+        dw[:, 4] = b * sigma / root
+        dw1[:, 1] = rho + x / root
+        dw1[:, 2] = b
+        dw1[:, 3] = -b * s2 / r3
+        dw1[:, 4] = -b * x * sigma / r3
+        dw2[:, 1] = s2 / r3
+        dw2[:, 3] = 3.0 * b * s2 * x / r5
+        dw2[:, 4] = b * (2.0 * sigma / r3 - 3.0 * sigma * s2 / r5)
+        return dw, dw1, dw2
+
+    def _lead(self, p: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Gatheral-Jacquier g on the grid, and its leading factor 1 - k w' / (2 w)."""
         k = self.grid
-        w, w1, w2, dw, dw1, dw2 = self._smile(p, k)
+        _, _, w, w1, w2 = self._values(p, "grid")
         lead = 1.0 - k * w1 / (2.0 * w)
         g = lead * lead - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
+        return g, lead
+
+    def _density_jacobian(self, p: FloatArray, lead: FloatArray) -> FloatArray:
+        """dg/dp on the grid."""
+        k = self.grid
+        _, _, w, w1, _ = self._values(p, "grid")
+        dw, dw1, dw2 = self._derivatives(p, "grid")
         kc, wc, w1c = k[:, None], w[:, None], w1[:, None]
         dlead = -0.5 * kc * (dw1 * wc - w1c * dw) / (wc * wc)
-        dg = 2.0 * lead[:, None] * dlead - 0.5 * w1c * dw1 * (1.0 / wc + 0.25) + 0.25 * w1c * w1c * dw / (wc * wc) + 0.5 * dw2
-        return g, dg
+        return 2.0 * lead[:, None] * dlead - 0.5 * w1c * dw1 * (1.0 / wc + 0.25) + 0.25 * w1c * w1c * dw / (wc * wc) + 0.5 * dw2
 
     def residuals(self, p: FloatArray) -> FloatArray:
-        w = self._smile(p, self.k)[0]
+        w = self._values(p, "k")[2]
         model = np.sqrt(np.maximum(w, _W_FLOOR) / self.t)
-        g = self._density(p)[0]
+        g = self._lead(p)[0]
         b, rho = float(p[1]), float(p[2])
         wing = max(b * (1.0 + abs(rho)) - 4.0 / self.t, 0.0)
         return np.concatenate(
@@ -231,10 +270,12 @@ class _SviObjective:
         )
 
     def jacobian(self, p: FloatArray) -> FloatArray:
-        w, _, _, dw, _, _ = self._smile(p, self.k)
+        w = self._values(p, "k")[2]
+        dw = self._derivatives(p, "k")[0]
         model = np.sqrt(np.maximum(w, _W_FLOOR) / self.t)
         d_fit = np.where((w > _W_FLOOR)[:, None], dw / (2.0 * self.t * model)[:, None], 0.0) * self.sqrt_w[:, None]
-        g, dg = self._density(p)
+        g, lead = self._lead(p)
+        dg = self._density_jacobian(p, lead)
         d_density = np.where((g < 0.0)[:, None], -_PENALTY * dg, 0.0)
         b, rho = float(p[1]), float(p[2])
         d_wing = np.zeros((1, 5))

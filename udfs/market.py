@@ -6,6 +6,8 @@
   the history the VaR scenarios are built from;
 - the text ``bundled`` (the 2026-08-21 Deribit BTC and ETH chains shipped with clearquote)
   or ``bundled:2025-12-31``;
+- a live market (``deribit``, ``deribit-test``, ``deribit:ws://...``, ``replay:FILE``): its
+  current snapshot, named with its age (:mod:`udfs.live`);
 - a chain range itself (Deribit layout with a header row: ``timestamp, instrument_name,
   mark_iv, mark_price, underlying_price, index_price`` [+ ``bid_price, ask_price,
   open_interest``]), BTC and ETH rows together or apart.
@@ -44,6 +46,7 @@ from udfs.excel import (
     table,
     to_datetime,
 )
+from udfs.live import is_live, live_snapshot
 from udfs.store import STORE
 
 SMILES = {"svi": "svi", "sabr": "sabr"}
@@ -150,9 +153,13 @@ def make_market(chain: Any, history: Any = None, smile: Any = None) -> MarketBun
             base: MarketBundle = STORE.resolve(text, "MARKET")
         elif text.strip().lower().startswith("bundled"):
             base = _bundled(text.strip().lower(), model)
+        elif is_live(text):
+            key, snap = live_snapshot(text, model)
+            base = STORE.get("MARKET", key, lambda: MarketBundle(snap, key), _label)
         else:
             raise InputError(
-                f"market: {text!r} is not a chain range, 'bundled[:{'|'.join(BUNDLED_DATES)}]' or a CQ.MARKET handle"
+                f"market: {text!r} is not a chain range, 'bundled[:{'|'.join(BUNDLED_DATES)}]', "
+                "a live market (deribit, deribit-test, deribit:ws://..., replay:FILE) or a CQ.MARKET handle"
             )
     else:
         # The header is checked before any row is read: a range that is not a chain (a column

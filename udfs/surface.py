@@ -16,7 +16,10 @@ from udfs.market import make_market, market_arg
 from udfs.store import STORE
 
 MARKET = "clearquote market"
-MARKET_DOC = "a CQ_MARKET handle, the text bundled (or bundled:2025-12-31), or a chain range with a header row"
+MARKET_DOC = (
+    "a CQ_MARKET handle, the text bundled (or bundled:2025-12-31), a live market (deribit, deribit-test, "
+    "deribit:ws://..., replay:FILE), or a chain range with a header row"
+)
 
 
 #: The columns of CQ_MARKET_INFO's fit table (the quote book's Market sheet lays its header out from it).
@@ -38,11 +41,11 @@ FIT_COLUMNS = (
     "MARKET",
     category=MARKET,
     args={
-        "chain": "option chain range, Deribit layout with a header row (timestamp, instrument_name, mark_iv, mark_price, underlying_price, index_price [, bid_price, ask_price, open_interest]); or bundled / bundled:2025-12-31",
+        "chain": "option chain range, Deribit layout with a header row (timestamp, instrument_name, mark_iv, mark_price, underlying_price, index_price [, bid_price, ask_price, open_interest]); or bundled / bundled:2025-12-31; or a live market: deribit, deribit-test, deribit:ws://HOST:PORT/PATH, replay:FILE (its current snapshot; recalculate for a newer one)",
         "history": "optional daily history range: date, one close column per underlying (BTC, ETH; USD), optional DVOL_BTC/DVOL_ETH (%); default: the bundled 5-year history",
         "smile": "smile model per expiry: svi (default) or sabr",
     },
-    returns="a market handle text (CQ.MARKET#<id> <underlyings> <as-of> ...) for the market argument of the other functions; the surface is fitted once per chain content",
+    returns="a market handle text (CQ.MARKET#<id> <underlyings> <as-of> ...; a live market's names its snapshot and the marks' age) for the market argument of the other functions; the surface is fitted once per chain content",
     example='=CQ_MARKET(Chain!A1:I1200) or =CQ_MARKET("bundled") -> CQ.MARKET#... BTC,ETH 2026-08-21 08:00Z bundled svi',
     heavy=True,
 )

@@ -96,13 +96,21 @@ def _parser() -> argparse.ArgumentParser:
     lv.add_argument("--plain", action="store_true", help="print a text block per refresh instead of a live screen")
     fa = sub.add_parser("fix-acceptor", help="answer FIX 4.4 QuoteRequests with Quotes (QuickFIX acceptor; the 'fix' extra)")
     fa.add_argument("settings", help="a QuickFIX settings file (docs/fix.md has one for 127.0.0.1)")
-    fa.add_argument("--portfolio", help="the desk's positions (instrument, quantity) at start (default: none)")
+    fa.add_argument(
+        "--portfolio",
+        help="the desk's positions (instrument, quantity) at start (default: none); on a live market re-read when it changes",
+    )
     fa.add_argument(
         "--market",
         default="bundled",
         help="bundled, bundled:YYYY-MM-DD, a chain file (re-read when it changes), or deribit... / replay:FILE",
     )
     fa.add_argument("--as-of", help="valuation time (UTC) for a market file without timestamps")
+    fa.add_argument(
+        "--credentials",
+        help="a live market's API key (JSON client_id, client_secret; mode 0600): the account's positions are the book "
+        "(default: DERIBIT_CLIENT_ID / DERIBIT_CLIENT_SECRET if set)",
+    )
     fa.add_argument("--params", help="name,value table: model, quote/XVA and margin parameters (as CQ_RFQ's params)")
     fa.add_argument(
         "--journal", default="clearquote-fix.sqlite", help="SQLite journal of quotes and fills (default ./clearquote-fix.sqlite)"
@@ -163,6 +171,14 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument(
         "--tokens", help="tokens file for token auth (default $CLEARQUOTE_TOKENS_FILE); Entra ID: set XLWINGS_AUTH_PROVIDERS"
+    )
+    sv.add_argument(
+        "--live",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a live market the streaming functions (CQ.LIVE_QUOTE, CQ.LIVE_MARKET) and market arguments may use: "
+        "deribit, deribit-test, deribit:ws[s]://..., replay:FILE (repeat for more; default none)",
     )
     tk = sub.add_parser("token", help="make an API token for the server (printed once; only its hash is stored)")
     tk.add_argument("user", help="user id the token authenticates (letters, digits, _ . @ -)")
@@ -379,6 +395,7 @@ def _fix(args: argparse.Namespace) -> int:
         args.as_of,
         risk=risk,
         kill_file=args.kill_file,
+        credentials=args.credentials,
     )
 
 
@@ -410,7 +427,7 @@ def _server(args: argparse.Namespace) -> int:
         from addin.cli.warmup import warm
         from addin.excel.serve import serve
 
-        return serve(args.host, args.port, args.tokens, warm)
+        return serve(args.host, args.port, args.tokens, warm, live=args.live)
     from pathlib import Path
 
     from addin.cli.errors import CliUsageError

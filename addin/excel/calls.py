@@ -87,6 +87,19 @@ class Call:
                 return True
         return False
 
+    def names_live_market(self) -> bool:
+        """Whether the ``market`` argument is one cell naming a live market (``deribit...``,
+        ``replay:...``): its feed is open in the server process, never in a worker."""
+        from udfs import CATALOGUE
+        from udfs.live import is_live
+
+        names = [a.name for a in CATALOGUE[self.name].args]
+        at = names.index("market") if "market" in names else len(self.args)
+        cell = self.args[at] if at < len(self.args) else None
+        if isinstance(cell, list):
+            cell = cell[0][0] if len(cell) == 1 and len(cell[0]) == 1 else None
+        return isinstance(cell, str) and is_live(cell)
+
 
 def _cell(value: Any) -> Any:
     """An Office.js cell object (an entity, an error, a formatted number) as a plain cell."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import sys
 from typing import Any
 
@@ -29,6 +30,7 @@ from xlwings import XlwingsError
 from xlwings.server import arg, func
 
 from addin.excel import pool
+from addin.excel.stream import STREAMS
 from udfs import CATALOGUE
 from udfs.catalogue import Spec
 
@@ -69,6 +71,38 @@ def build(spec: Spec) -> Any:
     return func(name=spec.name)(udf)
 
 
+async def _in_thread(user: str, fn: Any, *args: Any) -> Any:
+    return await asyncio.to_thread(fn, *args)
+
+
+def build_stream(name: str, spec: Spec) -> Any:
+    """The streaming function ``name`` (``CQ.LIVE_QUOTE``): ``spec``'s arguments, its results as
+    the live market moves (:mod:`addin.excel.stream`). ``clearquote serve`` answers these over
+    its own socket.io server (auth and isolation per connection); this body is what the same
+    stream is for a host that calls the function itself."""
+    from addin.excel.calls import Refused
+    from addin.excel.stream import INTERVAL_S, admit, results
+
+    async def udf(*args: Any) -> Any:
+        try:
+            call = admit({"func_name": name, "args": [a if isinstance(a, list) else [[a]] for a in args]})
+        except Refused as r:
+            raise XlwingsError(r.message[:MAX_MESSAGE]) from None
+        async for result in results(call, _user(), _in_thread, INTERVAL_S):
+            yield result
+
+    udf.__name__ = udf.__qualname__ = name.lower()
+    udf.__doc__ = f"{spec.summary} Streams: updates as the live market moves. Returns {spec.returns}"
+    udf.__signature__ = inspect.signature(spec.fn)  # type: ignore[attr-defined]
+    udf.__annotations__ = {}
+    for a in reversed(spec.args):
+        udf = arg(a.name, ndim=2, err_to_str=True, doc=a.doc)(udf)
+    return func(name=name)(udf)
+
+
 for _spec in CATALOGUE.values():
     globals()[_spec.name.lower()] = build(_spec)
     __all__.append(_spec.name.lower())
+for _name, _target in STREAMS.items():
+    globals()[_name.lower()] = build_stream(_name, CATALOGUE[_target])
+    __all__.append(_name.lower())

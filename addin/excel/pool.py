@@ -55,8 +55,9 @@ class WorkerLost(Exception):
 
 
 def in_process(call: Call) -> bool:
-    """Whether ``call`` must run in the server process (it makes, reads or lists a handle)."""
-    return call.name in IN_PROCESS or call.mentions_handle()
+    """Whether ``call`` must run in the server process (it makes, reads or lists a handle, or
+    prices on a live market, whose feed only the server process holds)."""
+    return call.name in IN_PROCESS or call.mentions_handle() or call.names_live_market()
 
 
 def costly(call: Call) -> bool:

@@ -27,8 +27,11 @@ In front of xlwings Server's app sits :class:`Guard`, an ASGI layer, in this ord
    Server would: xlwings Server's own argument conversion spends about 57 us a cell on the
    event loop (a failed ``pyodide`` import per cell), so a 20,000-cell call held everyone's
    loop for a second. xlwings Server still serves the manifest, metadata, code and static files.
-5. **Answers are always encodable**: a lone surrogate in a reason is ``?``, never a 500.
-6. **Shutdown** ends the worker pool (no worker outlives the server).
+5. **Streaming functions** (``CQ.LIVE_QUOTE``, ``CQ.LIVE_MARKET``): socket.io under
+   ``/socket.io/`` goes to :class:`addin.excel.stream.Streams`, never to xlwings Server's own
+   socket.io handlers; the handshake is authenticated by the same providers as every request.
+6. **Answers are always encodable**: a lone surrogate in a reason is ``?``, never a 500.
+7. **Shutdown** ends the worker pool (no worker outlives the server).
 
 The server refuses to start with token auth and no tokens file.
 """
@@ -86,6 +89,8 @@ PUBLIC = frozenset(
     }
 )
 PUBLIC_PREFIXES = ("/static/",)
+#: Where socket.io (the streaming functions) is served; authenticated in its own handshake.
+SOCKETIO_PATH = "/socket.io/"
 
 log = logging.getLogger("clearquote.serve")
 Scope = MutableMapping[str, Any]
@@ -125,15 +130,35 @@ class Guard:
         self._gates: dict[str, asyncio.Semaphore] = {}
         self._local_gates: dict[str, asyncio.Semaphore] = {}
         self._threads = ThreadPoolExecutor(max_workers=local_threads, thread_name_prefix="clearquote-call")
+        self.streams: Any = None
+
+    def stream(self, **bounds: Any) -> Guard:
+        """Serve the streaming functions (:mod:`addin.excel.stream`) on ``/socket.io/``;
+        ``bounds``: :class:`~addin.excel.stream.Streams`' interval and per-user limits."""
+        from xlwings_server.config import settings
+
+        from addin.excel.stream import Streams
+
+        prefix = os.environ.get("XLWINGS_APP_PATH", "").rstrip("/")
+        self.streams = Streams(authenticate_token, self.here, f"{prefix}/socket.io", settings.cors_allow_origins, **bounds)
+        return self
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.app(scope, receive, _ending_pool(send))
             return
+        path = _route(scope) if scope["type"] in ("http", "websocket") else ""
+        if path.startswith(SOCKETIO_PATH):
+            if self.streams is not None:
+                await self.streams.asgi(scope, receive, send)
+            elif scope["type"] == "http":
+                await _reply(send, 404, "clearquote: no streaming functions on this server")
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = _route(scope)
         if scope.get("method") == "OPTIONS" or path in PUBLIC or path.startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
@@ -258,14 +283,20 @@ def _retry_after(seconds: int) -> tuple[tuple[bytes, bytes], ...]:
 async def authenticate(scope: Scope) -> str:
     """The user id of the request's credentials, by xlwings Server's configured providers and
     required roles, from the headers alone; :class:`_Reply` 401/403 otherwise."""
+    token = (_header(scope, b"authorization") or b"").decode("latin-1")
+    provider = _header(scope, b"auth-provider")
+    return await authenticate_token(token, provider.decode("latin-1") if provider else None)
+
+
+async def authenticate_token(token: str, provider: str | None) -> str:
+    """The user id of ``token`` by xlwings Server's configured providers and required roles
+    (HTTP headers and the socket.io handshake alike); :class:`_Reply` 401/403 otherwise."""
     from fastapi import HTTPException
     from xlwings_server import dependencies
     from xlwings_server.config import settings
 
-    token = (_header(scope, b"authorization") or b"").decode("latin-1")
-    provider = _header(scope, b"auth-provider")
     try:
-        user = await dependencies.authenticate(token_string=token, auth_provider=provider.decode("latin-1") if provider else None)
+        user = await dependencies.authenticate(token_string=token, auth_provider=provider)
         if not await user.has_required_roles(settings.auth_required_roles) or not await user.is_authorized():
             raise _Reply(403, "clearquote: this user may not use the server")
     except HTTPException as exc:
@@ -302,16 +333,20 @@ def configure(tokens: str | None = None) -> None:
     os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
     os.environ.setdefault("XLWINGS_SECRET_KEY", secrets.token_urlsafe(32))
     os.environ.setdefault("XLWINGS_AUTH_PROVIDERS", '["custom"]')
-    # No catalogue function streams: socket.io (which authenticates in its own handshake, not
-    # from headers) would be one more door with nothing behind it.
-    os.environ.setdefault("XLWINGS_ENABLE_SOCKETIO", "false")
+    # The served pages load the socket.io client only with this on; the guard sends socket.io
+    # to clearquote's own streaming server (addin.excel.stream), never to xlwings Server's.
+    os.environ.setdefault("XLWINGS_ENABLE_SOCKETIO", "true")
     if tokens:
         os.environ["CLEARQUOTE_TOKENS_FILE"] = str(Path(tokens).resolve())
 
 
-def app(tokens: str | None = None) -> Guard:
-    """The guarded ASGI app (xlwings Server's, configured by :func:`configure`)."""
+def app(tokens: str | None = None, live: list[str] | None = None, **stream_bounds: Any) -> Guard:
+    """The guarded ASGI app (xlwings Server's, configured by :func:`configure`), streaming the
+    live markets ``live`` (the only ones a cell may name; none by default)."""
     configure(tokens)
+    from udfs.live import ENV
+
+    os.environ[ENV] = ",".join(live or [])
     providers = json.loads(os.environ["XLWINGS_AUTH_PROVIDERS"] or "[]")
     if not providers:
         raise ServeError("XLWINGS_AUTH_PROVIDERS is empty: the server would let anyone in; name a provider (custom, entraid)")
@@ -321,10 +356,12 @@ def app(tokens: str | None = None) -> Guard:
             raise ServeError("token auth needs --tokens FILE (make one: clearquote token USER --tokens FILE)")
     import xlwings_server.main
 
-    return Guard(xlwings_server.main.main_app)
+    return Guard(xlwings_server.main.main_app).stream(**stream_bounds)
 
 
-def serve(host: str, port: int, tokens: str | None, warm: Callable[[], object] | None = None) -> int:
+def serve(
+    host: str, port: int, tokens: str | None, warm: Callable[[], object] | None = None, live: list[str] | None = None
+) -> int:
     """Run the guarded app on uvicorn until stopped; ``warm`` (the command line's kernel
     warm-up) runs here and in every worker before the first call, so no user's call pays it."""
     import uvicorn
@@ -332,7 +369,7 @@ def serve(host: str, port: int, tokens: str | None, warm: Callable[[], object] |
     from addin.excel import pool
     from addin.excel.protocol import HEADER_TIMEOUT, HeaderTimeoutProtocol
 
-    guarded = app(tokens)
+    guarded = app(tokens, live)
     if warm is not None:
         warm()
         pool.set_warm(warm)

@@ -34,6 +34,8 @@ from pricing.desk import (
 )
 from pricing.desk import Desk as DeskService
 from pricing.desk import MarketSource as Source
+from pricing.desk.book import Venue
+from pricing.desk.live.account import Credentials
 from pricing.portfolio import Portfolio
 from pricing.revaluation import position_state
 from pricing.xva.params import QuoteParams
@@ -49,11 +51,17 @@ class Limits(QuoteLimits):
 
 
 class MarketSource:
-    """``bundled[:DATE]``, a chain file (re-read when it changes) or a live spec: :func:`pricing.desk.open_market`."""
+    """``bundled[:DATE]``, a chain file (re-read when it changes) or a live spec: :func:`pricing.desk.open_market`;
+    a live spec with the account's API key (``credentials``) brings the account's positions too."""
 
-    def __init__(self, spec: str, as_of: str | None = None) -> None:
+    def __init__(self, spec: str, as_of: str | None = None, credentials: Credentials | None = None) -> None:
         self.spec = spec
-        self.source: Source = open_market(spec, as_of=as_of)
+        if credentials is not None:
+            from pricing.desk.live import open_live_source
+
+            self.source: Source = open_live_source(spec, credentials=credentials)
+        else:
+            self.source = open_market(spec, as_of=as_of)
 
     def current(self) -> MarketSnapshot:
         return self.source.current()
@@ -71,12 +79,14 @@ class Desk:
         params_rows: Sequence[Sequence[Any]] | None,
         start_book: Portfolio,
         limits: Limits | None = None,
+        venue: Venue | None = None,
     ) -> None:
         self.market = market
         self._values = params_from_rows(params_rows)
         config = DeskConfig.from_mapping(self._values, ignore=("columns",))
         self.limits: QuoteLimits = limits if limits is not None else Limits()
-        self.service = DeskService(market.source, Book(start_book), replace(config, limits=self.limits))
+        # One book: the venue's positions (the account, or a watched file) and the gateway's fills.
+        self.service = DeskService(market.source, Book(start_book, venue=venue), replace(config, limits=self.limits))
         self.model_name = config.model
         self._greeks: Any = None
 
@@ -115,7 +125,7 @@ class Desk:
         """The book's net delta (coins) and vega (USD per 1.00 vol) per underlying, cached per market and book."""
         snap = self.market.current()
         book = self.book
-        key = (snap.snapshot_id, len(book))
+        key = (snap.snapshot_id, self.service.book.version)
         if self._greeks is None or self._greeks[0] != key:
             self._greeks = (key, self.greeks(book, snap.market))
         return self._greeks[1]

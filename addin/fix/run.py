@@ -53,19 +53,49 @@ def write_settings(
     return path
 
 
-def build_desk(portfolio: str | None, market: str, params: str | None, limits: Any, as_of: str | None = None) -> Any:
-    """The desk from the same files ``clearquote quote`` takes (checked before anything starts)."""
+def build_desk(
+    portfolio: str | None,
+    market: str,
+    params: str | None,
+    limits: Any,
+    as_of: str | None = None,
+    credentials: str | None = None,
+) -> Any:
+    """The desk from the same files ``clearquote quote`` takes (checked before anything starts).
+
+    On a live market the book follows the venue: the account's positions from the private API
+    (an API key from ``credentials`` or the environment), or ``portfolio`` re-read when it
+    changes; the gateway's fills join that same book.
+    """
     from addin.fix.desk import Desk, MarketSource
     from addin.tables import read_table
     from pricing.desk import Book
+    from pricing.desk.live import is_live_spec
     from pricing.errors import PricingInputError
 
     try:
-        book = Book.from_table(read_table(Path(portfolio)), Path(portfolio).name).start if portfolio else Book.empty().start
         rows = read_table(Path(params))[1:] if params else []
-        source = MarketSource(market, as_of)
-        source.current()
-        return Desk(source, rows, book, limits)
+        if not is_live_spec(market):
+            if credentials:
+                raise FixUsageError("--credentials: the account's positions come with a live --market (deribit...)")
+            book = Book.from_table(read_table(Path(portfolio)), Path(portfolio).name).start if portfolio else Book.empty().start
+            source = MarketSource(market, as_of)
+            source.current()
+            return Desk(source, rows, book, limits)
+        from pricing.desk.live.account import load_credentials
+        from pricing.desk.live.book import account_positions, file_positions
+        from pricing.desk.live.watch import PositionsFile
+
+        key = load_credentials(Path(credentials) if credentials else None)
+        if key is not None and portfolio:
+            raise FixUsageError("give the book either from the account (--credentials / environment) or --portfolio, not both")
+        if portfolio:
+            Book.from_table(read_table(Path(portfolio)), Path(portfolio).name)  # a bad file fails now, naming its row
+        source = MarketSource(market, as_of, key)
+        venue = account_positions(source.source) if key is not None else None
+        if portfolio:
+            venue = file_positions(PositionsFile(Path(portfolio)))
+        return Desk(source, rows, Book.empty().start, limits, venue)
     except PricingInputError as exc:
         raise FixUsageError(str(exc)) from None
 
@@ -121,6 +151,7 @@ def run_acceptor(
     stop: threading.Event | None = None,
     risk: Any = None,
     kill_file: str | None = None,
+    credentials: str | None = None,
 ) -> int:
     """Start the QuickFIX acceptor and serve until SIGTERM/SIGINT (or ``stop``).
 
@@ -132,7 +163,7 @@ def run_acceptor(
 
     if not Path(settings).is_file():
         raise FixUsageError(f"{settings}: no such QuickFIX settings file")
-    desk = build_desk(portfolio, market, params, limits, as_of)
+    desk = build_desk(portfolio, market, params, limits, as_of, credentials)
     book = open_checked(journal)
     try:
         session_settings = fix.SessionSettings(settings)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,11 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
+#: The positions a venue (or a watched file) reports now: ``(key, positions)``; the key changes
+#: whenever the positions do (the account's version, the file's stamp).
+Venue = Callable[[], tuple[object, Portfolio]]
+
+
 @dataclass
 class Book:
     """Positions the desk holds (contracts, + long) and the fills applied since the start.
@@ -44,7 +49,15 @@ class Book:
     start : Portfolio
         The starting positions (a file, a sheet range, a venue's positions).
     version : int
-        Number of fills applied; a cached basis remembers the version it was built on.
+        Changes with every fill applied and every change of the venue's positions; a cached
+        basis remembers the version it was built on.
+    venue : callable, optional
+        The account's positions as the venue reports them now (:data:`Venue`; the private API
+        of a live source, or a watched positions file): they are part of the book beside
+        ``start`` and the fills, and read again at each use, so the next quote's ΔIM sees a
+        change the moment the venue reports it. The venue's positions replace their previous
+        report whole; fills applied here are kept (a fill the venue books too appears in both
+        until the host stops applying it: the FIX gateway's fills are its own trades).
 
     Examples
     --------
@@ -61,6 +74,9 @@ class Book:
     _basis: QuoteBasis | None = None
     _basis_key: tuple[str, str, int] | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    venue: Venue | None = None
+    _venue_key: object = None
+    _venue: Portfolio | None = None
 
     @classmethod
     def empty(cls) -> Book:
@@ -126,9 +142,20 @@ class Book:
 
     @property
     def positions(self) -> Portfolio:
-        """Everything held now: the start, then each fill in order (no netting)."""
+        """Everything held now: the venue's positions, the start, then each fill in order (no netting)."""
         with self._lock:
-            return self.start if self._filled is None else concat([self.start, self._filled])
+            self._follow_venue()
+            parts = [p for p in (self._venue, self.start, self._filled) if p is not None]
+            return parts[0] if len(parts) == 1 else concat(parts)
+
+    def _follow_venue(self) -> None:
+        """Take the venue's positions when they changed (a new key): the version moves with them."""
+        if self.venue is None:
+            return
+        key, held = self.venue()
+        if self._venue is None or key != self._venue_key:
+            self._venue, self._venue_key = held, key
+            self.version += 1
 
     def apply_fill(self, legs: Sequence[Leg], settle: str = "inverse") -> None:
         """Legs the desk now holds join the book (``ratio`` = signed contracts the desk bought).
@@ -177,6 +204,7 @@ class Book:
             margin configuration and the book's version are unchanged.
         """
         with self._lock:
+            self._follow_venue()
             key = (snapshot.snapshot_id, config.margin_key, self.version)
             if self._basis is None or key != self._basis_key:
                 model = config.margin_model(snapshot.histories, snapshot.dvols, tuple(snapshot.market.surfaces))

@@ -80,7 +80,10 @@ def test_the_served_javascript_prices_per_cell_errors_bad_enums_and_refuses_anon
         {"fn": "BLACK", "args": black, "token": ""},
     ]
     out = _run(server, steps)
-    assert out["associated"] == len(udfs.CATALOGUE)  # every catalogue function registered by the served code
+    from addin.excel.stream import STREAMS
+
+    # every catalogue function and every streaming function registered by the served code
+    assert out["associated"] == len(udfs.CATALOGUE) + len(STREAMS)
     ok, bad_enum, anonymous = out["steps"]
     assert ok["requests"] == 1 and ok["result"][0][0] == pytest.approx(
         udfs.CQ_BLACK("C", 60000, 55000, 0.25, 0.55)[0][0], rel=1e-12

@@ -48,7 +48,13 @@ def call(func_name: str, args: list):
 
 def test_every_function_is_exported_with_its_arguments():
     meta = {f["name"]: f for f in xlwings_server_api.custom_functions_meta(xl_server)["functions"]}
-    assert set(meta) == set(CATALOGUE)
+    from addin.excel.stream import STREAMS
+
+    assert set(meta) == set(CATALOGUE) | set(STREAMS)
+    for name, target in STREAMS.items():  # a streaming function takes the arguments of the function it streams
+        assert meta[name]["options"]["stream"] is True
+        assert [p["name"] for p in meta[name]["parameters"]] == [a.name for a in CATALOGUE[target].args]
+        assert inspect.isasyncgenfunction(getattr(xl_server, name.lower()))
     for spec in CATALOGUE.values():
         params = meta[spec.name]["parameters"]
         assert [p["name"] for p in params] == [a.name for a in spec.args]
@@ -105,7 +111,9 @@ def client(tmp_path_factory):
 
 def test_http_meta_and_manifest_namespace(client):
     meta = client.get("/xlwings/custom-functions-meta")
-    assert meta.status_code == 200 and {f["name"] for f in meta.json()["functions"]} == set(CATALOGUE)
+    from addin.excel.stream import STREAMS
+
+    assert meta.status_code == 200 and {f["name"] for f in meta.json()["functions"]} == set(CATALOGUE) | set(STREAMS)
     manifest = client.get("/manifest")
     assert manifest.status_code == 200
     assert re.search(r'<bt:String id="Functions.Namespace" DefaultValue="CQ"\s*/>', manifest.text)

@@ -153,6 +153,17 @@ class DeribitTestServer:
     def move_future(self, currency: str, name: str, price: float) -> None:
         self._loop.call_soon_threadsafe(self.books[currency].futures.__setitem__, name, price)
 
+    def silence(self) -> None:
+        """The open connections stall: nothing more is sent on them (no marks, no heartbeats, no
+        answers) and nothing is read from them, while they stay open; new connections are served."""
+
+        def mute() -> None:
+            for ws in list(self.connections):
+                ws.deribit["muted"] = True  # type: ignore[attr-defined]
+                ws.transport.pause_reading()
+
+        self._loop.call_soon_threadsafe(mute)
+
     def disconnect_all(self) -> None:
         self.call(self._close_all())
 
@@ -188,7 +199,10 @@ class DeribitTestServer:
 
     async def _close_all(self) -> None:
         for ws in list(self.connections):
-            await ws.close()
+            if ws.deribit.get("muted"):  # type: ignore[attr-defined]
+                ws.transport.abort()  # a stalled connection reads no closing handshake
+            else:
+                await ws.close()
 
     async def _broadcast(self, text: str) -> None:
         for ws in list(self.connections):
@@ -203,6 +217,13 @@ class DeribitTestServer:
             return
         state = {"channels": set(), "credits": 100.0, "stamp": time.monotonic(), "heartbeat": 0.0, "test_due": None}
         ws.deribit = state  # type: ignore[attr-defined]
+        real_send = ws.send
+
+        async def send(message: Any, *, text: bool | None = None) -> None:
+            if not state.get("muted"):  # a muted (stalled) connection carries nothing more
+                await real_send(message, text=text)
+
+        ws.send = send  # type: ignore[method-assign]
         self.connections.add(ws)
         beat = asyncio.ensure_future(self._heartbeats(ws, state))
         try:
@@ -331,7 +352,7 @@ class DeribitTestServer:
         while True:
             await asyncio.sleep(0.05)
             interval = state["heartbeat"]
-            if not interval or not self.script.require_test_answers:
+            if not interval or not self.script.require_test_answers or state.get("muted"):
                 continue
             await asyncio.sleep(interval)
             if state["test_due"] is not None:

@@ -70,6 +70,31 @@ def test_a_disconnect_reconnects_resubscribes_and_takes_a_fresh_snapshot(server:
         assert src.current().age_s() < FAST.max_age_s
 
 
+def test_a_server_that_goes_silent_is_left_after_three_heartbeat_intervals_with_a_fresh_snapshot(
+    server: DeribitTestServer,
+) -> None:
+    """The connection stays open but nothing comes on it (no marks, no test_request, no answer
+    to anything, not even the closing handshake): after 3 heartbeat intervals (Deribit's minimum
+    interval, 10 s: 30 s) the client drops it, reconnects, takes a fresh snapshot and resubscribes."""
+    with _open(server) as src:
+        _until(lambda: src.current().snapshot_id > 1)
+        summaries_before = sum(1 for _, m in server.requests if m == "public/get_book_summary_by_currency")
+        window = 3 * FAST.heartbeat_s
+        t0 = time.monotonic()
+        server.silence()
+        _until(lambda: src.status.reconnects >= 1, seconds=window + 10)
+        waited = time.monotonic() - t0
+        # not before the window (marks stopped at once: only the silence rule can reconnect), and
+        # within the window + the first backoff + the reconnect (not a close timeout later)
+        assert window - 0.5 <= waited <= window + 5, waited
+        assert src.status.last_error == f"silent for {window:g} s (not even a heartbeat)"
+        assert sum(1 for _, m in server.requests if m == "public/get_book_summary_by_currency") == summaries_before + 2
+        assert [m for _, m in server.requests][-1] == "public/subscribe"
+        seen = src.current().snapshot_id
+        _until(lambda: src.current().snapshot_id > seen + 2)  # marks flow on the new connection
+        assert src.current().age_s() < FAST.max_age_s
+
+
 def test_test_requests_are_answered(server: DeribitTestServer) -> None:
     with _open(server) as src:
         server.test_request()

@@ -108,3 +108,81 @@ def test_the_source_publishes_fitted_snapshots_with_fit_times_that_follow_the_ma
             time.sleep(0.01)
         assert moved_before_refit
         assert now.fit_times["ETH"] == first.fit_times["ETH"]  # ETH did not move: not refitted
+
+
+def test_the_fit_process_gives_the_same_bits_as_the_fit_here(chain: OptionChain) -> None:
+    """Fits moved to a process of their own (no GIL shared with the feed) are the same numbers."""
+    from pricing.desk.live.refit import shared_fit_process
+    from pricing.surface import otm_quotes
+    from pricing.svi import fit_svi
+
+    fit = shared_fit_process()
+    uniq, _, _ = chain.expiries()
+    for expiry in uniq[2:6]:
+        q = otm_quotes(chain, expiry)
+        here = fit_svi(q.k, q.vols, q.t_years, weights=q.vegas)
+        assert fit(q.k, q.vols, q.t_years, weights=q.vegas) == here
+        warm = fit_svi(q.k, q.vols + 0.005, q.t_years, weights=q.vegas, start=here)
+        assert fit(q.k, q.vols + 0.005, q.t_years, weights=q.vegas, start=here) == warm
+
+
+def test_a_cold_retry_that_failed_is_not_repeated_before_the_timer(chain: OptionChain) -> None:
+    """A warm refit that fails validation is retried cold; when that fails too, the next refits of
+    the expiry are warm only until ``every_s`` has passed since, then cold is tried again."""
+    from pricing.svi import SviSmile, fit_svi
+
+    calls: list[bool] = []
+    broken = {"on": False}
+
+    def fit(k, vol, t_years, weights=None, *, start=None):  # type: ignore[no-untyped-def]
+        calls.append(start is None)
+        smile = fit_svi(k, vol, t_years, weights, start=start)
+        # a fit 10 vol points off everywhere: above max_rmse_vol_pts, rejected whatever the start
+        return SviSmile(smile.a + 0.2 * t_years, smile.b, smile.rho, smile.m, smile.sigma, t_years) if broken["on"] else smile
+
+    keeper = SurfaceKeeper("BTC", RefitPolicy(every_s=60.0), fit)
+    keeper.update(chain, now=0.0)
+    target = sorted(keeper.slices)[5]
+    broken["on"] = True
+    calls.clear()
+    keeper.refit(_moved(chain, target, 0.5), target, now=1.0)
+    assert calls == [False, True] and keeper.fallbacks == 1 and keeper.rejected == 1  # warm, then cold: both rejected
+    calls.clear()
+    keeper.refit(_moved(chain, target, 1.0), target, now=30.0)
+    assert calls == [False] and keeper.cold_skipped == 1  # warm only: the cold one failed 29 s ago
+    calls.clear()
+    keeper.refit(_moved(chain, target, 1.5), target, now=61.5)
+    assert calls == [False, True]  # the timer: cold again
+    broken["on"] = False
+    calls.clear()
+    keeper.refit(_moved(chain, target, 2.0), target, now=70.0)
+    assert calls == [False] and not keeper.slices[target].flag  # a good warm fit clears the slice's state
+    assert keeper.slices[target].cold_failed_mono is None
+
+
+def test_a_warm_refit_that_fails_queues_its_cold_retry_for_later(chain: OptionChain) -> None:
+    """On the source's refit thread (mode warm) a failed warm fit does not run the 0.4 s cold fit
+    at once: it queues it; the queued retry (mode cold) is one cold fit, and its failure is
+    remembered as in the synchronous path."""
+    from pricing.svi import SviSmile, fit_svi
+
+    calls: list[bool] = []
+
+    def fit(k, vol, t_years, weights=None, *, start=None):  # type: ignore[no-untyped-def]
+        calls.append(start is None)
+        smile = fit_svi(k, vol, t_years, weights, start=start)
+        return SviSmile(smile.a + 0.2 * t_years, smile.b, smile.rho, smile.m, smile.sigma, t_years)
+
+    keeper = SurfaceKeeper("BTC", RefitPolicy(every_s=60.0))
+    keeper.update(chain, now=0.0)
+    target = sorted(keeper.slices)[5]
+    keeper.fit = fit
+    keeper.refit(_moved(chain, target, 0.5), target, now=1.0, mode="warm")
+    assert calls == [False] and keeper.cold_due == {target} and keeper.slices[target].flag
+    calls.clear()
+    keeper.refit(_moved(chain, target, 0.5), target, now=1.5, mode="cold")
+    assert calls == [True] and keeper.cold_due == set() and len(keeper.cold_retry_durations_s) == 1
+    assert keeper.slices[target].cold_failed_mono == 1.5
+    calls.clear()
+    keeper.refit(_moved(chain, target, 1.0), target, now=20.0, mode="warm")
+    assert calls == [False] and keeper.cold_due == set() and keeper.cold_skipped == 1  # failed 18.5 s ago: not queued

@@ -21,15 +21,22 @@ The keeper runs on the source's refit thread, never on the event loop.
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
+import threading
 import time
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
 
 from pricing._typing import FloatArray
 from pricing.chain import OptionChain
+from pricing.daycount import DAYS_PER_YEAR
 from pricing.errors import PricingInputError
 from pricing.surface import ExpiryFit, VolSurface, otm_quotes
 from pricing.svi import SviSmile, fit_svi, penalty_grid
@@ -50,14 +57,19 @@ class RefitPolicy:
     min_quotes : int
         As :func:`pricing.surface.build_surface`: expiries with fewer OTM marks are left out.
     min_t_years : float
-        As :func:`pricing.surface.build_surface`: expiries closer than this are left out.
+        As :func:`pricing.surface.build_surface`: expiries closer than this are left out, years
+        (default one day, ``1 / DAYS_PER_YEAR``).
+    fit_process : bool
+        Fit in a process of its own (:class:`FitProcess`, one per Python process, shared by every
+        source), so a fit shares no GIL with the feed's decoding; False: on the refit thread.
     """
 
     move_vol_pts: float = 0.25
     every_s: float = 60.0
     max_rmse_vol_pts: float = 5.0
     min_quotes: int = 5
-    min_t_years: float = 1.0 / 365.0
+    min_t_years: float = 1.0 / DAYS_PER_YEAR
+    fit_process: bool = True
 
     def __post_init__(self) -> None:
         if not (self.move_vol_pts > 0 and self.every_s > 0 and self.max_rmse_vol_pts > 0 and self.min_quotes >= 3):
@@ -84,6 +96,9 @@ class Slice:
         Their mark IVs then, percent.
     flag : str
         Why the slice is a kept last-good one ("" when it is fresh).
+    cold_failed_mono : float or None
+        ``time.monotonic()`` when a cold retry of this expiry last failed validation too (None:
+        never); another cold retry waits ``RefitPolicy.every_s`` after it.
     """
 
     smile: SviSmile
@@ -93,6 +108,7 @@ class Slice:
     names: tuple[str, ...]
     iv_ref: FloatArray
     flag: str = ""
+    cold_failed_mono: float | None = None
 
 
 def _rows(chain: OptionChain, expiry: np.datetime64) -> tuple[tuple[str, ...], FloatArray]:
@@ -118,6 +134,63 @@ def _calendar_excess(
     return float(np.max(a.total_variance(k) - b.total_variance(k)))
 
 
+class Fit(Protocol):
+    """:func:`pricing.svi.fit_svi`'s signature, as the keeper calls it."""
+
+    def __call__(
+        self, k: FloatArray, vol: FloatArray, t_years: float, weights: FloatArray | None = None, *, start: SviSmile | None = None
+    ) -> SviSmile: ...
+
+
+class FitProcess:
+    """:func:`pricing.svi.fit_svi` in a process of its own: the fit shares no GIL with the feed's
+    decoding on the source's other threads (measured: a warm refit took ~3x longer inside the
+    live process than alone). One worker, started with ``spawn`` (never a fork of a process
+    with threads); a worker that dies is replaced and that fit is done in this process.
+    """
+
+    def __init__(self) -> None:
+        self._pool = self._start()
+
+    @staticmethod
+    def _start() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+    def __call__(
+        self, k: FloatArray, vol: FloatArray, t_years: float, weights: FloatArray | None = None, *, start: SviSmile | None = None
+    ) -> SviSmile:
+        try:
+            return self._pool.submit(fit_svi, k, vol, t_years, weights, start=start).result()
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+            return fit_svi(k, vol, t_years, weights, start=start)
+
+    def close(self) -> None:
+        """Stop the worker (waits for it)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_shared_lock = threading.Lock()
+_shared: FitProcess | None = None
+
+
+def shared_fit_process() -> FitProcess:
+    """The process's one :class:`FitProcess` (started on first use, stopped at exit).
+
+    Returns
+    -------
+    FitProcess
+        The same object for every caller in this process.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = FitProcess()
+            atexit.register(_shared.close)
+        return _shared
+
+
 class SurfaceKeeper:
     """The live surface of one currency (mutable; the refit thread only).
 
@@ -127,11 +200,16 @@ class SurfaceKeeper:
         The underlying whose surface is kept, e.g. ``"BTC"``.
     policy : RefitPolicy
         When to refit (time and move triggers) and what to refuse.
+    fit : Fit
+        The SVI fit: :func:`pricing.svi.fit_svi` in this thread, or the same in a fit process
+        (:class:`FitProcess`), called with the same arguments.
     """
 
-    def __init__(self, currency: str, policy: RefitPolicy) -> None:
+    def __init__(self, currency: str, policy: RefitPolicy, fit: Fit = fit_svi) -> None:
         self.currency = currency
         self.policy = policy
+        #: The SVI fit (:func:`pricing.svi.fit_svi`, or the same in a fit process: :class:`FitProcess`).
+        self.fit = fit
         #: Replaced whole on every change (copy-on-write): a reader on another thread keeps a consistent set.
         self.slices: dict[np.datetime64, Slice] = {}
         #: Seconds per refit of one expiry, the last 10,000: warm-started ones, and first (cold) fits.
@@ -140,6 +218,12 @@ class SurfaceKeeper:
         self.rejected = 0
         #: Warm refits that failed validation and were fitted cold (the second attempt).
         self.fallbacks = 0
+        #: Cold retries not made: the last one of the expiry failed too, less than ``every_s`` ago.
+        self.cold_skipped = 0
+        #: Expiries whose warm refit failed and whose cold retry waits (``refit(mode="warm")``).
+        self.cold_due: set[np.datetime64] = set()
+        #: Seconds per queued cold retry (``refit(mode="cold")``), the last 10,000.
+        self.cold_retry_durations_s: deque[float] = deque(maxlen=10_000)
 
     def _due(self, chain: OptionChain, expiry: np.datetime64, now: float) -> bool:
         last = self.slices.get(expiry)
@@ -193,12 +277,24 @@ class SurfaceKeeper:
             self.refit(chain, expiry, now, pending=set(work))
         return self.surface(chain)
 
-    def refit(self, chain: OptionChain, expiry: np.datetime64, now: float, pending: set[np.datetime64] | None = None) -> None:
+    def refit(
+        self,
+        chain: OptionChain,
+        expiry: np.datetime64,
+        now: float,
+        pending: set[np.datetime64] | None = None,
+        mode: str = "auto",
+    ) -> None:
         """Refit one expiry; ``pending`` are expiries about to be refitted too (not checked against).
 
         Neighbours still waiting for their own refit are stale: a market that moved as a whole
         would make each refit look like calendar arbitrage against them. Each pair is checked once,
         when the later of the two is refitted, against the fresh slice.
+
+        ``mode``: ``auto``, warm-started from the last slice and, if that fails validation, cold
+        at once; ``warm``, warm only, a failure queues the cold retry in :attr:`cold_due` (the
+        source's refit thread runs it when no warm refit is due, so a 0.4 s cold fit never holds
+        up another expiry's refit); ``cold``, that queued retry.
 
         Parameters
         ----------
@@ -210,10 +306,13 @@ class SurfaceKeeper:
             ``time.monotonic()``.
         pending : set of numpy.datetime64, optional
             Expiries about to be refitted too: their stale slices are not checked against; ``expiry`` is removed from it.
+        mode : {'auto', 'warm', 'cold'}
+            How to fit, as above.
         """
         t0 = time.perf_counter()
         if pending is not None:
             pending.discard(expiry)
+        self.cold_due.discard(expiry)
         q = otm_quotes(chain, expiry)
         if q.k.size < self.policy.min_quotes:
             self.slices = {e: v for e, v in self.slices.items() if e != expiry}
@@ -222,8 +321,21 @@ class SurfaceKeeper:
         grid = penalty_grid(q.k)
         names, iv = _rows(chain, expiry)
         reason = ""
-        for start in [last.smile, None] if last is not None else [None]:
-            smile = fit_svi(q.k, q.vols, q.t_years, weights=q.vegas, start=start)
+        starts: list[SviSmile | None] = [last.smile, None] if last is not None else [None]
+        if mode == "cold":
+            starts = [None]
+        cold_failed = last.cold_failed_mono if last is not None else None
+        cold_allowed = cold_failed is None or now - cold_failed >= self.policy.every_s
+        if len(starts) > 1 and (mode == "warm" or not cold_allowed):
+            # Warm only: either the cold retry is queued (mode warm), or a cold fit of this
+            # expiry failed validation lately: the marks are in a shape SVI cannot fit
+            # arbitrage-free from any start (~0.4 s each time, for the same answer); the timer
+            # tries cold again.
+            starts = starts[:1]
+        tried_cold = False
+        for n, start in enumerate(starts):
+            tried_cold = start is None
+            smile = self.fit(q.k, q.vols, q.t_years, weights=q.vegas, start=start)
             err = np.sqrt(np.maximum(smile.total_variance(q.k), 0.0) / q.t_years) - q.vols
             fit = ExpiryFit(
                 expiry,
@@ -239,15 +351,25 @@ class SurfaceKeeper:
             reason = self._invalid(smile, fit, expiry, grid, last, pending or set())
             if not reason or reason.startswith("calendar"):
                 break  # a cold start cannot help against a neighbour's slice: the same data, the same optimum
-            self.fallbacks += start is not None
-        (self.durations_s if last is not None else self.cold_durations_s).append(time.perf_counter() - t0)
+            if start is not None and n + 1 < len(starts):
+                self.fallbacks += 1
+            elif start is not None and mode == "warm" and cold_allowed:
+                self.cold_due.add(expiry)
+            elif start is not None:
+                self.cold_skipped += 1
+        if mode == "cold":
+            self.cold_retry_durations_s.append(time.perf_counter() - t0)
+        else:
+            (self.durations_s if last is not None else self.cold_durations_s).append(time.perf_counter() - t0)
         stamp = datetime.now(UTC)
         if not reason:
             self.slices = {**self.slices, expiry: Slice(smile, fit, stamp, now, names, iv.copy())}
         elif last is not None:
             self.rejected += 1
             flag = f"{str(expiry)[:10]}: refit rejected ({reason}); last good slice from {last.fitted_at:%H:%M:%S}Z kept"
-            self.slices = {**self.slices, expiry: Slice(last.smile, last.fit, last.fitted_at, now, names, iv.copy(), flag)}
+            failed = now if tried_cold and not reason.startswith("calendar") else cold_failed
+            kept = Slice(last.smile, last.fit, last.fitted_at, now, names, iv.copy(), flag, failed)
+            self.slices = {**self.slices, expiry: kept}
         else:
             flag = f"{str(expiry)[:10]}: first fit not validated ({reason})"
             self.slices = {**self.slices, expiry: Slice(smile, fit, stamp, now, names, iv.copy(), flag)}

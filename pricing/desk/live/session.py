@@ -333,7 +333,9 @@ class FeedSession:
                 raw = await asyncio.wait_for(ws.recv(), idle)
             except TimeoutError:
                 self.status.last_error = f"silent for {idle:g} s (not even a heartbeat)"
-                await ws.close()
+                # A silent peer will not answer a closing handshake either (a stalled connection):
+                # a graceful close would wait its close timeout for nothing. Drop it at once.
+                ws.transport.abort()
                 return
             except ConnectionClosed:
                 return

@@ -24,12 +24,13 @@ from typing import Any
 from pricing.chain import OptionChain
 from pricing.desk.live.account import AccountState, Credentials
 from pricing.desk.live.marks import ROW_HEADER, MarkBoard, chain_rows
-from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper
+from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper, shared_fit_process
 from pricing.desk.live.session import CONNECTION_ERRORS, FeedSession, FeedStatus, describe
 from pricing.desk.live.spec import LiveLimits, LiveSpec, parse_spec
 from pricing.desk.market import MarketSnapshot
 from pricing.errors import DataError, PricingInputError
 from pricing.revaluation import Market
+from pricing.svi import fit_svi
 
 
 class FeedError(DataError):
@@ -274,6 +275,11 @@ class LiveSource:
         return self._session.account if self._session is not None and self.credentials is not None else None
 
     @property
+    def alive(self) -> bool:
+        """True while the source runs (started, not closed, its loop thread up)."""
+        return self._thread.is_alive() and not self._closing
+
+    @property
     def status(self) -> FeedStatus:
         return self._session.status if self._session is not None else FeedStatus()
 
@@ -414,16 +420,25 @@ class LiveSource:
                 continue
             if not self._first_fit.is_set():
                 for ccy, chain in latest.chains.items():
-                    self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy)).update(chain)
+                    fit = shared_fit_process() if policy.fit_process else fit_svi
+                    self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy, fit)).update(chain)
                 self._publish_fitted(latest)
                 done, self._due_left = latest, False
                 continue
             work = [(ccy, e) for ccy, chain in latest.chains.items() if ccy in self.keepers for e in self.keepers[ccy].due(chain)]
-            done, self._due_left = latest, bool(work)
-            if not work:
+            # Cold retries of warm refits that failed wait until no warm refit is due: a 0.4 s
+            # cold fit never holds up another expiry's refit.
+            retries = [(ccy, e) for ccy, k in self.keepers.items() if ccy in latest.chains for e in sorted(k.cold_due)]
+            done, self._due_left = latest, bool(work or retries)
+            if work:
+                ccy, expiry = work[0]
+                pending = {e for c, e in work[1:] if c == ccy}
+                self.keepers[ccy].refit(latest.chains[ccy], expiry, time.monotonic(), pending=pending, mode="warm")
+            elif retries:
+                ccy, expiry = retries[0]
+                self.keepers[ccy].refit(latest.chains[ccy], expiry, time.monotonic(), mode="cold")
+            else:
                 continue
-            ccy, expiry = work[0]
-            self.keepers[ccy].refit(latest.chains[ccy], expiry, time.monotonic(), pending={e for c, e in work[1:] if c == ccy})
             self._dirty = True  # the loop's publisher carries the new slice within publish_interval_s
 
     def _publish_fitted(self, snap: LiveSnapshot) -> None:
