@@ -58,15 +58,31 @@ class RevaluationPlan:
 
 
 def revaluation_classes(plan: RevaluationPlan, grid_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first, inverse): one representative row per class of positions whose unit P&L is the same.
+    """One representative row per class of positions whose unit P&L is the same.
 
+    Parameters
+    ----------
+    plan : RevaluationPlan
+        The positions' plan (P rows).
+    grid_row : array of int (P,)
+        Each position's scenario row (:attr:`ScenarioGrid.row`).
+
+    Returns
+    -------
+    (ndarray, ndarray) of int64
+        ``first`` (C,): a representative row of each class; ``inverse`` (P,): row p's class.
+
+    Notes
+    -----
     Two rows whose plan entries (``kind``, ``omega``, ``lk``, ``ek``, ``g``, ``base_usd``,
     ``sqrt_t1``, ``svi``) and scenario row are bitwise equal revalue to the same unit P&L in
-    every scenario (the kernels read nothing else), so only ``first`` needs revaluing; row p's
-    class is ``inverse[p]``. A book holds one instrument in several lines, and a screen of
-    candidates draws from the listed chain: 1,000 positions on 570 instruments, 10,000
-    candidates on 784 (the benchmark's). Bitwise, not by name: two lines of one instrument
-    always have equal plans; equal plans of different names are the same P&L anyway.
+    every scenario (the kernels of :mod:`pricing.accel.scenario` read nothing else), so only
+    ``first`` needs revaluing: sum_p w_p P&L_p(s) = sum_c (sum_{p in c} w_p) P&L_c(s). A book
+    holds one instrument in several lines, and a screen of candidates draws from the listed
+    chain: 1,000 positions on 570 instruments, 10,000 candidates on 784 (the benchmark's).
+    Bitwise, not by name: two lines of one instrument always have equal plans, and equal plans
+    of different names are the same P&L anyway; -0.0 and 0.0, or two NaN payloads, only split
+    a class (one more revaluation), never merge two different ones.
     """
     key = np.column_stack(
         (
