@@ -13,6 +13,7 @@ kernels compile for, and the path ``CLEARQUOTE_KERNELS=auto`` takes per kernel o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -35,6 +36,14 @@ def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average (None where the OS has none, e.g. Windows)."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
 
 
 def _inputs(n: int, seed: int = 1) -> tuple[np.ndarray, ...]:
@@ -174,6 +183,7 @@ def run_bench(quick: bool = False, as_json: bool = False, kernels_only: bool = F
     from pricing.accel import dispatch
 
     facts = dispatch.cpu_facts()
+    load_start = _load_average()
     res: dict[str, float | str | None] = {
         "kernels": accel.backend(),
         "simd": f"{dispatch.simd_level(facts)} ({facts.get('llvm_cpu', '-')})",
@@ -207,6 +217,14 @@ def run_bench(quick: bool = False, as_json: bool = False, kernels_only: bool = F
             fast, slow = res.get(f"{name}{suffix}{unit}"), res.get(f"{name}_numpy{suffix}{unit}")
             if isinstance(fast, float) and isinstance(slow, float) and fast > 0:
                 res[f"{name}_numpy_over_numba{suffix}"] = slow / fast
+    # The peers measured in this run over ours (above 1: ours is faster), quiet figures.
+    for name, unit in (("black76_price", "_ns"), ("american_crr200", "_us")):
+        ours, peer = res.get(f"{name}{unit}"), res.get(f"{name}_quantlib{unit}")
+        if isinstance(ours, float) and isinstance(peer, float) and ours > 0:
+            res[f"{name}_quantlib_over_ours"] = peer / ours
+    # The machine may be shared: the 1-minute load average at the start and the end of the run.
+    res["load_average_start"], res["load_average_end"] = load_start, _load_average()
+    res["cores"] = float(os.cpu_count() or 0)
     if as_json:
         print(json.dumps(res, indent=2))
         return res
@@ -251,6 +269,22 @@ _TABLE = (
         70.0,
     ),
     (
+        "  portfolio IM per position-scenario, ns",
+        "portfolio_im_ns_per_revaluation",
+        "portfolio_im_numpy_ns_per_revaluation",
+        None,
+        "",
+        None,
+    ),
+    (
+        "  marginal IM per candidate-scenario, ns",
+        "marginal_im_10k_ns_per_revaluation",
+        "marginal_im_10k_numpy_ns_per_revaluation",
+        None,
+        "",
+        None,
+    ),
+    (
         "  peak memory of it, MB",
         "marginal_im_10k_peak_mb",
         "marginal_im_10k_numpy_peak_mb",
@@ -269,6 +303,8 @@ _TABLE = (
         "one CQ_RFQ over the 500",
         1.0,
     ),
+    ("  one per-row call, median, ms", "rfq_per_row_median_ms", None, None, "", 2.0),
+    ("  one per-row call, 90th percentile, ms", "rfq_per_row_p90_ms", None, None, "", None),
     ("  the first call (builds the book's basis), s", "rfq_first_call_s", None, None, "", None),
     ("10,000 RFQs in one CQ_RFQ, 1,000-pos. book, s", "rfq_batch_10k_s", None, None, "", None),
 )
@@ -295,9 +331,12 @@ def _print_kernels(res: dict[str, float | str | None]) -> None:
 
 
 def _print_table(res: dict[str, float | str | None]) -> None:
-    unit = {"_ns": "ns", "_us": "us", "_ms": "ms", "_mb": "MB", "_s": "s"}
+    unit = {"_ns": "ns", "_us": "us", "_ms": "ms", "_mb": "MB", "_s": "s", "_revaluation": "ns"}
     print(f"CPU: {res['cpu']}   SIMD (numba kernels): {res['simd']}   numpy dispatch: {res['numpy_simd'] or '-'}")
     print(f"kernels in use: {res['kernels']}   (same inputs for every column; medians of repeats)")
+    print(
+        f"load average (1 min) at start / end: {res.get('load_average_start')} / {res.get('load_average_end')} on {res.get('cores'):g} cores"
+    )
     _print_kernels(res)
     print()
     print(

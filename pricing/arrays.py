@@ -29,8 +29,19 @@ def as_float_arrays(*args: ArrayLike) -> tuple[tuple[int, ...], list[FloatArray]
         The broadcast shape, and each argument as a flat float64 array of prod(shape) elements.
     """
     arrays = [np.asarray(a, dtype=np.float64) for a in args]
-    shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in arrays]
+    shapes = {a.shape for a in arrays}
+    shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*shapes)
+    # Why not ``broadcast_to`` for every argument: it costs ~5 µs an array, most of a one-option
+    # price (the per-row Excel path prices single legs). Arrays already of the result's shape
+    # pass as they are; a scalar is filled in (the same values broadcast_to would give).
+    flat = [
+        np.ascontiguousarray(a).reshape(-1)
+        if a.shape == shape
+        else np.full(shape, a[()]).reshape(-1)
+        if a.ndim == 0
+        else np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
+        for a in arrays
+    ]
     return shape, flat
 
 

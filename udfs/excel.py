@@ -88,7 +88,8 @@ def grid(value: Any) -> list[list[Any]]:
         if not value:
             return [[None]]
         if isinstance(value[0], (list, tuple, np.ndarray)):
-            if all(type(r) is list for r in value) and len({len(r) for r in value}) == 1:
+            # set(map(...)) runs in C: a 1,000-row range is checked on every per-row formula.
+            if set(map(type, value)) == {list} and len(set(map(len, value))) == 1:
                 return value  # already rows of one width (what xlwings passes): no copy of a large range
             rows = [list(r) for r in value]
             width = max(len(r) for r in rows)

@@ -36,6 +36,7 @@ def warm() -> list[str]:
         scenario.pnl_matrix,
         scenario.pnl_sum,
         scenario.marginal_tail,
+        scenario.marginal_tail_rows,
     )
     return [k.name for k in kernels if k.signatures()]
 
@@ -96,3 +97,5 @@ def _exercise() -> None:
         margin(book, market, model)
         marginal_im(book, trades, market, model)
     marginal_im(book, trades, market, hvar_model(), groups=np.array([0, 0]))
+    # Candidates that share an instrument: the unit-row tail kernel (pricing.fused, classes).
+    marginal_im(book, trades.select(np.array([0, 0, 0, 0, 1])), market, hvar_model())

@@ -177,17 +177,23 @@ _cache: dict[str, dict[str, str]] = {}
 
 
 def choices() -> dict[str, str]:
-    """This CPU's recorded path per kernel group ({} when none is recorded); read once per process.
+    """This CPU's recorded path per kernel group ({} when none is recorded).
+
+    Read once per process and kept until :func:`forget` (which :func:`save` calls): every
+    kernel call asks, and building the record's path each time (``Path.home``, environment
+    reads) cost ~8 µs a call, a large part of a one-option price on the per-row Excel path. A
+    process that points ``CLEARQUOTE_KERNEL_CHOICE`` elsewhere after its first kernel call
+    calls :func:`forget` (the tests do).
 
     Returns
     -------
     dict of str to str
         Kernel group -> ``"numba"`` or ``"numpy"``.
     """
-    path = str(record_path())
-    if path not in _cache:
-        _cache[path] = _valid_choices(_read(Path(path)).get(cpu_key()))
-    return _cache[path]
+    got = _cache.get("")
+    if got is None:
+        got = _cache[""] = _valid_choices(_read(record_path()).get(cpu_key()))
+    return got
 
 
 def chosen(group: str, n: int | None = None) -> str:
