@@ -5,7 +5,7 @@ at most the discounted forward, a put at most the discounted strike (Hull, *Opti
 and Other Derivatives*, 10th ed., §11.3, the upper and lower bounds, written on the forward as
 Black-76 does). A structure's price lies within the sum of its legs' bounds: a leg bought adds
 [0, U], a leg sold [-U, 0]. A quote whose bid or ask falls outside, is not finite, whose bid is
-not below its ask, or that prices a structure of bought options (a positive cost) at zero or
+above its ask (crossed), or that prices a structure of bought options (a positive cost) at zero or
 less is refused with the reason, never sent.
 
 Every quote leaving the desk passes here: :meth:`pricing.desk.service.Desk.quote` calls
@@ -106,7 +106,10 @@ def quote_refusals(
     with np.errstate(invalid="ignore"):
         bad_bid = quoted_bid & (~np.isfinite(bid) | (long_options & (bid <= 0)) | (bid < lo) | (bid > hi))
         bad_ask = quoted_ask & (~np.isfinite(ask) | (long_options & (ask <= 0)) | (ask < lo) | (ask > hi))
-        crossed = quoted_bid & quoted_ask & ~(bid < ask)
+        # Crossed is bid > ask. A locked quote (bid == ask) is a quote: a future or perpetual
+        # (base 0) quoted two-way with no funding, capital or spread configured is 0 / 0, and
+        # refusing it made every such request unquotable (found by tests/property/test_desk.py).
+        crossed = quoted_bid & quoted_ask & ~(bid <= ask)
     out: list[str | None] = [None] * bid.size
     # Messages are built for the refused trades only: the check itself is vectorised.
     for t in np.flatnonzero(bad_bid | bad_ask | crossed).tolist():
@@ -116,7 +119,7 @@ def quote_refusals(
             if bad[t]
         ]
         if crossed[t]:
-            why.append(f"bid {bid[t]:.2f} is not below ask {ask[t]:.2f}")
+            why.append(f"bid {bid[t]:.2f} is above ask {ask[t]:.2f} (crossed)")
         out[t] = f"{names[t]}: price sanity: " + "; ".join(why)
     return out
 

@@ -124,6 +124,19 @@ def test_one_answer_per_request_in_order_with_the_snapshot_named(source: Any, mi
             assert result.text.startswith(f"rfq {i + 1}")
 
 
+@pytest.mark.parametrize("model", ["span", "hvar", "deribit"])
+def test_a_perpetual_two_way_with_no_costs_configured_is_quoted_locked(source: Any, model: str) -> None:
+    """A perpetual costs nothing to enter (base 0); with the default parameters (no funding spread
+    on IM, no capital, no quote spread) its two-way is 0 / 0. Locked is a quote; only crossed is
+    refused. Found by the mix above (hypothesis drew a two-way BTC-PERPETUAL under SPAN)."""
+    req = RfqRequest((Leg("BTC-PERPETUAL"),), "two-way", 0.1, ref="perp")
+    quote = Desk(source, Book.empty(), DeskConfig.from_mapping({"model": model})).quote([req]).result(0)
+    assert not isinstance(quote, Refusal), quote
+    figures = quote.figures()
+    assert figures["bid_price"] is not None and figures["ask_price"] is not None
+    assert figures["bid_price"] <= figures["ask_price"]
+
+
 def test_limits_refuse_with_their_own_codes(source: Any) -> None:
     """A size above ``max_quantity`` and a market older than ``max_market_age_s`` are refused
     with LIMIT_EXCEEDED and STALE_MARKET (the bundled market is months old)."""

@@ -181,8 +181,13 @@ def test_sanity_refusals_by_example() -> None:
     ask = np.array([2.0, 4.0, 5.0, np.nan, np.nan])
     lo5, hi5 = np.array([0.0, 0.0, -100.0, 0.0, 0.0]), np.full(5, 100.0)
     out = quote_refusals(bid, ask, lo5, hi5, long_only, tuple("abcde"))
-    assert "worth more than 0" in out[0] and "not below ask" in out[1] and out[2] is None
+    assert "worth more than 0" in out[0] and "above ask" in out[1] and out[2] is None
     assert "bid 0.00" in out[3] and out[4] is None
+    # Locked (bid == ask) is a quote, crossed is not: a perpetual two-way with no costs is 0 / 0.
+    locked = quote_refusals(
+        np.array([0.0, 0.0]), np.array([0.0, -1e-9]), np.full(2, -100.0), np.full(2, 100.0), np.zeros(2, bool), ("p", "q")
+    )
+    assert locked[0] is None and "crossed" in (locked[1] or "")
 
 
 def test_the_desk_never_quotes_outside_the_bounds() -> None:
