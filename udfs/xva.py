@@ -120,7 +120,7 @@ def batch_cells(fn: Callable[..., Any], *fields: Field) -> list[list[Any]]:
         "basis": "day-count basis, days per year (default 360, ACT/360)",
     },
     returns="FVA (the article's name for the funding cost of posted IM), USD: ΔIM x (r_F - r_IM) x days / basis",
-    example="=CQ_FVA(950000, 0.05263, 0, 90) -> 12499.63 (the article's $12,500)",
+    example="=CQ_FVA(950000, 0.05263, 0, 90) -> 12499.625 (the article's $12,500)",
 )
 def fva(delta_im: Any, funding_rate: Any, im_rate: Any, days: Any, basis: Any = 360) -> list[list[Any]]:
     """Funding cost of the initial margin a trade adds, the source article's simple form.
