@@ -59,7 +59,8 @@ def source() -> Any:
 
 def _good(draw: Any) -> RfqRequest:
     k = draw(st.integers(1, 3))
-    names = draw(st.lists(st.sampled_from(LIVE), min_size=k, max_size=k))
+    # At least one option: a structure of futures only is refused (its price is its own mark).
+    names = [draw(st.sampled_from(LIVE[:4]))] + draw(st.lists(st.sampled_from(LIVE), min_size=k - 1, max_size=k - 1))
     ratios = draw(st.lists(st.sampled_from([1.0, -1.0, 2.0, -0.5]), min_size=k, max_size=k))
     side = draw(st.sampled_from(["buy", "sell", "two-way"]))
     qty = draw(st.sampled_from([0.1, 1.0, 7.0, 25.0]))
@@ -75,6 +76,8 @@ BAD = {
     "bad_side": RfqRequest((Leg(LIVE[0]),), "hold", 1.0),
     "zero_ratio": RfqRequest((Leg(LIVE[0], 0.0),), "buy", 1.0),
     "no_size": RfqRequest((Leg(LIVE[0]),), "buy"),
+    "not_listed": RfqRequest((Leg("BTC-25SEP26-61234-C"),), "buy", 1.0),  # a strike the venue does not list
+    "futures_only": RfqRequest((Leg("BTC-PERPETUAL"),), "buy", 1.0),
 }
 EXPECTED_CODE = {
     "unknown_instrument": RefusalCode.UNKNOWN_INSTRUMENT,
@@ -85,6 +88,8 @@ EXPECTED_CODE = {
     "bad_side": RefusalCode.BAD_REQUEST,
     "zero_ratio": RefusalCode.BAD_REQUEST,
     "no_size": RefusalCode.BAD_QUANTITY,
+    "not_listed": RefusalCode.NOT_LISTED,
+    "futures_only": RefusalCode.NOT_LISTED,
 }
 
 
@@ -125,10 +130,10 @@ def test_one_answer_per_request_in_order_with_the_snapshot_named(source: Any, mi
 
 
 def test_limits_refuse_with_their_own_codes(source: Any) -> None:
-    """A size above ``max_quantity`` and a market older than ``max_market_age_s`` are refused
+    """A size above ``max_contracts`` and a market older than ``max_market_age_s`` are refused
     with LIMIT_EXCEEDED and STALE_MARKET (the bundled market is months old)."""
     big = RfqRequest((Leg(LIVE[0]),), "buy", 50.0, ref="big")
-    desk = Desk(source, Book.empty(), DeskConfig.from_mapping({"model": "span", "max_quantity": 10}))
+    desk = Desk(source, Book.empty(), DeskConfig.from_mapping({"model": "span", "max_contracts": 10}))
     assert desk.quote([big]).result(0).code is RefusalCode.LIMIT_EXCEEDED  # type: ignore[union-attr]
     stale = Desk(source, Book.empty(), DeskConfig.from_mapping({"model": "span", "max_market_age_s": 60}))
     refusal = stale.quote([RfqRequest((Leg(LIVE[0]),), "buy", 1.0, ref="old")]).result(0)
