@@ -60,7 +60,7 @@ def source() -> Any:
 def _good(draw: Any) -> RfqRequest:
     k = draw(st.integers(1, 3))
     # At least one option: a structure of futures only is refused (its price is its own mark).
-    names = [draw(st.sampled_from(LIVE[:4]))] + draw(st.lists(st.sampled_from(LIVE), min_size=k - 1, max_size=k - 1))
+    names = [draw(st.sampled_from(LIVE[:4])), *draw(st.lists(st.sampled_from(LIVE), min_size=k - 1, max_size=k - 1))]
     ratios = draw(st.lists(st.sampled_from([1.0, -1.0, 2.0, -0.5]), min_size=k, max_size=k))
     side = draw(st.sampled_from(["buy", "sell", "two-way"]))
     qty = draw(st.sampled_from([0.1, 1.0, 7.0, 25.0]))
