@@ -359,7 +359,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         return check_trade(self.risk, 0.0, after_d, after_v)
 
     def _entries(self, message: Any) -> list[dict[str, Any]]:
-        """Each NoRelatedSym entry as a request row, its JSON record and a problem (or None)."""
+        """Each NoRelatedSym entry as a typed request (legs and LegRatioQty exact), its JSON record and a problem (or None)."""
         out = []
         n = int(_field(message, 146) or 0)
         for i in range(1, n + 1):
