@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from pricing.desk.book import Book
 from pricing.desk.config import DeskConfig
 from pricing.desk.market import MarketSnapshot, MarketSource
 from pricing.desk.refusals import Refusal, RefusalCode
-from pricing.desk.request import Leg, RfqRequest, resolve
+from pricing.desk.request import MAX_SIZE, Leg, RfqRequest, resolve
 from pricing.revaluation import position_state
 from pricing.xva.quote import QuoteTable, quote_rfqs
 from pricing.xva.rfq import RfqBatch
@@ -129,6 +130,13 @@ class DeskQuotes:
             values = {k: float(side[k][t]) for k in SIDE_FIGURES}
             sides.append({k: None if math.isnan(v) else v for k, v in values.items()})
         return Quote(req, self.snapshot_id, float(self.table.base[t]), float(self.table.spread[t]), sides[0], sides[1])
+
+
+def _well_formed(quantity: object) -> TypeGuard[float]:
+    """A size the limit applies to: a finite number within the request's range. A malformed one
+    (NaN, inf, beyond ``MAX_SIZE``, not a number) is the resolver's to refuse as bad input first."""
+    # abs(q) <= MAX_SIZE is False for NaN and inf, and compares an int of any size exactly (no overflow).
+    return isinstance(quantity, (int, float)) and not isinstance(quantity, bool) and abs(quantity) <= MAX_SIZE
 
 
 @dataclass
@@ -249,7 +257,7 @@ class Desk:
             stale = max_age > 0 and snap.age_s(now or datetime.now(UTC)) > max_age
             for req in requests:
                 most = self.config.risk.max_contracts
-                if isinstance(req, RfqRequest) and req.quantity is not None and req.quantity > most:
+                if isinstance(req, RfqRequest) and _well_formed(req.quantity) and req.quantity > most:
                     text = f"{req.ref}, quantity: {req.quantity:g} is above the limit max_contracts = {most:g} contracts"
                     checked.append(Refusal(RefusalCode.LIMIT_EXCEEDED, text))
                 elif isinstance(req, RfqRequest) and stale:

@@ -78,6 +78,9 @@ BAD = {
     "no_size": RfqRequest((Leg(LIVE[0]),), "buy"),
     "not_listed": RfqRequest((Leg("BTC-25SEP26-61234-C"),), "buy", 1.0),  # a strike the venue does not list
     "futures_only": RfqRequest((Leg("BTC-PERPETUAL"),), "buy", 1.0),
+    # A malformed size is bad input before it is over a limit; a well-formed one over max_contracts (1,000) is a limit.
+    "huge_quantity": RfqRequest((Leg(LIVE[0]),), "buy", 1e308),
+    "over_limit": RfqRequest((Leg(LIVE[0]),), "buy", 1_500.0),
 }
 EXPECTED_CODE = {
     "unknown_instrument": RefusalCode.UNKNOWN_INSTRUMENT,
@@ -90,6 +93,8 @@ EXPECTED_CODE = {
     "no_size": RefusalCode.BAD_QUANTITY,
     "not_listed": RefusalCode.NOT_LISTED,
     "futures_only": RefusalCode.NOT_LISTED,
+    "huge_quantity": RefusalCode.BAD_QUANTITY,
+    "over_limit": RefusalCode.LIMIT_EXCEEDED,
 }
 
 
