@@ -26,6 +26,7 @@ from scipy.special import ndtr
 from pricing import accel
 from pricing.binomial import binomial_price
 from pricing.black import black76_greeks, black76_price
+from pricing.daycount import DAYS_PER_YEAR
 from pricing.implied_vol import implied_vol
 
 
@@ -50,7 +51,7 @@ def _inputs(n: int, seed: int = 1) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     f = rng.uniform(20_000, 120_000, n)
     k = f * np.exp(rng.uniform(-0.5, 0.5, n))
-    t = rng.uniform(1 / 365, 2.0, n)
+    t = rng.uniform(1 / DAYS_PER_YEAR, 2.0, n)
     v = rng.uniform(0.2, 1.2, n)
     cp = np.where(k > f, 1.0, -1.0)
     return cp, f, k, t, v
@@ -144,7 +145,7 @@ def _kernel_rows(n: int, repeats: int, suffix: str) -> dict[str, float | None]:
     )
     n_am = 2_000 if n <= 100_000 else 10_000
     strikes = np.random.default_rng(3).uniform(80, 120, n_am)
-    crr = lambda: binomial_price(-1, 100.0, strikes, 180 / 365, 0.5, 0.05, steps=200)  # noqa: E731
+    crr = lambda: binomial_price(-1, 100.0, strikes, 180 / DAYS_PER_YEAR, 0.5, 0.05, steps=200)  # noqa: E731
     for name, unit, fn, size, reps, scale in (*pairs, ("american_crr200", "_us", crr, n_am, 3, 1e6)):
         fast, slow = _both_paths(fn, size, reps, scale)
         # Without numba the headline figure is the numpy path's (the path in use).

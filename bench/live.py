@@ -190,6 +190,7 @@ def _fit_peers() -> tuple[list[float], list[float]]:
     import dataclasses
 
     from pricing.chain import load_bundled_chain
+    from pricing.daycount import DAYS_PER_YEAR
     from pricing.surface import otm_quotes
     from pricing.svi import fit_svi
 
@@ -200,7 +201,7 @@ def _fit_peers() -> tuple[list[float], list[float]]:
         uniq, t_all, _ = chain.expiries()
         for e, t in zip(uniq, t_all):
             q = otm_quotes(chain, e)
-            if t < 1 / 365 or q.k.size < 5:
+            if t < 1 / DAYS_PER_YEAR or q.k.size < 5:
                 continue
             t0 = time.perf_counter()
             start = fit_svi(q.k, q.vols, q.t_years, weights=q.vegas)

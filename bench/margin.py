@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from pricing.chain import load_bundled_chain
+from pricing.daycount import DAYS_PER_YEAR
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import margin, marginal_im
 from pricing.margin.var import model_from_scenarios
@@ -68,7 +69,7 @@ def naive_marginal_var(
     def pnl_matrix(p: Portfolio) -> np.ndarray:
         st = position_state(p, market)
         r = expand(scen.returns, scen.underlyings, p)
-        t1 = np.maximum(st.t_years - scen.horizon_days / 365.0, 1e-9)[:, None]
+        t1 = np.maximum(st.t_years - scen.horizon_days / DAYS_PER_YEAR, 1e-9)[:, None]
         f1 = surf.forward(t1) * np.exp(r)
         k = p.strike[:, None]
         vol = np.sqrt(surf.total_variance(np.log(k / f1), np.broadcast_to(t1, f1.shape)) / t1) * np.exp(

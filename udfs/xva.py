@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from pricing.daycount import DAYS_PER_YEAR, FUNDING_DAYS_PER_YEAR
 from pricing.desk.book import Book
 from pricing.desk.market import FixedSource
 from pricing.desk.request import requests_from_rows
@@ -15,7 +16,7 @@ from pricing.errors import DataError, PricingInputError
 from pricing.xva.capital import k_cm, kva_simple
 from pricing.xva.ccva import ccp_default_params, ccva_lifetimes
 from pricing.xva.funding import fva_im_lifetimes, fva_im_simple, mva_vm_batch
-from pricing.xva.quote import QuoteTable
+from pricing.xva.quote import TABLE_COLUMNS, QuoteTable
 from pricing.xva.saccr import saccr_option
 from pricing.xva.sides import all_in_price
 from udfs.args import CP
@@ -120,17 +121,17 @@ def batch_cells(fn: Callable[..., Any], *fields: Field) -> list[list[Any]]:
         "basis": "day-count basis, days per year (default 360, ACT/360)",
     },
     returns="FVA (the article's name for the funding cost of posted IM), USD: ΔIM x (r_F - r_IM) x days / basis",
-    example="=CQ_FVA(950000, 0.05263, 0, 90) -> 12499.63 (the article's $12,500)",
+    example="=CQ_FVA(950000, 0.05263, 0, 90) -> 12499.625 (the article's $12,500)",
 )
-def fva(delta_im: Any, funding_rate: Any, im_rate: Any, days: Any, basis: Any = 360) -> list[list[Any]]:
+def fva(delta_im: Any, funding_rate: Any, im_rate: Any, days: Any, basis: Any = FUNDING_DAYS_PER_YEAR) -> list[list[Any]]:
     """Funding cost of the initial margin a trade adds, the source article's simple form.
 
     Notes: FVA = ΔIM (r_F - r_IM) d / 360 (article: docs/methodology.md §F1; the spec form, §D3). In the textbooks this
     cost is MVA (Green 2015, ch. 9); clearquote keeps the article's label.
     """
-    b = scalar_number(basis, "basis", default=360.0, lo=1, hi=366)
+    b = scalar_number(basis, "basis", default=FUNDING_DAYS_PER_YEAR, lo=1, hi=366)
     return per_cell(
-        lambda dim, rf, rim, d: fva_im_simple(dim, rf, rim, d * 360.0 / b),
+        lambda dim, rf, rim, d: fva_im_simple(dim, rf, rim, d * FUNDING_DAYS_PER_YEAR / b),
         numbers(delta_im, "delta_im", unit="USD"),
         numbers(funding_rate, "funding_rate", lo=-0.05, hi=1, unit=RATE),
         numbers(im_rate, "im_rate", lo=-0.05, hi=1, unit=RATE),
@@ -165,7 +166,7 @@ def fva_lifetime(
 ) -> list[list[Any]]:
     """FVA over the life of the trade on a run-off profile of ΔIM (docs/methodology.md §D3, fva_im and its profile)."""
     shape = scalar_choice(profile, "profile", PROFILES, default="flat")
-    step = scalar_number(step_days, "step_days", default=7.0, lo=0.01, lo_open=True, hi=365)
+    step = scalar_number(step_days, "step_days", default=7.0, lo=0.01, lo_open=True, hi=DAYS_PER_YEAR)
     r_d = scalar_number(discount_rate, "discount_rate", default=0.0, lo=-0.05, hi=1)
 
     return batch_cells(
@@ -406,17 +407,8 @@ def _accepts(params: Any) -> bool:
         return False  # the call itself reports the bad parameter
 
 
-RFQ_COLUMNS = ("base", "delta_im_bid", "delta_im_ask", "fva", "kva", "mva", "ccva", "spread", "bid", "ask")
-_XVA = ("FVA", "KVA", "MVA", "CCVA", "spread")
-RFQ_SIDE_COLUMNS = (
-    "base",
-    "delta_im_bid",
-    "delta_im_ask",
-    *(f"bid_{k.lower()}" for k in _XVA),
-    *(f"ask_{k.lower()}" for k in _XVA),
-    "bid",
-    "ask",
-)
+RFQ_COLUMNS = TABLE_COLUMNS["summary"]
+RFQ_SIDE_COLUMNS = TABLE_COLUMNS["sides"]
 RFQ_VIEWS = {"summary": "summary", "sides": "sides"}
 
 
@@ -480,15 +472,7 @@ def rfq_rows(
 
 def _rfq_cells(q: QuoteTable, view: str) -> list[list[Any]]:
     """One row of cells per quoted trade: base, both ΔIM, the XVA (the requested side's, or both), bid, ask."""
-    keys = ("fva_im", "kva", "mva_vm", "ccva")
-    summary_side = np.array([s == "sell" for s in q.sides])  # a client sell is quoted on the bid
-    cols = [q.base, q.bid["delta_im"], q.ask["delta_im"]]
-    if view == "sides":
-        cols += [q.bid[k] for k in keys] + [q.spread] + [q.ask[k] for k in keys] + [q.spread]
-    else:
-        cols += [np.where(summary_side, q.bid[k], q.ask[k]) for k in keys] + [q.spread]
-    cols += [q.bid["price"], q.ask["price"]]
-    values = np.column_stack(cols)
+    values = q.columns(view)
     cells = values.astype(object)
     unquoted = np.isnan(values[:, -2:])  # only a price can be absent: the side the client did not ask for
     cells[:, -2:][unquoted] = ""

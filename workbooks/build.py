@@ -31,6 +31,7 @@ from addin.headless import recalc
 from addin.style import BOLD, USD, USD0, header, print_one_page_wide
 from pricing.black import black76_price
 from pricing.chain import load_bundled_chain
+from pricing.daycount import DAYS_PER_YEAR
 from udfs.surface import FIT_COLUMNS
 
 HERE = Path(__file__).resolve().parent
@@ -278,7 +279,7 @@ def _article_chain(ws) -> int:  # type: ignore[no-untyped-def]
     row = 2
     for days in (30, 60, 91):
         expiry = as_of + timedelta(days=days)
-        t = days / 365.0
+        t = days / DAYS_PER_YEAR
         tag = f"{expiry.day}{expiry.strftime('%b').upper()}{expiry:%y}"
         for k in range(40_000, 70_001, 2_500):
             for cp in ("C", "P"):

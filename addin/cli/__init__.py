@@ -383,7 +383,7 @@ def _fix(args: argparse.Namespace) -> int:
 
     if not (args.max_qty > 0 and args.max_market_age >= 0 and args.validity > 0 and args.fill_tolerance >= 0):
         raise CliUsageError("--max-qty and --validity must be > 0, --max-market-age and --fill-tolerance >= 0")
-    limits = Limits(args.max_qty, args.max_market_age, args.validity, args.fill_tolerance)
+    limits = Limits(args.max_market_age, args.validity, args.fill_tolerance)
     risk = _risk_limits(args.limit, args.max_qty)
     return run.run_acceptor(
         args.settings,

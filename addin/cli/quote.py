@@ -17,6 +17,7 @@ import numpy as np
 from addin.cli.errors import CliUsageError
 from addin.cli.output import table_text
 from pricing.errors import PricingInputError
+from pricing.xva.quote import TABLE_COLUMNS
 
 #: Deribit's option price tick in USD terms is not fixed (it is quoted in coin); quotes here are
 #: in USD and shown to the cent, which is the venue's USD display precision.
@@ -90,16 +91,8 @@ def provenance(desk: Any) -> str:
     )
 
 
-#: The quote columns the command prints: both ΔIM sides and each side's XVA.
-QUOTE_COLUMNS = (
-    "base",
-    "delta_im_bid",
-    "delta_im_ask",
-    *(f"bid_{k}" for k in ("fva", "kva", "mva", "ccva", "spread")),
-    *(f"ask_{k}" for k in ("fva", "kva", "mva", "ccva", "spread")),
-    "bid",
-    "ask",
-)
+#: The quote columns the command prints: both ΔIM sides and each side's XVA (the engine's ``sides`` view).
+QUOTE_COLUMNS = TABLE_COLUMNS["sides"]
 
 
 def quote_table(table: list[list[Any]], desk: Any, row_offset: int = 0) -> list[list[Any] | Any]:
@@ -114,11 +107,7 @@ def quote_table(table: list[list[Any]], desk: Any, row_offset: int = 0) -> list[
     rows = [{h: v for h, v in zip(header, r) if h and v not in (None, "")} for r in table[1:]]
     labels = [f"rfqs, row {i + 2 + row_offset}" for i in range(len(rows))]
     answer = desk.quote(requests_from_rows(rows, labels))
-    q = answer.table
-    keys = ("fva_im", "kva", "mva_vm", "ccva")
-    cols = [q.base, q.bid["delta_im"], q.ask["delta_im"], *(q.bid[k] for k in keys), q.spread]
-    cols += [*(q.ask[k] for k in keys), q.spread, q.bid["price"], q.ask["price"]]
-    values = np.column_stack(cols) if len(q.base) else np.zeros((0, len(QUOTE_COLUMNS)))
+    values = answer.table.columns("sides")
     cells = values.astype(object)
     cells[:, -2:][np.isnan(values[:, -2:])] = ""  # the side the client did not ask for
     out: list[list[Any] | Any] = list(answer.refusals)

@@ -21,14 +21,36 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 import numpy as np
 
 from addin.fix.errors import FixUsageError
+from pricing.desk.refusals import Refusal, RefusalCode
 
 #: Deribit's price tick for coin-settled options (coin per contract).
 COIN_TICK = 0.0001
+
+#: The desk's refusals that mean the notification itself is unusable (a field the command line
+#: answers with exit 2); every other code is a business refusal, kept typed (:class:`BlockRfqRefused`).
+INPUT_CODES = frozenset({RefusalCode.BAD_REQUEST, RefusalCode.UNKNOWN_INSTRUMENT, RefusalCode.BAD_QUANTITY})
+
+
+class BlockRfqRefused(Exception):
+    """The desk will not quote this Block RFQ: the typed refusal (not listed, expired, a limit,
+    a stale market, price sanity), never turned into a usage error.
+
+    ``clearquote block-rfq`` writes ``{"block_rfq_id", "refused": {"code", "reason"}}`` and exits 1.
+    """
+
+    def __init__(self, block_rfq_id: int | str, refusal: Refusal) -> None:
+        super().__init__(refusal.text)
+        self.block_rfq_id = block_rfq_id
+        self.refusal = refusal
+
+    def record(self) -> dict[str, Any]:
+        return {"block_rfq_id": self.block_rfq_id, "refused": {"code": self.refusal.code.value, "reason": self.refusal.text}}
 
 
 def notification_data(payload: Any) -> dict[str, Any]:
@@ -162,19 +184,16 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
                 f"under the venue's minimum {MIN_AMOUNT:g}"
             )
     hedge = _hedge(data.get("hedge"))
-    from pricing.desk import Leg, RfqRequest
-    from pricing.desk.admission import admit
+    from pricing.desk import Leg, Quote, RfqRequest
 
-    listed = desk.market.current().market
-    for i, (name, _) in enumerate(legs):  # only what the venue lists, one instrument per leg
-        if (why := admit(name, listed.chains, listed.as_of, f"block RFQ, legs[{i}].instrument_name")) is not None:
-            raise FixUsageError(why.text)
+    # Admission (only what the venue lists), limits and price sanity are the desk's, as for every host.
     request = RfqRequest(tuple(Leg(n, r) for n, r in legs), "two-way", amount, ref="block RFQ")
     answer = desk.quote_requests([request])
-    if answer.refusals[0] is not None:
-        raise FixUsageError(answer.refusals[0].text)
-    if answer.table.refusals and answer.table.refusals[0] is not None:  # price sanity: never a quote outside the bounds
-        raise FixUsageError(answer.table.refusals[0])
+    refusal = answer.refusals[0]
+    if refusal is not None:
+        if refusal.code in INPUT_CODES:
+            raise FixUsageError(refusal.text)
+        raise BlockRfqRefused(block_id, refusal)
     batch, table, market = answer.batch, answer.table, answer.snapshot.market
     market_label = f"{answer.snapshot.source} snapshot {answer.snapshot_id}"
     trade = batch.trades.legs
@@ -214,11 +233,10 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
         out["quotes"].append(
             {"method": "private/add_block_rfq_quote", "params": params, "all_in_usd": float(total), "mid_usd": base}
         )
-    side = {"bid": table.bid, "ask": table.ask}
-    out["breakdown_usd"] = {
-        f"{s}_{k}": float(v[k][0]) for s, v in side.items() for k in ("delta_im", "fva_im", "kva", "mva_vm", "ccva")
-    }
-    out["breakdown_usd"]["spread"] = float(table.spread[0])
+    quote = answer.result(0)
+    assert isinstance(quote, Quote)  # not refused (above)
+    # The desk's figures (pricing.desk.Quote.figures), less the base and the prices given above.
+    out["breakdown_usd"] = {k: v for k, v in quote.figures().items() if k != "base" and not k.endswith("_price")}
     return out
 
 
@@ -236,7 +254,14 @@ def block_rfq(path: str, out: str | None, desk: Any) -> int:
     if src.stat().st_size > MAX_FILE_BYTES:
         raise FixUsageError(f"{src.name}: over {MAX_FILE_BYTES // 1024} KiB; a Block RFQ notification is a few KiB")
     payload = load_json(decode(src.read_bytes(), src.name), src.name)
-    result = maker_quotes(payload, desk)
+    try:
+        result = maker_quotes(payload, desk)
+    except BlockRfqRefused as refused:
+        # A business refusal: the typed code and reason, exit 1 (exit 2 is for a notification we cannot read).
+        result, status = refused.record(), 1
+        print(f"block RFQ refused ({refused.refusal.code.value}): {refused.refusal.text}", file=sys.stderr)
+    else:
+        status = 0
     try:
         text = json.dumps(result, indent=2, allow_nan=False)
     except ValueError:
@@ -252,4 +277,4 @@ def block_rfq(path: str, out: str | None, desk: Any) -> int:
         print(f"wrote {out}")
     else:
         print(text)
-    return 0
+    return status

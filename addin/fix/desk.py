@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
 from pricing.desk import (
     Book,
     ConfigError,
@@ -30,24 +28,23 @@ from pricing.desk import (
     RfqRequest,
     open_market,
     params_from_rows,
-    requests_from_rows,
 )
 from pricing.desk import Desk as DeskService
 from pricing.desk import MarketSource as Source
 from pricing.desk.book import Venue
+from pricing.desk.limits import RiskLimits
 from pricing.desk.live.account import Credentials
 from pricing.portfolio import Portfolio
 from pricing.revaluation import position_state
 from pricing.xva.params import QuoteParams
-from pricing.xva.quote import QuoteTable
-from pricing.xva.rfq import RfqBatch, contract_of
+from pricing.xva.rfq import contract_of
 
 
 @dataclass(frozen=True)
 class Limits(QuoteLimits):
-    """The gateway's limits: the desk's, with a default size limit of 1,000 contracts."""
-
-    max_quantity: float = 1_000.0
+    """The gateway's business limits (market age, validity, fill tolerance). The size and risk
+    limits are :class:`pricing.desk.limits.RiskLimits` in the desk's configuration (``DeskConfig.risk``):
+    one ``max_contracts``, read by the desk's own refusal and the gateway's checks alike."""
 
 
 class MarketSource:
@@ -91,6 +88,15 @@ class Desk:
         self._greeks: Any = None
 
     @property
+    def risk(self) -> RiskLimits:
+        """The desk's size and risk limits (``DeskConfig.risk``)."""
+        return self.service.config.risk
+
+    def use_risk(self, risk: RiskLimits) -> None:
+        """Quote under these risk limits from now on (``clearquote fix-acceptor --limit``/``--max-qty``)."""
+        self.service.config = replace(self.service.config, risk=risk)
+
+    @property
     def quote_params(self) -> QuoteParams:
         return self.service.config.quote
 
@@ -104,10 +110,6 @@ class Desk:
     def add_fill(self, legs: Sequence[Sequence[Any]]) -> None:
         """Legs the dealer now holds ([instrument, signed quantity]) join the book."""
         self.service.fill([Leg(str(n), float(q)) for n, q in legs])
-
-    def quote_rows(self, rows: list[dict[str, Any] | None], where: list[str]) -> DeskQuotes:
-        """Request rows (None: refused by the host) to the service, each answered by a quote or a typed refusal."""
-        return self.service.quote(requests_from_rows(rows, where))
 
     def check_fill(self, legs: Sequence[Sequence[Any]]) -> None:
         """Raise if these legs could not join the book (called before a fill is journaled)."""
@@ -140,34 +142,20 @@ class Desk:
         vega = {u: float(st.vega_usd[legs.underlying == u].sum()) for u in legs.underlyings}
         return delta, vega
 
-    def quote_requests(self, requests: Sequence[RfqRequest | Refusal]) -> DeskQuotes:
-        """Typed requests straight to the service (FIX legs need no text round trip)."""
-        return self.service.quote(requests)
+    def quote_requests(
+        self,
+        requests: Sequence[RfqRequest | Refusal],
+        *,
+        snapshot: MarketSnapshot | None = None,
+        firm_until: datetime | None = None,
+    ) -> DeskQuotes:
+        """Typed requests straight to the service, the gateway's only path to a quote (FIX legs stay
+        typed: LegRatioQty reaches the desk exactly, with no text round trip)."""
+        return self.service.quote(requests, snapshot=snapshot, firm_until=firm_until)
 
-    def quote(self, rows: list[dict[str, Any] | None], where: list[str]) -> tuple[RfqBatch, QuoteTable, str, datetime]:
-        """Request rows (one per structure) quoted against the book as it is now.
-
-        Returns the batch (a reason per refused row), the quotes of the accepted rows, the
-        market's provenance (source and snapshot id) and its time.
-        """
-        answer = self.service.quote(requests_from_rows(rows, where))
-        snap = answer.snapshot
-        return answer.batch, answer.table, f"{snap.source} snapshot {snap.snapshot_id}", snap.as_of
-
-    def mid_now(self, row: dict[str, Any]) -> float:
-        """A request row's mid value now (USD, all of its quantity): the check a fill makes."""
-        out = requests_from_rows([row], ["fill"])[0]
-        return float("nan") if isinstance(out, Refusal) else self.service.mid(out)
-
-
-def breakdown(table: QuoteTable, t: int) -> dict[str, float | None]:
-    """Every figure of quote ``t`` (USD, totals for the whole quantity; None for a side not quoted)."""
-    out: dict[str, float | None] = {"base": float(table.base[t]), "spread": float(table.spread[t])}
-    for label, side in (("bid", table.bid), ("ask", table.ask)):
-        for k in ("delta_im", "fva_im", "kva", "mva_vm", "ccva", "price"):
-            v = float(side[k][t])
-            out[f"{label}_{k}"] = None if np.isnan(v) else v
-    return out
+    def mid_now(self, request: RfqRequest) -> float:
+        """A request's mid value now (USD, all of its quantity): the check a fill makes."""
+        return self.service.mid(request)
 
 
 def now_utc() -> datetime:
@@ -178,4 +166,4 @@ def monotonic_ms() -> float:
     return time.perf_counter() * 1e3
 
 
-__all__ = ["ConfigError", "Desk", "Limits", "MarketSource", "breakdown"]
+__all__ = ["ConfigError", "Desk", "Limits", "MarketSource"]

@@ -22,6 +22,7 @@ file store, and session-level rejects of garbled messages); this module is the a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -35,12 +36,13 @@ from typing import Any
 
 import quickfix as fix
 
-from addin.fix.desk import Desk, breakdown, monotonic_ms, now_utc
+from addin.fix.desk import Desk, monotonic_ms, now_utc
 from addin.fix.journal import Journal
-from pricing.desk.admission import admit
+from pricing.desk import Leg, Quote, RfqRequest
 from pricing.desk.limits import RiskLimits, check_fill, check_request, check_trade
 from pricing.desk.orders import Cancel, Decision, Order, OrderBook, Quarantined, QuoteTerms
 from pricing.desk.refusals import Refusal, RefusalCode
+from pricing.errors import PricingInputError
 from pricing.xva.rfq import contract_of
 
 #: User-defined tags of the Quote: the breakdown, USD totals for the whole quantity.
@@ -105,7 +107,8 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         self.clock = clock
         self.journal = journal
         self.on_event = on_event or (lambda text: None)
-        self.risk = risk or RiskLimits()
+        if risk is not None:  # one set of limits: the desk's refusal and the gateway's checks read the same
+            desk.use_risk(risk)
         self.kill_file = Path(kill_file) if kill_file else None
         self.killed = False
         self.sessions: list[Any] = []
@@ -232,10 +235,15 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             if quote is None:
                 return True
             then = float(quote["response"]["base"])
-            now = self.desk.mid_now(_row(quote["request"]))
+            now = self.desk.mid_now(_request(quote["request"]))
             return not abs(now - then) <= tol * max(abs(then), 1e-9)
 
         return self.cancel_live(f"market moved beyond the tolerance {tol:.2%}", moved)
+
+    @property
+    def risk(self) -> RiskLimits:
+        """The desk's size and risk limits (``DeskConfig.risk``, one home)."""
+        return self.desk.risk
 
     # -- quote requests ----------------------------------------------------------------------------
 
@@ -245,19 +253,20 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         req_id = _field(message, 131) or ""
         entries = self._entries(message)
         labels = [f"QuoteRequest {req_id}, NoRelatedSym entry {i + 1}" for i in range(len(entries))]
+        # One snapshot for the gateway's own checks and the desk's admission and quote.
         snap = self.desk.market.current()
-        market = snap.market
-        refused = [self._admit(e, market) for e in entries]
-        answer = self.desk.quote_rows([e["row"] if r is None else None for e, r in zip(entries, refused)], labels)
-        batch, table = answer.batch, answer.table
+        requests: list[RfqRequest | Refusal] = []
+        for e, label in zip(entries, labels):
+            e["request"] = _named(e["request"], label)
+            requests.append(self._admit(e, snap.market) or e["request"])
+        firm_until = self.clock() + timedelta(seconds=self.desk.limits.quote_validity_s)
+        answer = self.desk.quote_requests(requests, snapshot=snap, firm_until=firm_until)
         market_label = f"{answer.snapshot.source} snapshot {answer.snapshot_id}"
-        where = {int(r): t for t, r in enumerate(batch.rows.tolist())}
         elapsed = monotonic_ms() - t0
         for i, e in enumerate(entries):
-            refusal = refused[i] or answer.refusals[i]
-            if refusal is None and table.refusals and table.refusals[where[i]] is not None:
-                refusal = Refusal(RefusalCode.PRICE_BOUNDS, f"{labels[i]}: {table.refusals[where[i]]}")
-            figures = breakdown(table, where[i]) if refusal is None else {}
+            result = answer.result(i)
+            refusal = result if isinstance(result, Refusal) else None
+            figures = result.figures() if isinstance(result, Quote) else {}
             if refusal is None:
                 refusal = self._trade_limits(figures) or _zero_on_the_wire(figures, e["quantity"])
             record = {
@@ -310,21 +319,24 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             fix.Session.sendToTarget(msg, session_id)
 
     def _admit(self, entry: dict[str, Any], market: Any) -> Refusal | None:
-        """The entry's own problem, its instruments' admission, and the per-request limits."""
+        """The entry's own problem and the gateway's per-request risk limits (the instruments'
+        admission is the desk's, in :meth:`pricing.desk.Desk.quote`, on the same snapshot)."""
         if self.killed:
             return Refusal(RefusalCode.KILL_SWITCH, "the desk's kill switch is on: no quotes")
         if entry["problem"] is not None:
             return Refusal(RefusalCode.BAD_REQUEST, entry["problem"])
-        field = "LegSymbol (600)" if entry["has_legs"] else "Symbol (55)"
-        # Live after both the market's time and the end of the quote's firmness by the wall clock.
-        firm_until = self.clock() + timedelta(seconds=self.desk.limits.quote_validity_s)
         for (name, _), raw in zip(entry["legs"], entry["ratios"]):
             if not (math.isfinite(raw) and raw > 0):
                 return Refusal(RefusalCode.BAD_REQUEST, f"leg {name[:60]!r}, LegRatioQty (623): must be a number > 0")
-            why = admit(name, market.chains, market.as_of, field, firm_until)
-            if why is not None:
-                return why
-        spot = {name: market.spot(contract_of(name, "inverse").underlying) for name, _ in entry["legs"]}
+        spot: dict[str, float] = {}
+        for name, _ in entry["legs"]:
+            try:
+                underlying = contract_of(name, "inverse").underlying
+            except PricingInputError:
+                return None  # not an instrument name: the desk's admission refuses it with its code
+            if underlying not in market.chains:
+                return None  # nor an underlying of the market: likewise
+            spot[name] = market.spot(underlying)
         return check_request(self.risk, entry["quantity"], entry["legs"], spot)
 
     def _trade_limits(self, figures: dict[str, Any]) -> Refusal | None:
@@ -347,7 +359,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         return check_trade(self.risk, 0.0, after_d, after_v)
 
     def _entries(self, message: Any) -> list[dict[str, Any]]:
-        """Each NoRelatedSym entry as a request row, its JSON record and a problem (or None)."""
+        """Each NoRelatedSym entry as a typed request (legs and LegRatioQty exact), its JSON record and a problem (or None)."""
         out = []
         n = int(_field(message, 146) or 0)
         for i in range(1, n + 1):
@@ -383,13 +395,13 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             has_legs = bool(legs)
             if not has_legs:
                 legs, ratios = [(symbol, 1.0)], [1.0]
-            text = ";".join(f"{n}:{r:g}" for n, r in legs)
             out.append(
                 {
                     "symbol": symbol,
                     "side": side,
                     "quantity": qty,
-                    "row": {"legs": text, "side": side, "quantity": qty},
+                    # Typed, ratios exact: no text round trip between the FIX fields and the desk.
+                    "request": RfqRequest(tuple(Leg(n, r) for n, r in legs), side, qty, ref=f"NoRelatedSym entry {i}"),
                     "record": {"symbol": symbol, "legs": [list(x) for x in legs], "side": side, "quantity": qty},
                     "problem": problem,
                     "legs": legs,
@@ -497,7 +509,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         quote = self.journal.quote(d.order.quote_id)
         assert quote is not None  # the book holds only journaled quotes
         request = quote["request"]
-        mid_now, mid_then = self.desk.mid_now(_row(request)), quote["response"]["base"]
+        mid_now, mid_then = self.desk.mid_now(_request(request)), quote["response"]["base"]
         tol = self.desk.limits.fill_tolerance
         if not abs(mid_now - mid_then) <= tol * max(abs(mid_then), 1e-9):
             return OrderBook.refuse(
@@ -595,9 +607,15 @@ def _order_legs(message: Any) -> tuple[str, ...] | None:
     return tuple(legs)
 
 
-def _row(request: dict[str, Any]) -> dict[str, Any]:
-    """A journaled request as the desk's request row."""
-    return {"legs": ";".join(f"{n}:{r:g}" for n, r in request["legs"]), "side": request["side"], "quantity": request["quantity"]}
+def _request(record: dict[str, Any]) -> RfqRequest:
+    """A journaled request (legs as [name, signed ratio], ratios exact in JSON) as the desk's typed request."""
+    legs = tuple(Leg(str(n), float(r)) for n, r in record["legs"])
+    return RfqRequest(legs, str(record["side"]), float(record["quantity"]), ref="fill check")
+
+
+def _named(request: RfqRequest, ref: str) -> RfqRequest:
+    """The request named as the gateway names it in a refusal (``QuoteRequest Q1, NoRelatedSym entry 2``)."""
+    return dataclasses.replace(request, ref=ref)
 
 
 def _zero_on_the_wire(figures: dict[str, Any], qty: float) -> Refusal | None:

@@ -17,11 +17,11 @@ from pricing.desk.market import (
     MarketSnapshot,
     MarketSource,
     build_snapshot,
-    open_market,
 )
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.desk.request import Leg, RfqRequest, requests_from_rows
 from pricing.desk.service import Desk, DeskQuotes, Quote
+from pricing.desk.sources import open_market
 
 __all__ = [
     "Book",

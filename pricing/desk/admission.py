@@ -7,8 +7,13 @@ lists). A well-formed name with an expiry or a strike the venue does not list is
 no quote is built on an extrapolated smile for a contract nobody can trade.
 
 Futures and perpetuals: this desk prices option premiums; a future's price is its own mark,
-which the market snapshot does not carry, so they are refused with that reason (never quoted
-at 0).
+which the market snapshot does not carry, so a request of futures only is refused with that
+reason (never quoted at 0). A future or perpetual leg beside an option leg (a delta hedge) is
+admitted: its premium is nil and its margin is the engine's.
+
+:func:`admit_legs` is what :meth:`pricing.desk.Desk.quote` applies to every request, for every
+host (Excel, the CLI, FIX, Block RFQ), on the snapshot it quotes on; for a bundled or live market
+the chain is the venue's listing, for a user's own chain file the file's names are the listing.
 
 The name grammar is strict: one instrument per Symbol (55), ``UND-DMMMYY-STRIKE-C|P``, upper
 case letters, digits, ``d`` for a decimal point in a strike; separators (``,``, ``;``, ``:``,
@@ -18,7 +23,7 @@ blanks) are refused, as legs go in NoLegs (555) only.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from pricing.chain import OptionChain
@@ -93,6 +98,70 @@ def admit(
             f"{field}: {name} is not among the {len(chain.names)} {contract.underlying} options the venue lists",
         )
     return None
+
+
+def admit_legs(
+    names: Sequence[str],
+    chains: Mapping[str, OptionChain],
+    as_of: datetime,
+    where: str,
+    firm_until: datetime | None = None,
+) -> Refusal | None:
+    """None if every leg of a structure is admitted (:func:`admit`); else the first leg's refusal.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The legs' instrument names (compared upper case, as the desk prices them).
+    chains : mapping of underlying -> OptionChain
+        The snapshot's chains: the venue's listing.
+    as_of : datetime
+        The snapshot's time.
+    where : str
+        How the request is named (``rfqs, row 3``); a leg is named ``{where}, leg N``.
+    firm_until : datetime, optional
+        As :func:`admit`.
+
+    Returns
+    -------
+    Refusal or None
+        None when every leg is admitted; else the refusal of the first leg that is not (its code
+        and a text naming the leg).
+
+    Notes
+    -----
+    A future or perpetual leg is admitted beside at least one option leg (a hedge); a structure
+    of futures only is refused by :func:`admit` (its price is its own mark).
+
+    Examples
+    --------
+    >>> from datetime import UTC
+    >>> from pricing.desk import open_market
+    >>> m = open_market("bundled:2026-08-21").current().market
+    >>> admit_legs(["BTC-25SEP26-60000-C", "BTC-PERPETUAL"], m.chains, m.as_of, "rfq 1") is None
+    True
+    >>> admit_legs(["BTC-25SEP26-61234-C"], m.chains, m.as_of, "rfq 2").code.value
+    'not_listed'
+    """
+    clean = [str(n).strip().upper() for n in names]
+    options = [n for n in clean if not _is_future(n)]
+    for i, name in enumerate(clean):
+        if options and _is_future(name):
+            continue
+        field = where if len(clean) == 1 else f"{where}, leg {i + 1}"
+        why = admit(name, chains, as_of, field, firm_until)
+        if why is not None:
+            return why
+    return None
+
+
+def _is_future(name: str) -> bool:
+    if not NAME_FORM.fullmatch(name):
+        return False
+    try:
+        return isinstance(parse_instrument_name(name), FutureContract)
+    except PricingInputError:
+        return False
 
 
 #: Chain id -> (the chain, its names as a set). The chain is held so that its id is not reused.

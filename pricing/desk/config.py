@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from pricing.desk.limits import RiskLimits
 from pricing.errors import DataError, PricingInputError
 from pricing.margin.addons import AddOnParams
 from pricing.margin.deribit import DeribitModel, DeribitParams
@@ -40,10 +41,11 @@ class ConfigError(PricingInputError):
 class QuoteLimits:
     """Business limits of a desk that answers requests (FIX): a request beyond them is refused.
 
+    The size limits (contracts, notional, ΔIM, net Greeks) are :class:`~pricing.desk.limits.RiskLimits`,
+    carried by :attr:`DeskConfig.risk`: one home, one default each.
+
     Attributes
     ----------
-    max_quantity : float
-        Largest structure size quoted, contracts (default: no limit; ``clearquote fix`` sets 1,000).
     max_market_age_s : float
         Oldest market quoted on, seconds from its time to now (0: not checked, a historical market).
     quote_validity_s : float
@@ -52,7 +54,6 @@ class QuoteLimits:
         A fill is refused if the structure's mid moved more than this share since the quote (0.5%).
     """
 
-    max_quantity: float = math.inf
     max_market_age_s: float = 0.0
     quote_validity_s: float = 10.0
     fill_tolerance: float = 0.005
@@ -60,10 +61,8 @@ class QuoteLimits:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if not (v >= 0 and (math.isfinite(v) or f.name == "max_quantity")):
+            if not (v >= 0 and math.isfinite(v)):
                 raise ConfigError(f"{f.name}: must be a number >= 0, got {v!r}")
-        if self.max_quantity <= 0:
-            raise ConfigError(f"max_quantity: must be > 0 contracts, got {self.max_quantity!r}")
 
 
 def _fields(cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -106,6 +105,7 @@ DERIBIT_FIELDS = _fields(DeribitParams)
 ADDON_FIELDS = _fields(AddOnParams)
 QUOTE_FIELDS = _fields(QuoteParams)
 LIMIT_FIELDS = _fields(QuoteLimits)
+RISK_FIELDS = _fields(RiskLimits)
 SPAN_EXTRA = {f"price_scan_range_{u.lower()}": v for u, v in SpanParams().price_scan_range.items()}
 MARGIN_HELP = {
     **VAR_HELP,
@@ -114,8 +114,10 @@ MARGIN_HELP = {
     **{k: f"add-on, default {v}" for k, v in ADDON_FIELDS.items() if k != "daily_capacity_usd"},
 }
 QUOTE_HELP = {k: f"quote/XVA, default {'latest bundled SOFR' if k == 'sofr' else v}" for k, v in QUOTE_FIELDS.items()}
+#: The risk limits, each with its default (pricing.desk.limits.RiskLimits, where they are documented).
+RISK_HELP = {k: f"pre-trade limit, default {v:,.6g}" for k, v in RISK_FIELDS.items()}
 LIMIT_HELP = {
-    "max_quantity": "largest structure size quoted, contracts (no limit)",
+    **RISK_HELP,
     "max_market_age_s": "oldest market quoted on, seconds (0 = not checked)",
     "quote_validity_s": f"how long a quote can be hit, seconds ({LIMIT_FIELDS['quote_validity_s']:g})",
     "fill_tolerance": f"largest move of the mid between quote and fill, share ({LIMIT_FIELDS['fill_tolerance']})",
@@ -149,6 +151,7 @@ _TYPES: dict[str, Any] = {
     **DERIBIT_FIELDS,
     **ADDON_FIELDS,
     **QUOTE_FIELDS,
+    **RISK_FIELDS,
     **LIMIT_FIELDS,
 }
 
@@ -242,15 +245,17 @@ class DeskConfig:
     quote : QuoteParams
         Includes the venue preset (``venue``: qccp or non_qccp).
     limits : QuoteLimits
-        Limits on what one request may ask (defaults in :class:`QuoteLimits`).
+        The market-age, quote-validity and fill-tolerance limits (defaults in :class:`QuoteLimits`).
+    risk : RiskLimits
+        The size and risk limits (``max_contracts``: a request above it is refused by every host).
     accept : bool
         Fill each request of a batch before quoting the next (a quote book's ``accept``).
 
     Examples
     --------
-    >>> cfg = DeskConfig.from_mapping({"model": "SPAN", "funding_spread": 0.01, "max_quantity": 50})
-    >>> cfg.model, cfg.quote.funding_spread, cfg.limits.max_quantity, cfg.margin
-    ('span', 0.01, 50.0, ())
+    >>> cfg = DeskConfig.from_mapping({"model": "SPAN", "funding_spread": 0.01, "max_contracts": 50})
+    >>> cfg.model, cfg.quote.funding_spread, cfg.risk.max_contracts, cfg.risk.max_leg_contracts, cfg.margin
+    ('span', 0.01, 50.0, 1000.0, ())
     >>> DeskConfig.from_mapping({"alpha": "high"})
     Traceback (most recent call last):
     ...
@@ -263,6 +268,7 @@ class DeskConfig:
     quote: QuoteParams = field(default_factory=QuoteParams)
     limits: QuoteLimits = field(default_factory=QuoteLimits)
     accept: bool = False
+    risk: RiskLimits = field(default_factory=RiskLimits)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, ignore: Collection[str] = ()) -> DeskConfig:
@@ -305,12 +311,13 @@ class DeskConfig:
             addons = AddOnParams(**_pick(typed, ADDON_FIELDS))
             quote = QuoteParams(**_pick(typed, QUOTE_FIELDS))
             limits = QuoteLimits(**_pick(typed, LIMIT_FIELDS))
+            risk = RiskLimits(**_pick(typed, RISK_FIELDS))
         except ConfigError:
             raise
-        except (PricingInputError, TypeError) as exc:
+        except (PricingInputError, TypeError, ValueError) as exc:
             raise ConfigError(f"params: {exc}") from None
         margin = tuple(sorted((k, v) for k, v in typed.items() if k in MARGIN_HELP and k not in ADDON_FIELDS))
-        return cls(MODELS[model_name], margin, addons, quote, limits, bool(typed.get("accept", False)))
+        return cls(MODELS[model_name], margin, addons, quote, limits, bool(typed.get("accept", False)), risk)
 
     @property
     def margin_key(self) -> str:
@@ -351,7 +358,7 @@ class DeskConfig:
             Name -> value (numbers, strings, lists); always with ``model``.
         """
         out: dict[str, Any] = {"model": self.model, **dict(self.margin)}
-        for obj in (self.addons, self.quote, self.limits):
+        for obj in (self.addons, self.quote, self.limits, self.risk):
             for f in dataclasses.fields(obj):
                 v = getattr(obj, f.name)
                 if f.default is not dataclasses.MISSING and v != f.default:

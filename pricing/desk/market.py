@@ -6,17 +6,17 @@ that changes whenever the content does, and its provenance. Every host quotes fr
 and names its id, so two quotes from one snapshot are comparable and a quote can be traced to
 the data it came from.
 
-A :class:`MarketSource` hands out the current snapshot. :func:`open_market` turns the text a
-user types (``bundled``, ``bundled:2025-12-31``, a chain CSV, a Deribit book-summary JSON, or a
-``deribit...``/``replay:`` live spec) into a source; :func:`build_snapshot` is the one way option
-chains become a snapshot, used by the file source and the live source alike.
+A :class:`MarketSource` hands out the current snapshot; :func:`build_snapshot` is the one way
+option chains become a snapshot, used by the file source and the live source alike. Turning the
+text a user types into a source is :func:`pricing.desk.sources.open_market`, which imports this
+module and ``pricing.desk.live`` (which imports this module): so this module never imports the
+live package, and the two do not form a cycle.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -553,56 +553,3 @@ def parse_as_of(text: str | datetime | None) -> datetime | None:
     except ValueError:
         raise MarketError(f"--as-of: {text!r} is not an ISO date/time (YYYY-MM-DDTHH:MM, UTC)") from None
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-
-
-def open_market(spec: str, *, as_of: str | datetime | None = None, smile: str = "svi") -> MarketSource:
-    """The market source a spec names.
-
-    Parameters
-    ----------
-    spec : str
-        ``bundled`` / ``bundled:YYYY-MM-DD``; a path to a Deribit chain ``.csv`` or a
-        ``public/get_book_summary_by_currency`` ``.json``; or a live spec (``deribit...``,
-        ``replay:FILE``), handed to ``pricing.desk.live.open_live_source``.
-    as_of : str or datetime, optional
-        The time of a file's rows that carry none (ISO text, UTC unless it names a zone).
-    smile : {"svi", "sabr"}
-        The smile model fitted to each expiry.
-
-    Returns
-    -------
-    MarketSource
-        A file source has been read once, so a bad file fails here, naming its first bad row.
-
-    Raises
-    ------
-    MarketError
-        The spec names no market, with what is accepted.
-
-    Examples
-    --------
-    >>> src = open_market("bundled:2026-08-21")
-    >>> snap = src.current()
-    >>> snap.source, f"{snap.as_of:%Y-%m-%d}", src.current() is snap
-    ('bundled:2026-08-21', '2026-08-21', True)
-    """
-    text = str(spec).strip()
-    if not text:
-        raise MarketError("--market: give 'bundled[:YYYY-MM-DD]', a chain .csv/.json file, or a live spec")
-    low = text.lower()
-    when = parse_as_of(as_of)
-    if low.startswith("deribit") or low.startswith("replay:"):
-        try:
-            live = importlib.import_module("pricing.desk.live")
-        except ImportError:
-            raise MarketError(f"--market {text}: live market sources are not available in this build") from None
-        source: MarketSource = live.open_live_source(text, as_of=when)
-        return source
-    if low.startswith("bundled"):
-        day = text.split(":", 1)[1].strip() if ":" in text else None
-        if day is not None and day not in BUNDLED_DATES:
-            raise MarketError(f"market: no bundled chain for {day!r}; bundled dates are {', '.join(BUNDLED_DATES)}")
-        return BundledSource(day, smile)
-    file_source = FileSource(Path(text), when, smile)
-    file_source.current()
-    return file_source

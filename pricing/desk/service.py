@@ -14,15 +14,17 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 import numpy as np
 
 from pricing.desk import sanity
+from pricing.desk.admission import admit_legs
 from pricing.desk.book import Book
 from pricing.desk.config import DeskConfig
 from pricing.desk.market import MarketSnapshot, MarketSource
 from pricing.desk.refusals import Refusal, RefusalCode
-from pricing.desk.request import Leg, RfqRequest, resolve
+from pricing.desk.request import MAX_SIZE, Leg, RfqRequest, resolve
 from pricing.revaluation import position_state
 from pricing.xva.quote import QuoteTable, quote_rfqs
 from pricing.xva.rfq import RfqBatch
@@ -131,6 +133,13 @@ class DeskQuotes:
         return Quote(req, self.snapshot_id, float(self.table.base[t]), float(self.table.spread[t]), sides[0], sides[1])
 
 
+def _well_formed(quantity: object) -> TypeGuard[float]:
+    """A size the limit applies to: a finite number within the request's range. A malformed one
+    (NaN, inf, beyond ``MAX_SIZE``, not a number) is the resolver's to refuse as bad input first."""
+    # abs(q) <= MAX_SIZE is False for NaN and inf, and compares an int of any size exactly (no overflow).
+    return isinstance(quantity, (int, float)) and not isinstance(quantity, bool) and abs(quantity) <= MAX_SIZE
+
+
 @dataclass
 class Desk:
     """Quotes requests against a book on the current market, under one configuration.
@@ -138,7 +147,7 @@ class Desk:
     Parameters
     ----------
     source : MarketSource
-        Where the market comes from (:func:`pricing.desk.market.open_market`).
+        Where the market comes from (:func:`pricing.desk.sources.open_market`).
     book : Book
         Positions and fills; its basis is cached between calls.
     config : DeskConfig
@@ -174,7 +183,13 @@ class Desk:
         return self.source.current()
 
     def quote(
-        self, requests: Sequence[RfqRequest | Refusal], *, accept: bool | None = None, now: datetime | None = None
+        self,
+        requests: Sequence[RfqRequest | Refusal],
+        *,
+        accept: bool | None = None,
+        now: datetime | None = None,
+        snapshot: MarketSnapshot | None = None,
+        firm_until: datetime | None = None,
     ) -> DeskQuotes:
         """Quote every request against the book on the current snapshot (one vectorised pass).
 
@@ -187,13 +202,21 @@ class Desk:
             The fills are hypothetical: the book is not changed (use :meth:`fill`).
         now : datetime, optional
             The clock for the market-age limit (default: now, UTC).
+        snapshot : MarketSnapshot, optional
+            Quote on this snapshot (one the host already checked its own limits on) instead of
+            taking the source's current one: a host's checks and the quote then see one market.
+        firm_until : datetime, optional
+            The end of the quote's firmness by the wall clock: a leg expiring at or before it is
+            refused (:func:`pricing.desk.admission.admit`).
 
         Returns
         -------
         DeskQuotes
             Per request a quote or a refusal with a :class:`~pricing.desk.refusals.RefusalCode`:
-            a malformed field, an unknown instrument, an expired leg, a bad size, a size above
-            ``limits.max_quantity``, a market older than ``limits.max_market_age_s``.
+            a malformed field, an unknown instrument, an instrument the venue does not list
+            (``not_listed``, from the snapshot's chains: :func:`pricing.desk.admission.admit_legs`),
+            an expired leg, a bad size, a size above ``risk.max_contracts``, a market older than
+            ``limits.max_market_age_s``.
 
         Notes
         -----
@@ -228,19 +251,25 @@ class Desk:
         (True, True)
         """
         with self._lock:
-            snap = self.source.current()
+            snap = snapshot if snapshot is not None else self.source.current()
             limits = self.config.limits
             checked: list[RfqRequest | Refusal] = []
             # The configuration's limit, else the source's own (a live feed has one; files and bundled data none).
             max_age = limits.max_market_age_s or float(getattr(snap, "max_age_s", 0.0))
             stale = max_age > 0 and snap.age_s(now or datetime.now(UTC)) > max_age
             for req in requests:
-                if isinstance(req, RfqRequest) and req.quantity is not None and req.quantity > limits.max_quantity:
-                    text = f"{req.ref}, quantity: {req.quantity:g} is above the limit of {limits.max_quantity:g} contracts"
+                most = self.config.risk.max_contracts
+                if isinstance(req, RfqRequest) and _well_formed(req.quantity) and req.quantity > most:
+                    text = f"{req.ref}, quantity: {req.quantity:g} is above the limit max_contracts = {most:g} contracts"
                     checked.append(Refusal(RefusalCode.LIMIT_EXCEEDED, text))
                 elif isinstance(req, RfqRequest) and stale:
                     text = f"{req.ref}: market stale: {snap.age_text(now)} (limit {max_age:g} s)"
                     checked.append(Refusal(RefusalCode.STALE_MARKET, text))
+                elif isinstance(req, RfqRequest):
+                    # Admission: only what the venue lists (the snapshot's chains), for every host alike.
+                    names = [str(leg.instrument) for leg in req.legs]
+                    unlisted = admit_legs(names, snap.market.chains, snap.market.as_of, req.ref, firm_until) if names else None
+                    checked.append(req if unlisted is None else unlisted)
                 else:
                     checked.append(req)
             resolved = resolve(checked, snap.market)

@@ -40,10 +40,10 @@ def fva_im_simple(delta_im: float, funding_rate: float, im_rate: float = 0.0, da
 
     Examples
     --------
-    The article: 950,000 x (4.763% + 0.50%) x 90/360 = 12,499.63 ($12,500):
+    The article: 950,000 x (4.763% + 0.50%) x 90/360 = 12,499.625 ($12,500), exactly what is returned:
 
-    >>> round(fva_im_simple(950_000, 0.05263, 0.0, 90), 2)
-    12499.62
+    >>> fva_im_simple(950_000, 0.05263, 0.0, 90)
+    12499.625
     """
     r_f = check_rate(funding_rate, "funding_rate")
     r_im = check_rate(im_rate, "im_rate")

@@ -99,6 +99,24 @@ class QuoteBasis:
         return self if m is self.margin else QuoteBasis(m, self.capital)
 
 
+_XVA_COLUMNS = ("fva", "kva", "mva", "ccva", "spread")
+#: A quote's columns as a table shows them, per view: ``summary`` (base, both ΔIM, the XVA of the
+#: side the client asked for, bid, ask) or ``sides`` (both sides' XVA). The one home of these
+#: columns: ``CQ_RFQ`` and ``clearquote quote`` both read :meth:`QuoteTable.columns`.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "summary": ("base", "delta_im_bid", "delta_im_ask", *_XVA_COLUMNS, "bid", "ask"),
+    "sides": (
+        "base",
+        "delta_im_bid",
+        "delta_im_ask",
+        *(f"bid_{k}" for k in _XVA_COLUMNS),
+        *(f"ask_{k}" for k in _XVA_COLUMNS),
+        "bid",
+        "ask",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class QuoteTable:
     """Quotes of T trades (rows ``rows`` of the request table), USD (T,) arrays.
@@ -158,6 +176,32 @@ class QuoteTable:
         z = np.zeros(0)
         sides = {k: z for k in ("delta_im", "fva_im", "mva_vm", "kva", "ccva", "price")}
         return QuoteTable(rows, (), (), z, z, sides, dict(sides))
+
+    def columns(self, view: str = "sides") -> FloatArray:
+        """The quotes as a (T, C) matrix of :data:`TABLE_COLUMNS` ``[view]``, USD.
+
+        Parameters
+        ----------
+        view : {"summary", "sides"}
+            ``summary``: the XVA of the side the client asked for (a client sell is quoted on
+            the bid, anything else on the ask); ``sides``: both sides' XVA.
+
+        Returns
+        -------
+        ndarray, shape (T, C)
+            NaN only for a price not quoted (the side the client did not ask for) or refused.
+        """
+        keys = ("fva_im", "kva", "mva_vm", "ccva")
+        cols = [self.base, self.bid["delta_im"], self.ask["delta_im"]]
+        if view == "sides":
+            cols += [self.bid[k] for k in keys] + [self.spread] + [self.ask[k] for k in keys] + [self.spread]
+        else:
+            on_bid = np.array([s == "sell" for s in self.sides], dtype=bool)
+            cols += [np.where(on_bid, self.bid[k], self.ask[k]) for k in keys] + [self.spread]
+        cols += [self.bid["price"], self.ask["price"]]
+        if len(self.base) == 0:
+            return np.zeros((0, len(TABLE_COLUMNS[view])))
+        return np.column_stack(cols)
 
     def records(self) -> list[dict[str, Any]]:
         """One dict per trade with the article's labels (``bid_FVA``, ``ask_price``, ...).
@@ -254,7 +298,12 @@ def quote_book(
     *,
     accept: bool = False,
 ) -> list[dict[str, Any]]:
-    """Quote a table of RFQs (one dict per row) against the current portfolio.
+    """Quote a table of RFQs (one dict per row) against a portfolio: the engine-level form, no desk.
+
+    No host calls this: hosts quote through :meth:`pricing.desk.Desk.quote`, which adds what
+    this does not (admission from the venue's listing, limits, price sanity, typed refusals, a
+    versioned snapshot). It stays as the engine's own batch API for the reference and property
+    tests of the quote arithmetic.
 
     Parameters
     ----------

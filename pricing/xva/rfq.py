@@ -1,10 +1,15 @@
-"""RFQ rows parsed once into typed requests, with a reason per row that cannot be quoted.
+"""The engine's reading of an RFQ: a row's fields, its resolution on a market, the batch of legs.
 
-A quote book, a per-row ``CQ_RFQ`` formula, the CLI and the FIX gateway all hand their rows to
-:func:`parse_rfqs` and get back an :class:`RfqBatch`: the requests that can be priced, laid
-out as the legs of one candidate portfolio (the dealer **buying** one unit of each request),
-and for every row either a request or the reason it was refused. A refusal is data, never an
-exception: one bad row never fails its neighbours, and its message is written once, here.
+Every host quotes through the desk service (:meth:`pricing.desk.Desk.quote`): typed requests
+(FIX legs, Block RFQ) go there as they are; a sheet's or a CSV's rows are read once by
+:func:`pricing.desk.request.requests_from_rows`, which uses :func:`read_row` here. The desk then
+resolves each request on its snapshot (:func:`resolve_request`: contracts, live legs, sizes) and
+lays the accepted ones out by :func:`batch_of` as an :class:`RfqBatch`: the legs of one
+candidate portfolio (the dealer **buying** one unit of each request) and, for every row, either
+a request or the reason it was refused. A refusal is data, never an exception: one bad row
+never fails its neighbours. :func:`parse_rfqs` (rows straight to a batch, no desk) is the
+engine-level form the reference and property tests of :func:`pricing.xva.quote.quote_book` use;
+no host calls it.
 """
 
 from __future__ import annotations

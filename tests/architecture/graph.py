@@ -1,7 +1,8 @@
 """The import graph of the product, computed from the source with ``ast`` (no module is imported).
 
 Every ``import`` counts, at the top of a module or inside a function (a lazy import is still a
-dependency). ``from package import name`` is an edge to ``package.name`` when that is a module,
+dependency), and so does ``importlib.import_module("name")`` or ``__import__("name")`` with a
+literal name. ``from package import name`` is an edge to ``package.name`` when that is a module,
 else to ``package``. Used by ``test_import_direction.py`` (the plan of the parts, no cycles) and
 to write ``docs/layout.md`` and the README's "Layout" block::
 
@@ -77,7 +78,23 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
             for a in node.names:
                 full = f"{base}.{a.name}"
                 out.append((node.lineno, full if full in modules() else base))
+        elif (name := _dynamic_import(node)) is not None:
+            out.append((node.lineno, name))
     return out
+
+
+def _dynamic_import(node: ast.AST) -> str | None:
+    """The module of ``importlib.import_module("literal")`` or ``__import__("literal")`` (a string
+    literal only; a computed name cannot be known from the source), else None. These are imports
+    as much as an ``import`` statement is: a cycle through one is a cycle."""
+    if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
+        return None
+    if not isinstance(node.args[0].value, str) or node.args[0].value.startswith("."):
+        return None
+    func = node.func
+    named = isinstance(func, ast.Name) and func.id in ("__import__", "import_module")
+    dotted = isinstance(func, ast.Attribute) and func.attr == "import_module"
+    return node.args[0].value if named or dotted else None
 
 
 @cache

@@ -21,6 +21,7 @@ from pricing.daycount import days_to_years, option_times
 from pricing.desk import config as desk_config
 from pricing.desk import market as desk_market
 from pricing.desk import request as desk_request
+from pricing.desk import sources as desk_sources
 from pricing.margin import engine
 from pricing.revaluation import Market
 from pricing.xva import capital, ccva, funding, params, quote, rfq, risks, saccr, sides, single
@@ -55,7 +56,7 @@ ENTRY_POINTS = [
     days_to_years,
     book_summary_rows,
     desk_market.build_snapshot,
-    desk_market.open_market,
+    desk_sources.open_market,
     desk_market.chain_file_rows,
     desk_config.DeskConfig.from_mapping,
     desk_config.params_from_rows,

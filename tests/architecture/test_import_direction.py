@@ -117,6 +117,31 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles(edges) == [["a", "b"], ["c", "d", "e"]]
 
 
+def test_a_dynamic_import_with_a_literal_name_is_an_import(tmp_path: Path) -> None:
+    """``importlib.import_module("x")``, ``import_module("x")`` and ``__import__("x")`` are edges (the
+    review found ``pricing.desk.market`` -> ``pricing.desk.live`` hidden so); a computed name, a relative
+    literal and an unrelated call are not."""
+    src = tmp_path / "probe.py"
+    src.write_text(
+        "import importlib\n"
+        "from importlib import import_module\n"
+        "def f(name):\n"
+        "    importlib.import_module('pricing.desk.live')\n"
+        "    import_module('pricing.black')\n"
+        "    __import__('udfs.market')\n"
+        "    importlib.import_module(name)\n"
+        "    importlib.import_module('.x', 'pricing')\n"
+        "    print('pricing.daycount')\n"
+    )
+    from unittest import mock
+
+    import tests.architecture.graph as g
+
+    with mock.patch.object(g, "module_name", lambda p: "probe"):  # a file outside the product
+        found = [m for _, m in g.imports_of(src)]
+    assert found == ["importlib", "importlib", "pricing.desk.live", "pricing.black", "udfs.market"], found
+
+
 def test_layout_doc_and_readme_are_current() -> None:
     doc = ROOT / "docs" / "layout.md"
     assert doc.read_text(encoding="utf-8") == layout_markdown(), "run: python -m tests.architecture.graph > docs/layout.md"

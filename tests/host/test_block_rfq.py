@@ -195,3 +195,16 @@ def test_files_in_any_bom_encoding_are_read_and_hostile_files_exit_2(tmp_path: P
         assert main(["block-rfq", str(src)]) == 2, name
         err = capsys.readouterr().err
         assert why in err and "Traceback" not in err, err
+
+
+def test_a_business_refusal_keeps_its_code_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A strike the venue does not list is the desk's refusal (not_listed), not bad input: the output names
+    the code and the reason, exit 1 (the review found every refusal turned into exit 2 "bad input")."""
+    src, out = tmp_path / "note.json", tmp_path / "out.json"
+    leg = {**LEG, "instrument_name": "BTC-25SEP26-61234-C"}
+    src.write_text(json.dumps({"params": {"data": {"block_rfq_id": 3, "amount": 1, "legs": [leg]}}}))
+    assert main(["block-rfq", str(src), "-o", str(out)]) == 1
+    refused = json.loads(out.read_text())
+    assert refused["block_rfq_id"] == 3 and refused["refused"]["code"] == "not_listed"
+    assert "not among" in refused["refused"]["reason"] and "quotes" not in refused
+    assert "not_listed" in capsys.readouterr().err

@@ -262,10 +262,10 @@ def test_a_bad_side_and_an_unexpected_failure_still_get_an_answer(tmp_path: Path
     app.on_quote_request(_request(NAME, 1, "5"), "S")  # 5 = sell short: not a quote side here
     assert _type(captured[-1]) == "AG" and "Side (54)" in _f(captured[-1], 58)
 
-    def boom(*_: Any) -> Any:
+    def boom(*_: Any, **__: Any) -> Any:
         raise RuntimeError("disk full")
 
-    app.desk.quote_rows = boom
+    app.desk.quote_requests = boom
     msg = _request(NAME, 1)
     msg.getHeader().setField(fix.MsgType(fix.MsgType_QuoteRequest))
     app.fromApp(msg, "S")

@@ -59,7 +59,8 @@ def source() -> Any:
 
 def _good(draw: Any) -> RfqRequest:
     k = draw(st.integers(1, 3))
-    names = draw(st.lists(st.sampled_from(LIVE), min_size=k, max_size=k))
+    # At least one option: a structure of futures only is refused (its price is its own mark).
+    names = [draw(st.sampled_from(LIVE[:4])), *draw(st.lists(st.sampled_from(LIVE), min_size=k - 1, max_size=k - 1))]
     ratios = draw(st.lists(st.sampled_from([1.0, -1.0, 2.0, -0.5]), min_size=k, max_size=k))
     side = draw(st.sampled_from(["buy", "sell", "two-way"]))
     qty = draw(st.sampled_from([0.1, 1.0, 7.0, 25.0]))
@@ -75,6 +76,11 @@ BAD = {
     "bad_side": RfqRequest((Leg(LIVE[0]),), "hold", 1.0),
     "zero_ratio": RfqRequest((Leg(LIVE[0], 0.0),), "buy", 1.0),
     "no_size": RfqRequest((Leg(LIVE[0]),), "buy"),
+    "not_listed": RfqRequest((Leg("BTC-25SEP26-61234-C"),), "buy", 1.0),  # a strike the venue does not list
+    "futures_only": RfqRequest((Leg("BTC-PERPETUAL"),), "buy", 1.0),
+    # A malformed size is bad input before it is over a limit; a well-formed one over max_contracts (1,000) is a limit.
+    "huge_quantity": RfqRequest((Leg(LIVE[0]),), "buy", 1e308),
+    "over_limit": RfqRequest((Leg(LIVE[0]),), "buy", 1_500.0),
 }
 EXPECTED_CODE = {
     "unknown_instrument": RefusalCode.UNKNOWN_INSTRUMENT,
@@ -85,6 +91,10 @@ EXPECTED_CODE = {
     "bad_side": RefusalCode.BAD_REQUEST,
     "zero_ratio": RefusalCode.BAD_REQUEST,
     "no_size": RefusalCode.BAD_QUANTITY,
+    "not_listed": RefusalCode.NOT_LISTED,
+    "futures_only": RefusalCode.NOT_LISTED,
+    "huge_quantity": RefusalCode.BAD_QUANTITY,
+    "over_limit": RefusalCode.LIMIT_EXCEEDED,
 }
 
 
@@ -125,23 +135,22 @@ def test_one_answer_per_request_in_order_with_the_snapshot_named(source: Any, mi
 
 
 @pytest.mark.parametrize("model", ["span", "hvar", "deribit"])
-def test_a_perpetual_two_way_with_no_costs_configured_is_quoted_locked(source: Any, model: str) -> None:
-    """A perpetual costs nothing to enter (base 0); with the default parameters (no funding spread
-    on IM, no capital, no quote spread) its two-way is 0 / 0. Locked is a quote; only crossed is
-    refused. Found by the mix above (hypothesis drew a two-way BTC-PERPETUAL under SPAN)."""
+def test_a_perpetual_alone_is_refused_as_not_listed_in_every_model(source: Any, model: str) -> None:
+    """A perpetual costs nothing to enter (base 0) and its price is its own mark: alone it is refused
+    by admission (NOT_LISTED) in every model. Before admission moved into the desk, a two-way
+    BTC-PERPETUAL under SPAN (drawn by hypothesis in the mix above) reached price sanity as 0 / 0
+    and was refused there as crossed; locked quotes are now allowed by sanity
+    (tests/property/test_desk_checks.py), and this request never gets that far."""
     req = RfqRequest((Leg("BTC-PERPETUAL"),), "two-way", 0.1, ref="perp")
-    quote = Desk(source, Book.empty(), DeskConfig.from_mapping({"model": model})).quote([req]).result(0)
-    assert not isinstance(quote, Refusal), quote
-    figures = quote.figures()
-    assert figures["bid_price"] is not None and figures["ask_price"] is not None
-    assert figures["bid_price"] <= figures["ask_price"]
+    refusal = Desk(source, Book.empty(), DeskConfig.from_mapping({"model": model})).quote([req]).result(0)
+    assert isinstance(refusal, Refusal) and refusal.code is RefusalCode.NOT_LISTED, refusal
 
 
 def test_limits_refuse_with_their_own_codes(source: Any) -> None:
-    """A size above ``max_quantity`` and a market older than ``max_market_age_s`` are refused
+    """A size above ``max_contracts`` and a market older than ``max_market_age_s`` are refused
     with LIMIT_EXCEEDED and STALE_MARKET (the bundled market is months old)."""
     big = RfqRequest((Leg(LIVE[0]),), "buy", 50.0, ref="big")
-    desk = Desk(source, Book.empty(), DeskConfig.from_mapping({"model": "span", "max_quantity": 10}))
+    desk = Desk(source, Book.empty(), DeskConfig.from_mapping({"model": "span", "max_contracts": 10}))
     assert desk.quote([big]).result(0).code is RefusalCode.LIMIT_EXCEEDED  # type: ignore[union-attr]
     stale = Desk(source, Book.empty(), DeskConfig.from_mapping({"model": "span", "max_market_age_s": 60}))
     refusal = stale.quote([RfqRequest((Leg(LIVE[0]),), "buy", 1.0, ref="old")]).result(0)

@@ -12,7 +12,7 @@ from udfs import CATALOGUE
 
 # Each example of the README/wizard, evaluated. Sources: Hull, Options, Futures and Other
 # Derivatives, 9th ed., Ex. 21.1 (American put, 5-step CRR tree: 4.49); the source article's
-# worked example (FVA $12,500 = 12,499.63; KVA $3,200; quote $568,800); Basel CRE54.32 (K_CM);
+# worked example (FVA $12,500 = 12,499.625; KVA $3,200; quote $568,800); Basel CRE54.32 (K_CM);
 # the others are the engine's own numbers at the inputs shown (tolerance 1e-4 relative: the
 # examples print 4-5 significant digits).
 EXAMPLES = [
@@ -23,7 +23,7 @@ EXAMPLES = [
     ("OPTION_TIME", (46255 + 8 / 24, 46325), [0.19178]),
     ("SVI_VOL", (100, [[80], [100], [120]], 0.5, 0.02, 0.1, -0.3, 0, 0.2), [0.3366, 0.2828, 0.2884]),
     ("SABR_VOL", (100, [[80], [100], [120]], 1, 0.5, 1, -0.3, 0.8), [0.5432, 0.5081, 0.4927]),
-    ("FVA", (950000, 0.05263, 0, 90), [12499.63]),
+    ("FVA", (950000, 0.05263, 0, 90), [12499.625]),
     ("FVA_LIFETIME", (950000, 0.25, 0.05263), [12673.2]),
     ("MVA", (60, 60000, 0.55, 0.25, 0.005), [105.94]),
     ("KVA", (20000000, 0.02, 0.08, 0.1), [3200]),

@@ -8,12 +8,11 @@ from datetime import timedelta
 import numpy as np
 
 from pricing.chain import load_bundled_chain
-from pricing.margin.var import hvar_model
+from pricing.daycount import FUNDING_DAYS_PER_YEAR
+from pricing.desk import Book, Desk, DeskConfig, Leg, Refusal, RfqRequest, open_market
 from pricing.revaluation import Market
 from pricing.xva.capital import kva_simple
 from pricing.xva.funding import fva_im_simple
-from pricing.xva.params import QuoteParams
-from pricing.xva.quote import quote_book
 from pricing.xva.sides import all_in_price
 
 
@@ -49,7 +48,7 @@ def article_quote(ex: ArticleExample | None = None) -> dict[str, float]:
     delta_im = e.im_after - e.im_before
     fva = fva_im_simple(delta_im, e.sofr + e.funding_spread, 0.0, e.days)
     kva = kva_simple(e.kva_exposure, e.risk_weight, e.capital_ratio, e.cost_of_capital, 1.0)
-    cc = delta_im * e.days / 360.0 * e.ccva_pd * e.ccva_lgd
+    cc = delta_im * e.days / FUNDING_DAYS_PER_YEAR * e.ccva_pd * e.ccva_lgd
     mva = e.mva_plus_ccva - cc
     total = fva + kva + mva + cc
     quote = float(all_in_price(e.base, fva + kva + mva + cc, e.profit_margin, "ask", 1.0))
@@ -88,13 +87,25 @@ def full_model_rfq(
     prem = surface.price(1, chain.strike[calls], t, settle="linear") / chain.spot
     pick = int(np.argmin(np.abs(prem - target_premium)))
     name = [n for n, keep in zip(chain.names, calls) if keep][pick]
-    rows = quote_book(
-        [{"instrument": name, "side": "buy", "notional_usd": notional_usd}],
-        None,
-        market,
-        hvar_model(),
-        QuoteParams(tick=1.0, im_profile=im_profile),
-    )
+    # The desk service, as every host quotes (admission, limits, price sanity, typed refusals).
+    config = DeskConfig.from_mapping({"model": "hvar", "tick": 1.0, "im_profile": im_profile})
+    desk = Desk(open_market("bundled:2026-08-21"), Book.empty(), config)
+    got = desk.quote([RfqRequest((Leg(name),), "buy", notional_usd=notional_usd, ref="xva-example")]).result(0)
+    if isinstance(got, Refusal):
+        raise RuntimeError(f"the bundled example was refused: {got.text}")
+    ask = got.ask
+    rows = [
+        {
+            "base": got.base,
+            "delta_im_ask": ask["delta_im"],
+            "ask_FVA": ask["fva_im"],
+            "ask_MVA": ask["mva_vm"],
+            "ask_KVA": ask["kva"],
+            "ask_CCVA": ask["ccva"],
+            "ask_spread": got.spread,
+            "ask_price": ask["price"],
+        }
+    ]
     return name, rows
 
 
