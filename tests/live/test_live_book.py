@@ -217,17 +217,17 @@ def test_the_gateways_max_market_age_is_by_receive_time_on_a_live_market(
 
 def test_the_book_comes_from_the_account_or_a_file_never_both(tmp_path: Path, server: DeribitTestServer) -> None:
     from addin.fix.desk import Limits
+    from addin.fix.errors import FixUsageError
     from addin.fix.run import build_desk
-    from addin.headless.values import BookError
 
     key = tmp_path / "key.json"
     key.write_text('{"client_id": "desk-key", "client_secret": "s3cret-value"}')
     key.chmod(0o600)
     book = tmp_path / "book.csv"
     book.write_text(f"instrument,quantity\n{HELD},-25\n")
-    with pytest.raises(BookError, match="either from the account"):
+    with pytest.raises(FixUsageError, match="either from the account"):
         build_desk(str(book), f"deribit:{server.url}", None, Limits(), credentials=str(key))
-    with pytest.raises(BookError, match="come with a live --market"):
+    with pytest.raises(FixUsageError, match="come with a live --market"):
         build_desk(None, "bundled", None, Limits(), credentials=str(key))
     server.script.positions = {HELD: -25.0}
     desk = build_desk(None, f"deribit:{server.url}", None, Limits(), credentials=str(key))
