@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from addin.headless.circular import ITERATION
+from addin.headless.comparisons import excel_comparisons, needs_comparisons
 from addin.headless.datatables import compute as compute_data_tables
 from addin.headless.dates1904 import needs_1904, rewrite_1904
 from addin.headless.excel_functions import excel_functions
@@ -69,8 +70,10 @@ from addin.headless.semantics import (
     fifteen_digits,
     grouped_comparisons,
     needs_fifteen_digits,
+    needs_one_cell_ranges,
     needs_own_text,
     needs_rewrite,
+    one_cell_ranges,
     whole_array_arguments,
 )
 from addin.headless.semantics import rewrite as excel_semantics
@@ -477,6 +480,10 @@ class _Run:
             text = clip(text, lambda sheet: self._extent(sheet, si))
         if has_huge(text, self.limits.range_cells):
             text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
+        if needs_one_cell_ranges(text):
+            text = one_cell_ranges(text)
+        if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons
+            text = excel_comparisons(text)
         if self.pkg.date1904 and needs_1904(text):
             text = rewrite_1904(text)
         if needs_rewrite(text):
