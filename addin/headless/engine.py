@@ -39,7 +39,7 @@ from typing import Any
 from addin.headless.circular import ITERATION
 from addin.headless.comparisons import excel_comparisons, needs_comparisons
 from addin.headless.datatables import compute as compute_data_tables
-from addin.headless.dates1904 import needs_1904, rewrite_1904
+from addin.headless.dates1904 import in_1904, needs_1904, rewrite_1904
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
 from addin.headless.formula import (
@@ -341,7 +341,7 @@ class _Run:
         self._extents: dict[int, tuple[int, int]] = {}  # _extent, by sheet
         self.circular: list[tuple[str, int, int]] = []  # cells in circular references (collect)
         self.limits = limits
-        self.functions = _Merged(excel_functions(), functions)
+        self.functions = _Merged(excel_functions(), in_1904(functions) if pkg.date1904 else functions)
         self.stats = Stats()
         props = model.get_worksheets_properties()
         by_name = {p["name"].upper(): i for i, p in enumerate(props)}
