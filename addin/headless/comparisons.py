@@ -39,11 +39,16 @@ _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
 
+_WITH_TEXT = re.compile(r'(?:<>|<=|>=|[=<>])\s*"(?:[^"]|"")*"|"(?:[^"]|"")*"\s*(?:<>|<=|>=|[=<>])')
+
+
 def needs_comparisons(text: str) -> bool:
-    """Cheap test before tokenising: a comparison operator outside strings (after the ``=``)."""
+    """Cheap test before tokenising: a comparison operator outside strings (after the ``=``)
+    that does not compare with a text literal (``F2="buy"``: text is never a close number)."""
     body = text.lstrip()[1:]
-    outside = _STRING.sub('""', body) if '"' in body else body
-    return "=" in outside or "<" in outside or ">" in outside
+    if '"' in body:
+        body = _STRING.sub('""', _WITH_TEXT.sub("", body))
+    return "=" in body or "<" in body or ">" in body
 
 
 def excel_comparisons(text: str) -> str:
@@ -99,8 +104,8 @@ def excel_comparisons(text: str) -> str:
             return out
         bounds = [-1, *cuts, len(out)]
         parts = [out[bounds[k] + 1 : bounds[k + 1]] for k in range(len(bounds) - 1)]
-        if any(not render(p).strip() or arrayish(p) for p in parts):
-            return out
+        if any(not render(p).strip() or arrayish(p) or _text_literal(p) for p in parts):
+            return out  # a text literal is never a close number: the engine's comparison is Excel's
         acc = render(parts[0]).strip()
         for k, cut in enumerate(cuts):
             acc = compare(acc, out[cut].value, render(parts[k + 1]).strip())
@@ -124,3 +129,8 @@ def _closing(seq: list[Any], i: int) -> int | None:
             if depth == 0:
                 return j
     return None
+
+
+def _text_literal(nodes: list[Any]) -> bool:
+    sig = [n for n in nodes if not (isinstance(n, Token) and n.type == Token.WSPACE)]
+    return len(sig) == 1 and isinstance(sig[0], Token) and sig[0].subtype == Token.TEXT
