@@ -44,7 +44,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import ARRAY_ARGS, NOT_LIFTED, Call, formula, parse, render, rewrite_calls, significant
+from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, render, rewrite_calls, significant
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
@@ -134,7 +134,7 @@ def whole_array_arguments(text: str) -> str:
     nodes = parse(text)
     changed = [False]
 
-    def walk(seq: list[Any], lifted: bool = False) -> None:
+    def walk(seq: list[Any], lifted: bool = False, outer: str = "") -> None:
         for node in seq:
             if (
                 lifted
@@ -144,7 +144,7 @@ def whole_array_arguments(text: str) -> str:
                 and ":" in node.value
             ):
                 # under an array argument, calls take the range element by element
-                # (``SUMPRODUCT(LEN(A1:A3))``: formula.NOT_LIFTED)
+                # (``SUMPRODUCT(LEN(A1:A3))``: formula.LIFTING)
                 node.value = node.value[1:]
                 changed[0] = True
             if not isinstance(node, Call):
@@ -152,7 +152,7 @@ def whole_array_arguments(text: str) -> str:
             positions = ARRAY_ARGS.get(node.key, frozenset())
             for k, arg in enumerate(node.args):
                 whole = positions is None or k in positions
-                walk(arg, (lifted or whole) and node.key not in NOT_LIFTED)
+                walk(arg, lifts(outer, node.key, lifted), node.key)
                 sig = significant(arg)
                 if whole and len(sig) == 1 and isinstance(sig[0], Token) and sig[0].value.startswith("@") and ":" in sig[0].value:
                     sig[0].value = sig[0].value[1:]

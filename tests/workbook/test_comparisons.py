@@ -210,3 +210,17 @@ def test_calls_under_an_array_argument_take_the_whole_range(tmp_path: Path) -> N
     )  # fmt: skip
     assert got[:4] == [12.0, 12.0, 2.0, 6.0]
     assert got[4] == ExcelError("#VALUE!")  # row 5 is outside A1:A3: the legacy intersection has no cell
+
+
+def test_only_array_typed_arguments_lift_nested_calls() -> None:
+    """The rewrite's scope: SUMPRODUCT-like functions (``formula.LIFTING``) lift the calls under
+    them; IF under them, and calls under a lookup or CHOOSE (which pass references), keep the
+    legacy intersection (IronCalc's own ``@`` and the engine's)."""
+    from addin.headless.formula import intersect
+    from addin.headless.semantics import whole_array_arguments
+
+    assert whole_array_arguments("=SUMPRODUCT(LEN(@A1:A3))") == "=SUMPRODUCT(LEN(A1:A3))"
+    assert intersect("=SUMPRODUCT(ABS(LEN(A1:A3)))", frozenset()) == "=SUMPRODUCT(ABS(LEN(A1:A3)))"
+    for kept in ("=CHOOSE(1,LEN(@A1:A3))", "=SUMPRODUCT(IF(LEN(@A1:A3)>1,1,0))"):
+        assert whole_array_arguments(kept) == kept
+    assert intersect("=MATCH(1,LEN(A1:A3),0)", frozenset()) == "=MATCH(1,LEN(@A1:A3),0)"
