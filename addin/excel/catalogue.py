@@ -162,6 +162,17 @@ class CatalogueFunctions(Mapping[str, HostFunction]):
         return len(function_table())
 
 
+#: The catalogue's arguments read as Excel date serials (``udfs.excel.to_datetime``/``dates``):
+#: an as-of time and expiries. A test holds every argument documented as an "Excel date" to it.
+DATE_ARGUMENTS = frozenset({"as_of", "expiry", "far_expiry"})
+
+
+def date_positions(spec: Spec) -> frozenset[int]:
+    """Positions (0-based) of ``spec``'s date arguments: a 1904 book's engine moves them into
+    the 1900 system the catalogue reads (``HostFunction.dates``)."""
+    return frozenset(i for i, a in enumerate(spec.args) if a.name in DATE_ARGUMENTS)
+
+
 @cache
 def function_table() -> dict[str, HostFunction]:
     """Every file spelling of every catalogue function -> its host function (bare upper-case keys)."""
@@ -171,7 +182,7 @@ def function_table() -> dict[str, HostFunction]:
     from udfs.catalogue import CATALOGUE
     from udfs.names import NAME_TABLE
 
-    hosts = {name: HostFunction(spec.desktop_name, host(spec)) for name, spec in CATALOGUE.items()}
+    hosts = {name: HostFunction(spec.desktop_name, host(spec), dates=date_positions(spec)) for name, spec in CATALOGUE.items()}
     return {bare_name(spelling): hosts[name] for spelling, name in NAME_TABLE.items()}
 
 

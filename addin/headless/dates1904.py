@@ -16,13 +16,16 @@ day it names. A blank or a logical moves like the number it stands for (a blank 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import Call, formula, parse, render, rewrite_calls
+from addin.headless.host import FunctionTable, HostFunction
 
 #: Days from the 1900 system's serial 0 to the 1904 system's serial 0.
 OFFSET = 1462
@@ -97,3 +100,58 @@ def rewrite_1904(text: str) -> str:
         return call if call != render([node]) else None
 
     return formula(nodes) if rewrite_calls(nodes, in_1904) else text
+
+
+# ----------------------------------------------------------------------------- host functions
+
+
+def _to_1900(value: Any) -> Any:
+    """A date argument's value in the 1900 system: numbers (also in a range's rows) +1462;
+    text (ISO dates name their day), blanks, logicals and errors as they are."""
+    if isinstance(value, list):
+        return [_to_1900(v) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value + OFFSET
+    return value
+
+
+def _shifted(fn: HostFunction) -> HostFunction:
+    positions = fn.dates
+
+    def evaluate(calls: list[list[Any]]) -> list[Any]:
+        moved = [[_to_1900(a) if k in positions else a for k, a in enumerate(args)] for args in calls]
+        return fn.evaluate(moved)
+
+    return dataclasses.replace(fn, evaluate=evaluate)
+
+
+class _In1904(Mapping[str, HostFunction]):
+    """A function table whose functions read their date arguments as 1904 serials."""
+
+    def __init__(self, table: FunctionTable) -> None:
+        self._table = table
+        self._done: dict[str, HostFunction] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._table
+
+    def __getitem__(self, key: str) -> HostFunction:
+        fn = self._done.get(key)
+        if fn is None:
+            fn = self._table[key]
+            fn = self._done[key] = _shifted(fn) if fn.dates else fn
+        return fn
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+def in_1904(table: FunctionTable) -> FunctionTable:
+    """``table`` for a 1904 book: each host function with date arguments (``HostFunction.dates``:
+    the catalogue's as-of times and expiries) gets them moved into the 1900 system it reads,
+    +1,462 days (Microsoft, "Date systems in Excel"), so the date cell of a 1904 book means the
+    same day it shows. Functions without date arguments are the table's own."""
+    return _In1904(table)

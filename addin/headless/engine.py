@@ -38,8 +38,9 @@ from typing import Any
 
 from addin.headless.circular import ITERATION
 from addin.headless.columns import Template, relative_cell, template, varies
+from addin.headless.comparisons import excel_comparisons, needs_comparisons
 from addin.headless.datatables import compute as compute_data_tables
-from addin.headless.dates1904 import needs_1904, rewrite_1904
+from addin.headless.dates1904 import in_1904, needs_1904, rewrite_1904
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
 from addin.headless.formula import (
@@ -70,8 +71,10 @@ from addin.headless.semantics import (
     fifteen_digits,
     grouped_comparisons,
     needs_fifteen_digits,
+    needs_one_cell_ranges,
     needs_own_text,
     needs_rewrite,
+    one_cell_ranges,
     whole_array_arguments,
 )
 from addin.headless.semantics import rewrite as excel_semantics
@@ -370,7 +373,7 @@ class _Run:
         self._extents: dict[int, tuple[int, int]] = {}  # _extent, by sheet
         self.circular: list[tuple[str, int, int]] = []  # cells in circular references (collect)
         self.limits = limits
-        self.functions = _Merged(excel_functions(), functions)
+        self.functions = _Merged(excel_functions(), in_1904(functions) if pkg.date1904 else functions)
         self.stats = Stats()
         props = model.get_worksheets_properties()
         by_name = {p["name"].upper(): i for i, p in enumerate(props)}
@@ -552,6 +555,10 @@ class _Run:
             text = clip(text, lambda sheet: self._extent(sheet, si))
         if has_huge(text, self.limits.range_cells):
             text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
+        if needs_one_cell_ranges(text):
+            text = one_cell_ranges(text)
+        if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons
+            text = excel_comparisons(text)
         if self.pkg.date1904 and needs_1904(text):
             text = rewrite_1904(text)
         if needs_rewrite(text):

@@ -29,8 +29,9 @@ stay below the default limit and are evaluated as written.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token
@@ -219,7 +220,19 @@ _RANGE_ARGS: dict[str, Callable[[int], frozenset[int]]] = {
     "AVERAGEIF": lambda n: frozenset({0, 2}),
     "SUMIFS": lambda n: frozenset({0, *range(1, n, 2)}),
     "AVERAGEIFS": lambda n: frozenset({0, *range(1, n, 2)}),
+    # MAXIFS/MINIFS skip a blank max/min cell and give 0 when no cell matches, so the blanks
+    # cut off change nothing
+    "MAXIFS": lambda n: frozenset({0, *range(1, n, 2)}),
+    "MINIFS": lambda n: frozenset({0, *range(1, n, 2)}),
+    # exact-match lookups (only those: _exact_lookup): the arrays searched and returned
+    "MATCH": lambda n: frozenset({1}),
+    "XMATCH": lambda n: frozenset({1}),
+    "VLOOKUP": lambda n: frozenset({1}),
+    "HLOOKUP": lambda n: frozenset({1}),
+    "XLOOKUP": lambda n: frozenset({1, 2}),
 }
+#: Lookups: cut only for an exact match of a non-empty value (:func:`_exact_lookup`).
+_LOOKUPS = frozenset(("MATCH", "XMATCH", "VLOOKUP", "HLOOKUP", "XLOOKUP"))
 #: Of those, the ones where a blank cell can count (a criterion may match a blank: ``""``,
 #: ``"<>x"``): the blanks cut off are added back as their number times the count at one blank.
 _COUNTING = frozenset(("COUNTIF", "COUNTIFS"))
@@ -228,7 +241,7 @@ _ELEMENTWISE = frozenset(
     """ISNUMBER ISTEXT ISNONTEXT ISBLANK ISERROR ISERR ISNA ISLOGICAL ISEVEN ISODD ABS N LEN LEFT RIGHT MID UPPER LOWER
     TRIM VALUE EXACT ROUND ROUNDUP ROUNDDOWN INT MOD IF IFERROR NOT SIGN SQRT EXP LN""".split()
 )
-_CLIPPED = re.compile(r"\b(COUNTIFS?|SUMIFS?|AVERAGEIFS?|SUMPRODUCT)\s*\(", re.I)
+_CLIPPED = re.compile(r"\b(COUNTIFS?|SUMIFS?|AVERAGEIFS?|SUMPRODUCT|MAXIFS|MINIFS|X?MATCH|[VH]LOOKUP|XLOOKUP)\s*\(", re.I)
 Extent = Callable[[str | None], tuple[int, int] | None]
 
 
@@ -263,7 +276,8 @@ def clip(text: str, extent: Extent) -> str:
     and functions; otherwise it stays as written (and :func:`fit` decides).
     """
     nodes = parse(text)
-    done = rewrite_calls(nodes, lambda call: _clip_call(call, extent))
+    names = itertools.count(1)
+    done = rewrite_calls(nodes, lambda call: _clip_call(call, extent, names))
     return formula(nodes) if done else text
 
 
@@ -327,8 +341,45 @@ def _call_ranges(call: Call) -> list[Token] | None:
     return toks
 
 
-def _clip_call(call: Call, extent: Extent) -> str | None:
+def _literal(arg: list[Any]) -> str | None:
+    """An argument that is one number or logical literal, upper-cased (None otherwise)."""
+    sig = significant(arg)
+    if len(sig) == 2 and isinstance(sig[0], Token) and sig[0].type == Token.OP_PRE and sig[0].value == "-":
+        inner = _literal(sig[1:])
+        return None if inner is None else "-" + inner
+    if len(sig) == 1 and isinstance(sig[0], Token) and sig[0].subtype in (Token.NUMBER, Token.LOGICAL):
+        return sig[0].value.upper()
+    return None
+
+
+def _exact_lookup(call: Call) -> bool:
+    """Whether a lookup finds an exact match by a linear search (Microsoft's reference for each:
+    MATCH's match_type 0; VLOOKUP/HLOOKUP's range_lookup FALSE; XMATCH/XLOOKUP's match_mode 0,
+    the default, with search_mode 1 or -1), and its lookup value is not a range. A blank cell
+    cut off never equals a non-empty value, so the cut finds what the whole column finds; the
+    lookup of an empty value is left to the whole column (the call's caller checks it)."""
+    key, args = call.key, call.args
+    if not args or any(_kind(t) != "cell" for t in _all_ranges(args[0])):
+        return False
+
+    def mode(k: int, default: str, allowed: tuple[str, ...]) -> bool:
+        if k >= len(args) or not render(args[k]).strip():
+            return default in allowed
+        return _literal(args[k]) in allowed
+
+    if key == "MATCH":
+        return len(args) == 3 and mode(2, "1", ("0", "0.0"))
+    if key in ("VLOOKUP", "HLOOKUP"):
+        return len(args) == 4 and mode(3, "TRUE", ("FALSE", "0"))
+    if key == "XMATCH":
+        return mode(2, "0", ("0",)) and mode(3, "1", ("1", "-1"))
+    return mode(4, "0", ("0",)) and mode(5, "1", ("1", "-1"))  # XLOOKUP
+
+
+def _clip_call(call: Call, extent: Extent, names: Iterator[int]) -> str | None:
     key = call.key
+    if key in _LOOKUPS and not _exact_lookup(call):
+        return None
     toks = _call_ranges(call)
     if toks is None:
         return None
@@ -374,6 +425,21 @@ def _clip_call(call: Call, extent: Extent) -> str | None:
             t.value = v
         texts.append(render([call]))
     cut, probe = texts[0], texts[1]
+    if key in _LOOKUPS:
+        return _cut_lookup(call, [t for t, _, _ in multi], cut_texts, f"_cqlk{next(names)}")
     if key not in _COUNTING and key != "SUMPRODUCT":
         return cut
     return f"({cut}+{extra}*{probe})"
+
+
+def _cut_lookup(call: Call, toks: list[Token], cut_texts: list[str], v: str) -> str:
+    """An exact lookup reading the cut ranges, unless its value is empty: an empty value (""
+    or a blank cell) may match the blanks cut off, so it keeps the whole ranges; LEN is 0 for
+    exactly those. The lookup value is computed once (``v``)."""
+    value = render(call.args[0])
+    call.args[0] = [Token(v, Token.OPERAND, Token.RANGE)]
+    whole = render([call])
+    for t, new_value in zip(toks, cut_texts, strict=True):
+        t.value = new_value
+    cut = render([call])
+    return f"LET({v},{value},IF(LEN({v}),{cut},{whole}))"

@@ -72,7 +72,8 @@ class Call:
 
     @property
     def key(self) -> str:
-        return bare_name(self.name)
+        # IronCalc's reader writes Excel's implicit ``@`` before a call (``=@INDEX(A1,1,1)``)
+        return bare_name(self.name.lstrip("@"))
 
 
 def bare_name(name: str) -> str:
@@ -191,16 +192,36 @@ def _is_range(tok: Any, range_names: frozenset[str]) -> bool:
     return value.upper() in range_names
 
 
-def _intersect_seq(seq: list[Any], func: str | None, range_names: frozenset[str], arg: int = 0) -> bool:
+#: Functions whose arguments Excel evaluates as arrays also through nested calls in a legacy
+#: formula (Microsoft's reference types them ``array``: "SUMPRODUCT function", "MMULT
+#: function", "FREQUENCY function", "LINEST function"...): ``SUMPRODUCT(LEN(A1:A3))`` is the sum
+#: of three lengths without Ctrl+Shift+Enter. Lookups and CHOOSE pass references and are left
+#: out (a legacy ``MATCH(1,(A1:A3="x")*1,0)`` needs Ctrl+Shift+Enter or the INDEX wrapper).
+LIFTING = frozenset("SUMPRODUCT MMULT MDETERM MINVERSE FREQUENCY LINEST LOGEST TREND GROWTH".split())
+#: Functions whose arguments are not evaluated as arrays even inside an array argument: a
+#: legacy ``SUMPRODUCT(IF(A1:A3>0,1,0))`` needs Ctrl+Shift+Enter in Excel, IF intersects.
+NOT_LIFTED = frozenset(("IF",))
+
+
+def lifts(outer: str, inner: str, lifted: bool) -> bool:
+    """Whether the arguments of a call of ``inner``, inside an argument of ``outer`` (itself
+    lifted or not), are evaluated as arrays."""
+    return (lifted or outer in LIFTING) and inner not in NOT_LIFTED
+
+
+def _intersect_seq(seq: list[Any], func: str | None, range_names: frozenset[str], arg: int = 0, lifted: bool = False) -> bool:
+    """``lifted``: ``seq`` lies under an argument Excel evaluates as an array (:data:`LIFTING`):
+    the calls there get arrays element by element (``SUMPRODUCT(LEN(A1:A3))`` is the sum of
+    three lengths), so nothing under it is intersected."""
     changed = False
     sig = significant(seq)
     native_args = ARRAY_ARGS.get(func or "", frozenset())
-    native = func is not None and (native_args is None or arg in native_args)
+    native = lifted or (func is not None and (native_args is None or arg in native_args))
     for i, node in enumerate(sig):
         if isinstance(node, Call):
             inner = node.key
             for k, a in enumerate(node.args):
-                changed |= _intersect_seq(a, inner, range_names, k)
+                changed |= _intersect_seq(a, inner, range_names, k, lifts(func or "", inner, lifted))
             continue
         if native or not _is_range(node, range_names):
             continue

@@ -31,6 +31,11 @@ class HostFunction:
     #: The function may answer :data:`ENGINE_ANSWER` for a call; the engine then evaluates
     #: the call as written beside it (one scratch formula a call; scalar calls only).
     fallback: bool = False
+    #: Positions (0-based) of the arguments read as date serials in Excel's 1900 system (an
+    #: as-of time, an expiry): in a 1904 book the engine moves their numbers by 1,462 days
+    #: before the call (:func:`addin.headless.dates1904.in_1904`), so a date cell means the day
+    #: it shows.
+    dates: frozenset[int] = frozenset()
 
 
 #: Host functions by the bare upper-case name a formula uses (every spelling mapped).

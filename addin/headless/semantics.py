@@ -44,7 +44,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import ARRAY_ARGS, Call, formula, parse, render, rewrite_calls, significant
+from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, render, rewrite_calls, significant
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
@@ -134,15 +134,26 @@ def whole_array_arguments(text: str) -> str:
     nodes = parse(text)
     changed = [False]
 
-    def walk(seq: list[Any]) -> None:
+    def walk(seq: list[Any], lifted: bool = False, outer: str = "") -> None:
         for node in seq:
+            if (
+                lifted
+                and isinstance(node, Token)
+                and node.subtype == Token.RANGE
+                and node.value.startswith("@")
+                and ":" in node.value
+            ):
+                # under an array argument, calls take the range element by element
+                # (``SUMPRODUCT(LEN(A1:A3))``: formula.LIFTING)
+                node.value = node.value[1:]
+                changed[0] = True
             if not isinstance(node, Call):
                 continue
             positions = ARRAY_ARGS.get(node.key, frozenset())
             for k, arg in enumerate(node.args):
-                walk(arg)
-                sig = significant(arg)
                 whole = positions is None or k in positions
+                walk(arg, lifts(outer, node.key, lifted), node.key)
+                sig = significant(arg)
                 if whole and len(sig) == 1 and isinstance(sig[0], Token) and sig[0].value.startswith("@") and ":" in sig[0].value:
                     sig[0].value = sig[0].value[1:]
                     changed[0] = True
@@ -243,7 +254,7 @@ def fifteen_digits(text: str) -> str:
                 whole = _criteria_positions(node.key, len(node.args))
                 for k, arg in enumerate(node.args):
                     walk(arg, k in whole)
-                    if (positions is None or k in positions) and render(arg).strip() and not _is_text(arg) and not _arrayish(arg):
+                    if (positions is None or k in positions) and render(arg).strip() and not _is_text(arg) and not arrayish(arg):
                         arg[:] = [Token(wrap(render(arg)), Token.OPERAND, Token.RANGE)]
         if criteria:
             return
@@ -271,7 +282,7 @@ def _wrap_run(seq: list[Any], lo: int, hi: int, wrap: Any) -> None:
         lo += 1
     while hi >= lo and isinstance(seq[hi], Token) and seq[hi].type == Token.WSPACE:
         hi -= 1
-    if lo > hi or _is_text(seq[lo : hi + 1]) or _arrayish(seq[lo : hi + 1]):
+    if lo > hi or _is_text(seq[lo : hi + 1]) or arrayish(seq[lo : hi + 1]):
         return
     seq[lo : hi + 1] = [Token(wrap(render(seq[lo : hi + 1])), Token.OPERAND, Token.RANGE)]
 
@@ -285,7 +296,7 @@ _REDUCING = frozenset(
 _CONDITIONAL = {"COUNTIF": 1, "COUNTIFS": 1, "SUMIF": 1, "AVERAGEIF": 1, "SUMIFS": 0, "AVERAGEIFS": 0, "MAXIFS": 0, "MINIFS": 0}
 
 
-def _arrayish(nodes: list[Any]) -> bool:
+def arrayish(nodes: list[Any]) -> bool:
     """Whether an operand may be an array: it holds a multi-cell range, an array constant or a
     spill reference (inside calls too)."""
     for node in nodes:
@@ -293,10 +304,10 @@ def _arrayish(nodes: list[Any]) -> bool:
             if node.key in _REDUCING:
                 continue  # one number whatever its arguments
             if node.key in _CONDITIONAL:  # one number unless a criterion is an array
-                if any(_arrayish(a) for k, a in enumerate(node.args) if k % 2 == _CONDITIONAL[node.key]):
+                if any(arrayish(a) for k, a in enumerate(node.args) if k % 2 == _CONDITIONAL[node.key]):
                     return True
                 continue
-            if node.key == "ANCHORARRAY" or any(_arrayish(a) for a in node.args):
+            if node.key == "ANCHORARRAY" or any(arrayish(a) for a in node.args):
                 return True
         elif isinstance(node, Token) and (
             node.type == Token.ARRAY or (node.type == Token.OPERAND and node.subtype == Token.RANGE and ":" in node.value)
@@ -312,3 +323,66 @@ def _is_text(arg: list[Any]) -> bool:
         return False
     one = sig[0]
     return (isinstance(one, Token) and one.subtype == Token.TEXT) or (isinstance(one, Call) and one.key in _TEXT_RESULTS)
+
+
+# ----------------------------------------------------------------------------- one-cell ranges
+
+#: Arguments (0-based; a callable of the argument count for the paired forms) that Excel
+#: defines as a range or array, where a single cell is a one-cell range: Microsoft's function
+#: reference names them ``range``, ``criteria_range``, ``sum_range``, ``array``, ``lookup_array``,
+#: ``table_array``, ``lookup_vector``, ``result_vector``, ``return_array``.
+_RANGE_ARGS: dict[str, Any] = {
+    "COUNTIF": lambda n: {0},
+    "SUMIF": lambda n: {0, 2},
+    "AVERAGEIF": lambda n: {0, 2},
+    "COUNTIFS": lambda n: set(range(0, n, 2)),
+    "SUMIFS": lambda n: {0, *range(1, n, 2)},
+    "AVERAGEIFS": lambda n: {0, *range(1, n, 2)},
+    "MAXIFS": lambda n: {0, *range(1, n, 2)},
+    "MINIFS": lambda n: {0, *range(1, n, 2)},
+    "INDEX": lambda n: {0},
+    "MATCH": lambda n: {1},
+    "XMATCH": lambda n: {1},
+    "VLOOKUP": lambda n: {1},
+    "HLOOKUP": lambda n: {1},
+    "LOOKUP": lambda n: {1, 2},
+    "XLOOKUP": lambda n: {1, 2},
+}
+_ONE_CELL = re.compile(r"^((?:'(?:[^']|'')+'|[^'!:@\[\]]+)!)?(\$?[A-Za-z]{1,3}\$?\d+)$")
+_RANGE_NAMES = re.compile(r"\b(" + "|".join(_RANGE_ARGS) + r")\s*\(", re.I)
+
+
+def needs_one_cell_ranges(text: str) -> bool:
+    """Cheap test: the formula calls a function with a range argument."""
+    return _RANGE_NAMES.search(text) is not None
+
+
+def one_cell_ranges(text: str) -> str:
+    """A single cell given where Excel takes a range (``COUNTIF(A11,"")``, ``INDEX(A1,1,1)``,
+    ``SUMIFS(B2,A2,">1")``, ``MATCH(x,A2,0)``) written as the one-cell range ``A11:A11``.
+
+    Excel reads a reference of one cell as a range of one cell there (``COUNTIF(A11,"")`` is 1
+    when A11 is blank); IronCalc 0.9.1 gives #VALUE! (COUNTIF/SUMIF(S)/AVERAGEIF(S)/MAXIFS/
+    MINIFS/INDEX/XMATCH) or #N/A (MATCH, VLOOKUP, HLOOKUP, LOOKUP, XLOOKUP) for a single cell and
+    the right answer for the same cell written ``A11:A11``.
+    """
+    nodes = parse(text)
+    changed = [False]
+
+    def walk(seq: list[Any]) -> None:
+        for node in seq:
+            if not isinstance(node, Call):
+                continue
+            wanted = _RANGE_ARGS.get(node.key)
+            positions = wanted(len(node.args)) if wanted is not None else set()
+            for k, arg in enumerate(node.args):
+                walk(arg)
+                sig = significant(arg)
+                if k in positions and len(sig) == 1 and isinstance(sig[0], Token) and sig[0].subtype == Token.RANGE:
+                    m = _ONE_CELL.match(sig[0].value)
+                    if m is not None:
+                        sig[0].value = f"{m.group(1) or ''}{m.group(2)}:{m.group(2)}"
+                        changed[0] = True
+
+    walk(nodes)
+    return formula(nodes) if changed[0] else text
