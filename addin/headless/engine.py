@@ -215,18 +215,7 @@ class Result:
 
     def circular_note(self) -> str | None:
         """One line naming the cells in circular references and what they were given, or None."""
-        if not self.circular:
-            return None
-        shown = ", ".join(address(s, r, c) for s, r, c in self.circular[:20])
-        more = f" and {len(self.circular) - 20:,} more" if len(self.circular) > 20 else ""
-        p = self.package
-        how = (
-            f"iterated as the book asks (iterateCount {p.iterate_count:,}, iterateDelta {p.iterate_delta:g}; "
-            f"{self.stats.iterations:,} rounds)"
-            if p.iterate
-            else "0, as Excel shows them while iterative calculation is off"
-        )
-        return f"{len(self.circular):,} cells in circular references or fed by one: {shown}{more}; their value: {how}"
+        return circular_note(self.circular, self.package, self.stats.iterations)
 
     def read_input_errors(self) -> list[str]:
         """Input (non-formula) cells holding an error value that some formula reads."""
@@ -1419,18 +1408,7 @@ class _Run:
 
     def circular_note(self) -> str | None:
         """One line naming the cells in circular references and what they were given, or None."""
-        if not self.circular:
-            return None
-        shown = ", ".join(address(s, r, c) for s, r, c in self.circular[:20])
-        more = f" and {len(self.circular) - 20:,} more" if len(self.circular) > 20 else ""
-        p = self.package
-        how = (
-            f"iterated as the book asks (iterateCount {p.iterate_count:,}, iterateDelta {p.iterate_delta:g}; "
-            f"{self.stats.iterations:,} rounds)"
-            if p.iterate
-            else "0, as Excel shows them while iterative calculation is off"
-        )
-        return f"{len(self.circular):,} cells in circular references or fed by one: {shown}{more}; their value: {how}"
+        return circular_note(self.circular, self.package, self.stats.iterations)
 
     def read_input_errors(self) -> list[str]:
         """Input cells holding an error value (as the file stores them) that a formula reads."""
@@ -1623,3 +1601,28 @@ def _evaluate(fn: HostFunction, calls: list[list[Any]]) -> list[Any]:
 
 
 __all__ = ["ENGINE_ANSWER", "SCRATCH", "BookError", "FunctionTable", "HostCall", "HostFunction", "Result", "Stats", "recalculate"]
+
+
+def circular_note(circular: list[tuple[str, int, int]], package: Any, iterations: int) -> str | None:
+    """One line naming the cells in circular references and the value they were given, or None.
+
+    Parameters
+    ----------
+    circular : list of (sheet, row, column)
+        The cells in a circular reference or fed by one (1-based rows and columns).
+    package : Package
+        The book's package: its ``iterate``, ``iterate_count`` and ``iterate_delta`` (``calcPr``).
+    iterations : int
+        Rounds of iteration the evaluation made (when the book iterates).
+    """
+    if not circular:
+        return None
+    shown = ", ".join(address(s, r, c) for s, r, c in circular[:20])
+    more = f" and {len(circular) - 20:,} more" if len(circular) > 20 else ""
+    how = (
+        f"iterated as the book asks (iterateCount {package.iterate_count:,}, iterateDelta {package.iterate_delta:g}; "
+        f"{iterations:,} rounds)"
+        if package.iterate
+        else "0, as Excel shows them while iterative calculation is off"
+    )
+    return f"{len(circular):,} cells in circular references or fed by one: {shown}{more}; their value: {how}"

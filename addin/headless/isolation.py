@@ -81,6 +81,28 @@ def report(kind: str, n: int) -> None:
         os.write(int(fd), f"{kind} {int(n)}\n".encode())
 
 
+def check_sendable(functions: object) -> None:
+    """Refuse, with the reason, a function table that cannot be sent to a book's child process.
+
+    Parameters
+    ----------
+    functions : object
+        The host function table (the catalogue's is picklable).
+
+    Raises
+    ------
+    BookError
+        It cannot be pickled; ``budget=None`` evaluates in the caller's process instead.
+    """
+    try:
+        pickle.dumps(functions)
+    except Exception as exc:
+        raise BookError(
+            f"functions: the function table cannot be sent to the book's child process ({exc}); "
+            "pass budget=None to evaluate in this process, uncapped"
+        ) from None
+
+
 def run(
     target: str,
     args: tuple[Any, ...],

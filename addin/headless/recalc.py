@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import pickle
 import tempfile
 import time
 from collections import defaultdict
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from addin.headless.engine import FunctionTable, Result, gc_paused, recalculate
-from addin.headless.isolation import Budget, report, run
+from addin.headless.isolation import Budget, check_sendable, report, run
 from addin.headless.package import Limits
 from addin.headless.values import BookError
 from addin.headless.writer import Frozen, write_cached
@@ -126,13 +125,7 @@ def recalc(
     :func:`~addin.headless.engine.recalculate`).
     """
     if budget is not None:
-        try:
-            pickle.dumps(functions)
-        except Exception as exc:
-            raise BookError(
-                f"functions: the function table cannot be sent to the book's child process ({exc}); "
-                "pass budget=None to evaluate in this process, uncapped"
-            ) from None
+        check_sendable(functions)
         got: tuple[Result, Path] = run(
             "addin.headless.recalc:_recalc_in_child",
             (str(path), None if out is None else str(out), functions, in_place, cache, limits, columns),

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from addin.headless.engine import FunctionTable, Result, recalculate
-from addin.headless.isolation import Budget, run
+from addin.headless.isolation import Budget, check_sendable, run
 from addin.headless.package import Limits
 from addin.headless.recalc import DEFAULT_BUDGET, child_plan, child_progress, detached
 from addin.headless.values import BookError, ExcelError, address
@@ -101,13 +100,7 @@ def validate(
     if not (0 <= rtol < 1) or not (atol >= 0):
         raise BookError(f"--rtol must be in [0, 1) and --atol >= 0 (got {rtol}, {atol})")
     if budget is not None:
-        try:
-            pickle.dumps(functions)
-        except Exception as exc:
-            raise BookError(
-                f"functions: the function table cannot be sent to the book's child process ({exc}); "
-                "pass budget=None to evaluate in this process, uncapped"
-            ) from None
+        check_sendable(functions)
         got: Validation = run(
             "addin.headless.validate:_validate_in_child",
             (str(path), functions, rtol, atol, limits),

@@ -356,16 +356,9 @@ class DeribitModel:
     A collar on a flat 60% BTC surface at 60,000: short 10 calls at 70,000, long 10 puts at
     50,000, three months (options only, so no roll shock; far below the delta shock's threshold):
 
-    >>> from pricing.daycount import utc
-    >>> from pricing.instruments import OptionContract
     >>> from pricing.margin.engine import margin
-    >>> from pricing.portfolio import from_contracts
-    >>> from pricing.revaluation import Market
-    >>> from pricing.surface import flat_surface
-    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
-    >>> exp = utc(2026, 9, 25, 8)
-    >>> book = from_contracts(
-    ...     [OptionContract("BTC", exp, 70_000.0, 1), OptionContract("BTC", exp, 50_000.0, -1)], [-10.0, 10.0])
+    >>> from pricing.margin.examples import collar
+    >>> book, m = collar()
     >>> r = margin(book, m, DeribitModel())
     >>> c = r.components
     >>> round(r.core), round(c["worst_case"]), c["roll_shock"], c["delta_shock"]

@@ -115,15 +115,10 @@ class HybridModel:
     Ten short 3-month BTC calls on a flat 60% surface: FHS VaR as the risk charge, SPAN's short
     option minimum beside it, the net option value (the calls' premium, owed) added to the core:
 
-    >>> from pricing.daycount import utc
-    >>> from pricing.instruments import OptionContract
     >>> from pricing.margin.engine import margin
     >>> from pricing.margin.span import SpanParams
-    >>> from pricing.portfolio import from_contracts
-    >>> from pricing.revaluation import Market
-    >>> from pricing.surface import flat_surface
-    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
-    >>> book = from_contracts([OptionContract("BTC", utc(2026, 9, 25, 8), 60_000.0, 1, "inverse")], [-10.0])
+    >>> from pricing.margin.examples import short_call
+    >>> book, m = short_call()
     >>> r = margin(book, m, HybridModel(fhs_model(), SpanParams()))
     >>> c = r.components
     >>> c["net_option_value"] < 0 < c["var"] == c["risk"], abs(r.core - (c["risk"] - c["net_option_value"])) < 1e-6

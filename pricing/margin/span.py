@@ -505,16 +505,9 @@ class SpanModel:
     50,000, three months. The requirement is the scan risk less the (negative) net option
     value, and the positions' shares add up to it:
 
-    >>> from pricing.daycount import utc
-    >>> from pricing.instruments import OptionContract
     >>> from pricing.margin.engine import margin
-    >>> from pricing.portfolio import from_contracts
-    >>> from pricing.revaluation import Market
-    >>> from pricing.surface import flat_surface
-    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
-    >>> exp = utc(2026, 9, 25, 8)
-    >>> book = from_contracts(
-    ...     [OptionContract("BTC", exp, 70_000.0, 1), OptionContract("BTC", exp, 50_000.0, -1)], [-10.0, 10.0])
+    >>> from pricing.margin.examples import collar
+    >>> book, m = collar()
     >>> r = margin(book, m, SpanModel())
     >>> c = r.components
     >>> round(r.core), round(c["scan_risk"]), round(c["net_option_value"])

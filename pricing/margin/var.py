@@ -155,14 +155,9 @@ class ScenarioVarModel:
     Ten short 3-month BTC calls on a flat 60% surface, the bundled BTC history (five years of
     overlapping 2-day changes to the market's date, plus the stressed windows):
 
-    >>> from pricing.daycount import utc
-    >>> from pricing.instruments import OptionContract
     >>> from pricing.margin.engine import margin
-    >>> from pricing.portfolio import from_contracts
-    >>> from pricing.revaluation import Market
-    >>> from pricing.surface import flat_surface
-    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
-    >>> book = from_contracts([OptionContract("BTC", utc(2026, 9, 25, 8), 60_000.0, 1, "inverse")], [-10.0])
+    >>> from pricing.margin.examples import short_call
+    >>> book, m = short_call()
     >>> r = margin(book, m, hvar_model())
     >>> r.scenario_pnl.size, r.components["es"] > r.components["var"] == r.core > 0, r.total >= r.market_im >= r.core
     (2037, True, True)
@@ -487,16 +482,9 @@ def hvar_model(
     The collar of :class:`~pricing.margin.span.SpanModel`'s example (short 10 calls at 70,000,
     long 10 puts at 50,000, flat 60% at 60,000, three months) under the default 99.5% 2-day VaR:
 
-    >>> from pricing.daycount import utc
-    >>> from pricing.instruments import OptionContract
     >>> from pricing.margin.engine import margin
-    >>> from pricing.portfolio import from_contracts
-    >>> from pricing.revaluation import Market
-    >>> from pricing.surface import flat_surface
-    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
-    >>> exp = utc(2026, 9, 25, 8)
-    >>> book = from_contracts(
-    ...     [OptionContract("BTC", exp, 70_000.0, 1), OptionContract("BTC", exp, 50_000.0, -1)], [-10.0, 10.0])
+    >>> from pricing.margin.examples import collar
+    >>> book, m = collar()
     >>> r = margin(book, m, hvar_model())
     >>> round(r.core), r.components["es"] > r.components["var"] == r.core
     (47253, True)
@@ -549,16 +537,9 @@ def fhs_model(
     flat 60% at 60,000, three months) under the default 99.5% 2-day filtered VaR. The whole-dollar
     IM is the same under ``CLEARQUOTE_KERNELS=numpy`` and ``=numba`` (they differ by ~1e-9 USD):
 
-    >>> from pricing.daycount import utc
-    >>> from pricing.instruments import OptionContract
     >>> from pricing.margin.engine import margin
-    >>> from pricing.portfolio import from_contracts
-    >>> from pricing.revaluation import Market
-    >>> from pricing.surface import flat_surface
-    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
-    >>> exp = utc(2026, 9, 25, 8)
-    >>> book = from_contracts(
-    ...     [OptionContract("BTC", exp, 70_000.0, 1), OptionContract("BTC", exp, 50_000.0, -1)], [-10.0, 10.0])
+    >>> from pricing.margin.examples import collar
+    >>> book, m = collar()
     >>> r = margin(book, m, fhs_model())
     >>> round(r.core), r.components["es"] > r.components["var"] == r.core
     (43376, True)
@@ -618,16 +599,9 @@ def mc_model(
     generator, so the set, and the whole-dollar IM, are the same on every run and under either
     ``CLEARQUOTE_KERNELS`` (the kernels differ by ~1e-9 USD):
 
-    >>> from pricing.daycount import utc
-    >>> from pricing.instruments import OptionContract
     >>> from pricing.margin.engine import margin
-    >>> from pricing.portfolio import from_contracts
-    >>> from pricing.revaluation import Market
-    >>> from pricing.surface import flat_surface
-    >>> m = Market(utc(2026, 6, 26, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
-    >>> exp = utc(2026, 9, 25, 8)
-    >>> book = from_contracts(
-    ...     [OptionContract("BTC", exp, 70_000.0, 1), OptionContract("BTC", exp, 50_000.0, -1)], [-10.0, 10.0])
+    >>> from pricing.margin.examples import collar
+    >>> book, m = collar()
     >>> r = margin(book, m, mc_model())
     >>> round(r.core), r.components["es"] > r.components["var"] == r.core
     (35816, True)

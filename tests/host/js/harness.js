@@ -6,7 +6,7 @@
 // SCENARIO_JSON: [{"fn": "BLACK", "args": [[["C"]], ...], "token": optional override}, ...]
 // Prints one JSON line: [{"result": ..., "error": ..., "requests": n}, ...].
 "use strict";
-const { OfficeMockObject } = require("office-addin-mock");
+const { installOfficeGlobals } = require("./office_globals");
 const vm = require("vm");
 
 const [baseUrl, token, scenarioJson] = process.argv.slice(2);
@@ -14,38 +14,8 @@ const scenario = JSON.parse(scenarioJson);
 let currentToken = token;
 let requests = 0;
 
-class CustomFunctionsError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-}
-const associated = {};
-globalThis.Office = new OfficeMockObject({
-  onReady: async (callback) => {
-    const info = { host: "Excel", platform: "PC" };
-    if (callback) callback(info);
-    return info;
-  },
-  context: { requirements: { isSetSupported: () => true } },
-});
-globalThis.Excel = {
-  RequestContext: function () {
-    return new OfficeMockObject({ workbook: { name: "Book1.xlsx" }, sync: async () => {} });
-  },
-};
-globalThis.CustomFunctions = new OfficeMockObject({
-  associate: (name, fn) => {
-    associated[name] = fn;
-  },
-  ErrorCode: { invalidValue: "#VALUE!", notAvailable: "#N/A", divisionByZero: "#DIV/0!", invalidNumber: "#NUM!" },
-});
-globalThis.CustomFunctions.Error = CustomFunctionsError;
-globalThis.window = { location: { origin: baseUrl } };
-globalThis.config = { customFunctionsMaxRetries: 3, customFunctionsRetryCodes: [500, 502, 503, 504], requestTimeout: 60, onWasm: false };
-globalThis.getAuth = async () => ({ token: currentToken, provider: "custom" });
+const associated = installOfficeGlobals(baseUrl, () => currentToken);
 globalThis.socket = null;
-globalThis.xlwings = { getCultureInfoName: async () => "en-US", getDateFormat: async () => "m/d/yyyy" };
 globalThis.xwRequest = {
   post: async (url, body, options) => {
     requests += 1;

@@ -12,7 +12,7 @@
 // Writes one JSON line per thing that happens: {"connect": true}, {"connect_error": message},
 // {"cell": "A1", "result": rows}, {"event": name, "data": ...}, {"disconnect": reason}.
 "use strict";
-const { OfficeMockObject } = require("office-addin-mock");
+const { installOfficeGlobals } = require("./office_globals");
 const { io } = require("socket.io-client");
 const readline = require("readline");
 const vm = require("vm");
@@ -20,37 +20,7 @@ const vm = require("vm");
 const [baseUrl, token] = process.argv.slice(2);
 const say = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
-class CustomFunctionsError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-}
-const associated = {};
-globalThis.Office = new OfficeMockObject({
-  onReady: async (callback) => {
-    const info = { host: "Excel", platform: "PC" };
-    if (callback) callback(info);
-    return info;
-  },
-  context: { requirements: { isSetSupported: () => true } },
-});
-globalThis.Excel = {
-  RequestContext: function () {
-    return new OfficeMockObject({ workbook: { name: "Book1.xlsx" }, sync: async () => {} });
-  },
-};
-globalThis.CustomFunctions = new OfficeMockObject({
-  associate: (name, fn) => {
-    associated[name] = fn;
-  },
-  ErrorCode: { invalidValue: "#VALUE!", notAvailable: "#N/A", divisionByZero: "#DIV/0!", invalidNumber: "#NUM!" },
-});
-globalThis.CustomFunctions.Error = CustomFunctionsError;
-globalThis.window = { location: { origin: baseUrl } };
-globalThis.config = { customFunctionsMaxRetries: 3, customFunctionsRetryCodes: [500, 502, 503, 504], requestTimeout: 60, onWasm: false };
-globalThis.getAuth = async () => ({ token: token, provider: "custom" });
-globalThis.xlwings = { getCultureInfoName: async () => "en-US", getDateFormat: async () => "m/d/yyyy" };
+const associated = installOfficeGlobals(baseUrl, () => token);
 
 // As the task pane's socketio.js opens it (path, transports, auth callback), with Node's client.
 const socket = io(baseUrl, {
