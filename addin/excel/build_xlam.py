@@ -7,7 +7,7 @@ the VBA project:
 - the config sheet: renamed ``xlwings.conf`` (active), ``UDF Modules = addin.excel.classic``,
   ``Use UDF Server = TRUE`` (one Python process, so the content caches live across calls);
 - the ribbon (``customUI/customUI.xml``): a clearquote tab whose button runs ``RunMain``
-  (→ :func:`addin.clearquote.main`: import the functions, recalculate the quote book) and
+  (→ ``addin.clearquote.main``, :func:`addin.excel.ribbon.main`: import the functions, recalculate the quote book) and
   Excel's own Calculate Now / Calculate Sheet commands.
 
 Usage: ``python -m addin.excel.build_xlam [OUT]``.
@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from addin.clearquote import ADDIN_FILE, UDF_MODULE
+from addin.excel.ribbon import ADDIN_FILE, UDF_MODULE
 
 HERE = Path(__file__).resolve().parent
 CONFIG_SHEET = "xlwings.conf"

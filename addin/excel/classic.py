@@ -21,7 +21,7 @@ import xlwings as xw
 from udfs import CATALOGUE
 from udfs.catalogue import Spec, failure
 from udfs.excel import XlError
-from udfs.live import summary as live_summary  # noqa: F401 - the ribbon's status line (addin.clearquote.main)
+from udfs.live import summary as live_summary  # noqa: F401 - the ribbon's status line (addin.excel.ribbon.main)
 
 
 def render(value: Any) -> Any:

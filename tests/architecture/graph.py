@@ -1,8 +1,9 @@
 """The import graph of the product, computed from the source with ``ast`` (no module is imported).
 
 Every ``import`` counts, at the top of a module or inside a function (a lazy import is still a
-dependency), and so does ``importlib.import_module("name")`` or ``__import__("name")`` with a
-literal name. ``from package import name`` is an edge to ``package.name`` when that is a module,
+dependency), and so does ``importlib.import_module(NAME)``, ``__import__(NAME)`` or xlwings'
+``import_udfs(NAME, ...)`` when ``NAME`` is a string literal or a module-level constant bound to
+one (``UDF_MODULE = "addin.excel.classic"``). ``from package import name`` is an edge to ``package.name`` when that is a module,
 else to ``package``. Used by ``test_import_direction.py`` (the plan of the parts, no cycles) and
 to write ``docs/layout.md`` and the README's "Layout" block::
 
@@ -32,7 +33,8 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("addin.headless", "the workbook engine (no catalogue, no pricing)"),
     ("addin.cli", "the clearquote command line (launches the other hosts' commands)"),
     ("addin.fix", "FIX 4.4 gateway and Block RFQ over the desk service"),
-    ("addin", "shared host plumbing: table files, atomic writes, xlsx style, the usage error; the ribbon action"),
+    ("addin.clearquote", "the desktop add-in's entry, named by the .xlam's file (its ribbon calls addin.clearquote.main)"),
+    ("addin", "shared host plumbing: table files, atomic writes, xlsx style, the usage error"),
     ("workbooks", "builders of the desk workbooks"),
     ("bench", "developer benchmarks (not shipped)"),
 )
@@ -66,6 +68,7 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
     me = module_name(path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     out: list[tuple[int, str]] = []
+    constants = _string_constants(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out += [(node.lineno, a.name) for a in node.names]
@@ -78,23 +81,59 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
             for a in node.names:
                 full = f"{base}.{a.name}"
                 out.append((node.lineno, full if full in modules() else base))
-        elif (name := _dynamic_import(node)) is not None:
+        elif (name := _dynamic_import(node, constants)) is not None:
             out.append((node.lineno, name))
     return out
 
 
-def _dynamic_import(node: ast.AST) -> str | None:
-    """The module of ``importlib.import_module("literal")`` or ``__import__("literal")`` (a string
-    literal only; a computed name cannot be known from the source), else None. These are imports
-    as much as an ``import`` statement is: a cycle through one is a cycle."""
-    if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
-        return None
-    if not isinstance(node.args[0].value, str) or node.args[0].value.startswith("."):
+#: Calls whose first argument is a module imported by name: ``importlib.import_module``,
+#: ``__import__`` and xlwings' ``import_udfs`` (it imports the module to declare its functions).
+DYNAMIC_IMPORTERS = frozenset({"import_module", "__import__", "import_udfs"})
+
+
+def _string_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``NAME = "text"`` (or ``NAME: str = "text"``) bindings, for names bound exactly
+    once at the top of the module (a name rebound anywhere at the top is not a constant)."""
+    found: dict[str, str] = {}
+    rebound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for t in targets:
+            if not isinstance(t, ast.Name):
+                continue
+            if t.id in found or t.id in rebound or not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+                rebound.add(t.id)
+                found.pop(t.id, None)
+            else:
+                found[t.id] = value.value
+    return found
+
+
+def _dynamic_import(node: ast.AST, constants: dict[str, str] | None = None) -> str | None:
+    """The module of ``import_module(X)``, ``__import__(X)`` or ``import_udfs(X, ...)`` (bare or as
+    an attribute: ``importlib.import_module``, ``xw.import_udfs``) where ``X`` is a string literal
+    or a module-level string constant (``constants``), else None. A name computed at run time
+    cannot be known from the source. These are imports as much as an ``import`` statement is: a
+    cycle through one is a cycle."""
+    if not (isinstance(node, ast.Call) and node.args):
         return None
     func = node.func
-    named = isinstance(func, ast.Name) and func.id in ("__import__", "import_module")
-    dotted = isinstance(func, ast.Attribute) and func.attr == "import_module"
-    return node.args[0].value if named or dotted else None
+    called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+    if called not in DYNAMIC_IMPORTERS:
+        return None
+    arg = node.args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        name = arg.value
+    elif isinstance(arg, ast.Name) and constants and arg.id in constants:
+        name = constants[arg.id]
+    else:
+        return None
+    return None if name.startswith(".") else name
 
 
 @cache

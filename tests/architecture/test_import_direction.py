@@ -1,4 +1,5 @@
-"""Imports point one way: ``addin -> udfs -> pricing`` (DESIGN.md, "Layout").
+"""Imports point one way: ``addin -> udfs -> pricing`` (the design note ``../shared/DESIGN.md``, beside
+the repository, not in it: "Layout").
 
 Checks:
 - the plan: for every part of the layout, the parts it MAY import (:data:`MAY_IMPORT`); every
@@ -37,6 +38,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "addin.headless": set(),
     # shared host plumbing (table files, atomic writes, the xlsx style, the usage error)
     "addin": {"addin.headless"},
+    # the desktop add-in's entry (its module name is the .xlam's file name): re-exports the ribbon action
+    "addin.clearquote": {"addin.excel"},
     # Excel hosts and the catalogue's binding for the headless engine
     "addin.excel": {"udfs", "addin.headless", "addin"},
     # FIX and Block RFQ go to the desk service (and engine types), never the catalogue
@@ -48,8 +51,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     # developer benchmarks: outside the shipped package, may use anything
     "bench": {part for part, _ in PARTS} - {"bench"},
 }
-#: Module cycles another issue owns (the headless engineer: engine <-> excel_functions <-> numfmt).
-#: Listed so that any other cycle fails here, and so that this entry fails once it is gone.
+#: Module cycles tolerated for now: none (the last, the headless engine <-> excel_functions <->
+#: numfmt, is gone). An entry here must be a cycle that exists: the test fails once it is gone.
 KNOWN_CYCLES: list[list[str]] = []
 #: What each layer must never import (top-level package names).
 FORBIDDEN = {
@@ -140,6 +143,50 @@ def test_a_dynamic_import_with_a_literal_name_is_an_import(tmp_path: Path) -> No
     with mock.patch.object(g, "module_name", lambda p: "probe"):  # a file outside the product
         found = [m for _, m in g.imports_of(src)]
     assert found == ["importlib", "importlib", "pricing.desk.live", "pricing.black", "udfs.market"], found
+
+
+def test_a_dynamic_import_through_a_module_constant_is_an_import(tmp_path: Path) -> None:
+    """A module-level string constant passed to ``import_module``/``__import__``/xlwings'
+    ``import_udfs`` is an edge (the review found ``addin.clearquote`` -> ``addin.excel.classic``
+    hidden so, a part-level loop); a constant rebound, a non-string constant, a local variable and
+    a constant passed to another call are not."""
+    src = tmp_path / "probe.py"
+    src.write_text(
+        "import importlib\n"
+        "import xlwings as xw\n"
+        "UDF_MODULE = 'addin.excel.classic'\n"
+        "BLACK: str = 'pricing.black'\n"
+        "TWICE = 'udfs.market'\n"
+        "TWICE = 'udfs.xva'\n"
+        "NUMBER = 3\n"
+        "OTHER = 'pricing.daycount'\n"
+        "def f():\n"
+        "    local = 'pricing.margin'\n"
+        "    xw.import_udfs(UDF_MODULE, None)\n"
+        "    importlib.import_module(BLACK)\n"
+        "    __import__(UDF_MODULE)\n"
+        "    importlib.import_module(TWICE)\n"
+        "    importlib.import_module(NUMBER)\n"
+        "    importlib.import_module(local)\n"
+        "    print(OTHER)\n"
+    )
+    from unittest import mock
+
+    import tests.architecture.graph as g
+
+    with mock.patch.object(g, "module_name", lambda p: "probe"):  # a file outside the product
+        found = [m for _, m in g.imports_of(src)]
+    assert found == ["importlib", "xlwings", "addin.excel.classic", "pricing.black", "addin.excel.classic"], found
+
+
+def test_the_desktop_add_in_entry_reaches_the_classic_host() -> None:
+    """The ribbon's import of the function module is seen: ``addin.excel.ribbon`` imports
+    ``addin.excel.classic`` (through ``import_udfs(UDF_MODULE)`` and directly), and the entry the
+    .xlam names (``addin.clearquote``) sits above the desktop host, imported by nothing."""
+    g = graph()
+    assert "addin.excel.classic" in g["addin.excel.ribbon"]
+    assert g["addin.clearquote"] == {"addin.excel.ribbon"}
+    assert not [m for m, targets in g.items() if "addin.clearquote" in targets]
 
 
 def test_layout_doc_and_readme_are_current() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import udfs
-from addin.clearquote import ADDIN_FILE, UDF_MODULE
 from addin.excel.build_xlam import CONFIG_SHEET, build
+from addin.excel.ribbon import ADDIN_FILE, UDF_MODULE
 from udfs import CATALOGUE
 from udfs.names import resolve
 

@@ -103,6 +103,7 @@ def test_the_ribbon_button_refreshes_live_handles_and_shows_their_age(
     import xlwings as xw
 
     import addin.clearquote
+    import addin.excel.ribbon
     from addin.excel import classic
 
     spec = f"deribit:{server.url}"
@@ -112,7 +113,7 @@ def test_the_ribbon_button_refreshes_live_handles_and_shows_their_age(
     monkeypatch.setattr(xw, "import_udfs", lambda module, book: excel.imported.append(module), raising=False)
     addin.clearquote.main()
     first = excel.value
-    assert excel.imported == [addin.clearquote.UDF_MODULE] and AGE.search(first)
+    assert excel.imported == [addin.excel.ribbon.UDF_MODULE] and AGE.search(first)
     assert f"live markets refreshed: {spec}: snapshot {AGE.search(first).group(1)}" in excel.status_bar
     server.move_marks("BTC", 1.0)
     _new_snapshot(spec, udfs.live.source(spec).current().snapshot_id)
