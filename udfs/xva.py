@@ -472,11 +472,7 @@ def rfq_rows(
 
 def _rfq_cells(q: QuoteTable, view: str) -> list[list[Any]]:
     """One row of cells per quoted trade: base, both ΔIM, the XVA (the requested side's, or both), bid, ask."""
-    values = q.columns(view)
-    cells = values.astype(object)
-    unquoted = np.isnan(values[:, -2:])  # only a price can be absent: the side the client did not ask for
-    cells[:, -2:][unquoted] = ""
-    out = cells.tolist()
+    out: list[list[Any]] = list(q.cells(view))  # the side the client did not ask for is blank
     for t, why in enumerate(q.refusals):  # a price outside the no-arbitrage bounds is an error, never a number
         if why is not None:
             out[t] = [XlError("#NUM!", why)] * len(out[t])

@@ -24,6 +24,7 @@ import numpy as np
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula
 
 from addin.excel.catalogue import CATALOGUE_FUNCTIONS
@@ -33,6 +34,7 @@ from pricing.black import black76_price
 from pricing.chain import load_bundled_chain
 from pricing.daycount import DAYS_PER_YEAR
 from udfs.surface import FIT_COLUMNS
+from udfs.xva import RFQ_COLUMNS
 
 HERE = Path(__file__).resolve().parent
 FIXED_TIME = datetime(2026, 8, 21, 10, 0, 0)  # document properties: reproducible files
@@ -133,25 +135,12 @@ def quote_book() -> Workbook:
     last_pr = pr.max_row
 
     rq = wb.create_sheet("RFQs")
-    cols = [
-        "rfq_id",
-        "instrument",
-        "side",
-        "quantity",
-        "base",
-        "delta_im_bid",
-        "delta_im_ask",
-        "fva",
-        "kva",
-        "mva",
-        "ccva",
-        "spread",
-        "bid",
-        "ask",
-        "price",
-        "edge_usd",
-        "edge_bps",
-    ]
+    # CQ_RFQ spills its own columns (one home: pricing.xva.quote.TABLE_COLUMNS["summary"]) from E;
+    # the letters below follow them, so the sheet's formulas name columns, not positions.
+    cols = ["rfq_id", "instrument", "side", "quantity", *RFQ_COLUMNS, "price", "edge_usd", "edge_bps"]
+    at = {name: get_column_letter(k) for k, name in enumerate(cols, start=1)}
+    first, last = at[RFQ_COLUMNS[0]], at[RFQ_COLUMNS[-1]]
+    bid, ask, base = at["bid"], at["ask"], at["base"]
     _header(rq, 1, cols)
     rfqs = _near_atm("BTC", ("25SEP26", "30OCT26", "25DEC26"), 8) + _near_atm("ETH", ("25SEP26", "25DEC26"), 6)
     sides = ("buy", "sell", "two-way")
@@ -161,35 +150,37 @@ def quote_book() -> Workbook:
         rq.cell(i, 3, sides[i % 3])
         rq.cell(i, 4, float((5 + (i * 3) % 25) * (1 if name.startswith("BTC") else 10)))
         rq.cell(i, 5).value = ArrayFormula(
-            f"E{i}:N{i}", f"=CQ_RFQ(B{i}:D{i},Portfolio!$A$1:$B${last_pf},Market!$B$1,Params!$A$1:$B${last_pr},FALSE)"
+            f"{first}{i}:{last}{i}",
+            f"=CQ_RFQ(B{i}:D{i},Portfolio!$A$1:$B${last_pf},Market!$B$1,Params!$A$1:$B${last_pr},FALSE)",
         )
-        rq.cell(i, 15, f'=IF(C{i}="sell",M{i},N{i})')
-        rq.cell(i, 16, f'=IF(C{i}="sell",E{i}-M{i},N{i}-E{i})')
-        rq.cell(i, 17, f"=IF(E{i}=0,0,P{i}/ABS(E{i})*10000)")
-        for c in range(5, 17):
+        rq[f"{at['price']}{i}"] = f'=IF(C{i}="sell",{bid}{i},{ask}{i})'
+        rq[f"{at['edge_usd']}{i}"] = f'=IF(C{i}="sell",{base}{i}-{bid}{i},{ask}{i}-{base}{i})'
+        rq[f"{at['edge_bps']}{i}"] = f"=IF({base}{i}=0,0,{at['edge_usd']}{i}/ABS({base}{i})*10000)"
+        for c in range(5, len(cols)):
             rq.cell(i, c).number_format = USD
-        rq.cell(i, 17).number_format = "0.0"
+        rq.cell(i, len(cols)).number_format = "0.0"
     rq.column_dimensions["B"].width = 24
     rq.freeze_panes = "E2"
     n = 1 + len(rfqs)
+    rfq = {name: f"RFQs!{at[name]}2:{at[name]}{n}" for name in cols}
 
     sm = wb.create_sheet("Summary")
     _header(sm, 1, ["item", "value"])
     rows = [
-        ("RFQs", f"=COUNTA(RFQs!B2:B{n})", "0"),
-        ("quoted", f"=COUNT(RFQs!E2:E{n})", "0"),
-        ("failed", f"=SUMPRODUCT(--ISERROR(RFQs!E2:E{n}))", "0"),
-        ("base premium, USD", f"=SUM(RFQs!E2:E{n})", USD),
-        ("ΔIM if every RFQ is lifted (ask side), USD", f"=SUM(RFQs!G2:G{n})", USD),
-        ("FVA, USD", f"=SUM(RFQs!H2:H{n})", USD),
-        ("KVA, USD", f"=SUM(RFQs!I2:I{n})", USD),
-        ("MVA, USD", f"=SUM(RFQs!J2:J{n})", USD),
-        ("CCVA, USD", f"=SUM(RFQs!K2:K{n})", USD),
-        ("profit spread, USD", f"=SUM(RFQs!L2:L{n})", USD),
+        ("RFQs", f"=COUNTA({rfq['instrument']})", "0"),
+        ("quoted", f"=COUNT({rfq['base']})", "0"),
+        ("failed", f"=SUMPRODUCT(--ISERROR({rfq['base']}))", "0"),
+        ("base premium, USD", f"=SUM({rfq['base']})", USD),
+        ("ΔIM if every RFQ is lifted (ask side), USD", f"=SUM({rfq['delta_im_ask']})", USD),
+        ("FVA, USD", f"=SUM({rfq['fva']})", USD),
+        ("KVA, USD", f"=SUM({rfq['kva']})", USD),
+        ("MVA, USD", f"=SUM({rfq['mva']})", USD),
+        ("CCVA, USD", f"=SUM({rfq['ccva']})", USD),
+        ("profit spread, USD", f"=SUM({rfq['spread']})", USD),
         ("XVA share of the edge", "=(B7+B8+B9+B10)/(B7+B8+B9+B10+B11)", "0.0%"),
-        ("average edge, bp of base", f"=AVERAGE(RFQs!Q2:Q{n})", "0.0"),
-        ("largest ΔIM (ask), USD", f"=MAX(RFQs!G2:G{n})", USD),
-        ("RFQ with the largest ΔIM", f"=INDEX(RFQs!A2:A{n},MATCH(B14,RFQs!G2:G{n},0))", "@"),
+        ("average edge, bp of base", f"=AVERAGE({rfq['edge_bps']})", "0.0"),
+        ("largest ΔIM (ask), USD", f"=MAX({rfq['delta_im_ask']})", USD),
+        ("RFQ with the largest ΔIM", f"=INDEX({rfq['rfq_id']},MATCH(B14,{rfq['delta_im_ask']},0))", "@"),
         ("portfolio IM (Params model), USD", f"=CQ_IM(Portfolio!$A$1:$B${last_pf},Market!$B$1,Params!B2)", USD),
     ]
     for i, (label, formula, fmt) in enumerate(rows, start=2):

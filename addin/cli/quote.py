@@ -12,8 +12,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import numpy as np
-
 from addin.cli.errors import CliUsageError
 from addin.cli.output import table_text
 from pricing.errors import PricingInputError
@@ -107,13 +105,11 @@ def quote_table(table: list[list[Any]], desk: Any, row_offset: int = 0) -> list[
     rows = [{h: v for h, v in zip(header, r) if h and v not in (None, "")} for r in table[1:]]
     labels = [f"rfqs, row {i + 2 + row_offset}" for i in range(len(rows))]
     answer = desk.quote(requests_from_rows(rows, labels))
-    values = answer.table.columns("sides")
-    cells = values.astype(object)
-    cells[:, -2:][np.isnan(values[:, -2:])] = ""  # the side the client did not ask for
+    cells = answer.table.cells("sides")  # the side the client did not ask for is blank
     out: list[list[Any] | Any] = list(answer.refusals)
     for t, row in enumerate(answer.batch.rows.tolist()):
         if answer.refusals[row] is None:  # a quote refused by price sanity stays refused
-            out[row] = cells[t].tolist()
+            out[row] = cells[t]
     return out
 
 

@@ -203,6 +203,28 @@ class QuoteTable:
             return np.zeros((0, len(TABLE_COLUMNS[view])))
         return np.column_stack(cols)
 
+    def cells(self, view: str = "sides") -> list[list[float | str]]:
+        """:meth:`columns` as table cells: a price not quoted is a blank cell (``""``), never NaN.
+
+        Parameters
+        ----------
+        view : {"summary", "sides"}
+            As in :meth:`columns`.
+
+        Returns
+        -------
+        list of list
+            One row per trade, :data:`TABLE_COLUMNS` ``[view]``, USD; ``bid``/``ask`` blank on the
+            side the client did not ask for (the bid of a client buy, the ask of a client sell)
+            and on both sides of a trade refused by price sanity (:attr:`refusals`: a host shows
+            the reason there instead). The one home of that rule for every host's table.
+        """
+        values = self.columns(view)
+        cells = values.astype(object)
+        cells[:, -2:][np.isnan(values[:, -2:])] = ""  # only a price can be absent (see columns)
+        rows: list[list[float | str]] = cells.tolist()
+        return rows
+
     def records(self) -> list[dict[str, Any]]:
         """One dict per trade with the article's labels (``bid_FVA``, ``ask_price``, ...).
 

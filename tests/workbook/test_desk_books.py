@@ -28,6 +28,21 @@ def test_committed_book_validates(name: str) -> None:
     assert v.compared > 10 and v.mismatches == []
 
 
+def test_the_quote_book_heads_what_cq_rfq_spills() -> None:
+    """The RFQs sheet's headers over CQ_RFQ's spill are the engine's summary columns (one home:
+    ``pricing.xva.quote.TABLE_COLUMNS``), in the committed book and in a rebuilt one, and the array
+    formula spans exactly them."""
+    from pricing.xva.quote import TABLE_COLUMNS
+    from workbooks.build import quote_book
+
+    want = list(TABLE_COLUMNS["summary"])
+    for sheet in (openpyxl.load_workbook(HERE / "quote_book.xlsx")["RFQs"], quote_book()["RFQs"]):
+        header = [c.value for c in sheet[1]]
+        assert header[4 : 4 + len(want)] == want, header
+        spill = sheet["E2"].value
+        assert spill.ref == f"E2:{get_column_letter(4 + len(want))}2" and "CQ_RFQ(" in spill.text
+
+
 def test_rebuilt_books_validate_and_show_the_article_numbers(tmp_path: Path) -> None:
     for path in build(tmp_path):
         assert main(["validate", str(path), "-q"]) == 0
