@@ -68,18 +68,3 @@ def rfq_bench(quick: bool = False) -> dict[str, float]:
         rfq(header + big, book, "bundled", params, False)
         out["rfq_batch_10k_s"] = time.perf_counter() - start
     return out
-
-
-def simd_width() -> str:
-    """The widest vector ISA LLVM sees on this CPU (what the numba kernels are compiled for)."""
-    try:
-        import llvmlite.binding as llvm
-
-        features = llvm.get_host_cpu_features()
-        name = llvm.get_host_cpu_name()
-    except (ImportError, AttributeError, RuntimeError):  # llvmlite missing or too old: report, do not fail
-        return "unknown (llvmlite unavailable)"
-    for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4.2", "SSE4.2")):
-        if features.get(flag, False):
-            return f"{label} ({name})"
-    return f"scalar ({name})"

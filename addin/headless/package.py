@@ -132,10 +132,6 @@ class Package:
     #: Parts already read whole through the size cap (the worksheets): not read again for it.
     capped: frozenset[str] = frozenset()
 
-    def sheet_index(self, name: str) -> int | None:
-        up = name.upper()
-        return next((i for i, s in enumerate(self.sheets) if s.name.upper() == up), None)
-
 
 class _Capped(io.RawIOBase):
     """A part's bytes, refusing to deliver more than ``cap`` (the zip header's size is not trusted),

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from pricing._typing import FloatArray
 from pricing.chain import MAX_SNAPSHOT_SPREAD, OptionChain
 from pricing.daycount import option_time
 from pricing.desk.live.protocol import GONE_STATES, MarkUpdate, PriceUpdate, StateUpdate, SummaryRows
@@ -270,22 +269,6 @@ class MarkBoard:
             bid_price=bid,
             ask_price=ask,
         )
-
-    def expiry_moves(self, reference_iv_pct: FloatArray) -> dict[np.datetime64, float]:
-        """Largest |mark_iv − reference| per expiry, vol points (the refit trigger's measure).
-
-        Parameters
-        ----------
-        reference_iv_pct : ndarray
-            Per row, the mark IV the slice was fitted to, percent (NaN: not fitted).
-
-        Returns
-        -------
-        dict of numpy.datetime64 to float
-            Vol points.
-        """
-        diff = np.abs(self.mark_iv - reference_iv_pct)
-        return {e: float(diff[self.expiry == e].max()) for e in np.unique(self.expiry)}
 
 
 #: The header of :func:`chain_rows`: the bundled CSV layout.

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -453,19 +453,3 @@ def future_names(result: Any) -> tuple[str, ...]:
         for e in result
         if isinstance(e, dict) and isinstance(e.get("instrument_name"), str) and e.get("is_active", True) is not False
     )
-
-
-def option_names(result: Sequence[Any]) -> tuple[str, ...]:
-    """Names of the active options in a ``public/get_instruments`` (kind=option) result.
-
-    Parameters
-    ----------
-    result : sequence
-        The JSON-RPC ``result`` as decoded; entries that are not instruments are skipped.
-
-    Returns
-    -------
-    tuple of str
-        Instrument names of the active options, in the result's order.
-    """
-    return future_names(list(result)) if isinstance(result, list) else ()

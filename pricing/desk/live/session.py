@@ -20,7 +20,6 @@ ignored.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections import deque
@@ -520,19 +519,3 @@ def describe(exc: BaseException) -> str:
         return "the server closed the connection"
     text = str(exc) or type(exc).__name__
     return text[:200]
-
-
-def dumps_compact(obj: Any) -> str:
-    """JSON without spaces (what is sent and recorded).
-
-    Parameters
-    ----------
-    obj : Any
-        A JSON-serialisable value.
-
-    Returns
-    -------
-    str
-        The JSON text with no whitespace between tokens.
-    """
-    return json.dumps(obj, separators=(",", ":"))
