@@ -48,7 +48,13 @@ _WORD = re.compile(r"[A-Za-z_]\w*")
 
 
 def _tracked(*patterns: str) -> list[Path]:
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", *patterns], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", *patterns],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     return [ROOT / line for line in out.stdout.splitlines() if (ROOT / line).is_file()]
 
 
