@@ -16,3 +16,8 @@ class CliUsageError(UsageError):
 class ClusterError(CliUsageError):
     """A ``--scheduler``/``--workers`` run that cannot start or finish (no scheduler, dask missing,
     a task lost more often than the scheduler allows); the message names the task."""
+
+
+class PluginError(CliUsageError):
+    """A host's command plugin (entry point of ``addin.commands.GROUP``) that cannot be loaded or
+    cannot register its commands; the message names the entry point and the reason."""
