@@ -1,4 +1,8 @@
-"""The ``clearquote`` command line: the parser and the dispatch (exit codes: :class:`addin.cli.output.Exit`)."""
+"""The ``clearquote`` command line: the parser and the dispatch (exit codes: :class:`addin.cli.output.Exit`).
+
+Its own commands are the desk service's and the engine's (quote, im-universe, backtest, live, ...);
+the other hosts add theirs through entry points (:mod:`addin.commands`), so it imports no other host.
+"""
 
 from __future__ import annotations
 
