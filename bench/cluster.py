@@ -29,7 +29,7 @@ def _books(folder: Path, n: int) -> list[str]:
 
 def _recalc_all(books: list[str], client: Any) -> None:
     from addin.cli.cluster import run_tasks
-    from addin.cli.workbook import recalc_task
+    from addin.excel.books import recalc_task
 
     out = run_tasks(client, recalc_task, books, None, False, "libreoffice", label="book")
     assert all(r[2] is None for r in out)

@@ -21,7 +21,6 @@ from typing import Any
 
 from addin.cli.errors import CliUsageError, ClusterError
 from addin.errors import UsageError
-from addin.headless.values import BookError
 
 #: Seconds to reach a scheduler before the command fails with the address named.
 CONNECT_TIMEOUT_S = 5
@@ -73,12 +72,20 @@ def cluster(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         client.close()
 
 
-def run_tasks(client: Any, fn: Callable[..., Any], items: Sequence[Any], *shared: Any, label: str = "task") -> list[Any]:
+def run_tasks(
+    client: Any,
+    fn: Callable[..., Any],
+    items: Sequence[Any],
+    *shared: Any,
+    label: str = "task",
+    passthrough: tuple[type[BaseException], ...] = (),
+) -> list[Any]:
     """``[fn(item, *shared) for item in items]``, on the cluster when ``client`` is given.
 
     ``shared`` is scattered once (broadcast to every worker); results come back in order. A task
     that failed (its own exception, or its worker lost more often than the scheduler allows) fails
-    the run with the task's label and index.
+    the run with the task's label and index; a task's own usage error (or an exception of a
+    ``passthrough`` type, e.g. the headless engine's ``BookError`` the caller hands in) is raised as it is.
     """
     if client is None:
         return [fn(item, *shared) for item in items]
@@ -104,7 +111,7 @@ def run_tasks(client: Any, fn: Callable[..., Any], items: Sequence[Any], *shared
         if f.status != "finished":
             exc = f.exception()
             # A task's own refusal (a workbook the engine refuses, a usage error) is passed on as it is.
-            if isinstance(exc, (BookError, UsageError)):
+            if isinstance(exc, (UsageError, *passthrough)):
                 raise exc
             raise ClusterError(f"{label} {i} failed on the cluster: {type(exc).__name__}: {str(exc)[:200]}")
         out.append(f.result())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -77,11 +77,16 @@ class Desk:
         start_book: Portfolio,
         limits: Limits | None = None,
         venue: Venue | None = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
     ) -> None:
+        """``params_rows`` (the params file) is the base; each of ``overrides`` (a command-line flag
+        given, by its :data:`pricing.desk.DESK_HELP` name) replaces that one field; ``limits``, when
+        given, replaces the quote limits whole (a test's or an embedding program's own)."""
         self.market = market
-        self._values = params_from_rows(params_rows)
+        self._values = {**params_from_rows(params_rows), **(overrides or {})}
         config = DeskConfig.from_mapping(self._values, ignore=("columns",))
-        self.limits: QuoteLimits = limits if limits is not None else Limits()
+        self.limits: QuoteLimits = limits if limits is not None else config.limits
         # One book: the venue's positions (the account, or a watched file) and the gateway's fills.
         self.service = DeskService(market.source, Book(start_book, venue=venue), replace(config, limits=self.limits))
         self.model_name = config.model

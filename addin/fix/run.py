@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,15 @@ def build_desk(
     portfolio: str | None,
     market: str,
     params: str | None,
-    limits: Any,
+    overrides: Mapping[str, Any] | None = None,
     as_of: str | None = None,
     credentials: str | None = None,
 ) -> Any:
     """The desk from the same files ``clearquote quote`` takes (checked before anything starts).
+
+    The params file is the desk's configuration (its limits too); ``overrides`` are the
+    command-line flags given (``max_contracts``, ``quote_validity_s``, ...), each replacing that
+    one field. Defaults live in the configuration's own types, never here.
 
     On a live market the book follows the venue: the account's positions from the private API
     (an API key from ``credentials`` or the environment), or ``portfolio`` re-read when it
@@ -81,7 +86,7 @@ def build_desk(
             book = Book.from_table(read_table(Path(portfolio)), Path(portfolio).name).start if portfolio else Book.empty().start
             source = MarketSource(market, as_of)
             source.current()
-            return Desk(source, rows, book, limits)
+            return Desk(source, rows, book, overrides=overrides)
         from pricing.desk.live.account import load_credentials
         from pricing.desk.live.book import account_positions, file_positions
         from pricing.desk.live.watch import PositionsFile
@@ -95,7 +100,7 @@ def build_desk(
         venue = account_positions(source.source) if key is not None else None
         if portfolio:
             venue = file_positions(PositionsFile(Path(portfolio)))
-        return Desk(source, rows, Book.empty().start, limits, venue)
+        return Desk(source, rows, Book.empty().start, venue=venue, overrides=overrides)
     except PricingInputError as exc:
         raise FixUsageError(str(exc)) from None
 
@@ -146,10 +151,9 @@ def run_acceptor(
     market: str,
     params: str | None,
     journal: str,
-    limits: Any,
+    overrides: Mapping[str, Any] | None = None,
     as_of: str | None = None,
     stop: threading.Event | None = None,
-    risk: Any = None,
     kill_file: str | None = None,
     credentials: str | None = None,
 ) -> int:
@@ -163,7 +167,7 @@ def run_acceptor(
 
     if not Path(settings).is_file():
         raise FixUsageError(f"{settings}: no such QuickFIX settings file")
-    desk = build_desk(portfolio, market, params, limits, as_of, credentials)
+    desk = build_desk(portfolio, market, params, overrides, as_of, credentials)
     book = open_checked(journal)
     try:
         session_settings = fix.SessionSettings(settings)
@@ -175,7 +179,6 @@ def run_acceptor(
         desk,
         book,
         on_event=lambda text: print(f"clearquote fix: {text}", flush=True),
-        risk=risk,
         kill_file=kill_path(journal, kill_file),
         **({} if clock is None else {"clock": clock}),
     )

@@ -31,10 +31,13 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("udfs", "the Excel function catalogue"),
     ("addin.excel", "Excel hosts: COM add-in, xlwings Server, the catalogue's headless binding"),
     ("addin.headless", "the workbook engine (no catalogue, no pricing)"),
-    ("addin.cli", "the clearquote command line (launches the other hosts' commands)"),
+    ("addin.cli", "the clearquote command line (its own commands; the other hosts' come through entry points)"),
     ("addin.fix", "FIX 4.4 gateway and Block RFQ over the desk service"),
     ("addin.clearquote", "the desktop add-in's entry, named by the .xlam's file (its ribbon calls addin.clearquote.main)"),
-    ("addin", "shared host plumbing: table files, atomic writes, xlsx style, the usage error"),
+    (
+        "addin",
+        "shared host plumbing: table files, atomic writes, xlsx style, the usage error, the command-plugin protocol and exit codes",
+    ),
     ("workbooks", "builders of the desk workbooks"),
     ("bench", "developer benchmarks (not shipped)"),
 )

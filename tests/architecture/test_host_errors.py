@@ -17,6 +17,7 @@ import pytest
 
 from addin.cli.errors import CliUsageError, ClusterError
 from addin.errors import UsageError
+from addin.excel.errors import ExcelUsageError
 from addin.excel.serve import ServeError
 from addin.fix.errors import FixUsageError
 
@@ -25,7 +26,7 @@ ENGINE = "addin/headless"
 #: The modules where BookError is defined and re-exported.
 BOOK_ERROR_HOMES = ("addin.headless", "addin.headless.values")
 #: Host code that recalculates or validates workbooks and passes the engine's refusal on.
-RECALCULATES = {Path("addin/cli/workbook.py")}
+RECALCULATES = {Path("addin/excel/books.py")}
 SCANNED = ("addin", "udfs", "pricing", "bench", "workbooks")
 
 
@@ -83,7 +84,7 @@ def test_no_host_raises_the_engine_book_error_for_what_is_not_a_workbook() -> No
     assert found == {}, found
 
 
-@pytest.mark.parametrize("error", [CliUsageError, ClusterError, FixUsageError, ServeError])
+@pytest.mark.parametrize("error", [CliUsageError, ClusterError, FixUsageError, ServeError, ExcelUsageError])
 def test_each_host_error_is_a_usage_error_in_its_own_package(error: type[Exception]) -> None:
     assert issubclass(error, UsageError)
     assert error.__module__.startswith(("addin.cli", "addin.fix", "addin.excel"))

@@ -44,9 +44,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "addin.excel": {"udfs", "addin.headless", "addin"},
     # FIX and Block RFQ go to the desk service (and engine types), never the catalogue
     "addin.fix": {"pricing", "pricing.desk", "addin"},
-    # the command line: the desk service and the engine directly, and it launches the other
-    # hosts' commands (recalc through the catalogue's binding in addin.excel, serve, fix)
-    "addin.cli": {"pricing", "pricing.accel", "pricing.desk", "addin", "addin.headless", "addin.excel", "addin.fix"},
+    # the command line: the desk service and the engine directly; the other hosts' commands come
+    # in through entry points (addin/commands.py), so it imports no other host
+    "addin.cli": {"pricing", "pricing.accel", "pricing.desk", "addin"},
     "workbooks": {"pricing", "udfs", "addin", "addin.headless", "addin.excel"},
     # developer benchmarks: outside the shipped package, may use anything
     "bench": {part for part, _ in PARTS} - {"bench"},

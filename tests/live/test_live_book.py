@@ -136,9 +136,8 @@ def test_a_watched_positions_file_is_the_live_books_venue_part(tmp_path: Path, s
     book.write_text(f"instrument,quantity\n{HELD},-25\n")
     params = tmp_path / "params.csv"
     params.write_text("name,value\nmodel,deribit\n")
-    from addin.fix.desk import Limits
 
-    desk = build_desk(str(book), f"deribit:{server.url}", str(params), Limits())
+    desk = build_desk(str(book), f"deribit:{server.url}", str(params))
     try:
         _check(desk.service, [[HELD, -25.0]])
         book.write_text(f"instrument,quantity\n{HELD},-25\n{QUOTED},7\n")
@@ -216,7 +215,6 @@ def test_the_gateways_max_market_age_is_by_receive_time_on_a_live_market(
 
 
 def test_the_book_comes_from_the_account_or_a_file_never_both(tmp_path: Path, server: DeribitTestServer) -> None:
-    from addin.fix.desk import Limits
     from addin.fix.errors import FixUsageError
     from addin.fix.run import build_desk
 
@@ -226,11 +224,11 @@ def test_the_book_comes_from_the_account_or_a_file_never_both(tmp_path: Path, se
     book = tmp_path / "book.csv"
     book.write_text(f"instrument,quantity\n{HELD},-25\n")
     with pytest.raises(FixUsageError, match="either from the account"):
-        build_desk(str(book), f"deribit:{server.url}", None, Limits(), credentials=str(key))
+        build_desk(str(book), f"deribit:{server.url}", None, credentials=str(key))
     with pytest.raises(FixUsageError, match="come with a live --market"):
-        build_desk(None, "bundled", None, Limits(), credentials=str(key))
+        build_desk(None, "bundled", None, credentials=str(key))
     server.script.positions = {HELD: -25.0}
-    desk = build_desk(None, f"deribit:{server.url}", None, Limits(), credentials=str(key))
+    desk = build_desk(None, f"deribit:{server.url}", None, credentials=str(key))
     try:
         assert list(desk.book.names) == [HELD] and float(desk.book.quantity[0]) == -25.0
     finally:
