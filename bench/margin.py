@@ -22,8 +22,9 @@ from pricing.daycount import DAYS_PER_YEAR
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import margin, marginal_im
 from pricing.margin.var import model_from_scenarios
+from pricing.market import Market
 from pricing.portfolio import Portfolio, from_contracts
-from pricing.revaluation import Market, expand, position_state
+from pricing.positions import expand, position_state
 from pricing.scenarios import ScenarioParams, ScenarioSet, historical_scenarios
 
 

@@ -85,8 +85,8 @@ def _scenario_call(n: int) -> Callable[[], object]:
     from pricing.instruments import OptionContract
     from pricing.margin.engine import margin
     from pricing.margin.var import hvar_model
+    from pricing.market import Market
     from pricing.portfolio import from_contracts
-    from pricing.revaluation import Market
     from pricing.surface import flat_surface
 
     now = utc(2026, 8, 21, 8)

@@ -27,13 +27,9 @@ from pricing._typing import ArrayLike, FloatArray
 from pricing.black import black76_price
 from pricing.daycount import days_to_years
 from pricing.errors import PricingInputError, parse_choice
-from pricing.market import Market as Market
+from pricing.market import Market
 from pricing.portfolio import OPTION, PERPETUAL, Portfolio
-from pricing.positions import PositionState as PositionState
-from pricing.positions import ScenarioPnl as ScenarioPnl
-from pricing.positions import expand as expand
-from pricing.positions import position_state as position_state
-from pricing.positions import underlying_rows as underlying_rows
+from pricing.positions import PositionState, ScenarioPnl, position_state
 from pricing.surface import SHOCK_RULES, VolSurface
 
 

@@ -9,8 +9,8 @@ from hypothesis import settings
 
 from pricing.daycount import utc
 from pricing.instruments import FutureContract, OptionContract
+from pricing.market import Market
 from pricing.portfolio import from_contracts
-from pricing.revaluation import Market
 from pricing.surface import flat_surface
 
 # No per-example deadline: a first call may compile a numba kernel (seconds, once per process

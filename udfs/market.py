@@ -32,8 +32,8 @@ from pricing.desk.market import MarketSnapshot, build_snapshot, bundled_snapshot
 from pricing.errors import DataError, PricingInputError
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import MarginModel
+from pricing.market import Market
 from pricing.marketdata import BUNDLED_DATES, DailySeries
-from pricing.revaluation import Market
 from pricing.surface import VolSurface
 from udfs.excel import (
     InputError,

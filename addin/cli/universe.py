@@ -45,7 +45,7 @@ def universe(
     from addin.cli.cluster import run_tasks
     from pricing.margin.engine import margin_basis
     from pricing.portfolio import from_contracts
-    from pricing.revaluation import position_state
+    from pricing.positions import position_state
 
     contracts = []
     for u, chain in sorted(market.chains.items()):

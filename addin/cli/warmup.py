@@ -70,8 +70,8 @@ def _exercise() -> None:
     from pricing.margin.engine import margin, marginal_im
     from pricing.margin.span import SpanModel
     from pricing.margin.var import hvar_model
+    from pricing.market import Market
     from pricing.portfolio import from_contracts
-    from pricing.revaluation import Market
     from pricing.surface import flat_surface
 
     strikes = np.array([90.0, 100.0, 110.0])

@@ -168,7 +168,7 @@ def _legs(data: dict[str, Any]) -> list[tuple[str, float]]:
 
 def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
     """The two ``private/add_block_rfq_quote`` parameter sets for a notification, and the breakdown."""
-    from pricing.revaluation import position_state
+    from pricing.positions import position_state
     from pricing.xva.risks import leg_premiums
 
     data = notification_data(payload)

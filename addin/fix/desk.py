@@ -35,7 +35,7 @@ from pricing.desk.book import Venue
 from pricing.desk.limits import RiskLimits
 from pricing.desk.live.account import Credentials
 from pricing.portfolio import Portfolio
-from pricing.revaluation import position_state
+from pricing.positions import position_state
 from pricing.xva.params import QuoteParams
 from pricing.xva.rfq import contract_of
 

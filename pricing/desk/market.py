@@ -27,8 +27,8 @@ import numpy as np
 
 from pricing.chain import CSV_COLUMNS, OptionChain, book_summary_rows, chains_from_rows, load_bundled_chain
 from pricing.errors import DataError, PricingInputError
+from pricing.market import Market
 from pricing.marketdata import BUNDLED_DATES, CHAIN_DATES, DailySeries
-from pricing.revaluation import Market
 
 #: Smile models a snapshot can be fitted with (:func:`pricing.surface.build_surface`).
 SMILES = ("svi", "sabr")

@@ -18,7 +18,7 @@ from typing import Any
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.errors import DataError, PricingInputError, parse_choice
 from pricing.instruments import SETTLEMENTS
-from pricing.revaluation import Market
+from pricing.market import Market
 from pricing.xva.rfq import SIDES, RequestError, RfqBatch, RowFields, batch_of, read_row, resolve_request
 from pricing.xva.rfq import RfqRequest as PricedRequest
 

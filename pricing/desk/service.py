@@ -25,7 +25,7 @@ from pricing.desk.config import DeskConfig
 from pricing.desk.market import MarketSnapshot, MarketSource
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.desk.request import MAX_SIZE, Leg, RfqRequest, resolve
-from pricing.revaluation import position_state
+from pricing.positions import position_state
 from pricing.xva.quote import QuoteTable, quote_rfqs
 from pricing.xva.rfq import RfqBatch
 from pricing.xva.risks import leg_premiums

@@ -24,9 +24,10 @@ from scipy import stats
 
 from pricing._typing import FloatArray
 from pricing.errors import DataError, PricingInputError, parse_choice
+from pricing.market import Market
 from pricing.marketdata import load_volume_usd
 from pricing.portfolio import OPTION, Portfolio
-from pricing.revaluation import Market, PositionState
+from pricing.positions import PositionState
 
 APC_MODES = {"auto": "auto", "stress_weight": "stress_weight", "buffer": "buffer", "none": "none"}
 

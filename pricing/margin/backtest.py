@@ -47,9 +47,11 @@ from pricing.margin.hybrid import HybridModel, kth_worst_measure
 from pricing.margin.quantile import check_alpha, var_es
 from pricing.margin.span import assemble_commodities, commodity_layout, spread_columns
 from pricing.margin.var import ScenarioVarModel
+from pricing.market import Market
 from pricing.marketdata import DailySeries
 from pricing.portfolio import PERPETUAL, Portfolio
-from pricing.revaluation import Market, PositionState, expand, position_state, reprice
+from pricing.positions import PositionState, expand, position_state
+from pricing.revaluation import reprice
 from pricing.scenarios import (
     McParams,
     ScenarioParams,

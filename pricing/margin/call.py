@@ -11,8 +11,8 @@ import numpy as np
 from pricing.errors import PricingInputError
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import MarginModel, MarginResult, margin
+from pricing.market import Market
 from pricing.portfolio import Portfolio
-from pricing.revaluation import Market
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,10 @@ from pricing._typing import FloatArray
 from pricing.daycount import DAYS_PER_YEAR, option_times
 from pricing.errors import PricingInputError
 from pricing.margin.engine import Contributions
+from pricing.market import Market
 from pricing.portfolio import OPTION, Portfolio
-from pricing.revaluation import Market, PositionState, reprice
+from pricing.positions import PositionState
+from pricing.revaluation import reprice
 
 EXTENDED_MOVES = np.array([-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0])
 USD_POOL = "USDC"

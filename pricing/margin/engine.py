@@ -39,8 +39,9 @@ from pricing._typing import BoolArray, FloatArray
 from pricing.errors import PricingInputError
 from pricing.fused import FusedScenarios
 from pricing.margin.addons import AddOnParams, apc_floor, concentration_addon, daily_capacity_usd, half_spreads_usd
+from pricing.market import Market
 from pricing.portfolio import Portfolio, concat
-from pricing.revaluation import Market, PositionState, position_state
+from pricing.positions import PositionState, position_state
 
 #: Legs repriced per block on the matrix path (block x D floats stay ~30 MB at D = 1,824).
 CANDIDATE_BLOCK = 2048

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pricing.daycount import utc
 from pricing.instruments import OptionContract
+from pricing.market import Market
 from pricing.portfolio import Portfolio, from_contracts
-from pricing.revaluation import Market
 from pricing.surface import flat_surface
 
 __all__ = ["collar", "short_call"]

@@ -42,8 +42,9 @@ from pricing.margin.span import (
     spread_columns,
 )
 from pricing.margin.var import ScenarioVarModel, fhs_model
+from pricing.market import Market
 from pricing.portfolio import Portfolio
-from pricing.revaluation import Market, PositionState
+from pricing.positions import PositionState
 from pricing.scenarios import ScenarioSet
 
 

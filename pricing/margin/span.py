@@ -42,8 +42,10 @@ from pricing.black import black76_greeks
 from pricing.daycount import days_to_years
 from pricing.errors import PricingInputError, parse_choice
 from pricing.margin.engine import Contributions
+from pricing.market import Market
 from pricing.portfolio import OPTION, PERPETUAL, Portfolio
-from pricing.revaluation import Market, PositionState, reprice
+from pricing.positions import PositionState
+from pricing.revaluation import reprice
 from pricing.surface import SHOCK_RULES
 
 #: Price move (x PSR) and vol move (x VSR) of the 16 scenarios; the last two are extreme.

@@ -25,9 +25,11 @@ from pricing.fused import FusedScenarios
 from pricing.margin.addons import backtest_exceptions
 from pricing.margin.engine import Contributions
 from pricing.margin.quantile import check_alpha, tail_count, tail_indices
+from pricing.market import Market
 from pricing.marketdata import UNDERLYINGS
 from pricing.portfolio import Portfolio
-from pricing.revaluation import Market, PositionState, expand, reprice
+from pricing.positions import PositionState, expand
+from pricing.revaluation import reprice
 from pricing.scenarios import (
     McParams,
     ScenarioParams,

@@ -15,8 +15,9 @@ from pricing._typing import FloatArray
 from pricing.errors import PricingInputError
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import MarginBasis, MarginModel, TradeLegs, margin_basis, sequential_margins, trade_margins
+from pricing.market import Market
 from pricing.portfolio import Portfolio, concat, empty_portfolio
-from pricing.revaluation import Market, position_state
+from pricing.positions import position_state
 from pricing.xva.params import SIMULATED_PROFILES, QuoteParams
 from pricing.xva.profiles import grid_matrix
 from pricing.xva.replica_profile import expected_replica_profiles, replica_profiles

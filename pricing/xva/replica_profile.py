@@ -33,8 +33,8 @@ from pricing.errors import PricingInputError
 from pricing.margin.addons import AddOnParams
 from pricing.margin.engine import MarginModel, marginal_im
 from pricing.margin.var import ScenarioVarModel
+from pricing.market import Market
 from pricing.portfolio import PERPETUAL, Portfolio
-from pricing.revaluation import Market
 
 #: Stratified spot quantiles per date of the expected-IM profile (default).
 EXPECTED_POINTS = 16

@@ -25,8 +25,8 @@ import numpy as np
 from pricing.errors import DataError, PricingInputError, parse_choice
 from pricing.instruments import SETTLEMENTS, FutureContract, OptionContract, parse_instrument_name
 from pricing.margin.engine import TradeLegs
+from pricing.market import Market
 from pricing.portfolio import Portfolio, empty_portfolio, from_contracts
-from pricing.revaluation import Market
 
 #: The client's side as written, to the canonical one.
 SIDES = {"buy": "buy", "sell": "sell", "two-way": "two-way", "two_way": "two-way", "2way": "two-way", "both": "two-way"}
@@ -367,7 +367,7 @@ def parse_rfqs(
     Examples
     --------
     >>> from pricing.daycount import utc
-    >>> from pricing.revaluation import Market
+    >>> from pricing.market import Market
     >>> from pricing.surface import flat_surface
     >>> m = Market(utc(2026, 8, 21, 8), {"BTC": flat_surface("BTC", 60_000.0, 0.6)})
     >>> b = parse_rfqs([{"instrument": "BTC-25SEP26-60000-C", "side": "buy", "quantity": 2},

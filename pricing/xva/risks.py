@@ -16,8 +16,9 @@ import numpy as np
 from pricing._typing import FloatArray
 from pricing.daycount import ACT360_PER_ACT365
 from pricing.margin.engine import TradeLegs
+from pricing.market import Market
 from pricing.portfolio import OPTION, Portfolio
-from pricing.revaluation import Market, PositionState, position_state
+from pricing.positions import PositionState, position_state
 from pricing.xva.params import QuoteParams
 from pricing.xva.rates import latest_sofr
 from pricing.xva.saccr import GROUP_2B_ADDON, SUPERVISORY_FACTOR, SaccrLegs, hedging_set_sums, saccr_ead, saccr_legs_of

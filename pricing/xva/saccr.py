@@ -12,7 +12,7 @@ from scipy.special import ndtr
 from pricing._typing import FloatArray, IntArray
 from pricing.errors import PricingInputError, parse_choice
 from pricing.portfolio import OPTION, Portfolio
-from pricing.revaluation import PositionState
+from pricing.positions import PositionState
 from pricing.xva.rates import check_tenor
 
 #: BCBS SCO60 groups of an unbacked cryptoasset (BTC, ETH): 2a meets the hedging recognition

@@ -23,7 +23,7 @@ from pricing.desk import market as desk_market
 from pricing.desk import request as desk_request
 from pricing.desk import sources as desk_sources
 from pricing.margin import engine
-from pricing.revaluation import Market
+from pricing.market import Market
 from pricing.xva import capital, ccva, funding, params, quote, rfq, risks, saccr, sides, single
 from tests.architecture.docsections import (
     Callable_,

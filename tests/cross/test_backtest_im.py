@@ -14,8 +14,8 @@ from pricing.margin.backtest import _history, _ref_day, _scaled_market, backtest
 from pricing.margin.engine import margin
 from pricing.margin.hybrid import HybridModel
 from pricing.margin.var import hvar_model
+from pricing.market import Market
 from pricing.portfolio import from_contracts
-from pricing.revaluation import Market
 from udfs.market import market_arg
 
 

@@ -13,8 +13,10 @@ from pricing.margin.deribit import DeribitModel
 from pricing.margin.engine import margin, marginal_im
 from pricing.margin.span import SpanModel
 from pricing.margin.var import hvar_model, model_from_scenarios
+from pricing.market import Market
 from pricing.portfolio import from_contracts
-from pricing.revaluation import Market, expand, reprice
+from pricing.positions import expand
+from pricing.revaluation import reprice
 from pricing.scenarios import ScenarioParams, historical_scenarios
 from pricing.surface import build_surface
 

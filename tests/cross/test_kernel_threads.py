@@ -114,8 +114,8 @@ def test_margin_and_marginal_im_identical_on_both_routes() -> None:
     from pricing.margin.engine import margin, marginal_im
     from pricing.margin.span import SpanModel
     from pricing.margin.var import hvar_model
+    from pricing.market import Market
     from pricing.portfolio import from_contracts
-    from pricing.revaluation import Market
     from pricing.surface import build_surface
 
     chain = load_bundled_chain("BTC", "2026-08-21")

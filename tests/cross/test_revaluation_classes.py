@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from pricing import accel, fused
 from pricing.chain import load_bundled_chain
 from pricing.margin.var import hvar_model
+from pricing.market import Market
 from pricing.portfolio import Portfolio, from_contracts
 from pricing.positions import position_state
-from pricing.revaluation import Market
 from pricing.scenarios import ScenarioParams, historical_scenarios
 from pricing.surface import build_surface
 

@@ -29,8 +29,8 @@ from pricing.margin.deribit import DeribitModel
 from pricing.margin.engine import TradeLegs, margin, margin_basis, marginal_im, trade_margins
 from pricing.margin.span import SpanModel
 from pricing.margin.var import hvar_model
+from pricing.market import Market
 from pricing.portfolio import concat, from_contracts
-from pricing.revaluation import Market
 from pricing.surface import build_surface
 from pricing.xva.params import QuoteParams
 from pricing.xva.quote import quote_book
@@ -147,7 +147,7 @@ def test_accept_mode_equals_requoting_against_the_rebuilt_book(desk, model) -> N
 
 def test_batch_xva_equals_the_one_trade_functions(desk) -> None:
     """The common masked grid gives each trade what its own grid gives (padding periods have zero width)."""
-    from pricing.revaluation import position_state
+    from pricing.positions import position_state
     from pricing.xva.risks import book_capital
 
     market, book = desk

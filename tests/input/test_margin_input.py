@@ -10,8 +10,8 @@ from pricing.errors import PricingInputError
 from pricing.instruments import OptionContract
 from pricing.margin.engine import margin
 from pricing.margin.var import ScenarioVarModel, hvar_model
+from pricing.market import Market
 from pricing.portfolio import from_contracts, portfolio_from_rows
-from pricing.revaluation import Market
 from tests.conftest import EXPIRY, NOW
 
 HVAR = hvar_model()

@@ -17,9 +17,9 @@ from pricing.chain import load_bundled_chain
 from pricing.instruments import parse_option_name
 from pricing.margin.backtest import _history, backtest
 from pricing.margin.var import fhs_model, hvar_model
+from pricing.market import Market
 from pricing.marketdata import DailySeries, load_dvol, load_history
 from pricing.portfolio import from_contracts
-from pricing.revaluation import Market
 from pricing.scenarios import expanding_vol_scale, vol_change_scenarios
 
 CUTS = ("2026-01-20", "2026-03-01")

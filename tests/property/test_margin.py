@@ -19,8 +19,9 @@ from pricing.margin.engine import margin, marginal_im, sequential_im
 from pricing.margin.hybrid import HybridModel
 from pricing.margin.span import SpanModel, SpanParams
 from pricing.margin.var import fhs_model, hvar_model, mc_model
+from pricing.market import Market
 from pricing.portfolio import concat, empty_portfolio, from_contracts
-from pricing.revaluation import Market, position_state
+from pricing.positions import position_state
 from tests.conftest import EXPIRY, NOW, perpetual
 
 HVAR = hvar_model()

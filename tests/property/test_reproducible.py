@@ -61,8 +61,8 @@ def test_a_market_underlying_without_history_does_not_block_the_window() -> None
     from pricing.instruments import OptionContract
     from pricing.margin.engine import margin
     from pricing.margin.var import hvar_model
+    from pricing.market import Market
     from pricing.portfolio import from_contracts
-    from pricing.revaluation import Market
     from pricing.surface import flat_surface
 
     now = utc(2026, 8, 21, 8)

@@ -17,8 +17,8 @@ import pytest
 from pricing.instruments import FutureContract, OptionContract
 from pricing.margin.deribit import DeribitModel
 from pricing.margin.engine import margin
+from pricing.market import Market
 from pricing.portfolio import from_contracts
-from pricing.revaluation import Market
 from pricing.surface import flat_surface
 from tests.conftest import NOW
 

@@ -21,8 +21,8 @@ from pricing.margin.hybrid import HybridModel
 from pricing.margin.quantile import tail_count
 from pricing.margin.span import SpanModel, SpanParams
 from pricing.margin.var import fhs_model
+from pricing.market import Market
 from pricing.portfolio import from_contracts
-from pricing.revaluation import Market
 from tests.conftest import EXPIRY, perpetual
 
 BARE = SpanParams(intra_spread_rate=0.0, inter_credit_rate=0.0, som_rate=0.0, nov_credit=False)

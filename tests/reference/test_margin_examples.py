@@ -13,8 +13,9 @@ from pricing.margin.engine import margin
 from pricing.margin.quantile import tail_count, var_es
 from pricing.margin.span import SpanModel, scan_risk
 from pricing.margin.var import hvar_model
+from pricing.market import Market
 from pricing.portfolio import from_contracts
-from pricing.revaluation import Market, reprice
+from pricing.revaluation import reprice
 from tests.conftest import EXPIRY, perpetual
 
 HVAR = hvar_model()

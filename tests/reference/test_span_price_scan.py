@@ -18,8 +18,9 @@ import pytest
 from pricing.instruments import FutureContract
 from pricing.margin.engine import margin
 from pricing.margin.span import PRICE_MOVES, SpanModel, SpanParams
+from pricing.market import Market
 from pricing.portfolio import from_contracts
-from pricing.revaluation import Market, position_state
+from pricing.positions import position_state
 from pricing.surface import flat_surface
 from tests.conftest import NOW
 

@@ -20,8 +20,9 @@ from pricing.instruments import OptionContract
 from pricing.margin.deribit import DeribitModel
 from pricing.margin.engine import margin
 from pricing.margin.span import SpanModel
+from pricing.market import Market
 from pricing.portfolio import from_contracts
-from pricing.revaluation import Market, position_state
+from pricing.positions import position_state
 from pricing.surface import flat_surface
 from pricing.xva.capital import default_fund_after, k_cm, k_cm_incremental
 from pricing.xva.params import QuoteParams

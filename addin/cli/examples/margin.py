@@ -18,8 +18,9 @@ from pricing.margin.engine import MarginResult, margin
 from pricing.margin.hybrid import HybridModel
 from pricing.margin.span import SpanModel
 from pricing.margin.var import fhs_model, hvar_model, mc_model
+from pricing.market import Market
 from pricing.portfolio import Portfolio, from_contracts
-from pricing.revaluation import Market, reprice
+from pricing.revaluation import reprice
 from pricing.surface import flat_surface
 
 ARTICLE_VAR_USD = 98_500.0

@@ -10,7 +10,7 @@ import numpy as np
 from pricing.chain import load_bundled_chain
 from pricing.daycount import FUNDING_DAYS_PER_YEAR
 from pricing.desk import Book, Desk, DeskConfig, Leg, Refusal, RfqRequest, open_market
-from pricing.revaluation import Market
+from pricing.market import Market
 from pricing.xva.capital import kva_simple
 from pricing.xva.funding import fva_im_simple
 from pricing.xva.sides import all_in_price

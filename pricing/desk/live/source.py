@@ -29,7 +29,7 @@ from pricing.desk.live.session import CONNECTION_ERRORS, FeedSession, FeedStatus
 from pricing.desk.live.spec import LiveLimits, LiveSpec, parse_spec
 from pricing.desk.market import MarketSnapshot
 from pricing.errors import DataError, PricingInputError
-from pricing.revaluation import Market
+from pricing.market import Market
 from pricing.svi import fit_svi
 
 
