@@ -111,3 +111,29 @@ def test_limits_refuse_nonsense() -> None:
         LiveLimits(heartbeat_s=5)
     with pytest.raises(PricingInputError, match="backoff_max_s"):
         LiveLimits(backoff_initial_s=5, backoff_max_s=1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.just(0), st.just(0.0), st.floats(1e-4, 5.0)), min_size=2, max_size=2))
+def test_the_live_and_file_readers_agree_on_which_sides_are_quoted(sides: list[float | None]) -> None:
+    """One rule for a missing side (null or 0 is no quote), whether the summary comes from a file
+    (:func:`pricing.chain.book_summary_rows`) or from the feed (:func:`parse_book_summary`)."""
+    from pricing.chain import book_summary_rows
+
+    entry = {
+        "instrument_name": "BTC-25SEP26-60000-C",
+        "underlying_index": "BTC-25SEP26",
+        "mark_price": 0.05,
+        "mark_iv": 55.0,
+        "underlying_price": 60_000.0,
+        "estimated_delivery_price": 59_900.0,
+        "creation_timestamp": 1_787_000_000_000,
+        "bid_price": sides[0],
+        "ask_price": sides[1],
+    }
+    live = rpc.parse_book_summary([entry])
+    assert isinstance(live, rpc.SummaryRows)
+    (row,) = book_summary_rows([entry], "summary.json")
+    for key, got in (("bid_price", live.bid_price[0]), ("ask_price", live.ask_price[0])):
+        from_file = float(row[key]) if row[key] != "" else math.nan
+        assert (math.isnan(got) and math.isnan(from_file)) or got == from_file, (key, got, row[key])

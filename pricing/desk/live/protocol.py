@@ -418,7 +418,9 @@ def parse_book_summary(result: Any) -> SummaryRows | Malformed:
     ok = np.array([isinstance(n, str) and 0 < len(n) <= 64 for n in names], dtype=bool)
     ok &= (price >= 0) & (iv > 0) & (fwd > 0) & (ts > 0) & (index > 0)
     keep = np.flatnonzero(ok)
-    bid, ask = col("bid_price"), col("ask_price")  # null (no quote on that side) is NaN, as in the chain
+    # null or 0 (no quote on that side) is NaN: the rule of the file reader, pricing.chain.book_summary_rows
+    bid, ask = col("bid_price"), col("ask_price")
+    bid, ask = np.where(bid > 0, bid, np.nan), np.where(ask > 0, ask, np.nan)
     return SummaryRows(
         names=tuple(str(names[i]) for i in keep),
         underlying_index=tuple(str(und[i]) if isinstance(und[i], str) else "" for i in keep),
