@@ -15,7 +15,7 @@ connections with the same ``task_key``: a user's cell would receive another user
   closed :data:`REFUSED_CLOSE_S` later (time for the reason to reach the client). A session that
   has not authenticated within :data:`AUTH_TIMEOUT_S` of its handshake is closed; at most
   :data:`MAX_PENDING_PER_ADDRESS` unauthenticated and :data:`MAX_SESSIONS_PER_ADDRESS` sessions
-  in all per client address (the next handshake gets 401).
+  in all per client address (the next handshake is refused: 401, 403 over a websocket).
 - **Per-user isolation.** A stream belongs to one connection (key: connection id and
   ``task_key``); its results are sent to that connection only; it is computed in its user's
   handle scope, as that user's HTTP calls are (another user's handle text does not resolve).
