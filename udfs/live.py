@@ -5,7 +5,9 @@ A live spec (``deribit``, ``deribit-test``, ``deribit:ws[s]://HOST:PORT/PATH``,
 (:func:`pricing.desk.live.open_live_source`, fitted) and kept open; each use takes the source's
 *current* snapshot. The market a cell gets is that snapshot, frozen, under a key made of the spec
 and the snapshot's id: recalculating the cell (the add-in's refresh, a streaming function's next
-tick) gives the newer snapshot, and results cached on the old one stay with the old one.
+tick) gives the newer snapshot. The store holds one snapshot per spec per user (its family,
+:class:`udfs.store.ObjectStore`): the newer replaces the older, with what was built on it, so a
+stream never fills its user's store; the older handle then asks for a recalculation.
 
 The handle's label names the snapshot and its age when it was taken (``... snapshot 1f2e...
 as of 08:00:01Z, marks 0.4 s old at 08:00:02Z``): a sheet shows how old the market it prices on
