@@ -153,7 +153,10 @@ class Streams:
     def _close_later(self, eio_sid: str, delay_s: float) -> None:
         async def close() -> None:
             await asyncio.sleep(delay_s)
-            await self.sio.eio.disconnect(eio_sid)
+            sock = self.sio.eio.sockets.get(eio_sid)
+            await self.sio.eio.disconnect(eio_sid)  # sends engine.io's CLOSE packet and ends the session
+            if sock is not None:  # and ends its transport now (engine.io's writer closes the
+                await sock.queue.put(None)  # websocket on None), not at the 45 s ping timeout
 
         task = asyncio.get_running_loop().create_task(close())
         _closing.add(task)
