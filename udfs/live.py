@@ -5,7 +5,9 @@ A live spec (``deribit``, ``deribit-test``, ``deribit:ws[s]://HOST:PORT/PATH``,
 (:func:`pricing.desk.live.open_live_source`, fitted) and kept open; each use takes the source's
 *current* snapshot. The market a cell gets is that snapshot, frozen, under a key made of the spec
 and the snapshot's id: recalculating the cell (the add-in's refresh, a streaming function's next
-tick) gives the newer snapshot, and results cached on the old one stay with the old one.
+tick) gives the newer snapshot. The store holds one snapshot per spec per user (its family,
+:class:`udfs.store.ObjectStore`): the newer replaces the older, with what was built on it, so a
+stream never fills its user's store; the older handle then asks for a recalculation.
 
 The handle's label names the snapshot and its age when it was taken (``... snapshot 1f2e...
 as of 08:00:01Z, marks 0.4 s old at 08:00:02Z``): a sheet shows how old the market it prices on
@@ -34,8 +36,11 @@ if TYPE_CHECKING:
     from pricing.desk.live import LiveLimits, LiveSource
     from pricing.desk.market import MarketSnapshot
 
-#: Comma-separated live specs a server offers; unset: any (a desktop session).
+#: The live specs a server offers, one per line (a spec may hold a comma: ``deribit#BTC,ETH``;
+#: never a line break); unset: any (a desktop session).
 ENV = "CLEARQUOTE_LIVE_MARKETS"
+#: The separator of :data:`ENV` (:func:`offer` writes it; a spec is one cell's text on one line).
+SEPARATOR = "\n"
 
 #: The limits sources are opened with (None: :class:`pricing.desk.live.LiveLimits`' defaults).
 LIMITS: LiveLimits | None = None
@@ -45,7 +50,11 @@ LIMITS: LiveLimits | None = None
 #: timeout on every look).
 RETRY_S = 10.0
 
+# ``_lock`` guards only the tables (never held while a source dials); each spec has its own
+# opening lock, so a dead endpoint that takes its connect timeout to fail holds up only the cells
+# that name it, and an open market is read without any lock.
 _lock = threading.Lock()
+_opening: dict[str, threading.Lock] = {}
 _sources: dict[str, LiveSource] = {}
 _failed: dict[str, tuple[float, str]] = {}
 
@@ -62,7 +71,16 @@ def allowed() -> tuple[str, ...] | None:
     value = os.environ.get(ENV)
     if value is None:
         return None
-    return tuple(s.strip() for s in value.split(",") if s.strip())
+    return tuple(s.strip() for s in value.split(SEPARATOR) if s.strip())
+
+
+def offer(specs: list[str]) -> None:
+    """Make ``specs`` the live markets this process offers (the server's ``--live``), as a list:
+    a spec with a comma stays one spec. A spec with a line break (or a NUL) is refused."""
+    for spec in specs:
+        if any(c in spec for c in (SEPARATOR, "\r", "\x00")):
+            raise ValueError(f"--live: a live market spec is one line of text: {spec[:80]!r}")
+    os.environ[ENV] = SEPARATOR.join(s.strip() for s in specs)
 
 
 def source(spec: str) -> LiveSource:
@@ -77,18 +95,27 @@ def source(spec: str) -> LiveSource:
     if offered is not None and text not in offered:
         names = ", ".join(offered) if offered else "none (start the server with --live SPEC)"
         raise InputError(f"market: this server does not offer that live market; it offers {names}")
-    with _lock:  # one opening at a time: two cells asking for the same spec share one connection
+    src = _sources.get(text)  # a dict read is atomic: an open market costs no lock
+    if src is not None and src.alive:
+        return src
+    with _lock:
+        gate = _opening.setdefault(text, threading.Lock())
+    with gate:  # one opening per spec: two cells asking for the same spec share one connection
         src = _sources.get(text)
-        if src is None or not src.alive:
-            failed = _failed.get(text)
-            if failed is not None and time.monotonic() - failed[0] < RETRY_S:
-                raise InputError(failed[1])
-            try:
-                src = _sources[text] = open_live_source(text, limits=LIMITS)
-            except (DataError, PricingInputError) as exc:
-                reason = f"market: {exc}"
+        if src is not None and src.alive:
+            return src
+        failed = _failed.get(text)
+        if failed is not None and time.monotonic() - failed[0] < RETRY_S:
+            raise InputError(failed[1])
+        try:
+            src = open_live_source(text, limits=LIMITS)
+        except (DataError, PricingInputError) as exc:
+            reason = f"market: {exc}"
+            with _lock:
                 _failed[text] = (time.monotonic(), reason)
-                raise InputError(reason) from None
+            raise InputError(reason) from None
+        with _lock:
+            _sources[text] = src
             _failed.pop(text, None)
         return src
 
@@ -138,6 +165,7 @@ def close_all() -> None:
         sources = list(_sources.values())
         _sources.clear()
         _failed.clear()
+        _opening.clear()
     for s in sources:
         s.close()
 

@@ -95,7 +95,8 @@ def margin_result(portfolio: Any, market: Any, model: Any, params_: Any) -> tupl
     """The full margin result (cached by the content of every input)."""
     book, pkey, bundle, m, addons, values = _setup(portfolio, market, model, params_)
     key = content_key("im", pkey, bundle.key, str(scalar(model, "model")).strip().lower(), sorted(values.items()))
-    return STORE.get("IM", key, lambda: margin(book, bundle.market, m, addons)), m, book, bundle
+    family = bundle.family_of("im", pkey, str(scalar(model, "model")).strip().lower(), sorted(values.items()))
+    return STORE.get("IM", key, lambda: margin(book, bundle.market, m, addons), family=family), m, book, bundle
 
 
 @excel_function(
@@ -142,7 +143,8 @@ def backtest_result(portfolio: Any, market: Any, model: Any, params_: Any) -> Ba
     book, pkey, bundle, m, _, values = _setup(portfolio, market, model, params_)
     key = content_key("backtest", pkey, bundle.key, str(scalar(model, "model")).strip().lower(), sorted(values.items()))
     try:
-        return STORE.get("BACKTEST", key, lambda: backtest(book, bundle.market, m))
+        family = bundle.family_of("backtest", pkey, str(scalar(model, "model")).strip().lower(), sorted(values.items()))
+        return STORE.get("BACKTEST", key, lambda: backtest(book, bundle.market, m), family=family)
     except PricingInputError as exc:
         raise InputError(str(exc)) from None
 
@@ -232,7 +234,10 @@ def im_delta(portfolio: Any, trades: Any, market: Any, model: Any = "hvar", para
         # The book's basis (its scenario P&L, IM and holdings) is built once per book, market, model
         # and parameters; each per-row formula then reprices only its own trade.
         key = content_key("im-basis", pkey, bundle.key, str(scalar(model, "model")).strip().lower(), sorted(values.items()))
-        basis = STORE.get("IM_BASIS", key, lambda: margin_basis(book, bundle.market, m, addons, cands)).for_trades(cands)
+        family = bundle.family_of("im-basis", pkey, str(scalar(model, "model")).strip().lower(), sorted(values.items()))
+        basis = STORE.get("IM_BASIS", key, lambda: margin_basis(book, bundle.market, m, addons, cands), family=family).for_trades(
+            cands
+        )
         size = np.abs(cands.quantity)
         buy, sell = trade_margins(basis, TradeLegs.single(cands.with_quantity(size)))
         out[ok, 0] = np.where(cands.quantity >= 0, buy, sell) - basis.im0

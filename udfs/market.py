@@ -63,6 +63,13 @@ class MarketBundle:
 
     snapshot: MarketSnapshot
     key: str
+    #: For a live market (and what is built on it): what stays the same from one snapshot to the
+    #: next (the spec), the store's family (:class:`udfs.store.ObjectStore`); None otherwise.
+    family: str | None = None
+
+    def family_of(self, *parts: Any) -> str | None:
+        """The store family of an object built on this market from ``parts`` (None: not live)."""
+        return None if self.family is None else content_key(self.family, *parts)
 
     @property
     def market(self) -> Market:
@@ -155,7 +162,8 @@ def make_market(chain: Any, history: Any = None, smile: Any = None) -> MarketBun
             base = _bundled(text.strip().lower(), model)
         elif is_live(text):
             key, snap = live_snapshot(text, model)
-            base = STORE.get("MARKET", key, lambda: MarketBundle(snap, key), _label)
+            family = content_key("live", text.strip())
+            base = STORE.get("MARKET", key, lambda: MarketBundle(snap, key, family), _label, family=family)
         else:
             raise InputError(
                 f"market: {text!r} is not a chain range, 'bundled[:{'|'.join(BUNDLED_DATES)}]', "
@@ -181,11 +189,13 @@ def make_market(chain: Any, history: Any = None, smile: Any = None) -> MarketBun
         return base
     hkey = content_key("history", base.key, grid(history))
 
+    hfamily = base.family_of("history", grid(history))
+
     def with_history() -> MarketBundle:
         histories, dvols = history_series(history)
-        return MarketBundle(base.snapshot.with_history(histories, dvols, f"range {hkey}"), hkey)
+        return MarketBundle(base.snapshot.with_history(histories, dvols, f"range {hkey}"), hkey, hfamily)
 
-    return STORE.get("MARKET", hkey, with_history, _label)
+    return STORE.get("MARKET", hkey, with_history, _label, family=hfamily)
 
 
 def market_arg(value: Any) -> MarketBundle:
@@ -238,7 +248,8 @@ def model_arg(name: Any, values: Mapping[str, Any], bundle: MarketBundle) -> Mar
         except ConfigError as exc:
             raise InputError(str(exc)) from None
 
-    return STORE.get("MODEL", ck, build)
+    family = bundle.family_of("model", model, sorted(relevant.items())) if bundle.histories else None
+    return STORE.get("MODEL", ck, build, family=family)
 
 
 def addons_arg(values: Mapping[str, Any]) -> AddOnParams:

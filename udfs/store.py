@@ -16,6 +16,12 @@ its worker processes alike): another user's handle does not resolve, and ``CQ_HA
 lists only the caller's. Each scope is its own LRU with its own quota, in objects and in
 **measured** bytes (:func:`measured_bytes`), so one user's calls can only ever evict that
 user's objects. The per-key build locks are released whether a build succeeds or fails.
+
+A **family** groups the entries that are versions of one moving thing (a live market's
+snapshots, and what is built on them): an entry stored with a family replaces the scope's
+earlier entry of the same kind and family, so a live market that publishes a snapshot a second
+holds one entry per user, never one per snapshot (a handle of a replaced snapshot asks for a
+recalculation, as an evicted one does).
 """
 
 from __future__ import annotations
@@ -86,6 +92,7 @@ class Entry:
     nbytes: int = 0
     created: float = field(default_factory=time.time)
     hits: int = 0
+    family: str | None = None
 
 
 @dataclass
@@ -138,8 +145,11 @@ class ObjectStore:
             s.items.move_to_end(k)
         return entry
 
-    def get(self, kind: str, key: str, build: Callable[[], T], label: Callable[[T], str] | None = None) -> T:
-        """The object for ``(kind, key)`` in the caller's scope, built once (other threads wait for the builder)."""
+    def get(
+        self, kind: str, key: str, build: Callable[[], T], label: Callable[[T], str] | None = None, family: str | None = None
+    ) -> T:
+        """The object for ``(kind, key)`` in the caller's scope, built once (other threads wait for
+        the builder); with a ``family``, storing it drops the scope's other entry of that kind and family."""
         scope = SCOPE.get()
         k = (kind, key)
         with self._lock:
@@ -159,7 +169,10 @@ class ObjectStore:
                     s = self._scopes.setdefault(scope, _Scope())
                     old = s.items.pop(k, None)
                     s.nbytes -= old.nbytes if old else 0
-                    s.items[k] = Entry(kind, value, label(value) if label else "", size)
+                    if family is not None:
+                        for other in [o for o, e in s.items.items() if e.family == family and o[0] == kind and o != k]:
+                            s.nbytes -= s.items.pop(other).nbytes
+                    s.items[k] = Entry(kind, value, label(value) if label else "", size, family=family)
                     s.nbytes += size
                     self.builds[kind] = self.builds.get(kind, 0) + 1
                     self._evict(s)

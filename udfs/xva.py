@@ -460,7 +460,12 @@ def rfq_rows(
     )
     # One desk book per (portfolio, market, margin configuration): its basis is built once and
     # shared by every formula that quotes against it.
-    desk_book = STORE.get("RFQ_BOOK", content_key("rfq-book", pkey, bundle.key, config.margin_key), lambda: Book(book))
+    desk_book = STORE.get(
+        "RFQ_BOOK",
+        content_key("rfq-book", pkey, bundle.key, config.margin_key),
+        lambda: Book(book),
+        family=bundle.family_of("rfq-book", pkey, config.margin_key),
+    )
     answer = Desk(FixedSource(bundle.snapshot), desk_book, config).quote(requests)
     columns = RFQ_SIDE_COLUMNS if view == "sides" else RFQ_COLUMNS
     out: list[list[Any]] = [[XlError("#VALUE!", why.text)] * len(columns) if why else [] for why in answer.refusals]

@@ -344,9 +344,12 @@ def app(tokens: str | None = None, live: list[str] | None = None, **stream_bound
     """The guarded ASGI app (xlwings Server's, configured by :func:`configure`), streaming the
     live markets ``live`` (the only ones a cell may name; none by default)."""
     configure(tokens)
-    from udfs.live import ENV
+    from udfs.live import offer
 
-    os.environ[ENV] = ",".join(live or [])
+    try:
+        offer(live or [])  # as a list: ``deribit#BTC,ETH`` is one spec
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
     providers = json.loads(os.environ["XLWINGS_AUTH_PROVIDERS"] or "[]")
     if not providers:
         raise ServeError("XLWINGS_AUTH_PROVIDERS is empty: the server would let anyone in; name a provider (custom, entraid)")

@@ -7,10 +7,15 @@ the cell goes away. This module is the server side of that protocol, in place of
 Server's own (which sends every result to every connection and shares one task between all
 connections with the same ``task_key``: a user's cell would receive another user's numbers):
 
-- **Auth in the handshake.** socket.io sends the token in its connect packet (``auth``), not in
-  HTTP headers, so :class:`Streams` authenticates it there with the same providers and roles as
-  every HTTP call (:func:`addin.excel.serve.authenticate_token`). No valid token: the connection
-  is refused (``connect_error`` with the reason), before any event is read.
+- **Auth in the handshake.** The served socket.io client sends the token in its connect packet
+  (``auth``), not in the engine.io handshake's query or headers, so :class:`Streams`
+  authenticates it there with the same providers and roles as every HTTP call
+  (:func:`addin.excel.serve.authenticate_token`). No valid token: the connection is refused
+  (``connect_error`` with the reason), before any event is read, and its engine.io session is
+  closed :data:`REFUSED_CLOSE_S` later (time for the reason to reach the client). A session that
+  has not authenticated within :data:`AUTH_TIMEOUT_S` of its handshake is closed; at most
+  :data:`MAX_PENDING_PER_ADDRESS` unauthenticated and :data:`MAX_SESSIONS_PER_ADDRESS` sessions
+  in all per client address (the next handshake is refused: 401, 403 over a websocket).
 - **Per-user isolation.** A stream belongs to one connection (key: connection id and
   ``task_key``); its results are sent to that connection only; it is computed in its user's
   handle scope, as that user's HTTP calls are (another user's handle text does not resolve).
@@ -22,8 +27,11 @@ connections with the same ``task_key``: a user's cell would receive another user
 - **Bounds.** At most :data:`MAX_STREAMS_PER_USER` streams and :data:`MAX_CONNECTIONS_PER_USER`
   connections per user; at most one look at the market per :data:`INTERVAL_S` per stream (so at
   most one update per interval per cell); every computation runs in the server's call threads
-  behind the user's own gate (:meth:`addin.excel.serve.Guard.here`). A disconnect cancels every
-  stream of the connection.
+  behind the user's own gate (:meth:`addin.excel.serve.Guard.here`), and at most one of a user's
+  stream computations at a time (over all their cells): a user's streams take at most one
+  server thread's time. A call whose cost reaches :data:`addin.excel.pool.LARGE_COST` (an HTTP
+  call that size goes to a worker lane) is refused as a stream with the reason: it would run in the server process every
+  interval. A disconnect cancels every stream of the connection.
 """
 
 from __future__ import annotations
@@ -51,6 +59,14 @@ INTERVAL_S = 1.0
 MAX_TASK_KEY = 4096
 #: Bytes of one socket.io message (a call's arguments).
 MAX_MESSAGE = 1 * 2**20
+#: Seconds an engine.io session may stay without an authenticated socket.io connection.
+AUTH_TIMEOUT_S = 5.0
+#: Seconds between a refused connection's ``connect_error`` and the close of its session.
+REFUSED_CLOSE_S = 0.5
+#: Engine.io sessions of one client address not (yet) authenticated.
+MAX_PENDING_PER_ADDRESS = 8
+#: Engine.io sessions of one client address in all (users behind one proxy share an address).
+MAX_SESSIONS_PER_ADDRESS = 64
 
 Authenticate = Callable[[str, str | None], Awaitable[str]]
 Here = Callable[..., Awaitable[Any]]
@@ -89,14 +105,79 @@ class Streams:
         self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=cors_origins, max_http_buffer_size=MAX_MESSAGE)
         self.asgi = socketio.ASGIApp(self.sio, None, socketio_path=path)
         self.connections: dict[str, _Connection] = {}
+        #: engine.io session -> its client address; ``pending``: those not authenticated yet.
+        self.addresses: dict[str, str] = {}
+        self.pending: set[str] = set()
+        self.auth_timeout_s = AUTH_TIMEOUT_S
+        self._user_gates: dict[str, asyncio.Lock] = {}
+        # The engine.io handshake comes before any socket.io packet: bound and time it here,
+        # then hand the session to socket.io's own handler.
+        eio_connect, eio_disconnect = self.sio.eio.handlers["connect"], self.sio.eio.handlers["disconnect"]
+
+        async def on_eio_connect(eio_sid: str, environ: dict[str, Any]) -> Any:
+            if not self.admit_session(eio_sid, environ):
+                return False  # engine.io answers 401
+            return await eio_connect(eio_sid, environ)
+
+        async def on_eio_disconnect(eio_sid: str, *reason: Any) -> Any:
+            self.addresses.pop(eio_sid, None)
+            self.pending.discard(eio_sid)
+            return await eio_disconnect(eio_sid, *reason)
+
+        self.sio.eio.on("connect", on_eio_connect)
+        self.sio.eio.on("disconnect", on_eio_disconnect)
         self.sio.on("connect", self.connect)
         self.sio.on("disconnect", self.disconnect)
         self.sio.on("xlwings:function-call", self.function_call)
         self.sio.on("xlwings:cancel-task", self.cancel_task)
 
+    # ------------------------------------------------------------------ sessions
+
+    def admit_session(self, eio_sid: str, environ: dict[str, Any]) -> bool:
+        """Whether a new engine.io session of this client address may open; if so it is
+        pending, and closed unless it authenticates within :attr:`auth_timeout_s`."""
+        address = _address(environ)
+        if sum(a == address for a in self.addresses.values()) >= MAX_SESSIONS_PER_ADDRESS:
+            return False
+        if sum(self.addresses.get(p) == address for p in self.pending) >= MAX_PENDING_PER_ADDRESS:
+            return False
+        self.addresses[eio_sid] = address
+        self.pending.add(eio_sid)
+        asyncio.get_running_loop().call_later(self.auth_timeout_s, self._close_if_pending, eio_sid)
+        return True
+
+    def _close_if_pending(self, eio_sid: str) -> None:
+        if eio_sid in self.pending:
+            self._close_later(eio_sid, 0.0)
+
+    def _close_later(self, eio_sid: str, delay_s: float) -> None:
+        async def close() -> None:
+            await asyncio.sleep(delay_s)
+            sock = self.sio.eio.sockets.get(eio_sid)
+            await self.sio.eio.disconnect(eio_sid)  # sends engine.io's CLOSE packet and ends the session
+            if sock is not None:  # and ends its transport now (engine.io's writer closes the
+                await sock.queue.put(None)  # websocket on None), not at the 45 s ping timeout
+
+        task = asyncio.get_running_loop().create_task(close())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
     # ------------------------------------------------------------------ events
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        try:
+            user = await self._user_of(auth)
+        except Exception:
+            if eio_sid is not None:  # the refusal reaches the client, then its session ends
+                self.pending.discard(eio_sid)
+                self._close_later(eio_sid, REFUSED_CLOSE_S)
+            raise
+        if eio_sid is not None:
+            self.pending.discard(eio_sid)
+        self.connections[sid] = _Connection(user)
+
+    async def _user_of(self, auth: Any) -> str:
         import socketio
 
         auth = auth if isinstance(auth, dict) else {}
@@ -112,7 +193,7 @@ class Streams:
             raise socketio.exceptions.ConnectionRefusedError(
                 f"clearquote: at most {self.connections_per_user} streaming connections per user"
             )
-        self.connections[sid] = _Connection(user)
+        return user
 
     async def disconnect(self, sid: str, *_: Any) -> None:
         conn = self.connections.pop(sid, None)
@@ -162,7 +243,13 @@ class Streams:
 
     async def _run(self, sid: str, key: str, call: Call, user: str) -> None:
         event = f"xlwings:set-result-{key}"
-        async for result in results(call, user, self.here, self.interval_s):
+        gate = self._user_gates.setdefault(user, asyncio.Lock())
+
+        async def here(user: str, fn: Callable[..., Any], *args: Any) -> Any:
+            async with gate:  # one of the user's stream computations at a time
+                return await self.here(user, fn, *args)
+
+        async for result in results(call, user, here, self.interval_s):
             await self.sio.emit(event, {"result": result}, to=sid)
 
     async def _error(self, sid: str, key: str, reason: str) -> None:
@@ -195,17 +282,28 @@ def admit(data: dict[str, Any], max_cells: int = MAX_CELLS, max_result_cells: in
     """The catalogue call a streaming call stands for, admitted as an HTTP call is; its
     ``market`` must be a live market (a handle or a range never moves)."""
     from addin.excel.calls import parse
+    from addin.excel.pool import LARGE_COST
     from udfs.live import is_live
 
     name = data.get("func_name")
     fn = STREAMS.get(name.strip().upper()) if isinstance(name, str) else None
     if fn is None:
         raise Refused(404, f"no streaming function {str(name)[:64]!r}; there are {', '.join(STREAMS)}")
-    body = json.dumps({**data, "func_name": fn.lower()}).encode()
+    try:
+        body = json.dumps({**data, "func_name": fn.lower()}).encode()
+    except (TypeError, ValueError):  # a binary attachment, or a number JSON has no text for
+        raise Refused(400, "a streaming call's arguments are JSON values (no binary attachments)") from None
     call = parse(body, max_cells, max_result_cells)
     cell = _market_cell(call)
     if not isinstance(cell, str) or not is_live(cell):
         raise Refused(400, "market: a live function needs a live market (deribit, deribit-test, deribit:ws://..., replay:FILE)")
+    if call.cost >= LARGE_COST:  # the HTTP rule's bound: such a call would go to a worker lane
+        raise Refused(
+            413,
+            f"a live cell recomputes in the server process on every new snapshot, so its cost is below "
+            f"{LARGE_COST:,} (this call: {call.cost:,}); "
+            f"quote a larger request with CQ.{fn} and recalculate",
+        )
     return call
 
 
@@ -219,6 +317,18 @@ def market_version(call: Call) -> object:
     except Exception as exc:  # the call itself reports why; here only that it is so
         return ("unavailable", type(exc).__name__)
     return (snap.snapshot_id, snap.age_s() > snap.max_age_s)
+
+
+def _address(environ: dict[str, Any]) -> str:
+    """The client address of an engine.io handshake (ASGI's ``client``; else ``REMOTE_ADDR``)."""
+    client = (environ.get("asgi.scope") or {}).get("client")
+    if client:
+        return str(client[0])
+    return str(environ.get("REMOTE_ADDR", "?"))
+
+
+#: Tasks closing sessions (held so the loop does not drop them before they run).
+_closing: set[asyncio.Task[None]] = set()
 
 
 def _market_cell(call: Call) -> Any:

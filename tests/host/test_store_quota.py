@@ -4,7 +4,9 @@ handles; the byte estimate was 5.5x below the memory held).
 Invariants, for every sequence of operations by several users (a hypothesis state machine):
 a user's objects never exceed the count quota, nor the bytes quota unless one object alone
 is over it; an operation by one user never removes another user's object; a user lists and
-resolves only their own objects. And the measured size of real market objects is checked
+resolves only their own objects; an object stored with a family (a live market's snapshot, issue
+31: one stream stored a new market a second and evicted its user's other handles) leaves its
+user exactly one object of that kind and family, the newest. And the measured size of real market objects is checked
 against the resident memory they take (in a fresh process).
 """
 
@@ -33,6 +35,7 @@ class Store(RuleBasedStateMachine):
         super().__init__()
         self.store = ObjectStore(capacity=CAPACITY, max_bytes=MAX_BYTES)
         self.present: dict[str, set[str]] = {u: set() for u in USERS}
+        self.versions: dict[tuple[str, int], set[str]] = {}  # (user, family): every version key built
 
     def held(self, user: str) -> set[str]:
         token = SCOPE.set(user)
@@ -52,6 +55,25 @@ class Store(RuleBasedStateMachine):
         for other, keys in before.items():
             assert self.held(other) == keys, "one user's build changed another user's objects"
         assert f"{key:04x}" in self.held(user), "the newest object is always kept"
+
+    @rule(user=st.sampled_from(USERS), family=st.integers(0, 2), version=st.integers(0, 99))
+    def build_version(self, user: str, family: int, version: int) -> None:
+        before = {u: self.held(u) for u in USERS if u != user}
+        mine = self.held(user)
+        key = f"f{family}v{version:02d}"
+        token = SCOPE.set(user)
+        try:
+            self.store.get("ARR", key, lambda: np.zeros(8), lambda _: "version", family=f"family-{family}")
+        finally:
+            SCOPE.reset(token)
+        versions = self.versions.setdefault((user, family), set())
+        versions.add(key)
+        for other, keys in before.items():
+            assert self.held(other) == keys, "one user's build changed another user's objects"
+        held = self.held(user)
+        assert held & versions == {key}, "a family keeps exactly its newest version"
+        assert held - versions <= mine, "a version build adds nothing else"
+        assert mine - held - versions == set() or len(mine) >= CAPACITY, "only the family's older versions (or the LRU) go"
 
     @rule(user=st.sampled_from(USERS), owner=st.sampled_from(USERS), key=st.integers(0, 9))
     def resolve(self, user: str, owner: str, key: int) -> None:
