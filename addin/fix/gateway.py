@@ -270,8 +270,9 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             refusal = result if isinstance(result, Refusal) else None
             figures = result.figures() if isinstance(result, Quote) else {}
             qty = e["quantity"]
-            bid_px = wire_price(figures.get("bid_price"), qty, "bid")
-            offer_px = wire_price(figures.get("ask_price"), qty, "ask")
+            wire = (wire_price(figures.get("bid_price"), qty, "bid"), wire_price(figures.get("ask_price"), qty, "ask"))
+            e["wire"] = wire  # the decimals sent, exactly (a float written by QuickFIX keeps 15 digits only)
+            bid_px, offer_px = (None if w is None else float(w) for w in wire)
             if refusal is None:
                 refusal = self._trade_limits(figures) or _zero_on_the_wire(bid_px, offer_px, figures, qty)
             record = {
@@ -427,10 +428,10 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         msg.setField(fix.QuoteID(terms.quote_id))
         msg.setField(fix.Symbol(entry["symbol"]))
         if terms.bid_px is not None:
-            msg.setField(fix.BidPx(terms.bid_px))
+            msg.setField(fix.StringField(132, f"{entry['wire'][0]:f}"))
             msg.setField(fix.BidSize(terms.size))
         if terms.offer_px is not None:
-            msg.setField(fix.OfferPx(terms.offer_px))
+            msg.setField(fix.StringField(133, f"{entry['wire'][1]:f}"))
             msg.setField(fix.OfferSize(terms.size))
         msg.setField(fix.StringField(62, _stamp(terms.valid_until)))
         msg.setField(fix.StringField(60, _stamp(now_utc())))
@@ -636,18 +637,19 @@ _TICK = Decimal(1).scaleb(-WIRE_DECIMALS)
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-def wire_price(total: float | None, qty: float, side: str) -> float | None:
+def wire_price(total: float | None, qty: float, side: str) -> Decimal | None:
     """A side's price per unit as sent: the bid rounded down and the offer up to :data:`WIRE_DECIMALS`.
 
     Rounding is always outward (never in the client's favour, never a locked or crossed quote
-    made by rounding): the wire bid <= the desk's bid and the wire offer >= the desk's offer.
-    ``Decimal(float)`` is exact and a float nearest a decimal is monotone in it, so the float sent
-    keeps that order.
+    made by rounding): the wire bid <= the desk's bid and the wire offer >= the desk's offer,
+    each within one tick. ``Decimal(float)`` is exact, so the comparison is exact; the decimal is
+    written to the wire as it is (BidPx (132) / OfferPx (133)), and the order book holds the
+    nearest float.
     """
     if total is None:
         return None
     exact = Decimal(total / qty)
-    return float(exact.quantize(_TICK, rounding=ROUND_FLOOR if side == "bid" else ROUND_CEILING))
+    return exact.quantize(_TICK, rounding=ROUND_FLOOR if side == "bid" else ROUND_CEILING)
 
 
 def _zero_on_the_wire(bid_px: float | None, offer_px: float | None, figures: dict[str, Any], qty: float) -> Refusal | None:

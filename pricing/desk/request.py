@@ -99,8 +99,8 @@ def repeated_leg(legs: Sequence[Leg], where: str) -> Refusal | None:
         if leg.instrument in seen:
             return Refusal(
                 RefusalCode.BAD_REQUEST,
-                f"{where}: leg {i} repeats the instrument (LegSymbol (600)) {leg.instrument[:60]} of leg {seen[leg.instrument]}:"
-                " one leg per instrument (give its size in the leg's ratio, LegRatioQty (623) over FIX)",
+                f"{where}: leg {i} repeats the instrument {leg.instrument[:60]} of leg {seen[leg.instrument]}:"
+                " one leg per instrument (give its size in the leg's ratio)",
             )
         seen[leg.instrument] = i
     return None
