@@ -37,7 +37,8 @@ import numpy as np
 from pricing.chain import OptionChain
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.errors import PricingInputError
-from pricing.instruments import FutureContract, OptionContract, parse_instrument_name
+from pricing.instruments import FutureContract, OptionContract
+from pricing.xva.rfq import contract_of
 
 #: One instrument name: letters, digits and ``_`` joined by single dashes, nothing else.
 NAME_FORM = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+){1,3}")
@@ -100,7 +101,9 @@ def parse(name: str, field: str) -> OptionContract | FutureContract | Refusal:
             f"{field}: {name[:60]!r} is not one instrument name (UND-DMMMYY-STRIKE-C|P); a structure's legs go in NoLegs (555)",
         )
     try:
-        return parse_instrument_name(name)
+        # contract_of is parse_instrument_name (pure) cached per process: the resolver, the FIX
+        # gateway's limits and the hedge rule read the same parse, never a second one.
+        return contract_of(name, "inverse")
     except PricingInputError as exc:
         return Refusal(RefusalCode.UNKNOWN_INSTRUMENT, f"{field}: {exc}")
 
@@ -252,7 +255,7 @@ def hedge_refusal(legs: Sequence[tuple[str, float]], where: str) -> Refusal | No
         if not (isinstance(ratio, (int, float)) and math.isfinite(ratio)):
             return None  # a malformed ratio is the resolver's to refuse (bad_request)
         try:
-            is_future = isinstance(parse_instrument_name(name), FutureContract)
+            is_future = isinstance(contract_of(name, "inverse"), FutureContract)  # the cached parse admission made
         except PricingInputError:
             continue  # not an instrument: admission refuses it with its own code
         if is_future:
