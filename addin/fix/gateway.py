@@ -378,7 +378,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 problem = Refusal(RefusalCode.BAD_REQUEST, text)
             raw_qty = _field(g, 38)
             qty = _number(raw_qty)
-            if problem is None and not qty > 0:
+            if problem is None and not (math.isfinite(qty) and qty > 0):  # 1e400 reads as inf: no size either
                 text = f"OrderQty (38): give a quantity > 0 contracts, got {raw_qty!r}"
                 problem = Refusal(RefusalCode.BAD_QUANTITY, text)
             if problem is None and round(qty, 8) == 0.0:  # the Quote's sizes go out at 8 decimals, like its prices

@@ -95,7 +95,7 @@ def _order(cl: str, quote_id: str, side: str, qty: str) -> Any:
     return msg
 
 
-@pytest.mark.parametrize("qty", ["0", "-1", None, "abc", "1_000", "nan", "inf", "1e-320"])
+@pytest.mark.parametrize("qty", ["0", "-1", None, "abc", "1_000", "nan", "inf", "1e400", "1e-320"])
 def test_a_quantity_that_is_no_size_is_bad_quantity_named_once(tmp_path: Path, captured: list[Any], qty: str | None) -> None:
     app = _gateway(tmp_path)
     app.on_quote_request(_raw_request("R", qty), "S")
