@@ -123,3 +123,18 @@ def test_futures_pass_exactly_when_they_are_at_most_the_options_contracts(
     legs = [(n, s * r) for n, r, s in zip(names, ratios, signs)]
     why = hedge_refusal(legs, "rfq")
     assert (why is None) == (sum(futures) <= sum(options)), (legs, why)
+
+
+@settings(max_examples=10, deadline=None)
+@given(v=variants())
+def test_cq_rfq_refuses_a_twin_leg_and_quotes_a_twin_name(v: str) -> None:
+    """The Excel host (``CQ_RFQ``): a ``legs`` cell with an instrument and its twin is that row's
+    error naming the repeat; a lone twin is quoted as the instrument (same price as its canonical name)."""
+    import udfs
+    from udfs.excel import XlError
+
+    rows = [["rfq_id", "legs", "side", "quantity"], ["r1", f"{NAME}:1;{v}:1", "buy", 600]]
+    rows += [["r2", f"{v}:1", "buy", 3], ["r3", f"{NAME}:1", "buy", 3]]
+    out = udfs.CQ_RFQ(rows, "none", "bundled:2026-08-21")
+    assert isinstance(out[1][0], XlError) and f"repeats the instrument {NAME}" in out[1][0].reason, out[1][0]
+    assert isinstance(out[2][0], float) and out[2] == out[3]
