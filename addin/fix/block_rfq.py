@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from addin.fix.errors import FixUsageError
+from pricing.desk import Leg
 from pricing.desk.refusals import Refusal, RefusalCode
 
 #: Deribit's price tick for coin-settled options (coin per contract).
@@ -146,23 +147,18 @@ def _amount_within(value: Any, field: str, most: float) -> float:
 
 def _legs(data: dict[str, Any]) -> list[tuple[str, float]]:
     out = []
-    seen: set[str] = set()
     for i, leg in enumerate(data["legs"]):
         if not isinstance(leg, dict) or "instrument_name" not in leg:
             raise FixUsageError(f"block RFQ, legs[{i}]: needs instrument_name, direction, ratio")
-        name = _text(leg["instrument_name"], f"legs[{i}].instrument_name").strip().upper()
-        if name in seen:
-            raise FixUsageError(
-                f"block RFQ, legs[{i}].instrument_name: the same instrument as an earlier leg (one leg per instrument)"
-            )
-        seen.add(name)
+        # Canonical by pricing.desk.Leg (one home); one leg per instrument is Desk.quote's rule, for every host.
+        name = Leg(_text(leg["instrument_name"], f"legs[{i}].instrument_name")).instrument
         direction = str(leg.get("direction", "")).lower()
         if direction not in ("buy", "sell"):
             raise FixUsageError(f"block RFQ, legs[{i}].direction: {leg.get('direction')!r} is not buy or sell")
         ratio = _amount(leg.get("ratio", 1), f"legs[{i}].ratio")
         if not (math.isfinite(ratio) and ratio > 0):
             raise FixUsageError(f"block RFQ, legs[{i}].ratio: must be > 0")
-        out.append((str(leg["instrument_name"]), ratio if direction == "buy" else -ratio))
+        out.append((name, ratio if direction == "buy" else -ratio))
     return out
 
 
@@ -184,7 +180,7 @@ def maker_quotes(payload: Any, desk: Any) -> dict[str, Any]:
                 f"under the venue's minimum {MIN_AMOUNT:g}"
             )
     hedge = _hedge(data.get("hedge"))
-    from pricing.desk import Leg, Quote, RfqRequest
+    from pricing.desk import Quote, RfqRequest
 
     # Admission (only what the venue lists), limits and price sanity are the desk's, as for every host.
     request = RfqRequest(tuple(Leg(n, r) for n, r in legs), "two-way", amount, ref="block RFQ")

@@ -26,11 +26,13 @@ import dataclasses
 import json
 import math
 import os
+import re
 import signal
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -267,8 +269,12 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             result = answer.result(i)
             refusal = result if isinstance(result, Refusal) else None
             figures = result.figures() if isinstance(result, Quote) else {}
+            qty = e["quantity"]
+            wire = (wire_price(figures.get("bid_price"), qty, "bid"), wire_price(figures.get("ask_price"), qty, "ask"))
+            e["wire"] = wire  # the decimals sent, exactly (a float written by QuickFIX keeps 15 digits only)
+            bid_px, offer_px = (None if w is None else float(w) for w in wire)
             if refusal is None:
-                refusal = self._trade_limits(figures) or _zero_on_the_wire(figures, e["quantity"])
+                refusal = self._trade_limits(figures) or _zero_on_the_wire(bid_px, offer_px, figures, qty)
             record = {
                 "quote_req_id": req_id,
                 "session": str(session_id),
@@ -289,9 +295,6 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 )
                 fix.Session.sendToTarget(msg, session_id)
                 continue
-            qty = e["quantity"]
-            bid_px = None if figures["bid_price"] is None else round(figures["bid_price"] / qty, 8)
-            offer_px = None if figures["ask_price"] is None else round(figures["ask_price"] / qty, 8)
             valid_until = now_utc() + timedelta(seconds=self.desk.limits.quote_validity_s)
             terms = QuoteTerms(
                 record["quote_id"],
@@ -324,7 +327,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         if self.killed:
             return Refusal(RefusalCode.KILL_SWITCH, "the desk's kill switch is on: no quotes")
         if entry["problem"] is not None:
-            return Refusal(RefusalCode.BAD_REQUEST, entry["problem"])
+            return Refusal(entry["problem"].code, f"{entry['request'].ref}, {entry['problem'].text}")
         for (name, _), raw in zip(entry["legs"], entry["ratios"]):
             if not (math.isfinite(raw) and raw > 0):
                 return Refusal(RefusalCode.BAD_REQUEST, f"leg {name[:60]!r}, LegRatioQty (623): must be a number > 0")
@@ -368,18 +371,19 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             symbol = _field(g, 55) or ""
             raw_side = _field(g, 54)
             side = CLIENT_SIDE.get(raw_side or "", "two-way")
-            problem = None
+            # The entry's first problem, typed; its text names the field (the entry's label is put before it once).
+            problem: Refusal | None = None
             if raw_side is not None and raw_side not in CLIENT_SIDE:
-                problem = (
-                    f"NoRelatedSym entry {i}, Side (54): {raw_side!r}: give 1 (buy) or 2 (sell), or leave it out for two-way"
-                )
+                text = f"Side (54): {raw_side!r}: give 1 (buy) or 2 (sell), or leave it out for two-way"
+                problem = Refusal(RefusalCode.BAD_REQUEST, text)
             raw_qty = _field(g, 38)
-            try:
-                qty = float(raw_qty) if raw_qty is not None else float("nan")
-            except ValueError:
-                qty = float("nan")
-            if not qty > 0:
-                problem = f"NoRelatedSym entry {i}, OrderQty (38): give a quantity > 0 contracts, got {raw_qty!r}"
+            qty = _number(raw_qty)
+            if problem is None and not (math.isfinite(qty) and qty > 0):  # 1e400 reads as inf: no size either
+                text = f"OrderQty (38): give a quantity > 0 contracts, got {raw_qty!r}"
+                problem = Refusal(RefusalCode.BAD_QUANTITY, text)
+            if problem is None and round(qty, 8) == 0.0:  # the Quote's sizes go out at 8 decimals, like its prices
+                text = f"OrderQty (38): {qty:g} contracts is 0 at the 8 decimals a Quote's size is sent with"
+                problem = Refusal(RefusalCode.BAD_QUANTITY, text)
             legs, ratios = [], []
             for j in range(1, int(_field(g, 555) or 0) + 1):
                 leg = fix.Group(555, 600)
@@ -389,19 +393,25 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                     ratio = float(_field(leg, 623) or 1.0)
                 except ValueError:
                     ratio = float("nan")
-                sign = -1.0 if _field(leg, 624) == "2" else 1.0
+                raw_leg_side = _field(leg, 624)
+                if problem is None and raw_leg_side not in (None, "1", "2"):
+                    text = f"leg {j}, LegSide (624): {raw_leg_side[:20]!r}: give 1 (buy) or 2 (sell), or leave it out for buy"
+                    problem = Refusal(RefusalCode.BAD_REQUEST, text)
+                sign = -1.0 if raw_leg_side == "2" else 1.0
                 legs.append((name, sign * ratio))
                 ratios.append(ratio)
             has_legs = bool(legs)
             if not has_legs:
                 legs, ratios = [(symbol, 1.0)], [1.0]
+            request = RfqRequest(tuple(Leg(n, r) for n, r in legs), side, qty, ref=f"NoRelatedSym entry {i}")
+            legs = [(leg.instrument, r) for leg, (_, r) in zip(request.legs, legs)]  # canonical names, one home: Leg
             out.append(
                 {
                     "symbol": symbol,
                     "side": side,
                     "quantity": qty,
                     # Typed, ratios exact: no text round trip between the FIX fields and the desk.
-                    "request": RfqRequest(tuple(Leg(n, r) for n, r in legs), side, qty, ref=f"NoRelatedSym entry {i}"),
+                    "request": request,
                     "record": {"symbol": symbol, "legs": [list(x) for x in legs], "side": side, "quantity": qty},
                     "problem": problem,
                     "legs": legs,
@@ -418,10 +428,10 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         msg.setField(fix.QuoteID(terms.quote_id))
         msg.setField(fix.Symbol(entry["symbol"]))
         if terms.bid_px is not None:
-            msg.setField(fix.BidPx(terms.bid_px))
+            msg.setField(fix.StringField(132, f"{entry['wire'][0]:f}"))
             msg.setField(fix.BidSize(terms.size))
         if terms.offer_px is not None:
-            msg.setField(fix.OfferPx(terms.offer_px))
+            msg.setField(fix.StringField(133, f"{entry['wire'][1]:f}"))
             msg.setField(fix.OfferSize(terms.size))
         msg.setField(fix.StringField(62, _stamp(terms.valid_until)))
         msg.setField(fix.StringField(60, _stamp(now_utc())))
@@ -450,15 +460,16 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
     def on_order(self, message: Any, session_id: Any) -> None:
         """Decide, journal (decision and message in one transaction), apply, send; in that order."""
         session = str(session_id)
-        try:
-            qty = float(_field(message, 38) or "nan")
-        except ValueError:
-            qty = float("nan")
-        try:
-            raw_px = _field(message, 44)
-            limit = float(raw_px) if raw_px is not None else None
-        except ValueError:
-            limit = float("nan")
+        # Validated before anything is journaled: a size that is not a number > 0 is a typed refusal
+        # (103=13), and the journal records 0 contracts for it (the column holds a number, never NaN).
+        raw_qty = _field(message, 38)
+        qty = _number(raw_qty)
+        bad_qty = None
+        if not (math.isfinite(qty) and qty > 0):
+            bad_qty = Refusal(RefusalCode.BAD_QUANTITY, f"OrderQty (38): give a number > 0 contracts, got {raw_qty!r}")
+            qty = 0.0
+        raw_px = _field(message, 44)
+        limit = _number(raw_px) if raw_px is not None else None
         raw_side = _field(message, 54) or ""
         order = Order(
             session,
@@ -475,6 +486,8 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             if d.duplicate:  # a resent order: answered as before, never filled twice
                 fix.Session.sendToTarget(self._execution(message, d, duplicate=True), session_id)
                 return
+            if bad_qty is not None and (d.refusal is None or d.refusal.code is RefusalCode.BAD_QUANTITY):
+                d = OrderBook.refuse(d, bad_qty)  # the raw OrderQty named, not the 0 journaled for it
             d, legs = self._final(message, d)
             msg = self._execution(message, d)
             _crash("before-journal")
@@ -618,12 +631,43 @@ def _named(request: RfqRequest, ref: str) -> RfqRequest:
     return dataclasses.replace(request, ref=ref)
 
 
-def _zero_on_the_wire(figures: dict[str, Any], qty: float) -> Refusal | None:
+#: Decimals of a price on the wire (BidPx (132), OfferPx (133)): one tick is 1e-8.
+WIRE_DECIMALS = 8
+_TICK = Decimal(1).scaleb(-WIRE_DECIMALS)
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def wire_price(total: float | None, qty: float, side: str) -> Decimal | None:
+    """A side's price per unit as sent: the bid rounded down and the offer up to :data:`WIRE_DECIMALS`.
+
+    Rounding is always outward (never in the client's favour, never a locked or crossed quote
+    made by rounding): the wire bid <= the desk's bid and the wire offer >= the desk's offer,
+    each within one tick. ``Decimal(float)`` is exact, so the comparison is exact; the decimal is
+    written to the wire as it is (BidPx (132) / OfferPx (133)), and the order book holds the
+    nearest float.
+    """
+    if total is None:
+        return None
+    exact = Decimal(total / qty)
+    return exact.quantize(_TICK, rounding=ROUND_FLOOR if side == "bid" else ROUND_CEILING)
+
+
+def _zero_on_the_wire(bid_px: float | None, offer_px: float | None, figures: dict[str, Any], qty: float) -> Refusal | None:
     """A price that would go out as 0 (or less) per unit at the Quote's 8 decimals is refused, never sent."""
-    for side, total in (("bid", figures["bid_price"]), ("ask", figures["ask_price"])):
-        if total is not None and round(total / qty, 8) == 0.0:
-            return Refusal(RefusalCode.PRICE_BOUNDS, f"{side} {total / qty:.3g} USD per unit rounds to 0 at 8 decimals")
+    for side, px, total in (("bid", bid_px, figures["bid_price"]), ("ask", offer_px, figures["ask_price"])):
+        if px is not None and not px > 0.0:
+            return Refusal(
+                RefusalCode.PRICE_BOUNDS,
+                f"{side} {total / qty:.3g} USD per unit is 0 at the {WIRE_DECIMALS} decimals it is sent with",
+            )
     return None
+
+
+def _number(raw: str | None) -> float:
+    """A FIX decimal field as a float; NaN when absent or not a decimal (``abc``, ``1_000``, ``nan``, ``inf``)."""
+    if raw is None or not _NUMBER.fullmatch(raw.strip()):
+        return math.nan
+    return float(raw)
 
 
 def describe(journal: Journal) -> str:

@@ -332,7 +332,9 @@ class Journal:
         )
         try:
             self._write((f"INSERT INTO fills ({', '.join(FILL_COLS)}) VALUES ({', '.join('?' * len(FILL_COLS))})", values))
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as exc:
+            if not _duplicate(exc):
+                raise  # a NOT NULL or CHECK failure is a bug to see, never "already answered"
             return False
         return True
 
@@ -368,7 +370,9 @@ class Journal:
         """A quote withdrawn; False if it was withdrawn before."""
         try:
             self._write(("INSERT INTO cancels VALUES (?, ?, ?, ?)", (cancel.quote_id, at.isoformat(), cancel.reason, message)))
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as exc:
+            if not _duplicate(exc):
+                raise  # a NOT NULL or CHECK failure is a bug to see, never "already answered"
             return False
         return True
 
@@ -498,3 +502,11 @@ def _fill(f: dict[str, Any]) -> Fill:
     if not isinstance(legs, list):
         raise ValueError("legs: not a list")
     return Fill(decision, legs, str(f["message"] or ""))
+
+
+def _duplicate(exc: sqlite3.IntegrityError) -> bool:
+    """The row's key is already journaled (a UNIQUE or PRIMARY KEY violation), and nothing else."""
+    code = getattr(exc, "sqlite_errorname", "")
+    if code:
+        return code in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+    return str(exc).startswith("UNIQUE constraint failed")

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from pricing.desk.refusals import Refusal, RefusalCode
+from pricing.desk.request import canonical_name
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def check_request(
     """Contracts per request and per leg, and USD notional, of one request.
 
     ``legs`` are (instrument name, signed ratio); ``spot`` maps a leg's name to its underlying's spot (USD).
-    A structure that lists one instrument in more than one leg is refused (``bad_request``) before
+    A structure that lists one instrument in more than one leg (names compared canonical:
+    :func:`pricing.desk.request.canonical_name`) is refused (``bad_request``) before
     any limit: the per-leg limit is a limit per instrument, and a repeated leg would split one
     instrument's contracts under it (a larger position is asked with LegRatioQty (623)).
 
@@ -89,7 +91,8 @@ def check_request(
         and the value), or None.
     """
     seen: dict[str, int] = {}
-    for i, (name, _) in enumerate(legs, start=1):
+    for i, (raw, _) in enumerate(legs, start=1):
+        name = canonical_name(raw)  # BTC-... and its lower-case or blank-padded twin are one instrument
         if name in seen:
             return Refusal(
                 RefusalCode.BAD_REQUEST,

@@ -23,6 +23,8 @@ class RefusalCode(Enum):
     UNKNOWN_INSTRUMENT = "unknown_instrument"
     #: A well-formed instrument the venue does not list (or a future/perpetual without its own mark).
     NOT_LISTED = "not_listed"
+    #: Futures legs beyond a delta hedge: more futures contracts than options contracts.
+    NOT_A_HEDGE = "not_a_hedge"
     #: A leg expired at or before the market's time.
     EXPIRED = "expired"
     #: The size is not a positive number.

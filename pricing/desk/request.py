@@ -37,13 +37,73 @@ class Leg:
     Attributes
     ----------
     instrument : str
-        Deribit name (``BTC-25SEP26-60000-C``, ``BTC-PERPETUAL``).
+        Deribit name (``BTC-25SEP26-60000-C``, ``BTC-PERPETUAL``), held canonical: blanks around it
+        stripped and upper case (Deribit's names are upper case), so ``btc-25sep26-60000-c`` and
+        `` BTC-25SEP26-60000-C`` are the same instrument wherever legs are compared (the repeated-leg
+        rule, the per-leg limits, admission, the quote's legs).
     ratio : float
         Contracts of this leg per contract of the structure; negative: sold when the structure is bought.
+
+    Examples
+    --------
+    >>> Leg(" btc-25sep26-60000-c ", -1.0).instrument
+    'BTC-25SEP26-60000-C'
     """
 
     instrument: str
     ratio: float = 1.0
+
+    def __post_init__(self) -> None:
+        # The one place a name is made canonical: every comparison of legs sees the same name.
+        object.__setattr__(self, "instrument", canonical_name(self.instrument))
+
+
+def canonical_name(name: object) -> str:
+    """An instrument name as the desk compares and prices it: stripped of blanks, upper case.
+
+    Parameters
+    ----------
+    name : object
+        A name as a client wrote it (a cell, a FIX field, a JSON string).
+
+    Returns
+    -------
+    str
+        ``str(name).strip().upper()``.
+    """
+    return str(name).strip().upper()
+
+
+def repeated_leg(legs: Sequence[Leg], where: str) -> Refusal | None:
+    """A structure that lists one instrument in more than one leg, refused (``bad_request``).
+
+    Parameters
+    ----------
+    legs : sequence of Leg
+        The structure's legs (names canonical).
+    where : str
+        How the request is named in the refusal.
+
+    Returns
+    -------
+    Refusal or None
+        None when each instrument is in one leg.
+
+    Notes
+    -----
+    The per-leg limit is a limit per instrument: a repeated leg would split one instrument's
+    contracts under it. A larger position is asked with the leg's ratio (LegRatioQty (623)).
+    """
+    seen: dict[str, int] = {}
+    for i, leg in enumerate(legs, start=1):
+        if leg.instrument in seen:
+            return Refusal(
+                RefusalCode.BAD_REQUEST,
+                f"{where}: leg {i} repeats the instrument {leg.instrument[:60]} of leg {seen[leg.instrument]}:"
+                " one leg per instrument (give its size in the leg's ratio)",
+            )
+        seen[leg.instrument] = i
+    return None
 
 
 @dataclass(frozen=True)
@@ -142,7 +202,7 @@ class RfqRequest:
             if abs(number) > MAX_SIZE:
                 raise RequestError(f"{self.ref}, {name}: {number:g} is beyond ±{MAX_SIZE:g}", "bad_quantity")
         return RowFields(
-            tuple((str(leg.instrument).strip().upper(), float(leg.ratio)) for leg in self.legs),
+            tuple((leg.instrument, float(leg.ratio)) for leg in self.legs),
             settle,
             side,
             None if self.quantity is None else float(self.quantity),

@@ -19,12 +19,12 @@ from typing import TypeGuard
 import numpy as np
 
 from pricing.desk import sanity
-from pricing.desk.admission import admit_legs
+from pricing.desk.admission import admit_legs, hedge_refusal
 from pricing.desk.book import Book
 from pricing.desk.config import DeskConfig
 from pricing.desk.market import MarketSnapshot, MarketSource
 from pricing.desk.refusals import Refusal, RefusalCode
-from pricing.desk.request import MAX_SIZE, Leg, RfqRequest, resolve
+from pricing.desk.request import MAX_SIZE, Leg, RfqRequest, repeated_leg, resolve
 from pricing.positions import position_state
 from pricing.xva.quote import QuoteTable, quote_rfqs
 from pricing.xva.rfq import RfqBatch
@@ -213,7 +213,8 @@ class Desk:
         -------
         DeskQuotes
             Per request a quote or a refusal with a :class:`~pricing.desk.refusals.RefusalCode`:
-            a malformed field, an unknown instrument, an instrument the venue does not list
+            a malformed field, one instrument in two legs (``bad_request``), futures beyond a
+            delta hedge (``not_a_hedge``), an unknown instrument, an instrument the venue does not list
             (``not_listed``, from the snapshot's chains: :func:`pricing.desk.admission.admit_legs`),
             an expired leg, a bad size, a size above ``risk.max_contracts``, a market older than
             ``limits.max_market_age_s``.
@@ -266,10 +267,15 @@ class Desk:
                     text = f"{req.ref}: market stale: {snap.age_text(now)} (limit {max_age:g} s)"
                     checked.append(Refusal(RefusalCode.STALE_MARKET, text))
                 elif isinstance(req, RfqRequest):
-                    # Admission: only what the venue lists (the snapshot's chains), for every host alike.
-                    names = [str(leg.instrument) for leg in req.legs]
-                    unlisted = admit_legs(names, snap.market.chains, snap.market.as_of, req.ref, firm_until) if names else None
-                    checked.append(req if unlisted is None else unlisted)
+                    # Each instrument once, then admission (only what the venue lists, futures as a
+                    # hedge only), on the snapshot's chains, for every host alike.
+                    names = [leg.instrument for leg in req.legs]
+                    refused = repeated_leg(req.legs, req.ref)
+                    if refused is None and names:
+                        refused = admit_legs(names, snap.market.chains, snap.market.as_of, req.ref, firm_until)
+                    if refused is None:
+                        refused = hedge_refusal([(leg.instrument, leg.ratio) for leg in req.legs], req.ref)
+                    checked.append(req if refused is None else refused)
                 else:
                     checked.append(req)
             resolved = resolve(checked, snap.market)

@@ -86,8 +86,10 @@ HEDGE = {"instrument_name": "BTC-PERPETUAL", "direction": "sell", "price": 78000
         ({"block_rfq_id": 1.5}, "block_rfq_id"),
         ({"block_rfq_id": True}, "block_rfq_id"),
         ({"block_rfq_id": "x" * 1000}, "block_rfq_id"),
-        ({"legs": [LEG, LEG]}, "legs[1].instrument_name"),
-        ({"legs": [LEG, {**LEG, "instrument_name": "btc-25sep26-65000-c", "direction": "sell"}]}, "legs[1].instrument_name"),
+        # One leg per instrument is the desk's rule for every host (Desk.quote); names compared canonical.
+        ({"legs": [LEG, LEG]}, "leg 2 repeats the instrument BTC-25SEP26-65000-C of leg 1"),
+        ({"legs": [LEG, {**LEG, "instrument_name": "btc-25sep26-65000-c", "direction": "sell"}]}, "leg 2 repeats the instrument"),
+        ({"legs": [LEG, {**LEG, "instrument_name": " BTC-25SEP26-65000-C"}]}, "leg 2 repeats the instrument"),
         ({"legs": [{**LEG, "instrument_name": {"x": 1}}]}, "legs[0].instrument_name"),
     ],
 )

@@ -59,9 +59,18 @@ def source() -> Any:
 
 def _good(draw: Any) -> RfqRequest:
     k = draw(st.integers(1, 3))
-    # At least one option: a structure of futures only is refused (its price is its own mark).
-    names = [draw(st.sampled_from(LIVE[:4])), *draw(st.lists(st.sampled_from(LIVE), min_size=k - 1, max_size=k - 1))]
+    # At least one option: a structure of futures only is refused (its price is its own mark). Each
+    # instrument once (a repeated leg is refused), and the perpetual at most the options' contracts
+    # (a future is admitted as a delta hedge only): pricing.desk.admission.hedge_refusal.
+    first = draw(st.sampled_from(LIVE[:4]))
+    names = [
+        first,
+        *draw(st.lists(st.sampled_from([n for n in LIVE if n != first]), min_size=k - 1, max_size=k - 1, unique=True)),
+    ]
     ratios = draw(st.lists(st.sampled_from([1.0, -1.0, 2.0, -0.5]), min_size=k, max_size=k))
+    if "BTC-PERPETUAL" in names[1:]:
+        j = names.index("BTC-PERPETUAL")
+        ratios[j] = draw(st.sampled_from([0.5, -0.5]))  # at most the first option's |ratio| (0.5 <= 0.5)
     side = draw(st.sampled_from(["buy", "sell", "two-way"]))
     qty = draw(st.sampled_from([0.1, 1.0, 7.0, 25.0]))
     return RfqRequest(tuple(Leg(n, r) for n, r in zip(names, ratios)), side, qty)
