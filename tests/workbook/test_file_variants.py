@@ -446,3 +446,22 @@ def test_structured_references_to_headers_with_line_breaks_and_escapes(tmp_path:
         assert b'name="a_x000a_b"' in z.read("xl/tables/table1.xml")
     got = recalculate(tmp_path / "t.xlsx").values
     assert got == {("S", 1, 5): 9.0, ("S", 2, 3): 22.0, ("S", 3, 3): 33.0, ("S", 4, 3): 44.0}
+
+
+def test_quoted_3d_references_span_the_sheets(tmp_path: Path) -> None:
+    """Microsoft, "Create a 3-D reference": a sheet name with a space is quoted round the whole
+    span (``'Jan:My Sheet'!A1``), and Excel may quote a plain span too (``'S1:S3'!A1``); each is
+    the reference on every sheet from the first to the last, in workbook order (the reviewer's
+    book: #REF! before, the colon inside the quotes was not seen)."""
+    wb = openpyxl.Workbook()
+    first = wb.active
+    first.title = "Jan"
+    sheets = [first, wb.create_sheet("S2"), wb.create_sheet("My Sheet")]
+    for k, ws in enumerate(sheets, 1):
+        ws["A1"], ws["A2"] = 10.0**k, 2.0 * k
+    out = wb.create_sheet("Out")
+    out["A1"], out["A2"] = "=SUM('Jan:My Sheet'!A1:A2)", "=SUM('Jan:S2'!A1)"
+    wb.save(tmp_path / "q3d.xlsx")
+    got = recalculate(tmp_path / "q3d.xlsx").values
+    assert got[("Out", 1, 1)] == 10.0 + 100.0 + 1000.0 + 2.0 + 4.0 + 6.0
+    assert got[("Out", 2, 1)] == 110.0
