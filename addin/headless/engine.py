@@ -1225,6 +1225,16 @@ class _Run:
         if r1 == r2 and c1 == c2:
             v = self._value(si, r1, c1)
             return v, None if v == PENDING else repr(v)
+        n = (r2 - r1 + 1) * (c2 - c1 + 1)
+        if n > self.limits.range_cells:
+            # read as Python values, a whole sheet is billions of cells (the process died at 2 GB): the
+            # call that reads it gets the error in its cell instead, the rest of the book is computed
+            e = ExcelError(
+                "#NUM!",
+                f"a host function reads a range of {n:,} cells; at most {self.limits.range_cells:,} are read "
+                "(limit range_cells)",
+            )
+            return e, repr(e)
         rows = [[self._value(si, r, c) for c in range(c1, c2 + 1)] for r in range(r1, r2 + 1)]
         pending = any(v == PENDING for row in rows for v in row)
         return rows, None if pending else repr(rows)
