@@ -178,7 +178,9 @@ def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
     sig = significant(seq)
     for node in sig:
         if isinstance(node, Call):
-            for arg in node.args:
+            for k, arg in enumerate(node.args):
+                if k == 0 and _lazy_index(node):
+                    continue
                 changed |= _fit(arg, node.key, limit, used)
             continue
         if not (isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE):
@@ -208,6 +210,23 @@ def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
         )
         changed = True
     return changed
+
+
+def _lazy_index(call: Call) -> bool:
+    """INDEX(reference, row, column) with a row or a column number written as a positive literal:
+    the engine takes the reference without reading its cells (IronCalc 0.9.1, measured: INDEX of
+    A1:XFD1048576 at row 3, column 2 takes 2 ms and no memory) and returns at most one row or one
+    column, so a huge first argument is not refused (``INDEX(A:Z,MATCH(3,A:A,0),2)``)."""
+    if call.key != "INDEX" or len(call.args) != 3:
+        return False
+    sig = significant(call.args[0])
+    if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.RANGE:
+        return False
+    for arg in call.args[1:]:
+        lit = _literal(arg)
+        if lit is not None and lit[:1] != "-" and lit not in ("TRUE", "FALSE") and float(lit) >= 1:
+            return True
+    return False
 
 
 # ----------------------------------------------------------------------------- whole columns and rows inside larger arguments
@@ -410,11 +429,14 @@ def _clip_call(call: Call, extent: Extent, names: Iterator[int]) -> str | None:
         return None  # nothing to cut
     extra = cells(a0) - (r2 - a0[0] + 1) * (c2 - a0[1] + 1)
     originals = [t.value for t, _, _ in multi]
-    cut_texts, probe_texts = [], []
+    cut_texts, probe_texts, pad_texts = [], [], []
     for t, ref, a in multi:
         prefix = t.value[: len(t.value) - len(ref[1])]
         nr2, nc2 = a[0] + (r2 - a0[0]), a[1] + (c2 - a0[1])
         cut_texts.append(f"{prefix}${_letters(a[1])}${a[0]}:${_letters(nc2)}${nr2}")
+        # the cut and one blank row (column) more: the first blank cell after the cells that exist
+        pr2, pc2 = (min(nr2 + 1, a[2]), nc2) if rows_cut else (nr2, min(nc2 + 1, a[3]))
+        pad_texts.append(f"{prefix}${_letters(a[1])}${a[0]}:${_letters(pc2)}${pr2}")
         # a cell of the cut-off part: below the last used row, or right of the last used column
         pr, pc = (nr2 + 1, a[1]) if nr2 < a[2] else (a[0], nc2 + 1)
         # as a one-cell range: IronCalc's COUNTIF(S) is #VALUE! over a single cell reference
@@ -426,18 +448,32 @@ def _clip_call(call: Call, extent: Extent, names: Iterator[int]) -> str | None:
         texts.append(render([call]))
     cut, probe = texts[0], texts[1]
     if key in _LOOKUPS:
-        return _cut_lookup(call, [t for t, _, _ in multi], cut_texts, f"_cqlk{next(names)}")
+        return _cut_lookup(call, [t for t, _, _ in multi], cut_texts, pad_texts, f"_cqlk{next(names)}")
     if key not in _COUNTING and key != "SUMPRODUCT":
         return cut
     return f"({cut}+{extra}*{probe})"
 
 
-def _cut_lookup(call: Call, toks: list[Token], cut_texts: list[str], v: str) -> str:
+def _cut_lookup(call: Call, toks: list[Token], cut_texts: list[str], pad_texts: list[str], v: str) -> str:
     """An exact lookup reading the cut ranges, unless its value is empty: an empty value (""
-    or a blank cell) may match the blanks cut off, so it keeps the whole ranges; LEN is 0 for
-    exactly those. The lookup value is computed once (``v``)."""
+    or a blank cell) may match the blanks cut off (LEN is 0 for exactly those). A search from
+    the first cell finds the first blank after the cells that exist, so it reads the cut and one
+    blank row or column more (``pad_texts``); a search from the last cell (XMATCH/XLOOKUP
+    search_mode -1) finds the sheet's last blank, so it keeps the whole ranges. A number or
+    logical literal is never empty: the cut alone. The lookup value is computed once (``v``)."""
+    first = significant(call.args[0])
+    text_literal = len(first) == 1 and isinstance(first[0], Token) and first[0].subtype == Token.TEXT
+    if _literal(call.args[0]) is not None or (text_literal and first[0].value not in ('""', "")):
+        for t, new_value in zip(toks, cut_texts, strict=True):
+            t.value = new_value
+        return render([call])
     value = render(call.args[0])
     call.args[0] = [Token(v, Token.OPERAND, Token.RANGE)]
+    mode_at = {"XMATCH": 3, "XLOOKUP": 5}.get(call.key)
+    backward = mode_at is not None and mode_at < len(call.args) and _literal(call.args[mode_at]) == "-1"
+    if not backward:
+        for t, new_value in zip(toks, pad_texts, strict=True):
+            t.value = new_value
     whole = render([call])
     for t, new_value in zip(toks, cut_texts, strict=True):
         t.value = new_value
