@@ -1231,8 +1231,7 @@ class _Run:
             # call that reads it gets the error in its cell instead, the rest of the book is computed
             e = ExcelError(
                 "#NUM!",
-                f"a host function reads a range of {n:,} cells; at most {self.limits.range_cells:,} are read "
-                "(limit range_cells)",
+                f"a host function reads a range of {n:,} cells; at most {self.limits.range_cells:,} are read (limit range_cells)",
             )
             return e, repr(e)
         rows = [[self._value(si, r, c) for c in range(c1, c2 + 1)] for r in range(r1, r2 + 1)]

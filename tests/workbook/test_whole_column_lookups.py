@@ -136,7 +136,7 @@ def test_exact_lookups_over_whole_columns_wider_than_one(tmp_path: Path) -> None
     x["A3"] = '=VLOOKUP("z",Sheet!A:Z,2,FALSE)'
     x["A4"] = "=VLOOKUP(X!C1,Sheet!A:Z,2,FALSE)"  # C1 blank
     x["A5"] = "=VLOOKUP(X!C1,Sheet!A1:Z1001,2,FALSE)"
-    x["A6"] = '=HLOOKUP(3,Sheet!1:2,2,FALSE)'
+    x["A6"] = "=HLOOKUP(3,Sheet!1:2,2,FALSE)"
     x["A7"] = "=INDEX(Sheet!A:Z,2000,2)"
     x["A8"] = "=VLOOKUP(1001,Sheet!A:Z,2,FALSE)"
     wb.save(tmp_path / "az.xlsx")
