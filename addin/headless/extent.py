@@ -169,8 +169,63 @@ def fit(text: str, limit: int, used: Cells) -> str:
     sheet (None: the formula's own sheet), or None when the sheet is unknown.
     """
     nodes = parse(text)
+    split = rewrite_calls(nodes, lambda call: _split_conditional(call, limit, used))
     changed = _fit(nodes, None, limit, used)
-    return formula(nodes) if changed else text
+    return formula(nodes) if changed or split else text
+
+
+def _first_uncovered(a: Rect, rects: list[Rect]) -> tuple[int, int] | None:
+    """A (row, col) of ``a`` outside every rectangle (so blank: the rectangles cover the cells
+    that exist), looked for in the first columns of ``a``; None if none is found there."""
+    for c in range(a[1], min(a[3], a[1] + MAX_PIECES) + 1):
+        r = a[0]
+        for r1, _, r2, _ in sorted(x for x in rects if x[1] <= c <= x[3]):
+            if r1 > r:
+                break
+            r = max(r, r2 + 1)
+        if r <= a[2]:
+            return r, c
+    return None
+
+
+def _split_conditional(call: Call, limit: int, used: Cells) -> str | None:
+    """``COUNTIF(range, criterion)`` or ``SUMIF(range, criterion)`` over a range of more than
+    ``limit`` cells whose used cells reach its far corner (so :func:`clip` cut nothing), as the
+    same call over rectangles covering the cells that exist (:func:`cover`). SUMIF adds nothing
+    for a blank cell; COUNTIF may count one (``""``), so the blank cells left out are added back
+    as their number times the call at one of them (Microsoft, "COUNTIF function", "SUMIF
+    function": the cells of range are tested one by one). None: left to :func:`_fit`."""
+    if call.key not in ("COUNTIF", "COUNTIFS", "SUMIF") or len(call.args) != 2:
+        return None
+    sig = significant(call.args[0])
+    if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.RANGE:
+        return None
+    if any(_kind(t) != "cell" for t in _all_ranges(call.args[1])):
+        return None  # an array of criteria: left as written
+    value = sig[0].value.lstrip("@")
+    ref = split_ref(value)
+    a = area(ref[1]) if ref is not None else None
+    if ref is None or a is None or cells(a) <= limit:
+        return None
+    rects = cover(used(ref[0]) or (), a, limit)
+    if rects is None:
+        return None
+    sheet = value[: len(value) - len(ref[1])]
+    crit = render(call.args[1])
+
+    def piece(r1: int, c1: int, r2: int, c2: int) -> str:
+        return f"{call.key}({sheet}${_letters(c1)}${r1}:${_letters(c2)}${r2},{crit})"
+
+    terms = [piece(*x) for x in rects]  # COUNTIFS(range, criterion) is COUNTIF(range, criterion)
+    blanks = cells(a) - sum(cells(x) for x in rects)
+    if blanks and (call.key != "SUMIF" or not terms):
+        probe = _first_uncovered(a, rects)
+        if probe is None:
+            return None
+        # as a one-cell range: IronCalc's COUNTIF is #VALUE! over a single cell reference
+        one = piece(probe[0], probe[1], probe[0], probe[1])
+        terms.append(one if call.key == "SUMIF" else f"{blanks}*{one}")
+    return "(" + "+".join(terms) + ")"
 
 
 def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:

@@ -205,3 +205,28 @@ def test_an_approximate_lookup_over_a_whole_used_sheet_is_an_error_in_its_cell(t
     got = recalculate(tmp_path / "ws.xlsx").values
     assert got[("S2", 3, 3)].code == "#NUM!" and "range_cells" in got[("S2", 3, 3)].reason
     assert got[("S2", 4, 3)] == 2.0
+
+
+def test_countif_and_sumif_over_a_whole_used_sheet_count_the_cells_that_exist(tmp_path: Path) -> None:
+    """The reviewer's book: a value at XFD1048576 leaves nothing for the whole-column cut, and
+    ``COUNTIF(Sheet!A:XFD,">0")`` was #NUM! (Excel: 7). Oracle: Microsoft's "COUNTIF function"
+    and "SUMIF function" (each cell of the range tested against the criterion; a blank cell is
+    counted by ``""`` and adds nothing to a sum) over the seven values written."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Sheet"
+    values = {"A1": 1, "A2": 2, "A3": 3, "B1": 10, "B2": 20, "B3": 30, "XFD1048576": 3}
+    for ref, v in values.items():
+        ws[ref] = v
+    s2 = wb.create_sheet("S2")
+    s2["A1"], s2["A2"] = '=COUNTIF(Sheet!A:XFD,">0")', '=SUMIF(Sheet!A:XFD,">2")'
+    s2["A3"], s2["A4"] = '=COUNTIF(Sheet!A1:XFD1048576,"")', '=COUNTIFS(Sheet!A:XFD,"<>3")'
+    s2["A5"] = '=SUMIF(Sheet!A:XFD,">100")'
+    wb.save(tmp_path / "cif.xlsx")
+    got = recalculate(tmp_path / "cif.xlsx").values
+    total = 1_048_576 * 16_384
+    assert got[("S2", 1, 1)] == 7.0
+    assert got[("S2", 2, 1)] == 3 + 10 + 20 + 30 + 3
+    assert got[("S2", 3, 1)] == total - 7
+    assert got[("S2", 4, 1)] == total - 2
+    assert got[("S2", 5, 1)] == 0.0
