@@ -82,6 +82,34 @@ def test_the_1904_date_system_is_computed(tmp_path: Path) -> None:
     assert got[("S", 13, 2)] == 1.0  # a blank is serial 0, 1 January 1904
 
 
+def test_1904_text_with_elapsed_time_and_times_of_day_is_not_shifted(tmp_path: Path) -> None:
+    """The reviewer's book: ``TEXT(1.5,"[h]:mm")`` in a 1904 book was 35124:00 (Excel: 36:00),
+    the elapsed-hours section stripped and the minutes read as a month. Microsoft, "Review
+    guidelines for customizing a number format": an m right after h or hh, or right before ss,
+    is minutes; [h], [m], [s] are elapsed time. Only a format showing a day, month or year moves
+    the serial; 1.5 days is 36 hours whatever the date system."""
+    path = _book_1904(
+        tmp_path / "t.xlsx",
+        {
+            "B1": '=TEXT(1.5,"[h]:mm")',
+            "B2": '=TEXT(2.5,"[h]:mm:ss")',
+            "B3": '=TEXT(0.75,"hh:mm")',
+            "B4": '=TEXT(1.5,"[mm]:ss")',
+            "B5": '=TEXT(0.75,"h:mm AM/PM")',
+            "B6": '=TEXT(43000,"yyyy-mm-dd")',
+            "B7": '=TEXT(43000,"mmm")',
+        },
+    )
+    got = recalculate(path).values
+    assert got[("S", 1, 2)] == "36:00"
+    assert got[("S", 2, 2)] == "60:00:00"
+    assert got[("S", 3, 2)] == "18:00"
+    assert got[("S", 4, 2)] == "2160:00"
+    assert got[("S", 5, 2)] == "6:00 PM"
+    assert got[("S", 6, 2)] == (EPOCH_1904 + dt.timedelta(43000)).isoformat()
+    assert got[("S", 7, 2)] == "Sep"
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.dates(min_value=dt.date(1904, 1, 1), max_value=dt.date(9999, 11, 30)), st.integers(-24, 24))
 def test_1904_calendar_functions_agree_with_the_calendar(
