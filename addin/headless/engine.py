@@ -41,6 +41,7 @@ from addin.headless.columns import Template, relative_cell, template, varies
 from addin.headless.comparisons import excel_comparisons, needs_comparisons
 from addin.headless.datatables import compute as compute_data_tables
 from addin.headless.dates1904 import in_1904, needs_1904, rewrite_1904
+from addin.headless.datetext import date_text, needs_date_text
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
 from addin.headless.formula import (
@@ -548,6 +549,8 @@ class _Run:
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons
             text = excel_comparisons(text)
+        if needs_date_text(text):
+            text = date_text(text)
         if self.pkg.date1904 and needs_1904(text):
             text = rewrite_1904(text)
         if needs_rewrite(text):
