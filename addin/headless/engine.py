@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openpyxl.utils import get_column_letter
+
 from addin.headless.circular import ITERATION
 from addin.headless.columns import Template, relative_cell, template, varies
 from addin.headless.comparisons import excel_comparisons, needs_comparisons
@@ -67,7 +69,7 @@ from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason
-from addin.headless.package import Limits, Package, engine_copy, scan
+from addin.headless.package import MAX_COLUMNS, MAX_ROWS, Limits, Package, engine_copy, scan
 from addin.headless.semantics import (
     fifteen_digits,
     grouped_comparisons,
@@ -193,6 +195,9 @@ class Result:
     #: Cells in circular references (sheet title, row, col), each given Excel's value
     #: (:mod:`addin.headless.circular`).
     circular: list[tuple[str, int, int]] = field(default_factory=list)
+    #: The spill range of each dynamic array formula whose result spilled beyond the range the
+    #: file wrote (sheet title -> (row, col) -> "C1:C5"), written back as the formula's ``ref``.
+    spill_refs: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -313,6 +318,7 @@ def _recalculate(
         keep,
         offline,
         run.circular,
+        run.spill_refs,
     )
 
 
@@ -446,6 +452,12 @@ class _Run:
                 self.stats.kept.append(f"defined name {name}: {exc}")
 
     def prepare(self) -> None:
+        # the cells the book holds before anything spills: a dynamic array's spill cells are
+        # those the engine fills beyond them (collected by _spilled)
+        self._held: set[tuple[int, int, int]] | None = None
+        self.spill_refs: dict[str, dict[tuple[int, int], str]] = {}
+        if any(fc.dynamic for _, _, _, _, fc in self._formulas()):
+            self._held = set(self.model.get_all_cells())
         self._defined_names()
         hosts: dict[str, bool] = {}
         tables = mention(self.pkg.tables) if self.pkg.tables else None
@@ -1364,10 +1376,39 @@ class _Run:
                 continue
             for rr, cc in self._members(r, c, fc):
                 out[(name, rr, cc)] = self._final(si, rr, cc)
+            if fc.dynamic:
+                spilled = self._spilled(si, r, c, fc)
+                for rr, cc in spilled:
+                    out.setdefault((name, rr, cc), self._final(si, rr, cc))
+                if spilled and max(spilled) != (fc.array or (r, c)):
+                    last = max(spilled)
+                    self.spill_refs.setdefault(name, {})[(r, c)] = (
+                        f"{get_column_letter(c)}{r}:{get_column_letter(max(cc for _, cc in spilled))}{last[0]}"
+                    )
         for cells in self.spills.values():
             for si, r, c in cells:
                 out[(self.titles[si], r, c)] = self._final(si, r, c)
         return out
+
+    def _spilled(self, si: int, r: int, c: int, fc: Any) -> list[tuple[int, int]]:
+        """The cells a dynamic array formula at (r, c) spilled into, as the engine filled them:
+        the rectangle down and right of the anchor over cells the book did not hold (a file's
+        spill range as written, XlsxWriter's ``ref="C1"`` among them, may be smaller than the
+        result). At most ``array_cells`` cells."""
+        held = self._held or set()
+        r2, c2 = fc.array or (r, c)
+
+        def free(rr: int, cc: int) -> bool:
+            if rr <= r2 and cc <= c2:
+                return True
+            return (si, rr, cc) not in held and self.model.get_cell_value(si, rr, cc) is not None
+
+        last_r, last_c = r, c
+        while last_r < MAX_ROWS and free(last_r + 1, c) and (last_r - r + 2) <= self.limits.array_cells:
+            last_r += 1
+        while last_c < MAX_COLUMNS and free(r, last_c + 1) and (last_c - c + 2) * (last_r - r + 1) <= self.limits.array_cells:
+            last_c += 1
+        return [(rr, cc) for rr in range(r, last_r + 1) for cc in range(c, last_c + 1) if (rr, cc) != (r, c)]
 
     def _final(self, si: int, r: int, c: int) -> Any:
         v = self._value(si, r, c)

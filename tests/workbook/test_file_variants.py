@@ -493,3 +493,37 @@ def test_quoted_3d_references_span_the_sheets(tmp_path: Path) -> None:
     got = recalculate(tmp_path / "q3d.xlsx").values
     assert got[("Out", 1, 1)] == 10.0 + 100.0 + 1000.0 + 2.0 + 4.0 + 6.0
     assert got[("Out", 2, 1)] == 110.0
+
+
+def test_a_dynamic_array_written_at_its_anchor_alone_caches_its_whole_spill(tmp_path: Path) -> None:
+    """The reviewer's book: XlsxWriter's ``write_dynamic_array_formula("C1", "=SORT(UNIQUE(A1:A6))")``
+    stores ``ref="C1"`` (the writer cannot know the result's size); after ``recalc --cache all``
+    C1 held 1 and C2:C5 nothing, while ``SUM(C1#)`` was 22. The spill range's cells now hold
+    the values and the formula's ``ref`` is the range. Oracle: Microsoft, "SORT function" and
+    "UNIQUE function": the distinct values, ascending (here Python's ``sorted(set(...))``)."""
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    data = [3, 1, 4, 1, 5, 9]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for r, v in enumerate(data, 1):
+        ws.cell(r, 1).value = v
+    ws["C1"] = ArrayFormula("C1", "=_xlfn._xlws.SORT(_xlfn.UNIQUE(A1:A6))")
+    ws["E1"] = "=SUM(C1:C10)"
+    wb.save(tmp_path / "raw.xlsx")
+    src = tmp_path / "spill.xlsx"
+    with zipfile.ZipFile(tmp_path / "raw.xlsx") as a, zipfile.ZipFile(src, "w", zipfile.ZIP_DEFLATED) as b:
+        for info in a.infolist():
+            body = a.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = body.replace(b'<c r="C1"', b'<c r="C1" cm="1"')  # cm: a dynamic array (ECMA-376 ext.)
+            b.writestr(info, body)
+    out = tmp_path / "out.xlsx"
+    assert main(["recalc", "-q", "--cache", "all", str(src), "-o", str(out)]) == 0
+    got = openpyxl.load_workbook(out, data_only=True)["S"]
+    want = [float(v) for v in sorted(set(data))]
+    assert [got.cell(r, 3).value for r in range(1, len(want) + 2)] == [*want, None]
+    assert got["E1"].value == sum(want)
+    with zipfile.ZipFile(out) as z:
+        assert b'ref="C1:C5"' in z.read("xl/worksheets/sheet1.xml")
