@@ -397,6 +397,9 @@ class _Run:
         #: (sheet, col) -> [text, its row, last row repeating it, template]: a formula prepare
         #: left as written, and the rows below that repeat it
         self._as_written: dict[tuple[int, int], list[Any]] = {}
+        #: (sheet, column) -> [formula as written, its row, last row, its template, its rewrite,
+        #: the rewrite's template]: a rewritten formula filled down (:meth:`_rewrites_above`)
+        self._rewritten: dict[tuple[int, int], list[Any]] = {}
         self.scratch: int | None = None
         self.scratch_rows = 0
         self.volatile_cells: list[tuple[int, int, int, str]] = []
@@ -481,6 +484,7 @@ class _Run:
                 self._refuse_cell(si, r, c, fc, "#NAME?", f"the formula cannot be parsed ({type(exc).__name__}: {exc})")
         self._open = {}
         self._as_written = {}
+        self._rewritten = {}
         if self._absorbed:  # the first rows of columns are the columns' now
             self.calls = [c for c in self.calls if c.id not in self._absorbed]
             for i, call in enumerate(self.calls):
@@ -496,18 +500,24 @@ class _Run:
                 return  # the host call above, filled down: one string comparison, no parsing
             if self._repeats_above(si, r, c, text):
                 return  # the formula above filled down, which needed nothing: neither does this one
+            if self._rewrites_above(si, r, c, fc, text):
+                return  # the formula above filled down, rewritten by text alone: its rewrite filled down
         if fc.array is None and self._plain_host_call(si, r, c, fc, text):
             return  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
         original = text
+        plain = self.use_columns and fc.array is None and not fc.dynamic and fc.text is None
+        pure = plain and self._text_only(text, tables)
         text = self._excel_text(si, r, c, fc, text, tables)
         keys = function_keys(text)
         hoisted = any(hosts.setdefault(k, k in self.functions) for k in keys) and self._hoist(si, r, c, fc, text)
         if not hoisted:
             if needs_index_ranges(text):
                 text = index_ranges(text)
+                pure = False
             if fc.array is None and not fc.dynamic and needs_intersection(text, self.range_names):
                 new = intersect(text, self.range_names)
                 self.stats.intersected += new != text
+                pure = pure and new == text
                 text = new
             if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
                 text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
@@ -522,6 +532,39 @@ class _Run:
         elif self.use_columns and text == original and not (hoisted or volatile or fc.text or fc.array or fc.dynamic):
             if not any(hosts.get(k) for k in keys):  # left to the formula engine as written
                 self._as_written[(si, c)] = [original, r, r, None]
+        elif pure and text != original and not (hoisted or volatile) and not any(hosts.get(k) for k in keys):
+            self._rewritten[(si, c)] = [original, r, r, None, text, None]
+
+    def _text_only(self, text: str, tables: re.Pattern[str] | None) -> bool:
+        """Whether :meth:`_excel_text` rewrites ``text`` from its text alone, the same way at
+        every row: no structured reference, name, 3-D reference, ``@``, or range to the sheet's
+        edge or over the range limit (those rewrites read the book: its names, tables, used
+        cells). The rest (comparisons, 1904 dates, IronCalc's semantics, fifteen digits, date
+        parts, date text, one-cell ranges) move operands without reading their addresses, so the
+        rewrite of a formula filled down is the rewrite filled down."""
+        if "@" in text and ":" in text:
+            return False
+        if tables is not None and tables.search(text):
+            return False
+        if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
+            return False
+        return not (needs_clip(text) or has_huge(text, self.limits.range_cells))
+
+    def _rewrites_above(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
+        """Whether ``text`` is the formula above it filled down (the same in R1C1 form) when
+        that one was rewritten from its text alone (:meth:`_text_only`): this one's rewrite is
+        then that rewrite filled down (string substitution, no tokenizer), placed at once."""
+        seen = self._rewritten.get((si, c))
+        if seen is None or seen[2] != r - 1:
+            return False
+        if seen[3] is None:  # the templates are made when a second row comes
+            seen[3], seen[5] = template(seen[0], seen[1]), template(seen[4], seen[1])
+        if seen[3].render(r) != text:
+            del self._rewritten[(si, c)]
+            return False
+        seen[2] = r
+        self._set_formula(si, r, c, fc, seen[5].render(r), text)
+        return True
 
     def _repeats_above(self, si: int, r: int, c: int, text: str) -> bool:
         """Whether ``text`` is the formula above it filled down (the same in R1C1 form), when
