@@ -529,10 +529,15 @@ class _Run:
         why = offline_reason(fc.text or original, keys, self.functions)
         if why is not None:
             self.offline_cells[(self.titles[si], r, c)] = why
-        elif self.use_columns and text == original and not (hoisted or volatile or fc.text or fc.array or fc.dynamic):
-            if not any(hosts.get(k) for k in keys):  # left to the formula engine as written
-                self._as_written[(si, c)] = [original, r, r, None]
-        elif pure and text != original and not (hoisted or volatile) and not any(hosts.get(k) for k in keys):
+        elif not (hoisted or volatile or any(hosts.get(k) for k in keys)):
+            self._remember(si, r, c, fc, original, text, pure)
+
+    def _remember(self, si: int, r: int, c: int, fc: Any, original: str, text: str, pure: bool) -> None:
+        """Note a formula the rows below may repeat: left as written (:meth:`_repeats_above`) or
+        rewritten from its text alone (:meth:`_rewrites_above`)."""
+        if self.use_columns and text == original and not (fc.text or fc.array or fc.dynamic):
+            self._as_written[(si, c)] = [original, r, r, None]  # left to the formula engine as written
+        elif pure and text != original:
             self._rewritten[(si, c)] = [original, r, r, None, text, None]
 
     def _text_only(self, text: str, tables: re.Pattern[str] | None) -> bool:
