@@ -248,8 +248,17 @@ def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
         if func not in BLANK_BLIND or len(sig) != 1:
             raise CellRefused(
                 "#NUM!",
-                f"{value} covers {cells(a):,} cells where blank cells count (an operator, or a function that is "
-                f"not a plain aggregate); the engine evaluates at most {limit:,} such cells (limit range_cells)",
+                f"{value} covers {cells(a):,} cells "
+                + (
+                    f"in an expression inside {func}"
+                    if func in BLANK_BLIND
+                    else f"as an argument of {func}"
+                    if func
+                    else "in an expression"
+                )
+                + " (not cut to the cells that exist: the cut is exact only for plain aggregates, COUNTIF/COUNTIFS/SUMIF "
+                f"over one range, exact lookups and ranges to the sheet's edge whose used cells stop short of it); the "
+                f"engine evaluates at most {limit:,} such cells (limit range_cells)",
             )
         rects = cover(used(ref[0]) or (), a, limit)
         if rects is None:
