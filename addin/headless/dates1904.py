@@ -56,8 +56,6 @@ READS: dict[str, tuple[int, ...]] = {
 }
 #: Functions whose result is a date serial.
 MAKES = frozenset("DATE DATEVALUE TODAY NOW EDATE EOMONTH WORKDAY WORKDAY.INTL COUPNCD COUPPCD".split())
-#: A TEXT format that shows a date part (outside quoted text and [..] sections).
-_DATE_CODES = re.compile(r"[dDyYmM]")
 _NAMES = re.compile(
     r"\b(" + "|".join(re.escape(n) for n in sorted({*READS, *MAKES, "TEXT"}, key=len, reverse=True)) + r")\s*\(", re.I
 )
@@ -73,9 +71,34 @@ def _date_format(node: list[Any]) -> bool:
     sig = [n for n in node if not (isinstance(n, Token) and n.type == Token.WSPACE)]
     if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.TEXT:
         return False
-    fmt = sig[0].value[1:-1].replace('""', '"')
-    bare = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", fmt)
-    return _DATE_CODES.search(bare) is not None
+    return shows_date(sig[0].value[1:-1].replace('""', '"'))
+
+
+_FORMAT_CODES = re.compile(r'"[^"]*"|\\.|_.|\*.|\[[hHmMsS]+\]|\[[^\]]*\]|AM/PM|A/P|[dDyY]+|[mM]+|[hH]+|[sS]+|.', re.I)
+
+
+def shows_date(fmt: str) -> bool:
+    """Whether a number format shows a part of the date (day, month or year), so its value must be
+    moved into the 1900 system first. Elapsed time (``[h]:mm``, ``[mm]:ss``) and times of day do
+    not: an ``m`` right after an hour code or right before a seconds code is minutes (Microsoft,
+    "Review guidelines for customizing a number format": "If you use m immediately after the h
+    or hh code or immediately before the ss code, Excel displays minutes instead of the month");
+    quoted text, escapes, [colour]/[condition] sections and AM/PM are no codes."""
+    codes = []
+    for m in _FORMAT_CODES.finditer(fmt):
+        t = m.group(0)
+        low = t.lower()
+        if low[:1] in "dy" and t[:1].isalpha():
+            return True
+        if low.startswith("[") and low[1:2] in "hms" and low.endswith("]"):
+            codes.append(low[1])  # elapsed hours, minutes or seconds
+        elif low[:1] == "m" and len(t) >= 3 and t.isalpha():
+            return True  # mmm, mmmm, mmmmm: always the month
+        elif low[:1] in "hms" and t.isalpha():
+            codes.append(low[0])
+    return any(
+        c == "m" and (k == 0 or codes[k - 1] != "h") and (k + 1 == len(codes) or codes[k + 1] != "s") for k, c in enumerate(codes)
+    )
 
 
 def rewrite_1904(text: str) -> str:

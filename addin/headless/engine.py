@@ -36,11 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openpyxl.utils import get_column_letter
+
 from addin.headless.circular import ITERATION
 from addin.headless.columns import Template, relative_cell, template, varies
 from addin.headless.comparisons import excel_comparisons, needs_comparisons
 from addin.headless.datatables import compute as compute_data_tables
 from addin.headless.dates1904 import in_1904, needs_1904, rewrite_1904
+from addin.headless.datetext import date_text, needs_date_text
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
 from addin.headless.formula import (
@@ -66,7 +69,7 @@ from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason
-from addin.headless.package import Limits, Package, engine_copy, scan
+from addin.headless.package import MAX_COLUMNS, MAX_ROWS, Limits, Package, engine_copy, scan
 from addin.headless.semantics import (
     fifteen_digits,
     grouped_comparisons,
@@ -192,6 +195,9 @@ class Result:
     #: Cells in circular references (sheet title, row, col), each given Excel's value
     #: (:mod:`addin.headless.circular`).
     circular: list[tuple[str, int, int]] = field(default_factory=list)
+    #: The spill range of each dynamic array formula whose result spilled beyond the range the
+    #: file wrote (sheet title -> (row, col) -> "C1:C5"), written back as the formula's ``ref``.
+    spill_refs: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -312,6 +318,7 @@ def _recalculate(
         keep,
         offline,
         run.circular,
+        run.spill_refs,
     )
 
 
@@ -390,6 +397,9 @@ class _Run:
         #: (sheet, col) -> [text, its row, last row repeating it, template]: a formula prepare
         #: left as written, and the rows below that repeat it
         self._as_written: dict[tuple[int, int], list[Any]] = {}
+        #: (sheet, column) -> [formula as written, its row, last row, its template, its rewrite,
+        #: the rewrite's template]: a rewritten formula filled down (:meth:`_rewrites_above`)
+        self._rewritten: dict[tuple[int, int], list[Any]] = {}
         self.scratch: int | None = None
         self.scratch_rows = 0
         self.volatile_cells: list[tuple[int, int, int, str]] = []
@@ -445,6 +455,12 @@ class _Run:
                 self.stats.kept.append(f"defined name {name}: {exc}")
 
     def prepare(self) -> None:
+        # the cells the book holds before anything spills: a dynamic array's spill cells are
+        # those the engine fills beyond them (collected by _spilled)
+        self._held: set[tuple[int, int, int]] | None = None
+        self.spill_refs: dict[str, dict[tuple[int, int], str]] = {}
+        if any(fc.dynamic for _, _, _, _, fc in self._formulas()):
+            self._held = set(self.model.get_all_cells())
         self._defined_names()
         hosts: dict[str, bool] = {}
         tables = mention(self.pkg.tables) if self.pkg.tables else None
@@ -468,6 +484,7 @@ class _Run:
                 self._refuse_cell(si, r, c, fc, "#NAME?", f"the formula cannot be parsed ({type(exc).__name__}: {exc})")
         self._open = {}
         self._as_written = {}
+        self._rewritten = {}
         if self._absorbed:  # the first rows of columns are the columns' now
             self.calls = [c for c in self.calls if c.id not in self._absorbed]
             for i, call in enumerate(self.calls):
@@ -483,18 +500,24 @@ class _Run:
                 return  # the host call above, filled down: one string comparison, no parsing
             if self._repeats_above(si, r, c, text):
                 return  # the formula above filled down, which needed nothing: neither does this one
+            if self._rewrites_above(si, r, c, fc, text):
+                return  # the formula above filled down, rewritten by text alone: its rewrite filled down
         if fc.array is None and self._plain_host_call(si, r, c, fc, text):
             return  # =CQ_BLACK(D2,G2,C2,H2,I2): the common formula, recorded without the tokenizer
         original = text
+        plain = self.use_columns and fc.array is None and not fc.dynamic and fc.text is None
+        pure = plain and self._text_only(text, tables)
         text = self._excel_text(si, r, c, fc, text, tables)
         keys = function_keys(text)
         hoisted = any(hosts.setdefault(k, k in self.functions) for k in keys) and self._hoist(si, r, c, fc, text)
         if not hoisted:
             if needs_index_ranges(text):
                 text = index_ranges(text)
+                pure = False
             if fc.array is None and not fc.dynamic and needs_intersection(text, self.range_names):
                 new = intersect(text, self.range_names)
                 self.stats.intersected += new != text
+                pure = pure and new == text
                 text = new
             if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
                 text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
@@ -506,9 +529,47 @@ class _Run:
         why = offline_reason(fc.text or original, keys, self.functions)
         if why is not None:
             self.offline_cells[(self.titles[si], r, c)] = why
-        elif self.use_columns and text == original and not (hoisted or volatile or fc.text or fc.array or fc.dynamic):
-            if not any(hosts.get(k) for k in keys):  # left to the formula engine as written
-                self._as_written[(si, c)] = [original, r, r, None]
+        elif not (hoisted or volatile or any(hosts.get(k) for k in keys)):
+            self._remember(si, r, c, fc, original, text, pure)
+
+    def _remember(self, si: int, r: int, c: int, fc: Any, original: str, text: str, pure: bool) -> None:
+        """Note a formula the rows below may repeat: left as written (:meth:`_repeats_above`) or
+        rewritten from its text alone (:meth:`_rewrites_above`)."""
+        if self.use_columns and text == original and not (fc.text or fc.array or fc.dynamic):
+            self._as_written[(si, c)] = [original, r, r, None]  # left to the formula engine as written
+        elif pure and text != original:
+            self._rewritten[(si, c)] = [original, r, r, None, text, None]
+
+    def _text_only(self, text: str, tables: re.Pattern[str] | None) -> bool:
+        """Whether :meth:`_excel_text` rewrites ``text`` from its text alone, the same way at
+        every row: no structured reference, name, 3-D reference, ``@``, or range to the sheet's
+        edge or over the range limit (those rewrites read the book: its names, tables, used
+        cells). The rest (comparisons, 1904 dates, IronCalc's semantics, fifteen digits, date
+        parts, date text, one-cell ranges) move operands without reading their addresses, so the
+        rewrite of a formula filled down is the rewrite filled down."""
+        if "@" in text and ":" in text:
+            return False
+        if tables is not None and tables.search(text):
+            return False
+        if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
+            return False
+        return not (needs_clip(text) or has_huge(text, self.limits.range_cells))
+
+    def _rewrites_above(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
+        """Whether ``text`` is the formula above it filled down (the same in R1C1 form) when
+        that one was rewritten from its text alone (:meth:`_text_only`): this one's rewrite is
+        then that rewrite filled down (string substitution, no tokenizer), placed at once."""
+        seen = self._rewritten.get((si, c))
+        if seen is None or seen[2] != r - 1:
+            return False
+        if seen[3] is None:  # the templates are made when a second row comes
+            seen[3], seen[5] = template(seen[0], seen[1]), template(seen[4], seen[1])
+        if seen[3].render(r) != text:
+            del self._rewritten[(si, c)]
+            return False
+        seen[2] = r
+        self._set_formula(si, r, c, fc, seen[5].render(r), text)
+        return True
 
     def _repeats_above(self, si: int, r: int, c: int, text: str) -> bool:
         """Whether ``text`` is the formula above it filled down (the same in R1C1 form), when
@@ -548,6 +609,8 @@ class _Run:
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons
             text = excel_comparisons(text)
+        if needs_date_text(text):
+            text = date_text(text)
         if self.pkg.date1904 and needs_1904(text):
             text = rewrite_1904(text)
         if needs_rewrite(text):
@@ -1225,6 +1288,15 @@ class _Run:
         if r1 == r2 and c1 == c2:
             v = self._value(si, r1, c1)
             return v, None if v == PENDING else repr(v)
+        n = (r2 - r1 + 1) * (c2 - c1 + 1)
+        if n > self.limits.range_cells:
+            # read as Python values, a whole sheet is billions of cells (the process died at 2 GB): the
+            # call that reads it gets the error in its cell instead, the rest of the book is computed
+            e = ExcelError(
+                "#NUM!",
+                f"a host function reads a range of {n:,} cells; at most {self.limits.range_cells:,} are read (limit range_cells)",
+            )
+            return e, repr(e)
         rows = [[self._value(si, r, c) for c in range(c1, c2 + 1)] for r in range(r1, r2 + 1)]
         pending = any(v == PENDING for row in rows for v in row)
         return rows, None if pending else repr(rows)
@@ -1352,10 +1424,39 @@ class _Run:
                 continue
             for rr, cc in self._members(r, c, fc):
                 out[(name, rr, cc)] = self._final(si, rr, cc)
+            if fc.dynamic:
+                spilled = self._spilled(si, r, c, fc)
+                for rr, cc in spilled:
+                    out.setdefault((name, rr, cc), self._final(si, rr, cc))
+                if spilled and max(spilled) != (fc.array or (r, c)):
+                    last = max(spilled)
+                    self.spill_refs.setdefault(name, {})[(r, c)] = (
+                        f"{get_column_letter(c)}{r}:{get_column_letter(max(cc for _, cc in spilled))}{last[0]}"
+                    )
         for cells in self.spills.values():
             for si, r, c in cells:
                 out[(self.titles[si], r, c)] = self._final(si, r, c)
         return out
+
+    def _spilled(self, si: int, r: int, c: int, fc: Any) -> list[tuple[int, int]]:
+        """The cells a dynamic array formula at (r, c) spilled into, as the engine filled them:
+        the rectangle down and right of the anchor over cells the book did not hold (a file's
+        spill range as written, XlsxWriter's ``ref="C1"`` among them, may be smaller than the
+        result). At most ``array_cells`` cells."""
+        held = self._held or set()
+        r2, c2 = fc.array or (r, c)
+
+        def free(rr: int, cc: int) -> bool:
+            if rr <= r2 and cc <= c2:
+                return True
+            return (si, rr, cc) not in held and self.model.get_cell_value(si, rr, cc) is not None
+
+        last_r, last_c = r, c
+        while last_r < MAX_ROWS and free(last_r + 1, c) and (last_r - r + 2) <= self.limits.array_cells:
+            last_r += 1
+        while last_c < MAX_COLUMNS and free(r, last_c + 1) and (last_c - c + 2) * (last_r - r + 1) <= self.limits.array_cells:
+            last_c += 1
+        return [(rr, cc) for rr in range(r, last_r + 1) for cc in range(c, last_c + 1) if (rr, cc) != (r, c)]
 
     def _final(self, si: int, r: int, c: int) -> Any:
         v = self._value(si, r, c)

@@ -158,6 +158,8 @@ def _vh(args: list[Any], vertical: bool) -> Any:
     x = _lookup_value(args[0])
     if isinstance(x, ExcelError):
         return x
+    if isinstance(args[1], ExcelError):
+        return args[1]  # the table itself is an error (a range too large to read: engine._block)
     table = _grid(args[1])
     if not vertical:
         table = [list(col) for col in zip(*table)]
@@ -202,6 +204,9 @@ def _lookup(args: list[Any]) -> Any:
     x = _lookup_value(args[0])
     if isinstance(x, ExcelError):
         return x
+    for a in args[1:]:
+        if isinstance(a, ExcelError):
+            return a
     g = _grid(args[1])
     wide = len(g[0]) > len(g)
     keys = list(g[0]) if wide else [row[0] for row in g]
@@ -231,6 +236,8 @@ def _match(args: list[Any]) -> Any:
     x = _lookup_value(args[0])
     if isinstance(x, ExcelError):
         return x
+    if isinstance(args[1], ExcelError):
+        return args[1]
     vec = _vector(args[1])
     if vec is None:
         return ExcelError(_NA)

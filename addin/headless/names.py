@@ -108,7 +108,8 @@ def mentions(text: str, words: re.Pattern[str] | None) -> bool:
 
 
 def _has_3d(text: str) -> bool:
-    return re.search(r"(?:[\w.]+|'[^']*'):(?:[\w.]+|'[^']*')!", text) is not None
+    # Sheet1:Sheet3! unquoted, or 'Jan:My Sheet'! with the colon inside the quotes
+    return re.search(r"[\w.]+:[\w.]+!|'(?:[^']|'')*:(?:[^']|'')*'!", text) is not None
 
 
 def pattern(names: Names) -> re.Pattern[str] | None:

@@ -93,7 +93,7 @@ def save(result: Result, target: Path, cache: str = "all") -> None:
                 updates[sheet][r][c] = Frozen(value)
             else:
                 updates[sheet][r][c] = value
-        write_cached(result.path, target, updates, result.anchors)
+        write_cached(result.path, target, updates, result.anchors, result.spill_refs)
 
 
 #: The caps a book runs under by default, through the Python API as through the CLI: a child

@@ -87,11 +87,21 @@ def serialize(value: Any) -> tuple[bytes, bytes]:
     return b' t="str"', b"<v>" + text.encode("utf-8") + b"</v>"
 
 
-def _cell(attrs: bytes, inner: bytes | None, value: Any) -> bytes:
+def _cell(attrs: bytes, inner: bytes | None, value: Any, ref: str | None = None) -> bytes:
     frozen = isinstance(value, Frozen)
     t, v = serialize(value.value if frozen else value)
     f = None if frozen else _F.search(inner or b"")
-    return b"<c" + _T.sub(b"", attrs) + t + b">" + (f.group(0) if f else b"") + v + b"</c>"
+    ftext = f.group(0) if f else b""
+    if ref is not None and ftext:
+        ftext = _with_ref(ftext, ref)
+    return b"<c" + _T.sub(b"", attrs) + t + b">" + ftext + v + b"</c>"
+
+
+def _with_ref(f: bytes, ref: str) -> bytes:
+    """An array formula's ``<f>`` with its ``ref`` (the range it fills) set to ``ref``."""
+    head, sep, rest = f.partition(b">")
+    head = re.sub(rb'\sref="[^"]*"', b"", head)
+    return head + f' ref="{ref}"'.encode() + sep + rest
 
 
 def _row(
@@ -101,6 +111,7 @@ def _row(
     ups: Mapping[int, Any],
     formulas: set[tuple[int, int]],
     done: set[tuple[int, int]],
+    refs: Mapping[tuple[int, int], str] | None = None,
 ) -> bytes:
     out: list[bytes] = []
     pending = sorted(ups)
@@ -114,7 +125,7 @@ def _row(
         if k < len(pending) and pending[k] == col:
             if (row, col) in formulas and not _F.search(m.group(2) or b""):
                 raise BookError(f"internal: formula cell {get_column_letter(col)}{row} has no <f> in the sheet XML")
-            out.append(_cell(m.group(1), m.group(2), ups[col]))
+            out.append(_cell(m.group(1), m.group(2), ups[col], (refs or {}).get((row, col))))
             done.add((row, col))
             k += 1
         else:
@@ -194,10 +205,16 @@ class _NoRef(Exception):
     pass
 
 
-def rewrite_sheet(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tuple[int, int]]) -> list[bytes]:
+def rewrite_sheet(
+    xml: bytes,
+    ups: Mapping[int, Mapping[int, Any]],
+    formulas: set[tuple[int, int]],
+    refs: Mapping[tuple[int, int], str] | None = None,
+) -> list[bytes]:
     """The worksheet XML with cached values set for ``ups`` ({row: {col: value}}), in pieces
-    (written one after the other; never joined into one more copy of a large sheet)."""
-    fast = _in_place(xml, ups, formulas)  # formula cells live in sheetData only: the whole part, no copies
+    (written one after the other; never joined into one more copy of a large sheet); ``refs``:
+    a new ``ref`` for the array formulas at those (row, col), their spill ranges."""
+    fast = None if refs else _in_place(xml, ups, formulas)  # formula cells live in sheetData only: no copies
     if fast is not None:
         return fast  # no cell was added, so <dimension> stands
     data = _DATA.search(xml)
@@ -216,7 +233,7 @@ def rewrite_sheet(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: se
             out.append(_new_row(rows[k], ups[rows[k]], formulas))
             k += 1
         if k < len(rows) and rows[k] == row:
-            out.append(_row(m.group(1), m.group(2), row, ups[row], formulas, done))
+            out.append(_row(m.group(1), m.group(2), row, ups[row], formulas, done, refs))
             k += 1
         else:
             out.append(m.group(0))
@@ -259,8 +276,15 @@ def _umask() -> int:
     return mask
 
 
-def write_cached(src: Path, dst: Path, updates: Updates, formulas: Mapping[str, set[tuple[int, int]]]) -> None:
-    """Copy ``src`` to ``dst`` with cached values set; atomic (temporary file, then rename)."""
+def write_cached(
+    src: Path,
+    dst: Path,
+    updates: Updates,
+    formulas: Mapping[str, set[tuple[int, int]]],
+    refs: Mapping[str, Mapping[tuple[int, int], str]] | None = None,
+) -> None:
+    """Copy ``src`` to ``dst`` with cached values set; atomic (temporary file, then rename);
+    ``refs``: the spill ranges of dynamic array formulas, by sheet title (:func:`rewrite_sheet`)."""
     with zipfile.ZipFile(src) as z:
         parts = sheet_parts(z)
         replaced = {}
@@ -268,7 +292,7 @@ def write_cached(src: Path, dst: Path, updates: Updates, formulas: Mapping[str, 
             if not ups:
                 continue
             part = parts[title]
-            replaced[part] = rewrite_sheet(z.read(part), ups, formulas.get(title, set()))
+            replaced[part] = rewrite_sheet(z.read(part), ups, formulas.get(title, set()), (refs or {}).get(title))
         dst.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
         try:

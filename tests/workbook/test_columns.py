@@ -187,3 +187,36 @@ def test_a_column_is_one_batch_and_a_bad_row_stays_in_its_cell(tmp_path: Path) -
     assert isinstance(res.values[("S", 700, 8)], ExcelError)
     errors = {k for k, v in res.values.items() if isinstance(v, ExcelError)}
     assert {k[1] for k in errors} == {700, 1500}  # per-row errors stay in their rows
+
+
+_REWRITTEN = [
+    "=IF(A{r}>B{r},A{r}-B{r},0)",  # comparisons to 15 significant digits
+    '=IF(A{r}=B{r},"same",A{r}&"<>"&B{r})',
+    "=DATE(1900,1,MOD(A{r},50))+(A{r}<=B{r})",  # Excel's DATE before March 1900, a comparison
+    '=LEFT("abcdef",A{r}>0)&DATEVALUE("1 Mar 2024")',  # text counts, date text
+    "=SUM(A{r}:A{r})*(A$1>=B{r})",  # a one-cell range, an absolute row
+]
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.1, 0.3, 0.1 + 0.2, 1.0, 3.0, -2.0, 1e15, 1e15 + 1]), min_size=8, max_size=30),
+    st.lists(st.sampled_from([0.1, 0.3, 0.1 + 0.2, 1.0, 3.0, -2.0, 1e15, 1e15 + 1]), min_size=8, max_size=30),
+)
+def test_a_rewritten_formula_filled_down_is_each_rows_rewrite(tmp_path_factory: Any, a: list[float], b: list[float]) -> None:
+    """A formula the engine rewrites from its text alone (engine ``_rewrites_above``: the
+    first row's rewrite filled down by string substitution, no tokenizer) gives exactly the
+    values of each row rewritten on its own (``columns=False``), whatever the data; a row
+    that breaks the run (a different formula) starts a new one."""
+    n = min(len(a), len(b))
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for r in range(1, n + 1):
+        ws.cell(r, 1).value, ws.cell(r, 2).value = a[r - 1], b[r - 1]
+        for k, f in enumerate(_REWRITTEN):
+            ws.cell(r, 3 + k).value = f.format(r=r) if r != n // 2 else "=A1+1"
+    path = tmp_path_factory.mktemp("rw") / "rw.xlsx"
+    wb.save(path)
+    fast, slow = recalculate(path).values, recalculate(path, columns=False).values
+    assert fast == slow

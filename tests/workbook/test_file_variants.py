@@ -82,6 +82,34 @@ def test_the_1904_date_system_is_computed(tmp_path: Path) -> None:
     assert got[("S", 13, 2)] == 1.0  # a blank is serial 0, 1 January 1904
 
 
+def test_1904_text_with_elapsed_time_and_times_of_day_is_not_shifted(tmp_path: Path) -> None:
+    """The reviewer's book: ``TEXT(1.5,"[h]:mm")`` in a 1904 book was 35124:00 (Excel: 36:00),
+    the elapsed-hours section stripped and the minutes read as a month. Microsoft, "Review
+    guidelines for customizing a number format": an m right after h or hh, or right before ss,
+    is minutes; [h], [m], [s] are elapsed time. Only a format showing a day, month or year moves
+    the serial; 1.5 days is 36 hours whatever the date system."""
+    path = _book_1904(
+        tmp_path / "t.xlsx",
+        {
+            "B1": '=TEXT(1.5,"[h]:mm")',
+            "B2": '=TEXT(2.5,"[h]:mm:ss")',
+            "B3": '=TEXT(0.75,"hh:mm")',
+            "B4": '=TEXT(1.5,"[mm]:ss")',
+            "B5": '=TEXT(0.75,"h:mm AM/PM")',
+            "B6": '=TEXT(43000,"yyyy-mm-dd")',
+            "B7": '=TEXT(43000,"mmm")',
+        },
+    )
+    got = recalculate(path).values
+    assert got[("S", 1, 2)] == "36:00"
+    assert got[("S", 2, 2)] == "60:00:00"
+    assert got[("S", 3, 2)] == "18:00"
+    assert got[("S", 4, 2)] == "2160:00"
+    assert got[("S", 5, 2)] == "6:00 PM"
+    assert got[("S", 6, 2)] == (EPOCH_1904 + dt.timedelta(43000)).isoformat()
+    assert got[("S", 7, 2)] == "Sep"
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.dates(min_value=dt.date(1904, 1, 1), max_value=dt.date(9999, 11, 30)), st.integers(-24, 24))
 def test_1904_calendar_functions_agree_with_the_calendar(
@@ -446,3 +474,56 @@ def test_structured_references_to_headers_with_line_breaks_and_escapes(tmp_path:
         assert b'name="a_x000a_b"' in z.read("xl/tables/table1.xml")
     got = recalculate(tmp_path / "t.xlsx").values
     assert got == {("S", 1, 5): 9.0, ("S", 2, 3): 22.0, ("S", 3, 3): 33.0, ("S", 4, 3): 44.0}
+
+
+def test_quoted_3d_references_span_the_sheets(tmp_path: Path) -> None:
+    """Microsoft, "Create a 3-D reference": a sheet name with a space is quoted round the whole
+    span (``'Jan:My Sheet'!A1``), and Excel may quote a plain span too (``'S1:S3'!A1``); each is
+    the reference on every sheet from the first to the last, in workbook order (the reviewer's
+    book: #REF! before, the colon inside the quotes was not seen)."""
+    wb = openpyxl.Workbook()
+    first = wb.active
+    first.title = "Jan"
+    sheets = [first, wb.create_sheet("S2"), wb.create_sheet("My Sheet")]
+    for k, ws in enumerate(sheets, 1):
+        ws["A1"], ws["A2"] = 10.0**k, 2.0 * k
+    out = wb.create_sheet("Out")
+    out["A1"], out["A2"] = "=SUM('Jan:My Sheet'!A1:A2)", "=SUM('Jan:S2'!A1)"
+    wb.save(tmp_path / "q3d.xlsx")
+    got = recalculate(tmp_path / "q3d.xlsx").values
+    assert got[("Out", 1, 1)] == 10.0 + 100.0 + 1000.0 + 2.0 + 4.0 + 6.0
+    assert got[("Out", 2, 1)] == 110.0
+
+
+def test_a_dynamic_array_written_at_its_anchor_alone_caches_its_whole_spill(tmp_path: Path) -> None:
+    """The reviewer's book: XlsxWriter's ``write_dynamic_array_formula("C1", "=SORT(UNIQUE(A1:A6))")``
+    stores ``ref="C1"`` (the writer cannot know the result's size); after ``recalc --cache all``
+    C1 held 1 and C2:C5 nothing, while ``SUM(C1#)`` was 22. The spill range's cells now hold
+    the values and the formula's ``ref`` is the range. Oracle: Microsoft, "SORT function" and
+    "UNIQUE function": the distinct values, ascending (here Python's ``sorted(set(...))``)."""
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    data = [3, 1, 4, 1, 5, 9]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for r, v in enumerate(data, 1):
+        ws.cell(r, 1).value = v
+    ws["C1"] = ArrayFormula("C1", "=_xlfn._xlws.SORT(_xlfn.UNIQUE(A1:A6))")
+    ws["E1"] = "=SUM(C1:C10)"
+    wb.save(tmp_path / "raw.xlsx")
+    src = tmp_path / "spill.xlsx"
+    with zipfile.ZipFile(tmp_path / "raw.xlsx") as a, zipfile.ZipFile(src, "w", zipfile.ZIP_DEFLATED) as b:
+        for info in a.infolist():
+            body = a.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = body.replace(b'<c r="C1"', b'<c r="C1" cm="1"')  # cm: a dynamic array (ECMA-376 ext.)
+            b.writestr(info, body)
+    out = tmp_path / "out.xlsx"
+    assert main(["recalc", "-q", "--cache", "all", str(src), "-o", str(out)]) == 0
+    got = openpyxl.load_workbook(out, data_only=True)["S"]
+    want = [float(v) for v in sorted(set(data))]
+    assert [got.cell(r, 3).value for r in range(1, len(want) + 2)] == [*want, None]
+    assert got["E1"].value == sum(want)
+    with zipfile.ZipFile(out) as z:
+        assert b'ref="C1:C5"' in z.read("xl/worksheets/sheet1.xml")

@@ -186,3 +186,47 @@ def test_formulas_are_found_however_the_sheet_xml_is_laid_out(tmp_path: Path) ->
     assert moved != xml
     res = recalculate(_replace_part(src, tmp_path / "v-first.xlsx", "xl/worksheets/sheet1.xml", moved))
     assert res.cell("S", 1, 3) == 2.0 and res.cell("S", 1, 2) == "a&b"
+
+
+@pytest.mark.parametrize("formula", ["=VLOOKUP(3,Sheet!A:XFD,2,TRUE)", "=MATCH(3,Sheet!A:XFD)", "=LOOKUP(3,Sheet!A:XFD)"])
+def test_an_approximate_lookup_over_a_whole_used_sheet_is_an_error_in_its_cell(tmp_path: Path, formula: str) -> None:
+    """The reviewer's book: a value at XFD1048576 makes the used area the whole sheet, and the
+    approximate lookups (evaluated by addin/headless/lookups.py over Python values) read 17
+    billion cells: the process ran out of memory and the book was lost. Now the call's cell is
+    #NUM! naming the limit, and the rest of the book is computed."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Sheet"
+    ws["A1"], ws["A2"], ws["A3"], ws["B1"], ws["B2"], ws["B3"] = 1, 2, 3, 10, 20, 30
+    ws["XFD1048576"] = 3
+    s2 = wb.create_sheet("S2")
+    s2["C3"], s2["C4"] = formula, "=1+1"
+    wb.save(tmp_path / "ws.xlsx")
+    got = recalculate(tmp_path / "ws.xlsx").values
+    assert got[("S2", 3, 3)].code == "#NUM!" and "range_cells" in got[("S2", 3, 3)].reason
+    assert got[("S2", 4, 3)] == 2.0
+
+
+def test_countif_and_sumif_over_a_whole_used_sheet_count_the_cells_that_exist(tmp_path: Path) -> None:
+    """The reviewer's book: a value at XFD1048576 leaves nothing for the whole-column cut, and
+    ``COUNTIF(Sheet!A:XFD,">0")`` was #NUM! (Excel: 7). Oracle: Microsoft's "COUNTIF function"
+    and "SUMIF function" (each cell of the range tested against the criterion; a blank cell is
+    counted by ``""`` and adds nothing to a sum) over the seven values written."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Sheet"
+    values = {"A1": 1, "A2": 2, "A3": 3, "B1": 10, "B2": 20, "B3": 30, "XFD1048576": 3}
+    for ref, v in values.items():
+        ws[ref] = v
+    s2 = wb.create_sheet("S2")
+    s2["A1"], s2["A2"] = '=COUNTIF(Sheet!A:XFD,">0")', '=SUMIF(Sheet!A:XFD,">2")'
+    s2["A3"], s2["A4"] = '=COUNTIF(Sheet!A1:XFD1048576,"")', '=COUNTIFS(Sheet!A:XFD,"<>3")'
+    s2["A5"] = '=SUMIF(Sheet!A:XFD,">100")'
+    wb.save(tmp_path / "cif.xlsx")
+    got = recalculate(tmp_path / "cif.xlsx").values
+    total = 1_048_576 * 16_384
+    assert got[("S2", 1, 1)] == 7.0
+    assert got[("S2", 2, 1)] == 3 + 10 + 20 + 30 + 3
+    assert got[("S2", 3, 1)] == total - 7
+    assert got[("S2", 4, 1)] == total - 2
+    assert got[("S2", 5, 1)] == 0.0

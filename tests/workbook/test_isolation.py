@@ -493,3 +493,22 @@ def test_the_python_api_runs_each_book_under_the_clis_caps_by_default(tmp_path: 
     assert here.run is not None and here.values == result.values
     with pytest.raises(BookError, match="cannot be sent to the book's child process"):
         recalc(ok, tmp_path / "x.xlsx", {"F": lambda: None})  # type: ignore[dict-item]
+
+
+def test_a_recursive_lambda_ten_thousand_deep_is_computed(tmp_path: Path) -> None:
+    """The reviewer's book: ``f(f,10000)`` of a LAMBDA adding 1 per level ended the process on
+    the main thread's 8 MiB stack (SIGSEGV; the book was lost, contained by the child). The
+    child evaluates on a larger stack (isolation.STACK_BYTES): the value is the depth, by the
+    LAMBDA's definition (Microsoft, "LAMBDA function": recursion by passing the function)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"] = (
+        "=_xlfn.LET(_xlpm.f,_xlfn.LAMBDA(_xlpm.g,_xlpm.n,IF(_xlpm.n=0,0,_xlpm.g(_xlpm.g,_xlpm.n-1)+1)),_xlpm.f(_xlpm.f,10000))"
+    )
+    ws["A2"] = "=1+1"
+    wb.save(tmp_path / "lam.xlsx")
+    out = tmp_path / "out.xlsx"
+    assert main(["recalc", "-q", "--cache", "all", str(tmp_path / "lam.xlsx"), "-o", str(out)]) == 0
+    got = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert got["A1"].value == 10000.0 and got["A2"].value == 2.0

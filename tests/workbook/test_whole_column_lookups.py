@@ -115,3 +115,35 @@ def test_an_exact_lookup_of_zero_skips_blank_cells(tmp_path: Path) -> None:
     wb.save(tmp_path / "z.xlsx")
     got = recalculate(tmp_path / "z.xlsx").values
     assert [got[("S", r, 4)] for r in (1, 2, 3)] == [NA, NA, NA]
+
+
+def test_exact_lookups_over_whole_columns_wider_than_one(tmp_path: Path) -> None:
+    """The reviewer's book: ``VLOOKUP(3,Sheet!A:Z,2,FALSE)`` and
+    ``INDEX(Sheet!A:Z,MATCH(3,Sheet!A:A,0),2)`` read 27 million cells and were #NUM! (IronCalc
+    alone: 30). Oracle: Microsoft's "VLOOKUP function" (the row of the first exact match) and
+    "INDEX function" (the cell at the row and column given). An empty lookup value matches the
+    first blank row, which is the row after the data: the same call over rows 1 to 1001 (the
+    first of them blank) is the answer by that definition."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Sheet"
+    for r in range(1, 1001):
+        ws.cell(r, 1).value, ws.cell(r, 2).value, ws.cell(r, 26).value = r, r * 10, "z"
+    ws.cell(500, 1).value = None  # a blank inside the data: the empty value's first match
+    x = wb.create_sheet("X")
+    x["A1"] = "=VLOOKUP(3,Sheet!A:Z,2,FALSE)"
+    x["A2"] = "=INDEX(Sheet!A:Z,MATCH(3,Sheet!A:A,0),2)"
+    x["A3"] = '=VLOOKUP("z",Sheet!A:Z,2,FALSE)'
+    x["A4"] = "=VLOOKUP(X!C1,Sheet!A:Z,2,FALSE)"  # C1 blank
+    x["A5"] = "=VLOOKUP(X!C1,Sheet!A1:Z1001,2,FALSE)"
+    x["A6"] = "=HLOOKUP(3,Sheet!1:2,2,FALSE)"
+    x["A7"] = "=INDEX(Sheet!A:Z,2000,2)"
+    x["A8"] = "=VLOOKUP(1001,Sheet!A:Z,2,FALSE)"
+    wb.save(tmp_path / "az.xlsx")
+    got = recalculate(tmp_path / "az.xlsx").values
+    assert got[("X", 1, 1)] == 30.0 and got[("X", 2, 1)] == 30.0
+    assert got[("X", 3, 1)] == NA
+    assert got[("X", 4, 1)] == got[("X", 5, 1)] and not isinstance(got[("X", 4, 1)], ExcelError)
+    assert got[("X", 6, 1)] == NA  # 3 is not in row 1 (only 1 in A1)
+    assert got[("X", 7, 1)] == 0.0  # a blank cell of the reference
+    assert got[("X", 8, 1)] == NA
