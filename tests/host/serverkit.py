@@ -60,8 +60,10 @@ def make_tokens(path: Path, *users: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def live(guard: Any) -> Iterator[int]:
-    """``guard`` served by uvicorn (clearquote's header-deadline protocol) in a thread; yields the port."""
+def live(guard: Any, *, lifespan: str = "off", keep_alive_s: int = 1) -> Iterator[int]:
+    """``guard`` served by uvicorn (clearquote's header-deadline protocol) in a thread; yields the port.
+
+    ``lifespan="auto"`` for an app whose start-up hooks must run (the socket.io streams' ticker)."""
     import uvicorn
 
     from addin.excel.protocol import HeaderTimeoutProtocol
@@ -69,13 +71,16 @@ def live(guard: Any) -> Iterator[int]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
-    config = uvicorn.Config(guard, http=HeaderTimeoutProtocol, log_level="warning", lifespan="off", timeout_keep_alive=1)
+    config = uvicorn.Config(
+        guard, http=HeaderTimeoutProtocol, log_level="warning", lifespan=lifespan, timeout_keep_alive=keep_alive_s
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.time() + 60
     while not server.started and time.time() < deadline:
         time.sleep(0.05)
+    assert server.started, "the server did not start"
     try:
         yield port
     finally:

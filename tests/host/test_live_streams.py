@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import socket
 import subprocess
 import threading
 import time
@@ -30,6 +29,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.host.serverkit import live
 from tests.live.deribit_server import DeribitTestServer
 
 JS = Path(__file__).resolve().parent / "js"
@@ -133,7 +133,6 @@ def deribit() -> Iterator[DeribitTestServer]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, deribit):  # type: ignore[no-untyped-def]
     node = _require_node()
-    import uvicorn
 
     from addin.excel.serve import app
     from addin.excel.tokens import new_token
@@ -144,16 +143,8 @@ def server(tmp_path_factory, deribit):  # type: ignore[no-untyped-def]
     os.environ.setdefault("XLWINGS_SECRET_KEY", "test-only")
     spec = f"deribit:{deribit.url}"
     guarded = app(str(tokens), [spec], interval_s=INTERVAL_S, per_user=PER_USER)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(guarded, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "the server did not start"
+    server = live(guarded, lifespan="auto", keep_alive_s=5)
+    port = server.__enter__()
     clients: list[Client] = []
 
     def client(token: str) -> Client:
@@ -164,8 +155,7 @@ def server(tmp_path_factory, deribit):  # type: ignore[no-untyped-def]
     yield {"client": client, "alice": alice, "bob": bob, "spec": spec, "guard": guarded, "url": f"http://127.0.0.1:{port}"}
     for c in clients:
         c.close()
-    srv.should_exit = True
-    thread.join(timeout=10)
+    server.__exit__(None, None, None)
     close_all()
     os.environ.pop("CLEARQUOTE_LIVE_MARKETS", None)
     from udfs.store import STORE

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.host.serverkit import live
 
 JS = Path(__file__).resolve().parent / "js"
 NODE = shutil.which("node")
@@ -37,7 +36,6 @@ def _require_node() -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     node = _require_node()
-    import uvicorn
 
     from addin.excel.serve import app
     from addin.excel.tokens import new_token
@@ -46,19 +44,8 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     token = new_token("desk", tokens)
     os.environ.setdefault("XLWINGS_SECRET_KEY", "test-only")
     guarded = app(str(tokens))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(guarded, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "the server did not start"
-    yield node, f"http://127.0.0.1:{port}", token
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live(guarded, lifespan="auto", keep_alive_s=5) as port:
+        yield node, f"http://127.0.0.1:{port}", token
 
 
 def _run(server, steps):  # type: ignore[no-untyped-def]

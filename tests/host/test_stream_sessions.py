@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -28,6 +26,7 @@ import pytest
 
 from addin.excel import stream
 from addin.excel.stream import Streams
+from tests.host.serverkit import live
 
 AUTH_TIMEOUT_S = 0.5
 
@@ -44,23 +43,11 @@ async def _here(user: str, fn: Any, *args: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[dict[str, Any]]:
-    import uvicorn
 
     streams = Streams(_authenticate, _here, "socket.io", "*")
     streams.auth_timeout_s = AUTH_TIMEOUT_S
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(streams.asgi, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started
-    yield {"streams": streams, "ws": f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", "port": port}
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live(streams.asgi, lifespan="auto", keep_alive_s=5) as port:
+        yield {"streams": streams, "ws": f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", "port": port}
 
 
 async def _closed(ws: Any, timeout: float = 15.0) -> list[str]:

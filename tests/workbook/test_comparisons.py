@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from addin.headless import ExcelError, recalculate
 from addin.headless.comparisons import excel_comparisons
+from tests.workbook.bookkit import compute
 
 SOFFICE = shutil.which("soffice")
 OPS = ("=", "<>", "<", ">", "<=", ">=")
@@ -64,16 +65,7 @@ def _book(path: Path, pairs: list[tuple[float, float]], op_of: list[str]) -> Non
 
 
 def _compute(tmp: Path, formulas: list[str], inputs: dict[str, object] | None = None) -> list[object]:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "S"
-    for ref, v in (inputs or {}).items():
-        ws[ref] = v
-    for i, f in enumerate(formulas, 1):
-        ws.cell(i, 5).value = f
-    wb.save(tmp / "b.xlsx")
-    got = recalculate(tmp / "b.xlsx").values
-    return [got[("S", i, 5)] for i in range(1, len(formulas) + 1)]
+    return compute(tmp, formulas, inputs, column=5)
 
 
 def test_comparisons_are_relative_not_an_absolute_epsilon(tmp_path: Path) -> None:

@@ -8,25 +8,16 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import openpyxl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from addin.headless import ExcelError, recalculate
+from addin.headless import ExcelError
+from tests.workbook.bookkit import compute
 
 
 def _compute(tmp: Path, formulas: list[str], inputs: dict[str, object] | None = None) -> list[object]:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "S"
-    for ref, v in (inputs or {}).items():
-        ws[ref] = v
-    for i, f in enumerate(formulas, 1):
-        ws.cell(i, 2).value = f
-    wb.save(tmp / "b.xlsx")
-    got = recalculate(tmp / "b.xlsx").values
-    return [got[("S", i, 2)] for i in range(1, len(formulas) + 1)]
+    return compute(tmp, formulas, inputs, column=2)
 
 
 def _excel_serial(d: dt.date) -> int:

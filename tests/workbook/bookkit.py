@@ -1,0 +1,24 @@
+"""One-sheet books for the semantics tests: formulas written by openpyxl into sheet ``S``, recalculated
+headless in this process, their values returned in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+from addin.headless import recalculate
+
+
+def compute(tmp: Path, formulas: list[str], inputs: dict[str, object] | None = None, column: int = 2) -> list[object]:
+    """The values of ``formulas`` (one a row of ``column``, from row 1) after ``inputs`` (``{"A1": 3, ...}``)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for ref, v in (inputs or {}).items():
+        ws[ref] = v
+    for i, f in enumerate(formulas, 1):
+        ws.cell(i, column).value = f
+    wb.save(tmp / "b.xlsx")
+    got = recalculate(tmp / "b.xlsx").values
+    return [got[("S", i, column)] for i in range(1, len(formulas) + 1)]
