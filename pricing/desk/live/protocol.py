@@ -283,12 +283,7 @@ def parse_index(data: Any) -> PriceUpdate | Malformed:
     PriceUpdate or Malformed
         Malformed unless it has ``index_name``, a positive ``price`` and a ``timestamp``.
     """
-    if not isinstance(data, dict):
-        return Malformed("deribit_price_index data is not an object")
-    price, ts, name = _number(data.get("price")), _number(data.get("timestamp")), data.get("index_name")
-    if not (isinstance(name, str) and price > 0 and ts > 0):
-        return Malformed("deribit_price_index needs index_name, a positive price and a timestamp")
-    return PriceUpdate(name, price, ts)
+    return _price_update(data, "deribit_price_index", "index_name", "price")
 
 
 def parse_ticker(data: Any) -> PriceUpdate | Malformed:
@@ -305,11 +300,16 @@ def parse_ticker(data: Any) -> PriceUpdate | Malformed:
     PriceUpdate or Malformed
         Malformed unless it has ``instrument_name``, a positive ``mark_price`` and a ``timestamp``.
     """
+    return _price_update(data, "ticker", "instrument_name", "mark_price")
+
+
+def _price_update(data: Any, channel: str, name_key: str, price_key: str) -> PriceUpdate | Malformed:
+    """One named positive price with its timestamp from an untrusted notification, or Malformed naming ``channel``."""
     if not isinstance(data, dict):
-        return Malformed("ticker data is not an object")
-    price, ts, name = _number(data.get("mark_price")), _number(data.get("timestamp")), data.get("instrument_name")
+        return Malformed(f"{channel} data is not an object")
+    price, ts, name = _number(data.get(price_key)), _number(data.get("timestamp")), data.get(name_key)
     if not (isinstance(name, str) and price > 0 and ts > 0):
-        return Malformed("ticker needs instrument_name, a positive mark_price and a timestamp")
+        return Malformed(f"{channel} needs {name_key}, a positive {price_key} and a timestamp")
     return PriceUpdate(name, price, ts)
 
 
