@@ -19,6 +19,7 @@ import pytest
 from pricing.desk.live import FeedError, open_live_source
 from pricing.desk.live.account import Credentials, load_credentials
 from pricing.desk.live.record import Recorder
+from pricing.desk.live.source import LiveSource
 from pricing.desk.live.watch import MarginWatch, PositionsFile
 from pricing.errors import PricingInputError
 from pricing.margin.deribit import DeribitModel
@@ -72,6 +73,30 @@ def test_positions_and_collateral_follow_the_private_api(server: DeribitTestServ
 def test_wrong_credentials_fail_the_open_naming_the_venues_error(server: DeribitTestServer) -> None:
     with pytest.raises(FeedError, match="13004 invalid_credentials"):
         open_live_source(f"deribit:{server.url}", limits=FAST, fit=False, credentials=Credentials("desk-key", "wrong"))
+
+
+def test_a_failed_open_reports_its_reason_while_the_feed_thread_is_still_ending(
+    server: DeribitTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Case kept from CI: the open failed, and the source's close posted a stop to a loop the feed
+    thread had just closed (the thread still alive), raising ``RuntimeError: Event loop is closed``
+    instead of the venue's reason. Here the feed thread lingers after closing its loop, so the
+    window the race needed is always open; the reason must come through every time."""
+    ending, closing = LiveSource._main, LiveSource.close
+
+    def lingering(self: LiveSource) -> None:
+        ending(self)
+        time.sleep(0.5)  # the thread is alive, its loop closed: the state close() met in CI
+
+    def late_close(self: LiveSource) -> None:
+        time.sleep(0.2)  # the caller reaches close() after the feed thread has closed its loop
+        closing(self)
+
+    monkeypatch.setattr(LiveSource, "_main", lingering)
+    monkeypatch.setattr(LiveSource, "close", late_close)
+    for _ in range(3):
+        with pytest.raises(FeedError, match="13004 invalid_credentials"):
+            open_live_source(f"deribit:{server.url}", limits=FAST, fit=False, credentials=Credentials("desk-key", "wrong"))
 
 
 def test_a_recording_never_keeps_the_secret_or_the_tokens(tmp_path: Path, server: DeribitTestServer) -> None:

@@ -217,6 +217,10 @@ class LiveSource:
         self._seq = 0
         self._dirty = False
         self._loop = asyncio.new_event_loop()
+        #: Held while the loop thread ends its loop and while another thread posts work to it: a post
+        #: is made only to a loop still running its feed (see :meth:`_post`).
+        self._loop_guard = threading.Lock()
+        self._loop_done = False
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._session: FeedSession | None = None
@@ -292,11 +296,20 @@ class LiveSource:
             self._fitter.join(timeout=10.0)
         if self._thread.is_alive():
             session = self._session
-            if session is not None:
-                self._loop.call_soon_threadsafe(session.stop)
-            else:
-                self._loop.call_soon_threadsafe(self._loop.stop)
+            self._post(session.stop if session is not None else self._loop.stop)
             self._thread.join(timeout=10.0)
+
+    def _post(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the loop thread if the feed there is still running; else do nothing.
+
+        The loop thread may be ending on its own (a failed open returns from the feed, then closes
+        the loop) while another thread closes the source: its thread is still alive but its loop
+        no longer takes work. The guard makes "still running" and "post" one step, so a post never
+        reaches a closed loop, nor stops the loop while it is shutting down its generators.
+        """
+        with self._loop_guard:
+            if not self._loop_done:
+                self._loop.call_soon_threadsafe(callback)
 
     def __enter__(self) -> LiveSource:
         return self
@@ -311,6 +324,8 @@ class LiveSource:
         try:
             self._loop.run_until_complete(self._run())
         finally:
+            with self._loop_guard:  # from here on no other thread posts to the loop
+                self._loop_done = True
             self._ready.set()
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
