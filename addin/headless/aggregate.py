@@ -7,9 +7,10 @@ value is returned unless ``options`` ignores errors (2, 3, 6, 7).
 
 Notes
 -----
-Options that ignore hidden rows (1, 3, 5, 7) and nested SUBTOTAL/AGGREGATE cells (0-3) are read
-as if no row were hidden and no nested call were in the range: the engine does not see hidden
-rows or which cells hold SUBTOTAL.
+Options that ignore hidden rows (1, 3, 5, 7) and nested SUBTOTAL/AGGREGATE cells (0-3) are
+applied before the call reaches this function: :mod:`addin.headless.visible` rewrites each
+reference into the rectangles of the cells that count, so a reference may arrive as several
+arguments (for function_num 14-19 every argument between ``options`` and ``k`` is the array).
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def _one(args: list[Any]) -> Any:
         v[0][0] if isinstance(v, list) and v and isinstance(v[0], list) and len(v) == 1 and len(v[0]) == 1 else v
         for v in args[:2]
     ]
+    head[1] = 0.0 if head[1] is None else head[1]  # options "0 or omitted"
     for v in head:
         if isinstance(v, ExcelError):
             return v
@@ -109,7 +111,8 @@ def _one(args: list[Any]) -> Any:
     if not (1 <= fn <= 19 and 0 <= options <= 7):
         return ExcelError("#VALUE!", "AGGREGATE: function_num 1-19, options 0-7")
     skip_errors = options in (2, 3, 6, 7)
-    refs, k = (args[2:], None) if fn <= 13 else (args[2:3], args[3] if len(args) > 3 else None)
+    # 14-19: the array may arrive split into pieces (addin.headless.visible), k is the last argument
+    refs, k = (args[2:], None) if fn <= 13 else (args[2:-1], args[-1]) if len(args) > 3 else (args[2:3], None)
     values = [v for a in refs for v in _flat(a)]
     if not skip_errors:
         for v in values:

@@ -84,6 +84,7 @@ from addin.headless.semantics import rewrite as excel_semantics
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
+from addin.headless.visible import Skipped, active_filter, needs_visible, visible
 
 #: A defined name that is a constant (``Rate = 0.07``, ``"EUR"``, ``TRUE``): IronCalc loads it but gives #NAME?.
 _CONSTANT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE', re.I)
@@ -424,6 +425,10 @@ class _Run:
         self.arrays_rows = 0
         self.moved = False
         self._refs: dict[tuple[str, int], tuple[int, int, int, int, int] | None] = {}
+        #: Cells whose formula as written calls SUBTOTAL or AGGREGATE (noted before any rewrite),
+        #: and what those functions leave out of each sheet, read when first needed (visible)
+        self._subtotals: set[tuple[int, int, int]] = set()
+        self._skips: dict[int, Skipped] | None = None
 
     # ------------------------------------------------------------------ prepare
 
@@ -475,7 +480,7 @@ class _Run:
                 continue
             self.stats.formulas += 1
             try:
-                self._prepare_one(si, r, c, fc, text, tables, hosts)
+                self._prepare_cell(si, r, c, fc, text, tables, hosts)
             except BookError:
                 raise
             except CellRefused as exc:
@@ -490,6 +495,16 @@ class _Run:
             for i, call in enumerate(self.calls):
                 call.id = i
             self._absorbed = set()
+
+    def _prepare_cell(
+        self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None, hosts: dict[str, bool]
+    ) -> None:
+        if needs_visible(text):  # the cells SUBTOTAL/AGGREGATE leave out depend on the rows: no shortcut
+            self._subtotals.add((si, r, c))
+            if self._any_skipped():
+                self._prepare_visible(si, r, c, fc, text, tables, hosts)
+                return
+        self._prepare_one(si, r, c, fc, text, tables, hosts)
 
     def _prepare_one(
         self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None, hosts: dict[str, bool]
@@ -601,10 +616,7 @@ class _Run:
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
-        if needs_clip(text):
-            text = clip(text, lambda sheet: self._extent(sheet, si))
-        if has_huge(text, self.limits.range_cells):
-            text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
+        text = self._cut_ranges(si, text)
         if needs_one_cell_ranges(text):
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons
@@ -620,6 +632,64 @@ class _Run:
         if needs_dates(text):
             text = excel_dates(text)
         return text
+
+    def _cut_ranges(self, si: int, text: str) -> str:
+        """References cut to the cells the call counts: SUBTOTAL/AGGREGATE's hidden rows and nested
+        subtotals left out, ranges to the sheet's edge cut to the used cells, huge ranges to the
+        cells that exist (:mod:`addin.headless.visible`, :mod:`addin.headless.extent`)."""
+        if needs_visible(text) and self._any_skipped():
+            text = visible(text, lambda sheet: self._skipped(sheet, si))
+        if needs_clip(text):
+            text = clip(text, lambda sheet: self._extent(sheet, si))
+        if has_huge(text, self.limits.range_cells):
+            text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
+        return text
+
+    def _prepare_visible(
+        self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None, hosts: dict[str, bool]
+    ) -> None:
+        """A formula calling SUBTOTAL or AGGREGATE in a book with hidden rows or nested
+        subtotals: rewritten on its own (:mod:`addin.headless.visible`), never through the
+        column shortcuts, which assume a formula filled down needs the rewrite filled down."""
+        columns, self.use_columns = self.use_columns, False
+        try:
+            self._prepare_one(si, r, c, fc, text, tables, hosts)
+        finally:
+            self.use_columns = columns
+
+    def _any_skipped(self) -> bool:
+        """Whether SUBTOTAL/AGGREGATE may leave anything out in this book: a hidden row within
+        a sheet's used rows, or a cell calling either function."""
+        if self._skips is None:
+            self._skips = {}
+            for sheet in self.pkg.sheets:
+                si = self.index.get(sheet.name)
+                if si is None:
+                    continue
+                last = self._extent(None, si) or (0, 0)
+                hidden = frozenset(r for r in range(1, last[0] + 1) if self.model.is_row_hidden(si, r))
+                self._skips[si] = Skipped(
+                    hidden,
+                    bool(hidden) and active_filter(self.pkg.path, sheet.part),
+                    frozenset(),
+                    (last[0] + 1, 1) if last[0] < MAX_ROWS else None,
+                )
+            for _, si, r, c, _fc in self._formulas():  # those not prepared yet still hold their text
+                if (si, r, c) not in self._subtotals and needs_visible(self.model.get_cell_formula(si, r, c) or ""):
+                    self._subtotals.add((si, r, c))
+            # complete now: the cells prepared so far were noted before their rewrite, the rest read above
+            nested: dict[int, set[tuple[int, int]]] = {}
+            for si, r, c in self._subtotals:
+                nested.setdefault(si, set()).add((r, c))
+            for si, cells in nested.items():
+                had = self._skips.get(si)
+                if had is not None:
+                    self._skips[si] = Skipped(had.hidden, had.filtered, frozenset(cells), had.blank)
+        return any(k.hidden or k.nested for k in self._skips.values())
+
+    def _skipped(self, sheet: str | None, si: int) -> Skipped | None:
+        index = si if sheet is None else self.names.get(sheet.upper())
+        return None if index is None or self._skips is None else self._skips.get(index)
 
     def _extent(self, sheet: str | None, si: int) -> tuple[int, int] | None:
         """The last used (row, column) of ``sheet`` (None: sheet ``si``), (0, 0) when it holds
@@ -708,8 +778,8 @@ class _Run:
             return False
         key = bare_name(m.group(1))
         fn = self.functions.get(key)
-        if fn is None or fn.fallback:
-            return False
+        if fn is None or fn.fallback or (key == "AGGREGATE" and self._any_skipped()):
+            return False  # AGGREGATE's references are cut to the cells it counts first (_excel_text)
         inner = m.group(2).strip()
         args = [a.strip() for a in inner.split(",")] if inner else []
         if fn.takes is not None and not fn.takes([(self._arg_kind(a, si), a) for a in args]):
