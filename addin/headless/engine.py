@@ -38,6 +38,7 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
+from addin.headless.cellinfo import cell_info, needs_cell_info, style_of
 from addin.headless.circular import ITERATION
 from addin.headless.columns import Template, relative_cell, template, varies
 from addin.headless.comparisons import excel_comparisons, needs_comparisons
@@ -568,7 +569,7 @@ class _Run:
             return False
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             return False
-        return not (needs_clip(text) or has_huge(text, self.limits.range_cells))
+        return not (needs_clip(text) or has_huge(text, self.limits.range_cells) or needs_cell_info(text))
 
     def _rewrites_above(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
         """Whether ``text`` is the formula above it filled down (the same in R1C1 form) when
@@ -616,7 +617,7 @@ class _Run:
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
-        text = self._cut_ranges(si, text)
+        text = self._book_text(si, text)
         if needs_one_cell_ranges(text):
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons
@@ -633,17 +634,24 @@ class _Run:
             text = excel_dates(text)
         return text
 
-    def _cut_ranges(self, si: int, text: str) -> str:
-        """References cut to the cells the call counts: SUBTOTAL/AGGREGATE's hidden rows and nested
-        subtotals left out, ranges to the sheet's edge cut to the used cells, huge ranges to the
-        cells that exist (:mod:`addin.headless.visible`, :mod:`addin.headless.extent`)."""
+    def _book_text(self, si: int, text: str) -> str:
+        """The rewrites that read the book, not only the formula's text: SUBTOTAL/AGGREGATE's hidden
+        rows and nested subtotals left out, ranges to the sheet's edge cut to the used cells, huge
+        ranges to the cells that exist, CELL's formatting answers from the cell's style
+        (:mod:`addin.headless.visible`, :mod:`addin.headless.extent`, :mod:`addin.headless.cellinfo`)."""
         if needs_visible(text) and self._any_skipped():
             text = visible(text, lambda sheet: self._skipped(sheet, si))
         if needs_clip(text):
             text = clip(text, lambda sheet: self._extent(sheet, si))
         if has_huge(text, self.limits.range_cells):
             text = fit(text, self.limits.range_cells, lambda sheet: self._used(sheet, si))
+        if needs_cell_info(text):
+            text = cell_info(text, lambda sheet, r, c: self._style(sheet, si, r, c))
         return text
+
+    def _style(self, sheet: str | None, si: int, r: int, c: int) -> tuple[str, str] | None:
+        index = si if sheet is None else self.names.get(sheet.upper())
+        return None if index is None else style_of(self.model, index, r, c)
 
     def _prepare_visible(
         self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None, hosts: dict[str, bool]

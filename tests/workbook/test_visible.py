@@ -118,7 +118,7 @@ def _sheets(draw: st.DrawFn) -> tuple[list[Any], set[int], set[int], bool]:
     return values, hidden, nested, draw(st.booleans())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_sheets(), st.sampled_from([*sorted(_PLAIN), 3]), st.integers(0, 7))
 def test_subtotal_and_aggregate_count_the_cells_excels_rules_count(
     tmp_path_factory: pytest.TempPathFactory, sheet: tuple[list[Any], set[int], set[int], bool], fn: int, options: int
