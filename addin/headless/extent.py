@@ -36,7 +36,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import Call, formula, parse, render, rewrite_calls, significant, split_ref
+from addin.headless.formula import PLAIN_CELL, Call, formula, parse, render, rewrite_calls, significant, split_ref
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS
 
 #: Functions whose every argument may be a reference whose blank cells are ignored
@@ -188,44 +188,163 @@ def _first_uncovered(a: Rect, rects: list[Rect]) -> tuple[int, int] | None:
     return None
 
 
+#: The conditional aggregates :func:`_split_conditional` splits, with their argument counts.
+_SPLIT_ARITY: dict[str, Callable[[int], bool]] = {
+    "COUNTIF": lambda n: n == 2,
+    "COUNTIFS": lambda n: n >= 2 and n % 2 == 0,
+    "SUMIF": lambda n: n in (2, 3),
+    "AVERAGEIF": lambda n: n in (2, 3),
+    "SUMIFS": lambda n: n >= 3 and n % 2 == 1,
+    "AVERAGEIFS": lambda n: n >= 3 and n % 2 == 1,
+}
+
+
+def _split_ranges(call: Call) -> list[tuple[Token, tuple[str | None, str], Rect]] | None:
+    """The range arguments of a conditional aggregate, each with its parsed reference and the
+    area it reads, all of one shape (SUMIF's and AVERAGEIF's third argument is resized to the
+    first's shape from its top-left cell, as Excel reads it); None where the call is not split:
+    a criterion that is a range (an array of criteria), a name, a 3-D reference, or shapes that
+    differ (Excel's #VALUE!, left to the engine)."""
+    where = _RANGE_ARGS[call.key](len(call.args))
+    out: list[tuple[Token, tuple[str | None, str], Rect]] = []
+    for k, arg in enumerate(call.args):
+        if k not in where:
+            if any(_kind(t) != "cell" for t in _all_ranges(arg)):
+                return None
+            continue
+        sig = significant(arg)
+        if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.RANGE:
+            return None
+        ref = split_ref(sig[0].value.lstrip("@"))
+        if ref is None:
+            return None
+        a = area(ref[1]) if ":" in ref[1] else _cell_area(ref[1])
+        if a is None:
+            return None
+        out.append((sig[0], ref, a))
+    h, w = out[0][2][2] - out[0][2][0], out[0][2][3] - out[0][2][1]
+    resized = call.key in ("SUMIF", "AVERAGEIF")
+    for i, (tok, ref, a) in enumerate(out):
+        if (a[2] - a[0], a[3] - a[1]) != (h, w):
+            if not (resized and i > 0) or a[0] + h > MAX_ROWS or a[1] + w > MAX_COLUMNS:
+                return None
+            out[i] = (tok, ref, (a[0], a[1], a[0] + h, a[1] + w))
+    return out
+
+
+def _relative_points(ranges: list[tuple[Token, tuple[str | None, str], Rect]], used: Cells) -> set[tuple[int, int]]:
+    """The positions (1-based, relative to each range's top-left) where any range holds a cell."""
+    points: set[tuple[int, int]] = set()
+    for _, ref, a in ranges:
+        for r, c in used(ref[0]) or ():
+            if a[0] <= r <= a[2] and a[1] <= c <= a[3]:
+                points.add((r - a[0] + 1, c - a[1] + 1))
+    return points
+
+
+def _cell_area(a1: str) -> Rect | None:
+    m = PLAIN_CELL.fullmatch(a1)
+    if m is None:
+        return None
+    row, col = int(m.group(2)), _col(m.group(1))
+    return row, col, row, col
+
+
 def _split_conditional(call: Call, limit: int, used: Cells) -> str | None:
-    """``COUNTIF(range, criterion)`` or ``SUMIF(range, criterion)`` over a range of more than
-    ``limit`` cells whose used cells reach its far corner (so :func:`clip` cut nothing), as the
-    same call over rectangles covering the cells that exist (:func:`cover`). SUMIF adds nothing
-    for a blank cell; COUNTIF may count one (``""``), so the blank cells left out are added back
-    as their number times the call at one of them (Microsoft, "COUNTIF function", "SUMIF
-    function": the cells of range are tested one by one). None: left to :func:`_fit`."""
-    if call.key not in ("COUNTIF", "COUNTIFS", "SUMIF") or len(call.args) != 2:
+    """A conditional aggregate (COUNTIF(S), SUMIF(S), AVERAGEIF(S)) over ranges of more than
+    ``limit`` cells whose used cells reach the far corner (so :func:`clip` cut nothing), as the
+    same calls over rectangles covering the cells that exist in any of its ranges
+    (:func:`cover`, in positions relative to each range: the k-th cell of every range is tested
+    together, Microsoft's "COUNTIFS function"). Outside the rectangles every range is blank at
+    that position, so (Microsoft's reference for each):
+
+    * SUMIF(S) add nothing there: the sum of the pieces;
+    * COUNTIF(S) may count a blank position (``""``): the pieces plus the positions left out
+      times the call at one of them;
+    * AVERAGEIF(S) ignore a blank average cell: the sum of the pieces over the count of the
+      pieces' matching cells whose average cell is a number (``">=0"`` and ``"<0"`` in
+      COUNTIFS match numbers only); no such cell is #DIV/0!, as Excel.
+
+    None: left to :func:`_fit`."""
+    arity = _SPLIT_ARITY.get(call.key)
+    if arity is None or not arity(len(call.args)):
         return None
-    sig = significant(call.args[0])
-    if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.RANGE:
+    ranges = _split_ranges(call)
+    if ranges is None:
         return None
-    if any(_kind(t) != "cell" for t in _all_ranges(call.args[1])):
-        return None  # an array of criteria: left as written
-    value = sig[0].value.lstrip("@")
-    ref = split_ref(value)
-    a = area(ref[1]) if ref is not None else None
-    if ref is None or a is None or cells(a) <= limit:
+    first = ranges[0][2]
+    h, w = first[2] - first[0] + 1, first[3] - first[1] + 1
+    if h * w <= limit:
         return None
-    rects = cover(used(ref[0]) or (), a, limit)
+    box: Rect = (1, 1, h, w)
+    rects = cover(_relative_points(ranges, used), box, max(1, limit // len(ranges)))
     if rects is None:
         return None
-    sheet = value[: len(value) - len(ref[1])]
-    crit = render(call.args[1])
+    originals = [tok.value for tok, _, _ in ranges]
 
-    def piece(r1: int, c1: int, r2: int, c2: int) -> str:
-        return f"{call.key}({sheet}${_letters(c1)}${r1}:${_letters(c2)}${r2},{crit})"
+    def piece(y1: int, x1: int, y2: int, x2: int) -> list[str]:
+        """The argument texts of each range cut to the relative rectangle, rendered call-ready."""
+        out = []
+        for tok, ref, a in ranges:
+            prefix = tok.value[: len(tok.value) - len(ref[1])]
+            r1, c1 = a[0] + y1 - 1, a[1] + x1 - 1
+            out.append(f"{prefix}${_letters(c1)}${r1}:${_letters(a[1] + x2 - 1)}${a[0] + y2 - 1}")
+        return out
 
-    terms = [piece(*x) for x in rects]  # COUNTIFS(range, criterion) is COUNTIF(range, criterion)
-    blanks = cells(a) - sum(cells(x) for x in rects)
-    if blanks and (call.key != "SUMIF" or not terms):
-        probe = _first_uncovered(a, rects)
-        if probe is None:
-            return None
-        # as a one-cell range: IronCalc's COUNTIF is #VALUE! over a single cell reference
-        one = piece(probe[0], probe[1], probe[0], probe[1])
-        terms.append(one if call.key == "SUMIF" else f"{blanks}*{one}")
+    def render_with(values: list[str], key: str | None = None) -> str:
+        for (tok, _, _), v in zip(ranges, values, strict=True):
+            tok.value = v
+        text = render([call])
+        for (tok, _, _), v in zip(ranges, originals, strict=True):
+            tok.value = v
+        return text if key is None else key + text[len(call.name) :]  # the same arguments, another function
+
+    blanks = cells(box) - sum(cells(x) for x in rects)
+    probe = _first_uncovered(box, rects) if blanks else None
+    if blanks and probe is None:
+        return None
+    if call.key.startswith("AVERAGEIF"):
+        return _split_average(call, ranges, rects, piece, render_with)
+    terms = [render_with(piece(*x)) for x in rects]
+    if probe is not None and (call.key.startswith("COUNTIF") or not terms):
+        # as one-cell ranges: IronCalc's COUNTIF(S) is #VALUE! over a single cell reference
+        one = render_with(piece(probe[0], probe[1], probe[0], probe[1]))
+        terms.append(one if call.key.startswith("SUMIF") else f"{blanks}*{one}")
     return "(" + "+".join(terms) + ")"
+
+
+def _split_average(
+    call: Call,
+    ranges: list[tuple[Token, tuple[str | None, str], Rect]],
+    rects: list[Rect],
+    piece: Callable[..., list[str]],
+    render_with: Callable[..., str],
+) -> str:
+    """AVERAGEIF(S) over the pieces: SUMIF(S) of the pieces over COUNTIFS of their matching
+    numeric average cells (:func:`_split_conditional`)."""
+    if not rects:
+        return "(1/0)"  # no cell exists: no average cell is a number (Excel's #DIV/0!)
+    sums, counts = [], []
+    for x in rects:
+        texts = piece(*x)
+        if call.key == "AVERAGEIF":
+            rng, crit = texts[0], render(call.args[1])
+            avg = texts[1] if len(texts) > 1 else texts[0]
+            sums.append(f"SUMIF({rng},{crit},{avg})")
+            for sign in ('">=0"', '"<0"'):
+                counts.append(f"COUNTIFS({rng},{crit},{avg},{sign})")
+        else:  # AVERAGEIFS(average_range, criteria_range1, criterion1, ...)
+            sums.append(render_with(texts, "SUMIFS"))
+            counts += [_countifs(call, texts, sign) for sign in ('">=0"', '"<0"')]
+    return f"(({'+'.join(sums)})/({'+'.join(counts)}))"
+
+
+def _countifs(call: Call, texts: list[str], sign: str) -> str:
+    """COUNTIFS over AVERAGEIFS's criteria pairs (``texts[1:]`` the cut criteria ranges) and its
+    cut average range matched against ``sign``."""
+    crits = [render(call.args[k]) for k in range(2, len(call.args), 2)]
+    pairs = [f"{rng},{crit}" for rng, crit in zip(texts[1:], crits, strict=True)]
+    return f"COUNTIFS({','.join(pairs)},{texts[0]},{sign})"
 
 
 def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
@@ -256,8 +375,8 @@ def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
                     if func
                     else "in an expression"
                 )
-                + " (not cut to the cells that exist: the cut is exact only for plain aggregates, COUNTIF/COUNTIFS/SUMIF "
-                f"over one range, exact lookups and ranges to the sheet's edge whose used cells stop short of it); the "
+                + " (not cut to the cells that exist: the cut is exact only for plain aggregates, the conditional aggregates "
+                f"(COUNTIF(S), SUMIF(S), AVERAGEIF(S)), exact lookups and ranges to the sheet's edge whose used cells stop short of it); the "
                 f"engine evaluates at most {limit:,} such cells (limit range_cells)",
             )
         rects = cover(used(ref[0]) or (), a, limit)
