@@ -350,12 +350,16 @@ def _countifs(call: Call, texts: list[str], sign: str) -> str:
 def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
     changed = False
     sig = significant(seq)
-    for node in sig:
+    for i, node in enumerate(sig):
         if isinstance(node, Call):
+            guard = _index_area(node, limit) if not _beside_range_operator(sig, i) else None
             for k, arg in enumerate(node.args):
-                if k == 0 and _lazy_index(node):
+                if k == 0 and (guard is not None or _lazy_index(node)):
                     continue
                 changed |= _fit(arg, node.key, limit, used)
+            if guard is not None:
+                seq[seq.index(node)] = Token(_guarded_index(node, guard, limit), Token.OPERAND, Token.RANGE)
+                changed = True
             continue
         if not (isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE):
             continue
@@ -393,6 +397,52 @@ def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
         )
         changed = True
     return changed
+
+
+def _beside_range_operator(sig: list[Any], i: int) -> bool:
+    """Whether node ``i`` is an operand of ``:`` (``INDEX(...):INDEX(...)`` needs a reference,
+    which the guard's IF does not keep)."""
+    return any(
+        0 <= j < len(sig) and isinstance(sig[j], Token) and sig[j].type == Token.OP_IN and sig[j].value == ":"
+        for j in (i - 1, i + 1)
+    )
+
+
+def _index_area(call: Call, limit: int) -> Rect | None:
+    """The area of INDEX's first argument when it is one range of more than ``limit`` cells and
+    the row and column are not written as positive literals (:func:`_lazy_index` takes those)
+    and hold no range over the limit themselves; None otherwise."""
+    if call.key != "INDEX" or len(call.args) not in (2, 3) or _lazy_index(call):
+        return None
+    sig = significant(call.args[0])
+    if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.RANGE:
+        return None
+    ref = split_ref(sig[0].value.lstrip("@"))
+    a = area(ref[1]) if ref is not None else None
+    if a is None or cells(a) <= limit:
+        return None
+    rest = [render(x).strip() for x in call.args[1:]]
+    if not all(rest) or any(has_huge(x, limit) for x in rest):
+        return None
+    return a
+
+
+def _guarded_index(call: Call, a: Rect, limit: int) -> str:
+    """``INDEX(ref, row, column)`` over a huge ``ref`` with a row and column known only when the
+    formula runs: the engine takes the reference without reading its cells (IronCalc 0.9.1,
+    measured: ``INDEX(A1:XFD1048576,Z1,Z2)`` in 1 ms, 47 MB), unless a 0 asks for a whole row or
+    column (Microsoft, "INDEX function": row_num 0 returns the whole column), which ``SUM``
+    would then read (``SUMPRODUCT(INDEX(A1:XFD1048576,0,0))`` ended the process). So the row and
+    column are computed once (LET) and a result of more than ``limit`` cells is #NUM!."""
+    h, w = a[2] - a[0] + 1, a[3] - a[1] + 1
+    ref, row = render(call.args[0]), render(call.args[1])
+    if len(call.args) == 3:
+        col = render(call.args[2])
+        size = f"IF(_cqir=0,{h},1)*IF(_cqic=0,{w},1)"
+        return f"LET(_cqir,{row},_cqic,{col},IF({size}>{limit},#NUM!,{call.name}({ref},_cqir,_cqic)))"
+    # one index: a position in a vector; of a 2-D range, a whole row (Microsoft, "INDEX function")
+    one = 1 if h == 1 or w == 1 else w
+    return f"LET(_cqir,{row},IF(IF(_cqir=0,{h * w},{one})>{limit},#NUM!,{call.name}({ref},_cqir)))"
 
 
 def _lazy_index(call: Call) -> bool:

@@ -147,3 +147,41 @@ def test_exact_lookups_over_whole_columns_wider_than_one(tmp_path: Path) -> None
     assert got[("X", 6, 1)] == NA  # 3 is not in row 1 (only 1 in A1)
     assert got[("X", 7, 1)] == 0.0  # a blank cell of the reference
     assert got[("X", 8, 1)] == NA
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(st.tuples(st.integers(1, 6), st.integers(1, 5)), st.integers(-9, 9), max_size=12),
+    st.integers(1, 7),
+    st.integers(0, 6),
+)
+def test_index_over_a_whole_used_sheet_with_a_row_and_column_from_cells(
+    tmp_path_factory: pytest.TempPathFactory, block: dict[tuple[int, int], int], row: int, col: int
+) -> None:
+    """``INDEX(D!A1:XFD1048576,Z1,Z2)`` with the row and column in cells (they were #NUM!: only
+    literals were taken) over a sheet whose used cells reach its far corner. Oracle: Microsoft,
+    "INDEX function": the cell at row_num, column_num of the array; column_num 0 the whole row
+    (so SUM of it is the row's sum); row_num and column_num both 0 the whole 17-billion-cell
+    array, beyond the engine's limit: #NUM!."""
+    tmp = tmp_path_factory.mktemp("ix")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "D"
+    for (r, c), v in block.items():
+        ws.cell(r, c).value = v
+    ws["XFD1048576"] = 1
+    f = wb.create_sheet("F")
+    f["Z1"], f["Z2"], f["Z3"] = row, col, 0
+    f["A1"] = "=SUM(INDEX(D!A1:XFD1048576,Z1,Z2))"
+    f["A2"] = "=SUM(INDEX(D!A:Z,Z3,Z2))"
+    f["A3"] = "=INDEX(D!A1:XFD1048576,Z3,Z3)"
+    wb.save(tmp / "ix.xlsx")
+    got = recalculate(tmp / "ix.xlsx").values
+    in_row = sum(v for (r, c), v in block.items() if r == row and (col == 0 or c == col))
+    in_col = sum(v for (r, c), v in block.items() if col == 0 or c == col)
+    assert got[("F", 1, 1)] == float(in_row)
+    if col == 0:  # INDEX(D!A:Z,0,0): the whole 27-million-cell area, beyond the limit
+        assert got[("F", 2, 1)] == ExcelError("#NUM!")
+    else:
+        assert got[("F", 2, 1)] == float(in_col)
+    assert got[("F", 3, 1)] == ExcelError("#NUM!")
