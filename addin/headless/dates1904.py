@@ -178,3 +178,29 @@ def in_1904(table: FunctionTable) -> FunctionTable:
     +1,462 days (Microsoft, "Date systems in Excel"), so the date cell of a 1904 book means the
     same day it shows. Functions without date arguments are the table's own."""
     return _In1904(table)
+
+
+def text_in_1904(fn: HostFunction) -> HostFunction:
+    """TEXT for a 1904 book when the format is a cell's value (``TEXT(A1,A2)``, which
+    :func:`rewrite_1904` cannot read when it rewrites the formula): a number shown with a format
+    that shows a date part (:func:`shows_date`) is moved +1,462 days into the 1900 system the
+    renderer reads; elapsed time, times of day and other formats are not moved."""
+
+    def evaluate(calls: list[list[Any]]) -> list[Any]:
+        moved = []
+        for args in calls:
+            fmt = args[1] if len(args) == 2 else None
+            while isinstance(fmt, list) and len(fmt) == 1:
+                fmt = fmt[0]
+            if isinstance(fmt, str) and shows_date(fmt):
+                args = [_to_1900(_one(args[0])), args[1]]
+            moved.append(args)
+        return fn.evaluate(moved)
+
+    return dataclasses.replace(fn, evaluate=evaluate)
+
+
+def _one(value: Any) -> Any:
+    while isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value

@@ -16,8 +16,11 @@ three letters, any case; a two-digit year 00-29 is 20xx, 30-99 19xx, Microsoft, 
 works with two-digit year numbers"): ``d mmm [yyyy]``, ``d-mmm[-yyyy]``, ``mmm d[, yyyy]``,
 ``mmm-yyyy`` (the first of the month), ``m/d[/yyyy]``, ``yyyy-m-d``, ``yyyy/m/d``, each
 optionally followed by a time ``h:mm[:ss] [AM|PM]``; VALUE also reads a time alone. A day that
-does not exist in its month stays as written (the engine's #VALUE!, as Excel's). Text from a
-cell is not rewritten (the engine reads it as it does).
+does not exist in its month stays as written (the engine's #VALUE!, as Excel's).
+
+DATEVALUE of text from a cell or another formula (``DATEVALUE(A1)``) reads the same forms as a
+host function (:func:`datevalue`): a text in none of them, or a number, is left to the engine.
+VALUE of such text is still the engine's.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from typing import Any
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import Call, formula, parse, rewrite_calls, significant
+from addin.headless.host import ENGINE_ANSWER
+from addin.headless.serials import excel_serial
+from addin.headless.values import ExcelError
 
 _MONTHS = {
     name: k
@@ -125,3 +131,29 @@ def date_text(text: str) -> str:
     """The formula with each DATEVALUE/VALUE of date text rewritten (module docstring)."""
     nodes = parse(text)
     return formula(nodes) if rewrite_calls(nodes, _rewrite) else text
+
+
+def datevalue(calls: list[list[Any]]) -> list[Any]:
+    """DATEVALUE(date_text) of a text the formula engine does not read (module docstring): the
+    1900-system serial of the day it names (a text without a year: this year's day, Microsoft's
+    rule), #VALUE! before 1900-01-01 ("DATEVALUE returns the #VALUE! error value if the value of
+    the date_text argument falls outside of the range January 1, 1900 and December 31, 9999");
+    anything else the engine's answer. The time in the text is ignored, as Excel ignores it."""
+    out: list[Any] = []
+    for args in calls:
+        v = args[0] if len(args) == 1 else None
+        while isinstance(v, list) and len(v) == 1:
+            v = v[0]
+        got = read(v) if isinstance(v, str) else None
+        if got is None:
+            out.append(ENGINE_ANSWER)
+            continue
+        year, month, day, _ = got
+        year = dt.date.today().year if year is None else year
+        try:
+            serial = excel_serial(year, month, day)
+        except ValueError:  # 29 February of a year without one (a text without a year)
+            out.append(ExcelError("#VALUE!", f"{v!r} names a day that does not exist"))
+            continue
+        out.append(float(serial) if 1900 <= year <= 9999 else ExcelError("#VALUE!", f"{v!r} is outside 1900-9999"))
+    return out

@@ -371,7 +371,7 @@ class _Run:
         self._extents: dict[int, tuple[int, int]] = {}  # _extent, by sheet
         self.circular: list[tuple[str, int, int]] = []  # cells in circular references (collect)
         self.limits = limits
-        self.functions = _Merged(excel_functions(), in_1904(functions) if pkg.date1904 else functions)
+        self.functions = _Merged(excel_functions(pkg.date1904), in_1904(functions) if pkg.date1904 else functions)
         self.stats = Stats()
         props = model.get_worksheets_properties()
         by_name = {p["name"].upper(): i for i, p in enumerate(props)}

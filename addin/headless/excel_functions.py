@@ -145,13 +145,26 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def excel_functions() -> dict[str, HostFunction]:
-    """The engine's own host functions (Excel's semantics), by bare upper-case name."""
+def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
+    """The engine's own host functions (Excel's semantics), by bare upper-case name; for a book
+    in the 1904 date system (``date1904``) TEXT moves a date shown by a format from a cell
+    (:func:`addin.headless.dates1904.text_in_1904`)."""
+    from addin.headless.dates1904 import text_in_1904
+    from addin.headless.datetext import datevalue
+
     table = {f"{s}2{t}": HostFunction(f"{s}2{t}", converter(s, t)) for s in _BASES for t in _BASES if s != t}
     table["YEARFRAC"] = HostFunction("YEARFRAC", yearfrac)
     table["VDB"] = HostFunction("VDB", vdb)
+    table["DATEVALUE"] = HostFunction("DATEVALUE", datevalue, _cell_arguments, fallback=True)
     table.update(_conditional_and_lookup_functions())
+    if date1904:
+        table["TEXT"] = text_in_1904(table["TEXT"])
     return table
+
+
+def _cell_arguments(args: list[tuple[str, str]]) -> bool:
+    """Calls whose arguments are single cells (a literal is rewritten before: datetext)."""
+    return all(k == "cell" for k, _ in args)
 
 
 # ----------------------------------------------------------------------------- YEARFRAC

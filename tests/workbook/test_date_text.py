@@ -12,8 +12,10 @@ import datetime as dt
 from pathlib import Path
 
 import openpyxl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from addin.headless import recalculate
 from addin.headless.datetext import read
@@ -61,3 +63,44 @@ _FORMS = ["{d} {mon} {y}", "{d}-{mon}-{y}", "{mon} {d}, {y}", "{month} {d}, {y}"
 def test_every_form_reads_as_its_day(day: dt.date, form: str) -> None:
     text = form.format(d=day.day, m=day.month, y=day.year, mon=day.strftime("%b"), month=day.strftime("%B"))
     assert read(text) == (day.year, day.month, day.day, (0, 0, 0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dates(min_value=dt.date(1904, 1, 2), max_value=dt.date(9999, 12, 31)),
+    st.sampled_from(_FORMS),
+    st.booleans(),
+)
+def test_datevalue_of_date_text_in_a_cell_is_its_day_in_either_date_system(
+    tmp_path_factory: pytest.TempPathFactory, day: dt.date, form: str, date1904: bool
+) -> None:
+    """``DATEVALUE(A1)`` with A1 the text of any day in any of the forms Excel reads (IronCalc
+    alone reads three of the seven): the serial of that day, counted from 30 December 1899, or
+    from 1 January 1904 in a 1904 book (Microsoft, "Date systems in Excel")."""
+    text = form.format(d=day.day, m=day.month, y=day.year, mon=day.strftime("%b"), month=day.strftime("%B"))
+    wb = openpyxl.Workbook()
+    if date1904:
+        wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"] = text
+    ws["B1"] = "=DATEVALUE(A1)"
+    ws["B2"] = "=DATEVALUE(A1)+1"
+    path = tmp_path_factory.mktemp("dv") / "dv.xlsx"
+    wb.save(path)
+    got = recalculate(path).values
+    want = float((day - (dt.date(1904, 1, 1) if date1904 else _BASE)).days)
+    assert (got[("S", 1, 2)], got[("S", 2, 2)]) == (want, want + 1), text
+
+
+def test_datevalue_of_a_cell_the_forms_do_not_cover_is_the_engines(tmp_path: Path) -> None:
+    """A number or a text in none of the forms is left to the formula engine: Excel's #VALUE!
+    ("DATEVALUE returns the #VALUE! error value if ... date_text ... is not a date")."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"], ws["A2"] = "not a date", 45000
+    ws["B1"], ws["B2"], ws["B3"] = "=DATEVALUE(A1)", "=DATEVALUE(A2)", "=DATEVALUE(A9)"
+    wb.save(tmp_path / "n.xlsx")
+    got = recalculate(tmp_path / "n.xlsx").values
+    assert all(getattr(got[("S", r, 2)], "code", None) == "#VALUE!" for r in (1, 2, 3))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import openpyxl
@@ -527,3 +528,29 @@ def test_a_dynamic_array_written_at_its_anchor_alone_caches_its_whole_spill(tmp_
     assert got["E1"].value == sum(want)
     with zipfile.ZipFile(out) as z:
         assert b'ref="C1:C5"' in z.read("xl/worksheets/sheet1.xml")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(32, 32 * 2_000_000).map(lambda n: n / 32),  # 45-minute steps: exact in binary, no rounding to argue
+    st.sampled_from(["yyyy-mm-dd", "d mmm yyyy", "mmm", "[h]:mm", "hh:mm", "0.00", "dddd"]),
+)
+def test_1904_text_with_a_format_from_a_cell(tmp_path_factory: pytest.TempPathFactory, serial: float, fmt: str) -> None:
+    """``TEXT(A1,A2)`` in a 1904 book, the format a cell's text: a date format shows the day of
+    the 1904 serial, elapsed time, a time of day and a number format the number itself
+    (Microsoft, "Date systems in Excel"; "Review guidelines for customizing a number format").
+    Oracle: Python's calendar from 1 January 1904."""
+    path = _book_1904(tmp_path_factory.mktemp("t") / "t.xlsx", {"A1": serial, "A2": fmt, "B1": "=TEXT(A1,A2)"})
+    got = recalculate(path).values[("S", 1, 2)]
+    day = EPOCH_1904 + dt.timedelta(days=int(serial))
+    minutes = round((serial - int(serial)) * 1440)  # a whole number of minutes (45-minute steps)
+    want = {
+        "yyyy-mm-dd": day.isoformat(),
+        "d mmm yyyy": f"{day.day} {day.strftime('%b')} {day.year}",
+        "mmm": day.strftime("%b"),
+        "dddd": day.strftime("%A"),
+        "[h]:mm": f"{int(serial) * 24 + minutes // 60}:{minutes % 60:02d}",
+        "hh:mm": f"{minutes // 60 % 24:02d}:{minutes % 60:02d}",
+        "0.00": str(Decimal(serial).quantize(Decimal("0.01"), ROUND_HALF_UP)),  # Excel rounds half away from zero
+    }[fmt]
+    assert got == want, (serial, fmt)
