@@ -48,7 +48,7 @@ from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, rend
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC)\s*\(", re.I)
+_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY)\s*\(", re.I)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -111,6 +111,16 @@ def rewrite(text: str, date1904: bool) -> str:
             # non-East-Asian text) is its own reading, a cell without text gives ""
             arg = render(node.args[0])
             return f"T(INDEX({arg},1,1))" if ":" in arg else f"T({arg})"  # IronCalc's INDEX(A1,1,1) is #VALUE!
+        if key == "GROUPBY" and len(node.args) >= 3:
+            # an eta-reduced function (``_xleta.SUM``, or ``SUM`` as typed) as its name, which the
+            # GROUPBY host function reads (addin.headless.groupby); a LAMBDA stays as written
+            fn = significant(node.args[2])
+            if len(fn) == 1 and isinstance(fn[0], Token) and fn[0].subtype == Token.RANGE:
+                name = fn[0].value
+                bare = name[len("_xleta.") :] if name.lower().startswith("_xleta.") else name
+                if re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", bare) and "!" not in bare:
+                    node.args[2] = [Token(f'"{bare.upper()}"', Token.OPERAND, Token.TEXT)]
+                    return render([node])
         if key in _COUNTS:
             args = [f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)]
             return f"{node.name}({','.join(args)})"
