@@ -51,7 +51,7 @@ _PREFIX = {"left": "'", "general": "'", "right": '"', "center": "^", "centercont
 
 def needs_cell_info(text: str) -> bool:
     """Whether ``text`` asks CELL for a formatting information type (cheap test)."""
-    return "CELL" in text.upper() and _CALL.search(text) is not None
+    return ("CELL" in text or "cell" in text) and _CALL.search(text) is not None
 
 
 def _sections(code: str) -> list[str]:
