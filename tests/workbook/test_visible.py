@@ -166,3 +166,22 @@ def test_the_pieces_cover_exactly_the_cells_left_in(
     covered: list[tuple[int, int]] = [(r, c) for y1, x1, y2, x2 in got for r in range(y1, y2 + 1) for c in range(x1, x2 + 1)]
     want = {(r, c) for r in range(a[0], a[2] + 1) for c in range(a[1], a[3] + 1) if r not in rows and (r, c) not in cells}
     assert len(covered) == len(set(covered)) and set(covered) == want
+
+
+def test_a_table_column_total_leaves_out_its_hidden_rows(tmp_path: Path) -> None:
+    """``SUBTOTAL(109,T1[v])``, the form of a table's total row (Microsoft, "Total the data in an
+    Excel table"), over v = 1..5 with the row of 2 hidden: 13; 1-11 without a filter: 15."""
+    from openpyxl.worksheet.table import Table
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws.append(["k", "v"])
+    for i in range(1, 6):
+        ws.append([f"r{i}", i])
+    ws.add_table(Table(displayName="T1", ref="A1:B6"))
+    ws.row_dimensions[3].hidden = True
+    ws["D1"], ws["D2"], ws["D3"] = "=SUBTOTAL(109,T1[v])", "=AGGREGATE(9,5,T1[v])", "=SUBTOTAL(9,T1[v])"
+    wb.save(tmp_path / "t.xlsx")
+    got = recalculate(tmp_path / "t.xlsx").values
+    assert [got[("S", r, 4)] for r in (1, 2, 3)] == [13.0, 13.0, 15.0]
