@@ -674,13 +674,14 @@ class _Run:
                 si = self.index.get(sheet.name)
                 if si is None:
                     continue
-                last = self._extent(None, si) or (0, 0)
-                hidden = frozenset(r for r in range(1, last[0] + 1) if self.model.is_row_hidden(si, r))
+                # the sheet's dimensions (styled empty cells included: a bound, read at once, not a scan of the cells)
+                _, last, _, _ = self.model.get_sheet_dimensions(si)
+                hidden = frozenset(r for r in range(1, last + 1) if self.model.is_row_hidden(si, r))
                 self._skips[si] = Skipped(
                     hidden,
                     bool(hidden) and active_filter(self.pkg.path, sheet.part),
                     frozenset(),
-                    (last[0] + 1, 1) if last[0] < MAX_ROWS else None,
+                    (last + 1, 1) if last < MAX_ROWS else None,
                 )
             for _, si, r, c, _fc in self._formulas():  # those not prepared yet still hold their text
                 if (si, r, c) not in self._subtotals and needs_visible(self.model.get_cell_formula(si, r, c) or ""):
