@@ -194,6 +194,52 @@ def test_a_live_market_cell_changes_when_the_marks_move(server, deribit) -> None
     assert _streams_of(server["guard"], "alice") == 0
 
 
+def test_a_stream_recomputes_only_when_its_currency_moves(server, deribit) -> None:  # type: ignore[no-untyped-def]
+    """A BTC quote cell: the feed republishes unchanged marks every 0.2 s and ETH's marks move;
+    the stream is woken by each publication and looks, but computes only for a change of BTC's
+    content (the code before recomputed on every new snapshot id: five times a second here)."""
+    from udfs.live import source
+
+    c = server["client"](server["alice"])
+    c.wait(lambda m: m.get("connect") is True)
+    c.wait(lambda m: "ready" in m)
+    rfq = [["instrument", "side", "quantity"], ["BTC-27MAR26-100000-C", "sell", 2]]
+    c.send(op="call", cell="Q1", fn="LIVE_QUOTE", args=[rfq, [["none"]], [[server["spec"]]]])
+    q1 = c.result("Q1", timeout=90)
+    assert not str(q1[0][0]).startswith("ERROR"), q1
+    streams = server["guard"].streams
+    (key,) = (k for k, conn in streams.connections.items() if conn.user == "alice" and conn.streams)
+    (task,) = streams.connections[key].streams
+    src = source(server["spec"])
+    btc: list[str] = []
+    stop = src.listen(lambda: btc.append(src.current().versions["BTC"]))  # every BTC version published
+    try:
+        before = streams.computations[(key, task)]
+        btc_at_start = src.current().versions["BTC"]
+        eth = src.current().versions["ETH"]
+        deribit.move_marks("ETH", 3.0)
+        deadline = time.monotonic() + 60
+        while src.current().versions["ETH"] == eth:  # ETH's move published (then refitted)
+            assert time.monotonic() < deadline, "ETH's move was not published"
+            time.sleep(0.02)
+        moved = src.current().feed.snapshot_id
+        while (look := streams.looks.get((key, task))) is None or (look.seq or 0) < moved:
+            assert time.monotonic() < deadline, "the stream did not look at the new snapshot"
+            time.sleep(0.02)
+        # no BTC change, no computation (a timer refit of BTC that moved a parameter would be one)
+        btc_changes = len({v for v in btc if v != btc_at_start})
+        assert streams.computations[(key, task)] - before <= btc_changes, (streams.computations[(key, task)], before, btc)
+        # BTC moves: the cell does
+        deribit.move_marks("BTC", 3.0)
+        q2 = c.result("Q1", timeout=60)
+        assert q2 != q1
+        assert streams.computations[(key, task)] > before
+    finally:
+        stop()
+        c.send(op="disconnect")
+        c.wait(lambda m: "disconnect" in m)
+
+
 @pytest.mark.parametrize("token", ["", "not-a-token"])
 def test_an_unauthenticated_connection_is_refused_in_the_handshake(server, token) -> None:  # type: ignore[no-untyped-def]
     c = server["client"](token)
