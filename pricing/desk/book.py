@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pricing.desk.config import DeskConfig
+from pricing.desk.fills import unseen
 from pricing.desk.market import MarketSnapshot
 from pricing.desk.request import Leg
 from pricing.errors import PricingInputError
@@ -35,9 +36,10 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-#: The positions a venue (or a watched file) reports now: ``(key, positions)``; the key changes
-#: whenever the positions do (the account's version, the file's stamp).
-Venue = Callable[[], tuple[object, Portfolio]]
+#: The positions a venue (or a watched file) reports now: ``(key, positions, seen)``; the key
+#: changes whenever the positions do (the account's version, the file's stamp); ``seen`` is label
+#: -> instrument -> signed contracts of the labelled trades inside those positions (empty for a file).
+Venue = Callable[[], tuple[object, Portfolio, Mapping[str, Mapping[str, float]]]]
 
 
 @dataclass
@@ -56,8 +58,9 @@ class Book:
         of a live source, or a watched positions file): they are part of the book beside
         ``start`` and the fills, and read again at each use, so the next quote's ΔIM sees a
         change the moment the venue reports it. The venue's positions replace their previous
-        report whole; fills applied here are kept (a fill the venue books too appears in both
-        until the host stops applying it: the FIX gateway's fills are its own trades).
+        report whole. A fill applied with a ``label`` is retired from the book as the venue
+        shows trades under that label inside its positions (:func:`pricing.desk.fills.unseen`):
+        book = venue positions + start + the fills not yet seen at the venue.
 
     Examples
     --------
@@ -70,6 +73,9 @@ class Book:
     start: Portfolio = field(default_factory=empty_portfolio)
     version: int = 0
     _fills: list[Portfolio] = field(default_factory=list)
+    _legs: list[tuple[str | None, list[tuple[str, float]]]] = field(default_factory=list)
+    _settle: dict[str, str] = field(default_factory=dict)
+    _seen: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     _filled: Portfolio | None = None
     _basis: QuoteBasis | None = None
     _basis_key: tuple[str, str, int] | None = None
@@ -142,7 +148,7 @@ class Book:
 
     @property
     def positions(self) -> Portfolio:
-        """Everything held now: the venue's positions, the start, then each fill in order (no netting)."""
+        """Everything held now: the venue's positions, the start, then the fills not yet seen at the venue (no netting)."""
         with self._lock:
             self._follow_venue()
             parts = [p for p in (self._venue, self.start, self._filled) if p is not None]
@@ -152,12 +158,24 @@ class Book:
         """Take the venue's positions when they changed (a new key): the version moves with them."""
         if self.venue is None:
             return
-        key, held = self.venue()
+        key, held, seen = self.venue()
         if self._venue is None or key != self._venue_key:
             self._venue, self._venue_key = held, key
+            if seen != self._seen:
+                self._seen = seen
+                self._refill()
             self.version += 1
 
-    def apply_fill(self, legs: Sequence[Leg], settle: str = "inverse") -> None:
+    def _refill(self) -> None:
+        """The fills' part of the book: each fill less what the venue has shown of it."""
+        rows = unseen(self._legs, self._seen)
+        if not rows:
+            self._filled = None
+            return
+        contracts = [contract_of(n, self._settle[n]) for n, _ in rows]
+        self._filled = from_contracts(contracts, [q for _, q in rows])
+
+    def apply_fill(self, legs: Sequence[Leg], settle: str = "inverse", label: str | None = None) -> None:
         """Legs the desk now holds join the book (``ratio`` = signed contracts the desk bought).
 
         Parameters
@@ -166,6 +184,9 @@ class Book:
             Instrument and signed quantity in contracts (+ the desk bought, - it sold).
         settle : {"inverse", "linear"}
             Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
+        label : str, optional
+            The label the fill is booked at the venue with (:func:`pricing.desk.fills.fill_label`):
+            the venue's trades under it retire it from the book. None: never retired.
 
         Raises
         ------
@@ -179,10 +200,13 @@ class Book:
         qty = [float(leg.ratio) for leg in legs]
         if not all(math.isfinite(q) for q in qty):
             raise BookError(f"fill: quantities must be finite numbers, got {qty}")
+        names = [str(leg.instrument).strip().upper() for leg in legs]
         part = from_contracts(contracts, qty)
         with self._lock:
             self._fills.append(part)
-            self._filled = part if self._filled is None else concat([self._filled, part])
+            self._legs.append((label, list(zip(names, qty))))
+            self._settle.update(dict.fromkeys(names, settle))
+            self._refill()
             self.version += 1
 
     def basis(self, snapshot: MarketSnapshot, config: DeskConfig, trades: Portfolio) -> QuoteBasis:

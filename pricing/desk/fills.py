@@ -1,0 +1,103 @@
+"""Fills the desk booked that the venue has not shown yet: the book's overlay on the venue's positions.
+
+A host's fill (the FIX gateway's) joins the book at once; the same trade reaches the venue
+later (an order placed with the fill's label, cleared at Deribit) and from then on it is in the
+venue's positions. Counting both would hold it twice. Each fill carries a label the venue
+echoes on its trades (Deribit's ``label``); the venue side keeps, per label, the signed size of
+the trades it has seen inside its current positions, each trade once by its id
+(:class:`pricing.desk.live.account.AccountState`). The invariant:
+
+    book = venue positions + Σ over labels, per instrument, of (fill − seen at the venue),
+    where what is seen is clipped to the fill (towards zero, never past it).
+
+So a fill seen at the venue is retired exactly once (a trade id counts once, however often it
+is reported), a trade larger than the fill retires the fill and no more, a trade in the other
+direction retires nothing, and an unlabelled fill stays until the host stops applying it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+#: Characters of a label Deribit keeps on an order (``label``, at most 64).
+MAX_LABEL = 64
+
+
+def fill_label(session: str, order_id: str) -> str:
+    """The label a fill is booked at the venue with: the same for the same order, across restarts.
+
+    Parameters
+    ----------
+    session : str
+        The host's session (the FIX session id).
+    order_id : str
+        The order's id in that session (ClOrdID).
+
+    Returns
+    -------
+    str
+        ``cq-`` and 16 hex digits (BLAKE2b of the session and the id), well within
+        :data:`MAX_LABEL`.
+
+    Examples
+    --------
+    >>> len(fill_label("FIX.4.4:DESK->CLIENT", "ord-1")), fill_label("s", "1")[:3]
+    (19, 'cq-')
+    >>> fill_label("s", "1") == fill_label("s", "1") != fill_label("s", "2")
+    True
+    """
+    digest = hashlib.blake2b(f"{session}\x1f{order_id}".encode(), digest_size=8).hexdigest()
+    return f"cq-{digest}"
+
+
+def unseen(
+    fills: Sequence[tuple[str | None, Sequence[tuple[str, float]]]],
+    seen: Mapping[str, Mapping[str, float]],
+) -> list[tuple[str, float]]:
+    """The part of each fill the venue has not shown: ``(instrument, signed quantity)`` rows.
+
+    Parameters
+    ----------
+    fills : sequence of (label or None, legs)
+        Each fill in order: its label (None: never matched) and its legs ``(instrument,
+        signed contracts)`` (+ the desk bought). Fills sharing a label are one fill.
+    seen : mapping of label to (mapping of instrument to float)
+        The signed size of the venue's trades under each label, inside its current positions.
+
+    Returns
+    -------
+    list of (str, float)
+        Per label and instrument, ``fill − clip(seen)`` where ``clip`` keeps the seen size
+        between 0 and the fill's (same sign); rows of zero left out; unlabelled fills as given.
+
+    Notes
+    -----
+    ``clip(s, f) = sign(f) · min(|f|, max(0, sign(f) · s))``: the venue's trades retire the
+    fill up to its size and no further, and trades the other way retire nothing.
+
+    Examples
+    --------
+    >>> unseen([("a", [("X", -2.0)]), (None, [("Y", 1.0)])], {"a": {"X": -1.5}})
+    [('Y', 1.0), ('X', -0.5)]
+    >>> unseen([("a", [("X", -2.0)])], {"a": {"X": -5.0}})
+    []
+    """
+    total: dict[str, dict[str, float]] = {}
+    out: list[tuple[str, float]] = []
+    for label, legs in fills:
+        if label is None:
+            out += [(n, float(q)) for n, q in legs if q != 0]
+            continue
+        book = total.setdefault(label, {})
+        for name, qty in legs:
+            book[name] = book.get(name, 0.0) + float(qty)
+    for label, book in total.items():
+        at_venue = seen.get(label, {})
+        for name, qty in book.items():
+            sign = 1.0 if qty > 0 else -1.0
+            retired = sign * min(abs(qty), max(0.0, sign * float(at_venue.get(name, 0.0))))
+            left = qty - retired
+            if left != 0:
+                out.append((name, left))
+    return out
