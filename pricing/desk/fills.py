@@ -18,7 +18,14 @@ direction retires nothing, and an unlabelled fill stays until the host stops app
 from __future__ import annotations
 
 import hashlib
+import json
+import math
+import sqlite3
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pricing.errors import PricingInputError
 
 #: Characters of a label Deribit keeps on an order (``label``, at most 64).
 MAX_LABEL = 64
@@ -100,4 +107,113 @@ def unseen(
             left = qty - retired
             if left != 0:
                 out.append((name, left))
+    return out
+
+
+class JournalFills:
+    """The FIX gateway's fills read from its journal (SQLite, opened read-only), re-read when it changes.
+
+    For a process beside the gateway (the margin screen, ``clearquote live --journal``): the
+    journal's ``fills`` table, rows with ``status = 'filled'``, each ``(session, cl_ord_id,
+    legs)`` with ``legs`` the JSON ``[[instrument, signed quantity the desk now holds], ...]``;
+    the label is :func:`fill_label` of the session and ClOrdID, as the gateway books it. The file
+    is never written (SQLite ``mode=ro``); a read that fails (the gateway mid-write, a damaged
+    file) keeps the last good fills and says why in ``error``.
+
+    Parameters
+    ----------
+    path : Path
+        The gateway's journal file (``clearquote fix-acceptor ... --journal``).
+
+    Raises
+    ------
+    PricingInputError
+        The file is missing, not SQLite, or has no ``fills`` table with those columns (named).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fills: list[tuple[str | None, list[tuple[str, float]]]] = []
+        self.version = 0
+        self.error = ""
+        self.skipped = 0
+        self._stamp: tuple[tuple[int, int], ...] | None = None
+        if not path.is_file():
+            raise PricingInputError(f"--journal {path}: no such file")
+        stamp = self._file_stamp()
+        try:
+            self._read()
+        except (sqlite3.Error, ValueError) as exc:
+            raise PricingInputError(f"--journal {path}: not the gateway's journal ({exc})") from None
+        self._stamp = stamp
+
+    def poll(self) -> bool:
+        """Re-read when the file (or its write-ahead log) changed; True when the fills changed.
+
+        Returns
+        -------
+        bool
+            True if the fills changed; False when unchanged or unreadable (``error`` says why).
+        """
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return False
+        before = self.fills
+        try:
+            self._read()
+        except (sqlite3.Error, ValueError) as exc:
+            self.error = f"{self.path.name}: {exc} (the last good fills kept)"
+            return False
+        self._stamp, self.error = stamp, ""
+        return self.fills != before
+
+    def _file_stamp(self) -> tuple[tuple[int, int], ...]:
+        out = []
+        for p in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                st = p.stat()
+            except OSError:
+                out.append((0, 0))
+                continue
+            out.append((st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
+    def _read(self) -> None:
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=1.0)
+        try:
+            cols = {r[1] for r in conn.execute("PRAGMA table_info(fills)")}
+            if not {"session", "cl_ord_id", "status", "legs"} <= cols:
+                raise ValueError("no fills table with session, cl_ord_id, status and legs")
+            rows = conn.execute("SELECT session, cl_ord_id, legs FROM fills WHERE status = 'filled' ORDER BY rowid").fetchall()
+        finally:
+            conn.close()
+        fills: list[tuple[str | None, list[tuple[str, float]]]] = []
+        skipped = 0
+        for session, order_id, legs in rows:
+            parsed = _legs(legs)
+            if parsed is None:
+                skipped += 1
+                continue
+            fills.append((fill_label(str(session), str(order_id)), parsed))
+        self.fills, self.skipped = fills, skipped
+        self.version += 1
+
+
+def _legs(text: Any) -> list[tuple[str, float]] | None:
+    """``[[instrument, quantity], ...]`` from the journal's JSON; None when it is not that."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, list):
+        return None
+    out = []
+    for leg in data:
+        if not (isinstance(leg, list) and len(leg) == 2 and isinstance(leg[0], str)):
+            return None
+        qty = leg[1]
+        if isinstance(qty, bool) or not isinstance(qty, (int, float)) or not math.isfinite(qty):
+            return None
+        out.append((leg[0].strip().upper(), float(qty)))
     return out

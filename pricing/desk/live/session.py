@@ -241,7 +241,9 @@ class FeedSession:
             "private/subscribe",
             {
                 "channels": [
-                    f"{c}.{ccy}{i}" for ccy in self.currencies for c, i in (("user.changes.any", ".100ms"), ("user.portfolio", ""))
+                    f"{c}.{ccy}{i}"
+                    for ccy in self.currencies
+                    for c, i in (("user.changes.any", ".100ms"), ("user.portfolio", ""))
                 ]
             },
         )
