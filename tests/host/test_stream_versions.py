@@ -17,6 +17,7 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -147,3 +148,39 @@ def test_an_rfq_reads_the_currencies_its_legs_and_portfolio_name(legs: list[str]
     assert stream.currencies_read(call, CURRENCIES) == CURRENCIES
     info: Any = SimpleNamespace(name="MARKET_INFO", args=[[["deribit"]]], runtime="1.4")
     assert stream.currencies_read(info, CURRENCIES) == CURRENCIES
+
+
+def test_a_look_wakes_the_stream_when_its_snapshot_turns_stale(monkeypatch: Any) -> None:
+    """The flip to stale is announced by no publication: a fresh look carries the time left
+    before it (plus a margin) as its wait; a stale look waits for the next publication."""
+    import udfs.live
+
+    class Src:
+        age = 10.0
+
+        def current(self) -> Any:
+            return SimpleNamespace(
+                age_s=lambda: self.age, max_age_s=30.0, versions={"BTC": "v1", "ETH": "v2"}, feed=SimpleNamespace(snapshot_id=7)
+            )
+
+    src = Src()
+    monkeypatch.setattr(udfs.live, "source", lambda spec: src)
+    call: Any = SimpleNamespace(name="RFQ", args=[[["BTC-27MAR26-100000-C", "buy", 1]], [["none"]], [["deribit"]]], runtime="1.4")
+    fresh = stream.market_version(call)
+    assert fresh.version == ((("BTC", "v1"),), False) and fresh.seq == 7 and fresh.source is src
+    assert fresh.wait_s == pytest.approx(20.0 + stream.STALE_MARGIN_S)
+    src.age = 31.0
+    stale = stream.market_version(call)
+    assert stale.version == ((("BTC", "v1"),), True) and stale.wait_s is None
+
+
+def test_a_market_that_cannot_be_had_is_looked_at_again_without_a_source(monkeypatch: Any) -> None:
+    import udfs.live
+
+    def refuse(spec: str) -> Any:
+        raise udfs.live.InputError("market: this server does not offer that live market")
+
+    monkeypatch.setattr(udfs.live, "source", refuse)
+    call: Any = SimpleNamespace(name="MARKET_INFO", args=[[["deribit"]]], runtime="1.4")
+    look = stream.market_version(call)
+    assert look.source is None and look.wait_s == stream.UNAVAILABLE_LOOK_S and look.version == ("unavailable", "InputError")

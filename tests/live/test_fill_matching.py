@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -146,3 +146,36 @@ class Overlay(RuleBasedStateMachine):
 
 Overlay.TestCase.settings = settings(max_examples=200, stateful_step_count=30, deadline=None)
 test_a_fill_seen_at_the_venue_is_retired_once_and_never_lost = Overlay.TestCase
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=15), inner, max_size=6),
+    max_leaves=20,
+)
+_TRADE = st.fixed_dictionaries(
+    {},
+    optional={
+        "trade_id": st.one_of(st.text(max_size=8), st.integers(), st.none(), st.booleans()),
+        "instrument_name": st.one_of(st.sampled_from([*INSTRUMENTS, "BTC-PERPETUAL"]), st.integers(), st.none()),
+        "direction": st.sampled_from(["buy", "sell", "zero", None]),
+        "amount": st.one_of(st.floats(), st.integers(), st.text(max_size=3), st.booleans()),
+        "price": st.one_of(st.floats(), st.integers(), st.none()),
+        "timestamp": st.one_of(st.integers(), st.floats(), st.none(), st.booleans()),
+        "label": st.one_of(st.text(max_size=10), st.integers(), st.none()),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(_JSON, st.lists(_TRADE | _JSON, max_size=6)))
+def test_parse_trades_is_total_and_keeps_only_sane_trades(data: object) -> None:
+    """Any ``trades`` payload (the venue's or a hostile one): no exception; every trade kept has
+    an id, a Deribit name, a finite non-zero size signed by its direction and an integer time."""
+    import math
+
+    from pricing.desk.live.account import parse_trades
+
+    for t in parse_trades(data):
+        assert t.trade_id and isinstance(t.instrument, str) and math.isfinite(t.size) and t.size != 0
+        assert isinstance(t.timestamp_ms, int) and (t.label is None or (isinstance(t.label, str) and t.label))
