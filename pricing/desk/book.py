@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pricing.desk.config import DeskConfig
-from pricing.desk.fills import unseen
+from pricing.desk.fills import Seen, open_labels, unseen
 from pricing.desk.market import MarketSnapshot
 from pricing.desk.request import Leg
 from pricing.errors import PricingInputError
@@ -38,8 +38,9 @@ def _blank(v: Any) -> bool:
 
 #: The positions a venue (or a watched file) reports now: ``(key, positions, seen)``; the key
 #: changes whenever the positions do (the account's version, the file's stamp); ``seen`` is label
-#: -> instrument -> signed contracts of the labelled trades inside those positions (empty for a file).
-Venue = Callable[[], tuple[object, Portfolio, Mapping[str, Mapping[str, float]]]]
+#: -> instrument -> (bought, sold) contracts of the labelled trades inside those positions
+#: (:data:`pricing.desk.fills.Seen`; empty for a file).
+Venue = Callable[[], tuple[object, Portfolio, Seen]]
 
 
 @dataclass
@@ -75,7 +76,8 @@ class Book:
     _fills: list[Portfolio] = field(default_factory=list)
     _legs: list[tuple[str | None, list[tuple[str, float]]]] = field(default_factory=list)
     _settle: dict[str, str] = field(default_factory=dict)
-    _seen: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    _labels: set[str] = field(default_factory=set)
+    _seen: Seen = field(default_factory=dict)
     _filled: Portfolio | None = None
     _basis: QuoteBasis | None = None
     _basis_key: tuple[str, str, int] | None = None
@@ -167,13 +169,17 @@ class Book:
             self.version += 1
 
     def _refill(self) -> None:
-        """The fills' part of the book: each fill less what the venue has shown of it."""
-        rows = unseen(self._legs, self._seen)
+        """The fills' part of the book: each fill less what the venue has shown of it. A fill
+        shown in full stays so (retirement only grows), so it is dropped from the fills kept."""
+        live = open_labels(self._legs, self._seen)
+        self._legs = [(label, legs) for label, legs in self._legs if label is None or label in live]
+        self._labels = {label for label, _ in self._legs if label is not None}
+        self._filled = self._portfolio(unseen(self._legs, self._seen))
+
+    def _portfolio(self, rows: list[tuple[str, float]]) -> Portfolio | None:
         if not rows:
-            self._filled = None
-            return
-        contracts = [contract_of(n, self._settle[n]) for n, _ in rows]
-        self._filled = from_contracts(contracts, [q for _, q in rows])
+            return None
+        return from_contracts([contract_of(n, self._settle[n]) for n, _ in rows], [q for _, q in rows])
 
     def apply_fill(self, legs: Sequence[Leg], settle: str = "inverse", label: str | None = None) -> None:
         """Legs the desk now holds join the book (``ratio`` = signed contracts the desk bought).
@@ -204,9 +210,18 @@ class Book:
         part = from_contracts(contracts, qty)
         with self._lock:
             self._fills.append(part)
-            self._legs.append((label, list(zip(names, qty))))
+            entry = (label, list(zip(names, qty)))
             self._settle.update(dict.fromkeys(names, settle))
-            self._refill()
+            if label is not None and label in self._labels:  # a label shared with an earlier fill: one fill
+                self._legs.append(entry)
+                self._refill()
+            else:  # its own label (or none): only its own part to add
+                self._legs.append(entry)
+                if label is not None:
+                    self._labels.add(label)
+                own = self._portfolio(unseen([entry], self._seen))
+                if own is not None:
+                    self._filled = own if self._filled is None else concat([self._filled, own])
             self.version += 1
 
     def basis(self, snapshot: MarketSnapshot, config: DeskConfig, trades: Portfolio) -> QuoteBasis:

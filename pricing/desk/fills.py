@@ -3,16 +3,18 @@
 A host's fill (the FIX gateway's) joins the book at once; the same trade reaches the venue
 later (an order placed with the fill's label, cleared at Deribit) and from then on it is in the
 venue's positions. Counting both would hold it twice. Each fill carries a label the venue
-echoes on its trades (Deribit's ``label``); the venue side keeps, per label, the signed size of
-the trades it has seen inside its current positions, each trade once by its id
-(:class:`pricing.desk.live.account.AccountState`). The invariant:
+echoes on its trades (Deribit's ``label``); the venue side keeps, per label and instrument, the
+coins bought and the coins sold by the trades it has seen inside its current positions, each
+trade once by its id (:class:`pricing.desk.live.account.AccountState`). The invariant:
 
-    book = venue positions + Σ over labels, per instrument, of (fill − seen at the venue),
-    where what is seen is clipped to the fill (towards zero, never past it).
+    book = venue positions + Σ over labels, per instrument, of (fill − shown),
+    shown = sign(fill) · min(|fill|, the coins traded under the label in the fill's direction).
 
 So a fill seen at the venue is retired exactly once (a trade id counts once, however often it
 is reported), a trade larger than the fill retires the fill and no more, a trade in the other
-direction retires nothing, and an unlabelled fill stays until the host stops applying it.
+direction under the same label is the account's own (in its positions) and retires nothing nor
+brings a retired fill back: retirement only grows. An unlabelled fill stays until the host stops
+applying it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from pricing.errors import PricingInputError
+
+#: Label -> instrument -> (coins bought, coins sold) by the venue's trades under that label
+#: inside its current positions (both >= 0).
+Seen = Mapping[str, Mapping[str, tuple[float, float]]]
 
 #: Characters of a label Deribit keeps on an order (``label``, at most 64).
 MAX_LABEL = 64
@@ -58,10 +64,7 @@ def fill_label(session: str, order_id: str) -> str:
     return f"cq-{digest}"
 
 
-def unseen(
-    fills: Sequence[tuple[str | None, Sequence[tuple[str, float]]]],
-    seen: Mapping[str, Mapping[str, float]],
-) -> list[tuple[str, float]]:
+def unseen(fills: Sequence[tuple[str | None, Sequence[tuple[str, float]]]], seen: Seen) -> list[tuple[str, float]]:
     """The part of each fill the venue has not shown: ``(instrument, signed quantity)`` rows.
 
     Parameters
@@ -69,44 +72,74 @@ def unseen(
     fills : sequence of (label or None, legs)
         Each fill in order: its label (None: never matched) and its legs ``(instrument,
         signed contracts)`` (+ the desk bought). Fills sharing a label are one fill.
-    seen : mapping of label to (mapping of instrument to float)
-        The signed size of the venue's trades under each label, inside its current positions.
+    seen : Seen
+        Label -> instrument -> (coins bought, coins sold) by the venue's trades under the
+        label inside its current positions.
 
     Returns
     -------
     list of (str, float)
-        Per label and instrument, ``fill − clip(seen)`` where ``clip`` keeps the seen size
-        between 0 and the fill's (same sign); rows of zero left out; unlabelled fills as given.
+        Per label and instrument, ``fill − shown``; rows of zero left out; unlabelled fills as given.
 
     Notes
     -----
-    ``clip(s, f) = sign(f) · min(|f|, max(0, sign(f) · s))``: the venue's trades retire the
-    fill up to its size and no further, and trades the other way retire nothing.
+    ``shown = sign(f) · min(|f|, b)`` with ``b`` the coins bought (a fill ``f > 0``) or sold
+    (``f < 0``) under the label: the venue's trades retire the fill up to its size and no
+    further, and trades the other way retire nothing (nor undo a retirement).
 
     Examples
     --------
-    >>> unseen([("a", [("X", -2.0)]), (None, [("Y", 1.0)])], {"a": {"X": -1.5}})
+    >>> unseen([("a", [("X", -2.0)]), (None, [("Y", 1.0)])], {"a": {"X": (0.0, 1.5)}})
     [('Y', 1.0), ('X', -0.5)]
-    >>> unseen([("a", [("X", -2.0)])], {"a": {"X": -5.0}})
+    >>> unseen([("a", [("X", -2.0)])], {"a": {"X": (3.0, 5.0)}})
     []
     """
+    out: list[tuple[str, float]] = [(n, float(q)) for label, legs in fills if label is None for n, q in legs if q != 0]
+    for _, name, left in _left(fills, seen):
+        if left != 0:
+            out.append((name, left))
+    return out
+
+
+def open_labels(fills: Sequence[tuple[str | None, Sequence[tuple[str, float]]]], seen: Seen) -> set[str]:
+    """The labels of ``fills`` the venue has not shown in full (a label shown in full stays so).
+
+    Parameters
+    ----------
+    fills : sequence of (label or None, legs)
+        As :func:`unseen`.
+    seen : Seen
+        As :func:`unseen`.
+
+    Returns
+    -------
+    set of str
+        Labels with some leg not yet retired.
+
+    Examples
+    --------
+    >>> sorted(open_labels([("a", [("X", -2.0)]), ("b", [("X", 1.0)])], {"a": {"X": (0.0, 2.0)}}))
+    ['b']
+    """
+    return {label for label, _, left in _left(fills, seen) if left != 0}
+
+
+def _left(fills: Sequence[tuple[str | None, Sequence[tuple[str, float]]]], seen: Seen) -> list[tuple[str, str, float]]:
+    """(label, instrument, fill − shown) of every labelled fill's legs (fills sharing a label summed)."""
     total: dict[str, dict[str, float]] = {}
-    out: list[tuple[str, float]] = []
     for label, legs in fills:
         if label is None:
-            out += [(n, float(q)) for n, q in legs if q != 0]
             continue
         book = total.setdefault(label, {})
         for name, qty in legs:
             book[name] = book.get(name, 0.0) + float(qty)
+    out = []
     for label, book in total.items():
         at_venue = seen.get(label, {})
         for name, qty in book.items():
-            sign = 1.0 if qty > 0 else -1.0
-            retired = sign * min(abs(qty), max(0.0, sign * float(at_venue.get(name, 0.0))))
-            left = qty - retired
-            if left != 0:
-                out.append((name, left))
+            bought, sold = at_venue.get(name, (0.0, 0.0))
+            shown = min(qty, bought) if qty > 0 else -min(-qty, sold)
+            out.append((label, name, qty - shown))
     return out
 
 

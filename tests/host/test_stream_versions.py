@@ -12,6 +12,7 @@ The real socket.io path (Node's client against a live server) is
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 from types import SimpleNamespace
@@ -184,3 +185,54 @@ def test_a_market_that_cannot_be_had_is_looked_at_again_without_a_source(monkeyp
     call: Any = SimpleNamespace(name="MARKET_INFO", args=[[["deribit"]]], runtime="1.4")
     look = stream.market_version(call)
     assert look.source is None and look.wait_s == stream.UNAVAILABLE_LOOK_S and look.version == ("unavailable", "InputError")
+
+
+def test_a_fast_feed_is_taken_at_the_streams_pace_and_its_last_change_is_never_lost() -> None:
+    """Two hundred BTC changes published back to back: two computations are ``interval_s`` apart
+    at least (the pace is a sleep, so the gap is never shorter; 2 ms for the loop's clock), and
+    the last version published is computed (a publication during the pause is not lost)."""
+    import time as clock
+
+    interval = 0.05
+    src = FakeSource()
+    cond = threading.Condition()
+    computed: list[tuple[float, int]] = []
+    call: Any = SimpleNamespace(name="RFQ", args=[[["BTC-27MAR26-100000-C", "buy", 1]], [["none"]], [["deribit"]]], runtime="1.4")
+
+    async def here(user: str, fn: Any, *args: Any) -> Any:
+        with cond:
+            if fn is stream.market_version:
+                return stream.Look((src.versions["BTC"], False), None, src)
+            computed.append((clock.monotonic(), src.versions["BTC"]))
+            cond.notify_all()
+            return True, json.dumps({"result": [[len(computed)]]})
+
+    loop = asyncio.new_event_loop()
+
+    async def consume() -> None:
+        try:
+            async for _ in stream.results(call, "alice", here, interval):
+                pass
+        except asyncio.CancelledError:
+            pass
+
+    task = loop.create_task(consume())
+    thread = threading.Thread(target=loop.run_until_complete, args=(task,), daemon=True)
+    thread.start()
+    try:
+        with cond:
+            assert cond.wait_for(lambda: computed, TIMEOUT_S)
+        for _ in range(200):
+            with cond:
+                src.versions["BTC"] += 1
+            for cb in list(src.listeners.values()):
+                cb()
+        with cond:
+            assert cond.wait_for(lambda: computed[-1][1] == 200, TIMEOUT_S), computed[-3:]
+            gaps = [b[0] - a[0] for a, b in itertools.pairwise(computed)]
+        assert min(gaps) >= interval - 0.002, min(gaps)
+        assert len(computed) < 201  # taken together, not one computation per publication
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        thread.join(TIMEOUT_S)
+        loop.close()

@@ -9,7 +9,9 @@ snapshot with the labelled trades up to its time, as the session fetches them):
     book = the venue positions the client holds + each fill less what the venue has shown of it,
 
 where what the venue has shown of a fill is the sum of the distinct trades under its label
-inside those positions, clipped to the fill. When every fill has been booked in full and the
+inside those positions in the fill's direction, clipped to the fill (a trade the other way
+under the label is the account's own: it retires nothing and never brings a retired fill
+back). When every fill has been booked in full and the
 client is up to date, the book is exactly the venue's positions: nothing is held twice, nothing
 lost. The model keeps the venue's truth (every trade executed) apart from what was delivered.
 The same over the socket, with the test Deribit server and the FIX gateway's book:
@@ -122,9 +124,9 @@ class Overlay(RuleBasedStateMachine):
             for n, q in self._positions(ccy, self.included).items():
                 want[n] += q
         for label, instrument, qty in self.fills:
-            shown = sum(t.size for t in self.truth if t.trade_id in self.included and t.label == label)
             sign = 1.0 if qty > 0 else -1.0
-            want[instrument] += qty - sign * min(abs(qty), max(0.0, sign * shown))
+            shown = sum(max(0.0, sign * t.size) for t in self.truth if t.trade_id in self.included and t.label == label)
+            want[instrument] += qty - sign * min(abs(qty), shown)
         want = {n: q for n, q in want.items() if abs(q) > 1e-12}
         assert self._book() == want
 
@@ -136,7 +138,9 @@ class Overlay(RuleBasedStateMachine):
         for t in self.truth:
             if t.label is not None:
                 shown[t.label] += t.size
-        if all(shown[label] == qty for label, _, qty in self.fills):
+        if all(shown[label] == qty for label, _, qty in self.fills) and all(
+            t.label is None or t.size * qty > 0 for t in self.truth for label, _, qty in self.fills if t.label == label
+        ):
             venue = defaultdict(float)
             for ccy in ("BTC", "ETH"):
                 for n, q in self._positions(ccy, self.included).items():

@@ -300,9 +300,10 @@ class AccountState:
         Per currency.
     version : int
         Incremented on each change.
-    seen : dict of str to dict of str to float
-        Label -> instrument -> signed coins of the labelled trades inside ``positions`` (each
-        trade once, by its id): what :func:`pricing.desk.fills.unseen` retires fills with.
+    seen : dict of str to dict of str to (float, float)
+        Label -> instrument -> (coins bought, coins sold) by the labelled trades inside
+        ``positions`` (each trade once, by its id): what :func:`pricing.desk.fills.unseen`
+        retires fills with.
     horizon_ms : dict of str to int
         Currency -> the venue time of its last positions snapshot (trades up to it were read).
     view : tuple
@@ -312,9 +313,9 @@ class AccountState:
     positions: dict[str, float] = field(default_factory=dict)
     summaries: dict[str, AccountSummary] = field(default_factory=dict)
     version: int = 0
-    seen: dict[str, dict[str, float]] = field(default_factory=dict)
+    seen: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     horizon_ms: dict[str, int] = field(default_factory=dict)
-    view: tuple[Mapping[str, float], Mapping[str, Mapping[str, float]]] = field(default_factory=lambda: ({}, {}))
+    view: tuple[Mapping[str, float], Mapping[str, Mapping[str, tuple[float, float]]]] = field(default_factory=lambda: ({}, {}))
     _trade_ids: set[str] = field(default_factory=set)
 
     def apply_changes(self, positions: Mapping[str, float], trades: list[VenueTrade]) -> None:
@@ -359,7 +360,8 @@ class AccountState:
             if seen is None:
                 seen = {k: dict(v) for k, v in self.seen.items()}
             book = seen.setdefault(t.label, {})
-            book[t.instrument] = book.get(t.instrument, 0.0) + t.size
+            bought, sold = book.get(t.instrument, (0.0, 0.0))
+            book[t.instrument] = (bought + max(t.size, 0.0), sold + max(-t.size, 0.0))
         if seen is not None:
             self.seen = seen
 

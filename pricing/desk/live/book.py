@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pricing.desk.book import Venue
+from pricing.desk.fills import Seen
 from pricing.desk.live.source import LiveSource
 from pricing.desk.live.watch import PositionsFile
 from pricing.errors import PricingInputError
@@ -63,7 +64,7 @@ def account_positions(source: LiveSource) -> Venue:
     Venue
         A reader returning ``(version, portfolio, seen)``: the version changes whenever the
         account's positions change, so the book's cached basis is rebuilt only then; ``seen`` is
-        the labelled trades inside those positions (label -> instrument -> signed coins), which
+        the labelled trades inside those positions (label -> instrument -> coins bought, sold), which
         retire the fills booked under those labels.
 
     Raises
@@ -73,9 +74,9 @@ def account_positions(source: LiveSource) -> Venue:
     """
     if source.account is None:
         raise PricingInputError(f"--market {source.spec.text}: no account (give the API key: --credentials or the environment)")
-    cache: dict[int, tuple[Portfolio, Mapping[str, Mapping[str, float]]]] = {}
+    cache: dict[int, tuple[Portfolio, Seen]] = {}
 
-    def read() -> tuple[object, Portfolio, Mapping[str, Mapping[str, float]]]:
+    def read() -> tuple[object, Portfolio, Seen]:
         account = source.account
         assert account is not None
         # The version first, then the positions: a change in between gives newer positions under
@@ -109,7 +110,7 @@ def file_positions(watch: PositionsFile) -> Venue:
     count = 0
     book = empty_portfolio()
 
-    def read() -> tuple[object, Portfolio, Mapping[str, Mapping[str, float]]]:
+    def read() -> tuple[object, Portfolio, Seen]:
         nonlocal count, book
         if watch.poll() or count == 0:
             count += 1
