@@ -29,8 +29,9 @@ connections with the same ``task_key``: a user's cell would receive another user
   slices, or marks of another currency, cost one look and no computation. A result is sent
   only when it differs from the last one sent.
 - **Bounds.** At most :data:`MAX_STREAMS_PER_USER` streams and :data:`MAX_CONNECTIONS_PER_USER`
-  connections per user; at most :data:`MAX_UPDATES_PER_S` computations per stream in any second
-  (two are :data:`INTERVAL_S` apart at least, however fast the feed); every computation runs in the server's call threads
+  connections per user; at most :data:`MAX_UPDATES_PER_S` looks at the market, so computations,
+  per stream in any second (two are :data:`INTERVAL_S` apart at least, however fast the feed);
+  every computation runs in the server's call threads
   behind the user's own gate (:meth:`addin.excel.serve.Guard.here`), and at most one of a user's
   stream computations at a time (over all their cells): a user's streams take at most one
   server thread's time. A call whose cost reaches :data:`addin.excel.pool.LARGE_COST` (an HTTP
@@ -311,8 +312,9 @@ async def results(call: Call, user: str, here: Here, interval_s: float) -> Async
     then one whenever what it reads moved (:func:`market_version`) and the result with it.
 
     The stream sleeps until its source publishes a snapshot (or its look's ``wait_s`` passes),
-    then looks; two computations are ``interval_s`` apart at least. ``here`` runs a function off
-    the event loop as the user."""
+    then looks; two looks, so two computations, are ``interval_s`` apart at least (publications
+    in between are taken together by the next look). ``here`` runs a function off the event
+    loop as the user."""
     from addin.excel import pool
 
     loop = asyncio.get_running_loop()
@@ -328,10 +330,10 @@ async def results(call: Call, user: str, here: Here, interval_s: float) -> Async
     stop: Callable[[], None] | None = None
     seen: object = _NOTHING
     sent: str | None = None
-    computed = -float("inf")
     try:
         while True:
             woken.clear()  # before the look: a publication during it wakes the next one
+            looked = time.monotonic()
             look: Look = await here(user, market_version, call)
             if look.source is not followed:
                 if stop is not None:
@@ -341,7 +343,6 @@ async def results(call: Call, user: str, here: Here, interval_s: float) -> Async
                 woken.set()  # a publication between the look and the listen: look once more
             if look.version != seen:
                 ok, text = await here(user, pool.run_json, call.name, call.args, call.runtime, user)
-                computed = time.monotonic()
                 if not ok:
                     text = json.dumps({"result": [[f"ERROR: {pool.unechoed(text, call.args)[:300]}"]]})
                 if text != sent:
@@ -352,7 +353,7 @@ async def results(call: Call, user: str, here: Here, interval_s: float) -> Async
                 await asyncio.wait_for(woken.wait(), look.wait_s)
             except TimeoutError:
                 pass
-            pause = computed + interval_s - time.monotonic()
+            pause = looked + interval_s - time.monotonic()
             if pause > 0:  # the pace: a fast feed's publications are taken together
                 await asyncio.sleep(pause)
     finally:
