@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     lv.add_argument(
         "--portfolio", help="a positions file (instrument, quantity), re-read when it changes, instead of the account"
     )
+    lv.add_argument(
+        "--journal",
+        help="the FIX gateway's journal (SQLite, read only): its fills join the book until the venue shows them",
+    )
     lv.add_argument("--model", default="deribit", help="the desk's margin model to compare with the venue's (default deribit)")
     lv.add_argument("--alert", type=float, default=0.25, help="alert when |desk IM - venue IM| / venue IM exceeds this (0.25)")
     lv.add_argument("--margin-log", help="append every IM comparison to this CSV (the replica's error over time)")

@@ -3,8 +3,12 @@
 Refreshes every ``--refresh`` seconds (rich's live display on a terminal; ``--plain`` prints one
 text block per refresh, for logs). The book is the account's (private API: ``--credentials`` or
 ``DERIBIT_CLIENT_ID``/``DERIBIT_CLIENT_SECRET``) or a positions file watched for changes
-(``--portfolio``). Each new snapshot or book change re-runs the desk's margin model and compares
-it with the venue's reported IM/MM; ``--margin-log`` appends every comparison to a CSV.
+(``--portfolio``). ``--journal`` adds the FIX gateway's fills (its journal, read only, re-read
+when it changes) by the live book's rule: each fill less what the venue's trades under its label
+have shown of it inside the account's positions (:mod:`pricing.desk.fills`; with a positions
+file, which shows no trades, the fills are added whole). Each new snapshot or book change
+re-runs the desk's margin model and compares it with the venue's reported IM/MM;
+``--margin-log`` appends every comparison to a CSV.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from addin.cli.output import Exit
 
 def cmd_live(args: Any) -> int:
     from pricing.desk import DeskConfig
+    from pricing.desk.fills import JournalFills
     from pricing.desk.live import is_live_spec, open_live_source
     from pricing.desk.live.account import load_credentials
     from pricing.desk.live.watch import MarginWatch, PositionsFile
@@ -35,6 +40,7 @@ def cmd_live(args: Any) -> int:
     watched = PositionsFile(Path(args.portfolio)) if args.portfolio else None
     if credentials is not None and watched is not None:
         raise PricingInputError("give the book either from the account (--credentials / environment) or --portfolio, not both")
+    journal = JournalFills(Path(args.journal)) if args.journal else None
     config = DeskConfig.from_mapping({"model": args.model})
     watch = MarginWatch(
         config.margin_model(underlyings=("BTC", "ETH")),
@@ -43,10 +49,10 @@ def cmd_live(args: Any) -> int:
         log=Path(args.margin_log) if args.margin_log else None,
     )
     with open_live_source(args.market, credentials=credentials) as source:
-        return _loop(source, watch, watched, args)
+        return _loop(source, watch, watched, args, journal)
 
 
-def _loop(source: Any, watch: Any, watched: Any, args: Any) -> int:
+def _loop(source: Any, watch: Any, watched: Any, args: Any, journal: Any = None) -> int:
     from rich.console import Console
     from rich.live import Live
 
@@ -61,7 +67,9 @@ def _loop(source: Any, watch: Any, watched: Any, args: Any) -> int:
         snap = source.current()
         if watched is not None:
             watched.poll()
-        positions, summaries = _book(source, watched)
+        if journal is not None:
+            journal.poll()
+        positions, summaries = _book(source, watched, journal)
         key = (snap.snapshot_id, id(positions), id(summaries))
         if key != seen and (positions or summaries):
             seen = key
@@ -69,7 +77,7 @@ def _loop(source: Any, watch: Any, watched: Any, args: Any) -> int:
             for line in _alert_lines(checks):  # a condition is listed when it starts, not on every snapshot
                 if line.split(": ", 1)[1] not in {a.split(": ", 1)[1] for a in alerts[-10:]}:
                     alerts.append(line)
-        return _screen(source, snap, checks, alerts[-5:], watched)
+        return _screen(source, snap, checks, alerts[-5:], watched, journal)
 
     if args.plain or not console.is_terminal:
         while args.seconds is None or time.monotonic() - t0 < args.seconds:
@@ -87,11 +95,30 @@ def _loop(source: Any, watch: Any, watched: Any, args: Any) -> int:
     return Exit.OK
 
 
-def _book(source: Any, watched: Any) -> tuple[Any, Any]:
+_merged: dict[tuple[int, int, int], Any] = {}
+
+
+def _book(source: Any, watched: Any, journal: Any = None) -> tuple[Any, Any]:
+    """(positions, summaries): the account's (or the file's) and, with a journal, the gateway's
+    fills not yet seen at the venue; the same object while none of them changed."""
+    from pricing.desk.fills import unseen
+
     if watched is not None:
-        return watched.positions, {}
-    account = source.account
-    return account.frozen() if account is not None else ({}, {})
+        positions, seen, summaries = watched.positions, {}, {}
+    elif source.account is not None:
+        (positions, seen), (_, summaries) = source.account.view, source.account.frozen()
+    else:
+        positions, seen, summaries = {}, {}, {}
+    if journal is None:
+        return positions, summaries
+    key = (id(positions), id(seen), journal.version)
+    if key not in _merged:
+        merged = dict(positions)
+        for name, qty in unseen(journal.fills, seen):
+            merged[name] = merged.get(name, 0.0) + qty
+        _merged.clear()
+        _merged[key] = {n: q for n, q in merged.items() if q != 0}
+    return _merged[key], summaries
 
 
 def _alert_lines(checks: list[Any]) -> list[str]:
@@ -111,7 +138,7 @@ def _money(x: float) -> str:
     return "-" if x != x else f"{x:,.0f}"
 
 
-def _screen(source: Any, snap: Any, checks: list[Any], alerts: list[str], watched: Any) -> Any:
+def _screen(source: Any, snap: Any, checks: list[Any], alerts: list[str], watched: Any, journal: Any = None) -> Any:
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -160,6 +187,14 @@ def _screen(source: Any, snap: Any, checks: list[Any], alerts: list[str], watche
     parts: list[Any] = [head, fits, book]
     if watched is not None and watched.error:
         parts.append(Text(f"positions file: {watched.error}"))
+    if journal is not None:
+        skipped = f", {journal.skipped} unreadable rows left out" if journal.skipped else ""
+        parts.append(
+            Text(
+                f"gateway journal {journal.path.name}: {len(journal.fills)} fills{skipped}"
+                + (f"; {journal.error}" if journal.error else "")
+            )
+        )
     if snap.flags:
         parts.append(Text("flags: " + "; ".join(snap.flags)))
     if alerts:

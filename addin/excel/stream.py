@@ -21,12 +21,17 @@ connections with the same ``task_key``: a user's cell would receive another user
   handle scope, as that user's HTTP calls are (another user's handle text does not resolve).
 - **What streams.** ``LIVE_QUOTE`` is ``CQ.RFQ`` and ``LIVE_MARKET`` is ``CQ.MARKET_INFO`` (same
   arguments, same admission: :func:`addin.excel.calls.parse`), on a *live* market (a spec the
-  server offers: :mod:`udfs.live`); a handle or a range is refused (it never moves). A stream
-  recomputes when the live snapshot changes or the market turns stale/fresh, and sends a result
+  server offers: :mod:`udfs.live`); a handle or a range is refused (it never moves). A stream is
+  woken by its source's publication of a new snapshot (:meth:`pricing.desk.live.LiveSource.listen`),
+  not by a timer, and recomputes only when what its result reads moved: the content versions
+  of the currencies it reads (:func:`currencies_read`; ``LIVE_MARKET`` reads all) or whether the
+  market is stale (a timer wakes it when the snapshot turns stale). A refit that gives the same
+  slices, or marks of another currency, cost one look and no computation. A result is sent
   only when it differs from the last one sent.
 - **Bounds.** At most :data:`MAX_STREAMS_PER_USER` streams and :data:`MAX_CONNECTIONS_PER_USER`
-  connections per user; at most one look at the market per :data:`INTERVAL_S` per stream (so at
-  most one update per interval per cell); every computation runs in the server's call threads
+  connections per user; at most :data:`MAX_UPDATES_PER_S` looks at the market, so computations,
+  per stream in any second (two are :data:`INTERVAL_S` apart at least, however fast the feed);
+  every computation runs in the server's call threads
   behind the user's own gate (:meth:`addin.excel.serve.Guard.here`), and at most one of a user's
   stream computations at a time (over all their cells): a user's streams take at most one
   server thread's time. A call whose cost reaches :data:`addin.excel.pool.LARGE_COST` (an HTTP
@@ -39,6 +44,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,8 +61,15 @@ STREAMS = {"LIVE_QUOTE": "RFQ", "LIVE_MARKET": "MARKET_INFO"}
 MAX_STREAMS_PER_USER = 16
 #: socket.io connections of one user at once.
 MAX_CONNECTIONS_PER_USER = 8
-#: Seconds between two looks at a stream's market (at most one update per cell per interval).
-INTERVAL_S = 1.0
+#: Computations of one stream in any second, at most (a fast feed cannot make a cell recompute more).
+MAX_UPDATES_PER_S = 4
+#: Seconds between two computations of one stream, at least.
+INTERVAL_S = 1.0 / MAX_UPDATES_PER_S
+#: Seconds between two looks at a market that cannot be had now (no source to be woken by).
+UNAVAILABLE_LOOK_S = 1.0
+#: Seconds after a snapshot's staleness limit at which a stream looks again (the flip to stale
+#: is the one change no publication announces).
+STALE_MARGIN_S = 0.05
 #: Characters of a ``task_key`` (the client makes it from the function name and arguments).
 MAX_TASK_KEY = 4096
 #: Bytes of one socket.io message (a call's arguments).
@@ -110,6 +125,10 @@ class Streams:
         self.pending: set[str] = set()
         self.auth_timeout_s = AUTH_TIMEOUT_S
         self._user_gates: dict[str, asyncio.Lock] = {}
+        #: (connection id, task key) -> computations run for that stream (looks not counted),
+        #: and the stream's last look at its market.
+        self.computations: Counter[tuple[str, str]] = Counter()
+        self.looks: dict[tuple[str, str], Look] = {}
         # The engine.io handshake comes before any socket.io packet: bound and time it here,
         # then hand the session to socket.io's own handler.
         eio_connect, eio_disconnect = self.sio.eio.handlers["connect"], self.sio.eio.handlers["disconnect"]
@@ -247,35 +266,102 @@ class Streams:
 
         async def here(user: str, fn: Callable[..., Any], *args: Any) -> Any:
             async with gate:  # one of the user's stream computations at a time
-                return await self.here(user, fn, *args)
+                if fn is not market_version:
+                    self.computations[(sid, key)] += 1
+                    return await self.here(user, fn, *args)
+                look = self.looks[(sid, key)] = await self.here(user, fn, *args)
+                return look
 
-        async for result in results(call, user, here, self.interval_s):
-            await self.sio.emit(event, {"result": result}, to=sid)
+        try:
+            async for result in results(call, user, here, self.interval_s):
+                await self.sio.emit(event, {"result": result}, to=sid)
+        finally:
+            self.looks.pop((sid, key), None)
+            self.computations.pop((sid, key), None)
 
     async def _error(self, sid: str, key: str, reason: str) -> None:
         await self.sio.emit(f"xlwings:set-result-{key}", {"result": [[f"ERROR: {reason[:300]}"]]}, to=sid)
 
 
+@dataclass(frozen=True)
+class Look:
+    """One look at a stream's market (:func:`market_version`).
+
+    Attributes
+    ----------
+    version : object
+        What the stream's result reads that can move by itself; equal looks need no computation.
+    wait_s : float or None
+        The longest wait before the next look if no snapshot is published meanwhile (until the
+        snapshot turns stale; the retry of a market that cannot be had); None: until one is.
+    source : Any
+        The live source whose publications wake the stream (``listen``); None when there is none.
+    seq : int or None
+        The feed's snapshot number looked at (``LiveSnapshot.snapshot_id``), None without one.
+    """
+
+    version: object
+    wait_s: float | None
+    source: Any = None
+    seq: int | None = None
+
+
 async def results(call: Call, user: str, here: Here, interval_s: float) -> AsyncIterator[Any]:
     """The successive results of a streaming ``call`` made by ``user`` (Office.js JSON rows; a
     failure as one ``ERROR: reason`` cell, the reason never echoing a cell): the first at once,
-    then one whenever the market's version moved and the result with it, looked at every
-    ``interval_s`` seconds. ``here`` runs a function off the event loop as the user."""
+    then one whenever what it reads moved (:func:`market_version`) and the result with it.
+
+    The stream sleeps until its source publishes a snapshot (or its look's ``wait_s`` passes),
+    then looks; two looks, so two computations, are ``interval_s`` apart at least (publications
+    in between are taken together by the next look). ``here`` runs a function off the event
+    loop as the user."""
     from addin.excel import pool
 
-    seen: object = None
+    loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+
+    def wake() -> None:  # on the source's publishing thread
+        try:
+            loop.call_soon_threadsafe(woken.set)
+        except RuntimeError:  # this loop has closed: there is no stream left to wake
+            pass
+
+    followed: Any = None
+    stop: Callable[[], None] | None = None
+    seen: object = _NOTHING
     sent: str | None = None
-    while True:
-        version = await here(user, market_version, call)
-        if version != seen:
-            ok, text = await here(user, pool.run_json, call.name, call.args, call.runtime, user)
-            if not ok:
-                text = json.dumps({"result": [[f"ERROR: {pool.unechoed(text, call.args)[:300]}"]]})
-            if text != sent:
-                yield json.loads(text)["result"]
-                sent = text
-            seen = version
-        await asyncio.sleep(interval_s)
+    try:
+        while True:
+            woken.clear()  # before the look: a publication during it wakes the next one
+            looked = time.monotonic()
+            look: Look = await here(user, market_version, call)
+            if look.source is not followed:
+                if stop is not None:
+                    stop()
+                stop = look.source.listen(wake) if look.source is not None else None
+                followed = look.source
+                woken.set()  # a publication between the look and the listen: look once more
+            if look.version != seen:
+                ok, text = await here(user, pool.run_json, call.name, call.args, call.runtime, user)
+                if not ok:
+                    text = json.dumps({"result": [[f"ERROR: {pool.unechoed(text, call.args)[:300]}"]]})
+                if text != sent:
+                    yield json.loads(text)["result"]
+                    sent = text
+                seen = look.version
+            try:
+                await asyncio.wait_for(woken.wait(), look.wait_s)
+            except TimeoutError:
+                pass
+            pause = looked + interval_s - time.monotonic()
+            if pause > 0:  # the pace: a fast feed's publications are taken together
+                await asyncio.sleep(pause)
+    finally:
+        if stop is not None:
+            stop()
+
+
+_NOTHING = object()
 
 
 def admit(data: dict[str, Any], max_cells: int = MAX_CELLS, max_result_cells: int = MAX_RESULT_CELLS) -> Call:
@@ -307,16 +393,56 @@ def admit(data: dict[str, Any], max_cells: int = MAX_CELLS, max_result_cells: in
     return call
 
 
-def market_version(call: Call) -> object:
-    """What a stream's result depends on that can move by itself: its live market's snapshot
-    id and whether that snapshot is stale (or the reason it cannot be had)."""
+def market_version(call: Call) -> Look:
+    """What a stream's result reads that can move by itself: the content versions of the
+    currencies it reads in its live market's snapshot and whether that snapshot is stale (or
+    the reason the market cannot be had), with the source to be woken by."""
     from udfs.live import source
 
     try:
-        snap = source(str(_market_cell(call))).current()
+        src = source(str(_market_cell(call)))
+        snap = src.current()
     except Exception as exc:  # the call itself reports why; here only that it is so
-        return ("unavailable", type(exc).__name__)
-    return (snap.snapshot_id, snap.age_s() > snap.max_age_s)
+        return Look(("unavailable", type(exc).__name__), UNAVAILABLE_LOOK_S)
+    age, limit = snap.age_s(), snap.max_age_s
+    stale = age > limit
+    versions = getattr(snap, "versions", None)
+    if versions:
+        read: object = tuple((c, versions[c]) for c in currencies_read(call, tuple(versions)))
+    else:  # a snapshot without versions: every new one may differ
+        read = snap.snapshot_id
+    seq = getattr(getattr(snap, "feed", None), "snapshot_id", None)
+    return Look((read, stale), None if stale else limit - age + STALE_MARGIN_S, src, seq)
+
+
+def currencies_read(call: Call, currencies: tuple[str, ...]) -> tuple[str, ...]:
+    """The currencies of ``currencies`` a streaming call's result reads (all when it cannot tell).
+
+    ``MARKET_INFO`` reads every one. An RFQ reads those named in a text cell of its arguments
+    other than the market (an instrument ``BTC-27MAR26-100000-C``, an underlying column ``ETH``,
+    a parameter): a quote prices its legs and its portfolio on their own currencies' chains
+    and surfaces. A handle (text with ``#``) hides what it holds, and an RFQ naming none of
+    them is the engine's to judge: all then."""
+    if call.name != "RFQ":
+        return currencies
+    at = [a.name for a in _catalogue()[call.name].args].index("market")
+    texts = [cell.upper() for i, arg in enumerate(call.args) if i != at for cell in _cells(arg) if isinstance(cell, str)]
+    if any("#" in t for t in texts):
+        return currencies
+    named = tuple(c for c in currencies if any(re.search(rf"(?<![A-Z0-9]){re.escape(c.upper())}(?![A-Z0-9])", t) for t in texts))
+    return named or currencies
+
+
+def _cells(arg: Any) -> list[Any]:
+    if isinstance(arg, list):
+        return [c for row in arg for c in (row if isinstance(row, list) else [row])]
+    return [arg]
+
+
+def _catalogue() -> Any:
+    from udfs import CATALOGUE
+
+    return CATALOGUE
 
 
 def _address(environ: dict[str, Any]) -> str:

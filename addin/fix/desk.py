@@ -112,9 +112,11 @@ class Desk:
     def params_record(self) -> dict[str, Any]:
         return {k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in self._values.items()}
 
-    def add_fill(self, legs: Sequence[Sequence[Any]]) -> None:
-        """Legs the dealer now holds ([instrument, signed quantity]) join the book."""
-        self.service.fill([Leg(str(n), float(q)) for n, q in legs])
+    def add_fill(self, legs: Sequence[Sequence[Any]], label: str | None = None) -> None:
+        """Legs the dealer now holds ([instrument, signed quantity]) join the book; ``label``
+        (:func:`pricing.desk.fills.fill_label` of the order) is what the venue's trades of the
+        same fill carry, which retires it from the book once the venue's positions hold it."""
+        self.service.fill([Leg(str(n), float(q)) for n, q in legs], label=label)
 
     def check_fill(self, legs: Sequence[Sequence[Any]]) -> None:
         """Raise if these legs could not join the book (called before a fill is journaled)."""

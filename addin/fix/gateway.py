@@ -41,6 +41,7 @@ import quickfix as fix
 from addin.fix.desk import Desk, monotonic_ms, now_utc
 from addin.fix.journal import Journal
 from pricing.desk import Leg, Quote, RfqRequest
+from pricing.desk.fills import fill_label
 from pricing.desk.limits import RiskLimits, check_fill, check_request, check_trade
 from pricing.desk.orders import Cancel, Decision, Order, OrderBook, Quarantined, QuoteTerms
 from pricing.desk.refusals import Refusal, RefusalCode
@@ -129,7 +130,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         self.orders = OrderBook.replay(e for e, _ in events)
         for e, legs in events:
             if isinstance(e, Decision) and e.filled:
-                self.desk.add_fill(legs)
+                self.desk.add_fill(legs, label=fill_label(e.order.session, e.order.cl_ord_id))
                 self._count(e.order.session, legs)
 
     # -- session callbacks (QuickFIX owns the session) -------------------------------------------
@@ -496,7 +497,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             _crash("after-journal")
             if d.filled:
                 try:
-                    self.desk.add_fill(legs)
+                    self.desk.add_fill(legs, label=fill_label(order.session, order.cl_ord_id))
                 except Exception as exc:  # the client is told what the journal holds: the refusal
                     d = OrderBook.refuse(
                         d, Refusal(RefusalCode.OTHER, f"the fill could not join the book ({type(exc).__name__})")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pricing.desk.config import DeskConfig
+from pricing.desk.fills import Seen, open_labels, unseen
 from pricing.desk.market import MarketSnapshot
 from pricing.desk.request import Leg
 from pricing.errors import PricingInputError
@@ -35,9 +36,11 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-#: The positions a venue (or a watched file) reports now: ``(key, positions)``; the key changes
-#: whenever the positions do (the account's version, the file's stamp).
-Venue = Callable[[], tuple[object, Portfolio]]
+#: The positions a venue (or a watched file) reports now: ``(key, positions, seen)``; the key
+#: changes whenever the positions do (the account's version, the file's stamp); ``seen`` is label
+#: -> instrument -> (bought, sold) contracts of the labelled trades inside those positions
+#: (:data:`pricing.desk.fills.Seen`; empty for a file).
+Venue = Callable[[], tuple[object, Portfolio, Seen]]
 
 
 @dataclass
@@ -56,8 +59,9 @@ class Book:
         of a live source, or a watched positions file): they are part of the book beside
         ``start`` and the fills, and read again at each use, so the next quote's ΔIM sees a
         change the moment the venue reports it. The venue's positions replace their previous
-        report whole; fills applied here are kept (a fill the venue books too appears in both
-        until the host stops applying it: the FIX gateway's fills are its own trades).
+        report whole. A fill applied with a ``label`` is retired from the book as the venue
+        shows trades under that label inside its positions (:func:`pricing.desk.fills.unseen`):
+        book = venue positions + start + the fills not yet seen at the venue.
 
     Examples
     --------
@@ -70,6 +74,10 @@ class Book:
     start: Portfolio = field(default_factory=empty_portfolio)
     version: int = 0
     _fills: list[Portfolio] = field(default_factory=list)
+    _legs: list[tuple[str | None, list[tuple[str, float]]]] = field(default_factory=list)
+    _settle: dict[str, str] = field(default_factory=dict)
+    _labels: set[str] = field(default_factory=set)
+    _seen: Seen = field(default_factory=dict)
     _filled: Portfolio | None = None
     _basis: QuoteBasis | None = None
     _basis_key: tuple[str, str, int] | None = None
@@ -142,7 +150,7 @@ class Book:
 
     @property
     def positions(self) -> Portfolio:
-        """Everything held now: the venue's positions, the start, then each fill in order (no netting)."""
+        """Everything held now: the venue's positions, the start, then the fills not yet seen at the venue (no netting)."""
         with self._lock:
             self._follow_venue()
             parts = [p for p in (self._venue, self.start, self._filled) if p is not None]
@@ -152,12 +160,28 @@ class Book:
         """Take the venue's positions when they changed (a new key): the version moves with them."""
         if self.venue is None:
             return
-        key, held = self.venue()
+        key, held, seen = self.venue()
         if self._venue is None or key != self._venue_key:
             self._venue, self._venue_key = held, key
+            if seen != self._seen:
+                self._seen = seen
+                self._refill()
             self.version += 1
 
-    def apply_fill(self, legs: Sequence[Leg], settle: str = "inverse") -> None:
+    def _refill(self) -> None:
+        """The fills' part of the book: each fill less what the venue has shown of it. A fill
+        shown in full stays so (retirement only grows), so it is dropped from the fills kept."""
+        live = open_labels(self._legs, self._seen)
+        self._legs = [(label, legs) for label, legs in self._legs if label is None or label in live]
+        self._labels = {label for label, _ in self._legs if label is not None}
+        self._filled = self._portfolio(unseen(self._legs, self._seen))
+
+    def _portfolio(self, rows: list[tuple[str, float]]) -> Portfolio | None:
+        if not rows:
+            return None
+        return from_contracts([contract_of(n, self._settle[n]) for n, _ in rows], [q for _, q in rows])
+
+    def apply_fill(self, legs: Sequence[Leg], settle: str = "inverse", label: str | None = None) -> None:
         """Legs the desk now holds join the book (``ratio`` = signed contracts the desk bought).
 
         Parameters
@@ -166,6 +190,9 @@ class Book:
             Instrument and signed quantity in contracts (+ the desk bought, - it sold).
         settle : {"inverse", "linear"}
             Settlement: ``"inverse"`` coin-settled (Deribit's BTC/ETH options, premium in coin) or ``"linear"`` USD-settled.
+        label : str, optional
+            The label the fill is booked at the venue with (:func:`pricing.desk.fills.fill_label`):
+            the venue's trades under it retire it from the book. None: never retired.
 
         Raises
         ------
@@ -179,10 +206,22 @@ class Book:
         qty = [float(leg.ratio) for leg in legs]
         if not all(math.isfinite(q) for q in qty):
             raise BookError(f"fill: quantities must be finite numbers, got {qty}")
+        names = [str(leg.instrument).strip().upper() for leg in legs]
         part = from_contracts(contracts, qty)
         with self._lock:
             self._fills.append(part)
-            self._filled = part if self._filled is None else concat([self._filled, part])
+            entry = (label, list(zip(names, qty)))
+            self._settle.update(dict.fromkeys(names, settle))
+            if label is not None and label in self._labels:  # a label shared with an earlier fill: one fill
+                self._legs.append(entry)
+                self._refill()
+            else:  # its own label (or none): only its own part to add
+                self._legs.append(entry)
+                if label is not None:
+                    self._labels.add(label)
+                own = self._portfolio(unseen([entry], self._seen))
+                if own is not None:
+                    self._filled = own if self._filled is None else concat([self._filled, own])
             self.version += 1
 
     def basis(self, snapshot: MarketSnapshot, config: DeskConfig, trades: Portfolio) -> QuoteBasis:

@@ -295,15 +295,18 @@ class Desk:
                     refusals[int(batch.rows[t])] = Refusal(RefusalCode.PRICE_BOUNDS, why)
             return DeskQuotes(snap, tuple(requests), tuple(refusals), batch, table)
 
-    def fill(self, legs: Sequence[Leg]) -> None:
+    def fill(self, legs: Sequence[Leg], label: str | None = None) -> None:
         """Legs the desk now holds join the book (signed contracts); the next quote sees them.
 
         Parameters
         ----------
         legs : sequence of Leg
             Each with its signed contracts (``ratio``) as the desk now holds them.
+        label : str, optional
+            The label the fill is booked at the venue with (:func:`pricing.desk.fills.fill_label`):
+            the venue's trades under it retire it from the book (:meth:`Book.apply_fill`).
         """
-        self.book.apply_fill(legs)
+        self.book.apply_fill(legs, label=label)
 
     def mid(self, request: RfqRequest) -> float:
         """The request's mid value now: USD, all of its quantity, legs only (no margin, no XVA).

@@ -194,6 +194,67 @@ def test_a_live_market_cell_changes_when_the_marks_move(server, deribit) -> None
     assert _streams_of(server["guard"], "alice") == 0
 
 
+def test_a_stream_recomputes_only_when_its_currency_moves(server, deribit, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A BTC quote cell: the feed republishes unchanged marks every 0.2 s, ETH's marks move, BTC's
+    slices are refitted; the stream is woken by the publications and looks, and computes only
+    after a look whose BTC version (or staleness) differs from the one it last computed on (the
+    code before recomputed on every new snapshot id: five times a second here). Every look and
+    computation of the user's stream is recorded in order (the server's own ``here``), so the
+    rule is checked exactly, whatever the refit thread does meanwhile."""
+    from addin.excel.stream import market_version
+    from udfs.live import source
+
+    streams = server["guard"].streams
+    events: list[tuple[str, object]] = []
+    original = streams.here
+
+    async def recording(user: str, fn: Any, *args: Any) -> Any:
+        out = await original(user, fn, *args)
+        if user == "alice":
+            events.append(("look", out.version) if fn is market_version else ("compute", None))
+        return out
+
+    monkeypatch.setattr(streams, "here", recording)
+    c = server["client"](server["alice"])
+    c.wait(lambda m: m.get("connect") is True)
+    c.wait(lambda m: "ready" in m)
+    rfq = [["instrument", "side", "quantity"], ["BTC-27MAR26-100000-C", "sell", 2]]
+    c.send(op="call", cell="Q1", fn="LIVE_QUOTE", args=[rfq, [["none"]], [[server["spec"]]]])
+    q1 = c.result("Q1", timeout=90)
+    assert not str(q1[0][0]).startswith("ERROR"), q1
+    (key,) = (k for k, conn in streams.connections.items() if conn.user == "alice" and conn.streams)
+    (task,) = streams.connections[key].streams
+    src = source(server["spec"])
+    try:
+        eth = src.current().versions["ETH"]
+        deribit.move_marks("ETH", 3.0)
+        deadline = time.monotonic() + 60
+        while src.current().versions["ETH"] == eth:  # ETH's move published (then refitted)
+            assert time.monotonic() < deadline, "ETH's move was not published"
+            time.sleep(0.02)
+        moved = src.current().feed.snapshot_id
+        while (look := streams.looks.get((key, task))) is None or (look.seq or 0) < moved:
+            assert time.monotonic() < deadline, "the stream did not look at the new snapshot"
+            time.sleep(0.02)
+        deribit.move_marks("BTC", 3.0)  # BTC moves: the cell does
+        q2 = c.result("Q1", timeout=60)
+        assert q2 != q1
+    finally:
+        c.send(op="disconnect")
+        c.wait(lambda m: "disconnect" in m)
+    looks = [v for kind, v in events if kind == "look"]
+    assert all(isinstance(v, tuple) and v[0] and v[0][0][0] == "BTC" for v in looks), looks[:3]  # reads BTC only
+    computed_on: list[object] = []
+    last: object = None
+    for kind, v in events:
+        if kind == "look":
+            last = v
+        else:  # a computation follows a look whose version is not the one last computed on
+            assert not computed_on or last != computed_on[-1], (len(computed_on), len(looks))
+            computed_on.append(last)
+    assert len(looks) > len(computed_on) >= 2  # woken often, computed for BTC's changes only
+
+
 @pytest.mark.parametrize("token", ["", "not-a-token"])
 def test_an_unauthenticated_connection_is_refused_in_the_handshake(server, token) -> None:  # type: ignore[no-untyped-def]
     c = server["client"](token)

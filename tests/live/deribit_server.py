@@ -101,6 +101,8 @@ class Script:
     #: instrument -> signed size in coins, and currency -> account summary fields (coin).
     positions: dict[str, float] = field(default_factory=dict)
     summaries: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The account's trades, oldest first, as ``private/get_user_trades_by_currency_and_time`` returns them.
+    trades: list[dict[str, Any]] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -236,6 +238,7 @@ class DeribitTestServer:
             self.connections.discard(ws)
 
     async def _request(self, ws: ServerConnection, state: dict[str, Any], raw: str | bytes) -> None:
+        us_in = int(time.time() * 1e6)  # Deribit's usIn: when the request arrived (µs since the epoch)
         msg = json.loads(raw)
         method, rid, params = msg.get("method"), msg.get("id"), msg.get("params") or {}
         self.requests.append((time.monotonic(), method))
@@ -288,7 +291,10 @@ class DeribitTestServer:
         else:
             await ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "Method not found"}}))
             return
-        await ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "result": result, "usIn": 0, "usOut": 0, "usDiff": 0}))
+        us_out = int(time.time() * 1e6)
+        await ws.send(
+            json.dumps({"jsonrpc": "2.0", "id": rid, "result": result, "usIn": us_in, "usOut": us_out, "usDiff": us_out - us_in})
+        )
 
     def _private(self, method: str, params: dict[str, Any], state: dict[str, Any]) -> Any:
         ccy = str(params.get("currency", "")).upper()
@@ -299,6 +305,12 @@ class DeribitTestServer:
         if method == "private/subscribe":
             state["channels"] |= set(params["channels"])
             return list(params["channels"])
+        if method == "private/get_user_trades_by_currency_and_time":
+            start, end, count = int(params["start_timestamp"]), int(params["end_timestamp"]), int(params.get("count", 10))
+            mine = [
+                t for t in self.script.trades if t["instrument_name"].startswith(ccy + "-") and start <= t["timestamp"] <= end
+            ]
+            return {"trades": mine[:count], "has_more": len(mine) > count}
         raise KeyError(method)
 
     @staticmethod
@@ -316,6 +328,42 @@ class DeribitTestServer:
                 "positions": [self._position(n, q) for n, q in changes.items() if n.startswith(ccy)],
             }
             self._push(f"user.changes.any.{ccy}.100ms", data)
+
+    def push_trade(self, instrument: str, size: float, label: str | None = None, *, notify: bool = True) -> dict[str, Any]:
+        """The account trades ``size`` coins of an option (+ bought): its position moves, the trade
+        joins the account's history and, with ``notify``, ``user.changes.any.{ccy}.100ms`` carries
+        the trade and the position (as Deribit's user trade objects: ``trade_id``, ``direction``,
+        ``amount``, ``label`` when the order had one, ...); without, the venue books it unheard
+        (as while the client is disconnected)."""
+        ccy = instrument.split("-")[0]
+        trade = {
+            "trade_id": f"{ccy}-{len(self.script.trades) + 1}",
+            "trade_seq": len(self.script.trades) + 1,
+            "timestamp": int(time.time() * 1000),
+            "instrument_name": instrument,
+            "direction": "buy" if size > 0 else "sell",
+            "amount": abs(size),
+            "price": 0.05,
+            "state": "filled",
+            "order_id": f"o-{len(self.script.trades) + 1}",
+            "order_type": "limit",
+            "liquidity": "T",
+            "fee": 0.0,
+            "fee_currency": ccy,
+        }
+        if label is not None:
+            trade["label"] = label
+        self.script.trades.append(trade)
+        self.script.positions[instrument] = self.script.positions.get(instrument, 0.0) + size
+        if notify:
+            data = {
+                "instrument_name": instrument,
+                "trades": [trade],
+                "orders": [],
+                "positions": [self._position(instrument, self.script.positions[instrument])],
+            }
+            self._push(f"user.changes.any.{ccy}.100ms", data)
+        return trade
 
     def push_summary(self, currency: str, **fields: float) -> None:
         self.script.summaries.setdefault(currency, {}).update(fields)

@@ -10,6 +10,7 @@ the server was told to report.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import time
 from pathlib import Path
@@ -185,3 +186,57 @@ def test_the_live_screen_shows_market_age_fits_and_the_book_against_the_venue(
     assert "MARGIN CALL" in out and "below the venue's maintenance margin" in out
     assert "s3cret" not in out and len(log.read_text().splitlines()) >= 2
     assert main(["live", "--market", "bundled"]) == 2  # a live market only
+
+
+def test_the_live_screen_adds_the_gateways_fills_the_venue_has_not_shown(
+    tmp_path: Path, server: DeribitTestServer, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """``clearquote live --journal``: the FIX gateway's fill (its journal, read only) joins the
+    screen's book while the venue has not shown it, and is retired once the venue's trades under
+    its label are inside the account's positions (each run is a fresh connection: the positions
+    snapshot and the labelled trades up to its time). A venue trade without the label retires
+    nothing. Oracle: the desk IM of the same book, from the same screen (the same market)."""
+    import csv
+    import sqlite3
+
+    from addin.cli import main
+    from addin.fix.journal import FILL_COLS, Journal
+    from pricing.desk.fills import fill_label
+
+    sold = "BTC-27MAR26-80000-P"
+    path = tmp_path / "fix.sqlite"
+    Journal(path).close()  # the gateway's own schema
+    with sqlite3.connect(path) as db:
+        row = dict.fromkeys(FILL_COLS, "")
+        row.update(session="S", cl_ord_id="C1", quote_id="Q1", filled_utc="2026-12-06T08:00:00+00:00", status="filled")
+        row.update(client_side="buy", quantity=2.0, price=100.0, legs=json.dumps([[sold, -2.0]]))
+        db.execute(f"INSERT INTO fills ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+    server.script.summaries = {"BTC": {"equity": 5.0, "margin_balance": 4.0, "initial_margin": 1.0, "maintenance_margin": 0.7}}
+    monkeypatch.setenv("DERIBIT_CLIENT_ID", KEY.client_id)
+    monkeypatch.setenv("DERIBIT_CLIENT_SECRET", KEY.client_secret)
+
+    def screen(name: str, *extra: str) -> dict[str, str]:
+        log = tmp_path / f"{name}.csv"
+        argv = ["live", "--market", f"deribit:{server.url}", "--seconds", "1", "--refresh", "0.5", "--plain"]
+        assert main([*argv, "--margin-log", str(log), *extra]) == 0
+        out = capsys.readouterr().out
+        assert "Traceback" not in out
+        with log.open(encoding="utf-8") as fh:
+            return [r for r in csv.DictReader(fh) if r["currency"] == "BTC"][-1]
+
+    fill_only = screen("fill", "--journal", str(path))
+    assert fill_only["positions"] == "1" and float(fill_only["desk_im_usd"]) > 0
+    server.push_trade(sold, -2.0, label=fill_label("S", "C1"), notify=False)  # cleared at the venue
+    booked = screen("booked", "--journal", str(path))
+    venue_only = screen("venue")  # the account's book alone: the venue's -2
+    assert booked["positions"] == "1"
+    assert float(booked["desk_im_usd"]) == pytest.approx(float(fill_only["desk_im_usd"]), rel=1e-9)
+    assert float(booked["desk_im_usd"]) == pytest.approx(float(venue_only["desk_im_usd"]), rel=1e-9)
+    # the same trade had it carried no label: the fill is not the venue's, both are held
+    del server.script.trades[-1]["label"]
+    twice = screen("unlabelled", "--journal", str(path))
+    assert float(twice["desk_im_usd"]) > float(booked["desk_im_usd"]) * 1.5
+    # a file that is not a journal: exit 2 naming it
+    bad = tmp_path / "not.sqlite"
+    bad.write_text("hello")
+    assert main(["live", "--market", f"deribit:{server.url}", "--seconds", "1", "--plain", "--journal", str(bad)]) == 2

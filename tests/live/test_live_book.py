@@ -124,6 +124,57 @@ def test_the_accounts_positions_and_fix_fills_are_one_book_for_the_next_delta_im
         market.close()
 
 
+def test_a_fix_fill_the_venue_books_is_held_once(
+    tmp_path: Path, server: DeribitTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway's fill, then the venue's trade of it under the fill's label (Deribit's
+    ``label``, echoed in ``user.changes``): the book holds it once (before: the venue's position
+    and the fill, twice). A second fill booked at the venue while the client is disconnected
+    is retired by the snapshot after the reconnect (``private/get_positions`` and the labelled
+    trades up to its time), once; a venue trade without the label retires nothing."""
+    from addin.fix.client import quote_request
+    from addin.fix.desk import Desk as FixDesk
+    from addin.fix.desk import Limits, MarketSource
+    from pricing.desk.fills import fill_label
+    from pricing.desk.live.book import account_positions
+    from pricing.portfolio import empty_portfolio
+
+    server.script.send_marks = False  # one snapshot throughout: the oracle prices on the same market
+    market = MarketSource(f"deribit:{server.url}", None, KEY)
+    try:
+        account = market.source.account
+        assert account is not None
+        desk = FixDesk(market, PARAMS, empty_portfolio(), Limits(), account_positions(market.source))
+        sent: list[Any] = []
+        app = _gateway(tmp_path, desk, sent, monkeypatch)
+
+        def fill(cl: str) -> None:
+            app.on_quote_request(quote_request(f"R-{cl}", [{"symbol": QUOTED, "qty": 2, "side": "1"}]), "S")
+            assert sent[-1].getHeader().getField(35) == "S", sent[-1].toString()
+            app.on_order(_order(sent[-1].getField(117), "1", 2, cl), "S")
+            assert sent[-1].getHeader().getField(35) == "8" and sent[-1].getField(39) == "2", sent[-1].toString()
+
+        fill("C1")  # the desk sold 2: short 2 in the book, not yet at the venue
+        _check(desk.service, [[QUOTED, -2.0]])
+        server.push_trade(QUOTED, -2.0, label=fill_label("S", "C1"))  # cleared at the venue
+        _until(lambda: account.positions.get(QUOTED) == -2.0)
+        _check(desk.service, [[QUOTED, -2.0]])  # once: the venue's position, the fill retired
+        # the same fill again: booked at the venue while the client hears nothing, then a reconnect
+        fill("C2")
+        _check(desk.service, [[QUOTED, -4.0]])
+        server.push_trade(QUOTED, -2.0, label=fill_label("S", "C2"), notify=False)
+        before = account.horizon_ms["BTC"]
+        server.disconnect_all()
+        _until(lambda: account.horizon_ms["BTC"] > before and account.positions.get(QUOTED) == -4.0)
+        _check(desk.service, [[QUOTED, -4.0]])  # the snapshot holds it, and it is held once
+        # a venue trade without the label is the account's own: it joins, and retires nothing
+        server.push_trade(HELD, -1.0)
+        _until(lambda: account.positions.get(HELD) == -1.0)
+        _check(desk.service, [[QUOTED, -4.0], [HELD, -1.0]])
+    finally:
+        market.close()
+
+
 def test_a_watched_positions_file_is_the_live_books_venue_part(tmp_path: Path, server: DeribitTestServer) -> None:
     import os
 

@@ -222,6 +222,72 @@ def parse_positions(data: Any) -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True)
+class VenueTrade:
+    """One of the account's trades as the venue reports it (``user.changes`` ``trades``,
+    ``private/get_user_trades_by_currency_and_time``).
+
+    Attributes
+    ----------
+    trade_id : str
+        The venue's id (unique: a trade reported twice is one trade).
+    instrument : str
+        Deribit instrument name.
+    size : float
+        Signed coins, + the account bought (options: ``amount``; inverse futures: USD
+        ``amount`` / ``price``).
+    label : str or None
+        The label of the account's order the trade filled (None: none).
+    timestamp_ms : int
+        Venue time, milliseconds since the epoch.
+    """
+
+    trade_id: str
+    instrument: str
+    size: float
+    label: str | None
+    timestamp_ms: int
+
+
+def parse_trades(data: Any) -> list[VenueTrade]:
+    """The well-formed trades of a ``trades`` list (others left out).
+
+    Parameters
+    ----------
+    data : Any
+        A list of trade objects (``trade_id``, ``instrument_name``, ``direction``, ``amount``,
+        ``price``, ``timestamp``, optional ``label``).
+
+    Returns
+    -------
+    list of VenueTrade
+        In the order given.
+    """
+    if not isinstance(data, list):
+        return []
+    out = []
+    for e in data:
+        if not isinstance(e, dict):
+            continue
+        tid, name, side, stamp = e.get("trade_id"), e.get("instrument_name"), e.get("direction"), e.get("timestamp")
+        amount, price = _num(e.get("amount")), _num(e.get("price"))
+        if not (isinstance(tid, (str, int)) and not isinstance(tid, bool) and isinstance(name, str) and side in ("buy", "sell")):
+            continue
+        if not isinstance(stamp, int) or isinstance(stamp, bool) or not (math.isfinite(amount) and amount > 0):
+            continue
+        if name.count("-") != 3:  # a future: USD amount, coins at the trade's price
+            if not (math.isfinite(price) and price > 0):
+                continue
+            amount /= price
+        label = e.get("label")
+        out.append(
+            VenueTrade(
+                str(tid), name, amount if side == "buy" else -amount, label if isinstance(label, str) and label else None, stamp
+            )
+        )
+    return out
+
+
 @dataclass
 class AccountState:
     """Positions and summaries as the feed last saw them (mutated on the loop thread only).
@@ -234,11 +300,70 @@ class AccountState:
         Per currency.
     version : int
         Incremented on each change.
+    seen : dict of str to dict of str to (float, float)
+        Label -> instrument -> (coins bought, coins sold) by the labelled trades inside
+        ``positions`` (each trade once, by its id): what :func:`pricing.desk.fills.unseen`
+        retires fills with.
+    horizon_ms : dict of str to int
+        Currency -> the venue time of its last positions snapshot (trades up to it were read).
+    view : tuple
+        ``(positions, seen)`` replaced together (a reader takes both from one snapshot).
     """
 
     positions: dict[str, float] = field(default_factory=dict)
     summaries: dict[str, AccountSummary] = field(default_factory=dict)
     version: int = 0
+    seen: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    horizon_ms: dict[str, int] = field(default_factory=dict)
+    view: tuple[Mapping[str, float], Mapping[str, Mapping[str, tuple[float, float]]]] = field(default_factory=lambda: ({}, {}))
+    _trade_ids: set[str] = field(default_factory=set)
+
+    def apply_changes(self, positions: Mapping[str, float], trades: list[VenueTrade]) -> None:
+        """A ``user.changes`` notification: its positions and its trades, one change.
+
+        Parameters
+        ----------
+        positions : mapping of str to float
+            Instrument -> signed coins now (0 removes it).
+        trades : list of VenueTrade
+            The trades that moved them; a trade already counted is not counted again.
+        """
+        self._record(trades)
+        self.set_positions(positions)
+
+    def reset_currency(self, currency: str, positions: Mapping[str, float], trades: list[VenueTrade], as_of_ms: int) -> None:
+        """A positions snapshot (``private/get_positions``, on every connection) and the labelled
+        trades inside it (venue time up to ``as_of_ms``), one change; trades counted before
+        (earlier notifications, an earlier connection) are not counted again.
+
+        Parameters
+        ----------
+        currency : str
+            The currency whose positions ``positions`` are in full.
+        positions : mapping of str to float
+            Instrument -> signed coins.
+        trades : list of VenueTrade
+            The account's trades up to ``as_of_ms`` (those without a label are ignored).
+        as_of_ms : int
+            The venue time the snapshot is as of (milliseconds since the epoch).
+        """
+        self._record(trades)
+        self.horizon_ms = {**self.horizon_ms, currency.upper(): as_of_ms}
+        self.set_positions(positions, replace_currency=currency)
+
+    def _record(self, trades: list[VenueTrade]) -> None:
+        seen = None
+        for t in trades:
+            if t.label is None or t.trade_id in self._trade_ids:
+                continue
+            self._trade_ids.add(t.trade_id)
+            if seen is None:
+                seen = {k: dict(v) for k, v in self.seen.items()}
+            book = seen.setdefault(t.label, {})
+            bought, sold = book.get(t.instrument, (0.0, 0.0))
+            book[t.instrument] = (bought + max(t.size, 0.0), sold + max(-t.size, 0.0))
+        if seen is not None:
+            self.seen = seen
 
     def set_positions(self, positions: Mapping[str, float], replace_currency: str | None = None) -> None:
         """Apply position updates; with ``replace_currency``, that currency's book is replaced whole.
@@ -262,6 +387,7 @@ class AccountState:
             else:
                 book[name] = size
         self.positions = book
+        self.view = (book, self.seen)
         self.version += 1
 
     def set_summary(self, summary: AccountSummary) -> None:

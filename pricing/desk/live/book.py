@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pricing.desk.book import Venue
+from pricing.desk.fills import Seen
 from pricing.desk.live.source import LiveSource
 from pricing.desk.live.watch import PositionsFile
 from pricing.errors import PricingInputError
@@ -61,8 +62,10 @@ def account_positions(source: LiveSource) -> Venue:
     Returns
     -------
     Venue
-        A reader returning ``(version, portfolio)``: the version changes whenever the account's
-        positions change, so the book's cached basis is rebuilt only then.
+        A reader returning ``(version, portfolio, seen)``: the version changes whenever the
+        account's positions change, so the book's cached basis is rebuilt only then; ``seen`` is
+        the labelled trades inside those positions (label -> instrument -> coins bought, sold), which
+        retire the fills booked under those labels.
 
     Raises
     ------
@@ -71,19 +74,21 @@ def account_positions(source: LiveSource) -> Venue:
     """
     if source.account is None:
         raise PricingInputError(f"--market {source.spec.text}: no account (give the API key: --credentials or the environment)")
-    cache: dict[int, Portfolio] = {}
+    cache: dict[int, tuple[Portfolio, Seen]] = {}
 
-    def read() -> tuple[object, Portfolio]:
+    def read() -> tuple[object, Portfolio, Seen]:
         account = source.account
         assert account is not None
         # The version first, then the positions: a change in between gives newer positions under
-        # the older key, and the next read (a new key) takes them again; never the reverse.
+        # the older key, and the next read (a new key) takes them again; never the reverse. The
+        # positions and the trades inside them are one object (never one without the other).
         version = account.version
-        held, _ = account.frozen()
+        held, seen = account.view
         if version not in cache:
             cache.clear()
-            cache[version] = positions_portfolio(held, f"{source.spec.label} account")
-        return version, cache[version]
+            cache[version] = (positions_portfolio(held, f"{source.spec.label} account"), seen)
+        book, seen = cache[version]
+        return version, book, seen
 
     return read
 
@@ -99,16 +104,17 @@ def file_positions(watch: PositionsFile) -> Venue:
     Returns
     -------
     Venue
-        A reader returning ``(version, portfolio)``; the version counts the file's accepted versions.
+        A reader returning ``(version, portfolio, {})``; the version counts the file's accepted
+        versions (a file shows no trades: fills are never retired by it).
     """
     count = 0
     book = empty_portfolio()
 
-    def read() -> tuple[object, Portfolio]:
+    def read() -> tuple[object, Portfolio, Seen]:
         nonlocal count, book
         if watch.poll() or count == 0:
             count += 1
             book = positions_portfolio(watch.positions, watch.path.name)
-        return count, book
+        return count, book, {}
 
     return read

@@ -73,10 +73,14 @@ class Response:
         The ``id`` it answers.
     result : Any
         The decoded ``result``.
+    us_in : int or None
+        Deribit's ``usIn``: when the venue received the request, microseconds since the epoch
+        (what a positions snapshot is as of); None when the response has none.
     """
 
     request_id: int
     result: Any
+    us_in: int | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,10 @@ def classify(raw: str | bytes) -> Message:
             str(text)[:200] if text is not None else "",
         )
     if isinstance(rid, int) and not isinstance(rid, bool) and "result" in msg:
-        return Response(rid, msg["result"])
+        us_in = msg.get("usIn")
+        return Response(
+            rid, msg["result"], us_in if isinstance(us_in, int) and not isinstance(us_in, bool) and us_in > 0 else None
+        )
     return Malformed("neither a response, a notification nor a heartbeat")
 
 

@@ -10,6 +10,12 @@ The sequence on every (re)connection, as Deribit's API v2 documents it:
 3. ``public/subscribe`` to ``markprice.options.{ccy}_usd``, ``deribit_price_index.{ccy}_usd``,
    ``ticker.{future}.100ms`` for those futures and ``instrument.state.option.{ccy}``.
 
+With credentials, after step 1 and before step 2: ``public/auth``, then
+``private/subscribe`` to ``user.changes.any.{ccy}.100ms`` and ``user.portfolio.{ccy}``, then per
+currency ``private/get_positions`` (as of the venue's ``usIn``), the account's trades up to
+that time (``private/get_user_trades_by_currency_and_time``: the labelled ones retire the fills
+booked under their labels, :mod:`pricing.desk.fills`) and ``private/get_account_summary``.
+
 A dropped connection, a frame too large, a request unanswered for ``request_timeout_s``, an
 error response, or silence (not even a heartbeat) for three heartbeat intervals: the session
 closes and reconnects after ``backoff_initial_s`` doubling to ``backoff_max_s`` (±20 %
@@ -32,7 +38,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from pricing.desk.live import protocol as rpc
-from pricing.desk.live.account import AccountState, Credentials, parse_account_summary, parse_positions, redact
+from pricing.desk.live.account import (
+    AccountState,
+    Credentials,
+    VenueTrade,
+    parse_account_summary,
+    parse_positions,
+    parse_trades,
+    redact,
+)
 from pricing.desk.live.marks import MarkBoard
 from pricing.desk.live.ratelimit import TokenBucket
 from pricing.desk.live.spec import LiveLimits
@@ -40,6 +54,11 @@ from pricing.errors import DataError
 
 #: What one failed connection attempt may raise (anything else is a bug and propagates).
 CONNECTION_ERRORS = (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError, DataError)
+#: Seconds of the account's trade history read on the first connection (a fill journaled this
+#: long ago and booked at the venue since is matched; older trades are not read).
+TRADES_LOOKBACK_S = 7 * 24 * 3600.0
+#: Pages of 1,000 trades read per currency and connection, at most.
+TRADES_MAX_PAGES = 20
 
 
 class SessionError(DataError):
@@ -128,6 +147,8 @@ class FeedSession:
         self.url = url
         self.credentials = credentials
         self.account = AccountState()
+        #: Request ids whose answer is returned with the venue's receive time (``call(timed=True)``).
+        self._timed: set[int] = set()
         self.currencies = currencies
         self.limits = limits
         self.on_change = on_change
@@ -204,17 +225,6 @@ class FeedSession:
             channels += [f"markprice.options.{idx}", f"deribit_price_index.{idx}", f"instrument.state.option.{ccy.lower()}"]
             channels += [f"ticker.{f}.100ms" for f in futures[ccy] if f in marked or f.endswith("-PERPETUAL")]
         await self.call("public/subscribe", {"channels": channels})
-        if self.credentials is not None:
-            await self.call(
-                "private/subscribe",
-                {
-                    "channels": [
-                        f"{c}.{ccy}{i}"
-                        for ccy in self.currencies
-                        for c, i in (("user.changes.any", ".100ms"), ("user.portfolio", ""))
-                    ]
-                },
-            )
 
     async def _authenticate(self) -> None:
         """``public/auth`` with the client credentials, then the account's positions and summaries."""
@@ -225,12 +235,44 @@ class FeedSession:
             raise SessionError(f"{self.url}: public/auth answered without an access token")
         if isinstance(expires, (int, float)) and expires > 0:
             self._spawn(self._reauthenticate_after(0.8 * float(expires)))
+        # Subscribed before the snapshot: a trade after it comes as a notification, one before it
+        # is inside it (and in the trades read up to its time); none falls between the two.
+        await self.call(
+            "private/subscribe",
+            {
+                "channels": [
+                    f"{c}.{ccy}{i}"
+                    for ccy in self.currencies
+                    for c, i in (("user.changes.any", ".100ms"), ("user.portfolio", ""))
+                ]
+            },
+        )
         for ccy in self.currencies:
-            positions = parse_positions(await self.call("private/get_positions", {"currency": ccy}))
-            self.account.set_positions(positions, replace_currency=ccy)
+            raw, us_in = await self.call("private/get_positions", {"currency": ccy}, timed=True)
+            # The snapshot is as of the venue's receive time: the labelled trades up to then are
+            # inside it (a fill they carry is retired with it); later ones come in user.changes.
+            as_of_ms = us_in // 1000 if us_in is not None else int(time.time() * 1000)
+            trades = await self._labelled_trades(ccy, self.account.horizon_ms.get(ccy), as_of_ms)
+            self.account.reset_currency(ccy, parse_positions(raw), trades, as_of_ms)
             summary = parse_account_summary(await self.call("private/get_account_summary", {"currency": ccy}), ccy)
             if summary is not None:
                 self.account.set_summary(summary)
+
+    async def _labelled_trades(self, ccy: str, since_ms: int | None, until_ms: int) -> list[VenueTrade]:
+        """The account's trades of ``ccy`` from ``since_ms`` (or :data:`TRADES_LOOKBACK_S` back) to
+        ``until_ms``, venue time; pages of 1,000 up to :data:`TRADES_MAX_PAGES` (a trade seen twice
+        is counted once by the account, so overlapping pages and windows are harmless)."""
+        start = (until_ms - int(TRADES_LOOKBACK_S * 1000)) if since_ms is None else since_ms - 1000
+        out: list[VenueTrade] = []
+        for _ in range(TRADES_MAX_PAGES):
+            params = {"currency": ccy, "start_timestamp": start, "end_timestamp": until_ms, "count": 1000, "sorting": "asc"}
+            result = await self.call("private/get_user_trades_by_currency_and_time", params)
+            page = parse_trades(result.get("trades") if isinstance(result, dict) else None)
+            out += [t for t in page if t.timestamp_ms <= until_ms]
+            if not (isinstance(result, dict) and result.get("has_more") is True and page):
+                break
+            start = max(t.timestamp_ms for t in page)
+        return out
 
     async def _reauthenticate_after(self, seconds: float) -> None:
         """A new token before the old one expires (client credentials again: nothing else to keep)."""
@@ -285,7 +327,7 @@ class FeedSession:
         self.status.requests_sent += 1
         return rid
 
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, timed: bool = False) -> Any:
         """A request and its result; an error response or no answer in time fails the session.
 
         Parameters
@@ -294,6 +336,9 @@ class FeedSession:
             The JSON-RPC method, e.g. ``"public/get_instruments"``.
         params : dict, optional
             The method's parameters; None sends an empty object.
+        timed : bool
+            Return ``(result, usIn)``: with the venue's receive time of the request (µs, None
+            when the response has none).
 
         Returns
         -------
@@ -303,6 +348,8 @@ class FeedSession:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         rid = self._new_id()
         self._pending[rid] = fut
+        if timed:
+            self._timed.add(rid)
         try:
             await self.send(method, params, rid)
             try:
@@ -311,6 +358,7 @@ class FeedSession:
                 raise SessionError(f"{self.url}: no answer to {method} within {self.limits.request_timeout_s:g} s") from None
         finally:
             self._pending.pop(rid, None)
+            self._timed.discard(rid)
             if not fut.done():
                 fut.cancel()
             elif not fut.cancelled():
@@ -350,7 +398,7 @@ class FeedSession:
         if isinstance(msg, rpc.Response):
             fut = self._pending.get(msg.request_id)
             if fut is not None and not fut.done():
-                fut.set_result(msg.result)
+                fut.set_result((msg.result, msg.us_in) if msg.request_id in self._timed else msg.result)
         elif isinstance(msg, rpc.ErrorResponse):
             fut = self._pending.get(msg.request_id) if msg.request_id is not None else None
             err = SessionError(f"{self.url}: error {msg.code} {msg.message}".rstrip())
@@ -414,7 +462,9 @@ class FeedSession:
         """``user.changes.*`` (positions) and ``user.portfolio.*`` (collateral and the venue's margin)."""
         parts = msg.channel.split(".")
         if parts[1] == "changes" and isinstance(msg.data, dict):
-            self.account.set_positions(parse_positions(msg.data.get("positions")))
+            # the trades and the positions they moved, in one step: a fill is retired when its
+            # trade is in the positions, never before nor after
+            self.account.apply_changes(parse_positions(msg.data.get("positions")), parse_trades(msg.data.get("trades")))
             return msg
         if parts[1] == "portfolio" and len(parts) >= 3:
             summary = parse_account_summary(msg.data, parts[2])

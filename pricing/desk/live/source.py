@@ -27,6 +27,7 @@ from pricing.desk.live.marks import ROW_HEADER, MarkBoard, chain_rows
 from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper, shared_fit_process
 from pricing.desk.live.session import CONNECTION_ERRORS, FeedSession, FeedStatus, describe
 from pricing.desk.live.spec import LiveLimits, LiveSpec, parse_spec
+from pricing.desk.live.versions import content_version
 from pricing.desk.market import MarketSnapshot
 from pricing.errors import DataError, PricingInputError
 from pricing.market import Market
@@ -146,11 +147,16 @@ class LiveMarketSnapshot(MarketSnapshot):
         The source's staleness limit, seconds (0: none).
     feed : LiveSnapshot or None
         The feed's snapshot it was fitted from.
+    versions : Mapping[str, str]
+        Currency -> content version of its chain and fitted surface
+        (:func:`pricing.desk.live.versions.content_version`): equal between two snapshots exactly
+        when nothing a pricing call reads of that currency changed.
     """
 
     marks_received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     max_age_s: float = 0.0
     feed: LiveSnapshot | None = None
+    versions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def age_s(self, now: datetime | None = None) -> float:
         """Seconds since the feed last delivered marks (``now`` default: the clock now, UTC).
@@ -227,6 +233,10 @@ class LiveSource:
         self._replay: Any = None
         self._thread = threading.Thread(target=self._main, name=f"clearquote-feed {spec.label}", daemon=True)
         self.url = spec.url or ""
+        #: Called (no arguments, on the publishing thread) after each new snapshot: see :meth:`listen`.
+        self._listeners: dict[int, Callable[[], None]] = {}
+        self._listeners_lock = threading.Lock()
+        self._listener_seq = 0
 
     # ------------------------------------------------------------------ other threads
 
@@ -272,6 +282,43 @@ class LiveSource:
         if snap is None:
             raise FeedError(f"--market {self.spec.text}: no snapshot yet")
         return snap
+
+    def listen(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` after every new snapshot until the returned function is called.
+
+        ``callback`` runs on the thread that published (the feed's loop or the refit thread): it
+        must be quick and must not block (a stream sets an event on its own loop and returns).
+        An exception it raises is dropped; it never stops the publication.
+
+        Parameters
+        ----------
+        callback : callable
+            No arguments.
+
+        Returns
+        -------
+        callable
+            Stops the calls (idempotent).
+        """
+        with self._listeners_lock:
+            self._listener_seq += 1
+            key = self._listener_seq
+            self._listeners[key] = callback
+
+        def stop() -> None:
+            with self._listeners_lock:
+                self._listeners.pop(key, None)
+
+        return stop
+
+    def _notify(self) -> None:
+        with self._listeners_lock:
+            callbacks = list(self._listeners.values())
+        for cb in callbacks:
+            try:
+                cb()
+            except Exception:  # a listener's failure is its own (e.g. a closed server loop)
+                continue
 
     @property
     def account(self) -> AccountState | None:
@@ -329,6 +376,7 @@ class LiveSource:
             self._ready.set()
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
+            self._notify()  # the source is gone: its listeners look again (and find it so)
 
     async def _run(self) -> None:
         if self.spec.replay is not None:
@@ -401,6 +449,7 @@ class LiveSource:
         if self.policy is None:
             self._seq += 1
             self._snapshot = dataclasses.replace(snap, snapshot_id=self._seq)
+            self._notify()
             return
         with self._wake:  # the refit thread reads the newest chains; older ones are never queued
             self._latest = snap
@@ -498,9 +547,11 @@ class LiveSource:
             marks_received_at=made - timedelta(seconds=snap.age_s()),
             max_age_s=self.limits.max_age_s,
             feed=feed,
+            versions=MappingProxyType({ccy: content_version(chain, surfaces.get(ccy)) for ccy, chain in snap.chains.items()}),
         )
         self.published.append((snap.marks_received, time.monotonic()))
         self._first_fit.set()
+        self._notify()
 
 
 def open_live_source(
