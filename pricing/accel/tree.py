@@ -35,8 +35,8 @@ from pricing.accel.jit import inline, kernel
 from pricing.accel.mathfn import exp_fast
 
 #: Options moved through their trees together: 4 AVX-512 registers (8 AVX2 ones) per node row.
-#: Measured on 10,000 American puts at 200 steps, one thread: 1.8-2.3 us an option against
-#: 3.9-4.4 for the per-option loop (best of 15, three interleaved pairs, AVX-512).
+#: Measured on 10,000 American puts at 200 steps, one thread: 2.40-2.63 us an option against
+#: 3.84-4.33 for the per-option loop (best of 15, three interleaved pairs, AVX-512, load ~3.5).
 LANES = 32
 #: Node updates below which a call runs on one thread (~0.1 ns each: ~20 us of work).
 SERIAL_BELOW = 200_000
