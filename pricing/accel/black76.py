@@ -58,15 +58,19 @@ def price_kernel(
     False means every rate is 0 (DF = 1 without an exponential)."""
     n = f.size
     for b in prange((n + BLOCK - 1) // BLOCK):
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            wi, fi, ki, ti, vi = w[i], f[i], k[i], t[i], v[i]
-            df, _, sd, fk, d1, d2, pdf1 = _terms(fi, ki, ti, vi, r[i], discounted)
+        lo = b * BLOCK
+        hi = min(n, lo + BLOCK)
+        # Views of the block indexed from 0: see the module notes (contiguous loads, not gathers).
+        wb, fb, kb, tb, vb, rb, ob = w[lo:hi], f[lo:hi], k[lo:hi], t[lo:hi], v[lo:hi], r[lo:hi], out[lo:hi]
+        for j in range(hi - lo):
+            wi, fi, ki, ti, vi = wb[j], fb[j], kb[j], tb[j], vb[j]
+            df, _, sd, fk, d1, d2, pdf1 = _terms(fi, ki, ti, vi, rb[j], discounted)
             # phi(d2) = phi(d1) F/K: one exponential for both CDFs.
             live = df * wi * (fi * ncdf_given_pdf(wi * d1, pdf1) - ki * ncdf_given_pdf(wi * d2, pdf1 * fk))
             intrinsic = df * max(wi * (fi - ki), 0.0)
             p = live if sd > 0.0 else intrinsic
             p = p if _valid(fi, ki, ti, vi, df) else math.nan
-            out[i] = p / fi if inverse else p
+            ob[j] = p / fi if inverse else p
 
 
 @kernel(serial_below=SERIAL_BELOW)
@@ -94,8 +98,9 @@ def greeks_kernel(
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
         buf = np.empty((8, hi - lo))
-        for i in range(lo, hi):
-            wi, fi, ki, ti, vi, ri = w[i], f[i], k[i], t[i], v[i], r[i]
+        wb, fb, kb, tb, vb, rb = w[lo:hi], f[lo:hi], k[lo:hi], t[lo:hi], v[lo:hi], r[lo:hi]
+        for j in range(hi - lo):
+            wi, fi, ki, ti, vi, ri = wb[j], fb[j], kb[j], tb[j], vb[j], rb[j]
             df, sqrt_t, sd, fk, d1, d2, pdf1 = _terms(fi, ki, ti, vi, ri, discounted)
             n1 = ncdf_given_pdf(wi * d1, pdf1)
             ok = _valid(fi, ki, ti, vi, df)
@@ -120,7 +125,6 @@ def greeks_kernel(
                 price, delta = price_c, delta_pa
                 vega, theta, rho, volga = vega / fi, theta / fi, rho / fi, volga / fi
             nan = math.nan
-            j = i - lo
             buf[0, j] = price if ok else nan
             buf[1, j] = delta if ok else nan
             buf[2, j] = gamma if ok else nan

@@ -131,13 +131,16 @@ def _unit_usd_row(
     iekp = 1.0 / ekp
     c0, a0, b0, rho0, m0, s0 = svi[p, 0], svi[p, 1], svi[p, 2], svi[p, 3], svi[p, 4], svi[p, 5]
     c1, a1, b1, rho1, m1, s1 = svi[p, 6], svi[p, 7], svi[p, 8], svi[p, 9], svi[p, 10], svi[p, 11]
-    for s in range(lo, hi):
+    # Row views indexed from 0: with s in [lo, hi) LLVM cannot prove the index non-negative
+    # (numba wraps negative indices), gives up on contiguous loads and gathers (issue 33).
+    ret_u, inv_u, grow_u, fac_u, add_u = ret[u, lo:hi], inv_growth[u, lo:hi], growth[u, lo:hi], factor[u, lo:hi], add[u, lo:hi]
+    for s in range(hi - lo):
         c = _unit_c(
-            ret[u, s],
-            inv_growth[u, s],
-            growth[u, s],
-            factor[u, s],
-            add[u, s],
+            ret_u[s],
+            inv_u[s],
+            grow_u[s],
+            fac_u[s],
+            add_u[s],
             kd,
             ws,
             lkp,
@@ -158,7 +161,7 @@ def _unit_usd_row(
             s1,
             sticky_moneyness,
         )
-        out[s - lo] = c * gp * growth[u, s] - bp
+        out[s] = c * gp * grow_u[s] - bp
 
 
 @kernel(serial_below=SERIAL_BELOW, work=_position_scenarios(13))
@@ -339,9 +342,9 @@ def _tail_pruned(x: np.ndarray, lo: int, hi: int, k: int, buf: np.ndarray, mins:
     for b in range(nb):
         mins[b] = math.inf
     for j in range(TAIL_STRIDE):
-        row = lo + j * nb
+        row = x[lo + j * nb : lo + (j + 1) * nb]  # a view from 0: contiguous loads, not gathers
         for b in range(nb):
-            v = x[row + b]
+            v = row[b]
             mins[b] = v if v < mins[b] else mins[b]
     for j in range(k):
         buf[j] = math.inf
