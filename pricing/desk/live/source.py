@@ -24,13 +24,13 @@ from typing import Any
 from pricing.chain import OptionChain
 from pricing.desk.live.account import AccountState, Credentials
 from pricing.desk.live.marks import ROW_HEADER, MarkBoard, chain_rows
-from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper, shared_fit_process
+from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper
 from pricing.desk.live.session import CONNECTION_ERRORS, FeedSession, FeedStatus, describe
+from pricing.desk.live.slicefit import shared_fit_process
 from pricing.desk.live.spec import LiveLimits, LiveSpec, parse_spec
 from pricing.desk.market import MarketSnapshot
 from pricing.errors import DataError, PricingInputError
 from pricing.market import Market
-from pricing.svi import fit_svi
 
 
 class FeedError(DataError):
@@ -435,8 +435,8 @@ class LiveSource:
                 continue
             if not self._first_fit.is_set():
                 for ccy, chain in latest.chains.items():
-                    fit = shared_fit_process() if policy.fit_process else fit_svi
-                    self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy, fit)).update(chain)
+                    process = shared_fit_process() if policy.fit_process else None
+                    self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy, process=process)).update(chain)
                 self._publish_fitted(latest)
                 done, self._due_left = latest, False
                 continue
