@@ -142,3 +142,21 @@ def test_an_error_in_the_worker_is_raised_in_the_caller(worker: FitProcess, keep
         worker(empty)
     assert str(there.value) == str(here.value)
     assert worker(job) == fit_and_check(job)  # and the worker keeps serving
+
+
+def _dies_at_once(conn: object) -> None:
+    os._exit(3)  # a worker that cannot start (spawn could not import the parent's __main__, say)
+
+
+def test_a_worker_that_cannot_start_is_given_up_after_three_deaths(keeper: SurfaceKeeper, chain: OptionChain) -> None:
+    """No restart storm: three deaths in a row and refits stay in the caller, with no more spawns."""
+    proc = FitProcess(serve=_dies_at_once)
+    try:
+        job = _job(keeper, chain, 3)
+        expected = fit_and_check(job)
+        for _ in range(FitProcess.MAX_DEATHS + 2):
+            assert proc(job) == expected
+        assert proc.restarts == FitProcess.MAX_DEATHS - 1 and proc.deaths_in_a_row == FitProcess.MAX_DEATHS
+        assert proc.given_up == "the fit worker died 3 times in a row (exit code 3)"
+    finally:
+        proc.close()

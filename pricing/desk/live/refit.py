@@ -158,6 +158,8 @@ class SurfaceKeeper:
         self.cold_skipped = 0
         #: Expiries whose warm refit failed and whose cold retry waits (``refit(mode="warm")``).
         self.cold_due: set[np.datetime64] = set()
+        #: Seconds of the fit and its checks themselves (where they ran) per warm refit, the last 10,000.
+        self.work_s: deque[float] = deque(maxlen=10_000)
         #: Seconds per queued cold retry (``refit(mode="cold")``), the last 10,000.
         self.cold_retry_durations_s: deque[float] = deque(maxlen=10_000)
 
@@ -269,6 +271,7 @@ class SurfaceKeeper:
             # tries cold again.
             starts = starts[:1]
         tried_cold = False
+        worked_s = 0.0
         for n, start in enumerate(starts):
             tried_cold = start is None
             job = RefitJob(
@@ -287,6 +290,7 @@ class SurfaceKeeper:
             # One call: the fit and every check (in the fit process, one round trip).
             outcome = self.process(job) if self.process is not None else fit_and_check(job, self.fit)
             smile, fit, reason = outcome.slice.smile, outcome.slice.fit, outcome.reason
+            worked_s += outcome.seconds
             if not reason or reason.startswith("calendar"):
                 break  # a cold start cannot help against a neighbour's slice: the same data, the same optimum
             if start is not None and n + 1 < len(starts):
@@ -299,6 +303,8 @@ class SurfaceKeeper:
             self.cold_retry_durations_s.append(time.perf_counter() - t0)
         else:
             (self.durations_s if last is not None else self.cold_durations_s).append(time.perf_counter() - t0)
+            if last is not None:
+                self.work_s.append(worked_s)
         stamp = datetime.now(UTC)
         if not reason:
             self.slices = {**self.slices, expiry: Slice(smile, fit, stamp, now, names, iv.copy())}

@@ -19,7 +19,9 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import threading
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
@@ -106,10 +108,13 @@ class RefitOutcome:
     reason : str
         Empty when the slice passes every check; otherwise the first check it fails, e.g.
         ``"butterfly arbitrage"`` or ``"calendar arbitrage vs the earlier expiry, Δw 1.2e-03"``.
+    seconds : float
+        How long the fit and the checks took where they ran (``time.perf_counter``); not compared.
     """
 
     slice: FittedSlice
     reason: str
+    seconds: float = field(default=0.0, compare=False)
 
 
 def calendar_excess(inner: FittedSlice | None, outer: FittedSlice | None) -> float:
@@ -161,6 +166,7 @@ def fit_and_check(job: RefitJob, fit: Fit = fit_svi) -> RefitOutcome:
     slice, 0) + 1e-10 (an existing violation the new fit does not worsen is the market's, not
     the refit's).
     """
+    t0 = time.perf_counter()
     smile = fit(job.k, job.vols, job.t_years, weights=job.vegas, start=job.start)
     grid = penalty_grid(job.k)
     err = np.sqrt(np.maximum(smile.total_variance(job.k), 0.0) / job.t_years) - job.vols
@@ -177,7 +183,8 @@ def fit_and_check(job: RefitJob, fit: Fit = fit_svi) -> RefitOutcome:
         float(job.k.max()),
     )
     new = FittedSlice(smile, fit_info)
-    return RefitOutcome(new, _reason(new, free, job))
+    reason = _reason(new, free, job)
+    return RefitOutcome(new, reason, time.perf_counter() - t0)
 
 
 def _reason(new: FittedSlice, free: bool, job: RefitJob) -> str:
@@ -228,20 +235,34 @@ class FitProcess:
     the worker (a ``ProcessPoolExecutor`` hands each call through a manager thread and a queue
     feeder thread, each of which must take the GIL behind a busy decoding thread). Callers on
     several threads take turns (a lock). A worker that dies is replaced and that refit is done
-    in the calling thread.
+    in the calling thread; after :attr:`MAX_DEATHS` deaths in a row without an answer between
+    them (a worker that cannot start: e.g. a ``__main__`` that ``spawn`` cannot import again)
+    every later refit is done in the calling thread, and no more workers are started.
+
+    Parameters
+    ----------
+    serve : callable
+        The worker's main function (the pipe's far end in; tests give one that dies).
     """
 
-    def __init__(self) -> None:
+    #: Worker deaths in a row after which refits stay in the calling thread.
+    MAX_DEATHS = 3
+
+    def __init__(self, serve: Callable[[Connection], None] = _serve) -> None:
         self._lock = threading.Lock()
+        self._serve = serve
         self._conn, self._proc = self._start()
         #: Workers replaced after dying (the refit was then done in the caller).
         self.restarts = 0
+        #: Deaths since the last answer from a worker.
+        self.deaths_in_a_row = 0
+        #: Why refits now stay in the calling thread ("" while a worker serves them).
+        self.given_up = ""
 
-    @staticmethod
-    def _start() -> tuple[Connection, Any]:
+    def _start(self) -> tuple[Connection, Any]:
         ctx = multiprocessing.get_context("spawn")
         here, there = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(there,), name="clearquote-fit", daemon=True)
+        proc = ctx.Process(target=self._serve, args=(there,), name="clearquote-fit", daemon=True)
         proc.start()
         there.close()
         return here, proc
@@ -265,9 +286,12 @@ class FitProcess:
             As :func:`fit_and_check` returns it here (the same bits).
         """
         with self._lock:
+            if self.given_up:
+                return fit_and_check(job)
             try:
                 self._conn.send(job)
                 kind, value = self._conn.recv()
+                self.deaths_in_a_row = 0
             except (EOFError, OSError):
                 self._replace()
                 kind, value = "ok", fit_and_check(job)
@@ -277,14 +301,20 @@ class FitProcess:
         return value
 
     def _replace(self) -> None:
-        self.restarts += 1
         self._conn.close()
         self._proc.join(timeout=5)
+        self.deaths_in_a_row += 1
+        if self.deaths_in_a_row >= self.MAX_DEATHS:
+            self.given_up = f"the fit worker died {self.deaths_in_a_row} times in a row (exit code {self._proc.exitcode})"
+            return
+        self.restarts += 1
         self._conn, self._proc = self._start()
 
     def close(self) -> None:
         """Stop the worker (waits up to 10 s for it, then kills it)."""
         with self._lock:
+            if self.given_up:
+                return
             try:
                 self._conn.send(None)
             except OSError:

@@ -211,8 +211,9 @@ class LiveSource:
         self._fitter: threading.Thread | None = None
         self._closing = False
         self._first_fit = threading.Event()
-        #: (marks received, published) monotonic times of the last 10,000 fitted snapshots.
-        self.published: deque[tuple[float, float]] = deque(maxlen=10_000)
+        #: (marks received, published) monotonic times and the version (the ``#N`` of the snapshot's
+        #: ``source``) of the last 10,000 fitted snapshots: a quote naming its snapshot names these.
+        self.published: deque[tuple[float, float, int]] = deque(maxlen=10_000)
         self._snapshot: LiveSnapshot | LiveMarketSnapshot | None = None
         self._seq = 0
         self._dirty = False
@@ -499,7 +500,7 @@ class LiveSource:
             max_age_s=self.limits.max_age_s,
             feed=feed,
         )
-        self.published.append((snap.marks_received, time.monotonic()))
+        self.published.append((snap.marks_received, time.monotonic(), self._seq))
         self._first_fit.set()
 
 
