@@ -3,8 +3,9 @@
 ``python -m bench.fix_load SETTINGS REQUESTS.json OUT.json``: log on as bench-fix's initiator
 does, send single-leg QuoteRequests one at a time (the next when the previous answer arrived:
 bench-fix's rate) cycling through REQUESTS until SIGTERM, then write OUT.json: per request the
-``time.monotonic()`` of the send and of the answer, its MsgType, and the Quote's market tag
-(5040, the snapshot it was priced on). ``time.monotonic()`` is CLOCK_MONOTONIC, one clock for
+``time.monotonic()`` of the send and of its answer (the message naming its QuoteReqID; the
+gateway's QuoteCancels of earlier quotes, 35=Z, are counted apart), the answer's MsgType, the
+Quote's market tag (5040, the snapshot it was priced on) or the refusal's text. ``time.monotonic()`` is CLOCK_MONOTONIC, one clock for
 every process of the machine (Linux), so the bench compares these times with the acceptor's.
 """
 
@@ -37,23 +38,30 @@ def main(argv: list[str]) -> int:
     initiator.start()
     client.logged_on.get(timeout=60)
     rows: list[dict[str, Any]] = []
-    i = 0
+    i = cancels = 0
     print("sending", flush=True)
     while not stop.is_set():
         name, qty, side = requests[i % len(requests)]
         msg = quote_request(f"L{i}", [{"symbol": name, "qty": qty, "side": side}])
         sent = time.monotonic()
         fix.Session.sendToTarget(msg, client.session)
-        _, reply = client.inbox.get(timeout=60)
-        answered = time.monotonic()
-        kind = reply.getHeader().getField(35)
+        while True:  # the answer to this request; QuoteCancels (35=Z) of earlier quotes come between
+            _, reply = client.inbox.get(timeout=60)
+            answered = time.monotonic()
+            kind = reply.getHeader().getField(35)
+            if kind == "Z":
+                cancels += 1
+                continue
+            if not reply.isSetField(131) or reply.getField(131) == f"L{i}":
+                break
         market = reply.getField(TAG_MARKET) if kind == "S" and reply.isSetField(TAG_MARKET) else ""
+        text = reply.getField(58) if kind != "S" and reply.isSetField(58) else ""
         if i >= WARM:
-            rows.append({"sent": sent, "answered": answered, "type": kind, "market": market})
+            rows.append({"sent": sent, "answered": answered, "type": kind, "market": market, "text": text})
         i += 1
     initiator.stop()
     with open(out_path, "w") as fh:
-        json.dump(rows, fh)
+        json.dump({"answers": rows, "cancels": cancels}, fh)
     return 0
 
 

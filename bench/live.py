@@ -132,7 +132,7 @@ def _replay(path: Path, speed: str, seconds: int) -> dict[str, Any]:
     """One replay through the product's path: latencies, refit times, wall time, memory."""
     from pricing.desk.live import LiveLimits, open_live_source
 
-    limits = LiveLimits(max_age_s=3600.0, publish_interval_s=0.05, first_fit_timeout_s=120.0)
+    limits = LiveLimits(max_age_s=3600.0, first_fit_timeout_s=120.0)  # the default publish interval
     with open_live_source(f"replay:{path}@{speed}", limits=limits) as src:
         replay = src._replay  # the bench reads the replay server's clocks
         deadline = time.monotonic() + 10 * (seconds + 200) / (1.0 if speed == "max" else float(speed)) + 300

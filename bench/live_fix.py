@@ -175,10 +175,16 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
             assert client.stdout is not None
             print(f"bench live-fix: the FIX client failed:\n{client.stdout.read().decode()}", file=sys.stderr)
             return 1
-        answers = json.loads(out.read_text())
+        client_out = json.loads(out.read_text())
+        answers, cancels = client_out["answers"], client_out["cancels"]
     lat, before, after = tick_to_quote(arrivals, published, app.quotes_sent)
     fix_lat = np.array([a["answered"] - a["sent"] for a in answers if a["type"] == "S"])
     refused = sum(1 for a in answers if a["type"] != "S")
+    reasons: dict[str, int] = {}
+    for a in answers:
+        if a["type"] != "S":
+            why = re.sub(r"[0-9.]+", "N", a["text"].split(": ", 1)[-1])[:100]  # one line per kind of reason
+            reasons[why] = reasons.get(why, 0) + 1
 
     def pct(x: np.ndarray, q: float) -> float:
         return 1000 * float(np.percentile(x, q)) if x.size else float("nan")
@@ -198,6 +204,8 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         "refused": refused,
         "fix_request_to_quote_p50_ms": pct(fix_lat, 50),
         "fix_request_to_quote_p99_ms": pct(fix_lat, 99),
+        "refusal_reasons": reasons,
+        "quote_cancels": cancels,
         "snapshots": int(published.shape[0]) if published.size else 0,
         "load_average_start": list(load_start),
         "load_average_end": list(os.getloadavg()),
@@ -218,8 +226,10 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
     )
     print(
         f"mark messages left out: {before} before the first quote, {after} after the last; {refused} requests refused;"
-        f" {result['snapshots']} snapshots; replay wall {replay_wall:.1f} s for {seconds + GAP_S:.0f} recorded s"
+        f" {cancels} QuoteCancels (market moved); {result['snapshots']} snapshots; replay wall {replay_wall:.1f} s for {seconds + GAP_S:.0f} recorded s"
     )
+    for why, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  refused {count}: {why}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("goal: tick to FIX quote p99 <= 50 ms")
     return 0
