@@ -243,7 +243,8 @@ def run_bench_live(seconds: int = 60, long_seconds: int = 3600, as_json: bool = 
     print(f"bench live: {n} options (bundled BTC+ETH {DAY}), every mark each second; shared 2-core machine: noisy")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in load_start)}")
     print(
-        "refit = one expiry's refit on the refit thread: quotes picked, the fit and its checks in the fit process, the slice kept"
+        "refit = one expiry's warm refit on the refit thread, from its start to the new slice kept (the quotes picked,"
+        " one round trip to the fit process, the slice kept or rejected); work = the fit and its checks inside the fit process"
     )
     head = (
         f"{'speed':>6} {'recorded s':>10} {'wall s':>8} {'marks':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'refits':>7} "
