@@ -41,6 +41,17 @@ import numpy as np
 DAY = "2026-08-21"
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN float replaced by None (JSON has no NaN: a run without refits has no percentile)."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _rss_mb() -> float:
     try:
         with open("/proc/self/statm") as fh:
@@ -238,7 +249,7 @@ def run_bench_live(seconds: int = 60, long_seconds: int = 3600, as_json: bool = 
             for name, t in peers.items()
         }
         out = {"options": n, "load_average_start": list(load_start), "rows": rows, "peers": summary}
-        print(json.dumps({**out, "load_average_end": list(os.getloadavg())}))
+        print(json.dumps(json_safe({**out, "load_average_end": list(os.getloadavg())})))
         return 0
     print(f"bench live: {n} options (bundled BTC+ETH {DAY}), every mark each second; shared 2-core machine: noisy")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in load_start)}")

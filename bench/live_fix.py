@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from bench.fix import book_and_requests
-from bench.live import synth_recording
+from bench.live import json_safe, synth_recording
 
 #: Recorded seconds of quiet before the first marks: the source's first cold fit is done in them.
 GAP_S = 20.0
@@ -211,7 +211,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         "load_average_end": list(os.getloadavg()),
     }
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps(json_safe(result)))
         return 0
     print(
         f"bench live-fix: {n_options} options replayed at 1x for {seconds} s into the FIX gateway (in-process, as"
