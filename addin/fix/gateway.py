@@ -215,12 +215,19 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             self._market_key = key
 
     def cancel_live(self, reason: str, which: Callable[[QuoteTerms], bool] = lambda q: True) -> list[str]:
-        """Withdraw live quotes (QuoteCancel 35=Z to each quote's session), journaled before sent."""
-        done = []
+        """Withdraw live quotes (QuoteCancel 35=Z to each quote's session), journaled before sent.
+
+        One quote at a time under the gateway's lock, each checked live again there: each cancel
+        is a synchronous journal write, and a QuoteRequest waits behind one of them at most, not
+        behind all (a market move can withdraw thousands at once).
+        """
         with self._lock:
-            for q in self.orders.live(now_utc()):
-                if not which(q):
-                    continue
+            chosen = [q for q in self.orders.live(now_utc()) if which(q)]
+        done = []
+        for q in chosen:
+            with self._lock:
+                if not self.orders.is_live(q.quote_id, now_utc()):
+                    continue  # filled, cancelled or expired meanwhile
                 cancel = Cancel(q.quote_id, reason)
                 quote = self.journal.quote(q.quote_id)
                 msg = _quote_cancel(q, str((quote or {}).get("request", {}).get("symbol", "?")))

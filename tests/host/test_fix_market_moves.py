@@ -6,7 +6,9 @@ Invariants (each with the gateway in this process, its sends captured; no timing
 - the re-pricing runs outside the gateway's lock: a QuoteRequest on another thread is never
   held up by the scan (another thread takes the lock while the scan prices);
 - a quote closed while the scan priced (here: the kill switch's cancel) is not cancelled again;
-- a quote sent before a restart (known only from the journal) is re-priced and cancelled too.
+- a quote sent before a restart (known only from the journal) is re-priced and cancelled too;
+- each cancel holds the lock for its own journal write only (a move that withdraws thousands of
+  quotes never makes a QuoteRequest wait behind all of their writes).
 """
 
 from __future__ import annotations
@@ -140,3 +142,52 @@ def test_a_quote_from_before_a_restart_is_repriced_from_the_journal(tmp_path: Pa
     again.poll()
     zs = [m for m in captured if _type(m) == "Z"]
     assert [_f(z, 117) for z in zs] == [kept]
+
+
+class _RecordingLock:
+    """The gateway's lock, logging each outermost hold; journal writes are logged beside."""
+
+    def __init__(self, log: list[str]) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.log = log
+
+    def __enter__(self) -> _RecordingLock:
+        self._lock.acquire()
+        self._depth += 1
+        if self._depth == 1:
+            self.log.append("hold")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.log.append("free")
+        self._lock.release()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def test_each_cancel_holds_the_lock_for_its_own_journal_write_only(tmp_path: Path, chain: Path, captured: list[Any]) -> None:
+    """A market move that withdraws many quotes: a QuoteRequest waits behind one cancel's write at most."""
+    app = _gateway(tmp_path / "j.sqlite", chain)
+    app.poll()
+    ids = [_quote(app, captured, f"R{i}") for i in range(4)]
+    log: list[str] = []
+    app._lock = _RecordingLock(log)
+    write = app.journal.record_cancel
+
+    def logged(*args: Any) -> Any:
+        log.append("write")
+        return write(*args)
+
+    app.journal.record_cancel = logged
+    _move(chain, 1.03)
+    app.poll()
+    assert sorted(_f(z, 117) for z in captured if _type(z) == "Z") == sorted(ids)
+    holds = "".join({"hold": "(", "free": ")", "write": "w"}[e] for e in log)
+    assert holds.count("w") == 4 and all(h.count("w") <= 1 for h in holds.split(")"))  # one write per hold
