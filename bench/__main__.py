@@ -2,7 +2,7 @@
 
 A tool of the source checkout (the ``test`` extra installs the peers: QuantLib, formulas'
 ExcelModel); the shipped package and its ``clearquote`` command never import ``bench``.
-Benchmarks: kernels, corpus, fix, cluster, server, recalc, live (``python -m bench NAME --help``).
+Benchmarks: kernels, corpus, fix, cluster, server, recalc, live, live-fix (``python -m bench NAME --help``).
 """
 
 from __future__ import annotations
@@ -50,6 +50,13 @@ def parser() -> argparse.ArgumentParser:
     bl = sub.add_parser("live", help="the live source replaying every bundled option's mark each second at 1x, 10x and max")
     bl.add_argument("--seconds", type=int, default=60, help="recorded seconds replayed at 1x and 10x (default 60)")
     bl.add_argument("--long-seconds", type=int, default=3600, help="recorded seconds replayed as fast as possible (default 3600)")
+    bl.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    blf = sub.add_parser(
+        "live-fix", help="tick-to-FIX-quote latency: the live replay at 1x into the FIX gateway while bench-fix's load runs"
+    )
+    blf.add_argument("--seconds", type=int, default=60, help="recorded seconds of marks replayed at 1x (default 60)")
+    blf.add_argument("--book", type=int, default=1000, help="positions in the desk's book (default 1000, as bench fix)")
+    blf.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     br = sub.add_parser("recalc", help="time workbook recalculation at 1k/10k/100k rows beside formulas' ExcelModel")
     br.add_argument("--rows", default="1000,10000,100000", help="comma-separated book sizes (default 1000,10000,100000)")
     br.add_argument("--peer-max", type=int, default=1000, help="largest size also run through formulas.ExcelModel (default 1000)")
@@ -79,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "live":
         from bench.live import run_bench_live
 
-        return run_bench_live(args.seconds, args.long_seconds)
+        return run_bench_live(args.seconds, args.long_seconds, args.json)
+    if cmd == "live-fix":
+        from bench.live_fix import run_bench_live_fix
+
+        return run_bench_live_fix(args.seconds, args.book, args.json)
     if cmd == "server":
         from bench.server import SHAPES, run_bench_server, run_call_cost
 

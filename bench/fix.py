@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,18 @@ def _names() -> list[str]:
     return out
 
 
+def book_and_requests(n_book: int, n_requests: int) -> tuple[list[list[Any]], list[tuple[str, float, str]]]:
+    """The bench's book (a header row, then ``n_book`` positions) and its single-leg requests
+    (instrument, quantity, FIX side), seeded: the same for ``bench fix`` and ``bench live-fix``."""
+    names = _names()
+    rng = np.random.default_rng(0)
+    book_rows: list[list[Any]] = [["instrument", "quantity"]] + [
+        [names[int(i)], float(rng.integers(1, 20)) * float(rng.choice([-1, 1]))] for i in rng.integers(0, len(names), n_book)
+    ]
+    requests = [(names[int(i)], float(1 + j % 7), "12"[j % 2]) for j, i in enumerate(rng.integers(0, len(names), n_requests))]
+    return book_rows, requests
+
+
 def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
     import quickfix as fix
 
@@ -41,12 +54,7 @@ def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
     from addin.fix.run import write_settings
     from udfs.margin import portfolio_arg
 
-    names = _names()
-    rng = np.random.default_rng(0)
-    book_rows = [["instrument", "quantity"]] + [
-        [names[int(i)], float(rng.integers(1, 20)) * float(rng.choice([-1, 1]))] for i in rng.integers(0, len(names), n_book)
-    ]
-    requests = [(names[int(i)], float(1 + j % 7), "12"[j % 2]) for j, i in enumerate(rng.integers(0, len(names), n_requests))]
+    book_rows, requests = book_and_requests(n_book, n_requests)
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)

@@ -160,6 +160,10 @@ class Desk:
         typed: LegRatioQty reaches the desk exactly, with no text round trip)."""
         return self.service.quote(requests, snapshot=snapshot, firm_until=firm_until)
 
+    def mids_now(self, requests: Sequence[RfqRequest]) -> Any:
+        """Each request's mid value now (USD, all of its quantity), in one batch; NaN where unresolvable."""
+        return self.service.mids(requests)
+
     def mid_now(self, request: RfqRequest) -> float:
         """A request's mid value now (USD, all of its quantity): the check a fill makes."""
         return self.service.mid(request)

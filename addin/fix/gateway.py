@@ -36,6 +36,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import quickfix as fix
 
 from addin.fix.desk import Desk, monotonic_ms, now_utc
@@ -118,6 +119,9 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         self._lock = threading.RLock()
         self._notional: dict[str, float] = {}
         self._market_key: Any = None
+        #: QuoteID -> (base mid USD, request) of the quotes sent since start: the market-move scan's
+        #: input without a journal read each (pruned to the live quotes at each scan).
+        self._quoted: dict[str, tuple[float, RfqRequest]] = {}
         events, self.quarantined = journal.events()
         for why in self.quarantined:
             self.on_event(f"journal row quarantined (table quarantine): {why}")
@@ -212,12 +216,19 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             self._market_key = key
 
     def cancel_live(self, reason: str, which: Callable[[QuoteTerms], bool] = lambda q: True) -> list[str]:
-        """Withdraw live quotes (QuoteCancel 35=Z to each quote's session), journaled before sent."""
-        done = []
+        """Withdraw live quotes (QuoteCancel 35=Z to each quote's session), journaled before sent.
+
+        One quote at a time under the gateway's lock, each checked live again there: each cancel
+        is a synchronous journal write, and a QuoteRequest waits behind one of them at most, not
+        behind all (a market move can withdraw thousands at once).
+        """
         with self._lock:
-            for q in self.orders.live(now_utc()):
-                if not which(q):
-                    continue
+            chosen = [q for q in self.orders.live(now_utc()) if which(q)]
+        done = []
+        for q in chosen:
+            with self._lock:
+                if not self.orders.is_live(q.quote_id, now_utc()):
+                    continue  # filled, cancelled or expired meanwhile
                 cancel = Cancel(q.quote_id, reason)
                 quote = self.journal.quote(q.quote_id)
                 msg = _quote_cancel(q, str((quote or {}).get("request", {}).get("symbol", "?")))
@@ -230,18 +241,27 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         return done
 
     def cancel_moved(self) -> list[str]:
-        """Withdraw the live quotes whose structure's mid moved beyond the fill tolerance."""
+        """Withdraw the live quotes whose structure's mid moved beyond the fill tolerance.
+
+        Every live quote is re-priced in one batch (:meth:`Desk.mids_now`) outside the gateway's
+        lock, so a QuoteRequest never waits for the scan; the cancels then take the lock, each
+        quote checked live again there (one filled or cancelled meanwhile is left alone).
+        """
         tol = self.desk.limits.fill_tolerance
-
-        def moved(q: QuoteTerms) -> bool:
-            quote = self.journal.quote(q.quote_id)
-            if quote is None:
-                return True
-            then = float(quote["response"]["base"])
-            now = self.desk.mid_now(_request(quote["request"]))
-            return not abs(now - then) <= tol * max(abs(then), 1e-9)
-
-        return self.cancel_live(f"market moved beyond the tolerance {tol:.2%}", moved)
+        with self._lock:
+            live = self.orders.live(now_utc())
+            terms = {q.quote_id: self._quoted.get(q.quote_id) for q in live}
+            self._quoted = {k: v for k, v in terms.items() if v is not None}  # the rest are no longer live
+        for quote_id, known in terms.items():
+            if known is None:  # quoted before a restart: the journal has it
+                quote = self.journal.quote(quote_id)
+                terms[quote_id] = None if quote is None else (float(quote["response"]["base"]), _request(quote["request"]))
+        priced = [(k, v) for k, v in terms.items() if v is not None]
+        then = np.array([v[0] for _, v in priced])
+        now = self.desk.mids_now([v[1] for _, v in priced])
+        stayed = np.abs(now - then) <= tol * np.maximum(np.abs(then), 1e-9)
+        moved = {k for k, v in terms.items() if v is None} | {k for (k, _), ok in zip(priced, stayed) if not ok}
+        return self.cancel_live(f"market moved beyond the tolerance {tol:.2%}", lambda q: q.quote_id in moved)
 
     @property
     def risk(self) -> RiskLimits:
@@ -320,6 +340,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                     _text(msg),
                 )
                 self.orders.apply_quote(terms)
+                self._quoted[terms.quote_id] = (float(figures["base"]), e["request"])
             fix.Session.sendToTarget(msg, session_id)
 
     def _admit(self, entry: dict[str, Any], market: Any) -> Refusal | None:

@@ -403,13 +403,25 @@ class OrderBook:
         list of QuoteTerms
             The quotes still open (not filled, cancelled or expired).
         """
-        return [
-            q
-            for q in self.quotes.values()
-            if q.quote_id not in self.cancels
-            and now <= q.valid_until
-            and any(self.remaining(q.quote_id, s) > 0 for s in ORDER_SIDES)
-        ]
+        return [q for q in self.quotes.values() if self.is_live(q.quote_id, now)]
+
+    def is_live(self, quote_id: str, now: datetime) -> bool:
+        """Whether one quote is still firm at ``now`` (:meth:`live`'s test for one quote).
+
+        Parameters
+        ----------
+        quote_id : str
+            A quote this book holds.
+        now : datetime
+            Timezone-aware.
+
+        Returns
+        -------
+        bool
+            Not cancelled, not expired, with size left on a side.
+        """
+        q = self.quotes[quote_id]
+        return quote_id not in self.cancels and now <= q.valid_until and any(self.remaining(quote_id, s) > 0 for s in ORDER_SIDES)
 
     def decide(self, order: Order, now: datetime) -> Decision:
         """The answer to ``order`` at ``now`` (pure: apply it with :meth:`apply_decision` once journaled).

@@ -110,20 +110,22 @@ def test_the_source_publishes_fitted_snapshots_with_fit_times_that_follow_the_ma
         assert now.fit_times["ETH"] == first.fit_times["ETH"]  # ETH did not move: not refitted
 
 
-def test_the_fit_process_gives_the_same_bits_as_the_fit_here(chain: OptionChain) -> None:
-    """Fits moved to a process of their own (no GIL shared with the feed) are the same numbers."""
-    from pricing.desk.live.refit import shared_fit_process
-    from pricing.surface import otm_quotes
-    from pricing.svi import fit_svi
+def test_a_keeper_with_the_fit_process_keeps_the_same_bits_as_one_fitting_here(chain: OptionChain) -> None:
+    """Refits (fit and checks) moved to the fit process give the same slices, flags and rejections."""
+    from pricing.desk.live.slicefit import shared_fit_process
 
-    fit = shared_fit_process()
-    uniq, _, _ = chain.expiries()
-    for expiry in uniq[2:6]:
-        q = otm_quotes(chain, expiry)
-        here = fit_svi(q.k, q.vols, q.t_years, weights=q.vegas)
-        assert fit(q.k, q.vols, q.t_years, weights=q.vegas) == here
-        warm = fit_svi(q.k, q.vols + 0.005, q.t_years, weights=q.vegas, start=here)
-        assert fit(q.k, q.vols + 0.005, q.t_years, weights=q.vegas, start=here) == warm
+    here = SurfaceKeeper("BTC", RefitPolicy())
+    there = SurfaceKeeper("BTC", RefitPolicy(), process=shared_fit_process())
+    target = sorted(here.update(chain, now=0.0).expiries)[7]
+    there.update(chain, now=0.0)
+    up = _moved(chain, None, 0.5)
+    for now, moved in ((1.0, up), (2.0, _moved(up, target, 0.0, scale=0.4))):
+        a, b = here.update(moved, now=now), there.update(moved, now=now)
+        assert a.smiles == b.smiles and a.fits == b.fits
+        # the flags name the wall-clock time of the kept slice's fit: compare what was rejected and why
+        assert [f.split("; last good")[0] for f in here.flags()] == [f.split("; last good")[0] for f in there.flags()]
+        assert here.rejected == there.rejected
+    assert here.rejected == 1  # the second move added calendar arbitrage: rejected in both
 
 
 def test_a_cold_retry_that_failed_is_not_repeated_before_the_timer(chain: OptionChain) -> None:

@@ -16,30 +16,29 @@ have, and a fit error within ``max_rmse_vol_pts``. A rejected refit keeps the la
 and flags it. Between refits a slice keeps its total variance at fixed log-moneyness
 ln(K/F) while the forward and the time move with the chain (sticky moneyness).
 
-The keeper runs on the source's refit thread, never on the event loop.
+The keeper runs on the source's refit thread, never on the event loop. Each attempt at a refit
+(the fit and every check) is one :class:`pricing.desk.live.slicefit.RefitJob`, run in the fit
+process in one round trip (:class:`pricing.desk.live.slicefit.FitProcess`): the thread only
+picks the quotes, sends the job and keeps or rejects the slice.
 """
 
 from __future__ import annotations
 
-import atexit
-import multiprocessing
-import threading
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 import numpy as np
 
 from pricing._typing import FloatArray
 from pricing.chain import OptionChain
 from pricing.daycount import DAYS_PER_YEAR
+from pricing.desk.live.slicefit import Fit, FittedSlice, RefitJob, RefitOutcome, fit_and_check
 from pricing.errors import PricingInputError
 from pricing.surface import ExpiryFit, VolSurface, otm_quotes
-from pricing.svi import SviSmile, fit_svi, penalty_grid
+from pricing.svi import SviSmile, fit_svi
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,9 @@ class RefitPolicy:
         As :func:`pricing.surface.build_surface`: expiries closer than this are left out, years
         (default one day, ``1 / DAYS_PER_YEAR``).
     fit_process : bool
-        Fit in a process of its own (:class:`FitProcess`, one per Python process, shared by every
-        source), so a fit shares no GIL with the feed's decoding; False: on the refit thread.
+        Refit (fit and checks) in a process of its own
+        (:class:`pricing.desk.live.slicefit.FitProcess`, one per Python process, shared by every
+        source), so a refit shares no GIL with the feed's decoding; False: on the refit thread.
     """
 
     move_vol_pts: float = 0.25
@@ -116,81 +116,6 @@ def _rows(chain: OptionChain, expiry: np.datetime64) -> tuple[tuple[str, ...], F
     return tuple(n for n, m in zip(chain.names, mask) if m), chain.mark_iv[mask]
 
 
-def _calendar_excess(
-    inner: Slice | ExpiryFit | None, outer: Slice | ExpiryFit | None, smiles: tuple[SviSmile | None, SviSmile | None]
-) -> float:
-    """max(w_inner − w_outer) over the moneyness both slices quoted: > 0 is calendar arbitrage.
-
-    The grid is the one :meth:`pricing.surface.VolSurface.calendar_violations` uses for a file's
-    surface (41 points on the quoted range common to both; beyond it both are extrapolated).
-    """
-    a, b = smiles
-    if inner is None or outer is None or a is None or b is None:
-        return 0.0
-    fa = inner.fit if isinstance(inner, Slice) else inner
-    fb = outer.fit if isinstance(outer, Slice) else outer
-    lo, hi = max(fa.k_min, fb.k_min), min(fa.k_max, fb.k_max)
-    k = np.linspace(lo, hi, 41) if hi > lo else np.array([0.0])
-    return float(np.max(a.total_variance(k) - b.total_variance(k)))
-
-
-class Fit(Protocol):
-    """:func:`pricing.svi.fit_svi`'s signature, as the keeper calls it."""
-
-    def __call__(
-        self, k: FloatArray, vol: FloatArray, t_years: float, weights: FloatArray | None = None, *, start: SviSmile | None = None
-    ) -> SviSmile: ...
-
-
-class FitProcess:
-    """:func:`pricing.svi.fit_svi` in a process of its own: the fit shares no GIL with the feed's
-    decoding on the source's other threads (measured: a warm refit took ~3x longer inside the
-    live process than alone). One worker, started with ``spawn`` (never a fork of a process
-    with threads); a worker that dies is replaced and that fit is done in this process.
-    """
-
-    def __init__(self) -> None:
-        self._pool = self._start()
-
-    @staticmethod
-    def _start() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-
-    def __call__(
-        self, k: FloatArray, vol: FloatArray, t_years: float, weights: FloatArray | None = None, *, start: SviSmile | None = None
-    ) -> SviSmile:
-        try:
-            return self._pool.submit(fit_svi, k, vol, t_years, weights, start=start).result()
-        except BrokenProcessPool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._start()
-            return fit_svi(k, vol, t_years, weights, start=start)
-
-    def close(self) -> None:
-        """Stop the worker (waits for it)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-_shared_lock = threading.Lock()
-_shared: FitProcess | None = None
-
-
-def shared_fit_process() -> FitProcess:
-    """The process's one :class:`FitProcess` (started on first use, stopped at exit).
-
-    Returns
-    -------
-    FitProcess
-        The same object for every caller in this process.
-    """
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = FitProcess()
-            atexit.register(_shared.close)
-        return _shared
-
-
 class SurfaceKeeper:
     """The live surface of one currency (mutable; the refit thread only).
 
@@ -201,15 +126,26 @@ class SurfaceKeeper:
     policy : RefitPolicy
         When to refit (time and move triggers) and what to refuse.
     fit : Fit
-        The SVI fit: :func:`pricing.svi.fit_svi` in this thread, or the same in a fit process
-        (:class:`FitProcess`), called with the same arguments.
+        The SVI fit a refit in this thread calls (:func:`pricing.svi.fit_svi`; tests inject others).
+    process : callable, optional
+        Runs a whole refit (fit and checks) elsewhere, one call per attempt:
+        :class:`pricing.desk.live.slicefit.FitProcess`. None: :func:`fit_and_check` with ``fit``
+        in this thread.
     """
 
-    def __init__(self, currency: str, policy: RefitPolicy, fit: Fit = fit_svi) -> None:
+    def __init__(
+        self,
+        currency: str,
+        policy: RefitPolicy,
+        fit: Fit = fit_svi,
+        process: Callable[[RefitJob], RefitOutcome] | None = None,
+    ) -> None:
         self.currency = currency
         self.policy = policy
-        #: The SVI fit (:func:`pricing.svi.fit_svi`, or the same in a fit process: :class:`FitProcess`).
+        #: The SVI fit of a refit run here (:func:`pricing.svi.fit_svi`).
         self.fit = fit
+        #: Where refits run when not here (:class:`pricing.desk.live.slicefit.FitProcess`).
+        self.process = process
         #: Replaced whole on every change (copy-on-write): a reader on another thread keeps a consistent set.
         self.slices: dict[np.datetime64, Slice] = {}
         #: Seconds per refit of one expiry, the last 10,000: warm-started ones, and first (cold) fits.
@@ -222,6 +158,8 @@ class SurfaceKeeper:
         self.cold_skipped = 0
         #: Expiries whose warm refit failed and whose cold retry waits (``refit(mode="warm")``).
         self.cold_due: set[np.datetime64] = set()
+        #: Seconds of the fit and its checks themselves (where they ran) per warm refit, the last 10,000.
+        self.work_s: deque[float] = deque(maxlen=10_000)
         #: Seconds per queued cold retry (``refit(mode="cold")``), the last 10,000.
         self.cold_retry_durations_s: deque[float] = deque(maxlen=10_000)
 
@@ -318,8 +256,8 @@ class SurfaceKeeper:
             self.slices = {e: v for e, v in self.slices.items() if e != expiry}
             return
         last = self.slices.get(expiry)
-        grid = penalty_grid(q.k)
         names, iv = _rows(chain, expiry)
+        earlier, later = self._neighbours(expiry, pending or set())
         reason = ""
         starts: list[SviSmile | None] = [last.smile, None] if last is not None else [None]
         if mode == "cold":
@@ -333,22 +271,26 @@ class SurfaceKeeper:
             # tries cold again.
             starts = starts[:1]
         tried_cold = False
+        worked_s = 0.0
         for n, start in enumerate(starts):
             tried_cold = start is None
-            smile = self.fit(q.k, q.vols, q.t_years, weights=q.vegas, start=start)
-            err = np.sqrt(np.maximum(smile.total_variance(q.k), 0.0) / q.t_years) - q.vols
-            fit = ExpiryFit(
+            job = RefitJob(
                 expiry,
+                q.k,
+                q.vols,
+                q.vegas,
                 q.t_years,
                 q.forward,
-                int(q.k.size),
-                float(np.sqrt(np.mean(err**2)) * 100.0),
-                float(np.abs(err).max() * 100.0),
-                bool(smile.butterfly_free(grid)),
-                float(q.k.min()),
-                float(q.k.max()),
+                start,
+                FittedSlice(last.smile, last.fit) if last is not None else None,
+                earlier,
+                later,
+                self.policy.max_rmse_vol_pts,
             )
-            reason = self._invalid(smile, fit, expiry, grid, last, pending or set())
+            # One call: the fit and every check (in the fit process, one round trip).
+            outcome = self.process(job) if self.process is not None else fit_and_check(job, self.fit)
+            smile, fit, reason = outcome.slice.smile, outcome.slice.fit, outcome.reason
+            worked_s += outcome.seconds
             if not reason or reason.startswith("calendar"):
                 break  # a cold start cannot help against a neighbour's slice: the same data, the same optimum
             if start is not None and n + 1 < len(starts):
@@ -361,6 +303,8 @@ class SurfaceKeeper:
             self.cold_retry_durations_s.append(time.perf_counter() - t0)
         else:
             (self.durations_s if last is not None else self.cold_durations_s).append(time.perf_counter() - t0)
+            if last is not None:
+                self.work_s.append(worked_s)
         stamp = datetime.now(UTC)
         if not reason:
             self.slices = {**self.slices, expiry: Slice(smile, fit, stamp, now, names, iv.copy())}
@@ -374,46 +318,17 @@ class SurfaceKeeper:
             flag = f"{str(expiry)[:10]}: first fit not validated ({reason})"
             self.slices = {**self.slices, expiry: Slice(smile, fit, stamp, now, names, iv.copy(), flag)}
 
-    def _invalid(
-        self,
-        smile: SviSmile,
-        fit: ExpiryFit,
-        expiry: np.datetime64,
-        grid: FloatArray,
-        last: Slice | None,
-        pending: set[np.datetime64],
-    ) -> str:
-        """Why a refit is rejected ("" when it passes)."""
-        params = np.array([smile.a, smile.b, smile.rho, smile.m, smile.sigma])
-        if not np.all(np.isfinite(params)):
-            return "non-finite parameters"
-        if not smile.butterfly_free(grid):
-            return "butterfly arbitrage"
-        if fit.rmse_vol_pts > self.policy.max_rmse_vol_pts:
-            return f"RMSE {fit.rmse_vol_pts:.2f} vol pts above {self.policy.max_rmse_vol_pts:g}"
+    def _neighbours(self, expiry: np.datetime64, pending: set[np.datetime64]) -> tuple[FittedSlice | None, FittedSlice | None]:
+        """The slices either side of ``expiry`` a refit is checked against (pending ones are stale: skipped)."""
         keys = sorted(e for e in self.slices if e not in pending)
         before = [e for e in keys if e < expiry]
         after = [e for e in keys if e > expiry]
         prev = self.slices[before[-1]] if before else None
         nxt = self.slices[after[0]] if after else None
-        p_smile, n_smile = (prev.smile if prev else None), (nxt.smile if nxt else None)
-        old = last.smile if last is not None else None
-        checks = (
-            (
-                "calendar arbitrage vs the earlier expiry",
-                _calendar_excess(prev, fit, (p_smile, smile)),
-                _calendar_excess(prev, last, (p_smile, old)),
-            ),
-            (
-                "calendar arbitrage vs the later expiry",
-                _calendar_excess(fit, nxt, (smile, n_smile)),
-                _calendar_excess(last, nxt, (old, n_smile)),
-            ),
+        return (
+            FittedSlice(prev.smile, prev.fit) if prev is not None else None,
+            FittedSlice(nxt.smile, nxt.fit) if nxt is not None else None,
         )
-        for name, new_x, old_x in checks:
-            if new_x > max(old_x, 0.0) + 1e-10:
-                return f"{name}, Δw {new_x:.2e}"
-        return ""
 
     def surface(self, chain: OptionChain) -> VolSurface:
         """The kept slices on the chain's current forwards and times.

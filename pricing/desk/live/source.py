@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import math
 import threading
 import time
 from collections import deque
@@ -24,14 +25,36 @@ from typing import Any
 from pricing.chain import OptionChain
 from pricing.desk.live.account import AccountState, Credentials
 from pricing.desk.live.marks import ROW_HEADER, MarkBoard, chain_rows
-from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper, shared_fit_process
+from pricing.desk.live.refit import RefitPolicy, SurfaceKeeper
 from pricing.desk.live.session import CONNECTION_ERRORS, FeedSession, FeedStatus, describe
+from pricing.desk.live.slicefit import shared_fit_process
 from pricing.desk.live.spec import LiveLimits, LiveSpec, parse_spec
 from pricing.desk.live.versions import content_version
 from pricing.desk.market import MarketSnapshot
 from pricing.errors import DataError, PricingInputError
 from pricing.market import Market
-from pricing.svi import fit_svi
+
+
+def publication_time(last_published: float, changed: float, interval_s: float) -> float:
+    """When a change is published: at once, unless the last publication is younger than the interval.
+
+    Parameters
+    ----------
+    last_published : float
+        ``time.monotonic()`` of the last publication (``-inf``: none yet).
+    changed : float
+        ``time.monotonic()`` when the change (new marks, a refit) was noted.
+    interval_s : float
+        ``LiveLimits.publish_interval_s``: publications are at least this far apart.
+
+    Returns
+    -------
+    float
+        ``max(changed, last_published + interval_s)``: the leading edge of a burst is published
+        when it arrives (no wait for a timer), and changes arriving faster than the interval are
+        batched into one publication at the interval's end.
+    """
+    return max(changed, last_published + interval_s)
 
 
 class FeedError(DataError):
@@ -217,12 +240,16 @@ class LiveSource:
         self._fitter: threading.Thread | None = None
         self._closing = False
         self._first_fit = threading.Event()
-        #: (marks received, published) monotonic times of the last 10,000 fitted snapshots.
-        self.published: deque[tuple[float, float]] = deque(maxlen=10_000)
+        #: (marks received, published) monotonic times and the version (the ``#N`` of the snapshot's
+        #: ``source``) of the last 10,000 fitted snapshots: a quote naming its snapshot names these.
+        self.published: deque[tuple[float, float, int]] = deque(maxlen=10_000)
         self._snapshot: LiveSnapshot | LiveMarketSnapshot | None = None
         self._seq = 0
         self._dirty = False
+        self._last_publish = -math.inf
         self._loop = asyncio.new_event_loop()
+        #: Set (on the loop) when a change waits for publication; the publisher waits on it.
+        self._kick = asyncio.Event()
         #: Held while the loop thread ends its loop and while another thread posts work to it: a post
         #: is made only to a loop still running its feed (see :meth:`_post`).
         self._loop_guard = threading.Lock()
@@ -409,11 +436,21 @@ class LiveSource:
         if self._snapshot is None:
             self._publish()  # the first snapshot is the venue's book summary, before any notification
         else:
-            self._dirty = True
+            self._mark_dirty()
+
+    def _mark_dirty(self) -> None:
+        """A change waits for publication (on the loop thread)."""
+        self._dirty = True
+        self._kick.set()
 
     async def _publisher(self) -> None:
+        """Publish each change at :func:`publication_time`: at once after a quiet interval, else batched."""
         while True:
-            await asyncio.sleep(self.limits.publish_interval_s)
+            await self._kick.wait()
+            self._kick.clear()
+            delay = publication_time(self._last_publish, time.monotonic(), self.limits.publish_interval_s) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
             if self._dirty:
                 self._publish()
 
@@ -422,6 +459,7 @@ class LiveSource:
         session = self._session
         assert session is not None
         self._dirty = False
+        self._last_publish = time.monotonic()
         chains, flags = {}, []
         for ccy, board in session.boards.items():
             try:
@@ -484,8 +522,8 @@ class LiveSource:
                 continue
             if not self._first_fit.is_set():
                 for ccy, chain in latest.chains.items():
-                    fit = shared_fit_process() if policy.fit_process else fit_svi
-                    self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy, fit)).update(chain)
+                    process = shared_fit_process() if policy.fit_process else None
+                    self.keepers.setdefault(ccy, SurfaceKeeper(ccy, policy, process=process)).update(chain)
                 self._publish_fitted(latest)
                 done, self._due_left = latest, False
                 continue
@@ -503,7 +541,7 @@ class LiveSource:
                 self.keepers[ccy].refit(latest.chains[ccy], expiry, time.monotonic(), mode="cold")
             else:
                 continue
-            self._dirty = True  # the loop's publisher carries the new slice within publish_interval_s
+            self._post(self._mark_dirty)  # the loop's publisher carries the new slice within publish_interval_s
 
     def _publish_fitted(self, snap: LiveSnapshot) -> None:
         with self._publish_lock:
@@ -549,7 +587,7 @@ class LiveSource:
             feed=feed,
             versions=MappingProxyType({ccy: content_version(chain, surfaces.get(ccy)) for ccy, chain in snap.chains.items()}),
         )
-        self.published.append((snap.marks_received, time.monotonic()))
+        self.published.append((snap.marks_received, time.monotonic(), self._seq))
         self._first_fit.set()
         self._notify()
 

@@ -81,7 +81,10 @@ class LiveLimits:
     request_timeout_s : float
         A request without a response after this long fails the connection (it is reopened).
     publish_interval_s : float
-        At most one new snapshot per this interval (seconds); marks arriving faster are batched.
+        At most one new snapshot per this interval (seconds): a change after a quiet interval is
+        published at once, changes arriving faster are batched to the interval's end
+        (:func:`pricing.desk.live.source.publication_time`). 25 ms: the venue's two mark messages
+        a second (one per currency) are each published within 25 ms of arriving.
     max_message_bytes : int
         Larger frames close the connection (Deribit's full book summary of BTC options is ~0.6 MB).
     first_fit_timeout_s : float
@@ -96,7 +99,7 @@ class LiveLimits:
     requests_per_s: float = 10.0
     request_burst: float = 20.0
     request_timeout_s: float = 10.0
-    publish_interval_s: float = 0.1
+    publish_interval_s: float = 0.025
     max_message_bytes: int = 16 * 1024 * 1024
     first_fit_timeout_s: float = 60.0
 

@@ -1,0 +1,235 @@
+"""``python -m bench live-fix``: tick-to-FIX-quote latency on the live market while bench-fix's load runs.
+
+The FIX gateway runs in this process as ``clearquote fix-acceptor SETTINGS --market
+replay:FILE@1 --portfolio BOOK`` runs it (the same :func:`addin.fix.run.build_desk`, the same
+:class:`addin.fix.gateway.QuoteGateway` under a QuickFIX ``SocketAcceptor``, the same poll every
+0.2 s), on the synthetic replay of ``python -m bench live`` (all 1,946 bundled 2026-08-21 BTC and
+ETH options, every mark each second) played at 1×, with bench-fix's 1,000-position book. Its
+only addition is a timestamp: ``toApp`` (QuickFIX calls it on the sending thread just before it
+writes a message) notes when each Quote (35=S) is sent and the snapshot it names.
+
+The load is bench-fix's: a QuickFIX initiator in a process of its own (``bench/fix_load.py``)
+sends single-leg QuoteRequests one at a time, the next when the previous answer arrived, for
+the whole replay.
+
+Tick-to-quote latency of a mark message = from its arrival at the feed client (the session's
+``mark_arrivals``, ``time.monotonic()``) to the sending of the first Quote whose snapshot carries
+it: every Quote names its snapshot (tag 5040, ``... #N snapshot ...``), and snapshot N was built
+on the marks received up to its ``marks_received`` (``LiveSource.published``); the boards are
+cumulative, so snapshot N carries every mark message received at or before that time. Mark
+messages that arrived before the first measured Quote or after the last one are not counted.
+Peer, in the same run: the FIX QuoteRequest→Quote latency the client measures (send to arrival).
+
+Everything shares 2 cores with other work on this machine: the numbers are noisy.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.fix import book_and_requests
+from bench.live import json_safe, synth_recording
+
+#: Recorded seconds of quiet before the first marks: the source's first cold fit is done in them.
+GAP_S = 20.0
+
+#: The admission clock's start: the bundled market's options expired in real time (as bench-fix).
+CLOCK_START = datetime(2026, 8, 21, 9, 47, 29, tzinfo=UTC)
+
+_SEQ = re.compile(r"#(\d+) snapshot ")
+
+
+def tick_to_quote(arrivals: np.ndarray, published: np.ndarray, quotes: list[tuple[float, str]]) -> tuple[np.ndarray, int, int]:
+    """Per mark message, seconds from its arrival to the first Quote sent on a snapshot carrying it.
+
+    Parameters
+    ----------
+    arrivals : ndarray
+        ``time.monotonic()`` of each mark message's arrival, ascending.
+    published : ndarray
+        Rows (marks received, published, version) of the fitted snapshots (``LiveSource.published``).
+    quotes : list of (float, str)
+        ``time.monotonic()`` a Quote was sent and its market tag (naming ``#version``), in sending order.
+
+    Returns
+    -------
+    latencies : ndarray
+        Seconds, one per mark message between the first and the last Quote.
+    before, after : int
+        Mark messages left out: arrived before the first Quote was sent, or carried by no Quote sent.
+
+    Notes
+    -----
+    Snapshot v carries mark message m when ``marks_received(v) >= arrival(m)`` (the boards are
+    cumulative). A Quote sent at t on snapshot v answers every such m with t >= arrival(m);
+    the latency of m is the earliest such t minus arrival(m). A Quote naming a version not in
+    ``published`` (older than its 10,000 rows) carries nothing new and is skipped.
+    """
+    received = {int(v): float(m) for m, _, v in published}
+    sent, carried = [], []
+    for t, tag in quotes:
+        hit = _SEQ.search(tag)
+        if hit is None or int(hit.group(1)) not in received:
+            continue
+        sent.append(t)
+        carried.append(received[int(hit.group(1))])
+    if not sent:
+        return np.array([]), int(arrivals.size), 0
+    t_q = np.array(sent)
+    # The newest marks any Quote sent by then carried (snapshots can only get newer, but a
+    # request priced on an older snapshot may be sent after a newer one: take the running max).
+    reach = np.maximum.accumulate(np.array(carried))
+    window = arrivals[arrivals >= t_q[0]]
+    before = int(arrivals.size - window.size)
+    i = np.searchsorted(reach, window, side="left")  # the first Quote whose snapshot carries the mark
+    ok = i < t_q.size
+    # that Quote was sent after the mark arrived (its snapshot was built after it): t >= arrival
+    return t_q[i[ok]] - window[ok], before, int((~ok).sum())
+
+
+def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = False) -> int:
+    """Replay ``seconds`` of marks at 1× into the FIX gateway while the client sends QuoteRequests."""
+    import quickfix as fix
+
+    from addin.fix.gateway import TAG_MARKET, QuoteGateway
+    from addin.fix.run import build_desk, kill_path, open_checked, write_settings
+
+    load_start = os.getloadavg()
+    book_rows, requests = book_and_requests(n_book, 1_000)
+
+    class TimedGateway(QuoteGateway):  # type: ignore[misc]
+        """The product's gateway; notes when each Quote is sent (QuickFIX's hook before the write)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.quotes_sent: list[tuple[float, str]] = []
+
+        def toApp(self, message: Any, session_id: Any) -> None:
+            if message.getHeader().getField(35) == "S":
+                self.quotes_sent.append((time.monotonic(), message.getField(TAG_MARKET)))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        n_options = synth_recording(base / "feed.jsonl.gz", seconds, GAP_S)
+        with (base / "book.csv").open("w", newline="") as fh:
+            csv.writer(fh).writerows(book_rows)
+        (base / "requests.json").write_text(json.dumps(requests))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        acc = write_settings(base / "acceptor.cfg", "acceptor", port, base)
+        ini = write_settings(base / "initiator.cfg", "initiator", port, base)
+        journal_path = base / "journal.sqlite"
+        desk = build_desk(str(base / "book.csv"), f"replay:{base / 'feed.jsonl.gz'}@1", None)
+        source = desk.market.source
+        journal = open_checked(journal_path)
+        offset = CLOCK_START - datetime.now(UTC)
+        app = TimedGateway(desk, journal, kill_file=kill_path(journal_path), clock=lambda: datetime.now(UTC) + offset)
+        settings = fix.SessionSettings(str(acc))
+        acceptor = fix.SocketAcceptor(app, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
+        app.poll()
+        acceptor.start()
+        out = base / "client.json"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "-m", "bench.fix_load", str(ini), str(base / "requests.json"), str(out)]
+        client = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        done = threading.Event()
+        replay = source._replay  # the bench reads the replay server's clocks
+        try:
+            deadline = time.monotonic() + 30 * (seconds + GAP_S) + 300
+            # The acceptor's loop, as run_acceptor's: the kill file and market moves every 0.2 s.
+            while not replay.finished.is_set() and client.poll() is None and time.monotonic() < deadline:
+                done.wait(0.2)
+                app.poll()
+            end = time.monotonic() + 2.0  # quotes on the last marks
+            while time.monotonic() < end and client.poll() is None:
+                done.wait(0.2)
+                app.poll()
+            client.send_signal(signal.SIGTERM)
+            client.wait(timeout=120)
+        finally:
+            if client.poll() is None:
+                client.kill()
+            acceptor.stop()
+            journal.close()
+        arrivals = np.array(source.status.mark_arrivals)
+        published = np.array(source.published)
+        replay_wall = replay.finished_mono - replay.started_mono
+        desk.market.close()
+        if client.returncode != 0 or not out.exists():
+            assert client.stdout is not None
+            print(f"bench live-fix: the FIX client failed:\n{client.stdout.read().decode()}", file=sys.stderr)
+            return 1
+        client_out = json.loads(out.read_text())
+        answers, cancels = client_out["answers"], client_out["cancels"]
+    lat, before, after = tick_to_quote(arrivals, published, app.quotes_sent)
+    fix_lat = np.array([a["answered"] - a["sent"] for a in answers if a["type"] == "S"])
+    refused = sum(1 for a in answers if a["type"] != "S")
+    reasons: dict[str, int] = {}
+    for a in answers:
+        if a["type"] != "S":
+            why = re.sub(r"[0-9.]+", "N", a["text"].split(": ", 1)[-1])[:100]  # one line per kind of reason
+            reasons[why] = reasons.get(why, 0) + 1
+
+    def pct(x: np.ndarray, q: float) -> float:
+        return 1000 * float(np.percentile(x, q)) if x.size else float("nan")
+
+    result = {
+        "options": n_options,
+        "recorded_s": seconds,
+        "replay_wall_s": replay_wall,
+        "book_positions": n_book,
+        "mark_messages": int(lat.size),
+        "marks_before_first_quote": before,
+        "marks_after_last_quote": after,
+        "tick_to_quote_p50_ms": pct(lat, 50),
+        "tick_to_quote_p99_ms": pct(lat, 99),
+        "tick_to_quote_max_ms": pct(lat, 100),
+        "quotes": int(fix_lat.size),
+        "refused": refused,
+        "fix_request_to_quote_p50_ms": pct(fix_lat, 50),
+        "fix_request_to_quote_p99_ms": pct(fix_lat, 99),
+        "refusal_reasons": reasons,
+        "quote_cancels": cancels,
+        "snapshots": int(published.shape[0]) if published.size else 0,
+        "load_average_start": list(load_start),
+        "load_average_end": list(os.getloadavg()),
+    }
+    if as_json:
+        print(json.dumps(json_safe(result)))
+        return 0
+    print(
+        f"bench live-fix: {n_options} options replayed at 1x for {seconds} s into the FIX gateway (in-process, as"
+        f" fix-acceptor --market replay:FILE@1), {n_book}-position book, QuoteRequests one at a time from another process"
+    )
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in load_start)}; shared 2-core machine: noisy")
+    print(f"{'':34s} {'count':>6s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s}")
+    print(f"{'tick to FIX quote (mark -> 35=S)':34s} {lat.size:>6d} {pct(lat, 50):8.1f} {pct(lat, 99):8.1f} {pct(lat, 100):8.1f}")
+    print(
+        f"{'peer: FIX QuoteRequest -> Quote':34s} {fix_lat.size:>6d} {pct(fix_lat, 50):8.1f} {pct(fix_lat, 99):8.1f}"
+        f" {pct(fix_lat, 100):8.1f}"
+    )
+    print(
+        f"mark messages left out: {before} before the first quote, {after} after the last; {refused} requests refused;"
+        f" {cancels} QuoteCancels (market moved); {result['snapshots']} snapshots; replay wall {replay_wall:.1f} s for {seconds + GAP_S:.0f} recorded s"
+    )
+    for why, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  refused {count}: {why}")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("goal: tick to FIX quote p99 <= 50 ms")
+    return 0

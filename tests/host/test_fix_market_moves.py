@@ -1,0 +1,193 @@
+"""The FIX gateway's market-move scan (``QuoteGateway.cancel_moved``): on each new snapshot every
+live quote is re-priced in one batch and those whose mid moved beyond the fill tolerance are
+cancelled (35=Z).
+
+Invariants (each with the gateway in this process, its sends captured; no timing):
+- the re-pricing runs outside the gateway's lock: a QuoteRequest on another thread is never
+  held up by the scan (another thread takes the lock while the scan prices);
+- a quote closed while the scan priced (here: the kill switch's cancel) is not cancelled again;
+- a quote sent before a restart (known only from the journal) is re-priced and cancelled too;
+- each cancel holds the lock for its own journal write only (a move that withdraws thousands of
+  quotes never makes a QuoteRequest wait behind all of their writes).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+fix = pytest.importorskip("quickfix", reason="the 'fix' extra (QuickFIX) is not installed")
+
+from addin.fix.client import quote_request  # noqa: E402 - after the skip
+from tests.host.fixkit import NAME  # noqa: E402
+
+SRC = Path(__file__).resolve().parents[2] / "pricing" / "data" / "deribit_btc_chain_20260821.csv"
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    sent: list[Any] = []
+    monkeypatch.setattr(fix.Session, "sendToTarget", staticmethod(lambda m, s: sent.append(m)))
+    return sent
+
+
+def _f(m: Any, tag: int) -> str | None:
+    return m.getField(tag) if m.isSetField(tag) else None
+
+
+def _type(m: Any) -> str:
+    return str(m.getHeader().getField(35))
+
+
+def _gateway(journal: Path, chain: Path) -> Any:
+    from addin.fix.desk import Desk, Limits, MarketSource
+    from addin.fix.gateway import QuoteGateway
+    from addin.fix.journal import Journal
+    from pricing.portfolio import empty_portfolio
+
+    desk = Desk(MarketSource(str(chain)), [], empty_portfolio(), Limits())
+    app = QuoteGateway(desk, Journal(journal), clock=lambda: desk.market.current().market.as_of)
+    app.sessions.append("S")
+    return app
+
+
+def _move(chain: Path, factor: float) -> None:
+    """Spot and forwards times ``factor``: a call's mid moves far beyond the 0.5 % tolerance."""
+    with SRC.open() as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        for k in ("underlying_price", "index_price"):
+            if r[k]:
+                r[k] = str(float(r[k]) * factor)
+    with chain.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    os.utime(chain, ns=(time.time_ns(), time.time_ns() + 10**9))
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Path:
+    out = tmp_path / "chain.csv"
+    out.write_bytes(SRC.read_bytes())
+    return out
+
+
+def _quote(app: Any, captured: list[Any], req_id: str) -> str:
+    app.on_quote_request(quote_request(req_id, [{"symbol": NAME, "qty": 1}]), "S")
+    assert _type(captured[-1]) == "S"
+    return str(_f(captured[-1], 117))
+
+
+def test_the_scan_prices_outside_the_gateways_lock(tmp_path: Path, chain: Path, captured: list[Any]) -> None:
+    app = _gateway(tmp_path / "j.sqlite", chain)
+    app.poll()
+    quote_id = _quote(app, captured, "R1")
+    taken: list[bool] = []
+    mids = app.desk.mids_now
+
+    def pricing_with_the_lock_free(requests: Any) -> Any:
+        def other() -> None:  # a QuoteRequest's thread would take the lock here
+            ok = app._lock.acquire(timeout=60)
+            taken.append(ok)
+            if ok:
+                app._lock.release()
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(timeout=120)
+        return mids(requests)
+
+    app.desk.mids_now = pricing_with_the_lock_free
+    _move(chain, 1.03)
+    app.poll()
+    assert taken == [True]
+    assert _type(captured[-1]) == "Z" and _f(captured[-1], 117) == quote_id
+
+
+def test_a_quote_closed_while_the_scan_priced_is_not_cancelled_again(tmp_path: Path, chain: Path, captured: list[Any]) -> None:
+    app = _gateway(tmp_path / "j.sqlite", chain)
+    app.poll()
+    quote_id = _quote(app, captured, "R1")
+    mids = app.desk.mids_now
+
+    def closing_meanwhile(requests: Any) -> Any:
+        app.cancel_live("kill switch")  # another path closes the quote while the scan prices
+        return mids(requests)
+
+    app.desk.mids_now = closing_meanwhile
+    _move(chain, 1.03)
+    app.poll()
+    zs = [m for m in captured if _type(m) == "Z"]
+    assert [_f(z, 117) for z in zs] == [quote_id]  # one cancel, the kill switch's
+    _, cancels = app.journal.table("cancels")
+    assert [(c[0], c[2]) for c in cancels] == [(quote_id, "kill switch")]
+
+
+def test_a_quote_from_before_a_restart_is_repriced_from_the_journal(tmp_path: Path, chain: Path, captured: list[Any]) -> None:
+    first = _gateway(tmp_path / "j.sqlite", chain)
+    first.poll()
+    kept = _quote(first, captured, "R1")
+    first.journal.close()
+    again = _gateway(tmp_path / "j.sqlite", chain)  # a restart: the journal is all it knows
+    again.poll()
+    assert again._quoted == {}
+    _move(chain, 1.03)
+    again.poll()
+    zs = [m for m in captured if _type(m) == "Z"]
+    assert [_f(z, 117) for z in zs] == [kept]
+
+
+class _RecordingLock:
+    """The gateway's lock, logging each outermost hold; journal writes are logged beside."""
+
+    def __init__(self, log: list[str]) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.log = log
+
+    def __enter__(self) -> _RecordingLock:
+        self._lock.acquire()
+        self._depth += 1
+        if self._depth == 1:
+            self.log.append("hold")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.log.append("free")
+        self._lock.release()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def test_each_cancel_holds_the_lock_for_its_own_journal_write_only(tmp_path: Path, chain: Path, captured: list[Any]) -> None:
+    """A market move that withdraws many quotes: a QuoteRequest waits behind one cancel's write at most."""
+    app = _gateway(tmp_path / "j.sqlite", chain)
+    app.poll()
+    ids = [_quote(app, captured, f"R{i}") for i in range(4)]
+    log: list[str] = []
+    app._lock = _RecordingLock(log)
+    write = app.journal.record_cancel
+
+    def logged(*args: Any) -> Any:
+        log.append("write")
+        return write(*args)
+
+    app.journal.record_cancel = logged
+    _move(chain, 1.03)
+    app.poll()
+    assert sorted(_f(z, 117) for z in captured if _type(z) == "Z") == sorted(ids)
+    holds = "".join({"hold": "(", "free": ")", "write": "w"}[e] for e in log)
+    assert holds.count("w") == 4 and all(h.count("w") <= 1 for h in holds.split(")"))  # one write per hold
