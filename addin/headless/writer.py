@@ -36,8 +36,13 @@ _R = re.compile(rb'\br="([A-Z]*)(\d+)"')
 _T = re.compile(rb'\s+t="[^"]*"')
 #: A formula cell as Excel and openpyxl write it: <c r="G2" ...><f ...>..</f><v>..</v></c>; the
 #: groups are the column letters, the attributes up to and including r="..", the row, the
-#: attributes after it, and the <f> element.
-_FCELL = re.compile(rb'<c\b((?:[^>]*?\s)?r="([A-Z]*)(\d+)")([^>]*)>(<f\b[^>]*?(?:/>|>[^<]*</f>))(?:<v>[^<]*</v>|<v\s*/>)?</c>')
+#: attributes after it, and the <f> element. The lookahead (the cell's start tag is followed by
+#: <f) and the possessive [^>]*+ change no match (the text up to the first > is the attributes
+#: either way); they only spare the input cells the backtracking (1.01 -> 0.56 s on a
+#: 100,000-row quote book's sheet).
+_FCELL = re.compile(
+    rb'<c\b(?=[^>]*+><f)((?:[^>]*?\s)?r="([A-Z]*)(\d+)")([^>]*+)>(<f\b[^>]*?(?:/>|>[^<]*</f>))(?:<v>[^<]*</v>|<v\s*/>)?</c>'
+)
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _DIM = re.compile(rb'<dimension\s+ref="([^"]*)"\s*/>')
 _DATA = re.compile(rb"<sheetData\b[^>]*?(?:/>|>(.*?)</sheetData>)", re.S)
