@@ -47,9 +47,14 @@ class Template:
     fmt: str
     offsets: tuple[int, ...]
     row: int
+    #: The one offset when every slot has it (a formula reading its own row: the common case),
+    #: else None: rendering then repeats one number instead of adding each offset.
+    same: int | None = None
 
     def render(self, r: int) -> str:
         """The text this formula has when filled to row ``r``."""
+        if self.same is not None:
+            return self.fmt % ((r + self.same,) * len(self.offsets))
         return self.fmt % tuple([r + o for o in self.offsets])
 
 
@@ -70,7 +75,8 @@ def template(text: str, row: int) -> Template:
         parts.append(m.group(0).replace("%", "%%"))
         pos = m.end()
     _scan(text[pos:], row, parts, offsets)
-    return Template("".join(parts), tuple(offsets), row)
+    same = offsets[0] if offsets and offsets.count(offsets[0]) == len(offsets) else None
+    return Template("".join(parts), tuple(offsets), row, same)
 
 
 def _scan(chunk: str, row: int, parts: list[str], offsets: list[int]) -> None:
