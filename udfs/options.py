@@ -9,7 +9,7 @@ import numpy as np
 
 from pricing.binomial import binomial_price, binomial_reasons
 from pricing.black import black76_greeks, black76_price, black76_reasons
-from pricing.daycount import option_time
+from pricing.daycount import elapsed_option_times
 from pricing.errors import PricingInputError, reason_texts
 from pricing.implied_vol import implied_vol
 from pricing.instruments import parse_instrument_name
@@ -249,8 +249,8 @@ def option_time_(as_of: Any, expiry: Any) -> list[list[Any]]:
     """Time to expiry in years, ACT/365 calendar time, from timezone-aware UTC instants."""
     _, (now, exp), errors = broadcast(dates(as_of, "as_of"), dates(expiry, "expiry", default_hour=8))
     years = np.full(now.shape, np.nan)
-    for idx in zip(*np.nonzero(errors == None)):  # noqa: E711 - datetimes: one subtraction per cell
-        years[idx] = option_time(now[idx], exp[idx])
+    ok = errors == None  # noqa: E711 - element-wise on an object array
+    years[ok] = elapsed_option_times(now[ok], exp[ok])  # option_time, each distinct date once
     return output(years, errors)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from pricing.daycount import option_time
+from pricing.daycount import elapsed_option_times
 from pricing.sabr import hagan_lognormal_vol
 from pricing.surface import fit_table
 from pricing.svi import SviSmile
@@ -93,17 +93,23 @@ def market_info(market: Any, headers: Any = True) -> list[list[Any]]:
 
 
 def _underlying_times(bundle: Any, underlying: Any, expiry: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """The underlying's surface, option time to each expiry (NaN where the cell is an error),
+    the per-cell errors (an expiry not after the market time is #NUM!) and the expiries."""
     surf = bundle.surface(scalar(underlying, "underlying"))
     f = dates(expiry, "expiry", default_hour=8)
     t = np.full(f.shape, np.nan)
     errs = f.errors.copy()
-    for idx in zip(*np.nonzero(errs == None)):  # noqa: E711 - one datetime subtraction per cell
-        t[idx] = option_time(bundle.market.as_of, f.values[idx])
-        if t[idx] <= 0:
-            errs[idx] = XlError(
-                "#NUM!",
-                f"expiry: {f.values[idx]:%Y-%m-%d %H:%M} is not after the market time {bundle.market.as_of:%Y-%m-%d %H:%M} UTC",
-            )
+    ok = errs == None  # noqa: E711 - element-wise on an object array
+    t[ok] = elapsed_option_times(bundle.market.as_of, f.values[ok])  # each distinct expiry once
+    expired = ok & ~(t > 0)
+    if expired.any():
+        as_of = bundle.market.as_of
+        late = f.values[expired].tolist()
+        why = {
+            e: XlError("#NUM!", f"expiry: {e:%Y-%m-%d %H:%M} is not after the market time {as_of:%Y-%m-%d %H:%M} UTC")
+            for e in dict.fromkeys(late)
+        }
+        errs[expired] = np.fromiter(map(why.__getitem__, late), dtype=object, count=len(late))
     return surf, t, errs, f.values
 
 

@@ -79,6 +79,11 @@ def host(spec: Spec) -> Callable[[list[list[Any]]], list[Any]]:
 
     def evaluate(calls: list[list[Any]]) -> list[Any]:
         out: list[Any] = [None] * len(calls)
+        if rows and len(calls) > 1 and _one_group(calls, row_set):
+            # a column filled down: the grouping below would put every call into one group
+            if not _stack(spec, call, rows, calls, list(range(len(calls))), out):
+                out = [_from_udf(call(*args)) for args in calls]
+            return out
         groups: dict[Any, list[int]] = {}
         for k, args in enumerate(calls):
             if rows and not any(isinstance(a, (list, ExcelError)) for a in args):
@@ -103,6 +108,32 @@ def host(spec: Spec) -> Callable[[list[list[Any]]], list[Any]]:
         return out
 
     return evaluate
+
+
+#: Argument values the grouping of ``evaluate`` treats as one value a row (no list, no error).
+_SCALARS = frozenset({float, int, str, bool, type(None)})
+
+
+def _one_group(calls: list[list[Any]], row_set: frozenset[int]) -> bool:
+    """Whether ``evaluate``'s grouping would put every call into one stacked group: each call
+    has the same number of arguments, every value is a plain scalar (no range, no error), and
+    each shared (not row-wise) argument is the same in every call.
+
+    Notes
+    -----
+    Checked a column at a time in C (``zip``, ``map``, ``list.count``: no Python step per
+    call). ``list.count`` compares as the grouping's dict key does (identity, then ``==``), so
+    a NaN object repeated is one value and two NaN objects are not; anything not proven one
+    group goes through the grouping.
+    """
+    if len(set(map(len, calls))) != 1:
+        return False
+    for i, column in enumerate(zip(*calls)):
+        if not set(map(type, column)) <= _SCALARS:
+            return False
+        if i not in row_set and list(column).count(column[0]) != len(column):
+            return False
+    return True
 
 
 def _stack(

@@ -29,7 +29,10 @@ from dataclasses import dataclass
 #: of an absolute row, the row digits. Not preceded by a word character, ``.`` or ``$``-less
 #: letters (``Sheet1``, ``1E5``, ``LOG10(``), not followed by a word character, ``.``, ``(``
 #: (a function) or ``!`` (a sheet named like a cell).
-_CELL = re.compile(r"(?<![\w.])(\$?[A-Za-z]{1,3})(\$?)(\d+)(?![\w.(!])")
+#: The row is ASCII digits only: ``\d`` also matches other scripts' digits (``A\U0001fbf1``, a
+#: segmented digit one, which ``int`` reads as 1), which are no row in Excel (found by
+#: hypothesis: the template rendered ``A1`` for ``A\U0001fbf1``).
+_CELL = re.compile(r"(?<![\w.])(\$?[A-Za-z]{1,3})(\$?)([0-9]+)(?![\w.(!])")
 #: What is never scanned for references: string literals, quoted sheet names, brackets.
 _OPAQUE = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|\[[^\]]*\]')
 #: Excel's last row (a larger number is a name or a number, not a row).
@@ -47,9 +50,14 @@ class Template:
     fmt: str
     offsets: tuple[int, ...]
     row: int
+    #: The one offset when every slot has it (a formula reading its own row: the common case),
+    #: else None: rendering then repeats one number instead of adding each offset.
+    same: int | None = None
 
     def render(self, r: int) -> str:
         """The text this formula has when filled to row ``r``."""
+        if self.same is not None:
+            return self.fmt % ((r + self.same,) * len(self.offsets))
         return self.fmt % tuple([r + o for o in self.offsets])
 
 
@@ -70,7 +78,8 @@ def template(text: str, row: int) -> Template:
         parts.append(m.group(0).replace("%", "%%"))
         pos = m.end()
     _scan(text[pos:], row, parts, offsets)
-    return Template("".join(parts), tuple(offsets), row)
+    same = offsets[0] if offsets and offsets.count(offsets[0]) == len(offsets) else None
+    return Template("".join(parts), tuple(offsets), row, same)
 
 
 def _scan(chunk: str, row: int, parts: list[str], offsets: list[int]) -> None:
@@ -87,7 +96,7 @@ def _scan(chunk: str, row: int, parts: list[str], offsets: list[int]) -> None:
 
 
 #: A single cell argument, optionally on a sheet named without quotes: ``B2``, ``$B2``, ``Market!B2``.
-_ONE_CELL = re.compile(r"(?:[A-Za-z_][\w.]*!)?\$?[A-Za-z]{1,3}\$?\d+")
+_ONE_CELL = re.compile(r"(?:[A-Za-z_][\w.]*!)?\$?[A-Za-z]{1,3}\$?[0-9]+")
 
 
 def relative_cell(arg: str, row: int) -> Template | None:

@@ -36,11 +36,22 @@ _R = re.compile(rb'\br="([A-Z]*)(\d+)"')
 _T = re.compile(rb'\s+t="[^"]*"')
 #: A formula cell as Excel and openpyxl write it: <c r="G2" ...><f ...>..</f><v>..</v></c>; the
 #: groups are the column letters, the attributes up to and including r="..", the row, the
-#: attributes after it, and the <f> element.
-_FCELL = re.compile(rb'<c\b((?:[^>]*?\s)?r="([A-Z]*)(\d+)")([^>]*)>(<f\b[^>]*?(?:/>|>[^<]*</f>))(?:<v>[^<]*</v>|<v\s*/>)?</c>')
+#: attributes after it, and the <f> element. The lookahead (the cell's start tag is followed by
+#: <f) and the possessive [^>]*+ change no match (the text up to the first > is the attributes
+#: either way); they only spare the input cells the backtracking (1.01 -> 0.56 s on a
+#: 100,000-row quote book's sheet).
+_FCELL = re.compile(
+    rb'<c\b(?=[^>]*+><f)((?:[^>]*?\s)?r="([A-Z]*)(\d+)")([^>]*+)>(<f\b[^>]*?(?:/>|>[^<]*</f>))(?:<v>[^<]*</v>|<v\s*/>)?</c>'
+)
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _DIM = re.compile(rb'<dimension\s+ref="([^"]*)"\s*/>')
 _DATA = re.compile(rb"<sheetData\b[^>]*?(?:/>|>(.*?)</sheetData>)", re.S)
+
+#: zlib level of the worksheets the writer rewrites (the other members keep zlib's default, 6).
+#: Measured on a 100,000-row quote book's 86 MB sheet (load ~3 on 2 cores): level 1 took 1.25 s
+#: and gave 17.8 MB, level 6 took 3.19 s and gave 14.4 MB. Any level is a valid deflate stream
+#: for every reader; the file is ~20% larger for 2.5x less time.
+REWRITTEN_LEVEL = 1
 
 # cell updates per sheet title: {row: {col: value}}; value None strips the cached value
 Updates = Mapping[str, Mapping[int, Mapping[int, Any]]]
@@ -183,11 +194,66 @@ def _in_place(xml: bytes, ups: Mapping[int, Mapping[int, Any]], formulas: set[tu
         t, v = serialize(value)
         return b"<c" + attrs + t + b">" + m.group(5) + v + b"</c>"
 
+    out = []
     try:
-        out = [_FCELL.sub(one, chunk) for chunk in _chunks(xml)]
+        for chunk in _chunks(xml):
+            spliced = _splice(chunk, ups, columns)
+            if spliced is None:  # a value or a cell the block step does not take: cell by cell
+                out.append(_FCELL.sub(one, chunk))
+            else:
+                out.append(spliced[0])
+                found[0] += spliced[1]
     except _NoRef:
         return None
     return out if found[0] == wanted else None
+
+
+def _splice(chunk: bytes, ups: Mapping[int, Mapping[int, Any]], columns: dict[bytes, int]) -> tuple[bytes, int] | None:
+    """``chunk`` with every formula cell's cached value set in one step, and the number of
+    cells, when each formula cell in it has an update that is a finite float and no ``t``
+    attribute (a quote book's cells); None otherwise (:func:`_in_place` then substitutes cell
+    by cell).
+
+    Notes
+    -----
+    The same bytes as the cell-by-cell substitution: ``<c`` + the attributes + ``>`` + the
+    ``<f>`` element + ``<v>repr(value)</v></c>``. The cells are found by one ``split`` and the
+    output is assembled by slice assignment and one ``join``; the values are looked up with
+    ``map`` (no Python loop per cell).
+    """
+    parts = _FCELL.split(chunk)
+    k = len(parts) // 6  # split gives the text before each match, its 5 groups, the text after the last
+    if k == 0:
+        return chunk, 0
+    letters = parts[2::6]
+    if b"" in letters:
+        return None  # a cell without a column letter: the substitution refuses it
+    heads, tails = parts[1::6], parts[4::6]
+    if b't="' in b"\x00".join(heads) or b't="' in b"\x00".join(tails):
+        return None  # a type attribute to strip
+    for name in set(letters).difference(columns):
+        columns[name] = column_index_from_string(name.decode())
+    rowmaps = list(map(ups.get, map(int, parts[3::6])))
+    if None in rowmaps:
+        return None
+    try:
+        values = list(map(dict.get, rowmaps, map(columns.__getitem__, letters)))
+    except TypeError:  # a mapping of rows that is not a dict
+        return None
+    if set(map(type, values)) != {float} or not all(map(math.isfinite, values)):
+        return None
+    numbers = "\x00".join(map(repr, values)).encode().split(b"\x00")
+    out: list[bytes] = [b""] * (9 * k + 1)
+    out[0::9] = parts[0::6]
+    out[1::9] = [b"<c"] * k
+    out[2::9] = heads
+    out[3::9] = tails
+    out[4::9] = [b">"] * k
+    out[5::9] = parts[5::6]
+    out[6::9] = [b"<v>"] * k
+    out[7::9] = numbers
+    out[8::9] = [b"</v></c>"] * k
+    return b"".join(out), k
 
 
 def _chunks(xml: bytes, size: int = 1 << 20) -> Iterator[bytes]:
@@ -298,11 +364,13 @@ def write_cached(
         try:
             with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as out:
                 for info, pieces in _members(z, replaced):
+                    level = REWRITTEN_LEVEL if info.filename in replaced else None
                     if len(pieces) == 1:
-                        out.writestr(info, pieces[0], compress_type=info.compress_type)
+                        out.writestr(info, pieces[0], compress_type=info.compress_type, compresslevel=level)
                         continue
                     member = zipfile.ZipInfo(info.filename, info.date_time)
                     member.compress_type, member.external_attr = info.compress_type, info.external_attr
+                    member._compresslevel = level  # what ZipFile.open(member, "w") compresses at
                     with out.open(member, "w", force_zip64=sum(map(len, pieces)) > 2**31 - 1) as stream:
                         for piece in pieces:
                             stream.write(piece)
