@@ -252,6 +252,11 @@ class OrderBook:
     filled: dict[tuple[str, str], float] = field(default_factory=dict)
     #: Per cancelled quote and side, what was filled when it was cancelled (nothing may follow).
     filled_at_cancel: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: QuoteIDs that may still be firm (not cancelled, size left, not seen expired), in quoting order.
+    #: An index for :meth:`live`, derived from the events: not part of the book's state.
+    _open: dict[str, None] = field(default_factory=dict, compare=False, repr=False)
+    #: The latest ``now`` :meth:`live` swept expired quotes out of ``_open`` at.
+    _swept_at: datetime | None = field(default=None, compare=False, repr=False)
 
     # -- events (the only way state changes) ----------------------------------------------------
 
@@ -271,6 +276,7 @@ class OrderBook:
         if terms.quote_id in self.quotes:
             raise ValueError(f"QuoteID {terms.quote_id!r}: already quoted")
         self.quotes[terms.quote_id] = terms
+        self._open[terms.quote_id] = None
 
     def apply_decision(self, decision: Decision) -> None:
         """An answer sent (a repeated answer changes nothing).
@@ -288,6 +294,8 @@ class OrderBook:
         if decision.filled:
             side_key = (order.quote_id, order.side)
             self.filled[side_key] = self.filled.get(side_key, 0.0) + order.quantity
+            if order.quote_id in self.quotes and not any(self.remaining(order.quote_id, s) > 0 for s in ORDER_SIDES):
+                self._open.pop(order.quote_id, None)
 
     def apply_cancel(self, cancel: Cancel) -> None:
         """A quote withdrawn (cancelling twice keeps the first reason).
@@ -300,6 +308,7 @@ class OrderBook:
         if cancel.quote_id in self.cancels:
             return
         self.cancels[cancel.quote_id] = cancel
+        self._open.pop(cancel.quote_id, None)
         for s in ORDER_SIDES:
             self.filled_at_cancel[(cancel.quote_id, s)] = self.filled.get((cancel.quote_id, s), 0.0)
 
@@ -401,9 +410,24 @@ class OrderBook:
         Returns
         -------
         list of QuoteTerms
-            The quotes still open (not filled, cancelled or expired).
+            The quotes still open (not filled, cancelled or expired), in quoting order.
+
+        Notes
+        -----
+        The same list as testing every quote ever sent with :meth:`is_live`, without the scan: a
+        gateway polls this on every market snapshot under its lock, and a day's quotes (tens of
+        thousands, nearly all expired) made each poll grow with the day. Quotes filled or
+        cancelled leave the index when that happens; expired ones when a call sees them expired.
+        Expiry is final only for a clock that does not go back, so a ``now`` earlier than one
+        already swept at answers by the full scan (the same list, at the old cost).
         """
-        return [q for q in self.quotes.values() if self.is_live(q.quote_id, now)]
+        if self._swept_at is not None and now < self._swept_at:
+            return [q for q in self.quotes.values() if self.is_live(q.quote_id, now)]
+        expired = [qid for qid in self._open if now > self.quotes[qid].valid_until]
+        for qid in expired:
+            del self._open[qid]
+        self._swept_at = now
+        return [self.quotes[qid] for qid in self._open if self.is_live(qid, now)]
 
     def is_live(self, quote_id: str, now: datetime) -> bool:
         """Whether one quote is still firm at ``now`` (:meth:`live`'s test for one quote).

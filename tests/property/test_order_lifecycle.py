@@ -178,6 +178,14 @@ class OrderLifecycle(RuleBasedStateMachine):
     # -- invariants, from what was sent ---------------------------------------------------------
 
     @invariant()
+    def live_is_every_quote_still_firm(self) -> None:
+        """The book's open-quote index answers as a scan of every quote sent would: at the machine's
+        clock and, after that sweep, at a time before it (a clock set back)."""
+        for at in (self.now, self.now - timedelta(seconds=3), self.now):
+            scan = [q for q in self.book.quotes.values() if self.book.is_live(q.quote_id, at)]
+            assert self.book.live(at) == scan
+
+    @invariant()
     def filled_within_offered(self) -> None:
         total: dict[tuple[str, str], float] = {}
         for o, _, _ in self.sent_fills:
