@@ -66,6 +66,9 @@ UDF = {
 }
 TAG_MARKET, TAG_MODEL = 5040, 5041
 CLIENT_SIDE = {"1": "buy", "2": "sell"}
+#: Cancels journaled in one transaction and sent under one hold of the gateway's lock: the most a
+#: QuoteRequest or an order waits behind when a market move withdraws many quotes.
+CANCEL_CHUNK = 256
 #: Test hook for crash consistency: ``before-journal``, ``after-journal`` or ``after-send`` makes
 #: the acceptor SIGKILL itself at that step of the order path (tests/host/test_fix_invariants.py).
 CRASH_AT = os.environ.get("CLEARQUOTE_FIX_CRASH_AT", "")
@@ -218,22 +221,29 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
     def cancel_live(self, reason: str, which: Callable[[QuoteTerms], bool] = lambda q: True) -> list[str]:
         """Withdraw live quotes (QuoteCancel 35=Z to each quote's session), journaled before sent.
 
-        One quote at a time under the gateway's lock, each checked live again there: each cancel
-        is a synchronous journal write, and a QuoteRequest waits behind one of them at most, not
-        behind all (a market move can withdraw thousands at once).
+        The messages are built outside the gateway's lock; then, a chunk of at most
+        :data:`CANCEL_CHUNK` quotes at a time under the lock, each quote is checked live again
+        there, the chunk's cancels are journaled in one transaction (one disk sync, not one per
+        quote) and only then applied and sent. A QuoteRequest or an order waits behind one chunk
+        at most, never behind a whole market move (which can withdraw thousands at once).
         """
         with self._lock:
             chosen = [q for q in self.orders.live(now_utc()) if which(q)]
-        done = []
+        built = []
         for q in chosen:
+            quote = self.journal.quote(q.quote_id)
+            built.append((q, _quote_cancel(q, str((quote or {}).get("request", {}).get("symbol", "?")))))
+        done = []
+        for start in range(0, len(built), CANCEL_CHUNK):
             with self._lock:
-                if not self.orders.is_live(q.quote_id, now_utc()):
-                    continue  # filled, cancelled or expired meanwhile
-                cancel = Cancel(q.quote_id, reason)
-                quote = self.journal.quote(q.quote_id)
-                msg = _quote_cancel(q, str((quote or {}).get("request", {}).get("symbol", "?")))
-                if self.journal.record_cancel(cancel, now_utc(), _text(msg)):
-                    self.orders.apply_cancel(cancel)
+                now = now_utc()
+                # filled, cancelled or expired meanwhile: left alone
+                still = [(q, msg) for q, msg in built[start : start + CANCEL_CHUNK] if self.orders.is_live(q.quote_id, now)]
+                written = self.journal.record_cancels([(Cancel(q.quote_id, reason), now, _text(msg)) for q, msg in still])
+                for (q, msg), fresh in zip(still, written):
+                    if not fresh:
+                        continue
+                    self.orders.apply_cancel(Cancel(q.quote_id, reason))
                     session = next((s for s in self.sessions if str(s) == q.session), None)
                     if session is not None:
                         fix.Session.sendToTarget(msg, session)

@@ -367,14 +367,36 @@ class Journal:
         return None
 
     def record_cancel(self, cancel: Cancel, at: datetime, message: str) -> bool:
-        """A quote withdrawn; False if it was withdrawn before."""
-        try:
-            self._write(("INSERT INTO cancels VALUES (?, ?, ?, ?)", (cancel.quote_id, at.isoformat(), cancel.reason, message)))
-        except sqlite3.IntegrityError as exc:
-            if not _duplicate(exc):
-                raise  # a NOT NULL or CHECK failure is a bug to see, never "already answered"
-            return False
-        return True
+        """A quote withdrawn; False if it was withdrawn before (:meth:`record_cancels` of one)."""
+        return self.record_cancels([(cancel, at, message)])[0]
+
+    def record_cancels(self, cancels: list[tuple[Cancel, datetime, str]]) -> list[bool]:
+        """Quotes withdrawn in one transaction (one commit, one sync): per cancel, False if that
+        quote was withdrawn before (nothing written for it).
+
+        A market move withdraws many quotes at once; one commit each made the move's cancels cost
+        one disk sync apiece while QuoteRequests waited. All or none are journaled: a crash before
+        the commit leaves none, and none is sent before this returns.
+        """
+        if not cancels:
+            return []
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                fresh = []
+                for cancel, at, message in cancels:
+                    if self._conn.execute("SELECT 1 FROM cancels WHERE quote_id = ?", (cancel.quote_id,)).fetchone():
+                        fresh.append(False)  # under BEGIN IMMEDIATE no other writer can add it meanwhile
+                        continue
+                    self._conn.execute(
+                        "INSERT INTO cancels VALUES (?, ?, ?, ?)", (cancel.quote_id, at.isoformat(), cancel.reason, message)
+                    )
+                    fresh.append(True)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return fresh
 
     # -- restart ------------------------------------------------------------------------------
 

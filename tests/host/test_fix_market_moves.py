@@ -172,22 +172,55 @@ class _RecordingLock:
         self._lock.release()
 
 
-def test_each_cancel_holds_the_lock_for_its_own_journal_write_only(tmp_path: Path, chain: Path, captured: list[Any]) -> None:
-    """A market move that withdraws many quotes: a QuoteRequest waits behind one cancel's write at most."""
+def test_a_market_move_journals_its_cancels_a_chunk_per_hold_of_the_lock(
+    tmp_path: Path, chain: Path, captured: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A market move that withdraws many quotes: one journal transaction (one disk sync) per chunk of
+    at most ``CANCEL_CHUNK`` cancels, one transaction per hold of the lock, so a QuoteRequest waits
+    behind one chunk at most; every cancel is journaled before it is sent."""
+    import addin.fix.gateway as gateway_module
+
+    monkeypatch.setattr(gateway_module, "CANCEL_CHUNK", 3)
     app = _gateway(tmp_path / "j.sqlite", chain)
     app.poll()
     ids = [_quote(app, captured, f"R{i}") for i in range(4)]
     log: list[str] = []
     app._lock = _RecordingLock(log)
-    write = app.journal.record_cancel
+    write = app.journal.record_cancels
+    sent_before_written: list[str] = []
 
-    def logged(*args: Any) -> Any:
-        log.append("write")
-        return write(*args)
+    def logged(cancels: list[Any]) -> Any:
+        log.append(f"write{len(cancels)}")
+        sent = {_f(z, 117) for z in captured if _type(z) == "Z"}
+        sent_before_written.extend(c.quote_id for c, _, _ in cancels if c.quote_id in sent)
+        return write(cancels)
 
-    app.journal.record_cancel = logged
+    app.journal.record_cancels = logged
     _move(chain, 1.03)
     app.poll()
     assert sorted(_f(z, 117) for z in captured if _type(z) == "Z") == sorted(ids)
-    holds = "".join({"hold": "(", "free": ")", "write": "w"}[e] for e in log)
-    assert holds.count("w") == 4 and all(h.count("w") <= 1 for h in holds.split(")"))  # one write per hold
+    assert [e for e in log if e.startswith("write")] == ["write3", "write1"]
+    holds = "".join({"hold": "(", "free": ")"}.get(e, "w") for e in log)
+    assert all(h.count("w") <= 1 for h in holds.split(")"))  # one transaction per hold
+    assert sent_before_written == []
+    journaled = {row[0] for row in app.journal.table("cancels")[1]}
+    assert journaled == set(ids)
+
+
+def test_record_cancels_is_one_transaction_answering_each_quote_once(tmp_path: Path) -> None:
+    """``Journal.record_cancels``: a quote withdrawn before (or twice in the batch) is False and not
+    written again; the others are True and written, all in one commit."""
+    from datetime import UTC, datetime
+
+    from addin.fix.journal import Journal
+    from pricing.desk.orders import Cancel
+
+    journal = Journal(tmp_path / "j.sqlite")
+    at = datetime(2026, 8, 21, 10, tzinfo=UTC)
+    assert journal.record_cancel(Cancel("Q1", "first"), at, "Z|Q1")
+    got = journal.record_cancels([(Cancel(q, "move"), at, f"Z|{q}") for q in ("Q1", "Q2", "Q3", "Q2")])
+    assert got == [False, True, True, False]
+    rows = journal.table("cancels")[1]
+    assert sorted((r[0], r[2]) for r in rows) == [("Q1", "first"), ("Q2", "move"), ("Q3", "move")]
+    assert journal.record_cancels([]) == []
+    journal.close()
