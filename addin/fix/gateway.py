@@ -122,6 +122,9 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         self._lock = threading.RLock()
         self._notional: dict[str, float] = {}
         self._market_key: Any = None
+        #: Set when a quote priced on an older snapshot than the last one scanned is journaled: the
+        #: next poll scans again, so no quote outlives a market move because it was in flight.
+        self._rescan = False
         #: QuoteID -> (base mid USD, request) of the quotes sent since start: the market-move scan's
         #: input without a journal read each (pruned to the live quotes at each scan).
         self._quoted: dict[str, tuple[float, RfqRequest]] = {}
@@ -213,10 +216,13 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 self.on_event("kill switch off: quoting again")
                 self.killed = False
         key = self.desk.market_key()
-        if key != self._market_key:
-            if self._market_key is not None:
-                self.cancel_moved()
-            self._market_key = key
+        with self._lock:
+            # The key is taken before the scan prices: a quote journaled from now on, priced on an
+            # older snapshot, asks for a scan of its own (:meth:`_journal_quote`).
+            scan = (key != self._market_key and self._market_key is not None) or self._rescan
+            self._market_key, self._rescan = key, False
+        if scan:
+            self.cancel_moved()
 
     def cancel_live(self, reason: str, which: Callable[[QuoteTerms], bool] = lambda q: True) -> list[str]:
         """Withdraw live quotes (QuoteCancel 35=Z to each quote's session), journaled before sent.
@@ -254,8 +260,9 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         """Withdraw the live quotes whose structure's mid moved beyond the fill tolerance.
 
         Every live quote is re-priced in one batch (:meth:`Desk.mids_now`) outside the gateway's
-        lock, so a QuoteRequest never waits for the scan; the cancels then take the lock, each
-        quote checked live again there (one filled or cancelled meanwhile is left alone).
+        lock (a QuoteRequest waits at most for that batch, which holds the desk service's lock);
+        the cancels then take the lock a chunk at a time (:meth:`cancel_live`), each quote checked
+        live again there (one filled or cancelled meanwhile is left alone).
         """
         tol = self.desk.limits.fill_tolerance
         with self._lock:
@@ -351,7 +358,11 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 )
                 self.orders.apply_quote(terms)
                 self._quoted[terms.quote_id] = (float(figures["base"]), e["request"])
-            fix.Session.sendToTarget(msg, session_id)
+                if self._market_key is not None and answer.snapshot_id != self._market_key:
+                    self._rescan = True
+                # Sent under the lock: a market move's QuoteCancel (sent under it too) can never
+                # reach the client before the Quote it withdraws.
+                fix.Session.sendToTarget(msg, session_id)
 
     def _admit(self, entry: dict[str, Any], market: Any) -> Refusal | None:
         """The entry's own problem and the gateway's per-request risk limits (the instruments'
@@ -539,7 +550,9 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             self.orders.apply_decision(d)
             if d.filled:
                 self._count(session, legs)
-        fix.Session.sendToTarget(msg, session_id)
+            # Sent under the lock, as cancels are: the wire's order is the journal's (never a
+            # QuoteCancel before the fill report of an order decided while the quote was firm).
+            fix.Session.sendToTarget(msg, session_id)
         _crash("after-send")
 
     def _final(self, message: Any, d: Decision) -> tuple[Decision, list[list[Any]]]:

@@ -224,3 +224,63 @@ def test_record_cancels_is_one_transaction_answering_each_quote_once(tmp_path: P
     assert sorted((r[0], r[2]) for r in rows) == [("Q1", "first"), ("Q2", "move"), ("Q3", "move")]
     assert journal.record_cancels([]) == []
     journal.close()
+
+
+def test_a_quote_in_flight_during_a_market_move_is_scanned_when_it_is_journaled(
+    tmp_path: Path, chain: Path, captured: list[Any]
+) -> None:
+    """Case kept from an outside review: a QuoteRequest priced on the old snapshot and journaled
+    after the move's scan listed the live quotes was never checked (firm until it expired). Now a
+    quote journaled on a snapshot older than the last one scanned makes the next poll scan again."""
+    app = _gateway(tmp_path / "j.sqlite", chain)
+    app.poll()
+    quote = app.desk.quote_requests
+
+    def the_market_moves_while_pricing(*args: Any, **kwargs: Any) -> Any:
+        answer = quote(*args, **kwargs)  # priced on the snapshot before the move
+        _move(chain, 1.03)
+        app.poll()  # the move's scan runs now: the quote is not journaled yet, so not seen
+        return answer
+
+    app.desk.quote_requests = the_market_moves_while_pricing
+    quote_id = _quote(app, captured, "R1")
+    app.desk.quote_requests = quote
+    assert not [m for m in captured if _type(m) == "Z"]
+    app.poll()  # no new snapshot: the rescan the in-flight quote asked for
+    assert [_f(m, 117) for m in captured if _type(m) == "Z"] == [quote_id]
+    app.poll()
+    assert len([m for m in captured if _type(m) == "Z"]) == 1  # one rescan, then quiet
+
+
+def test_every_message_is_sent_under_the_gateways_lock(tmp_path: Path, chain: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Case kept from an outside review: a fill report (35=8) was sent after the lock was released,
+    so a market move's QuoteCancel (35=Z, sent under the lock) could reach the client first while
+    the journal holds the fill first. Quotes, fill reports and cancels are now sent under the lock,
+    so the wire's order is the journal's."""
+    app = _gateway(tmp_path / "j.sqlite", chain)
+    sent: list[tuple[str, bool]] = []
+    monkeypatch.setattr(fix.Session, "sendToTarget", staticmethod(lambda m, s: sent.append((_type(m), app._lock._is_owned()))))
+    app.poll()
+    app.on_quote_request(quote_request("R1", [{"symbol": NAME, "qty": 2}]), "S")
+    assert sent and sent[-1][0] == "S"
+    captured: list[Any] = []
+
+    def record(m: Any, s: Any) -> None:
+        captured.append(m)
+        sent.append((_type(m), app._lock._is_owned()))
+
+    monkeypatch.setattr(fix.Session, "sendToTarget", staticmethod(record))
+    app.on_quote_request(quote_request("R2", [{"symbol": NAME, "qty": 2}]), "S")
+    quote_id = str(_f(captured[-1], 117))
+    import quickfix44 as fix44
+
+    order = fix44.NewOrderSingle()
+    for f in (fix.ClOrdID("C1"), fix.Side("1"), fix.TransactTime(), fix.OrdType("D"), fix.Symbol(NAME), fix.OrderQty(1.0)):
+        order.setField(f)
+    order.setField(fix.QuoteID(quote_id))
+    app.on_order(order, "S")
+    _move(chain, 1.03)
+    app.poll()
+    kinds = [k for k, _ in sent]
+    assert kinds.count("S") == 2 and "8" in kinds and "Z" in kinds
+    assert all(owned for _, owned in sent), sent
