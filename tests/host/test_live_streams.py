@@ -22,6 +22,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +279,7 @@ def test_a_stream_recomputes_only_when_its_currency_moves(server, deribit, monke
 
 def _looked_without_computing(events: list[tuple[str, object, int | None]], since: int) -> bool:
     """A look at a snapshot ``since`` or later followed by another look: it computed nothing."""
-    return any(a[0] == b[0] == "look" and (a[2] or 0) >= since for a, b in zip(events, events[1:]))
+    return any(a[0] == b[0] == "look" and (a[2] or 0) >= since for a, b in pairwise(list(events)))
 
 
 def _mean_mark_iv(snap: Any, currency: str) -> float:
