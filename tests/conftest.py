@@ -45,17 +45,13 @@ def perpetual(underlying: str = "BTC", settle: str = "inverse") -> FutureContrac
 
 @pytest.fixture(scope="session", autouse=True)
 def _warm_kernels() -> None:
-    """Compile (or load from the on-disk cache) the numba kernels once, before any test is timed:
-    hypothesis' per-example deadline must not count a one-off compilation."""
-    from pricing import accel
+    """Compile (or load from the on-disk cache) every numba kernel once, before any test is timed:
+    hypothesis' per-example deadline must not count a one-off compilation, and a subprocess a test
+    starts (``clearquote fix-acceptor``, ``serve``, the CLI) must load its kernels from the disk
+    cache, not compile them inside a bounded wait: on a clean clone (CI) the restarted FIX acceptor
+    compiled the margin kernels of its first non-empty book within the test's 20 s wait for a
+    Quote (5-20 s a kernel on 2 cores, more under load). The list is ``clearquote warmup``'s,
+    whose calls cover every signature a command compiles."""
+    from addin.cli.warmup import warm
 
-    if not accel.enabled():
-        return
-    from pricing.binomial import binomial_price
-    from pricing.black import black76_greeks, black76_price
-    from pricing.implied_vol import implied_vol
-
-    black76_price(1.0, 100.0, 100.0, 1.0, 0.2)
-    black76_greeks(1.0, 100.0, 100.0, 1.0, 0.2)
-    implied_vol(8.0, 1.0, 100.0, 100.0, 1.0)
-    binomial_price(-1.0, 100.0, 100.0, 1.0, 0.2, 0.05, steps=10)
+    warm()

@@ -5,6 +5,13 @@ time: each such connection held a socket and a protocol object for as long as th
 liked. :class:`HeaderTimeoutProtocol` closes a connection whose request line and headers are
 not complete :data:`HEADER_TIMEOUT` seconds after the connection opened or its previous
 response ended. The body's own deadline is the server's (``addin.excel.serve.BODY_TIMEOUT``).
+
+The deadline is the HTTP protocol's only while it owns the connection: a WebSocket upgrade
+(the socket.io streams of ``=CQ.LIVE_*`` cells) hands the transport to uvicorn's WebSocket
+protocol, which has its own keep-alive pings. The deadline is disarmed at the upgrade, and a
+deadline that fires anyway (already due on the loop) leaves a transport it no longer owns
+alone: before, every streaming connection was cut :data:`HEADER_TIMEOUT` seconds after it
+opened (the client saw ``transport close`` and its cells "Stream disconnected").
 """
 
 from __future__ import annotations
@@ -40,8 +47,14 @@ class HeaderTimeoutProtocol(H11Protocol):
 
     def _too_slow(self) -> None:
         self._header_deadline = None
+        if self.transport.get_protocol() is not self:  # upgraded: the WebSocket protocol's now
+            return
         if self._waiting_for_headers() and not self.transport.is_closing():
             self.transport.close()
+
+    def handle_websocket_upgrade(self, event: Any) -> None:
+        self._disarm()  # the request's headers are complete; the connection leaves HTTP
+        super().handle_websocket_upgrade(event)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

@@ -22,6 +22,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -205,13 +206,16 @@ def test_a_stream_recomputes_only_when_its_currency_moves(server, deribit, monke
     from udfs.live import source
 
     streams = server["guard"].streams
-    events: list[tuple[str, object]] = []
+    events: list[tuple[str, object, int | None]] = []
     original = streams.here
 
     async def recording(user: str, fn: Any, *args: Any) -> Any:
         out = await original(user, fn, *args)
         if user == "alice":
-            events.append(("look", out.version) if fn is market_version else ("compute", None))
+            if fn is market_version:
+                events.append(("look", out.version, out.seq))
+            else:  # computed on the stream's last look (look and computation run in turn)
+                events.append(("compute", None, events[-1][2] if events else None))
         return out
 
     monkeypatch.setattr(streams, "here", recording)
@@ -236,23 +240,50 @@ def test_a_stream_recomputes_only_when_its_currency_moves(server, deribit, monke
         while (look := streams.looks.get((key, task))) is None or (look.seq or 0) < moved:
             assert time.monotonic() < deadline, "the stream did not look at the new snapshot"
             time.sleep(0.02)
-        deribit.move_marks("BTC", 3.0)  # BTC moves: the cell does
+        # A look that cost no computation, after ETH's move: the claim of this test. It is waited
+        # for, not assumed of the first look after the move: BTC refits started by the previous
+        # test's moves may still be landing (one expiry at a time, slower under load); each one
+        # legitimately changes BTC's version, so the look after it computes (CI saw 2 looks and
+        # 2 computations: the ETH look computed on a leftover refit, and its result was taken
+        # for BTC's move below).
+        while not _looked_without_computing(events, moved):
+            assert time.monotonic() < deadline, f"every look since ETH's move computed: {events[-6:]}"
+            time.sleep(0.02)
+        # BTC moves: the stream computes on a snapshot that carries the move, and the cell changes.
+        before = _mean_mark_iv(src.current(), "BTC")
+        deribit.move_marks("BTC", 3.0)
+        while _mean_mark_iv(src.current(), "BTC") < before + 2.0:
+            assert time.monotonic() < deadline, "BTC's move was not published"
+            time.sleep(0.02)
+        btc_moved = src.current().feed.snapshot_id
+        while not any(kind == "compute" and (seq or 0) >= btc_moved for kind, _, seq in events):
+            assert time.monotonic() < deadline, f"the stream did not compute on BTC's move: {events[-6:]}"
+            time.sleep(0.02)
         q2 = c.result("Q1", timeout=60)
         assert q2 != q1
     finally:
         c.send(op="disconnect")
         c.wait(lambda m: "disconnect" in m)
-    looks = [v for kind, v in events if kind == "look"]
+    looks = [v for kind, v, _ in events if kind == "look"]
     assert all(isinstance(v, tuple) and v[0] and v[0][0][0] == "BTC" for v in looks), looks[:3]  # reads BTC only
     computed_on: list[object] = []
     last: object = None
-    for kind, v in events:
+    for kind, v, _ in events:
         if kind == "look":
             last = v
         else:  # a computation follows a look whose version is not the one last computed on
             assert not computed_on or last != computed_on[-1], (len(computed_on), len(looks))
             computed_on.append(last)
     assert len(looks) > len(computed_on) >= 2  # woken often, computed for BTC's changes only
+
+
+def _looked_without_computing(events: list[tuple[str, object, int | None]], since: int) -> bool:
+    """A look at a snapshot ``since`` or later followed by another look: it computed nothing."""
+    return any(a[0] == b[0] == "look" and (a[2] or 0) >= since for a, b in pairwise(list(events)))
+
+
+def _mean_mark_iv(snap: Any, currency: str) -> float:
+    return float(snap.feed.chains[currency].mark_iv.mean()) * 100.0  # vol points
 
 
 @pytest.mark.parametrize("token", ["", "not-a-token"])

@@ -94,6 +94,63 @@ def test_body_and_header_deadlines(server, monkeypatch):
             assert read_response(s).startswith(b"HTTP/1.1 408")
 
 
+async def _echo(scope, receive, send):  # type: ignore[no-untyped-def]
+    """A WebSocket echo app: the upgraded connection under the header-deadline protocol."""
+    assert scope["type"] == "websocket"
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while (m := await receive())["type"] == "websocket.receive":
+        await send({"type": "websocket.send", "text": m.get("text") or ""})
+
+
+def test_an_upgraded_websocket_outlives_the_header_deadline(monkeypatch):
+    """The header deadline is HTTP's: it was armed when the connection opened and not disarmed at
+    the WebSocket upgrade, so it closed every socket.io stream HEADER_TIMEOUT (10 s) after it
+    opened (CI: "transport close" in test_live_streams when a cold numba cache made a test run
+    past 10 s). Here the deadline is 0.3 s and the connection stays idle 5 times that long: it
+    must still echo. (A late timer can only make this pass wrongly, never fail wrongly.)"""
+    from websockets.sync.client import connect
+
+    from addin.excel import protocol
+
+    monkeypatch.setattr(protocol, "HEADER_TIMEOUT", 0.3)
+    with live(_echo) as port, connect(f"ws://127.0.0.1:{port}/ws", open_timeout=30) as ws:
+        ws.send("before")
+        assert ws.recv(timeout=30) == "before"
+        time.sleep(5 * protocol.HEADER_TIMEOUT)
+        ws.send("after")
+        assert ws.recv(timeout=30) == "after"
+
+
+def test_a_header_deadline_due_at_the_upgrade_leaves_the_websocket_alone():
+    """The interleaving forced: the deadline's callback runs after the upgrade handed the
+    transport over (it was already due on the loop). It must not close the WebSocket's transport."""
+    from addin.excel.protocol import HeaderTimeoutProtocol
+
+    class Transport:
+        def __init__(self) -> None:
+            self.protocol: object = None
+            self.closed = False
+
+        def get_protocol(self) -> object:
+            return self.protocol
+
+        def is_closing(self) -> bool:
+            return self.closed
+
+        def close(self) -> None:
+            self.closed = True
+
+    http = HeaderTimeoutProtocol.__new__(HeaderTimeoutProtocol)
+    http.transport, http._header_deadline, http.cycle = Transport(), None, None
+    http.transport.protocol = object()  # the WebSocket protocol owns it now
+    http._too_slow()
+    assert not http.transport.closed
+    http.transport.protocol = http  # still HTTP's and no headers: closed
+    http._too_slow()
+    assert http.transport.closed
+
+
 # ------------------------------------------------------------------------------ no 500 for input
 
 

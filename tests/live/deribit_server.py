@@ -196,6 +196,9 @@ class DeribitTestServer:
         if self._server is not None:
             self._server.close()
             await self._close_all()
+            # close() runs as a task of this loop: awaited here, it ends before the loop stops
+            # (else "Task was destroyed but it is pending!" at exit, seen under load).
+            await self._server.wait_closed()
         if self._ticker is not None:
             self._ticker.cancel()
 
