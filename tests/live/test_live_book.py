@@ -148,21 +148,24 @@ def test_a_fix_fill_the_venue_books_is_held_once(
         sent: list[Any] = []
         app = _gateway(tmp_path, desk, sent, monkeypatch)
 
+        quote_of: dict[str, str] = {}
+
         def fill(cl: str) -> None:
             app.on_quote_request(quote_request(f"R-{cl}", [{"symbol": QUOTED, "qty": 2, "side": "1"}]), "S")
             assert sent[-1].getHeader().getField(35) == "S", sent[-1].toString()
-            app.on_order(_order(sent[-1].getField(117), "1", 2, cl), "S")
+            quote_of[cl] = sent[-1].getField(117)
+            app.on_order(_order(quote_of[cl], "1", 2, cl), "S")
             assert sent[-1].getHeader().getField(35) == "8" and sent[-1].getField(39) == "2", sent[-1].toString()
 
         fill("C1")  # the desk sold 2: short 2 in the book, not yet at the venue
         _check(desk.service, [[QUOTED, -2.0]])
-        server.push_trade(QUOTED, -2.0, label=fill_label("S", "C1"))  # cleared at the venue
+        server.push_trade(QUOTED, -2.0, label=fill_label("S", "C1", quote_of["C1"]))  # cleared at the venue
         _until(lambda: account.positions.get(QUOTED) == -2.0)
         _check(desk.service, [[QUOTED, -2.0]])  # once: the venue's position, the fill retired
         # the same fill again: booked at the venue while the client hears nothing, then a reconnect
         fill("C2")
         _check(desk.service, [[QUOTED, -4.0]])
-        server.push_trade(QUOTED, -2.0, label=fill_label("S", "C2"), notify=False)
+        server.push_trade(QUOTED, -2.0, label=fill_label("S", "C2", quote_of["C2"]), notify=False)
         before = account.horizon_ms["BTC"]
         server.disconnect_all()
         _until(lambda: account.horizon_ms["BTC"] > before and account.positions.get(QUOTED) == -4.0)
