@@ -384,13 +384,16 @@ class AccountState:
         Notes
         -----
         Of the held notifications, in arrival order, the positions of those carrying a trade
-        stamped after ``as_of_ms`` are applied over the snapshot: a position is a level as of the
-        notification's last trade, so one sent before the venue answered the snapshot (held
-        because it arrived after the request went out) is older than the snapshot and applying
-        it would take a position back; the snapshot supersedes it. Every held trade is recorded
-        (by id, once): one up to ``as_of_ms`` is inside the snapshot, a later one inside the
-        positions applied with it. A held notification without trades is superseded by the
-        snapshot (no time to order it by).
+        stamped at or after ``as_of_ms`` are applied over the snapshot: a position is a level as
+        of the notification's last trade, so one sent before the venue answered the snapshot
+        (held because it arrived after the request went out) is older than the snapshot and
+        applying it would take a position back; the snapshot supersedes it. A trade in the
+        snapshot's own millisecond (``usIn`` is in µs, trade times in ms) may be either side of
+        it: its level is applied, which is the snapshot's own level unless another trade of the
+        same instrument fell inside that millisecond after it, while dropping it would lose the
+        position whenever it came after. Every held trade is recorded (by id, once): one before
+        the snapshot is inside it, a later one inside the positions applied with it. A held
+        notification without trades is superseded by the snapshot (no time to order it by).
         """
         ccy = currency.upper()
         held = self._held.get(ccy, [])
@@ -398,7 +401,7 @@ class AccountState:
         later: dict[str, float] = {}
         for pos, ts in held:
             trades = [*trades, *ts]
-            if any(t.timestamp_ms > as_of_ms for t in ts):
+            if any(t.timestamp_ms >= as_of_ms for t in ts):
                 later.update(pos)
         self._record(trades)
         self.horizon_ms = {**self.horizon_ms, ccy: as_of_ms}
