@@ -3,8 +3,11 @@
 Invariant, for any order of events (hypothesis' state machine): desk fills (labelled as the
 gateway labels them), the venue's trades (under a fill's label, whole, partial or larger, or
 without a label), the same notification delivered twice, disconnections during which the
-venue trades and the client hears nothing, and reconnections (a ``private/get_positions``
-snapshot with the labelled trades up to its time, as the session fetches them):
+venue trades and the client hears nothing, reconnections (a ``private/get_positions``
+snapshot with the labelled trades up to its time, as the session fetches them), notifications
+delayed on the ordered socket, and a snapshot asked for that lands later while notifications
+(older and newer than it) are read in between, the account holding that currency's meanwhile
+(those the account holds are not yet in the client's view):
 
     book = the venue positions the client holds + each fill less what the venue has shown of it,
 
