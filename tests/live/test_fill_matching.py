@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -228,6 +228,9 @@ _TRADE = st.fixed_dictionaries(
 
 @settings(max_examples=300, deadline=None)
 @given(data=st.one_of(_JSON, st.lists(_TRADE | _JSON, max_size=6)))
+@example(  # found by this test: an empty trade_id was kept (every such trade would count as one)
+    data=[{"trade_id": "", "instrument_name": INSTRUMENTS[0], "direction": "buy", "amount": 1.0, "timestamp": 0}]
+)
 def test_parse_trades_is_total_and_keeps_only_sane_trades(data: object) -> None:
     """Any ``trades`` payload (the venue's or a hostile one): no exception; every trade kept has
     an id, a Deribit name, a finite non-zero size signed by its direction and an integer time."""

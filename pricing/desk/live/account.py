@@ -273,6 +273,8 @@ def parse_trades(data: Any) -> list[VenueTrade]:
         amount, price = _num(e.get("amount")), _num(e.get("price"))
         if not (isinstance(tid, (str, int)) and not isinstance(tid, bool) and isinstance(name, str) and side in ("buy", "sell")):
             continue
+        if str(tid) == "":  # an empty id would make every such trade one trade (counted once by id)
+            continue
         if not isinstance(stamp, int) or isinstance(stamp, bool) or not (math.isfinite(amount) and amount > 0):
             continue
         if name.count("-") != 3:  # a future: USD amount, coins at the trade's price
