@@ -195,6 +195,8 @@ def _screen(source: Any, snap: Any, checks: list[Any], alerts: list[str], watche
                 + (f"; {journal.error}" if journal.error else "")
             )
         )
+        for line in journal.warnings[:3]:  # each row left out is named (the first few; the count above)
+            parts.append(Text(f"warning: {line}"))
     if snap.flags:
         parts.append(Text("flags: " + "; ".join(snap.flags)))
     if alerts:

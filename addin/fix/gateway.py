@@ -140,7 +140,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         self.orders = OrderBook.replay(e for e, _ in events)
         for e, legs in events:
             if isinstance(e, Decision) and e.filled:
-                self.desk.add_fill(legs, label=fill_label(e.order.session, e.order.cl_ord_id))
+                self.desk.add_fill(legs, label=fill_label(e.order.session, e.order.cl_ord_id, e.order.quote_id))
                 self._count(e.order.session, legs)
 
     # -- session callbacks (QuickFIX owns the session) -------------------------------------------
@@ -539,7 +539,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             _crash("after-journal")
             if d.filled:
                 try:
-                    self.desk.add_fill(legs, label=fill_label(order.session, order.cl_ord_id))
+                    self.desk.add_fill(legs, label=fill_label(order.session, order.cl_ord_id, order.quote_id))
                 except Exception as exc:  # the client is told what the journal holds: the refusal
                     d = OrderBook.refuse(
                         d, Refusal(RefusalCode.OTHER, f"the fill could not join the book ({type(exc).__name__})")

@@ -37,30 +37,42 @@ Seen = Mapping[str, Mapping[str, tuple[float, float]]]
 MAX_LABEL = 64
 
 
-def fill_label(session: str, order_id: str) -> str:
-    """The label a fill is booked at the venue with: the same for the same order, across restarts.
+def fill_label(session: str, order_id: str, quote_id: str) -> str:
+    """The label a fill is booked at the venue with: one per fill, the same for it across restarts.
 
     Parameters
     ----------
     session : str
         The host's session (the FIX session id).
     order_id : str
-        The order's id in that session (ClOrdID).
+        The order's id in that session (ClOrdID). Not unique alone: a fresh journal (a new day,
+        the client's ClOrdIDs restarting) or a second acceptor may fill the same ClOrdID again.
+    quote_id : str
+        The quote the order filled (QuoteID, 117): unique per quote, and a quote fills at most
+        once, so the triple names one fill.
 
     Returns
     -------
     str
-        ``cq-`` and 16 hex digits (BLAKE2b of the session and the id), well within
-        :data:`MAX_LABEL`.
+        ``cq-`` and 16 hex digits, well within :data:`MAX_LABEL`.
+
+    Notes
+    -----
+    The digest is BLAKE2b (8 bytes) of the JSON array ``[session, order_id, quote_id]`` (ASCII
+    escapes): an unambiguous encoding of the tuple, so no choice of separator characters inside
+    the parts makes two different fills share a label (a plain join would).
 
     Examples
     --------
-    >>> len(fill_label("FIX.4.4:DESK->CLIENT", "ord-1")), fill_label("s", "1")[:3]
+    >>> len(fill_label("FIX.4.4:DESK->CLIENT", "ord-1", "q-1")), fill_label("s", "1", "q")[:3]
     (19, 'cq-')
-    >>> fill_label("s", "1") == fill_label("s", "1") != fill_label("s", "2")
+    >>> fill_label("s", "1", "q") == fill_label("s", "1", "q") != fill_label("s", "1", "r")
+    True
+    >>> fill_label("A", "x\x1fy", "q") != fill_label("A\x1fx", "y", "q")
     True
     """
-    digest = hashlib.blake2b(f"{session}\x1f{order_id}".encode(), digest_size=8).hexdigest()
+    encoded = json.dumps([session, order_id, quote_id], ensure_ascii=True, separators=(",", ":"))
+    digest = hashlib.blake2b(encoded.encode("ascii"), digest_size=8).hexdigest()
     return f"cq-{digest}"
 
 
@@ -148,10 +160,13 @@ class JournalFills:
 
     For a process beside the gateway (the margin screen, ``clearquote live --journal``): the
     journal's ``fills`` table, rows with ``status = 'filled'``, each ``(session, cl_ord_id,
-    legs)`` with ``legs`` the JSON ``[[instrument, signed quantity the desk now holds], ...]``;
-    the label is :func:`fill_label` of the session and ClOrdID, as the gateway books it. The file
-    is never written (SQLite ``mode=ro``); a read that fails (the gateway mid-write, a damaged
-    file) keeps the last good fills and says why in ``error``.
+    quote_id, legs)`` with ``legs`` the JSON ``[[instrument, signed quantity the desk now holds],
+    ...]``; the label is :func:`fill_label` of the session, ClOrdID and QuoteID, as the gateway
+    books it. The journal's own bytes are never written (SQLite ``mode=ro``; SQLite may create
+    the ``-shm``/``-wal`` files beside a WAL journal, which it needs to read one). The reader is
+    total: a row it cannot read (a column not text, legs not ``[[name, finite number], ...]``,
+    JSON nested beyond any sense) is left out and named in ``warnings``; a read that fails (the
+    gateway mid-write, a damaged file) keeps the last good fills and says why in ``error``.
 
     Parameters
     ----------
@@ -161,7 +176,7 @@ class JournalFills:
     Raises
     ------
     PricingInputError
-        The file is missing, not SQLite, or has no ``fills`` table with those columns (named).
+        The file is missing, unreadable, not SQLite, or has no ``fills`` table with those columns (named).
     """
 
     def __init__(self, path: Path) -> None:
@@ -170,13 +185,14 @@ class JournalFills:
         self.version = 0
         self.error = ""
         self.skipped = 0
+        self.warnings: tuple[str, ...] = ()
         self._stamp: tuple[tuple[int, int], ...] | None = None
         if not path.is_file():
             raise PricingInputError(f"--journal {path}: no such file")
         stamp = self._file_stamp()
         try:
             self._read()
-        except (sqlite3.Error, ValueError) as exc:
+        except (sqlite3.Error, ValueError, OSError) as exc:
             raise PricingInputError(f"--journal {path}: not the gateway's journal ({exc})") from None
         self._stamp = stamp
 
@@ -194,7 +210,7 @@ class JournalFills:
         before = self.fills
         try:
             self._read()
-        except (sqlite3.Error, ValueError) as exc:
+        except (sqlite3.Error, ValueError, OSError) as exc:
             self.error = f"{self.path.name}: {exc} (the last good fills kept)"
             return False
         self._stamp, self.error = stamp, ""
@@ -214,39 +230,94 @@ class JournalFills:
     def _read(self) -> None:
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, timeout=1.0)
+        # bytes, decoded per row: a cell that is not UTF-8 skips its row, not the whole read
+        conn.text_factory = bytes
         try:
-            cols = {r[1] for r in conn.execute("PRAGMA table_info(fills)")}
-            if not {"session", "cl_ord_id", "status", "legs"} <= cols:
-                raise ValueError("no fills table with session, cl_ord_id, status and legs")
-            rows = conn.execute("SELECT session, cl_ord_id, legs FROM fills WHERE status = 'filled' ORDER BY rowid").fetchall()
+            cols = {_text(r[1]) for r in conn.execute("PRAGMA table_info(fills)")}
+            if not {"session", "cl_ord_id", "quote_id", "status", "legs"} <= cols:
+                raise ValueError("no fills table with session, cl_ord_id, quote_id, status and legs")
+            rows = conn.execute(
+                "SELECT rowid, session, cl_ord_id, quote_id, legs FROM fills WHERE status = 'filled' ORDER BY rowid"
+            ).fetchall()
         finally:
             conn.close()
         fills: list[tuple[str | None, list[tuple[str, float]]]] = []
-        skipped = 0
-        for session, order_id, legs in rows:
-            parsed = _legs(legs)
-            if parsed is None:
-                skipped += 1
+        warnings: list[str] = []
+        for row in rows:
+            fill, why = journal_fill(row[1:])
+            if fill is None:
+                warnings.append(f"{self.path.name}: fills row {row[0]} left out: {why}")
                 continue
-            fills.append((fill_label(str(session), str(order_id)), parsed))
-        self.fills, self.skipped = fills, skipped
+            fills.append(fill)
+        self.fills, self.skipped, self.warnings = fills, len(warnings), tuple(warnings)
         self.version += 1
 
 
-def _legs(text: Any) -> list[tuple[str, float]] | None:
-    """``[[instrument, quantity], ...]`` from the journal's JSON; None when it is not that."""
+def journal_fill(row: Sequence[Any]) -> tuple[tuple[str, list[tuple[str, float]]] | None, str]:
+    """One journal ``fills`` row ``(session, cl_ord_id, quote_id, legs)`` as ``(label, legs)``; total.
+
+    Parameters
+    ----------
+    row : sequence
+        The four cells as SQLite gives them (text as ``str`` or UTF-8 ``bytes``; anything else
+        a hostile or damaged file may hold).
+
+    Returns
+    -------
+    ((label, legs) or None, str)
+        The fill (its :func:`fill_label` and its legs ``(instrument, signed quantity)``) and
+        ``""``; or None and why the row cannot be read. Never raises.
+    """
+    if len(row) != 4:
+        return None, f"{len(row)} columns, not 4"
+    names = ("session", "cl_ord_id", "quote_id")
+    parts = [_text(v) for v in row[:3]]
+    for name, part in zip(names, parts, strict=True):
+        if not part:
+            return None, f"{name} is not non-empty UTF-8 text"
+    legs = _legs(row[3])
+    if legs is None:
+        return None, "legs is not [[instrument, finite quantity], ...] JSON"
+    session, order_id, quote_id = parts
+    assert session is not None and order_id is not None and quote_id is not None
+    return (fill_label(session, order_id, quote_id), legs), ""
+
+
+def _text(value: Any) -> str | None:
+    """A cell as text (str, or bytes that are UTF-8); None otherwise."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def _legs(value: Any) -> list[tuple[str, float]] | None:
+    """``[[instrument, quantity], ...]`` from the journal's JSON; None when it is not that (never raises)."""
+    text = _text(value)
+    if text is None:
+        return None
     try:
         data = json.loads(text)
-    except (TypeError, ValueError):
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return None
     if not isinstance(data, list):
         return None
     out = []
     for leg in data:
-        if not (isinstance(leg, list) and len(leg) == 2 and isinstance(leg[0], str)):
+        if not (isinstance(leg, list) and len(leg) == 2 and isinstance(leg[0], str) and leg[0].strip()):
             return None
         qty = leg[1]
-        if isinstance(qty, bool) or not isinstance(qty, (int, float)) or not math.isfinite(qty):
+        if isinstance(qty, bool) or not isinstance(qty, (int, float)):
             return None
-        out.append((leg[0].strip().upper(), float(qty)))
+        try:
+            size = float(qty)
+        except OverflowError:  # an integer beyond any float
+            return None
+        if not math.isfinite(size):
+            return None
+        out.append((leg[0].strip().upper(), size))
     return out

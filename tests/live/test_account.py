@@ -226,7 +226,7 @@ def test_the_live_screen_adds_the_gateways_fills_the_venue_has_not_shown(
 
     fill_only = screen("fill", "--journal", str(path))
     assert fill_only["positions"] == "1" and float(fill_only["desk_im_usd"]) > 0
-    server.push_trade(sold, -2.0, label=fill_label("S", "C1"), notify=False)  # cleared at the venue
+    server.push_trade(sold, -2.0, label=fill_label("S", "C1", "Q1"), notify=False)  # cleared at the venue
     booked = screen("booked", "--journal", str(path))
     venue_only = screen("venue")  # the account's book alone: the venue's -2
     assert booked["positions"] == "1"

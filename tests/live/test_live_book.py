@@ -148,21 +148,24 @@ def test_a_fix_fill_the_venue_books_is_held_once(
         sent: list[Any] = []
         app = _gateway(tmp_path, desk, sent, monkeypatch)
 
+        quote_of: dict[str, str] = {}
+
         def fill(cl: str) -> None:
             app.on_quote_request(quote_request(f"R-{cl}", [{"symbol": QUOTED, "qty": 2, "side": "1"}]), "S")
             assert sent[-1].getHeader().getField(35) == "S", sent[-1].toString()
-            app.on_order(_order(sent[-1].getField(117), "1", 2, cl), "S")
+            quote_of[cl] = sent[-1].getField(117)
+            app.on_order(_order(quote_of[cl], "1", 2, cl), "S")
             assert sent[-1].getHeader().getField(35) == "8" and sent[-1].getField(39) == "2", sent[-1].toString()
 
         fill("C1")  # the desk sold 2: short 2 in the book, not yet at the venue
         _check(desk.service, [[QUOTED, -2.0]])
-        server.push_trade(QUOTED, -2.0, label=fill_label("S", "C1"))  # cleared at the venue
+        server.push_trade(QUOTED, -2.0, label=fill_label("S", "C1", quote_of["C1"]))  # cleared at the venue
         _until(lambda: account.positions.get(QUOTED) == -2.0)
         _check(desk.service, [[QUOTED, -2.0]])  # once: the venue's position, the fill retired
         # the same fill again: booked at the venue while the client hears nothing, then a reconnect
         fill("C2")
         _check(desk.service, [[QUOTED, -4.0]])
-        server.push_trade(QUOTED, -2.0, label=fill_label("S", "C2"), notify=False)
+        server.push_trade(QUOTED, -2.0, label=fill_label("S", "C2", quote_of["C2"]), notify=False)
         before = account.horizon_ms["BTC"]
         server.disconnect_all()
         _until(lambda: account.horizon_ms["BTC"] > before and account.positions.get(QUOTED) == -4.0)
@@ -171,6 +174,60 @@ def test_a_fix_fill_the_venue_books_is_held_once(
         server.push_trade(HELD, -1.0)
         _until(lambda: account.positions.get(HELD) == -1.0)
         _check(desk.service, [[QUOTED, -4.0], [HELD, -1.0]])
+    finally:
+        market.close()
+
+
+def test_a_fill_booked_at_the_venue_while_a_reconnect_reads_the_trade_history_is_kept(
+    tmp_path: Path, server: DeribitTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewer's socket case: a FIX fill; a reconnection; the venue books the fill's trade
+    after answering ``private/get_positions`` but before answering the trade-history read, so
+    its ``user.changes`` reaches the client first (the socket is ordered: the notification is
+    sent before the history's answer). Before the hold, that notification was applied during
+    the session's await (the fill retired, the position set) and then overwritten by the older
+    snapshot: the desk's short 2 vanished from the book. Now the snapshot, the trades up to it
+    and the notification after it land as one step: short 2, once."""
+    import asyncio
+
+    from addin.fix.client import quote_request
+    from addin.fix.desk import Desk as FixDesk
+    from addin.fix.desk import Limits, MarketSource
+    from pricing.desk.fills import fill_label
+    from pricing.desk.live.book import account_positions
+    from pricing.portfolio import empty_portfolio
+
+    server.script.send_marks = False
+    market = MarketSource(f"deribit:{server.url}", None, KEY)
+    try:
+        account = market.source.account
+        assert account is not None
+        desk = FixDesk(market, PARAMS, empty_portfolio(), Limits(), account_positions(market.source))
+        sent: list[Any] = []
+        app = _gateway(tmp_path, desk, sent, monkeypatch)
+        app.on_quote_request(quote_request("R1", [{"symbol": QUOTED, "qty": 2, "side": "1"}]), "S")
+        quote_id = sent[-1].getField(117)
+        app.on_order(_order(quote_id, "1", 2, "C1"), "S")
+        assert sent[-1].getField(39) == "2", sent[-1].toString()
+        _check(desk.service, [[QUOTED, -2.0]])
+
+        answer = server._request
+        armed = {"BTC": True}
+
+        async def racing(ws: Any, state: dict[str, Any], raw: str | bytes) -> None:
+            text = raw.decode() if isinstance(raw, bytes) else raw
+            if "get_user_trades" in text and '"BTC"' in text and armed.pop("BTC", False):
+                # on the server's loop: the trade and its user.changes go out before this answer
+                label = fill_label("S", "C1", quote_id)
+                await asyncio.get_running_loop().run_in_executor(None, lambda: server.push_trade(QUOTED, -2.0, label=label))
+            await answer(ws, state, raw)
+
+        monkeypatch.setattr(server, "_request", racing)
+        before = account.horizon_ms["BTC"]
+        server.disconnect_all()
+        _until(lambda: account.horizon_ms.get("BTC", 0) > before and not armed)
+        assert account.positions.get(QUOTED) == -2.0  # the venue's position after its trade, kept
+        _check(desk.service, [[QUOTED, -2.0]])  # the fill retired by it, the position held: once
     finally:
         market.close()
 

@@ -273,6 +273,8 @@ def parse_trades(data: Any) -> list[VenueTrade]:
         amount, price = _num(e.get("amount")), _num(e.get("price"))
         if not (isinstance(tid, (str, int)) and not isinstance(tid, bool) and isinstance(name, str) and side in ("buy", "sell")):
             continue
+        if str(tid) == "":  # an empty id would make every such trade one trade (counted once by id)
+            continue
         if not isinstance(stamp, int) or isinstance(stamp, bool) or not (math.isfinite(amount) and amount > 0):
             continue
         if name.count("-") != 3:  # a future: USD amount, coins at the trade's price
@@ -317,9 +319,29 @@ class AccountState:
     horizon_ms: dict[str, int] = field(default_factory=dict)
     view: tuple[Mapping[str, float], Mapping[str, Mapping[str, tuple[float, float]]]] = field(default_factory=lambda: ({}, {}))
     _trade_ids: set[str] = field(default_factory=set)
+    _held: dict[str, list[tuple[dict[str, float], list[VenueTrade]]]] = field(default_factory=dict)
+
+    def hold(self, currency: str) -> None:
+        """From now until :meth:`reset_currency` of ``currency``, its ``user.changes`` are held back.
+
+        Called as the session sends ``private/get_positions``: the snapshot, the trades read up
+        to its time and the notifications that arrive meanwhile then land as one step. Without
+        it a notification applied while the trade history is read (its fill retired, its
+        position set) would be overwritten by the older snapshot: the fill retired and its
+        position gone. Holding again drops what an abandoned snapshot held (a new connection's
+        snapshot and trade window cover it).
+
+        Parameters
+        ----------
+        currency : str
+            The currency whose positions snapshot was requested.
+        """
+        self._held = {**self._held, currency.upper(): []}
 
     def apply_changes(self, positions: Mapping[str, float], trades: list[VenueTrade]) -> None:
         """A ``user.changes`` notification: its positions and its trades, one change.
+
+        The part of a currency held (:meth:`hold`) waits for that currency's snapshot.
 
         Parameters
         ----------
@@ -328,13 +350,27 @@ class AccountState:
         trades : list of VenueTrade
             The trades that moved them; a trade already counted is not counted again.
         """
+        if self._held:
+            for ccy, held in self._held.items():
+                part = (
+                    {n: q for n, q in positions.items() if _currency(n) == ccy},
+                    [t for t in trades if _currency(t.instrument) == ccy],
+                )
+                if part[0] or part[1]:
+                    held.append(part)
+            now_pos = {n: q for n, q in positions.items() if _currency(n) not in self._held}
+            now_trades = [t for t in trades if _currency(t.instrument) not in self._held]
+            if not (now_pos or now_trades):
+                return
+            positions, trades = now_pos, now_trades
         self._record(trades)
         self.set_positions(positions)
 
     def reset_currency(self, currency: str, positions: Mapping[str, float], trades: list[VenueTrade], as_of_ms: int) -> None:
-        """A positions snapshot (``private/get_positions``, on every connection) and the labelled
-        trades inside it (venue time up to ``as_of_ms``), one change; trades counted before
-        (earlier notifications, an earlier connection) are not counted again.
+        """A positions snapshot (``private/get_positions``, on every connection), the labelled
+        trades inside it (venue time up to ``as_of_ms``) and the notifications held since it was
+        asked for (:meth:`hold`), one change; trades counted before (earlier notifications, an
+        earlier connection) are not counted again.
 
         Parameters
         ----------
@@ -346,10 +382,32 @@ class AccountState:
             The account's trades up to ``as_of_ms`` (those without a label are ignored).
         as_of_ms : int
             The venue time the snapshot is as of (milliseconds since the epoch).
+
+        Notes
+        -----
+        Of the held notifications, in arrival order, the positions of those carrying a trade
+        stamped at or after ``as_of_ms`` are applied over the snapshot: a position is a level as
+        of the notification's last trade, so one sent before the venue answered the snapshot
+        (held because it arrived after the request went out) is older than the snapshot and
+        applying it would take a position back; the snapshot supersedes it. A trade in the
+        snapshot's own millisecond (``usIn`` is in µs, trade times in ms) may be either side of
+        it: its level is applied, which is the snapshot's own level unless another trade of the
+        same instrument fell inside that millisecond after it, while dropping it would lose the
+        position whenever it came after. Every held trade is recorded (by id, once): one before
+        the snapshot is inside it, a later one inside the positions applied with it. A held
+        notification without trades is superseded by the snapshot (no time to order it by).
         """
+        ccy = currency.upper()
+        held = self._held.get(ccy, [])
+        self._held = {k: v for k, v in self._held.items() if k != ccy}
+        later: dict[str, float] = {}
+        for pos, ts in held:
+            trades = [*trades, *ts]
+            if any(t.timestamp_ms >= as_of_ms for t in ts):
+                later.update(pos)
         self._record(trades)
-        self.horizon_ms = {**self.horizon_ms, currency.upper(): as_of_ms}
-        self.set_positions(positions, replace_currency=currency)
+        self.horizon_ms = {**self.horizon_ms, ccy: as_of_ms}
+        self.set_positions({**positions, **later}, replace_currency=currency)
 
     def _record(self, trades: list[VenueTrade]) -> None:
         seen = None
@@ -410,3 +468,8 @@ class AccountState:
             Immutable copies: instrument name to signed size (contracts), and currency to its summary.
         """
         return self.positions, self.summaries
+
+
+def _currency(instrument: str) -> str:
+    """The currency of a Deribit instrument name (``BTC-27MAR26-80000-P`` -> ``BTC``)."""
+    return instrument.split("-", 1)[0].upper()

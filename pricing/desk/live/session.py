@@ -248,6 +248,9 @@ class FeedSession:
             },
         )
         for ccy in self.currencies:
+            # the reader runs on during the awaits below: the currency's notifications wait, so the
+            # snapshot, the trades up to it and the notifications after it land as one step
+            self.account.hold(ccy)
             raw, us_in = await self.call("private/get_positions", {"currency": ccy}, timed=True)
             # The snapshot is as of the venue's receive time: the labelled trades up to then are
             # inside it (a fill they carry is retired with it); later ones come in user.changes.
