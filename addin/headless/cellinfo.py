@@ -33,13 +33,13 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
+from addin.headless.a1 import top_left
 from addin.headless.formula import Call, formula, parse, rewrite_calls, significant, split_ref
 
 #: The style of a cell: (number format code, horizontal alignment), None when unknown.
 Style = Callable[[str | None, int, int], tuple[str, str] | None]
 
 _CALL = re.compile(r'(?<![\w.])CELL\s*\(\s*"(format|color|parentheses|prefix)"', re.I)
-_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 #: What Excel ignores when it reads a format's meaning: quoted text, escaped and padded or
 #: repeated characters (``\\(``, ``_)``, ``*-``), and bracketed conditions other than a currency.
 _NOISE = re.compile(r'"[^"]*"|\\.|_.|\*.|\[(?!\$)[^\]]*\]')
@@ -127,16 +127,6 @@ def format_code(code: str) -> str:
     return "G" + suffix
 
 
-def _top_left(a1: str) -> tuple[int, int] | None:
-    m = _CELL_REF.match(a1)
-    if m is None:
-        return None
-    col = 0
-    for ch in m.group(1).upper():
-        col = col * 26 + ord(ch) - 64
-    return int(m.group(2)), col
-
-
 def cell_info(text: str, style: Style) -> str:
     """``text`` with each ``CELL("format"|"color"|"parentheses"|"prefix", reference)`` replaced
     by its answer from the cell's style (module docstring); other calls left as written."""
@@ -156,7 +146,7 @@ def _answer(call: Call, style: Style) -> str | None:
     info = kind[0].value.strip('"').lower()
     value = ref_arg[0].value.lstrip("@")
     ref = split_ref(value)
-    at = _top_left(ref[1]) if ref is not None else None
+    at = top_left(ref[1]) if ref is not None else None
     if ref is None or at is None:
         return None
     got = style(ref[0], *at)

@@ -22,16 +22,14 @@ whose results the substitution would not recompute, the results are errors with 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from addin.headless.a1 import cell
 from addin.headless.values import ExcelError
 
 #: Results of all data tables of a book computed at most (one evaluation of the book each).
 MAX_RESULTS = 2_000
-
-_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 
 
 @dataclass(frozen=True)
@@ -43,17 +41,6 @@ class DataTable:
     along_row: bool  # dtr: a one-variable table whose input values run along the row above
     input1: tuple[int, int] | None
     input2: tuple[int, int] | None
-
-
-def cell(text: str | None) -> tuple[int, int] | None:
-    """(row, col) of an A1 cell reference, None if absent or not one cell."""
-    m = _CELL.fullmatch((text or "").strip())
-    if m is None:
-        return None
-    col = 0
-    for ch in m.group(1).upper():
-        col = col * 26 + ord(ch) - 64
-    return int(m.group(2)), col
 
 
 def _flag(v: str | None) -> bool:

@@ -36,6 +36,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
+from addin.headless.a1 import column_letters, column_number
 from addin.headless.formula import PLAIN_CELL, Call, formula, parse, render, rewrite_calls, significant, split_ref
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS
 
@@ -61,13 +62,6 @@ class CellRefused(Exception):
         self.code, self.reason = code, reason
 
 
-def _col(letters: str) -> int:
-    n = 0
-    for ch in letters.upper().lstrip("$"):
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
 def area(a1: str) -> tuple[int, int, int, int] | None:
     """(row1, col1, row2, col2) of an A1 range (``A1:C9``, ``A:C``, ``1:9``), None for one cell
     or anything else."""
@@ -78,8 +72,8 @@ def area(a1: str) -> tuple[int, int, int, int] | None:
     rm = re.fullmatch(r"(\$?[A-Za-z]{1,3})?(\$?\d+)?", right)
     if lm is None or rm is None or not (lm.group(0) and rm.group(0)):
         return None
-    c1 = _col(lm.group(1)) if lm.group(1) else 1
-    c2 = _col(rm.group(1)) if rm.group(1) else MAX_COLUMNS
+    c1 = column_number(lm.group(1).upper().lstrip("$")) if lm.group(1) else 1
+    c2 = column_number(rm.group(1).upper().lstrip("$")) if rm.group(1) else MAX_COLUMNS
     r1 = int(lm.group(2).lstrip("$")) if lm.group(2) else 1
     r2 = int(rm.group(2).lstrip("$")) if rm.group(2) else MAX_ROWS
     if bool(lm.group(1)) != bool(rm.group(1)) or bool(lm.group(2)) != bool(rm.group(2)):
@@ -101,14 +95,6 @@ def has_huge(text: str, limit: int) -> bool:
         if a is not None and cells(a) > limit:
             return True
     return False
-
-
-def _letters(col: int) -> str:
-    out = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 #: At most this many rectangles replace one huge range (Excel takes 255 arguments a function).
@@ -246,7 +232,7 @@ def _cell_area(a1: str) -> Rect | None:
     m = PLAIN_CELL.fullmatch(a1)
     if m is None:
         return None
-    row, col = int(m.group(2)), _col(m.group(1))
+    row, col = int(m.group(2)), column_number(m.group(1).upper().lstrip("$"))
     return row, col, row, col
 
 
@@ -288,7 +274,7 @@ def _split_conditional(call: Call, limit: int, used: Cells) -> str | None:
         for tok, ref, a in ranges:
             prefix = tok.value[: len(tok.value) - len(ref[1])]
             r1, c1 = a[0] + y1 - 1, a[1] + x1 - 1
-            out.append(f"{prefix}${_letters(c1)}${r1}:${_letters(a[1] + x2 - 1)}${a[0] + y2 - 1}")
+            out.append(f"{prefix}${column_letters(c1)}${r1}:${column_letters(a[1] + x2 - 1)}${a[0] + y2 - 1}")
         return out
 
     def render_with(values: list[str], key: str | None = None) -> str:
@@ -393,7 +379,8 @@ def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
         sheet = value[: len(value) - len(ref[1])]  # "'My sheet'!" as written, or ""
         # no cell inside: the range's first cell alone (blank), which the function ignores as well
         node.value = ",".join(
-            f"{sheet}${_letters(c1)}${r1}:${_letters(c2)}${r2}" for r1, c1, r2, c2 in rects or [(a[0], a[1], a[0], a[1])]
+            f"{sheet}${column_letters(c1)}${r1}:${column_letters(c2)}${r2}"
+            for r1, c1, r2, c2 in rects or [(a[0], a[1], a[0], a[1])]
         )
         changed = True
     return changed
@@ -666,14 +653,14 @@ def _clip_call(call: Call, extent: Extent, names: Iterator[int]) -> str | None:
     for t, ref, a in multi:
         prefix = t.value[: len(t.value) - len(ref[1])]
         nr2, nc2 = a[0] + (r2 - a0[0]), a[1] + (c2 - a0[1])
-        cut_texts.append(f"{prefix}${_letters(a[1])}${a[0]}:${_letters(nc2)}${nr2}")
+        cut_texts.append(f"{prefix}${column_letters(a[1])}${a[0]}:${column_letters(nc2)}${nr2}")
         # the cut and one blank row (column) more: the first blank cell after the cells that exist
         pr2, pc2 = (min(nr2 + 1, a[2]), nc2) if rows_cut else (nr2, min(nc2 + 1, a[3]))
-        pad_texts.append(f"{prefix}${_letters(a[1])}${a[0]}:${_letters(pc2)}${pr2}")
+        pad_texts.append(f"{prefix}${column_letters(a[1])}${a[0]}:${column_letters(pc2)}${pr2}")
         # a cell of the cut-off part: below the last used row, or right of the last used column
         pr, pc = (nr2 + 1, a[1]) if nr2 < a[2] else (a[0], nc2 + 1)
         # as a one-cell range: IronCalc's COUNTIF(S) is #VALUE! over a single cell reference
-        probe_texts.append(f"{prefix}${_letters(pc)}${pr}:${_letters(pc)}${pr}")
+        probe_texts.append(f"{prefix}${column_letters(pc)}${pr}:${column_letters(pc)}${pr}")
     texts = []
     for new in (cut_texts, probe_texts, originals):
         for (t, _, _), v in zip(multi, new, strict=True):

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 
 from openpyxl.formula.tokenizer import Token
 
+from addin.headless.a1 import column_letters, column_number
 from addin.headless.formula import formula, map_ranges, parse, split_ref
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS
 from addin.headless.values import quote_sheet
@@ -36,21 +37,6 @@ _THREE_D = re.compile(r"^(?:'((?:[^']|'')+):((?:[^']|'')+)'|([\w.]+):([\w.]+))!(
 
 #: Defined names as (upper-case name, scope sheet title or None) -> text (without "=").
 Names = Mapping[tuple[str, str | None], str]
-
-
-def _col(letters: str) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def _letters(col: int) -> str:
-    out = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def engine_handles(text: str) -> bool:
@@ -67,12 +53,12 @@ def _shift_cell(cell: str, dr: int, dc: int) -> str:
     m = _CELL.match(cell)
     if m is None:
         return cell
-    col, row = _col(m.group(2)), int(m.group(4))
+    col, row = column_number(m.group(2).upper()), int(m.group(4))
     if not m.group(1):
         col = (col - 1 + dc) % MAX_COLUMNS + 1  # Excel wraps a relative name round the grid
     if not m.group(3):
         row = (row - 1 + dr) % MAX_ROWS + 1
-    return f"{m.group(1)}{_letters(col)}{m.group(3)}{row}"
+    return f"{m.group(1)}{column_letters(col)}{m.group(3)}{row}"
 
 
 def relative_to(text: str, row: int, col: int) -> str:

@@ -33,6 +33,7 @@ from typing import IO, Any
 from lxml import etree
 from openpyxl.utils import range_boundaries
 
+from addin.headless.a1 import column_letters, column_number
 from addin.headless.datatables import DataTable
 from addin.headless.datatables import parse as parse_data_table
 from addin.headless.semantics import needs_own_text
@@ -424,7 +425,7 @@ def _cell(s: SheetInfo, cell: Any, limits: Limits, book: str, spans: dict[int, l
     m = _CELL_REF.fullmatch(cell.get("r", ""))
     if m is None:
         return False  # cells without r are rare (Excel always writes it); IronCalc places them
-    row, col = int(m.group(2)), _col(m.group(1).upper())
+    row, col = int(m.group(2)), column_number(m.group(1).upper())
     f = v = inline = None
     for child in cell:
         name = child.tag.rsplit("}", 1)[-1] if isinstance(child.tag, str) else ""
@@ -448,14 +449,7 @@ def _cell(s: SheetInfo, cell: Any, limits: Limits, book: str, spans: dict[int, l
 def _formula_only(s: SheetInfo, f: Any, limits: Limits, book: str, spans: dict[int, list[tuple[int, int]]]) -> None:
     m = _CELL_REF.fullmatch(f.getparent().get("r", ""))
     if m is not None:
-        _formula(s, f, int(m.group(2)), _col(m.group(1).upper()), limits, book, spans)
-
-
-def _col(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
+        _formula(s, f, int(m.group(2)), column_number(m.group(1).upper()), limits, book, spans)
 
 
 def _formula(
@@ -476,11 +470,11 @@ def _data_table(
     """Keep a data table (its results are array members of the anchor, for ``validate`` and the writer)."""
     t = parse_data_table(attrs.get("ref"), attrs, row, col)
     if t is None:
-        raise BookError(f"{book}: {s.name}!{_letters(col)}{row}: data table range {attrs.get('ref')!r} is not a range")
+        raise BookError(f"{book}: {s.name}!{column_letters(col)}{row}: data table range {attrs.get('ref')!r} is not a range")
     r1, c1, r2, c2 = t.area
     if (r2 - r1 + 1) * (c2 - c1 + 1) > limits.array_cells:
         raise BookError(
-            f"{book}: {s.name}!{_letters(col)}{row}: data table over {attrs.get('ref')} covers more than "
+            f"{book}: {s.name}!{column_letters(col)}{row}: data table over {attrs.get('ref')} covers more than "
             f"{limits.array_cells:,} cells (limit array_cells); refused"
         )
     s.data_tables.append(t)
@@ -525,11 +519,11 @@ def _record(
         try:
             c1, r1, c2, r2 = range_boundaries(ref)
         except (ValueError, TypeError):
-            raise BookError(f"{book}: {s.name}!{_letters(col)}{row}: array range {ref!r} is not a range") from None
+            raise BookError(f"{book}: {s.name}!{column_letters(col)}{row}: array range {ref!r} is not a range") from None
         r2, c2 = r2 or r1, c2 or c1
         if (r2 - row + 1) * (c2 - col + 1) > limits.array_cells:
             raise BookError(
-                f"{book}: {s.name}!{_letters(col)}{row}: array formula over {ref} covers more than "
+                f"{book}: {s.name}!{column_letters(col)}{row}: array formula over {ref} covers more than "
                 f"{limits.array_cells:,} cells (limit array_cells); refused"
             )
         array = (r2, c2)
@@ -538,7 +532,7 @@ def _record(
     why = over_limits(text, limits)
     if why is not None:
         if kind == "shared":  # its group's other cells are written as the master's text
-            raise BookError(f"{book}: {s.name}!{_letters(col)}{row}: the master of a shared formula has {why}")
+            raise BookError(f"{book}: {s.name}!{column_letters(col)}{row}: the master of a shared formula has {why}")
         s.refused[(row, col)] = why
         s.formulas[(row, col)] = PLAIN if array is None and not dynamic else FormulaCell(array, dynamic)
         return
@@ -634,7 +628,7 @@ def _plain_block(data: bytes, formulas: dict[tuple[int, int], FormulaCell], limi
         return False
     rows = list(map(int, digits))
     for name in set(letters).difference(columns):
-        columns[name] = _col(name.decode())
+        columns[name] = column_number(name.decode())
     cols = list(map(columns.__getitem__, letters))
     if max(rows) > MAX_ROWS or max(cols) > MAX_COLUMNS:
         return False
@@ -677,7 +671,7 @@ def _valueless(data: bytes, s: SheetInfo) -> None:
             continue  # an empty cell with no type (a styled blank): Excel and IronCalc agree
         ref = _R_ATTR.search(m.group(1))
         if ref is not None:
-            s.valueless.append((int(ref.group(2)), _col(ref.group(1).decode().upper())))
+            s.valueless.append((int(ref.group(2)), column_number(ref.group(1).decode().upper())))
 
 
 def _block_cells(
@@ -694,7 +688,7 @@ def _block_cells(
         letters = ref.group(1)
         col = columns.get(letters)
         if col is None:
-            col = columns[letters] = _col(letters.decode().upper())
+            col = columns[letters] = column_number(letters.decode().upper())
         raw = m.group(3) or b""
         found += 1
         row = int(ref.group(2))
@@ -722,12 +716,6 @@ def _block_cells(
             dynamic, row, col, limits, book, spans,
         )  # fmt: skip
     return found == len(_ANY_F.findall(data))
-
-
-def _letters(col: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(col)
 
 
 def _shared_strings(z: zipfile.ZipFile, limits: Limits, book: str) -> list[str]:
@@ -822,7 +810,7 @@ def _without_formulas(data: bytes, cells: set[tuple[int, int]]) -> bytes:
 
     def cut(m: re.Match[bytes]) -> bytes:
         ref = _R_ATTR.search(m.group(2))
-        if ref is not None and (int(ref.group(2)), _col(ref.group(1).decode().upper())) in cells:
+        if ref is not None and (int(ref.group(2)), column_number(ref.group(1).decode().upper())) in cells:
             return m.group(1)
         return m.group(0)
 

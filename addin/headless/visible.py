@@ -33,6 +33,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
+from addin.headless.a1 import column_letters
 from addin.headless.extent import CellRefused, area
 from addin.headless.formula import Call, formula, parse, render, rewrite_calls, significant, split_ref
 
@@ -79,14 +80,6 @@ def _whole_number(arg: list[Any]) -> int | None:
         x = float(sig[0].value)
         return int(x) if x == int(x) else None
     return None
-
-
-def _letters(col: int) -> str:
-    out = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def pieces(
@@ -169,7 +162,7 @@ def _cut(arg: list[Any], hides: Callable[[Skipped], bool], nests: bool, sheets: 
             return None
         rects = [(s.blank[0], s.blank[1], s.blank[0], s.blank[1])]
     sheet = value[: len(value) - len(ref[1])]
-    return ",".join(f"{sheet}${_letters(x1)}${y1}:${_letters(x2)}${y2}" for y1, x1, y2, x2 in rects)
+    return ",".join(f"{sheet}${column_letters(x1)}${y1}:${column_letters(x2)}${y2}" for y1, x1, y2, x2 in rects)
 
 
 def _call(call: Call, sheets: Sheets) -> str | None:

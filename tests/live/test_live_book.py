@@ -11,7 +11,8 @@ relative (the same positions in another order: float summation order only).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,27 @@ def _order(quote_id: str, side: str, qty: float, cl: str) -> Any:
     return msg
 
 
+@contextmanager
+def _live_gateway(
+    server: DeribitTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Any, Any, Any, list[Any]]]:
+    """The FIX gateway on a live market with the account's book: (desk, account, gateway, messages sent)."""
+    from addin.fix.desk import Desk as FixDesk
+    from addin.fix.desk import Limits, MarketSource
+    from pricing.desk.live.book import account_positions
+    from pricing.portfolio import empty_portfolio
+
+    market = MarketSource(f"deribit:{server.url}", None, KEY)
+    try:
+        account = market.source.account
+        assert account is not None
+        desk = FixDesk(market, PARAMS, empty_portfolio(), Limits(), account_positions(market.source))
+        sent: list[Any] = []
+        yield desk, account, _gateway(tmp_path, desk, sent, monkeypatch), sent
+    finally:
+        market.close()
+
+
 def test_the_accounts_positions_and_fix_fills_are_one_book_for_the_next_delta_im(
     tmp_path: Path, server: DeribitTestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,21 +155,10 @@ def test_a_fix_fill_the_venue_books_is_held_once(
     is retired by the snapshot after the reconnect (``private/get_positions`` and the labelled
     trades up to its time), once; a venue trade without the label retires nothing."""
     from addin.fix.client import quote_request
-    from addin.fix.desk import Desk as FixDesk
-    from addin.fix.desk import Limits, MarketSource
     from pricing.desk.fills import fill_label
-    from pricing.desk.live.book import account_positions
-    from pricing.portfolio import empty_portfolio
 
     server.script.send_marks = False  # one snapshot throughout: the oracle prices on the same market
-    market = MarketSource(f"deribit:{server.url}", None, KEY)
-    try:
-        account = market.source.account
-        assert account is not None
-        desk = FixDesk(market, PARAMS, empty_portfolio(), Limits(), account_positions(market.source))
-        sent: list[Any] = []
-        app = _gateway(tmp_path, desk, sent, monkeypatch)
-
+    with _live_gateway(server, tmp_path, monkeypatch) as (desk, account, app, sent):
         quote_of: dict[str, str] = {}
 
         def fill(cl: str) -> None:
@@ -174,8 +185,6 @@ def test_a_fix_fill_the_venue_books_is_held_once(
         server.push_trade(HELD, -1.0)
         _until(lambda: account.positions.get(HELD) == -1.0)
         _check(desk.service, [[QUOTED, -4.0], [HELD, -1.0]])
-    finally:
-        market.close()
 
 
 def test_a_fill_booked_at_the_venue_while_a_reconnect_reads_the_trade_history_is_kept(
@@ -191,20 +200,10 @@ def test_a_fill_booked_at_the_venue_while_a_reconnect_reads_the_trade_history_is
     import asyncio
 
     from addin.fix.client import quote_request
-    from addin.fix.desk import Desk as FixDesk
-    from addin.fix.desk import Limits, MarketSource
     from pricing.desk.fills import fill_label
-    from pricing.desk.live.book import account_positions
-    from pricing.portfolio import empty_portfolio
 
     server.script.send_marks = False
-    market = MarketSource(f"deribit:{server.url}", None, KEY)
-    try:
-        account = market.source.account
-        assert account is not None
-        desk = FixDesk(market, PARAMS, empty_portfolio(), Limits(), account_positions(market.source))
-        sent: list[Any] = []
-        app = _gateway(tmp_path, desk, sent, monkeypatch)
+    with _live_gateway(server, tmp_path, monkeypatch) as (desk, account, app, sent):
         app.on_quote_request(quote_request("R1", [{"symbol": QUOTED, "qty": 2, "side": "1"}]), "S")
         quote_id = sent[-1].getField(117)
         app.on_order(_order(quote_id, "1", 2, "C1"), "S")
@@ -228,8 +227,6 @@ def test_a_fill_booked_at_the_venue_while_a_reconnect_reads_the_trade_history_is
         _until(lambda: account.horizon_ms.get("BTC", 0) > before and not armed)
         assert account.positions.get(QUOTED) == -2.0  # the venue's position after its trade, kept
         _check(desk.service, [[QUOTED, -2.0]])  # the fill retired by it, the position held: once
-    finally:
-        market.close()
 
 
 def test_a_watched_positions_file_is_the_live_books_venue_part(tmp_path: Path, server: DeribitTestServer) -> None:

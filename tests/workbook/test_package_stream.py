@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from addin.headless import package
+from addin.headless.a1 import column_number
 from addin.headless.package import _DATE_TYPED, _Capped
 from addin.headless.values import BookError
 
@@ -205,5 +206,5 @@ def test_typed_empty_cells_are_found_as_before(cells: list[bytes]) -> None:
     for m in _VALUELESS_BEFORE.finditer(data):
         ref = package._R_ATTR.search(m.group(1))
         if ref is not None:
-            want.append((int(ref.group(2)), package._col(ref.group(1).decode().upper())))
+            want.append((int(ref.group(2)), column_number(ref.group(1).decode().upper())))
     assert s.valueless == want
