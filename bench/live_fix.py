@@ -107,7 +107,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
     import quickfix as fix
 
     from addin.fix.gateway import TAG_MARKET, QuoteGateway
-    from addin.fix.run import build_desk, kill_path, open_checked, write_settings
+    from addin.fix.run import build_desk, kill_path, open_checked, settle_heap, write_settings
 
     load_start = os.getloadavg()
     book_rows, requests = book_and_requests(n_book, 1_000)
@@ -143,6 +143,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         settings = fix.SessionSettings(str(acc))
         acceptor = fix.SocketAcceptor(app, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
         app.poll()
+        settle_heap()  # as run_acceptor does before serving
         acceptor.start()
         out = base / "client.json"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

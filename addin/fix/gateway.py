@@ -260,7 +260,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         """Withdraw the live quotes whose structure's mid moved beyond the fill tolerance.
 
         Every live quote is re-priced in one batch (:meth:`Desk.mids_now`) outside the gateway's
-        lock (a QuoteRequest waits at most for that batch, which holds the desk service's lock);
+        lock and outside the desk service's (a QuoteRequest does not wait for that batch);
         the cancels then take the lock a chunk at a time (:meth:`cancel_live`), each quote checked
         live again there (one filled or cancelled meanwhile is left alone).
         """

@@ -354,13 +354,16 @@ class Desk:
         out = np.full(len(requests), np.nan)
         if not requests:
             return out
-        with self._lock:
-            snap = self.source.current()
-            batch = resolve(list(requests), snap.market).batch
-            trades = batch.trades
-            if trades.count == 0:
-                return out
-            premiums = leg_premiums(trades.legs, position_state(trades.legs, snap.market), self.config.quote)
+        # Not under the service's lock: a mid reads one snapshot and the quote parameters, both
+        # immutable once taken, and never the book, so a scan of thousands of live quotes (the FIX
+        # gateway's market-move check, run as each snapshot is published) never holds up the
+        # QuoteRequest that prices the first quote on that snapshot.
+        snap, params = self.source.current(), self.config.quote
+        batch = resolve(list(requests), snap.market).batch
+        trades = batch.trades
+        if trades.count == 0:
+            return out
+        premiums = leg_premiums(trades.legs, position_state(trades.legs, snap.market), params)
         out[batch.rows] = np.add.reduceat(premiums, trades.starts[:-1])
         return out
 

@@ -2,6 +2,10 @@
 market-move scan) and ``Desk.mid`` (one request at a time, the fill check). They must agree for
 any list of requests, refusals included (NaN where a request cannot be resolved).
 
+``Desk.mids`` takes no lock of the desk service: a quote on another thread completes while a
+batch of mids is being priced (the FIX gateway scans thousands of live quotes as each snapshot
+is published, the moment the first quote on that snapshot is wanted). Events, no timing.
+
 Tolerance: both sum the same leg premiums; ``mid`` with numpy's pairwise sum and ``mids`` with
 ``np.add.reduceat`` (left to right), which may differ in the last bits for three legs or more:
 1e-12 relative, ~5,000 ulp of room on sums of three terms.
@@ -9,6 +13,7 @@ Tolerance: both sum the same leg premiums; ``mid`` with numpy's pairwise sum and
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -49,3 +54,29 @@ def test_a_listed_option_has_a_finite_mid_and_a_bad_name_none(desk: Desk) -> Non
     good, bad = RfqRequest((Leg(NAMES[0]),), "buy", 1.0), RfqRequest((Leg(BAD[0]),), "buy", 1.0)
     out = desk.mids([good, bad, good])
     assert np.isfinite(out[0]) and out[0] > 0 and np.isnan(out[1]) and out[2] == out[0] == desk.mid(good)
+
+
+def test_a_quote_completes_while_a_batch_of_mids_is_priced(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pricing.desk.service as service
+
+    call = RfqRequest((Leg(NAMES[1]),), "two-way", 2.0, ref="rfq 1")
+    quoted = threading.Event()
+    answers: list[Any] = []
+    premiums = service.leg_premiums
+
+    def quoting_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        def other() -> None:  # the QuoteRequest's thread, while the scan prices
+            answers.append(desk.quote([call]).result(0))
+            quoted.set()
+
+        threading.Thread(target=other, daemon=True).start()
+        # Generous: a quote on this book takes milliseconds; a held lock would keep it waiting past this.
+        answers.append(quoted.wait(timeout=60))
+        return premiums(*args, **kwargs)
+
+    monkeypatch.setattr(service, "leg_premiums", quoting_meanwhile)
+    out = desk.mids([call])
+    monkeypatch.undo()
+    assert answers[-1] is True, "the quote waited for the batch of mids (a lock held over the pricing)"
+    assert answers[0].ask["price"] > answers[0].base > 0
+    assert out[0] == desk.mid(call)
