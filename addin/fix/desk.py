@@ -89,8 +89,6 @@ class Desk:
         self.limits: QuoteLimits = limits if limits is not None else config.limits
         # One book: the venue's positions (the account, or a watched file) and the gateway's fills.
         self.service = DeskService(market.source, Book(start_book, venue=venue), replace(config, limits=self.limits))
-        # A live market: each new snapshot's basis is built as it is published, not by the first QuoteRequest on it.
-        self.warmer = self.service.keep_basis_warm()
         self.model_name = config.model
         self._greeks: Any = None
 

@@ -81,7 +81,6 @@ class Book:
     _filled: Portfolio | None = None
     _basis: QuoteBasis | None = None
     _basis_key: tuple[str, str, int] | None = None
-    _basis_trades: Portfolio | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
     venue: Venue | None = None
     _venue_key: object = None
@@ -249,32 +248,5 @@ class Book:
             if self._basis is None or key != self._basis_key:
                 model = config.margin_model(snapshot.histories, snapshot.dvols, tuple(snapshot.market.surfaces))
                 self._basis = QuoteBasis.build(self.positions, snapshot.market, model, config.addons, trades)
-                self._basis_key, self._basis_trades = key, trades
+                self._basis_key = key
             return self._basis
-
-    def prepare(self, snapshot: MarketSnapshot, config: DeskConfig) -> bool:
-        """Build the basis on ``snapshot`` now, as the next quote on it would (:meth:`basis`).
-
-        The layout is taken from the trades the last basis was built with: a quote's numbers do
-        not depend on the layout (``QuoteBasis.for_trades`` widens it to any trade, and a
-        request's quote does not depend on the batch it came in: tests/property/test_desk.py),
-        so the quote that finds this basis ready gives the numbers it would have built itself.
-
-        Parameters
-        ----------
-        snapshot : MarketSnapshot
-            The snapshot the next quotes will be priced on.
-        config : DeskConfig
-            The desk's configuration (its margin model and add-ons).
-
-        Returns
-        -------
-        bool
-            True when the basis on ``snapshot`` is ready; False when no quote has built one yet
-            (nothing to take a layout from: the first quote builds it).
-        """
-        with self._lock:
-            if self._basis is None or self._basis_trades is None:
-                return False
-            self.basis(snapshot, config, self._basis_trades)
-            return True

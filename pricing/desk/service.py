@@ -25,7 +25,6 @@ from pricing.desk.config import DeskConfig
 from pricing.desk.market import MarketSnapshot, MarketSource
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.desk.request import MAX_SIZE, Leg, RfqRequest, repeated_leg, resolve
-from pricing.desk.warm import BasisWarmer
 from pricing.positions import position_state
 from pricing.xva.quote import QuoteTable, quote_rfqs
 from pricing.xva.rfq import RfqBatch
@@ -367,24 +366,6 @@ class Desk:
         premiums = leg_premiums(trades.legs, position_state(trades.legs, snap.market), params)
         out[batch.rows] = np.add.reduceat(premiums, trades.starts[:-1])
         return out
-
-    def keep_basis_warm(self) -> BasisWarmer | None:
-        """Build the book's basis on each new snapshot as it is published, off the request thread.
-
-        For a source that publishes (a live market: it has ``listen``); None for any other
-        (a file or the bundled data: one snapshot, whose basis the first quote builds).
-        :class:`pricing.desk.warm.BasisWarmer` states the rule: quotes still price on the
-        current snapshot and name it; they find its basis built (or being built) instead of
-        building it themselves.
-
-        Returns
-        -------
-        BasisWarmer or None
-            The running warmer (``close()`` stops it; it also ends with its source).
-        """
-        if not callable(getattr(self.source, "listen", None)):
-            return None
-        return BasisWarmer(self.source, self.book, lambda: self.config)  # type: ignore[arg-type]
 
     def close(self) -> None:
         """Close the market source."""
