@@ -87,6 +87,10 @@ class MarkBoard:
         self.currency = currency
         self.counters = Counters(dropped_entries=summary.dropped)
         self.listing_changed = False
+        #: Counts every change of the board's rows (a load, marks, index, ticker, state): the
+        #: chain is a function of the rows, so :meth:`chain` rebuilds only when it moved.
+        self.revision = 0
+        self._chain: tuple[int, OptionChain] | None = None
         self._load(summary)
 
     def _load(self, s: SummaryRows) -> None:
@@ -126,6 +130,7 @@ class MarkBoard:
                 groups.setdefault(u, []).append(j)
         self._by_future = {k: np.asarray(v, dtype=np.int64) for k, v in groups.items()}
         self.listing_changed = False
+        self.revision += 1
 
     def reload(self, summary: SummaryRows) -> None:
         """A fresh book summary (after a reconnect or a listing): everything from it.
@@ -164,6 +169,7 @@ class MarkBoard:
         self.mark_price[rows] = update.mark_price[hit]
         self.mark_iv[rows] = update.iv_pct[hit]
         self.ts_ms[rows] = np.maximum(self.ts_ms[rows], update.ts_ms[hit])
+        self.revision += 1
         return rows
 
     def apply_index(self, update: PriceUpdate) -> None:
@@ -177,6 +183,7 @@ class MarkBoard:
         self.index[:] = update.price
         syn = self._synthetic
         self.forward[syn] = self._summary_forward[syn] * (update.price / self._summary_index)
+        self.revision += 1
 
     def apply_ticker(self, update: PriceUpdate) -> np.ndarray:
         """A future's mark: the forward of the options marked against it. Returns those rows.
@@ -195,6 +202,7 @@ class MarkBoard:
         if rows is None:
             return np.empty(0, dtype=np.int64)
         self.forward[rows] = update.price
+        self.revision += 1
         return rows
 
     def apply_state(self, update: StateUpdate) -> None:
@@ -209,6 +217,7 @@ class MarkBoard:
         if update.state in GONE_STATES:
             if j is not None:
                 self.alive[j] = False
+                self.revision += 1
         elif j is None:
             self.listing_changed = True
 
@@ -237,10 +246,30 @@ class MarkBoard:
         Crossed bid/ask pairs (bid above ask) are dropped to "no quote" and counted: a file
         with them is refused, a feed cannot be, and the marks are still good.
 
+        The chain is a function of the board's rows alone (its time is the newest mark, not the
+        clock), so while :attr:`revision` is unchanged the chain built last is returned again,
+        the same object: a mark message of one currency leaves the other currency's chain (and
+        what the source derives from it) as it was.
+
         Returns
         -------
         OptionChain
             The board's options as a chain, one row per live option with a mark.
+        """
+        kept = self._chain
+        if kept is not None and kept[0] == self.revision:
+            return kept[1]
+        chain = self.build_chain()
+        self._chain = (self.revision, chain)
+        return chain
+
+    def build_chain(self) -> OptionChain:
+        """:meth:`chain` built afresh from the rows (never the kept one).
+
+        Returns
+        -------
+        OptionChain
+            A new chain of the board's rows.
         """
         rows = self._live_rows(None)
         if rows.size == 0:

@@ -330,20 +330,25 @@ class SurfaceKeeper:
             FittedSlice(nxt.smile, nxt.fit) if nxt is not None else None,
         )
 
-    def surface(self, chain: OptionChain) -> VolSurface:
+    def surface(self, chain: OptionChain, slices: dict[np.datetime64, Slice] | None = None) -> VolSurface:
         """The kept slices on the chain's current forwards and times.
 
         Parameters
         ----------
         chain : OptionChain
             The current chain of the underlying: the slices are placed on its forwards and times to expiry.
+        slices : dict, optional
+            A value of :attr:`slices` read earlier (default: the current one). :attr:`slices` is
+            replaced whole, never changed in place, whenever a slice changes: the same dict is
+            the same slices, so a reader that took it once builds its surface, flags and fit
+            times from one state even while the refit thread lands a refit.
 
         Returns
         -------
         VolSurface
             The last good slice of every expiry still in the chain.
         """
-        slices = self.slices
+        slices = self.slices if slices is None else slices
         if not slices:
             raise PricingInputError(f"chain {self.currency}: no expiry with enough marks to fit a smile")
         uniq, t_all, fwd_all = chain.expiries()
@@ -362,22 +367,34 @@ class SurfaceKeeper:
             tuple(slices[e].fit for e in keys),
         )
 
-    def fit_times(self) -> dict[str, datetime]:
+    def fit_times(self, slices: dict[np.datetime64, Slice] | None = None) -> dict[str, datetime]:
         """Expiry (YYYY-MM-DD) -> when its slice was last fitted (UTC).
+
+        Parameters
+        ----------
+        slices : dict, optional
+            A value of :attr:`slices` read earlier (default: the current one; see :meth:`surface`).
 
         Returns
         -------
         dict of str to datetime
             Expiry code to when its smile was last fitted, UTC.
         """
-        return {str(e)[:10]: s.fitted_at for e, s in sorted(self.slices.items())}
+        kept = self.slices if slices is None else slices
+        return {str(e)[:10]: s.fitted_at for e, s in sorted(kept.items())}
 
-    def flags(self) -> list[str]:
+    def flags(self, slices: dict[np.datetime64, Slice] | None = None) -> list[str]:
         """The kept last-good slices' flags, prefixed by the currency.
+
+        Parameters
+        ----------
+        slices : dict, optional
+            A value of :attr:`slices` read earlier (default: the current one; see :meth:`surface`).
 
         Returns
         -------
         list of str
             ``"<currency> <flag>"`` for each kept slice that carries a flag, expiries ascending.
         """
-        return [f"{self.currency} {s.flag}" for _, s in sorted(self.slices.items()) if s.flag]
+        kept = self.slices if slices is None else slices
+        return [f"{self.currency} {s.flag}" for _, s in sorted(kept.items()) if s.flag]

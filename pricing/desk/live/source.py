@@ -33,6 +33,7 @@ from pricing.desk.live.versions import content_version
 from pricing.desk.market import MarketSnapshot
 from pricing.errors import DataError, PricingInputError
 from pricing.market import Market
+from pricing.surface import VolSurface
 
 
 def publication_time(last_published: float, changed: float, interval_s: float) -> float:
@@ -55,6 +56,53 @@ def publication_time(last_published: float, changed: float, interval_s: float) -
         batched into one publication at the interval's end.
     """
     return max(changed, last_published + interval_s)
+
+
+def feed_snapshot(boards: Mapping[str, MarkBoard], source: str, marks_received: float, max_age_s: float) -> LiveSnapshot | None:
+    """The chains-level snapshot of the boards as they are now (``snapshot_id`` 0: not yet numbered).
+
+    Parameters
+    ----------
+    boards : Mapping[str, MarkBoard]
+        Currency -> its board (the feed session's).
+    source : str
+        The spec's label.
+    marks_received : float
+        ``time.monotonic()`` when the feed last delivered option marks.
+    max_age_s : float
+        The source's staleness limit, seconds.
+
+    Returns
+    -------
+    LiveSnapshot or None
+        One chain per currency that has live marks (:meth:`MarkBoard.chain`: the same chain
+        object as in the last snapshot for a board that has not changed since), the boards'
+        flags; None when no board has a chain.
+    """
+    chains, flags = {}, []
+    for ccy, board in boards.items():
+        try:
+            chains[ccy] = board.chain()
+        except DataError as exc:
+            flags.append(str(exc))
+            continue
+        c = board.counters
+        if c.stale_rows:
+            flags.append(f"{ccy}: {c.stale_rows} options left out, their marks older than the chain's spread")
+        if c.crossed_quotes:
+            flags.append(f"{ccy}: {c.crossed_quotes} crossed bid/ask blanked")
+    if not chains:
+        return None
+    return LiveSnapshot(
+        snapshot_id=0,
+        source=source,
+        created_at=datetime.now(UTC),
+        as_of=max(c.as_of for c in chains.values()),
+        chains=MappingProxyType(chains),
+        marks_received=marks_received,
+        max_age_s=max_age_s,
+        flags=tuple(flags),
+    )
 
 
 class FeedError(DataError):
@@ -200,6 +248,90 @@ class LiveMarketSnapshot(MarketSnapshot):
         return f"no marks received for {self.age_s(now):.1f} s"
 
 
+@dataclass(frozen=True)
+class CurrencyPart:
+    """What a fitted snapshot derives from one currency's chain and its keeper's slices.
+
+    A mark message is per currency (``markprice.options.btc_usd``) and a refit changes one
+    currency's slices: the other currency's chain (:meth:`MarkBoard.chain` returns the same
+    object while its board is unchanged) and slices (:attr:`SurfaceKeeper.slices` is replaced
+    whole on every change, never changed in place) are the same objects as at the last
+    publication, so its surface, flags, fit times and content version are too, and are reused.
+
+    Attributes
+    ----------
+    chain : OptionChain
+        The chain it was built from.
+    slices : dict
+        The keeper's :attr:`~pricing.desk.live.refit.SurfaceKeeper.slices` it was built from.
+    surface : VolSurface
+        ``keeper.surface(chain, slices)``.
+    flags : tuple of str
+        ``keeper.flags(slices)``.
+    fit_times : Mapping[str, datetime]
+        ``keeper.fit_times(slices)``, read-only.
+    version : str
+        :func:`pricing.desk.live.versions.content_version` of the chain and surface.
+    """
+
+    chain: OptionChain
+    slices: Mapping[Any, Any]
+    surface: VolSurface
+    flags: tuple[str, ...]
+    fit_times: Mapping[str, datetime]
+    version: str
+
+    @classmethod
+    def build(cls, keeper: SurfaceKeeper, chain: OptionChain) -> CurrencyPart:
+        """The part of ``chain`` on the keeper's slices as they are now (read once).
+
+        Parameters
+        ----------
+        keeper : SurfaceKeeper
+            The currency's keeper.
+        chain : OptionChain
+            The currency's chain in the snapshot being published.
+
+        Returns
+        -------
+        CurrencyPart
+            Surface, flags, fit times and content version, all from one read of the slices.
+
+        Raises
+        ------
+        PricingInputError
+            No expiry has a slice yet.
+        """
+        slices = keeper.slices
+        surface = keeper.surface(chain, slices)
+        return cls(
+            chain,
+            slices,
+            surface,
+            tuple(keeper.flags(slices)),
+            MappingProxyType(keeper.fit_times(slices)),
+            content_version(chain, surface),
+        )
+
+    def same_inputs(self, chain: OptionChain, slices: Mapping[Any, Any]) -> bool:
+        """True when ``chain`` and ``slices`` are the very objects this part was built from.
+
+        Parameters
+        ----------
+        chain : OptionChain
+            The currency's chain now.
+        slices : Mapping
+            Its keeper's :attr:`~pricing.desk.live.refit.SurfaceKeeper.slices` now.
+
+        Returns
+        -------
+        bool
+            Identity, not equality: both are immutable once made, so the same objects are the
+            same content; a new object (a board change, a refit) always rebuilds.
+        """
+        return chain is self.chain and slices is self.slices
+
+
 class LiveSource:
     """A live market: Deribit (or anything speaking its API v2), or a recording replayed on loopback.
 
@@ -264,6 +396,9 @@ class LiveSource:
         self._listeners: dict[int, Callable[[], None]] = {}
         self._listeners_lock = threading.Lock()
         self._listener_seq = 0
+        #: Per currency, what the last fitted snapshot derived from its chain and kept slices (under
+        #: ``_publish_lock``): reused while both are the same objects (see :class:`CurrencyPart`).
+        self._parts: dict[str, CurrencyPart | None] = {}
 
     # ------------------------------------------------------------------ other threads
 
@@ -460,30 +595,9 @@ class LiveSource:
         assert session is not None
         self._dirty = False
         self._last_publish = time.monotonic()
-        chains, flags = {}, []
-        for ccy, board in session.boards.items():
-            try:
-                chains[ccy] = board.chain()
-            except DataError as exc:
-                flags.append(str(exc))
-                continue
-            c = board.counters
-            if c.stale_rows:
-                flags.append(f"{ccy}: {c.stale_rows} options left out, their marks older than the chain's spread")
-            if c.crossed_quotes:
-                flags.append(f"{ccy}: {c.crossed_quotes} crossed bid/ask blanked")
-        if not chains:
+        snap = feed_snapshot(session.boards, self.spec.label, session.status.last_marks_mono, self.limits.max_age_s)
+        if snap is None:
             return
-        snap = LiveSnapshot(
-            snapshot_id=0,
-            source=self.spec.label,
-            created_at=datetime.now(UTC),
-            as_of=max(c.as_of for c in chains.values()),
-            chains=MappingProxyType(chains),
-            marks_received=session.status.last_marks_mono,
-            max_age_s=self.limits.max_age_s,
-            flags=tuple(flags),
-        )
         if self.policy is None:
             self._seq += 1
             self._snapshot = dataclasses.replace(snap, snapshot_id=self._seq)
@@ -548,18 +662,24 @@ class LiveSource:
             self._publish_fitted_locked(snap)
 
     def _publish_fitted_locked(self, snap: LiveSnapshot) -> None:
-        surfaces, flags, times = {}, list(snap.flags), {}
+        surfaces, flags, times, versions = {}, list(snap.flags), {}, {}
         for ccy, chain in snap.chains.items():
             keeper = self.keepers.get(ccy)
-            if keeper is None:
+            part = self._parts.get(ccy) if keeper is not None else None
+            if keeper is not None and (part is None or not part.same_inputs(chain, keeper.slices)):
+                try:
+                    part = CurrencyPart.build(keeper, chain)
+                except PricingInputError as exc:
+                    flags.append(f"{ccy}: no surface yet ({exc})")
+                    part = None
+                self._parts[ccy] = part
+            if part is None:
+                versions[ccy] = content_version(chain, None)
                 continue
-            try:
-                surfaces[ccy] = keeper.surface(chain)
-            except PricingInputError as exc:
-                flags.append(f"{ccy}: no surface yet ({exc})")
-                continue
-            flags += keeper.flags()
-            times[ccy] = MappingProxyType(keeper.fit_times())
+            surfaces[ccy] = part.surface
+            flags += part.flags
+            times[ccy] = part.fit_times
+            versions[ccy] = part.version
         if not surfaces:
             return
         self._seq += 1
@@ -585,7 +705,7 @@ class LiveSource:
             marks_received_at=made - timedelta(seconds=snap.age_s()),
             max_age_s=self.limits.max_age_s,
             feed=feed,
-            versions=MappingProxyType({ccy: content_version(chain, surfaces.get(ccy)) for ccy, chain in snap.chains.items()}),
+            versions=MappingProxyType(versions),
         )
         self.published.append((snap.marks_received, time.monotonic(), self._seq))
         self._first_fit.set()
