@@ -329,11 +329,30 @@ def fix_log(journal: str, out: str | None, table: str) -> int:
             _export(book, Path(out))
             print(f"wrote {out}")
             return 0
-        cols, rows = book.table(table)
+        cols, rows = labelled(table, *book.table(table))
         print(table_text([cols, *[[("" if v is None else v) for v in r] for r in rows]]))
         return 0
     finally:
         book.close()
+
+
+def labelled(name: str, cols: list[str], rows: list[tuple[Any, ...]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """A journal table as ``fix-log`` shows it: ``fills`` with each fill's venue label last.
+
+    The label is :func:`pricing.desk.fills.fill_label` of the row's session, ClOrdID and QuoteID,
+    the one the gateway gives the fill in the live book: the desk books the trade at the venue
+    under it (Deribit's order ``label``), and finds the venue's trade for a fill by it. A
+    rejected order has none. Computed from the row (the journal stores the three parts), so a
+    journal written before this column existed shows it too. Other tables are returned as they are.
+    """
+    from pricing.desk.fills import fill_label
+
+    parts = ("session", "cl_ord_id", "quote_id", "status")
+    if name != "fills" or not set(parts) <= set(cols):
+        return cols, rows
+    i, j, k, st = (cols.index(c) for c in parts)
+    labels = [fill_label(str(r[i]), str(r[j]), str(r[k])) if r[st] == "filled" else None for r in rows]
+    return [*cols, "label"], [(*r, label) for r, label in zip(rows, labels)]
 
 
 def fix_admin(journal: str, action: str, kill_file: str | None = None) -> int:
@@ -368,7 +387,7 @@ def _export(journal: Any, path: Path) -> None:
         wb = Workbook()
         wb.remove(wb.active)
         for name in ("quotes", "fills", "cancels", "quarantine"):
-            cols, rows = journal.table(name)
+            cols, rows = labelled(name, *journal.table(name))
             # Text from a client's message never becomes a formula in the desk's workbook.
             table_sheet(wb.create_sheet(name), [cols, *[[csv_safe(v) for v in r] for r in rows]])
         wb.save(tmp)
