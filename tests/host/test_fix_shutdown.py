@@ -72,26 +72,26 @@ class Recorder(fix.Application):  # type: ignore[misc]
         self.sessions.append(sid)
 
     def onLogon(self, sid: Any) -> None:
-        self._note("onLogon", time.monotonic())
+        self._note("logon", time.monotonic())
         self.logged_on.set()
 
     def onLogout(self, sid: Any) -> None:
-        self._note("onLogout", time.monotonic())
+        self._note("logout", time.monotonic())
 
     def toAdmin(self, message: Any, sid: Any) -> None:
-        self._note("toAdmin", time.monotonic())
+        self._note("to admin", time.monotonic())
 
     def fromAdmin(self, message: Any, sid: Any) -> None:
-        self._note("fromAdmin", time.monotonic())
+        self._note("from admin", time.monotonic())
 
     def toApp(self, message: Any, sid: Any) -> None:
-        self._note("toApp", time.monotonic())
+        self._note("to app", time.monotonic())
 
     def fromApp(self, message: Any, sid: Any) -> None:
         t0 = time.monotonic()
         self.entered.set()
         self.release.wait(WAIT)  # held here while the host stops the acceptor
-        self._note("fromApp", t0)
+        self._note("from app", t0)
 
 
 def _threads() -> int:
@@ -139,7 +139,7 @@ def test_stop_returns_after_the_callback_in_flight_and_leaves_no_engine_thread(t
         app.release.set()
         initiator.stop()
     after = _threads()
-    assert [c[0] for c in app.calls].count("fromApp") == 1, "the held QuoteRequest's callback never finished"
+    assert [c[0] for c in app.calls].count("from app") == 1, "the held QuoteRequest's callback never finished"
     # Every callback, the held one included, ended before stop() returned; none ran later (the
     # client's own stop above came after: its logout found no acceptor to call back).
     assert all(end <= stopped for _, _, end in app.calls), [c for c in app.calls if c[2] > stopped]
