@@ -184,6 +184,9 @@ class Serving:
        the store and log factories by C++ reference; this object holds them, and the gateway's
        SessionIDs (which point into the engine's sessions) are used only while it serves.
 
+    And throughout: QuickFIX calls the gateway through :func:`shielded`, so no exception of the
+    gateway's reaches the engine's threads (which would hang the process, see :func:`quiet`).
+
     Parameters
     ----------
     app : QuoteGateway
@@ -204,7 +207,8 @@ class Serving:
             raise FixUsageError(f"{settings}: {exc}") from None
         self.stores = fix.FileStoreFactory(self.settings)
         self.logs = fix.FileLogFactory(self.settings)
-        self.acceptor = fix.ThreadedSocketAcceptor(app, self.stores, self.settings, self.logs)
+        self.shield = shielded(app, getattr(app, "on_event", None))
+        self.acceptor = fix.ThreadedSocketAcceptor(self.shield, self.stores, self.settings, self.logs)
         self._owner: int | None = None
         self._stopping = False
 
@@ -253,6 +257,72 @@ def quiet(on_event: Callable[[str], None]) -> Callable[[str], None]:
             return
 
     return report
+
+
+def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
+    """A ``quickfix.Application`` that calls ``app``'s callbacks and lets no unexpected exception out.
+
+    What QuickFIX is meant to see still reaches it: ``DoNotSend`` from ``toApp``; ``FieldNotFound``,
+    ``IncorrectDataFormat``, ``IncorrectTagValue`` and ``UnsupportedMessageType`` from ``fromApp``
+    (QuickFIX answers them with a reject); those and ``RejectLogon`` from ``fromAdmin``. Anything
+    else is reported through ``on_event`` (never raising, :func:`quiet`) and stops there: its message
+    goes unanswered by the application, where before the process hung (an exception out of a
+    callback makes QuickFIX's binding call ``Py_Exit(1)`` from its own thread).
+
+    Parameters
+    ----------
+    app : quickfix.Application
+        The gateway (or any application).
+    on_event : callable, optional
+        Where a swallowed exception is reported (a line of text).
+
+    Returns
+    -------
+    quickfix.Application
+        The shield to give the acceptor; it holds ``app``.
+    """
+    fix = _quickfix()
+    report = quiet(on_event or (lambda text: None))
+    malformed = (fix.FieldNotFound, fix.IncorrectDataFormat, fix.IncorrectTagValue)
+    to_app: tuple[type[BaseException], ...] = (fix.DoNotSend,)
+    from_app = (*malformed, fix.UnsupportedMessageType)
+    from_admin = (*malformed, fix.RejectLogon)
+
+    def guard(call: Callable[..., None], passes: tuple[type[BaseException], ...], *args: Any) -> None:
+        try:
+            call(*args)
+        except passes:
+            raise
+        except Exception as exc:  # see the docstring: nothing else may reach QuickFIX's thread
+            report(f"{getattr(call, '__name__', 'callback')} failed: {type(exc).__name__}: {exc}")
+
+    class Shield(fix.Application):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.app = app
+
+        def onCreate(self, sid: Any) -> None:
+            guard(app.onCreate, (), sid)
+
+        def onLogon(self, sid: Any) -> None:
+            guard(app.onLogon, (), sid)
+
+        def onLogout(self, sid: Any) -> None:
+            guard(app.onLogout, (), sid)
+
+        def toAdmin(self, message: Any, sid: Any) -> None:
+            guard(app.toAdmin, (), message, sid)
+
+        def fromAdmin(self, message: Any, sid: Any) -> None:
+            guard(app.fromAdmin, from_admin, message, sid)
+
+        def toApp(self, message: Any, sid: Any) -> None:
+            guard(app.toApp, to_app, message, sid)
+
+        def fromApp(self, message: Any, sid: Any) -> None:
+            guard(app.fromApp, from_app, message, sid)
+
+    return Shield()
 
 
 def run_acceptor(
