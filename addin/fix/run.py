@@ -233,10 +233,12 @@ class Serving:
         if self._stopping:
             return
         self._stopping = True
-        if self._owner is not None:
-            self.acceptor.stop()
-        if self.journal is not None:
-            self.journal.close()
+        try:
+            if self._owner is not None:
+                self.acceptor.stop()
+        finally:
+            if self.journal is not None:
+                self.journal.close()
 
 
 def quiet(on_event: Callable[[str], None]) -> Callable[[str], None]:

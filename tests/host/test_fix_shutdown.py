@@ -22,7 +22,8 @@ Invariants, each a test below:
   and stops in the shield, while UnsupportedMessageType still reaches QuickFIX (before: a hang,
   rc 124 at a 40-s bound);
 - poll and stop belong to the thread that started the acceptor; stop is idempotent and a poll
-  after it sends nothing.
+  after it sends nothing; the journal closes once, at stop (also as a hypothesis state machine
+  over any order of start, poll, stop and calls from another thread).
 
 Every wait is on a condition with a generous bound; ports are ephemeral.
 """
@@ -30,9 +31,11 @@ Every wait is on a condition with a generous bound; ports are ephemeral.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -40,6 +43,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 fix = pytest.importorskip("quickfix", reason="the 'fix' extra (QuickFIX) is not installed")
 
@@ -101,6 +107,15 @@ def _threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def _threads_back_to(before: int) -> int:
+    """The thread count once it is back to ``before`` (or after WAIT s): a thread the test joined
+    (``threading.Thread.join``) can still be listed for a moment after its join returned."""
+    deadline = time.monotonic() + WAIT
+    while (now := _threads()) > before and time.monotonic() < deadline:
+        threading.Event().wait(0.005)
+    return now
+
+
 def _pair(tmp_path: Path) -> tuple[str, Any]:
     port = free_port()
     acc = write_settings(tmp_path / "acceptor.cfg", "acceptor", port, tmp_path)
@@ -140,7 +155,7 @@ def test_stop_returns_after_the_callback_in_flight_and_leaves_no_engine_thread(t
     finally:
         app.release.set()
         initiator.stop()
-    after = _threads()
+    after = _threads_back_to(before)
     assert [c[0] for c in app.calls].count("from app") == 1, "the held QuoteRequest's callback never finished"
     # Every callback, the held one included, ended before stop() returned; none ran later (the
     # client's own stop above came after: its logout found no acceptor to call back).
@@ -360,3 +375,78 @@ def test_a_bad_settings_file_is_a_usage_error(tmp_path: Path) -> None:
     bad.write_text("[SESSION]\nBeginString=FIX.4.4\n")
     with pytest.raises(FixUsageError, match=r"bad\.cfg"):
         Serving(Recorder(), str(bad))
+
+
+class ServingLifecycle(RuleBasedStateMachine):
+    """Any order of start, poll, stop, and poll/stop from another thread: a poll reaches the gateway
+    only while serving (before stop, on the starting thread), calls from another thread are refused,
+    the journal closes exactly once and only at stop, and the engine's threads are gone after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="cq-serving-"))
+        self.app = Recorder()
+        self.journal = _Closing()
+        port = free_port()
+        self.serving = Serving(self.app, str(write_settings(self.tmp / "a.cfg", "acceptor", port, self.tmp)), self.journal)
+        self.started = self.stopped = False
+        self.polls = 0
+        self.before = _threads()
+
+    @precondition(lambda self: not self.started and not self.stopped)
+    @rule()
+    def start(self) -> None:
+        self.serving.start()
+        self.started = True
+
+    @rule()
+    def poll(self) -> None:
+        self.serving.poll()
+        if not self.stopped:
+            self.polls += 1
+
+    @precondition(lambda self: self.started)
+    @rule(stop=st.booleans())
+    def from_another_thread(self, stop: bool) -> None:
+        refused: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                (self.serving.stop if stop else self.serving.poll)()
+            except RuntimeError as exc:
+                refused.append(exc)
+
+        t = threading.Thread(target=call)
+        t.start()
+        t.join(WAIT)
+        assert len(refused) == 1
+
+    @rule()
+    def stop(self) -> None:
+        self.serving.stop()
+        self.stopped = True
+        assert _threads_back_to(self.before) <= self.before
+
+    @invariant()
+    def polls_reach_the_gateway_only_while_serving(self) -> None:
+        assert self.app.polls == self.polls
+
+    @invariant()
+    def the_journal_closes_once_at_stop(self) -> None:
+        assert self.journal.closed == (1 if self.stopped else 0)
+
+    def teardown(self) -> None:
+        self.serving.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class _Closing:
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+TestServingLifecycle = ServingLifecycle.TestCase
+TestServingLifecycle.settings = settings(max_examples=25, stateful_step_count=8, deadline=None)
