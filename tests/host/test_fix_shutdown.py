@@ -165,7 +165,7 @@ def test_stop_returns_after_the_callback_in_flight_and_leaves_no_engine_thread(t
 
 CYCLES = textwrap.dedent(
     """
-    import socket, sys, tempfile, time
+    import shutil, socket, sys, tempfile, time
     from pathlib import Path
     import quickfix as fix
     from addin.fix.run import Serving, write_settings
@@ -198,6 +198,7 @@ CYCLES = textwrap.dedent(
                 time.sleep(0.005)
         serving.stop()
         del serving
+    shutil.rmtree(tmp, ignore_errors=True)
     print("cycles done", flush=True)
     """
 )
