@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,172 @@ def _test_clock() -> Any:
     return lambda: datetime.now(UTC) + offset
 
 
+class Serving:
+    """The gateway served by a QuickFIX acceptor, started and stopped in one order (docs/fix.md, "Stopping").
+
+    ``clearquote fix-acceptor`` and ``python -m bench live-fix`` both serve through this, so the
+    order below holds for both:
+
+    1. **The host's own sends end first.** :meth:`poll` (the kill switch and the market-move
+       QuoteCancels: the only messages not sent from QuickFIX's threads) runs on the thread that
+       called :meth:`start`, and so does :meth:`stop`: no poll is in flight when the engine stops,
+       and a poll after :meth:`stop` began sends nothing.
+    2. **The engine stops and every thread it runs is joined.** The acceptor is QuickFIX's
+       ``ThreadedSocketAcceptor``, whose ``stop()`` logs each session out (waiting up to 10 s for
+       the logouts), closes the sockets and joins every thread it started before it returns: when
+       :meth:`stop` returns no callback into the gateway is running or can start. (The other
+       acceptor, ``SocketAcceptor``, closes its socket server from the stopping thread while its
+       own thread, woken by that close, closes and deletes the same server: 1.16's stop() is a
+       use-after-free, a segmentation fault in ``SocketServer::close`` in 3 of 3 60-s runs of
+       bench live-fix and within 5 start/stop cycles in 5 of 5 runs; tests/host/test_fix_shutdown.py.)
+    3. **Then the journal closes**, never under a callback still journaling.
+    4. **References live as long as the engine.** QuickFIX holds the application, the settings and
+       the store and log factories by C++ reference; this object holds them, and the gateway's
+       SessionIDs (which point into the engine's sessions) are used only while it serves.
+
+    And throughout: QuickFIX calls the gateway through :func:`shielded`, so no exception of the
+    gateway's reaches the engine's threads (which would hang the process, see :func:`quiet`).
+
+    Parameters
+    ----------
+    app : QuoteGateway
+        The application (any ``quickfix.Application`` with a ``poll()``).
+    settings : str
+        The QuickFIX settings file.
+    journal : object, optional
+        Closed by :meth:`stop` once the engine has stopped (anything with ``close()``).
+    """
+
+    def __init__(self, app: Any, settings: str, journal: Any = None) -> None:
+        fix = _quickfix()
+        self.app = app
+        self.journal = journal
+        try:
+            self.settings = fix.SessionSettings(settings)
+        except fix.ConfigError as exc:
+            raise FixUsageError(f"{settings}: {exc}") from None
+        self.stores = fix.FileStoreFactory(self.settings)
+        self.logs = fix.FileLogFactory(self.settings)
+        self.shield = shielded(app, getattr(app, "on_event", None))
+        self.acceptor = fix.ThreadedSocketAcceptor(self.shield, self.stores, self.settings, self.logs)
+        self._owner: int | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        """Listen; the calling thread becomes the one that polls and stops."""
+        self._owner = threading.get_ident()
+        self.acceptor.start()
+
+    def _on_owner(self, what: str) -> None:
+        if self._owner is not None and threading.get_ident() != self._owner:
+            raise RuntimeError(f"Serving.{what}: called from another thread than the one that started the acceptor")
+
+    def poll(self) -> None:
+        """The gateway's poll (kill switch, market moves); nothing once :meth:`stop` has begun."""
+        self._on_owner("poll")
+        if not self._stopping:
+            self.app.poll()
+
+    def stop(self) -> None:
+        """Stop in the order of the class docstring; a second call does nothing."""
+        self._on_owner("stop")
+        if self._stopping:
+            return
+        self._stopping = True
+        try:
+            if self._owner is not None:
+                self.acceptor.stop()
+        finally:
+            if self.journal is not None:
+                self.journal.close()
+
+
+def quiet(on_event: Callable[[str], None]) -> Callable[[str], None]:
+    """``on_event`` that never raises: the gateway calls it from QuickFIX's callbacks (logon, logout).
+
+    Why: an exception out of a QuickFIX callback makes QuickFIX's Python binding call
+    ``Py_Exit(1)`` from its own thread; the interpreter's finalization then waits for the main
+    thread, itself waiting in ``stop()`` for that thread: the acceptor hangs, SIGTERM no longer
+    stops it (reproduced: ``fix-acceptor`` whose stdout reader had gone, BrokenPipeError on the
+    first logon; tests/host/test_fix_shutdown.py). An event that cannot be printed is lost, never
+    the acceptor.
+    """
+
+    def report(text: str) -> None:
+        try:
+            on_event(text)
+        except Exception:  # see above: nothing may leave a QuickFIX callback
+            return
+
+    return report
+
+
+def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
+    """A ``quickfix.Application`` that calls ``app``'s callbacks and lets no unexpected exception out.
+
+    What QuickFIX is meant to see still reaches it: ``DoNotSend`` from ``toApp``; ``FieldNotFound``,
+    ``IncorrectDataFormat``, ``IncorrectTagValue`` and ``UnsupportedMessageType`` from ``fromApp``
+    (QuickFIX answers them with a reject); those and ``RejectLogon`` from ``fromAdmin``. Anything
+    else is reported through ``on_event`` (never raising, :func:`quiet`) and stops there: its message
+    goes unanswered by the application, where before the process hung (an exception out of a
+    callback makes QuickFIX's binding call ``Py_Exit(1)`` from its own thread).
+
+    Parameters
+    ----------
+    app : quickfix.Application
+        The gateway (or any application).
+    on_event : callable, optional
+        Where a swallowed exception is reported (a line of text).
+
+    Returns
+    -------
+    quickfix.Application
+        The shield to give the acceptor; it holds ``app``.
+    """
+    fix = _quickfix()
+    report = quiet(on_event or (lambda text: None))
+    malformed = (fix.FieldNotFound, fix.IncorrectDataFormat, fix.IncorrectTagValue)
+    to_app: tuple[type[BaseException], ...] = (fix.DoNotSend,)
+    from_app = (*malformed, fix.UnsupportedMessageType)
+    from_admin = (*malformed, fix.RejectLogon)
+
+    def guard(call: Callable[..., None], passes: tuple[type[BaseException], ...], *args: Any) -> None:
+        try:
+            call(*args)
+        except passes:
+            raise
+        except Exception as exc:  # see the docstring: nothing else may reach QuickFIX's thread
+            report(f"{getattr(call, '__name__', 'callback')} failed: {type(exc).__name__}: {exc}")
+
+    class Shield(fix.Application):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.app = app
+
+        def onCreate(self, sid: Any) -> None:
+            guard(app.onCreate, (), sid)
+
+        def onLogon(self, sid: Any) -> None:
+            guard(app.onLogon, (), sid)
+
+        def onLogout(self, sid: Any) -> None:
+            guard(app.onLogout, (), sid)
+
+        def toAdmin(self, message: Any, sid: Any) -> None:
+            guard(app.toAdmin, (), message, sid)
+
+        def fromAdmin(self, message: Any, sid: Any) -> None:
+            guard(app.fromAdmin, from_admin, message, sid)
+
+        def toApp(self, message: Any, sid: Any) -> None:
+            guard(app.toApp, to_app, message, sid)
+
+        def fromApp(self, message: Any, sid: Any) -> None:
+            guard(app.fromApp, from_app, message, sid)
+
+    return Shield()
+
+
 def run_acceptor(
     settings: str,
     portfolio: str | None,
@@ -173,50 +339,50 @@ def run_acceptor(
     kill_file: str | None = None,
     credentials: str | None = None,
 ) -> int:
-    """Start the QuickFIX acceptor and serve until SIGTERM/SIGINT (or ``stop``).
+    """Start the QuickFIX acceptor and serve until SIGTERM/SIGINT (or ``stop``); stop in :class:`Serving`'s order.
 
     Everything is checked before it listens: the settings, the desk's files, and the journal
     (replayed into the order book; an unreadable row is quarantined and named, not fatal).
     """
-    fix = _quickfix()
+    import faulthandler
+
+    _quickfix()
     from addin.fix.gateway import QuoteGateway, describe
 
     if not Path(settings).is_file():
         raise FixUsageError(f"{settings}: no such QuickFIX settings file")
     desk = build_desk(portfolio, market, params, overrides, as_of, credentials)
     book = open_checked(journal)
-    try:
-        session_settings = fix.SessionSettings(settings)
-    except fix.ConfigError as exc:
-        book.close()
-        raise FixUsageError(f"{settings}: {exc}") from None
     clock = _test_clock()
-    app = QuoteGateway(
-        desk,
-        book,
-        on_event=lambda text: print(f"clearquote fix: {text}", flush=True),
-        kill_file=kill_path(journal, kill_file),
-        **({} if clock is None else {"clock": clock}),
-    )
-    acceptor = fix.SocketAcceptor(
-        app, fix.FileStoreFactory(session_settings), session_settings, fix.FileLogFactory(session_settings)
-    )
+    try:
+        app = QuoteGateway(
+            desk,
+            book,
+            on_event=quiet(lambda text: print(f"clearquote fix: {text}", flush=True)),
+            kill_file=kill_path(journal, kill_file),
+            **({} if clock is None else {"clock": clock}),
+        )
+        serving = Serving(app, settings, book)
+    except BaseException:
+        book.close()
+        raise
     done = stop or threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    app.poll()
+    if not faulthandler.is_enabled():
+        faulthandler.enable()  # a native crash prints every thread's Python stack (stderr)
+    serving.poll()
     settle_heap()
-    acceptor.start()
+    serving.start()
     print(f"clearquote fix: accepting ({settings}; journal {journal}: {describe(book)})", flush=True)
     try:
         while not done.wait(0.2):
             try:
-                app.poll()
+                serving.poll()
             except Exception as exc:  # a failed check is reported; the acceptor keeps serving
                 print(f"clearquote fix: poll failed: {type(exc).__name__}: {exc}", flush=True)
     finally:
-        acceptor.stop()
-        book.close()
+        serving.stop()
     print("clearquote fix: stopped", flush=True)
     return 0
 
@@ -235,11 +401,30 @@ def fix_log(journal: str, out: str | None, table: str) -> int:
             _export(book, Path(out))
             print(f"wrote {out}")
             return 0
-        cols, rows = book.table(table)
+        cols, rows = labelled(table, *book.table(table))
         print(table_text([cols, *[[("" if v is None else v) for v in r] for r in rows]]))
         return 0
     finally:
         book.close()
+
+
+def labelled(name: str, cols: list[str], rows: list[tuple[Any, ...]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """A journal table as ``fix-log`` shows it: ``fills`` with each fill's venue label last.
+
+    The label is :func:`pricing.desk.fills.fill_label` of the row's session, ClOrdID and QuoteID,
+    the one the gateway gives the fill in the live book: the desk books the trade at the venue
+    under it (Deribit's order ``label``), and finds the venue's trade for a fill by it. A
+    rejected order has none. Computed from the row (the journal stores the three parts), so a
+    journal written before this column existed shows it too. Other tables are returned as they are.
+    """
+    from pricing.desk.fills import fill_label
+
+    parts = ("session", "cl_ord_id", "quote_id", "status")
+    if name != "fills" or not set(parts) <= set(cols):
+        return cols, rows
+    i, j, k, st = (cols.index(c) for c in parts)
+    labels = [fill_label(str(r[i]), str(r[j]), str(r[k])) if r[st] == "filled" else None for r in rows]
+    return [*cols, "label"], [(*r, label) for r, label in zip(rows, labels)]
 
 
 def fix_admin(journal: str, action: str, kill_file: str | None = None) -> int:
@@ -274,7 +459,7 @@ def _export(journal: Any, path: Path) -> None:
         wb = Workbook()
         wb.remove(wb.active)
         for name in ("quotes", "fills", "cancels", "quarantine"):
-            cols, rows = journal.table(name)
+            cols, rows = labelled(name, *journal.table(name))
             # Text from a client's message never becomes a formula in the desk's workbook.
             table_sheet(wb.create_sheet(name), [cols, *[[csv_safe(v) for v in r] for r in rows]])
         wb.save(tmp)

@@ -30,11 +30,6 @@ SCANNED = ("pricing", "udfs", "addin")
 #: and still be unreferenced, or the test fails (a stale excuse is removed, not kept).
 CALLED_BY_NAME: dict[str, str] = {
     "validate_token": "xlwings Server's custom authentication hook (auth/custom), looked up by name",
-    "onLogon": "QuickFIX calls its quickfix.Application callbacks (the gateway and the test client)",
-    "onLogout": "QuickFIX: quickfix.Application callback",
-    "toAdmin": "QuickFIX: quickfix.Application callback",
-    "fromAdmin": "QuickFIX: quickfix.Application callback",
-    "toApp": "QuickFIX: quickfix.Application callback",
     "readable": "io.RawIOBase protocol: io.BufferedReader asks it (the capped zip-part reader)",
     "readinto": "io.RawIOBase protocol: io.BufferedReader reads through it",
 }

@@ -47,4 +47,4 @@ def test_the_acceptor_and_the_bench_settle_the_heap_before_serving() -> None:
     from bench import live_fix
 
     for src in (inspect.getsource(run.run_acceptor), inspect.getsource(live_fix.run_bench_live_fix)):
-        assert src.index("settle_heap()") < src.index("acceptor.start()")
+        assert src.index("settle_heap()") < src.index("serving.start()")
