@@ -288,7 +288,8 @@ def _valid_classes(value: Any) -> tuple[tuple[int, str], ...] | None:
         if not (isinstance(item, list | tuple) and len(item) == 2):
             return None
         size, path = item
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1 or path not in PATHS:
+        # Bounded: a size is a batch length, and sqrt(a b) of two huge JSON integers would overflow a float.
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1 << 62 or path not in PATHS:
             return None
         if out and size <= out[-1][0]:
             return None

@@ -96,7 +96,12 @@ def test_other_cpus_entries_are_kept_and_not_used(record: Path) -> None:
         ).map(lambda v: json.dumps(v).encode()),
         st.dictionaries(
             st.sampled_from([*dispatch.GROUPS, "other"]),
-            st.lists(st.tuples(st.integers(-2, 10**6) | st.text(max_size=3), st.sampled_from([*dispatch.PATHS, "gpu"])))
+            st.lists(
+                st.tuples(
+                    st.integers(-2, 10**6) | st.integers(1, 10**400) | st.text(max_size=3),
+                    st.sampled_from([*dispatch.PATHS, "gpu"]),
+                )
+            )
             | st.text(max_size=8)
             | st.integers(),
             max_size=6,
@@ -365,3 +370,11 @@ def test_measure_takes_a_second_round_before_switching_to_numpy(monkeypatch: pyt
     decided = kernel_timing.decide(kernel_timing.measure())
     assert dict(decided["black76.price"]) == {n: "numpy" if n == 16 else "numba" for n in dispatch.SIZES["black76.price"]}
     assert all(p == "numba" for g in dispatch.GROUPS if g != "black76.price" for _, p in decided[g])
+
+
+def test_huge_sizes_in_a_record_are_no_record(record: Path) -> None:
+    """Two ascending JSON integers beyond a float (sqrt of their product would overflow): not a record."""
+    huge = {"black76.price": [[10**400, "numba"], [10**401, "numpy"]]}
+    record.write_text(json.dumps({"format": dispatch.FORMAT, "entries": {dispatch.cpu_key(): {"choices": huge}}}))
+    dispatch.forget()
+    assert dispatch.choices() == {} and dispatch.chosen("black76.price", 5) == "numba"
