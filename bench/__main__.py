@@ -20,6 +20,13 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--kernels-only", action="store_true", help="only the per-kernel rows (quiet and loaded): no margin, RFQ or quote books"
     )
+    bench.add_argument(
+        "--profile",
+        choices=("native", "avx2"),
+        default="native",
+        help="native (default), or avx2: the same run in a child with AVX-512 switched off "
+        "(pricing.accel.emulation: numpy's targets above AVX2, numba for Haswell, OpenBLAS Haswell)",
+    )
     bc = sub.add_parser(
         "corpus", help="formula engines against Excel's cached values on a corpus of Excel-saved books, one rule for all"
     )
@@ -71,8 +78,11 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark ``args.command``."""
     cmd = args.command
     if cmd == "kernels":
-        from bench.kernels import run_bench
+        from bench.kernels import run_bench, run_profile
 
+        if args.profile != "native":
+            flags = [f for f, on in (("--quick", args.quick), ("--json", args.json), ("--kernels-only", args.kernels_only)) if on]
+            return run_profile(args.profile, flags)
         run_bench(quick=args.quick, as_json=args.json, kernels_only=args.kernels_only)
         return 0
     if cmd == "cluster":

@@ -1,8 +1,9 @@
 """Time each accelerated kernel against the numpy path on this CPU and record the faster one.
 
-Run by ``clearquote warmup`` (after the kernels are compiled): a few milliseconds per kernel
-group, on fixed synthetic inputs of a representative batch size, through the engine's public
-calls so that each path's whole cost (argument handling included) is timed. The minimum of
+Run by ``clearquote warmup`` (after the kernels are compiled): a few seconds in all, on fixed
+synthetic inputs at every batch size of :data:`pricing.accel.dispatch.SIZES` (so each size class
+is decided by a measurement at its own size, not by one taken at another), through the engine's
+public calls so that each path's whole cost (argument handling included) is timed. The minimum of
 interleaved repeats estimates each path's own cost: on a shared machine the other processes
 only ever add time, and interleaving exposes both paths to the same load. numpy replaces the
 kernels only when faster by :data:`MARGIN` in two rounds (the kernels' best time and numpy's
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import numpy as np
 
@@ -37,7 +39,9 @@ class GroupTiming:
     Attributes
     ----------
     group : str
-        The kernel group (``"scenario"``, ``"black76"``, ...).
+        The kernel group (``"scenario"``, ``"black76.price"``, ...).
+    size : int
+        The batch size.
     batch : str
         The representative batch timed, as a label.
     numba_s, numpy_s : float
@@ -45,7 +49,9 @@ class GroupTiming:
     """
 
     group: str
-    """A key of :data:`pricing.accel.dispatch.KEYS`: the group, or ``GROUP@small``."""
+    """One of :data:`pricing.accel.dispatch.GROUPS`."""
+    size: int
+    """The batch size measured (one of the group's :data:`pricing.accel.dispatch.SIZES`)."""
     batch: str
     numba_s: float
     numpy_s: float
@@ -101,63 +107,80 @@ def _scenario_call(n: int) -> Callable[[], object]:
     return lambda: margin(book, market, model)
 
 
-def measure(repeats: int = REPEATS) -> list[GroupTiming]:
-    """Time every key of :data:`pricing.accel.dispatch.KEYS` on both paths (numba installed).
-
-    Parameters
-    ----------
-    repeats : int
-        Interleaved timings per path for a large batch (4x as many for a small one).
-
-    Returns
-    -------
-    list of GroupTiming
-        One per key, seconds per call on each path.
-
-    Notes
-    -----
-    Each group is timed on a large batch (its per-element cost) and on a small one, below
-    :data:`pricing.accel.dispatch.SMALL_BELOW` (its fixed cost per call: a per-row Excel call).
-    Estimate: the minimum over repeats (other processes only add time). A numpy win must hold by
-    :data:`MARGIN` in a second round too.
-    """
+def _calls(group: str, sizes: tuple[int, ...]) -> dict[int, tuple[str, Callable[[], object]]]:
+    """Per size: a label and a call of the engine's public function on that many units."""
     from pricing.binomial import binomial_price
     from pricing.black import black76_greeks, black76_price
     from pricing.implied_vol import implied_vol
 
-    cp, f, k, t, v = _options(100_000)
-    with accel.using("numpy"):
-        price = black76_price(cp[:5_000], f[:5_000], k[:5_000], t[:5_000], v[:5_000])
-    strikes = np.random.default_rng(33).uniform(80, 120, 50)
-    s = slice(0, 16)
-    calls: dict[str, tuple[str, Callable[[], object]]] = {
-        "black76.price": ("100,000 options", lambda: black76_price(cp, f, k, t, v)),
-        "black76.price@small": ("16 options", lambda: black76_price(cp[s], f[s], k[s], t[s], v[s])),
-        "black76.greeks": ("100,000 options", lambda: black76_greeks(cp, f, k, t, v)),
-        "black76.greeks@small": ("16 options", lambda: black76_greeks(cp[s], f[s], k[s], t[s], v[s])),
-        "ivol.solve": ("5,000 vols", lambda: implied_vol(price, cp[:5_000], f[:5_000], k[:5_000], t[:5_000])),
-        "ivol.solve@small": ("16 vols", lambda: implied_vol(price[s], cp[s], f[s], k[s], t[s])),
-        "tree.backward": ("50 American puts, 200 steps", lambda: binomial_price(-1, 100.0, strikes, 0.5, 0.5, 0.05, steps=200)),
-        "tree.backward@small": (
-            "1 American put, 200 steps",
-            lambda: binomial_price(-1, 100.0, strikes[:1], 0.5, 0.5, 0.05, steps=200),
-        ),
-        "scenario": ("portfolio IM, 300 positions", _scenario_call(300)),
-        "scenario@small": ("portfolio IM, 5 positions", _scenario_call(5)),
-    }
-    assert set(calls) == set(dispatch.KEYS)
+    top = max(sizes)
+    if group == "scenario":
+        return {n: (f"portfolio IM, {n:,} positions", _scenario_call(n)) for n in sizes}
+    if group == "tree.backward":
+        strikes = np.random.default_rng(33).uniform(80, 120, top)
+        tree = partial(binomial_price, -1, 100.0, t_years=0.5, vol=0.5, rate=0.05, steps=200)
+        return {n: (f"{n:,} American puts, 200 steps", partial(tree, strike=strikes[:n])) for n in sizes}
+    cp, f, k, t, v = _options(top)
+    if group == "ivol.solve":
+        with accel.using("numpy"):
+            price = black76_price(cp, f, k, t, v)
+        return {n: (f"{n:,} vols", partial(implied_vol, price[:n], cp[:n], f[:n], k[:n], t[:n])) for n in sizes}
+    fn = black76_price if group == "black76.price" else black76_greeks
+    return {n: (f"{n:,} options", partial(fn, cp[:n], f[:n], k[:n], t[:n], v[:n])) for n in sizes}
+
+
+def measure(repeats: int = REPEATS) -> list[GroupTiming]:
+    """Time every group of :data:`pricing.accel.dispatch.GROUPS` at each of its sizes, on both paths.
+
+    Parameters
+    ----------
+    repeats : int
+        Interleaved timings per path at a large size (4x as many at the smaller half of the sizes,
+        whose calls take microseconds).
+
+    Returns
+    -------
+    list of GroupTiming
+        One per group and size, seconds per call on each path.
+
+    Notes
+    -----
+    Estimate: the minimum over repeats (other processes only add time). A numpy win must hold by
+    :data:`MARGIN` in a second round too.
+    """
     out = []
-    for key, (batch, fn) in calls.items():
-        # Small calls take microseconds: more repeats cost nothing and steady the minimum.
-        reps = repeats * 4 if key.endswith("@small") else repeats
-        timing = GroupTiming(key, batch, *_min_interleaved(fn, reps))
-        if timing.choice == "numpy":
-            # Measured once on a shared machine, a burst of other work during the numba
-            # repeats can fake a loss (seen: 5.6 ms against its usual 1.0 ms). Switching away
-            # from the default takes a second round that agrees; the slower of the two is kept.
-            again = GroupTiming(key, batch, *_min_interleaved(fn, reps))
-            timing = GroupTiming(key, batch, min(timing.numba_s, again.numba_s), max(timing.numpy_s, again.numpy_s))
-        out.append(timing)
+    for group in dispatch.GROUPS:
+        sizes = dispatch.SIZES[group]
+        for n, (batch, fn) in _calls(group, sizes).items():
+            reps = repeats * 4 if n <= sizes[(len(sizes) - 1) // 2] else repeats
+            timing = GroupTiming(group, n, batch, *_min_interleaved(fn, reps))
+            if timing.choice == "numpy":
+                # Measured once on a shared machine, a burst of other work during the numba
+                # repeats can fake a loss (seen: 5.6 ms against its usual 1.0 ms). Switching away
+                # from the default takes a second round that agrees; the slower of the two is kept.
+                again = _min_interleaved(fn, reps)
+                timing = GroupTiming(group, n, batch, min(timing.numba_s, again[0]), max(timing.numpy_s, again[1]))
+            out.append(timing)
+    return out
+
+
+def decide(timings: list[GroupTiming]) -> dict[str, list[tuple[int, str]]]:
+    """The record's choices from timings: per group, the faster path at each measured size.
+
+    Parameters
+    ----------
+    timings : list of GroupTiming
+        At most one per group and size.
+
+    Returns
+    -------
+    dict of str to list of (int, str)
+        Group -> ``[(size, GroupTiming.choice), ...]``, sizes ascending
+        (:func:`pricing.accel.dispatch.save`'s argument).
+    """
+    out: dict[str, list[tuple[int, str]]] = {}
+    for g in sorted(timings, key=lambda g: (g.group, g.size)):
+        out.setdefault(g.group, []).append((g.size, g.choice))
     return out
 
 
@@ -176,7 +199,7 @@ def measure_and_record(repeats: int = REPEATS) -> tuple[list[GroupTiming], str |
     """
     timings = measure(repeats)
     problem = dispatch.save(
-        {g.group: g.choice for g in timings},
-        {g.group: {"batch": g.batch, "numba_s": g.numba_s, "numpy_s": g.numpy_s} for g in timings},
+        decide(timings),
+        {f"{g.group}@{g.size}": {"batch": g.batch, "numba_s": g.numba_s, "numpy_s": g.numpy_s} for g in timings},
     )
     return timings, problem

@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _cluster_args(bt)
     sub.add_parser("warmup", help="compile every numba kernel now (first use only; later runs load them from the disk cache)")
+    bn = sub.add_parser(
+        "bench",
+        add_help=False,
+        help="the source checkout's benchmarks: clearquote bench kernels --json (python -m bench; `clearquote bench --help`)",
+    )
+    bn.add_argument("args", nargs=argparse.REMAINDER, help="passed to python -m bench")
     sub.add_parser("xva-example", help="the source article's $568,800 quote, then the same RFQ by the full models")
     sub.add_parser("margin-example", help="the source article's ratio call spread under every margin model")
     sd = sub.add_parser("structures", help="fit the bundled chain and price the desk's structures")
@@ -194,7 +200,10 @@ def warmup() -> int:
     print(f"clearquote warmup: {len(names)} kernels ready in {time.perf_counter() - t0:.1f} s: {', '.join(names)}")
     lines, problem = choose()
     if lines:
-        print("clearquote warmup: measured on this CPU (best of 5, interleaved), the faster path is recorded per kernel:")
+        print(
+            "clearquote warmup: measured on this CPU (best of 5-20, interleaved), "
+            "the faster path is recorded per kernel and batch size:"
+        )
         for line in lines:
             print(f"  {line}")
     if problem:
@@ -307,6 +316,12 @@ def _bad_input(exc: BaseException) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     from addin.cli.errors import PluginError
+
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["bench"]:  # everything after it is the benchmark's own (its --help too)
+        from addin.cli.bench import cmd_bench
+
+        return cmd_bench(args_in[1:])
 
     try:
         parser = _parser()

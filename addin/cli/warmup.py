@@ -53,7 +53,7 @@ def choose() -> tuple[list[str], str | None]:
 
     timings, problem = measure_and_record()
     lines = [
-        f"{g.group:21s} {g.batch:30s} numba {g.numba_s * 1e3:9.3f} ms  numpy {g.numpy_s * 1e3:9.3f} ms  -> {g.choice}"
+        f"{g.group:15s} {g.batch:30s} numba {g.numba_s * 1e3:9.4f} ms  numpy {g.numpy_s * 1e3:9.4f} ms  -> {g.choice}"
         for g in timings
     ]
     return lines, problem
