@@ -52,6 +52,7 @@ def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
     from addin.fix.client import RecordingClient, quote_request
     from addin.fix.desk import Desk, Limits, MarketSource
     from addin.fix.run import write_settings
+    from pricing.desk import RfqRequest
     from udfs.margin import portfolio_arg
 
     book_rows, requests = book_and_requests(n_book, n_requests)
@@ -98,11 +99,12 @@ def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
                 proc.kill()
         desk = Desk(MarketSource("bundled"), [], portfolio_arg(book_rows)[0], Limits())
         rows = [{"legs": f"{n}:1", "side": {"1": "buy", "2": "sell"}[s], "quantity": q} for n, q, s in requests]
-        desk.quote(rows[:5], ["w"] * 5)
+        # The gateway's path without FIX: one typed request (the parse) and the desk service's quote.
+        desk.quote_requests([RfqRequest.from_row(r) for r in rows[:5]])
         alone = []
         for r in rows:
             t0 = time.perf_counter()
-            desk.quote([r], ["bench"])
+            desk.quote_requests([RfqRequest.from_row(r, "bench request")])
             alone.append(time.perf_counter() - t0)
         alone_ms = np.array(alone) * 1e3
     print(f"{n_requests} single-leg QuoteRequests, {n_book}-position book, hvar, loopback, one at a time")
