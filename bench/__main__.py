@@ -11,6 +11,17 @@ import argparse
 import sys
 
 
+def _at_least_one(text: str) -> int:
+    """A count of at least 1 (argparse answers anything else with exit 2 naming the flag)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
 def parser() -> argparse.ArgumentParser:
     out = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     sub = out.add_subparsers(dest="command", required=True)
@@ -38,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     bc.add_argument("--limit", type=int, help="only the first N books")
     bc.add_argument("--json", action="store_true", help="print one JSON object with the totals and every book")
     bf = sub.add_parser("fix", help="FIX request-to-quote latency on loopback (QuickFIX initiator vs fix-acceptor)")
-    bf.add_argument("--requests", type=int, default=1000, help="single-leg QuoteRequests (default 1000)")
+    bf.add_argument("--requests", type=_at_least_one, default=1000, help="single-leg QuoteRequests (default 1000)")
     bcl = sub.add_parser("cluster", help="batch work on 1 and 2 local Dask workers beside the local run (the cluster extra)")
     bcl.add_argument("--books", type=int, default=200, help="quote books recalculated (default 200)")
     bs = sub.add_parser("server", help="the Office.js server under mixed load from many clients (loopback only)")

@@ -87,10 +87,12 @@ def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
             def send(i: int, name: str, qty: float, side: str) -> float:
                 return client.send(quote_request(f"B{i}", [{"symbol": name, "qty": qty, "side": side}]), 30)[0]
 
-            for i in range(20):  # warm: the book's basis, the kernels, the journal
-                send(-i - 1, *requests[i])
-            lat = np.array([send(i, *r) for i, r in enumerate(requests)]) * 1e3
-            initiator.stop()
+            try:
+                for i in range(20):  # warm: the book's basis, the kernels, the journal
+                    send(-i - 1, *requests[i % len(requests)])
+                lat = np.array([send(i, *r) for i, r in enumerate(requests)]) * 1e3
+            finally:
+                initiator.stop()  # a running initiator torn down at exit ends the process with SIGSEGV
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
