@@ -70,6 +70,7 @@ from addin.headless.formula import (
     structured,
 )
 from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
+from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason
@@ -623,6 +624,9 @@ class _Run:
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
         text = self._book_text(si, text)
+        array_formula = fc.array is not None or bool(fc.dynamic)
+        if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
+            text = lift(text, array_formula)
         if needs_one_cell_ranges(text):
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons

@@ -1,0 +1,191 @@
+"""Functions of one value given arrays inside array formulas (addin/headless/lifting.py).
+
+The rule (ECMA-376 Part 1, §18.17.2 "Single- and Multi-Cell Formulas", and Microsoft,
+"Guidelines and examples of array formulas"): in an array formula a function whose parameter
+takes one value and is given an array is evaluated for each element; arrays of different sizes
+are broadcast (one row or one column repeats along it) and positions beyond a smaller array are
+#N/A; the array range itself repeats a one-row/one-column result and fills cells beyond a larger
+result with #N/A. The expected values below are that rule computed in Python with each
+function's definition from Microsoft's reference (FISHER: 0.5·ln((1+x)/(1-x)), #NUM! unless
+-1 < x < 1; NORM.S.DIST(z,TRUE): the standard normal CDF; MOD(n,d): n - d·INT(n/d), #DIV/0!
+for d = 0; CODE: the first character's code). None comes from this engine.
+
+Tolerance: 1e-12 relative for FISHER and MOD (one or two floating-point library calls: IronCalc
+and Python's math module differ by a few ulps at most); 1e-9 for NORM.S.DIST, the corpus rule
+(`bench/corpus.py`), because IronCalc 0.9.1's normal CDF is an approximation (3e-11 relative
+at z = 0.75, measured): that is the engine's accuracy, not the element-by-element rule tested.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.formula import ArrayFormula
+
+from addin.headless import ExcelError, recalculate
+from addin.headless.lifting import lift
+
+NA = ExcelError("#N/A")
+NUM = ExcelError("#NUM!")
+DIV0 = ExcelError("#DIV/0!")
+VALUE = ExcelError("#VALUE!")
+
+
+def _fisher(x: Any) -> Any:
+    if isinstance(x, ExcelError):
+        return x
+    if isinstance(x, str):
+        return VALUE
+    x = float(x or 0)
+    return 0.5 * math.log((1 + x) / (1 - x)) if -1 < x < 1 else NUM
+
+
+def _norm_s_dist(x: Any) -> Any:
+    if isinstance(x, ExcelError):
+        return x
+    if isinstance(x, str):
+        return VALUE
+    return 0.5 * math.erfc(-float(x or 0) / math.sqrt(2))
+
+
+def _mod(n: Any, d: Any) -> Any:
+    for v in (n, d):
+        if isinstance(v, ExcelError):
+            return v
+    n, d = float(n or 0), float(d or 0)
+    if d == 0:
+        return DIV0
+    return n - d * math.floor(n / d)
+
+
+def _close(got: Any, want: Any, rtol: float = 1e-12) -> bool:
+    if isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return abs(got - want) <= rtol * max(1.0, abs(want))
+    return bool(got == want)
+
+
+def _write(path: Path, rows: dict[int, list[Any]], formulas: list[tuple[str, str]]) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for r, values in rows.items():
+        for c, v in enumerate(values, 1):
+            if isinstance(v, ExcelError):
+                ws.cell(r, c, "=NA()" if v == NA else "=1/0")
+            elif v is not None:
+                ws.cell(r, c, v)
+    for ref, text in formulas:
+        ws[ref.split(":")[0]] = ArrayFormula(ref, text)
+    wb.save(path)
+
+
+_cells = st.one_of(
+    st.floats(-0.999, 0.999, allow_nan=False).map(lambda x: round(x, 6)),
+    st.sampled_from([-1.0, 1.0, 2.5, None, "x", NA]),
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(_cells, min_size=1, max_size=6), extra=st.integers(0, 2))
+def test_a_one_value_function_over_a_range_in_an_array_formula_is_each_elements_value(
+    tmp_path: Path, values: list[Any], extra: int
+) -> None:
+    """FISHER and NORM.S.DIST over a row, entered over that row and ``extra`` cells more (#N/A)."""
+    n = len(values)
+    last = get_column_letter(n)
+    wide = get_column_letter(n + extra)
+    book = tmp_path / "lift.xlsx"
+    _write(
+        book,
+        {1: values},
+        [(f"A3:{wide}3", f"=FISHER(A1:{last}1)"), (f"A4:{wide}4", f"=NORM.S.DIST(A1:{last}1,TRUE)")],
+    )
+    res = recalculate(book)
+    for row, fn, rtol in ((3, _fisher, 1e-12), (4, _norm_s_dist, 1e-9)):
+        for c in range(1, n + extra + 1):
+            # a one-cell result fills the range (it is one row and one column)
+            want = fn(values[0 if n == 1 else c - 1]) if c <= n or n == 1 else NA
+            got = res.cell("S", row, c)
+            assert _close(got, want, rtol), (row, c, values, got, want)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    across=st.lists(st.integers(-9, 9), min_size=1, max_size=4),
+    down=st.lists(st.integers(-4, 4), min_size=1, max_size=3),
+    other=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+)
+def test_two_arrays_are_broadcast_and_na_beyond_the_smaller(
+    tmp_path: Path, across: list[int], down: list[int], other: list[int]
+) -> None:
+    """``MOD(row, column)`` is the grid of every pair; ``MOD(row, row)`` of two lengths is #N/A
+    beyond the shorter; the range entered is 4 × 5, larger than any result."""
+    book = tmp_path / "broadcast.xlsx"
+    rows: dict[int, list[Any]] = {1: list(across), 2: list(other)}
+    for i, d in enumerate(down):
+        rows.setdefault(10 + i, [None] * 8)[7] = d  # H10:H12, a column
+    a = f"A1:{get_column_letter(len(across))}1"
+    o = f"A2:{get_column_letter(len(other))}2"
+    h = f"H10:H{9 + len(down)}"
+    _write(book, rows, [("A20:E23", f"=MOD({a},{h})"), ("A30:E33", f"=MOD({a},{o})")])
+    res = recalculate(book)
+    for r in range(4):
+        for c in range(5):
+            # the grid: rows from the column, columns from the row; a result of one row or
+            # column repeats across the entered range, beyond a larger one #N/A
+            i = 0 if len(down) == 1 else r
+            j = 0 if len(across) == 1 else c
+            want = _mod(across[j], down[i]) if i < len(down) and j < len(across) else NA
+            assert _close(res.cell("S", 20 + r, 1 + c), want), ("grid", r, c, across, down)
+            # one row of max(len) columns; a one-cell result fills the whole range
+            width = max(len(across), len(other))
+            k = 0 if width == 1 else c
+            if k >= width:
+                want = NA
+            else:
+                x = across[0] if len(across) == 1 else (across[k] if k < len(across) else None)
+                y = other[0] if len(other) == 1 else (other[k] if k < len(other) else None)
+                want = NA if x is None or y is None else _mod(x, y)
+            assert _close(res.cell("S", 30 + r, 1 + c), want), ("pairs", r, c, across, other)
+
+
+def test_only_the_one_value_parameters_are_lifted(tmp_path: Path) -> None:
+    """LARGE's ``k`` is one value and its ``array`` a range (Microsoft, "LARGE function"):
+    ``{=LARGE(A1:E1,A2:B2)}`` is the 1st and 2nd largest; CODE of each cell (Microsoft, "CODE
+    function": "the text for which you want the code of the first character")."""
+    book = tmp_path / "params.xlsx"
+    _write(
+        book,
+        {1: [3, 9, 1, 7, 5], 2: [1, 2], 3: ["a", "Bc", "0"]},
+        [("A5:C5", "=LARGE(A1:E1,A2:B2)"), ("A6:C6", "=CODE(A3:C3)"), ("A7:A7", "=SUM(FISHER(A8:C8))")],
+    )
+    res = recalculate(book)
+    assert [res.cell("S", 5, c) for c in (1, 2, 3)] == [9, 7, NA]
+    assert [res.cell("S", 6, c) for c in (1, 2, 3)] == [97, 66, 48]
+    assert res.cell("S", 7, 1) == 0  # three blanks: FISHER(0) each
+
+
+def test_calls_under_sumproduct_lift_and_scalar_formulas_are_left_alone(tmp_path: Path) -> None:
+    """SUMPRODUCT's arguments are arrays (Microsoft, "SUMPRODUCT function"), so a one-value
+    function inside is evaluated per element without Ctrl+Shift+Enter; a plain formula is not
+    rewritten (``=FISHER(A1:C1)`` outside an array formula intersects, Excel's ``@``)."""
+    assert lift("=FISHER(A1:C1)", array_formula=False) == "=FISHER(A1:C1)"
+    assert lift("=SUMPRODUCT(FISHER(A1:C1))", array_formula=False).startswith("=SUMPRODUCT(MAP(")
+    assert lift("=FISHER(SUM(A1:C1))", array_formula=True) == "=FISHER(SUM(A1:C1))"
+    book = tmp_path / "sumproduct.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for c, v in enumerate([0.1, 0.2, 0.3], 1):
+        ws.cell(1, c, v)
+    ws["A2"] = "=SUMPRODUCT(FISHER(A1:C1))"
+    wb.save(book)
+    want = sum(_fisher(v) for v in (0.1, 0.2, 0.3))
+    assert recalculate(book).cell("S", 2, 1) == pytest.approx(want, rel=1e-12)
