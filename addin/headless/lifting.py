@@ -70,6 +70,7 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
     **dict.fromkeys(("Z.TEST", "ZTEST"), frozenset({1, 2})),
     "PROB": frozenset({2, 3}),
     "NPV": frozenset({0}),
+    "IRR": frozenset({1}),  # the guess
     # the lookup value (and XLOOKUP's match and search modes)
     "LOOKUP": frozenset({0}),
     "XLOOKUP": frozenset({0, 4, 5}),

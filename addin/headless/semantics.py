@@ -48,7 +48,7 @@ from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, rend
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY)\s*\(", re.I)
+_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|IRR)\s*\(", re.I)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -121,6 +121,12 @@ def rewrite(text: str, date1904: bool) -> str:
                 if re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", bare) and "!" not in bare:
                     node.args[2] = [Token(f'"{bare.upper()}"', Token.OPERAND, Token.TEXT)]
                     return render([node])
+        if key == "IRR" and node.args and render(node.args[0]).strip():
+            # an error among the values is #VALUE! in Excel (its cached values in formulas' test
+            # book: IRR({-7,2;7,#N/A}) and IRR over a range holding #N/A), IronCalc passes the
+            # error on; SUM carries any error of the values (text and logicals it ignores, as IRR)
+            values = render(node.args[0])
+            return f"IF(ISERROR(SUM({values})),#VALUE!,{render([node])})"
         if key in _COUNTS:
             args = [f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)]
             return f"{node.name}({','.join(args)})"

@@ -189,3 +189,36 @@ def test_calls_under_sumproduct_lift_and_scalar_formulas_are_left_alone(tmp_path
     wb.save(book)
     want = sum(_fisher(v) for v in (0.1, 0.2, 0.3))
     assert recalculate(book).cell("S", 2, 1) == pytest.approx(want, rel=1e-12)
+
+
+def test_irr_of_values_holding_an_error_is_value_and_its_guess_lifts(tmp_path: Path) -> None:
+    """IRR (Microsoft, "IRR function": values need a positive and a negative number; text,
+    logicals and empty cells are ignored). An error among the values is #VALUE! in Excel: its
+    cached values in formulas' function test book (``IRR({-7,2,-1,4,-3;7,2,-1,4,#N/A})`` and
+    ``IRR(C27:K27)`` over a row holding #N/A are #VALUE!; IronCalc passed the #N/A on). The
+    guess is one value: ``{=IRR(values,A3:B3)}`` is IRR once per guess. The reference rate is
+    the root of NPV in Python (bisection to 1e-15), against Excel's 0.00001% (1e-7) stop: the
+    tolerance 1e-6 relative covers Excel's rule, not the engine's own earlier output."""
+    book = tmp_path / "irr.xlsx"
+    flows = [-100, 30, 40, 50]
+    _write(book, {1: flows, 2: [-100, 30, NA, 50], 3: [0.1, 0.2]}, [("A5:C5", "=IRR(A1:D1,A3:B3)")])
+    wb = openpyxl.load_workbook(book)
+    wb["S"]["A6"] = "=IRR(A2:D2)"
+    wb["S"]["A7"] = "=IRR({-7,2,-1,4,-3;7,2,-1,4,#N/A})"
+    wb["S"]["A8"] = '=IRR({-100,"x",30,TRUE,40,50})'
+    wb.save(book)
+
+    def npv(rate: float) -> float:
+        return sum(f / (1 + rate) ** i for i, f in enumerate(flows))
+
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if npv(mid) > 0 else (lo, mid)
+    res = recalculate(book)
+    assert res.cell("S", 5, 1) == pytest.approx(lo, rel=1e-6)
+    assert res.cell("S", 5, 2) == pytest.approx(lo, rel=1e-6)
+    assert res.cell("S", 5, 3) == NA
+    assert res.cell("S", 6, 1) == VALUE
+    assert res.cell("S", 7, 1) == VALUE
+    assert res.cell("S", 8, 1) == pytest.approx(lo, rel=1e-6)  # text and logicals in an array ignored
