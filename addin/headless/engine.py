@@ -90,6 +90,7 @@ from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 from addin.headless.visible import Skipped, active_filter, needs_visible, visible
+from addin.headless.zero_lookups import needs_zero_lookups, zero_lookups
 
 #: A defined name that is a constant (``Rate = 0.07``, ``"EUR"``, ``TRUE``): IronCalc loads it but gives #NAME?.
 _CONSTANT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE', re.I)
@@ -626,7 +627,9 @@ class _Run:
         text = self._book_text(si, text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
-            text = lift(text, array_formula)
+            text = lift(text, array_formula, self.functions)
+        if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
+            text = zero_lookups(text)
         if needs_one_cell_ranges(text):
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons
