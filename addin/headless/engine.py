@@ -627,7 +627,7 @@ class _Run:
         text = self._book_text(si, text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
-            text = lift(text, array_formula, self.functions)
+            text = lift(text, array_formula, _Hoisted(self.functions))
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
             text = zero_lookups(text)
         if needs_one_cell_ranges(text):
@@ -1722,6 +1722,19 @@ class _Merged(Mapping[str, HostFunction]):
 
     def __len__(self) -> int:
         return len(self.own)
+
+
+class _Hoisted:
+    """The host functions whose calls are cut out of a formula whatever their arguments (all but
+    the ``fallback`` ones, which take calls of cells and constants only): a call of one inside a
+    LAMBDA could not read the LAMBDA's parameter, so :func:`~addin.headless.lifting.lift` leaves
+    it as written."""
+
+    def __init__(self, functions: FunctionTable) -> None:
+        self.functions = functions
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self.functions and not self.functions[key].fallback
 
 
 #: Column letters seen in references, as numbers.
