@@ -222,3 +222,34 @@ def test_irr_of_values_holding_an_error_is_value_and_its_guess_lifts(tmp_path: P
     assert res.cell("S", 6, 1) == VALUE
     assert res.cell("S", 7, 1) == VALUE
     assert res.cell("S", 8, 1) == pytest.approx(lo, rel=1e-6)  # text and logicals in an array ignored
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.sampled_from([-5.0, 0.5, 1.0, 2.5, 3.5, 9.0, None]), min_size=1, max_size=5))
+def test_lookup_of_a_range_of_values_in_an_array_formula_looks_each_one_up(tmp_path: Path, values: list[Any]) -> None:
+    """``{=LOOKUP(A1:E1,{1,2,3},{"a","b","c"})}``: LOOKUP of each value (the largest value in
+    the sorted vector not above it, #N/A below the first: Microsoft, "LOOKUP function"); a blank
+    is 0 there. LOOKUP, VLOOKUP, HLOOKUP and MATCH are this project's host functions
+    (addin/headless/lookups.py), which lift their lookup value themselves."""
+    n = len(values)
+    book = tmp_path / "lookup.xlsx"
+    last = get_column_letter(n)
+    _write(
+        book,
+        {1: values},
+        [(f"A3:{get_column_letter(n + 1)}3", f'=LOOKUP(A1:{last}1,{{1,2,3}},{{"a","b","c"}})'),
+         (f"A4:{get_column_letter(n + 1)}4", f"=MATCH(A1:{last}1,{{1,2,3}})")],
+    )  # fmt: skip
+    res = recalculate(book)
+    for c in range(1, n + 2):
+        v = values[0 if n == 1 else c - 1] if c <= n or n == 1 else None
+        if c > n and n > 1:
+            want_l: Any = NA
+            want_m: Any = NA
+        else:
+            x = float(v or 0)
+            k = sum(1 for key in (1, 2, 3) if key <= x)
+            want_l = NA if k == 0 else "abc"[k - 1]
+            want_m = NA if k == 0 else float(k)
+        assert res.cell("S", 3, c) == want_l, (c, values)
+        assert res.cell("S", 4, c) == want_m, (c, values)
