@@ -48,7 +48,7 @@ from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, rend
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|IRR)\s*\(", re.I)
+_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|IRR|XLOOKUP)\s*\(", re.I)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -60,6 +60,15 @@ def needs_own_text(text: str) -> bool:
         return False
     outside = _STRING.sub("", text.lstrip("="))
     return "&" in outside and "(" in outside and any(op in outside for op in "<>=")
+
+
+def _vector_constant(text: str) -> bool:
+    """An array constant of one row or one column (``{1,2,3}``, ``{"a";"b"}``)."""
+    t = text.strip()
+    if not (t.startswith("{") and t.endswith("}")):
+        return False
+    inner = _STRING.sub("", t[1:-1])
+    return not ("," in inner and ";" in inner) and "{" not in inner
 
 
 def needs_rewrite(text: str) -> bool:
@@ -121,6 +130,19 @@ def rewrite(text: str, date1904: bool) -> str:
                 if re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", bare) and "!" not in bare:
                     node.args[2] = [Token(f'"{bare.upper()}"', Token.OPERAND, Token.TEXT)]
                     return render([node])
+        if key == "XLOOKUP" and 3 <= len(node.args) <= 6:
+            # over array constants IronCalc 0.9.1's XLOOKUP is #N/A whatever it looks up (its
+            # XMATCH and INDEX over them are right): the position XMATCH finds, with the same
+            # match and search modes, then the result vector's element there, else if_not_found
+            # ("XLOOKUP function": "If a valid match is not found, return the [if_not_found] text
+            # you supply"; omitted or empty: #N/A)
+            args = [render(a) for a in node.args]
+            if _vector_constant(args[1]) and _vector_constant(args[2]):
+                k = next(names)
+                m = f"_cqxl{k}"
+                modes = "".join(f",{a}" if a.strip() else ",0" if i == 4 else ",1" for i, a in enumerate(args[4:], 4))
+                missing = args[3] if len(args) > 3 and args[3].strip() else "NA()"
+                return f"LET({m},XMATCH({args[0]},{args[1]}{modes}),IF(ISNA({m}),{missing},INDEX({args[2]},{m})))"
         if key == "IRR" and node.args and render(node.args[0]).strip():
             # an error among the values is #VALUE! in Excel (its cached values in formulas' test
             # book: IRR({-7,2;7,#N/A}) and IRR over a range holding #N/A), IronCalc passes the

@@ -253,3 +253,47 @@ def test_lookup_of_a_range_of_values_in_an_array_formula_looks_each_one_up(tmp_p
             want_m = NA if k == 0 else float(k)
         assert res.cell("S", 3, c) == want_l, (c, values)
         assert res.cell("S", 4, c) == want_m, (c, values)
+
+
+def _xlookup(x: float, look: list[float], ret: list[Any], missing: Any, mode: int, search: int) -> Any:
+    """XLOOKUP by Microsoft's "XLOOKUP function": match_mode 0 exact, -1 exact or the next
+    smaller item, 1 exact or the next larger; search_mode 1 from the first, -1 from the last;
+    no match: if_not_found, else #N/A. Values are distinct, so "next smaller" names one item."""
+    order = list(range(len(look))) if search == 1 else list(range(len(look)))[::-1]
+    hits = [i for i in order if look[i] == x]
+    if not hits and mode == -1:
+        below = [v for v in look if v < x]
+        hits = [look.index(max(below))] if below else []
+    if not hits and mode == 1:
+        above = [v for v in look if v > x]
+        hits = [look.index(min(above))] if above else []
+    return ret[hits[0]] if hits else missing
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    look=st.lists(st.integers(-9, 9), min_size=1, max_size=5, unique=True),
+    xs=st.lists(st.integers(-10, 10), min_size=4, max_size=4),
+    vertical=st.booleans(),
+)
+def test_xlookup_over_array_constants_is_microsofts_definition(
+    tmp_path: Path, look: list[int], xs: list[int], vertical: bool
+) -> None:
+    """IronCalc 0.9.1's XLOOKUP over array constants is #N/A whatever it looks up (formulas'
+    test book: ``XLOOKUP(-2,{-1.1,2.1,3.1,4.1},{1,2,3,4},"pippo")`` is "pippo" in Excel's cached
+    values); it is XMATCH's position in the result vector (addin/headless/semantics.py)."""
+    sep = ";" if vertical else ","
+    lk = "{" + sep.join(str(v) for v in look) + "}"
+    ret = [f"r{i}" for i in range(len(look))]
+    rt = "{" + sep.join(f'"{v}"' for v in ret) + "}"
+    cases = [(x, mode, search) for x in xs for mode, search in ((0, 1), (-1, 1), (1, -1), (0, -1))]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for k, (x, mode, search) in enumerate(cases, 1):
+        ws.cell(k, 1, f'=XLOOKUP({x},{lk},{rt},"none",{mode},{search})')
+    wb.save(tmp_path / "x.xlsx")
+    res = recalculate(tmp_path / "x.xlsx")
+    for k, (x, mode, search) in enumerate(cases, 1):
+        want = _xlookup(float(x), [float(v) for v in look], ret, "none", mode, search)
+        assert res.cell("S", k, 1) == want, (x, look, mode, search)
