@@ -44,11 +44,11 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, render, rewrite_calls, significant
+from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, render, rewrite_calls, significant, split_ref
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|IRR|XLOOKUP)\s*\(", re.I)
+_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|IRR|XLOOKUP|N)\s*\(", re.I)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -130,6 +130,15 @@ def rewrite(text: str, date1904: bool) -> str:
                 if re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", bare) and "!" not in bare:
                     node.args[2] = [Token(f'"{bare.upper()}"', Token.OPERAND, Token.TEXT)]
                     return render([node])
+        if key == "N" and len(node.args) == 1:
+            sig = significant(node.args[0])
+            if len(sig) == 1 and isinstance(sig[0], Token) and sig[0].subtype == Token.RANGE:
+                ref = str(sig[0].value)
+                if not ref.startswith("@") and ":" in ref and split_ref(ref) is not None:
+                    # N of a range is N of its first cell, also in an array formula (Excel's
+                    # cached values in formulas' test book: {=N(C19:Q19)} is N(C19) in every
+                    # cell); IronCalc 0.9.1 says "not implemented"
+                    return f"{node.name}(INDEX({ref},1,1))"
         if key == "XLOOKUP" and 3 <= len(node.args) <= 6:
             # over array constants IronCalc 0.9.1's XLOOKUP is #N/A whatever it looks up (its
             # XMATCH and INDEX over them are right): the position XMATCH finds, with the same

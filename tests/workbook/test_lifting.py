@@ -297,3 +297,18 @@ def test_xlookup_over_array_constants_is_microsofts_definition(
     for k, (x, mode, search) in enumerate(cases, 1):
         want = _xlookup(float(x), [float(v) for v in look], ret, "none", mode, search)
         assert res.cell("S", k, 1) == want, (x, look, mode, search)
+
+
+def test_n_of_a_range_is_n_of_its_first_cell(tmp_path: Path) -> None:
+    """N of a range reads its first cell, in an array formula too: Excel's cached values in
+    formulas' function test book (``{=N(C19:Q19)}`` over AH19:AW19 is N(C19), 4, in every cell).
+    N's own rule (Microsoft, "N function"): a number is itself, TRUE 1, an error the error,
+    anything else 0. IronCalc 0.9.1: "not implemented" for a range."""
+    book = tmp_path / "n.xlsx"
+    _write(book, {1: [4, "x", True], 2: ["x", 4], 3: [True, 4]}, [("A5:C5", "=N(A1:C1)")])
+    wb = openpyxl.load_workbook(book)
+    wb["S"]["A6"], wb["S"]["A7"], wb["S"]["A8"] = "=N(A2:B2)", "=N(A3:B3)", "=N(A9:B9)"
+    wb.save(book)
+    res = recalculate(book)
+    assert [res.cell("S", 5, c) for c in (1, 2, 3)] == [4, 4, 4]
+    assert [res.cell("S", r, 1) for r in (6, 7, 8)] == [0, 1, 0]
