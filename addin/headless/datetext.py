@@ -20,7 +20,7 @@ does not exist in its month stays as written (the engine's #VALUE!, as Excel's).
 
 DATEVALUE of text from a cell or another formula (``DATEVALUE(A1)``) reads the same forms as a
 host function (:func:`datevalue`): a text in none of them, or a number, is left to the engine.
-VALUE of such text is still the engine's.
+VALUE of such text, and of a time alone, is a host function too (:func:`value_of_text`).
 """
 
 from __future__ import annotations
@@ -157,3 +157,45 @@ def datevalue(calls: list[list[Any]]) -> list[Any]:
             continue
         out.append(float(serial) if 1900 <= year <= 9999 else ExcelError("#VALUE!", f"{v!r} is outside 1900-9999"))
     return out
+
+
+#: Days between the 1900 and the 1904 date systems' serials of one day.
+_SHIFT_1904 = 1462
+
+
+def value_of_text(date1904: bool = False) -> Any:
+    """VALUE(text) of a date or time text from a cell or another formula, which the formula
+    engine does not read (module docstring): the serial of the day it names plus the time's
+    fraction of a day (a text without a year: this year's day), or the time alone; in the
+    book's date system (``date1904``: 1,462 days less). Anything else, numbers and numeric
+    text included, is the engine's answer (its VALUE reads numbers as Excel does)."""
+
+    def value(calls: list[list[Any]]) -> list[Any]:
+        out: list[Any] = []
+        for args in calls:
+            v = args[0] if len(args) == 1 else None
+            while isinstance(v, list) and len(v) == 1:
+                v = v[0]
+            if not isinstance(v, str):
+                out.append(ENGINE_ANSWER)
+                continue
+            got = read(v)
+            if got is None:
+                m = _TIME_ALONE.match(v.strip())
+                hms = None if m is None else _time(m.groupdict())
+                out.append(ENGINE_ANSWER if hms is None else (hms[0] * 3600 + hms[1] * 60 + hms[2]) / 86400)
+                continue
+            year, month, day, (h, mi, s) = got
+            year = dt.date.today().year if year is None else year
+            try:
+                serial = excel_serial(year, month, day)
+            except ValueError:  # 29 February of a year without one (a text without a year)
+                out.append(ExcelError("#VALUE!", f"{v!r} names a day that does not exist"))
+                continue
+            if not 1900 <= year <= 9999 or (date1904 and year < 1904):
+                out.append(ExcelError("#VALUE!", f"{v!r} is outside the book's dates"))
+                continue
+            out.append(serial - (_SHIFT_1904 if date1904 else 0) + (h * 3600 + mi * 60 + s) / 86400)
+        return out
+
+    return value

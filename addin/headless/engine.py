@@ -70,6 +70,7 @@ from addin.headless.formula import (
     structured,
 )
 from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
+from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason
@@ -89,6 +90,7 @@ from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 from addin.headless.visible import Skipped, active_filter, needs_visible, visible
+from addin.headless.zero_lookups import needs_zero_lookups, zero_lookups
 
 #: A defined name that is a constant (``Rate = 0.07``, ``"EUR"``, ``TRUE``): IronCalc loads it but gives #NAME?.
 _CONSTANT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE', re.I)
@@ -623,6 +625,11 @@ class _Run:
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
         text = self._book_text(si, text)
+        array_formula = fc.array is not None or bool(fc.dynamic)
+        if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
+            text = lift(text, array_formula, _Hoisted(self.functions))
+        if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
+            text = zero_lookups(text)
         if needs_one_cell_ranges(text):
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons
@@ -1715,6 +1722,19 @@ class _Merged(Mapping[str, HostFunction]):
 
     def __len__(self) -> int:
         return len(self.own)
+
+
+class _Hoisted:
+    """The host functions whose calls are cut out of a formula whatever their arguments (all but
+    the ``fallback`` ones, which take calls of cells and constants only): a call of one inside a
+    LAMBDA could not read the LAMBDA's parameter, so :func:`~addin.headless.lifting.lift` leaves
+    it as written."""
+
+    def __init__(self, functions: FunctionTable) -> None:
+        self.functions = functions
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self.functions and not self.functions[key].fallback
 
 
 #: Column letters seen in references, as numbers.

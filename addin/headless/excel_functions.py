@@ -150,13 +150,14 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     in the 1904 date system (``date1904``) TEXT moves a date shown by a format from a cell
     (:func:`addin.headless.dates1904.text_in_1904`)."""
     from addin.headless.dates1904 import text_in_1904
-    from addin.headless.datetext import datevalue
+    from addin.headless.datetext import datevalue, value_of_text
     from addin.headless.groupby import groupby
 
     table = {f"{s}2{t}": HostFunction(f"{s}2{t}", converter(s, t)) for s in _BASES for t in _BASES if s != t}
     table["YEARFRAC"] = HostFunction("YEARFRAC", yearfrac)
     table["VDB"] = HostFunction("VDB", vdb)
     table["DATEVALUE"] = HostFunction("DATEVALUE", datevalue, _cell_arguments, fallback=True)
+    table["VALUE"] = HostFunction("VALUE", value_of_text(date1904), _cell_arguments, fallback=True)
     table["GROUPBY"] = HostFunction("GROUPBY", groupby)
     table.update(_conditional_and_lookup_functions())
     if date1904:

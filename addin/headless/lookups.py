@@ -180,12 +180,12 @@ def _vh(args: list[Any], vertical: bool) -> Any:
 
 def vlookup(calls: list[list[Any]]) -> list[Any]:
     """VLOOKUP(lookup_value, table_array, col_index_num, [range_lookup]) (Microsoft, "VLOOKUP function")."""
-    return [_vh(args, True) for args in calls]
+    return [_each(lambda a: _vh(a, True), args) for args in calls]
 
 
 def hlookup(calls: list[list[Any]]) -> list[Any]:
     """HLOOKUP(lookup_value, table_array, row_index_num, [range_lookup]) (Microsoft, "HLOOKUP function")."""
-    return [_vh(args, False) for args in calls]
+    return [_each(lambda a: _vh(a, False), args) for args in calls]
 
 
 def _vector(v: Any) -> list[Any] | None:
@@ -227,7 +227,19 @@ def lookup(calls: list[list[Any]]) -> list[Any]:
     """LOOKUP(lookup_value, lookup_vector, [result_vector]) and the array form (Microsoft,
     "LOOKUP function": an array wider than tall is searched in its first row, else its first
     column, and the result is taken from its last row or column)."""
-    return [_lookup(args) for args in calls]
+    return [_each(_lookup, args) for args in calls]
+
+
+def _each(fn: Any, args: list[Any]) -> Any:
+    """``fn`` of the arguments, or, when the lookup value is an array of more than one value
+    (an array formula, ``{=LOOKUP(C1:Q1,...)}``), the array of ``fn`` of each of its values
+    (Microsoft, "Guidelines and examples of array formulas": a function of one value given an
+    array is evaluated for each element; addin.headless.lifting does this for the engine's
+    functions)."""
+    x = args[0] if args else None
+    if isinstance(x, list) and (len(x) > 1 or (x and len(x[0]) > 1)):
+        return [[fn([v, *args[1:]]) for v in row] for row in x]
+    return fn(args)
 
 
 def _match(args: list[Any]) -> Any:
@@ -251,7 +263,7 @@ def _match(args: list[Any]) -> Any:
 
 def match(calls: list[list[Any]]) -> list[Any]:
     """MATCH(lookup_value, lookup_array, [match_type]) (Microsoft, "MATCH function")."""
-    return [_match(args) for args in calls]
+    return [_each(_match, args) for args in calls]
 
 
 _EXACT = re.compile(r"^\s*(?:FALSE|0+(?:\.0*)?)\s*$", re.I)

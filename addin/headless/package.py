@@ -349,14 +349,16 @@ class _SharedIndex:
 
 
 def _value(t: str | None, v: str | None, inline: str | None) -> Any:
+    # text values are ST_Xstring: a control character is stored as _x0001_ (ECMA-376 Part 1,
+    # 22.9.2.19), which Excel shows as the character; CHAR(1)'s cached value is that character
     if t == "inlineStr":
-        return inline
+        return inline if inline is None else _xstring(inline)
     if v is None:
         return None
     if t == "s":
         return _SharedIndex(int(v))
     if t == "str":
-        return v
+        return _xstring(v)
     if t == "b":
         return v.strip() in ("1", "true")
     if t == "e":
@@ -724,7 +726,8 @@ def _shared_strings(z: zipfile.ZipFile, limits: Limits, book: str) -> list[str]:
         stream = io.BufferedReader(_Capped(raw, limits.part_bytes, f"{book}: xl/sharedStrings.xml"), 1 << 20)
         try:
             for _, el in etree.iterparse(stream, events=("end",), tag=[f"{{{ns}}}si" for ns in _MAIN], **_SAFE):
-                out.append("".join(t.text or "" for t in el.iter() if isinstance(t.tag, str) and t.tag.endswith("}t")))
+                text = "".join(t.text or "" for t in el.iter() if isinstance(t.tag, str) and t.tag.endswith("}t"))
+                out.append(_xstring(text))  # ST_Xstring (see _value)
                 el.clear()
         except etree.XMLSyntaxError as exc:
             raise BookError(f"{book}: xl/sharedStrings.xml is not well-formed XML ({exc})") from None

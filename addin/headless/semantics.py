@@ -44,11 +44,11 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, render, rewrite_calls, significant
+from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, render, rewrite_calls, significant, split_ref
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY)\s*\(", re.I)
+_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|IRR|XLOOKUP|N)\s*\(", re.I)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -60,6 +60,15 @@ def needs_own_text(text: str) -> bool:
         return False
     outside = _STRING.sub("", text.lstrip("="))
     return "&" in outside and "(" in outside and any(op in outside for op in "<>=")
+
+
+def _vector_constant(text: str) -> bool:
+    """An array constant of one row or one column (``{1,2,3}``, ``{"a";"b"}``)."""
+    t = text.strip()
+    if not (t.startswith("{") and t.endswith("}")):
+        return False
+    inner = _STRING.sub("", t[1:-1])
+    return not ("," in inner and ";" in inner) and "{" not in inner
 
 
 def needs_rewrite(text: str) -> bool:
@@ -121,6 +130,34 @@ def rewrite(text: str, date1904: bool) -> str:
                 if re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", bare) and "!" not in bare:
                     node.args[2] = [Token(f'"{bare.upper()}"', Token.OPERAND, Token.TEXT)]
                     return render([node])
+        if key == "N" and len(node.args) == 1:
+            sig = significant(node.args[0])
+            if len(sig) == 1 and isinstance(sig[0], Token) and sig[0].subtype == Token.RANGE:
+                ref = str(sig[0].value)
+                if not ref.startswith("@") and ":" in ref and split_ref(ref) is not None:
+                    # N of a range is N of its first cell, also in an array formula (Excel's
+                    # cached values in formulas' test book: {=N(C19:Q19)} is N(C19) in every
+                    # cell); IronCalc 0.9.1 says "not implemented"
+                    return f"{node.name}(INDEX({ref},1,1))"
+        if key == "XLOOKUP" and 3 <= len(node.args) <= 6:
+            # over array constants IronCalc 0.9.1's XLOOKUP is #N/A whatever it looks up (its
+            # XMATCH and INDEX over them are right): the position XMATCH finds, with the same
+            # match and search modes, then the result vector's element there, else if_not_found
+            # ("XLOOKUP function": "If a valid match is not found, return the [if_not_found] text
+            # you supply"; omitted or empty: #N/A)
+            args = [render(a) for a in node.args]
+            if _vector_constant(args[1]) and _vector_constant(args[2]):
+                k = next(names)
+                m = f"_cqxl{k}"
+                modes = "".join(f",{a}" if a.strip() else ",0" if i == 4 else ",1" for i, a in enumerate(args[4:], 4))
+                missing = args[3] if len(args) > 3 and args[3].strip() else "NA()"
+                return f"LET({m},XMATCH({args[0]},{args[1]}{modes}),IF(ISNA({m}),{missing},INDEX({args[2]},{m})))"
+        if key == "IRR" and node.args and render(node.args[0]).strip():
+            # an error among the values is #VALUE! in Excel (its cached values in formulas' test
+            # book: IRR({-7,2;7,#N/A}) and IRR over a range holding #N/A), IronCalc passes the
+            # error on; SUM carries any error of the values (text and logicals it ignores, as IRR)
+            values = render(node.args[0])
+            return f"IF(ISERROR(SUM({values})),#VALUE!,{render([node])})"
         if key in _COUNTS:
             args = [f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)]
             return f"{node.name}({','.join(args)})"

@@ -104,3 +104,37 @@ def test_datevalue_of_a_cell_the_forms_do_not_cover_is_the_engines(tmp_path: Pat
     wb.save(tmp_path / "n.xlsx")
     got = recalculate(tmp_path / "n.xlsx").values
     assert all(getattr(got[("S", r, 2)], "code", None) == "#VALUE!" for r in (1, 2, 3))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.dates(min_value=dt.date(1904, 1, 2), max_value=dt.date(9999, 12, 31)),
+    st.sampled_from(_FORMS),
+    st.tuples(st.integers(0, 23), st.integers(0, 59)),
+    st.booleans(),
+)
+def test_value_of_date_text_in_a_cell_is_its_day_and_time_in_either_date_system(
+    tmp_path_factory: pytest.TempPathFactory, day: dt.date, form: str, hm: tuple[int, int], date1904: bool
+) -> None:
+    """``VALUE(A1)`` with A1 the text of a day (and a time) in a form Excel reads (Microsoft,
+    "VALUE function": the date and time formats Excel recognises): the day's serial plus the
+    time's fraction of a day, in the book's date system; ``VALUE(A2)`` of a time alone is the
+    fraction. IronCalc alone reads three of the seven forms and no time."""
+    text = form.format(d=day.day, m=day.month, y=day.year, mon=day.strftime("%b"), month=day.strftime("%B"))
+    wb = openpyxl.Workbook()
+    if date1904:
+        wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"] = f"{text} {hm[0]}:{hm[1]:02d}"
+    ws["A2"] = f"{hm[0]}:{hm[1]:02d}"
+    ws["A3"] = "3.5"
+    ws["B1"], ws["B2"], ws["B3"] = "=VALUE(A1)", "=VALUE(A2)", "=VALUE(A3)"
+    path = tmp_path_factory.mktemp("v") / "v.xlsx"
+    wb.save(path)
+    got = recalculate(path).values
+    fraction = (hm[0] * 60 + hm[1]) / 1440
+    want = float((day - (dt.date(1904, 1, 1) if date1904 else _BASE)).days) + fraction
+    assert got[("S", 1, 2)] == pytest.approx(want, abs=1e-9), ws["A1"].value  # a second is 1.2e-5
+    assert got[("S", 2, 2)] == pytest.approx(fraction, abs=1e-12)
+    assert got[("S", 3, 2)] == 3.5  # numeric text: the engine's own VALUE

@@ -22,9 +22,9 @@ from addin.headless import ExcelError, recalculate
 from addin.headless.extent import clip
 
 NA = ExcelError("#N/A")
-#: Keys without 0: IronCalc's XMATCH/XLOOKUP/VLOOKUP match a blank cell for 0 over any range,
-#: cut or not (a divergence of its own, kept in test_an_exact_lookup_of_zero_skips_blank_cells)
-KEYS = st.one_of(st.sampled_from([-3.0, -1.0, 1.0, 2.0, 2.5]), st.sampled_from(["a", "B", "cc"]))
+#: Keys with 0: IronCalc's XMATCH/XLOOKUP/VLOOKUP matched a blank cell for 0 (addin/headless/
+#: zero_lookups.py; XMATCH searching last to first is not rewritten, so it is not asked for 0)
+KEYS = st.one_of(st.sampled_from([-3.0, -1.0, 0.0, 1.0, 2.0, 2.5]), st.sampled_from(["a", "B", "cc"]))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -61,7 +61,7 @@ def test_whole_column_lookups_and_maxifs_are_the_functions_over_the_cells_that_e
         formulas += [
             (f"=MATCH({lit},A:A,0)", float(hits[0]) if hits else NA),
             (f"=XMATCH({lit},$A:$A)", float(hits[0]) if hits else NA),
-            (f"=XMATCH({lit},$A:$A,0,-1)", float(hits[-1]) if hits else NA),
+            *([] if x == 0 else [(f"=XMATCH({lit},$A:$A,0,-1)", float(hits[-1]) if hits else NA)]),
             (f"=VLOOKUP({lit},A:B,2,FALSE)", rows[hits[0]][1] if hits else NA),
             (f"=XLOOKUP({lit},A:A,B:B)", rows[hits[0]][1] if hits else NA),
             (f'=XLOOKUP({lit},A:A,B:B,"none")', rows[hits[0]][1] if hits else "none"),
@@ -102,7 +102,6 @@ def test_an_empty_lookup_value_keeps_the_whole_column(tmp_path: Path) -> None:
     assert got[("S", 1, 4)] == got[("S", 2, 4)]
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: IronCalc 0.9.1's XMATCH/XLOOKUP/VLOOKUP match 0 to a blank cell")
 def test_an_exact_lookup_of_zero_skips_blank_cells(tmp_path: Path) -> None:
     """An exact match looks for a value equal to the lookup value; a blank cell holds none
     (Microsoft, "XMATCH function", "VLOOKUP function"), so 0 is not found among blanks: #N/A.

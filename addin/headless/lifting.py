@@ -1,0 +1,175 @@
+"""Functions of one value given arrays: evaluated element by element, as Excel does.
+
+In an array formula (Ctrl+Shift+Enter, or a dynamic array) and under an argument Excel reads as
+an array (:data:`~addin.headless.formula.LIFTING`), a function whose parameter takes one value
+and is given an array is evaluated once per element, and the results form an array of the
+arguments' broadcast shape (Microsoft, "Guidelines and examples of array formulas" and "Dynamic
+array formulas and spilled array behavior": ``=FISHER(C1:Q1)`` entered over a row is FISHER
+of each cell). Where the arrays differ in size, an array of one row or column is repeated along
+it, and the positions beyond a smaller array are ``#N/A`` (the same rule as the array range
+itself, :func:`~addin.headless.formula.broadcast`).
+
+IronCalc 0.9.1 lifts some such functions (ABS, SQRT, LEN, arithmetic) but evaluates most of
+them once, with one element or ``#VALUE!``, for the whole array: ``{=FISHER(C35:Q35)}`` and
+``{=NORM.DIST(C73:Q73,3,4,TRUE)}`` were 15 ``#VALUE!`` in formulas' function test book (about
+2,000 of its 4,834 differing cells were this one class). Each such call is rewritten:
+
+* one argument an array: ``MAP(arr, LAMBDA(x, F(..., x, ...)))``;
+* several: ``LET(a, arr1, b, arr2, MAKEARRAY(rows, cols, LAMBDA(r, c, F(pick(a), pick(b)))))``,
+  ``rows``/``cols`` the largest of the arrays', ``pick`` the element of the broadcast rule
+  (``#N/A`` beyond a smaller array).
+
+An argument is an array when it holds, outside nested calls, a multi-cell range or an array
+constant, or a nested call that is itself lifted here, or one of the calls that return arrays
+(:data:`_ARRAY_RESULTS`) given one. Only the parameters :data:`SCALAR_PARAMS` names for the
+function are looked at: ``LARGE(C1:J1,E1:F1)`` lifts ``k``, never ``array``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+from typing import Any
+
+from openpyxl.formula.tokenizer import Token
+
+from addin.headless.formula import LIFTING, Call, formula, lifts, parse, render
+
+_ALL = None
+#: Functions and their parameters (0-based; None: every one) that take one value, per
+#: Microsoft's function reference ("Excel functions (by category)": each parameter described as
+#: "the value", "a number", "the text"...), and that IronCalc 0.9.1 does not lift itself over an
+#: array (found on formulas' function test book; lifting one it does lift gives the same values).
+SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
+    **dict.fromkeys(
+        # statistical distributions and their inverses (every parameter a number or logical)
+        """NORMDIST NORM.DIST NORMSDIST NORM.S.DIST NORMINV NORM.INV NORMSINV NORM.S.INV BETA.DIST BETADIST
+        BETA.INV BETAINV BINOM.DIST BINOMDIST BINOM.DIST.RANGE BINOM.INV CRITBINOM CHISQ.DIST CHISQ.DIST.RT
+        CHIDIST CHISQ.INV CHISQ.INV.RT CHIINV CONFIDENCE CONFIDENCE.NORM CONFIDENCE.T EXPON.DIST EXPONDIST
+        F.DIST F.DIST.RT FDIST F.INV F.INV.RT FINV GAMMA GAMMA.DIST GAMMADIST GAMMA.INV GAMMAINV GAMMALN
+        GAMMALN.PRECISE GAUSS HYPGEOM.DIST HYPGEOMDIST LOGNORM.DIST LOGNORMDIST LOGNORM.INV LOGINV
+        NEGBINOM.DIST NEGBINOMDIST POISSON.DIST POISSON STANDARDIZE T.DIST T.DIST.2T T.DIST.RT TDIST T.INV
+        T.INV.2T TINV WEIBULL.DIST WEIBULL FISHER FISHERINV PHI PERMUT PERMUTATIONA"""
+        # time value of money (rate, nper, pmt, pv, fv, type, guess: numbers)
+        """ FV PV PMT IPMT PPMT RATE NPER"""
+        # date and time parts
+        """ HOUR MINUTE SECOND TIME TIMEVALUE ISOWEEKNUM WEEKDAY"""
+        # numbers: rounding, bases, bits
+        """ DECIMAL ARABIC ROMAN MOD CEILING FLOOR CEILING.MATH FLOOR.MATH ATAN2 LOG ROUND ROUNDDOWN ROUNDUP
+        TRUNC BITAND BITOR BITXOR BITLSHIFT BITRSHIFT"""
+        # text
+        """ CODE CHAR UNICHAR UNICODE FIXED VALUE NUMBERVALUE ASC REGEXTEST REGEXEXTRACT REGEXREPLACE
+        CONCATENATE NOT ADDRESS""".split(),
+        _ALL,
+    ),
+    # ``k`` / ``quart`` / ``percent`` / ``number`` and ``order`` / ``x``, ``sigma``: the rest is the data array
+    **dict.fromkeys(("LARGE", "SMALL", "TRIMMEAN"), frozenset({1})),
+    **dict.fromkeys(
+        ("PERCENTILE", "PERCENTILE.INC", "PERCENTILE.EXC", "QUARTILE", "QUARTILE.INC", "QUARTILE.EXC"), frozenset({1})
+    ),
+    **dict.fromkeys(("RANK", "RANK.EQ", "RANK.AVG"), frozenset({0, 2})),
+    **dict.fromkeys(("Z.TEST", "ZTEST"), frozenset({1, 2})),
+    "PROB": frozenset({2, 3}),
+    "NPV": frozenset({0}),
+    "IRR": frozenset({1}),  # the guess
+    # the lookup value (and XLOOKUP's match and search modes)
+    "LOOKUP": frozenset({0}),
+    "XLOOKUP": frozenset({0, 4, 5}),
+}
+#: Calls that return an array when given one (so an argument holding them is an array).
+_ARRAY_RESULTS = frozenset(
+    """IF IFERROR IFNA ROW COLUMN TRANSPOSE ABS SQRT EXP LN LOG10 INT SIGN LEN LEFT RIGHT MID UPPER LOWER
+    TRIM ISNUMBER ISTEXT ISBLANK ISERROR ISNA""".split()
+)
+_MULTI = re.compile(r"[A-Za-z]{1,3}\$?\d*:\$?[A-Za-z]{0,3}\$?\d*$|\d+:\$?\d+$")
+_NAMES = re.compile(
+    r"(?<![\w.])(?:_xlfn\.)?(" + "|".join(re.escape(k) for k in sorted(SCALAR_PARAMS, key=len, reverse=True)) + r")\s*\(", re.I
+)
+
+
+def needs_lifting(text: str, array_formula: bool) -> bool:
+    """Cheap test before tokenising: a function of :data:`SCALAR_PARAMS`, a range or array
+    constant, and (outside array formulas) a function that reads its arguments as arrays."""
+    if not (":" in text or "{" in text) or _NAMES.search(text) is None:
+        return False
+    return array_formula or any(re.search(rf"\b{k}\s*\(", text, re.I) for k in LIFTING)
+
+
+def _is_array_token(node: Any) -> bool:
+    if not isinstance(node, Token):
+        return False
+    if node.type == Token.ARRAY and node.subtype == Token.OPEN:
+        return True
+    if node.type == Token.OPERAND and node.subtype == Token.RANGE and not node.value.startswith("@"):
+        ref = node.value.rsplit("!", 1)[-1]
+        return _MULTI.match(ref.replace("$", "")) is not None
+    return False
+
+
+def lift(text: str, array_formula: bool, hosts: Container[str] = ()) -> str:
+    """``text`` with each call of :data:`SCALAR_PARAMS` given an array at one of its one-value
+    parameters evaluated element by element (module docstring). ``array_formula``: the formula
+    is an array formula, so every call is evaluated as an array; else only under the arguments
+    of :data:`~addin.headless.formula.LIFTING`. ``hosts``: functions evaluated by this project
+    (host functions: their calls are cut out of the formula into cells of their own, where a
+    LAMBDA's parameter means nothing), left as written."""
+    nodes = parse(text)
+    counter = [0]
+    changed = [False]
+
+    def arrayish(seq: list[Any], lifted: bool, outer: str) -> bool:
+        """Whether ``seq`` evaluates to an array (rewriting the calls inside it on the way)."""
+        found = False
+        for i, node in enumerate(seq):
+            if isinstance(node, Call):
+                replaced, is_array = visit(node, lifted, outer)
+                if replaced is not None:
+                    seq[i] = Token(replaced, Token.OPERAND, Token.RANGE)
+                found |= is_array
+            elif _is_array_token(node):
+                found = True
+        return found
+
+    def visit(call: Call, lifted: bool, outer: str) -> tuple[str | None, bool]:
+        key = call.key
+        inner_lifted = lifted if array_formula else lifts(outer, key, lifted)
+        arrays = [arrayish(a, inner_lifted, key) for a in call.args]
+        params = SCALAR_PARAMS.get(key, frozenset())
+        if key not in SCALAR_PARAMS or not inner_lifted or key in hosts:
+            return None, key in _ARRAY_RESULTS and any(arrays)
+        lifted_args = [k for k, is_array in enumerate(arrays) if is_array and (params is None or k in params)]
+        if not lifted_args:
+            return None, False
+        counter[0] += 1
+        changed[0] = True
+        return _element_wise(call, lifted_args, counter[0]), True
+
+    arrayish(nodes, array_formula, "")
+    return formula(nodes) if changed[0] else text
+
+
+def _element_wise(call: Call, positions: list[int], k: int) -> str:
+    args = [render(a) for a in call.args]
+    if len(positions) == 1:
+        (p,) = positions
+        x = f"_cqlx{k}"
+        body = ",".join(x if i == p else a for i, a in enumerate(args))
+        return f"MAP({args[p]},LAMBDA({x},{call.name}({body})))"
+    r, c = f"_cqlr{k}", f"_cqlc{k}"
+    names = {p: f"_cqla{k}_{p}" for p in positions}
+
+    def pick(a: str) -> str:
+        # the element at (r, c) under Excel's broadcast: one row or column repeats, #N/A beyond;
+        # a one-cell array is itself (IronCalc's LET makes it one value, and its INDEX of one
+        # value is #VALUE!, Excel's the value)
+        return (
+            f"IF(AND(ROWS({a})=1,COLUMNS({a})=1),{a},"
+            f"IF(OR(AND(ROWS({a})>1,{r}>ROWS({a})),AND(COLUMNS({a})>1,{c}>COLUMNS({a}))),NA(),"
+            f"INDEX({a},IF(ROWS({a})=1,1,{r}),IF(COLUMNS({a})=1,1,{c}))))"
+        )
+
+    body = ",".join(pick(names[i]) if i in names else a for i, a in enumerate(args))
+    lets = ",".join(f"{names[p]},{args[p]}" for p in positions)
+    rows = ",".join(f"ROWS({n})" for n in names.values())
+    cols = ",".join(f"COLUMNS({n})" for n in names.values())
+    return f"LET({lets},MAKEARRAY(MAX({rows}),MAX({cols}),LAMBDA({r},{c},{call.name}({body}))))"
