@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -159,7 +160,14 @@ def _stored(cell: Any, epoch: bool, sixty: set[tuple[str, int, int]]) -> list[An
         if serial == 59.0 and (cell.parent.title, cell.row, cell.column) in sixty:
             serial = 60.0
         return ["num", serial]
+    if isinstance(cell.value, str) and "_x" in cell.value:
+        # openpyxl keeps a cached text's ST_Xstring escapes (CHAR(1) is stored as _x0001_,
+        # ECMA-376 Part 1, 22.9.2.19): the value Excel computed is the decoded text
+        return norm(_XESCAPE.sub(lambda m: chr(int(m.group(1), 16)), cell.value), epoch)
     return norm(cell.value, epoch)
+
+
+_XESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 def strip(src: Path, dst: Path, ref: dict[str, Any]) -> None:

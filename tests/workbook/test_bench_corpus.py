@@ -61,3 +61,24 @@ def test_every_book_is_reported_and_refusals_count_as_disagreement(tmp_path: Pat
     t = out["totals"]["clearquote"]
     assert t["books"] == 3 and t["full"] == 2 and t["refused"] == 1
     assert t["compared"] == out["totals"]["ironcalc"]["compared"]  # the same cells for every engine
+
+
+def test_the_reference_decodes_cached_text_escapes() -> None:
+    """Excel stores CHAR(1)'s value as ``_x0001_`` (an ST_Xstring escape, ECMA-376 Part 1, 22.9.2.19;
+    ``_x005f_`` escapes the underscore itself); openpyxl keeps the escape, so the bench's reference
+    decodes it, as ``validate`` does, and both count the same cells."""
+    from bench.corpus import _stored
+
+    ws = openpyxl.Workbook().active
+    ws["A1"] = "a_x0001_b"
+    ws["A2"] = "no escape"
+    ws["A3"] = "_x005f_x0041_"
+    assert _stored(ws["A1"], False, set()) == _stored_text("a\x01b")
+    assert _stored(ws["A2"], False, set()) == _stored_text("no escape")
+    assert _stored(ws["A3"], False, set()) == _stored_text("_x0041_")
+
+
+def _stored_text(text: str) -> list[object]:
+    from bench.corpus import norm
+
+    return list(norm(text, False))
