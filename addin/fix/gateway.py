@@ -76,6 +76,8 @@ CANCEL_CHUNK = 256
 #: decides which late orders and resent ClOrdIDs cost a journal read instead of a dict lookup.
 #: 10 s, the default quote validity: the book then holds about twice the live quotes.
 ORDER_RETENTION_S = 10.0
+#: The scan's resolved legs may hold this many quotes beyond twice the order book's before they are pruned.
+LEGS_SLACK = 16
 #: Test hook for crash consistency: ``before-journal``, ``after-journal`` or ``after-send`` makes
 #: the acceptor SIGKILL itself at that step of the order path (tests/host/test_fix_invariants.py).
 CRASH_AT = os.environ.get("CLEARQUOTE_FIX_CRASH_AT", "")
@@ -240,6 +242,19 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             self._market_key, self._rescan = key, False
         if scan:
             self.cancel_moved()
+        else:
+            self._prune_legs()
+
+    def _prune_legs(self) -> None:
+        """Drop the scan's legs of quotes the order book no longer holds, once they are over twice its
+        quotes (amortised: a market that does not move never scans, and the legs would grow)."""
+        with self._lock:
+            if len(self._legs) + sum(len(f) for f in self._fresh) <= 2 * len(self.orders.quotes) + LEGS_SLACK:
+                return
+            fresh, self._fresh = self._fresh, []
+            held = set(self.orders.quotes)
+        with self._scan_lock:
+            self._legs = self._legs.plus(fresh).keep(held)
 
     def cancel_live(self, reason: str, which: Callable[[QuoteTerms], bool] = lambda q: True) -> list[str]:
         """Withdraw live quotes (QuoteCancel 35=Z to each quote's session), journaled before sent.
