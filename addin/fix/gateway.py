@@ -396,6 +396,9 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 tuple(name for name, _ in e["legs"]),
             )
             msg = self._quote(terms, e, figures, market_label)
+            # Resolved once, here: the market-move scan revalues these legs, never the request again.
+            trade = int(np.searchsorted(answer.batch.rows, i))
+            legs = QuotedLegs.one(terms.quote_id, float(figures["base"]), answer.batch.trades, trade)
             with self._lock:
                 self.journal.record_quote(
                     {
@@ -407,12 +410,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                     _text(msg),
                 )
                 self.orders.apply_quote(terms)
-                # Resolved once, here: the market-move scan revalues these legs, never the request again.
-                self._fresh.append(
-                    QuotedLegs.one(
-                        terms.quote_id, float(figures["base"]), answer.batch.trades, int(np.searchsorted(answer.batch.rows, i))
-                    )
-                )
+                self._fresh.append(legs)
                 if self._market_key is not None and answer.snapshot_id != self._market_key:
                     self._rescan = True
                 # Sent under the lock: a market move's QuoteCancel (sent under it too) can never
