@@ -34,6 +34,8 @@ from pricing.desk import MarketSource as Source
 from pricing.desk.book import Venue
 from pricing.desk.limits import RiskLimits
 from pricing.desk.live.account import Credentials
+from pricing.desk.quoted import QuotedLegs, mids_on
+from pricing.desk.request import resolve
 from pricing.portfolio import Portfolio
 from pricing.positions import position_state
 from pricing.xva.params import QuoteParams
@@ -160,9 +162,20 @@ class Desk:
         typed: LegRatioQty reaches the desk exactly, with no text round trip)."""
         return self.service.quote(requests, snapshot=snapshot, firm_until=firm_until)
 
-    def mids_now(self, requests: Sequence[RfqRequest]) -> Any:
-        """Each request's mid value now (USD, all of its quantity), in one batch; NaN where unresolvable."""
-        return self.service.mids(requests)
+    def resolve_quoted(
+        self, ids: Sequence[str], then: Sequence[float], requests: Sequence[RfqRequest]
+    ) -> tuple[QuotedLegs, list[str]]:
+        """Quotes known only from the journal (sent before a restart), resolved once on the market now:
+        the resolved ones, and the QuoteIDs of those that cannot be (withdrawn as unpriceable)."""
+        resolved = resolve(list(requests), self.market.current().market)
+        rows = [int(r) for r in resolved.batch.rows]
+        legs = QuotedLegs.of([ids[r] for r in rows], [then[r] for r in rows], resolved.batch.trades)
+        return legs, [ids[i] for i, why in enumerate(resolved.refusals) if why is not None]
+
+    def mids_of(self, quoted: QuotedLegs) -> Any:
+        """The quotes' mids now (USD, each for its whole quantity; NaN where a leg cannot be valued):
+        the resolved legs on the current snapshot, nothing resolved again (:func:`pricing.desk.quoted.mids_on`)."""
+        return mids_on(quoted.trades, self.market.current().market, self.quote_params)
 
     def mid_now(self, request: RfqRequest) -> float:
         """A request's mid value now (USD, all of its quantity): the check a fill makes."""

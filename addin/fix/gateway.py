@@ -45,6 +45,7 @@ from pricing.desk import Leg, Quote, RfqRequest
 from pricing.desk.fills import fill_label
 from pricing.desk.limits import RiskLimits, check_fill, check_request, check_trade
 from pricing.desk.orders import Cancel, Decision, Order, OrderBook, Quarantined, QuoteTerms
+from pricing.desk.quoted import QuotedLegs, moved
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.errors import PricingInputError
 from pricing.xva.rfq import contract_of
@@ -69,6 +70,14 @@ CLIENT_SIDE = {"1": "buy", "2": "sell"}
 #: Cancels journaled in one transaction and sent under one hold of the gateway's lock: the most a
 #: QuoteRequest or an order waits behind when a market move withdraws many quotes.
 CANCEL_CHUNK = 256
+#: Seconds the order book keeps a quote after its ValidUntilTime (and an answer after its time):
+#: its memory is O(quotes of the last validity + this), never O(quotes since the start). What it
+#: forgot the journal answers (the same answers: docs/fix-invariants.md, "Memory"); this only
+#: decides which late orders and resent ClOrdIDs cost a journal read instead of a dict lookup.
+#: 10 s, the default quote validity: the book then holds about twice the live quotes.
+ORDER_RETENTION_S = 10.0
+#: The scan's resolved legs may hold this many quotes beyond twice the order book's before they are pruned.
+LEGS_SLACK = 16
 #: Test hook for crash consistency: ``before-journal``, ``after-journal`` or ``after-send`` makes
 #: the acceptor SIGKILL itself at that step of the order path (tests/host/test_fix_invariants.py).
 CRASH_AT = os.environ.get("CLEARQUOTE_FIX_CRASH_AT", "")
@@ -107,6 +116,8 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         risk: RiskLimits | None = None,
         kill_file: str | Path | None = None,
         clock: Callable[[], datetime] = now_utc,
+        *,
+        retention_s: float = ORDER_RETENTION_S,
     ) -> None:
         super().__init__()
         self.desk = desk
@@ -125,9 +136,13 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         #: Set when a quote priced on an older snapshot than the last one scanned is journaled: the
         #: next poll scans again, so no quote outlives a market move because it was in flight.
         self._rescan = False
-        #: QuoteID -> (base mid USD, request) of the quotes sent since start: the market-move scan's
-        #: input without a journal read each (pruned to the live quotes at each scan).
-        self._quoted: dict[str, tuple[float, RfqRequest]] = {}
+        #: The live quotes' structures, resolved once when priced: the market-move scan's input
+        #: (:class:`pricing.desk.quoted.QuotedLegs`; pruned to the live quotes at each scan, so
+        #: bounded by them). ``_fresh``: quotes sent since the last scan (taken under the lock);
+        #: ``_legs`` is the scan's own (under ``_scan_lock``).
+        self._fresh: list[QuotedLegs] = []
+        self._legs = QuotedLegs.empty()
+        self._scan_lock = threading.Lock()
         events, self.quarantined = journal.events()
         for why in self.quarantined:
             self.on_event(f"journal row quarantined (table quarantine): {why}")
@@ -137,7 +152,10 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                     f"quarantined answer {e.session}/{e.cl_ord_id}: the ClOrdID is answered as refused (never refilled)"
                     f" and quote {e.quote_id} is closed as fully filled"
                 )
-        self.orders = OrderBook.replay(e for e, _ in events)
+        # Bounded: the book forgets what ended more than the retention ago; the journal answers for it.
+        self.orders = OrderBook.replay(
+            (e for e, _ in events), retention=timedelta(seconds=retention_s), archive=journal, now=now_utc()
+        )
         for e, legs in events:
             if isinstance(e, Decision) and e.filled:
                 self.desk.add_fill(legs, label=fill_label(e.order.session, e.order.cl_ord_id, e.order.quote_id))
@@ -217,12 +235,26 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 self.killed = False
         key = self.desk.market_key()
         with self._lock:
+            self.orders.forget(now_utc())  # the order book's memory stays bounded (ORDER_RETENTION_S)
             # The key is taken before the scan prices: a quote journaled from now on, priced on an
             # older snapshot, asks for a scan of its own (:meth:`_journal_quote`).
             scan = (key != self._market_key and self._market_key is not None) or self._rescan
             self._market_key, self._rescan = key, False
         if scan:
             self.cancel_moved()
+        else:
+            self._prune_legs()
+
+    def _prune_legs(self) -> None:
+        """Drop the scan's legs of quotes the order book no longer holds, once they are over twice its
+        quotes (amortised: a market that does not move never scans, and the legs would grow)."""
+        with self._lock:
+            if len(self._legs) + sum(len(f) for f in self._fresh) <= 2 * len(self.orders.quotes) + LEGS_SLACK:
+                return
+            fresh, self._fresh = self._fresh, []
+            held = set(self.orders.quotes)
+        with self._scan_lock:
+            self._legs = self._legs.plus(fresh).keep(held)
 
     def cancel_live(self, reason: str, which: Callable[[QuoteTerms], bool] = lambda q: True) -> list[str]:
         """Withdraw live quotes (QuoteCancel 35=Z to each quote's session), journaled before sent.
@@ -237,8 +269,11 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             chosen = [q for q in self.orders.live(now_utc()) if which(q)]
         built = []
         for q in chosen:
-            quote = self.journal.quote(q.quote_id)
-            built.append((q, _quote_cancel(q, str((quote or {}).get("request", {}).get("symbol", "?")))))
+            symbol = q.symbol
+            if symbol is None:  # a quote from a journal written before the Symbol was kept
+                quote = self.journal.quote(q.quote_id)
+                symbol = str((quote or {}).get("request", {}).get("symbol", "?"))
+            built.append((q, _quote_cancel(q, symbol)))
         done = []
         for start in range(0, len(built), CANCEL_CHUNK):
             with self._lock:
@@ -259,26 +294,41 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
     def cancel_moved(self) -> list[str]:
         """Withdraw the live quotes whose structure's mid moved beyond the fill tolerance.
 
-        Every live quote is re-priced in one batch (:meth:`Desk.mids_now`) outside the gateway's
-        lock and outside the desk service's (a QuoteRequest does not wait for that batch);
-        the cancels then take the lock a chunk at a time (:meth:`cancel_live`), each quote checked
-        live again there (one filled or cancelled meanwhile is left alone).
+        Each quote's request was resolved once, when it was priced (its legs are kept in
+        :class:`pricing.desk.quoted.QuotedLegs`); the scan revalues those legs on the new market in
+        one batch (:meth:`Desk.mids_of`) outside the gateway's lock and outside the desk service's
+        (a QuoteRequest does not wait for that batch); the cancels then take the lock a chunk at a
+        time (:meth:`cancel_live`), each quote checked live again there (one filled or cancelled
+        meanwhile is left alone). A quote sent before a restart is resolved from the journal at its
+        first scan, once.
         """
         tol = self.desk.limits.fill_tolerance
         with self._lock:
-            live = self.orders.live(now_utc())
-            terms = {q.quote_id: self._quoted.get(q.quote_id) for q in live}
-            self._quoted = {k: v for k, v in terms.items() if v is not None}  # the rest are no longer live
-        for quote_id, known in terms.items():
-            if known is None:  # quoted before a restart: the journal has it
-                quote = self.journal.quote(quote_id)
-                terms[quote_id] = None if quote is None else (float(quote["response"]["base"]), _request(quote["request"]))
-        priced = [(k, v) for k, v in terms.items() if v is not None]
-        then = np.array([v[0] for _, v in priced])
-        now = self.desk.mids_now([v[1] for _, v in priced])
-        stayed = np.abs(now - then) <= tol * np.maximum(np.abs(then), 1e-9)
-        moved = {k for k, v in terms.items() if v is None} | {k for (k, _), ok in zip(priced, stayed) if not ok}
-        return self.cancel_live(f"market moved beyond the tolerance {tol:.2%}", lambda q: q.quote_id in moved)
+            live = dict.fromkeys(q.quote_id for q in self.orders.live(now_utc()))
+            fresh, self._fresh = self._fresh, []
+        with self._scan_lock:
+            held = self._legs.plus(fresh).keep(live)
+            known = set(held.ids)
+            unpriced: list[str] = []
+            missing = [k for k in live if k not in known]
+            if missing:  # quoted before a restart: the journal has them
+                ids, then, requests = [], [], []
+                for quote_id in missing:
+                    quote = self.journal.quote(quote_id)
+                    if quote is None:
+                        unpriced.append(quote_id)
+                        continue
+                    ids.append(quote_id)
+                    then.append(float(quote["response"]["base"]))
+                    requests.append(_request(quote["request"]))
+                loaded, unresolved = self.desk.resolve_quoted(ids, then, requests)
+                unpriced += unresolved
+                held = held.plus([loaded])
+            self._legs = held
+            now = self.desk.mids_of(held)
+            gone = moved(held.then, now, tol)
+            away = set(unpriced) | {held.ids[i] for i in np.flatnonzero(gone)}
+        return self.cancel_live(f"market moved beyond the tolerance {tol:.2%}", lambda q: q.quote_id in away)
 
     @property
     def risk(self) -> RiskLimits:
@@ -346,6 +396,9 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 tuple(name for name, _ in e["legs"]),
             )
             msg = self._quote(terms, e, figures, market_label)
+            # Resolved once, here: the market-move scan revalues these legs, never the request again.
+            trade = int(np.searchsorted(answer.batch.rows, i))
+            legs = QuotedLegs.one(terms.quote_id, float(figures["base"]), answer.batch.trades, trade)
             with self._lock:
                 self.journal.record_quote(
                     {
@@ -357,7 +410,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                     _text(msg),
                 )
                 self.orders.apply_quote(terms)
-                self._quoted[terms.quote_id] = (float(figures["base"]), e["request"])
+                self._fresh.append(legs)
                 if self._market_key is not None and answer.snapshot_id != self._market_key:
                     self._rescan = True
                 # Sent under the lock: a market move's QuoteCancel (sent under it too) can never
@@ -619,7 +672,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         msg.setField(fix.ExecType(fix.ExecType_TRADE if d.filled else fix.ExecType_REJECTED))
         msg.setField(fix.OrdStatus(fix.OrdStatus_FILLED if d.filled else fix.OrdStatus_REJECTED))
         # The instrument traded is the quote's: the report carries its Symbol, never the order's text.
-        q = self.orders.quotes.get(d.order.quote_id)
+        q = self.orders.terms(d.order.quote_id)  # held, or (forgotten) from the journal: the same report
         symbol = q.symbol if q is not None and q.session == d.order.session and q.symbol else _field(order, 55)
         msg.setField(fix.Symbol((symbol or "?")[:60]))
         msg.setField(fix.Side(_field(order, 54) if _field(order, 54) in CLIENT_SIDE else "1"))

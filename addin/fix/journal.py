@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pricing.desk.orders import Cancel, Decision, Order, Quarantined, QuoteTerms
+from pricing.desk.orders import ArchivedQuote, Cancel, Decision, Order, Quarantined, QuoteTerms, quarantine_reason
 from pricing.desk.refusals import Refusal, RefusalCode
 
 FILLS_DDL = """
@@ -365,6 +365,36 @@ class Journal:
                 order = Order(session, cl_ord_id, q.quote_id, "?", 0.0)
                 return Fill(Decision(order, q.at, None, Refusal(RefusalCode.OTHER, q.text)), [], "")
         return None
+
+    # -- the order book's archive (what it forgot, read back: pricing.desk.orders.Archive) ----------
+
+    def archived_answer(self, session: str, cl_ord_id: str) -> Decision | None:
+        """The first answer the session's ClOrdID got (a quarantined one as the book counts it), or None."""
+        got = self.answer(session, cl_ord_id)
+        return None if got is None else got.decision
+
+    def archived_quote(self, quote_id: str) -> ArchivedQuote | None:
+        """A quote sent (status ``quoted``) with its cancel: the journaled one, else the closing of a
+        quarantined answer on it (as :meth:`pricing.desk.orders.OrderBook.apply_quarantined` closes it).
+
+        One primary-key read of ``quotes`` and one of ``cancels`` (and the quarantine table, which
+        holds only unreadable rows, when there is no cancel).
+        """
+        with self._lock:
+            cur = self._conn.execute("SELECT * FROM quotes WHERE quote_id = ? AND status = 'quoted'", (quote_id,))
+            row = cur.fetchone()
+            names = [d[0] for d in cur.description]
+            reason = self._conn.execute("SELECT reason FROM cancels WHERE quote_id = ?", (quote_id,)).fetchone()
+        if row is None:
+            return None
+        try:
+            terms = _terms(dict(zip(names, row)))
+        except (ValueError, TypeError, KeyError):
+            return None  # unreadable: the replay quarantines such a row, so no book ever held it
+        if reason is not None:
+            return ArchivedQuote(terms, Cancel(quote_id, str(reason[0])))
+        closing = next((q for q in self.quarantined_answers() if q.quote_id == quote_id), None)
+        return ArchivedQuote(terms, None if closing is None else Cancel(quote_id, quarantine_reason(closing)))
 
     def record_cancel(self, cancel: Cancel, at: datetime, message: str) -> bool:
         """A quote withdrawn; False if it was withdrawn before (:meth:`record_cancels` of one)."""

@@ -25,14 +25,25 @@ after every step):
 ``ONE_ANSWER_PER_CLORDID``
     A ClOrdID is unique per session: the same session sending it again gets the first answer
     (never a second fill); another session's ClOrdID of the same text is a different order.
+
+Memory (a book built with a ``retention`` and an :class:`Archive`, as the FIX gateway builds it):
+``BOUNDED_BY_RETENTION``
+    After :meth:`OrderBook.forget` at ``now``, the book holds a quote only while
+    ``now <= valid_until + retention``, and an answer only while ``now <= max(at, valid_until of its
+    quote) + retention``: its size is O(quotes and answers of the last validity + retention), never
+    O(everything since the start). What it forgot, the archive (the journal) still answers, so
+    :meth:`OrderBook.decide` gives the same decision as a book that forgets nothing; a quote, once
+    forgotten, is never firm again (it had expired by the book's latest clock when it was forgotten).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from pricing.desk.refusals import Refusal, RefusalCode
 
@@ -43,7 +54,7 @@ ORDER_SIDES = ("buy", "sell")
 SIZE_SLACK = 1e-12
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QuoteTerms:
     """A firm quote as sent.
 
@@ -100,7 +111,7 @@ class QuoteTerms:
         return self.offer_px if side == "buy" else self.bid_px if side == "sell" else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Order:
     """A NewOrderSingle on a quote: the client's side, quantity (contracts) and limit Price (44, None: at the quote).
 
@@ -137,7 +148,7 @@ class Order:
     legs: tuple[str, ...] | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The answer to an order: filled at ``price`` (USD per unit), or refused with ``refusal``.
 
@@ -173,7 +184,7 @@ class Decision:
             raise ValueError("Decision: a fill has a price and no refusal; a refusal has no price")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cancel:
     """A quote withdrawn (QuoteCancel 35=Z): the market moved beyond tolerance, the kill switch, or the client.
 
@@ -224,8 +235,78 @@ class Quarantined:
         )
 
 
+def quarantine_reason(q: Quarantined) -> str:
+    """The reason the quote of a quarantined answer is closed with (one text for the book and its archive).
+
+    Parameters
+    ----------
+    q : Quarantined
+        The unreadable answer.
+
+    Returns
+    -------
+    str
+        The cancel's reason.
+    """
+    return f"an answer on it ({q.session}/{q.cl_ord_id}) is quarantined: closed"
+
+
 def _refuse(order: Order, now: datetime, code: RefusalCode, text: str) -> Decision:
     return Decision(order, now, None, Refusal(code, text))
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedQuote:
+    """A quote the book no longer holds, as the archive (the journal) has it.
+
+    Attributes
+    ----------
+    terms : QuoteTerms
+        The quote as sent.
+    cancel : Cancel or None
+        Its cancel, if it was withdrawn (the first one journaled).
+    """
+
+    terms: QuoteTerms
+    cancel: Cancel | None
+
+
+class Archive(Protocol):
+    """Where what the book forgot is still written: the FIX gateway's journal (:mod:`addin.fix.journal`)."""
+
+    def archived_answer(self, session: str, cl_ord_id: str) -> Decision | None:
+        """The first answer the session's ClOrdID got.
+
+        Parameters
+        ----------
+        session, cl_ord_id : str
+            The FIX session and the ClOrdID (11).
+
+        Returns
+        -------
+        Decision or None
+            None if it was never answered.
+        """
+        ...
+
+    def archived_quote(self, quote_id: str) -> ArchivedQuote | None:
+        """A quote sent, with its cancel if any.
+
+        Parameters
+        ----------
+        quote_id : str
+            The QuoteID (117).
+
+        Returns
+        -------
+        ArchivedQuote or None
+            None if no quote was sent under that QuoteID.
+        """
+        ...
+
+
+#: What the book schedules to forget: (when, sequence, "q" and a QuoteID or "a" and a (session, ClOrdID)).
+_Due = tuple[datetime, int, str, object]
 
 
 @dataclass
@@ -235,15 +316,20 @@ class OrderBook:
     Attributes
     ----------
     quotes : dict of str to QuoteTerms
-        Every quote sent, by QuoteID.
+        The quotes held, by QuoteID: every quote sent, or with a ``retention`` those not yet forgotten.
     answers : dict of (str, str) to Decision
-        The first answer to each (session, ClOrdID).
+        The first answer to each (session, ClOrdID) held.
     cancels : dict of str to Cancel
         Withdrawn quotes, by QuoteID.
     filled : dict of (str, str) to float
         Contracts filled per (QuoteID, side).
     filled_at_cancel : dict of (str, str) to float
         Per cancelled quote and side, what was filled when it was cancelled (nothing may follow).
+    retention : timedelta or None
+        How long after a quote's ValidUntilTime (an answer's time, if later) :meth:`forget` keeps
+        it; None: forever (the book of a test, or of a short-lived program).
+    archive : Archive or None
+        Where :meth:`decide` reads what the book forgot (required with a ``retention``).
     """
 
     quotes: dict[str, QuoteTerms] = field(default_factory=dict)
@@ -252,13 +338,28 @@ class OrderBook:
     filled: dict[tuple[str, str], float] = field(default_factory=dict)
     #: Per cancelled quote and side, what was filled when it was cancelled (nothing may follow).
     filled_at_cancel: dict[tuple[str, str], float] = field(default_factory=dict)
+    retention: timedelta | None = field(default=None, compare=False)
+    archive: Archive | None = field(default=None, compare=False, repr=False)
     #: QuoteIDs that may still be firm (not cancelled, size left, not seen expired), in quoting order.
     #: An index for :meth:`live`, derived from the events: not part of the book's state.
     _open: dict[str, None] = field(default_factory=dict, compare=False, repr=False)
     #: The latest ``now`` :meth:`live` swept expired quotes out of ``_open`` at.
     _swept_at: datetime | None = field(default=None, compare=False, repr=False)
+    #: When each quote and answer held may be forgotten (a heap), and the latest clock :meth:`forget` saw.
+    _due: list[_Due] = field(default_factory=list, compare=False, repr=False)
+    _seq: int = field(default=0, compare=False, repr=False)
+    _forgot_at: datetime | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.retention is not None and (self.archive is None or self.retention < timedelta(0)):
+            raise ValueError("OrderBook: a retention needs an archive (what is forgotten is read back) and must be >= 0")
 
     # -- events (the only way state changes) ----------------------------------------------------
+
+    def _schedule(self, when: datetime, kind: str, key: object) -> None:
+        if self.retention is not None:
+            self._seq += 1
+            heapq.heappush(self._due, (when + self.retention, self._seq, kind, key))
 
     def apply_quote(self, terms: QuoteTerms) -> None:
         """A quote sent. A QuoteID is given once: another quote under the same ID is an error.
@@ -271,12 +372,13 @@ class OrderBook:
         Raises
         ------
         ValueError
-            The QuoteID was quoted before.
+            The QuoteID was quoted before (and is still held: the journal's primary key refuses the rest).
         """
         if terms.quote_id in self.quotes:
             raise ValueError(f"QuoteID {terms.quote_id!r}: already quoted")
         self.quotes[terms.quote_id] = terms
         self._open[terms.quote_id] = None
+        self._schedule(terms.valid_until, "q", terms.quote_id)
 
     def apply_decision(self, decision: Decision) -> None:
         """An answer sent (a repeated answer changes nothing).
@@ -291,10 +393,13 @@ class OrderBook:
         if decision.duplicate or key in self.answers:
             return
         self.answers[key] = replace(decision, duplicate=False)
+        q = self.quotes.get(order.quote_id)
+        # Kept as long as its quote (a fill is decided while the quote is firm), or as long after it was given.
+        self._schedule(decision.at if q is None else max(decision.at, q.valid_until), "a", key)
         if decision.filled:
             side_key = (order.quote_id, order.side)
             self.filled[side_key] = self.filled.get(side_key, 0.0) + order.quantity
-            if order.quote_id in self.quotes and not any(self.remaining(order.quote_id, s) > 0 for s in ORDER_SIDES):
+            if q is not None and not any(self.remaining(order.quote_id, s) > 0 for s in ORDER_SIDES):
                 self._open.pop(order.quote_id, None)
 
     def apply_cancel(self, cancel: Cancel) -> None:
@@ -303,9 +408,12 @@ class OrderBook:
         Parameters
         ----------
         cancel : Cancel
-            A cancel of a live quote.
+            A cancel of a live quote. With a ``retention``, a cancel of a quote the book does not
+            hold is not kept: the archive has it, and :meth:`decide` reads it there.
         """
         if cancel.quote_id in self.cancels:
+            return
+        if self.retention is not None and cancel.quote_id not in self.quotes:
             return
         self.cancels[cancel.quote_id] = cancel
         self._open.pop(cancel.quote_id, None)
@@ -323,8 +431,8 @@ class OrderBook:
         key = (q.session, q.cl_ord_id)
         if key not in self.answers:
             order = Order(q.session, q.cl_ord_id, q.quote_id, "?", 0.0)
-            self.answers[key] = Decision(order, q.at, None, Refusal(RefusalCode.OTHER, q.text))
-        self.apply_cancel(Cancel(q.quote_id, f"an answer on it ({q.session}/{q.cl_ord_id}) is quarantined: closed"))
+            self.apply_decision(Decision(order, q.at, None, Refusal(RefusalCode.OTHER, q.text)))
+        self.apply_cancel(Cancel(q.quote_id, quarantine_reason(q)))
 
     def apply(self, event: QuoteTerms | Decision | Cancel | Quarantined) -> None:
         """Any event, as the journal lists them.
@@ -344,23 +452,78 @@ class OrderBook:
             self.apply_cancel(event)
 
     @classmethod
-    def replay(cls, events: Iterable[QuoteTerms | Decision | Cancel | Quarantined]) -> OrderBook:
+    def replay(
+        cls,
+        events: Iterable[QuoteTerms | Decision | Cancel | Quarantined],
+        *,
+        retention: timedelta | None = None,
+        archive: Archive | None = None,
+        now: datetime | None = None,
+    ) -> OrderBook:
         """The book a journal describes: its events applied again in the journal's order (a restart).
 
         Parameters
         ----------
         events : iterable of QuoteTerms, Decision, Cancel or Quarantined
             In journal order.
+        retention, archive : optional
+            As the book's own (:class:`OrderBook`); with them the book forgets as it replays.
+        now : datetime, optional
+            With a retention: the clock the replayed book is swept at (:meth:`forget`) once replayed.
 
         Returns
         -------
         OrderBook
-            The book rebuilt from the events, as it was after the last one.
+            The book rebuilt from the events, as it was after the last one (less what it forgot).
         """
-        book = cls()
+        book = cls(retention=retention, archive=archive)
         for e in events:
             book.apply(e)
+            if retention is not None and isinstance(e, Decision):
+                book.forget(e.at)  # an answer's time is a time the gateway was at: nothing due by then is needed
+        if retention is not None and now is not None:
+            book.forget(now)
         return book
+
+    def forget(self, now: datetime) -> int:
+        """Drop what is due at ``now``: quotes ``retention`` after their ValidUntilTime, answers after theirs.
+
+        Parameters
+        ----------
+        now : datetime
+            Timezone-aware; a ``now`` earlier than one already seen forgets nothing more.
+
+        Returns
+        -------
+        int
+            How many quotes and answers were dropped (0 without a retention).
+
+        Notes
+        -----
+        A quote leaves with what is kept per quote (its cancel, its fills per side); an answer
+        alone. Both are still in the archive, where :meth:`decide` reads them: the same answers
+        as a book that forgets nothing (``BOUNDED_BY_RETENTION`` in the module docstring). Cost:
+        O(k log n) for k dropped of n held (a heap by due time).
+        """
+        if self.retention is None:
+            return 0
+        if self._forgot_at is None or now > self._forgot_at:
+            self._forgot_at = now
+        dropped = 0
+        while self._due and self._due[0][0] < self._forgot_at:
+            _, _, kind, key = heapq.heappop(self._due)
+            if kind == "q":
+                assert isinstance(key, str)
+                self.quotes.pop(key, None)
+                self._open.pop(key, None)
+                self.cancels.pop(key, None)
+                for s in ORDER_SIDES:
+                    self.filled.pop((key, s), None)
+                    self.filled_at_cancel.pop((key, s), None)
+            else:
+                self.answers.pop(key, None)  # type: ignore[call-overload]
+            dropped += 1
+        return dropped
 
     def state(self) -> tuple[object, ...]:
         """Everything the book promises and did, comparable with ``==`` (a restart must reproduce it).
@@ -377,10 +540,39 @@ class OrderBook:
             {k: v for k, v in self.filled.items() if v},
         )
 
+    def held(self) -> int:
+        """How many quotes and answers the book holds now (what ``BOUNDED_BY_RETENTION`` bounds).
+
+        Returns
+        -------
+        int
+            ``len(quotes) + len(answers)``.
+        """
+        return len(self.quotes) + len(self.answers)
+
     # -- queries ------------------------------------------------------------------------------
 
+    def terms(self, quote_id: str) -> QuoteTerms | None:
+        """A quote's terms, held or (once forgotten) from the archive; None for no quote of that ID.
+
+        Parameters
+        ----------
+        quote_id : str
+            A QuoteID (117) as an order names it.
+
+        Returns
+        -------
+        QuoteTerms or None
+            The quote as sent.
+        """
+        q = self.quotes.get(quote_id)
+        if q is None and self._forgot_at is not None and self.archive is not None:
+            got = self.archive.archived_quote(quote_id)
+            return None if got is None else got.terms
+        return q
+
     def remaining(self, quote_id: str, side: str) -> float:
-        """Contracts still firm on a quote's side (0 for a side not quoted).
+        """Contracts still firm on a quote's side (0 for a side not quoted, or a quote not held).
 
         Parameters
         ----------
@@ -394,8 +586,8 @@ class OrderBook:
         float
             Contracts of the structure, >= 0.
         """
-        q = self.quotes[quote_id]
-        if q.price(side) is None:
+        q = self.quotes.get(quote_id)
+        if q is None or q.price(side) is None:
             return 0.0
         return max(q.size - self.filled.get((quote_id, side), 0.0), 0.0)
 
@@ -414,12 +606,12 @@ class OrderBook:
 
         Notes
         -----
-        The same list as testing every quote ever sent with :meth:`is_live`, without the scan: a
+        The same list as testing every quote held with :meth:`is_live`, without the scan: a
         gateway polls this on every market snapshot under its lock, and a day's quotes (tens of
         thousands, nearly all expired) made each poll grow with the day. Quotes filled or
         cancelled leave the index when that happens; expired ones when a call sees them expired.
         Expiry is final only for a clock that does not go back, so a ``now`` earlier than one
-        already swept at answers by the full scan (the same list, at the old cost).
+        already swept at answers by the full scan of the quotes held.
         """
         if self._swept_at is not None and now < self._swept_at:
             return [q for q in self.quotes.values() if self.is_live(q.quote_id, now)]
@@ -435,23 +627,46 @@ class OrderBook:
         Parameters
         ----------
         quote_id : str
-            A quote this book holds.
+            A QuoteID (a quote the book forgot, or never had, is not live).
         now : datetime
             Timezone-aware.
 
         Returns
         -------
         bool
-            Not cancelled, not expired, with size left on a side.
+            Held, not cancelled, not expired, with size left on a side.
         """
-        q = self.quotes[quote_id]
-        return quote_id not in self.cancels and now <= q.valid_until and any(self.remaining(quote_id, s) > 0 for s in ORDER_SIDES)
+        q = self.quotes.get(quote_id)
+        return (
+            q is not None
+            and quote_id not in self.cancels
+            and now <= q.valid_until
+            and any(self.remaining(quote_id, s) > 0 for s in ORDER_SIDES)
+        )
+
+    def _answered(self, session: str, cl_ord_id: str) -> Decision | None:
+        before = self.answers.get((session, cl_ord_id))
+        if before is None and self._forgot_at is not None and self.archive is not None:
+            before = self.archive.archived_answer(session, cl_ord_id)
+        return before
+
+    def _quote_for(self, quote_id: str, now: datetime) -> tuple[QuoteTerms | None, Cancel | None, datetime]:
+        """The quote an order names, its cancel and the clock to judge its firmness by."""
+        q = self.quotes.get(quote_id)
+        if q is not None or self._forgot_at is None or self.archive is None:
+            return q, self.cancels.get(quote_id), now
+        got = self.archive.archived_quote(quote_id)
+        if got is None:
+            return None, None, now
+        # Forgotten means expired by the book's latest clock: a clock set back never revives it.
+        return got.terms, got.cancel, max(now, self._forgot_at)
 
     def decide(self, order: Order, now: datetime) -> Decision:
         """The answer to ``order`` at ``now`` (pure: apply it with :meth:`apply_decision` once journaled).
 
-        The checks, in order: a ClOrdID this session used before gets its first answer; the
-        QuoteID must be a quote sent to this session; the order's Symbol and legs (if it names
+        The checks, in order: a ClOrdID this session used before gets its first answer (from the
+        archive if the book forgot it); the QuoteID must be a quote sent to this session (a quote
+        the book forgot is read from the archive, with its cancel); the order's Symbol and legs (if it names
         them) must be the quote's; not cancelled; a quoted side; firm at
         ``now``; a quantity > 0 within what is left on that side; the quote's price within
         the order's limit. The fill is at the quote's own price.
@@ -468,10 +683,10 @@ class OrderBook:
         Decision
             A fill at the quote's price, or a refusal with its code.
         """
-        before = self.answers.get((order.session, order.cl_ord_id))
+        before = self._answered(order.session, order.cl_ord_id)
         if before is not None:
             return replace(before, duplicate=True)
-        q = self.quotes.get(order.quote_id)
+        q, cancel, firm_clock = self._quote_for(order.quote_id, now)
         if q is None or q.session != order.session:
             # Another session's quote is answered as unknown: its existence is not this client's business.
             code = RefusalCode.UNKNOWN_QUOTE if q is None else RefusalCode.NOT_YOUR_QUOTE
@@ -491,12 +706,12 @@ class OrderBook:
                 f"NoLegs (555): the order's legs {', '.join(n[:60] for n in order.legs)} are not the legs of"
                 f" quote {q.quote_id}: {', '.join(q.legs)}",
             )
-        if q.quote_id in self.cancels:
+        if cancel is not None:
             return _refuse(
                 order,
                 now,
                 RefusalCode.QUOTE_CANCELLED,
-                f"QuoteID (117): quote {q.quote_id} was cancelled ({self.cancels[q.quote_id].reason})",
+                f"QuoteID (117): quote {q.quote_id} was cancelled ({cancel.reason})",
             )
         if order.side not in ORDER_SIDES:
             return _refuse(order, now, RefusalCode.BAD_REQUEST, f"Side (54): {order.side!r}: give 1 (buy) or 2 (sell)")
@@ -504,7 +719,7 @@ class OrderBook:
         if price is None:
             have = "offer" if order.side == "buy" else "bid"
             return _refuse(order, now, RefusalCode.SIDE_NOT_QUOTED, f"Side (54): the quote {q.quote_id} has no {have}")
-        if now > q.valid_until:
+        if firm_clock > q.valid_until:
             return _refuse(
                 order,
                 now,

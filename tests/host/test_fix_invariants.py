@@ -18,12 +18,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 fix = pytest.importorskip("quickfix", reason="the 'fix' extra (QuickFIX) is not installed")
 fix44 = pytest.importorskip("quickfix44")
@@ -402,3 +406,252 @@ def test_one_instrument_in_twenty_legs_is_refused_on_the_wire(tmp_path: Path, ca
     m = captured[-1]
     assert _type(m) == "AG" and _f(m, 658) == "99" and "repeats LegSymbol (600)" in _f(m, 58) and NAME in _f(m, 58)
     assert app.orders.quotes == {}  # nothing quoted, so nothing can fill
+
+
+# -- the gateway as a state machine: bounded memory, the same answers, the same market-move cancels --
+
+
+class _Switch:
+    """A market source whose snapshot the machine chooses (the desk reads ``current()``)."""
+
+    def __init__(self, snapshots: list[Any]) -> None:
+        self.snapshots = snapshots
+        self.at = 0
+        self.source = self
+
+    def current(self) -> Any:
+        return self.snapshots[self.at]
+
+    def close(self) -> None:
+        return None
+
+
+_SNAPSHOTS: list[Any] = []
+
+
+def _snapshots(tmp: Path) -> list[Any]:
+    """The bundled market; it an hour, a day and three days later (theta, and the nearest expiries
+    passing: their quotes cannot be valued); and a BTC chain with spot and forwards up 3 % (no ETH)."""
+    import csv
+    import dataclasses
+    from datetime import timedelta
+
+    from pricing.desk import open_market
+
+    if _SNAPSHOTS:
+        return _SNAPSHOTS
+    base = open_market("bundled").current()
+    out = [base]
+    for i, later in enumerate((timedelta(hours=1), timedelta(days=1), timedelta(days=3))):
+        market = dataclasses.replace(base.market, as_of=base.market.as_of + later)
+        out.append(dataclasses.replace(base, market=market, snapshot_id=f"{i + 1:016x}"))
+    src = Path(__file__).resolve().parents[2] / "pricing" / "data" / "deribit_btc_chain_20260821.csv"
+    with src.open() as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        for k in ("underlying_price", "index_price"):
+            if r[k]:
+                r[k] = str(float(r[k]) * 1.03)
+    up = tmp / "btc_up.csv"
+    with up.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out.append(open_market(str(up)).current())
+    _SNAPSHOTS.extend(out)
+    return out
+
+
+#: What the machine quotes: near and far BTC and ETH expiries of the bundled chain.
+_NAMES = (
+    NAME,
+    OTHER,
+    "BTC-22AUG26-65000-C",
+    "BTC-22AUG26-60000-P",
+    "BTC-28AUG26-66000-C",
+    "ETH-25SEP26-3000-C",
+    "ETH-22AUG26-2600-P",
+)
+
+
+class GatewayMachine(RuleBasedStateMachine):
+    """One in-process gateway (real QuickFIX messages, sends captured) with a retention of 2 s, a
+    clock the machine moves (steps far past the retention) and markets it switches between.
+
+    Checked at every step: each order's answer is what a book that forgets nothing, replayed from
+    the journal, decides (a forgotten quote refused for the same reason, a resent ClOrdID its first
+    answer, never a second fill, never another session's quote); each market move cancels exactly
+    the live quotes whose mid a re-resolution of every live request (:meth:`pricing.desk.service.Desk.mids`,
+    the scan before this change) finds moved beyond the tolerance; the gateway's order book and scan
+    hold no more than the retention allows; a restart changes none of it.
+    """
+
+    RETENTION_S = 2.0
+
+    @initialize()
+    def start(self) -> None:
+        from datetime import UTC, datetime
+
+        import addin.fix.gateway as gateway_module
+
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = Path(self.tmp.name)
+        self.switch = _Switch(_snapshots(self.dir))
+        self.now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+        self.sent: list[tuple[str, Any]] = []
+        self._patches = [
+            (gateway_module, "now_utc", gateway_module.now_utc),
+            (fix.Session, "sendToTarget", fix.Session.__dict__["sendToTarget"]),
+        ]
+        gateway_module.now_utc = lambda: self.now  # type: ignore[attr-defined]
+        fix.Session.sendToTarget = staticmethod(lambda m, s: self.sent.append((str(s), fix.Message(m))))
+        self.first: dict[tuple[str, str], tuple[str | None, ...]] = {}
+        self.quotes: list[tuple[str, str]] = []  # (QuoteID, Symbol) of every Quote sent
+        self.n = 0
+        self.app = self._gateway()
+        self.app.poll()  # the first poll takes the market's key: a scan needs a change of it
+
+    def _gateway(self) -> Any:
+        from addin.fix.desk import Desk, Limits
+        from addin.fix.gateway import QuoteGateway
+        from addin.fix.journal import Journal
+        from pricing.portfolio import empty_portfolio
+
+        desk = Desk(self.switch, [], empty_portfolio(), Limits())  # type: ignore[arg-type]
+        app = QuoteGateway(
+            desk,
+            Journal(self.dir / "j.sqlite"),
+            clock=lambda: self.switch.current().market.as_of,
+            retention_s=self.RETENTION_S,
+        )
+        app.sessions.extend(["A", "B"])
+        return app
+
+    def teardown(self) -> None:
+        self.app.journal.close()
+        for owner, name, value in self._patches:
+            setattr(owner, name, value)
+        self.tmp.cleanup()
+
+    def _shadow(self) -> Any:
+        """A book that forgets nothing, replayed from the journal (the reference)."""
+        from pricing.desk.orders import OrderBook
+
+        events, _ = self.app.journal.events()
+        return OrderBook.replay(e for e, _ in events)
+
+    @rule(
+        session=st.sampled_from(["A", "B"]),
+        legs=st.lists(st.sampled_from(_NAMES), min_size=1, max_size=2, unique=True),
+        side=st.sampled_from([None, "1", "2"]),
+        qty=st.sampled_from([1, 2]),
+    )
+    def quote(self, session: str, legs: list[str], side: str | None, qty: int) -> None:
+        self.n += 1
+        entry: dict[str, Any] = {"symbol": legs[0], "qty": qty, "side": side}
+        if len(legs) > 1:
+            entry = {**entry, "symbol": "STRUCT", "legs": [(n, 1, "1") for n in legs]}
+        before = len(self.sent)
+        self.app.fromApp(quote_request(f"R{self.n}", [entry]), session)  # as QuickFIX calls it
+        (got,) = self.sent[before:]
+        if _type(got[1]) == "S":
+            self.quotes.append((str(_f(got[1], 117)), str(_f(got[1], 55))))
+
+    @precondition(lambda self: bool(self.quotes))
+    @rule(
+        pick=st.integers(0, 10**6),
+        session=st.sampled_from(["A", "B"]),
+        cl=st.sampled_from([f"C{i}" for i in range(8)]),
+        side=st.sampled_from(["1", "2"]),
+        qty=st.sampled_from([0.5, 1.0, 3.0]),
+    )
+    def order(self, pick: int, session: str, cl: str, side: str, qty: float) -> None:
+        from pricing.desk.orders import Order
+
+        quote_id, symbol = self.quotes[pick % len(self.quotes)]
+        order = Order(session, cl, quote_id, {"1": "buy", "2": "sell"}[side], qty, symbol=symbol)
+        ref = self._shadow().decide(order, self.now)
+        before = len(self.sent)
+        self.app.fromApp(_order(cl, quote_id, side, qty, symbol=symbol), session)
+        (got,) = [m for _, m in self.sent[before:] if _type(m) == "8"]
+        fields = (_f(got, 39), _f(got, 31), _f(got, 103), _f(got, 58))
+        key = (session, cl)
+        if ref.duplicate:
+            assert key in self.first and _f(got, 17).endswith("-dup"), (key, fields)
+            assert fields == self.first[key], "a resent ClOrdID got another answer"
+            return
+        assert key not in self.first
+        self.first[key] = fields
+        if ref.refusal is not None:  # the book's own refusal, word for word, forgotten quote or not
+            assert fields[0] == "8" and fields[3] == ref.refusal.text[:300], (ref.refusal.text, fields)
+        elif fields[0] == "2":
+            assert float(fields[1]) == ref.price
+        else:  # a gateway check refused the would-be fill (the market moved, a limit)
+            assert fields[2] in ("3", "99"), fields
+
+    @rule(to=st.integers(0, 4))
+    def market_moves(self, to: int) -> None:
+        if to == self.switch.at:
+            to = (to + 1) % len(self.switch.snapshots)
+        self.switch.at = to
+        self._scan_and_compare(self.app.poll)
+
+    @rule()
+    def rescan(self) -> None:
+        """A scan on the same market (as after a quote in flight): nothing moved since the last one, or
+        the same reference answer."""
+        self._scan_and_compare(self.app.cancel_moved)
+
+    def _scan_and_compare(self, scan: Any) -> None:
+        import numpy as np
+
+        from addin.fix.gateway import _request
+
+        shadow = self._shadow()
+        live = shadow.live(self.now)
+        records = [self.app.journal.quote(q.quote_id) for q in live]
+        then = np.array([float(r["response"]["base"]) for r in records])
+        now = self.app.desk.service.mids([_request(r["request"]) for r in records])
+        tol = self.app.desk.limits.fill_tolerance
+        rel = np.abs(now - then) / (tol * np.maximum(np.abs(then), 1e-9))
+        expected = {q.quote_id for q, r in zip(live, rel) if not r <= 1.0}
+        unsure = {q.quote_id for q, r in zip(live, rel) if abs(r - 1.0) < 1e-9}  # on the boundary: either
+        before = len(self.sent)
+        scan()
+        cancelled = {str(_f(m, 117)) for _, m in self.sent[before:] if _type(m) == "Z"}
+        assert cancelled - unsure == expected - unsure, "the scan cancelled other quotes than the re-resolution would"
+
+    @rule(seconds=st.sampled_from([0.5, 1.0, 5.0, 30.0]))
+    def time_passes(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        from addin.fix.gateway import LEGS_SLACK
+
+        self.now += timedelta(seconds=seconds)
+        self.app.poll()  # the acceptor's loop: the book forgets what is due, the scan's legs follow it
+        legs = len(self.app._legs) + sum(len(f) for f in self.app._fresh)
+        assert legs <= 2 * len(self.app.orders.quotes) + LEGS_SLACK
+
+    @rule()
+    def restart(self) -> None:
+        held = set(self.app.orders.quotes)
+        self.app.journal.close()
+        self.app = self._gateway()
+        self.app.poll()
+        assert set(self.app.orders.quotes) == held, "a restart holds other quotes"
+
+    @invariant()
+    def memory_is_bounded_by_the_retention(self) -> None:
+        from datetime import timedelta
+
+        book = self.app.orders
+        if book._forgot_at is None:
+            return
+        keep = timedelta(seconds=self.RETENTION_S)
+        assert all(q.valid_until + keep >= book._forgot_at for q in book.quotes.values())
+        assert all(d.at + keep >= book._forgot_at or d.order.quote_id in book.quotes for d in book.answers.values())
+        assert {q.quote_id for q in book.live(self.now)} <= set(book.quotes)
+
+
+GatewayMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
+TestGatewayMachine = GatewayMachine.TestCase

@@ -3,6 +3,9 @@ live quote is re-priced in one batch and those whose mid moved beyond the fill t
 cancelled (35=Z).
 
 Invariants (each with the gateway in this process, its sends captured; no timing):
+- the scan cancels exactly the quotes a re-resolution of every live request would (the reference,
+  :meth:`pricing.desk.service.Desk.mids`), for any interleaving of quotes, fills, cancels, market
+  moves, the clock and restarts (a hypothesis state machine), each request resolved once;
 - the re-pricing runs outside the gateway's lock: a QuoteRequest on another thread is never
   held up by the scan (another thread takes the lock while the scan prices);
 - a quote closed while the scan priced (here: the kill switch's cancel) is not cancelled again;
@@ -90,9 +93,9 @@ def test_the_scan_prices_outside_the_gateways_lock(tmp_path: Path, chain: Path, 
     app.poll()
     quote_id = _quote(app, captured, "R1")
     taken: list[bool] = []
-    mids = app.desk.mids_now
+    mids = app.desk.mids_of
 
-    def pricing_with_the_lock_free(requests: Any) -> Any:
+    def pricing_with_the_lock_free(quoted: Any) -> Any:
         def other() -> None:  # a QuoteRequest's thread would take the lock here
             ok = app._lock.acquire(timeout=60)
             taken.append(ok)
@@ -102,9 +105,9 @@ def test_the_scan_prices_outside_the_gateways_lock(tmp_path: Path, chain: Path, 
         t = threading.Thread(target=other)
         t.start()
         t.join(timeout=120)
-        return mids(requests)
+        return mids(quoted)
 
-    app.desk.mids_now = pricing_with_the_lock_free
+    app.desk.mids_of = pricing_with_the_lock_free
     _move(chain, 1.03)
     app.poll()
     assert taken == [True]
@@ -115,13 +118,13 @@ def test_a_quote_closed_while_the_scan_priced_is_not_cancelled_again(tmp_path: P
     app = _gateway(tmp_path / "j.sqlite", chain)
     app.poll()
     quote_id = _quote(app, captured, "R1")
-    mids = app.desk.mids_now
+    mids = app.desk.mids_of
 
-    def closing_meanwhile(requests: Any) -> Any:
+    def closing_meanwhile(quoted: Any) -> Any:
         app.cancel_live("kill switch")  # another path closes the quote while the scan prices
-        return mids(requests)
+        return mids(quoted)
 
-    app.desk.mids_now = closing_meanwhile
+    app.desk.mids_of = closing_meanwhile
     _move(chain, 1.03)
     app.poll()
     zs = [m for m in captured if _type(m) == "Z"]
@@ -137,7 +140,7 @@ def test_a_quote_from_before_a_restart_is_repriced_from_the_journal(tmp_path: Pa
     first.journal.close()
     again = _gateway(tmp_path / "j.sqlite", chain)  # a restart: the journal is all it knows
     again.poll()
-    assert again._quoted == {}
+    assert len(again._legs) == 0 and again._fresh == []  # nothing resolved yet: the journal has it
     _move(chain, 1.03)
     again.poll()
     zs = [m for m in captured if _type(m) == "Z"]

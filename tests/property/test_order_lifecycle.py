@@ -14,6 +14,15 @@ After every step it checks, from what was *sent* (not from the book's own counte
 
 and that the book names no broken invariant (:meth:`OrderBook.violations`). A restart must
 reproduce the book's state exactly.
+
+Beside that book (which forgets nothing) runs a bounded one, as the FIX gateway runs it: a
+``RETENTION`` and the journal as its archive, swept as the clock passes (steps of up to a
+minute, far past the retention). Every decision of the bounded book must be the decision of the
+unbounded one (so every answer on the wire stays the same: a forgotten quote is refused for the
+same reason, a forgotten ClOrdID gets its first answer), it must list the same live quotes, its
+restart must reproduce it, and it holds exactly what the retention says
+(``BOUNDED_BY_RETENTION``): a quote while ``valid_until + RETENTION`` has not passed, an answer
+while ``max(at, valid_until) + RETENTION`` has not.
 """
 
 from __future__ import annotations
@@ -31,6 +40,10 @@ from pricing.desk.orders import Cancel, Decision, Order, OrderBook, QuoteTerms
 
 SESSIONS = ("FIX.4.4:CLEARQUOTE->A", "FIX.4.4:CLEARQUOTE->B", "FIX.4.4:CLEARQUOTE->C")
 T0 = datetime(2026, 8, 21, 10, tzinfo=UTC)
+#: The bounded book's retention: longer than the 3 s the clock is set back in the ``live`` check,
+#: shorter than the validities (1-30 s) and the clock's steps (up to 60 s), so quotes are forgotten
+#: while orders on them, and resent ClOrdIDs, still come.
+RETENTION = timedelta(seconds=5)
 
 
 def _wire(d: Decision) -> str:
@@ -49,6 +62,8 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.path = Path(self.dir.name) / "journal.sqlite"
         self.journal = Journal(self.path)
         self.book = OrderBook()
+        self.bounded = OrderBook(retention=RETENTION, archive=self.journal)
+        self.forgotten = 0
         self.now = T0
         self.n_quotes = 0
         self.sent_quotes: dict[str, QuoteTerms] = {}
@@ -89,6 +104,7 @@ class OrderLifecycle(RuleBasedStateMachine):
         }
         self.journal.record_quote(row, f"S|{qid}")
         self.book.apply_quote(terms)
+        self.bounded.apply_quote(terms)
         self.sent_quotes[qid] = terms
 
     @precondition(lambda self: self.n_quotes > 0)
@@ -125,12 +141,14 @@ class OrderLifecycle(RuleBasedStateMachine):
         lim = None if limit is None or px is None else px * (1 + limit if side == "buy" else 1 - limit)
         o = Order(session, cl, qid, side, qty, lim)
         d = self.book.decide(o, self.now)
+        assert self.bounded.decide(o, self.now) == d, "the bounded book answered otherwise"
         if d.duplicate:
             assert _wire(d) == self.sent_answers[(session, cl)], "a replayed ClOrdID got another answer"
             return
         legs = [["BTC-25SEP26-65000-C", -qty if side == "buy" else qty]] if d.filled else []
         assert self.journal.record_decision(d, legs, _wire(d))
         self.book.apply_decision(d)
+        self.bounded.apply_decision(d)
         self.sent_answers[(session, cl)] = _wire(d)
         if d.filled:
             assert d.price is not None
@@ -144,14 +162,18 @@ class OrderLifecycle(RuleBasedStateMachine):
         if self.journal.record_cancel(c, self.now, f"Z|{qid}"):
             self._withdrawn(qid)
         self.book.apply_cancel(c)
+        self.bounded.apply_cancel(c)
 
     @rule()
     def market_moves(self) -> None:
         """The market moved beyond tolerance: every live quote is withdrawn (35=Z)."""
-        for q in self.book.live(self.now):
+        live = self.book.live(self.now)
+        assert self.bounded.live(self.now) == live
+        for q in live:
             c = Cancel(q.quote_id, "market moved beyond tolerance")
             assert self.journal.record_cancel(c, self.now, f"Z|{q.quote_id}")
             self.book.apply_cancel(c)
+            self.bounded.apply_cancel(c)
             self._withdrawn(q.quote_id)
 
     def _withdrawn(self, qid: str) -> None:
@@ -161,9 +183,11 @@ class OrderLifecycle(RuleBasedStateMachine):
     def _sent_total(self, qid: str, side: str) -> float:
         return sum(o.quantity for o, _, _ in self.sent_fills if (o.quote_id, o.side) == (qid, side))
 
-    @rule(seconds=st.sampled_from([0.5, 2, 10]))
+    @rule(seconds=st.sampled_from([0.5, 2, 10, 60]))
     def time_passes(self, seconds: float) -> None:
+        """The clock moves on and the bounded book is swept (the gateway sweeps at every poll)."""
         self.now += timedelta(seconds=seconds)
+        self.forgotten += self.bounded.forget(self.now)
 
     @rule()
     def restart(self) -> None:
@@ -174,6 +198,10 @@ class OrderLifecycle(RuleBasedStateMachine):
         assert quarantined == []
         self.book = OrderBook.replay(e for e, _ in events)
         assert self.book.state() == before, "the restarted book differs from the book before the restart"
+        self.bounded.forget(self.now)
+        bounded_before = self.bounded.state()
+        self.bounded = OrderBook.replay((e for e, _ in events), retention=RETENTION, archive=self.journal, now=self.now)
+        assert self.bounded.state() == bounded_before, "the restarted bounded book differs from before the restart"
 
     # -- invariants, from what was sent ---------------------------------------------------------
 
@@ -184,6 +212,27 @@ class OrderLifecycle(RuleBasedStateMachine):
         for at in (self.now, self.now - timedelta(seconds=3), self.now):
             scan = [q for q in self.book.quotes.values() if self.book.is_live(q.quote_id, at)]
             assert self.book.live(at) == scan
+            assert self.bounded.live(at) == scan, "the bounded book lists other live quotes"
+
+    @invariant()
+    def bounded_holds_exactly_what_the_retention_says(self) -> None:
+        """BOUNDED_BY_RETENTION: after a sweep at t, a quote is held iff valid_until + RETENTION >= t,
+        an answer iff max(at, its quote's valid_until) + RETENTION >= t; the unbounded book holds all."""
+        t = self.bounded._forgot_at
+        if t is None:
+            assert self.bounded.state() == self.book.state()
+            return
+        quotes = {k for k, q in self.book.quotes.items() if q.valid_until + RETENTION >= t}
+        assert set(self.bounded.quotes) == quotes
+        answers = set()
+        for key, d in self.book.answers.items():
+            q = self.book.quotes.get(d.order.quote_id)
+            end = d.at if q is None else max(d.at, q.valid_until)
+            if end + RETENTION >= t:
+                answers.add(key)
+        assert set(self.bounded.answers) == answers
+        assert self.bounded.held() == len(quotes) + len(answers)
+        assert set(self.bounded.cancels) <= quotes and {k for k, _ in self.bounded.filled} <= quotes
 
     @invariant()
     def filled_within_offered(self) -> None:
@@ -219,6 +268,7 @@ class OrderLifecycle(RuleBasedStateMachine):
     @invariant()
     def no_named_violation(self) -> None:
         assert self.book.violations() == []
+        assert self.bounded.violations() == []
 
 
 OrderLifecycle.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
