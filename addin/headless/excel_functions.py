@@ -153,6 +153,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     from addin.headless.dates1904 import text_in_1904
     from addin.headless.datetext import datevalue, value_of_text
     from addin.headless.groupby import groupby
+    from addin.headless.textparts import textafter, textbefore
 
     table = {f"{s}2{t}": HostFunction(f"{s}2{t}", converter(s, t)) for s in _BASES for t in _BASES if s != t}
     table["YEARFRAC"] = HostFunction("YEARFRAC", yearfrac)
@@ -161,6 +162,8 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["VALUE"] = HostFunction("VALUE", value_of_text(date1904), _cell_arguments, fallback=True)
     table["GROUPBY"] = HostFunction("GROUPBY", groupby)
     table["DATEDIF"] = HostFunction("DATEDIF", datedif)
+    table["TEXTBEFORE"] = HostFunction("TEXTBEFORE", textbefore)
+    table["TEXTAFTER"] = HostFunction("TEXTAFTER", textafter)
     table.update(_conditional_and_lookup_functions())
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
