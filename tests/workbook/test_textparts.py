@@ -89,7 +89,9 @@ def test_case_insensitive_matching_is_the_rule_on_lower_case_with_the_texts_own_
 def test_hostile_arguments_are_text_or_excel_errors_never_exceptions(text: object, delim: object, rest: list[object]) -> None:
     for fn in (textafter, textbefore):
         (got,) = fn([[text, delim, *rest]])
-        assert isinstance(got, str | float | ExcelError) or got is None
+        # text cut from the text, an error, or if_not_found's own value (any value, a blank as 0)
+        if_not_found = rest[3] if len(rest) == 4 else None
+        assert isinstance(got, str | ExcelError) or got == (0.0 if if_not_found is None else if_not_found)
 
 
 def test_microsofts_examples_and_the_corpus_cells_through_a_book(tmp_path: Path) -> None:
