@@ -186,3 +186,23 @@ def test_recalc_writes_datedif_values_a_reader_sees(tmp_path: Path) -> None:
 def test_a_unit_outside_the_six_is_num(unit: str) -> None:
     (got,) = datedif([[1.0, 2.0, unit]])
     assert isinstance(got, ExcelError) and got.code == "#NUM!"
+
+
+def test_a_1904_book_counts_the_days_its_cells_show(tmp_path: Path) -> None:
+    """In the 1904 date system (Microsoft, "Date systems in Excel") a date cell's serial counts
+    from 1904-01-01: DATEDIF reads the day the cell shows (the published 2020-02-29 →
+    2021-02-28 results), not the 1900 serial of the same number."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    from addin.headless import recalculate
+
+    wb = openpyxl.Workbook()
+    wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"], ws["B1"] = dt.datetime(2020, 2, 29), dt.datetime(2021, 2, 28)
+    for i, unit in enumerate(["Y", "M", "D", "MD", "YM", "YD"], 1):
+        ws.cell(i, 3).value = f'=DATEDIF(A1,B1,"{unit}")'
+    wb.save(tmp_path / "d.xlsx")
+    got = recalculate(tmp_path / "d.xlsx").values
+    assert [got[("S", i, 3)] for i in range(1, 7)] == [0.0, 11.0, 365.0, 30.0, 11.0, 365.0]
