@@ -155,7 +155,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     from addin.headless.groupby import groupby
     from addin.headless.textparts import textafter, textbefore
     from addin.headless.ttest import t_test
-    from addin.headless.valuetext import valuetotext
+    from addin.headless.valuetext import arraytotext, valuetotext
 
     table = {f"{s}2{t}": HostFunction(f"{s}2{t}", converter(s, t)) for s in _BASES for t in _BASES if s != t}
     table["YEARFRAC"] = HostFunction("YEARFRAC", yearfrac)
@@ -168,6 +168,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["TEXTAFTER"] = HostFunction("TEXTAFTER", textafter)
     table["T.TEST"] = table["TTEST"] = HostFunction("T.TEST", t_test)
     table["VALUETOTEXT"] = HostFunction("VALUETOTEXT", valuetotext)
+    table["ARRAYTOTEXT"] = HostFunction("ARRAYTOTEXT", arraytotext)
     table.update(_conditional_and_lookup_functions())
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])

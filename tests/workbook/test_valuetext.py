@@ -82,3 +82,57 @@ def test_recalc_writes_the_text_a_reader_sees(tmp_path: Path) -> None:
     assert main(["recalc", "-q", str(tmp_path / "in.xlsx"), "-o", str(tmp_path / "out.xlsx")]) == 0
     out = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
     assert [out["B1"].value, out["B2"].value] == ['"say ""hi"""', "0.25"]
+
+
+_VALUE = st.one_of(
+    st.text(alphabet='ab "x,;{}', max_size=5),
+    st.integers(-(10**9), 10**9).map(float),
+    st.booleans(),
+    st.sampled_from([ExcelError("#N/A"), ExcelError("#DIV/0!")]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda w: st.lists(st.lists(_VALUE, min_size=w, max_size=w), min_size=1, max_size=3)))
+def test_arraytotext_strict_is_an_array_constant_that_parses_back_to_the_array(grid: list[list[object]]) -> None:
+    """Microsoft: strict format "can be parsed when entered into the formula bar": the text read
+    back as an array constant (the engine's own reader of ``{...}``, built on openpyxl's formula
+    tokenizer) is the same grid of values; concise is VALUETOTEXT of each value, row by row,
+    joined by ", "."""
+    from addin.headless.formula import array_literal
+    from addin.headless.valuetext import arraytotext
+
+    strict, concise = arraytotext([[grid, 1.0], [grid, 0.0]])
+    assert isinstance(strict, str) and array_literal(strict) == grid
+    assert concise == ", ".join(str(v) for v in valuetotext([[v, 0.0] for row in grid for v in row]))
+
+
+def test_arraytotext_corpus_cells_through_a_book(tmp_path: Path) -> None:
+    """Formulas' test book, sheet "TEXT", rows 3-4 (inputs and cached values copied)."""
+    inputs: dict[str, object] = {
+        "C1": 0,
+        "D1": 1.9,
+        "E1": 2.3,
+        "F1": 10,
+        "G1": -1,
+        "I1": "1987-08-26",
+        "J1": True,
+        "K1": "=#VALUE!",
+    }
+    inputs.update({"C2": 0, "D2": 1.9, "E2": 2.3, "F2": 10, "G2": -1, "J2": True, "K2": "=#VALUE!"})
+    cases: dict[str, object] = {
+        "=_xlfn.ARRAYTOTEXT(C1:D2,0)": "0, 1.9, 0, 1.9",  # R3
+        "=_xlfn.ARRAYTOTEXT(H1:H2,0)": ", ",  # V3
+        "=_xlfn.ARRAYTOTEXT(I1:J1,0)": "1987-08-26, TRUE",  # X3
+        "=_xlfn.ARRAYTOTEXT(J1:K1,0)": "TRUE, #VALUE!",  # Y3
+        "=_xlfn.ARRAYTOTEXT(C2:D2,2)": "#VALUE!",  # R4
+        "=_xlfn.ARRAYTOTEXT(D1:E2,1)": "{1.9,2.3;1.9,2.3}",  # S4
+        "=_xlfn.ARRAYTOTEXT(F2:G2,1)": "{10,-1}",  # U4
+        "=_xlfn.ARRAYTOTEXT(H2,1)": "#VALUE!",  # V4: one blank cell, strict
+        "=_xlfn.ARRAYTOTEXT(J2:K2,1)": "{TRUE,#VALUE!}",  # Y4
+        "=_xlfn.ARRAYTOTEXT(G2:J2,0.9)": "-1, , , TRUE",  # Z4's rule (format truncated)
+        "=_xlfn.ARRAYTOTEXT(G1:I1,1)": '{-1,,"1987-08-26"}',
+    }
+    got = compute(tmp_path, list(cases), inputs, column=30)
+    for (formula, want), value in zip(cases.items(), got, strict=True):
+        assert (value.code if isinstance(value, ExcelError) else value) == want, formula
