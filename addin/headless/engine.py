@@ -88,6 +88,7 @@ from addin.headless.semantics import (
 from addin.headless.semantics import rewrite as excel_semantics
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
+from addin.headless.textparts import fill_defaults
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 from addin.headless.visible import Skipped, active_filter, needs_visible, visible
 from addin.headless.zero_lookups import needs_zero_lookups, zero_lookups
@@ -636,6 +637,7 @@ class _Run:
             text = excel_comparisons(text)
         if needs_date_text(text):
             text = date_text(text)
+        text = fill_defaults(text)  # TEXTBEFORE/TEXTAFTER's omitted arguments (a cheap test first)
         if self.pkg.date1904 and needs_1904(text):
             text = rewrite_1904(text)
         if needs_rewrite(text):

@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from addin.headless.host import ENGINE_ANSWER, HostFunction
+from addin.headless.host import ENGINE_ANSWER, HostFunction, elementwise
 from addin.headless.serials import excel_leap, excel_serial, excel_ymd
 from addin.headless.values import ExcelError
 
@@ -149,9 +149,13 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     """The engine's own host functions (Excel's semantics), by bare upper-case name; for a book
     in the 1904 date system (``date1904``) TEXT moves a date shown by a format from a cell
     (:func:`addin.headless.dates1904.text_in_1904`)."""
+    from addin.headless.datedif import datedif
     from addin.headless.dates1904 import text_in_1904
     from addin.headless.datetext import datevalue, value_of_text
     from addin.headless.groupby import groupby
+    from addin.headless.textparts import textafter, textbefore
+    from addin.headless.ttest import t_test
+    from addin.headless.valuetext import arraytotext, valuetotext
 
     table = {f"{s}2{t}": HostFunction(f"{s}2{t}", converter(s, t)) for s in _BASES for t in _BASES if s != t}
     table["YEARFRAC"] = HostFunction("YEARFRAC", yearfrac)
@@ -159,6 +163,12 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["DATEVALUE"] = HostFunction("DATEVALUE", datevalue, _cell_arguments, fallback=True)
     table["VALUE"] = HostFunction("VALUE", value_of_text(date1904), _cell_arguments, fallback=True)
     table["GROUPBY"] = HostFunction("GROUPBY", groupby)
+    table["DATEDIF"] = HostFunction("DATEDIF", datedif)
+    table["TEXTBEFORE"] = HostFunction("TEXTBEFORE", textbefore)
+    table["TEXTAFTER"] = HostFunction("TEXTAFTER", textafter)
+    table["T.TEST"] = table["TTEST"] = HostFunction("T.TEST", t_test)
+    table["VALUETOTEXT"] = HostFunction("VALUETOTEXT", valuetotext)
+    table["ARRAYTOTEXT"] = HostFunction("ARRAYTOTEXT", arraytotext)
     table.update(_conditional_and_lookup_functions())
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
@@ -332,33 +342,6 @@ def vdb(calls: list[list[Any]]) -> list[Any]:
 # ----------------------------------------------------------------------------- IFS, SWITCH over arrays
 
 
-def _elementwise(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
-    """A scalar function lifted over array arguments as Excel lifts it (dynamic arrays): the
-    result has the largest row and column counts of the arguments; an argument of one row or
-    column repeats along that side; positions beyond a smaller argument are #N/A."""
-
-    def lifted(args: list[Any]) -> Any:
-        grids = [a for a in args if isinstance(a, list)]
-        if not grids:
-            return one(args)
-        h = max(len(g) for g in grids)
-        w = max(len(g[0]) for g in grids)
-
-        def at(a: Any, i: int, j: int) -> Any:
-            if not isinstance(a, list):
-                return a
-            ii = 0 if len(a) == 1 else i
-            jj = 0 if len(a[0]) == 1 else j
-            return a[ii][jj] if ii < len(a) and jj < len(a[ii]) else ExcelError("#N/A")
-
-        return [[one([at(a, i, j) for a in args]) for j in range(w)] for i in range(h)]
-
-    def evaluate(calls: list[list[Any]]) -> list[Any]:
-        return [lifted(args) for args in calls]
-
-    return evaluate
-
-
 def _condition(v: Any) -> bool | ExcelError:
     """A logical test's value as IF/IFS read it: numbers by non-zero, a blank FALSE, text #VALUE!."""
     if isinstance(v, ExcelError):
@@ -438,8 +421,8 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
         "INTERCEPT": HostFunction("INTERCEPT", regression.intercept),
         "FORECAST": HostFunction("FORECAST", regression.forecast),
         "FORECAST.LINEAR": HostFunction("FORECAST.LINEAR", regression.forecast),
-        "IFS": HostFunction("IFS", _elementwise(_ifs), _array_argument),
-        "SWITCH": HostFunction("SWITCH", _elementwise(_switch)),
+        "IFS": HostFunction("IFS", elementwise(_ifs), _array_argument),
+        "SWITCH": HostFunction("SWITCH", elementwise(_switch)),
         "LOOKUP": HostFunction("LOOKUP", lookups.lookup),
         "VLOOKUP": HostFunction("VLOOKUP", lookups.vlookup, lookups.may_be_approximate(3)),
         "HLOOKUP": HostFunction("HLOOKUP", lookups.hlookup, lookups.may_be_approximate(3)),

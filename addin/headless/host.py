@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from addin.headless.values import ExcelError
+
 
 @dataclass(frozen=True)
 class HostFunction:
@@ -50,3 +52,30 @@ class _EngineAnswer:
 #: What a host function returns for a call it leaves to the formula engine (a format it does
 #: not render, say): the engine's own result, computed beside it, is used.
 ENGINE_ANSWER = _EngineAnswer()
+
+
+def elementwise(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
+    """A scalar function lifted over array arguments as Excel lifts it (dynamic arrays): the
+    result has the largest row and column counts of the arguments; an argument of one row or
+    column repeats along that side; positions beyond a smaller argument are #N/A."""
+
+    def lifted(args: list[Any]) -> Any:
+        grids = [a for a in args if isinstance(a, list)]
+        if not grids:
+            return one(args)
+        h = max(len(g) for g in grids)
+        w = max(len(g[0]) for g in grids)
+
+        def at(a: Any, i: int, j: int) -> Any:
+            if not isinstance(a, list):
+                return a
+            ii = 0 if len(a) == 1 else i
+            jj = 0 if len(a[0]) == 1 else j
+            return a[ii][jj] if ii < len(a) and jj < len(a[ii]) else ExcelError("#N/A")
+
+        return [[one([at(a, i, j) for a in args]) for j in range(w)] for i in range(h)]
+
+    def evaluate(calls: list[list[Any]]) -> list[Any]:
+        return [lifted(args) for args in calls]
+
+    return evaluate
