@@ -23,7 +23,7 @@ from typing import Any
 
 from addin.headless.host import ENGINE_ANSWER, HostFunction, elementwise
 from addin.headless.serials import excel_leap, excel_serial, excel_ymd
-from addin.headless.values import ExcelError
+from addin.headless.values import ExcelError, whole_argument
 
 _BASES = {"BIN": 2, "OCT": 8, "DEC": 10, "HEX": 16}
 _DIGITS = "0123456789ABCDEF"
@@ -60,20 +60,7 @@ def _from_base(value: Any, base: int) -> int | ExcelError:
 def _whole(value: Any) -> int | ExcelError:
     """A numeric argument as Excel reads it for these functions: a blank is 0, TRUE/FALSE and
     text that is not a number are #VALUE!, inf/NaN #NUM!, the rest truncated to an integer."""
-    if isinstance(value, ExcelError):
-        return value
-    if isinstance(value, bool):
-        return ExcelError("#VALUE!")
-    if value is None:
-        return 0
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return ExcelError("#VALUE!")
-    if not math.isfinite(value):
-        return _num_error()
-    return math.trunc(value)
+    return whole_argument(value, logicals=False, non_finite="#NUM!")
 
 
 def _places(value: Any) -> int | ExcelError | None:

@@ -43,7 +43,7 @@ from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import Call, formula, parse, significant
 from addin.headless.host import elementwise
-from addin.headless.values import ExcelError
+from addin.headless.values import ExcelError, whole_argument
 
 _CALLS = re.compile(r"\bTEXT(?:BEFORE|AFTER)\s*\(", re.I)
 #: What an omitted argument is (positions 2-5): instance_num 1, match_mode 0, match_end 0,
@@ -105,20 +105,7 @@ def as_text(value: Any) -> str | ExcelError:
 
 def _whole(value: Any) -> int | ExcelError:
     """instance_num, match_mode, match_end: truncated; a blank cell 0; other text #VALUE!."""
-    if isinstance(value, ExcelError):
-        return value
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return ExcelError("#VALUE!", f"{value!r} is not a number")
-    if not math.isfinite(value):
-        return ExcelError("#VALUE!")
-    return math.trunc(value)
+    return whole_argument(value, logicals=True)
 
 
 def _fold(s: str) -> str:

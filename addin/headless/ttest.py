@@ -35,7 +35,7 @@ from typing import Any
 from scipy import stats
 
 from addin.headless.host import elementwise
-from addin.headless.values import ExcelError
+from addin.headless.values import ExcelError, whole_argument
 
 _DIV0 = "#DIV/0!"
 
@@ -53,18 +53,7 @@ def _is_number(v: Any) -> bool:
 
 def _whole(value: Any) -> int | ExcelError:
     """tails or type: truncated; a logical or text that is not a number is #VALUE!."""
-    if isinstance(value, ExcelError):
-        return value
-    if value is None:
-        return 0
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return ExcelError("#VALUE!", f"T.TEST: {value!r} is not a number")
-    if isinstance(value, bool) or not math.isfinite(value):
-        return ExcelError("#VALUE!", "T.TEST: tails and type are numbers")
-    return math.trunc(value)
+    return whole_argument(value, logicals=False, name="T.TEST")
 
 
 def p_value(x: list[float], y: list[float], tails: int, kind: int) -> float | ExcelError:

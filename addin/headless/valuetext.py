@@ -27,27 +27,17 @@ as VALUETOTEXT's and lifted over when it is an array; the array being one blank 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from addin.headless.host import elementwise
 from addin.headless.textparts import as_text
-from addin.headless.values import ExcelError
+from addin.headless.values import ExcelError, whole_argument
 
 
 def _format(value: Any) -> int | ExcelError:
-    if isinstance(value, ExcelError):
-        return value
-    if value is None:
-        return 0
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return ExcelError("#VALUE!", f"VALUETOTEXT: format {value!r} is not a number")
-    if not math.isfinite(value):
-        return ExcelError("#VALUE!")
-    n = math.trunc(value)
+    n = whole_argument(value, logicals=True, name="VALUETOTEXT: format")
+    if isinstance(n, ExcelError):
+        return n
     return n if n in (0, 1) else ExcelError("#VALUE!", f"VALUETOTEXT: format is 0 or 1, not {n}")
 
 
