@@ -149,14 +149,22 @@ def datevalue(calls: list[list[Any]]) -> list[Any]:
             out.append(ENGINE_ANSWER)
             continue
         year, month, day, _ = got
-        year = dt.date.today().year if year is None else year
-        try:
-            serial = excel_serial(year, month, day)
-        except ValueError:  # 29 February of a year without one (a text without a year)
-            out.append(ExcelError("#VALUE!", f"{v!r} names a day that does not exist"))
+        year, serial = _day_serial(v, year, month, day)
+        if isinstance(serial, ExcelError):
+            out.append(serial)
             continue
         out.append(float(serial) if 1900 <= year <= 9999 else ExcelError("#VALUE!", f"{v!r} is outside 1900-9999"))
     return out
+
+
+def _day_serial(text: str, year: int | None, month: int, day: int) -> tuple[int, int | ExcelError]:
+    """The year (this year's where the text names none) and the 1900 serial of the day a date
+    text names; #VALUE! for a day that does not exist (29 February of a year without one)."""
+    year = dt.date.today().year if year is None else year
+    try:
+        return year, excel_serial(year, month, day)
+    except ValueError:
+        return year, ExcelError("#VALUE!", f"{text!r} names a day that does not exist")
 
 
 #: Days between the 1900 and the 1904 date systems' serials of one day.
@@ -186,11 +194,9 @@ def value_of_text(date1904: bool = False) -> Any:
                 out.append(ENGINE_ANSWER if hms is None else (hms[0] * 3600 + hms[1] * 60 + hms[2]) / 86400)
                 continue
             year, month, day, (h, mi, s) = got
-            year = dt.date.today().year if year is None else year
-            try:
-                serial = excel_serial(year, month, day)
-            except ValueError:  # 29 February of a year without one (a text without a year)
-                out.append(ExcelError("#VALUE!", f"{v!r} names a day that does not exist"))
+            year, serial = _day_serial(v, year, month, day)
+            if isinstance(serial, ExcelError):
+                out.append(serial)
                 continue
             if not 1900 <= year <= 9999 or (date1904 and year < 1904):
                 out.append(ExcelError("#VALUE!", f"{v!r} is outside the book's dates"))
