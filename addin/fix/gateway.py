@@ -129,6 +129,8 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             desk.use_risk(risk)
         self.kill_file = Path(kill_file) if kill_file else None
         self.killed = False
+        #: Set by :meth:`begin_stop`: no fill and no quote once the acceptor's stop has begun.
+        self.stopping = False
         self.sessions: list[Any] = []
         self._lock = threading.RLock()
         self._notional: dict[str, float] = {}
@@ -220,7 +222,25 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 self.orders.apply_decision(d)
             fix.Session.sendToTarget(msg, session_id)
 
-    # -- the kill switch and market moves ------------------------------------------------------
+    # -- the kill switch, stopping and market moves ---------------------------------------------
+
+    def _closed(self, what: str) -> Refusal | None:
+        """Why the desk takes no quote or fill now (the kill switch, or the acceptor stopping), if so."""
+        if self.stopping:
+            return Refusal(RefusalCode.KILL_SWITCH, f"the acceptor is stopping: {what}")
+        if self.killed:
+            return Refusal(RefusalCode.KILL_SWITCH, f"the desk's kill switch is on: {what}")
+        return None
+
+    def begin_stop(self) -> None:
+        """The acceptor is stopping: from now on every order is refused and no quote is sent.
+
+        Called before the engine logs the sessions out (:class:`addin.fix.run.Serving`): an order
+        arriving while the Logout is under way is answered with a refusal, never filled into a
+        connection that is closing (the client would hold a fill it was never told of).
+        """
+        with self._lock:
+            self.stopping = True
 
     def poll(self) -> None:
         """Called by the acceptor's loop: the kill file, and live quotes the market moved away from."""
@@ -228,7 +248,8 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             killed = self.kill_file.exists()
             if killed and not self.killed:
                 self.on_event(f"kill switch on ({self.kill_file}): quoting stopped, live quotes cancelled")
-                self.killed = True
+                with self._lock:  # every quote journaled after this sees it (:meth:`_closed`)
+                    self.killed = True
                 self.cancel_live("kill switch")
             elif self.killed and not killed:
                 self.on_event("kill switch off: quoting again")
@@ -400,6 +421,18 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             trade = int(np.searchsorted(answer.batch.rows, i))
             legs = QuotedLegs.one(terms.quote_id, float(figures["base"]), answer.batch.trades, trade)
             with self._lock:
+                # Checked again here, under the lock the kill switch is set under: a request admitted
+                # before the switch went on is refused entry by entry from then on, so the cancel of
+                # every live quote that follows the switch misses none (no quote firm after the kill).
+                late = self._closed("no quotes")
+                if late is not None:
+                    late = Refusal(late.code, f"{labels[i]}: {late.text}")
+                    msg = self._reject(req_id, e, late)
+                    self.journal.record_quote(
+                        {**record, "status": "refused", "reason": late.text, "code": late.code.value}, _text(msg)
+                    )
+                    fix.Session.sendToTarget(msg, session_id)
+                    continue
                 self.journal.record_quote(
                     {
                         **record,
@@ -420,8 +453,9 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
     def _admit(self, entry: dict[str, Any], market: Any) -> Refusal | None:
         """The entry's own problem and the gateway's per-request risk limits (the instruments'
         admission is the desk's, in :meth:`pricing.desk.Desk.quote`, on the same snapshot)."""
-        if self.killed:
-            return Refusal(RefusalCode.KILL_SWITCH, "the desk's kill switch is on: no quotes")
+        closed = self._closed("no quotes")
+        if closed is not None:
+            return closed
         if entry["problem"] is not None:
             return Refusal(entry["problem"].code, f"{entry['request'].ref}, {entry['problem'].text}")
         for (name, _), raw in zip(entry["legs"], entry["ratios"]):
@@ -615,8 +649,9 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
             return OrderBook.refuse(d, Refusal(RefusalCode.BAD_REQUEST, text)), []
         if not d.filled:
             return d, []
-        if self.killed:
-            return OrderBook.refuse(d, Refusal(RefusalCode.KILL_SWITCH, "the desk's kill switch is on: no fills")), []
+        closed = self._closed("no fills")
+        if closed is not None:
+            return OrderBook.refuse(d, closed), []
         quote = self.journal.quote(d.order.quote_id)
         assert quote is not None  # the book holds only journaled quotes
         request = quote["request"]

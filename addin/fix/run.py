@@ -234,6 +234,9 @@ class Serving:
             return
         self._stopping = True
         try:
+            begin = getattr(self.app, "begin_stop", None)
+            if begin is not None:  # no order is filled once the Logout is under way
+                begin()
             if self._owner is not None:
                 self.acceptor.stop()
         finally:
