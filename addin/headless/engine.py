@@ -70,6 +70,7 @@ from addin.headless.formula import (
     structured,
 )
 from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
+from addin.headless.host_arguments import intersect_host_arguments, lifted_calls, lifted_shape, needs_host_intersection
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
@@ -804,6 +805,8 @@ class _Run:
         if fn is None or fn.fallback or (key == "AGGREGATE" and self._any_skipped()):
             return False  # AGGREGATE's references are cut to the cells it counts first (_excel_text)
         inner = m.group(2).strip()
+        if ":" in inner and fn.scalars != frozenset():
+            return False  # a range at a one-value parameter is intersected first (host_arguments)
         args = [a.strip() for a in inner.split(",")] if inner else []
         if fn.takes is not None and not fn.takes([(self._arg_kind(a, si), a) for a in args]):
             return False
@@ -934,20 +937,40 @@ class _Run:
         self._written.setdefault((si, c), []).append((column.first, written))
 
     def _hoist(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
-        """Cut the host calls out of one formula; False when it has none the functions take."""
+        """Cut the host calls out of one formula; False when it has none the functions take.
+
+        A range at a host function's one-value parameter is first intersected (a plain formula)
+        or the call's result is a whole array (element by element): :mod:`addin.headless.host_arguments`."""
+        if fc.array is None and not fc.dynamic and needs_host_intersection(text, self.functions):
+            text = intersect_host_arguments(text, r, c, self.functions, partial(self._span, si))
         base = len(self.calls)
         rows: list[int] = []
+        shapes: list[tuple[int, int] | None] = []
+        array_formula = fc.array is not None or bool(fc.dynamic)
+        # the calls Excel evaluates element by element: their results are whole arrays (host_arguments)
+        lifted = set(lifted_calls(text, array_formula, self.functions)) if ":" in text or "{" in text else set()
+        last: list[Any] = [None]
 
         def is_host(key: str, args: list[str]) -> bool:
             fn = self.functions.get(key)
-            return fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
+            taken = fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
+            if taken and fn is not None:
+                last[0] = lifted_shape(fn, args, partial(self._span, si)) if (key, tuple(args)) in lifted else None
+            return taken
 
         def scratch_ref(k: int) -> str:
             self._scratch_sheet()  # the sheet exists before a formula refers to it
             while len(rows) <= k:
+                shape = last[0]
                 self.scratch_rows += 1
                 rows.append(self.scratch_rows)
-            return f"'{SCRATCH}'!$A${rows[k]}"
+                shapes.append(shape)
+                if shape is not None:  # a block of the result's shape, its own rows
+                    self.scratch_rows += shape[0] - 1
+            shape = shapes[k]
+            if shape is None:
+                return f"'{SCRATCH}'!$A${rows[k]}"
+            return f"'{SCRATCH}'!$A${rows[k]}:${get_column_letter(shape[1])}${rows[k] + shape[0] - 1}"
 
         new_text, calls = host_calls(text, is_host, scratch_ref)  # a refusal: prepare makes the cell an error
         if calls and not calls[-1].whole:
@@ -963,7 +986,7 @@ class _Run:
                 if shape is not None:
                     self.host_arrays.update(cells)
             else:
-                shape, target = None, (self._scratch_sheet(), rows[k], 1)
+                shape, target = shapes[k], (self._scratch_sheet(), rows[k], 1)
                 self.host_cells.add((self.titles[si], r, c))
             fn = self.functions[call.key]
             self.calls.append(_Call(base + k, fn, si, r, c, call.args, call.whole, target, shape, bool(fc.dynamic)))
@@ -1288,6 +1311,11 @@ class _Run:
             v = self._value(self.arrays, e.at, 1)
             return v, None if v == PENDING else repr(v)
         return self._block((self.arrays, e.at, 1, e.at + shape[0] - 1, shape[1]))
+
+    def _span(self, sheet: int, text: str) -> tuple[int, int, int, int] | None:
+        """(row1, col1, row2, col2) of a reference or range name, else None."""
+        ref = self._ref(text.strip(), sheet)
+        return None if ref is None else ref[1:]
 
     def _ref(self, text: str, sheet: int) -> tuple[int, int, int, int, int] | None:
         """(sheet, row1, col1, row2, col2) of a reference or range name, else None (memoised)."""

@@ -150,12 +150,14 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["DATEVALUE"] = HostFunction("DATEVALUE", datevalue, _cell_arguments, fallback=True)
     table["VALUE"] = HostFunction("VALUE", value_of_text(date1904), _cell_arguments, fallback=True)
     table["GROUPBY"] = HostFunction("GROUPBY", groupby)
-    table["DATEDIF"] = HostFunction("DATEDIF", datedif)
-    table["TEXTBEFORE"] = HostFunction("TEXTBEFORE", textbefore)
-    table["TEXTAFTER"] = HostFunction("TEXTAFTER", textafter)
-    table["T.TEST"] = table["TTEST"] = HostFunction("T.TEST", t_test)
-    table["VALUETOTEXT"] = HostFunction("VALUETOTEXT", valuetotext)
-    table["ARRAYTOTEXT"] = HostFunction("ARRAYTOTEXT", arraytotext)
+    # the parameters of one value (Microsoft's reference): read by addin.headless.host_arguments
+    table["DATEDIF"] = HostFunction("DATEDIF", datedif, scalars=None)
+    # TEXTBEFORE/TEXTAFTER: the delimiter may be an array of delimiters; the rest one value each
+    table["TEXTBEFORE"] = HostFunction("TEXTBEFORE", textbefore, scalars=frozenset({0, 2, 3, 4, 5}))
+    table["TEXTAFTER"] = HostFunction("TEXTAFTER", textafter, scalars=frozenset({0, 2, 3, 4, 5}))
+    table["T.TEST"] = table["TTEST"] = HostFunction("T.TEST", t_test, scalars=frozenset({2, 3}))
+    table["VALUETOTEXT"] = HostFunction("VALUETOTEXT", valuetotext, scalars=None)
+    table["ARRAYTOTEXT"] = HostFunction("ARRAYTOTEXT", arraytotext, scalars=frozenset({1}))
     table.update(_conditional_and_lookup_functions())
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
