@@ -70,7 +70,13 @@ from addin.headless.formula import (
     structured,
 )
 from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
-from addin.headless.host_arguments import intersect_host_arguments, lifted_calls, lifted_shape, needs_host_intersection
+from addin.headless.host_arguments import (
+    element,
+    intersect_host_arguments,
+    lifted_calls,
+    lifted_shape,
+    needs_host_intersection,
+)
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
@@ -629,7 +635,7 @@ class _Run:
         text = self._book_text(si, text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
-            text = lift(text, array_formula, _Hoisted(self.functions))
+            text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si))
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
             text = zero_lookups(text)
         if needs_one_cell_ranges(text):
@@ -780,6 +786,18 @@ class _Run:
             self.names[SCRATCH.upper()] = self.scratch
             self.titles.append(SCRATCH)
         return self.scratch
+
+    def _reads_arrays(self, si: int, key: str, args: list[str]) -> bool:
+        """Whether a host function with a fallback takes this call whole and evaluates it element
+        by element itself (:mod:`addin.headless.host_arguments`): it declares its one-value
+        parameters and takes the arguments (references), so lifting leaves it as written."""
+        fn = self.functions.get(key)
+        return (
+            fn is not None
+            and fn.fallback
+            and fn.scalars != frozenset()
+            and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
+        )
 
     def _arg_kind(self, text: str, si: int) -> str:
         t = text.strip()
@@ -991,13 +1009,29 @@ class _Run:
             fn = self.functions[call.key]
             self.calls.append(_Call(base + k, fn, si, r, c, call.args, call.whole, target, shape, bool(fc.dynamic)))
             if fn.fallback:
-                sheet = self._scratch_sheet()
-                self.scratch_rows += 1
-                own = _relocate(f"{call.key}({','.join(call.args)})", self.titles[si])
-                self.model.update_cell_with_formula(sheet, self.scratch_rows, 6, "=" + own)
-                self.calls[-1].fallback = self.scratch_rows
+                own = (call.key, tuple(call.args)) in lifted
+                self.calls[-1].fallback = self._fallback(fn, call.key, call.args, si, own)
         self.stats.host_calls += len(calls)
         return bool(calls)
+
+    def _fallback(self, fn: HostFunction, key: str, args: list[str], si: int, lifted: bool) -> int:
+        """The scratch row where the formula engine computes a call itself (its answer where the
+        host function gives :data:`ENGINE_ANSWER`). Evaluated element by element (``lifted``, an
+        array at a one-value parameter): a block of the result's shape, each cell the call of
+        that element (``INDEX`` of each array, Excel's broadcast: one row or column repeats,
+        ``#N/A`` beyond a smaller array), so each element's answer is the engine's own."""
+        sheet = self._scratch_sheet()
+        first = self.scratch_rows + 1
+        span = partial(self._span, si)
+        shape = lifted_shape(fn, args, span) if lifted else None
+        h, w = shape or (1, 1)
+        for i in range(h):
+            for j in range(w):
+                picked = [a if shape is None else element(fn, k, a, i, j, span) for k, a in enumerate(args)]
+                own = _relocate(f"{key}({','.join(picked)})", self.titles[si])
+                self.model.update_cell_with_formula(sheet, first + i, 6 + j, "=" + own)
+        self.scratch_rows += h
+        return first
 
     # ------------------------------------------------------------------ passes
 
@@ -1243,7 +1277,20 @@ class _Run:
                 if res is ENGINE_ANSWER:
                     assert self.scratch is not None and unit.fallback is not None
                     res = self._value(self.scratch, unit.fallback, 6)
+                elif isinstance(res, list) and unit.fallback is not None:  # element by element
+                    res = self._engine_elements(res, unit.fallback)
                 self._write(unit, res)
+
+    def _engine_elements(self, grid: list[Any], row: int) -> list[Any]:
+        """A lifted result with each :data:`ENGINE_ANSWER` element replaced by the engine's answer
+        for that element (the fallback block at ``row``, :meth:`_fallback`)."""
+        assert self.scratch is not None
+        return [
+            [self._value(self.scratch, row + i, 6 + j) if v is ENGINE_ANSWER else v for j, v in enumerate(line)]
+            if isinstance(line, list)
+            else line
+            for i, line in enumerate(grid)
+        ]
 
     def _unresolved(self, seen: dict[int, Any], exact: Mapping[int, Any]) -> None:
         stuck = [c for c in self.calls if c.id not in seen and c.id not in exact]

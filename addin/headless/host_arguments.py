@@ -171,3 +171,16 @@ def lifted_calls(text: str, array_formula: bool, functions: Mapping[str, HostFun
 
     walk(parse(text), "", array_formula)
     return found
+
+
+def element(fn: HostFunction, k: int, text: str, i: int, j: int, ref: RefReader) -> str:
+    """Argument ``k`` (its text) at element (``i``, ``j``), 0-based, of a call evaluated element
+    by element: an array at a one-value parameter is ``INDEX``-ed under Excel's broadcast (one
+    row or column repeats; beyond a smaller array ``#N/A``); anything else is itself."""
+    shape = array_shape(text, ref) if takes_one_value(fn, k) else None
+    if shape is None or shape == (1, 1):
+        return text
+    h, w = shape
+    if (h > 1 and i >= h) or (w > 1 and j >= w):
+        return "NA()"
+    return f"INDEX({text},{1 if h == 1 else i + 1},{1 if w == 1 else j + 1})"
