@@ -87,7 +87,7 @@ def _inputs() -> dict[str, object]:
 _SPAN = st.tuples(st.integers(1, 12), st.integers(0, 11)).map(lambda t: (t[0], min(12, t[0] + t[1])))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(st.tuples(_SPAN, st.integers(1, 16)), min_size=1, max_size=6),
     st.lists(st.tuples(_SPAN, st.integers(1, 18)), min_size=1, max_size=6),
