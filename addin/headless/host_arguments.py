@@ -26,7 +26,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import Call, formula, lifts, parse, significant
+from addin.headless.formula import Call, formula, lifts, parse, render, significant
 from addin.headless.host import HostFunction
 
 #: (row1, col1, row2, col2), 1-based, of a reference's text; None when it is not a reference.
@@ -154,8 +154,6 @@ def lifted_calls(text: str, array_formula: bool, functions: Mapping[str, HostFun
     """The host calls of ``text`` (function key, argument texts) that Excel evaluates element by
     element: every one in an array formula, else those under an argument of
     :data:`~addin.headless.formula.LIFTING`."""
-    from addin.headless.formula import render
-
     found: list[tuple[str, tuple[str, ...]]] = []
 
     def walk(seq: list[Any], outer: str, lifted: bool) -> None:
