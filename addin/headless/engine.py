@@ -70,6 +70,13 @@ from addin.headless.formula import (
     structured,
 )
 from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
+from addin.headless.host_arguments import (
+    element,
+    intersect_host_arguments,
+    lifted_calls,
+    lifted_shape,
+    needs_host_intersection,
+)
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
@@ -628,7 +635,7 @@ class _Run:
         text = self._book_text(si, text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
-            text = lift(text, array_formula, _Hoisted(self.functions))
+            text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si))
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
             text = zero_lookups(text)
         if needs_one_cell_ranges(text):
@@ -780,6 +787,18 @@ class _Run:
             self.titles.append(SCRATCH)
         return self.scratch
 
+    def _reads_arrays(self, si: int, key: str, args: list[str]) -> bool:
+        """Whether a host function with a fallback takes this call whole and evaluates it element
+        by element itself (:mod:`addin.headless.host_arguments`): it declares its one-value
+        parameters and takes the arguments (references), so lifting leaves it as written."""
+        fn = self.functions.get(key)
+        return (
+            fn is not None
+            and fn.fallback
+            and fn.scalars != frozenset()
+            and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
+        )
+
     def _arg_kind(self, text: str, si: int) -> str:
         t = text.strip()
         if not t:
@@ -804,6 +823,8 @@ class _Run:
         if fn is None or fn.fallback or (key == "AGGREGATE" and self._any_skipped()):
             return False  # AGGREGATE's references are cut to the cells it counts first (_excel_text)
         inner = m.group(2).strip()
+        if ":" in inner and fn.scalars != frozenset():
+            return False  # a range at a one-value parameter is intersected first (host_arguments)
         args = [a.strip() for a in inner.split(",")] if inner else []
         if fn.takes is not None and not fn.takes([(self._arg_kind(a, si), a) for a in args]):
             return False
@@ -934,20 +955,40 @@ class _Run:
         self._written.setdefault((si, c), []).append((column.first, written))
 
     def _hoist(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
-        """Cut the host calls out of one formula; False when it has none the functions take."""
+        """Cut the host calls out of one formula; False when it has none the functions take.
+
+        A range at a host function's one-value parameter is first intersected (a plain formula)
+        or the call's result is a whole array (element by element): :mod:`addin.headless.host_arguments`."""
+        if fc.array is None and not fc.dynamic and needs_host_intersection(text, self.functions):
+            text = intersect_host_arguments(text, r, c, self.functions, partial(self._span, si))
         base = len(self.calls)
         rows: list[int] = []
+        shapes: list[tuple[int, int] | None] = []
+        array_formula = fc.array is not None or bool(fc.dynamic)
+        # the calls Excel evaluates element by element: their results are whole arrays (host_arguments)
+        lifted = set(lifted_calls(text, array_formula, self.functions)) if ":" in text or "{" in text else set()
+        last: list[Any] = [None]
 
         def is_host(key: str, args: list[str]) -> bool:
             fn = self.functions.get(key)
-            return fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
+            taken = fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
+            if taken and fn is not None:
+                last[0] = lifted_shape(fn, args, partial(self._span, si)) if (key, tuple(args)) in lifted else None
+            return taken
 
         def scratch_ref(k: int) -> str:
             self._scratch_sheet()  # the sheet exists before a formula refers to it
             while len(rows) <= k:
+                shape = last[0]
                 self.scratch_rows += 1
                 rows.append(self.scratch_rows)
-            return f"'{SCRATCH}'!$A${rows[k]}"
+                shapes.append(shape)
+                if shape is not None:  # a block of the result's shape, its own rows
+                    self.scratch_rows += shape[0] - 1
+            shape = shapes[k]
+            if shape is None:
+                return f"'{SCRATCH}'!$A${rows[k]}"
+            return f"'{SCRATCH}'!$A${rows[k]}:${get_column_letter(shape[1])}${rows[k] + shape[0] - 1}"
 
         new_text, calls = host_calls(text, is_host, scratch_ref)  # a refusal: prepare makes the cell an error
         if calls and not calls[-1].whole:
@@ -963,18 +1004,34 @@ class _Run:
                 if shape is not None:
                     self.host_arrays.update(cells)
             else:
-                shape, target = None, (self._scratch_sheet(), rows[k], 1)
+                shape, target = shapes[k], (self._scratch_sheet(), rows[k], 1)
                 self.host_cells.add((self.titles[si], r, c))
             fn = self.functions[call.key]
             self.calls.append(_Call(base + k, fn, si, r, c, call.args, call.whole, target, shape, bool(fc.dynamic)))
             if fn.fallback:
-                sheet = self._scratch_sheet()
-                self.scratch_rows += 1
-                own = _relocate(f"{call.key}({','.join(call.args)})", self.titles[si])
-                self.model.update_cell_with_formula(sheet, self.scratch_rows, 6, "=" + own)
-                self.calls[-1].fallback = self.scratch_rows
+                own = (call.key, tuple(call.args)) in lifted
+                self.calls[-1].fallback = self._fallback(fn, call.key, call.args, si, own)
         self.stats.host_calls += len(calls)
         return bool(calls)
+
+    def _fallback(self, fn: HostFunction, key: str, args: list[str], si: int, lifted: bool) -> int:
+        """The scratch row where the formula engine computes a call itself (its answer where the
+        host function gives :data:`ENGINE_ANSWER`). Evaluated element by element (``lifted``, an
+        array at a one-value parameter): a block of the result's shape, each cell the call of
+        that element (``INDEX`` of each array, Excel's broadcast: one row or column repeats,
+        ``#N/A`` beyond a smaller array), so each element's answer is the engine's own."""
+        sheet = self._scratch_sheet()
+        first = self.scratch_rows + 1
+        span = partial(self._span, si)
+        shape = lifted_shape(fn, args, span) if lifted else None
+        h, w = shape or (1, 1)
+        for i in range(h):
+            for j in range(w):
+                picked = [a if shape is None else element(fn, k, a, i, j, span) for k, a in enumerate(args)]
+                own = _relocate(f"{key}({','.join(picked)})", self.titles[si])
+                self.model.update_cell_with_formula(sheet, first + i, 6 + j, "=" + own)
+        self.scratch_rows += h
+        return first
 
     # ------------------------------------------------------------------ passes
 
@@ -1220,7 +1277,20 @@ class _Run:
                 if res is ENGINE_ANSWER:
                     assert self.scratch is not None and unit.fallback is not None
                     res = self._value(self.scratch, unit.fallback, 6)
+                elif isinstance(res, list) and unit.fallback is not None:  # element by element
+                    res = self._engine_elements(res, unit.fallback)
                 self._write(unit, res)
+
+    def _engine_elements(self, grid: list[Any], row: int) -> list[Any]:
+        """A lifted result with each :data:`ENGINE_ANSWER` element replaced by the engine's answer
+        for that element (the fallback block at ``row``, :meth:`_fallback`)."""
+        assert self.scratch is not None
+        return [
+            [self._value(self.scratch, row + i, 6 + j) if v is ENGINE_ANSWER else v for j, v in enumerate(line)]
+            if isinstance(line, list)
+            else line
+            for i, line in enumerate(grid)
+        ]
 
     def _unresolved(self, seen: dict[int, Any], exact: Mapping[int, Any]) -> None:
         stuck = [c for c in self.calls if c.id not in seen and c.id not in exact]
@@ -1288,6 +1358,11 @@ class _Run:
             v = self._value(self.arrays, e.at, 1)
             return v, None if v == PENDING else repr(v)
         return self._block((self.arrays, e.at, 1, e.at + shape[0] - 1, shape[1]))
+
+    def _span(self, sheet: int, text: str) -> tuple[int, int, int, int] | None:
+        """(row1, col1, row2, col2) of a reference or range name, else None."""
+        ref = self._ref(text.strip(), sheet)
+        return None if ref is None else ref[1:]
 
     def _ref(self, text: str, sheet: int) -> tuple[int, int, int, int, int] | None:
         """(sheet, row1, col1, row2, col2) of a reference or range name, else None (memoised)."""

@@ -147,24 +147,35 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table = {f"{s}2{t}": HostFunction(f"{s}2{t}", converter(s, t)) for s in _BASES for t in _BASES if s != t}
     table["YEARFRAC"] = HostFunction("YEARFRAC", yearfrac)
     table["VDB"] = HostFunction("VDB", vdb)
-    table["DATEVALUE"] = HostFunction("DATEVALUE", datevalue, _cell_arguments, fallback=True)
-    table["VALUE"] = HostFunction("VALUE", value_of_text(date1904), _cell_arguments, fallback=True)
+    # element by element over a range (an array context), each element the engine's answer where
+    # the text is not a date (addin.headless.host_arguments: the fallback is a block of that shape)
+    table["DATEVALUE"] = HostFunction("DATEVALUE", _per_element(datevalue), _references, fallback=True, scalars=None)
+    value = _per_element(value_of_text(date1904))
+    table["VALUE"] = HostFunction("VALUE", value, _references, fallback=True, scalars=None)
     table["GROUPBY"] = HostFunction("GROUPBY", groupby)
-    table["DATEDIF"] = HostFunction("DATEDIF", datedif)
-    table["TEXTBEFORE"] = HostFunction("TEXTBEFORE", textbefore)
-    table["TEXTAFTER"] = HostFunction("TEXTAFTER", textafter)
-    table["T.TEST"] = table["TTEST"] = HostFunction("T.TEST", t_test)
-    table["VALUETOTEXT"] = HostFunction("VALUETOTEXT", valuetotext)
-    table["ARRAYTOTEXT"] = HostFunction("ARRAYTOTEXT", arraytotext)
+    # the parameters of one value (Microsoft's reference): read by addin.headless.host_arguments
+    table["DATEDIF"] = HostFunction("DATEDIF", datedif, scalars=None)
+    # TEXTBEFORE/TEXTAFTER: the delimiter may be an array of delimiters; the rest one value each
+    table["TEXTBEFORE"] = HostFunction("TEXTBEFORE", textbefore, scalars=frozenset({0, 2, 3, 4, 5}))
+    table["TEXTAFTER"] = HostFunction("TEXTAFTER", textafter, scalars=frozenset({0, 2, 3, 4, 5}))
+    table["T.TEST"] = table["TTEST"] = HostFunction("T.TEST", t_test, scalars=frozenset({2, 3}))
+    table["VALUETOTEXT"] = HostFunction("VALUETOTEXT", valuetotext, scalars=None)
+    table["ARRAYTOTEXT"] = HostFunction("ARRAYTOTEXT", arraytotext, scalars=frozenset({1}))
     table.update(_conditional_and_lookup_functions())
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
     return table
 
 
-def _cell_arguments(args: list[tuple[str, str]]) -> bool:
-    """Calls whose arguments are single cells (a literal is rewritten before: datetext)."""
-    return all(k == "cell" for k, _ in args)
+def _references(args: list[tuple[str, str]]) -> bool:
+    """Calls whose arguments are cells or ranges (a literal is rewritten before: datetext; a
+    range is intersected in a plain formula, read element by element in an array context)."""
+    return all(k in ("cell", "range") for k, _ in args)
+
+
+def _per_element(evaluate: Callable[[list[list[Any]]], list[Any]]) -> Callable[[list[list[Any]]], list[Any]]:
+    """A function of one call a scalar, lifted element by element over ranges (:func:`elementwise`)."""
+    return elementwise(lambda args: evaluate([args])[0])
 
 
 # ----------------------------------------------------------------------------- YEARFRAC

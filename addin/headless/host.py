@@ -38,6 +38,11 @@ class HostFunction:
     #: before the call (:func:`addin.headless.dates1904.in_1904`), so a date cell means the day
     #: it shows.
     dates: frozenset[int] = frozenset()
+    #: Positions (0-based) of the parameters that take one value (None: every one): given a
+    #: multi-cell range or an array there, Excel intersects it implicitly in a plain formula and
+    #: evaluates the function element by element in an array context; the engine does both, for
+    #: every host function alike (:mod:`addin.headless.host_arguments`). Empty: none declared.
+    scalars: frozenset[int] | None = frozenset()
 
 
 #: Host functions by the bare upper-case name a formula uses (every spelling mapped).

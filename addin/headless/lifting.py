@@ -28,7 +28,7 @@ function are looked at: ``LARGE(C1:J1,E1:F1)`` lifts ``k``, never ``array``.
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Callable, Container
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token
@@ -106,13 +106,16 @@ def _is_array_token(node: Any) -> bool:
     return False
 
 
-def lift(text: str, array_formula: bool, hosts: Container[str] = ()) -> str:
+def lift(
+    text: str, array_formula: bool, hosts: Container[str] = (), reads_arrays: Callable[[str, list[str]], bool] | None = None
+) -> str:
     """``text`` with each call of :data:`SCALAR_PARAMS` given an array at one of its one-value
     parameters evaluated element by element (module docstring). ``array_formula``: the formula
     is an array formula, so every call is evaluated as an array; else only under the arguments
     of :data:`~addin.headless.formula.LIFTING`. ``hosts``: functions evaluated by this project
     (host functions: their calls are cut out of the formula into cells of their own, where a
-    LAMBDA's parameter means nothing), left as written."""
+    LAMBDA's parameter means nothing), left as written; so is a call ``reads_arrays(key,
+    argument texts)`` says its host function evaluates element by element itself."""
     nodes = parse(text)
     counter = [0]
     changed = [False]
@@ -135,7 +138,8 @@ def lift(text: str, array_formula: bool, hosts: Container[str] = ()) -> str:
         inner_lifted = lifted if array_formula else lifts(outer, key, lifted)
         arrays = [arrayish(a, inner_lifted, key) for a in call.args]
         params = SCALAR_PARAMS.get(key, frozenset())
-        if key not in SCALAR_PARAMS or not inner_lifted or key in hosts:
+        kept = key in hosts or (reads_arrays is not None and reads_arrays(key, [render(a).strip() for a in call.args]))
+        if key not in SCALAR_PARAMS or not inner_lifted or kept:
             return None, key in _ARRAY_RESULTS and any(arrays)
         lifted_args = [k for k, is_array in enumerate(arrays) if is_array and (params is None or k in params)]
         if not lifted_args:
