@@ -136,7 +136,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     """The engine's own host functions (Excel's semantics), by bare upper-case name; for a book
     in the 1904 date system (``date1904``) TEXT moves a date shown by a format from a cell
     (:func:`addin.headless.dates1904.text_in_1904`)."""
-    from addin.headless.datedif import datedif
+    from addin.headless.datedif import datedif, datedif_1904
     from addin.headless.dates1904 import text_in_1904
     from addin.headless.datetext import datevalue, value_of_text
     from addin.headless.groupby import groupby
@@ -150,7 +150,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["DATEVALUE"] = HostFunction("DATEVALUE", datevalue, _cell_arguments, fallback=True)
     table["VALUE"] = HostFunction("VALUE", value_of_text(date1904), _cell_arguments, fallback=True)
     table["GROUPBY"] = HostFunction("GROUPBY", groupby)
-    table["DATEDIF"] = HostFunction("DATEDIF", datedif)
+    table["DATEDIF"] = HostFunction("DATEDIF", datedif_1904 if date1904 else datedif)
     table["TEXTBEFORE"] = HostFunction("TEXTBEFORE", textbefore)
     table["TEXTAFTER"] = HostFunction("TEXTAFTER", textafter)
     table["T.TEST"] = table["TTEST"] = HostFunction("T.TEST", t_test)
