@@ -630,7 +630,7 @@ class _Run:
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
             text = lift(text, array_formula, _Hoisted(self.functions))
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
-            text = zero_lookups(text)
+            text = zero_lookups(text, array_formula)
         if needs_one_cell_ranges(text):
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons

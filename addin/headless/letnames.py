@@ -1,0 +1,43 @@
+"""Names for the LET and LAMBDA variables the rewrites introduce, never a name the formula uses.
+
+A rewrite that binds a value once (``LET(x, v, ...)``) or lifts a call over an array
+(``LAMBDA(x, ...)``) needs a variable name. A LET or LAMBDA name shadows a defined name of the
+same spelling inside its body (Microsoft, "LET function": names are "any valid name"; names in
+formulas are not case-sensitive), so a fixed name such as ``_cqz1`` turned a book's own defined
+name ``_cqz1`` in the same formula into the rewrite's value (the auditor's finding 5). Every
+rewrite therefore draws its names from :class:`LetNames`, made from the formula it rewrites:
+a drawn name is none of the identifiers the text holds (the book's names it refers to, the
+names earlier rewrites bound, LET names its author wrote), compared without regard to case,
+and no two draws are alike.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Identifiers as Excel spells names: a letter, underscore or backslash, then letters, digits,
+#: underscores and periods (Microsoft, "Names in formulas").
+_IDENTIFIER = re.compile(r"[A-Za-z_\\][\w.]*")
+
+
+class LetNames:
+    """Fresh variable names for one rewrite of ``text`` (module docstring).
+
+    Parameters
+    ----------
+    text
+        The formula being rewritten, as the rewrite receives it.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._taken = {m.group(0).upper() for m in _IDENTIFIER.finditer(text)}
+        self._drawn = 0
+
+    def __call__(self, stem: str) -> str:
+        """A new name ``_cq<stem><k>`` that the text does not hold and no earlier draw gave."""
+        while True:
+            self._drawn += 1
+            name = f"_cq{stem}{self._drawn}"
+            if name.upper() not in self._taken:
+                self._taken.add(name.upper())
+                return name
