@@ -70,6 +70,7 @@ from addin.headless.formula import (
     structured,
 )
 from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
+from addin.headless.letnames import book_names
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
@@ -469,6 +470,11 @@ class _Run:
                 self.stats.kept.append(f"defined name {name}: {exc}")
 
     def prepare(self) -> None:
+        # the rewrites' LET/LAMBDA names avoid the book's defined names (addin.headless.letnames)
+        with book_names(n for n, _, _ in self.pkg.names):
+            self._prepare()
+
+    def _prepare(self) -> None:
         # the cells the book holds before anything spills: a dynamic array's spill cells are
         # those the engine fills beyond them (collected by _spilled)
         self._held: set[tuple[int, int, int]] | None = None

@@ -7,17 +7,35 @@ formulas are not case-sensitive), so a fixed name such as ``_cqz1`` turned a boo
 name ``_cqz1`` in the same formula into the rewrite's value (the auditor's finding 5). Every
 rewrite therefore draws its names from :class:`LetNames`, made from the formula it rewrites:
 a drawn name is none of the identifiers the text holds (the book's names it refers to, the
-names earlier rewrites bound, LET names its author wrote), compared without regard to case,
-and no two draws are alike.
+names earlier rewrites bound, LET names its author wrote) and none of the book's defined names
+(IronCalc 0.9.1 refuses a LET whose name is a defined name of the book, #VALUE!, even where the
+formula does not refer to it), compared without regard to case, and no two draws are alike.
+The book's names are given once for the book being prepared (:func:`book_names`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 #: Identifiers as Excel spells names: a letter, underscore or backslash, then letters, digits,
 #: underscores and periods (Microsoft, "Names in formulas").
 _IDENTIFIER = re.compile(r"[A-Za-z_\\][\w.]*")
+
+
+_BOOK: ContextVar[frozenset[str]] = ContextVar("book_names", default=frozenset())
+
+
+@contextmanager
+def book_names(names: Iterable[str]) -> Iterator[None]:
+    """While the block runs, every :class:`LetNames` also avoids these defined names."""
+    token = _BOOK.set(frozenset(n.upper() for n in names))
+    try:
+        yield
+    finally:
+        _BOOK.reset(token)
 
 
 class LetNames:
@@ -30,7 +48,7 @@ class LetNames:
     """
 
     def __init__(self, text: str) -> None:
-        self._taken = {m.group(0).upper() for m in _IDENTIFIER.finditer(text)}
+        self._taken = {m.group(0).upper() for m in _IDENTIFIER.finditer(text)} | _BOOK.get()
         self._drawn = 0
 
     def __call__(self, stem: str) -> str:

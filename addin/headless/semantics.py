@@ -38,13 +38,13 @@ on the holdout of unseen books, and is fixed for every formula, never per file:
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, render, rewrite_calls, significant, split_ref
+from addin.headless.letnames import LetNames
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
@@ -110,7 +110,7 @@ def rewrite(text: str, date1904: bool) -> str:
     """The formula with DATE and the text functions' counts as Excel computes them (module
     docstring); in the 1904 system DATE is left to :mod:`addin.headless.dates1904`."""
     nodes = parse(text)
-    names = itertools.count(1)
+    fresh = LetNames(text)
     renamed = False
 
     def as_excel(node: Call) -> str | None:
@@ -144,7 +144,7 @@ def rewrite(text: str, date1904: bool) -> str:
                     # cell); IronCalc 0.9.1 says "not implemented"
                     return f"{node.name}(INDEX({ref},1,1))"
         if key == "XLOOKUP" and 3 <= len(node.args) <= 6:
-            done = _xlookup_over_constants(node, f"_cqxl{next(names)}")
+            done = _xlookup_over_constants(node, fresh("xl"))
             if done is not None:
                 return done
         if key == "IRR" and node.args and render(node.args[0]).strip():
@@ -157,8 +157,7 @@ def rewrite(text: str, date1904: bool) -> str:
             args = [f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)]
             return f"{node.name}({','.join(args)})"
         if key == "DATE" and not date1904 and len(node.args) == 3 and all(render(a).strip() for a in node.args):
-            k = next(names)
-            v, e = f"_cqds{k}", f"_cqde{k}"
+            v, e = fresh("ds"), fresh("de")
             y, m, d = (render(a) for a in node.args)
             # IronCalc's serials are days like Excel's, one more before March 1900 (the day
             # Excel counts that never was): one less where the month starts before it.
@@ -268,13 +267,12 @@ def fifteen_digits(text: str) -> str:
     (``SUMPRODUCT(ISNUMBER(A1:A3)*1)`` is 0), so the conversion would lose the array.
     """
     nodes = parse(text)
-    count = itertools.count(1)
+    fresh = LetNames(text)
     changed = [False]
 
     def wrap(inner: str) -> str:
         changed[0] = True
-        k = next(count)
-        v, g, e, m, f, n = (f"_cqt{x}{k}" for x in "vgemfn")
+        v, g, e, m, f, n = (fresh(f"t{x}") for x in "vgemfn")
         # g: the decimal exponent from LOG10, corrected where LOG10 lands just above a power of
         # ten; m: the mantissa to 15 digits, which may round up to 10 (then f, n: one up). The
         # decimal form rounds v itself (a mantissa times a power of ten is not exact: 3*10^-1 is
