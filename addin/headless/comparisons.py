@@ -26,13 +26,13 @@ of an array is one FALSE, and the implicit intersection of legacy formulas is de
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import Call, formula, parse, render
+from addin.headless.letnames import LetNames
 from addin.headless.semantics import arrayish
 
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
@@ -55,12 +55,11 @@ def excel_comparisons(text: str) -> str:
     """The formula with each comparison of single values made to 15 significant digits
     (module docstring); the text as it was where there is none."""
     nodes = parse(text)
-    names = itertools.count(1)
+    fresh = LetNames(text)
     changed = [False]
 
     def compare(left: str, op: str, right: str) -> str:
-        k = next(names)
-        a, b, d = (f"_cqc{x}{k}" for x in "abd")
+        a, b, d = (fresh(f"c{x}") for x in "abd")
         number = "OR(ISNUMBER({v}),ISBLANK({v}))"
         # d: a - b (SIGN of an overflow to infinity is still its sign); the sign is 0 where the two are
         # equal to 15 significant digits (close relative to the smaller magnitude, not both

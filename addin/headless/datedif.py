@@ -23,7 +23,12 @@ rule, which this follows (the corpus book's cached values and the published case
   as DATE rolls: so the *start's* year decides whether a 29 February counts (the corpus book's
   ``DATEDIF(8, 1987, "YD")`` is 153, 8 January to 9 June counted in 1900, which Excel counts
   as a leap year; counted in 1905 it would be 152);
-* the unit is read without regard to case; any other unit is #NUM!.
+* the unit is one of the six, matched without regard to case and nothing else: ``"D "`` or
+  ``" Y"`` is #NUM! (Microsoft lists the six units; Excel does not trim them);
+* in a 1904 book (whose date arguments :mod:`addin.headless.dates1904` moves +1,462 days
+  into the 1900 system) a day before the book's first, 1904-01-01 (1900 serial 1,462), is
+  #NUM!, as a serial below 0 is in a 1900 book (Microsoft, "Date systems in Excel": the 1904
+  system's first day is January 1, 1904).
 
 Over arrays (a range where one date is expected, in an array formula) the function is lifted
 element by element, as Excel lifts it.
@@ -40,12 +45,15 @@ from addin.headless.serials import excel_leap, excel_serial, excel_ymd
 from addin.headless.values import ExcelError
 
 _MAX_SERIAL = 2958465  # 9999-12-31
+#: The first day of the 1904 date system as a 1900-system serial (1904-01-01).
+FIRST_1904 = 1462
 _UNITS = frozenset({"Y", "M", "D", "MD", "YM", "YD"})
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def _date(value: Any) -> int | ExcelError:
-    """A date argument as a whole-day serial (module docstring)."""
+def _date(value: Any, first: int = 0) -> int | ExcelError:
+    """A date argument as a whole-day serial (module docstring); ``first`` is the book's first
+    day as a 1900-system serial (0, or :data:`FIRST_1904` in a 1904 book)."""
     if isinstance(value, ExcelError):
         return value
     if value is None:
@@ -65,8 +73,8 @@ def _date(value: Any) -> int | ExcelError:
     if not math.isfinite(number):
         return ExcelError("#NUM!")
     serial = math.floor(number)
-    if not 0 <= serial <= _MAX_SERIAL:
-        return ExcelError("#NUM!", f"DATEDIF: {number:g} is not a date between 1900 and 9999")
+    if not first <= serial <= _MAX_SERIAL:
+        return ExcelError("#NUM!", f"DATEDIF: {number:g} is not a date between the book's first day and 9999")
     return serial
 
 
@@ -104,10 +112,10 @@ def datedif_serials(start: int, end: int, unit: str) -> int:
     return _rolled_serial(year, em, ed) - start
 
 
-def _one(args: list[Any]) -> Any:
+def _one(args: list[Any], first: int = 0) -> Any:
     if len(args) != 3:
         return ExcelError("#VALUE!", "DATEDIF takes start_date, end_date, unit")
-    start, end = _date(args[0]), _date(args[1])
+    start, end = _date(args[0], first), _date(args[1], first)
     if isinstance(start, ExcelError):
         return start
     if isinstance(end, ExcelError):
@@ -115,13 +123,19 @@ def _one(args: list[Any]) -> Any:
     unit = args[2]
     if isinstance(unit, ExcelError):
         return unit
-    if not isinstance(unit, str) or unit.strip().upper() not in _UNITS:
+    if not isinstance(unit, str) or unit.upper() not in _UNITS:
         return ExcelError("#NUM!", f"DATEDIF: unit {unit!r} is not one of Y, M, D, MD, YM, YD")
     if start > end:
         return ExcelError("#NUM!", "DATEDIF: start_date is after end_date")
-    return float(datedif_serials(start, end, unit.strip().upper()))
+    return float(datedif_serials(start, end, unit.upper()))
 
 
 def datedif(calls: list[list[Any]]) -> list[Any]:
     """DATEDIF(start_date, end_date, unit) of every call, lifted over arrays (module docstring)."""
     return elementwise(_one)(calls)
+
+
+def datedif_1904(calls: list[list[Any]]) -> list[Any]:
+    """:func:`datedif` in a 1904 book: its date arguments arrive moved into the 1900 system, and
+    a day before 1904-01-01 is #NUM! (module docstring)."""
+    return elementwise(lambda args: _one(args, FIRST_1904))(calls)

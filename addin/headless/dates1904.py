@@ -17,7 +17,6 @@ day it names. A blank or a logical moves like the number it stands for (a blank 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -26,6 +25,7 @@ from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import Call, formula, parse, render, rewrite_calls
 from addin.headless.host import FunctionTable, HostFunction
+from addin.headless.letnames import LetNames
 
 #: Days from the 1900 system's serial 0 to the 1904 system's serial 0.
 OFFSET = 1462
@@ -104,10 +104,10 @@ def shows_date(fmt: str) -> bool:
 def rewrite_1904(text: str) -> str:
     """The formula computing in the 1904 system on a 1900-system engine (module docstring)."""
     nodes = parse(text)
-    names = itertools.count(1)
+    fresh = LetNames(text)
 
     def moved(arg: list[Any]) -> str:
-        v = f"_cq4v{next(names)}"
+        v = fresh("4v")
         return f"LET({v},{render(arg)},IF(ISTEXT({v}),{v},{v}+{OFFSET}))"
 
     def in_1904(node: Call) -> str | None:
@@ -118,7 +118,7 @@ def rewrite_1904(text: str) -> str:
         args = [moved(a) if k in positions and render(a).strip() else render(a) for k, a in enumerate(node.args)]
         call = f"{node.name}({','.join(args)})"
         if key in MAKES:
-            d = f"_cq4d{next(names)}"
+            d = fresh("4d")
             call = f"LET({d},{call}-{OFFSET},IF({d}<0,#NUM!,{d}))"
         return call if call != render([node]) else None
 

@@ -77,6 +77,7 @@ from addin.headless.host_arguments import (
     lifted_shape,
     needs_host_intersection,
 )
+from addin.headless.letnames import book_names
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
@@ -476,6 +477,11 @@ class _Run:
                 self.stats.kept.append(f"defined name {name}: {exc}")
 
     def prepare(self) -> None:
+        # the rewrites' LET/LAMBDA names avoid the book's defined names (addin.headless.letnames)
+        with book_names(n for n, _, _ in self.pkg.names):
+            self._prepare()
+
+    def _prepare(self) -> None:
         # the cells the book holds before anything spills: a dynamic array's spill cells are
         # those the engine fills beyond them (collected by _spilled)
         self._held: set[tuple[int, int, int]] | None = None
@@ -637,7 +643,7 @@ class _Run:
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
             text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si))
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
-            text = zero_lookups(text)
+            text = zero_lookups(text, array_formula)
         if needs_one_cell_ranges(text):
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons

@@ -136,7 +136,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     """The engine's own host functions (Excel's semantics), by bare upper-case name; for a book
     in the 1904 date system (``date1904``) TEXT moves a date shown by a format from a cell
     (:func:`addin.headless.dates1904.text_in_1904`)."""
-    from addin.headless.datedif import datedif
+    from addin.headless.datedif import datedif, datedif_1904
     from addin.headless.dates1904 import text_in_1904
     from addin.headless.datetext import datevalue, value_of_text
     from addin.headless.groupby import groupby
@@ -154,7 +154,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["VALUE"] = HostFunction("VALUE", value, _references, fallback=True, scalars=None)
     table["GROUPBY"] = HostFunction("GROUPBY", groupby)
     # the parameters of one value (Microsoft's reference): read by addin.headless.host_arguments
-    table["DATEDIF"] = HostFunction("DATEDIF", datedif, scalars=None)
+    table["DATEDIF"] = HostFunction("DATEDIF", datedif_1904 if date1904 else datedif, scalars=None)
     # TEXTBEFORE/TEXTAFTER: the delimiter may be an array of delimiters; the rest one value each
     table["TEXTBEFORE"] = HostFunction("TEXTBEFORE", textbefore, scalars=frozenset({0, 2, 3, 4, 5}))
     table["TEXTAFTER"] = HostFunction("TEXTAFTER", textafter, scalars=frozenset({0, 2, 3, 4, 5}))

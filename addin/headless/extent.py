@@ -29,15 +29,15 @@ stay below the default limit and are evaluated as written.
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.a1 import column_letters, column_number
 from addin.headless.formula import PLAIN_CELL, Call, formula, parse, render, rewrite_calls, significant, split_ref
+from addin.headless.letnames import LetNames
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS
 
 #: Functions whose every argument may be a reference whose blank cells are ignored
@@ -156,7 +156,7 @@ def fit(text: str, limit: int, used: Cells) -> str:
     """
     nodes = parse(text)
     split = rewrite_calls(nodes, lambda call: _split_conditional(call, limit, used))
-    changed = _fit(nodes, None, limit, used)
+    changed = _fit(nodes, None, limit, used, LetNames(text))
     return formula(nodes) if changed or split else text
 
 
@@ -333,7 +333,7 @@ def _countifs(call: Call, texts: list[str], sign: str) -> str:
     return f"COUNTIFS({','.join(pairs)},{texts[0]},{sign})"
 
 
-def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
+def _fit(seq: list[object], func: str | None, limit: int, used: Cells, fresh: LetNames) -> bool:
     changed = False
     sig = significant(seq)
     for i, node in enumerate(sig):
@@ -342,9 +342,9 @@ def _fit(seq: list[object], func: str | None, limit: int, used: Cells) -> bool:
             for k, arg in enumerate(node.args):
                 if k == 0 and (guard is not None or _lazy_index(node)):
                     continue
-                changed |= _fit(arg, node.key, limit, used)
+                changed |= _fit(arg, node.key, limit, used, fresh)
             if guard is not None:
-                seq[seq.index(node)] = Token(_guarded_index(node, guard, limit), Token.OPERAND, Token.RANGE)
+                seq[seq.index(node)] = Token(_guarded_index(node, guard, limit, fresh), Token.OPERAND, Token.RANGE)
                 changed = True
             continue
         if not (isinstance(node, Token) and node.type == Token.OPERAND and node.subtype == Token.RANGE):
@@ -414,7 +414,7 @@ def _index_area(call: Call, limit: int) -> Rect | None:
     return a
 
 
-def _guarded_index(call: Call, a: Rect, limit: int) -> str:
+def _guarded_index(call: Call, a: Rect, limit: int, fresh: LetNames) -> str:
     """``INDEX(ref, row, column)`` over a huge ``ref`` with a row and column known only when the
     formula runs: the engine takes the reference without reading its cells (IronCalc 0.9.1,
     measured: ``INDEX(A1:XFD1048576,Z1,Z2)`` in 1 ms, 47 MB), unless a 0 asks for a whole row or
@@ -423,13 +423,15 @@ def _guarded_index(call: Call, a: Rect, limit: int) -> str:
     column are computed once (LET) and a result of more than ``limit`` cells is #NUM!."""
     h, w = a[2] - a[0] + 1, a[3] - a[1] + 1
     ref, row = render(call.args[0]), render(call.args[1])
+    ir = fresh("ir")
     if len(call.args) == 3:
         col = render(call.args[2])
-        size = f"IF(_cqir=0,{h},1)*IF(_cqic=0,{w},1)"
-        return f"LET(_cqir,{row},_cqic,{col},IF({size}>{limit},#NUM!,{call.name}({ref},_cqir,_cqic)))"
+        ic = fresh("ic")
+        size = f"IF({ir}=0,{h},1)*IF({ic}=0,{w},1)"
+        return f"LET({ir},{row},{ic},{col},IF({size}>{limit},#NUM!,{call.name}({ref},{ir},{ic})))"
     # one index: a position in a vector; of a 2-D range, a whole row (Microsoft, "INDEX function")
     one = 1 if h == 1 or w == 1 else w
-    return f"LET(_cqir,{row},IF(IF(_cqir=0,{h * w},{one})>{limit},#NUM!,{call.name}({ref},_cqir)))"
+    return f"LET({ir},{row},IF(IF({ir}=0,{h * w},{one})>{limit},#NUM!,{call.name}({ref},{ir})))"
 
 
 def _lazy_index(call: Call) -> bool:
@@ -515,8 +517,8 @@ def clip(text: str, extent: Extent) -> str:
     and functions; otherwise it stays as written (and :func:`fit` decides).
     """
     nodes = parse(text)
-    names = itertools.count(1)
-    done = rewrite_calls(nodes, lambda call: _clip_call(call, extent, names))
+    fresh = LetNames(text)
+    done = rewrite_calls(nodes, lambda call: _clip_call(call, extent, fresh))
     return formula(nodes) if done else text
 
 
@@ -615,7 +617,7 @@ def _exact_lookup(call: Call) -> bool:
     return mode(4, "0", ("0",)) and mode(5, "1", ("1", "-1"))  # XLOOKUP
 
 
-def _clip_call(call: Call, extent: Extent, names: Iterator[int]) -> str | None:
+def _clip_call(call: Call, extent: Extent, fresh: LetNames) -> str | None:
     key = call.key
     if key in _LOOKUPS and not _exact_lookup(call):
         return None
@@ -668,7 +670,7 @@ def _clip_call(call: Call, extent: Extent, names: Iterator[int]) -> str | None:
         texts.append(render([call]))
     cut, probe = texts[0], texts[1]
     if key in _LOOKUPS:
-        return _cut_lookup(call, [t for t, _, _ in multi], cut_texts, pad_texts, f"_cqlk{next(names)}")
+        return _cut_lookup(call, [t for t, _, _ in multi], cut_texts, pad_texts, fresh("lk"))
     if key not in _COUNTING and key != "SUMPRODUCT":
         return cut
     return f"({cut}+{extra}*{probe})"

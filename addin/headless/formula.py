@@ -15,13 +15,14 @@ the tokens; :func:`parse` nests them into :class:`Call` nodes. Two uses:
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token, Tokenizer
+
+from addin.headless.letnames import LetNames
 
 #: Arguments that take arrays as they come (no implicit intersection there): function -> argument
 #: positions (0-based), or None for every argument. From Excel's function reference: the
@@ -423,14 +424,13 @@ def excel_dates(text: str) -> str:
     to the engine's own function unchanged.
     """
     nodes = parse(text)
-    names = itertools.count(1)
+    fresh = LetNames(text)
 
     def date_part(node: Call) -> str | None:
         key = node.key
         if key not in _DATE_PARTS or not node.args or not render(node.args[0]).strip():
             return None
-        k = next(names)
-        v, n = f"_cqv{k}", f"_cqn{k}"
+        v, n = fresh("v"), fresh("n")
         rest = "".join("," + render(a) for a in node.args[1:])
         excel = _DATE_PARTS[key].format(n=n, rest=rest)
         own = f"{node.name}({n}{rest})"

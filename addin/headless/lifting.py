@@ -34,6 +34,7 @@ from typing import Any
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import LIFTING, Call, formula, lifts, parse, render
+from addin.headless.letnames import LetNames
 
 _ALL = None
 #: Functions and their parameters (0-based; None: every one) that take one value, per
@@ -117,7 +118,7 @@ def lift(
     LAMBDA's parameter means nothing), left as written; so is a call ``reads_arrays(key,
     argument texts)`` says its host function evaluates element by element itself."""
     nodes = parse(text)
-    counter = [0]
+    fresh = LetNames(text)
     changed = [False]
 
     def arrayish(seq: list[Any], lifted: bool, outer: str) -> bool:
@@ -144,23 +145,22 @@ def lift(
         lifted_args = [k for k, is_array in enumerate(arrays) if is_array and (params is None or k in params)]
         if not lifted_args:
             return None, False
-        counter[0] += 1
         changed[0] = True
-        return _element_wise(call, lifted_args, counter[0]), True
+        return _element_wise(call, lifted_args, fresh), True
 
     arrayish(nodes, array_formula, "")
     return formula(nodes) if changed[0] else text
 
 
-def _element_wise(call: Call, positions: list[int], k: int) -> str:
+def _element_wise(call: Call, positions: list[int], fresh: LetNames) -> str:
     args = [render(a) for a in call.args]
     if len(positions) == 1:
         (p,) = positions
-        x = f"_cqlx{k}"
+        x = fresh("lx")
         body = ",".join(x if i == p else a for i, a in enumerate(args))
         return f"MAP({args[p]},LAMBDA({x},{call.name}({body})))"
-    r, c = f"_cqlr{k}", f"_cqlc{k}"
-    names = {p: f"_cqla{k}_{p}" for p in positions}
+    r, c = fresh("lr"), fresh("lc")
+    names = {p: fresh("la") for p in positions}
 
     def pick(a: str) -> str:
         # the element at (r, c) under Excel's broadcast: one row or column repeats, #N/A beyond;

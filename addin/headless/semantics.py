@@ -38,13 +38,13 @@ on the holdout of unseen books, and is fixed for every formula, never per file:
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, render, rewrite_calls, significant, split_ref
+from addin.headless.letnames import LetNames
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
@@ -62,13 +62,17 @@ def needs_own_text(text: str) -> bool:
     return "&" in outside and "(" in outside and any(op in outside for op in "<>=")
 
 
-def _vector_constant(text: str) -> bool:
-    """An array constant of one row or one column (``{1,2,3}``, ``{"a";"b"}``)."""
+def _vector_constant(text: str) -> tuple[bool, int] | None:
+    """An array constant of one row or one column (``{1,2,3}``, ``{"a";"b"}``) as (whether it is
+    one column, its length); None for anything else (a 2-D constant, not a constant). One element
+    is both a row and a column: its orientation is read as a row."""
     t = text.strip()
     if not (t.startswith("{") and t.endswith("}")):
-        return False
-    inner = _STRING.sub("", t[1:-1])
-    return not ("," in inner and ";" in inner) and "{" not in inner
+        return None
+    inner = _STRING.sub('""', t[1:-1])
+    if ("," in inner and ";" in inner) or "{" in inner:
+        return None
+    return (";" in inner, inner.count(";") + inner.count(",") + 1)
 
 
 def needs_rewrite(text: str) -> bool:
@@ -106,7 +110,7 @@ def rewrite(text: str, date1904: bool) -> str:
     """The formula with DATE and the text functions' counts as Excel computes them (module
     docstring); in the 1904 system DATE is left to :mod:`addin.headless.dates1904`."""
     nodes = parse(text)
-    names = itertools.count(1)
+    fresh = LetNames(text)
     renamed = False
 
     def as_excel(node: Call) -> str | None:
@@ -140,18 +144,9 @@ def rewrite(text: str, date1904: bool) -> str:
                     # cell); IronCalc 0.9.1 says "not implemented"
                     return f"{node.name}(INDEX({ref},1,1))"
         if key == "XLOOKUP" and 3 <= len(node.args) <= 6:
-            # over array constants IronCalc 0.9.1's XLOOKUP is #N/A whatever it looks up (its
-            # XMATCH and INDEX over them are right): the position XMATCH finds, with the same
-            # match and search modes, then the result vector's element there, else if_not_found
-            # ("XLOOKUP function": "If a valid match is not found, return the [if_not_found] text
-            # you supply"; omitted or empty: #N/A)
-            args = [render(a) for a in node.args]
-            if _vector_constant(args[1]) and _vector_constant(args[2]):
-                k = next(names)
-                m = f"_cqxl{k}"
-                modes = "".join(f",{a}" if a.strip() else ",0" if i == 4 else ",1" for i, a in enumerate(args[4:], 4))
-                missing = args[3] if len(args) > 3 and args[3].strip() else "NA()"
-                return f"LET({m},XMATCH({args[0]},{args[1]}{modes}),IF(ISNA({m}),{missing},INDEX({args[2]},{m})))"
+            done = _xlookup_over_constants(node, fresh("xl"))
+            if done is not None:
+                return done
         if key == "IRR" and node.args and render(node.args[0]).strip():
             # an error among the values is #VALUE! in Excel (its cached values in formulas' test
             # book: IRR({-7,2;7,#N/A}) and IRR over a range holding #N/A), IronCalc passes the
@@ -162,8 +157,7 @@ def rewrite(text: str, date1904: bool) -> str:
             args = [f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)]
             return f"{node.name}({','.join(args)})"
         if key == "DATE" and not date1904 and len(node.args) == 3 and all(render(a).strip() for a in node.args):
-            k = next(names)
-            v, e = f"_cqds{k}", f"_cqde{k}"
+            v, e = fresh("ds"), fresh("de")
             y, m, d = (render(a) for a in node.args)
             # IronCalc's serials are days like Excel's, one more before March 1900 (the day
             # Excel counts that never was): one less where the month starts before it.
@@ -273,13 +267,12 @@ def fifteen_digits(text: str) -> str:
     (``SUMPRODUCT(ISNUMBER(A1:A3)*1)`` is 0), so the conversion would lose the array.
     """
     nodes = parse(text)
-    count = itertools.count(1)
+    fresh = LetNames(text)
     changed = [False]
 
     def wrap(inner: str) -> str:
         changed[0] = True
-        k = next(count)
-        v, g, e, m, f, n = (f"_cqt{x}{k}" for x in "vgemfn")
+        v, g, e, m, f, n = (fresh(f"t{x}") for x in "vgemfn")
         # g: the decimal exponent from LOG10, corrected where LOG10 lands just above a power of
         # ten; m: the mantissa to 15 digits, which may round up to 10 (then f, n: one up). The
         # decimal form rounds v itself (a mantissa times a power of ten is not exact: 3*10^-1 is
@@ -433,3 +426,24 @@ def one_cell_ranges(text: str) -> str:
 
     walk(nodes)
     return formula(nodes) if changed[0] else text
+
+
+def _xlookup_over_constants(node: Call, m: str) -> str | None:
+    """XLOOKUP whose lookup and result arrays are one-row or one-column array constants, with
+    ``m`` the LET name of the position; None to leave the call as written.
+
+    Over array constants IronCalc 0.9.1's XLOOKUP is #N/A whatever it looks up (its XMATCH and
+    INDEX over them are right): the position XMATCH finds, with the same match and search modes,
+    then the result vector's element there, else if_not_found ("XLOOKUP function": "If a valid
+    match is not found, return the [if_not_found] text you supply"; omitted or empty: #N/A). A
+    result vector of another length or orientation is #VALUE! whatever is looked up (the
+    return array must have the lookup array's size, as for ranges)."""
+    args = [render(a) for a in node.args]
+    look, ret = _vector_constant(args[1]), _vector_constant(args[2])
+    if look is None or ret is None:
+        return None
+    if look != ret and not (look[1] == ret[1] == 1):
+        return "#VALUE!"
+    modes = "".join(f",{a}" if a.strip() else ",0" if i == 4 else ",1" for i, a in enumerate(args[4:], 4))
+    missing = args[3] if len(args) > 3 and args[3].strip() else "NA()"
+    return f"LET({m},XMATCH({args[0]},{args[1]}{modes}),IF(ISNA({m}),{missing},INDEX({args[2]},{m})))"

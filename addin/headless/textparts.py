@@ -23,6 +23,11 @@ when nothing is found. An *omitted* argument (``TEXTAFTER(A2," ",,,1)``, Microso
 example) takes its default: :func:`fill_defaults` writes it into the formula, since the host
 function sees a blank cell and an omitted argument alike.
 
+Empty text (``""``, a blank cell) gives empty text whatever the delimiter, instance_num or
+match_end (Microsoft, both pages, on text: "If text is an empty string, Excel returns empty
+text"; the corpus holds no cached value of either function over empty text), after the errors
+above and instance_num 0 (#VALUE!), which Microsoft names without exception.
+
 Occurrences are found without overlap, from the start for a positive instance_num and from
 the end for a negative one; where several delimiters match at one place the longest is taken
 (Excel's choice is not documented); an empty delimiter matches at every position (so it
@@ -152,8 +157,12 @@ def _one(after: bool, delimiters: list[str] | ExcelError, args: list[Any]) -> An
     name = "TEXTAFTER" if after else "TEXTBEFORE"
     if mode not in (0, 1) or end not in (0, 1):
         return ExcelError("#VALUE!", f"{name}: match_mode and match_end are 0 or 1")
-    if n == 0 or abs(n) > len(text):
-        return ExcelError("#VALUE!", f"{name}: instance_num {n} is 0 or longer than the text")
+    if n == 0:
+        return ExcelError("#VALUE!", f"{name}: instance_num is 0")
+    if not text:
+        return ""  # "If text is an empty string, Excel returns empty text" (module docstring)
+    if abs(n) > len(text):
+        return ExcelError("#VALUE!", f"{name}: instance_num {n} is longer than the text")
     haystack, needles = (_fold(text), [_fold(d) for d in delimiters]) if mode else (text, delimiters)
     found = occurrences(haystack, needles, n < 0)
     if end:

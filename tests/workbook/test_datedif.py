@@ -29,7 +29,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from addin.cli import main
 from addin.headless import ExcelError
-from addin.headless.datedif import datedif
+from addin.headless.datedif import FIRST_1904, datedif, datedif_1904
 from tests.workbook.bookkit import compute
 
 _BASE = dt.date(1899, 12, 30)  # serial 0 for days after 28 February 1900
@@ -182,7 +182,7 @@ def test_recalc_writes_datedif_values_a_reader_sees(tmp_path: Path) -> None:
     assert [out["C1"].value, out["C2"].value, out["C3"].value, out["C4"].value] == [440, 75, 14, "#NUM!"]
 
 
-@pytest.mark.parametrize("unit", ["", "YY", "DM", " "])
+@pytest.mark.parametrize("unit", ["", "YY", "DM", " ", "D ", " Y", "m\t", "Y D"])
 def test_a_unit_outside_the_six_is_num(unit: str) -> None:
     (got,) = datedif([[1.0, 2.0, unit]])
     assert isinstance(got, ExcelError) and got.code == "#NUM!"
@@ -206,3 +206,49 @@ def test_a_1904_book_counts_the_days_its_cells_show(tmp_path: Path) -> None:
     wb.save(tmp_path / "d.xlsx")
     got = recalculate(tmp_path / "d.xlsx").values
     assert [got[("S", i, 3)] for i in range(1, 7)] == [0.0, 11.0, 365.0, 30.0, 11.0, 365.0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(unit=st.text(alphabet=" \tDMYdmy\u00a0", max_size=4))
+def test_the_unit_is_one_of_the_six_exactly_whatever_its_case(unit: str) -> None:
+    """Microsoft lists six units and any other is #NUM! (Chip Pearson, "The DATEDIF Worksheet
+    Function": "If Interval is not one of the items listed ... #NUM"); their case does not
+    matter ("ym" is "YM"). Nothing is trimmed: ``"D "`` is not "D" (auditor's finding 7)."""
+    (got,) = datedif([[1.0, 400.0, unit]])
+    if unit.upper() in {"Y", "M", "D", "MD", "YM", "YD"}:
+        assert isinstance(got, float)
+    else:
+        assert isinstance(got, ExcelError) and got.code == "#NUM!"
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.integers(-3000, 4000), end=st.integers(-3000, 4000))
+def test_in_a_1904_book_a_day_before_its_first_is_num(start: int, end: int) -> None:
+    """A 1904 book's date arguments reach DATEDIF moved +1,462 days (addin.headless.dates1904);
+    a day before 1904-01-01 (1900 serial 1,462) is #NUM! as a serial below 0 is in a 1900 book
+    (Microsoft, "Date systems in Excel"); otherwise the result is the 1900 book's."""
+    (got,) = datedif_1904([[float(start), float(end), "D"]])
+    if start < FIRST_1904 or end < FIRST_1904 or start > end:
+        assert isinstance(got, ExcelError) and got.code == "#NUM!"
+    else:
+        assert got == float(end - start) == datedif([[float(start), float(end), "D"]])[0]
+
+
+def test_a_1904_book_refuses_days_before_1904_through_a_book(tmp_path: Path) -> None:
+    """The auditor's book: ``DATEDIF(-1,10,"D")`` in a 1904 book is #NUM! (day -1 is
+    1903-12-31), the same formula from day 0 counts 10 days, and ``"D "`` is #NUM!."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    from addin.headless import recalculate
+
+    wb = openpyxl.Workbook()
+    wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"] = '=DATEDIF(-1,10,"D")'
+    ws["A2"] = '=DATEDIF(0,10,"D")'
+    ws["A3"] = '=DATEDIF(-1462,10,"D")'
+    ws["A4"] = '=DATEDIF(0,10,"D ")'
+    wb.save(tmp_path / "d.xlsx")
+    got = recalculate(tmp_path / "d.xlsx").values
+    assert [getattr(got[("S", i, 1)], "code", got[("S", i, 1)]) for i in range(1, 5)] == ["#NUM!", 10.0, "#NUM!", "#NUM!"]

@@ -312,3 +312,33 @@ def test_n_of_a_range_is_n_of_its_first_cell(tmp_path: Path) -> None:
     res = recalculate(book)
     assert [res.cell("S", 5, c) for c in (1, 2, 3)] == [4, 4, 4]
     assert [res.cell("S", r, 1) for r in (6, 7, 8)] == [0, 1, 0]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    shapes=st.lists(
+        st.tuples(st.booleans(), st.integers(1, 4), st.booleans(), st.integers(1, 4), st.integers(0, 5)), min_size=1, max_size=6
+    )
+)
+def test_xlookup_over_array_constants_of_other_sizes_is_value(
+    tmp_path: Path, shapes: list[tuple[bool, int, bool, int, int]]
+) -> None:
+    """Microsoft, "XLOOKUP function": the return array must have the lookup array's size; the
+    auditor's ``XLOOKUP(2,{1,2,3},{"a","b"})`` is #VALUE! in Excel (it was "b"). A lookup vector
+    and a result vector of another length or orientation are #VALUE! whatever is looked up;
+    the same length and orientation are Microsoft's definition (a one-element constant is a
+    row and a column at once)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for k, (vl, nl, vr, nr, x) in enumerate(shapes, 1):
+        lk = "{" + (";" if vl else ",").join(str(i) for i in range(1, nl + 1)) + "}"
+        rt = "{" + (";" if vr else ",").join(f'"r{i}"' for i in range(1, nr + 1)) + "}"
+        ws.cell(k, 1, f'=XLOOKUP({x},{lk},{rt},"none")')
+    wb.save(tmp_path / "x.xlsx")
+    res = recalculate(tmp_path / "x.xlsx")
+    for k, (vl, nl, vr, nr, x) in enumerate(shapes, 1):
+        same = nl == nr and (vl == vr or nl == 1)
+        want = ("none" if not 1 <= x <= nl else f"r{x}") if same else "#VALUE!"
+        got = res.cell("S", k, 1)
+        assert getattr(got, "code", got) == want, (vl, nl, vr, nr, x)

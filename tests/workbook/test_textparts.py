@@ -32,7 +32,11 @@ from tests.workbook.bookkit import compute
 
 def _rule(after: bool, text: str, delim: str, n: int) -> str:
     """Excel's result by Python's split (module docstring); #N/A when too few occurrences."""
-    if n == 0 or abs(n) > len(text):
+    if n == 0:
+        return "#VALUE!"
+    if not text:
+        return ""  # Microsoft: "If text is an empty string, Excel returns empty text"
+    if abs(n) > len(text):
         return "#VALUE!"
     parts = text.split(delim) if n > 0 else text.rsplit(delim)
     if abs(n) > len(parts) - 1:
@@ -173,3 +177,40 @@ def test_recalc_writes_the_parts_a_reader_sees(tmp_path: Path) -> None:
     assert main(["recalc", "-q", str(tmp_path / "in.xlsx"), "-o", str(tmp_path / "out.xlsx")]) == 0
     out = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
     assert [out["B1"].value, out["C1"].value, out["D1"].value] == ["BTC", "C", "60000"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.sampled_from(["", None]),
+    delim=st.one_of(st.text(alphabet="ab, ", max_size=3), st.lists(st.text(alphabet="ab,", max_size=2), min_size=1, max_size=3)),
+    n=st.integers(-5, 5).filter(lambda k: k != 0),
+    mode=st.sampled_from([0.0, 1.0]),
+    end=st.sampled_from([0.0, 1.0]),
+    after=st.booleans(),
+)
+def test_empty_text_gives_empty_text(
+    text: str | None, delim: str | list[str], n: int, mode: float, end: float, after: bool
+) -> None:
+    """Microsoft, "TEXTBEFORE function" / "TEXTAFTER function", on text: "If text is an empty
+    string, Excel returns empty text" (the corpus holds no cached value over empty text; the
+    auditor's ``TEXTBEFORE("",",")`` was #VALUE!). A blank cell is empty text; any delimiter,
+    instance other than 0, match_mode and match_end; if_not_found is not read."""
+    fn = textafter if after else textbefore
+    d: object = [delim] if isinstance(delim, list) else delim
+    (got,) = fn([[text, d, float(n), mode, end, "nf"]])
+    assert got == ""
+    (zero,) = fn([[text, d, 0.0]])
+    assert _code(zero) == "#VALUE!"  # instance_num 0 is #VALUE! (Microsoft, "Errors")
+
+
+def test_empty_text_through_a_book(tmp_path: Path) -> None:
+    """The auditor's formula and a blank cell, through the engine."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["B1"] = '=TEXTBEFORE("",",")'
+    ws["B2"] = '=TEXTAFTER(A2," ",-1)'
+    ws["B3"] = '=LEN(TEXTBEFORE("","x",2))'
+    wb.save(tmp_path / "e.xlsx")
+    res = recalculate(tmp_path / "e.xlsx")
+    assert [res.cell("S", r, 2) for r in (1, 2, 3)] == ["", "", 0.0]
