@@ -396,13 +396,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 "quote_id": uuid.uuid4().hex[:16],
             }
             if refusal is not None:
-                if not refusal.text.startswith(labels[i]):
-                    refusal = Refusal(refusal.code, f"{labels[i]}: {refusal.text}")
-                msg = self._reject(req_id, e, refusal)
-                self.journal.record_quote(
-                    {**record, "status": "refused", "reason": refusal.text, "code": refusal.code.value}, _text(msg)
-                )
-                fix.Session.sendToTarget(msg, session_id)
+                self._refuse_entry(req_id, e, record, refusal, labels[i], session_id)
                 continue
             valid_until = now_utc() + timedelta(seconds=self.desk.limits.quote_validity_s)
             terms = QuoteTerms(
@@ -426,12 +420,7 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 # every live quote that follows the switch misses none (no quote firm after the kill).
                 late = self._closed("no quotes")
                 if late is not None:
-                    late = Refusal(late.code, f"{labels[i]}: {late.text}")
-                    msg = self._reject(req_id, e, late)
-                    self.journal.record_quote(
-                        {**record, "status": "refused", "reason": late.text, "code": late.code.value}, _text(msg)
-                    )
-                    fix.Session.sendToTarget(msg, session_id)
+                    self._refuse_entry(req_id, e, record, late, labels[i], session_id)
                     continue
                 self.journal.record_quote(
                     {
@@ -449,6 +438,16 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
                 # Sent under the lock: a market move's QuoteCancel (sent under it too) can never
                 # reach the client before the Quote it withdraws.
                 fix.Session.sendToTarget(msg, session_id)
+
+    def _refuse_entry(
+        self, req_id: str, entry: dict[str, Any], record: dict[str, Any], refusal: Refusal, label: str, session_id: Any
+    ) -> None:
+        """One entry of a QuoteRequest refused: journaled, then a QuoteRequestReject (35=AG) naming the entry."""
+        if not refusal.text.startswith(label):
+            refusal = Refusal(refusal.code, f"{label}: {refusal.text}")
+        msg = self._reject(req_id, entry, refusal)
+        self.journal.record_quote({**record, "status": "refused", "reason": refusal.text, "code": refusal.code.value}, _text(msg))
+        fix.Session.sendToTarget(msg, session_id)
 
     def _admit(self, entry: dict[str, Any], market: Any) -> Refusal | None:
         """The entry's own problem and the gateway's per-request risk limits (the instruments'
