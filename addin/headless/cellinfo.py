@@ -35,6 +35,7 @@ from openpyxl.formula.tokenizer import Token
 
 from addin.headless.a1 import top_left
 from addin.headless.formula import Call, formula, parse, rewrite_calls, significant, split_ref
+from addin.headless.numfmt import split_sections
 
 #: The style of a cell: (number format code, horizontal alignment), None when unknown.
 Style = Callable[[str | None, int, int], tuple[str, str] | None]
@@ -52,21 +53,6 @@ _PREFIX = {"left": "'", "general": "'", "right": '"', "center": "^", "centercont
 def needs_cell_info(text: str) -> bool:
     """Whether ``text`` asks CELL for a formatting information type (cheap test)."""
     return ("CELL" in text or "cell" in text) and _CALL.search(text) is not None
-
-
-def _sections(code: str) -> list[str]:
-    """The ``;``-separated sections of a format code (a ``;`` inside quotes is text)."""
-    out, cur, quoted = [], [], False
-    for ch in code:
-        if ch == '"':
-            quoted = not quoted
-        if ch == ";" and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
 
 
 def _decimals(core: str) -> int:
@@ -100,7 +86,7 @@ def _date_code(core: str) -> str:
 
 def format_code(code: str) -> str:
     """CELL("format")'s answer for a cell whose number format is ``code`` (module docstring)."""
-    sections = _sections(code)
+    sections = split_sections(code)  # quotes, escapes and brackets respected (numfmt's reader)
     first = sections[0]
     suffix = "-" if any(_COLOR.search(s) for s in sections[1:2]) else ""
     core = _NOISE.sub("", _LOCALE.sub("", first))

@@ -539,3 +539,17 @@ def index_ranges(text: str) -> str:
 
     walk(nodes)
     return formula(nodes) if changed[0] else text
+
+
+def constant_shape(text: str) -> tuple[int, int] | None:
+    """The (rows, columns) of an array constant (``{1,2;3,4}`` is (2, 2); ``,`` separates columns
+    and ``;`` rows, strings may hold either); None for anything else (not a constant, a nested
+    brace). The first row gives the column count, as Excel requires every row to have it."""
+    t = text.strip()
+    if not (t.startswith("{") and t.endswith("}")):
+        return None
+    inner = _STRING.sub('""', t[1:-1])
+    if "{" in inner or "}" in inner:
+        return None
+    rows = inner.split(";")
+    return len(rows), rows[0].count(",") + 1

@@ -26,7 +26,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import Call, formula, lifts, parse, render, significant
+from addin.headless.formula import Call, constant_shape, formula, lifts, parse, render, significant
 from addin.headless.host import HostFunction
 
 #: (row1, col1, row2, col2), 1-based, of a reference's text; None when it is not a reference.
@@ -113,26 +113,11 @@ def array_shape(text: str, ref: RefReader) -> tuple[int, int] | None:
     evaluated)."""
     t = text.strip()
     if t.startswith("{") and t.endswith("}"):
-        rows = _split_outside_strings(t[1:-1], ";")
-        return len(rows), len(_split_outside_strings(rows[0], ","))
+        return constant_shape(t)
     span = ref(t)
     if span is not None:
         return span[2] - span[0] + 1, span[3] - span[1] + 1
     return None
-
-
-def _split_outside_strings(text: str, sep: str) -> list[str]:
-    parts, cur, quoted = [], [], False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == sep and not quoted:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur))
-    return parts
 
 
 def lifted_shape(fn: HostFunction, args: list[str], ref: RefReader) -> tuple[int, int] | None:

@@ -43,7 +43,18 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import ARRAY_ARGS, Call, formula, lifts, parse, render, rewrite_calls, significant, split_ref
+from addin.headless.formula import (
+    ARRAY_ARGS,
+    Call,
+    constant_shape,
+    formula,
+    lifts,
+    parse,
+    render,
+    rewrite_calls,
+    significant,
+    split_ref,
+)
 from addin.headless.letnames import LetNames
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
@@ -66,13 +77,10 @@ def _vector_constant(text: str) -> tuple[bool, int] | None:
     """An array constant of one row or one column (``{1,2,3}``, ``{"a";"b"}``) as (whether it is
     one column, its length); None for anything else (a 2-D constant, not a constant). One element
     is both a row and a column: its orientation is read as a row."""
-    t = text.strip()
-    if not (t.startswith("{") and t.endswith("}")):
+    shape = constant_shape(text)
+    if shape is None or (shape[0] > 1 and shape[1] > 1):
         return None
-    inner = _STRING.sub('""', t[1:-1])
-    if ("," in inner and ";" in inner) or "{" in inner:
-        return None
-    return (";" in inner, inner.count(";") + inner.count(",") + 1)
+    return shape[0] > 1, shape[0] * shape[1]
 
 
 def needs_rewrite(text: str) -> bool:
