@@ -3,8 +3,8 @@ collector's sight (``gc.freeze``), so a full collection no longer walks the star
 ~100 ms pauses were the tail of tick to FIX quote: docs/live.md). Both the command
 (``run_acceptor``) and ``python -m bench live-fix`` call it before serving.
 
-Invariants: every object alive at the call is frozen (the permanent generation holds at least as
-many objects as were tracked just before); an object created afterwards is still collected.
+Invariants: every object alive at the call is frozen (out of every generation a collection walks);
+an object created afterwards is still collected.
 """
 
 from __future__ import annotations
@@ -32,10 +32,14 @@ class _Node:
 
 def test_settle_heap_freezes_what_is_alive_and_collects_what_comes_later(unfrozen: None) -> None:
     gc.unfreeze()
-    gc.collect()
-    tracked = len(gc.get_objects())
+    before = [_Node(), {"book": [1.0, 2.0]}]  # alive at the call, tracked by the collector
+    assert all(any(o is b for o in gc.get_objects()) for b in before)
     run.settle_heap()
-    assert gc.get_freeze_count() >= tracked - 100  # a few made by the call itself may differ
+    # Frozen: in the permanent generation, out of every generation a collection walks. Checked
+    # per object, not by counting the heap (other threads of the test process allocate and free
+    # meanwhile: a count with a margin flaked in CI).
+    assert gc.get_freeze_count() > 0
+    assert not any(any(o is b for o in gc.get_objects()) for b in before)
     later = _Node()
     alive = weakref.ref(later)
     del later
