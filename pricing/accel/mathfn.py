@@ -20,6 +20,8 @@ dependent FMAs): measured, it took N from 13 ns to 6 ns a call on one core.
   the power-basis form. Measured against ``scipy.special.ndtr``: absolute error <= 1.8e-15,
   relative <= 5e-13 in the far left tail (the rounding of z^2 in phi). Beyond z = 40, phi
   underflows and N is exactly 0 or 1.
+* ``ncdf_near_given_pdf`` / ``ncdf_far_given_pdf``: one piece of ``ncdf_given_pdf`` alone, for a
+  caller that knows every argument of a loop is on one side of the split (the same bits there).
 * ``ncdf_tail``: libm ``erfc`` (accurate to ~1 ulp relative in the whole left tail), for
   the implied-vol solver whose log-price objective needs relative accuracy deep OTM.
 
@@ -190,6 +192,56 @@ def ncdf_given_pdf(x: float, pdf: float) -> float:
     t = Z_SPLIT / max(z, Z_SPLIT)
     far = mills_far((t - T_LO) * (2.0 / (1.0 - T_LO)) - 1.0)
     lower = pdf * (near if z < Z_SPLIT else far)  # N(-|x|)
+    lower = 0.0 if z >= Z_MAX else lower
+    return 1.0 - lower if x > 0.0 else lower
+
+
+@inline
+def ncdf_near_given_pdf(x: float, pdf: float) -> float:
+    """:func:`ncdf_given_pdf` for ``|x| < Z_SPLIT`` only: the near piece alone, the same bits there.
+
+    :func:`ncdf_given_pdf` evaluates both pieces of the Mills ratio and selects one, so that a
+    vector of arguments needs no branch; a caller that knows every argument of a loop is on one
+    side of ``Z_SPLIT`` (:mod:`pricing.accel.scenario` checks a row of scenarios first) skips the
+    other piece: 31 of the 48 polynomial terms and the far piece's division.
+
+    Parameters
+    ----------
+    x : float
+        Standard normal deviate with ``|x| < Z_SPLIT`` (outside it the result is wrong).
+    pdf : float
+        φ(x).
+
+    Returns
+    -------
+    float
+        Φ(x), bit for bit :func:`ncdf_given_pdf` (x, pdf) where ``|x| < Z_SPLIT``.
+    """
+    z = abs(x)
+    lower = pdf * mills_near((z - Z_LO) * (2.0 / (Z_SPLIT - Z_LO)) - 1.0)
+    return 1.0 - lower if x > 0.0 else lower
+
+
+@inline
+def ncdf_far_given_pdf(x: float, pdf: float) -> float:
+    """:func:`ncdf_given_pdf` for ``|x| >= Z_SPLIT`` only (infinite included): the far piece alone.
+
+    Parameters
+    ----------
+    x : float
+        Standard normal deviate with ``|x| >= Z_SPLIT`` (inside it the result is wrong).
+    pdf : float
+        φ(x).
+
+    Returns
+    -------
+    float
+        Φ(x), bit for bit :func:`ncdf_given_pdf` (x, pdf) where ``|x| >= Z_SPLIT``.
+    """
+    z = min(abs(x), Z_MAX)
+    # max(z, Z_SPLIT) is z here, as in ncdf_given_pdf's far piece.
+    t = Z_SPLIT / z
+    lower = pdf * mills_far((t - T_LO) * (2.0 / (1.0 - T_LO)) - 1.0)
     lower = 0.0 if z >= Z_MAX else lower
     return 1.0 - lower if x > 0.0 else lower
 

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numba import prange
 
+from pricing.accel._ncdf_series import Z_SPLIT
 from pricing.accel.jit import inline, kernel
-from pricing.accel.mathfn import ncdf_given_pdf, npdf_fast
+from pricing.accel.mathfn import ncdf_far_given_pdf, ncdf_given_pdf, ncdf_near_given_pdf, npdf_fast
 
 LIVE = 0
 EXPIRED = 1
@@ -57,17 +58,11 @@ def _svi(a: float, b: float, rho: float, m: float, sig2: float, k: float) -> flo
 
 
 @inline
-def _unit_c(
+def _smile_sd_d1(
     r: float,
-    einv: float,
-    egrow: float,
     fac: float,
     add: float,
-    kind: int,
-    w_sign: float,
     lk: float,
-    ek: float,
-    iek: float,
     sqrt_t1: float,
     c0: float,
     a0: float,
@@ -82,21 +77,51 @@ def _unit_c(
     m1: float,
     s1: float,
     sticky_moneyness: bool,
-) -> float:
-    """Normalised option value c = V / F' (1 for LINEAR rows)."""
+) -> tuple[float, float]:
+    """(sd, d1) of a live option in one scenario: shocked smile, standard deviation, d1."""
     k = lk - r
     kv = k if sticky_moneyness else lk
     w = c0 * _svi(a0, b0, rho0, m0, s0, kv) + c1 * _svi(a1, b1, rho1, m1, s1, kv)
     sd = max(math.sqrt(max(w, 0.0)) * fac + add * sqrt_t1, 0.0)
-    ekr = ek * einv
-    d1 = -k / sd + 0.5 * sd
-    d2 = d1 - sd
-    pdf1 = npdf_fast(d1)
-    # phi(d2) = phi(d1) F''/K = phi(d1) e^r / ek: one exponential for both CDFs.
-    c = w_sign * (ncdf_given_pdf(w_sign * d1, pdf1) - ekr * ncdf_given_pdf(w_sign * d2, pdf1 * (iek * egrow)))
-    intrinsic = max(w_sign * (1.0 - ekr), 0.0)
-    c = c if (sd > 0.0) & (kind == LIVE) else intrinsic
-    return 1.0 if kind == LINEAR else c
+    return sd, -k / sd + 0.5 * sd
+
+
+def _make_live_pass(cdf: Callable[[float, float], float]) -> Callable[..., None]:
+    """The second pass of a live row with ``cdf`` as the normal CDF (one of three, chosen per row)."""
+
+    @inline
+    def live_pass(
+        n: int,
+        d1_buf: Any,
+        sd_buf: Any,
+        inv_u: Any,
+        grow_u: Any,
+        ws: float,
+        ekp: float,
+        iekp: float,
+        gp: float,
+        bp: float,
+        out: Any,
+    ) -> None:
+        for s in range(n):
+            d1 = d1_buf[s]
+            sd = sd_buf[s]
+            egrow = grow_u[s]
+            ekr = ekp * inv_u[s]
+            d2 = d1 - sd
+            pdf1 = npdf_fast(d1)
+            # phi(d2) = phi(d1) F''/K = phi(d1) e^r / ek: one exponential for both CDFs.
+            c = ws * (cdf(ws * d1, pdf1) - ekr * cdf(ws * d2, pdf1 * (iekp * egrow)))
+            intrinsic = max(ws * (1.0 - ekr), 0.0)
+            c = c if sd > 0.0 else intrinsic
+            out[s] = c * gp * egrow - bp
+
+    return cast(Callable[..., None], live_pass)
+
+
+_live_near = _make_live_pass(ncdf_near_given_pdf)
+_live_far = _make_live_pass(ncdf_far_given_pdf)
+_live_any = _make_live_pass(ncdf_given_pdf)
 
 
 @inline
@@ -120,8 +145,21 @@ def _unit_usd_row(
     add: Any,
     sticky_moneyness: bool,
     out: np.ndarray,
+    d1_buf: np.ndarray,
+    sd_buf: np.ndarray,
 ) -> None:
-    """out[s - lo] = unit USD P&L of position p in scenarios [lo, hi).
+    """out[s - lo] = unit USD P&L of position p in scenarios [lo, hi); c = V / F' as in
+    :func:`pricing.revaluation.reprice`, unit P&L = c g e^r - base (c = 1 for LINEAR rows).
+
+    Two passes over the scenarios, each vectorised: the first computes the shocked smile, sd
+    and d1 into ``d1_buf``/``sd_buf`` and counts the CDF arguments on each side of the Mills
+    ratio's split (``Z_SPLIT``); the second prices with the normal CDF of the one piece every
+    argument of the row needs (:func:`~pricing.accel.mathfn.ncdf_near_given_pdf` or
+    ``ncdf_far_given_pdf``) or, when the row mixes them (or has a NaN), both and a select
+    (``ncdf_given_pdf``). The result is the same bits in every case: each piece alone is the
+    selected piece of the full CDF. Most rows of a book lie on one side (an option's d moves
+    little over the scenarios), and the CDFs are most of a revaluation (issue 33: portfolio IM
+    on AVX2). An expired or linear row needs no CDF at all.
 
     Every per-position value is read into a local first and ``out`` is a fresh buffer, so LLVM
     sees no store that could alias an input and vectorises the loop over scenarios (with the
@@ -134,34 +172,32 @@ def _unit_usd_row(
     # Row views indexed from 0: with s in [lo, hi) LLVM cannot prove the index non-negative
     # (numba wraps negative indices), gives up on contiguous loads and gathers (issue 33).
     ret_u, inv_u, grow_u, fac_u, add_u = ret[u, lo:hi], inv_growth[u, lo:hi], growth[u, lo:hi], factor[u, lo:hi], add[u, lo:hi]
-    for s in range(hi - lo):
-        c = _unit_c(
-            ret_u[s],
-            inv_u[s],
-            grow_u[s],
-            fac_u[s],
-            add_u[s],
-            kd,
-            ws,
-            lkp,
-            ekp,
-            iekp,
-            st,
-            c0,
-            a0,
-            b0,
-            rho0,
-            m0,
-            s0,
-            c1,
-            a1,
-            b1,
-            rho1,
-            m1,
-            s1,
-            sticky_moneyness,
+    n = hi - lo
+    if kd != LIVE:
+        for s in range(n):
+            ekr = ekp * inv_u[s]
+            c = 1.0 if kd == LINEAR else max(ws * (1.0 - ekr), 0.0)
+            out[s] = c * gp * grow_u[s] - bp
+        return
+    n_near = 0
+    n_far = 0
+    for s in range(n):
+        sd, d1 = _smile_sd_d1(
+            ret_u[s], fac_u[s], add_u[s], lkp, st, c0, a0, b0, rho0, m0, s0, c1, a1, b1, rho1, m1, s1, sticky_moneyness
         )
-        out[s] = c * gp * grow_u[s] - bp
+        z1 = abs(d1)
+        z2 = abs(d1 - sd)
+        # A NaN counts on neither side, so its row takes the full CDF, as before.
+        n_near += (1 if z1 < Z_SPLIT else 0) + (1 if z2 < Z_SPLIT else 0)
+        n_far += (1 if z1 >= Z_SPLIT else 0) + (1 if z2 >= Z_SPLIT else 0)
+        d1_buf[s] = d1
+        sd_buf[s] = sd
+    if n_near == 2 * n:
+        _live_near(n, d1_buf, sd_buf, inv_u, grow_u, ws, ekp, iekp, gp, bp, out)
+    elif n_far == 2 * n:
+        _live_far(n, d1_buf, sd_buf, inv_u, grow_u, ws, ekp, iekp, gp, bp, out)
+    else:
+        _live_any(n, d1_buf, sd_buf, inv_u, grow_u, ws, ekp, iekp, gp, bp, out)
 
 
 @kernel(serial_below=SERIAL_BELOW, work=_position_scenarios(13))
@@ -195,6 +231,8 @@ def pnl_matrix(
     for p in prange(n_pos):
         u = und[p]
         row = np.empty(n_scen)
+        d1_buf = np.empty(n_scen)
+        sd_buf = np.empty(n_scen)
         _unit_usd_row(
             p,
             u,
@@ -215,6 +253,8 @@ def pnl_matrix(
             add,
             sticky_moneyness,
             row,
+            d1_buf,
+            sd_buf,
         )
         q = units[p]
         for s in range(n_scen):
@@ -258,6 +298,8 @@ def pnl_sum(
         hi = min(n_scen, lo + SCENARIO_BLOCK)
         acc = np.zeros(hi - lo)
         row = np.empty(hi - lo)
+        d1_buf = np.empty(hi - lo)
+        sd_buf = np.empty(hi - lo)
         for p in range(n_pos):
             _unit_usd_row(
                 p,
@@ -279,6 +321,8 @@ def pnl_sum(
                 add,
                 sticky_moneyness,
                 row,
+                d1_buf,
+                sd_buf,
             )
             wp = weight[p]
             for j in range(hi - lo):
@@ -425,6 +469,8 @@ def marginal_tail(
     for t in prange(n_trade):
         pnl = np.zeros(n_scen)
         row = np.zeros(n_scen)
+        d1_buf = np.empty(n_scen)
+        sd_buf = np.empty(n_scen)
         for p in range(starts[t], starts[t + 1]):
             _unit_usd_row(
                 p,
@@ -446,6 +492,8 @@ def marginal_tail(
                 add,
                 sticky_moneyness,
                 row,
+                d1_buf,
+                sd_buf,
             )
             wp = weight[p]
             for s in range(n_scen):

@@ -3,6 +3,8 @@ Deribit chain and scenario history (tolerance argued in ``test_paths_agree``).""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,72 @@ def test_fused_marginal_memory_does_not_grow_with_candidates(desk) -> None:
             tracemalloc.stop()
     # 360 more candidates x 2,037 scenarios would be 5.9 MB as a matrix; allow 0.5 MB of per-row vectors.
     assert peaks[1] - peaks[0] < 5e5
+
+
+def _cdf_pieces(market: Market, book, r: np.ndarray, fac: np.ndarray, vol_add: float, horizon_days: float) -> dict[str, int]:
+    """How many rows of ``book`` take each normal CDF in the fused kernel (written plainly in numpy).
+
+    A live row whose |d1| and |d2| are all below the Mills ratio's split (``Z_SPLIT``) over the
+    scenarios takes the near piece alone, all at or above it the far piece alone, else both.
+    """
+    from pricing.accel._ncdf_series import Z_SPLIT
+    from pricing.accel.scenario import EXPIRED, LIVE
+    from pricing.fused import plan_revaluation
+
+    plan = plan_revaluation(book, market, horizon_days)
+    assert plan is not None
+    live = plan.kind == LIVE
+    svi = plan.svi
+    k = plan.lk[:, None] - r
+
+    def smile(o: int) -> np.ndarray:
+        x = k - svi[:, o + 4][:, None]
+        return svi[:, o + 1][:, None] + svi[:, o + 2][:, None] * (
+            svi[:, o + 3][:, None] * x + np.sqrt(x * x + svi[:, o + 5][:, None])
+        )
+
+    w = svi[:, 0][:, None] * smile(0) + svi[:, 6][:, None] * smile(6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd = np.maximum(np.sqrt(np.maximum(w, 0.0)) * fac + vol_add * plan.sqrt_t1[:, None], 0.0)
+        d1 = -k / sd + 0.5 * sd
+    z = np.concatenate([np.abs(d1), np.abs(d1 - sd)], axis=1)
+    near = (z < Z_SPLIT).all(axis=1) & live
+    far = (z >= Z_SPLIT).all(axis=1) & live
+    return {
+        "near": int(near.sum()),
+        "far": int(far.sum()),
+        "mixed": int((live & ~near & ~far).sum()),
+        "expired": int((plan.kind == EXPIRED).sum()),
+    }
+
+
+def test_every_cdf_piece_of_the_fused_kernel_agrees_with_the_matrix_path(desk) -> None:
+    """Every listed option of the chain, the shortest expiries and the far wings included, so the
+    fused kernel's per-row choice of normal CDF (near piece, far piece, both, none for an expired
+    option) is exercised; the numbers equal the numpy path's within ``test_reprice_matrix_paths_agree``'s
+    bound, and the book is checked to hold rows of every kind (else the test would prove nothing)."""
+    market, _, _ = desk
+    contracts = market.chains["BTC"].contracts()
+    # Listed strikes keep |d| < Z_SPLIT in every scenario; strikes far in both wings of the
+    # nearest live expiries (not listed, priced from the fitted smile) reach the far piece.
+    live = sorted({c.expiry for c in contracts if (c.expiry - market.as_of).days >= 3})[:2]
+    spot = market.surface("BTC").forward(np.array([0.0]))[0]
+    wings = [
+        dataclasses.replace(c, strike=float(m * spot))
+        for c in contracts
+        if c.expiry in live and c.strike == min(x.strike for x in contracts if x.expiry == c.expiry)
+        for m in (0.001, 0.01, 100.0, 1000.0)
+    ]
+    contracts = contracts[::3] + wings
+    book = from_contracts(contracts, np.where(np.arange(len(contracts)) % 2 == 0, 1.0, -2.5))
+    scen = historical_scenarios(["BTC"], ScenarioParams())
+    r = expand(scen.returns, scen.underlyings, book)
+    fac = expand(np.exp(scen.vol_changes), scen.underlyings, book)
+    # sticky moneyness, the default: the smile is read at ln(K/F) - r
+    pieces = _cdf_pieces(market, book, r, fac, 0.01, 2)
+    assert min(pieces.values()) > 0, pieces
+    with accel.using("numpy"):
+        a = reprice(book, market, r, vol_factor=fac, vol_add=0.01, horizon_days=2)
+    with accel.using("numba"):
+        b = reprice(book, market, r, vol_factor=fac, vol_add=0.01, horizon_days=2)
+    assert np.abs(a.usd - b.usd).max() <= 1e-8 + 1e-13 * np.abs(a.usd).max()

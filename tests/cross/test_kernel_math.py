@@ -66,3 +66,38 @@ def test_generated_series_is_current() -> None:
     from pricing.accel import gen_series
 
     assert gen_series.TARGET.read_text() == gen_series.series_module(), "run python -m pricing.accel.gen_series"
+
+
+def test_each_piece_of_the_normal_cdf_is_the_full_cdf_bit_for_bit_on_its_side() -> None:
+    """The scenario kernels take ``ncdf_near_given_pdf`` for a row whose arguments are all below
+    ``Z_SPLIT`` in magnitude and ``ncdf_far_given_pdf`` for one all at or above it: each must be the
+    very piece ``ncdf_given_pdf`` selects there (same bits), on dense grids, both signs, the split's
+    neighbours, the far cut-off ``Z_MAX`` and infinities."""
+    from numba import njit
+
+    from pricing.accel._ncdf_series import Z_MAX, Z_SPLIT
+    from pricing.accel.jit import FASTMATH
+    from pricing.accel.mathfn import ncdf_far_given_pdf, ncdf_given_pdf, ncdf_near_given_pdf, npdf_fast
+
+    def make(fn):
+        @njit(nogil=True, error_model="numpy", fastmath=FASTMATH)
+        def run(x, out):
+            for i in range(x.size):
+                out[i] = fn(x[i], npdf_fast(x[i]))
+
+        def call(x: np.ndarray) -> np.ndarray:
+            out = np.empty_like(x)
+            run(x, out)
+            return out
+
+        return call
+
+    full, near, far = make(ncdf_given_pdf), make(ncdf_near_given_pdf), make(ncdf_far_given_pdf)
+    below = np.nextafter(Z_SPLIT, 0.0)
+    inside = np.concatenate([np.linspace(-below, below, 200_001), [0.0, -0.0, below, -below, 1e-300, -1e-300]])
+    outside = np.concatenate(
+        [np.linspace(Z_SPLIT, 60.0, 200_001), [Z_SPLIT, np.nextafter(Z_MAX, 0.0), Z_MAX, np.nextafter(Z_MAX, 99.0), np.inf]]
+    )
+    outside = np.concatenate([outside, -outside])
+    np.testing.assert_array_equal(near(inside), full(inside))
+    np.testing.assert_array_equal(far(outside), full(outside))
