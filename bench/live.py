@@ -19,7 +19,9 @@ Measured, per speed (1×, 10×, as fast as possible):
   retry of that expiry failed less than ``every_s`` ago (skipped); peer: the cold fit of the
   same expiry quotes (``fit_svi`` without a start, as a file's surface is fitted);
 - backlog: replay wall time against recorded time / speed;
-- memory: the process's RSS after the 1× run and after the longest run.
+- memory: the process's RSS after the 1× run and after the longest run, sampled through each run
+  (every 50 ms): RSS at each tenth of the run and its growth from the first quarter to the end
+  (is memory flat over an hour of marks?).
 
 Everything shares 2 cores with other work on this machine: the numbers are noisy.
 """
@@ -147,7 +149,9 @@ def _replay(path: Path, speed: str, seconds: int) -> dict[str, Any]:
     with open_live_source(f"replay:{path}@{speed}", limits=limits) as src:
         replay = src._replay  # the bench reads the replay server's clocks
         deadline = time.monotonic() + 10 * (seconds + 200) / (1.0 if speed == "max" else float(speed)) + 300
+        rss: list[tuple[float, float]] = []  # (monotonic s, RSS MB) through the run: is memory flat?
         while not replay.finished.is_set() and time.monotonic() < deadline:
+            rss.append((time.monotonic(), _rss_mb()))
             time.sleep(0.05)
         time.sleep(1.0)  # the last refits land
         arrivals = np.array(src.status.mark_arrivals)
@@ -195,7 +199,24 @@ def _replay(path: Path, speed: str, seconds: int) -> dict[str, Any]:
         "cold_fits": len(cold),
         "rejected": rejected,
         "rss_mb": _rss_mb(),
+        **_rss_course(rss),
     }
+
+
+def _rss_course(samples: list[tuple[float, float]]) -> dict[str, Any]:
+    """RSS at each tenth of a run's wall time, and its growth from the first quarter to the end.
+
+    The first quarter is left out of the growth: the first snapshots, fits and caches are built
+    then (the start, not the steady state). A leak per message or per snapshot shows as growth
+    proportional to the run; flat memory as a growth near 0.
+    """
+    if len(samples) < 2:
+        return {"rss_tenths_mb": [], "rss_growth_after_first_quarter_mb": math.nan}
+    t = np.array([x[0] for x in samples])
+    mb = np.array([x[1] for x in samples])
+    tenths = [float(np.interp(t[0] + q * (t[-1] - t[0]), t, mb)) for q in np.linspace(0.0, 1.0, 11)]
+    quarter = float(np.interp(t[0] + 0.25 * (t[-1] - t[0]), t, mb))
+    return {"rss_tenths_mb": tenths, "rss_growth_after_first_quarter_mb": float(mb[-1]) - quarter}
 
 
 def _fit_peers() -> tuple[list[float], list[float]]:
@@ -260,6 +281,7 @@ def run_bench_live(seconds: int = 60, long_seconds: int = 3600, as_json: bool = 
     head = (
         f"{'speed':>6} {'recorded s':>10} {'wall s':>8} {'marks':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'refits':>7} "
         f"{'refit p50':>9} {'refit p99':>9} {'work p50':>8} {'work p99':>8} {'cold retries':>12} {'retry p99':>9} {'skipped':>7} {'rejected':>8} {'RSS MB':>7}"
+        f" {'RSS growth':>10}"
         f" {'load':>5}"
     )
     print(head)
@@ -269,7 +291,7 @@ def run_bench_live(seconds: int = 60, long_seconds: int = 3600, as_json: bool = 
             f"{r['latency_p99_ms']:>10.1f} {r['refits']:>7} {r['refit_p50_ms']:>9.1f} {r['refit_p99_ms']:>9.1f}"
             f" {r['fit_and_checks_p50_ms']:>8.1f} {r['fit_and_checks_p99_ms']:>8.1f}"
             f" {r['cold_retries']:>12} {r['cold_retry_p99_ms']:>9.1f} {r['cold_skipped']:>7} "
-            f"{r['rejected']:>8} {r['rss_mb']:>7.0f} {r['load_average_end'][0]:>5.2f}"
+            f"{r['rejected']:>8} {r['rss_mb']:>7.0f} {r['rss_growth_after_first_quarter_mb']:>10.1f} {r['load_average_end'][0]:>5.2f}"
         )
     for name, times in peers.items():
         print(
@@ -278,5 +300,6 @@ def run_bench_live(seconds: int = 60, long_seconds: int = 3600, as_json: bool = 
     print(
         f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ('load' column: 1-minute load at each run's end)"
     )
-    print("goals: refit p99 <= 20 ms; mark-to-snapshot latency p99 <= 250 ms at 1x; no backlog at 10x")
+    print("RSS growth: MB from the first quarter of the run's wall time to its end (memory flat: near 0)")
+    print("goals: refit p99 <= 20 ms; mark-to-snapshot latency p99 <= 250 ms at 1x; no backlog at 10x; memory flat over the hour")
     return 0
