@@ -24,7 +24,9 @@ def test_growth_after_the_first_quarter_of_a_linear_course(base: float, slope: f
     out = _rss_course(samples)
     assert math.isclose(out["rss_growth_after_first_quarter_mb"], 0.75 * slope, rel_tol=1e-9, abs_tol=1e-9 * base)
     assert len(out["rss_tenths_mb"]) == 11
-    assert math.isclose(out["rss_tenths_mb"][0], base) and math.isclose(out["rss_tenths_mb"][-1], base + slope, abs_tol=1e-9 * base)
+    assert math.isclose(out["rss_tenths_mb"][0], base) and math.isclose(
+        out["rss_tenths_mb"][-1], base + slope, abs_tol=1e-9 * base
+    )
 
 
 def test_a_start_spike_is_not_growth_and_too_few_samples_say_so() -> None:
