@@ -8,6 +8,8 @@ over the limit is refused from its digits, the bytes held never exceed one frame
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,7 +33,7 @@ def feed_split(stream: bytes, cuts: list[int], limit: int = LIMIT) -> tuple[list
     broke = False
     held = 0
     points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
-    for a, b in zip(points, points[1:]):
+    for a, b in itertools.pairwise(points):
         frames, error = framer.feed(stream[a:b])
         out += [f.data for f in frames]
         broke = broke or error is not None
@@ -100,7 +102,7 @@ def test_broken_framing_is_refused_by_example() -> None:
         good + b"9=FIX": "BeginString",
     }
     for stream, words in cases.items():
-        frames, error = Framer(LIMIT).feed(stream)
+        _frames, error = Framer(LIMIT).feed(stream)
         assert error is not None and words in error.reason, (stream, error)
         assert error.limit is None
     # broken stays broken
