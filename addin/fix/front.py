@@ -122,6 +122,7 @@ class _Connection:
     logged_on: bool = False
     heartbeat_s: int = 0
     last_message: float = 0.0
+    upstream: asyncio.StreamWriter | None = None  # the connection to QuickFIX, once made
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def name(self) -> str:
@@ -259,9 +260,8 @@ class Front:
         assert task is not None
         conn.tasks.append(task)
         writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        upstream: asyncio.StreamWriter | None = None
         try:
-            upstream = await self._relay(conn, reader, writer)
+            await self._relay(conn, reader, writer)
         except _Drop as why_dropped:
             self.on_event(f"front: dropped {conn.name()}: {why_dropped}")
         except asyncio.CancelledError:
@@ -278,8 +278,8 @@ class Front:
             else:
                 self._per_peer.pop(conn.peer, None)
             writer.transport.abort()
-            if upstream is not None:
-                upstream.transport.abort()
+            if conn.upstream is not None:  # QuickFIX sees the disconnect (its session logs out)
+                conn.upstream.transport.abort()
 
     def _deadline(self, conn: _Connection) -> tuple[float, str]:
         """When the connection is dropped if nothing moves it, and the limit that says so."""
@@ -306,14 +306,12 @@ class Front:
             except TimeoutError:
                 continue  # the deadline may have moved meanwhile (the Logon answer came): look again
 
-    async def _relay(
-        self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> asyncio.StreamWriter | None:
+    async def _relay(self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         framer = Framer(self.limits.max_message_bytes, self.begins)
         while True:  # the first frame, within the logon deadline
             data = await self._within_deadline(conn, lambda: reader.read(CHUNK))
             if not data:
-                return None  # closed before a Logon: nothing to relay
+                return  # closed before a Logon: nothing to relay
             got, error = framer.feed(data)
             if got:
                 break
@@ -337,6 +335,7 @@ class Front:
             raise _Drop(why) from None
         except OSError as exc:
             raise _Drop(f"QuickFIX is not reachable on {self.upstream[0]}:{self.upstream[1]}: {exc}") from None
+        conn.upstream = up_writer
         up_writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         for frame in got:
             up_writer.write(frame.data)
@@ -357,7 +356,6 @@ class Front:
             exc = t.exception()
             if exc is not None:
                 raise exc
-        return up_writer
 
     async def _inward(self, conn: _Connection, framer: Framer, reader: asyncio.StreamReader, up: asyncio.StreamWriter) -> None:
         """Client to QuickFIX: whole frames only, each direction's backpressure by ``drain``."""

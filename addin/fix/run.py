@@ -382,6 +382,15 @@ def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
     return Shield()
 
 
+def _line(text: str) -> None:
+    """One event on stdout in one write: the front's thread and QuickFIX's print at once, and print()
+    writes the text and its newline separately (two events could share a line)."""
+    import sys
+
+    sys.stdout.write(f"clearquote fix: {text}\n")
+    sys.stdout.flush()
+
+
 def run_acceptor(
     settings: str,
     portfolio: str | None,
@@ -412,7 +421,7 @@ def run_acceptor(
     desk = build_desk(portfolio, market, params, overrides, as_of, credentials)
     book = open_checked(journal)
     clock = _test_clock()
-    say = quiet(lambda text: print(f"clearquote fix: {text}", flush=True))
+    say = quiet(_line)
     try:
         app = QuoteGateway(
             desk,
