@@ -180,6 +180,9 @@ class Serving:
        own thread, woken by that close, closes and deletes the same server: 1.16's stop() is a
        use-after-free, a segmentation fault in ``SocketServer::close`` in 3 of 3 60-s runs of
        bench live-fix and within 5 start/stop cycles in 5 of 5 runs; tests/host/test_fix_shutdown.py.)
+       With the framing front end (``front``), its public port closes first (no new connection),
+       the connections already open carry the engine's Logouts out, and once the engine has
+       stopped the front closes every connection and its thread is joined.
     3. **Then the journal closes**, never under a callback still journaling.
     4. **References live as long as the engine.** QuickFIX holds the application, the settings and
        the store and log factories by C++ reference; this object holds them, and the gateway's
@@ -204,6 +207,9 @@ class Serving:
         Where the front reports its refusals (a line of text each).
     """
 
+    #: The framing front end on the public port (None: QuickFIX listens there itself).
+    front: Front | None = None
+
     def __init__(
         self,
         app: Any,
@@ -215,7 +221,7 @@ class Serving:
         fix = _quickfix()
         self.app = app
         self.journal = journal
-        self.front: Front | None = None
+        self.front = None
         try:
             if front is None:
                 self.settings = fix.SessionSettings(settings)
