@@ -224,8 +224,7 @@ class Front:
 
     async def _close_server(self) -> None:
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+            self._server.close()  # not wait_closed: from 3.12 it waits for the open connections to end
 
     async def _shutdown(self) -> None:
         if self._server is not None:

@@ -401,3 +401,17 @@ def test_limits_refuse_nonsense_by_field() -> None:
     for bad in ({"max_message_bytes": True}, {"max_connections": 0}, {"logon_timeout_s": float("inf")}, {"max_heartbeat_s": 2.5}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             FrontLimits(**bad)  # type: ignore[arg-type]
+
+
+def test_the_settings_move_behind_the_front_and_only_one_public_port_is_served() -> None:
+    from addin.fix.front import LimitError, behind_front
+
+    text = "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=9878\n[SESSION]\nBeginString=FIX.4.4\nSenderCompID=A\n"
+    public, begins, moved = behind_front(text, 40001)
+    assert public == ("", 9878) and begins == (b"FIX.4.4",)  # no host: every interface, as QuickFIX would
+    assert "SocketAcceptPort=40001" in moved and "SocketAcceptHost=127.0.0.1" in moved and "9878" not in moved
+    public, _, moved = behind_front(text.replace("[DEFAULT]\n", "[DEFAULT]\nSocketAcceptHost=10.0.0.5\n"), 40001)
+    assert public == ("10.0.0.5", 9878) and "10.0.0.5" not in moved
+    for bad in (text.replace("SocketAcceptPort=9878\n", ""), text + "SocketAcceptPort=9879\n", text.replace("9878", "x")):
+        with pytest.raises(LimitError, match="one SocketAcceptPort"):
+            behind_front(bad, 40001)
