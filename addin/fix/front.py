@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 
 from addin.fix.framing import Framer, heartbeat_of
@@ -293,7 +293,7 @@ class Front:
             f"no message for {window:g} s (idle_heartbeats = {self.limits.idle_heartbeats:g} x HeartBtInt {conn.heartbeat_s} s)",
         )
 
-    async def _within_deadline(self, conn: _Connection, read: Callable[[], asyncio.Future[bytes] | object]) -> bytes:
+    async def _within_deadline(self, conn: _Connection, read: Callable[[], Awaitable[bytes]]) -> bytes:
         """``read()`` (a socket read), or ``_Drop`` once the connection's deadline passes first."""
         while True:
             due, why = self._deadline(conn)
@@ -301,7 +301,7 @@ class Front:
             if left <= 0:
                 raise _Drop(why)
             try:
-                return await asyncio.wait_for(read(), left)  # type: ignore[arg-type]
+                return await asyncio.wait_for(read(), left)
             except TimeoutError:
                 continue  # the deadline may have moved meanwhile (the Logon answer came): look again
 
@@ -352,9 +352,9 @@ class Front:
             outward.cancel()
             await asyncio.gather(inward, outward, return_exceptions=True)
         for t in done:
-            exc = t.exception()
-            if exc is not None:
-                raise exc
+            failure = t.exception()
+            if failure is not None:
+                raise failure
 
     async def _inward(self, conn: _Connection, framer: Framer, reader: asyncio.StreamReader, up: asyncio.StreamWriter) -> None:
         """Client to QuickFIX: whole frames only, each direction's backpressure by ``drain``."""
