@@ -327,6 +327,39 @@ def test_a_logged_on_client_that_sends_only_part_of_a_message_is_dropped_by_the_
         s.close()
 
 
+def test_a_client_that_never_reads_is_backpressure_then_dropped_and_memory_stays_bounded(acceptor: Acceptor) -> None:
+    """Backpressure: QuickFIX answers every TestRequest (35=1) with a Heartbeat; a client that sends them and
+    reads nothing fills the sockets' buffers, the front stops relaying (its write buffer at the high-water mark)
+    instead of buffering, and drops the client once its deadline passes (idle_heartbeats x HeartBtInt)."""
+    before, jitter = quiet_rss(acceptor)
+    mark = len(acceptor.lines)
+    s = connect(acceptor.port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # small, so the stall comes soon
+    try:
+        s.sendall(logon(heartbeat=1))
+        logged_on(s)
+        s.settimeout(0.5)
+        full = None
+        for n in range(2, 200_000):
+            now = datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.000")
+            try:
+                s.sendall(frame(f"35=1|34={n}|49=RAW|52={now}|56=CLEARQUOTE|112=T{n}|"))
+            except TimeoutError:
+                full = time.monotonic()  # every buffer on the way is full: the client is pushed back
+                break
+            except OSError:
+                break  # already dropped
+        peak = acceptor.rss_bytes()
+        assert peak - before <= LIMITS.per_connection_bytes() + jitter + 8 * MIB, (peak - before, jitter)
+        deadline = time.monotonic() + LIMITS.idle_heartbeats * 1 + SLACK_S
+        while not acceptor.logged("front: dropped 127.0.0.1:", since=mark) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert acceptor.logged("front: dropped 127.0.0.1:", since=mark), (full, acceptor.lines[mark:])
+        assert closed_within(s, SLACK_S) is not None
+    finally:
+        s.close()
+
+
 def test_a_valid_session_still_quotes_and_fills_through_the_front(acceptor: Acceptor) -> None:
     client = Client()
     settings = fix.SessionSettings(str(acceptor.initiator_cfg))
