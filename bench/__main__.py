@@ -50,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     bc.add_argument("--json", action="store_true", help="print one JSON object with the totals and every book")
     bf = sub.add_parser("fix", help="FIX request-to-quote latency on loopback (QuickFIX initiator vs fix-acceptor)")
     bf.add_argument("--requests", type=_at_least_one, default=1000, help="single-leg QuoteRequests (default 1000)")
+    bf.add_argument("--no-front", action="store_true", help="the acceptor without its framing front end (to measure it)")
     bcl = sub.add_parser("cluster", help="batch work on 1 and 2 local Dask workers beside the local run (the cluster extra)")
     bcl.add_argument("--books", type=int, default=200, help="quote books recalculated (default 200)")
     bs = sub.add_parser("server", help="the Office.js server under mixed load from many clients (loopback only)")
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "fix":
         from bench.fix import run_bench_fix
 
-        return run_bench_fix(args.requests)
+        return run_bench_fix(args.requests, front=not args.no_front)
     if cmd == "live":
         from bench.live import run_bench_live
 

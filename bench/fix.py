@@ -46,7 +46,8 @@ def book_and_requests(n_book: int, n_requests: int) -> tuple[list[list[Any]], li
     return book_rows, requests
 
 
-def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
+def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000, front: bool = True) -> int:
+    """``front``: the acceptor serves through its framing front end (the default, as deployed); False: ``--no-front``."""
     import quickfix as fix
 
     from addin.fix.client import RecordingClient, quote_request
@@ -67,7 +68,7 @@ def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
         acc = write_settings(base / "acceptor.cfg", "acceptor", port, base)
         ini = write_settings(base / "initiator.cfg", "initiator", port, base)
         cmd = [sys.executable, "-m", "addin.cli", "fix-acceptor", str(acc), "--portfolio", str(base / "book.csv")]
-        cmd += ["--journal", str(base / "journal.sqlite")]
+        cmd += ["--journal", str(base / "journal.sqlite"), *([] if front else ["--no-front"])]
         # The bundled market's options expired in real time: admission's clock starts at the market's time.
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "CLEARQUOTE_FIX_CLOCK": "2026-08-21T09:47:29+00:00"}
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
@@ -110,6 +111,7 @@ def run_bench_fix(n_requests: int = 1_000, n_book: int = 1_000) -> int:
             alone.append(time.perf_counter() - t0)
         alone_ms = np.array(alone) * 1e3
     print(f"{n_requests} single-leg QuoteRequests, {n_book}-position book, hvar, loopback, one at a time")
+    print(f"acceptor: {'through the framing front end' if front else '--no-front (QuickFIX on the port itself)'}")
     print(f"{'':28s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s}")
     print(f"{'FIX request to Quote':28s} {np.median(lat):8.2f} {np.percentile(lat, 99):8.2f} {lat.max():8.2f}")
     print(

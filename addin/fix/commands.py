@@ -13,9 +13,21 @@ import argparse
 from typing import TYPE_CHECKING
 
 from addin.fix.errors import FixUsageError
+from addin.fix.front import FrontLimits, LimitError
 
 if TYPE_CHECKING:
     from addin.commands import CliServices, SubParsers
+
+#: The front end's flags: each ``FrontLimits`` field, its flag, its type and its help.
+FRONT_FLAGS: dict[str, tuple[str, type, str]] = {
+    "max_message_bytes": ("--max-message-bytes", int, "largest BodyLength (9) a client may declare, bytes"),
+    "logon_timeout_s": ("--logon-timeout", float, "seconds from connect to a completed Logon"),
+    "max_connections": ("--max-connections", int, "open client connections, all peers"),
+    "max_connections_per_peer": ("--max-connections-per-peer", int, "open client connections from one address"),
+    "max_pending_logons": ("--max-pending-logons", int, "open connections not yet logged on"),
+    "idle_heartbeats": ("--idle-heartbeats", float, "drop a logged-on client silent this many HeartBtInts"),
+    "max_heartbeat_s": ("--max-heartbeat", int, "largest HeartBtInt (108) a Logon may ask for, seconds"),
+}
 
 #: The acceptor's flags and the desk parameter each one sets (``pricing.desk.DESK_HELP`` names).
 FLAG_FIELDS = {
@@ -73,6 +85,18 @@ def register(sub: SubParsers, cli: CliServices) -> None:
         metavar="NAME=VALUE",
         help="a pre-trade risk limit over the params file's, e.g. max_notional_usd=5e7 (docs/fix-invariants.md lists them)",
     )
+    front = fa.add_argument_group(
+        "front end", "the framing front on the public port; QuickFIX listens on 127.0.0.1 only (docs/fix-invariants.md)"
+    )
+    defaults = FrontLimits()
+    for name, (flag, kind, text) in FRONT_FLAGS.items():
+        front.add_argument(flag, dest=name, type=kind, help=f"{text} (default {getattr(defaults, name):,})")
+    front.add_argument(
+        "--no-front",
+        action="store_true",
+        help="QuickFIX listens on the settings' address itself: no message size, logon deadline or connection limit "
+        "(for measurement, or behind a proxy that enforces them)",
+    )
     fa.set_defaults(handler=_acceptor)
     fx = sub.add_parser(
         "fix-admin", help="the FIX acceptor's kill switch: kill (stop quoting, cancel live quotes), resume, status"
@@ -129,7 +153,24 @@ def _acceptor(args: argparse.Namespace) -> int:
         args.as_of,
         kill_file=args.kill_file,
         credentials=args.credentials,
+        front=front_limits(args),
     )
+
+
+def front_limits(args: argparse.Namespace) -> FrontLimits | None:
+    """The front's limits from the flags given over ``FrontLimits``' defaults (None with ``--no-front``);
+    a bad value is exit 2 naming its flag."""
+    given = {name: getattr(args, name) for name in FRONT_FLAGS if getattr(args, name) is not None}
+    if args.no_front:
+        if given:
+            flags = ", ".join(FRONT_FLAGS[n][0] for n in given)
+            raise FixUsageError(f"--no-front: there is no front for {flags} to limit")
+        return None
+    try:
+        return FrontLimits(**given)
+    except LimitError as exc:
+        flag = FRONT_FLAGS.get(exc.name, (f"--{exc.name}",))[0]
+        raise FixUsageError(f"{flag}: {exc}") from None
 
 
 def desk_overrides(args: argparse.Namespace) -> dict[str, float]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from addin.fix.errors import FixUsageError
+from addin.fix.front import DEFAULT_LIMITS, Front, FrontLimits, LimitError, behind_front, loopback_port
 
 
 def _quickfix() -> Any:
@@ -179,6 +180,9 @@ class Serving:
        own thread, woken by that close, closes and deletes the same server: 1.16's stop() is a
        use-after-free, a segmentation fault in ``SocketServer::close`` in 3 of 3 60-s runs of
        bench live-fix and within 5 start/stop cycles in 5 of 5 runs; tests/host/test_fix_shutdown.py.)
+       With the framing front end (``front``), its public port closes first (no new connection),
+       the connections already open carry the engine's Logouts out, and once the engine has
+       stopped the front closes every connection and its thread is joined.
     3. **Then the journal closes**, never under a callback still journaling.
     4. **References live as long as the engine.** QuickFIX holds the application, the settings and
        the store and log factories by C++ reference; this object holds them, and the gateway's
@@ -195,27 +199,77 @@ class Serving:
         The QuickFIX settings file.
     journal : object, optional
         Closed by :meth:`stop` once the engine has stopped (anything with ``close()``).
+    front : FrontLimits, optional
+        Serve the settings' public port through the framing front end (:mod:`addin.fix.front`) with
+        these limits, QuickFIX listening on 127.0.0.1 only; None: QuickFIX listens on the settings'
+        address itself (no message size, logon deadline or connection limit).
+    on_event : callable, optional
+        Where the front reports its refusals (a line of text each).
     """
 
-    def __init__(self, app: Any, settings: str, journal: Any = None) -> None:
+    #: The framing front end on the public port (None: QuickFIX listens there itself).
+    front: Front | None = None
+
+    def __init__(
+        self,
+        app: Any,
+        settings: str,
+        journal: Any = None,
+        front: FrontLimits | None = None,
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
         fix = _quickfix()
         self.app = app
         self.journal = journal
+        self.front = None
         try:
-            self.settings = fix.SessionSettings(settings)
+            if front is None:
+                self.settings = fix.SessionSettings(settings)
+            else:
+                self.settings = self._behind_front(fix, settings, front, quiet(on_event or (lambda text: None)))
         except fix.ConfigError as exc:
             raise FixUsageError(f"{settings}: {exc}") from None
-        self.stores = fix.FileStoreFactory(self.settings)
-        self.logs = fix.FileLogFactory(self.settings)
-        self.shield = shielded(app, getattr(app, "on_event", None))
-        self.acceptor = fix.ThreadedSocketAcceptor(self.shield, self.stores, self.settings, self.logs)
+        try:
+            self.stores = fix.FileStoreFactory(self.settings)
+            self.logs = fix.FileLogFactory(self.settings)
+            self.shield = shielded(app, getattr(app, "on_event", None))
+            self.acceptor = fix.ThreadedSocketAcceptor(self.shield, self.stores, self.settings, self.logs)
+        except BaseException:
+            if self.front is not None:
+                self.front.stop()  # the public port it bound is released
+            raise
         self._owner: int | None = None
         self._stopping = False
 
+    def _behind_front(self, fix: Any, settings: str, limits: FrontLimits, on_event: Callable[[str], None]) -> Any:
+        """QuickFIX's settings moved to a loopback port, and the front bound on the public one (exit 2 if taken)."""
+        import tempfile
+
+        try:
+            text = Path(settings).read_text(encoding="utf-8")
+            upstream = loopback_port()
+            public, begins, moved = behind_front(text, upstream)
+        except (OSError, UnicodeDecodeError, LimitError) as exc:
+            raise FixUsageError(f"{settings}: {exc}") from None
+        self.front = Front(limits, public, ("127.0.0.1", upstream), begins, on_event)
+        try:
+            self.public = self.front.bind()
+        except OSError as exc:
+            raise FixUsageError(
+                f"{settings}: the front cannot listen on {public[0] or '*'}:{public[1]}: {exc.strerror}"
+            ) from None
+        self.upstream = ("127.0.0.1", upstream)
+        with tempfile.TemporaryDirectory(prefix="clearquote-fix-") as tmp:  # QuickFIX parses it here, then it goes
+            path = Path(tmp) / "behind-front.cfg"
+            path.write_text(moved, encoding="utf-8")
+            return fix.SessionSettings(str(path))
+
     def start(self) -> None:
-        """Listen; the calling thread becomes the one that polls and stops."""
+        """Listen (QuickFIX, then the front on the public port); the calling thread becomes the one that polls and stops."""
         self._owner = threading.get_ident()
         self.acceptor.start()
+        if self.front is not None:
+            self.front.start()
 
     def _on_owner(self, what: str) -> None:
         if self._owner is not None and threading.get_ident() != self._owner:
@@ -237,9 +291,13 @@ class Serving:
             begin = getattr(self.app, "begin_stop", None)
             if begin is not None:  # no order is filled once the Logout is under way
                 begin()
+            if self.front is not None:
+                self.front.stop_accepting()  # no new connection; open ones carry QuickFIX's Logouts out
             if self._owner is not None:
                 self.acceptor.stop()
         finally:
+            if self.front is not None:
+                self.front.stop()  # every connection closed and the front's thread joined
             if self.journal is not None:
                 self.journal.close()
 
@@ -330,6 +388,15 @@ def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
     return Shield()
 
 
+def _line(text: str) -> None:
+    """One event on stdout in one write: the front's thread and QuickFIX's print at once, and print()
+    writes the text and its newline separately (two events could share a line)."""
+    import sys
+
+    sys.stdout.write(f"clearquote fix: {text}\n")
+    sys.stdout.flush()
+
+
 def run_acceptor(
     settings: str,
     portfolio: str | None,
@@ -341,11 +408,14 @@ def run_acceptor(
     stop: threading.Event | None = None,
     kill_file: str | None = None,
     credentials: str | None = None,
+    front: FrontLimits | None = DEFAULT_LIMITS,
 ) -> int:
     """Start the QuickFIX acceptor and serve until SIGTERM/SIGINT (or ``stop``); stop in :class:`Serving`'s order.
 
     Everything is checked before it listens: the settings, the desk's files, and the journal
     (replayed into the order book; an unreadable row is quarantined and named, not fatal).
+    ``front``: the framing front end's limits (the default: on, with its defaults); None serves
+    QuickFIX on the settings' address directly (``--no-front``).
     """
     import faulthandler
 
@@ -357,15 +427,16 @@ def run_acceptor(
     desk = build_desk(portfolio, market, params, overrides, as_of, credentials)
     book = open_checked(journal)
     clock = _test_clock()
+    say = quiet(_line)
     try:
         app = QuoteGateway(
             desk,
             book,
-            on_event=quiet(lambda text: print(f"clearquote fix: {text}", flush=True)),
+            on_event=say,
             kill_file=kill_path(journal, kill_file),
             **({} if clock is None else {"clock": clock}),
         )
-        serving = Serving(app, settings, book)
+        serving = Serving(app, settings, book, front=front, on_event=say)
     except BaseException:
         book.close()
         raise
@@ -377,7 +448,11 @@ def run_acceptor(
     serving.poll()
     settle_heap()
     serving.start()
-    print(f"clearquote fix: accepting ({settings}; journal {journal}: {describe(book)})", flush=True)
+    where = "no front: QuickFIX on the settings' address"
+    if serving.front is not None:
+        host, port = serving.public
+        where = f"front on {host}:{port}, QuickFIX on {serving.upstream[0]}:{serving.upstream[1]}"
+    print(f"clearquote fix: accepting ({settings}; {where}; journal {journal}: {describe(book)})", flush=True)
     try:
         while not done.wait(0.2):
             try:

@@ -1,0 +1,449 @@
+"""The acceptor's public port: a framing front end that QuickFIX sits behind (docs/fix-invariants.md, "The front end").
+
+QuickFIX 1.16 reads a message of any declared BodyLength before its session layer sees it, keeps
+a connection that never logs on, and gives each connection a thread: one TCP peer could grow the
+acceptor's memory by what it sends, or exhaust its threads with idle connections. The front owns
+the public port instead, on one asyncio event loop (one thread for every connection), and relays
+each admitted connection to QuickFIX listening on 127.0.0.1 only, under these rules:
+
+* a connection is admitted only under ``max_connections`` (all open), ``max_connections_per_peer``
+  (per peer address) and ``max_pending_logons`` (open and not yet logged on); otherwise it is
+  closed at once;
+* the client's bytes are framed (:mod:`addin.fix.framing`); only whole frames reach QuickFIX, and a
+  BodyLength (9) over ``max_message_bytes`` or a broken frame closes the connection;
+* the first frame must be a Logon (35=A) with a HeartBtInt (108) of 1 to ``max_heartbeat_s``; QuickFIX
+  is connected to only then, so garbage and slow connections never cost QuickFIX a thread;
+* QuickFIX's Logon answer (35=A) must come within ``logon_timeout_s`` of the accept; after it, a
+  client that completes no message for ``idle_heartbeats`` x HeartBtInt is dropped, and so is one
+  that leaves what it is sent unread that long;
+* each direction's buffers are bounded (the reader's limit, the writer's high-water mark, one
+  frame): a side that does not keep up stops the other from being read, it never grows memory.
+
+Every refusal and drop is reported through ``on_event`` naming the peer and the limit. A peer that
+is not logged on cannot be sent a FIX reject (it has no session), so it is only closed; after logon
+an oversized or broken message closes the connection too: QuickFIX's session sees a disconnect, and
+on reconnect the normal sequence-number resend applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, fields
+
+from addin.fix.framing import Framer, heartbeat_of
+
+#: Bytes asked of a socket per read, and each StreamReader's limit (it stops reading the socket past 2x this).
+CHUNK = 16 * 1024
+#: The high-water mark of each side's write buffer: past it the writer waits (drain) and stops reading the other side.
+WRITE_HIGH_WATER = 64 * 1024
+
+
+class LimitError(ValueError):
+    """A front limit out of its range; ``name`` is the field (``max_message_bytes``, ...)."""
+
+    def __init__(self, name: str, text: str) -> None:
+        super().__init__(f"{name}: {text}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class FrontLimits:
+    """The front end's limits (``clearquote fix-acceptor --max-message-bytes ...``; defaults justified in docs/fix-invariants.md).
+
+    Parameters
+    ----------
+    max_message_bytes : int
+        The largest BodyLength (9) a client may declare, bytes (default 1 MiB).
+    logon_timeout_s : float
+        Seconds from the accept to QuickFIX's Logon answer (default 10).
+    max_connections : int
+        Open client connections, all peers (default 64).
+    max_connections_per_peer : int
+        Open client connections from one peer address (default 8).
+    max_pending_logons : int
+        Open client connections not yet logged on (default 16).
+    idle_heartbeats : float
+        A logged-on client that completes no message for this many HeartBtInts is dropped (default 3).
+    max_heartbeat_s : int
+        The largest HeartBtInt (108) a Logon may ask for, seconds (default 300).
+    """
+
+    max_message_bytes: int = 1_048_576
+    logon_timeout_s: float = 10.0
+    max_connections: int = 64
+    max_connections_per_peer: int = 8
+    max_pending_logons: int = 16
+    idle_heartbeats: float = 3.0
+    max_heartbeat_s: int = 300
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            whole = f.type in ("int", int)
+            if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not float(value).is_integer()):
+                raise LimitError(f.name, f"{value!r} is not {'a whole number' if whole else 'a number'}")
+            if not (value > 0 and value < float("inf")):
+                raise LimitError(f.name, f"{value!r}: give a finite number > 0")
+        if self.max_connections_per_peer > self.max_connections or self.max_pending_logons > self.max_connections:
+            raise LimitError("max_connections", "must be at least max_connections_per_peer and max_pending_logons")
+        if self.idle_heartbeats < 1:
+            raise LimitError("idle_heartbeats", f"{self.idle_heartbeats!r}: give at least 1 (a HeartBtInt)")
+
+    def per_connection_bytes(self) -> int:
+        """An upper bound of the bytes one connection holds in the front, whatever its peer sends.
+
+        One frame in the framer, the two StreamReaders' buffers (each at most 2 x CHUNK before the
+        transport stops reading, plus one read of at most 256 KiB, asyncio's per-read size) and the
+        two write buffers (the high-water mark plus the one frame or chunk written past it).
+        """
+        framer = Framer(self.max_message_bytes).max_held()
+        readers = 2 * (2 * CHUNK + 256 * 1024)
+        writers = 2 * WRITE_HIGH_WATER + framer + CHUNK
+        return 2 * framer + readers + writers
+
+
+#: The defaults, the front ``clearquote fix-acceptor`` serves through unless told otherwise.
+DEFAULT_LIMITS = FrontLimits()
+
+
+class _Drop(Exception):
+    """Close the connection; the text says why (with the limit's name)."""
+
+
+@dataclass(eq=False)  # compared and hashed by identity: one per socket
+class _Connection:
+    peer: str
+    port: int
+    accepted: float
+    logged_on: bool = False
+    heartbeat_s: int = 0
+    last_message: float = 0.0
+    upstream: asyncio.StreamWriter | None = None  # the connection to QuickFIX, once made
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def name(self) -> str:
+        return f"{self.peer}:{self.port}"
+
+
+class Front:
+    """The public port's front end: an asyncio loop on one thread, relaying to QuickFIX on loopback.
+
+    Parameters
+    ----------
+    limits : FrontLimits
+        The limits above.
+    listen : (str, int)
+        The public address (host ``""`` is every interface; port 0 an ephemeral one).
+    upstream : (str, int)
+        QuickFIX's loopback address.
+    begin_strings : sequence of bytes
+        The BeginStrings of the acceptor's sessions.
+    on_event : callable
+        Where refusals and drops are reported (a line of text each; it must not raise).
+    """
+
+    def __init__(
+        self,
+        limits: FrontLimits,
+        listen: tuple[str, int],
+        upstream: tuple[str, int],
+        begin_strings: Sequence[bytes] = (b"FIX.4.4",),
+        on_event: Callable[[str], None] = lambda text: None,
+    ) -> None:
+        self.limits = limits
+        self.listen = listen
+        self.upstream = upstream
+        self.begins = tuple(begin_strings)
+        self.on_event = on_event
+        self._loop = asyncio.new_event_loop()
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._open: set[_Connection] = set()
+        self._per_peer: dict[str, int] = {}
+        self._sock: socket.socket | None = None
+
+    # -- the owner's thread -------------------------------------------------------------------
+
+    def bind(self) -> tuple[str, int]:
+        """Bind the public port (an error here is the command's: the port is taken, the host unknown)."""
+        host, port = self.listen
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.create_server((host, port), family=family, backlog=128, reuse_port=False)
+        self._sock.setblocking(False)
+        bound = self._sock.getsockname()
+        return str(bound[0]), int(bound[1])
+
+    def start(self) -> None:
+        """Serve on the bound port from the front's own thread (returns once it is serving)."""
+        if self._sock is None:
+            self.bind()
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._server = self._loop.run_until_complete(
+                asyncio.start_server(self._serve, sock=self._sock, limit=CHUNK, start_serving=True)
+            )
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="clearquote-fix-front")
+        self._thread.start()
+        ready.wait()
+
+    def stop_accepting(self) -> None:
+        """Close the public port; connections already open keep relaying (QuickFIX's Logouts go through them)."""
+        if self._thread is None or not self._loop.is_running():
+            return
+        asyncio.run_coroutine_threadsafe(self._close_server(), self._loop).result()
+
+    def stop(self) -> None:
+        """Close the port and every connection, then end the front's thread (joined before this returns)."""
+        if self._thread is None:
+            if self._sock is not None:
+                self._sock.close()
+            self._loop.close()
+            return
+        if self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        self._thread = None
+
+    def counts(self) -> tuple[int, int]:
+        """(open connections, of which not logged on): read from any thread, a snapshot for reports and tests."""
+        conns = list(self._open)
+        return len(conns), sum(1 for c in conns if not c.logged_on)
+
+    # -- the loop's thread --------------------------------------------------------------------
+
+    async def _close_server(self) -> None:
+        if self._server is not None:
+            self._server.close()  # not wait_closed: from 3.12 it waits for the open connections to end
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()  # not wait_closed: on 3.11 it waits for the connections cancelled below
+        tasks = [t for c in list(self._open) for t in c.tasks]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _refusal(self, peer: str) -> str | None:
+        total, pending = self.counts()
+        lim = self.limits
+        if total >= lim.max_connections:
+            return f"max_connections = {lim.max_connections} open"
+        if self._per_peer.get(peer, 0) >= lim.max_connections_per_peer:
+            return f"max_connections_per_peer = {lim.max_connections_per_peer} open from {peer}"
+        if pending >= lim.max_pending_logons:
+            return f"max_pending_logons = {lim.max_pending_logons} not logged on"
+        return None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        address = writer.get_extra_info("peername") or ("?", 0)
+        conn = _Connection(str(address[0]), int(address[1]), self._loop.time())
+        why = self._refusal(conn.peer)
+        if why is not None:
+            writer.transport.abort()
+            self.on_event(f"front: refused {conn.name()}: {why}")
+            return
+        self._open.add(conn)
+        self._per_peer[conn.peer] = self._per_peer.get(conn.peer, 0) + 1
+        task = asyncio.current_task()
+        assert task is not None
+        conn.tasks.append(task)
+        writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        try:
+            await self._relay(conn, reader, writer)
+        except _Drop as why_dropped:
+            self.on_event(f"front: dropped {conn.name()}: {why_dropped}")
+        except asyncio.CancelledError:
+            pass  # the front is stopping
+        except (ConnectionError, OSError) as exc:
+            self.on_event(f"front: {conn.name()}: connection error: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug of the front's: this connection closes, the front and QuickFIX serve on
+            self.on_event(f"front: {conn.name()}: closed on an unexpected {type(exc).__name__}: {exc}")
+        finally:
+            self._open.discard(conn)
+            left = self._per_peer.get(conn.peer, 1) - 1
+            if left:
+                self._per_peer[conn.peer] = left
+            else:
+                self._per_peer.pop(conn.peer, None)
+            writer.transport.abort()
+            if conn.upstream is not None:  # QuickFIX sees the disconnect (its session logs out)
+                conn.upstream.transport.abort()
+
+    def _deadline(self, conn: _Connection) -> tuple[float, str]:
+        """When the connection is dropped if nothing moves it, and the limit that says so."""
+        if not conn.logged_on:
+            return (
+                conn.accepted + self.limits.logon_timeout_s,
+                f"no Logon within logon_timeout_s = {self.limits.logon_timeout_s:g} s",
+            )
+        window = self.limits.idle_heartbeats * conn.heartbeat_s
+        return (
+            conn.last_message + window,
+            f"no message for {window:g} s (idle_heartbeats = {self.limits.idle_heartbeats:g} x HeartBtInt {conn.heartbeat_s} s)",
+        )
+
+    async def _within_deadline(self, conn: _Connection, read: Callable[[], Awaitable[bytes]]) -> bytes:
+        """``read()`` (a socket read), or ``_Drop`` once the connection's deadline passes first."""
+        while True:
+            due, why = self._deadline(conn)
+            left = due - self._loop.time()
+            if left <= 0:
+                raise _Drop(why)
+            try:
+                return await asyncio.wait_for(read(), left)
+            except TimeoutError:
+                continue  # the deadline may have moved meanwhile (the Logon answer came): look again
+
+    async def _relay(self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        framer = Framer(self.limits.max_message_bytes, self.begins)
+        while True:  # the first frame, within the logon deadline
+            data = await self._within_deadline(conn, lambda: reader.read(CHUNK))
+            if not data:
+                return  # closed before a Logon: nothing to relay
+            got, error = framer.feed(data)
+            if got:
+                break
+            if error is not None:
+                raise _Drop(self._frame_reason(error))
+        first = got[0]
+        if first.msg_type() != b"A":
+            raise _Drop(f"the first message is MsgType (35) {first.msg_type()!r}, not a Logon (35=A)")
+        beat = heartbeat_of(first)
+        if beat is None or not 1 <= beat <= self.limits.max_heartbeat_s:
+            raise _Drop(
+                f"Logon HeartBtInt (108) {first.field(108)!r}: give 1 to max_heartbeat_s = {self.limits.max_heartbeat_s} s"
+            )
+        conn.heartbeat_s = beat
+        due, why = self._deadline(conn)
+        try:
+            up_reader, up_writer = await asyncio.wait_for(
+                asyncio.open_connection(*self.upstream, limit=CHUNK), max(due - self._loop.time(), 0.001)
+            )
+        except TimeoutError:
+            raise _Drop(why) from None
+        except OSError as exc:
+            raise _Drop(f"QuickFIX is not reachable on {self.upstream[0]}:{self.upstream[1]}: {exc}") from None
+        conn.upstream = up_writer
+        up_writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        for frame in got:
+            up_writer.write(frame.data)
+        await up_writer.drain()
+        conn.last_message = self._loop.time()
+        if error is not None:
+            raise _Drop(self._frame_reason(error))
+        inward = asyncio.ensure_future(self._inward(conn, framer, reader, up_writer))
+        outward = asyncio.ensure_future(self._outward(conn, up_reader, writer))
+        conn.tasks += [inward, outward]
+        try:
+            done, _ = await asyncio.wait((inward, outward), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            inward.cancel()
+            outward.cancel()
+            await asyncio.gather(inward, outward, return_exceptions=True)
+        for t in done:
+            failure = t.exception()
+            if failure is not None:
+                raise failure
+
+    async def _inward(self, conn: _Connection, framer: Framer, reader: asyncio.StreamReader, up: asyncio.StreamWriter) -> None:
+        """Client to QuickFIX: whole frames only, each direction's backpressure by ``drain``."""
+        while True:
+            data = await self._within_deadline(conn, lambda: reader.read(CHUNK))
+            if not data:
+                return  # the client closed: QuickFIX sees the disconnect
+            frames, error = framer.feed(data)
+            if frames:
+                up.write(b"".join(f.data for f in frames))
+                await up.drain()
+                conn.last_message = self._loop.time()
+            if error is not None:
+                raise _Drop(self._frame_reason(error))
+
+    async def _outward(self, conn: _Connection, up_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """QuickFIX to the client, as it comes; the first message tells whether the Logon was accepted."""
+        head = b""
+        answered = False
+        while True:
+            data = await up_reader.read(CHUNK)
+            if not data:
+                # QuickFIX closed (a Logout, a refused Logon, its own heartbeat timeout): let the client read what was sent.
+                with contextlib.suppress(TimeoutError, ConnectionError):
+                    await asyncio.wait_for(writer.drain(), self.limits.logon_timeout_s)
+                return
+            if not answered:
+                head += data[:64]
+                at = head.find(b"\x0135=")
+                end = head.find(b"\x01", at + 4) if at >= 0 else -1
+                if end > 0:
+                    answered = True
+                    conn.logged_on = head[at + 4 : end] == b"A"  # the acceptor's first message answers the Logon
+                    conn.last_message = self._loop.time()
+            writer.write(data)
+            due, why = self._deadline(conn)
+            try:
+                await asyncio.wait_for(writer.drain(), max(due - self._loop.time(), 0.001))
+            except TimeoutError:
+                raise _Drop(f"the peer left what it was sent unread: {why}") from None
+
+    def _frame_reason(self, error: Exception) -> str:
+        return f"not FIX framing: {error}"
+
+
+def behind_front(settings: str, upstream_port: int) -> tuple[tuple[str, int], tuple[bytes, ...], str]:
+    """An acceptor's QuickFIX settings text moved behind the front.
+
+    Returns the public address the settings named (``SocketAcceptHost``, every interface if absent,
+    and ``SocketAcceptPort``: the front listens there), the sessions' BeginStrings, and the same
+    settings with QuickFIX listening on ``127.0.0.1:upstream_port`` instead (every
+    ``SocketAcceptHost``/``SocketAcceptPort`` line rewritten; a host line added to ``[DEFAULT]``).
+
+    Raises ``LimitError`` (name ``settings``) when the settings name no port or more than one: the
+    front serves one public port.
+    """
+    ports: set[str] = set()
+    hosts: set[str] = set()
+    begins: list[bytes] = []
+    out: list[str] = []
+    for line in settings.splitlines():
+        key, sep, value = line.partition("=")
+        name = key.strip()
+        if sep and name == "SocketAcceptPort":
+            ports.add(value.strip())
+            out.append(f"SocketAcceptPort={upstream_port}")
+        elif sep and name == "SocketAcceptHost":
+            hosts.add(value.strip())
+            out.append("SocketAcceptHost=127.0.0.1")
+        else:
+            if sep and name == "BeginString" and value.strip().encode() not in begins:
+                begins.append(value.strip().encode())
+            out.append(line)
+    if len(ports) != 1 or not next(iter(ports)).isdigit():
+        raise LimitError("settings", f"the front serves one SocketAcceptPort; the settings give {sorted(ports) or 'none'}")
+    if len(hosts) > 1:
+        raise LimitError("settings", f"the front serves one SocketAcceptHost; the settings give {sorted(hosts)}")
+    if not hosts:
+        at = next((i for i, line in enumerate(out) if line.strip() == "[DEFAULT]"), None)
+        if at is None:
+            out[:0] = ["[DEFAULT]", "SocketAcceptHost=127.0.0.1"]
+        else:
+            out.insert(at + 1, "SocketAcceptHost=127.0.0.1")
+    host = next(iter(hosts)) if hosts else ""
+    return (host, int(next(iter(ports)))), tuple(begins) or (b"FIX.4.4",), "\n".join(out) + "\n"
+
+
+def loopback_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago (QuickFIX binds it next; it takes no port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,127 @@
+"""The FIX front end's framer (``addin.fix.framing.Framer``): its invariants for any byte stream.
+
+Oracle: FIX 4.4's framing rules (Volume 2, "Message Format": 8 first, 9 second, the body
+BodyLength bytes long from the byte after 9's SOH to the SOH before 10, then ``10=ddd``) and the
+framer's own contract (docstring): the frames do not depend on how the stream is split, a body
+over the limit is refused from its digits, the bytes held never exceed one frame.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from addin.fix.framing import Frame, Framer, heartbeat_of
+
+LIMIT = 64  # small, so that hypothesis reaches the limit often
+
+
+def message(body: bytes, begin: bytes = b"FIX.4.4", checksum: int = 0) -> bytes:
+    return b"8=" + begin + b"\x019=%d\x01" % len(body) + body + b"10=%03d\x01" % checksum
+
+
+bodies = st.binary(max_size=LIMIT)
+messages = st.builds(message, bodies, st.just(b"FIX.4.4"), st.integers(0, 255))
+
+
+def feed_split(stream: bytes, cuts: list[int], limit: int = LIMIT) -> tuple[list[bytes], bool, int]:
+    """The frames of ``stream`` fed in pieces cut at ``cuts``; whether it broke; the most bytes held."""
+    framer = Framer(limit)
+    out: list[bytes] = []
+    broke = False
+    held = 0
+    points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
+    for a, b in itertools.pairwise(points):
+        frames, error = framer.feed(stream[a:b])
+        out += [f.data for f in frames]
+        broke = broke or error is not None
+        held = max(held, framer.held())
+        assert framer.held() <= framer.max_held()
+    return out, broke, held
+
+
+@given(st.lists(messages, max_size=6), st.lists(st.integers(0, 10_000), max_size=20))
+def test_valid_messages_frame_the_same_however_the_stream_is_split(msgs: list[bytes], cuts: list[int]) -> None:
+    stream = b"".join(msgs)
+    whole = feed_split(stream, [])
+    split = feed_split(stream, cuts)
+    assert whole[0] == split[0] == msgs
+    assert not whole[1] and not split[1]
+
+
+@given(
+    st.lists(messages, max_size=3),
+    st.binary(max_size=200),
+    st.lists(st.integers(0, 10_000), max_size=30),
+)
+def test_any_stream_frames_the_same_prefix_whole_or_split_and_never_holds_more_than_a_frame(
+    msgs: list[bytes], tail: bytes, cuts: list[int]
+) -> None:
+    stream = b"".join(msgs) + tail
+    whole, whole_broke, _ = feed_split(stream, [])
+    split, split_broke, held = feed_split(stream, cuts)
+    one_byte, byte_broke, _ = feed_split(stream, list(range(len(stream))))
+    assert whole == split == one_byte
+    assert whole_broke == split_broke == byte_broke
+    assert stream.startswith(b"".join(whole))  # frames are the stream's bytes, in order, nothing skipped
+    assert whole[: len(msgs)] == msgs
+    assert held <= Framer(LIMIT).max_held()
+
+
+@given(st.integers(LIMIT + 1, 10**12), st.binary(max_size=300), st.lists(st.integers(0, 10_000), max_size=10))
+def test_a_body_over_the_limit_is_refused_from_its_digits_before_its_body(length: int, after: bytes, cuts: list[int]) -> None:
+    header = b"8=FIX.4.4\x019=%d\x01" % length
+    framer = Framer(LIMIT)
+    frames, error = framer.feed(header)
+    assert frames == [] and error is not None and error.limit == "max_message_bytes"
+    # and however it arrives, with anything after it: no frame, refused for the limit
+    frames_split, broke, _ = feed_split(header + after, cuts)
+    assert frames_split == [] and broke
+
+
+@given(st.lists(messages, min_size=1, max_size=3), st.integers(LIMIT + 1, 10**6), st.binary(max_size=50))
+def test_a_valid_session_then_an_oversized_frame_keeps_the_frames_before_it(msgs: list[bytes], length: int, junk: bytes) -> None:
+    stream = b"".join(msgs) + b"8=FIX.4.4\x019=%d\x01" % length + junk
+    frames, broke, _ = feed_split(stream, [])
+    assert frames == msgs and broke
+
+
+def test_broken_framing_is_refused_by_example() -> None:
+    good = message(b"35=0\x01")
+    cases = {
+        b"GET / HTTP/1.1\r\n\r\n": "BeginString",
+        b"8=FIX.4.2\x019=5\x0135=0\x0110=000\x01": "BeginString",
+        b"8=FIX.4.4\x0135=A\x01": "BodyLength (9) is not the second",
+        b"8=FIX.4.4\x019=-5\x01": "not digits",
+        b"8=FIX.4.4\x019=1e3\x01": "not digits",
+        b"8=FIX.4.4\x019=5\x0135=0\x0111=000\x01": "CheckSum",
+        b"8=FIX.4.4\x019=5\x0135=0\x0110=0a0\x01": "CheckSum",
+        b"8=FIX.4.4\x019=5\x0135=0\x0110=000X": "CheckSum",
+        good + b"9=FIX": "BeginString",
+    }
+    for stream, words in cases.items():
+        _frames, error = Framer(LIMIT).feed(stream)
+        assert error is not None and words in error.reason, (stream, error)
+        assert error.limit is None
+    # broken stays broken
+    framer = Framer(LIMIT)
+    framer.feed(b"garbage")
+    assert framer.feed(good) == ([], framer.feed(b"")[1])
+
+
+def test_the_body_declared_at_exactly_the_limit_is_framed() -> None:
+    body = b"35=0\x01" + b"x" * (LIMIT - 5)
+    assert len(body) == LIMIT
+    frames, error = Framer(LIMIT).feed(message(body))
+    assert error is None and [f.data for f in frames] == [message(body)]
+
+
+def test_a_logons_type_and_heartbeat_are_read_without_parsing_the_body() -> None:
+    frame = Framer(LIMIT).feed(message(b"35=A\x0134=1\x0149=CLIENT\x01108=30\x01"))[0][0]
+    assert isinstance(frame, Frame) and frame.msg_type() == b"A" and heartbeat_of(frame) == 30
+    odd = Framer(LIMIT).feed(message(b"35=A\x01108=3x\x01"))[0][0]
+    assert heartbeat_of(odd) is None
+    none = Framer(LIMIT).feed(message(b"34=1\x0135=A\x01"))[0][0]
+    assert none.msg_type() is None and heartbeat_of(none) is None
