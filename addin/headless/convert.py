@@ -11,6 +11,10 @@ incorrect, CONVERT returns the #VALUE! error value" (a logical number is #VALUE!
 cached values of formulas' test book, ENGINEERING!Y16). An area or volume unit with a prefix
 takes the prefix squared or cubed (``km2`` is 1E+6 m²).
 
+Excel's cached values also show prefixes on ``uk_pt`` and ``mph``, which Microsoft's table
+does not mark as metric (formulas' test book, EXTRA!AA96 and Z164); they take them here too.
+A range or an array as an argument is #VALUE!, in an array formula too (:func:`convert`).
+
 A unit string is read as the unit of that name first and then as a prefix and a metric unit;
 of the readings, the pair in one group is taken (Excel's ``CONVERT(1,"pc","J")`` is 4.184E-12:
 "pc" is a parsec, and also pico-"c", the thermodynamic calorie; formulas' test book,
@@ -33,7 +37,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from addin.headless.host import elementwise
 from addin.headless.values import ExcelError
 
 _IN = 0.0254  # metres, exact (1959)
@@ -134,7 +137,7 @@ def _units() -> dict[str, Unit]:
     add("oz", "volume", _GAL / 128)
     add("cup", "volume", _GAL / 16)
     add("pt us_pt", "volume", _GAL / 8)
-    add("uk_pt", "volume", _UK_GAL / 8)
+    add("uk_pt", "volume", _UK_GAL / 8, True)  # prefixed in Excel's cached values (EXTRA!AA96: "Puk_pt")
     add("qt", "volume", _GAL / 4)
     add("uk_qt", "volume", _UK_GAL / 4)
     add("gal", "volume", _GAL)
@@ -176,7 +179,7 @@ def _units() -> dict[str, Unit]:
     add("kn", "speed", _NMI)
     add("m/h m/hr", "speed", 1.0, True)
     add("m/s m/sec", "speed", 3600.0, True)
-    add("mph", "speed", _MI)
+    add("mph", "speed", _MI, True)  # prefixed in Excel's cached values (EXTRA!Z164: "Emph")
     return u
 
 
@@ -293,5 +296,14 @@ def _number(value: Any) -> float | ExcelError:
         return ExcelError("#VALUE!", f"CONVERT: {value!r} is not a number")
 
 
-#: The host function's evaluation: every call, lifted over arrays (each parameter takes one value).
-convert = elementwise(convert_one)
+def convert(calls: list[list[Any]]) -> list[Any]:
+    """CONVERT of every call. A range or an array as an argument is #VALUE!, also in an array
+    formula: Excel does not evaluate CONVERT element by element (its cached values for
+    ``{=CONVERT(C16:Q16,"C","F")}`` are #VALUE! in all 16 cells, formulas' test book,
+    ENGINEERING!AH16:AW16)."""
+    return [
+        ExcelError("#VALUE!", "CONVERT takes one value per argument, not a range or an array")
+        if any(isinstance(a, list) for a in args)
+        else convert_one(args)
+        for args in calls
+    ]

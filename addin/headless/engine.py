@@ -48,6 +48,7 @@ from addin.headless.comparisons import excel_comparisons, needs_comparisons
 from addin.headless.datatables import compute as compute_data_tables
 from addin.headless.dates1904 import in_1904, needs_1904, rewrite_1904
 from addin.headless.datetext import date_text, needs_date_text
+from addin.headless.eta import eta_expanded, keeps_file_text, needs_eta, own_parameters
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
 from addin.headless.formula import (
@@ -629,15 +630,14 @@ class _Run:
         file's own text, huge ranges, structured references, dates, IronCalc's semantics)."""
         if fc.array is None and not fc.dynamic and "@" in text and ":" in text:
             text = whole_array_arguments(text)
-        if fc.text is not None and needs_own_text(fc.text):
-            # the reader dropped parentheses the file has (addin.headless.semantics)
-            text = grouped_comparisons(fc.text)
-        elif fc.text is not None and tables is not None and tables.search(fc.text):
-            text = fc.text  # the reader dropped the structured reference's brackets
+        if fc.text is not None:
+            text = _file_text(fc.text, text, tables)
         if tables is not None and tables.search(text):
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
+        if needs_eta(text):  # BYROW(r,_xleta.SUM): a LAMBDA written out (addin.headless.eta)
+            text = eta_expanded(text)
         text = self._book_text(si, text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
@@ -1825,6 +1825,18 @@ _COLUMNS: dict[str, int] = {}
 
 #: An argument's text once it has been parsed into ``_Call.refs``, a constant or an expression.
 _GIVEN = "(given)"
+
+
+def _file_text(own: str, text: str, tables: re.Pattern[str] | None) -> str:
+    """The formula as the file has it (``own``) where the engine's reader loses something, else
+    the reader's ``text``."""
+    if needs_own_text(own):
+        return grouped_comparisons(own)  # the reader dropped parentheses the file has (semantics)
+    if keeps_file_text(own):
+        return own_parameters(own)  # LAMBDA parameters spelled like the book's names (eta)
+    if tables is not None and tables.search(own):
+        return own  # the reader dropped the structured reference's brackets
+    return text
 
 
 def _cell_key(si: int, r: int, c: int) -> int:

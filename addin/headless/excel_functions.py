@@ -410,7 +410,7 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
     return {
         "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
         # every unit of Microsoft's table, units from cells and expressions (addin.headless.convert)
-        "CONVERT": HostFunction("CONVERT", convert.convert, scalars=None),
+        "CONVERT": HostFunction("CONVERT", convert.convert),
         "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate),
         "COUNT": HostFunction("COUNT", _elements(_count), _arrays_only),
         "PRODUCT": HostFunction("PRODUCT", _elements(_product), _arrays_only),
