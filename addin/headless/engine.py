@@ -84,6 +84,7 @@ from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
+from addin.headless.refops import needs_reference_operators, reference_operators
 from addin.headless.semantics import (
     fifteen_digits,
     grouped_comparisons,
@@ -582,7 +583,7 @@ class _Run:
         """Whether :meth:`_excel_text` rewrites ``text`` from its text alone, the same way at
         every row: no structured reference, name, 3-D reference, ``@``, or range to the sheet's
         edge or over the range limit (those rewrites read the book: its names, tables, used
-        cells). The rest (comparisons, 1904 dates, IronCalc's semantics, fifteen digits, date
+        cells), nor reference operators (their areas depend on the addresses). The rest (comparisons, 1904 dates, IronCalc's semantics, fifteen digits, date
         parts, date text, one-cell ranges) move operands without reading their addresses, so the
         rewrite of a formula filled down is the rewrite filled down."""
         if "@" in text and ":" in text:
@@ -590,6 +591,8 @@ class _Run:
         if tables is not None and tables.search(text):
             return False
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
+            return False
+        if needs_reference_operators(text):  # an intersection's area is read from the addresses
             return False
         return not (needs_clip(text) or has_huge(text, self.limits.range_cells) or needs_cell_info(text))
 
@@ -636,8 +639,7 @@ class _Run:
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
-        if needs_eta(text):  # BYROW(r,_xleta.SUM): a LAMBDA written out (addin.headless.eta)
-            text = eta_expanded(text)
+        text = _unparsable_forms(text)
         text = self._book_text(si, text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
@@ -1825,6 +1827,17 @@ _COLUMNS: dict[str, int] = {}
 
 #: An argument's text once it has been parsed into ``_Call.refs``, a constant or an expression.
 _GIVEN = "(given)"
+
+
+def _unparsable_forms(text: str) -> str:
+    """The formula without the forms of Excel's that IronCalc cannot parse, written as forms it
+    can: eta-reduced functions (``BYROW(r,_xleta.SUM)``, :mod:`addin.headless.eta`) and the
+    reference operators union and intersection (:mod:`addin.headless.refops`)."""
+    if needs_eta(text):
+        text = eta_expanded(text)
+    if needs_reference_operators(text):
+        text = reference_operators(text)
+    return text
 
 
 def _file_text(own: str, text: str, tables: re.Pattern[str] | None) -> str:
