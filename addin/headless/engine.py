@@ -42,6 +42,7 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from addin.headless.cellinfo import cell_info, needs_cell_info, style_of
+from addin.headless.choosecols import needs_number_arrays, number_arrays
 from addin.headless.circular import ITERATION
 from addin.headless.columns import Template, relative_cell, template, varies
 from addin.headless.comparisons import excel_comparisons, needs_comparisons
@@ -639,7 +640,7 @@ class _Run:
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
-        text = _unparsable_forms(text)
+        text = _forms_ironcalc_lacks(text)
         text = self._book_text(si, text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
@@ -1829,14 +1830,17 @@ _COLUMNS: dict[str, int] = {}
 _GIVEN = "(given)"
 
 
-def _unparsable_forms(text: str) -> str:
-    """The formula without the forms of Excel's that IronCalc cannot parse, written as forms it
-    can: eta-reduced functions (``BYROW(r,_xleta.SUM)``, :mod:`addin.headless.eta`) and the
-    reference operators union and intersection (:mod:`addin.headless.refops`)."""
+def _forms_ironcalc_lacks(text: str) -> str:
+    """The formula without the forms of Excel's that IronCalc cannot parse or evaluate, written as
+    forms it can: eta-reduced functions (``BYROW(r,_xleta.SUM)``, :mod:`addin.headless.eta`), the
+    reference operators union and intersection (:mod:`addin.headless.refops`), arrays of column
+    or row numbers (:mod:`addin.headless.choosecols`)."""
     if needs_eta(text):
         text = eta_expanded(text)
     if needs_reference_operators(text):
         text = reference_operators(text)
+    if needs_number_arrays(text):
+        text = number_arrays(text)
     return text
 
 
