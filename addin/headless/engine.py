@@ -79,6 +79,7 @@ from addin.headless.host_arguments import (
     lifted_shape,
     needs_host_intersection,
 )
+from addin.headless.isformula import isformula_arrays, needs_isformula
 from addin.headless.letnames import book_names
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
@@ -488,6 +489,7 @@ class _Run:
         # the cells the book holds before anything spills: a dynamic array's spill cells are
         # those the engine fills beyond them (collected by _spilled)
         self._held: set[tuple[int, int, int]] | None = None
+        self._formula_cells_of: dict[int, frozenset[tuple[int, int]]] = {}
         self.spill_refs: dict[str, dict[tuple[int, int], str]] = {}
         if any(fc.dynamic for _, _, _, _, fc in self._special_formulas()):
             self._held = set(self.model.get_all_cells())
@@ -641,8 +643,8 @@ class _Run:
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
         text = _forms_ironcalc_lacks(text)
-        text = self._book_text(si, text)
         array_formula = fc.array is not None or bool(fc.dynamic)
+        text = self._book_text(si, text, array_formula)
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
             text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si))
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
@@ -664,11 +666,15 @@ class _Run:
             text = excel_dates(text)
         return text
 
-    def _book_text(self, si: int, text: str) -> str:
+    def _book_text(self, si: int, text: str, array_formula: bool = False) -> str:
         """The rewrites that read the book, not only the formula's text: SUBTOTAL/AGGREGATE's hidden
         rows and nested subtotals left out, ranges to the sheet's edge cut to the used cells, huge
-        ranges to the cells that exist, CELL's formatting answers from the cell's style
-        (:mod:`addin.headless.visible`, :mod:`addin.headless.extent`, :mod:`addin.headless.cellinfo`)."""
+        ranges to the cells that exist, CELL's formatting answers from the cell's style, ISFORMULA
+        of a range in an array formula from the cells holding formulas
+        (:mod:`addin.headless.visible`, :mod:`addin.headless.extent`, :mod:`addin.headless.cellinfo`,
+        :mod:`addin.headless.isformula`)."""
+        if array_formula and needs_isformula(text):
+            text = isformula_arrays(text, lambda sheet: self._formula_cells(sheet, si))
         if needs_visible(text) and self._any_skipped():
             text = visible(text, lambda sheet: self._skipped(sheet, si))
         if needs_clip(text):
@@ -678,6 +684,22 @@ class _Run:
         if needs_cell_info(text):
             text = cell_info(text, lambda sheet, r, c: self._style(sheet, si, r, c))
         return text
+
+    def _formula_cells(self, sheet: str | None, si: int) -> frozenset[tuple[int, int]] | None:
+        """The cells of a sheet that hold a formula as the file has them: each formula's cell and
+        every cell of an array formula's or a dynamic array's range; None for no such sheet."""
+        index = si if sheet is None else self.names.get(sheet.upper())
+        if index is None or index >= len(self.titles):
+            return None
+        cached = self._formula_cells_of.get(index)
+        if cached is None:
+            info = next((s for s in self.pkg.sheets if s.name == self.titles[index]), None)
+            cells: set[tuple[int, int]] = set()
+            for (r, c), fc in info.formulas.items() if info is not None else ():
+                r2, c2 = fc.array or (r, c)
+                cells.update((rr, cc) for rr in range(r, r2 + 1) for cc in range(c, c2 + 1))
+            cached = self._formula_cells_of[index] = frozenset(cells)
+        return cached
 
     def _style(self, sheet: str | None, si: int, r: int, c: int) -> tuple[str, str] | None:
         index = si if sheet is None else self.names.get(sheet.upper())
