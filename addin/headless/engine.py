@@ -42,12 +42,14 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from addin.headless.cellinfo import cell_info, needs_cell_info, style_of
+from addin.headless.choosecols import needs_number_arrays, number_arrays
 from addin.headless.circular import ITERATION
 from addin.headless.columns import Template, relative_cell, template, varies
 from addin.headless.comparisons import excel_comparisons, needs_comparisons
 from addin.headless.datatables import compute as compute_data_tables
 from addin.headless.dates1904 import in_1904, needs_1904, rewrite_1904
 from addin.headless.datetext import date_text, needs_date_text
+from addin.headless.eta import eta_expanded, keeps_file_text, needs_eta, own_parameters
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
 from addin.headless.formula import (
@@ -77,12 +79,14 @@ from addin.headless.host_arguments import (
     lifted_shape,
     needs_host_intersection,
 )
+from addin.headless.isformula import isformula_arrays, needs_isformula
 from addin.headless.letnames import book_names
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
+from addin.headless.refops import needs_reference_operators, reference_operators
 from addin.headless.semantics import (
     fifteen_digits,
     grouped_comparisons,
@@ -485,6 +489,7 @@ class _Run:
         # the cells the book holds before anything spills: a dynamic array's spill cells are
         # those the engine fills beyond them (collected by _spilled)
         self._held: set[tuple[int, int, int]] | None = None
+        self._formula_cells_of: dict[int, frozenset[tuple[int, int]]] = {}
         self.spill_refs: dict[str, dict[tuple[int, int], str]] = {}
         if any(fc.dynamic for _, _, _, _, fc in self._special_formulas()):
             self._held = set(self.model.get_all_cells())
@@ -581,7 +586,7 @@ class _Run:
         """Whether :meth:`_excel_text` rewrites ``text`` from its text alone, the same way at
         every row: no structured reference, name, 3-D reference, ``@``, or range to the sheet's
         edge or over the range limit (those rewrites read the book: its names, tables, used
-        cells). The rest (comparisons, 1904 dates, IronCalc's semantics, fifteen digits, date
+        cells), nor reference operators (their areas depend on the addresses). The rest (comparisons, 1904 dates, IronCalc's semantics, fifteen digits, date
         parts, date text, one-cell ranges) move operands without reading their addresses, so the
         rewrite of a formula filled down is the rewrite filled down."""
         if "@" in text and ":" in text:
@@ -589,6 +594,8 @@ class _Run:
         if tables is not None and tables.search(text):
             return False
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
+            return False
+        if needs_reference_operators(text):  # an intersection's area is read from the addresses
             return False
         return not (needs_clip(text) or has_huge(text, self.limits.range_cells) or needs_cell_info(text))
 
@@ -629,17 +636,15 @@ class _Run:
         file's own text, huge ranges, structured references, dates, IronCalc's semantics)."""
         if fc.array is None and not fc.dynamic and "@" in text and ":" in text:
             text = whole_array_arguments(text)
-        if fc.text is not None and needs_own_text(fc.text):
-            # the reader dropped parentheses the file has (addin.headless.semantics)
-            text = grouped_comparisons(fc.text)
-        elif fc.text is not None and tables is not None and tables.search(fc.text):
-            text = fc.text  # the reader dropped the structured reference's brackets
+        if fc.text is not None:
+            text = _file_text(fc.text, text, tables)
         if tables is not None and tables.search(text):
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
-        text = self._book_text(si, text)
+        text = _forms_ironcalc_lacks(text)
         array_formula = fc.array is not None or bool(fc.dynamic)
+        text = self._book_text(si, text, array_formula)
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
             text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si))
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
@@ -661,11 +666,15 @@ class _Run:
             text = excel_dates(text)
         return text
 
-    def _book_text(self, si: int, text: str) -> str:
+    def _book_text(self, si: int, text: str, array_formula: bool = False) -> str:
         """The rewrites that read the book, not only the formula's text: SUBTOTAL/AGGREGATE's hidden
         rows and nested subtotals left out, ranges to the sheet's edge cut to the used cells, huge
-        ranges to the cells that exist, CELL's formatting answers from the cell's style
-        (:mod:`addin.headless.visible`, :mod:`addin.headless.extent`, :mod:`addin.headless.cellinfo`)."""
+        ranges to the cells that exist, CELL's formatting answers from the cell's style, ISFORMULA
+        of a range in an array formula from the cells holding formulas
+        (:mod:`addin.headless.visible`, :mod:`addin.headless.extent`, :mod:`addin.headless.cellinfo`,
+        :mod:`addin.headless.isformula`)."""
+        if array_formula and needs_isformula(text):
+            text = isformula_arrays(text, lambda sheet: self._formula_cells(sheet, si))
         if needs_visible(text) and self._any_skipped():
             text = visible(text, lambda sheet: self._skipped(sheet, si))
         if needs_clip(text):
@@ -675,6 +684,22 @@ class _Run:
         if needs_cell_info(text):
             text = cell_info(text, lambda sheet, r, c: self._style(sheet, si, r, c))
         return text
+
+    def _formula_cells(self, sheet: str | None, si: int) -> frozenset[tuple[int, int]] | None:
+        """The cells of a sheet that hold a formula as the file has them: each formula's cell and
+        every cell of an array formula's or a dynamic array's range; None for no such sheet."""
+        index = si if sheet is None else self.names.get(sheet.upper())
+        if index is None or index >= len(self.titles):
+            return None
+        cached = self._formula_cells_of.get(index)
+        if cached is None:
+            info = next((s for s in self.pkg.sheets if s.name == self.titles[index]), None)
+            cells: set[tuple[int, int]] = set()
+            for (r, c), fc in info.formulas.items() if info is not None else ():
+                r2, c2 = fc.array or (r, c)
+                cells.update((rr, cc) for rr in range(r, r2 + 1) for cc in range(c, c2 + 1))
+            cached = self._formula_cells_of[index] = frozenset(cells)
+        return cached
 
     def _style(self, sheet: str | None, si: int, r: int, c: int) -> tuple[str, str] | None:
         index = si if sheet is None else self.names.get(sheet.upper())
@@ -1825,6 +1850,32 @@ _COLUMNS: dict[str, int] = {}
 
 #: An argument's text once it has been parsed into ``_Call.refs``, a constant or an expression.
 _GIVEN = "(given)"
+
+
+def _forms_ironcalc_lacks(text: str) -> str:
+    """The formula without the forms of Excel's that IronCalc cannot parse or evaluate, written as
+    forms it can: eta-reduced functions (``BYROW(r,_xleta.SUM)``, :mod:`addin.headless.eta`), the
+    reference operators union and intersection (:mod:`addin.headless.refops`), arrays of column
+    or row numbers (:mod:`addin.headless.choosecols`)."""
+    if needs_eta(text):
+        text = eta_expanded(text)
+    if needs_reference_operators(text):
+        text = reference_operators(text)
+    if needs_number_arrays(text):
+        text = number_arrays(text)
+    return text
+
+
+def _file_text(own: str, text: str, tables: re.Pattern[str] | None) -> str:
+    """The formula as the file has it (``own``) where the engine's reader loses something, else
+    the reader's ``text``."""
+    if needs_own_text(own):
+        return grouped_comparisons(own)  # the reader dropped parentheses the file has (semantics)
+    if keeps_file_text(own):
+        return own_parameters(own)  # LAMBDA parameters spelled like the book's names (eta)
+    if tables is not None and tables.search(own):
+        return own  # the reader dropped the structured reference's brackets
+    return text
 
 
 def _cell_key(si: int, r: int, c: int) -> int:

@@ -405,11 +405,12 @@ def _scalar_arguments(args: list[tuple[str, str]]) -> bool:
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
-    from addin.headless import aggregate, lookups, regression
+    from addin.headless import aggregate, convert, lookups, regression
 
     return {
         "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
-        "CONVERT": HostFunction("CONVERT", convert, _scalar_arguments, fallback=True),
+        # every unit of Microsoft's table, units from cells and expressions (addin.headless.convert)
+        "CONVERT": HostFunction("CONVERT", convert.convert),
         "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate),
         "COUNT": HostFunction("COUNT", _elements(_count), _arrays_only),
         "PRODUCT": HostFunction("PRODUCT", _elements(_product), _arrays_only),
@@ -449,56 +450,6 @@ def text(calls: list[list[Any]]) -> list[Any]:
             out.append(numfmt.render(value, "" if fmt is None else str(fmt)))
         except numfmt.Unsupported:
             out.append(ENGINE_ANSWER)
-    return out
-
-
-# ----------------------------------------------------------------------------- CONVERT (temperatures)
-
-#: Excel's temperature units (case-sensitive, as every CONVERT unit): to Celsius and from it.
-#: Microsoft, "CONVERT function": C/cel, F/fah, K/kel, Rank (Rankine), Reau (Réaumur).
-_TO_C: dict[str, Callable[[float], float]] = {
-    "C": lambda v: v,
-    "cel": lambda v: v,
-    "F": lambda v: (v - 32.0) * 5.0 / 9.0,
-    "fah": lambda v: (v - 32.0) * 5.0 / 9.0,
-    "K": lambda v: v - 273.15,
-    "kel": lambda v: v - 273.15,
-    "Rank": lambda v: (v - 491.67) * 5.0 / 9.0,
-    "Reau": lambda v: v * 5.0 / 4.0,
-}
-_FROM_C: dict[str, Callable[[float], float]] = {
-    "C": lambda c: c,
-    "cel": lambda c: c,
-    "F": lambda c: c * 9.0 / 5.0 + 32.0,
-    "fah": lambda c: c * 9.0 / 5.0 + 32.0,
-    "K": lambda c: c + 273.15,
-    "kel": lambda c: c + 273.15,
-    "Rank": lambda c: (c + 273.15) * 9.0 / 5.0,
-    "Reau": lambda c: c * 4.0 / 5.0,
-}
-
-
-def convert(calls: list[list[Any]]) -> list[Any]:
-    """CONVERT(number, from_unit, to_unit) for temperatures, through Celsius (IronCalc 0.9.1 has
-    0 K as -273.5 °C); every other unit is left to the formula engine (:data:`ENGINE_ANSWER`).
-
-    A temperature to a unit of another kind is #N/A (Microsoft: "If the units are in different
-    groups, CONVERT returns the #N/A error value").
-    """
-    out: list[Any] = []
-    for args in calls:
-        if len(args) != 3:
-            out.append(ENGINE_ANSWER)
-            continue
-        value, source, target = (_scalar(a) for a in args)
-        if not (isinstance(source, str) and isinstance(target, str)) or not (source in _TO_C or target in _TO_C):
-            out.append(ENGINE_ANSWER)
-            continue
-        if source not in _TO_C or target not in _FROM_C:
-            out.append(ExcelError("#N/A", f"CONVERT: {source!r} and {target!r} are not both temperatures"))
-            continue
-        number = _number(value)
-        out.append(number if isinstance(number, ExcelError) else _FROM_C[target](_TO_C[source](number)))
     return out
 
 

@@ -28,6 +28,11 @@ _IDENTIFIER = re.compile(r"[A-Za-z_\\][\w.]*")
 _BOOK: ContextVar[frozenset[str]] = ContextVar("book_names", default=frozenset())
 
 
+def is_book_name(name: str) -> bool:
+    """Whether ``name`` is a defined name of the book being prepared (case-insensitive)."""
+    return name.upper() in _BOOK.get()
+
+
 @contextmanager
 def book_names(names: Iterable[str]) -> Iterator[None]:
     """While the block runs, every :class:`LetNames` also avoids these defined names."""

@@ -76,7 +76,17 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
     # the lookup value (and XLOOKUP's match and search modes)
     "LOOKUP": frozenset({0}),
     "XLOOKUP": frozenset({0, 4, 5}),
+    # functions returning an array, lifted over their one-value parameters (:data:`ARRAY_VALUED`)
+    **dict.fromkeys(("TOCOL", "TOROW"), frozenset({1, 2})),  # ignore, scan_by
+    "TEXTSPLIT": frozenset({0}),  # the text (the delimiters may be arrays: a set of delimiters)
+    "MAKEARRAY": frozenset({0, 1}),  # rows, columns
 }
+#: Functions of :data:`SCALAR_PARAMS` whose result is itself an array: lifted over an array, each
+#: element is the first value of its result (Excel's cached values in formulas' test book:
+#: ``{=TOCOL($C$127:$D$128,C126:Q126)}`` is C127, the first value, for each ``ignore`` of 0-3,
+#: LOOKUP!AI126; ``{=TEXTSPLIT(C47:Q47,1)}`` the first piece of each text, TEXT!AH47;
+#: ``{=MAKEARRAY(C14:Q14,1,…)}`` the value at (1,1) for each row count, LOGICAL!R14).
+ARRAY_VALUED = frozenset(("TOCOL", "TOROW", "TEXTSPLIT", "MAKEARRAY"))
 #: Calls that return an array when given one (so an argument holding them is an array).
 _ARRAY_RESULTS = frozenset(
     """IF IFERROR IFNA ROW COLUMN TRANSPOSE ABS SQRT EXP LN LOG10 INT SIGN LEN LEFT RIGHT MID UPPER LOWER
@@ -154,11 +164,15 @@ def lift(
 
 def _element_wise(call: Call, positions: list[int], fresh: LetNames) -> str:
     args = [render(a) for a in call.args]
+
+    def one(body: str) -> str:  # an array-valued function's element: its result's first value
+        return f"INDEX({call.name}({body}),1,1)" if call.key in ARRAY_VALUED else f"{call.name}({body})"
+
     if len(positions) == 1:
         (p,) = positions
         x = fresh("lx")
         body = ",".join(x if i == p else a for i, a in enumerate(args))
-        return f"MAP({args[p]},LAMBDA({x},{call.name}({body})))"
+        return f"MAP({args[p]},LAMBDA({x},{one(body)}))"
     r, c = fresh("lr"), fresh("lc")
     names = {p: fresh("la") for p in positions}
 
@@ -176,4 +190,4 @@ def _element_wise(call: Call, positions: list[int], fresh: LetNames) -> str:
     lets = ",".join(f"{names[p]},{args[p]}" for p in positions)
     rows = ",".join(f"ROWS({n})" for n in names.values())
     cols = ",".join(f"COLUMNS({n})" for n in names.values())
-    return f"LET({lets},MAKEARRAY(MAX({rows}),MAX({cols}),LAMBDA({r},{c},{call.name}({body}))))"
+    return f"LET({lets},MAKEARRAY(MAX({rows}),MAX({cols}),LAMBDA({r},{c},{one(body)})))"

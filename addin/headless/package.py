@@ -36,6 +36,7 @@ from openpyxl.utils import range_boundaries
 from addin.headless.a1 import column_letters, column_number
 from addin.headless.datatables import DataTable
 from addin.headless.datatables import parse as parse_data_table
+from addin.headless.eta import has_parameters
 from addin.headless.semantics import needs_own_text
 from addin.headless.tables import Table
 from addin.headless.values import ERROR_CODES, BookError, ExcelError
@@ -539,8 +540,9 @@ def _record(
         s.formulas[(row, col)] = PLAIN if array is None and not dynamic else FormulaCell(array, dynamic)
         return
     # the text as the file has it, where the engine's reader loses something: a structured
-    # reference (IronCalc reads ``Table1[@Qty]`` as ``Table1``), parentheses around a comparison
-    own = "[" in text or needs_own_text(text)
+    # reference (IronCalc reads ``Table1[@Qty]`` as ``Table1``), parentheses around a comparison,
+    # a LAMBDA parameter (which may be spelled like a defined name: addin.headless.eta)
+    own = "[" in text or needs_own_text(text) or has_parameters(text)
     structured = "=" + text if own else None
     plain = array is None and not dynamic and structured is None
     s.formulas[(row, col)] = PLAIN if plain else FormulaCell(array, dynamic, structured)

@@ -1,0 +1,218 @@
+"""Excel's reference operators on references written out in the formula, resolved from its text.
+
+Microsoft, "Calculation operators and precedence in Excel": the reference operators are ``:``
+(range: "one reference to all the cells between two references, including the two
+references"), ``,`` (union: "combines multiple references into one reference") and a single
+space (intersection: "one reference to cells common to the two references"), in that order of
+precedence, above every other operator. A reference of several areas is what AREAS counts
+(Microsoft, "AREAS function": ``AREAS((B2:D4,E5,F6:I9))`` is 3); an intersection that is empty
+is #NULL! (Microsoft, "#NULL! error": "when you specify an intersection of two areas that do
+not intersect").
+
+IronCalc 0.9.1 parses none of a union, an intersection or a range of ranges
+(``C14:E14:G13:I14``): the formula is #NAME? ("cannot parse"). Where an argument of a call is
+built only from A1 references on one sheet, parentheses and these operators, it is resolved
+here into its areas (rectangles, in Excel's order; a union keeps overlapping areas apart) and
+written back:
+
+* one area: that reference (``ROW(C12:E13 D13:F13)`` is ``ROW(D13:E13)``);
+* no area: ``#NULL!``;
+* as AREAS's argument: the number of areas (also for a single reference, which IronCalc 0.9.1
+  evaluates instead of counting: ``AREAS(K4)`` with an error in K4 was that error, Excel 1);
+* several areas as an argument of a function that adds its arguments' cells alike (SUM, COUNT,
+  AVERAGE, MAX, ...: :data:`SPREAD`): one argument per area (``SUM((A1:B2,C3))`` is
+  ``SUM(A1:B2,C3)``, Microsoft: "=SUM(B5:B15,D5:D15)" is the union's example).
+
+* several areas as INDEX's reference with a literal ``area_num``: that area (#REF! beyond the
+  areas; Microsoft, "INDEX function", reference form).
+
+Several areas anywhere else (an ``area_num`` from a cell, ROW of a union) are left as written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from openpyxl.formula.tokenizer import Token
+
+from addin.headless.a1 import column_letters, column_number
+from addin.headless.formula import Call, formula, parse, render, rewrite_calls
+
+#: (row1, col1, row2, col2), 1-based, row1 <= row2 and col1 <= col2.
+Area = tuple[int, int, int, int]
+
+#: Functions whose arguments' cells count alike however they are split into arguments.
+SPREAD = frozenset(
+    "SUM COUNT COUNTA AVERAGE AVERAGEA MAX MAXA MIN MINA PRODUCT SUMSQ MEDIAN STDEV STDEV.S STDEV.P STDEVA "
+    "STDEVP STDEVPA VAR VAR.S VAR.P VARA VARP VARPA AND OR XOR DEVSQ AVEDEV GEOMEAN HARMEAN".split()
+)
+
+_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
+_SHEET = re.compile(r"^((?:'(?:[^']|'')+'|[^'!:\s]+)!)?(.+)$")
+#: A cheap test: a group opened by an operator, not a function, that starts with a reference
+#: followed by a comma or space (a union), ``((``, a space after a reference (an intersection),
+#: a range of ranges, AREAS. ``=(A2-B2)/B2`` does not match.
+_REF = r"(?:'[^']*'!|[\w.]+!)?\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)*"
+_HINT = re.compile(
+    rf"(?:^|[=(,\s+\-*/^&<>])\(\s*(?:\(|{_REF}\s*[,\s(])|\d\s+\(?'?\$?[A-Za-z]|\d:\$?[A-Za-z]{{1,3}}\$?\d+:|AREAS\(",
+    re.I,
+)
+
+
+def needs_reference_operators(text: str) -> bool:
+    """Cheap test before tokenising (a false positive only costs the parse)."""
+    return _HINT.search(text) is not None
+
+
+def reference_operators(text: str) -> str:
+    """The formula with each argument built from reference operators resolved (module
+    docstring); anything else as written."""
+    nodes = parse(text)
+
+    def resolve(node: Call) -> str | None:
+        changed = False
+        args: list[str] = []
+        for arg in node.args:
+            got = _areas(arg)
+            if got is None:
+                args.append(render(arg))
+                continue
+            sheet, areas, plain = got
+            if node.key == "AREAS" and len(node.args) == 1:
+                return "#NULL!" if not areas else str(len(areas))
+            if plain:
+                args.append(render(arg))  # one reference as written: nothing to resolve
+            elif not areas:
+                args.append("#NULL!")
+                changed = True
+            elif len(areas) == 1:
+                args.append(_a1(sheet, areas[0]))
+                changed = True
+            elif node.key in SPREAD:
+                args.extend(_a1(sheet, a) for a in areas)
+                changed = True
+            elif node.key == "INDEX" and not args and len(node.args) == 4 and _whole(render(node.args[3])):
+                # INDEX(reference, row, column, area_num): the area_num-th area, #REF! beyond
+                k = int(render(node.args[3]).strip())
+                if not 1 <= k <= len(areas):
+                    return "#REF!"
+                args.append(_a1(sheet, areas[k - 1]))
+                args.extend(render(a) for a in node.args[1:3])
+                return f"{node.name}({','.join(args)})"
+            else:
+                return None  # several areas where one is taken: left as written
+        if not changed:
+            return None
+        return f"{node.name}({','.join(args)})"
+
+    if rewrite_calls(nodes, resolve) == 0:
+        return text
+    return formula(nodes)
+
+
+def _areas(arg: list[Any]) -> tuple[str, list[Area], bool] | None:
+    """An argument's sheet prefix, its areas and whether it is one plain reference; None when it
+    holds anything but references on one sheet, parentheses, ``,`` and spaces."""
+    toks = [t for t in arg if not isinstance(t, Call)]
+    if len(toks) != len(arg) or not toks:
+        return None
+    while toks and toks[0].type == Token.WSPACE:
+        toks = toks[1:]
+    while toks and toks[-1].type == Token.WSPACE:
+        toks = toks[:-1]
+    sheets: set[str] = set()
+    items: list[Any] = []
+    for t in toks:
+        if t.type == Token.OPERAND and t.subtype == Token.RANGE:
+            m = _SHEET.match(t.value)
+            if m is None:
+                return None
+            area = _range(m.group(2))
+            if area is None:
+                return None
+            sheets.add(m.group(1) or "")
+            items.append(("ref", [area], m.group(2).count(":") > 1))
+        elif t.type == Token.PAREN:
+            items.append(t.value)
+        elif t.type == Token.OP_IN and t.value == ",":
+            items.append(",")
+        elif t.type == Token.WSPACE:
+            items.append(" ")
+        else:
+            return None
+    if len(sheets) != 1:
+        return None
+    pos = [0]
+    try:
+        areas = _union(items, pos)
+    except ValueError:
+        return None
+    if pos[0] != len(items):
+        return None
+    plain = len(items) == 1 and not items[0][2]
+    return sheets.pop(), areas, plain
+
+
+def _union(items: list[Any], pos: list[int]) -> list[Area]:
+    areas = _intersection(items, pos)
+    while pos[0] < len(items) and items[pos[0]] == ",":
+        pos[0] += 1
+        areas = areas + _intersection(items, pos)
+    return areas
+
+
+def _intersection(items: list[Any], pos: list[int]) -> list[Area]:
+    areas = _primary(items, pos)
+    while pos[0] < len(items) and items[pos[0]] == " ":
+        pos[0] += 1
+        right = _primary(items, pos)
+        areas = [a for a in (_meet(x, y) for x in areas for y in right) if a is not None]
+    return areas
+
+
+def _primary(items: list[Any], pos: list[int]) -> list[Area]:
+    if pos[0] >= len(items):
+        raise ValueError("a reference is missing")
+    item = items[pos[0]]
+    pos[0] += 1
+    if isinstance(item, tuple):
+        return list(item[1])
+    if item == "(":
+        areas = _union(items, pos)
+        if pos[0] >= len(items) or items[pos[0]] != ")":
+            raise ValueError("unbalanced")
+        pos[0] += 1
+        return areas
+    raise ValueError(f"unexpected {item!r}")
+
+
+def _whole(text: str) -> bool:
+    return text.strip().isdigit()
+
+
+def _meet(x: Area, y: Area) -> Area | None:
+    r1, c1, r2, c2 = max(x[0], y[0]), max(x[1], y[1]), min(x[2], y[2]), min(x[3], y[3])
+    return (r1, c1, r2, c2) if r1 <= r2 and c1 <= c2 else None
+
+
+def _range(text: str) -> Area | None:
+    """``A1``, ``A1:B2`` or a range of ranges ``C14:E14:G13:I14`` (the smallest rectangle holding
+    every cell named: the range operator between references); None for anything else (whole
+    columns and rows, names)."""
+    corners = []
+    for part in text.split(":"):
+        m = _CELL.fullmatch(part)
+        if m is None:
+            return None
+        corners.append((int(m.group(2)), column_number(m.group(1).upper())))
+    rows = [r for r, _ in corners]
+    cols = [c for _, c in corners]
+    return min(rows), min(cols), max(rows), max(cols)
+
+
+def _a1(sheet: str, area: Area) -> str:
+    first = f"{column_letters(area[1])}{area[0]}"
+    if area[:2] == area[2:]:
+        return sheet + first
+    return f"{sheet}{first}:{column_letters(area[3])}{area[2]}"

@@ -1,0 +1,116 @@
+"""Excel's reference operators: union ``,``, intersection (a space), range of ranges ``:``
+(addin/headless/refops.py).
+
+Oracle: Microsoft, "Calculation operators and precedence in Excel": the range operator makes
+"one reference to all the cells between two references", the union "combines multiple
+references into one reference", the intersection is "one reference to cells common to the two
+references", precedence ``:`` then space then ``,``; "AREAS function" counts the areas of a
+reference (``AREAS((B2:D4,E5,F6:I9))`` is 3); "#NULL! error": an intersection of areas that do
+not intersect. The rule is written below plainly in Python over sets of cells (a union's areas
+each counted, as SUM adds each of its arguments) and compared with the engine on books written
+by openpyxl; the corpus rows are Excel's cached values in formulas' test book (sheet LOOKUP).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from addin.cli import main
+from addin.headless import ExcelError
+from tests.workbook.bookkit import compute
+
+Rect = tuple[int, int, int, int]  # row1, col1, row2, col2
+_N = 6  # the data block is A1:F6
+
+
+def _cells(r: Rect) -> set[tuple[int, int]]:
+    return {(i, j) for i in range(r[0], r[2] + 1) for j in range(r[1], r[3] + 1)}
+
+
+def _a1(r: Rect) -> str:
+    return f"{'ABCDEF'[r[1] - 1]}{r[0]}:{'ABCDEF'[r[3] - 1]}{r[2]}"
+
+
+_RECT = st.tuples(st.integers(1, _N), st.integers(1, _N), st.integers(1, _N), st.integers(1, _N)).map(
+    lambda t: (min(t[0], t[2]), min(t[1], t[3]), max(t[0], t[2]), max(t[1], t[3]))
+)
+
+
+def _value(r: int, c: int) -> float:
+    return float(10 * r + c)
+
+
+@settings(max_examples=20, deadline=None)
+@given(_RECT, _RECT, _RECT)
+def test_unions_and_intersections_are_microsofts_definitions(
+    tmp_path_factory: pytest.TempPathFactory, x: Rect, y: Rect, z: Rect
+) -> None:
+    """SUM and AREAS of ``x y``, ``(x,y)``, ``(x,y) z`` and ``x:y`` (the range between two
+    ranges) against the cells each names, as sets."""
+    inputs: dict[str, object] = {f"{'ABCDEF'[c - 1]}{r}": _value(r, c) for r in range(1, _N + 1) for c in range(1, _N + 1)}
+    X, Y, Z = _a1(x), _a1(y), _a1(z)
+    formulas = [f"=SUM({X} {Y})", f"=SUM(({X},{Y}))", f"=SUM(({X},{Y}) {Z})", f"=AREAS(({X},{Y}) {Z})", f"=SUM({X}:{Y})"]
+    got = compute(tmp_path_factory.mktemp("refops"), formulas, inputs, column=10)
+
+    def total(cells: set[tuple[int, int]]) -> float:
+        return sum(_value(r, c) for r, c in cells)
+
+    def or_null(areas: list[set[tuple[int, int]]], value: object) -> object:
+        return "#NULL!" if not any(areas) else value
+
+    both = _cells(x) & _cells(y)
+    assert _plain(got[0]) == or_null([both], total(both))
+    assert got[1] == total(_cells(x)) + total(_cells(y))  # each area counted: overlaps twice
+    parts = [_cells(x) & _cells(z), _cells(y) & _cells(z)]
+    assert _plain(got[2]) == or_null(parts, sum(total(p) for p in parts))
+    assert _plain(got[3]) == or_null(parts, float(sum(1 for p in parts if p)))
+    rows = [x[0], x[2], y[0], y[2]]
+    cols = [x[1], x[3], y[1], y[3]]
+    assert got[4] == total(_cells((min(rows), min(cols), max(rows), max(cols))))
+
+
+def _plain(value: object) -> object:
+    return value.code if isinstance(value, ExcelError) else value
+
+
+def test_the_corpus_rows(tmp_path: Path) -> None:
+    """Formulas' test book, sheet LOOKUP: AREAS (row 4), ROW and COLUMN of intersections (rows
+    12-14, 112-114), INDEX of a union with a literal area; AREAS of one cell is 1 whatever it
+    holds (LOOKUP!Z4:AF4: errors in K4:Q4, Excel 1; IronCalc 0.9.1 gave the error)."""
+    cases: dict[str, object] = {
+        "=AREAS((D4:G4,I4:J4,K4:N4))": 3.0,  # S4
+        "=AREAS((E4:H4 J4:K4 L4:O4))": "#NULL!",  # T4
+        "=AREAS(((F4:G4,G4:I4,F6:G6,G6:I6) G3:G11))": 4.0,  # V4
+        "=AREAS(K4)": 1.0,  # Z4 (K4 holds #VALUE!)
+        "=ROW(C114:E114:G113:I114 E113:F113)": 113.0,  # AG112
+        "=ROW(C112:E113 F112:H113)": "#NULL!",  # AG113
+        "=COLUMN(C14:E14:G13:I14 E13:F13)": 5.0,  # AG12
+        "=COLUMN(AC12:AE14 AD13:AF14)": 30.0,  # AQ12
+        "=INDEX((C52:C54,D52:D54),2,1,2)": 20.0,
+        "=INDEX((C52:C54,D52:D54),2,1,3)": "#REF!",
+    }
+    inputs: dict[str, object] = {"K4": "=1/0", "D52": 10, "D53": 20, "D54": 30}
+    got = compute(tmp_path, list(cases), inputs, column=40)
+    for (formula, want), value in zip(cases.items(), got, strict=True):
+        assert _plain(value) == want, formula
+
+
+def test_recalc_of_an_openpyxl_book(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for r in range(1, 4):
+        for c in range(1, 4):
+            ws.cell(r, c).value = r * c
+    ws["E1"] = "=SUM(A1:C3 B2:C3)"  # the intersection B2:C3: 4+6+6+9
+    ws["E2"] = "=SUM((A1,C3),A1)"  # a union beside another argument: 1+9+1
+    ws["E3"] = "=AREAS((A1:B2,C3))"
+    wb.save(tmp_path / "in.xlsx")
+    assert main(["recalc", "-q", str(tmp_path / "in.xlsx"), "-o", str(tmp_path / "out.xlsx")]) == 0
+    out = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
+    assert [out["E1"].value, out["E2"].value, out["E3"].value] == [25, 11, 2]
