@@ -56,9 +56,27 @@ def test_groupby_sums_each_group_sorted_with_a_grand_total(tmp_path: Path) -> No
     assert got == [["Total", 25.0], ["East", 17.0], ["West", 7.0], ["North", 1.0]]
 
 
-def test_a_lambda_as_the_function_is_an_error_with_the_reason(tmp_path: Path) -> None:
-    got = _compute(tmp_path, ["a", "b"], [1, 2], "=_xlfn.GROUPBY(A1:A{n},B1:B{n},_xlfn.LAMBDA(_xlpm.x,SUM(_xlpm.x)))", 1)
-    assert isinstance(got[0][0], ExcelError)
+def test_a_lambda_as_the_function_is_evaluated_by_the_formula_engine(tmp_path: Path) -> None:
+    """Microsoft, "GROUPBY function": ``function`` is "an explicit or eta reduced lambda"; a
+    LAMBDA of two parameters gets the group's values and all values (as PERCENTOF does)."""
+    keys, values = ["a", "b", "a", "b", "b"], [1, 2, 3, 4, 5]
+    got = _compute(tmp_path, keys, values, "=_xlfn.GROUPBY(A1:A{n},B1:B{n},_xlfn.LAMBDA(_xlpm.x,SUM(_xlpm.x)*2))", 3)
+    assert got == [["a", 8.0], ["b", 22.0], ["Total", 30.0]]
+    two = "=_xlfn.GROUPBY(A1:A{n},B1:B{n},_xlfn.LAMBDA(_xlpm.x,_xlpm.y,SUM(_xlpm.x)/SUM(_xlpm.y)))"
+    assert _compute(tmp_path, keys, values, two, 3) == [["a", pytest.approx(4 / 15)], ["b", pytest.approx(11 / 15)], ["Total", 1.0]]
+    text = '=_xlfn.GROUPBY(A1:A{n},B1:B{n},_xlfn.LAMBDA(_xlpm.x,IF(COUNT(_xlpm.x)>2,"many","few")))'
+    assert _compute(tmp_path, keys, values, text, 3) == [["a", "few"], ["b", "many"], ["Total", "many"]]
+
+
+def test_a_function_giving_an_array_or_taking_no_range_is_an_error_in_its_cells(tmp_path: Path) -> None:
+    """A LAMBDA whose result is an array is #CALC! (Excel: nested arrays); an eta-reduced
+    function that takes no single range (IF) is #VALUE! in every cell (Excel's cached values,
+    formulas' test book EXTRA!H100 for PIVOTBY)."""
+    keys, values = ["a", "b", "a", "b"], [1, 2, 3, 4]
+    got = _compute(tmp_path, keys, values, "=_xlfn.GROUPBY(A1:A{n},B1:B{n},_xlfn.LAMBDA(_xlpm.x,_xlpm.x))", 3)
+    assert [row[1] for row in got] == [ExcelError("#CALC!")] * 3
+    got = _compute(tmp_path, keys, values, "=_xlfn.GROUPBY(A1:A{n},B1:B{n},_xleta.IF)", 3)
+    assert [row[1] for row in got] == [ExcelError("#VALUE!")] * 3
 
 
 @settings(max_examples=40, deadline=None)
