@@ -63,7 +63,11 @@ def test_a_lambda_as_the_function_is_evaluated_by_the_formula_engine(tmp_path: P
     got = _compute(tmp_path, keys, values, "=_xlfn.GROUPBY(A1:A{n},B1:B{n},_xlfn.LAMBDA(_xlpm.x,SUM(_xlpm.x)*2))", 3)
     assert got == [["a", 8.0], ["b", 22.0], ["Total", 30.0]]
     two = "=_xlfn.GROUPBY(A1:A{n},B1:B{n},_xlfn.LAMBDA(_xlpm.x,_xlpm.y,SUM(_xlpm.x)/SUM(_xlpm.y)))"
-    assert _compute(tmp_path, keys, values, two, 3) == [["a", pytest.approx(4 / 15)], ["b", pytest.approx(11 / 15)], ["Total", 1.0]]
+    assert _compute(tmp_path, keys, values, two, 3) == [
+        ["a", pytest.approx(4 / 15)],
+        ["b", pytest.approx(11 / 15)],
+        ["Total", 1.0],
+    ]
     text = '=_xlfn.GROUPBY(A1:A{n},B1:B{n},_xlfn.LAMBDA(_xlpm.x,IF(COUNT(_xlpm.x)>2,"many","few")))'
     assert _compute(tmp_path, keys, values, text, 3) == [["a", "few"], ["b", "many"], ["Total", "many"]]
 
