@@ -1318,7 +1318,9 @@ class _Run:
                 letter = get_column_letter(col)
                 refs.append(f"'{APPLY}'!${letter}${row}:${letter}${row + max(len(values), 1) - 1}")
             width = max(width, 1 + len(columns))
-            name, own = LetNames(text)("ap"), _relocate(_plain_names(text), sheet)
+            with book_names(n for n, _, _ in self.pkg.names):
+                name = LetNames(text)("ap")
+            own = _relocate(_plain_names(text), sheet)
             # one value a call: an array result is #CALC! (Excel's nested arrays)
             formula = f"=LET({name},{own}({','.join(refs)}),IF(ROWS({name})*COLUMNS({name})=1,{name},#CALC!))"
             self.model.update_cell_with_formula(si, row, 1, formula)

@@ -38,6 +38,11 @@ def book_names(names: Iterable[str]) -> Iterator[None]:
         _BOOK.reset(token)
 
 
+def is_book_name(name: str) -> bool:
+    """Whether ``name`` is a defined name of the book being prepared (:func:`book_names`)."""
+    return name.upper() in _BOOK.get()
+
+
 class LetNames:
     """Fresh variable names for one rewrite of ``text`` (module docstring).
 

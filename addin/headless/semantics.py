@@ -56,7 +56,7 @@ from addin.headless.formula import (
     split_ref,
 )
 from addin.headless.grouping import ETA, LAMBDA, VECTOR
-from addin.headless.letnames import LetNames
+from addin.headless.letnames import LetNames, is_book_name
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
@@ -181,15 +181,20 @@ def _function_argument(arg: list[Any]) -> str | None:
     an array constant) marked; None (left as written) for a reference or another expression,
     whose value the host function then reads."""
     sig = significant(arg)
+    while len(sig) > 2 and all(isinstance(t, Token) and t.type == Token.PAREN for t in (sig[0], sig[-1])):
+        sig = significant(sig[1:-1])  # a name written out is parenthesised: (LAMBDA(...))
     if len(sig) != 1:
         return None
     node = sig[0]
     if isinstance(node, Token) and node.subtype == Token.RANGE:
         name = str(node.value)
-        bare = name[len("_xleta.") :] if name.lower().startswith("_xleta.") else name
+        eta = name.lower().startswith("_xleta.")
+        bare = name[len("_xleta.") :] if eta else name
         cell = re.fullmatch(r"\$?[A-Za-z]{1,3}\$?\d+", bare) is not None
         if cell or "!" in bare or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9._]*", bare):
             return None
+        if not eta and is_book_name(bare):
+            return None  # Excel writes a function as _xleta.NAME: a bare name is the book's name
         return _text_literal(ETA + bare.upper())
     if isinstance(node, Call) and node.key == "LAMBDA":
         return _text_literal(LAMBDA + render([node]))
