@@ -345,3 +345,57 @@ def test_an_openpyxl_book_through_recalc_and_validate_shows_every_value(tmp_path
     assert pivot[2] == ["B", 1, None, 1]
     assert pivot[3] == ["Total", pytest.approx(30 / 100), pytest.approx(70 / 100), 1]
     assert main(["validate", "-q", str(tmp_path / "out.xlsx")]) == 0
+
+
+_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3).map(float),
+    st.sampled_from(["a", "B", "", "Total"]),
+    st.sampled_from([ExcelError("#N/A"), ExcelError("#VALUE!")]),
+)
+
+
+def _grids(rows: int) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        _VALUE,
+        st.integers(1, 3).flatmap(lambda w: st.lists(st.lists(_VALUE, min_size=w, max_size=w), min_size=rows, max_size=rows)),
+    )
+
+
+_FUNCTION = st.one_of(
+    st.sampled_from(
+        ["\u2063eta:SUM", "\u2063eta:PERCENTOF", "\u2063eta:COUNTA", "\u2063eta:MEDIAN", "\u2063vector:HSTACK(SUM,MAX)"]
+    ),
+    _VALUE,
+)
+_OPTION = st.one_of(st.none(), st.integers(-4, 5).map(float), st.sampled_from(["x", ExcelError("#REF!"), True]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda n: st.tuples(_grids(n), _grids(n), _grids(n), _FUNCTION, st.lists(_OPTION, max_size=7), _grids(n))
+    )
+)
+def test_any_arguments_give_a_rectangle_or_an_error_with_a_reason(case: tuple[Any, ...]) -> None:
+    """Hostile arguments (errors, blanks, logicals, text where numbers go, wrong shapes, any
+    option value): GROUPBY and PIVOTBY never raise; each gives a rectangular array or an error
+    value (an error the arguments hold passed on, else one with its reason)."""
+    from addin.headless.groupby import groupby, pivotby
+
+    rows, cols, vals, fn, opts, filt = case
+    held = {
+        v.code
+        for a in (rows, cols, vals, fn, filt, *opts)
+        for v in ([a] if not isinstance(a, list) else [x for r in a for x in r])
+        if isinstance(v, ExcelError)
+    }
+    options = [*opts[:5], filt] if len(opts) > 5 else opts
+    for result in (groupby([[rows, vals, fn, *options[:5]]]), pivotby([[rows, cols, vals, fn, *options]])):
+        (got,) = result
+        if isinstance(got, ExcelError):
+            assert got.reason or got.code in held, got
+            continue
+        assert isinstance(got, list) and got and all(isinstance(r, list) for r in got)
+        assert len({len(r) for r in got}) == 1
