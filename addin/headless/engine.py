@@ -444,6 +444,10 @@ class _Run:
         self.arrays: int | None = None
         self.arrays_rows = 0
         self.applied: int | None = None  # the APPLY sheet, once made
+        #: Nested calls of a host function whose result's shape is known once computed (GROUPBY
+        #: inside INDEX): call id -> (the formula's record [sheet, row, col, text], the scratch
+        #: reference the text holds for it, the shape of the region it points at).
+        self.respill: dict[int, tuple[list[Any], str, tuple[int, int]]] = {}
         self.moved = False
         self._refs: dict[tuple[str, int], tuple[int, int, int, int, int] | None] = {}
         #: Cells whose formula as written calls SUBTOTAL or AGGREGATE (noted before any rewrite),
@@ -1001,6 +1005,7 @@ class _Run:
             return f"'{SCRATCH}'!$A${rows[k]}:${get_column_letter(shape[1])}${rows[k] + shape[0] - 1}"
 
         new_text, calls = host_calls(text, is_host, scratch_ref)  # a refusal: prepare makes the cell an error
+        records: dict[int, list[Any]] = {}  # the formula's one record, shared by its spilling calls
         if calls and not calls[-1].whole:
             self.model.update_cell_with_formula(si, r, c, new_text)
         for k, call in enumerate(calls):
@@ -1018,6 +1023,9 @@ class _Run:
                 self.host_cells.add((self.titles[si], r, c))
             fn = self.functions[call.key]
             self.calls.append(_Call(base + k, fn, si, r, c, call.args, call.whole, target, shape, bool(fc.dynamic)))
+            if fn.spills and not call.whole and shape is None:
+                record = records.setdefault(0, [si, r, c, new_text])
+                self.respill[base + k] = (record, f"'{SCRATCH}'!$A${rows[k]}", (1, 1))
             if fn.fallback:
                 own = (call.key, tuple(call.args)) in lifted
                 self.calls[-1].fallback = self._fallback(fn, call.key, call.args, si, own)
@@ -1567,8 +1575,33 @@ class _Run:
             self.spills[call.id] = cells[1:]
             for (s, rr, cc), v in zip(cells, (v for row in grid for v in row)):
                 self._put(s, rr, cc, v)
+        elif call.id in self.respill:
+            self._respilled(call, grid)
         else:
             self._put(si, r, c, grid[0][0])
+
+    def _respilled(self, call: _Call, grid: list[list[Any]]) -> None:
+        """A nested call's array result (its shape known once computed: ``HostFunction.spills``)
+        written to a scratch region of its shape, and the formula pointed at that region; a
+        new shape takes a new region and the passes go on (the formula is evaluated again)."""
+        record, ref, shape = self.respill[call.id]
+        h, w = len(grid), max(len(row) for row in grid)
+        si, r, c = call.target
+        if (h, w) != shape:
+            old_h, old_w = shape
+            self.model.range_clear_all(si, r, c, r + old_h - 1, c + old_w - 1)
+            first = self.scratch_rows + 1
+            self.scratch_rows += h
+            call.target = (si, first, 1)
+            si, r, c = call.target
+            new = f"'{SCRATCH}'!$A${first}" + (f":${get_column_letter(w)}${first + h - 1}" if (h, w) != (1, 1) else "")
+            record[3] = re.sub(re.escape(ref) + r"(?![\w$:])", lambda _: new, record[3])
+            self.respill[call.id] = (record, new, (h, w))
+            self.model.update_cell_with_formula(record[0], record[1], record[2], record[3])
+            self.moved = True
+        for i in range(h):
+            for j in range(w):
+                self._put(si, r + i, c + j, grid[i][j] if j < len(grid[i]) else None)
 
     def _put(self, si: int, r: int, c: int, v: Any) -> None:
         m = self.model

@@ -152,8 +152,8 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["DATEVALUE"] = HostFunction("DATEVALUE", _per_element(datevalue), _references, fallback=True, scalars=None)
     value = _per_element(value_of_text(date1904))
     table["VALUE"] = HostFunction("VALUE", value, _references, fallback=True, scalars=None)
-    table["GROUPBY"] = HostFunction("GROUPBY", groupby, applies=True)
-    table["PIVOTBY"] = HostFunction("PIVOTBY", pivotby, applies=True)
+    table["GROUPBY"] = HostFunction("GROUPBY", groupby, applies=True, spills=True)
+    table["PIVOTBY"] = HostFunction("PIVOTBY", pivotby, applies=True, spills=True)
     # the parameters of one value (Microsoft's reference): read by addin.headless.host_arguments
     table["DATEDIF"] = HostFunction("DATEDIF", datedif_1904 if date1904 else datedif, scalars=None)
     # TEXTBEFORE/TEXTAFTER: the delimiter may be an array of delimiters; the rest one value each

@@ -47,6 +47,10 @@ class HostFunction:
     #: ``evaluate`` is then called as ``evaluate(calls, applies)``, one :data:`Apply` a call
     #: (bound to the sheet of the call's formula). Such calls are evaluated in the passes.
     applies: bool = False
+    #: The result's shape is known only once computed (GROUPBY): nested in a formula
+    #: (``INDEX(GROUPBY(...),2,2)``), the call's array is written to a region of its shape and
+    #: the formula pointed at it, not cut to its first value.
+    spills: bool = False
 
 
 #: Calls of functions the formula engine evaluates for a host function, in one batch: each item

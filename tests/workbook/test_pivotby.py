@@ -399,3 +399,21 @@ def test_any_arguments_give_a_rectangle_or_an_error_with_a_reason(case: tuple[An
             continue
         assert isinstance(got, list) and got and all(isinstance(r, list) for r in got)
         assert len({len(r) for r in got}) == 1
+
+
+def test_a_groupby_or_pivotby_inside_a_formula_is_its_whole_array(tmp_path: Path) -> None:
+    """Nested in a formula, the call's array is whole, whatever its shape (Microsoft: GROUPBY and
+    PIVOTBY return arrays, which ROWS, INDEX and SUM read as any array): never its first value."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for r, (k, v) in enumerate([("a", 1), ("b", 2), ("a", 3)], 1):
+        ws.cell(r, 1, k)
+        ws.cell(r, 2, v)
+    ws["D1"] = "=ROWS(_xlfn.GROUPBY(A1:A3,B1:B3,_xleta.SUM))"
+    ws["D2"] = "=INDEX(_xlfn.GROUPBY(A1:A3,B1:B3,_xleta.SUM),3,2)"
+    ws["D3"] = ArrayFormula("D3", "=SUM(_xlfn.PIVOTBY(A1:A3,A1:A3,B1:B3,_xleta.SUM,0,0,,0))")
+    ws["D4"] = "=COLUMNS(_xlfn.PIVOTBY(A1:A3,A1:A3,B1:B3,_xleta.SUM))+ROWS(_xlfn.GROUPBY(A1:A3,B1:B3,_xleta.SUM,0,0))"
+    wb.save(tmp_path / "nest.xlsx")
+    got = recalculate(tmp_path / "nest.xlsx").values
+    assert [got.get(("S", r, 4)) for r in (1, 2, 3, 4)] == [3.0, 6.0, 6.0, 6.0]
