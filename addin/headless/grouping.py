@@ -213,6 +213,19 @@ def _compare(a: Any, b: Any) -> int:
     return (x > y) - (x < y)
 
 
+def _ranked(n: int, criteria: list[tuple[list[Any], bool]]) -> list[int]:
+    """The order of ``n`` groups by criteria (each: one value a group, descending?), in turn."""
+
+    def cmp(a: int, b: int) -> int:
+        for vals, down in criteria:
+            r = _compare(vals[a], vals[b])
+            if r:
+                return -r if down else r
+        return 0
+
+    return sorted(range(n), key=functools.cmp_to_key(cmp))
+
+
 @dataclass(frozen=True)
 class Line:
     """One line of an axis: the key values it shows (all of them for a group, a prefix for a
@@ -287,15 +300,7 @@ class Axis:
             elif c >= self.width and leaf:
                 criteria.append((measure([g[1] for g in groups], c - self.width), s < 0))
         criteria.append(([g[0] for g in groups], False))
-
-        def cmp(a: int, b: int) -> int:
-            for vals, down in criteria:
-                r = _compare(vals[a], vals[b])
-                if r:
-                    return -r if down else r
-            return 0
-
-        index = sorted(range(len(groups)), key=functools.cmp_to_key(cmp))
+        index = _ranked(len(groups), criteria)
         return [groups[i] for i in index]
 
     def _level(
@@ -329,15 +334,7 @@ class Axis:
             else:
                 criteria.append((measure([g[1] for g in groups], c - self.width), s < 0))
         criteria.extend(([g[0][c] for g in groups], False) for c in range(self.width))
-
-        def cmp(a: int, b: int) -> int:
-            for vals, down in criteria:
-                r = _compare(vals[a], vals[b])
-                if r:
-                    return -r if down else r
-            return 0
-
-        index = sorted(range(len(groups)), key=functools.cmp_to_key(cmp))
+        index = _ranked(len(groups), criteria)
         return [Line(groups[i][0], tuple(groups[i][1]), False) for i in index]
 
 
