@@ -93,17 +93,25 @@ def _fields(args: list[Any], count: int, who: str) -> list[list[list[Any]]] | Ex
     return out
 
 
-def _groupby(args: list[Any], apply: Apply | None) -> Any:
-    who = "GROUPBY"
-    if not 3 <= len(args) <= 8:
-        return ExcelError("#VALUE!", "GROUPBY takes row_fields, values, function and up to five options")
-    fields = _fields(args, 2, who)
+def _inputs(args: list[Any], who: str, count: int, most: int) -> tuple[list[list[list[Any]]], Aggregate] | ExcelError:
+    """The ``count`` field arguments (the last the values) and the function after them."""
+    if not count + 1 <= len(args) <= most:
+        return ExcelError("#VALUE!", f"{who} takes {count} fields, a function and up to {most - count - 1} options")
+    fields = _fields(args, count, who)
     if isinstance(fields, ExcelError):
         return fields
-    keys, vals = fields
-    fn = aggregate(args[2], who)
+    fn = aggregate(args[count], who)
     if isinstance(fn, ExcelError):
         return fn
+    return fields, fn
+
+
+def _groupby(args: list[Any], apply: Apply | None) -> Any:
+    who = "GROUPBY"
+    given = _inputs(args, who, 2, 8)
+    if isinstance(given, ExcelError):
+        return given
+    (keys, vals), fn = given
     fh = _headers(_at(args, 3), vals, who)
     depth = option(_at(args, 4), 1, who, "total_depth")
     sort = sort_option(_at(args, 5), who)
@@ -215,15 +223,10 @@ def _pivot_options(
 
 def _pivotby(args: list[Any], apply: Apply | None) -> Any:
     who = "PIVOTBY"
-    if not 4 <= len(args) <= 11:
-        return ExcelError("#VALUE!", "PIVOTBY takes row_fields, col_fields, values, function and up to seven options")
-    fields = _fields(args, 3, who)
-    if isinstance(fields, ExcelError):
-        return fields
-    rkeys, ckeys, vals = fields
-    fn = aggregate(args[3], who)
-    if isinstance(fn, ExcelError):
-        return fn
+    given = _inputs(args, who, 3, 11)
+    if isinstance(given, ExcelError):
+        return given
+    (rkeys, ckeys, vals), fn = given
     opts = _pivot_options(args, vals)
     if isinstance(opts, ExcelError):
         return opts
