@@ -71,7 +71,7 @@ from addin.headless.formula import (
     split_ref,
     structured,
 )
-from addin.headless.host import ENGINE_ANSWER, FunctionTable, HostFunction
+from addin.headless.host import ENGINE_ANSWER, Apply, FunctionTable, HostFunction
 from addin.headless.host_arguments import (
     element,
     intersect_host_arguments,
@@ -80,7 +80,7 @@ from addin.headless.host_arguments import (
     needs_host_intersection,
 )
 from addin.headless.isformula import isformula_arrays, needs_isformula
-from addin.headless.letnames import book_names
+from addin.headless.letnames import LetNames, book_names
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
@@ -114,6 +114,9 @@ _SHIFT = {"NOW": "(NOW()+1.25)", "TODAY": "(TODAY()+1)"}
 SCRATCH = "__clearquote_host"
 #: Where the host calls' expression arguments are evaluated, each in a region of its own shape.
 ARRAYS = "__clearquote_args"
+#: Where the functions a host function calls through the formula engine are evaluated (a
+#: LAMBDA given to GROUPBY: :data:`addin.headless.host.Apply`); emptied after each batch.
+APPLY = "__clearquote_apply"
 #: One call with plain arguments: the function's name, and arguments without parentheses,
 #: strings, arrays or brackets (what needs no rewrite and no tokenizer).
 _PLAIN_CALL = re.compile(r"^=\s*([A-Za-z_][\w.]*)\(([^()\"'{}\[\]#]*)\)\s*$")
@@ -444,6 +447,11 @@ class _Run:
         self.consts: dict[tuple[int, int], Any] = {}  # constant arguments: literals and array constants
         self.arrays: int | None = None
         self.arrays_rows = 0
+        self.applied: int | None = None  # the APPLY sheet, once made
+        #: Nested calls of a host function whose result's shape is known once computed (GROUPBY
+        #: inside INDEX): call id -> (the formula's record [sheet, row, col, text], the scratch
+        #: reference the text holds for it, the shape of the region it points at).
+        self.respill: dict[int, tuple[list[Any], str, tuple[int, int]]] = {}
         self.moved = False
         self._refs: dict[tuple[str, int], tuple[int, int, int, int, int] | None] = {}
         #: Cells whose formula as written calls SUBTOTAL or AGGREGATE (noted before any rewrite),
@@ -1022,6 +1030,7 @@ class _Run:
             return f"'{SCRATCH}'!$A${rows[k]}:${get_column_letter(shape[1])}${rows[k] + shape[0] - 1}"
 
         new_text, calls = host_calls(text, is_host, scratch_ref)  # a refusal: prepare makes the cell an error
+        records: dict[int, list[Any]] = {}  # the formula's one record, shared by its spilling calls
         if calls and not calls[-1].whole:
             self.model.update_cell_with_formula(si, r, c, new_text)
         for k, call in enumerate(calls):
@@ -1039,6 +1048,9 @@ class _Run:
                 self.host_cells.add((self.titles[si], r, c))
             fn = self.functions[call.key]
             self.calls.append(_Call(base + k, fn, si, r, c, call.args, call.whole, target, shape, bool(fc.dynamic)))
+            if fn.spills and not call.whole and shape is None:
+                record = records.setdefault(0, [si, r, c, new_text])
+                self.respill[base + k] = (record, f"'{SCRATCH}'!$A${rows[k]}", (1, 1))
             if fn.fallback:
                 own = (call.key, tuple(call.args)) in lifted
                 self.calls[-1].fallback = self._fallback(fn, call.key, call.args, si, own)
@@ -1096,8 +1108,8 @@ class _Run:
             placed.setdefault((si, c), []).append(column)
         deps: dict[int, tuple[int, ...]] = {}
         for call in self.calls:
-            if call.fn.fallback:
-                continue  # its fallback is computed by the formula engine, in the passes
+            if call.fn.fallback or call.fn.applies:
+                continue  # the formula engine computes its fallback or the functions it calls, in the passes
             need = self._waits_for(call, exprs, writer, formula_cells)
             if need is not None:
                 deps[call.id] = tuple(need)  # a tuple: 400,000 empty or small sets cost ~80 MB
@@ -1296,7 +1308,9 @@ class _Run:
         (a call brings one row of arguments, a column one a cell)."""
         for batch in todo.values():
             self.stats.host_batches += 1
-            results = _evaluate(batch[0][0].fn, [row for _, rows in batch for row in rows])
+            fn = batch[0][0].fn
+            applies = [self._applier(unit.sheet) for unit, rows in batch for _ in rows] if fn.applies else None
+            results = _evaluate(fn, [row for _, rows in batch for row in rows], applies)
             k = 0
             for unit, rows in batch:
                 if isinstance(unit, _Column):
@@ -1311,6 +1325,52 @@ class _Run:
                 elif isinstance(res, list) and unit.fallback is not None:  # element by element
                     res = self._engine_elements(res, unit.fallback)
                 self._write(unit, res)
+
+    def _applier(self, si: int) -> Apply:
+        """The :data:`Apply` of a host call whose formula is on sheet ``si``."""
+        return partial(self._apply, self.titles[si])
+
+    def _apply(self, sheet: str, items: list[tuple[str, list[list[Any]]]]) -> list[Any]:
+        """Each item's function called by the formula engine on its argument columns (module
+        constant APPLY): the columns written as cells (blanks kept), one formula an item, one
+        evaluation for the batch, the sheet emptied after."""
+        if not items:
+            return []
+        if self.applied is None:
+            self.model.add_sheet(APPLY)
+            self.applied = len(self.model.get_worksheets_properties()) - 1
+            self.titles.append(APPLY)
+        si, row, width = self.applied, 1, 1
+        anchors: list[int] = []
+        for text, columns in items:
+            refs = []
+            for k, values in enumerate(columns):
+                col = 2 + k
+                for i, v in enumerate(values):
+                    self._put(si, row + i, col, v)
+                letter = get_column_letter(col)
+                refs.append(f"'{APPLY}'!${letter}${row}:${letter}${row + max(len(values), 1) - 1}")
+            width = max(width, 1 + len(columns))
+            with book_names(n for n, _, _ in self.pkg.names):
+                name = LetNames(text)("ap")
+            own = _relocate(_plain_names(text), sheet)
+            # one value a call: an array result is #CALC! (Excel's nested arrays)
+            formula = f"=LET({name},{own}({','.join(refs)}),IF(ROWS({name})*COLUMNS({name})=1,{name},#CALC!))"
+            self.model.update_cell_with_formula(si, row, 1, formula)
+            anchors.append(row)
+            row += max([len(c) for c in columns] + [1])
+        self.model.evaluate()
+        results = []
+        for (text, _), r in zip(items, anchors, strict=True):
+            v = self._value(si, r, 1)
+            if isinstance(v, ExcelError) and "cannot parse" in v.reason and "(" not in text:
+                # an eta-reduced function the engine cannot call with one range (IF): Excel's #VALUE!
+                v = ExcelError("#VALUE!", f"{text} does not take the values as its one argument")
+            results.append(v)
+        self.model.range_clear_all(si, 1, 1, row, width)
+        for key in [k for k in self.reasons if k[0] == si]:
+            del self.reasons[key]
+        return results
 
     def _engine_elements(self, grid: list[Any], row: int) -> list[Any]:
         """A lifted result with each :data:`ENGINE_ANSWER` element replaced by the engine's answer
@@ -1540,8 +1600,33 @@ class _Run:
             self.spills[call.id] = cells[1:]
             for (s, rr, cc), v in zip(cells, (v for row in grid for v in row)):
                 self._put(s, rr, cc, v)
+        elif call.id in self.respill:
+            self._respilled(call, grid)
         else:
             self._put(si, r, c, grid[0][0])
+
+    def _respilled(self, call: _Call, grid: list[list[Any]]) -> None:
+        """A nested call's array result (its shape known once computed: ``HostFunction.spills``)
+        written to a scratch region of its shape, and the formula pointed at that region; a
+        new shape takes a new region and the passes go on (the formula is evaluated again)."""
+        record, ref, shape = self.respill[call.id]
+        h, w = len(grid), max(len(row) for row in grid)
+        si, r, c = call.target
+        if (h, w) != shape:
+            old_h, old_w = shape
+            self.model.range_clear_all(si, r, c, r + old_h - 1, c + old_w - 1)
+            first = self.scratch_rows + 1
+            self.scratch_rows += h
+            call.target = (si, first, 1)
+            si, r, c = call.target
+            new = f"'{SCRATCH}'!$A${first}" + (f":${get_column_letter(w)}${first + h - 1}" if (h, w) != (1, 1) else "")
+            record[3] = re.sub(re.escape(ref) + r"(?![\w$:])", lambda _: new, record[3])
+            self.respill[call.id] = (record, new, (h, w))
+            self.model.update_cell_with_formula(record[0], record[1], record[2], record[3])
+            self.moved = True
+        for i in range(h):
+            for j in range(w):
+                self._put(si, r + i, c + j, grid[i][j] if j < len(grid[i]) else None)
 
     def _put(self, si: int, r: int, c: int, v: Any) -> None:
         m = self.model
@@ -1742,7 +1827,11 @@ class _Run:
         outputs = {(name, rr, cc) for name, _, r, c, fc in self._formulas() for rr, cc in self._members(r, c, fc)}
         found = []
         for si, r, c in self.model.get_all_cells():
-            if si >= len(self.titles) or self.titles[si] in (SCRATCH, ARRAYS, ITERATION) or (self.titles[si], r, c) in outputs:
+            if (
+                si >= len(self.titles)
+                or self.titles[si] in (SCRATCH, ARRAYS, APPLY, ITERATION)
+                or (self.titles[si], r, c) in outputs
+            ):
                 continue
             if self.model.get_cell_type(si, r, c) == ic.CellType.ErrorValue and not self.model.get_cell_formula(si, r, c):
                 found.append((self.titles[si], r, c, str(self.model.get_cell_value(si, r, c))))
@@ -1940,9 +2029,15 @@ def _relocate(expr: str, sheet: str) -> str:
     return map_ranges("=" + expr, qualified).lstrip("=")
 
 
-def _evaluate(fn: HostFunction, calls: list[list[Any]]) -> list[Any]:
+def _plain_names(text: str) -> str:
+    """A function's text as the formula engine reads it: without the file's ``_xlfn.``,
+    ``_xlpm.`` and ``_xlws.`` prefixes."""
+    return re.sub(r"\b_xl(?:fn|pm|ws)\.", "", text, flags=re.I)
+
+
+def _evaluate(fn: HostFunction, calls: list[list[Any]], applies: list[Apply] | None = None) -> list[Any]:
     try:
-        results = fn.evaluate(calls)
+        results = fn.evaluate(calls, applies) if applies is not None else fn.evaluate(calls)  # type: ignore[call-arg]
     except Exception as exc:  # a host function must not raise; if it does, each cell says so
         return [ExcelError("#VALUE!", f"{fn.name}: {type(exc).__name__}: {exc}")] * len(calls)
     if len(results) != len(calls):

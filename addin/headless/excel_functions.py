@@ -139,7 +139,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     from addin.headless.datedif import datedif, datedif_1904
     from addin.headless.dates1904 import text_in_1904
     from addin.headless.datetext import datevalue, value_of_text
-    from addin.headless.groupby import groupby
+    from addin.headless.groupby import groupby, pivotby
     from addin.headless.textparts import textafter, textbefore
     from addin.headless.ttest import t_test
     from addin.headless.valuetext import arraytotext, valuetotext
@@ -152,7 +152,8 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["DATEVALUE"] = HostFunction("DATEVALUE", _per_element(datevalue), _references, fallback=True, scalars=None)
     value = _per_element(value_of_text(date1904))
     table["VALUE"] = HostFunction("VALUE", value, _references, fallback=True, scalars=None)
-    table["GROUPBY"] = HostFunction("GROUPBY", groupby)
+    table["GROUPBY"] = HostFunction("GROUPBY", groupby, applies=True, spills=True)
+    table["PIVOTBY"] = HostFunction("PIVOTBY", pivotby, applies=True, spills=True)
     # the parameters of one value (Microsoft's reference): read by addin.headless.host_arguments
     table["DATEDIF"] = HostFunction("DATEDIF", datedif_1904 if date1904 else datedif, scalars=None)
     # TEXTBEFORE/TEXTAFTER: the delimiter may be an array of delimiters; the rest one value each

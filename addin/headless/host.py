@@ -43,7 +43,21 @@ class HostFunction:
     #: evaluates the function element by element in an array context; the engine does both, for
     #: every host function alike (:mod:`addin.headless.host_arguments`). Empty: none declared.
     scalars: frozenset[int] | None = frozenset()
+    #: The function calls functions through the formula engine (a LAMBDA given to GROUPBY):
+    #: ``evaluate`` is then called as ``evaluate(calls, applies)``, one :data:`Apply` a call
+    #: (bound to the sheet of the call's formula). Such calls are evaluated in the passes.
+    applies: bool = False
+    #: The result's shape is known only once computed (GROUPBY): nested in a formula
+    #: (``INDEX(GROUPBY(...),2,2)``), the call's array is written to a region of its shape and
+    #: the formula pointed at it, not cut to its first value.
+    spills: bool = False
 
+
+#: Calls of functions the formula engine evaluates for a host function, in one batch: each item
+#: is (function text, argument columns): the text (a LAMBDA, a function's name) called with
+#: each column of values as a range (blanks kept), its sheet-less references read on the sheet
+#: of the host call's formula; one value an item (an array result is #CALC!).
+Apply = Callable[[list[tuple[str, list[list[Any]]]]], list[Any]]
 
 #: Host functions by the bare upper-case name a formula uses (every spelling mapped).
 FunctionTable = Mapping[str, HostFunction]

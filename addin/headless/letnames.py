@@ -29,7 +29,7 @@ _BOOK: ContextVar[frozenset[str]] = ContextVar("book_names", default=frozenset()
 
 
 def is_book_name(name: str) -> bool:
-    """Whether ``name`` is a defined name of the book being prepared (case-insensitive)."""
+    """Whether ``name`` is a defined name of the book being prepared (:func:`book_names`; case-insensitive)."""
     return name.upper() in _BOOK.get()
 
 

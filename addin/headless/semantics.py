@@ -55,11 +55,12 @@ from addin.headless.formula import (
     significant,
     split_ref,
 )
-from addin.headless.letnames import LetNames
+from addin.headless.grouping import ETA, LAMBDA, VECTOR
+from addin.headless.letnames import LetNames, is_book_name
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|IRR|XLOOKUP|N)\s*\(", re.I)
+_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N)\s*\(", re.I)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -132,16 +133,12 @@ def rewrite(text: str, date1904: bool) -> str:
             # non-East-Asian text) is its own reading, a cell without text gives ""
             arg = render(node.args[0])
             return f"T(INDEX({arg},1,1))" if ":" in arg else f"T({arg})"  # IronCalc's INDEX(A1,1,1) is #VALUE!
-        if key == "GROUPBY" and len(node.args) >= 3:
-            # an eta-reduced function (``_xleta.SUM``, or ``SUM`` as typed) as its name, which the
-            # GROUPBY host function reads (addin.headless.groupby); a LAMBDA stays as written
-            fn = significant(node.args[2])
-            if len(fn) == 1 and isinstance(fn[0], Token) and fn[0].subtype == Token.RANGE:
-                name = fn[0].value
-                bare = name[len("_xleta.") :] if name.lower().startswith("_xleta.") else name
-                if re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", bare) and "!" not in bare:
-                    node.args[2] = [Token(f'"{bare.upper()}"', Token.OPERAND, Token.TEXT)]
-                    return render([node])
+        at = {"GROUPBY": 2, "PIVOTBY": 3}.get(key)
+        if at is not None and len(node.args) > at:
+            fn = _function_argument(node.args[at])
+            if fn is not None:
+                node.args[at] = [Token(fn, Token.OPERAND, Token.TEXT)]
+                return render([node])
         if key == "N" and len(node.args) == 1:
             sig = significant(node.args[0])
             if len(sig) == 1 and isinstance(sig[0], Token) and sig[0].subtype == Token.RANGE:
@@ -175,6 +172,39 @@ def rewrite(text: str, date1904: bool) -> str:
 
     replaced = rewrite_calls(nodes, as_excel)
     return formula(nodes) if replaced or renamed else text
+
+
+def _function_argument(arg: list[Any]) -> str | None:
+    """GROUPBY's and PIVOTBY's function argument as the text literal their host functions read
+    (:func:`addin.headless.grouping.aggregate`): an eta-reduced function (``_xleta.SUM``, or
+    ``SUM`` as typed) by its name, a LAMBDA by its text, a vector of functions (HSTACK, VSTACK,
+    an array constant) marked; None (left as written) for a reference or another expression,
+    whose value the host function then reads."""
+    sig = significant(arg)
+    while len(sig) > 2 and all(isinstance(t, Token) and t.type == Token.PAREN for t in (sig[0], sig[-1])):
+        sig = significant(sig[1:-1])  # a name written out is parenthesised: (LAMBDA(...))
+    if len(sig) != 1:
+        return None
+    node = sig[0]
+    if isinstance(node, Token) and node.subtype == Token.RANGE:
+        name = str(node.value)
+        eta = name.lower().startswith("_xleta.")
+        bare = name[len("_xleta.") :] if eta else name
+        cell = re.fullmatch(r"\$?[A-Za-z]{1,3}\$?\d+", bare) is not None
+        if cell or "!" in bare or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9._]*", bare):
+            return None
+        if not eta and is_book_name(bare):
+            return None  # Excel writes a function as _xleta.NAME: a bare name is the book's name
+        return _text_literal(ETA + bare.upper())
+    if isinstance(node, Call) and node.key == "LAMBDA":
+        return _text_literal(LAMBDA + render([node]))
+    if isinstance(node, Call) and node.key in ("HSTACK", "VSTACK"):
+        return _text_literal(VECTOR + render([node]))
+    return None
+
+
+def _text_literal(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def whole_array_arguments(text: str) -> str:
