@@ -303,7 +303,8 @@ def _recalculate(
     if is_strict(Path(path)):  # Strict Open XML: read as the transitional copy Excel makes on open
         keep = tempfile.TemporaryDirectory(prefix="clearquote-strict-")
         path = transitional_copy(Path(path), Path(keep.name) / Path(path).name, (limits or Limits()).part_bytes)
-    pkg = scan(path, limits, cached=cached)
+    # columns: the host calls with plain arguments are left out of the formula engine's copy (_cuts)
+    pkg = scan(path, limits, cached=cached, calls=_evaluated_here(functions or {}) if columns else None)
     model = _load(pkg, limits or Limits())
     t1 = time.perf_counter()
     run = _Run(model, pkg, functions if functions is not None else {}, limits or Limits(), columns)
@@ -338,14 +339,53 @@ def _recalculate(
     )
 
 
+def _cuts(pkg: Package) -> dict[str, tuple[re.Pattern[bytes], int]]:
+    """By sheet part, the formulas the formula engine is not given (:func:`engine_copy`'s
+    ``cut``): the host calls with plain arguments :func:`scan` kept (:func:`_evaluated_here`).
+    Refused cells are left out of ``SheetInfo.calls`` here (they are errors in their cells,
+    never prepared; their ``<f>`` is left out of the copy anyway)."""
+    if pkg.cut is None:
+        return {}
+    out = {s.part: (pkg.cut, len(s.calls)) for s in pkg.sheets if s.calls}
+    for s in pkg.sheets:
+        if s.calls:
+            for cell in s.refused:
+                s.calls.pop(cell, None)
+    return out
+
+
+def _evaluated_here(functions: FunctionTable) -> Callable[[str], bool]:
+    """Whether a call of the function named so (as written) is left out of the formula
+    engine's copy: a host function evaluated here (no ``fallback``, which needs the formula
+    engine's own answer; not SUBTOTAL or AGGREGATE, whose cells prepare looks for).
+
+    The formula engine cannot compute such a call (it is ``#NAME?`` to it) and the engine
+    writes its result over it, so parsing it on load is work for nothing: at 10,000 quote-book
+    rows four formulas in seven, more than half of IronCalc's load. :meth:`_Run.prepare` takes
+    their text from the file instead, and gives a formula back to the formula engine when it
+    is not taken as a host call after all."""
+    table = _Merged(excel_functions(), functions)
+
+    def host(name: str) -> bool:
+        key = bare_name(name)
+        return key in table and not table[key].fallback and not needs_visible(key + "(")
+
+    return host
+
+
 def _load(pkg: Package, limits: Limits) -> Any:
     import ironcalc as ic
 
     with tempfile.TemporaryDirectory(prefix="clearquote-") as tmp:
         drop = {s.part: {*s.refused, *((t.area[0], t.area[1]) for t in s.data_tables)} for s in pkg.sheets}
+        cut = _cuts(pkg)
+        done: set[str] = set()
         copy = engine_copy(
-            pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop, pkg.date1904, pkg.dated
+            pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop, pkg.date1904, pkg.dated, cut, done
         )
+        for s in pkg.sheets:
+            if s.calls is not None and s.part not in done:
+                s.calls = None  # not cut after all: the formula engine has them
         chatter = Path(tmp) / "stderr"
         try:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
@@ -446,6 +486,9 @@ class _Run:
         #: and what those functions leave out of each sheet, read when first needed (visible)
         self._subtotals: set[tuple[int, int, int]] = set()
         self._skips: dict[int, Skipped] | None = None
+        #: By sheet index, the host calls left out of the formula engine's copy (_cuts): their
+        #: text as the file has it, until prepare takes them as host calls or gives them back
+        self._cut = {self.index[s.name]: s.calls for s in pkg.sheets if s.calls and s.name in self.index}
 
     # ------------------------------------------------------------------ prepare
 
@@ -488,6 +531,7 @@ class _Run:
         self.spill_refs: dict[str, dict[tuple[int, int], str]] = {}
         if any(fc.dynamic for _, _, _, _, fc in self._special_formulas()):
             self._held = set(self.model.get_all_cells())
+            self._held.update((si, r, c) for si, cells in self._cut.items() for r, c in cells)  # held by the book
         self._defined_names()
         hosts: dict[str, bool] = {}
         tables = mention(self.pkg.tables) if self.pkg.tables else None
@@ -496,12 +540,21 @@ class _Run:
                 if s.name in self.index:
                     self.stats.formulas += 1
                     self._refuse_cell(self.index[s.name], r, c, s.formulas[(r, c)], "#NAME?", f"refused: {why}")
+        cut = self._cut
         for _, si, r, c, fc in self._formulas():
-            text = self.model.get_cell_formula(si, r, c)
-            if not text:
-                continue
+            raw = cut[si].get((r, c)) if si in cut else None
+            if raw is None:
+                text = self.model.get_cell_formula(si, r, c)
+                if not text:
+                    continue
+            else:
+                text = "=" + raw.decode()
             self.stats.formulas += 1
             try:
+                if raw is not None:
+                    if self._takes_cut(si, r, c, fc, text):
+                        continue
+                    text = self._give_back(si, r, c, text)
                 self._prepare_cell(si, r, c, fc, text, tables, hosts)
             except BookError:
                 raise
@@ -517,6 +570,20 @@ class _Run:
             for i, call in enumerate(self.calls):
                 call.id = i
             self._absorbed = set()
+
+    def _takes_cut(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
+        """Whether a host call left out of the formula engine's copy is taken as a host call:
+        the cell above filled down, or a plain host call (what :meth:`_prepare_one` would find
+        first for this text; the formula-engine shortcuts between cannot apply to a host call)."""
+        if self.use_columns and self._extends_column(si, r, c, text):
+            return True
+        return self._plain_host_call(si, r, c, fc, text)
+
+    def _give_back(self, si: int, r: int, c: int, text: str) -> str:
+        """A formula left out of the formula engine's copy, given to it after all (its text as
+        the file writes it); the formula engine's own text of it, as it would have loaded it."""
+        self.model.update_cell_with_formula(si, r, c, text)
+        return str(self.model.get_cell_formula(si, r, c) or text)
 
     def _prepare_cell(
         self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None, hosts: dict[str, bool]
@@ -753,6 +820,9 @@ class _Run:
             for _, sj, r, c, fc in self._formulas():
                 if fc.array is not None:
                     present.setdefault(sj, []).extend(self._members(r, c, fc))
+            for sj, cells in self._cut.items():  # the host calls the formula engine was not given
+                have = set(present.get(sj, ()))
+                present.setdefault(sj, []).extend(k for k in cells if k not in have)
             self._present = present
         return self._present.get(index, [])
 
@@ -1591,6 +1661,9 @@ class _Run:
         self.spills = {}
         self.consts = {}
         self._refs = {}
+        self._cut = {}
+        for s in self.pkg.sheets:  # the file's texts of 400,000 host calls at 100,000 rows: not sent back
+            s.calls = None
 
     def _collect(
         self, written: Mapping[tuple[int, int], list[tuple[int, list[float | None]]]]

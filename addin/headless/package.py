@@ -25,6 +25,7 @@ import io
 import posixpath
 import re
 import zipfile
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -120,6 +121,11 @@ class SheetInfo:
     #: Data tables (What-If Analysis): computed by :mod:`addin.headless.datatables`, their
     #: ``<f>`` left out of the engine's copy (IronCalc refuses a book holding one).
     data_tables: list[DataTable] = field(default_factory=list)
+    #: With ``scan(..., calls=...)``: the formulas that are one call, with plain arguments
+    #: (:func:`call_text`), of a function ``calls`` says yes to, by anchor, as the file writes
+    #: them (without ``=``); the engine's copy may leave them out (:func:`engine_copy`). None:
+    #: not looked for, or not every block of the sheet was read by the block step (then none is).
+    calls: dict[tuple[int, int], bytes] | None = None
 
 
 @dataclass
@@ -137,6 +143,8 @@ class Package:
     #: Of those, the parts holding a cell typed ``t="d"`` (seen as they were read: an ISO date
     #: the engine's copy gives as a serial, :func:`engine_copy`).
     dated: frozenset[str] = frozenset()
+    #: The cells of :attr:`SheetInfo.calls` in a sheet's XML (:func:`cut_pattern`), None when there are none.
+    cut: re.Pattern[bytes] | None = None
 
 
 class _Capped(io.RawIOBase):
@@ -209,9 +217,13 @@ def _part(base: str, target: str) -> str:
     return posixpath.normpath(posixpath.join(base, target))
 
 
-def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False) -> Package:
+def scan(
+    path: Path | str, limits: Limits | None = None, *, cached: bool = False, calls: Callable[[str], bool] | None = None
+) -> Package:
     """The workbook's structure and formula cells, checked against ``limits``; ``cached`` also
-    keeps the values the file stores for formula cells and array members (for ``validate``)."""
+    keeps the values the file stores for formula cells and array members (for ``validate``);
+    ``calls`` (without ``cached``), asked once per function name as written: whether to keep
+    the text of each formula that is one call of it with plain arguments (:attr:`SheetInfo.calls`)."""
     path = Path(path)
     check_file(path)
     limits = limits or Limits()
@@ -247,10 +259,11 @@ def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False
                 dnames.append((el.get("name", ""), int(scope) if scope is not None else None, (el.text or "").strip()))
         strings: list[str] | None = None
         total = 0
+        texts = _Calls(call_text(s.name for s in sheets), calls) if calls is not None and not cached else None
         for s in sheets:
             if s.part not in names:
                 continue  # a chart sheet or a dangling relationship: nothing to compute
-            need_strings = _scan_sheet(z, s, limits, book, cached)
+            need_strings = _scan_sheet(z, s, limits, book, cached, texts)
             total += s.cells
             if total > limits.cells:
                 raise BookError(f"{book}: more than {limits.cells:,} cells (limit cells); refused")
@@ -263,7 +276,8 @@ def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False
         tables = [t for s in sheets for t in _tables(z, s, names, limits, book)]
     capped = frozenset(s.part for s in sheets if s.part in names)
     dated = frozenset(s.part for s in sheets if s.part in names and s.dated)
-    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated)
+    cut = texts.cut() if texts is not None and any(s.calls for s in sheets) else None
+    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated, cut)
 
 
 def _iteration(calc_pr: Any, book: str) -> tuple[int, float]:
@@ -372,7 +386,7 @@ def _value(t: str | None, v: str | None, inline: str | None) -> Any:
         return v
 
 
-def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cached: bool) -> bool:
+def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cached: bool, texts: _Calls | None = None) -> bool:
     """Stream one worksheet; returns whether a kept cached value is a shared string.
 
     Without ``cached`` only ``<f>`` elements reach Python (the cells are counted from the byte
@@ -382,7 +396,7 @@ def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cac
     if not cached:
         with z.open(s.part) as raw:
             capped = _Capped(raw, limits.part_bytes, f"{book}: sheet {s.name!r}")
-            if _formulas_from_bytes(capped, s, limits, book):
+            if _formulas_from_bytes(capped, s, limits, book, texts):
                 if capped.cells > limits.cells:
                     raise BookError(f"{book}: sheet {s.name!r} has more than {limits.cells:,} cells (limit cells); refused")
                 s.cells, s.error_cells, s.dated = capped.cells, capped.errors, capped.dated
@@ -602,7 +616,13 @@ def _unescape(text: str) -> str:
 _PLAIN_F = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[\w:.-]+="[^">]*")*)\s*>\s*<f\s*>([^<\[]*)</f>')
 
 
-def _plain_block(data: bytes, formulas: dict[tuple[int, int], FormulaCell], limits: Limits, columns: dict[bytes, int]) -> bool:
+def _plain_block(
+    data: bytes,
+    formulas: dict[tuple[int, int], FormulaCell],
+    limits: Limits,
+    columns: dict[bytes, int],
+    calls: tuple[dict[tuple[int, int], bytes], _Calls] | None = None,
+) -> bool:
     """Record every formula of ``data`` (whole rows) as :data:`PLAIN` in one step, when each of
     them is the common formula (:data:`_PLAIN_F`) that the per-cell loop of
     :func:`_formulas_from_bytes` would record as :data:`PLAIN`; False, with nothing recorded,
@@ -614,6 +634,9 @@ def _plain_block(data: bytes, formulas: dict[tuple[int, int], FormulaCell], limi
     ``join``: no Python loop per cell), and conservatively: a block where any formula is over
     64 ``(``, holds ``&amp;``, a cell attribute holds ``cm`` (a dynamic array) or a cell is
     beyond Excel's grid goes to the per-cell loop, which decides each cell.
+
+    ``calls``: where to note, by anchor, the text of each of these formulas that is a call
+    :class:`_Calls` keeps.
     """
     found = _PLAIN_F.findall(data)
     # every formula is one of those: each holds a "<f", so no other "<f" (and no prefixed
@@ -635,14 +658,79 @@ def _plain_block(data: bytes, formulas: dict[tuple[int, int], FormulaCell], limi
     if max(rows) > MAX_ROWS or max(cols) > MAX_COLUMNS:
         return False
     formulas.update(zip(zip(rows, cols), repeat(PLAIN)))
+    if calls is not None:
+        noted, keep = calls
+        found_calls = map(keep.texts.fullmatch, raws)
+        noted.update((k, raw) for k, raw, m in zip(zip(rows, cols), raws, found_calls) if m and keep.wanted(m))
     return True
 
 
-def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: str) -> bool:
+#: What may stand in :func:`call_text` for an argument. A cell reference written as Excel
+#: writes it (upper-case column letters up to ``WZZ``, rows up to 999,999: a bound below
+#: Excel's grid, so no reference is beyond it); a number as Excel writes one; TRUE or FALSE.
+#: No string, name, range, array, error, expression or empty argument.
+_CALL_CELL = rb"\$?(?:[A-Z]{1,2}|[A-W][A-Z]{2})\$?[1-9][0-9]{0,5}"
+_CALL_NUMBER = rb"-?[0-9]+(?:\.[0-9]+)?(?:E[+-]?[0-9]+)?"
+#: A sheet name a formula writes without quotes, and that reads as nothing else (a cell, an
+#: R1C1 reference, a boolean: Excel quotes those).
+_BARE_SHEET = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_LOOKS_LIKE_CELL = re.compile(r"[A-Za-z]{1,3}[0-9]+|[Rr][0-9]*[Cc]?[0-9]*|TRUE|FALSE", re.I)
+
+
+def call_text(sheets: Iterable[str]) -> re.Pattern[bytes]:
+    """The formula texts (as a file writes them, without ``=``) that are one call of a function
+    with plain arguments: ``CQ_BLACK(D2,G2,C2,H2,I2)``, ``CQ_FORWARD(Market!$B$1,Market!$B$3,B2)``.
+
+    Notes
+    -----
+    The group is the function's name as written. Each argument is a cell reference (on one of
+    ``sheets`` whose name needs no quotes, or on the formula's own sheet), a number or a
+    boolean, each in the one spelling Excel writes. Such a text reads the same to any reader:
+    the engine takes it from the file instead of asking the formula engine for its own
+    rendering (which differs only in the function name's case).
+    """
+    names = sorted({n for n in sheets if _BARE_SHEET.fullmatch(n) and not _LOOKS_LIKE_CELL.fullmatch(n)}, key=len, reverse=True)
+    sheet = rb"(?:(?i:" + b"|".join(re.escape(n.encode()) for n in names) + rb")!)?" if names else b""
+    arg = rb"(?:" + sheet + _CALL_CELL + rb"|" + _CALL_NUMBER + rb"|TRUE|FALSE)"
+    return re.compile(rb"([A-Za-z_][\w.]*)\((?:" + arg + rb"(?:," + arg + rb")*)?\)")
+
+
+class _Calls:
+    """The one-call formulas :func:`scan` keeps: :func:`call_text`, of the functions ``host``
+    says yes to (asked once a name)."""
+
+    def __init__(self, texts: re.Pattern[bytes], host: Callable[[str], bool]) -> None:
+        self.texts = texts
+        self.host = host
+        self.verdict: dict[bytes, bool] = {}
+
+    def wanted(self, m: re.Match[bytes]) -> bool:
+        name = m.group(1)
+        said = self.verdict.get(name)
+        if said is None:
+            said = self.verdict[name] = bool(self.host(name.decode()))
+        return said
+
+    def cut(self) -> re.Pattern[bytes]:
+        return cut_pattern(self.texts, [n for n, yes in self.verdict.items() if yes])
+
+
+def cut_pattern(texts: re.Pattern[bytes], names: Iterable[bytes]) -> re.Pattern[bytes]:
+    """The formula cells of :data:`_PLAIN_F` whose text ``texts`` matches whole and whose
+    function is one of ``names`` (as written): group 1 is the cell's start tag, which
+    :func:`engine_copy` keeps while it leaves the ``<f>`` out."""
+    call = texts.pattern.replace(rb"([A-Za-z_][\w.]*)", rb"(?:" + b"|".join(re.escape(n) for n in sorted(names)) + rb")", 1)
+    return re.compile(rb'(<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"(?:\s+[\w:.-]+="[^">]*")*\s*>)\s*<f\s*>' + call + rb"</f>")
+
+
+def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: str, texts: _Calls | None = None) -> bool:
     """The sheet's formulas found in its bytes, a block of whole rows at a time (``stream`` is
     the capped, DTD-checked part). False, with nothing kept, when a formula is not where Excel
-    writes it (first child of its cell): the XML parser then reads the sheet."""
+    writes it (first child of its cell): the XML parser then reads the sheet. ``texts``: the
+    one-call formulas to note in :attr:`SheetInfo.calls` (kept only when every block is read
+    by the block step)."""
     spans: dict[int, list[tuple[int, int]]] = {}
+    calls: tuple[dict[tuple[int, int], bytes], _Calls] | None = ({}, texts) if texts is not None else None
     columns: dict[bytes, int] = {}
     formulas = s.formulas
     tail = b""
@@ -659,10 +747,13 @@ def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: 
                 continue
             data, tail = data[:cut], data[cut:]
         _valueless(data, s)
-        if not (_plain_block(data, formulas, limits, columns) or _block_cells(data, s, limits, book, spans, columns)):
-            s.formulas.clear()
-            return False
+        if not _plain_block(data, formulas, limits, columns, calls):
+            calls = None  # a block of other cells: no formula of this sheet is left out of the engine's copy
+            if not _block_cells(data, s, limits, book, spans, columns):
+                s.formulas.clear()
+                return False
         if not chunk:
+            s.calls = calls[0] if calls is not None else None
             return True
 
 
@@ -748,6 +839,8 @@ def engine_copy(
     drop: dict[str, set[tuple[int, int]]] | None = None,
     date1904: bool = False,
     dated: frozenset[str] = frozenset(),
+    cut: Mapping[str, tuple[re.Pattern[bytes], int]] | None = None,
+    cut_done: set[str] | None = None,
 ) -> Path:
     """The package a formula engine can open: ``src`` itself, or a copy at ``dst`` whose
     relationship targets are made relative.
@@ -763,6 +856,12 @@ def engine_copy(
     given as the date's serial in the book's date system (:func:`iso_serial`); ``dated``: the
     parts of ``capped`` that hold such cells (:attr:`Package.dated`, seen by :func:`scan` as it
     read them: those parts are not decompressed again here).
+
+    ``cut``: by sheet part, a pattern (:func:`cut_pattern`) and how many cells it must match
+    there: the ``<f>`` of those cells is left out of the copy (formulas the engine evaluates
+    itself, which the formula engine would parse for nothing), when it matches exactly that
+    many (each part where it did is added to ``cut_done``; elsewhere the part is copied whole).
+    Only parts that appear once in the zip are cut.
     """
     drop = {part: cells for part, cells in (drop or {}).items() if cells}
     fix = bool(drop)
@@ -770,6 +869,8 @@ def engine_copy(
     with zipfile.ZipFile(src) as z:
         seen = [i.filename for i in z.infolist()]
         once = {n for n in capped if seen.count(n) == 1} if capped else set()
+        cut = {part: how for part, how in (cut or {}).items() if how[1] and seen.count(part) == 1}
+        fix = fix or bool(cut)
         for info in z.infolist():
             if info.filename in once:
                 # read through the cap by scan already (a name held twice is read again)
@@ -793,6 +894,15 @@ def engine_copy(
         with zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as out:
             for info in z.infolist():
                 data = z.read(info)
+                if info.filename in cut:
+                    pattern, expected = cut[info.filename]
+                    # split keeps the captured start tags and drops the rest of each match (one
+                    # step in C; sub with a template calls Python once a match in 3.11)
+                    pieces = pattern.split(data)
+                    if len(pieces) == 2 * expected + 1:
+                        data = b"".join(pieces)
+                        if cut_done is not None:
+                            cut_done.add(info.filename)
                 if info.filename.endswith(".rels") and b'Target="/' in data:
                     data = _relative_targets(data, posixpath.dirname(posixpath.dirname(info.filename)) or ".")
                 if info.filename in drop:
