@@ -27,7 +27,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -649,7 +649,8 @@ def _plain_block(
     longest = max(map(len, raws))
     if longest > limits.formula_chars or (longest > 64 and max(map(bytes.count, raws, repeat(b"("))) > 64):
         return False
-    if b"&amp;" in b"\x00".join(raws) or b"cm" in b"\x00".join(attrs):
+    joined = b"\x00".join(raws)
+    if b"&amp;" in joined or b"cm" in b"\x00".join(attrs):
         return False
     rows = list(map(int, digits))
     for name in set(letters).difference(columns):
@@ -657,11 +658,13 @@ def _plain_block(
     cols = list(map(columns.__getitem__, letters))
     if max(rows) > MAX_ROWS or max(cols) > MAX_COLUMNS:
         return False
-    formulas.update(zip(zip(rows, cols), repeat(PLAIN)))
+    keys = list(zip(rows, cols))  # one tuple a cell, for both tables
+    formulas.update(zip(keys, repeat(PLAIN)))
     if calls is not None:
         noted, keep = calls
-        found_calls = map(keep.texts.fullmatch, raws)
-        noted.update((k, raw) for k, raw, m in zip(zip(rows, cols), raws, found_calls) if m and keep.wanted(m))
+        wanted = keep.pattern(b"\x00" + joined)
+        if wanted is not None:
+            noted.update(compress(zip(keys, raws), map(wanted.fullmatch, raws)))
     return True
 
 
@@ -695,32 +698,53 @@ def call_text(sheets: Iterable[str]) -> re.Pattern[bytes]:
     return re.compile(rb"([A-Za-z_][\w.]*)\((?:" + arg + rb"(?:," + arg + rb")*)?\)")
 
 
+#: The function name each formula of a block starts with (the block's texts joined by NUL, a NUL first).
+_HEADS = re.compile(rb"\x00([A-Za-z_][\w.]*)\(")
+
+
 class _Calls:
-    """The one-call formulas :func:`scan` keeps: :func:`call_text`, of the functions ``host``
-    says yes to (asked once a name)."""
+    """The one-call formulas :func:`scan` keeps: :func:`call_text` with its function one of
+    those ``host`` says yes to (asked once a name, as names first appear in a block)."""
 
     def __init__(self, texts: re.Pattern[bytes], host: Callable[[str], bool]) -> None:
         self.texts = texts
         self.host = host
         self.verdict: dict[bytes, bool] = {}
+        self.wanted: re.Pattern[bytes] | None = None  # texts, restricted to the names said yes to
 
-    def wanted(self, m: re.Match[bytes]) -> bool:
-        name = m.group(1)
-        said = self.verdict.get(name)
-        if said is None:
-            said = self.verdict[name] = bool(self.host(name.decode()))
-        return said
+    def pattern(self, joined: bytes) -> re.Pattern[bytes] | None:
+        """The pattern of the kept texts for a block whose formulas are ``joined`` (NUL first
+        and between): every name in the block has been asked about."""
+        new = set(_HEADS.findall(joined)).difference(self.verdict)
+        if new:
+            for name in new:
+                self.verdict[name] = bool(self.host(name.decode()))
+            yes = [n for n, said in self.verdict.items() if said]
+            self.wanted = restricted(self.texts, yes) if yes else None
+        return self.wanted
 
-    def cut(self) -> re.Pattern[bytes]:
-        return cut_pattern(self.texts, [n for n, yes in self.verdict.items() if yes])
+    def cut(self) -> re.Pattern[bytes] | None:
+        """The ``<f>`` elements of the kept texts (:func:`cut_pattern`), None when none is kept."""
+        return cut_pattern(self.wanted) if self.wanted is not None else None
 
 
-def cut_pattern(texts: re.Pattern[bytes], names: Iterable[bytes]) -> re.Pattern[bytes]:
-    """The formula cells of :data:`_PLAIN_F` whose text ``texts`` matches whole and whose
-    function is one of ``names`` (as written): group 1 is the cell's start tag, which
-    :func:`engine_copy` keeps while it leaves the ``<f>`` out."""
-    call = texts.pattern.replace(rb"([A-Za-z_][\w.]*)", rb"(?:" + b"|".join(re.escape(n) for n in sorted(names)) + rb")", 1)
-    return re.compile(rb'(<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"(?:\s+[\w:.-]+="[^">]*")*\s*>)\s*<f\s*>' + call + rb"</f>")
+def restricted(texts: re.Pattern[bytes], names: Iterable[bytes]) -> re.Pattern[bytes]:
+    """``texts`` (:func:`call_text`) with the function one of ``names`` (as written)."""
+    alternatives = rb"(?:" + b"|".join(re.escape(n) for n in sorted(names)) + rb")"
+    return re.compile(texts.pattern.replace(rb"([A-Za-z_][\w.]*)", alternatives, 1))
+
+
+def cut_pattern(wanted: re.Pattern[bytes]) -> re.Pattern[bytes]:
+    """The ``<f>`` elements whose whole text ``wanted`` matches (:func:`restricted`).
+
+    Notes
+    -----
+    In a sheet whose every block the block step read (:func:`_plain_block`), each ``<f``
+    is a bare ``<f>`` inside a :data:`_PLAIN_F` cell, whose text runs to ``</f>``: so these
+    elements are exactly the formulas of the cells whose text the scan kept, and
+    :func:`engine_copy` removes them with a plain replacement (no group: one step in C).
+    """
+    return re.compile(rb"<f\s*>" + wanted.pattern + rb"</f>")
 
 
 def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: str, texts: _Calls | None = None) -> bool:
@@ -896,11 +920,9 @@ def engine_copy(
                 data = z.read(info)
                 if info.filename in cut:
                     pattern, expected = cut[info.filename]
-                    # split keeps the captured start tags and drops the rest of each match (one
-                    # step in C; sub with a template calls Python once a match in 3.11)
-                    pieces = pattern.split(data)
-                    if len(pieces) == 2 * expected + 1:
-                        data = b"".join(pieces)
+                    without, n = pattern.subn(b"", data)
+                    if n == expected:
+                        data = without
                         if cut_done is not None:
                             cut_done.add(info.filename)
                 if info.filename.endswith(".rels") and b'Target="/' in data:
