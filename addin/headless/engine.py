@@ -15,6 +15,11 @@ here, and fastest. It has no custom-function interface, so functions this projec
    host-call chain plus one (a market handle feeding 10,000 RFQ rows: three);
 3. values are read back from IronCalc for every formula cell and array member.
 
+A formula that is one call of a host function with plain arguments is not given to IronCalc
+at all (:func:`_evaluated_here`): it could not compute it, and parsing it on load was most of
+its load of a quote book; :meth:`_Run.prepare` reads its text from the file (``scan``'s
+``SheetInfo.calls``) and gives it back to IronCalc when it is not taken as a host call.
+
 Legacy (non-array) formulas get Excel's implicit intersection first (:func:`addin.headless.formula.intersect`).
 Volatile cells (NOW, TODAY, RAND, RANDBETWEEN, RANDARRAY) and every cell whose value moves
 with them are found by one extra evaluation with the volatile functions shifted, and are
