@@ -94,28 +94,47 @@ def generate(path: Path, rows: int) -> Path:
 def time_recalc(kind: str, path: str | Path) -> float:
     """Seconds to read, recalculate and write the book ``path`` with ``kind`` ("clearquote" or
     "formulas", the ExcelModel peer), in this process; the bundled market is built first."""
+    return timed_recalc(kind, path)[0]
+
+
+def timed_recalc(kind: str, path: str | Path) -> tuple[float, float]:
+    """:func:`time_recalc`'s wall seconds, and the CPU seconds of this process meanwhile (all
+    its threads: on a shared machine the wall time counts other jobs' time slices, the CPU time
+    does not)."""
+    return _time_recalc(kind, path)
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(t: tuple[float, float]) -> tuple[float, float]:
+    return time.perf_counter() - t[0], time.process_time() - t[1]
+
+
+def _time_recalc(kind: str, path: str | Path) -> tuple[float, float]:
     if kind == "ironcalc":  # the formula engine alone: load, evaluate, its own writer (catalogue cells #NAME?)
         import ironcalc as ic
 
         target = Path(path).with_name(f"ic-{Path(path).stem}.xlsx")
         target.unlink(missing_ok=True)  # IronCalc refuses to replace a file (a repeated run)
-        t = time.perf_counter()
+        t = _clock()
         with _quiet():
             model = ic.load_from_xlsx(str(path), "en", "UTC")
             model.evaluate()
             model.save_to_xlsx(str(target))
-        return time.perf_counter() - t
+        return _since(t)
     if kind == "formualizer":  # load and evaluate (its writer cannot keep this package): catalogue cells #NAME?
         import formualizer as fz
 
-        t = time.perf_counter()
+        t = _clock()
         wb = fz.load_workbook(str(path))
         wb.evaluate_all()
-        return time.perf_counter() - t
+        return _since(t)
     import udfs
 
     udfs.CQ_MARKET("bundled")  # warm: the market fit is not what is measured
-    t = time.perf_counter()
+    t = _clock()
     if kind in ("clearquote", "per-cell"):  # per-cell: host calls one a cell, the path before columns
         from addin.excel.catalogue import CATALOGUE_FUNCTIONS
         from addin.headless import recalc
@@ -132,7 +151,7 @@ def time_recalc(kind: str, path: str | Path) -> float:
         model = formulas.ExcelModel().loads(str(path)).finish()
         model.calculate()
         model.write(dirpath=str(Path(path).parent / "formulas-out"))
-    return time.perf_counter() - t
+    return _since(t)
 
 
 def _quiet() -> Any:
@@ -164,8 +183,8 @@ def peak_mb() -> float:
 
 
 def _child(kind: str, path: str) -> None:
-    seconds = time_recalc(kind, path)
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
+    seconds, cpu = timed_recalc(kind, path)
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "peak_mb": peak_mb()}))
 
 
 def _measure(kind: str, path: Path) -> dict[str, float]:
@@ -194,12 +213,16 @@ def run_bench_recalc(sizes: list[int], peer_max: int = 1000, repeats: int = 3, p
     clearquote and the engines alone run ``repeats`` times each, interleaved (on a shared
     machine both then see the same load), each run its own process; the table gives medians,
     clearquote's median over IronCalc's (``x IronCalc``), the largest peak, and the 1-minute
-    load average before and after the size. ``per_cell``: also clearquote with host calls one a
-    cell (``columns=False``, the path before columns of identical formulas), in the same runs."""
+    load average before and after the size; ``CPU s`` and ``x IC CPU``: the same for the CPU
+    time of the measured section (each process's own: on a loaded machine its wall time also
+    counts the time slices other jobs take, its CPU time does not). ``per_cell``: also
+    clearquote with host calls one a cell (``columns=False``, the path before columns of
+    identical formulas), in the same runs."""
     peers = [k for k in ("ironcalc", "formualizer") if _available(k)] + (["per-cell"] if per_cell else [])
     head = f"{'rows':>8} {'formulas':>9} {'clearquote s':>13} {'peak MB':>8}"
     head += "".join(f" {k + ' s':>14}" for k in peers)
-    head += f" {'x IronCalc':>10} {'ExcelModel s':>13} {'peak MB':>8} {'ratio':>7} {'load':>11}"
+    head += f" {'x IronCalc':>10} {'CPU s':>6} {'IC CPU s':>8} {'x IC CPU':>8}"
+    head += f" {'ExcelModel s':>13} {'peak MB':>8} {'ratio':>7} {'load':>11}"
     print(f"medians of {repeats} interleaved runs each; load: 1-minute load average before/after, on {os.cpu_count()} cores")
     print(head)
     for n in sizes:
@@ -219,6 +242,12 @@ def run_bench_recalc(sizes: list[int], peer_max: int = 1000, repeats: int = 3, p
         peer_s = f"{peer['seconds']:13.2f} {peer['peak_mb']:8.0f}" if peer else f"{'(not run)':>13} {'':>8}"
         alone_s = "".join(f" {_median(alone[k], 'seconds'):14.2f}" for k in peers)
         x_ic = f"{mine / _median(alone['ironcalc'], 'seconds'):10.2f}" if "ironcalc" in alone else f"{'-':>10}"
+        cpu = _median(ours, "cpu_seconds")
+        if "ironcalc" in alone:
+            ic_cpu = _median(alone["ironcalc"], "cpu_seconds")
+            x_ic += f" {cpu:6.2f} {ic_cpu:8.2f} {cpu / ic_cpu:8.2f}"
+        else:
+            x_ic += f" {cpu:6.2f} {'-':>8} {'-':>8}"
         peak = max(r["peak_mb"] for r in ours)
         print(
             f"{n:8,d} {7 * n + 1:9,d} {mine:13.2f} {peak:8.0f}{alone_s} {x_ic} {peer_s} {ratio} {load0:5.1f}/{load1:<5.1f}",

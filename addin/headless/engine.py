@@ -15,6 +15,11 @@ here, and fastest. It has no custom-function interface, so functions this projec
    host-call chain plus one (a market handle feeding 10,000 RFQ rows: three);
 3. values are read back from IronCalc for every formula cell and array member.
 
+A formula that is one call of a host function with plain arguments is not given to IronCalc
+at all (:func:`_evaluated_here`): it could not compute it, and parsing it on load was most of
+its load of a quote book; :meth:`_Run.prepare` reads its text from the file (``scan``'s
+``SheetInfo.calls``) and gives it back to IronCalc when it is not taken as a host call.
+
 Legacy (non-array) formulas get Excel's implicit intersection first (:func:`addin.headless.formula.intersect`).
 Volatile cells (NOW, TODAY, RAND, RANDBETWEEN, RANDARRAY) and every cell whose value moves
 with them are found by one extra evaluation with the volatile functions shifted, and are
@@ -286,13 +291,27 @@ def recalculate(
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for a block (on again after, if it was on)."""
+    """Python's cyclic garbage collector off for a block (on again after, if it was on).
+
+    What the block left alive joins the oldest generation without a collection: the collector
+    would otherwise walk all of it at the first allocation after the block (everything made
+    while it was off is still "young"): a 10,000-row book left ~1 million tuples and dicts
+    (its formula tables, the values), walked in 68 ms between the evaluation and the save, and
+    ~0.7 s at 100,000 rows, finding nothing (the engine makes no reference cycles). ``freeze``
+    then ``unfreeze`` moves every tracked object to the oldest generation without visiting
+    one; a later full collection visits them as it would have. Done only when nothing else
+    in the process is frozen (``addin.fix.run.settle_heap`` freezes its start-up heap): unfreezing
+    would hand that back to the collector.
+    """
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -310,7 +329,8 @@ def _recalculate(
     if is_strict(Path(path)):  # Strict Open XML: read as the transitional copy Excel makes on open
         keep = tempfile.TemporaryDirectory(prefix="clearquote-strict-")
         path = transitional_copy(Path(path), Path(keep.name) / Path(path).name, (limits or Limits()).part_bytes)
-    pkg = scan(path, limits, cached=cached)
+    # columns: the host calls with plain arguments are left out of the formula engine's copy (_cuts)
+    pkg = scan(path, limits, cached=cached, calls=_evaluated_here(functions or {}) if columns else None)
     model = _load(pkg, limits or Limits())
     t1 = time.perf_counter()
     run = _Run(model, pkg, functions if functions is not None else {}, limits or Limits(), columns)
@@ -345,14 +365,53 @@ def _recalculate(
     )
 
 
+def _cuts(pkg: Package) -> dict[str, tuple[re.Pattern[bytes], int]]:
+    """By sheet part, the formulas the formula engine is not given (:func:`engine_copy`'s
+    ``cut``): the host calls with plain arguments :func:`scan` kept (:func:`_evaluated_here`).
+    Refused cells are left out of ``SheetInfo.calls`` here (they are errors in their cells,
+    never prepared; their ``<f>`` is left out of the copy anyway)."""
+    if pkg.cut is None:
+        return {}
+    out = {s.part: (pkg.cut, len(s.calls)) for s in pkg.sheets if s.calls}
+    for s in pkg.sheets:
+        if s.calls:
+            for cell in s.refused:
+                s.calls.pop(cell, None)
+    return out
+
+
+def _evaluated_here(functions: FunctionTable) -> Callable[[str], bool]:
+    """Whether a call of the function named so (as written) is left out of the formula
+    engine's copy: a host function evaluated here (no ``fallback``, which needs the formula
+    engine's own answer; not SUBTOTAL or AGGREGATE, whose cells prepare looks for).
+
+    The formula engine cannot compute such a call (it is ``#NAME?`` to it) and the engine
+    writes its result over it, so parsing it on load is work for nothing: at 10,000 quote-book
+    rows four formulas in seven, more than half of IronCalc's load. :meth:`_Run.prepare` takes
+    their text from the file instead, and gives a formula back to the formula engine when it
+    is not taken as a host call after all."""
+    table = _Merged(excel_functions(), functions)
+
+    def host(name: str) -> bool:
+        key = bare_name(name)
+        return key in table and not table[key].fallback and not needs_visible(key + "(")
+
+    return host
+
+
 def _load(pkg: Package, limits: Limits) -> Any:
     import ironcalc as ic
 
     with tempfile.TemporaryDirectory(prefix="clearquote-") as tmp:
         drop = {s.part: {*s.refused, *((t.area[0], t.area[1]) for t in s.data_tables)} for s in pkg.sheets}
+        cut = _cuts(pkg)
+        done: set[str] = set()
         copy = engine_copy(
-            pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop, pkg.date1904, pkg.dated
+            pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop, pkg.date1904, pkg.dated, cut, done
         )
+        for s in pkg.sheets:
+            if s.calls is not None and s.part not in done:
+                s.calls = None  # not cut after all: the formula engine has them
         chatter = Path(tmp) / "stderr"
         try:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
@@ -458,6 +517,9 @@ class _Run:
         #: and what those functions leave out of each sheet, read when first needed (visible)
         self._subtotals: set[tuple[int, int, int]] = set()
         self._skips: dict[int, Skipped] | None = None
+        #: By sheet index, the host calls left out of the formula engine's copy (_cuts): their
+        #: text as the file has it, until prepare takes them as host calls or gives them back
+        self._cut = {self.index[s.name]: s.calls for s in pkg.sheets if s.calls and s.name in self.index}
 
     # ------------------------------------------------------------------ prepare
 
@@ -501,6 +563,7 @@ class _Run:
         self.spill_refs: dict[str, dict[tuple[int, int], str]] = {}
         if any(fc.dynamic for _, _, _, _, fc in self._special_formulas()):
             self._held = set(self.model.get_all_cells())
+            self._held.update((si, r, c) for si, cells in self._cut.items() for r, c in cells)  # held by the book
         self._defined_names()
         hosts: dict[str, bool] = {}
         tables = mention(self.pkg.tables) if self.pkg.tables else None
@@ -509,12 +572,21 @@ class _Run:
                 if s.name in self.index:
                     self.stats.formulas += 1
                     self._refuse_cell(self.index[s.name], r, c, s.formulas[(r, c)], "#NAME?", f"refused: {why}")
+        cut = self._cut
         for _, si, r, c, fc in self._formulas():
-            text = self.model.get_cell_formula(si, r, c)
-            if not text:
-                continue
+            raw = cut[si].get((r, c)) if si in cut else None
+            if raw is None:
+                text = self.model.get_cell_formula(si, r, c)
+                if not text:
+                    continue
+            else:
+                text = "=" + raw.decode()
             self.stats.formulas += 1
             try:
+                if raw is not None:
+                    if self._takes_cut(si, r, c, fc, text):
+                        continue
+                    text = self._give_back(si, r, c, text)
                 self._prepare_cell(si, r, c, fc, text, tables, hosts)
             except BookError:
                 raise
@@ -530,6 +602,20 @@ class _Run:
             for i, call in enumerate(self.calls):
                 call.id = i
             self._absorbed = set()
+
+    def _takes_cut(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
+        """Whether a host call left out of the formula engine's copy is taken as a host call:
+        the cell above filled down, or a plain host call (what :meth:`_prepare_one` would find
+        first for this text; the formula-engine shortcuts between cannot apply to a host call)."""
+        if self.use_columns and self._extends_column(si, r, c, text):
+            return True
+        return self._plain_host_call(si, r, c, fc, text)
+
+    def _give_back(self, si: int, r: int, c: int, text: str) -> str:
+        """A formula left out of the formula engine's copy, given to it after all (its text as
+        the file writes it); the formula engine's own text of it, as it would have loaded it."""
+        self.model.update_cell_with_formula(si, r, c, text)
+        return str(self.model.get_cell_formula(si, r, c) or text)
 
     def _prepare_cell(
         self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None, hosts: dict[str, bool]
@@ -786,6 +872,9 @@ class _Run:
             for _, sj, r, c, fc in self._formulas():
                 if fc.array is not None:
                     present.setdefault(sj, []).extend(self._members(r, c, fc))
+            for sj, cells in self._cut.items():  # the host calls the formula engine was not given
+                have = set(present.get(sj, ()))
+                present.setdefault(sj, []).extend(k for k in cells if k not in have)
             self._present = present
         return self._present.get(index, [])
 
@@ -1701,6 +1790,9 @@ class _Run:
         self.spills = {}
         self.consts = {}
         self._refs = {}
+        self._cut = {}
+        for s in self.pkg.sheets:  # the file's texts of 400,000 host calls at 100,000 rows: not sent back
+            s.calls = None
 
     def _collect(
         self, written: Mapping[tuple[int, int], list[tuple[int, list[float | None]]]]

@@ -25,8 +25,9 @@ import io
 import posixpath
 import re
 import zipfile
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -121,6 +122,11 @@ class SheetInfo:
     #: Data tables (What-If Analysis): computed by :mod:`addin.headless.datatables`, their
     #: ``<f>`` left out of the engine's copy (IronCalc refuses a book holding one).
     data_tables: list[DataTable] = field(default_factory=list)
+    #: With ``scan(..., calls=...)``: the formulas that are one call, with plain arguments
+    #: (:func:`call_text`), of a function ``calls`` says yes to, by anchor, as the file writes
+    #: them (without ``=``); the engine's copy may leave them out (:func:`engine_copy`). None:
+    #: not looked for, or not every block of the sheet was read by the block step (then none is).
+    calls: dict[tuple[int, int], bytes] | None = None
 
 
 @dataclass
@@ -138,6 +144,8 @@ class Package:
     #: Of those, the parts holding a cell typed ``t="d"`` (seen as they were read: an ISO date
     #: the engine's copy gives as a serial, :func:`engine_copy`).
     dated: frozenset[str] = frozenset()
+    #: The cells of :attr:`SheetInfo.calls` in a sheet's XML (:func:`cut_pattern`), None when there are none.
+    cut: re.Pattern[bytes] | None = None
 
 
 class _Capped(io.RawIOBase):
@@ -210,9 +218,13 @@ def _part(base: str, target: str) -> str:
     return posixpath.normpath(posixpath.join(base, target))
 
 
-def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False) -> Package:
+def scan(
+    path: Path | str, limits: Limits | None = None, *, cached: bool = False, calls: Callable[[str], bool] | None = None
+) -> Package:
     """The workbook's structure and formula cells, checked against ``limits``; ``cached`` also
-    keeps the values the file stores for formula cells and array members (for ``validate``)."""
+    keeps the values the file stores for formula cells and array members (for ``validate``);
+    ``calls`` (without ``cached``), asked once per function name as written: whether to keep
+    the text of each formula that is one call of it with plain arguments (:attr:`SheetInfo.calls`)."""
     path = Path(path)
     check_file(path)
     limits = limits or Limits()
@@ -248,10 +260,11 @@ def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False
                 dnames.append((el.get("name", ""), int(scope) if scope is not None else None, (el.text or "").strip()))
         strings: list[str] | None = None
         total = 0
+        texts = _Calls(call_text(s.name for s in sheets), calls) if calls is not None and not cached else None
         for s in sheets:
             if s.part not in names:
                 continue  # a chart sheet or a dangling relationship: nothing to compute
-            need_strings = _scan_sheet(z, s, limits, book, cached)
+            need_strings = _scan_sheet(z, s, limits, book, cached, texts)
             total += s.cells
             if total > limits.cells:
                 raise BookError(f"{book}: more than {limits.cells:,} cells (limit cells); refused")
@@ -264,7 +277,8 @@ def scan(path: Path | str, limits: Limits | None = None, *, cached: bool = False
         tables = [t for s in sheets for t in _tables(z, s, names, limits, book)]
     capped = frozenset(s.part for s in sheets if s.part in names)
     dated = frozenset(s.part for s in sheets if s.part in names and s.dated)
-    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated)
+    cut = texts.cut() if texts is not None and any(s.calls for s in sheets) else None
+    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated, cut)
 
 
 def _iteration(calc_pr: Any, book: str) -> tuple[int, float]:
@@ -373,7 +387,7 @@ def _value(t: str | None, v: str | None, inline: str | None) -> Any:
         return v
 
 
-def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cached: bool) -> bool:
+def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cached: bool, texts: _Calls | None = None) -> bool:
     """Stream one worksheet; returns whether a kept cached value is a shared string.
 
     Without ``cached`` only ``<f>`` elements reach Python (the cells are counted from the byte
@@ -383,7 +397,7 @@ def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cac
     if not cached:
         with z.open(s.part) as raw:
             capped = _Capped(raw, limits.part_bytes, f"{book}: sheet {s.name!r}")
-            if _formulas_from_bytes(capped, s, limits, book):
+            if _formulas_from_bytes(capped, s, limits, book, texts):
                 if capped.cells > limits.cells:
                     raise BookError(f"{book}: sheet {s.name!r} has more than {limits.cells:,} cells (limit cells); refused")
                 s.cells, s.error_cells, s.dated = capped.cells, capped.errors, capped.dated
@@ -604,7 +618,13 @@ def _unescape(text: str) -> str:
 _PLAIN_F = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[\w:.-]+="[^">]*")*)\s*>\s*<f\s*>([^<\[]*)</f>')
 
 
-def _plain_block(data: bytes, formulas: dict[tuple[int, int], FormulaCell], limits: Limits, columns: dict[bytes, int]) -> bool:
+def _plain_block(
+    data: bytes,
+    formulas: dict[tuple[int, int], FormulaCell],
+    limits: Limits,
+    columns: dict[bytes, int],
+    calls: tuple[dict[tuple[int, int], bytes], _Calls] | None = None,
+) -> bool:
     """Record every formula of ``data`` (whole rows) as :data:`PLAIN` in one step, when each of
     them is the common formula (:data:`_PLAIN_F`) that the per-cell loop of
     :func:`_formulas_from_bytes` would record as :data:`PLAIN`; False, with nothing recorded,
@@ -616,6 +636,9 @@ def _plain_block(data: bytes, formulas: dict[tuple[int, int], FormulaCell], limi
     ``join``: no Python loop per cell), and conservatively: a block where any formula is over
     64 ``(``, holds ``&amp;``, a cell attribute holds ``cm`` (a dynamic array) or a cell is
     beyond Excel's grid goes to the per-cell loop, which decides each cell.
+
+    ``calls``: where to note, by anchor, the text of each of these formulas that is a call
+    :class:`_Calls` keeps.
     """
     found = _PLAIN_F.findall(data)
     # every formula is one of those: each holds a "<f", so no other "<f" (and no prefixed
@@ -628,7 +651,8 @@ def _plain_block(data: bytes, formulas: dict[tuple[int, int], FormulaCell], limi
     longest = max(map(len, raws))
     if longest > limits.formula_chars or (longest > 64 and max(map(bytes.count, raws, repeat(b"("))) > 64):
         return False
-    if b"&amp;" in b"\x00".join(raws) or b"cm" in b"\x00".join(attrs):
+    joined = b"\x00".join(raws)
+    if b"&amp;" in joined or b"cm" in b"\x00".join(attrs):
         return False
     rows = list(map(int, digits))
     for name in set(letters).difference(columns):
@@ -636,15 +660,103 @@ def _plain_block(data: bytes, formulas: dict[tuple[int, int], FormulaCell], limi
     cols = list(map(columns.__getitem__, letters))
     if max(rows) > MAX_ROWS or max(cols) > MAX_COLUMNS:
         return False
-    formulas.update(zip(zip(rows, cols), repeat(PLAIN)))
+    keys = list(zip(rows, cols))  # one tuple a cell, for both tables
+    formulas.update(zip(keys, repeat(PLAIN)))
+    if calls is not None:
+        noted, keep = calls
+        wanted = keep.pattern(b"\x00" + joined)
+        if wanted is not None:
+            noted.update(compress(zip(keys, raws), map(wanted.fullmatch, raws)))
     return True
 
 
-def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: str) -> bool:
+#: What may stand in :func:`call_text` for an argument. A cell reference written as Excel
+#: writes it (upper-case column letters up to ``WZZ``, rows up to 999,999: a bound below
+#: Excel's grid, so no reference is beyond it); a number as Excel writes one; TRUE or FALSE.
+#: No string, name, range, array, error, expression or empty argument.
+_CALL_CELL = rb"\$?(?:[A-Z]{1,2}|[A-W][A-Z]{2})\$?[1-9][0-9]{0,5}"
+_CALL_NUMBER = rb"-?[0-9]+(?:\.[0-9]+)?(?:E[+-]?[0-9]+)?"
+#: A sheet name a formula writes without quotes, and that reads as nothing else (a cell, an
+#: R1C1 reference, a boolean: Excel quotes those).
+_BARE_SHEET = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_LOOKS_LIKE_CELL = re.compile(r"[A-Za-z]{1,3}[0-9]+|[Rr][0-9]*[Cc]?[0-9]*|TRUE|FALSE", re.I)
+
+
+def call_text(sheets: Iterable[str]) -> re.Pattern[bytes]:
+    """The formula texts (as a file writes them, without ``=``) that are one call of a function
+    with plain arguments: ``CQ_BLACK(D2,G2,C2,H2,I2)``, ``CQ_FORWARD(Market!$B$1,Market!$B$3,B2)``.
+
+    Notes
+    -----
+    The group is the function's name as written. Each argument is a cell reference (on one of
+    ``sheets`` whose name needs no quotes, or on the formula's own sheet), a number or a
+    boolean, each in the one spelling Excel writes. Such a text reads the same to any reader:
+    the engine takes it from the file instead of asking the formula engine for its own
+    rendering (which differs only in the function name's case).
+    """
+    names = sorted({n for n in sheets if _BARE_SHEET.fullmatch(n) and not _LOOKS_LIKE_CELL.fullmatch(n)}, key=len, reverse=True)
+    sheet = rb"(?:(?i:" + b"|".join(re.escape(n.encode()) for n in names) + rb")!)?" if names else b""
+    arg = rb"(?:" + sheet + _CALL_CELL + rb"|" + _CALL_NUMBER + rb"|TRUE|FALSE)"
+    return re.compile(rb"([A-Za-z_][\w.]*)\((?:" + arg + rb"(?:," + arg + rb")*)?\)")
+
+
+#: The function name each formula of a block starts with (the block's texts joined by NUL, a NUL first).
+_HEADS = re.compile(rb"\x00([A-Za-z_][\w.]*)\(")
+
+
+class _Calls:
+    """The one-call formulas :func:`scan` keeps: :func:`call_text` with its function one of
+    those ``host`` says yes to (asked once a name, as names first appear in a block)."""
+
+    def __init__(self, texts: re.Pattern[bytes], host: Callable[[str], bool]) -> None:
+        self.texts = texts
+        self.host = host
+        self.verdict: dict[bytes, bool] = {}
+        self.wanted: re.Pattern[bytes] | None = None  # texts, restricted to the names said yes to
+
+    def pattern(self, joined: bytes) -> re.Pattern[bytes] | None:
+        """The pattern of the kept texts for a block whose formulas are ``joined`` (NUL first
+        and between): every name in the block has been asked about."""
+        new = set(_HEADS.findall(joined)).difference(self.verdict)
+        if new:
+            for name in new:
+                self.verdict[name] = bool(self.host(name.decode()))
+            yes = [n for n, said in self.verdict.items() if said]
+            self.wanted = restricted(self.texts, yes) if yes else None
+        return self.wanted
+
+    def cut(self) -> re.Pattern[bytes] | None:
+        """The ``<f>`` elements of the kept texts (:func:`cut_pattern`), None when none is kept."""
+        return cut_pattern(self.wanted) if self.wanted is not None else None
+
+
+def restricted(texts: re.Pattern[bytes], names: Iterable[bytes]) -> re.Pattern[bytes]:
+    """``texts`` (:func:`call_text`) with the function one of ``names`` (as written)."""
+    alternatives = rb"(?:" + b"|".join(re.escape(n) for n in sorted(names)) + rb")"
+    return re.compile(texts.pattern.replace(rb"([A-Za-z_][\w.]*)", alternatives, 1))
+
+
+def cut_pattern(wanted: re.Pattern[bytes]) -> re.Pattern[bytes]:
+    """The ``<f>`` elements whose whole text ``wanted`` matches (:func:`restricted`).
+
+    Notes
+    -----
+    In a sheet whose every block the block step read (:func:`_plain_block`), each ``<f``
+    is a bare ``<f>`` inside a :data:`_PLAIN_F` cell, whose text runs to ``</f>``: so these
+    elements are exactly the formulas of the cells whose text the scan kept, and
+    :func:`engine_copy` removes them with a plain replacement (no group: one step in C).
+    """
+    return re.compile(rb"<f\s*>" + wanted.pattern + rb"</f>")
+
+
+def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: str, texts: _Calls | None = None) -> bool:
     """The sheet's formulas found in its bytes, a block of whole rows at a time (``stream`` is
     the capped, DTD-checked part). False, with nothing kept, when a formula is not where Excel
-    writes it (first child of its cell): the XML parser then reads the sheet."""
+    writes it (first child of its cell): the XML parser then reads the sheet. ``texts``: the
+    one-call formulas to note in :attr:`SheetInfo.calls` (kept only when every block is read
+    by the block step)."""
     spans: dict[int, list[tuple[int, int]]] = {}
+    calls: tuple[dict[tuple[int, int], bytes], _Calls] | None = ({}, texts) if texts is not None else None
     columns: dict[bytes, int] = {}
     formulas = s.formulas
     tail = b""
@@ -661,10 +773,13 @@ def _formulas_from_bytes(stream: IO[bytes], s: SheetInfo, limits: Limits, book: 
                 continue
             data, tail = data[:cut], data[cut:]
         _valueless(data, s)
-        if not (_plain_block(data, formulas, limits, columns) or _block_cells(data, s, limits, book, spans, columns)):
-            s.formulas.clear()
-            return False
+        if not _plain_block(data, formulas, limits, columns, calls):
+            calls = None  # a block of other cells: no formula of this sheet is left out of the engine's copy
+            if not _block_cells(data, s, limits, book, spans, columns):
+                s.formulas.clear()
+                return False
         if not chunk:
+            s.calls = calls[0] if calls is not None else None
             return True
 
 
@@ -750,6 +865,8 @@ def engine_copy(
     drop: dict[str, set[tuple[int, int]]] | None = None,
     date1904: bool = False,
     dated: frozenset[str] = frozenset(),
+    cut: Mapping[str, tuple[re.Pattern[bytes], int]] | None = None,
+    cut_done: set[str] | None = None,
 ) -> Path:
     """The package a formula engine can open: ``src`` itself, or a copy at ``dst`` whose
     relationship targets are made relative.
@@ -765,6 +882,12 @@ def engine_copy(
     given as the date's serial in the book's date system (:func:`iso_serial`); ``dated``: the
     parts of ``capped`` that hold such cells (:attr:`Package.dated`, seen by :func:`scan` as it
     read them: those parts are not decompressed again here).
+
+    ``cut``: by sheet part, a pattern (:func:`cut_pattern`) and how many cells it must match
+    there: the ``<f>`` of those cells is left out of the copy (formulas the engine evaluates
+    itself, which the formula engine would parse for nothing), when it matches exactly that
+    many (each part where it did is added to ``cut_done``; elsewhere the part is copied whole).
+    Only parts that appear once in the zip are cut.
     """
     drop = {part: cells for part, cells in (drop or {}).items() if cells}
     fix = bool(drop)
@@ -772,6 +895,8 @@ def engine_copy(
     with zipfile.ZipFile(src) as z:
         seen = [i.filename for i in z.infolist()]
         once = {n for n in capped if seen.count(n) == 1} if capped else set()
+        cut = {part: how for part, how in (cut or {}).items() if how[1] and seen.count(part) == 1}
+        fix = fix or bool(cut)
         for info in z.infolist():
             if info.filename in once:
                 # read through the cap by scan already (a name held twice is read again)
@@ -795,6 +920,13 @@ def engine_copy(
         with zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as out:
             for info in z.infolist():
                 data = z.read(info)
+                if info.filename in cut:
+                    pattern, expected = cut[info.filename]
+                    without, n = pattern.subn(b"", data)
+                    if n == expected:
+                        data = without
+                        if cut_done is not None:
+                            cut_done.add(info.filename)
                 if info.filename.endswith(".rels") and b'Target="/' in data:
                     data = _relative_targets(data, posixpath.dirname(posixpath.dirname(info.filename)) or ".")
                 if info.filename in drop:
