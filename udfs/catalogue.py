@@ -177,10 +177,21 @@ def failure(exc: BaseException) -> XlError:
 def safe(spec: Spec) -> Callable[..., Any]:
     """``spec.fn`` that returns ``[[#VALUE! reason]]`` instead of raising (name ``CQ_<NAME>``)."""
 
+    signature = inspect.signature(spec.fn)
+
     @functools.wraps(spec.fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return spec.fn(*args, **kwargs)
+        except TypeError as exc:
+            # A call with a required argument missing or too many arguments (=CQ_BLACK() in a
+            # cell) is the user's, not a bug: say which. Checked only when the call failed, so
+            # the common path pays nothing for it.
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as wrong:
+                return [[XlError("#VALUE!", f"{spec.desktop_name}: {wrong}")]]
+            return [[failure(exc)]]
         except Exception as exc:
             return [[failure(exc)]]
 

@@ -216,3 +216,21 @@ def test_single_cells_as_one_by_one_ranges_give_the_same_result(name):
     """The hosts pass every argument as a 2-D range (xlwings ndim=2): [[x]] must mean x."""
     fn = getattr(udfs, f"CQ_{name}")
     assert fn(*(_wrap(a) for a in GOOD[name])) == fn(*GOOD[name])
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_a_call_missing_an_argument_or_with_too_many_names_it_never_an_internal_error(name: str) -> None:
+    """``=CQ_BLACK()`` in a cell (Excel passes what the cell wrote: no argument for a required
+    parameter, or one too many) is the user's mistake: one ``#VALUE!`` naming the function and
+    what is wrong, never "internal error" (it was a TypeError from inside the function)."""
+    fn = getattr(udfs, CATALOGUE[name].desktop_name)
+    required = sum(not a.optional for a in CATALOGUE[name].args)
+    calls = [(None,) * (len(CATALOGUE[name].args) + 1)]
+    if required:
+        calls.append(())
+    for args in calls:
+        out = fn(*args)
+        assert isinstance(out, list) and len(out) == 1 and len(out[0]) == 1, (name, args, out)
+        err = out[0][0]
+        assert isinstance(err, XlError) and err == "#VALUE!", (name, args, err)
+        assert CATALOGUE[name].desktop_name in err.reason and "internal error" not in err.reason, (name, args, err.reason)
