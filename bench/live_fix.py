@@ -145,59 +145,54 @@ def tick_to_quote(arrivals: np.ndarray, published: np.ndarray, quotes: list[tupl
     return t_q[i[ok]] - window[ok], before, int((~ok).sum())
 
 
+class Probe:
+    """Every basis build, timed by the CPU time of the thread that ran it (``time.thread_time``,
+    robust on a loaded machine), and every full (generation-2) collection with its pause (every
+    thread stops for it), while installed."""
+
+    def __init__(self) -> None:
+        from pricing.desk.book import Book
+
+        self.builds: list[tuple[str, float, float]] = []  # (thread, CPU s, wall s)
+        self.pauses: list[float] = []
+        self._began: list[float] = []
+        self._make = Book._make
+        Book._make = staticmethod(self._timed)  # type: ignore[method-assign]
+        gc.callbacks.append(self._collector)
+
+    def _timed(self, *args: Any) -> Any:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        try:
+            return self._make(*args)
+        finally:
+            self.builds.append((threading.current_thread().name, time.thread_time() - cpu, time.perf_counter() - wall))
+
+    def _collector(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._began.append(time.perf_counter())
+        elif self._began:
+            self.pauses.append(time.perf_counter() - self._began.pop())
+
+    def remove(self) -> None:
+        from pricing.desk.book import Book
+
+        if self._collector in gc.callbacks:
+            gc.callbacks.remove(self._collector)
+        Book._make = staticmethod(self._make)  # type: ignore[method-assign]
+
+
 def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = False, margin_lag_s: float | None = None) -> int:
     """Replay ``seconds`` of marks at 1× into the FIX gateway while the client sends QuoteRequests.
 
     ``margin_lag_s`` replaces the live source's ``max_margin_lag_s`` (None: its default)."""
-    from pricing.desk.book import Book
-
-    load_start = os.getloadavg()
-
-    # Every basis build, timed by the CPU of the thread that runs it (robust on a loaded machine).
-    builds: list[tuple[str, float, float]] = []
-    make = Book._make
-
-    def timed_make(*args: Any) -> Any:
-        cpu, wall = time.thread_time(), time.perf_counter()
-        try:
-            return make(*args)
-        finally:
-            builds.append((threading.current_thread().name, time.thread_time() - cpu, time.perf_counter() - wall))
-
-    # Every full (generation-2) collection, with its pause: every thread stops for it.
-    pauses: list[float] = []
-    began: list[float] = []
-
-    def collector(phase: str, info: dict[str, Any]) -> None:
-        if info.get("generation") != 2:
-            return
-        if phase == "start":
-            began.append(time.perf_counter())
-        elif began:
-            pauses.append(time.perf_counter() - began.pop())
-
-    Book._make = staticmethod(timed_make)  # type: ignore[method-assign]
-    gc.callbacks.append(collector)
-    try:
-        return _run(seconds, n_book, as_json, margin_lag_s, builds, pauses, load_start)
-    finally:
-        gc.callbacks.remove(collector)
-        Book._make = staticmethod(make)  # type: ignore[method-assign]
-
-
-def _run(
-    seconds: int,
-    n_book: int,
-    as_json: bool,
-    margin_lag_s: float | None,
-    builds: list[tuple[str, float, float]],
-    pauses: list[float],
-    load_start: tuple[float, float, float],
-) -> int:
     from addin.fix.gateway import TAG_MARKET, QuoteGateway
     from addin.fix.run import Serving, build_desk, kill_path, open_checked, settle_heap, write_settings
 
+    load_start = os.getloadavg()
     book_rows, requests = book_and_requests(n_book, 1_000)
+    probe = Probe()
 
     class TimedGateway(QuoteGateway):  # type: ignore[misc]
         """The product's gateway; notes when each Quote is sent (QuickFIX's hook before the write)."""
@@ -258,6 +253,7 @@ def _run(
             if client.poll() is None:
                 client.kill()
             serving.stop()  # the engine's threads joined, then the journal closed
+            probe.remove()
         arrivals = np.array(source.status.mark_arrivals)
         source_lag = float(source.limits.max_margin_lag_s)
         published = np.array(source.published)
@@ -271,8 +267,8 @@ def _run(
         answers, cancels = client_out["answers"], client_out["cancels"]
     lat, before, after = tick_to_quote(arrivals, published, app.quotes_sent)
     behind, behind_s = margin_lags(published, app.quotes_sent)
-    on_path = np.array([cpu for name, cpu, _ in builds if name != "book-basis"])
-    ahead = np.array([cpu for name, cpu, _ in builds if name == "book-basis"])
+    on_path = np.array([cpu for name, cpu, _ in probe.builds if name != "book-basis"])
+    ahead = np.array([cpu for name, cpu, _ in probe.builds if name == "book-basis"])
     fix_lat = np.array([a["answered"] - a["sent"] for a in answers if a["type"] == "S"])
     refused = sum(1 for a in answers if a["type"] != "S")
     reasons: dict[str, int] = {}
@@ -314,8 +310,8 @@ def _run(
         "basis_builds_ahead": int(ahead.size),
         "basis_build_ahead_cpu_p50_ms": pct(ahead, 50),
         "basis_build_ahead_cpu_sum_s": float(ahead.sum()),
-        "full_collections": len(pauses),
-        "full_collection_max_ms": 1000 * max(pauses) if pauses else 0.0,
+        "full_collections": len(probe.pauses),
+        "full_collection_max_ms": 1000 * max(probe.pauses) if probe.pauses else 0.0,
         "load_average_start": list(load_start),
         "load_average_end": list(os.getloadavg()),
     }
