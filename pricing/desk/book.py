@@ -274,7 +274,8 @@ class Book:
         trades : Portfolio
             The trades quoted: a basis built for them takes its layout from them.
         max_lag_s : float
-            How much older (the market's own time, seconds) the margin snapshot may be; 0: none.
+            How much older (by the market's time and by when it was built, seconds) the margin
+            snapshot may be (:func:`pricing.desk.lag.lag_s`); 0: none.
 
         Returns
         -------

@@ -53,8 +53,8 @@ class QuoteLimits:
     fill_tolerance : float
         A fill is refused if the structure's mid moved more than this share since the quote (0.5%).
     max_margin_lag_s : float
-        How much older (the market's own time, seconds) the snapshot of a quote's margin may be
-        than the snapshot of its price (:mod:`pricing.desk.lag`); 0: the source's own bound (a
+        How much older (by the market's own time and by when it was built, seconds) the snapshot
+        of a quote's margin may be than the snapshot of its price (:mod:`pricing.desk.lag`); 0: the source's own bound (a
         live source's ``LiveLimits.max_margin_lag_s``; none for files and bundled data).
     """
 

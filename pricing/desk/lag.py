@@ -13,8 +13,10 @@ older snapshot, within a bound:
   and the spread — from one snapshot, the one the quote names for margin
   (``margin_snapshot_id``): the book *and* the trade revalued on that same snapshot, never one
   on each;
-* the margin snapshot is never newer than the price snapshot and at most ``max_lag_s`` older by
-  the market's own clock (``as_of``, the newest mark each carries); beyond the bound, or when the
+* the margin snapshot is never newer than the price snapshot and at most ``max_lag_s`` older,
+  both by the market's own clock (``as_of``, the newest mark each carries) and by when each was
+  built (``created_at``, this machine's clock: a feed that resumes after a silence with marks
+  stamped just after the last ones is behind by the silence); beyond the bound, or when the
   book changed since (a fill, the venue's positions), or under another margin configuration,
   the quote waits for a basis built on its own snapshot, as with no lag at all;
 * with ``max_lag_s`` = 0 every quote's margin is on its own snapshot (files, bundled data,
@@ -63,7 +65,8 @@ class BuiltBasis:
 
 
 def lag_s(price: MarketSnapshot, margin: MarketSnapshot) -> float:
-    """How much older the margin snapshot's market is than the price snapshot's, seconds.
+    """How much older the margin snapshot is than the price snapshot, seconds: the larger of its
+    market's lag and its build's.
 
     Parameters
     ----------
@@ -73,10 +76,27 @@ def lag_s(price: MarketSnapshot, margin: MarketSnapshot) -> float:
     Returns
     -------
     float
-        ``price.as_of - margin.as_of`` in seconds (the market's own time: the newest mark each
-        carries); negative when the margin snapshot is the newer.
+        max(``price.as_of - margin.as_of``, ``price.created_at - margin.created_at``) in
+        seconds (the market's own time, the newest mark each carries; and when each was built);
+        negative only when the margin snapshot is the newer by both.
     """
-    return (price.as_of - margin.as_of).total_seconds()
+    return max((price.as_of - margin.as_of).total_seconds(), (price.created_at - margin.created_at).total_seconds())
+
+
+def never_newer(price: MarketSnapshot, margin: MarketSnapshot) -> bool:
+    """Whether the margin snapshot is not newer than the price snapshot by either clock.
+
+    Parameters
+    ----------
+    price, margin : MarketSnapshot
+        The snapshot a quote is priced on and the one its margin is from.
+
+    Returns
+    -------
+    bool
+        ``margin.as_of <= price.as_of`` and ``margin.created_at <= price.created_at``.
+    """
+    return margin.as_of <= price.as_of and margin.created_at <= price.created_at
 
 
 def usable(built: BuiltBasis | None, price: MarketSnapshot, margin_key: str, version: int, max_lag_s: float) -> bool:
@@ -100,13 +120,13 @@ def usable(built: BuiltBasis | None, price: MarketSnapshot, margin_key: str, ver
     bool
         True when ``built`` holds the book as it is now (``version``), under the same margin
         configuration, and either is ``price``'s own or was built on a snapshot at most
-        ``max_lag_s`` older (never a newer one).
+        ``max_lag_s`` older (:func:`lag_s`; never a newer one: :func:`never_newer`).
     """
     if built is None or built.margin_key != margin_key or built.version != version:
         return False
     if built.snapshot.snapshot_id == price.snapshot_id:
         return True
-    return max_lag_s > 0 and 0.0 <= lag_s(price, built.snapshot) <= max_lag_s
+    return max_lag_s > 0 and never_newer(price, built.snapshot) and lag_s(price, built.snapshot) <= max_lag_s
 
 
 def rebased(table: QuoteTable, batch: RfqBatch, market: Market, params: QuoteParams) -> QuoteTable:

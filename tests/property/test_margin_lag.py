@@ -7,8 +7,8 @@ Invariants, for any interleaving of publications, fills, quotes and background b
 
 1. the price is the newest snapshot's: the quote names the source's current snapshot, and its
    base equals the base of the same request quoted with no lag on that snapshot;
-2. the margin snapshot is never newer than the price snapshot and at most the bound older (the
-   market's own time);
+2. the margin snapshot is never newer than the price snapshot and at most the bound older, by
+   the market's own time and by when each was built;
 3. ΔIM of each side, FVA, MVA, KVA, CCVA and the spread equal those of the same request quoted
    with no lag *on the margin snapshot* against the book as it is now (fills included): the book
    and the trade are revalued on one snapshot, never one on each;
@@ -74,10 +74,11 @@ class Moving:
         return None
 
 
-def moved(snap: MarketSnapshot, seq: int, dt_s: float) -> MarketSnapshot:
-    """The next snapshot: the market ``dt_s`` seconds later (0: the same time, another id, as a refit)."""
+def moved(snap: MarketSnapshot, seq: int, dt_s: float, built_s: float = 1e-6) -> MarketSnapshot:
+    """The next snapshot: the market ``dt_s`` seconds later (0: the same time, another id, as a
+    refit), built ``built_s`` seconds after the last (a silence of the feed is a long one)."""
     market = replace(snap.market, as_of=snap.market.as_of + timedelta(seconds=dt_s))
-    return replace(snap, market=market, snapshot_id=f"{seq:016x}", created_at=snap.created_at + timedelta(microseconds=1))
+    return replace(snap, market=market, snapshot_id=f"{seq:016x}", created_at=snap.created_at + timedelta(seconds=built_s))
 
 
 requests = st.builds(
@@ -112,10 +113,10 @@ class MarginLagMachine(RuleBasedStateMachine):
         self.desk = Desk(self.source, self.book, LAGGED)
         self.lagged = 0
 
-    @rule(dt=st.sampled_from([0.0, 600.0, 1800.0, 3000.0, 3600.0, 4000.0]))
-    def publish(self, dt: float) -> None:
+    @rule(dt=st.sampled_from([0.0, 600.0, 1800.0, 3000.0, 3600.0, 4000.0]), built=st.sampled_from([1e-6, 1.0, 1800.0, 4000.0]))
+    def publish(self, dt: float, built: float) -> None:
         self.seq += 1
-        self.source.snapshot = moved(self.source.snapshot, self.seq, dt)
+        self.source.snapshot = moved(self.source.snapshot, self.seq, dt, built)
 
     @rule(name=st.sampled_from(NAMES), qty=st.sampled_from([-4.0, 2.0, 10.0]))
     def fill(self, name: str, qty: float) -> None:
@@ -136,7 +137,10 @@ class MarginLagMachine(RuleBasedStateMachine):
         # 2. the margin snapshot: named, never newer, at most the bound older
         margin_snap = out.margin_snapshot
         assert margin_snap is not None and q.margin_snapshot_id == margin_snap.snapshot_id
-        assert 0.0 <= lag_s(price, margin_snap) <= BOUND_S
+        assert margin_snap.as_of <= price.as_of and margin_snap.created_at <= price.created_at
+        assert lag_s(price, margin_snap) <= BOUND_S
+        assert (price.as_of - margin_snap.as_of).total_seconds() <= BOUND_S
+        assert (price.created_at - margin_snap.created_at).total_seconds() <= BOUND_S
         self.lagged += q.margin_snapshot_id != q.snapshot_id
         positions = self.book.positions
         on_price, on_margin = exact_quote(price, positions, request), exact_quote(margin_snap, positions, request)
@@ -188,6 +192,9 @@ def test_a_quote_on_a_new_snapshot_takes_the_built_margin_and_the_build_catches_
     source.snapshot = moved(source.snapshot, 3, 600.0)
     desk.fill([Leg(NAMES[2], 4.0)])
     assert desk.quote([call]).margin_snapshot_id == source.snapshot.snapshot_id and book.builds_on_path == 3
+    # a silence: marks stamped a second on, but published longer than the bound after the last
+    source.snapshot = moved(source.snapshot, 4, 1.0, BOUND_S + 1.0)
+    assert desk.quote([call]).margin_snapshot_id == source.snapshot.snapshot_id and book.builds_on_path == 4
 
 
 def test_without_a_bound_every_margin_is_the_price_snapshot_own(first: MarketSnapshot) -> None:

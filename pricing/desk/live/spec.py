@@ -91,7 +91,7 @@ class LiveLimits:
         Budget for the first cold fit of every expiry (seconds; ~1-2 s per currency measured).
     max_margin_lag_s : float
         A quote's margin (ΔIM, costs, spread) may come from a snapshot up to this much older,
-        by the market's own time, than the one its price comes from (:mod:`pricing.desk.lag`):
+        by the market's own time and by when it was built, than the one its price comes from (:mod:`pricing.desk.lag`):
         the book's basis for the new snapshot is then built off the quote's path. 1 s: the
         venue marks each currency once a second, so the margin is at most about one mark
         message behind the price; 0: every quote waits for the basis of its own snapshot.
