@@ -147,17 +147,20 @@ def tick_to_quote(arrivals: np.ndarray, published: np.ndarray, quotes: list[tupl
 
 class Probe:
     """Every basis build, timed by the CPU time of the thread that ran it (``time.thread_time``,
-    robust on a loaded machine), and every full (generation-2) collection with its pause (every
-    thread stops for it), while installed."""
+    robust on a loaded machine), and every full (generation-2) collection once the acceptor
+    serves, with its pause (every thread stops for it)."""
 
     def __init__(self) -> None:
         from pricing.desk.book import Book
 
-        self.builds: list[tuple[str, float, float]] = []  # (thread, CPU s, wall s)
+        self.builds: list[tuple[str, float, float, float]] = []  # (thread, CPU s, wall s, monotonic at the end)
         self.pauses: list[float] = []
         self._began: list[float] = []
         self._make = Book._make
         Book._make = staticmethod(self._timed)  # type: ignore[method-assign]
+
+    def watch_collections(self) -> None:
+        """From now on (after ``settle_heap``'s own full collection of the start-up heap)."""
         gc.callbacks.append(self._collector)
 
     def _timed(self, *args: Any) -> Any:
@@ -165,7 +168,8 @@ class Probe:
         try:
             return self._make(*args)
         finally:
-            self.builds.append((threading.current_thread().name, time.thread_time() - cpu, time.perf_counter() - wall))
+            spent = (time.thread_time() - cpu, time.perf_counter() - wall)
+            self.builds.append((threading.current_thread().name, *spent, time.monotonic()))
 
     def _collector(self, phase: str, info: dict[str, Any]) -> None:
         if info.get("generation") != 2:
@@ -230,6 +234,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         serving = Serving(app, str(acc), journal)  # the acceptor and its shutdown order, as run_acceptor's
         serving.poll()
         settle_heap()  # as run_acceptor does before serving
+        probe.watch_collections()
         serving.start()
         out = base / "client.json"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -267,8 +272,11 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         answers, cancels = client_out["answers"], client_out["cancels"]
     lat, before, after = tick_to_quote(arrivals, published, app.quotes_sent)
     behind, behind_s = margin_lags(published, app.quotes_sent)
-    on_path = np.array([cpu for name, cpu, _ in probe.builds if name != "book-basis"])
-    ahead = np.array([cpu for name, cpu, _ in probe.builds if name == "book-basis"])
+    on_path = np.array([cpu for name, cpu, _, _ in probe.builds if name != "book-basis"])
+    ahead = np.array([cpu for name, cpu, _, _ in probe.builds if name == "book-basis"])
+    # When each build on a quote's path ended, seconds after the first mark message arrived.
+    first_mark = float(arrivals[0]) if arrivals.size else float("nan")
+    path_at = [round(at - first_mark, 3) for name, _, _, at in probe.builds if name != "book-basis"]
     fix_lat = np.array([a["answered"] - a["sent"] for a in answers if a["type"] == "S"])
     refused = sum(1 for a in answers if a["type"] != "S")
     reasons: dict[str, int] = {}
@@ -307,6 +315,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         "basis_builds_on_path": int(on_path.size),
         "basis_build_on_path_cpu_p50_ms": pct(on_path, 50),
         "basis_build_on_path_cpu_sum_s": float(on_path.sum()),
+        "basis_builds_on_path_after_first_mark_s": path_at,
         "basis_builds_ahead": int(ahead.size),
         "basis_build_ahead_cpu_p50_ms": pct(ahead, 50),
         "basis_build_ahead_cpu_sum_s": float(ahead.sum()),
