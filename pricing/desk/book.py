@@ -99,6 +99,7 @@ class Book:
     builds_ahead: int = 0
     build_error: str | None = None
     _pending: tuple[MarketSnapshot, DeskConfig, Portfolio] | None = None
+    _refresh: tuple[DeskConfig, Portfolio, float, Callable[[], MarketSnapshot]] | None = None
     _wake: threading.Condition = field(default_factory=threading.Condition)
     _builder: threading.Thread | None = None
     _closed: bool = False
@@ -261,7 +262,14 @@ class Book:
         """
         return self.margin_basis(snapshot, config, trades).basis
 
-    def margin_basis(self, snapshot: MarketSnapshot, config: DeskConfig, trades: Portfolio, max_lag_s: float = 0.0) -> BuiltBasis:
+    def margin_basis(
+        self,
+        snapshot: MarketSnapshot,
+        config: DeskConfig,
+        trades: Portfolio,
+        max_lag_s: float = 0.0,
+        latest: Callable[[], MarketSnapshot] | None = None,
+    ) -> BuiltBasis:
         """The basis a quote on ``snapshot`` takes its margin from: on ``snapshot``, or on an older
         one within ``max_lag_s`` (:func:`pricing.desk.lag.usable`).
 
@@ -276,6 +284,11 @@ class Book:
         max_lag_s : float
             How much older (by the market's time and by when it was built, seconds) the margin
             snapshot may be (:func:`pricing.desk.lag.lag_s`); 0: none.
+        latest : callable, optional
+            The source's current snapshot (``MarketSource.current``): while no quote asks, the
+            book's thread looks at it every ``max_lag_s / 2`` seconds and builds it when the
+            newest basis is more than half the bound behind, so a pause in the quotes does not
+            leave the next one beyond the bound.
 
         Returns
         -------
@@ -290,11 +303,26 @@ class Book:
             if built is not None and usable(built, snapshot, config.margin_key, self.version, max_lag_s):
                 if built.snapshot.snapshot_id != snapshot.snapshot_id:
                     self._ask(snapshot, config, trades)
+                self._follow_source(config, trades, max_lag_s, latest)
                 return built
             built = self._make(self.positions, snapshot, config, trades, self.version)
             self.builds_on_path += 1
             self._install(built)
+            self._follow_source(config, trades, max_lag_s, latest)
             return built
+
+    def _follow_source(
+        self, config: DeskConfig, trades: Portfolio, max_lag_s: float, latest: Callable[[], MarketSnapshot] | None
+    ) -> None:
+        """Remember the source and the bound for :meth:`refresh_latest`; the first time, wake the book's thread."""
+        if latest is None or max_lag_s <= 0:
+            return
+        first = self._refresh is None
+        self._refresh = (config, trades, max_lag_s, latest)
+        if first:
+            self._start()
+            with self._wake:
+                self._wake.notify()
 
     @staticmethod
     def _make(positions: Portfolio, snapshot: MarketSnapshot, config: DeskConfig, trades: Portfolio, version: int) -> BuiltBasis:
@@ -314,13 +342,38 @@ class Book:
     def _ask(self, snapshot: MarketSnapshot, config: DeskConfig, trades: Portfolio) -> None:
         """Ask for a basis on ``snapshot`` ahead of the quotes (only the newest asked is kept)."""
         self._pending = (snapshot, config, trades)
-        if not self.background or self._closed:
-            return
-        if self._builder is None:
-            self._builder = threading.Thread(target=self._build_ahead, name="book-basis", daemon=True)
-            self._builder.start()
+        self._start()
         with self._wake:
             self._wake.notify()
+
+    def _start(self) -> None:
+        if self.background and not self._closed and self._builder is None:
+            self._builder = threading.Thread(target=self._build_ahead, name="book-basis", daemon=True)
+            self._builder.start()
+
+    def refresh_latest(self) -> bool:
+        """Ask for the source's newest snapshot when the newest basis is more than half the bound behind it.
+
+        Returns
+        -------
+        bool
+            True when a build was asked for (:meth:`build_pending` then builds it).
+
+        Notes
+        -----
+        Only after a quote gave the source and the bound (:meth:`margin_basis` with ``latest``),
+        and only when nothing else is asked; with the last quote's configuration and trades.
+        """
+        with self._lock:
+            if self._refresh is None or self._pending is not None:
+                return False
+            config, trades, max_lag_s, latest = self._refresh
+            snapshot = latest()
+            self._follow_venue()
+            if usable(self._built, snapshot, config.margin_key, self.version, max_lag_s / 2):
+                return False
+            self._pending = (snapshot, config, trades)
+            return True
 
     def build_pending(self) -> bool:
         """Build the basis last asked for (:meth:`margin_basis`), outside the book's lock.
@@ -355,11 +408,14 @@ class Book:
     def _build_ahead(self) -> None:
         while not self._closed:
             with self._wake:
-                while self._pending is None and not self._closed:
-                    self._wake.wait()
+                if self._pending is None and not self._closed:
+                    # Asked nothing for half the bound: look at the source's newest (refresh_latest).
+                    self._wake.wait(timeout=self._refresh[2] / 2 if self._refresh is not None else None)
             if self._closed:
                 return
             try:
+                if self._pending is None:
+                    self.refresh_latest()
                 self.build_pending()
             except Exception as exc:  # kept, not raised: nothing is kept, so the next quote builds on its own path and reports it
                 self.build_error = f"{type(exc).__name__}: {exc}"

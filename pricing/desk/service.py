@@ -309,7 +309,7 @@ class Desk:
                 table = QuoteTable.empty(batch.rows)
             else:
                 lag = limits.max_margin_lag_s or float(getattr(snap, "max_margin_lag_s", 0.0))
-                built = self.book.margin_basis(snap, self.config, batch.trades.legs, lag)
+                built = self.book.margin_basis(snap, self.config, batch.trades.legs, lag, self.source.current)
                 margin_snap = built.snapshot
                 take = self.config.accept if accept is None else accept
                 table = quote_rfqs(batch, built.basis, self.config.quote, accept=take)

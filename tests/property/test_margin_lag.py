@@ -31,6 +31,7 @@ for VaR, an order statistic of the scenario sums).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -125,6 +126,10 @@ class MarginLagMachine(RuleBasedStateMachine):
     @rule()
     def build_ahead(self) -> None:
         self.book.build_pending()
+
+    @rule()
+    def look_at_the_source(self) -> None:  # what the book's thread does when no quote asks for half the bound
+        self.book.refresh_latest()
 
     @rule(request=requests)
     def quote(self, request: RfqRequest) -> None:
@@ -258,3 +263,21 @@ def test_a_lagged_delta_im_is_im_of_book_and_trade_less_im_of_book(first: Market
         after = margin(concat([held, legs.with_quantity(sign * legs.quantity)]), m, model, LAGGED.addons).total
         assert side["delta_im"] is not None
         assert np.isclose(side["delta_im"], after - before, rtol=1e-12, atol=1e-6), (side["delta_im"], after - before)
+
+
+def test_the_book_thread_catches_up_with_the_source_while_no_quote_asks(first: MarketSnapshot) -> None:
+    """A pause in the quotes: the book's thread looks at the source every half bound and builds its
+    newest snapshot once the newest basis is more than half the bound behind, with no quote asking."""
+    source = Moving(first)
+    book = Book.from_table(BOOK)
+    desk = Desk(source, book, DeskConfig.from_mapping({"max_margin_lag_s": 0.2}))
+    try:
+        desk.quote([RfqRequest((Leg(NAMES[1]),), "two-way", 2.0, ref="rfq")])  # on the path: gives the source and the bound
+        source.snapshot = moved(first, 1, 0.15, 0.15)  # within the bound, more than half of it behind
+        deadline = time.monotonic() + 60  # a guard against a hang, not a timing: nothing is asserted on time
+        while (book._built is None or book._built.snapshot is not source.snapshot) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert book._built is not None and book._built.snapshot.snapshot_id == source.snapshot.snapshot_id
+        assert book.builds_on_path == 1 and book.builds_ahead == 1
+    finally:
+        desk.close()

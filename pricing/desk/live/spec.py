@@ -92,9 +92,10 @@ class LiveLimits:
     max_margin_lag_s : float
         A quote's margin (ΔIM, costs, spread) may come from a snapshot up to this much older,
         by the market's own time and by when it was built, than the one its price comes from (:mod:`pricing.desk.lag`):
-        the book's basis for the new snapshot is then built off the quote's path. 1 s: the
-        venue marks each currency once a second, so the margin is at most about one mark
-        message behind the price; 0: every quote waits for the basis of its own snapshot.
+        the book's basis for the new snapshot is then built off the quote's path. 1.5 s: the
+        venue marks each currency once a second, so a margin one mark message behind (1 s apart,
+        with the jitter of its arrival) is allowed and two (2 s) never are; 0: every quote waits
+        for the basis of its own snapshot.
     """
 
     connect_timeout_s: float = 6.0
@@ -108,7 +109,7 @@ class LiveLimits:
     publish_interval_s: float = 0.025
     max_message_bytes: int = 16 * 1024 * 1024
     first_fit_timeout_s: float = 60.0
-    max_margin_lag_s: float = 1.0
+    max_margin_lag_s: float = 1.5
 
     def __post_init__(self) -> None:
         # Every limit > 0, but the margin lag, which may be 0 (none).
