@@ -76,6 +76,12 @@ def parser() -> argparse.ArgumentParser:
     blf.add_argument("--seconds", type=int, default=60, help="recorded seconds of marks replayed at 1x (default 60)")
     blf.add_argument("--book", type=int, default=1000, help="positions in the desk's book (default 1000, as bench fix)")
     blf.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    blf.add_argument(
+        "--margin-lag-s",
+        type=float,
+        default=None,
+        help="the live source's max_margin_lag_s (default: LiveLimits'; 0: every quote's margin on its own snapshot)",
+    )
     br = sub.add_parser("recalc", help="time workbook recalculation at 1k/10k/100k rows beside formulas' ExcelModel")
     br.add_argument("--rows", default="1000,10000,100000", help="comma-separated book sizes (default 1000,10000,100000)")
     br.add_argument("--peer-max", type=int, default=1000, help="largest size also run through formulas.ExcelModel (default 1000)")
@@ -112,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "live-fix":
         from bench.live_fix import run_bench_live_fix
 
-        return run_bench_live_fix(args.seconds, args.book, args.json)
+        return run_bench_live_fix(args.seconds, args.book, args.json, args.margin_lag_s)
     if cmd == "server":
         from bench.server import SHAPES, run_bench_server, run_call_cost
 

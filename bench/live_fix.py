@@ -20,12 +20,21 @@ cumulative, so snapshot N carries every mark message received at or before that 
 messages that arrived before the first measured Quote or after the last one are not counted.
 Peer, in the same run: the FIX QuoteRequest→Quote latency the client measures (send to arrival).
 
+A Quote's price is from the snapshot it names first; its margin (ΔIM, costs, spread) may be from
+an older one within the desk's bound (``LiveLimits.max_margin_lag_s``, :mod:`pricing.desk.lag`),
+named after it (``, margin on ... #M snapshot ...``). The run reports how far behind the margin
+was (publications, and seconds of mark receipt between the two snapshots) and every basis build
+with the CPU time of the thread that built it (``time.thread_time``): on a quote's path, or ahead
+on the book's own thread. ``--margin-lag-s 0`` runs the same bench with every quote's margin on
+its own snapshot (the basis rebuilt on the path of the first quote on each new snapshot).
+
 Everything shares 2 cores with other work on this machine: the numbers are noisy.
 """
 
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import os
 import re
@@ -36,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +62,39 @@ GAP_S = 20.0
 CLOCK_START = datetime(2026, 8, 21, 9, 47, 29, tzinfo=UTC)
 
 _SEQ = re.compile(r"#(\d+) snapshot ")
+_MARGIN_SEQ = re.compile(r"margin on .*#(\d+) snapshot ")
+
+
+def margin_lags(published: np.ndarray, quotes: list[tuple[float, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per Quote, how far its margin snapshot was behind its price snapshot.
+
+    Parameters
+    ----------
+    published : ndarray
+        Rows (marks received, published, version) of the snapshots (``LiveSource.published``).
+    quotes : list of (float, str)
+        As :func:`tick_to_quote`: each Quote's market tag names its price snapshot ``#N`` and,
+        when the margin is from another, ``margin on ... #M``.
+
+    Returns
+    -------
+    publications, seconds : ndarray
+        N - M (0 when the margin is the price snapshot's own) and the seconds of mark receipt
+        between them, for every Quote whose snapshots are both in ``published``.
+    """
+    received = {int(v): float(m) for m, _, v in published}
+    behind, seconds = [], []
+    for _, tag in quotes:
+        price = _SEQ.search(tag)
+        if price is None or int(price.group(1)) not in received:
+            continue
+        n = int(price.group(1))
+        margin = _MARGIN_SEQ.search(tag)
+        m = int(margin.group(1)) if margin is not None else n
+        if m in received:
+            behind.append(n - m)
+            seconds.append(received[n] - received[m])
+    return np.array(behind, dtype=float), np.array(seconds)
 
 
 def tick_to_quote(arrivals: np.ndarray, published: np.ndarray, quotes: list[tuple[float, str]]) -> tuple[np.ndarray, int, int]:
@@ -102,13 +145,58 @@ def tick_to_quote(arrivals: np.ndarray, published: np.ndarray, quotes: list[tupl
     return t_q[i[ok]] - window[ok], before, int((~ok).sum())
 
 
-def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = False) -> int:
-    """Replay ``seconds`` of marks at 1× into the FIX gateway while the client sends QuoteRequests."""
+class Probe:
+    """Every basis build, timed by the CPU time of the thread that ran it (``time.thread_time``,
+    robust on a loaded machine), and every full (generation-2) collection once the acceptor
+    serves, with its pause (every thread stops for it)."""
+
+    def __init__(self) -> None:
+        from pricing.desk.book import Book
+
+        self.builds: list[tuple[str, float, float, float]] = []  # (thread, CPU s, wall s, monotonic at the end)
+        self.pauses: list[float] = []
+        self._began: list[float] = []
+        self._make = Book._make
+        Book._make = staticmethod(self._timed)  # type: ignore[method-assign]
+
+    def watch_collections(self) -> None:
+        """From now on (after ``settle_heap``'s own full collection of the start-up heap)."""
+        gc.callbacks.append(self._collector)
+
+    def _timed(self, *args: Any) -> Any:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        try:
+            return self._make(*args)
+        finally:
+            spent = (time.thread_time() - cpu, time.perf_counter() - wall)
+            self.builds.append((threading.current_thread().name, *spent, time.monotonic()))
+
+    def _collector(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._began.append(time.perf_counter())
+        elif self._began:
+            self.pauses.append(time.perf_counter() - self._began.pop())
+
+    def remove(self) -> None:
+        from pricing.desk.book import Book
+
+        if self._collector in gc.callbacks:
+            gc.callbacks.remove(self._collector)
+        Book._make = staticmethod(self._make)  # type: ignore[method-assign]
+
+
+def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = False, margin_lag_s: float | None = None) -> int:
+    """Replay ``seconds`` of marks at 1× into the FIX gateway while the client sends QuoteRequests.
+
+    ``margin_lag_s`` replaces the live source's ``max_margin_lag_s`` (None: its default)."""
     from addin.fix.gateway import TAG_MARKET, QuoteGateway
     from addin.fix.run import Serving, build_desk, kill_path, open_checked, settle_heap, write_settings
 
     load_start = os.getloadavg()
     book_rows, requests = book_and_requests(n_book, 1_000)
+    probe = Probe()
 
     class TimedGateway(QuoteGateway):  # type: ignore[misc]
         """The product's gateway; notes when each Quote is sent (QuickFIX's hook before the write)."""
@@ -138,12 +226,15 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         journal_path = base / "journal.sqlite"
         desk = build_desk(str(base / "book.csv"), f"replay:{base / 'feed.jsonl.gz'}@1", None)
         source = desk.market.source
+        if margin_lag_s is not None:  # read at each publication: every snapshot of the marks carries it
+            source.limits = replace(source.limits, max_margin_lag_s=margin_lag_s)
         journal = open_checked(journal_path)
         offset = CLOCK_START - datetime.now(UTC)
         app = TimedGateway(desk, journal, kill_file=kill_path(journal_path), clock=lambda: datetime.now(UTC) + offset)
         serving = Serving(app, str(acc), journal)  # the acceptor and its shutdown order, as run_acceptor's
         serving.poll()
         settle_heap()  # as run_acceptor does before serving
+        probe.watch_collections()
         serving.start()
         out = base / "client.json"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -167,7 +258,9 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
             if client.poll() is None:
                 client.kill()
             serving.stop()  # the engine's threads joined, then the journal closed
+            probe.remove()
         arrivals = np.array(source.status.mark_arrivals)
+        source_lag = float(source.limits.max_margin_lag_s)
         published = np.array(source.published)
         replay_wall = replay.finished_mono - replay.started_mono
         desk.market.close()
@@ -178,6 +271,12 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         client_out = json.loads(out.read_text())
         answers, cancels = client_out["answers"], client_out["cancels"]
     lat, before, after = tick_to_quote(arrivals, published, app.quotes_sent)
+    behind, behind_s = margin_lags(published, app.quotes_sent)
+    on_path = np.array([cpu for name, cpu, _, _ in probe.builds if name != "book-basis"])
+    ahead = np.array([cpu for name, cpu, _, _ in probe.builds if name == "book-basis"])
+    # When each build on a quote's path ended, seconds after the first mark message arrived.
+    first_mark = float(arrivals[0]) if arrivals.size else float("nan")
+    path_at = [round(at - first_mark, 3) for name, _, _, at in probe.builds if name != "book-basis"]
     fix_lat = np.array([a["answered"] - a["sent"] for a in answers if a["type"] == "S"])
     refused = sum(1 for a in answers if a["type"] != "S")
     reasons: dict[str, int] = {}
@@ -207,6 +306,21 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         "refusal_reasons": reasons,
         "quote_cancels": cancels,
         "snapshots": int(published.shape[0]) if published.size else 0,
+        "max_margin_lag_s": source_lag,
+        "quotes_margin_lagged": int((behind > 0).sum()),
+        "margin_lag_publications_p50": float(np.percentile(behind, 50)) if behind.size else float("nan"),
+        "margin_lag_publications_max": float(behind.max()) if behind.size else float("nan"),
+        "margin_lag_received_p99_ms": pct(behind_s, 99),
+        "margin_lag_received_max_ms": pct(behind_s, 100),
+        "basis_builds_on_path": int(on_path.size),
+        "basis_build_on_path_cpu_p50_ms": pct(on_path, 50),
+        "basis_build_on_path_cpu_sum_s": float(on_path.sum()),
+        "basis_builds_on_path_after_first_mark_s": path_at,
+        "basis_builds_ahead": int(ahead.size),
+        "basis_build_ahead_cpu_p50_ms": pct(ahead, 50),
+        "basis_build_ahead_cpu_sum_s": float(ahead.sum()),
+        "full_collections": len(probe.pauses),
+        "full_collection_max_ms": 1000 * max(probe.pauses) if probe.pauses else 0.0,
         "load_average_start": list(load_start),
         "load_average_end": list(os.getloadavg()),
     }
@@ -230,6 +344,12 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
     )
     for why, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
         print(f"  refused {count}: {why}")
+    print(
+        f"margin lag bound {source_lag:g} s: {result['quotes_margin_lagged']} of {behind.size} quotes had their margin from an"
+        f" older snapshot (at most {result['margin_lag_publications_max']:g} publications, {result['margin_lag_received_max_ms']:.1f} ms"
+        f" of marks behind); basis builds on a quote's path {on_path.size} (CPU p50 {pct(on_path, 50):.1f} ms),"
+        f" ahead on the book's thread {ahead.size} (CPU p50 {pct(ahead, 50):.1f} ms)"
+    )
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("goal: tick to FIX quote p99 <= 50 ms")
     return 0

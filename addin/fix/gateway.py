@@ -373,6 +373,9 @@ class QuoteGateway(fix.Application):  # type: ignore[misc]
         firm_until = self.clock() + timedelta(seconds=self.desk.limits.quote_validity_s)
         answer = self.desk.quote_requests(requests, snapshot=snap, firm_until=firm_until)
         market_label = f"{answer.snapshot.source} snapshot {answer.snapshot_id}"
+        if answer.margin_snapshot is not None and answer.margin_snapshot_id != answer.snapshot_id:
+            # The margin from an older snapshot within the desk's bound (pricing.desk.lag): named too.
+            market_label += f", margin on {answer.margin_snapshot.source} snapshot {answer.margin_snapshot_id}"
         elapsed = monotonic_ms() - t0
         for i, e in enumerate(entries):
             result = answer.result(i)

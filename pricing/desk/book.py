@@ -3,7 +3,9 @@
 Fills are applied incrementally (each joins the book as its own block; nothing is re-read), and
 the cached :class:`~pricing.xva.quote.QuoteBasis` (the book's scenario P&L, IM and SA-CCR
 netting set) is rebuilt only when the book, the snapshot or the margin configuration changed.
-Thread-safe: a host that quotes and fills from several threads shares one book.
+On a live market a quote may take the newest basis built on a slightly older snapshot (within
+the bound of :mod:`pricing.desk.lag`) while the book builds the new one on a thread of its own,
+off the quote's path. Thread-safe: a host that quotes and fills from several threads shares one book.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from pricing.desk.config import DeskConfig
 from pricing.desk.fills import Seen, open_labels, unseen
+from pricing.desk.lag import BuiltBasis, usable
 from pricing.desk.market import MarketSnapshot
 from pricing.desk.request import Leg
 from pricing.errors import PricingInputError
@@ -62,6 +65,13 @@ class Book:
         report whole. A fill applied with a ``label`` is retired from the book as the venue
         shows trades under that label inside its positions (:func:`pricing.desk.fills.unseen`):
         book = venue positions + start + the fills not yet seen at the venue.
+    background : bool
+        Build the basis a lagging quote asks for on the book's own thread (default); False:
+        only :meth:`build_pending` builds it (a test draws every interleaving so).
+    builds_on_path, builds_ahead : int
+        Bases built on a quote's path (the quote waited) and ahead of it, on the book's thread.
+    build_error : str or None
+        The last failure of a build ahead; the quote that then builds on its own path raises it.
 
     Examples
     --------
@@ -79,12 +89,20 @@ class Book:
     _labels: set[str] = field(default_factory=set)
     _seen: Seen = field(default_factory=dict)
     _filled: Portfolio | None = None
-    _basis: QuoteBasis | None = None
-    _basis_key: tuple[str, str, int] | None = None
+    _built: BuiltBasis | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
     venue: Venue | None = None
     _venue_key: object = None
     _venue: Portfolio | None = None
+    background: bool = True
+    builds_on_path: int = 0
+    builds_ahead: int = 0
+    build_error: str | None = None
+    _pending: tuple[MarketSnapshot, DeskConfig, Portfolio] | None = None
+    _refresh: tuple[DeskConfig, Portfolio, float, Callable[[], MarketSnapshot]] | None = None
+    _wake: threading.Condition = field(default_factory=threading.Condition)
+    _builder: threading.Thread | None = None
+    _closed: bool = False
 
     @classmethod
     def empty(cls) -> Book:
@@ -242,11 +260,175 @@ class Book:
             The held book's margin basis and XVA state; the same object while the snapshot, the
             margin configuration and the book's version are unchanged.
         """
+        return self.margin_basis(snapshot, config, trades).basis
+
+    def margin_basis(
+        self,
+        snapshot: MarketSnapshot,
+        config: DeskConfig,
+        trades: Portfolio,
+        max_lag_s: float = 0.0,
+        latest: Callable[[], MarketSnapshot] | None = None,
+    ) -> BuiltBasis:
+        """The basis a quote on ``snapshot`` takes its margin from: on ``snapshot``, or on an older
+        one within ``max_lag_s`` (:func:`pricing.desk.lag.usable`).
+
+        Parameters
+        ----------
+        snapshot : MarketSnapshot
+            The snapshot the quote is priced on.
+        config : DeskConfig
+            Its margin model, parameters and add-ons.
+        trades : Portfolio
+            The trades quoted: a basis built for them takes its layout from them.
+        max_lag_s : float
+            How much older (by the market's time and by when it was built, seconds) the margin
+            snapshot may be (:func:`pricing.desk.lag.lag_s`); 0: none.
+        latest : callable, optional
+            The source's current snapshot (``MarketSource.current``): while no quote asks, the
+            book's thread looks at it every ``max_lag_s / 2`` seconds and builds it when the
+            newest basis is more than half the bound behind, so a pause in the quotes does not
+            leave the next one beyond the bound.
+
+        Returns
+        -------
+        BuiltBasis
+            The newest basis built when it is usable (a build on ``snapshot`` is then asked of the
+            book's thread, so the next quotes catch up); otherwise one built now on ``snapshot``,
+            under the book's lock (the quote waits for it, as with no lag).
+        """
         with self._lock:
             self._follow_venue()
-            key = (snapshot.snapshot_id, config.margin_key, self.version)
-            if self._basis is None or key != self._basis_key:
-                model = config.margin_model(snapshot.histories, snapshot.dvols, tuple(snapshot.market.surfaces))
-                self._basis = QuoteBasis.build(self.positions, snapshot.market, model, config.addons, trades)
-                self._basis_key = key
-            return self._basis
+            built = self._built
+            if built is not None and usable(built, snapshot, config.margin_key, self.version, max_lag_s):
+                if built.snapshot.snapshot_id != snapshot.snapshot_id:
+                    self._ask(snapshot, config, trades)
+                self._follow_source(config, trades, max_lag_s, latest)
+                return built
+            built = self._make(self.positions, snapshot, config, trades, self.version)
+            self.builds_on_path += 1
+            self._install(built)
+            self._follow_source(config, trades, max_lag_s, latest)
+            return built
+
+    def _follow_source(
+        self, config: DeskConfig, trades: Portfolio, max_lag_s: float, latest: Callable[[], MarketSnapshot] | None
+    ) -> None:
+        """Remember the source and the bound for :meth:`refresh_latest`; the first time, wake the book's thread."""
+        if latest is None or max_lag_s <= 0:
+            return
+        first = self._refresh is None
+        self._refresh = (config, trades, max_lag_s, latest)
+        if first:
+            self._start()
+            with self._wake:
+                self._wake.notify()
+
+    @staticmethod
+    def _make(positions: Portfolio, snapshot: MarketSnapshot, config: DeskConfig, trades: Portfolio, version: int) -> BuiltBasis:
+        model = config.margin_model(snapshot.histories, snapshot.dvols, tuple(snapshot.market.surfaces))
+        basis = QuoteBasis.build(positions, snapshot.market, model, config.addons, trades)
+        return BuiltBasis(basis, snapshot, config.margin_key, version)
+
+    def _install(self, built: BuiltBasis) -> None:
+        """Keep ``built`` if it holds the book as it is now, unless the one kept holds it too, under
+        the same configuration, on a newer market."""
+        if built.version != self.version:
+            return
+        kept = self._built
+        if kept is None or kept.version != built.version or kept.margin_key != built.margin_key or _order(kept) <= _order(built):
+            self._built = built
+
+    def _ask(self, snapshot: MarketSnapshot, config: DeskConfig, trades: Portfolio) -> None:
+        """Ask for a basis on ``snapshot`` ahead of the quotes (only the newest asked is kept)."""
+        self._pending = (snapshot, config, trades)
+        self._start()
+        with self._wake:
+            self._wake.notify()
+
+    def _start(self) -> None:
+        if self.background and not self._closed and self._builder is None:
+            self._builder = threading.Thread(target=self._build_ahead, name="book-basis", daemon=True)
+            self._builder.start()
+
+    def refresh_latest(self) -> bool:
+        """Ask for the source's newest snapshot when the newest basis is more than half the bound behind it.
+
+        Returns
+        -------
+        bool
+            True when a build was asked for (:meth:`build_pending` then builds it).
+
+        Notes
+        -----
+        Only after a quote gave the source and the bound (:meth:`margin_basis` with ``latest``),
+        and only when nothing else is asked; with the last quote's configuration and trades.
+        """
+        with self._lock:
+            if self._refresh is None or self._pending is not None:
+                return False
+            config, trades, max_lag_s, latest = self._refresh
+            snapshot = latest()
+            self._follow_venue()
+            if usable(self._built, snapshot, config.margin_key, self.version, max_lag_s / 2):
+                return False
+            self._pending = (snapshot, config, trades)
+            return True
+
+    def build_pending(self) -> bool:
+        """Build the basis last asked for (:meth:`margin_basis`), outside the book's lock.
+
+        Returns
+        -------
+        bool
+            True when a basis was built (it is kept if the book did not change meanwhile and
+            nothing newer was kept); False when nothing was asked or it was built already.
+
+        Notes
+        -----
+        The book's positions and version are read under the lock, the basis is built without it
+        (so quotes and fills go on meanwhile), and it is kept only for the version it was built
+        on: a fill during the build makes it unusable, never wrong.
+        """
+        with self._lock:
+            job, self._pending = self._pending, None
+            if job is None:
+                return False
+            snapshot, config, trades = job
+            self._follow_venue()
+            if usable(self._built, snapshot, config.margin_key, self.version, 0.0):
+                return False
+            positions, version = self.positions, self.version
+        built = self._make(positions, snapshot, config, trades, version)
+        with self._lock:
+            self.builds_ahead += 1
+            self._install(built)
+        return True
+
+    def _build_ahead(self) -> None:
+        while not self._closed:
+            with self._wake:
+                if self._pending is None and not self._closed:
+                    # Asked nothing for half the bound: look at the source's newest (refresh_latest).
+                    self._wake.wait(timeout=self._refresh[2] / 2 if self._refresh is not None else None)
+            if self._closed:
+                return
+            try:
+                if self._pending is None:
+                    self.refresh_latest()
+                self.build_pending()
+            except Exception as exc:  # kept, not raised: nothing is kept, so the next quote builds on its own path and reports it
+                self.build_error = f"{type(exc).__name__}: {exc}"
+
+    def close(self) -> None:
+        """Stop the book's basis thread (quotes then build on their own path)."""
+        self._closed = True
+        with self._wake:
+            self._wake.notify_all()
+        if self._builder is not None and self._builder is not threading.current_thread():
+            self._builder.join(timeout=5.0)
+
+
+def _order(built: BuiltBasis) -> tuple[object, object]:
+    """Which of two bases is on the newer market: the market's time, then when the snapshot was built."""
+    return (built.snapshot.as_of, built.snapshot.created_at)

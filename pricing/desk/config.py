@@ -52,11 +52,16 @@ class QuoteLimits:
         How long a quote can be hit, seconds (10).
     fill_tolerance : float
         A fill is refused if the structure's mid moved more than this share since the quote (0.5%).
+    max_margin_lag_s : float
+        How much older (by the market's own time and by when it was built, seconds) the snapshot
+        of a quote's margin may be than the snapshot of its price (:mod:`pricing.desk.lag`); 0: the source's own bound (a
+        live source's ``LiveLimits.max_margin_lag_s``; none for files and bundled data).
     """
 
     max_market_age_s: float = 0.0
     quote_validity_s: float = 10.0
     fill_tolerance: float = 0.005
+    max_margin_lag_s: float = 0.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -121,6 +126,7 @@ LIMIT_HELP = {
     "max_market_age_s": "oldest market quoted on, seconds (0 = not checked)",
     "quote_validity_s": f"how long a quote can be hit, seconds ({LIMIT_FIELDS['quote_validity_s']:g})",
     "fill_tolerance": f"largest move of the mid between quote and fill, share ({LIMIT_FIELDS['fill_tolerance']})",
+    "max_margin_lag_s": "how much older the margin's market may be than the price's, seconds (0 = the source's own)",
 }
 #: The parameters of a quote (``CQ_RFQ``'s params range; the CLI's params file).
 RFQ_HELP = {

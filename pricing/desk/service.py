@@ -22,6 +22,7 @@ from pricing.desk import sanity
 from pricing.desk.admission import admit_legs, hedge_refusal
 from pricing.desk.book import Book
 from pricing.desk.config import DeskConfig
+from pricing.desk.lag import rebased
 from pricing.desk.market import MarketSnapshot, MarketSource
 from pricing.desk.refusals import Refusal, RefusalCode
 from pricing.desk.request import MAX_SIZE, Leg, RfqRequest, repeated_leg, resolve
@@ -46,7 +47,10 @@ class Quote:
     request : RfqRequest
         What was quoted.
     snapshot_id : str
-        The market snapshot it was priced on (16 hex digits).
+        The market snapshot it was priced on (16 hex digits): its base.
+    margin_snapshot_id : str
+        The market snapshot its ΔIM, costs and spread are from, book and trade revalued on it
+        (:mod:`pricing.desk.lag`): ``snapshot_id`` itself, or an older one within the bound.
     base : float
         Mid value of the legs, USD for the whole quantity.
     spread : float
@@ -57,6 +61,7 @@ class Quote:
 
     request: RfqRequest
     snapshot_id: str
+    margin_snapshot_id: str
     base: float
     spread: float
     bid: dict[str, float | None]
@@ -83,7 +88,7 @@ class DeskQuotes:
     Attributes
     ----------
     snapshot : MarketSnapshot
-        What every quote of the call was priced on.
+        What every quote of the call was priced on (its base).
     requests : tuple of RfqRequest or Refusal
         As given.
     refusals : tuple of Refusal or None
@@ -92,6 +97,8 @@ class DeskQuotes:
         The resolved requests (``batch.rows[t]`` is the request of quote t).
     table : QuoteTable
         The quotes of the accepted requests, as arrays (what a host with thousands of rows reads).
+    margin_snapshot : MarketSnapshot or None
+        What every quote's ΔIM, costs and spread are from (:mod:`pricing.desk.lag`); None: ``snapshot``.
     """
 
     snapshot: MarketSnapshot
@@ -99,10 +106,16 @@ class DeskQuotes:
     refusals: tuple[Refusal | None, ...]
     batch: RfqBatch
     table: QuoteTable
+    margin_snapshot: MarketSnapshot | None = None
 
     @property
     def snapshot_id(self) -> str:
         return self.snapshot.snapshot_id
+
+    @property
+    def margin_snapshot_id(self) -> str:
+        """The id of the snapshot the margin is from (``snapshot_id`` when it is the same)."""
+        return (self.margin_snapshot or self.snapshot).snapshot_id
 
     def __len__(self) -> int:
         return len(self.requests)
@@ -130,7 +143,15 @@ class DeskQuotes:
         for side in (self.table.bid, self.table.ask):
             values = {k: float(side[k][t]) for k in SIDE_FIGURES}
             sides.append({k: None if math.isnan(v) else v for k, v in values.items()})
-        return Quote(req, self.snapshot_id, float(self.table.base[t]), float(self.table.spread[t]), sides[0], sides[1])
+        return Quote(
+            req,
+            self.snapshot_id,
+            self.margin_snapshot_id,
+            float(self.table.base[t]),
+            float(self.table.spread[t]),
+            sides[0],
+            sides[1],
+        )
 
 
 def _well_formed(quantity: object) -> TypeGuard[float]:
@@ -223,7 +244,10 @@ class Desk:
         -----
         Base, ΔIM per side and XVA by :func:`pricing.xva.quote.quote_rfqs` against the book's
         basis (docs/methodology.md §D); the basis is rebuilt only when the snapshot, the margin
-        configuration or the book changed. Each side's price is
+        configuration or the book changed. Under a margin lag bound (``limits.max_margin_lag_s``,
+        else the source's; :mod:`pricing.desk.lag`) the ΔIM, costs and spread may come from the
+        newest basis built on a snapshot at most that much older, book and trade both revalued
+        on it, and the base from the call's snapshot; :attr:`DeskQuotes.margin_snapshot` names it. Each side's price is
         ask = base + (FVA + KVA + MVA + CCVA) + spread and bid = base - (...) - spread
         (:func:`pricing.xva.quote.all_in_price`), so bid <= base <= ask whenever both sides'
         costs are >= 0; a side that lowers the book's margin carries a negative cost and may be
@@ -280,20 +304,24 @@ class Desk:
                     checked.append(req)
             resolved = resolve(checked, snap.market)
             batch = resolved.batch
+            margin_snap = snap
             if batch.trades.count == 0:
                 table = QuoteTable.empty(batch.rows)
             else:
-                basis = self.book.basis(snap, self.config, batch.trades.legs)
+                lag = limits.max_margin_lag_s or float(getattr(snap, "max_margin_lag_s", 0.0))
+                built = self.book.margin_basis(snap, self.config, batch.trades.legs, lag, self.source.current)
+                margin_snap = built.snapshot
                 take = self.config.accept if accept is None else accept
+                table = quote_rfqs(batch, built.basis, self.config.quote, accept=take)
+                if margin_snap.snapshot_id != snap.snapshot_id:  # the base from the call's snapshot
+                    table = rebased(table, batch, snap.market, self.config.quote)
                 # Price sanity: no quote outside its no-arbitrage bounds leaves the desk.
-                table = sanity.checked(
-                    batch, quote_rfqs(batch, basis, self.config.quote, accept=take), snap.market, self.config.quote
-                )
+                table = sanity.checked(batch, table, snap.market, self.config.quote)
             refusals = list(resolved.refusals)
             for t, why in enumerate(table.refusals):  # price sanity (pricing.desk.sanity): never sent
                 if why is not None:
                     refusals[int(batch.rows[t])] = Refusal(RefusalCode.PRICE_BOUNDS, why)
-            return DeskQuotes(snap, tuple(requests), tuple(refusals), batch, table)
+            return DeskQuotes(snap, tuple(requests), tuple(refusals), batch, table, margin_snap)
 
     def fill(self, legs: Sequence[Leg], label: str | None = None) -> None:
         """Legs the desk now holds join the book (signed contracts); the next quote sees them.
@@ -368,5 +396,6 @@ class Desk:
         return out
 
     def close(self) -> None:
-        """Close the market source."""
+        """Close the market source and stop the book's basis thread."""
+        self.book.close()
         self.source.close()

@@ -216,6 +216,9 @@ class LiveMarketSnapshot(MarketSnapshot):
         When the feed last delivered marks (UTC).
     max_age_s : float
         The source's staleness limit, seconds (0: none).
+    max_margin_lag_s : float
+        The source's bound on how much older a quote's margin snapshot may be than its price
+        snapshot, seconds (:mod:`pricing.desk.lag`; 0: none).
     feed : LiveSnapshot or None
         The feed's snapshot it was fitted from.
     versions : Mapping[str, str]
@@ -226,6 +229,7 @@ class LiveMarketSnapshot(MarketSnapshot):
 
     marks_received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     max_age_s: float = 0.0
+    max_margin_lag_s: float = 0.0
     feed: LiveSnapshot | None = None
     versions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -704,6 +708,7 @@ class LiveSource:
             label=f"{','.join(snap.chains)} {snap.as_of:%Y-%m-%d %H:%M:%S}Z {n} options svi, live",
             marks_received_at=made - timedelta(seconds=snap.age_s()),
             max_age_s=self.limits.max_age_s,
+            max_margin_lag_s=self.limits.max_margin_lag_s,
             feed=feed,
             versions=MappingProxyType(versions),
         )

@@ -89,6 +89,13 @@ class LiveLimits:
         Larger frames close the connection (Deribit's full book summary of BTC options is ~0.6 MB).
     first_fit_timeout_s : float
         Budget for the first cold fit of every expiry (seconds; ~1-2 s per currency measured).
+    max_margin_lag_s : float
+        A quote's margin (ΔIM, costs, spread) may come from a snapshot up to this much older,
+        by the market's own time and by when it was built, than the one its price comes from (:mod:`pricing.desk.lag`):
+        the book's basis for the new snapshot is then built off the quote's path. 1.5 s: the
+        venue marks each currency once a second, so a margin one mark message behind (1 s apart,
+        with the jitter of its arrival) is allowed and two (2 s) never are; 0: every quote waits
+        for the basis of its own snapshot.
     """
 
     connect_timeout_s: float = 6.0
@@ -102,11 +109,20 @@ class LiveLimits:
     publish_interval_s: float = 0.025
     max_message_bytes: int = 16 * 1024 * 1024
     first_fit_timeout_s: float = 60.0
+    max_margin_lag_s: float = 1.5
 
     def __post_init__(self) -> None:
-        positive = {k: v for k, v in vars(self).items() if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v))}
+        # Every limit > 0, but the margin lag, which may be 0 (none).
+        floor = {"max_margin_lag_s": 0.0}
+        positive = {
+            k: v
+            for k, v in vars(self).items()
+            if not (isinstance(v, (int, float)) and (v >= 0 if k in floor else v > 0) and math.isfinite(v))
+        }
         if positive:
-            raise PricingInputError(f"live limits: {', '.join(f'{k}={v!r}' for k, v in positive.items())} must be finite and > 0")
+            raise PricingInputError(
+                f"live limits: {', '.join(f'{k}={v!r}' for k, v in positive.items())} must be finite and > 0 (max_margin_lag_s: >= 0)"
+            )
         if self.heartbeat_s < 10:
             raise PricingInputError(f"live limits: heartbeat_s={self.heartbeat_s} is below Deribit's minimum of 10 seconds")
         if self.backoff_max_s < self.backoff_initial_s:
