@@ -4,10 +4,11 @@ headless in this process, their values returned in order."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 
-from addin.headless import recalculate
+from addin.headless import ExcelError, recalculate
 
 
 def compute(tmp: Path, formulas: list[str], inputs: dict[str, object] | None = None, column: int = 2) -> list[object]:
@@ -22,3 +23,10 @@ def compute(tmp: Path, formulas: list[str], inputs: dict[str, object] | None = N
     wb.save(tmp / "b.xlsx")
     got = recalculate(tmp / "b.xlsx").values
     return [got[("S", i, column)] for i in range(1, len(formulas) + 1)]
+
+
+def same(a: Any, b: Any) -> bool:
+    """Two computed values are the same: equal errors with equal reasons, else the same type and value."""
+    if isinstance(a, ExcelError) or isinstance(b, ExcelError):
+        return isinstance(a, ExcelError) and isinstance(b, ExcelError) and (a.code, a.reason) == (b.code, b.reason)
+    return type(a) is type(b) and a == b

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from addin.excel.catalogue import CATALOGUE_FUNCTIONS
 from addin.headless import ExcelError, HostFunction, recalculate
+from tests.workbook.bookkit import same
 
 #: Input kinds, each a cell value (a string starting with "=" is a formula).
 NUMBERS = st.sampled_from([0.25, 1.0, 2.5, 60000.0, 65000.0, -1.0, 0.0, 1e-9])
@@ -91,12 +92,6 @@ def write(path: Path, spec: dict[str, Any]) -> Path:
     wb.create_sheet("Market")["B1"] = spec["market"]
     wb.save(path)
     return path
-
-
-def same(a: Any, b: Any) -> bool:
-    if isinstance(a, ExcelError) or isinstance(b, ExcelError):
-        return isinstance(a, ExcelError) and isinstance(b, ExcelError) and (a.code, a.reason) == (b.code, b.reason)
-    return type(a) is type(b) and a == b
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

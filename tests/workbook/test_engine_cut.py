@@ -41,6 +41,7 @@ from addin.excel.catalogue import CATALOGUE_FUNCTIONS
 from addin.headless import ExcelError, recalculate
 from addin.headless.engine import _evaluated_here
 from addin.headless.package import Limits, engine_copy, scan
+from tests.workbook.bookkit import same
 
 #: Function names as a formula may spell them: host functions evaluated here (catalogue and
 #: the engine's own), one whose ``takes`` refuses cell arguments, fallback functions, SUBTOTAL,
@@ -145,12 +146,6 @@ def write(path: Path, spec: dict[str, Any]) -> Path:
             for name, data in parts.items():
                 z.writestr(name, data.replace(b"<v></v>", b"") if name.startswith("xl/worksheets/") else data)
     return path
-
-
-def same(a: Any, b: Any) -> bool:
-    if isinstance(a, ExcelError) or isinstance(b, ExcelError):
-        return isinstance(a, ExcelError) and isinstance(b, ExcelError) and (a.code, a.reason) == (b.code, b.reason)
-    return type(a) is type(b) and a == b
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
