@@ -67,7 +67,8 @@ class Framer:
     * the bytes held between calls never exceed :meth:`max_held` (one frame: header + body +
       trailer), whatever is fed;
     * a stream that is not framing (no ``8=`` first, a BeginString not among ``begin_strings``,
-      ``9`` not digits, no ``10=ddd`` where the body ends) gives a ``FrameError``; from then on
+      ``9`` not digits or 0, a body not ending with SOH, no ``10=ddd`` where the body ends) gives a
+      ``FrameError``; from then on
       the framer stays broken (the connection is closed, never resynchronised).
 
     Parameters
@@ -154,16 +155,28 @@ class Framer:
             raise FrameError(
                 f"BodyLength (9) {length:,} bytes is over max_message_bytes = {self.max_body:,}", "max_message_bytes"
             )
+        if length == 0:
+            raise FrameError("BodyLength (9) is 0: a body holds at least MsgType (35)")
         body = end9 + 1
         trailer = body + length
         total = trailer + TRAILER
-        if len(buf) > trailer:  # what has arrived of the trailer must already be it: fail early, not at its end
-            self._check_trailer(bytes(buf[trailer : min(total, len(buf))]))
+        self._check_end(buf, trailer, total)
         if len(buf) < total:
             return None
         data = bytes(buf[:total])
         del buf[:total]
         return Frame(data, body)
+
+    @classmethod
+    def _check_end(cls, buf: bytearray, trailer: int, total: int) -> None:
+        """What has arrived of the body's end and the trailer is what BodyLength (9) says."""
+        # Every field ends with SOH, so the body's last byte is one. QuickFIX looks for "SOH 10="
+        # from that byte: a body ending otherwise is a frame here and none there, and QuickFIX
+        # would hold and rescan everything after it (an outside audit: 148 MiB in 40 s).
+        if len(buf) >= trailer and buf[trailer - 1] != SOH:
+            raise FrameError("the body does not end with SOH where BodyLength (9) says it ends")
+        if len(buf) > trailer:  # what has arrived of the trailer must already be it: fail early, not at its end
+            cls._check_trailer(bytes(buf[trailer : min(total, len(buf))]))
 
     @staticmethod
     def _check_trailer(tail: bytes) -> None:
@@ -173,9 +186,73 @@ class Framer:
             raise FrameError("CheckSum (10=ddd) is missing where BodyLength (9) says the body ends")
 
 
+#: FIX 4.4's Length fields and the data field each announces. A data field's value may hold SOH
+#: and ``tag=`` (e.g. ``96=...SOH 108=30 SOH``), so it is read by its length, as QuickFIX reads it.
+DATA_LENGTH = {
+    90: 91,
+    93: 89,
+    95: 96,
+    212: 213,
+    348: 349,
+    350: 351,
+    352: 353,
+    354: 355,
+    356: 357,
+    358: 359,
+    360: 361,
+    362: 363,
+    364: 365,
+    445: 446,
+    618: 619,
+    621: 622,
+}
+
+
+def fields(frame: Frame) -> list[tuple[int, bytes]] | None:
+    """The body's fields in order, a data field read by the length its Length field gave; None
+    when the body is not a sequence of ``tag=value SOH`` (a tag not digits, a data field whose
+    length does not end at an SOH).
+
+    Parameters
+    ----------
+    frame : Frame
+        A frame from :class:`Framer` (its body ends with SOH).
+
+    Returns
+    -------
+    list of (int, bytes) or None
+        (tag, value) of each field of the body, trailer excluded.
+    """
+    data, at, end = frame.data, frame.body, len(frame.data) - TRAILER
+    out: list[tuple[int, bytes]] = []
+    announced: tuple[int, int] | None = None  # (data tag, length) announced by the previous field
+    while at < end:
+        eq = data.find(b"=", at, end)
+        if eq <= at or not data[at:eq].isdigit() or eq - at > 9:
+            return None
+        tag = int(data[at:eq])
+        if announced is not None and tag == announced[0]:
+            stop = eq + 1 + announced[1]
+            if stop >= end or data[stop] != SOH:
+                return None
+        else:
+            stop = data.find(b"\x01", eq + 1, end)
+            if stop < 0:
+                return None
+        value = data[eq + 1 : stop]
+        announced = (DATA_LENGTH[tag], int(value)) if tag in DATA_LENGTH and value.isdigit() and len(value) <= 9 else None
+        out.append((tag, value))
+        at = stop + 1
+    return out
+
+
 def heartbeat_of(frame: Frame) -> int | None:
-    """HeartBtInt (108) of a Logon frame, seconds; None if it is absent or not digits."""
-    raw = frame.field(108)
-    if raw is None or not raw.isdigit() or len(raw) > 9:
+    """HeartBtInt (108) of a Logon frame, seconds; None if it is absent, repeated or not digits,
+    or the body is not fields (:func:`fields`: a ``108=`` inside a data field is not the field)."""
+    parsed = fields(frame)
+    if parsed is None:
         return None
-    return int(raw)
+    raw = [value for tag, value in parsed if tag == 108]
+    if len(raw) != 1 or not raw[0].isdigit() or len(raw[0]) > 9:
+        return None
+    return int(raw[0])

@@ -321,8 +321,10 @@ class Front:
             raise _Drop(f"the first message is MsgType (35) {first.msg_type()!r}, not a Logon (35=A)")
         beat = heartbeat_of(first)
         if beat is None or not 1 <= beat <= self.limits.max_heartbeat_s:
+            shown = first.field(108) if beat is None else str(beat).encode()
             raise _Drop(
-                f"Logon HeartBtInt (108) {first.field(108)!r}: give 1 to max_heartbeat_s = {self.limits.max_heartbeat_s} s"
+                f"Logon HeartBtInt (108) {shown!r}: give 1 to max_heartbeat_s = {self.limits.max_heartbeat_s} s,"
+                " once, as a field of the Logon (not inside a data field)"
             )
         conn.heartbeat_s = beat
         due, why = self._deadline(conn)

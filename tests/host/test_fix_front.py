@@ -51,22 +51,40 @@ class Acceptor:
     """``clearquote fix-acceptor`` in its own process; its stdout read into ``lines`` as it comes."""
 
     def __init__(self, tmp: Path, extra: list[str]) -> None:
-        self.port = free_port()
-        self.settings = write_settings(tmp / "acceptor.cfg", "acceptor", self.port, tmp, clients=("CLIENT", "RAW"))
-        self.initiator_cfg = write_settings(tmp / "initiator.cfg", "initiator", self.port, tmp)
-        cmd = [sys.executable, "-m", "addin.cli", "fix-acceptor", str(self.settings), "--journal", str(tmp / "j.sqlite")]
-        self.proc = subprocess.Popen(
-            [*cmd, "--validity", "5", *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", CLOCK_HOOK: MARKET_TIME},
-        )
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(180):
+        # A port free a moment ago may be taken by another test's process before the acceptor
+        # binds it (tests run beside each other): that start exits 2 naming the port, and is
+        # tried again on another port; any other failure is reported at once, not after 180 s.
+        for attempt in range(3):
+            self.port = free_port()
+            self.settings = write_settings(tmp / "acceptor.cfg", "acceptor", self.port, tmp, clients=("CLIENT", "RAW"))
+            self.initiator_cfg = write_settings(tmp / "initiator.cfg", "initiator", self.port, tmp)
+            cmd = [
+                sys.executable,
+                "-m",
+                "addin.cli",
+                "fix-acceptor",
+                str(self.settings),
+                "--journal",
+                str(tmp / f"j{attempt}.sqlite"),
+            ]
+            self.proc = subprocess.Popen(
+                [*cmd, "--validity", "5", *extra],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", CLOCK_HOOK: MARKET_TIME},
+            )
+            self.lines: list[str] = []
+            self.ready = threading.Event()
+            threading.Thread(target=self._read, daemon=True).start()
+            deadline = time.monotonic() + 180
+            while not self.ready.wait(0.2) and self.proc.poll() is None and time.monotonic() < deadline:
+                pass
+            if self.ready.is_set():
+                return
             self.stop()
-            raise AssertionError(f"the acceptor did not start: {self.lines[-5:]}")
+            if not any("cannot listen" in line or "bind" in line.lower() for line in self.lines):
+                break
+        raise AssertionError(f"the acceptor did not start (exit {self.proc.poll()}): {self.lines[-5:]}")
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -117,6 +135,12 @@ def frame(body: str) -> bytes:
 def logon(sender: str = "RAW", heartbeat: int = 30) -> bytes:
     now = datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.000")
     return frame(f"35=A|34=1|49={sender}|52={now}|56=CLEARQUOTE|98=0|108={heartbeat}|141=Y|")
+
+
+def _unterminated(message: bytes) -> bytes:
+    """``message`` with its body's last byte (the SOH before 10=) replaced by ``X``, BodyLength unchanged."""
+    at = message.rindex(b"\x0110=")
+    return message[:at] + b"X" + message[at + 1 :]
 
 
 def connect(port: int, source: str = "127.0.0.1") -> socket.socket:
@@ -208,11 +232,12 @@ def test_peers_at_the_limit_trickling_the_largest_body_cost_at_most_the_stated_b
     peers = [connect(acceptor.port, f"127.0.0.{10 + i % 2}") for i in range(LIMITS.max_pending_logons)]
     t0 = time.monotonic()
     for s in peers:
-        s.sendall(b"8=FIX.4.4\x019=%d\x01" % limit + b"y" * (limit - 1))  # one byte short of a frame
+        s.sendall(b"8=FIX.4.4\x019=%d\x01" % limit + b"y" * (limit - 2))  # two bytes short of the body
     peak = acceptor.rss_bytes()
     bound = LIMITS.max_pending_logons * LIMITS.per_connection_bytes() + jitter + 8 * MIB
     assert peak - before <= bound, (peak - before, bound)
-    # Slowloris: one byte now and then never completes a Logon; every one is dropped by the deadline.
+    # Slowloris: one byte now and then never completes a Logon (the body stays one byte short, its
+    # last byte, which must be SOH, never sent); every one is dropped by the deadline.
     for s in peers:
         s.sendall(b"y")
     waits = [closed_within(s, LOGON_TIMEOUT_S + SLACK_S) for s in peers]
@@ -273,8 +298,13 @@ def test_the_per_peer_and_total_limits_refuse_naming_the_limit(acceptor: Accepto
         (b"8=FIX.4.4\x019=5\x0135=0\x0199=000\x01", "CheckSum (10=ddd) is missing"),
         (frame("35=D|34=1|49=RAW|56=CLEARQUOTE|"), "not a Logon (35=A)"),
         (logon(heartbeat=100_000), "HeartBtInt (108) b'100000': give 1 to max_heartbeat_s = 300"),
+        # the outside audit's two: a body whose last byte is not SOH (QuickFIX then finds no
+        # trailer and holds all that follows), and a HeartBtInt hidden in RawData (96) ahead of
+        # the real 108 (QuickFIX reads the data by its length and takes the real one)
+        (_unterminated(logon()), "the body does not end with SOH"),
+        (frame("35=A|34=1|49=RAW|56=CLEARQUOTE|52=20260101-00:00:00|98=0|95=8|96=\x01108=30\x01|108=0|"), "HeartBtInt (108)"),
     ],
-    ids=["http", "random", "length-not-digits", "no-checksum", "not-logon-first", "huge-heartbeat"],
+    ids=["http", "random", "length-not-digits", "no-checksum", "not-logon-first", "huge-heartbeat", "body-not-soh", "hidden-108"],
 )
 def test_garbage_closes_the_connection_at_once_with_the_reason(acceptor: Acceptor, payload: bytes, words: str) -> None:
     mark = len(acceptor.lines)
@@ -305,6 +335,25 @@ def test_after_logon_an_oversized_message_closes_the_connection_naming_the_limit
         time.sleep(0.05)
     assert acceptor.logged("front: dropped 127.0.0.1:", "over max_message_bytes = 1,048,576", since=mark)
     assert acceptor.logged("logout FIX.4.4:CLEARQUOTE->RAW", since=mark), acceptor.lines[mark:]  # QuickFIX saw the disconnect
+
+
+def test_after_logon_a_body_not_ending_with_soh_closes_the_connection_and_quickfix_logs_out(acceptor: Acceptor) -> None:
+    """The outside audit's case: 1 MiB frames whose body does not end with SOH, after logon, made
+    QuickFIX hold and rescan everything (148 MiB in 40 s, never dropped); now the first is refused."""
+    mark = len(acceptor.lines)
+    s = connect(acceptor.port)
+    try:
+        s.sendall(logon())
+        logged_on(s)
+        s.sendall(_unterminated(frame("35=0|34=2|49=RAW|56=CLEARQUOTE|52=20260101-00:00:00|")))
+        assert closed_within(s, SLACK_S) is not None
+    finally:
+        s.close()
+    deadline = time.monotonic() + SLACK_S
+    while not acceptor.logged("logout FIX.4.4:CLEARQUOTE->RAW", since=mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert acceptor.logged("front: dropped 127.0.0.1:", "the body does not end with SOH", since=mark), acceptor.lines[mark:]
+    assert acceptor.logged("logout FIX.4.4:CLEARQUOTE->RAW", since=mark), acceptor.lines[mark:]
 
 
 def test_a_logged_on_client_that_sends_only_part_of_a_message_is_dropped_by_the_idle_rule(acceptor: Acceptor) -> None:
