@@ -157,7 +157,8 @@ def _unit_usd_row(
     argument of the row needs (:func:`~pricing.accel.mathfn.ncdf_near_given_pdf` or
     ``ncdf_far_given_pdf``) or, when the row mixes them (or has a NaN), both and a select
     (``ncdf_given_pdf``). The result is the same bits in every case: each piece alone is the
-    selected piece of the full CDF. Most rows of a book lie on one side (an option's d moves
+    selected piece of the full CDF. (The counts are taken on |d1| and |d2|, which are the CDF
+    arguments' magnitudes because omega, the option's sign, is exactly +-1, as plans set it.) Most rows of a book lie on one side (an option's d moves
     little over the scenarios), and the CDFs are most of a revaluation (issue 33: portfolio IM
     on AVX2). An expired or linear row needs no CDF at all.
 
