@@ -193,7 +193,7 @@ CYCLES = textwrap.dedent(
             try:
                 serving.start()
                 break
-            except RuntimeError as exc:
+            except Exception as exc:  # quickfix.RuntimeError is not the builtin's subclass
                 if "Address already in use" not in str(exc) or attempt == 4:
                     raise
                 del serving
