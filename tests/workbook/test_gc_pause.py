@@ -59,12 +59,17 @@ def test_a_cycle_made_in_the_block_is_still_collected_once_it_is_garbage() -> No
 
 
 def test_objects_frozen_by_someone_else_stay_frozen() -> None:
+    witness = [[i] for i in range(10)]  # frozen by "someone else" below
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
         assert frozen > 0
         with gc_paused():
             _ = [[i] for i in range(1_000)]
-        assert gc.get_freeze_count() == frozen
+        # Other threads' frozen objects may die meanwhile (the count falls, as in CI once); what must
+        # hold is that the block froze nothing of its own and unfroze nothing: the witness is still
+        # in the permanent generation, outside every collected one.
+        assert gc.get_freeze_count() <= frozen
+        assert not any(o is witness for o in gc.get_objects())
     finally:
         gc.unfreeze()
