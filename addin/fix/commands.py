@@ -27,6 +27,9 @@ FRONT_FLAGS: dict[str, tuple[str, type, str]] = {
     "max_pending_logons": ("--max-pending-logons", int, "open connections not yet logged on"),
     "idle_heartbeats": ("--idle-heartbeats", float, "drop a logged-on client silent this many HeartBtInts"),
     "max_heartbeat_s": ("--max-heartbeat", int, "largest HeartBtInt (108) a Logon may ask for, seconds"),
+    "write_timeout_s": ("--write-timeout", float, "drop a connection whose write waits longer, either way, seconds"),
+    "drain_timeout_s": ("--drain-timeout", float, "after a client's half-close, seconds for QuickFIX's answers"),
+    "refusal_log_s": ("--refusal-log-window", float, "one refusal line per limit and peer per window, then a count, s"),
 }
 
 #: The acceptor's flags and the desk parameter each one sets (``pricing.desk.DESK_HELP`` names).
