@@ -306,6 +306,7 @@ class Serving:
                     f"{self._path}: QuickFIX could not listen on a loopback port of its own in {len(failures)} tries: "
                     + "; ".join(failures)
                 )
+            self._report(f"front: QuickFIX's loopback {failures[-1]}; trying another port")
             self._move_upstream()
         self._owner = owner  # QuickFIX runs: stop() stops it, from this thread only
         self.front.start()
