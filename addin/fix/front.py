@@ -375,6 +375,12 @@ class Front:
 
         ``why`` says who did not take the bytes up; the reason logged names the limit that ran out.
         """
+        low, _ = writer.transport.get_write_buffer_limits()
+        if writer.transport.get_write_buffer_size() <= low:
+            # At or under the low-water mark the writer is not paused: drain() returns without waiting, so no
+            # timer is set (the relay's common case: one per message each way, a timer task each would cost).
+            await writer.drain()
+            return
         limit = self.limits.write_timeout_s
         left, reason = limit, f"{why} within write_timeout_s = {limit:g} s"
         if until is not None and until[0] - self._loop.time() < limit:

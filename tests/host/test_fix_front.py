@@ -554,6 +554,10 @@ def test_the_options_are_checked_exit_2_naming_the_option(tmp_path: Path) -> Non
         ("--max-connections", "2"): "--max-connections: max_connections: must be at least",
         ("--idle-heartbeats", "0.5"): "--idle-heartbeats",
         ("--no-front", "--max-connections", "5"): "--no-front: there is no front for --max-connections",
+        ("--write-timeout", "0"): "--write-timeout: write_timeout_s: 0.0: give a finite number > 0",
+        ("--drain-timeout", "inf"): "--drain-timeout: drain_timeout_s",
+        ("--refusal-log-window", "-1"): "--refusal-log-window: refusal_log_s",
+        ("--write-timeout", "soon"): "--write-timeout: invalid float value",
     }
     for args, words in cases.items():
         out = subprocess.run(
