@@ -89,7 +89,8 @@ def register(sub: SubParsers, cli: CliServices) -> None:
         help="a pre-trade risk limit over the params file's, e.g. max_notional_usd=5e7 (docs/fix-invariants.md lists them)",
     )
     front = fa.add_argument_group(
-        "front end", "the framing front on the public port; QuickFIX listens on 127.0.0.1 only (docs/fix-invariants.md)"
+        "front end",
+        "the framing front on the public port; QuickFIX on a loopback port, confined to the loopback device (docs/fix-invariants.md)",
     )
     defaults = FrontLimits()
     for name, (flag, kind, text) in FRONT_FLAGS.items():

@@ -4,7 +4,8 @@ QuickFIX 1.16 reads a message of any declared BodyLength before its session laye
 a connection that never logs on, and gives each connection a thread: one TCP peer could grow the
 acceptor's memory by what it sends, or exhaust its threads with idle connections. The front owns
 the public port instead, on one asyncio event loop (one thread for every connection), and relays
-each admitted connection to QuickFIX listening on 127.0.0.1 only, under these rules:
+each admitted connection to QuickFIX on a loopback port (``addin.fix.run.Serving`` checks that the
+listener there is this process's and confines it to the loopback device), under these rules:
 
 * a connection is admitted only under ``max_connections`` (all open), ``max_connections_per_peer``
   (per peer address) and ``max_pending_logons`` (open and not yet logged on); otherwise it is

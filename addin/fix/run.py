@@ -209,8 +209,9 @@ class Serving:
         Closed by :meth:`stop` once the engine has stopped (anything with ``close()``).
     front : FrontLimits, optional
         Serve the settings' public port through the framing front end (:mod:`addin.fix.front`) with
-        these limits, QuickFIX listening on 127.0.0.1 only; None: QuickFIX listens on the settings'
-        address itself (no message size, logon deadline or connection limit).
+        these limits, QuickFIX on a loopback port of its own (checked, confined to the loopback device);
+        None: QuickFIX listens on the settings' address itself (no message size, logon deadline or
+        connection limit; QuickFIX 1.16 binds every interface whatever ``SocketAcceptHost`` says).
     on_event : callable, optional
         Where the front reports its refusals (a line of text each).
     """
