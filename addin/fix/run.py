@@ -299,6 +299,7 @@ class Serving:
         if self.front is None:
             self.acceptor.start()
             self._owner = owner
+            self._confine_loopback_host()
             return
         failures: list[str] = []
         while self._upstream_failure(failures):
@@ -311,6 +312,32 @@ class Serving:
             self._move_upstream()
         self._owner = owner  # QuickFIX runs: stop() stops it, from this thread only
         self.front.start()
+
+    def _confine_loopback_host(self) -> None:
+        """Without the front: where the settings name a loopback ``SocketAcceptHost``, QuickFIX's listener is
+        confined to the loopback device (QuickFIX 1.16 binds every interface whatever the host says)."""
+        import ipaddress
+
+        from addin.fix.listener import confine, listeners, own_sockets
+
+        ports: set[int] = set()
+        for sid in self.settings.getSessions():
+            section = self.settings.get(sid)
+            if not (section.has("SocketAcceptHost") and section.has("SocketAcceptPort")):
+                continue
+            host = section.getString("SocketAcceptHost").strip()
+            try:
+                loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = False  # a host name: what it resolves to is not this check's to guess
+            if loopback:
+                ports.add(section.getInt("SocketAcceptPort"))
+        mine = own_sockets()
+        for port in sorted(ports):
+            for listener in listeners(port) or []:
+                why = confine(listener) if listener.inode in mine else None
+                if why is not None:
+                    self._report(f"QuickFIX's listener is not confined to the loopback device: {why}")
 
     def _upstream_failure(self, failures: list[str]) -> bool:
         """Start QuickFIX on ``self.upstream`` and check its listener; True (the cause added to ``failures``) if it

@@ -219,6 +219,56 @@ def test_a_port_that_stays_taken_is_exit_2_naming_the_cause(tmp_path: Path) -> N
     assert "connected" not in stranger.stdout.read()  # type: ignore[union-attr]
 
 
+NO_FRONT = textwrap.dedent(
+    """
+    import os, socket, sys, tempfile
+    from pathlib import Path
+    import quickfix as fix
+    from addin.fix.listener import listeners, own_sockets
+    from addin.fix.run import Serving, write_settings
+
+    class App(fix.Application):
+        def onCreate(self, s): pass
+        def onLogon(self, s): pass
+        def onLogout(self, s): pass
+        def toAdmin(self, m, s): pass
+        def fromAdmin(self, m, s): pass
+        def toApp(self, m, s): pass
+        def fromApp(self, m, s): pass
+        def poll(self): pass
+
+    tmp = Path(tempfile.mkdtemp())
+    port = int(sys.argv[2])
+    serving = Serving(App(), str(write_settings(tmp / "a.cfg", "acceptor", port, tmp, host=sys.argv[1])))
+    serving.start()
+    try:
+        for item in listeners(port):
+            with socket.socket(fileno=os.dup(own_sockets()[item.inode])) as dup:
+                device = dup.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16).rstrip(b"\\0").decode()
+            print("listener", item.address, device or "-", flush=True)
+    finally:
+        serving.stop()
+    """
+)
+
+
+@needs_proc
+@pytest.mark.parametrize(("host", "device"), [("127.0.0.1", "lo"), ("0.0.0.0", "-")])
+def test_without_the_front_a_loopback_host_in_the_settings_is_made_true(host: str, device: str) -> None:
+    """``--no-front``: QuickFIX 1.16 listens on 0.0.0.0 whatever SocketAcceptHost says; a loopback host in the
+    settings gets its listener confined to the loopback device, a wildcard host is left on every interface."""
+    out = subprocess.run(
+        [sys.executable, "-c", NO_FRONT, host, str(free_port())],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert _line(out.stdout, "listener").split()[1:] == ["0.0.0.0", device], out.stdout
+
+
 @contextmanager
 def stranger_on(mode: str, port: int = 0) -> Iterator[int]:
     p = subprocess.Popen(
