@@ -297,7 +297,10 @@ class Serving:
         """
         owner = threading.get_ident()
         if self.front is None:
-            self.acceptor.start()
+            try:
+                self.acceptor.start()
+            except self._fix.RuntimeError as exc:  # the settings' port taken, the host not this machine's
+                raise FixUsageError(f"{self._path}: QuickFIX could not listen: {exc}") from None
             self._owner = owner
             self._confine_loopback_host()
             return

@@ -269,6 +269,22 @@ def test_without_the_front_a_loopback_host_in_the_settings_is_made_true(host: st
     assert _line(out.stdout, "listener").split()[1:] == ["0.0.0.0", device], out.stdout
 
 
+@needs_proc
+def test_without_the_front_a_taken_port_is_exit_2_naming_it(tmp_path: Path) -> None:
+    with stranger_on("listening") as port:
+        cfg = write_settings(tmp_path / "a.cfg", "acceptor", port, tmp_path)
+        out = subprocess.run(
+            [sys.executable, "-m", "addin.cli", "fix-acceptor", str(cfg), "--no-front", "--journal", str(tmp_path / "j.sqlite")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert out.returncode == 2, (out.returncode, out.stderr[-3000:])
+    assert f"QuickFIX could not listen: Runtime error: Unable to create, bind, or listen to port {port}" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 @contextmanager
 def stranger_on(mode: str, port: int = 0) -> Iterator[int]:
     p = subprocess.Popen(
