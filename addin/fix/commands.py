@@ -27,6 +27,9 @@ FRONT_FLAGS: dict[str, tuple[str, type, str]] = {
     "max_pending_logons": ("--max-pending-logons", int, "open connections not yet logged on"),
     "idle_heartbeats": ("--idle-heartbeats", float, "drop a logged-on client silent this many HeartBtInts"),
     "max_heartbeat_s": ("--max-heartbeat", int, "largest HeartBtInt (108) a Logon may ask for, seconds"),
+    "write_timeout_s": ("--write-timeout", float, "drop a connection whose write waits longer, either way, seconds"),
+    "drain_timeout_s": ("--drain-timeout", float, "after a client's half-close, seconds for QuickFIX's answers"),
+    "refusal_log_s": ("--refusal-log-window", float, "one refusal line per limit and peer per window, then a count, s"),
 }
 
 #: The acceptor's flags and the desk parameter each one sets (``pricing.desk.DESK_HELP`` names).
@@ -86,7 +89,8 @@ def register(sub: SubParsers, cli: CliServices) -> None:
         help="a pre-trade risk limit over the params file's, e.g. max_notional_usd=5e7 (docs/fix-invariants.md lists them)",
     )
     front = fa.add_argument_group(
-        "front end", "the framing front on the public port; QuickFIX listens on 127.0.0.1 only (docs/fix-invariants.md)"
+        "front end",
+        "the framing front on the public port; QuickFIX on a loopback port, confined to the loopback device (docs/fix-invariants.md)",
     )
     defaults = FrontLimits()
     for name, (flag, kind, text) in FRONT_FLAGS.items():

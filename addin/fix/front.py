@@ -4,7 +4,8 @@ QuickFIX 1.16 reads a message of any declared BodyLength before its session laye
 a connection that never logs on, and gives each connection a thread: one TCP peer could grow the
 acceptor's memory by what it sends, or exhaust its threads with idle connections. The front owns
 the public port instead, on one asyncio event loop (one thread for every connection), and relays
-each admitted connection to QuickFIX listening on 127.0.0.1 only, under these rules:
+each admitted connection to QuickFIX on a loopback port (``addin.fix.run.Serving`` checks that the
+listener there is this process's and confines it to the loopback device), under these rules:
 
 * a connection is admitted only under ``max_connections`` (all open), ``max_connections_per_peer``
   (per peer address) and ``max_pending_logons`` (open and not yet logged on); otherwise it is
@@ -17,9 +18,15 @@ each admitted connection to QuickFIX listening on 127.0.0.1 only, under these ru
   client that completes no message for ``idle_heartbeats`` x HeartBtInt is dropped, and so is one
   that leaves what it is sent unread that long;
 * each direction's buffers are bounded (the reader's limit, the writer's high-water mark, one
-  frame): a side that does not keep up stops the other from being read, it never grows memory.
+  frame): a side that does not keep up stops the other from being read, it never grows memory;
+* every write, either way, must be taken up within ``write_timeout_s`` (QuickFIX reading slowly, a
+  client not reading): past it the connection is dropped;
+* a client that half-closes (EOF on its side) has the EOF passed on to QuickFIX (``write_eof``), and
+  QuickFIX's answers still reach it until QuickFIX closes, for at most ``drain_timeout_s``; an orderly
+  end is closed with a FIN once everything was written, never a reset that could lose an answer.
 
-Every refusal and drop is reported through ``on_event`` naming the peer and the limit. A peer that
+Every refusal and drop is reported through ``on_event`` naming the peer and the limit; refusals at
+the door are rate-limited per (limit, peer) (:mod:`addin.fix.refusals`). A peer that
 is not logged on cannot be sent a FIX reject (it has no session), so it is only closed; after logon
 an oversized or broken message closes the connection too: QuickFIX's session sees a disconnect, and
 on reconnect the normal sequence-number resend applies.
@@ -28,13 +35,14 @@ on reconnect the normal sequence-number resend applies.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import os
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 
 from addin.fix.framing import Framer, heartbeat_of
+from addin.fix.refusals import RefusalLog
 
 #: Bytes asked of a socket per read, and each StreamReader's limit (it stops reading the socket past 2x this).
 CHUNK = 16 * 1024
@@ -70,6 +78,13 @@ class FrontLimits:
         A logged-on client that completes no message for this many HeartBtInts is dropped (default 3).
     max_heartbeat_s : int
         The largest HeartBtInt (108) a Logon may ask for, seconds (default 300).
+    write_timeout_s : float
+        Seconds a write may wait for the other side to take it up, either way (QuickFIX reading the
+        client's messages, the client reading QuickFIX's); past it the connection is dropped (default 30).
+    drain_timeout_s : float
+        After a client's half-close, seconds its answers may take before QuickFIX closes (default 10).
+    refusal_log_s : float
+        The window of the refusal log: one line per (limit, peer) per window, then a summary (default 10).
     """
 
     max_message_bytes: int = 1_048_576
@@ -79,6 +94,9 @@ class FrontLimits:
     max_pending_logons: int = 16
     idle_heartbeats: float = 3.0
     max_heartbeat_s: int = 300
+    write_timeout_s: float = 30.0
+    drain_timeout_s: float = 10.0
+    refusal_log_s: float = 10.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -110,6 +128,11 @@ class FrontLimits:
 DEFAULT_LIMITS = FrontLimits()
 
 
+#: Who did not take a write up, as the drop's reason says it.
+QUICKFIX_SLOW = "QuickFIX did not take the client's bytes up"
+CLIENT_SLOW = "the peer left what it was sent unread"
+
+
 class _Drop(Exception):
     """Close the connection; the text says why (with the limit's name)."""
 
@@ -124,6 +147,8 @@ class _Connection:
     last_message: float = 0.0
     upstream: asyncio.StreamWriter | None = None  # the connection to QuickFIX, once made
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    drain_until: float | None = None  # set when the client half-closed: QuickFIX's answers end by then
+    orderly: bool = False  # everything was written and both sides are done: close with a FIN, not a reset
 
     def name(self) -> str:
         return f"{self.peer}:{self.port}"
@@ -165,8 +190,16 @@ class Front:
         self._open: set[_Connection] = set()
         self._per_peer: dict[str, int] = {}
         self._sock: socket.socket | None = None
+        self._refusals = RefusalLog(limits.refusal_log_s)
+        self._refusal_timer: asyncio.TimerHandle | None = None
 
     # -- the owner's thread -------------------------------------------------------------------
+
+    def public_inode(self) -> int | None:
+        """The inode of the public listening socket (not QuickFIX's: ``addin.fix.listener.check`` excludes it)."""
+        if self._sock is None:
+            return None
+        return os.fstat(self._sock.fileno()).st_ino
 
     def bind(self) -> tuple[str, int]:
         """Bind the public port (an error here is the command's: the port is taken, the host unknown)."""
@@ -233,25 +266,50 @@ class Front:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._refusal_timer is not None:
+            self._refusal_timer.cancel()
+            self._refusal_timer = None
+        for line in self._refusals.flush(self._loop.time()):  # every refusal counted is told before the front ends
+            self.on_event(line)
 
-    def _refusal(self, peer: str) -> str | None:
+    def _refusal(self, peer: str) -> tuple[str, str] | None:
+        """The limit that refuses a new connection from ``peer`` (its name, its text), None if it is admitted."""
         total, pending = self.counts()
         lim = self.limits
         if total >= lim.max_connections:
-            return f"max_connections = {lim.max_connections} open"
+            return "max_connections", f"max_connections = {lim.max_connections} open"
         if self._per_peer.get(peer, 0) >= lim.max_connections_per_peer:
-            return f"max_connections_per_peer = {lim.max_connections_per_peer} open from {peer}"
+            return "max_connections_per_peer", f"max_connections_per_peer = {lim.max_connections_per_peer} open from {peer}"
         if pending >= lim.max_pending_logons:
-            return f"max_pending_logons = {lim.max_pending_logons} not logged on"
+            return "max_pending_logons", f"max_pending_logons = {lim.max_pending_logons} not logged on"
         return None
+
+    def _refused(self, conn: _Connection, limit: str, why: str) -> None:
+        """Log a refusal through the rate-limited refusal log, and arm its timer for the summaries."""
+        line = f"front: refused {conn.name()}: {why}"
+        for text in self._refusals.refuse(limit, conn.peer, line, why, self._loop.time()):
+            self.on_event(text)
+        self._arm_refusal_timer()
+
+    def _arm_refusal_timer(self) -> None:
+        when = self._refusals.next_due()
+        if when is not None and self._refusal_timer is None:
+            self._refusal_timer = self._loop.call_at(when, self._refusal_summaries, when)
+
+    def _refusal_summaries(self, when: float) -> None:
+        self._refusal_timer = None
+        # max(): the loop may run a timer a clock resolution early; the window it was set for has ended.
+        for text in self._refusals.due(max(self._loop.time(), when)):
+            self.on_event(text)
+        self._arm_refusal_timer()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         address = writer.get_extra_info("peername") or ("?", 0)
         conn = _Connection(str(address[0]), int(address[1]), self._loop.time())
-        why = self._refusal(conn.peer)
-        if why is not None:
+        refusal = self._refusal(conn.peer)
+        if refusal is not None:
             writer.transport.abort()
-            self.on_event(f"front: refused {conn.name()}: {why}")
+            self._refused(conn, *refusal)
             return
         self._open.add(conn)
         self._per_peer[conn.peer] = self._per_peer.get(conn.peer, 0) + 1
@@ -276,12 +334,20 @@ class Front:
                 self._per_peer[conn.peer] = left
             else:
                 self._per_peer.pop(conn.peer, None)
-            writer.transport.abort()
+            if conn.orderly:  # all written (drained to empty): a FIN, so the client reads every answer
+                writer.close()
+            else:
+                writer.transport.abort()
             if conn.upstream is not None:  # QuickFIX sees the disconnect (its session logs out)
                 conn.upstream.transport.abort()
 
     def _deadline(self, conn: _Connection) -> tuple[float, str]:
         """When the connection is dropped if nothing moves it, and the limit that says so."""
+        if conn.drain_until is not None:
+            return (
+                conn.drain_until,
+                f"the client half-closed and QuickFIX did not close within drain_timeout_s = {self.limits.drain_timeout_s:g} s",
+            )
         if not conn.logged_on:
             return (
                 conn.accepted + self.limits.logon_timeout_s,
@@ -304,6 +370,31 @@ class Front:
                 return await asyncio.wait_for(read(), left)
             except TimeoutError:
                 continue  # the deadline may have moved meanwhile (the Logon answer came): look again
+
+    async def _drain(self, writer: asyncio.StreamWriter, why: str, until: tuple[float, str] | None = None) -> None:
+        """``writer.drain()`` within ``write_timeout_s`` (and by ``until``, a connection deadline, if sooner), or ``_Drop``.
+
+        ``why`` says who did not take the bytes up; the reason logged names the limit that ran out.
+        """
+        low, _ = writer.transport.get_write_buffer_limits()
+        if writer.transport.get_write_buffer_size() <= low:
+            # At or under the low-water mark the writer is not paused: drain() returns without waiting, so no
+            # timer is set (the relay's common case: one per message each way, a timer task each would cost).
+            await writer.drain()
+            return
+        limit = self.limits.write_timeout_s
+        left, reason = limit, f"{why} within write_timeout_s = {limit:g} s"
+        if until is not None and until[0] - self._loop.time() < limit:
+            left, reason = until[0] - self._loop.time(), f"{why}: {until[1]}"
+        try:
+            await asyncio.wait_for(writer.drain(), max(left, 0.001))
+        except TimeoutError:
+            raise _Drop(reason) from None
+
+    async def _flush(self, writer: asyncio.StreamWriter, why: str, until: tuple[float, str] | None = None) -> None:
+        """Everything buffered in ``writer`` written to the socket (not only down to the high-water mark), in time."""
+        writer.transport.set_write_buffer_limits(high=0)
+        await self._drain(writer, why, until)
 
     async def _relay(self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         framer = Framer(self.limits.max_message_bytes, self.begins)
@@ -340,15 +431,37 @@ class Front:
         up_writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         for frame in got:
             up_writer.write(frame.data)
-        await up_writer.drain()
+        await self._drain(up_writer, QUICKFIX_SLOW)
         conn.last_message = self._loop.time()
         if error is not None:
             raise _Drop(self._frame_reason(error))
+        await self._both_ways(conn, framer, reader, writer, up_reader, up_writer)
+
+    async def _both_ways(
+        self,
+        conn: _Connection,
+        framer: Framer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
+        """Relay both ways until one side ends; a client's half-close lets QuickFIX's answers through first."""
         inward = asyncio.ensure_future(self._inward(conn, framer, reader, up_writer))
         outward = asyncio.ensure_future(self._outward(conn, up_reader, writer))
         conn.tasks += [inward, outward]
         try:
             done, _ = await asyncio.wait((inward, outward), return_when=asyncio.FIRST_COMPLETED)
+            if done == {inward} and inward.exception() is None:
+                # The client half-closed (EOF, its side only): pass the EOF on and let QuickFIX's
+                # answers to what it sent reach it, until QuickFIX closes or the drain deadline.
+                conn.drain_until = self._loop.time() + self.limits.drain_timeout_s
+                if up_writer.can_write_eof():
+                    up_writer.write_eof()
+                finished, _ = await asyncio.wait((outward,), timeout=self.limits.drain_timeout_s)
+                if not finished:
+                    raise _Drop(self._deadline(conn)[1])
+                done = finished
         finally:
             inward.cancel()
             outward.cancel()
@@ -367,7 +480,7 @@ class Front:
             frames, error = framer.feed(data)
             if frames:
                 up.write(b"".join(f.data for f in frames))
-                await up.drain()
+                await self._drain(up, QUICKFIX_SLOW)
                 conn.last_message = self._loop.time()
             if error is not None:
                 raise _Drop(self._frame_reason(error))
@@ -379,9 +492,10 @@ class Front:
         while True:
             data = await up_reader.read(CHUNK)
             if not data:
-                # QuickFIX closed (a Logout, a refused Logon, its own heartbeat timeout): let the client read what was sent.
-                with contextlib.suppress(TimeoutError, ConnectionError):
-                    await asyncio.wait_for(writer.drain(), self.limits.logon_timeout_s)
+                # QuickFIX closed (a Logout, a refused Logon, its own heartbeat timeout, the EOF passed on
+                # after a half-close): everything it sent is written to the client, then a FIN, not a reset.
+                await self._flush(writer, CLIENT_SLOW, self._deadline(conn) if conn.drain_until is not None else None)
+                conn.orderly = True
                 return
             if not answered:
                 head += data[:64]
@@ -392,11 +506,7 @@ class Front:
                     conn.logged_on = head[at + 4 : end] == b"A"  # the acceptor's first message answers the Logon
                     conn.last_message = self._loop.time()
             writer.write(data)
-            due, why = self._deadline(conn)
-            try:
-                await asyncio.wait_for(writer.drain(), max(due - self._loop.time(), 0.001))
-            except TimeoutError:
-                raise _Drop(f"the peer left what it was sent unread: {why}") from None
+            await self._drain(writer, CLIENT_SLOW, self._deadline(conn))
 
     def _frame_reason(self, error: Exception) -> str:
         return f"not FIX framing: {error}"

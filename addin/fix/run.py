@@ -185,8 +185,16 @@ class Serving:
        stopped the front closes every connection and its thread is joined.
     3. **Then the journal closes**, never under a callback still journaling.
     4. **References live as long as the engine.** QuickFIX holds the application, the settings and
-       the store and log factories by C++ reference; this object holds them, and the gateway's
-       SessionIDs (which point into the engine's sessions) are used only while it serves.
+       the store and log factories by C++ reference; this object holds them. The application gets
+       each SessionID as a value of its own (:func:`shielded`), not QuickFIX's reference into a
+       session, so it stays valid when the engine is rebuilt on another port (below) or stopped.
+
+    With the front, :meth:`start` makes QuickFIX's loopback port safe before serving: QuickFIX takes
+    no port 0, so the port is picked free a moment before QuickFIX binds it, and another process may
+    take it in between. A start that QuickFIX cannot bind, or whose port :func:`addin.fix.listener.check`
+    finds another socket listening on, is retried on a fresh port with a new engine (the old one
+    stopped and destroyed first), up to :data:`UPSTREAM_TRIES` times, then exit 2 naming each cause;
+    the front serves only once the listener is this process's, confined to the loopback device.
 
     And throughout: QuickFIX calls the gateway through :func:`shielded`, so no exception of the
     gateway's reaches the engine's threads (which would hang the process, see :func:`quiet`).
@@ -201,8 +209,9 @@ class Serving:
         Closed by :meth:`stop` once the engine has stopped (anything with ``close()``).
     front : FrontLimits, optional
         Serve the settings' public port through the framing front end (:mod:`addin.fix.front`) with
-        these limits, QuickFIX listening on 127.0.0.1 only; None: QuickFIX listens on the settings'
-        address itself (no message size, logon deadline or connection limit).
+        these limits, QuickFIX on a loopback port of its own (checked, confined to the loopback device);
+        None: QuickFIX listens on the settings' address itself (no message size, logon deadline or
+        connection limit; QuickFIX 1.16 binds every interface whatever ``SocketAcceptHost`` says).
     on_event : callable, optional
         Where the front reports its refusals (a line of text each).
     """
@@ -219,21 +228,24 @@ class Serving:
         on_event: Callable[[str], None] | None = None,
     ) -> None:
         fix = _quickfix()
+        self._fix = fix
         self.app = app
         self.journal = journal
         self.front = None
+        self._path = settings
+        self._report = quiet(on_event or (lambda text: None))
+        self.shield = shielded(app, getattr(app, "on_event", None))
         try:
             if front is None:
                 self.settings = fix.SessionSettings(settings)
             else:
-                self.settings = self._behind_front(fix, settings, front, quiet(on_event or (lambda text: None)))
+                self.settings = self._behind_front(fix, settings, front, self._report)
         except fix.ConfigError as exc:
+            if self.front is not None:
+                self.front.stop()
             raise FixUsageError(f"{settings}: {exc}") from None
         try:
-            self.stores = fix.FileStoreFactory(self.settings)
-            self.logs = fix.FileLogFactory(self.settings)
-            self.shield = shielded(app, getattr(app, "on_event", None))
-            self.acceptor = fix.ThreadedSocketAcceptor(self.shield, self.stores, self.settings, self.logs)
+            self._engine()
         except BaseException:
             if self.front is not None:
                 self.front.stop()  # the public port it bound is released
@@ -241,14 +253,19 @@ class Serving:
         self._owner: int | None = None
         self._stopping = False
 
+    def _engine(self) -> None:
+        """QuickFIX's acceptor over ``self.settings`` (and the factories it holds by reference)."""
+        fix = self._fix
+        self.stores = fix.FileStoreFactory(self.settings)
+        self.logs = fix.FileLogFactory(self.settings)
+        self.acceptor = fix.ThreadedSocketAcceptor(self.shield, self.stores, self.settings, self.logs)
+
     def _behind_front(self, fix: Any, settings: str, limits: FrontLimits, on_event: Callable[[str], None]) -> Any:
         """QuickFIX's settings moved to a loopback port, and the front bound on the public one (exit 2 if taken)."""
-        import tempfile
-
         try:
-            text = Path(settings).read_text(encoding="utf-8")
+            self._text = Path(settings).read_text(encoding="utf-8")
             upstream = loopback_port()
-            public, begins, moved = behind_front(text, upstream)
+            public, begins, moved = behind_front(self._text, upstream)
         except (OSError, UnicodeDecodeError, LimitError) as exc:
             raise FixUsageError(f"{settings}: {exc}") from None
         self.front = Front(limits, public, ("127.0.0.1", upstream), begins, on_event)
@@ -259,17 +276,110 @@ class Serving:
                 f"{settings}: the front cannot listen on {public[0] or '*'}:{public[1]}: {exc.strerror}"
             ) from None
         self.upstream = ("127.0.0.1", upstream)
+        return self._parsed(fix, moved)
+
+    @staticmethod
+    def _parsed(fix: Any, text: str) -> Any:
+        """``quickfix.SessionSettings`` of a settings text (QuickFIX reads a file: written to a temporary one)."""
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="clearquote-fix-") as tmp:  # QuickFIX parses it here, then it goes
             path = Path(tmp) / "behind-front.cfg"
-            path.write_text(moved, encoding="utf-8")
+            path.write_text(text, encoding="utf-8")
             return fix.SessionSettings(str(path))
 
     def start(self) -> None:
-        """Listen (QuickFIX, then the front on the public port); the calling thread becomes the one that polls and stops."""
-        self._owner = threading.get_ident()
-        self.acceptor.start()
-        if self.front is not None:
-            self.front.start()
+        """Listen (QuickFIX, then the front on the public port); the calling thread becomes the one that polls and stops.
+
+        With the front: QuickFIX's port is retried and checked first (the class docstring); after
+        :data:`UPSTREAM_TRIES` failures, ``FixUsageError`` naming each port and cause (exit 2), with
+        nothing left listening.
+        """
+        owner = threading.get_ident()
+        if self.front is None:
+            try:
+                self.acceptor.start()
+            except self._fix.RuntimeError as exc:  # the settings' port taken, the host not this machine's
+                raise FixUsageError(f"{self._path}: QuickFIX could not listen: {exc}") from None
+            self._owner = owner
+            self._confine_loopback_host()
+            return
+        failures: list[str] = []
+        while self._upstream_failure(failures):
+            if len(failures) >= UPSTREAM_TRIES:  # nothing of QuickFIX's runs: stop() closes the front and the journal
+                raise FixUsageError(
+                    f"{self._path}: QuickFIX could not listen on a loopback port of its own in {len(failures)} tries: "
+                    + "; ".join(failures)
+                )
+            self._report(f"front: QuickFIX's loopback {failures[-1]}; trying another port")
+            self._move_upstream()
+        self._owner = owner  # QuickFIX runs: stop() stops it, from this thread only
+        self.front.start()
+
+    def _confine_loopback_host(self) -> None:
+        """Without the front: where the settings name a loopback ``SocketAcceptHost``, QuickFIX's listener is
+        confined to the loopback device (QuickFIX 1.16 binds every interface whatever the host says)."""
+        import ipaddress
+
+        from addin.fix.listener import confine, listeners, own_sockets
+
+        ports: set[int] = set()
+        for sid in self.settings.getSessions():
+            section = self.settings.get(sid)
+            if not (section.has("SocketAcceptHost") and section.has("SocketAcceptPort")):
+                continue
+            host = section.getString("SocketAcceptHost").strip()
+            try:
+                loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = False  # a host name: what it resolves to is not this check's to guess
+            if loopback:
+                ports.add(section.getInt("SocketAcceptPort"))
+        mine = own_sockets()
+        for port in sorted(ports):
+            for listener in listeners(port) or []:
+                why = confine(listener) if listener.inode in mine else None
+                if why is not None:
+                    self._report(f"QuickFIX's listener is not confined to the loopback device: {why}")
+
+    def _upstream_failure(self, failures: list[str]) -> bool:
+        """Start QuickFIX on ``self.upstream`` and check its listener; True (the cause added to ``failures``) if it
+        must be tried again elsewhere, False once it listens there alone, confined to loopback where possible."""
+        from addin.fix.listener import check, confine
+
+        assert self.front is not None
+        port = self.upstream[1]
+        try:
+            self.acceptor.start()
+        except self._fix.RuntimeError as exc:  # quickfix.RuntimeError, not the builtin's: it could not bind
+            failures.append(f"port {port}: {exc}")
+            return True
+        public = self.front.public_inode()
+        verdict = check(port, exclude=frozenset() if public is None else frozenset({public}))
+        if verdict.problem is not None:
+            failures.append(f"port {port}: {verdict.problem}")
+            self.acceptor.stop()  # no connection has reached it: the front is not serving yet
+            return True
+        if not verdict.checked:
+            self._report(f"front: QuickFIX's listener on 127.0.0.1:{port} is not checked on this platform (no /proc/net/tcp)")
+        for listener in verdict.ours:
+            why = confine(listener)
+            if why is not None:
+                self._report(f"front: QuickFIX's listener is not confined to the loopback device: {why}")
+        return False
+
+    def _move_upstream(self) -> None:
+        """A fresh loopback port and a new engine for it; the old engine is destroyed first (its sessions leave
+        QuickFIX's registry, where the new engine's register under the same SessionIDs)."""
+        assert self.front is not None
+        port = loopback_port()
+        _, _, moved = behind_front(self._text, port)
+        self.acceptor = None
+        self.stores = self.logs = None
+        self.settings = self._parsed(self._fix, moved)
+        self._engine()
+        self.upstream = ("127.0.0.1", port)
+        self.front.upstream = self.upstream
 
     def _on_owner(self, what: str) -> None:
         if self._owner is not None and threading.get_ident() != self._owner:
@@ -300,6 +410,10 @@ class Serving:
                 self.front.stop()  # every connection closed and the front's thread joined
             if self.journal is not None:
                 self.journal.close()
+
+
+#: QuickFIX's loopback port is tried this many times (each a fresh port) before the start is refused.
+UPSTREAM_TRIES = 5
 
 
 def quiet(on_event: Callable[[str], None]) -> Callable[[str], None]:
@@ -359,13 +473,26 @@ def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
         except Exception as exc:  # see the docstring: nothing else may reach QuickFIX's thread
             report(f"{getattr(call, '__name__', 'callback')} failed: {type(exc).__name__}: {exc}")
 
+    created: set[str] = set()
+
     class Shield(fix.Application):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             super().__init__()
             self.app = app
 
         def onCreate(self, sid: Any) -> None:
-            guard(app.onCreate, (), sid)
+            # A value of the app's own (QuickFIX passes a reference into its session, which dies with
+            # the engine), once per session: Serving rebuilds the engine when its port was taken.
+            if str(sid) in created:
+                return
+            created.add(str(sid))
+            own = fix.SessionID(
+                sid.getBeginString().getValue(),
+                sid.getSenderCompID().getValue(),
+                sid.getTargetCompID().getValue(),
+                sid.getSessionQualifier(),
+            )
+            guard(app.onCreate, (), own)
 
         def onLogon(self, sid: Any) -> None:
             guard(app.onLogon, (), sid)
@@ -447,7 +574,11 @@ def run_acceptor(
         faulthandler.enable()  # a native crash prints every thread's Python stack (stderr)
     serving.poll()
     settle_heap()
-    serving.start()
+    try:
+        serving.start()
+    except BaseException:
+        serving.stop()  # what started is stopped, the public port released, the journal closed
+        raise
     where = "no front: QuickFIX on the settings' address"
     if serving.front is not None:
         host, port = serving.public

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -41,7 +42,16 @@ from tests.host.fixkit import MARKET_TIME, NAME, free_port  # noqa: E402
 from tests.host.test_fix import WAIT, Client, _f, _type  # noqa: E402 - the FIX tests' own client
 
 LOGON_TIMEOUT_S = 2.0
-LIMITS = FrontLimits(logon_timeout_s=LOGON_TIMEOUT_S, max_connections=12, max_connections_per_peer=6, max_pending_logons=8)
+WRITE_TIMEOUT_S = 3.0
+REFUSAL_LOG_S = 2.0
+LIMITS = FrontLimits(
+    logon_timeout_s=LOGON_TIMEOUT_S,
+    max_connections=12,
+    max_connections_per_peer=6,
+    max_pending_logons=8,
+    write_timeout_s=WRITE_TIMEOUT_S,
+    refusal_log_s=REFUSAL_LOG_S,
+)
 #: Margin on every deadline: the acceptor, its loop and this test share 2 loaded cores.
 SLACK_S = 5.0
 MIB = 1024 * 1024
@@ -117,7 +127,10 @@ class Acceptor:
 
 @pytest.fixture(scope="module")
 def acceptor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Acceptor]:
-    flags = ["--logon-timeout", "2", "--max-connections", "12", "--max-connections-per-peer", "6", "--max-pending-logons", "8"]
+    flags = [
+        *("--logon-timeout", "2", "--max-connections", "12", "--max-connections-per-peer", "6", "--max-pending-logons", "8"),
+        *("--write-timeout", str(WRITE_TIMEOUT_S), "--refusal-log-window", str(REFUSAL_LOG_S)),
+    ]
     a = Acceptor(tmp_path_factory.mktemp("front"), flags)
     try:
         yield a
@@ -248,11 +261,34 @@ def test_peers_at_the_limit_trickling_the_largest_body_cost_at_most_the_stated_b
     assert len(acceptor.logged("front: dropped 127.0.0.1", "no Logon within logon_timeout_s = 2 s", since=mark)) == len(peers)
 
 
+REFUSED_MORE = re.compile(r"front: refused ([\d,]+) more from (\S+): (\S+) ")
+
+
+def refusals_told(lines: list[str]) -> tuple[int, int, set[tuple[str, str]]]:
+    """Refusals the front's lines account for (1 per full line, N per summary), the lines, and the (limit, peer) keys."""
+    told, count, keys = 0, 0, set()
+    for line in lines:
+        more = REFUSED_MORE.search(line)
+        if more:
+            told += int(more.group(1).replace(",", ""))
+            keys.add((more.group(3), more.group(2)))
+        elif full := re.search(r"front: refused (\S+):\d+: (\S+) ", line):
+            told += 1
+            keys.add((full.group(2), full.group(1)))
+        else:
+            continue
+        count += 1
+    return told, count, keys
+
+
 def test_a_thousand_connections_hold_at_most_the_limits_and_no_quickfix_thread(acceptor: Acceptor) -> None:
+    """Also the refusal log's rate limit: 1,000 connections from 4 addresses, the refusals among them told in at
+    most 2 lines per (limit, peer) per window (the full line and a summary), and the summaries' counts exact."""
     threads = acceptor.status("Threads")
     mark = len(acceptor.lines)
     socks: list[socket.socket] = []
     most = 0
+    t0 = time.monotonic()
     try:
         for i in range(1000):
             socks.append(connect(acceptor.port, f"127.0.1.{1 + i % 4}"))
@@ -266,12 +302,18 @@ def test_a_thousand_connections_hold_at_most_the_limits_and_no_quickfix_thread(a
                 most = max(most, now)
                 # None reached QuickFIX (connected to after a Logon only): no thread per connection.
                 assert acceptor.status("Threads") <= threads + 2, (threads, acceptor.status("Threads"))
+        connecting_s = time.monotonic() - t0
         waits = [closed_within(s, LOGON_TIMEOUT_S + SLACK_S) for s in socks if is_open(s)]
         assert all(w is not None for w in waits), waits
-        time.sleep(0.5)
-        refused = acceptor.logged("front: refused 127.0.1.", "max_pending_logons = 8", since=mark)
+        time.sleep(REFUSAL_LOG_S + 1.0)  # every window has ended: its summary is out
+        refused = acceptor.logged("front: refused", since=mark)
         dropped = acceptor.logged("front: dropped 127.0.1.", "no Logon within logon_timeout_s", since=mark)
-        assert len(refused) + len(dropped) == 1000 and len(dropped) >= 1, (len(refused), len(dropped))
+        told, lines, keys = refusals_told(refused)
+        assert told + len(dropped) == 1000 and len(dropped) >= 1, (told, len(dropped), refused)  # each counted once
+        assert all(limit == "max_pending_logons" and peer.startswith("127.0.1.") for limit, peer in keys), keys
+        windows = int(connecting_s / REFUSAL_LOG_S) + 2  # windows a key can open while the refusals come
+        assert lines <= 2 * len(keys) * windows, (lines, len(keys), windows, connecting_s)
+        assert lines < 1000 - len(dropped), lines  # the rate limit did something
     finally:
         for s in socks:
             s.close()
@@ -409,6 +451,65 @@ def test_a_client_that_never_reads_is_backpressure_then_dropped_and_memory_stays
         s.close()
 
 
+def test_a_client_that_does_not_read_is_dropped_by_the_write_deadline_before_its_idle_rule(acceptor: Acceptor) -> None:
+    """HeartBtInt 30: the idle rule's window is 90 s, and the client keeps sending (its idle rule never fires).
+    It sends TestRequests with 2 KB TestReqIDs, each echoed in QuickFIX's Heartbeat, and reads nothing: once
+    the buffers toward it are full, a write to it waits write_timeout_s = 3 s and the front drops it."""
+    mark = len(acceptor.lines)
+    s = connect(acceptor.port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    words = f"the peer left what it was sent unread within write_timeout_s = {WRITE_TIMEOUT_S:g} s"
+    try:
+        s.sendall(logon(heartbeat=30))
+        logged_on(s)
+        s.settimeout(None)  # whole messages only: a send blocks until the front takes it or drops the client
+
+        def send() -> None:
+            for n in range(2, 1_000_000):
+                now = datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.000")
+                try:
+                    s.sendall(frame(f"35=1|34={n}|49=RAW|52={now}|56=CLEARQUOTE|112=T{n}-{'x' * 2000}|"))
+                except OSError:
+                    return  # dropped (or closed below)
+
+        t0 = time.monotonic()
+        threading.Thread(target=send, daemon=True).start()
+        while not acceptor.logged("front: dropped 127.0.0.1:", since=mark) and time.monotonic() - t0 < 60:
+            time.sleep(0.05)
+        assert acceptor.logged("front: dropped 127.0.0.1:", words, since=mark), acceptor.lines[mark:]
+        assert time.monotonic() - t0 < 80  # the write deadline, not the idle rule's 90 s
+    finally:
+        s.close()
+
+
+def test_a_client_that_half_closes_after_a_quote_request_still_gets_the_quote(acceptor: Acceptor) -> None:
+    """Half-close: the client sends its QuoteRequest and shuts its write side; the front passes the EOF on to
+    QuickFIX, which prices the request before it reads the EOF, and relays the Quote; then an orderly close (FIN)."""
+    from addin.fix.client import quote_request
+
+    request = quote_request("HALF1", [{"symbol": NAME, "qty": 2, "side": "1"}])
+    header = request.getHeader()
+    header.setField(fix.BeginString("FIX.4.4"))
+    header.setField(fix.SenderCompID("RAW"))
+    header.setField(fix.TargetCompID("CLEARQUOTE"))
+    header.setField(fix.MsgSeqNum(2))
+    header.setField(fix.SendingTime())
+    s = connect(acceptor.port)
+    try:
+        s.sendall(logon())  # 34=1 and ResetSeqNumFlag (141=Y): the RAW session starts over
+        logged_on(s)
+        s.sendall(request.toString().encode())
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        s.settimeout(WAIT)
+        while chunk := s.recv(65536):  # until the front's FIN: a reset here would raise
+            got += chunk
+    finally:
+        s.close()
+    quotes = [m for m in got.split(b"\x018=FIX") if b"\x0135=S\x01" in m and b"\x01131=HALF1\x01" in m]
+    assert len(quotes) == 1, got
+
+
 def test_a_valid_session_still_quotes_and_fills_through_the_front(acceptor: Acceptor) -> None:
     client = Client()
     settings = fix.SessionSettings(str(acceptor.initiator_cfg))
@@ -453,6 +554,10 @@ def test_the_options_are_checked_exit_2_naming_the_option(tmp_path: Path) -> Non
         ("--max-connections", "2"): "--max-connections: max_connections: must be at least",
         ("--idle-heartbeats", "0.5"): "--idle-heartbeats",
         ("--no-front", "--max-connections", "5"): "--no-front: there is no front for --max-connections",
+        ("--write-timeout", "0"): "--write-timeout: write_timeout_s: 0.0: give a finite number > 0",
+        ("--drain-timeout", "inf"): "--drain-timeout: drain_timeout_s",
+        ("--refusal-log-window", "-1"): "--refusal-log-window: refusal_log_s",
+        ("--write-timeout", "soon"): "--write-timeout: invalid float value",
     }
     for args, words in cases.items():
         out = subprocess.run(
