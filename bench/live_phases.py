@@ -167,9 +167,9 @@ class PhaseProbe:
                 probe._pending = None
             return out
 
-        def timed_rule(last: float, changed: float, interval_s: float) -> float:
-            due = rule(last, changed, interval_s)
-            probe._rule = (time.monotonic(), due)
+        def timed_rule(*args: Any) -> float:
+            due = rule(*args)
+            probe._rule = (time.monotonic(), due)  # the last look before the publication decides its hold
             return due
 
         def timed_publish(src: Any) -> None:
@@ -179,7 +179,7 @@ class PhaseProbe:
             try:
                 publish(src)
             finally:
-                hold = max(0.0, rule_at[1] - rule_at[0]) if rule_at is not None else 0.0
+                hold = max(0.0, min(t0, rule_at[1]) - rule_at[0]) if rule_at is not None else 0.0
                 c1, (_, q1) = time.thread_time(), probe._stat()
                 probe.publications.append((t0, time.monotonic(), c1 - c0, q1 - q0, int(src._seq), hold, c0))
 

@@ -90,6 +90,9 @@ class MarkBoard:
         #: Counts every change of the board's rows (a load, marks, index, ticker, state): the
         #: chain is a function of the rows, so :meth:`chain` rebuilds only when it moved.
         self.revision = 0
+        #: Counts the mark messages applied (:meth:`apply_marks`): the source publishes new marks
+        #: at once, and needs to tell them from an index, ticker or state change.
+        self.mark_messages = 0
         self._chain: tuple[int, OptionChain] | None = None
         self._load(summary)
 
@@ -170,6 +173,7 @@ class MarkBoard:
         self.mark_iv[rows] = update.iv_pct[hit]
         self.ts_ms[rows] = np.maximum(self.ts_ms[rows], update.ts_ms[hit])
         self.revision += 1
+        self.mark_messages += 1
         return rows
 
     def apply_index(self, update: PriceUpdate) -> None:
