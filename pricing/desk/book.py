@@ -424,6 +424,7 @@ class Book:
         Yields
         ------
         None
+            Nothing: the block is the quote being priced.
         """
         with self._wake:
             self._quoting += 1
