@@ -28,6 +28,11 @@ with the CPU time of the thread that built it (``time.thread_time``): on a quote
 on the book's own thread. ``--margin-lag-s 0`` runs the same bench with every quote's margin on
 its own snapshot (the basis rebuilt on the path of the first quote on each new snapshot).
 
+Each mark message's latency is also cut into five phases (decode, wait for publication, publish,
+wait for a request, quote; :mod:`bench.live_phases`), each with the CPU time and the run-queue wait
+of the thread doing it, and what every other thread and process used during the mark's window:
+``phases`` in the JSON, a second table in the text.
+
 Everything shares 2 cores with other work on this machine: the numbers are noisy.
 """
 
