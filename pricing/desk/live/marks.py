@@ -280,8 +280,9 @@ class MarkBoard:
             raise DataError(f"{self.currency}: no live option marks")
         as_of = ms_to_datetime(float(self.ts_ms[rows].max()))
         expiry = self.expiry[rows]
-        t_by_expiry = {e: option_time(as_of, self._expiry_dt[e]) for e in np.unique(expiry)}
-        t_years = np.array([t_by_expiry[e] for e in expiry])
+        # One year fraction per expiry, spread to its rows (no Python loop over the rows).
+        uniq, inverse = np.unique(expiry, return_inverse=True)
+        t_years = np.array([option_time(as_of, self._expiry_dt[e]) for e in uniq])[inverse.reshape(-1)]
         bid, ask = self.bid[rows].copy(), self.ask[rows].copy()
         crossed = np.isfinite(bid) & np.isfinite(ask) & (bid > ask)
         self.counters.crossed_quotes = int(crossed.sum())
