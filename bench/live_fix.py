@@ -28,6 +28,11 @@ with the CPU time of the thread that built it (``time.thread_time``): on a quote
 on the book's own thread. ``--margin-lag-s 0`` runs the same bench with every quote's margin on
 its own snapshot (the basis rebuilt on the path of the first quote on each new snapshot).
 
+Each mark message's latency is also cut into five phases (decode, wait for publication, publish,
+wait for a request, quote; :mod:`bench.live_phases`), each with the CPU time and the run-queue wait
+of the thread doing it, and what every other thread and process used during the mark's window:
+``phases`` in the JSON, a second table in the text.
+
 Everything shares 2 cores with other work on this machine: the numbers are noisy.
 """
 
@@ -54,6 +59,7 @@ import numpy as np
 
 from bench.fix import book_and_requests
 from bench.live import json_safe, synth_recording
+from bench.live_phases import PhaseProbe, fit_process_pid, summarize, table
 
 #: Recorded seconds of quiet before the first marks: the source's first cold fit is done in them.
 GAP_S = 20.0
@@ -155,7 +161,9 @@ class Probe:
 
         self.builds: list[tuple[str, float, float, float]] = []  # (thread, CPU s, wall s, monotonic at the end)
         self.pauses: list[float] = []
-        self._began: list[float] = []
+        #: (``time.monotonic()`` at its start, seconds) of each full collection.
+        self.pause_at: list[tuple[float, float]] = []
+        self._began: list[tuple[float, float]] = []
         self._make = Book._make
         Book._make = staticmethod(self._timed)  # type: ignore[method-assign]
 
@@ -175,9 +183,11 @@ class Probe:
         if info.get("generation") != 2:
             return
         if phase == "start":
-            self._began.append(time.perf_counter())
+            self._began.append((time.perf_counter(), time.monotonic()))
         elif self._began:
-            self.pauses.append(time.perf_counter() - self._began.pop())
+            began, at = self._began.pop()
+            self.pauses.append(time.perf_counter() - began)
+            self.pause_at.append((at, self.pauses[-1]))
 
     def remove(self) -> None:
         from pricing.desk.book import Book
@@ -197,6 +207,8 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
     load_start = os.getloadavg()
     book_rows, requests = book_and_requests(n_book, 1_000)
     probe = Probe()
+    pids: dict[str, int | None] = {"fit_process": None, "load_client": None}
+    phases = PhaseProbe(lambda: pids)
 
     class TimedGateway(QuoteGateway):  # type: ignore[misc]
         """The product's gateway; notes when each Quote is sent (QuickFIX's hook before the write)."""
@@ -205,12 +217,17 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
             super().__init__(*args, **kwargs)
             self.quotes_sent: list[tuple[float, str]] = []
 
+        def fromApp(self, message: Any, session_id: Any) -> None:
+            phases.request_started()
+            super().fromApp(message, session_id)
+
         def toApp(self, message: Any, session_id: Any) -> None:
             # Nothing may leave a QuickFIX callback (addin.fix.run.quiet says why): a Quote
             # without its market tag is noted with an empty one and counted by no snapshot.
             if message.getHeader().getField(35) == "S":
                 tag = message.getField(TAG_MARKET) if message.isSetField(TAG_MARKET) else ""
                 self.quotes_sent.append((time.monotonic(), tag))
+                phases.quote_sent(tag)
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -226,6 +243,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         journal_path = base / "journal.sqlite"
         desk = build_desk(str(base / "book.csv"), f"replay:{base / 'feed.jsonl.gz'}@1", None)
         source = desk.market.source
+        pids["fit_process"] = fit_process_pid()
         if margin_lag_s is not None:  # read at each publication: every snapshot of the marks carries it
             source.limits = replace(source.limits, max_margin_lag_s=margin_lag_s)
         journal = open_checked(journal_path)
@@ -240,6 +258,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         cmd = [sys.executable, "-m", "bench.fix_load", str(ini), str(base / "requests.json"), str(out)]
         client = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        pids["load_client"] = client.pid
         done = threading.Event()
         replay = source._replay  # the bench reads the replay server's clocks
         try:
@@ -259,6 +278,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
                 client.kill()
             serving.stop()  # the engine's threads joined, then the journal closed
             probe.remove()
+            phases.remove()
         arrivals = np.array(source.status.mark_arrivals)
         source_lag = float(source.limits.max_margin_lag_s)
         published = np.array(source.published)
@@ -271,6 +291,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         client_out = json.loads(out.read_text())
         answers, cancels = client_out["answers"], client_out["cancels"]
     lat, before, after = tick_to_quote(arrivals, published, app.quotes_sent)
+    by_phase = summarize(phases, arrivals, published, probe.pause_at)
     behind, behind_s = margin_lags(published, app.quotes_sent)
     on_path = np.array([cpu for name, cpu, _, _ in probe.builds if name != "book-basis"])
     ahead = np.array([cpu for name, cpu, _, _ in probe.builds if name == "book-basis"])
@@ -321,6 +342,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         "basis_build_ahead_cpu_sum_s": float(ahead.sum()),
         "full_collections": len(probe.pauses),
         "full_collection_max_ms": 1000 * max(probe.pauses) if probe.pauses else 0.0,
+        "phases": by_phase,
         "load_average_start": list(load_start),
         "load_average_end": list(os.getloadavg()),
     }
@@ -350,6 +372,7 @@ def run_bench_live_fix(seconds: int = 60, n_book: int = 1_000, as_json: bool = F
         f" of marks behind); basis builds on a quote's path {on_path.size} (CPU p50 {pct(on_path, 50):.1f} ms),"
         f" ahead on the book's thread {ahead.size} (CPU p50 {pct(ahead, 50):.1f} ms)"
     )
+    print("\n".join(table(by_phase)))
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("goal: tick to FIX quote p99 <= 50 ms")
     return 0

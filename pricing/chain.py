@@ -95,10 +95,14 @@ class OptionChain:
         (expiries, t_years, forwards) : (ndarray of datetime64, ndarray, ndarray)
             Ascending; years ACT/365 from the chain's time; USD.
         """
-        uniq, inverse = np.unique(self.expiry, return_inverse=True)
-        t = np.array([self.t_years[inverse == i][0] for i in range(uniq.size)])
-        fwd = np.array([np.median(self.forward[inverse == i]) for i in range(uniq.size)])
-        return uniq, t, fwd
+        uniq, first, inverse = np.unique(self.expiry, return_index=True, return_inverse=True)
+        # One pass over the rows (a stable sort by expiry), then one median per expiry over its
+        # own run: the same first t and the same medians as a mask per expiry, without the
+        # rows x expiries masks (a live source calls this on every publication).
+        order = np.argsort(inverse, kind="stable")
+        runs = np.split(self.forward[order], np.flatnonzero(np.diff(inverse[order])) + 1)
+        fwd = np.array([np.median(r) for r in runs])
+        return uniq, self.t_years[first], fwd
 
     def select(self, mask: np.ndarray) -> OptionChain:
         """A chain restricted to the rows where ``mask`` is true.

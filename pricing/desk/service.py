@@ -275,7 +275,7 @@ class Desk:
         >>> bool(re.fullmatch("[0-9a-f]{16}", q.snapshot_id)), q.snapshot_id == out.snapshot_id
         (True, True)
         """
-        with self._lock:
+        with self._lock, self.book.quoting():  # the book's thread builds after this quote, not beside it
             snap = snapshot if snapshot is not None else self.source.current()
             limits = self.config.limits
             checked: list[RfqRequest | Refusal] = []

@@ -281,3 +281,61 @@ def test_the_book_thread_catches_up_with_the_source_while_no_quote_asks(first: M
         assert book.builds_on_path == 1 and book.builds_ahead == 1
     finally:
         desk.close()
+
+
+def test_the_book_thread_builds_after_the_quote_that_asked_not_beside_it(first: MarketSnapshot) -> None:
+    """Quote first: while a quote is being priced (``Book.quoting``) the book's thread waits before
+    a build, for at most ``build_grace_s``; it goes ahead as soon as no quote is being priced.
+    (A negative is shown by a waiter still waiting after 0.3 s: a wrong rule returns at once.)"""
+    book = Book.from_table(BOOK)
+    book.build_grace_s = 3600.0
+    returned: list[bool] = []
+    with book.quoting():
+        waiter = threading.Thread(target=lambda: returned.append(book.let_quotes_finish()))
+        waiter.start()
+        waiter.join(timeout=0.3)
+        assert waiter.is_alive() and not returned, "the book's thread did not wait for the quote being priced"
+    waiter.join(timeout=60)  # a guard against a hang: nothing is asserted on time
+    assert returned == [True]
+    # quotes that never pause: the build goes ahead after the grace
+    book.build_grace_s = 0.05
+    with book.quoting():
+        assert book.let_quotes_finish() is False
+    assert book.let_quotes_finish() is True  # no quote being priced: at once
+
+
+def test_a_build_asked_by_a_quote_starts_after_that_quote_is_priced(
+    first: MarketSnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first quote on a new snapshot asks for its basis; the book's thread builds it once that
+    quote is priced, and the next quote takes it."""
+    source = Moving(first)
+    book = Book.from_table(BOOK)
+    book.build_grace_s = 3600.0
+    desk = Desk(source, book, LAGGED)
+    call = RfqRequest((Leg(NAMES[1]),), "two-way", 2.0, ref="rfq")
+    desk.quote([call])  # the first basis, on the path
+    built = threading.Event()
+    quoting_when_built: list[int] = []
+    make = Book._make
+
+    def noted(*args: Any) -> Any:
+        if threading.current_thread().name == "book-basis":
+            quoting_when_built.append(book._quoting)
+            built.set()
+        return make(*args)
+
+    monkeypatch.setattr(Book, "_make", staticmethod(noted))
+    try:
+        source.snapshot = moved(first, 1, 600.0)
+        with book.quoting():  # the host is still busy with the quote (journal, send)
+            assert desk.quote([call]).margin_snapshot_id == first.snapshot_id
+            assert not built.wait(timeout=0.3)
+        assert built.wait(timeout=60)
+        assert quoting_when_built == [0]
+        deadline = time.monotonic() + 60  # a guard against a hang
+        while book.builds_ahead < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert desk.quote([call]).margin_snapshot_id == source.snapshot.snapshot_id
+    finally:
+        desk.close()

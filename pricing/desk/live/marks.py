@@ -90,6 +90,9 @@ class MarkBoard:
         #: Counts every change of the board's rows (a load, marks, index, ticker, state): the
         #: chain is a function of the rows, so :meth:`chain` rebuilds only when it moved.
         self.revision = 0
+        #: Counts the mark messages applied (:meth:`apply_marks`): the source publishes new marks
+        #: at once, and needs to tell them from an index, ticker or state change.
+        self.mark_messages = 0
         self._chain: tuple[int, OptionChain] | None = None
         self._load(summary)
 
@@ -170,6 +173,7 @@ class MarkBoard:
         self.mark_iv[rows] = update.iv_pct[hit]
         self.ts_ms[rows] = np.maximum(self.ts_ms[rows], update.ts_ms[hit])
         self.revision += 1
+        self.mark_messages += 1
         return rows
 
     def apply_index(self, update: PriceUpdate) -> None:
@@ -276,8 +280,9 @@ class MarkBoard:
             raise DataError(f"{self.currency}: no live option marks")
         as_of = ms_to_datetime(float(self.ts_ms[rows].max()))
         expiry = self.expiry[rows]
-        t_by_expiry = {e: option_time(as_of, self._expiry_dt[e]) for e in np.unique(expiry)}
-        t_years = np.array([t_by_expiry[e] for e in expiry])
+        # One year fraction per expiry, spread to its rows (no Python loop over the rows).
+        uniq, inverse = np.unique(expiry, return_inverse=True)
+        t_years = np.array([option_time(as_of, self._expiry_dt[e]) for e in uniq])[inverse.reshape(-1)]
         bid, ask = self.bid[rows].copy(), self.ask[rows].copy()
         crossed = np.isfinite(bid) & np.isfinite(ask) & (bid > ask)
         self.counters.crossed_quotes = int(crossed.sum())

@@ -36,25 +36,43 @@ from pricing.market import Market
 from pricing.surface import VolSurface
 
 
-def publication_time(last_published: float, changed: float, interval_s: float) -> float:
-    """When a change is published: at once, unless the last publication is younger than the interval.
+def publication_time(last_published: float, changed: float, interval_s: float, marks_published: float | None = None) -> float:
+    """When a change is published: at once, unless a publication it must follow is younger than the interval.
 
     Parameters
     ----------
     last_published : float
         ``time.monotonic()`` of the last publication (``-inf``: none yet).
     changed : float
-        ``time.monotonic()`` when the change (new marks, a refit) was noted.
+        ``time.monotonic()`` now (the change, new marks or a refit, was noted at or before it).
     interval_s : float
-        ``LiveLimits.publish_interval_s``: publications are at least this far apart.
+        ``LiveLimits.publish_interval_s``.
+    marks_published : float, optional
+        When the pending change carries new option marks: the latest of the last publications
+        that carried new marks of each currency whose marks are pending (``-inf``: none). None:
+        no new marks are pending (an index, a ticker, a refit, a listing).
 
     Returns
     -------
     float
-        ``max(changed, last_published + interval_s)``: the leading edge of a burst is published
-        when it arrives (no wait for a timer), and changes arriving faster than the interval are
-        batched into one publication at the interval's end.
+        Without new marks, ``max(changed, last_published + interval_s)``: the leading edge of a
+        burst is published when it arrives (no wait for a timer), and changes arriving faster
+        than the interval are batched into one publication at the interval's end. With new
+        marks, ``max(changed, marks_published + interval_s)``: a currency's mark message is
+        published at once unless the same currency's marks were published less than an interval
+        ago, however recent the other publications (the other currency's marks, its index, a
+        refit): the venue's two mark messages a second, one per currency, arrive a few ms apart
+        and the second no longer waits out the interval behind the first.
+
+    Notes
+    -----
+    Publications carrying one currency's new marks are at least ``interval_s`` apart, and a
+    publication without new marks is at least ``interval_s`` after the one before it; so at most
+    1 + (number of currencies) publications fall in any interval
+    (``tests/live/test_publish_rule.py``).
     """
+    if marks_published is not None:
+        return max(changed, marks_published + interval_s)
     return max(changed, last_published + interval_s)
 
 
@@ -383,6 +401,10 @@ class LiveSource:
         self._seq = 0
         self._dirty = False
         self._last_publish = -math.inf
+        #: Per currency: its board's ``mark_messages`` at the last publication, and when that was
+        #: (``time.monotonic()``) if it carried new marks of it (:func:`publication_time`).
+        self._marks_out: dict[str, int] = {}
+        self._marks_at: dict[str, float] = {}
         self._loop = asyncio.new_event_loop()
         #: Set (on the loop) when a change waits for publication; the publisher waits on it.
         self._kick = asyncio.Event()
@@ -582,14 +604,30 @@ class LiveSource:
         self._dirty = True
         self._kick.set()
 
+    def _publication_due(self) -> float:
+        """:func:`publication_time` of what is pending now (new marks of which currencies, or none)."""
+        session = self._session
+        assert session is not None
+        marks = [self._marks_at.get(c, -math.inf) for c, b in session.boards.items() if b.mark_messages != self._marks_out.get(c)]
+        return publication_time(
+            self._last_publish, time.monotonic(), self.limits.publish_interval_s, max(marks) if marks else None
+        )
+
     async def _publisher(self) -> None:
-        """Publish each change at :func:`publication_time`: at once after a quiet interval, else batched."""
+        """Publish each change at :func:`publication_time`: at once after a quiet interval or with a
+        currency's new marks, else batched. A change arriving while one is held is looked at again
+        (new marks end the hold of a refit's publication at once)."""
         while True:
             await self._kick.wait()
-            self._kick.clear()
-            delay = publication_time(self._last_publish, time.monotonic(), self.limits.publish_interval_s) - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            while True:
+                self._kick.clear()
+                delay = self._publication_due() - time.monotonic()
+                if delay <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(self._kick.wait(), delay)
+                except TimeoutError:
+                    break
             if self._dirty:
                 self._publish()
 
@@ -599,6 +637,9 @@ class LiveSource:
         assert session is not None
         self._dirty = False
         self._last_publish = time.monotonic()
+        for ccy, board in session.boards.items():
+            if board.mark_messages != self._marks_out.get(ccy):
+                self._marks_out[ccy], self._marks_at[ccy] = board.mark_messages, self._last_publish
         snap = feed_snapshot(session.boards, self.spec.label, session.status.last_marks_mono, self.limits.max_age_s)
         if snap is None:
             return

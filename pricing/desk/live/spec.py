@@ -81,10 +81,12 @@ class LiveLimits:
     request_timeout_s : float
         A request without a response after this long fails the connection (it is reopened).
     publish_interval_s : float
-        At most one new snapshot per this interval (seconds): a change after a quiet interval is
-        published at once, changes arriving faster are batched to the interval's end
-        (:func:`pricing.desk.live.source.publication_time`). 25 ms: the venue's two mark messages
-        a second (one per currency) are each published within 25 ms of arriving.
+        Seconds between publications (:func:`pricing.desk.live.source.publication_time`): a
+        change after a quiet interval is published at once, changes arriving faster are batched
+        to the interval's end; a currency's new marks are published at once unless that
+        currency's marks were published less than this ago (so at most one publication per
+        interval, plus one per currency with new marks). 25 ms: refits and index updates are
+        batched, and the venue's mark messages (one per currency a second) never wait for them.
     max_message_bytes : int
         Larger frames close the connection (Deribit's full book summary of BTC options is ~0.6 MB).
     first_fit_timeout_s : float
