@@ -484,4 +484,6 @@ def _xlookup_over_constants(node: Call, m: str) -> str | None:
         return "#VALUE!"
     modes = "".join(f",{a}" if a.strip() else ",0" if i == 4 else ",1" for i, a in enumerate(args[4:], 4))
     missing = args[3] if len(args) > 3 and args[3].strip() else "NA()"
-    return f"LET({m},XMATCH({args[0]},{args[1]}{modes}),IF(ISNA({m}),{missing},INDEX({args[2]},{m})))"
+    # an #N/A looked up is passed on, not "not found" (Excel's cached values, LOOKUP!AA163:AA170)
+    found = f"IF(ISNA({m}),IF(ISNA({args[0]}),{m},{missing}),INDEX({args[2]},{m}))"
+    return f"LET({m},XMATCH({args[0]},{args[1]}{modes}),{found})"
