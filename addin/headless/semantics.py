@@ -60,7 +60,15 @@ from addin.headless.letnames import LetNames, is_book_name
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N)\s*\(", re.I)
+_NAMES = re.compile(
+    r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
+    r"|QUARTILE(?:\.INC|\.EXC)?)\s*\(",
+    re.I,
+)
+#: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
+_RANKS = frozenset(
+    ("LARGE", "SMALL", "PERCENTILE", "PERCENTILE.INC", "PERCENTILE.EXC", "QUARTILE", "QUARTILE.INC", "QUARTILE.EXC")
+)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -152,12 +160,11 @@ def rewrite(text: str, date1904: bool) -> str:
             done = _xlookup_over_constants(node, fresh("xl"))
             if done is not None:
                 return done
-        if key == "IRR" and node.args and render(node.args[0]).strip():
-            # an error among the values is #VALUE! in Excel (its cached values in formulas' test
-            # book: IRR({-7,2;7,#N/A}) and IRR over a range holding #N/A), IronCalc passes the
-            # error on; SUM carries any error of the values (text and logicals it ignores, as IRR)
-            values = render(node.args[0])
-            return f"IF(ISERROR(SUM({values})),#VALUE!,{render([node])})"
+        special = _SPECIAL.get(key)
+        if special is not None:
+            done = special(node, fresh)
+            if done is not None:
+                return done
         if key in _COUNTS:
             args = [f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)]
             return f"{node.name}({','.join(args)})"
@@ -172,6 +179,46 @@ def rewrite(text: str, date1904: bool) -> str:
 
     replaced = rewrite_calls(nodes, as_excel)
     return formula(nodes) if replaced or renamed else text
+
+
+def _irr(node: Call, fresh: LetNames) -> str | None:
+    """IRR whose values hold an error: #VALUE! in Excel (its cached values in formulas' test
+    book: IRR({-7,2;7,#N/A}) and IRR over a range holding #N/A), IronCalc passes the error on;
+    SUM carries any error of the values (text and logicals it ignores, as IRR)."""
+    if not node.args or not render(node.args[0]).strip():
+        return None
+    values = render(node.args[0])
+    return f"IF(ISERROR(SUM({values})),#VALUE!,{render([node])})"
+
+
+def _rank_argument(node: Call, fresh: LetNames) -> str | None:
+    """LARGE/SMALL/PERCENTILE/QUARTILE (and .INC/.EXC) whose ``k`` is one cell or a name (a
+    LAMBDA's parameter, as :mod:`addin.headless.lifting` writes an element), as Excel reads it
+    (its cached values in formulas' test book, COMPATIBILITY rows 29, 32 and STATISTICAL rows 57,
+    78-95): an error in ``k``, or text in it that is not a number, comes before any error of the array (``LARGE(C57:K57,L57)`` over a
+    #VALUE! with L57 #N/A is #N/A; IronCalc gave the array's #VALUE!); date text in ``k`` is its
+    day (``"1/01/1900"`` is 1, through VALUE, :mod:`addin.headless.datetext`; IronCalc read 2);
+    for LARGE and SMALL a ``k`` below 1 is #NUM!, a fraction above it counts from the smallest
+    (SMALL's ``k`` truncated, LARGE's rounded up: LARGE is SMALL of n + 1 - k) and a logical is
+    its number (``LARGE(…,2.2)`` is the third largest, ``SMALL(…,2.2)`` the second smallest,
+    ``LARGE(…,0.9)`` #NUM!, ``LARGE(…,TRUE)`` the largest; IronCalc: the second, the second,
+    the largest, #VALUE!). None for a
+    ``k`` of another form (a literal or expression, which IronCalc reads as Excel)."""
+    if len(node.args) != 2:
+        return None
+    sig = significant(node.args[1])
+    if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.RANGE:
+        return None
+    k = str(sig[0].value)
+    if ":" in k or k.startswith("@"):
+        return None
+    read, n = f"IF(ISTEXT({k}),VALUE({k}),{k})", fresh("rk")
+    whole = {"LARGE": f"IF({n}<1,#NUM!,-INT(-{n}))", "SMALL": f"IF({n}<1,#NUM!,INT({n}))"}.get(node.key, n)
+    return f"LET({n},{read},IF(ISERROR({n}),{n},{node.name}({render(node.args[0])},{whole})))"
+
+
+#: Calls rewritten by a function of the call and the formula's fresh LET names (None: as written).
+_SPECIAL: dict[str, Any] = {"IRR": _irr, **dict.fromkeys(_RANKS, _rank_argument)}
 
 
 def _function_argument(arg: list[Any]) -> str | None:
