@@ -62,7 +62,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT)\s*\(",
     re.I,
 )
 #: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
@@ -217,8 +217,45 @@ def _rank_argument(node: Call, fresh: LetNames) -> str | None:
     return f"LET({n},{read},IF(ISERROR({n}),{n},{node.name}({render(node.args[0])},{whole})))"
 
 
+def _one_operand(arg: list[Any]) -> str | None:
+    """The text of an argument that is one cell or a name (a LAMBDA's parameter); None else."""
+    sig = significant(arg)
+    if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.RANGE:
+        return None
+    ref = str(sig[0].value)
+    return None if ":" in ref or ref.startswith("@") else ref
+
+
+_LOGICAL_ELEMENT = re.compile(r'("(?:[^"]|"")*")|(?<![\w.])(TRUE|FALSE)(?![\w.(])', re.I)
+
+
+def _textsplit(node: Call, fresh: LetNames) -> str | None:
+    """TEXTSPLIT as Excel's cached values in formulas' test book show it (EXTRA!J28:L30, TEXT!Y47,
+    TEXT!AM47): a logical among the delimiters is its text (``TEXTSPLIT(t,{"/","|",TRUE})`` splits
+    at "TRUE", a delimiter cell holding TRUE likewise; IronCalc: #VALUE!), and a blank (or empty)
+    text is #VALUE! (IronCalc: ""). None when neither applies."""
+    args = [render(a) for a in node.args]
+    changed = False
+    for k in (1, 2):
+        if k >= len(args) or not args[k].strip():
+            continue
+        text = args[k].strip()
+        if text.startswith("{"):
+            new = _LOGICAL_ELEMENT.sub(lambda m: m.group(1) or f'"{m.group(2).upper()}"', text)
+        else:
+            d = _one_operand(node.args[k])
+            new = text if d is None else f'IF(ISLOGICAL({d}),IF({d},"TRUE","FALSE"),{d})'
+        changed |= new != text
+        args[k] = new
+    call = f"{node.name}({','.join(args)})"
+    t = _one_operand(node.args[0]) if node.args else None
+    if t is not None:
+        return f'IF({t}="",#VALUE!,{call})'
+    return call if changed else None
+
+
 #: Calls rewritten by a function of the call and the formula's fresh LET names (None: as written).
-_SPECIAL: dict[str, Any] = {"IRR": _irr, **dict.fromkeys(_RANKS, _rank_argument)}
+_SPECIAL: dict[str, Any] = {"IRR": _irr, "TEXTSPLIT": _textsplit, **dict.fromkeys(_RANKS, _rank_argument)}
 
 
 def _function_argument(arg: list[Any]) -> str | None:
