@@ -62,7 +62,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST)\s*\(",
     re.I,
 )
 #: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
@@ -254,8 +254,45 @@ def _textsplit(node: Call, fresh: LetNames) -> str | None:
     return call if changed else None
 
 
+def _z_test(node: Call, fresh: LetNames) -> str | None:
+    """Z.TEST(array, x, [sigma]) as Excel's cached values in formulas' test book show it
+    (STATISTICAL!V121:AD121): an error in ``x``, then in ``sigma``, comes before the array's
+    (``Z.TEST(J121:K121,L121)`` over TRUE and #VALUE! with L121 #N/A is #N/A; IronCalc: #VALUE!);
+    a logical ``x`` is its number (``Z.TEST(F121:I121,TRUE)`` 0.02275; IronCalc #VALUE!); fewer than
+    two numbers in the array are #DIV/0! (one, also with a sigma) or #N/A (none; Microsoft, "Z.TEST
+    function": "If array is empty, Z.TEST returns the #N/A error value"), after the array's own
+    errors. ``x`` and ``sigma`` are read this way where they are one cell or a name (a lifted
+    element); None for a call of other arguments."""
+    if not 2 <= len(node.args) <= 3 or not render(node.args[0]).strip():
+        return None
+    arr = render(node.args[0])
+    lets: list[str] = []
+    checks: list[str] = []
+    args = [arr]
+    for k, arg in enumerate(node.args[1:], 1):
+        one = _one_operand(arg)
+        if one is None:
+            args.append(render(arg))
+            continue
+        n = fresh("zt")
+        lets.append(f"{n},{one}")
+        checks.append(n)
+        args.append(f"IF(ISLOGICAL({n}),--{n},{n})" if k == 1 else n)
+    call = f"{node.name}({','.join(args)})"
+    body = f"IF(ISERROR(SUM({arr})),{call},IF(COUNT({arr})=0,#N/A,IF(COUNT({arr})=1,#DIV/0!,{call})))"
+    for n in reversed(checks):
+        body = f"IF(ISERROR({n}),{n},{body})"
+    return f"LET({','.join(lets)},{body})" if lets else body
+
+
 #: Calls rewritten by a function of the call and the formula's fresh LET names (None: as written).
-_SPECIAL: dict[str, Any] = {"IRR": _irr, "TEXTSPLIT": _textsplit, **dict.fromkeys(_RANKS, _rank_argument)}
+_SPECIAL: dict[str, Any] = {
+    "IRR": _irr,
+    "TEXTSPLIT": _textsplit,
+    "Z.TEST": _z_test,
+    "ZTEST": _z_test,
+    **dict.fromkeys(_RANKS, _rank_argument),
+}
 
 
 def _function_argument(arg: list[Any]) -> str | None:
