@@ -58,3 +58,23 @@ def test_index_over_an_array_of_rows_is_each_rows_element(
     c = 1 if col is None else col
     want = [table[r - 1][c - 1] if r <= height and c <= width else REF for r in rows]
     assert [res.cell("S", 12, k) for k in range(1, len(rows) + 1)] == want
+
+
+def test_an_openpyxl_book_through_recalc_and_validate(tmp_path: Path) -> None:
+    """``clearquote recalc`` of an openpyxl book stores each element of INDEX over arrays of rows
+    (Excel's cached LOOKUP!AO52:AP53 and AK53:AK54 rebuilt), openpyxl reads them back, and
+    ``clearquote validate`` of the output agrees on every formula cell."""
+    from addin.cli import main
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["E1"], ws["E2"], ws["E3"] = 0, 2, 1
+    ws["A5"] = ArrayFormula("A5:B6", "=INDEX({2,3;4,5},{1,2})")
+    ws["D5"] = ArrayFormula("D5:D7", "=INDEX({2,3;4,5},E1:E3)")
+    wb.save(tmp_path / "in.xlsx")
+    assert main(["recalc", "-q", str(tmp_path / "in.xlsx"), "-o", str(tmp_path / "out.xlsx")]) == 0
+    back = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
+    assert [[back.cell(r, c).value for c in (1, 2)] for r in (5, 6)] == [[2, 4], [2, 4]]
+    assert [back.cell(r, 4).value for r in (6, 7)] == [4, 2]  # rows 2 and 1: their first values
+    assert main(["validate", "-q", str(tmp_path / "out.xlsx")]) == 0
