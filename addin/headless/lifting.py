@@ -84,6 +84,11 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
     "TEXTSPLIT": frozenset({0}),  # the text (the delimiters may be arrays: a set of delimiters)
     "MAKEARRAY": frozenset({0, 1}),  # rows, columns
 }
+#: Functions of :data:`SCALAR_PARAMS` lifted in array formulas only, not under SUMPRODUCT-like
+#: arguments: INDEX's element-by-element reading is what Excel's cached values show for CSE
+#: formulas; under SUMPRODUCT legacy Excel is known to read an array of row numbers otherwise
+#: (the ``N(IF(1,…))`` idiom exists for it), which no cached value here shows.
+_ARRAY_FORMULAS_ONLY = frozenset(("INDEX",))
 #: Functions of :data:`SCALAR_PARAMS` whose result is itself an array: lifted over an array, each
 #: element is the first value of its result (Excel's cached values in formulas' test book:
 #: ``{=TOCOL($C$127:$D$128,C126:Q126)}`` is C127, the first value, for each ``ignore`` of 0-3,
@@ -154,7 +159,7 @@ def lift(
         arrays = [arrayish(a, inner_lifted, key) for a in call.args]
         params = SCALAR_PARAMS.get(key, frozenset())
         kept = key in hosts or (reads_arrays is not None and reads_arrays(key, [render(a).strip() for a in call.args]))
-        if key not in SCALAR_PARAMS or not inner_lifted or kept:
+        if key not in SCALAR_PARAMS or not inner_lifted or kept or (key in _ARRAY_FORMULAS_ONLY and not array_formula):
             return None, key in _ARRAY_RESULTS and any(arrays)
         lifted_args = [k for k, is_array in enumerate(arrays) if is_array and (params is None or k in params)]
         if not lifted_args:
