@@ -406,7 +406,7 @@ def _scalar_arguments(args: list[tuple[str, str]]) -> bool:
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
-    from addin.headless import aggregate, convert, lookups, regression
+    from addin.headless import aggregate, convert, fixed, lookups, numbervalue, regression, xmatch
 
     return {
         "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
@@ -427,6 +427,12 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
         "VLOOKUP": HostFunction("VLOOKUP", lookups.vlookup, lookups.may_be_approximate(3)),
         "HLOOKUP": HostFunction("HLOOKUP", lookups.hlookup, lookups.may_be_approximate(3)),
         "MATCH": HostFunction("MATCH", lookups.match, lookups.may_be_approximate(2)),
+        # 15 significant digits whatever the size (IronCalc: through a 64-bit integer), Excel's arguments
+        "FIXED": HostFunction("FIXED", fixed.fixed, scalars=None),
+        # parentheses, exponents, percent signs and blank arguments as Excel reads them
+        "NUMBERVALUE": HostFunction("NUMBERVALUE", numbervalue.numbervalue, scalars=None),
+        # every match and search mode over mixed types, Excel's bisection (addin.headless.xmatch)
+        "XMATCH": HostFunction("XMATCH", xmatch.xmatch, xmatch.takes, scalars=frozenset({0, 2, 3})),
     }
 
 

@@ -33,7 +33,8 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.formula import LIFTING, Call, formula, lifts, parse, render
+from addin.headless.a1 import column_number
+from addin.headless.formula import LIFTING, Call, constant_shape, formula, lifts, parse, render, split_ref
 from addin.headless.letnames import LetNames
 
 _ALL = None
@@ -76,11 +77,18 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
     # the lookup value (and XLOOKUP's match and search modes)
     "LOOKUP": frozenset({0}),
     "XLOOKUP": frozenset({0, 4, 5}),
+    # INDEX's row_num and column_num (the array and area_num are not lifted)
+    "INDEX": frozenset({1, 2}),
     # functions returning an array, lifted over their one-value parameters (:data:`ARRAY_VALUED`)
     **dict.fromkeys(("TOCOL", "TOROW"), frozenset({1, 2})),  # ignore, scan_by
     "TEXTSPLIT": frozenset({0}),  # the text (the delimiters may be arrays: a set of delimiters)
     "MAKEARRAY": frozenset({0, 1}),  # rows, columns
 }
+#: Functions of :data:`SCALAR_PARAMS` lifted in array formulas only, not under SUMPRODUCT-like
+#: arguments: INDEX's element-by-element reading is what Excel's cached values show for CSE
+#: formulas; under SUMPRODUCT legacy Excel is known to read an array of row numbers otherwise
+#: (the ``N(IF(1,…))`` idiom exists for it), which no cached value here shows.
+_ARRAY_FORMULAS_ONLY = frozenset(("INDEX",))
 #: Functions of :data:`SCALAR_PARAMS` whose result is itself an array: lifted over an array, each
 #: element is the first value of its result (Excel's cached values in formulas' test book:
 #: ``{=TOCOL($C$127:$D$128,C126:Q126)}`` is C127, the first value, for each ``ignore`` of 0-3,
@@ -92,6 +100,7 @@ _ARRAY_RESULTS = frozenset(
     """IF IFERROR IFNA ROW COLUMN TRANSPOSE ABS SQRT EXP LN LOG10 INT SIGN LEN LEFT RIGHT MID UPPER LOWER
     TRIM ISNUMBER ISTEXT ISBLANK ISERROR ISNA""".split()
 )
+_AREA = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+):\$?([A-Za-z]{1,3})\$?(\d+)")
 _MULTI = re.compile(r"[A-Za-z]{1,3}\$?\d*:\$?[A-Za-z]{0,3}\$?\d*$|\d+:\$?\d+$")
 _NAMES = re.compile(
     r"(?<![\w.])(?:_xlfn\.)?(" + "|".join(re.escape(k) for k in sorted(SCALAR_PARAMS, key=len, reverse=True)) + r")\s*\(", re.I
@@ -150,7 +159,7 @@ def lift(
         arrays = [arrayish(a, inner_lifted, key) for a in call.args]
         params = SCALAR_PARAMS.get(key, frozenset())
         kept = key in hosts or (reads_arrays is not None and reads_arrays(key, [render(a).strip() for a in call.args]))
-        if key not in SCALAR_PARAMS or not inner_lifted or kept:
+        if key not in SCALAR_PARAMS or not inner_lifted or kept or (key in _ARRAY_FORMULAS_ONLY and not array_formula):
             return None, key in _ARRAY_RESULTS and any(arrays)
         lifted_args = [k for k, is_array in enumerate(arrays) if is_array and (params is None or k in params)]
         if not lifted_args:
@@ -162,8 +171,29 @@ def lift(
     return formula(nodes) if changed[0] else text
 
 
+def _two_dimensional(text: str) -> bool:
+    """Whether an array constant or an A1 range written in ``text`` has several rows and columns."""
+    t = text.strip()
+    shape = constant_shape(t) if t.startswith("{") else None
+    if shape is None:
+        ref = split_ref(t)
+        m = _AREA.fullmatch(ref[1]) if ref is not None else None
+        if m is None:
+            return False
+        shape = (
+            abs(int(m.group(4)) - int(m.group(2))) + 1,
+            abs(column_number(m.group(3).upper()) - column_number(m.group(1).upper())) + 1,
+        )
+    return shape[0] > 1 and shape[1] > 1
+
+
 def _element_wise(call: Call, positions: list[int], fresh: LetNames) -> str:
     args = [render(a) for a in call.args]
+    if call.key == "INDEX" and len(args) == 2 and _two_dimensional(args[0]):
+        # INDEX(table, row) of a table of several columns is the whole row; as an element of an
+        # array, its first value (the rule of ARRAY_VALUED): Excel's cached ``{=INDEX({2,3;4,5},{1,2})}``
+        # is 2 and 4, formulas' test book LOOKUP!AO52:AP53
+        args.append("1")
 
     def one(body: str) -> str:  # an array-valued function's element: its result's first value
         return f"INDEX({call.name}({body}),1,1)" if call.key in ARRAY_VALUED else f"{call.name}({body})"

@@ -26,6 +26,10 @@ written back:
 * several areas as INDEX's reference with a literal ``area_num``: that area (#REF! beyond the
   areas; Microsoft, "INDEX function", reference form).
 
+* several areas as ROWS's or COLUMNS's reference: #REF! (Excel's cached values in formulas'
+  test book: ``COLUMNS((D15:G15,I15:J15,K15:N15))`` and the intersection of a union with a
+  column that leaves four areas, LOOKUP!S15, V15, S115, V115).
+
 Several areas anywhere else (an ``area_num`` from a cell, ROW of a union) are left as written.
 """
 
@@ -92,6 +96,8 @@ def reference_operators(text: str) -> str:
             elif node.key in SPREAD:
                 args.extend(_a1(sheet, a) for a in areas)
                 changed = True
+            elif node.key in ("ROWS", "COLUMNS") and len(node.args) == 1:
+                return "#REF!"  # of several areas (Excel's cached values, formulas' test book LOOKUP!S15, V15, S115, V115)
             elif node.key == "INDEX" and not args and len(node.args) == 4 and _whole(render(node.args[3])):
                 # INDEX(reference, row, column, area_num): the area_num-th area, #REF! beyond
                 k = int(render(node.args[3]).strip())

@@ -60,7 +60,15 @@ from addin.headless.letnames import LetNames, is_book_name
 
 #: Count arguments (0-based) of the text functions that IronCalc does not convert from text.
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
-_NAMES = re.compile(r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N)\s*\(", re.I)
+_NAMES = re.compile(
+    r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST)\s*\(",
+    re.I,
+)
+#: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
+_RANKS = frozenset(
+    ("LARGE", "SMALL", "PERCENTILE", "PERCENTILE.INC", "PERCENTILE.EXC", "QUARTILE", "QUARTILE.INC", "QUARTILE.EXC")
+)
 _COMPARE = frozenset(("=", "<", ">", "<=", ">=", "<>"))
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 
@@ -152,12 +160,11 @@ def rewrite(text: str, date1904: bool) -> str:
             done = _xlookup_over_constants(node, fresh("xl"))
             if done is not None:
                 return done
-        if key == "IRR" and node.args and render(node.args[0]).strip():
-            # an error among the values is #VALUE! in Excel (its cached values in formulas' test
-            # book: IRR({-7,2;7,#N/A}) and IRR over a range holding #N/A), IronCalc passes the
-            # error on; SUM carries any error of the values (text and logicals it ignores, as IRR)
-            values = render(node.args[0])
-            return f"IF(ISERROR(SUM({values})),#VALUE!,{render([node])})"
+        special = _SPECIAL.get(key)
+        if special is not None:
+            done = special(node, fresh)
+            if done is not None:
+                return done
         if key in _COUNTS:
             args = [f"--({render(a)})" if k in _COUNTS[key] and render(a).strip() else render(a) for k, a in enumerate(node.args)]
             return f"{node.name}({','.join(args)})"
@@ -172,6 +179,120 @@ def rewrite(text: str, date1904: bool) -> str:
 
     replaced = rewrite_calls(nodes, as_excel)
     return formula(nodes) if replaced or renamed else text
+
+
+def _irr(node: Call, fresh: LetNames) -> str | None:
+    """IRR whose values hold an error: #VALUE! in Excel (its cached values in formulas' test
+    book: IRR({-7,2;7,#N/A}) and IRR over a range holding #N/A), IronCalc passes the error on;
+    SUM carries any error of the values (text and logicals it ignores, as IRR)."""
+    if not node.args or not render(node.args[0]).strip():
+        return None
+    values = render(node.args[0])
+    return f"IF(ISERROR(SUM({values})),#VALUE!,{render([node])})"
+
+
+def _rank_argument(node: Call, fresh: LetNames) -> str | None:
+    """LARGE/SMALL/PERCENTILE/QUARTILE (and .INC/.EXC) whose ``k`` is one cell or a name (a
+    LAMBDA's parameter, as :mod:`addin.headless.lifting` writes an element), as Excel reads it
+    (its cached values in formulas' test book, COMPATIBILITY rows 29, 32 and STATISTICAL rows 57,
+    78-95): an error in ``k``, or text in it that is not a number, comes before any error of the array (``LARGE(C57:K57,L57)`` over a
+    #VALUE! with L57 #N/A is #N/A; IronCalc gave the array's #VALUE!); date text in ``k`` is its
+    day (``"1/01/1900"`` is 1, through VALUE, :mod:`addin.headless.datetext`; IronCalc read 2);
+    for LARGE and SMALL a ``k`` below 1 is #NUM!, a fraction above it counts from the smallest
+    (SMALL's ``k`` truncated, LARGE's rounded up: LARGE is SMALL of n + 1 - k) and a logical is
+    its number (``LARGE(…,2.2)`` is the third largest, ``SMALL(…,2.2)`` the second smallest,
+    ``LARGE(…,0.9)`` #NUM!, ``LARGE(…,TRUE)`` the largest; IronCalc: the second, the second,
+    the largest, #VALUE!). None for a
+    ``k`` of another form (a literal or expression, which IronCalc reads as Excel)."""
+    if len(node.args) != 2:
+        return None
+    sig = significant(node.args[1])
+    if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.RANGE:
+        return None
+    k = str(sig[0].value)
+    if ":" in k or k.startswith("@"):
+        return None
+    read, n = f"IF(ISTEXT({k}),VALUE({k}),{k})", fresh("rk")
+    whole = {"LARGE": f"IF({n}<1,#NUM!,-INT(-{n}))", "SMALL": f"IF({n}<1,#NUM!,INT({n}))"}.get(node.key, n)
+    return f"LET({n},{read},IF(ISERROR({n}),{n},{node.name}({render(node.args[0])},{whole})))"
+
+
+def _one_operand(arg: list[Any]) -> str | None:
+    """The text of an argument that is one cell or a name (a LAMBDA's parameter); None else."""
+    sig = significant(arg)
+    if len(sig) != 1 or not isinstance(sig[0], Token) or sig[0].subtype != Token.RANGE:
+        return None
+    ref = str(sig[0].value)
+    return None if ":" in ref or ref.startswith("@") else ref
+
+
+_LOGICAL_ELEMENT = re.compile(r'("(?:[^"]|"")*")|(?<![\w.])(TRUE|FALSE)(?![\w.(])', re.I)
+
+
+def _textsplit(node: Call, fresh: LetNames) -> str | None:
+    """TEXTSPLIT as Excel's cached values in formulas' test book show it (EXTRA!J28:L30, TEXT!Y47,
+    TEXT!AM47): a logical among the delimiters is its text (``TEXTSPLIT(t,{"/","|",TRUE})`` splits
+    at "TRUE", a delimiter cell holding TRUE likewise; IronCalc: #VALUE!), and a blank (or empty)
+    text is #VALUE! (IronCalc: ""). None when neither applies."""
+    args = [render(a) for a in node.args]
+    changed = False
+    for k in (1, 2):
+        if k >= len(args) or not args[k].strip():
+            continue
+        text = args[k].strip()
+        if text.startswith("{"):
+            new = _LOGICAL_ELEMENT.sub(lambda m: m.group(1) or f'"{m.group(2).upper()}"', text)
+        else:
+            d = _one_operand(node.args[k])
+            new = text if d is None else f'IF(ISLOGICAL({d}),IF({d},"TRUE","FALSE"),{d})'
+        changed |= new != text
+        args[k] = new
+    call = f"{node.name}({','.join(args)})"
+    t = _one_operand(node.args[0]) if node.args else None
+    if t is not None:
+        return f'IF({t}="",#VALUE!,{call})'
+    return call if changed else None
+
+
+def _z_test(node: Call, fresh: LetNames) -> str | None:
+    """Z.TEST(array, x, [sigma]) as Excel's cached values in formulas' test book show it
+    (STATISTICAL!V121:AD121): an error in ``x``, then in ``sigma``, comes before the array's
+    (``Z.TEST(J121:K121,L121)`` over TRUE and #VALUE! with L121 #N/A is #N/A; IronCalc: #VALUE!);
+    a logical ``x`` is its number (``Z.TEST(F121:I121,TRUE)`` 0.02275; IronCalc #VALUE!); fewer than
+    two numbers in the array are #DIV/0! (one, also with a sigma) or #N/A (none; Microsoft, "Z.TEST
+    function": "If array is empty, Z.TEST returns the #N/A error value"), after the array's own
+    errors. ``x`` and ``sigma`` are read this way where they are one cell or a name (a lifted
+    element); None for a call of other arguments."""
+    if not 2 <= len(node.args) <= 3 or not render(node.args[0]).strip():
+        return None
+    arr = render(node.args[0])
+    lets: list[str] = []
+    checks: list[str] = []
+    args = [arr]
+    for k, arg in enumerate(node.args[1:], 1):
+        one = _one_operand(arg)
+        if one is None:
+            args.append(render(arg))
+            continue
+        n = fresh("zt")
+        lets.append(f"{n},{one}")
+        checks.append(n)
+        args.append(f"IF(ISLOGICAL({n}),--{n},{n})" if k == 1 else n)
+    call = f"{node.name}({','.join(args)})"
+    body = f"IF(ISERROR(SUM({arr})),{call},IF(COUNT({arr})=0,#N/A,IF(COUNT({arr})=1,#DIV/0!,{call})))"
+    for n in reversed(checks):
+        body = f"IF(ISERROR({n}),{n},{body})"
+    return f"LET({','.join(lets)},{body})" if lets else body
+
+
+#: Calls rewritten by a function of the call and the formula's fresh LET names (None: as written).
+_SPECIAL: dict[str, Any] = {
+    "IRR": _irr,
+    "TEXTSPLIT": _textsplit,
+    "Z.TEST": _z_test,
+    "ZTEST": _z_test,
+    **dict.fromkeys(_RANKS, _rank_argument),
+}
 
 
 def _function_argument(arg: list[Any]) -> str | None:
@@ -484,4 +605,6 @@ def _xlookup_over_constants(node: Call, m: str) -> str | None:
         return "#VALUE!"
     modes = "".join(f",{a}" if a.strip() else ",0" if i == 4 else ",1" for i, a in enumerate(args[4:], 4))
     missing = args[3] if len(args) > 3 and args[3].strip() else "NA()"
-    return f"LET({m},XMATCH({args[0]},{args[1]}{modes}),IF(ISNA({m}),{missing},INDEX({args[2]},{m})))"
+    # an #N/A looked up is passed on, not "not found" (Excel's cached values, LOOKUP!AA163:AA170)
+    found = f"IF(ISNA({m}),IF(ISNA({args[0]}),{m},{missing}),INDEX({args[2]},{m}))"
+    return f"LET({m},XMATCH({args[0]},{args[1]}{modes}),{found})"

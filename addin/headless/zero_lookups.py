@@ -13,9 +13,10 @@ skips blanks, as Excel. So where the lookup value is 0 at run time the search is
 * ``XLOOKUP(v,look,ret[,if_not_found[,0[,1]]])`` with ``look`` and ``ret`` one column or one
   row of a sheet → ``…IF(zero,LET(m,MATCH(x,look,0),IF(ISNA(m),if_not_found,INDEX(ret,m))),…)``.
 
-``zero``: ``AND(ISNUMBER(x),x=0)`` (a blank lookup value is not a number: left to the engine,
-whose empty-value lookups :mod:`addin.headless.extent` handles). A lookup value written as a
-number other than 0, as text or as a logical is never rewritten; neither are approximate,
+``zero``: x is the number 0 or the logical FALSE, which IronCalc matched to a blank cell the same
+way (``XMATCH(FALSE,A1:A2)`` over 0 and a blank was 2; a blank lookup value is neither: left to
+the engine, whose empty-value lookups :mod:`addin.headless.extent` handles). A lookup value
+written as a number other than 0, as text or as TRUE is never rewritten; neither are approximate,
 wildcard, binary or last-to-first searches, nor tables that are not sheet ranges.
 
 The rewrite is applied only where the call is known to be valid, so Excel's own errors stay
@@ -53,7 +54,7 @@ from addin.headless.letnames import LetNames
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS
 
 _NAMES = re.compile(r"\b(XMATCH|XLOOKUP|VLOOKUP|HLOOKUP)\s*\(", re.I)
-_NONZERO_LITERAL = re.compile(r'^\s*(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE)\s*$', re.I)
+_NONZERO_LITERAL = re.compile(r'^\s*(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE)\s*$', re.I)
 _ZERO = re.compile(r"^\s*[-+]?0*\.?0*(?:[eE][-+]?\d+)?\s*$")
 _EXACT = re.compile(r"^\s*(?:FALSE|0)\s*$", re.I)
 _DEFAULT = re.compile(r"^\s*(?:0)?\s*$")
@@ -228,7 +229,7 @@ def _exact(call: Call, args: list[str], fresh: LetNames) -> str | None:
     call is known to be valid (module docstring); None to leave it as written."""
     key = call.key
     x = fresh("z")
-    zero = f"AND(ISNUMBER({x}),{x}=0)"
+    zero = f"IF(ISNUMBER({x}),{x}=0,IF(ISLOGICAL({x}),NOT({x}),FALSE))"  # 0 or FALSE: a blank is neither
     lets = f"{x},{args[0]}"
     if key == "XMATCH":
         look = _sheet_range(call.args[1])

@@ -80,7 +80,8 @@ def _plain(value: object) -> object:
 
 def test_the_corpus_rows(tmp_path: Path) -> None:
     """Formulas' test book, sheet LOOKUP: AREAS (row 4), ROW and COLUMN of intersections (rows
-    12-14, 112-114), INDEX of a union with a literal area; AREAS of one cell is 1 whatever it
+    12-14, 112-114), INDEX of a union with a literal area, ROWS and COLUMNS of several areas
+    (#REF!, rows 15 and 115); AREAS of one cell is 1 whatever it
     holds (LOOKUP!Z4:AF4: errors in K4:Q4, Excel 1; IronCalc 0.9.1 gave the error)."""
     cases: dict[str, object] = {
         "=AREAS((D4:G4,I4:J4,K4:N4))": 3.0,  # S4
@@ -93,6 +94,11 @@ def test_the_corpus_rows(tmp_path: Path) -> None:
         "=COLUMN(AC12:AE14 AD13:AF14)": 30.0,  # AQ12
         "=INDEX((C52:C54,D52:D54),2,1,2)": 20.0,
         "=INDEX((C52:C54,D52:D54),2,1,3)": "#REF!",
+        "=COLUMNS((D15:G15,I15:J15,K15:N15))": "#REF!",  # S15: several areas
+        "=COLUMNS(((F15:G15,G15:I15,F19:G19,G19:I19) G14:G44))": "#REF!",  # V15: four areas left
+        "=ROWS((D115:G115,I114:J115,K115:N115))": "#REF!",  # S115
+        "=COLUMNS((E15:H15 J15:K15 L15:O15))": "#NULL!",  # T15: no area
+        "=ROWS(((G115:H116) H114:H123))": 2.0,  # W115: one area
     }
     inputs: dict[str, object] = {"K4": "=1/0", "D52": 10, "D53": 20, "D54": 30}
     got = compute(tmp_path, list(cases), inputs, column=40)

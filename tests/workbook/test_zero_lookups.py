@@ -67,7 +67,7 @@ def test_an_exact_lookup_of_zero_is_the_first_cell_holding_zero(tmp_path: Path, 
 
 
 def test_only_lookups_that_may_look_for_zero_are_rewritten() -> None:
-    """A lookup value written as another number, text or a logical is never 0; approximate and
+    """A lookup value written as another number, text or TRUE is never 0 or FALSE; approximate and
     last-to-first searches and tables that are not sheet ranges are left as written."""
     for kept in (
         "=XMATCH(1,A1:A5)",
@@ -81,7 +81,9 @@ def test_only_lookups_that_may_look_for_zero_are_rewritten() -> None:
         "=XLOOKUP(0,A1:B5,C1:C5)",
     ):
         assert zero_lookups(kept) == kept, kept
-    assert zero_lookups("=XMATCH(C1,A1:A5)").startswith("=LET(_cqz1,C1,IF(AND(ISNUMBER(_cqz1),_cqz1=0),MATCH(")
+    zero = "IF(ISNUMBER(_cqz1),_cqz1=0,IF(ISLOGICAL(_cqz1),NOT(_cqz1),FALSE))"  # 0 or FALSE
+    assert zero_lookups("=XMATCH(C1,A1:A5)").startswith(f"=LET(_cqz1,C1,IF({zero},MATCH(")
+    assert zero_lookups("=XMATCH(FALSE,A1:A5)").startswith(f"=LET(_cqz1,FALSE,IF({zero},MATCH(")
 
 
 def _code(v: Any) -> Any:
