@@ -19,7 +19,7 @@ from numba import prange
 
 from pricing.accel._ncdf_series import Z_SPLIT
 from pricing.accel.jit import inline, kernel
-from pricing.accel.mathfn import exp_fast, log_fast, ncdf_given_pdf, ncdf_near_given_pdf, npdf_fast
+from pricing.accel.mathfn import exp_fast, log_fast, ncdf_given_pdf, ncdf_near_t_given_pdf, ncdf_t_given_pdf, npdf_fast
 
 #: Options per thread task: large enough to amortise scheduling, small enough to balance.
 BLOCK = 4096
@@ -56,7 +56,7 @@ def _price_one(wi: float, fi: float, ki: float, ti: float, vi: float, ri: float,
     """
     df, _, sd, fk, d1, d2, pdf1 = _terms(fi, ki, ti, vi, ri, discounted)
     # phi(d2) = phi(d1) F/K: one exponential for both CDFs.
-    live = df * wi * (fi * ncdf_given_pdf(wi * d1, pdf1) - ki * ncdf_given_pdf(wi * d2, pdf1 * fk))
+    live = df * wi * (fi * ncdf_t_given_pdf(wi * d1, pdf1) - ki * ncdf_t_given_pdf(wi * d2, pdf1 * fk))
     intrinsic = df * max(wi * (fi - ki), 0.0)
     p = live if sd > 0.0 else intrinsic
     return p if _valid(fi, ki, ti, vi, df) else math.nan
@@ -94,7 +94,7 @@ def _near_pass(
     """Second pass: the price with the near piece of the CDF alone; ``far[j]`` = 1 where that is not valid.
 
     Where both |w d1| and |w d2| are below ``Z_SPLIT`` the near piece is the piece
-    :func:`ncdf_given_pdf` selects (same bits), so ``out[j]`` is :func:`_price_one`'s number;
+    :func:`ncdf_t_given_pdf` selects (same bits), so ``out[j]`` is :func:`_price_one`'s number;
     elsewhere (a far argument, NaN) ``far[j]`` is set and the caller recomputes the option.
     """
     for j in range(f.size):
@@ -103,7 +103,7 @@ def _near_pass(
         s, x1 = sd[j], wi * d1[j]
         x2 = wi * (d1[j] - s)
         pdf1 = npdf_fast(d1[j])
-        live = df * wi * (fi * ncdf_near_given_pdf(x1, pdf1) - ki * ncdf_near_given_pdf(x2, pdf1 * fk[j]))
+        live = df * wi * (fi * ncdf_near_t_given_pdf(x1, pdf1) - ki * ncdf_near_t_given_pdf(x2, pdf1 * fk[j]))
         intrinsic = df * max(wi * (fi - ki), 0.0)
         p = live if s > 0.0 else intrinsic
         out[j] = p if _valid(fi, ki, ti, vi, df) else math.nan
