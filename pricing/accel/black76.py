@@ -63,17 +63,32 @@ def _price_one(wi: float, fi: float, ki: float, ti: float, vi: float, ri: float,
 
 
 @inline
-def _d1_pass(f: np.ndarray, k: np.ndarray, t: np.ndarray, v: np.ndarray, d1: np.ndarray, sd: np.ndarray, fk: np.ndarray) -> None:
+def _d1_pass(f: np.ndarray, k: np.ndarray, t: np.ndarray, v: np.ndarray, d1: np.ndarray, sd: np.ndarray, fk: np.ndarray) -> int:
     """First pass of a sub-block: s = σ sqrt T, F/K and d1 = ln(F/K) / s + s / 2 into scratch.
 
-    The same operations as :func:`_terms`, so the same bits.
+    The same operations as :func:`_terms`, so the same bits. Returns how many options have
+    |d1| or |d1 - s| at or beyond ``Z_SPLIT`` (or NaN): only the route is chosen by it.
     """
+    nfar = 0
     for j in range(f.size):
         s = v[j] * math.sqrt(t[j])
         q = f[j] / k[j]
-        d1[j] = log_fast(q) / s + 0.5 * s
+        d = log_fast(q) / s + 0.5 * s
+        d1[j] = d
         sd[j] = s
         fk[j] = q
+        nfar += 0 if (abs(d) < Z_SPLIT) & (abs(d - s) < Z_SPLIT) else 1
+    return nfar
+
+
+@inline
+def _full_pass(
+    w: np.ndarray, f: np.ndarray, k: np.ndarray, t: np.ndarray, v: np.ndarray, r: np.ndarray, discounted: bool, out: np.ndarray
+) -> None:
+    """:func:`_price_one` for every option of a sub-block (one loop, vectorised): the route for a
+    sub-block whose options are mostly far, where the near pass would be wasted work."""
+    for j in range(f.size):
+        out[j] = _price_one(w[j], f[j], k[j], t[j], v[j], r[j], discounted)
 
 
 @inline
@@ -112,6 +127,47 @@ def _near_pass(
         far[j] = 0 if near else 1
 
 
+@inline
+def _recompute_far(
+    w: np.ndarray,
+    f: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    v: np.ndarray,
+    r: np.ndarray,
+    discounted: bool,
+    far: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """``out[j]`` = :func:`_price_one` for every flagged ``j`` of a block.
+
+    The flagged options are copied into a fresh buffer and priced in one loop that LLVM
+    vectorises, then written back: one option at a time, the formula's dependency chain
+    (two divisions, log, exp, both CDF pieces) ran at its latency, and the 0.6 % of the
+    benchmark's options it applies to cost ~9 % of the kernel's time.
+    """
+    n = f.size
+    idx = np.empty(n, dtype=np.int64)
+    cnt = 0
+    # The flags 8 at a time: one test per 8 options when none is far (the usual case).
+    words = far.view(np.uint64)
+    for q in range((n + 7) // 8):
+        if words[q] != 0:
+            for j in range(8 * q, min(8 * q + 8, n)):
+                idx[cnt] = j
+                cnt += far[j]
+    if cnt == 0:
+        return
+    g = np.empty((7, cnt))
+    for q in range(cnt):
+        j = idx[q]
+        g[0, q], g[1, q], g[2, q], g[3, q], g[4, q], g[5, q] = w[j], f[j], k[j], t[j], v[j], r[j]
+    for q in range(cnt):
+        g[6, q] = _price_one(g[0, q], g[1, q], g[2, q], g[3, q], g[4, q], g[5, q], discounted)
+    for q in range(cnt):
+        out[idx[q]] = g[6, q]
+
+
 @kernel(serial_below=SERIAL_BELOW)
 def price_kernel(
     w: np.ndarray,
@@ -134,8 +190,12 @@ def price_kernel(
     iteration on AVX2, too long for the out-of-order window to overlap two iterations). Split in
     two, each pass's chain is short, and the second evaluates only the near piece of the CDF (the
     far piece and its division are for |d| >= ``Z_SPLIT``, 0.6 % of the benchmark's options);
-    the options it flags are recomputed by :func:`_price_one`. ``discounted`` is tested outside
-    the loops (one loop each), so no loop carries the masked load of the rates.
+    the options it flags are recomputed by :func:`_price_one` (:func:`_recompute_far`). A
+    sub-block whose options are mostly far (short-dated wings) skips the near pass and takes
+    :func:`_price_one` for all (:func:`_full_pass`): at 69 % far options the kernel then stays
+    within ~15 % of the one-pass kernel instead of 3.5x slower (docs/speed.md "Part four").
+    ``discounted`` is tested outside the loops (one loop each), so no loop carries the masked
+    load of the rates.
     """
     n = f.size
     for b in prange((n + BLOCK - 1) // BLOCK):
@@ -148,19 +208,20 @@ def price_kernel(
             m = e - s
             # Views indexed from 0: contiguous loads, not gathers (docs/speed.md, Part three).
             fs, ks, ts, vs = f[s:e], k[s:e], t[s:e], v[s:e]
-            _d1_pass(fs, ks, ts, vs, d1[:m], sd[:m], fk[:m])
-            if discounted:
+            nfar = _d1_pass(fs, ks, ts, vs, d1[:m], sd[:m], fk[:m])
+            if 2 * nfar > m:
+                # Mostly far (short-dated wings): each recomputed option costs ~2.5 near-pass
+                # options, so above half the one-pass formula for all is cheaper.
+                if discounted:
+                    _full_pass(w[s:e], fs, ks, ts, vs, r[s:e], True, out[s:e])
+                else:
+                    _full_pass(w[s:e], fs, ks, ts, vs, r[s:e], False, out[s:e])
+            elif discounted:
                 _near_pass(w[s:e], fs, ks, ts, vs, r[s:e], True, d1[:m], sd[:m], fk[:m], out[s:e], far[s - lo : e - lo])
             else:
                 _near_pass(w[s:e], fs, ks, ts, vs, r[s:e], False, d1[:m], sd[:m], fk[:m], out[s:e], far[s - lo : e - lo])
         wb, fb, kb, tb, vb, rb, ob = w[lo:hi], f[lo:hi], k[lo:hi], t[lo:hi], v[lo:hi], r[lo:hi], out[lo:hi]
-        # The flags 8 at a time: one test per 8 options when none is far (the usual case).
-        words = far.view(np.uint64)
-        for q in range((hi - lo + 7) // 8):
-            if words[q] != 0:
-                for j in range(8 * q, min(8 * q + 8, hi - lo)):
-                    if far[j] != 0:
-                        ob[j] = _price_one(wb[j], fb[j], kb[j], tb[j], vb[j], rb[j], discounted)
+        _recompute_far(wb, fb, kb, tb, vb, rb, discounted, far, ob)
         if inverse:
             for j in range(hi - lo):
                 ob[j] = ob[j] / fb[j]

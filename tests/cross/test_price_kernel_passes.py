@@ -3,7 +3,8 @@
 Issue 33 (docs/speed.md, "Part four"): :func:`pricing.accel.black76.price_kernel` computes d1 in
 one pass, the price with the near piece of the normal CDF alone in a second, and recomputes the
 options that pass flags (an argument of a CDF at or beyond ``Z_SPLIT``, or NaN) by the full
-formula :func:`pricing.accel.black76._price_one`. The oracle is that formula run on every option
+formula :func:`pricing.accel.black76._price_one`, gathered into one vectorised loop; a sub-block
+of 512 whose options are mostly far takes the full formula for all of them instead. The oracle is that formula run on every option
 in one plain loop (a second route to the same numbers, compiled here), so the guarantee is exact
 equality (NaN where NaN) for any mix of near, far and edge-case options, any size (sub-block and
 block boundaries included), discounted or not, linear or inverse. A kernel that skipped the
@@ -103,14 +104,20 @@ def test_passes_equal_the_one_pass_formula(one_pass, seed, n, far_share, edge_sh
     assert np.array_equal(got, expected, equal_nan=True)
 
 
-def test_far_options_are_recomputed(one_pass) -> None:
-    """Every option far out (|d| >> 5): the near pass alone would be wrong there, by far more than
-    the tolerances; the kernel's numbers are still the formula's."""
-    n = 5_000
-    w, f, k, t, v, r = _options(7, n, 1.0, 0.0)
+@pytest.mark.parametrize("discounted", [False, True])
+def test_far_options_are_recomputed_on_every_route(one_pass, discounted) -> None:
+    """Options far out (|d| >> 5), where the near pass alone would be wrong by far more than the
+    tolerances: sub-blocks of 512 mostly far (the full-formula route), then mostly near with a
+    few far (the gathered recomputation), alternating within one block; the kernel's numbers are
+    still the formula's."""
+    parts = [_options(7 + i, 512, 1.0 if i % 2 == 0 else 0.02, 0.0) for i in range(12)]
+    w, f, k, t, v, r = (np.concatenate([p[j] for p in parts]) for j in range(6))
+    if not discounted:
+        r = np.zeros_like(r)
     s = v * np.sqrt(t)
     d1 = np.log(f / k) / s + 0.5 * s
-    assert np.mean(np.maximum(np.abs(d1), np.abs(d1 - s)) >= 5.0) > 0.5  # the case this test is about
-    expected = np.empty(n)
-    one_pass(w, f, k, t, v, r, True, False, expected)
-    assert np.array_equal(_kernel(w, f, k, t, v, r, True, False), expected, equal_nan=True)
+    far = np.maximum(np.abs(d1), np.abs(d1 - s)) >= 5.0
+    assert far[:512].mean() > 0.5 and 0 < far[512:1024].sum() < 256  # the routes this test is about
+    expected = np.empty(f.size)
+    one_pass(w, f, k, t, v, r, discounted, False, expected)
+    assert np.array_equal(_kernel(w, f, k, t, v, r, discounted, False), expected, equal_nan=True)
