@@ -22,6 +22,11 @@ dependent FMAs): measured, it took N from 13 ns to 6 ns a call on one core.
   underflows and N is exactly 0 or 1.
 * ``ncdf_near_given_pdf`` / ``ncdf_far_given_pdf``: one piece of ``ncdf_given_pdf`` alone, for a
   caller that knows every argument of a loop is on one side of the split (the same bits there).
+* ``ncdf_t_given_pdf`` / ``ncdf_near_t_given_pdf``: the Black-76 price kernel's CDF (issue 33).
+  The same far piece; the near piece is a series of 16 terms in t = 6 / (6 + z) instead of 31
+  in z (one division more, 15 FMAs fewer, a shorter dependency chain). Measured against
+  ``scipy.special.ndtr``: absolute error <= 6.7e-16 for |x| < 5 (the 31-term piece: 1.8e-15),
+  relative <= 7.6e-15 in the left tail there; ``tests/cross/test_kernel_math.py``.
 * ``ncdf_tail``: libm ``erfc`` (accurate to ~1 ulp relative in the whole left tail), for
   the implied-vol solver whose log-price objective needs relative accuracy deep OTM.
 
@@ -35,7 +40,7 @@ from __future__ import annotations
 
 import math
 
-from pricing.accel._ncdf_series import T_LO, Z_LO, Z_MAX, Z_SPLIT, mills_far, mills_near
+from pricing.accel._ncdf_series import T_A, T_LO, U_SCALE, U_SHIFT, Z_LO, Z_MAX, Z_SPLIT, mills_far, mills_near, mills_near_t
 from pricing.accel.jit import bits_f64, f64_bits, inline
 
 _LOG2E = 1.4426950408889634
@@ -244,6 +249,62 @@ def ncdf_far_given_pdf(x: float, pdf: float) -> float:
     lower = pdf * mills_far((t - T_LO) * (2.0 / (1.0 - T_LO)) - 1.0)
     lower = 0.0 if z >= Z_MAX else lower
     return 1.0 - lower if x > 0.0 else lower
+
+
+@inline
+def ncdf_near_t_given_pdf(x: float, pdf: float) -> float:
+    """Φ(x) for ``|x| < Z_SPLIT`` from φ(x): the near piece of :func:`ncdf_t_given_pdf` alone.
+
+    N(-z) = φ(z) M(z) with the Mills ratio M(z) = sqrt(π/2) erfcx(z / sqrt 2) as a 16-term series
+    in u = U_SCALE / (T_A + z) - U_SHIFT (t = T_A / (T_A + z) mapped onto [-1, 1] for z in
+    [-0.5, 5]), Chebyshev interpolation of ``scipy.special.erfcx`` written in the power basis
+    (:mod:`pricing.accel.gen_series`; J. L. Schonfelder, Math. Comp. 32, 1978, expands erfc-type
+    functions in such a rational variable). M is close to a multiple of 1/z, which a polynomial
+    in t follows with half the terms of one in z.
+
+    Parameters
+    ----------
+    x : float
+        Standard normal deviate with ``|x| < Z_SPLIT`` (outside it the result is wrong).
+    pdf : float
+        φ(x).
+
+    Returns
+    -------
+    float
+        Φ(x), bit for bit :func:`ncdf_t_given_pdf` (x, pdf) where ``|x| < Z_SPLIT``; within
+        6.7e-16 of ``scipy.special.ndtr`` there (measured).
+    """
+    z = abs(x)
+    lower = pdf * mills_near_t(U_SCALE / (T_A + z) - U_SHIFT)
+    return 1.0 - lower if x > 0.0 else lower
+
+
+@inline
+def ncdf_t_given_pdf(x: float, pdf: float) -> float:
+    """Φ(x) from φ(x), branch-free: :func:`ncdf_near_t_given_pdf` below ``Z_SPLIT``, the far piece of
+    :func:`ncdf_given_pdf` at and beyond it (the same bits there), 0 or 1 beyond ``Z_MAX``.
+
+    The Black-76 price kernel's CDF (:mod:`pricing.accel.black76`); :func:`ncdf_given_pdf` (31
+    terms near) stays for the greeks and scenario kernels, whose bits this leaves unchanged.
+
+    Parameters
+    ----------
+    x : float
+        Standard normal deviate.
+    pdf : float
+        φ(x).
+
+    Returns
+    -------
+    float
+        Φ(x); absolute error <= 3e-15 against ``scipy.special.ndtr``, relative <= 5e-13 in the
+        left tail (the bounds of :func:`ncdf_fast`, tested).
+    """
+    near = ncdf_near_t_given_pdf(x, pdf)
+    far = ncdf_far_given_pdf(x, pdf)
+    # Written as a positive comparison: NaN takes the far piece, as in ncdf_given_pdf.
+    return near if abs(x) < Z_SPLIT else far
 
 
 @inline
