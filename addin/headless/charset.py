@@ -1,0 +1,105 @@
+"""CHAR and CODE in the character set of the platform that saved the book.
+
+Microsoft, "CHAR function" and "CODE function": the character (or the code) "is from the
+character set used by your computer": the *Macintosh character set* on a Mac, *ANSI*
+(Windows-1252 in the Western locales) on Windows. A book's cached values are those of the
+Excel that last computed it, which is the one that saved it: ``docProps/app.xml`` names it in
+``<Application>`` ("Microsoft Macintosh Excel" on a Mac; "Microsoft Excel", "Microsoft Excel
+Online", "Excel Android" elsewhere). A book without that part (openpyxl, XlsxWriter,
+LibreOffice may leave it out or name themselves) is read as Windows, Excel's most common
+platform, and :attr:`~addin.headless.package.Package.application` keeps what the file said.
+
+Formulas' function test book (saved by Excel for Mac) caches ``CHAR(128)`` as "Ä" and
+``UNICODE(CHAR(128))`` as 196: Mac OS Roman, the table of Python's ``mac_roman`` codec, which
+matches all 255 of that book's cached CHAR cells (and its CODE and UNICODE cells of them).
+
+IronCalc 0.9.1 computes both in Windows-1252 whatever the book: its CHAR is Windows' table,
+including the five bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D), which it
+maps to the C1 control characters of the same number, as Windows' own conversion
+(``MultiByteToWideChar``) does; no Excel-cached value of those five was found (the corpus's only
+CHAR cells are in the Mac book), so that choice is documented, not verified. Its CODE of a
+character outside Windows-1252 is #VALUE!; Excel's is 63, the code of "?" (the replacement
+character of the conversion; forum reports of Excel on Windows, e.g. CODE of "ɸ" is 63: not
+Microsoft's wording, and not in the corpus).
+
+The rewrite, for every formula of a book (:func:`charset_rewrite`):
+
+* ``CHAR(x)`` in a Mac book: ``LET(c,CHAR(x),IF(CODE(c)<128,c,UNICHAR(INDEX({...},1,CODE(c)-127))))``,
+  the table holding the Unicode code points of the Mac bytes 128-255. IronCalc's CHAR still
+  reads ``x`` (truncated; text numbers, logicals; #VALUE! outside 1-255; errors passed on) and
+  its CODE gives back the byte of its own character. In a Windows book CHAR is left as written.
+* ``CODE(t)`` in every book: ``LET(u,UNICODE(LEFT(t,1)),IF(u<128,u,IFERROR(MATCH(u,{...},0)+127,63)))``,
+  the table the platform's code page; LEFT reads ``t`` as CODE does (a number as its text,
+  TRUE as "TRUE", an error passed on, empty text giving UNICODE's #VALUE!, Excel's CODE("")).
+* UNICODE and UNICHAR are Unicode on every platform: the code point of a CHAR result is the
+  character's own (the Mac book caches ``UNICODE(CHAR(128))`` 196, the code point of "Ä").
+
+Calls inside an array formula are lifted element by element first
+(:mod:`addin.headless.lifting`), so the rewrite sees one value per call.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from addin.headless.formula import Call, formula, parse, render, rewrite_calls
+from addin.headless.letnames import LetNames
+
+#: The code pages: Python's codec names.
+MAC, WINDOWS = "mac_roman", "cp1252"
+#: The bytes Windows-1252 leaves undefined; Windows maps each to the C1 control of its number.
+UNDEFINED_1252 = frozenset((0x81, 0x8D, 0x8F, 0x90, 0x9D))
+#: What CODE gives for a character outside the code page: "?" (module docstring).
+NOT_IN_CODE_PAGE = 63
+
+_CALLS = re.compile(r"(?<![\w.])(CHAR|CODE)\s*\(", re.I)
+
+
+def code_page(application: str | None) -> str:
+    """The code page of CHAR and CODE for a book saved by ``application`` (``docProps/app.xml``'s
+    ``<Application>``; None when the file does not say): Mac OS Roman for Excel for Mac,
+    Windows-1252 otherwise."""
+    return MAC if application is not None and "macintosh" in application.lower() else WINDOWS
+
+
+def character(byte: int, page: str) -> str:
+    """The character of ``byte`` (1-255) in ``page``, as the platform's Excel gives it."""
+    if page == WINDOWS and byte in UNDEFINED_1252:
+        return chr(byte)
+    return bytes([byte]).decode(page)
+
+
+@cache
+def upper_half(page: str) -> tuple[int, ...]:
+    """The Unicode code points of bytes 128-255 in ``page``."""
+    return tuple(ord(character(b, page)) for b in range(128, 256))
+
+
+def _table(page: str) -> str:
+    return "{" + ",".join(str(u) for u in upper_half(page)) + "}"
+
+
+def needs_charset(text: str) -> bool:
+    """Cheap test before tokenising: the formula calls CHAR or CODE."""
+    return _CALLS.search(text) is not None
+
+
+def charset_rewrite(text: str, page: str) -> str:
+    """``text`` with CHAR (in a Mac book) and CODE computed in ``page`` (module docstring)."""
+    nodes = parse(text)
+    fresh = LetNames(text)
+
+    def in_page(node: Call) -> str | None:
+        if len(node.args) != 1 or not render(node.args[0]).strip():
+            return None  # a wrong number of arguments: the formula engine's own error
+        arg = render(node.args[0])
+        if node.key == "CHAR" and page != WINDOWS:
+            c = fresh("ch")
+            return f"LET({c},CHAR({arg}),IF(CODE({c})<128,{c},UNICHAR(INDEX({_table(page)},1,CODE({c})-127))))"
+        if node.key == "CODE":
+            u = fresh("co")
+            return f"LET({u},UNICODE(LEFT({arg},1)),IF({u}<128,{u},IFERROR(MATCH({u},{_table(page)},0)+127,{NOT_IN_CODE_PAGE})))"
+        return None
+
+    return formula(nodes) if rewrite_calls(nodes, in_page) else text
