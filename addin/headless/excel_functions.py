@@ -136,6 +136,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     """The engine's own host functions (Excel's semantics), by bare upper-case name; for a book
     in the 1904 date system (``date1904``) TEXT moves a date shown by a format from a cell
     (:func:`addin.headless.dates1904.text_in_1904`)."""
+    from addin.headless.bahttext import bahttext
     from addin.headless.datedif import datedif, datedif_1904
     from addin.headless.dates1904 import text_in_1904
     from addin.headless.datetext import datevalue, value_of_text
@@ -162,6 +163,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["T.TEST"] = table["TTEST"] = HostFunction("T.TEST", t_test, scalars=frozenset({2, 3}))
     table["VALUETOTEXT"] = HostFunction("VALUETOTEXT", valuetotext, scalars=None)
     table["ARRAYTOTEXT"] = HostFunction("ARRAYTOTEXT", arraytotext, scalars=frozenset({1}))
+    table["BAHTTEXT"] = HostFunction("BAHTTEXT", bahttext, scalars=None)  # missing in the formula engine
     table.update(_conditional_and_lookup_functions())
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
