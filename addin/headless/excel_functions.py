@@ -408,13 +408,16 @@ def _scalar_arguments(args: list[tuple[str, str]]) -> bool:
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
-    from addin.headless import aggregate, convert, lookups, regression
+    from addin.headless import aggregate, complex_text, convert, lookups, regression
 
     return {
         "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
         # every unit of Microsoft's table, units from cells and expressions (addin.headless.convert)
         "CONVERT": HostFunction("CONVERT", convert.convert),
         "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate),
+        # any number of complex numbers, ranges among them (addin.headless.complex_text)
+        "IMSUM": HostFunction("IMSUM", complex_text.imsum),
+        "IMPRODUCT": HostFunction("IMPRODUCT", complex_text.improduct),
         "COUNT": HostFunction("COUNT", _elements(_count), _arrays_only),
         "PRODUCT": HostFunction("PRODUCT", _elements(_product), _arrays_only),
         "LINEST": HostFunction("LINEST", regression.linest),
