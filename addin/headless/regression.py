@@ -156,7 +156,8 @@ def _logarithms(y: np.ndarray, name: str) -> np.ndarray | ExcelError:
     """``ln y`` for LOGEST and GROWTH; #NUM! where a y is 0 or negative."""
     if (y <= 0).any():
         return ExcelError("#NUM!", f"{name}: known_y's must all be positive (it fits ln y)")
-    return np.log(y)
+    logs: np.ndarray = np.log(y)
+    return logs
 
 
 def _linest(args: list[Any], name: str = "LINEST") -> Any:
@@ -167,9 +168,10 @@ def _linest(args: list[Any], name: str = "LINEST") -> Any:
         return prep
     const = logical(args[2], True) if len(args) > 2 else True
     stats = logical(args[3], False) if len(args) > 3 else False
-    for flag in (const, stats):
-        if isinstance(flag, ExcelError):
-            return _as_value_error(flag, name)
+    if isinstance(const, ExcelError):
+        return _as_value_error(const, name)
+    if isinstance(stats, ExcelError):
+        return _as_value_error(stats, name)
     y, x, _ = prep
     if name == "LOGEST":
         logs = _logarithms(y, name)

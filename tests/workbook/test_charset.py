@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import openpyxl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl.worksheet.formula import ArrayFormula
@@ -51,7 +53,7 @@ def code(text: str, platform: str) -> int:
         return 63
 
 
-def _book(path: Path, formulas: list[str], platform: str | None, inputs: dict[str, object] | None = None) -> Path:
+def _book(path: Path, formulas: list[str], platform: str | None, inputs: Mapping[str, object] | None = None) -> Path:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "S"
@@ -91,7 +93,9 @@ def _values(path: Path, count: int) -> list[object]:
     st.lists(st.integers(1, 255), min_size=1, max_size=24),
     st.floats(0, 0.999),
 )
-def test_char_is_the_saving_platforms_character(tmp_path_factory, platform: str, numbers: list[int], frac: float) -> None:
+def test_char_is_the_saving_platforms_character(
+    tmp_path_factory: pytest.TempPathFactory, platform: str, numbers: list[int], frac: float
+) -> None:
     """CHAR(n), CHAR(n + a fraction) (truncated), CHAR of n as text, and CODE and UNICODE of the
     result: the platform's character, its byte back, and the character's own code point."""
     tmp = tmp_path_factory.mktemp("char")
@@ -113,7 +117,9 @@ def test_char_is_the_saving_platforms_character(tmp_path_factory, platform: str,
         max_size=24,
     ),
 )
-def test_code_is_the_first_characters_byte_in_the_platforms_code_page(tmp_path_factory, platform: str, texts: list[str]) -> None:
+def test_code_is_the_first_characters_byte_in_the_platforms_code_page(
+    tmp_path_factory: pytest.TempPathFactory, platform: str, texts: list[str]
+) -> None:
     """CODE of any text typed into a cell: the byte of its first character in the platform's code
     page; 63 for a character outside it (an emoji, a CJK character, the C1 controls on a Mac)."""
     tmp = tmp_path_factory.mktemp("code")

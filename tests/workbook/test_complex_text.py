@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import re as re_module
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 from hypothesis import given, settings
@@ -71,7 +73,7 @@ def test_excels_rules_for_what_is_not_a_complex_number() -> None:
     """The first problem in order decides: an error is itself, a logical #VALUE!, other text
     #NUM!, mixed suffixes #VALUE!; a blank is 0."""
     err = ExcelError("#DIV/0!")
-    cases = [
+    cases: list[tuple[Callable[[list[list[Any]]], list[Any]], list[Any], str]] = [
         (imsum, ["1+i", err, True], "#DIV/0!"),
         (imsum, [True, "yvj"], "#VALUE!"),
         (imsum, ["yvj", True], "#NUM!"),
