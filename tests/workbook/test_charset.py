@@ -162,7 +162,8 @@ def test_char_over_a_range_in_an_array_formula_is_each_cells_character(tmp_path:
 
 def test_the_saving_application_is_read_from_the_package(tmp_path: Path) -> None:
     """docProps/app.xml's <Application>: Excel for Mac is Mac Roman; Windows, Excel Online, a
-    missing part and a damaged part are Windows-1252 (a damaged part never refuses the book)."""
+    missing part, a damaged part and one declaring entities are Windows-1252 (metadata never
+    refuses the book; a DTD is never read)."""
     path = _book(tmp_path / "b.xlsx", ["=CHAR(128)"], "mac")
     assert scan(path).application == "Microsoft Macintosh Excel"
     assert code_page(scan(path).application) == "mac_roman"
@@ -177,6 +178,15 @@ def test_the_saving_application_is_read_from_the_package(tmp_path: Path) -> None
         zo.writestr("docProps/app.xml", b"<Properties><Application>Microsoft Macintosh")
     assert scan(damaged).application is None
     assert _values(damaged, 1) == ["€"]
+    hostile = tmp_path / "hostile.xlsx"  # entities in the metadata: never expanded, never a refusal
+    with zipfile.ZipFile(tmp_path / "none.xlsx") as zi, zipfile.ZipFile(hostile, "w") as zo:
+        for item in zi.infolist():
+            zo.writestr(item, zi.read(item.filename))
+        zo.writestr(
+            "docProps/app.xml",
+            b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY m "Microsoft Macintosh Excel">]><Properties><Application>&m;</Application></Properties>',
+        )
+    assert scan(hostile).application is None
 
 
 def test_recalc_and_validate_of_a_mac_book_through_the_cli(tmp_path: Path) -> None:
