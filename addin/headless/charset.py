@@ -22,7 +22,9 @@ character outside Windows-1252 is #VALUE!; Excel's is 63, the code of "?" (the r
 character of the conversion; forum reports of Excel on Windows, e.g. CODE of "ɸ" is 63: not
 Microsoft's wording, and not in the corpus).
 
-The rewrite, for every formula of a book (:func:`charset_rewrite`):
+The rewrite, for every formula of a book (:func:`charset_rewrite`); a literal argument
+(``CHAR(10)``, ``CHAR(200)``, ``CODE("Ä")``) is answered at once (``UNICHAR(200's code point)``,
+the number), the common case, so only calls of cells and expressions carry a table:
 
 * ``CHAR(x)`` in a Mac book: ``LET(c,CHAR(x),IF(CODE(c)<128,c,UNICHAR(INDEX({...},1,CODE(c)-127))))``,
   the table holding the Unicode code points of the Mac bytes 128-255. IronCalc's CHAR still
@@ -40,10 +42,13 @@ Calls inside an array formula are lifted element by element first
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cache
 
-from addin.headless.formula import Call, formula, parse, render, rewrite_calls
+from openpyxl.formula.tokenizer import Token
+
+from addin.headless.formula import Call, formula, parse, render, rewrite_calls, significant
 from addin.headless.letnames import LetNames
 
 #: The code pages: Python's codec names.
@@ -76,6 +81,14 @@ def upper_half(page: str) -> tuple[int, ...]:
     return tuple(ord(character(b, page)) for b in range(128, 256))
 
 
+def byte_of(ch: str, page: str) -> int:
+    """CODE of the character ``ch`` in ``page``: its byte, 63 outside the page."""
+    if ord(ch) < 128:
+        return ord(ch)
+    half = upper_half(page)
+    return half.index(ord(ch)) + 128 if ord(ch) in half else NOT_IN_CODE_PAGE
+
+
 def _table(page: str) -> str:
     return "{" + ",".join(str(u) for u in upper_half(page)) + "}"
 
@@ -94,10 +107,21 @@ def charset_rewrite(text: str, page: str) -> str:
         if len(node.args) != 1 or not render(node.args[0]).strip():
             return None  # a wrong number of arguments: the formula engine's own error
         arg = render(node.args[0])
+        sig = significant(node.args[0])
+        literal = sig[0] if len(sig) == 1 and isinstance(sig[0], Token) and sig[0].type == Token.OPERAND else None
         if node.key == "CHAR" and page != WINDOWS:
+            if literal is not None and literal.subtype == Token.NUMBER:
+                # CHAR(10), CHAR(160): the character known now, no table in the formula
+                n = math.trunc(float(literal.value))
+                return f"UNICHAR({ord(character(n, page))})" if 128 <= n <= 255 else None
             c = fresh("ch")
             return f"LET({c},CHAR({arg}),IF(CODE({c})<128,{c},UNICHAR(INDEX({_table(page)},1,CODE({c})-127))))"
         if node.key == "CODE":
+            if literal is not None and literal.subtype == Token.NUMBER:
+                return None  # a number's text starts with a digit, "-" or ".": ASCII everywhere
+            if literal is not None and literal.subtype == Token.TEXT:
+                typed = literal.value[1:-1].replace('""', '"')
+                return str(byte_of(typed[0], page)) if typed else None  # CODE(""): the engine's #VALUE!
             u = fresh("co")
             return f"LET({u},UNICODE(LEFT({arg},1)),IF({u}<128,{u},IFERROR(MATCH({u},{_table(page)},0)+127,{NOT_IN_CODE_PAGE})))"
         return None

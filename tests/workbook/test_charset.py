@@ -96,16 +96,20 @@ def _values(path: Path, count: int) -> list[object]:
 def test_char_is_the_saving_platforms_character(
     tmp_path_factory: pytest.TempPathFactory, platform: str, numbers: list[int], frac: float
 ) -> None:
-    """CHAR(n), CHAR(n + a fraction) (truncated), CHAR of n as text, and CODE and UNICODE of the
-    result: the platform's character, its byte back, and the character's own code point."""
+    """CHAR(n) and CHAR(n + a fraction) (truncated) typed in (answered when the formula is
+    prepared), CHAR of n as text and of a cell holding n (computed through the table), and CODE
+    and UNICODE of the results: the platform's character, its byte back, its own code point."""
     tmp = tmp_path_factory.mktemp("char")
     formulas = []
-    for n in numbers:
-        formulas += [f"=CHAR({n})", f"=CHAR({n + frac!r})", f'=CHAR("{n}")', f"=CODE(CHAR({n}))", f"=UNICODE(CHAR({n}))"]
-    got = _values(_book(tmp / "b.xlsx", formulas, platform), len(formulas))
+    for k, n in enumerate(numbers, 1):
+        formulas += [f"=CHAR({n})", f"=CHAR({n + frac!r})", f'=CHAR("{n}")', f"=CHAR(A{k})"]
+        formulas += [f"=CODE(CHAR({n}))", f"=UNICODE(CHAR({n}))", f"=CODE(CHAR(A{k}))", f"=UNICODE(CHAR(A{k}))"]
+    inputs = {f"A{k}": n for k, n in enumerate(numbers, 1)}
+    got = _values(_book(tmp / "b.xlsx", formulas, platform, inputs), len(formulas))
     for k, n in enumerate(numbers):
         ch = char(n, platform)
-        assert got[5 * k : 5 * k + 5] == [ch, ch, ch, float(n), float(ord(ch))], (platform, n)
+        want = [ch, ch, ch, ch, float(n), float(ord(ch)), float(n), float(ord(ch))]
+        assert got[8 * k : 8 * k + 8] == want, (platform, n)
 
 
 @settings(max_examples=8, deadline=None)
@@ -120,12 +124,14 @@ def test_char_is_the_saving_platforms_character(
 def test_code_is_the_first_characters_byte_in_the_platforms_code_page(
     tmp_path_factory: pytest.TempPathFactory, platform: str, texts: list[str]
 ) -> None:
-    """CODE of any text typed into a cell: the byte of its first character in the platform's code
-    page; 63 for a character outside it (an emoji, a CJK character, the C1 controls on a Mac)."""
+    """CODE of any text in a cell (through the table) and typed into the formula (answered when
+    the formula is prepared): the byte of its first character in the platform's code page; 63
+    for a character outside it (an emoji, a CJK character, the C1 controls on a Mac)."""
     tmp = tmp_path_factory.mktemp("code")
     inputs = {f"A{i}": t for i, t in enumerate(texts, 1)}
-    got = _values(_book(tmp / "b.xlsx", [f"=CODE(A{i})" for i in range(1, len(texts) + 1)], platform, inputs), len(texts))
-    assert got == [float(code(t, platform)) for t in texts]
+    formulas = [f"=CODE(A{i})" for i in range(1, len(texts) + 1)] + [f'=CODE("{t}")' for t in texts]
+    got = _values(_book(tmp / "b.xlsx", formulas, platform, inputs), len(formulas))
+    assert got == [float(code(t, platform)) for t in texts] * 2
 
 
 def test_char_and_code_keep_excels_argument_rules(tmp_path: Path) -> None:
