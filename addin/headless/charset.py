@@ -26,13 +26,16 @@ The rewrite, for every formula of a book (:func:`charset_rewrite`); a literal ar
 (``CHAR(10)``, ``CHAR(200)``, ``CODE("Ä")``) is answered at once (``UNICHAR(200's code point)``,
 the number), the common case, so only calls of cells and expressions carry a table:
 
-* ``CHAR(x)`` in a Mac book: ``LET(c,CHAR(x),IF(CODE(c)<128,c,UNICHAR(INDEX({...},1,CODE(c)-127))))``,
-  the table holding the Unicode code points of the Mac bytes 128-255. IronCalc's CHAR still
+* ``CHAR(x)`` in a Mac book: ``LET(c,CHAR(x),IF(CODE(c)<128,c,MID("ÄÅÇ…",CODE(c)-127,1)))``,
+  the text holding the Mac characters of bytes 128-255. IronCalc's CHAR still
   reads ``x`` (truncated; text numbers, logicals; #VALUE! outside 1-255; errors passed on) and
   its CODE gives back the byte of its own character. In a Windows book CHAR is left as written.
-* ``CODE(t)`` in every book: ``LET(u,UNICODE(LEFT(t,1)),IF(u<128,u,IFERROR(MATCH(u,{...},0)+127,63)))``,
-  the table the platform's code page; LEFT reads ``t`` as CODE does (a number as its text,
-  TRUE as "TRUE", an error passed on, empty text giving UNICODE's #VALUE!, Excel's CODE("")).
+* ``CODE(t)`` in a Mac book: ``LET(f,LEFT(t,1),u,UNICODE(f),IF(u<128,u,IFERROR(FIND(f,"ÄÅÇ…")+127,63)))``,
+  the text Mac OS Roman's upper half (FIND is case-sensitive: the character itself); LEFT reads ``t`` as CODE does (a number as its text, TRUE as "TRUE",
+  an error passed on, empty text giving UNICODE's #VALUE!, Excel's CODE("")). In a Windows
+  book the engine's CODE (Windows-1252) is kept and only its failure on non-empty text, a
+  first character outside the page, becomes 63:
+  ``LET(x,t,u,CODE(x),IF(ISERROR(u),IF(OR(ISERROR(x),LEN(x)=0),u,63),u))``.
 * UNICODE and UNICHAR are Unicode on every platform: the code point of a CHAR result is the
   character's own (the Mac book caches ``UNICODE(CHAR(128))`` 196, the code point of "Ä").
 
@@ -90,7 +93,9 @@ def byte_of(ch: str, page: str) -> int:
 
 
 def _table(page: str) -> str:
-    return "{" + ",".join(str(u) for u in upper_half(page)) + "}"
+    """The page's characters 128-255 as one text literal (one token to parse, where an array
+    constant of 128 numbers cost the tokenizer time quadratic in its length); none is ``"``."""
+    return '"' + "".join(chr(u) for u in upper_half(page)) + '"'
 
 
 def needs_charset(text: str) -> bool:
@@ -115,15 +120,23 @@ def charset_rewrite(text: str, page: str) -> str:
                 n = math.trunc(float(literal.value))
                 return f"UNICHAR({ord(character(n, page))})" if 128 <= n <= 255 else None
             c = fresh("ch")
-            return f"LET({c},CHAR({arg}),IF(CODE({c})<128,{c},UNICHAR(INDEX({_table(page)},1,CODE({c})-127))))"
+            return f"LET({c},CHAR({arg}),IF(CODE({c})<128,{c},MID({_table(page)},CODE({c})-127,1)))"
         if node.key == "CODE":
             if literal is not None and literal.subtype == Token.NUMBER:
                 return None  # a number's text starts with a digit, "-" or ".": ASCII everywhere
             if literal is not None and literal.subtype == Token.TEXT:
                 typed = literal.value[1:-1].replace('""', '"')
                 return str(byte_of(typed[0], page)) if typed else None  # CODE(""): the engine's #VALUE!
-            u = fresh("co")
-            return f"LET({u},UNICODE(LEFT({arg},1)),IF({u}<128,{u},IFERROR(MATCH({u},{_table(page)},0)+127,{NOT_IN_CODE_PAGE})))"
+            if page == WINDOWS:
+                # the engine's CODE is Windows-1252's; where it fails on text that is not empty,
+                # the first character is outside the page: 63 (no table in the formula)
+                x, u = fresh("cx"), fresh("co")
+                return f"LET({x},{arg},{u},CODE({x}),IF(ISERROR({u}),IF(OR(ISERROR({x}),LEN({x})=0),{u},{NOT_IN_CODE_PAGE}),{u}))"
+            f, u = fresh("cf"), fresh("co")
+            return (
+                f"LET({f},LEFT({arg},1),{u},UNICODE({f}),"
+                f"IF({u}<128,{u},IFERROR(FIND({f},{_table(page)})+127,{NOT_IN_CODE_PAGE})))"
+            )
         return None
 
     return formula(nodes) if rewrite_calls(nodes, in_page) else text
