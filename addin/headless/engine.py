@@ -47,6 +47,7 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from addin.headless.cellinfo import cell_info, needs_cell_info, style_of
+from addin.headless.charset import charset_rewrite, code_page, needs_charset
 from addin.headless.choosecols import needs_number_arrays, number_arrays
 from addin.headless.circular import ITERATION
 from addin.headless.columns import Template, relative_cell, template, varies
@@ -454,6 +455,7 @@ class _Run:
         self.circular: list[tuple[str, int, int]] = []  # cells in circular references (collect)
         self.limits = limits
         self.functions = _Merged(excel_functions(pkg.date1904), in_1904(functions) if pkg.date1904 else functions)
+        self.code_page = code_page(pkg.application)  # CHAR and CODE: the saving platform's character set
         self.stats = Stats()
         props = model.get_worksheets_properties()
         by_name = {p["name"].upper(): i for i, p in enumerate(props)}
@@ -754,6 +756,8 @@ class _Run:
             text = rewrite_1904(text)
         if needs_rewrite(text):
             text = excel_semantics(text, self.pkg.date1904)
+        if needs_charset(text):  # after lifting: one value a call (addin.headless.charset)
+            text = charset_rewrite(text, self.code_page)
         if fc.array is None and not fc.dynamic and needs_fifteen_digits(text):  # scalar formulas: see fifteen_digits
             text = fifteen_digits(text)
         if needs_dates(text):

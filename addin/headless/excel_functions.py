@@ -136,6 +136,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     """The engine's own host functions (Excel's semantics), by bare upper-case name; for a book
     in the 1904 date system (``date1904``) TEXT moves a date shown by a format from a cell
     (:func:`addin.headless.dates1904.text_in_1904`)."""
+    from addin.headless.bahttext import bahttext
     from addin.headless.datedif import datedif, datedif_1904
     from addin.headless.dates1904 import text_in_1904
     from addin.headless.datetext import datevalue, value_of_text
@@ -162,6 +163,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["T.TEST"] = table["TTEST"] = HostFunction("T.TEST", t_test, scalars=frozenset({2, 3}))
     table["VALUETOTEXT"] = HostFunction("VALUETOTEXT", valuetotext, scalars=None)
     table["ARRAYTOTEXT"] = HostFunction("ARRAYTOTEXT", arraytotext, scalars=frozenset({1}))
+    table["BAHTTEXT"] = HostFunction("BAHTTEXT", bahttext, scalars=None)  # missing in the formula engine
     table.update(_conditional_and_lookup_functions())
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
@@ -406,17 +408,22 @@ def _scalar_arguments(args: list[tuple[str, str]]) -> bool:
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
-    from addin.headless import aggregate, convert, fixed, lookups, numbervalue, regression, xmatch
+    from addin.headless import aggregate, complex_text, convert, fixed, lookups, numbervalue, regression, xmatch
 
     return {
         "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
         # every unit of Microsoft's table, units from cells and expressions (addin.headless.convert)
         "CONVERT": HostFunction("CONVERT", convert.convert),
         "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate),
+        # any number of complex numbers, ranges among them (addin.headless.complex_text)
+        "IMSUM": HostFunction("IMSUM", complex_text.imsum),
+        "IMPRODUCT": HostFunction("IMPRODUCT", complex_text.improduct),
         "COUNT": HostFunction("COUNT", _elements(_count), _arrays_only),
         "PRODUCT": HostFunction("PRODUCT", _elements(_product), _arrays_only),
         "LINEST": HostFunction("LINEST", regression.linest),
+        "LOGEST": HostFunction("LOGEST", regression.logest),
         "TREND": HostFunction("TREND", regression.trend),
+        "GROWTH": HostFunction("GROWTH", regression.growth),
         "SLOPE": HostFunction("SLOPE", regression.slope),
         "INTERCEPT": HostFunction("INTERCEPT", regression.intercept),
         "FORECAST": HostFunction("FORECAST", regression.forecast),

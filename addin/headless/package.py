@@ -146,6 +146,10 @@ class Package:
     dated: frozenset[str] = frozenset()
     #: The cells of :attr:`SheetInfo.calls` in a sheet's XML (:func:`cut_pattern`), None when there are none.
     cut: re.Pattern[bytes] | None = None
+    #: The application that saved the book (``docProps/app.xml``'s ``<Application>``), None when
+    #: the file does not say: CHAR and CODE follow its platform's character set
+    #: (:func:`addin.headless.charset.code_page`).
+    application: str | None = None
 
 
 class _Capped(io.RawIOBase):
@@ -275,10 +279,34 @@ def scan(
                     if isinstance(v, _SharedIndex):
                         s.cached[key] = strings[v.index] if 0 <= v.index < len(strings or []) else None
         tables = [t for s in sheets for t in _tables(z, s, names, limits, book)]
+        application = _application(z, names, limits, book)
     capped = frozenset(s.part for s in sheets if s.part in names)
     dated = frozenset(s.part for s in sheets if s.part in names and s.dated)
     cut = texts.cut() if texts is not None and any(s.calls for s in sheets) else None
-    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated, cut)
+    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated, cut, application)
+
+
+#: How the relationship type of the extended properties part ends (transitional, strict).
+_EXTENDED = ("/extended-properties", "/extendedProperties")
+
+
+def _application(z: zipfile.ZipFile, names: set[str], limits: Limits, book: str) -> str | None:
+    """``<Application>`` of the extended properties part (found through the package's
+    relationships, ``docProps/app.xml`` where they do not name it); None when absent, empty or
+    unreadable (metadata: a damaged part costs the platform's guess, never the book)."""
+    part = "docProps/app.xml"
+    try:
+        if "_rels/.rels" in names:
+            for r in _read_small(z, "_rels/.rels", limits, book):
+                if isinstance(r.tag, str) and r.get("Type", "").endswith(_EXTENDED):
+                    part = _part("", r.get("Target", part))
+        if part not in names:
+            return None
+        props = _read_small(z, part, limits, book)
+    except BookError:
+        return None
+    found = next((el.text for el in props if isinstance(el.tag, str) and _local(el.tag) == "Application"), None)
+    return (found.strip() or None) if found else None
 
 
 def _iteration(calc_pr: Any, book: str) -> tuple[int, float]:

@@ -1,4 +1,4 @@
-"""LINEST, TREND, SLOPE, INTERCEPT and FORECAST as Excel computes them.
+"""LINEST, LOGEST, TREND, GROWTH, SLOPE, INTERCEPT and FORECAST as Excel computes them.
 
 Least squares ``y = m1·x1 + … + mk·xk + b`` (Microsoft, "LINEST function"): the coefficients are
 returned right to left (mk … m1, b); with ``stats`` four more rows follow — standard errors,
@@ -10,9 +10,18 @@ freedom count only the columns kept ("LINEST function", Remarks). Without a cons
 sums of squares are uncentred. Where every x column is removed, Excel's cached values (pycel's
 stats.xlsx) show r² 1, zero errors, df 0 and F #NUM!; that is reproduced as it is.
 
-Errors: y and x of different sizes #REF!; a value in them that is not a number #VALUE!;
-SLOPE/INTERCEPT/FORECAST on ranges of different sizes #N/A and on x without variance #DIV/0!
-(those ignore pairs with text, logical values or blanks).
+LOGEST and GROWTH fit ``ln y`` the same way and exponentiate (Microsoft, "Excel statistical
+functions: LOGEST": "LOGEST is evaluated by calling the related function, LINEST" on the
+logarithms; "LOGEST function": the curve ``y = b·m1^x1·…``, the array {mn,…,m1,b}): the first
+row is ``exp`` of LINEST's coefficients of ``ln y`` (b is 1 when const is FALSE), the rows of
+``stats`` are LINEST's of ``ln y`` as they are (in the logarithms); GROWTH is ``exp`` of TREND
+of ``ln y``. A y that is 0 or negative has no logarithm: #NUM!.
+
+Errors: y and x of different sizes #REF!; a value in them that is not a number #VALUE!, an
+error value among them included (Excel's cached values in formulas' test book: LINEST, LOGEST
+and TREND over ranges holding #N/A, #DIV/0!, #NAME?, #NULL!, #NUM! are #VALUE!, STATISTICAL!Z58:AF59,
+AA113:AF113); SLOPE/INTERCEPT/FORECAST on ranges of different sizes #N/A and on x without
+variance #DIV/0! (those ignore pairs with text, logical values or blanks, and pass an error on).
 """
 
 from __future__ import annotations
@@ -34,13 +43,14 @@ def _grid(v: Any) -> list[list[Any]]:
 
 
 def _numbers(v: Any) -> np.ndarray | ExcelError:
-    """A range of numbers as a 2-D array; an error it holds, or #VALUE! for anything else."""
+    """A range of numbers as a 2-D array; #VALUE! for anything else, an error value included
+    (module docstring)."""
     rows = _grid(v)
     out = np.empty((len(rows), len(rows[0])))
     for i, row in enumerate(rows):
         for j, x in enumerate(row):
             if isinstance(x, ExcelError):
-                return x
+                return ExcelError("#VALUE!", f"LINEST, LOGEST, TREND and GROWTH need numbers; the range holds {x.code}")
             if isinstance(x, bool) or not isinstance(x, (int, float)):
                 return ExcelError("#VALUE!", "LINEST and TREND need numbers in every cell of known_y's and known_x's")
             out[i, j] = x
@@ -134,19 +144,42 @@ def _prepare(y_arg: Any, x_arg: Any) -> tuple[np.ndarray, np.ndarray, bool] | Ex
     return y.ravel(), (x.T if as_row else x), as_row
 
 
-def _linest(args: list[Any]) -> Any:
+def _as_value_error(flag: ExcelError, name: str) -> ExcelError:
+    """const or stats given an error: #VALUE! (LINEST!Z58, LOGEST!Z59 with const #N/A cached as
+    #VALUE!; TREND's and GROWTH's const by the same rule)."""
+    if flag.code == "#VALUE!":
+        return flag
+    return ExcelError("#VALUE!", f"{name}: const and stats must be logical values, not {flag.code}")
+
+
+def _logarithms(y: np.ndarray, name: str) -> np.ndarray | ExcelError:
+    """``ln y`` for LOGEST and GROWTH; #NUM! where a y is 0 or negative."""
+    if (y <= 0).any():
+        return ExcelError("#NUM!", f"{name}: known_y's must all be positive (it fits ln y)")
+    logs: np.ndarray = np.log(y)
+    return logs
+
+
+def _linest(args: list[Any], name: str = "LINEST") -> Any:
     if not 1 <= len(args) <= 4:
-        return ExcelError("#VALUE!", "LINEST takes known_y's, [known_x's], [const], [stats]")
+        return ExcelError("#VALUE!", f"{name} takes known_y's, [known_x's], [const], [stats]")
     prep = _prepare(args[0], args[1] if len(args) > 1 else None)
     if isinstance(prep, ExcelError):
         return prep
     const = logical(args[2], True) if len(args) > 2 else True
     stats = logical(args[3], False) if len(args) > 3 else False
     if isinstance(const, ExcelError):
-        return const
+        return _as_value_error(const, name)
     if isinstance(stats, ExcelError):
-        return stats
+        return _as_value_error(stats, name)
     y, x, _ = prep
+    if name == "LOGEST":
+        logs = _logarithms(y, name)
+        if isinstance(logs, ExcelError):
+            return logs
+        table = _Fit(logs, x, const).table(stats)
+        table[0] = [float(np.exp(v)) for v in table[0]]
+        return table
     return _Fit(y, x, const).table(stats)
 
 
@@ -155,16 +188,27 @@ def linest(calls: list[list[Any]]) -> list[Any]:
     return [_linest(args) for args in calls]
 
 
-def _trend(args: list[Any]) -> Any:
+def logest(calls: list[list[Any]]) -> list[Any]:
+    """LOGEST(known_y's, [known_x's], [const], [stats]) (Microsoft, "LOGEST function"): LINEST
+    of ``ln y``, its coefficients exponentiated (module docstring)."""
+    return [_linest(args, "LOGEST") for args in calls]
+
+
+def _trend(args: list[Any], name: str = "TREND") -> Any:
     if not 1 <= len(args) <= 4:
-        return ExcelError("#VALUE!", "TREND takes known_y's, [known_x's], [new_x's], [const]")
+        return ExcelError("#VALUE!", f"{name} takes known_y's, [known_x's], [new_x's], [const]")
     prep = _prepare(args[0], args[1] if len(args) > 1 else None)
     if isinstance(prep, ExcelError):
         return prep
     const = logical(args[3], True) if len(args) > 3 else True
     if isinstance(const, ExcelError):
-        return const
+        return _as_value_error(const, name)
     y, x, as_row = prep
+    if name == "GROWTH":
+        logs = _logarithms(y, name)
+        if isinstance(logs, ExcelError):
+            return logs
+        y = logs
     fit = _Fit(y, x, const)
     if len(args) < 3 or args[2] is None:
         out = fit.predict(x)
@@ -185,6 +229,16 @@ def _trend(args: list[Any]) -> Any:
 def trend(calls: list[list[Any]]) -> list[Any]:
     """TREND(known_y's, [known_x's], [new_x's], [const]) (Microsoft, "TREND function")."""
     return [_trend(args) for args in calls]
+
+
+def growth(calls: list[list[Any]]) -> list[Any]:
+    """GROWTH(known_y's, [known_x's], [new_x's], [const]) (Microsoft, "GROWTH function"): ``exp``
+    of TREND of ``ln y`` (module docstring)."""
+    out: list[Any] = []
+    for args in calls:
+        r = _trend(args, "GROWTH")
+        out.append(r if isinstance(r, ExcelError) else np.exp(np.asarray(r, dtype=float)).tolist())
+    return out
 
 
 def _pairs(y_arg: Any, x_arg: Any) -> tuple[np.ndarray, np.ndarray] | ExcelError:
@@ -254,4 +308,4 @@ def forecast(calls: list[list[Any]]) -> list[Any]:
     return out
 
 
-__all__ = ["forecast", "intercept", "linest", "slope", "trend"]
+__all__ = ["forecast", "growth", "intercept", "linest", "logest", "slope", "trend"]
