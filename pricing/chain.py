@@ -100,8 +100,9 @@ class OptionChain:
         # own run: the same first t and the same medians as a mask per expiry, without the
         # rows x expiries masks (a live source calls this on every publication).
         order = np.argsort(inverse, kind="stable")
-        runs = np.split(self.forward[order], np.flatnonzero(np.diff(inverse[order])) + 1)
-        fwd = np.array([np.median(r) for r in runs])
+        # (np.split of no rows is one empty run: an empty chain has no expiry and no forward.)
+        runs = np.split(self.forward[order], np.flatnonzero(np.diff(inverse[order])) + 1) if uniq.size else []
+        fwd = np.array([np.median(r) for r in runs], dtype=float)
         return uniq, self.t_years[first], fwd
 
     def select(self, mask: np.ndarray) -> OptionChain:

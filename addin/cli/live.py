@@ -151,6 +151,11 @@ def _screen(source: Any, snap: Any, checks: list[Any], alerts: list[str], watche
         f"marks {age:.1f} s old (limit {snap.max_age_s:g} s){'  STALE' if age > snap.max_age_s else ''}  "
         f"connects {st.connects}, malformed {st.malformed}, test requests answered {st.test_requests_answered}"
         + (f"  last error: {st.last_error}" if st.last_error else "")
+        + (
+            f"  publications failed: {source.publish_failures} (last: {source.publish_error})"
+            if getattr(source, "publish_failures", 0)
+            else ""
+        )
     )
     fits = Table(title="surface fits", show_lines=False)
     for col in ("ccy", "expiry", "fitted s ago", "quotes", "rmse vol pts", "butterfly-free"):

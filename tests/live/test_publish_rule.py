@@ -126,3 +126,42 @@ def test_a_refit_held_by_the_interval_is_published_with_marks_that_arrive_during
 def test_index_and_refit_changes_alone_keep_the_interval() -> None:
     run = _run([(1.0, None), (1 / 256, None), (1 / 256, None)], 1 / 32)
     assert [t for t, _ in run.pubs] == [1.0, 1 + 1 / 32]
+
+
+def test_a_publication_that_raises_does_not_end_the_publisher() -> None:
+    """An exception in one publication is counted and named; the next change is still published.
+
+    Found by an outside audit (2026-12-07): the publisher runs as a task nobody awaits, so an
+    exception other than the expected ones ended it silently and no change was published again.
+    """
+    import asyncio
+    from types import SimpleNamespace
+
+    from pricing.desk.live.source import LiveSource
+    from pricing.desk.live.spec import LiveLimits, parse_spec
+
+    source = LiveSource(parse_spec("deribit:ws://127.0.0.1:9/ws/api/v2"), LiveLimits(publish_interval_s=0.001))
+    calls: list[int] = []
+
+    def publish() -> None:
+        calls.append(len(calls))
+        source._dirty = False
+        if len(calls) == 1:
+            raise RuntimeError("a board in a state nobody foresaw")
+
+    source._publish = publish  # type: ignore[method-assign]
+    source._session = SimpleNamespace(boards={})  # type: ignore[assignment]  # no board: only the timing rule is read
+
+    async def changes() -> None:
+        task = asyncio.ensure_future(source._publisher())
+        for _ in range(3):
+            source._dirty = True
+            source._kick.set()
+            await asyncio.sleep(0.05)
+        assert not task.done()
+        task.cancel()
+
+    source._loop.run_until_complete(changes())
+    assert len(calls) == 3
+    assert source.publish_failures == 1
+    assert "a board in a state nobody foresaw" in source.publish_error

@@ -414,6 +414,9 @@ class LiveSource:
         self._loop_done = False
         self._ready = threading.Event()
         self._failure: BaseException | None = None
+        #: Publications that raised (each retried with the next change) and the last one's reason.
+        self.publish_failures = 0
+        self.publish_error = ""
         self._session: FeedSession | None = None
         self._replay: Any = None
         self._thread = threading.Thread(target=self._main, name=f"clearquote-feed {spec.label}", daemon=True)
@@ -629,7 +632,15 @@ class LiveSource:
                 except TimeoutError:
                     break
             if self._dirty:
-                self._publish()
+                try:
+                    self._publish()
+                except Exception as exc:  # noqa: BLE001 - the publisher must outlive one bad publication
+                    # A task started by ensure_future that raised would end silently, and no change
+                    # would ever be published again. The failure is kept and counted; the last good
+                    # snapshot stays and ages, so quotes refuse as stale past max_age_s rather than
+                    # price on it forever, and the next change is tried afresh.
+                    self.publish_failures += 1
+                    self.publish_error = f"publication {self._seq + 1} failed: {describe(exc)}"
 
     def _publish(self) -> None:
         """Build and swap in a new snapshot from the boards (on the loop thread)."""
