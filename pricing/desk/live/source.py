@@ -634,7 +634,7 @@ class LiveSource:
             if self._dirty:
                 try:
                     self._publish()
-                except Exception as exc:  # noqa: BLE001 - the publisher must outlive one bad publication
+                except Exception as exc:  # the publisher must outlive one bad publication
                     # A task started by ensure_future that raised would end silently, and no change
                     # would ever be published again. The failure is kept and counted; the last good
                     # snapshot stays and ages, so quotes refuse as stale past max_age_s rather than
