@@ -22,8 +22,8 @@ import math
 import re
 from typing import Any
 
-from addin.headless.wildcards import Wildcard, compile_wildcard
 from addin.headless.values import ExcelError, logical
+from addin.headless.wildcards import Wildcard, compile_wildcard
 
 _LT, _EQ, _GT, _MISMATCH = -1, 0, 1, 2
 _NA = "#N/A"

@@ -47,8 +47,8 @@ from addin.headless.a1 import column_number
 from addin.headless.bounded_regex import first_search
 from addin.headless.formula import split_ref
 from addin.headless.host import elementwise
-from addin.headless.wildcards import Wildcard, compile_wildcard
 from addin.headless.values import ExcelError, whole_argument
+from addin.headless.wildcards import Wildcard, compile_wildcard
 
 _NA = "#N/A"
 #: Excel's sort order of the kinds of value (Microsoft, "Sort data in a range or table").
