@@ -13,12 +13,16 @@ for ROUND of the same text (audit: ``ROUND("$1,000",2)`` 1000, ``ROUND("10%",2)`
 
 Not numbers (Python's ``float()`` reads them, Excel does not): ``"1_000"``, ``"nan"``, ``"inf"``,
 ``"infinity"``, other scripts' digits (``"١٢"``), and a value beyond a double's range.
+
+Used by FIXED, by :func:`whole_argument` (every host function's modes, counts and flags) and by
+the numeric arguments of :mod:`addin.headless.excel_functions`.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 from addin.headless.datetext import date_time_value
 from addin.headless.values import ExcelError
@@ -49,4 +53,29 @@ def text_number(text: str) -> float | None:
     return None if got is None or isinstance(got, ExcelError) else got
 
 
-__all__ = ["text_number"]
+def whole_argument(value: Any, *, logicals: bool, non_finite: str = "#VALUE!", name: str = "") -> int | ExcelError:
+    """A whole-number argument (a count, a mode, a flag) as Excel's functions read it.
+
+    An error passes on; a blank cell is 0; text is read as a number, else #VALUE!; TRUE/FALSE are
+    1/0 where ``logicals`` (TEXTBEFORE's instance_num, VALUETOTEXT's format), else #VALUE! (the
+    engineering functions' places, T.TEST's tails and type); an infinite or NaN engine value is
+    ``non_finite``; the rest is truncated toward zero. ``name`` prefixes the reason.
+    """
+    if isinstance(value, ExcelError):
+        return value
+    if value is None:
+        return 0
+    where = f"{name}: " if name else ""
+    if isinstance(value, bool):
+        return int(value) if logicals else ExcelError("#VALUE!", f"{where}a logical is not a number here")
+    if isinstance(value, str):
+        number = text_number(value)
+        if number is None:
+            return ExcelError("#VALUE!", f"{where}{value[:50]!r} is not a number")
+        value = number
+    if not math.isfinite(value):
+        return ExcelError(non_finite)
+    return math.trunc(value)
+
+
+__all__ = ["text_number", "whole_argument"]

@@ -47,7 +47,8 @@ from addin.headless.a1 import column_number
 from addin.headless.bounded_regex import first_search
 from addin.headless.formula import split_ref
 from addin.headless.host import elementwise
-from addin.headless.values import ExcelError, whole_argument
+from addin.headless.numeric_text import whole_argument
+from addin.headless.values import ExcelError
 from addin.headless.wildcards import Wildcard, compile_wildcard
 
 _NA = "#N/A"
