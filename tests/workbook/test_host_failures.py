@@ -162,3 +162,19 @@ def test_a_runaway_regular_expression_is_that_calls_error() -> None:
     got = xmatch([["(a+)+$", [["x"], ["a" * 31 + "b"]], 3], ["b$", [["x"], ["a" * 31 + "b"]], 3], ["zz", [["x"]], 3]])
     assert _code(got[0]) == "#VALUE!" and "limit" in (got[0].reason or "")
     assert got[1:] == [2.0, ExcelError("#N/A")]
+
+
+def test_a_runaway_regular_expression_costs_its_cell_not_the_book(tmp_path: Path) -> None:
+    # the audit's xr.xlsx: the book used to hit its CPU limit; now B1 is #VALUE! and B4 computes
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"] = "a" * 30 + "b"
+    ws["B1"] = '=XMATCH("(a+)+$",A1:A2,3)'
+    ws["B2"] = '=XMATCH("b$",A1:A2,3)'
+    ws["B4"] = "=1+1"
+    wb.save(tmp_path / "xr.xlsx")
+    res = recalculate(tmp_path / "xr.xlsx")
+    assert _code(res.cell("S", 1, 2)) == "#VALUE!"
+    assert res.cell("S", 2, 2) == 1.0
+    assert res.cell("S", 4, 2) == 2.0
