@@ -14,7 +14,7 @@ for ROUND of the same text (audit: ``ROUND("$1,000",2)`` 1000, ``ROUND("10%",2)`
 Not numbers (Python's ``float()`` reads them, Excel does not): ``"1_000"``, ``"nan"``, ``"inf"``,
 ``"infinity"``, other scripts' digits (``"١٢"``), and a value beyond a double's range.
 
-Used by FIXED, by :func:`whole_argument` (every host function's modes, counts and flags) and by
+Used by FIXED, CONVERT, by :func:`whole_argument` (every host function's modes, counts and flags) and by
 the numeric arguments of :mod:`addin.headless.excel_functions`.
 """
 
