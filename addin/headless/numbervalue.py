@@ -81,8 +81,9 @@ def _exact(digits: str, power: int) -> float | ExcelError:
 
     One ``float()`` of a rebuilt decimal string is correctly rounded (Python reads decimal
     strings with David Gay's algorithm), so ``"100000000000000000000E-320"`` is 1e-300.
-    A nonzero value below the smallest subnormal (about 4.9e-324) rounds to 0: what IEEE 754
-    and Excel's own arithmetic do with an underflow (Excel shows no #NUM! for ``=1E-300*1E-300``).
+    A nonzero value below the smallest subnormal (about 4.9e-324) rounds to 0, IEEE 754's
+    default for an underflow (the text names a real number near 0, not one too large; Excel's
+    behaviour there is not documented).
     """
     body = digits.lstrip("0")
     if not body:

@@ -10,7 +10,7 @@ exactly those of the batch without the raising calls.
 F2 NUMBERVALUE's value is the correctly rounded double of the decimal (reference: Python's
 ``float()`` of the decimal string, correctly rounded by David Gay's algorithm, and
 ``fractions.Fraction`` for the exact value); #NUM! only above a double's range; below the
-smallest subnormal it is 0 (IEEE 754 underflow, as Excel's arithmetic gives 0 for 1E-300*1E-300).
+smallest subnormal it is 0 (IEEE 754's underflow; Excel's is not documented).
 F3 FIXED reads text as Excel coerces it (:mod:`addin.headless.numeric_text`): the audit's
 ``ROUND`` of the same texts through the formula engine gave 1000, 0.1 and 36527.
 F4/F5 are in tests/property/test_wildcards.py and below (regex bound).
