@@ -37,6 +37,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from addin.headless.numeric_text import text_number
 from addin.headless.values import ExcelError
 
 _IN = 0.0254  # metres, exact (1959)
@@ -290,10 +291,8 @@ def _number(value: Any) -> float | ExcelError:
         return ExcelError("#VALUE!", "CONVERT: the number is a logical")
     if isinstance(value, (int, float)):
         return float(value) if math.isfinite(value) else ExcelError("#NUM!")
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        return ExcelError("#VALUE!", f"CONVERT: {value!r} is not a number")
+    number = text_number(str(value))
+    return ExcelError("#VALUE!", f"CONVERT: {str(value)[:50]!r} is not a number") if number is None else number
 
 
 def convert(calls: list[list[Any]]) -> list[Any]:

@@ -171,6 +171,23 @@ def _day_serial(text: str, year: int | None, month: int, day: int) -> tuple[int,
 _SHIFT_1904 = 1462
 
 
+def date_time_value(v: str, date1904: bool = False) -> float | ExcelError | None:
+    """The serial a date or time text names (:func:`value_of_text`), #VALUE! for a day that does
+    not exist or is outside the book's dates, None for a text that is not a date or time."""
+    got = read(v)
+    if got is None:
+        m = _TIME_ALONE.match(v.strip())
+        hms = None if m is None else _time(m.groupdict())
+        return None if hms is None else (hms[0] * 3600 + hms[1] * 60 + hms[2]) / 86400
+    year, month, day, (h, mi, s) = got
+    year, serial = _day_serial(v, year, month, day)
+    if isinstance(serial, ExcelError):
+        return serial
+    if not 1900 <= year <= 9999 or (date1904 and year < 1904):
+        return ExcelError("#VALUE!", f"{v!r} is outside the book's dates")
+    return serial - (_SHIFT_1904 if date1904 else 0) + (h * 3600 + mi * 60 + s) / 86400
+
+
 def value_of_text(date1904: bool = False) -> Any:
     """VALUE(text) of a date or time text from a cell or another formula, which the formula
     engine does not read (module docstring): the serial of the day it names plus the time's
@@ -184,24 +201,8 @@ def value_of_text(date1904: bool = False) -> Any:
             v = args[0] if len(args) == 1 else None
             while isinstance(v, list) and len(v) == 1:
                 v = v[0]
-            if not isinstance(v, str):
-                out.append(ENGINE_ANSWER)
-                continue
-            got = read(v)
-            if got is None:
-                m = _TIME_ALONE.match(v.strip())
-                hms = None if m is None else _time(m.groupdict())
-                out.append(ENGINE_ANSWER if hms is None else (hms[0] * 3600 + hms[1] * 60 + hms[2]) / 86400)
-                continue
-            year, month, day, (h, mi, s) = got
-            year, serial = _day_serial(v, year, month, day)
-            if isinstance(serial, ExcelError):
-                out.append(serial)
-                continue
-            if not 1900 <= year <= 9999 or (date1904 and year < 1904):
-                out.append(ExcelError("#VALUE!", f"{v!r} is outside the book's dates"))
-                continue
-            out.append(serial - (_SHIFT_1904 if date1904 else 0) + (h * 3600 + mi * 60 + s) / 86400)
+            got = date_time_value(v, date1904) if isinstance(v, str) else None
+            out.append(ENGINE_ANSWER if got is None else got)
         return out
 
     return value

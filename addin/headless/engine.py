@@ -2132,13 +2132,36 @@ def _plain_names(text: str) -> str:
 
 
 def _evaluate(fn: HostFunction, calls: list[list[Any]], applies: list[Apply] | None = None) -> list[Any]:
+    """Every call's result; a host function that raises fails only the calls that raise.
+
+    A batch that raises is evaluated again call by call (why: one hostile cell must not turn
+    every call of the function in the book into an error), so each call's result is what it
+    would be alone, and only a call that raises on its own is #VALUE! with the reason.
+    """
     try:
-        results = fn.evaluate(calls, applies) if applies is not None else fn.evaluate(calls)  # type: ignore[call-arg]
-    except Exception as exc:  # a host function must not raise; if it does, each cell says so
-        return [ExcelError("#VALUE!", f"{fn.name}: {type(exc).__name__}: {exc}")] * len(calls)
+        return _batch(fn, calls, applies)
+    except Exception as exc:  # a host function must not raise; if it does, only the failing calls say so
+        if len(calls) == 1:
+            return [_raised(fn, exc)]
+    out: list[Any] = []
+    for k, args in enumerate(calls):
+        try:
+            out.extend(_batch(fn, [args], None if applies is None else applies[k : k + 1]))
+        except Exception as exc:
+            out.append(_raised(fn, exc))
+    return out
+
+
+def _batch(fn: HostFunction, calls: list[list[Any]], applies: list[Apply] | None) -> list[Any]:
+    results = fn.evaluate(calls, applies) if applies is not None else fn.evaluate(calls)  # type: ignore[call-arg]
     if len(results) != len(calls):
         return [ExcelError("#VALUE!", f"{fn.name}: {len(results)} results for {len(calls)} calls")] * len(calls)
-    return results
+    return list(results)
+
+
+def _raised(fn: HostFunction, exc: Exception) -> ExcelError:
+    """The error of a call that raised, the exception its reason."""
+    return ExcelError("#VALUE!", f"{fn.name}: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 __all__ = ["ENGINE_ANSWER", "SCRATCH", "BookError", "FunctionTable", "HostCall", "HostFunction", "Result", "Stats", "recalculate"]

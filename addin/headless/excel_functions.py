@@ -22,8 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from addin.headless.host import ENGINE_ANSWER, HostFunction, elementwise
+from addin.headless.numeric_text import text_number, whole_argument
 from addin.headless.serials import excel_leap, excel_serial, excel_ymd
-from addin.headless.values import ExcelError, whole_argument
+from addin.headless.values import ExcelError
 
 _BASES = {"BIN": 2, "OCT": 8, "DEC": 10, "HEX": 16}
 _DIGITS = "0123456789ABCDEF"
@@ -272,10 +273,8 @@ def _number(value: Any) -> float | ExcelError:
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return ExcelError("#VALUE!")
+        number = text_number(value)
+        return ExcelError("#VALUE!", f"{value[:50]!r} is not a number") if number is None else number
     return float(value)
 
 

@@ -26,6 +26,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 from addin.headless.host import elementwise
+from addin.headless.numeric_text import text_number
 from addin.headless.values import ExcelError
 
 _VALUE = "#VALUE!"
@@ -43,12 +44,10 @@ def _number(v: Any, what: str) -> float | ExcelError:
     if isinstance(v, bool):
         return float(v)
     if isinstance(v, str):
-        try:
-            x = float(v.strip())
-        except ValueError:
-            return ExcelError(_VALUE, f"FIXED: {what} {v!r} is not a number")
-        return x if math.isfinite(x) else ExcelError(_VALUE, f"FIXED: {what} {v!r} is not a number")
-    return float(v)
+        x = text_number(v)
+        return ExcelError(_VALUE, f"FIXED: {what} {v[:50]!r} is not a number") if x is None else x
+    x = float(v)
+    return x if math.isfinite(x) else ExcelError("#NUM!", f"FIXED: {what} is not a finite number")
 
 
 def _no_commas(v: Any) -> bool | ExcelError:
@@ -68,7 +67,10 @@ def _no_commas(v: Any) -> bool | ExcelError:
 
 def render(x: float, decimals: int, no_commas: bool) -> str:
     """``x`` to 15 significant digits, rounded half away from zero to ``decimals`` places
-    (negative: left of the point), with commas between thousands unless ``no_commas``."""
+    (negative: left of the point), with commas between thousands unless ``no_commas``;
+    ``#NUM!`` for an infinite or NaN ``x`` (never raises)."""
+    if not math.isfinite(x):
+        return "#NUM!"
     if x == 0:
         d = Decimal(0)
     else:
@@ -94,7 +96,7 @@ def _one(args: list[Any]) -> Any:
         return places
     decimals = math.trunc(places)
     if decimals > MAX_DECIMALS:
-        return ExcelError(_VALUE, f"FIXED: decimals {decimals} is above Excel's {MAX_DECIMALS}")
+        return ExcelError(_VALUE, f"FIXED: decimals {places:g} is above Excel's {MAX_DECIMALS}")
     plain = _no_commas(args[2]) if len(args) > 2 else False
     if isinstance(plain, ExcelError):
         return plain

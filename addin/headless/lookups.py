@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 from addin.headless.values import ExcelError, logical
+from addin.headless.wildcards import Wildcard, compile_wildcard
 
 _LT, _EQ, _GT, _MISMATCH = -1, 0, 1, 2
 _NA = "#N/A"
@@ -91,18 +92,10 @@ def descending(vector: list[Any], x: Any) -> int:
     return last
 
 
-def _pattern(x: str) -> re.Pattern[str]:
-    """Excel's wildcards in an exact text match: ``*`` any run, ``?`` one character, ``~`` escapes."""
-    out, i = [], 0
-    while i < len(x):
-        ch = x[i]
-        if ch == "~" and i + 1 < len(x):
-            out.append(re.escape(x[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.I | re.S)
+def _pattern(x: str) -> Wildcard:
+    """Excel's wildcard pattern: ``*`` any run, ``?`` one character, ``~`` escapes the next
+    (:mod:`addin.headless.wildcards`: linear, no backtracking)."""
+    return compile_wildcard(x)
 
 
 def exact(vector: list[Any], x: Any) -> int:

@@ -48,31 +48,69 @@ def _general(x: float) -> str:
     return str(int(x)) if x.is_integer() else repr(x)
 
 
-def _mantissa(s: str, dec: str, grp: str) -> float | None:
-    """The digits with the separators read; None where the separators are misplaced."""
-    digits, seen_decimal = [], False
+_ASCII_DIGITS = frozenset("0123456789")
+#: Exponent digits read at most: any exponent beyond 10**6 is out of a double's range whatever
+#: the mantissa's digits (a text cell holds at most 32,767 characters), so more digits than
+#: this only decide between #NUM! and 0 and are not worth an unbounded int().
+MAX_EXPONENT_DIGITS = 7
+
+
+def _mantissa(s: str, dec: str, grp: str) -> tuple[str, int] | None:
+    """The mantissa's digits and the count of them after the decimal separator; None where
+    the separators are misplaced or a character is not an ASCII digit 0-9."""
+    digits: list[str] = []
+    decimals, seen_decimal = 0, False
     for ch in s:
-        if ch.isdigit():
+        if ch in _ASCII_DIGITS:
             digits.append(ch)
+            decimals += seen_decimal
         elif ch == dec and not seen_decimal:
-            digits.append(".")
             seen_decimal = True
         elif grp and ch == grp and not seen_decimal:
             continue  # a group separator before the decimal separator is ignored
         else:
             return None  # a second decimal separator, a group separator after it, anything else
-    body = "".join(digits)
-    if not any(c.isdigit() for c in body):
+    if not digits:
         return None
-    return float(body)
+    return "".join(digits), decimals
+
+
+def _exact(digits: str, power: int) -> float | ExcelError:
+    """``int(digits) * 10**power`` as the nearest double, computed exactly; #NUM! beyond
+    a double's range.
+
+    One ``float()`` of a rebuilt decimal string is correctly rounded (Python reads decimal
+    strings with David Gay's algorithm), so ``"100000000000000000000E-320"`` is 1e-300.
+    A nonzero value below the smallest subnormal (about 4.9e-324) rounds to 0, IEEE 754's
+    default for an underflow (the text names a real number near 0, not one too large; Excel's
+    behaviour there is not documented).
+    """
+    body = digits.lstrip("0")
+    if not body:
+        return 0.0
+    magnitude = len(body) + power  # the value is below 10**magnitude and at least 10**(magnitude-1)
+    if magnitude > 309:
+        return ExcelError("#NUM!", "NUMBERVALUE: the number is beyond the largest double (1.8E+308)")
+    if magnitude < -330:
+        return 0.0  # underflow: below the smallest subnormal whatever the digits
+    value = float(f"{body}e{power}")
+    if not math.isfinite(value):
+        return ExcelError("#NUM!", "NUMBERVALUE: the number is beyond the largest double (1.8E+308)")
+    return value
 
 
 def parse(text: str, dec: str, grp: str) -> float | ExcelError:
-    """The number ``text`` stands for with these one-character separators (module docstring)."""
+    """The number ``text`` stands for with these one-character separators (module docstring).
+
+    Never raises: digits are ASCII 0-9 only (Microsoft's page names no other digits; a
+    superscript or Arabic-Indic digit is #VALUE!), an exponent has at most
+    :data:`MAX_EXPONENT_DIGITS` digits after its leading zeros, and the value is computed
+    exactly (:func:`_exact`).
+    """
     s = "".join(text.split())
     if not s:
         return 0.0
-    invalid = ExcelError(_VALUE, f"NUMBERVALUE: {text!r} is not a number with {dec!r} and {grp!r} as separators")
+    invalid = ExcelError(_VALUE, f"NUMBERVALUE: {text[:50]!r} is not a number with {dec!r} and {grp!r} as separators")
     percents = len(s) - len(s.rstrip("%"))
     s = s.rstrip("%")
     negative = False
@@ -91,20 +129,19 @@ def parse(text: str, dec: str, grp: str) -> float | ExcelError:
         tail = s[cut + 1 :]
         sign = -1 if tail[:1] == "-" else 1
         tail = tail[1:] if tail[:1] in "+-" else tail
-        if not tail.isdigit():
+        if not tail or not set(tail) <= _ASCII_DIGITS:
             return invalid
-        exponent = sign * int(tail)
+        tail = tail.lstrip("0") or "0"
+        # a longer exponent is past any text's digits either way: 0 below, #NUM! above (_exact)
+        exponent = sign * (10**MAX_EXPONENT_DIGITS if len(tail) > MAX_EXPONENT_DIGITS else int(tail))
         s = s[:cut]
     m = _mantissa(s, dec, grp)
     if m is None:
         return invalid
-    try:
-        power = exponent - 2 * percents
-        value = m * 10.0**power if power >= 0 else m / 10.0**-power  # 9/10**4 is 0.0009, 9*10**-4 is not
-    except OverflowError:
-        return ExcelError("#NUM!")
-    if not math.isfinite(value):
-        return ExcelError("#NUM!")
+    digits, decimals = m
+    value = _exact(digits, exponent - decimals - 2 * percents)
+    if isinstance(value, ExcelError):
+        return value
     return -value if negative else value
 
 
@@ -138,7 +175,7 @@ def _one(args: list[Any]) -> Any:
     if isinstance(text, bool):
         return ExcelError(_VALUE, "NUMBERVALUE: a logical is not text of a number")
     if isinstance(text, (int, float)):
-        return float(text)
+        return float(text) if math.isfinite(text) else ExcelError("#NUM!", "NUMBERVALUE: the number is not finite")
     return parse(str(text), dec, grp)
 
 

@@ -48,7 +48,8 @@ from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import Call, formula, parse, significant
 from addin.headless.host import elementwise
-from addin.headless.values import ExcelError, whole_argument
+from addin.headless.numeric_text import whole_argument
+from addin.headless.values import ExcelError
 
 _CALLS = re.compile(r"\bTEXT(?:BEFORE|AFTER)\s*\(", re.I)
 #: What an omitted argument is (positions 2-5): instance_num 1, match_mode 0, match_end 0,

@@ -35,7 +35,8 @@ from typing import Any
 from scipy import stats
 
 from addin.headless.host import elementwise
-from addin.headless.values import ExcelError, whole_argument
+from addin.headless.numeric_text import whole_argument
+from addin.headless.values import ExcelError
 
 _DIV0 = "#DIV/0!"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 #: Excel's error codes (the ones a file may store; IronCalc adds #CIRC! and #ERROR!).
@@ -77,28 +76,3 @@ def logical(value: Any, default: bool) -> bool | ExcelError:
         up = value.strip().upper()
         return up == "TRUE" if up in ("TRUE", "FALSE") else ExcelError("#VALUE!")
     return bool(value)
-
-
-def whole_argument(value: Any, *, logicals: bool, non_finite: str = "#VALUE!", name: str = "") -> int | ExcelError:
-    """A whole-number argument (a count, a mode, a flag) as Excel's functions read it.
-
-    An error passes on; a blank cell is 0; text is read as a number, else #VALUE!; TRUE/FALSE are
-    1/0 where ``logicals`` (TEXTBEFORE's instance_num, VALUETOTEXT's format), else #VALUE! (the
-    engineering functions' places, T.TEST's tails and type); an infinite or NaN engine value is
-    ``non_finite``; the rest is truncated toward zero. ``name`` prefixes the reason.
-    """
-    if isinstance(value, ExcelError):
-        return value
-    if value is None:
-        return 0
-    where = f"{name}: " if name else ""
-    if isinstance(value, bool):
-        return int(value) if logicals else ExcelError("#VALUE!", f"{where}a logical is not a number here")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return ExcelError("#VALUE!", f"{where}{value!r} is not a number")
-    if not math.isfinite(value):
-        return ExcelError(non_finite)
-    return math.trunc(value)

@@ -30,8 +30,9 @@ from __future__ import annotations
 from typing import Any
 
 from addin.headless.host import elementwise
+from addin.headless.numeric_text import whole_argument
 from addin.headless.textparts import as_text
-from addin.headless.values import ExcelError, whole_argument
+from addin.headless.values import ExcelError
 
 
 def _format(value: Any) -> int | ExcelError:

@@ -44,9 +44,12 @@ import re
 from typing import Any
 
 from addin.headless.a1 import column_number
+from addin.headless.bounded_regex import first_search
 from addin.headless.formula import split_ref
 from addin.headless.host import elementwise
-from addin.headless.values import ExcelError, whole_argument
+from addin.headless.numeric_text import whole_argument
+from addin.headless.values import ExcelError
+from addin.headless.wildcards import Wildcard, compile_wildcard
 
 _NA = "#N/A"
 #: Excel's sort order of the kinds of value (Microsoft, "Sort data in a range or table").
@@ -80,18 +83,10 @@ def order(a: Any, b: Any) -> int:
     return -1 if a < b else 1 if a > b else 0
 
 
-def _wildcards(x: str) -> re.Pattern[str]:
-    """Excel's wildcard pattern: ``*`` any run, ``?`` one character, ``~`` escapes the next."""
-    out, i = [], 0
-    while i < len(x):
-        ch = x[i]
-        if ch == "~" and i + 1 < len(x):
-            out.append(re.escape(x[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.I | re.S)
+def _wildcards(x: str) -> Wildcard:
+    """Excel's wildcard pattern: ``*`` any run, ``?`` one character, ``~`` escapes the next
+    (:mod:`addin.headless.wildcards`: linear, no backtracking)."""
+    return compile_wildcard(x)
 
 
 def _matcher(x: Any, match_mode: int) -> Any:
@@ -105,13 +100,17 @@ def _matcher(x: Any, match_mode: int) -> Any:
             return ExcelError("#VALUE!", f"XMATCH: {x!r} is not a regular expression ({exc})")
         return lambda v: isinstance(v, str) and pattern.search(v) is not None
     wild = _wildcards(x)
-    return lambda v: isinstance(v, str) and wild.fullmatch(v) is not None
+    return lambda v: isinstance(v, str) and wild.fullmatch(v)
 
 
-def _linear(x: Any, items: list[Any], match_mode: int, backwards: bool) -> int:
+def _linear(x: Any, items: list[Any], match_mode: int, backwards: bool) -> int | ExcelError:
     """0-based position of the first (last, ``backwards``) exact item, else of the nearest on
-    the match mode's side; -1 when none."""
+    the match mode's side; -1 when none; #VALUE! for a regular expression that runs past its
+    time limit (:mod:`addin.headless.bounded_regex`)."""
     indices = range(len(items) - 1, -1, -1) if backwards else range(len(items))
+    if match_mode == 3 and isinstance(x, str):
+        pattern = re.compile(x)  # valid: xmatch_one checked it
+        return first_search(pattern, [(i, items[i]) for i in indices if isinstance(items[i], str)])
     if match_mode in (2, 3):
         test = _matcher(x, match_mode)
         return next((i for i in indices if test(items[i])), -1)
@@ -194,6 +193,8 @@ def xmatch_one(x: Any, items: list[Any], match_mode: Any = None, search_mode: An
         error: ExcelError = _matcher(x, mm)
         return error
     i = _binary(x, items, mm, sm < 0) if abs(sm) == 2 else _linear(x, items, mm, sm < 0)
+    if isinstance(i, ExcelError):
+        return i
     return ExcelError(_NA) if i < 0 else float(i + 1)
 
 
