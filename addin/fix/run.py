@@ -214,6 +214,10 @@ class Serving:
         connection limit; QuickFIX 1.16 binds every interface whatever ``SocketAcceptHost`` says).
     on_event : callable, optional
         Where the front reports its refusals (a line of text each).
+    allow_unconfined : bool
+        With the front: serve even when QuickFIX's listener cannot be confined to the loopback device
+        (``--allow-unconfined-quickfix``). Default False: that start fails closed, exit 2 naming the cause,
+        since QuickFIX would then take connections from the network past every limit of the front.
     """
 
     #: The framing front end on the public port (None: QuickFIX listens there itself).
@@ -226,8 +230,10 @@ class Serving:
         journal: Any = None,
         front: FrontLimits | None = None,
         on_event: Callable[[str], None] | None = None,
+        allow_unconfined: bool = False,
     ) -> None:
         fix = _quickfix()
+        self._allow_unconfined = allow_unconfined
         self._fix = fix
         self.app = app
         self.journal = journal
@@ -364,8 +370,18 @@ class Serving:
             self._report(f"front: QuickFIX's listener on 127.0.0.1:{port} is not checked on this platform (no /proc/net/tcp)")
         for listener in verdict.ours:
             why = confine(listener)
-            if why is not None:
-                self._report(f"front: QuickFIX's listener is not confined to the loopback device: {why}")
+            if why is None:
+                continue
+            if self._allow_unconfined:
+                self._report(f"front: QuickFIX's listener is not confined to the loopback device: {why} (allowed)")
+                continue
+            # Fail closed: an unconfined wildcard listener takes connections from every interface, past the
+            # front's limits. Nothing has connected to it yet (the front is not serving), so stopping is clean.
+            self.acceptor.stop()
+            raise FixUsageError(
+                f"{self._path}: QuickFIX's listener could not be confined to the loopback device ({why}), so it would "
+                "take connections from the network past the front; not serving. --allow-unconfined-quickfix serves anyway"
+            )
         return False
 
     def _move_upstream(self) -> None:
@@ -515,6 +531,20 @@ def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
     return Shield()
 
 
+def _warm(desk: Any) -> None:
+    """Price through the desk once before serving (:meth:`addin.fix.desk.Desk.warm`), saying how long it took;
+    a failure is reported, not fatal: the gateway refuses or answers each request on its own."""
+    import time
+
+    t0 = time.perf_counter()
+    try:
+        count = desk.warm()
+    except Exception as exc:  # the warm-up is an optimisation: serving decides per request, as before
+        print(f"clearquote fix: pricing warm-up failed ({type(exc).__name__}: {exc}); serving anyway", flush=True)
+        return
+    print(f"clearquote fix: pricing path warm ({count} requests in {time.perf_counter() - t0:.1f} s)", flush=True)
+
+
 def _line(text: str) -> None:
     """One event on stdout in one write: the front's thread and QuickFIX's print at once, and print()
     writes the text and its newline separately (two events could share a line)."""
@@ -536,13 +566,15 @@ def run_acceptor(
     kill_file: str | None = None,
     credentials: str | None = None,
     front: FrontLimits | None = DEFAULT_LIMITS,
+    allow_unconfined: bool = False,
 ) -> int:
     """Start the QuickFIX acceptor and serve until SIGTERM/SIGINT (or ``stop``); stop in :class:`Serving`'s order.
 
     Everything is checked before it listens: the settings, the desk's files, and the journal
     (replayed into the order book; an unreadable row is quarantined and named, not fatal).
     ``front``: the framing front end's limits (the default: on, with its defaults); None serves
-    QuickFIX on the settings' address directly (``--no-front``).
+    QuickFIX on the settings' address directly (``--no-front``). ``allow_unconfined``: serve even if
+    QuickFIX's loopback listener cannot be confined to the loopback device (:class:`Serving`).
     """
     import faulthandler
 
@@ -552,6 +584,7 @@ def run_acceptor(
     if not Path(settings).is_file():
         raise FixUsageError(f"{settings}: no such QuickFIX settings file")
     desk = build_desk(portfolio, market, params, overrides, as_of, credentials)
+    _warm(desk)  # before any port listens: the first client's quote never waits for the engine to compile
     book = open_checked(journal)
     clock = _test_clock()
     say = quiet(_line)
@@ -563,7 +596,7 @@ def run_acceptor(
             kill_file=kill_path(journal, kill_file),
             **({} if clock is None else {"clock": clock}),
         )
-        serving = Serving(app, settings, book, front=front, on_event=say)
+        serving = Serving(app, settings, book, front=front, on_event=say, allow_unconfined=allow_unconfined)
     except BaseException:
         book.close()
         raise
