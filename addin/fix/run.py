@@ -378,9 +378,9 @@ class Serving:
             # Fail closed: an unconfined wildcard listener takes connections from every interface, past the
             # front's limits. Nothing has connected to it yet (the front is not serving), so stopping is clean.
             self.acceptor.stop()
-            raise FixUsageError(
-                f"{self._path}: QuickFIX's listener could not be confined to the loopback device ({why}), so it would "
-                "take connections from the network past the front; not serving. --allow-unconfined-quickfix serves anyway"
+            raise FixUsageError(  # short: the CLI cuts an error at 300 characters, and the cause must show
+                f"QuickFIX's listener could not be confined to the loopback device ({why}): not serving "
+                "(reachable past the front); --allow-unconfined-quickfix serves anyway"
             )
         return False
 
