@@ -663,3 +663,13 @@ def test_a_flood_of_garbage_connections_from_one_address_is_told_in_a_bounded_nu
     windows = int(flooding_s / REFUSAL_LOG_S) + 2  # windows a key can open while the drops come
     assert len(lines) <= 2 * len(kinds) * windows, (len(lines), n, windows)
     assert n > 4 * len(lines), (n, len(lines))  # the flood was larger than what was logged of it
+
+
+def test_the_pricing_path_is_warm_before_the_public_port_listens(acceptor: Acceptor) -> None:
+    """Cold start (outside audit): with numba still compiling in QuickFIX's callback, a half-closed client's Quote
+    was lost at the drain deadline and reconnects got no Logon answer. ``fix-acceptor`` now prices through the desk
+    once before it binds any port: the warm-up line (requests priced > 0) comes before "accepting"."""
+    warm = next(i for i, line in enumerate(acceptor.lines) if "pricing path warm" in line)
+    accepting = next(i for i, line in enumerate(acceptor.lines) if "accepting" in line)
+    assert warm < accepting, acceptor.lines[: accepting + 1]
+    assert int(re.search(r"pricing path warm \((\d+) requests", acceptor.lines[warm]).group(1)) > 0  # type: ignore[union-attr]
