@@ -584,9 +584,11 @@ def run_acceptor(
     if not Path(settings).is_file():
         raise FixUsageError(f"{settings}: no such QuickFIX settings file")
     desk = build_desk(portfolio, market, params, overrides, as_of, credentials)
-    _warm(desk)  # before any port listens: the first client's quote never waits for the engine to compile
     book = open_checked(journal)
     clock = _test_clock()
+    # Once every input is checked and before any port listens (Serving binds the public one): the first client's
+    # quote never waits for the engine's kernels to compile inside QuickFIX's callback.
+    _warm(desk)
     say = quiet(_line)
     try:
         app = QuoteGateway(
