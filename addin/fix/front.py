@@ -14,6 +14,9 @@ listener there is this process's and confines it to the loopback device), under 
   BodyLength (9) over ``max_message_bytes`` or a broken frame closes the connection;
 * the first frame must be a Logon (35=A) with a HeartBtInt (108) of 1 to ``max_heartbeat_s``; QuickFIX
   is connected to only then, so garbage and slow connections never cost QuickFIX a thread;
+* the Logon is forwarded with the front's proof in RawData (95/96; a random token per connection, good once,
+  :meth:`Front.vouch`), replacing any the client sent: QuickFIX's Logon check refuses a Logon without it, so a
+  local process connecting to QuickFIX's loopback port directly cannot log on;
 * QuickFIX's Logon answer (35=A) must come within ``logon_timeout_s`` of the accept; after it, a
   client that completes no message for ``idle_heartbeats`` x HeartBtInt is dropped, and so is one
   that leaves what it is sent unread that long;
@@ -37,13 +40,15 @@ on reconnect the normal sequence-number resend applies.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 
-from addin.fix.framing import Framer, heartbeat_of
+from addin.fix.framing import Framer, heartbeat_of, with_front_token
 from addin.fix.refusals import RefusalLog
 
 #: Bytes asked of a socket per read, and each StreamReader's limit (it stops reading the socket past 2x this).
@@ -169,6 +174,7 @@ class _Connection:
     upstream: asyncio.StreamWriter | None = None  # the connection to QuickFIX, once made
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     drain_until: float | None = None  # set when the client half-closed: QuickFIX's answers end by then
+    token: str | None = None  # the proof the front put in this connection's Logon, until QuickFIX's check takes it
     orderly: bool = False  # everything was written and both sides are done: close with a FIN, not a reset
 
     def name(self) -> str:
@@ -213,6 +219,27 @@ class Front:
         self._sock: socket.socket | None = None
         self._refusals = RefusalLog(limits.refusal_log_s)
         self._refusal_timer: asyncio.TimerHandle | None = None
+        # The proofs of the Logons relayed and not yet checked (one per open connection at most); the front's
+        # thread adds, QuickFIX's threads take (:meth:`vouch`), so under a lock.
+        self._tokens: set[str] = set()
+        self._tokens_lock = threading.Lock()
+
+    def vouch(self, token: str | None) -> bool:
+        """Whether ``token`` is the proof of a Logon this front relayed and no check has taken yet; taken if so.
+
+        QuickFIX's Logon check (:func:`addin.fix.run.shielded`) calls it with the Logon's RawData (96): a Logon
+        that did not come through the front (a local process connecting to QuickFIX's loopback port directly)
+        has none, or one already taken, and is refused. Each proof is random (128 bits, ``secrets``), made per
+        connection, held in this process's memory only, and good once.
+        """
+        if token is None:
+            return False
+        with self._tokens_lock:
+            for held in self._tokens:
+                if hmac.compare_digest(held, token):
+                    self._tokens.discard(held)
+                    return True
+        return False
 
     # -- the owner's thread -------------------------------------------------------------------
 
@@ -357,6 +384,9 @@ class Front:
             self._dropped(conn, "unexpected", f"front: {conn.name()}: closed on an unexpected {type(exc).__name__}: {exc}")
         finally:
             self._open.discard(conn)
+            if conn.token is not None:  # a proof QuickFIX never checked goes with its connection
+                with self._tokens_lock:
+                    self._tokens.discard(conn.token)
             left = self._per_peer.get(conn.peer, 1) - 1
             if left:
                 self._per_peer[conn.peer] = left
@@ -461,7 +491,14 @@ class Front:
             raise _Drop(f"QuickFIX is not reachable on {self.upstream[0]}:{self.upstream[1]}: {exc}", "upstream") from None
         conn.upstream = up_writer
         up_writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        for frame in got:
+        conn.token = secrets.token_hex(16)
+        proven = with_front_token(first, conn.token.encode())
+        if proven is None:  # not reached: heartbeat_of read the same fields above
+            raise _Drop("the Logon's body is not fields", "framing")
+        with self._tokens_lock:
+            self._tokens.add(conn.token)
+        up_writer.write(proven)
+        for frame in got[1:]:
             up_writer.write(frame.data)
         await self._drain(up_writer, QUICKFIX_SLOW)
         conn.last_message = self._loop.time()

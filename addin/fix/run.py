@@ -240,7 +240,8 @@ class Serving:
         self.front = None
         self._path = settings
         self._report = quiet(on_event or (lambda text: None))
-        self.shield = shielded(app, getattr(app, "on_event", None))
+        # The Logon check asks the front (once it exists) whether it relayed the Logon; without it, nothing is asked.
+        self.shield = shielded(app, getattr(app, "on_event", None), vouch=self._vouch)
         try:
             if front is None:
                 self.settings = fix.SessionSettings(settings)
@@ -258,6 +259,10 @@ class Serving:
             raise
         self._owner: int | None = None
         self._stopping = False
+
+    def _vouch(self, token: str | None) -> bool:
+        """Whether a Logon with RawData ``token`` came through the front (always, with no front)."""
+        return self.front is None or self.front.vouch(token)
 
     def _engine(self) -> None:
         """QuickFIX's acceptor over ``self.settings`` (and the factories it holds by reference)."""
@@ -452,7 +457,7 @@ def quiet(on_event: Callable[[str], None]) -> Callable[[str], None]:
     return report
 
 
-def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
+def shielded(app: Any, on_event: Callable[[str], None] | None = None, vouch: Callable[[str | None], bool] | None = None) -> Any:
     """A ``quickfix.Application`` that calls ``app``'s callbacks and lets no unexpected exception out.
 
     What QuickFIX is meant to see still reaches it: ``DoNotSend`` from ``toApp``; ``FieldNotFound``,
@@ -468,6 +473,11 @@ def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
         The gateway (or any application).
     on_event : callable, optional
         Where a swallowed exception is reported (a line of text).
+    vouch : callable, optional
+        The Logon check: given a Logon's RawData (96) (None if absent), whether the front relayed it
+        (:meth:`addin.fix.front.Front.vouch`); a Logon it does not vouch for is refused with ``RejectLogon``
+        before the application sees it, so a local process that connects to QuickFIX's loopback port
+        directly, past the front, cannot log on. None: no check (``--no-front``).
 
     Returns
     -------
@@ -520,6 +530,9 @@ def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
             guard(app.toAdmin, (), message, sid)
 
         def fromAdmin(self, message: Any, sid: Any) -> None:
+            if vouch is not None and _is_logon(message) and not vouch(_raw_data(message)):
+                report(f"{sid}: a Logon that did not come through the front end refused")
+                raise fix.RejectLogon("a Logon must come through the acceptor's front end")
             guard(app.fromAdmin, from_admin, message, sid)
 
         def toApp(self, message: Any, sid: Any) -> None:
@@ -543,6 +556,22 @@ def _warm(desk: Any) -> None:
         print(f"clearquote fix: pricing warm-up failed ({type(exc).__name__}: {exc}); serving anyway", flush=True)
         return
     print(f"clearquote fix: pricing path warm ({count} requests in {time.perf_counter() - t0:.1f} s)", flush=True)
+
+
+def _is_logon(message: Any) -> bool:
+    """Whether a QuickFIX message is a Logon (MsgType 35=A in its header); never raises."""
+    try:
+        return bool(message.getHeader().getField(35) == "A")
+    except Exception:  # no MsgType: not a Logon (QuickFIX would not have parsed it as one)
+        return False
+
+
+def _raw_data(message: Any) -> str | None:
+    """A message's RawData (96), None if absent; never raises."""
+    try:
+        return str(message.getField(96)) if message.isSetField(96) else None
+    except Exception:  # unreadable: as absent
+        return None
 
 
 def _line(text: str) -> None:

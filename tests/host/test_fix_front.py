@@ -673,3 +673,51 @@ def test_the_pricing_path_is_warm_before_the_public_port_listens(acceptor: Accep
     accepting = next(i for i, line in enumerate(acceptor.lines) if "accepting" in line)
     assert warm < accepting, acceptor.lines[: accepting + 1]
     assert int(re.search(r"pricing path warm \((\d+) requests", acceptor.lines[warm]).group(1)) > 0  # type: ignore[union-attr]
+
+
+def _quickfix_port(acceptor: Acceptor) -> int:
+    """QuickFIX's loopback port, from the start-up line (``front on HOST:PORT, QuickFIX on 127.0.0.1:PORT``)."""
+    line = next(line for line in acceptor.lines if "accepting" in line)
+    return int(re.search(r"QuickFIX on 127\.0\.0\.1:(\d+)", line).group(1))  # type: ignore[union-attr]
+
+
+def _answer(s: socket.socket) -> bytes:
+    """Everything the peer sends until it closes (or 10 s)."""
+    got = b""
+    s.settimeout(10)
+    try:
+        while chunk := s.recv(65536):
+            got += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return got
+
+
+@pytest.mark.parametrize("raw_data", ["", "95=32|96=" + "0" * 32 + "|"], ids=["no-proof", "a-guessed-proof"])
+def test_a_logon_straight_to_quickfix_past_the_front_is_refused(acceptor: Acceptor, raw_data: str) -> None:
+    """F7 (b) of the outside audit: any local process could connect to QuickFIX's loopback port and log on,
+    past every limit of the front. QuickFIX's Logon check now requires the front's proof (a RawData (96) made
+    random per connection, good once, held in memory): a Logon without it, or with a guess, is answered with a
+    Logout (35=5) naming the front and never a Logon (35=A)."""
+    mark = len(acceptor.lines)
+    now = datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.000")
+    with socket.create_connection(("127.0.0.1", _quickfix_port(acceptor)), timeout=10) as s:
+        s.sendall(frame(f"35=A|34=1|49=RAW|52={now}|56=CLEARQUOTE|98=0|108=30|141=Y|{raw_data}"))
+        got = _answer(s)
+    assert b"\x0135=A\x01" not in got, got
+    assert b"\x0135=5\x01" in got and b"front end" in got, got
+    deadline = time.monotonic() + SLACK_S  # the acceptor's stdout is read by a thread of this test: give it time
+    while not acceptor.logged("did not come through the front end", since=mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert acceptor.logged("did not come through the front end", since=mark), acceptor.lines[mark:]
+
+
+def test_a_client_raw_data_in_its_logon_is_replaced_by_the_fronts_proof(acceptor: Acceptor) -> None:
+    """RawData (95/96) in a Logon is the front's field: a client's own is dropped, and the Logon still logs on."""
+    now = datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.000")
+    s = connect(acceptor.port, "127.0.5.3")
+    try:
+        s.sendall(frame(f"35=A|34=1|49=RAW|52={now}|56=CLEARQUOTE|98=0|95=4|96=\x01\x01\x01\x01|108=30|141=Y|"))
+        logged_on(s)
+    finally:
+        s.close()
