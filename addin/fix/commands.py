@@ -101,6 +101,12 @@ def register(sub: SubParsers, cli: CliServices) -> None:
         help="QuickFIX listens on the settings' address itself: no message size, logon deadline or connection limit "
         "(for measurement, or behind a proxy that enforces them)",
     )
+    front.add_argument(
+        "--allow-unconfined-quickfix",
+        action="store_true",
+        help="serve even if QuickFIX's loopback listener cannot be bound to the loopback device (SO_BINDTODEVICE): "
+        "QuickFIX 1.16 then listens on every interface, reachable past the front (default: exit 2 naming the cause)",
+    )
     fa.set_defaults(handler=_acceptor)
     fx = sub.add_parser(
         "fix-admin", help="the FIX acceptor's kill switch: kill (stop quoting, cancel live quotes), resume, status"
@@ -158,6 +164,7 @@ def _acceptor(args: argparse.Namespace) -> int:
         kill_file=args.kill_file,
         credentials=args.credentials,
         front=front_limits(args),
+        allow_unconfined=args.allow_unconfined_quickfix,
     )
 
 
@@ -166,6 +173,8 @@ def front_limits(args: argparse.Namespace) -> FrontLimits | None:
     a bad value is exit 2 naming its flag."""
     given = {name: getattr(args, name) for name in FRONT_FLAGS if getattr(args, name) is not None}
     if args.no_front:
+        if getattr(args, "allow_unconfined_quickfix", False):
+            raise FixUsageError("--no-front: --allow-unconfined-quickfix is about QuickFIX's listener behind the front")
         if given:
             flags = ", ".join(FRONT_FLAGS[n][0] for n in given)
             raise FixUsageError(f"--no-front: there is no front for {flags} to limit")

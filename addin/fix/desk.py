@@ -181,6 +181,30 @@ class Desk:
         """A request's mid value now (USD, all of its quantity): the check a fill makes."""
         return self.service.mid(request)
 
+    def warm(self, max_requests: int = 4) -> int:
+        """Price a few of the market's listed options once through the gateway's own path; the requests priced.
+
+        Why: the first quote otherwise compiles the engine's numba kernels (tens of seconds when numba's
+        cache is cold) inside QuickFIX's callback, and that session's thread is blocked meanwhile: a
+        half-closed client's Quote was lost at the front's drain deadline and reconnects got no Logon
+        answer. ``fix-acceptor`` calls this before its public port listens, so the port accepts only once
+        the desk can price. The quote is on the market's own time (``now`` and the expiry check at its
+        ``as_of``), so expired real-time options still reach the kernels; nothing is booked or journaled
+        (the service's fills are hypothetical) and the book's greeks are computed once as well.
+        """
+        snap = self.market.current()
+        names = [name for chain in snap.market.chains.values() for name in chain.names]
+        if not names:
+            return 0
+        step = max(1, len(names) // max_requests)
+        picked = names[::step][:max_requests]
+        requests = [RfqRequest((Leg(name),), "two-way", 1.0, ref="warm-up") for name in picked]
+        self.service.quote(requests, snapshot=snap, now=snap.market.as_of, firm_until=snap.market.as_of)
+        for request in requests:
+            self.service.mid(request)
+        self.book_greeks()
+        return len(requests)
+
 
 def now_utc() -> datetime:
     return datetime.now(UTC)

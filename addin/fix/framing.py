@@ -250,3 +250,37 @@ def heartbeat_of(frame: Frame) -> int | None:
     if len(raw) != 1 or not raw[0].isdigit() or len(raw[0]) > 9:
         return None
     return int(raw[0])
+
+
+#: The Logon's RawDataLength (95) and RawData (96): the front's proof to QuickFIX (:func:`with_front_token`).
+RAW_DATA_LENGTH, RAW_DATA = 95, 96
+
+
+def with_front_token(frame: Frame, token: bytes) -> bytes | None:
+    """A Logon frame with its RawData (95/96) replaced by ``token``; BodyLength (9) and CheckSum (10) recomputed.
+
+    Any RawData the client sent is dropped (in a Logon it is the front's field: the acceptor's own Logon check
+    reads it, :func:`addin.fix.run.shielded`). The token goes last in the body, read by QuickFIX by its
+    length (FIX 4.4 Logon: RawDataLength, RawData). None if the body is not fields (:func:`fields`).
+
+    Parameters
+    ----------
+    frame : Frame
+        A Logon frame from :class:`Framer`.
+    token : bytes
+        The proof, printable and without SOH (the front's: random hex, one per connection).
+
+    Returns
+    -------
+    bytes or None
+        The frame's new bytes, ``8=<BeginString>|9=<BodyLength>|<body>|10=<CheckSum>|`` (FIX 4.4 Vol. 2,
+        "CheckSum Calculation": the sum of every byte before 10=, modulo 256, three digits).
+    """
+    parsed = fields(frame)
+    if parsed is None or b"\x01" in token:
+        return None
+    body = b"".join(b"%d=%s\x01" % (tag, value) for tag, value in parsed if tag not in (RAW_DATA_LENGTH, RAW_DATA))
+    body += b"%d=%d\x01%d=%s\x01" % (RAW_DATA_LENGTH, len(token), RAW_DATA, token)
+    begin = frame.data[2 : frame.data.index(b"\x01")]
+    head = b"8=%s\x019=%d\x01" % (begin, len(body)) + body
+    return head + b"10=%03d\x01" % (sum(head) % 256)

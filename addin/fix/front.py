@@ -14,6 +14,9 @@ listener there is this process's and confines it to the loopback device), under 
   BodyLength (9) over ``max_message_bytes`` or a broken frame closes the connection;
 * the first frame must be a Logon (35=A) with a HeartBtInt (108) of 1 to ``max_heartbeat_s``; QuickFIX
   is connected to only then, so garbage and slow connections never cost QuickFIX a thread;
+* the Logon is forwarded with the front's proof in RawData (95/96; a random token per connection, good once,
+  :meth:`Front.vouch`), replacing any the client sent: QuickFIX's Logon check refuses a Logon without it, so a
+  local process connecting to QuickFIX's loopback port directly cannot log on;
 * QuickFIX's Logon answer (35=A) must come within ``logon_timeout_s`` of the accept; after it, a
   client that completes no message for ``idle_heartbeats`` x HeartBtInt is dropped, and so is one
   that leaves what it is sent unread that long;
@@ -25,8 +28,10 @@ listener there is this process's and confines it to the loopback device), under 
   QuickFIX's answers still reach it until QuickFIX closes, for at most ``drain_timeout_s``; an orderly
   end is closed with a FIN once everything was written, never a reset that could lose an answer.
 
-Every refusal and drop is reported through ``on_event`` naming the peer and the limit; refusals at
-the door are rate-limited per (limit, peer) (:mod:`addin.fix.refusals`). A peer that
+Every refusal and drop is reported through ``on_event`` naming the peer and the limit, and every one
+of them goes through one rate limiter (:mod:`addin.fix.refusals`): one full line per (limit or kind of
+drop, peer address) per ``refusal_log_s`` window, the rest counted into one summary line with the exact
+count (:data:`DROP_KINDS` names the kinds of drop). A peer that
 is not logged on cannot be sent a FIX reject (it has no session), so it is only closed; after logon
 an oversized or broken message closes the connection too: QuickFIX's session sees a disconnect, and
 on reconnect the normal sequence-number resend applies.
@@ -35,13 +40,15 @@ on reconnect the normal sequence-number resend applies.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 
-from addin.fix.framing import Framer, heartbeat_of
+from addin.fix.framing import Framer, heartbeat_of, with_front_token
 from addin.fix.refusals import RefusalLog
 
 #: Bytes asked of a socket per read, and each StreamReader's limit (it stops reading the socket past 2x this).
@@ -134,7 +141,26 @@ CLIENT_SLOW = "the peer left what it was sent unread"
 
 
 class _Drop(Exception):
-    """Close the connection; the text says why (with the limit's name)."""
+    """Close the connection; the text says why (with the limit's name), ``kind`` keys it in the rate-limited log."""
+
+    def __init__(self, text: str, kind: str) -> None:
+        super().__init__(text)
+        self.kind = kind
+
+
+#: Each kind of drop's text in a summary line (the full line of a window gives the connection's own reason).
+DROP_KINDS = {
+    "framing": "not FIX framing (or over max_message_bytes)",
+    "first_message": "the first message is not a Logon (35=A)",
+    "heartbeat": "the Logon's HeartBtInt (108) is missing or out of range",
+    "logon_timeout_s": "no Logon answered within logon_timeout_s",
+    "idle_heartbeats": "no message for idle_heartbeats x HeartBtInt",
+    "write_timeout_s": "a write not taken up within write_timeout_s",
+    "drain_timeout_s": "QuickFIX did not close within drain_timeout_s of the client's half-close",
+    "upstream": "QuickFIX was not reachable",
+    "connection_error": "a connection error",
+    "unexpected": "closed on an unexpected error (a bug of the front's)",
+}
 
 
 @dataclass(eq=False)  # compared and hashed by identity: one per socket
@@ -148,6 +174,7 @@ class _Connection:
     upstream: asyncio.StreamWriter | None = None  # the connection to QuickFIX, once made
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     drain_until: float | None = None  # set when the client half-closed: QuickFIX's answers end by then
+    token: str | None = None  # the proof the front put in this connection's Logon, until QuickFIX's check takes it
     orderly: bool = False  # everything was written and both sides are done: close with a FIN, not a reset
 
     def name(self) -> str:
@@ -192,6 +219,27 @@ class Front:
         self._sock: socket.socket | None = None
         self._refusals = RefusalLog(limits.refusal_log_s)
         self._refusal_timer: asyncio.TimerHandle | None = None
+        # The proofs of the Logons relayed and not yet checked (one per open connection at most); the front's
+        # thread adds, QuickFIX's threads take (:meth:`vouch`), so under a lock.
+        self._tokens: set[str] = set()
+        self._tokens_lock = threading.Lock()
+
+    def vouch(self, token: str | None) -> bool:
+        """Whether ``token`` is the proof of a Logon this front relayed and no check has taken yet; taken if so.
+
+        QuickFIX's Logon check (:func:`addin.fix.run.shielded`) calls it with the Logon's RawData (96): a Logon
+        that did not come through the front (a local process connecting to QuickFIX's loopback port directly)
+        has none, or one already taken, and is refused. Each proof is random (128 bits, ``secrets``), made per
+        connection, held in this process's memory only, and good once.
+        """
+        if token is None:
+            return False
+        with self._tokens_lock:
+            for held in self._tokens:
+                if hmac.compare_digest(held, token):
+                    self._tokens.discard(held)
+                    return True
+        return False
 
     # -- the owner's thread -------------------------------------------------------------------
 
@@ -291,6 +339,13 @@ class Front:
             self.on_event(text)
         self._arm_refusal_timer()
 
+    def _dropped(self, conn: _Connection, kind: str, line: str) -> None:
+        """Log a drop after admission through the same rate limiter, keyed (kind, peer address): a peer that opens
+        connections only to be dropped (garbage, no Logon) costs one line and one summary per window, not one each."""
+        for text in self._refusals.refuse(kind, conn.peer, line, DROP_KINDS[kind], self._loop.time(), verb="dropped"):
+            self.on_event(text)
+        self._arm_refusal_timer()
+
     def _arm_refusal_timer(self) -> None:
         when = self._refusals.next_due()
         if when is not None and self._refusal_timer is None:
@@ -320,15 +375,18 @@ class Front:
         try:
             await self._relay(conn, reader, writer)
         except _Drop as why_dropped:
-            self.on_event(f"front: dropped {conn.name()}: {why_dropped}")
+            self._dropped(conn, why_dropped.kind, f"front: dropped {conn.name()}: {why_dropped}")
         except asyncio.CancelledError:
             pass  # the front is stopping
         except (ConnectionError, OSError) as exc:
-            self.on_event(f"front: {conn.name()}: connection error: {type(exc).__name__}: {exc}")
+            self._dropped(conn, "connection_error", f"front: {conn.name()}: connection error: {type(exc).__name__}: {exc}")
         except Exception as exc:  # a bug of the front's: this connection closes, the front and QuickFIX serve on
-            self.on_event(f"front: {conn.name()}: closed on an unexpected {type(exc).__name__}: {exc}")
+            self._dropped(conn, "unexpected", f"front: {conn.name()}: closed on an unexpected {type(exc).__name__}: {exc}")
         finally:
             self._open.discard(conn)
+            if conn.token is not None:  # a proof QuickFIX never checked goes with its connection
+                with self._tokens_lock:
+                    self._tokens.discard(conn.token)
             left = self._per_peer.get(conn.peer, 1) - 1
             if left:
                 self._per_peer[conn.peer] = left
@@ -341,37 +399,40 @@ class Front:
             if conn.upstream is not None:  # QuickFIX sees the disconnect (its session logs out)
                 conn.upstream.transport.abort()
 
-    def _deadline(self, conn: _Connection) -> tuple[float, str]:
-        """When the connection is dropped if nothing moves it, and the limit that says so."""
+    def _deadline(self, conn: _Connection) -> tuple[float, str, str]:
+        """When the connection is dropped if nothing moves it, the limit that says so, and its kind (:data:`DROP_KINDS`)."""
         if conn.drain_until is not None:
             return (
                 conn.drain_until,
                 f"the client half-closed and QuickFIX did not close within drain_timeout_s = {self.limits.drain_timeout_s:g} s",
+                "drain_timeout_s",
             )
         if not conn.logged_on:
             return (
                 conn.accepted + self.limits.logon_timeout_s,
                 f"no Logon within logon_timeout_s = {self.limits.logon_timeout_s:g} s",
+                "logon_timeout_s",
             )
         window = self.limits.idle_heartbeats * conn.heartbeat_s
         return (
             conn.last_message + window,
             f"no message for {window:g} s (idle_heartbeats = {self.limits.idle_heartbeats:g} x HeartBtInt {conn.heartbeat_s} s)",
+            "idle_heartbeats",
         )
 
     async def _within_deadline(self, conn: _Connection, read: Callable[[], Awaitable[bytes]]) -> bytes:
         """``read()`` (a socket read), or ``_Drop`` once the connection's deadline passes first."""
         while True:
-            due, why = self._deadline(conn)
+            due, why, kind = self._deadline(conn)
             left = due - self._loop.time()
             if left <= 0:
-                raise _Drop(why)
+                raise _Drop(why, kind)
             try:
                 return await asyncio.wait_for(read(), left)
             except TimeoutError:
                 continue  # the deadline may have moved meanwhile (the Logon answer came): look again
 
-    async def _drain(self, writer: asyncio.StreamWriter, why: str, until: tuple[float, str] | None = None) -> None:
+    async def _drain(self, writer: asyncio.StreamWriter, why: str, until: tuple[float, str, str] | None = None) -> None:
         """``writer.drain()`` within ``write_timeout_s`` (and by ``until``, a connection deadline, if sooner), or ``_Drop``.
 
         ``why`` says who did not take the bytes up; the reason logged names the limit that ran out.
@@ -383,15 +444,15 @@ class Front:
             await writer.drain()
             return
         limit = self.limits.write_timeout_s
-        left, reason = limit, f"{why} within write_timeout_s = {limit:g} s"
+        left, reason, kind = limit, f"{why} within write_timeout_s = {limit:g} s", "write_timeout_s"
         if until is not None and until[0] - self._loop.time() < limit:
-            left, reason = until[0] - self._loop.time(), f"{why}: {until[1]}"
+            left, reason, kind = until[0] - self._loop.time(), f"{why}: {until[1]}", until[2]
         try:
             await asyncio.wait_for(writer.drain(), max(left, 0.001))
         except TimeoutError:
-            raise _Drop(reason) from None
+            raise _Drop(reason, kind) from None
 
-    async def _flush(self, writer: asyncio.StreamWriter, why: str, until: tuple[float, str] | None = None) -> None:
+    async def _flush(self, writer: asyncio.StreamWriter, why: str, until: tuple[float, str, str] | None = None) -> None:
         """Everything buffered in ``writer`` written to the socket (not only down to the high-water mark), in time."""
         writer.transport.set_write_buffer_limits(high=0)
         await self._drain(writer, why, until)
@@ -406,35 +467,43 @@ class Front:
             if got:
                 break
             if error is not None:
-                raise _Drop(self._frame_reason(error))
+                raise _Drop(self._frame_reason(error), "framing")
         first = got[0]
         if first.msg_type() != b"A":
-            raise _Drop(f"the first message is MsgType (35) {first.msg_type()!r}, not a Logon (35=A)")
+            raise _Drop(f"the first message is MsgType (35) {first.msg_type()!r}, not a Logon (35=A)", "first_message")
         beat = heartbeat_of(first)
         if beat is None or not 1 <= beat <= self.limits.max_heartbeat_s:
             shown = first.field(108) if beat is None else str(beat).encode()
             raise _Drop(
                 f"Logon HeartBtInt (108) {shown!r}: give 1 to max_heartbeat_s = {self.limits.max_heartbeat_s} s,"
-                " once, as a field of the Logon (not inside a data field)"
+                " once, as a field of the Logon (not inside a data field)",
+                "heartbeat",
             )
         conn.heartbeat_s = beat
-        due, why = self._deadline(conn)
+        due, why, kind = self._deadline(conn)
         try:
             up_reader, up_writer = await asyncio.wait_for(
                 asyncio.open_connection(*self.upstream, limit=CHUNK), max(due - self._loop.time(), 0.001)
             )
         except TimeoutError:
-            raise _Drop(why) from None
+            raise _Drop(why, kind) from None
         except OSError as exc:
-            raise _Drop(f"QuickFIX is not reachable on {self.upstream[0]}:{self.upstream[1]}: {exc}") from None
+            raise _Drop(f"QuickFIX is not reachable on {self.upstream[0]}:{self.upstream[1]}: {exc}", "upstream") from None
         conn.upstream = up_writer
         up_writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        for frame in got:
+        conn.token = secrets.token_hex(16)
+        proven = with_front_token(first, conn.token.encode())
+        if proven is None:  # not reached: heartbeat_of read the same fields above
+            raise _Drop("the Logon's body is not fields", "framing")
+        with self._tokens_lock:
+            self._tokens.add(conn.token)
+        up_writer.write(proven)
+        for frame in got[1:]:
             up_writer.write(frame.data)
         await self._drain(up_writer, QUICKFIX_SLOW)
         conn.last_message = self._loop.time()
         if error is not None:
-            raise _Drop(self._frame_reason(error))
+            raise _Drop(self._frame_reason(error), "framing")
         await self._both_ways(conn, framer, reader, writer, up_reader, up_writer)
 
     async def _both_ways(
@@ -460,7 +529,8 @@ class Front:
                     up_writer.write_eof()
                 finished, _ = await asyncio.wait((outward,), timeout=self.limits.drain_timeout_s)
                 if not finished:
-                    raise _Drop(self._deadline(conn)[1])
+                    _, why, kind = self._deadline(conn)
+                    raise _Drop(why, kind)
                 done = finished
         finally:
             inward.cancel()
@@ -483,7 +553,7 @@ class Front:
                 await self._drain(up, QUICKFIX_SLOW)
                 conn.last_message = self._loop.time()
             if error is not None:
-                raise _Drop(self._frame_reason(error))
+                raise _Drop(self._frame_reason(error), "framing")
 
     async def _outward(self, conn: _Connection, up_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """QuickFIX to the client, as it comes; the first message tells whether the Logon was accepted."""

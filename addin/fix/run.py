@@ -214,6 +214,10 @@ class Serving:
         connection limit; QuickFIX 1.16 binds every interface whatever ``SocketAcceptHost`` says).
     on_event : callable, optional
         Where the front reports its refusals (a line of text each).
+    allow_unconfined : bool
+        With the front: serve even when QuickFIX's listener cannot be confined to the loopback device
+        (``--allow-unconfined-quickfix``). Default False: that start fails closed, exit 2 naming the cause,
+        since QuickFIX would then take connections from the network past every limit of the front.
     """
 
     #: The framing front end on the public port (None: QuickFIX listens there itself).
@@ -226,15 +230,18 @@ class Serving:
         journal: Any = None,
         front: FrontLimits | None = None,
         on_event: Callable[[str], None] | None = None,
+        allow_unconfined: bool = False,
     ) -> None:
         fix = _quickfix()
+        self._allow_unconfined = allow_unconfined
         self._fix = fix
         self.app = app
         self.journal = journal
         self.front = None
         self._path = settings
         self._report = quiet(on_event or (lambda text: None))
-        self.shield = shielded(app, getattr(app, "on_event", None))
+        # The Logon check asks the front (once it exists) whether it relayed the Logon; without it, nothing is asked.
+        self.shield = shielded(app, getattr(app, "on_event", None), vouch=self._vouch)
         try:
             if front is None:
                 self.settings = fix.SessionSettings(settings)
@@ -252,6 +259,10 @@ class Serving:
             raise
         self._owner: int | None = None
         self._stopping = False
+
+    def _vouch(self, token: str | None) -> bool:
+        """Whether a Logon with RawData ``token`` came through the front (always, with no front)."""
+        return self.front is None or self.front.vouch(token)
 
     def _engine(self) -> None:
         """QuickFIX's acceptor over ``self.settings`` (and the factories it holds by reference)."""
@@ -364,8 +375,18 @@ class Serving:
             self._report(f"front: QuickFIX's listener on 127.0.0.1:{port} is not checked on this platform (no /proc/net/tcp)")
         for listener in verdict.ours:
             why = confine(listener)
-            if why is not None:
-                self._report(f"front: QuickFIX's listener is not confined to the loopback device: {why}")
+            if why is None:
+                continue
+            if self._allow_unconfined:
+                self._report(f"front: QuickFIX's listener is not confined to the loopback device: {why} (allowed)")
+                continue
+            # Fail closed: an unconfined wildcard listener takes connections from every interface, past the
+            # front's limits. Nothing has connected to it yet (the front is not serving), so stopping is clean.
+            self.acceptor.stop()
+            raise FixUsageError(  # short: the CLI cuts an error at 300 characters, and the cause must show
+                f"QuickFIX's listener could not be confined to the loopback device ({why}): not serving "
+                "(reachable past the front); --allow-unconfined-quickfix serves anyway"
+            )
         return False
 
     def _move_upstream(self) -> None:
@@ -436,7 +457,7 @@ def quiet(on_event: Callable[[str], None]) -> Callable[[str], None]:
     return report
 
 
-def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
+def shielded(app: Any, on_event: Callable[[str], None] | None = None, vouch: Callable[[str | None], bool] | None = None) -> Any:
     """A ``quickfix.Application`` that calls ``app``'s callbacks and lets no unexpected exception out.
 
     What QuickFIX is meant to see still reaches it: ``DoNotSend`` from ``toApp``; ``FieldNotFound``,
@@ -452,6 +473,11 @@ def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
         The gateway (or any application).
     on_event : callable, optional
         Where a swallowed exception is reported (a line of text).
+    vouch : callable, optional
+        The Logon check: given a Logon's RawData (96) (None if absent), whether the front relayed it
+        (:meth:`addin.fix.front.Front.vouch`); a Logon it does not vouch for is refused with ``RejectLogon``
+        before the application sees it, so a local process that connects to QuickFIX's loopback port
+        directly, past the front, cannot log on. None: no check (``--no-front``).
 
     Returns
     -------
@@ -504,6 +530,9 @@ def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
             guard(app.toAdmin, (), message, sid)
 
         def fromAdmin(self, message: Any, sid: Any) -> None:
+            if vouch is not None and _is_logon(message) and not vouch(_raw_data(message)):
+                report(f"{sid}: a Logon that did not come through the front end refused")
+                raise fix.RejectLogon("a Logon must come through the acceptor's front end")
             guard(app.fromAdmin, from_admin, message, sid)
 
         def toApp(self, message: Any, sid: Any) -> None:
@@ -513,6 +542,36 @@ def shielded(app: Any, on_event: Callable[[str], None] | None = None) -> Any:
             guard(app.fromApp, from_app, message, sid)
 
     return Shield()
+
+
+def _warm(desk: Any) -> None:
+    """Price through the desk once before serving (:meth:`addin.fix.desk.Desk.warm`), saying how long it took;
+    a failure is reported, not fatal: the gateway refuses or answers each request on its own."""
+    import time
+
+    t0 = time.perf_counter()
+    try:
+        count = desk.warm()
+    except Exception as exc:  # the warm-up is an optimisation: serving decides per request, as before
+        print(f"clearquote fix: pricing warm-up failed ({type(exc).__name__}: {exc}); serving anyway", flush=True)
+        return
+    print(f"clearquote fix: pricing path warm ({count} requests in {time.perf_counter() - t0:.1f} s)", flush=True)
+
+
+def _is_logon(message: Any) -> bool:
+    """Whether a QuickFIX message is a Logon (MsgType 35=A in its header); never raises."""
+    try:
+        return bool(message.getHeader().getField(35) == "A")
+    except Exception:  # no MsgType: not a Logon (QuickFIX would not have parsed it as one)
+        return False
+
+
+def _raw_data(message: Any) -> str | None:
+    """A message's RawData (96), None if absent; never raises."""
+    try:
+        return str(message.getField(96)) if message.isSetField(96) else None
+    except Exception:  # unreadable: as absent
+        return None
 
 
 def _line(text: str) -> None:
@@ -536,13 +595,15 @@ def run_acceptor(
     kill_file: str | None = None,
     credentials: str | None = None,
     front: FrontLimits | None = DEFAULT_LIMITS,
+    allow_unconfined: bool = False,
 ) -> int:
     """Start the QuickFIX acceptor and serve until SIGTERM/SIGINT (or ``stop``); stop in :class:`Serving`'s order.
 
     Everything is checked before it listens: the settings, the desk's files, and the journal
     (replayed into the order book; an unreadable row is quarantined and named, not fatal).
     ``front``: the framing front end's limits (the default: on, with its defaults); None serves
-    QuickFIX on the settings' address directly (``--no-front``).
+    QuickFIX on the settings' address directly (``--no-front``). ``allow_unconfined``: serve even if
+    QuickFIX's loopback listener cannot be confined to the loopback device (:class:`Serving`).
     """
     import faulthandler
 
@@ -554,6 +615,9 @@ def run_acceptor(
     desk = build_desk(portfolio, market, params, overrides, as_of, credentials)
     book = open_checked(journal)
     clock = _test_clock()
+    # Once every input is checked and before any port listens (Serving binds the public one): the first client's
+    # quote never waits for the engine's kernels to compile inside QuickFIX's callback.
+    _warm(desk)
     say = quiet(_line)
     try:
         app = QuoteGateway(
@@ -563,7 +627,7 @@ def run_acceptor(
             kill_file=kill_path(journal, kill_file),
             **({} if clock is None else {"clock": clock}),
         )
-        serving = Serving(app, settings, book, front=front, on_event=say)
+        serving = Serving(app, settings, book, front=front, on_event=say, allow_unconfined=allow_unconfined)
     except BaseException:
         book.close()
         raise

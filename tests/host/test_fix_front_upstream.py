@@ -337,3 +337,78 @@ def test_the_kernel_tables_are_read_as_the_kernel_writes_them() -> None:
 def test_no_kernel_tables_is_unchecked_not_a_pass(tmp_path: Path) -> None:
     verdict = check(1, tables=(tmp_path / "absent",))
     assert verdict.problem is None and not verdict.checked and verdict.ours == ()
+
+
+#: The acceptor's command with ``SO_BINDTODEVICE`` failing as it does without the privilege or on a kernel
+#: that refuses it (``listener.confine`` returns its reason); argv after the script: the command's.
+UNCONFINED = (
+    "import sys, addin.fix.listener as listener\n"
+    "listener.confine = lambda item: f'{item.address} port {item.port}: SO_BINDTODEVICE lo: Operation not permitted'\n"
+    "from addin.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+@needs_proc
+def test_a_listener_that_cannot_be_confined_fails_closed_exit_2_naming_the_cause(tmp_path: Path) -> None:
+    """F7 (a) of the outside audit: the start logged the failure and served with QuickFIX on 0.0.0.0, reachable past
+    the front. Now it does not serve: exit 2 naming the cause and the option, nothing left listening."""
+    public = free_port()
+    cfg = write_settings(tmp_path / "a.cfg", "acceptor", public, tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", UNCONFINED, "fix-acceptor", str(cfg), "--journal", str(tmp_path / "j.sqlite")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.returncode == 2, (out.returncode, out.stdout[-2000:], out.stderr[-3000:])
+    assert "could not be confined to the loopback device" in out.stderr, out.stderr[-3000:]
+    assert "SO_BINDTODEVICE lo: Operation not permitted" in out.stderr and "--allow-unconfined-quickfix" in out.stderr
+    assert "Traceback" not in out.stderr and "accepting" not in out.stdout
+    with socket.socket() as s:  # the public port was released
+        s.bind(("127.0.0.1", public))
+
+
+ALLOW = ("--allow-unconfined-quickfix",)
+
+
+@needs_proc
+def test_an_unconfined_listener_is_served_only_when_the_option_allows_it(tmp_path: Path) -> None:
+    public = free_port()
+    cfg = write_settings(tmp_path / "a.cfg", "acceptor", public, tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", UNCONFINED, "fix-acceptor", str(cfg), "--journal", str(tmp_path / "j.sqlite"), *ALLOW],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the acceptor's own stdout ends only when it exits
+            lines.append(line)
+            if "accepting" in line:
+                break
+        assert any("accepting" in line for line in lines), lines
+        assert any("not confined to the loopback device" in line and "(allowed)" in line for line in lines), lines
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+def test_the_option_is_refused_without_a_front(tmp_path: Path) -> None:
+    cfg = write_settings(tmp_path / "a.cfg", "acceptor", free_port(), tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "addin.cli", "fix-acceptor", str(cfg), "--no-front", "--allow-unconfined-quickfix"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.returncode == 2 and "--no-front: --allow-unconfined-quickfix" in out.stderr, (out.returncode, out.stderr)
+    assert "Traceback" not in out.stderr

@@ -13,7 +13,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from addin.fix.framing import Frame, Framer, heartbeat_of
+from addin.fix.framing import Frame, Framer, fields, heartbeat_of, with_front_token
 
 LIMIT = 64  # small, so that hypothesis reaches the limit often
 
@@ -157,3 +157,33 @@ def test_heartbtint_is_the_field_not_a_108_inside_a_data_field(beat: int, hidden
     assert heartbeat_of(frames[0]) == beat
     twice = Framer(10_000).feed(message(b"35=A\x01108=%d\x01108=%d\x01" % (beat, hidden)))[0][0]
     assert heartbeat_of(twice) is None
+
+
+_values = st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b"\x01", b"") or b"x")
+
+
+@given(
+    extra=st.lists(st.tuples(st.sampled_from([98, 108, 141, 553, 554, 95]), _values), max_size=6),
+    client_raw=st.one_of(st.none(), st.binary(min_size=0, max_size=30)),
+    token=st.text("0123456789abcdef", min_size=1, max_size=64).map(str.encode),
+)
+def test_the_fronts_proof_replaces_any_raw_data_and_the_frame_stays_valid(
+    extra: list[tuple[int, bytes]], client_raw: bytes | None, token: bytes
+) -> None:
+    """For any Logon (a client's own RawData (95/96) included, SOH inside it too), the frame with the front's
+    proof is one valid frame (BodyLength and CheckSum as FIX 4.4 Vol. 2 computes them, read back by the
+    framer), whose fields are the Logon's without 95/96, then 95=len(token), 96=token."""
+    body = b"35=A\x0134=1\x0149=C\x0156=CLEARQUOTE\x01" + b"".join(b"%d=%s\x01" % (t, v) for t, v in extra if t != 95)
+    if client_raw is not None:
+        body += b"95=%d\x0196=%s\x01" % (len(client_raw), client_raw)
+    (logon,), error = Framer(4096).feed(message(body))
+    assert error is None
+    before = fields(logon)
+    assert before is not None
+    out = with_front_token(logon, token)
+    assert out is not None
+    again, error = Framer(4096).feed(out)
+    assert error is None and len(again) == 1 and again[0].data == out  # one whole frame
+    assert int(out[-4:-1]) == sum(out[:-7]) % 256  # CheckSum: every byte before 10=, modulo 256
+    after = fields(again[0])
+    assert after == [f for f in before if f[0] not in (95, 96)] + [(95, str(len(token)).encode()), (96, token)]

@@ -12,6 +12,7 @@ then a clean EOF (a FIN, never a reset): the front passed the EOF on and relayed
 from __future__ import annotations
 
 import itertools
+import re
 import socket
 import socketserver
 import threading
@@ -34,16 +35,28 @@ def frame(body: bytes) -> bytes:
 LOGON = frame(b"35=A\x0134=1\x0149=C\x0156=CLEARQUOTE\x0198=0\x01108=30\x01")
 
 
+def _frame_end(data: bytes) -> int | None:
+    """Where the first frame of ``data`` ends (after its 10=ddd SOH), None until it is all there."""
+    head = re.match(rb"8=[^\x01]+\x019=(\d+)\x01", data)
+    if head is None:
+        return None
+    end = head.end() + int(head.group(1)) + 7
+    return end if len(data) >= end else None
+
+
 class EchoAfterLogon(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         got = b""
-        while len(got) < len(LOGON):  # the client's Logon is LOGON itself (the front forwards whole frames)
+        # The client's Logon as the front forwards it: LOGON with the front's proof (RawData 95/96) appended to the
+        # body, BodyLength and CheckSum recomputed (addin.fix.framing.with_front_token); read by its BodyLength.
+        while (end := _frame_end(got)) is None:
             chunk = self.request.recv(4096)
             if not chunk:
                 return
             got += chunk
-        assert got.startswith(LOGON)
-        self.request.sendall(LOGON + got[len(LOGON) :])
+        proof = re.fullmatch(rb"(.*)95=32\x0196=[0-9a-f]{32}\x01", got[got.index(b"35=A") : end - 7], re.S)
+        assert proof is not None and frame(proof.group(1)) == LOGON, got[:end]
+        self.request.sendall(LOGON + got[end:])
         while chunk := self.request.recv(65536):
             self.request.sendall(chunk)
         self.request.close()  # QuickFIX closes once it reads the EOF

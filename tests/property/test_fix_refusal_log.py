@@ -25,10 +25,13 @@ from addin.fix.refusals import OTHERS, RefusalLog
 
 WINDOW_S = 10.0
 MAX_KEYS = 3
-LIMITS = ("max_connections", "max_pending_logons")
+#: Limits refused at the door, and kinds of drop after admission: the front logs both through one log (F6 of the
+#: outside audit: drops had bypassed it), each with its verb.
+VERBS = {"max_connections": "refused", "max_pending_logons": "refused", "logon_timeout_s": "dropped", "framing": "dropped"}
+LIMITS = tuple(VERBS)
 PEERS = tuple(f"10.0.0.{i}" for i in range(6))  # twice the peers the log holds
-SUMMARY = re.compile(r"^front: refused ([\d,]+) (?:more )?from (.+?): (.+) \(in ")
-FULL = re.compile(r"^front: refused (\S+):(\d+): (\S+) ")
+SUMMARY = re.compile(r"^front: (?:refused|dropped) ([\d,]+) (?:more )?from (.+?): (.+) \(in ")
+FULL = re.compile(r"^front: (?:refused|dropped) (\S+):(\d+): (\S+) ")
 
 
 def told(lines: list[str]) -> int:
@@ -61,7 +64,9 @@ class RefusalMachine(RuleBasedStateMachine):
         for _ in range(times):
             self.port += 1
             why = f"{limit} = 8 full"
-            self._tell(self.log.refuse(limit, peer, f"front: refused {peer}:{self.port}: {why}", why, self.now))
+            verb = VERBS[limit]
+            lines = self.log.refuse(limit, peer, f"front: {verb} {peer}:{self.port}: {why}", why, self.now, verb=verb)
+            self._tell(lines)
             self.made += 1
 
     @rule(step=st.floats(0, 3 * WINDOW_S, allow_nan=False))
@@ -78,6 +83,12 @@ class RefusalMachine(RuleBasedStateMachine):
     def every_refusal_is_counted_once(self) -> None:
         held = sum(w.counted for w in self.log._open.values())
         assert told([line for _, line in self.lines]) + held == self.made
+
+    @invariant()
+    def each_line_says_what_happened(self) -> None:
+        for _, line in self.lines:  # a drop is never told as a refusal, nor a refusal as a drop
+            limit = (SUMMARY.match(line) or FULL.match(line)).group(3).split(" ")[0]  # type: ignore[union-attr]
+            assert line.startswith(f"front: {VERBS[limit]} "), line
 
     @invariant()
     def memory_is_bounded(self) -> None:
