@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -205,8 +206,17 @@ def _reason(new: FittedSlice, free: bool, job: RefitJob) -> str:
     return ""
 
 
+#: The fit worker's niceness (``os.nice``): under contention for the cores, the feed's decoding,
+#: the publication and the quotes (the parent process) run first; a refit is off the quote's path.
+FIT_NICE = 10
+
+
 def _serve(conn: Connection) -> None:
     """The worker: answer each job with ("ok", outcome) or ("error", exception) until EOF or None."""
+    try:
+        os.nice(FIT_NICE)
+    except OSError:  # a platform or sandbox without nice: the worker runs at the parent's priority
+        pass
     while True:
         try:
             job = conn.recv()
