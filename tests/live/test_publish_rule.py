@@ -162,6 +162,7 @@ def test_a_publication_that_raises_does_not_end_the_publisher() -> None:
         task.cancel()
 
     source._loop.run_until_complete(changes())
+    assert source._dirty is False  # the failed change was marked unpublished again, then published
     assert len(calls) == 3
     assert source.publish_failures == 1
     assert "a board in a state nobody foresaw" in source.publish_error

@@ -639,6 +639,7 @@ class LiveSource:
                     # would ever be published again. The failure is kept and counted; the last good
                     # snapshot stays and ages, so quotes refuse as stale past max_age_s rather than
                     # price on it forever, and the next change is tried afresh.
+                    self._dirty = True  # the change is still unpublished: the next kick tries it again
                     self.publish_failures += 1
                     self.publish_error = f"publication {self._seq + 1} failed: {describe(exc)}"
 
@@ -663,8 +664,9 @@ class LiveSource:
             self._latest = snap
             self._wake.notify_all()
         if self._fitter is None:
-            self._fitter = threading.Thread(target=self._fit_loop, name=f"clearquote-refit {self.spec.label}", daemon=True)
-            self._fitter.start()
+            fitter = threading.Thread(target=self._fit_loop, name=f"clearquote-refit {self.spec.label}", daemon=True)
+            fitter.start()  # kept only once started: a start that raises is tried again at the next publication
+            self._fitter = fitter
         if self._first_fit.is_set():
             self._publish_fitted(snap)  # the marks at once, on the slices there are; refits follow behind
 
