@@ -339,3 +339,72 @@ def test_a_build_asked_by_a_quote_starts_after_that_quote_is_priced(
         assert desk.quote([call]).margin_snapshot_id == source.snapshot.snapshot_id
     finally:
         desk.close()
+
+
+class _Watched(Book):
+    """A book whose every read of ``_pending`` that sees nothing asked can be followed, at once, by
+    a quote that starts and asks (the race: the ask lands just after the look)."""
+
+    inject: Any = None
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if name == "_pending" and value is None:
+            hook = object.__getattribute__(self, "inject")
+            if hook is not None:
+                hook(self)
+        return value
+
+
+@pytest.mark.parametrize("at", range(7))  # every look of a step that sees nothing asked (at most 4), and past them
+def test_the_book_thread_never_starts_a_build_beside_the_quote_that_asked_it(first: MarketSnapshot, at: int) -> None:
+    """Quote first, for every moment the ask can land (CI found one): a quote starts and asks just
+    after the book's thread reads "nothing asked" for the ``at``-th time in a step
+    (:meth:`Book.step_ahead`); a build may then start only after the thread let the quotes finish
+    (here the grace is 0, so it returns False at once and the build goes ahead, as it would once
+    the grace ran out). Before the fix the thread built on the strength of its earlier look, with
+    no wait at all; a build with no wait while a quote is priced fails this."""
+    source = Moving(first)
+    book = _Watched.from_table(BOOK)
+    book.background = False
+    book.build_grace_s = 0.0
+    desk = Desk(source, book, LAGGED)
+    call = RfqRequest((Leg(NAMES[1]),), "two-way", 2.0, ref="rfq")
+    desk.quote([call])
+    kept = book._built
+    source.snapshot = moved(first, 1, 600.0)
+    desk.quote([call])  # asks for the new snapshot's basis: the job the injected quote asks again
+    job, book._pending = book._pending, None
+    assert job is not None
+    events: list[str] = []
+    reads = [0]
+
+    def inject(b: Book) -> None:
+        reads[0] += 1
+        if reads[0] == at + 1:
+            b.inject = None
+            b._quoting += 1  # a quote starts being priced ...
+            b._pending = job  # ... and asks
+            events.append("ask")
+
+    make, wait = Book._make, Book.let_quotes_finish
+
+    def made(*args: Any) -> Any:
+        events.append(f"build(quoting={book._quoting})")
+        return make(*args)
+
+    def waited(self: Book) -> bool:
+        events.append("wait")
+        return wait(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Book, "_make", staticmethod(made))
+        mp.setattr(Book, "let_quotes_finish", waited)
+        book._built = kept
+        book.inject = inject
+        book.step_ahead()
+        book.inject = None
+    builds = [i for i, e in enumerate(events) if e.startswith("build")]
+    for i in builds:
+        if events[i] != "build(quoting=0)":
+            assert "wait" in events[events.index("ask") : i], events
