@@ -207,8 +207,8 @@ def _literal(t: _Tok, role: str | None) -> str:
         raise ValueError("@ in a number section")
     if t.kind == "comma":
         return "," if role == "lit" else ""
-    if t.kind in ("general", "exp", "cond"):
-        raise Unsupported(t.text)  # where this module cannot place it
+    if t.kind in ("general", "exp", "cond", "unsupported"):
+        raise Unsupported(t.text)  # a code this module does not know, or where it cannot place it
     return t.text
 
 
@@ -549,7 +549,8 @@ def _date_code(c: str, clock: _Clock, minute: bool, twelve: bool, elapsed: set[s
         return f"{_elapsed('m', clock) if 'm' in elapsed else clock.minute:0{n}d}"
     if c[0] == "m":
         name = _MONTHS[clock.month - 1]
-        return [str(clock.month), f"{clock.month:02d}", name[:3], name, name[0]][min(n, 5) - 1]
+        # mmmmm is the initial; six or more m the full name again (formulas' test.xlsx: mmmmmm of 130 is May)
+        return [str(clock.month), f"{clock.month:02d}", name[:3], name, name[0], name][min(n, 6) - 1]
     if c[0] == "d" and n <= 2:
         return f"{clock.mday:0{n}d}"
     if c[0] == "d":
@@ -656,8 +657,20 @@ class _Section:
     cond: tuple[str, float] | None
 
 
+def _safe_tokens(text: str) -> list[_Tok]:
+    """The tokens of a section; a code this module does not know makes the section one
+    ``unsupported`` token, which raises :class:`Unsupported` only if the section is chosen (a
+    condition or a sign may choose another: the formulas test book's ``[<=1]x;[<=2]a;b`` of 1
+    is ``x``). Its conditions are kept."""
+    try:
+        return _tokens(text)
+    except Unsupported as exc:
+        conds = [_Tok("cond", b) for b in re.findall(r"\[([^\]]*)\]", text) if _COND.fullmatch(b)]
+        return [*conds, _Tok("unsupported", str(exc))]
+
+
 def _section(text: str) -> _Section:
-    toks = _tokens(text)
+    toks = _safe_tokens(text)
     conds = [t for t in toks if t.kind == "cond"]
     if len(conds) > 1:
         raise ValueError("more than one condition in a section")
@@ -674,7 +687,7 @@ def _sections(fmt: str) -> tuple[list[_Section], str | None] | ExcelError:
     sections = split_sections(fmt)
     if len(sections) > 4:
         return ExcelError("#VALUE!", "a format has at most four sections")
-    has_at = [any(t.kind == "at" for t in _tokens(sec)) for sec in sections]
+    has_at = [any(t.kind == "at" for t in _safe_tokens(sec)) for sec in sections]
     text_sec: str | None = None
     numeric = sections[:3]
     if len(sections) >= 4:
@@ -682,7 +695,7 @@ def _sections(fmt: str) -> tuple[list[_Section], str | None] | ExcelError:
     elif len(sections) > 1 and has_at[-1]:
         text_sec, numeric = sections[-1], sections[:-1]
     elif has_at[0]:
-        if any(t.kind in ("digit", "date", "elapsed", "general", "exp") for t in _tokens(sections[0])):
+        if any(t.kind in ("digit", "date", "elapsed", "general", "exp") for t in _safe_tokens(sections[0])):
             return ExcelError("#VALUE!", "the format mixes @ with number codes")
         text_sec, numeric = sections[0], []
     try:
@@ -760,12 +773,12 @@ def _show(x: float, parsed: list[_Section]) -> str:
         return "-" + body if auto_minus and x < 0 and not zero else body
     y = -x if x < 0 and not auto_minus else x
     codes = [t for t in toks if t.kind in ("date", "elapsed", "ampm", "point", "digit")]
-    if y < 0 and len(codes) == 1 and codes[0].kind == "elapsed":
+    if len(codes) == 1 and codes[0].kind == "elapsed":
         # one elapsed code alone ([h], [m], [s]) counts like a number: a minus, any size. Any
         # other code beside it makes a negative value #VALUE! in Excel 16 (pycel's text.xlsx:
         # [h]:m of -1); Mac Excel 2008 wrote "-2:3:4.000" there (POI's ElapsedFormatTests, not
         # followed: the current Excel is the reference)
-        return "-" + _date(-y, toks)
+        return ("-" if y < 0 else "") + _date(abs(y), toks)
     _check_date(y)
     return _date(y, toks)
 

@@ -120,6 +120,12 @@ def test_microsofts_examples_with_question_marks() -> None:
         (1.5, '[h]" h, that is "h', "36 h, that is 36"),
         (0.0455, "s:m", "31:5"),  # 1:05:31
         (0.25, "[hh]:mm", "06:00"),
+        # six or more m are the month's full name again (formulas' test.xlsx in the corpus)
+        (130, "mmmmm mmmmmm", "M May"),
+        # a code this module does not know in a section that is not chosen does not matter
+        (1, '[<=1]"x";[<=2]"a";b', "x"),
+        # one elapsed code alone counts like a number, past 9999-12-31 too (pycel's text.xlsx)
+        (3000000, "[h]", "72000000"),
         # fractions of a second beside am/pm
         (36526.5000011574, "hh:mm:ss.000 am/pm", "12:00:00.100 PM"),
     ],
