@@ -292,3 +292,15 @@ def test_the_engine_uses_these_rules(tmp_path: Path) -> None:
         },
     )
     assert got == ["987.7E+3", "10", "0.000000002", "4 1/3"]
+
+
+def test_a_format_from_an_expression_reaches_the_renderer(tmp_path: Path) -> None:
+    """A format built by an expression (POI TextFormatTests' ``TEXT(C3,CONCATENATE(";;;",B3))``)
+    is rendered here like one in a cell (before, the formula engine answered: the text unchanged,
+    TRUE a logical)."""
+    got = compute(
+        tmp_path,
+        ['=TEXT(A1,CONCATENATE(";;;",A2))', '=TEXT(A3,"0"&".0")', '=TEXT(TRUE,CONCATENATE(";;;","-@-"))'],
+        {"A1": "plum", "A2": '"x"', "A3": 5},
+    )
+    assert got == ["x", "5.0", "-TRUE-"]
