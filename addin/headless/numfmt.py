@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 from addin.headless.serials import excel_serial, excel_ymd
@@ -805,6 +805,15 @@ def render(value: Any, fmt: str) -> str | ExcelError:
     """
     if isinstance(value, ExcelError):
         return value
+    with localcontext() as ctx:
+        # exact decimal arithmetic for any double and any number of placeholders: 309 integer
+        # digits at most, and a format is at most 32,767 characters (1E+20 with "0.000000000"
+        # needs 30 digits, past decimal's default 28)
+        ctx.prec = 40_000
+        return _render(value, fmt)
+
+
+def _render(value: Any, fmt: str) -> str | ExcelError:
     try:
         spec = _sections(fmt)
         if isinstance(spec, ExcelError):
