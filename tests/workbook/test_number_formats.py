@@ -319,3 +319,24 @@ def test_a_format_from_an_expression_reaches_the_renderer(tmp_path: Path) -> Non
         {"A1": "plum", "A2": '"x"', "A3": 5},
     )
     assert got == ["x", "5.0", "-TRUE-"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "date"),
+    [
+        ('s:m" @ hour "[hh]', False),
+        ('s" secs and "[m]" mins"', False),
+        ("[m]", False),
+        ("[h]:mm", False),
+        ("mm", True),
+        ("d-mmm", True),
+    ],
+)
+def test_a_1904_book_moves_only_formats_that_show_a_date(fmt: str, date: bool) -> None:
+    """In a 1904 book TEXT moves a value into the 1900 system only for a format showing a day,
+    month or year (:func:`addin.headless.dates1904.shows_date`): ``m`` after a second is minutes
+    (POI ElapsedFormatTests, a 1904 book: ``s:m`` of 3.14159 is ``53:23``) and ``[m]`` is never
+    a month; before, both were read as months and the value moved by 1,462 days."""
+    from addin.headless.dates1904 import shows_date
+
+    assert shows_date(fmt) is date
