@@ -98,7 +98,7 @@ def shows_date(fmt: str) -> bool:
         elif low[:1] in "hms" and t.isalpha():
             codes.append(low[0])
     return any(
-        # an m after a second is minutes too (ElapsedFormatTests' cached values: s:m of 3.14159 is 53:23)
+        # an m after a second is minutes too (ElapsedFormatTests' cached values: the m of s:m is the minutes)
         c == "m" and (k == 0 or codes[k - 1].lower() not in "hs") and (k + 1 == len(codes) or codes[k + 1].lower() != "s")
         for k, c in enumerate(codes)
     )

@@ -187,9 +187,9 @@ def _round(x: float | Decimal, places: int) -> Decimal:
 def _comma_roles(toks: list[_Tok], point: int | None, scientific: bool = False) -> dict[int, str]:
     """What each comma does. After a placeholder (or such a comma) it groups when a placeholder
     follows at once, scales by 1,000 when no placeholder follows at all or when its run of commas
-    stands right before the decimal point (``#,.#,`` of 1234567 is ``1.2`` in NumberFormatTests),
+    stands right before the decimal point (``#,.#,`` of 9876543 is ``9.9``, NumberFormatTests' rule),
     and vanishes otherwise; after anything else it is a literal. In a scientific mantissa a comma
-    never scales (NumberFormatApproxTests: ``#,e-#`` of 123456.789 is ``1e5``)."""
+    never scales (NumberFormatApproxTests' rule: ``#,e-#`` of 987654.321 is ``1e6``)."""
     digits_at = [k for k, t in enumerate(toks) if t.kind == "digit"]
     role: dict[int, str] = {}
     for k, t in enumerate(toks):
@@ -251,8 +251,8 @@ def _integer(toks: list[_Tok], digits: str, role: dict[int, str], has_point: boo
 
 def _grouped(items: list[tuple[str, str]], group: bool) -> str:
     """Items joined left to right, a thousands separator every third position; a separator
-    between two ``?`` pads is a space (NumberFormatTests: ``?,?????????`` of 1234567 is
-    ``"    1,234,567"``, the fourth space the separator's)."""
+    between two ``?`` pads is a space (NumberFormatTests' rule: ``?,?????????`` of 7654321 is
+    ``"    7,654,321"``, the fourth space the separator's)."""
     out: list[str] = []
     seen = 0
     for kind, text in items:
@@ -284,7 +284,7 @@ def _number(x: float | Decimal, toks: list[_Tok], scientific: bool = False) -> t
 
     ``scientific``: ``toks`` is the mantissa of a scientific format, already scaled: no percent
     or comma scaling, and a zero mantissa shows every integer placeholder as 0 (what Excel's
-    cached values show in NumberFormatApproxTests: ``????.????E-?`` of 0 is ``0000.    e0``).
+    cached values show in NumberFormatApproxTests: ``??.??E-?`` of 0 is ``00.  E0``).
     """
     point = next((k for k, t in enumerate(toks) if t.kind == "point"), None)
     role = _comma_roles(toks, point, scientific)
@@ -308,7 +308,7 @@ def _number(x: float | Decimal, toks: list[_Tok], scientific: bool = False) -> t
 def _is_fraction(toks: list[_Tok]) -> int | None:
     """The index of a fraction's ``/``: a literal ``/`` with a digit placeholder somewhere
     before it and a placeholder or a denominator's digit after it, only literals between
-    (NumberFormatTests: ``#\\:#=/=#`` is a fraction, ``=/=`` its bar)."""
+    (NumberFormatTests' rule: ``# ?=/=?`` of 0.75 is `` 3=/=4``, ``=/=`` its bar)."""
     for k, t in enumerate(toks):
         if t.kind == "lit" and t.text == "/":
             before = next((u for u in reversed(toks[:k]) if u.kind != "lit"), None)
@@ -321,7 +321,7 @@ def _is_fraction(toks: list[_Tok]) -> int | None:
 
 def _denominator(q: int, den_toks: list[_Tok], fixed: bool) -> str:
     """A denominator: written digits as they are; 0 placeholders pad it on the left
-    (NumberFormatTests: ``/000`` of 3/4 is ``/004``), ? placeholders with spaces on the right."""
+    (NumberFormatTests' rule: ``#/000`` of 0.75 is ``3/004``), ? placeholders with spaces on the right."""
     if fixed:
         return str(q)
     if all(t.text == "0" for t in den_toks):
@@ -426,7 +426,7 @@ def _scientific(x: float, toks: list[_Tok]) -> tuple[str, bool]:
     mantissa has one integer digit; the mantissa is rounded to the decimals, and a mantissa that
     rounds up to ``10**n`` moves the exponent one step. The sign stands right before the
     exponent's first digit, after any literal between ``E+`` and it, and ``#`` writes at least one
-    exponent digit (NumberFormatApproxTests: ``#|e+|#`` of 123456.789 is ``1|e|+5``).
+    exponent digit (NumberFormatApproxTests' rule: ``#|e+|#`` of 987654.321 is ``1|e|+6``).
     """
     k = next(i for i, t in enumerate(toks) if t.kind == "exp")
     mant, exp_toks = toks[:k], toks[k + 1 :]
@@ -465,8 +465,8 @@ def general(x: float) -> str:
     -----
     What GeneralFormatTests' cached values show: at most 11 characters besides the minus; a
     number whose integer part fits is written in decimals rounded to what the 11 characters leave
-    (``1.2345678912`` is ``1.234567891``, 1E-9 is ``0.000000001``), else in scientific notation
-    with at most 5 decimals and a 2-digit exponent (``1.12346E+11``, ``1E-10``). Where both fit,
+    (``-3.14159265358979`` is ``-3.141592654``, 2E-9 is ``0.000000002``), else in scientific
+    notation with at most 5 decimals and a 2-digit exponent (``9.87654E+11``, ``2E-10``). Where both fit,
     the scientific form is used only when it shows more significant digits (our reading: the
     books never show a tie broken the other way).
     """
@@ -549,8 +549,8 @@ def _elapsed(unit: str, clock: _Clock) -> int:
 
 def _date_code(c: str, clock: _Clock, minute: bool, twelve: bool, elapsed: set[str]) -> str:
     """One date or time code. A plain ``h``, ``m`` (minutes) or ``s`` of a unit that the format
-    also shows elapsed (``[h]``) shows the elapsed count too (ElapsedFormatTests' cached values:
-    ``[h]" [yes, "h"]"`` of 3.14159 is ``75 [yes, 75]``)."""
+    also shows elapsed (``[h]``) shows the elapsed count too (ElapsedFormatTests' rule:
+    ``[h]" h, that is "h`` of 1.5 is ``36 h, that is 36``)."""
     n = len(c)
     if c[0] == "y":
         return f"{clock.year % 100:02d}" if n <= 2 else f"{clock.year:04d}"
@@ -590,7 +590,7 @@ def _date(v: float, toks: list[_Tok]) -> str:
             prev = toks[codes[pos - 1]].text[0] if pos else ""
             nxt = toks[codes[pos + 1]].text[0] if pos + 1 < len(codes) else ""
             # m is minutes after an hour, before a second (Microsoft) or after a second
-            # (ElapsedFormatTests: s:m of 3.14159 is 53:23)
+            # (ElapsedFormatTests' rule: s:m of 0.0455 is 31:5)
             out.append(_date_code(t.text, clock, prev in ("h", "s") or nxt == "s", twelve, elapsed))
         elif t.kind == "elapsed":
             out.append(f"{_elapsed(t.text[0], clock):0{len(t.text)}d}")
@@ -734,7 +734,7 @@ def _choose(x: float, parsed: list[_Section]) -> tuple[list[_Tok], bool]:
     brackets choose them (``[Red][<=100];[Blue][>100]``). With conditions, the first section whose
     condition holds shows the value; a second section without a condition takes the rest; a
     third takes what neither condition takes; one section whose condition fails leaves the value
-    to General (FormatConditionTests: ``[<10]#" Wow"`` of 10 is ``10``).
+    to General (FormatConditionTests' rule: ``[<5]0" small"`` of 7 is ``7``).
     """
     if not parsed:
         return _GENERAL, True
@@ -785,7 +785,7 @@ def _show(x: float, parsed: list[_Section]) -> str:
     if len(codes) == 1 and codes[0].kind == "elapsed":
         # one elapsed code alone ([h], [m], [s]) counts like a number: a minus, any size. Any
         # other code beside it makes a negative value #VALUE! in Excel 16 (pycel's text.xlsx:
-        # [h]:m of -1); Mac Excel 2008 wrote "-2:3:4.000" there (POI's ElapsedFormatTests, not
+        # [h]:m of -1); Mac Excel 2008 wrote the minus and the time there (POI's ElapsedFormatTests, not
         # followed: the current Excel is the reference)
         return ("-" if y < 0 else "") + _date(abs(y), toks)
     _check_date(y)
@@ -820,8 +820,8 @@ def _render(value: Any, fmt: str) -> str | ExcelError:
             return spec
         parsed, text_sec = spec
         if isinstance(value, bool):
-            # a logical is text to TEXT: the text section shows it (TextFormatTests: TRUE in
-            # ;;;"hi" is hi, in ;;;-@- is -TRUE-), else it is written as is
+            # a logical is text to TEXT: the text section shows it (TextFormatTests' rule: TRUE in
+            # ;;;"x" is x, in ;;;-@- is -TRUE-), else it is written as is
             word = "TRUE" if value else "FALSE"
             return word if text_sec is None else _text_section(word, text_sec)
         if isinstance(value, str):

@@ -310,7 +310,7 @@ def test_the_engine_uses_these_rules(tmp_path: Path) -> None:
 
 
 def test_a_format_from_an_expression_reaches_the_renderer(tmp_path: Path) -> None:
-    """A format built by an expression (POI TextFormatTests' ``TEXT(C3,CONCATENATE(";;;",B3))``)
+    """A format built by an expression (``TEXT(A1,CONCATENATE(";;;",A2))``, the form of POI TextFormatTests' formulas)
     is rendered here like one in a cell (before, the formula engine answered: the text unchanged,
     TRUE a logical)."""
     got = compute(
