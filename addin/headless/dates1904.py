@@ -82,7 +82,8 @@ def shows_date(fmt: str) -> bool:
     moved into the 1900 system first. Elapsed time (``[h]:mm``, ``[mm]:ss``) and times of day do
     not: an ``m`` right after an hour code or right before a seconds code is minutes (Microsoft,
     "Review guidelines for customizing a number format": "If you use m immediately after the h
-    or hh code or immediately before the ss code, Excel displays minutes instead of the month");
+    or hh code or immediately before the ss code, Excel displays minutes instead of the month"),
+    and after a seconds code as Excel's cached values show (:mod:`addin.headless.numfmt`);
     quoted text, escapes, [colour]/[condition] sections and AM/PM are no codes."""
     codes = []
     for m in _FORMAT_CODES.finditer(fmt):
@@ -91,13 +92,15 @@ def shows_date(fmt: str) -> bool:
         if low[:1] in "dy" and t[:1].isalpha():
             return True
         if low.startswith("[") and low[1:2] in "hms" and low.endswith("]"):
-            codes.append(low[1])  # elapsed hours, minutes or seconds
+            codes.append(low[1].upper())  # elapsed hours, minutes or seconds: never a month
         elif low[:1] == "m" and len(t) >= 3 and t.isalpha():
             return True  # mmm, mmmm, mmmmm: always the month
         elif low[:1] in "hms" and t.isalpha():
             codes.append(low[0])
     return any(
-        c == "m" and (k == 0 or codes[k - 1] != "h") and (k + 1 == len(codes) or codes[k + 1] != "s") for k, c in enumerate(codes)
+        # an m after a second is minutes too (ElapsedFormatTests' cached values: the m of s:m is the minutes)
+        c == "m" and (k == 0 or codes[k - 1].lower() not in "hs") and (k + 1 == len(codes) or codes[k + 1].lower() != "s")
+        for k, c in enumerate(codes)
     )
 
 

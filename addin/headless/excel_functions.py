@@ -400,17 +400,22 @@ def _array_argument(args: list[tuple[str, str]]) -> bool:
     return any(k in ("range", "array") or (k == "expression" and (":" in t or "{" in t)) for k, t in args)
 
 
-def _scalar_arguments(args: list[tuple[str, str]]) -> bool:
-    """Calls whose arguments are single cells or constants (an expression may be an array,
-    which the engine lifts over itself)."""
-    return all(k in ("cell", "literal") for k, _ in args)
+def _text_arguments(args: list[tuple[str, str]]) -> bool:
+    """TEXT's calls of a value in a cell or a constant and a format that is one too or an
+    expression (``TEXT(A1,CONCATENATE(";;;",B1))``, POI's TextFormatTests) that reads no range."""
+    if len(args) != 2 or args[0][0] not in ("cell", "literal"):
+        return False
+    kind, fmt = args[1]
+    # an expression reading no range and no array constant is one value; one that may be an
+    # array stays with the engine, which lifts it
+    return kind in ("cell", "literal") or (kind == "expression" and ":" not in fmt and "{" not in fmt)
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
     from addin.headless import aggregate, complex_text, convert, fixed, lookups, numbervalue, regression, xmatch
 
     return {
-        "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
+        "TEXT": HostFunction("TEXT", text, _text_arguments, fallback=True),
         # every unit of Microsoft's table, units from cells and expressions (addin.headless.convert)
         "CONVERT": HostFunction("CONVERT", convert.convert),
         "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate),
