@@ -138,6 +138,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     in the 1904 date system (``date1904``) TEXT moves a date shown by a format from a cell
     (:func:`addin.headless.dates1904.text_in_1904`)."""
     from addin.headless.bahttext import bahttext
+    from addin.headless.conditionals import conditional_functions
     from addin.headless.datedif import datedif, datedif_1904
     from addin.headless.dates1904 import text_in_1904
     from addin.headless.datetext import datevalue, value_of_text
@@ -166,6 +167,8 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["ARRAYTOTEXT"] = HostFunction("ARRAYTOTEXT", arraytotext, scalars=frozenset({1}))
     table["BAHTTEXT"] = HostFunction("BAHTTEXT", bahttext, scalars=None)  # missing in the formula engine
     table.update(_conditional_and_lookup_functions())
+    # arrays of criteria and logicals compared by order (addin.headless.conditionals)
+    table.update(conditional_functions())
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
     return table
