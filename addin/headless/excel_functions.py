@@ -142,6 +142,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     from addin.headless.datedif import datedif, datedif_1904
     from addin.headless.dates1904 import text_in_1904
     from addin.headless.datetext import datevalue, value_of_text
+    from addin.headless.dispersion import dispersion_a
     from addin.headless.groupby import groupby, pivotby
     from addin.headless.textparts import textafter, textbefore
     from addin.headless.ttest import t_test
@@ -169,6 +170,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table.update(_conditional_and_lookup_functions())
     # arrays of criteria and logicals compared by order (addin.headless.conditionals)
     table.update(conditional_functions())
+    table.update(dispersion_a())  # STDEVA, STDEVPA, VARA, VARPA over text and logical cells
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
     return table
@@ -428,8 +430,14 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
         "GROWTH": HostFunction("GROWTH", regression.growth),
         "SLOPE": HostFunction("SLOPE", regression.slope),
         "INTERCEPT": HostFunction("INTERCEPT", regression.intercept),
-        "FORECAST": HostFunction("FORECAST", regression.forecast),
-        "FORECAST.LINEAR": HostFunction("FORECAST.LINEAR", regression.forecast),
+        # x takes one value: a range of x is intersected, or the line at each element in an array formula
+        "FORECAST": HostFunction("FORECAST", regression.forecast, scalars=frozenset({0})),
+        "FORECAST.LINEAR": HostFunction("FORECAST.LINEAR", regression.forecast, scalars=frozenset({0})),
+        # two arrays paired cell by cell whatever their shapes (addin.headless.regression.pairwise)
+        **{
+            n: HostFunction(n, regression.pairwise(n))
+            for n in ("PEARSON", "CORREL", "RSQ", "STEYX", "COVAR", "COVARIANCE.P", "COVARIANCE.S")
+        },
         "IFS": HostFunction("IFS", elementwise(_ifs), _array_argument),
         "SWITCH": HostFunction("SWITCH", elementwise(_switch)),
         "LOOKUP": HostFunction("LOOKUP", lookups.lookup),

@@ -43,6 +43,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
+from addin.headless.dispersion import TYPED, typed_literals
 from addin.headless.formula import (
     ARRAY_ARGS,
     Call,
@@ -65,6 +66,7 @@ _NAMES = re.compile(
     r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST)\s*\(",
     re.I,
 )
+_TYPED_NAMES = re.compile(r"\b(?:STDEV|VAR|AVEDEV|DEVSQ)[A-Z.]*\s*\(", re.I)
 #: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
 _RANKS = frozenset(
     ("LARGE", "SMALL", "PERCENTILE", "PERCENTILE.INC", "PERCENTILE.EXC", "QUARTILE", "QUARTILE.INC", "QUARTILE.EXC")
@@ -94,7 +96,7 @@ def _vector_constant(text: str) -> tuple[bool, int] | None:
 
 def needs_rewrite(text: str) -> bool:
     """Cheap test before tokenising: the formula calls DATE, LEFT, RIGHT or MID."""
-    return _NAMES.search(text) is not None
+    return _NAMES.search(text) is not None or _TYPED_NAMES.search(text) is not None
 
 
 def grouped_comparisons(text: str) -> str:
@@ -292,6 +294,7 @@ _SPECIAL: dict[str, Any] = {
     "Z.TEST": _z_test,
     "ZTEST": _z_test,
     **dict.fromkeys(_RANKS, _rank_argument),
+    **dict.fromkeys(TYPED, typed_literals),  # typed text and logicals counted (addin.headless.dispersion)
 }
 
 
