@@ -145,6 +145,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     from addin.headless.dispersion import dispersion_a
     from addin.headless.groupby import groupby, pivotby
     from addin.headless.textparts import textafter, textbefore
+    from addin.headless.toolpak import toolpak_functions
     from addin.headless.ttest import t_test
     from addin.headless.valuetext import arraytotext, valuetotext
 
@@ -171,6 +172,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     # arrays of criteria and logicals compared by order (addin.headless.conditionals)
     table.update(conditional_functions())
     table.update(dispersion_a())  # STDEVA, STDEVPA, VARA, VARPA over text and logical cells
+    table.update(toolpak_functions())  # FACTDOUBLE, SQRTPI, ISEVEN, ISODD, GCD, LCM: logicals and ranges #VALUE!
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
     return table

@@ -163,8 +163,8 @@ def test_an_array_of_criteria_is_each_criterions_result(
 #: -1, a blank, "ciao", TRUE) and Excel's cached values of the formulas in columns Y, AG, AH..AM.
 _ROW = [1.0, 1.0, 2.3, 10.0, -1.0, None, "ciao", True]
 _CACHED = [
-    ("AVERAGEIF(I1:J1,\"<=TRUE\",F1:G1)", None, [-1.0]),
-    ("AVERAGEIF(D1:H1,{1,\">3\"},E1:I1)", None, [2.3]),
+    ('AVERAGEIF(I1:J1,"<=TRUE",F1:G1)', None, [-1.0]),
+    ('AVERAGEIF(D1:H1,{1,">3"},E1:I1)', None, [2.3]),
     ('AVERAGEIF(F1:J1,{"*ao","","TRUE",TRUE,"*a?"},C1:G1)', 6, [10.0, 2.3, -1.0, -1.0, 10.0, ExcelError("#N/A")]),
     ('AVERAGEIFS(F1:G1,I1:J1,"<=TRUE")', None, [-1.0]),
     ('AVERAGEIFS(E1:I1,D1:H1,{1,">3"}, C1:F1,{0,1})', None, [ExcelError("#VALUE!")]),

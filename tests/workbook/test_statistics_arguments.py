@@ -63,7 +63,9 @@ def _stat(name: str, xs: list[float]) -> Any:
     st.lists(_NUM, min_size=2, max_size=5),
     st.lists(st.one_of(_NUM.map(lambda v: ("text", v)), st.booleans().map(lambda b: ("logical", b))), min_size=1, max_size=3),
 )
-def test_typed_text_and_logicals_are_counted(tmp_path_factory: pytest.TempPathFactory, cells: list[float], typed: list[Any]) -> None:
+def test_typed_text_and_logicals_are_counted(
+    tmp_path_factory: pytest.TempPathFactory, cells: list[float], typed: list[Any]
+) -> None:
     """``F(A1:A<n>,"2.5",TRUE,...)``: the cells' numbers and each typed value's number."""
     tmp = tmp_path_factory.mktemp("typed")
     inputs = {f"A{i}": v for i, v in enumerate(cells, 1)}
