@@ -138,6 +138,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     in the 1904 date system (``date1904``) TEXT moves a date shown by a format from a cell
     (:func:`addin.headless.dates1904.text_in_1904`)."""
     from addin.headless.bahttext import bahttext
+    from addin.headless.complex_functions import complex_functions
     from addin.headless.conditionals import conditional_functions
     from addin.headless.datedif import datedif, datedif_1904
     from addin.headless.dates1904 import text_in_1904
@@ -172,6 +173,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     # arrays of criteria and logicals compared by order (addin.headless.conditionals)
     table.update(conditional_functions())
     table.update(dispersion_a())  # STDEVA, STDEVPA, VARA, VARPA over text and logical cells
+    table.update(complex_functions())  # IMTAN, IMCOT, ...: parts below 1E-05 in scientific form, logicals #VALUE!
     table.update(toolpak_functions())  # FACTDOUBLE, SQRTPI, ISEVEN, ISODD, GCD, LCM: logicals and ranges #VALUE!
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
