@@ -61,7 +61,9 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
         TRUNC BITAND BITOR BITXOR BITLSHIFT BITRSHIFT"""
         # text
         """ CODE CHAR UNICHAR UNICODE FIXED VALUE NUMBERVALUE ASC REGEXTEST REGEXEXTRACT REGEXREPLACE
-        CONCATENATE NOT ADDRESS""".split(),
+        CONCATENATE NOT ADDRESS"""
+        # the IS functions and ERROR.TYPE: one value each (IronCalc's of a range is one FALSE)
+        """ ISNUMBER ISTEXT ISNONTEXT ISBLANK ISERROR ISERR ISNA ISLOGICAL ERROR.TYPE""".split(),
         _ALL,
     ),
     # ``k`` / ``quart`` / ``percent`` / ``number`` and ``order`` / ``x``, ``sigma``: the rest is the data array
