@@ -55,7 +55,7 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
         # time value of money (rate, nper, pmt, pv, fv, type, guess: numbers)
         """ FV PV PMT IPMT PPMT RATE NPER"""
         # date and time parts
-        """ HOUR MINUTE SECOND TIME TIMEVALUE ISOWEEKNUM WEEKDAY"""
+        """ HOUR MINUTE SECOND TIME TIMEVALUE ISOWEEKNUM WEEKDAY YEAR MONTH DAY"""
         # numbers: rounding, bases, bits
         """ DECIMAL ARABIC ROMAN MOD CEILING FLOOR CEILING.MATH FLOOR.MATH ATAN2 LOG ROUND ROUNDDOWN ROUNDUP
         TRUNC BITAND BITOR BITXOR BITLSHIFT BITRSHIFT"""
