@@ -138,11 +138,15 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     in the 1904 date system (``date1904``) TEXT moves a date shown by a format from a cell
     (:func:`addin.headless.dates1904.text_in_1904`)."""
     from addin.headless.bahttext import bahttext
+    from addin.headless.complex_functions import complex_functions
+    from addin.headless.conditionals import conditional_functions
     from addin.headless.datedif import datedif, datedif_1904
     from addin.headless.dates1904 import text_in_1904
     from addin.headless.datetext import datevalue, value_of_text
+    from addin.headless.dispersion import dispersion_a
     from addin.headless.groupby import groupby, pivotby
     from addin.headless.textparts import textafter, textbefore
+    from addin.headless.toolpak import toolpak_functions
     from addin.headless.ttest import t_test
     from addin.headless.valuetext import arraytotext, valuetotext
 
@@ -166,6 +170,11 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["ARRAYTOTEXT"] = HostFunction("ARRAYTOTEXT", arraytotext, scalars=frozenset({1}))
     table["BAHTTEXT"] = HostFunction("BAHTTEXT", bahttext, scalars=None)  # missing in the formula engine
     table.update(_conditional_and_lookup_functions())
+    # arrays of criteria and logicals compared by order (addin.headless.conditionals)
+    table.update(conditional_functions())
+    table.update(dispersion_a())  # STDEVA, STDEVPA, VARA, VARPA over text and logical cells
+    table.update(complex_functions())  # IMTAN, IMCOT, ...: parts below 1E-05 in scientific form, logicals #VALUE!
+    table.update(toolpak_functions())  # FACTDOUBLE, SQRTPI, ISEVEN, ISODD, GCD, LCM: logicals and ranges #VALUE!
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
     return table
@@ -430,8 +439,14 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
         "GROWTH": HostFunction("GROWTH", regression.growth),
         "SLOPE": HostFunction("SLOPE", regression.slope),
         "INTERCEPT": HostFunction("INTERCEPT", regression.intercept),
-        "FORECAST": HostFunction("FORECAST", regression.forecast),
-        "FORECAST.LINEAR": HostFunction("FORECAST.LINEAR", regression.forecast),
+        # x takes one value: a range of x is intersected, or the line at each element in an array formula
+        "FORECAST": HostFunction("FORECAST", regression.forecast, scalars=frozenset({0})),
+        "FORECAST.LINEAR": HostFunction("FORECAST.LINEAR", regression.forecast, scalars=frozenset({0})),
+        # two arrays paired cell by cell whatever their shapes (addin.headless.regression.pairwise)
+        **{
+            n: HostFunction(n, regression.pairwise(n))
+            for n in ("PEARSON", "CORREL", "RSQ", "STEYX", "COVAR", "COVARIANCE.P", "COVARIANCE.S")
+        },
         "IFS": HostFunction("IFS", elementwise(_ifs), _array_argument),
         "SWITCH": HostFunction("SWITCH", elementwise(_switch)),
         "LOOKUP": HostFunction("LOOKUP", lookups.lookup),

@@ -138,7 +138,8 @@ def lifted_shape(fn: HostFunction, args: list[str], ref: RefReader) -> tuple[int
 def lifted_calls(text: str, array_formula: bool, functions: Mapping[str, HostFunction]) -> list[tuple[str, tuple[str, ...]]]:
     """The host calls of ``text`` (function key, argument texts) that Excel evaluates element by
     element: every one in an array formula, else those under an argument of
-    :data:`~addin.headless.formula.LIFTING`."""
+    :data:`~addin.headless.formula.LIFTING` and those given an array constant at a one-value
+    parameter (:func:`_constant`)."""
     found: list[tuple[str, tuple[str, ...]]] = []
 
     def walk(seq: list[Any], outer: str, lifted: bool) -> None:
@@ -149,11 +150,20 @@ def lifted_calls(text: str, array_formula: bool, functions: Mapping[str, HostFun
             inner = lifted if array_formula else lifts(outer, key, lifted)
             for arg in node.args:
                 walk(arg, key, inner)
-            if key in functions and inner:
-                found.append((key, tuple(render(a).strip() for a in node.args)))
+            texts = tuple(render(a).strip() for a in node.args)
+            fn = functions.get(key)
+            if fn is not None and (inner or any(takes_one_value(fn, k) and _constant(t) for k, t in enumerate(texts))):
+                found.append((key, texts))
 
     walk(parse(text), "", array_formula)
     return found
+
+
+def _constant(text: str) -> bool:
+    """An array constant of more than one element: Excel evaluates a one-value parameter given
+    one element by element in any formula, array or not (``=SUM(LEN({"a","bb"}))`` is 3)."""
+    shape = constant_shape(text) if text.startswith("{") and text.endswith("}") else None
+    return shape is not None and shape != (1, 1)
 
 
 def element(fn: HostFunction, k: int, text: str, i: int, j: int, ref: RefReader) -> str:

@@ -55,13 +55,15 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
         # time value of money (rate, nper, pmt, pv, fv, type, guess: numbers)
         """ FV PV PMT IPMT PPMT RATE NPER"""
         # date and time parts
-        """ HOUR MINUTE SECOND TIME TIMEVALUE ISOWEEKNUM WEEKDAY"""
+        """ HOUR MINUTE SECOND TIME TIMEVALUE ISOWEEKNUM WEEKDAY YEAR MONTH DAY"""
         # numbers: rounding, bases, bits
         """ DECIMAL ARABIC ROMAN MOD CEILING FLOOR CEILING.MATH FLOOR.MATH ATAN2 LOG ROUND ROUNDDOWN ROUNDUP
         TRUNC BITAND BITOR BITXOR BITLSHIFT BITRSHIFT"""
         # text
         """ CODE CHAR UNICHAR UNICODE FIXED VALUE NUMBERVALUE ASC REGEXTEST REGEXEXTRACT REGEXREPLACE
-        CONCATENATE NOT ADDRESS""".split(),
+        CONCATENATE NOT ADDRESS"""
+        # the IS functions and ERROR.TYPE: one value each (IronCalc's of a range is one FALSE)
+        """ ISNUMBER ISTEXT ISNONTEXT ISBLANK ISERROR ISERR ISNA ISLOGICAL ERROR.TYPE""".split(),
         _ALL,
     ),
     # ``k`` / ``quart`` / ``percent`` / ``number`` and ``order`` / ``x``, ``sigma``: the rest is the data array
@@ -83,6 +85,9 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
     **dict.fromkeys(("TOCOL", "TOROW"), frozenset({1, 2})),  # ignore, scan_by
     "TEXTSPLIT": frozenset({0}),  # the text (the delimiters may be arrays: a set of delimiters)
     "MAKEARRAY": frozenset({0, 1}),  # rows, columns
+    "MUNIT": frozenset({0}),  # the dimension
+    **dict.fromkeys(("TAKE", "DROP"), frozenset({1, 2})),  # rows, columns
+    **dict.fromkeys(("WRAPROWS", "WRAPCOLS"), frozenset({1, 2})),  # wrap_count, pad_with
 }
 #: Functions of :data:`SCALAR_PARAMS` lifted in array formulas only, not under SUMPRODUCT-like
 #: arguments: INDEX's element-by-element reading is what Excel's cached values show for CSE
@@ -93,8 +98,10 @@ _ARRAY_FORMULAS_ONLY = frozenset(("INDEX",))
 #: element is the first value of its result (Excel's cached values in formulas' test book:
 #: ``{=TOCOL($C$127:$D$128,C126:Q126)}`` is C127, the first value, for each ``ignore`` of 0-3,
 #: LOOKUP!AI126; ``{=TEXTSPLIT(C47:Q47,1)}`` the first piece of each text, TEXT!AH47;
-#: ``{=MAKEARRAY(C14:Q14,1,…)}`` the value at (1,1) for each row count, LOGICAL!R14).
-ARRAY_VALUED = frozenset(("TOCOL", "TOROW", "TEXTSPLIT", "MAKEARRAY"))
+#: ``{=MAKEARRAY(C14:Q14,1,…)}`` the value at (1,1) for each row count, LOGICAL!R14;
+#: ``{=MUNIT(C47:Q47)}`` 1 for each dimension of 1 or more, MATH & TRIG!AH47; ``{=TAKE(…,I123,{1;2;1})}``,
+#: ``{=DROP(…,I16,{1;2;1})}`` and ``{=WRAPROWS(…,C148:N148,6)}``, LOOKUP!AE123, AE16, O156).
+ARRAY_VALUED = frozenset(("TOCOL", "TOROW", "TEXTSPLIT", "MAKEARRAY", "MUNIT", "TAKE", "DROP", "WRAPROWS", "WRAPCOLS"))
 #: Calls that return an array when given one (so an argument holding them is an array).
 _ARRAY_RESULTS = frozenset(
     """IF IFERROR IFNA ROW COLUMN TRANSPOSE ABS SQRT EXP LN LOG10 INT SIGN LEN LEFT RIGHT MID UPPER LOWER

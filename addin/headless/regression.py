@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from addin.headless.numeric_text import text_number
 from addin.headless.values import ExcelError, logical
 
 _NA = ExcelError("#N/A")
@@ -289,23 +290,102 @@ slope = _line_part(0, "SLOPE")
 intercept = _line_part(1, "INTERCEPT")
 
 
+def _moments(y: np.ndarray, x: np.ndarray) -> tuple[float, float, float, int]:
+    """(Σ dx·dy, Σ dx², Σ dy², n) about the means."""
+    dx, dy = x - x.mean(), y - y.mean()
+    return float(dx @ dy), float(dx @ dx), float(dy @ dy), len(x)
+
+
+def _correl(sxy: float, sxx: float, syy: float, n: int) -> float | ExcelError:
+    return ExcelError("#DIV/0!") if sxx == 0 or syy == 0 else sxy / float(np.sqrt(sxx * syy))
+
+
+def _rsq(sxy: float, sxx: float, syy: float, n: int) -> float | ExcelError:
+    r = _correl(sxy, sxx, syy, n)
+    return r if isinstance(r, ExcelError) else r * r
+
+
+def _steyx(sxy: float, sxx: float, syy: float, n: int) -> float | ExcelError:
+    if n < 3 or sxx == 0:
+        return ExcelError("#DIV/0!")
+    return float(np.sqrt(max(syy - sxy * sxy / sxx, 0.0) / (n - 2)))
+
+
+def _cov_p(sxy: float, sxx: float, syy: float, n: int) -> float | ExcelError:
+    return sxy / n
+
+
+def _cov_s(sxy: float, sxx: float, syy: float, n: int) -> float | ExcelError:
+    return ExcelError("#DIV/0!") if n < 2 else sxy / (n - 1)
+
+
+_PAIRWISE = {"PEARSON": _correl, "CORREL": _correl, "RSQ": _rsq, "STEYX": _steyx}
+_PAIRWISE |= {"COVAR": _cov_p, "COVARIANCE.P": _cov_p, "COVARIANCE.S": _cov_s}
+
+
+def pairwise(name: str) -> Any:
+    """CORREL, PEARSON, RSQ, STEYX, COVAR, COVARIANCE.P and COVARIANCE.S of two arrays paired
+    cell by cell in reading order, whatever their shapes (Microsoft, e.g. "PEARSON function":
+    "If array1 and array2 are empty or have a different number of data points, PEARSON returns
+    the #N/A error value"; "If an array or reference argument contains text, logical values, or
+    empty cells, those values are ignored" — the pair is left out; Excel's cached
+    ``RSQ(C90:D91,E88:E91)`` pairs a 2 × 2 range with a column of four). IronCalc 0.9.1 gives
+    #VALUE! for ranges of different shapes and #N/A where a blank leaves the counts unequal.
+    The formulas: CORREL = Σdxdy / √(Σdx²Σdy²) (#DIV/0! for a zero spread), RSQ its square,
+    STEYX = √((Σdy² − (Σdxdy)²/Σdx²)/(n−2)), COVARIANCE.P Σdxdy/n, COVARIANCE.S Σdxdy/(n−1)."""
+    f = _PAIRWISE[name]
+
+    def evaluate(calls: list[list[Any]]) -> list[Any]:
+        out: list[Any] = []
+        for args in calls:
+            if len(args) != 2:
+                out.append(ExcelError("#VALUE!", f"{name} takes two arrays"))
+                continue
+            p = _pairs(*args)
+            out.append(p if isinstance(p, ExcelError) else f(*_moments(*p)))
+        return out
+
+    return evaluate
+
+
+def _x_value(x: Any) -> float | ExcelError:
+    """FORECAST's x as Excel reads one value: a blank 0, a logical 1 or 0, numeric text its
+    number (Excel's cached ``FORECAST(J37,...)`` with J37 TRUE is the line at 1), an error itself."""
+    if isinstance(x, ExcelError):
+        return x
+    if x is None:
+        return 0.0
+    if isinstance(x, bool):
+        return float(x)
+    if isinstance(x, str):
+        number = text_number(x)
+        return ExcelError("#VALUE!", f"x {x[:50]!r} is not a number") if number is None else number
+    return float(x)
+
+
 def forecast(calls: list[list[Any]]) -> list[Any]:
-    """FORECAST(x, known_y's, known_x's) and FORECAST.LINEAR (Microsoft, "FORECAST function")."""
+    """FORECAST(x, known_y's, known_x's) and FORECAST.LINEAR (Microsoft, "FORECAST function"):
+    ``a + b·x`` of the least-squares line; x is one value (:func:`_x_value`), and an array of x
+    (an array formula, a constant) gives the line at each element (Excel's cached values:
+    ``{=FORECAST(C37:Q37,{1,7,3,0},{7,2,9,4})}`` in formulas' test book)."""
     out: list[Any] = []
     for args in calls:
         if len(args) != 3:
             out.append(ExcelError("#VALUE!", "FORECAST takes x, known_y's, known_x's"))
             continue
-        x = args[0][0][0] if isinstance(args[0], list) else args[0]
-        if isinstance(x, ExcelError):
-            out.append(x)
-            continue
-        if isinstance(x, bool) or not isinstance(x, (int, float)):
-            out.append(ExcelError("#VALUE!"))
-            continue
         r = _slope_intercept(args[1], args[2])
-        out.append(r if isinstance(r, ExcelError) else r[1] + r[0] * float(x))
+
+        def at(x: Any, r: tuple[float, float] | ExcelError = r) -> Any:
+            v = _x_value(x)
+            if isinstance(v, ExcelError):
+                return v
+            return r if isinstance(r, ExcelError) else r[1] + r[0] * v
+
+        if isinstance(args[0], list):
+            out.append([[at(x) for x in (row if isinstance(row, list) else [row])] for row in args[0]])
+        else:
+            out.append(at(args[0]))
     return out
 
 
-__all__ = ["forecast", "growth", "intercept", "linest", "logest", "slope", "trend"]
+__all__ = ["forecast", "growth", "intercept", "linest", "logest", "pairwise", "slope", "trend"]

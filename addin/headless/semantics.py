@@ -43,6 +43,8 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
+from addin.headless.dispersion import TYPED, typed_literals
+from addin.headless.early_serials import DATE_PARTS, early_serials
 from addin.headless.formula import (
     ARRAY_ARGS,
     Call,
@@ -65,6 +67,7 @@ _NAMES = re.compile(
     r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST)\s*\(",
     re.I,
 )
+_TYPED_NAMES = re.compile(r"\b(?:STDEV|VAR|AVEDEV|DEVSQ|ISOWEEKNUM|WEEKNUM)[A-Z.]*\s*\(", re.I)
 #: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
 _RANKS = frozenset(
     ("LARGE", "SMALL", "PERCENTILE", "PERCENTILE.INC", "PERCENTILE.EXC", "QUARTILE", "QUARTILE.INC", "QUARTILE.EXC")
@@ -94,7 +97,7 @@ def _vector_constant(text: str) -> tuple[bool, int] | None:
 
 def needs_rewrite(text: str) -> bool:
     """Cheap test before tokenising: the formula calls DATE, LEFT, RIGHT or MID."""
-    return _NAMES.search(text) is not None
+    return _NAMES.search(text) is not None or _TYPED_NAMES.search(text) is not None
 
 
 def grouped_comparisons(text: str) -> str:
@@ -129,6 +132,8 @@ def rewrite(text: str, date1904: bool) -> str:
     nodes = parse(text)
     fresh = LetNames(text)
     renamed = False
+    # serials 0-60 on Excel's calendar, in 1900 books only (addin.headless.early_serials)
+    specials = _SPECIAL if date1904 else {**_SPECIAL, **dict.fromkeys(DATE_PARTS, early_serials)}
 
     def as_excel(node: Call) -> str | None:
         nonlocal renamed
@@ -160,7 +165,7 @@ def rewrite(text: str, date1904: bool) -> str:
             done = _xlookup_over_constants(node, fresh("xl"))
             if done is not None:
                 return done
-        special = _SPECIAL.get(key)
+        special = specials.get(key)
         if special is not None:
             done = special(node, fresh)
             if done is not None:
@@ -292,6 +297,7 @@ _SPECIAL: dict[str, Any] = {
     "Z.TEST": _z_test,
     "ZTEST": _z_test,
     **dict.fromkeys(_RANKS, _rank_argument),
+    **dict.fromkeys(TYPED, typed_literals),  # typed text and logicals counted (addin.headless.dispersion)
 }
 
 

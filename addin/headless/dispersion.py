@@ -1,0 +1,107 @@
+"""The dispersion functions' arguments as Excel reads them: typed values counted, ``A`` variants' cells.
+
+Microsoft's reference for STDEV, STDEV.S, STDEVP, STDEV.P, VAR, VAR.S, VARP, VAR.P, AVEDEV and
+DEVSQ (e.g. "STDEV.S function"): "Logical values and text representations of numbers that you
+type directly into the list of arguments are counted"; "Arguments that are error values or text
+that cannot be translated into numbers cause errors"; in an array or reference only numbers
+count. IronCalc 0.9.1 ignores a typed text (``STDEV(C1:D1,"2")`` leaves the 2 out, and
+``STDEV(C1:D1,"")`` is a number where Excel gives #VALUE!). Each argument that is one text or
+logical literal is therefore given as ``--(literal)``: Excel's own conversion of typed text
+(a number, or #VALUE!).
+
+The ``A`` variants (STDEVA, STDEVPA, VARA, VARPA; Microsoft, "STDEVA function": "Arguments
+that contain TRUE evaluate as 1; arguments that contain text or FALSE evaluate as 0 (zero)")
+count the text and logical cells of their references, which IronCalc ignores (Excel's cached
+``STDEVA(I99,G99,E99)`` with I99 a text is the deviation of 0, -0.1, 0.9). Calls whose arguments
+are all cells or ranges are evaluated here (:func:`dispersion_a`): a blank cell is left out, a
+number is itself, TRUE 1, FALSE and text 0, an error the result. Calls with another argument
+(an array constant, an expression) stay with the formula engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from openpyxl.formula.tokenizer import Token
+
+from addin.headless.formula import Call, render, significant
+from addin.headless.host import HostFunction
+from addin.headless.letnames import LetNames
+from addin.headless.values import ExcelError
+
+#: Functions whose typed text and logical arguments Excel counts as numbers.
+TYPED = frozenset("STDEV STDEV.S STDEVP STDEV.P VAR VAR.S VARP VAR.P STDEVA STDEVPA VARA VARPA AVEDEV DEVSQ".split())
+
+
+def typed_literals(node: Call, fresh: LetNames) -> str | None:
+    """The call with each argument that is a lone text or logical literal as ``--(literal)``
+    (module docstring); None when it has none."""
+    del fresh  # the rewrite binds no name
+    changed = False
+    args: list[str] = []
+    for a in node.args:
+        sig = significant(a)
+        lone = len(sig) == 1 and isinstance(sig[0], Token) and sig[0].type == Token.OPERAND
+        if lone and (sig[0].subtype == Token.TEXT or (sig[0].subtype == Token.LOGICAL)):
+            args.append(f"--({render(a).strip()})")
+            changed = True
+        else:
+            args.append(render(a))
+    return f"{node.name}({','.join(args)})" if changed else None
+
+
+def _values(args: list[Any]) -> list[float] | ExcelError:
+    """The numbers an ``A`` variant reads from cells and ranges (module docstring)."""
+    out: list[float] = []
+    for a in args:
+        cells = [v for row in a for v in row] if isinstance(a, list) else [a]
+        for v in cells:
+            if isinstance(v, ExcelError):
+                return v
+            if v is None:
+                continue
+            if isinstance(v, bool):
+                out.append(1.0 if v else 0.0)
+            elif isinstance(v, str):
+                out.append(0.0)
+            else:
+                out.append(float(v))
+    return out
+
+
+def _spread(population: bool, root: bool) -> Callable[[list[Any]], Any]:
+    def one(args: list[Any]) -> Any:
+        xs = _values(args)
+        if isinstance(xs, ExcelError):
+            return xs
+        n = len(xs)
+        if n - (0 if population else 1) <= 0:
+            return ExcelError("#DIV/0!")
+        mean = math.fsum(xs) / n
+        var = math.fsum((x - mean) ** 2 for x in xs) / (n if population else n - 1)
+        return math.sqrt(var) if root else var
+
+    return one
+
+
+def _cells_only(args: list[tuple[str, str]]) -> bool:
+    return bool(args) and all(k in ("cell", "range") for k, _ in args)
+
+
+def dispersion_a() -> dict[str, HostFunction]:
+    """STDEVA, STDEVPA, VARA and VARPA over cells and ranges (module docstring)."""
+    forms = {"STDEVA": (False, True), "STDEVPA": (True, True), "VARA": (False, False), "VARPA": (True, False)}
+    out: dict[str, HostFunction] = {}
+    for name, (population, root) in forms.items():
+        one = _spread(population, root)
+
+        def evaluate(calls: list[list[Any]], one: Callable[[list[Any]], Any] = one) -> list[Any]:
+            return [one(args) for args in calls]
+
+        out[name] = HostFunction(name, evaluate, _cells_only)
+    return out
+
+
+__all__ = ["TYPED", "dispersion_a", "typed_literals"]

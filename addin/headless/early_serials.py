@@ -1,0 +1,38 @@
+"""ISOWEEKNUM and WEEKNUM of Excel's day 0 (serials from 0 to below 1) in the 1900 date system.
+
+Excel's 1900 date system shows serial 0 as 1900-01-00, the day before 1 January 1900, a Saturday
+(Microsoft, "Date systems in Excel": the 1900 system's first day is serial 1; Excel's cached values
+in formulas' test book, sheet DATE & TIME: ``ISOWEEKNUM(0)`` and ``ISOWEEKNUM(0.7)`` 52 (the last
+ISO week of 1899), ``WEEKNUM(0,1)`` 0, a blank cell as 0). IronCalc 0.9.1 gives #NUM! below 1
+for these two, while its YEAR, MONTH and DAY of day 0 are Excel's (1900, 1, 0).
+
+Each call whose first argument is one value (a cell, a number, an expression without a range or
+array constant) is written ``LET(v,x,IF(OR(ISNUMBER(v),ISBLANK(v)),IF(AND(v>=0,v<1),<day 0>,F(v)),F(v)))``.
+Text arguments and 1904 books (serial 0 is 1904-01-01 there) are left as they are.
+"""
+
+from __future__ import annotations
+
+from addin.headless.formula import Call, render
+from addin.headless.letnames import LetNames
+
+#: Excel's value of each function for day 0.
+_DAY0 = {"ISOWEEKNUM": "52", "WEEKNUM": "0"}
+DATE_PARTS = frozenset(_DAY0)
+
+
+def early_serials(node: Call, fresh: LetNames) -> str | None:
+    """The call with Excel's value for day 0 (module docstring); None when its first argument
+    may be an array (a range, an array constant) or there is none."""
+    if not node.args:
+        return None
+    x = render(node.args[0]).strip()
+    if not x or ":" in x or "{" in x:
+        return None
+    rest = "".join("," + render(a) for a in node.args[1:])
+    v = fresh("sv")
+    own = f"{node.name}({v}{rest})"
+    return f"LET({v},{x},IF(OR(ISNUMBER({v}),ISBLANK({v})),IF(AND({v}+0>=0,{v}+0<1),{_DAY0[node.key]},{own}),{own}))"
+
+
+__all__ = ["DATE_PARTS", "early_serials"]
