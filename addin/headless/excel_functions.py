@@ -407,7 +407,7 @@ def _scalar_arguments(args: list[tuple[str, str]]) -> bool:
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
-    from addin.headless import aggregate, complex_text, convert, fixed, lookups, numbervalue, regression, xmatch
+    from addin.headless import aggregate, complex_text, constant_arrays, convert, fixed, lookups, numbervalue, regression, xmatch
 
     return {
         "TEXT": HostFunction("TEXT", text, _scalar_arguments, fallback=True),
@@ -419,6 +419,10 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
         "IMPRODUCT": HostFunction("IMPRODUCT", complex_text.improduct),
         "COUNT": HostFunction("COUNT", _elements(_count), _arrays_only),
         "PRODUCT": HostFunction("PRODUCT", _elements(_product), _arrays_only),
+        # IronCalc 0.9.1 takes no array constant in these (addin.headless.constant_arrays)
+        "CONCAT": HostFunction("CONCAT", constant_arrays.concat, constant_arrays.with_constant),
+        "TEXTJOIN": HostFunction("TEXTJOIN", constant_arrays.textjoin, constant_arrays.with_constant),
+        "NPV": HostFunction("NPV", constant_arrays.npv, constant_arrays.values_with_constant),
         "LINEST": HostFunction("LINEST", regression.linest),
         "LOGEST": HostFunction("LOGEST", regression.logest),
         "TREND": HostFunction("TREND", regression.trend),

@@ -62,7 +62,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND)\s*\(",
     re.I,
 )
 #: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
@@ -285,8 +285,29 @@ def _z_test(node: Call, fresh: LetNames) -> str | None:
     return f"LET({','.join(lets)},{body})" if lets else body
 
 
+#: HOUR, MINUTE, SECOND: (seconds a unit, units in the next) of the part each returns.
+_TIME_PARTS = {"HOUR": (3600, 24), "MINUTE": (60, 60), "SECOND": (1, 60)}
+
+
+def _time_part(node: Call, fresh: LetNames) -> str | None:
+    """HOUR, MINUTE and SECOND of the serial rounded to the nearest second, as Excel reads a time
+    (``SECOND(0.6565)`` is 22: 56,721.6 seconds; Microsoft, "SECOND function": "Times may be
+    entered as text strings ..., as decimal numbers ..."). IronCalc 0.9.1 takes the part from the
+    fraction of a day unrounded, and a date's fraction loses the hour: ``HOUR(45352.0416666667)``
+    (1 March 2024 01:00:00) is 0 there. Found by the generative test. Negative serials stay #NUM!;
+    text is read by the multiplication as Excel reads a time or date text; element by element
+    over arrays (ROUND, INT, MOD, IF)."""
+    if len(node.args) != 1 or not render(node.args[0]).strip():
+        return None
+    unit, count = _TIME_PARTS[node.key]
+    s = fresh("tp")
+    part = f"INT({s}/{unit})" if unit > 1 else s
+    return f"LET({s},ROUND(({render(node.args[0])})*86400,0),IF({s}<0,#NUM!,MOD({part},{count})))"
+
+
 #: Calls rewritten by a function of the call and the formula's fresh LET names (None: as written).
 _SPECIAL: dict[str, Any] = {
+    **dict.fromkeys(_TIME_PARTS, _time_part),
     "IRR": _irr,
     "TEXTSPLIT": _textsplit,
     "Z.TEST": _z_test,
@@ -372,6 +393,9 @@ _AS_TEXT: dict[str, frozenset[int] | None] = {
     **dict.fromkeys(("FIND", "SEARCH", "EXACT"), frozenset({0, 1})),
     "CONCATENATE": None,
     "CONCAT": None,
+    # found by the generative test: REPLACE(2^0.5,...) kept 16 digits (old_text, new_text)
+    "REPLACE": frozenset({0, 3}),
+    "CLEAN": frozenset({0}),
 }
 #: Functions whose result is always text: nothing to convert when ``&`` joins it.
 _TEXT_RESULTS = frozenset(
@@ -489,8 +513,22 @@ def _wrap_run(seq: list[Any], lo: int, hi: int, wrap: Any) -> None:
 #: Functions that reduce every argument to one value.
 _REDUCING = frozenset(
     """SUM AVERAGE AVERAGEA COUNT COUNTA COUNTBLANK MAX MAXA MIN MINA PRODUCT SUMPRODUCT SUMSQ MEDIAN STDEV STDEV.S
-    STDEV.P VAR VAR.S VAR.P AND OR XOR ROWS COLUMNS""".split()
+    STDEV.P VAR VAR.S VAR.P AND OR XOR ROWS COLUMNS KURT SKEW SKEW.P GEOMEAN HARMEAN DEVSQ AVEDEV MODE MODE.SNGL
+    GCD LCM IRR MIRR DSUM DCOUNT DCOUNTA DAVERAGE DMAX DMIN DGET DPRODUCT DSTDEV DSTDEVP DVAR DVARP""".split()
 )
+#: Functions that reduce the arguments at these positions (0-based) to one value and return one
+#: value per element of the others (``LARGE(A1:A9,{1,2})`` is two values): one value when the
+#: others are not arrays. Found by the generative test: ``LEN(LARGE(A1:A5,2))`` kept 17 digits.
+_REDUCING_AT: dict[str, frozenset[int]] = {
+    **dict.fromkeys(
+        """LARGE SMALL PERCENTILE PERCENTILE.INC PERCENTILE.EXC QUARTILE QUARTILE.INC QUARTILE.EXC PERCENTRANK
+        PERCENTRANK.INC PERCENTRANK.EXC""".split(),
+        frozenset({0}),
+    ),
+    **dict.fromkeys(("RANK", "RANK.EQ", "RANK.AVG", "MATCH", "VLOOKUP", "HLOOKUP"), frozenset({1})),
+    "NPV": frozenset(range(1, 255)),
+    "SERIESSUM": frozenset({3}),
+}
 #: Conditional aggregates: the parity (argument index % 2) of their criteria arguments.
 _CONDITIONAL = {"COUNTIF": 1, "COUNTIFS": 1, "SUMIF": 1, "AVERAGEIF": 1, "SUMIFS": 0, "AVERAGEIFS": 0, "MAXIFS": 0, "MINIFS": 0}
 
@@ -502,6 +540,10 @@ def arrayish(nodes: list[Any]) -> bool:
         if isinstance(node, Call):
             if node.key in _REDUCING:
                 continue  # one number whatever its arguments
+            if node.key in _REDUCING_AT:
+                if any(arrayish(a) for k, a in enumerate(node.args) if k not in _REDUCING_AT[node.key]):
+                    return True
+                continue
             if node.key in _CONDITIONAL:  # one number unless a criterion is an array
                 if any(arrayish(a) for k, a in enumerate(node.args) if k % 2 == _CONDITIONAL[node.key]):
                     return True

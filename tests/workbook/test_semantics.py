@@ -219,3 +219,100 @@ def test_operands_that_may_be_arrays_are_left_to_the_engine() -> None:
         assert fifteen_digits(f) == f
     for f in ['=A1&"x"', "=LEN(A1/3)", '=SUM(A1:A3)/7&""', '=AVERAGEIF(A1:A3,">0")&""']:  # one number each
         assert "LET(" in fifteen_digits(f)
+
+
+# ----------------------------------------------------------------------------- found by the widened generative test
+
+
+def test_a_nested_host_result_is_a_value_not_a_reference(tmp_path: Path) -> None:
+    """Found by the generative test: ``SUM(FIXED(...))`` was 0. A function returns a value, and
+    SUM, COUNT and AVERAGE treat a value and a reference apart: "If an argument is an array or
+    reference, only numbers in that array or reference are counted", text typed or computed as
+    an argument is converted (Microsoft, "SUM function", "COUNT function"). The host functions'
+    results were read from a scratch cell by reference; ``ISREF`` of a function's result is FALSE
+    (Microsoft, "IS functions")."""
+    got = _compute(
+        tmp_path,
+        ['=SUM(FIXED(1,0))', '=COUNT(TEXT(5,"0"))', '=AVERAGE(TEXT(5,"0"),1)', "=ISREF(FIXED(1,0))", "=SUM(DEC2BIN(5))",
+         '=FIXED(1,0)&"x"'],
+    )  # fmt: skip
+    assert got == [1.0, 1.0, 3.0, False, 101.0, "1x"]
+
+
+def test_numbers_from_reducing_functions_become_15_digit_text(tmp_path: Path) -> None:
+    """Found by the generative test: the 15-digit text (Microsoft, "Floating-point arithmetic may
+    give inaccurate results in Excel") was skipped for functions of ranges other than SUM and its
+    kin (a range argument made the operand look like an array) and for REPLACE and CLEAN. The
+    values: AVEDEV of 10, 20, -5, 7, 2.5 is 6.52; GEOMEAN of 1, 2, 4, 8, 16 is 4; HARMEAN of 1, 2, 3
+    is 18/11; 2^0.5 to 15 digits is 1.4142135623731."""
+    got = _compute(
+        tmp_path,
+        ["=UPPER(AVEDEV(A1:A5))", "=LEN(GEOMEAN(C1:C5))", "=HARMEAN({1;2;3})&\"\"", '=REPLACE(2^0.5,"2",3,"7")',
+         "=CLEAN(1/3)", "=LEN(LARGE(A1:A5,2)/3)", "=LEN(NPV(0.1,C1:C2))"],
+        {**{f"A{r}": v for r, v in enumerate([10.0, 20.0, -5.0, 7.0, 2.5], 1)},
+         **{f"C{r}": v for r, v in enumerate([1.0, 2.0, 4.0, 8.0, 16.0], 1)}},
+    )  # fmt: skip
+    assert got[:5] == ["6.52", 1.0, f"{18 / 11:.15G}", "1742135623731", "0.333333333333333"]
+    assert got[5] == len(f"{10 / 3:.15G}")  # 3.33333333333333
+    assert got[6] == len(f"{1 / 1.1 + 4 / 1.21:.15G}")
+
+
+def test_concat_textjoin_npv_over_array_constants(tmp_path: Path) -> None:
+    """Found by the generative test: IronCalc 0.9.1 has no CONCAT or TEXTJOIN of an array constant
+    ("not implemented") and gives 0 for NPV of one. Microsoft, "NPV function": NPV(10%, -10000,
+    3000, 4200, 6800) is 1,188.44, and "if an argument is an array or reference, only numbers in
+    that array or reference are counted"; "CONCAT function", "TEXTJOIN function" (an array of
+    delimiters is used in turn)."""
+    got = _compute(
+        tmp_path,
+        ["=CONCAT({1;2;3})", '=CONCAT({1,2;3,4},"x",A1)', '=TEXTJOIN("-",TRUE,{1,"",3})', '=TEXTJOIN("-",FALSE,{1,"",3})',
+         '=TEXTJOIN({"-","+"},TRUE,{1,2,3,4})', "=NPV(0.1,{-10000,3000,4200,6800})", '=NPV(0.1,{1,"a",TRUE,2})',
+         '=CONCAT({"a",#N/A})', "=NPV(-1,{1,2})", "=CONCAT({0.1}+0.2)"],
+        {"A1": 0.25},
+    )  # fmt: skip
+    assert got[:5] == ["123", "1234x0.25", "1-3", "1--3", "1-2+3-4"]
+    assert got[5] == pytest.approx(1188.44, abs=0.005)  # Microsoft's example, to the cent it shows
+    assert got[6] == pytest.approx(1 / 1.1 + 2 / 1.21, rel=1e-15)
+    assert got[7] == ExcelError("#N/A") and got[8] == ExcelError("#DIV/0!") and got[9] == "0.3"
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(-(10**6), 10**6), min_size=1, max_size=8), st.integers(1, 50))
+def test_npv_and_concat_of_any_array_constant(tmp_path_factory: pytest.TempPathFactory, xs: list[int], pct: int) -> None:
+    """Invariant: NPV of an array constant is Microsoft's sum of value_i / (1 + rate)^i, and CONCAT
+    of it is the numbers' texts joined, whatever the values."""
+    tmp = tmp_path_factory.mktemp("npv")
+    const = "{" + ",".join(str(x) for x in xs) + "}"
+    rate = pct / 100
+    npv, text = _compute(tmp, [f"=NPV({rate},{const})", f"=CONCAT({const})"])
+    assert npv == pytest.approx(sum(x / (1 + rate) ** i for i, x in enumerate(xs, 1)), rel=1e-12, abs=1e-9)
+    assert text == "".join(str(x) for x in xs)
+
+
+def test_time_parts_of_a_serial_rounded_to_the_second(tmp_path: Path) -> None:
+    """Found by the generative test: ``HOUR(45352.0416666667)`` (1 March 2024, 01:00:00) was 0.
+    Excel reads the time of a serial to the nearest second (``SECOND(0.6565)`` is 22: 56,721.6
+    seconds); a negative serial is #NUM! (Microsoft, "HOUR function": "Times may be entered as
+    text strings ..., as decimal numbers")."""
+    got = _compute(
+        tmp_path,
+        ["=HOUR(45352.0416666667)", "=MINUTE(45352.0416666667)", "=SECOND(0.6565)", "=MINUTE(1/1440)", '=HOUR("18:45:30")',
+         '=SECOND("18:45:30")', "=HOUR(-0.5)", "=HOUR(A1)", '=HOUR("abc")', "=SUMPRODUCT(HOUR({0.25,0.5}))"],
+    )  # fmt: skip
+    assert got[:6] == [1.0, 0.0, 22.0, 1.0, 18.0, 30.0]
+    assert got[6] == ExcelError("#NUM!") and got[7] == 0.0 and got[8] == ExcelError("#VALUE!") and got[9] == 18.0
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2958465), st.integers(0, 86399), st.floats(-0.49, 0.49)), min_size=1, max_size=10))
+def test_hour_minute_second_of_any_serial(tmp_path_factory: pytest.TempPathFactory, stamps: list[tuple[int, int, float]]) -> None:
+    """Invariant: for any day and second of the day, a serial within half a second of it has that
+    second's hour, minute and second (the rule above, computed in Python from the integers)."""
+    tmp = tmp_path_factory.mktemp("hms")
+    formulas = []
+    for day, sec, off in stamps:
+        serial = repr(day + (sec + off) / 86400)
+        formulas += [f"=HOUR({serial})", f"=MINUTE({serial})", f"=SECOND({serial})"]
+    got = _compute(tmp, formulas)
+    want = [float(v) for _, sec, _ in stamps for v in (sec // 3600, sec // 60 % 60, sec % 60)]
+    assert got == want
