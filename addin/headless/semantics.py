@@ -62,7 +62,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ)\s*\(",
     re.I,
 )
 #: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
@@ -305,8 +305,27 @@ def _time_part(node: Call, fresh: LetNames) -> str | None:
     return f"LET({s},ROUND(({render(node.args[0])})*86400,0),IF({s}<0,#NUM!,MOD({part},{count})))"
 
 
+def _typed_numbers(node: Call, fresh: LetNames) -> str | None:
+    """SUMSQ's arguments that are values, not references or arrays, read as numbers: "Numbers,
+    logical values, and text representations of numbers that you type directly into the list of
+    arguments are counted"; text that is no number is #VALUE! (Microsoft, "SUMSQ function"), as
+    SUM. IronCalc 0.9.1 skips such text (``SUMSQ(DEC2BIN(13))`` 0, ``SUMSQ("Hello")`` 0). Found by
+    the generative test. Text in a referenced cell stays skipped."""
+    args: list[str] = []
+    changed = False
+    for arg in node.args:
+        text = render(arg)
+        sig = significant(arg)
+        reference = len(sig) == 1 and isinstance(sig[0], Token) and sig[0].subtype == Token.RANGE
+        if text.strip() and not reference and not arrayish(arg):
+            text, changed = f"--({text})", True
+        args.append(text)
+    return f"{node.name}({','.join(args)})" if changed else None
+
+
 #: Calls rewritten by a function of the call and the formula's fresh LET names (None: as written).
 _SPECIAL: dict[str, Any] = {
+    "SUMSQ": _typed_numbers,
     **dict.fromkeys(_TIME_PARTS, _time_part),
     "IRR": _irr,
     "TEXTSPLIT": _textsplit,

@@ -316,3 +316,30 @@ def test_hour_minute_second_of_any_serial(tmp_path_factory: pytest.TempPathFacto
     got = _compute(tmp, formulas)
     want = [float(v) for _, sec, _ in stamps for v in (sec // 3600, sec // 60 % 60, sec % 60)]
     assert got == want
+
+
+def test_gammaln_is_exact_where_gamma_is_a_factorial(tmp_path: Path) -> None:
+    """Found by the generative test: IronCalc 0.9.1's GAMMALN(1) is -4.4E-16 and GAMMALN(3)
+    0.693147180559949. Γ(n) = (n-1)!, Γ(1/2) = √π; Microsoft, "GAMMALN function": GAMMALN(4) is
+    1.791759469; x ≤ 0 is #NUM!, text #VALUE!."""
+    import math
+
+    got = _compute(tmp_path, ["=GAMMALN(1)", "=GAMMALN(2)", "=GAMMALN(3)&\"\"", "=GAMMALN(4)", "=GAMMALN.PRECISE(0.5)",
+                              "=GAMMALN(0)", '=GAMMALN("x")', '=GAMMALN("3")'])  # fmt: skip
+    assert got[:2] == [0.0, 0.0] and got[2] == f"{math.log(2):.15G}"
+    assert got[3] == pytest.approx(1.791759469, abs=5e-10)  # Microsoft's example, to the digits it shows
+    assert got[4] == pytest.approx(0.5 * math.log(math.pi), rel=1e-15)
+    assert got[5] == ExcelError("#NUM!") and got[6] == ExcelError("#VALUE!") and got[7] == pytest.approx(math.log(2), rel=1e-15)
+
+
+def test_sumsq_reads_typed_text_as_numbers(tmp_path: Path) -> None:
+    """Found by the generative test: ``SUMSQ(DEC2BIN(13))`` was 0. Microsoft, "SUMSQ function":
+    "Numbers, logical values, and text representations of numbers that you type directly into the
+    list of arguments are counted"; "if an argument is an array or reference, only numbers in that
+    array or reference are counted"; text that cannot be translated into numbers is an error."""
+    got = _compute(
+        tmp_path,
+        ["=SUMSQ(DEC2BIN(13))", '=SUMSQ("3",TRUE,2)', "=SUMSQ(A1)", "=SUMSQ(A1:A2)", '=SUMSQ("Hello")', '=SUMSQ("")'],
+        {"A1": "7", "A2": 2.0},
+    )
+    assert got[:4] == [1101.0**2, 14.0, 0.0, 4.0] and got[4] == ExcelError("#VALUE!") and got[5] == ExcelError("#VALUE!")
