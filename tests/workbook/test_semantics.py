@@ -343,3 +343,26 @@ def test_sumsq_reads_typed_text_as_numbers(tmp_path: Path) -> None:
         {"A1": "7", "A2": 2.0},
     )
     assert got[:4] == [1101.0**2, 14.0, 0.0, 4.0] and got[4] == ExcelError("#VALUE!") and got[5] == ExcelError("#VALUE!")
+
+
+def test_erf_and_erfc_to_the_last_digits(tmp_path: Path) -> None:
+    """Found by the generative test: IronCalc 0.9.1's ERF(0.5) is 0.52049987776 (5E-11 off), so its
+    15-digit text was wrong. Microsoft, "ERF function": ERF(0.745) 0.70792892, ERF(1) 0.84270079;
+    "ERFC function": ERFC(1) 0.1572992; nonnumeric #VALUE!."""
+    got = _compute(tmp_path, ["=ERF(0.745)", "=ERF(1)", "=ERFC(1)", "=ERF(0,1)", '=ERF("x")', "=ERF.PRECISE(0.745)"])
+    assert got[0] == pytest.approx(0.70792892, abs=5e-9) and got[1] == pytest.approx(0.84270079, abs=5e-9)
+    assert got[2] == pytest.approx(0.1572992, abs=5e-8) and got[3] == got[1] and got[4] == ExcelError("#VALUE!")
+    assert got[5] == got[0]
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.floats(-6, 6, allow_nan=False), min_size=1, max_size=8))
+def test_erf_erfc_agree_with_scipy(tmp_path_factory: pytest.TempPathFactory, xs: list[float]) -> None:
+    """Invariant: ERF and ERFC of any x agree with scipy.special (an independent implementation)
+    to 1E-14 relative, the accuracy their 15-digit text needs."""
+    from scipy import special
+
+    tmp = tmp_path_factory.mktemp("erf")
+    got = _compute(tmp, [f for x in xs for f in (f"=ERF({x!r})", f"=ERFC({x!r})")])
+    want = [w for x in xs for w in (float(special.erf(x)), float(special.erfc(x)))]
+    assert got == pytest.approx(want, rel=1e-14, abs=1e-300)
