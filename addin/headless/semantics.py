@@ -62,7 +62,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ|OFFSET)\s*\(",
     re.I,
 )
 #: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
@@ -323,8 +323,29 @@ def _typed_numbers(node: Call, fresh: LetNames) -> str | None:
     return f"{node.name}({','.join(args)})" if changed else None
 
 
+#: Functions that read one value from their argument (not a reference: ISREF, ROW, CELL are not here).
+_VALUE_READERS = frozenset(
+    "N T VALUE ISTEXT ISNUMBER ISBLANK ISLOGICAL ISERROR ISERR ISNA ISNONTEXT ISEVEN ISODD ERROR.TYPE".split()
+)
+
+
+def _offset_cell(node: Call, fresh: LetNames) -> str | None:
+    """A one-cell OFFSET given to N, T, VALUE or an IS function read through ``INDEX(...,1,1)``.
+    IronCalc 0.9.1 hands these functions the reference, not the cell's value: N(OFFSET($C$1,2,0))
+    is "not implemented", T(...) of a text cell "", ISTEXT(...) FALSE, VALUE(...) of a blank
+    #VALUE! (Excel: the cell's value, as for the cell itself; Microsoft, "OFFSET function": "returns
+    a reference to a range"). Found by the generative test; INDEX of the one cell is that cell."""
+    if len(node.args) != 1:
+        return None
+    sig = significant(node.args[0])
+    if len(sig) == 1 and isinstance(sig[0], Call) and sig[0].key == "OFFSET" and len(sig[0].args) == 3:
+        return f"{node.name}(INDEX({render(node.args[0]).strip()},1,1))"
+    return None
+
+
 #: Calls rewritten by a function of the call and the formula's fresh LET names (None: as written).
 _SPECIAL: dict[str, Any] = {
+    **dict.fromkeys(_VALUE_READERS, _offset_cell),
     "SUMSQ": _typed_numbers,
     **dict.fromkeys(_TIME_PARTS, _time_part),
     "IRR": _irr,

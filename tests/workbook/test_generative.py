@@ -357,10 +357,6 @@ ENGINE_OPEN: dict[str, str] = {
         "'DCOUNT function'); IronCalc 0.9.1 gives #VALUE! (its D-functions take no array database, so no "
         "rewrite reaches it: a small upstream patch)"
     ),
-    "reference-functions-inside-n-t-value": (
-        "N(OFFSET($C$1,2,0)) 'not implemented', T(OFFSET($D$1,1,0)) '', VALUE(OFFSET(...)) of a blank #VALUE! "
-        "in IronCalc (INDEX and INDIRECT are right)"
-    ),
     "array-result-in-one-cell": (
         "a plain formula whose result is an array ({1,2,3}+1, INT({1,2;3,4}*-1)) shows its first element in "
         "Excel (Microsoft, 'Implicit intersection operator: @': 'If the value is an array, pick the top-left "
@@ -472,7 +468,6 @@ _BY_VALUE: list[tuple[str, re.Pattern[str], Any]] = [
     ("lookup-over-an-array-with-errors", re.compile(r"\bLOOKUP\([^)]*(#N/A\}|\$I\$2:\$I\$6)"), lambda o, t: True),
     # ENGINE_OPEN
     ("dcount-without-field", re.compile(r"\bDCOUNTA?\([^,]*,,"), lambda o, t: _error(o, "#VALUE!")),
-    ("reference-functions-inside-n-t-value", re.compile(r"\b(N|T|VALUE)\(OFFSET\("), lambda o, t: True),
     ("array-result-in-one-cell", re.compile(r"^=(INT|ABS|ROUND|N|VALUE|UPPER|LEN|T)?\(?\{"), lambda o, t: _error(o, "#VALUE!")),
     ("irr-convergence", re.compile(r"\bIRR\("), lambda o, t: _error(o, "#NUM!")),
     ("text-of-fractions-and-numeric-text", re.compile(r'\bTEXT\((?:[^)]*"# \?/\?"|"[^"]*",)'), lambda o, t: True),

@@ -366,3 +366,17 @@ def test_erf_erfc_agree_with_scipy(tmp_path_factory: pytest.TempPathFactory, xs:
     got = _compute(tmp, [f for x in xs for f in (f"=ERF({x!r})", f"=ERFC({x!r})")])
     want = [w for x in xs for w in (float(special.erf(x)), float(special.erfc(x)))]
     assert got == pytest.approx(want, rel=1e-14, abs=1e-300)
+
+
+def test_one_cell_offset_read_as_its_value(tmp_path: Path) -> None:
+    """Found by the generative test: IronCalc 0.9.1 gave N(OFFSET(C1,2,0)) "not implemented",
+    T(OFFSET(D1,1,0)) "" and ISTEXT(OFFSET(D1,1,0)) FALSE for a text cell. OFFSET "returns a
+    reference to a range" (Microsoft, "OFFSET function"); N, T, VALUE and the IS functions read
+    that cell's value as they read the cell itself; ISREF still sees the reference."""
+    got = _compute(
+        tmp_path,
+        ["=N(OFFSET(C1,2,0))", "=T(OFFSET(D1,1,0))", "=ISTEXT(OFFSET(D1,1,0))", "=ISBLANK(OFFSET(C1,13,0))",
+         "=VALUE(OFFSET(C1,13,0))", "=ISNUMBER(OFFSET(C1,1,0))", "=ISREF(OFFSET(C1,1,0))", "=N(OFFSET(C1,2.7,0))"],
+        {"C1": 1.0, "C2": 2.0, "C3": 4.0, "D1": "a", "D2": "b"},
+    )  # fmt: skip
+    assert got == [4.0, "b", True, True, 0.0, True, True, 4.0]
