@@ -501,13 +501,15 @@ def fifteen_digits(text: str) -> str:
         # decimal form rounds v itself (a mantissa times a power of ten is not exact: 3*10^-1 is
         # 0.30000000000000004). IF, not OR: element by element over arrays. Zero is found by
         # LOG10's error and magnitudes compared as ratios: IronCalc's comparisons have an
-        # absolute tolerance (3E-139=0 is TRUE there).
+        # absolute tolerance (3E-139=0 is TRUE there). A blank cell is "" (as text reads it): the
+        # value a LET gives a formula cell of its own is 0, and a host function's argument is
+        # such a cell (CONCAT($B$1,{1}) was "01"; found by the generative test).
         sci = f'{n}&"E"&IF({f}<0,"-","+")&TEXT(ABS({f}),"00")'
         return (
-            f'LET({v},{inner},IF(ISNUMBER({v}),IF(ISERROR(LOG10(ABS({v}))),"0",LET({g},INT(LOG10(ABS({v}))),'
+            f'LET({v},{inner},IF(ISBLANK({v}),"",IF(ISNUMBER({v}),IF(ISERROR(LOG10(ABS({v}))),"0",LET({g},INT(LOG10(ABS({v}))),'
             f"{e},{g}-IF(ABS({v})/10^{g}<1,1,0),{m},ROUND({v}/10^{e},14),{f},{e}+IF(ABS({m})>=10,1,0),"
             f"{n},IF(ABS({m})>=10,ROUND({m}/10,14),{m}),"
-            f'IF({f}>=15,{sci},IF({f}<-4,{sci},ROUND({v},14-{e})&"")))),{v}))'
+            f'IF({f}>=15,{sci},IF({f}<-4,{sci},ROUND({v},14-{e})&"")))),{v})))'
         )
 
     def walk(seq: list[Any], criteria: bool = False) -> None:

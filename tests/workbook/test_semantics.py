@@ -380,3 +380,27 @@ def test_one_cell_offset_read_as_its_value(tmp_path: Path) -> None:
         {"C1": 1.0, "C2": 2.0, "C3": 4.0, "D1": "a", "D2": "b"},
     )  # fmt: skip
     assert got == [4.0, "b", True, True, 0.0, True, True, 4.0]
+
+
+def test_an_empty_or_blank_match_mode_is_exact(tmp_path: Path) -> None:
+    """Found by the generative test: ``VLOOKUP(3,C1:D5,2,B1)`` with B1 blank was an approximate
+    match. Microsoft, "VLOOKUP function": range_lookup "Approximate match - 1/TRUE, Exact match -
+    0/FALSE", and only when it is left out is TRUE assumed; a blank cell or an empty argument
+    (``VLOOKUP(x,t,2,)``) gives the value 0, FALSE (LibreOffice agrees). MATCH's match_type alike
+    ("MATCH function": omitted, 1 is assumed)."""
+    got = _compute(
+        tmp_path,
+        ["=VLOOKUP(3,C1:D5,2,E1)", "=VLOOKUP(3,C1:D5,2,)", "=VLOOKUP(3,C1:D5,2)", "=MATCH(3,C1:C5,E1)", "=MATCH(3,C1:C5,)",
+         "=MATCH(3,C1:C5)", "=VLOOKUP(4,C1:D5,2,)", "=HLOOKUP(2,{1,2,3;4,5,6},2,)"],
+        {**{f"C{r}": v for r, v in enumerate([1.0, 2.0, 4.0, 8.0, 16.0], 1)}, **{f"D{r}": v for r, v in enumerate("abcde", 1)}},
+    )  # fmt: skip
+    assert got[0] == got[1] == ExcelError("#N/A") and got[2] == "b"
+    assert got[3] == got[4] == ExcelError("#N/A") and got[5] == 2.0 and got[6] == "c" and got[7] == 5.0
+
+
+def test_a_blank_cell_is_empty_text_in_a_host_text_function(tmp_path: Path) -> None:
+    """Found by the generative test: ``CONCAT(E1,{1})`` with E1 blank was "01" (the 15-digit text
+    conversion's LET gave the blank as 0 once the argument became a cell of its own); a blank
+    reads as "" in text (Microsoft, "CONCAT function")."""
+    got = _compute(tmp_path, ["=CONCAT(E1,{1})", '=CONCAT({1},E1,"x")', '=TEXTJOIN("-",FALSE,E1,{1})'])
+    assert got == ["1", "1x", "-1"]
