@@ -470,6 +470,13 @@ def text(calls: list[list[Any]]) -> list[Any]:
         if isinstance(fmt, bool) or isinstance(fmt, float):
             out.append(ENGINE_ANSWER)  # a number or logical as the format: rare, the engine's
             continue
+        if str(fmt).strip() == "@" and isinstance(value, float):
+            # a number through the text format is its General text (TEXT(45352.75,"@") is
+            # "45352.75"; IronCalc rounded it to "45353"; found by the generative test)
+            from addin.headless.textparts import as_text
+
+            out.append(as_text(value))
+            continue
         try:
             out.append(numfmt.render(value, "" if fmt is None else str(fmt)))
         except numfmt.Unsupported:

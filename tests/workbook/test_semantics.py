@@ -404,3 +404,11 @@ def test_a_blank_cell_is_empty_text_in_a_host_text_function(tmp_path: Path) -> N
     reads as "" in text (Microsoft, "CONCAT function")."""
     got = _compute(tmp_path, ["=CONCAT(E1,{1})", '=CONCAT({1},E1,"x")', '=TEXTJOIN("-",FALSE,E1,{1})'])
     assert got == ["1", "1x", "-1"]
+
+
+def test_a_number_in_the_text_format_is_its_general_text(tmp_path: Path) -> None:
+    """Found by the generative test: ``TEXT(45352.75,"@")`` was "45353" (IronCalc rounded). The
+    format @ is the text section (Microsoft, "Number format codes": "@ ... text"); a number shown
+    through it is the number as General shows it, 15 significant digits."""
+    got = _compute(tmp_path, ['=TEXT(45352.75,"@")', '=TEXT(A1,"@")', '=TEXT("abc","@")'], {"A1": 0.1 + 0.2})
+    assert got == ["45352.75", "0.3", "abc"]
