@@ -6,12 +6,23 @@ numeric text, words, booleans, an error, blanks, a date), so that LibreOffice st
 book, not once per formula. LibreOffice computes an openpyxl book (no cached values) on load;
 its values are read back from the xlsx it saves.
 
+The functions come by family (:data:`FAMILIES`: math, statistical, text, logical and
+information, date and time, lookup and reference, financial, engineering, database, operators),
+their arguments from :data:`PLACEHOLDERS` (ranges of mixed types, arrays, errors, blanks, dates,
+numeric text, logicals, omitted optional arguments), a scalar argument at times a nested call.
+
 LibreOffice is not Excel. Where it is documented to differ, the case follows Excel and is
 listed in :data:`LIBREOFFICE_DIFFERS` with Microsoft's page; the engine is not compared there.
-Every other difference fails the test: it is a divergence class to fix in the engine's general
-mechanism (addin/headless/semantics.py and the host functions), and the case that found it is
-kept in tests/workbook/test_semantics.py. The classes found are listed in
+Where neither Microsoft nor Excel's cached values decide, the class is in :data:`UNRESOLVED`;
+where the engine is known wrong and not fixed yet, in :data:`ENGINE_OPEN` (both named, not
+compared). Every other difference fails the test: it is a divergence class to fix in the
+engine's general mechanism (addin/headless/semantics.py and the host functions), and the case
+that found it is kept in tests/workbook/test_semantics.py. The classes found are listed in
 docs/headless-semantics.md.
+
+The suite runs 6 books; ``CQ_GENERATIVE_EXAMPLES`` and ``CQ_GENERATIVE_SEED`` run others, and
+``python -m tests.workbook.test_generative BOOKS SEED OUT`` (:func:`sweep`) collects every
+divergence of a long run into OUT without failing.
 """
 
 from __future__ import annotations
