@@ -62,7 +62,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ|OFFSET)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ|OFFSET|CHOOSE)\s*\(",
     re.I,
 )
 #: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
@@ -330,7 +330,8 @@ _VALUE_READERS = frozenset(
 
 
 def _offset_cell(node: Call, fresh: LetNames) -> str | None:
-    """A one-cell OFFSET given to N, T, VALUE or an IS function read through ``INDEX(...,1,1)``.
+    """A one-cell OFFSET (or a CHOOSE among cells) given to N, T, VALUE or an IS function read
+    through ``INDEX(...,1,1)``.
     IronCalc 0.9.1 hands these functions the reference, not the cell's value: N(OFFSET($C$1,2,0))
     is "not implemented", T(...) of a text cell "", ISTEXT(...) FALSE, VALUE(...) of a blank
     #VALUE! (Excel: the cell's value, as for the cell itself; Microsoft, "OFFSET function": "returns
@@ -338,9 +339,24 @@ def _offset_cell(node: Call, fresh: LetNames) -> str | None:
     if len(node.args) != 1:
         return None
     sig = significant(node.args[0])
-    if len(sig) == 1 and isinstance(sig[0], Call) and sig[0].key == "OFFSET" and len(sig[0].args) == 3:
-        return f"{node.name}(INDEX({render(node.args[0]).strip()},1,1))"
-    return None
+    if len(sig) != 1 or not isinstance(sig[0], Call):
+        return None
+    inner = sig[0]
+    one_cell = inner.key == "OFFSET" and len(inner.args) == 3
+    # CHOOSE among single cells returns one of them by reference alike (T(CHOOSE(1,A5,A6)) was "");
+    # a literal among the choices is a value, which INDEX would not take
+    one_cell = one_cell or (inner.key == "CHOOSE" and len(inner.args) > 1 and all(_one_cell(a) for a in inner.args[1:]))
+    return f"{node.name}(INDEX({render(node.args[0]).strip()},1,1))" if one_cell else None
+
+
+def _one_cell(arg: list[Any]) -> bool:
+    sig = significant(arg)
+    return (
+        len(sig) == 1
+        and isinstance(sig[0], Token)
+        and sig[0].subtype == Token.RANGE
+        and _ONE_CELL.match(str(sig[0].value)) is not None
+    )
 
 
 #: Calls rewritten by a function of the call and the formula's fresh LET names (None: as written).
@@ -569,6 +585,8 @@ _REDUCING_AT: dict[str, frozenset[int]] = {
     ),
     **dict.fromkeys(("RANK", "RANK.EQ", "RANK.AVG", "MATCH", "VLOOKUP", "HLOOKUP"), frozenset({1})),
     "NPV": frozenset(range(1, 255)),
+    "SUBTOTAL": frozenset(range(1, 255)),  # LEN(SUBTOTAL(7,I2:I6)) kept 17 digits
+    "AGGREGATE": frozenset(range(2, 255)) - {3},  # its k (position 3) may be an array of k's
     "SERIESSUM": frozenset({3}),
 }
 #: Conditional aggregates: the parity (argument index % 2) of their criteria arguments.

@@ -248,13 +248,14 @@ def test_numbers_from_reducing_functions_become_15_digit_text(tmp_path: Path) ->
     got = _compute(
         tmp_path,
         ["=UPPER(AVEDEV(A1:A5))", "=LEN(GEOMEAN(C1:C5))", "=HARMEAN({1;2;3})&\"\"", '=REPLACE(2^0.5,"2",3,"7")',
-         "=CLEAN(1/3)", "=LEN(LARGE(A1:A5,2)/3)", "=LEN(NPV(0.1,C1:C2))"],
+         "=CLEAN(1/3)", "=LEN(LARGE(A1:A5,2)/3)", "=LEN(NPV(0.1,C1:C2))", '=SUBTOTAL(1,C1:C3)&""'],
         {**{f"A{r}": v for r, v in enumerate([10.0, 20.0, -5.0, 7.0, 2.5], 1)},
          **{f"C{r}": v for r, v in enumerate([1.0, 2.0, 4.0, 8.0, 16.0], 1)}},
     )  # fmt: skip
     assert got[:5] == ["6.52", 1.0, f"{18 / 11:.15G}", "1742135623731", "0.333333333333333"]
     assert got[5] == len(f"{10 / 3:.15G}")  # 3.33333333333333
     assert got[6] == len(f"{1 / 1.1 + 4 / 1.21:.15G}")
+    assert got[7] == f"{7 / 3:.15G}"  # SUBTOTAL 1 is AVERAGE: 7/3
 
 
 def test_concat_textjoin_npv_over_array_constants(tmp_path: Path) -> None:
@@ -369,17 +370,20 @@ def test_erf_erfc_agree_with_scipy(tmp_path_factory: pytest.TempPathFactory, xs:
 
 
 def test_one_cell_offset_read_as_its_value(tmp_path: Path) -> None:
-    """Found by the generative test: IronCalc 0.9.1 gave N(OFFSET(C1,2,0)) "not implemented",
+    """Found by the generative test: IronCalc 0.9.1 gave N(OFFSET(C1,2,0)) "not implemented" (and
+    T(CHOOSE(1,A5,A6)) "" for a text A5),
     T(OFFSET(D1,1,0)) "" and ISTEXT(OFFSET(D1,1,0)) FALSE for a text cell. OFFSET "returns a
     reference to a range" (Microsoft, "OFFSET function"); N, T, VALUE and the IS functions read
     that cell's value as they read the cell itself; ISREF still sees the reference."""
     got = _compute(
         tmp_path,
         ["=N(OFFSET(C1,2,0))", "=T(OFFSET(D1,1,0))", "=ISTEXT(OFFSET(D1,1,0))", "=ISBLANK(OFFSET(C1,13,0))",
-         "=VALUE(OFFSET(C1,13,0))", "=ISNUMBER(OFFSET(C1,1,0))", "=ISREF(OFFSET(C1,1,0))", "=N(OFFSET(C1,2.7,0))"],
-        {"C1": 1.0, "C2": 2.0, "C3": 4.0, "D1": "a", "D2": "b"},
+         "=VALUE(OFFSET(C1,13,0))", "=ISNUMBER(OFFSET(C1,1,0))", "=ISREF(OFFSET(C1,1,0))", "=N(OFFSET(C1,2.7,0))",
+         "=T(CHOOSE(2,C1,D2))", "=N(CHOOSE(1,C3,D1))", "=T(CHOOSE(1,E1,D1))"],
+        {"C1": 1.0, "C2": 2.0, "C3": 4.0, "D1": "a", "D2": "b", "E1": "=1/0"},
     )  # fmt: skip
-    assert got == [4.0, "b", True, True, 0.0, True, True, 4.0]
+    assert got[:10] == [4.0, "b", True, True, 0.0, True, True, 4.0, "b", 4.0]
+    assert got[10] == ExcelError("#DIV/0!")  # T passes an error on (Microsoft, "T function")
 
 
 def test_an_empty_or_blank_match_mode_is_exact(tmp_path: Path) -> None:
