@@ -535,7 +535,11 @@ _BY_VALUE: list[tuple[str, re.Pattern[str], Any]] = [
         ),
         lambda o, t: True,
     ),
-    ("lookup-over-an-array-with-errors", re.compile(r'\bLOOKUP\([^)]*(#N/A\}|\$I\$2:\$I\$6|\{"2",4\}|\$A\$1:\$D\$5)'), lambda o, t: True),
+    (
+        "lookup-over-an-array-with-errors",
+        re.compile(r'\bLOOKUP\([^)]*(#N/A\}|\$I\$2:\$I\$6|\{"2",4\}|\$A\$1:\$D\$5)'),
+        lambda o, t: True,
+    ),
     # ENGINE_OPEN
     ("dcount-without-field", re.compile(r"\bDCOUNTA?\([^,]*,,"), lambda o, t: _error(o, "#VALUE!")),
     ("array-result-in-one-cell", re.compile(r"^=(INT|ABS|ROUND|N|VALUE|UPPER|LEN|T)?\(?\{"), lambda o, t: _error(o, "#VALUE!")),
