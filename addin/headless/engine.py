@@ -118,6 +118,19 @@ _VOLATILE = re.compile(r"\b(NOW|TODAY|RAND|RANDBETWEEN|RANDARRAY)\s*\(", re.I)
 _LITERAL = re.compile(r'[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE|#[A-Z0-9/!?]+', re.I)
 _SHIFT = {"NOW": "(NOW()+1.25)", "TODAY": "(TODAY()+1)"}
 SCRATCH = "__clearquote_host"
+_SCRATCH_CELL = re.compile(re.escape(f"'{SCRATCH}'!") + r"\$A\$(\d+)(?![\w$:])")
+
+
+def _host_values(text: str, rows: set[int]) -> str:
+    """A nested host call's one-value result, read from its scratch cell as a *value*:
+    ``IF(TRUE,'scratch'!$A$n)``. Excel's functions return values, not references, and the
+    difference shows: SUM, COUNT and AVERAGE skip text in a reference but convert text given
+    as a value (Microsoft, "SUM function": "If an argument is an array or reference, only
+    numbers in that array or reference are counted"), so ``SUM(FIXED(1,0))`` is 1, not 0;
+    ``ISREF(FIXED(1,0))`` is FALSE. Found by the generative test (docs/headless-semantics.md)."""
+    return _SCRATCH_CELL.sub(lambda m: f"IF(TRUE,{m.group(0)})" if int(m.group(1)) in rows else m.group(0), text)
+
+
 #: Where the host calls' expression arguments are evaluated, each in a region of its own shape.
 ARRAYS = "__clearquote_args"
 #: Where the functions a host function calls through the formula engine are evaluated (a
@@ -1123,6 +1136,13 @@ class _Run:
             return f"'{SCRATCH}'!$A${rows[k]}:${get_column_letter(shape[1])}${rows[k] + shape[0] - 1}"
 
         new_text, calls = host_calls(text, is_host, scratch_ref)  # a refusal: prepare makes the cell an error
+        values = {
+            rows[k]
+            for k, call in enumerate(calls)
+            if not call.whole and shapes[k] is None and not self.functions[call.key].spills
+        }
+        if values:
+            new_text = _host_values(new_text, values)
         records: dict[int, list[Any]] = {}  # the formula's one record, shared by its spilling calls
         if calls and not calls[-1].whole:
             self.model.update_cell_with_formula(si, r, c, new_text)

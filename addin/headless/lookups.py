@@ -159,7 +159,9 @@ def _vh(args: list[Any], vertical: bool) -> Any:
     n = _index(args[2])
     if isinstance(n, ExcelError):
         return n
-    approx = logical(args[3], True) if len(args) == 4 and args[3] is not None else True
+    # given but empty (``VLOOKUP(x,t,2,)``) or a blank cell: FALSE, as Excel reads a missing value
+    # there; left out: TRUE (found by the generative test: the host function took both as TRUE)
+    approx = (logical(args[3], True) if args[3] is not None else False) if len(args) == 4 else True
     if isinstance(approx, ExcelError):
         return approx
     if n < 1:
@@ -246,7 +248,7 @@ def _match(args: list[Any]) -> Any:
     vec = _vector(args[1])
     if vec is None:
         return ExcelError(_NA)
-    kind = _as_number(args[2]) if len(args) == 3 and args[2] is not None else 1.0
+    kind = (_as_number(args[2]) if args[2] is not None else 0.0) if len(args) == 3 else 1.0  # empty or blank: 0
     if isinstance(kind, ExcelError):
         return kind
     t = float(kind)

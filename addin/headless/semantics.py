@@ -64,7 +64,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ|OFFSET|CHOOSE)\s*\(",
     re.I,
 )
 _TYPED_NAMES = re.compile(r"\b(?:STDEV|VAR|AVEDEV|DEVSQ|ISOWEEKNUM|WEEKNUM)[A-Z.]*\s*\(", re.I)
@@ -290,8 +290,85 @@ def _z_test(node: Call, fresh: LetNames) -> str | None:
     return f"LET({','.join(lets)},{body})" if lets else body
 
 
+#: HOUR, MINUTE, SECOND: (seconds a unit, units in the next) of the part each returns.
+_TIME_PARTS = {"HOUR": (3600, 24), "MINUTE": (60, 60), "SECOND": (1, 60)}
+
+
+def _time_part(node: Call, fresh: LetNames) -> str | None:
+    """HOUR, MINUTE and SECOND of the serial rounded to the nearest second, as Excel reads a time
+    (``SECOND(0.6565)`` is 22: 56,721.6 seconds; Microsoft, "SECOND function": "Times may be
+    entered as text strings ..., as decimal numbers ..."). IronCalc 0.9.1 takes the part from the
+    fraction of a day unrounded, and a date's fraction loses the hour: ``HOUR(45352.0416666667)``
+    (1 March 2024 01:00:00) is 0 there. Found by the generative test. Negative serials stay #NUM!;
+    text is read by the multiplication as Excel reads a time or date text; element by element
+    over arrays (ROUND, INT, MOD, IF)."""
+    if len(node.args) != 1 or not render(node.args[0]).strip():
+        return None
+    unit, count = _TIME_PARTS[node.key]
+    s = fresh("tp")
+    part = f"INT({s}/{unit})" if unit > 1 else s
+    return f"LET({s},ROUND(({render(node.args[0])})*86400,0),IF({s}<0,#NUM!,MOD({part},{count})))"
+
+
+def _typed_numbers(node: Call, fresh: LetNames) -> str | None:
+    """SUMSQ's arguments that are values, not references or arrays, read as numbers: "Numbers,
+    logical values, and text representations of numbers that you type directly into the list of
+    arguments are counted"; text that is no number is #VALUE! (Microsoft, "SUMSQ function"), as
+    SUM. IronCalc 0.9.1 skips such text (``SUMSQ(DEC2BIN(13))`` 0, ``SUMSQ("Hello")`` 0). Found by
+    the generative test. Text in a referenced cell stays skipped."""
+    args: list[str] = []
+    changed = False
+    for arg in node.args:
+        text = render(arg)
+        sig = significant(arg)
+        reference = len(sig) == 1 and isinstance(sig[0], Token) and sig[0].subtype == Token.RANGE
+        if text.strip() and not reference and not arrayish(arg):
+            text, changed = f"--({text})", True
+        args.append(text)
+    return f"{node.name}({','.join(args)})" if changed else None
+
+
+#: Functions that read one value from their argument (not a reference: ISREF, ROW, CELL are not here).
+_VALUE_READERS = frozenset(
+    "N T VALUE ISTEXT ISNUMBER ISBLANK ISLOGICAL ISERROR ISERR ISNA ISNONTEXT ISEVEN ISODD ERROR.TYPE".split()
+)
+
+
+def _offset_cell(node: Call, fresh: LetNames) -> str | None:
+    """A one-cell OFFSET (or a CHOOSE among cells) given to N, T, VALUE or an IS function read
+    through ``INDEX(...,1,1)``.
+    IronCalc 0.9.1 hands these functions the reference, not the cell's value: N(OFFSET($C$1,2,0))
+    is "not implemented", T(...) of a text cell "", ISTEXT(...) FALSE, VALUE(...) of a blank
+    #VALUE! (Excel: the cell's value, as for the cell itself; Microsoft, "OFFSET function": "returns
+    a reference to a range"). Found by the generative test; INDEX of the one cell is that cell."""
+    if len(node.args) != 1:
+        return None
+    sig = significant(node.args[0])
+    if len(sig) != 1 or not isinstance(sig[0], Call):
+        return None
+    inner = sig[0]
+    one_cell = inner.key == "OFFSET" and len(inner.args) == 3
+    # CHOOSE among single cells returns one of them by reference alike (T(CHOOSE(1,A5,A6)) was "");
+    # a literal among the choices is a value, which INDEX would not take
+    one_cell = one_cell or (inner.key == "CHOOSE" and len(inner.args) > 1 and all(_one_cell(a) for a in inner.args[1:]))
+    return f"{node.name}(INDEX({render(node.args[0]).strip()},1,1))" if one_cell else None
+
+
+def _one_cell(arg: list[Any]) -> bool:
+    sig = significant(arg)
+    return (
+        len(sig) == 1
+        and isinstance(sig[0], Token)
+        and sig[0].subtype == Token.RANGE
+        and _ONE_CELL.match(str(sig[0].value)) is not None
+    )
+
+
 #: Calls rewritten by a function of the call and the formula's fresh LET names (None: as written).
 _SPECIAL: dict[str, Any] = {
+    **dict.fromkeys(_VALUE_READERS, _offset_cell),
+    "SUMSQ": _typed_numbers,
+    **dict.fromkeys(_TIME_PARTS, _time_part),
     "IRR": _irr,
     "TEXTSPLIT": _textsplit,
     "Z.TEST": _z_test,
@@ -378,6 +455,9 @@ _AS_TEXT: dict[str, frozenset[int] | None] = {
     **dict.fromkeys(("FIND", "SEARCH", "EXACT"), frozenset({0, 1})),
     "CONCATENATE": None,
     "CONCAT": None,
+    # found by the generative test: REPLACE(2^0.5,...) kept 16 digits (old_text, new_text)
+    "REPLACE": frozenset({0, 3}),
+    "CLEAN": frozenset({0}),
 }
 #: Functions whose result is always text: nothing to convert when ``&`` joins it.
 _TEXT_RESULTS = frozenset(
@@ -443,13 +523,15 @@ def fifteen_digits(text: str) -> str:
         # decimal form rounds v itself (a mantissa times a power of ten is not exact: 3*10^-1 is
         # 0.30000000000000004). IF, not OR: element by element over arrays. Zero is found by
         # LOG10's error and magnitudes compared as ratios: IronCalc's comparisons have an
-        # absolute tolerance (3E-139=0 is TRUE there).
+        # absolute tolerance (3E-139=0 is TRUE there). A blank cell is "" (as text reads it): the
+        # value a LET gives a formula cell of its own is 0, and a host function's argument is
+        # such a cell (CONCAT($B$1,{1}) was "01"; found by the generative test).
         sci = f'{n}&"E"&IF({f}<0,"-","+")&TEXT(ABS({f}),"00")'
         return (
-            f'LET({v},{inner},IF(ISNUMBER({v}),IF(ISERROR(LOG10(ABS({v}))),"0",LET({g},INT(LOG10(ABS({v}))),'
+            f'LET({v},{inner},IF(ISBLANK({v}),"",IF(ISNUMBER({v}),IF(ISERROR(LOG10(ABS({v}))),"0",LET({g},INT(LOG10(ABS({v}))),'
             f"{e},{g}-IF(ABS({v})/10^{g}<1,1,0),{m},ROUND({v}/10^{e},14),{f},{e}+IF(ABS({m})>=10,1,0),"
             f"{n},IF(ABS({m})>=10,ROUND({m}/10,14),{m}),"
-            f'IF({f}>=15,{sci},IF({f}<-4,{sci},ROUND({v},14-{e})&"")))),{v}))'
+            f'IF({f}>=15,{sci},IF({f}<-4,{sci},ROUND({v},14-{e})&"")))),{v})))'
         )
 
     def walk(seq: list[Any], criteria: bool = False) -> None:
@@ -495,8 +577,24 @@ def _wrap_run(seq: list[Any], lo: int, hi: int, wrap: Any) -> None:
 #: Functions that reduce every argument to one value.
 _REDUCING = frozenset(
     """SUM AVERAGE AVERAGEA COUNT COUNTA COUNTBLANK MAX MAXA MIN MINA PRODUCT SUMPRODUCT SUMSQ MEDIAN STDEV STDEV.S
-    STDEV.P VAR VAR.S VAR.P AND OR XOR ROWS COLUMNS""".split()
+    STDEV.P VAR VAR.S VAR.P AND OR XOR ROWS COLUMNS KURT SKEW SKEW.P GEOMEAN HARMEAN DEVSQ AVEDEV MODE MODE.SNGL
+    GCD LCM IRR MIRR DSUM DCOUNT DCOUNTA DAVERAGE DMAX DMIN DGET DPRODUCT DSTDEV DSTDEVP DVAR DVARP""".split()
 )
+#: Functions that reduce the arguments at these positions (0-based) to one value and return one
+#: value per element of the others (``LARGE(A1:A9,{1,2})`` is two values): one value when the
+#: others are not arrays. Found by the generative test: ``LEN(LARGE(A1:A5,2))`` kept 17 digits.
+_REDUCING_AT: dict[str, frozenset[int]] = {
+    **dict.fromkeys(
+        """LARGE SMALL PERCENTILE PERCENTILE.INC PERCENTILE.EXC QUARTILE QUARTILE.INC QUARTILE.EXC PERCENTRANK
+        PERCENTRANK.INC PERCENTRANK.EXC""".split(),
+        frozenset({0}),
+    ),
+    **dict.fromkeys(("RANK", "RANK.EQ", "RANK.AVG", "MATCH", "VLOOKUP", "HLOOKUP"), frozenset({1})),
+    "NPV": frozenset(range(1, 255)),
+    "SUBTOTAL": frozenset(range(1, 255)),  # LEN(SUBTOTAL(7,I2:I6)) kept 17 digits
+    "AGGREGATE": frozenset(range(2, 255)) - {3},  # its k (position 3) may be an array of k's
+    "SERIESSUM": frozenset({3}),
+}
 #: Conditional aggregates: the parity (argument index % 2) of their criteria arguments.
 _CONDITIONAL = {"COUNTIF": 1, "COUNTIFS": 1, "SUMIF": 1, "AVERAGEIF": 1, "SUMIFS": 0, "AVERAGEIFS": 0, "MAXIFS": 0, "MINIFS": 0}
 
@@ -508,6 +606,10 @@ def arrayish(nodes: list[Any]) -> bool:
         if isinstance(node, Call):
             if node.key in _REDUCING:
                 continue  # one number whatever its arguments
+            if node.key in _REDUCING_AT:
+                if any(arrayish(a) for k, a in enumerate(node.args) if k not in _REDUCING_AT[node.key]):
+                    return True
+                continue
             if node.key in _CONDITIONAL:  # one number unless a criterion is an array
                 if any(arrayish(a) for k, a in enumerate(node.args) if k % 2 == _CONDITIONAL[node.key]):
                     return True
