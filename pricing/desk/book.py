@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pricing.desk.config import DeskConfig
 from pricing.desk.fills import Seen, open_labels, unseen
@@ -45,6 +46,9 @@ def _blank(v: Any) -> bool:
 #: -> instrument -> (bought, sold) contracts of the labelled trades inside those positions
 #: (:data:`pricing.desk.fills.Seen`; empty for a file).
 Venue = Callable[[], tuple[object, Portfolio, Seen]]
+#: A build taken from the book's thread's queue: positions, snapshot, configuration, the trades
+#: the basis is for, and the book's version (the arguments of ``Book._make``).
+_Job = tuple[Portfolio, MarketSnapshot, DeskConfig, Portfolio, int]
 
 
 @dataclass
@@ -400,16 +404,30 @@ class Book:
         (so quotes and fills go on meanwhile), and it is kept only for the version it was built
         on: a fill during the build makes it unusable, never wrong.
         """
+        job = self._take_job(unless_quoting=False)
+        return isinstance(job, tuple) and self._build_job(job)
+
+    def _take_job(self, *, unless_quoting: bool) -> _Job | Literal["quoting"] | None:
+        """The build asked for, with the book it is for, taken under the book's lock (None: nothing
+        to build). With ``unless_quoting``, "quoting" and nothing taken while a quote is being
+        priced: a quote counts itself (:meth:`quoting`) before its ask takes this lock, so a job is
+        never taken beside a quote that has begun."""
         with self._lock:
-            job, self._pending = self._pending, None
-            if job is None:
-                return False
-            snapshot, config, trades = job
+            if unless_quoting:
+                with self._wake:
+                    if self._quoting:
+                        return "quoting"
+            asked, self._pending = self._pending, None
+            if asked is None:
+                return None
+            snapshot, config, trades = asked
             self._follow_venue()
             if usable(self._built, snapshot, config.margin_key, self.version, 0.0):
-                return False
-            positions, version = self.positions, self.version
-        built = self._make(positions, snapshot, config, trades, version)
+                return None
+            return (self.positions, snapshot, config, trades, self.version)
+
+    def _build_job(self, job: _Job) -> bool:
+        built = self._make(*job)
         with self._lock:
             self.builds_ahead += 1
             self._install(built)
@@ -436,16 +454,22 @@ class Book:
                 if not self._quoting:
                     self._wake.notify_all()
 
-    def let_quotes_finish(self) -> bool:
+    def let_quotes_finish(self, until: float | None = None) -> bool:
         """Wait until no quote is being priced, or :attr:`build_grace_s` has passed (the book's thread, before a build).
+
+        Parameters
+        ----------
+        until : float, optional
+            The end of the grace on ``time.monotonic()`` (default: :attr:`build_grace_s` from now).
 
         Returns
         -------
         bool
             True when no quote is being priced (False: the grace ran out, or the book was closed).
         """
+        timeout = self.build_grace_s if until is None else max(0.0, until - time.monotonic())
         with self._wake:
-            return self._wake.wait_for(lambda: not self._quoting or self._closed, timeout=self.build_grace_s) and not self._closed
+            return self._wake.wait_for(lambda: not self._quoting or self._closed, timeout=timeout) and not self._closed
 
     def step_ahead(self) -> bool:
         """One step of the book's thread: ask for the source's newest snapshot if nothing is asked,
@@ -458,18 +482,25 @@ class Book:
 
         Notes
         -----
-        A build starts only after :meth:`let_quotes_finish` was called *after* the thread saw it
-        asked: a quote may ask at any moment (:meth:`margin_basis`), and a build taken on the
-        strength of an earlier look that saw nothing asked would start beside the quote that
-        asked it (a race CI found; ``tests/property/test_margin_lag.py`` injects the ask after
-        every look).
+        Quote first: a build is taken only at a moment when no quote is being priced, checked
+        under the lock a quote's ask takes (:meth:`_take_job`), or once :attr:`build_grace_s` has
+        run out since the thread saw it asked. A quote may begin at any moment: after the thread's
+        look saw nothing asked (a race CI found), or after the wait returned and before the job
+        was taken (a race an outside audit found); the thread then waits again, within the same
+        grace. ``tests/property/test_margin_lag.py`` injects a quote at each of those moments.
         """
         if self._pending is None:
             self.refresh_latest()
             if self._pending is None:
                 return False
-        self.let_quotes_finish()
-        return self.build_pending()
+        give_up = time.monotonic() + self.build_grace_s
+        while True:
+            quiet = self.let_quotes_finish(until=give_up)
+            if self._closed:
+                return False
+            job = self._take_job(unless_quoting=quiet)
+            if job != "quoting":
+                return isinstance(job, tuple) and self._build_job(job)
 
     def _build_ahead(self) -> None:
         while not self._closed:

@@ -393,9 +393,9 @@ def test_the_book_thread_never_starts_a_build_beside_the_quote_that_asked_it(fir
         events.append(f"build(quoting={book._quoting})")
         return make(*args)
 
-    def waited(self: Book) -> bool:
+    def waited(self: Book, until: float | None = None) -> bool:
         events.append("wait")
-        return wait(self)
+        return wait(self, until)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Book, "_make", staticmethod(made))
@@ -408,3 +408,51 @@ def test_the_book_thread_never_starts_a_build_beside_the_quote_that_asked_it(fir
     for i in builds:
         if events[i] != "build(quoting=0)":
             assert "wait" in events[events.index("ask") : i], events
+
+
+def test_a_quote_that_begins_after_the_wait_holds_the_build_back_until_it_is_priced(first: MarketSnapshot) -> None:
+    """The second moment (an outside audit found it): the book's thread saw a build asked and its
+    wait returned with no quote being priced; a quote Q2 then begins and asks before the job is
+    taken. The build must not start beside Q2: it waits again (the grace here is an hour) and
+    starts once Q2 is priced. Q2 ends on a timer thread; nothing is asserted on time. Before the
+    fix the job was taken at once and built while Q2 was being priced."""
+    source = Moving(first)
+    book = Book.from_table(BOOK)
+    book.background = False
+    book.build_grace_s = 3600.0
+    desk = Desk(source, book, LAGGED)
+    call = RfqRequest((Leg(NAMES[1]),), "two-way", 2.0, ref="rfq")
+    desk.quote([call])
+    source.snapshot = moved(first, 1, 600.0)
+    desk.quote([call])  # asks for the new snapshot's basis
+    asked = book._pending
+    assert asked is not None
+    events: list[str] = []
+    make, wait = Book._make, Book.let_quotes_finish
+
+    def q2_ends() -> None:
+        with book._wake:
+            book._quoting -= 1
+            events.append("Q2 priced")
+            book._wake.notify_all()
+
+    def waited(self: Book, until: float | None = None) -> bool:
+        quiet = wait(self, until)
+        events.append(f"wait->{quiet}")
+        if len(events) == 1:  # right after the first wait: Q2 begins and asks
+            with book._wake:
+                book._quoting += 1
+            book._pending = asked
+            events.append("Q2 asks")
+            threading.Timer(0.2, q2_ends).start()
+        return quiet
+
+    def made(*args: Any) -> Any:
+        events.append(f"build(quoting={book._quoting})")
+        return make(*args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Book, "_make", staticmethod(made))
+        mp.setattr(Book, "let_quotes_finish", waited)
+        assert book.step_ahead()
+    assert events[-1] == "build(quoting=0)" and "Q2 priced" in events, events
