@@ -112,6 +112,7 @@ def reference(path: Path) -> dict[str, Any]:
     except Exception:  # a book the engine's reader refuses: openpyxl's reading stands
         pass
     cells: dict[tuple[str, int, int], Any] = {}
+    formulas: dict[tuple[str, int, int], str] = {}
     for ws in wf.worksheets:
         vs = wv[ws.title]
         for row in ws.iter_rows():
@@ -122,16 +123,26 @@ def reference(path: Path) -> dict[str, Any]:
                     for r in range(r1, r2 + 1):
                         for cc in range(c1, c2 + 1):
                             cells.setdefault((ws.title, r, cc), _stored(vs.cell(r, cc), epoch, sixty))
+                            formulas.setdefault((ws.title, r, cc), "{" + str(v.text) + "}")
                 elif isinstance(v, DataTableFormula) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
                     cells.setdefault((ws.title, c.row, c.column), _stored(vs.cell(c.row, c.column), epoch, sixty))
+                    formulas.setdefault((ws.title, c.row, c.column), v if isinstance(v, str) else "{=TABLE()}")
     try:
         from addin.headless import recalculate
 
         res = recalculate(path)
         volatile = set(res.volatile) | set(res.offline)
+        offline = sorted(set(res.offline.values()))
     except Exception:  # the closure needs the engine; if it refuses the book, every cell is compared
-        volatile = set()
-    return {"epoch_1904": epoch, "cells": [[*k, v, k in volatile] for k, v in cells.items()]}
+        volatile, offline = set(), []
+    return {
+        "epoch_1904": epoch,
+        "cells": [[*k, v, k in volatile] for k, v in cells.items()],
+        # a book with a cell no offline engine can compute (external link, cube function, add-in)
+        # is not "computable offline": the share of fully agreeing books leaves it out
+        "offline": offline,
+        "formulas": [formulas.get(k, "") for k in cells],
+    }
 
 
 def prepare(book: str, ref_path: str, stripped: str) -> int:
@@ -287,7 +298,11 @@ def _child(engine: str, book: str, ref_path: str, out_path: str, max_memory_mib:
             values.append(["missing", None])
         else:
             values.append(norm(v, ref["epoch_1904"]))
-    Path(out_path).write_text(json.dumps({"seconds": seconds, "values": values}))
+    import resource
+
+    # peak resident size of this child, MiB (Linux reports ru_maxrss in KiB)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Path(out_path).write_text(json.dumps({"seconds": seconds, "values": values, "peak_mib": peak_mib}))
 
 
 # ----------------------------------------------------------------------------- the run
@@ -302,6 +317,9 @@ def available(engine: str) -> bool:
 
 #: Memory of one engine's child on one book, MiB (the issue's bound: no book over 2 GB).
 MAX_MEMORY_MIB = 2048
+#: Disagreeing cells listed per book and engine in ``--json`` (sheet, row, column, formula,
+#: Excel's value, the engine's), enough to group the failures by cause.
+MAX_DIFFER = 20
 
 
 def run_one(engine: str, stripped: Path, ref: dict[str, Any], ref_path: Path, timeout: float) -> dict[str, Any]:
@@ -324,13 +342,31 @@ def run_one(engine: str, stripped: Path, ref: dict[str, Any], ref_path: Path, ti
     if proc.returncode != 0 or not out.exists():
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
         status = "refused" if proc.returncode == 2 else "crash"
-        return {"status": status, "seconds": time.perf_counter() - t, "error": last[:200], "compared": compared, "agree": 0}
+        return {
+            "status": status,
+            "seconds": time.perf_counter() - t,
+            "error": f"exit {proc.returncode}: {last[:200]}",
+            "compared": compared,
+            "agree": 0,
+        }
     got = json.loads(out.read_text())
     agree = 0
-    for (_, _, _, stored, excluded), mine in zip(ref["cells"], got["values"]):
+    differ: list[list[Any]] = []
+    formulas = ref.get("formulas") or [""] * len(ref["cells"])
+    for (sheet, r, c, stored, excluded), mine, text in zip(ref["cells"], got["values"], formulas):
         if not excluded:
-            agree += same(stored, mine)
-    return {"status": "ok", "seconds": got["seconds"], "compared": compared, "agree": agree}
+            ok = same(stored, mine)
+            agree += ok
+            if not ok and len(differ) < MAX_DIFFER:
+                differ.append([sheet, r, c, text, stored, mine])
+    return {
+        "status": "ok",
+        "seconds": got["seconds"],
+        "compared": compared,
+        "agree": agree,
+        "peak_mib": round(got.get("peak_mib", 0.0), 1),
+        "differ": differ,
+    }
 
 
 def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, limit: int | None, as_json: bool) -> int:
@@ -352,7 +388,19 @@ def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, li
     books = sorted(p for p in corpus.iterdir() if p.suffix.lower() in (".xlsx", ".xlsm"))[:limit]
     engines = [e for e in engines if available(e)]
     totals = {
-        e: {"books": 0, "full": 0, "compared": 0, "agree": 0, "refused": 0, "crash": 0, "timeout": 0, "seconds": 0.0}
+        e: {
+            "books": 0,
+            "full": 0,
+            "computable": 0,
+            "full_computable": 0,
+            "compared": 0,
+            "agree": 0,
+            "refused": 0,
+            "crash": 0,
+            "timeout": 0,
+            "seconds": 0.0,
+            "peak_mib": 0.0,
+        }
         for e in engines
     }
     per_book: list[dict[str, Any]] = []
@@ -370,33 +418,38 @@ def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, li
                 per_book.append({"book": book.name, "skipped": skipped[-1][1]})
                 continue
             ref = json.loads(ref_path.read_text())
-            row: dict[str, Any] = {"book": book.name}
+            computable = not ref.get("offline")
+            row: dict[str, Any] = {"book": book.name, "offline": ref.get("offline", [])}
             for e in engines:
                 res = run_one(e, stripped, ref, ref_path, timeout)
                 row[e] = res
                 t = totals[e]
                 t["books"] += 1
+                t["computable"] += computable
                 t["seconds"] += res["seconds"]
                 t["compared"] += res["compared"]
                 t["agree"] += res["agree"]
+                t["peak_mib"] = max(t["peak_mib"], res.get("peak_mib", 0.0))
                 if res["status"] != "ok":
                     t[res["status"]] += 1
                     continue
                 t["full"] += res["agree"] == res["compared"]
+                t["full_computable"] += computable and res["agree"] == res["compared"]
             per_book.append(row)
     print(file=sys.stderr)
     if as_json:
         print(json.dumps({"totals": totals, "books": per_book, "skipped": dict(skipped)}))
         return 0
     print(
-        f"{'engine':>12} {'books':>6} {'fully agreeing':>15} {'cells agreeing':>15} {'refused':>8} {'crashes':>8} "
-        f"{'timeouts':>9} {'engine s':>9}"
+        f"{'engine':>12} {'books':>6} {'fully agreeing':>15} {'of computable':>14} {'cells agreeing':>15} "
+        f"{'refused':>8} {'crashes':>8} {'timeouts':>9} {'engine s':>9} {'peak MiB':>9}"
     )
     for e, t in totals.items():
         share = t["agree"] / t["compared"] if t["compared"] else math.nan
         print(
-            f"{e:>12} {t['books']:>6} {t['full']:>15} {share:>14.2%} {t['refused']:>8} {t['crash']:>8} "
-            f"{t['timeout']:>9} {t['seconds']:>9.1f}"
+            f"{e:>12} {t['books']:>6} {t['full']:>15} {t['full_computable']:>6} of {t['computable']:<5} "
+            f"{share:>14.2%} {t['refused']:>8} {t['crash']:>8} {t['timeout']:>9} {t['seconds']:>9.1f} "
+            f"{t['peak_mib']:>9.0f}"
         )
     print(
         f"one process per book and engine, {timeout:g} s and {MAX_MEMORY_MIB} MiB each; the same cells compared for every "
