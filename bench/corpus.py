@@ -127,22 +127,32 @@ def reference(path: Path) -> dict[str, Any]:
                 elif isinstance(v, DataTableFormula) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
                     cells.setdefault((ws.title, c.row, c.column), _stored(vs.cell(c.row, c.column), epoch, sixty))
                     formulas.setdefault((ws.title, c.row, c.column), v if isinstance(v, str) else "{=TABLE()}")
-    try:
-        from addin.headless import recalculate
-
-        res = recalculate(path)
-        volatile = set(res.volatile) | set(res.offline)
-        offline = sorted(set(res.offline.values()))
-    except Exception:  # the closure needs the engine; if it refuses the book, every cell is compared
-        volatile, offline = set(), []
     return {
         "epoch_1904": epoch,
-        "cells": [[*k, v, k in volatile] for k, v in cells.items()],
-        # a book with a cell no offline engine can compute (external link, cube function, add-in)
-        # is not "computable offline": the issue's share of fully agreeing books leaves it out
-        "offline": offline,
+        "cells": [[*k, v, False] for k, v in cells.items()],
+        "offline": [],
         "formulas": [formulas.get(k, "") for k in cells],
     }
+
+
+def closure(book: str, ref_path: str) -> int:
+    """The reference's cells marked excluded where they are volatile or not computable offline,
+    or read such a cell (the engine's closure, the same for every engine), and the reasons a
+    book is not computable offline; run in a child of its own, after :func:`prepare`, so that a
+    book the engine cannot finish in time is still measured (every cell compared). The number of
+    cells excluded."""
+    from addin.headless import recalculate
+
+    ref = json.loads(Path(ref_path).read_text())
+    res = recalculate(book)
+    excluded = set(res.volatile) | set(res.offline)
+    for cell in ref["cells"]:
+        cell[4] = (cell[0], cell[1], cell[2]) in excluded
+    # a book with a cell no offline engine can compute (external link, cube function, add-in)
+    # is not "computable offline": the issue's share of fully agreeing books leaves it out
+    ref["offline"] = sorted(set(res.offline.values()))
+    Path(ref_path).write_text(json.dumps(ref))
+    return len(excluded)
 
 
 def prepare(book: str, ref_path: str, stripped: str) -> int:
@@ -417,9 +427,14 @@ def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, li
                 skipped.append((book.name, str(exc).removeprefix(f"{book.name}: ")[:200]))
                 per_book.append({"book": book.name, "skipped": skipped[-1][1]})
                 continue
+            row: dict[str, Any] = {"book": book.name}
+            try:
+                run("bench.corpus:closure", (str(book), str(ref_path)), book.name, budget)
+            except BookError as exc:  # the engine cannot finish the book: every cell is compared
+                row["closure"] = str(exc).removeprefix(f"{book.name}: ")[:200]
             ref = json.loads(ref_path.read_text())
             computable = not ref.get("offline")
-            row: dict[str, Any] = {"book": book.name, "offline": ref.get("offline", [])}
+            row["offline"] = ref.get("offline", [])
             for e in engines:
                 res = run_one(e, stripped, ref, ref_path, timeout)
                 row[e] = res

@@ -124,6 +124,8 @@ def _token(m: re.Match[str]) -> _Tok | None:
             return _Tok("elapsed", b[0])
         if b.isalpha() or re.fullmatch(r"color\d+", b):
             return None  # a colour
+        if _CONDITION.fullmatch(f"[{text}]"):
+            return None  # a condition: chosen by _conditional before the section is shown
     # General, scientific E+, era and Buddhist years, lower-case am/pm, conditions, locales
     raise Unsupported(text)
 
@@ -434,6 +436,44 @@ def _show(x: float, parsed: list[list[_Tok]]) -> str:
     return _date(y, toks)
 
 
+#: A section's condition, ``[<10]``, ``[>= 2.5]`` (spaces allowed), and its comparison.
+_CONDITION = re.compile(r"\[\s*(<=|>=|<>|<|>|=)\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*\]")
+_COMPARE = {
+    "<": float.__lt__,
+    ">": float.__gt__,
+    "<=": float.__le__,
+    ">=": float.__ge__,
+    "=": float.__eq__,
+    "<>": float.__ne__,
+}
+
+
+def _conditional(fmt: str, x: float) -> str | None:
+    """TEXT of a number under a format of one section with a condition (``[<10]0 "Wow"``); None
+    when the format has no condition.
+
+    Microsoft, "Number format codes": a condition in brackets applies the section only to
+    numbers meeting it. With one section, a number meeting it is shown by that section (a minus
+    before a negative one, as for any one section); a number that does not is shown in General
+    (Excel's cached values on an unseen book: 10 under ``[<10]# "Wow"`` is ``10``, 1.5 is
+    ``2 Wow``). Only whole numbers below 1E11 are written in General here (their digits); other
+    numbers, and formats of several sections with conditions, are left to the formula engine
+    (:class:`Unsupported`).
+    """
+    sections = split_sections(fmt)
+    found = [_CONDITION.search(sec) for sec in sections]
+    if not any(found):
+        return None
+    m = found[0]
+    if len(sections) != 1 or m is None:
+        raise Unsupported("conditions in a format of several sections")
+    if _COMPARE[m.group(1)](x, float(m.group(2))):
+        return _show(x, [_tokens(sections[0][: m.start()] + sections[0][m.end() :])])
+    if x == int(x) and abs(x) < 1e11:
+        return str(int(x))
+    raise Unsupported("General")
+
+
 def render(value: Any, fmt: str) -> str | ExcelError:
     """TEXT(value, fmt); :class:`Unsupported` where the formula engine should answer."""
     if isinstance(value, ExcelError):
@@ -456,6 +496,9 @@ def render(value: Any, fmt: str) -> str | ExcelError:
     x = 0.0 if value is None else float(value)
     if not math.isfinite(x):
         return ExcelError("#NUM!")
+    conditional = _conditional(fmt, x)
+    if conditional is not None:
+        return conditional
     try:
         return _show(x, parsed)
     except ValueError as exc:

@@ -296,3 +296,43 @@ def test_a_column_name_with_an_escaped_bracket_is_read(tmp_path: Path) -> None:
     assert [got[("S", r, 6)] for r in range(1, 5)] == [18.0, 27.0, 36.0, "it's [9"]
     for text in ("=SUBTOTAL(109,[Column'[])", "='[1]Sheet'!A1+T[a']]", '="it\'s [""x"&A1', "=T[[#This Row],[a'#b]]"):
         assert formula(parse(text)) == text
+
+
+# ----------------------------------------------------------------------------- TEXT with a condition
+
+_OPS = {"<": float.__lt__, ">": float.__gt__, "<=": float.__le__, ">=": float.__ge__, "=": float.__eq__, "<>": float.__ne__}
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    cases=st.lists(
+        st.tuples(st.integers(-40, 40).map(lambda k: k / 2), st.sampled_from(sorted(_OPS)), st.integers(-10, 10), st.booleans()),
+        min_size=15,
+        max_size=30,
+    )
+)
+def test_text_under_a_format_of_one_section_with_a_condition(
+    tmp_path_factory: pytest.TempPathFactory, cases: list[tuple[float, str, int, bool]]
+) -> None:
+    """Microsoft, "Number format codes": ``[<10]0" Wow"`` shows a number meeting the condition by
+    its section (rounded half away from zero, a minus before a negative one) and any other in
+    General (a whole number: its digits); spaces may stand inside the brackets. IronCalc 0.9.1
+    applied the section to every number. Numbers that fail the condition and are not whole are
+    left to the formula engine and not asserted."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    formulas, kept = [], []
+    for v, op, t, spaced in cases:
+        cond = f"[{op} {t}]" if spaced else f"[{op}{t}]"
+        formulas.append(f'=TEXT({v},"{cond}0"" Wow""")')
+        kept.append((v, op, t))
+    got = compute(tmp_path_factory.mktemp("cond"), formulas)
+    for (v, op, t), value in zip(kept, got):
+        if _OPS[op](v, float(t)):
+            shown = int(Decimal(abs(v)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+            want = ("-" if v < 0 and shown else "") + f"{shown} Wow"
+        elif v == int(v):
+            want = str(int(v))
+        else:
+            continue
+        assert value == want, (v, op, t, value, want)
