@@ -202,7 +202,10 @@ def strip(src: Path, dst: Path, ref: dict[str, Any]) -> None:
     updates: dict[str, dict[int, dict[int, Any]]] = {}
     for sheet, r, c, _, _ in ref["cells"]:
         updates.setdefault(sheet, {}).setdefault(r, {})[c] = STRIP
-    write_cached(src, dst, updates, {s.name: set(s.formulas) for s in pkg.sheets})
+    # the formula cells the reference lists (openpyxl's reading; a cell it does not list as a
+    # formula keeps its value and is not compared): the writer checks each of them was found
+    listed = {(sheet, r, c) for sheet, r, c, _, _ in ref["cells"]}
+    write_cached(src, dst, updates, {s.name: {k for k in s.formulas if (s.name, *k) in listed} for s in pkg.sheets})
 
 
 # ----------------------------------------------------------------------------- engines (run in a child)
