@@ -62,7 +62,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|OFFSET)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|OFFSET|MDETERM|MINVERSE)\s*\(",
     re.I,
 )
 #: The functions whose second argument picks from the first: ``k``, ``percent`` or ``quart``.
@@ -321,7 +321,26 @@ def _offset(node: Call, fresh: LetNames) -> str | None:
     return f"{node.name}({','.join(args)})" if changed else None
 
 
+_RANGE = re.compile(r"\s*(?:(?:'(?:[^']|'')+'|[A-Za-z_][\w.]*)!)?\$?[A-Za-z]{1,3}\$?\d+:\$?[A-Za-z]{1,3}\$?\d+\s*")
+
+
+def _matrix(node: Call, fresh: LetNames) -> str | None:
+    """MDETERM and MINVERSE of a range holding a blank cell or text: #VALUE! (Microsoft,
+    "MDETERM function", "MINVERSE function": "If any cells in array are empty or contain text,
+    MDETERM returns the #VALUE! error value"); IronCalc 0.9.1 gave 0 and #NUM!. Taken for a
+    range argument (COUNT counts its numbers); an error in it is left to the engine, which
+    passes it on; array constants and expressions are left as written.
+    """
+    if len(node.args) != 1 or not _RANGE.fullmatch(render(node.args[0])):
+        return None
+    a = render(node.args[0]).strip()
+    own = f"{node.name}({a})"
+    return f"IF(ISERROR(SUM({a})),{own},IF(COUNT({a})<ROWS({a})*COLUMNS({a}),#VALUE!,{own}))"
+
+
 _SPECIAL: dict[str, Any] = {
+    "MDETERM": _matrix,
+    "MINVERSE": _matrix,
     "OFFSET": _offset,
     "IRR": _irr,
     "TEXTSPLIT": _textsplit,

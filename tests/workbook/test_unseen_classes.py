@@ -336,3 +336,39 @@ def test_text_under_a_format_of_one_section_with_a_condition(
         else:
             continue
         assert value == want, (v, op, t, value, want)
+
+
+# ----------------------------------------------------------------------------- MDETERM/MINVERSE of blanks and text
+
+_ENTRY = st.one_of(st.integers(-9, 9).map(float), st.just(None), st.just("x"))
+
+
+@settings(max_examples=4, deadline=None)
+@given(grids=st.lists(st.lists(_ENTRY, min_size=9, max_size=9), min_size=4, max_size=8))
+def test_mdeterm_and_minverse_of_a_range_with_a_blank_or_text_are_value(
+    tmp_path_factory: pytest.TempPathFactory, grids: list[list[float | str | None]]
+) -> None:
+    """Microsoft, "MDETERM function" and "MINVERSE function": a blank or text cell in the array is
+    #VALUE!; otherwise the determinant (numpy's, within 1e-9 relative: LU in floating point both)
+    and the inverse's top-left element (#NUM! for a singular matrix). IronCalc 0.9.1 gave 0 and
+    #NUM! for the blank and text cases."""
+    import numpy as np
+
+    inputs: dict[str, object] = {}
+    formulas = []
+    for k, grid in enumerate(grids):
+        top = 4 * k + 1
+        for i, v in enumerate(grid):
+            if v is not None:
+                inputs[f"{'ABC'[i % 3]}{top + i // 3}"] = v
+        rng = f"A{top}:C{top + 2}"
+        formulas += [f"=MDETERM({rng})", f"=INDEX(MINVERSE({rng}),1,1)"]
+    got = compute(tmp_path_factory.mktemp("matrix"), formulas, inputs, column=6)
+    for k, grid in enumerate(grids):
+        det, inv = got[2 * k], got[2 * k + 1]
+        if any(not isinstance(v, float) for v in grid):
+            assert all(isinstance(x, ExcelError) and x.code == "#VALUE!" for x in (det, inv)), (grid, det, inv)
+            continue
+        m = np.array(grid, dtype=float).reshape(3, 3)
+        want = float(np.linalg.det(m))
+        assert isinstance(det, float) and abs(det - want) <= 1e-9 * max(1.0, abs(want)), (grid, det, want)
