@@ -503,8 +503,8 @@ def day_zero(text: str) -> str:
     :func:`excel_dates`) and ``k = TRUNC(months)``: EDATE is the same day ``k`` months on, cut
     to that month's last day (Microsoft: "the same day of the month"); EOMONTH is day 0 of the
     month after (``DATE(1900,month+k+1,0)``); a month before January 1900 is #NUM!. The start is
-    read as Excel reads it (blank 0, TRUE 1, date text its serial); any other start is the
-    engine's own call, unchanged.
+    read as Excel reads it (blank 0, date text its serial); any other start is the
+    engine's own call, unchanged; a logical start is #VALUE!.
     """
     nodes = parse(text)
     fresh = LetNames(text)
@@ -517,7 +517,9 @@ def day_zero(text: str) -> str:
             return None
         v, n, m, k = fresh("v"), fresh("n"), fresh("m"), fresh("k")
         as_text = f"IFERROR(IF(--{v}<0,#VALUE!,--{v}),#VALUE!)"
-        as_number = f"IF(ISLOGICAL({v}),--{v},IF(ISBLANK({v}),0,IF(ISTEXT({v}),{as_text},{v})))"
+        # a logical start is #VALUE! here, not 1 (Excel's cached values, pycel's date-time book:
+        # EDATE(FALSE,blank), EOMONTH(TRUE,blank))
+        as_number = f"IF(ISLOGICAL({v}),#VALUE!,IF(ISBLANK({v}),0,IF(ISTEXT({v}),{as_text},{v})))"
         if node.key == "EDATE":
             day = f"MIN(DAY({n}),DAY(DATE(1900,MONTH({n})+{k}+1,0)))"
             early = f"DATE(1900,MONTH({n})+{k},{day})"

@@ -112,6 +112,10 @@ def test_edate_of_a_blank_cell_and_of_months_that_are_text(tmp_path: Path) -> No
     assert got[:2] == [31.0, 0.0]
     assert isinstance(got[2], ExcelError) and got[2].code == "#VALUE!"
     assert got[3:] == [31.0, 45031.0, 45351.0]  # 2024-02-29 is 45351
+    # a logical start date is #VALUE! (Excel's cached values in ../shared/corpus/excel's
+    # pycel__tests_fixtures_date-time.xlsx, N12:O13: EDATE and EOMONTH of FALSE and TRUE)
+    logical = compute(tmp_path, ["=EDATE(A1,1)", "=EOMONTH(A2,0)", "=EDATE(TRUE,0)"], {"A1": False, "A2": True})
+    assert all(isinstance(v, ExcelError) and v.code == "#VALUE!" for v in logical), logical
 
 
 # ----------------------------------------------------------------------------- #REF! written with a sheet
