@@ -112,6 +112,7 @@ def reference(path: Path) -> dict[str, Any]:
     except Exception:  # a book the engine's reader refuses: openpyxl's reading stands
         pass
     cells: dict[tuple[str, int, int], Any] = {}
+    formulas: dict[tuple[str, int, int], str] = {}
     for ws in wf.worksheets:
         vs = wv[ws.title]
         for row in ws.iter_rows():
@@ -122,16 +123,36 @@ def reference(path: Path) -> dict[str, Any]:
                     for r in range(r1, r2 + 1):
                         for cc in range(c1, c2 + 1):
                             cells.setdefault((ws.title, r, cc), _stored(vs.cell(r, cc), epoch, sixty))
+                            formulas.setdefault((ws.title, r, cc), "{" + str(v.text) + "}")
                 elif isinstance(v, DataTableFormula) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
                     cells.setdefault((ws.title, c.row, c.column), _stored(vs.cell(c.row, c.column), epoch, sixty))
-    try:
-        from addin.headless import recalculate
+                    formulas.setdefault((ws.title, c.row, c.column), v if isinstance(v, str) else "{=TABLE()}")
+    return {
+        "epoch_1904": epoch,
+        "cells": [[*k, v, False] for k, v in cells.items()],
+        "offline": [],
+        "formulas": [formulas.get(k, "") for k in cells],
+    }
 
-        res = recalculate(path)
-        volatile = set(res.volatile) | set(res.offline)
-    except Exception:  # the closure needs the engine; if it refuses the book, every cell is compared
-        volatile = set()
-    return {"epoch_1904": epoch, "cells": [[*k, v, k in volatile] for k, v in cells.items()]}
+
+def closure(book: str, ref_path: str) -> int:
+    """The reference's cells marked excluded where they are volatile or not computable offline,
+    or read such a cell (the engine's closure, the same for every engine), and the reasons a
+    book is not computable offline; run in a child of its own, after :func:`prepare`, so that a
+    book the engine cannot finish in time is still measured (every cell compared). The number of
+    cells excluded."""
+    from addin.headless import recalculate
+
+    ref = json.loads(Path(ref_path).read_text())
+    res = recalculate(book)
+    excluded = set(res.volatile) | set(res.offline)
+    for cell in ref["cells"]:
+        cell[4] = (cell[0], cell[1], cell[2]) in excluded
+    # a book with a cell no offline engine can compute (external link, cube function, add-in)
+    # is not "computable offline": the issue's share of fully agreeing books leaves it out
+    ref["offline"] = sorted(set(res.offline.values()))
+    Path(ref_path).write_text(json.dumps(ref))
+    return len(excluded)
 
 
 def prepare(book: str, ref_path: str, stripped: str) -> int:
@@ -181,7 +202,10 @@ def strip(src: Path, dst: Path, ref: dict[str, Any]) -> None:
     updates: dict[str, dict[int, dict[int, Any]]] = {}
     for sheet, r, c, _, _ in ref["cells"]:
         updates.setdefault(sheet, {}).setdefault(r, {})[c] = STRIP
-    write_cached(src, dst, updates, {s.name: set(s.formulas) for s in pkg.sheets})
+    # the formula cells the reference lists (openpyxl's reading; a cell it does not list as a
+    # formula keeps its value and is not compared): the writer checks each of them was found
+    listed = {(sheet, r, c) for sheet, r, c, _, _ in ref["cells"]}
+    write_cached(src, dst, updates, {s.name: {k for k in s.formulas if (s.name, *k) in listed} for s in pkg.sheets})
 
 
 # ----------------------------------------------------------------------------- engines (run in a child)
@@ -287,7 +311,11 @@ def _child(engine: str, book: str, ref_path: str, out_path: str, max_memory_mib:
             values.append(["missing", None])
         else:
             values.append(norm(v, ref["epoch_1904"]))
-    Path(out_path).write_text(json.dumps({"seconds": seconds, "values": values}))
+    import resource
+
+    # peak resident size of this child, MiB (Linux reports ru_maxrss in KiB)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Path(out_path).write_text(json.dumps({"seconds": seconds, "values": values, "peak_mib": peak_mib}))
 
 
 # ----------------------------------------------------------------------------- the run
@@ -302,6 +330,9 @@ def available(engine: str) -> bool:
 
 #: Memory of one engine's child on one book, MiB (the issue's bound: no book over 2 GB).
 MAX_MEMORY_MIB = 2048
+#: Disagreeing cells listed per book and engine in ``--json`` (sheet, row, column, formula,
+#: Excel's value, the engine's), enough to group the failures by cause.
+MAX_DIFFER = 20
 
 
 def run_one(engine: str, stripped: Path, ref: dict[str, Any], ref_path: Path, timeout: float) -> dict[str, Any]:
@@ -324,13 +355,31 @@ def run_one(engine: str, stripped: Path, ref: dict[str, Any], ref_path: Path, ti
     if proc.returncode != 0 or not out.exists():
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
         status = "refused" if proc.returncode == 2 else "crash"
-        return {"status": status, "seconds": time.perf_counter() - t, "error": last[:200], "compared": compared, "agree": 0}
+        return {
+            "status": status,
+            "seconds": time.perf_counter() - t,
+            "error": f"exit {proc.returncode}: {last[:200]}",
+            "compared": compared,
+            "agree": 0,
+        }
     got = json.loads(out.read_text())
     agree = 0
-    for (_, _, _, stored, excluded), mine in zip(ref["cells"], got["values"]):
+    differ: list[list[Any]] = []
+    formulas = ref.get("formulas") or [""] * len(ref["cells"])
+    for (sheet, r, c, stored, excluded), mine, text in zip(ref["cells"], got["values"], formulas):
         if not excluded:
-            agree += same(stored, mine)
-    return {"status": "ok", "seconds": got["seconds"], "compared": compared, "agree": agree}
+            ok = same(stored, mine)
+            agree += ok
+            if not ok and len(differ) < MAX_DIFFER:
+                differ.append([sheet, r, c, text, stored, mine])
+    return {
+        "status": "ok",
+        "seconds": got["seconds"],
+        "compared": compared,
+        "agree": agree,
+        "peak_mib": round(got.get("peak_mib", 0.0), 1),
+        "differ": differ,
+    }
 
 
 def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, limit: int | None, as_json: bool) -> int:
@@ -352,7 +401,19 @@ def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, li
     books = sorted(p for p in corpus.iterdir() if p.suffix.lower() in (".xlsx", ".xlsm"))[:limit]
     engines = [e for e in engines if available(e)]
     totals = {
-        e: {"books": 0, "full": 0, "compared": 0, "agree": 0, "refused": 0, "crash": 0, "timeout": 0, "seconds": 0.0}
+        e: {
+            "books": 0,
+            "full": 0,
+            "computable": 0,
+            "full_computable": 0,
+            "compared": 0,
+            "agree": 0,
+            "refused": 0,
+            "crash": 0,
+            "timeout": 0,
+            "seconds": 0.0,
+            "peak_mib": 0.0,
+        }
         for e in engines
     }
     per_book: list[dict[str, Any]] = []
@@ -369,34 +430,44 @@ def run_bench_corpus(corpus: Path | None, engines: list[str], timeout: float, li
                 skipped.append((book.name, str(exc).removeprefix(f"{book.name}: ")[:200]))
                 per_book.append({"book": book.name, "skipped": skipped[-1][1]})
                 continue
-            ref = json.loads(ref_path.read_text())
             row: dict[str, Any] = {"book": book.name}
+            try:
+                run("bench.corpus:closure", (str(book), str(ref_path)), book.name, budget)
+            except BookError as exc:  # the engine cannot finish the book: every cell is compared
+                row["closure"] = str(exc).removeprefix(f"{book.name}: ")[:200]
+            ref = json.loads(ref_path.read_text())
+            computable = not ref.get("offline")
+            row["offline"] = ref.get("offline", [])
             for e in engines:
                 res = run_one(e, stripped, ref, ref_path, timeout)
                 row[e] = res
                 t = totals[e]
                 t["books"] += 1
+                t["computable"] += computable
                 t["seconds"] += res["seconds"]
                 t["compared"] += res["compared"]
                 t["agree"] += res["agree"]
+                t["peak_mib"] = max(t["peak_mib"], res.get("peak_mib", 0.0))
                 if res["status"] != "ok":
                     t[res["status"]] += 1
                     continue
                 t["full"] += res["agree"] == res["compared"]
+                t["full_computable"] += computable and res["agree"] == res["compared"]
             per_book.append(row)
     print(file=sys.stderr)
     if as_json:
         print(json.dumps({"totals": totals, "books": per_book, "skipped": dict(skipped)}))
         return 0
     print(
-        f"{'engine':>12} {'books':>6} {'fully agreeing':>15} {'cells agreeing':>15} {'refused':>8} {'crashes':>8} "
-        f"{'timeouts':>9} {'engine s':>9}"
+        f"{'engine':>12} {'books':>6} {'fully agreeing':>15} {'of computable':>14} {'cells agreeing':>15} "
+        f"{'refused':>8} {'crashes':>8} {'timeouts':>9} {'engine s':>9} {'peak MiB':>9}"
     )
     for e, t in totals.items():
         share = t["agree"] / t["compared"] if t["compared"] else math.nan
         print(
-            f"{e:>12} {t['books']:>6} {t['full']:>15} {share:>14.2%} {t['refused']:>8} {t['crash']:>8} "
-            f"{t['timeout']:>9} {t['seconds']:>9.1f}"
+            f"{e:>12} {t['books']:>6} {t['full']:>15} {t['full_computable']:>6} of {t['computable']:<5} "
+            f"{share:>14.2%} {t['refused']:>8} {t['crash']:>8} {t['timeout']:>9} {t['seconds']:>9.1f} "
+            f"{t['peak_mib']:>9.0f}"
         )
     print(
         f"one process per book and engine, {timeout:g} s and {MAX_MEMORY_MIB} MiB each; the same cells compared for every "

@@ -29,6 +29,7 @@ reported so that ``validate`` skips them instead of calling them mismatches.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 import os
@@ -64,6 +65,7 @@ from addin.headless.formula import (
     array_literal,
     bare_name,
     broadcast,
+    day_zero,
     excel_dates,
     function_keys,
     host_calls,
@@ -71,6 +73,7 @@ from addin.headless.formula import (
     intersect,
     map_ranges,
     needs_dates,
+    needs_day_zero,
     needs_index_ranges,
     needs_intersection,
     references,
@@ -90,7 +93,7 @@ from addin.headless.letnames import LetNames, book_names
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
 from addin.headless.names import pattern as name_pattern
-from addin.headless.offline import offline_reason
+from addin.headless.offline import offline_reason, vba_reason
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
 from addin.headless.refops import needs_reference_operators, reference_operators
 from addin.headless.semantics import (
@@ -113,6 +116,7 @@ from addin.headless.zero_lookups import needs_zero_lookups, zero_lookups
 
 #: A defined name that is a constant (``Rate = 0.07``, ``"EUR"``, ``TRUE``): IronCalc loads it but gives #NAME?.
 _CONSTANT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE', re.I)
+_STRINGS = re.compile(r'"(?:[^"]|"")*"')
 _VOLATILE = re.compile(r"\b(NOW|TODAY|RAND|RANDBETWEEN|RANDARRAY)\s*\(", re.I)
 #: A constant argument: a number, a string, TRUE/FALSE or an error value.
 _LITERAL = re.compile(r'[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE|#[A-Z0-9/!?]+', re.I)
@@ -459,6 +463,23 @@ def _native_output_to(path: Path) -> Iterator[None]:
                 os.close(fd)
 
 
+@functools.lru_cache(maxsize=4096)
+def excel_function(name: str) -> bool:
+    """Whether ``name`` (bare, upper case) is an Excel function: in openpyxl's list of Excel's
+    functions, or one the formula engine knows (a call with no arguments is not ``#NAME?`` in a
+    scratch model of its own: a wrong argument count is another error)."""
+    from openpyxl.utils.formulas import FORMULAE
+
+    if name in FORMULAE:
+        return True
+    import ironcalc as ic
+
+    model = ic.create("probe", "en", "UTC")
+    model.set_user_input(0, 1, 1, f"={name}()")
+    model.evaluate()
+    return bool(model.get_formatted_cell_value(0, 1, 1) != "#NAME?")
+
+
 class _Run:
     def __init__(self, model: Any, pkg: Package, functions: FunctionTable, limits: Limits, columns: bool = True) -> None:
         self.model = model
@@ -508,6 +529,19 @@ class _Run:
         self.host_arrays: set[tuple[str, int, int]] = set()
         self.range_names = frozenset(n.upper() for n, _, text in pkg.names if ":" in text and not n.startswith("_xlnm."))
         self.defined = {(n.upper(), scope): text for n, scope, text in pkg.names}
+        self._defined_upper = frozenset(n for n, _ in self.defined)
+        #: Names whose definition no offline engine can compute (``[1]!MonthNames``: a name of
+        #: another workbook), with the reason, and the regex finding them in a formula
+        self._offline_names: dict[str, str] = {}
+        for n, _, text in pkg.names:
+            why = offline_reason(text, function_keys(text), self.functions) if text else None
+            if why is not None and not n.startswith("_xlnm."):
+                self._offline_names[n.upper()] = why
+        self._offline_words = (
+            re.compile(r"(?<![\w.!\]'])(" + "|".join(map(re.escape, self._offline_names)) + r")(?![\w.(!\['])", re.I)
+            if self._offline_names
+            else None
+        )
         #: Names by (upper-case name, scope sheet title or None), and the regex finding those the
         #: engine does not evaluate (addin.headless.names)
         self.name_texts = {
@@ -551,6 +585,7 @@ class _Run:
                     continue
                 si = self.index[self.pkg.sheets[scope].name]
             have = loaded.get((name.upper(), si))
+            text = _sheet_errors(text)  # ``Sheet1!#REF!`` (a name whose cells were deleted) is #REF!
             if have is not None and not _CONSTANT.fullmatch(text.lstrip("=").strip()):
                 continue  # a reference or an expression (LAMBDA, LET...): IronCalc evaluates those itself
             sheet = self._scratch_sheet()
@@ -677,11 +712,24 @@ class _Run:
         volatile = _VOLATILE.search(text) is not None
         if volatile:
             self.volatile_cells.append((si, r, c, text))
-        why = offline_reason(fc.text or original, keys, self.functions)
+        why = self._offline(fc.text or original, keys)
         if why is not None:
             self.offline_cells[(self.titles[si], r, c)] = why
         elif not (hoisted or volatile or any(hosts.get(k) for k in keys)):
             self._remember(si, r, c, fc, original, text, pure)
+
+    def _offline(self, text: str, keys: set[str]) -> str | None:
+        """Why a formula (as the file has it) cannot be computed offline, None when it can: an
+        external link, a cube or add-in function (:func:`offline_reason`), a macro of the book's
+        VBA project (:func:`vba_reason`), a name of another workbook."""
+        why = offline_reason(text, keys, self.functions)
+        if why is None and self.pkg.macros and keys:
+            why = vba_reason(keys, self.functions, self._defined_upper, excel_function)
+        if why is None and self._offline_words is not None:
+            used = self._offline_words.search(_STRINGS.sub('""', text))
+            if used is not None:
+                why = f"reads the name {used.group(1)}, which {self._offline_names[used.group(1).upper()]}"
+        return why
 
     def _remember(self, si: int, r: int, c: int, fc: Any, original: str, text: str, pure: bool) -> None:
         """Note a formula the rows below may repeat: left as written (:meth:`_repeats_above`) or
@@ -764,7 +812,7 @@ class _Run:
             text = excel_comparisons(text)
         if needs_date_text(text):
             text = date_text(text)
-        text = fill_defaults(text)  # TEXTBEFORE/TEXTAFTER's omitted arguments (a cheap test first)
+        text = _defaults_and_early_dates(text)
         if self.pkg.date1904 and needs_1904(text):
             text = rewrite_1904(text)
         if needs_rewrite(text):
@@ -2068,7 +2116,29 @@ def _forms_ironcalc_lacks(text: str) -> str:
         text = reference_operators(text)
     if needs_number_arrays(text):
         text = number_arrays(text)
-    return text
+    return _sheet_errors(text)
+
+
+#: A sheet-qualified error reference (``'1'!#REF!``, ``Sheet1!#REF!``: what Excel writes where
+#: the cells a reference or a name pointed at were deleted), outside string literals.
+_SHEET_ERROR = re.compile(r"(\"(?:[^\"]|\"\")*\")|(?:'(?:[^']|'')+'|[A-Za-z_\\][\w.]*)!(#REF!)", re.I)
+
+
+def _sheet_errors(text: str) -> str:
+    """``Sheet1!#REF!`` written as ``#REF!``: Excel evaluates a deleted reference to #REF!
+    whatever sheet it names (Microsoft, "How to correct a #REF! error"); IronCalc 0.9.1 cannot
+    parse the sheet-qualified form and gave #NAME?."""
+    if "!#REF!" not in text.upper():
+        return text
+    return _SHEET_ERROR.sub(lambda m: m.group(1) or "#REF!", text)
+
+
+def _defaults_and_early_dates(text: str) -> str:
+    """TEXTBEFORE/TEXTAFTER's omitted arguments filled (a cheap test first), and EDATE/EOMONTH of
+    Excel's first 61 serials on its calendar (:func:`addin.headless.formula.day_zero`: before the
+    1900 calendar's rewrites of the MONTH and DAY it writes)."""
+    text = fill_defaults(text)
+    return day_zero(text) if needs_day_zero(text) else text
 
 
 def _file_text(own: str, text: str, tables: re.Pattern[str] | None) -> str:

@@ -101,9 +101,50 @@ def spill_refs(text: str) -> str:
     return "".join(p if i % 2 else _SPILL.sub(r"_xlfn.ANCHORARRAY(\1)", p) for i, p in enumerate(parts))
 
 
+#: The characters a structured reference escapes with ``'`` (Microsoft, "Using structured
+#: references with Excel tables": ``[``, ``]``, ``#`` and ``'`` in a column name), and the
+#: private-use characters they stand as while the tokenizer reads the formula.
+_ESCAPED = {ch: chr(0xE000 + ord(ch)) for ch in "[]#'"}
+_UNESCAPE = {ord(v): k for k, v in _ESCAPED.items()}
+
+
+def _hide_escapes(text: str) -> str:
+    """``[Column'[]`` with the escaped ``[`` hidden from openpyxl's tokenizer, which counts
+    brackets without reading ``'`` escapes and raised "unmatched '['" (``[Column'[]`` is the
+    column ``Column[``); the escape itself is kept. Text in string literals is left alone."""
+    out: list[str] = []
+    depth, i, n, quoted = 0, 0, len(text), False
+    while i < n:
+        ch = text[i]
+        if quoted:
+            if ch == '"' and i + 1 < n and text[i + 1] == '"':
+                out.append('""')  # a doubled quote inside the literal
+                i += 2
+                continue
+            quoted = ch != '"'
+        elif ch == '"' and depth == 0:
+            quoted = True
+        elif ch == "[":
+            depth += 1
+        elif ch == "]" and depth:
+            depth -= 1
+        elif ch == "'" and depth and i + 1 < n and text[i + 1] in _ESCAPED:
+            out.append(ch + _ESCAPED[text[i + 1]])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def parse(text: str) -> list[Any]:
     """The formula (with its ``=``) as nested nodes: tokens and :class:`Call` s."""
-    tokens = Tokenizer(spill_refs(text)).items
+    if "'" in text and "[" in text:
+        tokens = Tokenizer(spill_refs(_hide_escapes(text))).items
+        for tok in tokens:
+            tok.value = tok.value.translate(_UNESCAPE)
+    else:
+        tokens = Tokenizer(spill_refs(text)).items
     stack: list[tuple[list[Any], Call | None]] = [([], None)]
     for tok in tokens:
         seq, call = stack[-1]
@@ -440,6 +481,57 @@ def excel_dates(text: str) -> str:
         return f"LET({v},{render(node.args[0])},{n},{as_number},IF(ISNUMBER({n}),IF({n}>=0,{excel},{own}),{own}))"
 
     return formula(nodes) if rewrite_calls(nodes, date_part) else text
+
+
+_MONTHS_RE = re.compile(r"\b(EDATE|EOMONTH)\s*\(", re.I)
+
+
+def needs_day_zero(text: str) -> bool:
+    return _MONTHS_RE.search(text) is not None
+
+
+def day_zero(text: str) -> str:
+    """EDATE and EOMONTH of a start date in Excel's first 61 serials (a blank cell, 0, up to
+    1 March 1900) as Excel computes them, on Excel's 1900 calendar.
+
+    Excel's serial 0 is day 0 of January 1900 (``TEXT(0,"yyyy-mm-dd")`` is ``1900-01-00``) and
+    serial 60 its 29 February 1900; EDATE and EOMONTH take both as dates: Excel's cached values
+    give ``EDATE(blank,1)`` 31, ``EDATE(blank,blank)`` 0 and ``EDATE(blank,"abc")`` #VALUE!
+    (months not a number, Microsoft, "EDATE function"). IronCalc 0.9.1 gives #NUM! for a start
+    below 1 and counts serials below 61 a day off (``EOMONTH(15,0)`` 32, Excel 31). On Excel's
+    calendar, with the start's month and day as Excel reads them (MONTH and DAY, rewritten by
+    :func:`excel_dates`) and ``k = TRUNC(months)``: EDATE is the same day ``k`` months on, cut
+    to that month's last day (Microsoft: "the same day of the month"); EOMONTH is day 0 of the
+    month after (``DATE(1900,month+k+1,0)``); a month before January 1900 is #NUM!. The start is
+    read as Excel reads it (blank 0, date text its serial); any other start is the
+    engine's own call, unchanged; a logical start is #VALUE!.
+    """
+    nodes = parse(text)
+    fresh = LetNames(text)
+
+    def month_call(node: Call) -> str | None:
+        if node.key not in ("EDATE", "EOMONTH") or len(node.args) != 2:
+            return None
+        start, months = render(node.args[0]), render(node.args[1])
+        if not start.strip() or not months.strip():
+            return None
+        v, n, m, k = fresh("v"), fresh("n"), fresh("m"), fresh("k")
+        as_text = f"IFERROR(IF(--{v}<0,#VALUE!,--{v}),#VALUE!)"
+        # a logical start is #VALUE! here, not 1 (Excel's cached values, pycel's date-time book:
+        # EDATE(FALSE,blank), EOMONTH(TRUE,blank))
+        as_number = f"IF(ISLOGICAL({v}),#VALUE!,IF(ISBLANK({v}),0,IF(ISTEXT({v}),{as_text},{v})))"
+        if node.key == "EDATE":
+            day = f"MIN(DAY({n}),DAY(DATE(1900,MONTH({n})+{k}+1,0)))"
+            early = f"DATE(1900,MONTH({n})+{k},{day})"
+        else:
+            early = f"DATE(1900,MONTH({n})+{k}+1,0)"
+        own = f"{node.name}({n},{m})"
+        return (
+            f"LET({v},{start},{n},{as_number},{m},{months},IF(AND(ISNUMBER({n}),{n}>=0,{n}<61),"
+            f"LET({k},TRUNC({m}),IF(MONTH({n})+{k}<1,#NUM!,{early})),{own}))"
+        )
+
+    return formula(nodes) if rewrite_calls(nodes, month_call) else text
 
 
 # ----------------------------------------------------------------------------- INDEX(...):INDEX(...)

@@ -11,7 +11,7 @@ cells, and says why: a different value there is not a disagreement about Excel's
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 
 #: An external reference: ``[1]Sheet!A1``, ``'[1]My sheet'!A1``, ``[1]!Name`` (the index of an
 #: ``xl/externalLinks`` part, as the file stores it).
@@ -48,4 +48,33 @@ def offline_reason(text: str, functions: Iterable[str], known: Container[str]) -
     for m in _PREFIXED.finditer(outside):
         if m.group(2).upper() not in known:
             return f"calls {m.group(1)}.{m.group(2)}, an add-in or VBA function the engine is not given"
+    return None
+
+
+#: Excel functions written without ``_xlfn.`` that neither openpyxl's list of Excel's functions
+#: nor IronCalc 0.9.1 knows (Microsoft's function reference): never taken for a macro.
+_NEWER = frozenset(
+    "AGGREGATE GROUPBY PIVOTBY PERCENTOF TRIMRANGE IMAGE REGEXTEST REGEXEXTRACT REGEXREPLACE STOCKHISTORY "
+    "TRANSLATE DETECTLANGUAGE COPILOT PY FORECAST PHONETIC USDOLLAR GETPIVOTDATA CALL REGISTER.ID EUROCONVERT "
+    "SQL.REQUEST INFO FILTERXML DBCS NUMBERSTRING DATESTRING".split()
+)
+
+
+def vba_reason(
+    functions: Iterable[str], known: Container[str], defined: Container[str], is_function: Callable[[str], bool]
+) -> str | None:
+    """Why a formula of a book holding a VBA project cannot be computed offline: it calls a name
+    that is no Excel function, no function the engine was given and no defined name (a LAMBDA),
+    which Excel then looks up among the book's macros (Microsoft, "Create custom functions in
+    Excel": a VBA Function procedure is called from a formula by its bare name, and the file
+    stores the call as written). None when every call is a function.
+
+    ``functions`` are the bare upper-case names the formula calls; ``is_function`` tells whether
+    a name is an Excel function the formula engine or Excel's list knows.
+    """
+    for name in sorted(functions):
+        if name in known or name in defined or name in _NEWER or "." in name:
+            continue  # dotted names are Excel's (NORM.DIST, _xlfn.X): VBA names have no dot
+        if not is_function(name):
+            return f"calls {name}, which is no Excel function: a VBA function of the book's macros"
     return None

@@ -150,6 +150,9 @@ class Package:
     #: the file does not say: CHAR and CODE follow its platform's character set
     #: (:func:`addin.headless.charset.code_page`).
     application: str | None = None
+    #: Whether the book holds a VBA project (``xl/vbaProject.bin``, an ``.xlsm``): a call of a
+    #: name that is no function may then be one of its macros (:func:`addin.headless.offline.vba_reason`).
+    macros: bool = False
 
 
 class _Capped(io.RawIOBase):
@@ -283,7 +286,8 @@ def scan(
     capped = frozenset(s.part for s in sheets if s.part in names)
     dated = frozenset(s.part for s in sheets if s.part in names and s.dated)
     cut = texts.cut() if texts is not None and any(s.calls for s in sheets) else None
-    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated, cut, application)
+    macros = any(n.lower().endswith("vbaproject.bin") for n in names)
+    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated, cut, application, macros)
 
 
 #: How the relationship type of the extended properties part ends (transitional, strict).

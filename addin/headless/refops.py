@@ -73,6 +73,13 @@ def reference_operators(text: str) -> str:
     """The formula with each argument built from reference operators resolved (module
     docstring); anything else as written."""
     nodes = parse(text)
+    whole = _areas(nodes)
+    if whole is not None and not whole[2]:
+        # the whole formula is a reference expression (``=(C2:D3 D3:E4)``): its one area, or
+        # #NULL! for none; several areas are #VALUE! in one cell (Microsoft, "#VALUE! error":
+        # a multi-area reference where one value is expected)
+        sheet, areas = whole[0], whole[1]
+        return "=" + ("#NULL!" if not areas else _a1(sheet, areas[0]) if len(areas) == 1 else "#VALUE!")
 
     def resolve(node: Call) -> str | None:
         changed = False

@@ -64,7 +64,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ|OFFSET|CHOOSE)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ|OFFSET|CHOOSE|MDETERM|MINVERSE)\s*\(",
     re.I,
 )
 _TYPED_NAMES = re.compile(r"\b(?:STDEV|VAR|AVEDEV|DEVSQ|ISOWEEKNUM|WEEKNUM)[A-Z.]*\s*\(", re.I)
@@ -365,10 +365,65 @@ def _one_cell(arg: list[Any]) -> bool:
 
 
 #: Calls rewritten by a function of the call and the formula's fresh LET names (None: as written).
+_NUMBER = re.compile(r"\s*([+-]?\d+(?:\.\d*)?)\s*")
+_ONE_CELL = re.compile(r"\s*(?:(?:'(?:[^']|'')+'|[A-Za-z_][\w.]*)!)?\$?[A-Za-z]{1,3}\$?\d+\s*")
+
+
+def _offset(node: Call, fresh: LetNames) -> str | None:
+    """OFFSET with a negative height or width: the range runs up (left) from the offset cell.
+
+    Excel's cached values (an unseen book, issue 30): ``SUM(OFFSET(B4,0,0,-4))`` over 1, 1, 1 in
+    B1:B3 is 3 and ``SUM(OFFSET(D9,0,0,1,-4))`` likewise; IronCalc 0.9.1 gives #VALUE!. A height
+    ``h`` below 0 is the same range as rows ``rows + h + 1`` and height ``-h``; a width alike.
+    Taken where the height or width is a number written in the formula (moved here) or one
+    cell (moved by IF at run time); any other argument is left to the engine.
+    """
+    if len(node.args) not in (4, 5):
+        return None
+    args = [render(a) for a in node.args]
+    changed = False
+    for size, shift in ((3, 1), (4, 2)):
+        if size >= len(args) or not args[size].strip():
+            continue
+        lit = _NUMBER.fullmatch(args[size])
+        if lit is not None:
+            value = int(float(lit.group(1)))  # Excel truncates a height or width
+            if value < 0:
+                args[shift] = f"({args[shift]})+({value + 1})"
+                args[size] = str(-value)
+                changed = True
+        elif _ONE_CELL.fullmatch(args[size]):
+            h = args[size].strip()
+            args[shift] = f"({args[shift]})+IF(TRUNC({h})<0,TRUNC({h})+1,0)"
+            args[size] = f"ABS(TRUNC({h}))"
+            changed = True
+    return f"{node.name}({','.join(args)})" if changed else None
+
+
+_RANGE = re.compile(r"\s*(?:(?:'(?:[^']|'')+'|[A-Za-z_][\w.]*)!)?\$?[A-Za-z]{1,3}\$?\d+:\$?[A-Za-z]{1,3}\$?\d+\s*")
+
+
+def _matrix(node: Call, fresh: LetNames) -> str | None:
+    """MDETERM and MINVERSE of a range holding a blank cell or text: #VALUE! (Microsoft,
+    "MDETERM function", "MINVERSE function": "If any cells in array are empty or contain text,
+    MDETERM returns the #VALUE! error value"); IronCalc 0.9.1 gave 0 and #NUM!. Taken for a
+    range argument (COUNT counts its numbers); an error in it is left to the engine, which
+    passes it on; array constants and expressions are left as written.
+    """
+    if len(node.args) != 1 or not _RANGE.fullmatch(render(node.args[0])):
+        return None
+    a = render(node.args[0]).strip()
+    own = f"{node.name}({a})"
+    return f"IF(ISERROR(SUM({a})),{own},IF(COUNT({a})<ROWS({a})*COLUMNS({a}),#VALUE!,{own}))"
+
+
 _SPECIAL: dict[str, Any] = {
     **dict.fromkeys(_VALUE_READERS, _offset_cell),
     "SUMSQ": _typed_numbers,
     **dict.fromkeys(_TIME_PARTS, _time_part),
+    "MDETERM": _matrix,
+    "MINVERSE": _matrix,
+    "OFFSET": _offset,
     "IRR": _irr,
     "TEXTSPLIT": _textsplit,
     "Z.TEST": _z_test,

@@ -82,3 +82,53 @@ def _stored_text(text: str) -> list[object]:
     from bench.corpus import norm
 
     return list(norm(text, False))
+
+
+def test_the_json_names_each_disagreeing_cell_the_books_computable_offline_and_peak_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the issue's must-show needs from a run: the share of fully agreeing books among those
+    computable offline (a book with a cube function, an external link or an add-in's function is
+    not), the cells that disagree with their formula (to group failures by cause) and each child's
+    peak memory (the bound: no book over 2 GB)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _cached_book(corpus, "a.xlsx", {"A1": 2.0, "B1": "=A1*3"})
+    # a cached value Excel would not have written: the cell must be listed as disagreeing
+    with zipfile.ZipFile(corpus / "a.xlsx") as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    sheet = parts["xl/worksheets/sheet1.xml"]
+    assert b"<v>6.0</v>" in sheet
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace(b"<v>6.0</v>", b"<v>7</v>")
+    with zipfile.ZipFile(corpus / "a.xlsx", "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    _cached_book(corpus, "cube.xlsx", {"A1": 1.0, "B1": "=A1+1", "C1": '=CUBEVALUE("c","m")'})
+    capsys.readouterr()
+    assert bench_main(["corpus", "--corpus", str(corpus), "--engines", "clearquote,ironcalc", "--timeout", "120", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    books = {b["book"]: b for b in out["books"]}
+    assert books["a.xlsx"]["clearquote"]["differ"] == [["S", 1, 2, "=A1*3", ["num", 7.0], ["num", 6.0]]]
+    assert books["a.xlsx"]["offline"] == []
+    assert books["cube.xlsx"]["offline"] and "CUBEVALUE" in books["cube.xlsx"]["offline"][0]
+    assert books["cube.xlsx"]["clearquote"]["differ"] == []  # the cube cell is left out, B1 agrees
+    for e in ("clearquote", "ironcalc"):
+        t = out["totals"][e]
+        assert (t["computable"], t["full_computable"], t["full"]) == (1, 0, 1)
+        assert 0 < t["peak_mib"] < 2048 and all(0 < b[e]["peak_mib"] <= t["peak_mib"] for b in books.values())
+
+
+def test_a_formula_cell_the_reference_does_not_list_does_not_stop_the_strip(tmp_path: Path) -> None:
+    """openpyxl's reading (the bench's reference) can miss a formula cell the engine's reader
+    sees (an unseen LibreOffice book lost 300 of them); the stripped copy then keeps that cell's
+    value, which is not compared, instead of the book being skipped with "not found in the sheet
+    XML"; the listed cells lose theirs."""
+    from bench.corpus import reference, strip
+
+    book = _cached_book(tmp_path, "b.xlsx", {"A1": 2.0, "B1": "=A1*3", "C1": "=A1+1"})
+    ref = reference(book)
+    ref["cells"] = [c for c in ref["cells"] if (c[1], c[2]) != (1, 3)]  # C1 not listed
+    strip(book, tmp_path / "s.xlsx", ref)
+    with zipfile.ZipFile(tmp_path / "s.xlsx") as z:
+        xml = z.read("xl/worksheets/sheet1.xml")
+    assert b"<f>A1*3</f><v>" not in xml and b"<f>A1+1</f><v>3.0</v>" in xml
