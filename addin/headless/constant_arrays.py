@@ -130,17 +130,29 @@ def _rate(value: Any) -> float | ExcelError:
     return float(value)
 
 
+def _npv_at(rate_value: Any, values: list[float]) -> Any:
+    rate = _rate(rate_value)
+    if isinstance(rate, ExcelError):
+        return rate
+    if rate == -1:
+        return ExcelError("#DIV/0!", "NPV: a rate of -1 divides by zero")
+    total = math.fsum(v / (1 + rate) ** i for i, v in enumerate(values, 1))
+    return total if math.isfinite(total) else ExcelError("#NUM!")
+
+
 def npv(calls: list[list[Any]]) -> list[Any]:
+    """NPV per call; a rate given as a range or array of several values is one NPV per rate, in
+    its shape (the rate is a one-value parameter, lifted as Excel lifts it: formulas' test book,
+    ``NPV(C33:Q33,C33:G33)`` spills one value per rate)."""
     out: list[Any] = []
     for args in calls:
-        rate = _rate(args[0]) if args else ExcelError("#VALUE!", "NPV takes rate, value1, ...")
-        if isinstance(rate, ExcelError):
-            out.append(rate)
-            continue
-        if rate == -1:
-            out.append(ExcelError("#DIV/0!", "NPV: a rate of -1 divides by zero"))
+        if not args:
+            out.append(ExcelError("#VALUE!", "NPV takes rate, value1, ..."))
             continue
         values = [float(v) for a in args[1:] for v in _elements(a) if isinstance(v, float | int) and not isinstance(v, bool)]
-        total = math.fsum(v / (1 + rate) ** i for i, v in enumerate(values, 1))
-        out.append(total if math.isfinite(total) else ExcelError("#NUM!"))
+        rate = args[0]
+        if isinstance(rate, list) and len(_elements(rate)) > 1:
+            out.append([[_npv_at(r, values) for r in (row if isinstance(row, list) else [row])] for row in rate])
+        else:
+            out.append(_npv_at(rate, values))
     return out

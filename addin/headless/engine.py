@@ -981,16 +981,18 @@ class _Run:
         return self.scratch
 
     def _reads_arrays(self, si: int, key: str, args: list[str]) -> bool:
-        """Whether a host function with a fallback takes this call whole and evaluates it element
-        by element itself (:mod:`addin.headless.host_arguments`): it declares its one-value
-        parameters and takes the arguments (references), so lifting leaves it as written."""
+        """Whether lifting leaves this call as written: a host function with a ``takes`` rule that
+        takes it (its call is cut out whole), or one with a fallback that takes it and evaluates
+        it element by element itself (:mod:`addin.headless.host_arguments`: it declares its
+        one-value parameters). A call the rule declines stays with the formula engine and is
+        lifted like any call (formulas' test book: ``{=NPV(C33:G33,C33:G33)}`` is NPV at the
+        first rate once NPV had a host rule for array constants, #VALUE! while it was skipped)."""
         fn = self.functions.get(key)
-        return (
-            fn is not None
-            and fn.fallback
-            and fn.scalars != frozenset()
-            and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
-        )
+        if fn is None:
+            return False
+        if not fn.fallback:  # cut out whole when it takes the call (_Hoisted: always, without a rule)
+            return fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args])
+        return fn.scalars != frozenset() and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
 
     def _arg_kind(self, text: str, si: int) -> str:
         t = text.strip()
@@ -2095,7 +2097,14 @@ class _Hoisted:
         self.functions = functions
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key in self.functions and not self.functions[key].fallback
+        # a function with a ``takes`` rule is cut out only for the calls it takes: the others stay
+        # with the formula engine and are lifted like any call (Engine._reads_arrays decides them)
+        return (
+            isinstance(key, str)
+            and key in self.functions
+            and not self.functions[key].fallback
+            and self.functions[key].takes is None
+        )
 
 
 #: Column letters seen in references, as numbers.

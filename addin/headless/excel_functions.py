@@ -172,10 +172,12 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     # IronCalc 0.9.1: GAMMALN(1) -4.4E-16, GAMMALN(3) 0.693147180559949 (found by the generative test)
     table["GAMMALN"] = table["GAMMALN.PRECISE"] = HostFunction("GAMMALN", elementwise(_gammaln), scalars=None)
     # IronCalc 0.9.1: ERF(0.5) 0.52049987776 (5E-11 off), ERFC alike (found by the generative test)
-    table["ERF"] = HostFunction("ERF", elementwise(_erf), scalars=None)
-    table["ERF.PRECISE"] = HostFunction("ERF.PRECISE", elementwise(_erf), scalars=None)
-    table["ERFC"] = HostFunction("ERFC", elementwise(_erfc), scalars=None)
-    table["ERFC.PRECISE"] = HostFunction("ERFC.PRECISE", elementwise(_erfc), scalars=None)
+    # ERF and ERFC came from the Analysis ToolPak and read their arguments as strictly as its other
+    # functions (addin.headless.toolpak): a logical or a multi-cell range is #VALUE!
+    table["ERF"] = HostFunction("ERF", _toolpak_strict(_erf), scalars=None)
+    table["ERF.PRECISE"] = HostFunction("ERF.PRECISE", _toolpak_strict(_erf), scalars=None)
+    table["ERFC"] = HostFunction("ERFC", _toolpak_strict(_erfc), scalars=None)
+    table["ERFC.PRECISE"] = HostFunction("ERFC.PRECISE", _toolpak_strict(_erfc), scalars=None)
     table.update(_conditional_and_lookup_functions())
     # arrays of criteria and logicals compared by order (addin.headless.conditionals)
     table.update(conditional_functions())
@@ -566,6 +568,32 @@ def _real(x: Any, name: str) -> float | ExcelError:
         number = text_number(x)
         return ExcelError("#VALUE!", f"{name}: {x[:50]!r} is not a number") if number is None else number
     return float(x)
+
+
+def _toolpak_strict(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
+    """A function of the Analysis ToolPak's family: a logical argument, or a range or array of
+    more than one value, is #VALUE! (in an array formula too: no lifting); a one-cell range is its
+    value. Excel's cached values in formulas' test book (ENGINEERING rows 21-23: ``ERF(I21,J21)``
+    with J21 TRUE, ``ERF.PRECISE(TRUE)``, ``{=ERF(C21:I21)}`` are #VALUE!), as for FACTDOUBLE and
+    SQRTPI (addin.headless.toolpak); Microsoft, "ERF function": "If lower_limit is nonnumeric,
+    ERF returns the #VALUE! error value"."""
+
+    def read(args: list[Any]) -> Any:
+        plain: list[Any] = []
+        for a in args:
+            if isinstance(a, list):
+                if len(a) != 1 or not isinstance(a[0], list) or len(a[0]) != 1:
+                    return ExcelError("#VALUE!", "an Analysis ToolPak function takes one value, not a range")
+                a = a[0][0]
+            if isinstance(a, bool):
+                return ExcelError("#VALUE!", "an Analysis ToolPak function does not read a logical as a number")
+            plain.append(a)
+        return one(plain)
+
+    def evaluate(calls: list[list[Any]]) -> list[Any]:
+        return [read(args) for args in calls]
+
+    return evaluate
 
 
 def _erf(args: list[Any]) -> Any:

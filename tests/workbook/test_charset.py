@@ -116,7 +116,10 @@ def test_char_is_the_saving_platforms_character(
 @given(
     st.sampled_from(["mac", "windows"]),
     st.lists(
-        st.text(st.characters(codec="utf-8", exclude_characters='"', exclude_categories=("Cs", "Cc")), min_size=1, max_size=3),
+        # a text starting "=" would be written by openpyxl as a formula, not as text
+        st.text(
+            st.characters(codec="utf-8", exclude_characters='"', exclude_categories=("Cs", "Cc")), min_size=1, max_size=3
+        ).filter(lambda t: not t.startswith("=")),
         min_size=1,
         max_size=24,
     ),

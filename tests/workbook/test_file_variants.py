@@ -136,7 +136,7 @@ def test_1904_calendar_functions_agree_with_the_calendar(
     assert got[("S", 3, 2)] == serial
     m = day.month - 1 + months
     y, m = day.year + m // 12, m % 12 + 1
-    if dt.date(1904, 1, 1) <= dt.date(y, m, 1) and y <= 9999:
+    if y <= 9999 and dt.date(1904, 1, 1) <= dt.date(y, m, 1):  # the year first: dt.date stops at 9999
         import calendar
 
         want = dt.date(y, m, min(day.day, calendar.monthrange(y, m)[1]))

@@ -6,13 +6,15 @@ from Microsoft's documentation cited per case; none comes from this engine.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
+import openpyxl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from addin.headless import ExcelError
+from addin.headless import ExcelError, recalculate
 from tests.workbook.bookkit import compute
 
 
@@ -416,3 +418,36 @@ def test_a_number_in_the_text_format_is_its_general_text(tmp_path: Path) -> None
     through it is the number as General shows it, 15 significant digits."""
     got = _compute(tmp_path, ['=TEXT(45352.75,"@")', '=TEXT(A1,"@")', '=TEXT("abc","@")'], {"A1": 0.1 + 0.2})
     assert got == ["45352.75", "0.3", "abc"]
+
+
+def test_a_host_rule_that_declines_a_call_leaves_it_lifted_like_any_call(tmp_path: Path) -> None:
+    """A host function with a ``takes`` rule (NPV takes calls given array constants) that declines
+    a call leaves it to the formula engine, lifted like any call: in an array formula of one cell a
+    rate given as a range is NPV at its first rate (formulas' test book, FINANCIAL row 33:
+    ``{=NPV(C33:G33,C33:G33)}`` and ``{=NPV(C33:Q33,C33:G33)}`` are both 16.922200206608068, the
+    NPV at -0.1). While every host function was skipped by lifting whatever its rule said, these
+    were #VALUE!. And ERF and ERFC read their arguments as the Analysis ToolPak functions do: a
+    logical is #VALUE!, and so is a range of several cells in an array formula (the same book,
+    ENGINEERING rows 21-23: ``ERF(I21,J21)`` with J21 TRUE, ``ERF.PRECISE(TRUE)``,
+    ``{=ERF(C21:I21)}``)."""
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    flows = [-0.1, 2, 0, 4, 5]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for k, v in enumerate(flows, 1):
+        ws.cell(row=1, column=k, value=v)
+    ws["G1"] = ArrayFormula("G1", "=NPV(A1:E1,A1:E1)")  # in the rows' own row, as in the book
+    ws["A4"] = "=ERF(TRUE)"
+    ws["A5"] = "=ERF.PRECISE(TRUE)"
+    ws["A6"] = "=ERFC(0.5,TRUE)"
+    ws["A7"] = ArrayFormula("A7", "=ERF(A1:B1)")
+    ws["A8"] = "=ERF(0.745)"
+    wb.save(tmp_path / "b.xlsx")
+    got = recalculate(tmp_path / "b.xlsx").values
+    want = math.fsum(v / (1 - 0.1) ** i for i, v in enumerate(flows, 1))
+    assert got[("S", 1, 7)] == pytest.approx(want, rel=1e-12) and want == pytest.approx(16.922200206608068, rel=1e-12)
+    for r in (4, 5, 6, 7):
+        assert got[("S", r, 1)] == ExcelError("#VALUE!"), r
+    assert got[("S", 8, 1)] == pytest.approx(0.70792892, abs=5e-9)  # Microsoft, "ERF function"
