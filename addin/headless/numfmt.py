@@ -13,7 +13,11 @@ test.xlsx; Apache POI's format test books in the unseen holdout), named at each 
   to TEXT (the text section shows it);
 * conditions ``[<10]``, ``[>=5]``, ``[<>3]`` (spaces allowed) choose sections: the first whose
   condition holds, a second without a condition for the rest, a third for what neither takes;
-  one section whose condition fails leaves the number to General;
+  one section whose condition fails leaves the number to General; a negative number in a
+  section chosen so is written with its minus unless only negative numbers can reach that
+  section (``[<0]"neg"0;0`` of -3 is ``neg3``, ``[>=1]0;0`` of -2 is ``-2``);
+* a section of only a colour and/or a condition (``[Red][<=100]``) shows the number in General;
+  a section that is really empty (``;;``) shows nothing;
 * digit placeholders ``0``, ``#``, ``?`` (a space, and a space for a separator between two of
   them); the first ``.`` is the decimal point and any later one a literal; a comma groups between
   placeholders, scales by 1,000 at the end or right before the point, and is dropped otherwise;
@@ -32,8 +36,11 @@ test.xlsx; Apache POI's format test books in the unseen holdout), named at each 
 
 What is left raises :class:`Unsupported` and the formula engine answers: era and Buddhist years
 (``e`` alone, ``g``, ``B1``/``B2``), ``[DBNum]``/``[NatNum]``, other calendars in a locale tag,
-non-English month names, General beside digit placeholders, a negative number in a format
-with conditions.
+non-English month names, General beside digit placeholders, two conditional sections that
+both fail with no third section.
+
+The work is linear in the format's length (Excel allows 32,767 characters): every pass over the
+tokens is one pass, and no regular expression can backtrack over a run twice.
 """
 
 from __future__ import annotations
