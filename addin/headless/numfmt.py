@@ -13,7 +13,11 @@ test.xlsx; Apache POI's format test books in the unseen holdout), named at each 
   to TEXT (the text section shows it);
 * conditions ``[<10]``, ``[>=5]``, ``[<>3]`` (spaces allowed) choose sections: the first whose
   condition holds, a second without a condition for the rest, a third for what neither takes;
-  one section whose condition fails leaves the number to General;
+  one section whose condition fails leaves the number to General; a negative number in a
+  section chosen so is written with its minus unless only negative numbers can reach that
+  section (``[<0]"neg"0;0`` of -3 is ``neg3``, ``[>=1]0;0`` of -2 is ``-2``);
+* a section of only a colour and/or a condition (``[Red][<=100]``) shows the number in General;
+  a section that is really empty (``;;``) shows nothing;
 * digit placeholders ``0``, ``#``, ``?`` (a space, and a space for a separator between two of
   them); the first ``.`` is the decimal point and any later one a literal; a comma groups between
   placeholders, scales by 1,000 at the end or right before the point, and is dropped otherwise;
@@ -32,8 +36,11 @@ test.xlsx; Apache POI's format test books in the unseen holdout), named at each 
 
 What is left raises :class:`Unsupported` and the formula engine answers: era and Buddhist years
 (``e`` alone, ``g``, ``B1``/``B2``), ``[DBNum]``/``[NatNum]``, other calendars in a locale tag,
-non-English month names, General beside digit placeholders, a negative number in a format
-with conditions.
+non-English month names, General beside digit placeholders, two conditional sections that
+both fail with no third section.
+
+The work is linear in the format's length (Excel allows 32,767 characters): every pass over the
+tokens is one pass, and no regular expression can backtrack over a run twice.
 """
 
 from __future__ import annotations
@@ -112,9 +119,10 @@ _TOKEN = re.compile(
     re.S,
 )
 _SIMPLE = {"digit", "point", "comma", "percent", "at", "exp"}
+_GENERAL = [_Tok("general", "General")]
 
 
-_COND = re.compile(r"\s*(<=|>=|<>|<|>|=)\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*")
+_COND = re.compile(r"\s*(<=|>=|<>|<|>|=)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*")
 #: Windows locale ids whose month and day names are the English ones this module writes.
 _ENGLISH = {0x0000, 0x0409, 0x0809, 0x0C09, 0x1009, 0x1409, 0x1809, 0x1C09, 0x2009, 0x2409, 0x2809, 0x2C09, 0x3009}
 
@@ -189,22 +197,34 @@ def _comma_roles(toks: list[_Tok], point: int | None, scientific: bool = False) 
     follows at once, scales by 1,000 when no placeholder follows at all or when its run of commas
     stands right before the decimal point (``#,.#,`` of 9876543 is ``9.9``, NumberFormatTests' rule),
     and vanishes otherwise; after anything else it is a literal. In a scientific mantissa a comma
-    never scales (NumberFormatApproxTests' rule: ``#,e-#`` of 987654.321 is ``1e6``)."""
-    digits_at = [k for k, t in enumerate(toks) if t.kind == "digit"]
+    never scales (NumberFormatApproxTests' rule: ``#,e-#`` of 987654.321 is ``1e6``).
+
+    One pass from the right finds, for every position, whether its run of commas ends at the
+    point and whether a placeholder follows; one pass from the left assigns the roles, so the
+    work is linear in the number of tokens (an outside audit timed the earlier rescans at 16 s
+    for a format of 32,767 commas)."""
+    n = len(toks)
+    before_point = [False] * n  # the run of commas starting here ends right before the point
+    digit_after = [False] * n  # a placeholder stands somewhere after this position
+    seen_digit, next_is_point = False, False
+    for k in range(n - 1, -1, -1):
+        digit_after[k] = seen_digit
+        kind = toks[k].kind
+        if kind == "comma":
+            before_point[k] = next_is_point
+        else:
+            next_is_point = kind == "point"
+        seen_digit = seen_digit or kind == "digit"
     role: dict[int, str] = {}
     for k, t in enumerate(toks):
         if t.kind != "comma":
             continue
         prev = toks[k - 1] if k else None
-        run_end = k
-        while run_end < len(toks) and toks[run_end].kind == "comma":
-            run_end += 1
-        before_point = run_end < len(toks) and toks[run_end].kind == "point"
         if prev is None or not (prev.kind == "digit" or (prev.kind == "comma" and role.get(k - 1) != "lit")):
             role[k] = "lit"
-        elif not scientific and (before_point or not any(d > k for d in digits_at)):
+        elif not scientific and (before_point[k] or not digit_after[k]):
             role[k] = "scale"
-        elif k + 1 < len(toks) and toks[k + 1].kind == "digit" and (point is None or k < point):
+        elif k + 1 < n and toks[k + 1].kind == "digit" and (point is None or k < point):
             role[k] = "group"
         else:
             role[k] = "drop"
@@ -293,7 +313,9 @@ def _number(x: float | Decimal, toks: list[_Tok], scientific: bool = False) -> t
     int_toks = toks if point is None else toks[:point]
     dec_toks = [] if point is None else toks[point + 1 :]
     places = sum(t.kind == "digit" for t in dec_toks)
-    d = _round(Decimal(f"{x:.15g}") * 100**pct / 1000**scale, places)
+    # scaleb moves the decimal exponent: exact, and linear in the count of % and commas (a
+    # power 1000**scale of a 32,000-comma format is a 96,000-digit integer)
+    d = _round(Decimal(f"{x:.15g}").scaleb(2 * pct - 3 * scale), places)
     int_str, _, frac = format(d, "f").partition(".")
     int_digits = int_str.lstrip("0")
     if scientific and d == 0:
@@ -308,14 +330,22 @@ def _number(x: float | Decimal, toks: list[_Tok], scientific: bool = False) -> t
 def _is_fraction(toks: list[_Tok]) -> int | None:
     """The index of a fraction's ``/``: a literal ``/`` with a digit placeholder somewhere
     before it and a placeholder or a denominator's digit after it, only literals between
-    (NumberFormatTests' rule: ``# ?=/=?`` of 0.75 is `` 3=/=4``, ``=/=`` its bar)."""
+    (NumberFormatTests' rule: ``# ?=/=?`` of 0.75 is `` 3=/=4``, ``=/=`` its bar).
+
+    One pass: the last code before each ``/`` is carried along, the first code after it is
+    found by one forward scan shared by every ``/`` (linear in the tokens)."""
+    last_code: _Tok | None = None
+    no_bar_until = 0  # a / before this index shares a failed scan's first code: not a bar
     for k, t in enumerate(toks):
-        if t.kind == "lit" and t.text == "/":
-            before = next((u for u in reversed(toks[:k]) if u.kind != "lit"), None)
-            after = next((u for u in toks[k + 1 :] if u.kind != "lit" or u.text.isdigit()), None)
-            if before is not None and before.kind == "digit" and after is not None:
-                if after.kind == "digit" or (after.kind == "lit" and after.text.isdigit()):
-                    return k
+        if t.kind == "lit" and t.text == "/" and k >= no_bar_until and last_code is not None and last_code.kind == "digit":
+            j = k + 1
+            while j < len(toks) and toks[j].kind == "lit" and not toks[j].text.isdigit():
+                j += 1
+            if j < len(toks) and (toks[j].kind == "digit" or toks[j].text.isdigit()):
+                return k
+            no_bar_until = j  # every / up to j meets the same first code after it
+        if t.kind != "lit":
+            last_code = t
     return None
 
 
@@ -581,12 +611,13 @@ def _date(v: float, toks: list[_Tok]) -> str:
     ):
         raise Unsupported("month or day names in another language")
     codes = [k for k, t in enumerate(toks) if t.kind in ("date", "elapsed")]
+    position = {k: pos for pos, k in enumerate(codes)}  # a dict, not codes.index: linear work
     out: list[str] = []
     k = 0
     while k < len(toks):
         t = toks[k]
         if t.kind == "date":
-            pos = codes.index(k)
+            pos = position[k]
             prev = toks[codes[pos - 1]].text[0] if pos else ""
             nxt = toks[codes[pos + 1]].text[0] if pos + 1 < len(codes) else ""
             # m is minutes after an hour, before a second (Microsoft) or after a second
@@ -614,7 +645,7 @@ def _date(v: float, toks: list[_Tok]) -> str:
 
 # ----------------------------------------------------------------------------- values
 
-_NUM = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+_NUM = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _TIME = re.compile(r"\s*(\d+):(\d+)(?::(\d+))?(\.\d*)?\s*")
 _ISO = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d+):(\d+)(?::(\d+(?:\.\d*)?))?)?\s*")
 
@@ -670,12 +701,20 @@ def _safe_tokens(text: str) -> list[_Tok]:
     """The tokens of a section; a code this module does not know makes the section one
     ``unsupported`` token, which raises :class:`Unsupported` only if the section is chosen (a
     condition or a sign may choose another: the formulas test book's ``[<=1]x;[<=2]a;b`` of 1
-    is ``x``). Its conditions are kept."""
+    is ``x``). Its conditions are kept (read from the same tokenizer's brackets, one pass)."""
     try:
         return _tokens(text)
     except Unsupported as exc:
-        conds = [_Tok("cond", b) for b in re.findall(r"\[([^\]]*)\]", text) if _COND.fullmatch(b)]
+        conds = [
+            _Tok("cond", m.group("bracket"))
+            for m in _TOKEN.finditer(text)
+            if m.lastgroup == "bracket" and _COND.fullmatch(m.group("bracket"))
+        ]
         return [*conds, _Tok("unsupported", str(exc))]
+
+
+#: a section of only bracket codes: colours, a condition (the tokenizer kept nothing else).
+_ONLY_BRACKETS = re.compile(r"(?:\s*\[[^\]]*\])+\s*")
 
 
 def _section(text: str) -> _Section:
@@ -688,7 +727,13 @@ def _section(text: str) -> _Section:
         m = _COND.fullmatch(conds[0].text)
         assert m is not None  # the token was made from this pattern
         cond = (m.group(1), float(m.group(2)))
-    return _Section([t for t in toks if t.kind != "cond"], cond)
+    kept = [t for t in toks if t.kind != "cond"]
+    if not kept and _ONLY_BRACKETS.fullmatch(text):
+        # Microsoft, "Number format codes": [Red][<=100];[Blue][>100] shows numbers <= 100 in
+        # red and the rest in blue, so a section of only a colour and/or a condition shows the
+        # number in General; a section that is really empty (;; hides values) shows nothing
+        kept = _GENERAL
+    return _Section(kept, cond)
 
 
 def _sections(fmt: str) -> tuple[list[_Section], str | None] | ExcelError:
@@ -724,33 +769,69 @@ _TESTS = {
     ">=": lambda a, b: a >= b,
     "<>": lambda a, b: a != b,
 }
-_GENERAL = [_Tok("general", "General")]
+
+
+def _route(x: float, parsed: list[_Section]) -> int | None:
+    """The index of the section a condition-bearing format sends ``x`` to; -1 for General, None
+    where no section takes it.
+
+    Microsoft, "Number format codes": conditions in brackets choose sections
+    (``[Red][<=100];[Blue][>100]``). The first section whose condition holds shows the value; a
+    second section without a condition takes the rest; a third takes what neither takes; one
+    section whose condition fails leaves the value to General (FormatConditionTests' rule:
+    ``[<5]0" small"`` of 7 is ``7``).
+    """
+    for i, sec in enumerate(parsed[:2]):
+        if sec.cond is not None and _TESTS[sec.cond[0]](x, sec.cond[1]):
+            return i
+    if len(parsed) == 2 and parsed[1].cond is None:
+        return 1
+    if len(parsed) >= 3:
+        return 2
+    if len(parsed) == 1:
+        return -1
+    return None
+
+
+def _only_negatives_reach(index: int, parsed: list[_Section]) -> bool:
+    """Whether every number the conditions send to section ``index`` is negative.
+
+    Notes
+    -----
+    The route is constant between the conditions' thresholds, so it is enough to try the
+    non-negative candidates 0, every threshold and its two neighbouring doubles, and the
+    largest double: if none reaches the section, no number >= 0 does.
+    """
+    candidates = {0.0, math.inf}
+    for sec in parsed:
+        if sec.cond is not None:
+            t = sec.cond[1]
+            candidates.update((t, math.nextafter(t, -math.inf), math.nextafter(t, math.inf)))
+    return not any(_route(c, parsed) == index for c in candidates if c >= 0)
 
 
 def _choose(x: float, parsed: list[_Section]) -> tuple[list[_Tok], bool]:
     """The section that shows ``x`` and whether a minus is written before it.
 
-    Microsoft, "Number format codes": sections are positive;negative;zero, or conditions in
-    brackets choose them (``[Red][<=100];[Blue][>100]``). With conditions, the first section whose
-    condition holds shows the value; a second section without a condition takes the rest; a
-    third takes what neither condition takes; one section whose condition fails leaves the value
-    to General (FormatConditionTests' rule: ``[<5]0" small"`` of 7 is ``7``).
+    Microsoft, "Number format codes": sections are positive;negative;zero; one numeric
+    section writes the minus itself. With conditions (:func:`_route`) a negative number in a
+    section writes its minus unless only negative numbers can reach that section: Excel 2019's
+    values reported in SheetJS issues 2594 and 2573 (``[>=-1]0;0`` of -2 is ``2``, ``[>=1]0;0``
+    of -2 is ``-2``, ``[<=-25]General;...`` of -25 is ``25``) and Apache POI pull request 229
+    (``[<-10]#" Wow"`` of -20 is ``20 Wow``, ``[>-10]#" Wow"`` of -5 is ``-5 Wow``, both by
+    TEXT in Excel). LibreOffice emulates the case of a threshold 0 (``[<0]``): its formatter's
+    "real negative" subformats (svl zformat, ``IsFirstSubformatRealNegative``). General, where
+    one failing condition leaves the number, writes its own minus.
     """
     if not parsed:
         return _GENERAL, True
     if any(sec.cond is not None for sec in parsed):
-        if x < 0:
-            raise Unsupported("a negative number in a format with conditions")
-        for sec in parsed[:2]:
-            if sec.cond is not None and _TESTS[sec.cond[0]](x, sec.cond[1]):
-                return sec.toks, False
-        if len(parsed) == 2 and parsed[1].cond is None:
-            return parsed[1].toks, False
-        if len(parsed) >= 3:
-            return parsed[2].toks, False
-        if len(parsed) == 1:
-            return _GENERAL, False
-        raise Unsupported("no condition holds")
+        index = _route(x, parsed)
+        if index is None:
+            raise Unsupported("no condition holds")
+        if index == -1:
+            return _GENERAL, True
+        return parsed[index].toks, x < 0 and not _only_negatives_reach(index, parsed)
     if len(parsed) == 1:
         return parsed[0].toks, True
     if len(parsed) == 2:
