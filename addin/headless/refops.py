@@ -42,6 +42,11 @@ from openpyxl.formula.tokenizer import Token
 
 from addin.headless.a1 import column_letters, column_number
 from addin.headless.formula import Call, formula, parse, render, rewrite_calls
+from addin.headless.package import MAX_COLUMNS, MAX_ROWS
+
+#: The error Excel writes in place of a reference whose cells were deleted; as the sheet of
+#: :func:`_areas`'s answer, it marks a reference expression holding one.
+_DELETED = "#REF!"
 
 #: (row1, col1, row2, col2), 1-based, row1 <= row2 and col1 <= col2.
 Area = tuple[int, int, int, int]
@@ -53,13 +58,20 @@ SPREAD = frozenset(
 )
 
 _CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
+_COLUMN = re.compile(r"\$?([A-Za-z]{1,3})")
+_ROW = re.compile(r"\$?(\d+)")
 _SHEET = re.compile(r"^((?:'(?:[^']|'')+'|[^'!:\s]+)!)?(.+)$")
 #: A cheap test: a group opened by an operator, not a function, that starts with a reference
 #: followed by a comma or space (a union), ``((``, a space after a reference (an intersection),
 #: a range of ranges, AREAS. ``=(A2-B2)/B2`` does not match.
 _REF = r"(?:'[^']*'!|[\w.]+!)?\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)*"
+_WHOLE = r"(?<![\w.$])(?:\$?[A-Za-z]{1,3}:\$?[A-Za-z]{1,3}|\$?\d+:\$?\d+)(?![\w$])"
 _HINT = re.compile(
-    rf"(?:^|[=(,\s+\-*/^&<>])\(\s*(?:\(|{_REF}\s*[,\s(])|\d\s+\(?'?\$?[A-Za-z]|\d:\$?[A-Za-z]{{1,3}}\$?\d+:|AREAS\(",
+    rf"(?:^|[=(,\s+\-*/^&<>])\(\s*(?:\(|{_REF}\s*[,\s(])|\d\s+\(?'?\$?[A-Za-z]|\d:\$?[A-Za-z]{{1,3}}\$?\d+:|AREAS\("
+    # a whole column or row (``A:B``, ``2:2``) beside a space or another ``:``
+    rf"|{_WHOLE}\s+[$'\w(]|{_WHOLE}:|[\s:]{_WHOLE}\b"
+    # a deleted reference first in a union or an intersection
+    r"|\(\s*#REF!\s*[,\s]",
     re.I,
 )
 
@@ -79,6 +91,8 @@ def reference_operators(text: str) -> str:
         # #NULL! for none; several areas are #VALUE! in one cell (Microsoft, "#VALUE! error":
         # a multi-area reference where one value is expected)
         sheet, areas = whole[0], whole[1]
+        if sheet == _DELETED:
+            return "=" + _DELETED
         return "=" + ("#NULL!" if not areas else _a1(sheet, areas[0]) if len(areas) == 1 else "#VALUE!")
 
     def resolve(node: Call) -> str | None:
@@ -90,6 +104,10 @@ def reference_operators(text: str) -> str:
                 args.append(render(arg))
                 continue
             sheet, areas, plain = got
+            if sheet == _DELETED:
+                args.append(_DELETED)  # a deleted reference inside a reference expression
+                changed = True
+                continue
             if node.key == "AREAS" and len(node.args) == 1:
                 return "#NULL!" if not areas else str(len(areas))
             if plain:
@@ -136,7 +154,12 @@ def _areas(arg: list[Any]) -> tuple[str, list[Area], bool] | None:
         toks = toks[:-1]
     sheets: set[str] = set()
     items: list[Any] = []
+    deleted = False
     for t in toks:
+        if t.type == Token.OPERAND and t.subtype == Token.ERROR and t.value.upper() == _DELETED:
+            deleted = True  # a reference Excel wrote as #REF! when its cells were deleted
+            items.append(("ref", [], False))
+            continue
         if t.type == Token.OPERAND and t.subtype == Token.RANGE:
             m = _SHEET.match(t.value)
             if m is None:
@@ -154,6 +177,11 @@ def _areas(arg: list[Any]) -> tuple[str, list[Area], bool] | None:
             items.append(" ")
         else:
             return None
+    if deleted:
+        # one #REF! alone is left as written; joined to references by ``:``, ``,`` or a space the
+        # whole reference is #REF! (Microsoft, "How to correct a #REF! error": the error
+        # propagates to every formula using the reference)
+        return (_DELETED, [], False) if len(items) > 1 else None
     if len(sheets) != 1:
         return None
     pos = [0]
@@ -210,21 +238,50 @@ def _meet(x: Area, y: Area) -> Area | None:
 
 
 def _range(text: str) -> Area | None:
-    """``A1``, ``A1:B2`` or a range of ranges ``C14:E14:G13:I14`` (the smallest rectangle holding
-    every cell named: the range operator between references); None for anything else (whole
-    columns and rows, names)."""
-    corners = []
-    for part in text.split(":"):
-        m = _CELL.fullmatch(part)
-        if m is None:
+    """``A1``, ``A1:B2``, a whole column or row ``A:B``, ``2:2``, or a range of ranges
+    ``C14:E14:G13:I14``, ``A:A:B:B`` (the smallest rectangle holding every cell named: the range
+    operator between references); None for anything else (names).
+
+    A whole column is rows 1 to 1,048,576 of its columns and a whole row columns 1 to 16,384 of
+    its rows (Microsoft, "Excel specifications and limits"), so an intersection with one is the
+    plain intersection of rectangles."""
+    parts = text.split(":")
+    rows: list[int] = []
+    cols: list[int] = []
+    i = 0
+    while i < len(parts):
+        cell = _CELL.fullmatch(parts[i])
+        if cell is not None:
+            rows.append(int(cell.group(2)))
+            cols.append(column_number(cell.group(1).upper()))
+            i += 1
+            continue
+        if i + 1 >= len(parts):
             return None
-        corners.append((int(m.group(2)), column_number(m.group(1).upper())))
-    rows = [r for r, _ in corners]
-    cols = [c for _, c in corners]
+        first, last = parts[i], parts[i + 1]
+        c1, c2 = _COLUMN.fullmatch(first), _COLUMN.fullmatch(last)
+        r1, r2 = _ROW.fullmatch(first), _ROW.fullmatch(last)
+        if c1 is not None and c2 is not None:
+            rows += [1, MAX_ROWS]
+            cols += [column_number(c1.group(1).upper()), column_number(c2.group(1).upper())]
+        elif r1 is not None and r2 is not None:
+            rows += [int(r1.group(1)), int(r2.group(1))]
+            cols += [1, MAX_COLUMNS]
+        else:
+            return None
+        i += 2
+    if not rows or min(rows) < 1 or max(rows) > MAX_ROWS or min(cols) < 1 or max(cols) > MAX_COLUMNS:
+        return None
     return min(rows), min(cols), max(rows), max(cols)
 
 
 def _a1(sheet: str, area: Area) -> str:
+    """The area in A1 form; a whole column or row as ``A:B`` or ``2:3`` (the range the engine
+    reads over the cells that exist, never all 1,048,576 rows)."""
+    if area[0] == 1 and area[2] == MAX_ROWS:
+        return f"{sheet}{column_letters(area[1])}:{column_letters(area[3])}"
+    if area[1] == 1 and area[3] == MAX_COLUMNS:
+        return f"{sheet}{area[0]}:{area[2]}"
     first = f"{column_letters(area[1])}{area[0]}"
     if area[:2] == area[2:]:
         return sheet + first
