@@ -425,7 +425,16 @@ def _load(pkg: Package, limits: Limits) -> Any:
         cut = _cuts(pkg)
         done: set[str] = set()
         copy = engine_copy(
-            pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop, pkg.date1904, pkg.dated, cut, done
+            pkg.path,
+            Path(tmp) / f"book{pkg.path.suffix.lower()}",
+            limits,
+            pkg.capped,
+            drop,
+            pkg.date1904,
+            pkg.dated,
+            cut,
+            done,
+            pkg.escaped,
         )
         for s in pkg.sheets:
             if s.calls is not None and s.part not in done:

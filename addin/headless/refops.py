@@ -70,8 +70,8 @@ _HINT = re.compile(
     rf"(?:^|[=(,\s+\-*/^&<>])\(\s*(?:\(|{_REF}\s*[,\s(])|\d\s+\(?'?\$?[A-Za-z]|\d:\$?[A-Za-z]{{1,3}}\$?\d+:|AREAS\("
     # a whole column or row (``A:B``, ``2:2``) beside a space or another ``:``
     rf"|{_WHOLE}\s+[$'\w(]|{_WHOLE}:|[\s:]{_WHOLE}\b"
-    # a deleted reference first in a union or an intersection
-    r"|\(\s*#REF!\s*[,\s]",
+    # a deleted reference in a union or an intersection
+    r"|\(\s*#REF!\s*[,\s]|[\w)$]\s+#REF!",
     re.I,
 )
 
@@ -91,9 +91,7 @@ def reference_operators(text: str) -> str:
         # #NULL! for none; several areas are #VALUE! in one cell (Microsoft, "#VALUE! error":
         # a multi-area reference where one value is expected)
         sheet, areas = whole[0], whole[1]
-        if sheet == _DELETED:
-            return "=" + _DELETED
-        return "=" + ("#NULL!" if not areas else _a1(sheet, areas[0]) if len(areas) == 1 else "#VALUE!")
+        return "=" + (_empty(sheet) if not areas else _a1(sheet, areas[0]) if len(areas) == 1 else "#VALUE!")
 
     def resolve(node: Call) -> str | None:
         changed = False
@@ -104,16 +102,12 @@ def reference_operators(text: str) -> str:
                 args.append(render(arg))
                 continue
             sheet, areas, plain = got
-            if sheet == _DELETED:
-                args.append(_DELETED)  # a deleted reference inside a reference expression
-                changed = True
-                continue
             if node.key == "AREAS" and len(node.args) == 1:
-                return "#NULL!" if not areas else str(len(areas))
+                return _empty(sheet) if not areas else str(len(areas))
             if plain:
                 args.append(render(arg))  # one reference as written: nothing to resolve
             elif not areas:
-                args.append("#NULL!")
+                args.append(_empty(sheet))
                 changed = True
             elif len(areas) == 1:
                 args.append(_a1(sheet, areas[0]))
@@ -152,6 +146,32 @@ def _areas(arg: list[Any]) -> tuple[str, list[Area], bool] | None:
         toks = toks[1:]
     while toks and toks[-1].type == Token.WSPACE:
         toks = toks[:-1]
+    got = _items(toks)
+    if got is None:
+        return None
+    sheets, items, deleted = got
+    if deleted:
+        # one #REF! alone is left as written; joined to references by ``:``, ``,`` or a space the
+        # whole reference is #REF! (Microsoft, "How to correct a #REF! error": the error
+        # propagates to every formula using the reference)
+        return (_DELETED, [], False) if len(items) > 1 else None
+    if len(sheets) != 1:
+        return None
+    pos = [0]
+    try:
+        areas = _union(items, pos)
+    except ValueError:
+        return None
+    if pos[0] != len(items):
+        return None
+    plain = len(items) == 1 and not items[0][2]
+    return sheets.pop(), areas, plain
+
+
+def _items(toks: list[Any]) -> tuple[set[str], list[Any], bool] | None:
+    """The sheet prefixes, the items :func:`_union` reads (``("ref", [area], range of ranges)``,
+    parentheses, ``,`` and ``" "``) and whether a deleted reference (#REF!) is among them; None
+    for any other token."""
     sheets: set[str] = set()
     items: list[Any] = []
     deleted = False
@@ -177,22 +197,13 @@ def _areas(arg: list[Any]) -> tuple[str, list[Area], bool] | None:
             items.append(" ")
         else:
             return None
-    if deleted:
-        # one #REF! alone is left as written; joined to references by ``:``, ``,`` or a space the
-        # whole reference is #REF! (Microsoft, "How to correct a #REF! error": the error
-        # propagates to every formula using the reference)
-        return (_DELETED, [], False) if len(items) > 1 else None
-    if len(sheets) != 1:
-        return None
-    pos = [0]
-    try:
-        areas = _union(items, pos)
-    except ValueError:
-        return None
-    if pos[0] != len(items):
-        return None
-    plain = len(items) == 1 and not items[0][2]
-    return sheets.pop(), areas, plain
+    return sheets, items, deleted
+
+
+def _empty(sheet: str) -> str:
+    """A reference expression with no area: #REF! when it held a deleted reference, else the
+    empty intersection #NULL!."""
+    return _DELETED if sheet == _DELETED else "#NULL!"
 
 
 def _union(items: list[Any], pos: list[int]) -> list[Area]:
