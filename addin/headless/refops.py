@@ -26,6 +26,10 @@ written back:
 * several areas as INDEX's reference with a literal ``area_num``: that area (#REF! beyond the
   areas; Microsoft, "INDEX function", reference form).
 
+* several areas as the reference of a function that reads only its numbers (RANK.EQ's ``ref``,
+  LARGE's and PERCENTILE's ``array``, ...: :data:`_STACKED`): the areas' cells stacked into one
+  column, blanks left out (``VSTACK(TOCOL(A1:A3,1),TOCOL(B1:B3,1))``).
+
 * several areas as ROWS's or COLUMNS's reference: #REF! (Excel's cached values in formulas'
   test book: ``COLUMNS((D15:G15,I15:J15,K15:N15))`` and the intersection of a union with a
   column that leaves four areas, LOOKUP!S15, V15, S115, V115).
@@ -57,6 +61,19 @@ SPREAD = frozenset(
     "STDEVP STDEVPA VAR VAR.S VAR.P VARA VARP VARPA AND OR XOR DEVSQ AVEDEV GEOMEAN HARMEAN".split()
 )
 
+#: Functions reading one argument (by 0-based position) as a reference whose numbers only count
+#: (text, logical values and blanks in it ignored: Microsoft, "RANK.EQ function", "LARGE
+#: function", "PERCENTILE.INC function", ...): a union there is its areas' cells stacked
+#: (``RANK.EQ(2,(A1:A3,B1:B3))``: IronCalc 0.9.1 cannot parse the union, #NAME?).
+_STACKED: dict[str, int] = {
+    **dict.fromkeys(("RANK", "RANK.EQ", "RANK.AVG"), 1),
+    **dict.fromkeys(
+        "LARGE SMALL PERCENTILE PERCENTILE.INC PERCENTILE.EXC QUARTILE QUARTILE.INC QUARTILE.EXC "
+        "PERCENTRANK PERCENTRANK.INC PERCENTRANK.EXC".split(),
+        0,
+    ),
+}
+
 _CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 _COLUMN = re.compile(r"\$?([A-Za-z]{1,3})")
 _ROW = re.compile(r"\$?(\d+)")
@@ -69,7 +86,7 @@ _WHOLE = r"(?<![\w.$])(?:\$?[A-Za-z]{1,3}:\$?[A-Za-z]{1,3}|\$?\d+:\$?\d+)(?![\w$
 _HINT = re.compile(
     rf"(?:^|[=(,\s+\-*/^&<>])\(\s*(?:\(|{_REF}\s*[,\s(])|\d\s+\(?'?\$?[A-Za-z]|\d:\$?[A-Za-z]{{1,3}}\$?\d+:|AREAS\("
     # a whole column or row (``A:B``, ``2:2``) beside a space or another ``:``
-    rf"|{_WHOLE}\s+[$'\w(]|{_WHOLE}:|[\s:]{_WHOLE}\b"
+    rf"|{_WHOLE}\s+[$'\w(]|{_WHOLE}:|[\s:]{_WHOLE}\b|\(\s*{_WHOLE}\s*,"
     # a deleted reference in a union or an intersection
     r"|\(\s*#REF!\s*[,\s]|[\w)$]\s+#REF!",
     re.I,
@@ -85,55 +102,70 @@ def reference_operators(text: str) -> str:
     """The formula with each argument built from reference operators resolved (module
     docstring); anything else as written."""
     nodes = parse(text)
-    whole = _areas(nodes)
-    if whole is not None and not whole[2]:
-        # the whole formula is a reference expression (``=(C2:D3 D3:E4)``): its one area, or
-        # #NULL! for none; several areas are #VALUE! in one cell (Microsoft, "#VALUE! error":
-        # a multi-area reference where one value is expected)
-        sheet, areas = whole[0], whole[1]
-        return "=" + (_empty(sheet) if not areas else _a1(sheet, areas[0]) if len(areas) == 1 else "#VALUE!")
+    whole = _whole_formula(nodes)
+    if whole is not None:
+        return whole
 
-    def resolve(node: Call) -> str | None:
-        changed = False
-        args: list[str] = []
-        for arg in node.args:
-            got = _areas(arg)
-            if got is None:
-                args.append(render(arg))
-                continue
-            sheet, areas, plain = got
-            if node.key == "AREAS" and len(node.args) == 1:
-                return _empty(sheet) if not areas else str(len(areas))
-            if plain:
-                args.append(render(arg))  # one reference as written: nothing to resolve
-            elif not areas:
-                args.append(_empty(sheet))
-                changed = True
-            elif len(areas) == 1:
-                args.append(_a1(sheet, areas[0]))
-                changed = True
-            elif node.key in SPREAD:
-                args.extend(_a1(sheet, a) for a in areas)
-                changed = True
-            elif node.key in ("ROWS", "COLUMNS") and len(node.args) == 1:
-                return "#REF!"  # of several areas (Excel's cached values, formulas' test book LOOKUP!S15, V15, S115, V115)
-            elif node.key == "INDEX" and not args and len(node.args) == 4 and _whole(render(node.args[3])):
-                # INDEX(reference, row, column, area_num): the area_num-th area, #REF! beyond
-                k = int(render(node.args[3]).strip())
-                if not 1 <= k <= len(areas):
-                    return "#REF!"
-                args.append(_a1(sheet, areas[k - 1]))
-                args.extend(render(a) for a in node.args[1:3])
-                return f"{node.name}({','.join(args)})"
-            else:
-                return None  # several areas where one is taken: left as written
-        if not changed:
-            return None
-        return f"{node.name}({','.join(args)})"
-
-    if rewrite_calls(nodes, resolve) == 0:
+    if rewrite_calls(nodes, _resolved) == 0:
         return text
     return formula(nodes)
+
+
+def _resolved(node: Call) -> str | None:
+    """The call with each argument built from reference operators resolved (module docstring);
+    None to leave it as written."""
+    changed = False
+    args: list[str] = []
+    for i, arg in enumerate(node.args):
+        got = _areas(arg)
+        if got is None:
+            args.append(render(arg))
+            continue
+        sheet, areas, plain = got
+        if node.key == "AREAS" and len(node.args) == 1:
+            return _empty(sheet) if not areas else str(len(areas))
+        if plain:
+            args.append(render(arg))  # one reference as written: nothing to resolve
+        elif not areas:
+            args.append(_empty(sheet))
+            changed = True
+        elif len(areas) == 1:
+            args.append(_a1(sheet, areas[0]))
+            changed = True
+        elif node.key in SPREAD:
+            args.extend(_a1(sheet, a) for a in areas)
+            changed = True
+        elif _STACKED.get(node.key) == i:
+            # a reference read for its numbers only: the areas' cells stacked, blanks left
+            # out as a reference's are (TOCOL's ignore 1)
+            args.append("VSTACK(" + ",".join(f"TOCOL({_a1(sheet, a)},1)" for a in areas) + ")")
+            changed = True
+        elif node.key in ("ROWS", "COLUMNS") and len(node.args) == 1:
+            return "#REF!"  # of several areas (Excel's cached values, formulas' test book LOOKUP!S15, V15, S115, V115)
+        elif node.key == "INDEX" and not args and len(node.args) == 4 and _whole(render(node.args[3])):
+            # INDEX(reference, row, column, area_num): the area_num-th area, #REF! beyond
+            k = int(render(node.args[3]).strip())
+            if not 1 <= k <= len(areas):
+                return "#REF!"
+            args.append(_a1(sheet, areas[k - 1]))
+            args.extend(render(a) for a in node.args[1:3])
+            return f"{node.name}({','.join(args)})"
+        else:
+            return None  # several areas where one is taken: left as written
+    if not changed:
+        return None
+    return f"{node.name}({','.join(args)})"
+
+
+def _whole_formula(nodes: list[Any]) -> str | None:
+    """The formula when all of it is a reference expression (``=(C2:D3 D3:E4)``): its one area,
+    or #NULL! for none; several areas are #VALUE! in one cell (Microsoft, "#VALUE! error": a
+    multi-area reference where one value is expected). None for any other formula."""
+    whole = _areas(nodes)
+    if whole is None or whole[2]:
+        return None
+    sheet, areas = whole[0], whole[1]
+    return "=" + (_empty(sheet) if not areas else _a1(sheet, areas[0]) if len(areas) == 1 else "#VALUE!")
 
 
 def _areas(arg: list[Any]) -> tuple[str, list[Area], bool] | None:

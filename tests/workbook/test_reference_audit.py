@@ -208,3 +208,28 @@ def test_inline_strings_escapes_are_decoded_as_shared_strings_are(tmp_path: Path
     values = recalculate(tmp_path / "b.xlsx").values
     got = [_plain(values[("S", i, 1)]) for i in range(2, 2 + len(formulas))]
     assert got == [3.0, True, 3.0, 38.0, 9.0, "plain"]
+
+
+# ----------------------------------------------------------------------------- a union read for its numbers
+
+
+def test_a_union_as_the_reference_of_rank_large_and_percentile(tmp_path: Path) -> None:
+    """A union where a function reads a reference's numbers (RANK.EQ's ``ref``, LARGE's and
+    PERCENTILE's ``array``): every area's numbers, text, logical values and blanks ignored
+    (Microsoft, "RANK.EQ function": "Nonnumeric values in ref are ignored"; "LARGE function";
+    "PERCENTILE.INC function"). Numbers in the union: 1, 2, 3, 10, 12, 14, -1."""
+    data: dict[str, object] = {**_DATA, "C1": "x", "C2": True, "D1": -1}
+    cases: dict[str, object] = {
+        "=RANK.EQ(2,(A1:A3,B1:B3))": 5.0,  # the audit's case: 14, 12, 10, 3, 2
+        "=RANK.EQ(3,(A1:A5,B1:D3),1)": 4.0,  # ascending: -1, 1, 2, 3
+        "=RANK.AVG(10,(A1:A3,B1:B3))": 3.0,
+        "=LARGE((A:A,B1:B3),2)": 12.0,
+        "=SMALL((A1:A5,C1:C4),1)": 1.0,
+        "=SMALL((A1:A5,C1:C4),4)": "#NUM!",  # three numbers only
+        "=PERCENTILE((A1:A3,B1:B3),0.5)": 6.5,  # (3 + 10) / 2
+        "=QUARTILE.INC((A1:A3,B1:B3),1)": 2.25,  # position 1.25 of 1, 2, 3, 10, 12, 14
+        "=RANK.EQ(99,(A1:A3,B1:B3))": "#N/A",
+    }
+    got = compute(tmp_path, list(cases), data, column=10)
+    for (formula, want), value in zip(cases.items(), got, strict=True):
+        assert _plain(value) == want, formula
