@@ -148,7 +148,7 @@ def test_a_name_holding_a_deleted_reference_is_ref_where_used(tmp_path: Path) ->
     formulas = [
         "=gone", "=gone+0", "=SUM(gone)", "=ISERROR(gone)", "=plus", "=SUM(part)", "=ROWS(part)",
         "=SUM(corner)", "=twice", "=IFERROR(SUM(part),7)", "=bn3", "=SUM(bn3)", "=ISERROR(bn3)",
-        "=SUM((A1,#REF!))", "=SUM(A1:A3 #REF!)",
+        "=SUM((A1,#REF!))", "=SUM(A1:A3 #REF!)", "=COUNT(gone)",
     ]  # fmt: skip
     for i, f in enumerate(formulas, 1):
         ws.cell(i, 10).value = f
@@ -168,6 +168,8 @@ def test_a_name_holding_a_deleted_reference_is_ref_where_used(tmp_path: Path) ->
         "=SUM(part)": ref, "=ROWS(part)": ref, "=SUM(corner)": ref, "=twice": ref,
         "=IFERROR(SUM(part),7)": 7.0, "=bn3": 0.0, "=SUM(bn3)": 0.0, "=ISERROR(bn3)": False,
         "=SUM((A1,#REF!))": ref, "=SUM(A1:A3 #REF!)": ref,
+        # Microsoft, "COUNT function": "Arguments that are error values ... are not counted"
+        "=COUNT(gone)": 0.0,
     }  # fmt: skip
 
 
