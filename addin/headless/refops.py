@@ -86,7 +86,7 @@ _WHOLE = r"(?<![\w.$])(?:\$?[A-Za-z]{1,3}:\$?[A-Za-z]{1,3}|\$?\d+:\$?\d+)(?![\w$
 _HINT = re.compile(
     rf"(?:^|[=(,\s+\-*/^&<>])\(\s*(?:\(|{_REF}\s*[,\s(])|\d\s+\(?'?\$?[A-Za-z]|\d:\$?[A-Za-z]{{1,3}}\$?\d+:|AREAS\("
     # a whole column or row (``A:B``, ``2:2``) beside a space or another ``:``
-    rf"|{_WHOLE}\s+[$'\w(]|{_WHOLE}:|[\s:]{_WHOLE}\b|\(\s*{_WHOLE}\s*,"
+    rf"|{_WHOLE}\s+[$'\w(]|{_WHOLE}:|[\s:]{_WHOLE}\b|\(\s*(?:'[^']*'!|[\w.]+!)?{_WHOLE}\s*,"
     # a deleted reference in a union or an intersection
     r"|\(\s*#REF!\s*[,\s]|[\w)$]\s+#REF!",
     re.I,

@@ -98,21 +98,24 @@ def _below(tmp: Path, formulas: list[str], inputs: dict[str, object]) -> list[ob
 
 
 @settings(max_examples=10, deadline=None)
-@given(_ANY, _ANY)
+@given(_ANY, _ANY, st.sampled_from(["", "S!", "'S'!"]))
 def test_an_intersection_and_a_range_of_any_two_rectangles_is_the_set_rule(
-    tmp_path_factory: pytest.TempPathFactory, x: Rect, y: Rect
+    tmp_path_factory: pytest.TempPathFactory, x: Rect, y: Rect, sheet: str
 ) -> None:
     """``SUM(x y)`` is the sum over the cells common to x and y (#NULL! when there are none, even
-    outside the data); ``SUM(x:y)`` the sum over the smallest rectangle holding both; whole
-    columns and rows included."""
+    outside the data); ``SUM(x:y)`` the sum over the smallest rectangle holding both;
+    ``SUM((x,y))`` each area's sum (a union keeps its areas apart); whole columns and rows
+    included, with or without the sheet's name."""
     inputs: dict[str, object] = {f"{column_letters(c)}{r}": _value(r, c) for r in range(1, _N + 1) for c in range(1, _N + 1)}
-    X, Y = _text(x), _text(y)
-    got = _below(tmp_path_factory.mktemp("whole"), [f"=SUM({X} {Y})", f"=SUM({X}:{Y})"], inputs)
+    X, Y = sheet + _text(x), sheet + _text(y)
+    formulas = [f"=SUM({X} {Y})", f"=SUM({X}:{Y})" if not sheet else f"=SUM({X}:{_text(y)})", f"=SUM(({X},{Y}))"]
+    got = _below(tmp_path_factory.mktemp("whole"), formulas, inputs)
     both = _meet(x, y)
     assert _plain(got[0]) == ("#NULL!" if both is None else _total(both)), (X, Y)
     box = (min(x[0], y[0]), min(x[1], y[1]), max(x[2], y[2]), max(x[3], y[3]))
     if not (box[0] <= 21 and box[2] >= 20 and box[1] <= 12 <= box[3]):  # the whole sheet holds the formula: circular
         assert got[1] == _total(box), (X, Y)
+    assert got[2] == _total(x) + _total(y), (X, Y)
 
 
 _DATA: dict[str, object] = {"A1": 1, "A2": 2, "A3": 3, "B1": 10, "B2": 12, "B3": 14}
