@@ -35,6 +35,11 @@ written back:
   column that leaves four areas, LOOKUP!S15, V15, S115, V115).
 
 Several areas anywhere else (an ``area_num`` from a cell, ROW of a union) are left as written.
+
+A whole column or row (``A:B``, ``2:3``) is the rectangle it names (rows 1-1,048,576, columns
+1-16,384), so ``SUM(A:A A2:C3)`` is ``SUM(A2:A3)``; an area that is still whole is written back
+whole. A deleted reference (``#REF!``) joined to references by these operators makes the whole
+reference #REF! (the error propagates: Microsoft, "How to correct a #REF! error").
 """
 
 from __future__ import annotations
