@@ -425,7 +425,16 @@ def _load(pkg: Package, limits: Limits) -> Any:
         cut = _cuts(pkg)
         done: set[str] = set()
         copy = engine_copy(
-            pkg.path, Path(tmp) / f"book{pkg.path.suffix.lower()}", limits, pkg.capped, drop, pkg.date1904, pkg.dated, cut, done
+            pkg.path,
+            Path(tmp) / f"book{pkg.path.suffix.lower()}",
+            limits,
+            pkg.capped,
+            drop,
+            pkg.date1904,
+            pkg.dated,
+            cut,
+            done,
+            pkg.escaped,
         )
         for s in pkg.sheets:
             if s.calls is not None and s.part not in done:
@@ -545,7 +554,10 @@ class _Run:
         #: Names by (upper-case name, scope sheet title or None), and the regex finding those the
         #: engine does not evaluate (addin.headless.names)
         self.name_texts = {
-            (n.upper(), pkg.sheets[scope].name if scope is not None and scope < len(pkg.sheets) else None): text.lstrip("=")
+            # a deleted reference in the text (``S!$A$1:#REF!``) read as #REF! before the text is parsed
+            (n.upper(), pkg.sheets[scope].name if scope is not None and scope < len(pkg.sheets) else None): _sheet_errors(
+                text.lstrip("=")
+            )
             for n, scope, text in pkg.names
             if text and not n.startswith("_xlnm.")
         }
@@ -2121,25 +2133,38 @@ def _forms_ironcalc_lacks(text: str) -> str:
     or row numbers (:mod:`addin.headless.choosecols`)."""
     if needs_eta(text):
         text = eta_expanded(text)
+    text = _sheet_errors(text)  # first: a deleted reference inside a union or intersection poisons it
     if needs_reference_operators(text):
         text = reference_operators(text)
     if needs_number_arrays(text):
         text = number_arrays(text)
-    return _sheet_errors(text)
+    return text
 
 
 #: A sheet-qualified error reference (``'1'!#REF!``, ``Sheet1!#REF!``: what Excel writes where
 #: the cells a reference or a name pointed at were deleted), outside string literals.
 _SHEET_ERROR = re.compile(r"(\"(?:[^\"]|\"\")*\")|(?:'(?:[^']|'')+'|[A-Za-z_\\][\w.]*)!(#REF!)", re.I)
+#: A range with a deleted end (``$A$1:#REF!``, ``#REF!:B2``, what Excel writes where one corner's
+#: cells were deleted), outside string literals: the whole range is #REF!.
+_RANGE_TO_ERROR = re.compile(
+    r"(\"(?:[^\"]|\"\")*\")|(?<![\w.$])\$?(?:[A-Za-z]{1,3}\$?\d*|\d+):#REF!|#REF!:\$?(?:[A-Za-z]{1,3}\$?\d*|\d+)(?![\w.$])",
+    re.I,
+)
 
 
 def _sheet_errors(text: str) -> str:
     """``Sheet1!#REF!`` written as ``#REF!``: Excel evaluates a deleted reference to #REF!
     whatever sheet it names (Microsoft, "How to correct a #REF! error"); IronCalc 0.9.1 cannot
-    parse the sheet-qualified form and gave #NAME?."""
-    if "!#REF!" not in text.upper():
-        return text
-    return _SHEET_ERROR.sub(lambda m: m.group(1) or "#REF!", text)
+    parse the sheet-qualified form and gave #NAME?. A range with a deleted corner is #REF! too
+    (the tokenizer could not read ``$A$1:#REF!``)."""
+    if "!#REF!" in text.upper():
+        text = _SHEET_ERROR.sub(lambda m: m.group(1) or "#REF!", text)
+    upper = text.upper()
+    if ":#REF!" in upper or "#REF!:" in upper:  # ``S!$A$1:S!#REF!``: the sheet first, then the range
+        text = _RANGE_TO_ERROR.sub(lambda m: m.group(1) or "#REF!", text)
+        if "!#REF!" in text.upper():
+            text = _SHEET_ERROR.sub(lambda m: m.group(1) or "#REF!", text)
+    return text
 
 
 def _defaults_and_early_dates(text: str) -> str:

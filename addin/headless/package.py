@@ -112,6 +112,7 @@ class SheetInfo:
     cells: int = 0
     error_cells: int = 0  # cells stored as errors (formula results and inputs), from the byte stream
     dated: bool = False  # a cell typed t="d" (an ISO date), from the byte stream
+    escaped: bool = False  # an inline string and an ``_xHHHH_`` escape, from the byte stream
     #: Cells with a type but no value (openpyxl's styled empty cell, ``<c r="Z9" s="1" t="n"></c>``):
     #: IronCalc reads them as 0 (``t="s"``: the first shared string); Excel as empty.
     valueless: list[tuple[int, int]] = field(default_factory=list)
@@ -144,6 +145,9 @@ class Package:
     #: Of those, the parts holding a cell typed ``t="d"`` (seen as they were read: an ISO date
     #: the engine's copy gives as a serial, :func:`engine_copy`).
     dated: frozenset[str] = frozenset()
+    #: Of those, the parts that may hold an inline string with an ``_xHHHH_`` escape (both seen
+    #: as they were read): the engine's copy gives the text decoded (:func:`engine_copy`).
+    escaped: frozenset[str] = frozenset()
     #: The cells of :attr:`SheetInfo.calls` in a sheet's XML (:func:`cut_pattern`), None when there are none.
     cut: re.Pattern[bytes] | None = None
     #: The application that saved the book (``docProps/app.xml``'s ``<Application>``), None when
@@ -164,6 +168,9 @@ class _Capped(io.RawIOBase):
         #: Whether a cell typed ``t="d"`` went by; ``_open`` is the tag still open at the end of
         #: the last block (a tag never holds ``<``), searched again with the next block.
         self.dated, self._open = False, b""
+        #: An inline string and an ST_Xstring escape seen (anywhere in the part: a false positive
+        #: only costs the copy's rewrite of that part)
+        self.inline, self.xescape = False, False
 
     def readable(self) -> bool:
         return True
@@ -179,6 +186,10 @@ class _Capped(io.RawIOBase):
         self.errors += data.count(b't="e"')
         if not self.dated:
             self._date_typed(data)
+        if not self.inline:
+            self.inline = b"inlineStr" in data
+        if not self.xescape:
+            self.xescape = _XESCAPE_BYTES.search(data) is not None
         buf[: len(data)] = data
         return len(data)
 
@@ -285,9 +296,12 @@ def scan(
         application = _application(z, names, limits, book)
     capped = frozenset(s.part for s in sheets if s.part in names)
     dated = frozenset(s.part for s in sheets if s.part in names and s.dated)
+    escaped = frozenset(s.part for s in sheets if s.part in names and s.escaped)
     cut = texts.cut() if texts is not None and any(s.calls for s in sheets) else None
     macros = any(n.lower().endswith("vbaproject.bin") for n in names)
-    return Package(path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated, cut, application, macros)
+    return Package(
+        path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated, escaped, cut, application, macros
+    )
 
 
 #: How the relationship type of the extended properties part ends (transitional, strict).
@@ -433,6 +447,7 @@ def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cac
                 if capped.cells > limits.cells:
                     raise BookError(f"{book}: sheet {s.name!r} has more than {limits.cells:,} cells (limit cells); refused")
                 s.cells, s.error_cells, s.dated = capped.cells, capped.errors, capped.dated
+                s.escaped = capped.inline and capped.xescape
                 return False
     spans: dict[int, list[tuple[int, int]]] = {}
     need_strings = False
@@ -466,6 +481,7 @@ def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cac
     s.cells = capped.cells
     s.error_cells = capped.errors
     s.dated = capped.dated
+    s.escaped = capped.inline and capped.xescape
     return need_strings
 
 
@@ -899,6 +915,7 @@ def engine_copy(
     dated: frozenset[str] = frozenset(),
     cut: Mapping[str, tuple[re.Pattern[bytes], int]] | None = None,
     cut_done: set[str] | None = None,
+    escaped: frozenset[str] = frozenset(),
 ) -> Path:
     """The package a formula engine can open: ``src`` itself, or a copy at ``dst`` whose
     relationship targets are made relative.
@@ -920,32 +937,40 @@ def engine_copy(
     itself, which the formula engine would parse for nothing), when it matches exactly that
     many (each part where it did is added to ``cut_done``; elsewhere the part is copied whole).
     Only parts that appear once in the zip are cut.
+
+    ``escaped``: the parts of ``capped`` that may hold an inline string with an ``_xHHHH_``
+    escape (:attr:`Package.escaped`): its text is given decoded (:func:`_decoded_inline`), as
+    Excel reads it (ECMA-376 Part 1, 22.9.2.19 ST_Xstring); IronCalc 0.9.1 decodes the escapes
+    of shared strings only.
     """
     drop = {part: cells for part, cells in (drop or {}).items() if cells}
     fix = bool(drop)
     typed: set[str] = set()
+    inline: set[str] = set()
     with zipfile.ZipFile(src) as z:
         seen = [i.filename for i in z.infolist()]
         once = {n for n in capped if seen.count(n) == 1} if capped else set()
         cut = {part: how for part, how in (cut or {}).items() if how[1] and seen.count(part) == 1}
         fix = fix or bool(cut)
         for info in z.infolist():
+            sheet = info.filename.startswith("xl/worksheets/")
             if info.filename in once:
-                # read through the cap by scan already (a name held twice is read again)
-                if info.filename.startswith("xl/worksheets/") and info.filename in dated:
-                    fix = True
-                    typed.add(info.filename)
-                continue
-            with z.open(info) as raw:
-                stream = _Capped(raw, limits.part_bytes, f"{src.name}: {info.filename}")
-                tail = b""
-                while chunk := stream.read(1 << 20):
-                    if info.filename.endswith(".rels") and b'Target="/' in chunk:
-                        fix = True
-                    if info.filename.startswith("xl/worksheets/") and _DATE_TYPED.search(tail + chunk):
-                        fix = True
-                        typed.add(info.filename)
-                    tail = chunk[-64:]
+                # read through the cap by scan already (a name held twice is read again), which
+                # saw its dates and escapes
+                dates, escapes = info.filename in dated, info.filename in escaped
+            else:
+                with z.open(info) as raw:
+                    stream = _Capped(raw, limits.part_bytes, f"{src.name}: {info.filename}")
+                    while chunk := stream.read(1 << 20):
+                        if info.filename.endswith(".rels") and b'Target="/' in chunk:
+                            fix = True
+                    dates, escapes = stream.dated, stream.inline and stream.xescape
+            if sheet and dates:
+                fix = True
+                typed.add(info.filename)
+            if sheet and escapes:  # an inline string and an ``_xHHHH_`` escape in the part
+                fix = True
+                inline.add(info.filename)
         if not fix:
             return src
         # a temporary file the engine reads once: stored, not compressed again
@@ -959,14 +984,25 @@ def engine_copy(
                         data = without
                         if cut_done is not None:
                             cut_done.add(info.filename)
-                if info.filename.endswith(".rels") and b'Target="/' in data:
-                    data = _relative_targets(data, posixpath.dirname(posixpath.dirname(info.filename)) or ".")
-                if info.filename in drop:
-                    data = _without_formulas(data, drop[info.filename])
-                if info.filename in typed:
-                    data = _serial_dates(data, date1904)
+                data = _fixed(info.filename, data, drop, typed, inline, date1904)
                 out.writestr(info, data, compress_type=zipfile.ZIP_STORED)
     return dst
+
+
+def _fixed(
+    part: str, data: bytes, drop: dict[str, set[tuple[int, int]]], typed: set[str], inline: set[str], date1904: bool
+) -> bytes:
+    """One part of :func:`engine_copy`'s copy: relative targets, formulas dropped, ISO dates as
+    serials, inline strings' escapes decoded, where each applies."""
+    if part.endswith(".rels") and b'Target="/' in data:
+        data = _relative_targets(data, posixpath.dirname(posixpath.dirname(part)) or ".")
+    if part in drop:
+        data = _without_formulas(data, drop[part])
+    if part in typed:
+        data = _serial_dates(data, date1904)
+    if part in inline and _XESCAPE_BYTES.search(data):
+        data = _decoded_inline(data)
+    return data
 
 
 _CELL_AND_F = re.compile(
@@ -1034,6 +1070,30 @@ def _serial_dates(data: bytes, date1904: bool) -> bytes:
 
 
 _XESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_XESCAPE_BYTES = re.compile(rb"_x([0-9A-Fa-f]{4})_")
+_INLINE = re.compile(rb"(<(?:[A-Za-z_][\w.-]*:)?is\b[^>]*>)(.*?)(</(?:[A-Za-z_][\w.-]*:)?is>)", re.S)
+_T_TEXT = re.compile(rb"(<(?:[A-Za-z_][\w.-]*:)?t\b[^>/]*>)([^<]*)(<)")
+
+
+def _xml_char(m: re.Match[bytes]) -> bytes:
+    """One ``_xHHHH_`` escape as the character in XML (escaped where XML needs it); kept as
+    written where XML 1.0 cannot hold the character (C0 controls other than tab and line
+    breaks, surrogates, U+FFFE/U+FFFF)."""
+    code = int(m.group(1), 16)
+    if (code < 0x20 and code not in (0x9, 0xA, 0xD)) or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
+        return m.group(0)
+    return {0x26: b"&amp;", 0x3C: b"&lt;", 0x3E: b"&gt;"}.get(code) or chr(code).encode("utf-8")
+
+
+def _decoded_inline(data: bytes) -> bytes:
+    """The sheet XML with the ``_xHHHH_`` escapes of every inline string's text decoded
+    (:func:`_xml_char`); shared strings, formulas and other values as they are."""
+
+    def texts(m: re.Match[bytes]) -> bytes:
+        body = _T_TEXT.sub(lambda t: t.group(1) + _XESCAPE_BYTES.sub(_xml_char, t.group(2)) + t.group(3), m.group(2))
+        return m.group(1) + body + m.group(3)
+
+    return _INLINE.sub(texts, data)
 
 
 def _xstring(text: str) -> str:
