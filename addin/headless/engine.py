@@ -89,6 +89,7 @@ from addin.headless.host_arguments import (
     needs_host_intersection,
 )
 from addin.headless.isformula import isformula_arrays, needs_isformula
+from addin.headless.isolation import NATIVE_OUTPUT_ENV
 from addin.headless.letnames import LetNames, book_names
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
@@ -430,7 +431,8 @@ def _load(pkg: Package, limits: Limits) -> Any:
         for s in pkg.sheets:
             if s.calls is not None and s.part not in done:
                 s.calls = None  # not cut after all: the formula engine has them
-        chatter = Path(tmp) / "stderr"
+        # in a book's child, a file its parent reads should the engine abort (addin.headless.isolation)
+        chatter = Path(os.environ.get(NATIVE_OUTPUT_ENV) or Path(tmp) / "stderr")
         try:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
             # value, as openpyxl writes) straight to the process's stdout: kept for a failure only.
