@@ -79,7 +79,8 @@ class Limits:
         a larger range is cut to the cells that exist where that keeps the answer, else its
         formula's cell is #NUM! with the reason (:mod:`addin.headless.extent`).
     shared_strings : int
-        Strings in ``xl/sharedStrings.xml`` (2 million). The formula engine's reader holds the
+        Strings in ``xl/sharedStrings.xml`` (20 million, as ``cells``: Excel keeps only the strings
+        its cells use; in-process, uncapped, this is the only bound). The formula engine's reader holds the
         whole part as a tree, ~:data:`SHARED_STRING_BYTES` a string, so under a memory cap
         (``RLIMIT_DATA``, a book's child: ``--max-memory``) the bound is also the cap divided
         by that: 14 million one-character strings (8.6 MB zipped, under ``part_bytes``) took
@@ -93,7 +94,7 @@ class Limits:
     cells: int = 20_000_000
     array_cells: int = 1_000_000
     range_cells: int = 10_000_000
-    shared_strings: int = 2_000_000
+    shared_strings: int = 20_000_000
 
 
 #: Data segment (``RLIMIT_DATA``, what ``--max-memory`` caps) a shared string costs while the
