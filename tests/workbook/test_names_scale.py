@@ -40,9 +40,8 @@ _TEXTS = [
     "LAMBDA(x,x+1)",
     "S!$A$1+T!$B$2",
 ]
-_NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,12}", fullmatch=True).filter(
-    lambda n: openpyxl.utils.cell.coordinate_from_string is not None and not _looks_like_cell(n)
-)
+# Excel refuses a name that reads as a cell (``n5`` is column N, row 5) or as R1C1.
+_NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,12}", fullmatch=True).filter(lambda n: not _looks_like_cell(n))
 
 
 def _looks_like_cell(name: str) -> bool:
