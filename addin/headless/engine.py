@@ -89,6 +89,7 @@ from addin.headless.host_arguments import (
     needs_host_intersection,
 )
 from addin.headless.isformula import isformula_arrays, needs_isformula
+from addin.headless.isolation import NATIVE_OUTPUT_ENV
 from addin.headless.letnames import LetNames, book_names
 from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import mentions, write_out
@@ -439,7 +440,8 @@ def _load(pkg: Package, limits: Limits) -> Any:
         for s in pkg.sheets:
             if s.calls is not None and s.part not in done:
                 s.calls = None  # not cut after all: the formula engine has them
-        chatter = Path(tmp) / "stderr"
+        # in a book's child, a file its parent reads should the engine abort (addin.headless.isolation)
+        chatter = Path(os.environ.get(NATIVE_OUTPUT_ENV) or Path(tmp) / "stderr")
         try:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
             # value, as openpyxl writes) straight to the process's stdout: kept for a failure only.
@@ -586,8 +588,18 @@ class _Run:
 
     def _defined_names(self) -> None:
         """Names IronCalc cannot evaluate (constants such as ``Rate = 0.07``) are given to it
-        as scratch cells holding their value, under the same name and scope."""
-        loaded = {(d["name"].upper(), d.get("scope")): d["formula"] for d in self.model.get_defined_name_list()}
+        as scratch cells holding their value, under the same name and scope.
+
+        Notes
+        -----
+        IronCalc's xlsx reader keeps every ``definedName`` of ``workbook.xml`` under its name
+        and scope (``localSheetId``), whatever its text: checked on every book of the shared
+        corpus and of the holdout, and over generated books (tests/workbook/test_names_scale.py).
+        So a name whose text is not a constant is the formula engine's already and is left to
+        it, and a constant one exists to be pointed at its scratch cell. IronCalc is not asked
+        for its list: ``Model.get_defined_name_list`` is quadratic in the number of names in
+        0.9.1 (17.7 s at 20,000 names; docs/headless-semantics.md, limits).
+        """
         for name, scope, text in self.pkg.names:
             if name.startswith("_xlnm.") or not text:
                 continue
@@ -596,19 +608,18 @@ class _Run:
                 if scope >= len(self.pkg.sheets) or self.pkg.sheets[scope].name not in self.index:
                     continue
                 si = self.index[self.pkg.sheets[scope].name]
-            have = loaded.get((name.upper(), si))
             text = _sheet_errors(text)  # ``Sheet1!#REF!`` (a name whose cells were deleted) is #REF!
-            if have is not None and not _CONSTANT.fullmatch(text.lstrip("=").strip()):
+            if not _CONSTANT.fullmatch(text.lstrip("=").strip()):
                 continue  # a reference or an expression (LAMBDA, LET...): IronCalc evaluates those itself
             sheet = self._scratch_sheet()
             self.scratch_rows += 1
             cell = f"'{SCRATCH}'!$C${self.scratch_rows}"
             try:
                 self.model.update_cell_with_formula(sheet, self.scratch_rows, 3, "=" + text.lstrip("="))
-                if have is None:
-                    self.model.new_defined_name(name, si, cell)
-                else:
+                try:
                     self.model.update_defined_name(name, si, name, si, cell)
+                except Exception:  # not the reader's after all (a case the check above never met)
+                    self.model.new_defined_name(name, si, cell)
             except Exception as exc:  # a name Excel itself would not accept: its users get #NAME?
                 self.stats.kept.append(f"defined name {name}: {exc}")
 

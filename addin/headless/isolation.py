@@ -49,6 +49,10 @@ TIMEOUT_S = 300.0
 STARTUP_S = 30.0
 _POLL_S = 0.1
 _ENV = "CLEARQUOTE_CHILD_FD"
+#: Where the child's formula engine prints (its file descriptors 1 and 2 while it reads a book,
+#: :func:`addin.headless.engine._load`): a file the parent reads when the child dies, so Rust's
+#: "memory allocation of N bytes failed" before its abort reaches the report.
+NATIVE_OUTPUT_ENV = "CLEARQUOTE_CHILD_NATIVE"
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,10 @@ def run(
     name = Path(book).name
     with tempfile.TemporaryDirectory(prefix="clearquote-child-") as tmp:
         job, out, err = Path(tmp) / "job", Path(tmp) / "out", Path(tmp) / "stderr"
+        native = Path(tmp) / "native"
         job.write_bytes(pickle.dumps((target, args, budget, str(out))))
         read_fd, write_fd = os.pipe()
-        env = dict(os.environ, **{_ENV: str(write_fd)})
+        env = dict(os.environ, **{_ENV: str(write_fd), NATIVE_OUTPUT_ENV: str(native)})
         with open(err, "wb") as err_fh:
             try:
                 proc = subprocess.Popen(
@@ -141,6 +146,8 @@ def run(
             killed = _watch(proc, read_fd, budget, on_plan, progress)
         os.close(read_fd)
         said = err.read_text(errors="replace").strip()
+        if native.exists():  # what the formula engine printed last (its abort's reason)
+            said = "\n".join(filter(None, (said, native.read_text(errors="replace").strip()[-2000:])))
         if killed is not None:
             raise BookError(f"{name}: {killed}")
         if proc.returncode != 0 or not out.exists():

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+import resource
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -77,6 +78,13 @@ class Limits:
         Cells of one range where its blanks count (10 million; a whole column is 1,048,576):
         a larger range is cut to the cells that exist where that keeps the answer, else its
         formula's cell is #NUM! with the reason (:mod:`addin.headless.extent`).
+    shared_strings : int
+        Strings in ``xl/sharedStrings.xml`` (20 million, as ``cells``: Excel keeps only the strings
+        its cells use; in-process, uncapped, this is the only bound). The formula engine's reader holds the
+        whole part as a tree, ~:data:`SHARED_STRING_BYTES` a string, so under a memory cap
+        (``RLIMIT_DATA``, a book's child: ``--max-memory``) the bound is also the cap divided
+        by that: 14 million one-character strings (8.6 MB zipped, under ``part_bytes``) took
+        5.3 GB and aborted the child.
     """
 
     formula_chars: int = 8192
@@ -86,6 +94,16 @@ class Limits:
     cells: int = 20_000_000
     array_cells: int = 1_000_000
     range_cells: int = 10_000_000
+    shared_strings: int = 20_000_000
+
+
+#: Data segment (``RLIMIT_DATA``, what ``--max-memory`` caps) a shared string costs while the
+#: formula engine (IronCalc 0.9.1) reads the book, bytes, with the interpreter's own share counted
+#: in: 1,048,576 one-character strings aborted the child at ``--max-memory 1024`` and were read at
+#: 1400 (the resident peak, VmHWM, was 711 MiB; 4,194,304 strings: 2,799 MiB). Longer strings
+#: also cost their text, which ``part_bytes`` bounds.
+SHARED_STRING_BYTES = 1400
+_SI = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +294,7 @@ def scan(
             elif tag == "definedName":
                 scope = el.get("localSheetId")
                 dnames.append((el.get("name", ""), int(scope) if scope is not None else None, (el.text or "").strip()))
+        _count_shared_strings(z, names, limits, book)
         strings: list[str] | None = None
         total = 0
         texts = _Calls(call_text(s.name for s in sheets), calls) if calls is not None and not cached else None
@@ -883,6 +902,47 @@ def _block_cells(
             dynamic, row, col, limits, book, spans,
         )  # fmt: skip
     return found == len(_ANY_F.findall(data))
+
+
+def memory_budget() -> int | None:
+    """This process's data-segment cap in bytes (a book's child: ``--max-memory``), None if uncapped."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _count_shared_strings(z: zipfile.ZipFile, parts: set[str], limits: Limits, book: str) -> int:
+    """The strings of ``xl/sharedStrings.xml`` (its ``<si>`` elements, counted in the bytes,
+    nothing built), refused with the limit named past :attr:`Limits.shared_strings` or past what
+    the memory cap holds at :data:`SHARED_STRING_BYTES` a string: before the formula engine
+    reads the part, whose allocation failure would abort the process."""
+    if "xl/sharedStrings.xml" not in parts:
+        return 0
+    cap = memory_budget()
+    by_memory = cap // SHARED_STRING_BYTES if cap is not None else None
+    allowed = limits.shared_strings if by_memory is None else min(limits.shared_strings, by_memory)
+    n = 0
+    carry = b""
+    with z.open("xl/sharedStrings.xml") as raw:
+        stream = _Capped(raw, limits.part_bytes, f"{book}: xl/sharedStrings.xml")
+        while chunk := stream.read(1 << 20):
+            data = carry + chunk
+            # a start tag holds one "<", at its start: the text before the last "<" is whole
+            cut = data.rfind(b"<")
+            cut = cut if cut >= 0 and len(data) - cut < 256 else len(data)
+            n += len(_SI.findall(data, 0, cut))
+            carry = data[cut:]
+            if n > allowed:
+                break
+        n += len(_SI.findall(carry))
+    if n > allowed:
+        if by_memory is not None and by_memory < limits.shared_strings:
+            raise BookError(
+                f"{book}: xl/sharedStrings.xml holds more than {allowed:,} strings, more than the "
+                f"memory cap of {cap // 2**20:,} MiB holds in the formula engine (~{SHARED_STRING_BYTES} "
+                "bytes a string; limit --max-memory); refused"
+            )
+        raise BookError(f"{book}: xl/sharedStrings.xml holds more than {allowed:,} strings (limit shared_strings); refused")
+    return n
 
 
 def _shared_strings(z: zipfile.ZipFile, limits: Limits, book: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -230,3 +231,90 @@ def test_countif_and_sumif_over_a_whole_used_sheet_count_the_cells_that_exist(tm
     assert got[("S2", 3, 1)] == total - 7
     assert got[("S2", 4, 1)] == total - 2
     assert got[("S2", 5, 1)] == 0.0
+
+
+def _strings_book(path: Path, n: int, prefix: bytes = b"") -> Path:
+    """A book whose shared strings part holds ``n`` strings (one-character ``<si>``, as the
+    outside audit's bomb: 14 million of them are 8.6 MB zipped), optionally with a namespace
+    prefix on every element; A1 reads the first, B1 is a formula over it."""
+    src = _plain(path.with_name("plain-" + path.name), {"A1": 0, "B1": "=LEN(A1)"})
+    p = prefix + b":" if prefix else b""
+    ns = b"xmlns" + (b":" + prefix if prefix else b"") + b'="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    head = (
+        b'<?xml version="1.0" encoding="UTF-8"?><'
+        + p
+        + b"sst "
+        + ns
+        + b"><"
+        + p
+        + b"si><"
+        + p
+        + b"t>hello</"
+        + p
+        + b"t></"
+        + p
+        + b"si>"
+    )
+    one = b"<" + p + b"si><" + p + b"t>x</" + p + b"t></" + p + b"si>"
+    rel = b'<Relationship Id="rIdSS" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+    over = b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as b:
+        for info in a.infolist():
+            data = a.read(info)
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", rel + b"</Relationships>")
+            elif info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", over + b"</Types>")
+            elif info.filename == "xl/worksheets/sheet1.xml":  # A1 reads the first string
+                data = re.sub(rb'<c r="A1"[^>]*>.*?</c>', b'<c r="A1" t="s"><v>0</v></c>', data)
+            b.writestr(info, data)
+        with b.open("xl/sharedStrings.xml", "w", force_zip64=True) as out:
+            out.write(head)
+            for _ in range((n - 1) // 10_000):
+                out.write(one * 10_000)
+            out.write(one * ((n - 1) % 10_000) + b"</" + p + b"sst>")
+    return path
+
+
+@pytest.mark.parametrize("prefix", [b"", b"x"], ids=["default-namespace", "prefixed"])
+def test_shared_strings_beyond_the_limit_are_refused_before_the_formula_engine_reads_them(tmp_path: Path, prefix: bytes) -> None:
+    """The bound is exact (the count crosses the reader's 1 MiB blocks: 80,000 strings are
+    ~1.4 MB of XML), counts prefixed elements too, and the refusal names the limit."""
+    n = 80_000
+    path = _strings_book(tmp_path / "strings.xlsx", n, prefix)
+    assert recalculate(path, limits=Limits(shared_strings=n)).values[("S", 1, 2)] == 5
+    with pytest.raises(
+        BookError, match=r"strings\.xlsx: xl/sharedStrings\.xml holds more than 79,999 strings \(limit shared_strings\)"
+    ):
+        recalculate(path, limits=Limits(shared_strings=n - 1))
+
+
+def test_shared_strings_beyond_what_the_memory_cap_holds_are_refused_naming_max_memory(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Under ``--max-memory 384`` the bound is 384 MiB / 1,400 B = 287,609 strings (the outside
+    audit's 14-million-string bomb aborted the child at 5.3 GB: "crashed (SIGABRT)")."""
+    path = _strings_book(tmp_path / "bomb.xlsx", 300_000)
+    assert main(["recalc", "-q", str(path), "-o", str(tmp_path / "out.xlsx"), "--max-memory", "384"]) == 2
+    err = capsys.readouterr().err
+    assert "bomb.xlsx: xl/sharedStrings.xml holds more than 287,609 strings, more than the memory cap of 384 MiB" in err
+    assert "limit --max-memory" in err
+
+
+def _unbounded(path: str) -> object:
+    """In a child: the book evaluated with the shared-strings bound switched off, so the formula
+    engine itself meets the memory cap (for the test below)."""
+    import addin.headless.package as package
+
+    package.memory_budget = lambda: None
+    return recalculate(path, limits=Limits(shared_strings=10**9)).values
+
+
+def test_a_child_the_formula_engine_aborts_at_the_memory_cap_is_reported_as_over_max_memory(tmp_path: Path) -> None:
+    """Rust aborts (SIGABRT) when an allocation fails under the cap, after printing "memory
+    allocation of N bytes failed" where the engine's output went: the parent reads it and names
+    the limit. 1,048,576 strings need more than 512 MiB there (measured: read at 1,400 MiB)."""
+    from addin.headless.isolation import Budget, run
+
+    path = _strings_book(tmp_path / "abort.xlsx", 1 << 20)
+    with pytest.raises(BookError) as caught:
+        run("tests.workbook.test_hostile:_unbounded", (str(path),), str(path), Budget(max_memory_mib=512, timeout_s=120))
+    assert "abort.xlsx: needed more than 512 MiB of memory (limit --max-memory); stopped" in str(caught.value)
