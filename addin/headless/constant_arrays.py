@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from addin.headless.numeric_text import text_number
+from addin.headless.numeric_text import number_argument
 from addin.headless.textparts import as_text
 from addin.headless.values import ExcelError
 
@@ -118,16 +118,7 @@ def textjoin(calls: list[list[Any]]) -> list[Any]:
 def _rate(value: Any) -> float | ExcelError:
     if isinstance(value, list):
         value = _elements(value)[0]
-    if isinstance(value, ExcelError):
-        return value
-    if value is None:
-        return 0.0
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        number = text_number(value)
-        return ExcelError("#VALUE!", f"NPV: rate {value[:50]!r} is not a number") if number is None else number
-    return float(value)
+    return number_argument(value, "NPV: rate")
 
 
 def _npv_at(rate_value: Any, values: list[float]) -> Any:

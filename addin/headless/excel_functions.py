@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from addin.headless.host import ENGINE_ANSWER, HostFunction, elementwise
-from addin.headless.numeric_text import text_number, whole_argument
+from addin.headless.numeric_text import number_argument, text_number, whole_argument
 from addin.headless.serials import excel_leap, excel_serial, excel_ymd
 from addin.headless.values import ExcelError
 
@@ -557,19 +557,6 @@ def _product(values: list[Any]) -> Any:
 # ----------------------------------------------------------------------------- GAMMALN
 
 
-def _real(x: Any, name: str) -> float | ExcelError:
-    """A number argument as these functions read it: an error passes on, a blank is 0, numeric
-    text its number (other text #VALUE!), a logical 1 or 0."""
-    if isinstance(x, ExcelError):
-        return x
-    if x is None:
-        return 0.0
-    if isinstance(x, str):
-        number = text_number(x)
-        return ExcelError("#VALUE!", f"{name}: {x[:50]!r} is not a number") if number is None else number
-    return float(x)
-
-
 def _toolpak_strict(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
     """A function of the Analysis ToolPak's family: a logical argument, or a range or array of
     more than one value, is #VALUE! (in an array formula too: no lifting); a one-cell range is its
@@ -603,12 +590,12 @@ def _erf(args: list[Any]) -> Any:
     ``erf`` (``math.erf``, a few units of the last place)."""
     if not 1 <= len(args) <= 2:
         return ExcelError("#VALUE!", "ERF takes lower_limit, [upper_limit]")
-    lo = _real(args[0], "ERF")
+    lo = number_argument(args[0], "ERF")
     if isinstance(lo, ExcelError):
         return lo
     if len(args) == 1:
         return math.erf(lo)
-    hi = _real(args[1], "ERF")
+    hi = number_argument(args[1], "ERF")
     return hi if isinstance(hi, ExcelError) else math.erf(hi) - math.erf(lo)
 
 
@@ -617,7 +604,7 @@ def _erfc(args: list[Any]) -> Any:
     ``erfc`` (no cancellation for large x)."""
     if len(args) != 1:
         return ExcelError("#VALUE!", "ERFC takes one number")
-    x = _real(args[0], "ERFC")
+    x = number_argument(args[0], "ERFC")
     return x if isinstance(x, ExcelError) else math.erfc(x)
 
 

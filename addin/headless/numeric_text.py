@@ -53,6 +53,23 @@ def text_number(text: str) -> float | None:
     return None if got is None or isinstance(got, ExcelError) else got
 
 
+def number_argument(value: Any, name: str) -> float | ExcelError:
+    """One number argument as Excel's functions read a value typed or referenced there: an error
+    is itself, a blank 0, a logical 1 or 0, numeric text its number (:func:`text_number`; other
+    text #VALUE! naming ``name``), a number itself (Microsoft, e.g. "ERF function", "NPV
+    function": a nonnumeric argument is #VALUE!)."""
+    if isinstance(value, ExcelError):
+        return value
+    if value is None:
+        return 0.0
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        number = text_number(value)
+        return ExcelError("#VALUE!", f"{name}: {value[:50]!r} is not a number") if number is None else number
+    return float(value)
+
+
 def whole_argument(value: Any, *, logicals: bool, non_finite: str = "#VALUE!", name: str = "") -> int | ExcelError:
     """A whole-number argument (a count, a mode, a flag) as Excel's functions read it.
 

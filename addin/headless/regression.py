@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from addin.headless.numeric_text import text_number
+from addin.headless.numeric_text import number_argument
 from addin.headless.values import ExcelError, logical
 
 _NA = ExcelError("#N/A")
@@ -349,18 +349,9 @@ def pairwise(name: str) -> Any:
 
 
 def _x_value(x: Any) -> float | ExcelError:
-    """FORECAST's x as Excel reads one value: a blank 0, a logical 1 or 0, numeric text its
-    number (Excel's cached ``FORECAST(J37,...)`` with J37 TRUE is the line at 1), an error itself."""
-    if isinstance(x, ExcelError):
-        return x
-    if x is None:
-        return 0.0
-    if isinstance(x, bool):
-        return float(x)
-    if isinstance(x, str):
-        number = text_number(x)
-        return ExcelError("#VALUE!", f"x {x[:50]!r} is not a number") if number is None else number
-    return float(x)
+    """FORECAST's x as Excel reads one value (:func:`~addin.headless.numeric_text.number_argument`:
+    Excel's cached ``FORECAST(J37,...)`` with J37 TRUE is the line at 1)."""
+    return number_argument(x, "x")
 
 
 def forecast(calls: list[list[Any]]) -> list[Any]:
