@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from addin.headless.host import ENGINE_ANSWER, HostFunction, elementwise
-from addin.headless.numeric_text import number_argument, text_number, whole_argument
+from addin.headless.numeric_text import number_argument, whole_argument
 from addin.headless.serials import excel_leap, excel_serial, excel_ymd
 from addin.headless.values import ExcelError
 
@@ -282,18 +282,8 @@ def yearfrac(calls: list[list[Any]]) -> list[Any]:
 
 
 def _number(value: Any) -> float | ExcelError:
-    """A numeric argument: a blank is 0, TRUE/FALSE 1/0, numeric text its number, else #VALUE!."""
-    value = _scalar(value)
-    if isinstance(value, ExcelError):
-        return value
-    if value is None:
-        return 0.0
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        number = text_number(value)
-        return ExcelError("#VALUE!", f"{value[:50]!r} is not a number") if number is None else number
-    return float(value)
+    """A numeric argument of VDB (:func:`~addin.headless.numeric_text.number_argument`)."""
+    return number_argument(_scalar(value), "VDB")
 
 
 def _vdb(cost: float, salvage: float, life: float, start: float, end: float, factor: float, no_switch: bool) -> float:
@@ -616,17 +606,9 @@ def _gammaln(args: list[Any]) -> Any:
     number, a logical as 1 or 0, a blank as 0."""
     if len(args) != 1:
         return ExcelError("#VALUE!", "GAMMALN takes one number")
-    x = args[0]
+    x = number_argument(args[0], "GAMMALN")
     if isinstance(x, ExcelError):
         return x
-    if x is None:
-        x = 0.0
-    elif isinstance(x, str):
-        number = text_number(x)
-        if number is None:
-            return ExcelError("#VALUE!", f"GAMMALN: {x[:50]!r} is not a number")
-        x = number
-    x = float(x)
     if not math.isfinite(x) or x <= 0:
         return ExcelError("#NUM!", "GAMMALN takes a number above 0")
     return math.lgamma(x)
