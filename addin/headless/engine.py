@@ -1031,6 +1031,12 @@ class _Run:
             return "expression"
         return "cell" if ref[1] == ref[3] and ref[2] == ref[4] else "range"
 
+    def _judged(self, si: int, args: list[str], seen: list[str]) -> list[tuple[str, str]]:
+        """(kind, text) pairs for a ``takes`` rule: each argument's kind as written, its text as
+        Excel reads it (``seen``: with a plain formula's ``@``), so only the rules that read the
+        text see the intersection."""
+        return [(self._arg_kind(a, si), b) for a, b in zip(args, seen, strict=True)]
+
     def _plain_host_call(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
         """Record ``text`` if it is one host call with plain arguments (no nested call, string,
         array or structured reference: none of the rewrites applies), and say whether it was."""
@@ -1048,7 +1054,7 @@ class _Run:
         # a plain formula's ranges as Excel reads them there (is_host in _hoist)
         plain = ":" in inner and fn.takes is not None and not fc.dynamic
         seen = intersected_arguments(key, args, self.range_names) if plain else args
-        if fn.takes is not None and not fn.takes([(self._arg_kind(a, si), a) for a in seen]):
+        if fn.takes is not None and not fn.takes(self._judged(si, args, seen)):
             return False
         call = _Call(len(self.calls), fn, si, r, c, args, True, (si, r, c), None, bool(fc.dynamic))
         self.calls.append(call)
@@ -1197,7 +1203,7 @@ class _Run:
             # a rule judges the arguments as Excel reads them: intersected in a plain formula
             # (``=COUNT(A1:A3*2)`` counts one value there: addin.headless.array_aggregates)
             seen = intersected_arguments(key, args, self.range_names) if plain and fn is not None and fn.takes else args
-            taken = fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in seen]))
+            taken = fn is not None and (fn.takes is None or fn.takes(self._judged(si, args, seen)))
             if taken and fn is not None:
                 last[0] = lifted_shape(fn, args, partial(self._span, si)) if (key, tuple(args)) in lifted else None
             return taken
