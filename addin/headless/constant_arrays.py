@@ -2,9 +2,10 @@
 
 IronCalc 0.9.1 takes ranges in these functions but not array constants: ``CONCAT({1;2;3})`` and
 ``TEXTJOIN("-",TRUE,{1,2,3})`` are "not implemented", ``NPV(0.1,{1;2;3})`` is 0 (found by the
-generative differential test, tests/workbook/test_generative.py). The host functions take the
-calls with an array constant among the arguments (``takes``); every other call stays with the
-formula engine.
+generative differential test, tests/workbook/test_generative.py); nor the array values of
+expressions (``{=CONCAT(C1:C3&"-")}``, ``{=TEXTJOIN(",",TRUE,IF(A1:A3>1,C1:C3,""))}``). The host
+functions take the calls with an array constant among the arguments (NPV) or an array value
+(CONCAT, TEXTJOIN: ``takes``); every other call stays with the formula engine.
 
 * CONCAT (Microsoft, "CONCAT function"): the text of every element, row by row, a number as
   Excel writes it in text (15 significant digits), a blank as "", TRUE/FALSE as words; an
@@ -30,10 +31,13 @@ from addin.headless.values import ExcelError
 MAX_TEXT = 32767
 
 
-def with_constant(args: list[tuple[str, str]]) -> bool:
-    """Calls with an array constant among their arguments, alone or in an expression
-    (``CONCAT({0.1}+0.2)``); the rest stays with the engine."""
-    return any(k == "array" or (k == "expression" and "{" in t) for k, t in args)
+def with_array(args: list[tuple[str, str]]) -> bool:
+    """Calls with an array value among their arguments: an array constant, alone or in an
+    expression (``CONCAT({0.1}+0.2)``), or an expression over a range (``CONCAT(C1:C3&"-")``,
+    :func:`addin.headless.array_aggregates.is_array_value`); the rest stays with the engine."""
+    from addin.headless.array_aggregates import is_array_value
+
+    return any(is_array_value(k, t) for k, t in args)
 
 
 def values_with_constant(args: list[tuple[str, str]]) -> bool:

@@ -71,6 +71,7 @@ from addin.headless.formula import (
     host_calls,
     index_ranges,
     intersect,
+    intersected_arguments,
     map_ranges,
     needs_dates,
     needs_day_zero,
@@ -1030,6 +1031,12 @@ class _Run:
             return "expression"
         return "cell" if ref[1] == ref[3] and ref[2] == ref[4] else "range"
 
+    def _judged(self, si: int, args: list[str], seen: list[str]) -> list[tuple[str, str]]:
+        """(kind, text) pairs for a ``takes`` rule: each argument's kind as written, its text as
+        Excel reads it (``seen``: with a plain formula's ``@``), so only the rules that read the
+        text see the intersection."""
+        return [(self._arg_kind(a, si), b) for a, b in zip(args, seen, strict=True)]
+
     def _plain_host_call(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
         """Record ``text`` if it is one host call with plain arguments (no nested call, string,
         array or structured reference: none of the rewrites applies), and say whether it was."""
@@ -1044,7 +1051,10 @@ class _Run:
         if ":" in inner and fn.scalars != frozenset():
             return False  # a range at a one-value parameter is intersected first (host_arguments)
         args = [a.strip() for a in inner.split(",")] if inner else []
-        if fn.takes is not None and not fn.takes([(self._arg_kind(a, si), a) for a in args]):
+        # a plain formula's ranges as Excel reads them there (is_host in _hoist)
+        plain = ":" in inner and fn.takes is not None and not fc.dynamic
+        seen = intersected_arguments(key, args, self.range_names) if plain else args
+        if fn.takes is not None and not fn.takes(self._judged(si, args, seen)):
             return False
         call = _Call(len(self.calls), fn, si, r, c, args, True, (si, r, c), None, bool(fc.dynamic))
         self.calls.append(call)
@@ -1183,13 +1193,17 @@ class _Run:
         rows: list[int] = []
         shapes: list[tuple[int, int] | None] = []
         array_formula = fc.array is not None or bool(fc.dynamic)
+        plain = not array_formula
         # the calls Excel evaluates element by element: their results are whole arrays (host_arguments)
         lifted = set(lifted_calls(text, array_formula, self.functions)) if ":" in text or "{" in text else set()
         last: list[Any] = [None]
 
         def is_host(key: str, args: list[str]) -> bool:
             fn = self.functions.get(key)
-            taken = fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
+            # a rule judges the arguments as Excel reads them: intersected in a plain formula
+            # (``=COUNT(A1:A3*2)`` counts one value there: addin.headless.array_aggregates)
+            seen = intersected_arguments(key, args, self.range_names) if plain and fn is not None and fn.takes else args
+            taken = fn is not None and (fn.takes is None or fn.takes(self._judged(si, args, seen)))
             if taken and fn is not None:
                 last[0] = lifted_shape(fn, args, partial(self._span, si)) if (key, tuple(args)) in lifted else None
             return taken

@@ -420,7 +420,18 @@ def _text_arguments(args: list[tuple[str, str]]) -> bool:
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
-    from addin.headless import aggregate, complex_text, constant_arrays, convert, fixed, lookups, numbervalue, regression, xmatch
+    from addin.headless import (
+        aggregate,
+        array_aggregates,
+        complex_text,
+        constant_arrays,
+        convert,
+        fixed,
+        lookups,
+        numbervalue,
+        regression,
+        xmatch,
+    )
 
     return {
         "TEXT": HostFunction("TEXT", text, _text_arguments, fallback=True),
@@ -430,11 +441,11 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
         # any number of complex numbers, ranges among them (addin.headless.complex_text)
         "IMSUM": HostFunction("IMSUM", complex_text.imsum),
         "IMPRODUCT": HostFunction("IMPRODUCT", complex_text.improduct),
-        "COUNT": HostFunction("COUNT", _elements(_count), _arrays_only),
-        "PRODUCT": HostFunction("PRODUCT", _elements(_product), _arrays_only),
-        # IronCalc 0.9.1 takes no array constant in these (addin.headless.constant_arrays)
-        "CONCAT": HostFunction("CONCAT", constant_arrays.concat, constant_arrays.with_constant),
-        "TEXTJOIN": HostFunction("TEXTJOIN", constant_arrays.textjoin, constant_arrays.with_constant),
+        # COUNT, PRODUCT, AVERAGE, MEDIAN...: IronCalc 0.9.1 misreads array values (addin.headless.array_aggregates)
+        **array_aggregates.host_functions(),
+        # IronCalc 0.9.1 takes no array value in these (addin.headless.constant_arrays)
+        "CONCAT": HostFunction("CONCAT", constant_arrays.concat, constant_arrays.with_array),
+        "TEXTJOIN": HostFunction("TEXTJOIN", constant_arrays.textjoin, constant_arrays.with_array),
         "NPV": HostFunction("NPV", constant_arrays.npv, constant_arrays.values_with_constant),
         "LINEST": HostFunction("LINEST", regression.linest),
         "LOGEST": HostFunction("LOGEST", regression.logest),
@@ -494,54 +505,6 @@ def text(calls: list[list[Any]]) -> list[Any]:
         except numfmt.Unsupported:
             out.append(ENGINE_ANSWER)
     return out
-
-
-# ----------------------------------------------------------------------------- COUNT, PRODUCT over array constants
-
-
-def _arrays_only(args: list[tuple[str, str]]) -> bool:
-    """Calls whose every argument is a range or an array constant, one at least a constant:
-    IronCalc 0.9.1 counts 0 in ``COUNT({1;2;3})`` and has no ``PRODUCT`` of an array constant
-    (#N/IMPL!); the rest stays with it."""
-    return bool(args) and all(k in ("array", "range") for k, _ in args) and any(k == "array" for k, _ in args)
-
-
-def _elements(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
-    """A function of the flat list of every argument's elements, over every call."""
-
-    def evaluate(calls: list[list[Any]]) -> list[Any]:
-        out = []
-        for args in calls:
-            flat: list[Any] = []
-            for a in args:
-                if isinstance(a, list):
-                    flat.extend(v for row in a for v in (row if isinstance(row, list) else [row]))
-                else:
-                    flat.append(a)
-            out.append(one(flat))
-        return out
-
-    return evaluate
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _count(values: list[Any]) -> float:
-    """COUNT over references and arrays: the numbers only (Microsoft, "COUNT function": "If an
-    argument is an array or reference, only numbers in that array or reference are counted")."""
-    return float(sum(1 for v in values if _is_number(v)))
-
-
-def _product(values: list[Any]) -> Any:
-    """PRODUCT over references and arrays: the numbers multiplied, text, logicals and blanks
-    ignored, an error returned (Microsoft, "PRODUCT function"); no number at all is 0."""
-    for v in values:
-        if isinstance(v, ExcelError):
-            return v
-    numbers = [float(v) for v in values if _is_number(v)]
-    return math.prod(numbers) if numbers else 0.0
 
 
 # ----------------------------------------------------------------------------- GAMMALN

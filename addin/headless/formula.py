@@ -222,6 +222,22 @@ def intersect(text: str, range_names: frozenset[str]) -> str:
     return formula(nodes) if changed else text
 
 
+def intersected_arguments(key: str, args: list[str], range_names: frozenset[str]) -> list[str]:
+    """A call's argument texts as a legacy formula reads them: with the ``@`` of :func:`intersect`
+    (``COUNT(A1:A3*2)``: ``@A1:A3*2``), so a host function's ``takes`` sees one value where
+    Excel sees one."""
+    text = f"={key}({','.join(args)})"
+    if not needs_intersection(text, range_names):
+        return args
+    nodes = parse(text)
+    if not _intersect_seq(nodes, None, range_names):
+        return args
+    sig = significant(nodes)
+    if len(sig) != 1 or not isinstance(sig[0], Call) or len(sig[0].args) != len(args):
+        return args
+    return [render(a).strip() for a in sig[0].args]
+
+
 def _is_range(tok: Any, range_names: frozenset[str]) -> bool:
     if not (isinstance(tok, Token) and tok.type == Token.OPERAND and tok.subtype == Token.RANGE):
         return False
