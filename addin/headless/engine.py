@@ -447,7 +447,12 @@ def _load(pkg: Package, limits: Limits) -> Any:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
             # value, as openpyxl writes) straight to the process's stdout: kept for a failure only.
             with _native_output_to(chatter):
-                return ic.load_from_xlsx(str(copy), "en", "UTC")
+                model = ic.load_from_xlsx(str(copy), "en", "UTC")
+            # read: what it printed is no failure's reason, and must not become the reason given
+            # for a crash later in this child (the parent reports the file's last line)
+            with contextlib.suppress(OSError):
+                chatter.write_bytes(b"")
+            return model
         except BaseException as exc:  # the Rust side raises WorkbookError or, on a bug, a panic
             if isinstance(exc, KeyboardInterrupt):
                 raise
