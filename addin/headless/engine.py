@@ -93,7 +93,7 @@ from addin.headless.isformula import isformula_arrays, needs_isformula
 from addin.headless.isolation import NATIVE_OUTPUT_ENV
 from addin.headless.letnames import LetNames, book_names
 from addin.headless.lifting import lift, needs_lifting
-from addin.headless.names import mentions, write_out
+from addin.headless.names import formulatext_of_names, mentions, needs_formulatext, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason, vba_reason
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
@@ -109,6 +109,7 @@ from addin.headless.semantics import (
     whole_array_arguments,
 )
 from addin.headless.semantics import rewrite as excel_semantics
+from addin.headless.sheetcount import needs_sheet_count, sheet_count
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
 from addin.headless.textparts import fill_defaults
@@ -447,7 +448,12 @@ def _load(pkg: Package, limits: Limits) -> Any:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
             # value, as openpyxl writes) straight to the process's stdout: kept for a failure only.
             with _native_output_to(chatter):
-                return ic.load_from_xlsx(str(copy), "en", "UTC")
+                model = ic.load_from_xlsx(str(copy), "en", "UTC")
+            # read: what it printed is no failure's reason, and must not become the reason given
+            # for a crash later in this child (the parent reports the file's last line)
+            with contextlib.suppress(OSError):
+                chatter.write_bytes(b"")
+            return model
         except BaseException as exc:  # the Rust side raises WorkbookError or, on a bug, a panic
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -517,6 +523,8 @@ class _Run:
                             model.range_clear_contents(sj, r, c, r, c)
         self.names = {p["name"].upper(): i for i, p in enumerate(props)}
         self.titles = [p["name"] for p in props]
+        #: The book's worksheets, counted before the engine adds sheets of its own (sheetcount)
+        self.worksheets = len(props)
         self.calls: list[_Call] = []
         #: Runs of one plain host call filled down a column (see _Column); off: one call a cell.
         self.use_columns = columns
@@ -821,6 +829,7 @@ class _Run:
             text = _file_text(fc.text, text, tables)
         if tables is not None and tables.search(text):
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
+        text = self._as_named(si, r, c, text)
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
         text = _forms_ironcalc_lacks(text)
@@ -847,6 +856,16 @@ class _Run:
             text = fifteen_digits(text)
         if needs_dates(text):
             text = excel_dates(text)
+        return text
+
+    def _as_named(self, si: int, r: int, c: int, text: str) -> str:
+        """The rewrites that read names and 3-D references as the book writes them, so before
+        those are written out: FORMULATEXT of a name (:func:`formulatext_of_names`), and the sheet
+        counts, which must not see the engine's own sheets (:mod:`addin.headless.sheetcount`)."""
+        if needs_formulatext(text):
+            text = formulatext_of_names(text, self.titles[si], r, c, self.name_texts)
+        if needs_sheet_count(text):
+            text = sheet_count(text, self.book_sheets, self.worksheets)
         return text
 
     def _book_text(self, si: int, text: str, array_formula: bool = False) -> str:

@@ -119,7 +119,12 @@ def needs_lifting(text: str, array_formula: bool) -> bool:
     constant, and (outside array formulas) a function that reads its arguments as arrays."""
     if not (":" in text or "{" in text) or _NAMES.search(text) is None:
         return False
-    return array_formula or any(re.search(rf"\b{k}\s*\(", text, re.I) for k in LIFTING)
+    return array_formula or "{" in text or any(re.search(rf"\b{k}\s*\(", text, re.I) for k in LIFTING)
+
+
+def _is_constant_token(node: Any) -> bool:
+    """Whether ``node`` opens an array constant (``{1,2}``)."""
+    return isinstance(node, Token) and node.type == Token.ARRAY and node.subtype == Token.OPEN
 
 
 def _is_array_token(node: Any) -> bool:
@@ -166,8 +171,14 @@ def lift(
         arrays = [arrayish(a, inner_lifted, key) for a in call.args]
         params = SCALAR_PARAMS.get(key, frozenset())
         kept = key in hosts or (reads_arrays is not None and reads_arrays(key, [render(a).strip() for a in call.args]))
-        if key not in SCALAR_PARAMS or not inner_lifted or kept or (key in _ARRAY_FORMULAS_ONLY and not array_formula):
+        if key not in SCALAR_PARAMS or kept or (key in _ARRAY_FORMULAS_ONLY and not array_formula):
             return None, key in _ARRAY_RESULTS and any(arrays)
+        if not inner_lifted:
+            # outside array evaluation only a range is cut to one cell (implicit intersection);
+            # an array constant is an array in any formula (``=SUM(LARGE(A1:B3,{1,2}))`` adds the
+            # two largest without Ctrl+Shift+Enter: Microsoft, "Use array constants in array
+            # formulas"), so a one-value parameter given one is lifted there too
+            arrays = [any(_is_constant_token(t) for t in a) for a in call.args]
         lifted_args = [k for k, is_array in enumerate(arrays) if is_array and (params is None or k in params)]
         if not lifted_args:
             return None, False
