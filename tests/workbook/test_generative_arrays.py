@@ -385,10 +385,17 @@ UNRESOLVED: dict[str, Callable[[Case, Any], bool]] = {
 }
 
 
-#: The scalar test's LibreOffice classes that its text screens miss when X holds the value:
-#: HOUR/MINUTE/SECOND of A2 (-2.5) or of -1 are #NUM! in Excel (``LIBREOFFICE_DIFFERS
-#: ["time-of-a-negative-serial"]``), LibreOffice reads a time of day.
-_NEGATIVE_TIME = re.compile(r"\b(HOUR|MINUTE|SECOND)\((\$A\$[12]:|\{-1)")
+#: The scalar test's classes whose text screens miss a value that X holds (A2 is -2.5, A3 0.25):
+#: HOUR/MINUTE/SECOND of a negative serial are #NUM! in Excel, LibreOffice reads a time of day
+#: (``LIBREOFFICE_DIFFERS["time-of-a-negative-serial"]``); TIME of fractional parts
+#: (``UNRESOLVED["fractional-time-parts"]``: the engine truncates, LibreOffice keeps the fraction).
+_SCALAR_CLASSES: dict[str, tuple[re.Pattern[str], Callable[[Any], bool]]] = {
+    "time-of-a-negative-serial": (
+        re.compile(r"\b(HOUR|MINUTE|SECOND)\((\$A\$[12]:|\{-1)"),
+        lambda ours: _error(ours, "#NUM!"),
+    ),
+    "fractional-time-parts": (re.compile(r"\bTIME\(.*(\{-1;0\.5;2\}|\$A\$1:)"), lambda ours: True),
+}
 
 
 def engine_open(case: Case, ours: Any) -> str | None:
@@ -400,8 +407,9 @@ def engine_open(case: Case, ours: Any) -> str | None:
     for name, unresolved in UNRESOLVED.items():
         if unresolved(case, ours):
             return name
-    if _NEGATIVE_TIME.search(case.formula) and _error(ours, "#NUM!"):
-        return "time-of-a-negative-serial"
+    for name, (calls, covers) in _SCALAR_CLASSES.items():
+        if calls.search(case.formula) and covers(ours):
+            return name
     return None
 
 
