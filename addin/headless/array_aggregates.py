@@ -24,8 +24,8 @@ SUM, COUNTA, AVERAGE's neighbours MIN/MAX/MINA/MAXA, SUMSQ, STDEV*, VAR*, AVEDEV
 SMALL, AND, OR and XOR gave Microsoft's answers over the same arrays and stay with IronCalc.
 
 The functions of :data:`AGGREGATES` are host functions for the calls :func:`takes` accepts: every
-argument a reference or an array value, one at least an array value. A value typed directly into
-the arguments (``COUNT(A1:A3*2,"4")``) is read by other rules ("text representations of numbers
+argument a reference, an array value or a typed number, one at least an array value. A logical or
+text typed directly into the arguments (``COUNT(A1:A3*2,"4")``) is read by other rules ("text representations of numbers
 that you type directly into the list of arguments are counted"), so such calls stay with the
 formula engine, and so do calls of plain formulas, where Excel intersects the range implicitly
 (the ``@`` of :mod:`addin.headless.formula`).
@@ -69,11 +69,20 @@ def is_array_value(kind: str, text: str) -> bool:
     return ":" in outside or "{" in outside or _ARRAY_FUNCTIONS.search(outside) is not None
 
 
+#: A number typed as an argument: read the same as a number in an array or a reference.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def takes(args: list[tuple[str, str]]) -> bool:
-    """Calls whose every argument is a reference or an array value, one at least an array value."""
+    """Calls whose every argument is a reference, an array value or a typed number, one at least
+    an array value (``COUNT(1,{1,2,"a"})`` is 3, ``PRODUCT(2,{1,2,3})`` 12). A logical or text
+    typed as an argument is read by other rules (module docstring) and stays with the engine."""
     return (
         bool(args)
-        and all(k in ("range", "cell") or is_array_value(k, t) for k, t in args)
+        and all(
+            k in ("range", "cell") or is_array_value(k, t) or (k == "literal" and _NUMBER.fullmatch(t.strip()) is not None)
+            for k, t in args
+        )
         and any(is_array_value(k, t) for k, t in args)
     )
 

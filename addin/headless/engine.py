@@ -84,10 +84,14 @@ from addin.headless.formula import (
 from addin.headless.host import ENGINE_ANSWER, Apply, FunctionTable, HostFunction
 from addin.headless.host_arguments import (
     element,
+    gather,
     intersect_host_arguments,
     lifted_calls,
     lifted_shape,
     needs_host_intersection,
+    shape_pending,
+    spread,
+    takes_one_value,
 )
 from addin.headless.isformula import isformula_arrays, needs_isformula
 from addin.headless.isolation import NATIVE_OUTPUT_ENV
@@ -170,6 +174,7 @@ class _Call:
     dynamic: bool
     fallback: int | None = None  # scratch row where the engine computes the call itself
     refs: list[Any] = field(default_factory=list)  # per argument, once: _compact references
+    lifted: bool = False  # evaluated once per element of its one-value arrays (host_arguments.spread)
 
 
 @dataclass(slots=True)
@@ -681,8 +686,12 @@ class _Run:
         self._rewritten = {}
         if self._absorbed:  # the first rows of columns are the columns' now
             self.calls = [c for c in self.calls if c.id not in self._absorbed]
+            renumbered: dict[int, int] = {}
             for i, call in enumerate(self.calls):
+                renumbered[call.id] = i
                 call.id = i
+            # the nested calls whose blocks are sized once computed follow their calls' new ids
+            self.respill = {renumbered[k]: v for k, v in self.respill.items() if k in renumbered}
             self._absorbed = set()
 
     def _takes_cut(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
@@ -1067,9 +1076,9 @@ class _Run:
         if fn is None or fn.fallback or (key == "AGGREGATE" and self._any_skipped()):
             return False  # AGGREGATE's references are cut to the cells it counts first (_excel_text)
         inner = m.group(2).strip()
-        if ":" in inner and fn.scalars != frozenset():
-            return False  # a range at a one-value parameter is intersected first (host_arguments)
         args = [a.strip() for a in inner.split(",")] if inner else []
+        if ":" in inner and any(":" in a and takes_one_value(fn, k) for k, a in enumerate(args)):
+            return False  # a range at a one-value parameter is intersected first (host_arguments)
         # a plain formula's ranges as Excel reads them there (is_host in _hoist)
         plain = ":" in inner and fn.takes is not None and not fc.dynamic
         seen = intersected_arguments(key, args, self.range_names) if plain else args
@@ -1219,12 +1228,13 @@ class _Run:
 
         def is_host(key: str, args: list[str]) -> bool:
             fn = self.functions.get(key)
+            kinds = [self._arg_kind(a, si) for a in args]
             # a rule judges the arguments as Excel reads them: intersected in a plain formula
             # (``=COUNT(A1:A3*2)`` counts one value there: addin.headless.array_aggregates)
             seen = intersected_arguments(key, args, self.range_names) if plain and fn is not None and fn.takes else args
             taken = fn is not None and (fn.takes is None or fn.takes(self._judged(si, args, seen)))
             if taken and fn is not None:
-                last[0] = lifted_shape(fn, args, partial(self._span, si)) if (key, tuple(args)) in lifted else None
+                last[0] = self._lifted_block(fn, args, kinds, si) if (key, tuple(args)) in lifted else None
             return taken
 
         def scratch_ref(k: int) -> str:
@@ -1267,7 +1277,9 @@ class _Run:
                 self.host_cells.add((self.titles[si], r, c))
             fn = self.functions[call.key]
             self.calls.append(_Call(base + k, fn, si, r, c, call.args, call.whole, target, shape, bool(fc.dynamic)))
-            if fn.spills and not call.whole and shape is None:
+            self.calls[-1].lifted = (call.key, tuple(call.args)) in lifted and fn.lifts
+            if (fn.spills or self._sized_later(self.calls[-1])) and not call.whole and shape is None:
+                # the result's shape is known once computed: its block is sized then (_respilled)
                 record = records.setdefault(0, [si, r, c, new_text])
                 self.respill[base + k] = (record, f"'{SCRATCH}'!$A${rows[k]}", (1, 1))
             if fn.fallback:
@@ -1275,6 +1287,19 @@ class _Run:
                 self.calls[-1].fallback = self._fallback(fn, call.key, call.args, si, own)
         self.stats.host_calls += len(calls)
         return bool(calls)
+
+    def _lifted_block(self, fn: HostFunction, args: list[str], kinds: list[str], si: int) -> tuple[int, int] | None:
+        """The shape of the scratch block a lifted host call's result is written to, from the
+        arguments' text (:func:`lifted_shape`); None: one cell, also when an expression at a
+        one-value parameter decides the shape once evaluated (:meth:`_sized_later`)."""
+        if fn.lifts and shape_pending(fn, kinds):
+            return None
+        return lifted_shape(fn, args, partial(self._span, si))
+
+    def _sized_later(self, call: _Call) -> bool:
+        """Whether a lifted call's block is sized once its arguments are evaluated (an expression
+        at a one-value parameter, :func:`shape_pending`): it is then resized (:meth:`_respilled`)."""
+        return call.lifted and shape_pending(call.fn, [self._arg_kind(a, call.sheet) for a in call.args])
 
     def _fallback(self, fn: HostFunction, key: str, args: list[str], si: int, lifted: bool) -> int:
         """The scratch row where the formula engine computes a call itself (its answer where the
@@ -1528,16 +1553,23 @@ class _Run:
         for batch in todo.values():
             self.stats.host_batches += 1
             fn = batch[0][0].fn
-            applies = [self._applier(unit.sheet) for unit, rows in batch for _ in rows] if fn.applies else None
-            results = _evaluate(fn, [row for _, rows in batch for row in rows], applies)
+            # a lifted call is one call an element of its one-value arrays (host_arguments.spread)
+            plan = [
+                (unit, rows, spread(fn, rows[0]) if isinstance(unit, _Call) and unit.lifted else None) for unit, rows in batch
+            ]
+            plan = [(unit, rows if each is None else each[1], each) for unit, rows, each in plan]
+            calls = [row for _, rows, _ in plan for row in rows]
+            applies = [self._applier(unit.sheet) for unit, rows, _ in plan for _ in rows] if fn.applies else None
+            results = _evaluate(fn, calls, applies)
             k = 0
-            for unit, rows in batch:
+            for unit, rows, each in plan:
+                n = len(rows)
                 if isinstance(unit, _Column):
-                    self._write_column(unit, results[k : k + len(rows)])
-                    k += len(rows)
+                    self._write_column(unit, results[k : k + n])
+                    k += n
                     continue
-                res = results[k]
-                k += 1
+                res = results[k] if each is None else gather(each[0], results[k : k + n])
+                k += n
                 if res is ENGINE_ANSWER:
                     assert self.scratch is not None and unit.fallback is not None
                     res = self._value(self.scratch, unit.fallback, 6)
@@ -1839,7 +1871,13 @@ class _Run:
             call.target = (si, first, 1)
             si, r, c = call.target
             new = f"'{SCRATCH}'!$A${first}" + (f":${get_column_letter(w)}${first + h - 1}" if (h, w) != (1, 1) else "")
-            record[3] = re.sub(re.escape(ref) + r"(?![\w$:])", lambda _: new, record[3])
+            # a one-value result read as a value (_host_values) becomes the block itself: an array
+            wrapped = f"IF(TRUE,{new})" if (h, w) == (1, 1) else new
+            record[3] = re.sub(
+                re.escape(f"IF(TRUE,{ref})") + "|" + re.escape(ref) + r"(?![\w$:])",
+                lambda m: wrapped if m.group(0).startswith("IF(") else new,
+                record[3],
+            )
             self.respill[call.id] = (record, new, (h, w))
             self.model.update_cell_with_formula(record[0], record[1], record[2], record[3])
             self.moved = True

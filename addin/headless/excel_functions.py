@@ -152,7 +152,8 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
 
     table = {f"{s}2{t}": HostFunction(f"{s}2{t}", converter(s, t)) for s in _BASES for t in _BASES if s != t}
     table["YEARFRAC"] = HostFunction("YEARFRAC", yearfrac)
-    table["VDB"] = HostFunction("VDB", vdb)
+    # every parameter of VDB takes one value (Microsoft, "VDB function")
+    table["VDB"] = HostFunction("VDB", vdb, scalars=None)
     # element by element over a range (an array context), each element the engine's answer where
     # the text is not a date (addin.headless.host_arguments: the fallback is a block of that shape)
     table["DATEVALUE"] = HostFunction("DATEVALUE", _per_element(datevalue), _references, fallback=True, scalars=None)
@@ -174,10 +175,10 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     # IronCalc 0.9.1: ERF(0.5) 0.52049987776 (5E-11 off), ERFC alike (found by the generative test)
     # ERF and ERFC came from the Analysis ToolPak and read their arguments as strictly as its other
     # functions (addin.headless.toolpak): a logical or a multi-cell range is #VALUE!
-    table["ERF"] = HostFunction("ERF", _toolpak_strict(_erf), scalars=None)
-    table["ERF.PRECISE"] = HostFunction("ERF.PRECISE", _toolpak_strict(_erf), scalars=None)
-    table["ERFC"] = HostFunction("ERFC", _toolpak_strict(_erfc), scalars=None)
-    table["ERFC.PRECISE"] = HostFunction("ERFC.PRECISE", _toolpak_strict(_erfc), scalars=None)
+    table["ERF"] = HostFunction("ERF", _toolpak_strict(_erf), scalars=None, lifts=False)
+    table["ERF.PRECISE"] = HostFunction("ERF.PRECISE", _toolpak_strict(_erf), scalars=None, lifts=False)
+    table["ERFC"] = HostFunction("ERFC", _toolpak_strict(_erfc), scalars=None, lifts=False)
+    table["ERFC.PRECISE"] = HostFunction("ERFC.PRECISE", _toolpak_strict(_erfc), scalars=None, lifts=False)
     table.update(_conditional_and_lookup_functions())
     # arrays of criteria and logicals compared by order (addin.headless.conditionals)
     table.update(conditional_functions())
@@ -434,10 +435,11 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
     )
 
     return {
-        "TEXT": HostFunction("TEXT", text, _text_arguments, fallback=True),
+        "TEXT": HostFunction("TEXT", text, _text_arguments, fallback=True, scalars=None),
         # every unit of Microsoft's table, units from cells and expressions (addin.headless.convert)
         "CONVERT": HostFunction("CONVERT", convert.convert),
-        "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate),
+        # function_num and options take one value; k's position depends on the form (not declared)
+        "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate, scalars=frozenset({0, 1})),
         # any number of complex numbers, ranges among them (addin.headless.complex_text)
         "IMSUM": HostFunction("IMSUM", complex_text.imsum),
         "IMPRODUCT": HostFunction("IMPRODUCT", complex_text.improduct),
@@ -445,12 +447,14 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
         **array_aggregates.host_functions(),
         # IronCalc 0.9.1 takes no array value in these (addin.headless.constant_arrays)
         "CONCAT": HostFunction("CONCAT", constant_arrays.concat, constant_arrays.with_array),
-        "TEXTJOIN": HostFunction("TEXTJOIN", constant_arrays.textjoin, constant_arrays.with_array),
-        "NPV": HostFunction("NPV", constant_arrays.npv, constant_arrays.values_with_constant),
-        "LINEST": HostFunction("LINEST", regression.linest),
-        "LOGEST": HostFunction("LOGEST", regression.logest),
-        "TREND": HostFunction("TREND", regression.trend),
-        "GROWTH": HostFunction("GROWTH", regression.growth),
+        # ignore_empty takes one value; the delimiter may be an array (a set of delimiters)
+        "TEXTJOIN": HostFunction("TEXTJOIN", constant_arrays.textjoin, constant_arrays.with_array, scalars=frozenset({1})),
+        "NPV": HostFunction("NPV", constant_arrays.npv, constant_arrays.values_with_constant, scalars=frozenset({0})),
+        # const and stats (LINEST, LOGEST), const (TREND, GROWTH) take one value
+        "LINEST": HostFunction("LINEST", regression.linest, scalars=frozenset({2, 3})),
+        "LOGEST": HostFunction("LOGEST", regression.logest, scalars=frozenset({2, 3})),
+        "TREND": HostFunction("TREND", regression.trend, scalars=frozenset({3})),
+        "GROWTH": HostFunction("GROWTH", regression.growth, scalars=frozenset({3})),
         "SLOPE": HostFunction("SLOPE", regression.slope),
         "INTERCEPT": HostFunction("INTERCEPT", regression.intercept),
         # x takes one value: a range of x is intersected, or the line at each element in an array formula
@@ -461,12 +465,14 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
             n: HostFunction(n, regression.pairwise(n))
             for n in ("PEARSON", "CORREL", "RSQ", "STEYX", "COVAR", "COVARIANCE.P", "COVARIANCE.S")
         },
-        "IFS": HostFunction("IFS", elementwise(_ifs), _array_argument),
-        "SWITCH": HostFunction("SWITCH", elementwise(_switch)),
-        "LOOKUP": HostFunction("LOOKUP", lookups.lookup),
-        "VLOOKUP": HostFunction("VLOOKUP", lookups.vlookup, lookups.may_be_approximate(3)),
-        "HLOOKUP": HostFunction("HLOOKUP", lookups.hlookup, lookups.may_be_approximate(3)),
-        "MATCH": HostFunction("MATCH", lookups.match, lookups.may_be_approximate(2)),
+        # every test, value and the expression take one value (Microsoft, "IFS function", "SWITCH function")
+        "IFS": HostFunction("IFS", elementwise(_ifs), _array_argument, scalars=None),
+        "SWITCH": HostFunction("SWITCH", elementwise(_switch), scalars=None),
+        # the lookup value, col/row_index_num, range_lookup and match_type take one value
+        "LOOKUP": HostFunction("LOOKUP", lookups.lookup, scalars=frozenset({0})),
+        "VLOOKUP": HostFunction("VLOOKUP", lookups.vlookup, lookups.may_be_approximate(3), scalars=frozenset({0, 2, 3})),
+        "HLOOKUP": HostFunction("HLOOKUP", lookups.hlookup, lookups.may_be_approximate(3), scalars=frozenset({0, 2, 3})),
+        "MATCH": HostFunction("MATCH", lookups.match, lookups.may_be_approximate(2), scalars=frozenset({0, 2})),
         # 15 significant digits whatever the size (IronCalc: through a 64-bit integer), Excel's arguments
         "FIXED": HostFunction("FIXED", fixed.fixed, scalars=None),
         # parentheses, exponents, percent signs and blank arguments as Excel reads them

@@ -43,6 +43,11 @@ class HostFunction:
     #: evaluates the function element by element in an array context; the engine does both, for
     #: every host function alike (:mod:`addin.headless.host_arguments`). Empty: none declared.
     scalars: frozenset[int] | None = frozenset()
+    #: In an array context the engine evaluates the call once per element of the arrays at the
+    #: one-value parameters (:func:`addin.headless.host_arguments.spread`), so ``evaluate`` sees
+    #: one value there. False: ``evaluate`` reads the whole array itself (the Analysis ToolPak's
+    #: functions, which Excel gives a multi-cell range there as #VALUE!, its cached values show).
+    lifts: bool = True
     #: The function calls functions through the formula engine (a LAMBDA given to GROUPBY):
     #: ``evaluate`` is then called as ``evaluate(calls, applies)``, one :data:`Apply` a call
     #: (bound to the sheet of the call's formula). Such calls are evaluated in the passes.
@@ -73,6 +78,17 @@ class _EngineAnswer:
 ENGINE_ANSWER = _EngineAnswer()
 
 
+def element_at(value: Any, i: int, j: int) -> Any:
+    """Element (``i``, ``j``), 0-based, of an argument under Excel's broadcast of arrays: a value
+    that is not an array is itself; an array of one row or column repeats along it; beyond a
+    smaller array, #N/A (Microsoft, "Dynamic array formulas and spilled array behavior")."""
+    if not isinstance(value, list):
+        return value
+    ii = 0 if len(value) == 1 else i
+    jj = 0 if len(value[0]) == 1 else j
+    return value[ii][jj] if ii < len(value) and jj < len(value[ii]) else ExcelError("#N/A")
+
+
 def elementwise(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
     """A scalar function lifted over array arguments as Excel lifts it (dynamic arrays): the
     result has the largest row and column counts of the arguments; an argument of one row or
@@ -84,15 +100,7 @@ def elementwise(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], 
             return one(args)
         h = max(len(g) for g in grids)
         w = max(len(g[0]) for g in grids)
-
-        def at(a: Any, i: int, j: int) -> Any:
-            if not isinstance(a, list):
-                return a
-            ii = 0 if len(a) == 1 else i
-            jj = 0 if len(a[0]) == 1 else j
-            return a[ii][jj] if ii < len(a) and jj < len(a[ii]) else ExcelError("#N/A")
-
-        return [[one([at(a, i, j) for a in args]) for j in range(w)] for i in range(h)]
+        return [[one([element_at(a, i, j) for a in args]) for j in range(w)] for i in range(h)]
 
     def evaluate(calls: list[list[Any]]) -> list[Any]:
         return [lifted(args) for args in calls]
