@@ -33,7 +33,7 @@ Excel, one a call here) or a LAMBDA.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,19 +88,22 @@ class _Binding:
 
 @dataclass
 class _Rewrite:
-    is_host: Callable[[str], bool]
+    is_host: Container[str]
+    takes: Callable[[str, list[str]], bool]
     span: SpanReader
     fresh: LetNames
 
 
-def bound_names(text: str, is_host: Callable[[str], bool], span: SpanReader) -> str:
-    """``text`` with every host call (``is_host(key)``) that reads a LET name or a LAMBDA
-    helper's parameter given the name's meaning (module docstring); raises
-    :class:`~addin.headless.extent.CellRefused` for a name it cannot give."""
+def bound_names(text: str, hosts: Container[str], takes: Callable[[str, list[str]], bool], span: SpanReader) -> str:
+    """``text`` with every host call (a function of ``hosts``) that reads a LET name or a
+    LAMBDA helper's parameter given the name's meaning (module docstring); raises
+    :class:`~addin.headless.extent.CellRefused` for a name it cannot give in a call its host
+    function takes (``takes(key, argument texts)``: a call it declines stays with the formula
+    engine, which reads the names itself)."""
     if not needs_bound_names(text):
         return text
     nodes = parse(text)
-    rw = _Rewrite(is_host, span, LetNames(text))
+    rw = _Rewrite(hosts, takes, span, LetNames(text))
     if not _walk(nodes, {}, rw):
         return text
     return formula(nodes)
@@ -113,8 +116,9 @@ def _walk(seq: list[Any], env: dict[str, _Binding], rw: _Rewrite) -> bool:
         if not isinstance(node, Call):
             continue
         key = node.key
-        if rw.is_host(key) and env and _reads(node.args, env):
-            seq[idx] = Token(_host_call(node, env, rw), Token.OPERAND, Token.RANGE)
+        given = _host_call(node, env, rw) if key in rw.is_host and env and _reads(node.args, env) else None
+        if given is not None:
+            seq[idx] = Token(given, Token.OPERAND, Token.RANGE)
             changed = True
         elif key == "LET" and len(node.args) >= 3:
             changed |= _let(node, env, rw)
@@ -286,15 +290,20 @@ def _iterated(node: Call, lam: Call, arrays: list[str], scope: _Scope) -> str:
     )
 
 
-def _host_call(node: Call, env: dict[str, _Binding], rw: _Rewrite) -> str:
-    """A host call reading bound names, as calls that read none (module docstring)."""
+def _host_call(node: Call, env: dict[str, _Binding], rw: _Rewrite) -> str | None:
+    """A host call reading bound names, as calls that read none (module docstring); None for a
+    call left to the formula engine as written."""
     text = _substituted(render([node]), env)
     nodes = parse("=" + text)
     left = _read(nodes, env, set())
     for name in left:
         why = env[name].why
-        if why is not None:
-            raise CellRefused(REFUSED, f"a host function's call ({node.key}) reads {why}")
+        if why is None:
+            continue
+        call = significant(nodes)[0]
+        if not rw.takes(node.key, [render(a).strip() for a in call.args]):
+            return None  # the formula engine's call, names and all
+        raise CellRefused(REFUSED, f"a host function's call ({node.key}) reads {why}")
     scopes = {id(env[n].scope): env[n].scope for n in left}
     if not scopes:
         return _own(text, rw)

@@ -855,7 +855,12 @@ class _Run:
         before they are cut out of the formula (:mod:`addin.headless.bound_names`)."""
         if not needs_bound_names(text) or not any(k in self.functions for k in function_keys(text)):
             return text
-        return bound_names(text, self.functions.__contains__, partial(self._span, si))
+        return bound_names(text, self.functions, partial(self._takes, si), partial(self._span, si))
+
+    def _takes(self, si: int, key: str, args: list[str]) -> bool:
+        """Whether the host function ``key`` takes a call of these argument texts (cut out of the formula)."""
+        fn = self.functions.get(key)
+        return fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
 
     def _book_text(self, si: int, text: str, array_formula: bool = False) -> str:
         """The rewrites that read the book, not only the formula's text: SUBTOTAL/AGGREGATE's hidden
