@@ -16,8 +16,9 @@ wrong. Excel's meaning, from Microsoft's reference:
 The audit's cases are checked against Excel's values reasoned from those pages and each
 function's page (the reasoning beside each). Every host function of the engine's table (so a
 new one is covered when added) is checked by the two identities above: ``LET(x, D2, F(x, …))``
-and the second element of ``MAP(D1:D2, LAMBDA(x, F(x, …)))`` are ``F(D2, …)``, whose own value
-each function's tests check against Excel. No tolerance: the same host function computes the
+and the second element of ``MAP(D1:D2, LAMBDA(x, F(x, …)))`` are ``F(D2, …)`` (for a range argument,
+``LET(x, H1:H3, …)`` and the second column of ``BYCOL(G1:H3, …)`` are ``F(H1:H3, …)``), whose own
+value each function's tests check against Excel. No tolerance: the same host function computes the
 same arguments.
 """
 
