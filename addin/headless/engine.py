@@ -47,6 +47,7 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
+from addin.headless.bound_names import bound_names, needs_bound_names
 from addin.headless.cellinfo import cell_info, needs_cell_info, style_of
 from addin.headless.charset import charset_rewrite, code_page, needs_charset
 from addin.headless.choosecols import needs_number_arrays, number_arrays
@@ -844,6 +845,7 @@ class _Run:
         text = _forms_ironcalc_lacks(text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         text = self._book_text(si, text, array_formula)
+        text = self._bound_names(si, text)
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
             text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si))
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
@@ -876,6 +878,18 @@ class _Run:
         if needs_sheet_count(text):
             text = sheet_count(text, self.book_sheets, self.worksheets)
         return text
+
+    def _bound_names(self, si: int, text: str) -> str:
+        """Host calls reading LET names or LAMBDA parameters given what the names stand for,
+        before they are cut out of the formula (:mod:`addin.headless.bound_names`)."""
+        if not needs_bound_names(text) or not any(k in self.functions for k in function_keys(text)):
+            return text
+        return bound_names(text, self.functions, partial(self._takes, si), partial(self._span, si))
+
+    def _takes(self, si: int, key: str, args: list[str]) -> bool:
+        """Whether the host function ``key`` takes a call of these argument texts (cut out of the formula)."""
+        fn = self.functions.get(key)
+        return fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
 
     def _book_text(self, si: int, text: str, array_formula: bool = False) -> str:
         """The rewrites that read the book, not only the formula's text: SUBTOTAL/AGGREGATE's hidden
