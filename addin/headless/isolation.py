@@ -39,7 +39,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from addin.headless.values import BookError
 
@@ -166,7 +166,7 @@ def _watch(
     budget: Budget,
     on_plan: Callable[[int], None] | None,
     progress: Callable[[int], None] | None,
-) -> tuple[str | None, resource.struct_rusage | None]:
+) -> tuple[str | None, Use | None]:
     """Wait for the child, relaying its messages; kill it past the wall time or the memory cap
     and say why (None: it ended by itself, with what it used, :func:`_reap`)."""
     deadline = time.monotonic() + budget.timeout_s + STARTUP_S
@@ -198,7 +198,7 @@ def _watch(
             return why, None
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> resource.struct_rusage | None:
+def _reap(proc: subprocess.Popen[bytes]) -> Use | None:
     """The child's resource use once it has ended (None while it runs): ``wait4`` instead of
     ``Popen.poll`` because only the reaping call reports the child's own peak resident size
     (``ru_maxrss``) and CPU time, which say why a child killed from outside died."""
@@ -213,8 +213,30 @@ def _reap(proc: subprocess.Popen[bytes]) -> resource.struct_rusage | None:
     return usage
 
 
-#: What a child used when nobody measured it (its resource use is then not reported).
-_UNKNOWN_USE = resource.struct_rusage((0.0, 0.0, *([0] * 14)))
+class Use(Protocol):
+    """What :func:`_death` reads of a child's resource use (``resource.struct_rusage``'s fields)."""
+
+    @property
+    def ru_utime(self) -> float: ...
+    @property
+    def ru_stime(self) -> float: ...
+    @property
+    def ru_maxrss(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class _Unmeasured:
+    """What a child used when nobody measured it (its resource use is then not reported). Not a
+    ``struct_rusage`` built at import: CPython 3.11 reports a SystemError ("bad argument to
+    internal function" in ``tp_clear``) when a module-level struct sequence made from Python is
+    cleared at interpreter exit, in every process that imported this module."""
+
+    ru_utime: float = 0.0
+    ru_stime: float = 0.0
+    ru_maxrss: int = 0
+
+
+_UNKNOWN_USE = _Unmeasured()
 
 
 def _resident(pid: int) -> int:
@@ -226,7 +248,7 @@ def _resident(pid: int) -> int:
         return 0
 
 
-def _death(code: int | None, said: str, budget: Budget, usage: resource.struct_rusage | None = None) -> str:
+def _death(code: int | None, said: str, budget: Budget, usage: Use | None = None) -> str:
     """Why a child ended without a result, for the user: only what is known.
 
     SIGXCPU is ``RLIMIT_CPU``'s own signal, so it is the CPU-time cap. A SIGKILL that reaches
@@ -254,7 +276,7 @@ def _death(code: int | None, said: str, budget: Budget, usage: resource.struct_r
     return f"the evaluation ended without a result (exit {code}){': ' + tail if tail else ''}"
 
 
-def _measured(usage: resource.struct_rusage | None, budget: Budget) -> str:
+def _measured(usage: Use | None, budget: Budget) -> str:
     """What the child was seen to use, as a clause (empty when it was not measured)."""
     if usage is None or usage.ru_maxrss <= 0:
         return ""

@@ -561,3 +561,17 @@ def test_a_recursive_lambda_ten_thousand_deep_is_computed(tmp_path: Path) -> Non
     assert main(["recalc", "-q", "--cache", "all", str(tmp_path / "lam.xlsx"), "-o", str(out)]) == 0
     got = openpyxl.load_workbook(out, data_only=True)["S"]
     assert got["A1"].value == 10000.0 and got["A2"].value == 2.0
+
+
+def test_a_process_that_imports_the_engine_exits_without_a_word(tmp_path: Path) -> None:
+    """Importing the engine and running one book leaves nothing on stderr at exit: a module-level
+    ``resource.struct_rusage`` made the interpreter print "SystemError: ... bad argument to
+    internal function" while clearing modules at exit (CPython 3.11), in every process that
+    imported :mod:`addin.headless.isolation` (found by an outside audit)."""
+    import subprocess
+    import sys
+
+    code = "import addin.headless, addin.headless.isolation; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok"
+    assert done.stderr == ""
