@@ -24,11 +24,12 @@ SUM, COUNTA, AVERAGE's neighbours MIN/MAX/MINA/MAXA, SUMSQ, STDEV*, VAR*, AVEDEV
 SMALL, AND, OR and XOR gave Microsoft's answers over the same arrays and stay with IronCalc.
 
 The functions of :data:`AGGREGATES` are host functions for the calls :func:`takes` accepts: every
-argument a reference, an array value or a typed number, one at least an array value. A logical or
-text typed directly into the arguments (``COUNT(A1:A3*2,"4")``) is read by other rules ("text representations of numbers
-that you type directly into the list of arguments are counted"), so such calls stay with the
-formula engine, and so do calls of plain formulas, where Excel intersects the range implicitly
-(the ``@`` of :mod:`addin.headless.formula`).
+argument a reference, an array value or a constant typed in, one at least an array value. A
+constant typed directly into the arguments (``COUNT(A1:A3*2,"4")``, ``COUNT(TRUE,{1})``) is read
+by other rules ("text representations of numbers that you type directly into the list of
+arguments are counted") than the same value in a cell (:func:`_typed`). Calls of plain formulas,
+where Excel intersects the range implicitly (the ``@`` of :mod:`addin.headless.formula`), stay
+with the formula engine.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from addin.headless.dispersion import a_values
-from addin.headless.host import HostFunction
+from addin.headless.host import HostFunction, Typed
+from addin.headless.numeric_text import number_argument
 from addin.headless.values import ExcelError
 
 #: Functions whose result is an array whatever their arguments (Microsoft, "Dynamic array
@@ -69,22 +71,36 @@ def is_array_value(kind: str, text: str) -> bool:
     return ":" in outside or "{" in outside or _ARRAY_FUNCTIONS.search(outside) is not None
 
 
-#: A number typed as an argument: read the same as a number in an array or a reference.
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-
-
 def takes(args: list[tuple[str, str]]) -> bool:
-    """Calls whose every argument is a reference, an array value or a typed number, one at least
-    an array value (``COUNT(1,{1,2,"a"})`` is 3, ``PRODUCT(2,{1,2,3})`` 12). A logical or text
-    typed as an argument is read by other rules (module docstring) and stays with the engine."""
+    """Calls whose every argument is a reference, an array value or a constant typed in, one at
+    least an array value (``COUNT(1,{1,2,"a"})`` is 3, ``PRODUCT(2,{1,2,3})`` 12,
+    ``COUNT(TRUE,{1})`` 2): a typed constant reaches the function as
+    :class:`~addin.headless.host.Typed` and is read by the typed rule (:func:`_typed`)."""
     return (
         bool(args)
-        and all(
-            k in ("range", "cell") or is_array_value(k, t) or (k == "literal" and _NUMBER.fullmatch(t.strip()) is not None)
-            for k, t in args
-        )
+        and all(k in ("range", "cell", "literal") or is_array_value(k, t) for k, t in args)
         and any(is_array_value(k, t) for k, t in args)
     )
+
+
+def _typed(args: list[Any], *, count: bool) -> list[Any]:
+    """The arguments with each typed constant as Excel reads one typed into the list: a number,
+    a logical (1 or 0) or numeric text is a number; other text or an error is an error for the
+    averages and PRODUCT ("Arguments that are error values or text that cannot be translated
+    into numbers cause errors", Microsoft, "AVERAGE function"), and is not counted by COUNT
+    ("Logical values and text representations of numbers that you type directly into the list
+    of arguments are counted ... error values or text that cannot be translated into numbers
+    are not counted", "COUNT function"): left out there."""
+    out: list[Any] = []
+    for a in args:
+        if not isinstance(a, Typed):
+            out.append(a)
+            continue
+        number = number_argument(a.value, "a value typed into the arguments")
+        if isinstance(number, ExcelError) and count:
+            continue
+        out.append(number)
+    return out
 
 
 def _elements(args: list[Any]) -> Iterator[Any]:
@@ -115,7 +131,7 @@ def numbers(args: list[Any]) -> list[float] | ExcelError:
 
 def _count(args: list[Any]) -> float:
     """COUNT: the numbers only; errors in an array or reference are not counted either."""
-    return float(sum(1 for v in _elements(args) if _is_number(v)))
+    return float(sum(1 for v in _elements(_typed(args, count=True)) if _is_number(v)))
 
 
 def _div0(what: str) -> ExcelError:
@@ -186,7 +202,7 @@ class Aggregate:
     fold: Callable[[list[float]], Any]
 
     def __call__(self, args: list[Any]) -> Any:
-        xs = self.read(args)
+        xs = self.read(_typed(args, count=False))
         return xs if isinstance(xs, ExcelError) else self.fold(xs)
 
 
@@ -212,6 +228,6 @@ def _each(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[A
 
 def host_functions() -> dict[str, HostFunction]:
     """COUNT and :data:`AGGREGATES` as host functions of the calls :func:`takes` accepts."""
-    table = {name: HostFunction(name, _each(agg), takes) for name, agg in AGGREGATES.items()}
-    table["COUNT"] = HostFunction("COUNT", _each(_count), takes)
+    table = {name: HostFunction(name, _each(agg), takes, typed=True) for name, agg in AGGREGATES.items()}
+    table["COUNT"] = HostFunction("COUNT", _each(_count), takes, typed=True)
     return table

@@ -82,7 +82,7 @@ from addin.headless.formula import (
     split_ref,
     structured,
 )
-from addin.headless.host import ENGINE_ANSWER, Apply, FunctionTable, HostFunction
+from addin.headless.host import ENGINE_ANSWER, Apply, FunctionTable, HostFunction, Typed
 from addin.headless.host_arguments import (
     element,
     gather,
@@ -1149,7 +1149,7 @@ class _Run:
                 value = _literal(a)
                 if value is None:
                     return None
-                args.append(("const", value))
+                args.append(("const", Typed(value) if call.fn.typed else value))
         if slots != len(fmt.offsets):
             return None  # a relative row outside the arguments (cannot happen in a plain call)
         return _Column(-1, call.fn, call.sheet, call.col, call.row, call.row, args, fmt)
@@ -1669,7 +1669,8 @@ class _Run:
                 if arg and call.refs[j] is None:
                     const = array_literal(arg) if arg.startswith("{") else _literal(arg)
                     if const is not None:
-                        self.consts[(call.id, j)] = const
+                        typed = call.fn.typed and not arg.startswith("{")
+                        self.consts[(call.id, j)] = Typed(const) if typed else const
                         continue
                     formula = _relocate(arg, self.titles[call.sheet])
                     e = by_text.get(formula)

@@ -56,6 +56,19 @@ class HostFunction:
     #: (``INDEX(GROUPBY(...),2,2)``), the call's array is written to a region of its shape and
     #: the formula pointed at it, not cut to its first value.
     spills: bool = False
+    #: A constant typed as an argument (a number, text, TRUE/FALSE, an error; not an array
+    #: constant) reaches ``evaluate`` as :class:`Typed`, because Excel reads it by other rules than
+    #: the same value in a cell ("COUNT function": "Logical values and text representations of
+    #: numbers that you type directly into the list of arguments are counted"), and a one-cell
+    #: reference reaches ``evaluate`` as its bare value.
+    typed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """A constant typed into a call's arguments (:attr:`HostFunction.typed`)."""
+
+    value: Any
 
 
 #: Calls of functions the formula engine evaluates for a host function, in one batch: each item

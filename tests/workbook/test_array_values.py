@@ -241,3 +241,36 @@ def test_an_aggregate_of_an_if_filter_is_the_aggregate_of_the_cells_it_keeps(
     for f, a, b in zip(_NUMERIC + _A_FUNCTIONS, arrays, ranges, strict=True):
         assert _agrees(a, b) if isinstance(b, (float, ExcelError)) else a == b, (f, a, b)
     assert counts[0] == counts[1] and _agrees(counts[2], counts[3]), counts
+
+
+@pytest.mark.parametrize("array", [True, False])
+def test_a_constant_typed_beside_an_array_is_read_as_typed(tmp_path: Path, array: bool) -> None:
+    """A constant typed into the arguments is read by the typed rule, not as a value in a cell:
+    COUNT counts a typed TRUE and numeric text ("COUNT function": "Logical values and text
+    representations of numbers that you type directly into the list of arguments are counted"),
+    not other text or an error; AVERAGE, MEDIAN and PRODUCT read TRUE as 1 and "2" as 2, other
+    text as #VALUE! ("AVERAGE function": "text that cannot be translated into numbers cause
+    errors"; "MEDIAN function" alike). The same TRUE in a cell (E1) is ignored ("If an argument
+    is an array or reference, only numbers in that array or reference are counted"). Found by the
+    outside audit: ``COUNT(TRUE,{1})`` was 1, ``COUNT("1",{1,"2"})`` 1 (IronCalc's reading)."""
+    got = compute(
+        tmp_path,
+        [
+            "=COUNT(TRUE,{1})",
+            '=COUNT("1",{1,"2"})',
+            '=COUNT("abc",{1})',
+            "=COUNT(#N/A,{1})",
+            "=COUNT(E1,{1})",
+            '=PRODUCT("2",{3})',
+            "=AVERAGE(TRUE,{3})",
+            "=MEDIAN(FALSE,{4,6})",
+            '=PRODUCT("x",{3})',
+            '=COUNT(1,{1,2,"a"})',
+            "=PRODUCT(2,{1,2,3})",
+        ],
+        {"E": [True]},
+        array=array,
+    )
+    assert got[:8] == [2.0, 2.0, 1.0, 1.0, 1.0, 6.0, 2.0, 4.0]
+    assert isinstance(got[8], ExcelError) and got[8].code == "#VALUE!"
+    assert got[9:] == [3.0, 12.0]

@@ -83,10 +83,10 @@ def test_convert_temperatures(tmp_path: Path) -> None:
 
 def test_not_implemented_is_never_text(tmp_path: Path) -> None:
     """Whatever IronCalc does not implement is an error value with its reason, never the text
-    ``#N/IMPL!``. (``PRODUCT({1,2},5)`` was the second probe until PRODUCT took numbers beside an
-    array constant as a host function (it is 10, test_host_array_context.py); a typed logical
-    beside one is still left to IronCalc, which does not implement it.)"""
-    got = _compute(tmp_path, ['=INFO("osversion")', "=PRODUCT({1,2},TRUE)"], {"A1": "x"})
+    ``#N/IMPL!``. (``PRODUCT({1,2},5)`` and then ``PRODUCT({1,2},TRUE)`` were the second probe
+    until PRODUCT took numbers, then any typed constant, beside an array constant as a host
+    function: test_host_array_context.py, test_array_values.py.)"""
+    got = _compute(tmp_path, ['=INFO("osversion")', '=INFO("directory")'], {"A1": "x"})
     assert all(isinstance(v, ExcelError) for v in got)  # IronCalc alone gives the text "#N/IMPL!" for the second
     assert all("not implemented by the formula engine" in v.reason for v in got)  # type: ignore[union-attr]
 
