@@ -103,6 +103,7 @@ from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason, vba_reason
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
 from addin.headless.refops import needs_reference_operators, reference_operators
+from addin.headless.scan_errors import scan_errors
 from addin.headless.semantics import (
     fifteen_digits,
     grouped_comparisons,
@@ -850,6 +851,7 @@ class _Run:
         array_formula = fc.array is not None or bool(fc.dynamic)
         text = self._book_text(si, text, array_formula)
         text = self._bound_names(si, text)
+        text = scan_errors(text)  # an error at a later value is that value only: addin.headless.scan_errors
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
             text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si))
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
