@@ -101,6 +101,7 @@ from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import formulatext_of_names, mentions, needs_formulatext, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason, vba_reason
+from addin.headless.one_wide_helpers import one_wide
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
 from addin.headless.refops import needs_reference_operators, reference_operators
 from addin.headless.scan_errors import scan_errors
@@ -850,6 +851,7 @@ class _Run:
         text = _forms_ironcalc_lacks(text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         text = self._book_text(si, text, array_formula)
+        text = one_wide(text)  # BYROW over one column: each row one value (addin.headless.one_wide_helpers)
         text = self._bound_names(si, text)
         text = scan_errors(text)  # an error at a later value is that value only: addin.headless.scan_errors
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
