@@ -101,11 +101,14 @@ from addin.headless.lifting import lift, needs_lifting
 from addin.headless.names import formulatext_of_names, mentions, needs_formulatext, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason, vba_reason
+from addin.headless.one_wide_helpers import one_wide
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
 from addin.headless.refops import needs_reference_operators, reference_operators
+from addin.headless.scan_errors import scan_errors
 from addin.headless.semantics import (
     fifteen_digits,
     grouped_comparisons,
+    names_arrays,
     needs_fifteen_digits,
     needs_one_cell_ranges,
     needs_own_text,
@@ -118,6 +121,7 @@ from addin.headless.sheetcount import needs_sheet_count, sheet_count
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
 from addin.headless.textparts import fill_defaults
+from addin.headless.toolpak_arrays import range_refused
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 from addin.headless.visible import Skipped, active_filter, needs_visible, visible
 from addin.headless.zero_lookups import needs_zero_lookups, zero_lookups
@@ -833,6 +837,8 @@ class _Run:
     def _excel_text(self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None) -> str:
         """The formula rewritten where the formula engine departs from Excel (names, the
         file's own text, huge ranges, structured references, dates, IronCalc's semantics)."""
+        # in an array formula, names written in it may hold arrays (before lifting adds its own)
+        arrays_named = (fc.array is not None or bool(fc.dynamic)) and names_arrays(text)
         if fc.array is None and not fc.dynamic and "@" in text and ":" in text:
             text = whole_array_arguments(text)
         if fc.text is not None:
@@ -845,7 +851,9 @@ class _Run:
         text = _forms_ironcalc_lacks(text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         text = self._book_text(si, text, array_formula)
+        text = one_wide(text)  # BYROW over one column: each row one value (addin.headless.one_wide_helpers)
         text = self._bound_names(si, text)
+        text = scan_errors(text)  # an error at a later value is that value only: addin.headless.scan_errors
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
             text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si))
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
@@ -863,7 +871,7 @@ class _Run:
             text = excel_semantics(text, self.pkg.date1904)
         if needs_charset(text):  # after lifting: one value a call (addin.headless.charset)
             text = charset_rewrite(text, self.code_page)
-        if fc.array is None and not fc.dynamic and needs_fifteen_digits(text):  # scalar formulas: see fifteen_digits
+        if needs_fifteen_digits(text, arrays_named):  # see fifteen_digits
             text = fifteen_digits(text)
         if needs_dates(text):
             text = excel_dates(text)
@@ -1238,6 +1246,10 @@ class _Run:
         plain = not array_formula
         # the calls Excel evaluates element by element: their results are whole arrays (host_arguments)
         lifted = set(lifted_calls(text, array_formula, self.functions)) if ":" in text or "{" in text else set()
+        # a range the Analysis ToolPak's functions refuse is #VALUE!, not lifted (toolpak_arrays)
+        lifted = {
+            (key, args) for key, args in lifted if not range_refused(self.functions[key], [self._arg_kind(a, si) for a in args])
+        }
         last: list[Any] = [None]
 
         def is_host(key: str, args: list[str]) -> bool:
@@ -1291,7 +1303,7 @@ class _Run:
                 self.host_cells.add((self.titles[si], r, c))
             fn = self.functions[call.key]
             self.calls.append(_Call(base + k, fn, si, r, c, call.args, call.whole, target, shape, bool(fc.dynamic)))
-            self.calls[-1].lifted = (call.key, tuple(call.args)) in lifted and fn.lifts
+            self.calls[-1].lifted = (call.key, tuple(call.args)) in lifted
             if (fn.spills or self._sized_later(self.calls[-1])) and not call.whole and shape is None:
                 # the result's shape is known once computed: its block is sized then (_respilled)
                 record = records.setdefault(0, [si, r, c, new_text])
@@ -1306,7 +1318,7 @@ class _Run:
         """The shape of the scratch block a lifted host call's result is written to, from the
         arguments' text (:func:`lifted_shape`); None: one cell, also when an expression at a
         one-value parameter decides the shape once evaluated (:meth:`_sized_later`)."""
-        if fn.lifts and shape_pending(fn, kinds):
+        if shape_pending(fn, kinds):
             return None
         return lifted_shape(fn, args, partial(self._span, si))
 

@@ -147,6 +147,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     from addin.headless.groupby import groupby, pivotby
     from addin.headless.textparts import textafter, textbefore
     from addin.headless.toolpak import toolpak_functions
+    from addin.headless.toolpak_arrays import analysis_toolpak
     from addin.headless.ttest import t_test
     from addin.headless.valuetext import arraytotext, valuetotext
 
@@ -174,11 +175,11 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["GAMMALN"] = table["GAMMALN.PRECISE"] = HostFunction("GAMMALN", elementwise(_gammaln), scalars=None)
     # IronCalc 0.9.1: ERF(0.5) 0.52049987776 (5E-11 off), ERFC alike (found by the generative test)
     # ERF and ERFC came from the Analysis ToolPak and read their arguments as strictly as its other
-    # functions (addin.headless.toolpak): a logical or a multi-cell range is #VALUE!
-    table["ERF"] = HostFunction("ERF", _toolpak_strict(_erf), scalars=None, lifts=False)
-    table["ERF.PRECISE"] = HostFunction("ERF.PRECISE", _toolpak_strict(_erf), scalars=None, lifts=False)
-    table["ERFC"] = HostFunction("ERFC", _toolpak_strict(_erfc), scalars=None, lifts=False)
-    table["ERFC.PRECISE"] = HostFunction("ERFC.PRECISE", _toolpak_strict(_erfc), scalars=None, lifts=False)
+    # functions (addin.headless.toolpak): a logical is #VALUE!; arrays: addin.headless.toolpak_arrays
+    table["ERF"] = HostFunction("ERF", _toolpak_strict(_erf), scalars=None)
+    table["ERF.PRECISE"] = HostFunction("ERF.PRECISE", _toolpak_strict(_erf), scalars=None)
+    table["ERFC"] = HostFunction("ERFC", _toolpak_strict(_erfc), scalars=None)
+    table["ERFC.PRECISE"] = HostFunction("ERFC.PRECISE", _toolpak_strict(_erfc), scalars=None)
     table.update(_conditional_and_lookup_functions())
     # arrays of criteria and logicals compared by order (addin.headless.conditionals)
     table.update(conditional_functions())
@@ -187,6 +188,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table.update(toolpak_functions())  # FACTDOUBLE, SQRTPI, ISEVEN, ISODD, GCD, LCM: logicals and ranges #VALUE!
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
+    analysis_toolpak(table)  # a range at a one-value parameter #VALUE!, an array value lifted
     return table
 
 

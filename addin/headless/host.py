@@ -45,9 +45,10 @@ class HostFunction:
     scalars: frozenset[int] | None = frozenset()
     #: In an array context the engine evaluates the call once per element of the arrays at the
     #: one-value parameters (:func:`addin.headless.host_arguments.spread`), so ``evaluate`` sees
-    #: one value there. False: ``evaluate`` reads the whole array itself (the Analysis ToolPak's
-    #: functions, which Excel gives a multi-cell range there as #VALUE!, its cached values show).
-    lifts: bool = True
+    #: one value there. True: a multi-cell *range* at a one-value parameter is not lifted but
+    #: #VALUE! (an array value still is): the Analysis ToolPak's functions,
+    #: :mod:`addin.headless.toolpak_arrays`.
+    refuses_ranges: bool = False
     #: The function calls functions through the formula engine (a LAMBDA given to GROUPBY):
     #: ``evaluate`` is then called as ``evaluate(calls, applies)``, one :data:`Apply` a call
     #: (bound to the sheet of the call's formula). Such calls are evaluated in the passes.

@@ -535,8 +535,24 @@ def _criteria_positions(key: str, count: int) -> frozenset[int]:
     return frozenset()
 
 
-def needs_fifteen_digits(text: str) -> bool:
-    """Cheap test: the formula joins with ``&`` or calls a text function (outside strings)."""
+#: LET and LAMBDA: their names may hold arrays, which :func:`arrayish` cannot see in the text.
+_NAMING = re.compile(r"(?<![\w.])(?:_xlfn\.)?(?:LET|LAMBDA)\s*\(", re.I)
+
+
+def names_arrays(text: str) -> bool:
+    """Whether the formula has LET or LAMBDA names, which may stand for arrays (outside strings)."""
+    return _NAMING.search(_STRING.sub('""', text) if '"' in text else text) is not None
+
+
+def needs_fifteen_digits(text: str, names_may_hold_arrays: bool = False) -> bool:
+    """Cheap test: the formula joins with ``&`` or calls a text function (outside strings). The
+    engine applies it to array formulas too (each element's number turned into text as a plain
+    formula's is: Excel's ``{=CONCATENATE(A1:A5,2^0.5)}`` is "31.4142135623731" first), except
+    where a LET or LAMBDA name as written may stand for an array (``names_may_hold_arrays``,
+    :func:`names_arrays` of the formula as written): converting a name holding an array would
+    lose its elements, and :func:`arrayish` cannot see what a name holds."""
+    if names_may_hold_arrays:
+        return False
     outside = _STRING.sub('""', text) if '"' in text else text
     return "&" in outside or _TEXT_NAMES.search(outside) is not None
 
@@ -562,9 +578,10 @@ def fifteen_digits(text: str) -> str:
     the number itself, which is what Excel's comparison sees.
 
     Only scalar operands are converted: an operand holding a range, an array constant or a
-    spill reference is left as written, and the engine applies this to scalar formulas only,
-    because IronCalc's ISNUMBER over a range is one FALSE, not an array
-    (``SUMPRODUCT(ISNUMBER(A1:A3)*1)`` is 0), so the conversion would lose the array.
+    spill reference is left as written, because IronCalc's ISNUMBER over a range is one FALSE,
+    not an array (``SUMPRODUCT(ISNUMBER(A1:A3)*1)`` is 0), so the conversion would lose the
+    array. In an array formula the scalar operands are converted too (each element joins the
+    same 15-digit text), unless LET or LAMBDA names are about (:func:`needs_fifteen_digits`).
     """
     nodes = parse(text)
     fresh = LetNames(text)

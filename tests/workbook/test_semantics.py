@@ -225,6 +225,28 @@ def test_operands_that_may_be_arrays_are_left_to_the_engine() -> None:
         assert "LET(" in fifteen_digits(f)
 
 
+def test_numbers_become_fifteen_digit_text_in_an_array_formula(tmp_path: Path) -> None:
+    """Found by the generative test in array contexts: ``{=CONCATENATE(A1:A5,2^0.5)}`` kept 17
+    digits of the square root. Excel turns a number into text with 15 significant digits
+    (Microsoft, "Floating-point arithmetic may give inaccurate results in Excel": "Excel stores
+    and calculates 15 significant digits"), element by element as in a plain formula: 2^0.5 is
+    "1.4142135623731" (1.41421356237310 to 15 digits, its trailing zero dropped as General does).
+    A LET name holding an array is left whole (its elements kept)."""
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for i, v in enumerate([3, -2.5, "abc"], 1):
+        ws.cell(i, 1).value = v
+    ws["B1"] = ArrayFormula("B1:B3", "=CONCATENATE(A1:A3,2^0.5)")
+    ws["C1"] = ArrayFormula("C1:C3", '=LET(x,A1:A3,x&"|")')
+    wb.save(tmp_path / "a.xlsx")
+    got = recalculate(tmp_path / "a.xlsx").values
+    assert [got[("S", i, 2)] for i in (1, 2, 3)] == ["31.4142135623731", "-2.51.4142135623731", "abc1.4142135623731"]
+    assert [got[("S", i, 3)] for i in (1, 2, 3)] == ["3|", "-2.5|", "abc|"]
+
+
 # ----------------------------------------------------------------------------- found by the widened generative test
 
 
