@@ -43,6 +43,7 @@ from typing import Any
 
 from addin.headless.dispersion import a_values
 from addin.headless.host import HostFunction, Typed
+from addin.headless.names import has_3d
 from addin.headless.numeric_text import number_argument
 from addin.headless.values import ExcelError
 
@@ -66,8 +67,8 @@ def is_array_value(kind: str, text: str) -> bool:
     if kind != "expression":
         return False
     outside = _STRINGS.sub("", text)
-    if "@" in outside:
-        return False
+    if "@" in outside or has_3d(outside):
+        return False  # a 3-D reference is references, written out as a list later (addin.headless.names)
     return ":" in outside or "{" in outside or _ARRAY_FUNCTIONS.search(outside) is not None
 
 

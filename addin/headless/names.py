@@ -90,11 +90,12 @@ def _lookup(names: Names, operand: str, sheet: str) -> str | None:
 
 def mentions(text: str, words: re.Pattern[str] | None) -> bool:
     """Cheap test: a name to write out, or a 3-D reference, may be in the text."""
-    return (words is not None and words.search(text) is not None) or (":" in text and "!" in text and _has_3d(text))
+    return (words is not None and words.search(text) is not None) or (":" in text and "!" in text and has_3d(text))
 
 
-def _has_3d(text: str) -> bool:
-    # Sheet1:Sheet3! unquoted, or 'Jan:My Sheet'! with the colon inside the quotes
+def has_3d(text: str) -> bool:
+    """Whether ``text`` holds a 3-D reference: ``Sheet1:Sheet3!`` unquoted, or ``'Jan:My Sheet'!``
+    with the colon inside the quotes."""
     return re.search(r"[\w.]+:[\w.]+!|'(?:[^']|'')*:(?:[^']|'')*'!", text) is not None
 
 

@@ -274,3 +274,25 @@ def test_a_constant_typed_beside_an_array_is_read_as_typed(tmp_path: Path, array
     assert got[:8] == [2.0, 2.0, 1.0, 1.0, 1.0, 6.0, 2.0, 4.0]
     assert isinstance(got[8], ExcelError) and got[8].code == "#VALUE!"
     assert got[9:] == [3.0, 12.0]
+
+
+def test_a_3d_reference_is_references_not_an_array_value(tmp_path: Path) -> None:
+    """``F(S1:S3!A1:A2)`` is F over the same cells of every sheet from S1 to S3 (Microsoft, "Create
+    a 3-D reference to the same cell range on multiple worksheets": SUM, AVERAGE, COUNT, PRODUCT,
+    STDEV, VAR and their variants take them), for every aggregate here. The text ``S1:S3!A1:A2``
+    holds a colon but is no array value: taken as one, COUNT was 0 and AVERAGE #VALUE! (Apache
+    POI's 55906-MultiSheetRefs test book, our holdout)."""
+    wb = openpyxl.Workbook()
+    sheets = [wb.active, wb.create_sheet("S2"), wb.create_sheet("S3")]
+    sheets[0].title = "S1"
+    cells = [[4.0, 1.0], [2.0, 8.0], [3.0, 5.0]]
+    for ws, (a1, a2) in zip(sheets, cells, strict=True):
+        ws["A1"], ws["A2"] = a1, a2
+    functions = ["COUNT", "COUNTA", "AVERAGE", "PRODUCT", "MEDIAN", "GEOMEAN", "HARMEAN", "KURT", "SKEW", "STDEVA", "VARPA"]
+    for r, f in enumerate(functions, 1):
+        sheets[0][f"J{r}"] = f"={f}(S1:S3!A1:A2)"
+    wb.save(tmp_path / "b.xlsx")
+    got = recalculate(tmp_path / "b.xlsx").values
+    xs = [v for pair in cells for v in pair]
+    wrong = {f: got[("S1", r, 10)] for r, f in enumerate(functions, 1) if not _agrees(got[("S1", r, 10)], expected(f, xs))}
+    assert not wrong
