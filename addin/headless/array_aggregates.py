@@ -55,6 +55,8 @@ _ARRAY_FUNCTIONS = re.compile(
     re.I,
 )
 _STRINGS = re.compile(r'"(?:[^"]|"")*"')
+#: Text made of references and the reference operators only (range ``:``, intersection `` ``).
+_REFERENCE_ONLY = re.compile(r"[\w$.:!' ]+")
 
 
 def is_array_value(kind: str, text: str) -> bool:
@@ -67,8 +69,10 @@ def is_array_value(kind: str, text: str) -> bool:
     if kind != "expression":
         return False
     outside = _STRINGS.sub("", text)
-    if "@" in outside or has_3d(outside):
-        return False  # a 3-D reference is references, written out as a list later (addin.headless.names)
+    if "@" in outside or has_3d(outside) or _REFERENCE_ONLY.fullmatch(outside.strip()):
+        # references joined by reference operators (``A1:A4 A2:A5``, ``Sheet1:Sheet3!A1``) are a
+        # reference, resolved later (addin.headless.refops, addin.headless.names), not an array value
+        return False
     return ":" in outside or "{" in outside or _ARRAY_FUNCTIONS.search(outside) is not None
 
 

@@ -276,12 +276,14 @@ def test_a_constant_typed_beside_an_array_is_read_as_typed(tmp_path: Path, array
     assert got[9:] == [3.0, 12.0]
 
 
-def test_a_3d_reference_is_references_not_an_array_value(tmp_path: Path) -> None:
+def test_3d_references_and_intersections_are_references_not_array_values(tmp_path: Path) -> None:
     """``F(S1:S3!A1:A2)`` is F over the same cells of every sheet from S1 to S3 (Microsoft, "Create
     a 3-D reference to the same cell range on multiple worksheets": SUM, AVERAGE, COUNT, PRODUCT,
     STDEV, VAR and their variants take them), for every aggregate here. The text ``S1:S3!A1:A2``
     holds a colon but is no array value: taken as one, COUNT was 0 and AVERAGE #VALUE! (Apache
-    POI's 55906-MultiSheetRefs test book, our holdout)."""
+    POI's 55906-MultiSheetRefs test book, our holdout). An intersection (``S2!A1:B2 S2!A1:A2``,
+    Microsoft, "Calculation operators and precedence": "one reference to cells common to the two
+    references") likewise."""
     wb = openpyxl.Workbook()
     sheets = [wb.active, wb.create_sheet("S2"), wb.create_sheet("S3")]
     sheets[0].title = "S1"
@@ -291,8 +293,11 @@ def test_a_3d_reference_is_references_not_an_array_value(tmp_path: Path) -> None
     functions = ["COUNT", "COUNTA", "AVERAGE", "PRODUCT", "MEDIAN", "GEOMEAN", "HARMEAN", "KURT", "SKEW", "STDEVA", "VARPA"]
     for r, f in enumerate(functions, 1):
         sheets[0][f"J{r}"] = f"={f}(S1:S3!A1:A2)"
+        sheets[0][f"K{r}"] = f"={f}(S2!A1:B2 S2!A1:A2)"  # an intersection: S2's A1:A2
     wb.save(tmp_path / "b.xlsx")
     got = recalculate(tmp_path / "b.xlsx").values
     xs = [v for pair in cells for v in pair]
     wrong = {f: got[("S1", r, 10)] for r, f in enumerate(functions, 1) if not _agrees(got[("S1", r, 10)], expected(f, xs))}
     assert not wrong
+    wrong = {f: got[("S1", r, 11)] for r, f in enumerate(functions, 1) if not _agrees(got[("S1", r, 11)], expected(f, cells[1]))}
+    assert not wrong  # the intersection operator: PRODUCT of it was 1 while taken as an array value
