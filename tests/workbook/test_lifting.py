@@ -31,6 +31,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from addin.headless import ExcelError, recalculate
 from addin.headless.lifting import lift
+from tests.workbook.bookkit import compute
 
 NA = ExcelError("#N/A")
 NUM = ExcelError("#NUM!")
@@ -342,3 +343,32 @@ def test_xlookup_over_array_constants_of_other_sizes_is_value(
         want = ("none" if not 1 <= x <= nl else f"r{x}") if same else "#VALUE!"
         got = res.cell("S", k, 1)
         assert getattr(got, "code", got) == want, (vl, nl, vr, nr, x)
+
+
+# Inputs of the IS-of-an-array cases: numbers in A1:A3 (COS of each a number), numbers in
+# C1:C5, keys in D1:D5.
+_IS_INPUTS: dict[str, object] = {"A1": 1.5, "A2": -2.5, "A3": 0.25, **{f"C{i}": 2.0**i for i in range(1, 6)}}
+_IS_INPUTS.update({f"D{i}": k for i, k in enumerate("ababc", 1)})
+
+
+@pytest.mark.parametrize(
+    ("text", "excel"),
+    [
+        # IronCalc evaluates COS element by element itself; ISNUMBER of its three numbers is three
+        # TRUEs (Microsoft, "IS functions": "ISNUMBER: value refers to a number"; "SUMPRODUCT
+        # function": -- turns TRUE into 1)
+        ("=SUMPRODUCT(--ISNUMBER(COS($A$1:$A$3)))", 3.0),
+        ("=SUMPRODUCT(--ISTEXT(UPPER($A$1:$A$3)))", 3.0),  # UPPER of a number is text
+        # a LET name stands for its value, the range (Microsoft, "LET function"): EXP of 5 numbers
+        ("=LET(x,$C$1:$C$5,SUMPRODUCT(--ISNUMBER(EXP(x))))", 5.0),
+        ("=SUMPRODUCT(--ISNUMBER(LET(x,$C$1:$C$5,x)))", 5.0),
+        # a host function given an array of criteria (conditionals): MAXIFS per key, every one a number
+        # (Microsoft, "MAXIFS function": 0 when nothing matches)
+        ('=SUMPRODUCT(--ISNUMBER(MAXIFS($C$1:$C$5,$D$1:$D$5,{"a";"b";"z"})))', 3.0),
+    ],
+)
+def test_a_function_of_an_array_the_engine_lifts_is_an_array(tmp_path: Path, text: str, excel: float) -> None:
+    """ISNUMBER and ISTEXT of an argument that is an array (a function IronCalc lifts itself, a LET
+    name bound to a range, a host call given an array of criteria) are one value per element; they
+    were one FALSE (0 summed) before."""
+    assert compute(tmp_path, [text], _IS_INPUTS) == [excel]
