@@ -332,12 +332,6 @@ def _error(value: Any, *codes: str) -> bool:
 #: merges. Each: (the reason, which cases and engine values it covers). One reproduction each
 #: in docs/headless-semantics.md, "The generative test in array contexts".
 ENGINE_OPEN: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
-    "is-function-of-an-array": (
-        "ISNUMBER given an array (a function of a range, an array constant or a LET name) is one "
-        "value in IronCalc 0.9.1, not one a value: SUMPRODUCT(--ISNUMBER(DEGREES(A1:A5))) 0, Excel 4 "
-        "(Microsoft, 'IS functions', 'SUMPRODUCT function'; branch ironarrays)",
-        lambda case, ours: case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0),
-    ),
     "aggregate-of-an-array-expression": (
         "COUNT/COUNTA/CONCAT/PRODUCT of an array expression in an array formula: {=COUNT(C1:C5^2)} 0, "
         "Excel 5; {=CONCAT(LEN(A1:A3))}, {=PRODUCT(A1:A3^2)} #NAME? (Microsoft, 'COUNT function': numbers "
@@ -348,15 +342,12 @@ ENGINE_OPEN: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
         "a function evaluated by a host function (CONVERT, ERF, GESTEP, BESSELJ, DEC2HEX, BASE, DAYS360, "
         "DOLLAR, SLN, NETWORKDAYS.INTL, ...) given a range or array at a one-value parameter in an array "
         "formula or SUMPRODUCT: #VALUE!/#NAME? ('takes one value, not a range'), or lookups and criteria "
-        'read once (SUMPRODUCT(LOOKUP(A1:A5,C1:C5,D1:D5)) 0, Excel #N/A; SUMPRODUCT(COUNTIFS(C:C,">"&A1:A5)) '
-        "0, Excel 15) (Microsoft, 'Guidelines and examples of array formulas'; branch arrayhost)",
+        "read once (SUMPRODUCT(LOOKUP(A1:A5,C1:C5,D1:D5)) 0, Excel #N/A; the criteria of COUNTIF(S), SUMIF(S), "
+        "AVERAGEIF fixed by genfix1) (Microsoft, 'Guidelines and examples of array formulas'; branch arrayhost)",
         lambda case, ours: (
             case.context in _ARRAY_FORMULAS
             and case.function != ""
-            and (
-                _error(ours, "#VALUE!", "#NAME?")
-                or case.function in ("LOOKUP", "MATCH", "COUNTIFS", "SUMIFS", "COUNTIF", "SUMIF", "AVERAGEIF")
-            )
+            and (_error(ours, "#VALUE!", "#NAME?") or case.function in ("LOOKUP", "MATCH"))
         ),
     ),
     "host-function-reading-a-name": (
