@@ -53,8 +53,12 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
         GAMMALN.PRECISE GAUSS HYPGEOM.DIST HYPGEOMDIST LOGNORM.DIST LOGNORMDIST LOGNORM.INV LOGINV
         NEGBINOM.DIST NEGBINOMDIST POISSON.DIST POISSON STANDARDIZE T.DIST T.DIST.2T T.DIST.RT TDIST T.INV
         T.INV.2T TINV WEIBULL.DIST WEIBULL FISHER FISHERINV PHI PERMUT PERMUTATIONA"""
-        # time value of money (rate, nper, pmt, pv, fv, type, guess: numbers)
-        """ FV PV PMT IPMT PPMT RATE NPER"""
+        # time value of money (rate, nper, pmt, pv, fv, type, guess: numbers) and depreciation
+        # (cost, salvage, life, period, factor: numbers; these five found by the probe of
+        # _ARRAY_RESULTS, #VALUE! given A1:A3)
+        """ FV PV PMT IPMT PPMT RATE NPER SLN SYD DDB DB"""
+        # days between dates, combinations, number bases and the currency format (probe, as above)
+        """ DAYS DAYS360 COMBIN BASE DOLLAR"""
         # date and time parts
         """ HOUR MINUTE SECOND TIME TIMEVALUE ISOWEEKNUM WEEKDAY YEAR MONTH DAY"""
         # numbers: rounding, bases, bits
@@ -172,8 +176,9 @@ def lift(
     (host functions: their calls are cut out of the formula into cells of their own, where a
     LAMBDA's parameter means nothing), left as written; so is a call ``reads_arrays(key,
     argument texts)`` says its host function evaluates element by element itself.
-    ``host_scalars(key)``: a host function's one-value parameters (None: every one); a call left
-    to it is an array when one of them is given an array (it is evaluated element by element,
+    ``host_scalars(key)``: a host function's one-value parameters (None: every one; empty for a
+    function that is not a host function or has none); a host call not rewritten here is an
+    array when one of them is given an array (the host evaluates it element by element,
     :mod:`addin.headless.host_arguments`), so ``ISNUMBER(MAXIFS(C1:C5,D1:D5,A8:A10))`` lifts
     ISNUMBER over its result."""
     nodes = parse(text)
@@ -219,8 +224,9 @@ def lift(
         arrays = [arrayish(a, inner_lifted, key) for a in call.args]
         params = SCALAR_PARAMS.get(key, frozenset())
         kept = key in hosts or (reads_arrays is not None and reads_arrays(key, [render(a).strip() for a in call.args]))
-        if kept and host_scalars is not None:
-            own = host_scalars(key)
+        own = host_scalars(key) if host_scalars is not None else frozenset()
+        if (own is None or own) and (kept or key not in SCALAR_PARAMS):
+            # the host function evaluates it element by element (host_arguments.spread)
             return None, any(a and (own is None or k in own) for k, a in enumerate(arrays))
         if key not in SCALAR_PARAMS or kept or (key in _ARRAY_FORMULAS_ONLY and not array_formula):
             return None, key in _ARRAY_RESULTS and any(arrays)

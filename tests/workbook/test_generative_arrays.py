@@ -319,6 +319,14 @@ CONTEXTS: dict[str, Callable[[random.Random], Case]] = {
 #: Host functions whose array context is left to IronCalc, which reads the array once (lookups,
 #: criteria) or answers with its own TEXT (``{=TEXT(A8:A10,"# ?/?")}`` "453 5/2" for 45352).
 _READ_ONCE = frozenset({"LOOKUP", "MATCH", "COUNTIFS", "SUMIFS", "COUNTIF", "SUMIF", "AVERAGEIF", "TEXT"})
+#: Functions that came into Excel from the Analysis ToolPak add-in (Microsoft, "Analysis ToolPak
+#: functions"), whose reading of ranges and arrays is another branch's (genfix2).
+_TOOLPAK = frozenset(
+    """EDATE EOMONTH NETWORKDAYS NETWORKDAYS.INTL WORKDAY WORKDAY.INTL YEARFRAC WEEKNUM MROUND QUOTIENT EFFECT
+    NOMINAL DELTA GESTEP COMPLEX BESSELJ BESSELI BESSELK BESSELY CUMIPMT CUMPRINC ERF ERFC CONVERT FACTDOUBLE
+    SQRTPI ISEVEN ISODD GCD LCM MULTINOMIAL SERIESSUM BIN2DEC BIN2HEX BIN2OCT DEC2BIN DEC2HEX DEC2OCT HEX2BIN
+    HEX2DEC HEX2OCT OCT2BIN OCT2DEC OCT2HEX IMABS IMAGINARY IMREAL""".split()
+)
 _ARRAY_FORMULAS = frozenset({"sumproduct", "sumproduct-isnumber", "cse-sum-iferror", "cse-range", "aggregate"})
 _LAMBDAS = frozenset({"let", "let-lifted", "map", "byrow", "makearray", "reduce", "scan"})
 
@@ -332,6 +340,15 @@ def _error(value: Any, *codes: str) -> bool:
 #: merges. Each: (the reason, which cases and engine values it covers). One reproduction each
 #: in docs/headless-semantics.md, "The generative test in array contexts".
 ENGINE_OPEN: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
+    "is-function-of-an-analysis-toolpak-function": (
+        "ISNUMBER of an Analysis ToolPak function (WORKDAY, YEARFRAC, EDATE, ...) given an array is "
+        "one value: the function itself is not evaluated per element, SUMPRODUCT(--ISNUMBER(WORKDAY(A4:A8,3))) "
+        "0, Excel 4 (Microsoft, 'IS functions'; the ToolPak's reading of ranges and arrays: branch genfix2); "
+        "the other IS-of-an-array cases are fixed (lifting._ARRAY_RESULTS, LET names, host calls: genfix1)",
+        lambda case, ours: (
+            case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0) and case.function in _TOOLPAK
+        ),
+    ),
     "aggregate-of-an-array-expression": (
         "COUNT/COUNTA/CONCAT/PRODUCT of an array expression in an array formula: {=COUNT(C1:C5^2)} 0, "
         "Excel 5; {=CONCAT(LEN(A1:A3))}, {=PRODUCT(A1:A3^2)} #NAME? (Microsoft, 'COUNT function': numbers "

@@ -372,3 +372,23 @@ def test_a_function_of_an_array_the_engine_lifts_is_an_array(tmp_path: Path, tex
     name bound to a range, a host call given an array of criteria) are one value per element; they
     were one FALSE (0 summed) before."""
     assert compute(tmp_path, [text], _IS_INPUTS) == [excel]
+
+
+@pytest.mark.parametrize(
+    ("text", "excel"),
+    [
+        # "COMBIN function": C(5,1) + C(5,2) + C(5,3) = 5 + 10 + 10
+        ("=SUMPRODUCT(COMBIN(5,{1;2;3}))", 25.0),
+        # "SLN function": (cost - salvage) / life of each cost 2, 4, 8 (C1:C3), life 2
+        ("=SUMPRODUCT(SLN($C$1:$C$3,0,2))", 7.0),
+        # "DAYS function": end_date - start_date of each end 2, 4, 8, 16, 32 (C1:C5), start 1
+        ("=SUMPRODUCT(DAYS($C$1:$C$5,1))", 57.0),
+        # "BASE function": text of each number, five texts
+        ("=SUMPRODUCT(--ISTEXT(BASE($C$1:$C$5,2)))", 5.0),
+    ],
+)
+def test_functions_ironcalc_reads_once_are_lifted(tmp_path: Path, text: str, excel: float) -> None:
+    """Functions of one-value parameters found by the probe (``=ROWS(F(A1:A3))`` #VALUE! in
+    IronCalc 0.9.1) evaluated per element under SUMPRODUCT (Microsoft, "SUMPRODUCT function";
+    "Guidelines and examples of array formulas"); each was #VALUE! (a whole array given to one value)."""
+    assert compute(tmp_path, [text], _IS_INPUTS) == [excel]
