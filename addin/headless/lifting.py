@@ -246,6 +246,14 @@ def lift(
     return formula(nodes) if changed[0] else text
 
 
+def _written_array(text: str) -> bool:
+    """Whether ``text`` is a multi-cell range or an array constant as written (never one error)."""
+    nodes = [n for n in parse("=" + text.strip()) if not (isinstance(n, Token) and n.type == Token.WSPACE)]
+    if len(nodes) == 1 and _is_array_token(nodes[0]):
+        return True
+    return text.strip().startswith("{") and constant_shape(text.strip()) is not None
+
+
 def _two_dimensional(text: str) -> bool:
     """Whether an array constant or an A1 range written in ``text`` has several rows and columns."""
     t = text.strip()
@@ -277,7 +285,15 @@ def _element_wise(call: Call, positions: list[int], fresh: LetNames) -> str:
         (p,) = positions
         x = fresh("lx")
         body = ",".join(x if i == p else a for i, a in enumerate(args))
-        return f"MAP({args[p]},LAMBDA({x},{one(body)}))"
+        mapped = f"MAP({args[p]},LAMBDA({x},{one(body)}))"
+        if _written_array(args[p]):
+            return mapped
+        # an argument made an array by a call may be one error instead (CHOOSE(NA(),…), IF(#VALUE!,…)):
+        # MAP of an error is that error, Excel's F of it is F(error) (ISNUMBER's FALSE); IronCalc's
+        # ISERROR of an array is one FALSE, so the test tells the two apart
+        v = fresh("lv")
+        whole = ",".join(v if i == p else a for i, a in enumerate(args))
+        return f"LET({v},{args[p]},IF(ISERROR({v}),{one(whole)},MAP({v},LAMBDA({x},{one(body)}))))"
     r, c = fresh("lr"), fresh("lc")
     names = {p: fresh("la") for p in positions}
 

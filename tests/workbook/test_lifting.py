@@ -392,3 +392,19 @@ def test_functions_ironcalc_reads_once_are_lifted(tmp_path: Path, text: str, exc
     IronCalc 0.9.1) evaluated per element under SUMPRODUCT (Microsoft, "SUMPRODUCT function";
     "Guidelines and examples of array formulas"); each was #VALUE! (a whole array given to one value)."""
     assert compute(tmp_path, [text], _IS_INPUTS) == [excel]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=SUMPRODUCT(--ISNUMBER(CHOOSE(NA(),1/3,$C$1:$C$5)))",
+        "=SUMPRODUCT(--ISNUMBER(IF(#VALUE!,{-1;0.5;2},#N/A)))",
+        "=LET(x,$C$1:$C$5,SUMPRODUCT(--ISNUMBER(CHOOSE(0,x,FALSE))))",
+    ],
+)
+def test_an_is_function_of_a_call_that_gives_one_error_is_false(tmp_path: Path, text: str) -> None:
+    """A call that may give an array gives one error here (CHOOSE of #N/A or of index 0 is
+    #N/A/#VALUE!, "CHOOSE function"; IF of an error condition is that error, "IF function"):
+    ISNUMBER of it is one FALSE ("IS functions": an error value is not a number), 0 summed,
+    not the error."""
+    assert compute(tmp_path, [text], _IS_INPUTS) == [0.0]
