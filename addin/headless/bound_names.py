@@ -32,6 +32,7 @@ Excel, one a call here) or a LAMBDA.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass
@@ -52,7 +53,10 @@ REFUSED = "#CALC!"
 _HELPERS = frozenset(("MAP", "BYROW", "BYCOL", "SCAN", "REDUCE", "MAKEARRAY"))
 _BINDERS = re.compile(r"\b(?:_xlfn\.)?(?:LET|LAMBDA)\s*\(", re.I)
 _VOLATILE = re.compile(r"\b(?:_xlfn\.)?(?:RAND|RANDBETWEEN|RANDARRAY)\s*\(", re.I)
-_NUMBER = re.compile(r"\d+")
+#: ``ROWS(x)`` / ``COLUMNS(x)`` of an argument holding no call or parenthesis (a reference or constant).
+_SIZE_CALL = re.compile(r"\b(ROWS|COLUMNS)\s*\(([^()]*)\)", re.I)
+#: What a count of MAKEARRAY known from its text is, once its sizes are numbers.
+_COUNT_EXPRESSION = re.compile(r"[\d.+\-*() ]+")
 _CORNER = re.compile(r"(\$?)([A-Za-z]{1,3})(\$?)(\d+)")
 #: (row1, col1, row2, col2) of a reference's text, None when it is not one.
 SpanReader = Callable[[str], "tuple[int, int, int, int] | None"]
@@ -194,10 +198,10 @@ def _helper(seq: list[Any], idx: int, node: Call, env: dict[str, _Binding], rw: 
 def _scope(key: str, arrays: list[str], params: list[str], env: dict[str, _Binding], rw: _Rewrite) -> tuple[_Scope | None, str]:
     """The helper's elements, or None and why they cannot be listed from the text."""
     if key == "MAKEARRAY":
-        counts = [_substituted(a, env) for a in arrays[:2]]
-        if len(counts) != 2 or len(params) != 2 or not all(_NUMBER.fullmatch(c.strip("() ")) for c in counts):
-            return None, "a parameter of MAKEARRAY, whose row and column counts are not numbers written in the formula"
-        h, w = (int(c.strip("() ")) for c in counts)
+        counts = [_count(_substituted(a, env), rw.span) for a in arrays[:2]]
+        if len(counts) != 2 or len(params) != 2 or None in counts:
+            return None, "a parameter of MAKEARRAY, whose row and column counts are not known from the formula's text"
+        h, w = (c for c in counts if c is not None)
         shapes = [(h, w)]
     else:
         data = {"MAP": arrays, "BYROW": arrays[:1], "BYCOL": arrays[:1]}.get(key, arrays[1:2])
@@ -228,6 +232,39 @@ def _scope(key: str, arrays: list[str], params: list[str], env: dict[str, _Bindi
     elif len(params) == 2:  # SCAN, REDUCE: the value (the accumulator is not an element)
         elements[params[1]] = _element(resolved[0], w)
     return _Scope(rw.fresh("k"), positions, elements), ""
+
+
+def _count(text: str, span: SpanReader) -> int | None:
+    """A MAKEARRAY count known from its text: a whole number written, or ``ROWS``/``COLUMNS`` of
+    a reference or array constant (its size, Microsoft, "ROWS function"), alone or in ``+``,
+    ``-`` and ``*`` of such counts (``ROWS(A1:A5)*2``), truncated as MAKEARRAY truncates its
+    counts; None for anything known only once computed."""
+
+    def size(m: re.Match[str]) -> str:
+        shape = _shape(m.group(2), span)
+        return "x" if shape is None else str(shape[0] if m.group(1).upper() == "ROWS" else shape[1])
+
+    t = _SIZE_CALL.sub(size, text.strip())
+    if not _COUNT_EXPRESSION.fullmatch(t):
+        return None
+    try:
+        value = _arithmetic(ast.parse(t, mode="eval").body)
+    except (SyntaxError, ValueError):
+        return None
+    return int(value) if value >= 1 else None
+
+
+def _arithmetic(node: ast.expr) -> float:
+    """The value of a parsed expression of numbers, ``+``, ``-``, ``*`` and parentheses."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _arithmetic(node.operand)
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
+        a, b = _arithmetic(node.left), _arithmetic(node.right)
+        return a + b if isinstance(node.op, ast.Add) else a - b if isinstance(node.op, ast.Sub) else a * b
+    raise ValueError("not a count")
 
 
 def _shape(text: str, span: SpanReader) -> tuple[int, int] | None:

@@ -855,7 +855,7 @@ class _Run:
         text = self._bound_names(si, text)
         text = scan_errors(text)  # an error at a later value is that value only: addin.headless.scan_errors
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
-            text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si))
+            text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si), self._host_scalars)
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
             text = zero_lookups(text, array_formula)
         if needs_one_cell_ranges(text):
@@ -1067,6 +1067,11 @@ class _Run:
         if not fn.fallback:  # cut out whole when it takes the call (_Hoisted: always, without a rule)
             return fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args])
         return fn.scalars != frozenset() and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
+
+    def _host_scalars(self, key: str) -> frozenset[int] | None:
+        """The one-value parameters of host function ``key`` (None: every one; lifting.lift)."""
+        fn = self.functions.get(key)
+        return frozenset() if fn is None else fn.scalars
 
     def _arg_kind(self, text: str, si: int) -> str:
         t = text.strip()

@@ -320,6 +320,14 @@ CONTEXTS: dict[str, Callable[[random.Random], Case]] = {
 #: Host functions whose array context is left to IronCalc, which reads the array once (lookups,
 #: criteria) or answers with its own TEXT (``{=TEXT(A8:A10,"# ?/?")}`` "453 5/2" for 45352).
 _READ_ONCE = frozenset({"LOOKUP", "MATCH", "COUNTIFS", "SUMIFS", "COUNTIF", "SUMIF", "AVERAGEIF", "TEXT"})
+#: Functions that came into Excel from the Analysis ToolPak add-in (Microsoft, "Analysis ToolPak
+#: functions"), whose reading of ranges and arrays is another branch's (genfix2).
+_TOOLPAK = frozenset(
+    """EDATE EOMONTH NETWORKDAYS NETWORKDAYS.INTL WORKDAY WORKDAY.INTL YEARFRAC WEEKNUM MROUND QUOTIENT EFFECT
+    NOMINAL DELTA GESTEP COMPLEX BESSELJ BESSELI BESSELK BESSELY CUMIPMT CUMPRINC ERF ERFC CONVERT FACTDOUBLE
+    SQRTPI ISEVEN ISODD GCD LCM MULTINOMIAL SERIESSUM BIN2DEC BIN2HEX BIN2OCT DEC2BIN DEC2HEX DEC2OCT HEX2BIN
+    HEX2DEC HEX2OCT OCT2BIN OCT2DEC OCT2HEX IMABS IMAGINARY IMREAL""".split()
+)
 _ARRAY_FORMULAS = frozenset({"sumproduct", "sumproduct-isnumber", "cse-sum-iferror", "cse-range", "aggregate"})
 _LAMBDAS = frozenset({"let", "let-lifted", "map", "byrow", "makearray", "reduce", "scan"})
 
@@ -333,11 +341,14 @@ def _error(value: Any, *codes: str) -> bool:
 #: merges. Each: (the reason, which cases and engine values it covers). One reproduction each
 #: in docs/headless-semantics.md, "The generative test in array contexts".
 ENGINE_OPEN: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
-    "is-function-of-an-array": (
-        "ISNUMBER given an array (a function of a range, an array constant or a LET name) is one "
-        "value in IronCalc 0.9.1, not one a value: SUMPRODUCT(--ISNUMBER(DEGREES(A1:A5))) 0, Excel 4 "
-        "(Microsoft, 'IS functions', 'SUMPRODUCT function'; branch ironarrays)",
-        lambda case, ours: case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0),
+    "is-function-of-an-analysis-toolpak-function": (
+        "ISNUMBER of an Analysis ToolPak function (WORKDAY, YEARFRAC, EDATE, ...) given an array is "
+        "one value: the function itself is not evaluated per element, SUMPRODUCT(--ISNUMBER(WORKDAY(A4:A8,3))) "
+        "0, Excel 4 (Microsoft, 'IS functions'; the ToolPak's reading of ranges and arrays: branch genfix2); "
+        "the other IS-of-an-array cases are fixed (lifting._ARRAY_RESULTS, LET names, host calls: genfix1)",
+        lambda case, ours: (
+            case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0) and case.function in _TOOLPAK
+        ),
     ),
     "aggregate-of-an-array-expression": (
         "COUNT/COUNTA/CONCAT/PRODUCT of an array expression in an array formula: {=COUNT(C1:C5^2)} 0, "
@@ -349,15 +360,12 @@ ENGINE_OPEN: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
         "a function evaluated by a host function (CONVERT, ERF, GESTEP, BESSELJ, DEC2HEX, BASE, DAYS360, "
         "DOLLAR, SLN, NETWORKDAYS.INTL, ...) given a range or array at a one-value parameter in an array "
         "formula or SUMPRODUCT: #VALUE!/#NAME? ('takes one value, not a range'), or lookups and criteria "
-        'read once (SUMPRODUCT(LOOKUP(A1:A5,C1:C5,D1:D5)) 0, Excel #N/A; SUMPRODUCT(COUNTIFS(C:C,">"&A1:A5)) '
-        "0, Excel 15) (Microsoft, 'Guidelines and examples of array formulas'; branch arrayhost)",
+        "read once (SUMPRODUCT(LOOKUP(A1:A5,C1:C5,D1:D5)) 0, Excel #N/A; the criteria of COUNTIF(S), SUMIF(S), "
+        "AVERAGEIF fixed by genfix1) (Microsoft, 'Guidelines and examples of array formulas'; branch arrayhost)",
         lambda case, ours: (
             case.context in _ARRAY_FORMULAS
             and case.function not in ("", *ANALYSIS_TOOLPAK)  # those: toolpak_arrays (genfix2)
-            and (
-                _error(ours, "#VALUE!", "#NAME?")
-                or case.function in ("LOOKUP", "MATCH", "COUNTIFS", "SUMIFS", "COUNTIF", "SUMIF", "AVERAGEIF")
-            )
+            and (_error(ours, "#VALUE!", "#NAME?") or case.function in ("LOOKUP", "MATCH"))
         ),
     ),
     "host-function-reading-a-name": (

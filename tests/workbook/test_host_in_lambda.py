@@ -238,3 +238,27 @@ def test_every_host_function_reads_let_names_and_map_elements(name: str, every_c
             assert let == direct, (_forms(name, col, rest)[1], let, direct)
             assert mapped == direct, (_forms(name, col, rest)[2], mapped, direct)
     assert checked, f"no sample call of {name} gives a value: add its arguments to _RESTS"
+
+
+@pytest.mark.parametrize(
+    ("text", "excel"),
+    [
+        # "MAKEARRAY function" with counts ROWS(A1:A3) = 3 and COLUMNS(A1) = 1 ("ROWS function",
+        # "COLUMNS function"): MATCH(r, {1;2;3}) is r, 1 + 2 + 3
+        ("=SUM(MAKEARRAY(ROWS(A1:A3),COLUMNS(A1),LAMBDA(r,c,MATCH(r,A1:A3))))", 6.0),
+        # a constant expression of sizes: 1 row x (3 - 1) columns, MATCH(1, …) twice
+        ("=SUM(MAKEARRAY(1,ROWS(A1:A3)-1,LAMBDA(r,c,MATCH(r,A1:A3))))", 2.0),
+        # the count of an array constant: {1,2} has 2 columns
+        ("=SUM(MAKEARRAY(COLUMNS({1,2}),1,LAMBDA(r,c,MATCH(r,A1:A3))))", 3.0),
+    ],
+)
+def test_makearray_counts_known_from_sizes_are_accepted(tmp_path: Path, text: str, excel: float) -> None:
+    """MAKEARRAY's counts written as ROWS/COLUMNS of a reference (or arithmetic of such sizes) are
+    known from the text like written numbers; they were refused with #CALC!."""
+    assert compute(tmp_path, [text], _A) == [excel]
+
+
+def test_makearray_counts_known_only_once_computed_stay_refused(tmp_path: Path) -> None:
+    """A count read from a cell is known only once computed: still #CALC! with the reason."""
+    (got,) = compute(tmp_path, ["=SUM(MAKEARRAY(A2,1,LAMBDA(r,c,MATCH(r,A1:A3))))"], _A)
+    assert isinstance(got, ExcelError) and got.code == "#CALC!" and "MAKEARRAY" in got.reason
