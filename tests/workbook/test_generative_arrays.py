@@ -350,12 +350,6 @@ ENGINE_OPEN: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
             case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0) and case.function in _TOOLPAK
         ),
     ),
-    "aggregate-of-an-array-expression": (
-        "COUNT/COUNTA/CONCAT/PRODUCT of an array expression in an array formula: {=COUNT(C1:C5^2)} 0, "
-        "Excel 5; {=CONCAT(LEN(A1:A3))}, {=PRODUCT(A1:A3^2)} #NAME? (Microsoft, 'COUNT function': numbers "
-        "in arrays count; 'PRODUCT function'; branch ironarrays)",
-        lambda case, ours: case.context == "aggregate" and case.formula.startswith(("COUNT(", "COUNTA(", "CONCAT(", "PRODUCT(")),
-    ),
     "one-value-parameter-given-an-array": (
         "a function evaluated by a host function (CONVERT, ERF, GESTEP, BESSELJ, DEC2HEX, BASE, DAYS360, "
         "DOLLAR, SLN, NETWORKDAYS.INTL, ...) given a range or array at a one-value parameter in an array "
@@ -368,12 +362,14 @@ ENGINE_OPEN: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
             and (_error(ours, "#VALUE!", "#NAME?") or case.function in ("LOOKUP", "MATCH"))
         ),
     ),
-    "host-function-reading-a-name": (
-        "a host function (ERF, GAMMALN, DEC2BIN, HEX2DEC, YEARFRAC, FIXED, CONVERT, DATEDIF, IFS, TEXT, COUNT "
-        "of an array constant, ...) whose argument is a LET or LAMBDA name: #NAME? or IronCalc's answer "
-        '(LET(x,"FF",HEX2DEC(x)) #NAME?, Excel 255; LET(x,{"2",4},COUNT(x)) 0, Excel 1) (Microsoft, '
-        "'LET function', 'MAP function'; branch lethost)",
-        lambda case, ours: case.context in _LAMBDAS and (_error(ours, "#NAME?") or case.function == "COUNT"),
+    "is-function-of-an-element-call-given-a-constant": (
+        "ISNUMBER of INDEX or DATE given an array of row or month numbers under SUMPRODUCT is one value: "
+        'SUMPRODUCT(--ISNUMBER(INDEX({"2",4},{1;2;3}))) 0, Excel 1 (INDEX of each row number: "2", 4, #REF!); '
+        "SUMPRODUCT(--ISNUMBER(DATE(1999,A4:A8,0))) 0 (Microsoft, 'IS functions', 'INDEX function'; found by "
+        "the sweep after genfix1, not fixed yet)",
+        lambda case, ours: (
+            case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0) and case.function in ("INDEX", "DATE")
+        ),
     ),
     "seventeen-digit-text-with-let-names": (
         "a number turned into text inside an array formula that writes LET or LAMBDA names keeps 17 "
@@ -381,7 +377,7 @@ ENGINE_OPEN: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
         "which the conversion would lose); Excel writes 15 ('numbers turned into text')",
         lambda case, ours: (
             isinstance(ours, str)
-            and re.search(r"\d{16,}", ours) is not None
+            and re.search(r"\d{6,}", ours) is not None  # the digits of a longer text: REPLACE(2^0.5,13,x)
             and re.search(r"LET\(|LAMBDA\(", case.formula) is not None
         ),
     ),
