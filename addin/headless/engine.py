@@ -431,6 +431,16 @@ def _evaluated_here(functions: FunctionTable) -> Callable[[str], bool]:
 
 
 def _load(pkg: Package, limits: Limits) -> Any:
+    """The formula engine's model of ``pkg``, its copy without the refused cells; a call outside
+    its function's arity is refused first (:func:`addin.headless.loadscreen.screen`): Excel
+    takes none, and IronCalc 0.9.1 answers some with a wrong value and panics on others."""
+    from addin.headless.loadscreen import screen
+
+    screen(pkg)
+    return _load_once(pkg, limits)
+
+
+def _load_once(pkg: Package, limits: Limits) -> Any:
     import ironcalc as ic
 
     with tempfile.TemporaryDirectory(prefix="clearquote-") as tmp:
@@ -467,7 +477,9 @@ def _load(pkg: Package, limits: Limits) -> Any:
         except BaseException as exc:  # the Rust side raises WorkbookError or, on a bug, a panic
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            said = chatter.read_text(errors="replace").strip()[-300:] if chatter.exists() else ""
+            said = chatter.read_text(errors="replace") if chatter.exists() else ""
+            # a panic's backtrace says where in the engine, not why: its first line is kept
+            said = said.split("stack backtrace:")[0].strip()[-300:]
             raise BookError(
                 f"{pkg.path.name}: the formula engine cannot read it ({type(exc).__name__}: {exc}){' ' + said if said else ''}"
             ) from None
