@@ -66,6 +66,12 @@ RUN_MARK = "CLEARQUOTE_TEST_RUN"
 os.environ[RUN_MARK] = f"{os.getpid()}-{time.time_ns()}"
 
 
+#: Processes that live as long as the interpreter that started them, by design, and end with it
+#: (multiprocessing's resource tracker and fork server, started by the first ``multiprocessing``
+#: pool or shared-memory object): not a test's leak.
+_INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
 def _marked_alive() -> list[str]:
     """The processes (other than this one) started by this test run and still running: their
     environment holds this run's mark; zombies (already ended, awaiting their reaper) are not."""
@@ -83,6 +89,8 @@ def _marked_alive() -> list[str]:
                     continue
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
                 command = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            if any(helper in command for helper in _INTERPRETER_HELPERS):
+                continue
             found.append(f"{entry}: {command[:200]}")
         except OSError:  # ended meanwhile, or not ours to read
             continue
