@@ -566,7 +566,7 @@ def fifteen_digits(text: str) -> str:
     because IronCalc's ISNUMBER over a range is one FALSE, not an array
     (``SUMPRODUCT(ISNUMBER(A1:A3)*1)`` is 0), so the conversion would lose the array.
     """
-    nodes = parse(text)
+    nodes = _grouped(parse(text))
     fresh = LetNames(text)
     changed = [False]
 
@@ -616,6 +616,27 @@ def fifteen_digits(text: str) -> str:
 
     walk(nodes)
     return formula(nodes) if changed[0] else text
+
+
+def _grouped(seq: list[Any]) -> list[Any]:
+    """``seq`` with each parenthesised group nested as a :class:`Call` of no name (rendered
+    ``(…)`` again), its arguments grouped too: the operands of ``&`` are then found at the
+    group's own level. Flat, ``("x"&"y")`` read as the operands ``("x"`` and ``"y")`` and the
+    conversion cut the parentheses apart (#NAME?)."""
+    out: list[Any] = []
+    stack: list[list[Any]] = [out]
+    for node in seq:
+        if isinstance(node, Call):
+            stack[-1].append(Call(node.name, [_grouped(a) for a in node.args]))
+        elif isinstance(node, Token) and node.type == Token.PAREN and node.subtype == Token.OPEN:
+            group = Call("", [[]])
+            stack[-1].append(group)
+            stack.append(group.args[0])
+        elif isinstance(node, Token) and node.type == Token.PAREN and node.subtype == Token.CLOSE and len(stack) > 1:
+            stack.pop()
+        else:
+            stack[-1].append(node)
+    return out
 
 
 def _wrap_run(seq: list[Any], lo: int, hi: int, wrap: Any) -> None:
