@@ -80,7 +80,8 @@ def _walk(seq: list[Any], env: dict[str, tuple[str, bool]], called: set[str], fr
 def _binder(node: Call, env: dict[str, tuple[str, bool]], called: set[str], fresh: LetNames) -> bool:
     """A LET (names at even positions, each in scope from the next argument on) or a LAMBDA
     (every argument but the last a parameter). A call of a name is a call of what the name holds
-    only when a LET binds a LAMBDA to it (``LET(f, LAMBDA(…), f(2))``); else it is the function
+    when a LET binds a LAMBDA to it (``LET(f, LAMBDA(…), f(2))``) or it is a LAMBDA's parameter
+    (a function passed in); else, a LET name, it is the function
     of that name (``LET(sum, 2, SUM(1, 1))`` is 2 + …: SUM is still the function)."""
     changed = False
     inner = dict(env)
@@ -93,7 +94,8 @@ def _binder(node: Call, env: dict[str, tuple[str, bool]], called: set[str], fres
         name = _bare(render(arg))
         inner.pop(name, None)  # bound again here: the outer renaming ends
         if is_book_name(name) or name in called:
-            value = node.args[k + 1] if node.key == "LET" else []
+            # a LAMBDA's parameter called is a function passed in (``g(g, n-1)``)
+            value = node.args[k + 1] if node.key == "LET" else [Call("LAMBDA")]
             holds_lambda = any(isinstance(n, Call) and n.key == "LAMBDA" for n in value)
             inner[name] = (fresh("n"), holds_lambda)
             arg[:] = [Token(inner[name][0], Token.OPERAND, Token.RANGE)]
