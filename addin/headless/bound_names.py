@@ -50,6 +50,14 @@ from addin.headless.letnames import LetNames
 MOST_ELEMENTS = 254
 #: The error of a cell whose host call reads a name it cannot be given (module docstring).
 REFUSED = "#CALC!"
+#: Excel's limits on a formula's text (Microsoft, "Excel specifications and limits": "Length of
+#: formula contents: 8,192 characters", "Number of nested levels of functions: 64"). A name's
+#: value written into a call is text this module makes: a LET chain where each name reads the
+#: one before twice (``q_1,q_0+q_0,…``) doubles it at each step (2^n: the audit's n=20 took
+#: 110 s and 860 MB, then crashed IronCalc). Text past these limits is never made: the name is
+#: refused with the reason instead, so the growth stops at the first name over them.
+MOST_CHARACTERS = 8192
+MOST_NESTING = 64
 _HELPERS = frozenset(("MAP", "BYROW", "BYCOL", "SCAN", "REDUCE", "MAKEARRAY"))
 _BINDERS = re.compile(r"\b(?:_xlfn\.)?(?:LET|LAMBDA)\s*\(", re.I)
 _VOLATILE = re.compile(r"\b(?:_xlfn\.)?(?:RAND|RANDBETWEEN|RANDARRAY)\s*\(", re.I)
@@ -153,7 +161,9 @@ def _let(node: Call, env: dict[str, _Binding], rw: _Rewrite) -> bool:
         elif _lambda(value) is not None:
             binding = _Binding(why=f"the LET name {name}, which holds a LAMBDA")
         else:
-            binding = _Binding(value=_substituted(text, inner))
+            written = _substituted(text, inner)
+            over = _over_limits(written)
+            binding = _Binding(why=f"the LET name {name}, whose value {over}") if over else _Binding(value=written)
         changed |= _walk(value, inner, rw)
         inner[name] = binding
     changed |= _walk(args[-1], inner, rw)
@@ -343,7 +353,7 @@ def _host_call(node: Call, env: dict[str, _Binding], rw: _Rewrite) -> str | None
         raise CellRefused(REFUSED, f"a host function's call ({node.key}) reads {why}")
     scopes = {id(env[n].scope): env[n].scope for n in left}
     if not scopes:
-        return _own(text, rw)
+        return _bounded(node.key, _own(text, rw))
     if len(scopes) > 1:
         raise CellRefused(REFUSED, f"a host function's call ({node.key}) reads the parameters of two nested LAMBDA helpers")
     (scope,) = scopes.values()
@@ -353,7 +363,33 @@ def _host_call(node: Call, env: dict[str, _Binding], rw: _Rewrite) -> str | None
     for i, j in scope.positions:
         at = {n: _Binding(value=scope.elements[n](i, j)) for n in left}
         calls.append(_own(_substituted(text, at), rw))
-    return f"CHOOSE({scope.index},{','.join(calls)})"
+        if sum(map(len, calls)) > MOST_CHARACTERS:  # refused before the rest is made
+            _bounded(node.key, "x" * (MOST_CHARACTERS + 1))
+    return _bounded(node.key, f"CHOOSE({scope.index},{','.join(calls)})")
+
+
+def _over_limits(text: str) -> str | None:
+    """Why ``text`` could not be a formula's in Excel (:data:`MOST_CHARACTERS`,
+    :data:`MOST_NESTING`), None when it could."""
+    if len(text) > MOST_CHARACTERS:
+        return f"written out is {len(text):,} characters, more than Excel's {MOST_CHARACTERS:,} in a formula"
+    depth = most = 0
+    for ch in re.sub(r'"(?:[^"]|"")*"', "", text):  # parentheses inside strings do not nest
+        depth += ch == "("
+        depth -= ch == ")"
+        most = max(most, depth)
+    if most > MOST_NESTING:
+        return f"written out nests {most} levels, more than Excel's {MOST_NESTING}"
+    return None
+
+
+def _bounded(key: str, text: str) -> str:
+    """``text`` (a call this module writes) when within Excel's limits, else
+    :class:`CellRefused` with the reason."""
+    over = _over_limits(text)
+    if over:
+        raise CellRefused(REFUSED, f"a host function's call ({key}) reading LET names or LAMBDA parameters {over}")
+    return text
 
 
 def _own(text: str, rw: _Rewrite) -> str:

@@ -98,6 +98,7 @@ from addin.headless.isformula import isformula_arrays, needs_isformula
 from addin.headless.isolation import NATIVE_OUTPUT_ENV
 from addin.headless.letnames import LetNames, book_names
 from addin.headless.lifting import lift, needs_lifting
+from addin.headless.local_names import local_names
 from addin.headless.names import formulatext_of_names, mentions, needs_formulatext, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason, vba_reason
@@ -857,6 +858,7 @@ class _Run:
             text = _file_text(fc.text, text, tables)
         if tables is not None and tables.search(text):
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
+        text = local_names(text)  # before names are written out: a LET name the book defines stays the LET's
         text = self._as_named(si, r, c, text)
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)

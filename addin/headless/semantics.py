@@ -583,7 +583,7 @@ def fifteen_digits(text: str) -> str:
     array. In an array formula the scalar operands are converted too (each element joins the
     same 15-digit text), unless LET or LAMBDA names are about (:func:`needs_fifteen_digits`).
     """
-    nodes = parse(text)
+    nodes = _grouped(parse(text))
     fresh = LetNames(text)
     changed = [False]
 
@@ -633,6 +633,27 @@ def fifteen_digits(text: str) -> str:
 
     walk(nodes)
     return formula(nodes) if changed[0] else text
+
+
+def _grouped(seq: list[Any]) -> list[Any]:
+    """``seq`` with each parenthesised group nested as a :class:`Call` of no name (rendered
+    ``(…)`` again), its arguments grouped too: the operands of ``&`` are then found at the
+    group's own level. Flat, ``("x"&"y")`` read as the operands ``("x"`` and ``"y")`` and the
+    conversion cut the parentheses apart (#NAME?)."""
+    out: list[Any] = []
+    stack: list[list[Any]] = [out]
+    for node in seq:
+        if isinstance(node, Call):
+            stack[-1].append(Call(node.name, [_grouped(a) for a in node.args]))
+        elif isinstance(node, Token) and node.type == Token.PAREN and node.subtype == Token.OPEN:
+            group = Call("", [[]])
+            stack[-1].append(group)
+            stack.append(group.args[0])
+        elif isinstance(node, Token) and node.type == Token.PAREN and node.subtype == Token.CLOSE and len(stack) > 1:
+            stack.pop()
+        else:
+            stack[-1].append(node)
+    return out
 
 
 def _wrap_run(seq: list[Any], lo: int, hi: int, wrap: Any) -> None:
