@@ -139,7 +139,11 @@ def _is_array_token(node: Any) -> bool:
 
 
 def lift(
-    text: str, array_formula: bool, hosts: Container[str] = (), reads_arrays: Callable[[str, list[str]], bool] | None = None
+    text: str,
+    array_formula: bool,
+    hosts: Container[str] = (),
+    reads_arrays: Callable[[str, list[str]], bool] | None = None,
+    host_lifts: Callable[[str, list[bool]], bool] | None = None,
 ) -> str:
     """``text`` with each call of :data:`SCALAR_PARAMS` given an array at one of its one-value
     parameters evaluated element by element (module docstring). ``array_formula``: the formula
@@ -147,7 +151,10 @@ def lift(
     of :data:`~addin.headless.formula.LIFTING`. ``hosts``: functions evaluated by this project
     (host functions: their calls are cut out of the formula into cells of their own, where a
     LAMBDA's parameter means nothing), left as written; so is a call ``reads_arrays(key,
-    argument texts)`` says its host function evaluates element by element itself."""
+    argument texts)`` says its host function evaluates element by element itself.
+    ``host_lifts(key, which arguments are arrays)``: whether such a host call's result is then
+    an array (it is evaluated once per element: :mod:`addin.headless.host_arguments`), so a call
+    around it is lifted too (``{=INDEX(B1:B3,MATCH(A1:A3,A1:A3,0))}``)."""
     nodes = parse(text)
     fresh = LetNames(text)
     changed = [False]
@@ -171,6 +178,10 @@ def lift(
         arrays = [arrayish(a, inner_lifted, key) for a in call.args]
         params = SCALAR_PARAMS.get(key, frozenset())
         kept = key in hosts or (reads_arrays is not None and reads_arrays(key, [render(a).strip() for a in call.args]))
+        if kept and host_lifts is not None:
+            # as below: outside array evaluation only an array constant is an array
+            given = arrays if inner_lifted else [any(_is_constant_token(t) for t in a) for a in call.args]
+            return None, (key in _ARRAY_RESULTS and any(arrays)) or host_lifts(key, given)
         if key not in SCALAR_PARAMS or kept or (key in _ARRAY_FORMULAS_ONLY and not array_formula):
             return None, key in _ARRAY_RESULTS and any(arrays)
         if not inner_lifted:
