@@ -61,6 +61,7 @@ from addin.headless.eta import eta_expanded, keeps_file_text, needs_eta, own_par
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
 from addin.headless.formula import (
+    LIFTING,
     PLAIN_CELL,
     HostCall,
     array_literal,
@@ -869,9 +870,9 @@ class _Run:
         text = self._bound_names(si, text)
         text = scan_errors(text)  # an error at a later value is that value only: addin.headless.scan_errors
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
-            text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si), self._host_scalars)
+            text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si), self._host_lifts)
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
-            text = zero_lookups(text, array_formula)
+            text = zero_lookups(text, array_formula, partial(self._reads_arrays, si))
         if needs_one_cell_ranges(text):
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons
@@ -1082,10 +1083,11 @@ class _Run:
             return fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args])
         return fn.scalars != frozenset() and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
 
-    def _host_scalars(self, key: str) -> frozenset[int] | None:
-        """The one-value parameters of host function ``key`` (None: every one; lifting.lift)."""
+    def _host_lifts(self, key: str, arrays: list[bool]) -> bool:
+        """Whether a host call given arrays at the arguments ``arrays`` marks returns an array: one
+        of them is at a one-value parameter (the host evaluates it element by element)."""
         fn = self.functions.get(key)
-        return frozenset() if fn is None else fn.scalars
+        return fn is not None and any(a and takes_one_value(fn, k) for k, a in enumerate(arrays))
 
     def _arg_kind(self, text: str, si: int) -> str:
         t = text.strip()
@@ -1264,12 +1266,13 @@ class _Run:
         array_formula = fc.array is not None or bool(fc.dynamic)
         plain = not array_formula
         # the calls Excel evaluates element by element: their results are whole arrays (host_arguments)
-        lifted = set(lifted_calls(text, array_formula, self.functions)) if ":" in text or "{" in text else set()
+        lifted = self._lifted_calls(text, array_formula)
         # a range the Analysis ToolPak's functions refuse is #VALUE!, not lifted (toolpak_arrays)
         lifted = {
             (key, args) for key, args in lifted if not range_refused(self.functions[key], [self._arg_kind(a, si) for a in args])
         }
         last: list[Any] = [None]
+        nesting = _Nesting()
 
         def is_host(key: str, args: list[str]) -> bool:
             fn = self.functions.get(key)
@@ -1277,9 +1280,10 @@ class _Run:
             # a rule judges the arguments as Excel reads them: intersected in a plain formula
             # (``=COUNT(A1:A3*2)`` counts one value there: addin.headless.array_aggregates)
             seen = intersected_arguments(key, args, self.range_names) if plain and fn is not None and fn.takes else args
-            taken = fn is not None and (fn.takes is None or fn.takes(self._judged(si, args, seen)))
+            taken = fn is not None and (fn.takes is None or fn.takes(nesting.judged(args, self._judged(si, args, seen))))
             if taken and fn is not None:
-                last[0] = self._lifted_block(fn, args, kinds, si) if (key, tuple(args)) in lifted else None
+                here = nesting.lifted(fn, key, args, kinds, lifted)
+                last[0] = self._lifted_block(fn, args, kinds, si) if here else None
             return taken
 
         def scratch_ref(k: int) -> str:
@@ -1293,10 +1297,11 @@ class _Run:
                     self.scratch_rows += shape[0] - 1
             shape = shapes[k]
             if shape is None:
-                return f"'{SCRATCH}'!$A${rows[k]}"
-            return f"'{SCRATCH}'!$A${rows[k]}:${get_column_letter(shape[1])}${rows[k] + shape[0] - 1}"
+                return nesting.placed(f"'{SCRATCH}'!$A${rows[k]}", False)
+            return nesting.placed(f"'{SCRATCH}'!$A${rows[k]}:${get_column_letter(shape[1])}${rows[k] + shape[0] - 1}", True)
 
         new_text, calls = host_calls(text, is_host, scratch_ref)  # a refusal: prepare makes the cell an error
+        nesting.check()
         values = {
             rows[k]
             for k, call in enumerate(calls)
@@ -1332,6 +1337,13 @@ class _Run:
                 self.calls[-1].fallback = self._fallback(fn, call.key, call.args, si, own)
         self.stats.host_calls += len(calls)
         return bool(calls)
+
+    def _lifted_calls(self, text: str, array_formula: bool) -> set[tuple[str, tuple[str, ...]]]:
+        """The host calls of ``text`` evaluated element by element (:func:`lifted_calls`); none
+        without a range, an array constant or an array context (the common case, skipped)."""
+        if array_formula or ":" in text or "{" in text or not LIFTING.isdisjoint(function_keys(text)):
+            return set(lifted_calls(text, array_formula, self.functions))
+        return set()
 
     def _lifted_block(self, fn: HostFunction, args: list[str], kinds: list[str], si: int) -> tuple[int, int] | None:
         """The shape of the scratch block a lifted host call's result is written to, from the
@@ -2225,6 +2237,54 @@ class _Merged(Mapping[str, HostFunction]):
 
     def __len__(self) -> int:
         return len(self.own)
+
+
+class _Nesting:
+    """Lifted host calls nested in one formula (``MATCH(MATCH(A1:A3,{1,2,3}),{1,2,3})``): the
+    scratch references their results are cut out to, so a call given one is lifted too. An
+    inner lifted call's result is an array value, not a range: a one-value parameter given it
+    is evaluated element by element in any formula, as one given an array constant is
+    (Microsoft, "Guidelines and examples of array formulas")."""
+
+    def __init__(self) -> None:
+        self.blocks: set[str] = set()  # blocks of a known shape
+        self.pending: set[str] = set()  # one cell, the block sized once computed (_Run._sized_later)
+        self.last_pending = False  # the call just judged is sized once computed
+        self.refused: list[str] = []
+
+    def lifted(self, fn: HostFunction, key: str, args: list[str], kinds: list[str], lifted: set[Any]) -> bool:
+        """Whether a host call the engine takes is evaluated element by element (in ``lifted``,
+        which gets it, or given a lifted call's result at a one-value parameter)."""
+        given = [a for k, a in enumerate(args) if takes_one_value(fn, k) and (a in self.blocks or a in self.pending)]
+        here = (key, tuple(args)) in lifted or bool(given)
+        if here:
+            lifted.add((key, tuple(args)))
+        if fn.lifts and any(a in self.pending for a in given):
+            self.refused.append(key)
+        self.last_pending = here and fn.lifts and shape_pending(fn, kinds)
+        return here
+
+    def judged(self, args: list[str], judged: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """A ``takes`` rule's (kind, text) pairs with a call's one cell whose block is sized once
+        computed judged as what it is, an array (a "range")."""
+        return [("range", t) if a in self.pending else (k, t) for a, (k, t) in zip(args, judged, strict=True)]
+
+    def placed(self, ref: str, block: bool) -> str:
+        """``ref``, where the call just judged is cut out to (a block of known shape or one cell)."""
+        if block:
+            self.blocks.add(ref)
+        elif self.last_pending:
+            self.pending.add(ref)
+        return ref
+
+    def check(self) -> None:
+        """Refuse the formula where a lifted call reads a block sized once computed: its
+        arguments are fixed before, so it would read one element only; an error with the
+        reason, never a wrong number."""
+        if self.refused:
+            raise CellRefused(
+                "#VALUE!", f"{self.refused[0]} is given, element by element, an array whose shape is known only once computed"
+            )
 
 
 class _Hoisted:

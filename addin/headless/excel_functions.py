@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from addin.headless.host import ENGINE_ANSWER, HostFunction, elementwise
+from addin.headless.host import ENGINE_ANSWER, HostFunction, elementwise, may_hold_array
 from addin.headless.numeric_text import number_argument, whole_argument
 from addin.headless.serials import excel_leap, excel_serial, excel_ymd
 from addin.headless.values import ExcelError
@@ -408,18 +408,20 @@ def _array_argument(args: list[tuple[str, str]]) -> bool:
     """Calls with an argument that may be an array: a multi-cell range, an array constant, or an
     expression over a range or constant (the engine evaluates IFS over an array as one value);
     the rest stays with the engine."""
-    return any(k in ("range", "array") or (k == "expression" and (":" in t or "{" in t)) for k, t in args)
+    return any(may_hold_array(k, t) for k, t in args)
 
 
 def _text_arguments(args: list[tuple[str, str]]) -> bool:
-    """TEXT's calls of a value in a cell or a constant and a format that is one too or an
-    expression (``TEXT(A1,CONCATENATE(";;;",B1))``, POI's TextFormatTests) that reads no range."""
-    if len(args) != 2 or args[0][0] not in ("cell", "literal"):
+    """TEXT's calls of a value that is a cell, a constant or may be an array
+    (:func:`~addin.headless.host.may_hold_array`: one value an element in an array context,
+    intersected first in a plain formula, :mod:`addin.headless.host_arguments`; IronCalc 0.9.1
+    has no TEXT of an array format or a spill reference), and any format (an expression:
+    ``TEXT(A1,CONCATENATE(";;;",B1))``, POI's TextFormatTests)."""
+    if len(args) != 2 or not (args[0][0] in ("cell", "literal") or may_hold_array(*args[0])):
         return False
     kind, fmt = args[1]
-    # an expression reading no range and no array constant is one value; one that may be an
-    # array stays with the engine, which lifts it
-    return kind in ("cell", "literal") or (kind == "expression" and ":" not in fmt and "{" not in fmt)
+    # an expression that may not be an array is one value: taken
+    return kind in ("cell", "literal", "expression") or may_hold_array(kind, fmt)
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:

@@ -7,6 +7,7 @@ that imports point one way: engine -> excel_functions -> host.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,20 @@ class Typed:
     """A constant typed into a call's arguments (:attr:`HostFunction.typed`)."""
 
     value: Any
+
+
+#: A spill reference (``E1#``, saved as ``_xlfn.ANCHORARRAY(E1)``): an array of any size.
+_SPILL_REFERENCE = re.compile(r"\bANCHORARRAY\s*\(", re.I)
+
+
+def may_hold_array(kind: str, text: str) -> bool:
+    """Whether an argument (its kind, as :attr:`HostFunction.takes` sees it, and text) may hold
+    several values: a multi-cell range, an array constant, or an expression over a range, an
+    array constant or a spill reference (``A1:A3*2``, ``E1#>1``). A bare name, a cell or a call
+    of cells is one value as written (a LET variable the engine's own rewrites bind, say)."""
+    if kind in ("range", "array"):
+        return True
+    return kind == "expression" and (":" in text or "{" in text or _SPILL_REFERENCE.search(text) is not None)
 
 
 #: Calls of functions the formula engine evaluates for a host function, in one batch: each item

@@ -167,7 +167,7 @@ def lift(
     array_formula: bool,
     hosts: Container[str] = (),
     reads_arrays: Callable[[str, list[str]], bool] | None = None,
-    host_scalars: Callable[[str], frozenset[int] | None] | None = None,
+    host_lifts: Callable[[str, list[bool]], bool] | None = None,
 ) -> str:
     """``text`` with each call of :data:`SCALAR_PARAMS` given an array at one of its one-value
     parameters evaluated element by element (module docstring). ``array_formula``: the formula
@@ -176,11 +176,10 @@ def lift(
     (host functions: their calls are cut out of the formula into cells of their own, where a
     LAMBDA's parameter means nothing), left as written; so is a call ``reads_arrays(key,
     argument texts)`` says its host function evaluates element by element itself.
-    ``host_scalars(key)``: a host function's one-value parameters (None: every one; empty for a
-    function that is not a host function or has none); a host call not rewritten here is an
-    array when one of them is given an array (the host evaluates it element by element,
-    :mod:`addin.headless.host_arguments`), so ``ISNUMBER(MAXIFS(C1:C5,D1:D5,A8:A10))`` lifts
-    ISNUMBER over its result."""
+    ``host_lifts(key, which arguments are arrays)``: whether such a host call's result is then
+    an array (it is evaluated once per element: :mod:`addin.headless.host_arguments`), so a call
+    around it is lifted too (``{=INDEX(B1:B3,MATCH(A1:A3,A1:A3,0))}``,
+    ``ISNUMBER(MAXIFS(C1:C5,D1:D5,A8:A10))``)."""
     nodes = parse(text)
     fresh = LetNames(text)
     changed = [False]
@@ -224,10 +223,8 @@ def lift(
         arrays = [arrayish(a, inner_lifted, key) for a in call.args]
         params = SCALAR_PARAMS.get(key, frozenset())
         kept = key in hosts or (reads_arrays is not None and reads_arrays(key, [render(a).strip() for a in call.args]))
-        own = host_scalars(key) if host_scalars is not None else frozenset()
-        if (own is None or own) and (kept or key not in SCALAR_PARAMS):
-            # the host function evaluates it element by element (host_arguments.spread)
-            return None, any(a and (own is None or k in own) for k, a in enumerate(arrays))
+        if host_lifts is not None and (kept or key not in SCALAR_PARAMS) and _host_array(call, arrays, inner_lifted, host_lifts):
+            return None, True
         if key not in SCALAR_PARAMS or kept or (key in _ARRAY_FORMULAS_ONLY and not array_formula):
             return None, key in _ARRAY_RESULTS and any(arrays)
         if not inner_lifted:
@@ -244,6 +241,13 @@ def lift(
 
     arrayish(nodes, array_formula, "")
     return formula(nodes) if changed[0] else text
+
+
+def _host_array(call: Call, arrays: list[bool], inner_lifted: bool, host_lifts: Callable[[str, list[bool]], bool]) -> bool:
+    """Whether a host call is evaluated element by element, so its result is an array: a one-value
+    parameter is given an array (outside array evaluation only an array constant is one there)."""
+    given = arrays if inner_lifted else [any(_is_constant_token(t) for t in a) for a in call.args]
+    return host_lifts(call.key, given)
 
 
 def _written_array(text: str) -> bool:

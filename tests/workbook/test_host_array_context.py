@@ -147,6 +147,13 @@ _CALLS = [
     'NUMBERVALUE({x}&"%")',
     "LEN(BAHTTEXT({x}))",
     "AGGREGATE({x},6,$H$1:$H$3)",
+    # exact lookups (IronCalc's own are #N/A for each element) and nested lifted calls
+    "VLOOKUP({x},{9,90;1,10;8,80;2,20;7,70;3,30;6,60;4,40;5,50},2,FALSE)",
+    "HLOOKUP({x},{9,1,8,2,7,3,6,4,5;90,10,80,20,70,30,60,40,50},2,0)",
+    "MATCH({x},{9,1,8,2,7,3,6,4,5},0)",
+    "XMATCH({x},{9,1,8,2,7,3,6,4,5})",
+    "MATCH(MATCH({x},{1,3,5,7}),{4,3,2,1},-1)",
+    "MATCH(VLOOKUP({x},{9,90;1,10;8,80;2,20;7,70;3,30;6,60;4,40;5,50},2,FALSE),{10,20,30,40,50,60,70,80,90},0)",
 ]
 
 
@@ -174,3 +181,82 @@ def test_a_lifted_call_is_the_calls_of_its_elements(tmp_path: Path, xs: list[int
         for row in (20, 21):
             v = got[f"{col}{row}"]
             assert isinstance(v, float) and v == pytest.approx(want, rel=1e-12, abs=1e-12), (call, row, v, want)
+
+
+# ----------------------------------------------------------------------------- exact lookups, nesting, TEXT
+
+#: The second audit's cases (A1:A3 = 1, 2, 3; B1:B3 = 10, 20, 30), each Excel's value by the
+#: element-by-element rule above and the function's own page: (formula, array formula?, value).
+_AUDIT2 = [
+    # VLOOKUP, exact: element 1 column 1 (1), element 2 column 2 (20), element 3 beyond the 2-row
+    # column array #N/A -> 1000 ("VLOOKUP function"; the broadcast rule: #N/A beyond a smaller array)
+    ("=SUM(IFERROR(VLOOKUP(A1:A3,A1:B3,{1;2},FALSE),1000))", True, 1021.0),
+    # MATCH, exact, of 1, #N/A, 3: 1 + 0 (the error, by IFERROR) + 3 ("MATCH function")
+    ("=SUMPRODUCT(IFERROR(MATCH({1,#N/A,3},A1:A3,0),0))", False, 4.0),
+    # MATCH of each value is its own position; INDEX of each: 10 + 20 + 30 ("INDEX function")
+    ("=SUM(INDEX(B1:B3,MATCH(A1:A3,A1:A3,0)))", True, 60.0),
+    ("=SUMPRODUCT(VLOOKUP(A1:A3,A1:B3,2,FALSE))", False, 60.0),
+    # HLOOKUP, exact, second row of each: 4 + 5 + 6 ("HLOOKUP function")
+    ("=SUMPRODUCT(HLOOKUP(A1:A3,{1,2,3;4,5,6},2,FALSE))", False, 15.0),
+    # XMATCH, exact (its default), of each value: 1 + 2 + 3 ("XMATCH function")
+    ("=SUM(XMATCH(A1:A3,A1:A3))", True, 6.0),
+    # an expression as the lookup value, exact: 1 + 2 + 3
+    ("=SUMPRODUCT(MATCH(A1:A3*1,A1:A3,0))", False, 6.0),
+    # nested lifted calls: the outer call reads the inner's whole array (1, 2, 3 each time)
+    ("=SUMPRODUCT(MATCH(MATCH(A1:A3,{1,2,3}),{1,2,3}))", False, 6.0),
+    ("=SUMPRODUCT(MATCH(MATCH(MATCH(A1:A3,{1,2,3}),{1,2,3}),{1,2,3}))", False, 6.0),
+    ("=SUMPRODUCT(MATCH(VLOOKUP(A1:A3,A1:B3,2,FALSE),B1:B3,0))", False, 6.0),
+    # TEXT of each value with each format ("TEXT function"): "1", "2.0", #N/A beyond -> 1 + 2 + 1000
+    ('=SUM(IFERROR(TEXT(A1:A3,{"0";"0.0"})*1,1000))', True, 1003.0),
+    # IS functions of a lifted host call's array: three texts; two #N/A (SWITCH of 2 and 3 with no
+    # default, "SWITCH function"); three numbers (approximate MATCH of 1, 2, 3 in {1,2}: 1, 2, 2)
+    ('=SUMPRODUCT(--ISTEXT(TEXT(A1:A3,"0")))', False, 3.0),
+    ('=SUMPRODUCT(--ISNA(SWITCH(A1:A3,1,"x")))', False, 2.0),
+    ("=SUMPRODUCT(--ISNUMBER(MATCH(A1:A3,{1,2})))", False, 3.0),
+]
+
+
+@pytest.mark.parametrize(("text", "array", "want"), _AUDIT2, ids=[t for t, _, _ in _AUDIT2])
+def test_exact_lookups_nested_calls_and_text_are_lifted(tmp_path: Path, text: str, array: bool, want: float) -> None:
+    inputs = {**_ONE_TWO_THREE, "B1": 10, "B2": 20, "B3": 30}
+    got = _book(tmp_path, inputs, {"D1": text}, frozenset({"D1"} if array else ()))["D1"]
+    assert isinstance(got, float), got
+    assert got == want
+
+
+def test_an_exact_lookup_and_text_over_an_array_range_are_each_elements(tmp_path: Path) -> None:
+    """Written over the array range: MATCH(…,0) of each of 1, 2, 3 is its position ("MATCH
+    function"); TEXT(2, each format) is "2" and "2.0" ("TEXT function")."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for k, v in _ONE_TWO_THREE.items():
+        ws[k] = v
+    ws["C1"] = ArrayFormula("C1:C3", "=MATCH(A1:A3,A1:A3,0)")
+    ws["D1"] = ArrayFormula("D1:D2", '=TEXT(2,{"0";"0.0"})')
+    wb.save(tmp_path / "b.xlsx")
+    got = recalculate(tmp_path / "b.xlsx").values
+    assert [got[("S", r, 3)] for r in (1, 2, 3)] == [1.0, 2.0, 3.0]
+    assert [got[("S", r, 4)] for r in (1, 2)] == ["2", "2.0"]
+
+
+def test_a_spill_reference_is_an_array_at_a_one_value_parameter(tmp_path: Path) -> None:
+    """``E1#`` (saved as ``_xlfn.ANCHORARRAY(E1)``) is E1's whole spill, 1, 2, 3 (Microsoft,
+    "Spilled range operator"): IFS of each (0 + 2 + 3) and TEXT of each ("1.0", "2.0", "3.0")."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["E1"] = ArrayFormula("E1:E3", "=_xlfn.SEQUENCE(3)")
+    ws["G1"] = "=SUMPRODUCT(IFS(_xlfn.ANCHORARRAY(E1)>1,_xlfn.ANCHORARRAY(E1),TRUE,0))"
+    ws["H1"] = ArrayFormula("H1:H3", '=TEXT(_xlfn.ANCHORARRAY(E1),"0.0")')
+    wb.save(tmp_path / "b.xlsx")
+    got = recalculate(tmp_path / "b.xlsx").values
+    assert got[("S", 1, 7)] == 5.0
+    assert [got[("S", r, 8)] for r in (1, 2, 3)] == ["1.0", "2.0", "3.0"]
+
+
+def test_a_nested_call_whose_inner_shape_is_known_late_is_an_error_with_its_reason(tmp_path: Path) -> None:
+    """The inner call's array (an expression's, sized once computed) cannot reach the outer call
+    whole: the cell is an error saying so, never the outer call of its first element (Excel: 6)."""
+    got = _book(tmp_path, _ONE_TWO_THREE, {"D1": "=SUMPRODUCT(MATCH(MATCH(A1:A3*1,A1:A3,0),A1:A3,0))"})["D1"]
+    assert isinstance(got, ExcelError) and "known only once computed" in got.reason
