@@ -2259,9 +2259,9 @@ class _Nesting:
         here = (key, tuple(args)) in lifted or bool(given)
         if here:
             lifted.add((key, tuple(args)))
-        if fn.lifts and any(a in self.pending for a in given):
+        if any(a in self.pending for a in given):
             self.refused.append(key)
-        self.last_pending = here and fn.lifts and shape_pending(fn, kinds)
+        self.last_pending = here and shape_pending(fn, kinds)
         return here
 
     def judged(self, args: list[str], judged: list[tuple[str, str]]) -> list[tuple[str, str]]:

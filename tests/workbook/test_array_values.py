@@ -90,8 +90,14 @@ def _at_least(k: int, fold: Callable[[list[float]], Any], error: ExcelError) -> 
     return lambda xs: fold(xs) if len(xs) >= k else error
 
 
+#: No numbers at all in GEOMEAN/HARMEAN: an error, but which one Microsoft's pages do not say
+#: ("If any data point ≤ 0, HARMEAN returns the #NUM! error value"; nothing on none): the engine's
+#: host gives #NUM!, IronCalc over a reference #DIV/0!. Either is accepted, a number is not.
+_NO_NUMBERS = ExcelError("#NUM!", "or #DIV/0!: undecided")
+
+
 def _positive(fold: Callable[[list[float]], Any]) -> Callable[[list[float]], Any]:
-    return lambda xs: fold(xs) if xs and all(x > 0 for x in xs) else _NUM
+    return lambda xs: _NO_NUMBERS if not xs else fold(xs) if all(x > 0 for x in xs) else _NUM
 
 
 #: Each aggregate: how it reads an array's elements, and what it makes of them (module docstring).
@@ -133,6 +139,8 @@ def expected(function: str, xs: list[Any]) -> Any:
 
 
 def _agrees(got: Any, want: Any) -> bool:
+    if want is _NO_NUMBERS:
+        return isinstance(got, ExcelError) and got.code in ("#NUM!", "#DIV/0!")
     if isinstance(want, ExcelError):
         return isinstance(got, ExcelError) and got.code == want.code
     if isinstance(want, float):
