@@ -95,6 +95,7 @@ from addin.headless.host_arguments import (
     spread,
     takes_one_value,
 )
+from addin.headless.index_refs import index_refs, needs_index_refs
 from addin.headless.isformula import isformula_arrays, needs_isformula
 from addin.headless.isolation import NATIVE_OUTPUT_ENV
 from addin.headless.letnames import LetNames, book_names
@@ -813,6 +814,8 @@ class _Run:
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             return False
         if needs_reference_operators(text):  # an intersection's area is read from the addresses
+            return False
+        if needs_index_refs(text):  # the cell INDEX picks is read from the addresses
             return False
         return not (needs_clip(text) or has_huge(text, self.limits.range_cells) or needs_cell_info(text))
 
@@ -2326,6 +2329,8 @@ def _forms_ironcalc_lacks(text: str) -> str:
         text = reference_operators(text)
     if needs_number_arrays(text):
         text = number_arrays(text)
+    if needs_index_refs(text):  # INDEX as a range end: addin.headless.index_refs
+        text = index_refs(text)
     return text
 
 
