@@ -55,8 +55,32 @@ _ARRAY_FUNCTIONS = re.compile(
     re.I,
 )
 _STRINGS = re.compile(r'"(?:[^"]|"")*"')
-#: Text made of references and the reference operators only (range ``:``, intersection `` ``).
-_REFERENCE_ONLY = re.compile(r"[\w$.:!' ]+")
+#: An operand of a reference expression at the top level: a reference or name, or a call of a
+#: function that returns a reference (its arguments collapsed: :func:`_depth0`).
+_REF_OPERAND = r"(?:[\w$.!']+|(?:_xlfn\.)?(?:INDEX|OFFSET|INDIRECT|CHOOSE|IF|XLOOKUP)\(\))"
+#: References joined by the reference operators only (range ``:``, intersection `` ``):
+#: ``A1:A4 A2:A5``, ``A1:OFFSET(A1,3,0)``, ``A1:INDEX(A:A,4)`` are references, not array values.
+#: A reference-returning call alone (``IF(A1:A3>1,A1:A3)``) is an array value in an array formula:
+#: only as an operand of ``:`` or the intersection is it read as a reference.
+_REFERENCE = re.compile(rf"\s*(?:[\w$.!']+|{_REF_OPERAND}(?:\s*[: ]\s*{_REF_OPERAND})+)\s*", re.I)
+
+
+def _depth0(text: str) -> str:
+    """``text`` with every parenthesised group's inside left out (``OFFSET(A1,3,0)`` is ``OFFSET()``)."""
+    out: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch == "(":
+            if depth == 0:
+                out.append(ch)
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                out.append(ch)
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
 
 
 def is_array_value(kind: str, text: str) -> bool:
@@ -69,7 +93,7 @@ def is_array_value(kind: str, text: str) -> bool:
     if kind != "expression":
         return False
     outside = _STRINGS.sub("", text)
-    if "@" in outside or has_3d(outside) or _REFERENCE_ONLY.fullmatch(outside.strip()):
+    if "@" in outside or has_3d(outside) or _REFERENCE.fullmatch(_depth0(outside)):
         # references joined by reference operators (``A1:A4 A2:A5``, ``Sheet1:Sheet3!A1``) are a
         # reference, resolved later (addin.headless.refops, addin.headless.names), not an array value
         return False

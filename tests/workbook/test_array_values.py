@@ -309,3 +309,27 @@ def test_3d_references_and_intersections_are_references_not_array_values(tmp_pat
     assert not wrong
     wrong = {f: got[("S1", r, 11)] for r, f in enumerate(functions, 1) if not _agrees(got[("S1", r, 11)], expected(f, cells[1]))}
     assert not wrong  # the intersection operator: PRODUCT of it was 1 while taken as an array value
+
+
+def test_a_range_ending_in_a_reference_function_is_a_reference(tmp_path: Path) -> None:
+    """``A1:OFFSET(...)``, ``A1:INDEX(...)``, ``A1:CHOOSE(...)`` are references ("Calculation
+    operators and precedence": ``:`` makes one reference of two; OFFSET, INDEX and CHOOSE return
+    references), read by AVERAGE/COUNT as cells: the numbers of A1:A4 = 1, 2, 3, 5 (found by the
+    index-range helper: AVERAGE of such a range was 0, taken as an array value). An IF filter alone
+    stays an array value: with text in the range, ``{=AVERAGE(IF(r>1,r))}`` averages the numbers it
+    keeps ("x">1 is TRUE in Excel's comparison order: text above numbers, "Calculation operators")."""
+    got = compute(
+        tmp_path,
+        [
+            "=AVERAGE(A1:OFFSET(A1,COUNTA(A1:A4)-1,0))",
+            "=AVERAGE(A1:INDEX(A:A,4))",
+            "=COUNT(A1:CHOOSE(2,A2,A3))",
+            "=AVERAGE(IF(E1:E5>1,E1:E5))",
+            "=COUNT(IF(E1:E5>1,E1:E5))",
+        ],
+        {"E": [1.0, 2.0, "x", 4.0, 5.0]},
+        array=False,
+    )
+    assert got[:3] == [11 / 4, 11 / 4, 3.0]
+    got = compute(tmp_path, ["=AVERAGE(IF(E1:E5>1,E1:E5))", "=COUNT(IF(E1:E5>1,E1:E5))"], {"E": [1.0, 2.0, "x", 4.0, 5.0]})
+    assert got == [11 / 3, 3.0]
