@@ -2113,15 +2113,47 @@ class _Run:
         """Each formula's referenced rectangles (sheet index, r1, c1, r2, c2), and its array extent."""
         rects: list[tuple[tuple[str, int, int], list[tuple[int, int, int, int, int]]]] = []
         extent: dict[tuple[str, int, int], list[tuple[str, int, int]]] = {}
+        hosts = self._host_refs()
         for name, si, r, c, fc in self._formulas():
             extent[(name, r, c)] = [(name, rr, cc) for rr, cc in self._members(r, c, fc)]
             text = self.model.get_cell_formula(si, r, c) or ""
             try:
                 refs = [self._ref(t, si) for t in references(text)]
             except Exception:  # the tokenizer refuses text Excel would not save; no references then
-                continue
-            rects.append(((name, r, c), [x for x in refs if x is not None]))
+                refs = []
+            rects.append(((name, r, c), [x for x in refs if x is not None] + hosts.get((si, r, c), [])))
         return rects, extent
+
+    def _host_refs(self) -> dict[tuple[int, int, int], list[tuple[int, int, int, int, int]]]:
+        """What each formula's host calls read, by the formula's cell: a host call is cut out of
+        the formula engine's copy (to a scratch cell, or left out whole), so that copy no longer
+        shows the cells it reads, and a cell reading TODAY() through TEXT or a lookup would drop
+        out of the volatile closure (``=TEXT(A1,"ddd")`` with ``A1=TODAY()`` was a mismatch)."""
+        out: dict[tuple[int, int, int], list[tuple[int, int, int, int, int]]] = {}
+        for call in self.calls:
+            found = out.setdefault((call.sheet, call.row, call.col), [])
+            for j, arg in enumerate(call.args):
+                key = call.refs[j] if j < len(call.refs) else None
+                if key is not None:
+                    wide = _wide(key)
+                    if wide is not None:
+                        found.append(wide)
+                elif arg and arg != _GIVEN:
+                    try:
+                        found.extend(x for x in (self._ref(t, call.sheet) for t in references("=" + arg)) if x is not None)
+                    except Exception:  # text the tokenizer refuses: nothing read
+                        pass
+        for column in self.columns:
+            for r in range(column.first, column.last + 1):
+                found = out.setdefault((column.sheet, r, column.col), [])
+                for a in column.args:
+                    if a is not None and a[0] == "ref":
+                        wide = _wide(a[1])
+                        if wide is not None:
+                            found.append(wide)
+                    elif a is not None and a[0] == "rel":
+                        found.append((a[1], r + a[3], a[2], r + a[3], a[2]))
+        return out
 
     def circular_note(self) -> str | None:
         """One line naming the cells in circular references and what they were given, or None."""
