@@ -16,12 +16,9 @@ column (row) or an array constant of one column (row); an expression is left as 
 from __future__ import annotations
 
 import re
-from typing import Any
-
-from openpyxl.formula.tokenizer import Token
 
 from addin.headless.a1 import column_number
-from addin.headless.formula import Call, constant_shape, formula, parse, render, significant, split_ref
+from addin.headless.formula import Call, constant_shape, formula, parse, render, rewrite_calls, significant, split_ref
 
 _HELPER = re.compile(r"(?<![\w.])(?:_xlfn\.)?BY(?:ROW|COL)\s*\(", re.I)
 _AREA = re.compile(r"\$?([A-Za-z]{1,3})?\$?(\d+)?:\$?([A-Za-z]{1,3})?\$?(\d+)?")
@@ -59,28 +56,19 @@ def one_wide(text: str) -> str:
     if not needs_one_wide(text):
         return text
     nodes = parse(text)
-    changed = False
 
-    def walk(seq: list[Any]) -> None:
-        nonlocal changed
-        for i, node in enumerate(seq):
-            if not isinstance(node, Call):
-                continue
-            for arg in node.args:
-                walk(arg)
-            if node.key not in ("BYROW", "BYCOL") or len(node.args) != 2:
-                continue
-            fn = significant(node.args[1])
-            is_lambda = len(fn) == 1 and isinstance(fn[0], Call) and fn[0].key == "LAMBDA" and len(fn[0].args) == 2
-            array = render(node.args[0]).strip()
-            if not is_lambda or not _one_wide(array, node.key == "BYROW"):
-                continue
-            prefix = "_xlfn." if node.name.lower().startswith("_xlfn.") else ""
-            seq[i] = Token(f"{prefix}MAP({array},{render(node.args[1]).strip()})", Token.OPERAND, Token.RANGE)
-            changed = True
+    def change(node: Call) -> str | None:
+        if node.key not in ("BYROW", "BYCOL") or len(node.args) != 2:
+            return None
+        fn = significant(node.args[1])
+        is_lambda = len(fn) == 1 and isinstance(fn[0], Call) and fn[0].key == "LAMBDA" and len(fn[0].args) == 2
+        array = render(node.args[0]).strip()
+        if not is_lambda or not _one_wide(array, node.key == "BYROW"):
+            return None
+        prefix = "_xlfn." if node.name.lower().startswith("_xlfn.") else ""
+        return f"{prefix}MAP({array},{render(node.args[1]).strip()})"
 
-    walk(nodes)
-    return formula(nodes) if changed else text
+    return formula(nodes) if rewrite_calls(nodes, change) else text
 
 
 __all__ = ["needs_one_wide", "one_wide"]

@@ -24,9 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from openpyxl.formula.tokenizer import Token
-
-from addin.headless.formula import Call, formula, parse, render, significant
+from addin.headless.formula import Call, formula, parse, render, rewrite_calls, significant
 from addin.headless.letnames import LetNames
 
 #: What an error is carried as: a control character no typed text holds, then its number.
@@ -61,29 +59,20 @@ def scan_errors(text: str) -> str:
         return text
     nodes = parse(text)
     fresh = LetNames(text)
-    changed = False
 
-    def walk(seq: list[Any]) -> None:
-        nonlocal changed
-        for i, node in enumerate(seq):
-            if not isinstance(node, Call):
-                continue
-            for arg in node.args:
-                walk(arg)
-            if node.key != "SCAN" or len(node.args) != 3:
-                continue
-            parts = _lambda_parts(node.args[2])
-            if parts is None:
-                continue
-            a, x, body = parts
-            a0, v, e = fresh("sa"), fresh("sv"), fresh("se")
-            step = f"LAMBDA({a0},{x},LET({a},{_back(a0)},{v},{body},IF(ISERROR({v}),{_MARK}&ERROR.TYPE({v}),{v})))"
-            init, array = render(node.args[0]), render(node.args[1])
-            seq[i] = Token(f"MAP({node.name}({init},{array},{step}),LAMBDA({e},{_back(e)}))", Token.OPERAND, Token.RANGE)
-            changed = True
+    def change(node: Call) -> str | None:
+        if node.key != "SCAN" or len(node.args) != 3:
+            return None
+        parts = _lambda_parts(node.args[2])
+        if parts is None:
+            return None
+        a, x, body = parts
+        a0, v, e = fresh("sa"), fresh("sv"), fresh("se")
+        step = f"LAMBDA({a0},{x},LET({a},{_back(a0)},{v},{body},IF(ISERROR({v}),{_MARK}&ERROR.TYPE({v}),{v})))"
+        init, array = render(node.args[0]), render(node.args[1])
+        return f"MAP({node.name}({init},{array},{step}),LAMBDA({e},{_back(e)}))"
 
-    walk(nodes)
-    return formula(nodes) if changed else text
+    return formula(nodes) if rewrite_calls(nodes, change) else text
 
 
 __all__ = ["needs_scan_errors", "scan_errors"]
