@@ -8,7 +8,7 @@ cells, logical values, or text in the array or reference are ignored" ("COUNT fu
 "AVERAGE function", "MEDIAN function", "GEOMEAN function", "HARMEAN function", "KURT function",
 "SKEW function", "PRODUCT function"); AVERAGEA counts TRUE as 1 and FALSE and text as 0 ("Array
 or reference arguments that contain text evaluate as 0"; the reading of STDEVA, VARA...,
-:func:`addin.headless.dispersion.a_values`, which take array values by the same rule); CONCAT
+:func:`a_values`, which STDEVA, VARA... in :mod:`addin.headless.dispersion` share); CONCAT
 and TEXTJOIN join the text of every element (:mod:`addin.headless.constant_arrays`).
 
 IronCalc 0.9.1 handles these functions over ranges but not over array values (probed function
@@ -41,9 +41,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from addin.headless.dispersion import a_values
+from addin.headless.formula import has_3d
 from addin.headless.host import HostFunction, Typed
-from addin.headless.names import has_3d
 from addin.headless.numeric_text import number_argument
 from addin.headless.values import ExcelError
 
@@ -155,6 +154,26 @@ def numbers(args: list[Any]) -> list[float] | ExcelError:
             return v
         if _is_number(v):
             out.append(float(v))
+    return out
+
+
+def a_values(args: list[Any]) -> list[float] | ExcelError:
+    """The numbers an ``A`` variant (AVERAGEA here; STDEVA, VARA... in :mod:`addin.headless.dispersion`)
+    reads from cells, ranges and arrays: TRUE 1, FALSE and text 0, blanks left out, an error returned."""
+    out: list[float] = []
+    for a in args:
+        cells = [v for row in a for v in row] if isinstance(a, list) else [a]
+        for v in cells:
+            if isinstance(v, ExcelError):
+                return v
+            if v is None:
+                continue
+            if isinstance(v, bool):
+                out.append(1.0 if v else 0.0)
+            elif isinstance(v, str):
+                out.append(0.0)
+            else:
+                out.append(float(v))
     return out
 
 

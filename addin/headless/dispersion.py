@@ -27,6 +27,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
+from addin.headless.array_aggregates import a_values, takes
 from addin.headless.formula import Call, render, significant
 from addin.headless.host import HostFunction
 from addin.headless.letnames import LetNames
@@ -53,25 +54,6 @@ def typed_literals(node: Call, fresh: LetNames) -> str | None:
     return f"{node.name}({','.join(args)})" if changed else None
 
 
-def a_values(args: list[Any]) -> list[float] | ExcelError:
-    """The numbers an ``A`` variant reads from cells, ranges and arrays (module docstring)."""
-    out: list[float] = []
-    for a in args:
-        cells = [v for row in a for v in row] if isinstance(a, list) else [a]
-        for v in cells:
-            if isinstance(v, ExcelError):
-                return v
-            if v is None:
-                continue
-            if isinstance(v, bool):
-                out.append(1.0 if v else 0.0)
-            elif isinstance(v, str):
-                out.append(0.0)
-            else:
-                out.append(float(v))
-    return out
-
-
 def _spread(population: bool, root: bool) -> Callable[[list[Any]], Any]:
     def one(args: list[Any]) -> Any:
         xs = a_values(args)
@@ -90,8 +72,6 @@ def _spread(population: bool, root: bool) -> Callable[[list[Any]], Any]:
 def _cells_or_arrays(args: list[tuple[str, str]]) -> bool:
     """Calls of cells and ranges, or of references and array values (IronCalc 0.9.1 ignores the
     logicals of an array value too: ``STDEVA({TRUE,FALSE})`` was #DIV/0!, Excel's 0.707...)."""
-    from addin.headless.array_aggregates import takes
-
     return bool(args) and (all(k in ("cell", "range") for k, _ in args) or takes(args))
 
 

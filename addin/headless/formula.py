@@ -192,6 +192,12 @@ def significant(seq: list[Any]) -> list[Any]:
 PLAIN_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 
 
+def has_3d(text: str) -> bool:
+    """Whether ``text`` holds a 3-D reference: ``Sheet1:Sheet3!`` unquoted, or ``'Jan:My Sheet'!``
+    with the colon inside the quotes."""
+    return re.search(r"[\w.]+:[\w.]+!|'(?:[^']|'')*:(?:[^']|'')*'!", text) is not None
+
+
 def split_ref(text: str) -> tuple[str | None, str] | None:
     """``'My sheet'!$A$1:B2`` -> ("My sheet", "$A$1:B2"); None if not an A1 reference."""
     m = _REF.match(text.strip())

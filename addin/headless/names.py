@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.a1 import column_letters, column_number
-from addin.headless.formula import Call, formula, map_ranges, parse, rewrite_calls, split_ref
+from addin.headless.formula import Call, formula, has_3d, map_ranges, parse, rewrite_calls, split_ref
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS
 from addin.headless.values import quote_sheet
 
@@ -91,12 +91,6 @@ def _lookup(names: Names, operand: str, sheet: str) -> str | None:
 def mentions(text: str, words: re.Pattern[str] | None) -> bool:
     """Cheap test: a name to write out, or a 3-D reference, may be in the text."""
     return (words is not None and words.search(text) is not None) or (":" in text and "!" in text and has_3d(text))
-
-
-def has_3d(text: str) -> bool:
-    """Whether ``text`` holds a 3-D reference: ``Sheet1:Sheet3!`` unquoted, or ``'Jan:My Sheet'!``
-    with the colon inside the quotes."""
-    return re.search(r"[\w.]+:[\w.]+!|'(?:[^']|'')*:(?:[^']|'')*'!", text) is not None
 
 
 def pattern(names: Names) -> re.Pattern[str] | None:
