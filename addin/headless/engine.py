@@ -601,6 +601,7 @@ class _Run:
         self.book_sheets = [s.name for s in pkg.sheets]
         self.reasons: dict[tuple[int, int, int], str] = {}
         self.consts: dict[tuple[int, int], Any] = {}  # constant arguments: literals and array constants
+        self.arg_exprs: dict[tuple[int, int], _Expr] = {}  # expression arguments, by (call id, position)
         self.arrays: int | None = None
         self.arrays_rows = 0
         self.applied: int | None = None  # the APPLY sheet, once made
@@ -1545,6 +1546,7 @@ class _Run:
         then the formula engine and the other calls in passes until nothing changes."""
         seen: dict[int, Any] = {}
         exprs = self._expression_cells()
+        self.arg_exprs = exprs  # what an expression argument reads: the volatile closure (_host_refs)
         exact = self._schedule(exprs)
         self.stats.exact_calls = len(exact) + sum(c.last - c.first for c in self.columns)
         for call in self.calls:
@@ -2018,6 +2020,7 @@ class _Run:
         self.columns = []
         self.spills = {}
         self.consts = {}
+        self.arg_exprs = {}
         self._refs = {}
         self._cut = {}
         for s in self.pkg.sheets:  # the file's texts of 400,000 host calls at 100,000 rows: not sent back
@@ -2138,9 +2141,13 @@ class _Run:
                     wide = _wide(key)
                     if wide is not None:
                         found.append(wide)
-                elif arg and arg != _GIVEN:
+                else:
+                    e = self.arg_exprs.get((call.id, j))
+                    text = e.formula if e is not None else arg if arg != _GIVEN else ""
+                    if not text:
+                        continue
                     try:
-                        found.extend(x for x in (self._ref(t, call.sheet) for t in references("=" + arg)) if x is not None)
+                        found.extend(x for x in (self._ref(t, call.sheet) for t in references("=" + text)) if x is not None)
                     except Exception:  # text the tokenizer refuses: nothing read
                         pass
         for column in self.columns:
