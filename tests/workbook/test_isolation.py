@@ -122,6 +122,13 @@ def test_a_sigkill_from_outside_is_reported_by_what_was_measured() -> None:
         run("tests.workbook.test_isolation:_killed", (300,), "/somewhere/x.xlsx", Budget(max_memory_mib=1024, timeout_s=60))
     said = str(caught.value)
     assert said.startswith("x.xlsx: was killed (SIGKILL)") and "CPU time (limit" not in said, said
+    assert "needed more than" not in said, said  # never the memory cap it did not reach
+    if "at a peak of " not in said:
+        # in a full test run another part of the process (asyncio's child watcher, started by the
+        # server and cluster tests) may reap the child first: its use is then unknown, and the
+        # report must not invent one
+        assert said == "x.xlsx: was killed (SIGKILL) from outside the engine; the book is not computed", said
+        return
     peak = int(said.split("at a peak of ")[1].split(" MiB")[0].replace(",", ""))
     assert 300 <= peak < 1024 and "of its 1,024 MiB" in said
 
