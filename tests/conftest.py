@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+import time
 from datetime import timedelta
 
 import pytest
@@ -55,3 +56,56 @@ def _warm_kernels() -> None:
     from addin.cli.warmup import warm
 
     warm()
+
+
+# ----------------------------------------------------------------------------- no process outlives the run
+
+#: Set in this process, so inherited by every process a test starts (and by theirs): the
+#: session-end check below finds the ones still alive by it, wherever they were reparented.
+RUN_MARK = "CLEARQUOTE_TEST_RUN"
+os.environ[RUN_MARK] = f"{os.getpid()}-{time.time_ns()}"
+
+
+#: Processes that live as long as the interpreter that started them, by design, and end with it
+#: (multiprocessing's resource tracker and fork server, started by the first ``multiprocessing``
+#: pool or shared-memory object): not a test's leak.
+_INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _marked_alive() -> list[str]:
+    """The processes (other than this one) started by this test run and still running: their
+    environment holds this run's mark; zombies (already ended, awaiting their reaper) are not."""
+    mark = f"{RUN_MARK}={os.environ[RUN_MARK]}".encode()
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if mark not in fh.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                if fh.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
+                    continue
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                command = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            if any(helper in command for helper in _INTERPRETER_HELPERS):
+                continue
+            found.append(f"{entry}: {command[:200]}")
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a process a test started is still alive at its end (a stray ``dask
+    worker``, a server): each test must end what it starts. A few seconds are allowed for
+    processes already told to end."""
+    deadline = time.monotonic() + 10
+    alive = _marked_alive()
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = _marked_alive()
+    if alive:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print("\nprocesses started by this test run are still alive:\n  " + "\n  ".join(alive))

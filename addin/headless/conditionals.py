@@ -246,6 +246,8 @@ _FORMS = {
     "MAXIFS": _Form("MAXIFS", "max", True),
     "MINIFS": _Form("MINIFS", "min", True),
 }
+#: The functions of this module, by bare upper-case name.
+CONDITIONALS = frozenset(_FORMS)
 _MAX_ARGS = 255  # Excel's limit on a function's arguments
 
 
@@ -300,4 +302,4 @@ def conditional_functions() -> dict[str, HostFunction]:
     }
 
 
-__all__ = ["Criterion", "conditional_functions", "criteria_positions", "criterion"]
+__all__ = ["CONDITIONALS", "Criterion", "conditional_functions", "criteria_positions", "criterion"]

@@ -2,9 +2,10 @@
 
 IronCalc 0.9.1 takes ranges in these functions but not array constants: ``CONCAT({1;2;3})`` and
 ``TEXTJOIN("-",TRUE,{1,2,3})`` are "not implemented", ``NPV(0.1,{1;2;3})`` is 0 (found by the
-generative differential test, tests/workbook/test_generative.py). The host functions take the
-calls with an array constant among the arguments (``takes``); every other call stays with the
-formula engine.
+generative differential test, tests/workbook/test_generative.py); nor the array values of
+expressions (``{=CONCAT(C1:C3&"-")}``, ``{=TEXTJOIN(",",TRUE,IF(A1:A3>1,C1:C3,""))}``). The host
+functions take the calls with an array constant among the arguments (NPV) or an array value
+(CONCAT, TEXTJOIN: ``takes``); every other call stays with the formula engine.
 
 * CONCAT (Microsoft, "CONCAT function"): the text of every element, row by row, a number as
   Excel writes it in text (15 significant digits), a blank as "", TRUE/FALSE as words; an
@@ -20,27 +21,46 @@ formula engine.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from addin.headless.numeric_text import number_argument
 from addin.headless.textparts import as_text
 from addin.headless.values import ExcelError
 
+#: A number typed as an argument.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 #: Excel's limit on the length of a cell's text (Microsoft, "Excel specifications and limits").
 MAX_TEXT = 32767
 
 
-def with_constant(args: list[tuple[str, str]]) -> bool:
-    """Calls with an array constant among their arguments, alone or in an expression
-    (``CONCAT({0.1}+0.2)``); the rest stays with the engine."""
-    return any(k == "array" or (k == "expression" and "{" in t) for k, t in args)
+def with_array(args: list[tuple[str, str]]) -> bool:
+    """Calls with an array value among their arguments: an array constant, alone or in an
+    expression (``CONCAT({0.1}+0.2)``), or an expression over a range (``CONCAT(C1:C3&"-")``,
+    :func:`addin.headless.array_aggregates.is_array_value`); the rest stays with the engine."""
+    from addin.headless.array_aggregates import is_array_value
+
+    return any(is_array_value(k, t) for k, t in args)
+
+
+def every_value_with_constant(args: list[tuple[str, str]]) -> bool:
+    """Calls of a function of every value of every argument (COUNT, PRODUCT, NPV's values) with
+    an array constant among them, the rest cells, ranges and numbers, in any mix
+    (``NPV(0.1,1,{1,2})``, ``COUNT(1,{1,2,"a"})``): IronCalc 0.9.1 reads no array constant there.
+    A number reads the same as a value and in a reference; a logical or text typed as an argument
+    does not (Microsoft, "COUNT function": "Logical values and text representations of numbers
+    that you type directly into the list of arguments are counted"), so such calls, and
+    expressions, stay with the engine."""
+    return (
+        bool(args)
+        and all(k in ("array", "range", "cell") or (k == "literal" and _NUMBER.fullmatch(t.strip())) for k, t in args)
+        and any(k == "array" for k, _ in args)
+    )
 
 
 def values_with_constant(args: list[tuple[str, str]]) -> bool:
-    """NPV calls whose values (after the rate) are ranges and array constants, one at least a
-    constant: scalar values keep the engine's reading."""
-    values = args[1:]
-    return bool(values) and all(k in ("array", "range") for k, _ in values) and any(k == "array" for k, _ in values)
+    """NPV calls whose values (after the rate) are :func:`every_value_with_constant`'s."""
+    return every_value_with_constant(args[1:])
 
 
 def _elements(value: Any) -> list[Any]:

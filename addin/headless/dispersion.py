@@ -13,9 +13,10 @@ The ``A`` variants (STDEVA, STDEVPA, VARA, VARPA; Microsoft, "STDEVA function": 
 that contain TRUE evaluate as 1; arguments that contain text or FALSE evaluate as 0 (zero)")
 count the text and logical cells of their references, which IronCalc ignores (Excel's cached
 ``STDEVA(I99,G99,E99)`` with I99 a text is the deviation of 0, -0.1, 0.9). Calls whose arguments
-are all cells or ranges are evaluated here (:func:`dispersion_a`): a blank cell is left out, a
-number is itself, TRUE 1, FALSE and text 0, an error the result. Calls with another argument
-(an array constant, an expression) stay with the formula engine.
+are all cells or ranges, or references and array values (:mod:`addin.headless.array_aggregates`:
+IronCalc ignores the logicals of an array value as well), are evaluated here
+(:func:`dispersion_a`): a blank cell is left out, a number is itself, TRUE 1, FALSE and text 0,
+an error the result. Calls with another argument (a value typed in) stay with the formula engine.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
+from addin.headless.array_aggregates import a_values, takes
 from addin.headless.formula import Call, render, significant
 from addin.headless.host import HostFunction
 from addin.headless.letnames import LetNames
@@ -52,28 +54,9 @@ def typed_literals(node: Call, fresh: LetNames) -> str | None:
     return f"{node.name}({','.join(args)})" if changed else None
 
 
-def _values(args: list[Any]) -> list[float] | ExcelError:
-    """The numbers an ``A`` variant reads from cells and ranges (module docstring)."""
-    out: list[float] = []
-    for a in args:
-        cells = [v for row in a for v in row] if isinstance(a, list) else [a]
-        for v in cells:
-            if isinstance(v, ExcelError):
-                return v
-            if v is None:
-                continue
-            if isinstance(v, bool):
-                out.append(1.0 if v else 0.0)
-            elif isinstance(v, str):
-                out.append(0.0)
-            else:
-                out.append(float(v))
-    return out
-
-
 def _spread(population: bool, root: bool) -> Callable[[list[Any]], Any]:
     def one(args: list[Any]) -> Any:
-        xs = _values(args)
+        xs = a_values(args)
         if isinstance(xs, ExcelError):
             return xs
         n = len(xs)
@@ -86,8 +69,10 @@ def _spread(population: bool, root: bool) -> Callable[[list[Any]], Any]:
     return one
 
 
-def _cells_only(args: list[tuple[str, str]]) -> bool:
-    return bool(args) and all(k in ("cell", "range") for k, _ in args)
+def _cells_or_arrays(args: list[tuple[str, str]]) -> bool:
+    """Calls of cells and ranges, or of references and array values (IronCalc 0.9.1 ignores the
+    logicals of an array value too: ``STDEVA({TRUE,FALSE})`` was #DIV/0!, Excel's 0.707...)."""
+    return bool(args) and (all(k in ("cell", "range") for k, _ in args) or takes(args))
 
 
 def dispersion_a() -> dict[str, HostFunction]:
@@ -100,8 +85,8 @@ def dispersion_a() -> dict[str, HostFunction]:
         def evaluate(calls: list[list[Any]], one: Callable[[list[Any]], Any] = one) -> list[Any]:
             return [one(args) for args in calls]
 
-        out[name] = HostFunction(name, evaluate, _cells_only)
+        out[name] = HostFunction(name, evaluate, _cells_or_arrays)
     return out
 
 
-__all__ = ["TYPED", "dispersion_a", "typed_literals"]
+__all__ = ["TYPED", "a_values", "dispersion_a", "typed_literals"]

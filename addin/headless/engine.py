@@ -47,6 +47,7 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
+from addin.headless.bound_names import bound_names, needs_bound_names
 from addin.headless.cellinfo import cell_info, needs_cell_info, style_of
 from addin.headless.charset import charset_rewrite, code_page, needs_charset
 from addin.headless.choosecols import needs_number_arrays, number_arrays
@@ -60,6 +61,7 @@ from addin.headless.eta import eta_expanded, keeps_file_text, needs_eta, own_par
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
 from addin.headless.formula import (
+    LIFTING,
     PLAIN_CELL,
     HostCall,
     array_literal,
@@ -71,6 +73,7 @@ from addin.headless.formula import (
     host_calls,
     index_ranges,
     intersect,
+    intersected_arguments,
     map_ranges,
     needs_dates,
     needs_day_zero,
@@ -80,26 +83,35 @@ from addin.headless.formula import (
     split_ref,
     structured,
 )
-from addin.headless.host import ENGINE_ANSWER, Apply, FunctionTable, HostFunction
+from addin.headless.host import ENGINE_ANSWER, Apply, FunctionTable, HostFunction, Typed
 from addin.headless.host_arguments import (
     element,
+    gather,
     intersect_host_arguments,
     lifted_calls,
     lifted_shape,
     needs_host_intersection,
+    shape_pending,
+    spread,
+    takes_one_value,
 )
+from addin.headless.index_refs import index_refs, needs_index_refs
 from addin.headless.isformula import isformula_arrays, needs_isformula
 from addin.headless.isolation import NATIVE_OUTPUT_ENV
 from addin.headless.letnames import LetNames, book_names
 from addin.headless.lifting import lift, needs_lifting
-from addin.headless.names import mentions, write_out
+from addin.headless.local_names import local_names
+from addin.headless.names import formulatext_of_names, mentions, needs_formulatext, write_out
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason, vba_reason
+from addin.headless.one_wide_helpers import one_wide
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
 from addin.headless.refops import needs_reference_operators, reference_operators
+from addin.headless.scan_errors import scan_errors
 from addin.headless.semantics import (
     fifteen_digits,
     grouped_comparisons,
+    names_arrays,
     needs_fifteen_digits,
     needs_one_cell_ranges,
     needs_own_text,
@@ -108,9 +120,11 @@ from addin.headless.semantics import (
     whole_array_arguments,
 )
 from addin.headless.semantics import rewrite as excel_semantics
+from addin.headless.sheetcount import needs_sheet_count, sheet_count
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
 from addin.headless.textparts import fill_defaults
+from addin.headless.toolpak_arrays import range_refused
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
 from addin.headless.visible import Skipped, active_filter, needs_visible, visible
 from addin.headless.zero_lookups import needs_zero_lookups, zero_lookups
@@ -168,6 +182,7 @@ class _Call:
     dynamic: bool
     fallback: int | None = None  # scratch row where the engine computes the call itself
     refs: list[Any] = field(default_factory=list)  # per argument, once: _compact references
+    lifted: bool = False  # evaluated once per element of its one-value arrays (host_arguments.spread)
 
 
 @dataclass(slots=True)
@@ -419,6 +434,16 @@ def _evaluated_here(functions: FunctionTable) -> Callable[[str], bool]:
 
 
 def _load(pkg: Package, limits: Limits) -> Any:
+    """The formula engine's model of ``pkg``, its copy without the refused cells; a call outside
+    its function's arity is refused first (:func:`addin.headless.loadscreen.screen`): Excel
+    takes none, and IronCalc 0.9.1 answers some with a wrong value and panics on others."""
+    from addin.headless.loadscreen import screen
+
+    screen(pkg)
+    return _load_once(pkg, limits)
+
+
+def _load_once(pkg: Package, limits: Limits) -> Any:
     import ironcalc as ic
 
     with tempfile.TemporaryDirectory(prefix="clearquote-") as tmp:
@@ -446,11 +471,18 @@ def _load(pkg: Package, limits: Limits) -> Any:
             # IronCalc prints notes such as "Unexpected type (empty) in Sheet!B1" (an empty cached
             # value, as openpyxl writes) straight to the process's stdout: kept for a failure only.
             with _native_output_to(chatter):
-                return ic.load_from_xlsx(str(copy), "en", "UTC")
+                model = ic.load_from_xlsx(str(copy), "en", "UTC")
+            # read: what it printed is no failure's reason, and must not become the reason given
+            # for a crash later in this child (the parent reports the file's last line)
+            with contextlib.suppress(OSError):
+                chatter.write_bytes(b"")
+            return model
         except BaseException as exc:  # the Rust side raises WorkbookError or, on a bug, a panic
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            said = chatter.read_text(errors="replace").strip()[-300:] if chatter.exists() else ""
+            said = chatter.read_text(errors="replace") if chatter.exists() else ""
+            # a panic's backtrace says where in the engine, not why: its first line is kept
+            said = said.split("stack backtrace:")[0].strip()[-300:]
             raise BookError(
                 f"{pkg.path.name}: the formula engine cannot read it ({type(exc).__name__}: {exc}){' ' + said if said else ''}"
             ) from None
@@ -516,6 +548,8 @@ class _Run:
                             model.range_clear_contents(sj, r, c, r, c)
         self.names = {p["name"].upper(): i for i, p in enumerate(props)}
         self.titles = [p["name"] for p in props]
+        #: The book's worksheets, counted before the engine adds sheets of its own (sheetcount)
+        self.worksheets = len(props)
         self.calls: list[_Call] = []
         #: Runs of one plain host call filled down a column (see _Column); off: one call a cell.
         self.use_columns = columns
@@ -567,6 +601,7 @@ class _Run:
         self.book_sheets = [s.name for s in pkg.sheets]
         self.reasons: dict[tuple[int, int, int], str] = {}
         self.consts: dict[tuple[int, int], Any] = {}  # constant arguments: literals and array constants
+        self.arg_exprs: dict[tuple[int, int], _Expr] = {}  # expression arguments, by (call id, position)
         self.arrays: int | None = None
         self.arrays_rows = 0
         self.applied: int | None = None  # the APPLY sheet, once made
@@ -672,8 +707,12 @@ class _Run:
         self._rewritten = {}
         if self._absorbed:  # the first rows of columns are the columns' now
             self.calls = [c for c in self.calls if c.id not in self._absorbed]
+            renumbered: dict[int, int] = {}
             for i, call in enumerate(self.calls):
+                renumbered[call.id] = i
                 call.id = i
+            # the nested calls whose blocks are sized once computed follow their calls' new ids
+            self.respill = {renumbered[k]: v for k, v in self.respill.items() if k in renumbered}
             self._absorbed = set()
 
     def _takes_cut(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
@@ -777,6 +816,8 @@ class _Run:
             return False
         if needs_reference_operators(text):  # an intersection's area is read from the addresses
             return False
+        if needs_index_refs(text):  # the cell INDEX picks is read from the addresses
+            return False
         return not (needs_clip(text) or has_huge(text, self.limits.range_cells) or needs_cell_info(text))
 
     def _rewrites_above(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
@@ -814,21 +855,28 @@ class _Run:
     def _excel_text(self, si: int, r: int, c: int, fc: Any, text: str, tables: re.Pattern[str] | None) -> str:
         """The formula rewritten where the formula engine departs from Excel (names, the
         file's own text, huge ranges, structured references, dates, IronCalc's semantics)."""
+        # in an array formula, names written in it may hold arrays (before lifting adds its own)
+        arrays_named = (fc.array is not None or bool(fc.dynamic)) and names_arrays(text)
         if fc.array is None and not fc.dynamic and "@" in text and ":" in text:
             text = whole_array_arguments(text)
         if fc.text is not None:
             text = _file_text(fc.text, text, tables)
         if tables is not None and tables.search(text):
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
+        text = local_names(text)  # before names are written out: a LET name the book defines stays the LET's
+        text = self._as_named(si, r, c, text)
         if (self.name_words is not None or ":" in text) and mentions(text, self.name_words):
             text = write_out(text, self.titles[si], r, c, self.name_texts, self.book_sheets)
         text = _forms_ironcalc_lacks(text)
         array_formula = fc.array is not None or bool(fc.dynamic)
         text = self._book_text(si, text, array_formula)
+        text = one_wide(text)  # BYROW over one column: each row one value (addin.headless.one_wide_helpers)
+        text = self._bound_names(si, text)
+        text = scan_errors(text)  # an error at a later value is that value only: addin.headless.scan_errors
         if needs_lifting(text, array_formula):  # one-value parameters given arrays: addin.headless.lifting
-            text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si))
+            text = lift(text, array_formula, _Hoisted(self.functions), partial(self._reads_arrays, si), self._host_lifts)
         if needs_zero_lookups(text):  # IronCalc's exact lookups of 0 match blanks: addin.headless.zero_lookups
-            text = zero_lookups(text, array_formula)
+            text = zero_lookups(text, array_formula, partial(self._reads_arrays, si))
         if needs_one_cell_ranges(text):
             text = one_cell_ranges(text)
         if fc.array is None and not fc.dynamic and needs_comparisons(text):  # scalar formulas: see comparisons
@@ -842,11 +890,33 @@ class _Run:
             text = excel_semantics(text, self.pkg.date1904)
         if needs_charset(text):  # after lifting: one value a call (addin.headless.charset)
             text = charset_rewrite(text, self.code_page)
-        if fc.array is None and not fc.dynamic and needs_fifteen_digits(text):  # scalar formulas: see fifteen_digits
+        if needs_fifteen_digits(text, arrays_named):  # see fifteen_digits
             text = fifteen_digits(text)
         if needs_dates(text):
             text = excel_dates(text)
         return text
+
+    def _as_named(self, si: int, r: int, c: int, text: str) -> str:
+        """The rewrites that read names and 3-D references as the book writes them, so before
+        those are written out: FORMULATEXT of a name (:func:`formulatext_of_names`), and the sheet
+        counts, which must not see the engine's own sheets (:mod:`addin.headless.sheetcount`)."""
+        if needs_formulatext(text):
+            text = formulatext_of_names(text, self.titles[si], r, c, self.name_texts)
+        if needs_sheet_count(text):
+            text = sheet_count(text, self.book_sheets, self.worksheets)
+        return text
+
+    def _bound_names(self, si: int, text: str) -> str:
+        """Host calls reading LET names or LAMBDA parameters given what the names stand for,
+        before they are cut out of the formula (:mod:`addin.headless.bound_names`)."""
+        if not needs_bound_names(text) or not any(k in self.functions for k in function_keys(text)):
+            return text
+        return bound_names(text, self.functions, partial(self._takes, si), partial(self._span, si))
+
+    def _takes(self, si: int, key: str, args: list[str]) -> bool:
+        """Whether the host function ``key`` takes a call of these argument texts (cut out of the formula)."""
+        fn = self.functions.get(key)
+        return fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
 
     def _book_text(self, si: int, text: str, array_formula: bool = False) -> str:
         """The rewrites that read the book, not only the formula's text: SUBTOTAL/AGGREGATE's hidden
@@ -1017,6 +1087,12 @@ class _Run:
             return fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args])
         return fn.scalars != frozenset() and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
 
+    def _host_lifts(self, key: str, arrays: list[bool]) -> bool:
+        """Whether a host call given arrays at the arguments ``arrays`` marks returns an array: one
+        of them is at a one-value parameter (the host evaluates it element by element)."""
+        fn = self.functions.get(key)
+        return fn is not None and any(a and takes_one_value(fn, k) for k, a in enumerate(arrays))
+
     def _arg_kind(self, text: str, si: int) -> str:
         t = text.strip()
         if not t:
@@ -1030,6 +1106,12 @@ class _Run:
             return "expression"
         return "cell" if ref[1] == ref[3] and ref[2] == ref[4] else "range"
 
+    def _judged(self, si: int, args: list[str], seen: list[str]) -> list[tuple[str, str]]:
+        """(kind, text) pairs for a ``takes`` rule: each argument's kind as written, its text as
+        Excel reads it (``seen``: with a plain formula's ``@``), so only the rules that read the
+        text see the intersection."""
+        return [(self._arg_kind(a, si), b) for a, b in zip(args, seen, strict=True)]
+
     def _plain_host_call(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
         """Record ``text`` if it is one host call with plain arguments (no nested call, string,
         array or structured reference: none of the rewrites applies), and say whether it was."""
@@ -1041,10 +1123,13 @@ class _Run:
         if fn is None or fn.fallback or (key == "AGGREGATE" and self._any_skipped()):
             return False  # AGGREGATE's references are cut to the cells it counts first (_excel_text)
         inner = m.group(2).strip()
-        if ":" in inner and fn.scalars != frozenset():
-            return False  # a range at a one-value parameter is intersected first (host_arguments)
         args = [a.strip() for a in inner.split(",")] if inner else []
-        if fn.takes is not None and not fn.takes([(self._arg_kind(a, si), a) for a in args]):
+        if ":" in inner and any(":" in a and takes_one_value(fn, k) for k, a in enumerate(args)):
+            return False  # a range at a one-value parameter is intersected first (host_arguments)
+        # a plain formula's ranges as Excel reads them there (is_host in _hoist)
+        plain = ":" in inner and fn.takes is not None and not fc.dynamic
+        seen = intersected_arguments(key, args, self.range_names) if plain else args
+        if fn.takes is not None and not fn.takes(self._judged(si, args, seen)):
             return False
         call = _Call(len(self.calls), fn, si, r, c, args, True, (si, r, c), None, bool(fc.dynamic))
         self.calls.append(call)
@@ -1097,7 +1182,7 @@ class _Run:
                 value = _literal(a)
                 if value is None:
                     return None
-                args.append(("const", value))
+                args.append(("const", Typed(value) if call.fn.typed else value))
         if slots != len(fmt.offsets):
             return None  # a relative row outside the arguments (cannot happen in a plain call)
         return _Column(-1, call.fn, call.sheet, call.col, call.row, call.row, args, fmt)
@@ -1183,15 +1268,26 @@ class _Run:
         rows: list[int] = []
         shapes: list[tuple[int, int] | None] = []
         array_formula = fc.array is not None or bool(fc.dynamic)
+        plain = not array_formula
         # the calls Excel evaluates element by element: their results are whole arrays (host_arguments)
-        lifted = set(lifted_calls(text, array_formula, self.functions)) if ":" in text or "{" in text else set()
+        lifted = self._lifted_calls(text, array_formula)
+        # a range the Analysis ToolPak's functions refuse is #VALUE!, not lifted (toolpak_arrays)
+        lifted = {
+            (key, args) for key, args in lifted if not range_refused(self.functions[key], [self._arg_kind(a, si) for a in args])
+        }
         last: list[Any] = [None]
+        nesting = _Nesting()
 
         def is_host(key: str, args: list[str]) -> bool:
             fn = self.functions.get(key)
-            taken = fn is not None and (fn.takes is None or fn.takes([(self._arg_kind(a, si), a) for a in args]))
+            kinds = [self._arg_kind(a, si) for a in args]
+            # a rule judges the arguments as Excel reads them: intersected in a plain formula
+            # (``=COUNT(A1:A3*2)`` counts one value there: addin.headless.array_aggregates)
+            seen = intersected_arguments(key, args, self.range_names) if plain and fn is not None and fn.takes else args
+            taken = fn is not None and (fn.takes is None or fn.takes(nesting.judged(args, self._judged(si, args, seen))))
             if taken and fn is not None:
-                last[0] = lifted_shape(fn, args, partial(self._span, si)) if (key, tuple(args)) in lifted else None
+                here = nesting.lifted(fn, key, args, kinds, lifted)
+                last[0] = self._lifted_block(fn, args, kinds, si) if here else None
             return taken
 
         def scratch_ref(k: int) -> str:
@@ -1205,10 +1301,11 @@ class _Run:
                     self.scratch_rows += shape[0] - 1
             shape = shapes[k]
             if shape is None:
-                return f"'{SCRATCH}'!$A${rows[k]}"
-            return f"'{SCRATCH}'!$A${rows[k]}:${get_column_letter(shape[1])}${rows[k] + shape[0] - 1}"
+                return nesting.placed(f"'{SCRATCH}'!$A${rows[k]}", False)
+            return nesting.placed(f"'{SCRATCH}'!$A${rows[k]}:${get_column_letter(shape[1])}${rows[k] + shape[0] - 1}", True)
 
         new_text, calls = host_calls(text, is_host, scratch_ref)  # a refusal: prepare makes the cell an error
+        nesting.check()
         values = {
             rows[k]
             for k, call in enumerate(calls)
@@ -1234,7 +1331,9 @@ class _Run:
                 self.host_cells.add((self.titles[si], r, c))
             fn = self.functions[call.key]
             self.calls.append(_Call(base + k, fn, si, r, c, call.args, call.whole, target, shape, bool(fc.dynamic)))
-            if fn.spills and not call.whole and shape is None:
+            self.calls[-1].lifted = (call.key, tuple(call.args)) in lifted
+            if (fn.spills or self._sized_later(self.calls[-1])) and not call.whole and shape is None:
+                # the result's shape is known once computed: its block is sized then (_respilled)
                 record = records.setdefault(0, [si, r, c, new_text])
                 self.respill[base + k] = (record, f"'{SCRATCH}'!$A${rows[k]}", (1, 1))
             if fn.fallback:
@@ -1242,6 +1341,26 @@ class _Run:
                 self.calls[-1].fallback = self._fallback(fn, call.key, call.args, si, own)
         self.stats.host_calls += len(calls)
         return bool(calls)
+
+    def _lifted_calls(self, text: str, array_formula: bool) -> set[tuple[str, tuple[str, ...]]]:
+        """The host calls of ``text`` evaluated element by element (:func:`lifted_calls`); none
+        without a range, an array constant or an array context (the common case, skipped)."""
+        if array_formula or ":" in text or "{" in text or not LIFTING.isdisjoint(function_keys(text)):
+            return set(lifted_calls(text, array_formula, self.functions))
+        return set()
+
+    def _lifted_block(self, fn: HostFunction, args: list[str], kinds: list[str], si: int) -> tuple[int, int] | None:
+        """The shape of the scratch block a lifted host call's result is written to, from the
+        arguments' text (:func:`lifted_shape`); None: one cell, also when an expression at a
+        one-value parameter decides the shape once evaluated (:meth:`_sized_later`)."""
+        if shape_pending(fn, kinds):
+            return None
+        return lifted_shape(fn, args, partial(self._span, si))
+
+    def _sized_later(self, call: _Call) -> bool:
+        """Whether a lifted call's block is sized once its arguments are evaluated (an expression
+        at a one-value parameter, :func:`shape_pending`): it is then resized (:meth:`_respilled`)."""
+        return call.lifted and shape_pending(call.fn, [self._arg_kind(a, call.sheet) for a in call.args])
 
     def _fallback(self, fn: HostFunction, key: str, args: list[str], si: int, lifted: bool) -> int:
         """The scratch row where the formula engine computes a call itself (its answer where the
@@ -1427,6 +1546,7 @@ class _Run:
         then the formula engine and the other calls in passes until nothing changes."""
         seen: dict[int, Any] = {}
         exprs = self._expression_cells()
+        self.arg_exprs = exprs  # what an expression argument reads: the volatile closure (_host_refs)
         exact = self._schedule(exprs)
         self.stats.exact_calls = len(exact) + sum(c.last - c.first for c in self.columns)
         for call in self.calls:
@@ -1495,16 +1615,23 @@ class _Run:
         for batch in todo.values():
             self.stats.host_batches += 1
             fn = batch[0][0].fn
-            applies = [self._applier(unit.sheet) for unit, rows in batch for _ in rows] if fn.applies else None
-            results = _evaluate(fn, [row for _, rows in batch for row in rows], applies)
+            # a lifted call is one call an element of its one-value arrays (host_arguments.spread)
+            plan = [
+                (unit, rows, spread(fn, rows[0]) if isinstance(unit, _Call) and unit.lifted else None) for unit, rows in batch
+            ]
+            plan = [(unit, rows if each is None else each[1], each) for unit, rows, each in plan]
+            calls = [row for _, rows, _ in plan for row in rows]
+            applies = [self._applier(unit.sheet) for unit, rows, _ in plan for _ in rows] if fn.applies else None
+            results = _evaluate(fn, calls, applies)
             k = 0
-            for unit, rows in batch:
+            for unit, rows, each in plan:
+                n = len(rows)
                 if isinstance(unit, _Column):
-                    self._write_column(unit, results[k : k + len(rows)])
-                    k += len(rows)
+                    self._write_column(unit, results[k : k + n])
+                    k += n
                     continue
-                res = results[k]
-                k += 1
+                res = results[k] if each is None else gather(each[0], results[k : k + n])
+                k += n
                 if res is ENGINE_ANSWER:
                     assert self.scratch is not None and unit.fallback is not None
                     res = self._value(self.scratch, unit.fallback, 6)
@@ -1590,7 +1717,8 @@ class _Run:
                 if arg and call.refs[j] is None:
                     const = array_literal(arg) if arg.startswith("{") else _literal(arg)
                     if const is not None:
-                        self.consts[(call.id, j)] = const
+                        typed = call.fn.typed and not arg.startswith("{")
+                        self.consts[(call.id, j)] = Typed(const) if typed else const
                         continue
                     formula = _relocate(arg, self.titles[call.sheet])
                     e = by_text.get(formula)
@@ -1806,7 +1934,13 @@ class _Run:
             call.target = (si, first, 1)
             si, r, c = call.target
             new = f"'{SCRATCH}'!$A${first}" + (f":${get_column_letter(w)}${first + h - 1}" if (h, w) != (1, 1) else "")
-            record[3] = re.sub(re.escape(ref) + r"(?![\w$:])", lambda _: new, record[3])
+            # a one-value result read as a value (_host_values) becomes the block itself: an array
+            wrapped = f"IF(TRUE,{new})" if (h, w) == (1, 1) else new
+            record[3] = re.sub(
+                re.escape(f"IF(TRUE,{ref})") + "|" + re.escape(ref) + r"(?![\w$:])",
+                lambda m: wrapped if m.group(0).startswith("IF(") else new,
+                record[3],
+            )
             self.respill[call.id] = (record, new, (h, w))
             self.model.update_cell_with_formula(record[0], record[1], record[2], record[3])
             self.moved = True
@@ -1886,6 +2020,7 @@ class _Run:
         self.columns = []
         self.spills = {}
         self.consts = {}
+        self.arg_exprs = {}
         self._refs = {}
         self._cut = {}
         for s in self.pkg.sheets:  # the file's texts of 400,000 host calls at 100,000 rows: not sent back
@@ -1981,15 +2116,51 @@ class _Run:
         """Each formula's referenced rectangles (sheet index, r1, c1, r2, c2), and its array extent."""
         rects: list[tuple[tuple[str, int, int], list[tuple[int, int, int, int, int]]]] = []
         extent: dict[tuple[str, int, int], list[tuple[str, int, int]]] = {}
+        hosts = self._host_refs()
         for name, si, r, c, fc in self._formulas():
             extent[(name, r, c)] = [(name, rr, cc) for rr, cc in self._members(r, c, fc)]
             text = self.model.get_cell_formula(si, r, c) or ""
             try:
                 refs = [self._ref(t, si) for t in references(text)]
             except Exception:  # the tokenizer refuses text Excel would not save; no references then
-                continue
-            rects.append(((name, r, c), [x for x in refs if x is not None]))
+                refs = []
+            rects.append(((name, r, c), [x for x in refs if x is not None] + hosts.get((si, r, c), [])))
         return rects, extent
+
+    def _host_refs(self) -> dict[tuple[int, int, int], list[tuple[int, int, int, int, int]]]:
+        """What each formula's host calls read, by the formula's cell: a host call is cut out of
+        the formula engine's copy (to a scratch cell, or left out whole), so that copy no longer
+        shows the cells it reads, and a cell reading TODAY() through TEXT or a lookup would drop
+        out of the volatile closure (``=TEXT(A1,"ddd")`` with ``A1=TODAY()`` was a mismatch)."""
+        out: dict[tuple[int, int, int], list[tuple[int, int, int, int, int]]] = {}
+        for call in self.calls:
+            found = out.setdefault((call.sheet, call.row, call.col), [])
+            for j, arg in enumerate(call.args):
+                key = call.refs[j] if j < len(call.refs) else None
+                if key is not None:
+                    wide = _wide(key)
+                    if wide is not None:
+                        found.append(wide)
+                else:
+                    e = self.arg_exprs.get((call.id, j))
+                    text = e.formula if e is not None else arg if arg != _GIVEN else ""
+                    if not text:
+                        continue
+                    try:
+                        found.extend(x for x in (self._ref(t, call.sheet) for t in references("=" + text)) if x is not None)
+                    except Exception:  # text the tokenizer refuses: nothing read
+                        pass
+        for column in self.columns:
+            for r in range(column.first, column.last + 1):
+                found = out.setdefault((column.sheet, r, column.col), [])
+                for a in column.args:
+                    if a is not None and a[0] == "ref":
+                        wide = _wide(a[1])
+                        if wide is not None:
+                            found.append(wide)
+                    elif a is not None and a[0] == "rel":
+                        found.append((a[1], r + a[3], a[2], r + a[3], a[2]))
+        return out
 
     def circular_note(self) -> str | None:
         """One line naming the cells in circular references and what they were given, or None."""
@@ -2110,6 +2281,54 @@ class _Merged(Mapping[str, HostFunction]):
         return len(self.own)
 
 
+class _Nesting:
+    """Lifted host calls nested in one formula (``MATCH(MATCH(A1:A3,{1,2,3}),{1,2,3})``): the
+    scratch references their results are cut out to, so a call given one is lifted too. An
+    inner lifted call's result is an array value, not a range: a one-value parameter given it
+    is evaluated element by element in any formula, as one given an array constant is
+    (Microsoft, "Guidelines and examples of array formulas")."""
+
+    def __init__(self) -> None:
+        self.blocks: set[str] = set()  # blocks of a known shape
+        self.pending: set[str] = set()  # one cell, the block sized once computed (_Run._sized_later)
+        self.last_pending = False  # the call just judged is sized once computed
+        self.refused: list[str] = []
+
+    def lifted(self, fn: HostFunction, key: str, args: list[str], kinds: list[str], lifted: set[Any]) -> bool:
+        """Whether a host call the engine takes is evaluated element by element (in ``lifted``,
+        which gets it, or given a lifted call's result at a one-value parameter)."""
+        given = [a for k, a in enumerate(args) if takes_one_value(fn, k) and (a in self.blocks or a in self.pending)]
+        here = (key, tuple(args)) in lifted or bool(given)
+        if here:
+            lifted.add((key, tuple(args)))
+        if any(a in self.pending for a in given):
+            self.refused.append(key)
+        self.last_pending = here and shape_pending(fn, kinds)
+        return here
+
+    def judged(self, args: list[str], judged: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """A ``takes`` rule's (kind, text) pairs with a call's one cell whose block is sized once
+        computed judged as what it is, an array (a "range")."""
+        return [("range", t) if a in self.pending else (k, t) for a, (k, t) in zip(args, judged, strict=True)]
+
+    def placed(self, ref: str, block: bool) -> str:
+        """``ref``, where the call just judged is cut out to (a block of known shape or one cell)."""
+        if block:
+            self.blocks.add(ref)
+        elif self.last_pending:
+            self.pending.add(ref)
+        return ref
+
+    def check(self) -> None:
+        """Refuse the formula where a lifted call reads a block sized once computed: its
+        arguments are fixed before, so it would read one element only; an error with the
+        reason, never a wrong number."""
+        if self.refused:
+            raise CellRefused(
+                "#VALUE!", f"{self.refused[0]} is given, element by element, an array whose shape is known only once computed"
+            )
+
+
 class _Hoisted:
     """The host functions whose calls are cut out of a formula whatever their arguments (all but
     the ``fallback`` ones, which take calls of cells and constants only): a call of one inside a
@@ -2149,6 +2368,8 @@ def _forms_ironcalc_lacks(text: str) -> str:
         text = reference_operators(text)
     if needs_number_arrays(text):
         text = number_arrays(text)
+    if needs_index_refs(text):  # INDEX as a range end: addin.headless.index_refs
+        text = index_refs(text)
     return text
 
 

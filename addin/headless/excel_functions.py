@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from addin.headless.host import ENGINE_ANSWER, HostFunction, elementwise
+from addin.headless.host import ENGINE_ANSWER, HostFunction, elementwise, may_hold_array
 from addin.headless.numeric_text import number_argument, whole_argument
 from addin.headless.serials import excel_leap, excel_serial, excel_ymd
 from addin.headless.values import ExcelError
@@ -147,12 +147,14 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     from addin.headless.groupby import groupby, pivotby
     from addin.headless.textparts import textafter, textbefore
     from addin.headless.toolpak import toolpak_functions
+    from addin.headless.toolpak_arrays import analysis_toolpak
     from addin.headless.ttest import t_test
     from addin.headless.valuetext import arraytotext, valuetotext
 
     table = {f"{s}2{t}": HostFunction(f"{s}2{t}", converter(s, t)) for s in _BASES for t in _BASES if s != t}
     table["YEARFRAC"] = HostFunction("YEARFRAC", yearfrac)
-    table["VDB"] = HostFunction("VDB", vdb)
+    # every parameter of VDB takes one value (Microsoft, "VDB function")
+    table["VDB"] = HostFunction("VDB", vdb, scalars=None)
     # element by element over a range (an array context), each element the engine's answer where
     # the text is not a date (addin.headless.host_arguments: the fallback is a block of that shape)
     table["DATEVALUE"] = HostFunction("DATEVALUE", _per_element(datevalue), _references, fallback=True, scalars=None)
@@ -173,7 +175,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table["GAMMALN"] = table["GAMMALN.PRECISE"] = HostFunction("GAMMALN", elementwise(_gammaln), scalars=None)
     # IronCalc 0.9.1: ERF(0.5) 0.52049987776 (5E-11 off), ERFC alike (found by the generative test)
     # ERF and ERFC came from the Analysis ToolPak and read their arguments as strictly as its other
-    # functions (addin.headless.toolpak): a logical or a multi-cell range is #VALUE!
+    # functions (addin.headless.toolpak): a logical is #VALUE!; arrays: addin.headless.toolpak_arrays
     table["ERF"] = HostFunction("ERF", _toolpak_strict(_erf), scalars=None)
     table["ERF.PRECISE"] = HostFunction("ERF.PRECISE", _toolpak_strict(_erf), scalars=None)
     table["ERFC"] = HostFunction("ERFC", _toolpak_strict(_erfc), scalars=None)
@@ -186,6 +188,7 @@ def excel_functions(date1904: bool = False) -> dict[str, HostFunction]:
     table.update(toolpak_functions())  # FACTDOUBLE, SQRTPI, ISEVEN, ISODD, GCD, LCM: logicals and ranges #VALUE!
     if date1904:
         table["TEXT"] = text_in_1904(table["TEXT"])
+    analysis_toolpak(table)  # a range at a one-value parameter #VALUE!, an array value lifted
     return table
 
 
@@ -405,41 +408,57 @@ def _array_argument(args: list[tuple[str, str]]) -> bool:
     """Calls with an argument that may be an array: a multi-cell range, an array constant, or an
     expression over a range or constant (the engine evaluates IFS over an array as one value);
     the rest stays with the engine."""
-    return any(k in ("range", "array") or (k == "expression" and (":" in t or "{" in t)) for k, t in args)
+    return any(may_hold_array(k, t) for k, t in args)
 
 
 def _text_arguments(args: list[tuple[str, str]]) -> bool:
-    """TEXT's calls of a value in a cell or a constant and a format that is one too or an
-    expression (``TEXT(A1,CONCATENATE(";;;",B1))``, POI's TextFormatTests) that reads no range."""
-    if len(args) != 2 or args[0][0] not in ("cell", "literal"):
+    """TEXT's calls of a value that is a cell, a constant or may be an array
+    (:func:`~addin.headless.host.may_hold_array`: one value an element in an array context,
+    intersected first in a plain formula, :mod:`addin.headless.host_arguments`; IronCalc 0.9.1
+    has no TEXT of an array format or a spill reference), and any format (an expression:
+    ``TEXT(A1,CONCATENATE(";;;",B1))``, POI's TextFormatTests)."""
+    if len(args) != 2 or not (args[0][0] in ("cell", "literal") or may_hold_array(*args[0])):
         return False
     kind, fmt = args[1]
-    # an expression reading no range and no array constant is one value; one that may be an
-    # array stays with the engine, which lifts it
-    return kind in ("cell", "literal") or (kind == "expression" and ":" not in fmt and "{" not in fmt)
+    # an expression that may not be an array is one value: taken
+    return kind in ("cell", "literal", "expression") or may_hold_array(kind, fmt)
 
 
 def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
-    from addin.headless import aggregate, complex_text, constant_arrays, convert, fixed, lookups, numbervalue, regression, xmatch
+    from addin.headless import (
+        aggregate,
+        array_aggregates,
+        complex_text,
+        constant_arrays,
+        convert,
+        fixed,
+        lookups,
+        numbervalue,
+        regression,
+        xmatch,
+    )
 
     return {
-        "TEXT": HostFunction("TEXT", text, _text_arguments, fallback=True),
+        "TEXT": HostFunction("TEXT", text, _text_arguments, fallback=True, scalars=None),
         # every unit of Microsoft's table, units from cells and expressions (addin.headless.convert)
         "CONVERT": HostFunction("CONVERT", convert.convert),
-        "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate),
+        # function_num and options take one value; k's position depends on the form (not declared)
+        "AGGREGATE": HostFunction("AGGREGATE", aggregate.aggregate, scalars=frozenset({0, 1})),
         # any number of complex numbers, ranges among them (addin.headless.complex_text)
         "IMSUM": HostFunction("IMSUM", complex_text.imsum),
         "IMPRODUCT": HostFunction("IMPRODUCT", complex_text.improduct),
-        "COUNT": HostFunction("COUNT", _elements(_count), _arrays_only),
-        "PRODUCT": HostFunction("PRODUCT", _elements(_product), _arrays_only),
-        # IronCalc 0.9.1 takes no array constant in these (addin.headless.constant_arrays)
-        "CONCAT": HostFunction("CONCAT", constant_arrays.concat, constant_arrays.with_constant),
-        "TEXTJOIN": HostFunction("TEXTJOIN", constant_arrays.textjoin, constant_arrays.with_constant),
-        "NPV": HostFunction("NPV", constant_arrays.npv, constant_arrays.values_with_constant),
-        "LINEST": HostFunction("LINEST", regression.linest),
-        "LOGEST": HostFunction("LOGEST", regression.logest),
-        "TREND": HostFunction("TREND", regression.trend),
-        "GROWTH": HostFunction("GROWTH", regression.growth),
+        # COUNT, PRODUCT, AVERAGE, MEDIAN...: IronCalc 0.9.1 misreads array values (addin.headless.array_aggregates)
+        **array_aggregates.host_functions(),
+        # IronCalc 0.9.1 takes no array value in these (addin.headless.constant_arrays)
+        "CONCAT": HostFunction("CONCAT", constant_arrays.concat, constant_arrays.with_array),
+        # ignore_empty takes one value; the delimiter may be an array (a set of delimiters)
+        "TEXTJOIN": HostFunction("TEXTJOIN", constant_arrays.textjoin, constant_arrays.with_array, scalars=frozenset({1})),
+        "NPV": HostFunction("NPV", constant_arrays.npv, constant_arrays.values_with_constant, scalars=frozenset({0})),
+        # const and stats (LINEST, LOGEST), const (TREND, GROWTH) take one value
+        "LINEST": HostFunction("LINEST", regression.linest, scalars=frozenset({2, 3})),
+        "LOGEST": HostFunction("LOGEST", regression.logest, scalars=frozenset({2, 3})),
+        "TREND": HostFunction("TREND", regression.trend, scalars=frozenset({3})),
+        "GROWTH": HostFunction("GROWTH", regression.growth, scalars=frozenset({3})),
         "SLOPE": HostFunction("SLOPE", regression.slope),
         "INTERCEPT": HostFunction("INTERCEPT", regression.intercept),
         # x takes one value: a range of x is intersected, or the line at each element in an array formula
@@ -450,12 +469,14 @@ def _conditional_and_lookup_functions() -> dict[str, HostFunction]:
             n: HostFunction(n, regression.pairwise(n))
             for n in ("PEARSON", "CORREL", "RSQ", "STEYX", "COVAR", "COVARIANCE.P", "COVARIANCE.S")
         },
-        "IFS": HostFunction("IFS", elementwise(_ifs), _array_argument),
-        "SWITCH": HostFunction("SWITCH", elementwise(_switch)),
-        "LOOKUP": HostFunction("LOOKUP", lookups.lookup),
-        "VLOOKUP": HostFunction("VLOOKUP", lookups.vlookup, lookups.may_be_approximate(3)),
-        "HLOOKUP": HostFunction("HLOOKUP", lookups.hlookup, lookups.may_be_approximate(3)),
-        "MATCH": HostFunction("MATCH", lookups.match, lookups.may_be_approximate(2)),
+        # every test, value and the expression take one value (Microsoft, "IFS function", "SWITCH function")
+        "IFS": HostFunction("IFS", elementwise(_ifs), _array_argument, scalars=None),
+        "SWITCH": HostFunction("SWITCH", elementwise(_switch), scalars=None),
+        # the lookup value, col/row_index_num, range_lookup and match_type take one value
+        "LOOKUP": HostFunction("LOOKUP", lookups.lookup, scalars=frozenset({0})),
+        "VLOOKUP": HostFunction("VLOOKUP", lookups.vlookup, lookups.may_be_approximate(3), scalars=frozenset({0, 2, 3})),
+        "HLOOKUP": HostFunction("HLOOKUP", lookups.hlookup, lookups.may_be_approximate(3), scalars=frozenset({0, 2, 3})),
+        "MATCH": HostFunction("MATCH", lookups.match, lookups.may_be_approximate(2), scalars=frozenset({0, 2})),
         # 15 significant digits whatever the size (IronCalc: through a 64-bit integer), Excel's arguments
         "FIXED": HostFunction("FIXED", fixed.fixed, scalars=None),
         # parentheses, exponents, percent signs and blank arguments as Excel reads them
@@ -494,54 +515,6 @@ def text(calls: list[list[Any]]) -> list[Any]:
         except numfmt.Unsupported:
             out.append(ENGINE_ANSWER)
     return out
-
-
-# ----------------------------------------------------------------------------- COUNT, PRODUCT over array constants
-
-
-def _arrays_only(args: list[tuple[str, str]]) -> bool:
-    """Calls whose every argument is a range or an array constant, one at least a constant:
-    IronCalc 0.9.1 counts 0 in ``COUNT({1;2;3})`` and has no ``PRODUCT`` of an array constant
-    (#N/IMPL!); the rest stays with it."""
-    return bool(args) and all(k in ("array", "range") for k, _ in args) and any(k == "array" for k, _ in args)
-
-
-def _elements(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
-    """A function of the flat list of every argument's elements, over every call."""
-
-    def evaluate(calls: list[list[Any]]) -> list[Any]:
-        out = []
-        for args in calls:
-            flat: list[Any] = []
-            for a in args:
-                if isinstance(a, list):
-                    flat.extend(v for row in a for v in (row if isinstance(row, list) else [row]))
-                else:
-                    flat.append(a)
-            out.append(one(flat))
-        return out
-
-    return evaluate
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _count(values: list[Any]) -> float:
-    """COUNT over references and arrays: the numbers only (Microsoft, "COUNT function": "If an
-    argument is an array or reference, only numbers in that array or reference are counted")."""
-    return float(sum(1 for v in values if _is_number(v)))
-
-
-def _product(values: list[Any]) -> Any:
-    """PRODUCT over references and arrays: the numbers multiplied, text, logicals and blanks
-    ignored, an error returned (Microsoft, "PRODUCT function"); no number at all is 0."""
-    for v in values:
-        if isinstance(v, ExcelError):
-            return v
-    numbers = [float(v) for v in values if _is_number(v)]
-    return math.prod(numbers) if numbers else 0.0
 
 
 # ----------------------------------------------------------------------------- GAMMALN

@@ -192,6 +192,12 @@ def significant(seq: list[Any]) -> list[Any]:
 PLAIN_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 
 
+def has_3d(text: str) -> bool:
+    """Whether ``text`` holds a 3-D reference: ``Sheet1:Sheet3!`` unquoted, or ``'Jan:My Sheet'!``
+    with the colon inside the quotes."""
+    return re.search(r"[\w.]+:[\w.]+!|'(?:[^']|'')*:(?:[^']|'')*'!", text) is not None
+
+
 def split_ref(text: str) -> tuple[str | None, str] | None:
     """``'My sheet'!$A$1:B2`` -> ("My sheet", "$A$1:B2"); None if not an A1 reference."""
     m = _REF.match(text.strip())
@@ -220,6 +226,22 @@ def intersect(text: str, range_names: frozenset[str]) -> str:
     nodes = parse(text)
     changed = _intersect_seq(nodes, None, range_names)
     return formula(nodes) if changed else text
+
+
+def intersected_arguments(key: str, args: list[str], range_names: frozenset[str]) -> list[str]:
+    """A call's argument texts as a legacy formula reads them: with the ``@`` of :func:`intersect`
+    (``COUNT(A1:A3*2)``: ``@A1:A3*2``), so a host function's ``takes`` sees one value where
+    Excel sees one."""
+    text = f"={key}({','.join(args)})"
+    if not needs_intersection(text, range_names):
+        return args
+    nodes = parse(text)
+    if not _intersect_seq(nodes, None, range_names):
+        return args
+    sig = significant(nodes)
+    if len(sig) != 1 or not isinstance(sig[0], Call) or len(sig[0].args) != len(args):
+        return args
+    return [render(a).strip() for a in sig[0].args]
 
 
 def _is_range(tok: Any, range_names: frozenset[str]) -> bool:

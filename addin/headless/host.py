@@ -7,6 +7,7 @@ that imports point one way: engine -> excel_functions -> host.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,12 @@ class HostFunction:
     #: evaluates the function element by element in an array context; the engine does both, for
     #: every host function alike (:mod:`addin.headless.host_arguments`). Empty: none declared.
     scalars: frozenset[int] | None = frozenset()
+    #: In an array context the engine evaluates the call once per element of the arrays at the
+    #: one-value parameters (:func:`addin.headless.host_arguments.spread`), so ``evaluate`` sees
+    #: one value there. True: a multi-cell *range* at a one-value parameter is not lifted but
+    #: #VALUE! (an array value still is): the Analysis ToolPak's functions,
+    #: :mod:`addin.headless.toolpak_arrays`.
+    refuses_ranges: bool = False
     #: The function calls functions through the formula engine (a LAMBDA given to GROUPBY):
     #: ``evaluate`` is then called as ``evaluate(calls, applies)``, one :data:`Apply` a call
     #: (bound to the sheet of the call's formula). Such calls are evaluated in the passes.
@@ -51,6 +58,33 @@ class HostFunction:
     #: (``INDEX(GROUPBY(...),2,2)``), the call's array is written to a region of its shape and
     #: the formula pointed at it, not cut to its first value.
     spills: bool = False
+    #: A constant typed as an argument (a number, text, TRUE/FALSE, an error; not an array
+    #: constant) reaches ``evaluate`` as :class:`Typed`, because Excel reads it by other rules than
+    #: the same value in a cell ("COUNT function": "Logical values and text representations of
+    #: numbers that you type directly into the list of arguments are counted"), and a one-cell
+    #: reference reaches ``evaluate`` as its bare value.
+    typed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """A constant typed into a call's arguments (:attr:`HostFunction.typed`)."""
+
+    value: Any
+
+
+#: A spill reference (``E1#``, saved as ``_xlfn.ANCHORARRAY(E1)``): an array of any size.
+_SPILL_REFERENCE = re.compile(r"\bANCHORARRAY\s*\(", re.I)
+
+
+def may_hold_array(kind: str, text: str) -> bool:
+    """Whether an argument (its kind, as :attr:`HostFunction.takes` sees it, and text) may hold
+    several values: a multi-cell range, an array constant, or an expression over a range, an
+    array constant or a spill reference (``A1:A3*2``, ``E1#>1``). A bare name, a cell or a call
+    of cells is one value as written (a LET variable the engine's own rewrites bind, say)."""
+    if kind in ("range", "array"):
+        return True
+    return kind == "expression" and (":" in text or "{" in text or _SPILL_REFERENCE.search(text) is not None)
 
 
 #: Calls of functions the formula engine evaluates for a host function, in one batch: each item
@@ -73,6 +107,17 @@ class _EngineAnswer:
 ENGINE_ANSWER = _EngineAnswer()
 
 
+def element_at(value: Any, i: int, j: int) -> Any:
+    """Element (``i``, ``j``), 0-based, of an argument under Excel's broadcast of arrays: a value
+    that is not an array is itself; an array of one row or column repeats along it; beyond a
+    smaller array, #N/A (Microsoft, "Dynamic array formulas and spilled array behavior")."""
+    if not isinstance(value, list):
+        return value
+    ii = 0 if len(value) == 1 else i
+    jj = 0 if len(value[0]) == 1 else j
+    return value[ii][jj] if ii < len(value) and jj < len(value[ii]) else ExcelError("#N/A")
+
+
 def elementwise(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], list[Any]]:
     """A scalar function lifted over array arguments as Excel lifts it (dynamic arrays): the
     result has the largest row and column counts of the arguments; an argument of one row or
@@ -84,15 +129,7 @@ def elementwise(one: Callable[[list[Any]], Any]) -> Callable[[list[list[Any]]], 
             return one(args)
         h = max(len(g) for g in grids)
         w = max(len(g[0]) for g in grids)
-
-        def at(a: Any, i: int, j: int) -> Any:
-            if not isinstance(a, list):
-                return a
-            ii = 0 if len(a) == 1 else i
-            jj = 0 if len(a[0]) == 1 else j
-            return a[ii][jj] if ii < len(a) and jj < len(a[ii]) else ExcelError("#N/A")
-
-        return [[one([at(a, i, j) for a in args]) for j in range(w)] for i in range(h)]
+        return [[one([element_at(a, i, j) for a in args]) for j in range(w)] for i in range(h)]
 
     def evaluate(calls: list[list[Any]]) -> list[Any]:
         return [lifted(args) for args in calls]

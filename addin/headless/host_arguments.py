@@ -16,7 +16,11 @@ and so does the engine, for every host function alike:
   evaluates each element (its own :func:`~addin.headless.host.elementwise`), and the result is
   the whole array of the arguments' broadcast shape (:func:`lifted_shape`, the largest row and
   column counts), which the engine writes into a scratch block of that shape so the function
-  outside sees every element.
+  outside sees every element. The engine makes one call of each element
+  (:func:`spread`) and puts their results together (:func:`gather`), so every host function
+  is lifted alike, whatever its own ``evaluate`` does with an array. Where an argument at a
+  one-value parameter is an expression (``NPV(A1:A3/10,...)``, ``IFS(A1:A3>1,...)``), the
+  shape is known only once it is evaluated (:func:`shape_pending`): the block is sized then.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.formula import Call, constant_shape, formula, lifts, parse, render, significant
-from addin.headless.host import HostFunction
+from addin.headless.host import HostFunction, element_at
 
 #: (row1, col1, row2, col2), 1-based, of a reference's text; None when it is not a reference.
 RefReader = Callable[[str], "tuple[int, int, int, int] | None"]
@@ -177,3 +181,41 @@ def element(fn: HostFunction, k: int, text: str, i: int, j: int, ref: RefReader)
     if (h > 1 and i >= h) or (w > 1 and j >= w):
         return "NA()"
     return f"INDEX({text},{1 if h == 1 else i + 1},{1 if w == 1 else j + 1})"
+
+
+def shape_pending(fn: HostFunction, kinds: list[str]) -> bool:
+    """Whether a lifted call's result shape is known only once its arguments are evaluated: an
+    expression (``kinds``: the engine's argument kinds, :attr:`HostFunction.takes`) at a
+    one-value parameter may be an array of any shape."""
+    return any(kind == "expression" and takes_one_value(fn, k) for k, kind in enumerate(kinds))
+
+
+def spread(fn: HostFunction, args: list[Any]) -> tuple[tuple[int, int], list[list[Any]]] | None:
+    """A lifted call's argument values as one call an element: the broadcast shape (the largest
+    row and column counts of the arrays at one-value parameters) and, row by row, each element's
+    arguments (each such array's element under Excel's broadcast, :func:`element_at`; every
+    other argument whole). None when no one-value parameter holds an array of several values
+    (the call is evaluated as it is)."""
+    grids = [
+        a for k, a in enumerate(args) if isinstance(a, list) and a and takes_one_value(fn, k) and (len(a) > 1 or len(a[0]) > 1)
+    ]
+    if not grids:
+        return None
+    h, w = max(len(g) for g in grids), max(len(g[0]) for g in grids)
+    at = [isinstance(a, list) and takes_one_value(fn, k) for k, a in enumerate(args)]
+    calls = [[element_at(a, i, j) if at[k] else a for k, a in enumerate(args)] for i in range(h) for j in range(w)]
+    return (h, w), calls
+
+
+def gather(shape: tuple[int, int], results: list[Any]) -> list[list[Any]]:
+    """The elements' results (:func:`spread`, row by row) as the array of ``shape``; an element
+    whose own result is an array is its first value (Excel's cached values for functions
+    returning arrays lifted over a one-value parameter: :data:`addin.headless.lifting.ARRAY_VALUED`)."""
+    h, w = shape
+
+    def first(v: Any) -> Any:
+        while isinstance(v, list):
+            v = v[0][0] if v and isinstance(v[0], list) and v[0] else (v[0] if v else None)
+        return v
+
+    return [[first(results[i * w + j]) for j in range(w)] for i in range(h)]

@@ -16,7 +16,9 @@ Guarantees (tests/workbook/test_isolation.py):
   ``timeout_s`` plus the fixed start-up allowance by the parent (SIGKILL): no book hangs;
 * whatever the child does (returns, raises, is killed by a signal, exits without a word), the
   parent returns a value or raises :class:`BookError` naming the book and the cause; nothing
-  else escapes.
+  else escapes. A cause is given only where it is known: a SIGKILL the parent did not send
+  (the kernel's out-of-memory killer) is reported with the child's measured peak memory and
+  CPU time, never as a limit it did not reach.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from addin.headless.values import BookError
 
@@ -143,7 +145,7 @@ def run(
                 )
             finally:
                 os.close(write_fd)
-            killed = _watch(proc, read_fd, budget, on_plan, progress)
+            killed, usage = _watch(proc, read_fd, budget, on_plan, progress)
         os.close(read_fd)
         said = err.read_text(errors="replace").strip()
         if native.exists():  # what the formula engine printed last (its abort's reason)
@@ -151,7 +153,7 @@ def run(
         if killed is not None:
             raise BookError(f"{name}: {killed}")
         if proc.returncode != 0 or not out.exists():
-            raise BookError(f"{name}: {_death(proc.returncode, said, budget)}")
+            raise BookError(f"{name}: {_death(proc.returncode, said, budget, usage)}")
         status, value = pickle.loads(out.read_bytes())
     if status == "ok":
         return value
@@ -164,9 +166,9 @@ def _watch(
     budget: Budget,
     on_plan: Callable[[int], None] | None,
     progress: Callable[[int], None] | None,
-) -> str | None:
+) -> tuple[str | None, Use | None]:
     """Wait for the child, relaying its messages; kill it past the wall time or the memory cap
-    and say why (None: it ended by itself)."""
+    and say why (None: it ended by itself, with what it used, :func:`_reap`)."""
     deadline = time.monotonic() + budget.timeout_s + STARTUP_S
     cap = budget.max_memory_mib * 2**20
     buf = b""
@@ -181,8 +183,9 @@ def _watch(
                 callback = on_plan if kind == "plan" else progress if kind == "progress" else None
                 if callback is not None and n.isdigit():
                     callback(int(n))
-        if proc.poll() is not None:
-            return None
+        usage = _reap(proc)
+        if usage is not None:
+            return None, usage
         why = None
         if time.monotonic() > deadline:
             why = f"took longer than {budget.timeout_s:g} s (limit --timeout); stopped"
@@ -192,7 +195,48 @@ def _watch(
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             proc.wait()
-            return why
+            return why, None
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> Use | None:
+    """The child's resource use once it has ended (None while it runs): ``wait4`` instead of
+    ``Popen.poll`` because only the reaping call reports the child's own peak resident size
+    (``ru_maxrss``) and CPU time, which say why a child killed from outside died."""
+    try:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+    except ChildProcessError:  # reaped elsewhere already: its code is Popen's, its use unknown
+        proc.poll()
+        return None if proc.returncode is None else _UNKNOWN_USE
+    if pid == 0:
+        return None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage
+
+
+class Use(Protocol):
+    """What :func:`_death` reads of a child's resource use (``resource.struct_rusage``'s fields)."""
+
+    @property
+    def ru_utime(self) -> float: ...
+    @property
+    def ru_stime(self) -> float: ...
+    @property
+    def ru_maxrss(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class _Unmeasured:
+    """What a child used when nobody measured it (its resource use is then not reported). Not a
+    ``struct_rusage`` built at import: CPython 3.11 reports a SystemError ("bad argument to
+    internal function" in ``tp_clear``) when a module-level struct sequence made from Python is
+    cleared at interpreter exit, in every process that imported this module."""
+
+    ru_utime: float = 0.0
+    ru_stime: float = 0.0
+    ru_maxrss: int = 0
+
+
+_UNKNOWN_USE = _Unmeasured()
 
 
 def _resident(pid: int) -> int:
@@ -204,21 +248,45 @@ def _resident(pid: int) -> int:
         return 0
 
 
-def _death(code: int | None, said: str, budget: Budget) -> str:
-    """Why a child ended without a result, for the user."""
+def _death(code: int | None, said: str, budget: Budget, usage: Use | None = None) -> str:
+    """Why a child ended without a result, for the user: only what is known.
+
+    SIGXCPU is ``RLIMIT_CPU``'s own signal, so it is the CPU-time cap. A SIGKILL that reaches
+    here is not the parent's (:func:`_watch` names its own kills): it is the kernel's
+    out-of-memory killer or another process, and the report gives what was measured (the
+    child's peak resident size against the cap, its CPU time) rather than guess a cause; it
+    is the CPU-time cap only when the child's CPU time reached it (``RLIMIT_CPU``'s hard
+    limit, where one is set, sends SIGKILL).
+    """
     tail = said.splitlines()[-1][:300] if said else ""
     if code is not None and code < 0:
         memory = "memory allocation" in said or "MemoryError" in said  # Rust's and Python's words for it
-        if -code in (signal.SIGXCPU, signal.SIGKILL) and not memory:
+        cpu = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
+        if -code == signal.SIGXCPU or (-code == signal.SIGKILL and cpu >= budget.timeout_s):
             return f"used more than {budget.timeout_s:g} s of CPU time (limit --timeout); stopped"
         if memory:
             return f"needed more than {budget.max_memory_mib:,} MiB of memory (limit --max-memory); stopped"
+        if -code == signal.SIGKILL:
+            return f"was killed (SIGKILL) from outside the engine{_measured(usage, budget)}; the book is not computed"
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
         return f"the formula engine crashed ({name}){': ' + tail if tail else ''}; the book is not computed"
     return f"the evaluation ended without a result (exit {code}){': ' + tail if tail else ''}"
+
+
+def _measured(usage: Use | None, budget: Budget) -> str:
+    """What the child was seen to use, as a clause (empty when it was not measured)."""
+    if usage is None or usage.ru_maxrss <= 0:
+        return ""
+    peak = usage.ru_maxrss / 1024  # Linux reports ru_maxrss in KiB (getrusage(2))
+    cpu = usage.ru_utime + usage.ru_stime
+    return (
+        f" after {cpu:.1f} s of CPU time, at a peak of {peak:,.0f} MiB of memory of its "
+        f"{budget.max_memory_mib:,} MiB (limit --max-memory; the kernel's out-of-memory killer sends "
+        "SIGKILL when the machine, not the book's cap, runs short)"
+    )
 
 
 def _limit(kind: int, value: int) -> None:

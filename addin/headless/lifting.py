@@ -34,6 +34,7 @@ from typing import Any
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.a1 import column_number
+from addin.headless.conditionals import CONDITIONALS, criteria_positions
 from addin.headless.formula import LIFTING, Call, constant_shape, formula, lifts, parse, render, split_ref
 from addin.headless.letnames import LetNames
 
@@ -52,8 +53,12 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
         GAMMALN.PRECISE GAUSS HYPGEOM.DIST HYPGEOMDIST LOGNORM.DIST LOGNORMDIST LOGNORM.INV LOGINV
         NEGBINOM.DIST NEGBINOMDIST POISSON.DIST POISSON STANDARDIZE T.DIST T.DIST.2T T.DIST.RT TDIST T.INV
         T.INV.2T TINV WEIBULL.DIST WEIBULL FISHER FISHERINV PHI PERMUT PERMUTATIONA"""
-        # time value of money (rate, nper, pmt, pv, fv, type, guess: numbers)
-        """ FV PV PMT IPMT PPMT RATE NPER"""
+        # time value of money (rate, nper, pmt, pv, fv, type, guess: numbers) and depreciation
+        # (cost, salvage, life, period, factor: numbers; these five found by the probe of
+        # _ARRAY_RESULTS, #VALUE! given A1:A3)
+        """ FV PV PMT IPMT PPMT RATE NPER SLN SYD DDB DB"""
+        # days between dates, combinations, number bases and the currency format (probe, as above)
+        """ DAYS DAYS360 COMBIN BASE DOLLAR"""
         # date and time parts
         """ HOUR MINUTE SECOND TIME TIMEVALUE ISOWEEKNUM WEEKDAY YEAR MONTH DAY"""
         # numbers: rounding, bases, bits
@@ -66,6 +71,12 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
         """ ISNUMBER ISTEXT ISNONTEXT ISBLANK ISERROR ISERR ISNA ISLOGICAL ERROR.TYPE""".split(),
         _ALL,
     ),
+    # the criteria of the conditional aggregates: one value each (Microsoft, "COUNTIFS function":
+    # "criteria ... that define which cells will be counted"); IronCalc 0.9.1 reads an array of
+    # criteria once (COUNTIF(H1:H3,">"&A1:A2) one count). A call the host function
+    # (addin.headless.conditionals) takes is left to it; one it declines (a whole-column range,
+    # a criterion computed by an expression) is lifted here.
+    **{name: criteria_positions(name) for name in CONDITIONALS},
     # ``k`` / ``quart`` / ``percent`` / ``number`` and ``order`` / ``x``, ``sigma``: the rest is the data array
     **dict.fromkeys(("LARGE", "SMALL", "TRIMMEAN"), frozenset({1})),
     **dict.fromkeys(
@@ -103,9 +114,15 @@ _ARRAY_FORMULAS_ONLY = frozenset(("INDEX",))
 #: ``{=DROP(…,I16,{1;2;1})}`` and ``{=WRAPROWS(…,C148:N148,6)}``, LOOKUP!AE123, AE16, O156).
 ARRAY_VALUED = frozenset(("TOCOL", "TOROW", "TEXTSPLIT", "MAKEARRAY", "MUNIT", "TAKE", "DROP", "WRAPROWS", "WRAPCOLS"))
 #: Calls that return an array when given one (so an argument holding them is an array).
+#: Beside ROW, COLUMN and TRANSPOSE, the functions IronCalc 0.9.1 itself evaluates element by
+#: element given a range at a one-value parameter: found by a probe (``=ROWS(F(A1:A3))`` is 3 for
+#: these, 1 or an error for every other function of the generative test's table), so
+#: ``ISNUMBER(COS(A1:A3))`` is ISNUMBER of an array.
 _ARRAY_RESULTS = frozenset(
-    """IF IFERROR IFNA ROW COLUMN TRANSPOSE ABS SQRT EXP LN LOG10 INT SIGN LEN LEFT RIGHT MID UPPER LOWER
-    TRIM ISNUMBER ISTEXT ISBLANK ISERROR ISNA""".split()
+    """IF IFERROR IFNA IFS SWITCH CHOOSE ROW COLUMN TRANSPOSE ABS SQRT SQRTPI EXP LN LOG10 INT SIGN EVEN ODD
+    FACT POWER SIN COS DEGREES RADIANS DATE YEAR MONTH DAY WEEKDAY ISOWEEKNUM LEN LEFT RIGHT MID UPPER
+    LOWER PROPER TRIM CLEAN EXACT FIND SEARCH REPLACE REPT SUBSTITUTE TEXT SUMIF ISNUMBER ISTEXT ISBLANK
+    ISERROR ISNA""".split()
 )
 _AREA = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+):\$?([A-Za-z]{1,3})\$?(\d+)")
 _MULTI = re.compile(r"[A-Za-z]{1,3}\$?\d*:\$?[A-Za-z]{0,3}\$?\d*$|\d+:\$?\d+$")
@@ -119,7 +136,12 @@ def needs_lifting(text: str, array_formula: bool) -> bool:
     constant, and (outside array formulas) a function that reads its arguments as arrays."""
     if not (":" in text or "{" in text) or _NAMES.search(text) is None:
         return False
-    return array_formula or any(re.search(rf"\b{k}\s*\(", text, re.I) for k in LIFTING)
+    return array_formula or "{" in text or any(re.search(rf"\b{k}\s*\(", text, re.I) for k in LIFTING)
+
+
+def _is_constant_token(node: Any) -> bool:
+    """Whether ``node`` opens an array constant (``{1,2}``)."""
+    return isinstance(node, Token) and node.type == Token.ARRAY and node.subtype == Token.OPEN
 
 
 def _is_array_token(node: Any) -> bool:
@@ -133,8 +155,19 @@ def _is_array_token(node: Any) -> bool:
     return False
 
 
+def _names_one_of(node: Any, names: set[str]) -> bool:
+    """Whether ``node`` is a name (an operand of no ``:``, ``!`` or ``$``) among ``names``."""
+    if not names or not isinstance(node, Token) or node.type != Token.OPERAND or node.subtype != Token.RANGE:
+        return False
+    return node.value.upper().removeprefix("_XLPM.") in names
+
+
 def lift(
-    text: str, array_formula: bool, hosts: Container[str] = (), reads_arrays: Callable[[str, list[str]], bool] | None = None
+    text: str,
+    array_formula: bool,
+    hosts: Container[str] = (),
+    reads_arrays: Callable[[str, list[str]], bool] | None = None,
+    host_lifts: Callable[[str, list[bool]], bool] | None = None,
 ) -> str:
     """``text`` with each call of :data:`SCALAR_PARAMS` given an array at one of its one-value
     parameters evaluated element by element (module docstring). ``array_formula``: the formula
@@ -142,10 +175,17 @@ def lift(
     of :data:`~addin.headless.formula.LIFTING`. ``hosts``: functions evaluated by this project
     (host functions: their calls are cut out of the formula into cells of their own, where a
     LAMBDA's parameter means nothing), left as written; so is a call ``reads_arrays(key,
-    argument texts)`` says its host function evaluates element by element itself."""
+    argument texts)`` says its host function evaluates element by element itself.
+    ``host_lifts(key, which arguments are arrays)``: whether such a host call's result is then
+    an array (it is evaluated once per element: :mod:`addin.headless.host_arguments`), so a call
+    around it is lifted too (``{=INDEX(B1:B3,MATCH(A1:A3,A1:A3,0))}``,
+    ``ISNUMBER(MAXIFS(C1:C5,D1:D5,A8:A10))``)."""
     nodes = parse(text)
     fresh = LetNames(text)
     changed = [False]
+    # LET names bound, where they are read, to an array (``LET(x, C1:C5, ISNUMBER(EXP(x)))``:
+    # x stands for its value, Microsoft, "LET function"), upper case
+    array_names: set[str] = set()
 
     def arrayish(seq: list[Any], lifted: bool, outer: str) -> bool:
         """Whether ``seq`` evaluates to an array (rewriting the calls inside it on the way)."""
@@ -156,18 +196,43 @@ def lift(
                 if replaced is not None:
                     seq[i] = Token(replaced, Token.OPERAND, Token.RANGE)
                 found |= is_array
-            elif _is_array_token(node):
+            elif _is_array_token(node) or _names_one_of(node, array_names):
                 found = True
         return found
+
+    def let_arrays(call: Call, lifted: bool) -> list[bool]:
+        """LET's arguments visited in order, each name whose value is an array marked so for the
+        arguments after it, and unmarked after the call (its scope ends there)."""
+        before = set(array_names)
+        arrays = []
+        for k, a in enumerate(call.args):
+            is_array = arrayish(a, lifted, call.key)
+            arrays.append(is_array)
+            name = render(call.args[k - 1]).strip().upper() if k % 2 else ""
+            if name and k < len(call.args) - 1:
+                (array_names.add if is_array else array_names.discard)(name.removeprefix("_XLPM."))
+        array_names.clear()
+        array_names.update(before)
+        return arrays
 
     def visit(call: Call, lifted: bool, outer: str) -> tuple[str | None, bool]:
         key = call.key
         inner_lifted = lifted if array_formula else lifts(outer, key, lifted)
+        if key == "LET":
+            return None, let_arrays(call, inner_lifted)[-1] if call.args else False
         arrays = [arrayish(a, inner_lifted, key) for a in call.args]
         params = SCALAR_PARAMS.get(key, frozenset())
         kept = key in hosts or (reads_arrays is not None and reads_arrays(key, [render(a).strip() for a in call.args]))
-        if key not in SCALAR_PARAMS or not inner_lifted or kept or (key in _ARRAY_FORMULAS_ONLY and not array_formula):
+        if host_lifts is not None and (kept or key not in SCALAR_PARAMS) and _host_array(call, arrays, inner_lifted, host_lifts):
+            return None, True
+        if key not in SCALAR_PARAMS or kept or (key in _ARRAY_FORMULAS_ONLY and not array_formula):
             return None, key in _ARRAY_RESULTS and any(arrays)
+        if not inner_lifted:
+            # outside array evaluation only a range is cut to one cell (implicit intersection);
+            # an array constant is an array in any formula (``=SUM(LARGE(A1:B3,{1,2}))`` adds the
+            # two largest without Ctrl+Shift+Enter: Microsoft, "Use array constants in array
+            # formulas"), so a one-value parameter given one is lifted there too
+            arrays = [any(_is_constant_token(t) for t in a) for a in call.args]
         lifted_args = [k for k, is_array in enumerate(arrays) if is_array and (params is None or k in params)]
         if not lifted_args:
             return None, False
@@ -176,6 +241,21 @@ def lift(
 
     arrayish(nodes, array_formula, "")
     return formula(nodes) if changed[0] else text
+
+
+def _host_array(call: Call, arrays: list[bool], inner_lifted: bool, host_lifts: Callable[[str, list[bool]], bool]) -> bool:
+    """Whether a host call is evaluated element by element, so its result is an array: a one-value
+    parameter is given an array (outside array evaluation only an array constant is one there)."""
+    given = arrays if inner_lifted else [any(_is_constant_token(t) for t in a) for a in call.args]
+    return host_lifts(call.key, given)
+
+
+def _written_array(text: str) -> bool:
+    """Whether ``text`` is a multi-cell range or an array constant as written (never one error)."""
+    nodes = [n for n in parse("=" + text.strip()) if not (isinstance(n, Token) and n.type == Token.WSPACE)]
+    if len(nodes) == 1 and _is_array_token(nodes[0]):
+        return True
+    return text.strip().startswith("{") and constant_shape(text.strip()) is not None
 
 
 def _two_dimensional(text: str) -> bool:
@@ -209,7 +289,15 @@ def _element_wise(call: Call, positions: list[int], fresh: LetNames) -> str:
         (p,) = positions
         x = fresh("lx")
         body = ",".join(x if i == p else a for i, a in enumerate(args))
-        return f"MAP({args[p]},LAMBDA({x},{one(body)}))"
+        mapped = f"MAP({args[p]},LAMBDA({x},{one(body)}))"
+        if _written_array(args[p]):
+            return mapped
+        # an argument made an array by a call may be one error instead (CHOOSE(NA(),…), IF(#VALUE!,…)):
+        # MAP of an error is that error, Excel's F of it is F(error) (ISNUMBER's FALSE); IronCalc's
+        # ISERROR of an array is one FALSE, so the test tells the two apart
+        v = fresh("lv")
+        whole = ",".join(v if i == p else a for i, a in enumerate(args))
+        return f"LET({v},{args[p]},IF(ISERROR({v}),{one(whole)},MAP({v},LAMBDA({x},{one(body)}))))"
     r, c = fresh("lr"), fresh("lc")
     names = {p: fresh("la") for p in positions}
 

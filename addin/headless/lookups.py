@@ -22,6 +22,7 @@ import math
 import re
 from typing import Any
 
+from addin.headless.host import may_hold_array
 from addin.headless.values import ExcelError, logical
 from addin.headless.wildcards import Wildcard, compile_wildcard
 
@@ -266,13 +267,17 @@ _EXACT = re.compile(r"^\s*(?:FALSE|0+(?:\.0*)?)\s*$", re.I)
 
 def may_be_approximate(position: int) -> Any:
     """A host-function predicate: the call's match-mode argument (at ``position``) is absent, or
-    not a literal meaning exact (FALSE, 0). Exact calls stay with the formula engine, which
-    agrees with Excel there and keeps its own dependency order."""
+    not a literal meaning exact (FALSE, 0), or its lookup value may be an array
+    (:func:`~addin.headless.host.may_hold_array`). Exact calls of
+    one lookup value stay with the formula engine, which agrees with Excel there and keeps its
+    own dependency order; given an array, IronCalc 0.9.1 does not evaluate the lookup for each
+    value (every element is #N/A), so the host lifts it (Microsoft, "Guidelines and examples of
+    array formulas": a function of one value given an array is evaluated for each element)."""
 
     def takes(args: list[tuple[str, str]]) -> bool:
         if len(args) > 1 and args[1][0] == "literal":
             return False  # a table that is a number or text: the engine's #VALUE! is Excel's
-        if len(args) <= position:
+        if len(args) <= position or (args and may_hold_array(*args[0])):
             return True
         kind, text = args[position]
         return not (kind == "literal" and _EXACT.match(text))

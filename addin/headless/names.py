@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from openpyxl.formula.tokenizer import Token
 
 from addin.headless.a1 import column_letters, column_number
-from addin.headless.formula import formula, map_ranges, parse, split_ref
+from addin.headless.formula import Call, formula, has_3d, map_ranges, parse, rewrite_calls, split_ref
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS
 from addin.headless.values import quote_sheet
 
@@ -90,12 +90,7 @@ def _lookup(names: Names, operand: str, sheet: str) -> str | None:
 
 def mentions(text: str, words: re.Pattern[str] | None) -> bool:
     """Cheap test: a name to write out, or a 3-D reference, may be in the text."""
-    return (words is not None and words.search(text) is not None) or (":" in text and "!" in text and _has_3d(text))
-
-
-def _has_3d(text: str) -> bool:
-    # Sheet1:Sheet3! unquoted, or 'Jan:My Sheet'! with the colon inside the quotes
-    return re.search(r"[\w.]+:[\w.]+!|'(?:[^']|'')*:(?:[^']|'')*'!", text) is not None
+    return (words is not None and words.search(text) is not None) or (":" in text and "!" in text and has_3d(text))
 
 
 def pattern(names: Names) -> re.Pattern[str] | None:
@@ -159,3 +154,53 @@ def _once(text: str, sheet: str, row: int, col: int, names: Names, sheets: Seque
 
     walk(nodes)
     return formula(nodes) if changed else text
+
+
+#: A constant a name may stand for: a number, a string, a logical, an error or an array constant.
+_CONSTANT = re.compile(
+    r'^\s*(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|"(?:[^"]|"")*"|TRUE|FALSE|#[A-Z0-9/!?]+|\{[^{}]*\})\s*$', re.I
+)
+_FORMULATEXT = re.compile(r"\bFORMULATEXT\s*\(", re.I)
+
+
+def needs_formulatext(text: str) -> bool:
+    """Cheap test before tokenising."""
+    return _FORMULATEXT.search(text) is not None
+
+
+def formulatext_of_names(text: str, sheet: str, row: int, col: int, names: Names) -> str:
+    """The formula with each ``FORMULATEXT(name)`` given the name's cells, or #N/A for a name of
+    a constant.
+
+    Microsoft, "FORMULATEXT function": the argument is "a reference to a cell or range of
+    cells"; "if the Reference argument is to a cell that does not contain a formula,
+    FORMULATEXT returns the #N/A error value". A name of a constant (``Rate = 0.07``) refers to
+    no cell holding a formula: #N/A. A name of a reference is that reference, whose formula
+    is the answer. IronCalc 0.9.1 gave #NAME? for the constant (its own cell for it is the
+    engine's scratch cell, :meth:`~addin.headless.engine._Run._defined_names`). A name of a
+    formula (``Total = SUM(...)``) is left to the formula engine.
+    """
+    nodes = parse(text)
+
+    def answer(node: Call) -> str | None:
+        if node.key != "FORMULATEXT" or len(node.args) != 1:
+            return None
+        toks = [t for t in node.args[0] if not (isinstance(t, Token) and t.type == Token.WSPACE)]
+        if len(toks) != 1 or not isinstance(toks[0], Token) or toks[0].subtype != Token.RANGE:
+            return None
+        operand = toks[0].value.lstrip("@")
+        if split_ref(operand) is not None:
+            return None  # a reference, not a name
+        found = _lookup(names, operand, sheet)
+        if found is None:
+            return None
+        body = found.lstrip("=").strip()
+        if _CONSTANT.match(body):
+            return "#N/A"
+        if split_ref(body) is not None:
+            return f"{node.name}({relative_to(body, row, col)})"
+        return None
+
+    if rewrite_calls(nodes, answer) == 0:
+        return text
+    return formula(nodes)

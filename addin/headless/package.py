@@ -81,10 +81,11 @@ class Limits:
     shared_strings : int
         Strings in ``xl/sharedStrings.xml`` (20 million, as ``cells``: Excel keeps only the strings
         its cells use; in-process, uncapped, this is the only bound). The formula engine's reader holds the
-        whole part as a tree, ~:data:`SHARED_STRING_BYTES` a string, so under a memory cap
-        (``RLIMIT_DATA``, a book's child: ``--max-memory``) the bound is also the cap divided
-        by that: 14 million one-character strings (8.6 MB zipped, under ``part_bytes``) took
-        5.3 GB and aborted the child.
+        whole part as a tree, ~:data:`SHARED_STRING_BYTES` a string plus
+        :data:`SHARED_STRING_PART_FACTOR` a byte of the part, so under a memory cap
+        (``RLIMIT_DATA``, a book's child: ``--max-memory``) the bound is also what the cap
+        leaves (:func:`strings_need`): 14 million one-character strings (8.6 MB zipped, under
+        ``part_bytes``) took 5.3 GB and aborted the child.
     """
 
     formula_chars: int = 8192
@@ -97,12 +98,18 @@ class Limits:
     shared_strings: int = 20_000_000
 
 
-#: Data segment (``RLIMIT_DATA``, what ``--max-memory`` caps) a shared string costs while the
-#: formula engine (IronCalc 0.9.1) reads the book, bytes, with the interpreter's own share counted
-#: in: 1,048,576 one-character strings aborted the child at ``--max-memory 1024`` and were read at
-#: 1400 (the resident peak, VmHWM, was 711 MiB; 4,194,304 strings: 2,799 MiB). Longer strings
-#: also cost their text, which ``part_bytes`` bounds.
-SHARED_STRING_BYTES = 1400
+#: Data segment (``RLIMIT_DATA``, what ``--max-memory`` caps) the formula engine (IronCalc 0.9.1)
+#: holds for each shared string while it reads the book, bytes, beside its share of the part's
+#: bytes (:data:`SHARED_STRING_PART_FACTOR`). Measured: the peak ``VmData`` of a process reading
+#: books of N strings of L characters, sampled every 2 ms, less the process's own before the read:
+#: 738 B a string for 200,000, 800,000 and 1,600,000 strings of 8 characters (24 B of XML each;
+#: 1,131 MiB for 1.6 million), 834 B at 64 characters, 1,218 B at 256, 2,750 B at 1,024: ~722 B a
+#: string plus ~2 B a character. 800 leaves ~10% above the count's share.
+SHARED_STRING_BYTES = 800
+#: The formula engine's data segment per byte of ``xl/sharedStrings.xml`` (the text it holds and
+#: the part it reads; markup counted too, which overstates by ~32 B a string), from the same
+#: measurement (1.7 to 2.0 B per character).
+SHARED_STRING_PART_FACTOR = 2
 _SI = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
 
 
@@ -910,38 +917,64 @@ def memory_budget() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
+def data_in_use() -> int:
+    """This process's data segment now (``VmData``, what ``RLIMIT_DATA`` compares), bytes; 0 where
+    ``/proc`` does not say."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def strings_need(count: int, part_bytes: int) -> int:
+    """The data segment the formula engine needs to read ``count`` shared strings from a part of
+    ``part_bytes`` bytes (:data:`SHARED_STRING_BYTES`, :data:`SHARED_STRING_PART_FACTOR`)."""
+    return count * SHARED_STRING_BYTES + part_bytes * SHARED_STRING_PART_FACTOR
+
+
 def _count_shared_strings(z: zipfile.ZipFile, parts: set[str], limits: Limits, book: str) -> int:
     """The strings of ``xl/sharedStrings.xml`` (its ``<si>`` elements, counted in the bytes,
-    nothing built), refused with the limit named past :attr:`Limits.shared_strings` or past what
-    the memory cap holds at :data:`SHARED_STRING_BYTES` a string: before the formula engine
-    reads the part, whose allocation failure would abort the process."""
+    nothing built), refused with the limit named past :attr:`Limits.shared_strings`, or when
+    what the formula engine needs to read them (:func:`strings_need`: their count and the part's
+    bytes) is more than the memory cap leaves (the cap less what this process holds already):
+    before the formula engine reads the part, whose allocation failure would abort the process."""
     if "xl/sharedStrings.xml" not in parts:
         return 0
     cap = memory_budget()
-    by_memory = cap // SHARED_STRING_BYTES if cap is not None else None
-    allowed = limits.shared_strings if by_memory is None else min(limits.shared_strings, by_memory)
-    n = 0
+    room = None if cap is None else max(0, cap - data_in_use())
+    n = size = 0
     carry = b""
+    early = False  # stopped reading: the counts are lower bounds
     with z.open("xl/sharedStrings.xml") as raw:
         stream = _Capped(raw, limits.part_bytes, f"{book}: xl/sharedStrings.xml")
         while chunk := stream.read(1 << 20):
+            size += len(chunk)
             data = carry + chunk
             # a start tag holds one "<", at its start: the text before the last "<" is whole
             cut = data.rfind(b"<")
             cut = cut if cut >= 0 and len(data) - cut < 256 else len(data)
             n += len(_SI.findall(data, 0, cut))
             carry = data[cut:]
-            if n > allowed:
+            if n > limits.shared_strings or (room is not None and strings_need(n, size) > room):
+                early = True
                 break
         n += len(_SI.findall(carry))
-    if n > allowed:
-        if by_memory is not None and by_memory < limits.shared_strings:
-            raise BookError(
-                f"{book}: xl/sharedStrings.xml holds more than {allowed:,} strings, more than the "
-                f"memory cap of {cap // 2**20:,} MiB holds in the formula engine (~{SHARED_STRING_BYTES} "
-                "bytes a string; limit --max-memory); refused"
-            )
-        raise BookError(f"{book}: xl/sharedStrings.xml holds more than {allowed:,} strings (limit shared_strings); refused")
+    if n > limits.shared_strings:
+        raise BookError(
+            f"{book}: xl/sharedStrings.xml holds more than {limits.shared_strings:,} strings (limit shared_strings); refused"
+        )
+    if room is not None and cap is not None and strings_need(n, size) > room:
+        least = "at least " if early else ""
+        raise BookError(
+            f"{book}: xl/sharedStrings.xml holds {least}{n:,} strings in {least}{size / 2**20:,.1f} MiB, which the "
+            f"formula engine needs ~{strings_need(n, size) / 2**20:,.0f} MiB to read (~{SHARED_STRING_BYTES} bytes a "
+            f"string and {SHARED_STRING_PART_FACTOR} a byte of the part), more than the {room / 2**20:,.0f} MiB the "
+            f"memory cap of {cap / 2**20:,.0f} MiB leaves (limit --max-memory); refused"
+        )
     return n
 
 

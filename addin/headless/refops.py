@@ -16,7 +16,8 @@ here into its areas (rectangles, in Excel's order; a union keeps overlapping are
 written back:
 
 * one area: that reference (``ROW(C12:E13 D13:F13)`` is ``ROW(D13:E13)``);
-* no area: ``#NULL!``;
+* no area: ``#NULL!`` (as the reference of a function that reads only its numbers, the
+  call's answer: that function returns the error it is given);
 * as AREAS's argument: the number of areas (also for a single reference, which IronCalc 0.9.1
   evaluates instead of counting: ``AREAS(K4)`` with an error in K4 was that error, Excel 1);
 * several areas as an argument of a function that adds its arguments' cells alike (SUM, COUNT,
@@ -131,6 +132,11 @@ def _resolved(node: Call) -> str | None:
             return _empty(sheet) if not areas else str(len(areas))
         if plain:
             args.append(render(arg))  # one reference as written: nothing to resolve
+        elif not areas and _STACKED.get(node.key) == i:
+            # an empty intersection is the error #NULL!, which a function reading a reference's
+            # numbers returns as it is (IronCalc 0.9.1 answered LARGE(#NULL!,1) "not
+            # implemented", PERCENTILE(#NULL!,0.5) #VALUE!)
+            return _empty(sheet)
         elif not areas:
             args.append(_empty(sheet))
             changed = True

@@ -535,8 +535,24 @@ def _criteria_positions(key: str, count: int) -> frozenset[int]:
     return frozenset()
 
 
-def needs_fifteen_digits(text: str) -> bool:
-    """Cheap test: the formula joins with ``&`` or calls a text function (outside strings)."""
+#: LET and LAMBDA: their names may hold arrays, which :func:`arrayish` cannot see in the text.
+_NAMING = re.compile(r"(?<![\w.])(?:_xlfn\.)?(?:LET|LAMBDA)\s*\(", re.I)
+
+
+def names_arrays(text: str) -> bool:
+    """Whether the formula has LET or LAMBDA names, which may stand for arrays (outside strings)."""
+    return _NAMING.search(_STRING.sub('""', text) if '"' in text else text) is not None
+
+
+def needs_fifteen_digits(text: str, names_may_hold_arrays: bool = False) -> bool:
+    """Cheap test: the formula joins with ``&`` or calls a text function (outside strings). The
+    engine applies it to array formulas too (each element's number turned into text as a plain
+    formula's is: Excel's ``{=CONCATENATE(A1:A5,2^0.5)}`` is "31.4142135623731" first), except
+    where a LET or LAMBDA name as written may stand for an array (``names_may_hold_arrays``,
+    :func:`names_arrays` of the formula as written): converting a name holding an array would
+    lose its elements, and :func:`arrayish` cannot see what a name holds."""
+    if names_may_hold_arrays:
+        return False
     outside = _STRING.sub('""', text) if '"' in text else text
     return "&" in outside or _TEXT_NAMES.search(outside) is not None
 
@@ -562,11 +578,12 @@ def fifteen_digits(text: str) -> str:
     the number itself, which is what Excel's comparison sees.
 
     Only scalar operands are converted: an operand holding a range, an array constant or a
-    spill reference is left as written, and the engine applies this to scalar formulas only,
-    because IronCalc's ISNUMBER over a range is one FALSE, not an array
-    (``SUMPRODUCT(ISNUMBER(A1:A3)*1)`` is 0), so the conversion would lose the array.
+    spill reference is left as written, because IronCalc's ISNUMBER over a range is one FALSE,
+    not an array (``SUMPRODUCT(ISNUMBER(A1:A3)*1)`` is 0), so the conversion would lose the
+    array. In an array formula the scalar operands are converted too (each element joins the
+    same 15-digit text), unless LET or LAMBDA names are about (:func:`needs_fifteen_digits`).
     """
-    nodes = parse(text)
+    nodes = _grouped(parse(text))
     fresh = LetNames(text)
     changed = [False]
 
@@ -616,6 +633,27 @@ def fifteen_digits(text: str) -> str:
 
     walk(nodes)
     return formula(nodes) if changed[0] else text
+
+
+def _grouped(seq: list[Any]) -> list[Any]:
+    """``seq`` with each parenthesised group nested as a :class:`Call` of no name (rendered
+    ``(…)`` again), its arguments grouped too: the operands of ``&`` are then found at the
+    group's own level. Flat, ``("x"&"y")`` read as the operands ``("x"`` and ``"y")`` and the
+    conversion cut the parentheses apart (#NAME?)."""
+    out: list[Any] = []
+    stack: list[list[Any]] = [out]
+    for node in seq:
+        if isinstance(node, Call):
+            stack[-1].append(Call(node.name, [_grouped(a) for a in node.args]))
+        elif isinstance(node, Token) and node.type == Token.PAREN and node.subtype == Token.OPEN:
+            group = Call("", [[]])
+            stack[-1].append(group)
+            stack.append(group.args[0])
+        elif isinstance(node, Token) and node.type == Token.PAREN and node.subtype == Token.CLOSE and len(stack) > 1:
+            stack.pop()
+        else:
+            stack[-1].append(node)
+    return out
 
 
 def _wrap_run(seq: list[Any], lo: int, hi: int, wrap: Any) -> None:

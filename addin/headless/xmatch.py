@@ -46,7 +46,7 @@ from typing import Any
 from addin.headless.a1 import column_number
 from addin.headless.bounded_regex import first_search
 from addin.headless.formula import split_ref
-from addin.headless.host import elementwise
+from addin.headless.host import elementwise, may_hold_array
 from addin.headless.numeric_text import whole_argument
 from addin.headless.values import ExcelError
 from addin.headless.wildcards import Wildcard, compile_wildcard
@@ -258,7 +258,8 @@ def takes(args: list[tuple[str, str]]) -> bool:
     """The XMATCH calls evaluated here: those over an array constant, and those over a bounded
     range of at most :data:`MAX_CELLS` cells whose modes are not both the defaults' exact,
     first-to-last search (which the formula engine computes as Excel does, with blank cells and
-    0 handled by :mod:`addin.headless.zero_lookups`); never a call whose arguments read a name."""
+    0 handled by :mod:`addin.headless.zero_lookups`) unless the lookup value may be several values
+    (IronCalc 0.9.1 does not look each up); never a call whose arguments read a name."""
     if not 2 <= len(args) <= 4 or not all(_no_names(t) for _, t in args):
         return False
     kind, text = args[1]
@@ -271,7 +272,8 @@ def takes(args: list[tuple[str, str]]) -> bool:
     search_mode = args[3] if len(args) > 3 else ("empty", "")
     plain = match_mode[0] in ("empty", "literal") and _EXACT_FORWARD.match(match_mode[1]) is not None
     forward = search_mode[0] in ("empty", "literal") and _FORWARD.match(search_mode[1]) is not None
-    return not (plain and forward)
+    # a lookup value that may be several values: looked up one by one here (addin.headless.lookups)
+    return not (plain and forward) or may_hold_array(*args[0])
 
 
 __all__ = ["MAX_CELLS", "order", "takes", "xmatch", "xmatch_one"]

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from openpyxl.formula.tokenizer import Token
@@ -193,11 +194,13 @@ def _lifted_value(arg: list[Any]) -> bool:
     return bool(sig) and isinstance(sig[0], Token) and sig[0].type == Token.ARRAY and render(arg).strip().startswith("{")
 
 
-def zero_lookups(text: str, array_formula: bool = False) -> str:
+def zero_lookups(text: str, array_formula: bool = False, hosted: Callable[[str, list[str]], bool] | None = None) -> str:
     """``text`` with each exact lookup whose value may be 0 searching as MATCH does when it is 0
     (module docstring). In an array formula (``array_formula``) a lookup value that is a range
     or an array constant is looked up element by element (``MAP(values,LAMBDA(v,…))``), as
-    Excel does (IronCalc 0.9.1 is #N/A for each); elsewhere such a call is left as written."""
+    Excel does (IronCalc 0.9.1 is #N/A for each), unless ``hosted(key, argument texts)``: a host
+    function takes the call and looks up each element itself (:mod:`addin.headless.lookups`,
+    whose exact search never matches a blank); elsewhere such a call is left as written."""
     nodes = parse(text)
     fresh = LetNames(text)
     elements = _elements(nodes)
@@ -211,6 +214,8 @@ def zero_lookups(text: str, array_formula: bool = False) -> str:
         if _one_value(call.args[0], elements):
             return _exact(call, args, fresh)
         if not (array_formula and _lifted_value(call.args[0])):
+            return None
+        if hosted is not None and hosted(call.key, [a.strip() for a in args]):
             return None
         v = fresh("zv")
         values = call.args[0]

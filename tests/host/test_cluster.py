@@ -9,9 +9,11 @@ where nothing listens is refused within seconds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -44,7 +46,15 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Any:
     dask = [sys.executable, "-m", "dask"]  # the interpreter running the tests, whatever its bin folder is called
     root = Path(__file__).resolve().parents[2]  # the workers unpickle this module's task functions by name
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
-    common: dict[str, Any] = {"cwd": folder, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    # each in a process group of its own: the nanny's worker processes (and a worker it restarted
+    # after a test killed one) are its children, and must end with it (_end_group)
+    common: dict[str, Any] = {
+        "cwd": folder,
+        "env": env,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "start_new_session": True,
+    }
     sched = subprocess.Popen(
         [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)], **common
     )
@@ -63,12 +73,39 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Any:
     finally:
         for proc in (workers, sched):
             if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                _end_group(proc)
+
+
+def _end_group(proc: subprocess.Popen[bytes]) -> None:
+    """End ``proc`` and every process of its group (a session leader's group is its pid): SIGTERM
+    (a nanny closes its workers), then SIGKILL to what is left after 30 s; waits until none is left.
+
+    Killing the ``dask worker`` process alone left its workers behind, reparented to init (the
+    session-end check in tests/conftest.py names such a process)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + 30
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _group_alive(proc.pid) and time.monotonic() < deadline:  # each goes, reaped by init
+        time.sleep(0.05)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still alive (signal 0 checks without sending)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @pytest.fixture()

@@ -234,3 +234,42 @@ def test_an_openpyxl_book_through_recalc_shows_every_value(tmp_path: Path) -> No
     assert main(["recalc", str(tmp_path / "in.xlsx"), "-o", str(tmp_path / "out.xlsx")]) == 0
     out = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
     assert [out["C1"].value, out["D1"].value, out["E1"].value, out["C2"].value] == [2, 1, 1, 3]
+
+
+@pytest.mark.parametrize(
+    ("text", "excel"),
+    [
+        # "COUNTIF function": H1:H3 = 3, 1, 2; ">"&A1:A2 with A1 = A2 = 1 is two criteria ">1",
+        # each counts 3 and 2: 2 + 2
+        ('=SUMPRODUCT(COUNTIF(H1:H3,">"&A1:A2))', 4.0),
+        # "SUMIF function": the same criteria sum 3 + 2 twice
+        ('=SUMPRODUCT(SUMIF(H1:H3,">"&A1:A2))', 10.0),
+        # a whole-column range (left to the formula engine, never the host function): the criteria
+        # "1" and "2" and "3" of an array constant count one cell each
+        ("=SUMPRODUCT(COUNTIFS($H:$H,{1;2;3}))", 3.0),
+        ('=SUMPRODUCT(--ISNUMBER(COUNTIFS($H:$H,{1;2;3},$H:$H,"<>")))', 3.0),
+        # MAXIFS of a criterion per element of an expression: ">="&{2;3} is 3 and 3
+        ('=SUMPRODUCT(MAXIFS(H1:H3,H1:H3,">="&{2;3}))', 6.0),
+    ],
+)
+def test_a_computed_array_of_criteria_is_each_criterions_result(tmp_path: Path, text: str, excel: float) -> None:
+    """The criteria are one value each (Microsoft, "COUNTIFS function"; "Guidelines and examples of
+    array formulas": a one-value parameter given an array in an array context is evaluated per
+    element). Criteria computed by an expression, or beside a whole-column range, were read once
+    by the formula engine (0 each)."""
+    got = compute(tmp_path, [text], {"H1": 3, "H2": 1, "H3": 2, "A1": 1, "A2": 1})
+    assert got == [excel]
+
+
+def test_sumifs_over_a_whole_column_with_computed_criteria_in_an_array_formula(tmp_path: Path) -> None:
+    """``{=SUMIFS(C:C,C:C,">="&C1:C5)}`` over C = 1, 2, 4, 8, 16: the sum of the values at least
+    each value, 31, 30, 28, 24, 16 (Microsoft, "SUMIFS function"); it was 0 in every cell."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for i, v in enumerate((1, 2, 4, 8, 16), 1):
+        ws.cell(i, 3).value = v
+    ws["E1"] = ArrayFormula("E1:E5", '=SUMIFS($C:$C,$C:$C,">="&$C$1:$C$5)')
+    wb.save(tmp_path / "b.xlsx")
+    got = recalculate(tmp_path / "b.xlsx").values
+    assert [got[("S", i, 5)] for i in range(1, 6)] == [31.0, 30.0, 28.0, 24.0, 16.0]

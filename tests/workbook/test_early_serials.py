@@ -81,3 +81,21 @@ def test_a_1904_book_is_left_alone(tmp_path: Path) -> None:
     wb.save(tmp_path / "b.xlsx")
     got = recalculate(tmp_path / "b.xlsx").values
     assert [got[("S", 1, c)] for c in (2, 3, 4)] == [1904.0, 1.0, 1.0]
+
+
+def test_day_zero_read_through_index_of_one_cell(tmp_path: Path) -> None:
+    """``INDEX(range, row, column)`` of a blank cell is the cell, read as 0 by ISOWEEKNUM and
+    WEEKNUM (Microsoft, "INDEX function": with both row_num and column_num, the cell at the
+    intersection; the day-0 values as the module docstring: ISOWEEKNUM 52, WEEKNUM 0), as
+    ``ISOWEEKNUM(A5)`` is; also per element of MAKEARRAY. It was #NUM!."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"] = 45000  # 15 March 2023, ISO week 11 (datetime.date(2023, 3, 15).isocalendar())
+    ws["B1"] = "=ISOWEEKNUM(INDEX($A$1:$A$2,2,1))"
+    ws["B2"] = "=WEEKNUM(INDEX($A$1:$A$2,2,1),1)"
+    ws["C1"] = ArrayFormula("C1:C2", "=MAKEARRAY(ROWS($A$1:$A$2),1,LAMBDA(r,c,ISOWEEKNUM(INDEX($A$1:$A$2,r,c))))")
+    wb.save(tmp_path / "b.xlsx")
+    got = recalculate(tmp_path / "b.xlsx").values
+    assert dt.date(2023, 3, 15).isocalendar()[1] == 11
+    assert [got[("S", 1, 2)], got[("S", 2, 2)], got[("S", 1, 3)], got[("S", 2, 3)]] == [52.0, 0.0, 11.0, 52.0]

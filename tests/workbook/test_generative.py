@@ -641,6 +641,15 @@ def as_saved(formula: str) -> str:
 
 
 def _write(path: Path, formulas: list[str]) -> None:
+    wb = input_book()
+    ws = wb["S"]
+    for r, f in enumerate(formulas, 1):
+        ws.cell(r, 5).value = as_saved(f)
+    wb.save(path)
+
+
+def input_book() -> openpyxl.Workbook:
+    """A book whose sheet ``S`` holds the input grid (:data:`INPUTS`, C1:D5, :data:`DATABASE`)."""
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "S"
@@ -652,43 +661,54 @@ def _write(path: Path, formulas: list[str]) -> None:
         ws.cell(r, 4).value = d
     for ref, v in DATABASE.items():
         ws[ref] = v
-    for r, f in enumerate(formulas, 1):
-        ws.cell(r, 5).value = as_saved(f)
-    wb.save(path)
+    return wb
 
 
-def _libreoffice(path: Path, tmp: Path) -> dict[int, Any]:
+def libreoffice_sheet(path: Path, tmp: Path) -> Any:
+    """Sheet ``S`` of the book at ``path`` as LibreOffice computes it (its values, read back from
+    the xlsx it saves); read a cell's value with :func:`libreoffice_value`."""
     assert SOFFICE is not None
     cmd = [SOFFICE, f"-env:UserInstallation=file://{tmp / 'profile'}", "--headless", "--convert-to", "xlsx"]
     subprocess.run([*cmd, "--outdir", str(tmp / "lo"), str(path)], capture_output=True, timeout=300, check=True)
-    ws = openpyxl.load_workbook(tmp / "lo" / path.name, data_only=True)["S"]
-    out: dict[int, Any] = {}
-    for r in range(1, PER_BOOK + 1):
-        cell = ws.cell(r, 5)
-        out[r] = ExcelError(str(cell.value)) if cell.data_type == "e" else _unescape(cell.value)
-    return out
+    return openpyxl.load_workbook(tmp / "lo" / path.name, data_only=True)["S"]
+
+
+def libreoffice_value(cell: Any) -> Any:
+    """A cell's value as LibreOffice saved it, an error as :class:`ExcelError`."""
+    return ExcelError(str(cell.value)) if cell.data_type == "e" else _unescape(cell.value)
+
+
+def _libreoffice(path: Path, tmp: Path) -> dict[int, Any]:
+    ws = libreoffice_sheet(path, tmp)
+    return {r: libreoffice_value(ws.cell(r, 5)) for r in range(1, PER_BOOK + 1)}
 
 
 def divergence(formula: str, ours: Any, theirs: Any) -> str | None:
     """Why ``ours`` and LibreOffice's ``theirs`` differ in a way that counts; None if they agree
     or the formula is in a class where LibreOffice is known to differ from Excel."""
+    if agree(ours, theirs) or libreoffice_differs(formula, ours, theirs) is not None:
+        return None
+    return f"ours {ours!r}, LibreOffice {theirs!r}"
+
+
+def agree(ours: Any, theirs: Any) -> bool:
+    """Two computed values are the same: both errors (whatever the code: LibreOffice numbers
+    its own), both empty, equal logicals or texts, or numbers within 1E-9."""
     ours_error = isinstance(ours, ExcelError)
     theirs_error = isinstance(theirs, ExcelError) or (isinstance(theirs, str) and theirs.startswith("Err:"))
     if ours_error and theirs_error:
-        agree = True  # LIBREOFFICE_DIFFERS["error-code"]
+        same = True  # LIBREOFFICE_DIFFERS["error-code"]
     elif ours_error or theirs_error:
-        agree = False
+        same = False
     elif ours in (None, "") and theirs in (None, ""):
-        agree = True
+        same = True
     elif isinstance(ours, bool) or isinstance(theirs, bool):
-        agree = ours == theirs
+        same = ours == theirs
     elif isinstance(ours, (int, float)) and isinstance(theirs, (int, float)):
-        agree = math.isclose(float(ours), float(theirs), rel_tol=1e-9, abs_tol=1e-9)
+        same = math.isclose(float(ours), float(theirs), rel_tol=1e-9, abs_tol=1e-9)
     else:
-        agree = ours == theirs
-    if agree or libreoffice_differs(formula, ours, theirs) is not None:
-        return None
-    return f"ours {ours!r}, LibreOffice {theirs!r}"
+        same = ours == theirs
+    return same
 
 
 def _divergences(tmp: Path, formulas: list[str]) -> list[str]:

@@ -290,13 +290,27 @@ def test_shared_strings_beyond_the_limit_are_refused_before_the_formula_engine_r
 
 
 def test_shared_strings_beyond_what_the_memory_cap_holds_are_refused_naming_max_memory(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    """Under ``--max-memory 384`` the bound is 384 MiB / 1,400 B = 287,609 strings (the outside
-    audit's 14-million-string bomb aborted the child at 5.3 GB: "crashed (SIGABRT)")."""
+    """Under ``--max-memory 384`` 300,000 strings need ~235 MiB in the formula engine (800 B a
+    string, package.SHARED_STRING_BYTES, measured), more than the cap leaves once the child's
+    interpreter and the package reader hold theirs (~270 MiB there): refused with the limit
+    named, before the formula engine could abort (the outside audit's 14-million-string bomb
+    aborted the child at 5.3 GB: "crashed (SIGABRT)")."""
     path = _strings_book(tmp_path / "bomb.xlsx", 300_000)
     assert main(["recalc", "-q", str(path), "-o", str(tmp_path / "out.xlsx"), "--max-memory", "384"]) == 2
     err = capsys.readouterr().err
-    assert "bomb.xlsx: xl/sharedStrings.xml holds more than 287,609 strings, more than the memory cap of 384 MiB" in err
+    assert "bomb.xlsx: xl/sharedStrings.xml holds at least" in err and "the memory cap of 384 MiB leaves" in err
     assert "limit --max-memory" in err
+
+
+def test_shared_strings_that_fit_the_memory_cap_are_read(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """800,000 one-character strings under ``--max-memory 1024`` are computed: the formula engine
+    needs ~740 B a string (measured, package.SHARED_STRING_BYTES), ~600 MiB here. The bound by
+    count alone (1,400 B a string: 766,958 at 1,024 MiB) refused them; it refused the audit's
+    1.6 million short strings at the default 2,048 MiB likewise, which read in ~1.1 GiB (measured)."""
+    path = _strings_book(tmp_path / "many.xlsx", 800_000)
+    out = tmp_path / "out.xlsx"
+    assert main(["recalc", "-q", str(path), "-o", str(out), "--max-memory", "1024"]) == 0, capsys.readouterr().err
+    assert openpyxl.load_workbook(out, data_only=True)["S"]["B1"].value == 5  # LEN("hello")
 
 
 def _unbounded(path: str) -> object:

@@ -31,6 +31,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from addin.headless import ExcelError, recalculate
 from addin.headless.lifting import lift
+from tests.workbook.bookkit import compute
 
 NA = ExcelError("#N/A")
 NUM = ExcelError("#NUM!")
@@ -342,3 +343,68 @@ def test_xlookup_over_array_constants_of_other_sizes_is_value(
         want = ("none" if not 1 <= x <= nl else f"r{x}") if same else "#VALUE!"
         got = res.cell("S", k, 1)
         assert getattr(got, "code", got) == want, (vl, nl, vr, nr, x)
+
+
+# Inputs of the IS-of-an-array cases: numbers in A1:A3 (COS of each a number), numbers in
+# C1:C5, keys in D1:D5.
+_IS_INPUTS: dict[str, object] = {"A1": 1.5, "A2": -2.5, "A3": 0.25, **{f"C{i}": 2.0**i for i in range(1, 6)}}
+_IS_INPUTS.update({f"D{i}": k for i, k in enumerate("ababc", 1)})
+
+
+@pytest.mark.parametrize(
+    ("text", "excel"),
+    [
+        # IronCalc evaluates COS element by element itself; ISNUMBER of its three numbers is three
+        # TRUEs (Microsoft, "IS functions": "ISNUMBER: value refers to a number"; "SUMPRODUCT
+        # function": -- turns TRUE into 1)
+        ("=SUMPRODUCT(--ISNUMBER(COS($A$1:$A$3)))", 3.0),
+        ("=SUMPRODUCT(--ISTEXT(UPPER($A$1:$A$3)))", 3.0),  # UPPER of a number is text
+        # a LET name stands for its value, the range (Microsoft, "LET function"): EXP of 5 numbers
+        ("=LET(x,$C$1:$C$5,SUMPRODUCT(--ISNUMBER(EXP(x))))", 5.0),
+        ("=SUMPRODUCT(--ISNUMBER(LET(x,$C$1:$C$5,x)))", 5.0),
+        # a host function given an array of criteria (conditionals): MAXIFS per key, every one a number
+        # (Microsoft, "MAXIFS function": 0 when nothing matches)
+        ('=SUMPRODUCT(--ISNUMBER(MAXIFS($C$1:$C$5,$D$1:$D$5,{"a";"b";"z"})))', 3.0),
+    ],
+)
+def test_a_function_of_an_array_the_engine_lifts_is_an_array(tmp_path: Path, text: str, excel: float) -> None:
+    """ISNUMBER and ISTEXT of an argument that is an array (a function IronCalc lifts itself, a LET
+    name bound to a range, a host call given an array of criteria) are one value per element; they
+    were one FALSE (0 summed) before."""
+    assert compute(tmp_path, [text], _IS_INPUTS) == [excel]
+
+
+@pytest.mark.parametrize(
+    ("text", "excel"),
+    [
+        # "COMBIN function": C(5,1) + C(5,2) + C(5,3) = 5 + 10 + 10
+        ("=SUMPRODUCT(COMBIN(5,{1;2;3}))", 25.0),
+        # "SLN function": (cost - salvage) / life of each cost 2, 4, 8 (C1:C3), life 2
+        ("=SUMPRODUCT(SLN($C$1:$C$3,0,2))", 7.0),
+        # "DAYS function": end_date - start_date of each end 2, 4, 8, 16, 32 (C1:C5), start 1
+        ("=SUMPRODUCT(DAYS($C$1:$C$5,1))", 57.0),
+        # "BASE function": text of each number, five texts
+        ("=SUMPRODUCT(--ISTEXT(BASE($C$1:$C$5,2)))", 5.0),
+    ],
+)
+def test_functions_ironcalc_reads_once_are_lifted(tmp_path: Path, text: str, excel: float) -> None:
+    """Functions of one-value parameters found by the probe (``=ROWS(F(A1:A3))`` #VALUE! in
+    IronCalc 0.9.1) evaluated per element under SUMPRODUCT (Microsoft, "SUMPRODUCT function";
+    "Guidelines and examples of array formulas"); each was #VALUE! (a whole array given to one value)."""
+    assert compute(tmp_path, [text], _IS_INPUTS) == [excel]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=SUMPRODUCT(--ISNUMBER(CHOOSE(NA(),1/3,$C$1:$C$5)))",
+        "=SUMPRODUCT(--ISNUMBER(IF(#VALUE!,{-1;0.5;2},#N/A)))",
+        "=LET(x,$C$1:$C$5,SUMPRODUCT(--ISNUMBER(CHOOSE(0,x,FALSE))))",
+    ],
+)
+def test_an_is_function_of_a_call_that_gives_one_error_is_false(tmp_path: Path, text: str) -> None:
+    """A call that may give an array gives one error here (CHOOSE of #N/A or of index 0 is
+    #N/A/#VALUE!, "CHOOSE function"; IF of an error condition is that error, "IF function"):
+    ISNUMBER of it is one FALSE ("IS functions": an error value is not a number), 0 summed,
+    not the error."""
+    assert compute(tmp_path, [text], _IS_INPUTS) == [0.0]

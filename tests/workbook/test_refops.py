@@ -120,3 +120,30 @@ def test_recalc_of_an_openpyxl_book(tmp_path: Path) -> None:
     assert main(["recalc", "-q", str(tmp_path / "in.xlsx"), "-o", str(tmp_path / "out.xlsx")]) == 0
     out = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
     assert [out["E1"].value, out["E2"].value, out["E3"].value] == [25, 11, 2]
+
+
+def test_an_empty_intersection_and_an_array_k_where_a_function_reads_a_references_numbers(tmp_path: Path) -> None:
+    """A1:A3 holds 1, 2, 3 and B1:B3 10, 20, 30. ``(A1:A3 B1:B3)`` shares no cell: the reference
+    is the error #NULL! (Microsoft, "#NULL! error"; ECMA-376 formulas, "Operators": "If the
+    intersection is empty, the result is #NULL!"), which LARGE, PERCENTILE, QUARTILE and RANK
+    return as they get it (an error in the array is the answer, as in any of Excel's
+    aggregates). A ``k`` given as an array constant is one LARGE/SMALL per element in any formula
+    (Microsoft, "Use array constants in array formulas": array constants need no
+    Ctrl+Shift+Enter; "LARGE function": the k-th largest): over the union ``(A1:A3,B1:B3)`` the
+    two largest are 30 and 20, their sum 50; one legacy cell shows the array's first value (30,
+    implicit intersection of an array result, Microsoft "Implicit intersection operator: @")."""
+    cases: dict[str, object] = {
+        "=LARGE((A1:A3 B1:B3),1)": "#NULL!",
+        "=PERCENTILE((A1:A3 B1:B3),0.5)": "#NULL!",
+        "=QUARTILE((A1:A3 B1:B3),1)": "#NULL!",
+        "=RANK(2,(A1:A3 B1:B3))": "#NULL!",
+        "=SUM(LARGE((A1:A3,B1:B3),{1,2}))": 50.0,
+        "=LARGE((A1:A3,B1:B3),{1,2})": 30.0,
+        "=SUM(SMALL((A1:A3,B1:B3),{1,2,3}))": 6.0,
+        "=SUM(LARGE(A1:B3,{1;2}))": 50.0,
+        "=LARGE((A1:A3,B1:B3),2)": 20.0,
+    }
+    inputs: dict[str, object] = {"A1": 1, "A2": 2, "A3": 3, "B1": 10, "B2": 20, "B3": 30}
+    got = compute(tmp_path, list(cases), inputs, column=5)
+    for (formula, want), value in zip(cases.items(), got, strict=True):
+        assert _plain(value) == want, formula
