@@ -748,14 +748,27 @@ def sweep(n_books: int, seed_value: int, out: Path) -> int:
 
     ``python -m tests.workbook.test_generative BOOKS SEED OUT`` (docs/headless-semantics.md, the
     generative section, reports such runs)."""
+    return sweep_books(n_books, seed_value, out, book, _divergences)
+
+
+def sweep_books(
+    n_books: int,
+    seed_value: int,
+    out: Path,
+    draw: Any,
+    divergences: Any,
+) -> int:
+    """The long-run loop both generative tests share: ``n_books`` books drawn by ``draw(seed)``
+    from ``seed_value``, each book's ``divergences(tmp, cases)`` appended to ``out`` one a line;
+    the number of cases run."""
     import tempfile
 
     count = 0
     for i in range(n_books):
-        formulas = book(seed_value * 1_000_003 + i)
+        cases = draw(seed_value * 1_000_003 + i)
         with tempfile.TemporaryDirectory() as tmp:
-            found = _divergences(Path(tmp), formulas)
-        count += len(formulas)
+            found = divergences(Path(tmp), cases)
+        count += len(cases)
         with out.open("a", encoding="utf-8") as f:
             f.writelines(line.replace("\n", " ") + "\n" for line in found)
     return count

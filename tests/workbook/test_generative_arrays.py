@@ -56,7 +56,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +78,7 @@ from tests.workbook.test_generative import (
     input_book,
     libreoffice_sheet,
     libreoffice_value,
+    sweep_books,
 )
 
 #: Cases a book (a multi-cell array formula takes a row per element).
@@ -518,15 +518,7 @@ def test_array_contexts_agree_with_libreoffice_and_the_identities(tmp_path: Path
 def sweep(n_books: int, seed_value: int, out: Path) -> int:
     """The long run: ``n_books`` books of :data:`PER_BOOK` cases drawn from ``seed_value``, every
     divergence appended to ``out`` (one a line), none failing the run; the number of cases run."""
-    count = 0
-    for i in range(n_books):
-        cases = book(seed_value * 1_000_003 + i)
-        with tempfile.TemporaryDirectory() as tmp:
-            found = _divergences(Path(tmp), cases)
-        count += len(cases)
-        with out.open("a", encoding="utf-8") as f:
-            f.writelines(line.replace("\n", " ") + "\n" for line in found)
-    return count
+    return sweep_books(n_books, seed_value, out, book, _divergences)
 
 
 if __name__ == "__main__":
