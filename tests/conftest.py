@@ -3,6 +3,7 @@
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -95,6 +96,19 @@ def _marked_alive() -> list[str]:
         except OSError:  # ended meanwhile, or not ours to read
             continue
     return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_process_lifetime_workers() -> Iterator[None]:
+    """End, after the last test, the workers that live as long as the process that started them
+    (the shared refit worker of live sources, the server's worker pools): they end at exit by
+    design, so the check below would see them; ending them here leaves it only real leaks."""
+    yield
+    from addin.excel import pool
+    from pricing.desk.live.slicefit import close_shared_fit_process
+
+    close_shared_fit_process()
+    pool.shutdown()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

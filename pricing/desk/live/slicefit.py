@@ -352,5 +352,15 @@ def shared_fit_process() -> FitProcess:
     with _shared_lock:
         if _shared is None:
             _shared = FitProcess()
-            atexit.register(_shared.close)
+            atexit.register(close_shared_fit_process)
         return _shared
+
+
+def close_shared_fit_process() -> None:
+    """Stop the process's shared :class:`FitProcess`, if one was started (at exit, or earlier by
+    a host that must end every process it started before it returns: the test run's end)."""
+    global _shared
+    with _shared_lock:
+        shared, _shared = _shared, None
+    if shared is not None:
+        shared.close()
