@@ -79,9 +79,11 @@ from addin.headless.formula import (
     needs_day_zero,
     needs_index_ranges,
     needs_intersection,
+    needs_reference_operators,
     references,
     split_ref,
     structured,
+    top_level_intersection,
 )
 from addin.headless.host import ENGINE_ANSWER, Apply, FunctionTable, HostFunction, Typed
 from addin.headless.host_arguments import (
@@ -106,7 +108,7 @@ from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason, vba_reason
 from addin.headless.one_wide_helpers import one_wide
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
-from addin.headless.refops import needs_reference_operators, reference_operators
+from addin.headless.refops import reference_operators
 from addin.headless.scan_errors import scan_errors
 from addin.headless.semantics import (
     fifteen_digits,
@@ -2416,6 +2418,8 @@ def _file_text(own: str, text: str, tables: re.Pattern[str] | None) -> str:
         return own_parameters(own)  # LAMBDA parameters spelled like the book's names (eta)
     if tables is not None and tables.search(own):
         return own  # the reader dropped the structured reference's brackets
+    if top_level_intersection(own):
+        return own  # the reader dropped an intersection's right-hand side (``=E:E 11:11`` read as ``=@E:E``)
     return text
 
 

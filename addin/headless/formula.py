@@ -207,6 +207,53 @@ def split_ref(text: str) -> tuple[str | None, str] | None:
     return sheet, m.group("a")
 
 
+# ----------------------------------------------------------------------------- reference operators
+
+#: A cheap test: a group opened by an operator, not a function, that starts with a reference
+#: followed by a comma or space (a union), ``((``, a space after a reference (an intersection),
+#: a range of ranges, AREAS. ``=(A2-B2)/B2`` does not match.
+_OPS_REF = r"(?:'[^']*'!|[\w.]+!)?\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)*"
+_OPS_WHOLE = r"(?<![\w.$])(?:\$?[A-Za-z]{1,3}:\$?[A-Za-z]{1,3}|\$?\d+:\$?\d+)(?![\w$])"
+_OPS_HINT = re.compile(
+    rf"(?:^|[=(,\s+\-*/^&<>])\(\s*(?:\(|{_OPS_REF}\s*[,\s(])|\d\s+\(?'?\$?[A-Za-z]|\d:\$?[A-Za-z]{{1,3}}\$?\d+:|AREAS\("
+    # a whole column or row (``A:B``, ``2:2``) beside a space or another ``:``
+    rf"|{_OPS_WHOLE}\s+[$'\w(]|{_OPS_WHOLE}:|[\s:]{_OPS_WHOLE}\b|\(\s*(?:'[^']*'!|[\w.]+!)?{_OPS_WHOLE}\s*,"
+    # a deleted reference in a union or an intersection
+    r"|\(\s*#REF!\s*[,\s]|[\w)$]\s+#REF!",
+    re.I,
+)
+
+
+def needs_reference_operators(text: str) -> bool:
+    """Cheap test before tokenising for Excel's reference operators (union, intersection, a
+    range of ranges, AREAS: :mod:`addin.headless.refops`); a false positive only costs the parse."""
+    return _OPS_HINT.search(text) is not None
+
+
+#: Two operands side by side at a formula's top level (a space between a reference's end and the
+#: next one's start): an intersection. ``SPACED_WORDS`` is its cheap test on a formula's bytes.
+_SIDE_BY_SIDE = re.compile(r"[\w$] +[$'\w]")
+SPACED_WORDS = re.compile(rb"[\w$] +[$'\w]")
+#: A group in parentheses holding no other (removed from the inside out).
+_INNERMOST = re.compile(r"\([^()]*\)")
+
+
+def top_level_intersection(text: str) -> bool:
+    """Whether the formula has an intersection outside every parenthesis and call (``=E:E 11:11``,
+    ``=1+A1:C3 B2``). IronCalc 0.9.1's xlsx reader keeps only what comes before such a space
+    (``=@E:E``, ``=1+@A1:C3``; the same inside parentheses or a call is read whole), so the
+    formula is taken as the file writes it (:mod:`addin.headless.package`)."""
+    if " " not in text:
+        return False
+    bare = _STRING.sub('""', text)
+    while True:
+        inner = _INNERMOST.sub("", bare)
+        if inner == bare:
+            break
+        bare = inner
+    return _SIDE_BY_SIDE.search(bare) is not None
+
+
 # ----------------------------------------------------------------------------- implicit intersection
 
 

@@ -39,6 +39,7 @@ from addin.headless.a1 import column_letters, column_number
 from addin.headless.datatables import DataTable
 from addin.headless.datatables import parse as parse_data_table
 from addin.headless.eta import has_parameters
+from addin.headless.formula import SPACED_WORDS, top_level_intersection
 from addin.headless.semantics import needs_own_text
 from addin.headless.tables import Table
 from addin.headless.values import ERROR_CODES, BookError, ExcelError
@@ -629,8 +630,9 @@ def _record(
         return
     # the text as the file has it, where the engine's reader loses something: a structured
     # reference (IronCalc reads ``Table1[@Qty]`` as ``Table1``), parentheses around a comparison,
-    # a LAMBDA parameter (which may be spelled like a defined name: addin.headless.eta)
-    own = "[" in text or needs_own_text(text) or has_parameters(text)
+    # a LAMBDA parameter (which may be spelled like a defined name: addin.headless.eta), an
+    # intersection at the formula's top level (IronCalc reads ``=E:E 11:11`` as ``=@E:E``)
+    own = "[" in text or needs_own_text(text) or has_parameters(text) or top_level_intersection(text)
     structured = "=" + text if own else None
     plain = array is None and not dynamic and structured is None
     s.formulas[(row, col)] = PLAIN if plain else FormulaCell(array, dynamic, structured)
@@ -726,7 +728,7 @@ def _plain_block(
     if longest > limits.formula_chars or (longest > 64 and max(map(bytes.count, raws, repeat(b"("))) > 64):
         return False
     joined = b"\x00".join(raws)
-    if b"&amp;" in joined or b"cm" in b"\x00".join(attrs):
+    if b"&amp;" in joined or b"cm" in b"\x00".join(attrs) or SPACED_WORDS.search(joined) is not None:
         return False
     rows = list(map(int, digits))
     for name in set(letters).difference(columns):
@@ -892,6 +894,7 @@ def _block_cells(
             and b"cm" not in m.group(1)
             and raw.count(b"(") <= 64
             and not (b"&amp;" in raw and (b"&lt;" in raw or b"&gt;" in raw or b"=" in raw))
+            and (b" " not in raw or SPACED_WORDS.search(raw) is None)
             and col <= MAX_COLUMNS
             and row <= MAX_ROWS
         ):

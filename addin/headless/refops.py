@@ -84,24 +84,6 @@ _CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 _COLUMN = re.compile(r"\$?([A-Za-z]{1,3})")
 _ROW = re.compile(r"\$?(\d+)")
 _SHEET = re.compile(r"^((?:'(?:[^']|'')+'|[^'!:\s]+)!)?(.+)$")
-#: A cheap test: a group opened by an operator, not a function, that starts with a reference
-#: followed by a comma or space (a union), ``((``, a space after a reference (an intersection),
-#: a range of ranges, AREAS. ``=(A2-B2)/B2`` does not match.
-_REF = r"(?:'[^']*'!|[\w.]+!)?\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)*"
-_WHOLE = r"(?<![\w.$])(?:\$?[A-Za-z]{1,3}:\$?[A-Za-z]{1,3}|\$?\d+:\$?\d+)(?![\w$])"
-_HINT = re.compile(
-    rf"(?:^|[=(,\s+\-*/^&<>])\(\s*(?:\(|{_REF}\s*[,\s(])|\d\s+\(?'?\$?[A-Za-z]|\d:\$?[A-Za-z]{{1,3}}\$?\d+:|AREAS\("
-    # a whole column or row (``A:B``, ``2:2``) beside a space or another ``:``
-    rf"|{_WHOLE}\s+[$'\w(]|{_WHOLE}:|[\s:]{_WHOLE}\b|\(\s*(?:'[^']*'!|[\w.]+!)?{_WHOLE}\s*,"
-    # a deleted reference in a union or an intersection
-    r"|\(\s*#REF!\s*[,\s]|[\w)$]\s+#REF!",
-    re.I,
-)
-
-
-def needs_reference_operators(text: str) -> bool:
-    """Cheap test before tokenising (a false positive only costs the parse)."""
-    return _HINT.search(text) is not None
 
 
 def reference_operators(text: str) -> str:

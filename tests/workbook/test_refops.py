@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from addin.cli import main
-from addin.headless import ExcelError
+from addin.headless import ExcelError, recalculate
 from tests.workbook.bookkit import compute
 
 Rect = tuple[int, int, int, int]  # row1, col1, row2, col2
@@ -147,3 +147,45 @@ def test_an_empty_intersection_and_an_array_k_where_a_function_reads_a_reference
     got = compute(tmp_path, list(cases), inputs, column=5)
     for (formula, want), value in zip(cases.items(), got, strict=True):
         assert _plain(value) == want, formula
+
+
+_COLUMN = st.integers(1, _N)
+_ROW = st.integers(1, _N)
+
+
+@settings(max_examples=12, deadline=None)
+@given(_COLUMN, _ROW, _RECT, st.booleans())
+def test_an_intersection_that_is_the_whole_formula(
+    tmp_path_factory: pytest.TempPathFactory, col: int, row: int, rect: Rect, other_sheet: bool
+) -> None:
+    """``=E:E 11:11``, ``=A1:C3 B:B``, written as the whole formula (no parentheses, no call), on
+    the formula's sheet or another one, is the cell common to its references, #NULL! where there
+    is none (Microsoft, "Calculation operators and precedence in Excel"; "#NULL! error").
+    IronCalc 0.9.1's reader kept only the first reference (``=@E:E``): the engine gave the
+    implicit intersection of column E with the formula's row, 0 (an Excel-saved book of Apache
+    POI's tests has ``=Tabelle2!E:E Tabelle2!11:11`` cached 5). Only one-cell or empty
+    intersections are drawn: a larger one in a legacy formula is a further implicit
+    intersection, tested elsewhere."""
+    letter = "ABCDEF"[col - 1]
+    prefix = "T!" if other_sheet else ""
+    one_row = (rect[0], rect[1], rect[0], rect[3])
+    cases: list[tuple[str, set[tuple[int, int]]]] = [
+        (f"={prefix}{letter}:{letter} {prefix}{row}:{row}", {(row, col)}),
+        (f"={prefix}{row}:{row} {prefix}{letter}:{letter}", {(row, col)}),
+        (f"={prefix}{_a1(one_row)} {prefix}{letter}:{letter}", _cells(one_row) & {(one_row[0], col)}),
+    ]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    data = wb.create_sheet("T") if other_sheet else ws
+    for r in range(1, _N + 1):
+        for c in range(1, _N + 1):
+            data.cell(r, c, _value(r, c))
+    for i, (f, _) in enumerate(cases, 1):
+        ws.cell(10 + i, 10, f)  # below and right of the data: the formula's own row is not drawn
+    path = tmp_path_factory.mktemp("whole") / "b.xlsx"
+    wb.save(path)
+    got = recalculate(path).values
+    for i, (f, common) in enumerate(cases, 1):
+        want: object = _value(*next(iter(common))) if common else "#NULL!"
+        assert _plain(got[("S", 10 + i, 10)]) == want, f
