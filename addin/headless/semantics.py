@@ -747,9 +747,16 @@ _RANGE_ARGS: dict[str, Any] = {
     "HLOOKUP": lambda n: {1},
     "LOOKUP": lambda n: {1, 2},
     "XLOOKUP": lambda n: {1, 2},
+    # RANK's ref and LARGE/SMALL's array: IronCalc 0.9.1 gives #NAME? ("not implemented") and
+    # #NUM! for one cell, the right answer for the same cell written as a range
+    "RANK": lambda n: {1},
+    "RANK.EQ": lambda n: {1},
+    "RANK.AVG": lambda n: {1},
+    "LARGE": lambda n: {0},
+    "SMALL": lambda n: {0},
 }
 _ONE_CELL = re.compile(r"^((?:'(?:[^']|'')+'|[^'!:@\[\]]+)!)?(\$?[A-Za-z]{1,3}\$?\d+)$")
-_RANGE_NAMES = re.compile(r"\b(" + "|".join(_RANGE_ARGS) + r")\s*\(", re.I)
+_RANGE_NAMES = re.compile(r"\b(" + "|".join(map(re.escape, _RANGE_ARGS)) + r")\s*\(", re.I)
 
 
 def needs_one_cell_ranges(text: str) -> bool:
