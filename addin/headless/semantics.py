@@ -43,7 +43,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.dispersion import TYPED, typed_literals
+from addin.headless.dispersion import NUM_WHEN_EMPTY, TYPED, no_number_is_num, typed_literals
 from addin.headless.early_serials import DATE_PARTS, early_serials
 from addin.headless.formula import (
     ARRAY_ARGS,
@@ -430,6 +430,7 @@ _SPECIAL: dict[str, Any] = {
     "ZTEST": _z_test,
     **dict.fromkeys(_RANKS, _rank_argument),
     **dict.fromkeys(TYPED, typed_literals),  # typed text and logicals counted (addin.headless.dispersion)
+    **dict.fromkeys(NUM_WHEN_EMPTY, no_number_is_num),  # and #NUM! of no number (addin.headless.dispersion)
 }
 
 
