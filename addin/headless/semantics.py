@@ -43,6 +43,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
+from addin.headless.address import address
 from addin.headless.dispersion import NUM_WHEN_EMPTY, TYPED, no_number_is_num, typed_literals
 from addin.headless.early_serials import DATE_PARTS, early_serials
 from addin.headless.formula import (
@@ -64,7 +65,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ|OFFSET|CHOOSE|MDETERM|MINVERSE)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ|OFFSET|CHOOSE|MDETERM|MINVERSE|ADDRESS)\s*\(",
     re.I,
 )
 _TYPED_NAMES = re.compile(r"\b(?:STDEV|VAR|AVEDEV|DEVSQ|ISOWEEKNUM|WEEKNUM)[A-Z.]*\s*\(", re.I)
@@ -422,6 +423,7 @@ _SPECIAL: dict[str, Any] = {
     "SUMSQ": _typed_numbers,
     **dict.fromkeys(_TIME_PARTS, _time_part),
     "MDETERM": _matrix,
+    "ADDRESS": lambda node, fresh: address(node),  # sheet_text quoted as Excel quotes it (addin.headless.address)
     "MINVERSE": _matrix,
     "OFFSET": _offset,
     "IRR": _irr,
