@@ -10,14 +10,14 @@ spaces or nonalphabetical characters, you must enclose the name (or the path) wi
 quotation marks"). A leading workbook in brackets is such an external reference's book
 (``[Budget.xlsx]Annual!C10:C25`` in the same page, unquoted) and not itself a reason to quote:
 the whole is quoted when the book's name or the sheet's needs it. Excel's cached values agree:
-``ADDRESS(2,3,3,TRUE,"[Book1]Sheet1")`` is ``[Book1]Sheet1!$C2`` (Excel 2013, POI's function
-test book), ``'*b?u*'!R[3]C[4]`` and ``!C1`` for an empty text (formulas' test book, corpus).
+a ``[Book1]Sheet1`` text bare (Excel 2013, POI's function test book), ``'*b?u*'!R[3]C[4]`` and
+``!C1`` for an empty text (formulas' test book, corpus).
 
 A name needs quotes (:func:`needs_quotes`) when it holds a character other than a letter, a
 digit, ``_`` or ``.``, starts with a digit, or reads as a cell reference (A1 within the grid,
 or ``R<n>C<n>``); a book's name (:func:`book_needs_quotes`) only for its characters (``[1]``,
 an external link's number, is written bare). IronCalc 0.9.1 applies the sheet rule to the whole
-text, so a bracket always quoted: ``'[Book1]Sheet1'!$C2``. The rule is applied here where
+text, so a bracket always quoted: ``'[Book1]Sheet1'!G5``. The rule is applied here where
 ``sheet_text`` is a text literal: ``ADDRESS(r,c,a,a1,"[Book1]Sheet1")`` becomes
 ``CONCATENATE("[Book1]Sheet1!",ADDRESS(r,c,a,a1))`` (the address's errors pass through
 CONCATENATE); a sheet text computed at run time is left to the formula engine.

@@ -176,8 +176,7 @@ def test_one_cell_as_ranks_ref_and_larges_array(tmp_path: Path) -> None:
     (Microsoft, "RANK.EQ function": "ref: an array of, or a reference to, a list of numbers";
     "LARGE function": "array: the array or range of data"): the rank of a number among itself is
     1 and the largest or smallest of one number is that number; k beyond it #NUM!. IronCalc 0.9.1
-    alone: #NAME? ("not implemented") for RANK, #NUM! for LARGE/SMALL (the holdout's
-    ``RANK.EQ(F7,F4,0)``, cached 1)."""
+    alone: #NAME? ("not implemented") for RANK, #NUM! for LARGE/SMALL."""
     got = _compute(
         tmp_path,
         ["=_xlfn.RANK.EQ(A2,A2,0)", "=RANK(A2,S!$A$2)", "=_xlfn.RANK.AVG(A2,A2,1)", "=LARGE(A2,1)", "=SMALL(A2,1)",

@@ -155,8 +155,8 @@ def test_subtotal_and_aggregate_count_the_cells_excels_rules_count(
 def test_aggregate_with_its_options_and_function_in_cells_counts_as_with_literals(
     tmp_path_factory: pytest.TempPathFactory, sheet: tuple[list[Any], set[int], set[int], bool], fn: int, options: int | None
 ) -> None:
-    """AGGREGATE's options (and function number) read from cells, as forcepoint-style test books
-    write them (``=AGGREGATE(C$14,$A17,$C$1:$C$11)``): the same cells count as with the literals
+    """AGGREGATE's options (and function number) read from cells, as function test books write
+    them (a column of options beside a table of calls): the same cells count as with the literals
     (Microsoft, "AGGREGATE function": options 1, 3, 5, 7 ignore hidden rows, 0-3 nested SUBTOTAL
     and AGGREGATE; the argument is a value, wherever it comes from; a blank options cell is 0).
     Before the fix such calls were left as written, so nothing was left out (options 4's answer)."""
