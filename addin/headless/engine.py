@@ -107,7 +107,7 @@ from addin.headless.names import formulatext_of_names, mentions, needs_formulate
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason, vba_reason
 from addin.headless.one_wide_helpers import one_wide
-from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
+from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, formula_strings, scan
 from addin.headless.refops import reference_operators
 from addin.headless.scan_errors import scan_errors
 from addin.headless.semantics import (
@@ -691,6 +691,7 @@ class _Run:
                     continue
             else:
                 text = "=" + raw.decode()
+            text = self._decoded_strings(si, r, c, fc, text, raw is None)
             self.stats.formulas += 1
             try:
                 if raw is not None:
@@ -716,6 +717,18 @@ class _Run:
             # the nested calls whose blocks are sized once computed follow their calls' new ids
             self.respill = {renumbered[k]: v for k, v in self.respill.items() if k in renumbered}
             self._absorbed = set()
+
+    def _decoded_strings(self, si: int, r: int, c: int, fc: Any, text: str, loaded: bool) -> str:
+        """The formula with its string literals' ST_Xstring escapes decoded
+        (:func:`addin.headless.package.formula_strings`), before anything reads its text; the
+        formula engine, which keeps them as written, is given the decoded text where it
+        ``loaded`` the formula (a formula cut out of its copy is given its text later)."""
+        if "_x" not in text:
+            return text
+        decoded = formula_strings(text)
+        if decoded != text and loaded:
+            self._set_formula(si, r, c, fc, decoded, text)
+        return decoded
 
     def _takes_cut(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
         """Whether a host call left out of the formula engine's copy is taken as a host call:
@@ -862,7 +875,7 @@ class _Run:
         if fc.array is None and not fc.dynamic and "@" in text and ":" in text:
             text = whole_array_arguments(text)
         if fc.text is not None:
-            text = _file_text(fc.text, text, tables)
+            text = _file_text(formula_strings(fc.text), text, tables)
         if tables is not None and tables.search(text):
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         text = local_names(text)  # before names are written out: a LET name the book defines stays the LET's

@@ -1195,3 +1195,29 @@ def _decoded_inline(data: bytes) -> bytes:
 def _xstring(text: str) -> str:
     """An ST_Xstring with its ``_xHHHH_`` escapes decoded (``_x005f_`` escapes an underscore)."""
     return _XESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
+
+
+#: A string literal of a formula (``""`` inside it is one quote).
+_FORMULA_STRING = re.compile(r'"(?:[^"]|"")*"')
+
+
+def formula_strings(text: str) -> str:
+    """A formula with the ``_xHHHH_`` escapes of its string literals decoded, as Excel reads them.
+
+    A cell's formula is an ST_Xstring like its text (ECMA-376 Part 1, 18.3.1.40 ``f`` of type
+    ST_Formula, itself ST_Xstring, 22.9.2.19): Excel writes the text ``_x000F_`` typed in a
+    formula's string as ``_x005F_x000F_`` (``_x005F_`` the underscore) and a control character
+    as its escape, and reads both back as the characters; IronCalc 0.9.1 keeps them as written.
+    Only string literals are decoded: elsewhere a formula names functions, sheets and defined
+    names, which IronCalc reads as the file spells them in the parts that define them. A quote
+    a literal decodes to is doubled, so the literal stays one literal.
+    """
+    if "_x" not in text:
+        return text
+
+    def literal(m: re.Match[str]) -> str:
+        body = m.group(0)[1:-1]
+        # an escape never spans "" (it holds no quote): decode each quote-free piece alone
+        return '"' + '""'.join(_xstring(piece).replace('"', '""') for piece in body.split('""')) + '"'
+
+    return _FORMULA_STRING.sub(literal, text)
