@@ -350,12 +350,13 @@ ENGINE_OPEN: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
         ),
     ),
     "is-function-of-an-element-call-given-a-constant": (
-        "ISNUMBER of INDEX or DATE given an array of row or month numbers under SUMPRODUCT is one value: "
-        'SUMPRODUCT(--ISNUMBER(INDEX({"2",4},{1;2;3}))) 0, Excel 1 (INDEX of each row number: "2", 4, #REF!); '
-        "SUMPRODUCT(--ISNUMBER(DATE(1999,A4:A8,0))) 0 (Microsoft, 'IS functions', 'INDEX function'; found by "
-        "the sweep after genfix1, not fixed yet)",
+        "ISNUMBER of INDEX given an array of row numbers under SUMPRODUCT is one value: "
+        'SUMPRODUCT(--ISNUMBER(INDEX({"2",4},{1;2;3}))) 0, Excel 1 by the identity (INDEX of each row number: '
+        '"2", 4, #REF!; Microsoft, "IS functions", "INDEX function"); undecided: lifting._ARRAY_FORMULAS_ONLY '
+        "keeps INDEX whole under SUMPRODUCT for legacy Excel's reading (the N(IF(1,...)) idiom). DATE's part "
+        "(SUMPRODUCT(--ISNUMBER(DATE(1999,A4:A8,0))) 0, Excel 4) fixed by r9arrays",
         lambda case, ours: (
-            case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0) and case.function in ("INDEX", "DATE")
+            case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0) and case.function == "INDEX"
         ),
     ),
     "seventeen-digit-text-with-let-names": (
