@@ -406,7 +406,31 @@ LIBREOFFICE_DIFFERS: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
     ),
 }
 
-_RANGE_ARGUMENT = r"\$[A-D]\$\d+:\$[A-D]\$\d+"
+_RANGE_ARGUMENT = re.compile(r"\$[A-D]\$\d+:\$[A-D]\$\d+")
+
+
+def _arguments(formula: str, function: str) -> list[str]:
+    """The top-level arguments of every call of ``function`` in ``formula`` (strings, nested
+    calls and array constants kept whole), stripped."""
+    found: list[str] = []
+    for m in re.finditer(rf"(?<![\w.]){re.escape(function)}\(", formula):
+        depth, quoted, current = 0, False, []
+        for ch in formula[m.end() :]:
+            if ch == '"':
+                quoted = not quoted
+            elif not quoted and ch in "({":
+                depth += 1
+            elif not quoted and ch in ")}":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif not quoted and ch == "," and depth == 0:
+                found.append("".join(current).strip())
+                current = []
+                continue
+            current.append(ch)
+        found.append("".join(current).strip())
+    return found
 
 
 def _refused_range(case: Case) -> bool:
@@ -414,11 +438,11 @@ def _refused_range(case: Case) -> bool:
     written there, or a LET name bound to it): the call Excel refuses (LIBREOFFICE_DIFFERS)."""
     if case.function not in _TOOLPAK:
         return False
-    call = rf"(?<![\w.]){re.escape(case.function)}\((?:[^()]*,)?"
-    if re.search(call + _RANGE_ARGUMENT + r"[,)]", case.formula) is not None:
+    arguments = _arguments(case.formula, case.function)
+    if any(_RANGE_ARGUMENT.fullmatch(a) for a in arguments):
         return True
-    bound = re.match(r"LET\(⟨x⟩," + _RANGE_ARGUMENT + ",", case.formula) is not None
-    return bound and re.search(call + r"⟨x⟩[,)]", case.formula) is not None
+    bound = re.match(r"LET\(⟨x⟩," + _RANGE_ARGUMENT.pattern + ",", case.formula) is not None
+    return bound and "⟨x⟩" in arguments
 
 
 def engine_open(case: Case, ours: Any) -> str | None:
