@@ -782,8 +782,7 @@ class _Run:
                 self.stats.intersected += new != text
                 pure = pure and new == text
                 text = new
-            if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
-                text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
+            text = _filled(fc, r, c, text)
             if text != original:
                 self._set_formula(si, r, c, fc, text, original)
         volatile = _VOLATILE.search(text) is not None
@@ -1330,6 +1329,8 @@ class _Run:
             new_text = _host_values(new_text, values)
         records: dict[int, list[Any]] = {}  # the formula's one record, shared by its spilling calls
         if calls and not calls[-1].whole:
+            # an expression over a host block fills its array range as any array formula does
+            new_text = _filled(fc, r, c, new_text)
             self.model.update_cell_with_formula(si, r, c, new_text)
         for k, call in enumerate(calls):
             if call.whole:
@@ -2476,6 +2477,15 @@ def _same_value(a: Any, b: Any) -> bool:
     if isinstance(a, ExcelError) or isinstance(b, ExcelError):
         return a == b
     return a == b or (a is None and b == "") or (b is None and a == "")
+
+
+def _filled(fc: Any, r: int, c: int, text: str) -> str:
+    """``text``, the formula of a legacy array formula's cell (r, c), written to fill its array
+    range as Excel does (:func:`~addin.headless.formula.broadcast`: one row or column repeated,
+    #N/A beyond the result); any other formula as it is."""
+    if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
+        return broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
+    return text
 
 
 def _broadcast(grid: list[list[Any]], i: int, j: int) -> Any:

@@ -179,8 +179,10 @@ def rewrite(text: str, date1904: bool) -> str:
             y, m, d = (render(a) for a in node.args)
             # IronCalc's serials are days like Excel's, one more before March 1900 (the day
             # Excel counts that never was): one less where the month starts before it.
-            # IF, not OR or MAX: element by element over arrays.
-            return f"LET({v},{node.name}({y},{m},{d}),{e},{v}-IF({node.name}({y},{m},1)<61,1,0),IF({e}<0,#NUM!,{e}))"
+            # A comparison, not OR or MAX: element by element over arrays; nor IF, whose ranges a
+            # plain formula intersects under SUMPRODUCT (formula.NOT_LIFTED: a legacy IF there
+            # reads one cell), which would make DATE(1999,C1:C5,0) there #VALUE! off rows 1-5.
+            return f"LET({v},{node.name}({y},{m},{d}),{e},{v}-({node.name}({y},{m},1)<61),IF({e}<0,#NUM!,{e}))"
         return None
 
     replaced = rewrite_calls(nodes, as_excel)
