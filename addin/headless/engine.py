@@ -124,6 +124,7 @@ from addin.headless.semantics import rewrite as excel_semantics
 from addin.headless.sheetcount import needs_sheet_count, sheet_count
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
+from addin.headless.text_limit import needs_text_limit, text_limit
 from addin.headless.textparts import fill_defaults
 from addin.headless.toolpak_arrays import range_refused
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
@@ -771,6 +772,8 @@ class _Run:
                 text = new
             if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
                 text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
+            if needs_text_limit(text):  # last: the bound wraps the text as IronCalc will evaluate it
+                text = text_limit(text)
             if text != original:
                 self._set_formula(si, r, c, fc, text, original)
         volatile = _VOLATILE.search(text) is not None
