@@ -64,7 +64,7 @@ def test_a_text_at_the_limit_is_kept(tmp_path: Path) -> None:
 def test_a_doubling_chain_stops_at_its_first_step_past_the_limit(tmp_path: Path) -> None:
     # forty doublings of 20,000 characters would be 2.2e16 characters: Excel's #VALUE! at the
     # first step past 32,767 (v1) propagates, so no step builds more than twice the limit
-    names = [f"_xlpm.v{k}" for k in range(41)]
+    names = [f"_xlpm.step_{k}" for k in range(41)]
     parts = [f'{names[0]},REPT("x",20000)'] + [f"{names[k]},{names[k - 1]}&{names[k - 1]}" for k in range(1, 41)]
     doubling = "=_xlfn.LET(" + ",".join(parts) + f",LEN({names[40]}))"
     got = compute(
