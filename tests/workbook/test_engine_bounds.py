@@ -19,7 +19,7 @@ import pytest
 from openpyxl.workbook.defined_name import DefinedName
 
 from addin.headless import recalculate
-from addin.headless.engine_bounds import STACK_BYTES, stack_need
+from addin.headless.engine_bounds import STACK_BYTES, BeyondEngine, BoundedModel, stack_need
 
 
 def _chained_names(path: Path, terms: int, levels: int) -> Path:
@@ -97,3 +97,17 @@ def test_strings_and_arguments_do_not_count_as_depth() -> None:
     # a long argument list is wide, not deep; operators inside a string are text
     assert stack_need("=SUM(" + ",".join(["1+1"] * 10000) + ")") < 10_000
     assert stack_need('="' + "&" * 100000 + '"') == 0
+
+
+def test_the_engine_holds_its_model_only_through_the_bounds(tmp_path: Path) -> None:
+    # the one home: every formula entry point of the model the engine computes with is checked
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "=1+1"
+    wb.save(tmp_path / "b.xlsx")
+    model = recalculate(tmp_path / "b.xlsx").run.model
+    assert isinstance(model, BoundedModel)
+    with pytest.raises(BeyondEngine):
+        model.update_cell_with_formula(0, 2, 1, "=" + "ABS(" * 2000 + "1" + ")" * 2000)
+    with pytest.raises(BeyondEngine):
+        model.set_user_input(0, 2, 1, "=" + "+".join(["1"] * 130_000))
+    model.set_user_input(0, 2, 1, "+".join(["1"] * 130_000))  # a text, not a formula: the model's own
