@@ -57,6 +57,7 @@ from addin.headless.comparisons import excel_comparisons, needs_comparisons
 from addin.headless.datatables import compute as compute_data_tables
 from addin.headless.dates1904 import in_1904, needs_1904, rewrite_1904
 from addin.headless.datetext import date_text, needs_date_text
+from addin.headless.engine_bounds import BeyondEngine, BoundedModel
 from addin.headless.eta import eta_expanded, keeps_file_text, needs_eta, own_parameters
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
@@ -125,6 +126,7 @@ from addin.headless.semantics import rewrite as excel_semantics
 from addin.headless.sheetcount import needs_sheet_count, sheet_count
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
+from addin.headless.text_limit import needs_text_limit, text_limit
 from addin.headless.textparts import fill_defaults
 from addin.headless.toolpak_arrays import range_refused
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
@@ -478,7 +480,8 @@ def _load_once(pkg: Package, limits: Limits) -> Any:
             # for a crash later in this child (the parent reports the file's last line)
             with contextlib.suppress(OSError):
                 chatter.write_bytes(b"")
-            return model
+            # every formula the engine writes from here on is checked against what IronCalc survives
+            return BoundedModel(model)
         except BaseException as exc:  # the Rust side raises WorkbookError or, on a bug, a panic
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -783,6 +786,8 @@ class _Run:
                 pure = pure and new == text
                 text = new
             text = _filled(fc, r, c, text)
+            if needs_text_limit(text):  # last: the bound wraps the text as IronCalc will evaluate it
+                text = text_limit(text)
             if text != original:
                 self._set_formula(si, r, c, fc, text, original)
         volatile = _VOLATILE.search(text) is not None
@@ -1066,6 +1071,8 @@ class _Run:
         rewrite, the formula stays as written."""
         try:
             self._place(si, r, c, fc, text)
+        except BeyondEngine:
+            raise  # the rewrite is the formula's meaning: the original would compute something else
         except Exception as exc:  # IronCalc's WorkbookError: keep the original
             self.stats.kept.append(f"{address(self.titles[si], r, c)}: {exc}")
             with contextlib.suppress(Exception):
