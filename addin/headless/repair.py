@@ -68,6 +68,11 @@ _BLOCK, _OVERLAP = 4 << 20, 4096
 _SI = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
 
 
+class _Unbounded(Exception):
+    """A part past the size cap, or a text run no writer makes: left to
+    :func:`~addin.headless.package.scan`, which refuses the book with its own reason."""
+
+
 def at_least(n: int) -> bytes:
     """A regular expression matching a decimal integer (leading zeros allowed) of ``n`` or more."""
     if n <= 0:
@@ -118,22 +123,18 @@ def repaired_copy(src: Path, dst: Path, part_bytes: int) -> list[str]:
             if not plan.reasons:
                 return []
             _write(z, dst, plan, part_bytes)
-        except etree.XMLSyntaxError:
-            return []  # scan refuses a part that is not well-formed XML, with its name
+        except (etree.XMLSyntaxError, _Unbounded):
+            return []  # scan refuses such a part (not well-formed, too large), with its name
         except BookError as exc:
             raise BookError(f"{src.name}: {exc}") from None
     return plan.reasons
 
 
 def _read(z: zipfile.ZipFile, name: str, part_bytes: int) -> bytes:
-    info = z.getinfo(name)
-    if info.file_size > part_bytes:
-        raise BookError(f"{name} larger than {part_bytes // 2**20} MiB decompressed (limit part_bytes)")
-    with z.open(info) as fh:
-        data = fh.read(part_bytes + 1)
-    if len(data) > part_bytes:
-        raise BookError(f"{name} larger than {part_bytes // 2**20} MiB decompressed (limit part_bytes)")
-    return data
+    """A part's bytes, through the same bounds as the worksheets' (:func:`_blocks`)."""
+    if z.getinfo(name).file_size > part_bytes:
+        raise _Unbounded(name)
+    return b"".join(_blocks(z, name, part_bytes, overlap=0))
 
 
 def _xml(z: zipfile.ZipFile, name: str, part_bytes: int) -> etree._Element:
@@ -353,8 +354,10 @@ def _blocks(z: zipfile.ZipFile, part: str, part_bytes: int, overlap: int = _OVER
     with z.open(part) as fh:
         while chunk := fh.read(_BLOCK):
             seen += len(chunk)
-            if seen > part_bytes:
-                raise BookError(f"{part} larger than {part_bytes // 2**20} MiB decompressed (limit part_bytes)")
+            # a block without markup is a text run of 4 MiB (Excel's cells hold 32,767 characters):
+            # a whitespace bomb, which scan stops at the XML parser's 10 MB limit; not read on here
+            if seen > part_bytes or b"<" not in chunk:
+                raise _Unbounded(part)
             yield tail + chunk
             tail = chunk[-overlap:] if overlap else b""
 
@@ -408,7 +411,10 @@ def _write(z: zipfile.ZipFile, dst: Path, plan: _Plan, part_bytes: int) -> None:
                 if data is None:
                     continue
             else:
-                data = _read(z, name, part_bytes)
+                with z.open(info) as fh:  # any part, binary ones too: only the size cap applies
+                    data = fh.read(part_bytes + 1)
+                if len(data) > part_bytes:
+                    raise _Unbounded(name)
                 for rewrite in plan.sheets.get(name, []):
                     data, _ = rewrite(data)
             out.writestr(info, data)

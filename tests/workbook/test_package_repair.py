@@ -233,3 +233,26 @@ def test_no_corpus_book_needs_a_repair(tmp_path: Path) -> None:
         pytest.skip("../shared/corpus/excel is not beside the project")
     needing = {b.name: r for b in books if (r := repaired_copy(b, tmp_path / b.name, 2**28))}
     assert needing == {}
+
+
+def test_the_repaired_copy_keeps_every_other_part_byte_for_byte(tmp_path: Path) -> None:
+    """Only the parts a repair changes differ in the copy: a large binary part (an image, a VBA
+    project: no markup in megabytes of it) and the other sheets pass unchanged."""
+    from addin.headless.repair import repaired_copy
+
+    book = _book(tmp_path / "b.xlsx")
+    blob = (bytes(range(256)) * (5 * 2**12)).replace(b"<", b"=")  # 5 MiB of binary without a "<"
+    with zipfile.ZipFile(book, "a") as z:
+        z.writestr("xl/media/image1.emf", blob)
+    bad = _damaged(
+        book,
+        tmp_path / "bad.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda d: d.replace(b'<c r="A1" t="n">', b'<c r="A1" s="40" t="n">'),
+    )
+    dst = tmp_path / "copy.xlsx"
+    assert repaired_copy(bad, dst, 2**28)
+    with zipfile.ZipFile(bad) as a, zipfile.ZipFile(dst) as b:
+        assert a.namelist() == b.namelist()
+        changed = [n for n in a.namelist() if a.read(n) != b.read(n)]
+    assert changed == ["xl/worksheets/sheet1.xml"]
