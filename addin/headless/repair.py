@@ -190,7 +190,7 @@ def _workbook(z: zipfile.ZipFile, names: set[str], part_bytes: int, plan: _Plan)
         kept.append(i)
         if rel is not None and rel.get("Type", "").endswith("/worksheet"):
             worksheets.append((name, _target(rel)))
-    if not kept and sheet_els:
+    if not kept:  # Excel opens no book without a sheet either
         raise BookError("no sheet of xl/workbook.xml has a part in the package: nothing to compute")
     _drop_dangling(rels_root, names, plan)
     new_index = {old: new for new, old in enumerate(kept)}

@@ -256,3 +256,19 @@ def test_the_repaired_copy_keeps_every_other_part_byte_for_byte(tmp_path: Path) 
         assert a.namelist() == b.namelist()
         changed = [n for n in a.namelist() if a.read(n) != b.read(n)]
     assert changed == ["xl/worksheets/sheet1.xml"]
+
+
+def test_a_book_without_a_readable_sheet_is_refused_with_the_reason(tmp_path: Path) -> None:
+    """No sheet left (``<sheets/>`` empty, or none with a part): refused, named; IronCalc
+    panicked ("index out of bounds: the len is 0") on the empty list. Excel opens no workbook
+    without a sheet (a workbook holds at least one: ECMA-376 Part 1, 18.2.20 ``sheets``)."""
+    from addin.headless import BookError
+
+    bad = _damaged(
+        _book(tmp_path / "b.xlsx"),
+        tmp_path / "bad.xlsx",
+        "xl/workbook.xml",
+        lambda d: re.sub(rb"<sheets>.*</sheets>", b"<sheets></sheets>", d),
+    )
+    with pytest.raises(BookError, match=r"no sheet of xl/workbook\.xml has a part"):
+        recalculate(bad)
