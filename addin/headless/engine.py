@@ -110,6 +110,7 @@ from addin.headless.offline import offline_reason, vba_reason
 from addin.headless.one_wide_helpers import one_wide
 from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, formula_strings, scan
 from addin.headless.refops import reference_operators
+from addin.headless.repair import repaired_copy
 from addin.headless.scan_errors import scan_errors
 from addin.headless.semantics import (
     fifteen_digits,
@@ -264,6 +265,9 @@ class Result:
     #: The spill range of each dynamic array formula whose result spilled beyond the range the
     #: file wrote (sheet title -> (row, col) -> "C1:C5"), written back as the formula's ``ref``.
     spill_refs: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
+    #: The package defects repaired before the book was read, as Excel repairs them on open
+    #: (:mod:`addin.headless.repair`), one reason each; the book computed is the repaired one.
+    repairs: list[str] = field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -363,10 +367,19 @@ def _recalculate(
     columns: bool = True,
 ) -> Result:
     t0 = time.perf_counter()
-    keep = None
+    keep: list[tempfile.TemporaryDirectory[str]] = []
+    part_bytes = (limits or Limits()).part_bytes
     if is_strict(Path(path)):  # Strict Open XML: read as the transitional copy Excel makes on open
-        keep = tempfile.TemporaryDirectory(prefix="clearquote-strict-")
-        path = transitional_copy(Path(path), Path(keep.name) / Path(path).name, (limits or Limits()).part_bytes)
+        keep.append(tempfile.TemporaryDirectory(prefix="clearquote-strict-"))
+        path = transitional_copy(Path(path), Path(keep[-1].name) / Path(path).name, part_bytes)
+    # package defects Excel repairs on open: read as the repaired copy (a sound book is handed on as is)
+    repairing = tempfile.TemporaryDirectory(prefix="clearquote-repair-")
+    repairs = repaired_copy(Path(path), Path(repairing.name) / Path(path).name, part_bytes)
+    if repairs:
+        keep.append(repairing)
+        path = Path(repairing.name) / Path(path).name
+    else:
+        repairing.cleanup()
     # columns: the host calls with plain arguments are left out of the formula engine's copy (_cuts)
     pkg = scan(path, limits, cached=cached, calls=_evaluated_here(functions or {}) if columns else None)
     model = _load(pkg, limits or Limits())
@@ -396,10 +409,11 @@ def _recalculate(
         run.stats,
         seconds,
         run,
-        keep,
+        keep or None,
         offline,
         run.circular,
         run.spill_refs,
+        repairs,
     )
 
 
