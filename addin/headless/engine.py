@@ -479,6 +479,7 @@ def _load_once(pkg: Package, limits: Limits) -> Any:
             cut,
             done,
             pkg.escaped,
+            pkg.formatted,
         )
         for s in pkg.sheets:
             if s.calls is not None and s.part not in done:
