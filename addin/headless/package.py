@@ -139,7 +139,7 @@ class SheetInfo:
     error_cells: int = 0  # cells stored as errors (formula results and inputs), from the byte stream
     dated: bool = False  # a cell typed t="d" (an ISO date), from the byte stream
     escaped: bool = False  # an inline string and an ``_xHHHH_`` escape, from the byte stream
-    formatted: bool = False  # conditional formatting, from the byte stream (left out of the engine's copy)
+    formatted: bool = False  # conditional formatting or merged cells, from the byte stream (left out of the engine's copy)
     #: Cells with a type but no value (openpyxl's styled empty cell, ``<c r="Z9" s="1" t="n"></c>``):
     #: IronCalc reads them as 0 (``t="s"``: the first shared string); Excel as empty.
     valueless: list[tuple[int, int]] = field(default_factory=list)
@@ -184,8 +184,8 @@ class Package:
     #: Whether the book holds a VBA project (``xl/vbaProject.bin``, an ``.xlsm``): a call of a
     #: name that is no function may then be one of its macros (:func:`addin.headless.offline.vba_reason`).
     macros: bool = False
-    #: Of those, the parts holding conditional formatting (seen as they were read): the engine's
-    #: copy leaves it out (:func:`engine_copy`).
+    #: Of those, the parts holding conditional formatting or merged cells (seen as they were
+    #: read): the engine's copy leaves them out (:func:`engine_copy`).
     formatted: frozenset[str] = frozenset()
 
 
@@ -201,8 +201,8 @@ class _Capped(io.RawIOBase):
         #: An inline string and an ST_Xstring escape seen (anywhere in the part: a false positive
         #: only costs the copy's rewrite of that part)
         self.inline, self.xescape = False, False
-        #: Conditional formatting seen; ``_tail`` the end of the last block, so that a tag cut
-        #: between two blocks is still found
+        #: Conditional formatting or merged cells seen; ``_tail`` the end of the last block, so
+        #: that a tag cut between two blocks is still found
         self.formatted, self._tail = False, b""
 
     def readable(self) -> bool:
@@ -224,8 +224,9 @@ class _Capped(io.RawIOBase):
         if not self.xescape:
             self.xescape = _XESCAPE_BYTES.search(data) is not None
         if not self.formatted:
-            self.formatted = _CONDITIONAL_TAG in self._tail + data[: len(_CONDITIONAL_TAG)] or _CONDITIONAL_TAG in data
-            self._tail = data[-len(_CONDITIONAL_TAG) :]
+            edge = self._tail + data[:_TAG_LENGTH]
+            self.formatted = any(tag in edge or tag in data for tag in _PRESENTATION_TAGS)
+            self._tail = data[-_TAG_LENGTH:]
         buf[: len(data)] = data
         return len(data)
 
@@ -1053,8 +1054,9 @@ def engine_copy(
     Excel reads it (ECMA-376 Part 1, 22.9.2.19 ST_Xstring); IronCalc 0.9.1 decodes the escapes
     of shared strings only.
 
-    ``formatted``: the parts of ``capped`` holding conditional formatting (:attr:`Package.formatted`);
-    every sheet's ``<conditionalFormatting>`` is left out of the copy (:func:`_without_conditional_formats`).
+    ``formatted``: the parts of ``capped`` holding conditional formatting or merged cells
+    (:attr:`Package.formatted`); every sheet's ``<conditionalFormatting>`` and ``<mergeCells>``
+    are left out of the copy (:func:`_without_presentation`).
     """
     drop = {part: cells for part, cells in (drop or {}).items() if cells}
     fix = bool(drop)
@@ -1128,20 +1130,28 @@ def _fixed(
     if part in inline and _XESCAPE_BYTES.search(data):
         data = _decoded_inline(data)
     if part in styled:
-        data = _without_conditional_formats(data)
+        data = _without_presentation(data)
     return data
 
 
-_CONDITIONAL_TAG = b"conditionalFormatting"
-_CONDITIONAL = re.compile(
-    rb"<((?:[A-Za-z_][\w.-]*:)?conditionalFormatting)\b(?:[^>]*/>|.*?</\1\s*>)",
+#: The sheet elements that change how cells look, never a value (:func:`_without_presentation`).
+_PRESENTATION_TAGS = (b"conditionalFormatting", b"mergeCell")
+_TAG_LENGTH = max(map(len, _PRESENTATION_TAGS))
+_PRESENTATION = re.compile(
+    rb"<((?:[A-Za-z_][\w.-]*:)?(?:conditionalFormatting|mergeCells))\b(?:[^>]*/>|.*?</\1\s*>)",
     re.S,
 )
 
 
-def _without_conditional_formats(data: bytes) -> bytes:
+def _without_presentation(data: bytes) -> bytes:
     """The sheet XML without its ``<conditionalFormatting>`` elements (and the ``x14:`` ones
-    of its extension list, their container left empty).
+    of its extension list, their container left empty) and its ``<mergeCells>``.
+
+    Merged cells: IronCalc 0.9.1 reads a value stored in a cell that a merge covers (any but
+    its top-left) as empty, so a formula reading it got 0. Excel keeps such a value and formulas
+    read it (an Excel-saved test book of LibreOffice's, tdf111974, caches results that read
+    covered cells; ECMA-376 Part 1, 18.3.1.55/56, gives a merge only a range, no value); a
+    merge never changes a value, and the writer patches the original, merges included.
 
     Conditional formatting changes how a cell looks, never its value (ECMA-376 Part 1,
     18.3.1.18: a format applied "based on the cell values"; Microsoft, "Use conditional
@@ -1151,7 +1161,7 @@ def _without_conditional_formats(data: bytes) -> bytes:
     each evaluation computing the cells the rule reads without keeping them: a rule over 2,400
     cells that read exact lookups over whole columns held the load for minutes (measured).
     """
-    return _CONDITIONAL.sub(b"", data)
+    return _PRESENTATION.sub(b"", data)
 
 
 _CELL_AND_F = re.compile(

@@ -1,7 +1,7 @@
 """Conditional formatting is left out of the formula engine's copy; values and the saved book's rules stay.
 
 The mechanism (addin/headless/package.py, ``_Capped.formatted``, ``Package.formatted``,
-``engine_copy`` and ``_without_conditional_formats``): IronCalc 0.9.1 evaluates every conditional
+``engine_copy`` and ``_without_presentation``): IronCalc 0.9.1 evaluates every conditional
 formatting rule at every cell of its range while it loads a book, computing the cells each rule
 reads and keeping none of them, so a rule over a few thousand cells that read exact lookups over
 whole columns held the load for minutes. A rule changes how a cell looks, never its value
@@ -112,3 +112,38 @@ def test_a_table_report_with_a_rule_computes_excels_values_and_keeps_its_rule(tm
     save(result, out)
     rules = openpyxl.load_workbook(out)["List"].conditional_formatting
     assert [r.formula for cf in rules for r in cf.rules] == [[RULE]]
+
+
+def test_a_value_in_a_cell_a_merge_covers_is_read(tmp_path: Path) -> None:
+    """A value stored in a cell a merge covers (any but the merge's top-left) is read by the
+    formulas that refer to it, and the saved book keeps its merges. Excel keeps such values
+    (only the act of merging in Excel's interface discards them, keeping the upper-left value:
+    Microsoft, "Merge and unmerge cells"); a merge in
+    the file is a range with no value (ECMA-376 Part 1, 18.3.1.55 mergeCell). IronCalc 0.9.1
+    read the covered cell as empty: ``=B1+7`` was 7 and ``=SUM(A3:A4)`` 2 (an Excel-saved test
+    book of LibreOffice's with such cells, tdf111974, caches the values read)."""
+    plain = tmp_path / "plain.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"], ws["B1"], ws["C1"] = 1, 5, "=B1+7"
+    ws["A3"], ws["A4"], ws["B3"] = 2, 3, "=SUM(A3:A4)"
+    ws["D1"] = "=COUNT(A1:B1)"
+    wb.save(plain)
+    merged = tmp_path / "merged.xlsx"
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(merged, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":  # openpyxl keeps covered cells only as blanks: merged by hand
+                data = data.replace(
+                    b"</sheetData>",
+                    b'</sheetData><mergeCells count="2"><mergeCell ref="A1:B1"/><mergeCell ref="A3:A4"/></mergeCells>',
+                )
+            zout.writestr(info, data)
+    result = recalculate(merged)
+    assert result.values[("S", 1, 3)] == 12.0
+    assert result.values[("S", 3, 2)] == 5.0
+    assert result.values[("S", 1, 4)] == 2.0
+    out = tmp_path / "out.xlsx"
+    save(result, out)
+    assert set(map(str, openpyxl.load_workbook(out).active.merged_cells.ranges)) == {"A1:B1", "A3:A4"}
