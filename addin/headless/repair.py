@@ -115,6 +115,11 @@ def repaired_copy(src: Path, dst: Path, part_bytes: int) -> list[str]:
             return []
         plan = _Plan()
         try:
+            if etree.QName(_xml(z, "xl/workbook.xml", part_bytes)).namespace != _MAIN:
+                # not transitional SpreadsheetML (Strict is mapped before this step): an Excel 2007
+                # beta book (``.../office/excel/2006/2``, ``<sstItem>`` for ``<si>``) or another
+                # vocabulary, whose defects these rules cannot tell; handed on as it is
+                return []
             sheets = _workbook(z, names, part_bytes, plan)
             cell_formats = _styles(z, names, part_bytes, plan)
             strings = _shared_string_count(z, names, part_bytes)

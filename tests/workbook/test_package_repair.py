@@ -272,3 +272,29 @@ def test_a_book_without_a_readable_sheet_is_refused_with_the_reason(tmp_path: Pa
     )
     with pytest.raises(BookError, match=r"no sheet of xl/workbook\.xml has a part"):
         recalculate(bad)
+
+
+def test_a_book_in_another_spreadsheetml_vocabulary_is_handed_on_as_it_is(tmp_path: Path) -> None:
+    """The repairs are rules of transitional SpreadsheetML (ECMA-376 Part 1; Strict is mapped to it
+    before this step). A book in another vocabulary Excel reads, such as an Excel 2007 beta book
+    (namespace ``http://schemas.microsoft.com/office/excel/2006/2``, a shared string an
+    ``<sstItem>``, as in one of Apache POI's test books), has none of the elements these rules
+    look for: it is handed on as it is, never "repaired" by rules that do not apply (every one of
+    its shared strings was read as past an empty table, and ``<sheets>`` as empty)."""
+    from addin.headless.repair import repaired_copy
+
+    src = tmp_path / "plain.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active["A1"], wb.active["A2"], wb.active["B1"] = "Lorem", "ipsum", "=A1&A2"
+    wb.save(src)
+    main_ns = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    beta_ns = b"http://schemas.microsoft.com/office/excel/2006/2"
+    beta = tmp_path / "beta.xlsx"
+    with zipfile.ZipFile(src) as z, zipfile.ZipFile(beta, "w") as out:
+        for info in z.infolist():
+            data = z.read(info).replace(main_ns, beta_ns)
+            if info.filename == "xl/sharedStrings.xml":
+                data = data.replace(b"<si>", b"<sstItem>").replace(b"</si>", b"</sstItem>")
+            out.writestr(info, data)
+    assert repaired_copy(beta, tmp_path / "copy.xlsx", 2**28) == []
+    assert not (tmp_path / "copy.xlsx").exists()
