@@ -33,7 +33,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.a1 import column_letters
+from addin.headless.a1 import column_letters, column_number
 from addin.headless.extent import CellRefused, area
 from addin.headless.formula import Call, formula, parse, render, rewrite_calls, significant, split_ref
 
@@ -247,10 +247,7 @@ def _one_cell(a1: str) -> tuple[int, int, int, int] | None:
     m = re.fullmatch(r"\$?([A-Za-z]{1,3})\$?(\d+)", a1)
     if m is None:
         return None
-    col = 0
-    for ch in m.group(1).upper():
-        col = col * 26 + ord(ch) - 64
-    row = int(m.group(2))
+    row, col = int(m.group(2)), column_number(m.group(1).upper())
     return row, col, row, col
 
 

@@ -52,16 +52,7 @@ def test_date_of_a_range_under_sumproduct_is_each_elements_date(tmp_path: Path) 
         "=SUMPRODUCT(--ISNUMBER(DATE(1999,C1:C5,0)))",
         "=SUMPRODUCT(DATE(1900,C1:C2,1))",
     ]
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "S"
-    for ref, v in inputs.items():
-        ws[ref] = v
-    for i, f in enumerate(formulas):
-        ws.cell(10 + i, 2).value = f
-    wb.save(tmp_path / "b.xlsx")
-    got = recalculate(tmp_path / "b.xlsx").values
-    assert [got[("S", 10 + i, 2)] for i in range(3)] == [109582.0, 5.0, 33.0]
+    assert compute(tmp_path, formulas, inputs, column=2, first_row=10) == [109582.0, 5.0, 33.0]
 
 
 @settings(max_examples=30, deadline=None)
