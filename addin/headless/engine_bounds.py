@@ -28,10 +28,13 @@ from typing import Any
 
 from addin.headless.extent import CellRefused
 
-#: Characters of one formula the engine writes (~30 times Excel's 8,192): beyond, the text is an
-#: explosion (names written out inside names), and the formula engine's tokens of it take memory
-#: in proportion (a 2 MB formula: ~100 MB).
-WRITTEN_CHARS = 250_000
+#: Characters of one formula the engine writes: beyond, the text is an explosion (names written
+#: out inside names), and the formula engine's tokens of it take memory in proportion (a 2 MB
+#: formula: ~100 MB; 4 MB stays well inside the default 2,048 MiB of a book's child). Length
+#: alone never crashed IronCalc; depth does (:data:`STACK_BYTES`). The number-to-text rewrite
+#: grows each ``&`` operand ~720 characters, so a 1,647-character chain of 350 cells is a
+#: 252,403-character rewrite: a bound near Excel's 8,192 would refuse legitimate formulas.
+WRITTEN_CHARS = 4_000_000
 #: Estimated stack bytes the formula engine may use on one formula: half the 8 MiB it was measured on.
 STACK_BYTES = 4 * 2**20
 #: The error a formula beyond the bounds gives in its cell: the engine's code for a formula it

@@ -175,7 +175,7 @@ def _workbook(z: zipfile.ZipFile, names: set[str], part_bytes: int, plan: _Plan)
     sheet_els = [] if sheets_el is None else [s for s in sheets_el if isinstance(s.tag, str)]
     kept: list[int] = []  # old indices of the sheets kept
     worksheets: list[tuple[str, str]] = []
-    changed = False
+    changed = rels_changed = False
     for i, s in enumerate(sheet_els):
         name, rid = s.get("name", ""), s.get(f"{{{_REL}}}id", "")
         rel = rels.get(rid)
@@ -189,7 +189,7 @@ def _workbook(z: zipfile.ZipFile, names: set[str], part_bytes: int, plan: _Plan)
             plan.reasons.append(f"sheet {name!r} dropped: {why}")
             if rel is not None and rels_root is not None:
                 rels_root.remove(rel)
-                plan.parts[_WB_RELS] = _serialised(rels_root)
+                rels_changed = True
             changed = True
             continue
         kept.append(i)
@@ -197,7 +197,9 @@ def _workbook(z: zipfile.ZipFile, names: set[str], part_bytes: int, plan: _Plan)
             worksheets.append((name, _target(rel)))
     if not kept:  # Excel opens no book without a sheet either
         raise BookError("no sheet of xl/workbook.xml has a part in the package: nothing to compute")
-    _drop_dangling(rels_root, names, plan)
+    if _drop_dangling(rels_root, names, plan) or rels_changed:
+        assert rels_root is not None
+        plan.parts[_WB_RELS] = _serialised(rels_root)  # once: per drop it was quadratic in the sheets
     new_index = {old: new for new, old in enumerate(kept)}
     changed |= _names(wb, new_index, plan)
     if len(kept) != len(sheet_els):
@@ -208,18 +210,20 @@ def _workbook(z: zipfile.ZipFile, names: set[str], part_bytes: int, plan: _Plan)
     return worksheets
 
 
-def _drop_dangling(rels_root: etree._Element | None, names: set[str], plan: _Plan) -> None:
+def _drop_dangling(rels_root: etree._Element | None, names: set[str], plan: _Plan) -> bool:
     """The workbook's relationships to other parts that are not there (the shared strings,
     calcChain, a theme) dropped: nothing to read; the styles part is given Excel's default
-    stylesheet instead (:func:`_styles`)."""
+    stylesheet instead (:func:`_styles`). Whether any was."""
     if rels_root is None:
-        return
+        return False
+    dropped = False
     for rel in [r for r in rels_root if isinstance(r.tag, str)]:
         dangling = rel.get("TargetMode") != "External" and _target(rel) not in names
         if dangling and not rel.get("Type", "").endswith("/styles"):
             rels_root.remove(rel)
-            plan.parts[_WB_RELS] = _serialised(rels_root)
+            dropped = True
             plan.reasons.append(f"relationship {rel.get('Id', '')!r} dropped: its part {_target(rel)} is not in the package")
+    return dropped
 
 
 def _views(wb: etree._Element, new_index: dict[int, int]) -> None:
@@ -371,7 +375,10 @@ def _cells(z: zipfile.ZipFile, sheet: str, part: str, cell_formats: int, strings
     """Plan the rewrites of a worksheet's cells whose style or shared-string index is past its list."""
     if part not in z.namelist():
         return
-    style = re.compile(rb'(\s)s\s*=\s*"\s*' + at_least(cell_formats) + rb'\s*"')
+    # the ``s`` attribute of a cell's or a row's start tag only (ECMA-376 Part 1, 18.3.1.4 c,
+    # 18.3.1.73 row): never ``s="2024"`` in a formula's or a string's text (markup there is
+    # escaped, so a ``<c`` or ``<row`` is always a tag)
+    style = re.compile(rb'(<(?:[A-Za-z_][\w.-]*:)?(?:c|row)\b[^>]*?\s)s\s*=\s*"\s*' + at_least(cell_formats) + rb'\s*"')
     # a t="s" cell whose value (its first child) is past the table or no index at all
     shared = re.compile(
         rb'(<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*?)\st\s*=\s*"s"([^>]*>)\s*<((?:[A-Za-z_][\w.-]*:)?)v>\s*(?:'

@@ -152,18 +152,36 @@ def _options(call: Call) -> int | None:
     return 0 if not render(call.args[1]).strip() else _whole_number(call.args[1])
 
 
-def _where(call: Call, fn: int | None) -> range | None:
+def _where(call: Call, fn: int) -> range | None:
     """Which of AGGREGATE's arguments are the references its rules cut: ``ref1, ...`` for
     function_num 1-13, the array alone for 14-19 (whose fourth argument is ``k``, a value);
-    None for a call left as written. A function number that is not a literal may be either,
-    so only the first reference is known to be one (the caller checks the later arguments)."""
-    if fn is None:
-        return range(2, 3)
+    None for a call left as written."""
     if not (1 <= fn <= 19):
         return None
     if fn <= 13:
         return range(2, len(call.args))
     return range(2, 3) if len(call.args) == 4 else None
+
+
+def _cut_for(call: Call, fn: int | None, option: int, sheets: Sheets) -> str | None:
+    """AGGREGATE cut as ``option`` cuts (hidden rows, nested subtotals), for the literal function
+    ``fn``; None when nothing is left out. A function number that is a cell or an expression
+    (``fn`` None) decides which arguments are references only once computed: 1-13 read every
+    argument after the options as data, 14-19 the array alone (the fourth is ``k``), so the call
+    becomes ``IF((function)<14, every reference cut, the array alone cut)``; an invalid, text or
+    error function number gets AGGREGATE's own error in either branch (Microsoft, "AGGREGATE
+    function")."""
+    hides, nests = (lambda s: option in _HIDES), option in _NESTS
+    if fn is not None:
+        where = _where(call, fn)
+        cut = None if where is None else _cut_call(call, where, hides, nests, sheets)
+        return None if cut is None else _checked(call, cut)
+    every = _cut_call(call, range(2, len(call.args)), hides, nests, sheets)
+    if every is None:
+        return None
+    first = _cut_call(call, range(2, 3), hides, nests, sheets)
+    data, array = _checked(call, every), render([call]) if first is None else _checked(call, first)
+    return data if data == array else f"IF(({render(call.args[0])})<14,{data},{array})"
 
 
 def _cut_call(call: Call, where: range, hides: Callable[[Skipped], bool], nests: bool, sheets: Sheets) -> list[str] | None:
@@ -193,25 +211,16 @@ def _checked(call: Call, new_args: list[str]) -> str:
 def _by_options(call: Call, fn: int | None, sheets: Sheets) -> str | None:
     """AGGREGATE whose options are a cell or an expression: what it leaves out is known only
     once the options are computed, so the call becomes ``CHOOSE((options)+1, call0, ..., call7)``,
-    the k-th call cut as option k cuts (each keeping the options as written, which decide the
-    errors and the rest). CHOOSE reads the options as AGGREGATE does: a blank cell is 0, a
-    fraction truncated, anything outside 0-7 an error (#VALUE!, Microsoft's "AGGREGATE function"
-    for options it does not list; "CHOOSE function" truncates its index). None when no option
-    would cut anything (the call is left as written)."""
-    where = _where(call, fn)
-    if where is None:
-        return None
-    if fn is None and any(
-        _cut(call.args[k], lambda s, o=o: o in _HIDES, o in _NESTS, sheets) is not None
-        for k in range(3, len(call.args))
-        for o in range(8)
-    ):
-        return None  # a later argument is a reference some option cuts, or k of LARGE/SMALL: unknown which
-    variants = [_cut_call(call, where, lambda s, o=o: o in _HIDES, o in _NESTS, sheets) for o in range(8)]
+    the k-th call cut as option k cuts (:func:`_cut_for`; each keeping the options as written,
+    which decide the errors and the rest). CHOOSE reads the options as AGGREGATE does: a blank
+    cell is 0, a fraction truncated, anything outside 0-7 an error (#VALUE!, Microsoft's
+    "AGGREGATE function" for options it does not list; "CHOOSE function" truncates its index).
+    None when no option would cut anything (the call is left as written)."""
+    variants = [_cut_for(call, fn, o, sheets) for o in range(8)]
     if all(v is None for v in variants):
         return None
     plain = render([call])
-    calls = [plain if v is None else _checked(call, v) for v in variants]
+    calls = [plain if v is None else v for v in variants]
     return f"CHOOSE(({render(call.args[1])})+1,{','.join(calls)})"
 
 
@@ -223,11 +232,7 @@ def _call(call: Call, sheets: Sheets) -> str | None:
         options = _options(call)
         if options is None:
             return _by_options(call, fn, sheets)
-        where = _where(call, fn) if fn is not None else None  # a literal options with a computed function: as written
-        if where is None:
-            return None
-        new_args = _cut_call(call, where, lambda s: options in _HIDES, options in _NESTS, sheets)
-        return None if new_args is None else _checked(call, new_args)
+        return _cut_for(call, fn, options, sheets)
     # SUBTOTAL: 101-111 leave out hidden rows; 1-11 on a sheet with an active filter as well
     new = _cut_call(call, range(1, len(call.args)), lambda s: fn is not None and (fn >= 101 or s.filtered), True, sheets)
     product = fn in (6, 106)

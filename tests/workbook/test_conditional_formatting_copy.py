@@ -147,3 +147,27 @@ def test_a_value_in_a_cell_a_merge_covers_is_read(tmp_path: Path) -> None:
     out = tmp_path / "out.xlsx"
     save(result, out)
     assert set(map(str, openpyxl.load_workbook(out).active.merged_cells.ranges)) == {"A1:B1", "A3:A4"}
+
+
+def test_markup_inside_a_comment_is_not_a_tag(tmp_path: Path) -> None:
+    """A comment holding ``<mergeCells`` before row 1 and ``</mergeCells>`` after it (found by
+    this round's outside audit) made the copy lose row 1: ``=B1*10`` was 0. A comment is not
+    content (XML 1.0, section 2.5), so what it holds is never taken for a tag; Excel's value is 20."""
+    plain = tmp_path / "plain.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["B1"], ws["C1"], ws["C2"] = 2, "=B1*10", "=C1+1"
+    wb.save(plain)
+    hostile = tmp_path / "hostile.xlsx"
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(hostile, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<sheetData>", b"<sheetData><!-- <mergeCells -->", 1)
+                data = data.replace(b'<row r="2"', b'<!-- </mergeCells> --><row r="2"', 1)
+                data = data.replace(b"</sheetData>", b'</sheetData><mergeCells count="1"><mergeCell ref="A1:B1"/></mergeCells>')
+            zout.writestr(info, data)
+    values = recalculate(hostile).values
+    assert values[("S", 1, 3)] == 20.0
+    assert values[("S", 2, 3)] == 21.0

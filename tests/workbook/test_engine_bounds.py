@@ -111,3 +111,21 @@ def test_the_engine_holds_its_model_only_through_the_bounds(tmp_path: Path) -> N
     with pytest.raises(BeyondEngine):
         model.set_user_input(0, 2, 1, "=" + "+".join(["1"] * 130_000))
     model.set_user_input(0, 2, 1, "+".join(["1"] * 130_000))  # a text, not a formula: the model's own
+
+
+def test_a_chain_of_numbers_within_excels_length_is_computed(tmp_path: Path) -> None:
+    """``=LEN(A1&A2&…&A350)`` over the numbers 1..350 is 1,647 characters, well within Excel's
+    8,192 (Microsoft, "Excel specifications and limits"), and Excel's value is the digits of
+    1..350 written out: 9 + 90x2 + 251x3 = 942 (Microsoft, "Concatenate": numbers joined as
+    text). The engine's number-to-text rewrite grows each operand (~720 characters), so the
+    rewrite was 252,403 characters and a first length bound of 250,000 refused it (#CALC!, found
+    by this round's outside audit); the length bound is now what costs memory (4,000,000
+    characters), never what a legitimate formula's rewrite reaches."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    for i in range(1, 351):
+        ws.cell(i, 1, i)
+    ws["C1"] = "=LEN(" + "&".join(f"A{i}" for i in range(1, 351)) + ")"
+    wb.save(tmp_path / "b.xlsx")
+    assert recalculate(tmp_path / "b.xlsx").values[("S", 1, 3)] == 942.0

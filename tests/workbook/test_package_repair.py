@@ -298,3 +298,22 @@ def test_a_book_in_another_spreadsheetml_vocabulary_is_handed_on_as_it_is(tmp_pa
             out.writestr(info, data)
     assert repaired_copy(beta, tmp_path / "copy.xlsx", 2**28) == []
     assert not (tmp_path / "copy.xlsx").exists()
+
+
+def test_a_style_attribute_is_read_only_in_a_cell_or_row_tag(tmp_path: Path) -> None:
+    """The style-index repair reads the ``s`` attribute of ``<c>`` and ``<row>`` only (ECMA-376
+    Part 1, 18.3.1.4 c, 18.3.1.73 row). The outside audit of this round found it rewriting
+    ``s="2024"`` in a formula's text (a LET name ``s`` compared to text) and in an inline string:
+    ``IF( s="2024",…)`` turned "no" and a false repair was reported. Excel's value: the LET
+    binds ``s`` to TEXT(2024,"0"), "2024" (Microsoft, "LET function", "TEXT function")."""
+    from addin.headless.repair import repaired_copy
+
+    path = tmp_path / "b.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A1"] = 2024
+    ws["B3"] = '=LET(s, TEXT(A1,"0"), IF( s="2024","yes","no"))'
+    wb.save(path)
+    assert repaired_copy(path, tmp_path / "copy.xlsx", 2**28) == []
+    assert recalculate(path).values[("S", 3, 2)] == "yes"

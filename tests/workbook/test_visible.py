@@ -232,3 +232,21 @@ def test_a_table_column_total_leaves_out_its_hidden_rows(tmp_path: Path) -> None
     wb.save(tmp_path / "t.xlsx")
     got = recalculate(tmp_path / "t.xlsx").values
     assert [got[("S", r, 4)] for r in (1, 2, 3)] == [13.0, 13.0, 15.0]
+
+
+def test_aggregate_with_its_function_number_computed(tmp_path: Path) -> None:
+    """AGGREGATE's function number from a cell or an expression, the options literal or computed:
+    A1:A5 = 10..50, rows 2 and 5 hidden; options 5 ignore hidden rows (Microsoft, "AGGREGATE
+    function"), so SUM is 10+30+40 = 80, MAX 40, LARGE(…,2) of the visible 30 (function 14, whose
+    fourth argument is k, a value, never cut). The outside audit of this round found the first
+    three left as written (150, 50, 150: the hidden rows counted)."""
+    formulas = [
+        "=AGGREGATE(0+9,5,A1:A5)",
+        "=AGGREGATE(0+4,5,A1:A5)",
+        "=AGGREGATE(0+9,0+5,A1:A3,A4:A5)",
+        "=AGGREGATE(0+14,5,A1:A5,2)",
+        "=AGGREGATE(0+14,0+5,A1:A5,2)",
+        "=AGGREGATE(0+9,6,A1:A5)",  # option 6 ignores errors only: the hidden rows count, 150
+    ]
+    got = _book(tmp_path, [10, 20, 30, 40, 50], {2, 5}, formulas)
+    assert got == [80.0, 40.0, 80.0, 30.0, 30.0, 150.0]
