@@ -39,6 +39,8 @@ def _report(result: Result, out: TextIO, err: TextIO | None = None) -> int:
         f"evaluate {result.seconds.get('evaluate', 0):.2f}, write {result.seconds.get('write', 0):.2f})",
         file=out,
     )
+    if result.repairs:
+        print(repairs_note(result.repairs), file=out)
     if s.kept:
         print(f"{len(s.kept)} Excel-semantics rewrites the formula engine refused; those formulas ran as written:", file=out)
         for line in s.kept[:SHOW_MAX]:
@@ -60,6 +62,15 @@ def _report(result: Result, out: TextIO, err: TextIO | None = None) -> int:
             print(f"  {line}", file=err)
         return Exit.INPUT_ERRORS
     return Exit.OK
+
+
+def repairs_note(repairs: list[str]) -> str:
+    """The package defects repaired before the book was read (:mod:`addin.headless.repair`), one a line."""
+    lines = [f"the package has {len(repairs)} defects Excel repairs on open; computed as repaired:"]
+    lines += [f"  {r}" for r in repairs[:SHOW_MAX]]
+    if len(repairs) > SHOW_MAX:
+        lines.append(f"  ... and {len(repairs) - SHOW_MAX:,} more")
+    return "\n".join(lines)
 
 
 def cmd_recalc(
@@ -216,6 +227,8 @@ def _validation(name: str, v: Any, rtol: float, atol: float) -> int:
     for why, n in v.skipped_offline.items():
         skipped += f"; {n:,} cells not computable offline skipped (a formula {why}, or reads one)"
     mismatches = v.mismatches
+    if v.result.repairs:
+        print(f"{name}: {repairs_note(v.result.repairs)}")
     if v.result.circular_note():
         print(f"{name}: {v.result.circular_note()}")
     if not mismatches:

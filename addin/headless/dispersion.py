@@ -17,6 +17,11 @@ are all cells or ranges, or references and array values (:mod:`addin.headless.ar
 IronCalc ignores the logicals of an array value as well), are evaluated here
 (:func:`dispersion_a`): a blank cell is left out, a number is itself, TRUE 1, FALSE and text 0,
 an error the result. Calls with another argument (a value typed in) stay with the formula engine.
+
+AVEDEV and DEVSQ of no number at all are #NUM! in Excel, where the STDEV and VAR families give
+#DIV/0! (Excel's cached values: ``AVEDEV`` and ``DEVSQ`` of a blank, a date text and TRUE in
+cells #NUM!, ``STDEV.P`` of a blank cell #DIV/0!, in formulas' test book of the corpus; LibreOffice
+alike); IronCalc 0.9.1 gives #DIV/0! for all (:func:`no_number_is_num`).
 """
 
 from __future__ import annotations
@@ -52,6 +57,21 @@ def typed_literals(node: Call, fresh: LetNames) -> str | None:
         else:
             args.append(render(a))
     return f"{node.name}({','.join(args)})" if changed else None
+
+
+#: Functions whose call over no number at all is #NUM! (module docstring).
+NUM_WHEN_EMPTY = frozenset(("AVEDEV", "DEVSQ"))
+
+
+def no_number_is_num(node: Call, fresh: LetNames) -> str:
+    """AVEDEV or DEVSQ (typed literals counted, :func:`typed_literals`) with IronCalc's #DIV/0!
+    for no number made #NUM!: ``LET(v, call, IF(ISNUMBER(v), v, IF(ISERROR(SUM(args)), v,
+    IF(COUNT(args)=0, #NUM!, v))))``. An error among the values (SUM passes it on, as the
+    call does) or a typed text that is no number stays the call's own error."""
+    call = typed_literals(node, fresh) or render([node])
+    args = call[len(node.name) + 1 : -1]
+    v = fresh("nv")
+    return f"LET({v},{call},IF(ISNUMBER({v}),{v},IF(ISERROR(SUM({args})),{v},IF(COUNT({args})=0,#NUM!,{v}))))"
 
 
 def _spread(population: bool, root: bool) -> Callable[[list[Any]], Any]:

@@ -57,6 +57,7 @@ from addin.headless.comparisons import excel_comparisons, needs_comparisons
 from addin.headless.datatables import compute as compute_data_tables
 from addin.headless.dates1904 import in_1904, needs_1904, rewrite_1904
 from addin.headless.datetext import date_text, needs_date_text
+from addin.headless.engine_bounds import BeyondEngine, BoundedModel
 from addin.headless.eta import eta_expanded, keeps_file_text, needs_eta, own_parameters
 from addin.headless.excel_functions import excel_functions
 from addin.headless.extent import CellRefused, clip, fit, has_huge, needs_clip
@@ -107,8 +108,9 @@ from addin.headless.names import formulatext_of_names, mentions, needs_formulate
 from addin.headless.names import pattern as name_pattern
 from addin.headless.offline import offline_reason, vba_reason
 from addin.headless.one_wide_helpers import one_wide
-from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, scan
+from addin.headless.package import MAX_COLUMNS, MAX_ROWS, PLAIN, Limits, Package, engine_copy, formula_strings, scan
 from addin.headless.refops import reference_operators
+from addin.headless.repair import repaired_copy
 from addin.headless.scan_errors import scan_errors
 from addin.headless.semantics import (
     fifteen_digits,
@@ -125,6 +127,7 @@ from addin.headless.semantics import rewrite as excel_semantics
 from addin.headless.sheetcount import needs_sheet_count, sheet_count
 from addin.headless.strict import is_strict, transitional_copy
 from addin.headless.tables import mention, resolve
+from addin.headless.text_limit import needs_text_limit, text_limit
 from addin.headless.textparts import fill_defaults
 from addin.headless.toolpak_arrays import range_refused
 from addin.headless.values import ERROR_CODES, BookError, ExcelError, address, quote_sheet
@@ -262,6 +265,9 @@ class Result:
     #: The spill range of each dynamic array formula whose result spilled beyond the range the
     #: file wrote (sheet title -> (row, col) -> "C1:C5"), written back as the formula's ``ref``.
     spill_refs: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
+    #: The package defects repaired before the book was read, as Excel repairs them on open
+    #: (:mod:`addin.headless.repair`), one reason each; the book computed is the repaired one.
+    repairs: list[str] = field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -361,10 +367,19 @@ def _recalculate(
     columns: bool = True,
 ) -> Result:
     t0 = time.perf_counter()
-    keep = None
+    keep: list[tempfile.TemporaryDirectory[str]] = []
+    part_bytes = (limits or Limits()).part_bytes
     if is_strict(Path(path)):  # Strict Open XML: read as the transitional copy Excel makes on open
-        keep = tempfile.TemporaryDirectory(prefix="clearquote-strict-")
-        path = transitional_copy(Path(path), Path(keep.name) / Path(path).name, (limits or Limits()).part_bytes)
+        keep.append(tempfile.TemporaryDirectory(prefix="clearquote-strict-"))
+        path = transitional_copy(Path(path), Path(keep[-1].name) / Path(path).name, part_bytes)
+    # package defects Excel repairs on open: read as the repaired copy (a sound book is handed on as is)
+    repairing = tempfile.TemporaryDirectory(prefix="clearquote-repair-")
+    repairs = repaired_copy(Path(path), Path(repairing.name) / Path(path).name, part_bytes)
+    if repairs:
+        keep.append(repairing)
+        path = Path(repairing.name) / Path(path).name
+    else:
+        repairing.cleanup()
     # columns: the host calls with plain arguments are left out of the formula engine's copy (_cuts)
     pkg = scan(path, limits, cached=cached, calls=_evaluated_here(functions or {}) if columns else None)
     model = _load(pkg, limits or Limits())
@@ -394,10 +409,11 @@ def _recalculate(
         run.stats,
         seconds,
         run,
-        keep,
+        keep or None,
         offline,
         run.circular,
         run.spill_refs,
+        repairs,
     )
 
 
@@ -463,6 +479,7 @@ def _load_once(pkg: Package, limits: Limits) -> Any:
             cut,
             done,
             pkg.escaped,
+            pkg.formatted,
         )
         for s in pkg.sheets:
             if s.calls is not None and s.part not in done:
@@ -478,7 +495,8 @@ def _load_once(pkg: Package, limits: Limits) -> Any:
             # for a crash later in this child (the parent reports the file's last line)
             with contextlib.suppress(OSError):
                 chatter.write_bytes(b"")
-            return model
+            # every formula the engine writes from here on is checked against what IronCalc survives
+            return BoundedModel(model)
         except BaseException as exc:  # the Rust side raises WorkbookError or, on a bug, a panic
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -691,6 +709,7 @@ class _Run:
                     continue
             else:
                 text = "=" + raw.decode()
+            text = self._decoded_strings(si, r, c, fc, text, raw is None)
             self.stats.formulas += 1
             try:
                 if raw is not None:
@@ -716,6 +735,18 @@ class _Run:
             # the nested calls whose blocks are sized once computed follow their calls' new ids
             self.respill = {renumbered[k]: v for k, v in self.respill.items() if k in renumbered}
             self._absorbed = set()
+
+    def _decoded_strings(self, si: int, r: int, c: int, fc: Any, text: str, loaded: bool) -> str:
+        """The formula with its string literals' ST_Xstring escapes decoded
+        (:func:`addin.headless.package.formula_strings`), before anything reads its text; the
+        formula engine, which keeps them as written, is given the decoded text where it
+        ``loaded`` the formula (a formula cut out of its copy is given its text later)."""
+        if "_x" not in text:
+            return text
+        decoded = formula_strings(text)
+        if decoded != text and loaded:
+            self._set_formula(si, r, c, fc, decoded, text)
+        return decoded
 
     def _takes_cut(self, si: int, r: int, c: int, fc: Any, text: str) -> bool:
         """Whether a host call left out of the formula engine's copy is taken as a host call:
@@ -769,8 +800,9 @@ class _Run:
                 self.stats.intersected += new != text
                 pure = pure and new == text
                 text = new
-            if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
-                text = broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
+            text = _filled(fc, r, c, text)
+            if needs_text_limit(text):  # last: the bound wraps the text as IronCalc will evaluate it
+                text = text_limit(text)
             if text != original:
                 self._set_formula(si, r, c, fc, text, original)
         volatile = _VOLATILE.search(text) is not None
@@ -862,7 +894,7 @@ class _Run:
         if fc.array is None and not fc.dynamic and "@" in text and ":" in text:
             text = whole_array_arguments(text)
         if fc.text is not None:
-            text = _file_text(fc.text, text, tables)
+            text = _file_text(formula_strings(fc.text), text, tables)
         if tables is not None and tables.search(text):
             text = structured(text, lambda ref, si=si, r=r, c=c: resolve(ref, self.pkg.tables, self.titles[si], r, c))
         text = local_names(text)  # before names are written out: a LET name the book defines stays the LET's
@@ -1054,6 +1086,8 @@ class _Run:
         rewrite, the formula stays as written."""
         try:
             self._place(si, r, c, fc, text)
+        except BeyondEngine:
+            raise  # the rewrite is the formula's meaning: the original would compute something else
         except Exception as exc:  # IronCalc's WorkbookError: keep the original
             self.stats.kept.append(f"{address(self.titles[si], r, c)}: {exc}")
             with contextlib.suppress(Exception):
@@ -1317,6 +1351,8 @@ class _Run:
             new_text = _host_values(new_text, values)
         records: dict[int, list[Any]] = {}  # the formula's one record, shared by its spilling calls
         if calls and not calls[-1].whole:
+            # an expression over a host block fills its array range as any array formula does
+            new_text = _filled(fc, r, c, new_text)
             self.model.update_cell_with_formula(si, r, c, new_text)
         for k, call in enumerate(calls):
             if call.whole:
@@ -2463,6 +2499,15 @@ def _same_value(a: Any, b: Any) -> bool:
     if isinstance(a, ExcelError) or isinstance(b, ExcelError):
         return a == b
     return a == b or (a is None and b == "") or (b is None and a == "")
+
+
+def _filled(fc: Any, r: int, c: int, text: str) -> str:
+    """``text``, the formula of a legacy array formula's cell (r, c), written to fill its array
+    range as Excel does (:func:`~addin.headless.formula.broadcast`: one row or column repeated,
+    #N/A beyond the result); any other formula as it is."""
+    if fc.array is not None and not fc.dynamic and (fc.array[0] > r or fc.array[1] > c):
+        return broadcast(text, fc.array[0] - r + 1, fc.array[1] - c + 1)
+    return text
 
 
 def _broadcast(grid: list[list[Any]], i: int, j: int) -> Any:

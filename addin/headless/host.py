@@ -80,9 +80,11 @@ _SPILL_REFERENCE = re.compile(r"\bANCHORARRAY\s*\(", re.I)
 def may_hold_array(kind: str, text: str) -> bool:
     """Whether an argument (its kind, as :attr:`HostFunction.takes` sees it, and text) may hold
     several values: a multi-cell range, an array constant, or an expression over a range, an
-    array constant or a spill reference (``A1:A3*2``, ``E1#>1``). A bare name, a cell or a call
-    of cells is one value as written (a LET variable the engine's own rewrites bind, say)."""
-    if kind in ("range", "array"):
+    array constant or a spill reference (``A1:A3*2``, ``E1#>1``), or a range of one cell written
+    as a range (``A2:A2``: an array of one element to Excel; IronCalc 0.9.1's exact lookups give it
+    #N/A, so the host takes it). A bare name, a cell or a call of cells is one value as written (a
+    LET variable the engine's own rewrites bind, say)."""
+    if kind in ("range", "array") or (kind == "cell" and ":" in text):
         return True
     return kind == "expression" and (":" in text or "{" in text or _SPILL_REFERENCE.search(text) is not None)
 

@@ -37,6 +37,7 @@ from addin.headless.a1 import column_number
 from addin.headless.conditionals import CONDITIONALS, criteria_positions
 from addin.headless.formula import LIFTING, Call, constant_shape, formula, lifts, parse, render, split_ref
 from addin.headless.letnames import LetNames
+from addin.headless.toolpak_arrays import ENGINE_TOOLPAK
 
 _ALL = None
 #: Functions and their parameters (0-based; None: every one) that take one value, per
@@ -99,6 +100,10 @@ SCALAR_PARAMS: dict[str, frozenset[int] | None] = {
     "MUNIT": frozenset({0}),  # the dimension
     **dict.fromkeys(("TAKE", "DROP"), frozenset({1, 2})),  # rows, columns
     **dict.fromkeys(("WRAPROWS", "WRAPCOLS"), frozenset({1, 2})),  # wrap_count, pad_with
+    # the Analysis ToolPak's functions the engine evaluates (IronCalc 0.9.1 reads an array there
+    # once: {=GESTEP({1;4},3)} "not implemented"); a multi-cell range there is refused instead
+    # (:func:`_refuses_range`)
+    **ENGINE_TOOLPAK,
 }
 #: Functions of :data:`SCALAR_PARAMS` lifted in array formulas only, not under SUMPRODUCT-like
 #: arguments: INDEX's element-by-element reading is what Excel's cached values show for CSE
@@ -162,6 +167,31 @@ def _names_one_of(node: Any, names: set[str]) -> bool:
     return node.value.upper().removeprefix("_XLPM.") in names
 
 
+def _multi_cell(node: Any) -> bool:
+    """Whether ``node`` is a range of several cells as written (``A1:A3``, ``C:C``; not ``A2:A2``)."""
+    if not _is_array_token(node) or node.type != Token.OPERAND:
+        return False
+    m = _AREA.fullmatch(node.value.rsplit("!", 1)[-1])
+    return m is None or (m.group(1).upper(), m.group(2)) != (m.group(3).upper(), m.group(4))
+
+
+def _refuses_range(call: Call, params: frozenset[int] | None, range_names: set[str]) -> bool:
+    """Whether ``call``, of an Analysis ToolPak function the engine evaluates, is given a
+    multi-cell range (as written, or a LET name bound to one) at a one-value parameter: #VALUE!
+    in an array context (:mod:`addin.headless.toolpak_arrays`)."""
+    if call.key not in ENGINE_TOOLPAK:
+        return False
+    for k, arg in enumerate(call.args):
+        nodes = [n for n in arg if not (isinstance(n, Token) and n.type == Token.WSPACE)]
+        if (
+            (params is None or k in params)
+            and len(nodes) == 1
+            and (_multi_cell(nodes[0]) or _names_one_of(nodes[0], range_names))
+        ):
+            return True
+    return False
+
+
 def lift(
     text: str,
     array_formula: bool,
@@ -186,6 +216,9 @@ def lift(
     # LET names bound, where they are read, to an array (``LET(x, C1:C5, ISNUMBER(EXP(x)))``:
     # x stands for its value, Microsoft, "LET function"), upper case
     array_names: set[str] = set()
+    # those bound to a multi-cell range as written (the name holds the reference: an Analysis
+    # ToolPak function refuses it as it refuses the range, _refuses_range)
+    range_names: set[str] = set()
 
     def arrayish(seq: list[Any], lifted: bool, outer: str) -> bool:
         """Whether ``seq`` evaluates to an array (rewriting the calls inside it on the way)."""
@@ -203,16 +236,22 @@ def lift(
     def let_arrays(call: Call, lifted: bool) -> list[bool]:
         """LET's arguments visited in order, each name whose value is an array marked so for the
         arguments after it, and unmarked after the call (its scope ends there)."""
-        before = set(array_names)
+        before, ranges_before = set(array_names), set(range_names)
         arrays = []
         for k, a in enumerate(call.args):
             is_array = arrayish(a, lifted, call.key)
             arrays.append(is_array)
             name = render(call.args[k - 1]).strip().upper() if k % 2 else ""
             if name and k < len(call.args) - 1:
-                (array_names.add if is_array else array_names.discard)(name.removeprefix("_XLPM."))
+                name = name.removeprefix("_XLPM.")
+                (array_names.add if is_array else array_names.discard)(name)
+                nodes = [n for n in a if not (isinstance(n, Token) and n.type == Token.WSPACE)]
+                bound = len(nodes) == 1 and (_multi_cell(nodes[0]) or _names_one_of(nodes[0], range_names))
+                (range_names.add if bound else range_names.discard)(name)
         array_names.clear()
         array_names.update(before)
+        range_names.clear()
+        range_names.update(ranges_before)
         return arrays
 
     def visit(call: Call, lifted: bool, outer: str) -> tuple[str | None, bool]:
@@ -237,7 +276,9 @@ def lift(
         if not lifted_args:
             return None, False
         changed[0] = True
-        return _element_wise(call, lifted_args, fresh), True
+        # a multi-cell range there is #VALUE! for the whole call to the ToolPak's functions
+        refused = inner_lifted and _refuses_range(call, params, range_names)
+        return ("#VALUE!", False) if refused else (_element_wise(call, lifted_args, fresh), True)
 
     arrayish(nodes, array_formula, "")
     return formula(nodes) if changed[0] else text

@@ -139,6 +139,7 @@ class SheetInfo:
     error_cells: int = 0  # cells stored as errors (formula results and inputs), from the byte stream
     dated: bool = False  # a cell typed t="d" (an ISO date), from the byte stream
     escaped: bool = False  # an inline string and an ``_xHHHH_`` escape, from the byte stream
+    formatted: bool = False  # conditional formatting or merged cells, from the byte stream (left out of the engine's copy)
     #: Cells with a type but no value (openpyxl's styled empty cell, ``<c r="Z9" s="1" t="n"></c>``):
     #: IronCalc reads them as 0 (``t="s"``: the first shared string); Excel as empty.
     valueless: list[tuple[int, int]] = field(default_factory=list)
@@ -183,6 +184,9 @@ class Package:
     #: Whether the book holds a VBA project (``xl/vbaProject.bin``, an ``.xlsm``): a call of a
     #: name that is no function may then be one of its macros (:func:`addin.headless.offline.vba_reason`).
     macros: bool = False
+    #: Of those, the parts holding conditional formatting or merged cells (seen as they were
+    #: read): the engine's copy leaves them out (:func:`engine_copy`).
+    formatted: frozenset[str] = frozenset()
 
 
 class _Capped(io.RawIOBase):
@@ -197,6 +201,9 @@ class _Capped(io.RawIOBase):
         #: An inline string and an ST_Xstring escape seen (anywhere in the part: a false positive
         #: only costs the copy's rewrite of that part)
         self.inline, self.xescape = False, False
+        #: Conditional formatting or merged cells seen; ``_tail`` the end of the last block, so
+        #: that a tag cut between two blocks is still found
+        self.formatted, self._tail = False, b""
 
     def readable(self) -> bool:
         return True
@@ -216,6 +223,10 @@ class _Capped(io.RawIOBase):
             self.inline = b"inlineStr" in data
         if not self.xescape:
             self.xescape = _XESCAPE_BYTES.search(data) is not None
+        if not self.formatted:
+            edge = self._tail + data[:_TAG_LENGTH]
+            self.formatted = any(tag in edge or tag in data for tag in _PRESENTATION_TAGS)
+            self._tail = data[-_TAG_LENGTH:]
         buf[: len(data)] = data
         return len(data)
 
@@ -324,10 +335,11 @@ def scan(
     capped = frozenset(s.part for s in sheets if s.part in names)
     dated = frozenset(s.part for s in sheets if s.part in names and s.dated)
     escaped = frozenset(s.part for s in sheets if s.part in names and s.escaped)
+    formatted = frozenset(s.part for s in sheets if s.part in names and s.formatted)
     cut = texts.cut() if texts is not None and any(s.calls for s in sheets) else None
     macros = any(n.lower().endswith("vbaproject.bin") for n in names)
     return Package(
-        path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated, escaped, cut, application, macros
+        path, sheets, date1904, iterate, count, delta, dnames, tables, capped, dated, escaped, cut, application, macros, formatted
     )
 
 
@@ -475,6 +487,7 @@ def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cac
                     raise BookError(f"{book}: sheet {s.name!r} has more than {limits.cells:,} cells (limit cells); refused")
                 s.cells, s.error_cells, s.dated = capped.cells, capped.errors, capped.dated
                 s.escaped = capped.inline and capped.xescape
+                s.formatted = capped.formatted
                 return False
     spans: dict[int, list[tuple[int, int]]] = {}
     need_strings = False
@@ -509,6 +522,7 @@ def _scan_sheet(z: zipfile.ZipFile, s: SheetInfo, limits: Limits, book: str, cac
     s.error_cells = capped.errors
     s.dated = capped.dated
     s.escaped = capped.inline and capped.xescape
+    s.formatted = capped.formatted
     return need_strings
 
 
@@ -1012,6 +1026,7 @@ def engine_copy(
     cut: Mapping[str, tuple[re.Pattern[bytes], int]] | None = None,
     cut_done: set[str] | None = None,
     escaped: frozenset[str] = frozenset(),
+    formatted: frozenset[str] = frozenset(),
 ) -> Path:
     """The package a formula engine can open: ``src`` itself, or a copy at ``dst`` whose
     relationship targets are made relative.
@@ -1038,11 +1053,16 @@ def engine_copy(
     escape (:attr:`Package.escaped`): its text is given decoded (:func:`_decoded_inline`), as
     Excel reads it (ECMA-376 Part 1, 22.9.2.19 ST_Xstring); IronCalc 0.9.1 decodes the escapes
     of shared strings only.
+
+    ``formatted``: the parts of ``capped`` holding conditional formatting or merged cells
+    (:attr:`Package.formatted`); every sheet's ``<conditionalFormatting>`` and ``<mergeCells>``
+    are left out of the copy (:func:`_without_presentation`).
     """
     drop = {part: cells for part, cells in (drop or {}).items() if cells}
     fix = bool(drop)
     typed: set[str] = set()
     inline: set[str] = set()
+    styled: set[str] = set()
     with zipfile.ZipFile(src) as z:
         seen = [i.filename for i in z.infolist()]
         once = {n for n in capped if seen.count(n) == 1} if capped else set()
@@ -1054,6 +1074,7 @@ def engine_copy(
                 # read through the cap by scan already (a name held twice is read again), which
                 # saw its dates and escapes
                 dates, escapes = info.filename in dated, info.filename in escaped
+                rules = info.filename in formatted
             else:
                 with z.open(info) as raw:
                     stream = _Capped(raw, limits.part_bytes, f"{src.name}: {info.filename}")
@@ -1061,12 +1082,16 @@ def engine_copy(
                         if info.filename.endswith(".rels") and b'Target="/' in chunk:
                             fix = True
                     dates, escapes = stream.dated, stream.inline and stream.xescape
+                    rules = stream.formatted
             if sheet and dates:
                 fix = True
                 typed.add(info.filename)
             if sheet and escapes:  # an inline string and an ``_xHHHH_`` escape in the part
                 fix = True
                 inline.add(info.filename)
+            if sheet and rules:
+                fix = True
+                styled.add(info.filename)
         if not fix:
             return src
         # a temporary file the engine reads once: stored, not compressed again
@@ -1080,16 +1105,22 @@ def engine_copy(
                         data = without
                         if cut_done is not None:
                             cut_done.add(info.filename)
-                data = _fixed(info.filename, data, drop, typed, inline, date1904)
+                data = _fixed(info.filename, data, drop, typed, inline, date1904, styled)
                 out.writestr(info, data, compress_type=zipfile.ZIP_STORED)
     return dst
 
 
 def _fixed(
-    part: str, data: bytes, drop: dict[str, set[tuple[int, int]]], typed: set[str], inline: set[str], date1904: bool
+    part: str,
+    data: bytes,
+    drop: dict[str, set[tuple[int, int]]],
+    typed: set[str],
+    inline: set[str],
+    date1904: bool,
+    styled: frozenset[str] | set[str] = frozenset(),
 ) -> bytes:
     """One part of :func:`engine_copy`'s copy: relative targets, formulas dropped, ISO dates as
-    serials, inline strings' escapes decoded, where each applies."""
+    serials, inline strings' escapes decoded, conditional formatting left out, where each applies."""
     if part.endswith(".rels") and b'Target="/' in data:
         data = _relative_targets(data, posixpath.dirname(posixpath.dirname(part)) or ".")
     if part in drop:
@@ -1098,7 +1129,45 @@ def _fixed(
         data = _serial_dates(data, date1904)
     if part in inline and _XESCAPE_BYTES.search(data):
         data = _decoded_inline(data)
+    if part in styled:
+        data = _without_presentation(data)
     return data
+
+
+#: The sheet elements that change how cells look, never a value (:func:`_without_presentation`).
+_PRESENTATION_TAGS = (b"conditionalFormatting", b"mergeCell")
+_TAG_LENGTH = max(map(len, _PRESENTATION_TAGS))
+_PRESENTATION = re.compile(
+    rb"<((?:[A-Za-z_][\w.-]*:)?(?:conditionalFormatting|mergeCells))\b(?:[^>]*/>|.*?</\1\s*>)",
+    re.S,
+)
+
+
+#: An XML comment (never part of the content; its text may look like markup).
+_COMMENT = re.compile(rb"<!--.*?-->", re.S)
+
+
+def _without_presentation(data: bytes) -> bytes:
+    """The sheet XML without its ``<conditionalFormatting>`` elements (and the ``x14:`` ones
+    of its extension list, their container left empty) and its ``<mergeCells>``.
+
+    Merged cells: IronCalc 0.9.1 reads a value stored in a cell that a merge covers (any but
+    its top-left) as empty, so a formula reading it got 0. Excel keeps such a value and formulas
+    read it (an Excel-saved test book of LibreOffice's, tdf111974, caches results that read
+    covered cells; ECMA-376 Part 1, 18.3.1.55/56, gives a merge only a range, no value); a
+    merge never changes a value, and the writer patches the original, merges included.
+
+    Conditional formatting changes how a cell looks, never its value (ECMA-376 Part 1,
+    18.3.1.18: a format applied "based on the cell values"; Microsoft, "Use conditional
+    formatting to highlight information"), and the engine's values come from the formula
+    engine's copy only (the writer patches the original, rules included). IronCalc 0.9.1
+    evaluates every rule at every cell of its range when it loads a book (``apply_cf_rule``),
+    each evaluation computing the cells the rule reads without keeping them: a rule over 2,400
+    cells that read exact lookups over whole columns held the load for minutes (measured).
+    """
+    if b"<!--" in data:  # a tag inside a comment is no tag (XML 1.0, 2.5): comments go first
+        data = _COMMENT.sub(b"", data)
+    return _PRESENTATION.sub(b"", data)
 
 
 _CELL_AND_F = re.compile(
@@ -1195,3 +1264,29 @@ def _decoded_inline(data: bytes) -> bytes:
 def _xstring(text: str) -> str:
     """An ST_Xstring with its ``_xHHHH_`` escapes decoded (``_x005f_`` escapes an underscore)."""
     return _XESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
+
+
+#: A string literal of a formula (``""`` inside it is one quote).
+_FORMULA_STRING = re.compile(r'"(?:[^"]|"")*"')
+
+
+def formula_strings(text: str) -> str:
+    """A formula with the ``_xHHHH_`` escapes of its string literals decoded, as Excel reads them.
+
+    A cell's formula is an ST_Xstring like its text (ECMA-376 Part 1, 18.3.1.40 ``f`` of type
+    ST_Formula, itself ST_Xstring, 22.9.2.19): Excel writes the text ``_x000F_`` typed in a
+    formula's string as ``_x005F_x000F_`` (``_x005F_`` the underscore) and a control character
+    as its escape, and reads both back as the characters; IronCalc 0.9.1 keeps them as written.
+    Only string literals are decoded: elsewhere a formula names functions, sheets and defined
+    names, which IronCalc reads as the file spells them in the parts that define them. A quote
+    a literal decodes to is doubled, so the literal stays one literal.
+    """
+    if "_x" not in text:
+        return text
+
+    def literal(m: re.Match[str]) -> str:
+        body = m.group(0)[1:-1]
+        # an escape never spans "" (it holds no quote): decode each quote-free piece alone
+        return '"' + '""'.join(_xstring(piece).replace('"', '""') for piece in body.split('""')) + '"'
+
+    return _FORMULA_STRING.sub(literal, text)

@@ -43,7 +43,8 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.dispersion import TYPED, typed_literals
+from addin.headless.address import address
+from addin.headless.dispersion import NUM_WHEN_EMPTY, TYPED, no_number_is_num, typed_literals
 from addin.headless.early_serials import DATE_PARTS, early_serials
 from addin.headless.formula import (
     ARRAY_ARGS,
@@ -64,7 +65,7 @@ from addin.headless.letnames import LetNames, is_book_name
 _COUNTS = {"LEFT": (1,), "RIGHT": (1,), "MID": (1, 2), "LEFTB": (1,), "RIGHTB": (1,), "MIDB": (1, 2)}
 _NAMES = re.compile(
     r"\b(DATE|LEFTB?|RIGHTB?|MIDB?|USDOLLAR|PHONETIC|GROUPBY|PIVOTBY|IRR|XLOOKUP|N|LARGE|SMALL|PERCENTILE(?:\.INC|\.EXC)?"
-    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ|OFFSET|CHOOSE|MDETERM|MINVERSE)\s*\(",
+    r"|QUARTILE(?:\.INC|\.EXC)?|TEXTSPLIT|Z\.?TEST|HOUR|MINUTE|SECOND|SUMSQ|OFFSET|CHOOSE|MDETERM|MINVERSE|ADDRESS)\s*\(",
     re.I,
 )
 _TYPED_NAMES = re.compile(r"\b(?:STDEV|VAR|AVEDEV|DEVSQ|ISOWEEKNUM|WEEKNUM)[A-Z.]*\s*\(", re.I)
@@ -178,8 +179,10 @@ def rewrite(text: str, date1904: bool) -> str:
             y, m, d = (render(a) for a in node.args)
             # IronCalc's serials are days like Excel's, one more before March 1900 (the day
             # Excel counts that never was): one less where the month starts before it.
-            # IF, not OR or MAX: element by element over arrays.
-            return f"LET({v},{node.name}({y},{m},{d}),{e},{v}-IF({node.name}({y},{m},1)<61,1,0),IF({e}<0,#NUM!,{e}))"
+            # A comparison, not OR or MAX: element by element over arrays; nor IF, whose ranges a
+            # plain formula intersects under SUMPRODUCT (formula.NOT_LIFTED: a legacy IF there
+            # reads one cell), which would make DATE(1999,C1:C5,0) there #VALUE! off rows 1-5.
+            return f"LET({v},{node.name}({y},{m},{d}),{e},{v}-({node.name}({y},{m},1)<61),IF({e}<0,#NUM!,{e}))"
         return None
 
     replaced = rewrite_calls(nodes, as_excel)
@@ -422,6 +425,7 @@ _SPECIAL: dict[str, Any] = {
     "SUMSQ": _typed_numbers,
     **dict.fromkeys(_TIME_PARTS, _time_part),
     "MDETERM": _matrix,
+    "ADDRESS": lambda node, fresh: address(node),  # sheet_text quoted as Excel quotes it (addin.headless.address)
     "MINVERSE": _matrix,
     "OFFSET": _offset,
     "IRR": _irr,
@@ -430,6 +434,7 @@ _SPECIAL: dict[str, Any] = {
     "ZTEST": _z_test,
     **dict.fromkeys(_RANKS, _rank_argument),
     **dict.fromkeys(TYPED, typed_literals),  # typed text and logicals counted (addin.headless.dispersion)
+    **dict.fromkeys(NUM_WHEN_EMPTY, no_number_is_num),  # and #NUM! of no number (addin.headless.dispersion)
 }
 
 
@@ -747,9 +752,16 @@ _RANGE_ARGS: dict[str, Any] = {
     "HLOOKUP": lambda n: {1},
     "LOOKUP": lambda n: {1, 2},
     "XLOOKUP": lambda n: {1, 2},
+    # RANK's ref and LARGE/SMALL's array: IronCalc 0.9.1 gives #NAME? ("not implemented") and
+    # #NUM! for one cell, the right answer for the same cell written as a range
+    "RANK": lambda n: {1},
+    "RANK.EQ": lambda n: {1},
+    "RANK.AVG": lambda n: {1},
+    "LARGE": lambda n: {0},
+    "SMALL": lambda n: {0},
 }
 _ONE_CELL = re.compile(r"^((?:'(?:[^']|'')+'|[^'!:@\[\]]+)!)?(\$?[A-Za-z]{1,3}\$?\d+)$")
-_RANGE_NAMES = re.compile(r"\b(" + "|".join(_RANGE_ARGS) + r")\s*\(", re.I)
+_RANGE_NAMES = re.compile(r"\b(" + "|".join(map(re.escape, _RANGE_ARGS)) + r")\s*\(", re.I)
 
 
 def needs_one_cell_ranges(text: str) -> bool:

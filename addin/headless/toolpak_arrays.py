@@ -41,6 +41,30 @@ ANALYSIS_TOOLPAK = frozenset(
     IMLOG2 IMPOWER IMREAL IMSEC IMSECH IMSIN IMSINH IMSQRT IMSUB IMTAN""".split()
 )
 
+#: The rest of the family (Microsoft, "Analysis ToolPak functions" and each function's page), which
+#: the formula engine (IronCalc) evaluates itself, with the parameters that take one value
+#: (0-based; None: every one). The lists are not: FVSCHEDULE's schedule, SERIESSUM's coefficients,
+#: the holidays of NETWORKDAYS and WORKDAY, the values and dates of XIRR and XNPV ("an array or a
+#: range"), MULTINOMIAL's numbers. The rule of the module docstring holds for them too: in an array
+#: context ``{=EDATE(C1:C5,1)}`` is #VALUE! and ``{=EDATE(C1:C5+0,1)}`` each cell's date;
+#: :mod:`addin.headless.lifting` applies it (a range refused, an array value lifted).
+ENGINE_TOOLPAK: dict[str, frozenset[int] | None] = {
+    **dict.fromkeys(
+        """ACCRINT ACCRINTM AMORDEGRC AMORLINC BESSELI BESSELJ BESSELK BESSELY COMPLEX COUPDAYBS COUPDAYS
+        COUPDAYSNC COUPNCD COUPNUM COUPPCD CUMIPMT CUMPRINC DELTA DISC DOLLARDE DOLLARFR DURATION EDATE EFFECT
+        EOMONTH GESTEP INTRATE MDURATION MROUND NOMINAL ODDFPRICE ODDFYIELD ODDLPRICE ODDLYIELD PRICE PRICEDISC
+        PRICEMAT QUOTIENT RANDBETWEEN RECEIVED TBILLEQ TBILLPRICE TBILLYIELD WEEKNUM YIELD YIELDDISC
+        YIELDMAT""".split(),
+        None,
+    ),
+    "FVSCHEDULE": frozenset({0}),
+    "SERIESSUM": frozenset({0, 1, 2}),
+    "NETWORKDAYS": frozenset({0, 1}),
+    "WORKDAY": frozenset({0, 1}),
+    "XIRR": frozenset({2}),
+    "XNPV": frozenset({0}),
+}
+
 _RANGE = "an Analysis ToolPak function takes one value, not a range"
 
 
@@ -90,4 +114,4 @@ def analysis_toolpak(table: MutableMapping[str, HostFunction]) -> None:
             table[key] = refusing_ranges(fn)
 
 
-__all__ = ["ANALYSIS_TOOLPAK", "analysis_toolpak", "range_refused", "refusing_ranges"]
+__all__ = ["ANALYSIS_TOOLPAK", "ENGINE_TOOLPAK", "analysis_toolpak", "range_refused", "refusing_ranges"]

@@ -33,7 +33,7 @@ from typing import Any
 
 from openpyxl.formula.tokenizer import Token
 
-from addin.headless.a1 import column_letters
+from addin.headless.a1 import column_letters, column_number
 from addin.headless.extent import CellRefused, area
 from addin.headless.formula import Call, formula, parse, render, rewrite_calls, significant, split_ref
 
@@ -111,33 +111,15 @@ def pieces(
 
 def visible(text: str, sheets: Sheets) -> str:
     """``text`` with the reference arguments of SUBTOTAL and AGGREGATE cut to the cells they
-    count (module docstring). A call whose function number or options are not literals is
-    left as written (IronCalc still leaves out hidden rows for SUBTOTAL 101-111 itself); a
-    reference split into more pieces than Excel takes arguments is refused with ``#NUM!``."""
+    count (module docstring). AGGREGATE's options given by a cell or an expression choose
+    among the calls cut for each of the eight options (:func:`_by_options`); a function number
+    that is not a literal leaves the references after the first as written, so a call with a
+    later reference that some rule would cut is left as written (IronCalc still leaves out
+    hidden rows for SUBTOTAL 101-111 itself); a reference split into more pieces than Excel
+    takes arguments is refused with ``#NUM!``."""
     nodes = parse(text)
     done = rewrite_calls(nodes, lambda call: _call(call, sheets))
     return formula(nodes) if done else text
-
-
-_Rule = tuple[Callable[[Skipped], bool], bool, range]
-
-
-def _rule(call: Call, fn: int | None) -> _Rule | None:
-    """What a call leaves out: whether hidden rows (given the sheet), whether nested subtotals,
-    and which arguments are its references; None for a call left as written."""
-    if call.key == "SUBTOTAL":
-        # 101-111 leave out hidden rows; 1-11 on a sheet with an active filter as well
-        return (lambda s: fn is not None and (fn >= 101 or s.filtered)), True, range(1, len(call.args))
-    options = 0 if not render(call.args[1]).strip() else _whole_number(call.args[1])
-    if fn is None or options is None or not (1 <= fn <= 19):
-        return None
-    if fn <= 13:
-        where = range(2, len(call.args))
-    elif len(call.args) == 4:
-        where = range(2, 3)
-    else:
-        return None
-    return (lambda s: options in _HIDES), options in _NESTS, where
 
 
 def _cut(arg: list[Any], hides: Callable[[Skipped], bool], nests: bool, sheets: Sheets) -> str | None:
@@ -165,31 +147,99 @@ def _cut(arg: list[Any], hides: Callable[[Skipped], bool], nests: bool, sheets: 
     return ",".join(f"{sheet}${column_letters(x1)}${y1}:${column_letters(x2)}${y2}" for y1, x1, y2, x2 in rects)
 
 
-def _call(call: Call, sheets: Sheets) -> str | None:
-    if call.key not in ("SUBTOTAL", "AGGREGATE") or len(call.args) < 2:
+def _options(call: Call) -> int | None:
+    """AGGREGATE's options when written as a whole-number literal (omitted: 0), else None."""
+    return 0 if not render(call.args[1]).strip() else _whole_number(call.args[1])
+
+
+def _where(call: Call, fn: int) -> range | None:
+    """Which of AGGREGATE's arguments are the references its rules cut: ``ref1, ...`` for
+    function_num 1-13, the array alone for 14-19 (whose fourth argument is ``k``, a value);
+    None for a call left as written."""
+    if not (1 <= fn <= 19):
         return None
-    fn = _whole_number(call.args[0])
-    rule = _rule(call, fn)
-    if rule is None:
+    if fn <= 13:
+        return range(2, len(call.args))
+    return range(2, 3) if len(call.args) == 4 else None
+
+
+def _cut_for(call: Call, fn: int | None, option: int, sheets: Sheets) -> str | None:
+    """AGGREGATE cut as ``option`` cuts (hidden rows, nested subtotals), for the literal function
+    ``fn``; None when nothing is left out. A function number that is a cell or an expression
+    (``fn`` None) decides which arguments are references only once computed: 1-13 read every
+    argument after the options as data, 14-19 the array alone (the fourth is ``k``), so the call
+    becomes ``IF((function)<14, every reference cut, the array alone cut)``; an invalid, text or
+    error function number gets AGGREGATE's own error in either branch (Microsoft, "AGGREGATE
+    function")."""
+    hides, nests = (lambda s: option in _HIDES), option in _NESTS
+    if fn is not None:
+        where = _where(call, fn)
+        cut = None if where is None else _cut_call(call, where, hides, nests, sheets)
+        return None if cut is None else _checked(call, cut)
+    every = _cut_call(call, range(2, len(call.args)), hides, nests, sheets)
+    if every is None:
         return None
-    hides, nests, where = rule
+    first = _cut_call(call, range(2, 3), hides, nests, sheets)
+    data, array = _checked(call, every), render([call]) if first is None else _checked(call, first)
+    return data if data == array else f"IF(({render(call.args[0])})<14,{data},{array})"
+
+
+def _cut_call(call: Call, where: range, hides: Callable[[Skipped], bool], nests: bool, sheets: Sheets) -> list[str] | None:
+    """The call's arguments with those at ``where`` cut to the cells that count; None when
+    nothing is left out of any of them."""
     new_args = [render(a) for a in call.args]
     changed = False
     for k in where:
         cut = _cut(call.args[k], hides, nests, sheets)
         if cut is not None:
             new_args[k], changed = cut, True
-    product = call.key == "SUBTOTAL" and fn in (6, 106)
-    if not (changed or product):
-        return None
+    return new_args if changed else None
+
+
+def _checked(call: Call, new_args: list[str]) -> str:
+    """The call with ``new_args``, refused where Excel would not take that many arguments."""
     count = sum(a.count(",") + 1 for a in new_args)  # pieces are comma-joined references: no nested commas
-    if changed and count > MAX_ARGUMENTS:
+    if count > MAX_ARGUMENTS:
         raise CellRefused(
             "#NUM!",
             f"{call.key} leaves out hidden rows or nested subtotals, which splits its references into {count} "
             f"arguments; Excel takes at most {MAX_ARGUMENTS}",
         )
-    text = f"{call.name}({','.join(new_args)})"
+    return f"{call.name}({','.join(new_args)})"
+
+
+def _by_options(call: Call, fn: int | None, sheets: Sheets) -> str | None:
+    """AGGREGATE whose options are a cell or an expression: what it leaves out is known only
+    once the options are computed, so the call becomes ``CHOOSE((options)+1, call0, ..., call7)``,
+    the k-th call cut as option k cuts (:func:`_cut_for`; each keeping the options as written,
+    which decide the errors and the rest). CHOOSE reads the options as AGGREGATE does: a blank
+    cell is 0, a fraction truncated, anything outside 0-7 an error (#VALUE!, Microsoft's
+    "AGGREGATE function" for options it does not list; "CHOOSE function" truncates its index).
+    None when no option would cut anything (the call is left as written)."""
+    variants = [_cut_for(call, fn, o, sheets) for o in range(8)]
+    if all(v is None for v in variants):
+        return None
+    plain = render([call])
+    calls = [plain if v is None else v for v in variants]
+    return f"CHOOSE(({render(call.args[1])})+1,{','.join(calls)})"
+
+
+def _call(call: Call, sheets: Sheets) -> str | None:
+    if call.key not in ("SUBTOTAL", "AGGREGATE") or len(call.args) < 2:
+        return None
+    fn = _whole_number(call.args[0])
+    if call.key == "AGGREGATE":
+        options = _options(call)
+        if options is None:
+            return _by_options(call, fn, sheets)
+        return _cut_for(call, fn, options, sheets)
+    # SUBTOTAL: 101-111 leave out hidden rows; 1-11 on a sheet with an active filter as well
+    new = _cut_call(call, range(1, len(call.args)), lambda s: fn is not None and (fn >= 101 or s.filtered), True, sheets)
+    product = fn in (6, 106)
+    if new is None and not product:
+        return None
+    new_args = new if new is not None else [render(a) for a in call.args]
+    text = _checked(call, new_args) if new is not None else f"{call.name}({','.join(new_args)})"
     if product:
         # PRODUCT of no number is 0 in Excel (IronCalc 0.9.1's SUBTOTAL 6/106 gives 1): the count of
         # the same cells decides; an error in them stays the error (error*0)
@@ -202,10 +252,7 @@ def _one_cell(a1: str) -> tuple[int, int, int, int] | None:
     m = re.fullmatch(r"\$?([A-Za-z]{1,3})\$?(\d+)", a1)
     if m is None:
         return None
-    col = 0
-    for ch in m.group(1).upper():
-        col = col * 26 + ord(ch) - 64
-    row = int(m.group(2))
+    row, col = int(m.group(2)), column_number(m.group(1).upper())
     return row, col, row, col
 
 

@@ -11,18 +11,20 @@ import openpyxl
 from addin.headless import ExcelError, recalculate
 
 
-def compute(tmp: Path, formulas: list[str], inputs: dict[str, object] | None = None, column: int = 2) -> list[object]:
-    """The values of ``formulas`` (one a row of ``column``, from row 1) after ``inputs`` (``{"A1": 3, ...}``)."""
+def compute(
+    tmp: Path, formulas: list[str], inputs: dict[str, object] | None = None, column: int = 2, first_row: int = 1
+) -> list[object]:
+    """The values of ``formulas`` (one a row of ``column``, from ``first_row``) after ``inputs`` (``{"A1": 3, ...}``)."""
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "S"
     for ref, v in (inputs or {}).items():
         ws[ref] = v
-    for i, f in enumerate(formulas, 1):
+    for i, f in enumerate(formulas, first_row):
         ws.cell(i, column).value = f
     wb.save(tmp / "b.xlsx")
     got = recalculate(tmp / "b.xlsx").values
-    return [got[("S", i, column)] for i in range(1, len(formulas) + 1)]
+    return [got[("S", i, column)] for i in range(first_row, first_row + len(formulas))]
 
 
 def same(a: Any, b: Any) -> bool:

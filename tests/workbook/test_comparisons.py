@@ -171,6 +171,22 @@ def test_one_cell_where_a_range_is_taken(tmp_path: Path) -> None:
     assert got == [1.0, "abc", 12.5, 1.0, 12.5, 12.5, 12.5, 12.5, 12.5, 1.0, 12.5, 12.5, 1.0, 1.0]
 
 
+def test_one_cell_as_ranks_ref_and_larges_array(tmp_path: Path) -> None:
+    """RANK/RANK.EQ/RANK.AVG's ref and LARGE/SMALL's array given one cell are a range of one cell
+    (Microsoft, "RANK.EQ function": "ref: an array of, or a reference to, a list of numbers";
+    "LARGE function": "array: the array or range of data"): the rank of a number among itself is
+    1 and the largest or smallest of one number is that number; k beyond it #NUM!. IronCalc 0.9.1
+    alone: #NAME? ("not implemented") for RANK, #NUM! for LARGE/SMALL."""
+    got = _compute(
+        tmp_path,
+        ["=_xlfn.RANK.EQ(A2,A2,0)", "=RANK(A2,S!$A$2)", "=_xlfn.RANK.AVG(A2,A2,1)", "=LARGE(A2,1)", "=SMALL(A2,1)",
+         "=LARGE(A2,2)"],
+        {"A1": "abc", "A2": 12.5},
+    )  # fmt: skip
+    assert got[:5] == [1.0, 1.0, 1.0, 12.5, 12.5]
+    assert isinstance(got[5], ExcelError) and got[5].code == "#NUM!"
+
+
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.integers(-5, 5).map(float), st.sampled_from(["", "x", "5"])), min_size=6, max_size=6))
 def test_countif_of_each_cell_adds_up_to_countif_of_the_range(tmp_path_factory: pytest.TempPathFactory, xs: list[Any]) -> None:

@@ -67,7 +67,7 @@ from hypothesis import strategies as st
 from openpyxl.worksheet.formula import ArrayFormula
 
 from addin.headless import ExcelError, recalculate
-from addin.headless.toolpak_arrays import ANALYSIS_TOOLPAK
+from addin.headless.toolpak_arrays import ANALYSIS_TOOLPAK, ENGINE_TOOLPAK
 from tests.workbook.test_generative import (
     FUNCTIONS,
     PLACEHOLDERS,
@@ -320,14 +320,10 @@ CONTEXTS: dict[str, Callable[[random.Random], Case]] = {
 #: Host functions whose array context is left to IronCalc, which reads the array once (lookups,
 #: criteria) or answers with its own TEXT (``{=TEXT(A8:A10,"# ?/?")}`` "453 5/2" for 45352).
 _READ_ONCE = frozenset({"LOOKUP", "MATCH", "COUNTIFS", "SUMIFS", "COUNTIF", "SUMIF", "AVERAGEIF", "TEXT"})
-#: Functions that came into Excel from the Analysis ToolPak add-in (Microsoft, "Analysis ToolPak
-#: functions"), whose reading of ranges and arrays is another branch's (genfix2).
-_TOOLPAK = frozenset(
-    """EDATE EOMONTH NETWORKDAYS NETWORKDAYS.INTL WORKDAY WORKDAY.INTL YEARFRAC WEEKNUM MROUND QUOTIENT EFFECT
-    NOMINAL DELTA GESTEP COMPLEX BESSELJ BESSELI BESSELK BESSELY CUMIPMT CUMPRINC ERF ERFC CONVERT FACTDOUBLE
-    SQRTPI ISEVEN ISODD GCD LCM MULTINOMIAL SERIESSUM BIN2DEC BIN2HEX BIN2OCT DEC2BIN DEC2HEX DEC2OCT HEX2BIN
-    HEX2DEC HEX2OCT OCT2BIN OCT2DEC OCT2HEX IMABS IMAGINARY IMREAL""".split()
-)
+#: The functions that came into Excel from the Analysis ToolPak add-in (Microsoft, "Analysis
+#: ToolPak functions"), host functions and the formula engine's: a multi-cell range at a one-value
+#: parameter is #VALUE! in an array context, an array value is lifted (toolpak_arrays).
+_TOOLPAK = ANALYSIS_TOOLPAK | frozenset(ENGINE_TOOLPAK)
 _ARRAY_FORMULAS = frozenset({"sumproduct", "sumproduct-isnumber", "cse-sum-iferror", "cse-range", "aggregate"})
 _LAMBDAS = frozenset({"let", "let-lifted", "map", "byrow", "makearray", "reduce", "scan"})
 
@@ -341,34 +337,26 @@ def _error(value: Any, *codes: str) -> bool:
 #: merges. Each: (the reason, which cases and engine values it covers). One reproduction each
 #: in docs/headless-semantics.md, "The generative test in array contexts".
 ENGINE_OPEN: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
-    "is-function-of-an-analysis-toolpak-function": (
-        "ISNUMBER of an Analysis ToolPak function (WORKDAY, YEARFRAC, EDATE, ...) given an array is "
-        "one value: the function itself is not evaluated per element, SUMPRODUCT(--ISNUMBER(WORKDAY(A4:A8,3))) "
-        "0, Excel 4 (Microsoft, 'IS functions'; the ToolPak's reading of ranges and arrays: branch genfix2); "
-        "the other IS-of-an-array cases are fixed (lifting._ARRAY_RESULTS, LET names, host calls: genfix1)",
-        lambda case, ours: (
-            case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0) and case.function in _TOOLPAK
-        ),
-    ),
     "one-value-parameter-given-an-array": (
         "a function evaluated by a host function (CONVERT, ERF, GESTEP, BESSELJ, DEC2HEX, BASE, DAYS360, "
         "DOLLAR, SLN, NETWORKDAYS.INTL, ...) given a range or array at a one-value parameter in an array "
         "formula or SUMPRODUCT: #VALUE!/#NAME? ('takes one value, not a range'), or lookups and criteria "
-        "read once (SUMPRODUCT(LOOKUP(A1:A5,C1:C5,D1:D5)) 0, Excel #N/A; the criteria of COUNTIF(S), SUMIF(S), "
+        "read once (SUMPRODUCT(LOOKUP(A1:A5,C1:C5,D1:D5)) 0, Excel #N/A; MATCH of a one-cell range fixed by r9arrays; the criteria of COUNTIF(S), SUMIF(S), "
         "AVERAGEIF fixed by genfix1) (Microsoft, 'Guidelines and examples of array formulas'; branch arrayhost)",
         lambda case, ours: (
             case.context in _ARRAY_FORMULAS
-            and case.function not in ("", *ANALYSIS_TOOLPAK)  # those: toolpak_arrays (genfix2)
-            and (_error(ours, "#VALUE!", "#NAME?") or case.function in ("LOOKUP", "MATCH"))
+            and case.function not in ("", *_TOOLPAK)  # those: toolpak_arrays (genfix2, r9arrays)
+            and (_error(ours, "#VALUE!", "#NAME?") or case.function == "LOOKUP")
         ),
     ),
     "is-function-of-an-element-call-given-a-constant": (
-        "ISNUMBER of INDEX or DATE given an array of row or month numbers under SUMPRODUCT is one value: "
-        'SUMPRODUCT(--ISNUMBER(INDEX({"2",4},{1;2;3}))) 0, Excel 1 (INDEX of each row number: "2", 4, #REF!); '
-        "SUMPRODUCT(--ISNUMBER(DATE(1999,A4:A8,0))) 0 (Microsoft, 'IS functions', 'INDEX function'; found by "
-        "the sweep after genfix1, not fixed yet)",
+        "ISNUMBER of INDEX given an array of row numbers under SUMPRODUCT is one value: "
+        'SUMPRODUCT(--ISNUMBER(INDEX({"2",4},{1;2;3}))) 0, Excel 1 by the identity (INDEX of each row number: '
+        '"2", 4, #REF!; Microsoft, "IS functions", "INDEX function"); undecided: lifting._ARRAY_FORMULAS_ONLY '
+        "keeps INDEX whole under SUMPRODUCT for legacy Excel's reading (the N(IF(1,...)) idiom). DATE's part "
+        "(SUMPRODUCT(--ISNUMBER(DATE(1999,A4:A8,0))) 0, Excel 4) fixed by r9arrays",
         lambda case, ours: (
-            case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0) and case.function in ("INDEX", "DATE")
+            case.context in ("sumproduct-isnumber", "let-lifted") and ours in (0.0, 1.0) and case.function == "INDEX"
         ),
     ),
     "seventeen-digit-text-with-let-names": (
@@ -406,18 +394,55 @@ _SCALAR_CLASSES: dict[str, tuple[re.Pattern[str], Callable[[Any], bool]]] = {
 #: Where LibreOffice computes what Excel refuses, the engine giving Excel's value: not compared.
 LIBREOFFICE_DIFFERS: dict[str, tuple[str, Callable[[Case, Any], bool]]] = {
     "toolpak-function-of-a-range": (
-        "an Analysis ToolPak function (addin.headless.toolpak_arrays.ANALYSIS_TOOLPAK) given a multi-cell "
-        "range at a one-value parameter in an array context is #VALUE! in Excel; LibreOffice computes each "
-        "element. Excel's evidence: its cached values in the corpus book "
+        "an Analysis ToolPak function (addin.headless.toolpak_arrays: ANALYSIS_TOOLPAK, the host's, and "
+        "ENGINE_TOOLPAK, the formula engine's) given a multi-cell range (or a LET name bound to one) at a "
+        "one-value parameter in an array context is #VALUE! in Excel, for the whole call; LibreOffice and the "
+        "per-element identities compute each element. Excel's evidence: its cached values in the corpus book "
         'formulas__test_test_files_test.xlsx, ENGINEERING!AH21 {=ERF(C21:I21)}, AH16 {=CONVERT(C16:Q16,"C","F")}, '
-        "AG27 {=HEX2DEC(C27:J27)}, MATH & TRIG!AG70 {=SQRTPI(C70:Q70)}: #VALUE!",
-        lambda case, ours: (
-            case.function in ANALYSIS_TOOLPAK
-            and _error(ours, "#VALUE!")
-            and re.search(rf"{re.escape(case.function)}\((?:[^()]*,)?\$[A-D]\$\d+:\$[A-D]\$\d+", case.formula) is not None
-        ),
+        "AG27 {=HEX2DEC(C27:J27)}, MATH & TRIG!AG70 {=SQRTPI(C70:Q70)}: #VALUE!. Covered: the engine's value is "
+        "what the context makes of that one #VALUE! (itself; 0 under ISNUMBER or IFERROR(...,0); an aggregate's "
+        "COUNT 0, COUNTA 1, AND FALSE, CONCAT of IF(ISERROR(...),0,...) '0')",
+        lambda case, ours: _refused_range(case) and (_error(ours, "#VALUE!") or ours in (0.0, 1.0, False, "0")),
     ),
 }
+
+_RANGE_ARGUMENT = re.compile(r"\$[A-D]\$\d+:\$[A-D]\$\d+")
+
+
+def _arguments(formula: str, function: str) -> list[str]:
+    """The top-level arguments of every call of ``function`` in ``formula`` (strings, nested
+    calls and array constants kept whole), stripped."""
+    found: list[str] = []
+    for m in re.finditer(rf"(?<![\w.]){re.escape(function)}\(", formula):
+        depth, quoted, current = 0, False, []
+        for ch in formula[m.end() :]:
+            if ch == '"':
+                quoted = not quoted
+            elif not quoted and ch in "({":
+                depth += 1
+            elif not quoted and ch in ")}":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif not quoted and ch == "," and depth == 0:
+                found.append("".join(current).strip())
+                current = []
+                continue
+            current.append(ch)
+        found.append("".join(current).strip())
+    return found
+
+
+def _refused_range(case: Case) -> bool:
+    """Whether a case gives an Analysis ToolPak function a multi-cell range as an argument (X
+    written there, or a LET name bound to it): the call Excel refuses (LIBREOFFICE_DIFFERS)."""
+    if case.function not in _TOOLPAK:
+        return False
+    arguments = _arguments(case.formula, case.function)
+    if any(_RANGE_ARGUMENT.fullmatch(a) for a in arguments):
+        return True
+    bound = re.match(r"LET\(⟨x⟩," + _RANGE_ARGUMENT.pattern + ",", case.formula) is not None
+    return bound and "⟨x⟩" in arguments
 
 
 def engine_open(case: Case, ours: Any) -> str | None:

@@ -260,3 +260,37 @@ def test_a_nested_call_whose_inner_shape_is_known_late_is_an_error_with_its_reas
     whole: the cell is an error saying so, never the outer call of its first element (Excel: 6)."""
     got = _book(tmp_path, _ONE_TWO_THREE, {"D1": "=SUMPRODUCT(MATCH(MATCH(A1:A3*1,A1:A3,0),A1:A3,0))"})["D1"]
     assert isinstance(got, ExcelError) and "known only once computed" in got.reason
+
+
+def test_an_expression_over_a_host_block_fills_its_array_range_as_excel_does(tmp_path: Path) -> None:
+    """``{=DEC2HEX({1;10;100})&"h"}`` entered over E1:F5: the result is a 3 x 1 array ("1h", "Ah",
+    "64h": Microsoft, "DEC2HEX function", each element's call); Excel fills an array range larger
+    than the result by repeating a one-column result across the columns and writing #N/A in the
+    rows beyond it (Microsoft, "Guidelines and examples of array formulas": "if the range is
+    larger than the array, the extra cells show #N/A"; the broadcast rule of a one-row or
+    one-column array). ``{=IFERROR(CONVERT({1;2},"m","mm"),0)}`` over G1:G3: IFERROR sees only
+    the two elements, so the third cell is #N/A too, never 0. Before: the expression read the
+    host call's block as a plain formula, the cells beyond "not implemented" (#NAME?) or 0."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["E1"] = ArrayFormula("E1:F5", '=DEC2HEX({1;10;100})&"h"')
+    ws["G1"] = ArrayFormula("G1:G3", '=IFERROR(CONVERT({1;2},"m","mm"),0)')
+    wb.save(tmp_path / "b.xlsx")
+    got = recalculate(tmp_path / "b.xlsx").values
+    na = ExcelError("#N/A")
+    grid = [[got[("S", r, c)] for c in (5, 6)] for r in range(1, 6)]
+    assert grid == [["1h", "1h"], ["Ah", "Ah"], ["64h", "64h"], [na, na], [na, na]], grid
+    assert [got[("S", r, 7)] for r in (1, 2, 3)] == [1000.0, 2000.0, na]
+
+
+@pytest.mark.parametrize("array", [False, True])
+def test_a_range_of_one_cell_is_its_value_to_an_exact_lookup(tmp_path: Path, array: bool) -> None:
+    """``A2:A2`` is a range of one cell: an array of one element, the value -2.5 (Microsoft,
+    "Guidelines and examples of array formulas"; "MATCH function": the position of the
+    lookup value, 2; "VLOOKUP function": the second row's column 2, "b"), as a plain or array
+    formula. IronCalc 0.9.1's exact lookups gave #N/A for such a range."""
+    inputs: dict[str, object] = {"A1": 3, "A2": -2.5, "A3": 0.25, "B1": "a", "B2": "b", "B3": "c"}
+    formulas = {"E1": "=SUM(MATCH(A2:A2,A1:A3,0))", "E2": "=MATCH($A$2:$A$2,A1:A3,0)", "E3": "=VLOOKUP(A2:A2,A1:B3,2,FALSE)"}
+    got = _book(tmp_path, inputs, formulas, frozenset(formulas) if array else frozenset())
+    assert got == {"E1": 2.0, "E2": 2.0, "E3": "b"}

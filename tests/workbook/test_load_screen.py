@@ -149,8 +149,10 @@ def test_no_generated_call_loses_the_book(
 
 
 def test_a_panic_s_reason_is_its_message_not_its_backtrace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A book the screen cannot save (here a sheet whose relationship id is missing, which
-    IronCalc 0.9.1 panics on: "no entry found for key") is refused with the engine's message."""
+    """A book the screen cannot save (here a sheet whose relationship names a part that is no
+    worksheet, the styles part, which IronCalc 0.9.1 panics on: "index out of bounds"; a missing
+    relationship id, this test's first book, is now repaired: test_package_repair.py) is refused
+    with the engine's message."""
     from addin.headless import BookError
 
     monkeypatch.setenv("RUST_BACKTRACE", "1")
@@ -159,12 +161,12 @@ def test_a_panic_s_reason_is_its_message_not_its_backtrace(tmp_path: Path, monke
     with zipfile.ZipFile(book) as zi, zipfile.ZipFile(broken, "w") as zo:
         for item in zi.infolist():
             data = zi.read(item.filename)
-            if item.filename == "xl/workbook.xml":
-                data = re.sub(rb'r:id="rId\d+"', b'r:id="rId99"', data, count=1)
+            if item.filename == "xl/_rels/workbook.xml.rels":
+                data = re.sub(rb'(relationships/worksheet" Target=")[^"]*"', rb'\1/xl/styles.xml"', data, count=1)
             zo.writestr(item, data)
     with pytest.raises(BookError) as caught:
         run("tests.workbook.test_load_screen:values_of", (str(broken),), broken.name, Budget(timeout_s=120))
-    assert "no entry found for key" in str(caught.value) and "backtrace" not in str(caught.value)
+    assert "PanicException: index out of bounds" in str(caught.value) and "backtrace" not in str(caught.value)
 
 
 @pytest.mark.parametrize("call", ["LOG10(1,2)", "ATAN2(1)", "DEC2BIN()"])

@@ -85,16 +85,7 @@ def _total(r: Rect | None) -> float:
 def _below(tmp: Path, formulas: list[str], inputs: dict[str, object]) -> list[object]:
     """The values of ``formulas`` written in L20, L21, ...: outside every rectangle generated (a
     whole row through the formula's own cell would be a circular reference)."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "S"
-    for ref, v in inputs.items():
-        ws[ref] = v
-    for i, f in enumerate(formulas):
-        ws.cell(20 + i, 12).value = f
-    wb.save(tmp / "b.xlsx")
-    got = recalculate(tmp / "b.xlsx").values
-    return [got[("S", 20 + i, 12)] for i in range(len(formulas))]
+    return compute(tmp, formulas, inputs, column=12, first_row=20)
 
 
 @settings(max_examples=10, deadline=None)

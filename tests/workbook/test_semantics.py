@@ -38,6 +38,23 @@ def test_date_before_march_1900_is_excels_serial(tmp_path: Path) -> None:
     assert got[5] == ExcelError("#NUM!")  # "If year is ... the result is negative, DATE returns #NUM!"
 
 
+def test_date_of_a_range_under_sumproduct_is_each_elements_date(tmp_path: Path) -> None:
+    """SUMPRODUCT reads its arguments as arrays ("SUMPRODUCT function"), so DATE given C1:C3 there
+    is DATE of each cell ("DATE function"), whatever row the formula is in (here rows 10-12,
+    beside no cell of C1:C5 = 1, 2, 4, 8, 16): DATE(2000,1,d) is 36525 + d (1 January 2000 is
+    36526), so 36526 + 36527 + 36529; DATE(1999,m,0), the last day of the month before, is a
+    number for each of the five months; and with the 1900 calendar's correction an element before
+    March 1900 (DATE(1900,1,1) 1, DATE(1900,2,1) 32). Before: 0 and #VALUE! for the last two (the
+    correction's IF read one cell of the range, as a legacy IF does under SUMPRODUCT)."""
+    inputs: dict[str, object] = {f"C{r}": v for r, v in enumerate((1, 2, 4, 8, 16), 1)}
+    formulas = [
+        "=SUMPRODUCT(DATE(2000,1,C1:C3))",
+        "=SUMPRODUCT(--ISNUMBER(DATE(1999,C1:C5,0)))",
+        "=SUMPRODUCT(DATE(1900,C1:C2,1))",
+    ]
+    assert compute(tmp_path, formulas, inputs, column=2, first_row=10) == [109582.0, 5.0, 33.0]
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(9999, 12, 31)), st.integers(-40, 40))
 def test_date_is_excels_serial_for_any_day_and_day_overflow(

@@ -108,6 +108,24 @@ def test_excels_cached_dispersion_cells(tmp_path: Path) -> None:
     assert all(_close(g, w) for g, w in zip(got, [5.514526271584894, 0.5507570547286103, 0.7778174593052023], strict=True)), got
 
 
+def test_avedev_and_devsq_of_no_number_are_num_and_stdev_var_div0(tmp_path: Path) -> None:
+    """Over a blank, a date text and TRUE in cells (no number: "in an array or reference only
+    numbers count", Microsoft, "AVEDEV function", "DEVSQ function"), Excel's cached values are
+    #NUM! for AVEDEV and DEVSQ and #DIV/0! for STDEV.P/STDEV/VAR (formulas' test book, STATISTICAL
+    AG3, AG28, U97: the same kinds of cells, rewritten here). An error among the cells is that
+    error, a typed text that is no number #VALUE!, typed numbers and logicals counted
+    (``AVEDEV(TRUE,FALSE)`` is 0.5: the mean absolute deviation of 1 and 0); with numbers the
+    value is the definition's (1 and 3: AVEDEV 1, DEVSQ 2). IronCalc 0.9.1 alone: #DIV/0! for
+    every empty call."""
+    row = {"A1": "1/01/1900", "A2": True, "A4": "=NA()", "B1": 1, "B2": 3}
+    formulas = ["=AVEDEV(A1:A3)", "=DEVSQ(A1:A3)", "=AVEDEV(A1,A2,A3)", "=AVEDEV(A5:A6)", "=SUM(DEVSQ(A1:A3),1)",
+                "=_xlfn.STDEV.P(A1:A3)", "=STDEV(A1:A3)", "=VAR(A1:A3)",
+                "=AVEDEV(A1:A4)", '=AVEDEV("x",A1:A3)', "=AVEDEV(TRUE,FALSE)", "=AVEDEV(B1:B2,A1)", "=DEVSQ(B1:B2)"]  # fmt: skip
+    got = compute(tmp_path, formulas, row, column=3)
+    codes = [g.code if isinstance(g, ExcelError) else g for g in got]
+    assert codes == ["#NUM!"] * 5 + ["#DIV/0!"] * 3 + ["#N/A", "#VALUE!", 0.5, 1.0, 2.0]
+
+
 def _line(ys: list[float], xs: list[float]) -> tuple[float, float]:
     b, a = np.polyfit(np.array(xs), np.array(ys), 1)
     return float(a), float(b)

@@ -60,3 +60,37 @@ def test_sumproduct_of_a_toolpak_function_of_an_array_value(tmp_path: Path) -> N
     got = compute(tmp_path, ['=SUMPRODUCT(HEX2DEC({"A","FF"}))', "=SUMPRODUCT(HEX2DEC(A1:A2))"], {"A1": "A", "A2": "FF"})
     assert got[0] == 265.0
     assert isinstance(got[1], ExcelError) and got[1].code == "#VALUE!", got
+
+
+def test_an_engine_toolpak_function_refuses_a_range_and_lifts_an_array(tmp_path: Path) -> None:
+    """C1:C5 = 1, 2, 4, 8, 16. ``{=GESTEP(C1:C5,3)}`` is #VALUE! in every cell (a range at a
+    one-value parameter, as Excel's cached ``{=ERF(C21:I21)}``); ``{=GESTEP(C1:C5*1,3)}`` is each
+    element's GESTEP, 1 where the number is >= 3 ("GESTEP function"): 0, 0, 1, 1, 1;
+    ``{=EDATE({1;2;4;8;16},1)}`` is each serial one month on ("EDATE function"; serial 1 is
+    1 January 1900, so 1 February 1900 is 32): 32, 33, 35, 39, 47. Before: 0 five times, and
+    #NAME? ("not implemented") for the array values."""
+    inputs: dict[str, object] = {f"C{r}": v for r, v in enumerate((1, 2, 4, 8, 16), 1)}
+    got = _array_column(tmp_path, "=GESTEP(C1:C5,3)", 5, inputs)
+    assert all(isinstance(g, ExcelError) and g.code == "#VALUE!" for g in got), got
+    assert _array_column(tmp_path, "=GESTEP(C1:C5*1,3)", 5, inputs) == [0.0, 0.0, 1.0, 1.0, 1.0]
+    assert _array_column(tmp_path, "=EDATE({1;2;4;8;16},1)", 5, inputs) == [32.0, 33.0, 35.0, 39.0, 47.0]
+
+
+def test_under_sumproduct_an_engine_toolpak_function_of_a_range_is_one_error(tmp_path: Path) -> None:
+    """Under SUMPRODUCT (its arguments are arrays, "SUMPRODUCT function") the same rule:
+    ``SUMPRODUCT(GESTEP(C1:C5,3))`` is #VALUE! (before: 0), ``SUMPRODUCT(--ISNUMBER(EOMONTH(C1:C5,0)))``
+    0 (ISNUMBER of the one #VALUE!); of array values each element: ``SUMPRODUCT(GESTEP({1;4;8},3))``
+    2, ``SUMPRODUCT(--ISNUMBER(EOMONTH(C1:C5+0,0)))`` 5 (each a date, "EOMONTH function"). A LET
+    name bound to the range holds the reference ("LET function": the name is the calculation's
+    result), so it is refused as the range is: 0."""
+    inputs: dict[str, object] = {f"C{r}": v for r, v in enumerate((1, 2, 4, 8, 16), 1)}
+    formulas = [
+        "=SUMPRODUCT(GESTEP(C1:C5,3))",
+        "=SUMPRODUCT(--ISNUMBER(EOMONTH(C1:C5,0)))",
+        "=SUMPRODUCT(GESTEP({1;4;8},3))",
+        "=SUMPRODUCT(--ISNUMBER(EOMONTH(C1:C5+0,0)))",
+        "=_xlfn.LET(_xlpm.x,C1:C5,SUMPRODUCT(--ISNUMBER(EOMONTH(_xlpm.x,0))))",
+    ]
+    got = compute(tmp_path, formulas, inputs, column=5)
+    assert isinstance(got[0], ExcelError) and got[0].code == "#VALUE!", got
+    assert got[1:] == [0.0, 2.0, 5.0, 0.0], got
