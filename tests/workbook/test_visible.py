@@ -99,6 +99,17 @@ _PLAIN = {
 }
 
 
+def _nested(values: list[Any], nested: set[int]) -> tuple[list[Any], list[Any]]:
+    """The column written (a nested row: ``=SUBTOTAL(9,$Z$1)+v``, a nested subtotal whose value
+    is v) and the values its cells hold (a nested cell's number, or 0 where v was text or blank)."""
+    column = [
+        (f"=SUBTOTAL(9,$Z$1)+{v}" if isinstance(v, int) else "=SUBTOTAL(9,$Z$1)") if r in nested else v
+        for r, v in enumerate(values, 1)
+    ]
+    seen = [(v if isinstance(v, int) else 0) if r in nested else v for r, v in enumerate(values, 1)]
+    return column, seen
+
+
 def _reference(fn: int, values: list[Any], counted: list[bool]) -> Any:
     """Microsoft's definition of function ``fn`` (1-11: AVERAGE, COUNT, COUNTA, MAX, MIN,
     PRODUCT, STDEV, STDEVP, SUM, VAR, VARP) over the counted cells of a reference: numbers only,
@@ -129,12 +140,7 @@ def test_subtotal_and_aggregate_count_the_cells_excels_rules_count(
     Excel's rules count (module docstring)."""
     values, hidden, nested, filtered = sheet
     n = len(values)
-    column: list[Any] = [
-        (f"=SUBTOTAL(9,$Z$1)+{v}" if isinstance(v, int) else "=SUBTOTAL(9,$Z$1)") if r in nested else v
-        for r, v in enumerate(values, 1)
-    ]
-    # a nested cell's value: its number, or 0 where the drawn value was text or blank
-    seen = [(v if isinstance(v, int) else 0) if r in nested else v for r, v in enumerate(values, 1)]
+    column, seen = _nested(values, nested)
     formulas = [f"=SUBTOTAL({fn},A1:A{n})", f"=SUBTOTAL({100 + fn},A1:A{n})", f"=AGGREGATE({fn},{options},A1:A{n})"]
     got = _book(tmp_path_factory.mktemp("v"), column, hidden, formulas, filtered=filtered)
     rows = range(1, n + 1)
@@ -162,11 +168,7 @@ def test_aggregate_with_its_options_and_function_in_cells_counts_as_with_literal
     Before the fix such calls were left as written, so nothing was left out (options 4's answer)."""
     values, hidden, nested, _ = sheet
     n = len(values)
-    column: list[Any] = [
-        (f"=SUBTOTAL(9,$Z$1)+{v}" if isinstance(v, int) else "=SUBTOTAL(9,$Z$1)") if r in nested else v
-        for r, v in enumerate(values, 1)
-    ]
-    seen = [(v if isinstance(v, int) else 0) if r in nested else v for r, v in enumerate(values, 1)]
+    column, seen = _nested(values, nested)
     at = "C2" if options is not None else "Z9"  # Z9: a blank cell
     cells = [f"={fn}", f"={options or 0}", f"=AGGREGATE(C1,{at},A1:A{n})", f"=AGGREGATE({fn},{at},A1:A{n})"]
     cells.append(f"=AGGREGATE({fn},{at}+0,A1:A{n})")  # an expression, not a cell
