@@ -467,11 +467,10 @@ def test_a_client_that_never_reads_is_backpressure_then_dropped_and_memory_stays
                 break  # already dropped
         peak = acceptor.rss_bytes()
         assert peak - before <= LIMITS.per_connection_bytes() + jitter + 8 * MIB, (peak - before, jitter)
-        deadline = time.monotonic() + LIMITS.idle_heartbeats * 1 + SLACK_S
-        while not acceptor.logged("front: dropped 127.0.0.1:", since=mark) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert acceptor.logged("front: dropped 127.0.0.1:", since=mark), (full, acceptor.lines[mark:])
-        assert closed_within(s, SLACK_S) is not None
+        # the drop is seen on the socket, within the deadline: a log line would not do, since drops of one
+        # kind from one address are rate-limited (an earlier test's drop opens the window, so this one's own
+        # line is withheld, and that window's summary, "front: dropped 127.0.0.1: ...", may come first)
+        assert closed_within(s, LIMITS.idle_heartbeats * 1 + 2 * SLACK_S) is not None, (full, acceptor.lines[mark:])
     finally:
         s.close()
 
