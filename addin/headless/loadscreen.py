@@ -20,16 +20,10 @@ from functools import cache
 
 from addin.headless.a1 import column_number
 from addin.headless.arity import fault, table
-from addin.headless.package import Package, SheetInfo
+from addin.headless.package import CELL_F, R_ATTR, Package, SheetInfo
 
-#: A cell and its formula (its first child, as Excel and openpyxl write it): the cell's
-#: attributes, the formula's attributes, its text (None for ``<f .../>``).
-_CELL_F = re.compile(
-    rb"<(?:[A-Za-z_][\w.-]*:)?c\b([^>]*)>\s*<(?:[A-Za-z_][\w.-]*:)?f\b([^>]*?)(?:/>|>([^<]*)</(?:[A-Za-z_][\w.-]*:)?f>)"
-)
 #: A formula's text (any namespace prefix).
 _TEXT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f\b[^>]*>([^<]*)<")
-_R = re.compile(rb'(?:^|\s)r\s*=\s*"\$?([A-Za-z]{1,3})\$?(\d+)"')
 _SHARED = re.compile(rb'(?:^|\s)t\s*=\s*"shared"')
 _SI = re.compile(rb'(?:^|\s)si\s*=\s*"(\d+)"')
 _ENTITY = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
@@ -65,12 +59,12 @@ def _screen_sheet(s: SheetInfo, data: bytes) -> int:
     shapes = set(b"\x00".join(_TEXT.findall(data)).translate(_ZERO).split(b"\x00"))
     if all(fault(_unescape(shape.decode("utf-8", "replace")), _zeroed()) is None for shape in shapes):
         return 0
-    found = _CELL_F.findall(data)
+    found = CELL_F.findall(data)
     bad: dict[tuple[int, int], str] = {}
     groups: dict[bytes, list[tuple[int, int]]] = {}
     faulty: dict[bytes, str] = {}
     for cell_attrs, attrs, raw in found:
-        ref = _R.search(cell_attrs)
+        ref = R_ATTR.search(cell_attrs)
         if ref is None:
             continue
         cell = (int(ref.group(2)), column_number(ref.group(1).decode().upper()))

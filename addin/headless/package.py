@@ -655,7 +655,7 @@ def _record(
 # ----------------------------------------------------------------------------- formulas from the bytes
 
 #: A cell whose first child is its formula, as Excel and openpyxl write them (any namespace prefix).
-_CELL_F = re.compile(
+CELL_F = re.compile(
     rb"<(?:[A-Za-z_][\w.-]*:)?c\b([^>]*)>\s*<(?:[A-Za-z_][\w.-]*:)?f\b([^>]*?)(?:/>|>([^<]*)</(?:[A-Za-z_][\w.-]*:)?f>)"
 )
 #: A cell without content (``<c .../>`` or ``<c ...></c>``): its attributes, to look for ``t=``
@@ -665,7 +665,7 @@ _EMPTY_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\b([^>]*+)(?:(?<=/)>|>\s*</(
 _T_ATTR = re.compile(rb'\st\s*=\s*"[^"]*"')
 _ANY_F = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
 _ATTRS = re.compile(rb'([\w:.-]+)\s*=\s*"([^"]*)"')
-_R_ATTR = re.compile(rb'(?:^|\s)r\s*=\s*"\$?([A-Za-z]{1,3})\$?(\d+)"')
+R_ATTR = re.compile(rb'(?:^|\s)r\s*=\s*"\$?([A-Za-z]{1,3})\$?(\d+)"')
 _CM_ATTR = re.compile(rb'(?:^|\s)cm\s*=\s*"')
 _ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#\d+|lt|gt|amp|quot|apos);")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
@@ -878,7 +878,7 @@ def _valueless(data: bytes, s: SheetInfo) -> None:
     for m in _EMPTY_CELL.finditer(data):
         if _T_ATTR.search(m.group(1)) is None:
             continue  # an empty cell with no type (a styled blank): Excel and IronCalc agree
-        ref = _R_ATTR.search(m.group(1))
+        ref = R_ATTR.search(m.group(1))
         if ref is not None:
             s.valueless.append((int(ref.group(2)), column_number(ref.group(1).decode().upper())))
 
@@ -890,8 +890,8 @@ def _block_cells(
     not the first child of its cell or a cell has no ``r`` (the XML parser then reads the sheet)."""
     formulas = s.formulas
     found = 0
-    for m in _CELL_F.finditer(data):
-        ref = _R_ATTR.search(m.group(1))
+    for m in CELL_F.finditer(data):
+        ref = R_ATTR.search(m.group(1))
         if ref is None:
             return False
         letters = ref.group(1)
@@ -1179,7 +1179,7 @@ def _without_formulas(data: bytes, cells: set[tuple[int, int]]) -> bytes:
     """The sheet XML without the ``<f>`` of ``cells`` (row, column): the cell keeps its value."""
 
     def cut(m: re.Match[bytes]) -> bytes:
-        ref = _R_ATTR.search(m.group(2))
+        ref = R_ATTR.search(m.group(2))
         if ref is not None and (int(ref.group(2)), column_number(ref.group(1).decode().upper())) in cells:
             return m.group(1)
         return m.group(0)

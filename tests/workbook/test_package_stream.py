@@ -204,7 +204,7 @@ def test_typed_empty_cells_are_found_as_before(cells: list[bytes]) -> None:
     package._valueless(data, s)
     want = []
     for m in _VALUELESS_BEFORE.finditer(data):
-        ref = package._R_ATTR.search(m.group(1))
+        ref = package.R_ATTR.search(m.group(1))
         if ref is not None:
             want.append((int(ref.group(2)), column_number(ref.group(1).decode().upper())))
     assert s.valueless == want
